@@ -1,0 +1,32 @@
+/*
+ * cpu_backend.h — the native CPU backend's context-level state: detected ISA and its cap, the
+ * elementwise kernel table of the ISA in use, and the thread pool.
+ * The per-plan side is tsr_cpu_backend_ops (runtime/program.h).
+ */
+#ifndef TSR_CPU_BACKEND_H
+#define TSR_CPU_BACKEND_H
+
+#include "runtime/internal.h"
+
+/* Instruction-set tiers, ordered. */
+typedef enum { TSR_ISA_SCALAR = 0, TSR_ISA_AVX2 = 1, TSR_ISA_AVX512 = 2 } tsr_cpu_isa;
+
+const char *tsr_cpu_isa_name(tsr_cpu_isa isa); /* "scalar", "avx2", "avx512" */
+/* Best tier the CPU and OS support (CPUID + XGETBV). Cached after the first call; thread-safe. */
+tsr_cpu_isa tsr_cpu_detect_isa(void);
+
+/* Creates the backend: ISA = min(detected, TSR_CPU_ISA cap if set) — an unknown cap value is
+ * logged and ignored; a thread pool of `threads` workers (0 = one per physical core), each
+ * pinned to a core through topo (best effort). Returns TSR_OK, TSR_E_NOMEM. */
+tsr_status tsr_cpu_backend_create(tsr_context *ctx, int threads, struct tsr_cpu_backend **out);
+void tsr_cpu_backend_destroy(struct tsr_cpu_backend *cpu);
+
+tsr_cpu_isa tsr_cpu_backend_isa(const struct tsr_cpu_backend *cpu);
+int tsr_cpu_backend_threads(const struct tsr_cpu_backend *cpu);
+
+/* Forces the ISA tier of an existing backend (tests run every tier in one process). Returns
+ * TSR_OK, or TSR_E_UNSUPPORTED when the machine lacks it. Not thread-safe with running plans;
+ * affects plans prepared afterwards. */
+tsr_status tsr_cpu_backend_set_isa(struct tsr_cpu_backend *cpu, tsr_cpu_isa isa);
+
+#endif

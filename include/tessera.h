@@ -1,0 +1,418 @@
+/*
+ * tessera.h — the public C API of tessera, a heterogeneous tensor runtime.
+ *
+ * Lifecycle (modelled on XNNPACK's create/setup/run):
+ *
+ *   tsr_context_create()      machine topology (hwloc), devices, profiler, memory pools
+ *   tsr_graph_create()        build a graph with tsr_graph_input/constant/op/output,
+ *   tsr_onnx_import_file()      or import one from an ONNX file
+ *   tsr_compile()             fold, fuse, place, plan memory, lower → tsr_plan
+ *   tsr_plan_run()            run the plan; repeat as often as wanted
+ *   tsr_*_destroy()           release (every destroy accepts NULL)
+ *
+ * Conventions (apply to every function below unless its comment says otherwise):
+ *   - Shapes are outermost-first, row-major, last dimension contiguous (ONNX / NumPy order).
+ *   - Sizes are in elements unless the name ends in _bytes; times are in nanoseconds (_ns) or
+ *     milliseconds (_ms) as the name says.
+ *   - Functions return tsr_status. TSR_OK is 0, errors are negative. Output parameters come last
+ *     and are written only on success. Nothing a caller can get wrong aborts or exits.
+ *   - The detail of the last error (message naming the file / node / shapes, raw OpenCL code,
+ *     source file:line) is kept per thread and per context: tsr_last_error().
+ *   - Thread safety: a tsr_context may be shared by threads; a tsr_graph or tsr_plan must be
+ *     used by one thread at a time (distinct plans may run concurrently).
+ */
+#ifndef TESSERA_H
+#define TESSERA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TSR_VERSION_MAJOR  0
+#define TSR_VERSION_MINOR  1
+#define TSR_VERSION_PATCH  0
+#define TSR_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Status                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/* X(enum name, value, short description). One list yields the enum, tsr_status_name() and
+ * tsr_status_str() (the libuv error-list pattern). */
+#define TSR_STATUS_LIST(X)                                                                         \
+    X(TSR_OK, 0, "success")                                                                        \
+    X(TSR_E_INVALID_ARG, -1, "invalid argument")                                                   \
+    X(TSR_E_SHAPE, -2, "shape mismatch")                                                           \
+    X(TSR_E_DTYPE, -3, "unsupported or mismatched data type")                                      \
+    X(TSR_E_UNSUPPORTED, -4, "unsupported operator or feature")                                    \
+    X(TSR_E_PARSE, -5, "malformed input file")                                                     \
+    X(TSR_E_IO, -6, "file input/output failed")                                                    \
+    X(TSR_E_NOMEM, -7, "out of host memory")                                                       \
+    X(TSR_E_DEVICE, -8, "device unavailable or failed")                                            \
+    X(TSR_E_DEVICE_NOMEM, -9, "out of device memory")                                              \
+    X(TSR_E_BUILD, -10, "OpenCL program build failed")                                             \
+    X(TSR_E_NOT_FOUND, -11, "not found")                                                           \
+    X(TSR_E_INTERNAL, -12, "internal error")
+
+typedef enum {
+#define TSR_X_ENUM(name, value, str) name = value,
+    TSR_STATUS_LIST(TSR_X_ENUM)
+#undef TSR_X_ENUM
+} tsr_status;
+
+/* "TSR_E_SHAPE" etc.; "TSR_E_UNKNOWN" for a value not in the list. Static storage. */
+const char *tsr_status_name(tsr_status status);
+/* "shape mismatch" etc.; "unknown status" for a value not in the list. Static storage. */
+const char *tsr_status_str(tsr_status status);
+
+/* Detail of an error. Strings are owned by the library and stay valid until the next failing
+ * call on the same thread (or context). */
+struct tsr_error_info {
+    tsr_status status; /* TSR_OK when no error was recorded */
+    int cl_error;      /* raw OpenCL error code (CL_*), 0 when not an OpenCL failure */
+    const char *message; /* names the problem: file, node, both shapes ... */
+    const char *file;    /* tessera source file that raised it */
+    int line;
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tensors                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Values match ONNX TensorProto.DataType (onnx.proto: FLOAT = 1, INT64 = 7). */
+typedef enum { TSR_F32 = 1, TSR_I64 = 7 } tsr_dtype;
+
+#define TSR_MAX_RANK 8
+
+/* A tensor's type and shape. dims are outermost-first; rank 0 is a scalar (one element). */
+struct tsr_tensor_desc {
+    tsr_dtype dtype;
+    int rank;                   /* 0 .. TSR_MAX_RANK */
+    int64_t dims[TSR_MAX_RANK]; /* each >= 0 (elements); only dims[0 .. rank-1] are read */
+};
+
+/* A dense, contiguous, row-major tensor in host memory. The struct does not own `data` unless a
+ * function documents that it allocated it (then free it with tsr_tensor_free). */
+struct tsr_tensor {
+    struct tsr_tensor_desc desc;
+    void *data;
+};
+
+/* Bytes per element of `dtype` (4 or 8); 0 for an unknown dtype. */
+size_t tsr_dtype_size(tsr_dtype dtype);
+/* "float32" / "int64" / "unknown". Static storage. */
+const char *tsr_dtype_name(tsr_dtype dtype);
+/* Product of dims (1 for rank 0). Elements, not bytes. */
+int64_t tsr_desc_elements(const struct tsr_tensor_desc *desc);
+/* Writes "[2, 3, 4] float32" into buf (always NUL-terminated, truncated to buf_size). Returns buf. */
+char *tsr_desc_format(const struct tsr_tensor_desc *desc, char *buf, size_t buf_size);
+/* Allocates a zero-filled tensor of `desc` (64-byte aligned data) into *out.
+ * Returns TSR_OK, TSR_E_INVALID_ARG (bad desc/NULL), TSR_E_NOMEM. Free with tsr_tensor_free. */
+tsr_status tsr_tensor_alloc(const struct tsr_tensor_desc *desc, struct tsr_tensor *out);
+/* Frees data allocated by tsr_tensor_alloc / tsr_npy_load and sets t->data to NULL. NULL-safe. */
+void tsr_tensor_free(struct tsr_tensor *t);
+
+/* Reads a NumPy .npy file (format versions 1.0-3.0, C order, little-endian '<f4' or '<i8') into a
+ * newly allocated tensor. Format: numpy.lib.format (NEP 1). The caller owns out->data
+ * (tsr_tensor_free). Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_IO (cannot open/read),
+ * TSR_E_PARSE (bad magic/header/truncated, with the file name), TSR_E_DTYPE (other dtypes,
+ * Fortran order), TSR_E_NOMEM. Thread-safe. */
+tsr_status tsr_npy_load(const char *path, struct tsr_tensor *out);
+/* Writes `t` as a version 1.0 .npy file. Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_DTYPE, TSR_E_IO.
+ * Writes to a temporary file then renames, so a failed write leaves no partial file. */
+tsr_status tsr_npy_save(const char *path, const struct tsr_tensor *t);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Context, devices                                                                            */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct tsr_context tsr_context;
+typedef struct tsr_graph tsr_graph;
+typedef struct tsr_plan tsr_plan;
+
+typedef enum { TSR_BACKEND_CPU = 0, TSR_BACKEND_OPENCL = 1 } tsr_backend_kind;
+
+struct tsr_context_options {
+    /* Number of CPU worker threads; 0 = one per physical core (hwloc). */
+    int cpu_threads;
+    /* Enable the profiler from the start (also enabled by env TSR_PROFILE=1). */
+    int profile;
+    /* Skip OpenCL discovery entirely (also env TSR_BACKENDS=cpu). */
+    int disable_opencl;
+};
+
+/* Creates a context: reads the topology (hwloc), detects the CPU ISA, enumerates OpenCL devices
+ * (a missing ICD loader/platform is not an error: the context then has the CPU only), creates the
+ * CPU thread pool and the host memory pool. opts may be NULL (defaults: all zero).
+ * Environment: TSR_BACKENDS=cpu,opencl (limit/order backends), TSR_CPU_ISA=scalar|avx2|avx512
+ * (cap the CPU ISA), TSR_LOG=error|warn|info|debug.
+ * Returns TSR_OK, TSR_E_NOMEM, TSR_E_DEVICE (hwloc failed). Thread-safe. */
+tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_context **out);
+/* Destroys the context. Plans compiled from it must be destroyed first. NULL is a no-op. */
+void tsr_context_destroy(tsr_context *ctx);
+
+/* Last error recorded on this thread (ctx == NULL) or on ctx. Never NULL. */
+const struct tsr_error_info *tsr_last_error(const tsr_context *ctx);
+
+struct tsr_device_info {
+    tsr_backend_kind backend;
+    int index;                 /* index within the backend: 0 for the CPU, N for opencl:N */
+    char id[24];               /* "cpu", "opencl:0", ... (what --device accepts) */
+    char name[128];            /* CPU model or CL_DEVICE_NAME */
+    char vendor[128];
+    char driver_version[64];   /* CL_DRIVER_VERSION; "" for the CPU */
+    char platform[128];        /* CL_PLATFORM_NAME; "" for the CPU */
+    char device_type[16];      /* "cpu", "gpu", "accelerator", "other" (CL_DEVICE_TYPE_*) */
+    char isa[16];              /* CPU: ISA in use ("scalar", "avx2", "avx512"); "" for OpenCL */
+    int compute_units;         /* CPU: cores in use; OpenCL: CL_DEVICE_MAX_COMPUTE_UNITS */
+    int max_clock_mhz;         /* CL_DEVICE_MAX_CLOCK_FREQUENCY, 0 if unknown */
+    uint64_t global_mem_bytes; /* CPU: machine memory; OpenCL: CL_DEVICE_GLOBAL_MEM_SIZE */
+    uint64_t max_alloc_bytes;  /* CL_DEVICE_MAX_MEM_ALLOC_SIZE; CPU: global_mem_bytes */
+    int numa_node;             /* hwloc NUMA node the device is attached to; -1 unknown */
+    char locality[64];         /* hwloc locality, e.g. "PCI 0000:01:00.0" or "host cores"; "" */
+    double est_gflops;         /* scheduler's estimate of f32 peak (GFLOP/s), see scheduler/ */
+    double est_gbps;           /* scheduler's estimate of memory bandwidth (GB/s = 1e9 B/s) */
+    double est_launch_us;      /* scheduler's estimate of per-kernel launch overhead (µs) */
+    double est_transfer_gbps;  /* host<->device bandwidth estimate (GB/s); 0 for the CPU */
+};
+
+/* Number of usable devices (>= 1: the CPU is device 0). */
+int tsr_device_count(const tsr_context *ctx);
+/* Fills *out for device i (0 .. count-1). Returns TSR_OK or TSR_E_INVALID_ARG. */
+tsr_status tsr_device_get_info(const tsr_context *ctx, int i, struct tsr_device_info *out);
+/* Finds a device by id string: "cpu", "opencl" (= opencl:0), "opencl:N". Writes the device
+ * index (for tsr_device_get_info) to *out. Returns TSR_OK, TSR_E_INVALID_ARG (bad syntax),
+ * TSR_E_NOT_FOUND (no such device, e.g. OpenCL absent). */
+tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Graph builder                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Operators. X(enum suffix, ONNX op_type, min inputs, max inputs). Semantics are those of the
+ * ONNX operator pages (https://onnx.ai/onnx/operators/), with ONNX multidirectional broadcasting
+ * for the binary elementwise ops. */
+#define TSR_OP_LIST(X)                                                                             \
+    X(GEMM, "Gemm", 2, 3)                                                                          \
+    X(MATMUL, "MatMul", 2, 2)                                                                      \
+    X(ADD, "Add", 2, 2)                                                                            \
+    X(SUB, "Sub", 2, 2)                                                                            \
+    X(MUL, "Mul", 2, 2)                                                                            \
+    X(DIV, "Div", 2, 2)                                                                            \
+    X(RELU, "Relu", 1, 1)                                                                          \
+    X(SIGMOID, "Sigmoid", 1, 1)                                                                    \
+    X(TANH, "Tanh", 1, 1)                                                                          \
+    X(SOFTMAX, "Softmax", 1, 1)                                                                    \
+    X(FLATTEN, "Flatten", 1, 1)                                                                    \
+    X(RESHAPE, "Reshape", 2, 2)                                                                    \
+    X(IDENTITY, "Identity", 1, 1)
+
+typedef enum {
+#define TSR_X_OP(sym, onnx, min_in, max_in) TSR_OP_##sym,
+    TSR_OP_LIST(TSR_X_OP)
+#undef TSR_X_OP
+        TSR_OP_COUNT
+} tsr_op;
+
+/* ONNX op_type of `op` ("Gemm", ...); "?" for an unknown value. Static storage. */
+const char *tsr_op_name(tsr_op op);
+
+/* Attributes; fields not used by an op are ignored. Start from tsr_op_attrs_default(). */
+struct tsr_op_attrs {
+    float alpha;     /* Gemm: default 1 */
+    float beta;      /* Gemm: default 1 */
+    int trans_a;     /* Gemm transA: default 0 */
+    int trans_b;     /* Gemm transB: default 0 */
+    int64_t axis;    /* Softmax: default -1 (opset >= 13); Flatten: default 1 */
+    int softmax_2d;  /* Softmax opset < 13: coerce to 2-D at axis (default 0) */
+    int allowzero;   /* Reshape: default 0 (a 0 in the shape copies the input dim) */
+};
+struct tsr_op_attrs tsr_op_attrs_default(void);
+
+/* A value (tensor) of a graph: an id owned by the graph, >= 0. */
+typedef int32_t tsr_value;
+
+/* Creates an empty graph bound to ctx (for error reporting). Returns TSR_OK, TSR_E_INVALID_ARG,
+ * TSR_E_NOMEM. */
+tsr_status tsr_graph_create(tsr_context *ctx, tsr_graph **out);
+/* NULL is a no-op. Plans compiled from the graph stay valid. */
+void tsr_graph_destroy(tsr_graph *graph);
+
+/* Declares a graph input named `name` (copied) of type/shape `desc`. Names are unique within the
+ * graph. Returns TSR_OK, TSR_E_INVALID_ARG (NULL, empty or duplicate name, bad desc),
+ * TSR_E_DTYPE (not f32), TSR_E_NOMEM. */
+tsr_status tsr_graph_input(tsr_graph *graph, const char *name, const struct tsr_tensor_desc *desc,
+                           tsr_value *out);
+/* Adds a constant (an ONNX initializer). `data` holds tsr_desc_elements(desc) elements of
+ * desc->dtype and is copied. name may be NULL (a name is made up). Returns TSR_OK,
+ * TSR_E_INVALID_ARG, TSR_E_DTYPE, TSR_E_NOMEM. */
+tsr_status tsr_graph_constant(tsr_graph *graph, const char *name, const struct tsr_tensor_desc *desc,
+                              const void *data, tsr_value *out);
+/* Adds one node. `inputs` holds n_inputs value ids (ONNX input order; an absent optional input
+ * is simply not passed). attrs may be NULL (defaults). node_name may be NULL (made up); it is
+ * used in every message about the node. The output shape is inferred now; a mismatch returns
+ * TSR_E_SHAPE with a message naming the node, the op and both shapes. Returns TSR_OK,
+ * TSR_E_INVALID_ARG (bad value id / input count), TSR_E_SHAPE, TSR_E_DTYPE,
+ * TSR_E_UNSUPPORTED (e.g. a non-constant Reshape shape), TSR_E_NOMEM. */
+tsr_status tsr_graph_op(tsr_graph *graph, tsr_op op, const tsr_value *inputs, int n_inputs,
+                        const struct tsr_op_attrs *attrs, const char *node_name, tsr_value *out);
+/* Marks `value` as a graph output named `name` (copied; NULL keeps the value's name). Returns
+ * TSR_OK, TSR_E_INVALID_ARG. */
+tsr_status tsr_graph_output(tsr_graph *graph, const char *name, tsr_value value);
+
+/* Shape/type of a value. Returns TSR_OK or TSR_E_INVALID_ARG. */
+tsr_status tsr_graph_value_desc(const tsr_graph *graph, tsr_value value,
+                                struct tsr_tensor_desc *out);
+/* Counts and names (owned by the graph) of inputs / outputs, in declaration order. */
+int tsr_graph_input_count(const tsr_graph *graph);
+int tsr_graph_output_count(const tsr_graph *graph);
+const char *tsr_graph_input_name(const tsr_graph *graph, int i);
+const char *tsr_graph_output_name(const tsr_graph *graph, int i);
+/* Number of operator nodes. */
+int tsr_graph_node_count(const tsr_graph *graph);
+
+/* ------------------------------------------------------------------------------------------ */
+/* ONNX import                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Overrides the shape of a graph input at import time (e.g. a symbolic batch dimension). */
+struct tsr_input_shape {
+    const char *name;
+    struct tsr_tensor_desc desc;
+};
+
+/* Imports an ONNX model (onnx.proto ModelProto, parsed with protobuf-c) into a new graph.
+ * Supported ops: those of TSR_OP_LIST plus Constant. Inputs with symbolic dims take the shape
+ * given in `shapes` (n_shapes entries, may be NULL/0); a symbolic dim with no override is 1.
+ * Initializers become constants. Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_IO (cannot read),
+ * TSR_E_PARSE (empty, truncated, not a ModelProto, dangling value names — message names the
+ * file), TSR_E_UNSUPPORTED (op or attribute not supported — message names the op and the node),
+ * TSR_E_SHAPE, TSR_E_DTYPE, TSR_E_NOMEM. On failure nothing is leaked and *out is untouched. */
+tsr_status tsr_onnx_import_file(tsr_context *ctx, const char *path,
+                                const struct tsr_input_shape *shapes, size_t n_shapes,
+                                tsr_graph **out);
+/* Same, from `size` bytes in memory (the buffer is not retained). */
+tsr_status tsr_onnx_import_buffer(tsr_context *ctx, const void *data, size_t size,
+                                  const char *label, const struct tsr_input_shape *shapes,
+                                  size_t n_shapes, tsr_graph **out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Compile and run                                                                             */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Fusion switches (bit set). Also env TSR_DISABLE_FUSION=all|elementwise|epilogue (comma list). */
+enum {
+    TSR_FUSE_ELEMENTWISE = 1u << 0, /* chains of elementwise ops → one kernel */
+    TSR_FUSE_EPILOGUE = 1u << 1,    /* bias/activation into the GEMM epilogue */
+    TSR_FUSE_ALL = 0xffffffffu
+};
+
+struct tsr_compile_options {
+    /* "auto", "cpu", "opencl", "opencl:N". NULL: env TSR_DEVICE, else "auto". */
+    const char *device;
+    /* TSR_FUSE_* bits to turn off (0: all fusion on). */
+    unsigned disable_fusion;
+    /* If the chosen OpenCL device fails while compiling (build error, out of memory), compile
+     * for the CPU instead with a warning (1, the default via tsr_compile_options_default) or
+     * fail (0). */
+    int allow_fallback;
+};
+struct tsr_compile_options tsr_compile_options_default(void);
+
+/* Optimises `graph` and lowers it for one device. The plan copies what it needs and is
+ * independent of the graph afterwards. Every graph input and output must have concrete dims.
+ * Returns TSR_OK, TSR_E_INVALID_ARG (NULL, no outputs, bad device string), TSR_E_NOT_FOUND
+ * (device absent, e.g. "opencl" with no OpenCL), TSR_E_SHAPE, TSR_E_UNSUPPORTED, TSR_E_NOMEM,
+ * TSR_E_DEVICE, TSR_E_DEVICE_NOMEM, TSR_E_BUILD (the last three only with allow_fallback = 0).
+ * Thread-safe with respect to ctx. */
+tsr_status tsr_compile(tsr_context *ctx, const tsr_graph *graph,
+                       const struct tsr_compile_options *opts, tsr_plan **out);
+/* NULL is a no-op. */
+void tsr_plan_destroy(tsr_plan *plan);
+
+/* Runs the plan. inputs[i] corresponds to graph input i (tsr_plan_input_desc), outputs[i] to
+ * graph output i; the caller owns all buffers; outputs[i].data must hold the output's bytes and
+ * outputs[i].desc is overwritten with the output's desc. A shape or dtype that differs from the
+ * plan's returns TSR_E_SHAPE / TSR_E_DTYPE naming the input and both shapes.
+ * If the OpenCL device fails during the run and fallback is allowed, the plan is recompiled
+ * for the CPU, the run repeated, a warning logged, and TSR_OK returned.
+ * Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_SHAPE, TSR_E_DTYPE, TSR_E_DEVICE, TSR_E_NOMEM.
+ * Not thread-safe for one plan. A steady-state run allocates no memory. */
+tsr_status tsr_plan_run(tsr_plan *plan, const struct tsr_tensor *inputs, size_t n_inputs,
+                        struct tsr_tensor *outputs, size_t n_outputs);
+
+int tsr_plan_input_count(const tsr_plan *plan);
+int tsr_plan_output_count(const tsr_plan *plan);
+/* Name (owned by the plan) and desc of input/output i. Returns TSR_OK or TSR_E_INVALID_ARG. */
+tsr_status tsr_plan_input_desc(const tsr_plan *plan, int i, const char **name,
+                               struct tsr_tensor_desc *desc);
+tsr_status tsr_plan_output_desc(const tsr_plan *plan, int i, const char **name,
+                                struct tsr_tensor_desc *desc);
+/* Device the plan runs on (after any fallback). */
+tsr_status tsr_plan_device(const tsr_plan *plan, struct tsr_device_info *out);
+/* Kernels launched per run (fused kernels count once; pure views such as Reshape count zero). */
+int tsr_plan_kernel_count(const tsr_plan *plan);
+/* Text explaining why the plan's device was chosen (owned by the plan). */
+const char *tsr_plan_device_reason(const tsr_plan *plan);
+/* Bytes of the plan's intermediate arena (host or device). */
+size_t tsr_plan_arena_bytes(const tsr_plan *plan);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Profiler and memory statistics                                                              */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef enum {
+    TSR_EVENT_KERNEL = 0,
+    TSR_EVENT_TRANSFER = 1, /* host<->device copy */
+    TSR_EVENT_COMPILE = 2,  /* OpenCL program build or cache load */
+    TSR_EVENT_ALLOC = 3     /* pool growth */
+} tsr_event_kind;
+
+/* One timed record. Times are on the host monotonic clock (CLOCK_MONOTONIC, ns); OpenCL event
+ * times are mapped onto it. Strings are owned by the profiler. */
+struct tsr_profile_record {
+    tsr_event_kind kind;
+    const char *name;   /* kernel name, e.g. "gemm_bias_relu" */
+    const char *nodes;  /* ONNX node names fused into it, comma-separated; "" if none */
+    const char *device; /* device id: "cpu", "opencl:0" */
+    int queue;          /* 0 for the CPU; OpenCL queue index */
+    uint64_t start_ns;
+    uint64_t end_ns;
+    uint64_t bytes;     /* bytes read + written (estimate for kernels, exact for transfers) */
+    uint64_t flops;     /* floating-point operations (multiply-add = 2) */
+};
+
+/* Turns recording on/off for ctx (off by default unless TSR_PROFILE=1). Thread-safe. */
+void tsr_profiler_enable(tsr_context *ctx, int on);
+/* Discards all records. Thread-safe. */
+void tsr_profiler_clear(tsr_context *ctx);
+/* Number of records; record i (0 .. count-1). Returns TSR_OK or TSR_E_INVALID_ARG. */
+size_t tsr_profiler_count(const tsr_context *ctx);
+tsr_status tsr_profiler_get(const tsr_context *ctx, size_t i, struct tsr_profile_record *out);
+/* Prints the summary table grouped by (name, device): count, total ms, mean ms, max ms, share of
+ * total, GB/s, GFLOP/s. Returns TSR_OK or TSR_E_INVALID_ARG. */
+tsr_status tsr_profiler_print_table(const tsr_context *ctx, FILE *out);
+/* Writes a Chrome trace (JSON object with "traceEvents", ph "X", ts/dur in µs) that opens in
+ * Perfetto / chrome://tracing. Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_IO. */
+tsr_status tsr_profiler_write_trace(const tsr_context *ctx, const char *path);
+
+struct tsr_pool_stats {
+    uint64_t bytes_in_use;   /* handed out now */
+    uint64_t peak_bytes;     /* max of bytes_in_use */
+    uint64_t bytes_reserved; /* obtained from the system / device and held by the pool */
+    uint64_t allocs;         /* allocation requests served */
+    uint64_t reuses;         /* requests served from a cached block (no system call) */
+    uint64_t system_allocs;  /* requests that had to allocate from the system / device */
+};
+/* Pool statistics of device i (0 = CPU host pool). Returns TSR_OK or TSR_E_INVALID_ARG. */
+tsr_status tsr_pool_get_stats(const tsr_context *ctx, int device, struct tsr_pool_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TESSERA_H */

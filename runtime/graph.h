@@ -1,0 +1,65 @@
+/*
+ * graph.h — the graph IR behind the builder API (tessera.h): values, nodes, inputs, outputs.
+ * Passes (runtime/passes/) rewrite it; lowering (runtime/lower.c) turns it into a tsr_program.
+ */
+#ifndef TSR_RUNTIME_GRAPH_H
+#define TSR_RUNTIME_GRAPH_H
+
+#include "runtime/internal.h"
+
+#define TSR_NODE_MAX_INPUTS 3
+
+struct tsr_value_info {
+    char *name;                  /* owned; unique within the graph */
+    struct tsr_tensor_desc desc; /* inferred when the producing node was added */
+    void *data;                  /* constant data (owned, 64-byte aligned) or NULL */
+    int producer;                /* index of the producing node, or -1 */
+    int input_index;             /* graph input index, or -1 */
+};
+
+struct tsr_node {
+    tsr_op op;
+    char *name; /* owned; ONNX node name or made up ("Gemm_3") */
+    int n_inputs;
+    tsr_value inputs[TSR_NODE_MAX_INPUTS];
+    tsr_value output;
+    struct tsr_op_attrs attrs;
+    int dead; /* removed by a pass */
+};
+
+struct tsr_graph_output {
+    tsr_value value;
+    char *name; /* owned */
+};
+
+struct tsr_graph {
+    tsr_context *ctx;
+    struct tsr_value_info *values;
+    int n_values, cap_values;
+    struct tsr_node *nodes;
+    int n_nodes, cap_nodes;
+    tsr_value *inputs;
+    int n_inputs, cap_inputs;
+    struct tsr_graph_output *outputs;
+    int n_outputs, cap_outputs;
+};
+
+/* Infers the output desc of `op` on input descs (and, for Reshape, the constant shape data of
+ * input 1). On a mismatch records TSR_E_SHAPE on ctx with a message naming node_name, the op
+ * and both shapes. Returns TSR_OK, TSR_E_SHAPE, TSR_E_DTYPE, TSR_E_UNSUPPORTED. */
+tsr_status tsr_infer_shape(tsr_context *ctx, tsr_op op, const struct tsr_op_attrs *attrs,
+                           const struct tsr_tensor_desc *const *in, const void *const *in_data,
+                           int n_in, const char *node_name, struct tsr_tensor_desc *out);
+
+/* ONNX multidirectional broadcast of a and b into out (numpy rules). Returns 0 on success,
+ * -1 when incompatible. https://github.com/onnx/onnx/blob/main/docs/Broadcasting.md */
+int tsr_broadcast_shape(const struct tsr_tensor_desc *a, const struct tsr_tensor_desc *b,
+                        struct tsr_tensor_desc *out);
+
+/* Deep copy of a graph (for passes that must not touch the caller's graph). */
+tsr_status tsr_graph_clone(const tsr_graph *src, tsr_graph **out);
+
+/* True when op is elementwise (Add Sub Mul Div Relu Sigmoid Tanh). */
+int tsr_op_is_elementwise(tsr_op op);
+
+#endif

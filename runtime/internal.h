@@ -1,0 +1,74 @@
+/*
+ * internal.h — what every part of the library shares: the context object, error recording and
+ * logging. Not installed; not part of the public API.
+ */
+#ifndef TSR_RUNTIME_INTERNAL_H
+#define TSR_RUNTIME_INTERNAL_H
+
+#include "tessera.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+
+struct tsr_topology;
+struct tsr_profiler;
+struct tsr_host_pool;
+struct tsr_cpu_backend;
+struct tsr_opencl_backend;
+
+/* Storage for one error's detail (tsr_last_error). */
+struct tsr_error_slot {
+    struct tsr_error_info info;
+    char message[1024];
+    char file[128];
+};
+
+typedef enum { TSR_LOG_ERROR = 0, TSR_LOG_WARN = 1, TSR_LOG_INFO = 2, TSR_LOG_DEBUG = 3 } tsr_log_level;
+
+struct tsr_context {
+    pthread_mutex_t mutex;          /* guards err */
+    struct tsr_error_slot err;      /* last error recorded with this context */
+    tsr_log_level log_level;        /* TSR_LOG env; default warn */
+    struct tsr_topology *topo;      /* hwloc view of the machine (scheduler/topology.h) */
+    struct tsr_profiler *prof;      /* runtime/profiler.h */
+    struct tsr_host_pool *host_pool;/* runtime/pool.h */
+    struct tsr_cpu_backend *cpu;    /* backends/cpu/cpu_backend.h */
+    struct tsr_opencl_backend *ocl; /* backends/opencl/opencl_backend.h; NULL without OpenCL */
+    int n_devices;                  /* devices[0] is the CPU */
+    struct tsr_device_info *devices;
+};
+
+/* Records an error (on the calling thread and, when ctx != NULL, on ctx) and returns `status`,
+ * so that `return TSR_ERR(ctx, TSR_E_SHAPE, "node '%s': ...", ...);` reads naturally.
+ * cl_error is the raw OpenCL code or 0. Also logs the message at debug level. */
+tsr_status tsr_error_set(tsr_context *ctx, tsr_status status, int cl_error, const char *file,
+                         int line, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+#define TSR_ERR(ctx, status, ...) tsr_error_set((ctx), (status), 0, __FILE__, __LINE__, __VA_ARGS__)
+#define TSR_ERR_CL(ctx, status, clerr, ...)                                                        \
+    tsr_error_set((ctx), (status), (clerr), __FILE__, __LINE__, __VA_ARGS__)
+
+/* Clears the calling thread's (and ctx's) last error. */
+void tsr_error_clear(tsr_context *ctx);
+
+/* Logs "tessera: warning: ..." to stderr when level <= the context's level (TSR_LOG env:
+ * error|warn|info|debug, default warn). ctx may be NULL (uses the env level). Thread-safe. */
+void tsr_log(const tsr_context *ctx, tsr_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Log level from the TSR_LOG environment variable (default warn). */
+tsr_log_level tsr_log_level_from_env(void);
+
+/* Host monotonic clock in ns (CLOCK_MONOTONIC): the profiler's single time base. */
+uint64_t tsr_now_ns(void);
+
+/* Aligned host allocation outside the pools (64-byte alignment); free with tsr_aligned_free. */
+void *tsr_aligned_alloc(size_t bytes);
+void tsr_aligned_free(void *p);
+
+/* strdup that returns NULL on NULL input. */
+char *tsr_strdup(const char *s);
+
+/* Environment lookup that treats "" as unset. */
+const char *tsr_getenv(const char *name);
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * pool.h — host memory pool: size classes (powers of two from 64 B), 64-byte alignment, blocks
+ * cached on free and reused; thread-safe; statistics (tessera.h: struct tsr_pool_stats).
+ */
+#ifndef TSR_RUNTIME_POOL_H
+#define TSR_RUNTIME_POOL_H
+
+#include "runtime/internal.h"
+
+/* topo may be NULL; when given, memory is bound to the NUMA node of the CPU thread pool where
+ * hwloc allows (best effort). Returns TSR_OK or TSR_E_NOMEM. */
+tsr_status tsr_host_pool_create(struct tsr_topology *topo, struct tsr_host_pool **out);
+/* Frees every cached block. Blocks still handed out are leaked to the system (a bug in the
+ * caller; logged at warn). NULL is a no-op. */
+void tsr_host_pool_destroy(struct tsr_host_pool *pool);
+/* Returns a 64-byte aligned block of at least `bytes` bytes (bytes == 0 gives a valid minimal
+ * block), or NULL when the system is out of memory. Records TSR_EVENT_ALLOC in the profiler of
+ * ctx (may be NULL) when it had to grow. Thread-safe. */
+void *tsr_host_pool_alloc(struct tsr_host_pool *pool, tsr_context *ctx, size_t bytes);
+/* Returns a block to the pool (kept for reuse). NULL is a no-op. Thread-safe. */
+void tsr_host_pool_free(struct tsr_host_pool *pool, void *p);
+/* Copies the statistics. Thread-safe. */
+void tsr_host_pool_stats(const struct tsr_host_pool *pool, struct tsr_pool_stats *out);
+
+#endif

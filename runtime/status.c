@@ -1,0 +1,126 @@
+/* status.c — the status list, error recording (per thread and per context) and logging. */
+#include "runtime/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *tsr_status_name(tsr_status status) {
+    switch (status) {
+#define TSR_X_NAME(name, value, str)                                                               \
+    case name: return #name;
+        TSR_STATUS_LIST(TSR_X_NAME)
+#undef TSR_X_NAME
+    }
+    return "TSR_E_UNKNOWN";
+}
+
+const char *tsr_status_str(tsr_status status) {
+    switch (status) {
+#define TSR_X_STR(name, value, str)                                                                \
+    case name: return str;
+        TSR_STATUS_LIST(TSR_X_STR)
+#undef TSR_X_STR
+    }
+    return "unknown status";
+}
+
+static _Thread_local struct tsr_error_slot tls_error;
+
+static void slot_fill(struct tsr_error_slot *slot, tsr_status status, int cl_error,
+                      const char *file, int line, const char *msg) {
+    snprintf(slot->message, sizeof slot->message, "%s", msg);
+    const char *base = strrchr(file, '/');
+    snprintf(slot->file, sizeof slot->file, "%s", base ? base + 1 : file);
+    slot->info.status = status;
+    slot->info.cl_error = cl_error;
+    slot->info.message = slot->message;
+    slot->info.file = slot->file;
+    slot->info.line = line;
+}
+
+tsr_status tsr_error_set(tsr_context *ctx, tsr_status status, int cl_error, const char *file,
+                         int line, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    slot_fill(&tls_error, status, cl_error, file, line, msg);
+    if (ctx) {
+        pthread_mutex_lock(&ctx->mutex);
+        slot_fill(&ctx->err, status, cl_error, file, line, msg);
+        pthread_mutex_unlock(&ctx->mutex);
+    }
+    tsr_log(ctx, TSR_LOG_DEBUG, "%s: %s (%s:%d)", tsr_status_name(status), msg, tls_error.file,
+            line);
+    return status;
+}
+
+void tsr_error_clear(tsr_context *ctx) {
+    memset(&tls_error.info, 0, sizeof tls_error.info);
+    if (ctx) {
+        pthread_mutex_lock(&ctx->mutex);
+        memset(&ctx->err.info, 0, sizeof ctx->err.info);
+        pthread_mutex_unlock(&ctx->mutex);
+    }
+}
+
+const struct tsr_error_info *tsr_last_error(const tsr_context *ctx) {
+    const struct tsr_error_slot *slot = ctx ? &ctx->err : &tls_error;
+    static const struct tsr_error_info none = {TSR_OK, 0, "", "", 0};
+    if (slot->info.message == NULL) return &none;
+    return &slot->info;
+}
+
+const char *tsr_getenv(const char *name) {
+    const char *v = getenv(name);
+    return (v && *v) ? v : NULL;
+}
+
+static tsr_log_level env_log_level(void) {
+    const char *v = tsr_getenv("TSR_LOG");
+    if (!v) return TSR_LOG_WARN;
+    if (!strcmp(v, "error")) return TSR_LOG_ERROR;
+    if (!strcmp(v, "info")) return TSR_LOG_INFO;
+    if (!strcmp(v, "debug")) return TSR_LOG_DEBUG;
+    return TSR_LOG_WARN;
+}
+
+void tsr_log(const tsr_context *ctx, tsr_log_level level, const char *fmt, ...) {
+    tsr_log_level limit = ctx ? ctx->log_level : env_log_level();
+    if (level > limit) return;
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    char msg[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "tessera: %s: %s\n", names[level], msg);
+}
+
+tsr_log_level tsr_log_level_from_env(void) { return env_log_level(); }
+
+uint64_t tsr_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void *tsr_aligned_alloc(size_t bytes) {
+    void *p = NULL;
+    if (bytes == 0) bytes = 64;
+    if (posix_memalign(&p, 64, (bytes + 63) & ~(size_t)63) != 0) return NULL;
+    return p;
+}
+
+void tsr_aligned_free(void *p) { free(p); }
+
+char *tsr_strdup(const char *s) {
+    if (!s) return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}

@@ -1,0 +1,53 @@
+/*
+ * topology.h — the machine as hwloc sees it. scheduler/topology.c is the only file of tessera
+ * that includes hwloc; everything else asks through this interface.
+ */
+#ifndef TSR_SCHEDULER_TOPOLOGY_H
+#define TSR_SCHEDULER_TOPOLOGY_H
+
+#include "runtime/internal.h"
+
+struct tsr_cache_info {
+    int level;           /* 1, 2, 3 (data/unified caches only) */
+    uint64_t size_bytes; /* size of one cache of this level */
+    int line_bytes;      /* cache line size, 0 if unknown */
+    int count;           /* number of such caches in the machine */
+};
+
+struct tsr_cpu_topology_info {
+    char model[128];          /* CPUModel info attribute, "" if unknown */
+    char vendor[64];          /* CPUVendor info attribute */
+    int packages;             /* HWLOC_OBJ_PACKAGE count (>= 1) */
+    int numa_nodes;           /* HWLOC_OBJ_NUMANODE count (>= 1) */
+    int cores;                /* physical cores (HWLOC_OBJ_CORE, >= 1) */
+    int pus;                  /* hardware threads (HWLOC_OBJ_PU, >= 1) */
+    uint64_t total_mem_bytes; /* sum of NUMA node local memory */
+    int n_caches;
+    struct tsr_cache_info caches[4]; /* ordered by level */
+};
+
+/* Loads the topology (with I/O devices, for GPU locality). Returns TSR_OK, TSR_E_DEVICE (hwloc
+ * failed; message says why), TSR_E_NOMEM. */
+tsr_status tsr_topology_create(struct tsr_topology **out);
+void tsr_topology_destroy(struct tsr_topology *topo);
+
+/* The CPU summary (owned by topo, valid until destroy). */
+const struct tsr_cpu_topology_info *tsr_topology_cpu(const struct tsr_topology *topo);
+
+/* Size in bytes of the per-core L1 data cache (32 KiB if unknown) and of the last-level cache
+ * shared by one core (1 MiB if unknown): used for tiling. */
+uint64_t tsr_topology_l1d_bytes(const struct tsr_topology *topo);
+uint64_t tsr_topology_llc_bytes(const struct tsr_topology *topo);
+
+/* Binds the calling thread to physical core `core_index` (modulo the core count). Returns 0 on
+ * success, -1 if binding is unsupported or failed (not an error for callers: best effort).
+ * Thread-safe. */
+int tsr_topology_bind_thread(const struct tsr_topology *topo, int core_index);
+
+/* Locality of an OpenCL device (`cl_device` is a cl_device_id) via hwloc's OpenCL helpers
+ * (hwloc/opencl.h): writes a short text (e.g. "PCI 0000:01:00.0, NUMA 0" or "host cores" for a
+ * CPU device, "unknown") into buf and the NUMA node (-1 unknown) into *numa_node. Thread-safe. */
+void tsr_topology_opencl_locality(const struct tsr_topology *topo, void *cl_device, char *buf,
+                                  size_t buf_size, int *numa_node);
+
+#endif

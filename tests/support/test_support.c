@@ -1,0 +1,65 @@
+#include "test_support.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ts_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi) {
+    uint64_t s = seed * 2654435761u + 0x9E3779B97F4A7C15ull;
+    if (s == 0) s = 1;
+    for (size_t i = 0; i < n; i++) {
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        uint64_t r = s * 2685821657736338717ull;
+        double u = (double)(r >> 11) / 9007199254740992.0; /* [0, 1) */
+        x[i] = (float)(lo + (hi - lo) * u);
+    }
+}
+
+double ts_max_abs_diff(const float *a, const float *b, size_t n) {
+    double m = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(a[i]) != isnan(b[i])) return INFINITY;
+        if (isnan(a[i])) continue;
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > m) m = d;
+    }
+    return m;
+}
+
+tsr_context *ts_context(void) {
+    tsr_context *ctx = NULL;
+    tsr_status st = tsr_context_create(NULL, &ctx);
+    ck_assert_msg(st == TSR_OK, "tsr_context_create: %s: %s", tsr_status_name(st),
+                  tsr_last_error(NULL)->message);
+    return ctx;
+}
+
+int ts_have_opencl(tsr_context *ctx) {
+    int idx;
+    if (tsr_device_find(ctx, "opencl:0", &idx) == TSR_OK) return 1;
+    static int noted;
+    if (!noted) {
+        fprintf(stderr, "note: no OpenCL device: OpenCL cases check the CPU fallback only\n");
+        noted = 1;
+    }
+    return 0;
+}
+
+int ts_run_suite(Suite *s) {
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+struct tsr_tensor_desc ts_desc(int rank, const int64_t *dims) {
+    struct tsr_tensor_desc d;
+    memset(&d, 0, sizeof d);
+    d.dtype = TSR_F32;
+    d.rank = rank;
+    for (int i = 0; i < rank; i++) d.dims[i] = dims[i];
+    return d;
+}
