@@ -1,0 +1,224 @@
+/*
+ * topology.c — the machine as hwloc (2.x) sees it. This is the only file of tessera that
+ * includes hwloc; everything else goes through scheduler/topology.h.
+ *
+ * The topology is loaded once with I/O objects kept (HWLOC_TYPE_FILTER_KEEP_IMPORTANT), so PCI
+ * GPUs and their OpenCL OS devices appear and hwloc/opencl.h can tell where a GPU is attached.
+ * After load the topology is only read, which hwloc documents as thread-safe
+ * (hwloc docs, "Thread Safety": concurrent read-only operations on a loaded topology are safe).
+ */
+#include "scheduler/topology.h"
+
+#include <hwloc.h>
+#include <hwloc/opencl.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Fallbacks when hwloc reports no cache of a level (documented in topology.h). */
+#define TSR_L1D_FALLBACK_BYTES (32u * 1024u)
+#define TSR_LLC_FALLBACK_BYTES (1024u * 1024u)
+
+struct tsr_topology {
+    hwloc_topology_t topo;
+    struct tsr_cpu_topology_info cpu;
+};
+
+/* Copies info attribute `name` of obj (or of the first object of type `type` that has it) into
+ * dst. Leaves dst untouched when hwloc does not know it. */
+static void copy_info_attr(hwloc_topology_t topo, const char *name, char *dst, size_t dst_size) {
+    const char *v = hwloc_obj_get_info_by_name(hwloc_get_root_obj(topo), name);
+    if (!v) {
+        hwloc_obj_t pkg = hwloc_get_obj_by_type(topo, HWLOC_OBJ_PACKAGE, 0);
+        if (pkg) v = hwloc_obj_get_info_by_name(pkg, name);
+    }
+    if (v) snprintf(dst, dst_size, "%s", v);
+}
+
+/* Number of objects of `type`, at least `min`. hwloc_get_nbobjs_by_type returns -1 when a type
+ * lives at several depths (not the case for the types used here), 0 when absent. */
+static int count_type(hwloc_topology_t topo, hwloc_obj_type_t type, int min) {
+    int n = hwloc_get_nbobjs_by_type(topo, type);
+    return n < min ? min : n;
+}
+
+/* Fills topo->cpu from the loaded hwloc topology. */
+static void fill_cpu_info(struct tsr_topology *t) {
+    struct tsr_cpu_topology_info *c = &t->cpu;
+    memset(c, 0, sizeof *c);
+    copy_info_attr(t->topo, "CPUModel", c->model, sizeof c->model);
+    copy_info_attr(t->topo, "CPUVendor", c->vendor, sizeof c->vendor);
+    c->pus = count_type(t->topo, HWLOC_OBJ_PU, 1);
+    /* Some virtual machines expose no Core objects: then every PU counts as a core. */
+    int cores = hwloc_get_nbobjs_by_type(t->topo, HWLOC_OBJ_CORE);
+    c->cores = cores > 0 ? cores : c->pus;
+    c->packages = count_type(t->topo, HWLOC_OBJ_PACKAGE, 1);
+    if (c->cores < c->packages) c->cores = c->packages;
+    if (c->pus < c->cores) c->pus = c->cores;
+    c->numa_nodes = count_type(t->topo, HWLOC_OBJ_NUMANODE, 1);
+
+    hwloc_obj_t node = NULL;
+    while ((node = hwloc_get_next_obj_by_type(t->topo, HWLOC_OBJ_NUMANODE, node)) != NULL)
+        c->total_mem_bytes += node->attr->numanode.local_memory;
+    if (c->total_mem_bytes == 0) c->total_mem_bytes = hwloc_get_root_obj(t->topo)->total_memory;
+
+    /* Data / unified caches only: in hwloc 2.x, HWLOC_OBJ_L<n>CACHE are data or unified caches
+     * (instruction caches are the separate HWLOC_OBJ_L<n>ICACHE types). */
+    static const hwloc_obj_type_t levels[4] = {HWLOC_OBJ_L1CACHE, HWLOC_OBJ_L2CACHE,
+                                               HWLOC_OBJ_L3CACHE, HWLOC_OBJ_L4CACHE};
+    for (int l = 0; l < 4; l++) {
+        int n = hwloc_get_nbobjs_by_type(t->topo, levels[l]);
+        if (n <= 0) continue;
+        hwloc_obj_t obj = hwloc_get_obj_by_type(t->topo, levels[l], 0);
+        if (!obj || obj->attr->cache.size == 0) continue;
+        struct tsr_cache_info *ci = &c->caches[c->n_caches++];
+        ci->level = (int)obj->attr->cache.depth;
+        ci->size_bytes = obj->attr->cache.size;
+        ci->line_bytes = obj->attr->cache.linesize;
+        ci->count = n;
+    }
+}
+
+/* Loads the hwloc topology with I/O devices (PCI + OS devices such as OpenCL) kept.
+ * Returns TSR_OK, TSR_E_NOMEM, TSR_E_DEVICE (hwloc init/load failed, message has errno). */
+tsr_status tsr_topology_create(struct tsr_topology **out) {
+    if (!out) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_topology_create: out is NULL");
+    struct tsr_topology *t = calloc(1, sizeof *t);
+    if (!t) return TSR_ERR(NULL, TSR_E_NOMEM, "tsr_topology_create: out of memory");
+    if (hwloc_topology_init(&t->topo) < 0) {
+        int e = errno;
+        free(t);
+        return TSR_ERR(NULL, TSR_E_DEVICE, "hwloc_topology_init failed: %s", strerror(e));
+    }
+    /* Keep PCI bridges/devices and OS devices that matter (GPUs, OpenCL devices). A failure here
+     * only loses GPU locality, so it is not fatal. */
+    if (hwloc_topology_set_io_types_filter(t->topo, HWLOC_TYPE_FILTER_KEEP_IMPORTANT) < 0)
+        tsr_log(NULL, TSR_LOG_INFO, "hwloc: cannot keep I/O objects: GPU locality unknown");
+    if (hwloc_topology_load(t->topo) < 0) {
+        int e = errno;
+        hwloc_topology_destroy(t->topo);
+        free(t);
+        return TSR_ERR(NULL, TSR_E_DEVICE, "hwloc_topology_load failed: %s", strerror(e));
+    }
+    fill_cpu_info(t);
+    *out = t;
+    return TSR_OK;
+}
+
+/* Releases the hwloc topology. NULL is a no-op. */
+void tsr_topology_destroy(struct tsr_topology *topo) {
+    if (!topo) return;
+    hwloc_topology_destroy(topo->topo);
+    free(topo);
+}
+
+/* The CPU summary, owned by topo. NULL when topo is NULL. */
+const struct tsr_cpu_topology_info *tsr_topology_cpu(const struct tsr_topology *topo) {
+    return topo ? &topo->cpu : NULL;
+}
+
+/* Size of one L1 data cache (per core on every current CPU); 32 KiB when unknown. */
+uint64_t tsr_topology_l1d_bytes(const struct tsr_topology *topo) {
+    if (topo) {
+        for (int i = 0; i < topo->cpu.n_caches; i++)
+            if (topo->cpu.caches[i].level == 1) return topo->cpu.caches[i].size_bytes;
+    }
+    return TSR_L1D_FALLBACK_BYTES;
+}
+
+/* Size of the last-level cache that core 0 sees (the deepest data/unified cache above it: the
+ * whole LLC, not a per-core share); 1 MiB when hwloc reports no cache. */
+uint64_t tsr_topology_llc_bytes(const struct tsr_topology *topo) {
+    if (topo && topo->cpu.n_caches > 0) return topo->cpu.caches[topo->cpu.n_caches - 1].size_bytes;
+    return TSR_LLC_FALLBACK_BYTES;
+}
+
+/* Binds the calling thread to core core_index % cores (to a single PU of it, singlified, so the
+ * OS does not migrate the thread between hyper-threads). Returns 0 or -1 (unsupported/failed). */
+int tsr_topology_bind_thread(const struct tsr_topology *topo, int core_index) {
+    if (!topo || core_index < 0) return -1;
+    hwloc_obj_type_t type = HWLOC_OBJ_CORE;
+    int n = hwloc_get_nbobjs_by_type(topo->topo, type);
+    if (n <= 0) {
+        type = HWLOC_OBJ_PU;
+        n = hwloc_get_nbobjs_by_type(topo->topo, type);
+    }
+    if (n <= 0) return -1;
+    hwloc_obj_t obj = hwloc_get_obj_by_type(topo->topo, type, (unsigned)(core_index % n));
+    if (!obj || !obj->cpuset) return -1;
+    hwloc_bitmap_t set = hwloc_bitmap_dup(obj->cpuset);
+    if (!set) return -1;
+    hwloc_bitmap_singlify(set);
+    int rc = hwloc_set_cpubind(topo->topo, set, HWLOC_CPUBIND_THREAD);
+    hwloc_bitmap_free(set);
+    return rc < 0 ? -1 : 0;
+}
+
+/* The only NUMA node whose memory is local to obj's cpus/nodes, or -1 if none or several. */
+static int single_numa_node(hwloc_topology_t topo, hwloc_obj_t obj) {
+    hwloc_obj_t anc = hwloc_get_non_io_ancestor_obj(topo, obj);
+    if (!anc || !anc->nodeset || hwloc_bitmap_weight(anc->nodeset) != 1) return -1;
+    int os_index = hwloc_bitmap_first(anc->nodeset);
+    hwloc_obj_t node = hwloc_get_numanode_obj_by_os_index(topo, (unsigned)os_index);
+    return node ? (int)node->logical_index : -1;
+}
+
+/* Locality of an OpenCL device. Order of attempts:
+ *  1. hwloc_opencl_get_device_osdev: the OpenCL OS device under its PCI device (AMD/NVIDIA
+ *     drivers that expose a PCI bus id) → "PCI dddd:bb:dd.f, NUMA n";
+ *  2. CL_DEVICE_TYPE_CPU (e.g. PoCL): no PCI object, the device runs on the host cores →
+ *     "host cores", NUMA node 0 on single-node machines, else -1;
+ *  3. hwloc_opencl_get_device_cpuset: a cpuset narrower than the machine names the close cores;
+ *  4. otherwise "unknown", -1.
+ * NULL topo or device gives "unknown" and -1. Thread-safe (read-only use of the topology). */
+void tsr_topology_opencl_locality(const struct tsr_topology *topo, void *cl_device, char *buf,
+                                  size_t buf_size, int *numa_node) {
+    int numa = -1;
+    if (buf && buf_size) snprintf(buf, buf_size, "unknown");
+    if (!topo || !cl_device) {
+        if (numa_node) *numa_node = -1;
+        return;
+    }
+    cl_device_id dev = (cl_device_id)cl_device;
+    hwloc_topology_t t = topo->topo;
+
+    hwloc_obj_t osdev = hwloc_opencl_get_device_osdev(t, dev);
+    if (osdev) {
+        hwloc_obj_t pci = osdev->parent;
+        numa = single_numa_node(t, osdev);
+        if (pci && pci->type == HWLOC_OBJ_PCI_DEVICE) {
+            if (buf && buf_size)
+                snprintf(buf, buf_size, "PCI %04x:%02x:%02x.%01x, NUMA %d",
+                         pci->attr->pcidev.domain, pci->attr->pcidev.bus, pci->attr->pcidev.dev,
+                         pci->attr->pcidev.func, numa);
+        } else if (buf && buf_size) {
+            snprintf(buf, buf_size, "%s, NUMA %d", osdev->name ? osdev->name : "opencl", numa);
+        }
+        if (numa_node) *numa_node = numa;
+        return;
+    }
+
+    cl_device_type type = 0;
+    if (clGetDeviceInfo(dev, CL_DEVICE_TYPE, sizeof type, &type, NULL) == CL_SUCCESS &&
+        (type & CL_DEVICE_TYPE_CPU)) {
+        numa = topo->cpu.numa_nodes == 1 ? 0 : -1;
+        if (buf && buf_size) snprintf(buf, buf_size, "host cores");
+        if (numa_node) *numa_node = numa;
+        return;
+    }
+
+    hwloc_bitmap_t set = hwloc_bitmap_alloc();
+    if (set && hwloc_opencl_get_device_cpuset(t, dev, set) == 0 &&
+        !hwloc_bitmap_isequal(set, hwloc_topology_get_complete_cpuset(t)) &&
+        !hwloc_bitmap_iszero(set)) {
+        hwloc_obj_t obj = hwloc_get_obj_covering_cpuset(t, set);
+        if (obj) numa = single_numa_node(t, obj);
+        char cpus[32];
+        hwloc_bitmap_list_snprintf(cpus, sizeof cpus, set);
+        if (buf && buf_size) snprintf(buf, buf_size, "cpus %s, NUMA %d", cpus, numa);
+    }
+    hwloc_bitmap_free(set);
+    if (numa_node) *numa_node = numa;
+}
