@@ -1,0 +1,179 @@
+/*
+ * pool.c — the host memory pool: power-of-two size classes from 64 B, 64-byte aligned blocks
+ * cached on free and reused, statistics; and the public tsr_pool_get_stats.
+ *
+ * Layout of a block: a 64-byte header followed by the user area (so the user pointer keeps the
+ * 64-byte alignment of the system allocation). The header holds a magic word (live / free), the
+ * size class and the free-list link; tsr_host_pool_free reads the class from it.
+ *
+ *   class c serves requests of (64 << (c-1), 64 << c] bytes (class 0: 0..64 bytes); the user
+ *   area is exactly 64 << c bytes. Large blocks are classes too (up to 2^63 bytes), so a
+ *   steady-state workload that frees and reallocates the same sizes never reaches the system.
+ *
+ * Statistics count user-area (class) bytes: bytes_in_use = sum of class sizes handed out,
+ * bytes_reserved = sum of class sizes held (handed out + cached); the 64-byte headers are not
+ * counted. NUMA binding through hwloc is not done yet (the `topo` argument is accepted for it).
+ */
+#include "runtime/pool.h"
+
+#include "backends/opencl/opencl_backend.h"
+#include "runtime/profiler.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TSR_POOL_ALIGN    64u
+#define TSR_POOL_HDR      64u
+#define TSR_POOL_MIN_LOG2 6 /* 64 B */
+#define TSR_POOL_CLASSES  (64 - TSR_POOL_MIN_LOG2)
+#define TSR_POOL_LIVE     0x7473724cu /* "tsrL" */
+#define TSR_POOL_FREE     0x74737246u /* "tsrF" */
+
+struct tsr_pool_hdr {
+    uint32_t magic;
+    uint32_t cls;
+    struct tsr_pool_hdr *next; /* free-list link while cached */
+};
+_Static_assert(sizeof(struct tsr_pool_hdr) <= TSR_POOL_HDR, "pool header must fit 64 bytes");
+
+struct tsr_host_pool {
+    pthread_mutex_t mutex; /* guards free lists and stats */
+    struct tsr_pool_hdr *free_list[TSR_POOL_CLASSES];
+    struct tsr_pool_stats stats;
+    struct tsr_topology *topo; /* not owned; reserved for NUMA binding */
+};
+
+/* Class of a request, or -1 when it cannot be served (too large). */
+static int size_class(size_t bytes) {
+    int c = 0;
+    size_t sz = (size_t)1 << TSR_POOL_MIN_LOG2;
+    while (sz < bytes) {
+        if (c + 1 >= TSR_POOL_CLASSES || sz > SIZE_MAX / 2) return -1;
+        sz <<= 1;
+        c++;
+    }
+    return c;
+}
+
+static size_t class_bytes(int c) {
+    return (size_t)1 << (TSR_POOL_MIN_LOG2 + c);
+}
+
+tsr_status tsr_host_pool_create(struct tsr_topology *topo, struct tsr_host_pool **out) {
+    if (!out) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_host_pool_create: out is NULL");
+    struct tsr_host_pool *p = calloc(1, sizeof *p);
+    if (!p) return TSR_ERR(NULL, TSR_E_NOMEM, "tsr_host_pool_create: out of memory");
+    if (pthread_mutex_init(&p->mutex, NULL) != 0) {
+        free(p);
+        return TSR_ERR(NULL, TSR_E_NOMEM, "tsr_host_pool_create: cannot create mutex");
+    }
+    p->topo = topo;
+    *out = p;
+    return TSR_OK;
+}
+
+void tsr_host_pool_destroy(struct tsr_host_pool *pool) {
+    if (!pool) return;
+    for (int c = 0; c < TSR_POOL_CLASSES; c++) {
+        struct tsr_pool_hdr *h = pool->free_list[c];
+        while (h) {
+            struct tsr_pool_hdr *next = h->next;
+            free(h);
+            h = next;
+        }
+    }
+    if (pool->stats.bytes_in_use)
+        tsr_log(NULL, TSR_LOG_WARN, "host pool destroyed with %llu bytes still in use (leaked)",
+                (unsigned long long)pool->stats.bytes_in_use);
+    pthread_mutex_destroy(&pool->mutex);
+    free(pool);
+}
+
+void *tsr_host_pool_alloc(struct tsr_host_pool *pool, tsr_context *ctx, size_t bytes) {
+    if (!pool) return NULL;
+    int c = size_class(bytes);
+    if (c < 0 || class_bytes(c) > SIZE_MAX - TSR_POOL_HDR) return NULL;
+    size_t sz = class_bytes(c);
+
+    pthread_mutex_lock(&pool->mutex);
+    struct tsr_pool_hdr *h = pool->free_list[c];
+    if (h) {
+        pool->free_list[c] = h->next;
+        pool->stats.reuses++;
+        pool->stats.allocs++;
+        pool->stats.bytes_in_use += sz;
+        if (pool->stats.bytes_in_use > pool->stats.peak_bytes)
+            pool->stats.peak_bytes = pool->stats.bytes_in_use;
+    }
+    pthread_mutex_unlock(&pool->mutex);
+
+    if (!h) {
+        /* Grow: the system call happens outside the mutex. */
+        uint64_t t0 = tsr_now_ns();
+        void *mem = NULL;
+        if (posix_memalign(&mem, TSR_POOL_ALIGN, TSR_POOL_HDR + sz) != 0) return NULL;
+        uint64_t t1 = tsr_now_ns();
+        h = mem;
+        pthread_mutex_lock(&pool->mutex);
+        pool->stats.system_allocs++;
+        pool->stats.allocs++;
+        pool->stats.bytes_reserved += sz;
+        pool->stats.bytes_in_use += sz;
+        if (pool->stats.bytes_in_use > pool->stats.peak_bytes)
+            pool->stats.peak_bytes = pool->stats.bytes_in_use;
+        pthread_mutex_unlock(&pool->mutex);
+        tsr_prof_add(ctx, TSR_EVENT_ALLOC, "host_pool_grow", "", "cpu", 0, t0, t1, sz, 0);
+    }
+    h->magic = TSR_POOL_LIVE;
+    h->cls = (uint32_t)c;
+    h->next = NULL;
+    return (char *)h + TSR_POOL_HDR;
+}
+
+void tsr_host_pool_free(struct tsr_host_pool *pool, void *p) {
+    if (!pool || !p) return;
+    struct tsr_pool_hdr *h = (struct tsr_pool_hdr *)((char *)p - TSR_POOL_HDR);
+    pthread_mutex_lock(&pool->mutex);
+    uint32_t magic = h->magic;
+    if (magic != TSR_POOL_LIVE || h->cls >= TSR_POOL_CLASSES) {
+        pthread_mutex_unlock(&pool->mutex);
+        tsr_log(NULL, TSR_LOG_ERROR, "host pool: free of %p which is not a live pool block%s", p,
+                magic == TSR_POOL_FREE ? " (double free)" : "");
+        return;
+    }
+    h->magic = TSR_POOL_FREE;
+    h->next = pool->free_list[h->cls];
+    pool->free_list[h->cls] = h;
+    pool->stats.bytes_in_use -= class_bytes((int)h->cls);
+    pthread_mutex_unlock(&pool->mutex);
+}
+
+void tsr_host_pool_stats(const struct tsr_host_pool *pool, struct tsr_pool_stats *out) {
+    if (!out) return;
+    if (!pool) {
+        memset(out, 0, sizeof *out);
+        return;
+    }
+    struct tsr_host_pool *mp = (struct tsr_host_pool *)pool;
+    pthread_mutex_lock(&mp->mutex);
+    *out = pool->stats;
+    pthread_mutex_unlock(&mp->mutex);
+}
+
+tsr_status tsr_pool_get_stats(const tsr_context *ctx, int device, struct tsr_pool_stats *out) {
+    tsr_context *mctx = (tsr_context *)ctx;
+    if (!ctx || !out) return TSR_ERR(mctx, TSR_E_INVALID_ARG, "tsr_pool_get_stats: NULL argument");
+    if (device < 0 || device >= ctx->n_devices || !ctx->devices)
+        return TSR_ERR(mctx, TSR_E_INVALID_ARG,
+                       "tsr_pool_get_stats: device %d out of range (%d devices)", device,
+                       ctx->n_devices);
+    const struct tsr_device_info *d = &ctx->devices[device];
+    if (d->backend == TSR_BACKEND_CPU) {
+        tsr_host_pool_stats(ctx->host_pool, out);
+        return TSR_OK;
+    }
+    if (!ctx->ocl)
+        return TSR_ERR(mctx, TSR_E_INVALID_ARG, "tsr_pool_get_stats: device %d (%s) has no backend",
+                       device, d->id);
+    return tsr_opencl_pool_stats(ctx->ocl, d->index, out);
+}
