@@ -1,0 +1,674 @@
+/*
+ * onnx_import.c — ONNX ModelProto → tsr_graph, through the public builder API only.
+ *
+ * The file is parsed with protobuf-c from code generated at build time out of the distro's
+ * onnx.proto (runtime/CMakeLists.txt). Semantics follow the ONNX IR spec
+ * (https://github.com/onnx/onnx/blob/main/docs/IR.md) and operator pages
+ * (https://onnx.ai/onnx/operators/):
+ *   - initializers are constants, also when they are listed in graph.input (IR version < 4);
+ *   - graph inputs with dim_param / unset dims take the caller's override, else 1;
+ *   - Constant nodes (value, value_float(s), value_int(s)) become constants;
+ *   - Gemm, MatMul, Add, Sub, Mul, Div, Relu, Sigmoid, Tanh, Softmax, Flatten, Reshape, Identity
+ *     map 1:1 onto tsr_op; Softmax before opset 13 coerces its input to 2-D at `axis`
+ *     (default 1), from opset 13 on it works on one axis (default -1).
+ * Anything else is refused with a status and a message naming the file, the node and the op.
+ */
+#include "runtime/internal.h"
+
+#include "onnx/onnx.pb-c.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ONNX TensorProto.DataType values (onnx.proto). */
+enum { ONNX_FLOAT = 1, ONNX_INT64 = 7 };
+
+/* ------------------------------------------------------------------------------------------ */
+/* Name → value map (open addressing, FNV-1a). Keys point into the unpacked model.            */
+/* ------------------------------------------------------------------------------------------ */
+
+struct onnx_slot {
+    const char *name; /* NULL: empty slot */
+    tsr_value value;
+    int is_const; /* 1 for initializers and Constant outputs */
+};
+
+struct onnx_map {
+    struct onnx_slot *slots;
+    size_t cap; /* power of two */
+    size_t used;
+};
+
+/* FNV-1a 32-bit hash of a NUL-terminated string (http://www.isthe.com/chongo/tech/comp/fnv/). */
+static uint32_t onnx_hash(const char *s) {
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+/* Slot holding `name`, or NULL. */
+static const struct onnx_slot *map_find(const struct onnx_map *m, const char *name) {
+    if (!m->cap) return NULL;
+    for (size_t i = onnx_hash(name) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->slots[i].name) return NULL;
+        if (!strcmp(m->slots[i].name, name)) return &m->slots[i];
+    }
+}
+
+/* Inserts name → value (name not present). Returns 0, or -1 when out of memory. */
+static int map_put(struct onnx_map *m, const char *name, tsr_value value, int is_const) {
+    if ((m->used + 1) * 2 > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        struct onnx_slot *s = calloc(cap, sizeof *s);
+        if (!s) return -1;
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->slots[i].name) continue;
+            size_t j = onnx_hash(m->slots[i].name) & (cap - 1);
+            while (s[j].name)
+                j = (j + 1) & (cap - 1);
+            s[j] = m->slots[i];
+        }
+        free(m->slots);
+        m->slots = s;
+        m->cap = cap;
+    }
+    size_t i = onnx_hash(name) & (m->cap - 1);
+    while (m->slots[i].name)
+        i = (i + 1) & (m->cap - 1);
+    m->slots[i].name = name;
+    m->slots[i].value = value;
+    m->slots[i].is_const = is_const;
+    m->used++;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Import state                                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+struct onnx_importer {
+    tsr_context *ctx;
+    const char *label; /* file name or caller's label, used in every message */
+    const struct tsr_input_shape *shapes;
+    size_t n_shapes;
+    int64_t opset; /* default-domain opset version */
+    tsr_graph *graph;
+    struct onnx_map map;
+};
+
+/* Re-records the builder's last error with the file label in front (same status). */
+static tsr_status onnx_wrap(struct onnx_importer *im, tsr_status st) {
+    char msg[sizeof(((struct tsr_error_slot *)0)->message)];
+    const struct tsr_error_info *e = tsr_last_error(im->ctx);
+    snprintf(msg, sizeof msg, "%s", e && e->message ? e->message : "");
+    return TSR_ERR(im->ctx, st, "%s: %s", im->label, msg);
+}
+
+/* Label of a node for messages: its name, or "#<index>" when it has none. */
+static const char *node_label(const Onnx__NodeProto *n, int index, char *buf, size_t size) {
+    if (n->name && *n->name) return n->name;
+    snprintf(buf, size, "#%d", index);
+    return buf;
+}
+
+/* Fills desc from an ONNX dims list. Returns TSR_OK, TSR_E_UNSUPPORTED (rank > TSR_MAX_RANK),
+ * TSR_E_PARSE (negative dim or an element count over 2^48). */
+static tsr_status dims_to_desc(struct onnx_importer *im, const char *what, size_t n_dims,
+                               const int64_t *dims, tsr_dtype dtype, struct tsr_tensor_desc *desc) {
+    memset(desc, 0, sizeof *desc);
+    desc->dtype = dtype;
+    if (n_dims > TSR_MAX_RANK)
+        return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                       "%s: tensor '%s' has rank %zu, at most %d is "
+                       "supported",
+                       im->label, what, n_dims, TSR_MAX_RANK);
+    desc->rank = (int)n_dims;
+    int64_t elems = 1;
+    for (size_t i = 0; i < n_dims; i++) {
+        if (dims[i] < 0 || (dims[i] > 0 && elems > (INT64_C(1) << 48) / dims[i]))
+            return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: tensor '%s' has an invalid dim %lld",
+                           im->label, what, (long long)dims[i]);
+        desc->dims[i] = dims[i];
+        elems *= dims[i];
+    }
+    return TSR_OK;
+}
+
+/* Adds a TensorProto as a constant named `name` and maps it. Supports FLOAT and INT64 in raw_data
+ * (little-endian, as the IR spec requires; this library targets little-endian hosts) or in
+ * float_data / int64_data. Returns TSR_OK, TSR_E_DTYPE (other types, naming the tensor),
+ * TSR_E_UNSUPPORTED (external data, rank > 8), TSR_E_PARSE (data size does not match dims),
+ * TSR_E_NOMEM, or a builder status. */
+static tsr_status add_tensor(struct onnx_importer *im, const Onnx__TensorProto *t,
+                             const char *name) {
+    if (!t->has_data_type || (t->data_type != ONNX_FLOAT && t->data_type != ONNX_INT64))
+        return TSR_ERR(im->ctx, TSR_E_DTYPE,
+                       "%s: tensor '%s' has data type %d; only FLOAT (1) "
+                       "and INT64 (7) are supported",
+                       im->label, name, (int)t->data_type);
+    if (t->n_external_data > 0 ||
+        (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL))
+        return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                       "%s: tensor '%s' uses external data, which is "
+                       "not supported",
+                       im->label, name);
+    tsr_dtype dt = t->data_type == ONNX_FLOAT ? TSR_F32 : TSR_I64;
+    struct tsr_tensor_desc desc;
+    tsr_status st = dims_to_desc(im, name, t->n_dims, t->dims, dt, &desc);
+    if (st != TSR_OK) return st;
+    size_t elems = (size_t)tsr_desc_elements(&desc);
+    size_t esize = tsr_dtype_size(dt);
+    const void *src;
+    size_t have;
+    if (t->has_raw_data && t->raw_data.len > 0) {
+        src = t->raw_data.data;
+        have = t->raw_data.len / esize;
+        if (t->raw_data.len % esize) have = (size_t)-1;
+    } else if (dt == TSR_F32) {
+        src = t->float_data;
+        have = t->n_float_data;
+    } else {
+        src = t->int64_data;
+        have = t->n_int64_data;
+    }
+    if (have != elems)
+        return TSR_ERR(im->ctx, TSR_E_PARSE,
+                       "%s: tensor '%s' has %zu elements of data for %zu "
+                       "elements of shape",
+                       im->label, name, have == (size_t)-1 ? 0 : have, elems);
+    /* Copy to an aligned buffer: raw_data may sit at any byte offset of the file. */
+    void *buf = malloc(elems ? elems * esize : 1);
+    if (!buf)
+        return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: tensor '%s': out of memory", im->label, name);
+    if (elems) memcpy(buf, src, elems * esize);
+    tsr_value v;
+    st = tsr_graph_constant(im->graph, name, &desc, buf, &v);
+    if (st == TSR_E_INVALID_ARG) /* name clash with a made-up builder name: let it make one */
+        st = tsr_graph_constant(im->graph, NULL, &desc, buf, &v);
+    free(buf);
+    if (st != TSR_OK) return onnx_wrap(im, st);
+    if (map_put(&im->map, name, v, 1))
+        return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
+    return TSR_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Graph inputs                                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+static int is_initializer(const Onnx__GraphProto *g, const char *name) {
+    for (size_t i = 0; i < g->n_initializer; i++)
+        if (g->initializer[i]->name && !strcmp(g->initializer[i]->name, name)) return 1;
+    return 0;
+}
+
+/* Declares graph input `vi`: its declared shape, with symbolic/unknown dims taken from the
+ * caller's override (whole desc; its rank and concrete dims must agree with the file) or 1.
+ * Returns TSR_OK, TSR_E_PARSE (no tensor type / duplicate), TSR_E_DTYPE, TSR_E_SHAPE (override
+ * disagrees, or unknown rank without override), TSR_E_UNSUPPORTED, TSR_E_NOMEM. */
+static tsr_status add_input(struct onnx_importer *im, const Onnx__ValueInfoProto *vi) {
+    const char *name = vi->name;
+    if (map_find(&im->map, name))
+        return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: graph input '%s' is declared twice", im->label,
+                       name);
+    if (!vi->type || vi->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
+        !vi->type->tensor_type)
+        return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED, "%s: graph input '%s' is not a tensor",
+                       im->label, name);
+    const Onnx__TypeProto__Tensor *tt = vi->type->tensor_type;
+    if (tt->elem_type != ONNX_FLOAT)
+        return TSR_ERR(im->ctx, TSR_E_DTYPE,
+                       "%s: graph input '%s' has element type %d; only "
+                       "FLOAT (1) inputs are supported",
+                       im->label, name, (int)tt->elem_type);
+    const struct tsr_input_shape *ov = NULL;
+    for (size_t i = 0; i < im->n_shapes; i++)
+        if (im->shapes[i].name && !strcmp(im->shapes[i].name, name)) ov = &im->shapes[i];
+
+    struct tsr_tensor_desc desc;
+    memset(&desc, 0, sizeof desc);
+    desc.dtype = TSR_F32;
+    char fbuf[160], obuf[160];
+    if (tt->shape) {
+        if (tt->shape->n_dim > TSR_MAX_RANK)
+            return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                           "%s: graph input '%s' has rank %zu, at "
+                           "most %d is supported",
+                           im->label, name, tt->shape->n_dim, TSR_MAX_RANK);
+        desc.rank = (int)tt->shape->n_dim;
+        for (int i = 0; i < desc.rank; i++) {
+            const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
+            int known = d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
+                        d->dim_value >= 0;
+            desc.dims[i] = known ? d->dim_value : -1; /* -1: symbolic for now */
+        }
+        if (ov) {
+            int ok = ov->desc.rank == desc.rank && ov->desc.dtype == TSR_F32;
+            for (int i = 0; ok && i < desc.rank; i++)
+                ok = desc.dims[i] < 0 || desc.dims[i] == ov->desc.dims[i];
+            if (!ok) {
+                for (int i = 0; i < desc.rank; i++)
+                    if (desc.dims[i] < 0) desc.dims[i] = 1;
+                return TSR_ERR(im->ctx, TSR_E_SHAPE,
+                               "%s: graph input '%s': override %s does "
+                               "not match the file's %s (symbolic dims shown as 1)",
+                               im->label, name, tsr_desc_format(&ov->desc, obuf, sizeof obuf),
+                               tsr_desc_format(&desc, fbuf, sizeof fbuf));
+            }
+            desc = ov->desc;
+        } else {
+            for (int i = 0; i < desc.rank; i++)
+                if (desc.dims[i] < 0) desc.dims[i] = 1;
+        }
+    } else if (ov) {
+        desc = ov->desc;
+    } else {
+        return TSR_ERR(im->ctx, TSR_E_SHAPE,
+                       "%s: graph input '%s' has no shape in the file; "
+                       "give one in `shapes`",
+                       im->label, name);
+    }
+    tsr_value v;
+    tsr_status st = tsr_graph_input(im->graph, name, &desc, &v);
+    if (st != TSR_OK) return onnx_wrap(im, st);
+    if (map_put(&im->map, name, v, 0))
+        return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
+    return TSR_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Nodes                                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+/* tsr_op for an ONNX op_type, or -1. */
+static int op_from_name(const char *op_type) {
+#define TSR_X_MATCH(sym, onnx, min_in, max_in)                                                     \
+    if (!strcmp(op_type, onnx)) return TSR_OP_##sym;
+    TSR_OP_LIST(TSR_X_MATCH)
+#undef TSR_X_MATCH
+    return -1;
+}
+
+static void op_arity(tsr_op op, int *mn, int *mx) {
+    switch (op) {
+#define TSR_X_ARITY(sym, onnx, min_in, max_in)                                                     \
+    case TSR_OP_##sym:                                                                             \
+        *mn = min_in;                                                                              \
+        *mx = max_in;                                                                              \
+        return;
+        TSR_OP_LIST(TSR_X_ARITY)
+#undef TSR_X_ARITY
+    default:
+        *mn = *mx = 0;
+    }
+}
+
+static int domain_is_default(const char *d) {
+    return !d || !*d || !strcmp(d, "ai.onnx");
+}
+
+/* Reads one attribute of node `nl` into attrs. Returns TSR_OK, TSR_E_PARSE (wrong attribute
+ * type), TSR_E_UNSUPPORTED (an attribute this op does not know, or a value that would change
+ * the semantics, e.g. Gemm broadcast=0 is accepted but a graph attribute is not). */
+static tsr_status read_attr(struct onnx_importer *im, tsr_op op, const char *nl,
+                            const Onnx__AttributeProto *a, struct tsr_op_attrs *attrs) {
+    const char *an = a->name ? a->name : "";
+    const char *opn = tsr_op_name(op);
+    int want_float = 0, want_int = 0;
+    float *fdst = NULL;
+    int64_t ival = 0;
+    if (op == TSR_OP_GEMM && !strcmp(an, "alpha"))
+        want_float = 1, fdst = &attrs->alpha;
+    else if (op == TSR_OP_GEMM && !strcmp(an, "beta"))
+        want_float = 1, fdst = &attrs->beta;
+    else if (op == TSR_OP_GEMM &&
+             (!strcmp(an, "transA") || !strcmp(an, "transB") || !strcmp(an, "broadcast")))
+        want_int = 1;
+    else if ((op == TSR_OP_SOFTMAX || op == TSR_OP_FLATTEN) && !strcmp(an, "axis"))
+        want_int = 1;
+    else if (op == TSR_OP_RESHAPE && !strcmp(an, "allowzero"))
+        want_int = 1;
+    else
+        return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                       "%s: node '%s' (%s): attribute '%s' is not "
+                       "supported",
+                       im->label, nl, opn, an);
+    int type = a->has_type ? (int)a->type : 0;
+    if (want_float) {
+        if (!(type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT || (!type && a->has_f)))
+            return TSR_ERR(im->ctx, TSR_E_PARSE,
+                           "%s: node '%s' (%s): attribute '%s' must be a "
+                           "float",
+                           im->label, nl, opn, an);
+        *fdst = a->f;
+        return TSR_OK;
+    }
+    (void)want_int;
+    if (!(type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT || (!type && a->has_i)))
+        return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s): attribute '%s' must be an int",
+                       im->label, nl, opn, an);
+    ival = a->i;
+    if (!strcmp(an, "transA"))
+        attrs->trans_a = ival != 0;
+    else if (!strcmp(an, "transB"))
+        attrs->trans_b = ival != 0;
+    else if (!strcmp(an, "axis"))
+        attrs->axis = ival;
+    else if (!strcmp(an, "allowzero"))
+        attrs->allowzero = ival != 0;
+    /* Gemm "broadcast" (opset < 7): 1 is today's rule; 0 demands C of exactly [M, N], a subset
+     * of what unidirectional broadcasting accepts, so both import unchanged. */
+    return TSR_OK;
+}
+
+/* Converts a Constant node to a constant value named after its output. */
+static tsr_status add_constant_node(struct onnx_importer *im, const Onnx__NodeProto *n,
+                                    const char *nl) {
+    if (n->n_attribute != 1)
+        return TSR_ERR(im->ctx, TSR_E_PARSE,
+                       "%s: Constant node '%s' must have exactly one "
+                       "attribute, has %zu",
+                       im->label, nl, n->n_attribute);
+    const Onnx__AttributeProto *a = n->attribute[0];
+    const char *an = a->name ? a->name : "";
+    const char *out = n->output[0];
+    struct tsr_tensor_desc desc;
+    memset(&desc, 0, sizeof desc);
+    const void *data = NULL;
+    if (!strcmp(an, "value")) {
+        if (!a->t)
+            return TSR_ERR(im->ctx, TSR_E_PARSE,
+                           "%s: Constant node '%s': attribute 'value' "
+                           "holds no tensor",
+                           im->label, nl);
+        return add_tensor(im, a->t, out);
+    } else if (!strcmp(an, "value_float")) {
+        desc.dtype = TSR_F32;
+        data = &a->f;
+    } else if (!strcmp(an, "value_int")) {
+        desc.dtype = TSR_I64;
+        data = &a->i;
+    } else if (!strcmp(an, "value_floats")) {
+        desc.dtype = TSR_F32;
+        desc.rank = 1;
+        desc.dims[0] = (int64_t)a->n_floats;
+        data = a->floats;
+    } else if (!strcmp(an, "value_ints")) {
+        desc.dtype = TSR_I64;
+        desc.rank = 1;
+        desc.dims[0] = (int64_t)a->n_ints;
+        data = a->ints;
+    } else {
+        return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                       "%s: Constant node '%s': attribute '%s' is "
+                       "not supported (value, value_float(s), value_int(s) are)",
+                       im->label, nl, an);
+    }
+    static const float no_data = 0;
+    tsr_value v;
+    tsr_status st = tsr_graph_constant(im->graph, out, &desc, data ? data : &no_data, &v);
+    if (st == TSR_E_INVALID_ARG)
+        st = tsr_graph_constant(im->graph, NULL, &desc, data ? data : &no_data, &v);
+    if (st != TSR_OK) return onnx_wrap(im, st);
+    if (map_put(&im->map, out, v, 1))
+        return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
+    return TSR_OK;
+}
+
+/* Checks that every node is one we can import, before anything is built, so that an
+ * unsupported op is reported as such (and not as a side effect, e.g. an int64 input it uses).
+ * Returns TSR_OK or TSR_E_UNSUPPORTED naming the op type and the node. */
+static tsr_status check_nodes(struct onnx_importer *im, const Onnx__GraphProto *g) {
+    char buf[32];
+    for (size_t i = 0; i < g->n_node; i++) {
+        const Onnx__NodeProto *n = g->node[i];
+        const char *nl = node_label(n, (int)i, buf, sizeof buf);
+        const char *type = n->op_type ? n->op_type : "";
+        if (!domain_is_default(n->domain))
+            return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                           "%s: node '%s': op '%s' of domain '%s' "
+                           "is not supported",
+                           im->label, nl, type, n->domain);
+        if (strcmp(type, "Constant") && op_from_name(type) < 0)
+            return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED, "%s: node '%s': op '%s' is not supported",
+                           im->label, nl, type);
+        if (op_from_name(type) == TSR_OP_RESHAPE && n->n_input >= 2) {
+            const char *shp = n->input[1];
+            int is_const = is_initializer(g, shp);
+            for (size_t j = 0; !is_const && j < i; j++)
+                if (g->node[j]->op_type && !strcmp(g->node[j]->op_type, "Constant") &&
+                    g->node[j]->n_output == 1 && !strcmp(g->node[j]->output[0], shp))
+                    is_const = 1;
+            int defined = is_const;
+            for (size_t j = 0; !defined && j < g->n_input; j++)
+                defined = !strcmp(g->input[j]->name ? g->input[j]->name : "", shp);
+            for (size_t j = 0; !defined && j < i; j++)
+                for (size_t k = 0; k < g->node[j]->n_output; k++)
+                    if (!strcmp(g->node[j]->output[k], shp)) defined = 1;
+            if (defined && !is_const)
+                return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                               "%s: node '%s' (Reshape): the shape "
+                               "input '%s' is not a constant; only constant shapes are "
+                               "supported",
+                               im->label, nl, shp);
+        }
+    }
+    return TSR_OK;
+}
+
+/* Adds node i. Returns TSR_OK, TSR_E_PARSE (bad input/output lists, undefined input),
+ * TSR_E_UNSUPPORTED, TSR_E_NOMEM, or the builder's status (TSR_E_SHAPE, TSR_E_DTYPE, ...). */
+static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, int index) {
+    char buf[32];
+    const char *nl = node_label(n, index, buf, sizeof buf);
+    const char *type = n->op_type ? n->op_type : "";
+    if (n->n_output != 1 || !n->output[0] || !*n->output[0])
+        return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                       "%s: node '%s' (%s) has %zu outputs; exactly "
+                       "one named output is supported",
+                       im->label, nl, type, n->n_output);
+    const char *out = n->output[0];
+    if (map_find(&im->map, out))
+        return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s): value '%s' is defined twice",
+                       im->label, nl, type, out);
+    if (!strcmp(type, "Constant")) {
+        if (n->n_input != 0)
+            return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: Constant node '%s' has inputs", im->label,
+                           nl);
+        return add_constant_node(im, n, nl);
+    }
+    tsr_op op = (tsr_op)op_from_name(type);
+    int mn, mx;
+    op_arity(op, &mn, &mx);
+    tsr_value in[3];
+    int n_in = 0;
+    for (size_t i = 0; i < n->n_input; i++) {
+        const char *iname = n->input[i] ? n->input[i] : "";
+        if (!*iname) {
+            /* An empty name is an absent optional input: only Gemm's C may be absent. */
+            if (op == TSR_OP_GEMM && i == 2) continue;
+            return TSR_ERR(im->ctx, TSR_E_PARSE,
+                           "%s: node '%s' (%s): required input %zu is "
+                           "empty",
+                           im->label, nl, type, i);
+        }
+        if ((int)i >= mx)
+            return TSR_ERR(im->ctx, TSR_E_PARSE,
+                           "%s: node '%s' (%s) has %zu inputs, at most %d "
+                           "expected",
+                           im->label, nl, type, n->n_input, mx);
+        const struct onnx_slot *s = map_find(&im->map, iname);
+        if (!s)
+            return TSR_ERR(im->ctx, TSR_E_PARSE,
+                           "%s: node '%s' (%s): input '%s' is not defined "
+                           "by an earlier node, an initializer or a graph input",
+                           im->label, nl, type, iname);
+        in[n_in++] = s->value;
+    }
+    if (n_in < mn)
+        return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s) has %d inputs, %d expected",
+                       im->label, nl, type, n_in, mn);
+    struct tsr_op_attrs attrs = tsr_op_attrs_default();
+    if (op == TSR_OP_FLATTEN) attrs.axis = 1;
+    if (op == TSR_OP_SOFTMAX) {
+        /* Softmax-1/-11 coerce to 2-D at axis (default 1); Softmax-13 is per axis (default -1) */
+        attrs.softmax_2d = im->opset < 13;
+        attrs.axis = im->opset < 13 ? 1 : -1;
+    }
+    for (size_t i = 0; i < n->n_attribute; i++) {
+        tsr_status st = read_attr(im, op, nl, n->attribute[i], &attrs);
+        if (st != TSR_OK) return st;
+    }
+    tsr_value v;
+    tsr_status st =
+        tsr_graph_op(im->graph, op, in, n_in, &attrs, n->name && *n->name ? n->name : NULL, &v);
+    if (st != TSR_OK) return onnx_wrap(im, st);
+    if (map_put(&im->map, out, v, 0))
+        return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
+    return TSR_OK;
+}
+
+/* Builds im->graph from the model. Returns any status of the functions above. */
+static tsr_status import_model(struct onnx_importer *im, const Onnx__ModelProto *m) {
+    const Onnx__GraphProto *g = m->graph;
+    if (!g) return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: not an ONNX model with a graph", im->label);
+    im->opset = -1;
+    for (size_t i = 0; i < m->n_opset_import; i++)
+        if (domain_is_default(m->opset_import[i]->domain) && m->opset_import[i]->has_version)
+            im->opset = m->opset_import[i]->version;
+    if (im->opset < 0) {
+        tsr_log(im->ctx, TSR_LOG_WARN, "%s: no opset for the default domain; assuming 13",
+                im->label);
+        im->opset = 13;
+    }
+    if (g->n_sparse_initializer > 0)
+        return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED, "%s: sparse initializers are not supported",
+                       im->label);
+    if (g->n_output == 0)
+        return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: the graph has no outputs", im->label);
+    tsr_status st = check_nodes(im, g);
+    if (st != TSR_OK) return st;
+
+    for (size_t i = 0; i < g->n_initializer; i++) {
+        const Onnx__TensorProto *t = g->initializer[i];
+        if (!t->name || !*t->name)
+            return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: initializer %zu has no name", im->label, i);
+        if (map_find(&im->map, t->name))
+            return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: initializer '%s' is defined twice", im->label,
+                           t->name);
+        st = add_tensor(im, t, t->name);
+        if (st != TSR_OK) return st;
+    }
+    for (size_t i = 0; i < g->n_input; i++) {
+        const Onnx__ValueInfoProto *vi = g->input[i];
+        if (!vi->name || !*vi->name)
+            return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: graph input %zu has no name", im->label, i);
+        if (is_initializer(g, vi->name)) continue; /* a constant with a default, IR < 4 */
+        st = add_input(im, vi);
+        if (st != TSR_OK) return st;
+    }
+    for (size_t i = 0; i < g->n_node; i++) {
+        st = add_node(im, g->node[i], (int)i);
+        if (st != TSR_OK) return st;
+    }
+    for (size_t i = 0; i < g->n_output; i++) {
+        const char *name = g->output[i]->name ? g->output[i]->name : "";
+        const struct onnx_slot *s = map_find(&im->map, name);
+        if (!s)
+            return TSR_ERR(im->ctx, TSR_E_PARSE,
+                           "%s: graph output '%s' is not defined by any "
+                           "node, initializer or input",
+                           im->label, name);
+        st = tsr_graph_output(im->graph, name, s->value);
+        if (st != TSR_OK) return onnx_wrap(im, st);
+    }
+    return TSR_OK;
+}
+
+tsr_status tsr_onnx_import_buffer(tsr_context *ctx, const void *data, size_t size,
+                                  const char *label, const struct tsr_input_shape *shapes,
+                                  size_t n_shapes, tsr_graph **out) {
+    if (!label) label = "<buffer>";
+    if (!out || (!data && size > 0) || (n_shapes > 0 && !shapes))
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "tsr_onnx_import_buffer(%s): NULL argument", label);
+    for (size_t i = 0; i < n_shapes; i++)
+        if (!shapes[i].name || tsr_desc_check(&shapes[i].desc))
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                           "%s: shape override %zu has no name or an "
+                           "invalid descriptor",
+                           label, i);
+    if (size == 0) return TSR_ERR(ctx, TSR_E_PARSE, "%s: empty file, not an ONNX model", label);
+    Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, size, data);
+    if (!m)
+        return TSR_ERR(ctx, TSR_E_PARSE,
+                       "%s: not a valid ONNX ModelProto (truncated or corrupt "
+                       "protobuf)",
+                       label);
+    struct onnx_importer im;
+    memset(&im, 0, sizeof im);
+    im.ctx = ctx;
+    im.label = label;
+    im.shapes = shapes;
+    im.n_shapes = n_shapes;
+    tsr_status st = tsr_graph_create(ctx, &im.graph);
+    if (st == TSR_OK) st = import_model(&im, m);
+    if (st == TSR_OK) {
+        /* Overrides must name an input that exists, else the caller's intent was lost. */
+        for (size_t i = 0; i < n_shapes && st == TSR_OK; i++) {
+            const struct onnx_slot *s = map_find(&im.map, shapes[i].name);
+            if (!s || s->is_const)
+                st = TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                             "%s: shape override for '%s', which is not "
+                             "a graph input",
+                             label, shapes[i].name);
+        }
+    }
+    free(im.map.slots);
+    onnx__model_proto__free_unpacked(m, NULL);
+    if (st != TSR_OK) {
+        tsr_graph_destroy(im.graph);
+        return st;
+    }
+    *out = im.graph;
+    return TSR_OK;
+}
+
+tsr_status tsr_onnx_import_file(tsr_context *ctx, const char *path,
+                                const struct tsr_input_shape *shapes, size_t n_shapes,
+                                tsr_graph **out) {
+    if (!path || !out)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "tsr_onnx_import_file: NULL argument");
+    FILE *f = fopen(path, "rb");
+    if (!f) return TSR_ERR(ctx, TSR_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 1 << 16, size = 0;
+    unsigned char *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        return TSR_ERR(ctx, TSR_E_NOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        size_t got = fread(buf + size, 1, cap - size, f);
+        size += got;
+        if (size < cap) break;
+        unsigned char *nb = realloc(buf, cap * 2);
+        if (!nb) {
+            free(buf);
+            fclose(f);
+            return TSR_ERR(ctx, TSR_E_NOMEM, "%s: out of memory (%zu bytes)", path, cap * 2);
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        free(buf);
+        return TSR_ERR(ctx, TSR_E_IO, "%s: read error", path);
+    }
+    tsr_status st = tsr_onnx_import_buffer(ctx, buf, size, path, shapes, n_shapes, out);
+    free(buf);
+    return st;
+}
