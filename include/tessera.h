@@ -221,13 +221,17 @@ typedef enum {
 /* ONNX op_type of `op` ("Gemm", ...); "?" for an unknown value. Static storage. */
 const char *tsr_op_name(tsr_op op);
 
+/* "axis not given": the op's ONNX default applies. */
+#define TSR_AXIS_DEFAULT INT64_MIN
+
 /* Attributes; fields not used by an op are ignored. Start from tsr_op_attrs_default(). */
 struct tsr_op_attrs {
     float alpha;     /* Gemm: default 1 */
     float beta;      /* Gemm: default 1 */
     int trans_a;     /* Gemm transA: default 0 */
     int trans_b;     /* Gemm transB: default 0 */
-    int64_t axis;    /* Softmax: default -1 (opset >= 13); Flatten: default 1 */
+    int64_t axis;    /* Softmax, Flatten; TSR_AXIS_DEFAULT = the op's ONNX default: Softmax -1
+                        (opset >= 13) or 1 (softmax_2d), Flatten 1. Negative counts from the end */
     int softmax_2d;  /* Softmax opset < 13: coerce to 2-D at axis (default 0) */
     int allowzero;   /* Reshape: default 0 (a 0 in the shape copies the input dim) */
 };

@@ -56,6 +56,10 @@ tsr_status tsr_infer_shape(tsr_context *ctx, tsr_op op, const struct tsr_op_attr
 int tsr_broadcast_shape(const struct tsr_tensor_desc *a, const struct tsr_tensor_desc *b,
                         struct tsr_tensor_desc *out);
 
+/* Renames value v (e.g. the importer names node outputs after ONNX value names). Returns TSR_OK,
+ * TSR_E_INVALID_ARG (bad id, empty or duplicate name), TSR_E_NOMEM. */
+tsr_status tsr_graph_rename_value(tsr_graph *g, tsr_value v, const char *name);
+
 /* Deep copy of a graph (for passes that must not touch the caller's graph). */
 tsr_status tsr_graph_clone(const tsr_graph *src, tsr_graph **out);
 

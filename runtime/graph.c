@@ -1,0 +1,320 @@
+/* graph.c — the graph IR and the builder API (tessera.h): values, nodes, inputs, outputs. */
+#include "runtime/graph.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *tsr_op_name(tsr_op op) {
+    switch (op) {
+#define TSR_X_OPNAME(sym, onnx, min_in, max_in)                                                    \
+    case TSR_OP_##sym: return onnx;
+        TSR_OP_LIST(TSR_X_OPNAME)
+#undef TSR_X_OPNAME
+    case TSR_OP_COUNT: break;
+    }
+    return "?";
+}
+
+static void op_arity(tsr_op op, int *min_in, int *max_in) {
+    switch (op) {
+#define TSR_X_ARITY(sym, onnx, mn, mx)                                                             \
+    case TSR_OP_##sym:                                                                             \
+        *min_in = mn;                                                                              \
+        *max_in = mx;                                                                              \
+        return;
+        TSR_OP_LIST(TSR_X_ARITY)
+#undef TSR_X_ARITY
+    case TSR_OP_COUNT: break;
+    }
+    *min_in = *max_in = -1;
+}
+
+int tsr_op_is_elementwise(tsr_op op) {
+    switch (op) {
+    case TSR_OP_ADD:
+    case TSR_OP_SUB:
+    case TSR_OP_MUL:
+    case TSR_OP_DIV:
+    case TSR_OP_RELU:
+    case TSR_OP_SIGMOID:
+    case TSR_OP_TANH: return 1;
+    default: return 0;
+    }
+}
+
+struct tsr_op_attrs tsr_op_attrs_default(void) {
+    struct tsr_op_attrs a;
+    memset(&a, 0, sizeof a);
+    a.alpha = 1.0f;
+    a.beta = 1.0f;
+    a.axis = TSR_AXIS_DEFAULT;
+    return a;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+tsr_status tsr_graph_create(tsr_context *ctx, tsr_graph **out) {
+    if (!out) return TSR_ERR(ctx, TSR_E_INVALID_ARG, "tsr_graph_create: out is NULL");
+    tsr_graph *g = calloc(1, sizeof *g);
+    if (!g) return TSR_ERR(ctx, TSR_E_NOMEM, "tsr_graph_create: out of memory");
+    g->ctx = ctx;
+    *out = g;
+    return TSR_OK;
+}
+
+void tsr_graph_destroy(tsr_graph *g) {
+    if (!g) return;
+    for (int i = 0; i < g->n_values; i++) {
+        free(g->values[i].name);
+        tsr_aligned_free(g->values[i].data);
+    }
+    for (int i = 0; i < g->n_nodes; i++) free(g->nodes[i].name);
+    for (int i = 0; i < g->n_outputs; i++) free(g->outputs[i].name);
+    free(g->values);
+    free(g->nodes);
+    free(g->inputs);
+    free(g->outputs);
+    free(g);
+}
+
+static int grow(void **arr, int *cap, int need, size_t elem) {
+    if (need <= *cap) return 0;
+    int nc = *cap ? *cap * 2 : 16;
+    while (nc < need) nc *= 2;
+    void *p = realloc(*arr, (size_t)nc * elem);
+    if (!p) return -1;
+    *arr = p;
+    *cap = nc;
+    return 0;
+}
+
+static int name_taken(const tsr_graph *g, const char *name) {
+    for (int i = 0; i < g->n_values; i++)
+        if (g->values[i].name && !strcmp(g->values[i].name, name)) return 1;
+    return 0;
+}
+
+/* Appends a value; takes ownership of data (freed on failure too). Returns the id or -1. */
+static tsr_value add_value(tsr_graph *g, const char *name, const struct tsr_tensor_desc *desc,
+                           void *data, int producer) {
+    char made_up[64];
+    if (!name) {
+        snprintf(made_up, sizeof made_up, "v%d", g->n_values);
+        int k = 0;
+        while (name_taken(g, made_up)) snprintf(made_up, sizeof made_up, "v%d_%d", g->n_values, ++k);
+        name = made_up;
+    }
+    if (grow((void **)&g->values, &g->cap_values, g->n_values + 1, sizeof *g->values)) {
+        tsr_aligned_free(data);
+        return -1;
+    }
+    struct tsr_value_info *v = &g->values[g->n_values];
+    memset(v, 0, sizeof *v);
+    v->name = tsr_strdup(name);
+    if (!v->name) {
+        tsr_aligned_free(data);
+        return -1;
+    }
+    v->desc = *desc;
+    memset(v->desc.dims + desc->rank, 0, sizeof(int64_t) * (size_t)(TSR_MAX_RANK - desc->rank));
+    v->data = data;
+    v->producer = producer;
+    v->input_index = -1;
+    return g->n_values++;
+}
+
+tsr_status tsr_graph_input(tsr_graph *g, const char *name, const struct tsr_tensor_desc *desc,
+                           tsr_value *out) {
+    if (!g || !name || !*name || !out)
+        return TSR_ERR(g ? g->ctx : NULL, TSR_E_INVALID_ARG, "tsr_graph_input: NULL argument");
+    if (tsr_desc_check(desc))
+        return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "graph input '%s': invalid descriptor", name);
+    if (desc->dtype != TSR_F32)
+        return TSR_ERR(g->ctx, TSR_E_DTYPE, "graph input '%s': dtype %s, only float32 inputs are "
+                       "supported", name, tsr_dtype_name(desc->dtype));
+    if (name_taken(g, name))
+        return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "graph input '%s': name already used", name);
+    if (grow((void **)&g->inputs, &g->cap_inputs, g->n_inputs + 1, sizeof *g->inputs))
+        return TSR_ERR(g->ctx, TSR_E_NOMEM, "graph input '%s': out of memory", name);
+    tsr_value v = add_value(g, name, desc, NULL, -1);
+    if (v < 0) return TSR_ERR(g->ctx, TSR_E_NOMEM, "graph input '%s': out of memory", name);
+    g->values[v].input_index = g->n_inputs;
+    g->inputs[g->n_inputs++] = v;
+    *out = v;
+    return TSR_OK;
+}
+
+tsr_status tsr_graph_constant(tsr_graph *g, const char *name, const struct tsr_tensor_desc *desc,
+                              const void *data, tsr_value *out) {
+    if (!g || !out || (!data && desc && tsr_desc_elements(desc) > 0))
+        return TSR_ERR(g ? g->ctx : NULL, TSR_E_INVALID_ARG, "tsr_graph_constant: NULL argument");
+    if (tsr_desc_check(desc))
+        return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "constant '%s': invalid descriptor",
+                       name ? name : "?");
+    if (name && name_taken(g, name))
+        return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "constant '%s': name already used", name);
+    size_t bytes = tsr_desc_bytes(desc);
+    void *copy = tsr_aligned_alloc(bytes);
+    if (!copy) return TSR_ERR(g->ctx, TSR_E_NOMEM, "constant: %zu bytes", bytes);
+    if (bytes) memcpy(copy, data, bytes);
+    tsr_value v = add_value(g, name, desc, copy, -1);
+    if (v < 0) return TSR_ERR(g->ctx, TSR_E_NOMEM, "constant: out of memory");
+    *out = v;
+    return TSR_OK;
+}
+
+tsr_status tsr_graph_op(tsr_graph *g, tsr_op op, const tsr_value *inputs, int n_inputs,
+                        const struct tsr_op_attrs *attrs, const char *node_name, tsr_value *out) {
+    if (!g || !out || (n_inputs > 0 && !inputs))
+        return TSR_ERR(g ? g->ctx : NULL, TSR_E_INVALID_ARG, "tsr_graph_op: NULL argument");
+    if ((int)op < 0 || op >= TSR_OP_COUNT)
+        return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "tsr_graph_op: unknown op %d", (int)op);
+    char made_up[64];
+    if (!node_name) {
+        snprintf(made_up, sizeof made_up, "%s_%d", tsr_op_name(op), g->n_nodes);
+        node_name = made_up;
+    }
+    int mn, mx;
+    op_arity(op, &mn, &mx);
+    if (n_inputs < mn || n_inputs > mx)
+        return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "node '%s' (%s): %d inputs, expected %d..%d",
+                       node_name, tsr_op_name(op), n_inputs, mn, mx);
+    const struct tsr_tensor_desc *in_desc[TSR_NODE_MAX_INPUTS];
+    const void *in_data[TSR_NODE_MAX_INPUTS];
+    for (int i = 0; i < n_inputs; i++) {
+        if (inputs[i] < 0 || inputs[i] >= g->n_values)
+            return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "node '%s' (%s): input %d is not a value of "
+                           "this graph (id %d)", node_name, tsr_op_name(op), i, (int)inputs[i]);
+        in_desc[i] = &g->values[inputs[i]].desc;
+        in_data[i] = g->values[inputs[i]].data;
+    }
+    struct tsr_op_attrs a = attrs ? *attrs : tsr_op_attrs_default();
+    struct tsr_tensor_desc od;
+    tsr_status st = tsr_infer_shape(g->ctx, op, &a, in_desc, in_data, n_inputs, node_name, &od);
+    if (st != TSR_OK) return st;
+    if (grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes))
+        return TSR_ERR(g->ctx, TSR_E_NOMEM, "node '%s': out of memory", node_name);
+    char *nm = tsr_strdup(node_name);
+    if (!nm) return TSR_ERR(g->ctx, TSR_E_NOMEM, "node '%s': out of memory", node_name);
+    /* Output value named after the node; made unique if needed. */
+    char vname[160];
+    snprintf(vname, sizeof vname, "%s:out", node_name);
+    for (int k = 1; name_taken(g, vname); k++)
+        snprintf(vname, sizeof vname, "%s:out%d", node_name, k);
+    tsr_value ov = add_value(g, vname, &od, NULL, g->n_nodes);
+    if (ov < 0) {
+        free(nm);
+        return TSR_ERR(g->ctx, TSR_E_NOMEM, "node '%s': out of memory", node_name);
+    }
+    struct tsr_node *n = &g->nodes[g->n_nodes++];
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->name = nm;
+    n->n_inputs = n_inputs;
+    for (int i = 0; i < n_inputs; i++) n->inputs[i] = inputs[i];
+    n->output = ov;
+    n->attrs = a;
+    *out = ov;
+    return TSR_OK;
+}
+
+tsr_status tsr_graph_rename_value(tsr_graph *g, tsr_value v, const char *name) {
+    if (!g || v < 0 || v >= g->n_values || !name || !*name)
+        return TSR_ERR(g ? g->ctx : NULL, TSR_E_INVALID_ARG, "tsr_graph_rename_value: bad arg");
+    if (!strcmp(g->values[v].name, name)) return TSR_OK;
+    if (name_taken(g, name))
+        return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "value name '%s' already used", name);
+    char *nm = tsr_strdup(name);
+    if (!nm) return TSR_ERR(g->ctx, TSR_E_NOMEM, "rename: out of memory");
+    free(g->values[v].name);
+    g->values[v].name = nm;
+    return TSR_OK;
+}
+
+tsr_status tsr_graph_output(tsr_graph *g, const char *name, tsr_value value) {
+    if (!g || value < 0 || value >= g->n_values)
+        return TSR_ERR(g ? g->ctx : NULL, TSR_E_INVALID_ARG, "tsr_graph_output: bad value id %d",
+                       (int)value);
+    if (!name) name = g->values[value].name;
+    for (int i = 0; i < g->n_outputs; i++)
+        if (!strcmp(g->outputs[i].name, name))
+            return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "graph output '%s' declared twice", name);
+    if (g->values[value].desc.dtype != TSR_F32)
+        return TSR_ERR(g->ctx, TSR_E_DTYPE, "graph output '%s': dtype %s, only float32 outputs "
+                       "are supported", name, tsr_dtype_name(g->values[value].desc.dtype));
+    if (grow((void **)&g->outputs, &g->cap_outputs, g->n_outputs + 1, sizeof *g->outputs))
+        return TSR_ERR(g->ctx, TSR_E_NOMEM, "graph output: out of memory");
+    char *nm = tsr_strdup(name);
+    if (!nm) return TSR_ERR(g->ctx, TSR_E_NOMEM, "graph output: out of memory");
+    g->outputs[g->n_outputs].value = value;
+    g->outputs[g->n_outputs].name = nm;
+    g->n_outputs++;
+    return TSR_OK;
+}
+
+tsr_status tsr_graph_value_desc(const tsr_graph *g, tsr_value v, struct tsr_tensor_desc *out) {
+    if (!g || !out || v < 0 || v >= g->n_values)
+        return TSR_ERR(g ? g->ctx : NULL, TSR_E_INVALID_ARG, "tsr_graph_value_desc: bad value");
+    *out = g->values[v].desc;
+    return TSR_OK;
+}
+
+int tsr_graph_input_count(const tsr_graph *g) { return g ? g->n_inputs : 0; }
+int tsr_graph_output_count(const tsr_graph *g) { return g ? g->n_outputs : 0; }
+int tsr_graph_node_count(const tsr_graph *g) { return g ? g->n_nodes : 0; }
+const char *tsr_graph_input_name(const tsr_graph *g, int i) {
+    return (g && i >= 0 && i < g->n_inputs) ? g->values[g->inputs[i]].name : NULL;
+}
+const char *tsr_graph_output_name(const tsr_graph *g, int i) {
+    return (g && i >= 0 && i < g->n_outputs) ? g->outputs[i].name : NULL;
+}
+
+tsr_status tsr_graph_clone(const tsr_graph *src, tsr_graph **out) {
+    tsr_graph *g = calloc(1, sizeof *g);
+    if (!g) goto nomem;
+    g->ctx = src->ctx;
+    g->values = calloc((size_t)src->n_values + 1, sizeof *g->values);
+    g->nodes = calloc((size_t)src->n_nodes + 1, sizeof *g->nodes);
+    g->inputs = calloc((size_t)src->n_inputs + 1, sizeof *g->inputs);
+    g->outputs = calloc((size_t)src->n_outputs + 1, sizeof *g->outputs);
+    if (!g->values || !g->nodes || !g->inputs || !g->outputs) goto nomem;
+    g->cap_values = src->n_values + 1;
+    g->cap_nodes = src->n_nodes + 1;
+    g->cap_inputs = src->n_inputs + 1;
+    g->cap_outputs = src->n_outputs + 1;
+    for (int i = 0; i < src->n_values; i++) {
+        g->values[i] = src->values[i];
+        g->values[i].name = NULL;
+        g->values[i].data = NULL;
+        g->n_values = i + 1;
+        g->values[i].name = tsr_strdup(src->values[i].name);
+        if (!g->values[i].name) goto nomem;
+        if (src->values[i].data) {
+            size_t bytes = tsr_desc_bytes(&src->values[i].desc);
+            g->values[i].data = tsr_aligned_alloc(bytes);
+            if (!g->values[i].data) goto nomem;
+            memcpy(g->values[i].data, src->values[i].data, bytes);
+        }
+    }
+    for (int i = 0; i < src->n_nodes; i++) {
+        g->nodes[i] = src->nodes[i];
+        g->nodes[i].name = NULL;
+        g->n_nodes = i + 1;
+        g->nodes[i].name = tsr_strdup(src->nodes[i].name);
+        if (!g->nodes[i].name) goto nomem;
+    }
+    memcpy(g->inputs, src->inputs, sizeof *g->inputs * (size_t)src->n_inputs);
+    g->n_inputs = src->n_inputs;
+    for (int i = 0; i < src->n_outputs; i++) {
+        g->outputs[i].value = src->outputs[i].value;
+        g->outputs[i].name = tsr_strdup(src->outputs[i].name);
+        g->n_outputs = i + 1;
+        if (!g->outputs[i].name) goto nomem;
+    }
+    *out = g;
+    return TSR_OK;
+nomem:
+    tsr_graph_destroy(g);
+    return TSR_ERR(src->ctx, TSR_E_NOMEM, "graph clone: out of memory");
+}

@@ -1,0 +1,791 @@
+/*
+ * lower.c — from the optimised graph to a tsr_program (runtime/program.h):
+ *
+ *   1. views: Reshape, Flatten and Identity outputs share their input's storage (no kernel);
+ *   2. fusion: a Gemm/MatMul absorbs a following bias Add and activation into its epilogue;
+ *      a chain of elementwise nodes becomes one region (one kernel) as long as every
+ *      intermediate value has exactly one consumer, is not a graph output, and has the region's
+ *      output shape (so nothing is recomputed);
+ *   3. buffers: graph inputs, constants, kernel outputs; graph outputs are written in place into
+ *      the caller's memory (a copy kernel only when an output is an input, a constant, or
+ *      another output);
+ *   4. memory plan: liveness interval [first write, last read] per intermediate buffer, offsets
+ *      in one arena by greedy best-offset in decreasing size order (as in TensorFlow Lite's
+ *      arena planner, "ArenaPlanner", and Pisarchyk & Lee, "Efficient Memory Management for
+ *      Deep Neural Net Inference", 2020, greedy by size).
+ */
+#include "runtime/lower.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tsr_ew_arity(tsr_ew_op op) {
+    switch (op) {
+#define TSR_X_AR(name, arity, expr)                                                                \
+    case TSR_EW_##name: return arity;
+        TSR_EW_OP_LIST(TSR_X_AR)
+#undef TSR_X_AR
+    case TSR_EW_COUNT: break;
+    }
+    return 0;
+}
+
+const char *tsr_ew_name(tsr_ew_op op) {
+    switch (op) {
+#define TSR_X_NM(name, arity, expr)                                                                \
+    case TSR_EW_##name: return #name;
+        TSR_EW_OP_LIST(TSR_X_NM)
+#undef TSR_X_NM
+    case TSR_EW_COUNT: break;
+    }
+    return "?";
+}
+
+const char *tsr_ew_cl_expr(tsr_ew_op op) {
+    switch (op) {
+#define TSR_X_EX(name, arity, expr)                                                                \
+    case TSR_EW_##name: return expr;
+        TSR_EW_OP_LIST(TSR_X_EX)
+#undef TSR_X_EX
+    case TSR_EW_COUNT: break;
+    }
+    return "(a)";
+}
+
+const char *tsr_activation_name(tsr_activation act) {
+    switch (act) {
+    case TSR_ACT_NONE: return "none";
+    case TSR_ACT_RELU: return "relu";
+    case TSR_ACT_SIGMOID: return "sigmoid";
+    case TSR_ACT_TANH: return "tanh";
+    }
+    return "?";
+}
+
+void tsr_program_free(struct tsr_program *p) {
+    if (!p) return;
+    for (int i = 0; i < p->n_buffers; i++) tsr_aligned_free(p->buffers[i].const_data);
+    for (int i = 0; i < p->n_kernels; i++) free(p->kernels[i].nodes);
+    free(p->buffers);
+    free(p->kernels);
+    free(p->input_buffers);
+    free(p->output_buffers);
+    memset(p, 0, sizeof *p);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static tsr_ew_op ew_of(tsr_op op) {
+    switch (op) {
+    case TSR_OP_ADD: return TSR_EW_ADD;
+    case TSR_OP_SUB: return TSR_EW_SUB;
+    case TSR_OP_MUL: return TSR_EW_MUL;
+    case TSR_OP_DIV: return TSR_EW_DIV;
+    case TSR_OP_RELU: return TSR_EW_RELU;
+    case TSR_OP_SIGMOID: return TSR_EW_SIGMOID;
+    case TSR_OP_TANH: return TSR_EW_TANH;
+    default: return TSR_EW_COPY;
+    }
+}
+
+static int is_view(tsr_op op) {
+    return op == TSR_OP_RESHAPE || op == TSR_OP_FLATTEN || op == TSR_OP_IDENTITY;
+}
+
+static int is_activation(tsr_op op) {
+    return op == TSR_OP_RELU || op == TSR_OP_SIGMOID || op == TSR_OP_TANH;
+}
+
+static tsr_activation act_of(tsr_op op) {
+    return op == TSR_OP_RELU      ? TSR_ACT_RELU
+           : op == TSR_OP_SIGMOID ? TSR_ACT_SIGMOID
+           : op == TSR_OP_TANH    ? TSR_ACT_TANH
+                                  : TSR_ACT_NONE;
+}
+
+struct lower_state {
+    tsr_graph *g;
+    tsr_context *ctx;
+    unsigned disable;
+    int *root;      /* value → value whose storage it shares (views) */
+    int *n_uses;    /* value → live consumer nodes + graph-output uses */
+    int *consumer;  /* value → the single consuming node when n_uses == 1, else -1 */
+    int *is_output; /* value → 1 when a graph output */
+    int *group;     /* node → fusion group id (-1: none) */
+    int *absorbed;  /* node → 1 when fused into an earlier kernel (epilogue or region) */
+    int *buf_of;    /* root value → buffer id, -1 none yet */
+    unsigned char *ready; /* root value → computed by an already emitted kernel */
+    struct tsr_program *p;
+    int cap_buffers, cap_kernels;
+};
+
+static int root_of(struct lower_state *s, int v) {
+    while (s->root[v] != v) v = s->root[v];
+    return v;
+}
+
+/* Is v's data available at this point of the kernel order (input, constant, or written by a
+ * kernel already emitted)? */
+static int value_ready(struct lower_state *s, int v) {
+    int r = root_of(s, v);
+    const struct tsr_value_info *vi = &s->g->values[r];
+    return vi->input_index >= 0 || vi->data != NULL || s->ready[r];
+}
+
+static int add_buffer(struct lower_state *s, tsr_buffer_kind kind,
+                      const struct tsr_tensor_desc *desc) {
+    struct tsr_program *p = s->p;
+    if (p->n_buffers == s->cap_buffers) {
+        int nc = s->cap_buffers ? s->cap_buffers * 2 : 32;
+        void *q = realloc(p->buffers, (size_t)nc * sizeof *p->buffers);
+        if (!q) return -1;
+        p->buffers = q;
+        s->cap_buffers = nc;
+    }
+    struct tsr_buffer *b = &p->buffers[p->n_buffers];
+    memset(b, 0, sizeof *b);
+    b->kind = kind;
+    b->desc = *desc;
+    b->desc.dtype = TSR_F32;
+    b->bytes = tsr_desc_bytes(&b->desc);
+    b->io_index = -1;
+    return p->n_buffers++;
+}
+
+/* Buffer holding value v's storage (inputs and constants on first use). -1 on OOM. */
+static int buffer_for(struct lower_state *s, int v) {
+    int r = root_of(s, v);
+    if (s->buf_of[r] >= 0) return s->buf_of[r];
+    const struct tsr_value_info *vi = &s->g->values[r];
+    int b;
+    if (vi->input_index >= 0) {
+        b = add_buffer(s, TSR_BUF_INPUT, &vi->desc);
+        if (b >= 0) s->p->buffers[b].io_index = vi->input_index;
+    } else if (vi->data) {
+        b = add_buffer(s, TSR_BUF_CONST, &vi->desc);
+        if (b >= 0) {
+            struct tsr_buffer *bf = &s->p->buffers[b];
+            bf->const_data = tsr_aligned_alloc(bf->bytes);
+            if (!bf->const_data) return -1;
+            memcpy(bf->const_data, vi->data, bf->bytes);
+        }
+    } else {
+        b = add_buffer(s, TSR_BUF_TEMP, &vi->desc);
+    }
+    if (b >= 0) s->buf_of[r] = b;
+    return b;
+}
+
+static struct tsr_kernel *add_kernel(struct lower_state *s, tsr_kernel_kind kind) {
+    struct tsr_program *p = s->p;
+    if (p->n_kernels == s->cap_kernels) {
+        int nc = s->cap_kernels ? s->cap_kernels * 2 : 32;
+        void *q = realloc(p->kernels, (size_t)nc * sizeof *p->kernels);
+        if (!q) return NULL;
+        p->kernels = q;
+        s->cap_kernels = nc;
+    }
+    struct tsr_kernel *k = &p->kernels[p->n_kernels++];
+    memset(k, 0, sizeof *k);
+    k->kind = kind;
+    k->output = -1;
+    return k;
+}
+
+/* Appends ",name" to k->nodes. */
+static int kernel_add_node(struct tsr_kernel *k, const char *name) {
+    size_t old = k->nodes ? strlen(k->nodes) : 0, add = strlen(name);
+    char *q = realloc(k->nodes, old + add + 2);
+    if (!q) return -1;
+    if (old) q[old++] = ',';
+    memcpy(q + old, name, add + 1);
+    k->nodes = q;
+    return 0;
+}
+
+/* Strides (elements) of `in` broadcast to `out` shape, aligned right; 0 along broadcast dims. */
+static void bcast_strides(const struct tsr_tensor_desc *in, const struct tsr_tensor_desc *out,
+                          int64_t *strides) {
+    int64_t st = 1;
+    for (int i = out->rank - 1; i >= 0; i--) {
+        int ii = i - (out->rank - in->rank);
+        if (ii < 0) {
+            strides[i] = 0;
+            continue;
+        }
+        strides[i] = (in->dims[ii] == 1) ? 0 : st;
+        st *= in->dims[ii];
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* GEMM / MatMul with epilogue                                                                */
+
+#define LOWER_OOM() TSR_ERR(s->ctx, TSR_E_NOMEM, "lowering: out of memory")
+
+/* Can `c` be the epilogue operand of an output of shape `y` (batch dims all 1 in c)? Fills the
+ * strides. */
+static int c_strides_for(const struct tsr_tensor_desc *c, const struct tsr_tensor_desc *y,
+                         struct tsr_k_gemm *gm) {
+    if (c->rank > y->rank) return 0;
+    for (int i = 0; i < c->rank; i++) {
+        int64_t dc = c->dims[c->rank - 1 - i], dy = y->dims[y->rank - 1 - i];
+        if (dc != dy && dc != 1) return 0;
+        if (i >= 2 && dc != 1) return 0; /* batch-varying bias: not an epilogue */
+    }
+    int64_t dn = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
+    int64_t dm = c->rank >= 2 ? c->dims[c->rank - 2] : 1;
+    int64_t ym = y->rank >= 2 ? y->dims[y->rank - 2] : 1;
+    gm->c_stride_n = (dn == 1) ? 0 : 1;
+    gm->c_stride_m = (dm == 1 || ym == 1) ? 0 : dn;
+    gm->c_stride_b = 0;
+    return 1;
+}
+
+static tsr_status lower_gemm(struct lower_state *s, int ni) {
+    tsr_graph *g = s->g;
+    struct tsr_node *n = &g->nodes[ni];
+    struct tsr_kernel *k = add_kernel(s, TSR_K_GEMM);
+    if (!k) return LOWER_OOM();
+    struct tsr_k_gemm *gm = &k->u.gemm;
+    const struct tsr_tensor_desc *ad = &g->values[n->inputs[0]].desc;
+    const struct tsr_tensor_desc *bd = &g->values[n->inputs[1]].desc;
+    const struct tsr_tensor_desc *yd = &g->values[n->output].desc;
+    int c_value = -1;
+    if (kernel_add_node(k, n->name)) return LOWER_OOM();
+    if (n->op == TSR_OP_GEMM) {
+        gm->batch = 1;
+        gm->trans_a = n->attrs.trans_a;
+        gm->trans_b = n->attrs.trans_b;
+        gm->M = yd->dims[0];
+        gm->N = yd->dims[1];
+        gm->K = gm->trans_a ? ad->dims[0] : ad->dims[1];
+        gm->lda = ad->dims[1];
+        gm->ldb = bd->dims[1];
+        gm->alpha = n->attrs.alpha;
+        if (n->n_inputs == 3 && n->attrs.beta != 0.0f) {
+            c_value = n->inputs[2];
+            gm->has_c = 1;
+            gm->beta = n->attrs.beta;
+            c_strides_for(&g->values[c_value].desc, yd, gm);
+        }
+    } else {
+        /* MatMul (numpy.matmul semantics). */
+        int a1 = ad->rank == 1, b1 = bd->rank == 1;
+        gm->K = ad->dims[ad->rank - 1];
+        gm->M = a1 ? 1 : ad->dims[ad->rank - 2];
+        gm->N = b1 ? 1 : bd->dims[bd->rank - 1];
+        gm->lda = gm->K;
+        gm->ldb = gm->N;
+        gm->alpha = 1.0f;
+        int64_t batch_a = 1, batch_b = 1, batch_y = 1;
+        for (int i = 0; i + 2 < ad->rank; i++) batch_a *= ad->dims[i];
+        for (int i = 0; i + 2 < bd->rank; i++) batch_b *= bd->dims[i];
+        int yr = yd->rank - (a1 ? 0 : 1) - (b1 ? 0 : 1);
+        for (int i = 0; i < yr; i++) batch_y *= yd->dims[i];
+        if ((batch_a != batch_y && batch_a != 1) || (batch_b != batch_y && batch_b != 1)) {
+            char s0[160], s1[160];
+            return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
+                           "node '%s' (MatMul): partially broadcast batch dims %s x %s are not "
+                           "supported yet", n->name, tsr_desc_format(ad, s0, sizeof s0),
+                           tsr_desc_format(bd, s1, sizeof s1));
+        }
+        gm->batch = batch_y;
+        gm->stride_a = batch_a == 1 ? 0 : gm->M * gm->K;
+        gm->stride_b = batch_b == 1 ? 0 : gm->K * gm->N;
+        /* A batched against a shared B: one GEMM of batch*M rows is the same computation. */
+        if (gm->batch > 1 && gm->stride_a && !gm->stride_b) {
+            gm->M *= gm->batch;
+            gm->batch = 1;
+            gm->stride_a = 0;
+        }
+    }
+    int out_value = n->output;
+    const char *base = n->op == TSR_OP_GEMM ? "gemm" : "matmul";
+    snprintf(k->name, sizeof k->name, "%s", base);
+    /* Epilogue fusion: bias Add, then activation. */
+    if (!(s->disable & TSR_FUSE_EPILOGUE)) {
+        if (!gm->has_c && s->n_uses[out_value] == 1 && !s->is_output[out_value]) {
+            int ci = s->consumer[out_value];
+            struct tsr_node *add = ci >= 0 ? &g->nodes[ci] : NULL;
+            if (add && add->op == TSR_OP_ADD) {
+                int other = add->inputs[0] == out_value ? add->inputs[1] : add->inputs[0];
+                const struct tsr_tensor_desc *od = &g->values[add->output].desc;
+                /* Bias must not enlarge the output and must be an epilogue-shaped operand. */
+                if (other != out_value && tsr_desc_equal(od, yd) && value_ready(s, other)) {
+                    struct tsr_k_gemm tmp = *gm;
+                    struct tsr_tensor_desc y2 = *yd;
+                    if (gm->M != (yd->rank >= 2 ? yd->dims[yd->rank - 2] : 1) && gm->batch == 1) {
+                        /* batch folded into M: bias may vary along N only. */
+                        y2.rank = 1;
+                        y2.dims[0] = gm->N;
+                    }
+                    if (c_strides_for(&g->values[other].desc, &y2, &tmp)) {
+                        *gm = tmp;
+                        gm->has_c = 1;
+                        gm->beta = 1.0f;
+                        c_value = other;
+                        s->absorbed[ci] = 1;
+                        if (kernel_add_node(k, add->name)) return LOWER_OOM();
+                        out_value = add->output;
+                    }
+                }
+            }
+        }
+        if (gm->has_c) snprintf(k->name, sizeof k->name, "%s_bias", base);
+        if (s->n_uses[out_value] == 1 && !s->is_output[out_value]) {
+            int ci = s->consumer[out_value];
+            if (ci >= 0 && is_activation(g->nodes[ci].op)) {
+                gm->act = act_of(g->nodes[ci].op);
+                s->absorbed[ci] = 1;
+                if (kernel_add_node(k, g->nodes[ci].name)) return LOWER_OOM();
+                out_value = g->nodes[ci].output;
+                size_t l = strlen(k->name);
+                snprintf(k->name + l, sizeof k->name - l, "_%s", tsr_activation_name(gm->act));
+            }
+        }
+    } else if (gm->has_c) {
+        snprintf(k->name, sizeof k->name, "%s_bias", base);
+    }
+    /* Operands. The output buffer is created before operand lookups could realloc. */
+    int a = buffer_for(s, n->inputs[0]), b = buffer_for(s, n->inputs[1]);
+    int c = gm->has_c ? buffer_for(s, c_value) : -1;
+    int y = buffer_for(s, out_value);
+    if (a < 0 || b < 0 || y < 0 || (gm->has_c && c < 0)) return LOWER_OOM();
+    k = &s->p->kernels[s->p->n_kernels - 1];
+    k->inputs[0] = a;
+    k->inputs[1] = b;
+    k->n_inputs = 2;
+    if (gm->has_c) k->inputs[k->n_inputs++] = c;
+    k->output = y;
+    s->ready[root_of(s, out_value)] = 1;
+    uint64_t mn = (uint64_t)gm->batch * gm->M * gm->N;
+    k->flops = 2 * mn * (uint64_t)gm->K + (gm->has_c ? 2 * mn : 0) + (gm->act ? mn : 0);
+    k->bytes = s->p->buffers[a].bytes + s->p->buffers[b].bytes + 4 * mn +
+               (gm->has_c ? s->p->buffers[c].bytes : 0);
+    return TSR_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Elementwise regions                                                                        */
+
+struct region {
+    int n_nodes;
+    int nodes[TSR_EW_MAX_INSTRS];
+    int n_inputs;
+    int inputs[TSR_EW_MAX_INPUTS]; /* value ids */
+    int out_value;
+    int pending; /* waiting for its output's consumer to join */
+};
+
+/* Can node ni join the region that produced value v (its operand)? */
+static int can_extend(struct lower_state *s, const struct region *r, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    if (r->n_nodes >= TSR_EW_MAX_INSTRS) return 0;
+    int v = r->out_value;
+    if (s->n_uses[v] != 1 || s->is_output[v] || s->consumer[v] != ni) return 0;
+    if (!tsr_desc_equal(&s->g->values[v].desc, &s->g->values[n->output].desc)) return 0;
+    int extra = 0;
+    for (int k = 0; k < n->n_inputs; k++) {
+        int in = n->inputs[k];
+        if (in == v) continue;
+        int found = 0;
+        for (int j = 0; j < r->n_inputs; j++)
+            if (r->inputs[j] == in) found = 1;
+        if (!found) extra++;
+    }
+    return r->n_inputs + extra <= TSR_EW_MAX_INPUTS;
+}
+
+static tsr_status emit_region(struct lower_state *s, struct region *r) {
+    tsr_graph *g = s->g;
+    struct tsr_kernel *k = add_kernel(s, TSR_K_EW);
+    if (!k) return LOWER_OOM();
+    struct tsr_k_ew *ew = &k->u.ew;
+    const struct tsr_tensor_desc *od = &g->values[r->out_value].desc;
+    /* Register allocation: each intermediate has exactly one consumer (the next node in the
+     * chain), so a register is free again once read. */
+    int reg_of_node[TSR_EW_MAX_INSTRS];
+    int busy[TSR_EW_MAX_REGS] = {0};
+    int n_regs = 0;
+    size_t name_len = (size_t)snprintf(k->name, sizeof k->name, "ew");
+    for (int i = 0; i < r->n_nodes; i++) {
+        struct tsr_node *n = &g->nodes[r->nodes[i]];
+        struct tsr_ew_instr *in = &ew->instrs[i];
+        in->op = (uint8_t)ew_of(n->op);
+        int16_t opnd[2] = {0, 0};
+        for (int q = 0; q < n->n_inputs; q++) {
+            int v = n->inputs[q];
+            int from = -1;
+            for (int j = 0; j < i; j++)
+                if (g->nodes[r->nodes[j]].output == v) from = j;
+            if (from >= 0) {
+                opnd[q] = (int16_t)reg_of_node[from];
+                busy[reg_of_node[from]] = 0;
+            } else {
+                int idx = -1;
+                for (int j = 0; j < r->n_inputs; j++)
+                    if (r->inputs[j] == v) idx = j;
+                opnd[q] = (int16_t)(-idx - 1);
+            }
+        }
+        in->a = opnd[0];
+        in->b = opnd[1];
+        int d = 0;
+        while (d < TSR_EW_MAX_REGS && busy[d]) d++;
+        if (d == TSR_EW_MAX_REGS) return TSR_ERR(s->ctx, TSR_E_INTERNAL, "region: registers");
+        busy[d] = 1;
+        reg_of_node[i] = d;
+        in->dst = (uint8_t)d;
+        if (d + 1 > n_regs) n_regs = d + 1;
+        if (kernel_add_node(k, n->name)) return LOWER_OOM();
+        if (name_len < sizeof k->name)
+            name_len += (size_t)snprintf(k->name + name_len, sizeof k->name - name_len, "_%s",
+                                         tsr_op_name(n->op));
+    }
+    for (char *c = k->name; *c; c++)
+        if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
+    ew->n_instrs = r->n_nodes;
+    ew->n_regs = n_regs;
+    /* Geometry: output dims and per-input broadcast strides, then coalesce. */
+    int64_t dims[TSR_MAX_RANK], st[TSR_EW_MAX_INPUTS][TSR_MAX_RANK];
+    int rank = od->rank;
+    for (int i = 0; i < rank; i++) dims[i] = od->dims[i];
+    for (int j = 0; j < r->n_inputs; j++) bcast_strides(&g->values[r->inputs[j]].desc, od, st[j]);
+    int out_rank = 0;
+    int64_t cd[TSR_MAX_RANK], cs[TSR_EW_MAX_INPUTS][TSR_MAX_RANK];
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] == 1) continue; /* size-1 dims carry no index */
+        if (out_rank > 0) {
+            int merge = 1;
+            for (int j = 0; j < r->n_inputs; j++)
+                if (cs[j][out_rank - 1] != st[j][i] * dims[i]) merge = 0;
+            if (merge) {
+                cd[out_rank - 1] *= dims[i];
+                for (int j = 0; j < r->n_inputs; j++) cs[j][out_rank - 1] = st[j][i];
+                continue;
+            }
+        }
+        cd[out_rank] = dims[i];
+        for (int j = 0; j < r->n_inputs; j++) cs[j][out_rank] = st[j][i];
+        out_rank++;
+    }
+    if (out_rank == 0) {
+        cd[0] = 1;
+        for (int j = 0; j < r->n_inputs; j++) cs[j][0] = 0;
+        out_rank = 1;
+    }
+    ew->rank = out_rank;
+    for (int i = 0; i < out_rank; i++) ew->dims[i] = cd[i];
+    for (int j = 0; j < r->n_inputs; j++)
+        for (int i = 0; i < out_rank; i++) ew->strides[j][i] = cs[j][i];
+    int ins[TSR_EW_MAX_INPUTS];
+    for (int j = 0; j < r->n_inputs; j++) {
+        ins[j] = buffer_for(s, r->inputs[j]);
+        if (ins[j] < 0) return LOWER_OOM();
+    }
+    int y = buffer_for(s, r->out_value);
+    if (y < 0) return LOWER_OOM();
+    k = &s->p->kernels[s->p->n_kernels - 1];
+    k->n_inputs = r->n_inputs;
+    uint64_t n_out = (uint64_t)tsr_desc_elements(od);
+    k->bytes = 4 * n_out;
+    for (int j = 0; j < r->n_inputs; j++) {
+        k->inputs[j] = ins[j];
+        k->bytes += s->p->buffers[ins[j]].bytes;
+    }
+    k->output = y;
+    s->ready[root_of(s, r->out_value)] = 1;
+    k->flops = n_out * (uint64_t)r->n_nodes;
+    return TSR_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static tsr_status lower_softmax(struct lower_state *s, int ni) {
+    tsr_graph *g = s->g;
+    struct tsr_node *n = &g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &g->values[n->inputs[0]].desc;
+    int r = xd->rank;
+    int64_t axis = n->attrs.axis == TSR_AXIS_DEFAULT ? (n->attrs.softmax_2d ? 1 : -1) : n->attrs.axis;
+    if (axis < 0) axis += r;
+    int64_t outer = 1, len = 1, inner = 1;
+    for (int i = 0; i < r; i++) {
+        if (i < axis) outer *= xd->dims[i];
+        else if (i == axis || n->attrs.softmax_2d) len *= xd->dims[i];
+        else inner *= xd->dims[i];
+    }
+    int x = buffer_for(s, n->inputs[0]), y = buffer_for(s, n->output);
+    if (x < 0 || y < 0) return LOWER_OOM();
+    struct tsr_kernel *k = add_kernel(s, TSR_K_SOFTMAX);
+    if (!k) return LOWER_OOM();
+    snprintf(k->name, sizeof k->name, "softmax");
+    if (kernel_add_node(k, n->name)) return LOWER_OOM();
+    k->u.softmax.outer = outer;
+    k->u.softmax.axis_len = len;
+    k->u.softmax.inner = inner;
+    k->n_inputs = 1;
+    k->inputs[0] = x;
+    k->output = y;
+    s->ready[root_of(s, n->output)] = 1;
+    uint64_t ne = (uint64_t)tsr_desc_elements(xd);
+    k->flops = 5 * ne;
+    k->bytes = 8 * ne;
+    return TSR_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Memory plan                                                                                */
+
+struct interval {
+    int buf;
+    int first, last;
+    size_t bytes;
+};
+
+static int by_size_desc(const void *a, const void *b) {
+    const struct interval *x = a, *y = b;
+    if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
+    return x->buf - y->buf;
+}
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+static tsr_status plan_memory(struct lower_state *s) {
+    struct tsr_program *p = s->p;
+    struct interval *iv = calloc((size_t)p->n_buffers + 1, sizeof *iv);
+    int *slot = malloc(sizeof(int) * ((size_t)p->n_buffers + 1));
+    if (!iv || !slot) {
+        free(iv);
+        free(slot);
+        return LOWER_OOM();
+    }
+    int n = 0;
+    for (int b = 0; b < p->n_buffers; b++) {
+        slot[b] = -1;
+        if (p->buffers[b].kind != TSR_BUF_TEMP) continue;
+        slot[b] = n;
+        iv[n].buf = b;
+        iv[n].first = -1;
+        iv[n].last = -1;
+        iv[n].bytes = align64(p->buffers[b].bytes);
+        n++;
+    }
+    for (int ki = 0; ki < p->n_kernels; ki++) {
+        const struct tsr_kernel *k = &p->kernels[ki];
+        int so = slot[k->output];
+        if (so >= 0 && iv[so].first < 0) iv[so].first = ki;
+        if (so >= 0 && iv[so].last < ki) iv[so].last = ki;
+        for (int j = 0; j < k->n_inputs; j++) {
+            int si = slot[k->inputs[j]];
+            if (si >= 0 && iv[si].last < ki) iv[si].last = ki;
+        }
+    }
+    qsort(iv, (size_t)n, sizeof *iv, by_size_desc);
+    size_t arena = 0;
+    for (int i = 0; i < n; i++) {
+        /* Lowest offset that does not overlap a placed buffer whose lifetime intersects. */
+        size_t off = 0;
+        int moved = 1;
+        while (moved) {
+            moved = 0;
+            for (int j = 0; j < i; j++) {
+                if (iv[j].last < iv[i].first || iv[i].last < iv[j].first) continue;
+                size_t jo = p->buffers[iv[j].buf].offset;
+                if (off < jo + iv[j].bytes && jo < off + iv[i].bytes) {
+                    off = jo + iv[j].bytes;
+                    moved = 1;
+                }
+            }
+        }
+        p->buffers[iv[i].buf].offset = off;
+        if (off + iv[i].bytes > arena) arena = off + iv[i].bytes;
+    }
+    p->arena_bytes = arena;
+    free(iv);
+    free(slot);
+    return TSR_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *out) {
+    struct lower_state st;
+    memset(&st, 0, sizeof st);
+    struct lower_state *s = &st;
+    s->g = g;
+    s->ctx = g->ctx;
+    s->disable = disable_fusion;
+    struct tsr_program prog;
+    memset(&prog, 0, sizeof prog);
+    s->p = &prog;
+    tsr_status status = TSR_OK;
+    size_t nv = (size_t)g->n_values + 1, nn = (size_t)g->n_nodes + 1;
+    s->root = malloc(nv * sizeof(int));
+    s->n_uses = calloc(nv, sizeof(int));
+    s->consumer = malloc(nv * sizeof(int));
+    s->is_output = calloc(nv, sizeof(int));
+    s->buf_of = malloc(nv * sizeof(int));
+    s->ready = calloc(nv, 1);
+    s->group = malloc(nn * sizeof(int));
+    s->absorbed = calloc(nn, sizeof(int));
+    struct region *regions = calloc(nn, sizeof *regions);
+    int *region_of_value = malloc(nv * sizeof(int));
+    if (!s->root || !s->n_uses || !s->consumer || !s->is_output || !s->buf_of || !s->ready || !s->group ||
+        !s->absorbed || !regions || !region_of_value) {
+        status = LOWER_OOM();
+        goto done;
+    }
+    for (int v = 0; v < g->n_values; v++) {
+        s->root[v] = v;
+        s->consumer[v] = -1;
+        s->buf_of[v] = -1;
+        region_of_value[v] = -1;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        struct tsr_node *n = &g->nodes[i];
+        if (n->dead) continue;
+        for (int k = 0; k < n->n_inputs; k++) {
+            if (n->op == TSR_OP_RESHAPE && k == 1) continue; /* shape: compile-time constant */
+            int v = n->inputs[k];
+            int dup = 0;
+            for (int q = 0; q < k; q++)
+                if (n->inputs[q] == v) dup = 1;
+            if (dup) {
+                s->n_uses[v] = 2; /* x op x: never fuse x's producer into this node as a chain */
+                continue;
+            }
+            s->n_uses[v]++;
+            s->consumer[v] = i;
+        }
+        if (is_view(n->op)) s->root[n->output] = n->inputs[0];
+    }
+    for (int o = 0; o < g->n_outputs; o++) {
+        s->is_output[g->outputs[o].value] = 1;
+        s->n_uses[g->outputs[o].value]++;
+    }
+    /* A view counts as a consumer of its input and is no fusable op, so fusion never looks
+     * through a view. */
+    /* Walk nodes in order: epilogues and regions. */
+    int n_regions = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        struct tsr_node *n = &g->nodes[i];
+        if (n->dead || s->absorbed[i] || is_view(n->op)) continue;
+        if (n->op == TSR_OP_GEMM || n->op == TSR_OP_MATMUL) {
+            if ((status = lower_gemm(s, i)) != TSR_OK) goto done;
+        } else if (n->op == TSR_OP_SOFTMAX) {
+            if ((status = lower_softmax(s, i)) != TSR_OK) goto done;
+        } else if (tsr_op_is_elementwise(n->op)) {
+            /* Join the region of an operand if allowed, else open a new one. The region is
+             * emitted when it can no longer grow: when its output's consumer is not joinable. */
+            int joined = -1;
+            if (!(s->disable & TSR_FUSE_ELEMENTWISE))
+                for (int k = 0; k < n->n_inputs && joined < 0; k++) {
+                    int rv = region_of_value[n->inputs[k]];
+                    if (rv >= 0 && can_extend(s, &regions[rv], i)) joined = rv;
+                }
+            /* Other operands that are outputs of regions still waiting for this node: they
+             * are complete now, emit them first. */
+            for (int k = 0; k < n->n_inputs; k++) {
+                int rv = region_of_value[n->inputs[k]];
+                if (rv >= 0 && rv != joined && regions[rv].pending) {
+                    regions[rv].pending = 0;
+                    if ((status = emit_region(s, &regions[rv])) != TSR_OK) goto done;
+                }
+            }
+            struct region *r;
+            if (joined >= 0) {
+                r = &regions[joined];
+            } else {
+                joined = n_regions++;
+                r = &regions[joined];
+            }
+            for (int k = 0; k < n->n_inputs; k++) {
+                int v = n->inputs[k];
+                if (v == r->out_value && r->n_nodes > 0) continue;
+                int found = 0;
+                for (int j = 0; j < r->n_inputs; j++)
+                    if (r->inputs[j] == v) found = 1;
+                if (!found) r->inputs[r->n_inputs++] = v;
+            }
+            r->nodes[r->n_nodes++] = i;
+            if (r->n_nodes > 1) region_of_value[r->out_value] = -1;
+            r->out_value = n->output;
+            region_of_value[n->output] = joined;
+            /* Emit now unless the single consumer of the output can extend the region. */
+            int v = n->output, next = s->consumer[v];
+            int extend = !(s->disable & TSR_FUSE_ELEMENTWISE) && next >= 0 &&
+                         tsr_op_is_elementwise(g->nodes[next].op) && can_extend(s, r, next);
+            r->pending = extend;
+            if (!extend && (status = emit_region(s, r)) != TSR_OK) goto done;
+        }
+    }
+    /* Graph outputs: write in place, or copy. */
+    prog.n_outputs = g->n_outputs;
+    prog.n_inputs = g->n_inputs;
+    prog.output_buffers = calloc((size_t)g->n_outputs + 1, sizeof(int));
+    prog.input_buffers = calloc((size_t)g->n_inputs + 1, sizeof(int));
+    if (!prog.output_buffers || !prog.input_buffers) {
+        status = LOWER_OOM();
+        goto done;
+    }
+    for (int o = 0; o < g->n_outputs; o++) {
+        int v = g->outputs[o].value;
+        int b = buffer_for(s, v);
+        if (b < 0) {
+            status = LOWER_OOM();
+            goto done;
+        }
+        if (prog.buffers[b].kind == TSR_BUF_TEMP) {
+            prog.buffers[b].kind = TSR_BUF_OUTPUT;
+            prog.buffers[b].io_index = o;
+            prog.output_buffers[o] = b;
+            continue;
+        }
+        int y = add_buffer(s, TSR_BUF_OUTPUT, &g->values[v].desc);
+        struct tsr_kernel *k = y >= 0 ? add_kernel(s, TSR_K_COPY) : NULL;
+        if (!k) {
+            status = LOWER_OOM();
+            goto done;
+        }
+        prog.buffers[y].io_index = o;
+        snprintf(k->name, sizeof k->name, "copy");
+        if (kernel_add_node(k, g->outputs[o].name)) {
+            status = LOWER_OOM();
+            goto done;
+        }
+        k->n_inputs = 1;
+        k->inputs[0] = b;
+        k->output = y;
+        k->u.copy.n = tsr_desc_elements(&g->values[v].desc);
+        k->bytes = 8 * (uint64_t)k->u.copy.n;
+        prog.output_buffers[o] = y;
+    }
+    for (int i = 0; i < g->n_inputs; i++) {
+        int b = buffer_for(s, g->inputs[i]);
+        if (b < 0) {
+            status = LOWER_OOM();
+            goto done;
+        }
+        prog.input_buffers[i] = b;
+    }
+    status = plan_memory(s);
+done:
+    free(s->root);
+    free(s->n_uses);
+    free(s->consumer);
+    free(s->is_output);
+    free(s->buf_of);
+    free(s->ready);
+    free(s->group);
+    free(s->absorbed);
+    free(regions);
+    free(region_of_value);
+    if (status != TSR_OK) {
+        tsr_program_free(&prog);
+        return status;
+    }
+    *out = prog;
+    return TSR_OK;
+}

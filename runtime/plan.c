@@ -1,0 +1,245 @@
+/*
+ * plan.c — tsr_compile (passes → lowering → device choice → backend prepare) and tsr_plan_run
+ * (validation, execution, fallback to the CPU when an OpenCL device fails).
+ */
+#include "runtime/lower.h"
+#include "runtime/passes/passes.h"
+#include "runtime/plan_internal.h"
+#include "scheduler/select.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tsr_compile_options tsr_compile_options_default(void) {
+    struct tsr_compile_options o;
+    memset(&o, 0, sizeof o);
+    o.device = NULL;
+    o.disable_fusion = 0;
+    o.allow_fallback = 1;
+    return o;
+}
+
+/* TSR_DISABLE_FUSION=all|elementwise|epilogue (comma list) → TSR_FUSE_* bits. */
+static unsigned env_disabled_fusion(tsr_context *ctx) {
+    const char *v = tsr_getenv("TSR_DISABLE_FUSION");
+    if (!v) return 0;
+    unsigned bits = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(t, "all")) bits |= TSR_FUSE_ALL;
+        else if (!strcmp(t, "elementwise")) bits |= TSR_FUSE_ELEMENTWISE;
+        else if (!strcmp(t, "epilogue")) bits |= TSR_FUSE_EPILOGUE;
+        else tsr_log(ctx, TSR_LOG_WARN, "TSR_DISABLE_FUSION: unknown switch '%s' ignored", t);
+    }
+    return bits;
+}
+
+static const struct tsr_backend_ops *backend_of(const struct tsr_device_info *d) {
+    return d->backend == TSR_BACKEND_CPU ? &tsr_cpu_backend_ops : &tsr_opencl_backend_ops;
+}
+
+struct tsr_workload tsr_program_workload(const struct tsr_program *p) {
+    struct tsr_workload w;
+    memset(&w, 0, sizeof w);
+    for (int i = 0; i < p->n_kernels; i++) {
+        w.flops += (double)p->kernels[i].flops;
+        w.bytes += (double)p->kernels[i].bytes;
+    }
+    w.kernels = p->n_kernels;
+    for (int b = 0; b < p->n_buffers; b++) {
+        if (p->buffers[b].kind == TSR_BUF_INPUT || p->buffers[b].kind == TSR_BUF_OUTPUT)
+            w.io_bytes += (double)p->buffers[b].bytes;
+        if (p->buffers[b].kind == TSR_BUF_CONST) w.weight_bytes += (double)p->buffers[b].bytes;
+    }
+    return w;
+}
+
+/* Prepares the plan's program on ctx device `dev`. */
+static tsr_status prepare_on(tsr_plan *plan, int dev) {
+    const struct tsr_device_info *d = &plan->ctx->devices[dev];
+    const struct tsr_backend_ops *ops = backend_of(d);
+    void *exec = NULL;
+    tsr_status st = ops->prepare(plan->ctx, d->index, &plan->prog, &exec);
+    if (st != TSR_OK) return st;
+    plan->device = dev;
+    plan->ops = ops;
+    plan->exec = exec;
+    return TSR_OK;
+}
+
+static int is_device_failure(tsr_status st) {
+    return st == TSR_E_DEVICE || st == TSR_E_DEVICE_NOMEM || st == TSR_E_BUILD;
+}
+
+/* Releases the current executable and prepares for the CPU, logging why. */
+static tsr_status fall_back_to_cpu(tsr_plan *plan, tsr_status why) {
+    const struct tsr_error_info *e = tsr_last_error(plan->ctx);
+    tsr_log(plan->ctx, TSR_LOG_WARN, "%s failed (%s: %s); falling back to the CPU",
+            plan->ctx->devices[plan->device].id, tsr_status_name(why), e->message);
+    plan->ops->release(plan->exec);
+    plan->exec = NULL;
+    size_t l = strlen(plan->reason);
+    snprintf(plan->reason + l, sizeof plan->reason - l, "; %s failed (%s), fell back to cpu",
+             plan->ctx->devices[plan->device].id, tsr_status_name(why));
+    plan->fell_back = 1;
+    return prepare_on(plan, 0);
+}
+
+static tsr_status copy_io(tsr_plan *plan, const tsr_graph *g) {
+    plan->n_inputs = g->n_inputs;
+    plan->n_outputs = g->n_outputs;
+    plan->input_names = calloc((size_t)g->n_inputs + 1, sizeof(char *));
+    plan->output_names = calloc((size_t)g->n_outputs + 1, sizeof(char *));
+    plan->input_descs = calloc((size_t)g->n_inputs + 1, sizeof(struct tsr_tensor_desc));
+    plan->output_descs = calloc((size_t)g->n_outputs + 1, sizeof(struct tsr_tensor_desc));
+    if (!plan->input_names || !plan->output_names || !plan->input_descs || !plan->output_descs)
+        return TSR_ERR(plan->ctx, TSR_E_NOMEM, "compile: out of memory");
+    for (int i = 0; i < g->n_inputs; i++) {
+        plan->input_names[i] = tsr_strdup(g->values[g->inputs[i]].name);
+        plan->input_descs[i] = g->values[g->inputs[i]].desc;
+        if (!plan->input_names[i]) return TSR_ERR(plan->ctx, TSR_E_NOMEM, "compile: OOM");
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        plan->output_names[i] = tsr_strdup(g->outputs[i].name);
+        plan->output_descs[i] = g->values[g->outputs[i].value].desc;
+        if (!plan->output_names[i]) return TSR_ERR(plan->ctx, TSR_E_NOMEM, "compile: OOM");
+    }
+    return TSR_OK;
+}
+
+tsr_status tsr_compile(tsr_context *ctx, const tsr_graph *graph,
+                       const struct tsr_compile_options *opts, tsr_plan **out) {
+    if (!ctx || !graph || !out)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "tsr_compile: NULL argument");
+    if (graph->n_outputs == 0)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "tsr_compile: the graph has no outputs");
+    struct tsr_compile_options o = opts ? *opts : tsr_compile_options_default();
+    const char *dev_str = o.device ? o.device : tsr_getenv("TSR_DEVICE");
+    if (!dev_str) dev_str = "auto";
+    unsigned disable = o.disable_fusion | env_disabled_fusion(ctx);
+    int want = -1; /* -1: auto */
+    tsr_status st;
+    if (strcmp(dev_str, "auto") != 0) {
+        if ((st = tsr_device_find(ctx, dev_str, &want)) != TSR_OK) return st;
+    }
+
+    tsr_plan *plan = calloc(1, sizeof *plan);
+    if (!plan) return TSR_ERR(ctx, TSR_E_NOMEM, "tsr_compile: out of memory");
+    plan->ctx = ctx;
+    plan->allow_fallback = o.allow_fallback;
+    tsr_graph *g = NULL;
+    if ((st = copy_io(plan, graph)) != TSR_OK) goto fail;
+    if ((st = tsr_graph_clone(graph, &g)) != TSR_OK) goto fail;
+    if ((st = tsr_pass_fold(g, &plan->n_folded)) != TSR_OK) goto fail;
+    if ((st = tsr_pass_dce(g, &plan->n_dead)) != TSR_OK) goto fail;
+    if ((st = tsr_lower(g, disable, &plan->prog)) != TSR_OK) goto fail;
+    tsr_graph_destroy(g);
+    g = NULL;
+
+    struct tsr_workload w = tsr_program_workload(&plan->prog);
+    if (want < 0) {
+        want = tsr_sched_choose(ctx->devices, ctx->n_devices, &w, plan->reason, sizeof plan->reason);
+    } else {
+        snprintf(plan->reason, sizeof plan->reason, "%s requested (predicted %.3f ms per run)",
+                 ctx->devices[want].id, tsr_sched_predict_ms(&ctx->devices[want], &w));
+    }
+    st = prepare_on(plan, want);
+    if (st != TSR_OK && want != 0 && plan->allow_fallback && is_device_failure(st)) {
+        plan->device = want;
+        plan->ops = backend_of(&ctx->devices[want]);
+        st = fall_back_to_cpu(plan, st);
+    }
+    if (st != TSR_OK) goto fail;
+    *out = plan;
+    return TSR_OK;
+fail:
+    tsr_graph_destroy(g);
+    plan->exec = NULL;
+    tsr_plan_destroy(plan);
+    return st;
+}
+
+void tsr_plan_destroy(tsr_plan *plan) {
+    if (!plan) return;
+    if (plan->exec) plan->ops->release(plan->exec);
+    tsr_program_free(&plan->prog);
+    for (int i = 0; i < plan->n_inputs; i++) free(plan->input_names ? plan->input_names[i] : NULL);
+    for (int i = 0; i < plan->n_outputs; i++)
+        free(plan->output_names ? plan->output_names[i] : NULL);
+    free(plan->input_names);
+    free(plan->output_names);
+    free(plan->input_descs);
+    free(plan->output_descs);
+    free(plan);
+}
+
+tsr_status tsr_plan_run(tsr_plan *plan, const struct tsr_tensor *inputs, size_t n_inputs,
+                        struct tsr_tensor *outputs, size_t n_outputs) {
+    if (!plan) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_plan_run: plan is NULL");
+    tsr_context *ctx = plan->ctx;
+    char s0[160], s1[160];
+    if ((int)n_inputs != plan->n_inputs || (n_inputs && !inputs))
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "tsr_plan_run: %zu inputs given, the plan has %d",
+                       n_inputs, plan->n_inputs);
+    if ((int)n_outputs != plan->n_outputs || (n_outputs && !outputs))
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "tsr_plan_run: %zu outputs given, the plan has %d",
+                       n_outputs, plan->n_outputs);
+    for (int i = 0; i < plan->n_inputs; i++) {
+        const struct tsr_tensor_desc *want = &plan->input_descs[i];
+        if (inputs[i].desc.dtype != want->dtype)
+            return TSR_ERR(ctx, TSR_E_DTYPE, "input '%s': dtype %s, the model expects %s",
+                           plan->input_names[i], tsr_dtype_name(inputs[i].desc.dtype),
+                           tsr_dtype_name(want->dtype));
+        if (!tsr_desc_equal(&inputs[i].desc, want))
+            return TSR_ERR(ctx, TSR_E_SHAPE, "input '%s': shape %s, the model expects %s",
+                           plan->input_names[i], tsr_desc_format(&inputs[i].desc, s0, sizeof s0),
+                           tsr_desc_format(want, s1, sizeof s1));
+        if (!inputs[i].data && tsr_desc_elements(want) > 0)
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG, "input '%s': data is NULL", plan->input_names[i]);
+    }
+    for (int i = 0; i < plan->n_outputs; i++) {
+        if (!outputs[i].data && tsr_desc_elements(&plan->output_descs[i]) > 0)
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG, "output '%s': data is NULL",
+                           plan->output_names[i]);
+        outputs[i].desc = plan->output_descs[i];
+    }
+    tsr_status st = plan->ops->execute(plan->exec, inputs, outputs);
+    if (st != TSR_OK && plan->device != 0 && plan->allow_fallback && is_device_failure(st)) {
+        st = fall_back_to_cpu(plan, st);
+        if (st == TSR_OK) st = plan->ops->execute(plan->exec, inputs, outputs);
+    }
+    return st;
+}
+
+int tsr_plan_input_count(const tsr_plan *p) { return p ? p->n_inputs : 0; }
+int tsr_plan_output_count(const tsr_plan *p) { return p ? p->n_outputs : 0; }
+
+tsr_status tsr_plan_input_desc(const tsr_plan *p, int i, const char **name,
+                               struct tsr_tensor_desc *desc) {
+    if (!p || i < 0 || i >= p->n_inputs)
+        return TSR_ERR(p ? p->ctx : NULL, TSR_E_INVALID_ARG, "plan input %d out of range", i);
+    if (name) *name = p->input_names[i];
+    if (desc) *desc = p->input_descs[i];
+    return TSR_OK;
+}
+
+tsr_status tsr_plan_output_desc(const tsr_plan *p, int i, const char **name,
+                                struct tsr_tensor_desc *desc) {
+    if (!p || i < 0 || i >= p->n_outputs)
+        return TSR_ERR(p ? p->ctx : NULL, TSR_E_INVALID_ARG, "plan output %d out of range", i);
+    if (name) *name = p->output_names[i];
+    if (desc) *desc = p->output_descs[i];
+    return TSR_OK;
+}
+
+tsr_status tsr_plan_device(const tsr_plan *p, struct tsr_device_info *out) {
+    if (!p || !out) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_plan_device: NULL argument");
+    *out = p->ctx->devices[p->device];
+    return TSR_OK;
+}
+
+int tsr_plan_kernel_count(const tsr_plan *p) { return p ? p->prog.n_kernels : 0; }
+const char *tsr_plan_device_reason(const tsr_plan *p) { return p ? p->reason : ""; }
+size_t tsr_plan_arena_bytes(const tsr_plan *p) { return p ? p->prog.arena_bytes : 0; }

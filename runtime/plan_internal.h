@@ -1,0 +1,30 @@
+/*
+ * plan_internal.h — the tsr_plan object (opaque in tessera.h), shared by plan.c and the tools
+ * that explain a plan.
+ */
+#ifndef TSR_RUNTIME_PLAN_INTERNAL_H
+#define TSR_RUNTIME_PLAN_INTERNAL_H
+
+#include "runtime/program.h"
+
+struct tsr_workload;
+
+struct tsr_plan {
+    tsr_context *ctx;
+    struct tsr_program prog;
+    int device;                         /* index into ctx->devices */
+    const struct tsr_backend_ops *ops;  /* backend of `device` */
+    void *exec;                         /* backend executable */
+    int allow_fallback;
+    int fell_back;                      /* 1 after an OpenCL failure moved the plan to the CPU */
+    int n_folded, n_dead;               /* pass statistics */
+    char reason[768];                   /* why this device */
+    int n_inputs, n_outputs;
+    char **input_names, **output_names; /* owned */
+    struct tsr_tensor_desc *input_descs, *output_descs;
+};
+
+/* FLOPs, bytes, kernels and I/O of a program, for the scheduler's estimate. */
+struct tsr_workload tsr_program_workload(const struct tsr_program *p);
+
+#endif

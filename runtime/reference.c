@@ -1,0 +1,223 @@
+/*
+ * reference.c — the naive scalar reference of every operator (see reference.h). Written to be
+ * obviously right: one output element at a time, N-D index arithmetic for broadcasting,
+ * accumulation in double for GEMM/MatMul/Softmax. Formulas from the ONNX operator pages.
+ */
+#include "runtime/reference.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Offset of the element of `in` that broadcasts to output multi-index idx (out rank r). */
+static int64_t bcast_offset(const struct tsr_tensor_desc *in, const int64_t *idx, int r) {
+    int64_t off = 0, stride = 1;
+    for (int i = in->rank - 1; i >= 0; i--) {
+        int oi = i + (r - in->rank);
+        int64_t d = in->dims[i];
+        off += (d == 1 ? 0 : idx[oi]) * stride;
+        stride *= d;
+    }
+    return off;
+}
+
+static void unravel(int64_t flat, const struct tsr_tensor_desc *d, int64_t *idx) {
+    for (int i = d->rank - 1; i >= 0; i--) {
+        idx[i] = d->dims[i] ? flat % d->dims[i] : 0;
+        flat = d->dims[i] ? flat / d->dims[i] : 0;
+    }
+}
+
+static float ref_unary(tsr_op op, float x) {
+    switch (op) {
+    case TSR_OP_RELU: return x > 0.0f ? x : 0.0f;
+    case TSR_OP_SIGMOID: return (float)(1.0 / (1.0 + exp(-(double)x)));
+    case TSR_OP_TANH: return (float)tanh((double)x);
+    default: return x;
+    }
+}
+
+static float ref_binary(tsr_op op, float a, float b) {
+    switch (op) {
+    case TSR_OP_ADD: return a + b;
+    case TSR_OP_SUB: return a - b;
+    case TSR_OP_MUL: return a * b;
+    case TSR_OP_DIV: return a / b;
+    default: return 0.0f;
+    }
+}
+
+tsr_status tsr_ref_eval_node(tsr_context *ctx, const struct tsr_node *node,
+                             const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *od = &out->desc;
+    int64_t n = tsr_desc_elements(od);
+    float *y = out->data;
+    int64_t idx[TSR_MAX_RANK];
+    switch (node->op) {
+    case TSR_OP_ADD:
+    case TSR_OP_SUB:
+    case TSR_OP_MUL:
+    case TSR_OP_DIV: {
+        const float *a = in[0]->data, *b = in[1]->data;
+        for (int64_t i = 0; i < n; i++) {
+            unravel(i, od, idx);
+            y[i] = ref_binary(node->op, a[bcast_offset(&in[0]->desc, idx, od->rank)],
+                              b[bcast_offset(&in[1]->desc, idx, od->rank)]);
+        }
+        return TSR_OK;
+    }
+    case TSR_OP_RELU:
+    case TSR_OP_SIGMOID:
+    case TSR_OP_TANH: {
+        const float *x = in[0]->data;
+        for (int64_t i = 0; i < n; i++) y[i] = ref_unary(node->op, x[i]);
+        return TSR_OK;
+    }
+    case TSR_OP_IDENTITY:
+    case TSR_OP_FLATTEN:
+    case TSR_OP_RESHAPE:
+        memcpy(y, in[0]->data, (size_t)n * sizeof(float));
+        return TSR_OK;
+    case TSR_OP_SOFTMAX: {
+        const float *x = in[0]->data;
+        int r = in[0]->desc.rank;
+        int64_t axis = node->attrs.axis == TSR_AXIS_DEFAULT ? (node->attrs.softmax_2d ? 1 : -1)
+                                                            : node->attrs.axis;
+        if (axis < 0) axis += r;
+        int64_t outer = 1, len = 1, inner = 1;
+        for (int i = 0; i < r; i++) {
+            if (i < axis) outer *= in[0]->desc.dims[i];
+            else if (i == axis || node->attrs.softmax_2d) len *= in[0]->desc.dims[i];
+            else inner *= in[0]->desc.dims[i];
+        }
+        for (int64_t o = 0; o < outer; o++)
+            for (int64_t k = 0; k < inner; k++) {
+                double mx = -INFINITY, sum = 0.0;
+                for (int64_t j = 0; j < len; j++) {
+                    double v = x[(o * len + j) * inner + k];
+                    if (v > mx) mx = v;
+                }
+                for (int64_t j = 0; j < len; j++) sum += exp(x[(o * len + j) * inner + k] - mx);
+                for (int64_t j = 0; j < len; j++)
+                    y[(o * len + j) * inner + k] =
+                        (float)(exp(x[(o * len + j) * inner + k] - mx) / sum);
+            }
+        return TSR_OK;
+    }
+    case TSR_OP_GEMM: {
+        const struct tsr_op_attrs *at = &node->attrs;
+        const float *A = in[0]->data, *B = in[1]->data;
+        int64_t M = od->dims[0], N = od->dims[1];
+        int64_t K = at->trans_a ? in[0]->desc.dims[0] : in[0]->desc.dims[1];
+        int64_t lda = in[0]->desc.dims[1], ldb = in[1]->desc.dims[1];
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t j = 0; j < N; j++) {
+                double acc = 0.0;
+                for (int64_t k = 0; k < K; k++) {
+                    double a = at->trans_a ? A[k * lda + m] : A[m * lda + k];
+                    double b = at->trans_b ? B[j * ldb + k] : B[k * ldb + j];
+                    acc += a * b;
+                }
+                double v = at->alpha * acc;
+                if (node->n_inputs == 3) {
+                    idx[0] = m;
+                    idx[1] = j;
+                    v += (double)at->beta *
+                         ((const float *)in[2]->data)[bcast_offset(&in[2]->desc, idx, 2)];
+                }
+                y[m * N + j] = (float)v;
+            }
+        return TSR_OK;
+    }
+    case TSR_OP_MATMUL: {
+        /* Promote 1-D operands (numpy.matmul), then broadcast the batch dims. */
+        struct tsr_tensor_desc a = in[0]->desc, b = in[1]->desc;
+        if (a.rank == 1) {
+            a.rank = 2;
+            a.dims[1] = a.dims[0];
+            a.dims[0] = 1;
+        }
+        if (b.rank == 1) {
+            b.rank = 2;
+            b.dims[1] = 1;
+        }
+        int64_t M = a.dims[a.rank - 2], K = a.dims[a.rank - 1], N = b.dims[b.rank - 1];
+        struct tsr_tensor_desc ba = a, bb = b, batch;
+        ba.rank -= 2;
+        bb.rank -= 2;
+        if (tsr_broadcast_shape(&ba, &bb, &batch)) return TSR_E_SHAPE;
+        int64_t nb = tsr_desc_elements(&batch);
+        const float *A = in[0]->data, *B = in[1]->data;
+        for (int64_t bi = 0; bi < nb; bi++) {
+            unravel(bi, &batch, idx);
+            int64_t oa = bcast_offset(&ba, idx, batch.rank) * M * K;
+            int64_t ob = bcast_offset(&bb, idx, batch.rank) * K * N;
+            for (int64_t m = 0; m < M; m++)
+                for (int64_t j = 0; j < N; j++) {
+                    double acc = 0.0;
+                    for (int64_t k = 0; k < K; k++)
+                        acc += (double)A[oa + m * K + k] * (double)B[ob + k * N + j];
+                    y[bi * M * N + m * N + j] = (float)acc;
+                }
+        }
+        return TSR_OK;
+    }
+    case TSR_OP_COUNT: break;
+    }
+    return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "reference: node '%s' has unknown op", node->name);
+}
+
+tsr_status tsr_ref_eval_graph(const tsr_graph *g, const struct tsr_tensor *inputs, size_t n_inputs,
+                              struct tsr_tensor *outputs, size_t n_outputs) {
+    char s0[160], s1[160];
+    if (!g || (n_inputs && !inputs) || (n_outputs && !outputs) || (int)n_inputs != g->n_inputs ||
+        (int)n_outputs != g->n_outputs)
+        return TSR_ERR(g ? g->ctx : NULL, TSR_E_INVALID_ARG, "reference: wrong input/output count");
+    for (int i = 0; i < g->n_inputs; i++) {
+        const struct tsr_value_info *v = &g->values[g->inputs[i]];
+        if (!tsr_desc_equal(&inputs[i].desc, &v->desc))
+            return TSR_ERR(g->ctx, TSR_E_SHAPE, "reference: input '%s' is %s, the graph expects %s",
+                           v->name, tsr_desc_format(&inputs[i].desc, s0, sizeof s0),
+                           tsr_desc_format(&v->desc, s1, sizeof s1));
+    }
+    /* One host tensor per value; inputs and constants are borrowed. */
+    struct tsr_tensor *vals = calloc((size_t)g->n_values, sizeof *vals);
+    unsigned char *owned = calloc((size_t)g->n_values, 1);
+    tsr_status st = TSR_OK;
+    if (!vals || !owned) {
+        st = TSR_ERR(g->ctx, TSR_E_NOMEM, "reference: out of memory");
+        goto done;
+    }
+    for (int i = 0; i < g->n_values; i++) {
+        vals[i].desc = g->values[i].desc;
+        if (g->values[i].data) vals[i].data = g->values[i].data;
+        else if (g->values[i].input_index >= 0) vals[i].data = inputs[g->values[i].input_index].data;
+    }
+    for (int ni = 0; ni < g->n_nodes; ni++) {
+        const struct tsr_node *nd = &g->nodes[ni];
+        if (nd->dead) continue;
+        const struct tsr_tensor *in[TSR_NODE_MAX_INPUTS];
+        for (int k = 0; k < nd->n_inputs; k++) in[k] = &vals[nd->inputs[k]];
+        st = tsr_tensor_alloc(&g->values[nd->output].desc, &vals[nd->output]);
+        if (st != TSR_OK) goto done;
+        owned[nd->output] = 1;
+        st = tsr_ref_eval_node(g->ctx, nd, in, &vals[nd->output]);
+        if (st != TSR_OK) goto done;
+    }
+    for (int o = 0; o < g->n_outputs; o++) {
+        const struct tsr_tensor *src = &vals[g->outputs[o].value];
+        st = tsr_tensor_alloc(&src->desc, &outputs[o]);
+        if (st != TSR_OK) {
+            for (int k = 0; k < o; k++) tsr_tensor_free(&outputs[k]);
+            goto done;
+        }
+        memcpy(outputs[o].data, src->data, tsr_desc_bytes(&src->desc));
+    }
+done:
+    if (vals && owned)
+        for (int i = 0; i < g->n_values; i++)
+            if (owned[i]) tsr_tensor_free(&vals[i]);
+    free(vals);
+    free(owned);
+    return st;
+}
