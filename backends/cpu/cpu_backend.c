@@ -1,0 +1,331 @@
+/*
+ * cpu_backend.c — the CPU backend: context-level state (ISA tier, thread pool; cpu_backend.h)
+ * and the per-plan executable behind tsr_cpu_backend_ops (runtime/program.h).
+ *
+ * prepare validates every kernel, takes the TEMP arena and the per-thread scratch of the
+ * elementwise executor from the host pool, and resolves CONST/TEMP buffer pointers; execute only
+ * fills in the caller's INPUT/OUTPUT pointers and runs the kernels in order, so a run allocates
+ * nothing. The ISA of an executable is the backend's ISA when it was prepared.
+ */
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/cpu_exec.h"
+#include "runtime/pool.h"
+#include "runtime/profiler.h"
+#include "scheduler/topology.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+struct tsr_cpu_backend {
+    tsr_context *ctx;
+    tsr_cpu_isa detected; /* what the machine supports */
+    tsr_cpu_isa isa;      /* in use: detected, capped by TSR_CPU_ISA or set_isa */
+    struct tsr_cpu_pool *pool;
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Context-level backend                                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+tsr_status tsr_cpu_backend_create(tsr_context *ctx, int threads, struct tsr_cpu_backend **out) {
+    if (!out || threads < 0)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "cpu backend: %d threads requested", threads);
+    struct tsr_topology *topo = ctx ? ctx->topo : NULL;
+    if (threads == 0) {
+        if (topo) threads = tsr_topology_cpu(topo)->cores;
+        if (threads <= 0) {
+            long n = sysconf(_SC_NPROCESSORS_ONLN);
+            threads = n > 0 ? (int)n : 1;
+        }
+    }
+    struct tsr_cpu_backend *cpu = calloc(1, sizeof *cpu);
+    if (!cpu) return TSR_ERR(ctx, TSR_E_NOMEM, "cpu backend: out of memory");
+    cpu->ctx = ctx;
+    cpu->detected = tsr_cpu_detect_isa();
+    cpu->isa = cpu->detected;
+    const char *cap = tsr_getenv("TSR_CPU_ISA");
+    if (cap) {
+        int want = -1;
+        for (int i = TSR_ISA_SCALAR; i <= TSR_ISA_AVX512; i++)
+            if (strcasecmp(cap, tsr_cpu_isa_name((tsr_cpu_isa)i)) == 0) want = i;
+        if (want < 0)
+            tsr_log(ctx, TSR_LOG_WARN,
+                    "TSR_CPU_ISA='%s' is not one of scalar, avx2, avx512: ignored (using %s)", cap,
+                    tsr_cpu_isa_name(cpu->isa));
+        else if (want < (int)cpu->isa)
+            cpu->isa = (tsr_cpu_isa)want;
+    }
+    tsr_status st = tsr_cpu_pool_create(ctx, topo, threads, &cpu->pool);
+    if (st != TSR_OK) {
+        free(cpu);
+        return st;
+    }
+    tsr_log(ctx, TSR_LOG_INFO, "cpu backend: ISA %s (detected %s), %d threads",
+            tsr_cpu_isa_name(cpu->isa), tsr_cpu_isa_name(cpu->detected), threads);
+    *out = cpu;
+    return TSR_OK;
+}
+
+void tsr_cpu_backend_destroy(struct tsr_cpu_backend *cpu) {
+    if (!cpu) return;
+    tsr_cpu_pool_destroy(cpu->pool);
+    free(cpu);
+}
+
+tsr_cpu_isa tsr_cpu_backend_isa(const struct tsr_cpu_backend *cpu) {
+    return cpu ? cpu->isa : tsr_cpu_detect_isa();
+}
+
+int tsr_cpu_backend_threads(const struct tsr_cpu_backend *cpu) {
+    return cpu ? tsr_cpu_pool_threads(cpu->pool) : 1;
+}
+
+tsr_status tsr_cpu_backend_set_isa(struct tsr_cpu_backend *cpu, tsr_cpu_isa isa) {
+    if (!cpu || (int)isa < TSR_ISA_SCALAR || (int)isa > TSR_ISA_AVX512)
+        return TSR_ERR(cpu ? cpu->ctx : NULL, TSR_E_INVALID_ARG, "cpu backend: bad ISA %d",
+                       (int)isa);
+    if (isa > cpu->detected)
+        return TSR_ERR(cpu->ctx, TSR_E_UNSUPPORTED, "cpu backend: ISA %s requested, machine has %s",
+                       tsr_cpu_isa_name(isa), tsr_cpu_isa_name(cpu->detected));
+    cpu->isa = isa;
+    return TSR_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Per-plan executable                                                                       */
+/* ---------------------------------------------------------------------------------------- */
+
+struct tsr_cpu_exec {
+    tsr_context *ctx;
+    const struct tsr_program *prog;
+    struct tsr_cpu_env env;
+    void *arena;  /* prog->arena_bytes, from the host pool */
+    float **ptrs; /* n_buffers: resolved at prepare (CONST/TEMP) and per run (INPUT/OUTPUT) */
+};
+
+static void *tsr_cpu_mem_alloc(tsr_context *ctx, size_t bytes) {
+    if (ctx && ctx->host_pool) return tsr_host_pool_alloc(ctx->host_pool, ctx, bytes);
+    return tsr_aligned_alloc(bytes ? bytes : 64);
+}
+
+static void tsr_cpu_mem_free(tsr_context *ctx, void *p) {
+    if (!p) return;
+    if (ctx && ctx->host_pool)
+        tsr_host_pool_free(ctx->host_pool, p);
+    else
+        tsr_aligned_free(p);
+}
+
+static void tsr_cpu_release(void *exec) {
+    struct tsr_cpu_exec *ex = exec;
+    if (!ex) return;
+    tsr_cpu_mem_free(ex->ctx, ex->arena);
+    tsr_cpu_mem_free(ex->ctx, ex->env.scratch);
+    free(ex->ptrs);
+    free(ex);
+}
+
+/* Elements of buffer `id` (bytes / 4) or -1 when id is out of range. */
+static int64_t tsr_buf_elems(const struct tsr_program *prog, int id) {
+    if (id < 0 || id >= prog->n_buffers) return -1;
+    return (int64_t)(prog->buffers[id].bytes / sizeof(float));
+}
+
+/* Checks kernel `kn` against the program's buffers and its own geometry. */
+static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_program *prog,
+                                       const struct tsr_kernel *kn) {
+    const char *name = kn->name;
+    if (kn->n_inputs < 0 || kn->n_inputs > TSR_KERNEL_MAX_INPUTS)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "kernel '%s': %d inputs", name, kn->n_inputs);
+    for (int i = 0; i < kn->n_inputs; i++)
+        if (tsr_buf_elems(prog, kn->inputs[i]) < 0)
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG, "kernel '%s': input %d is buffer %d of %d", name,
+                           i, kn->inputs[i], prog->n_buffers);
+    const int64_t out_elems = tsr_buf_elems(prog, kn->output);
+    if (out_elems < 0)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "kernel '%s': output is buffer %d of %d", name,
+                       kn->output, prog->n_buffers);
+    const tsr_buffer_kind ok = prog->buffers[kn->output].kind;
+    if (ok != TSR_BUF_OUTPUT && ok != TSR_BUF_TEMP)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                       "kernel '%s': output buffer %d is an input or a constant", name, kn->output);
+    int64_t need = 0;
+    tsr_status st = TSR_OK;
+    switch (kn->kind) {
+    case TSR_K_GEMM:
+        st = tsr_cpu_gemm_check(ctx, name, &kn->u.gemm);
+        if (st != TSR_OK) return st;
+        if (kn->n_inputs != (kn->u.gemm.has_c ? 3 : 2))
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG, "gemm kernel '%s': %d inputs (has_c %d)", name,
+                           kn->n_inputs, kn->u.gemm.has_c);
+        need = kn->u.gemm.batch * kn->u.gemm.M * kn->u.gemm.N;
+        break;
+    case TSR_K_EW:
+        st = tsr_cpu_ew_check(ctx, name, &kn->u.ew, kn->n_inputs);
+        if (st != TSR_OK) return st;
+        need = 1;
+        for (int d = 0; d < kn->u.ew.rank; d++)
+            need *= kn->u.ew.dims[d];
+        break;
+    case TSR_K_SOFTMAX:
+        if (kn->n_inputs != 1 || kn->u.softmax.outer < 0 || kn->u.softmax.axis_len < 0 ||
+            kn->u.softmax.inner < 0)
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                           "softmax kernel '%s': %d inputs, shape [%lld, %lld, %lld]", name,
+                           kn->n_inputs, (long long)kn->u.softmax.outer,
+                           (long long)kn->u.softmax.axis_len, (long long)kn->u.softmax.inner);
+        need = kn->u.softmax.outer * kn->u.softmax.axis_len * kn->u.softmax.inner;
+        if (tsr_buf_elems(prog, kn->inputs[0]) < need)
+            return TSR_ERR(ctx, TSR_E_SHAPE,
+                           "softmax kernel '%s': input holds %lld of %lld elements", name,
+                           (long long)tsr_buf_elems(prog, kn->inputs[0]), (long long)need);
+        break;
+    case TSR_K_COPY:
+        if (kn->n_inputs != 1 || kn->u.copy.n < 0)
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG, "copy kernel '%s': %d inputs, n %lld", name,
+                           kn->n_inputs, (long long)kn->u.copy.n);
+        need = kn->u.copy.n;
+        if (tsr_buf_elems(prog, kn->inputs[0]) < need)
+            return TSR_ERR(ctx, TSR_E_SHAPE, "copy kernel '%s': input holds %lld of %lld elements",
+                           name, (long long)tsr_buf_elems(prog, kn->inputs[0]), (long long)need);
+        break;
+    default:
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "kernel '%s': unknown kind %d", name, (int)kn->kind);
+    }
+    if (need > out_elems)
+        return TSR_ERR(ctx, TSR_E_SHAPE,
+                       "kernel '%s': writes %lld elements into output buffer %d of %lld", name,
+                       (long long)need, kn->output, (long long)out_elems);
+    return TSR_OK;
+}
+
+static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr_program *prog,
+                                  void **exec) {
+    if (!prog || !exec)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "cpu prepare: NULL program or output");
+    if (device != 0)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "cpu prepare: device %d (the CPU is device 0)",
+                       device);
+    struct tsr_cpu_backend *cpu = ctx ? ctx->cpu : NULL;
+    struct tsr_topology *topo = ctx ? ctx->topo : NULL;
+    struct tsr_cpu_exec *ex = calloc(1, sizeof *ex);
+    if (!ex) return TSR_ERR(ctx, TSR_E_NOMEM, "cpu prepare: out of memory");
+    ex->ctx = ctx;
+    ex->prog = prog;
+    ex->env.ew = tsr_cpu_ew_table(tsr_cpu_backend_isa(cpu));
+    ex->env.pool = cpu ? cpu->pool : NULL;
+    ex->env.n_threads = tsr_cpu_pool_threads(ex->env.pool);
+    ex->env.l1d_bytes = topo ? (size_t)tsr_topology_l1d_bytes(topo) : 32 * 1024;
+    ex->env.llc_bytes = topo ? (size_t)tsr_topology_llc_bytes(topo) : 1024 * 1024;
+
+    tsr_status st = TSR_OK;
+    size_t scratch = 16;
+    for (int i = 0; i < prog->n_kernels && st == TSR_OK; i++) {
+        const struct tsr_kernel *kn = &prog->kernels[i];
+        st = tsr_cpu_check_kernel(ctx, prog, kn);
+        if (st == TSR_OK && kn->kind == TSR_K_EW) {
+            size_t s = tsr_cpu_ew_scratch_floats(&kn->u.ew, ex->env.l1d_bytes);
+            if (s > scratch) scratch = s;
+        }
+    }
+    if (st != TSR_OK) {
+        tsr_cpu_release(ex);
+        return st;
+    }
+    ex->env.scratch_floats = (scratch + 15) & ~(size_t)15;
+    ex->env.scratch =
+        tsr_cpu_mem_alloc(ctx, ex->env.scratch_floats * sizeof(float) * (size_t)ex->env.n_threads);
+    ex->ptrs = calloc((size_t)(prog->n_buffers > 0 ? prog->n_buffers : 1), sizeof *ex->ptrs);
+    if (prog->arena_bytes > 0) ex->arena = tsr_cpu_mem_alloc(ctx, prog->arena_bytes);
+    if (!ex->env.scratch || !ex->ptrs || (prog->arena_bytes > 0 && !ex->arena)) {
+        tsr_cpu_release(ex);
+        return TSR_ERR(ctx, TSR_E_NOMEM, "cpu prepare: cannot allocate %zu bytes of arena",
+                       prog->arena_bytes);
+    }
+    for (int b = 0; b < prog->n_buffers; b++) {
+        const struct tsr_buffer *buf = &prog->buffers[b];
+        if (buf->kind == TSR_BUF_CONST) {
+            ex->ptrs[b] = buf->const_data;
+        } else if (buf->kind == TSR_BUF_TEMP) {
+            if (buf->offset + buf->bytes > prog->arena_bytes) {
+                tsr_cpu_release(ex);
+                return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                               "cpu prepare: buffer %d [%zu, %zu) lies outside the %zu-byte arena",
+                               b, buf->offset, buf->offset + buf->bytes, prog->arena_bytes);
+            }
+            ex->ptrs[b] = (float *)((char *)ex->arena + buf->offset);
+        } else if ((buf->kind == TSR_BUF_INPUT &&
+                    (buf->io_index < 0 || buf->io_index >= prog->n_inputs)) ||
+                   (buf->kind == TSR_BUF_OUTPUT &&
+                    (buf->io_index < 0 || buf->io_index >= prog->n_outputs))) {
+            tsr_cpu_release(ex);
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG, "cpu prepare: buffer %d has io_index %d", b,
+                           buf->io_index);
+        }
+    }
+    tsr_log(ctx, TSR_LOG_DEBUG, "cpu prepare: %d kernels, ISA %s, %d threads, arena %zu bytes",
+            prog->n_kernels, tsr_cpu_isa_name(ex->env.ew->isa), ex->env.n_threads,
+            prog->arena_bytes);
+    *exec = ex;
+    return TSR_OK;
+}
+
+static void tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct tsr_kernel *kn) {
+    float *const *p = ex->ptrs;
+    float *y = p[kn->output];
+    switch (kn->kind) {
+    case TSR_K_GEMM:
+        tsr_cpu_gemm_run(&ex->env, &kn->u.gemm, p[kn->inputs[0]], p[kn->inputs[1]],
+                         kn->u.gemm.has_c ? p[kn->inputs[2]] : NULL, y);
+        break;
+    case TSR_K_EW: {
+        const float *in[TSR_EW_MAX_INPUTS] = {0};
+        for (int i = 0; i < kn->n_inputs; i++)
+            in[i] = p[kn->inputs[i]];
+        tsr_cpu_ew_run(&ex->env, &kn->u.ew, in, y);
+        break;
+    }
+    case TSR_K_SOFTMAX:
+        tsr_cpu_softmax_run(&ex->env, &kn->u.softmax, p[kn->inputs[0]], y);
+        break;
+    case TSR_K_COPY:
+        if (kn->u.copy.n > 0 && y != p[kn->inputs[0]])
+            memmove(y, p[kn->inputs[0]], (size_t)kn->u.copy.n * sizeof(float));
+        break;
+    }
+}
+
+static tsr_status tsr_cpu_execute(void *exec, const struct tsr_tensor *inputs,
+                                  struct tsr_tensor *outputs) {
+    struct tsr_cpu_exec *ex = exec;
+    if (!ex) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "cpu execute: NULL executable");
+    const struct tsr_program *prog = ex->prog;
+    if ((prog->n_inputs > 0 && !inputs) || (prog->n_outputs > 0 && !outputs))
+        return TSR_ERR(ex->ctx, TSR_E_INVALID_ARG, "cpu execute: NULL inputs or outputs");
+    for (int b = 0; b < prog->n_buffers; b++) {
+        const struct tsr_buffer *buf = &prog->buffers[b];
+        if (buf->kind == TSR_BUF_INPUT)
+            ex->ptrs[b] = (float *)inputs[buf->io_index].data; /* read-only by contract */
+        else if (buf->kind == TSR_BUF_OUTPUT)
+            ex->ptrs[b] = (float *)outputs[buf->io_index].data;
+    }
+    const int prof = tsr_prof_enabled(ex->ctx);
+    for (int i = 0; i < prog->n_kernels; i++) {
+        const struct tsr_kernel *kn = &prog->kernels[i];
+        const uint64_t t0 = prof ? tsr_now_ns() : 0;
+        tsr_cpu_run_kernel(ex, kn);
+        if (prof)
+            tsr_prof_add(ex->ctx, TSR_EVENT_KERNEL, kn->name, kn->nodes ? kn->nodes : "", "cpu", 0,
+                         t0, tsr_now_ns(), kn->bytes, kn->flops);
+    }
+    return TSR_OK;
+}
+
+const struct tsr_backend_ops tsr_cpu_backend_ops = {
+    .name = "cpu",
+    .prepare = tsr_cpu_prepare,
+    .execute = tsr_cpu_execute,
+    .release = tsr_cpu_release,
+};

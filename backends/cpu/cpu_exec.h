@@ -1,0 +1,81 @@
+/*
+ * cpu_exec.h — executors of the program kernels (runtime/program.h) on the CPU, callable
+ * without a tsr_context (the tests drive them directly).
+ *
+ * An executor reads its inputs from host pointers and writes one contiguous output. Everything
+ * it needs besides the operands is in struct tsr_cpu_env: the ISA's kernel table, the thread
+ * pool (NULL = run on the calling thread), the cache sizes that set the tiling, and per-thread
+ * scratch allocated once (at prepare) so that a run allocates nothing.
+ */
+#ifndef TSR_CPU_EXEC_H
+#define TSR_CPU_EXEC_H
+
+#include "backends/cpu/ew_kernels.h"
+#include "backends/cpu/threadpool.h"
+#include "runtime/program.h"
+
+struct tsr_cpu_env {
+    const struct tsr_cpu_ew_kernels *ew; /* ISA kernel table, never NULL */
+    struct tsr_cpu_pool *pool;           /* NULL: everything inline on the caller */
+    size_t l1d_bytes;                    /* per-core L1 data cache (tsr_topology_l1d_bytes) */
+    size_t llc_bytes;                    /* last-level cache share of one core */
+    float *scratch;                      /* n_threads * scratch_floats, 64-byte aligned */
+    size_t scratch_floats;               /* per thread, multiple of 16 */
+    int n_threads;                       /* == tsr_cpu_pool_threads(pool) */
+};
+
+/* ---- GEMM (gemm.c) ---- */
+
+/* Rows of Y per panel for an M x N x K GEMM given the cache share `llc_bytes`: the panel of Y
+ * (rows x N) plus the rows of A it consumes (rows x K) take at most half the cache, so the
+ * epilogue finds the panel still cached; at least 1 row, at most M. */
+int64_t tsr_cpu_gemm_panel_rows(int64_t M, int64_t N, int64_t K, size_t llc_bytes);
+
+/* Checks the geometry of `g` (positive sizes, leading dims large enough, activation known,
+ * C strides non-negative). Returns TSR_OK or TSR_E_INVALID_ARG / TSR_E_UNSUPPORTED with a
+ * message naming the kernel `name` (error recorded on ctx, which may be NULL). */
+tsr_status tsr_cpu_gemm_check(tsr_context *ctx, const char *name, const struct tsr_k_gemm *g);
+
+/* Y = act(alpha * op(A) op(B) + beta * C) for every batch (runtime/program.h, struct
+ * tsr_k_gemm). A, B, C (NULL when !g->has_c) and Y are host pointers with the layouts of
+ * tsr_k_gemm; Y must not overlap A, B or C. Matrix products go to cblas_sgemm (row-major) one
+ * panel of rows of M at a time (tsr_cpu_gemm_panel_rows with env->llc_bytes); the epilogue runs
+ * on that panel right after. `g` must have passed tsr_cpu_gemm_check. */
+void tsr_cpu_gemm_run(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g, const float *A,
+                      const float *B, const float *C, float *Y);
+
+/* ---- fused elementwise regions (ew_exec.c) ---- */
+
+/* Tile length (elements of the innermost dim, multiple of 16, 16 .. 4096) such that the
+ * region's n_regs register tiles plus one output tile take at most half of l1d_bytes. */
+size_t tsr_cpu_ew_tile(const struct tsr_k_ew *k, size_t l1d_bytes);
+/* Per-thread scratch (floats) the region needs: n_regs * tile. */
+size_t tsr_cpu_ew_scratch_floats(const struct tsr_k_ew *k, size_t l1d_bytes);
+
+/* Checks a region: rank in 1 .. TSR_MAX_RANK, dims >= 0, 1 <= n_instrs <= TSR_EW_MAX_INSTRS,
+ * 1 <= n_regs <= TSR_EW_MAX_REGS, known ops, operands in range (registers < n_regs, inputs <
+ * n_inputs), and every used input's innermost stride is 0 or 1 (the CPU reads the innermost dim
+ * as a vector or a broadcast scalar). Returns TSR_OK, TSR_E_INVALID_ARG or TSR_E_UNSUPPORTED
+ * with a message naming `name` (recorded on ctx, may be NULL). */
+tsr_status tsr_cpu_ew_check(tsr_context *ctx, const char *name, const struct tsr_k_ew *k,
+                            int n_inputs);
+
+/* Runs the region: y (contiguous, dims of k) = program of k over inputs[i] (strided as k says).
+ * Tile by tile; registers live in env->scratch (needs tsr_cpu_ew_scratch_floats(k,
+ * env->l1d_bytes) floats per thread); parallel over tiles when the region has more than
+ * TSR_CPU_EW_PARALLEL_MIN elements and the pool has several threads. y may be exactly one of the
+ * inputs when that input has the output's layout (in-place). `k` must have passed
+ * tsr_cpu_ew_check. */
+void tsr_cpu_ew_run(const struct tsr_cpu_env *env, const struct tsr_k_ew *k,
+                    const float *const *inputs, float *y);
+#define TSR_CPU_EW_PARALLEL_MIN ((int64_t)64 * 1024)
+
+/* ---- softmax (softmax.c) ---- */
+
+/* y = softmax of x over the middle axis of [outer, axis_len, inner] (both contiguous; y may equal
+ * x). inner == 1 uses env->ew->softmax_row per row; inner > 1 works on column chunks with the
+ * vector kernels. Parallel over `outer` when large. Needs no scratch. */
+void tsr_cpu_softmax_run(const struct tsr_cpu_env *env, const struct tsr_k_softmax *k,
+                         const float *x, float *y);
+
+#endif

@@ -1,0 +1,233 @@
+/*
+ * ew_avx2.c — AVX2 + FMA elementwise kernels (compiled with -mavx2 -mfma; only called when
+ * tsr_cpu_detect_isa() >= TSR_ISA_AVX2). 8 floats per vector; the tail (n % 8 elements) goes
+ * through the same vector code with _mm256_maskload_ps/_mm256_maskstore_ps, so every element is
+ * computed by the same formula (masked-out lanes are neither read nor written).
+ *
+ * exp: Cephes expf (Stephen L. Moshier, Cephes Math Library, expf.c): n = round(x * log2(e)),
+ * r = x - n * ln2 in two parts (C1 = 0.693359375, C2 = -2.12194440e-4), degree-5 polynomial,
+ * scaled by 2^n. 2^n is applied as two factors 2^(n/2) * 2^(n - n/2) so that results between
+ * FLT_MAX and the smallest denormal are produced without overflowing the exponent field; x is
+ * clamped to [-104, 89] first (exp(-104) < smallest denormal, exp(89) > FLT_MAX), NaN propagates.
+ * tanh: Cephes tanhf. Accuracy: see ew_kernels.h.
+ */
+#include "backends/cpu/ew_kernels.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+
+#define W 8
+
+static const int32_t tsr_mask_tbl[2 * W] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* Lane mask with the first r (1 .. 8) lanes set. */
+static inline __m256i tail_mask(size_t r) {
+    return _mm256_loadu_si256((const __m256i *)(tsr_mask_tbl + W - r));
+}
+
+static inline __m256 v_exp(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-104.0f), hi = _mm256_set1_ps(89.0f);
+    x = _mm256_max_ps(lo, x); /* second operand returned when NaN: NaN propagates */
+    x = _mm256_min_ps(hi, x);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 y = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i ni = _mm256_cvtps_epi32(n);
+    __m256i n1 = _mm256_srai_epi32(ni, 1);
+    __m256i n2 = _mm256_sub_epi32(ni, n1);
+    const __m256i bias = _mm256_set1_epi32(127);
+    __m256 f1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+    __m256 f2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(y, f1), f2);
+}
+
+static inline __m256 v_sigmoid(__m256 x) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256 e = v_exp(_mm256_sub_ps(_mm256_setzero_ps(), x));
+    return _mm256_div_ps(one, _mm256_add_ps(one, e));
+}
+
+static inline __m256 v_tanh(__m256 x) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    __m256 z = _mm256_andnot_ps(sign, x);
+    /* |x| >= 0.625: 1 - 2 / (exp(2|x|) + 1), sign of x */
+    __m256 e = v_exp(_mm256_add_ps(z, z));
+    __m256 big = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
+    big = _mm256_or_ps(big, _mm256_and_ps(sign, x));
+    /* |x| < 0.625: x + x^3 P(x^2) */
+    __m256 z2 = _mm256_mul_ps(x, x);
+    __m256 p = _mm256_set1_ps(-5.70498872745e-3f);
+    p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(2.06390887954e-2f));
+    p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(-5.37397155531e-2f));
+    p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(1.33314422036e-1f));
+    p = _mm256_fmadd_ps(p, z2, _mm256_set1_ps(-3.33332819422e-1f));
+    __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, z2), x, x);
+    __m256 use_small = _mm256_cmp_ps(z, _mm256_set1_ps(0.625f), _CMP_LT_OQ);
+    return _mm256_blendv_ps(big, small, use_small);
+}
+
+static inline __m256 v_relu(__m256 x) {
+    return _mm256_max_ps(x, _mm256_setzero_ps());
+}
+static inline __m256 v_copy(__m256 x) {
+    return x;
+}
+static inline __m256 v_add(__m256 a, __m256 b) {
+    return _mm256_add_ps(a, b);
+}
+static inline __m256 v_sub(__m256 a, __m256 b) {
+    return _mm256_sub_ps(a, b);
+}
+static inline __m256 v_mul(__m256 a, __m256 b) {
+    return _mm256_mul_ps(a, b);
+}
+static inline __m256 v_div(__m256 a, __m256 b) {
+    return _mm256_div_ps(a, b);
+}
+
+#define TSR_V_UNARY(name)                                                                          \
+    static void name##_u(size_t n, const float *x, float *y) {                                     \
+        size_t i = 0;                                                                              \
+        for (; i + W <= n; i += W)                                                                 \
+            _mm256_storeu_ps(y + i, v_##name(_mm256_loadu_ps(x + i)));                             \
+        if (i < n) {                                                                               \
+            __m256i m = tail_mask(n - i);                                                          \
+            _mm256_maskstore_ps(y + i, m, v_##name(_mm256_maskload_ps(x + i, m)));                 \
+        }                                                                                          \
+    }
+
+#define TSR_V_BINARY(name)                                                                         \
+    static void name##_vv(size_t n, const float *a, const float *b, float *y) {                    \
+        size_t i = 0;                                                                              \
+        for (; i + W <= n; i += W)                                                                 \
+            _mm256_storeu_ps(y + i, v_##name(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));     \
+        if (i < n) {                                                                               \
+            __m256i m = tail_mask(n - i);                                                          \
+            _mm256_maskstore_ps(                                                                   \
+                y + i, m, v_##name(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m)));   \
+        }                                                                                          \
+    }                                                                                              \
+    static void name##_vs(size_t n, const float *a, const float *b, float *y) {                    \
+        const __m256 s = _mm256_set1_ps(*b);                                                       \
+        size_t i = 0;                                                                              \
+        for (; i + W <= n; i += W)                                                                 \
+            _mm256_storeu_ps(y + i, v_##name(_mm256_loadu_ps(a + i), s));                          \
+        if (i < n) {                                                                               \
+            __m256i m = tail_mask(n - i);                                                          \
+            _mm256_maskstore_ps(y + i, m, v_##name(_mm256_maskload_ps(a + i, m), s));              \
+        }                                                                                          \
+    }                                                                                              \
+    static void name##_sv(size_t n, const float *a, const float *b, float *y) {                    \
+        const __m256 s = _mm256_set1_ps(*a);                                                       \
+        size_t i = 0;                                                                              \
+        for (; i + W <= n; i += W)                                                                 \
+            _mm256_storeu_ps(y + i, v_##name(s, _mm256_loadu_ps(b + i)));                          \
+        if (i < n) {                                                                               \
+            __m256i m = tail_mask(n - i);                                                          \
+            _mm256_maskstore_ps(y + i, m, v_##name(s, _mm256_maskload_ps(b + i, m)));              \
+        }                                                                                          \
+    }
+
+TSR_V_BINARY(add)
+TSR_V_BINARY(sub)
+TSR_V_BINARY(mul)
+TSR_V_BINARY(div)
+TSR_V_UNARY(relu)
+TSR_V_UNARY(sigmoid)
+TSR_V_UNARY(tanh)
+TSR_V_UNARY(copy)
+TSR_V_UNARY(exp)
+
+static void axpy(size_t n, float alpha, const float *x, float *y) {
+    const __m256 al = _mm256_set1_ps(alpha);
+    size_t i = 0;
+    for (; i + W <= n; i += W)
+        _mm256_storeu_ps(y + i,
+                         _mm256_fmadd_ps(al, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    if (i < n) {
+        __m256i m = tail_mask(n - i);
+        _mm256_maskstore_ps(
+            y + i, m,
+            _mm256_fmadd_ps(al, _mm256_maskload_ps(x + i, m), _mm256_maskload_ps(y + i, m)));
+    }
+}
+
+static inline float hmax(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    return _mm_cvtss_f32(m);
+}
+
+static inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+static void softmax_row(size_t n, const float *x, float *y) {
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    __m256 vm = ninf;
+    size_t i = 0;
+    for (; i + W <= n; i += W)
+        vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + i));
+    if (i < n) {
+        __m256i m = tail_mask(n - i);
+        __m256 v = _mm256_blendv_ps(ninf, _mm256_maskload_ps(x + i, m), _mm256_castsi256_ps(m));
+        vm = _mm256_max_ps(vm, v);
+    }
+    const __m256 mx = _mm256_set1_ps(hmax(vm));
+    __m256 vs = _mm256_setzero_ps();
+    for (i = 0; i + W <= n; i += W) {
+        __m256 e = v_exp(_mm256_sub_ps(_mm256_loadu_ps(x + i), mx));
+        vs = _mm256_add_ps(vs, e);
+        _mm256_storeu_ps(y + i, e);
+    }
+    if (i < n) {
+        __m256i m = tail_mask(n - i);
+        __m256 e = v_exp(_mm256_sub_ps(_mm256_maskload_ps(x + i, m), mx));
+        e = _mm256_and_ps(e, _mm256_castsi256_ps(m));
+        vs = _mm256_add_ps(vs, e);
+        _mm256_maskstore_ps(y + i, m, e);
+    }
+    const __m256 inv = _mm256_set1_ps(1.0f / hsum(vs));
+    for (i = 0; i + W <= n; i += W)
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(y + i), inv));
+    if (i < n) {
+        __m256i m = tail_mask(n - i);
+        _mm256_maskstore_ps(y + i, m, _mm256_mul_ps(_mm256_maskload_ps(y + i, m), inv));
+    }
+}
+
+const struct tsr_cpu_ew_kernels tsr_cpu_ew_avx2 = {
+    .isa = TSR_ISA_AVX2,
+    .unary = {[TSR_EW_RELU] = relu_u,
+              [TSR_EW_SIGMOID] = sigmoid_u,
+              [TSR_EW_TANH] = tanh_u,
+              [TSR_EW_COPY] = copy_u},
+    .binary = {[TSR_EW_ADD] = add_vv,
+               [TSR_EW_SUB] = sub_vv,
+               [TSR_EW_MUL] = mul_vv,
+               [TSR_EW_DIV] = div_vv},
+    .binary_vs = {[TSR_EW_ADD] = add_vs,
+                  [TSR_EW_SUB] = sub_vs,
+                  [TSR_EW_MUL] = mul_vs,
+                  [TSR_EW_DIV] = div_vs},
+    .binary_sv = {[TSR_EW_ADD] = add_sv,
+                  [TSR_EW_SUB] = sub_sv,
+                  [TSR_EW_MUL] = mul_sv,
+                  [TSR_EW_DIV] = div_sv},
+    .exp = exp_u,
+    .axpy = axpy,
+    .softmax_row = softmax_row,
+};

@@ -1,0 +1,72 @@
+/*
+ * softmax.c — softmax executor (struct tsr_k_softmax) over the middle axis of
+ * [outer, axis_len, inner], numerically stable (the max along the axis is subtracted first).
+ *
+ * inner == 1: each of the `outer` rows is contiguous: the ISA's softmax_row kernel.
+ * inner > 1: the axis is strided by `inner`; the inner dim is processed in chunks of
+ * TSR_SOFTMAX_CHUNK columns with the running max and sum of the chunk on the stack, every pass
+ * over the axis using the contiguous vector kernels on one row segment at a time.
+ * Parallel over outer (one task per outer index) when the tensor is large.
+ */
+#include "backends/cpu/cpu_exec.h"
+
+#include <math.h>
+
+#define TSR_SOFTMAX_CHUNK 256
+
+struct tsr_softmax_job {
+    const struct tsr_cpu_env *env;
+    const struct tsr_k_softmax *k;
+    const float *x;
+    float *y;
+};
+
+static void tsr_softmax_block(const struct tsr_cpu_ew_kernels *ew, int64_t L, int64_t inner,
+                              const float *x, float *y) {
+    float m[TSR_SOFTMAX_CHUNK], s[TSR_SOFTMAX_CHUNK];
+    for (int64_t c0 = 0; c0 < inner; c0 += TSR_SOFTMAX_CHUNK) {
+        const size_t w = (size_t)(inner - c0 < TSR_SOFTMAX_CHUNK ? inner - c0 : TSR_SOFTMAX_CHUNK);
+        for (size_t c = 0; c < w; c++)
+            m[c] = x[c0 + (int64_t)c];
+        for (int64_t j = 1; j < L; j++) {
+            const float *xr = x + j * inner + c0;
+            for (size_t c = 0; c < w; c++)
+                m[c] = fmaxf(m[c], xr[c]);
+        }
+        for (size_t c = 0; c < w; c++)
+            s[c] = 0.0f;
+        for (int64_t j = 0; j < L; j++) {
+            const float *xr = x + j * inner + c0;
+            float *yr = y + j * inner + c0;
+            ew->binary[TSR_EW_SUB](w, xr, m, yr);
+            ew->exp(w, yr, yr);
+            ew->binary[TSR_EW_ADD](w, s, yr, s);
+        }
+        for (int64_t j = 0; j < L; j++) {
+            float *yr = y + j * inner + c0;
+            ew->binary[TSR_EW_DIV](w, yr, s, yr);
+        }
+    }
+}
+
+static void tsr_softmax_task(void *arg, size_t task, int thread_id) {
+    const struct tsr_softmax_job *job = arg;
+    const int64_t L = job->k->axis_len, inner = job->k->inner;
+    const int64_t base = (int64_t)task * L * inner;
+    if (inner == 1)
+        job->env->ew->softmax_row((size_t)L, job->x + base, job->y + base);
+    else
+        tsr_softmax_block(job->env->ew, L, inner, job->x + base, job->y + base);
+}
+
+void tsr_cpu_softmax_run(const struct tsr_cpu_env *env, const struct tsr_k_softmax *k,
+                         const float *x, float *y) {
+    if (k->outer <= 0 || k->axis_len <= 0 || k->inner <= 0) return;
+    struct tsr_softmax_job job = {.env = env, .k = k, .x = x, .y = y};
+    const int64_t total = k->outer * k->axis_len * k->inner;
+    if (total > TSR_CPU_EW_PARALLEL_MIN && k->outer > 1 && env->pool && env->n_threads > 1)
+        tsr_cpu_pool_parallel_for(env->pool, (size_t)k->outer, tsr_softmax_task, &job);
+    else
+        for (int64_t o = 0; o < k->outer; o++)
+            tsr_softmax_task(&job, (size_t)o, 0);
+}

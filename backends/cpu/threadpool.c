@@ -1,0 +1,169 @@
+/*
+ * threadpool.c — fixed pthread pool for parallel loops (threadpool.h).
+ *
+ * Protocol: a loop is published under `mu` by bumping `generation`; every worker wakes, claims
+ * tasks from the atomic counter `next` until it passes n_tasks, then decrements `pending`; the
+ * submitter (which also claims tasks) waits until `pending` is 0. `submit` serialises loops; it
+ * is only try-locked, so a second submitter runs its loop inline instead of waiting (no
+ * deadlock from nested or concurrent loops).
+ */
+#include "backends/cpu/threadpool.h"
+#include "scheduler/topology.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tsr_cpu_worker {
+    struct tsr_cpu_pool *pool;
+    int id;
+};
+
+struct tsr_cpu_pool {
+    pthread_mutex_t submit;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    pthread_cond_t done;
+    uint64_t generation; /* guarded by mu */
+    int stop;            /* guarded by mu */
+    int pending;         /* workers still in the current loop; guarded by mu */
+    tsr_cpu_task_fn fn;  /* current loop, written under mu before generation++ */
+    void *arg;
+    size_t n_tasks;
+    atomic_size_t next;
+    int n_threads;
+    int n_started; /* workers actually created */
+    const struct tsr_topology *topo;
+    pthread_t *threads;             /* n_threads - 1 */
+    struct tsr_cpu_worker *workers; /* n_threads - 1 */
+};
+
+static void tsr_pool_run_tasks(struct tsr_cpu_pool *pool, tsr_cpu_task_fn fn, void *arg,
+                               size_t n_tasks, int id) {
+    for (;;) {
+        size_t t = atomic_fetch_add_explicit(&pool->next, 1, memory_order_relaxed);
+        if (t >= n_tasks) break;
+        fn(arg, t, id);
+    }
+}
+
+static void *tsr_pool_worker_main(void *p) {
+    struct tsr_cpu_worker *w = p;
+    struct tsr_cpu_pool *pool = w->pool;
+    if (pool->topo) (void)tsr_topology_bind_thread(pool->topo, w->id);
+    pthread_mutex_lock(&pool->mu);
+    uint64_t seen = 0;
+    for (;;) {
+        while (pool->generation == seen && !pool->stop)
+            pthread_cond_wait(&pool->wake, &pool->mu);
+        if (pool->stop) break;
+        seen = pool->generation;
+        tsr_cpu_task_fn fn = pool->fn;
+        void *arg = pool->arg;
+        size_t n = pool->n_tasks;
+        pthread_mutex_unlock(&pool->mu);
+        tsr_pool_run_tasks(pool, fn, arg, n, w->id);
+        pthread_mutex_lock(&pool->mu);
+        if (--pool->pending == 0) pthread_cond_signal(&pool->done);
+    }
+    pthread_mutex_unlock(&pool->mu);
+    return NULL;
+}
+
+static void tsr_pool_stop_workers(struct tsr_cpu_pool *pool) {
+    pthread_mutex_lock(&pool->mu);
+    pool->stop = 1;
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->mu);
+    for (int i = 0; i < pool->n_started; i++)
+        pthread_join(pool->threads[i], NULL);
+    pool->n_started = 0;
+}
+
+static void tsr_pool_free(struct tsr_cpu_pool *pool) {
+    pthread_cond_destroy(&pool->done);
+    pthread_cond_destroy(&pool->wake);
+    pthread_mutex_destroy(&pool->mu);
+    pthread_mutex_destroy(&pool->submit);
+    free(pool->threads);
+    free(pool->workers);
+    free(pool);
+}
+
+tsr_status tsr_cpu_pool_create(tsr_context *ctx, const struct tsr_topology *topo, int n_threads,
+                               struct tsr_cpu_pool **out) {
+    if (!out || n_threads < 1)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "cpu thread pool: %d threads (need >= 1)",
+                       n_threads);
+    struct tsr_cpu_pool *pool = calloc(1, sizeof *pool);
+    if (!pool) return TSR_ERR(ctx, TSR_E_NOMEM, "cpu thread pool: out of memory");
+    pool->n_threads = n_threads;
+    pool->topo = topo;
+    atomic_init(&pool->next, 0);
+    pthread_mutex_init(&pool->submit, NULL);
+    pthread_mutex_init(&pool->mu, NULL);
+    pthread_cond_init(&pool->wake, NULL);
+    pthread_cond_init(&pool->done, NULL);
+    const int n_workers = n_threads - 1;
+    if (n_workers > 0) {
+        pool->threads = calloc((size_t)n_workers, sizeof *pool->threads);
+        pool->workers = calloc((size_t)n_workers, sizeof *pool->workers);
+        if (!pool->threads || !pool->workers) {
+            tsr_pool_free(pool);
+            return TSR_ERR(ctx, TSR_E_NOMEM, "cpu thread pool: out of memory");
+        }
+    }
+    for (int i = 0; i < n_workers; i++) {
+        pool->workers[i].pool = pool;
+        pool->workers[i].id = i + 1;
+        int rc = pthread_create(&pool->threads[i], NULL, tsr_pool_worker_main, &pool->workers[i]);
+        if (rc != 0) {
+            tsr_pool_stop_workers(pool);
+            tsr_pool_free(pool);
+            return TSR_ERR(ctx, TSR_E_NOMEM,
+                           "cpu thread pool: pthread_create failed for worker %d: %s", i + 1,
+                           strerror(rc));
+        }
+        pool->n_started++;
+    }
+    *out = pool;
+    return TSR_OK;
+}
+
+void tsr_cpu_pool_destroy(struct tsr_cpu_pool *pool) {
+    if (!pool) return;
+    tsr_pool_stop_workers(pool);
+    tsr_pool_free(pool);
+}
+
+int tsr_cpu_pool_threads(const struct tsr_cpu_pool *pool) {
+    return pool ? pool->n_threads : 1;
+}
+
+void tsr_cpu_pool_parallel_for(struct tsr_cpu_pool *pool, size_t n_tasks, tsr_cpu_task_fn fn,
+                               void *arg) {
+    if (n_tasks == 0) return;
+    if (!pool || pool->n_started == 0 || n_tasks == 1 ||
+        pthread_mutex_trylock(&pool->submit) != 0) {
+        for (size_t t = 0; t < n_tasks; t++)
+            fn(arg, t, 0);
+        return;
+    }
+    pthread_mutex_lock(&pool->mu);
+    pool->fn = fn;
+    pool->arg = arg;
+    pool->n_tasks = n_tasks;
+    atomic_store_explicit(&pool->next, 0, memory_order_relaxed);
+    pool->pending = pool->n_started;
+    pool->generation++;
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->mu);
+
+    tsr_pool_run_tasks(pool, fn, arg, n_tasks, 0);
+
+    pthread_mutex_lock(&pool->mu);
+    while (pool->pending > 0)
+        pthread_cond_wait(&pool->done, &pool->mu);
+    pthread_mutex_unlock(&pool->mu);
+    pthread_mutex_unlock(&pool->submit);
+}
