@@ -38,10 +38,10 @@ def save_case(name, model_bytes, inputs, outputs):
     with open(os.path.join(HERE, name + ".onnx"), "wb") as f:
         f.write(model_bytes)
     for i, x in enumerate(inputs):
-        np.save(os.path.join(HERE, f"{name}_in{i}.npy"), np.ascontiguousarray(x, np.float32))
+        np.save(os.path.join(HERE, f"{name}_in{i}.npy"), np.asarray(x, np.float32, order="C"))
     for i, y in enumerate(outputs):
         y = y.detach().numpy() if isinstance(y, torch.Tensor) else y
-        np.save(os.path.join(HERE, f"{name}_out{i}.npy"), np.ascontiguousarray(y, np.float32))
+        np.save(os.path.join(HERE, f"{name}_out{i}.npy"), np.asarray(y, np.float32, order="C"))
     CASES.append((name, len(inputs), len(outputs)))
 
 
@@ -292,6 +292,25 @@ def cases_unary_shape():
               helper_model(nodes, [("x", [3, 4])], [("y", [3, 2])], inits=[("w", w), ("b", b)],
                            graph_inputs_extra=[vi("w", [4, 2]), vi("b", [2])]),
               [x], [T(x) @ T(w) + T(b)])
+
+    # Typed data fields instead of raw_data: float_data / int64_data initializers, value_ints
+    x = rand(2, 6)
+    w = rand(6, 3)
+    b = rand(3)
+    inits = [helper.make_tensor("w", TensorProto.FLOAT, [6, 3], w.flatten().tolist()),
+             helper.make_tensor("shape", TensorProto.INT64, [2], [3, -1])]
+    nodes = [helper.make_node("Constant", [], ["b"], name="const_b_floats",
+                              value=helper.make_tensor("bv", TensorProto.FLOAT, [3], b.tolist())),
+             helper.make_node("Constant", [], ["shape2"], name="const_ints", value_ints=[0, 1, 2]),
+             helper.make_node("Gemm", ["x", "w", "b"], ["g"], name="gemm_typed"),
+             helper.make_node("Reshape", ["g", "shape"], ["r"], name="reshape_typed"),
+             helper.make_node("Reshape", ["r", "shape2"], ["y"], name="reshape_ints")]
+    g = helper.make_graph(nodes, "g", [vi("x", [2, 6])], [vi("y", [3, 1, 2])], initializer=inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 7
+    onnx.checker.check_model(m)
+    save_case("typed_fields", m.SerializeToString(), [x],
+              [(T(x) @ T(w) + T(b)).reshape(3, 1, 2)])
 
     # Two outputs, one of them an intermediate also consumed downstream
     x1, x2 = rand(2, 3), rand(2, 3)
