@@ -59,6 +59,7 @@ static size_t class_bytes(int c) {
     return (size_t)1 << (TSR_POOL_MIN_LOG2 + c);
 }
 
+/* Creates an empty pool (pool.h). Returns TSR_OK, TSR_E_INVALID_ARG (out NULL), TSR_E_NOMEM. */
 tsr_status tsr_host_pool_create(struct tsr_topology *topo, struct tsr_host_pool **out) {
     if (!out) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_host_pool_create: out is NULL");
     struct tsr_host_pool *p = calloc(1, sizeof *p);
@@ -72,6 +73,7 @@ tsr_status tsr_host_pool_create(struct tsr_topology *topo, struct tsr_host_pool 
     return TSR_OK;
 }
 
+/* Frees cached blocks; blocks still handed out are leaked and logged (pool.h). */
 void tsr_host_pool_destroy(struct tsr_host_pool *pool) {
     if (!pool) return;
     for (int c = 0; c < TSR_POOL_CLASSES; c++) {
@@ -89,6 +91,10 @@ void tsr_host_pool_destroy(struct tsr_host_pool *pool) {
     free(pool);
 }
 
+/* Pops a cached block of the request's class, else allocates one (posix_memalign, 64 B) outside
+ * the mutex and records TSR_EVENT_ALLOC "host_pool_grow" (bytes = class size) in ctx's profiler.
+ * Returns NULL when pool is NULL, the request exceeds the largest class, or the system is out of
+ * memory. Thread-safe. */
 void *tsr_host_pool_alloc(struct tsr_host_pool *pool, tsr_context *ctx, size_t bytes) {
     if (!pool) return NULL;
     int c = size_class(bytes);
@@ -130,6 +136,8 @@ void *tsr_host_pool_alloc(struct tsr_host_pool *pool, tsr_context *ctx, size_t b
     return (char *)h + TSR_POOL_HDR;
 }
 
+/* Pushes the block on its class's free list. A pointer that is not a live block of a pool (double
+ * free, foreign pointer whose header does not carry the live magic) is logged and ignored. */
 void tsr_host_pool_free(struct tsr_host_pool *pool, void *p) {
     if (!pool || !p) return;
     struct tsr_pool_hdr *h = (struct tsr_pool_hdr *)((char *)p - TSR_POOL_HDR);
@@ -148,6 +156,7 @@ void tsr_host_pool_free(struct tsr_host_pool *pool, void *p) {
     pthread_mutex_unlock(&pool->mutex);
 }
 
+/* Snapshot of the statistics under the mutex; zeros for a NULL pool. */
 void tsr_host_pool_stats(const struct tsr_host_pool *pool, struct tsr_pool_stats *out) {
     if (!out) return;
     if (!pool) {
@@ -160,6 +169,8 @@ void tsr_host_pool_stats(const struct tsr_host_pool *pool, struct tsr_pool_stats
     pthread_mutex_unlock(&mp->mutex);
 }
 
+/* Public (tessera.h): device 0 (the CPU) → host pool; an OpenCL device → its device pool via
+ * tsr_opencl_pool_stats. Returns TSR_OK or TSR_E_INVALID_ARG (NULL, index out of range). */
 tsr_status tsr_pool_get_stats(const tsr_context *ctx, int device, struct tsr_pool_stats *out) {
     tsr_context *mctx = (tsr_context *)ctx;
     if (!ctx || !out) return TSR_ERR(mctx, TSR_E_INVALID_ARG, "tsr_pool_get_stats: NULL argument");

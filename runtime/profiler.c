@@ -89,11 +89,14 @@ static const char *intern(struct tsr_profiler *p, const char *s) {
     return it->str;
 }
 
+/* Relaxed atomic load of the enabled flag: no lock on hot paths (profiler.h). */
 int tsr_prof_enabled(const tsr_context *ctx) {
     if (!ctx || !ctx->prof) return 0;
     return atomic_load_explicit(&ctx->prof->enabled, memory_order_relaxed);
 }
 
+/* Appends one record under the mutex, interning the strings (NULL name/nodes → ""); an end
+ * before start is clamped to start. Drops the record silently when out of memory (profiler.h). */
 void tsr_prof_add(tsr_context *ctx, tsr_event_kind kind, const char *name, const char *nodes,
                   const char *device, int queue, uint64_t start_ns, uint64_t end_ns, uint64_t bytes,
                   uint64_t flops) {
@@ -126,6 +129,8 @@ out:
 
 /* --- public API (tessera.h) --------------------------------------------------------------- */
 
+/* Public API (tessera.h): the functions below take ctx and use ctx->prof. NULL ctx or a context
+ * without profiler: enable/clear are no-ops, count is 0, the others return TSR_E_INVALID_ARG. */
 void tsr_profiler_enable(tsr_context *ctx, int on) {
     if (!ctx || !ctx->prof) return;
     atomic_store(&ctx->prof->enabled, on ? 1 : 0);
@@ -348,6 +353,8 @@ fail:
     return NULL;
 }
 
+/* Builds the Chrome trace with json-c and writes it to "<path>.tmp.<pid>", then renames it over
+ * path. Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_NOMEM, TSR_E_IO (message names path and errno). */
 tsr_status tsr_profiler_write_trace(const tsr_context *ctx, const char *path) {
     tsr_context *mctx = (tsr_context *)ctx;
     if (!ctx || !ctx->prof || !path || !*path)

@@ -139,6 +139,8 @@ static double host_peak(int cores, double mhz, const char *isa) {
     return (double)cores * (mhz / 1000.0) * isa_flops_per_cycle(isa);
 }
 
+/* Fills dev->est_* by the formulas at the top of this file (select.h). cpu may be NULL. The
+ * host bandwidth probe runs once per process (pthread_once). Thread-safe. */
 void tsr_sched_fill_estimates(struct tsr_device_info *dev,
                               const struct tsr_cpu_topology_info *cpu) {
     if (!dev) return;
@@ -180,6 +182,8 @@ void tsr_sched_fill_estimates(struct tsr_device_info *dev,
     dev->est_transfer_gbps = intel ? 20.0 : 12.0;
 }
 
+/* Roofline time per run in ms (select.h): max(compute, memory) + launches + per-run transfers.
+ * HUGE_VAL when dev has no estimate (est_gflops or est_gbps <= 0) or an argument is NULL. */
 double tsr_sched_predict_ms(const struct tsr_device_info *dev, const struct tsr_workload *w) {
     if (!dev || !w) return HUGE_VAL;
     if (dev->est_gflops <= 0.0 || dev->est_gbps <= 0.0) return HUGE_VAL;
@@ -211,6 +215,10 @@ static void append(char *buf, size_t size, size_t *len, const char *fmt, ...) {
     if (*len > size - 1) *len = size - 1;
 }
 
+/* Lowest predicted time wins; the native CPU wins ties; OpenCL devices of type CPU are not
+ * chosen while a native CPU device is in the list (same cores, extra copies). Writes one line:
+ * "predicted: cpu 1.619 ms, opencl:0 1.800 ms (...); chose cpu: ..." (truncated to reason_size).
+ * Returns the index of the chosen device (0 on bad arguments). Thread-safe. */
 int tsr_sched_choose(const struct tsr_device_info *devs, int n_devs, const struct tsr_workload *w,
                      char *reason, size_t reason_size) {
     if (reason && reason_size) reason[0] = '\0';
