@@ -1,0 +1,142 @@
+/* cmd_info.c — `tessera info [--json]`: version, CPU topology and ISA, OpenCL devices, and what
+ * `auto` would pick for a typical workload and why. */
+#include "cli.h"
+
+#include "backends/cpu/cpu_backend.h"
+#include "runtime/internal.h"
+#include "scheduler/select.h"
+#include "scheduler/topology.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static json_object *device_json(const struct tsr_device_info *d, double predicted_ms) {
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_string(d->id));
+    json_object_object_add(o, "backend",
+                           json_object_new_string(d->backend == TSR_BACKEND_CPU ? "cpu" : "opencl"));
+    json_object_object_add(o, "name", json_object_new_string(d->name));
+    json_object_object_add(o, "vendor", json_object_new_string(d->vendor));
+    json_object_object_add(o, "type", json_object_new_string(d->device_type));
+    if (d->backend == TSR_BACKEND_OPENCL) {
+        json_object_object_add(o, "platform", json_object_new_string(d->platform));
+        json_object_object_add(o, "driver_version", json_object_new_string(d->driver_version));
+        json_object_object_add(o, "max_clock_mhz", json_object_new_int(d->max_clock_mhz));
+        json_object_object_add(o, "max_alloc_bytes", json_object_new_int64((int64_t)d->max_alloc_bytes));
+    } else {
+        json_object_object_add(o, "isa", json_object_new_string(d->isa));
+    }
+    json_object_object_add(o, "compute_units", json_object_new_int(d->compute_units));
+    json_object_object_add(o, "global_mem_bytes", json_object_new_int64((int64_t)d->global_mem_bytes));
+    json_object_object_add(o, "numa_node", json_object_new_int(d->numa_node));
+    json_object_object_add(o, "locality", json_object_new_string(d->locality));
+    json_object_object_add(o, "est_gflops", json_object_new_double(d->est_gflops));
+    json_object_object_add(o, "est_gbps", json_object_new_double(d->est_gbps));
+    json_object_object_add(o, "est_launch_us", json_object_new_double(d->est_launch_us));
+    json_object_object_add(o, "est_transfer_gbps", json_object_new_double(d->est_transfer_gbps));
+    json_object_object_add(o, "typical_predicted_ms", json_object_new_double(predicted_ms));
+    return o;
+}
+
+int cmd_info(int argc, char **argv) {
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) as_json = 1;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: tessera info [--json]\n");
+            return TSR_EXIT_OK;
+        } else return cli_usage_error("info: unknown option '%s'", argv[i]);
+    }
+    tsr_context *ctx = NULL;
+    tsr_status st = tsr_context_create(NULL, &ctx);
+    if (st != TSR_OK) return cli_fail(NULL, st, "cannot create a context");
+    const struct tsr_cpu_topology_info *ci = tsr_topology_cpu(ctx->topo);
+    const char *isa_detected = tsr_cpu_isa_name(tsr_cpu_detect_isa());
+    const char *isa_used = tsr_cpu_isa_name(tsr_cpu_backend_isa(ctx->cpu));
+    struct tsr_workload w = tsr_sched_typical_workload();
+    char reason[768];
+    int pick = tsr_sched_choose(ctx->devices, ctx->n_devices, &w, reason, sizeof reason);
+    int n_cl = ctx->n_devices - 1;
+
+    if (as_json) {
+        json_object *root = json_object_new_object();
+        json_object_object_add(root, "version", json_object_new_string(TSR_VERSION_STRING));
+        json_object *cpu = json_object_new_object();
+        json_object_object_add(cpu, "model", json_object_new_string(ci->model));
+        json_object_object_add(cpu, "vendor", json_object_new_string(ci->vendor));
+        json_object_object_add(cpu, "packages", json_object_new_int(ci->packages));
+        json_object_object_add(cpu, "numa_nodes", json_object_new_int(ci->numa_nodes));
+        json_object_object_add(cpu, "cores", json_object_new_int(ci->cores));
+        json_object_object_add(cpu, "pus", json_object_new_int(ci->pus));
+        json_object_object_add(cpu, "memory_bytes", json_object_new_int64((int64_t)ci->total_mem_bytes));
+        json_object *caches = json_object_new_array();
+        for (int i = 0; i < ci->n_caches; i++) {
+            json_object *c = json_object_new_object();
+            json_object_object_add(c, "level", json_object_new_int(ci->caches[i].level));
+            json_object_object_add(c, "size_bytes", json_object_new_int64((int64_t)ci->caches[i].size_bytes));
+            json_object_object_add(c, "line_bytes", json_object_new_int(ci->caches[i].line_bytes));
+            json_object_object_add(c, "count", json_object_new_int(ci->caches[i].count));
+            json_object_array_add(caches, c);
+        }
+        json_object_object_add(cpu, "caches", caches);
+        json_object_object_add(cpu, "isa_detected", json_object_new_string(isa_detected));
+        json_object_object_add(cpu, "isa_in_use", json_object_new_string(isa_used));
+        json_object_object_add(cpu, "threads", json_object_new_int(ctx->devices[0].compute_units));
+        json_object_object_add(root, "cpu", cpu);
+        json_object *devs = json_object_new_array();
+        for (int i = 0; i < ctx->n_devices; i++)
+            json_object_array_add(devs, device_json(&ctx->devices[i],
+                                                    tsr_sched_predict_ms(&ctx->devices[i], &w)));
+        json_object_object_add(root, "devices", devs);
+        json_object_object_add(root, "opencl_available", json_object_new_boolean(n_cl > 0));
+        json_object *au = json_object_new_object();
+        json_object_object_add(au, "device", json_object_new_string(ctx->devices[pick].id));
+        json_object_object_add(au, "reason", json_object_new_string(reason));
+        json_object *wl = json_object_new_object();
+        json_object_object_add(wl, "flops", json_object_new_double(w.flops));
+        json_object_object_add(wl, "bytes", json_object_new_double(w.bytes));
+        json_object_object_add(wl, "kernels", json_object_new_int(w.kernels));
+        json_object_object_add(wl, "io_bytes", json_object_new_double(w.io_bytes));
+        json_object_object_add(au, "typical_workload", wl);
+        json_object_object_add(root, "auto", au);
+        cli_print_json(root);
+        json_object_put(root);
+    } else {
+        printf("tessera %s\n\n", TSR_VERSION_STRING);
+        printf("CPU: %s (%s)\n", ci->model[0] ? ci->model : "unknown model", ci->vendor);
+        printf("  packages %d, NUMA nodes %d, cores %d, hardware threads %d, memory %.1f GiB\n",
+               ci->packages, ci->numa_nodes, ci->cores, ci->pus,
+               (double)ci->total_mem_bytes / (1024.0 * 1024.0 * 1024.0));
+        printf("  caches:");
+        for (int i = 0; i < ci->n_caches; i++)
+            printf(" L%d %llu KiB x%d%s", ci->caches[i].level,
+                   (unsigned long long)(ci->caches[i].size_bytes / 1024), ci->caches[i].count,
+                   i + 1 < ci->n_caches ? "," : "");
+        printf("\n  ISA detected %s, in use %s (cap with TSR_CPU_ISA=scalar|avx2|avx512), %d "
+               "worker threads\n\n", isa_detected, isa_used, ctx->devices[0].compute_units);
+        printf("Devices:\n");
+        for (int i = 0; i < ctx->n_devices; i++) {
+            const struct tsr_device_info *d = &ctx->devices[i];
+            printf("  %-9s %s\n", d->id, d->name);
+            if (d->backend == TSR_BACKEND_OPENCL)
+                printf("            platform %s, vendor %s, driver %s, type %s\n", d->platform,
+                       d->vendor, d->driver_version, d->device_type);
+            char clock[32] = "";
+            if (d->max_clock_mhz) snprintf(clock, sizeof clock, " @ %d MHz", d->max_clock_mhz);
+            printf("            %d compute units%s, %.1f GiB memory, locality: %s\n",
+                   d->compute_units, clock, (double)d->global_mem_bytes / (1 << 30),
+                   d->locality[0] ? d->locality : "unknown");
+            printf("            estimate: %.1f GFLOP/s, %.1f GB/s, launch %.1f us",
+                   d->est_gflops, d->est_gbps, d->est_launch_us);
+            if (d->backend == TSR_BACKEND_OPENCL)
+                printf(", host<->device %.1f GB/s", d->est_transfer_gbps);
+            printf("\n");
+        }
+        if (n_cl == 0)
+            printf("  (no OpenCL device: no ICD loader or platform, or TSR_BACKENDS excludes "
+                   "opencl)\n");
+        printf("\nauto would pick: %s\n  why: %s\n", ctx->devices[pick].id, reason);
+    }
+    tsr_context_destroy(ctx);
+    return TSR_EXIT_OK;
+}

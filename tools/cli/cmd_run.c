@@ -1,0 +1,656 @@
+/*
+ * cmd_run.c — `tessera run`: import an ONNX model, run it on one device or on every device,
+ * check it against reference outputs and labels, time it, profile it, compare devices.
+ */
+#include "cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_FILES 16
+
+static const char *const RUN_USAGE =
+    "usage: tessera run [MODEL.onnx] [options]\n"
+    "\n"
+    "Without MODEL, runs the bundled digits model (models/digits.onnx) on its bundled test data,\n"
+    "labels and PyTorch reference.\n"
+    "\n"
+    "  --device D             auto (default), cpu, opencl, opencl:N, or all (compare every device)\n"
+    "  --input NAME=FILE.npy  input tensor (NAME= may be left out for inputs in order)\n"
+    "  --expect NAME=REF.npy  reference output: report the max absolute error\n"
+    "  --labels FILE.npy      class labels: report the top-1 accuracy of output 0\n"
+    "  --output NAME=FILE.npy write an output (from the first device that ran)\n"
+    "  --repeat N             timed runs after one warm-up run (default 20); the median is shown\n"
+    "  --profile              print the profiler table (kernels, transfers, compiles) and pools\n"
+    "  --trace FILE.json      write a Chrome trace (open in https://ui.perfetto.dev)\n"
+    "  --json                 print one JSON object instead of text\n"
+    "\n"
+    "Exit status: 0 success, 2 bad input or unusable device, 1 internal error.\n";
+
+struct named_file {
+    char name[256]; /* "" = positional */
+    char path[4096];
+};
+
+struct run_args {
+    const char *model;
+    const char *device;
+    struct named_file inputs[MAX_FILES], expects[MAX_FILES], outputs[MAX_FILES];
+    int n_inputs, n_expects, n_outputs;
+    const char *labels;
+    int repeat;
+    int profile;
+    const char *trace;
+    int json;
+    int bundled;
+};
+
+struct device_result {
+    struct tsr_device_info dev; /* device the plan ran on */
+    char requested[24];
+    int ok;
+    char error[1024];
+    int exit_code;
+    double max_abs_err; /* NAN when no --expect */
+    double accuracy;    /* NAN when no --labels */
+    int correct, total;
+    double median_ms, min_ms, max_ms;
+    int kernels;
+    size_t arena_bytes;
+    int fell_back;
+    char reason[768];
+    uint64_t allocs_in_timed_runs; /* pool allocations from the system during the timed runs */
+    json_object *profile;          /* [{name, device, count, total_ms}] */
+    json_object *outputs;          /* {name: shape} */
+};
+
+static int parse_named(const char *arg, struct named_file *f) {
+    const char *eq = strchr(arg, '=');
+    memset(f, 0, sizeof *f);
+    if (eq) {
+        size_t n = (size_t)(eq - arg);
+        if (n == 0 || n >= sizeof f->name) return -1;
+        memcpy(f->name, arg, n);
+        arg = eq + 1;
+    }
+    if (!*arg || strlen(arg) >= sizeof f->path) return -1;
+    snprintf(f->path, sizeof f->path, "%s", arg);
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct run_args *a) {
+    memset(a, 0, sizeof *a);
+    a->device = "auto";
+    a->repeat = 20;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        const char *v = (i + 1 < argc) ? argv[i + 1] : NULL;
+#define NEED_VALUE()                                                                               \
+    do {                                                                                           \
+        if (!v) return cli_usage_error("run: %s needs a value", o);                                \
+        i++;                                                                                       \
+    } while (0)
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+            fputs(RUN_USAGE, stdout);
+            return -1;
+        } else if (!strcmp(o, "--device")) {
+            NEED_VALUE();
+            a->device = v;
+        } else if (!strcmp(o, "--input") || !strcmp(o, "--expect") || !strcmp(o, "--output")) {
+            NEED_VALUE();
+            struct named_file *arr = o[2] == 'i' ? a->inputs : o[2] == 'e' ? a->expects : a->outputs;
+            int *n = o[2] == 'i' ? &a->n_inputs : o[2] == 'e' ? &a->n_expects : &a->n_outputs;
+            if (*n >= MAX_FILES) return cli_usage_error("run: too many %s options", o);
+            if (parse_named(v, &arr[*n]))
+                return cli_usage_error("run: %s expects NAME=FILE.npy, got '%s'", o, v);
+            (*n)++;
+        } else if (!strcmp(o, "--labels")) {
+            NEED_VALUE();
+            a->labels = v;
+        } else if (!strcmp(o, "--repeat")) {
+            NEED_VALUE();
+            char *end = NULL;
+            long r = strtol(v, &end, 10);
+            if (!end || *end || r < 1 || r > 1000000)
+                return cli_usage_error("run: --repeat expects a count from 1 to 1000000, got '%s'",
+                                       v);
+            a->repeat = (int)r;
+        } else if (!strcmp(o, "--profile")) {
+            a->profile = 1;
+        } else if (!strcmp(o, "--trace")) {
+            NEED_VALUE();
+            a->trace = v;
+        } else if (!strcmp(o, "--json")) {
+            a->json = 1;
+        } else if (o[0] == '-' && o[1]) {
+            return cli_usage_error("run: unknown option '%s' (see tessera run --help)", o);
+        } else if (!a->model) {
+            a->model = o;
+        } else {
+            return cli_usage_error("run: more than one model given ('%s', '%s')", a->model, o);
+        }
+#undef NEED_VALUE
+    }
+    return 0;
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static json_object *shape_json(const struct tsr_tensor_desc *d) {
+    json_object *arr = json_object_new_array();
+    for (int i = 0; i < d->rank; i++) json_object_array_add(arr, json_object_new_int64(d->dims[i]));
+    return arr;
+}
+
+/* Finds the plan output a named file refers to ("" = output k in order). -1 if none. */
+static int output_index(tsr_plan *plan, const struct named_file *f, int k) {
+    if (!f->name[0]) return k < tsr_plan_output_count(plan) ? k : -1;
+    for (int i = 0; i < tsr_plan_output_count(plan); i++) {
+        const char *nm = NULL;
+        tsr_plan_output_desc(plan, i, &nm, NULL);
+        if (nm && !strcmp(nm, f->name)) return i;
+    }
+    return -1;
+}
+
+static uint64_t pool_system_allocs(tsr_context *ctx, int n_devices) {
+    uint64_t total = 0;
+    for (int d = 0; d < n_devices; d++) {
+        struct tsr_pool_stats s;
+        if (tsr_pool_get_stats(ctx, d, &s) == TSR_OK) total += s.system_allocs;
+    }
+    return total;
+}
+
+/* Aggregates profiler records [from, count) by (name, device). */
+static json_object *profile_json(tsr_context *ctx, size_t from) {
+    size_t n = tsr_profiler_count(ctx);
+    json_object *arr = json_object_new_array();
+    for (size_t i = from; i < n; i++) {
+        struct tsr_profile_record r;
+        if (tsr_profiler_get(ctx, i, &r) != TSR_OK) continue;
+        json_object *row = NULL;
+        for (size_t k = 0; k < json_object_array_length(arr); k++) {
+            json_object *e = json_object_array_get_idx(arr, k), *nm, *dv;
+            json_object_object_get_ex(e, "name", &nm);
+            json_object_object_get_ex(e, "device", &dv);
+            if (!strcmp(json_object_get_string(nm), r.name) &&
+                !strcmp(json_object_get_string(dv), r.device)) {
+                row = e;
+                break;
+            }
+        }
+        double ms = (double)(r.end_ns - r.start_ns) * 1e-6;
+        static const char *const kinds[] = {"kernel", "transfer", "compile", "alloc"};
+        if (!row) {
+            row = json_object_new_object();
+            json_object_object_add(row, "name", json_object_new_string(r.name));
+            json_object_object_add(row, "device", json_object_new_string(r.device));
+            json_object_object_add(row, "kind", json_object_new_string(kinds[r.kind & 3]));
+            json_object_object_add(row, "nodes", json_object_new_string(r.nodes ? r.nodes : ""));
+            json_object_object_add(row, "count", json_object_new_int(0));
+            json_object_object_add(row, "total_ms", json_object_new_double(0.0));
+            json_object_array_add(arr, row);
+        }
+        json_object *c, *t;
+        json_object_object_get_ex(row, "count", &c);
+        json_object_object_get_ex(row, "total_ms", &t);
+        json_object_set_int(c, json_object_get_int(c) + 1);
+        json_object_set_double(t, json_object_get_double(t) + ms);
+    }
+    return arr;
+}
+
+struct run_data {
+    struct tsr_tensor inputs[MAX_FILES];
+    int n_inputs;
+    struct tsr_tensor expects[MAX_FILES];
+    struct tsr_tensor labels;
+    int have_labels;
+};
+
+static int set_error(struct device_result *r, tsr_context *ctx, tsr_status st, const char *what) {
+    const struct tsr_error_info *e = tsr_last_error(ctx);
+    snprintf(r->error, sizeof r->error, "%s: %s (%s)", what,
+             (e->message && *e->message) ? e->message : tsr_status_str(st), tsr_status_name(st));
+    r->exit_code = (st == TSR_E_INTERNAL || st == TSR_E_NOMEM) ? TSR_EXIT_FAIL : TSR_EXIT_USAGE;
+    return r->exit_code;
+}
+
+/* Compiles and runs on one device; fills r. Returns 0 or an exit code. */
+static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_args *a,
+                         struct run_data *data, const char *device, int write_outputs,
+                         struct device_result *r) {
+    memset(r, 0, sizeof *r);
+    snprintf(r->requested, sizeof r->requested, "%s", device);
+    r->max_abs_err = NAN;
+    r->accuracy = NAN;
+    int profiling = a->profile || a->trace || a->json;
+    size_t mark = tsr_profiler_count(ctx);
+    tsr_profiler_enable(ctx, profiling);
+
+    struct tsr_compile_options co = tsr_compile_options_default();
+    co.device = device;
+    tsr_plan *plan = NULL;
+    tsr_status st = tsr_compile(ctx, graph, &co, &plan);
+    if (st != TSR_OK) return set_error(r, ctx, st, "compile");
+    int n_out = tsr_plan_output_count(plan);
+    struct tsr_tensor outs[MAX_FILES];
+    memset(outs, 0, sizeof outs);
+    double *times = NULL;
+    int rc = 0;
+    if (n_out > MAX_FILES) {
+        snprintf(r->error, sizeof r->error, "the model has %d outputs, at most %d supported", n_out,
+                 MAX_FILES);
+        rc = r->exit_code = TSR_EXIT_USAGE;
+        goto done;
+    }
+    for (int i = 0; i < n_out; i++) {
+        struct tsr_tensor_desc d;
+        tsr_plan_output_desc(plan, i, NULL, &d);
+        if ((st = tsr_tensor_alloc(&d, &outs[i])) != TSR_OK) {
+            rc = set_error(r, ctx, st, "output allocation");
+            goto done;
+        }
+    }
+    /* Warm-up run (not profiled, not timed): first-touch, lazy device work. */
+    tsr_profiler_enable(ctx, 0);
+    st = tsr_plan_run(plan, data->inputs, (size_t)data->n_inputs, outs, (size_t)n_out);
+    if (st != TSR_OK) {
+        rc = set_error(r, ctx, st, "run");
+        goto done;
+    }
+    tsr_profiler_enable(ctx, profiling);
+    times = calloc((size_t)a->repeat, sizeof *times);
+    if (!times) {
+        rc = set_error(r, ctx, TSR_E_NOMEM, "timing");
+        goto done;
+    }
+    uint64_t allocs0 = pool_system_allocs(ctx, tsr_device_count(ctx));
+    for (int k = 0; k < a->repeat; k++) {
+        double t0 = now_ms();
+        st = tsr_plan_run(plan, data->inputs, (size_t)data->n_inputs, outs, (size_t)n_out);
+        times[k] = now_ms() - t0;
+        if (st != TSR_OK) {
+            rc = set_error(r, ctx, st, "run");
+            goto done;
+        }
+    }
+    r->allocs_in_timed_runs = pool_system_allocs(ctx, tsr_device_count(ctx)) - allocs0;
+    qsort(times, (size_t)a->repeat, sizeof *times, cmp_double);
+    r->min_ms = times[0];
+    r->max_ms = times[a->repeat - 1];
+    r->median_ms = (a->repeat % 2) ? times[a->repeat / 2]
+                                   : 0.5 * (times[a->repeat / 2 - 1] + times[a->repeat / 2]);
+    tsr_plan_device(plan, &r->dev);
+    r->kernels = tsr_plan_kernel_count(plan);
+    r->arena_bytes = tsr_plan_arena_bytes(plan);
+    snprintf(r->reason, sizeof r->reason, "%s", tsr_plan_device_reason(plan));
+    r->fell_back = strcmp(r->dev.id, device) != 0 && strcmp(device, "auto") != 0;
+    r->outputs = json_object_new_object();
+    for (int i = 0; i < n_out; i++) {
+        const char *nm = NULL;
+        tsr_plan_output_desc(plan, i, &nm, NULL);
+        json_object_object_add(r->outputs, nm, shape_json(&outs[i].desc));
+    }
+    /* Reference outputs. */
+    if (a->n_expects > 0) r->max_abs_err = 0.0;
+    for (int e = 0; e < a->n_expects; e++) {
+        int oi = output_index(plan, &a->expects[e], e);
+        const struct tsr_tensor *ref = &data->expects[e];
+        char s0[160], s1[160];
+        if (oi < 0) {
+            snprintf(r->error, sizeof r->error, "--expect %s: the model has no such output",
+                     a->expects[e].name[0] ? a->expects[e].name : a->expects[e].path);
+            rc = r->exit_code = TSR_EXIT_USAGE;
+            goto done;
+        }
+        if (ref->desc.dtype != TSR_F32 ||
+            tsr_desc_elements(&ref->desc) != tsr_desc_elements(&outs[oi].desc)) {
+            snprintf(r->error, sizeof r->error, "--expect %s: reference is %s, the output is %s",
+                     a->expects[e].path, tsr_desc_format(&ref->desc, s0, sizeof s0),
+                     tsr_desc_format(&outs[oi].desc, s1, sizeof s1));
+            rc = r->exit_code = TSR_EXIT_USAGE;
+            goto done;
+        }
+        const float *x = outs[oi].data, *y = ref->data;
+        for (int64_t i = 0; i < tsr_desc_elements(&ref->desc); i++) {
+            double d = fabs((double)x[i] - (double)y[i]);
+            if (isnan(d)) d = INFINITY;
+            if (d > r->max_abs_err) r->max_abs_err = d;
+        }
+    }
+    /* Top-1 accuracy of output 0 over its last dimension. */
+    if (data->have_labels) {
+        const struct tsr_tensor_desc *od = &outs[0].desc;
+        int64_t classes = od->rank ? od->dims[od->rank - 1] : 1;
+        int64_t rows = classes ? tsr_desc_elements(od) / classes : 0;
+        const struct tsr_tensor *lb = &data->labels;
+        if (tsr_desc_elements(&lb->desc) != rows) {
+            char s0[160], s1[160];
+            snprintf(r->error, sizeof r->error,
+                     "--labels %s: %s labels for output %s (%lld rows)", a->labels,
+                     tsr_desc_format(&lb->desc, s0, sizeof s0), tsr_desc_format(od, s1, sizeof s1),
+                     (long long)rows);
+            rc = r->exit_code = TSR_EXIT_USAGE;
+            goto done;
+        }
+        const float *x = outs[0].data;
+        for (int64_t i = 0; i < rows; i++) {
+            int64_t best = 0;
+            for (int64_t c = 1; c < classes; c++)
+                if (x[i * classes + c] > x[i * classes + best]) best = c;
+            int64_t label = lb->desc.dtype == TSR_I64 ? ((const int64_t *)lb->data)[i]
+                                                      : (int64_t)((const float *)lb->data)[i];
+            r->correct += best == label;
+        }
+        r->total = (int)rows;
+        r->accuracy = rows ? (double)r->correct / (double)rows : NAN;
+    }
+    if (write_outputs)
+        for (int o = 0; o < a->n_outputs; o++) {
+            int oi = output_index(plan, &a->outputs[o], o);
+            if (oi < 0) {
+                snprintf(r->error, sizeof r->error, "--output %s: the model has no such output",
+                         a->outputs[o].name[0] ? a->outputs[o].name : a->outputs[o].path);
+                rc = r->exit_code = TSR_EXIT_USAGE;
+                goto done;
+            }
+            if ((st = tsr_npy_save(a->outputs[o].path, &outs[oi])) != TSR_OK) {
+                rc = set_error(r, NULL, st, "--output");
+                goto done;
+            }
+        }
+    r->profile = profile_json(ctx, mark);
+    r->ok = 1;
+done:
+    free(times);
+    for (int i = 0; i < MAX_FILES; i++) tsr_tensor_free(&outs[i]);
+    tsr_plan_destroy(plan);
+    return rc;
+}
+
+static json_object *result_json(const struct device_result *r) {
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "requested_device", json_object_new_string(r->requested));
+    if (!r->ok) {
+        json_object_object_add(o, "error", json_object_new_string(r->error));
+        return o;
+    }
+    json_object_object_add(o, "device", json_object_new_string(r->dev.id));
+    json_object_object_add(o, "device_name", json_object_new_string(r->dev.name));
+    json_object_object_add(o, "backend", json_object_new_string(
+                                             r->dev.backend == TSR_BACKEND_CPU ? "cpu" : "opencl"));
+    json_object_object_add(o, "device_reason", json_object_new_string(r->reason));
+    json_object_object_add(o, "fell_back", json_object_new_boolean(r->fell_back));
+    json_object_object_add(o, "outputs", json_object_get(r->outputs));
+    json_object_object_add(o, "max_abs_err",
+                           isnan(r->max_abs_err) ? NULL : json_object_new_double(r->max_abs_err));
+    json_object_object_add(o, "accuracy",
+                           isnan(r->accuracy) ? NULL : json_object_new_double(r->accuracy));
+    json_object_object_add(o, "median_ms", json_object_new_double(r->median_ms));
+    json_object_object_add(o, "min_ms", json_object_new_double(r->min_ms));
+    json_object_object_add(o, "max_ms", json_object_new_double(r->max_ms));
+    json_object_object_add(o, "kernels", json_object_new_int(r->kernels));
+    json_object_object_add(o, "arena_bytes", json_object_new_int64((int64_t)r->arena_bytes));
+    json_object_object_add(o, "pool_allocs_in_timed_runs",
+                           json_object_new_int64((int64_t)r->allocs_in_timed_runs));
+    json_object_object_add(o, "profile", json_object_get(r->profile));
+    return o;
+}
+
+static void print_result_text(const struct device_result *r, const struct run_args *a) {
+    if (!r->ok) {
+        printf("%-10s error: %s\n", r->requested, r->error);
+        return;
+    }
+    printf("device:   %s (%s, %s backend%s%s)\n", r->dev.id, r->dev.name,
+           r->dev.backend == TSR_BACKEND_CPU ? "cpu" : "opencl",
+           r->dev.isa[0] ? ", isa " : "", r->dev.isa);
+    printf("  why:    %s\n", r->reason);
+    if (!isnan(r->accuracy))
+        printf("  accuracy:    %.4f (%d/%d) against %s\n", r->accuracy, r->correct, r->total,
+               a->labels);
+    if (!isnan(r->max_abs_err)) printf("  max abs err: %.3g against the reference\n", r->max_abs_err);
+    printf("  time:        median %.4f ms per run over %d runs (min %.4f, max %.4f)\n",
+           r->median_ms, a->repeat, r->min_ms, r->max_ms);
+    printf("  kernels:     %d per run, arena %zu bytes, %llu pool allocations during timed runs\n",
+           r->kernels, r->arena_bytes, (unsigned long long)r->allocs_in_timed_runs);
+}
+
+static void print_pools(tsr_context *ctx) {
+    printf("\nmemory pools:\n  %-10s %14s %14s %14s %10s %10s %10s\n", "device", "in use B",
+           "peak B", "reserved B", "allocs", "reuses", "system");
+    for (int d = 0; d < tsr_device_count(ctx); d++) {
+        struct tsr_device_info di;
+        struct tsr_pool_stats s;
+        if (tsr_device_get_info(ctx, d, &di) != TSR_OK || tsr_pool_get_stats(ctx, d, &s) != TSR_OK)
+            continue;
+        printf("  %-10s %14llu %14llu %14llu %10llu %10llu %10llu\n", di.id,
+               (unsigned long long)s.bytes_in_use, (unsigned long long)s.peak_bytes,
+               (unsigned long long)s.bytes_reserved, (unsigned long long)s.allocs,
+               (unsigned long long)s.reuses, (unsigned long long)s.system_allocs);
+    }
+}
+
+static int load_npy(const char *what, const char *path, struct tsr_tensor *t) {
+    tsr_status st = tsr_npy_load(path, t);
+    if (st != TSR_OK) {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s %s", what, path);
+        return cli_fail(NULL, st, buf);
+    }
+    return 0;
+}
+
+int cmd_run(int argc, char **argv) {
+    struct run_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc < 0) return TSR_EXIT_OK; /* --help */
+    if (rc) return rc;
+    static char model_path[4096];
+    if (!a.model) {
+        const char *dir = cli_models_dir();
+        a.bundled = 1;
+        snprintf(model_path, sizeof model_path, "%s/digits.onnx", dir);
+        a.model = model_path;
+        if (a.n_inputs == 0) {
+            snprintf(a.inputs[0].path, sizeof a.inputs[0].path, "%s/digits_test_x.npy", dir);
+            a.n_inputs = 1;
+        }
+        if (a.n_expects == 0) {
+            snprintf(a.expects[0].path, sizeof a.expects[0].path, "%s/digits_test_logits.npy", dir);
+            a.n_expects = 1;
+        }
+        if (!a.labels) {
+            static char labels[4096];
+            snprintf(labels, sizeof labels, "%s/digits_test_y.npy", dir);
+            a.labels = labels;
+        }
+    }
+
+    struct run_data data;
+    memset(&data, 0, sizeof data);
+    tsr_context *ctx = NULL;
+    tsr_graph *graph = NULL;
+    struct device_result results[16];
+    int n_results = 0;
+    memset(results, 0, sizeof results);
+    int exit_code = TSR_EXIT_OK;
+
+    for (int i = 0; i < a.n_inputs; i++)
+        if ((rc = load_npy("--input", a.inputs[i].path, &data.inputs[i]))) goto out_rc;
+    data.n_inputs = a.n_inputs;
+    for (int i = 0; i < a.n_expects; i++)
+        if ((rc = load_npy("--expect", a.expects[i].path, &data.expects[i]))) goto out_rc;
+    if (a.labels) {
+        if ((rc = load_npy("--labels", a.labels, &data.labels))) goto out_rc;
+        data.have_labels = 1;
+    }
+
+    struct tsr_context_options copts;
+    memset(&copts, 0, sizeof copts);
+    copts.profile = a.profile || a.trace != NULL;
+    tsr_status st = tsr_context_create(&copts, &ctx);
+    if (st != TSR_OK) {
+        rc = cli_fail(NULL, st, "cannot create a context");
+        goto out_rc;
+    }
+    /* Import once to learn input names, then again with the inputs' shapes (symbolic dims). */
+    st = tsr_onnx_import_file(ctx, a.model, NULL, 0, &graph);
+    if (st != TSR_OK) {
+        rc = cli_fail(ctx, st, a.model);
+        goto out_rc;
+    }
+    int n_graph_inputs = tsr_graph_input_count(graph);
+    if (a.n_inputs != n_graph_inputs) {
+        rc = cli_usage_error("%s has %d input(s) (first: '%s'), %d --input given", a.model,
+                             n_graph_inputs, n_graph_inputs ? tsr_graph_input_name(graph, 0) : "",
+                             a.n_inputs);
+        goto out_rc;
+    }
+    struct tsr_input_shape shapes[MAX_FILES];
+    struct tsr_tensor ordered[MAX_FILES];
+    for (int i = 0; i < n_graph_inputs; i++) {
+        const char *nm = tsr_graph_input_name(graph, i);
+        int found = -1;
+        for (int k = 0; k < a.n_inputs; k++)
+            if (!strcmp(a.inputs[k].name, nm)) found = k;
+        if (found < 0 && !a.inputs[i].name[0]) found = i;
+        if (found < 0) {
+            rc = cli_usage_error("%s: no --input for model input '%s'", a.model, nm);
+            goto out_rc;
+        }
+        shapes[i].name = nm;
+        shapes[i].desc = data.inputs[found].desc;
+        ordered[i] = data.inputs[found];
+    }
+    /* Names in `shapes` point into the first graph: copy before destroying it. */
+    char names[MAX_FILES][256];
+    for (int i = 0; i < n_graph_inputs; i++) {
+        snprintf(names[i], sizeof names[i], "%s", shapes[i].name);
+        shapes[i].name = names[i];
+    }
+    tsr_graph_destroy(graph);
+    graph = NULL;
+    st = tsr_onnx_import_file(ctx, a.model, shapes, (size_t)n_graph_inputs, &graph);
+    if (st != TSR_OK) {
+        rc = cli_fail(ctx, st, a.model);
+        goto out_rc;
+    }
+    memcpy(data.inputs, ordered, sizeof(struct tsr_tensor) * (size_t)n_graph_inputs);
+
+    /* Devices. */
+    const char *devices[16];
+    int n_dev = 0;
+    if (!strcmp(a.device, "all")) {
+        for (int d = 0; d < tsr_device_count(ctx) && n_dev < 16; d++) {
+            static struct tsr_device_info infos[16];
+            tsr_device_get_info(ctx, d, &infos[d]);
+            devices[n_dev++] = infos[d].id;
+        }
+    } else {
+        devices[n_dev++] = a.device;
+    }
+    int wrote_outputs = 0;
+    for (int d = 0; d < n_dev; d++) {
+        if (!a.json && n_dev > 1) fprintf(stderr, "tessera: running on %s ...\n", devices[d]);
+        int e = run_on_device(ctx, graph, &a, &data, devices[d], !wrote_outputs, &results[d]);
+        n_results = d + 1;
+        if (results[d].ok) wrote_outputs = 1;
+        if (e && n_dev == 1) {
+            fprintf(stderr, "tessera: error: %s\n", results[d].error);
+            exit_code = e;
+            goto out;
+        }
+        if (e) exit_code = e;
+    }
+
+    if (a.json) {
+        json_object *root;
+        if (n_dev == 1) {
+            root = result_json(&results[0]);
+        } else {
+            root = json_object_new_object();
+            json_object *runs = json_object_new_array();
+            double best = INFINITY;
+            const char *fastest = NULL;
+            for (int d = 0; d < n_results; d++) {
+                json_object_array_add(runs, result_json(&results[d]));
+                if (results[d].ok && results[d].median_ms < best) {
+                    best = results[d].median_ms;
+                    fastest = results[d].dev.id;
+                }
+            }
+            json_object_object_add(root, "runs", runs);
+            json_object_object_add(root, "fastest", fastest ? json_object_new_string(fastest) : NULL);
+        }
+        json_object_object_add(root, "model", json_object_new_string(a.model));
+        json_object_object_add(root, "repeat", json_object_new_int(a.repeat));
+        cli_print_json(root);
+        json_object_put(root);
+    } else {
+        printf("model: %s (%d nodes)\n", a.model, tsr_graph_node_count(graph));
+        if (n_dev == 1) {
+            print_result_text(&results[0], &a);
+        } else {
+            printf("\n%-10s %-8s %-40s %9s %12s %11s %8s\n", "device", "backend", "name",
+                   "accuracy", "max_abs_err", "median_ms", "kernels");
+            for (int d = 0; d < n_results; d++) {
+                const struct device_result *r = &results[d];
+                if (!r->ok) {
+                    printf("%-10s error: %s\n", r->requested, r->error);
+                    continue;
+                }
+                char acc[32] = "-", err[32] = "-";
+                if (!isnan(r->accuracy)) snprintf(acc, sizeof acc, "%.4f", r->accuracy);
+                if (!isnan(r->max_abs_err)) snprintf(err, sizeof err, "%.3g", r->max_abs_err);
+                printf("%-10s %-8s %-40.40s %9s %12s %11.4f %8d\n", r->dev.id,
+                       r->dev.backend == TSR_BACKEND_CPU ? "cpu" : "opencl", r->dev.name, acc, err,
+                       r->median_ms, r->kernels);
+            }
+            printf("\nmedian of %d timed runs after one warm-up; ratios are only meaningful side by "
+                   "side in one run.\n", a.repeat);
+        }
+        if (a.profile) {
+            printf("\nprofile (timed runs and compiles; warm-up excluded):\n");
+            tsr_profiler_print_table(ctx, stdout);
+            print_pools(ctx);
+        }
+    }
+    if (a.trace) {
+        st = tsr_profiler_write_trace(ctx, a.trace);
+        if (st != TSR_OK) {
+            exit_code = cli_fail(ctx, st, "--trace");
+            goto out;
+        }
+        if (!a.json) printf("\ntrace written to %s (open in https://ui.perfetto.dev)\n", a.trace);
+    }
+out:
+    for (int d = 0; d < n_results; d++) {
+        json_object_put(results[d].profile);
+        json_object_put(results[d].outputs);
+    }
+    rc = exit_code;
+out_rc:
+    tsr_graph_destroy(graph);
+    tsr_context_destroy(ctx);
+    for (int i = 0; i < MAX_FILES; i++) {
+        tsr_tensor_free(&data.inputs[i]);
+        tsr_tensor_free(&data.expects[i]);
+    }
+    tsr_tensor_free(&data.labels);
+    return rc;
+}

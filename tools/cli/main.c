@@ -1,0 +1,68 @@
+/* main.c — `tessera` subcommand dispatch. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: tessera <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  info [--json]            the machine, its devices, and what `auto` would pick\n"
+            "  run [MODEL.onnx] [...]   run an ONNX model on one or every device and compare\n"
+            "  version                  print the version\n"
+            "\n"
+            "`tessera <command> --help` shows a command's options.\n");
+}
+
+int cli_fail(tsr_context *ctx, tsr_status st, const char *what) {
+    const struct tsr_error_info *e = tsr_last_error(ctx);
+    if (!e->message || !*e->message) e = tsr_last_error(NULL);
+    fprintf(stderr, "tessera: error: %s: %s (%s)\n", what,
+            (e->message && *e->message) ? e->message : tsr_status_str(st), tsr_status_name(st));
+    return (st == TSR_E_INTERNAL || st == TSR_E_NOMEM) ? TSR_EXIT_FAIL : TSR_EXIT_USAGE;
+}
+
+int cli_usage_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "tessera: error: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    return TSR_EXIT_USAGE;
+}
+
+const char *cli_models_dir(void) {
+    const char *env = getenv("TSR_MODELS_DIR");
+    return (env && *env) ? env : TSR_MODELS_DIR;
+}
+
+void cli_print_json(json_object *obj) {
+    printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
+                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return TSR_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("tessera %s\n", TSR_VERSION_STRING);
+        return TSR_EXIT_OK;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return TSR_EXIT_OK;
+    }
+    fprintf(stderr, "tessera: error: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return TSR_EXIT_USAGE;
+}
