@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# test.sh — installs what is missing, builds, and runs the whole test suite three ways:
+#   1. Release build (warnings are errors), every Check suite through ctest;
+#   2. the same suite with OpenCL hidden (OCL_ICD_VENDORS -> empty dir): everything must pass
+#      through the CPU path;
+#   3. an AddressSanitizer + UndefinedBehaviorSanitizer build of the suite.
+# Safe to run again; later runs reuse the build trees and PoCL's kernel cache.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+tools/install-deps.sh
+
+jobs="$(nproc)"
+echo "== build (Release, -Werror)"
+tools/build.sh "$root/build" -DTSR_WERROR=ON
+
+echo "== suite"
+(cd build && ctest --output-on-failure --timeout 900)
+
+echo "== suite with OpenCL hidden"
+empty="$(mktemp -d)"
+trap 'rm -rf "$empty"' EXIT
+(cd build && OCL_ICD_VENDORS="$empty" ctest --output-on-failure --timeout 900)
+
+echo "== build (ASan + UBSan)"
+cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DTSR_SANITIZE=ON -DTSR_WERROR=ON >/dev/null
+cmake --build "$root/build-asan" -j"$jobs"
+echo "== suite under ASan + UBSan"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
+export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+(cd build-asan && ctest --output-on-failure --timeout 1800)
