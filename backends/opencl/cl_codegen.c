@@ -1,0 +1,191 @@
+/*
+ * cl_codegen.c — OpenCL C generation for fused elementwise regions (struct tsr_k_ew), and
+ * assembly of embedded kernel sources (common.clh + file).
+ *
+ * Generated kernel (one per region; dims, strides and the instruction chain are constants in the
+ * source so the compiler folds the index arithmetic):
+ *
+ *   __kernel void tsr_ew(__global float *y, ulong y_off, __global const float *in0, ulong off0,…)
+ *     for gid in grid-stride loop over N = prod(dims):
+ *       decompose gid into idx[d] (innermost first, d = rank-1 .. 0);
+ *       i_k = sum_d idx[d] * strides[k][d] for each input k used (stride 0 = broadcast);
+ *       x_k = in_k[off_k + i_k];
+ *       each instruction: { float a = A; float b = B; r_dst = <tsr_ew_cl_expr(op)>; }
+ *       y[y_off + gid] = r_last;
+ *
+ * The index type is uint when every index fits in 31 bits (cheaper on GPUs), ulong otherwise.
+ */
+#include "backends/opencl/cl_internal.h"
+
+#include "backends/opencl/cl_embedded.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Growable string; on allocation failure `failed` is set and further appends are ignored. */
+struct sbuf {
+    char *s;
+    size_t len, cap;
+    int failed;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sbuf *b, const char *fmt, ...) {
+    if (b->failed) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = b->cap - b->len;
+        int n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = 1;
+            return;
+        }
+        if ((size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap < b->len + (size_t)n + 1)
+            cap *= 2;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->failed = 1;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+}
+
+/* Prints operand `o` of an instruction: register r<o> or loaded input x<-o-1>. */
+static void operand(struct sbuf *b, int o) {
+    if (o >= 0)
+        sb_printf(b, "r%d", o);
+    else
+        sb_printf(b, "x%d", -o - 1);
+}
+
+tsr_status tsr_cl_codegen_ew(tsr_context *ctx, const struct tsr_kernel *k, char **out) {
+    const struct tsr_k_ew *ew = &k->u.ew;
+    if (ew->rank < 1 || ew->rank > TSR_MAX_RANK)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "kernel '%s': elementwise rank %d not in 1..%d",
+                       k->name, ew->rank, TSR_MAX_RANK);
+    if (ew->n_instrs < 1 || ew->n_instrs > TSR_EW_MAX_INSTRS || ew->n_regs < 1 ||
+        ew->n_regs > TSR_EW_MAX_REGS || k->n_inputs < 1 || k->n_inputs > TSR_EW_MAX_INPUTS)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                       "kernel '%s': elementwise region with %d instructions, %d registers, %d "
+                       "inputs (limits %d, %d, %d)",
+                       k->name, ew->n_instrs, ew->n_regs, k->n_inputs, TSR_EW_MAX_INSTRS,
+                       TSR_EW_MAX_REGS, TSR_EW_MAX_INPUTS);
+    int used[TSR_EW_MAX_INPUTS] = {0};
+    for (int i = 0; i < ew->n_instrs; i++) {
+        const struct tsr_ew_instr *in = &ew->instrs[i];
+        if (in->op >= TSR_EW_COUNT || in->dst >= ew->n_regs)
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                           "kernel '%s': instruction %d has op %d / dst r%d out of range", k->name,
+                           i, in->op, in->dst);
+        int ops[2] = {in->a, in->b};
+        for (int j = 0; j < tsr_ew_arity((tsr_ew_op)in->op); j++) {
+            int o = ops[j];
+            if ((o >= 0 && o >= ew->n_regs) || (o < 0 && -o - 1 >= k->n_inputs))
+                return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                               "kernel '%s': instruction %d operand %d (%d) out of range (%d "
+                               "registers, %d inputs)",
+                               k->name, i, j, o, ew->n_regs, k->n_inputs);
+            if (o < 0) used[-o - 1] = 1;
+        }
+    }
+    /* Total elements and the largest index any input reaches decide the index type. */
+    int64_t total = 1, max_index = 0;
+    for (int d = 0; d < ew->rank; d++) {
+        if (ew->dims[d] < 0)
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG, "kernel '%s': negative dim %lld", k->name,
+                           (long long)ew->dims[d]);
+        total *= ew->dims[d];
+    }
+    for (int i = 0; i < k->n_inputs; i++) {
+        int64_t m = 0;
+        for (int d = 0; d < ew->rank; d++)
+            if (ew->dims[d] > 0) m += (ew->dims[d] - 1) * ew->strides[i][d];
+        if (m > max_index) max_index = m;
+    }
+    const char *idx =
+        (total < ((int64_t)1 << 31) && max_index < ((int64_t)1 << 31)) ? "uint" : "ulong";
+    const char *sfx = idx[0] == 'u' && idx[1] == 'i' ? "u" : "ul";
+    struct sbuf b = {0};
+    sb_printf(&b, "/* tessera fused elementwise region '%s' (%s), dims [", k->name,
+              k->nodes ? k->nodes : "");
+    for (int d = 0; d < ew->rank; d++)
+        sb_printf(&b, "%s%lld", d ? ", " : "", (long long)ew->dims[d]);
+    sb_printf(&b, "] */\n__kernel void tsr_ew(__global float *y, ulong y_off");
+    for (int i = 0; i < k->n_inputs; i++)
+        sb_printf(&b, ", __global const float *in%d, ulong off%d", i, i);
+    sb_printf(
+        &b, ") {\n    for (%s gid = get_global_id(0); gid < %lld%s; gid += get_global_size(0)) {\n",
+        idx, (long long)total, sfx);
+    sb_printf(&b, "        %s q = gid, c;\n", idx);
+    for (int i = 0; i < k->n_inputs; i++)
+        if (used[i]) sb_printf(&b, "        %s i%d = 0;\n", idx, i);
+    for (int d = ew->rank - 1; d >= 0; d--) {
+        if (d > 0)
+            sb_printf(&b, "        c = q %% %lld%s; q /= %lld%s;\n", (long long)ew->dims[d], sfx,
+                      (long long)ew->dims[d], sfx);
+        else
+            sb_printf(&b, "        c = q;\n");
+        for (int i = 0; i < k->n_inputs; i++) {
+            if (!used[i] || ew->strides[i][d] == 0) continue;
+            if (ew->strides[i][d] == 1)
+                sb_printf(&b, "        i%d += c;\n", i);
+            else
+                sb_printf(&b, "        i%d += c * %lld%s;\n", i, (long long)ew->strides[i][d], sfx);
+        }
+    }
+    for (int i = 0; i < k->n_inputs; i++)
+        if (used[i]) sb_printf(&b, "        float x%d = in%d[off%d + i%d];\n", i, i, i, i);
+    sb_printf(&b, "        float r0 = 0.0f");
+    for (int r = 1; r < ew->n_regs; r++)
+        sb_printf(&b, ", r%d = 0.0f", r);
+    sb_printf(&b, ";\n        (void)c;\n");
+    for (int i = 0; i < ew->n_instrs; i++) {
+        const struct tsr_ew_instr *in = &ew->instrs[i];
+        sb_printf(&b, "        { float a = ");
+        operand(&b, in->a);
+        if (tsr_ew_arity((tsr_ew_op)in->op) == 2) {
+            sb_printf(&b, "; float b = ");
+            operand(&b, in->b);
+        }
+        sb_printf(&b, "; r%d = %s; } /* %s */\n", in->dst, tsr_ew_cl_expr((tsr_ew_op)in->op),
+                  tsr_ew_name((tsr_ew_op)in->op));
+    }
+    sb_printf(&b, "        y[y_off + gid] = r%d;\n    }\n}\n", ew->instrs[ew->n_instrs - 1].dst);
+    if (b.failed) {
+        free(b.s);
+        return TSR_ERR(ctx, TSR_E_NOMEM, "kernel '%s': out of memory generating OpenCL C", k->name);
+    }
+    *out = b.s;
+    return TSR_OK;
+}
+
+char *tsr_cl_embedded_source(tsr_context *ctx, const char *file) {
+    const struct tsr_cl_embedded_file *common = tsr_cl_embedded_find("common.clh");
+    const struct tsr_cl_embedded_file *f = tsr_cl_embedded_find(file);
+    if (!common || !f) {
+        TSR_ERR(ctx, TSR_E_INTERNAL, "OpenCL kernel source '%s' is not embedded in the library",
+                common ? file : "common.clh");
+        return NULL;
+    }
+    char *s = malloc(common->size + f->size + 2);
+    if (!s) {
+        TSR_ERR(ctx, TSR_E_NOMEM, "out of memory for OpenCL source '%s'", file);
+        return NULL;
+    }
+    memcpy(s, common->data, common->size);
+    s[common->size] = '\n';
+    memcpy(s + common->size + 1, f->data, f->size);
+    s[common->size + 1 + f->size] = '\0';
+    return s;
+}

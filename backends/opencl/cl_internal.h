@@ -1,0 +1,178 @@
+/*
+ * cl_internal.h — private state and functions of the OpenCL backend, shared by the files of
+ * backends/opencl/ (and by tests/check_opencl.c, which inspects statistics). Not installed.
+ *
+ * Ownership: struct tsr_opencl_backend owns every struct tsr_cl_device; a device owns its
+ * cl_context, command queue, memory pool and in-memory program cache. Everything device-side is
+ * created lazily by tsr_cl_device_ready() on first use (first prepare).
+ *
+ * Thread safety: device creation, the pool and the program cache are guarded by per-device
+ * mutexes; execute serialises on dev->exec_lock (one plan at a time per queue, which also keeps
+ * CLBlast's per-queue use single-threaded).
+ */
+#ifndef TSR_OPENCL_CL_INTERNAL_H
+#define TSR_OPENCL_CL_INTERNAL_H
+
+#include "backends/opencl/opencl_backend.h"
+#include "runtime/program.h"
+
+#include <CL/cl.h>
+#include <pthread.h>
+
+/* One cached cl_mem of the device pool (cl_pool.c). `size` is the size class in bytes. */
+struct tsr_cl_block {
+    cl_mem mem;
+    size_t size;
+    struct tsr_cl_block *next; /* free list link (only while cached) */
+};
+
+/* Device memory pool: one cl_mem per block, blocks rounded up to a size class and cached on
+ * free (see cl_pool.c for the size-class rule). */
+struct tsr_cl_pool {
+    pthread_mutex_t lock;
+    struct tsr_cl_block *free_list; /* cached blocks, any size class */
+    struct tsr_pool_stats stats;
+};
+
+/* One built program kept in memory (cl_program_cache.c). */
+struct tsr_cl_program_entry {
+    char key[65]; /* SHA-256 hex of (source, options, device, driver, version) */
+    cl_program program;
+    struct tsr_cl_program_entry *next;
+};
+
+/* Program-cache counters of one device (observable by tests). */
+struct tsr_cl_program_stats {
+    uint64_t builds;       /* programs compiled from source (cache miss) */
+    uint64_t disk_hits;    /* programs loaded from an on-disk binary */
+    uint64_t memory_hits;  /* programs served from the in-memory table */
+    uint64_t disk_rejects; /* on-disk entries ignored (unreadable, corrupt, rejected by driver) */
+    uint64_t disk_writes;  /* binaries written to disk */
+};
+
+struct tsr_cl_device {
+    int index;
+    char id[24]; /* "opencl:N" */
+    cl_platform_id platform;
+    cl_device_id device;
+    char name[128], vendor[128], driver[64], platform_name[128];
+    cl_device_type type;
+    cl_uint compute_units, clock_mhz;
+    cl_ulong global_mem, max_alloc;
+
+    pthread_mutex_t lock; /* guards lazy creation and the program table */
+    int ready;            /* context + queue exist */
+    cl_context context;
+    cl_command_queue queue; /* in-order, CL_QUEUE_PROFILING_ENABLE */
+    /* host_ns = device_ns + clock_offset_ns, within ± clock_error_ns (see cl_platform.c). */
+    int64_t clock_offset_ns;
+    uint64_t clock_error_ns;
+
+    struct tsr_cl_pool pool;
+    struct tsr_cl_program_entry *programs;
+    struct tsr_cl_program_stats prog_stats;
+
+    pthread_mutex_t exec_lock; /* one execute at a time on this device's queue */
+};
+
+struct tsr_opencl_backend {
+    int n_devices;
+    struct tsr_cl_device *devices;
+};
+
+/* ---- cl_platform.c ---------------------------------------------------------------------- */
+
+/* Returns device i of ctx->ocl with its context, queue and clock mapping created (first call
+ * creates them; later calls are cheap). Returns TSR_OK, TSR_E_DEVICE (no such device, or a CL
+ * call failed: message names the call and TSR_ERR_CL carries the code), TSR_E_DEVICE_NOMEM.
+ * Thread-safe. */
+tsr_status tsr_cl_device_ready(tsr_context *ctx, int i, struct tsr_cl_device **out);
+
+/* Maps a device profiling timestamp (ns, CL_PROFILING_COMMAND_*) onto the host clock
+ * tsr_now_ns(). */
+uint64_t tsr_cl_device_to_host_ns(const struct tsr_cl_device *dev, cl_ulong device_ns);
+
+/* Short name of an OpenCL error code ("CL_OUT_OF_RESOURCES"); "CL_ERROR" if unknown. */
+const char *tsr_cl_error_name(cl_int err);
+
+/* Status for a failed CL call: TSR_E_DEVICE_NOMEM for CL_MEM_OBJECT_ALLOCATION_FAILURE,
+ * CL_OUT_OF_RESOURCES and CL_OUT_OF_HOST_MEMORY, TSR_E_DEVICE otherwise. */
+tsr_status tsr_cl_status(cl_int err);
+
+/* ---- cl_pool.c -------------------------------------------------------------------------- */
+
+/* Initialises / destroys a pool (destroy releases every cached cl_mem; blocks still handed out
+ * are reported at warn level and leaked to the driver). */
+void tsr_cl_pool_init(struct tsr_cl_pool *pool);
+void tsr_cl_pool_destroy(struct tsr_cl_pool *pool);
+
+/* Returns a block of at least `bytes` (0 gives a minimal block) on dev (which must be ready).
+ * Reuses a cached block of the same size class, else calls clCreateBuffer and records a
+ * TSR_EVENT_ALLOC profiler event. Returns TSR_OK, TSR_E_DEVICE_NOMEM (allocation failure,
+ * request above CL_DEVICE_MAX_MEM_ALLOC_SIZE), TSR_E_DEVICE, TSR_E_NOMEM. Thread-safe. */
+tsr_status tsr_cl_pool_alloc(tsr_context *ctx, struct tsr_cl_device *dev, size_t bytes,
+                             struct tsr_cl_block **out);
+/* Returns a block to its pool for reuse. NULL is a no-op. Thread-safe. */
+void tsr_cl_pool_free(struct tsr_cl_device *dev, struct tsr_cl_block *block);
+
+/* ---- cl_program_cache.c ----------------------------------------------------------------- */
+
+/* Returns a built program for `source` (NUL-terminated OpenCL C) with build `options` on dev:
+ * from the in-memory table, else from the on-disk cache, else compiled (and then written to
+ * disk). The program stays owned by the device (do not release it). `label` names it in
+ * messages and profiler records. Returns TSR_OK, TSR_E_BUILD (compile failed: message holds the
+ * build log), TSR_E_DEVICE, TSR_E_DEVICE_NOMEM, TSR_E_NOMEM. Thread-safe. */
+tsr_status tsr_cl_program_get(tsr_context *ctx, struct tsr_cl_device *dev, const char *label,
+                              const char *source, const char *options, cl_program *out);
+/* Releases every in-memory program of dev. */
+void tsr_cl_program_cache_clear(struct tsr_cl_device *dev);
+/* Directory of the on-disk cache into buf: $TSR_CACHE_DIR, else $XDG_CACHE_HOME/tessera/cl,
+ * else $HOME/.cache/tessera/cl. Returns 0, or -1 if none can be named. */
+int tsr_cl_cache_dir(char *buf, size_t size);
+/* Copies the program-cache counters of OpenCL device i. Returns TSR_OK or TSR_E_INVALID_ARG. */
+tsr_status tsr_opencl_program_stats(const struct tsr_opencl_backend *ocl, int i,
+                                    struct tsr_cl_program_stats *out);
+
+/* ---- cl_codegen.c ----------------------------------------------------------------------- */
+
+/* Generates the OpenCL C source of one fused elementwise region (kernel "tsr_ew", arguments
+ * (y, y_off, in0, off0, ..., in{n_inputs-1}, off{n_inputs-1}); pointers __global float*,
+ * offsets ulong in elements). Returns a malloc'd string in *out (caller frees). Returns TSR_OK,
+ * TSR_E_INVALID_ARG (rank, instruction or operand out of range: message names the kernel),
+ * TSR_E_NOMEM. Thread-safe. */
+tsr_status tsr_cl_codegen_ew(tsr_context *ctx, const struct tsr_kernel *k, char **out);
+
+/* Source of an embedded kernel file with kernels_cl/common.clh prepended (malloc'd, caller
+ * frees), or NULL with TSR_E_INTERNAL/TSR_E_NOMEM recorded on ctx. */
+char *tsr_cl_embedded_source(tsr_context *ctx, const char *file);
+
+/* ---- cl_gemm.c -------------------------------------------------------------------------- */
+
+/* A device buffer reference: cl_mem plus byte offset. */
+struct tsr_cl_ref {
+    cl_mem mem;
+    size_t offset; /* bytes */
+};
+
+/* Prepared GEMM: CLBlast call parameters plus the epilogue kernel (NULL when there is no C
+ * and no activation). */
+struct tsr_cl_gemm {
+    const struct tsr_k_gemm *g;
+    struct tsr_cl_ref a, b, c, y;
+    cl_kernel epilogue;
+    size_t epi_global;
+};
+
+/* Builds the epilogue program and sets its arguments. Returns TSR_OK, TSR_E_BUILD,
+ * TSR_E_DEVICE, TSR_E_DEVICE_NOMEM, TSR_E_NOMEM, TSR_E_INVALID_ARG (bad geometry). */
+tsr_status tsr_cl_gemm_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
+                               const struct tsr_kernel *k, struct tsr_cl_gemm *out);
+/* Enqueues the GEMM (CLBlast) and the epilogue on dev->queue. When `last_event` is not NULL it
+ * receives the event of the last command enqueued (caller releases). Returns TSR_OK,
+ * TSR_E_DEVICE, TSR_E_DEVICE_NOMEM (CLBlast code in the message). */
+tsr_status tsr_cl_gemm_enqueue(tsr_context *ctx, struct tsr_cl_device *dev,
+                               const struct tsr_cl_gemm *gm, const char *name,
+                               cl_event *last_event);
+void tsr_cl_gemm_release(struct tsr_cl_gemm *gm);
+
+#endif

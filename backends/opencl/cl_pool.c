@@ -1,0 +1,127 @@
+/*
+ * cl_pool.c — device memory pool of one OpenCL device.
+ *
+ * Choice (documented in cl_internal.h): one cl_mem per block, cached by size class, rather than
+ * sub-allocating large blocks. Reasons: a plan already packs its intermediates into ONE arena
+ * block with byte offsets (the memory planner did the sub-allocation), kernels and CLBlast take
+ * (cl_mem, offset) pairs so no sub-buffers (and their CL_DEVICE_MEM_BASE_ADDR_ALIGN rules) are
+ * needed, and per-block cl_mem lets the driver return memory to the system independently.
+ *
+ * Size classes: 256 B minimum; above that, four classes per power of two — for
+ * 2^k < bytes <= 2^(k+1) the class is the smallest of 1.25·2^k, 1.5·2^k, 1.75·2^k, 2^(k+1) that
+ * holds `bytes` — so at most 25 % of a block is slack. A freed block goes to the free list and is
+ * handed out again only for the same class, so a steady-state plan (same sizes every time)
+ * never calls clCreateBuffer after its first prepare.
+ */
+#include "backends/opencl/cl_internal.h"
+
+#include "runtime/profiler.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TSR_CL_POOL_MIN_BYTES 256u
+
+/* Size class of a request in bytes (rule: file comment). */
+static size_t size_class(size_t bytes) {
+    if (bytes <= TSR_CL_POOL_MIN_BYTES) return TSR_CL_POOL_MIN_BYTES;
+    size_t p = TSR_CL_POOL_MIN_BYTES; /* p = 2^k with p < bytes <= 2p */
+    while (p < bytes / 2 + (bytes & 1))
+        p *= 2;
+    if (p >= bytes) p /= 2; /* keep p < bytes */
+    size_t q = p / 4;
+    for (size_t c = p + q; c < 2 * p; c += q)
+        if (c >= bytes) return c;
+    return 2 * p;
+}
+
+void tsr_cl_pool_init(struct tsr_cl_pool *pool) {
+    pthread_mutex_init(&pool->lock, NULL);
+    pool->free_list = NULL;
+    memset(&pool->stats, 0, sizeof pool->stats);
+}
+
+void tsr_cl_pool_destroy(struct tsr_cl_pool *pool) {
+    if (pool->stats.bytes_in_use)
+        tsr_log(NULL, TSR_LOG_WARN, "OpenCL pool destroyed with %llu bytes still in use",
+                (unsigned long long)pool->stats.bytes_in_use);
+    struct tsr_cl_block *b = pool->free_list;
+    while (b) {
+        struct tsr_cl_block *n = b->next;
+        clReleaseMemObject(b->mem);
+        free(b);
+        b = n;
+    }
+    pool->free_list = NULL;
+    pthread_mutex_destroy(&pool->lock);
+}
+
+tsr_status tsr_cl_pool_alloc(tsr_context *ctx, struct tsr_cl_device *dev, size_t bytes,
+                             struct tsr_cl_block **out) {
+    struct tsr_cl_pool *pool = &dev->pool;
+    size_t cls = size_class(bytes);
+    if (dev->max_alloc && cls > dev->max_alloc)
+        return TSR_ERR(ctx, TSR_E_DEVICE_NOMEM,
+                       "OpenCL %s: buffer of %zu bytes exceeds CL_DEVICE_MAX_MEM_ALLOC_SIZE %llu",
+                       dev->id, bytes, (unsigned long long)dev->max_alloc);
+    pthread_mutex_lock(&pool->lock);
+    struct tsr_cl_block **pp = &pool->free_list;
+    while (*pp && (*pp)->size != cls)
+        pp = &(*pp)->next;
+    struct tsr_cl_block *b = *pp;
+    if (b) {
+        *pp = b->next;
+        b->next = NULL;
+        pool->stats.reuses++;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    if (!b) {
+        b = calloc(1, sizeof *b);
+        if (!b) return TSR_ERR(ctx, TSR_E_NOMEM, "OpenCL %s: out of host memory", dev->id);
+        cl_int err = CL_SUCCESS;
+        uint64_t t0 = tsr_now_ns();
+        b->mem = clCreateBuffer(dev->context, CL_MEM_READ_WRITE, cls, NULL, &err);
+        uint64_t t1 = tsr_now_ns();
+        if (!b->mem) {
+            free(b);
+            return TSR_ERR_CL(ctx, tsr_cl_status(err), err,
+                              "OpenCL %s: clCreateBuffer(%zu bytes): %s (%d)", dev->id, cls,
+                              tsr_cl_error_name(err), (int)err);
+        }
+        b->size = cls;
+        if (tsr_prof_enabled(ctx))
+            tsr_prof_add(ctx, TSR_EVENT_ALLOC, "opencl_pool_grow", "", dev->id, 0, t0, t1, cls, 0);
+        pthread_mutex_lock(&pool->lock);
+        pool->stats.system_allocs++;
+        pool->stats.bytes_reserved += cls;
+        pthread_mutex_unlock(&pool->lock);
+    }
+    pthread_mutex_lock(&pool->lock);
+    pool->stats.allocs++;
+    pool->stats.bytes_in_use += cls;
+    if (pool->stats.bytes_in_use > pool->stats.peak_bytes)
+        pool->stats.peak_bytes = pool->stats.bytes_in_use;
+    pthread_mutex_unlock(&pool->lock);
+    *out = b;
+    return TSR_OK;
+}
+
+void tsr_cl_pool_free(struct tsr_cl_device *dev, struct tsr_cl_block *block) {
+    if (!block) return;
+    struct tsr_cl_pool *pool = &dev->pool;
+    pthread_mutex_lock(&pool->lock);
+    pool->stats.bytes_in_use -= block->size;
+    block->next = pool->free_list;
+    pool->free_list = block;
+    pthread_mutex_unlock(&pool->lock);
+}
+
+tsr_status tsr_opencl_pool_stats(const struct tsr_opencl_backend *ocl, int i,
+                                 struct tsr_pool_stats *out) {
+    if (!ocl || i < 0 || i >= ocl->n_devices || !out) return TSR_E_INVALID_ARG;
+    struct tsr_cl_pool *pool = &ocl->devices[i].pool;
+    pthread_mutex_lock(&pool->lock);
+    *out = pool->stats;
+    pthread_mutex_unlock(&pool->lock);
+    return TSR_OK;
+}

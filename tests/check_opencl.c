@@ -1,0 +1,706 @@
+/*
+ * check_opencl.c — the OpenCL backend on hand-built programs (struct tsr_program), compared with
+ * plain scalar loops written here: fused elementwise regions with broadcasts, GEMM (trans, alpha,
+ * beta, broadcast C, activations, batch), softmax, copy; the program cache (hit, corrupt entry,
+ * build error with log); pool reuse; profiler records. Without an OpenCL device (e.g.
+ * OCL_ICD_VENDORS pointing at an empty directory) the device cases are skipped with a note and
+ * the cases that need no device still run (no-platform discovery, code generation, embedding).
+ *
+ * Tolerances (documented per case):
+ *   - elementwise / softmax: |y - ref| <= 1e-5 * max(1, |ref|). OpenCL C full profile bounds
+ *     exp <= 3 ulp, tanh <= 5 ulp, division <= 2.5 ulp (OpenCL C spec 7.4); a chain of <= 5 ops
+ *     stays within ~20 ulp = 2.4e-6 relative, and the reference is computed in double.
+ *   - GEMM: |y - ref| <= 1e-5 * (|alpha| * sum_k |a||b| + |beta * c|) + 1e-6, i.e. 1e-5 relative
+ *     to the magnitude of the terms summed (f32 accumulation over K <= 8 terms is ~K ulp); the
+ *     activations are 1-Lipschitz so the bound carries through; 1e-6 absorbs their own ulps.
+ */
+#include "backends/opencl/cl_embedded.h"
+#include "backends/opencl/cl_internal.h"
+#include "runtime/profiler.h"
+#include "test_support.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- hand-built programs ---------------------------------------------------------------- */
+
+#define TP_MAX_BUF 16
+#define TP_MAX_KER 8
+
+struct tprog {
+    struct tsr_program p;
+    struct tsr_buffer bufs[TP_MAX_BUF];
+    struct tsr_kernel kers[TP_MAX_KER];
+    int in_ids[TP_MAX_BUF], out_ids[TP_MAX_BUF];
+};
+
+static void tp_init(struct tprog *t) {
+    memset(t, 0, sizeof *t);
+    t->p.buffers = t->bufs;
+    t->p.kernels = t->kers;
+    t->p.input_buffers = t->in_ids;
+    t->p.output_buffers = t->out_ids;
+}
+
+/* Adds a 1-D f32 buffer of n elements. CONST copies `data` (aligned, freed by tp_free); TEMP
+ * is placed at the end of the arena (64-byte aligned). Returns the buffer id. */
+static int tp_buf(struct tprog *t, tsr_buffer_kind kind, int64_t n, const float *data) {
+    ck_assert_int_lt(t->p.n_buffers, TP_MAX_BUF);
+    int id = t->p.n_buffers++;
+    struct tsr_buffer *b = &t->bufs[id];
+    b->kind = kind;
+    b->desc = ts_desc(1, &n);
+    b->bytes = (size_t)n * sizeof(float);
+    if (kind == TSR_BUF_INPUT) {
+        b->io_index = t->p.n_inputs;
+        t->in_ids[t->p.n_inputs++] = id;
+    } else if (kind == TSR_BUF_OUTPUT) {
+        b->io_index = t->p.n_outputs;
+        t->out_ids[t->p.n_outputs++] = id;
+    } else if (kind == TSR_BUF_CONST) {
+        b->const_data = tsr_aligned_alloc(b->bytes ? b->bytes : 64);
+        memcpy(b->const_data, data, b->bytes);
+    } else {
+        b->offset = t->p.arena_bytes;
+        t->p.arena_bytes += (b->bytes + 63) / 64 * 64;
+    }
+    return id;
+}
+
+static struct tsr_kernel *tp_kernel(struct tprog *t, tsr_kernel_kind kind, const char *name,
+                                    int out, int n_in, const int *in) {
+    ck_assert_int_lt(t->p.n_kernels, TP_MAX_KER);
+    struct tsr_kernel *k = &t->kers[t->p.n_kernels++];
+    k->kind = kind;
+    snprintf(k->name, sizeof k->name, "%s", name);
+    k->nodes = NULL;
+    k->output = out;
+    k->n_inputs = n_in;
+    for (int i = 0; i < n_in; i++)
+        k->inputs[i] = in[i];
+    return k;
+}
+
+static void tp_free(struct tprog *t) {
+    for (int i = 0; i < t->p.n_buffers; i++)
+        tsr_aligned_free(t->bufs[i].const_data);
+}
+
+/* prepare + execute + release on opencl:0; returns the status of the first failing step. */
+static tsr_status run_prog(tsr_context *ctx, const struct tprog *t, float **ins, float **outs) {
+    struct tsr_tensor in[TP_MAX_BUF], out[TP_MAX_BUF];
+    memset(in, 0, sizeof in);
+    memset(out, 0, sizeof out);
+    for (int i = 0; i < t->p.n_inputs; i++)
+        in[i].data = ins[i];
+    for (int i = 0; i < t->p.n_outputs; i++)
+        out[i].data = outs[i];
+    void *exec = NULL;
+    tsr_status st = tsr_opencl_backend_ops.prepare(ctx, 0, &t->p, &exec);
+    if (st != TSR_OK) return st;
+    st = tsr_opencl_backend_ops.execute(exec, in, out);
+    tsr_opencl_backend_ops.release(exec);
+    return st;
+}
+
+static void expect_ok(tsr_context *ctx, tsr_status st, const char *what) {
+    ck_assert_msg(st == TSR_OK, "%s: %s: %s", what, tsr_status_name(st),
+                  tsr_last_error(ctx)->message);
+}
+
+/* |y - ref| <= 1e-5 * max(1, |ref|) for all i (elementwise / softmax tolerance). */
+static void expect_close(const float *y, const double *ref, size_t n, const char *what) {
+    for (size_t i = 0; i < n; i++) {
+        double tol = 1e-5 * fmax(1.0, fabs(ref[i]));
+        ck_assert_msg(fabs((double)y[i] - ref[i]) <= tol, "%s[%zu]: got %.9g, expected %.9g", what,
+                      i, (double)y[i], ref[i]);
+    }
+}
+
+/* ---- fused elementwise region: [3,1,5] (+) [1,4,5] (+) [5] -> [3,4,5] ------------------- */
+
+enum { EW_D0 = 3, EW_D1 = 4, EW_D2 = 5, EW_N = EW_D0 * EW_D1 * EW_D2 };
+
+/* Region: r0 = x0 + x1; r1 = sigmoid(r0); r2 = r1 / x2; r0 = tanh(r2); r1 = r0 - x0.
+ * x0: [3,1,5] strides (5,0,1); x1: [1,4,5] strides (0,5,1) (CONST); x2: [5] strides (0,0,1).
+ * Writes into a TEMP buffer of the arena, then a COPY kernel moves it to the OUTPUT. */
+static void ew_program(struct tprog *t, const float *x1) {
+    tp_init(t);
+    int b0 = tp_buf(t, TSR_BUF_INPUT, EW_D0 * EW_D2, NULL);
+    int b1 = tp_buf(t, TSR_BUF_CONST, EW_D1 * EW_D2, x1);
+    int b2 = tp_buf(t, TSR_BUF_INPUT, EW_D2, NULL);
+    int pad = tp_buf(t, TSR_BUF_TEMP, 7, NULL); /* forces a non-zero arena offset below */
+    (void)pad;
+    int tmp = tp_buf(t, TSR_BUF_TEMP, EW_N, NULL);
+    int out = tp_buf(t, TSR_BUF_OUTPUT, EW_N, NULL);
+    int ins[3] = {b0, b1, b2};
+    struct tsr_kernel *k = tp_kernel(t, TSR_K_EW, "ew_add_sigmoid_div_tanh_sub", tmp, 3, ins);
+    struct tsr_k_ew *ew = &k->u.ew;
+    ew->rank = 3;
+    ew->dims[0] = EW_D0, ew->dims[1] = EW_D1, ew->dims[2] = EW_D2;
+    int64_t s0[3] = {EW_D2, 0, 1}, s1[3] = {0, EW_D2, 1}, s2[3] = {0, 0, 1};
+    memcpy(ew->strides[0], s0, sizeof s0);
+    memcpy(ew->strides[1], s1, sizeof s1);
+    memcpy(ew->strides[2], s2, sizeof s2);
+    struct tsr_ew_instr code[5] = {{TSR_EW_ADD, 0, -1, -2},
+                                   {TSR_EW_SIGMOID, 1, 0, 0},
+                                   {TSR_EW_DIV, 2, 1, -3},
+                                   {TSR_EW_TANH, 0, 2, 0},
+                                   {TSR_EW_SUB, 1, 0, -1}};
+    ew->n_instrs = 5;
+    ew->n_regs = 3;
+    memcpy(ew->instrs, code, sizeof code);
+    k->flops = 5 * EW_N;
+    k->bytes = 4 * (EW_N + EW_D0 * EW_D2 + EW_D1 * EW_D2 + EW_D2);
+    int cin[1] = {tmp};
+    struct tsr_kernel *c = tp_kernel(t, TSR_K_COPY, "copy_out", out, 1, cin);
+    c->u.copy.n = EW_N;
+    c->bytes = 8 * EW_N;
+}
+
+struct ew_data {
+    float x0[EW_D0 * EW_D2], x1[EW_D1 * EW_D2], x2[EW_D2], y[EW_N];
+    double ref[EW_N];
+};
+
+static void ew_data_init(struct ew_data *d) {
+    ts_fill_uniform(d->x0, EW_D0 * EW_D2, 1, -2.0f, 2.0f);
+    ts_fill_uniform(d->x1, EW_D1 * EW_D2, 2, -2.0f, 2.0f);
+    ts_fill_uniform(d->x2, EW_D2, 3, 0.5f, 2.0f);
+    for (int i = 0; i < EW_D0; i++)
+        for (int j = 0; j < EW_D1; j++)
+            for (int k = 0; k < EW_D2; k++) {
+                double a = d->x0[i * EW_D2 + k], b = d->x1[j * EW_D2 + k], c = d->x2[k];
+                double r = tanh((1.0 / (1.0 + exp(-(a + b)))) / c) - a;
+                d->ref[(i * EW_D1 + j) * EW_D2 + k] = r;
+            }
+    for (int i = 0; i < EW_N; i++)
+        d->y[i] = NAN;
+}
+
+static tsr_status ew_run(tsr_context *ctx, struct ew_data *d) {
+    struct tprog t;
+    ew_program(&t, d->x1);
+    float *ins[2] = {d->x0, d->x2}, *outs[1] = {d->y};
+    tsr_status st = run_prog(ctx, &t, ins, outs);
+    tp_free(&t);
+    return st;
+}
+
+START_TEST(test_ew_broadcast_chain) {
+    tsr_context *ctx = ts_context();
+    if (ts_have_opencl(ctx)) {
+        struct ew_data d;
+        ew_data_init(&d);
+        expect_ok(ctx, ew_run(ctx, &d), "fused region");
+        expect_close(d.y, d.ref, EW_N, "ew");
+    }
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* Code generation needs no device: constants are baked in and operands are validated. */
+START_TEST(test_codegen_source) {
+    struct tprog t;
+    float x1[EW_D1 * EW_D2] = {0};
+    ew_program(&t, x1);
+    char *src = NULL;
+    ck_assert_int_eq(tsr_cl_codegen_ew(NULL, &t.kers[0], &src), TSR_OK);
+    ck_assert_ptr_nonnull(strstr(src, "__kernel void tsr_ew("));
+    ck_assert_ptr_nonnull(strstr(src, "gid < 60u")); /* N = 3*4*5 folded */
+    ck_assert_ptr_nonnull(strstr(src, "q % 5u"));    /* innermost dim */
+    ck_assert_ptr_nonnull(strstr(src, "tanh(a)"));   /* tsr_ew_cl_expr(TANH) */
+    ck_assert_ptr_null(strstr(src, "i1 += c * 0"));  /* broadcast dims contribute nothing */
+    free(src);
+    t.kers[0].u.ew.instrs[2].b = -9; /* input 8 of 3 */
+    ck_assert_int_eq(tsr_cl_codegen_ew(NULL, &t.kers[0], &src), TSR_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(NULL)->message, "ew_add_sigmoid_div_tanh_sub"));
+    tp_free(&t);
+}
+END_TEST
+
+/* The embedded sources are the files of kernels_cl/, byte for byte. */
+START_TEST(test_embedded_sources) {
+    const char *names[] = {"common.clh", "softmax.cl", "epilogue.cl", "copy.cl"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const struct tsr_cl_embedded_file *f = tsr_cl_embedded_find(names[i]);
+        ck_assert_msg(f != NULL, "%s not embedded", names[i]);
+        char path[1024];
+        snprintf(path, sizeof path, "%s/kernels_cl/%s", TSR_SOURCE_DIR, names[i]);
+        FILE *fp = fopen(path, "rb");
+        ck_assert_ptr_nonnull(fp);
+        char *buf = malloc(f->size + 1);
+        size_t n = fread(buf, 1, f->size + 1, fp);
+        fclose(fp);
+        ck_assert_uint_eq(n, f->size);
+        ck_assert_int_eq(memcmp(buf, f->data, n), 0);
+        ck_assert_int_eq(f->data[f->size], 0);
+        free(buf);
+    }
+    ck_assert_ptr_null(tsr_cl_embedded_find("nope.cl"));
+}
+END_TEST
+
+/* ---- GEMM ------------------------------------------------------------------------------- */
+
+/* Reference: Y = act(alpha * A'B' + beta * C) in double, plus the tolerance scale per element
+ * (|alpha| sum |a||b| + |beta c|) into scale[]. */
+static void gemm_ref(const struct tsr_k_gemm *g, const float *A, const float *B, const float *C,
+                     double *ref, double *scale) {
+    for (int64_t b = 0; b < g->batch; b++)
+        for (int64_t m = 0; m < g->M; m++)
+            for (int64_t n = 0; n < g->N; n++) {
+                double s = 0, sa = 0;
+                for (int64_t k = 0; k < g->K; k++) {
+                    double a = A[b * g->stride_a + (g->trans_a ? k * g->lda + m : m * g->lda + k)];
+                    double bb = B[b * g->stride_b + (g->trans_b ? n * g->ldb + k : k * g->ldb + n)];
+                    s += a * bb;
+                    sa += fabs(a * bb);
+                }
+                double v = g->alpha * s, sc = fabs(g->alpha) * sa;
+                if (g->has_c) {
+                    double c = C[b * g->c_stride_b + m * g->c_stride_m + n * g->c_stride_n];
+                    v += g->beta * c;
+                    sc += fabs(g->beta * c);
+                }
+                if (g->act == TSR_ACT_RELU)
+                    v = v > 0 ? v : 0;
+                else if (g->act == TSR_ACT_SIGMOID)
+                    v = 1.0 / (1.0 + exp(-v));
+                else if (g->act == TSR_ACT_TANH)
+                    v = tanh(v);
+                size_t i = (size_t)((b * g->M + m) * g->N + n);
+                ref[i] = v;
+                scale[i] = sc;
+            }
+}
+
+/* Runs one GEMM program: A and C as INPUTs, B as CONST (weights), Y OUTPUT; checks the result. */
+static void gemm_case(tsr_context *ctx, const struct tsr_k_gemm *g, int64_t a_elems,
+                      int64_t b_elems, int64_t c_elems, const char *what) {
+    float *A = malloc(sizeof(float) * (size_t)a_elems),
+          *B = malloc(sizeof(float) * (size_t)b_elems);
+    float *C = malloc(sizeof(float) * (size_t)(c_elems > 0 ? c_elems : 1));
+    size_t ny = (size_t)(g->batch * g->M * g->N);
+    float *Y = malloc(sizeof(float) * ny);
+    double *ref = malloc(sizeof(double) * ny), *scale = malloc(sizeof(double) * ny);
+    ts_fill_uniform(A, (size_t)a_elems, 11, -1.0f, 1.0f);
+    ts_fill_uniform(B, (size_t)b_elems, 12, -1.0f, 1.0f);
+    ts_fill_uniform(C, (size_t)(c_elems > 0 ? c_elems : 1), 13, -1.0f, 1.0f);
+    for (size_t i = 0; i < ny; i++)
+        Y[i] = NAN;
+    gemm_ref(g, A, B, C, ref, scale);
+    struct tprog t;
+    tp_init(&t);
+    int ba = tp_buf(&t, TSR_BUF_INPUT, a_elems, NULL);
+    int bb = tp_buf(&t, TSR_BUF_CONST, b_elems, B);
+    int bc = g->has_c ? tp_buf(&t, TSR_BUF_INPUT, c_elems, NULL) : -1;
+    int by = tp_buf(&t, TSR_BUF_OUTPUT, (int64_t)ny, NULL);
+    int ins[3] = {ba, bb, bc};
+    struct tsr_kernel *k = tp_kernel(&t, TSR_K_GEMM, what, by, g->has_c ? 3 : 2, ins);
+    k->u.gemm = *g;
+    float *in_ptrs[2] = {A, C}, *out_ptrs[1] = {Y};
+    tsr_status st = run_prog(ctx, &t, in_ptrs, out_ptrs);
+    expect_ok(ctx, st, what);
+    for (size_t i = 0; i < ny; i++) {
+        double tol = 1e-5 * scale[i] + 1e-6;
+        ck_assert_msg(fabs((double)Y[i] - ref[i]) <= tol, "%s[%zu]: got %.9g expected %.9g", what,
+                      i, (double)Y[i], ref[i]);
+    }
+    tp_free(&t);
+    free(A), free(B), free(C), free(Y), free(ref), free(scale);
+}
+
+START_TEST(test_gemm) {
+    tsr_context *ctx = ts_context();
+    if (ts_have_opencl(ctx)) {
+        /* 1. transA, alpha/beta, bias row broadcast over M, relu. A stored [K=6, M=5]. */
+        struct tsr_k_gemm g = {.batch = 1,
+                               .M = 5,
+                               .N = 7,
+                               .K = 6,
+                               .trans_a = 1,
+                               .lda = 5,
+                               .ldb = 7,
+                               .alpha = 0.5f,
+                               .has_c = 1,
+                               .beta = 2.0f,
+                               .c_stride_n = 1,
+                               .act = TSR_ACT_RELU};
+        gemm_case(ctx, &g, 6 * 5, 6 * 7, 7, "gemm_transA_bias_relu");
+        /* 2. batch 3, both operands strided (CLBlastSgemmStridedBatched), transB, full C, tanh. */
+        struct tsr_k_gemm g2 = {.batch = 3,
+                                .M = 4,
+                                .N = 3,
+                                .K = 5,
+                                .trans_b = 1,
+                                .lda = 5,
+                                .ldb = 5,
+                                .stride_a = 4 * 5,
+                                .stride_b = 3 * 5,
+                                .alpha = 1.0f,
+                                .has_c = 1,
+                                .beta = -1.0f,
+                                .c_stride_b = 12,
+                                .c_stride_m = 3,
+                                .c_stride_n = 1,
+                                .act = TSR_ACT_TANH};
+        gemm_case(ctx, &g2, 3 * 4 * 5, 3 * 3 * 5, 3 * 4 * 3, "gemm_batched_full_c_tanh");
+        /* 3. batch 2, B shared (stride 0: CLBlastSgemm loop), C column [M,1] broadcast, sigmoid. */
+        struct tsr_k_gemm g3 = {.batch = 2,
+                                .M = 3,
+                                .N = 4,
+                                .K = 8,
+                                .lda = 8,
+                                .ldb = 4,
+                                .stride_a = 3 * 8,
+                                .alpha = 1.5f,
+                                .has_c = 1,
+                                .beta = 1.0f,
+                                .c_stride_m = 1,
+                                .act = TSR_ACT_SIGMOID};
+        gemm_case(ctx, &g3, 2 * 3 * 8, 8 * 4, 3, "gemm_shared_b_col_sigmoid");
+        /* 4. plain product: no C, no activation (epilogue skipped). */
+        struct tsr_k_gemm g4 = {
+            .batch = 1, .M = 2, .N = 3, .K = 4, .lda = 4, .ldb = 3, .alpha = 1.0f};
+        gemm_case(ctx, &g4, 8, 12, 0, "gemm_plain");
+    }
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* ---- softmax ---------------------------------------------------------------------------- */
+
+static void softmax_case(tsr_context *ctx, int64_t outer, int64_t axis, int64_t inner) {
+    size_t n = (size_t)(outer * axis * inner);
+    float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    double *ref = malloc(n * sizeof *ref);
+    ts_fill_uniform(x, n, 21, -60.0f, 60.0f); /* exp would overflow without the max shift */
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t j = 0; j < inner; j++) {
+            double m = -INFINITY, s = 0;
+            for (int64_t a = 0; a < axis; a++)
+                m = fmax(m, x[(o * axis + a) * inner + j]);
+            for (int64_t a = 0; a < axis; a++)
+                s += exp(x[(o * axis + a) * inner + j] - m);
+            for (int64_t a = 0; a < axis; a++) {
+                size_t i = (size_t)((o * axis + a) * inner + j);
+                ref[i] = exp(x[i] - m) / s;
+            }
+        }
+    struct tprog t;
+    tp_init(&t);
+    int bx = tp_buf(&t, TSR_BUF_INPUT, (int64_t)n, NULL);
+    int by = tp_buf(&t, TSR_BUF_OUTPUT, (int64_t)n, NULL);
+    struct tsr_kernel *k = tp_kernel(&t, TSR_K_SOFTMAX, "softmax", by, 1, &bx);
+    k->u.softmax = (struct tsr_k_softmax){outer, axis, inner};
+    float *ins[1] = {x}, *outs[1] = {y};
+    expect_ok(ctx, run_prog(ctx, &t, ins, outs), "softmax");
+    expect_close(y, ref, n, inner == 1 ? "softmax inner 1" : "softmax inner > 1");
+    tp_free(&t);
+    free(x), free(y), free(ref);
+}
+
+START_TEST(test_softmax) {
+    tsr_context *ctx = ts_context();
+    if (ts_have_opencl(ctx)) {
+        softmax_case(ctx, 3, 7, 1);
+        softmax_case(ctx, 2, 5, 4);
+    }
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* ---- program cache ---------------------------------------------------------------------- */
+
+/* Fresh cache directory for this test process (TSR_CACHE_DIR). */
+static void fresh_cache_dir(char *dir, size_t size) {
+    snprintf(dir, size, "/tmp/tsr_clcache_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    setenv("TSR_CACHE_DIR", dir, 1);
+}
+
+/* Applies fn to every *.bin file of dir; returns how many there were. */
+static int for_each_bin(const char *dir, void (*fn)(const char *path, int i)) {
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 4 || strcmp(e->d_name + len - 4, ".bin") != 0) continue;
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (fn) fn(path, n);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Corrupts a cache file: odd ones are truncated, even ones get flipped bytes in the binary. */
+static void corrupt(const char *path, int i) {
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    if (i % 2) {
+        ck_assert_int_eq(ftruncate(fileno(f), 60), 0);
+    } else {
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        for (long p = 64; p < size; p += 97) {
+            fseek(f, p, SEEK_SET);
+            fputc(0x5a, f);
+        }
+    }
+    fclose(f);
+}
+
+static void remove_file(const char *path, int i) {
+    (void)i;
+    unlink(path);
+}
+
+static int count_compile_records(tsr_context *ctx, const char *prefix) {
+    int n = 0;
+    for (size_t i = 0; i < tsr_profiler_count(ctx); i++) {
+        struct tsr_profile_record r;
+        ck_assert_int_eq(tsr_profiler_get(ctx, i, &r), TSR_OK);
+        if (r.kind == TSR_EVENT_COMPILE && strncmp(r.name, prefix, strlen(prefix)) == 0) n++;
+    }
+    return n;
+}
+
+START_TEST(test_program_cache) {
+    char dir[64];
+    fresh_cache_dir(dir, sizeof dir);
+    tsr_context *ctx = ts_context();
+    if (ts_have_opencl(ctx)) {
+        tsr_profiler_enable(ctx, 1);
+        struct tsr_cl_device *dev;
+        expect_ok(ctx, tsr_cl_device_ready(ctx, 0, &dev), "device");
+        struct tsr_cl_program_stats s0, s1, s2, s3;
+        struct ew_data d;
+
+        /* 1. Fresh directory: everything is built from source and written to disk. */
+        ew_data_init(&d);
+        expect_ok(ctx, ew_run(ctx, &d), "first run");
+        expect_close(d.y, d.ref, EW_N, "ew (built)");
+        tsr_opencl_program_stats(ctx->ocl, 0, &s0);
+        ck_assert_uint_eq(s0.disk_hits, 0);
+        ck_assert_uint_ge(s0.builds, 2); /* generated region + copy kernel */
+        ck_assert_uint_eq(s0.disk_writes, s0.builds);
+        ck_assert_int_eq(for_each_bin(dir, NULL), (int)s0.builds);
+        ck_assert_int_eq(count_compile_records(ctx, "build "), (int)s0.builds);
+
+        /* 2. Same process, same sources: served from memory, nothing rebuilt. */
+        ew_data_init(&d);
+        expect_ok(ctx, ew_run(ctx, &d), "second run");
+        tsr_opencl_program_stats(ctx->ocl, 0, &s1);
+        ck_assert_uint_eq(s1.builds, s0.builds);
+        ck_assert_uint_ge(s1.memory_hits, s0.memory_hits + 2);
+
+        /* 3. In-memory table dropped: every program is a disk cache hit. */
+        tsr_cl_program_cache_clear(dev);
+        ew_data_init(&d);
+        expect_ok(ctx, ew_run(ctx, &d), "cached run");
+        expect_close(d.y, d.ref, EW_N, "ew (cache hit)");
+        tsr_opencl_program_stats(ctx->ocl, 0, &s2);
+        ck_assert_uint_eq(s2.builds, s0.builds);
+        ck_assert_uint_eq(s2.disk_hits, s0.builds);
+        ck_assert_int_eq(count_compile_records(ctx, "cache hit "), (int)s0.builds);
+
+        /* 4. Corrupted entries: rejected, rebuilt, rewritten, still correct. */
+        tsr_cl_program_cache_clear(dev);
+        ck_assert_int_eq(for_each_bin(dir, corrupt), (int)s0.builds);
+        ew_data_init(&d);
+        expect_ok(ctx, ew_run(ctx, &d), "run after corruption");
+        expect_close(d.y, d.ref, EW_N, "ew (rebuilt)");
+        tsr_opencl_program_stats(ctx->ocl, 0, &s3);
+        ck_assert_uint_eq(s3.disk_rejects, s0.builds);
+        ck_assert_uint_eq(s3.builds, 2 * s0.builds);
+        ck_assert_uint_eq(s3.disk_hits, s2.disk_hits);
+        for_each_bin(dir, remove_file);
+    }
+    tsr_context_destroy(ctx);
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_build_error_has_log) {
+    char dir[64];
+    fresh_cache_dir(dir, sizeof dir);
+    tsr_context *ctx = ts_context();
+    if (ts_have_opencl(ctx)) {
+        struct tsr_cl_device *dev;
+        expect_ok(ctx, tsr_cl_device_ready(ctx, 0, &dev), "device");
+        const char *bad =
+            "__kernel void broken(__global float *x) { x[0] = undeclared_thing + ; }\n";
+        cl_program p = NULL;
+        tsr_status st = tsr_cl_program_get(ctx, dev, "broken", bad, "", &p);
+        ck_assert_int_eq(st, TSR_E_BUILD);
+        const struct tsr_error_info *e = tsr_last_error(ctx);
+        ck_assert_int_eq(e->status, TSR_E_BUILD);
+        ck_assert_int_eq(e->cl_error, CL_BUILD_PROGRAM_FAILURE);
+        const char *log = strstr(e->message, "build log:");
+        ck_assert_msg(log != NULL, "no build log in: %s", e->message);
+        /* The compiler's own diagnostic (clang/PoCL names the undeclared identifier). */
+        ck_assert_msg(strstr(log, "undeclared_thing") != NULL || strstr(log, "error") != NULL,
+                      "build log without a diagnostic: %s", e->message);
+        ck_assert_int_eq(for_each_bin(dir, NULL), 0); /* nothing cached for a failed build */
+    }
+    tsr_context_destroy(ctx);
+    rmdir(dir);
+}
+END_TEST
+
+/* ---- pool, profiler --------------------------------------------------------------------- */
+
+START_TEST(test_pool_reuse_and_profile) {
+    tsr_context *ctx = ts_context();
+    if (ts_have_opencl(ctx)) {
+        struct ew_data d;
+        ew_data_init(&d);
+        struct tprog t;
+        ew_program(&t, d.x1);
+        float *ins[2] = {d.x0, d.x2}, *outs[1] = {d.y};
+        struct tsr_tensor in[2] = {{.data = d.x0}, {.data = d.x2}}, out[1] = {{.data = d.y}};
+        (void)ins, (void)outs;
+        struct tsr_pool_stats p0, p1, p2, p3;
+        ck_assert_int_eq(tsr_opencl_pool_stats(ctx->ocl, 0, &p0), TSR_OK);
+        void *exec = NULL;
+        expect_ok(ctx, tsr_opencl_backend_ops.prepare(ctx, 0, &t.p, &exec), "prepare 1");
+        tsr_opencl_pool_stats(ctx->ocl, 0, &p1);
+        /* arena + const + 2 inputs + output = 5 blocks, all new */
+        ck_assert_uint_eq(p1.system_allocs - p0.system_allocs, 5);
+        ck_assert_uint_gt(p1.bytes_in_use, p0.bytes_in_use);
+
+        /* Steady state: executes take nothing from the pool. Profiled: one record each. */
+        tsr_profiler_enable(ctx, 1);
+        tsr_profiler_clear(ctx);
+        uint64_t h0 = tsr_now_ns();
+        for (int r = 0; r < 3; r++)
+            expect_ok(ctx, tsr_opencl_backend_ops.execute(exec, in, out), "execute");
+        uint64_t h1 = tsr_now_ns();
+        expect_close(d.y, d.ref, EW_N, "ew (pool test)");
+        tsr_opencl_pool_stats(ctx->ocl, 0, &p2);
+        ck_assert_uint_eq(p2.allocs, p1.allocs);
+        ck_assert_uint_eq(p2.bytes_reserved, p1.bytes_reserved);
+        int kernels = 0, transfers = 0;
+        struct tsr_cl_device *dev = &ctx->ocl->devices[0];
+        /* mapped times lie inside the host window, within the calibration bound + 5 ms */
+        uint64_t slack = dev->clock_error_ns + 5000000u;
+        for (size_t i = 0; i < tsr_profiler_count(ctx); i++) {
+            struct tsr_profile_record r;
+            tsr_profiler_get(ctx, i, &r);
+            if (r.kind == TSR_EVENT_KERNEL) {
+                kernels++;
+                ck_assert_str_eq(r.device, "opencl:0");
+                ck_assert(!strcmp(r.name, "ew_add_sigmoid_div_tanh_sub") ||
+                          !strcmp(r.name, "copy_out"));
+            } else if (r.kind == TSR_EVENT_TRANSFER) {
+                transfers++;
+            } else {
+                continue;
+            }
+            ck_assert_uint_le(r.start_ns, r.end_ns);
+            ck_assert_uint_ge(r.start_ns + slack, h0);
+            ck_assert_uint_le(r.end_ns, h1 + slack);
+        }
+        ck_assert_int_eq(kernels, 3 * 2);
+        ck_assert_int_eq(transfers, 3 * 3); /* 2 writes + 1 read per run */
+        tsr_profiler_enable(ctx, 0);
+        tsr_opencl_backend_ops.release(exec);
+
+        /* Second prepare of the same program: everything comes back from the pool. */
+        expect_ok(ctx, tsr_opencl_backend_ops.prepare(ctx, 0, &t.p, &exec), "prepare 2");
+        tsr_opencl_pool_stats(ctx->ocl, 0, &p3);
+        ck_assert_uint_eq(p3.system_allocs, p1.system_allocs);
+        ck_assert_uint_eq(p3.bytes_reserved, p1.bytes_reserved);
+        ck_assert_uint_eq(p3.reuses - p2.reuses, 5);
+        tsr_opencl_backend_ops.release(exec);
+        tp_free(&t);
+    }
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* ---- no OpenCL platform ----------------------------------------------------------------- */
+
+/* With the ICD loader pointed at an empty vendor directory, discovery reports no device and
+ * succeeds. Runs in its own forked process (Check's default), as the loader reads the
+ * environment once per process. */
+START_TEST(test_no_platform) {
+    if (getenv("CK_FORK") && strcmp(getenv("CK_FORK"), "no") == 0) return; /* would leak env */
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/tsr_noicd_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    setenv("OCL_ICD_VENDORS", dir, 1);
+    setenv("OPENCL_VENDOR_PATH", dir, 1);
+    struct tsr_opencl_backend *ocl = (struct tsr_opencl_backend *)0x1;
+    ck_assert_int_eq(tsr_opencl_backend_create(NULL, &ocl), TSR_OK);
+    ck_assert_ptr_null(ocl);
+    ck_assert_int_eq(tsr_opencl_device_count(ocl), 0);
+    struct tsr_pool_stats ps;
+    ck_assert_int_eq(tsr_opencl_pool_stats(ocl, 0, &ps), TSR_E_INVALID_ARG);
+    /* The whole context then has the CPU only, and prepare on OpenCL fails cleanly. */
+    tsr_context *ctx = ts_context();
+    int idx;
+    ck_assert_int_eq(tsr_device_find(ctx, "opencl", &idx), TSR_E_NOT_FOUND);
+    struct tprog t;
+    float x1[EW_D1 * EW_D2] = {0};
+    ew_program(&t, x1);
+    void *exec = NULL;
+    ck_assert_int_eq(tsr_opencl_backend_ops.prepare(ctx, 0, &t.p, &exec), TSR_E_DEVICE);
+    ck_assert_ptr_null(exec);
+    tp_free(&t);
+    tsr_context_destroy(ctx);
+    rmdir(dir);
+}
+END_TEST
+
+static Suite *opencl_suite(void) {
+    Suite *s = suite_create("opencl");
+    TCase *tc = tcase_create("opencl");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_no_platform);
+    tcase_add_test(tc, test_codegen_source);
+    tcase_add_test(tc, test_embedded_sources);
+    tcase_add_test(tc, test_ew_broadcast_chain);
+    tcase_add_test(tc, test_softmax);
+    tcase_add_test(tc, test_program_cache);
+    tcase_add_test(tc, test_build_error_has_log);
+    tcase_add_test(tc, test_pool_reuse_and_profile);
+    tcase_add_test(tc, test_gemm);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+/* Every case that does not choose its own cache directory uses a private temporary one, so the
+ * suite never writes into the user's ~/.cache. Removed (best effort) at the end. */
+int main(void) {
+    char dir[64] = "";
+    if (!getenv("TSR_CACHE_DIR")) {
+        snprintf(dir, sizeof dir, "/tmp/tsr_clcache_suite_XXXXXX");
+        if (mkdtemp(dir))
+            setenv("TSR_CACHE_DIR", dir, 1);
+        else
+            dir[0] = '\0';
+    }
+    int rc = ts_run_suite(opencl_suite());
+    if (dir[0]) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            char path[2048];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            if (e->d_name[0] != '.') unlink(path);
+        }
+        if (d) closedir(d);
+        rmdir(dir);
+    }
+    return rc;
+}
