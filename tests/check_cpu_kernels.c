@@ -1,0 +1,926 @@
+/*
+ * check_cpu_kernels.c — the native CPU backend against plain scalar references written here.
+ *
+ * Every ISA tier the machine has (scalar, avx2, avx512) runs every elementwise op at awkward sizes
+ * (tails), the GEMM executor (transposes, alpha/beta, every C broadcast, every activation,
+ * batches with a shared operand, several panels), the fused elementwise executor (broadcast
+ * strides, multi-instruction programs, several tiles, the thread pool), softmax, the thread pool,
+ * and the backend ops on a hand-built program.
+ *
+ * Tolerances (reference computed in double with libm, then compared in double):
+ *   ADD SUB MUL DIV RELU COPY: exact (0). IEEE single ops are correctly rounded on every tier and
+ *     rounding the double result of a float op to float gives the same correctly-rounded value.
+ *   SIGMOID, TANH, exp: |y - ref| <= TOL_REL * |ref| + TOL_ABS with TOL_REL = 3e-7 (about 2.5 ulp)
+ *     and TOL_ABS = 1e-37 (results in the denormal range may flush earlier/later). The measured
+ *     maximum relative errors are printed to stderr ("measured ..." lines).
+ *   GEMM: |y - ref| <= 1e-5 * (1 + sum_k |a||b| + |beta c|): float accumulation over K terms.
+ *   Fused elementwise: 1e-6 * (1 + |ref|); softmax: 2e-6 * (1e-3 + |ref|) + 1e-7.
+ */
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/cpu_exec.h"
+#include "backends/cpu/ew_kernels.h"
+#include "backends/cpu/threadpool.h"
+#include "runtime/program.h"
+#include "test_support.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOL_REL 3e-7
+#define TOL_ABS 1e-37
+
+static const size_t k_sizes[] = {1, 7, 15, 16, 17, 33, 1000, 4099};
+#define N_SIZES (sizeof k_sizes / sizeof k_sizes[0])
+#define MAX_N   4099
+
+/* ---- scalar references (double precision, libm) ---- */
+
+static double ref_op(tsr_ew_op op, double a, double b) {
+    switch (op) {
+    case TSR_EW_ADD:
+        return a + b;
+    case TSR_EW_SUB:
+        return a - b;
+    case TSR_EW_MUL:
+        return a * b;
+    case TSR_EW_DIV:
+        return a / b;
+    case TSR_EW_RELU:
+        return a > 0.0 ? a : 0.0;
+    case TSR_EW_SIGMOID:
+        return 1.0 / (1.0 + exp(-a));
+    case TSR_EW_TANH:
+        return tanh(a);
+    case TSR_EW_COPY:
+        return a;
+    default:
+        return NAN;
+    }
+}
+
+static int op_exact(tsr_ew_op op) {
+    return op != TSR_EW_SIGMOID && op != TSR_EW_TANH;
+}
+
+/* Checks y (float) against ref (double) for op; returns the max relative error seen (where
+ * |ref| >= 1e-30) and fails the test on a violation. */
+static double check_close(tsr_ew_op op, const char *what, size_t n, const float *y,
+                          const double *ref, const float *a, const float *b) {
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double r = op_exact(op) ? (double)(float)ref[i] : ref[i];
+        double d = fabs((double)y[i] - r);
+        if (isnan(r)) {
+            ck_assert_msg(isnan(y[i]), "%s: i=%zu expected NaN, got %g", what, i, y[i]);
+            continue;
+        }
+        if (isinf(r)) {
+            ck_assert_msg(y[i] == r, "%s: i=%zu expected %g, got %g", what, i, r, y[i]);
+            continue;
+        }
+        if (op_exact(op)) {
+            ck_assert_msg(d == 0.0, "%s: i=%zu a=%.9g b=%.9g: got %.9g, expected %.9g", what, i,
+                          a ? a[i] : 0.0, b ? b[i] : 0.0, y[i], r);
+        } else {
+            ck_assert_msg(d <= TOL_REL * fabs(r) + TOL_ABS,
+                          "%s: i=%zu x=%.9g: got %.9g, expected %.9g (rel %.3g)", what, i,
+                          a ? a[i] : 0.0, y[i], r, d / fabs(r));
+            if (fabs(r) >= 1e-30 && d / fabs(r) > worst) worst = d / fabs(r);
+        }
+    }
+    return worst;
+}
+
+static int n_tiers(void) {
+    return (int)tsr_cpu_detect_isa() + 1;
+}
+
+/* ---- elementwise kernels per ISA ---- */
+
+START_TEST(test_detect) {
+    tsr_cpu_isa isa = tsr_cpu_detect_isa();
+    ck_assert_int_ge(isa, TSR_ISA_SCALAR);
+    ck_assert_int_le(isa, TSR_ISA_AVX512);
+    ck_assert_int_eq(tsr_cpu_detect_isa(), isa); /* cached, stable */
+    ck_assert_str_eq(tsr_cpu_isa_name(TSR_ISA_AVX2), "avx2");
+    for (int t = 0; t <= (int)isa; t++)
+        ck_assert_int_eq(tsr_cpu_ew_table((tsr_cpu_isa)t)->isa, t);
+    fprintf(stderr, "note: detected ISA %s: testing %d tier(s)\n", tsr_cpu_isa_name(isa),
+            n_tiers());
+}
+END_TEST
+
+START_TEST(test_ew_ops) {
+    const tsr_cpu_isa isa = (tsr_cpu_isa)_i;
+    if (_i >= n_tiers()) return;
+    const struct tsr_cpu_ew_kernels *k = tsr_cpu_ew_table(isa);
+    float *a = malloc(MAX_N * sizeof *a), *b = malloc(MAX_N * sizeof *b);
+    float *y = malloc((MAX_N + 16) * sizeof *y);
+    double *ref = malloc(MAX_N * sizeof *ref);
+    double worst[TSR_EW_COUNT] = {0};
+    char what[128];
+    for (int op = 0; op < TSR_EW_COUNT; op++) {
+        const int arity = tsr_ew_arity((tsr_ew_op)op);
+        for (size_t si = 0; si < N_SIZES; si++) {
+            const size_t n = k_sizes[si];
+            ts_fill_uniform(a, n, 11 + si, -12.0f, 12.0f);
+            ts_fill_uniform(b, n, 97 + si, 0.25f, 6.0f);
+            for (size_t i = 0; i < n; i += 3)
+                b[i] = -b[i]; /* mixed signs, never near 0 */
+            /* sentinel after the end: kernels must not write past n */
+            for (int i = 0; i < 16; i++)
+                y[n + i] = 12345.0f;
+            if (arity == 1) {
+                snprintf(what, sizeof what, "%s %s n=%zu", tsr_cpu_isa_name(isa),
+                         tsr_ew_name((tsr_ew_op)op), n);
+                ck_assert_ptr_nonnull(k->unary[op]);
+                k->unary[op](n, a, y);
+                for (size_t i = 0; i < n; i++)
+                    ref[i] = ref_op((tsr_ew_op)op, a[i], 0);
+                double w = check_close((tsr_ew_op)op, what, n, y, ref, a, NULL);
+                if (w > worst[op]) worst[op] = w;
+                /* in place */
+                memcpy(y, a, n * sizeof *y);
+                k->unary[op](n, y, y);
+                check_close((tsr_ew_op)op, what, n, y, ref, a, NULL);
+            } else {
+                ck_assert_ptr_nonnull(k->binary[op]);
+                snprintf(what, sizeof what, "%s %s vv n=%zu", tsr_cpu_isa_name(isa),
+                         tsr_ew_name((tsr_ew_op)op), n);
+                k->binary[op](n, a, b, y);
+                for (size_t i = 0; i < n; i++)
+                    ref[i] = ref_op((tsr_ew_op)op, a[i], b[i]);
+                check_close((tsr_ew_op)op, what, n, y, ref, a, b);
+                snprintf(what, sizeof what, "%s %s vs n=%zu", tsr_cpu_isa_name(isa),
+                         tsr_ew_name((tsr_ew_op)op), n);
+                k->binary_vs[op](n, a, &b[n / 2], y);
+                for (size_t i = 0; i < n; i++)
+                    ref[i] = ref_op((tsr_ew_op)op, a[i], b[n / 2]);
+                check_close((tsr_ew_op)op, what, n, y, ref, a, NULL);
+                snprintf(what, sizeof what, "%s %s sv n=%zu", tsr_cpu_isa_name(isa),
+                         tsr_ew_name((tsr_ew_op)op), n);
+                k->binary_sv[op](n, &a[n / 2], b, y);
+                for (size_t i = 0; i < n; i++)
+                    ref[i] = ref_op((tsr_ew_op)op, a[n / 2], b[i]);
+                check_close((tsr_ew_op)op, what, n, y, ref, NULL, b);
+            }
+            for (int i = 0; i < 16; i++)
+                ck_assert_msg(y[n + i] == 12345.0f, "%s: wrote past the end (n=%zu)",
+                              tsr_ew_name((tsr_ew_op)op), n);
+        }
+    }
+    fprintf(stderr, "measured %s: max rel error sigmoid %.3g, tanh %.3g on [-12, 12]\n",
+            tsr_cpu_isa_name(isa), worst[TSR_EW_SIGMOID], worst[TSR_EW_TANH]);
+    free(a);
+    free(b);
+    free(y);
+    free(ref);
+}
+END_TEST
+
+/* Special values: zeros, tiny, the tanh branch point 0.625, overflow/underflow edges, inf, NaN. */
+START_TEST(test_ew_special) {
+    if (_i >= n_tiers()) return;
+    const tsr_cpu_isa isa = (tsr_cpu_isa)_i;
+    const struct tsr_cpu_ew_kernels *k = tsr_cpu_ew_table(isa);
+    const float x[] = {0.0f,    -0.0f,   1e-7f,   -1e-7f,   1e-3f,     0.3f,    0.6249f,
+                       0.625f,  0.6251f, -0.625f, 1.0f,     5.0f,      9.0f,    9.1f,
+                       15.0f,   20.0f,   44.0f,   50.0f,    87.0f,     88.3f,   88.72f,
+                       89.0f,   100.0f,  -50.0f,  -87.0f,   -88.0f,    -87.33f, -100.0f,
+                       -103.0f, -104.0f, -200.0f, INFINITY, -INFINITY, NAN};
+    const size_t n = sizeof x / sizeof x[0];
+    float y[64];
+    double ref[64];
+    const tsr_ew_op ops[] = {TSR_EW_SIGMOID, TSR_EW_TANH, TSR_EW_RELU, TSR_EW_COPY};
+    for (size_t oi = 0; oi < 4; oi++) {
+        k->unary[ops[oi]](n, x, y);
+        for (size_t i = 0; i < n; i++)
+            ref[i] = ref_op(ops[oi], x[i], 0);
+        if (ops[oi] == TSR_EW_RELU) ref[n - 1] = 0.0; /* max(NaN, 0) = 0 (fmaxf semantics) */
+        char what[64];
+        snprintf(what, sizeof what, "%s special %s", tsr_cpu_isa_name(isa), tsr_ew_name(ops[oi]));
+        check_close(ops[oi], what, n, y, ref, x, NULL);
+    }
+    /* exp over its whole range plus a dense grid: measures the vector exp against libm. */
+    static float g[20001], ge[20001];
+    static double gr[20001];
+    for (int i = 0; i <= 20000; i++)
+        g[i] = -87.0f + 175.5f * (float)i / 20000.0f;
+    k->exp(20001, g, ge);
+    for (int i = 0; i <= 20000; i++)
+        gr[i] = exp((double)g[i]);
+    double w = check_close(TSR_EW_SIGMOID /* inexact */, "exp grid", 20001, ge, gr, g, NULL);
+    k->exp(n, x, y);
+    for (size_t i = 0; i < n; i++)
+        ref[i] = exp((double)x[i]);
+    /* x = 88.72f: exp is just below FLT_MAX in double but rounds to inf in float */
+    for (size_t i = 0; i < n; i++)
+        if (ref[i] > 3.4028234663852886e38) ref[i] = INFINITY;
+    check_close(TSR_EW_SIGMOID, "exp special", n, y, ref, x, NULL);
+    fprintf(stderr, "measured %s: max rel error exp %.3g on [-87, 88.5] (TOL_REL %.3g)\n",
+            tsr_cpu_isa_name(isa), w, TOL_REL);
+}
+END_TEST
+
+START_TEST(test_ew_axpy_softmax_row) {
+    if (_i >= n_tiers()) return;
+    const struct tsr_cpu_ew_kernels *k = tsr_cpu_ew_table((tsr_cpu_isa)_i);
+    float x[MAX_N], y[MAX_N], c[MAX_N];
+    for (size_t si = 0; si < N_SIZES; si++) {
+        const size_t n = k_sizes[si];
+        ts_fill_uniform(x, n, 5 + si, -3.0f, 3.0f);
+        ts_fill_uniform(c, n, 7 + si, -3.0f, 3.0f);
+        memcpy(y, c, n * sizeof *y);
+        k->axpy(n, 0.75f, x, y);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_msg(fabs(y[i] - (c[i] + 0.75 * x[i])) <= 1e-6 * (1 + fabs(c[i])),
+                          "axpy n=%zu i=%zu", n, i);
+        x[n / 3] = 40.0f; /* a dominant entry: the max subtraction matters */
+        k->softmax_row(n, x, y);
+        double mx = -INFINITY, s = 0.0;
+        for (size_t i = 0; i < n; i++)
+            mx = fmax(mx, x[i]);
+        for (size_t i = 0; i < n; i++)
+            s += exp(x[i] - mx);
+        for (size_t i = 0; i < n; i++) {
+            double r = exp(x[i] - mx) / s;
+            ck_assert_msg(fabs(y[i] - r) <= 2e-6 * (1e-3 + r) + 1e-7,
+                          "softmax_row n=%zu i=%zu: %g vs %g", n, i, y[i], r);
+        }
+    }
+}
+END_TEST
+
+/* ---- GEMM ---- */
+
+static const struct tsr_cpu_ew_kernels *tier_table(int i) {
+    return tsr_cpu_ew_table((tsr_cpu_isa)i);
+}
+
+static double ref_act(tsr_activation act, double v) {
+    switch (act) {
+    case TSR_ACT_RELU:
+        return v > 0 ? v : 0;
+    case TSR_ACT_SIGMOID:
+        return 1.0 / (1.0 + exp(-v));
+    case TSR_ACT_TANH:
+        return tanh(v);
+    default:
+        return v;
+    }
+}
+
+/* Compares tsr_cpu_gemm_run with a naive triple loop in double for geometry g. */
+static void check_gemm(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g,
+                       const char *what) {
+    ck_assert_int_eq(tsr_cpu_gemm_check(NULL, what, g), TSR_OK);
+    const int64_t M = g->M, N = g->N, K = g->K, batch = g->batch;
+    const int64_t a_rows = g->trans_a ? K : M, b_rows = g->trans_b ? N : K;
+    const size_t a_n = (size_t)((batch - 1) * g->stride_a + a_rows * g->lda);
+    const size_t b_n = (size_t)((batch - 1) * g->stride_b + b_rows * g->ldb);
+    const size_t c_n = (size_t)((batch - 1) * g->c_stride_b + (M - 1) * g->c_stride_m +
+                                (N - 1) * g->c_stride_n + 1);
+    float *A = malloc(a_n * sizeof *A), *B = malloc(b_n * sizeof *B), *C = malloc(c_n * sizeof *C);
+    float *Y = malloc((size_t)(batch * M * N) * sizeof *Y);
+    ts_fill_uniform(A, a_n, 1, -1.0f, 1.0f);
+    ts_fill_uniform(B, b_n, 2, -1.0f, 1.0f);
+    ts_fill_uniform(C, c_n, 3, -2.0f, 2.0f);
+    for (size_t i = 0; i < (size_t)(batch * M * N); i++)
+        Y[i] = NAN; /* every element written */
+    tsr_cpu_gemm_run(env, g, A, B, g->has_c ? C : NULL, Y);
+    for (int64_t b = 0; b < batch; b++)
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++) {
+                double s = 0.0, mag = 0.0;
+                for (int64_t k = 0; k < K; k++) {
+                    double av = A[b * g->stride_a + (g->trans_a ? k * g->lda + m : m * g->lda + k)];
+                    double bv = B[b * g->stride_b + (g->trans_b ? n * g->ldb + k : k * g->ldb + n)];
+                    s += av * bv;
+                    mag += fabs(av * bv);
+                }
+                double v = g->alpha * s;
+                mag *= fabs(g->alpha);
+                if (g->has_c) {
+                    double cv =
+                        g->beta *
+                        (double)C[b * g->c_stride_b + m * g->c_stride_m + n * g->c_stride_n];
+                    v += cv;
+                    mag += fabs(cv);
+                }
+                double r = ref_act(g->act, v);
+                float y = Y[(b * M + m) * N + n];
+                ck_assert_msg(fabs(y - r) <= 1e-5 * (1.0 + mag),
+                              "%s: [%lld,%lld,%lld] got %.9g expected %.9g", what, (long long)b,
+                              (long long)m, (long long)n, y, r);
+            }
+    free(A);
+    free(B);
+    free(C);
+    free(Y);
+}
+
+START_TEST(test_gemm_epilogues) {
+    if (_i >= n_tiers()) return;
+    struct tsr_cpu_env env = {
+        .ew = tier_table(_i), .l1d_bytes = 32768, .llc_bytes = 16384, .n_threads = 1};
+    const int64_t M = 1000, N = 37, K = 19;
+    /* A panel of 16 KiB / 2 over (N + K) * 4 bytes per row = 36 rows: 28 panels. */
+    ck_assert_int_lt(tsr_cpu_gemm_panel_rows(M, N, K, env.llc_bytes), M / 4);
+    /* C broadcasts: [N], [M,1], [M,N], scalar — as (c_stride_m, c_stride_n). */
+    const int64_t cs[4][2] = {{0, 1}, {1, 0}, {N, 1}, {0, 0}};
+    const char *cname[4] = {"[N]", "[M,1]", "[M,N]", "scalar"};
+    char what[160];
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int c = 0; c < 4; c++)
+                for (int act = TSR_ACT_NONE; act <= TSR_ACT_TANH; act++) {
+                    struct tsr_k_gemm g = {.batch = 1,
+                                           .M = M,
+                                           .N = N,
+                                           .K = K,
+                                           .trans_a = ta,
+                                           .trans_b = tb,
+                                           .lda = ta ? M : K,
+                                           .ldb = tb ? K : N,
+                                           .alpha = 0.7f,
+                                           .has_c = 1,
+                                           .beta = 1.3f,
+                                           .c_stride_m = cs[c][0],
+                                           .c_stride_n = cs[c][1],
+                                           .act = (tsr_activation)act};
+                    snprintf(what, sizeof what, "%s gemm ta=%d tb=%d C=%s act=%s",
+                             tsr_cpu_isa_name((tsr_cpu_isa)_i), ta, tb, cname[c],
+                             tsr_activation_name((tsr_activation)act));
+                    check_gemm(&env, &g, what);
+                }
+    /* no C, padded leading dims, alpha 1 */
+    struct tsr_k_gemm g = {.batch = 1,
+                           .M = 70,
+                           .N = 33,
+                           .K = 40,
+                           .lda = 45,
+                           .ldb = 35,
+                           .alpha = 1.0f,
+                           .act = TSR_ACT_RELU};
+    check_gemm(&env, &g, "gemm no C, lda/ldb padded");
+}
+END_TEST
+
+START_TEST(test_gemm_batch) {
+    if (_i >= n_tiers()) return;
+    struct tsr_cpu_env env = {
+        .ew = tier_table(_i), .l1d_bytes = 32768, .llc_bytes = 8192, .n_threads = 1};
+    const int64_t M = 50, N = 24, K = 17;
+    /* shared A (stride 0), per-batch B, per-batch C [M,N] */
+    struct tsr_k_gemm g = {.batch = 3,
+                           .M = M,
+                           .N = N,
+                           .K = K,
+                           .lda = K,
+                           .ldb = N,
+                           .stride_a = 0,
+                           .stride_b = K * N,
+                           .alpha = 1.0f,
+                           .has_c = 1,
+                           .beta = 1.0f,
+                           .c_stride_b = M * N,
+                           .c_stride_m = N,
+                           .c_stride_n = 1,
+                           .act = TSR_ACT_SIGMOID};
+    check_gemm(&env, &g, "batch shared A");
+    /* shared B (weights), A per batch and transposed, C shared [N] bias */
+    struct tsr_k_gemm g2 = {.batch = 4,
+                            .M = M,
+                            .N = N,
+                            .K = K,
+                            .trans_a = 1,
+                            .lda = M,
+                            .ldb = N,
+                            .stride_a = K * M,
+                            .stride_b = 0,
+                            .alpha = 2.0f,
+                            .has_c = 1,
+                            .beta = 0.5f,
+                            .c_stride_n = 1,
+                            .act = TSR_ACT_TANH};
+    check_gemm(&env, &g2, "batch shared B, trans_a");
+}
+END_TEST
+
+START_TEST(test_gemm_check_rejects) {
+    struct tsr_k_gemm g = {
+        .batch = 1, .M = 4, .N = 5, .K = 6, .lda = 3 /* < K */, .ldb = 5, .alpha = 1.0f};
+    ck_assert_int_eq(tsr_cpu_gemm_check(NULL, "bad", &g), TSR_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(NULL)->message, "bad"));
+    g.lda = 6;
+    g.act = (tsr_activation)42;
+    ck_assert_int_eq(tsr_cpu_gemm_check(NULL, "bad", &g), TSR_E_UNSUPPORTED);
+    g.act = TSR_ACT_NONE;
+    ck_assert_int_eq(tsr_cpu_gemm_check(NULL, "ok", &g), TSR_OK);
+}
+END_TEST
+
+/* ---- fused elementwise executor ---- */
+
+/* Reference evaluation of region k at every output element, in double. */
+static void ref_region(const struct tsr_k_ew *k, const float *const *in, double *out) {
+    int64_t total = 1;
+    for (int d = 0; d < k->rank; d++)
+        total *= k->dims[d];
+    for (int64_t e = 0; e < total; e++) {
+        int64_t idx[TSR_MAX_RANK], rem = e;
+        for (int d = k->rank - 1; d >= 0; d--) {
+            idx[d] = rem % k->dims[d];
+            rem /= k->dims[d];
+        }
+        double regs[TSR_EW_MAX_REGS] = {0};
+        double last = 0;
+        for (int i = 0; i < k->n_instrs; i++) {
+            const struct tsr_ew_instr *ins = &k->instrs[i];
+            double v[2] = {0, 0};
+            const int16_t s[2] = {ins->a, ins->b};
+            for (int j = 0; j < tsr_ew_arity((tsr_ew_op)ins->op); j++) {
+                if (s[j] >= 0) {
+                    v[j] = regs[s[j]];
+                } else {
+                    int x = -s[j] - 1;
+                    int64_t off = 0;
+                    for (int d = 0; d < k->rank; d++)
+                        off += idx[d] * k->strides[x][d];
+                    v[j] = in[x][off];
+                }
+            }
+            /* the kernel rounds every intermediate to float: so does the reference */
+            last = regs[ins->dst] = (float)ref_op((tsr_ew_op)ins->op, v[0], v[1]);
+        }
+        out[e] = last;
+    }
+}
+
+static void check_region(const struct tsr_cpu_env *env, const struct tsr_k_ew *k,
+                         const float *const *in, int n_inputs, const char *what) {
+    ck_assert_int_eq(tsr_cpu_ew_check(NULL, what, k, n_inputs), TSR_OK);
+    ck_assert_uint_le(tsr_cpu_ew_scratch_floats(k, env->l1d_bytes), env->scratch_floats);
+    int64_t total = 1;
+    for (int d = 0; d < k->rank; d++)
+        total *= k->dims[d];
+    float *y = malloc((size_t)(total + 1) * sizeof *y);
+    double *ref = malloc((size_t)total * sizeof *ref);
+    for (int64_t i = 0; i <= total; i++)
+        y[i] = NAN;
+    y[total] = 777.0f;
+    tsr_cpu_ew_run(env, k, in, y);
+    ck_assert_msg(y[total] == 777.0f, "%s: wrote past the end", what);
+    ref_region(k, in, ref);
+    for (int64_t i = 0; i < total; i++)
+        ck_assert_msg(fabs(y[i] - ref[i]) <= 1e-6 * (1.0 + fabs(ref[i])),
+                      "%s: element %lld: got %.9g expected %.9g", what, (long long)i, y[i], ref[i]);
+    free(y);
+    free(ref);
+}
+
+#define INSTR(op_, dst_, a_, b_)                                                                   \
+    { .op = TSR_EW_##op_, .dst = (dst_), .a = (a_), .b = (b_) }
+
+START_TEST(test_ew_exec_broadcast) {
+    if (_i >= n_tiers()) return;
+    float scratch[4 * 4096];
+    struct tsr_cpu_env env = {.ew = tier_table(_i),
+                              .l1d_bytes = 32768,
+                              .llc_bytes = 1 << 20,
+                              .scratch = scratch,
+                              .scratch_floats = 4096,
+                              .n_threads = 1};
+    float a[15], b[20];
+    ts_fill_uniform(a, 15, 21, -2.0f, 2.0f);
+    ts_fill_uniform(b, 20, 22, -2.0f, 2.0f);
+    /* [3,1,5] + [1,4,5] -> [3,4,5]: a strides [5,0,1], b strides [0,5,1] */
+    struct tsr_k_ew k = {.rank = 3,
+                         .dims = {3, 4, 5},
+                         .n_instrs = 1,
+                         .n_regs = 1,
+                         .strides = {{5, 0, 1}, {0, 5, 1}},
+                         .instrs = {INSTR(ADD, 0, -1, -2)}};
+    const float *in[2] = {a, b};
+    check_region(&env, &k, in, 2, "[3,1,5] + [1,4,5]");
+}
+END_TEST
+
+START_TEST(test_ew_exec_program) {
+    if (_i >= n_tiers()) return;
+    static float scratch[3 * 8 * 4096];
+    float a[3 * 4 * 5], b[4 * 5], c[1], d[3 * 4];
+    ts_fill_uniform(a, 60, 31, -3.0f, 3.0f);
+    ts_fill_uniform(b, 20, 32, -3.0f, 3.0f);
+    c[0] = 0.375f;
+    ts_fill_uniform(d, 12, 33, 0.5f, 2.0f);
+    const float *in[4] = {a, b, c, d};
+    /* y = relu(tanh(c - sigmoid(a * b)) / d) + copy(a), over [3,4,5] with
+     * a [3,4,5] contiguous, b [4,5] broadcast over dim 0, c a scalar, d [3,4,1] (innermost
+     * broadcast: scalar operand of the vector kernels). */
+    struct tsr_k_ew k = {.rank = 3,
+                         .dims = {3, 4, 5},
+                         .strides = {{20, 5, 1}, {0, 5, 1}, {0, 0, 0}, {4, 1, 0}},
+                         .n_instrs = 7,
+                         .n_regs = 3,
+                         .instrs = {INSTR(MUL, 0, -1, -2), INSTR(SIGMOID, 1, 0, 0),
+                                    INSTR(SUB, 0, -3, 1), INSTR(TANH, 2, 0, 0),
+                                    INSTR(DIV, 0, 2, -4), INSTR(RELU, 1, 0, 0),
+                                    INSTR(ADD, 2, 1, -1)}};
+    struct tsr_cpu_env env = {.ew = tier_table(_i),
+                              .l1d_bytes = 32768,
+                              .llc_bytes = 1 << 20,
+                              .scratch = scratch,
+                              .scratch_floats = 8 * 4096,
+                              .n_threads = 1};
+    check_region(&env, &k, in, 4, "multi-instruction program");
+    /* scalar-only operands: unary of a scalar input, binary of two scalars */
+    struct tsr_k_ew k2 = {
+        .rank = 2,
+        .dims = {2, 9},
+        .strides = {{9, 1}, {0, 0}, {0, 0}},
+        .n_instrs = 3,
+        .n_regs = 2,
+        .instrs = {INSTR(SIGMOID, 0, -2, 0), INSTR(MUL, 1, -2, -3), INSTR(SUB, 0, 0, 1)}};
+    const float *in2[3] = {a, c, d};
+    check_region(&env, &k2, in2, 3, "scalar operands");
+}
+END_TEST
+
+START_TEST(test_ew_exec_tiles_and_threads) {
+    if (_i >= n_tiers()) return;
+    struct tsr_cpu_pool *pool = NULL;
+    ck_assert_int_eq(tsr_cpu_pool_create(NULL, NULL, 3, &pool), TSR_OK);
+    const int64_t rows = 4, inner = 70001; /* > 64 Ki elements: parallel; odd tail tile */
+    float *a = malloc((size_t)(rows * inner) * sizeof *a);
+    float *bias = malloc((size_t)inner * sizeof *bias);
+    ts_fill_uniform(a, (size_t)(rows * inner), 41, -5.0f, 5.0f);
+    ts_fill_uniform(bias, (size_t)inner, 42, -1.0f, 1.0f);
+    struct tsr_k_ew k = {.rank = 2,
+                         .dims = {rows, inner},
+                         .strides = {{inner, 1}, {0, 1}},
+                         .n_instrs = 2,
+                         .n_regs = 1,
+                         .instrs = {INSTR(ADD, 0, -1, -2), INSTR(TANH, 0, 0, 0)}};
+    /* a small L1 forces many tiles per row */
+    const size_t l1 = 4096;
+    const size_t per = tsr_cpu_ew_scratch_floats(&k, l1);
+    ck_assert_uint_lt(tsr_cpu_ew_tile(&k, l1), 1024);
+    float *scratch = malloc(3 * per * sizeof *scratch);
+    struct tsr_cpu_env env = {.ew = tier_table(_i),
+                              .pool = pool,
+                              .l1d_bytes = l1,
+                              .llc_bytes = 1 << 20,
+                              .scratch = scratch,
+                              .scratch_floats = per,
+                              .n_threads = 3};
+    const float *in[2] = {a, bias};
+    check_region(&env, &k, in, 2, "parallel tiles");
+    /* in place: y == a */
+    float *ref = malloc((size_t)(rows * inner) * sizeof *ref);
+    tsr_cpu_ew_run(&env, &k, in, ref);
+    tsr_cpu_ew_run(&env, &k, in, a);
+    ck_assert(ts_max_abs_diff(a, ref, (size_t)(rows * inner)) == 0.0);
+    tsr_cpu_pool_destroy(pool);
+    free(a);
+    free(bias);
+    free(scratch);
+    free(ref);
+}
+END_TEST
+
+START_TEST(test_ew_check_rejects) {
+    struct tsr_k_ew k = {.rank = 2,
+                         .dims = {4, 8},
+                         .strides = {{16, 2}},
+                         .n_instrs = 1,
+                         .n_regs = 1,
+                         .instrs = {INSTR(RELU, 0, -1, 0)}};
+    ck_assert_int_eq(tsr_cpu_ew_check(NULL, "strided", &k, 1), TSR_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(NULL)->message, "strided"));
+    k.strides[0][1] = 1;
+    ck_assert_int_eq(tsr_cpu_ew_check(NULL, "ok", &k, 1), TSR_OK);
+    ck_assert_int_eq(tsr_cpu_ew_check(NULL, "no input", &k, 0), TSR_E_INVALID_ARG);
+    k.instrs[0].dst = 3;
+    ck_assert_int_eq(tsr_cpu_ew_check(NULL, "bad reg", &k, 1), TSR_E_INVALID_ARG);
+}
+END_TEST
+
+/* ---- softmax ---- */
+
+static void check_softmax(const struct tsr_cpu_env *env, int64_t outer, int64_t L, int64_t inner) {
+    const size_t n = (size_t)(outer * L * inner);
+    float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    ts_fill_uniform(x, n, (uint64_t)(outer * 1000 + L * 10 + inner), -30.0f, 30.0f);
+    struct tsr_k_softmax k = {.outer = outer, .axis_len = L, .inner = inner};
+    tsr_cpu_softmax_run(env, &k, x, y);
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            double mx = -INFINITY, s = 0;
+            for (int64_t j = 0; j < L; j++)
+                mx = fmax(mx, x[(o * L + j) * inner + i]);
+            for (int64_t j = 0; j < L; j++)
+                s += exp(x[(o * L + j) * inner + i] - mx);
+            for (int64_t j = 0; j < L; j++) {
+                const size_t e = (size_t)((o * L + j) * inner + i);
+                double r = exp(x[e] - mx) / s;
+                ck_assert_msg(fabs(y[e] - r) <= 2e-6 * (1e-3 + r) + 1e-7,
+                              "softmax [%lld,%lld,%lld] at (%lld,%lld,%lld): %.9g vs %.9g",
+                              (long long)outer, (long long)L, (long long)inner, (long long)o,
+                              (long long)j, (long long)i, y[e], r);
+            }
+        }
+    /* in place gives the same */
+    float *z = malloc(n * sizeof *z);
+    memcpy(z, x, n * sizeof *z);
+    tsr_cpu_softmax_run(env, &k, z, z);
+    ck_assert(ts_max_abs_diff(z, y, n) == 0.0);
+    free(x);
+    free(y);
+    free(z);
+}
+
+START_TEST(test_softmax) {
+    if (_i >= n_tiers()) return;
+    struct tsr_cpu_pool *pool = NULL;
+    ck_assert_int_eq(tsr_cpu_pool_create(NULL, NULL, 2, &pool), TSR_OK);
+    struct tsr_cpu_env env = {.ew = tier_table(_i),
+                              .pool = pool,
+                              .l1d_bytes = 32768,
+                              .llc_bytes = 1 << 20,
+                              .n_threads = 2};
+    check_softmax(&env, 5, 1000, 1);
+    check_softmax(&env, 3, 1, 1);
+    check_softmax(&env, 4, 17, 1);
+    check_softmax(&env, 3, 7, 300); /* inner > 1, crosses the 256-column chunk */
+    check_softmax(&env, 2, 5, 3);
+    check_softmax(&env, 70, 1030, 1); /* > 64 Ki elements: parallel over outer */
+    tsr_cpu_pool_destroy(pool);
+}
+END_TEST
+
+/* ---- thread pool ---- */
+
+struct count_arg {
+    atomic_int *hits;
+    atomic_int bad_tid;
+    int n_threads;
+    struct tsr_cpu_pool *pool;
+};
+
+static void count_task(void *p, size_t task, int tid) {
+    struct count_arg *c = p;
+    atomic_fetch_add(&c->hits[task], 1);
+    if (tid < 0 || tid >= c->n_threads) atomic_store(&c->bad_tid, 1);
+}
+
+static void nested_task(void *p, size_t task, int tid) {
+    struct count_arg *c = p;
+    /* a loop submitted from inside a task must not deadlock: it runs inline */
+    struct count_arg inner = {.hits = c->hits + 1000 + task * 10, .n_threads = c->n_threads};
+    atomic_init(&inner.bad_tid, 0);
+    tsr_cpu_pool_parallel_for(c->pool, 10, count_task, &inner);
+    if (atomic_load(&inner.bad_tid)) atomic_store(&c->bad_tid, 1);
+}
+
+START_TEST(test_threadpool) {
+    static atomic_int hits[2000];
+    for (int threads = 1; threads <= 4; threads++) {
+        struct tsr_cpu_pool *pool = NULL;
+        ck_assert_int_eq(tsr_cpu_pool_create(NULL, NULL, threads, &pool), TSR_OK);
+        ck_assert_int_eq(tsr_cpu_pool_threads(pool), threads);
+        for (int rep = 0; rep < 50; rep++) {
+            const size_t n = (size_t)(rep * 19 % 1000);
+            for (size_t i = 0; i < 2000; i++)
+                atomic_store(&hits[i], 0);
+            struct count_arg c = {.hits = hits, .n_threads = threads, .pool = pool};
+            atomic_init(&c.bad_tid, 0);
+            tsr_cpu_pool_parallel_for(pool, n, count_task, &c);
+            for (size_t i = 0; i < 2000; i++)
+                ck_assert_msg(atomic_load(&hits[i]) == (i < n ? 1 : 0),
+                              "threads=%d n=%zu: task %zu ran %d times", threads, n, i,
+                              atomic_load(&hits[i]));
+            ck_assert(!atomic_load(&c.bad_tid));
+        }
+        for (size_t i = 0; i < 2000; i++)
+            atomic_store(&hits[i], 0);
+        struct count_arg c = {.hits = hits, .n_threads = threads, .pool = pool};
+        atomic_init(&c.bad_tid, 0);
+        tsr_cpu_pool_parallel_for(pool, 50, nested_task, &c);
+        for (size_t i = 1000; i < 1500; i++)
+            ck_assert_int_eq(atomic_load(&hits[i]), 1);
+        ck_assert(!atomic_load(&c.bad_tid));
+        tsr_cpu_pool_destroy(pool);
+    }
+    /* NULL pool: inline */
+    for (size_t i = 0; i < 10; i++)
+        atomic_store(&hits[i], 0);
+    struct count_arg c = {.hits = hits, .n_threads = 1};
+    atomic_init(&c.bad_tid, 0);
+    tsr_cpu_pool_parallel_for(NULL, 10, count_task, &c);
+    for (size_t i = 0; i < 10; i++)
+        ck_assert_int_eq(atomic_load(&hits[i]), 1);
+    ck_assert_int_eq(tsr_cpu_pool_create(NULL, NULL, 0, &(struct tsr_cpu_pool *){NULL}),
+                     TSR_E_INVALID_ARG);
+}
+END_TEST
+
+/* ---- backend ops on a hand-built program ---- */
+
+/* X [4,3] (input) -> GEMM with W [3,2] (const) + bias [2] (const), relu -> T (temp)
+ * -> softmax over the last axis -> S (temp) -> ew: S * X2 (input, [4,2]) -> Y (output 0)
+ * -> copy Y -> Y2 (output 1). */
+static void run_program(tsr_context *ctx) {
+    float w[6] = {0.5f, -1.0f, 0.25f, 2.0f, -0.75f, 0.125f};
+    float bias[2] = {0.1f, -0.2f};
+    struct tsr_buffer bufs[7] = {
+        {.kind = TSR_BUF_INPUT, .bytes = 12 * 4, .io_index = 0},
+        {.kind = TSR_BUF_CONST, .bytes = 6 * 4, .const_data = w},
+        {.kind = TSR_BUF_CONST, .bytes = 2 * 4, .const_data = bias},
+        {.kind = TSR_BUF_TEMP, .bytes = 8 * 4, .offset = 0},
+        {.kind = TSR_BUF_TEMP, .bytes = 8 * 4, .offset = 64},
+        {.kind = TSR_BUF_INPUT, .bytes = 8 * 4, .io_index = 1},
+        {.kind = TSR_BUF_OUTPUT, .bytes = 8 * 4, .io_index = 0},
+    };
+    struct tsr_buffer bufs2[8];
+    memcpy(bufs2, bufs, sizeof bufs);
+    bufs2[7] = (struct tsr_buffer){.kind = TSR_BUF_OUTPUT, .bytes = 8 * 4, .io_index = 1};
+    struct tsr_kernel ks[4] = {
+        {.kind = TSR_K_GEMM,
+         .name = "gemm_bias_relu",
+         .nodes = "fc",
+         .n_inputs = 3,
+         .inputs = {0, 1, 2},
+         .output = 3,
+         .flops = 48,
+         .bytes = 100,
+         .u.gemm = {.batch = 1,
+                    .M = 4,
+                    .N = 2,
+                    .K = 3,
+                    .lda = 3,
+                    .ldb = 2,
+                    .alpha = 1.0f,
+                    .has_c = 1,
+                    .beta = 1.0f,
+                    .c_stride_n = 1,
+                    .act = TSR_ACT_RELU}},
+        {.kind = TSR_K_SOFTMAX,
+         .name = "softmax",
+         .n_inputs = 1,
+         .inputs = {3},
+         .output = 4,
+         .u.softmax = {.outer = 4, .axis_len = 2, .inner = 1}},
+        {.kind = TSR_K_EW,
+         .name = "ew_mul",
+         .n_inputs = 2,
+         .inputs = {4, 5},
+         .output = 6,
+         .u.ew = {.rank = 1,
+                  .dims = {8},
+                  .strides = {{1}, {1}},
+                  .n_instrs = 1,
+                  .n_regs = 1,
+                  .instrs = {INSTR(MUL, 0, -1, -2)}}},
+        {.kind = TSR_K_COPY,
+         .name = "copy",
+         .n_inputs = 1,
+         .inputs = {6},
+         .output = 7,
+         .u.copy = {.n = 8}},
+    };
+    int in_bufs[2] = {0, 5}, out_bufs[2] = {6, 7};
+    struct tsr_program prog = {.n_buffers = 8,
+                               .buffers = bufs2,
+                               .n_kernels = 4,
+                               .kernels = ks,
+                               .arena_bytes = 128,
+                               .n_inputs = 2,
+                               .n_outputs = 2,
+                               .input_buffers = in_bufs,
+                               .output_buffers = out_bufs};
+    float x[12], x2[8], y[8], y2[8];
+    ts_fill_uniform(x, 12, 51, -1.0f, 1.0f);
+    ts_fill_uniform(x2, 8, 52, -1.0f, 1.0f);
+    struct tsr_tensor ins[2] = {{.data = x}, {.data = x2}};
+    struct tsr_tensor outs[2] = {{.data = y}, {.data = y2}};
+    void *exec = NULL;
+    ck_assert_int_eq(tsr_cpu_backend_ops.prepare(ctx, 0, &prog, &exec), TSR_OK);
+    for (int rep = 0; rep < 2; rep++) {
+        memset(y, 0, sizeof y);
+        memset(y2, 0, sizeof y2);
+        ck_assert_int_eq(tsr_cpu_backend_ops.execute(exec, ins, outs), TSR_OK);
+        for (int m = 0; m < 4; m++) {
+            double t[2];
+            for (int n = 0; n < 2; n++) {
+                double s = bias[n];
+                for (int k = 0; k < 3; k++)
+                    s += (double)x[m * 3 + k] * w[k * 2 + n];
+                t[n] = s > 0 ? s : 0;
+            }
+            double mx = fmax(t[0], t[1]);
+            double den = exp(t[0] - mx) + exp(t[1] - mx);
+            for (int n = 0; n < 2; n++) {
+                double r = exp(t[n] - mx) / den * x2[m * 2 + n];
+                ck_assert_msg(fabs(y[m * 2 + n] - r) <= 1e-6, "program y[%d]: %g vs %g", m * 2 + n,
+                              y[m * 2 + n], r);
+                ck_assert(y2[m * 2 + n] == y[m * 2 + n]);
+            }
+        }
+    }
+    tsr_cpu_backend_ops.release(exec);
+    tsr_cpu_backend_ops.release(NULL);
+
+    /* a kernel writing a constant is rejected with a message naming it */
+    ks[3].output = 1;
+    exec = NULL;
+    ck_assert_int_eq(tsr_cpu_backend_ops.prepare(ctx, 0, &prog, &exec), TSR_E_INVALID_ARG);
+    ck_assert_ptr_null(exec);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "copy"));
+    ks[3].output = 7;
+}
+
+START_TEST(test_backend_program_no_context) {
+    run_program(NULL);
+}
+END_TEST
+
+START_TEST(test_backend_program_context) {
+    tsr_context *ctx = ts_context();
+    ck_assert_ptr_nonnull(ctx->cpu);
+    ck_assert_int_ge(tsr_cpu_backend_threads(ctx->cpu), 1);
+    const tsr_cpu_isa best = tsr_cpu_detect_isa();
+    for (int isa = 0; isa <= (int)best; isa++) {
+        ck_assert_int_eq(tsr_cpu_backend_set_isa(ctx->cpu, (tsr_cpu_isa)isa), TSR_OK);
+        ck_assert_int_eq(tsr_cpu_backend_isa(ctx->cpu), isa);
+        tsr_profiler_enable(ctx, 1);
+        tsr_profiler_clear(ctx);
+        run_program(ctx);
+        /* two runs of four kernels */
+        size_t kernels = 0;
+        for (size_t i = 0; i < tsr_profiler_count(ctx); i++) {
+            struct tsr_profile_record r;
+            ck_assert_int_eq(tsr_profiler_get(ctx, i, &r), TSR_OK);
+            if (r.kind != TSR_EVENT_KERNEL) continue;
+            kernels++;
+            ck_assert_str_eq(r.device, "cpu");
+            ck_assert_uint_le(r.start_ns, r.end_ns);
+            if (!strcmp(r.name, "gemm_bias_relu")) {
+                ck_assert_str_eq(r.nodes, "fc");
+                ck_assert_uint_eq(r.flops, 48);
+            }
+        }
+        ck_assert_uint_eq(kernels, 8);
+    }
+    if (best < TSR_ISA_AVX512)
+        ck_assert_int_eq(tsr_cpu_backend_set_isa(ctx->cpu, TSR_ISA_AVX512), TSR_E_UNSUPPORTED);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(test_backend_isa_env_cap) {
+    struct tsr_cpu_backend *cpu = NULL;
+    setenv("TSR_CPU_ISA", "scalar", 1);
+    ck_assert_int_eq(tsr_cpu_backend_create(NULL, 2, &cpu), TSR_OK);
+    ck_assert_int_eq(tsr_cpu_backend_isa(cpu), TSR_ISA_SCALAR);
+    ck_assert_int_eq(tsr_cpu_backend_threads(cpu), 2);
+    tsr_cpu_backend_destroy(cpu);
+    setenv("TSR_CPU_ISA", "sse9", 1); /* unknown: warning, ignored */
+    ck_assert_int_eq(tsr_cpu_backend_create(NULL, 1, &cpu), TSR_OK);
+    ck_assert_int_eq(tsr_cpu_backend_isa(cpu), tsr_cpu_detect_isa());
+    tsr_cpu_backend_destroy(cpu);
+    unsetenv("TSR_CPU_ISA");
+    tsr_cpu_backend_destroy(NULL);
+}
+END_TEST
+
+static Suite *cpu_kernels_suite(void) {
+    Suite *s = suite_create("cpu_kernels");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_detect);
+    /* loop index = ISA tier (tiers above the machine's are skipped inside) */
+    tcase_add_loop_test(tc, test_ew_ops, 0, 3);
+    tcase_add_loop_test(tc, test_ew_special, 0, 3);
+    tcase_add_loop_test(tc, test_ew_axpy_softmax_row, 0, 3);
+    tcase_add_loop_test(tc, test_gemm_epilogues, 0, 3);
+    tcase_add_loop_test(tc, test_gemm_batch, 0, 3);
+    tcase_add_test(tc, test_gemm_check_rejects);
+    tcase_add_loop_test(tc, test_ew_exec_broadcast, 0, 3);
+    tcase_add_loop_test(tc, test_ew_exec_program, 0, 3);
+    tcase_add_loop_test(tc, test_ew_exec_tiles_and_threads, 0, 3);
+    tcase_add_test(tc, test_ew_check_rejects);
+    tcase_add_loop_test(tc, test_softmax, 0, 3);
+    tcase_add_test(tc, test_threadpool);
+    tcase_add_test(tc, test_backend_program_no_context);
+    tcase_add_test(tc, test_backend_program_context);
+    tcase_add_test(tc, test_backend_isa_env_cap);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    return ts_run_suite(cpu_kernels_suite());
+}
