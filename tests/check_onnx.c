@@ -186,6 +186,15 @@ START_TEST(test_bad_files) {
     ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "Cos"));
     ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "my_cos_node"));
 
+    /* a shape error from the builder keeps its detail (node, both shapes) behind the file name */
+    ck_assert_int_eq(
+        tsr_onnx_import_file(ctx, TSR_TEST_DATA_DIR "/shape_mismatch.onnx", NULL, 0, &g),
+        TSR_E_SHAPE);
+    ck_assert_ptr_null(g);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "shape_mismatch.onnx"));
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "[2, 3]"));
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "[4, 5]"));
+
     ck_assert_int_eq(tsr_onnx_import_file(ctx, TSR_TEST_DATA_DIR "/no_such.onnx", NULL, 0, &g),
                      TSR_E_IO);
     ck_assert_int_eq(tsr_onnx_import_file(ctx, NULL, NULL, 0, &g), TSR_E_INVALID_ARG);

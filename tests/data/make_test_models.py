@@ -373,6 +373,15 @@ def bad_files():
         f.write(m.SerializeToString())
     bad.append(("reshape_dynamic.onnx", "TSR_E_UNSUPPORTED", "reshape_dyn"))
 
+    # inner dims disagree: the builder's shape inference rejects it, naming the node
+    g = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["y"], name="mm_bad")], "g",
+                          [vi("a", [2, 3]), vi("b", [4, 5])], [vi("y", [2, 5])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 7
+    with open(os.path.join(HERE, "shape_mismatch.onnx"), "wb") as f:
+        f.write(m.SerializeToString())
+    bad.append(("shape_mismatch.onnx", "TSR_E_SHAPE", "mm_bad"))
+
     # a valid ModelProto without a graph
     m = onnx.ModelProto()
     m.ir_version = 7
