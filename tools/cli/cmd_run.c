@@ -564,13 +564,14 @@ int cmd_run(int argc, char **argv) {
     } else {
         devices[n_dev++] = a.device;
     }
+    int compare = !strcmp(a.device, "all"); /* always the comparison table, even for one device */
     int wrote_outputs = 0;
     for (int d = 0; d < n_dev; d++) {
-        if (!a.json && n_dev > 1) fprintf(stderr, "tessera: running on %s ...\n", devices[d]);
+        if (!a.json && compare) fprintf(stderr, "tessera: running on %s ...\n", devices[d]);
         int e = run_on_device(ctx, graph, &a, &data, devices[d], !wrote_outputs, &results[d]);
         n_results = d + 1;
         if (results[d].ok) wrote_outputs = 1;
-        if (e && n_dev == 1) {
+        if (e && !compare) {
             fprintf(stderr, "tessera: error: %s\n", results[d].error);
             exit_code = e;
             goto out;
@@ -580,7 +581,7 @@ int cmd_run(int argc, char **argv) {
 
     if (a.json) {
         json_object *root;
-        if (n_dev == 1) {
+        if (!compare) {
             root = result_json(&results[0]);
         } else {
             root = json_object_new_object();
@@ -603,7 +604,7 @@ int cmd_run(int argc, char **argv) {
         json_object_put(root);
     } else {
         printf("model: %s (%d nodes)\n", a.model, tsr_graph_node_count(graph));
-        if (n_dev == 1) {
+        if (!compare) {
             print_result_text(&results[0], &a);
         } else {
             printf("\n%-10s %-8s %-40s %9s %12s %11s %8s\n", "device", "backend", "name",

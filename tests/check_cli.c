@@ -1,0 +1,248 @@
+/*
+ * check_cli.c — the `tessera` program as a user runs it: exit codes, JSON fields, accuracy and
+ * error against PyTorch on the bundled model, bad files and shapes, traces, `info`.
+ */
+#include "test_support.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TESSERA TSR_BINARY_DIR "/bin/tessera"
+#define DATA    TSR_TEST_DATA_DIR
+
+struct result {
+    int code;
+    char *out;
+    char *err;
+};
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return strdup("");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* Runs "tessera <args>" with stdout and stderr captured. */
+static struct result run(const char *args) {
+    char out_path[] = "/tmp/tsr_cli_outXXXXXX", err_path[] = "/tmp/tsr_cli_errXXXXXX";
+    int fo = mkstemp(out_path), fe = mkstemp(err_path);
+    ck_assert(fo >= 0 && fe >= 0);
+    close(fo);
+    close(fe);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s", TESSERA, args, out_path, err_path);
+    int st = system(cmd);
+    struct result r;
+    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.out = slurp(out_path);
+    r.err = slurp(err_path);
+    unlink(out_path);
+    unlink(err_path);
+    return r;
+}
+
+static void result_free(struct result *r) {
+    free(r->out);
+    free(r->err);
+}
+
+static json_object *get(json_object *o, const char *key) {
+    json_object *v = NULL;
+    ck_assert_msg(json_object_object_get_ex(o, key, &v), "JSON has no '%s'", key);
+    return v;
+}
+
+static int have_opencl(void) {
+    tsr_context *ctx = ts_context();
+    int r = ts_have_opencl(ctx);
+    tsr_context_destroy(ctx);
+    return r;
+}
+
+static void check_bundled_json(const char *device, const char *backend) {
+    char args[256];
+    snprintf(args, sizeof args, "run --device %s --repeat 3 --json", device);
+    struct result r = run(args);
+    ck_assert_msg(r.code == 0, "%s: exit %d: %s", args, r.code, r.err);
+    json_object *o = json_tokener_parse(r.out);
+    ck_assert_msg(o != NULL, "not JSON: %s", r.out);
+    ck_assert_str_eq(json_object_get_string(get(o, "backend")), backend);
+    ck_assert_double_ge(json_object_get_double(get(o, "accuracy")), 0.95);
+    ck_assert_double_le(json_object_get_double(get(o, "max_abs_err")), 1e-4);
+    ck_assert_double_gt(json_object_get_double(get(o, "median_ms")), 0.0);
+    ck_assert_int_ge(json_object_get_int(get(o, "kernels")), 1);
+    ck_assert_int_eq(json_object_get_int(get(o, "pool_allocs_in_timed_runs")), 0);
+    int n_outputs = 0;
+    json_object_object_foreach(get(o, "outputs"), oname, oshape) {
+        (void)oname;
+        ck_assert_int_eq((int)json_object_array_length(oshape), 2);
+        ck_assert_int_eq(json_object_get_int(json_object_array_get_idx(oshape, 0)), 360);
+        ck_assert_int_eq(json_object_get_int(json_object_array_get_idx(oshape, 1)), 10);
+        n_outputs++;
+    }
+    ck_assert_int_eq(n_outputs, 1);
+    json_object *prof = get(o, "profile");
+    ck_assert_int_ge((int)json_object_array_length(prof), 1);
+    json_object *row = json_object_array_get_idx(prof, 0);
+    get(row, "name");
+    get(row, "device");
+    get(row, "count");
+    get(row, "total_ms");
+    json_object_put(o);
+    result_free(&r);
+}
+
+START_TEST(test_run_cpu_json) { check_bundled_json("cpu", "cpu"); }
+END_TEST
+
+START_TEST(test_run_opencl_json) {
+    if (have_opencl()) {
+        check_bundled_json("opencl", "opencl");
+    } else {
+        struct result r = run("run --device opencl --repeat 1");
+        ck_assert_int_eq(r.code, 2);
+        ck_assert_ptr_nonnull(strstr(r.err, "OpenCL"));
+        result_free(&r);
+    }
+}
+END_TEST
+
+START_TEST(test_run_auto_and_all) {
+    struct result r = run("run --repeat 2 --json");
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    json_object *o = json_tokener_parse(r.out);
+    ck_assert_ptr_nonnull(o);
+    if (!have_opencl()) ck_assert_str_eq(json_object_get_string(get(o, "backend")), "cpu");
+    json_object_put(o);
+    result_free(&r);
+    r = run("run --device all --repeat 2");
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "median_ms"));
+    ck_assert_ptr_nonnull(strstr(r.out, "cpu "));
+    if (have_opencl()) ck_assert_ptr_nonnull(strstr(r.out, "opencl:0"));
+    result_free(&r);
+}
+END_TEST
+
+START_TEST(test_bad_files_exit_2) {
+    static const char *const files[] = {"empty.onnx", "truncated.onnx", "garbage.onnx",
+                                        "unsupported_op.onnx", "/nonexistent/model.onnx"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char args[1024];
+        if (files[i][0] == '/')
+            snprintf(args, sizeof args, "run %s --input %s/digits_test_x.npy", files[i],
+                     TSR_MODELS_DIR);
+        else
+            snprintf(args, sizeof args, "run %s/%s --input %s/digits_test_x.npy", DATA, files[i],
+                     TSR_MODELS_DIR);
+        struct result r = run(args);
+        ck_assert_msg(r.code == 2, "%s: exit %d (stderr: %s)", files[i], r.code, r.err);
+        ck_assert_msg(strstr(r.err, "error:") != NULL, "%s: no error line: %s", files[i], r.err);
+        ck_assert_msg(strstr(r.err, "AddressSanitizer") == NULL, "%s: %s", files[i], r.err);
+        result_free(&r);
+    }
+    struct result r = run("run " DATA "/unsupported_op.onnx --input " TSR_MODELS_DIR
+                          "/digits_test_x.npy");
+    ck_assert_ptr_nonnull(strstr(r.err, "Cos"));
+    result_free(&r);
+}
+END_TEST
+
+START_TEST(test_wrong_shape_exit_2) {
+    /* A 10-column input for a model that takes 64 features. */
+    char path[] = "/tmp/tsr_cli_xXXXXXX.npy";
+    int fd = mkstemps(path, 4);
+    ck_assert(fd >= 0);
+    close(fd);
+    int64_t dims[2] = {5, 10};
+    float data[50] = {0};
+    struct tsr_tensor t = {ts_desc(2, dims), data};
+    ck_assert_int_eq(tsr_npy_save(path, &t), TSR_OK);
+    char args[512];
+    snprintf(args, sizeof args, "run %s/digits.onnx --input %s", TSR_MODELS_DIR, path);
+    struct result r = run(args);
+    ck_assert_msg(r.code == 2, "exit %d: %s", r.code, r.err);
+    ck_assert_msg(strstr(r.err, "[5, 10]") && strstr(r.err, "64"), "message: %s", r.err);
+    result_free(&r);
+    unlink(path);
+    r = run("run --device nonsense");
+    ck_assert_int_eq(r.code, 2);
+    result_free(&r);
+    r = run("run --repeat 0");
+    ck_assert_int_eq(r.code, 2);
+    result_free(&r);
+}
+END_TEST
+
+START_TEST(test_trace_is_valid) {
+    char path[] = "/tmp/tsr_cli_traceXXXXXX.json";
+    int fd = mkstemps(path, 5);
+    ck_assert(fd >= 0);
+    close(fd);
+    char args[512];
+    snprintf(args, sizeof args, "run --device cpu --repeat 4 --trace %s", path);
+    struct result r = run(args);
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    json_object *o = json_object_from_file(path);
+    ck_assert_ptr_nonnull(o);
+    json_object *ev = get(o, "traceEvents");
+    int n_x = 0;
+    for (size_t i = 0; i < json_object_array_length(ev); i++) {
+        json_object *e = json_object_array_get_idx(ev, i);
+        if (strcmp(json_object_get_string(get(e, "ph")), "X") != 0) continue;
+        n_x++;
+        ck_assert_double_ge(json_object_get_double(get(e, "dur")), 0.0);
+        get(e, "ts");
+        get(e, "name");
+    }
+    ck_assert_int_ge(n_x, 4 * 3); /* 3 kernels per run, 4 timed runs */
+    json_object_put(o);
+    result_free(&r);
+    unlink(path);
+}
+END_TEST
+
+START_TEST(test_info_json) {
+    struct result r = run("info --json");
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    json_object *o = json_tokener_parse(r.out);
+    ck_assert_ptr_nonnull(o);
+    json_object *cpu = get(o, "cpu");
+    ck_assert_int_ge(json_object_get_int(get(cpu, "cores")), 1);
+    get(cpu, "isa_detected");
+    get(cpu, "isa_in_use");
+    json_object *devs = get(o, "devices");
+    ck_assert_int_eq((int)json_object_array_length(devs), have_opencl() ? 2 : 1);
+    ck_assert_ptr_nonnull(json_object_get_string(get(get(o, "auto"), "reason")));
+    json_object_put(o);
+    result_free(&r);
+}
+END_TEST
+
+Suite *cli_suite(void) {
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_run_cpu_json);
+    tcase_add_test(tc, test_run_opencl_json);
+    tcase_add_test(tc, test_run_auto_and_all);
+    tcase_add_test(tc, test_bad_files_exit_2);
+    tcase_add_test(tc, test_wrong_shape_exit_2);
+    tcase_add_test(tc, test_trace_is_valid);
+    tcase_add_test(tc, test_info_json);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return ts_run_suite(cli_suite()); }

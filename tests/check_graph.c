@@ -1,0 +1,289 @@
+/*
+ * check_graph.c — the builder (shape inference and its error messages), the status list, the
+ * passes (folding, dead code), lowering (fusion boundaries, views) and the memory plan
+ * (liveness-planned arena), and plan-level validation (shapes, counts, devices).
+ */
+#include "graph_check.h"
+#include "test_support.h"
+
+#include "runtime/graph.h"
+#include "runtime/lower.h"
+#include "runtime/passes/passes.h"
+#include "runtime/pool.h"
+
+#include <math.h>
+#include <string.h>
+
+static tsr_context *ctx;
+static void setup(void) { ctx = ts_context(); }
+static void teardown(void) { tsr_context_destroy(ctx); }
+
+static tsr_graph *new_graph(void) {
+    tsr_graph *g = NULL;
+    ck_assert_int_eq(tsr_graph_create(ctx, &g), TSR_OK);
+    return g;
+}
+
+static const char *last_msg(void) { return tsr_last_error(ctx)->message; }
+
+START_TEST(test_status_list) {
+    ck_assert_str_eq(tsr_status_name(TSR_OK), "TSR_OK");
+    ck_assert_str_eq(tsr_status_name(TSR_E_SHAPE), "TSR_E_SHAPE");
+    ck_assert_str_eq(tsr_status_str(TSR_E_SHAPE), "shape mismatch");
+    ck_assert_str_eq(tsr_status_name((tsr_status)-999), "TSR_E_UNKNOWN");
+    ck_assert_str_eq(tsr_status_str((tsr_status)-999), "unknown status");
+    ck_assert_int_lt(TSR_E_INTERNAL, 0);
+}
+END_TEST
+
+static struct tsr_tensor_desc infer2(tsr_op op, int ra, const int64_t *a, int rb, const int64_t *b,
+                                     tsr_status want) {
+    tsr_graph *g = new_graph();
+    tsr_value x = gc_input(g, "a", ra, a), y = gc_input(g, "b", rb, b), z = -1;
+    tsr_value in[2] = {x, y};
+    tsr_status st = tsr_graph_op(g, op, in, 2, NULL, "node7", &z);
+    ck_assert_msg(st == want, "%s: got %s: %s", tsr_op_name(op), tsr_status_name(st), last_msg());
+    struct tsr_tensor_desc d;
+    memset(&d, 0, sizeof d);
+    if (st == TSR_OK) tsr_graph_value_desc(g, z, &d);
+    tsr_graph_destroy(g);
+    return d;
+}
+
+START_TEST(test_broadcast_shapes) {
+    int64_t a[3] = {2, 1, 4}, b[2] = {3, 1}, c[2] = {2, 3}, d[1] = {4};
+    struct tsr_tensor_desc r = infer2(TSR_OP_ADD, 3, a, 2, b, TSR_OK);
+    ck_assert_int_eq(r.rank, 3);
+    ck_assert(r.dims[0] == 2 && r.dims[1] == 3 && r.dims[2] == 4);
+    infer2(TSR_OP_MUL, 2, c, 1, d, TSR_E_SHAPE);
+    /* The message names the node, the op and both shapes. */
+    ck_assert_ptr_nonnull(strstr(last_msg(), "node7"));
+    ck_assert_ptr_nonnull(strstr(last_msg(), "Mul"));
+    ck_assert_ptr_nonnull(strstr(last_msg(), "[2, 3]"));
+    ck_assert_ptr_nonnull(strstr(last_msg(), "[4]"));
+}
+END_TEST
+
+START_TEST(test_gemm_matmul_shapes) {
+    int64_t a[2] = {5, 3}, b[2] = {4, 7}, b2[2] = {3, 7};
+    infer2(TSR_OP_GEMM, 2, a, 2, b, TSR_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(last_msg(), "[5, 3]"));
+    ck_assert_ptr_nonnull(strstr(last_msg(), "[4, 7]"));
+    struct tsr_tensor_desc r = infer2(TSR_OP_GEMM, 2, a, 2, b2, TSR_OK);
+    ck_assert(r.rank == 2 && r.dims[0] == 5 && r.dims[1] == 7);
+    int64_t ba[3] = {6, 5, 3}, v[1] = {3};
+    r = infer2(TSR_OP_MATMUL, 3, ba, 2, b2, TSR_OK);
+    ck_assert(r.rank == 3 && r.dims[0] == 6 && r.dims[1] == 5 && r.dims[2] == 7);
+    r = infer2(TSR_OP_MATMUL, 3, ba, 1, v, TSR_OK);
+    ck_assert(r.rank == 2 && r.dims[0] == 6 && r.dims[1] == 5);
+    infer2(TSR_OP_MATMUL, 2, b, 2, b2, TSR_E_SHAPE);
+    /* transA / transB change which dims must agree. */
+    tsr_graph *g = new_graph();
+    int64_t at[2] = {3, 5}, bt[2] = {7, 3};
+    tsr_value in[2] = {gc_input(g, "a", 2, at), gc_input(g, "b", 2, bt)}, y;
+    struct tsr_op_attrs attrs = tsr_op_attrs_default();
+    attrs.trans_a = attrs.trans_b = 1;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_GEMM, in, 2, &attrs, NULL, &y), TSR_OK);
+    struct tsr_tensor_desc d;
+    tsr_graph_value_desc(g, y, &d);
+    ck_assert(d.dims[0] == 5 && d.dims[1] == 7);
+    tsr_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(test_reshape_flatten_softmax_shapes) {
+    tsr_graph *g = new_graph();
+    int64_t xd[3] = {2, 3, 4};
+    tsr_value x = gc_input(g, "x", 3, xd);
+    int64_t shp[3] = {0, -1, 2};
+    struct tsr_tensor_desc sd = {TSR_I64, 1, {3}};
+    tsr_value s, y;
+    ck_assert_int_eq(tsr_graph_constant(g, "s", &sd, shp, &s), TSR_OK);
+    tsr_value in[2] = {x, s};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RESHAPE, in, 2, NULL, NULL, &y), TSR_OK);
+    struct tsr_tensor_desc d;
+    tsr_graph_value_desc(g, y, &d);
+    ck_assert(d.rank == 3 && d.dims[0] == 2 && d.dims[1] == 6 && d.dims[2] == 2);
+    int64_t bad[2] = {5, -1};
+    struct tsr_tensor_desc bd = {TSR_I64, 1, {2}};
+    ck_assert_int_eq(tsr_graph_constant(g, "bad", &bd, bad, &s), TSR_OK);
+    in[1] = s;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RESHAPE, in, 2, NULL, NULL, &y), TSR_E_SHAPE);
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.axis = 2;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_FLATTEN, &x, 1, &at, NULL, &y), TSR_OK);
+    tsr_graph_value_desc(g, y, &d);
+    ck_assert(d.rank == 2 && d.dims[0] == 6 && d.dims[1] == 4);
+    at.axis = 3;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_SOFTMAX, &x, 1, &at, "sm", &y), TSR_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(last_msg(), "axis 3"));
+    tsr_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(test_builder_rejects_bad_input) {
+    tsr_graph *g = new_graph();
+    int64_t d[1] = {4};
+    tsr_value x = gc_input(g, "x", 1, d), y;
+    struct tsr_tensor_desc i64 = {TSR_I64, 1, {4}};
+    ck_assert_int_eq(tsr_graph_input(g, "x", &(struct tsr_tensor_desc){TSR_F32, 1, {4}}, &y),
+                     TSR_E_INVALID_ARG); /* duplicate name */
+    ck_assert_int_eq(tsr_graph_input(g, "i", &i64, &y), TSR_E_DTYPE);
+    tsr_value bogus[2] = {x, 12345};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_ADD, bogus, 2, NULL, NULL, &y), TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_ADD, &x, 1, NULL, NULL, &y), TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_graph_op(g, (tsr_op)99, &x, 1, NULL, NULL, &y), TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_graph_output(g, NULL, 777), TSR_E_INVALID_ARG);
+    struct tsr_tensor_desc neg = {TSR_F32, 1, {-3}};
+    ck_assert_int_eq(tsr_graph_input(g, "n", &neg, &y), TSR_E_INVALID_ARG);
+    /* No outputs: compile refuses. */
+    tsr_plan *p = NULL;
+    ck_assert_int_eq(tsr_compile(ctx, g, NULL, &p), TSR_E_INVALID_ARG);
+    ck_assert_ptr_null(p);
+    tsr_graph_destroy(g);
+    tsr_graph_destroy(NULL);
+    tsr_plan_destroy(NULL);
+}
+END_TEST
+
+/* Folding evaluates constant subgraphs; DCE drops what no output needs. */
+START_TEST(test_fold_and_dce) {
+    tsr_graph *g = new_graph();
+    int64_t d[2] = {4, 8};
+    tsr_value x = gc_input(g, "x", 2, d);
+    tsr_value c1 = gc_const(g, 2, d, 1), c2 = gc_const(g, 2, d, 2);
+    tsr_value k = gc_op1(g, TSR_OP_TANH, gc_op(g, TSR_OP_MUL, c1, c2)); /* constant subgraph */
+    tsr_value y = gc_op(g, TSR_OP_ADD, x, k);
+    gc_op1(g, TSR_OP_SIGMOID, x); /* dead */
+    ck_assert_int_eq(tsr_graph_output(g, "y", y), TSR_OK);
+    tsr_graph *c = NULL;
+    ck_assert_int_eq(tsr_graph_clone(g, &c), TSR_OK);
+    int folded = -1, removed = -1;
+    ck_assert_int_eq(tsr_pass_fold(c, &folded), TSR_OK);
+    ck_assert_int_eq(folded, 2);
+    ck_assert_ptr_nonnull(c->values[k].data);
+    /* The folded value equals tanh(c1 * c2) computed here. */
+    const float *a = c->values[c1].data, *b = c->values[c2].data, *kv = c->values[k].data;
+    for (int i = 0; i < 32; i++) ck_assert_float_eq_tol(kv[i], tanhf(a[i] * b[i]), 1e-6f);
+    ck_assert_int_eq(tsr_pass_dce(c, &removed), TSR_OK);
+    ck_assert_int_eq(removed, 1);
+    tsr_graph_destroy(c);
+    ck_assert_int_eq(gc_kernel_count(ctx, g, 0), 1);
+    gc_check_all_devices(ctx, g, 0, 2e-6, 1e-6);
+    tsr_graph_destroy(g);
+}
+END_TEST
+
+/* A chain with fusion off: each intermediate lives two kernels, so the arena needs exactly two
+ * buffers (the liveness lower bound), not one per value. */
+START_TEST(test_memory_plan_reuses_arena) {
+    tsr_graph *g = new_graph();
+    int64_t d[2] = {16, 64}; /* 4 KiB per value */
+    tsr_value t = gc_input(g, "x", 2, d);
+    for (int i = 0; i < 10; i++) t = gc_op1(g, i % 2 ? TSR_OP_RELU : TSR_OP_TANH, t);
+    ck_assert_int_eq(tsr_graph_output(g, "y", t), TSR_OK);
+    struct tsr_compile_options o = tsr_compile_options_default();
+    o.device = "cpu";
+    o.disable_fusion = TSR_FUSE_ALL;
+    tsr_plan *p = NULL;
+    ck_assert_int_eq(tsr_compile(ctx, g, &o, &p), TSR_OK);
+    ck_assert_int_eq(tsr_plan_kernel_count(p), 10);
+    ck_assert_uint_eq(tsr_plan_arena_bytes(p), 2 * 16 * 64 * 4);
+    tsr_plan_destroy(p);
+    gc_check_all_devices(ctx, g, TSR_FUSE_ALL, 2e-6, 1e-6);
+    tsr_graph_destroy(g);
+}
+END_TEST
+
+/* Run-time validation and steady state. */
+START_TEST(test_plan_run_validation) {
+    tsr_graph *g = new_graph();
+    int64_t d[2] = {3, 5};
+    tsr_value x = gc_input(g, "x", 2, d);
+    ck_assert_int_eq(tsr_graph_output(g, "y", gc_op1(g, TSR_OP_RELU, x)), TSR_OK);
+    struct tsr_compile_options o = tsr_compile_options_default();
+    o.device = "cpu";
+    tsr_plan *p = NULL;
+    ck_assert_int_eq(tsr_compile(ctx, g, &o, &p), TSR_OK);
+    const char *name;
+    struct tsr_tensor_desc want;
+    ck_assert_int_eq(tsr_plan_input_desc(p, 0, &name, &want), TSR_OK);
+    ck_assert_str_eq(name, "x");
+    ck_assert_int_eq(tsr_plan_input_desc(p, 1, &name, &want), TSR_E_INVALID_ARG);
+    float xb[15], yb[15];
+    ts_fill_uniform(xb, 15, 3, -1, 1);
+    struct tsr_tensor in = {ts_desc(2, d), xb}, out = {ts_desc(2, d), yb};
+    int64_t wrong[2] = {5, 3};
+    struct tsr_tensor bad = {ts_desc(2, wrong), xb};
+    ck_assert_int_eq(tsr_plan_run(p, &bad, 1, &out, 1), TSR_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(last_msg(), "[5, 3]"));
+    ck_assert_ptr_nonnull(strstr(last_msg(), "[3, 5]"));
+    ck_assert_ptr_nonnull(strstr(last_msg(), "'x'"));
+    ck_assert_int_eq(tsr_plan_run(p, &in, 0, &out, 1), TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_plan_run(p, &in, 1, &out, 1), TSR_OK);
+    for (int i = 0; i < 15; i++) ck_assert_float_eq(yb[i], xb[i] > 0 ? xb[i] : 0.0f);
+    /* Steady state: more runs take nothing new from the system. */
+    struct tsr_pool_stats before, after;
+    ck_assert_int_eq(tsr_pool_get_stats(ctx, 0, &before), TSR_OK);
+    for (int k = 0; k < 5; k++) ck_assert_int_eq(tsr_plan_run(p, &in, 1, &out, 1), TSR_OK);
+    ck_assert_int_eq(tsr_pool_get_stats(ctx, 0, &after), TSR_OK);
+    ck_assert_uint_eq(after.system_allocs, before.system_allocs);
+    struct tsr_device_info di;
+    ck_assert_int_eq(tsr_plan_device(p, &di), TSR_OK);
+    ck_assert_str_eq(di.id, "cpu");
+    tsr_plan_destroy(p);
+    tsr_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(test_device_strings) {
+    int idx;
+    ck_assert_int_eq(tsr_device_find(ctx, "cpu", &idx), TSR_OK);
+    ck_assert_int_eq(idx, 0);
+    ck_assert_int_eq(tsr_device_find(ctx, "gpu", &idx), TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_device_find(ctx, "opencl:x", &idx), TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_device_find(ctx, "opencl:99", &idx), TSR_E_NOT_FOUND);
+    tsr_graph *g = new_graph();
+    int64_t d[1] = {4};
+    ck_assert_int_eq(tsr_graph_output(g, "y", gc_op1(g, TSR_OP_RELU, gc_input(g, "x", 1, d))),
+                     TSR_OK);
+    struct tsr_compile_options o = tsr_compile_options_default();
+    tsr_plan *p = NULL;
+    o.device = "opencl";
+    tsr_status st = tsr_compile(ctx, g, &o, &p);
+    if (ts_have_opencl(ctx)) {
+        ck_assert_int_eq(st, TSR_OK);
+        tsr_plan_destroy(p);
+    } else {
+        /* With OpenCL hidden, asking for it is an error, never a silent CPU run. */
+        ck_assert_int_eq(st, TSR_E_NOT_FOUND);
+        ck_assert_ptr_null(p);
+    }
+    /* auto always compiles, and says why. */
+    o.device = "auto";
+    ck_assert_int_eq(tsr_compile(ctx, g, &o, &p), TSR_OK);
+    ck_assert_int_gt((int)strlen(tsr_plan_device_reason(p)), 10);
+    tsr_plan_destroy(p);
+    tsr_graph_destroy(g);
+}
+END_TEST
+
+Suite *graph_suite(void) {
+    Suite *s = suite_create("graph");
+    TCase *tc = tcase_create("graph");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_status_list);
+    tcase_add_test(tc, test_broadcast_shapes);
+    tcase_add_test(tc, test_gemm_matmul_shapes);
+    tcase_add_test(tc, test_reshape_flatten_softmax_shapes);
+    tcase_add_test(tc, test_builder_rejects_bad_input);
+    tcase_add_test(tc, test_fold_and_dce);
+    tcase_add_test(tc, test_memory_plan_reuses_arena);
+    tcase_add_test(tc, test_plan_run_validation);
+    tcase_add_test(tc, test_device_strings);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return ts_run_suite(graph_suite()); }

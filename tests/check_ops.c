@@ -1,0 +1,284 @@
+/*
+ * check_ops.c — every operator, through the builder and the whole compile/run path, on every
+ * CPU ISA tier and every OpenCL device, against the naive scalar reference (runtime/reference.c).
+ *
+ * Tolerances (max abs error <= atol + rtol * max|reference|):
+ *   elementwise add/sub/mul/div/relu: exact up to one rounding: atol 1e-6;
+ *   sigmoid/tanh (vector exp polynomials, OpenCL native precision): atol 2e-6, rtol 1e-6;
+ *   GEMM/MatMul (f32 accumulation in a different order from the double reference):
+ *   rtol 1e-5 scaled by max|ref| plus atol 1e-5 (K <= 300 terms of magnitude <= 2).
+ */
+#include "graph_check.h"
+#include "test_support.h"
+
+#include <string.h>
+
+#define ATOL_EW  1e-6
+#define ATOL_TR  2e-6
+#define ATOL_MM  1e-5
+#define RTOL_MM  1e-5
+
+static tsr_context *ctx;
+
+static void setup(void) { ctx = ts_context(); }
+static void teardown(void) { tsr_context_destroy(ctx); }
+
+static tsr_graph *new_graph(void) {
+    tsr_graph *g = NULL;
+    ck_assert_int_eq(tsr_graph_create(ctx, &g), TSR_OK);
+    return g;
+}
+
+static void out(tsr_graph *g, tsr_value v, const char *name) {
+    ck_assert_int_eq(tsr_graph_output(g, name, v), TSR_OK);
+}
+
+/* Binary ops over broadcasting forms: each (a shape, b shape) pair with every binary op. */
+START_TEST(test_binary_broadcast) {
+    static const struct {
+        int ra;
+        int64_t a[4];
+        int rb;
+        int64_t b[4];
+    } forms[] = {
+        {2, {3, 17}, 2, {3, 17}},    /* same shape */
+        {2, {3, 17}, 1, {17}},       /* row vector */
+        {3, {4, 1, 5}, 3, {1, 3, 5}}, /* both sides broadcast */
+        {2, {5, 1}, 2, {1, 7}},      /* outer product form */
+        {3, {2, 3, 4}, 1, {1}},      /* one-element */
+        {2, {6, 9}, 0, {0}},         /* rank-0 scalar */
+        {1, {1}, 2, {33, 2}},        /* broadcast on the left */
+        {4, {2, 3, 1, 8}, 2, {4, 1}},
+    };
+    static const tsr_op ops[] = {TSR_OP_ADD, TSR_OP_SUB, TSR_OP_MUL, TSR_OP_DIV};
+    for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++)
+        for (size_t o = 0; o < 4; o++) {
+            tsr_graph *g = new_graph();
+            tsr_value a = gc_input(g, "a", forms[f].ra, forms[f].a);
+            tsr_value b = gc_input(g, "pos_b", forms[f].rb, forms[f].b);
+            out(g, gc_op(g, ops[o], a, b), "y");
+            ck_assert_int_ge(gc_check_all_devices(ctx, g, 0, ATOL_EW, 1e-7), 1);
+            tsr_graph_destroy(g);
+        }
+}
+END_TEST
+
+START_TEST(test_unary_sizes) {
+    static const int64_t sizes[] = {1, 7, 16, 33, 1000, 4099};
+    static const tsr_op ops[] = {TSR_OP_RELU, TSR_OP_SIGMOID, TSR_OP_TANH};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (size_t o = 0; o < 3; o++) {
+            tsr_graph *g = new_graph();
+            tsr_value x = gc_input(g, "x", 1, &sizes[s]);
+            /* Scale to [-10, 10] so sigmoid/tanh saturate in part of the range. */
+            int64_t one = 1;
+            tsr_value k = gc_const(g, 1, &one, 5);
+            tsr_value five = gc_op(g, TSR_OP_DIV, k, k); /* folds to the constant 1 */
+            tsr_value scaled = gc_op(g, TSR_OP_MUL, x, gc_op(g, TSR_OP_ADD, five, five));
+            tsr_value y = gc_op1(g, ops[o], gc_op(g, TSR_OP_MUL, scaled, gc_op(g, TSR_OP_ADD, five,
+                                                                             gc_op(g, TSR_OP_ADD, five, five))));
+            out(g, y, "y");
+            ck_assert_int_ge(gc_check_all_devices(ctx, g, 0, ATOL_TR, 1e-6), 1);
+            tsr_graph_destroy(g);
+        }
+}
+END_TEST
+
+/* A 5-op chain with broadcasts: one fused kernel, same numbers as unfused. */
+START_TEST(test_chain_fused_vs_unfused) {
+    int64_t xd[2] = {64, 100}, wd[1] = {100}, bd[2] = {64, 1};
+    tsr_graph *g = new_graph();
+    tsr_value x = gc_input(g, "x", 2, xd);
+    tsr_value w = gc_input(g, "w", 1, wd);
+    tsr_value b = gc_input(g, "pos_b", 2, bd);
+    tsr_value t = gc_op(g, TSR_OP_MUL, x, w);
+    t = gc_op(g, TSR_OP_ADD, t, b);
+    t = gc_op1(g, TSR_OP_SIGMOID, t);
+    t = gc_op(g, TSR_OP_DIV, t, b);
+    t = gc_op1(g, TSR_OP_TANH, t);
+    out(g, t, "y");
+    ck_assert_int_eq(gc_kernel_count(ctx, g, 0), 1);
+    ck_assert_int_eq(gc_kernel_count(ctx, g, TSR_FUSE_ELEMENTWISE), 5);
+    gc_check_all_devices(ctx, g, 0, ATOL_TR, 1e-6);
+    gc_check_all_devices(ctx, g, TSR_FUSE_ELEMENTWISE, ATOL_TR, 1e-6);
+    tsr_graph_destroy(g);
+}
+END_TEST
+
+/* Values with several consumers, or that are graph outputs, end a fused region. */
+START_TEST(test_chain_shared_values) {
+    int64_t d[2] = {8, 50};
+    tsr_graph *g = new_graph();
+    tsr_value a = gc_input(g, "a", 2, d), b = gc_input(g, "b", 2, d);
+    tsr_value t = gc_op(g, TSR_OP_ADD, a, b);     /* used twice */
+    tsr_value r = gc_op1(g, TSR_OP_RELU, t);      /* graph output and used again */
+    tsr_value m = gc_op(g, TSR_OP_MUL, t, r);
+    tsr_value s = gc_op(g, TSR_OP_SUB, m, m);     /* same operand twice */
+    tsr_value y = gc_op(g, TSR_OP_ADD, gc_op1(g, TSR_OP_TANH, s), r);
+    out(g, r, "relu");
+    out(g, y, "y");
+    int k = gc_kernel_count(ctx, g, 0);
+    ck_assert_int_ge(k, 3);
+    ck_assert_int_lt(k, 6);
+    gc_check_all_devices(ctx, g, 0, ATOL_TR, 1e-6);
+    tsr_graph_destroy(g);
+}
+END_TEST
+
+static void gemm_case(int ta, int tb, float alpha, float beta, int c_rank, const int64_t *c_dims,
+                      int64_t M, int64_t K, int64_t N, tsr_op act) {
+    tsr_graph *g = new_graph();
+    int64_t ad[2] = {ta ? K : M, ta ? M : K}, bdims[2] = {tb ? N : K, tb ? K : N};
+    tsr_value a = gc_input(g, "a", 2, ad);
+    tsr_value b = gc_const(g, 2, bdims, 11);
+    tsr_value in[3] = {a, b, -1};
+    int n = 2;
+    if (c_rank >= 0) in[n++] = gc_const(g, c_rank, c_dims, 12);
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.trans_a = ta;
+    at.trans_b = tb;
+    at.alpha = alpha;
+    at.beta = beta;
+    tsr_value y;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_GEMM, in, n, &at, "gemm", &y), TSR_OK);
+    if (act != TSR_OP_COUNT) y = gc_op1(g, act, y);
+    out(g, y, "y");
+    gc_check_all_devices(ctx, g, 0, ATOL_MM, RTOL_MM);
+    tsr_graph_destroy(g);
+}
+
+START_TEST(test_gemm_forms) {
+    int64_t cn[1] = {29}, cm1[2] = {33, 1}, cmn[2] = {33, 29}, c1[1] = {1};
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) gemm_case(ta, tb, 1.0f, 1.0f, 1, cn, 33, 17, 29, TSR_OP_COUNT);
+    gemm_case(0, 1, 0.5f, 2.0f, 2, cm1, 33, 17, 29, TSR_OP_COUNT);
+    gemm_case(1, 0, -1.5f, 0.25f, 2, cmn, 33, 17, 29, TSR_OP_RELU);
+    gemm_case(0, 0, 1.0f, 1.0f, 1, c1, 33, 17, 29, TSR_OP_SIGMOID);
+    gemm_case(0, 0, 1.0f, 1.0f, -1, NULL, 33, 17, 29, TSR_OP_TANH);
+    gemm_case(0, 1, 1.0f, 1.0f, 0, NULL, 300, 64, 10, TSR_OP_COUNT); /* rank-0 C */
+}
+END_TEST
+
+/* Gemm without C + Add(bias) + activation: one kernel with the epilogue fused. */
+START_TEST(test_gemm_epilogue_fusion) {
+    static const tsr_op acts[] = {TSR_OP_RELU, TSR_OP_SIGMOID, TSR_OP_TANH};
+    for (int i = 0; i < 3; i++) {
+        int64_t xd[2] = {70, 40}, wd[2] = {40, 24}, bd[1] = {24};
+        tsr_graph *g = new_graph();
+        tsr_value x = gc_input(g, "x", 2, xd);
+        tsr_value w = gc_const(g, 2, wd, 3);
+        tsr_value bias = gc_const(g, 1, bd, 4);
+        tsr_value y = gc_op(g, TSR_OP_MATMUL, x, w);
+        y = gc_op(g, TSR_OP_ADD, bias, y); /* bias on the left: Add commutes */
+        y = gc_op1(g, acts[i], y);
+        out(g, y, "y");
+        ck_assert_int_eq(gc_kernel_count(ctx, g, 0), 1);
+        ck_assert_int_eq(gc_kernel_count(ctx, g, TSR_FUSE_EPILOGUE), 2);
+        ck_assert_int_eq(gc_kernel_count(ctx, g, TSR_FUSE_ALL), 3);
+        gc_check_all_devices(ctx, g, 0, ATOL_MM, RTOL_MM);
+        gc_check_all_devices(ctx, g, TSR_FUSE_ALL, ATOL_MM, RTOL_MM);
+        tsr_graph_destroy(g);
+    }
+}
+END_TEST
+
+START_TEST(test_matmul_forms) {
+    static const struct {
+        int ra;
+        int64_t a[3];
+        int rb;
+        int64_t b[3];
+    } forms[] = {
+        {2, {9, 13}, 2, {13, 7}},
+        {3, {3, 9, 13}, 2, {13, 7}},    /* batch against a shared matrix */
+        {3, {3, 9, 13}, 3, {3, 13, 7}}, /* batch against batch */
+        {2, {9, 13}, 3, {4, 13, 7}},    /* shared matrix against a batch */
+        {1, {13}, 2, {13, 7}},          /* vector x matrix */
+        {2, {9, 13}, 1, {13}},          /* matrix x vector */
+        {3, {1, 9, 13}, 3, {5, 13, 7}}, /* batch dim 1 broadcast */
+    };
+    for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+        tsr_graph *g = new_graph();
+        tsr_value a = gc_input(g, "a", forms[f].ra, forms[f].a);
+        tsr_value b = gc_input(g, "b", forms[f].rb, forms[f].b);
+        tsr_value y = gc_op(g, TSR_OP_MATMUL, a, b);
+        struct tsr_tensor_desc yd;
+        tsr_graph_value_desc(g, y, &yd);
+        int64_t last = yd.dims[yd.rank - 1];
+        y = gc_op(g, TSR_OP_ADD, y, gc_const(g, 1, &last, 9));
+        out(g, y, "y");
+        gc_check_all_devices(ctx, g, 0, ATOL_MM, RTOL_MM);
+        tsr_graph_destroy(g);
+    }
+}
+END_TEST
+
+START_TEST(test_softmax_axes) {
+    int64_t d2[2] = {4, 10}, d3[3] = {2, 3, 5};
+    struct {
+        int rank;
+        const int64_t *dims;
+        int64_t axis;
+        int legacy;
+    } cases[] = {{2, d2, -1, 0}, {2, d2, 0, 0}, {3, d3, 1, 0}, {3, d3, 0, 0}, {3, d3, 1, 1},
+                 {3, d3, TSR_AXIS_DEFAULT, 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        tsr_graph *g = new_graph();
+        tsr_value x = gc_input(g, "x", cases[c].rank, cases[c].dims);
+        struct tsr_op_attrs at = tsr_op_attrs_default();
+        at.axis = cases[c].axis;
+        at.softmax_2d = cases[c].legacy;
+        tsr_value y;
+        ck_assert_int_eq(tsr_graph_op(g, TSR_OP_SOFTMAX, &x, 1, &at, "sm", &y), TSR_OK);
+        out(g, y, "y");
+        gc_check_all_devices(ctx, g, 0, 1e-6, 1e-6);
+        tsr_graph_destroy(g);
+    }
+}
+END_TEST
+
+/* Views: as intermediates (no kernel) and as graph outputs (a copy). */
+START_TEST(test_views) {
+    int64_t d[3] = {2, 3, 4};
+    tsr_graph *g = new_graph();
+    tsr_value x = gc_input(g, "x", 3, d);
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.axis = 2;
+    tsr_value f;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_FLATTEN, &x, 1, &at, "flat", &f), TSR_OK);
+    int64_t shp[2] = {0, -1}, sd = 2;
+    struct tsr_tensor_desc shd = {TSR_I64, 1, {2}};
+    tsr_value s;
+    ck_assert_int_eq(tsr_graph_constant(g, "shape", &shd, shp, &s), TSR_OK);
+    (void)sd;
+    tsr_value in[2] = {f, s}, r;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RESHAPE, in, 2, NULL, "reshape", &r), TSR_OK);
+    tsr_value y = gc_op1(g, TSR_OP_RELU, r);
+    out(g, gc_op1(g, TSR_OP_IDENTITY, x), "x_copy"); /* an input as output: a copy kernel */
+    out(g, y, "y");
+    out(g, gc_op1(g, TSR_OP_IDENTITY, y), "y_again"); /* one value, two outputs: a copy */
+    ck_assert_int_eq(gc_kernel_count(ctx, g, 0), 3);
+    gc_check_all_devices(ctx, g, 0, 0.0, 0.0);
+    tsr_graph_destroy(g);
+}
+END_TEST
+
+Suite *ops_suite(void) {
+    Suite *s = suite_create("ops");
+    TCase *tc = tcase_create("ops");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_binary_broadcast);
+    tcase_add_test(tc, test_unary_sizes);
+    tcase_add_test(tc, test_chain_fused_vs_unfused);
+    tcase_add_test(tc, test_chain_shared_values);
+    tcase_add_test(tc, test_gemm_forms);
+    tcase_add_test(tc, test_gemm_epilogue_fusion);
+    tcase_add_test(tc, test_matmul_forms);
+    tcase_add_test(tc, test_softmax_axes);
+    tcase_add_test(tc, test_views);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return ts_run_suite(ops_suite()); }
