@@ -243,9 +243,43 @@ static int c_strides_for(const struct tsr_tensor_desc *c, const struct tsr_tenso
     return 1;
 }
 
+static int emit_broadcast_copy(struct lower_state *s, int v, const struct tsr_tensor_desc *to,
+                               const char *node_name);
+
+/* MatMul operand whose batch dims are neither all 1 nor the output's: expanded to the output's
+ * batch dims (returns the TEMP buffer), else -1 (used as is) or -2 (OOM). */
+static int matmul_expand(struct lower_state *s, const struct tsr_node *n, int which) {
+    const struct tsr_tensor_desc *d = &s->g->values[n->inputs[which]].desc;
+    const struct tsr_tensor_desc *yd = &s->g->values[n->output].desc;
+    const struct tsr_tensor_desc *ad = &s->g->values[n->inputs[0]].desc;
+    const struct tsr_tensor_desc *bd = &s->g->values[n->inputs[1]].desc;
+    if (d->rank <= 2) return -1;
+    int y_batch_rank = yd->rank - (ad->rank > 1) - (bd->rank > 1);
+    int64_t batch = 1, batch_y = 1;
+    for (int i = 0; i + 2 < d->rank; i++) batch *= d->dims[i];
+    for (int i = 0; i < y_batch_rank; i++) batch_y *= yd->dims[i];
+    int same = d->rank - 2 == y_batch_rank;
+    for (int i = 0; same && i < y_batch_rank; i++) same = d->dims[i] == yd->dims[i];
+    if (batch == 1 || same) return -1;
+    (void)batch_y;
+    struct tsr_tensor_desc to = *d;
+    to.rank = y_batch_rank + 2;
+    for (int i = 0; i < y_batch_rank; i++) to.dims[i] = yd->dims[i];
+    to.dims[to.rank - 2] = d->dims[d->rank - 2];
+    to.dims[to.rank - 1] = d->dims[d->rank - 1];
+    int b = emit_broadcast_copy(s, n->inputs[which], &to, n->name);
+    return b < 0 ? -2 : b;
+}
+
 static tsr_status lower_gemm(struct lower_state *s, int ni) {
     tsr_graph *g = s->g;
     struct tsr_node *n = &g->nodes[ni];
+    int exp_a = -1, exp_b = -1;
+    if (n->op == TSR_OP_MATMUL) {
+        exp_a = matmul_expand(s, n, 0);
+        exp_b = matmul_expand(s, n, 1);
+        if (exp_a == -2 || exp_b == -2) return LOWER_OOM();
+    }
     struct tsr_kernel *k = add_kernel(s, TSR_K_GEMM);
     if (!k) return LOWER_OOM();
     struct tsr_k_gemm *gm = &k->u.gemm;
@@ -284,13 +318,8 @@ static tsr_status lower_gemm(struct lower_state *s, int ni) {
         for (int i = 0; i + 2 < bd->rank; i++) batch_b *= bd->dims[i];
         int yr = yd->rank - (a1 ? 0 : 1) - (b1 ? 0 : 1);
         for (int i = 0; i < yr; i++) batch_y *= yd->dims[i];
-        if ((batch_a != batch_y && batch_a != 1) || (batch_b != batch_y && batch_b != 1)) {
-            char s0[160], s1[160];
-            return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
-                           "node '%s' (MatMul): partially broadcast batch dims %s x %s are not "
-                           "supported yet", n->name, tsr_desc_format(ad, s0, sizeof s0),
-                           tsr_desc_format(bd, s1, sizeof s1));
-        }
+        if (exp_a >= 0) batch_a = batch_y; /* expanded by a broadcast copy */
+        if (exp_b >= 0) batch_b = batch_y;
         gm->batch = batch_y;
         gm->stride_a = batch_a == 1 ? 0 : gm->M * gm->K;
         gm->stride_b = batch_b == 1 ? 0 : gm->K * gm->N;
@@ -349,7 +378,8 @@ static tsr_status lower_gemm(struct lower_state *s, int ni) {
         snprintf(k->name, sizeof k->name, "%s_bias", base);
     }
     /* Operands. The output buffer is created before operand lookups could realloc. */
-    int a = buffer_for(s, n->inputs[0]), b = buffer_for(s, n->inputs[1]);
+    int a = exp_a >= 0 ? exp_a : buffer_for(s, n->inputs[0]);
+    int b = exp_b >= 0 ? exp_b : buffer_for(s, n->inputs[1]);
     int c = gm->has_c ? buffer_for(s, c_value) : -1;
     int y = buffer_for(s, out_value);
     if (a < 0 || b < 0 || y < 0 || (gm->has_c && c < 0)) return LOWER_OOM();
@@ -396,6 +426,60 @@ static int can_extend(struct lower_state *s, const struct region *r, int ni) {
         if (!found) extra++;
     }
     return r->n_inputs + extra <= TSR_EW_MAX_INPUTS;
+}
+
+/* Output dims and per-input broadcast strides of a region, coalesced: size-1 dims dropped and
+ * adjacent dims merged where every input is contiguous (or broadcast) across both. */
+static void ew_geometry(struct tsr_k_ew *ew, const struct tsr_tensor_desc *od,
+                        const struct tsr_tensor_desc *const *in, int n_in) {
+    int64_t st[TSR_EW_MAX_INPUTS][TSR_MAX_RANK];
+    for (int j = 0; j < n_in; j++) bcast_strides(in[j], od, st[j]);
+    int out_rank = 0;
+    for (int i = 0; i < od->rank; i++) {
+        int64_t d = od->dims[i];
+        if (d == 1) continue; /* size-1 dims carry no index */
+        if (out_rank > 0) {
+            int merge = 1;
+            for (int j = 0; j < n_in; j++)
+                if (ew->strides[j][out_rank - 1] != st[j][i] * d) merge = 0;
+            if (merge) {
+                ew->dims[out_rank - 1] *= d;
+                for (int j = 0; j < n_in; j++) ew->strides[j][out_rank - 1] = st[j][i];
+                continue;
+            }
+        }
+        ew->dims[out_rank] = d;
+        for (int j = 0; j < n_in; j++) ew->strides[j][out_rank] = st[j][i];
+        out_rank++;
+    }
+    if (out_rank == 0) {
+        ew->dims[0] = 1;
+        for (int j = 0; j < n_in; j++) ew->strides[j][0] = 0;
+        out_rank = 1;
+    }
+    ew->rank = out_rank;
+}
+
+/* Materialises `src` (value v) broadcast to `to` in a new TEMP buffer with a one-instruction COPY
+ * region; returns the buffer id or -1 on OOM. Used for MatMul operands whose batch dims are only
+ * partly broadcast ([2,2,M,K] x [2,K,N]): the GEMM kernel then sees plain batches. */
+static int emit_broadcast_copy(struct lower_state *s, int v, const struct tsr_tensor_desc *to,
+                               const char *node_name) {
+    int src = buffer_for(s, v);
+    int dst = src >= 0 ? add_buffer(s, TSR_BUF_TEMP, to) : -1;
+    struct tsr_kernel *k = dst >= 0 ? add_kernel(s, TSR_K_EW) : NULL;
+    if (!k || kernel_add_node(k, node_name)) return -1;
+    snprintf(k->name, sizeof k->name, "broadcast_copy");
+    const struct tsr_tensor_desc *in[1] = {&s->g->values[v].desc};
+    ew_geometry(&k->u.ew, to, in, 1);
+    k->u.ew.n_instrs = 1;
+    k->u.ew.n_regs = 1;
+    k->u.ew.instrs[0] = (struct tsr_ew_instr){.op = TSR_EW_COPY, .dst = 0, .a = -1, .b = 0};
+    k->n_inputs = 1;
+    k->inputs[0] = src;
+    k->output = dst;
+    k->bytes = s->p->buffers[src].bytes + s->p->buffers[dst].bytes;
+    return dst;
 }
 
 static tsr_status emit_region(struct lower_state *s, struct region *r) {
@@ -448,38 +532,9 @@ static tsr_status emit_region(struct lower_state *s, struct region *r) {
         if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
     ew->n_instrs = r->n_nodes;
     ew->n_regs = n_regs;
-    /* Geometry: output dims and per-input broadcast strides, then coalesce. */
-    int64_t dims[TSR_MAX_RANK], st[TSR_EW_MAX_INPUTS][TSR_MAX_RANK];
-    int rank = od->rank;
-    for (int i = 0; i < rank; i++) dims[i] = od->dims[i];
-    for (int j = 0; j < r->n_inputs; j++) bcast_strides(&g->values[r->inputs[j]].desc, od, st[j]);
-    int out_rank = 0;
-    int64_t cd[TSR_MAX_RANK], cs[TSR_EW_MAX_INPUTS][TSR_MAX_RANK];
-    for (int i = 0; i < rank; i++) {
-        if (dims[i] == 1) continue; /* size-1 dims carry no index */
-        if (out_rank > 0) {
-            int merge = 1;
-            for (int j = 0; j < r->n_inputs; j++)
-                if (cs[j][out_rank - 1] != st[j][i] * dims[i]) merge = 0;
-            if (merge) {
-                cd[out_rank - 1] *= dims[i];
-                for (int j = 0; j < r->n_inputs; j++) cs[j][out_rank - 1] = st[j][i];
-                continue;
-            }
-        }
-        cd[out_rank] = dims[i];
-        for (int j = 0; j < r->n_inputs; j++) cs[j][out_rank] = st[j][i];
-        out_rank++;
-    }
-    if (out_rank == 0) {
-        cd[0] = 1;
-        for (int j = 0; j < r->n_inputs; j++) cs[j][0] = 0;
-        out_rank = 1;
-    }
-    ew->rank = out_rank;
-    for (int i = 0; i < out_rank; i++) ew->dims[i] = cd[i];
-    for (int j = 0; j < r->n_inputs; j++)
-        for (int i = 0; i < out_rank; i++) ew->strides[j][i] = cs[j][i];
+    const struct tsr_tensor_desc *in_descs[TSR_EW_MAX_INPUTS];
+    for (int j = 0; j < r->n_inputs; j++) in_descs[j] = &g->values[r->inputs[j]].desc;
+    ew_geometry(ew, od, in_descs, r->n_inputs);
     int ins[TSR_EW_MAX_INPUTS];
     for (int j = 0; j < r->n_inputs; j++) {
         ins[j] = buffer_for(s, r->inputs[j]);

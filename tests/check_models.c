@@ -140,9 +140,15 @@ static void run_all_cases(const char *device) {
     struct model_case cases[128];
     int n = read_cases(cases, 128);
     ck_assert_int_ge(n, 30);
-    for (int i = 0; i < n; i++)
-        run_case(ctx, &cases[i], device);
+    int failed = 0;
+    char first[1200] = "";
+    for (int i = 0; i < n; i++) {
+        if (run_case(ctx, &cases[i], device) == 0) continue;
+        fprintf(stderr, "FAIL %s on %s: %s\n", cases[i].name, device, case_err);
+        if (!failed++) snprintf(first, sizeof first, "%s: %s", cases[i].name, case_err);
+    }
     tsr_context_destroy(ctx);
+    ck_assert_msg(failed == 0, "%d of %d cases failed on %s; first: %s", failed, n, device, first);
 }
 
 START_TEST(test_cases_cpu) {

@@ -185,11 +185,13 @@ END_TEST
 START_TEST(test_matmul_forms) {
     static const struct {
         int ra;
-        int64_t a[3];
+        int64_t a[4];
         int rb;
-        int64_t b[3];
+        int64_t b[4];
     } forms[] = {
         {2, {9, 13}, 2, {13, 7}},
+        {4, {2, 2, 9, 13}, 3, {2, 13, 7}},    /* partly broadcast batch: expanded copy */
+        {4, {2, 1, 9, 13}, 4, {1, 3, 13, 7}}, /* both sides partly broadcast */
         {3, {3, 9, 13}, 2, {13, 7}},    /* batch against a shared matrix */
         {3, {3, 9, 13}, 3, {3, 13, 7}}, /* batch against batch */
         {2, {9, 13}, 3, {4, 13, 7}},    /* shared matrix against a batch */
