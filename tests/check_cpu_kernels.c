@@ -324,10 +324,10 @@ static void check_gemm(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g
 START_TEST(test_gemm_epilogues) {
     if (_i >= n_tiers()) return;
     struct tsr_cpu_env env = {
-        .ew = tier_table(_i), .l1d_bytes = 32768, .llc_bytes = 16384, .n_threads = 1};
+        .ew = tier_table(_i), .l1d_bytes = 32768, .panel_cache_bytes = 16384, .n_threads = 1};
     const int64_t M = 1000, N = 37, K = 19;
     /* A panel of 16 KiB / 2 over (N + K) * 4 bytes per row = 36 rows: 28 panels. */
-    ck_assert_int_lt(tsr_cpu_gemm_panel_rows(M, N, K, env.llc_bytes), M / 4);
+    ck_assert_int_lt(tsr_cpu_gemm_panel_rows(M, N, K, env.panel_cache_bytes), M / 4);
     /* C broadcasts: [N], [M,1], [M,N], scalar — as (c_stride_m, c_stride_n). */
     const int64_t cs[4][2] = {{0, 1}, {1, 0}, {N, 1}, {0, 0}};
     const char *cname[4] = {"[N]", "[M,1]", "[M,N]", "scalar"};
@@ -371,7 +371,7 @@ END_TEST
 START_TEST(test_gemm_batch) {
     if (_i >= n_tiers()) return;
     struct tsr_cpu_env env = {
-        .ew = tier_table(_i), .l1d_bytes = 32768, .llc_bytes = 8192, .n_threads = 1};
+        .ew = tier_table(_i), .l1d_bytes = 32768, .panel_cache_bytes = 8192, .n_threads = 1};
     const int64_t M = 50, N = 24, K = 17;
     /* shared A (stride 0), per-batch B, per-batch C [M,N] */
     struct tsr_k_gemm g = {.batch = 3,
@@ -489,7 +489,7 @@ START_TEST(test_ew_exec_broadcast) {
     float scratch[4 * 4096];
     struct tsr_cpu_env env = {.ew = tier_table(_i),
                               .l1d_bytes = 32768,
-                              .llc_bytes = 1 << 20,
+                              .panel_cache_bytes = 1 << 20,
                               .scratch = scratch,
                               .scratch_floats = 4096,
                               .n_threads = 1};
@@ -531,7 +531,7 @@ START_TEST(test_ew_exec_program) {
                                     INSTR(ADD, 2, 1, -1)}};
     struct tsr_cpu_env env = {.ew = tier_table(_i),
                               .l1d_bytes = 32768,
-                              .llc_bytes = 1 << 20,
+                              .panel_cache_bytes = 1 << 20,
                               .scratch = scratch,
                               .scratch_floats = 8 * 4096,
                               .n_threads = 1};
@@ -572,7 +572,7 @@ START_TEST(test_ew_exec_tiles_and_threads) {
     struct tsr_cpu_env env = {.ew = tier_table(_i),
                               .pool = pool,
                               .l1d_bytes = l1,
-                              .llc_bytes = 1 << 20,
+                              .panel_cache_bytes = 1 << 20,
                               .scratch = scratch,
                               .scratch_floats = per,
                               .n_threads = 3};
@@ -649,7 +649,7 @@ START_TEST(test_softmax) {
     struct tsr_cpu_env env = {.ew = tier_table(_i),
                               .pool = pool,
                               .l1d_bytes = 32768,
-                              .llc_bytes = 1 << 20,
+                              .panel_cache_bytes = 1 << 20,
                               .n_threads = 2};
     check_softmax(&env, 5, 1000, 1);
     check_softmax(&env, 3, 1, 1);

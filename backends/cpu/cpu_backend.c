@@ -105,6 +105,17 @@ struct tsr_cpu_exec {
     float **ptrs; /* n_buffers: resolved at prepare (CONST/TEMP) and per run (INPUT/OUTPUT) */
 };
 
+/* Cache a GEMM panel should fit in (gemm.c): the per-core L2 when hwloc reports one (private
+ * to the core running the epilogue), else tsr_topology_llc_bytes; 1 MiB without a topology. */
+static size_t tsr_cpu_panel_cache_bytes(const struct tsr_topology *topo) {
+    if (!topo) return 1024 * 1024;
+    const struct tsr_cpu_topology_info *ci = tsr_topology_cpu(topo);
+    for (int i = 0; ci && i < ci->n_caches; i++)
+        if (ci->caches[i].level == 2 && ci->caches[i].size_bytes > 0)
+            return (size_t)ci->caches[i].size_bytes;
+    return (size_t)tsr_topology_llc_bytes(topo);
+}
+
 static void *tsr_cpu_mem_alloc(tsr_context *ctx, size_t bytes) {
     if (ctx && ctx->host_pool) return tsr_host_pool_alloc(ctx->host_pool, ctx, bytes);
     return tsr_aligned_alloc(bytes ? bytes : 64);
@@ -218,7 +229,7 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
     ex->env.pool = cpu ? cpu->pool : NULL;
     ex->env.n_threads = tsr_cpu_pool_threads(ex->env.pool);
     ex->env.l1d_bytes = topo ? (size_t)tsr_topology_l1d_bytes(topo) : 32 * 1024;
-    ex->env.llc_bytes = topo ? (size_t)tsr_topology_llc_bytes(topo) : 1024 * 1024;
+    ex->env.panel_cache_bytes = tsr_cpu_panel_cache_bytes(topo);
 
     tsr_status st = TSR_OK;
     size_t scratch = 16;

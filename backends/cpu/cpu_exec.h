@@ -18,7 +18,7 @@ struct tsr_cpu_env {
     const struct tsr_cpu_ew_kernels *ew; /* ISA kernel table, never NULL */
     struct tsr_cpu_pool *pool;           /* NULL: everything inline on the caller */
     size_t l1d_bytes;                    /* per-core L1 data cache (tsr_topology_l1d_bytes) */
-    size_t llc_bytes;                    /* last-level cache share of one core */
+    size_t panel_cache_bytes;            /* cache for one GEMM panel: per-core L2, else LLC */
     float *scratch;                      /* n_threads * scratch_floats, 64-byte aligned */
     size_t scratch_floats;               /* per thread, multiple of 16 */
     int n_threads;                       /* == tsr_cpu_pool_threads(pool) */
@@ -26,10 +26,10 @@ struct tsr_cpu_env {
 
 /* ---- GEMM (gemm.c) ---- */
 
-/* Rows of Y per panel for an M x N x K GEMM given the cache share `llc_bytes`: the panel of Y
- * (rows x N) plus the rows of A it consumes (rows x K) take at most half the cache, so the
- * epilogue finds the panel still cached; at least 1 row, at most M. */
-int64_t tsr_cpu_gemm_panel_rows(int64_t M, int64_t N, int64_t K, size_t llc_bytes);
+/* Rows of Y per panel for an M x N x K GEMM given the cache `panel_cache_bytes` (0 = 1 MiB): the
+ * panel of Y (rows x N) plus the rows of A it consumes (rows x K) take at most half the cache, so
+ * the epilogue finds the panel still cached; at least 1 row, at most M. */
+int64_t tsr_cpu_gemm_panel_rows(int64_t M, int64_t N, int64_t K, size_t panel_cache_bytes);
 
 /* Checks the geometry of `g` (positive sizes, leading dims large enough, activation known,
  * C strides non-negative). Returns TSR_OK or TSR_E_INVALID_ARG / TSR_E_UNSUPPORTED with a
@@ -39,8 +39,8 @@ tsr_status tsr_cpu_gemm_check(tsr_context *ctx, const char *name, const struct t
 /* Y = act(alpha * op(A) op(B) + beta * C) for every batch (runtime/program.h, struct
  * tsr_k_gemm). A, B, C (NULL when !g->has_c) and Y are host pointers with the layouts of
  * tsr_k_gemm; Y must not overlap A, B or C. Matrix products go to cblas_sgemm (row-major) one
- * panel of rows of M at a time (tsr_cpu_gemm_panel_rows with env->llc_bytes); the epilogue runs
- * on that panel right after. `g` must have passed tsr_cpu_gemm_check. */
+ * panel of rows of M at a time (tsr_cpu_gemm_panel_rows with env->panel_cache_bytes); the epilogue
+ * runs on that panel right after. `g` must have passed tsr_cpu_gemm_check. */
 void tsr_cpu_gemm_run(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g, const float *A,
                       const float *B, const float *C, float *Y);
 

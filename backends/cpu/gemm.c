@@ -4,8 +4,10 @@
  *
  * Why panels: the epilogue reads and rewrites all of Y. Run after a whole-matrix sgemm it would
  * stream Y from memory a second time (2 * M * N * 4 bytes of extra traffic). Instead M is cut
- * into panels whose Y rows (plus the A rows the sgemm call reads) fit in half the cache share of
- * one core (tsr_cpu_gemm_panel_rows); sgemm writes a panel, and the epilogue runs on it at once,
+ * into panels whose Y rows (plus the A rows the sgemm call reads) fit in half of the cache the
+ * backend gives a panel (env->panel_cache_bytes: the per-core L2 when hwloc reports one, else the
+ * LLC share — an L3 shared by every core, 480 MiB on some servers, would give panels that no
+ * longer fit anywhere near the core); sgemm writes a panel, and the epilogue runs on it at once,
  * while it is still in cache. Half, because B's packed blocks, the C rows of the epilogue and the
  * BLAS library's own buffers need the other half. Panels smaller than 16 rows are not made
  * (unless M itself is smaller): below that the per-call overhead of sgemm (packing B again for
@@ -22,11 +24,12 @@
 
 #define TSR_GEMM_MIN_PANEL_ROWS 16
 
-int64_t tsr_cpu_gemm_panel_rows(int64_t M, int64_t N, int64_t K, size_t llc_bytes) {
+int64_t tsr_cpu_gemm_panel_rows(int64_t M, int64_t N, int64_t K, size_t panel_cache_bytes) {
     if (M <= 0) return 1;
-    if (llc_bytes == 0) llc_bytes = (size_t)1 << 20; /* tsr_topology_llc_bytes' default */
+    if (panel_cache_bytes == 0)
+        panel_cache_bytes = (size_t)1 << 20; /* 1 MiB: tsr_topology_llc_bytes' default */
     const int64_t row_bytes = (N + K) * (int64_t)sizeof(float);
-    int64_t rows = row_bytes > 0 ? (int64_t)(llc_bytes / 2) / row_bytes : M;
+    int64_t rows = row_bytes > 0 ? (int64_t)(panel_cache_bytes / 2) / row_bytes : M;
     if (rows < TSR_GEMM_MIN_PANEL_ROWS) rows = TSR_GEMM_MIN_PANEL_ROWS;
     if (rows > M) rows = M;
     return rows;
@@ -108,7 +111,7 @@ void tsr_cpu_gemm_run(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g,
                       const float *B, const float *C, float *Y) {
     const int64_t M = g->M, N = g->N, K = g->K;
     if (M == 0 || N == 0) return;
-    const int64_t panel = tsr_cpu_gemm_panel_rows(M, N, K, env->llc_bytes);
+    const int64_t panel = tsr_cpu_gemm_panel_rows(M, N, K, env->panel_cache_bytes);
     for (int64_t b = 0; b < g->batch; b++) {
         const float *Ab = A + b * g->stride_a;
         const float *Bb = B + b * g->stride_b;
