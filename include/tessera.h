@@ -72,8 +72,8 @@ const char *tsr_status_str(tsr_status status);
 /* Detail of an error. Strings are owned by the library and stay valid until the next failing
  * call on the same thread (or context). */
 struct tsr_error_info {
-    tsr_status status; /* TSR_OK when no error was recorded */
-    int cl_error;      /* raw OpenCL error code (CL_*), 0 when not an OpenCL failure */
+    tsr_status status;   /* TSR_OK when no error was recorded */
+    int cl_error;        /* raw OpenCL error code (CL_*), 0 when not an OpenCL failure */
     const char *message; /* names the problem: file, node, both shapes ... */
     const char *file;    /* tessera source file that raised it */
     int line;
@@ -108,7 +108,8 @@ size_t tsr_dtype_size(tsr_dtype dtype);
 const char *tsr_dtype_name(tsr_dtype dtype);
 /* Product of dims (1 for rank 0). Elements, not bytes. */
 int64_t tsr_desc_elements(const struct tsr_tensor_desc *desc);
-/* Writes "[2, 3, 4] float32" into buf (always NUL-terminated, truncated to buf_size). Returns buf. */
+/* Writes "[2, 3, 4] float32" into buf (always NUL-terminated, truncated to buf_size). Returns buf.
+ */
 char *tsr_desc_format(const struct tsr_tensor_desc *desc, char *buf, size_t buf_size);
 /* Allocates a zero-filled tensor of `desc` (64-byte aligned data) into *out.
  * Returns TSR_OK, TSR_E_INVALID_ARG (bad desc/NULL), TSR_E_NOMEM. Free with tsr_tensor_free. */
@@ -160,9 +161,9 @@ const struct tsr_error_info *tsr_last_error(const tsr_context *ctx);
 
 struct tsr_device_info {
     tsr_backend_kind backend;
-    int index;                 /* index within the backend: 0 for the CPU, N for opencl:N */
-    char id[24];               /* "cpu", "opencl:0", ... (what --device accepts) */
-    char name[128];            /* CPU model or CL_DEVICE_NAME */
+    int index;      /* index within the backend: 0 for the CPU, N for opencl:N */
+    char id[24];    /* "cpu", "opencl:0", ... (what --device accepts) */
+    char name[128]; /* CPU model or CL_DEVICE_NAME */
     char vendor[128];
     char driver_version[64];   /* CL_DRIVER_VERSION; "" for the CPU */
     char platform[128];        /* CL_PLATFORM_NAME; "" for the CPU */
@@ -226,14 +227,14 @@ const char *tsr_op_name(tsr_op op);
 
 /* Attributes; fields not used by an op are ignored. Start from tsr_op_attrs_default(). */
 struct tsr_op_attrs {
-    float alpha;     /* Gemm: default 1 */
-    float beta;      /* Gemm: default 1 */
-    int trans_a;     /* Gemm transA: default 0 */
-    int trans_b;     /* Gemm transB: default 0 */
-    int64_t axis;    /* Softmax, Flatten; TSR_AXIS_DEFAULT = the op's ONNX default: Softmax -1
-                        (opset >= 13) or 1 (softmax_2d), Flatten 1. Negative counts from the end */
-    int softmax_2d;  /* Softmax opset < 13: coerce to 2-D at axis (default 0) */
-    int allowzero;   /* Reshape: default 0 (a 0 in the shape copies the input dim) */
+    float alpha;    /* Gemm: default 1 */
+    float beta;     /* Gemm: default 1 */
+    int trans_a;    /* Gemm transA: default 0 */
+    int trans_b;    /* Gemm transB: default 0 */
+    int64_t axis;   /* Softmax, Flatten; TSR_AXIS_DEFAULT = the op's ONNX default: Softmax -1
+                       (opset >= 13) or 1 (softmax_2d), Flatten 1. Negative counts from the end */
+    int softmax_2d; /* Softmax opset < 13: coerce to 2-D at axis (default 0) */
+    int allowzero;  /* Reshape: default 0 (a 0 in the shape copies the input dim) */
 };
 struct tsr_op_attrs tsr_op_attrs_default(void);
 
@@ -254,8 +255,8 @@ tsr_status tsr_graph_input(tsr_graph *graph, const char *name, const struct tsr_
 /* Adds a constant (an ONNX initializer). `data` holds tsr_desc_elements(desc) elements of
  * desc->dtype and is copied. name may be NULL (a name is made up). Returns TSR_OK,
  * TSR_E_INVALID_ARG, TSR_E_DTYPE, TSR_E_NOMEM. */
-tsr_status tsr_graph_constant(tsr_graph *graph, const char *name, const struct tsr_tensor_desc *desc,
-                              const void *data, tsr_value *out);
+tsr_status tsr_graph_constant(tsr_graph *graph, const char *name,
+                              const struct tsr_tensor_desc *desc, const void *data, tsr_value *out);
 /* Adds one node. `inputs` holds n_inputs value ids (ONNX input order; an absent optional input
  * is simply not passed). attrs may be NULL (defaults). node_name may be NULL (made up); it is
  * used in every message about the node. The output shape is inferred now; a mismatch returns
@@ -386,8 +387,8 @@ struct tsr_profile_record {
     int queue;          /* 0 for the CPU; OpenCL queue index */
     uint64_t start_ns;
     uint64_t end_ns;
-    uint64_t bytes;     /* bytes read + written (estimate for kernels, exact for transfers) */
-    uint64_t flops;     /* floating-point operations (multiply-add = 2) */
+    uint64_t bytes; /* bytes read + written (estimate for kernels, exact for transfers) */
+    uint64_t flops; /* floating-point operations (multiply-add = 2) */
 };
 
 /* Turns recording on/off for ctx (off by default unless TSR_PROFILE=1). Thread-safe. */

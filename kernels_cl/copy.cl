@@ -4,5 +4,6 @@
  */
 __kernel void tsr_copy(__global const float *x, ulong x_off, __global float *y, ulong y_off,
                        ulong n) {
-    for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) y[y_off + i] = x[x_off + i];
+    for (ulong i = get_global_id(0); i < n; i += get_global_size(0))
+        y[y_off + i] = x[x_off + i];
 }

@@ -13,7 +13,8 @@ __kernel void tsr_softmax(__global const float *x, ulong x_off, __global float *
     __global const float *xr = x + x_off + base;
     __global float *yr = y + y_off + base;
     float m = -INFINITY;
-    for (ulong a = 0; a < axis_len; a++) m = fmax(m, xr[a * inner]);
+    for (ulong a = 0; a < axis_len; a++)
+        m = fmax(m, xr[a * inner]);
     float s = 0.0f;
     for (ulong a = 0; a < axis_len; a++) {
         float e = exp(xr[a * inner] - m);
@@ -21,5 +22,6 @@ __kernel void tsr_softmax(__global const float *x, ulong x_off, __global float *
         s += e;
     }
     float inv = 1.0f / s;
-    for (ulong a = 0; a < axis_len; a++) yr[a * inner] *= inv;
+    for (ulong a = 0; a < axis_len; a++)
+        yr[a * inner] *= inv;
 }

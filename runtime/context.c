@@ -107,7 +107,9 @@ void tsr_context_destroy(tsr_context *ctx) {
     free(ctx);
 }
 
-int tsr_device_count(const tsr_context *ctx) { return ctx ? ctx->n_devices : 0; }
+int tsr_device_count(const tsr_context *ctx) {
+    return ctx ? ctx->n_devices : 0;
+}
 
 tsr_status tsr_device_get_info(const tsr_context *ctx, int i, struct tsr_device_info *out) {
     if (!ctx || !out || i < 0 || i >= ctx->n_devices)
@@ -134,8 +136,8 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out) {
             return TSR_ERR(c, TSR_E_INVALID_ARG, "device '%s': expected opencl:N", id);
         n = (int)v;
     } else {
-        return TSR_ERR(c, TSR_E_INVALID_ARG,
-                       "device '%s': expected auto, cpu, opencl or opencl:N", id);
+        return TSR_ERR(c, TSR_E_INVALID_ARG, "device '%s': expected auto, cpu, opencl or opencl:N",
+                       id);
     }
     for (int i = 1; i < ctx->n_devices; i++)
         if (ctx->devices[i].backend == TSR_BACKEND_OPENCL && ctx->devices[i].index == n) {
@@ -143,8 +145,10 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out) {
             return TSR_OK;
         }
     if (ctx->n_devices == 1)
-        return TSR_ERR(c, TSR_E_NOT_FOUND, "device '%s': no OpenCL device on this machine (no ICD "
-                       "loader, no platform, or TSR_BACKENDS excludes opencl)", id);
+        return TSR_ERR(c, TSR_E_NOT_FOUND,
+                       "device '%s': no OpenCL device on this machine (no ICD "
+                       "loader, no platform, or TSR_BACKENDS excludes opencl)",
+                       id);
     return TSR_ERR(c, TSR_E_NOT_FOUND, "device '%s': only %d OpenCL device(s)", id,
                    ctx->n_devices - 1);
 }

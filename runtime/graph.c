@@ -8,10 +8,12 @@
 const char *tsr_op_name(tsr_op op) {
     switch (op) {
 #define TSR_X_OPNAME(sym, onnx, min_in, max_in)                                                    \
-    case TSR_OP_##sym: return onnx;
+    case TSR_OP_##sym:                                                                             \
+        return onnx;
         TSR_OP_LIST(TSR_X_OPNAME)
 #undef TSR_X_OPNAME
-    case TSR_OP_COUNT: break;
+    case TSR_OP_COUNT:
+        break;
     }
     return "?";
 }
@@ -25,7 +27,8 @@ static void op_arity(tsr_op op, int *min_in, int *max_in) {
         return;
         TSR_OP_LIST(TSR_X_ARITY)
 #undef TSR_X_ARITY
-    case TSR_OP_COUNT: break;
+    case TSR_OP_COUNT:
+        break;
     }
     *min_in = *max_in = -1;
 }
@@ -38,8 +41,10 @@ int tsr_op_is_elementwise(tsr_op op) {
     case TSR_OP_DIV:
     case TSR_OP_RELU:
     case TSR_OP_SIGMOID:
-    case TSR_OP_TANH: return 1;
-    default: return 0;
+    case TSR_OP_TANH:
+        return 1;
+    default:
+        return 0;
     }
 }
 
@@ -69,8 +74,10 @@ void tsr_graph_destroy(tsr_graph *g) {
         free(g->values[i].name);
         tsr_aligned_free(g->values[i].data);
     }
-    for (int i = 0; i < g->n_nodes; i++) free(g->nodes[i].name);
-    for (int i = 0; i < g->n_outputs; i++) free(g->outputs[i].name);
+    for (int i = 0; i < g->n_nodes; i++)
+        free(g->nodes[i].name);
+    for (int i = 0; i < g->n_outputs; i++)
+        free(g->outputs[i].name);
     free(g->values);
     free(g->nodes);
     free(g->inputs);
@@ -81,7 +88,8 @@ void tsr_graph_destroy(tsr_graph *g) {
 static int grow(void **arr, int *cap, int need, size_t elem) {
     if (need <= *cap) return 0;
     int nc = *cap ? *cap * 2 : 16;
-    while (nc < need) nc *= 2;
+    while (nc < need)
+        nc *= 2;
     void *p = realloc(*arr, (size_t)nc * elem);
     if (!p) return -1;
     *arr = p;
@@ -102,7 +110,8 @@ static tsr_value add_value(tsr_graph *g, const char *name, const struct tsr_tens
     if (!name) {
         snprintf(made_up, sizeof made_up, "v%d", g->n_values);
         int k = 0;
-        while (name_taken(g, made_up)) snprintf(made_up, sizeof made_up, "v%d_%d", g->n_values, ++k);
+        while (name_taken(g, made_up))
+            snprintf(made_up, sizeof made_up, "v%d_%d", g->n_values, ++k);
         name = made_up;
     }
     if (grow((void **)&g->values, &g->cap_values, g->n_values + 1, sizeof *g->values)) {
@@ -131,8 +140,10 @@ tsr_status tsr_graph_input(tsr_graph *g, const char *name, const struct tsr_tens
     if (tsr_desc_check(desc))
         return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "graph input '%s': invalid descriptor", name);
     if (desc->dtype != TSR_F32)
-        return TSR_ERR(g->ctx, TSR_E_DTYPE, "graph input '%s': dtype %s, only float32 inputs are "
-                       "supported", name, tsr_dtype_name(desc->dtype));
+        return TSR_ERR(g->ctx, TSR_E_DTYPE,
+                       "graph input '%s': dtype %s, only float32 inputs are "
+                       "supported",
+                       name, tsr_dtype_name(desc->dtype));
     if (name_taken(g, name))
         return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "graph input '%s': name already used", name);
     if (grow((void **)&g->inputs, &g->cap_inputs, g->n_inputs + 1, sizeof *g->inputs))
@@ -184,8 +195,10 @@ tsr_status tsr_graph_op(tsr_graph *g, tsr_op op, const tsr_value *inputs, int n_
     const void *in_data[TSR_NODE_MAX_INPUTS];
     for (int i = 0; i < n_inputs; i++) {
         if (inputs[i] < 0 || inputs[i] >= g->n_values)
-            return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "node '%s' (%s): input %d is not a value of "
-                           "this graph (id %d)", node_name, tsr_op_name(op), i, (int)inputs[i]);
+            return TSR_ERR(g->ctx, TSR_E_INVALID_ARG,
+                           "node '%s' (%s): input %d is not a value of "
+                           "this graph (id %d)",
+                           node_name, tsr_op_name(op), i, (int)inputs[i]);
         in_desc[i] = &g->values[inputs[i]].desc;
         in_data[i] = g->values[inputs[i]].data;
     }
@@ -212,7 +225,8 @@ tsr_status tsr_graph_op(tsr_graph *g, tsr_op op, const tsr_value *inputs, int n_
     n->op = op;
     n->name = nm;
     n->n_inputs = n_inputs;
-    for (int i = 0; i < n_inputs; i++) n->inputs[i] = inputs[i];
+    for (int i = 0; i < n_inputs; i++)
+        n->inputs[i] = inputs[i];
     n->output = ov;
     n->attrs = a;
     *out = ov;
@@ -241,8 +255,10 @@ tsr_status tsr_graph_output(tsr_graph *g, const char *name, tsr_value value) {
         if (!strcmp(g->outputs[i].name, name))
             return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "graph output '%s' declared twice", name);
     if (g->values[value].desc.dtype != TSR_F32)
-        return TSR_ERR(g->ctx, TSR_E_DTYPE, "graph output '%s': dtype %s, only float32 outputs "
-                       "are supported", name, tsr_dtype_name(g->values[value].desc.dtype));
+        return TSR_ERR(g->ctx, TSR_E_DTYPE,
+                       "graph output '%s': dtype %s, only float32 outputs "
+                       "are supported",
+                       name, tsr_dtype_name(g->values[value].desc.dtype));
     if (grow((void **)&g->outputs, &g->cap_outputs, g->n_outputs + 1, sizeof *g->outputs))
         return TSR_ERR(g->ctx, TSR_E_NOMEM, "graph output: out of memory");
     char *nm = tsr_strdup(name);
@@ -260,9 +276,15 @@ tsr_status tsr_graph_value_desc(const tsr_graph *g, tsr_value v, struct tsr_tens
     return TSR_OK;
 }
 
-int tsr_graph_input_count(const tsr_graph *g) { return g ? g->n_inputs : 0; }
-int tsr_graph_output_count(const tsr_graph *g) { return g ? g->n_outputs : 0; }
-int tsr_graph_node_count(const tsr_graph *g) { return g ? g->n_nodes : 0; }
+int tsr_graph_input_count(const tsr_graph *g) {
+    return g ? g->n_inputs : 0;
+}
+int tsr_graph_output_count(const tsr_graph *g) {
+    return g ? g->n_outputs : 0;
+}
+int tsr_graph_node_count(const tsr_graph *g) {
+    return g ? g->n_nodes : 0;
+}
 const char *tsr_graph_input_name(const tsr_graph *g, int i) {
     return (g && i >= 0 && i < g->n_inputs) ? g->values[g->inputs[i]].name : NULL;
 }

@@ -23,18 +23,23 @@ struct tsr_error_slot {
     char file[128];
 };
 
-typedef enum { TSR_LOG_ERROR = 0, TSR_LOG_WARN = 1, TSR_LOG_INFO = 2, TSR_LOG_DEBUG = 3 } tsr_log_level;
+typedef enum {
+    TSR_LOG_ERROR = 0,
+    TSR_LOG_WARN = 1,
+    TSR_LOG_INFO = 2,
+    TSR_LOG_DEBUG = 3
+} tsr_log_level;
 
 struct tsr_context {
-    pthread_mutex_t mutex;          /* guards err */
-    struct tsr_error_slot err;      /* last error recorded with this context */
-    tsr_log_level log_level;        /* TSR_LOG env; default warn */
-    struct tsr_topology *topo;      /* hwloc view of the machine (scheduler/topology.h) */
-    struct tsr_profiler *prof;      /* runtime/profiler.h */
-    struct tsr_host_pool *host_pool;/* runtime/pool.h */
-    struct tsr_cpu_backend *cpu;    /* backends/cpu/cpu_backend.h */
-    struct tsr_opencl_backend *ocl; /* backends/opencl/opencl_backend.h; NULL without OpenCL */
-    int n_devices;                  /* devices[0] is the CPU */
+    pthread_mutex_t mutex;           /* guards err */
+    struct tsr_error_slot err;       /* last error recorded with this context */
+    tsr_log_level log_level;         /* TSR_LOG env; default warn */
+    struct tsr_topology *topo;       /* hwloc view of the machine (scheduler/topology.h) */
+    struct tsr_profiler *prof;       /* runtime/profiler.h */
+    struct tsr_host_pool *host_pool; /* runtime/pool.h */
+    struct tsr_cpu_backend *cpu;     /* backends/cpu/cpu_backend.h */
+    struct tsr_opencl_backend *ocl;  /* backends/opencl/opencl_backend.h; NULL without OpenCL */
+    int n_devices;                   /* devices[0] is the CPU */
     struct tsr_device_info *devices;
 };
 

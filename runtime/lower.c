@@ -23,10 +23,12 @@
 int tsr_ew_arity(tsr_ew_op op) {
     switch (op) {
 #define TSR_X_AR(name, arity, expr)                                                                \
-    case TSR_EW_##name: return arity;
+    case TSR_EW_##name:                                                                            \
+        return arity;
         TSR_EW_OP_LIST(TSR_X_AR)
 #undef TSR_X_AR
-    case TSR_EW_COUNT: break;
+    case TSR_EW_COUNT:
+        break;
     }
     return 0;
 }
@@ -34,10 +36,12 @@ int tsr_ew_arity(tsr_ew_op op) {
 const char *tsr_ew_name(tsr_ew_op op) {
     switch (op) {
 #define TSR_X_NM(name, arity, expr)                                                                \
-    case TSR_EW_##name: return #name;
+    case TSR_EW_##name:                                                                            \
+        return #name;
         TSR_EW_OP_LIST(TSR_X_NM)
 #undef TSR_X_NM
-    case TSR_EW_COUNT: break;
+    case TSR_EW_COUNT:
+        break;
     }
     return "?";
 }
@@ -45,28 +49,36 @@ const char *tsr_ew_name(tsr_ew_op op) {
 const char *tsr_ew_cl_expr(tsr_ew_op op) {
     switch (op) {
 #define TSR_X_EX(name, arity, expr)                                                                \
-    case TSR_EW_##name: return expr;
+    case TSR_EW_##name:                                                                            \
+        return expr;
         TSR_EW_OP_LIST(TSR_X_EX)
 #undef TSR_X_EX
-    case TSR_EW_COUNT: break;
+    case TSR_EW_COUNT:
+        break;
     }
     return "(a)";
 }
 
 const char *tsr_activation_name(tsr_activation act) {
     switch (act) {
-    case TSR_ACT_NONE: return "none";
-    case TSR_ACT_RELU: return "relu";
-    case TSR_ACT_SIGMOID: return "sigmoid";
-    case TSR_ACT_TANH: return "tanh";
+    case TSR_ACT_NONE:
+        return "none";
+    case TSR_ACT_RELU:
+        return "relu";
+    case TSR_ACT_SIGMOID:
+        return "sigmoid";
+    case TSR_ACT_TANH:
+        return "tanh";
     }
     return "?";
 }
 
 void tsr_program_free(struct tsr_program *p) {
     if (!p) return;
-    for (int i = 0; i < p->n_buffers; i++) tsr_aligned_free(p->buffers[i].const_data);
-    for (int i = 0; i < p->n_kernels; i++) free(p->kernels[i].nodes);
+    for (int i = 0; i < p->n_buffers; i++)
+        tsr_aligned_free(p->buffers[i].const_data);
+    for (int i = 0; i < p->n_kernels; i++)
+        free(p->kernels[i].nodes);
     free(p->buffers);
     free(p->kernels);
     free(p->input_buffers);
@@ -78,14 +90,22 @@ void tsr_program_free(struct tsr_program *p) {
 
 static tsr_ew_op ew_of(tsr_op op) {
     switch (op) {
-    case TSR_OP_ADD: return TSR_EW_ADD;
-    case TSR_OP_SUB: return TSR_EW_SUB;
-    case TSR_OP_MUL: return TSR_EW_MUL;
-    case TSR_OP_DIV: return TSR_EW_DIV;
-    case TSR_OP_RELU: return TSR_EW_RELU;
-    case TSR_OP_SIGMOID: return TSR_EW_SIGMOID;
-    case TSR_OP_TANH: return TSR_EW_TANH;
-    default: return TSR_EW_COPY;
+    case TSR_OP_ADD:
+        return TSR_EW_ADD;
+    case TSR_OP_SUB:
+        return TSR_EW_SUB;
+    case TSR_OP_MUL:
+        return TSR_EW_MUL;
+    case TSR_OP_DIV:
+        return TSR_EW_DIV;
+    case TSR_OP_RELU:
+        return TSR_EW_RELU;
+    case TSR_OP_SIGMOID:
+        return TSR_EW_SIGMOID;
+    case TSR_OP_TANH:
+        return TSR_EW_TANH;
+    default:
+        return TSR_EW_COPY;
     }
 }
 
@@ -108,20 +128,21 @@ struct lower_state {
     tsr_graph *g;
     tsr_context *ctx;
     unsigned disable;
-    int *root;      /* value → value whose storage it shares (views) */
-    int *n_uses;    /* value → live consumer nodes + graph-output uses */
-    int *consumer;  /* value → the single consuming node when n_uses == 1, else -1 */
-    int *is_output; /* value → 1 when a graph output */
-    int *group;     /* node → fusion group id (-1: none) */
-    int *absorbed;  /* node → 1 when fused into an earlier kernel (epilogue or region) */
-    int *buf_of;    /* root value → buffer id, -1 none yet */
+    int *root;            /* value → value whose storage it shares (views) */
+    int *n_uses;          /* value → live consumer nodes + graph-output uses */
+    int *consumer;        /* value → the single consuming node when n_uses == 1, else -1 */
+    int *is_output;       /* value → 1 when a graph output */
+    int *group;           /* node → fusion group id (-1: none) */
+    int *absorbed;        /* node → 1 when fused into an earlier kernel (epilogue or region) */
+    int *buf_of;          /* root value → buffer id, -1 none yet */
     unsigned char *ready; /* root value → computed by an already emitted kernel */
     struct tsr_program *p;
     int cap_buffers, cap_kernels;
 };
 
 static int root_of(struct lower_state *s, int v) {
-    while (s->root[v] != v) v = s->root[v];
+    while (s->root[v] != v)
+        v = s->root[v];
     return v;
 }
 
@@ -256,15 +277,19 @@ static int matmul_expand(struct lower_state *s, const struct tsr_node *n, int wh
     if (d->rank <= 2) return -1;
     int y_batch_rank = yd->rank - (ad->rank > 1) - (bd->rank > 1);
     int64_t batch = 1, batch_y = 1;
-    for (int i = 0; i + 2 < d->rank; i++) batch *= d->dims[i];
-    for (int i = 0; i < y_batch_rank; i++) batch_y *= yd->dims[i];
+    for (int i = 0; i + 2 < d->rank; i++)
+        batch *= d->dims[i];
+    for (int i = 0; i < y_batch_rank; i++)
+        batch_y *= yd->dims[i];
     int same = d->rank - 2 == y_batch_rank;
-    for (int i = 0; same && i < y_batch_rank; i++) same = d->dims[i] == yd->dims[i];
+    for (int i = 0; same && i < y_batch_rank; i++)
+        same = d->dims[i] == yd->dims[i];
     if (batch == 1 || same) return -1;
     (void)batch_y;
     struct tsr_tensor_desc to = *d;
     to.rank = y_batch_rank + 2;
-    for (int i = 0; i < y_batch_rank; i++) to.dims[i] = yd->dims[i];
+    for (int i = 0; i < y_batch_rank; i++)
+        to.dims[i] = yd->dims[i];
     to.dims[to.rank - 2] = d->dims[d->rank - 2];
     to.dims[to.rank - 1] = d->dims[d->rank - 1];
     int b = emit_broadcast_copy(s, n->inputs[which], &to, n->name);
@@ -314,10 +339,13 @@ static tsr_status lower_gemm(struct lower_state *s, int ni) {
         gm->ldb = gm->N;
         gm->alpha = 1.0f;
         int64_t batch_a = 1, batch_b = 1, batch_y = 1;
-        for (int i = 0; i + 2 < ad->rank; i++) batch_a *= ad->dims[i];
-        for (int i = 0; i + 2 < bd->rank; i++) batch_b *= bd->dims[i];
+        for (int i = 0; i + 2 < ad->rank; i++)
+            batch_a *= ad->dims[i];
+        for (int i = 0; i + 2 < bd->rank; i++)
+            batch_b *= bd->dims[i];
         int yr = yd->rank - (a1 ? 0 : 1) - (b1 ? 0 : 1);
-        for (int i = 0; i < yr; i++) batch_y *= yd->dims[i];
+        for (int i = 0; i < yr; i++)
+            batch_y *= yd->dims[i];
         if (exp_a >= 0) batch_a = batch_y; /* expanded by a broadcast copy */
         if (exp_b >= 0) batch_b = batch_y;
         gm->batch = batch_y;
@@ -433,7 +461,8 @@ static int can_extend(struct lower_state *s, const struct region *r, int ni) {
 static void ew_geometry(struct tsr_k_ew *ew, const struct tsr_tensor_desc *od,
                         const struct tsr_tensor_desc *const *in, int n_in) {
     int64_t st[TSR_EW_MAX_INPUTS][TSR_MAX_RANK];
-    for (int j = 0; j < n_in; j++) bcast_strides(in[j], od, st[j]);
+    for (int j = 0; j < n_in; j++)
+        bcast_strides(in[j], od, st[j]);
     int out_rank = 0;
     for (int i = 0; i < od->rank; i++) {
         int64_t d = od->dims[i];
@@ -444,17 +473,20 @@ static void ew_geometry(struct tsr_k_ew *ew, const struct tsr_tensor_desc *od,
                 if (ew->strides[j][out_rank - 1] != st[j][i] * d) merge = 0;
             if (merge) {
                 ew->dims[out_rank - 1] *= d;
-                for (int j = 0; j < n_in; j++) ew->strides[j][out_rank - 1] = st[j][i];
+                for (int j = 0; j < n_in; j++)
+                    ew->strides[j][out_rank - 1] = st[j][i];
                 continue;
             }
         }
         ew->dims[out_rank] = d;
-        for (int j = 0; j < n_in; j++) ew->strides[j][out_rank] = st[j][i];
+        for (int j = 0; j < n_in; j++)
+            ew->strides[j][out_rank] = st[j][i];
         out_rank++;
     }
     if (out_rank == 0) {
         ew->dims[0] = 1;
-        for (int j = 0; j < n_in; j++) ew->strides[j][0] = 0;
+        for (int j = 0; j < n_in; j++)
+            ew->strides[j][0] = 0;
         out_rank = 1;
     }
     ew->rank = out_rank;
@@ -517,7 +549,8 @@ static tsr_status emit_region(struct lower_state *s, struct region *r) {
         in->a = opnd[0];
         in->b = opnd[1];
         int d = 0;
-        while (d < TSR_EW_MAX_REGS && busy[d]) d++;
+        while (d < TSR_EW_MAX_REGS && busy[d])
+            d++;
         if (d == TSR_EW_MAX_REGS) return TSR_ERR(s->ctx, TSR_E_INTERNAL, "region: registers");
         busy[d] = 1;
         reg_of_node[i] = d;
@@ -533,7 +566,8 @@ static tsr_status emit_region(struct lower_state *s, struct region *r) {
     ew->n_instrs = r->n_nodes;
     ew->n_regs = n_regs;
     const struct tsr_tensor_desc *in_descs[TSR_EW_MAX_INPUTS];
-    for (int j = 0; j < r->n_inputs; j++) in_descs[j] = &g->values[r->inputs[j]].desc;
+    for (int j = 0; j < r->n_inputs; j++)
+        in_descs[j] = &g->values[r->inputs[j]].desc;
     ew_geometry(ew, od, in_descs, r->n_inputs);
     int ins[TSR_EW_MAX_INPUTS];
     for (int j = 0; j < r->n_inputs; j++) {
@@ -563,13 +597,17 @@ static tsr_status lower_softmax(struct lower_state *s, int ni) {
     struct tsr_node *n = &g->nodes[ni];
     const struct tsr_tensor_desc *xd = &g->values[n->inputs[0]].desc;
     int r = xd->rank;
-    int64_t axis = n->attrs.axis == TSR_AXIS_DEFAULT ? (n->attrs.softmax_2d ? 1 : -1) : n->attrs.axis;
+    int64_t axis =
+        n->attrs.axis == TSR_AXIS_DEFAULT ? (n->attrs.softmax_2d ? 1 : -1) : n->attrs.axis;
     if (axis < 0) axis += r;
     int64_t outer = 1, len = 1, inner = 1;
     for (int i = 0; i < r; i++) {
-        if (i < axis) outer *= xd->dims[i];
-        else if (i == axis || n->attrs.softmax_2d) len *= xd->dims[i];
-        else inner *= xd->dims[i];
+        if (i < axis)
+            outer *= xd->dims[i];
+        else if (i == axis || n->attrs.softmax_2d)
+            len *= xd->dims[i];
+        else
+            inner *= xd->dims[i];
     }
     int x = buffer_for(s, n->inputs[0]), y = buffer_for(s, n->output);
     if (x < 0 || y < 0) return LOWER_OOM();
@@ -605,7 +643,9 @@ static int by_size_desc(const void *a, const void *b) {
     return x->buf - y->buf;
 }
 
-static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+static size_t align64(size_t n) {
+    return (n + 63) & ~(size_t)63;
+}
 
 static tsr_status plan_memory(struct lower_state *s) {
     struct tsr_program *p = s->p;
@@ -687,8 +727,8 @@ tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *
     s->absorbed = calloc(nn, sizeof(int));
     struct region *regions = calloc(nn, sizeof *regions);
     int *region_of_value = malloc(nv * sizeof(int));
-    if (!s->root || !s->n_uses || !s->consumer || !s->is_output || !s->buf_of || !s->ready || !s->group ||
-        !s->absorbed || !regions || !region_of_value) {
+    if (!s->root || !s->n_uses || !s->consumer || !s->is_output || !s->buf_of || !s->ready ||
+        !s->group || !s->absorbed || !regions || !region_of_value) {
         status = LOWER_OOM();
         goto done;
     }

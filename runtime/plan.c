@@ -28,10 +28,14 @@ static unsigned env_disabled_fusion(tsr_context *ctx) {
     char buf[256];
     snprintf(buf, sizeof buf, "%s", v);
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (!strcmp(t, "all")) bits |= TSR_FUSE_ALL;
-        else if (!strcmp(t, "elementwise")) bits |= TSR_FUSE_ELEMENTWISE;
-        else if (!strcmp(t, "epilogue")) bits |= TSR_FUSE_EPILOGUE;
-        else tsr_log(ctx, TSR_LOG_WARN, "TSR_DISABLE_FUSION: unknown switch '%s' ignored", t);
+        if (!strcmp(t, "all"))
+            bits |= TSR_FUSE_ALL;
+        else if (!strcmp(t, "elementwise"))
+            bits |= TSR_FUSE_ELEMENTWISE;
+        else if (!strcmp(t, "epilogue"))
+            bits |= TSR_FUSE_EPILOGUE;
+        else
+            tsr_log(ctx, TSR_LOG_WARN, "TSR_DISABLE_FUSION: unknown switch '%s' ignored", t);
     }
     return bits;
 }
@@ -140,7 +144,8 @@ tsr_status tsr_compile(tsr_context *ctx, const tsr_graph *graph,
 
     struct tsr_workload w = tsr_program_workload(&plan->prog);
     if (want < 0) {
-        want = tsr_sched_choose(ctx->devices, ctx->n_devices, &w, plan->reason, sizeof plan->reason);
+        want =
+            tsr_sched_choose(ctx->devices, ctx->n_devices, &w, plan->reason, sizeof plan->reason);
     } else {
         snprintf(plan->reason, sizeof plan->reason, "%s requested (predicted %.3f ms per run)",
                  ctx->devices[want].id, tsr_sched_predict_ms(&ctx->devices[want], &w));
@@ -165,7 +170,8 @@ void tsr_plan_destroy(tsr_plan *plan) {
     if (!plan) return;
     if (plan->exec) plan->ops->release(plan->exec);
     tsr_program_free(&plan->prog);
-    for (int i = 0; i < plan->n_inputs; i++) free(plan->input_names ? plan->input_names[i] : NULL);
+    for (int i = 0; i < plan->n_inputs; i++)
+        free(plan->input_names ? plan->input_names[i] : NULL);
     for (int i = 0; i < plan->n_outputs; i++)
         free(plan->output_names ? plan->output_names[i] : NULL);
     free(plan->input_names);
@@ -197,7 +203,8 @@ tsr_status tsr_plan_run(tsr_plan *plan, const struct tsr_tensor *inputs, size_t 
                            plan->input_names[i], tsr_desc_format(&inputs[i].desc, s0, sizeof s0),
                            tsr_desc_format(want, s1, sizeof s1));
         if (!inputs[i].data && tsr_desc_elements(want) > 0)
-            return TSR_ERR(ctx, TSR_E_INVALID_ARG, "input '%s': data is NULL", plan->input_names[i]);
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG, "input '%s': data is NULL",
+                           plan->input_names[i]);
     }
     for (int i = 0; i < plan->n_outputs; i++) {
         if (!outputs[i].data && tsr_desc_elements(&plan->output_descs[i]) > 0)
@@ -213,8 +220,12 @@ tsr_status tsr_plan_run(tsr_plan *plan, const struct tsr_tensor *inputs, size_t 
     return st;
 }
 
-int tsr_plan_input_count(const tsr_plan *p) { return p ? p->n_inputs : 0; }
-int tsr_plan_output_count(const tsr_plan *p) { return p ? p->n_outputs : 0; }
+int tsr_plan_input_count(const tsr_plan *p) {
+    return p ? p->n_inputs : 0;
+}
+int tsr_plan_output_count(const tsr_plan *p) {
+    return p ? p->n_outputs : 0;
+}
 
 tsr_status tsr_plan_input_desc(const tsr_plan *p, int i, const char **name,
                                struct tsr_tensor_desc *desc) {
@@ -240,6 +251,12 @@ tsr_status tsr_plan_device(const tsr_plan *p, struct tsr_device_info *out) {
     return TSR_OK;
 }
 
-int tsr_plan_kernel_count(const tsr_plan *p) { return p ? p->prog.n_kernels : 0; }
-const char *tsr_plan_device_reason(const tsr_plan *p) { return p ? p->reason : ""; }
-size_t tsr_plan_arena_bytes(const tsr_plan *p) { return p ? p->prog.arena_bytes : 0; }
+int tsr_plan_kernel_count(const tsr_plan *p) {
+    return p ? p->prog.n_kernels : 0;
+}
+const char *tsr_plan_device_reason(const tsr_plan *p) {
+    return p ? p->reason : "";
+}
+size_t tsr_plan_arena_bytes(const tsr_plan *p) {
+    return p ? p->prog.arena_bytes : 0;
+}

@@ -12,13 +12,13 @@ struct tsr_workload;
 struct tsr_plan {
     tsr_context *ctx;
     struct tsr_program prog;
-    int device;                         /* index into ctx->devices */
-    const struct tsr_backend_ops *ops;  /* backend of `device` */
-    void *exec;                         /* backend executable */
+    int device;                        /* index into ctx->devices */
+    const struct tsr_backend_ops *ops; /* backend of `device` */
+    void *exec;                        /* backend executable */
     int allow_fallback;
-    int fell_back;                      /* 1 after an OpenCL failure moved the plan to the CPU */
-    int n_folded, n_dead;               /* pass statistics */
-    char reason[768];                   /* why this device */
+    int fell_back;        /* 1 after an OpenCL failure moved the plan to the CPU */
+    int n_folded, n_dead; /* pass statistics */
+    char reason[768];     /* why this device */
     int n_inputs, n_outputs;
     char **input_names, **output_names; /* owned */
     struct tsr_tensor_desc *input_descs, *output_descs;

@@ -17,7 +17,7 @@ int tsr_prof_enabled(const tsr_context *ctx);
 /* Appends one record (strings are copied/interned). start/end on the host clock (tsr_now_ns).
  * No-op when disabled. Thread-safe. Allocation failure drops the record silently. */
 void tsr_prof_add(tsr_context *ctx, tsr_event_kind kind, const char *name, const char *nodes,
-                  const char *device, int queue, uint64_t start_ns, uint64_t end_ns,
-                  uint64_t bytes, uint64_t flops);
+                  const char *device, int queue, uint64_t start_ns, uint64_t end_ns, uint64_t bytes,
+                  uint64_t flops);
 
 #endif

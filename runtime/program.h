@@ -133,9 +133,9 @@ struct tsr_buffer {
     tsr_buffer_kind kind;
     struct tsr_tensor_desc desc; /* always f32 */
     size_t bytes;
-    int io_index;          /* INPUT / OUTPUT */
-    float *const_data;     /* CONST (owned by the program, 64-byte aligned) */
-    size_t offset;         /* TEMP: byte offset in the arena, multiple of 64 */
+    int io_index;      /* INPUT / OUTPUT */
+    float *const_data; /* CONST (owned by the program, 64-byte aligned) */
+    size_t offset;     /* TEMP: byte offset in the arena, multiple of 64 */
 };
 
 struct tsr_program {
@@ -145,8 +145,8 @@ struct tsr_program {
     struct tsr_kernel *kernels; /* in execution order */
     size_t arena_bytes;         /* size of the TEMP arena (liveness-planned) */
     int n_inputs, n_outputs;
-    int *input_buffers;         /* buffer id of graph input i */
-    int *output_buffers;        /* buffer id of graph output i */
+    int *input_buffers;  /* buffer id of graph input i */
+    int *output_buffers; /* buffer id of graph output i */
 };
 
 void tsr_program_free(struct tsr_program *prog);
@@ -166,8 +166,7 @@ struct tsr_backend_ops {
     const char *name; /* "cpu", "opencl" */
     tsr_status (*prepare)(tsr_context *ctx, int device, const struct tsr_program *prog,
                           void **exec);
-    tsr_status (*execute)(void *exec, const struct tsr_tensor *inputs,
-                          struct tsr_tensor *outputs);
+    tsr_status (*execute)(void *exec, const struct tsr_tensor *inputs, struct tsr_tensor *outputs);
     void (*release)(void *exec);
 };
 

@@ -30,20 +30,29 @@ static void unravel(int64_t flat, const struct tsr_tensor_desc *d, int64_t *idx)
 
 static float ref_unary(tsr_op op, float x) {
     switch (op) {
-    case TSR_OP_RELU: return x > 0.0f ? x : 0.0f;
-    case TSR_OP_SIGMOID: return (float)(1.0 / (1.0 + exp(-(double)x)));
-    case TSR_OP_TANH: return (float)tanh((double)x);
-    default: return x;
+    case TSR_OP_RELU:
+        return x > 0.0f ? x : 0.0f;
+    case TSR_OP_SIGMOID:
+        return (float)(1.0 / (1.0 + exp(-(double)x)));
+    case TSR_OP_TANH:
+        return (float)tanh((double)x);
+    default:
+        return x;
     }
 }
 
 static float ref_binary(tsr_op op, float a, float b) {
     switch (op) {
-    case TSR_OP_ADD: return a + b;
-    case TSR_OP_SUB: return a - b;
-    case TSR_OP_MUL: return a * b;
-    case TSR_OP_DIV: return a / b;
-    default: return 0.0f;
+    case TSR_OP_ADD:
+        return a + b;
+    case TSR_OP_SUB:
+        return a - b;
+    case TSR_OP_MUL:
+        return a * b;
+    case TSR_OP_DIV:
+        return a / b;
+    default:
+        return 0.0f;
     }
 }
 
@@ -70,7 +79,8 @@ tsr_status tsr_ref_eval_node(tsr_context *ctx, const struct tsr_node *node,
     case TSR_OP_SIGMOID:
     case TSR_OP_TANH: {
         const float *x = in[0]->data;
-        for (int64_t i = 0; i < n; i++) y[i] = ref_unary(node->op, x[i]);
+        for (int64_t i = 0; i < n; i++)
+            y[i] = ref_unary(node->op, x[i]);
         return TSR_OK;
     }
     case TSR_OP_IDENTITY:
@@ -86,9 +96,12 @@ tsr_status tsr_ref_eval_node(tsr_context *ctx, const struct tsr_node *node,
         if (axis < 0) axis += r;
         int64_t outer = 1, len = 1, inner = 1;
         for (int i = 0; i < r; i++) {
-            if (i < axis) outer *= in[0]->desc.dims[i];
-            else if (i == axis || node->attrs.softmax_2d) len *= in[0]->desc.dims[i];
-            else inner *= in[0]->desc.dims[i];
+            if (i < axis)
+                outer *= in[0]->desc.dims[i];
+            else if (i == axis || node->attrs.softmax_2d)
+                len *= in[0]->desc.dims[i];
+            else
+                inner *= in[0]->desc.dims[i];
         }
         for (int64_t o = 0; o < outer; o++)
             for (int64_t k = 0; k < inner; k++) {
@@ -97,7 +110,8 @@ tsr_status tsr_ref_eval_node(tsr_context *ctx, const struct tsr_node *node,
                     double v = x[(o * len + j) * inner + k];
                     if (v > mx) mx = v;
                 }
-                for (int64_t j = 0; j < len; j++) sum += exp(x[(o * len + j) * inner + k] - mx);
+                for (int64_t j = 0; j < len; j++)
+                    sum += exp(x[(o * len + j) * inner + k] - mx);
                 for (int64_t j = 0; j < len; j++)
                     y[(o * len + j) * inner + k] =
                         (float)(exp(x[(o * len + j) * inner + k] - mx) / sum);
@@ -162,7 +176,8 @@ tsr_status tsr_ref_eval_node(tsr_context *ctx, const struct tsr_node *node,
         }
         return TSR_OK;
     }
-    case TSR_OP_COUNT: break;
+    case TSR_OP_COUNT:
+        break;
     }
     return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "reference: node '%s' has unknown op", node->name);
 }
@@ -190,14 +205,17 @@ tsr_status tsr_ref_eval_graph(const tsr_graph *g, const struct tsr_tensor *input
     }
     for (int i = 0; i < g->n_values; i++) {
         vals[i].desc = g->values[i].desc;
-        if (g->values[i].data) vals[i].data = g->values[i].data;
-        else if (g->values[i].input_index >= 0) vals[i].data = inputs[g->values[i].input_index].data;
+        if (g->values[i].data)
+            vals[i].data = g->values[i].data;
+        else if (g->values[i].input_index >= 0)
+            vals[i].data = inputs[g->values[i].input_index].data;
     }
     for (int ni = 0; ni < g->n_nodes; ni++) {
         const struct tsr_node *nd = &g->nodes[ni];
         if (nd->dead) continue;
         const struct tsr_tensor *in[TSR_NODE_MAX_INPUTS];
-        for (int k = 0; k < nd->n_inputs; k++) in[k] = &vals[nd->inputs[k]];
+        for (int k = 0; k < nd->n_inputs; k++)
+            in[k] = &vals[nd->inputs[k]];
         st = tsr_tensor_alloc(&g->values[nd->output].desc, &vals[nd->output]);
         if (st != TSR_OK) goto done;
         owned[nd->output] = 1;
@@ -208,7 +226,8 @@ tsr_status tsr_ref_eval_graph(const tsr_graph *g, const struct tsr_tensor *input
         const struct tsr_tensor *src = &vals[g->outputs[o].value];
         st = tsr_tensor_alloc(&src->desc, &outputs[o]);
         if (st != TSR_OK) {
-            for (int k = 0; k < o; k++) tsr_tensor_free(&outputs[k]);
+            for (int k = 0; k < o; k++)
+                tsr_tensor_free(&outputs[k]);
             goto done;
         }
         memcpy(outputs[o].data, src->data, tsr_desc_bytes(&src->desc));

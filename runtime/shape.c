@@ -16,9 +16,12 @@ int tsr_broadcast_shape(const struct tsr_tensor_desc *a, const struct tsr_tensor
     for (int i = 0; i < r; i++) {
         int ia = i - (r - a->rank), ib = i - (r - b->rank);
         int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
-        if (da == db || db == 1) o.dims[i] = da;
-        else if (da == 1) o.dims[i] = db;
-        else return -1;
+        if (da == db || db == 1)
+            o.dims[i] = da;
+        else if (da == 1)
+            o.dims[i] = db;
+        else
+            return -1;
     }
     *out = o;
     return 0;
@@ -70,7 +73,9 @@ tsr_status tsr_infer_shape(tsr_context *ctx, tsr_op op, const struct tsr_op_attr
     case TSR_OP_RELU:
     case TSR_OP_SIGMOID:
     case TSR_OP_TANH:
-    case TSR_OP_IDENTITY: *out = *in[0]; return TSR_OK;
+    case TSR_OP_IDENTITY:
+        *out = *in[0];
+        return TSR_OK;
     case TSR_OP_SOFTMAX: {
         int r = in[0]->rank;
         int64_t axis = attrs->axis == TSR_AXIS_DEFAULT ? (attrs->softmax_2d ? 1 : -1) : attrs->axis;
@@ -90,16 +95,20 @@ tsr_status tsr_infer_shape(tsr_context *ctx, tsr_op op, const struct tsr_op_attr
         *out = f32_desc(2);
         out->dims[0] = 1;
         out->dims[1] = 1;
-        for (int i = 0; i < r; i++) out->dims[i < axis ? 0 : 1] *= in[0]->dims[i];
+        for (int i = 0; i < r; i++)
+            out->dims[i < axis ? 0 : 1] *= in[0]->dims[i];
         return TSR_OK;
     }
     case TSR_OP_RESHAPE: {
         if (!in_data[1])
-            return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "node '%s' (Reshape): the shape input must be "
-                           "a constant (initializer or Constant node)", node);
+            return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                           "node '%s' (Reshape): the shape input must be "
+                           "a constant (initializer or Constant node)",
+                           node);
         if (in[1]->rank != 1 || in[1]->dims[0] > TSR_MAX_RANK)
             return SHAPE_ERR("node '%s' (Reshape): shape input %s must be 1-D with at most %d "
-                             "elements", node, tsr_desc_format(in[1], s0, sizeof s0), TSR_MAX_RANK);
+                             "elements",
+                             node, tsr_desc_format(in[1], s0, sizeof s0), TSR_MAX_RANK);
         const int64_t *shp = in_data[1];
         int r = (int)in[1]->dims[0];
         *out = f32_desc(r);
@@ -110,8 +119,8 @@ tsr_status tsr_infer_shape(tsr_context *ctx, tsr_op op, const struct tsr_op_attr
             if (d == 0 && !attrs->allowzero) {
                 if (i >= in[0]->rank)
                     return SHAPE_ERR("node '%s' (Reshape): shape[%d] = 0 copies a dim the input "
-                                     "%s does not have", node, i,
-                                     tsr_desc_format(in[0], s0, sizeof s0));
+                                     "%s does not have",
+                                     node, i, tsr_desc_format(in[0], s0, sizeof s0));
                 d = in[0]->dims[i];
             }
             if (d == -1) {
@@ -120,7 +129,8 @@ tsr_status tsr_infer_shape(tsr_context *ctx, tsr_op op, const struct tsr_op_attr
                 infer = i;
                 continue;
             }
-            if (d < 0) return SHAPE_ERR("node '%s' (Reshape): invalid dim %lld", node, (long long)d);
+            if (d < 0)
+                return SHAPE_ERR("node '%s' (Reshape): invalid dim %lld", node, (long long)d);
             out->dims[i] = d;
             known *= d;
         }
@@ -149,7 +159,8 @@ tsr_status tsr_infer_shape(tsr_context *ctx, tsr_op op, const struct tsr_op_attr
         int64_t N = attrs->trans_b ? in[1]->dims[0] : in[1]->dims[1];
         if (Ka != Kb)
             return SHAPE_ERR("node '%s' (Gemm): inner dimensions differ: A %s%s (K=%lld) vs B %s%s "
-                             "(K=%lld)", node, tsr_desc_format(in[0], s0, sizeof s0),
+                             "(K=%lld)",
+                             node, tsr_desc_format(in[0], s0, sizeof s0),
                              attrs->trans_a ? " transposed" : "", (long long)Ka,
                              tsr_desc_format(in[1], s1, sizeof s1),
                              attrs->trans_b ? " transposed" : "", (long long)Kb);
@@ -158,7 +169,8 @@ tsr_status tsr_infer_shape(tsr_context *ctx, tsr_op op, const struct tsr_op_attr
         out->dims[1] = N;
         if (n_in == 3 && !unidirectional(in[2], out))
             return SHAPE_ERR("node '%s' (Gemm): C %s cannot be broadcast to the output %s", node,
-                             tsr_desc_format(in[2], s2, sizeof s2), tsr_desc_format(out, s0, sizeof s0));
+                             tsr_desc_format(in[2], s2, sizeof s2),
+                             tsr_desc_format(out, s0, sizeof s0));
         return TSR_OK;
     }
     case TSR_OP_MATMUL: {
@@ -171,27 +183,33 @@ tsr_status tsr_infer_shape(tsr_context *ctx, tsr_op op, const struct tsr_op_attr
         int64_t K_b = b->rank == 1 ? b->dims[0] : b->dims[b->rank - 2];
         if (K_a != K_b)
             return SHAPE_ERR("node '%s' (MatMul): inner dimensions differ: %s (K=%lld) vs %s "
-                             "(K=%lld)", node, tsr_desc_format(a, s0, sizeof s0), (long long)K_a,
+                             "(K=%lld)",
+                             node, tsr_desc_format(a, s0, sizeof s0), (long long)K_a,
                              tsr_desc_format(b, s1, sizeof s1), (long long)K_b);
         struct tsr_tensor_desc ba = f32_desc(a->rank > 2 ? a->rank - 2 : 0);
         struct tsr_tensor_desc bb = f32_desc(b->rank > 2 ? b->rank - 2 : 0);
-        for (int i = 0; i < ba.rank; i++) ba.dims[i] = a->dims[i];
-        for (int i = 0; i < bb.rank; i++) bb.dims[i] = b->dims[i];
+        for (int i = 0; i < ba.rank; i++)
+            ba.dims[i] = a->dims[i];
+        for (int i = 0; i < bb.rank; i++)
+            bb.dims[i] = b->dims[i];
         struct tsr_tensor_desc batch;
         if (tsr_broadcast_shape(&ba, &bb, &batch))
             return SHAPE_ERR("node '%s' (MatMul): batch dimensions of %s and %s cannot be "
-                             "broadcast together", node, tsr_desc_format(a, s0, sizeof s0),
+                             "broadcast together",
+                             node, tsr_desc_format(a, s0, sizeof s0),
                              tsr_desc_format(b, s1, sizeof s1));
         int r = batch.rank + (a->rank > 1) + (b->rank > 1);
         if (r > TSR_MAX_RANK) return SHAPE_ERR("node '%s' (MatMul): rank too large", node);
         *out = f32_desc(r);
         int k = 0;
-        for (int i = 0; i < batch.rank; i++) out->dims[k++] = batch.dims[i];
+        for (int i = 0; i < batch.rank; i++)
+            out->dims[k++] = batch.dims[i];
         if (a->rank > 1) out->dims[k++] = a->dims[a->rank - 2];
         if (b->rank > 1) out->dims[k++] = b->dims[b->rank - 1];
         return TSR_OK;
     }
-    case TSR_OP_COUNT: break;
+    case TSR_OP_COUNT:
+        break;
     }
     return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "node '%s': unknown op %d", node, (int)op);
 }

@@ -9,7 +9,8 @@
 const char *tsr_status_name(tsr_status status) {
     switch (status) {
 #define TSR_X_NAME(name, value, str)                                                               \
-    case name: return #name;
+    case name:                                                                                     \
+        return #name;
         TSR_STATUS_LIST(TSR_X_NAME)
 #undef TSR_X_NAME
     }
@@ -19,7 +20,8 @@ const char *tsr_status_name(tsr_status status) {
 const char *tsr_status_str(tsr_status status) {
     switch (status) {
 #define TSR_X_STR(name, value, str)                                                                \
-    case name: return str;
+    case name:                                                                                     \
+        return str;
         TSR_STATUS_LIST(TSR_X_STR)
 #undef TSR_X_STR
     }
@@ -100,7 +102,9 @@ void tsr_log(const tsr_context *ctx, tsr_log_level level, const char *fmt, ...) 
     fprintf(stderr, "tessera: %s: %s\n", names[level], msg);
 }
 
-tsr_log_level tsr_log_level_from_env(void) { return env_log_level(); }
+tsr_log_level tsr_log_level_from_env(void) {
+    return env_log_level();
+}
 
 uint64_t tsr_now_ns(void) {
     struct timespec ts;
@@ -115,7 +119,9 @@ void *tsr_aligned_alloc(size_t bytes) {
     return p;
 }
 
-void tsr_aligned_free(void *p) { free(p); }
+void tsr_aligned_free(void *p) {
+    free(p);
+}
 
 char *tsr_strdup(const char *s) {
     if (!s) return NULL;

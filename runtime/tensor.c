@@ -6,23 +6,28 @@
 
 size_t tsr_dtype_size(tsr_dtype dtype) {
     switch (dtype) {
-    case TSR_F32: return 4;
-    case TSR_I64: return 8;
+    case TSR_F32:
+        return 4;
+    case TSR_I64:
+        return 8;
     }
     return 0;
 }
 
 const char *tsr_dtype_name(tsr_dtype dtype) {
     switch (dtype) {
-    case TSR_F32: return "float32";
-    case TSR_I64: return "int64";
+    case TSR_F32:
+        return "float32";
+    case TSR_I64:
+        return "int64";
     }
     return "unknown";
 }
 
 int64_t tsr_desc_elements(const struct tsr_tensor_desc *desc) {
     int64_t n = 1;
-    for (int i = 0; i < desc->rank; i++) n *= desc->dims[i];
+    for (int i = 0; i < desc->rank; i++)
+        n *= desc->dims[i];
     return n;
 }
 

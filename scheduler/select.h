@@ -14,11 +14,11 @@ struct tsr_cpu_topology_info;
 
 /* What the estimate needs to know about a plan. */
 struct tsr_workload {
-    double flops;          /* total floating-point operations per run */
-    double bytes;          /* bytes read + written by kernels per run */
-    int kernels;           /* kernel launches per run */
-    double io_bytes;       /* graph input + output bytes (moved host<->device on OpenCL) */
-    double weight_bytes;   /* constant bytes (uploaded once, not per run) */
+    double flops;        /* total floating-point operations per run */
+    double bytes;        /* bytes read + written by kernels per run */
+    int kernels;         /* kernel launches per run */
+    double io_bytes;     /* graph input + output bytes (moved host<->device on OpenCL) */
+    double weight_bytes; /* constant bytes (uploaded once, not per run) */
 };
 
 /* Fills dev->est_gflops, est_gbps, est_launch_us, est_transfer_gbps from what is known about

@@ -103,7 +103,9 @@ static void check_bundled_json(const char *device, const char *backend) {
     result_free(&r);
 }
 
-START_TEST(test_run_cpu_json) { check_bundled_json("cpu", "cpu"); }
+START_TEST(test_run_cpu_json) {
+    check_bundled_json("cpu", "cpu");
+}
 END_TEST
 
 START_TEST(test_run_opencl_json) {
@@ -152,8 +154,8 @@ START_TEST(test_bad_files_exit_2) {
         ck_assert_msg(strstr(r.err, "AddressSanitizer") == NULL, "%s: %s", files[i], r.err);
         result_free(&r);
     }
-    struct result r = run("run " DATA "/unsupported_op.onnx --input " TSR_MODELS_DIR
-                          "/digits_test_x.npy");
+    struct result r =
+        run("run " DATA "/unsupported_op.onnx --input " TSR_MODELS_DIR "/digits_test_x.npy");
     ck_assert_ptr_nonnull(strstr(r.err, "Cos"));
     result_free(&r);
 }
@@ -245,4 +247,6 @@ Suite *cli_suite(void) {
     return s;
 }
 
-int main(void) { return ts_run_suite(cli_suite()); }
+int main(void) {
+    return ts_run_suite(cli_suite());
+}

@@ -15,8 +15,12 @@
 #include <string.h>
 
 static tsr_context *ctx;
-static void setup(void) { ctx = ts_context(); }
-static void teardown(void) { tsr_context_destroy(ctx); }
+static void setup(void) {
+    ctx = ts_context();
+}
+static void teardown(void) {
+    tsr_context_destroy(ctx);
+}
 
 static tsr_graph *new_graph(void) {
     tsr_graph *g = NULL;
@@ -24,7 +28,9 @@ static tsr_graph *new_graph(void) {
     return g;
 }
 
-static const char *last_msg(void) { return tsr_last_error(ctx)->message; }
+static const char *last_msg(void) {
+    return tsr_last_error(ctx)->message;
+}
 
 START_TEST(test_status_list) {
     ck_assert_str_eq(tsr_status_name(TSR_OK), "TSR_OK");
@@ -164,7 +170,8 @@ START_TEST(test_fold_and_dce) {
     ck_assert_ptr_nonnull(c->values[k].data);
     /* The folded value equals tanh(c1 * c2) computed here. */
     const float *a = c->values[c1].data, *b = c->values[c2].data, *kv = c->values[k].data;
-    for (int i = 0; i < 32; i++) ck_assert_float_eq_tol(kv[i], tanhf(a[i] * b[i]), 1e-6f);
+    for (int i = 0; i < 32; i++)
+        ck_assert_float_eq_tol(kv[i], tanhf(a[i] * b[i]), 1e-6f);
     ck_assert_int_eq(tsr_pass_dce(c, &removed), TSR_OK);
     ck_assert_int_eq(removed, 1);
     tsr_graph_destroy(c);
@@ -180,7 +187,8 @@ START_TEST(test_memory_plan_reuses_arena) {
     tsr_graph *g = new_graph();
     int64_t d[2] = {16, 64}; /* 4 KiB per value */
     tsr_value t = gc_input(g, "x", 2, d);
-    for (int i = 0; i < 10; i++) t = gc_op1(g, i % 2 ? TSR_OP_RELU : TSR_OP_TANH, t);
+    for (int i = 0; i < 10; i++)
+        t = gc_op1(g, i % 2 ? TSR_OP_RELU : TSR_OP_TANH, t);
     ck_assert_int_eq(tsr_graph_output(g, "y", t), TSR_OK);
     struct tsr_compile_options o = tsr_compile_options_default();
     o.device = "cpu";
@@ -221,11 +229,13 @@ START_TEST(test_plan_run_validation) {
     ck_assert_ptr_nonnull(strstr(last_msg(), "'x'"));
     ck_assert_int_eq(tsr_plan_run(p, &in, 0, &out, 1), TSR_E_INVALID_ARG);
     ck_assert_int_eq(tsr_plan_run(p, &in, 1, &out, 1), TSR_OK);
-    for (int i = 0; i < 15; i++) ck_assert_float_eq(yb[i], xb[i] > 0 ? xb[i] : 0.0f);
+    for (int i = 0; i < 15; i++)
+        ck_assert_float_eq(yb[i], xb[i] > 0 ? xb[i] : 0.0f);
     /* Steady state: more runs take nothing new from the system. */
     struct tsr_pool_stats before, after;
     ck_assert_int_eq(tsr_pool_get_stats(ctx, 0, &before), TSR_OK);
-    for (int k = 0; k < 5; k++) ck_assert_int_eq(tsr_plan_run(p, &in, 1, &out, 1), TSR_OK);
+    for (int k = 0; k < 5; k++)
+        ck_assert_int_eq(tsr_plan_run(p, &in, 1, &out, 1), TSR_OK);
     ck_assert_int_eq(tsr_pool_get_stats(ctx, 0, &after), TSR_OK);
     ck_assert_uint_eq(after.system_allocs, before.system_allocs);
     struct tsr_device_info di;
@@ -286,4 +296,6 @@ Suite *graph_suite(void) {
     return s;
 }
 
-int main(void) { return ts_run_suite(graph_suite()); }
+int main(void) {
+    return ts_run_suite(graph_suite());
+}

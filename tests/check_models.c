@@ -34,7 +34,8 @@ static int read_cases(struct model_case *cases, int max) {
 
 static void load_npy(struct tsr_tensor *t, const char *dir, const char *name, const char *suffix) {
     char p[512];
-    snprintf(p, sizeof p, "%s/%s%s", dir, name, suffix);
+    int w = snprintf(p, sizeof p, "%s/%s%s", dir, name, suffix);
+    ck_assert_msg(w > 0 && (size_t)w < sizeof p, "path too long");
     tsr_status st = tsr_npy_load(p, t);
     ck_assert_msg(st == TSR_OK, "%s: %s", p, tsr_last_error(NULL)->message);
 }
@@ -76,7 +77,8 @@ static int run_case(tsr_context *ctx, const struct model_case *c, const char *de
     case_err[0] = '\0';
     ck_assert_int_le(c->n_in, 8);
     ck_assert_int_le(c->n_out, 8);
-    snprintf(p, sizeof p, "%s/%s.onnx", TSR_TEST_DATA_DIR, c->name);
+    int w = snprintf(p, sizeof p, "%s/%s.onnx", TSR_TEST_DATA_DIR, c->name);
+    ck_assert_msg(w > 0 && (size_t)w < sizeof p, "path too long");
     tsr_status st = tsr_onnx_import_file(ctx, p, NULL, 0, &g);
     CASE_CHECK(st == TSR_OK, "import: %s", tsr_last_error(ctx)->message);
     struct tsr_compile_options o = tsr_compile_options_default();
@@ -145,7 +147,7 @@ static void run_all_cases(const char *device) {
     for (int i = 0; i < n; i++) {
         if (run_case(ctx, &cases[i], device) == 0) continue;
         fprintf(stderr, "FAIL %s on %s: %s\n", cases[i].name, device, case_err);
-        if (!failed++) snprintf(first, sizeof first, "%s: %s", cases[i].name, case_err);
+        if (!failed++) snprintf(first, sizeof first, "%.60s: %.1000s", cases[i].name, case_err);
     }
     tsr_context_destroy(ctx);
     ck_assert_msg(failed == 0, "%d of %d cases failed on %s; first: %s", failed, n, device, first);

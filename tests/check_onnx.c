@@ -29,7 +29,8 @@ static int read_cases(struct onnx_case *cases, int max) {
 }
 
 static void data_path(char *buf, size_t size, const char *name, const char *suffix) {
-    snprintf(buf, size, "%s/%s%s", TSR_TEST_DATA_DIR, name, suffix);
+    int w = snprintf(buf, size, "%s/%s%s", TSR_TEST_DATA_DIR, name, suffix);
+    ck_assert_msg(w > 0 && (size_t)w < size, "path too long");
 }
 
 static void assert_desc_eq(const struct tsr_tensor_desc *got, const struct tsr_tensor_desc *want,
@@ -76,7 +77,7 @@ START_TEST(test_cases_shapes) {
             ck_assert_int_eq(tsr_npy_load(p, &t), TSR_OK);
             struct tsr_tensor_desc d;
             ck_assert_int_eq(tsr_graph_value_desc(g, g->inputs[i], &d), TSR_OK);
-            snprintf(what, sizeof what, "%s input %d", cases[c].name, i);
+            snprintf(what, sizeof what, "%.60s input %d", cases[c].name, i);
             assert_desc_eq(&d, &t.desc, what);
             tsr_tensor_free(&t);
         }
@@ -87,7 +88,7 @@ START_TEST(test_cases_shapes) {
             ck_assert_int_eq(tsr_npy_load(p, &t), TSR_OK);
             struct tsr_tensor_desc d;
             ck_assert_int_eq(tsr_graph_value_desc(g, g->outputs[i].value, &d), TSR_OK);
-            snprintf(what, sizeof what, "%s output %d", cases[c].name, i);
+            snprintf(what, sizeof what, "%.60s output %d", cases[c].name, i);
             assert_desc_eq(&d, &t.desc, what);
             tsr_tensor_free(&t);
         }

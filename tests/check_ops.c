@@ -13,15 +13,19 @@
 
 #include <string.h>
 
-#define ATOL_EW  1e-6
-#define ATOL_TR  2e-6
-#define ATOL_MM  1e-5
-#define RTOL_MM  1e-5
+#define ATOL_EW 1e-6
+#define ATOL_TR 2e-6
+#define ATOL_MM 1e-5
+#define RTOL_MM 1e-5
 
 static tsr_context *ctx;
 
-static void setup(void) { ctx = ts_context(); }
-static void teardown(void) { tsr_context_destroy(ctx); }
+static void setup(void) {
+    ctx = ts_context();
+}
+static void teardown(void) {
+    tsr_context_destroy(ctx);
+}
 
 static tsr_graph *new_graph(void) {
     tsr_graph *g = NULL;
@@ -41,13 +45,13 @@ START_TEST(test_binary_broadcast) {
         int rb;
         int64_t b[4];
     } forms[] = {
-        {2, {3, 17}, 2, {3, 17}},    /* same shape */
-        {2, {3, 17}, 1, {17}},       /* row vector */
+        {2, {3, 17}, 2, {3, 17}},     /* same shape */
+        {2, {3, 17}, 1, {17}},        /* row vector */
         {3, {4, 1, 5}, 3, {1, 3, 5}}, /* both sides broadcast */
-        {2, {5, 1}, 2, {1, 7}},      /* outer product form */
-        {3, {2, 3, 4}, 1, {1}},      /* one-element */
-        {2, {6, 9}, 0, {0}},         /* rank-0 scalar */
-        {1, {1}, 2, {33, 2}},        /* broadcast on the left */
+        {2, {5, 1}, 2, {1, 7}},       /* outer product form */
+        {3, {2, 3, 4}, 1, {1}},       /* one-element */
+        {2, {6, 9}, 0, {0}},          /* rank-0 scalar */
+        {1, {1}, 2, {33, 2}},         /* broadcast on the left */
         {4, {2, 3, 1, 8}, 2, {4, 1}},
     };
     static const tsr_op ops[] = {TSR_OP_ADD, TSR_OP_SUB, TSR_OP_MUL, TSR_OP_DIV};
@@ -75,8 +79,10 @@ START_TEST(test_unary_sizes) {
             tsr_value k = gc_const(g, 1, &one, 5);
             tsr_value five = gc_op(g, TSR_OP_DIV, k, k); /* folds to the constant 1 */
             tsr_value scaled = gc_op(g, TSR_OP_MUL, x, gc_op(g, TSR_OP_ADD, five, five));
-            tsr_value y = gc_op1(g, ops[o], gc_op(g, TSR_OP_MUL, scaled, gc_op(g, TSR_OP_ADD, five,
-                                                                             gc_op(g, TSR_OP_ADD, five, five))));
+            tsr_value y =
+                gc_op1(g, ops[o],
+                       gc_op(g, TSR_OP_MUL, scaled,
+                             gc_op(g, TSR_OP_ADD, five, gc_op(g, TSR_OP_ADD, five, five))));
             out(g, y, "y");
             ck_assert_int_ge(gc_check_all_devices(ctx, g, 0, ATOL_TR, 1e-6), 1);
             tsr_graph_destroy(g);
@@ -110,10 +116,10 @@ START_TEST(test_chain_shared_values) {
     int64_t d[2] = {8, 50};
     tsr_graph *g = new_graph();
     tsr_value a = gc_input(g, "a", 2, d), b = gc_input(g, "b", 2, d);
-    tsr_value t = gc_op(g, TSR_OP_ADD, a, b);     /* used twice */
-    tsr_value r = gc_op1(g, TSR_OP_RELU, t);      /* graph output and used again */
+    tsr_value t = gc_op(g, TSR_OP_ADD, a, b); /* used twice */
+    tsr_value r = gc_op1(g, TSR_OP_RELU, t);  /* graph output and used again */
     tsr_value m = gc_op(g, TSR_OP_MUL, t, r);
-    tsr_value s = gc_op(g, TSR_OP_SUB, m, m);     /* same operand twice */
+    tsr_value s = gc_op(g, TSR_OP_SUB, m, m); /* same operand twice */
     tsr_value y = gc_op(g, TSR_OP_ADD, gc_op1(g, TSR_OP_TANH, s), r);
     out(g, r, "relu");
     out(g, y, "y");
@@ -150,7 +156,8 @@ static void gemm_case(int ta, int tb, float alpha, float beta, int c_rank, const
 START_TEST(test_gemm_forms) {
     int64_t cn[1] = {29}, cm1[2] = {33, 1}, cmn[2] = {33, 29}, c1[1] = {1};
     for (int ta = 0; ta < 2; ta++)
-        for (int tb = 0; tb < 2; tb++) gemm_case(ta, tb, 1.0f, 1.0f, 1, cn, 33, 17, 29, TSR_OP_COUNT);
+        for (int tb = 0; tb < 2; tb++)
+            gemm_case(ta, tb, 1.0f, 1.0f, 1, cn, 33, 17, 29, TSR_OP_COUNT);
     gemm_case(0, 1, 0.5f, 2.0f, 2, cm1, 33, 17, 29, TSR_OP_COUNT);
     gemm_case(1, 0, -1.5f, 0.25f, 2, cmn, 33, 17, 29, TSR_OP_RELU);
     gemm_case(0, 0, 1.0f, 1.0f, 1, c1, 33, 17, 29, TSR_OP_SIGMOID);
@@ -192,12 +199,12 @@ START_TEST(test_matmul_forms) {
         {2, {9, 13}, 2, {13, 7}},
         {4, {2, 2, 9, 13}, 3, {2, 13, 7}},    /* partly broadcast batch: expanded copy */
         {4, {2, 1, 9, 13}, 4, {1, 3, 13, 7}}, /* both sides partly broadcast */
-        {3, {3, 9, 13}, 2, {13, 7}},    /* batch against a shared matrix */
-        {3, {3, 9, 13}, 3, {3, 13, 7}}, /* batch against batch */
-        {2, {9, 13}, 3, {4, 13, 7}},    /* shared matrix against a batch */
-        {1, {13}, 2, {13, 7}},          /* vector x matrix */
-        {2, {9, 13}, 1, {13}},          /* matrix x vector */
-        {3, {1, 9, 13}, 3, {5, 13, 7}}, /* batch dim 1 broadcast */
+        {3, {3, 9, 13}, 2, {13, 7}},          /* batch against a shared matrix */
+        {3, {3, 9, 13}, 3, {3, 13, 7}},       /* batch against batch */
+        {2, {9, 13}, 3, {4, 13, 7}},          /* shared matrix against a batch */
+        {1, {13}, 2, {13, 7}},                /* vector x matrix */
+        {2, {9, 13}, 1, {13}},                /* matrix x vector */
+        {3, {1, 9, 13}, 3, {5, 13, 7}},       /* batch dim 1 broadcast */
     };
     for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
         tsr_graph *g = new_graph();
@@ -222,8 +229,8 @@ START_TEST(test_softmax_axes) {
         const int64_t *dims;
         int64_t axis;
         int legacy;
-    } cases[] = {{2, d2, -1, 0}, {2, d2, 0, 0}, {3, d3, 1, 0}, {3, d3, 0, 0}, {3, d3, 1, 1},
-                 {3, d3, TSR_AXIS_DEFAULT, 1}};
+    } cases[] = {{2, d2, -1, 0}, {2, d2, 0, 0}, {3, d3, 1, 0},
+                 {3, d3, 0, 0},  {3, d3, 1, 1}, {3, d3, TSR_AXIS_DEFAULT, 1}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         tsr_graph *g = new_graph();
         tsr_value x = gc_input(g, "x", cases[c].rank, cases[c].dims);
@@ -283,4 +290,6 @@ Suite *ops_suite(void) {
     return s;
 }
 
-int main(void) { return ts_run_suite(ops_suite()); }
+int main(void) {
+    return ts_run_suite(ops_suite());
+}

@@ -133,8 +133,9 @@ static int write_entry(const char *dir, const char *path, const unsigned char *b
     if (sha256_bytes(bin, n, hdr + 16) != 0) return -1;
     if (make_dirs(dir) != 0) return -1;
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
-             atomic_fetch_add(&counter, 1u));
+    int w = snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
+                     atomic_fetch_add(&counter, 1u));
+    if (w < 0 || (size_t)w >= sizeof tmp) return -1;
     FILE *f = fopen(tmp, "wb");
     if (!f) return -1;
     int ok = fwrite(hdr, 1, sizeof hdr, f) == sizeof hdr && fwrite(bin, 1, n, f) == n;

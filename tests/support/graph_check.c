@@ -37,7 +37,8 @@ static void run_and_compare(tsr_context *ctx, const tsr_graph *g, const char *de
                   tsr_last_error(ctx)->message);
     int n_out = tsr_graph_output_count(g);
     struct tsr_tensor out[GC_MAX_IO];
-    for (int o2 = 0; o2 < n_out; o2++) ck_assert_int_eq(tsr_tensor_alloc(&ref[o2].desc, &out[o2]), TSR_OK);
+    for (int o2 = 0; o2 < n_out; o2++)
+        ck_assert_int_eq(tsr_tensor_alloc(&ref[o2].desc, &out[o2]), TSR_OK);
     /* Twice: the second run checks that a steady-state run recomputes everything correctly. */
     for (int rep = 0; rep < 2; rep++) {
         for (int o2 = 0; o2 < n_out; o2++)
@@ -49,7 +50,8 @@ static void run_and_compare(tsr_context *ctx, const tsr_graph *g, const char *de
             size_t n = (size_t)tsr_desc_elements(&ref[o2].desc);
             double scale = 0.0;
             const float *r = ref[o2].data;
-            for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(r[i]));
+            for (size_t i = 0; i < n; i++)
+                scale = fmax(scale, fabs(r[i]));
             double err = ts_max_abs_diff(out[o2].data, ref[o2].data, n);
             ck_assert_msg(err <= atol + rtol * scale,
                           "%s: output %d: max abs error %g > %g (atol %g, rtol %g, max|ref| %g)",
@@ -57,7 +59,8 @@ static void run_and_compare(tsr_context *ctx, const tsr_graph *g, const char *de
             ck_assert(tsr_desc_equal(&out[o2].desc, &ref[o2].desc));
         }
     }
-    for (int o2 = 0; o2 < n_out; o2++) tsr_tensor_free(&out[o2]);
+    for (int o2 = 0; o2 < n_out; o2++)
+        tsr_tensor_free(&out[o2]);
     tsr_plan_destroy(plan);
 }
 

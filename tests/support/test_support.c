@@ -60,6 +60,7 @@ struct tsr_tensor_desc ts_desc(int rank, const int64_t *dims) {
     memset(&d, 0, sizeof d);
     d.dtype = TSR_F32;
     d.rank = rank;
-    for (int i = 0; i < rank; i++) d.dims[i] = dims[i];
+    for (int i = 0; i < rank; i++)
+        d.dims[i] = dims[i];
     return d;
 }

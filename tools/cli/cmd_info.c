@@ -13,8 +13,8 @@
 static json_object *device_json(const struct tsr_device_info *d, double predicted_ms) {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "id", json_object_new_string(d->id));
-    json_object_object_add(o, "backend",
-                           json_object_new_string(d->backend == TSR_BACKEND_CPU ? "cpu" : "opencl"));
+    json_object_object_add(
+        o, "backend", json_object_new_string(d->backend == TSR_BACKEND_CPU ? "cpu" : "opencl"));
     json_object_object_add(o, "name", json_object_new_string(d->name));
     json_object_object_add(o, "vendor", json_object_new_string(d->vendor));
     json_object_object_add(o, "type", json_object_new_string(d->device_type));
@@ -22,12 +22,14 @@ static json_object *device_json(const struct tsr_device_info *d, double predicte
         json_object_object_add(o, "platform", json_object_new_string(d->platform));
         json_object_object_add(o, "driver_version", json_object_new_string(d->driver_version));
         json_object_object_add(o, "max_clock_mhz", json_object_new_int(d->max_clock_mhz));
-        json_object_object_add(o, "max_alloc_bytes", json_object_new_int64((int64_t)d->max_alloc_bytes));
+        json_object_object_add(o, "max_alloc_bytes",
+                               json_object_new_int64((int64_t)d->max_alloc_bytes));
     } else {
         json_object_object_add(o, "isa", json_object_new_string(d->isa));
     }
     json_object_object_add(o, "compute_units", json_object_new_int(d->compute_units));
-    json_object_object_add(o, "global_mem_bytes", json_object_new_int64((int64_t)d->global_mem_bytes));
+    json_object_object_add(o, "global_mem_bytes",
+                           json_object_new_int64((int64_t)d->global_mem_bytes));
     json_object_object_add(o, "numa_node", json_object_new_int(d->numa_node));
     json_object_object_add(o, "locality", json_object_new_string(d->locality));
     json_object_object_add(o, "est_gflops", json_object_new_double(d->est_gflops));
@@ -41,11 +43,13 @@ static json_object *device_json(const struct tsr_device_info *d, double predicte
 int cmd_info(int argc, char **argv) {
     int as_json = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) as_json = 1;
+        if (!strcmp(argv[i], "--json"))
+            as_json = 1;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: tessera info [--json]\n");
             return TSR_EXIT_OK;
-        } else return cli_usage_error("info: unknown option '%s'", argv[i]);
+        } else
+            return cli_usage_error("info: unknown option '%s'", argv[i]);
     }
     tsr_context *ctx = NULL;
     tsr_status st = tsr_context_create(NULL, &ctx);
@@ -68,12 +72,14 @@ int cmd_info(int argc, char **argv) {
         json_object_object_add(cpu, "numa_nodes", json_object_new_int(ci->numa_nodes));
         json_object_object_add(cpu, "cores", json_object_new_int(ci->cores));
         json_object_object_add(cpu, "pus", json_object_new_int(ci->pus));
-        json_object_object_add(cpu, "memory_bytes", json_object_new_int64((int64_t)ci->total_mem_bytes));
+        json_object_object_add(cpu, "memory_bytes",
+                               json_object_new_int64((int64_t)ci->total_mem_bytes));
         json_object *caches = json_object_new_array();
         for (int i = 0; i < ci->n_caches; i++) {
             json_object *c = json_object_new_object();
             json_object_object_add(c, "level", json_object_new_int(ci->caches[i].level));
-            json_object_object_add(c, "size_bytes", json_object_new_int64((int64_t)ci->caches[i].size_bytes));
+            json_object_object_add(c, "size_bytes",
+                                   json_object_new_int64((int64_t)ci->caches[i].size_bytes));
             json_object_object_add(c, "line_bytes", json_object_new_int(ci->caches[i].line_bytes));
             json_object_object_add(c, "count", json_object_new_int(ci->caches[i].count));
             json_object_array_add(caches, c);
@@ -85,8 +91,8 @@ int cmd_info(int argc, char **argv) {
         json_object_object_add(root, "cpu", cpu);
         json_object *devs = json_object_new_array();
         for (int i = 0; i < ctx->n_devices; i++)
-            json_object_array_add(devs, device_json(&ctx->devices[i],
-                                                    tsr_sched_predict_ms(&ctx->devices[i], &w)));
+            json_object_array_add(
+                devs, device_json(&ctx->devices[i], tsr_sched_predict_ms(&ctx->devices[i], &w)));
         json_object_object_add(root, "devices", devs);
         json_object_object_add(root, "opencl_available", json_object_new_boolean(n_cl > 0));
         json_object *au = json_object_new_object();
@@ -113,7 +119,8 @@ int cmd_info(int argc, char **argv) {
                    (unsigned long long)(ci->caches[i].size_bytes / 1024), ci->caches[i].count,
                    i + 1 < ci->n_caches ? "," : "");
         printf("\n  ISA detected %s, in use %s (cap with TSR_CPU_ISA=scalar|avx2|avx512), %d "
-               "worker threads\n\n", isa_detected, isa_used, ctx->devices[0].compute_units);
+               "worker threads\n\n",
+               isa_detected, isa_used, ctx->devices[0].compute_units);
         printf("Devices:\n");
         for (int i = 0; i < ctx->n_devices; i++) {
             const struct tsr_device_info *d = &ctx->devices[i];
@@ -126,8 +133,8 @@ int cmd_info(int argc, char **argv) {
             printf("            %d compute units%s, %.1f GiB memory, locality: %s\n",
                    d->compute_units, clock, (double)d->global_mem_bytes / (1 << 30),
                    d->locality[0] ? d->locality : "unknown");
-            printf("            estimate: %.1f GFLOP/s, %.1f GB/s, launch %.1f us",
-                   d->est_gflops, d->est_gbps, d->est_launch_us);
+            printf("            estimate: %.1f GFLOP/s, %.1f GB/s, launch %.1f us", d->est_gflops,
+                   d->est_gbps, d->est_launch_us);
             if (d->backend == TSR_BACKEND_OPENCL)
                 printf(", host<->device %.1f GB/s", d->est_transfer_gbps);
             printf("\n");

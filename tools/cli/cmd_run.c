@@ -18,7 +18,8 @@ static const char *const RUN_USAGE =
     "Without MODEL, runs the bundled digits model (models/digits.onnx) on its bundled test data,\n"
     "labels and PyTorch reference.\n"
     "\n"
-    "  --device D             auto (default), cpu, opencl, opencl:N, or all (compare every device)\n"
+    "  --device D             auto (default), cpu, opencl, opencl:N, or all (compare every "
+    "device)\n"
     "  --input NAME=FILE.npy  input tensor (NAME= may be left out for inputs in order)\n"
     "  --expect NAME=REF.npy  reference output: report the max absolute error\n"
     "  --labels FILE.npy      class labels: report the top-1 accuracy of output 0\n"
@@ -101,7 +102,9 @@ static int parse_args(int argc, char **argv, struct run_args *a) {
             a->device = v;
         } else if (!strcmp(o, "--input") || !strcmp(o, "--expect") || !strcmp(o, "--output")) {
             NEED_VALUE();
-            struct named_file *arr = o[2] == 'i' ? a->inputs : o[2] == 'e' ? a->expects : a->outputs;
+            struct named_file *arr = o[2] == 'i'   ? a->inputs
+                                     : o[2] == 'e' ? a->expects
+                                                   : a->outputs;
             int *n = o[2] == 'i' ? &a->n_inputs : o[2] == 'e' ? &a->n_expects : &a->n_outputs;
             if (*n >= MAX_FILES) return cli_usage_error("run: too many %s options", o);
             if (parse_named(v, &arr[*n]))
@@ -150,7 +153,8 @@ static int cmp_double(const void *x, const void *y) {
 
 static json_object *shape_json(const struct tsr_tensor_desc *d) {
     json_object *arr = json_object_new_array();
-    for (int i = 0; i < d->rank; i++) json_object_array_add(arr, json_object_new_int64(d->dims[i]));
+    for (int i = 0; i < d->rank; i++)
+        json_object_array_add(arr, json_object_new_int64(d->dims[i]));
     return arr;
 }
 
@@ -340,10 +344,9 @@ static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_ar
         const struct tsr_tensor *lb = &data->labels;
         if (tsr_desc_elements(&lb->desc) != rows) {
             char s0[160], s1[160];
-            snprintf(r->error, sizeof r->error,
-                     "--labels %s: %s labels for output %s (%lld rows)", a->labels,
-                     tsr_desc_format(&lb->desc, s0, sizeof s0), tsr_desc_format(od, s1, sizeof s1),
-                     (long long)rows);
+            snprintf(r->error, sizeof r->error, "--labels %s: %s labels for output %s (%lld rows)",
+                     a->labels, tsr_desc_format(&lb->desc, s0, sizeof s0),
+                     tsr_desc_format(od, s1, sizeof s1), (long long)rows);
             rc = r->exit_code = TSR_EXIT_USAGE;
             goto done;
         }
@@ -377,7 +380,8 @@ static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_ar
     r->ok = 1;
 done:
     free(times);
-    for (int i = 0; i < MAX_FILES; i++) tsr_tensor_free(&outs[i]);
+    for (int i = 0; i < MAX_FILES; i++)
+        tsr_tensor_free(&outs[i]);
     tsr_plan_destroy(plan);
     return rc;
 }
@@ -391,8 +395,8 @@ static json_object *result_json(const struct device_result *r) {
     }
     json_object_object_add(o, "device", json_object_new_string(r->dev.id));
     json_object_object_add(o, "device_name", json_object_new_string(r->dev.name));
-    json_object_object_add(o, "backend", json_object_new_string(
-                                             r->dev.backend == TSR_BACKEND_CPU ? "cpu" : "opencl"));
+    json_object_object_add(
+        o, "backend", json_object_new_string(r->dev.backend == TSR_BACKEND_CPU ? "cpu" : "opencl"));
     json_object_object_add(o, "device_reason", json_object_new_string(r->reason));
     json_object_object_add(o, "fell_back", json_object_new_boolean(r->fell_back));
     json_object_object_add(o, "outputs", json_object_get(r->outputs));
@@ -417,13 +421,14 @@ static void print_result_text(const struct device_result *r, const struct run_ar
         return;
     }
     printf("device:   %s (%s, %s backend%s%s)\n", r->dev.id, r->dev.name,
-           r->dev.backend == TSR_BACKEND_CPU ? "cpu" : "opencl",
-           r->dev.isa[0] ? ", isa " : "", r->dev.isa);
+           r->dev.backend == TSR_BACKEND_CPU ? "cpu" : "opencl", r->dev.isa[0] ? ", isa " : "",
+           r->dev.isa);
     printf("  why:    %s\n", r->reason);
     if (!isnan(r->accuracy))
         printf("  accuracy:    %.4f (%d/%d) against %s\n", r->accuracy, r->correct, r->total,
                a->labels);
-    if (!isnan(r->max_abs_err)) printf("  max abs err: %.3g against the reference\n", r->max_abs_err);
+    if (!isnan(r->max_abs_err))
+        printf("  max abs err: %.3g against the reference\n", r->max_abs_err);
     printf("  time:        median %.4f ms per run over %d runs (min %.4f, max %.4f)\n",
            r->median_ms, a->repeat, r->min_ms, r->max_ms);
     printf("  kernels:     %d per run, arena %zu bytes, %llu pool allocations during timed runs\n",
@@ -596,7 +601,8 @@ int cmd_run(int argc, char **argv) {
                 }
             }
             json_object_object_add(root, "runs", runs);
-            json_object_object_add(root, "fastest", fastest ? json_object_new_string(fastest) : NULL);
+            json_object_object_add(root, "fastest",
+                                   fastest ? json_object_new_string(fastest) : NULL);
         }
         json_object_object_add(root, "model", json_object_new_string(a.model));
         json_object_object_add(root, "repeat", json_object_new_int(a.repeat));
@@ -622,8 +628,10 @@ int cmd_run(int argc, char **argv) {
                        r->dev.backend == TSR_BACKEND_CPU ? "cpu" : "opencl", r->dev.name, acc, err,
                        r->median_ms, r->kernels);
             }
-            printf("\nmedian of %d timed runs after one warm-up; ratios are only meaningful side by "
-                   "side in one run.\n", a.repeat);
+            printf(
+                "\nmedian of %d timed runs after one warm-up; ratios are only meaningful side by "
+                "side in one run.\n",
+                a.repeat);
         }
         if (a.profile) {
             printf("\nprofile (timed runs and compiles; warm-up excluded):\n");

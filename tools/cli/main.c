@@ -7,15 +7,14 @@
 #include <string.h>
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: tessera <command> [options]\n"
-            "\n"
-            "commands:\n"
-            "  info [--json]            the machine, its devices, and what `auto` would pick\n"
-            "  run [MODEL.onnx] [...]   run an ONNX model on one or every device and compare\n"
-            "  version                  print the version\n"
-            "\n"
-            "`tessera <command> --help` shows a command's options.\n");
+    fprintf(f, "usage: tessera <command> [options]\n"
+               "\n"
+               "commands:\n"
+               "  info [--json]            the machine, its devices, and what `auto` would pick\n"
+               "  run [MODEL.onnx] [...]   run an ONNX model on one or every device and compare\n"
+               "  version                  print the version\n"
+               "\n"
+               "`tessera <command> --help` shows a command's options.\n");
 }
 
 int cli_fail(tsr_context *ctx, tsr_status st, const char *what) {
