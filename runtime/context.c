@@ -43,7 +43,7 @@ static void fill_cpu_info(tsr_context *ctx, struct tsr_device_info *d) {
     d->compute_units = tsr_cpu_backend_threads(ctx->cpu);
     d->global_mem_bytes = ci->total_mem_bytes;
     d->max_alloc_bytes = ci->total_mem_bytes;
-    d->numa_node = ci->numa_nodes > 1 ? 0 : 0;
+    d->numa_node = ci->numa_nodes == 1 ? 0 : -1; /* the CPU device spans every NUMA node */
     snprintf(d->locality, sizeof d->locality, "host cores (%d packages, %d NUMA nodes)",
              ci->packages, ci->numa_nodes);
     tsr_sched_fill_estimates(d, ci);

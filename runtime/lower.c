@@ -132,7 +132,6 @@ struct lower_state {
     int *n_uses;          /* value → live consumer nodes + graph-output uses */
     int *consumer;        /* value → the single consuming node when n_uses == 1, else -1 */
     int *is_output;       /* value → 1 when a graph output */
-    int *group;           /* node → fusion group id (-1: none) */
     int *absorbed;        /* node → 1 when fused into an earlier kernel (epilogue or region) */
     int *buf_of;          /* root value → buffer id, -1 none yet */
     unsigned char *ready; /* root value → computed by an already emitted kernel */
@@ -276,16 +275,13 @@ static int matmul_expand(struct lower_state *s, const struct tsr_node *n, int wh
     const struct tsr_tensor_desc *bd = &s->g->values[n->inputs[1]].desc;
     if (d->rank <= 2) return -1;
     int y_batch_rank = yd->rank - (ad->rank > 1) - (bd->rank > 1);
-    int64_t batch = 1, batch_y = 1;
+    int64_t batch = 1;
     for (int i = 0; i + 2 < d->rank; i++)
         batch *= d->dims[i];
-    for (int i = 0; i < y_batch_rank; i++)
-        batch_y *= yd->dims[i];
     int same = d->rank - 2 == y_batch_rank;
     for (int i = 0; same && i < y_batch_rank; i++)
         same = d->dims[i] == yd->dims[i];
     if (batch == 1 || same) return -1;
-    (void)batch_y;
     struct tsr_tensor_desc to = *d;
     to.rank = y_batch_rank + 2;
     for (int i = 0; i < y_batch_rank; i++)
@@ -723,12 +719,11 @@ tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *
     s->is_output = calloc(nv, sizeof(int));
     s->buf_of = malloc(nv * sizeof(int));
     s->ready = calloc(nv, 1);
-    s->group = malloc(nn * sizeof(int));
     s->absorbed = calloc(nn, sizeof(int));
     struct region *regions = calloc(nn, sizeof *regions);
     int *region_of_value = malloc(nv * sizeof(int));
     if (!s->root || !s->n_uses || !s->consumer || !s->is_output || !s->buf_of || !s->ready ||
-        !s->group || !s->absorbed || !regions || !region_of_value) {
+        !s->absorbed || !regions || !region_of_value) {
         status = LOWER_OOM();
         goto done;
     }
@@ -873,7 +868,6 @@ done:
     free(s->is_output);
     free(s->buf_of);
     free(s->ready);
-    free(s->group);
     free(s->absorbed);
     free(regions);
     free(region_of_value);

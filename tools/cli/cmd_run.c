@@ -53,7 +53,7 @@ struct device_result {
     struct tsr_device_info dev; /* device the plan ran on */
     char requested[24];
     int ok;
-    char error[1024];
+    char error[8448]; /* room for two paths and two shapes */
     int exit_code;
     double max_abs_err; /* NAN when no --expect */
     double accuracy;    /* NAN when no --labels */
