@@ -210,7 +210,26 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(SOFTMAX, "Softmax", 1, 1)                                                                    \
     X(FLATTEN, "Flatten", 1, 1)                                                                    \
     X(RESHAPE, "Reshape", 2, 2)                                                                    \
-    X(IDENTITY, "Identity", 1, 1)
+    X(IDENTITY, "Identity", 1, 1)                                                                  \
+    X(CONV, "Conv", 2, 3)                                                                          \
+    X(BATCHNORM, "BatchNormalization", 5, 5)                                                       \
+    X(MAXPOOL, "MaxPool", 1, 1)                                                                    \
+    X(AVGPOOL, "AveragePool", 1, 1)                                                                \
+    X(GLOBALAVGPOOL, "GlobalAveragePool", 1, 1)                                                    \
+    X(CONCAT, "Concat", 1, 8)                                                                      \
+    X(TRANSPOSE, "Transpose", 1, 1)                                                                \
+    X(CLIP, "Clip", 1, 1)                                                                          \
+    X(LEAKYRELU, "LeakyRelu", 1, 1)                                                                \
+    X(ERF, "Erf", 1, 1)                                                                            \
+    X(GELU, "Gelu", 1, 1)                                                                          \
+    X(SQRT, "Sqrt", 1, 1)                                                                          \
+    X(POW, "Pow", 2, 2)                                                                            \
+    X(EXP, "Exp", 1, 1)                                                                            \
+    X(LOG, "Log", 1, 1)                                                                            \
+    X(REDUCEMEAN, "ReduceMean", 1, 1)                                                              \
+    X(REDUCESUM, "ReduceSum", 1, 1)                                                                \
+    X(REDUCEMAX, "ReduceMax", 1, 1)                                                                \
+    X(LAYERNORM, "LayerNormalization", 1, 3)
 
 typedef enum {
 #define TSR_X_OP(sym, onnx, min_in, max_in) TSR_OP_##sym,
@@ -235,6 +254,37 @@ struct tsr_op_attrs {
                        (opset >= 13) or 1 (softmax_2d), Flatten 1. Negative counts from the end */
     int softmax_2d; /* Softmax opset < 13: coerce to 2-D at axis (default 0) */
     int allowzero;  /* Reshape: default 0 (a 0 in the shape copies the input dim) */
+    /* Conv, MaxPool, AveragePool: 2-D spatial, NCHW input, weights [M, C/group, kH, kW]. */
+    int64_t kernel_shape[2]; /* pools: required; Conv: 0 = from the weight */
+    int64_t strides[2];      /* default 1 */
+    int64_t pads[4];         /* top, left, bottom, right (ONNX: begins then ends); default 0 */
+    int64_t dilations[2];    /* default 1 */
+    int64_t group;           /* Conv: default 1 */
+    int auto_pad;            /* TSR_AUTO_PAD_*: default NOTSET (explicit pads) */
+    int ceil_mode;           /* pools: default 0 */
+    int count_include_pad;   /* AveragePool: default 0 */
+    /* Transpose: output dim i is input dim perm[i]; n_perm 0 reverses the dims (ONNX default). */
+    int n_perm;
+    int64_t perm[TSR_MAX_RANK];
+    /* ReduceMean/Sum/Max: axes (negative from the end); n_axes 0 reduces every axis unless
+     * noop_with_empty_axes. keepdims default 1. */
+    int n_axes;
+    int64_t axes[TSR_MAX_RANK];
+    int keepdims;
+    int noop_with_empty_axes;
+    float epsilon;     /* BatchNormalization, LayerNormalization: default 1e-5 */
+    float leaky_alpha; /* LeakyRelu: default 0.01 */
+    float clip_min;    /* Clip: default -INFINITY (ONNX's min input, which must be constant) */
+    float clip_max;    /* Clip: default +INFINITY */
+    int gelu_tanh;     /* Gelu approximate="tanh": default 0 (exact, with erf) */
+};
+
+/* Conv / pool auto_pad (ONNX). */
+enum {
+    TSR_AUTO_PAD_NOTSET = 0,
+    TSR_AUTO_PAD_SAME_UPPER,
+    TSR_AUTO_PAD_SAME_LOWER,
+    TSR_AUTO_PAD_VALID
 };
 struct tsr_op_attrs tsr_op_attrs_default(void);
 

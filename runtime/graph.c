@@ -1,6 +1,7 @@
 /* graph.c — the graph IR and the builder API (tessera.h): values, nodes, inputs, outputs. */
 #include "runtime/graph.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,14 @@ struct tsr_op_attrs tsr_op_attrs_default(void) {
     a.alpha = 1.0f;
     a.beta = 1.0f;
     a.axis = TSR_AXIS_DEFAULT;
+    a.strides[0] = a.strides[1] = 1;
+    a.dilations[0] = a.dilations[1] = 1;
+    a.group = 1;
+    a.keepdims = 1;
+    a.epsilon = 1e-5f;
+    a.leaky_alpha = 0.01f;
+    a.clip_min = -INFINITY;
+    a.clip_max = INFINITY;
     return a;
 }
 

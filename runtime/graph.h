@@ -7,7 +7,7 @@
 
 #include "runtime/internal.h"
 
-#define TSR_NODE_MAX_INPUTS 3
+#define TSR_NODE_MAX_INPUTS 8
 
 struct tsr_value_info {
     char *name;                  /* owned; unique within the graph */

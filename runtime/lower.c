@@ -69,6 +69,10 @@ const char *tsr_activation_name(tsr_activation act) {
         return "sigmoid";
     case TSR_ACT_TANH:
         return "tanh";
+    case TSR_ACT_LEAKY_RELU:
+        return "leakyrelu";
+    case TSR_ACT_CLIP:
+        return "clip";
     }
     return "?";
 }

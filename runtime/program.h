@@ -15,8 +15,10 @@
 
 #include "runtime/internal.h"
 
-/* Elementwise operations of fused regions. X(name, arity, OpenCL C expression over a, b).
- * Semantics: ONNX Add/Sub/Mul/Div/Relu/Sigmoid/Tanh on f32; COPY is y = a. */
+/* Elementwise operations of fused regions. X(name, arity, OpenCL C expression over a, b and the
+ * instruction's immediates p0, p1). Semantics: the ONNX operator of the same name on f32;
+ * COPY is y = a; LEAKY_RELU uses p0 = alpha; CLIP uses p0 = min, p1 = max; GELU is the exact
+ * (erf) form, GELU_TANH the tanh approximation (ONNX Gelu approximate="tanh"). */
 #define TSR_EW_OP_LIST(X)                                                                          \
     X(ADD, 2, "(a + b)")                                                                           \
     X(SUB, 2, "(a - b)")                                                                           \
@@ -25,7 +27,17 @@
     X(RELU, 1, "fmax(a, 0.0f)")                                                                    \
     X(SIGMOID, 1, "(1.0f / (1.0f + exp(-a)))")                                                     \
     X(TANH, 1, "tanh(a)")                                                                          \
-    X(COPY, 1, "(a)")
+    X(COPY, 1, "(a)")                                                                              \
+    X(EXP, 1, "exp(a)")                                                                            \
+    X(LOG, 1, "log(a)")                                                                            \
+    X(SQRT, 1, "sqrt(a)")                                                                          \
+    X(ERF, 1, "erf(a)")                                                                            \
+    X(GELU, 1, "(0.5f * a * (1.0f + erf(a * 0.70710678118654752f)))")                              \
+    X(GELU_TANH, 1,                                                                                \
+      "(0.5f * a * (1.0f + tanh(0.79788456080286536f * (a + 0.044715f * a * a * a))))")            \
+    X(LEAKY_RELU, 1, "(a >= 0.0f ? a : p0 * a)")                                                   \
+    X(CLIP, 1, "fmin(fmax(a, p0), p1)")                                                            \
+    X(POW, 2, "pow(a, b)")
 
 typedef enum {
 #define TSR_X_EW(name, arity, expr) TSR_EW_##name,
@@ -39,8 +51,16 @@ int tsr_ew_arity(tsr_ew_op op);
 const char *tsr_ew_name(tsr_ew_op op);
 const char *tsr_ew_cl_expr(tsr_ew_op op);
 
-/* GEMM epilogue activation. */
-typedef enum { TSR_ACT_NONE = 0, TSR_ACT_RELU, TSR_ACT_SIGMOID, TSR_ACT_TANH } tsr_activation;
+/* GEMM / Conv epilogue activation; LEAKY_RELU takes act_p0 = alpha, CLIP act_p0 = min and
+ * act_p1 = max. */
+typedef enum {
+    TSR_ACT_NONE = 0,
+    TSR_ACT_RELU,
+    TSR_ACT_SIGMOID,
+    TSR_ACT_TANH,
+    TSR_ACT_LEAKY_RELU,
+    TSR_ACT_CLIP
+} tsr_activation;
 const char *tsr_activation_name(tsr_activation act); /* "none", "relu", ... */
 
 #define TSR_EW_MAX_INPUTS 8
@@ -55,6 +75,7 @@ struct tsr_ew_instr {
     uint8_t dst;
     int16_t a;
     int16_t b;
+    float p0, p1; /* immediates (LEAKY_RELU alpha; CLIP min, max); 0 otherwise */
 };
 
 /* Fused elementwise region over the output shape dims[0..rank-1] (dims already coalesced by
@@ -86,7 +107,71 @@ struct tsr_k_gemm {
     int has_c;
     float beta;
     int64_t c_stride_b, c_stride_m, c_stride_n;
+    int has_residual; /* + R[b,m,n] (contiguous like Y) before the activation; R is
+                         inputs[2 + has_c] */
     tsr_activation act;
+    float act_p0, act_p1;
+};
+
+/* 2-D convolution, NCHW (ONNX Conv), with fused epilogue:
+ *   Y[n,m,oh,ow] = act( sum_{c in group(m), kh, kw} X[n,c,ih,iw] * W[m,c',kh,kw]
+ *                       + bias[m] + R[n,m,oh,ow] )
+ *   ih = oh*stride_h - pad_t + kh*dil_h,  iw = ow*stride_w - pad_l + kw*dil_w (outside = 0).
+ * Shapes: X [N,C,H,W], W [M, C/group, KH, KW], bias [M], R and Y [N,M,OH,OW].
+ * inputs: [0] X, [1] W, then bias when has_bias, then R when has_residual. */
+struct tsr_k_conv {
+    int64_t N, C, H, W, M, OH, OW, KH, KW;
+    int64_t stride_h, stride_w, pad_t, pad_l, dil_h, dil_w, group;
+    int has_bias;
+    int has_residual;
+    tsr_activation act;
+    float act_p0, act_p1;
+};
+
+/* 2-D pooling, NCHW (ONNX MaxPool / AveragePool / GlobalAveragePool): window KHxKW at
+ * (oh*stride_h - pad_t + kh*dil_h, ow*stride_w - pad_l + kw*dil_w); positions outside the input
+ * are skipped by max, and by average unless count_include_pad (then they count as zeros).
+ * X [N,C,H,W] → Y [N,C,OH,OW]. */
+typedef enum { TSR_POOL_MAX = 0, TSR_POOL_AVG = 1 } tsr_pool_kind;
+struct tsr_k_pool {
+    tsr_pool_kind kind;
+    int64_t N, C, H, W, OH, OW, KH, KW;
+    int64_t stride_h, stride_w, pad_t, pad_l, dil_h, dil_w;
+    int count_include_pad;
+};
+
+/* Reduction over the middle axis of [outer, len, inner] → [outer, inner] (ONNX ReduceSum /
+ * ReduceMean / ReduceMax; lowering merges adjacent reduced axes and chains kernels otherwise).
+ * len == 0: sum 0, mean NaN, max -inf. */
+typedef enum { TSR_REDUCE_SUM = 0, TSR_REDUCE_MEAN = 1, TSR_REDUCE_MAX = 2 } tsr_reduce_kind;
+struct tsr_k_reduce {
+    tsr_reduce_kind kind;
+    int64_t outer, len, inner;
+};
+
+/* Strided copy (Transpose): Y is contiguous over dims[0..rank-1];
+ * Y[i0..ir] = X[sum_d i_d * in_strides[d]] (elements). */
+struct tsr_k_transpose {
+    int rank;
+    int64_t dims[TSR_MAX_RANK];
+    int64_t in_strides[TSR_MAX_RANK];
+};
+
+/* Concat along an axis, seen as [outer, sum_i inner[i]]: input i is [outer, inner[i]] and lands
+ * at column offset sum_{j<i} inner[j] of each output row. */
+struct tsr_k_concat {
+    int64_t outer;
+    int n;
+    int64_t inner[TSR_EW_MAX_INPUTS];
+};
+
+/* Layer normalisation over the last `len` elements of [outer, len] (ONNX LayerNormalization):
+ * y = (x - mean) / sqrt(var + epsilon) * scale + bias, var the biased variance.
+ * inputs: [0] X, [1] scale [len], [2] bias [len] when has_bias. */
+struct tsr_k_layernorm {
+    int64_t outer, len;
+    float epsilon;
+    int has_bias;
 };
 
 /* Softmax over the middle axis of [outer, axis_len, inner] (ONNX Softmax; opset < 13 is lowered
@@ -101,7 +186,18 @@ struct tsr_k_copy {
     int64_t n;
 };
 
-typedef enum { TSR_K_GEMM = 0, TSR_K_EW, TSR_K_SOFTMAX, TSR_K_COPY } tsr_kernel_kind;
+typedef enum {
+    TSR_K_GEMM = 0,
+    TSR_K_EW,
+    TSR_K_SOFTMAX,
+    TSR_K_COPY,
+    TSR_K_CONV,
+    TSR_K_POOL,
+    TSR_K_REDUCE,
+    TSR_K_TRANSPOSE,
+    TSR_K_CONCAT,
+    TSR_K_LAYERNORM
+} tsr_kernel_kind;
 
 #define TSR_KERNEL_MAX_INPUTS TSR_EW_MAX_INPUTS
 
@@ -119,6 +215,12 @@ struct tsr_kernel {
         struct tsr_k_ew ew;
         struct tsr_k_softmax softmax;
         struct tsr_k_copy copy;
+        struct tsr_k_conv conv;
+        struct tsr_k_pool pool;
+        struct tsr_k_reduce reduce;
+        struct tsr_k_transpose transpose;
+        struct tsr_k_concat concat;
+        struct tsr_k_layernorm layernorm;
     } u;
 };
 
