@@ -146,11 +146,11 @@ static void ew_program(struct tprog *t, const float *x1) {
     memcpy(ew->strides[0], s0, sizeof s0);
     memcpy(ew->strides[1], s1, sizeof s1);
     memcpy(ew->strides[2], s2, sizeof s2);
-    struct tsr_ew_instr code[5] = {{TSR_EW_ADD, 0, -1, -2},
-                                   {TSR_EW_SIGMOID, 1, 0, 0},
-                                   {TSR_EW_DIV, 2, 1, -3},
-                                   {TSR_EW_TANH, 0, 2, 0},
-                                   {TSR_EW_SUB, 1, 0, -1}};
+    struct tsr_ew_instr code[5] = {{TSR_EW_ADD, 0, -1, -2, 0, 0},
+                                   {TSR_EW_SIGMOID, 1, 0, 0, 0, 0},
+                                   {TSR_EW_DIV, 2, 1, -3, 0, 0},
+                                   {TSR_EW_TANH, 0, 2, 0, 0, 0},
+                                   {TSR_EW_SUB, 1, 0, -1, 0, 0}};
     ew->n_instrs = 5;
     ew->n_regs = 3;
     memcpy(ew->instrs, code, sizeof code);
@@ -203,6 +203,168 @@ START_TEST(test_ew_broadcast_chain) {
 }
 END_TEST
 
+/* ---- new elementwise ops (single-instruction regions), immediates, Pow -------------------- */
+
+enum { OP_N = 257 }; /* odd, so no size is a multiple of a vector width */
+
+/* Double-precision reference of one instruction (ONNX semantics, runtime/program.h). */
+static double ew_ref(tsr_ew_op op, double a, double b, double p0, double p1) {
+    switch (op) {
+    case TSR_EW_EXP:
+        return exp(a);
+    case TSR_EW_LOG:
+        return log(a);
+    case TSR_EW_SQRT:
+        return sqrt(a);
+    case TSR_EW_ERF:
+        return erf(a);
+    case TSR_EW_GELU:
+        return 0.5 * a * (1.0 + erf(a / sqrt(2.0)));
+    case TSR_EW_GELU_TANH:
+        return 0.5 * a * (1.0 + tanh(sqrt(2.0 / M_PI) * (a + 0.044715 * a * a * a)));
+    case TSR_EW_LEAKY_RELU:
+        return a >= 0 ? a : p0 * a;
+    case TSR_EW_CLIP:
+        return fmin(fmax(a, p0), p1);
+    case TSR_EW_POW:
+        return pow(a, b);
+    case TSR_EW_ADD:
+        return a + b;
+    default:
+        ck_abort_msg("no reference for op %d", (int)op);
+        return 0;
+    }
+}
+
+/* Region y = op(x0[, x1]) with immediates p0, p1 over OP_N elements; inputs are INPUT buffers. */
+static void ew_op_program(struct tprog *t, tsr_ew_op op, float p0, float p1) {
+    tp_init(t);
+    int arity = tsr_ew_arity(op);
+    int ins[2];
+    for (int i = 0; i < arity; i++)
+        ins[i] = tp_buf(t, TSR_BUF_INPUT, OP_N, NULL);
+    int out = tp_buf(t, TSR_BUF_OUTPUT, OP_N, NULL);
+    struct tsr_kernel *k = tp_kernel(t, TSR_K_EW, tsr_ew_name(op), out, arity, ins);
+    struct tsr_k_ew *ew = &k->u.ew;
+    ew->rank = 1;
+    ew->dims[0] = OP_N;
+    ew->strides[0][0] = ew->strides[1][0] = 1;
+    ew->n_instrs = 1;
+    ew->n_regs = 1;
+    ew->instrs[0] = (struct tsr_ew_instr){(uint8_t)op, 0, -1, -2, p0, p1};
+}
+
+/* Runs op on x0 (and x1) and compares with ew_ref at 1e-5 * max(1, |ref|): OpenCL C full profile
+ * bounds (s7.4) are exp/log/sqrt <= 3 ulp, tanh 5 ulp, erf/pow/pown 16 ulp = 1.9e-6 relative;
+ * Gelu composes <= 3 such steps. */
+static void ew_op_case(tsr_context *ctx, tsr_ew_op op, float p0, float p1, const float *x0,
+                       const float *x1) {
+    struct tprog t;
+    ew_op_program(&t, op, p0, p1);
+    float y[OP_N];
+    double ref[OP_N];
+    for (int i = 0; i < OP_N; i++) {
+        y[i] = NAN;
+        ref[i] = ew_ref(op, x0[i], x1 ? x1[i] : 0.0, p0, p1);
+    }
+    float *ins[2] = {(float *)x0, (float *)x1}, *outs[1] = {y};
+    expect_ok(ctx, run_prog(ctx, &t, ins, outs), tsr_ew_name(op));
+    expect_close(y, ref, OP_N, tsr_ew_name(op));
+    tp_free(&t);
+}
+
+START_TEST(test_ew_new_ops) {
+    tsr_context *ctx = ts_context();
+    if (ts_have_opencl(ctx)) {
+        struct {
+            tsr_ew_op op;
+            float lo, hi, p0, p1;
+        } cases[] = {{TSR_EW_EXP, -10, 10, 0, 0},          {TSR_EW_LOG, 0.01f, 100, 0, 0},
+                     {TSR_EW_SQRT, 0, 100, 0, 0},          {TSR_EW_ERF, -3, 3, 0, 0},
+                     {TSR_EW_GELU, -5, 5, 0, 0},           {TSR_EW_GELU_TANH, -5, 5, 0, 0},
+                     {TSR_EW_LEAKY_RELU, -2, 2, 0.01f, 0}, {TSR_EW_CLIP, -2, 2, -1.0f, 0.5f},
+                     {TSR_EW_CLIP, -2, 2, -INFINITY, 0.3f}};
+        float x[OP_N];
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            ts_fill_uniform(x, OP_N, 40 + c, cases[c].lo, cases[c].hi);
+            ew_op_case(ctx, cases[c].op, cases[c].p0, cases[c].p1, x, NULL);
+        }
+    }
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* ONNX Pow with negative bases: integral exponents give real results ((-3)^2 = 9, (-2)^3 = -8,
+ * (-2)^-2 = 0.25); a non-integral exponent needs a non-negative base (NaN otherwise, not tested
+ * here); large integral exponent 30 and 0 (x^0 = 1, also for x < 0). */
+START_TEST(test_ew_pow_negative_base) {
+    tsr_context *ctx = ts_context();
+    if (ts_have_opencl(ctx)) {
+        float a[OP_N], b[OP_N];
+        ts_fill_uniform(a, OP_N, 50, -3.0f, 3.0f);
+        const float exps[6] = {2.0f, 3.0f, -2.0f, 0.0f, 0.5f, 30.0f};
+        for (int i = 0; i < OP_N; i++) {
+            b[i] = exps[i % 6];
+            if (b[i] == 0.5f) a[i] = fabsf(a[i]);
+            if (b[i] == 30.0f) a[i] = a[i] / 3.0f; /* |a| <= 1: stays finite */
+        }
+        ew_op_case(ctx, TSR_EW_POW, 0, 0, a, b);
+        /* the negative-base, even-exponent case is really exercised */
+        int neg = 0;
+        for (int i = 0; i < OP_N; i++)
+            neg += a[i] < 0 && b[i] == 2.0f;
+        ck_assert_int_gt(neg, 10);
+    }
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* Immediates are per instruction: r0 = LeakyRelu(x0, 0.2); r1 = Clip(r0, -0.25, 0.75);
+ * r0 = r1 + r0. A generator sharing p0/p1 across instructions gives a wrong Clip. */
+START_TEST(test_ew_immediates_chain) {
+    struct tprog t;
+    tp_init(&t);
+    int bx = tp_buf(&t, TSR_BUF_INPUT, OP_N, NULL);
+    int by = tp_buf(&t, TSR_BUF_OUTPUT, OP_N, NULL);
+    struct tsr_kernel *k = tp_kernel(&t, TSR_K_EW, "ew_leaky_clip_add", by, 1, &bx);
+    struct tsr_k_ew *ew = &k->u.ew;
+    ew->rank = 1;
+    ew->dims[0] = OP_N;
+    ew->strides[0][0] = 1;
+    ew->n_instrs = 3;
+    ew->n_regs = 2;
+    ew->instrs[0] = (struct tsr_ew_instr){TSR_EW_LEAKY_RELU, 0, -1, 0, 0.2f, 0};
+    ew->instrs[1] = (struct tsr_ew_instr){TSR_EW_CLIP, 1, 0, 0, -0.25f, 0.75f};
+    ew->instrs[2] = (struct tsr_ew_instr){TSR_EW_ADD, 0, 1, 0, 0, 0};
+    /* source: exact hex literals per instruction */
+    char *src = NULL;
+    ck_assert_int_eq(tsr_cl_codegen_ew(NULL, k, &src), TSR_OK);
+    ck_assert_msg(strstr(src, "p0 = 0x1.99999ap-3f") != NULL, "0.2f not exact in:\n%s", src);
+    ck_assert_msg(strstr(src, "p0 = -0x1p-2f, p1 = 0x1.8p-1f") != NULL, "clip bounds in:\n%s", src);
+    free(src);
+    ew->instrs[1].p0 = -INFINITY;
+    ck_assert_int_eq(tsr_cl_codegen_ew(NULL, k, &src), TSR_OK);
+    ck_assert_ptr_nonnull(strstr(src, "p0 = -INFINITY"));
+    free(src);
+    ew->instrs[1].p0 = -0.25f;
+    tsr_context *ctx = ts_context();
+    if (ts_have_opencl(ctx)) {
+        float x[OP_N], y[OP_N];
+        double ref[OP_N];
+        ts_fill_uniform(x, OP_N, 60, -5.0f, 5.0f);
+        for (int i = 0; i < OP_N; i++) {
+            double r0 = x[i] >= 0 ? x[i] : 0.2 * (double)x[i];
+            ref[i] = fmin(fmax(r0, -0.25), 0.75) + r0;
+        }
+        float *ins[1] = {x}, *outs[1] = {y};
+        expect_ok(ctx, run_prog(ctx, &t, ins, outs), "immediates chain");
+        expect_close(y, ref, OP_N, "immediates chain");
+    }
+    tp_free(&t);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 /* Code generation needs no device: constants are baked in and operands are validated. */
 START_TEST(test_codegen_source) {
     struct tprog t;
@@ -250,7 +412,7 @@ END_TEST
 /* Reference: Y = act(alpha * A'B' + beta * C) in double, plus the tolerance scale per element
  * (|alpha| sum |a||b| + |beta c|) into scale[]. */
 static void gemm_ref(const struct tsr_k_gemm *g, const float *A, const float *B, const float *C,
-                     double *ref, double *scale) {
+                     const float *R, double *ref, double *scale) {
     for (int64_t b = 0; b < g->batch; b++)
         for (int64_t m = 0; m < g->M; m++)
             for (int64_t n = 0; n < g->N; n++) {
@@ -267,13 +429,21 @@ static void gemm_ref(const struct tsr_k_gemm *g, const float *A, const float *B,
                     v += g->beta * c;
                     sc += fabs(g->beta * c);
                 }
+                size_t i = (size_t)((b * g->M + m) * g->N + n);
+                if (g->has_residual) {
+                    v += R[i];
+                    sc += fabs(R[i]);
+                }
                 if (g->act == TSR_ACT_RELU)
                     v = v > 0 ? v : 0;
                 else if (g->act == TSR_ACT_SIGMOID)
                     v = 1.0 / (1.0 + exp(-v));
                 else if (g->act == TSR_ACT_TANH)
                     v = tanh(v);
-                size_t i = (size_t)((b * g->M + m) * g->N + n);
+                else if (g->act == TSR_ACT_LEAKY_RELU)
+                    v = v >= 0 ? v : (double)g->act_p0 * v;
+                else if (g->act == TSR_ACT_CLIP)
+                    v = fmin(fmax(v, g->act_p0), g->act_p1);
                 ref[i] = v;
                 scale[i] = sc;
             }
@@ -286,24 +456,28 @@ static void gemm_case(tsr_context *ctx, const struct tsr_k_gemm *g, int64_t a_el
           *B = malloc(sizeof(float) * (size_t)b_elems);
     float *C = malloc(sizeof(float) * (size_t)(c_elems > 0 ? c_elems : 1));
     size_t ny = (size_t)(g->batch * g->M * g->N);
-    float *Y = malloc(sizeof(float) * ny);
+    float *Y = malloc(sizeof(float) * ny), *R = malloc(sizeof(float) * ny);
     double *ref = malloc(sizeof(double) * ny), *scale = malloc(sizeof(double) * ny);
+    ts_fill_uniform(R, ny, 14, -1.0f, 1.0f);
     ts_fill_uniform(A, (size_t)a_elems, 11, -1.0f, 1.0f);
     ts_fill_uniform(B, (size_t)b_elems, 12, -1.0f, 1.0f);
     ts_fill_uniform(C, (size_t)(c_elems > 0 ? c_elems : 1), 13, -1.0f, 1.0f);
     for (size_t i = 0; i < ny; i++)
         Y[i] = NAN;
-    gemm_ref(g, A, B, C, ref, scale);
+    gemm_ref(g, A, B, C, R, ref, scale);
     struct tprog t;
     tp_init(&t);
     int ba = tp_buf(&t, TSR_BUF_INPUT, a_elems, NULL);
     int bb = tp_buf(&t, TSR_BUF_CONST, b_elems, B);
     int bc = g->has_c ? tp_buf(&t, TSR_BUF_INPUT, c_elems, NULL) : -1;
+    int br = g->has_residual ? tp_buf(&t, TSR_BUF_INPUT, (int64_t)ny, NULL) : -1;
     int by = tp_buf(&t, TSR_BUF_OUTPUT, (int64_t)ny, NULL);
-    int ins[3] = {ba, bb, bc};
-    struct tsr_kernel *k = tp_kernel(&t, TSR_K_GEMM, what, by, g->has_c ? 3 : 2, ins);
+    int ins[4] = {ba, bb, g->has_c ? bc : br, br};
+    struct tsr_kernel *k = tp_kernel(&t, TSR_K_GEMM, what, by,
+                                     2 + (g->has_c ? 1 : 0) + (g->has_residual ? 1 : 0), ins);
     k->u.gemm = *g;
-    float *in_ptrs[2] = {A, C}, *out_ptrs[1] = {Y};
+    /* inputs in buffer order: A, then C when has_c, then R when has_residual */
+    float *in_ptrs[3] = {A, g->has_c ? C : R, R}, *out_ptrs[1] = {Y};
     tsr_status st = run_prog(ctx, &t, in_ptrs, out_ptrs);
     expect_ok(ctx, st, what);
     for (size_t i = 0; i < ny; i++) {
@@ -312,7 +486,7 @@ static void gemm_case(tsr_context *ctx, const struct tsr_k_gemm *g, int64_t a_el
                       i, (double)Y[i], ref[i]);
     }
     tp_free(&t);
-    free(A), free(B), free(C), free(Y), free(ref), free(scale);
+    free(A), free(B), free(C), free(Y), free(R), free(ref), free(scale);
 }
 
 START_TEST(test_gemm) {
@@ -368,6 +542,49 @@ START_TEST(test_gemm) {
         struct tsr_k_gemm g4 = {
             .batch = 1, .M = 2, .N = 3, .K = 4, .lda = 4, .ldb = 3, .alpha = 1.0f};
         gemm_case(ctx, &g4, 8, 12, 0, "gemm_plain");
+        /* 5. bias row + residual (added before the activation), leaky relu alpha 0.1. */
+        struct tsr_k_gemm g5 = {.batch = 1,
+                                .M = 6,
+                                .N = 5,
+                                .K = 7,
+                                .lda = 7,
+                                .ldb = 5,
+                                .alpha = 1.0f,
+                                .has_c = 1,
+                                .beta = 1.0f,
+                                .c_stride_n = 1,
+                                .has_residual = 1,
+                                .act = TSR_ACT_LEAKY_RELU,
+                                .act_p0 = 0.1f};
+        gemm_case(ctx, &g5, 6 * 7, 7 * 5, 5, "gemm_bias_residual_leaky");
+        /* 6. residual without C, clip to [-0.3, 0.5] (both bounds are hit: values span ~[-3, 3]).
+         */
+        struct tsr_k_gemm g6 = {.batch = 2,
+                                .M = 3,
+                                .N = 4,
+                                .K = 5,
+                                .lda = 5,
+                                .ldb = 4,
+                                .stride_a = 15,
+                                .stride_b = 20,
+                                .alpha = 1.0f,
+                                .has_residual = 1,
+                                .act = TSR_ACT_CLIP,
+                                .act_p0 = -0.3f,
+                                .act_p1 = 0.5f};
+        gemm_case(ctx, &g6, 2 * 15, 2 * 20, 0, "gemm_residual_clip");
+        /* 7. clip alone (epilogue with no C and no residual). */
+        struct tsr_k_gemm g7 = {.batch = 1,
+                                .M = 4,
+                                .N = 4,
+                                .K = 3,
+                                .lda = 3,
+                                .ldb = 4,
+                                .alpha = 2.0f,
+                                .act = TSR_ACT_CLIP,
+                                .act_p0 = 0.0f,
+                                .act_p1 = 0.25f};
+        gemm_case(ctx, &g7, 12, 12, 0, "gemm_clip_only");
     }
     tsr_context_destroy(ctx);
 }
@@ -675,6 +892,9 @@ static Suite *opencl_suite(void) {
     tcase_add_test(tc, test_build_error_has_log);
     tcase_add_test(tc, test_pool_reuse_and_profile);
     tcase_add_test(tc, test_gemm);
+    tcase_add_test(tc, test_ew_new_ops);
+    tcase_add_test(tc, test_ew_pow_negative_base);
+    tcase_add_test(tc, test_ew_immediates_chain);
     suite_add_tcase(s, tc);
     return s;
 }

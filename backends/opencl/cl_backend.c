@@ -17,6 +17,7 @@
  * Every CL call is checked; a failure returns TSR_E_DEVICE / TSR_E_DEVICE_NOMEM / TSR_E_BUILD
  * with the step named and the CL code recorded (TSR_ERR_CL), so the runtime can fall back.
  */
+#include "backends/opencl/cl_fault.h"
 #include "backends/opencl/cl_internal.h"
 
 #include "runtime/profiler.h"
@@ -159,16 +160,19 @@ static tsr_status prepare_kernel(struct cl_exec *ex, struct cl_exec_kernel *ek) 
         if (st == TSR_OK) st = set_ulong(ex, ek, 4, k->u.copy.n);
         ek->global = cap_items(k->u.copy.n);
         break;
-    case TSR_K_GEMM:
-        if (k->n_inputs < 2 + (k->u.gemm.has_c ? 1 : 0))
+    case TSR_K_GEMM: {
+        int hc = k->u.gemm.has_c ? 1 : 0, hr = k->u.gemm.has_residual ? 1 : 0;
+        if (k->n_inputs < 2 + hc + hr)
             return TSR_ERR(ex->ctx, TSR_E_INVALID_ARG, "kernel '%s': GEMM needs %d inputs, has %d",
-                           k->name, 2 + (k->u.gemm.has_c ? 1 : 0), k->n_inputs);
+                           k->name, 2 + hc + hr, k->n_inputs);
         ek->gemm.a = ex->refs[k->inputs[0]];
         ek->gemm.b = ex->refs[k->inputs[1]];
-        if (k->u.gemm.has_c) ek->gemm.c = ex->refs[k->inputs[2]];
+        if (hc) ek->gemm.c = ex->refs[k->inputs[2]];
+        if (hr) ek->gemm.r = ex->refs[k->inputs[2 + hc]];
         ek->gemm.y = *y;
         st = tsr_cl_gemm_prepare(ex->ctx, ex->dev, k, &ek->gemm);
         break;
+    }
     default:
         return TSR_ERR(ex->ctx, TSR_E_UNSUPPORTED, "kernel '%s': unknown kernel kind %d", k->name,
                        (int)k->kind);
@@ -227,6 +231,7 @@ static tsr_status cl_prepare(tsr_context *ctx, int device, const struct tsr_prog
             uint64_t t0 = tsr_now_ns();
             cl_int err = clEnqueueWriteBuffer(dev->queue, ex->blocks[i]->mem, CL_TRUE, 0, b->bytes,
                                               b->const_data, 0, NULL, NULL);
+            err = tsr_cl_fault_enqueue(err, NULL); /* TSR_FAULT=cl_enqueue:N */
             if (err != CL_SUCCESS) {
                 st = TSR_ERR_CL(ctx, tsr_cl_status(err), err,
                                 "OpenCL prepare: uploading constant buffer %d (%zu bytes): %s (%d)",
@@ -269,6 +274,7 @@ static tsr_status enqueue_kernel(struct cl_exec *ex, struct cl_exec_kernel *ek, 
     if (ek->global == 0) return TSR_OK;
     err = clEnqueueNDRangeKernel(dev->queue, ek->kernel, 1, NULL, &ek->global, NULL, 0, NULL,
                                  prof ? &rec->first : NULL);
+    err = tsr_cl_fault_enqueue(err, NULL); /* TSR_FAULT=cl_enqueue:N */
     if (err != CL_SUCCESS)
         return TSR_ERR_CL(ex->ctx, tsr_cl_status(err), err,
                           "kernel '%s': clEnqueueNDRangeKernel: %s (%d)", k->name,
@@ -319,6 +325,7 @@ static tsr_status cl_execute(void *exec, const struct tsr_tensor *inputs,
         cl_int err =
             clEnqueueWriteBuffer(dev->queue, ex->refs[bi].mem, CL_FALSE, ex->refs[bi].offset,
                                  b->bytes, inputs[i].data, 0, NULL, prof ? &r->first : NULL);
+        err = tsr_cl_fault_enqueue(err, NULL); /* TSR_FAULT=cl_enqueue:N */
         if (err != CL_SUCCESS) {
             st = TSR_ERR_CL(ctx, tsr_cl_status(err), err,
                             "OpenCL execute: clEnqueueWriteBuffer(input %d, %zu bytes): %s (%d)", i,
@@ -345,6 +352,7 @@ static tsr_status cl_execute(void *exec, const struct tsr_tensor *inputs,
         cl_int err =
             clEnqueueReadBuffer(dev->queue, ex->refs[bi].mem, CL_FALSE, ex->refs[bi].offset,
                                 b->bytes, outputs[i].data, 0, NULL, prof ? &r->first : NULL);
+        err = tsr_cl_fault_enqueue(err, NULL); /* TSR_FAULT=cl_enqueue:N */
         if (err != CL_SUCCESS) {
             st = TSR_ERR_CL(ctx, tsr_cl_status(err), err,
                             "OpenCL execute: clEnqueueReadBuffer(output %d, %zu bytes): %s (%d)", i,

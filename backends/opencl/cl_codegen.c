@@ -10,7 +10,9 @@
  *       decompose gid into idx[d] (innermost first, d = rank-1 .. 0);
  *       i_k = sum_d idx[d] * strides[k][d] for each input k used (stride 0 = broadcast);
  *       x_k = in_k[off_k + i_k];
- *       each instruction: { float a = A; float b = B; r_dst = <tsr_ew_cl_expr(op)>; }
+ *       each instruction: { float a = A; float b = B; const float p0 = P0, p1 = P1;
+ *                           r_dst = <tsr_ew_cl_expr(op)>; }   (immediates as exact hex floats;
+ *                           POW: see instr_expr)
  *       y[y_off + gid] = r_last;
  *
  * The index type is uint when every index fits in 31 bits (cheaper on GPUs), ulong otherwise.
@@ -19,6 +21,7 @@
 
 #include "backends/opencl/cl_embedded.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +62,29 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...) {
         b->s = s;
         b->cap = cap;
     }
+}
+
+/* Prints v as an exact OpenCL C float literal: C99 hex float ("0x1.8p+1f"), or INFINITY /
+ * -INFINITY / NAN, which have no literal form. */
+static void float_literal(struct sbuf *b, float v) {
+    if (isnan(v))
+        sb_printf(b, "NAN");
+    else if (isinf(v))
+        sb_printf(b, "%sINFINITY", v < 0 ? "-" : "");
+    else
+        sb_printf(b, "%af", (double)v);
+}
+
+/* OpenCL C expression of instruction op. POW replaces tsr_ew_cl_expr's pow(a, b): an integral
+ * exponent goes through pown(), so a negative base gives the real result ONNX Pow expects
+ * ((-3)^2 = 9, (-2)^3 = -8) without depending on how a driver's pow() treats negative bases
+ * (OpenCL C 1.2 s7.5.1 makes pow NaN only for a non-integral exponent, but pown is exact in
+ * intent and cheaper). |b| < 2^24 keeps the int conversion exact and in range; larger floats are
+ * all even integers, for which pow(a, b) = pow(|a|, b) is correct. */
+static const char *instr_expr(tsr_ew_op op) {
+    if (op == TSR_EW_POW)
+        return "((b == rint(b) && fabs(b) < 16777216.0f) ? pown(a, (int)b) : pow(a, b))";
+    return tsr_ew_cl_expr(op);
 }
 
 /* Prints operand `o` of an instruction: register r<o> or loaded input x<-o-1>. */
@@ -158,7 +184,11 @@ tsr_status tsr_cl_codegen_ew(tsr_context *ctx, const struct tsr_kernel *k, char 
             sb_printf(&b, "; float b = ");
             operand(&b, in->b);
         }
-        sb_printf(&b, "; r%d = %s; } /* %s */\n", in->dst, tsr_ew_cl_expr((tsr_ew_op)in->op),
+        sb_printf(&b, "; const float p0 = ");
+        float_literal(&b, in->p0);
+        sb_printf(&b, ", p1 = ");
+        float_literal(&b, in->p1);
+        sb_printf(&b, "; r%d = %s; } /* %s */\n", in->dst, instr_expr((tsr_ew_op)in->op),
                   tsr_ew_name((tsr_ew_op)in->op));
     }
     sb_printf(&b, "        y[y_off + gid] = r%d;\n    }\n}\n", ew->instrs[ew->n_instrs - 1].dst);

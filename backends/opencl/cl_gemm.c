@@ -3,6 +3,8 @@
  * element offsets, on the device's own queue), then kernels_cl/epilogue.cl for beta*C and the
  * activation.
  *
+ * The epilogue adds beta*C and the residual R (inputs[2 + has_c], contiguous like Y) and applies
+ * the activation (act_p0/act_p1 for LeakyRelu alpha and Clip bounds), in that order.
  * CLBlast computes Y = alpha * A' * B' (its beta = 0, so Y need not be initialised); batches use
  * CLBlastSgemmStridedBatched when both operands advance per batch, otherwise one CLBlastSgemm per
  * batch (a shared operand has stride 0, which the strided call does not describe portably).
@@ -10,6 +12,7 @@
  * CLBlast compiles its kernels once per process and context (slow the very first time on PoCL;
  * its own cache keeps them afterwards) — CLBlastClearCache is never called here.
  */
+#include "backends/opencl/cl_fault.h"
 #include "backends/opencl/cl_internal.h"
 
 #include <clblast_c.h>
@@ -50,7 +53,7 @@ tsr_status tsr_cl_gemm_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
                        (long long)g->batch, (long long)g->M, (long long)g->N, (long long)g->K);
     gm->g = g;
     gm->epilogue = NULL;
-    if (!g->has_c && g->act == TSR_ACT_NONE) return TSR_OK;
+    if (!g->has_c && !g->has_residual && g->act == TSR_ACT_NONE) return TSR_OK;
     char *src = tsr_cl_embedded_source(ctx, "epilogue.cl");
     if (!src) return tsr_last_error(ctx)->status;
     cl_program prog;
@@ -70,7 +73,10 @@ tsr_status tsr_cl_gemm_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
     cl_ulong csb = (cl_ulong)g->c_stride_b, csm = (cl_ulong)g->c_stride_m,
              csn = (cl_ulong)g->c_stride_n;
     cl_float beta = g->beta;
-    cl_int has_c = g->has_c ? 1 : 0, act = (cl_int)g->act;
+    cl_int has_c = g->has_c ? 1 : 0, act = (cl_int)g->act, has_r = g->has_residual ? 1 : 0;
+    cl_mem rmem = g->has_residual ? gm->r.mem : gm->y.mem;
+    cl_ulong r_off = g->has_residual ? gm->r.offset / sizeof(float) : 0;
+    cl_float p0 = g->act_p0, p1 = g->act_p1;
     CL_TRY_SET(0, gm->y.mem);
     CL_TRY_SET(1, y_off);
     CL_TRY_SET(2, cmem);
@@ -83,7 +89,12 @@ tsr_status tsr_cl_gemm_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
     CL_TRY_SET(9, csn);
     CL_TRY_SET(10, beta);
     CL_TRY_SET(11, has_c);
-    CL_TRY_SET(12, act);
+    CL_TRY_SET(12, rmem);
+    CL_TRY_SET(13, r_off);
+    CL_TRY_SET(14, has_r);
+    CL_TRY_SET(15, act);
+    CL_TRY_SET(16, p0);
+    CL_TRY_SET(17, p1);
     size_t total = (size_t)(batch * M * N);
     gm->epi_global = total < TSR_CL_EPI_MAX_ITEMS ? total : TSR_CL_EPI_MAX_ITEMS;
     return TSR_OK;
@@ -128,6 +139,7 @@ tsr_status tsr_cl_gemm_enqueue(tsr_context *ctx, struct tsr_cl_device *dev,
                 CLBlastLayoutRowMajor, ta, tb, M, N, K, g->alpha, gm->a.mem, a_off, (size_t)g->lda,
                 (size_t)g->stride_a, gm->b.mem, b_off, (size_t)g->ldb, (size_t)g->stride_b, 0.0f,
                 gm->y.mem, y_off, N, M * N, (size_t)g->batch, &q, &ev);
+            s = (CLBlastStatusCode)tsr_cl_fault_enqueue((cl_int)s, &ev); /* TSR_FAULT */
             if (s != CLBlastSuccess) {
                 st = TSR_ERR_CL(ctx, clblast_status(s), (int)s,
                                 "kernel '%s': CLBlastSgemmStridedBatched failed: CLBlast status "
@@ -144,6 +156,7 @@ tsr_status tsr_cl_gemm_enqueue(tsr_context *ctx, struct tsr_cl_device *dev,
                                  a_off + (size_t)(b * g->stride_a), (size_t)g->lda, gm->b.mem,
                                  b_off + (size_t)(b * g->stride_b), (size_t)g->ldb, 0.0f, gm->y.mem,
                                  y_off + (size_t)b * M * N, N, &q, &ev);
+                s = (CLBlastStatusCode)tsr_cl_fault_enqueue((cl_int)s, &ev); /* TSR_FAULT */
                 if (s != CLBlastSuccess) {
                     st = TSR_ERR_CL(ctx, clblast_status(s), (int)s,
                                     "kernel '%s': CLBlastSgemm failed: CLBlast status %d (M %zu N "
@@ -159,6 +172,7 @@ tsr_status tsr_cl_gemm_enqueue(tsr_context *ctx, struct tsr_cl_device *dev,
         cl_event ev = NULL;
         cl_int err = clEnqueueNDRangeKernel(dev->queue, gm->epilogue, 1, NULL, &gm->epi_global,
                                             NULL, 0, NULL, &ev);
+        err = tsr_cl_fault_enqueue(err, &ev); /* TSR_FAULT=cl_enqueue:N */
         if (err != CL_SUCCESS) {
             st = TSR_ERR_CL(ctx, tsr_cl_status(err), err,
                             "kernel '%s': clEnqueueNDRangeKernel(epilogue): %s (%d)", name,

@@ -154,11 +154,11 @@ struct tsr_cl_ref {
     size_t offset; /* bytes */
 };
 
-/* Prepared GEMM: CLBlast call parameters plus the epilogue kernel (NULL when there is no C
- * and no activation). */
+/* Prepared GEMM: CLBlast call parameters plus the epilogue kernel (NULL when there is no C,
+ * no residual and no activation). r is the residual (inputs[2 + has_c]) when has_residual. */
 struct tsr_cl_gemm {
     const struct tsr_k_gemm *g;
-    struct tsr_cl_ref a, b, c, y;
+    struct tsr_cl_ref a, b, c, r, y;
     cl_kernel epilogue;
     size_t epi_global;
 };
