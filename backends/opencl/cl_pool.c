@@ -13,6 +13,7 @@
  * handed out again only for the same class, so a steady-state plan (same sizes every time)
  * never calls clCreateBuffer after its first prepare.
  */
+#include "backends/opencl/cl_fault.h"
 #include "backends/opencl/cl_internal.h"
 
 #include "runtime/profiler.h"
@@ -81,6 +82,7 @@ tsr_status tsr_cl_pool_alloc(tsr_context *ctx, struct tsr_cl_device *dev, size_t
         cl_int err = CL_SUCCESS;
         uint64_t t0 = tsr_now_ns();
         b->mem = clCreateBuffer(dev->context, CL_MEM_READ_WRITE, cls, NULL, &err);
+        b->mem = tsr_cl_fault_alloc(pool, cls, b->mem, &err); /* TSR_FAULT, mem limit */
         uint64_t t1 = tsr_now_ns();
         if (!b->mem) {
             free(b);

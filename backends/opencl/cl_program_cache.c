@@ -14,6 +14,7 @@
  * rename(2), which is atomic on POSIX file systems: readers see the old file or the new one,
  * never a partial one. Disk errors never fail a build: the cache is best effort.
  */
+#include "backends/opencl/cl_fault.h"
 #include "backends/opencl/cl_internal.h"
 
 #include "runtime/profiler.h"
@@ -244,6 +245,10 @@ tsr_status tsr_cl_program_get(tsr_context *ctx, struct tsr_cl_device *dev, const
             pthread_mutex_unlock(&dev->lock);
             return TSR_OK;
         }
+    }
+    if ((st = tsr_cl_fault_build(ctx, dev->id, label)) != TSR_OK) { /* TSR_FAULT=cl_build:N */
+        pthread_mutex_unlock(&dev->lock);
+        return st;
     }
     struct tsr_cl_program_entry *entry = calloc(1, sizeof *entry);
     if (!entry) {
