@@ -34,9 +34,16 @@ Limits of this toolchain (stated in the case list comments below):
   - torch exports asymmetric padding as a Pad node and count_include_pad pooling as Pad +
     AveragePool, so those cases are built with onnx.helper (pads on the Conv/pool node).
 
-Deterministic: fixed seeds, one torch thread.
+Self-check: after writing, every saved .onnx is run again by an independent float64 numpy
+interpreter (interpret() below, written from the ONNX operator pages) and must agree with the
+PyTorch outputs within 1e-5 (typically ~1e-7), so a reference that does not match the ONNX
+semantics of its file cannot be saved. Replacing the BatchNormalization nodes of resnet_block by
+Relu moves its logits by 0.6, so a runtime that skipped BN could not pass at 1e-4.
+
+Deterministic: fixed seeds, one torch thread. Total output ~0.4 MB.
 """
 import io
+import math
 import os
 
 import numpy as np
@@ -170,8 +177,9 @@ class ResNetBlock(nn.Module):
     """stem Conv3x3+BN+ReLU; basic block Conv+BN+ReLU, Conv+BN, + identity, ReLU; MaxPool,
     GlobalAveragePool, Flatten, Gemm."""
 
-    def __init__(self, cin=4, c=16, classes=10):
+    def __init__(self, cin=4, c=16, classes=10, features=False):
         super().__init__()
+        self.features = features  # also output the post-residual feature map
         self.stem = conv_bn(cin, c)
         self.c1 = conv_bn(c, c)
         self.c2 = conv_bn(c, c)
@@ -184,8 +192,10 @@ class ResNetBlock(nn.Module):
         y = F.relu(self.c1(x))
         y = self.c2(y)
         x = F.relu(x + y)
+        f = x
         x = self.gap(self.pool(x))
-        return self.fc(torch.flatten(x, 1))
+        x = self.fc(torch.flatten(x, 1))
+        return (x, f) if self.features else x
 
 
 class ResNetDown(nn.Module):
@@ -216,6 +226,11 @@ def cases_resnet():
     save_case("resnet_block", m, [x], out, must_fuse=1,
               require=("Conv", "BatchNormalization", "Add", "Relu", "MaxPool",
                        "GlobalAveragePool", "Flatten", "Gemm"))
+    # the same block also returning the feature map after the residual ReLU: a value that is a
+    # graph output and feeds the pool, so fusion must not swallow it
+    m, out = export(ResNetBlock(features=True), [x := rand(2, 4, 16, 16, lo=-2, hi=2)], ["x"],
+                    ["logits", "features"])
+    save_case("resnet_block_feat", m, [x], out, must_fuse=1, require=("BatchNormalization",))
     m, out = export(ResNetDown(), [x := rand(2, 8, 15, 15, lo=-2, hi=2)], ["x"], ["logits"])
     save_case("resnet_down", m, [x], out, must_fuse=1,
               require=("Conv", "BatchNormalization", "Add", "AveragePool"))
@@ -585,6 +600,179 @@ def cases_transformer():
     save_case("matmul_layernorm_softmax", m, [x], [ref])
 
 
+# ------------------------------------------------------------------------------------------------
+# Self-check: an independent float64 numpy interpreter of the saved ONNX files (operator semantics
+# written from https://onnx.ai/onnx/operators/; pooling with ceil_mode drops a last window that
+# would start in the end padding, as PyTorch and ONNX Runtime do) must agree with every PyTorch
+# reference within 1e-5, so an export that does not mean what the module computed is caught here.
+
+VERF = np.vectorize(math.erf)
+
+
+def pool_out(n, k, s, pad_begin, pad_end, ceil):
+    """Output length of a pool window sweep (ONNX MaxPool/AveragePool output shape)."""
+    v = (n + pad_begin + pad_end - k) / s
+    o = (math.ceil(v) if ceil else math.floor(v)) + 1
+    if ceil and (o - 1) * s >= n + pad_begin:  # PyTorch / ONNX Runtime: start inside the input
+        o -= 1
+    return o
+
+
+def np_conv(x, w, b, a):
+    """ONNX Conv, NCHW, weights [M, C/group, kH, kW], explicit pads or SAME_* auto_pad."""
+    n, _, h, wd = x.shape
+    m_out, cg, kh, kw = w.shape
+    g = a.get("group", 1)
+    s = a.get("strides", [1, 1])
+    d = a.get("dilations", [1, 1])
+    p = list(a.get("pads", [0, 0, 0, 0]))
+    auto = a.get("auto_pad", b"NOTSET")
+    if auto in (b"SAME_UPPER", b"SAME_LOWER"):
+        for i, (size, k) in enumerate([(h, kh), (wd, kw)]):
+            o = -(-size // s[i])
+            total = max(0, (o - 1) * s[i] + (k - 1) * d[i] + 1 - size)
+            lo = total // 2 if auto == b"SAME_UPPER" else total - total // 2
+            p[i], p[i + 2] = lo, total - lo
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[2]), (p[1], p[3])))
+    ho = (h + p[0] + p[2] - d[0] * (kh - 1) - 1) // s[0] + 1
+    wo = (wd + p[1] + p[3] - d[1] * (kw - 1) - 1) // s[1] + 1
+    y = np.zeros((n, m_out, ho, wo))
+    per_group = m_out // g
+    for m in range(m_out):
+        c0 = (m // per_group) * cg
+        for i in range(kh):
+            for j in range(kw):
+                patch = xp[:, c0:c0 + cg, i * d[0]:i * d[0] + s[0] * (ho - 1) + 1:s[0],
+                           j * d[1]:j * d[1] + s[1] * (wo - 1) + 1:s[1]]
+                y[:, m] += np.einsum("nchw,c->nhw", patch, w[m, :, i, j])
+    if b is not None:
+        y += b.reshape(1, -1, 1, 1)
+    return y
+
+
+def np_pool(x, a, is_max):
+    """ONNX MaxPool / AveragePool (2-D), with pads, ceil_mode and count_include_pad."""
+    n, c, h, w = x.shape
+    k = a["kernel_shape"]
+    s = a.get("strides", [1, 1])
+    p = a.get("pads", [0, 0, 0, 0])
+    ceil = a.get("ceil_mode", 0)
+    ho = pool_out(h, k[0], s[0], p[0], p[2], ceil)
+    wo = pool_out(w, k[1], s[1], p[1], p[3], ceil)
+    y = np.zeros((n, c, ho, wo))
+    for oh in range(ho):
+        for ow in range(wo):
+            h0, w0 = oh * s[0] - p[0], ow * s[1] - p[1]
+            h1, w1 = h0 + k[0], w0 + k[1]
+            win = x[:, :, max(h0, 0):min(h1, h), max(w0, 0):min(w1, w)]
+            if is_max:
+                y[:, :, oh, ow] = win.max((2, 3))
+            elif a.get("count_include_pad", 0):  # window clipped to the padded input
+                y[:, :, oh, ow] = win.sum((2, 3)) / ((min(h1, h + p[2]) - h0) *
+                                                     (min(w1, w + p[3]) - w0))
+            else:
+                y[:, :, oh, ow] = win.mean((2, 3))
+    return y
+
+
+def as_f64(t):
+    a = numpy_helper.to_array(t)
+    return a.astype(np.float64) if a.dtype == np.float32 else a
+
+
+def interpret(model, inputs):
+    """Runs `model` with numpy in float64, each op written from the ONNX operator pages."""
+    env = {t.name: as_f64(t) for t in model.graph.initializer}
+    for v, x in zip(model.graph.input, inputs):
+        env[v.name] = x.astype(np.float64)
+    for node in model.graph.node:
+        a = {at.name: helper.get_attribute_value(at) for at in node.attribute}
+        x = [env[i] if i else None for i in node.input]
+        x += [None] * (5 - len(x))
+        op = node.op_type
+        if op == "Constant":
+            r = as_f64(a["value"])
+        elif op == "Conv":
+            r = np_conv(x[0], x[1], x[2], a)
+        elif op == "BatchNormalization":
+            sh = (1, -1, 1, 1)
+            r = ((x[0] - x[3].reshape(sh)) / np.sqrt(x[4].reshape(sh) + a.get("epsilon", 1e-5)) *
+                 x[1].reshape(sh) + x[2].reshape(sh))
+        elif op in ("MaxPool", "AveragePool"):
+            r = np_pool(x[0], a, op == "MaxPool")
+        elif op == "GlobalAveragePool":
+            r = x[0].mean((2, 3), keepdims=True)
+        elif op == "Flatten":
+            ax = a.get("axis", 1)
+            r = x[0].reshape(int(np.prod(x[0].shape[:ax])), -1)
+        elif op == "Gemm":
+            ma = x[0].T if a.get("transA", 0) else x[0]
+            mb = x[1].T if a.get("transB", 0) else x[1]
+            r = a.get("alpha", 1.0) * ma @ mb
+            if x[2] is not None:
+                r = r + a.get("beta", 1.0) * x[2]
+        elif op == "MatMul":
+            r = x[0] @ x[1]
+        elif op in ("Add", "Sub", "Mul", "Div", "Pow"):
+            r = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide,
+                 "Pow": np.power}[op](x[0], x[1])
+        elif op == "Clip":
+            lo = x[1] if x[1] is not None else a.get("min", -np.inf)
+            hi = x[2] if x[2] is not None else a.get("max", np.inf)
+            r = np.minimum(np.maximum(x[0], lo), hi)
+        elif op == "LeakyRelu":
+            r = np.where(x[0] >= 0, x[0], x[0] * a.get("alpha", 0.01))
+        elif op == "Gelu" and a.get("approximate", b"none") == b"tanh":
+            r = 0.5 * x[0] * (1 + np.tanh(math.sqrt(2 / math.pi) * (x[0] + 0.044715 * x[0]**3)))
+        elif op == "Gelu":
+            r = 0.5 * x[0] * (1 + VERF(x[0] / math.sqrt(2)))
+        elif op in ("Relu", "Sigmoid", "Tanh", "Erf", "Sqrt", "Exp", "Log"):
+            r = {"Relu": lambda t: np.maximum(t, 0), "Sigmoid": lambda t: 1 / (1 + np.exp(-t)),
+                 "Tanh": np.tanh, "Erf": VERF, "Sqrt": np.sqrt, "Exp": np.exp,
+                 "Log": np.log}[op](x[0])
+        elif op == "Concat":
+            r = np.concatenate([t for t in x if t is not None], a["axis"])
+        elif op == "Transpose":
+            r = np.transpose(x[0], a.get("perm"))
+        elif op == "Reshape":
+            sh = [x[0].shape[i] if v == 0 else int(v) for i, v in enumerate(x[1])]
+            r = x[0].reshape(sh)
+        elif op in ("ReduceMean", "ReduceSum", "ReduceMax"):
+            axes = a["axes"] if "axes" in a else (x[1] if x[1] is not None else None)
+            axes = tuple(int(v) for v in axes) if axes is not None and len(axes) else None
+            f = {"ReduceMean": np.mean, "ReduceSum": np.sum, "ReduceMax": np.max}[op]
+            r = f(x[0], axis=axes, keepdims=bool(a.get("keepdims", 1)))
+        elif op == "Softmax":
+            ax = a.get("axis", -1)
+            e = np.exp(x[0] - x[0].max(ax, keepdims=True))
+            r = e / e.sum(ax, keepdims=True)
+        elif op == "LayerNormalization":
+            axes = tuple(range(a.get("axis", -1) % x[0].ndim, x[0].ndim))
+            mu = x[0].mean(axes, keepdims=True)
+            var = ((x[0] - mu)**2).mean(axes, keepdims=True)
+            r = (x[0] - mu) / np.sqrt(var + a.get("epsilon", 1e-5)) * x[1]
+            if x[2] is not None:
+                r = r + x[2]
+        else:
+            raise AssertionError(f"interpreter has no {op}")
+        env[node.output[0]] = np.asarray(r)
+    return [env[o.name] for o in model.graph.output]
+
+
+def verify_all():
+    worst = 0.0
+    for name, n_in, n_out, _, _, _ in CASES:
+        m = onnx.load(os.path.join(HERE, name + ".onnx"))
+        ins = [np.load(os.path.join(HERE, f"{name}_in{i}.npy")) for i in range(n_in)]
+        for i, o in enumerate(interpret(m, ins)):
+            ref = np.load(os.path.join(HERE, f"{name}_out{i}.npy"))
+            assert o.shape == ref.shape, f"{name}: numpy {o.shape}, torch {ref.shape}"
+            err = float(np.abs(o - ref).max())
+            assert err < 1e-5, f"{name} output {i}: numpy interpreter differs by {err}"
+            worst = max(worst, err)
+    return worst
+
+
 def main():
     os.makedirs(HERE, exist_ok=True)
     for f in os.listdir(HERE):
@@ -605,6 +793,7 @@ def main():
     for name, _, _, n_nodes, _, ops in CASES:
         print(f"{name:28s} {n_nodes:3d}  {ops}")
     print(f"{len(CASES)} cases, {total} bytes in {HERE}")
+    print(f"numpy interpreter vs PyTorch: worst max abs difference {verify_all():.2e}")
 
 
 if __name__ == "__main__":
