@@ -15,7 +15,8 @@
  *     number of non-Constant ONNX nodes): BN folding / epilogue fusion must actually happen.
  * Every failing case is reported by name on stderr and the test asserts zero failures at the
  * end, so one run lists them all. The same cases also run on the CPU with every fusion disabled
- * (TSR_FUSE_ALL), which must still match PyTorch.
+ * (TSR_FUSE_ALL) and on the CPU capped to its scalar ISA tier (TSR_CPU_ISA=scalar), which must
+ * still match PyTorch.
  *
  * The 1e-4 bound: inputs are O(1) (|x| <= 3), reductions are at most 16·9·16 = 2304 terms of
  * O(1) products in the largest conv, so float32 summation-order differences (about
@@ -171,8 +172,9 @@ out:
     return case_err[0] ? -1 : 0;
 }
 
-/* Runs every case on `device`, reports each failure by name, asserts none failed. */
-static void run_all(const char *device, unsigned disable_fusion) {
+/* Runs every case on `device`, reports each failure by name (with `mode`, e.g. " (scalar ISA)",
+ * after the device), asserts none failed. */
+static void run_all(const char *device, unsigned disable_fusion, const char *mode) {
     tsr_context *ctx = ts_context();
     if (strcmp(device, "cpu") && !ts_have_opencl(ctx)) {
         tsr_context_destroy(ctx);
@@ -184,7 +186,6 @@ static void run_all(const char *device, unsigned disable_fusion) {
     int failed = 0, fused = 0;
     char names[2048] = "";
     size_t used = 0;
-    const char *mode = disable_fusion ? " (fusion disabled)" : "";
     for (int i = 0; i < n; i++) {
         int kernels = -1;
         fused += cases[i].must_fuse;
@@ -205,17 +206,26 @@ static void run_all(const char *device, unsigned disable_fusion) {
 }
 
 START_TEST(test_cnn_cpu) {
-    run_all("cpu", 0);
+    run_all("cpu", 0, "");
 }
 END_TEST
 
 START_TEST(test_cnn_opencl) {
-    run_all("opencl", 0);
+    run_all("opencl", 0, "");
 }
 END_TEST
 
 START_TEST(test_cnn_cpu_unfused) {
-    run_all("cpu", TSR_FUSE_ALL);
+    run_all("cpu", TSR_FUSE_ALL, " (fusion disabled)");
+}
+END_TEST
+
+/* The CPU capped to its scalar tier (TSR_CPU_ISA, read when the context is created; Check runs
+ * each test in its own process, so the setting does not leak into the other tests). */
+START_TEST(test_cnn_cpu_scalar) {
+    ck_assert_int_eq(setenv("TSR_CPU_ISA", "scalar", 1), 0);
+    run_all("cpu", 0, " (scalar ISA)");
+    unsetenv("TSR_CPU_ISA");
 }
 END_TEST
 
@@ -252,6 +262,7 @@ static Suite *cnn_suite(void) {
     tcase_add_test(tc, test_cnn_cpu);
     tcase_add_test(tc, test_cnn_opencl);
     tcase_add_test(tc, test_cnn_cpu_unfused);
+    tcase_add_test(tc, test_cnn_cpu_scalar);
     suite_add_tcase(s, tc);
     return s;
 }
