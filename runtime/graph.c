@@ -43,6 +43,14 @@ int tsr_op_is_elementwise(tsr_op op) {
     case TSR_OP_RELU:
     case TSR_OP_SIGMOID:
     case TSR_OP_TANH:
+    case TSR_OP_CLIP:
+    case TSR_OP_LEAKYRELU:
+    case TSR_OP_ERF:
+    case TSR_OP_GELU:
+    case TSR_OP_SQRT:
+    case TSR_OP_POW:
+    case TSR_OP_EXP:
+    case TSR_OP_LOG:
         return 1;
     default:
         return 0;
@@ -348,4 +356,44 @@ tsr_status tsr_graph_clone(const tsr_graph *src, tsr_graph **out) {
 nomem:
     tsr_graph_destroy(g);
     return TSR_ERR(src->ctx, TSR_E_NOMEM, "graph clone: out of memory");
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Rewriting helpers for passes (graph.h)                                                     */
+
+tsr_value tsr_graph_new_value(tsr_graph *g, const char *name, const struct tsr_tensor_desc *desc,
+                              void *data) {
+    char buf[192];
+    const char *nm = NULL;
+    if (name) {
+        snprintf(buf, sizeof buf, "%s", name);
+        for (int k = 1; name_taken(g, buf); k++)
+            snprintf(buf, sizeof buf, "%s_%d", name, k);
+        nm = buf;
+    }
+    return add_value(g, nm, desc, data, -1);
+}
+
+int tsr_graph_insert_node(tsr_graph *g, int at, const struct tsr_node *proto) {
+    if (grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes)) return -1;
+    char *nm = tsr_strdup(proto->name);
+    if (!nm) return -1;
+    memmove(&g->nodes[at + 1], &g->nodes[at], sizeof *g->nodes * (size_t)(g->n_nodes - at));
+    g->nodes[at] = *proto;
+    g->nodes[at].name = nm;
+    g->n_nodes++;
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].producer >= at) g->values[v].producer++;
+    g->values[proto->output].producer = at;
+    return 0;
+}
+
+void tsr_graph_replace_uses(tsr_graph *g, tsr_value old_value, tsr_value new_value) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i].dead) continue;
+        for (int k = 0; k < g->nodes[i].n_inputs; k++)
+            if (g->nodes[i].inputs[k] == old_value) g->nodes[i].inputs[k] = new_value;
+    }
+    for (int o = 0; o < g->n_outputs; o++)
+        if (g->outputs[o].value == old_value) g->outputs[o].value = new_value;
 }

@@ -60,10 +60,42 @@ int tsr_broadcast_shape(const struct tsr_tensor_desc *a, const struct tsr_tensor
  * TSR_E_INVALID_ARG (bad id, empty or duplicate name), TSR_E_NOMEM. */
 tsr_status tsr_graph_rename_value(tsr_graph *g, tsr_value v, const char *name);
 
+/* Resolved window of Conv / MaxPool / AveragePool: kernel size, pads (auto_pad applied) and
+ * output spatial size. */
+struct tsr_window_geometry {
+    int64_t kh, kw;
+    int64_t pad_t, pad_l, pad_b, pad_r;
+    int64_t oh, ow;
+};
+
+/* Computes the window geometry of a Conv (w = weights) or pool (w = NULL) node on input x
+ * [N, C, H, W] (ONNX Conv/MaxPool/AveragePool: auto_pad, ceil_mode). Returns TSR_OK,
+ * TSR_E_SHAPE (message names the node and both shapes), TSR_E_UNSUPPORTED (1-D / 3-D). */
+tsr_status tsr_window_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_attrs *attrs,
+                               const struct tsr_tensor_desc *x, const struct tsr_tensor_desc *w,
+                               const char *node, struct tsr_window_geometry *out);
+
+/* Transpose permutation of a rank-`rank` input (n_perm 0: reversed dims). 0, or -1 when attrs
+ * hold no permutation of that rank. */
+int tsr_transpose_perm(const struct tsr_op_attrs *attrs, int rank, int64_t *perm);
+
+/* Bit d set when dim d is reduced by a Reduce* node (n_axes 0: all, or none with
+ * noop_with_empty_axes). 0, or -1 for out-of-range or repeated axes. */
+int tsr_reduce_mask(const struct tsr_op_attrs *attrs, int rank, unsigned *mask);
+
+/* Pass helpers. new_value: adds a value (name made unique; data owned, may be NULL) and returns
+ * its id, or -1 on OOM. insert_node: inserts a copy of *proto (name copied) at node index `at`,
+ * shifting later nodes and fixing producers; proto->output's producer becomes `at`; 0 or -1 on
+ * OOM. replace_uses: every live node input and graph output reading old_value reads new_value. */
+tsr_value tsr_graph_new_value(tsr_graph *g, const char *name, const struct tsr_tensor_desc *desc,
+                              void *data);
+int tsr_graph_insert_node(tsr_graph *g, int at, const struct tsr_node *proto);
+void tsr_graph_replace_uses(tsr_graph *g, tsr_value old_value, tsr_value new_value);
+
 /* Deep copy of a graph (for passes that must not touch the caller's graph). */
 tsr_status tsr_graph_clone(const tsr_graph *src, tsr_graph **out);
 
-/* True when op is elementwise (Add Sub Mul Div Relu Sigmoid Tanh). */
+/* True when op is elementwise (Add Sub Mul Div Pow and the unary activations / math ops). */
 int tsr_op_is_elementwise(tsr_op op);
 
 #endif

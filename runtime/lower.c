@@ -92,8 +92,29 @@ void tsr_program_free(struct tsr_program *p) {
 
 /* ---------------------------------------------------------------------------------------- */
 
-static tsr_ew_op ew_of(tsr_op op) {
-    switch (op) {
+/* Elementwise op (and immediates) of an elementwise node. */
+static tsr_ew_op ew_of(const struct tsr_node *n, float *p0, float *p1) {
+    *p0 = *p1 = 0.0f;
+    switch (n->op) {
+    case TSR_OP_POW:
+        return TSR_EW_POW;
+    case TSR_OP_EXP:
+        return TSR_EW_EXP;
+    case TSR_OP_LOG:
+        return TSR_EW_LOG;
+    case TSR_OP_SQRT:
+        return TSR_EW_SQRT;
+    case TSR_OP_ERF:
+        return TSR_EW_ERF;
+    case TSR_OP_GELU:
+        return n->attrs.gelu_tanh ? TSR_EW_GELU_TANH : TSR_EW_GELU;
+    case TSR_OP_LEAKYRELU:
+        *p0 = n->attrs.leaky_alpha;
+        return TSR_EW_LEAKY_RELU;
+    case TSR_OP_CLIP:
+        *p0 = n->attrs.clip_min;
+        *p1 = n->attrs.clip_max;
+        return TSR_EW_CLIP;
     case TSR_OP_ADD:
         return TSR_EW_ADD;
     case TSR_OP_SUB:
@@ -117,15 +138,26 @@ static int is_view(tsr_op op) {
     return op == TSR_OP_RESHAPE || op == TSR_OP_FLATTEN || op == TSR_OP_IDENTITY;
 }
 
-static int is_activation(tsr_op op) {
-    return op == TSR_OP_RELU || op == TSR_OP_SIGMOID || op == TSR_OP_TANH;
-}
-
-static tsr_activation act_of(tsr_op op) {
-    return op == TSR_OP_RELU      ? TSR_ACT_RELU
-           : op == TSR_OP_SIGMOID ? TSR_ACT_SIGMOID
-           : op == TSR_OP_TANH    ? TSR_ACT_TANH
-                                  : TSR_ACT_NONE;
+/* Epilogue activation of node n (TSR_ACT_NONE when n is none), with its parameters. */
+static tsr_activation act_of(const struct tsr_node *n, float *p0, float *p1) {
+    *p0 = *p1 = 0.0f;
+    switch (n->op) {
+    case TSR_OP_RELU:
+        return TSR_ACT_RELU;
+    case TSR_OP_SIGMOID:
+        return TSR_ACT_SIGMOID;
+    case TSR_OP_TANH:
+        return TSR_ACT_TANH;
+    case TSR_OP_LEAKYRELU:
+        *p0 = n->attrs.leaky_alpha;
+        return TSR_ACT_LEAKY_RELU;
+    case TSR_OP_CLIP:
+        *p0 = n->attrs.clip_min;
+        *p1 = n->attrs.clip_max;
+        return TSR_ACT_CLIP;
+    default:
+        return TSR_ACT_NONE;
+    }
 }
 
 struct lower_state {
@@ -267,6 +299,39 @@ static int c_strides_for(const struct tsr_tensor_desc *c, const struct tsr_tenso
     return 1;
 }
 
+/* The node consuming v when v has exactly one consumer, is not a graph output, and that node's
+ * op is `op` (TSR_OP_COUNT: any op); else -1. */
+static int single_consumer(struct lower_state *s, int v, tsr_op op) {
+    if (s->n_uses[v] != 1 || s->is_output[v]) return -1;
+    int ci = s->consumer[v];
+    if (ci < 0 || s->g->nodes[ci].dead || s->absorbed[ci]) return -1;
+    if (op != TSR_OP_COUNT && s->g->nodes[ci].op != op) return -1;
+    return ci;
+}
+
+/* For Add node ci consuming v: its other operand when the Add's output keeps v's shape y and
+ * the operand is already computed (so the fused kernel can read it); else -1. */
+static int add_other(struct lower_state *s, int ci, int v, const struct tsr_tensor_desc *y) {
+    const struct tsr_node *add = &s->g->nodes[ci];
+    int other = add->inputs[0] == v ? add->inputs[1] : add->inputs[0];
+    if (other == v || !tsr_desc_equal(&s->g->values[add->output].desc, y)) return -1;
+    return value_ready(s, other) ? other : -1;
+}
+
+/* Marks node ci as fused into kernel k; *out_value becomes its output. 0, or -1 on OOM. */
+static int absorb(struct lower_state *s, struct tsr_kernel *k, int ci, int *out_value) {
+    s->absorbed[ci] = 1;
+    *out_value = s->g->nodes[ci].output;
+    return kernel_add_node(k, s->g->nodes[ci].name);
+}
+
+/* "gemm_bias_residual_relu" style kernel names. */
+static void epilogue_name(char *buf, size_t size, const char *base, int bias, int residual,
+                          tsr_activation act) {
+    snprintf(buf, size, "%s%s%s%s%s", base, bias ? "_bias" : "", residual ? "_residual" : "",
+             act ? "_" : "", act ? tsr_activation_name(act) : "");
+}
+
 static int emit_broadcast_copy(struct lower_state *s, int v, const struct tsr_tensor_desc *to,
                                const char *node_name);
 
@@ -311,7 +376,7 @@ static tsr_status lower_gemm(struct lower_state *s, int ni) {
     const struct tsr_tensor_desc *ad = &g->values[n->inputs[0]].desc;
     const struct tsr_tensor_desc *bd = &g->values[n->inputs[1]].desc;
     const struct tsr_tensor_desc *yd = &g->values[n->output].desc;
-    int c_value = -1;
+    int c_value = -1, r_value = -1;
     if (kernel_add_node(k, n->name)) return LOWER_OOM();
     if (n->op == TSR_OP_GEMM) {
         gm->batch = 1;
@@ -361,67 +426,61 @@ static tsr_status lower_gemm(struct lower_state *s, int ni) {
     int out_value = n->output;
     const char *base = n->op == TSR_OP_GEMM ? "gemm" : "matmul";
     snprintf(k->name, sizeof k->name, "%s", base);
-    /* Epilogue fusion: bias Add, then activation. */
+    /* Epilogue fusion: bias Add, residual Add, then activation. */
     if (!(s->disable & TSR_FUSE_EPILOGUE)) {
-        if (!gm->has_c && s->n_uses[out_value] == 1 && !s->is_output[out_value]) {
-            int ci = s->consumer[out_value];
-            struct tsr_node *add = ci >= 0 ? &g->nodes[ci] : NULL;
-            if (add && add->op == TSR_OP_ADD) {
-                int other = add->inputs[0] == out_value ? add->inputs[1] : add->inputs[0];
-                const struct tsr_tensor_desc *od = &g->values[add->output].desc;
-                /* Bias must not enlarge the output and must be an epilogue-shaped operand. */
-                if (other != out_value && tsr_desc_equal(od, yd) && value_ready(s, other)) {
-                    struct tsr_k_gemm tmp = *gm;
-                    struct tsr_tensor_desc y2 = *yd;
-                    if (gm->M != (yd->rank >= 2 ? yd->dims[yd->rank - 2] : 1) && gm->batch == 1) {
-                        /* batch folded into M: bias may vary along N only. */
-                        y2.rank = 1;
-                        y2.dims[0] = gm->N;
-                    }
-                    if (c_strides_for(&g->values[other].desc, &y2, &tmp)) {
-                        *gm = tmp;
-                        gm->has_c = 1;
-                        gm->beta = 1.0f;
-                        c_value = other;
-                        s->absorbed[ci] = 1;
-                        if (kernel_add_node(k, add->name)) return LOWER_OOM();
-                        out_value = add->output;
-                    }
-                }
+        int ci = single_consumer(s, out_value, TSR_OP_ADD);
+        if (!gm->has_c && ci >= 0) {
+            int other = add_other(s, ci, out_value, yd);
+            struct tsr_k_gemm tmp = *gm;
+            struct tsr_tensor_desc y2 = *yd;
+            if (gm->M != (yd->rank >= 2 ? yd->dims[yd->rank - 2] : 1) && gm->batch == 1) {
+                /* batch folded into M: bias may vary along N only. */
+                y2.rank = 1;
+                y2.dims[0] = gm->N;
+            }
+            if (other >= 0 && c_strides_for(&g->values[other].desc, &y2, &tmp)) {
+                *gm = tmp;
+                gm->has_c = 1;
+                gm->beta = 1.0f;
+                c_value = other;
+                if (absorb(s, k, ci, &out_value)) return LOWER_OOM();
             }
         }
-        if (gm->has_c) snprintf(k->name, sizeof k->name, "%s_bias", base);
-        if (s->n_uses[out_value] == 1 && !s->is_output[out_value]) {
-            int ci = s->consumer[out_value];
-            if (ci >= 0 && is_activation(g->nodes[ci].op)) {
-                gm->act = act_of(g->nodes[ci].op);
-                s->absorbed[ci] = 1;
-                if (kernel_add_node(k, g->nodes[ci].name)) return LOWER_OOM();
-                out_value = g->nodes[ci].output;
-                size_t l = strlen(k->name);
-                snprintf(k->name + l, sizeof k->name - l, "_%s", tsr_activation_name(gm->act));
-            }
+        ci = single_consumer(s, out_value, TSR_OP_ADD);
+        int other = ci >= 0 ? add_other(s, ci, out_value, yd) : -1;
+        if (other >= 0 && tsr_desc_equal(&g->values[other].desc, yd)) {
+            gm->has_residual = 1;
+            r_value = other;
+            if (absorb(s, k, ci, &out_value)) return LOWER_OOM();
         }
-    } else if (gm->has_c) {
-        snprintf(k->name, sizeof k->name, "%s_bias", base);
+        ci = single_consumer(s, out_value, TSR_OP_COUNT);
+        if (ci >= 0 && act_of(&g->nodes[ci], &gm->act_p0, &gm->act_p1) != TSR_ACT_NONE) {
+            gm->act = act_of(&g->nodes[ci], &gm->act_p0, &gm->act_p1);
+            if (absorb(s, k, ci, &out_value)) return LOWER_OOM();
+        }
     }
+    epilogue_name(k->name, sizeof k->name, base, gm->has_c, gm->has_residual, gm->act);
     /* Operands. The output buffer is created before operand lookups could realloc. */
     int a = exp_a >= 0 ? exp_a : buffer_for(s, n->inputs[0]);
     int b = exp_b >= 0 ? exp_b : buffer_for(s, n->inputs[1]);
     int c = gm->has_c ? buffer_for(s, c_value) : -1;
+    int rr = gm->has_residual ? buffer_for(s, r_value) : -1;
     int y = buffer_for(s, out_value);
-    if (a < 0 || b < 0 || y < 0 || (gm->has_c && c < 0)) return LOWER_OOM();
+    if (a < 0 || b < 0 || y < 0 || (gm->has_c && c < 0) || (gm->has_residual && rr < 0))
+        return LOWER_OOM();
     k = &s->p->kernels[s->p->n_kernels - 1];
     k->inputs[0] = a;
     k->inputs[1] = b;
     k->n_inputs = 2;
     if (gm->has_c) k->inputs[k->n_inputs++] = c;
+    if (gm->has_residual) k->inputs[k->n_inputs++] = rr;
     k->output = y;
     s->ready[root_of(s, out_value)] = 1;
     uint64_t mn = (uint64_t)gm->batch * gm->M * gm->N;
-    k->flops = 2 * mn * (uint64_t)gm->K + (gm->has_c ? 2 * mn : 0) + (gm->act ? mn : 0);
+    k->flops = 2 * mn * (uint64_t)gm->K + (gm->has_c ? 2 * mn : 0) + (gm->has_residual ? mn : 0) +
+               (gm->act ? mn : 0);
     k->bytes = s->p->buffers[a].bytes + s->p->buffers[b].bytes + 4 * mn +
-               (gm->has_c ? s->p->buffers[c].bytes : 0);
+               (gm->has_c ? s->p->buffers[c].bytes : 0) + (gm->has_residual ? 4 * mn : 0);
     return TSR_OK;
 }
 
@@ -529,7 +588,7 @@ static tsr_status emit_region(struct lower_state *s, struct region *r) {
     for (int i = 0; i < r->n_nodes; i++) {
         struct tsr_node *n = &g->nodes[r->nodes[i]];
         struct tsr_ew_instr *in = &ew->instrs[i];
-        in->op = (uint8_t)ew_of(n->op);
+        in->op = (uint8_t)ew_of(n, &in->p0, &in->p1);
         int16_t opnd[2] = {0, 0};
         for (int q = 0; q < n->n_inputs; q++) {
             int v = n->inputs[q];
@@ -625,6 +684,309 @@ static tsr_status lower_softmax(struct lower_state *s, int ni) {
     uint64_t ne = (uint64_t)tsr_desc_elements(xd);
     k->flops = 5 * ne;
     k->bytes = 8 * ne;
+    return TSR_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Convolution, pooling, reductions, layout ops                                                */
+
+/* Adds a kernel of `kind` reading `n_in` values and writing value `out`; names it. NULL on OOM.
+ * Buffer lookups happen before the kernel is appended, so the returned pointer stays valid. */
+static struct tsr_kernel *simple_kernel(struct lower_state *s, tsr_kernel_kind kind,
+                                        const char *name, const struct tsr_node *n,
+                                        const int *in_values, int n_in, int out_value) {
+    int bufs[TSR_KERNEL_MAX_INPUTS];
+    for (int j = 0; j < n_in; j++)
+        if ((bufs[j] = buffer_for(s, in_values[j])) < 0) return NULL;
+    int y = buffer_for(s, out_value);
+    struct tsr_kernel *k = y >= 0 ? add_kernel(s, kind) : NULL;
+    if (!k || kernel_add_node(k, n->name)) return NULL;
+    snprintf(k->name, sizeof k->name, "%s", name);
+    k->n_inputs = n_in;
+    uint64_t bytes = s->p->buffers[y].bytes;
+    for (int j = 0; j < n_in; j++) {
+        k->inputs[j] = bufs[j];
+        bytes += s->p->buffers[bufs[j]].bytes;
+    }
+    k->output = y;
+    k->bytes = bytes;
+    s->ready[root_of(s, out_value)] = 1;
+    return k;
+}
+
+static tsr_status lower_conv(struct lower_state *s, int ni) {
+    tsr_graph *g = s->g;
+    struct tsr_node *n = &g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &g->values[n->inputs[0]].desc;
+    const struct tsr_tensor_desc *wd = &g->values[n->inputs[1]].desc;
+    const struct tsr_tensor_desc *yd = &g->values[n->output].desc;
+    struct tsr_window_geometry wg;
+    tsr_status st = tsr_window_geometry(s->ctx, n->op, &n->attrs, xd, wd, n->name, &wg);
+    if (st != TSR_OK) return st;
+    struct tsr_kernel *k = add_kernel(s, TSR_K_CONV);
+    if (!k || kernel_add_node(k, n->name)) return LOWER_OOM();
+    struct tsr_k_conv *cv = &k->u.conv;
+    *cv = (struct tsr_k_conv){.N = xd->dims[0],
+                              .C = xd->dims[1],
+                              .H = xd->dims[2],
+                              .W = xd->dims[3],
+                              .M = wd->dims[0],
+                              .OH = wg.oh,
+                              .OW = wg.ow,
+                              .KH = wg.kh,
+                              .KW = wg.kw,
+                              .stride_h = n->attrs.strides[0],
+                              .stride_w = n->attrs.strides[1],
+                              .pad_t = wg.pad_t,
+                              .pad_l = wg.pad_l,
+                              .dil_h = n->attrs.dilations[0],
+                              .dil_w = n->attrs.dilations[1],
+                              .group = n->attrs.group};
+    int bias_value = n->n_inputs == 3 ? n->inputs[2] : -1, r_value = -1, out_value = n->output;
+    cv->has_bias = bias_value >= 0;
+    if (!(s->disable & TSR_FUSE_EPILOGUE)) {
+        int ci = single_consumer(s, out_value, TSR_OP_ADD);
+        int other = ci >= 0 ? add_other(s, ci, out_value, yd) : -1;
+        if (!cv->has_bias && other >= 0) {
+            /* A per-channel bias: [M], [M,1,1] or [1,M,1,1] (M floats in channel order). */
+            const struct tsr_tensor_desc *bd = &g->values[other].desc;
+            int per_channel = tsr_desc_elements(bd) == cv->M && bd->rank <= 4 && bd->rank >= 1;
+            for (int d = 0; per_channel && d < bd->rank; d++) {
+                int yd_axis = d + (4 - bd->rank);
+                if (yd_axis != 1 && bd->dims[d] != 1) per_channel = 0;
+            }
+            if (per_channel && (bd->rank >= 3 || cv->M == 1)) {
+                cv->has_bias = 1;
+                bias_value = other;
+                if (absorb(s, k, ci, &out_value)) return LOWER_OOM();
+                ci = single_consumer(s, out_value, TSR_OP_ADD);
+                other = ci >= 0 ? add_other(s, ci, out_value, yd) : -1;
+            }
+        }
+        if (other >= 0 && tsr_desc_equal(&g->values[other].desc, yd)) {
+            cv->has_residual = 1;
+            r_value = other;
+            if (absorb(s, k, ci, &out_value)) return LOWER_OOM();
+        }
+        ci = single_consumer(s, out_value, TSR_OP_COUNT);
+        if (ci >= 0 && act_of(&g->nodes[ci], &cv->act_p0, &cv->act_p1) != TSR_ACT_NONE) {
+            cv->act = act_of(&g->nodes[ci], &cv->act_p0, &cv->act_p1);
+            if (absorb(s, k, ci, &out_value)) return LOWER_OOM();
+        }
+    }
+    epilogue_name(k->name, sizeof k->name,
+                  cv->group == cv->C && cv->group == cv->M && cv->group > 1 ? "conv_depthwise"
+                                                                            : "conv",
+                  cv->has_bias, cv->has_residual, cv->act);
+    int x = buffer_for(s, n->inputs[0]), w = buffer_for(s, n->inputs[1]);
+    int b = cv->has_bias ? buffer_for(s, bias_value) : -1;
+    int rr = cv->has_residual ? buffer_for(s, r_value) : -1;
+    int y = buffer_for(s, out_value);
+    if (x < 0 || w < 0 || y < 0 || (cv->has_bias && b < 0) || (cv->has_residual && rr < 0))
+        return LOWER_OOM();
+    k = &s->p->kernels[s->p->n_kernels - 1];
+    k->inputs[0] = x;
+    k->inputs[1] = w;
+    k->n_inputs = 2;
+    if (cv->has_bias) k->inputs[k->n_inputs++] = b;
+    if (cv->has_residual) k->inputs[k->n_inputs++] = rr;
+    k->output = y;
+    s->ready[root_of(s, out_value)] = 1;
+    uint64_t ny = (uint64_t)(cv->N * cv->M * cv->OH * cv->OW);
+    k->flops = 2 * ny * (uint64_t)(cv->C / cv->group * cv->KH * cv->KW) +
+               ny * (uint64_t)(cv->has_bias + cv->has_residual + (cv->act != TSR_ACT_NONE));
+    k->bytes = s->p->buffers[x].bytes + s->p->buffers[w].bytes + 4 * ny +
+               (cv->has_residual ? 4 * ny : 0) + (cv->has_bias ? 4 * (uint64_t)cv->M : 0);
+    return TSR_OK;
+}
+
+static tsr_status lower_pool(struct lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    struct tsr_window_geometry wg;
+    tsr_status st = tsr_window_geometry(s->ctx, n->op, &n->attrs, xd, NULL, n->name, &wg);
+    if (st != TSR_OK) return st;
+    struct tsr_kernel *k =
+        simple_kernel(s, TSR_K_POOL, n->op == TSR_OP_MAXPOOL ? "maxpool" : "avgpool", n,
+                      &n->inputs[0], 1, n->output);
+    if (!k) return LOWER_OOM();
+    k->u.pool = (struct tsr_k_pool){.kind = n->op == TSR_OP_MAXPOOL ? TSR_POOL_MAX : TSR_POOL_AVG,
+                                    .N = xd->dims[0],
+                                    .C = xd->dims[1],
+                                    .H = xd->dims[2],
+                                    .W = xd->dims[3],
+                                    .OH = wg.oh,
+                                    .OW = wg.ow,
+                                    .KH = wg.kh,
+                                    .KW = wg.kw,
+                                    .stride_h = n->attrs.strides[0],
+                                    .stride_w = n->attrs.strides[1],
+                                    .pad_t = wg.pad_t,
+                                    .pad_l = wg.pad_l,
+                                    .dil_h = n->attrs.dilations[0],
+                                    .dil_w = n->attrs.dilations[1],
+                                    .count_include_pad = n->attrs.count_include_pad};
+    k->flops = (uint64_t)(xd->dims[0] * xd->dims[1] * wg.oh * wg.ow * wg.kh * wg.kw);
+    return TSR_OK;
+}
+
+/* Reduce* and GlobalAveragePool: one kernel per maximal run of adjacent reduced dims (size-1
+ * dims ignored), chained through TEMP buffers; sums and maxima compose, and so do means of
+ * equal-sized groups. */
+static tsr_status lower_reduce(struct lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    unsigned mask = 0;
+    if (n->op == TSR_OP_GLOBALAVGPOOL) {
+        for (int d = 2; d < xd->rank; d++)
+            mask |= 1u << d;
+    } else if (tsr_reduce_mask(&n->attrs, xd->rank, &mask)) {
+        return TSR_ERR(s->ctx, TSR_E_SHAPE, "node '%s': bad axes", n->name);
+    }
+    tsr_reduce_kind kind = n->op == TSR_OP_REDUCESUM   ? TSR_REDUCE_SUM
+                           : n->op == TSR_OP_REDUCEMAX ? TSR_REDUCE_MAX
+                                                       : TSR_REDUCE_MEAN;
+    /* Current shape (dims shrink as runs are reduced) and which of its dims are reduced. */
+    int64_t dims[TSR_MAX_RANK];
+    int red[TSR_MAX_RANK], rank = 0;
+    for (int d = 0; d < xd->rank; d++) {
+        if (xd->dims[d] == 1) continue;
+        dims[rank] = xd->dims[d];
+        red[rank++] = (mask >> d) & 1u;
+    }
+    int src = buffer_for(s, n->inputs[0]);
+    int final_buf = buffer_for(s, n->output);
+    if (src < 0 || final_buf < 0) return LOWER_OOM();
+    int runs = 0;
+    for (int d = 0; d < rank; d++)
+        if (red[d] && (d == 0 || !red[d - 1])) runs++;
+    if (runs == 0) {
+        /* Nothing to reduce (all reduced dims are 1, or noop): a copy. */
+        struct tsr_kernel *k = simple_kernel(s, TSR_K_COPY, "copy", n, &n->inputs[0], 1, n->output);
+        if (!k) return LOWER_OOM();
+        k->u.copy.n = tsr_desc_elements(xd);
+        return TSR_OK;
+    }
+    static const char *const names[] = {"reduce_sum", "reduce_mean", "reduce_max"};
+    int done_runs = 0;
+    for (int d = 0; d < rank;) {
+        if (!red[d]) {
+            d++;
+            continue;
+        }
+        int e = d;
+        while (e < rank && red[e])
+            e++;
+        int64_t outer = 1, len = 1, inner = 1;
+        for (int q = 0; q < d; q++)
+            outer *= dims[q];
+        for (int q = d; q < e; q++)
+            len *= dims[q];
+        for (int q = e; q < rank; q++)
+            inner *= dims[q];
+        int last = ++done_runs == runs;
+        int dst = final_buf;
+        if (!last) {
+            struct tsr_tensor_desc td = {TSR_F32, 1, {outer * inner}};
+            if ((dst = add_buffer(s, TSR_BUF_TEMP, &td)) < 0) return LOWER_OOM();
+        }
+        struct tsr_kernel *k = add_kernel(s, TSR_K_REDUCE);
+        if (!k || kernel_add_node(k, n->name)) return LOWER_OOM();
+        snprintf(k->name, sizeof k->name, "%s",
+                 n->op == TSR_OP_GLOBALAVGPOOL ? "global_avgpool" : names[kind]);
+        k->u.reduce =
+            (struct tsr_k_reduce){.kind = kind, .outer = outer, .len = len, .inner = inner};
+        k->n_inputs = 1;
+        k->inputs[0] = src;
+        k->output = dst;
+        k->flops = (uint64_t)(outer * len * inner);
+        k->bytes = 4 * (uint64_t)(outer * len * inner + outer * inner);
+        /* The reduced run collapses to nothing in the shape. */
+        for (int q = e; q < rank; q++) {
+            dims[d + q - e] = dims[q];
+            red[d + q - e] = red[q];
+        }
+        rank -= e - d;
+        src = dst;
+    }
+    s->ready[root_of(s, n->output)] = 1;
+    return TSR_OK;
+}
+
+static tsr_status lower_transpose(struct lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    int64_t perm[TSR_MAX_RANK], xs[TSR_MAX_RANK], st = 1;
+    tsr_transpose_perm(&n->attrs, xd->rank, perm);
+    for (int d = xd->rank - 1; d >= 0; d--) {
+        xs[d] = st;
+        st *= xd->dims[d];
+    }
+    struct tsr_kernel *k =
+        simple_kernel(s, TSR_K_TRANSPOSE, "transpose", n, &n->inputs[0], 1, n->output);
+    if (!k) return LOWER_OOM();
+    /* Output dims in order with their input strides; size-1 dims dropped, runs that stay
+     * contiguous in the input merged. */
+    struct tsr_k_transpose *t = &k->u.transpose;
+    t->rank = 0;
+    for (int d = 0; d < xd->rank; d++) {
+        int64_t dim = xd->dims[perm[d]], stride = xs[perm[d]];
+        if (dim == 1) continue;
+        if (t->rank > 0 && t->in_strides[t->rank - 1] == stride * dim) {
+            t->dims[t->rank - 1] *= dim;
+            t->in_strides[t->rank - 1] = stride;
+            continue;
+        }
+        t->dims[t->rank] = dim;
+        t->in_strides[t->rank++] = stride;
+    }
+    if (t->rank == 0) {
+        t->rank = 1;
+        t->dims[0] = 1;
+        t->in_strides[0] = 1;
+    }
+    return TSR_OK;
+}
+
+static tsr_status lower_concat(struct lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *yd = &s->g->values[n->output].desc;
+    int64_t axis = n->attrs.axis == TSR_AXIS_DEFAULT ? 0 : n->attrs.axis;
+    if (axis < 0) axis += yd->rank;
+    struct tsr_kernel *k =
+        simple_kernel(s, TSR_K_CONCAT, "concat", n, n->inputs, n->n_inputs, n->output);
+    if (!k) return LOWER_OOM();
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < axis; d++)
+        outer *= yd->dims[d];
+    for (int d = (int)axis + 1; d < yd->rank; d++)
+        inner *= yd->dims[d];
+    k->u.concat.outer = outer;
+    k->u.concat.n = n->n_inputs;
+    for (int j = 0; j < n->n_inputs; j++)
+        k->u.concat.inner[j] = s->g->values[n->inputs[j]].desc.dims[axis] * inner;
+    return TSR_OK;
+}
+
+static tsr_status lower_layernorm(struct lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    int64_t axis = n->attrs.axis == TSR_AXIS_DEFAULT ? -1 : n->attrs.axis;
+    if (axis < 0) axis += xd->rank;
+    if (n->n_inputs < 2)
+        return TSR_ERR(s->ctx, TSR_E_INVALID_ARG, "node '%s' (LayerNormalization): no scale",
+                       n->name);
+    struct tsr_kernel *k =
+        simple_kernel(s, TSR_K_LAYERNORM, "layernorm", n, n->inputs, n->n_inputs, n->output);
+    if (!k) return LOWER_OOM();
+    int64_t len = 1;
+    for (int d = (int)axis; d < xd->rank; d++)
+        len *= xd->dims[d];
+    k->u.layernorm.len = len;
+    k->u.layernorm.outer = len ? tsr_desc_elements(xd) / len : 0;
+    k->u.layernorm.epsilon = n->attrs.epsilon;
+    k->u.layernorm.has_bias = n->n_inputs > 2;
+    k->flops = 8 * (uint64_t)tsr_desc_elements(xd);
     return TSR_OK;
 }
 
@@ -770,6 +1132,25 @@ tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *
             if ((status = lower_gemm(s, i)) != TSR_OK) goto done;
         } else if (n->op == TSR_OP_SOFTMAX) {
             if ((status = lower_softmax(s, i)) != TSR_OK) goto done;
+        } else if (n->op == TSR_OP_CONV) {
+            if ((status = lower_conv(s, i)) != TSR_OK) goto done;
+        } else if (n->op == TSR_OP_MAXPOOL || n->op == TSR_OP_AVGPOOL) {
+            if ((status = lower_pool(s, i)) != TSR_OK) goto done;
+        } else if (n->op == TSR_OP_GLOBALAVGPOOL || n->op == TSR_OP_REDUCEMEAN ||
+                   n->op == TSR_OP_REDUCESUM || n->op == TSR_OP_REDUCEMAX) {
+            if ((status = lower_reduce(s, i)) != TSR_OK) goto done;
+        } else if (n->op == TSR_OP_TRANSPOSE) {
+            if ((status = lower_transpose(s, i)) != TSR_OK) goto done;
+        } else if (n->op == TSR_OP_CONCAT) {
+            if ((status = lower_concat(s, i)) != TSR_OK) goto done;
+        } else if (n->op == TSR_OP_LAYERNORM) {
+            if ((status = lower_layernorm(s, i)) != TSR_OK) goto done;
+        } else if (n->op == TSR_OP_BATCHNORM) {
+            status = TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
+                             "node '%s' (BatchNormalization): scale, B, mean and var must be "
+                             "constants (they are folded at compile time)",
+                             n->name);
+            goto done;
         } else if (tsr_op_is_elementwise(n->op)) {
             /* Join the region of an operand if allowed, else open a new one. The region is
              * emitted when it can no longer grow: when its output's consumer is not joinable. */

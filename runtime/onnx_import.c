@@ -13,7 +13,7 @@
  *     (default 1), from opset 13 on it works on one axis (default -1).
  * Anything else is refused with a status and a message naming the file, the node and the op.
  */
-#include "runtime/internal.h"
+#include "runtime/graph.h"
 
 #include "onnx/onnx.pb-c.h"
 
@@ -96,6 +96,7 @@ struct onnx_importer {
     size_t n_shapes;
     int64_t opset; /* default-domain opset version */
     tsr_graph *graph;
+    const Onnx__GraphProto *model_graph; /* the graph being imported */
     struct onnx_map map;
 };
 
@@ -310,57 +311,164 @@ static int domain_is_default(const char *d) {
     return !d || !*d || !strcmp(d, "ai.onnx");
 }
 
+/* Which op takes which attribute, and of what type (ONNX operator pages). */
+enum attr_type { AT_INT, AT_FLOAT, AT_INTS, AT_STRING };
+#define OPS(...) ((const tsr_op[]){__VA_ARGS__, TSR_OP_COUNT})
+static const struct attr_rule {
+    const char *name;
+    enum attr_type type;
+    const tsr_op *ops; /* terminated by TSR_OP_COUNT */
+} ATTR_RULES[] = {
+    {"alpha", AT_FLOAT, OPS(TSR_OP_GEMM, TSR_OP_LEAKYRELU)},
+    {"beta", AT_FLOAT, OPS(TSR_OP_GEMM)},
+    {"transA", AT_INT, OPS(TSR_OP_GEMM)},
+    {"transB", AT_INT, OPS(TSR_OP_GEMM)},
+    {"broadcast", AT_INT, OPS(TSR_OP_GEMM)},
+    {"axis", AT_INT, OPS(TSR_OP_SOFTMAX, TSR_OP_FLATTEN, TSR_OP_CONCAT, TSR_OP_LAYERNORM)},
+    {"allowzero", AT_INT, OPS(TSR_OP_RESHAPE)},
+    {"kernel_shape", AT_INTS, OPS(TSR_OP_CONV, TSR_OP_MAXPOOL, TSR_OP_AVGPOOL)},
+    {"strides", AT_INTS, OPS(TSR_OP_CONV, TSR_OP_MAXPOOL, TSR_OP_AVGPOOL)},
+    {"pads", AT_INTS, OPS(TSR_OP_CONV, TSR_OP_MAXPOOL, TSR_OP_AVGPOOL)},
+    {"dilations", AT_INTS, OPS(TSR_OP_CONV, TSR_OP_MAXPOOL, TSR_OP_AVGPOOL)},
+    {"group", AT_INT, OPS(TSR_OP_CONV)},
+    {"auto_pad", AT_STRING, OPS(TSR_OP_CONV, TSR_OP_MAXPOOL, TSR_OP_AVGPOOL)},
+    {"ceil_mode", AT_INT, OPS(TSR_OP_MAXPOOL, TSR_OP_AVGPOOL)},
+    {"count_include_pad", AT_INT, OPS(TSR_OP_AVGPOOL)},
+    {"storage_order", AT_INT, OPS(TSR_OP_MAXPOOL)},
+    {"perm", AT_INTS, OPS(TSR_OP_TRANSPOSE)},
+    {"axes", AT_INTS, OPS(TSR_OP_REDUCEMEAN, TSR_OP_REDUCESUM, TSR_OP_REDUCEMAX)},
+    {"keepdims", AT_INT, OPS(TSR_OP_REDUCEMEAN, TSR_OP_REDUCESUM, TSR_OP_REDUCEMAX)},
+    {"noop_with_empty_axes", AT_INT, OPS(TSR_OP_REDUCEMEAN, TSR_OP_REDUCESUM, TSR_OP_REDUCEMAX)},
+    {"epsilon", AT_FLOAT, OPS(TSR_OP_BATCHNORM, TSR_OP_LAYERNORM)},
+    {"momentum", AT_FLOAT, OPS(TSR_OP_BATCHNORM)},
+    {"training_mode", AT_INT, OPS(TSR_OP_BATCHNORM)},
+    {"spatial", AT_INT, OPS(TSR_OP_BATCHNORM)},
+    {"stash_type", AT_INT, OPS(TSR_OP_LAYERNORM)},
+    {"min", AT_FLOAT, OPS(TSR_OP_CLIP)},
+    {"max", AT_FLOAT, OPS(TSR_OP_CLIP)},
+    {"approximate", AT_STRING, OPS(TSR_OP_GELU)},
+};
+
+static const struct attr_rule *attr_rule(tsr_op op, const char *name) {
+    for (size_t i = 0; i < sizeof ATTR_RULES / sizeof ATTR_RULES[0]; i++) {
+        if (strcmp(ATTR_RULES[i].name, name)) continue;
+        for (const tsr_op *o = ATTR_RULES[i].ops; *o != TSR_OP_COUNT; o++)
+            if (*o == op) return &ATTR_RULES[i];
+    }
+    return NULL;
+}
+
+/* Copies an INTS attribute of at most `max` values into dst. -1 when longer. */
+static int copy_ints(const Onnx__AttributeProto *a, int64_t *dst, size_t max, int *n) {
+    if (a->n_ints > max) return -1;
+    for (size_t i = 0; i < a->n_ints; i++)
+        dst[i] = a->ints[i];
+    if (n) *n = (int)a->n_ints;
+    return 0;
+}
+
 /* Reads one attribute of node `nl` into attrs. Returns TSR_OK, TSR_E_PARSE (wrong attribute
- * type), TSR_E_UNSUPPORTED (an attribute this op does not know, or a value that would change
- * the semantics, e.g. Gemm broadcast=0 is accepted but a graph attribute is not). */
+ * type), TSR_E_UNSUPPORTED (an attribute this op does not know, or a value that would change the
+ * semantics: 1-D/3-D windows, storage_order 1, training_mode 1, an unknown auto_pad). */
 static tsr_status read_attr(struct onnx_importer *im, tsr_op op, const char *nl,
                             const Onnx__AttributeProto *a, struct tsr_op_attrs *attrs) {
     const char *an = a->name ? a->name : "";
     const char *opn = tsr_op_name(op);
-    int want_float = 0, want_int = 0;
-    float *fdst = NULL;
-    int64_t ival = 0;
-    if (op == TSR_OP_GEMM && !strcmp(an, "alpha"))
-        want_float = 1, fdst = &attrs->alpha;
-    else if (op == TSR_OP_GEMM && !strcmp(an, "beta"))
-        want_float = 1, fdst = &attrs->beta;
-    else if (op == TSR_OP_GEMM &&
-             (!strcmp(an, "transA") || !strcmp(an, "transB") || !strcmp(an, "broadcast")))
-        want_int = 1;
-    else if ((op == TSR_OP_SOFTMAX || op == TSR_OP_FLATTEN) && !strcmp(an, "axis"))
-        want_int = 1;
-    else if (op == TSR_OP_RESHAPE && !strcmp(an, "allowzero"))
-        want_int = 1;
-    else
+    const struct attr_rule *rule = attr_rule(op, an);
+    if (!rule)
         return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
-                       "%s: node '%s' (%s): attribute '%s' is not "
-                       "supported",
-                       im->label, nl, opn, an);
+                       "%s: node '%s' (%s): attribute '%s' is not supported", im->label, nl, opn,
+                       an);
     int type = a->has_type ? (int)a->type : 0;
-    if (want_float) {
-        if (!(type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT || (!type && a->has_f)))
-            return TSR_ERR(im->ctx, TSR_E_PARSE,
-                           "%s: node '%s' (%s): attribute '%s' must be a "
-                           "float",
-                           im->label, nl, opn, an);
-        *fdst = a->f;
-        return TSR_OK;
-    }
-    (void)want_int;
-    if (!(type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT || (!type && a->has_i)))
-        return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s): attribute '%s' must be an int",
-                       im->label, nl, opn, an);
-    ival = a->i;
-    if (!strcmp(an, "transA"))
-        attrs->trans_a = ival != 0;
+    static const int want[] = {
+        ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT,
+        ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING};
+    static const char *const type_names[] = {"an int", "a float", "a list of ints", "a string"};
+    int untyped_ok = (rule->type == AT_INT && a->has_i) || (rule->type == AT_FLOAT && a->has_f) ||
+                     (rule->type == AT_INTS && a->n_ints) || (rule->type == AT_STRING && a->has_s);
+    if (!(type == want[rule->type] || (!type && untyped_ok)))
+        return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s): attribute '%s' must be %s",
+                       im->label, nl, opn, an, type_names[rule->type]);
+    int64_t iv = a->i;
+    float fv = a->f;
+    char sv[32] = "";
+    if (rule->type == AT_STRING)
+        snprintf(sv, sizeof sv, "%.*s", (int)(a->s.len < 31 ? a->s.len : 31),
+                 (const char *)a->s.data);
+    int bad = 0;
+    if (!strcmp(an, "alpha")) {
+        if (op == TSR_OP_GEMM)
+            attrs->alpha = fv;
+        else
+            attrs->leaky_alpha = fv;
+    } else if (!strcmp(an, "beta"))
+        attrs->beta = fv;
+    else if (!strcmp(an, "transA"))
+        attrs->trans_a = iv != 0;
     else if (!strcmp(an, "transB"))
-        attrs->trans_b = ival != 0;
+        attrs->trans_b = iv != 0;
     else if (!strcmp(an, "axis"))
-        attrs->axis = ival;
+        attrs->axis = iv;
     else if (!strcmp(an, "allowzero"))
-        attrs->allowzero = ival != 0;
-    /* Gemm "broadcast" (opset < 7): 1 is today's rule; 0 demands C of exactly [M, N], a subset
-     * of what unidirectional broadcasting accepts, so both import unchanged. */
+        attrs->allowzero = iv != 0;
+    else if (!strcmp(an, "kernel_shape"))
+        bad = a->n_ints != 2 || copy_ints(a, attrs->kernel_shape, 2, NULL);
+    else if (!strcmp(an, "strides"))
+        bad = a->n_ints != 2 || copy_ints(a, attrs->strides, 2, NULL);
+    else if (!strcmp(an, "dilations"))
+        bad = a->n_ints != 2 || copy_ints(a, attrs->dilations, 2, NULL);
+    else if (!strcmp(an, "pads"))
+        bad = a->n_ints != 4 || copy_ints(a, attrs->pads, 4, NULL);
+    else if (!strcmp(an, "group"))
+        attrs->group = iv;
+    else if (!strcmp(an, "ceil_mode"))
+        attrs->ceil_mode = iv != 0;
+    else if (!strcmp(an, "count_include_pad"))
+        attrs->count_include_pad = iv != 0;
+    else if (!strcmp(an, "storage_order"))
+        bad = iv != 0;
+    else if (!strcmp(an, "training_mode"))
+        bad = iv != 0;
+    else if (!strcmp(an, "spatial"))
+        bad = iv != 1;
+    else if (!strcmp(an, "perm"))
+        bad = copy_ints(a, attrs->perm, TSR_MAX_RANK, &attrs->n_perm);
+    else if (!strcmp(an, "axes"))
+        bad = copy_ints(a, attrs->axes, TSR_MAX_RANK, &attrs->n_axes);
+    else if (!strcmp(an, "keepdims"))
+        attrs->keepdims = iv != 0;
+    else if (!strcmp(an, "noop_with_empty_axes"))
+        attrs->noop_with_empty_axes = iv != 0;
+    else if (!strcmp(an, "epsilon"))
+        attrs->epsilon = fv;
+    else if (!strcmp(an, "min"))
+        attrs->clip_min = fv;
+    else if (!strcmp(an, "max"))
+        attrs->clip_max = fv;
+    else if (!strcmp(an, "approximate")) {
+        if (!strcmp(sv, "tanh"))
+            attrs->gelu_tanh = 1;
+        else
+            bad = strcmp(sv, "none") != 0;
+    } else if (!strcmp(an, "auto_pad")) {
+        if (!strcmp(sv, "NOTSET"))
+            attrs->auto_pad = TSR_AUTO_PAD_NOTSET;
+        else if (!strcmp(sv, "SAME_UPPER"))
+            attrs->auto_pad = TSR_AUTO_PAD_SAME_UPPER;
+        else if (!strcmp(sv, "SAME_LOWER"))
+            attrs->auto_pad = TSR_AUTO_PAD_SAME_LOWER;
+        else if (!strcmp(sv, "VALID"))
+            attrs->auto_pad = TSR_AUTO_PAD_VALID;
+        else
+            bad = 1;
+    }
+    /* momentum, stash_type, Gemm "broadcast" (opset < 7: 1 is today's rule; 0 demands C of
+     * exactly [M, N], a subset of what unidirectional broadcasting accepts): no effect here. */
+    if (bad)
+        return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                       "%s: node '%s' (%s): attribute '%s' has a value that is not supported "
+                       "(only 2-D windows; storage_order 0; training_mode 0)",
+                       im->label, nl, opn, an);
     return TSR_OK;
 }
 
@@ -459,18 +567,63 @@ static tsr_status check_nodes(struct onnx_importer *im, const Onnx__GraphProto *
     return TSR_OK;
 }
 
+/* Is value `name` read by a node or a graph output of g? */
+static int output_used(const Onnx__GraphProto *g, const char *name) {
+    for (size_t i = 0; i < g->n_node; i++)
+        for (size_t k = 0; k < g->node[i]->n_input; k++)
+            if (g->node[i]->input[k] && !strcmp(g->node[i]->input[k], name)) return 1;
+    for (size_t i = 0; i < g->n_output; i++)
+        if (g->output[i]->name && !strcmp(g->output[i]->name, name)) return 1;
+    return 0;
+}
+
+/* Reads a constant input that tessera takes as an attribute: Clip min (1) / max (2), Reduce*
+ * axes (1). Returns TSR_OK or TSR_E_UNSUPPORTED (not a constant, wrong size or type). */
+static tsr_status attr_from_input(struct onnx_importer *im, tsr_op op, const char *nl, int i,
+                                  const struct onnx_slot *s, struct tsr_op_attrs *attrs) {
+    const struct tsr_value_info *v = &im->graph->values[s->value];
+    int64_t n = tsr_desc_elements(&v->desc);
+    if (!v->data)
+        return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                       "%s: node '%s' (%s): input %d ('%s') must be a constant", im->label, nl,
+                       tsr_op_name(op), i, v->name);
+    if (op == TSR_OP_CLIP) {
+        if (n != 1 || v->desc.dtype != TSR_F32)
+            return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                           "%s: node '%s' (Clip): %s must be one float32 value", im->label, nl,
+                           i == 1 ? "min" : "max");
+        *(i == 1 ? &attrs->clip_min : &attrs->clip_max) = *(const float *)v->data;
+        return TSR_OK;
+    }
+    if (v->desc.dtype != TSR_I64 || v->desc.rank != 1 || n > TSR_MAX_RANK)
+        return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                       "%s: node '%s' (%s): axes must be a 1-D int64 constant of at most %d "
+                       "values",
+                       im->label, nl, tsr_op_name(op), TSR_MAX_RANK);
+    for (int64_t k = 0; k < n; k++)
+        attrs->axes[k] = ((const int64_t *)v->data)[k];
+    attrs->n_axes = (int)n;
+    return TSR_OK;
+}
+
 /* Adds node i. Returns TSR_OK, TSR_E_PARSE (bad input/output lists, undefined input),
  * TSR_E_UNSUPPORTED, TSR_E_NOMEM, or the builder's status (TSR_E_SHAPE, TSR_E_DTYPE, ...). */
 static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, int index) {
     char buf[32];
     const char *nl = node_label(n, index, buf, sizeof buf);
     const char *type = n->op_type ? n->op_type : "";
-    if (n->n_output != 1 || !n->output[0] || !*n->output[0])
+    if (n->n_output < 1 || !n->output[0] || !*n->output[0])
         return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
                        "%s: node '%s' (%s) has %zu outputs; exactly "
                        "one named output is supported",
                        im->label, nl, type, n->n_output);
     const char *out = n->output[0];
+    for (size_t k = 1; k < n->n_output; k++)
+        if (n->output[k] && *n->output[k] && output_used(im->model_graph, n->output[k]))
+            return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                           "%s: node '%s' (%s): output %zu ('%s') is used; only the first output "
+                           "is supported",
+                           im->label, nl, type, k, n->output[k]);
     if (map_find(&im->map, out))
         return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s): value '%s' is defined twice",
                        im->label, nl, type, out);
@@ -483,13 +636,23 @@ static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, i
     tsr_op op = (tsr_op)op_from_name(type);
     int mn, mx;
     op_arity(op, &mn, &mx);
-    tsr_value in[3];
+    tsr_value in[8];
     int n_in = 0;
+    struct tsr_op_attrs attrs = tsr_op_attrs_default();
+    /* Inputs that ONNX passes as tensors but tessera takes as attributes (they must be
+     * constants): Clip's min/max (opset >= 11), Reduce*'s axes (ReduceSum >= 13, others >= 18). */
+    int attr_inputs_from =
+        (op == TSR_OP_CLIP)                                                             ? 1
+        : (op == TSR_OP_REDUCESUM || op == TSR_OP_REDUCEMEAN || op == TSR_OP_REDUCEMAX) ? 1
+                                                                                        : 99;
+    if (attr_inputs_from < 99) mx = op == TSR_OP_CLIP ? 3 : 2;
     for (size_t i = 0; i < n->n_input; i++) {
         const char *iname = n->input[i] ? n->input[i] : "";
         if (!*iname) {
-            /* An empty name is an absent optional input: only Gemm's C may be absent. */
-            if (op == TSR_OP_GEMM && i == 2) continue;
+            /* An empty name is an absent optional input. */
+            if ((op == TSR_OP_GEMM && i == 2) || (op == TSR_OP_LAYERNORM && i == 2) ||
+                (int)i >= attr_inputs_from)
+                continue;
             return TSR_ERR(im->ctx, TSR_E_PARSE,
                            "%s: node '%s' (%s): required input %zu is "
                            "empty",
@@ -506,12 +669,16 @@ static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, i
                            "%s: node '%s' (%s): input '%s' is not defined "
                            "by an earlier node, an initializer or a graph input",
                            im->label, nl, type, iname);
+        if ((int)i >= attr_inputs_from) {
+            tsr_status st = attr_from_input(im, op, nl, (int)i, s, &attrs);
+            if (st != TSR_OK) return st;
+            continue;
+        }
         in[n_in++] = s->value;
     }
     if (n_in < mn)
         return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s) has %d inputs, %d expected",
                        im->label, nl, type, n_in, mn);
-    struct tsr_op_attrs attrs = tsr_op_attrs_default();
     if (op == TSR_OP_FLATTEN) attrs.axis = 1;
     if (op == TSR_OP_SOFTMAX) {
         /* Softmax-1/-11 coerce to 2-D at axis (default 1); Softmax-13 is per axis (default -1) */
@@ -535,6 +702,7 @@ static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, i
 static tsr_status import_model(struct onnx_importer *im, const Onnx__ModelProto *m) {
     const Onnx__GraphProto *g = m->graph;
     if (!g) return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: not an ONNX model with a graph", im->label);
+    im->model_graph = g;
     im->opset = -1;
     for (size_t i = 0; i < m->n_opset_import; i++)
         if (domain_is_default(m->opset_import[i]->domain) && m->opset_import[i]->has_version)

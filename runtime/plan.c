@@ -113,6 +113,19 @@ static tsr_status copy_io(tsr_plan *plan, const tsr_graph *g) {
     return TSR_OK;
 }
 
+/* The pass pipeline (runtime/passes/passes.h), in order; statistics kept in the plan. */
+static tsr_status run_passes(tsr_plan *plan, tsr_graph *g) {
+    tsr_status st;
+    int n = 0;
+    if ((st = tsr_pass_fold(g, &plan->n_folded)) != TSR_OK) return st;
+    if ((st = tsr_pass_bn(g, &plan->n_bn)) != TSR_OK) return st;
+    if ((st = tsr_pass_fold(g, &n)) != TSR_OK) return st;
+    plan->n_folded += n;
+    if ((st = tsr_pass_simplify(g, &plan->n_simplified)) != TSR_OK) return st;
+    if ((st = tsr_pass_cse(g, &plan->n_cse)) != TSR_OK) return st;
+    return tsr_pass_dce(g, &plan->n_dead);
+}
+
 tsr_status tsr_compile(tsr_context *ctx, const tsr_graph *graph,
                        const struct tsr_compile_options *opts, tsr_plan **out) {
     if (!ctx || !graph || !out)
@@ -136,8 +149,7 @@ tsr_status tsr_compile(tsr_context *ctx, const tsr_graph *graph,
     tsr_graph *g = NULL;
     if ((st = copy_io(plan, graph)) != TSR_OK) goto fail;
     if ((st = tsr_graph_clone(graph, &g)) != TSR_OK) goto fail;
-    if ((st = tsr_pass_fold(g, &plan->n_folded)) != TSR_OK) goto fail;
-    if ((st = tsr_pass_dce(g, &plan->n_dead)) != TSR_OK) goto fail;
+    if ((st = run_passes(plan, g)) != TSR_OK) goto fail;
     if ((st = tsr_lower(g, disable, &plan->prog)) != TSR_OK) goto fail;
     tsr_graph_destroy(g);
     g = NULL;

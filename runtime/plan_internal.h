@@ -17,7 +17,7 @@ struct tsr_plan {
     void *exec;                        /* backend executable */
     int allow_fallback;
     int fell_back;        /* 1 after an OpenCL failure moved the plan to the CPU */
-    int n_folded, n_dead; /* pass statistics */
+    int n_folded, n_bn, n_simplified, n_cse, n_dead; /* pass statistics (nodes) */
     char reason[768];     /* why this device */
     int n_inputs, n_outputs;
     char **input_names, **output_names; /* owned */

@@ -6,6 +6,9 @@
 #include "runtime/reference.h"
 
 #include <math.h>
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,8 +31,25 @@ static void unravel(int64_t flat, const struct tsr_tensor_desc *d, int64_t *idx)
     }
 }
 
-static float ref_unary(tsr_op op, float x) {
+static float ref_unary(const struct tsr_op_attrs *at, tsr_op op, float x) {
+    double d = x;
     switch (op) {
+    case TSR_OP_CLIP:
+        return x < at->clip_min ? at->clip_min : (x > at->clip_max ? at->clip_max : x);
+    case TSR_OP_LEAKYRELU:
+        return x >= 0.0f ? x : at->leaky_alpha * x;
+    case TSR_OP_ERF:
+        return (float)erf(d);
+    case TSR_OP_GELU:
+        if (at->gelu_tanh) /* ONNX Gelu approximate="tanh" */
+            return (float)(0.5 * d * (1.0 + tanh(sqrt(2.0 / M_PI) * (d + 0.044715 * d * d * d))));
+        return (float)(0.5 * d * (1.0 + erf(d / sqrt(2.0))));
+    case TSR_OP_SQRT:
+        return (float)sqrt(d);
+    case TSR_OP_EXP:
+        return (float)exp(d);
+    case TSR_OP_LOG:
+        return (float)log(d);
     case TSR_OP_RELU:
         return x > 0.0f ? x : 0.0f;
     case TSR_OP_SIGMOID:
@@ -51,9 +71,68 @@ static float ref_binary(tsr_op op, float a, float b) {
         return a * b;
     case TSR_OP_DIV:
         return a / b;
+    case TSR_OP_POW:
+        return (float)pow((double)a, (double)b);
     default:
         return 0.0f;
     }
+}
+
+/* Conv, MaxPool, AveragePool on NCHW (ONNX semantics; see tsr_window_geometry). */
+static tsr_status ref_window(tsr_context *ctx, const struct tsr_node *node,
+                             const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    struct tsr_window_geometry wg;
+    tsr_status st =
+        tsr_window_geometry(ctx, node->op, &node->attrs, xd,
+                            node->op == TSR_OP_CONV ? &in[1]->desc : NULL, node->name, &wg);
+    if (st != TSR_OK) return st;
+    const struct tsr_op_attrs *at = &node->attrs;
+    int64_t N = xd->dims[0], C = xd->dims[1], H = xd->dims[2], W = xd->dims[3];
+    int64_t M = out->desc.dims[1], OH = wg.oh, OW = wg.ow;
+    const float *x = in[0]->data;
+    float *y = out->data;
+    for (int64_t b = 0; b < N; b++)
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t oh = 0; oh < OH; oh++)
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    double acc = node->op == TSR_OP_MAXPOOL ? -INFINITY : 0.0;
+                    int64_t count = 0;
+                    int64_t cpg = node->op == TSR_OP_CONV ? C / at->group : 1;
+                    int64_t mpg = node->op == TSR_OP_CONV ? M / at->group : 1;
+                    int64_t c0 = node->op == TSR_OP_CONV ? (m / mpg) * cpg : m;
+                    for (int64_t ci = 0; ci < cpg; ci++)
+                        for (int64_t kh = 0; kh < wg.kh; kh++)
+                            for (int64_t kw = 0; kw < wg.kw; kw++) {
+                                int64_t ih = oh * at->strides[0] - wg.pad_t + kh * at->dilations[0];
+                                int64_t iw = ow * at->strides[1] - wg.pad_l + kw * at->dilations[1];
+                                int inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
+                                if (node->op == TSR_OP_AVGPOOL && at->count_include_pad) {
+                                    /* padded positions count; the window is clipped to the
+                                     * padded input (ONNX AveragePool) */
+                                    if (ih < -wg.pad_t || ih >= H + wg.pad_b || iw < -wg.pad_l ||
+                                        iw >= W + wg.pad_r)
+                                        continue;
+                                    count++;
+                                }
+                                if (!inside) continue;
+                                double v = x[((b * C + c0 + ci) * H + ih) * W + iw];
+                                if (node->op == TSR_OP_CONV) {
+                                    const float *w = in[1]->data;
+                                    acc += v * w[((m * cpg + ci) * wg.kh + kh) * wg.kw + kw];
+                                } else if (node->op == TSR_OP_MAXPOOL) {
+                                    if (v > acc) acc = v;
+                                } else {
+                                    acc += v;
+                                    if (!at->count_include_pad) count++;
+                                }
+                            }
+                    if (node->op == TSR_OP_CONV && node->n_inputs == 3)
+                        acc += ((const float *)in[2]->data)[m];
+                    if (node->op == TSR_OP_AVGPOOL) acc = count ? acc / (double)count : 0.0;
+                    y[((b * M + m) * OH + oh) * OW + ow] = (float)acc;
+                }
+    return TSR_OK;
 }
 
 tsr_status tsr_ref_eval_node(tsr_context *ctx, const struct tsr_node *node,
@@ -66,7 +145,8 @@ tsr_status tsr_ref_eval_node(tsr_context *ctx, const struct tsr_node *node,
     case TSR_OP_ADD:
     case TSR_OP_SUB:
     case TSR_OP_MUL:
-    case TSR_OP_DIV: {
+    case TSR_OP_DIV:
+    case TSR_OP_POW: {
         const float *a = in[0]->data, *b = in[1]->data;
         for (int64_t i = 0; i < n; i++) {
             unravel(i, od, idx);
@@ -77,10 +157,151 @@ tsr_status tsr_ref_eval_node(tsr_context *ctx, const struct tsr_node *node,
     }
     case TSR_OP_RELU:
     case TSR_OP_SIGMOID:
-    case TSR_OP_TANH: {
+    case TSR_OP_TANH:
+    case TSR_OP_CLIP:
+    case TSR_OP_LEAKYRELU:
+    case TSR_OP_ERF:
+    case TSR_OP_GELU:
+    case TSR_OP_SQRT:
+    case TSR_OP_EXP:
+    case TSR_OP_LOG: {
         const float *x = in[0]->data;
         for (int64_t i = 0; i < n; i++)
-            y[i] = ref_unary(node->op, x[i]);
+            y[i] = ref_unary(&node->attrs, node->op, x[i]);
+        return TSR_OK;
+    }
+    case TSR_OP_CONV:
+    case TSR_OP_MAXPOOL:
+    case TSR_OP_AVGPOOL:
+        return ref_window(ctx, node, in, out);
+    case TSR_OP_GLOBALAVGPOOL: {
+        const float *x = in[0]->data;
+        int64_t nc = in[0]->desc.dims[0] * in[0]->desc.dims[1],
+                sp = n ? tsr_desc_elements(&in[0]->desc) / nc : 0;
+        for (int64_t i = 0; i < nc; i++) {
+            double acc = 0.0;
+            for (int64_t j = 0; j < sp; j++)
+                acc += x[i * sp + j];
+            y[i] = (float)(acc / (double)sp);
+        }
+        return TSR_OK;
+    }
+    case TSR_OP_BATCHNORM: {
+        /* y = (x - mean) / sqrt(var + epsilon) * scale + B, per channel (dim 1). */
+        const float *x = in[0]->data, *sc = in[1]->data, *bb = in[2]->data, *mu = in[3]->data,
+                    *var = in[4]->data;
+        int64_t C = in[0]->desc.dims[1], inner = 1;
+        for (int d = 2; d < in[0]->desc.rank; d++)
+            inner *= in[0]->desc.dims[d];
+        for (int64_t i = 0; i < n; i++) {
+            int64_t c = (i / inner) % C;
+            y[i] = (float)(((double)x[i] - mu[c]) / sqrt((double)var[c] + node->attrs.epsilon) *
+                               sc[c] +
+                           bb[c]);
+        }
+        return TSR_OK;
+    }
+    case TSR_OP_CONCAT: {
+        int r = od->rank;
+        int64_t axis = node->attrs.axis == TSR_AXIS_DEFAULT ? 0 : node->attrs.axis;
+        if (axis < 0) axis += r;
+        int64_t outer = 1, inner = 1;
+        for (int d = 0; d < axis; d++)
+            outer *= od->dims[d];
+        for (int d = (int)axis + 1; d < r; d++)
+            inner *= od->dims[d];
+        int64_t row = od->dims[axis] * inner, col = 0;
+        for (int k = 0; k < node->n_inputs; k++) {
+            int64_t w = in[k]->desc.dims[axis] * inner;
+            const float *x = in[k]->data;
+            for (int64_t o = 0; o < outer; o++)
+                for (int64_t j = 0; j < w; j++)
+                    y[o * row + col + j] = x[o * w + j];
+            col += w;
+        }
+        return TSR_OK;
+    }
+    case TSR_OP_TRANSPOSE: {
+        int64_t perm[TSR_MAX_RANK], in_stride[TSR_MAX_RANK];
+        const struct tsr_tensor_desc *xd = &in[0]->desc;
+        tsr_transpose_perm(&node->attrs, xd->rank, perm);
+        int64_t st = 1;
+        for (int d = xd->rank - 1; d >= 0; d--) {
+            in_stride[d] = st;
+            st *= xd->dims[d];
+        }
+        const float *x = in[0]->data;
+        for (int64_t i = 0; i < n; i++) {
+            unravel(i, od, idx);
+            int64_t off = 0;
+            for (int d = 0; d < od->rank; d++)
+                off += idx[d] * in_stride[perm[d]];
+            y[i] = x[off];
+        }
+        return TSR_OK;
+    }
+    case TSR_OP_REDUCEMEAN:
+    case TSR_OP_REDUCESUM:
+    case TSR_OP_REDUCEMAX: {
+        const struct tsr_tensor_desc *xd = &in[0]->desc;
+        unsigned mask;
+        tsr_reduce_mask(&node->attrs, xd->rank, &mask);
+        /* Accumulate every input element into the output element it reduces to. */
+        double *acc = calloc((size_t)(n ? n : 1), sizeof *acc);
+        int64_t *cnt = calloc((size_t)(n ? n : 1), sizeof *cnt);
+        if (!acc || !cnt) {
+            free(acc);
+            free(cnt);
+            return TSR_ERR(ctx, TSR_E_NOMEM, "reference: out of memory");
+        }
+        for (int64_t i = 0; i < n; i++)
+            acc[i] = node->op == TSR_OP_REDUCEMAX ? -INFINITY : 0.0;
+        const float *x = in[0]->data;
+        int64_t nx = tsr_desc_elements(xd);
+        for (int64_t i = 0; i < nx; i++) {
+            unravel(i, xd, idx);
+            int64_t o = 0;
+            for (int d = 0; d < xd->rank; d++)
+                if (!(mask & (1u << d))) o = o * xd->dims[d] + idx[d];
+            if (node->op == TSR_OP_REDUCEMAX) {
+                if (x[i] > acc[o] || isnan(x[i])) acc[o] = x[i];
+            } else {
+                acc[o] += x[i];
+            }
+            cnt[o]++;
+        }
+        for (int64_t i = 0; i < n; i++)
+            y[i] = (float)(node->op == TSR_OP_REDUCEMEAN ? acc[i] / (double)cnt[i] : acc[i]);
+        free(acc);
+        free(cnt);
+        return TSR_OK;
+    }
+    case TSR_OP_LAYERNORM: {
+        const struct tsr_tensor_desc *xd = &in[0]->desc;
+        int64_t axis = node->attrs.axis == TSR_AXIS_DEFAULT ? -1 : node->attrs.axis;
+        if (axis < 0) axis += xd->rank;
+        int64_t len = 1;
+        for (int d = (int)axis; d < xd->rank; d++)
+            len *= xd->dims[d];
+        int64_t rows = len ? n / len : 0;
+        const float *x = in[0]->data, *sc = node->n_inputs > 1 ? in[1]->data : NULL;
+        const float *bb = node->n_inputs > 2 ? in[2]->data : NULL;
+        for (int64_t r = 0; r < rows; r++) {
+            double mean = 0.0, var = 0.0;
+            for (int64_t j = 0; j < len; j++)
+                mean += x[r * len + j];
+            mean /= (double)len;
+            for (int64_t j = 0; j < len; j++) {
+                double dlt = x[r * len + j] - mean;
+                var += dlt * dlt;
+            }
+            var /= (double)len;
+            double inv = 1.0 / sqrt(var + node->attrs.epsilon);
+            for (int64_t j = 0; j < len; j++)
+                y[r * len + j] =
+                    (float)(((double)x[r * len + j] - mean) * inv * (sc ? sc[j] : 1.0) +
+                            (bb ? bb[j] : 0.0));
+        }
         return TSR_OK;
     }
     case TSR_OP_IDENTITY:

@@ -47,6 +47,121 @@ static struct tsr_tensor_desc f32_desc(int rank) {
 
 #define SHAPE_ERR(...) TSR_ERR(ctx, TSR_E_SHAPE, __VA_ARGS__)
 
+int tsr_transpose_perm(const struct tsr_op_attrs *attrs, int rank, int64_t *perm) {
+    if (attrs->n_perm == 0) {
+        for (int d = 0; d < rank; d++)
+            perm[d] = rank - 1 - d;
+        return 0;
+    }
+    if (attrs->n_perm != rank) return -1;
+    unsigned seen = 0;
+    for (int d = 0; d < rank; d++) {
+        int64_t p = attrs->perm[d];
+        if (p < 0) p += rank;
+        if (p < 0 || p >= rank || (seen & (1u << p))) return -1;
+        seen |= 1u << p;
+        perm[d] = p;
+    }
+    return 0;
+}
+
+int tsr_reduce_mask(const struct tsr_op_attrs *attrs, int rank, unsigned *mask) {
+    *mask = 0;
+    if (attrs->n_axes == 0) {
+        if (!attrs->noop_with_empty_axes) *mask = rank ? (1u << rank) - 1 : 0;
+        return 0;
+    }
+    for (int i = 0; i < attrs->n_axes; i++) {
+        int64_t a = attrs->axes[i];
+        if (a < 0) a += rank;
+        if (a < 0 || a >= rank || (*mask & (1u << a))) return -1;
+        *mask |= 1u << a;
+    }
+    return 0;
+}
+
+/* out = floor or ceil of (in + pads - dil*(k-1) - 1) / stride + 1, ONNX Conv / pool semantics;
+ * with ceil_mode a window that would start in the end padding only is dropped (as PyTorch). */
+static int64_t window_out(int64_t in, int64_t k, int64_t stride, int64_t dil, int64_t pad_begin,
+                          int64_t pad_end, int ceil_mode) {
+    int64_t span = in + pad_begin + pad_end - dil * (k - 1) - 1;
+    if (span < 0) return 0;
+    int64_t o = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+    if (ceil_mode && (o - 1) * stride >= in + pad_begin) o--;
+    return o;
+}
+
+tsr_status tsr_window_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_attrs *attrs,
+                               const struct tsr_tensor_desc *x, const struct tsr_tensor_desc *w,
+                               const char *node, struct tsr_window_geometry *out) {
+    char s0[160], s1[160];
+    const char *opn = tsr_op_name(op);
+    if (x->rank != 4)
+        return TSR_ERR(ctx, x->rank == 3 || x->rank == 5 ? TSR_E_UNSUPPORTED : TSR_E_SHAPE,
+                       "node '%s' (%s): input %s: only 2-D spatial NCHW inputs ([N, C, H, W]) are "
+                       "supported",
+                       node, opn, tsr_desc_format(x, s0, sizeof s0));
+    memset(out, 0, sizeof *out);
+    int64_t kh = attrs->kernel_shape[0], kw = attrs->kernel_shape[1];
+    if (op == TSR_OP_CONV) {
+        int64_t g = attrs->group;
+        if (w->rank != 4 || g < 1 || x->dims[1] % g || w->dims[1] * g != x->dims[1] ||
+            w->dims[0] % g)
+            return SHAPE_ERR("node '%s' (Conv): weights %s do not fit input %s with group %lld "
+                             "(expected [M, C/group, kH, kW], M divisible by group)",
+                             node, tsr_desc_format(w, s0, sizeof s0),
+                             tsr_desc_format(x, s1, sizeof s1), (long long)g);
+        if ((kh && kh != w->dims[2]) || (kw && kw != w->dims[3]))
+            return SHAPE_ERR("node '%s' (Conv): kernel_shape [%lld, %lld] differs from weights %s",
+                             node, (long long)kh, (long long)kw, tsr_desc_format(w, s0, sizeof s0));
+        kh = w->dims[2];
+        kw = w->dims[3];
+    } else if (kh <= 0 || kw <= 0) {
+        return SHAPE_ERR("node '%s' (%s): kernel_shape must give two positive sizes", node, opn);
+    }
+    int64_t sh = attrs->strides[0], sw = attrs->strides[1];
+    int64_t dh = attrs->dilations[0], dw = attrs->dilations[1];
+    if (sh < 1 || sw < 1 || dh < 1 || dw < 1)
+        return SHAPE_ERR("node '%s' (%s): strides and dilations must be >= 1", node, opn);
+    int64_t pt = attrs->pads[0], pl = attrs->pads[1], pb = attrs->pads[2], pr = attrs->pads[3];
+    if (pt < 0 || pl < 0 || pb < 0 || pr < 0)
+        return SHAPE_ERR("node '%s' (%s): negative pads", node, opn);
+    int64_t H = x->dims[2], W = x->dims[3];
+    if (attrs->auto_pad == TSR_AUTO_PAD_VALID) {
+        pt = pl = pb = pr = 0;
+    } else if (attrs->auto_pad == TSR_AUTO_PAD_SAME_UPPER ||
+               attrs->auto_pad == TSR_AUTO_PAD_SAME_LOWER) {
+        /* ONNX: output = ceil(in / stride); the total padding splits with the extra at the end
+         * (SAME_UPPER) or the beginning (SAME_LOWER). */
+        int64_t oh = (H + sh - 1) / sh, ow = (W + sw - 1) / sw;
+        int64_t th = (oh - 1) * sh + dh * (kh - 1) + 1 - H,
+                tw = (ow - 1) * sw + dw * (kw - 1) + 1 - W;
+        if (th < 0) th = 0;
+        if (tw < 0) tw = 0;
+        int upper = attrs->auto_pad == TSR_AUTO_PAD_SAME_UPPER;
+        pt = upper ? th / 2 : th - th / 2;
+        pb = th - pt;
+        pl = upper ? tw / 2 : tw - tw / 2;
+        pr = tw - pl;
+    }
+    out->kh = kh;
+    out->kw = kw;
+    out->pad_t = pt;
+    out->pad_l = pl;
+    out->pad_b = pb;
+    out->pad_r = pr;
+    int ceil_mode = op != TSR_OP_CONV && attrs->ceil_mode;
+    out->oh = window_out(H, kh, sh, dh, pt, pb, ceil_mode);
+    out->ow = window_out(W, kw, sw, dw, pl, pr, ceil_mode);
+    if (out->oh <= 0 || out->ow <= 0)
+        return SHAPE_ERR("node '%s' (%s): the %lldx%lld window (dilation %lld, %lld) does not fit "
+                         "input %s with pads [%lld, %lld, %lld, %lld]",
+                         node, opn, (long long)kh, (long long)kw, (long long)dh, (long long)dw,
+                         tsr_desc_format(x, s0, sizeof s0), (long long)pt, (long long)pl,
+                         (long long)pb, (long long)pr);
+    return TSR_OK;
+}
+
 tsr_status tsr_infer_shape(tsr_context *ctx, tsr_op op, const struct tsr_op_attrs *attrs,
                            const struct tsr_tensor_desc *const *in, const void *const *in_data,
                            int n_in, const char *node, struct tsr_tensor_desc *out) {
@@ -74,8 +189,131 @@ tsr_status tsr_infer_shape(tsr_context *ctx, tsr_op op, const struct tsr_op_attr
     case TSR_OP_SIGMOID:
     case TSR_OP_TANH:
     case TSR_OP_IDENTITY:
+    case TSR_OP_CLIP:
+    case TSR_OP_LEAKYRELU:
+    case TSR_OP_ERF:
+    case TSR_OP_GELU:
+    case TSR_OP_SQRT:
+    case TSR_OP_EXP:
+    case TSR_OP_LOG:
         *out = *in[0];
         return TSR_OK;
+    case TSR_OP_POW:
+        if (tsr_broadcast_shape(in[0], in[1], out))
+            return SHAPE_ERR("node '%s' (Pow): shapes %s and %s cannot be broadcast together", node,
+                             tsr_desc_format(in[0], s0, sizeof s0),
+                             tsr_desc_format(in[1], s1, sizeof s1));
+        return TSR_OK;
+    case TSR_OP_CONV:
+    case TSR_OP_MAXPOOL:
+    case TSR_OP_AVGPOOL: {
+        struct tsr_window_geometry wg;
+        tsr_status st =
+            tsr_window_geometry(ctx, op, attrs, in[0], n_in > 1 ? in[1] : NULL, node, &wg);
+        if (st != TSR_OK) return st;
+        if (op == TSR_OP_CONV && n_in == 3 &&
+            (in[2]->rank != 1 || in[2]->dims[0] != in[1]->dims[0]))
+            return SHAPE_ERR("node '%s' (Conv): bias %s must be [%lld] (one per output channel)",
+                             node, tsr_desc_format(in[2], s0, sizeof s0),
+                             (long long)in[1]->dims[0]);
+        *out = f32_desc(4);
+        out->dims[0] = in[0]->dims[0];
+        out->dims[1] = op == TSR_OP_CONV ? in[1]->dims[0] : in[0]->dims[1];
+        out->dims[2] = wg.oh;
+        out->dims[3] = wg.ow;
+        return TSR_OK;
+    }
+    case TSR_OP_GLOBALAVGPOOL:
+        if (in[0]->rank < 3)
+            return SHAPE_ERR("node '%s' (GlobalAveragePool): input %s must be [N, C, spatial...]",
+                             node, tsr_desc_format(in[0], s0, sizeof s0));
+        *out = *in[0];
+        for (int i = 2; i < out->rank; i++)
+            out->dims[i] = 1;
+        return TSR_OK;
+    case TSR_OP_BATCHNORM: {
+        if (in[0]->rank < 2)
+            return SHAPE_ERR("node '%s' (BatchNormalization): input %s must be [N, C, ...]", node,
+                             tsr_desc_format(in[0], s0, sizeof s0));
+        for (int k = 1; k < 5; k++)
+            if (in[k]->rank != 1 || in[k]->dims[0] != in[0]->dims[1])
+                return SHAPE_ERR(
+                    "node '%s' (BatchNormalization): parameter %d is %s, expected [%lld] "
+                    "for input %s",
+                    node, k, tsr_desc_format(in[k], s0, sizeof s0), (long long)in[0]->dims[1],
+                    tsr_desc_format(in[0], s1, sizeof s1));
+        *out = *in[0];
+        return TSR_OK;
+    }
+    case TSR_OP_CONCAT: {
+        int r = in[0]->rank;
+        int64_t axis = attrs->axis == TSR_AXIS_DEFAULT ? 0 : attrs->axis;
+        if (r == 0 || axis < -r || axis >= r)
+            return SHAPE_ERR("node '%s' (Concat): axis %lld out of range for input %s", node,
+                             (long long)axis, tsr_desc_format(in[0], s0, sizeof s0));
+        if (axis < 0) axis += r;
+        *out = *in[0];
+        for (int k = 1; k < n_in; k++) {
+            int ok = in[k]->rank == r;
+            for (int d = 0; ok && d < r; d++)
+                if (d != axis && in[k]->dims[d] != in[0]->dims[d]) ok = 0;
+            if (!ok)
+                return SHAPE_ERR(
+                    "node '%s' (Concat): input %d %s does not match input 0 %s outside "
+                    "axis %lld",
+                    node, k, tsr_desc_format(in[k], s0, sizeof s0),
+                    tsr_desc_format(in[0], s1, sizeof s1), (long long)axis);
+            out->dims[axis] += in[k]->dims[axis];
+        }
+        return TSR_OK;
+    }
+    case TSR_OP_TRANSPOSE: {
+        int64_t perm[TSR_MAX_RANK];
+        if (tsr_transpose_perm(attrs, in[0]->rank, perm))
+            return SHAPE_ERR(
+                "node '%s' (Transpose): perm is not a permutation of the %d dims of %s", node,
+                in[0]->rank, tsr_desc_format(in[0], s0, sizeof s0));
+        *out = *in[0];
+        for (int d = 0; d < in[0]->rank; d++)
+            out->dims[d] = in[0]->dims[perm[d]];
+        return TSR_OK;
+    }
+    case TSR_OP_REDUCEMEAN:
+    case TSR_OP_REDUCESUM:
+    case TSR_OP_REDUCEMAX: {
+        unsigned mask;
+        if (tsr_reduce_mask(attrs, in[0]->rank, &mask))
+            return SHAPE_ERR("node '%s' (%s): axes out of range or repeated for input %s", node,
+                             opn, tsr_desc_format(in[0], s0, sizeof s0));
+        *out = f32_desc(0);
+        for (int d = 0; d < in[0]->rank; d++) {
+            if (!(mask & (1u << d)))
+                out->dims[out->rank++] = in[0]->dims[d];
+            else if (attrs->keepdims)
+                out->dims[out->rank++] = 1;
+        }
+        return TSR_OK;
+    }
+    case TSR_OP_LAYERNORM: {
+        int r = in[0]->rank;
+        int64_t axis = attrs->axis == TSR_AXIS_DEFAULT ? -1 : attrs->axis;
+        if (r == 0 || axis < -r || axis >= r)
+            return SHAPE_ERR("node '%s' (LayerNormalization): axis %lld out of range for input %s",
+                             node, (long long)axis, tsr_desc_format(in[0], s0, sizeof s0));
+        if (axis < 0) axis += r;
+        int64_t len = 1;
+        for (int d = (int)axis; d < r; d++)
+            len *= in[0]->dims[d];
+        for (int k = 1; k < n_in; k++)
+            if (tsr_desc_elements(in[k]) != len)
+                return SHAPE_ERR(
+                    "node '%s' (LayerNormalization): %s %s must hold the %lld elements "
+                    "of the normalised dims of %s",
+                    node, k == 1 ? "scale" : "bias", tsr_desc_format(in[k], s0, sizeof s0),
+                    (long long)len, tsr_desc_format(in[0], s1, sizeof s1));
+        *out = *in[0];
+        return TSR_OK;
+    }
     case TSR_OP_SOFTMAX: {
         int r = in[0]->rank;
         int64_t axis = attrs->axis == TSR_AXIS_DEFAULT ? (attrs->softmax_2d ? 1 : -1) : attrs->axis;

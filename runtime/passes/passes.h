@@ -1,6 +1,7 @@
 /*
  * passes.h — graph passes run by tsr_compile before lowering, in this order:
- *   fold (constant folding) → dce (dead-code elimination).
+ *   fold (constant folding) → bn (BatchNormalization folding) → fold → simplify (algebraic
+ *   identities) → cse (common subexpressions) → dce (dead-code elimination).
  * Fusion decisions (elementwise chains, GEMM epilogues) are taken by lowering (runtime/lower.c)
  * because they depend on the kernels a backend can run. Each pass rewrites the graph in place
  * (a clone owned by tsr_compile) and is testable alone.
@@ -19,5 +20,21 @@ tsr_status tsr_pass_fold(tsr_graph *g, int *n_folded);
 /* Marks dead every node whose output does not reach a graph output. Writes the number of nodes
  * removed to *n_removed (may be NULL). Returns TSR_OK, TSR_E_NOMEM. */
 tsr_status tsr_pass_dce(tsr_graph *g, int *n_removed);
+
+/* Folds inference BatchNormalization with constant parameters into the preceding Conv or Gemm
+ * (when its output feeds only the BN and its weights are constant), else rewrites it into
+ * Mul + Add with per-channel constants. Writes the number of BN nodes handled to *n_folded.
+ * Formulas and source in bn.c. Returns TSR_OK, TSR_E_NOMEM. */
+tsr_status tsr_pass_bn(tsr_graph *g, int *n_folded);
+
+/* Algebraic simplification: removes x*1, x/1, x+0, x-0 (when the constant does not enlarge x's
+ * shape), Identity, and Reshape/Flatten/Transpose that keep shape and order; their consumers
+ * read the input instead. Writes the number of nodes removed. Returns TSR_OK. */
+tsr_status tsr_pass_simplify(tsr_graph *g, int *n_removed);
+
+/* Common-subexpression elimination: a node with the same op, inputs and attributes as an
+ * earlier live node is removed and its consumers read the earlier output; constants with
+ * identical type, shape and bytes are merged too. Writes the number removed. Returns TSR_OK. */
+tsr_status tsr_pass_cse(tsr_graph *g, int *n_removed);
 
 #endif
