@@ -37,7 +37,12 @@ static const size_t k_sizes[] = {1, 7, 15, 16, 17, 33, 1000, 4099};
 
 /* ---- scalar references (double precision, libm) ---- */
 
-static double ref_op(tsr_ew_op op, double a, double b) {
+/* Immediates used when a test runs the unary kernels directly. */
+#define LEAKY_ALPHA 0.1f
+#define CLIP_LO     -2.5f
+#define CLIP_HI     3.5f
+
+static double ref_op_p(tsr_ew_op op, double a, double b, double p0, double p1) {
     switch (op) {
     case TSR_EW_ADD:
         return a + b;
@@ -55,42 +60,118 @@ static double ref_op(tsr_ew_op op, double a, double b) {
         return tanh(a);
     case TSR_EW_COPY:
         return a;
+    case TSR_EW_EXP:
+        return exp(a);
+    case TSR_EW_LOG:
+        return log(a);
+    case TSR_EW_SQRT:
+        return sqrt(a);
+    case TSR_EW_ERF:
+        return erf(a);
+    case TSR_EW_GELU:
+        /* 0.5 a (1 + erf(a / sqrt 2)) written with erfc: exact in double for negative a too */
+        return 0.5 * a * erfc(-a / sqrt(2.0));
+    case TSR_EW_GELU_TANH: {
+        /* 0.5 a (1 + tanh(u)) directly; below a = -3 double loses 1 + tanh(u) to cancellation,
+         * there use the equal a / (1 + exp(-2u)) */
+        const double u = 0.79788456080286536 * (a + 0.044715 * a * a * a);
+        return a > -3.0 ? 0.5 * a * (1.0 + tanh(u)) : a / (1.0 + exp(-2.0 * u));
+    }
+    case TSR_EW_LEAKY_RELU:
+        return a >= 0.0 ? a : p0 * a;
+    case TSR_EW_CLIP:
+        return fmin(fmax(a, p0), p1);
+    case TSR_EW_POW:
+        return pow(a, b);
     default:
         return NAN;
     }
 }
 
+static double ref_op(tsr_ew_op op, double a, double b) {
+    return ref_op_p(op, a, b, op == TSR_EW_CLIP ? CLIP_LO : LEAKY_ALPHA, CLIP_HI);
+}
+
 static int op_exact(tsr_ew_op op) {
-    return op != TSR_EW_SIGMOID && op != TSR_EW_TANH;
+    switch (op) {
+    case TSR_EW_ADD:
+    case TSR_EW_SUB:
+    case TSR_EW_MUL:
+    case TSR_EW_DIV:
+    case TSR_EW_RELU:
+    case TSR_EW_COPY:
+    case TSR_EW_SQRT:
+    case TSR_EW_LEAKY_RELU:
+    case TSR_EW_CLIP:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Allowed |y - ref| of an inexact op at inputs (a, b) with reference r (see the header). */
+static double op_tol(tsr_ew_op op, double a, double b, double r) {
+    double rel = TOL_REL;
+    switch (op) {
+    case TSR_EW_GELU:
+        /* 1 + erf(z) for negative z: erf's error (~1 ulp of 1) becomes absolute, times 0.5|a| */
+        return TOL_REL * fabs(r) + 1.2e-7 * fabs(a) + TOL_ABS;
+    case TSR_EW_GELU_TANH: {
+        /* the rounding of u (a^3 and the sum: about 3 roundings of 2^-24) enters exp(-2u) as a
+         * relative error of |2u| times that */
+        const double u2 = fabs(2.0 * 0.79788456080286536 * (a + 0.044715 * a * a * a));
+        rel += 1.8e-7 * u2;
+        break;
+    }
+    case TSR_EW_POW:
+        /* exp(b log|a|): the rounding of b log|a| becomes a relative error |b log|a|| 2^-24;
+         * integer exponents by repeated multiplication: about |b| / 2 roundings */
+        if (a != 0.0 && isfinite(a) && isfinite(b)) rel += 1.2e-7 * fabs(b * log(fabs(a)));
+        if (b == floor(b) && fabs(b) <= 16.0) rel += 6e-8 * fabs(b);
+        break;
+    default:
+        break;
+    }
+    return rel * fabs(r) + TOL_ABS;
 }
 
 /* Checks y (float) against ref (double) for op; returns the max relative error seen (where
- * |ref| >= 1e-30) and fails the test on a violation. */
-static double check_close(tsr_ew_op op, const char *what, size_t n, const float *y,
-                          const double *ref, const float *a, const float *b) {
+ * |ref| >= 1e-30) and fails the test on a violation. a / b: the inputs (NULL = not an array;
+ * sa / sb: then the scalar operand). */
+static double check_close2(tsr_ew_op op, const char *what, size_t n, const float *y,
+                           const double *ref, const float *a, const float *b, float sa, float sb) {
     double worst = 0.0;
     for (size_t i = 0; i < n; i++) {
+        const double av = a ? a[i] : sa, bv = b ? b[i] : sb;
         double r = op_exact(op) ? (double)(float)ref[i] : ref[i];
+        if (!op_exact(op) && fabs(r) > 3.4028234663852886e38) r = copysign(INFINITY, r);
         double d = fabs((double)y[i] - r);
         if (isnan(r)) {
-            ck_assert_msg(isnan(y[i]), "%s: i=%zu expected NaN, got %g", what, i, y[i]);
+            ck_assert_msg(isnan(y[i]), "%s: i=%zu a=%.9g b=%.9g expected NaN, got %g", what, i, av,
+                          bv, y[i]);
             continue;
         }
         if (isinf(r)) {
-            ck_assert_msg(y[i] == r, "%s: i=%zu expected %g, got %g", what, i, r, y[i]);
+            ck_assert_msg(y[i] == r, "%s: i=%zu a=%.9g b=%.9g expected %g, got %g", what, i, av, bv,
+                          r, y[i]);
             continue;
         }
         if (op_exact(op)) {
-            ck_assert_msg(d == 0.0, "%s: i=%zu a=%.9g b=%.9g: got %.9g, expected %.9g", what, i,
-                          a ? a[i] : 0.0, b ? b[i] : 0.0, y[i], r);
+            ck_assert_msg(d == 0.0, "%s: i=%zu a=%.9g b=%.9g: got %.9g, expected %.9g", what, i, av,
+                          bv, y[i], r);
         } else {
-            ck_assert_msg(d <= TOL_REL * fabs(r) + TOL_ABS,
-                          "%s: i=%zu x=%.9g: got %.9g, expected %.9g (rel %.3g)", what, i,
-                          a ? a[i] : 0.0, y[i], r, d / fabs(r));
+            ck_assert_msg(d <= op_tol(op, av, bv, r),
+                          "%s: i=%zu a=%.9g b=%.9g: got %.9g, expected %.9g (rel %.3g)", what, i,
+                          av, bv, y[i], r, d / fabs(r));
             if (fabs(r) >= 1e-30 && d / fabs(r) > worst) worst = d / fabs(r);
         }
     }
     return worst;
+}
+
+static double check_close(tsr_ew_op op, const char *what, size_t n, const float *y,
+                          const double *ref, const float *a, const float *b) {
+    return check_close2(op, what, n, y, ref, a, b, 0.0f, 0.0f);
 }
 
 static int n_tiers(void) {
@@ -136,14 +217,14 @@ START_TEST(test_ew_ops) {
                 snprintf(what, sizeof what, "%s %s n=%zu", tsr_cpu_isa_name(isa),
                          tsr_ew_name((tsr_ew_op)op), n);
                 ck_assert_ptr_nonnull(k->unary[op]);
-                k->unary[op](n, a, y);
+                k->unary[op](n, a, y, op == TSR_EW_CLIP ? CLIP_LO : LEAKY_ALPHA, CLIP_HI);
                 for (size_t i = 0; i < n; i++)
                     ref[i] = ref_op((tsr_ew_op)op, a[i], 0);
                 double w = check_close((tsr_ew_op)op, what, n, y, ref, a, NULL);
                 if (w > worst[op]) worst[op] = w;
                 /* in place */
                 memcpy(y, a, n * sizeof *y);
-                k->unary[op](n, y, y);
+                k->unary[op](n, y, y, op == TSR_EW_CLIP ? CLIP_LO : LEAKY_ALPHA, CLIP_HI);
                 check_close((tsr_ew_op)op, what, n, y, ref, a, NULL);
             } else {
                 ck_assert_ptr_nonnull(k->binary[op]);
@@ -158,21 +239,24 @@ START_TEST(test_ew_ops) {
                 k->binary_vs[op](n, a, &b[n / 2], y);
                 for (size_t i = 0; i < n; i++)
                     ref[i] = ref_op((tsr_ew_op)op, a[i], b[n / 2]);
-                check_close((tsr_ew_op)op, what, n, y, ref, a, NULL);
+                check_close2((tsr_ew_op)op, what, n, y, ref, a, NULL, 0.0f, b[n / 2]);
                 snprintf(what, sizeof what, "%s %s sv n=%zu", tsr_cpu_isa_name(isa),
                          tsr_ew_name((tsr_ew_op)op), n);
                 k->binary_sv[op](n, &a[n / 2], b, y);
                 for (size_t i = 0; i < n; i++)
                     ref[i] = ref_op((tsr_ew_op)op, a[n / 2], b[i]);
-                check_close((tsr_ew_op)op, what, n, y, ref, NULL, b);
+                check_close2((tsr_ew_op)op, what, n, y, ref, NULL, b, a[n / 2], 0.0f);
             }
             for (int i = 0; i < 16; i++)
                 ck_assert_msg(y[n + i] == 12345.0f, "%s: wrote past the end (n=%zu)",
                               tsr_ew_name((tsr_ew_op)op), n);
         }
     }
-    fprintf(stderr, "measured %s: max rel error sigmoid %.3g, tanh %.3g on [-12, 12]\n",
-            tsr_cpu_isa_name(isa), worst[TSR_EW_SIGMOID], worst[TSR_EW_TANH]);
+    fprintf(stderr,
+            "measured %s: max rel error on [-12, 12]: sigmoid %.3g, tanh %.3g, erf %.3g, "
+            "exp %.3g, log %.3g (positive half)\n",
+            tsr_cpu_isa_name(isa), worst[TSR_EW_SIGMOID], worst[TSR_EW_TANH], worst[TSR_EW_ERF],
+            worst[TSR_EW_EXP], worst[TSR_EW_LOG]);
     free(a);
     free(b);
     free(y);
@@ -195,7 +279,7 @@ START_TEST(test_ew_special) {
     double ref[64];
     const tsr_ew_op ops[] = {TSR_EW_SIGMOID, TSR_EW_TANH, TSR_EW_RELU, TSR_EW_COPY};
     for (size_t oi = 0; oi < 4; oi++) {
-        k->unary[ops[oi]](n, x, y);
+        k->unary[ops[oi]](n, x, y, 0.0f, 0.0f);
         for (size_t i = 0; i < n; i++)
             ref[i] = ref_op(ops[oi], x[i], 0);
         if (ops[oi] == TSR_EW_RELU) ref[n - 1] = 0.0; /* max(NaN, 0) = 0 (fmaxf semantics) */
@@ -221,6 +305,155 @@ START_TEST(test_ew_special) {
     check_close(TSR_EW_SIGMOID, "exp special", n, y, ref, x, NULL);
     fprintf(stderr, "measured %s: max rel error exp %.3g on [-87, 88.5] (TOL_REL %.3g)\n",
             tsr_cpu_isa_name(isa), w, TOL_REL);
+}
+END_TEST
+
+/* Grid measurement of one unary op against libm in double: returns the max relative error
+ * (|ref| >= 1e-30) and fails on a tolerance violation. */
+static double grid_unary(const struct tsr_cpu_ew_kernels *k, tsr_ew_op op, const char *what,
+                         size_t n, const float *x) {
+    float *y = malloc(n * sizeof *y);
+    double *ref = malloc(n * sizeof *ref);
+    k->unary[op](n, x, y, 0.0f, 0.0f);
+    for (size_t i = 0; i < n; i++)
+        ref[i] = ref_op(op, x[i], 0);
+    double w = check_close(op, what, n, y, ref, x, NULL);
+    free(y);
+    free(ref);
+    return w;
+}
+
+/* New transcendental ops: special values, and dense grids that measure the vector code. */
+START_TEST(test_ew_special_new) {
+    if (_i >= n_tiers()) return;
+    const tsr_cpu_isa isa = (tsr_cpu_isa)_i;
+    const struct tsr_cpu_ew_kernels *k = tsr_cpu_ew_table(isa);
+    const float x[] = {0.0f,       -0.0f,     1e-45f,   1e-40f,      1.17549435e-38f, 1e-20f,
+                       1e-7f,      -1e-7f,    0.5f,     0.70710677f, 0.70710684f,     1.0f,
+                       1.0000001f, 2.0f,      0.92773f, 0.9277344f,  0.9277345f,      -0.9277345f,
+                       3.9f,       3.93f,     4.0f,     -4.0f,       10.0f,           -10.0f,
+                       87.0f,      3.4e38f,   -1.0f,    -3.0f,       -6.0f,           -30.0f,
+                       INFINITY,   -INFINITY, NAN};
+    const size_t n = sizeof x / sizeof x[0];
+    float y[64];
+    double ref[64];
+    const tsr_ew_op ops[] = {TSR_EW_EXP,  TSR_EW_LOG,       TSR_EW_SQRT,       TSR_EW_ERF,
+                             TSR_EW_GELU, TSR_EW_GELU_TANH, TSR_EW_LEAKY_RELU, TSR_EW_CLIP};
+    for (size_t oi = 0; oi < sizeof ops / sizeof ops[0]; oi++) {
+        const tsr_ew_op op = ops[oi];
+        k->unary[op](n, x, y, op == TSR_EW_CLIP ? CLIP_LO : LEAKY_ALPHA, CLIP_HI);
+        for (size_t i = 0; i < n; i++)
+            ref[i] = ref_op(op, x[i], 0);
+        /* fmax/fmin ignore a NaN operand: CLIP(NaN) = lo (OpenCL expression of program.h) */
+        if (op == TSR_EW_CLIP) ref[n - 1] = CLIP_LO;
+        /* GELU of -inf: 0.5 * -inf * 0 is NaN in double and in the kernels alike */
+        char what[64];
+        snprintf(what, sizeof what, "%s special %s", tsr_cpu_isa_name(isa), tsr_ew_name(op));
+        check_close(op, what, n, y, ref, x, NULL);
+    }
+    /* dense grids */
+    enum { G = 40001 };
+    static float g[G];
+    for (int i = 0; i < G; i++) /* log: 2^-140 .. 2^120, log-spaced, plus near 1 */
+        g[i] = i < G / 2 ? ldexpf(1.0f, -140) * powf(2.0f, 260.0f * (float)i / (G / 2))
+                         : 0.5f + 1.5f * (float)(i - G / 2) / (G / 2);
+    const double w_log = grid_unary(k, TSR_EW_LOG, "log grid", G, g);
+    for (int i = 0; i < G; i++)
+        g[i] = -5.0f + 10.0f * (float)i / (G - 1);
+    const double w_erf = grid_unary(k, TSR_EW_ERF, "erf grid", G, g);
+    double w_gelu = 0.0, w_gelu_abs = 0.0;
+    {
+        float *gy = malloc(G * sizeof *gy);
+        for (int i = 0; i < G; i++)
+            g[i] = -10.0f + 20.0f * (float)i / (G - 1);
+        grid_unary(k, TSR_EW_GELU, "gelu grid", G, g);
+        k->unary[TSR_EW_GELU](G, g, gy, 0.0f, 0.0f);
+        for (int i = 0; i < G; i++) {
+            const double r = ref_op(TSR_EW_GELU, g[i], 0), d = fabs(gy[i] - r);
+            if (d > w_gelu_abs) w_gelu_abs = d;
+            if (g[i] >= -3.0f && fabs(r) > 1e-30 && d / fabs(r) > w_gelu) w_gelu = d / fabs(r);
+        }
+        free(gy);
+    }
+    const double w_gt = grid_unary(k, TSR_EW_GELU_TANH, "gelu_tanh grid", G, g);
+    fprintf(stderr,
+            "measured %s: max rel error log %.3g (2^-140 .. 2^120 and [0.5, 2]), erf %.3g "
+            "([-5, 5]), gelu %.3g rel on [-3, 10] / %.3g abs on [-10, 10], gelu_tanh %.3g "
+            "([-10, 10])\n",
+            tsr_cpu_isa_name(isa), w_log, w_erf, w_gelu, w_gelu_abs, w_gt);
+}
+END_TEST
+
+/* POW: every form, integer exponents of negative bases (Pow(x, 2)), the C99 special cases. */
+START_TEST(test_ew_pow) {
+    if (_i >= n_tiers()) return;
+    const tsr_cpu_isa isa = (tsr_cpu_isa)_i;
+    const struct tsr_cpu_ew_kernels *k = tsr_cpu_ew_table(isa);
+    enum { N = 1003 };
+    float a[N], b[N], y[N];
+    double ref[N];
+    char what[96];
+    ts_fill_uniform(a, N, 61, -8.0f, 8.0f);
+    /* scalar exponents: integer fast path (incl. negative and 0) and general path */
+    const float es[] = {2.0f, 3.0f,  0.0f, 1.0f,  -1.0f, -2.0f,
+                        7.0f, 64.0f, 0.5f, -1.5f, 2.5f,  65.0f};
+    double worst = 0.0;
+    for (size_t ei = 0; ei < sizeof es / sizeof es[0]; ei++) {
+        k->binary_vs[TSR_EW_POW](N, a, &es[ei], y);
+        for (size_t i = 0; i < N; i++)
+            ref[i] = pow(a[i], es[ei]);
+        snprintf(what, sizeof what, "%s pow vs b=%g", tsr_cpu_isa_name(isa), es[ei]);
+        double w = check_close2(TSR_EW_POW, what, N, y, ref, a, NULL, 0.0f, es[ei]);
+        if (es[ei] == 2.0f) /* x^2 is exactly rounded on every tier */
+            for (size_t i = 0; i < N; i++)
+                ck_assert_msg(y[i] == a[i] * a[i], "%s: %g^2 = %g", what, a[i], y[i]);
+        if (w > worst) worst = w;
+    }
+    /* vv with integer and non-integer exponents of both signs over bases of both signs */
+    for (size_t i = 0; i < N; i++) {
+        b[i] = (i % 3 == 0) ? (float)((int)(i % 11) - 5) : -4.0f + 8.0f * (float)((i * 37) % N) / N;
+        a[i] = (i % 5 == 0) ? -a[i] : a[i];
+    }
+    k->binary[TSR_EW_POW](N, a, b, y);
+    for (size_t i = 0; i < N; i++)
+        ref[i] = pow(a[i], b[i]);
+    double w = check_close(TSR_EW_POW, "pow vv", N, y, ref, a, b);
+    if (w > worst) worst = w;
+    /* sv: positive and negative scalar base */
+    const float bases[] = {2.0f, 0.3f, -2.0f, 1.0f, 0.0f};
+    for (size_t bi = 0; bi < sizeof bases / sizeof bases[0]; bi++) {
+        k->binary_sv[TSR_EW_POW](N, &bases[bi], b, y);
+        for (size_t i = 0; i < N; i++)
+            ref[i] = pow(bases[bi], b[i]);
+        snprintf(what, sizeof what, "%s pow sv a=%g", tsr_cpu_isa_name(isa), bases[bi]);
+        check_close2(TSR_EW_POW, what, N, y, ref, NULL, b, bases[bi], 0.0f);
+    }
+    /* special cases, against libm pow in double (C99 Annex F) */
+    const float sp[] = {0.0f,      -0.0f, 1.0f,   -1.0f, 2.0f,        -2.0f,
+                        0.5f,      -0.5f, 3.0f,   -3.0f, 2.5f,        INFINITY,
+                        -INFINITY, NAN,   1e-30f, 1e30f, 16777216.0f, 16777217.0f};
+    enum { S = sizeof sp / sizeof sp[0] };
+    float sa[S * S], sb[S * S], sy[S * S];
+    double sr[S * S];
+    for (int i = 0; i < S; i++)
+        for (int j = 0; j < S; j++) {
+            sa[i * S + j] = sp[i];
+            sb[i * S + j] = sp[j];
+            sr[i * S + j] = pow(sp[i], sp[j]);
+        }
+    k->binary[TSR_EW_POW](S * S, sa, sb, sy);
+    check_close(TSR_EW_POW, "pow special vv", S * S, sy, sr, sa, sb);
+    for (int j = 0; j < S; j++) {
+        k->binary_vs[TSR_EW_POW](S, sp, &sp[j], sy);
+        for (int i = 0; i < S; i++)
+            sr[i] = pow(sp[i], sp[j]);
+        snprintf(what, sizeof what, "%s pow special vs b=%g", tsr_cpu_isa_name(isa), sp[j]);
+        check_close2(TSR_EW_POW, what, S, sy, sr, sp, NULL, 0.0f, sp[j]);
+    }
+    fprintf(stderr,
+            "measured %s: max rel error pow %.3g (bases [-8, 8], exponents [-4, 4] and "
+            "integers up to 65)\n",
+            tsr_cpu_isa_name(isa), worst);
 }
 END_TEST
 
@@ -259,8 +492,12 @@ static const struct tsr_cpu_ew_kernels *tier_table(int i) {
     return tsr_cpu_ew_table((tsr_cpu_isa)i);
 }
 
-static double ref_act(tsr_activation act, double v) {
+static double ref_act(tsr_activation act, double v, double p0, double p1) {
     switch (act) {
+    case TSR_ACT_LEAKY_RELU:
+        return v >= 0 ? v : p0 * v;
+    case TSR_ACT_CLIP:
+        return fmin(fmax(v, p0), p1);
     case TSR_ACT_RELU:
         return v > 0 ? v : 0;
     case TSR_ACT_SIGMOID:
@@ -272,9 +509,10 @@ static double ref_act(tsr_activation act, double v) {
     }
 }
 
-/* Compares tsr_cpu_gemm_run with a naive triple loop in double for geometry g. */
-static void check_gemm(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g,
-                       const char *what) {
+/* Compares tsr_cpu_gemm_run with a naive triple loop in double for geometry g; with in_place
+ * the residual is passed as Y itself (Y pre-filled with R). */
+static void check_gemm_ip(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g,
+                          const char *what, int in_place) {
     ck_assert_int_eq(tsr_cpu_gemm_check(NULL, what, g), TSR_OK);
     const int64_t M = g->M, N = g->N, K = g->K, batch = g->batch;
     const int64_t a_rows = g->trans_a ? K : M, b_rows = g->trans_b ? N : K;
@@ -284,12 +522,16 @@ static void check_gemm(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g
                                 (N - 1) * g->c_stride_n + 1);
     float *A = malloc(a_n * sizeof *A), *B = malloc(b_n * sizeof *B), *C = malloc(c_n * sizeof *C);
     float *Y = malloc((size_t)(batch * M * N) * sizeof *Y);
+    float *R = malloc((size_t)(batch * M * N) * sizeof *R);
+    ts_fill_uniform(R, (size_t)(batch * M * N), 4, -1.0f, 1.0f);
     ts_fill_uniform(A, a_n, 1, -1.0f, 1.0f);
     ts_fill_uniform(B, b_n, 2, -1.0f, 1.0f);
     ts_fill_uniform(C, c_n, 3, -2.0f, 2.0f);
     for (size_t i = 0; i < (size_t)(batch * M * N); i++)
         Y[i] = NAN; /* every element written */
-    tsr_cpu_gemm_run(env, g, A, B, g->has_c ? C : NULL, Y);
+    if (in_place) memcpy(Y, R, (size_t)(batch * M * N) * sizeof *Y);
+    tsr_cpu_gemm_run(env, g, A, B, g->has_c ? C : NULL, g->has_residual ? (in_place ? Y : R) : NULL,
+                     Y);
     for (int64_t b = 0; b < batch; b++)
         for (int64_t m = 0; m < M; m++)
             for (int64_t n = 0; n < N; n++) {
@@ -309,7 +551,11 @@ static void check_gemm(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g
                     v += cv;
                     mag += fabs(cv);
                 }
-                double r = ref_act(g->act, v);
+                if (g->has_residual) {
+                    v += R[(b * M + m) * N + n];
+                    mag += fabs(R[(b * M + m) * N + n]);
+                }
+                double r = ref_act(g->act, v, g->act_p0, g->act_p1);
                 float y = Y[(b * M + m) * N + n];
                 ck_assert_msg(fabs(y - r) <= 1e-5 * (1.0 + mag),
                               "%s: [%lld,%lld,%lld] got %.9g expected %.9g", what, (long long)b,
@@ -319,6 +565,12 @@ static void check_gemm(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g
     free(B);
     free(C);
     free(Y);
+    free(R);
+}
+
+static void check_gemm(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g,
+                       const char *what) {
+    check_gemm_ip(env, g, what, 0);
 }
 
 START_TEST(test_gemm_epilogues) {
@@ -335,7 +587,7 @@ START_TEST(test_gemm_epilogues) {
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++)
             for (int c = 0; c < 4; c++)
-                for (int act = TSR_ACT_NONE; act <= TSR_ACT_TANH; act++) {
+                for (int act = TSR_ACT_NONE; act <= TSR_ACT_CLIP; act++) {
                     struct tsr_k_gemm g = {.batch = 1,
                                            .M = M,
                                            .N = N,
@@ -349,9 +601,12 @@ START_TEST(test_gemm_epilogues) {
                                            .beta = 1.3f,
                                            .c_stride_m = cs[c][0],
                                            .c_stride_n = cs[c][1],
-                                           .act = (tsr_activation)act};
-                    snprintf(what, sizeof what, "%s gemm ta=%d tb=%d C=%s act=%s",
-                             tsr_cpu_isa_name((tsr_cpu_isa)_i), ta, tb, cname[c],
+                                           .has_residual = (ta + tb + c) % 2,
+                                           .act = (tsr_activation)act,
+                                           .act_p0 = act == TSR_ACT_CLIP ? -0.5f : 0.1f,
+                                           .act_p1 = 0.8f};
+                    snprintf(what, sizeof what, "%s gemm ta=%d tb=%d C=%s res=%d act=%s",
+                             tsr_cpu_isa_name((tsr_cpu_isa)_i), ta, tb, cname[c], g.has_residual,
                              tsr_activation_name((tsr_activation)act));
                     check_gemm(&env, &g, what);
                 }
@@ -365,6 +620,18 @@ START_TEST(test_gemm_epilogues) {
                            .alpha = 1.0f,
                            .act = TSR_ACT_RELU};
     check_gemm(&env, &g, "gemm no C, lda/ldb padded");
+    /* residual in place (Y is R), several panels, with and without C */
+    g.has_residual = 1;
+    g.M = 300;
+    g.act = TSR_ACT_LEAKY_RELU;
+    g.act_p0 = 0.2f;
+    check_gemm_ip(&env, &g, "gemm residual in place", 1);
+    g.has_c = 1;
+    g.beta = 1.0f;
+    g.c_stride_n = 1;
+    check_gemm_ip(&env, &g, "gemm bias + residual in place", 1);
+    g.K = 0;
+    check_gemm_ip(&env, &g, "gemm K=0 residual in place", 1);
 }
 END_TEST
 
@@ -453,7 +720,8 @@ static void ref_region(const struct tsr_k_ew *k, const float *const *in, double 
                 }
             }
             /* the kernel rounds every intermediate to float: so does the reference */
-            last = regs[ins->dst] = (float)ref_op((tsr_ew_op)ins->op, v[0], v[1]);
+            last = regs[ins->dst] =
+                (float)ref_op_p((tsr_ew_op)ins->op, v[0], v[1], ins->p0, ins->p1);
         }
         out[e] = last;
     }
@@ -904,6 +1172,8 @@ static Suite *cpu_kernels_suite(void) {
     /* loop index = ISA tier (tiers above the machine's are skipped inside) */
     tcase_add_loop_test(tc, test_ew_ops, 0, 3);
     tcase_add_loop_test(tc, test_ew_special, 0, 3);
+    tcase_add_loop_test(tc, test_ew_special_new, 0, 3);
+    tcase_add_loop_test(tc, test_ew_pow, 0, 3);
     tcase_add_loop_test(tc, test_ew_axpy_softmax_row, 0, 3);
     tcase_add_loop_test(tc, test_gemm_epilogues, 0, 3);
     tcase_add_loop_test(tc, test_gemm_batch, 0, 3);

@@ -168,9 +168,10 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
     case TSR_K_GEMM:
         st = tsr_cpu_gemm_check(ctx, name, &kn->u.gemm);
         if (st != TSR_OK) return st;
-        if (kn->n_inputs != (kn->u.gemm.has_c ? 3 : 2))
-            return TSR_ERR(ctx, TSR_E_INVALID_ARG, "gemm kernel '%s': %d inputs (has_c %d)", name,
-                           kn->n_inputs, kn->u.gemm.has_c);
+        if (kn->n_inputs != 2 + !!kn->u.gemm.has_c + !!kn->u.gemm.has_residual)
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                           "gemm kernel '%s': %d inputs (has_c %d, has_residual %d)", name,
+                           kn->n_inputs, kn->u.gemm.has_c, kn->u.gemm.has_residual);
         need = kn->u.gemm.batch * kn->u.gemm.M * kn->u.gemm.N;
         break;
     case TSR_K_EW:
@@ -289,7 +290,8 @@ static void tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct tsr_k
     switch (kn->kind) {
     case TSR_K_GEMM:
         tsr_cpu_gemm_run(&ex->env, &kn->u.gemm, p[kn->inputs[0]], p[kn->inputs[1]],
-                         kn->u.gemm.has_c ? p[kn->inputs[2]] : NULL, y);
+                         kn->u.gemm.has_c ? p[kn->inputs[2]] : NULL,
+                         kn->u.gemm.has_residual ? p[kn->inputs[2 + !!kn->u.gemm.has_c]] : NULL, y);
         break;
     case TSR_K_EW: {
         const float *in[TSR_EW_MAX_INPUTS] = {0};

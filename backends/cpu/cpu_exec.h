@@ -36,13 +36,23 @@ int64_t tsr_cpu_gemm_panel_rows(int64_t M, int64_t N, int64_t K, size_t panel_ca
  * message naming the kernel `name` (error recorded on ctx, which may be NULL). */
 tsr_status tsr_cpu_gemm_check(tsr_context *ctx, const char *name, const struct tsr_k_gemm *g);
 
-/* Y = act(alpha * op(A) op(B) + beta * C) for every batch (runtime/program.h, struct
- * tsr_k_gemm). A, B, C (NULL when !g->has_c) and Y are host pointers with the layouts of
- * tsr_k_gemm; Y must not overlap A, B or C. Matrix products go to cblas_sgemm (row-major) one
- * panel of rows of M at a time (tsr_cpu_gemm_panel_rows with env->panel_cache_bytes); the epilogue
- * runs on that panel right after. `g` must have passed tsr_cpu_gemm_check. */
+/* Y = act(alpha * op(A) op(B) + beta * C + R) for every batch (runtime/program.h, struct
+ * tsr_k_gemm). A, B, C (NULL when !g->has_c), R (NULL when !g->has_residual; [batch, M, N]
+ * contiguous like Y) and Y are host pointers with the layouts of tsr_k_gemm; Y must not overlap
+ * A, B or C; it may be exactly R (in-place residual: sgemm then accumulates onto R with
+ * beta = 1, so the sum's rounding order differs, not its value beyond float rounding). Matrix
+ * products go to cblas_sgemm (row-major) one panel of rows of M at a time (tsr_cpu_gemm_panel_rows
+ * with env->panel_cache_bytes); the epilogue runs on that panel right after. `g` must have passed
+ * tsr_cpu_gemm_check. */
 void tsr_cpu_gemm_run(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g, const float *A,
-                      const float *B, const float *C, float *Y);
+                      const float *B, const float *C, const float *R, float *Y);
+
+/* 1 when `act` is one of the tsr_activation values this backend implements. */
+int tsr_cpu_act_valid(tsr_activation act);
+/* y[i] = act(y[i]) for i < n in place with the ISA's kernels (p0, p1: LEAKY_RELU alpha, CLIP
+ * min / max). NONE does nothing. Thread-safe for disjoint y. */
+void tsr_cpu_act_apply(const struct tsr_cpu_env *env, tsr_activation act, float p0, float p1,
+                       size_t n, float *y);
 
 /* ---- fused elementwise regions (ew_exec.c) ---- */
 

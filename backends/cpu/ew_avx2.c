@@ -26,7 +26,81 @@ static inline __m256i tail_mask(size_t r) {
     return _mm256_loadu_si256((const __m256i *)(tsr_mask_tbl + W - r));
 }
 
-static inline __m256 v_exp(__m256 x) {
+typedef __m256 vf;
+typedef __m256 vm; /* all-ones / all-zeros lanes */
+
+static inline vf v_ld(const float *p) {
+    return _mm256_loadu_ps(p);
+}
+static inline void v_st(float *p, vf v) {
+    _mm256_storeu_ps(p, v);
+}
+static inline vf v_ld_n(const float *p, size_t r) {
+    return _mm256_maskload_ps(p, tail_mask(r));
+}
+static inline void v_st_n(float *p, size_t r, vf v) {
+    _mm256_maskstore_ps(p, tail_mask(r), v);
+}
+static inline vf v_set(float f) {
+    return _mm256_set1_ps(f);
+}
+static inline vf v_fma(vf a, vf b, vf c) {
+    return _mm256_fmadd_ps(a, b, c);
+}
+static inline vf v_sqrt(vf x) {
+    return _mm256_sqrt_ps(x);
+}
+static inline vf v_abs(vf x) {
+    return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+}
+static inline vf v_floor(vf x) {
+    return _mm256_round_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+}
+static inline vf v_max(vf a, vf b) {
+    return _mm256_max_ps(a, b);
+}
+static inline vf v_min(vf a, vf b) {
+    return _mm256_min_ps(a, b);
+}
+static inline vm v_lt(vf a, vf b) {
+    return _mm256_cmp_ps(a, b, _CMP_LT_OQ);
+}
+static inline vm v_le(vf a, vf b) {
+    return _mm256_cmp_ps(a, b, _CMP_LE_OQ);
+}
+static inline vm v_gt(vf a, vf b) {
+    return _mm256_cmp_ps(a, b, _CMP_GT_OQ);
+}
+static inline vm v_ge(vf a, vf b) {
+    return _mm256_cmp_ps(a, b, _CMP_GE_OQ);
+}
+static inline vm v_eq(vf a, vf b) {
+    return _mm256_cmp_ps(a, b, _CMP_EQ_OQ);
+}
+static inline vm v_neq(vf a, vf b) {
+    return _mm256_cmp_ps(a, b, _CMP_NEQ_UQ);
+}
+static inline vm m_and(vm a, vm b) {
+    return _mm256_and_ps(a, b);
+}
+static inline vm m_or(vm a, vm b) {
+    return _mm256_or_ps(a, b);
+}
+static inline vm m_not(vm a) {
+    return _mm256_xor_ps(a, _mm256_castsi256_ps(_mm256_set1_epi32(-1)));
+}
+static inline vf v_sel(vm m, vf t, vf f) {
+    return _mm256_blendv_ps(f, t, m);
+}
+/* x = m * 2^e, m in [0.5, 1), for finite normal x > 0 (IEEE 754 binary32 fields). */
+static inline vf v_frexp(vf x, vf *e) {
+    const __m256i bits = _mm256_castps_si256(x);
+    *e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(126)));
+    return _mm256_castsi256_ps(_mm256_or_si256(
+        _mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x3f000000)));
+}
+
+static inline vf v_exp(vf x) {
     const __m256 lo = _mm256_set1_ps(-104.0f), hi = _mm256_set1_ps(89.0f);
     x = _mm256_max_ps(lo, x); /* second operand returned when NaN: NaN propagates */
     x = _mm256_min_ps(hi, x);
@@ -78,9 +152,6 @@ static inline __m256 v_tanh(__m256 x) {
 static inline __m256 v_relu(__m256 x) {
     return _mm256_max_ps(x, _mm256_setzero_ps());
 }
-static inline __m256 v_copy(__m256 x) {
-    return x;
-}
 static inline __m256 v_add(__m256 a, __m256 b) {
     return _mm256_add_ps(a, b);
 }
@@ -94,72 +165,7 @@ static inline __m256 v_div(__m256 a, __m256 b) {
     return _mm256_div_ps(a, b);
 }
 
-#define TSR_V_UNARY(name)                                                                          \
-    static void name##_u(size_t n, const float *x, float *y) {                                     \
-        size_t i = 0;                                                                              \
-        for (; i + W <= n; i += W)                                                                 \
-            _mm256_storeu_ps(y + i, v_##name(_mm256_loadu_ps(x + i)));                             \
-        if (i < n) {                                                                               \
-            __m256i m = tail_mask(n - i);                                                          \
-            _mm256_maskstore_ps(y + i, m, v_##name(_mm256_maskload_ps(x + i, m)));                 \
-        }                                                                                          \
-    }
-
-#define TSR_V_BINARY(name)                                                                         \
-    static void name##_vv(size_t n, const float *a, const float *b, float *y) {                    \
-        size_t i = 0;                                                                              \
-        for (; i + W <= n; i += W)                                                                 \
-            _mm256_storeu_ps(y + i, v_##name(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));     \
-        if (i < n) {                                                                               \
-            __m256i m = tail_mask(n - i);                                                          \
-            _mm256_maskstore_ps(                                                                   \
-                y + i, m, v_##name(_mm256_maskload_ps(a + i, m), _mm256_maskload_ps(b + i, m)));   \
-        }                                                                                          \
-    }                                                                                              \
-    static void name##_vs(size_t n, const float *a, const float *b, float *y) {                    \
-        const __m256 s = _mm256_set1_ps(*b);                                                       \
-        size_t i = 0;                                                                              \
-        for (; i + W <= n; i += W)                                                                 \
-            _mm256_storeu_ps(y + i, v_##name(_mm256_loadu_ps(a + i), s));                          \
-        if (i < n) {                                                                               \
-            __m256i m = tail_mask(n - i);                                                          \
-            _mm256_maskstore_ps(y + i, m, v_##name(_mm256_maskload_ps(a + i, m), s));              \
-        }                                                                                          \
-    }                                                                                              \
-    static void name##_sv(size_t n, const float *a, const float *b, float *y) {                    \
-        const __m256 s = _mm256_set1_ps(*a);                                                       \
-        size_t i = 0;                                                                              \
-        for (; i + W <= n; i += W)                                                                 \
-            _mm256_storeu_ps(y + i, v_##name(s, _mm256_loadu_ps(b + i)));                          \
-        if (i < n) {                                                                               \
-            __m256i m = tail_mask(n - i);                                                          \
-            _mm256_maskstore_ps(y + i, m, v_##name(s, _mm256_maskload_ps(b + i, m)));              \
-        }                                                                                          \
-    }
-
-TSR_V_BINARY(add)
-TSR_V_BINARY(sub)
-TSR_V_BINARY(mul)
-TSR_V_BINARY(div)
-TSR_V_UNARY(relu)
-TSR_V_UNARY(sigmoid)
-TSR_V_UNARY(tanh)
-TSR_V_UNARY(copy)
-TSR_V_UNARY(exp)
-
-static void axpy(size_t n, float alpha, const float *x, float *y) {
-    const __m256 al = _mm256_set1_ps(alpha);
-    size_t i = 0;
-    for (; i + W <= n; i += W)
-        _mm256_storeu_ps(y + i,
-                         _mm256_fmadd_ps(al, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    if (i < n) {
-        __m256i m = tail_mask(n - i);
-        _mm256_maskstore_ps(
-            y + i, m,
-            _mm256_fmadd_ps(al, _mm256_maskload_ps(x + i, m), _mm256_maskload_ps(y + i, m)));
-    }
-}
+#include "backends/cpu/ew_vmath.h"
 
 static inline float hmax(__m256 v) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -177,16 +183,16 @@ static inline float hsum(__m256 v) {
 
 static void softmax_row(size_t n, const float *x, float *y) {
     const __m256 ninf = _mm256_set1_ps(-INFINITY);
-    __m256 vm = ninf;
+    __m256 vmx = ninf;
     size_t i = 0;
     for (; i + W <= n; i += W)
-        vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + i));
+        vmx = _mm256_max_ps(vmx, _mm256_loadu_ps(x + i));
     if (i < n) {
         __m256i m = tail_mask(n - i);
         __m256 v = _mm256_blendv_ps(ninf, _mm256_maskload_ps(x + i, m), _mm256_castsi256_ps(m));
-        vm = _mm256_max_ps(vm, v);
+        vmx = _mm256_max_ps(vmx, v);
     }
-    const __m256 mx = _mm256_set1_ps(hmax(vm));
+    const __m256 mx = _mm256_set1_ps(hmax(vmx));
     __m256 vs = _mm256_setzero_ps();
     for (i = 0; i + W <= n; i += W) {
         __m256 e = v_exp(_mm256_sub_ps(_mm256_loadu_ps(x + i), mx));
@@ -211,23 +217,6 @@ static void softmax_row(size_t n, const float *x, float *y) {
 
 const struct tsr_cpu_ew_kernels tsr_cpu_ew_avx2 = {
     .isa = TSR_ISA_AVX2,
-    .unary = {[TSR_EW_RELU] = relu_u,
-              [TSR_EW_SIGMOID] = sigmoid_u,
-              [TSR_EW_TANH] = tanh_u,
-              [TSR_EW_COPY] = copy_u},
-    .binary = {[TSR_EW_ADD] = add_vv,
-               [TSR_EW_SUB] = sub_vv,
-               [TSR_EW_MUL] = mul_vv,
-               [TSR_EW_DIV] = div_vv},
-    .binary_vs = {[TSR_EW_ADD] = add_vs,
-                  [TSR_EW_SUB] = sub_vs,
-                  [TSR_EW_MUL] = mul_vs,
-                  [TSR_EW_DIV] = div_vs},
-    .binary_sv = {[TSR_EW_ADD] = add_sv,
-                  [TSR_EW_SUB] = sub_sv,
-                  [TSR_EW_MUL] = mul_sv,
-                  [TSR_EW_DIV] = div_sv},
-    .exp = exp_u,
-    .axpy = axpy,
+    TSR_V_TABLE_ENTRIES,
     .softmax_row = softmax_row,
 };

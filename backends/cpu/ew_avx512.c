@@ -18,7 +18,81 @@ static inline __mmask16 tail_mask(size_t r) {
     return (__mmask16)((1u << r) - 1u);
 }
 
-static inline __m512 v_exp(__m512 x) {
+typedef __m512 vf;
+typedef __mmask16 vm;
+
+static inline vf v_ld(const float *p) {
+    return _mm512_loadu_ps(p);
+}
+static inline void v_st(float *p, vf v) {
+    _mm512_storeu_ps(p, v);
+}
+static inline vf v_ld_n(const float *p, size_t r) {
+    return _mm512_maskz_loadu_ps(tail_mask(r), p);
+}
+static inline void v_st_n(float *p, size_t r, vf v) {
+    _mm512_mask_storeu_ps(p, tail_mask(r), v);
+}
+static inline vf v_set(float f) {
+    return _mm512_set1_ps(f);
+}
+static inline vf v_fma(vf a, vf b, vf c) {
+    return _mm512_fmadd_ps(a, b, c);
+}
+static inline vf v_sqrt(vf x) {
+    return _mm512_sqrt_ps(x);
+}
+static inline vf v_abs(vf x) {
+    return _mm512_abs_ps(x);
+}
+static inline vf v_floor(vf x) {
+    return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+}
+static inline vf v_max(vf a, vf b) {
+    return _mm512_max_ps(a, b);
+}
+static inline vf v_min(vf a, vf b) {
+    return _mm512_min_ps(a, b);
+}
+static inline vm v_lt(vf a, vf b) {
+    return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ);
+}
+static inline vm v_le(vf a, vf b) {
+    return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ);
+}
+static inline vm v_gt(vf a, vf b) {
+    return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ);
+}
+static inline vm v_ge(vf a, vf b) {
+    return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ);
+}
+static inline vm v_eq(vf a, vf b) {
+    return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ);
+}
+static inline vm v_neq(vf a, vf b) {
+    return _mm512_cmp_ps_mask(a, b, _CMP_NEQ_UQ);
+}
+static inline vm m_and(vm a, vm b) {
+    return (vm)(a & b);
+}
+static inline vm m_or(vm a, vm b) {
+    return (vm)(a | b);
+}
+static inline vm m_not(vm a) {
+    return (vm)~a;
+}
+static inline vf v_sel(vm m, vf t, vf f) {
+    return _mm512_mask_blend_ps(m, f, t);
+}
+/* x = m * 2^e, m in [0.5, 1), for finite normal x > 0 (IEEE 754 binary32 fields). */
+static inline vf v_frexp(vf x, vf *e) {
+    const __m512i bits = _mm512_castps_si512(x);
+    *e = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(bits, 23), _mm512_set1_epi32(126)));
+    return _mm512_castsi512_ps(_mm512_or_si512(
+        _mm512_and_si512(bits, _mm512_set1_epi32(0x007fffff)), _mm512_set1_epi32(0x3f000000)));
+}
+
+static inline vf v_exp(vf x) {
     x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x); /* NaN (second operand) propagates */
     x = _mm512_min_ps(_mm512_set1_ps(89.0f), x);
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
@@ -67,9 +141,6 @@ static inline __m512 v_tanh(__m512 x) {
 static inline __m512 v_relu(__m512 x) {
     return _mm512_max_ps(x, _mm512_setzero_ps());
 }
-static inline __m512 v_copy(__m512 x) {
-    return x;
-}
 static inline __m512 v_add(__m512 a, __m512 b) {
     return _mm512_add_ps(a, b);
 }
@@ -83,84 +154,18 @@ static inline __m512 v_div(__m512 a, __m512 b) {
     return _mm512_div_ps(a, b);
 }
 
-#define TSR_V_UNARY(name)                                                                          \
-    static void name##_u(size_t n, const float *x, float *y) {                                     \
-        size_t i = 0;                                                                              \
-        for (; i + W <= n; i += W)                                                                 \
-            _mm512_storeu_ps(y + i, v_##name(_mm512_loadu_ps(x + i)));                             \
-        if (i < n) {                                                                               \
-            __mmask16 m = tail_mask(n - i);                                                        \
-            _mm512_mask_storeu_ps(y + i, m, v_##name(_mm512_maskz_loadu_ps(m, x + i)));            \
-        }                                                                                          \
-    }
-
-#define TSR_V_BINARY(name)                                                                         \
-    static void name##_vv(size_t n, const float *a, const float *b, float *y) {                    \
-        size_t i = 0;                                                                              \
-        for (; i + W <= n; i += W)                                                                 \
-            _mm512_storeu_ps(y + i, v_##name(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i)));     \
-        if (i < n) {                                                                               \
-            __mmask16 m = tail_mask(n - i);                                                        \
-            _mm512_mask_storeu_ps(                                                                 \
-                y + i, m,                                                                          \
-                v_##name(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i)));       \
-        }                                                                                          \
-    }                                                                                              \
-    static void name##_vs(size_t n, const float *a, const float *b, float *y) {                    \
-        const __m512 s = _mm512_set1_ps(*b);                                                       \
-        size_t i = 0;                                                                              \
-        for (; i + W <= n; i += W)                                                                 \
-            _mm512_storeu_ps(y + i, v_##name(_mm512_loadu_ps(a + i), s));                          \
-        if (i < n) {                                                                               \
-            __mmask16 m = tail_mask(n - i);                                                        \
-            _mm512_mask_storeu_ps(y + i, m, v_##name(_mm512_maskz_loadu_ps(m, a + i), s));         \
-        }                                                                                          \
-    }                                                                                              \
-    static void name##_sv(size_t n, const float *a, const float *b, float *y) {                    \
-        const __m512 s = _mm512_set1_ps(*a);                                                       \
-        size_t i = 0;                                                                              \
-        for (; i + W <= n; i += W)                                                                 \
-            _mm512_storeu_ps(y + i, v_##name(s, _mm512_loadu_ps(b + i)));                          \
-        if (i < n) {                                                                               \
-            __mmask16 m = tail_mask(n - i);                                                        \
-            _mm512_mask_storeu_ps(y + i, m, v_##name(s, _mm512_maskz_loadu_ps(m, b + i)));         \
-        }                                                                                          \
-    }
-
-TSR_V_BINARY(add)
-TSR_V_BINARY(sub)
-TSR_V_BINARY(mul)
-TSR_V_BINARY(div)
-TSR_V_UNARY(relu)
-TSR_V_UNARY(sigmoid)
-TSR_V_UNARY(tanh)
-TSR_V_UNARY(copy)
-TSR_V_UNARY(exp)
-
-static void axpy(size_t n, float alpha, const float *x, float *y) {
-    const __m512 al = _mm512_set1_ps(alpha);
-    size_t i = 0;
-    for (; i + W <= n; i += W)
-        _mm512_storeu_ps(y + i,
-                         _mm512_fmadd_ps(al, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
-    if (i < n) {
-        __mmask16 m = tail_mask(n - i);
-        _mm512_mask_storeu_ps(
-            y + i, m,
-            _mm512_fmadd_ps(al, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
-    }
-}
+#include "backends/cpu/ew_vmath.h"
 
 static void softmax_row(size_t n, const float *x, float *y) {
     const __m512 ninf = _mm512_set1_ps(-INFINITY);
-    __m512 vm = ninf;
+    __m512 vmx = ninf;
     size_t i = 0;
     for (; i + W <= n; i += W)
-        vm = _mm512_max_ps(vm, _mm512_loadu_ps(x + i));
+        vmx = _mm512_max_ps(vmx, _mm512_loadu_ps(x + i));
     if (i < n)
-        vm = _mm512_mask_max_ps(vm, tail_mask(n - i), vm,
-                                _mm512_maskz_loadu_ps(tail_mask(n - i), x + i));
-    const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vm));
+        vmx = _mm512_mask_max_ps(vmx, tail_mask(n - i), vmx,
+                                 _mm512_maskz_loadu_ps(tail_mask(n - i), x + i));
+    const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmx));
     __m512 vs = _mm512_setzero_ps();
     for (i = 0; i + W <= n; i += W) {
         __m512 e = v_exp(_mm512_sub_ps(_mm512_loadu_ps(x + i), mx));
@@ -184,23 +189,6 @@ static void softmax_row(size_t n, const float *x, float *y) {
 
 const struct tsr_cpu_ew_kernels tsr_cpu_ew_avx512 = {
     .isa = TSR_ISA_AVX512,
-    .unary = {[TSR_EW_RELU] = relu_u,
-              [TSR_EW_SIGMOID] = sigmoid_u,
-              [TSR_EW_TANH] = tanh_u,
-              [TSR_EW_COPY] = copy_u},
-    .binary = {[TSR_EW_ADD] = add_vv,
-               [TSR_EW_SUB] = sub_vv,
-               [TSR_EW_MUL] = mul_vv,
-               [TSR_EW_DIV] = div_vv},
-    .binary_vs = {[TSR_EW_ADD] = add_vs,
-                  [TSR_EW_SUB] = sub_vs,
-                  [TSR_EW_MUL] = mul_vs,
-                  [TSR_EW_DIV] = div_vs},
-    .binary_sv = {[TSR_EW_ADD] = add_sv,
-                  [TSR_EW_SUB] = sub_sv,
-                  [TSR_EW_MUL] = mul_sv,
-                  [TSR_EW_DIV] = div_sv},
-    .exp = exp_u,
-    .axpy = axpy,
+    TSR_V_TABLE_ENTRIES,
     .softmax_row = softmax_row,
 };

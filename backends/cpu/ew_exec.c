@@ -158,10 +158,10 @@ static void tsr_ew_tile(const struct tsr_ew_job *job, int64_t t, float *regs) {
         if (arity == 1) {
             if (o[0].scalar) {
                 float v;
-                ew->unary[in->op](1, o[0].p, &v);
+                ew->unary[in->op](1, o[0].p, &v, in->p0, in->p1);
                 tsr_ew_fill(dst, len, v);
             } else {
-                ew->unary[in->op](len, o[0].p, dst);
+                ew->unary[in->op](len, o[0].p, dst, in->p0, in->p1);
             }
         } else if (!o[0].scalar && !o[1].scalar) {
             ew->binary[in->op](len, o[0].p, o[1].p, dst);

@@ -7,10 +7,13 @@
  * (exact aliasing: y == x, y == a or y == b); partial overlap is not allowed. No alignment is
  * required. Kernels are pure functions of their arguments: thread-safe, allocate nothing.
  *
- * Accuracy (measured by tests/check_cpu_kernels.c against double-precision libm; the test's
- * tolerance is 3e-7 relative, about 2.5 ulp, plus 1e-37 absolute):
- *   ADD SUB MUL DIV RELU COPY: exact (IEEE single-precision rounding, identical on every tier).
- *   scalar SIGMOID/TANH/exp: libm expf/tanhf; measured max relative error 1.1e-7 / 1.5e-7 / 6e-8.
+ * Accuracy (measured by tests/check_cpu_kernels.c against double-precision libm; unless noted
+ * the test's tolerance is 3e-7 relative, about 2.5 ulp, plus 1e-37 absolute):
+ *   ADD SUB MUL DIV RELU COPY SQRT LEAKY_RELU CLIP: exact (IEEE single-precision rounding,
+ *     identical on every tier).
+ *   scalar tier: libm (expf, logf, tanhf, erff, erfcf, powf); SIGMOID 1 / (1 + expf(-x)),
+ *     GELU 0.5 x erfc(-x / sqrt 2) (no cancellation for negative x), GELU_TANH
+ *     x / (1 + expf(-2u)) (see ew_vmath.h).
  *   AVX2/AVX-512 exp: Cephes expf range reduction and polynomial (see ew_avx2.c); measured max
  *     relative error 1.12e-7 (about 1 ulp) on a 20001-point grid over [-87, 88.5]; below -87.3
  *     the result underflows through the denormals to 0 (absolute error < 1.2e-38), above 88.72 it
@@ -18,6 +21,8 @@
  *   AVX2/AVX-512 SIGMOID: 1 / (1 + exp(-x)): measured max relative error 1.3e-7 on [-12, 12].
  *   AVX2/AVX-512 TANH: Cephes tanhf: odd polynomial for |x| < 0.625, 1 - 2 / (exp(2|x|) + 1)
  *     otherwise, sign restored: measured max relative error 1.2e-7 on [-12, 12].
+ *   AVX2/AVX-512 LOG, ERF, GELU, GELU_TANH, POW: algorithms in ew_vmath.h; measured errors in
+ *     tests/check_cpu_kernels.c (header comment), which prints them on every run.
  */
 #ifndef TSR_CPU_EW_KERNELS_H
 #define TSR_CPU_EW_KERNELS_H
@@ -27,9 +32,13 @@
 
 #include <stddef.h>
 
-/* y[i] = op(x[i]) for unary ops (RELU, SIGMOID, TANH, COPY). */
-typedef void (*tsr_cpu_unary_fn)(size_t n, const float *x, float *y);
-/* y[i] = op(a[i], b[i]) (binary_vv), op(a[i], *b) (binary_vs), op(*a, b[i]) (binary_sv). */
+/* y[i] = op(x[i]) for unary ops; p0, p1 are the instruction's immediates (struct tsr_ew_instr:
+ * LEAKY_RELU alpha = p0, CLIP min = p0 and max = p1), ignored by the other ops. */
+typedef void (*tsr_cpu_unary_fn)(size_t n, const float *x, float *y, float p0, float p1);
+/* y[i] = op(a[i], b[i]) (binary_vv), op(a[i], *b) (binary_vs), op(*a, b[i]) (binary_sv).
+ * POW: C99 powf semantics (negative base with an integer exponent is defined, e.g. (-3)^2 = 9,
+ * (-3)^3 = -27; with a non-integer exponent NaN); the vector tiers compute an integer scalar
+ * exponent (binary_vs, |b| <= 16) by repeated multiplication. */
 typedef void (*tsr_cpu_binary_fn)(size_t n, const float *a, const float *b, float *y);
 
 struct tsr_cpu_ew_kernels {
@@ -40,7 +49,7 @@ struct tsr_cpu_ew_kernels {
     tsr_cpu_binary_fn binary_vs[TSR_EW_COUNT]; /* b points to one scalar */
     tsr_cpu_binary_fn binary_sv[TSR_EW_COUNT]; /* a points to one scalar */
     /* y[i] = exp(x[i]) (accuracy above). */
-    tsr_cpu_unary_fn exp;
+    void (*exp)(size_t n, const float *x, float *y);
     /* y[i] += alpha * x[i] (GEMM epilogue: beta * C added to a row of Y). */
     void (*axpy)(size_t n, float alpha, const float *x, float *y);
     /* Numerically stable softmax of one contiguous row of n >= 1 elements:

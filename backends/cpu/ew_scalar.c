@@ -1,6 +1,7 @@
 /*
  * ew_scalar.c — portable elementwise kernels (no ISA flags): the reference tier and the
- * fallback on CPUs without AVX2. Transcendentals use libm (expf, tanhf). See ew_kernels.h.
+ * fallback on CPUs without AVX2. Transcendentals use libm (expf, logf, tanhf, erff, erfcf, powf).
+ * See ew_kernels.h.
  */
 #include "backends/cpu/ew_kernels.h"
 
@@ -30,6 +31,30 @@ static inline float sc_tanh(float a) {
 static inline float sc_copy(float a) {
     return a;
 }
+static inline float sc_exp(float a) {
+    return expf(a);
+}
+static inline float sc_log(float a) {
+    return logf(a);
+}
+static inline float sc_sqrt(float a) {
+    return sqrtf(a);
+}
+static inline float sc_erf(float a) {
+    return erff(a);
+}
+/* 0.5 x (1 + erf(x / sqrt 2)) = 0.5 x erfc(-x / sqrt 2): no cancellation for negative x. */
+static inline float sc_gelu(float a) {
+    return 0.5f * a * erfcf(-a * 0.70710678118654752f);
+}
+/* 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3). */
+static inline float sc_gelu_tanh(float a) {
+    const float u2 = -2.0f * 0.79788456080286536f * (a + 0.044715f * a * a * a);
+    return a / (1.0f + expf(u2));
+}
+static inline float sc_pow(float a, float b) {
+    return powf(a, b);
+}
 
 #define TSR_SC_BINARY(name)                                                                        \
     static void name##_vv(size_t n, const float *a, const float *b, float *y) {                    \
@@ -47,7 +72,8 @@ static inline float sc_copy(float a) {
             y[i] = sc_##name(s, b[i]);                                                             \
     }
 #define TSR_SC_UNARY(name)                                                                         \
-    static void name##_u(size_t n, const float *x, float *y) {                                     \
+    static void name##_u(size_t n, const float *x, float *y, float p0, float p1) {                 \
+        (void)p0, (void)p1;                                                                        \
         for (size_t i = 0; i < n; i++)                                                             \
             y[i] = sc_##name(x[i]);                                                                \
     }
@@ -56,12 +82,32 @@ TSR_SC_BINARY(add)
 TSR_SC_BINARY(sub)
 TSR_SC_BINARY(mul)
 TSR_SC_BINARY(div)
+TSR_SC_BINARY(pow)
 TSR_SC_UNARY(relu)
 TSR_SC_UNARY(sigmoid)
 TSR_SC_UNARY(tanh)
 TSR_SC_UNARY(copy)
+TSR_SC_UNARY(exp)
+TSR_SC_UNARY(log)
+TSR_SC_UNARY(sqrt)
+TSR_SC_UNARY(erf)
+TSR_SC_UNARY(gelu)
+TSR_SC_UNARY(gelu_tanh)
 
-static void exp_u(size_t n, const float *x, float *y) {
+/* x >= 0 ? x : alpha x (NaN: alpha * NaN = NaN). */
+static void leaky_relu_u(size_t n, const float *x, float *y, float alpha, float p1) {
+    (void)p1;
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] >= 0.0f ? x[i] : alpha * x[i];
+}
+
+/* fminf(fmaxf(x, lo), hi) (NaN x gives lo, as the vector tiers and the OpenCL expression). */
+static void clip_u(size_t n, const float *x, float *y, float lo, float hi) {
+    for (size_t i = 0; i < n; i++)
+        y[i] = fminf(fmaxf(x[i], lo), hi);
+}
+
+static void exp_plain(size_t n, const float *x, float *y) {
     for (size_t i = 0; i < n; i++)
         y[i] = expf(x[i]);
 }
@@ -90,20 +136,31 @@ const struct tsr_cpu_ew_kernels tsr_cpu_ew_scalar = {
     .unary = {[TSR_EW_RELU] = relu_u,
               [TSR_EW_SIGMOID] = sigmoid_u,
               [TSR_EW_TANH] = tanh_u,
-              [TSR_EW_COPY] = copy_u},
+              [TSR_EW_COPY] = copy_u,
+              [TSR_EW_EXP] = exp_u,
+              [TSR_EW_LOG] = log_u,
+              [TSR_EW_SQRT] = sqrt_u,
+              [TSR_EW_ERF] = erf_u,
+              [TSR_EW_GELU] = gelu_u,
+              [TSR_EW_GELU_TANH] = gelu_tanh_u,
+              [TSR_EW_LEAKY_RELU] = leaky_relu_u,
+              [TSR_EW_CLIP] = clip_u},
     .binary = {[TSR_EW_ADD] = add_vv,
                [TSR_EW_SUB] = sub_vv,
                [TSR_EW_MUL] = mul_vv,
-               [TSR_EW_DIV] = div_vv},
+               [TSR_EW_DIV] = div_vv,
+               [TSR_EW_POW] = pow_vv},
     .binary_vs = {[TSR_EW_ADD] = add_vs,
                   [TSR_EW_SUB] = sub_vs,
                   [TSR_EW_MUL] = mul_vs,
-                  [TSR_EW_DIV] = div_vs},
+                  [TSR_EW_DIV] = div_vs,
+                  [TSR_EW_POW] = pow_vs},
     .binary_sv = {[TSR_EW_ADD] = add_sv,
                   [TSR_EW_SUB] = sub_sv,
                   [TSR_EW_MUL] = mul_sv,
-                  [TSR_EW_DIV] = div_sv},
-    .exp = exp_u,
+                  [TSR_EW_DIV] = div_sv,
+                  [TSR_EW_POW] = pow_sv},
+    .exp = exp_plain,
     .axpy = axpy,
     .softmax_row = softmax_row,
 };

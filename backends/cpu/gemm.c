@@ -1,6 +1,7 @@
 /*
  * gemm.c — GEMM executor (struct tsr_k_gemm): matrix products through CBLAS (OpenBLAS,
- * row-major cblas_sgemm), epilogue (beta * C broadcast add, activation) fused per row panel.
+ * row-major cblas_sgemm), epilogue (beta * C broadcast add, residual add, activation incl.
+ * LEAKY_RELU / CLIP with act_p0 / act_p1) fused per row panel.
  *
  * Why panels: the epilogue reads and rewrites all of Y. Run after a whole-matrix sgemm it would
  * stream Y from memory a second time (2 * M * N * 4 bytes of extra traffic). Instead M is cut
@@ -57,16 +58,53 @@ tsr_status tsr_cpu_gemm_check(tsr_context *ctx, const char *name, const struct t
     if (g->stride_a < 0 || g->stride_b < 0 ||
         (g->has_c && (g->c_stride_b < 0 || g->c_stride_m < 0 || g->c_stride_n < 0)))
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "gemm kernel '%s': negative stride", name);
-    if (g->act != TSR_ACT_NONE && g->act != TSR_ACT_RELU && g->act != TSR_ACT_SIGMOID &&
-        g->act != TSR_ACT_TANH)
+    if (!tsr_cpu_act_valid(g->act))
         return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "gemm kernel '%s': unknown activation %d", name,
                        (int)g->act);
     return TSR_OK;
 }
 
-/* Epilogue on rows [m0, m0 + rows) of batch b: Yp (rows x N, contiguous) = act(Yp + beta * C). */
+int tsr_cpu_act_valid(tsr_activation act) {
+    switch (act) {
+    case TSR_ACT_NONE:
+    case TSR_ACT_RELU:
+    case TSR_ACT_SIGMOID:
+    case TSR_ACT_TANH:
+    case TSR_ACT_LEAKY_RELU:
+    case TSR_ACT_CLIP:
+        return 1;
+    }
+    return 0;
+}
+
+void tsr_cpu_act_apply(const struct tsr_cpu_env *env, tsr_activation act, float p0, float p1,
+                       size_t n, float *y) {
+    switch (act) {
+    case TSR_ACT_RELU:
+        env->ew->unary[TSR_EW_RELU](n, y, y, 0.0f, 0.0f);
+        break;
+    case TSR_ACT_SIGMOID:
+        env->ew->unary[TSR_EW_SIGMOID](n, y, y, 0.0f, 0.0f);
+        break;
+    case TSR_ACT_TANH:
+        env->ew->unary[TSR_EW_TANH](n, y, y, 0.0f, 0.0f);
+        break;
+    case TSR_ACT_LEAKY_RELU:
+        env->ew->unary[TSR_EW_LEAKY_RELU](n, y, y, p0, p1);
+        break;
+    case TSR_ACT_CLIP:
+        env->ew->unary[TSR_EW_CLIP](n, y, y, p0, p1);
+        break;
+    case TSR_ACT_NONE:
+        break;
+    }
+}
+
+/* Epilogue on rows [m0, m0 + rows) of batch b: Yp (rows x N, contiguous) =
+ * act(Yp + beta * C + R) with R (NULL = none) at the same offset as Yp. */
 static void tsr_gemm_epilogue(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g,
-                              const float *C, int64_t b, int64_t m0, int64_t rows, float *Yp) {
+                              const float *C, const float *Rp, int64_t b, int64_t m0, int64_t rows,
+                              float *Yp) {
     const size_t N = (size_t)g->N;
     if (g->has_c && g->beta != 0.0f) {
         for (int64_t r = 0; r < rows; r++) {
@@ -92,26 +130,17 @@ static void tsr_gemm_epilogue(const struct tsr_cpu_env *env, const struct tsr_k_
         }
     }
     const size_t total = (size_t)rows * N;
-    switch (g->act) {
-    case TSR_ACT_RELU:
-        env->ew->unary[TSR_EW_RELU](total, Yp, Yp);
-        break;
-    case TSR_ACT_SIGMOID:
-        env->ew->unary[TSR_EW_SIGMOID](total, Yp, Yp);
-        break;
-    case TSR_ACT_TANH:
-        env->ew->unary[TSR_EW_TANH](total, Yp, Yp);
-        break;
-    case TSR_ACT_NONE:
-        break;
-    }
+    if (Rp) env->ew->binary[TSR_EW_ADD](total, Yp, Rp, Yp);
+    tsr_cpu_act_apply(env, g->act, g->act_p0, g->act_p1, total, Yp);
 }
 
 void tsr_cpu_gemm_run(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g, const float *A,
-                      const float *B, const float *C, float *Y) {
+                      const float *B, const float *C, const float *R, float *Y) {
     const int64_t M = g->M, N = g->N, K = g->K;
     if (M == 0 || N == 0) return;
     const int64_t panel = tsr_cpu_gemm_panel_rows(M, N, K, env->panel_cache_bytes);
+    /* Y == R (in-place residual): sgemm accumulates onto the residual with beta = 1. */
+    const int in_place = R != NULL && R == Y;
     for (int64_t b = 0; b < g->batch; b++) {
         const float *Ab = A + b * g->stride_a;
         const float *Bb = B + b * g->stride_b;
@@ -120,15 +149,17 @@ void tsr_cpu_gemm_run(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g,
             const int64_t rows = M - m0 < panel ? M - m0 : panel;
             float *Yp = Yb + m0 * N;
             if (K == 0) {
-                memset(Yp, 0, (size_t)(rows * N) * sizeof(float));
+                if (!in_place) memset(Yp, 0, (size_t)(rows * N) * sizeof(float));
             } else {
                 /* A'[m0 + r, k]: row-major A at row m0, or column m0 of the stored A^T. */
                 const float *Ap = g->trans_a ? Ab + m0 : Ab + m0 * g->lda;
                 cblas_sgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans,
                             g->trans_b ? CblasTrans : CblasNoTrans, (int)rows, (int)N, (int)K,
-                            g->alpha, Ap, (int)g->lda, Bb, (int)g->ldb, 0.0f, Yp, (int)N);
+                            g->alpha, Ap, (int)g->lda, Bb, (int)g->ldb, in_place ? 1.0f : 0.0f, Yp,
+                            (int)N);
             }
-            tsr_gemm_epilogue(env, g, C, b, m0, rows, Yp);
+            tsr_gemm_epilogue(env, g, C, R && !in_place ? R + b * M * N + m0 * N : NULL, b, m0,
+                              rows, Yp);
         }
     }
 }
