@@ -39,6 +39,7 @@
  *     scheduling), transfer = host bandwidth / 2 (a copy reads and writes every byte).
  */
 #include "scheduler/select.h"
+#include "scheduler/cost.h"
 #include "scheduler/topology.h"
 
 #include <math.h>
@@ -303,4 +304,96 @@ struct tsr_workload tsr_sched_typical_workload(void) {
     w.io_bytes = (m * k + m * n) * f;
     w.weight_bytes = (k * n + n) * f;
     return w;
+}
+
+/*
+ * Program-level choice (select.h, tsr_sched_choose_program). Constants:
+ *   TSR_SMALL_GRAPH_MS 0.05 ms: below this the CPU run is shorter than one OpenCL per-run round
+ *     trip measured here (PoCL: ~30 µs overhead + ~28 µs per transfer), so no device can win by
+ *     more than the noise of those overheads.
+ *   TSR_HOST_MARGIN 5 %: near-ties stay on the host (no copies, no driver, no fallback risk).
+ *   TSR_NUMA_TIE 5 %: devices this close count as "equal speed" for the NUMA preference.
+ */
+int tsr_sched_choose_program(tsr_context *ctx, const struct tsr_program *prog, char *reason,
+                             size_t reason_size) {
+    if (reason && reason_size) reason[0] = '\0';
+    if (!ctx || !prog || ctx->n_devices < 1 || !ctx->devices) return 0;
+    int n = ctx->n_devices;
+    int here = tsr_topology_thread_numa_node(ctx->topo);
+    size_t len = 0;
+    append(reason, reason_size, &len, "predicted:");
+    double host_ms = HUGE_VAL;
+    int best = -1;
+    double best_ms = HUGE_VAL;
+    for (int i = 0; i < n; i++) {
+        const struct tsr_device_info *d = &ctx->devices[i];
+        struct tsr_cost_inputs in;
+        if (tsr_cost_inputs_of(d, &in) != 0) {
+            append(reason, reason_size, &len, "%s %s no figures", i ? ";" : "", d->id);
+            continue;
+        }
+        double k_ms = 0, x_ms = 0;
+        double ms = tsr_cost_program_ms(&in, prog, &k_ms, &x_ms);
+        append(reason, reason_size, &len, "%s %s %.3f ms", i ? ";" : "", d->id, ms);
+        if (in.opencl)
+            append(reason, reason_size, &len,
+                   " (kernels %.3f + transfers %.3f) [%s: %.1f GFLOP/s, %.1f GB/s, launch %.1f "
+                   "us, run %.1f us, h2d %.1f/d2h %.1f GB/s + %.1f us, NUMA %d]",
+                   k_ms, x_ms, in.calibrated ? "calibrated" : "estimated", in.peak_gflops,
+                   in.bandwidth_gbps, in.launch_us, in.run_overhead_us, in.h2d_gbps, in.d2h_gbps,
+                   in.latency_us, d->numa_node);
+        else
+            append(reason, reason_size, &len,
+                   " [%s: %.1f GFLOP/s, %.1f GB/s, launch %.1f us, run %.1f us]",
+                   in.calibrated ? "calibrated" : "estimated", in.peak_gflops, in.bandwidth_gbps,
+                   in.launch_us, in.run_overhead_us);
+        if (i == 0) host_ms = ms;
+        if (ms < best_ms) {
+            best_ms = ms;
+            best = i;
+        }
+    }
+    if (best < 0) {
+        append(reason, reason_size, &len, "; chose %s: no device has figures", ctx->devices[0].id);
+        return 0;
+    }
+    const char *host = ctx->devices[0].id;
+    if (host_ms < TSR_SMALL_GRAPH_MS) {
+        append(reason, reason_size, &len,
+               "; chose %s: small graph (%.3f ms < %.2f ms), stays where its inputs are", host,
+               host_ms, TSR_SMALL_GRAPH_MS);
+        return 0;
+    }
+    if (best == 0 || !(best_ms < host_ms * (1.0 - TSR_HOST_MARGIN))) {
+        if (best == 0)
+            append(reason, reason_size, &len, "; chose %s: lowest predicted time", host);
+        else
+            append(reason, reason_size, &len,
+                   "; chose %s: %s is predicted only %.1f%% faster (< %.0f%% margin for leaving "
+                   "the host)",
+                   host, ctx->devices[best].id, 100.0 * (1.0 - best_ms / host_ms),
+                   100.0 * TSR_HOST_MARGIN);
+        return 0;
+    }
+    /* NUMA preference among devices of (nearly) equal predicted speed. */
+    int chosen = best;
+    if (here >= 0 && ctx->devices[best].numa_node != here) {
+        for (int i = 1; i < n; i++) {
+            double ms = tsr_sched_predict_program_ms(&ctx->devices[i], prog);
+            if (i != best && ctx->devices[i].numa_node == here &&
+                ms <= best_ms * (1.0 + TSR_NUMA_TIE) && ms < host_ms * (1.0 - TSR_HOST_MARGIN)) {
+                chosen = i;
+                break;
+            }
+        }
+    }
+    if (chosen != best)
+        append(reason, reason_size, &len,
+               "; chose %s: within %.0f%% of %s and attached to this thread's NUMA node %d",
+               ctx->devices[chosen].id, 100.0 * TSR_NUMA_TIE, ctx->devices[best].id, here);
+    else
+        append(reason, reason_size, &len,
+               "; chose %s: lowest predicted time (%.2fx faster than %s)", ctx->devices[best].id,
+               best_ms > 0 ? host_ms / best_ms : INFINITY, host);
+    return chosen;
 }

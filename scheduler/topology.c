@@ -222,3 +222,68 @@ void tsr_topology_opencl_locality(const struct tsr_topology *topo, void *cl_devi
     hwloc_bitmap_free(set);
     if (numa_node) *numa_node = numa;
 }
+
+/* Logical index of the only NUMA node whose cpuset includes every PU of `set`, or -1. */
+static int numa_of_cpuset(hwloc_topology_t t, hwloc_const_bitmap_t set) {
+    if (hwloc_bitmap_iszero(set)) return -1;
+    hwloc_obj_t node = NULL;
+    while ((node = hwloc_get_next_obj_by_type(t, HWLOC_OBJ_NUMANODE, node)) != NULL)
+        if (node->cpuset && hwloc_bitmap_isincluded(set, node->cpuset))
+            return (int)node->logical_index;
+    return -1;
+}
+
+/* Thread binding → NUMA node, else last CPU location → NUMA node (topology.h). */
+int tsr_topology_thread_numa_node(const struct tsr_topology *topo) {
+    if (!topo) return -1;
+    if (topo->cpu.numa_nodes <= 1) return 0;
+    hwloc_bitmap_t set = hwloc_bitmap_alloc();
+    if (!set) return -1;
+    int numa = -1;
+    if (hwloc_get_cpubind(topo->topo, set, HWLOC_CPUBIND_THREAD) == 0)
+        numa = numa_of_cpuset(topo->topo, set);
+    if (numa < 0 && hwloc_get_last_cpu_location(topo->topo, set, HWLOC_CPUBIND_THREAD) == 0)
+        numa = numa_of_cpuset(topo->topo, set);
+    hwloc_bitmap_free(set);
+    return numa;
+}
+
+/* The NUMA node object of logical index numa_node, or NULL. */
+static hwloc_obj_t numa_obj(const struct tsr_topology *topo, int numa_node) {
+    if (numa_node < 0) return NULL;
+    return hwloc_get_obj_by_type(topo->topo, HWLOC_OBJ_NUMANODE, (unsigned)numa_node);
+}
+
+int tsr_topology_numa_core_count(const struct tsr_topology *topo, int numa_node) {
+    if (!topo) return 0;
+    if (numa_node < 0) return topo->cpu.cores;
+    hwloc_obj_t node = numa_obj(topo, numa_node);
+    if (!node || !node->cpuset) return 0;
+    int n = hwloc_get_nbobjs_inside_cpuset_by_type(topo->topo, node->cpuset, HWLOC_OBJ_CORE);
+    if (n <= 0) n = hwloc_get_nbobjs_inside_cpuset_by_type(topo->topo, node->cpuset, HWLOC_OBJ_PU);
+    return n > 0 ? n : 0;
+}
+
+/* Binds to one PU of the (core_index mod n)-th core inside the node's cpuset (topology.h). */
+int tsr_topology_bind_thread_numa(const struct tsr_topology *topo, int numa_node, int core_index) {
+    if (!topo || core_index < 0) return -1;
+    if (numa_node < 0) return tsr_topology_bind_thread(topo, core_index);
+    hwloc_obj_t node = numa_obj(topo, numa_node);
+    if (!node || !node->cpuset) return -1;
+    hwloc_obj_type_t type = HWLOC_OBJ_CORE;
+    int n = hwloc_get_nbobjs_inside_cpuset_by_type(topo->topo, node->cpuset, type);
+    if (n <= 0) {
+        type = HWLOC_OBJ_PU;
+        n = hwloc_get_nbobjs_inside_cpuset_by_type(topo->topo, node->cpuset, type);
+    }
+    if (n <= 0) return -1;
+    hwloc_obj_t obj = hwloc_get_obj_inside_cpuset_by_type(topo->topo, node->cpuset, type,
+                                                          (unsigned)(core_index % n));
+    if (!obj || !obj->cpuset) return -1;
+    hwloc_bitmap_t set = hwloc_bitmap_dup(obj->cpuset);
+    if (!set) return -1;
+    hwloc_bitmap_singlify(set);
+    int rc = hwloc_set_cpubind(topo->topo, set, HWLOC_CPUBIND_THREAD);
+    hwloc_bitmap_free(set);
+    return rc < 0 ? -1 : 0;
+}

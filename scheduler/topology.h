@@ -50,4 +50,22 @@ int tsr_topology_bind_thread(const struct tsr_topology *topo, int core_index);
 void tsr_topology_opencl_locality(const struct tsr_topology *topo, void *cl_device, char *buf,
                                   size_t buf_size, int *numa_node);
 
+/* NUMA node (logical index) of the calling thread: the single NUMA node whose cpuset contains
+ * every PU of the thread's current binding (hwloc_get_cpubind, HWLOC_CPUBIND_THREAD); when the
+ * binding spans several nodes (an unbound thread), the node of the PU the thread last ran on
+ * (hwloc_get_last_cpu_location); 0 on single-node machines; -1 when neither can be read.
+ * Thread-safe. */
+int tsr_topology_thread_numa_node(const struct tsr_topology *topo);
+
+/* Number of physical cores in NUMA node `numa_node` (logical index); 0 when there is no such
+ * node. numa_node < 0 means the whole machine. */
+int tsr_topology_numa_core_count(const struct tsr_topology *topo, int numa_node);
+
+/* Binds the calling thread to the core_index-th core (modulo the node's core count) of NUMA
+ * node numa_node (one PU of it, singlified). numa_node < 0 behaves like tsr_topology_bind_thread.
+ * For the CPU thread pool: bind worker i with tsr_topology_bind_thread_numa(topo,
+ * tsr_topology_thread_numa_node(topo) [taken on the creating thread], i). Returns 0, or -1 when
+ * binding is unsupported or failed (best effort). Thread-safe. */
+int tsr_topology_bind_thread_numa(const struct tsr_topology *topo, int numa_node, int core_index);
+
 #endif

@@ -1,0 +1,227 @@
+/*
+ * calibrate.c — which calibration a device uses: this process's table, the cache file, or a new
+ * measurement (calibrate_cpu.c / calibrate_cl.c); the MAD outlier rule; the device key. The rules
+ * are in calibrate.h.
+ *
+ * The process-wide table holds at most TSR_CALIB_TABLE entries (one per distinct device key;
+ * identical devices share one), guarded by g_lock. Measurements are serialised by g_measure_lock
+ * so two compiles never time the same cores at once.
+ */
+#include "scheduler/calibrate.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TSR_CALIB_TABLE 16
+#define TSR_MAD_SCALE   1.4826 /* MAD → standard deviation for normal data */
+#define TSR_MAD_CUTOFF  3.0    /* Leys et al. 2013: "very conservative" threshold */
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t g_measure_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tsr_calibration g_table[TSR_CALIB_TABLE];
+static int g_forced[TSR_CALIB_TABLE]; /* measured in this process (TSR_CALIBRATE=force done) */
+static int g_n;
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of sorted x[0..n-1]. */
+static double sorted_median(const double *x, int n) {
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+double tsr_calib_robust_median(double *x, int n) {
+    if (!x || n <= 0) return NAN;
+    qsort(x, (size_t)n, sizeof *x, cmp_double);
+    double m = sorted_median(x, n);
+    double *dev = malloc((size_t)n * sizeof *dev);
+    if (!dev) return m;
+    for (int i = 0; i < n; i++)
+        dev[i] = fabs(x[i] - m);
+    qsort(dev, (size_t)n, sizeof *dev, cmp_double);
+    double mad = sorted_median(dev, n);
+    double limit = TSR_MAD_CUTOFF * TSR_MAD_SCALE * mad;
+    int k = 0; /* x stays sorted while kept samples are compacted to the front */
+    for (int i = 0; i < n; i++)
+        if (fabs(x[i] - m) <= limit) x[k++] = x[i];
+    free(dev);
+    return k > 0 ? sorted_median(x, k) : m;
+}
+
+void tsr_calib_key(const struct tsr_device_info *dev, char *buf, size_t size) {
+    if (!buf || !size) return;
+    if (!dev) {
+        buf[0] = '\0';
+        return;
+    }
+    if (dev->backend == TSR_BACKEND_CPU)
+        snprintf(buf, size, "cpu|%s|%s|%s|isa=%s|threads=%d", dev->name, dev->driver_version,
+                 TSR_VERSION_STRING, dev->isa, dev->compute_units);
+    else
+        snprintf(buf, size, "opencl|%s|%s|%s|%s", dev->name, dev->driver_version,
+                 TSR_VERSION_STRING, dev->platform);
+}
+
+/* Index of key in the table or -1 (caller holds g_lock). */
+static int find_locked(const char *key) {
+    for (int i = 0; i < g_n; i++)
+        if (strcmp(g_table[i].key, key) == 0) return i;
+    return -1;
+}
+
+/* Adds or replaces a calibration (caller holds g_lock). The oldest entry is dropped when full. */
+static void remember_locked(const struct tsr_calibration *cal, int measured) {
+    int i = find_locked(cal->key);
+    if (i < 0) {
+        if (g_n == TSR_CALIB_TABLE) {
+            memmove(g_table, g_table + 1, (TSR_CALIB_TABLE - 1) * sizeof *g_table);
+            memmove(g_forced, g_forced + 1, (TSR_CALIB_TABLE - 1) * sizeof *g_forced);
+            g_n--;
+        }
+        i = g_n++;
+        g_forced[i] = 0;
+    }
+    g_table[i] = *cal;
+    if (measured) g_forced[i] = 1;
+}
+
+int tsr_calibration_lookup(const struct tsr_device_info *dev, struct tsr_calibration *out) {
+    char key[512];
+    tsr_calib_key(dev, key, sizeof key);
+    pthread_mutex_lock(&g_lock);
+    int i = find_locked(key);
+    if (i >= 0 && out) *out = g_table[i];
+    pthread_mutex_unlock(&g_lock);
+    return i >= 0;
+}
+
+void tsr_calib_forget_all(void) {
+    pthread_mutex_lock(&g_lock);
+    g_n = 0;
+    pthread_mutex_unlock(&g_lock);
+}
+
+/* Copies the calibration's figures into the device's estimates (calibrate.h). */
+static void apply_to_device(struct tsr_device_info *d, const struct tsr_calibration *c) {
+    double best = 0.0;
+    for (int i = 0; i < c->n_gemm; i++)
+        if (c->gemm[i].gflops > best) best = c->gemm[i].gflops;
+    pthread_mutex_lock(&g_lock);
+    if (best > 0) d->est_gflops = best;
+    d->est_gbps = c->bandwidth_gbps;
+    d->est_launch_us = c->launch_us;
+    d->est_transfer_gbps = c->h2d_gbps < c->d2h_gbps ? c->h2d_gbps : c->d2h_gbps;
+    pthread_mutex_unlock(&g_lock);
+}
+
+/* From the table or the cache file (never measures). Returns 1 when found. */
+static int load_known(const struct tsr_device_info *d, struct tsr_calibration *out) {
+    if (tsr_calibration_lookup(d, out)) return 1;
+    char key[512];
+    tsr_calib_key(d, key, sizeof key);
+    const char *why = NULL;
+    int rc = tsr_calib_load(key, out, &why);
+    if (rc == -2) {
+        char path[4096];
+        if (tsr_calib_cache_path(key, path, sizeof path) != 0) path[0] = '\0';
+        tsr_log(NULL, TSR_LOG_INFO, "calibration cache %s ignored (%s); it will be rebuilt", path,
+                why ? why : "invalid");
+    }
+    if (rc != 0) return 0;
+    pthread_mutex_lock(&g_lock);
+    remember_locked(out, 0);
+    pthread_mutex_unlock(&g_lock);
+    return 1;
+}
+
+tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
+                                struct tsr_calibration *out) {
+    if (!ctx || device_index < 0 || device_index >= ctx->n_devices)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "calibrate: no device %d", device_index);
+    struct tsr_device_info *d = &ctx->devices[device_index];
+    struct tsr_calibration cal;
+    if (!force && load_known(d, &cal)) {
+        apply_to_device(d, &cal);
+        if (out) *out = cal;
+        return TSR_OK;
+    }
+    pthread_mutex_lock(&g_measure_lock);
+    /* Another thread may have measured it while we waited. */
+    if (!force && load_known(d, &cal)) {
+        pthread_mutex_unlock(&g_measure_lock);
+        apply_to_device(d, &cal);
+        if (out) *out = cal;
+        return TSR_OK;
+    }
+    memset(&cal, 0, sizeof cal);
+    tsr_calib_key(d, cal.key, sizeof cal.key);
+    tsr_log(ctx, TSR_LOG_INFO, "calibrating %s (%s)...", d->id, d->name);
+    uint64_t t0 = tsr_now_ns();
+    tsr_status st;
+    if (d->backend == TSR_BACKEND_CPU)
+        st = tsr_calib_measure_cpu(ctx, &cal);
+    else if (d->backend == TSR_BACKEND_OPENCL)
+        st = tsr_calib_measure_opencl(ctx, d->index, &cal);
+    else
+        st = TSR_ERR(ctx, TSR_E_UNSUPPORTED, "calibrate: device %s has no calibrator", d->id);
+    if (st == TSR_OK) {
+        cal.seconds = (double)(tsr_now_ns() - t0) * 1e-9;
+        cal.created_unix = (long long)time(NULL);
+        if (tsr_calib_save(&cal) != 0) {
+            char path[4096];
+            if (tsr_calib_cache_path(cal.key, path, sizeof path) != 0) path[0] = '\0';
+            tsr_log(ctx, TSR_LOG_WARN, "calibration of %s could not be written to '%s'", d->id,
+                    path);
+        }
+        pthread_mutex_lock(&g_lock);
+        remember_locked(&cal, 1);
+        pthread_mutex_unlock(&g_lock);
+        tsr_log(ctx, TSR_LOG_INFO,
+                "calibrated %s in %.2f s: %.1f GB/s, GEMM up to %.1f GFLOP/s, launch %.1f us",
+                d->id, cal.seconds, cal.bandwidth_gbps, cal.gemm[cal.n_gemm - 1].gflops,
+                cal.launch_us);
+    }
+    pthread_mutex_unlock(&g_measure_lock);
+    if (st != TSR_OK) return st;
+    apply_to_device(d, &cal);
+    if (out) *out = cal;
+    return TSR_OK;
+}
+
+void tsr_sched_apply_calibration(tsr_context *ctx) {
+    if (!ctx) return;
+    for (int i = 0; i < ctx->n_devices; i++) {
+        struct tsr_calibration cal;
+        if (load_known(&ctx->devices[i], &cal)) apply_to_device(&ctx->devices[i], &cal);
+    }
+}
+
+tsr_status tsr_sched_ensure_calibrated(tsr_context *ctx, int device_index) {
+    if (!ctx || device_index < 0 || device_index >= ctx->n_devices)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "calibrate: no device %d", device_index);
+    const char *mode = tsr_getenv("TSR_CALIBRATE");
+    struct tsr_device_info *d = &ctx->devices[device_index];
+    int force = 0;
+    if (mode && !strcmp(mode, "off")) {
+        tsr_sched_apply_calibration(ctx);
+        return TSR_OK;
+    }
+    if (mode && !strcmp(mode, "force")) {
+        char key[512];
+        tsr_calib_key(d, key, sizeof key);
+        pthread_mutex_lock(&g_lock);
+        int i = find_locked(key);
+        force = i < 0 || !g_forced[i];
+        pthread_mutex_unlock(&g_lock);
+    }
+    tsr_status st = tsr_calibrate_device(ctx, device_index, force, NULL);
+    if (st != TSR_OK)
+        tsr_log(ctx, TSR_LOG_WARN, "calibration of %s failed (%s: %s); using estimates", d->id,
+                tsr_status_name(st), tsr_last_error(ctx)->message);
+    return st;
+}

@@ -1,0 +1,135 @@
+/*
+ * calibrate.h — measured performance figures per device (issue 5, part 1) and their cache.
+ *
+ * A calibration is measured once per device (native CPU, each OpenCL device), stored in a
+ * versioned JSON file and reused by every later process:
+ *
+ *   directory   $TSR_CACHE_DIR, else $XDG_CACHE_HOME/tessera, else $HOME/.cache/tessera
+ *   file        calibration-<16 hex digits of FNV-1a-64(key)>.json
+ *   key         "<backend>|<device name>|<driver version>|<tessera version>" and, for the native
+ *               CPU, "|isa=<isa in use>|threads=<N>" (the figures depend on both)
+ *
+ * A file whose format tag, format version or key differs from the device's, or that does not
+ * parse, or holds a missing / non-finite / non-positive figure, is ignored (logged at info level)
+ * and rebuilt — never trusted. Files are written atomically (temporary file in the same
+ * directory, fsync, rename(2)).
+ *
+ * Every figure is the median of repeated samples after rejecting outliers by the median absolute
+ * deviation (MAD): with m = median(x) and MAD = median(|x - m|), a sample is kept when
+ * |x - m| <= 3 * 1.4826 * MAD (1.4826 makes MAD a consistent estimator of the standard
+ * deviation for normal data; the cut-off 3 is the "very conservative" threshold of Leys et al.,
+ * "Detecting outliers: do not use standard deviation around the mean, use absolute deviation
+ * around the median", J. Exp. Soc. Psychol. 49(4), 2013). The figure is the median of the kept
+ * samples. See tsr_calib_robust_median.
+ *
+ * Measurements (calibrate.c for the CPU, calibrate_cl.c for OpenCL):
+ *   bandwidth_gbps   device memory: a copy of 32 MiB, (bytes read + written) / time.
+ *                    CPU: an elementwise COPY kernel run through the CPU backend (thread pool,
+ *                    the code path of real plans); OpenCL: a float4 copy kernel on the device.
+ *   gemm[]           f32 GEMM C = A·B, square n = 32, 64, 128, 256, 512: GFLOP/s = 2n³ / time.
+ *                    CPU: a GEMM kernel through the CPU backend (cblas_sgemm per row panel);
+ *                    OpenCL: CLBlastSgemm on the device's queue.
+ *   launch_us        cost of one more kernel in a run: (time of a run of 16 tiny kernels - time
+ *                    of a run of 1) / 15. CPU: elementwise kernels through the backend (thread
+ *                    pool dispatch); OpenCL: empty kernels enqueued on the in-order queue.
+ *   run_overhead_us  fixed cost of a run with one tiny kernel, minus launch_us (CPU: execute
+ *                    bookkeeping; OpenCL: clFinish round trip).
+ *   h2d_gbps, d2h_gbps  OpenCL only: blocking clEnqueueWrite/ReadBuffer of 32 MiB.
+ *   latency_us       OpenCL only: a blocking 4-byte clEnqueueWriteBuffer (round trip).
+ * Target cost: < 3 s per device once the OpenCL driver's kernel cache is warm.
+ */
+#ifndef TSR_SCHEDULER_CALIBRATE_H
+#define TSR_SCHEDULER_CALIBRATE_H
+
+#include "runtime/internal.h"
+
+#include <stddef.h>
+
+#define TSR_CALIB_FORMAT_VERSION 1
+#define TSR_CALIB_MAX_GEMM       8
+
+/* One measured GEMM point: C[m,n] = A[m,k]·B[k,n], f32. */
+struct tsr_calib_gemm {
+    int64_t m, n, k;
+    double gflops; /* 2mnk / seconds / 1e9 */
+};
+
+struct tsr_calibration {
+    char key[512];          /* see file comment */
+    double bandwidth_gbps;  /* device memory bandwidth, GB/s (1e9 B/s) */
+    double launch_us;       /* per-kernel overhead within a run, µs */
+    double run_overhead_us; /* fixed per-run overhead, µs */
+    double h2d_gbps;        /* host → device, GB/s; 0 for the native CPU */
+    double d2h_gbps;        /* device → host, GB/s; 0 for the native CPU */
+    double latency_us;      /* one small host↔device transfer, µs; 0 for the native CPU */
+    int n_gemm;             /* 1 .. TSR_CALIB_MAX_GEMM, increasing 2mnk */
+    struct tsr_calib_gemm gemm[TSR_CALIB_MAX_GEMM];
+    double seconds;         /* wall time the measurement took */
+    long long created_unix; /* time(NULL) when measured */
+};
+
+/* ---- calibration (calibrate.c) ------------------------------------------------------------- */
+
+/* Calibration of ctx->devices[device_index]: unless `force`, from this process's table or the
+ * cache file (when valid for the device's key); otherwise measured now (a few seconds), written
+ * to the cache file (a write failure is logged, not an error) and remembered. On success the
+ * device's est_* fields are updated (est_gflops = best GEMM GFLOP/s, est_gbps = bandwidth,
+ * est_launch_us = launch, est_transfer_gbps = min(h2d, d2h)) and *out (may be NULL) receives the
+ * figures. Returns TSR_OK, TSR_E_INVALID_ARG (no such device), TSR_E_NOMEM, TSR_E_DEVICE (an
+ * OpenCL call failed; message names it), TSR_E_UNSUPPORTED (backend without a calibrator).
+ * Thread-safe (one measurement at a time per process; the OpenCL queue's exec lock is held while
+ * measuring), but updating est_* races with concurrent readers of ctx->devices. */
+tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
+                                struct tsr_calibration *out);
+
+/* For context creation: for every device of ctx whose calibration is in this process's table or
+ * in a valid cache file, updates its est_* fields; never measures. Devices without one keep the
+ * v1 estimates of select.c. Safe with ctx == NULL (no-op). */
+void tsr_sched_apply_calibration(tsr_context *ctx);
+
+/* For tsr_compile: makes sure ctx->devices[device_index] is calibrated, measuring it if this is
+ * the first use of the device on this machine (no valid cache file). TSR_CALIBRATE=off never
+ * measures (keeps cached figures or v1 estimates); TSR_CALIBRATE=force re-measures once per
+ * process. Returns the status of tsr_calibrate_device; callers may ignore a failure (the device
+ * keeps its previous estimates and the failure is logged at warn level). Thread-safe. */
+tsr_status tsr_sched_ensure_calibrated(tsr_context *ctx, int device_index);
+
+/* The calibration of a device known to this process (measured or loaded), into *out. Returns 1
+ * when found, 0 otherwise. Thread-safe. */
+int tsr_calibration_lookup(const struct tsr_device_info *dev, struct tsr_calibration *out);
+
+/* Writes the cache key of dev into buf (see file comment). */
+void tsr_calib_key(const struct tsr_device_info *dev, char *buf, size_t size);
+
+/* Median after MAD outlier rejection (rule in the file comment) of x[0..n-1]; x is reordered.
+ * Returns NaN when n == 0. */
+double tsr_calib_robust_median(double *x, int n);
+
+/* Forgets every calibration remembered by this process (tests: force a reload from disk). */
+void tsr_calib_forget_all(void);
+
+/* ---- the cache file (calib_store.c) -------------------------------------------------------- */
+
+/* Cache directory into buf (see file comment). Returns 0, or -1 when none can be named. */
+int tsr_calib_cache_dir(char *buf, size_t size);
+/* Full path of the cache file for `key`. Returns 0 or -1. */
+int tsr_calib_cache_path(const char *key, char *buf, size_t size);
+/* Loads the file for `key` into *out. Returns 0 when it exists and is valid for key; -1 when it
+ * is missing; -2 when it is present but rejected (corrupt, other version or key, bad figure);
+ * *why (may be NULL) then names the reason (static string). */
+int tsr_calib_load(const char *key, struct tsr_calibration *out, const char **why);
+/* Writes *cal atomically to its file (directory created as needed). Returns 0 or -1 (errno). */
+int tsr_calib_save(const struct tsr_calibration *cal);
+
+/* ---- measurement (calibrate_cpu.c, calibrate_cl.c) ----------------------------------------- */
+
+/* Measures the native CPU through the CPU backend (figures per the file comment; launch and
+ * overhead use tsr_cpu_backend_ops). Returns TSR_OK, TSR_E_NOMEM, or a backend status. */
+tsr_status tsr_calib_measure_cpu(tsr_context *ctx, struct tsr_calibration *out);
+/* Measures OpenCL device `cl_index` (index within the backend) with raw OpenCL calls and
+ * CLBlast on the device's context and queue (not through tessera's pool, program cache or
+ * executor, so TSR_FAULT counters are untouched). Returns TSR_OK, TSR_E_DEVICE,
+ * TSR_E_DEVICE_NOMEM, TSR_E_BUILD, TSR_E_NOMEM. */
+tsr_status tsr_calib_measure_opencl(tsr_context *ctx, int cl_index, struct tsr_calibration *out);
+
+#endif

@@ -1,0 +1,102 @@
+/*
+ * cost.c — the calibrated cost model; formulas and the source of every figure in cost.h.
+ */
+#include "scheduler/cost.h"
+
+#include <math.h>
+#include <string.h>
+
+int tsr_cost_inputs_of(const struct tsr_device_info *dev, struct tsr_cost_inputs *out) {
+    if (!dev || !out) return -1;
+    memset(out, 0, sizeof *out);
+    out->opencl = dev->backend == TSR_BACKEND_OPENCL;
+    struct tsr_calibration cal;
+    if (tsr_calibration_lookup(dev, &cal) && cal.n_gemm > 0 && cal.bandwidth_gbps > 0) {
+        out->calibrated = 1;
+        out->bandwidth_gbps = cal.bandwidth_gbps;
+        out->launch_us = cal.launch_us;
+        out->run_overhead_us = cal.run_overhead_us;
+        out->h2d_gbps = cal.h2d_gbps;
+        out->d2h_gbps = cal.d2h_gbps;
+        out->latency_us = cal.latency_us;
+        out->n_gemm = cal.n_gemm;
+        memcpy(out->gemm, cal.gemm, sizeof cal.gemm);
+        for (int i = 0; i < cal.n_gemm; i++)
+            if (cal.gemm[i].gflops > out->peak_gflops) out->peak_gflops = cal.gemm[i].gflops;
+        return 0;
+    }
+    if (dev->est_gflops <= 0.0 || dev->est_gbps <= 0.0) return -1;
+    out->peak_gflops = dev->est_gflops;
+    out->bandwidth_gbps = dev->est_gbps;
+    out->launch_us = dev->est_launch_us;
+    out->h2d_gbps = out->d2h_gbps = dev->est_transfer_gbps;
+    out->n_gemm = 1;
+    out->gemm[0] = (struct tsr_calib_gemm){1, 1, 1, dev->est_gflops};
+    return 0;
+}
+
+double tsr_cost_gemm_gflops(const struct tsr_cost_inputs *in, double flops) {
+    if (!in || in->n_gemm < 1) return 0.0;
+    const struct tsr_calib_gemm *g = in->gemm;
+    double f0 = 2.0 * (double)g[0].m * (double)g[0].n * (double)g[0].k;
+    if (in->n_gemm == 1 || flops <= f0) return g[0].gflops;
+    for (int i = 1; i < in->n_gemm; i++) {
+        double f1 = 2.0 * (double)g[i].m * (double)g[i].n * (double)g[i].k;
+        if (flops <= f1) {
+            double t = (log(flops) - log(f0)) / (log(f1) - log(f0));
+            return g[i - 1].gflops + t * (g[i].gflops - g[i - 1].gflops);
+        }
+        f0 = f1;
+    }
+    return g[in->n_gemm - 1].gflops;
+}
+
+double tsr_cost_kernel_ms(const struct tsr_cost_inputs *in, const struct tsr_kernel *k) {
+    if (!in || !k) return HUGE_VAL;
+    double flops = (double)k->flops, bytes = (double)k->bytes;
+    double launches = 1.0, compute_s;
+    if (k->kind == TSR_K_GEMM || k->kind == TSR_K_CONV) {
+        double items = 1.0;
+        if (k->kind == TSR_K_GEMM && k->u.gemm.batch > 1) items = (double)k->u.gemm.batch;
+        double rate = tsr_cost_gemm_gflops(in, flops / items);
+        compute_s = rate > 0 ? flops / (rate * 1e9) : HUGE_VAL;
+        if (in->opencl && k->kind == TSR_K_GEMM &&
+            (k->u.gemm.has_c || k->u.gemm.has_residual || k->u.gemm.act != TSR_ACT_NONE))
+            launches = 2.0;
+    } else {
+        compute_s = in->peak_gflops > 0 ? flops / (in->peak_gflops * 1e9) : HUGE_VAL;
+    }
+    double memory_s = in->bandwidth_gbps > 0 ? bytes / (in->bandwidth_gbps * 1e9) : HUGE_VAL;
+    double t = compute_s > memory_s ? compute_s : memory_s;
+    t += launches * in->launch_us * 1e-6;
+    return t * 1e3;
+}
+
+double tsr_cost_transfer_ms(const struct tsr_cost_inputs *in, double bytes, int to_device) {
+    if (!in || !in->opencl || bytes <= 0) return 0.0;
+    double bw = to_device ? in->h2d_gbps : in->d2h_gbps;
+    double t = in->latency_us * 1e-6 + (bw > 0 ? bytes / (bw * 1e9) : 0.0);
+    return t * 1e3;
+}
+
+double tsr_cost_program_ms(const struct tsr_cost_inputs *in, const struct tsr_program *prog,
+                           double *kernels_ms, double *transfer_ms) {
+    if (!in || !prog) return HUGE_VAL;
+    double k_ms = 0.0, x_ms = 0.0;
+    for (int i = 0; i < prog->n_kernels; i++)
+        k_ms += tsr_cost_kernel_ms(in, &prog->kernels[i]);
+    for (int i = 0; i < prog->n_inputs; i++)
+        x_ms += tsr_cost_transfer_ms(in, (double)prog->buffers[prog->input_buffers[i]].bytes, 1);
+    for (int i = 0; i < prog->n_outputs; i++)
+        x_ms += tsr_cost_transfer_ms(in, (double)prog->buffers[prog->output_buffers[i]].bytes, 0);
+    if (kernels_ms) *kernels_ms = k_ms;
+    if (transfer_ms) *transfer_ms = x_ms;
+    return in->run_overhead_us * 1e-3 + k_ms + x_ms;
+}
+
+double tsr_sched_predict_program_ms(const struct tsr_device_info *dev,
+                                    const struct tsr_program *prog) {
+    struct tsr_cost_inputs in;
+    if (!dev || !prog || tsr_cost_inputs_of(dev, &in) != 0) return HUGE_VAL;
+    return tsr_cost_program_ms(&in, prog, NULL, NULL);
+}

@@ -1,0 +1,67 @@
+/*
+ * cost.h — the calibrated cost model (issue 5, part 2): predicted time of a kernel, a transfer
+ * and a whole program on one device.
+ *
+ * Figures come from the device's calibration (calibrate.h) when this process knows one
+ * (measured or loaded from the cache); otherwise from the device's est_* fields (the v1
+ * estimates of select.c), with a flat GEMM curve at est_gflops, no per-run overhead and no
+ * transfer latency. struct tsr_cost_inputs is that resolved set of figures.
+ *
+ * Formulas (times in seconds; B = bytes, F = FLOPs from the lowered kernel, runtime/program.h):
+ *   kernel (GEMM, CONV)  launch + max(F / gemm_rate(F / batch), B / bandwidth)
+ *                        + (OpenCL GEMM with C, residual or activation: one more launch for the
+ *                        epilogue kernel)
+ *     gemm_rate(f)       measured GFLOP/s interpolated linearly in log(2mnk) between the
+ *                        calibrated points, constant beyond the first and last point; a batched
+ *                        GEMM uses the size of one batch item.
+ *   kernel (other)       launch + max(F / peak, B / bandwidth), peak = best measured GEMM rate
+ *                        (the roofline of Williams, Waterman, Patterson, CACM 52(4), 2009).
+ *   transfer of B bytes  latency + B / transfer bandwidth (h2d for inputs, d2h for outputs);
+ *                        0 on the native CPU (it reads and writes the caller's memory).
+ *   program              run_overhead + sum(kernels) + sum(input transfers)
+ *                        + sum(output transfers); constants are uploaded once at prepare and
+ *                        are not part of a run.
+ */
+#ifndef TSR_SCHEDULER_COST_H
+#define TSR_SCHEDULER_COST_H
+
+#include "runtime/program.h"
+#include "scheduler/calibrate.h"
+
+/* The figures a prediction uses (see the file comment for where they come from). */
+struct tsr_cost_inputs {
+    int calibrated;         /* 1: from a calibration; 0: v1 estimates */
+    int opencl;             /* 1 when the device is an OpenCL device (transfers apply) */
+    double peak_gflops;     /* best GEMM rate */
+    double bandwidth_gbps;  /* device memory */
+    double launch_us;       /* per kernel */
+    double run_overhead_us; /* per run */
+    double h2d_gbps, d2h_gbps, latency_us;
+    int n_gemm;
+    struct tsr_calib_gemm gemm[TSR_CALIB_MAX_GEMM];
+};
+
+/* Resolves the figures of dev (calibration when known, else est_*). Returns 0, or -1 when the
+ * device has neither (est_gflops or est_gbps <= 0): predictions are then HUGE_VAL. */
+int tsr_cost_inputs_of(const struct tsr_device_info *dev, struct tsr_cost_inputs *out);
+
+/* GEMM throughput in GFLOP/s for a GEMM of `flops` FLOPs (interpolation rule above). */
+double tsr_cost_gemm_gflops(const struct tsr_cost_inputs *in, double flops);
+
+/* Predicted ms of one kernel of a run. HUGE_VAL for NULL arguments. */
+double tsr_cost_kernel_ms(const struct tsr_cost_inputs *in, const struct tsr_kernel *k);
+
+/* Predicted ms of moving `bytes` host→device (to_device = 1) or device→host. 0 on the CPU. */
+double tsr_cost_transfer_ms(const struct tsr_cost_inputs *in, double bytes, int to_device);
+
+/* Predicted ms of one run of prog on dev, transfers of inputs and outputs included (formula
+ * above). HUGE_VAL when dev has no figures or an argument is NULL. Thread-safe. */
+double tsr_sched_predict_program_ms(const struct tsr_device_info *dev,
+                                    const struct tsr_program *prog);
+
+/* The same with the resolved inputs, and the parts: *kernels_ms (sum of kernels) and
+ * *transfer_ms (inputs + outputs) when not NULL. */
+double tsr_cost_program_ms(const struct tsr_cost_inputs *in, const struct tsr_program *prog,
+                           double *kernels_ms, double *transfer_ms);
+
+#endif
