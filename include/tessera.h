@@ -359,10 +359,13 @@ tsr_status tsr_onnx_import_buffer(tsr_context *ctx, const void *data, size_t siz
 /* Compile and run                                                                             */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Fusion switches (bit set). Also env TSR_DISABLE_FUSION=all|elementwise|epilogue (comma list). */
+/* Fusion switches (bit set). Also env TSR_DISABLE_FUSION=all|elementwise|epilogue|bn|layernorm
+ * (comma list). */
 enum {
     TSR_FUSE_ELEMENTWISE = 1u << 0, /* chains of elementwise ops → one kernel */
-    TSR_FUSE_EPILOGUE = 1u << 1,    /* bias/activation into the GEMM epilogue */
+    TSR_FUSE_EPILOGUE = 1u << 1,    /* bias / residual add / activation into GEMM and Conv */
+    TSR_FUSE_BN = 1u << 2,          /* BatchNormalization folded into the preceding Conv/Gemm */
+    TSR_FUSE_LAYERNORM = 1u << 3,   /* decomposed layer normalisation → one kernel */
     TSR_FUSE_ALL = 0xffffffffu
 };
 
@@ -415,6 +418,30 @@ int tsr_plan_kernel_count(const tsr_plan *plan);
 const char *tsr_plan_device_reason(const tsr_plan *plan);
 /* Bytes of the plan's intermediate arena (host or device). */
 size_t tsr_plan_arena_bytes(const tsr_plan *plan);
+
+/* Memory plan of a plan's intermediates (bytes). The arena holds every intermediate at an
+ * offset from liveness intervals; lower_bound is the most bytes simultaneously live (no plan of
+ * these kernels can use less); unplanned is one buffer per intermediate. */
+struct tsr_plan_memory {
+    size_t arena_bytes;
+    size_t lower_bound_bytes;
+    size_t unplanned_bytes;
+    int intermediates; /* number of intermediate buffers */
+};
+tsr_status tsr_plan_memory_info(const tsr_plan *plan, struct tsr_plan_memory *out);
+
+/* One kernel of a plan, in execution order. Strings are owned by the plan. */
+struct tsr_kernel_info {
+    const char *name;   /* e.g. "conv_bias_residual_relu", "ew_mul_add_sigmoid" */
+    const char *nodes;  /* the graph nodes fused into it, comma-separated */
+    const char *device; /* device id, e.g. "cpu", "opencl:0" */
+    int n_nodes;        /* number of graph nodes fused into it */
+    uint64_t bytes;     /* bytes read + written per run (estimate) */
+    uint64_t flops;     /* floating-point operations per run */
+};
+/* Fills *out for kernel i (0 .. tsr_plan_kernel_count - 1). Returns TSR_OK or
+ * TSR_E_INVALID_ARG. */
+tsr_status tsr_plan_kernel_info(const tsr_plan *plan, int i, struct tsr_kernel_info *out);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Profiler and memory statistics                                                              */

@@ -1009,6 +1009,16 @@ static size_t align64(size_t n) {
     return (n + 63) & ~(size_t)63;
 }
 
+/* Does region input j have exactly the output's layout (no broadcast)? */
+static int ew_same_layout(const struct tsr_k_ew *ew, int j) {
+    int64_t st = 1;
+    for (int d = ew->rank - 1; d >= 0; d--) {
+        if (ew->dims[d] != 1 && ew->strides[j][d] != st) return 0;
+        st *= ew->dims[d];
+    }
+    return 1;
+}
+
 static tsr_status plan_memory(struct lower_state *s) {
     struct tsr_program *p = s->p;
     struct interval *iv = calloc((size_t)p->n_buffers + 1, sizeof *iv);
@@ -1029,16 +1039,33 @@ static tsr_status plan_memory(struct lower_state *s) {
         iv[n].bytes = align64(p->buffers[b].bytes);
         n++;
     }
+    /* Time in half steps: kernel k writes at 2k+1 and reads at 2k+1, except that an
+     * elementwise kernel reads a same-layout input at 2k (element i is read before element i
+     * is written, by the same thread): that input's buffer may then be reused for the output
+     * (in place). */
     for (int ki = 0; ki < p->n_kernels; ki++) {
         const struct tsr_kernel *k = &p->kernels[ki];
-        int so = slot[k->output];
-        if (so >= 0 && iv[so].first < 0) iv[so].first = ki;
-        if (so >= 0 && iv[so].last < ki) iv[so].last = ki;
+        int so = slot[k->output], t = 2 * ki + 1;
+        if (so >= 0 && iv[so].first < 0) iv[so].first = t;
+        if (so >= 0 && iv[so].last < t) iv[so].last = t;
         for (int j = 0; j < k->n_inputs; j++) {
             int si = slot[k->inputs[j]];
-            if (si >= 0 && iv[si].last < ki) iv[si].last = ki;
+            int tr = (k->kind == TSR_K_EW && ew_same_layout(&k->u.ew, j)) ? 2 * ki : t;
+            if (si >= 0 && iv[si].last < tr) iv[si].last = tr;
         }
     }
+    /* Lower bound: the most bytes live at one time; unplanned: one buffer each. */
+    size_t bound = 0, total = 0;
+    for (int i = 0; i < n; i++)
+        total += iv[i].bytes;
+    for (int t = 0; t <= 2 * p->n_kernels; t++) {
+        size_t live = 0;
+        for (int i = 0; i < n; i++)
+            if (iv[i].first <= t && t <= iv[i].last) live += iv[i].bytes;
+        if (live > bound) bound = live;
+    }
+    p->arena_lower_bound_bytes = bound;
+    p->unplanned_bytes = total;
     qsort(iv, (size_t)n, sizeof *iv, by_size_desc);
     size_t arena = 0;
     for (int i = 0; i < n; i++) {

@@ -34,6 +34,10 @@ static unsigned env_disabled_fusion(tsr_context *ctx) {
             bits |= TSR_FUSE_ELEMENTWISE;
         else if (!strcmp(t, "epilogue"))
             bits |= TSR_FUSE_EPILOGUE;
+        else if (!strcmp(t, "bn"))
+            bits |= TSR_FUSE_BN;
+        else if (!strcmp(t, "layernorm"))
+            bits |= TSR_FUSE_LAYERNORM;
         else
             tsr_log(ctx, TSR_LOG_WARN, "TSR_DISABLE_FUSION: unknown switch '%s' ignored", t);
     }
@@ -114,15 +118,18 @@ static tsr_status copy_io(tsr_plan *plan, const tsr_graph *g) {
 }
 
 /* The pass pipeline (runtime/passes/passes.h), in order; statistics kept in the plan. */
-static tsr_status run_passes(tsr_plan *plan, tsr_graph *g) {
+static tsr_status run_passes(tsr_plan *plan, tsr_graph *g, unsigned disable) {
     tsr_status st;
     int n = 0;
     if ((st = tsr_pass_fold(g, &plan->n_folded)) != TSR_OK) return st;
-    if ((st = tsr_pass_bn(g, &plan->n_bn)) != TSR_OK) return st;
+    if (!(disable & TSR_FUSE_BN) && (st = tsr_pass_bn(g, &plan->n_bn)) != TSR_OK) return st;
     if ((st = tsr_pass_fold(g, &n)) != TSR_OK) return st;
     plan->n_folded += n;
     if ((st = tsr_pass_simplify(g, &plan->n_simplified)) != TSR_OK) return st;
     if ((st = tsr_pass_cse(g, &plan->n_cse)) != TSR_OK) return st;
+    if (!(disable & TSR_FUSE_LAYERNORM) &&
+        (st = tsr_pass_layernorm(g, &plan->n_layernorm)) != TSR_OK)
+        return st;
     return tsr_pass_dce(g, &plan->n_dead);
 }
 
@@ -149,7 +156,7 @@ tsr_status tsr_compile(tsr_context *ctx, const tsr_graph *graph,
     tsr_graph *g = NULL;
     if ((st = copy_io(plan, graph)) != TSR_OK) goto fail;
     if ((st = tsr_graph_clone(graph, &g)) != TSR_OK) goto fail;
-    if ((st = run_passes(plan, g)) != TSR_OK) goto fail;
+    if ((st = run_passes(plan, g, disable)) != TSR_OK) goto fail;
     if ((st = tsr_lower(g, disable, &plan->prog)) != TSR_OK) goto fail;
     tsr_graph_destroy(g);
     g = NULL;
@@ -271,4 +278,31 @@ const char *tsr_plan_device_reason(const tsr_plan *p) {
 }
 size_t tsr_plan_arena_bytes(const tsr_plan *p) {
     return p ? p->prog.arena_bytes : 0;
+}
+
+tsr_status tsr_plan_memory_info(const tsr_plan *p, struct tsr_plan_memory *out) {
+    if (!p || !out) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_plan_memory_info: NULL argument");
+    out->arena_bytes = p->prog.arena_bytes;
+    out->lower_bound_bytes = p->prog.arena_lower_bound_bytes;
+    out->unplanned_bytes = p->prog.unplanned_bytes;
+    out->intermediates = 0;
+    for (int b = 0; b < p->prog.n_buffers; b++)
+        out->intermediates += p->prog.buffers[b].kind == TSR_BUF_TEMP;
+    return TSR_OK;
+}
+
+tsr_status tsr_plan_kernel_info(const tsr_plan *p, int i, struct tsr_kernel_info *out) {
+    if (!p || !out || i < 0 || i >= p->prog.n_kernels)
+        return TSR_ERR(p ? p->ctx : NULL, TSR_E_INVALID_ARG, "tsr_plan_kernel_info: no kernel %d",
+                       i);
+    const struct tsr_kernel *k = &p->prog.kernels[i];
+    out->name = k->name;
+    out->nodes = k->nodes ? k->nodes : "";
+    out->device = p->ctx->devices[p->device].id;
+    out->n_nodes = k->nodes && *k->nodes ? 1 : 0;
+    for (const char *c = out->nodes; *c; c++)
+        out->n_nodes += *c == ',';
+    out->bytes = k->bytes;
+    out->flops = k->flops;
+    return TSR_OK;
 }

@@ -16,9 +16,9 @@ struct tsr_plan {
     const struct tsr_backend_ops *ops; /* backend of `device` */
     void *exec;                        /* backend executable */
     int allow_fallback;
-    int fell_back;        /* 1 after an OpenCL failure moved the plan to the CPU */
-    int n_folded, n_bn, n_simplified, n_cse, n_dead; /* pass statistics (nodes) */
-    char reason[768];     /* why this device */
+    int fell_back; /* 1 after an OpenCL failure moved the plan to the CPU */
+    int n_folded, n_bn, n_simplified, n_cse, n_layernorm, n_dead; /* pass statistics (nodes) */
+    char reason[768];                                             /* why this device */
     int n_inputs, n_outputs;
     char **input_names, **output_names; /* owned */
     struct tsr_tensor_desc *input_descs, *output_descs;

@@ -244,8 +244,10 @@ struct tsr_program {
     int n_buffers;
     struct tsr_buffer *buffers;
     int n_kernels;
-    struct tsr_kernel *kernels; /* in execution order */
-    size_t arena_bytes;         /* size of the TEMP arena (liveness-planned) */
+    struct tsr_kernel *kernels;     /* in execution order */
+    size_t arena_bytes;             /* size of the TEMP arena (liveness-planned) */
+    size_t arena_lower_bound_bytes; /* most TEMP bytes live at one time: no plan does better */
+    size_t unplanned_bytes;         /* sum of all TEMP buffers: one allocation each */
     int n_inputs, n_outputs;
     int *input_buffers;  /* buffer id of graph input i */
     int *output_buffers; /* buffer id of graph output i */

@@ -1,7 +1,7 @@
 /*
  * passes.h — graph passes run by tsr_compile before lowering, in this order:
  *   fold (constant folding) → bn (BatchNormalization folding) → fold → simplify (algebraic
- *   identities) → cse (common subexpressions) → dce (dead-code elimination).
+ *   identities) → cse (common subexpressions) → layernorm (pattern fusion) → dce (dead code).
  * Fusion decisions (elementwise chains, GEMM epilogues) are taken by lowering (runtime/lower.c)
  * because they depend on the kernels a backend can run. Each pass rewrites the graph in place
  * (a clone owned by tsr_compile) and is testable alone.
@@ -36,5 +36,10 @@ tsr_status tsr_pass_simplify(tsr_graph *g, int *n_removed);
  * earlier live node is removed and its consumers read the earlier output; constants with
  * identical type, shape and bytes are merged too. Writes the number removed. Returns TSR_OK. */
 tsr_status tsr_pass_cse(tsr_graph *g, int *n_removed);
+
+/* Replaces a decomposed layer normalisation (ReduceMean, Sub, Pow 2, ReduceMean, Add eps, Sqrt,
+ * Div [, Mul scale][, Add bias] over the trailing axes) with one LayerNormalization node. Writes
+ * the number of patterns fused. Returns TSR_OK, TSR_E_NOMEM. */
+tsr_status tsr_pass_layernorm(tsr_graph *g, int *n_fused);
 
 #endif
