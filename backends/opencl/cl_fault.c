@@ -58,6 +58,8 @@ static void parse_env_locked(void) {
         char buf[256];
         snprintf(buf, sizeof buf, "%s", spec);
         for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            char orig[256];
+            snprintf(orig, sizeof orig, "%s", t);
             char *colon = strchr(t, ':');
             int kind = -1;
             if (colon) {
@@ -71,7 +73,7 @@ static void parse_env_locked(void) {
                 tsr_log(NULL, TSR_LOG_WARN,
                         "TSR_FAULT: '%s' ignored (expected cl_alloc:N, cl_build:N or "
                         "cl_enqueue:N with N >= 1)",
-                        t);
+                        orig);
                 continue;
             }
             atomic_store(&g_fail_at[kind], n);

@@ -1,0 +1,271 @@
+/*
+ * check_calibrate.c — calibration cache and cost model (issue 5, parts 1-2).
+ *
+ * The cache lives in a fresh temporary TSR_CACHE_DIR. Checked: measured figures are positive and
+ * physically plausible (no timing thresholds: only orders of magnitude no machine can leave);
+ * the file round-trips exactly; a corrupt file, a file of another format version, of another key
+ * and one with a missing figure are rejected and rebuilt; a valid file is reused without
+ * measuring; the MAD rule against a hand computation; the cost model against the formulas of
+ * scheduler/cost.h written out here.
+ */
+#include "runtime/internal.h"
+#include "runtime/program.h"
+#include "scheduler/calibrate.h"
+#include "scheduler/cost.h"
+#include "scheduler/select.h"
+#include "test_support.h"
+
+#include <json-c/json.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char g_dir[] = "/tmp/tsr_calib_XXXXXX";
+
+static void setup_dir(void) {
+    static int done;
+    if (!done) {
+        ck_assert_ptr_nonnull(mkdtemp(g_dir));
+        done = 1;
+    }
+    setenv("TSR_CACHE_DIR", g_dir, 1);
+    tsr_calib_forget_all();
+}
+
+static void check_plausible(const struct tsr_calibration *c, int opencl) {
+    ck_assert_msg(c->bandwidth_gbps > 0.01 && c->bandwidth_gbps < 1e5, "bandwidth %g GB/s",
+                  c->bandwidth_gbps);
+    ck_assert_msg(c->launch_us > 0 && c->launch_us < 1e5, "launch %g us", c->launch_us);
+    ck_assert_msg(c->run_overhead_us >= 0 && c->run_overhead_us < 1e6, "overhead %g us",
+                  c->run_overhead_us);
+    ck_assert_int_eq(c->n_gemm, 5);
+    for (int i = 0; i < c->n_gemm; i++) {
+        ck_assert_msg(c->gemm[i].gflops > 0.001 && c->gemm[i].gflops < 1e6, "gemm %lld: %g",
+                      (long long)c->gemm[i].m, c->gemm[i].gflops);
+        if (i) ck_assert_int_gt(c->gemm[i].m, c->gemm[i - 1].m);
+    }
+    if (opencl) {
+        ck_assert_msg(c->h2d_gbps > 0.001 && c->h2d_gbps < 1e5, "h2d %g", c->h2d_gbps);
+        ck_assert_msg(c->d2h_gbps > 0.001 && c->d2h_gbps < 1e5, "d2h %g", c->d2h_gbps);
+        ck_assert_msg(c->latency_us > 0 && c->latency_us < 1e6, "latency %g", c->latency_us);
+    } else {
+        ck_assert(c->h2d_gbps == 0 && c->d2h_gbps == 0 && c->latency_us == 0);
+    }
+    ck_assert(c->seconds > 0);
+}
+
+static int same_cal(const struct tsr_calibration *a, const struct tsr_calibration *b) {
+#define EQ(x) (fabs(a->x - b->x) <= 1e-12 * fabs(a->x))
+    if (strcmp(a->key, b->key) || a->n_gemm != b->n_gemm || a->created_unix != b->created_unix)
+        return 0;
+    if (!EQ(bandwidth_gbps) || !EQ(launch_us) || !EQ(run_overhead_us) || !EQ(h2d_gbps) ||
+        !EQ(d2h_gbps) || !EQ(latency_us) || !EQ(seconds))
+        return 0;
+    for (int i = 0; i < a->n_gemm; i++)
+        if (a->gemm[i].m != b->gemm[i].m || !EQ(gemm[i].gflops)) return 0;
+    return 1;
+#undef EQ
+}
+
+/* Every device: measured, plausible, written, read back identically, then reused. */
+START_TEST(test_measure_round_trip) {
+    setup_dir();
+    tsr_context *ctx = ts_context();
+    for (int d = 0; d < ctx->n_devices; d++) {
+        struct tsr_calibration c, back, again;
+        tsr_status st = tsr_calibrate_device(ctx, d, 1, &c);
+        ck_assert_msg(st == TSR_OK, "%s: %s", ctx->devices[d].id, tsr_last_error(ctx)->message);
+        check_plausible(&c, ctx->devices[d].backend == TSR_BACKEND_OPENCL);
+        /* the device's estimates now come from the measurement */
+        ck_assert(ctx->devices[d].est_gbps == c.bandwidth_gbps);
+        ck_assert(ctx->devices[d].est_launch_us == c.launch_us);
+        char key[512], path[4096];
+        tsr_calib_key(&ctx->devices[d], key, sizeof key);
+        ck_assert_str_eq(key, c.key);
+        ck_assert_int_eq(tsr_calib_cache_path(key, path, sizeof path), 0);
+        ck_assert_msg(strncmp(path, g_dir, strlen(g_dir)) == 0, "%s not under %s", path, g_dir);
+        ck_assert_int_eq(access(path, R_OK), 0);
+        ck_assert_int_eq(tsr_calib_load(key, &back, NULL), 0);
+        ck_assert_msg(same_cal(&c, &back), "%s: file does not round-trip", ctx->devices[d].id);
+        /* a new process (table forgotten) reuses the file: same measurement, not a new one */
+        tsr_calib_forget_all();
+        ck_assert_int_eq(tsr_calibrate_device(ctx, d, 0, &again), TSR_OK);
+        ck_assert_msg(same_cal(&c, &again), "%s: valid cache file was not reused",
+                      ctx->devices[d].id);
+    }
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* Rewrites field `name` of the cache file at path with `value` (NULL deletes it). */
+static void edit_file(const char *path, const char *name, struct json_object *value) {
+    struct json_object *root = json_object_from_file(path);
+    ck_assert_ptr_nonnull(root);
+    if (value)
+        json_object_object_add(root, name, value);
+    else
+        json_object_object_del(root, name);
+    ck_assert_int_eq(json_object_to_file(path, root), 0);
+    json_object_put(root);
+}
+
+/* Corrupt, other-version, other-key and incomplete files are rejected and rebuilt. */
+START_TEST(test_bad_files_rebuilt) {
+    setup_dir();
+    tsr_context *ctx = ts_context();
+    struct tsr_calibration c, fresh, back;
+    ck_assert_int_eq(tsr_calibrate_device(ctx, 0, 0, &c), TSR_OK);
+    char path[4096];
+    ck_assert_int_eq(tsr_calib_cache_path(c.key, path, sizeof path), 0);
+    for (int kase = 0; kase < 5; kase++) {
+        const char *why = NULL;
+        switch (kase) {
+        case 0: { /* corrupt: truncated JSON */
+            FILE *f = fopen(path, "w");
+            ck_assert_ptr_nonnull(f);
+            fputs("{\"format\": \"tessera-calibration\", \"format_ver", f);
+            fclose(f);
+            break;
+        }
+        case 1:
+            edit_file(path, "format_version", json_object_new_int(TSR_CALIB_FORMAT_VERSION + 1));
+            break;
+        case 2: /* written by another tessera version (the key carries it) */
+            edit_file(path, "key", json_object_new_string("cpu|x|y|0.0.1|isa=scalar|threads=1"));
+            break;
+        case 3:
+            edit_file(path, "bandwidth_gbps", NULL);
+            break;
+        case 4:
+            edit_file(path, "launch_us", json_object_new_double(-1.0));
+            break;
+        }
+        ck_assert_int_eq(tsr_calib_load(c.key, &back, &why), -2);
+        ck_assert_ptr_nonnull(why);
+        /* rejected → measured again and the file rewritten valid */
+        tsr_calib_forget_all();
+        ck_assert_int_eq(tsr_calibrate_device(ctx, 0, 0, &fresh), TSR_OK);
+        check_plausible(&fresh, 0);
+        ck_assert_int_eq(tsr_calib_load(c.key, &back, NULL), 0);
+        ck_assert(same_cal(&fresh, &back));
+        ck_assert_msg(fresh.seconds != c.seconds || fresh.bandwidth_gbps != c.bandwidth_gbps,
+                      "case %d: the rejected file's figures were reused", kase);
+        c = fresh;
+    }
+    /* a missing file is "not there", not "rejected" */
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(tsr_calib_load(c.key, &back, NULL), -1);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* MAD rule: {0.9, 1, 1.05, 1.1, 100}: median 1.05, deviations {0.15, 0.05, 0, 0.05, 98.95},
+ * MAD 0.05, limit 3 * 1.4826 * 0.05 = 0.222 → 100 rejected → median of 4 kept = 1.025. */
+START_TEST(test_robust_median) {
+    double x[5] = {100.0, 1.0, 0.9, 1.1, 1.05};
+    ck_assert_double_eq_tol(tsr_calib_robust_median(x, 5), 1.025, 1e-12);
+    double y[4] = {2.0, 2.0, 2.0, 7.0}; /* MAD 0: only samples equal to the median stay */
+    ck_assert_double_eq_tol(tsr_calib_robust_median(y, 4), 2.0, 1e-12);
+    double z[3] = {3.0, 1.0, 2.0};
+    ck_assert_double_eq_tol(tsr_calib_robust_median(z, 3), 2.0, 1e-12);
+    ck_assert(isnan(tsr_calib_robust_median(z, 0)));
+}
+END_TEST
+
+/* Writes a calibration file with known figures for device d of ctx and loads it. */
+static void install_known(tsr_context *ctx, int d, int opencl) {
+    struct tsr_calibration c;
+    memset(&c, 0, sizeof c);
+    tsr_calib_key(&ctx->devices[d], c.key, sizeof c.key);
+    c.bandwidth_gbps = 10.0;
+    c.launch_us = 5.0;
+    c.run_overhead_us = 20.0;
+    if (opencl) {
+        c.h2d_gbps = 4.0;
+        c.d2h_gbps = 2.0;
+        c.latency_us = 30.0;
+    }
+    c.n_gemm = 2;
+    c.gemm[0] = (struct tsr_calib_gemm){32, 32, 32, 10.0};
+    c.gemm[1] = (struct tsr_calib_gemm){512, 512, 512, 100.0};
+    c.seconds = 1.0;
+    c.created_unix = 1;
+    ck_assert_int_eq(tsr_calib_save(&c), 0);
+    tsr_calib_forget_all();
+    tsr_sched_apply_calibration(ctx);
+    ck_assert(ctx->devices[d].est_gbps == 10.0);
+    ck_assert(ctx->devices[d].est_gflops == 100.0);
+}
+
+/* Cost model vs the formulas of cost.h, written out with the figures of install_known. */
+START_TEST(test_cost_model) {
+    setup_dir();
+    tsr_context *ctx = ts_context();
+    install_known(ctx, 0, 0);
+    /* program: x[128*128] (input), w (const), GEMM 128^3 → t, relu(t) → y (output) */
+    struct tsr_buffer bufs[4];
+    struct tsr_kernel ks[2];
+    memset(bufs, 0, sizeof bufs);
+    memset(ks, 0, sizeof ks);
+    size_t nbytes = 128 * 128 * 4;
+    bufs[0] = (struct tsr_buffer){.kind = TSR_BUF_INPUT, .bytes = nbytes};
+    bufs[1] = (struct tsr_buffer){.kind = TSR_BUF_CONST, .bytes = nbytes};
+    bufs[2] = (struct tsr_buffer){.kind = TSR_BUF_TEMP, .bytes = nbytes};
+    bufs[3] = (struct tsr_buffer){.kind = TSR_BUF_OUTPUT, .bytes = nbytes};
+    ks[0].kind = TSR_K_GEMM;
+    ks[0].flops = 2ull * 128 * 128 * 128;
+    ks[0].bytes = 3 * nbytes;
+    ks[0].u.gemm.batch = 1;
+    ks[0].u.gemm.act = TSR_ACT_RELU; /* an OpenCL epilogue launch */
+    ks[1].kind = TSR_K_EW;
+    ks[1].flops = 128 * 128;
+    ks[1].bytes = 2 * nbytes;
+    int in_ids[1] = {0}, out_ids[1] = {3};
+    struct tsr_program p = {.n_buffers = 4,
+                            .buffers = bufs,
+                            .n_kernels = 2,
+                            .kernels = ks,
+                            .n_inputs = 1,
+                            .n_outputs = 1,
+                            .input_buffers = in_ids,
+                            .output_buffers = out_ids};
+    /* GEMM rate at 2*128^3: log-linear between (2*32^3, 10) and (2*512^3, 100) */
+    double f = 2.0 * 128 * 128 * 128, f0 = 2.0 * 32 * 32 * 32, f1 = 2.0 * 512 * 512 * 512;
+    double rate = 10.0 + (log(f) - log(f0)) / (log(f1) - log(f0)) * 90.0;
+    double gemm_s = fmax(f / (rate * 1e9), 3.0 * nbytes / 10e9) + 5e-6;
+    double ew_s = fmax(128.0 * 128 / 100e9, 2.0 * nbytes / 10e9) + 5e-6;
+    double cpu_ms = (20e-6 + gemm_s + ew_s) * 1e3;
+    ck_assert_double_eq_tol(tsr_sched_predict_program_ms(&ctx->devices[0], &p), cpu_ms, 1e-9);
+    if (ctx->n_devices > 1) {
+        install_known(ctx, 1, 1);
+        double xfer_s = (30e-6 + nbytes / 4e9) + (30e-6 + nbytes / 2e9);
+        double cl_ms = (20e-6 + gemm_s + 5e-6 + ew_s + xfer_s) * 1e3;
+        ck_assert_double_eq_tol(tsr_sched_predict_program_ms(&ctx->devices[1], &p), cl_ms, 1e-9);
+        char reason[768];
+        int pick = tsr_sched_choose_program(ctx, &p, reason, sizeof reason);
+        /* same figures, plus transfers and an epilogue launch: the CPU must win */
+        ck_assert_msg(pick == 0, "picked %d: %s", pick, reason);
+        ck_assert_ptr_nonnull(strstr(reason, "calibrated"));
+        ck_assert_ptr_nonnull(strstr(reason, "opencl:0"));
+    }
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+static Suite *calibrate_suite(void) {
+    Suite *s = suite_create("calibrate");
+    TCase *tc = tcase_create("calibrate");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_robust_median);
+    tcase_add_test(tc, test_measure_round_trip);
+    tcase_add_test(tc, test_bad_files_rebuilt);
+    tcase_add_test(tc, test_cost_model);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    return ts_run_suite(calibrate_suite());
+}
