@@ -387,7 +387,8 @@ END_TEST
 
 /* The embedded sources are the files of kernels_cl/, byte for byte. */
 START_TEST(test_embedded_sources) {
-    const char *names[] = {"common.clh", "softmax.cl", "epilogue.cl", "copy.cl"};
+    const char *names[] = {"common.clh", "softmax.cl", "epilogue.cl", "copy.cl",
+                           "conv.cl",    "pool.cl",    "reduce.cl",   "layernorm.cl"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const struct tsr_cl_embedded_file *f = tsr_cl_embedded_find(names[i]);
         ck_assert_msg(f != NULL, "%s not embedded", names[i]);
@@ -585,6 +586,550 @@ START_TEST(test_gemm) {
                                 .act_p0 = 0.0f,
                                 .act_p1 = 0.25f};
         gemm_case(ctx, &g7, 12, 12, 0, "gemm_clip_only");
+    }
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* ---- convolution ------------------------------------------------------------------------ */
+
+/* Reference conv (runtime/program.h struct tsr_k_conv) in double, plus the tolerance scale
+ * sum |x w| + |bias| + |r| per output. */
+static double act_ref(tsr_activation act, double v, double p0, double p1) {
+    switch (act) {
+    case TSR_ACT_RELU:
+        return v > 0 ? v : 0;
+    case TSR_ACT_SIGMOID:
+        return 1.0 / (1.0 + exp(-v));
+    case TSR_ACT_TANH:
+        return tanh(v);
+    case TSR_ACT_LEAKY_RELU:
+        return v >= 0 ? v : p0 * v;
+    case TSR_ACT_CLIP:
+        return fmin(fmax(v, p0), p1);
+    default:
+        return v;
+    }
+}
+
+static void conv_ref(const struct tsr_k_conv *c, const float *X, const float *Wt, const float *B,
+                     const float *R, double *ref, double *scale) {
+    int64_t Cg = c->C / c->group, Mg = c->M / c->group;
+    for (int64_t n = 0; n < c->N; n++)
+        for (int64_t m = 0; m < c->M; m++)
+            for (int64_t oh = 0; oh < c->OH; oh++)
+                for (int64_t ow = 0; ow < c->OW; ow++) {
+                    double s = 0, sa = 0;
+                    int64_t g = m / Mg;
+                    for (int64_t ci = 0; ci < Cg; ci++)
+                        for (int64_t kh = 0; kh < c->KH; kh++)
+                            for (int64_t kw = 0; kw < c->KW; kw++) {
+                                int64_t ih = oh * c->stride_h - c->pad_t + kh * c->dil_h;
+                                int64_t iw = ow * c->stride_w - c->pad_l + kw * c->dil_w;
+                                if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W) continue;
+                                double x = X[((n * c->C + g * Cg + ci) * c->H + ih) * c->W + iw];
+                                double w = Wt[((m * Cg + ci) * c->KH + kh) * c->KW + kw];
+                                s += x * w;
+                                sa += fabs(x * w);
+                            }
+                    size_t i = (size_t)(((n * c->M + m) * c->OH + oh) * c->OW + ow);
+                    if (c->has_bias) s += B[m], sa += fabs(B[m]);
+                    if (c->has_residual) s += R[i], sa += fabs(R[i]);
+                    ref[i] = act_ref(c->act, s, c->act_p0, c->act_p1);
+                    scale[i] = sa;
+                }
+}
+
+/* Output extent (ONNX Conv / pooling): floor((H + pads - dil*(K-1) - 1) / stride) + 1. */
+static int64_t out_dim(int64_t h, int64_t pads, int64_t k, int64_t stride, int64_t dil) {
+    return (h + pads - dil * (k - 1) - 1) / stride + 1;
+}
+
+/* Runs one conv program (X and R INPUTs; W and bias CONSTs) and checks it at
+ * 1e-5 * (sum |x w| + |bias| + |r|) + 1e-6 (like GEMM; activations are 1-Lipschitz). With
+ * `steady`, executes twice more with the profiler on and checks that execute takes nothing from
+ * the pool (the im2col scratch comes from prepare) and that each run gives one kernel record. */
+static void conv_case(tsr_context *ctx, const struct tsr_k_conv *c, const char *what, int steady) {
+    int64_t nx = c->N * c->C * c->H * c->W, nw = c->M * (c->C / c->group) * c->KH * c->KW;
+    int64_t ny = c->N * c->M * c->OH * c->OW;
+    float *X = malloc(sizeof(float) * (size_t)nx), *Wt = malloc(sizeof(float) * (size_t)nw);
+    float *B = malloc(sizeof(float) * (size_t)c->M), *R = malloc(sizeof(float) * (size_t)ny);
+    float *Y = malloc(sizeof(float) * (size_t)ny);
+    double *ref = malloc(sizeof(double) * (size_t)ny), *scale = malloc(sizeof(double) * (size_t)ny);
+    ts_fill_uniform(X, (size_t)nx, 71, -1.0f, 1.0f);
+    ts_fill_uniform(Wt, (size_t)nw, 72, -1.0f, 1.0f);
+    ts_fill_uniform(B, (size_t)c->M, 73, -1.0f, 1.0f);
+    ts_fill_uniform(R, (size_t)ny, 74, -1.0f, 1.0f);
+    for (int64_t i = 0; i < ny; i++)
+        Y[i] = NAN;
+    conv_ref(c, X, Wt, B, R, ref, scale);
+    struct tprog t;
+    tp_init(&t);
+    int ins[4], n = 0;
+    ins[n++] = tp_buf(&t, TSR_BUF_INPUT, nx, NULL);
+    ins[n++] = tp_buf(&t, TSR_BUF_CONST, nw, Wt);
+    if (c->has_bias) ins[n++] = tp_buf(&t, TSR_BUF_CONST, c->M, B);
+    if (c->has_residual) ins[n++] = tp_buf(&t, TSR_BUF_INPUT, ny, NULL);
+    int by = tp_buf(&t, TSR_BUF_OUTPUT, ny, NULL);
+    struct tsr_kernel *k = tp_kernel(&t, TSR_K_CONV, what, by, n, ins);
+    k->u.conv = *c;
+    struct tsr_tensor in[2] = {{.data = X}, {.data = R}}, out[1] = {{.data = Y}};
+    void *exec = NULL;
+    expect_ok(ctx, tsr_opencl_backend_ops.prepare(ctx, 0, &t.p, &exec), what);
+    expect_ok(ctx, tsr_opencl_backend_ops.execute(exec, in, out), what);
+    for (int64_t i = 0; i < ny; i++) {
+        double tol = 1e-5 * scale[i] + 1e-6;
+        ck_assert_msg(fabs((double)Y[i] - ref[i]) <= tol, "%s[%lld]: got %.9g expected %.9g", what,
+                      (long long)i, (double)Y[i], ref[i]);
+    }
+    if (steady) {
+        struct tsr_pool_stats p0, p1;
+        tsr_opencl_pool_stats(ctx->ocl, 0, &p0);
+        tsr_profiler_enable(ctx, 1);
+        tsr_profiler_clear(ctx);
+        for (int r = 0; r < 2; r++)
+            expect_ok(ctx, tsr_opencl_backend_ops.execute(exec, in, out), what);
+        tsr_opencl_pool_stats(ctx->ocl, 0, &p1);
+        ck_assert_uint_eq(p1.allocs, p0.allocs);
+        ck_assert_uint_eq(p1.bytes_reserved, p0.bytes_reserved);
+        int kernels = 0;
+        for (size_t i = 0; i < tsr_profiler_count(ctx); i++) {
+            struct tsr_profile_record r;
+            tsr_profiler_get(ctx, i, &r);
+            if (r.kind != TSR_EVENT_KERNEL) continue;
+            kernels++;
+            ck_assert_str_eq(r.name, what);
+            ck_assert_uint_le(r.start_ns, r.end_ns);
+        }
+        ck_assert_int_eq(kernels, 2);
+        tsr_profiler_enable(ctx, 0);
+        ck_assert_double_le(ts_max_abs_diff(Y, Y, (size_t)ny), 0.0);
+    }
+    tsr_opencl_backend_ops.release(exec);
+    tp_free(&t);
+    free(X), free(Wt), free(B), free(R), free(Y), free(ref), free(scale);
+}
+
+/* Fills the derived fields: OH/OW from the pads (pad_b/pad_r given separately). */
+static struct tsr_k_conv conv_geom(struct tsr_k_conv c, int64_t pad_b, int64_t pad_r) {
+    c.OH = out_dim(c.H, c.pad_t + pad_b, c.KH, c.stride_h, c.dil_h);
+    c.OW = out_dim(c.W, c.pad_l + pad_r, c.KW, c.stride_w, c.dil_w);
+    return c;
+}
+
+START_TEST(test_conv) {
+    tsr_context *ctx = ts_context();
+    if (ts_have_opencl(ctx)) {
+        /* 1. im2col + Sgemm: 3x3, pad 1, bias, relu; 2 images. Also steady-state checks. */
+        struct tsr_k_conv c1 = {.N = 2,
+                                .C = 3,
+                                .H = 7,
+                                .W = 6,
+                                .M = 4,
+                                .KH = 3,
+                                .KW = 3,
+                                .stride_h = 1,
+                                .stride_w = 1,
+                                .pad_t = 1,
+                                .pad_l = 1,
+                                .dil_h = 1,
+                                .dil_w = 1,
+                                .group = 1,
+                                .has_bias = 1,
+                                .act = TSR_ACT_RELU};
+        struct tsr_k_conv g_conv_3x3_bias_relu = conv_geom(c1, 1, 1);
+        conv_case(ctx, &g_conv_3x3_bias_relu, "conv_3x3_bias_relu", 1);
+        /* 2. im2col + strided-batched GEMM over 2 groups (Cg 2, Mg 3); strides 2/1, dilation
+         * 2/1, asymmetric pads (t 1, b 0, l 0, r 2); residual; leaky relu. */
+        struct tsr_k_conv c2 = {.N = 2,
+                                .C = 4,
+                                .H = 9,
+                                .W = 8,
+                                .M = 6,
+                                .KH = 3,
+                                .KW = 2,
+                                .stride_h = 2,
+                                .stride_w = 1,
+                                .pad_t = 1,
+                                .pad_l = 0,
+                                .dil_h = 2,
+                                .dil_w = 1,
+                                .group = 2,
+                                .has_residual = 1,
+                                .act = TSR_ACT_LEAKY_RELU,
+                                .act_p0 = 0.05f};
+        struct tsr_k_conv g_conv_grouped_res_leaky = conv_geom(c2, 0, 2);
+        conv_case(ctx, &g_conv_grouped_res_leaky, "conv_grouped_res_leaky", 0);
+        /* 3. depthwise (direct kernel): C = M = group = 5, 3x3, pad 1, bias + residual, clip. */
+        struct tsr_k_conv c3 = {.N = 2,
+                                .C = 5,
+                                .H = 6,
+                                .W = 7,
+                                .M = 5,
+                                .KH = 3,
+                                .KW = 3,
+                                .stride_h = 1,
+                                .stride_w = 2,
+                                .pad_t = 1,
+                                .pad_l = 1,
+                                .dil_h = 1,
+                                .dil_w = 1,
+                                .group = 5,
+                                .has_bias = 1,
+                                .has_residual = 1,
+                                .act = TSR_ACT_CLIP,
+                                .act_p0 = -0.5f,
+                                .act_p1 = 1.0f};
+        struct tsr_k_conv g_conv_depthwise = conv_geom(c3, 1, 1);
+        conv_case(ctx, &g_conv_depthwise, "conv_depthwise", 1);
+        /* 4. pointwise 1x1 (GEMM straight on the image, no im2col), no epilogue. */
+        struct tsr_k_conv c4 = {.N = 2,
+                                .C = 5,
+                                .H = 4,
+                                .W = 3,
+                                .M = 3,
+                                .KH = 1,
+                                .KW = 1,
+                                .stride_h = 1,
+                                .stride_w = 1,
+                                .dil_h = 1,
+                                .dil_w = 1,
+                                .group = 1};
+        struct tsr_k_conv g_conv_pointwise = conv_geom(c4, 0, 0);
+        conv_case(ctx, &g_conv_pointwise, "conv_pointwise", 0);
+        /* 5. Mg = 1, Cg = 2 (direct kernel with a channel loop), sigmoid. */
+        struct tsr_k_conv c5 = {.N = 1,
+                                .C = 6,
+                                .H = 5,
+                                .W = 5,
+                                .M = 3,
+                                .KH = 2,
+                                .KW = 3,
+                                .stride_h = 1,
+                                .stride_w = 1,
+                                .pad_t = 0,
+                                .pad_l = 1,
+                                .dil_h = 1,
+                                .dil_w = 2,
+                                .group = 3,
+                                .has_bias = 1,
+                                .act = TSR_ACT_SIGMOID};
+        struct tsr_k_conv g_conv_grouped_direct = conv_geom(c5, 1, 0);
+        conv_case(ctx, &g_conv_grouped_direct, "conv_grouped_direct", 0);
+    }
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* Bad geometry is a status naming the kernel, before any device work. */
+START_TEST(test_conv_bad_geometry) {
+    tsr_context *ctx = ts_context();
+    if (ts_have_opencl(ctx)) {
+        struct tprog t;
+        tp_init(&t);
+        int ins[2] = {tp_buf(&t, TSR_BUF_INPUT, 16, NULL), tp_buf(&t, TSR_BUF_INPUT, 9, NULL)};
+        int by = tp_buf(&t, TSR_BUF_OUTPUT, 16, NULL);
+        struct tsr_kernel *k = tp_kernel(&t, TSR_K_CONV, "conv_bad", by, 2, ins);
+        k->u.conv = (struct tsr_k_conv){.N = 1,
+                                        .C = 3,
+                                        .H = 4,
+                                        .W = 4,
+                                        .M = 2,
+                                        .OH = 4,
+                                        .OW = 4,
+                                        .KH = 3,
+                                        .KW = 3,
+                                        .stride_h = 1,
+                                        .stride_w = 1,
+                                        .pad_t = 1,
+                                        .pad_l = 1,
+                                        .dil_h = 1,
+                                        .dil_w = 1,
+                                        .group = 2}; /* 2 does not divide C = 3 */
+        void *exec = NULL;
+        ck_assert_int_eq(tsr_opencl_backend_ops.prepare(ctx, 0, &t.p, &exec), TSR_E_INVALID_ARG);
+        ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "conv_bad"));
+        ck_assert_ptr_null(exec);
+        tp_free(&t);
+    }
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* ---- pooling ---------------------------------------------------------------------------- */
+
+static void pool_case(tsr_context *ctx, struct tsr_k_pool p, int64_t pad_b, int64_t pad_r,
+                      const char *what) {
+    p.OH = out_dim(p.H, p.pad_t + pad_b, p.KH, p.stride_h, p.dil_h);
+    p.OW = out_dim(p.W, p.pad_l + pad_r, p.KW, p.stride_w, p.dil_w);
+    int64_t nx = p.N * p.C * p.H * p.W, ny = p.N * p.C * p.OH * p.OW;
+    float *x = malloc(sizeof(float) * (size_t)nx), *y = malloc(sizeof(float) * (size_t)ny);
+    double *ref = malloc(sizeof(double) * (size_t)ny);
+    ts_fill_uniform(x, (size_t)nx, 81, -2.0f, 2.0f);
+    for (int64_t nc = 0; nc < p.N * p.C; nc++)
+        for (int64_t oh = 0; oh < p.OH; oh++)
+            for (int64_t ow = 0; ow < p.OW; ow++) {
+                double m = -INFINITY, s = 0;
+                int cnt = 0;
+                for (int64_t kh = 0; kh < p.KH; kh++)
+                    for (int64_t kw = 0; kw < p.KW; kw++) {
+                        int64_t ih = oh * p.stride_h - p.pad_t + kh * p.dil_h;
+                        int64_t iw = ow * p.stride_w - p.pad_l + kw * p.dil_w;
+                        if (ih < 0 || ih >= p.H || iw < 0 || iw >= p.W) continue;
+                        double v = x[(nc * p.H + ih) * p.W + iw];
+                        m = fmax(m, v), s += v, cnt++;
+                    }
+                double r = p.kind == TSR_POOL_MAX
+                               ? m
+                               : s / (double)(p.count_include_pad ? p.KH * p.KW : cnt);
+                ref[(nc * p.OH + oh) * p.OW + ow] = r;
+            }
+    struct tprog t;
+    tp_init(&t);
+    int bx = tp_buf(&t, TSR_BUF_INPUT, nx, NULL);
+    int by = tp_buf(&t, TSR_BUF_OUTPUT, ny, NULL);
+    tp_kernel(&t, TSR_K_POOL, what, by, 1, &bx)->u.pool = p;
+    float *ins[1] = {x}, *outs[1] = {y};
+    expect_ok(ctx, run_prog(ctx, &t, ins, outs), what);
+    /* max is exact; an average of <= 49 values is within ~49 ulp: 1e-5 relative */
+    expect_close(y, ref, (size_t)ny, what);
+    tp_free(&t);
+    free(x), free(y), free(ref);
+}
+
+START_TEST(test_pool) {
+    tsr_context *ctx = ts_context();
+    if (ts_have_opencl(ctx)) {
+        struct tsr_k_pool base = {.N = 2,
+                                  .C = 3,
+                                  .H = 7,
+                                  .W = 8,
+                                  .KH = 3,
+                                  .KW = 3,
+                                  .stride_h = 2,
+                                  .stride_w = 2,
+                                  .pad_t = 1,
+                                  .pad_l = 1,
+                                  .dil_h = 1,
+                                  .dil_w = 1};
+        struct tsr_k_pool p = base;
+        p.kind = TSR_POOL_MAX;
+        pool_case(ctx, p, 1, 1, "maxpool_3x3_s2_p1");
+        p.dil_h = 2; /* dilated, asymmetric pads */
+        pool_case(ctx, p, 0, 2, "maxpool_dilated");
+        p = base;
+        p.kind = TSR_POOL_AVG;
+        pool_case(ctx, p, 1, 1, "avgpool_exclude_pad");
+        p.count_include_pad = 1;
+        pool_case(ctx, p, 1, 1, "avgpool_include_pad");
+        /* GlobalAveragePool: window = the whole image. */
+        struct tsr_k_pool g = {.kind = TSR_POOL_AVG,
+                               .N = 2,
+                               .C = 4,
+                               .H = 5,
+                               .W = 6,
+                               .KH = 5,
+                               .KW = 6,
+                               .stride_h = 1,
+                               .stride_w = 1,
+                               .dil_h = 1,
+                               .dil_w = 1};
+        pool_case(ctx, g, 0, 0, "global_avgpool");
+    }
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* ---- reduce ----------------------------------------------------------------------------- */
+
+/* Sum/mean tolerance: 1e-5 * sum |x| (/ len for mean) + 1e-6: f32 accumulation of <= 1000 terms
+ * as per-item partial sums of <= len/local + a tree of log2(local) levels stays under ~30 ulp
+ * of sum |x|. Max is exact. */
+static void reduce_case(tsr_context *ctx, tsr_reduce_kind kind, int64_t outer, int64_t len,
+                        int64_t inner, const char *what) {
+    int64_t nx = outer * len * inner, ny = outer * inner;
+    float *x = malloc(sizeof(float) * (size_t)(nx ? nx : 1)),
+          *y = malloc(sizeof(float) * (size_t)ny);
+    ts_fill_uniform(x, (size_t)nx, 91, -3.0f, 3.0f);
+    struct tprog t;
+    tp_init(&t);
+    int bx = tp_buf(&t, TSR_BUF_INPUT, nx, NULL);
+    int by = tp_buf(&t, TSR_BUF_OUTPUT, ny, NULL);
+    tp_kernel(&t, TSR_K_REDUCE, what, by, 1, &bx)->u.reduce =
+        (struct tsr_k_reduce){kind, outer, len, inner};
+    float *ins[1] = {x}, *outs[1] = {y};
+    expect_ok(ctx, run_prog(ctx, &t, ins, outs), what);
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t j = 0; j < inner; j++) {
+            double s = 0, sa = 0, m = -INFINITY;
+            for (int64_t a = 0; a < len; a++) {
+                double v = x[(o * len + a) * inner + j];
+                s += v, sa += fabs(v), m = fmax(m, v);
+            }
+            double got = y[o * inner + j], want, tol;
+            if (kind == TSR_REDUCE_MAX)
+                want = m, tol = 0;
+            else if (kind == TSR_REDUCE_SUM)
+                want = s, tol = 1e-5 * sa + 1e-6;
+            else
+                want = len ? s / (double)len : NAN, tol = len ? 1e-5 * sa / (double)len + 1e-6 : 0;
+            if (isnan(want))
+                ck_assert_msg(isnan(got), "%s[%lld, %lld]: got %.9g, expected NaN", what,
+                              (long long)o, (long long)j, got);
+            else
+                ck_assert_msg(got == want || fabs(got - want) <= tol,
+                              "%s[%lld, %lld]: got %.9g, expected %.9g", what, (long long)o,
+                              (long long)j, got, want);
+        }
+    tp_free(&t);
+    free(x), free(y);
+}
+
+START_TEST(test_reduce) {
+    tsr_context *ctx = ts_context();
+    if (ts_have_opencl(ctx)) {
+        reduce_case(ctx, TSR_REDUCE_SUM, 3, 7, 5, "reduce_sum_items");
+        reduce_case(ctx, TSR_REDUCE_MEAN, 4, 9, 1, "reduce_mean_items");
+        reduce_case(ctx, TSR_REDUCE_MAX, 2, 11, 3, "reduce_max_items");
+        reduce_case(ctx, TSR_REDUCE_SUM, 3, 1000, 1, "reduce_sum_groups");
+        reduce_case(ctx, TSR_REDUCE_MEAN, 2, 777, 3, "reduce_mean_groups");
+        reduce_case(ctx, TSR_REDUCE_MAX, 5, 300, 2, "reduce_max_groups");
+        /* len 0: sum 0, mean NaN, max -inf */
+        reduce_case(ctx, TSR_REDUCE_SUM, 2, 0, 3, "reduce_sum_empty");
+        reduce_case(ctx, TSR_REDUCE_MEAN, 2, 0, 3, "reduce_mean_empty");
+        reduce_case(ctx, TSR_REDUCE_MAX, 2, 0, 3, "reduce_max_empty");
+    }
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* ---- transpose, concat ------------------------------------------------------------------ */
+
+/* Y = transpose(X, perm) for X of shape xd (rank r): exact copy. */
+static void transpose_case(tsr_context *ctx, int r, const int64_t *xd, const int *perm,
+                           const char *what) {
+    int64_t xs[TSR_MAX_RANK], n = 1;
+    for (int d = r - 1; d >= 0; d--)
+        xs[d] = n, n *= xd[d];
+    float *x = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * (size_t)n);
+    ts_fill_uniform(x, (size_t)n, 101, -1.0f, 1.0f);
+    struct tprog t;
+    tp_init(&t);
+    int bx = tp_buf(&t, TSR_BUF_INPUT, n, NULL);
+    int by = tp_buf(&t, TSR_BUF_OUTPUT, n, NULL);
+    struct tsr_k_transpose *tr = &tp_kernel(&t, TSR_K_TRANSPOSE, what, by, 1, &bx)->u.transpose;
+    tr->rank = r;
+    for (int d = 0; d < r; d++)
+        tr->dims[d] = xd[perm[d]], tr->in_strides[d] = xs[perm[d]];
+    float *ins[1] = {x}, *outs[1] = {y};
+    expect_ok(ctx, run_prog(ctx, &t, ins, outs), what);
+    /* walk Y in order with a multi-index; Y[idx] = X[sum idx[d] * xs[perm[d]]] */
+    int64_t idx[TSR_MAX_RANK] = {0};
+    for (int64_t i = 0; i < n; i++) {
+        int64_t off = 0;
+        for (int d = 0; d < r; d++)
+            off += idx[d] * xs[perm[d]];
+        ck_assert_msg(y[i] == x[off], "%s[%lld]: got %g expected %g", what, (long long)i,
+                      (double)y[i], (double)x[off]);
+        for (int d = r - 1; d >= 0 && ++idx[d] == xd[perm[d]]; d--)
+            idx[d] = 0;
+    }
+    tp_free(&t);
+    free(x), free(y);
+}
+
+START_TEST(test_transpose_concat) {
+    tsr_context *ctx = ts_context();
+    if (ts_have_opencl(ctx)) {
+        int64_t d3[3] = {2, 3, 4};
+        int p3[3] = {2, 0, 1};
+        transpose_case(ctx, 3, d3, p3, "transpose_201");
+        int64_t d4[4] = {2, 3, 5, 4};
+        int p4[4] = {0, 2, 3, 1}; /* NCHW -> NHWC */
+        transpose_case(ctx, 4, d4, p4, "transpose_nhwc");
+
+        /* Concat of 4 parts along the columns of [3, .], one of width 0; exact copy. */
+        const int64_t outer = 3, inner[4] = {2, 0, 5, 1}, width = 8;
+        float a[6], b[1], c[15], d[3], y[3 * 8];
+        ts_fill_uniform(a, 6, 111, -1, 1);
+        ts_fill_uniform(c, 15, 112, -1, 1);
+        ts_fill_uniform(d, 3, 113, -1, 1);
+        b[0] = NAN;
+        const float *parts[4] = {a, b, c, d};
+        struct tprog t;
+        tp_init(&t);
+        int ins[4];
+        for (int i = 0; i < 4; i++)
+            ins[i] = tp_buf(&t, i == 2 ? TSR_BUF_CONST : TSR_BUF_INPUT, outer * inner[i], parts[i]);
+        int by = tp_buf(&t, TSR_BUF_OUTPUT, outer * width, NULL);
+        struct tsr_k_concat *cc = &tp_kernel(&t, TSR_K_CONCAT, "concat4", by, 4, ins)->u.concat;
+        cc->outer = outer;
+        cc->n = 4;
+        memcpy(cc->inner, inner, sizeof inner);
+        float *in_ptrs[3] = {a, b, d}, *outs[1] = {y};
+        expect_ok(ctx, run_prog(ctx, &t, in_ptrs, outs), "concat");
+        for (int64_t r = 0; r < outer; r++) {
+            int64_t col = 0;
+            for (int i = 0; i < 4; i++)
+                for (int64_t j = 0; j < inner[i]; j++, col++)
+                    ck_assert_msg(y[r * width + col] == parts[i][r * inner[i] + j],
+                                  "concat[%lld, %lld]: got %g", (long long)r, (long long)col,
+                                  (double)y[r * width + col]);
+        }
+        tp_free(&t);
+    }
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* ---- layer normalisation ---------------------------------------------------------------- */
+
+/* Tolerance 1e-4 * max(1, |ref|): rows carry an offset of 10 (|mean| >> stddev 0.6), so the f32
+ * mean and deviations carry ~1e-6 * 10 absolute error, amplified by 1/stddev and |scale| <= 2. */
+static void layernorm_case(tsr_context *ctx, int64_t outer, int64_t len, int has_bias,
+                           const char *what) {
+    int64_t n = outer * len;
+    float *x = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * (size_t)n);
+    float *sc = malloc(sizeof(float) * (size_t)len), *bi = malloc(sizeof(float) * (size_t)len);
+    double *ref = malloc(sizeof(double) * (size_t)n);
+    ts_fill_uniform(x, (size_t)n, 121, 9.0f, 11.0f);
+    ts_fill_uniform(sc, (size_t)len, 122, -2.0f, 2.0f);
+    ts_fill_uniform(bi, (size_t)len, 123, -1.0f, 1.0f);
+    const float eps = 1e-5f;
+    for (int64_t r = 0; r < outer; r++) {
+        double m = 0, v = 0;
+        for (int64_t j = 0; j < len; j++)
+            m += x[r * len + j];
+        m /= (double)len;
+        for (int64_t j = 0; j < len; j++)
+            v += (x[r * len + j] - m) * (x[r * len + j] - m);
+        v /= (double)len;
+        for (int64_t j = 0; j < len; j++)
+            ref[r * len + j] =
+                (x[r * len + j] - m) / sqrt(v + eps) * sc[j] + (has_bias ? bi[j] : 0.0);
+    }
+    struct tprog t;
+    tp_init(&t);
+    int ins[3] = {tp_buf(&t, TSR_BUF_INPUT, n, NULL), tp_buf(&t, TSR_BUF_CONST, len, sc),
+                  tp_buf(&t, TSR_BUF_CONST, len, bi)};
+    int by = tp_buf(&t, TSR_BUF_OUTPUT, n, NULL);
+    tp_kernel(&t, TSR_K_LAYERNORM, what, by, has_bias ? 3 : 2, ins)->u.layernorm =
+        (struct tsr_k_layernorm){outer, len, eps, has_bias};
+    float *in_ptrs[1] = {x}, *outs[1] = {y};
+    expect_ok(ctx, run_prog(ctx, &t, in_ptrs, outs), what);
+    for (int64_t i = 0; i < n; i++)
+        ck_assert_msg(fabs(y[i] - ref[i]) <= 1e-4 * fmax(1.0, fabs(ref[i])),
+                      "%s[%lld]: got %.9g expected %.9g", what, (long long)i, (double)y[i], ref[i]);
+    tp_free(&t);
+    free(x), free(y), free(sc), free(bi), free(ref);
+}
+
+START_TEST(test_layernorm) {
+    tsr_context *ctx = ts_context();
+    if (ts_have_opencl(ctx)) {
+        layernorm_case(ctx, 3, 1000, 1, "layernorm_long_bias");
+        layernorm_case(ctx, 5, 7, 0, "layernorm_short");
+        layernorm_case(ctx, 2, 256, 1, "layernorm_256");
     }
     tsr_context_destroy(ctx);
 }
@@ -895,6 +1440,12 @@ static Suite *opencl_suite(void) {
     tcase_add_test(tc, test_ew_new_ops);
     tcase_add_test(tc, test_ew_pow_negative_base);
     tcase_add_test(tc, test_ew_immediates_chain);
+    tcase_add_test(tc, test_conv);
+    tcase_add_test(tc, test_conv_bad_geometry);
+    tcase_add_test(tc, test_pool);
+    tcase_add_test(tc, test_reduce);
+    tcase_add_test(tc, test_transpose_concat);
+    tcase_add_test(tc, test_layernorm);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -32,9 +32,11 @@
 
 struct cl_exec_kernel {
     const struct tsr_kernel *k;
-    cl_kernel kernel; /* EW / SOFTMAX / COPY; NULL for GEMM */
+    cl_kernel kernel; /* single-launch kinds; NULL for GEMM and CONV */
     size_t global;    /* work-items; 0 = nothing to do (empty tensor) */
+    size_t local;     /* work-group size; 0 = the driver chooses */
     struct tsr_cl_gemm gemm;
+    struct tsr_cl_conv conv;
 };
 
 /* One profiled command group: [first, last] events of a kernel or a transfer. */
@@ -173,6 +175,26 @@ static tsr_status prepare_kernel(struct cl_exec *ex, struct cl_exec_kernel *ek) 
         st = tsr_cl_gemm_prepare(ex->ctx, ex->dev, k, &ek->gemm);
         break;
     }
+    case TSR_K_CONV:
+    case TSR_K_POOL:
+    case TSR_K_REDUCE:
+    case TSR_K_TRANSPOSE:
+    case TSR_K_CONCAT:
+    case TSR_K_LAYERNORM: {
+        struct tsr_cl_ref in[TSR_KERNEL_MAX_INPUTS];
+        for (int i = 0; i < k->n_inputs; i++)
+            in[i] = ex->refs[k->inputs[i]];
+        if (k->kind == TSR_K_CONV) {
+            st = tsr_cl_conv_prepare(ex->ctx, ex->dev, k, in, y, &ek->conv);
+            break;
+        }
+        struct tsr_cl_launch l;
+        st = tsr_cl_launch_prepare(ex->ctx, ex->dev, k, in, y, &l);
+        ek->kernel = l.kernel;
+        ek->global = l.global;
+        ek->local = l.local;
+        break;
+    }
     default:
         return TSR_ERR(ex->ctx, TSR_E_UNSUPPORTED, "kernel '%s': unknown kernel kind %d", k->name,
                        (int)k->kind);
@@ -260,7 +282,7 @@ static tsr_status enqueue_kernel(struct cl_exec *ex, struct cl_exec_kernel *ek, 
     const struct tsr_kernel *k = ek->k;
     struct tsr_cl_device *dev = ex->dev;
     cl_int err;
-    if (k->kind == TSR_K_GEMM) {
+    if (k->kind == TSR_K_GEMM || k->kind == TSR_K_CONV) { /* several commands, one record */
         if (prof) {
             err = clEnqueueMarkerWithWaitList(dev->queue, 0, NULL, &rec->first);
             if (err != CL_SUCCESS)
@@ -269,11 +291,13 @@ static tsr_status enqueue_kernel(struct cl_exec *ex, struct cl_exec_kernel *ek, 
                                   tsr_cl_error_name(err), (int)err);
             rec->first_is_marker = 1;
         }
+        if (k->kind == TSR_K_CONV)
+            return tsr_cl_conv_enqueue(ex->ctx, dev, &ek->conv, k->name, prof ? &rec->last : NULL);
         return tsr_cl_gemm_enqueue(ex->ctx, dev, &ek->gemm, k->name, prof ? &rec->last : NULL);
     }
     if (ek->global == 0) return TSR_OK;
-    err = clEnqueueNDRangeKernel(dev->queue, ek->kernel, 1, NULL, &ek->global, NULL, 0, NULL,
-                                 prof ? &rec->first : NULL);
+    err = clEnqueueNDRangeKernel(dev->queue, ek->kernel, 1, NULL, &ek->global,
+                                 ek->local ? &ek->local : NULL, 0, NULL, prof ? &rec->first : NULL);
     err = tsr_cl_fault_enqueue(err, NULL); /* TSR_FAULT=cl_enqueue:N */
     if (err != CL_SUCCESS)
         return TSR_ERR_CL(ex->ctx, tsr_cl_status(err), err,
@@ -387,6 +411,7 @@ static void cl_release(void *p) {
         for (int i = 0; i < ex->prog->n_kernels; i++) {
             if (ex->kernels[i].kernel) clReleaseKernel(ex->kernels[i].kernel);
             tsr_cl_gemm_release(&ex->kernels[i].gemm);
+            tsr_cl_conv_release(&ex->kernels[i].conv);
         }
     if (ex->blocks && ex->prog)
         for (int i = 0; i < ex->prog->n_buffers; i++)

@@ -1,5 +1,6 @@
 /*
- * cl_codegen.c — OpenCL C generation for fused elementwise regions (struct tsr_k_ew), and
+ * cl_codegen.c — OpenCL C generation for fused elementwise regions (struct tsr_k_ew, also used
+ * for Transpose as a one-input COPY region with the permuted strides) and for Concat, and
  * assembly of embedded kernel sources (common.clh + file).
  *
  * Generated kernel (one per region; dims, strides and the instruction chain are constants in the
@@ -192,6 +193,57 @@ tsr_status tsr_cl_codegen_ew(tsr_context *ctx, const struct tsr_kernel *k, char 
                   tsr_ew_name((tsr_ew_op)in->op));
     }
     sb_printf(&b, "        y[y_off + gid] = r%d;\n    }\n}\n", ew->instrs[ew->n_instrs - 1].dst);
+    if (b.failed) {
+        free(b.s);
+        return TSR_ERR(ctx, TSR_E_NOMEM, "kernel '%s': out of memory generating OpenCL C", k->name);
+    }
+    *out = b.s;
+    return TSR_OK;
+}
+
+tsr_status tsr_cl_codegen_concat(tsr_context *ctx, const struct tsr_kernel *k, char **out) {
+    const struct tsr_k_concat *cc = &k->u.concat;
+    if (cc->n < 1 || cc->n > TSR_EW_MAX_INPUTS || cc->n != k->n_inputs || cc->outer < 0)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                       "kernel '%s': concat of %d parts with %d inputs (1..%d), outer %lld",
+                       k->name, cc->n, k->n_inputs, TSR_EW_MAX_INPUTS, (long long)cc->outer);
+    int64_t width = 0;
+    for (int i = 0; i < cc->n; i++) {
+        if (cc->inner[i] < 0)
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG, "kernel '%s': concat part %d has width %lld",
+                           k->name, i, (long long)cc->inner[i]);
+        width += cc->inner[i];
+    }
+    int64_t total = cc->outer * width;
+    struct sbuf b = {0};
+    sb_printf(&b, "/* tessera concat '%s' (%s): [%lld, %lld] from %d parts */\n", k->name,
+              k->nodes ? k->nodes : "", (long long)cc->outer, (long long)width, cc->n);
+    sb_printf(&b, "__kernel void tsr_concat(__global float *y, ulong y_off");
+    for (int i = 0; i < cc->n; i++)
+        sb_printf(&b, ", __global const float *in%d, ulong off%d", i, i);
+    sb_printf(&b, ") {\n");
+    if (total > 0) {
+        sb_printf(
+            &b,
+            "    for (ulong gid = get_global_id(0); gid < %lldul; gid += get_global_size(0)) "
+            "{\n        ulong row = gid / %lldul, col = gid - row * %lldul;\n        float v;\n",
+            (long long)total, (long long)width, (long long)width);
+        int64_t start = 0;
+        int emitted = 0;
+        for (int i = 0; i < cc->n; i++) {
+            if (cc->inner[i] == 0) continue;
+            int64_t end = start + cc->inner[i];
+            int last = end == width;
+            sb_printf(&b, "        %s", emitted ? "else " : "");
+            if (!last) sb_printf(&b, "if (col < %lldul) ", (long long)end);
+            sb_printf(&b, "v = in%d[off%d + row * %lldul + (col - %lldul)];\n", i, i,
+                      (long long)cc->inner[i], (long long)start);
+            emitted = 1;
+            start = end;
+        }
+        sb_printf(&b, "        y[y_off + gid] = v;\n    }\n");
+    }
+    sb_printf(&b, "}\n");
     if (b.failed) {
         free(b.s);
         return TSR_ERR(ctx, TSR_E_NOMEM, "kernel '%s': out of memory generating OpenCL C", k->name);

@@ -142,6 +142,13 @@ tsr_status tsr_opencl_program_stats(const struct tsr_opencl_backend *ocl, int i,
  * TSR_E_NOMEM. Thread-safe. */
 tsr_status tsr_cl_codegen_ew(tsr_context *ctx, const struct tsr_kernel *k, char **out);
 
+/* Generates kernel "tsr_concat" for struct tsr_k_concat: arguments (y, y_off, in0, off0, ...,
+ * in{n-1}, off{n-1}); the per-input column widths and offsets are constants in the source, one
+ * work-item per output element (grid-stride). Returns a malloc'd string in *out (caller frees).
+ * Returns TSR_OK, TSR_E_INVALID_ARG (n not in 1..TSR_EW_MAX_INPUTS or != k->n_inputs, negative
+ * sizes), TSR_E_NOMEM. Thread-safe. */
+tsr_status tsr_cl_codegen_concat(tsr_context *ctx, const struct tsr_kernel *k, char **out);
+
 /* Source of an embedded kernel file with kernels_cl/common.clh prepended (malloc'd, caller
  * frees), or NULL with TSR_E_INTERNAL/TSR_E_NOMEM recorded on ctx. */
 char *tsr_cl_embedded_source(tsr_context *ctx, const char *file);
@@ -174,5 +181,62 @@ tsr_status tsr_cl_gemm_enqueue(tsr_context *ctx, struct tsr_cl_device *dev,
                                const struct tsr_cl_gemm *gm, const char *name,
                                cl_event *last_event);
 void tsr_cl_gemm_release(struct tsr_cl_gemm *gm);
+
+/* ---- cl_conv.c -------------------------------------------------------------------------- */
+
+/* Prepared convolution (struct tsr_k_conv). Two strategies, chosen at prepare:
+ *   direct  — kernels_cl/conv.cl tsr_conv_direct, one launch with the epilogue inline; used when
+ *             C/group == 1 or M/group == 1 (depthwise-like: the GEMM would be degenerate);
+ *   im2col  — per image: tsr_im2col into `scratch` (device memory from the pool, allocated at
+ *             prepare), then CLBlast (one Sgemm for group 1, SgemmStridedBatched over groups),
+ *             then one epilogue.cl launch over Y for bias, residual and activation. A 1x1 kernel
+ *             with stride 1 and no padding skips im2col (the image already is the column matrix).
+ * Every kernel argument is set at prepare. */
+struct tsr_cl_conv {
+    const struct tsr_k_conv *c;
+    struct tsr_cl_device *dev;
+    struct tsr_cl_ref x, w, y;
+    int direct;                   /* 1: tsr_conv_direct */
+    cl_kernel main;               /* tsr_conv_direct, or tsr_im2col (NULL for 1x1 / stride 1) */
+    cl_kernel epilogue;           /* im2col path only; NULL when no bias, residual, activation */
+    struct tsr_cl_block *scratch; /* im2col columns of one image: C*KH*KW * OH*OW floats */
+    size_t main_global, epi_global;
+};
+
+/* Validates the geometry (dims >= 0, strides and dilations >= 1, group divides C and M, OH/OW
+ * consistent with the formula of struct tsr_k_conv, enough inputs), builds the programs, takes
+ * the scratch from the pool and sets every argument. `in` holds the refs of k->inputs[0..].
+ * Returns TSR_OK, TSR_E_INVALID_ARG (message names the kernel and the bad field), TSR_E_BUILD,
+ * TSR_E_DEVICE, TSR_E_DEVICE_NOMEM, TSR_E_NOMEM. On failure *out holds what was made so far:
+ * tsr_cl_conv_release frees it. */
+tsr_status tsr_cl_conv_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
+                               const struct tsr_kernel *k, const struct tsr_cl_ref *in,
+                               const struct tsr_cl_ref *y, struct tsr_cl_conv *out);
+/* Enqueues the convolution on dev->queue; *last_event (when not NULL) receives the event of the
+ * last command (caller releases). Returns TSR_OK, TSR_E_DEVICE, TSR_E_DEVICE_NOMEM. */
+tsr_status tsr_cl_conv_enqueue(tsr_context *ctx, struct tsr_cl_device *dev,
+                               const struct tsr_cl_conv *cv, const char *name,
+                               cl_event *last_event);
+/* Releases kernels and returns the scratch to the pool. Zeroed/NULL members are skipped. */
+void tsr_cl_conv_release(struct tsr_cl_conv *cv);
+
+/* ---- cl_kernels.c ----------------------------------------------------------------------- */
+
+/* A program kernel that runs as one NDRange launch: cl_kernel with every argument set, 1-D
+ * global size (0 = nothing to run) and local size (0 = the driver chooses). */
+struct tsr_cl_launch {
+    cl_kernel kernel;
+    size_t global, local;
+};
+
+/* Prepares POOL, REDUCE, TRANSPOSE, CONCAT and LAYERNORM kernels: picks or generates the source
+ * (transpose and concat are generated with geometry baked in, through the program cache),
+ * builds it, sets the arguments and the launch geometry. `in` holds the refs of k->inputs[0..],
+ * y the output's. Returns TSR_OK, TSR_E_INVALID_ARG (bad geometry or input count: message names
+ * the kernel), TSR_E_UNSUPPORTED (another kind), TSR_E_BUILD, TSR_E_DEVICE, TSR_E_DEVICE_NOMEM,
+ * TSR_E_NOMEM. On failure out->kernel may be set: the caller releases it. */
+tsr_status tsr_cl_launch_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
+                                 const struct tsr_kernel *k, const struct tsr_cl_ref *in,
+                                 const struct tsr_cl_ref *y, struct tsr_cl_launch *out);
 
 #endif

@@ -1,0 +1,38 @@
+/*
+ * pool.cl — 2-D max / average pooling, NCHW (runtime/program.h, struct tsr_k_pool; ONNX MaxPool,
+ * AveragePool, GlobalAveragePool). One work-item per output element (grid-stride loop over
+ * N*C*OH*OW). Window position (oh*sh - pt + kh*dh, ow*sw - pl + kw*dw); positions outside the
+ * input are skipped by max, and by average unless count_include_pad, when the divisor is KH*KW
+ * (they count as zeros). kind: 0 = max, 1 = average (tsr_pool_kind).
+ */
+__kernel void tsr_pool(__global const float *x, ulong x_off, __global float *y, ulong y_off,
+                       ulong NC, long H, long W, ulong OH, ulong OW, long KH, long KW, long sh,
+                       long sw, long pt, long pl, long dh, long dw, int kind,
+                       int count_include_pad) {
+    ulong total = NC * OH * OW;
+    for (ulong i = get_global_id(0); i < total; i += get_global_size(0)) {
+        long ow = (long)(i % OW);
+        ulong q = i / OW;
+        long oh = (long)(q % OH);
+        ulong nc = q / OH;
+        __global const float *xp = x + x_off + nc * (ulong)(H * W);
+        float m = -INFINITY, s = 0.0f;
+        long cnt = 0;
+        for (long kh = 0; kh < KH; kh++) {
+            long ih = oh * sh - pt + kh * dh;
+            if (ih < 0 || ih >= H) continue;
+            for (long kw = 0; kw < KW; kw++) {
+                long iw = ow * sw - pl + kw * dw;
+                if (iw < 0 || iw >= W) continue;
+                float v = xp[ih * W + iw];
+                m = fmax(m, v);
+                s += v;
+                cnt++;
+            }
+        }
+        if (kind == 0)
+            y[y_off + i] = m;
+        else
+            y[y_off + i] = s / (float)(count_include_pad ? KH * KW : cnt);
+    }
+}
