@@ -1,0 +1,170 @@
+/*
+ * bench.h — `tessera bench`: suites, peers and reports on top of the harness (harness.h).
+ *
+ * A run collects rows. A row is one measurement of one case (suite, case name, shape) by one
+ * implementation ("tessera" or a peer: "openblas", "clblast", "pytorch", "onnxruntime", "stream",
+ * "memcpy", "opencl-direct") on one device ("cpu", "opencl:N"). Every row keeps the host
+ * (end-to-end wall clock) statistics and, where the work has events, the device statistics (sum of
+ * the run's kernel durations from profiler / OpenCL event records). Throughput uses the median.
+ *
+ * "vs best peer" of a row = best peer time / this row's time for the same case (speed ratio:
+ * > 1 faster than the best peer, < 1 slower). It compares device times when both sides have one,
+ * host times otherwise.
+ *
+ * Thread safety: a run belongs to one thread.
+ */
+#ifndef TSR_BENCH_BENCH_H
+#define TSR_BENCH_BENCH_H
+
+#include "bench/harness.h"
+#include "tessera.h"
+
+#include <json-c/json.h>
+
+enum tsr_bench_row_status {
+    TSR_BENCH_OK = 0,
+    TSR_BENCH_UNSUPPORTED, /* tessera (or the peer) cannot run this case yet */
+    TSR_BENCH_ABSENT,      /* the peer is not installed / not usable here: note says why */
+    TSR_BENCH_FAILED       /* the case ran and failed: note holds the error */
+};
+
+/* Suites (bit set). */
+enum {
+    TSR_SUITE_GEMM = 1 << 0,
+    TSR_SUITE_ELEMENTWISE = 1 << 1,
+    TSR_SUITE_REDUCTION = 1 << 2,
+    TSR_SUITE_MEMORY = 1 << 3,
+    TSR_SUITE_MODEL = 1 << 4,
+    TSR_SUITE_FUSION = 1 << 5,
+    TSR_SUITE_ALL = (1 << 6) - 1
+};
+
+struct tsr_bench_row {
+    char suite[16];
+    char name[64];   /* case: "sgemm 512", "add 64MiB", ... */
+    char impl[24];   /* "tessera" or a peer name */
+    char device[24]; /* "cpu", "opencl:0" */
+    char shape[96];  /* e.g. "[512x512]x[512x512]" */
+    int status;      /* enum tsr_bench_row_status */
+    char note[320];
+    struct tsr_bench_stats host, dev; /* ms; dev.n == 0 when there are no device times */
+    int noisy;
+    double flops;       /* floating-point operations per run (multiply-add = 2); 0 if n/a */
+    double bytes;       /* minimum bytes read + written per run; 0 if n/a */
+    double items;       /* samples per run (model suite); 0 if n/a */
+    char metric[12];    /* "GFLOP/s", "GB/s", "samples/s" or "us" (latency) */
+    double value;       /* metric from the host median (for "us": the host median latency) */
+    double dev_value;   /* metric from the device median; 0 without device times */
+    double ratio;       /* speed vs the best peer of the same case; 0 when no peer measured it */
+    char best_peer[56]; /* "pytorch@cpu" etc. */
+    char pyspec[160];   /* tessera rows: the case for the Python peers ("gemm M N K", ...); "" */
+};
+
+struct tsr_bench_peer_info {
+    char name[24];
+    int available;
+    char detail[256]; /* version when available, the reason when absent */
+};
+
+#define TSR_BENCH_MAX_DEVICES 8
+#define TSR_BENCH_MAX_MODELS  8
+#define TSR_BENCH_MAX_PEERS   8
+
+struct tsr_bench_run {
+    tsr_context *ctx;
+    int quick;
+    unsigned suites; /* TSR_SUITE_* bits */
+    struct tsr_bench_config cfg;
+    char devices[TSR_BENCH_MAX_DEVICES][24];
+    int n_devices;
+    const char *models[TSR_BENCH_MAX_MODELS]; /* ONNX files for the model suite */
+    int n_models;
+    const char *python;    /* interpreter for the Python peers; NULL = autodetect */
+    const char *helper_py; /* path of bench_peers.py; NULL = the source tree's */
+    int no_peers;          /* skip every peer (rows say absent: disabled) */
+    int progress;          /* draw the progress bar on stderr */
+    struct tsr_bench_row *rows;
+    int n_rows, cap_rows;
+    struct tsr_bench_peer_info peers[TSR_BENCH_MAX_PEERS];
+    int n_peers;
+    int progress_done, progress_total;
+    double duration_s; /* whole run, wall clock */
+};
+
+/* Appends a zeroed row with the given identity; returns it or NULL when out of memory. The
+ * pointer is valid until the next append. */
+struct tsr_bench_row *tsr_bench_add_row(struct tsr_bench_run *run, const char *suite,
+                                        const char *name, const char *impl, const char *device,
+                                        const char *shape);
+/* Fills a row's statistics, noise flag and metric values from a measurement (the row keeps no
+ * pointer to r). */
+void tsr_bench_row_set(struct tsr_bench_row *row, const struct tsr_bench_result *r);
+/* Records a peer's availability (name, available, detail printf-style). */
+void tsr_bench_peer_note(struct tsr_bench_run *run, const char *name, int available,
+                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Advances and redraws the progress bar on stderr ("[#####.....] 12/40 label"). */
+void tsr_bench_progress(struct tsr_bench_run *run, const char *label);
+
+/* Helpers of the suites. */
+
+/* Deterministic pseudo-random floats in [lo, hi) (xorshift64*, seeded by seed) into x[0..n). */
+void tsr_bench_fill(float *x, size_t n, uint64_t seed, float lo, float hi);
+/* Compiles `graph` for `device` (no fallback: a row labelled opencl:0 never measures the CPU)
+ * with `disable_fusion` (TSR_FUSE_* bits), feeds random inputs and measures tsr_plan_run into
+ * `row` (host: whole run; device: sum of the run's TSR_EVENT_KERNEL records on that device).
+ * Compile failures become row->status UNSUPPORTED (TSR_E_UNSUPPORTED) or FAILED with the error in
+ * row->note. Returns 0, or -1 when out of memory. */
+int tsr_bench_measure_graph(struct tsr_bench_run *run, struct tsr_bench_row *row,
+                            const tsr_graph *graph, const char *device, unsigned disable_fusion);
+
+/* A private OpenCL context + profiling in-order queue on the device tessera calls `device_id`
+ * ("opencl:N": the N-th device over platforms in clGetPlatformIDs order, CL_DEVICE_TYPE_ALL, the
+ * enumeration of backends/opencl/cl_platform.c). Opaque handles as void* so this header needs no
+ * OpenCL include. */
+struct tsr_bench_cl {
+    void *platform, *device, *context, *queue; /* cl_platform_id, cl_device_id, ... */
+    char name[128];
+};
+/* Returns 0, or -1 with the reason in why (no platform, no such device, context failed). */
+int tsr_bench_cl_open(const char *device_id, struct tsr_bench_cl *out, char *why, size_t why_size);
+/* Releases the queue and context; NULL-safe on a zeroed struct. */
+void tsr_bench_cl_close(struct tsr_bench_cl *cl);
+
+/* Peers called directly from C (peer_blas.c): C[M,N] = A[M,K] B[K,N], row-major, f32. Each
+ * appends one row (status ABSENT with the reason when the library/device is unusable). */
+int tsr_bench_peer_openblas(struct tsr_bench_run *run, const char *suite, const char *name,
+                            const char *shape, int M, int N, int K);
+int tsr_bench_peer_clblast(struct tsr_bench_run *run, const char *suite, const char *name,
+                           const char *shape, const char *device, int M, int N, int K);
+
+/* Suites: each appends rows for every device of run->devices. Return 0, or -1 only when out of
+ * memory (case failures become FAILED / UNSUPPORTED rows). */
+int tsr_bench_suite_gemm(struct tsr_bench_run *run);
+int tsr_bench_suite_elementwise(struct tsr_bench_run *run);
+int tsr_bench_suite_reduction(struct tsr_bench_run *run);
+int tsr_bench_suite_memory(struct tsr_bench_run *run);
+int tsr_bench_suite_model(struct tsr_bench_run *run);
+int tsr_bench_suite_fusion(struct tsr_bench_run *run);
+/* Counts the cases the selected suites will measure (for the progress bar). */
+int tsr_bench_count_cases(const struct tsr_bench_run *run);
+
+/* Peers run from Python (PyTorch, ONNX Runtime): writes the case list, runs bench_peers.py once,
+ * reads its JSON samples back into rows. Absent interpreters/modules become notes. Returns 0 or
+ * -1 (out of memory). */
+int tsr_bench_python_peers(struct tsr_bench_run *run);
+
+/* After every suite: fills ratio / best_peer of every row. */
+void tsr_bench_compute_ratios(struct tsr_bench_run *run);
+
+/* Reports. Each returns 0, or -1 with a message on stderr (file cannot be written, gnuplot
+ * missing or failed). */
+void tsr_bench_print_table(const struct tsr_bench_run *run, FILE *out);
+json_object *tsr_bench_to_json(const struct tsr_bench_run *run);
+int tsr_bench_write_json(const struct tsr_bench_run *run, const char *path);
+int tsr_bench_write_csv(const struct tsr_bench_run *run, const char *path);
+int tsr_bench_write_plot(const struct tsr_bench_run *run, const char *path);
+
+/* Frees the rows. */
+void tsr_bench_run_free(struct tsr_bench_run *run);
+
+#endif

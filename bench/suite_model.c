@@ -1,0 +1,98 @@
+/*
+ * suite_model.c — the `model` suite: each ONNX model (run->models; the CLI puts the bundled
+ * models/digits.onnx first) at batch 1 and a large batch (256 quick, 4096 full) on every device.
+ * The batch is dim 0 of every graph input (tsr_onnx_import_file's shape override). Metric:
+ * samples/s from the median; ms per run is the median itself. Inputs are uniform in [-1, 1).
+ */
+#include "bench/bench.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* Imports `path` with dim 0 of every input set to `batch`. NULL with *why filled on failure. */
+static tsr_graph *import_batched(tsr_context *ctx, const char *path, int64_t batch, char *why,
+                                 size_t why_size) {
+    tsr_graph *probe = NULL, *g = NULL;
+    tsr_status st = tsr_onnx_import_file(ctx, path, NULL, 0, &probe);
+    if (st != TSR_OK) {
+        const struct tsr_error_info *e = tsr_last_error(ctx);
+        snprintf(why, why_size, "import: %s: %s", tsr_status_name(st),
+                 e->message ? e->message : "");
+        return NULL;
+    }
+    int n = tsr_graph_input_count(probe);
+    struct tsr_input_shape *sh = calloc((size_t)(n > 0 ? n : 1), sizeof *sh);
+    if (!sh) {
+        tsr_graph_destroy(probe);
+        snprintf(why, why_size, "out of memory");
+        return NULL;
+    }
+    /* Input descs come from a CPU compile of the probe (the public way to read them). */
+    struct tsr_compile_options opts = tsr_compile_options_default();
+    opts.device = "cpu";
+    tsr_plan *plan = NULL;
+    st = tsr_compile(ctx, probe, &opts, &plan);
+    if (st != TSR_OK) {
+        const struct tsr_error_info *e = tsr_last_error(ctx);
+        snprintf(why, why_size, "compile: %s: %s", tsr_status_name(st),
+                 e->message ? e->message : "");
+        free(sh);
+        tsr_graph_destroy(probe);
+        return NULL;
+    }
+    for (int i = 0; i < n && i < tsr_plan_input_count(plan); i++) {
+        tsr_plan_input_desc(plan, i, &sh[i].name, &sh[i].desc);
+        if (sh[i].desc.rank > 0) sh[i].desc.dims[0] = batch;
+    }
+    st = tsr_onnx_import_file(ctx, path, sh, (size_t)n, &g);
+    if (st != TSR_OK) {
+        const struct tsr_error_info *e = tsr_last_error(ctx);
+        snprintf(why, why_size, "import at batch %lld: %s: %s", (long long)batch,
+                 tsr_status_name(st), e->message ? e->message : "");
+        g = NULL;
+    }
+    free(sh);
+    tsr_plan_destroy(plan);
+    tsr_graph_destroy(probe);
+    return g;
+}
+
+int tsr_bench_suite_model(struct tsr_bench_run *run) {
+    const int64_t batches[2] = {1, run->quick ? 256 : 4096};
+    for (int m = 0; m < run->n_models; m++) {
+        const char *path = run->models[m];
+        for (int b = 0; b < 2; b++) {
+            char why[512] = "", name[64], shape[96];
+            snprintf(name, sizeof name, "%.48s b%lld", base_name(path), (long long)batches[b]);
+            snprintf(shape, sizeof shape, "batch %lld", (long long)batches[b]);
+            tsr_graph *g = import_batched(run->ctx, path, batches[b], why, sizeof why);
+            for (int d = 0; d < run->n_devices; d++) {
+                char label[96];
+                snprintf(label, sizeof label, "model %s %s", name, run->devices[d]);
+                tsr_bench_progress(run, label);
+                struct tsr_bench_row *row =
+                    tsr_bench_add_row(run, "model", name, "tessera", run->devices[d], shape);
+                if (!row) return tsr_graph_destroy(g), -1;
+                row->items = (double)batches[b];
+                snprintf(row->metric, sizeof row->metric, "samples/s");
+                snprintf(row->pyspec, sizeof row->pyspec, "model %lld %s", (long long)batches[b],
+                         path);
+                if (!g) {
+                    row->status =
+                        strstr(why, "UNSUPPORTED") ? TSR_BENCH_UNSUPPORTED : TSR_BENCH_FAILED;
+                    snprintf(row->note, sizeof row->note, "%s", why);
+                } else if (tsr_bench_measure_graph(run, row, g, run->devices[d], 0)) {
+                    return tsr_graph_destroy(g), -1;
+                }
+            }
+            tsr_graph_destroy(g);
+        }
+    }
+    return 0;
+}
