@@ -26,5 +26,6 @@ void cli_print_json(json_object *obj);
 
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ static void usage(FILE *f) {
                "commands:\n"
                "  info [--json]            the machine, its devices, and what `auto` would pick\n"
                "  run [MODEL.onnx] [...]   run an ONNX model on one or every device and compare\n"
+               "  bench [--quick] [...]    benchmark every device next to its peers\n"
                "  version                  print the version\n"
                "\n"
                "`tessera <command> --help` shows a command's options.\n");
@@ -53,6 +54,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("tessera %s\n", TSR_VERSION_STRING);
         return TSR_EXIT_OK;
