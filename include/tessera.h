@@ -443,6 +443,24 @@ struct tsr_kernel_info {
  * TSR_E_INVALID_ARG. */
 tsr_status tsr_plan_kernel_info(const tsr_plan *plan, int i, struct tsr_kernel_info *out);
 
+/* Per-kernel verification (tsr_verify). */
+struct tsr_verify_kernel {
+    char name[64];      /* kernel name */
+    char nodes[512];    /* graph nodes fused into it (truncated) */
+    double max_abs_err; /* worst |kernel output - scalar reference|; NAN when not checkable */
+    double max_ref;     /* largest |reference| of that output (for relative judgement) */
+};
+
+/* Compiles `graph` like tsr_compile (same options; allow_fallback is ignored: the device must
+ * work), runs it once on `inputs` keeping every intermediate, and re-runs each kernel's graph
+ * nodes — unfused — with the scalar reference (runtime/reference.c) on the inputs that kernel
+ * actually read, so each kernel is judged alone. *out receives a malloc'ed array of *n_out
+ * results in kernel order (free with free()). Returns TSR_OK, and every status of tsr_compile
+ * and tsr_plan_run. */
+tsr_status tsr_verify(tsr_context *ctx, const tsr_graph *graph,
+                      const struct tsr_compile_options *opts, const struct tsr_tensor *inputs,
+                      size_t n_inputs, struct tsr_verify_kernel **out, int *n_out);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Profiler and memory statistics                                                              */
 /* ------------------------------------------------------------------------------------------ */

@@ -1094,7 +1094,8 @@ static tsr_status plan_memory(struct lower_state *s) {
 
 /* ---------------------------------------------------------------------------------------- */
 
-tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *out) {
+tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *out,
+                     int **value_buffer) {
     struct lower_state st;
     memset(&st, 0, sizeof st);
     struct lower_state *s = &st;
@@ -1273,6 +1274,15 @@ tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *
         prog.input_buffers[i] = b;
     }
     status = plan_memory(s);
+    if (status == TSR_OK && value_buffer) {
+        *value_buffer = malloc(nv * sizeof(int));
+        if (!*value_buffer) {
+            status = LOWER_OOM();
+        } else {
+            for (int v = 0; v < g->n_values; v++)
+                (*value_buffer)[v] = s->buf_of[root_of(s, v)];
+        }
+    }
 done:
     free(s->root);
     free(s->n_uses);

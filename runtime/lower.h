@@ -8,8 +8,11 @@
 #include "runtime/program.h"
 
 /* Lowers g (after passes; dead nodes skipped) into *out. disable_fusion: TSR_FUSE_* bits.
+ * When value_buffer is not NULL, *value_buffer receives a malloc'ed array (g->n_values entries):
+ * the buffer holding each value (views share their input's), -1 for values no kernel touches.
  * On success the caller owns *out (tsr_program_free). Returns TSR_OK, TSR_E_NOMEM,
- * TSR_E_UNSUPPORTED (e.g. MatMul with partially broadcast batch dims). */
-tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *out);
+ * TSR_E_UNSUPPORTED, TSR_E_SHAPE. */
+tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *out,
+                     int **value_buffer);
 
 #endif

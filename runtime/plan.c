@@ -44,7 +44,7 @@ static unsigned env_disabled_fusion(tsr_context *ctx) {
     return bits;
 }
 
-static const struct tsr_backend_ops *backend_of(const struct tsr_device_info *d) {
+const struct tsr_backend_ops *tsr_backend_of(const struct tsr_device_info *d) {
     return d->backend == TSR_BACKEND_CPU ? &tsr_cpu_backend_ops : &tsr_opencl_backend_ops;
 }
 
@@ -67,7 +67,7 @@ struct tsr_workload tsr_program_workload(const struct tsr_program *p) {
 /* Prepares the plan's program on ctx device `dev`. */
 static tsr_status prepare_on(tsr_plan *plan, int dev) {
     const struct tsr_device_info *d = &plan->ctx->devices[dev];
-    const struct tsr_backend_ops *ops = backend_of(d);
+    const struct tsr_backend_ops *ops = tsr_backend_of(d);
     void *exec = NULL;
     tsr_status st = ops->prepare(plan->ctx, d->index, &plan->prog, &exec);
     if (st != TSR_OK) return st;
@@ -135,6 +135,11 @@ static tsr_status run_passes(tsr_plan *plan, tsr_graph *g, unsigned disable) {
 
 tsr_status tsr_compile(tsr_context *ctx, const tsr_graph *graph,
                        const struct tsr_compile_options *opts, tsr_plan **out) {
+    return tsr_compile_ex(ctx, graph, opts, 0, out);
+}
+
+tsr_status tsr_compile_ex(tsr_context *ctx, const tsr_graph *graph,
+                          const struct tsr_compile_options *opts, int keep_graph, tsr_plan **out) {
     if (!ctx || !graph || !out)
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "tsr_compile: NULL argument");
     if (graph->n_outputs == 0)
@@ -157,8 +162,13 @@ tsr_status tsr_compile(tsr_context *ctx, const tsr_graph *graph,
     if ((st = copy_io(plan, graph)) != TSR_OK) goto fail;
     if ((st = tsr_graph_clone(graph, &g)) != TSR_OK) goto fail;
     if ((st = run_passes(plan, g, disable)) != TSR_OK) goto fail;
-    if ((st = tsr_lower(g, disable, &plan->prog)) != TSR_OK) goto fail;
-    tsr_graph_destroy(g);
+    if ((st = tsr_lower(g, disable, &plan->prog, keep_graph ? &plan->value_buffer : NULL)) !=
+        TSR_OK)
+        goto fail;
+    if (keep_graph)
+        plan->opt = g;
+    else
+        tsr_graph_destroy(g);
     g = NULL;
 
     struct tsr_workload w = tsr_program_workload(&plan->prog);
@@ -172,7 +182,7 @@ tsr_status tsr_compile(tsr_context *ctx, const tsr_graph *graph,
     st = prepare_on(plan, want);
     if (st != TSR_OK && want != 0 && plan->allow_fallback && is_device_failure(st)) {
         plan->device = want;
-        plan->ops = backend_of(&ctx->devices[want]);
+        plan->ops = tsr_backend_of(&ctx->devices[want]);
         st = fall_back_to_cpu(plan, st);
     }
     if (st != TSR_OK) goto fail;
@@ -189,6 +199,8 @@ void tsr_plan_destroy(tsr_plan *plan) {
     if (!plan) return;
     if (plan->exec) plan->ops->release(plan->exec);
     tsr_program_free(&plan->prog);
+    tsr_graph_destroy(plan->opt);
+    free(plan->value_buffer);
     for (int i = 0; i < plan->n_inputs; i++)
         free(plan->input_names ? plan->input_names[i] : NULL);
     for (int i = 0; i < plan->n_outputs; i++)

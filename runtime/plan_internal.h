@@ -22,7 +22,17 @@ struct tsr_plan {
     int n_inputs, n_outputs;
     char **input_names, **output_names; /* owned */
     struct tsr_tensor_desc *input_descs, *output_descs;
+    tsr_graph *opt;    /* the optimised graph (tsr_compile_ex keep_graph), else NULL */
+    int *value_buffer; /* opt value → program buffer (keep_graph), else NULL */
 };
+
+/* tsr_compile that can keep the optimised graph and the value→buffer map in the plan (for
+ * tsr_verify). Same statuses as tsr_compile. */
+tsr_status tsr_compile_ex(tsr_context *ctx, const tsr_graph *graph,
+                          const struct tsr_compile_options *opts, int keep_graph, tsr_plan **out);
+
+/* Backend of a device (cpu or opencl ops). */
+const struct tsr_backend_ops *tsr_backend_of(const struct tsr_device_info *d);
 
 /* FLOPs, bytes, kernels and I/O of a program, for the scheduler's estimate. */
 struct tsr_workload tsr_program_workload(const struct tsr_program *p);

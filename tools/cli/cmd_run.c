@@ -27,6 +27,10 @@ static const char *const RUN_USAGE =
     "  --repeat N             timed runs after one warm-up run (default 20); the median is shown\n"
     "  --profile              print the profiler table (kernels, transfers, compiles) and pools\n"
     "  --trace FILE.json      write a Chrome trace (open in https://ui.perfetto.dev)\n"
+    "  --explain              show the optimised plan: each kernel with the graph nodes fused\n"
+    "                         into it, bytes, FLOPs, and the memory plan\n"
+    "  --verify               re-run every kernel's nodes unfused with the scalar reference\n"
+    "                         and report the worst error per kernel\n"
     "  --json                 print one JSON object instead of text\n"
     "\n"
     "Exit status: 0 success, 2 bad input or unusable device, 1 internal error.\n";
@@ -46,6 +50,8 @@ struct run_args {
     int profile;
     const char *trace;
     int json;
+    int explain;
+    int verify;
     int bundled;
 };
 
@@ -66,6 +72,9 @@ struct device_result {
     uint64_t allocs_in_timed_runs; /* pool allocations from the system during the timed runs */
     json_object *profile;          /* [{name, device, count, total_ms}] */
     json_object *outputs;          /* {name: shape} */
+    json_object *plan;             /* --explain: [{kernel, nodes, device, bytes, flops}] */
+    struct tsr_plan_memory memory;
+    json_object *verify; /* --verify: [{kernel, nodes, max_abs_err, max_ref}] */
 };
 
 static int parse_named(const char *arg, struct named_file *f) {
@@ -128,6 +137,10 @@ static int parse_args(int argc, char **argv, struct run_args *a) {
             a->trace = v;
         } else if (!strcmp(o, "--json")) {
             a->json = 1;
+        } else if (!strcmp(o, "--explain")) {
+            a->explain = 1;
+        } else if (!strcmp(o, "--verify")) {
+            a->verify = 1;
         } else if (o[0] == '-' && o[1]) {
             return cli_usage_error("run: unknown option '%s' (see tessera run --help)", o);
         } else if (!a->model) {
@@ -377,6 +390,52 @@ static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_ar
             }
         }
     r->profile = profile_json(ctx, mark);
+    if (a->explain || a->json) {
+        r->plan = json_object_new_array();
+        for (int i = 0; i < tsr_plan_kernel_count(plan); i++) {
+            struct tsr_kernel_info ki;
+            if (tsr_plan_kernel_info(plan, i, &ki) != TSR_OK) continue;
+            json_object *row = json_object_new_object();
+            json_object_object_add(row, "kernel", json_object_new_string(ki.name));
+            json_object *nodes = json_object_new_array();
+            char buf[4096];
+            snprintf(buf, sizeof buf, "%s", ki.nodes);
+            for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
+                 t = strtok_r(NULL, ",", &save))
+                json_object_array_add(nodes, json_object_new_string(t));
+            json_object_object_add(row, "nodes", nodes);
+            json_object_object_add(row, "device", json_object_new_string(ki.device));
+            json_object_object_add(row, "bytes", json_object_new_int64((int64_t)ki.bytes));
+            json_object_object_add(row, "flops", json_object_new_int64((int64_t)ki.flops));
+            json_object_array_add(r->plan, row);
+        }
+        tsr_plan_memory_info(plan, &r->memory);
+    }
+    if (a->verify) {
+        struct tsr_verify_kernel *vk = NULL;
+        int nv = 0;
+        struct tsr_compile_options vo = tsr_compile_options_default();
+        vo.device = r->dev.id;
+        st = tsr_verify(ctx, graph, &vo, data->inputs, (size_t)data->n_inputs, &vk, &nv);
+        if (st != TSR_OK) {
+            rc = set_error(r, ctx, st, "verify");
+            goto done;
+        }
+        r->verify = json_object_new_array();
+        for (int i = 0; i < nv; i++) {
+            json_object *row = json_object_new_object();
+            json_object_object_add(row, "kernel", json_object_new_string(vk[i].name));
+            json_object_object_add(row, "nodes", json_object_new_string(vk[i].nodes));
+            json_object_object_add(
+                row, "max_abs_err",
+                isnan(vk[i].max_abs_err) ? NULL : json_object_new_double(vk[i].max_abs_err));
+            json_object_object_add(row, "max_ref",
+                                   isnan(vk[i].max_ref) ? NULL
+                                                        : json_object_new_double(vk[i].max_ref));
+            json_object_array_add(r->verify, row);
+        }
+        free(vk);
+    }
     r->ok = 1;
 done:
     free(times);
@@ -384,6 +443,52 @@ done:
         tsr_tensor_free(&outs[i]);
     tsr_plan_destroy(plan);
     return rc;
+}
+
+/* --explain as text. */
+static void print_explain(const struct device_result *r, int n_nodes) {
+    size_t n = json_object_array_length(r->plan);
+    printf("\nplan on %s: %zu kernels for %d graph nodes\n", r->dev.id, n, n_nodes);
+    printf("  %-3s %-34s %12s %12s  %s\n", "#", "kernel", "bytes", "flops", "nodes");
+    for (size_t i = 0; i < n; i++) {
+        json_object *row = json_object_array_get_idx(r->plan, i), *v;
+        json_object_object_get_ex(row, "kernel", &v);
+        const char *name = json_object_get_string(v);
+        json_object_object_get_ex(row, "bytes", &v);
+        long long bytes = (long long)json_object_get_int64(v);
+        json_object_object_get_ex(row, "flops", &v);
+        long long flops = (long long)json_object_get_int64(v);
+        json_object_object_get_ex(row, "nodes", &v);
+        printf("  %-3zu %-34.34s %12lld %12lld  ", i, name, bytes, flops);
+        for (size_t k = 0; k < json_object_array_length(v); k++)
+            printf("%s%s", k ? ", " : "", json_object_get_string(json_object_array_get_idx(v, k)));
+        printf("\n");
+    }
+    const struct tsr_plan_memory *m = &r->memory;
+    printf("  memory plan: %d intermediates, arena %zu bytes = %.2fx the liveness lower bound "
+           "(%zu bytes); one buffer each would take %zu bytes\n",
+           m->intermediates, m->arena_bytes,
+           m->lower_bound_bytes ? (double)m->arena_bytes / (double)m->lower_bound_bytes : 1.0,
+           m->lower_bound_bytes, m->unplanned_bytes);
+}
+
+/* --verify as text. */
+static void print_verify(const struct device_result *r) {
+    printf("\nverify on %s: each kernel against its nodes run unfused by the scalar reference\n",
+           r->dev.id);
+    printf("  %-3s %-34s %12s %12s  %s\n", "#", "kernel", "max_abs_err", "max|ref|", "nodes");
+    for (size_t i = 0; i < json_object_array_length(r->verify); i++) {
+        json_object *row = json_object_array_get_idx(r->verify, i), *k, *e, *m, *nd;
+        json_object_object_get_ex(row, "kernel", &k);
+        json_object_object_get_ex(row, "max_abs_err", &e);
+        json_object_object_get_ex(row, "max_ref", &m);
+        json_object_object_get_ex(row, "nodes", &nd);
+        char es[32] = "n/a", ms[32] = "n/a";
+        if (e) snprintf(es, sizeof es, "%.3g", json_object_get_double(e));
+        if (m) snprintf(ms, sizeof ms, "%.3g", json_object_get_double(m));
+        printf("  %-3zu %-34.34s %12s %12s  %s\n", i, json_object_get_string(k), es, ms,
+               json_object_get_string(nd));
+    }
 }
 
 static json_object *result_json(const struct device_result *r) {
@@ -412,6 +517,14 @@ static json_object *result_json(const struct device_result *r) {
     json_object_object_add(o, "pool_allocs_in_timed_runs",
                            json_object_new_int64((int64_t)r->allocs_in_timed_runs));
     json_object_object_add(o, "profile", json_object_get(r->profile));
+    if (r->plan) {
+        json_object_object_add(o, "plan", json_object_get(r->plan));
+        json_object_object_add(o, "arena_lower_bound_bytes",
+                               json_object_new_int64((int64_t)r->memory.lower_bound_bytes));
+        json_object_object_add(o, "unplanned_bytes",
+                               json_object_new_int64((int64_t)r->memory.unplanned_bytes));
+    }
+    if (r->verify) json_object_object_add(o, "verify", json_object_get(r->verify));
     return o;
 }
 
@@ -633,6 +746,11 @@ int cmd_run(int argc, char **argv) {
                 "side in one run.\n",
                 a.repeat);
         }
+        for (int d = 0; d < n_results; d++) {
+            if (!results[d].ok) continue;
+            if (a.explain) print_explain(&results[d], tsr_graph_node_count(graph));
+            if (a.verify) print_verify(&results[d]);
+        }
         if (a.profile) {
             printf("\nprofile (timed runs and compiles; warm-up excluded):\n");
             tsr_profiler_print_table(ctx, stdout);
@@ -651,6 +769,8 @@ out:
     for (int d = 0; d < n_results; d++) {
         json_object_put(results[d].profile);
         json_object_put(results[d].outputs);
+        json_object_put(results[d].plan);
+        json_object_put(results[d].verify);
     }
     rc = exit_code;
 out_rc:
