@@ -16,6 +16,11 @@ PACKAGES=(
 )
 # Only to regenerate models/ and tests/data (not needed to build or test):
 #   python3-torch python3-onnx python3-numpy python3-sklearn
+# Optional, for `tessera bench` (--plot needs gnuplot; PyTorch is a peer): pass --with-bench.
+# ONNX Runtime (another peer) comes from PyPI into .venv: tools/bench-venv.sh.
+if [ "${1:-}" = "--with-bench" ]; then
+  PACKAGES+=(gnuplot-nox python3-torch python3-onnx python3-numpy python3-venv)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
