@@ -2,10 +2,11 @@
  * cpu_backend.c — the CPU backend: context-level state (ISA tier, thread pool; cpu_backend.h)
  * and the per-plan executable behind tsr_cpu_backend_ops (runtime/program.h).
  *
- * prepare validates every kernel, takes the TEMP arena and the per-thread scratch of the
- * elementwise executor from the host pool, and resolves CONST/TEMP buffer pointers; execute only
- * fills in the caller's INPUT/OUTPUT pointers and runs the kernels in order, so a run allocates
- * nothing. The ISA of an executable is the backend's ISA when it was prepared.
+ * prepare validates every kernel, takes the TEMP arena and the per-thread scratch (elementwise
+ * register tiles; conv's im2col panel in thread 0's slice) from the host pool, and resolves
+ * CONST/TEMP buffer pointers; execute only fills in the caller's INPUT/OUTPUT pointers and runs the
+ * kernels in order, so a run allocates nothing. The ISA of an executable is the backend's ISA when
+ * it was prepared.
  */
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/cpu_exec.h"
@@ -144,6 +145,20 @@ static int64_t tsr_buf_elems(const struct tsr_program *prog, int id) {
     return (int64_t)(prog->buffers[id].bytes / sizeof(float));
 }
 
+/* Checks that kernel `kn` has `n` inputs and that input i holds at least need[i] elements. */
+static tsr_status tsr_cpu_check_inputs(tsr_context *ctx, const struct tsr_program *prog,
+                                       const struct tsr_kernel *kn, int n, const int64_t *need) {
+    if (kn->n_inputs != n)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "kernel '%s': %d inputs, expected %d", kn->name,
+                       kn->n_inputs, n);
+    for (int i = 0; i < n; i++)
+        if (tsr_buf_elems(prog, kn->inputs[i]) < need[i])
+            return TSR_ERR(ctx, TSR_E_SHAPE, "kernel '%s': input %d holds %lld of %lld elements",
+                           kn->name, i, (long long)tsr_buf_elems(prog, kn->inputs[i]),
+                           (long long)need[i]);
+    return TSR_OK;
+}
+
 /* Checks kernel `kn` against the program's buffers and its own geometry. */
 static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_program *prog,
                                        const struct tsr_kernel *kn) {
@@ -203,6 +218,90 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
             return TSR_ERR(ctx, TSR_E_SHAPE, "copy kernel '%s': input holds %lld of %lld elements",
                            name, (long long)tsr_buf_elems(prog, kn->inputs[0]), (long long)need);
         break;
+    case TSR_K_CONV: {
+        const struct tsr_k_conv *c = &kn->u.conv;
+        st = tsr_cpu_conv_check(ctx, name, c);
+        if (st != TSR_OK) return st;
+        int64_t n_need[4] = {c->N * c->C * c->H * c->W, c->M * (c->C / c->group) * c->KH * c->KW};
+        int n = 2;
+        need = c->N * c->M * c->OH * c->OW;
+        if (c->has_bias) n_need[n++] = c->M;
+        if (c->has_residual) n_need[n++] = need;
+        st = tsr_cpu_check_inputs(ctx, prog, kn, n, n_need);
+        if (st != TSR_OK) return st;
+        break;
+    }
+    case TSR_K_POOL: {
+        const struct tsr_k_pool *pl = &kn->u.pool;
+        st = tsr_cpu_pool_check(ctx, name, pl);
+        if (st != TSR_OK) return st;
+        const int64_t n_need[1] = {pl->N * pl->C * pl->H * pl->W};
+        st = tsr_cpu_check_inputs(ctx, prog, kn, 1, n_need);
+        if (st != TSR_OK) return st;
+        need = pl->N * pl->C * pl->OH * pl->OW;
+        break;
+    }
+    case TSR_K_REDUCE: {
+        const struct tsr_k_reduce *r = &kn->u.reduce;
+        if (r->outer < 0 || r->len < 0 || r->inner < 0 ||
+            (r->kind != TSR_REDUCE_SUM && r->kind != TSR_REDUCE_MEAN && r->kind != TSR_REDUCE_MAX))
+            return TSR_ERR(
+                ctx, TSR_E_INVALID_ARG, "reduce kernel '%s': kind %d, shape [%lld, %lld, %lld]",
+                name, (int)r->kind, (long long)r->outer, (long long)r->len, (long long)r->inner);
+        const int64_t n_need[1] = {r->outer * r->len * r->inner};
+        st = tsr_cpu_check_inputs(ctx, prog, kn, 1, n_need);
+        if (st != TSR_OK) return st;
+        need = r->outer * r->inner;
+        break;
+    }
+    case TSR_K_TRANSPOSE: {
+        const struct tsr_k_transpose *t = &kn->u.transpose;
+        if (t->rank < 1 || t->rank > TSR_MAX_RANK)
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG, "transpose kernel '%s': rank %d", name, t->rank);
+        int64_t last = 0; /* largest input offset read */
+        need = 1;
+        for (int d = 0; d < t->rank; d++) {
+            if (t->dims[d] < 0 || t->in_strides[d] < 0)
+                return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                               "transpose kernel '%s': dim %d is %lld with stride %lld", name, d,
+                               (long long)t->dims[d], (long long)t->in_strides[d]);
+            need *= t->dims[d];
+            if (t->dims[d] > 0) last += (t->dims[d] - 1) * t->in_strides[d];
+        }
+        const int64_t n_need[1] = {need > 0 ? last + 1 : 0};
+        st = tsr_cpu_check_inputs(ctx, prog, kn, 1, n_need);
+        if (st != TSR_OK) return st;
+        break;
+    }
+    case TSR_K_CONCAT: {
+        const struct tsr_k_concat *c = &kn->u.concat;
+        if (c->n < 1 || c->n > TSR_EW_MAX_INPUTS || c->outer < 0)
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG, "concat kernel '%s': %d inputs, outer %lld",
+                           name, c->n, (long long)c->outer);
+        int64_t n_need[TSR_EW_MAX_INPUTS], row = 0;
+        for (int i = 0; i < c->n; i++) {
+            if (c->inner[i] < 0)
+                return TSR_ERR(ctx, TSR_E_INVALID_ARG, "concat kernel '%s': input %d inner %lld",
+                               name, i, (long long)c->inner[i]);
+            n_need[i] = c->outer * c->inner[i];
+            row += c->inner[i];
+        }
+        st = tsr_cpu_check_inputs(ctx, prog, kn, c->n, n_need);
+        if (st != TSR_OK) return st;
+        need = c->outer * row;
+        break;
+    }
+    case TSR_K_LAYERNORM: {
+        const struct tsr_k_layernorm *l = &kn->u.layernorm;
+        if (l->outer < 0 || l->len < 0)
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG, "layernorm kernel '%s': shape [%lld, %lld]",
+                           name, (long long)l->outer, (long long)l->len);
+        const int64_t n_need[3] = {l->outer * l->len, l->len, l->len};
+        st = tsr_cpu_check_inputs(ctx, prog, kn, l->has_bias ? 3 : 2, n_need);
+        if (st != TSR_OK) return st;
+        need = l->outer * l->len;
+        break;
+    }
     default:
         return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "kernel '%s': unknown kind %d", name, (int)kn->kind);
     }
@@ -239,6 +338,11 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
         st = tsr_cpu_check_kernel(ctx, prog, kn);
         if (st == TSR_OK && kn->kind == TSR_K_EW) {
             size_t s = tsr_cpu_ew_scratch_floats(&kn->u.ew, ex->env.l1d_bytes);
+            if (s > scratch) scratch = s;
+        }
+        /* conv's im2col panel lives in thread 0's slice (the conv runs on the calling thread) */
+        if (st == TSR_OK && kn->kind == TSR_K_CONV) {
+            size_t s = tsr_cpu_conv_scratch_floats(&kn->u.conv, ex->env.panel_cache_bytes);
             if (s > scratch) scratch = s;
         }
     }
@@ -306,6 +410,34 @@ static void tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct tsr_k
     case TSR_K_COPY:
         if (kn->u.copy.n > 0 && y != p[kn->inputs[0]])
             memmove(y, p[kn->inputs[0]], (size_t)kn->u.copy.n * sizeof(float));
+        break;
+    case TSR_K_CONV: {
+        const struct tsr_k_conv *c = &kn->u.conv;
+        const int bi = 2, ri = 2 + !!c->has_bias;
+        tsr_cpu_conv_run(&ex->env, c, p[kn->inputs[0]], p[kn->inputs[1]],
+                         c->has_bias ? p[kn->inputs[bi]] : NULL,
+                         c->has_residual ? p[kn->inputs[ri]] : NULL, y);
+        break;
+    }
+    case TSR_K_POOL:
+        tsr_cpu_pool_run(&ex->env, &kn->u.pool, p[kn->inputs[0]], y);
+        break;
+    case TSR_K_REDUCE:
+        tsr_cpu_reduce_run(&ex->env, &kn->u.reduce, p[kn->inputs[0]], y);
+        break;
+    case TSR_K_TRANSPOSE:
+        tsr_cpu_transpose_run(&ex->env, &kn->u.transpose, p[kn->inputs[0]], y);
+        break;
+    case TSR_K_CONCAT: {
+        const float *in[TSR_EW_MAX_INPUTS] = {0};
+        for (int i = 0; i < kn->n_inputs; i++)
+            in[i] = p[kn->inputs[i]];
+        tsr_cpu_concat_run(&ex->env, &kn->u.concat, in, y);
+        break;
+    }
+    case TSR_K_LAYERNORM:
+        tsr_cpu_layernorm_run(&ex->env, &kn->u.layernorm, p[kn->inputs[0]], p[kn->inputs[1]],
+                              kn->u.layernorm.has_bias ? p[kn->inputs[2]] : NULL, y);
         break;
     }
 }

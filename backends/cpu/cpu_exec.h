@@ -88,4 +88,69 @@ void tsr_cpu_ew_run(const struct tsr_cpu_env *env, const struct tsr_k_ew *k,
 void tsr_cpu_softmax_run(const struct tsr_cpu_env *env, const struct tsr_k_softmax *k,
                          const float *x, float *y);
 
+/* ---- convolution (conv.c) ---- */
+
+/* Checks a conv geometry: positive N C H W M KH KW strides dilations group, OH OW >= 0, pads
+ * >= 0, C and M divisible by group, activation known. Returns TSR_OK or TSR_E_INVALID_ARG /
+ * TSR_E_UNSUPPORTED naming `name` (recorded on ctx, may be NULL). */
+tsr_status tsr_cpu_conv_check(tsr_context *ctx, const char *name, const struct tsr_k_conv *c);
+/* Columns of the output plane (OH*OW) per im2col panel, given panel_cache_bytes (0 = 1 MiB):
+ * the panel of the column matrix ((C/group)*KH*KW x cols) plus the Y panel ((M/group) x cols)
+ * take at most half of that cache; a multiple of 16 (or all of OH*OW), at least 16. */
+int64_t tsr_cpu_conv_panel_cols(const struct tsr_k_conv *c, size_t panel_cache_bytes);
+/* Scratch (floats, on the calling thread: env->scratch's thread-0 slice) tsr_cpu_conv_run needs:
+ * (C/group)*KH*KW * tsr_cpu_conv_panel_cols for the im2col path, 0 for the direct paths
+ * (depthwise, and 1x1 stride-1 unpadded convs that multiply the NCHW data directly). */
+size_t tsr_cpu_conv_scratch_floats(const struct tsr_k_conv *c, size_t panel_cache_bytes);
+/* Y = act(conv(X, Wt) + bias + R) (runtime/program.h, struct tsr_k_conv). bias / R NULL when
+ * absent. Y must not overlap X, Wt or bias; it may be exactly R (in place). Needs
+ * tsr_cpu_conv_scratch_floats(c, env->panel_cache_bytes) <= env->scratch_floats. `c` must have
+ * passed tsr_cpu_conv_check. */
+void tsr_cpu_conv_run(const struct tsr_cpu_env *env, const struct tsr_k_conv *c, const float *X,
+                      const float *Wt, const float *bias, const float *R, float *Y);
+
+/* ---- pooling (pool.c) ---- */
+
+/* Checks a pool geometry (positive sizes, strides, dilations; pads >= 0; known kind). */
+tsr_status tsr_cpu_pool_check(tsr_context *ctx, const char *name, const struct tsr_k_pool *p);
+/* Y [N,C,OH,OW] = max / average pool of X [N,C,H,W] (struct tsr_k_pool). Parallel over the N*C
+ * planes when large. Average with count_include_pad divides by KH*KW (the window is not clipped
+ * to the bottom/right padding: tsr_k_pool carries no pad_b/pad_r). A max window with no input
+ * position gives -inf, an average one 0. Y must not overlap X. */
+void tsr_cpu_pool_run(const struct tsr_cpu_env *env, const struct tsr_k_pool *p, const float *X,
+                      float *Y);
+
+/* ---- reductions (reduce.c) ---- */
+
+/* y [outer, inner] = sum / mean / max of x [outer, len, inner] over len (struct tsr_k_reduce;
+ * len 0: sum 0, mean NaN, max -inf). Vectorised along inner (rows of x accumulated into y) when
+ * inner > 1, along len (env->ew->sum_row / max_row) when inner == 1; parallel over outer when
+ * large. y must not overlap x. */
+void tsr_cpu_reduce_run(const struct tsr_cpu_env *env, const struct tsr_k_reduce *k, const float *x,
+                        float *y);
+
+/* ---- transpose (transpose.c) ---- */
+
+/* y (contiguous over k->dims) = x read with k->in_strides (struct tsr_k_transpose). The two
+ * innermost dims are copied in TSR_CPU_TRANSPOSE_BLOCK-square blocks (rows of the block when the
+ * innermost input stride is 1: memcpy). Parallel over blocks when large. y must not overlap x. */
+void tsr_cpu_transpose_run(const struct tsr_cpu_env *env, const struct tsr_k_transpose *k,
+                           const float *x, float *y);
+#define TSR_CPU_TRANSPOSE_BLOCK 32
+
+/* ---- concat (concat.c) ---- */
+
+/* y [outer, sum inner] = inputs side by side (struct tsr_k_concat); parallel over outer when
+ * large. y must not overlap the inputs. */
+void tsr_cpu_concat_run(const struct tsr_cpu_env *env, const struct tsr_k_concat *k,
+                        const float *const *inputs, float *y);
+
+/* ---- layer normalisation (layernorm.c) ---- */
+
+/* y = layernorm of x [outer, len] (struct tsr_k_layernorm); scale [len], bias [len] or NULL.
+ * Two passes per row (mean, then the sum of squared deviations: no cancellation, unlike the
+ * one-pass E[x^2] - E[x]^2); the row is re-read from cache. y may equal x. Parallel over rows. */
+void tsr_cpu_layernorm_run(const struct tsr_cpu_env *env, const struct tsr_k_layernorm *k,
+                           const float *x, const float *scale, const float *bias, float *y);
+
 #endif

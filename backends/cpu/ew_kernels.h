@@ -52,6 +52,17 @@ struct tsr_cpu_ew_kernels {
     void (*exp)(size_t n, const float *x, float *y);
     /* y[i] += alpha * x[i] (GEMM epilogue: beta * C added to a row of Y). */
     void (*axpy)(size_t n, float alpha, const float *x, float *y);
+    /* Row reductions (reduce.c, layernorm.c). sum_row: sum of x[0..n-1] (0 for n = 0), summed in
+     * W interleaved partial sums then combined (not the sequential order). max_row: max of
+     * x[0..n-1], n >= 1 (-inf for n = 0). max_vv: y[i] = max(a[i], b[i]). */
+    float (*sum_row)(size_t n, const float *x);
+    float (*max_row)(size_t n, const float *x);
+    void (*max_vv)(size_t n, const float *a, const float *b, float *y);
+    /* sum_i (x[i] - mean)^2 over i < n (layer norm's second pass). */
+    float (*sum_sqdev)(size_t n, const float *x, float mean);
+    /* y[i] = (x[i] - mean) * rstd * scale[i] + (bias ? bias[i] : 0); y may equal x. */
+    void (*norm_row)(size_t n, const float *x, float mean, float rstd, const float *scale,
+                     const float *bias, float *y);
     /* Numerically stable softmax of one contiguous row of n >= 1 elements:
      * y[i] = exp(x[i] - max(x)) / sum_j exp(x[j] - max(x)). y may equal x. */
     void (*softmax_row)(size_t n, const float *x, float *y);

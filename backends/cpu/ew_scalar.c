@@ -131,6 +131,38 @@ static void softmax_row(size_t n, const float *x, float *y) {
         y[i] *= inv;
 }
 
+static float sum_row(size_t n, const float *x) {
+    float s = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        s += x[i];
+    return s;
+}
+
+static float max_row(size_t n, const float *x) {
+    float m = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+static void max_vv(size_t n, const float *a, const float *b, float *y) {
+    for (size_t i = 0; i < n; i++)
+        y[i] = a[i] > b[i] ? a[i] : b[i];
+}
+
+static float sum_sqdev(size_t n, const float *x, float mean) {
+    float s = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        s += (x[i] - mean) * (x[i] - mean);
+    return s;
+}
+
+static void norm_row(size_t n, const float *x, float mean, float rstd, const float *scale,
+                     const float *bias, float *y) {
+    for (size_t i = 0; i < n; i++)
+        y[i] = (x[i] - mean) * rstd * scale[i] + (bias ? bias[i] : 0.0f);
+}
+
 const struct tsr_cpu_ew_kernels tsr_cpu_ew_scalar = {
     .isa = TSR_ISA_SCALAR,
     .unary = {[TSR_EW_RELU] = relu_u,
@@ -162,5 +194,10 @@ const struct tsr_cpu_ew_kernels tsr_cpu_ew_scalar = {
                   [TSR_EW_POW] = pow_sv},
     .exp = exp_plain,
     .axpy = axpy,
+    .sum_row = sum_row,
+    .max_row = max_row,
+    .max_vv = max_vv,
+    .sum_sqdev = sum_sqdev,
+    .norm_row = norm_row,
     .softmax_row = softmax_row,
 };

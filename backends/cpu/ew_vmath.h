@@ -300,6 +300,87 @@ static void axpy(size_t n, float alpha, const float *x, float *y) {
     if (i < n) v_st_n(y + i, n - i, v_fma(al, v_ld_n(x + i, n - i), v_ld_n(y + i, n - i)));
 }
 
+/* Horizontal sum / max of a vector (through memory: not on a hot path). */
+static inline float v_hsum(vf v) {
+    float t[W];
+    v_st(t, v);
+    float s = 0.0f;
+    for (int i = 0; i < W; i++)
+        s += t[i];
+    return s;
+}
+static inline float v_hmax(vf v) {
+    float t[W];
+    v_st(t, v);
+    float m = t[0];
+    for (int i = 1; i < W; i++)
+        m = t[i] > m ? t[i] : m;
+    return m;
+}
+
+static float sum_row(size_t n, const float *x) {
+    vf a0 = v_set(0.0f), a1 = v_set(0.0f);
+    size_t i = 0;
+    for (; i + 2 * W <= n; i += 2 * W) {
+        a0 = v_add(a0, v_ld(x + i));
+        a1 = v_add(a1, v_ld(x + i + W));
+    }
+    for (; i + W <= n; i += W)
+        a0 = v_add(a0, v_ld(x + i));
+    if (i < n) a1 = v_add(a1, v_ld_n(x + i, n - i)); /* masked lanes read as 0 */
+    return v_hsum(v_add(a0, a1));
+}
+
+static float max_row(size_t n, const float *x) {
+    vf m = v_set(-INFINITY);
+    size_t i = 0;
+    for (; i + W <= n; i += W)
+        m = v_max(v_ld(x + i), m);
+    float r = v_hmax(m);
+    for (; i < n; i++)
+        r = x[i] > r ? x[i] : r;
+    return r;
+}
+
+static inline vf v_maxop(vf a, vf b) {
+    return v_max(a, b);
+}
+TSR_V_BINARY_VV(maxop)
+
+static float sum_sqdev(size_t n, const float *x, float mean) {
+    const vf mu = v_set(mean);
+    vf a0 = v_set(0.0f), a1 = v_set(0.0f);
+    size_t i = 0;
+    for (; i + 2 * W <= n; i += 2 * W) {
+        const vf d0 = v_sub(v_ld(x + i), mu), d1 = v_sub(v_ld(x + i + W), mu);
+        a0 = v_fma(d0, d0, a0);
+        a1 = v_fma(d1, d1, a1);
+    }
+    for (; i + W <= n; i += W) {
+        const vf d0 = v_sub(v_ld(x + i), mu);
+        a0 = v_fma(d0, d0, a0);
+    }
+    float s = v_hsum(v_add(a0, a1));
+    for (; i < n; i++)
+        s += (x[i] - mean) * (x[i] - mean);
+    return s;
+}
+
+static void norm_row(size_t n, const float *x, float mean, float rstd, const float *scale,
+                     const float *bias, float *y) {
+    const vf mu = v_set(mean), rs = v_set(rstd);
+    size_t i = 0;
+    for (; i + W <= n; i += W) {
+        const vf t = v_mul(v_mul(v_sub(v_ld(x + i), mu), rs), v_ld(scale + i));
+        v_st(y + i, bias ? v_add(t, v_ld(bias + i)) : t);
+    }
+    if (i < n) {
+        const size_t r = n - i;
+        const vf t = v_mul(v_mul(v_sub(v_ld_n(x + i, r), mu), rs), v_ld_n(scale + i, r));
+        v_st_n(y + i, r, bias ? v_add(t, v_ld_n(bias + i, r)) : t);
+    }
+}
+
 /* Table entries shared by the vector tiers (designated initialisers of struct
  * tsr_cpu_ew_kernels). */
 #define TSR_V_TABLE_ENTRIES                                                                        \
@@ -330,6 +411,7 @@ static void axpy(size_t n, float alpha, const float *x, float *y) {
                   [TSR_EW_MUL] = mul_sv,                                                           \
                   [TSR_EW_DIV] = div_sv,                                                           \
                   [TSR_EW_POW] = pow_sv},                                                          \
-    .exp = exp_plain, .axpy = axpy
+    .exp = exp_plain, .axpy = axpy, .sum_row = sum_row, .max_row = max_row, .max_vv = maxop_vv,    \
+    .sum_sqdev = sum_sqdev, .norm_row = norm_row
 
 #endif

@@ -1,0 +1,251 @@
+/*
+ * conv.c — 2-D convolution executor (struct tsr_k_conv, NCHW) with fused epilogue (bias,
+ * residual, activation).
+ *
+ * Three paths:
+ *  - depthwise (group == C == M): a direct loop per (image, channel) plane, parallel over the
+ *    N*C planes on the thread pool. Each output row is accumulated from the KH x KW taps with the
+ *    valid column range of every tap computed once (no per-element bounds test), then the
+ *    epilogue runs on the plane while it is in cache.
+ *  - 1x1, stride 1, no padding: the NCHW image of a group already is the [C/group, H*W]
+ *    right-hand matrix of the GEMM Y_g [M/group, OH*OW] = W_g [M/group, C/group] X_g; no copy.
+ *  - everything else: im2col + GEMM. For each image and group the output plane is cut into
+ *    panels of P columns (tsr_cpu_conv_panel_cols): the column matrix [(C/group)*KH*KW, P] is
+ *    built in scratch (zeros where the window leaves the input), cblas_sgemm writes the panel of
+ *    Y (ldc = OH*OW), and the epilogue runs on that panel right after, while it is in cache.
+ *    Scratch: (C/group)*KH*KW * P floats, taken from env->scratch (allocated at prepare from the
+ *    host pool), so a run allocates nothing. P is sized so that the column panel plus the Y
+ *    panel take half of env->panel_cache_bytes (as the GEMM panels of gemm.c).
+ * The GEMM paths run on the calling thread; OpenBLAS parallelises each sgemm call.
+ * In-place residual (Y == R): sgemm accumulates onto R with beta = 1 (direct path: R is read
+ * before the plane is written, row by row).
+ */
+#include "backends/cpu/cpu_exec.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <string.h>
+
+#define TSR_CONV_MIN_PANEL_COLS 16
+
+tsr_status tsr_cpu_conv_check(tsr_context *ctx, const char *name, const struct tsr_k_conv *c) {
+    if (!c) return TSR_ERR(ctx, TSR_E_INVALID_ARG, "conv kernel '%s': no geometry", name);
+    if (c->N < 0 || c->C <= 0 || c->H <= 0 || c->W <= 0 || c->M <= 0 || c->KH <= 0 || c->KW <= 0 ||
+        c->OH < 0 || c->OW < 0 || c->stride_h <= 0 || c->stride_w <= 0 || c->dil_h <= 0 ||
+        c->dil_w <= 0 || c->pad_t < 0 || c->pad_l < 0 || c->group <= 0)
+        return TSR_ERR(
+            ctx, TSR_E_INVALID_ARG,
+            "conv kernel '%s': bad geometry X [%lld,%lld,%lld,%lld] W [%lld,.,%lld,%lld] "
+            "-> [%lld,%lld], strides %lld,%lld dilations %lld,%lld pads %lld,%lld "
+            "group %lld",
+            name, (long long)c->N, (long long)c->C, (long long)c->H, (long long)c->W,
+            (long long)c->M, (long long)c->KH, (long long)c->KW, (long long)c->OH, (long long)c->OW,
+            (long long)c->stride_h, (long long)c->stride_w, (long long)c->dil_h,
+            (long long)c->dil_w, (long long)c->pad_t, (long long)c->pad_l, (long long)c->group);
+    if (c->C % c->group || c->M % c->group)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                       "conv kernel '%s': C %lld and M %lld must be multiples of group %lld", name,
+                       (long long)c->C, (long long)c->M, (long long)c->group);
+    const int64_t kc = c->C / c->group * c->KH * c->KW;
+    if (kc > INT_MAX || c->OH * c->OW > INT_MAX || c->H * c->W > INT_MAX || c->M > INT_MAX)
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "conv kernel '%s': sizes exceed the CBLAS int range",
+                       name);
+    if (!tsr_cpu_act_valid(c->act))
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "conv kernel '%s': unknown activation %d", name,
+                       (int)c->act);
+    return TSR_OK;
+}
+
+static int tsr_conv_is_depthwise(const struct tsr_k_conv *c) {
+    return c->group == c->C && c->group == c->M;
+}
+
+static int tsr_conv_is_1x1(const struct tsr_k_conv *c) {
+    return c->KH == 1 && c->KW == 1 && c->stride_h == 1 && c->stride_w == 1 && c->pad_t == 0 &&
+           c->pad_l == 0 && c->OH == c->H && c->OW == c->W;
+}
+
+int64_t tsr_cpu_conv_panel_cols(const struct tsr_k_conv *c, size_t panel_cache_bytes) {
+    const int64_t hw = c->OH * c->OW;
+    if (hw <= 0) return 1;
+    if (panel_cache_bytes == 0) panel_cache_bytes = (size_t)1 << 20;
+    const int64_t kc = c->C / (c->group > 0 ? c->group : 1) * c->KH * c->KW;
+    const int64_t mg = c->M / (c->group > 0 ? c->group : 1);
+    const int64_t col_bytes = (kc + mg) * (int64_t)sizeof(float);
+    int64_t p = col_bytes > 0 ? (int64_t)(panel_cache_bytes / 2) / col_bytes : hw;
+    p &= ~(int64_t)15;
+    if (p < TSR_CONV_MIN_PANEL_COLS) p = TSR_CONV_MIN_PANEL_COLS;
+    if (p > hw) p = hw;
+    return p;
+}
+
+size_t tsr_cpu_conv_scratch_floats(const struct tsr_k_conv *c, size_t panel_cache_bytes) {
+    if (tsr_conv_is_depthwise(c) || tsr_conv_is_1x1(c)) return 0;
+    const int64_t kc = c->C / c->group * c->KH * c->KW;
+    return (size_t)(kc * tsr_cpu_conv_panel_cols(c, panel_cache_bytes));
+}
+
+/* Epilogue on `rows` rows of `len` elements (row stride ld) starting at y: + bias[m], + R (same
+ * layout, NULL = none), activation. */
+static void tsr_conv_epilogue(const struct tsr_cpu_env *env, const struct tsr_k_conv *c,
+                              const float *bias, const float *r, int64_t ld, int64_t rows,
+                              size_t len, float *y) {
+    for (int64_t m = 0; m < rows; m++) {
+        float *yr = y + m * ld;
+        if (bias) env->ew->binary_vs[TSR_EW_ADD](len, yr, &bias[m], yr);
+        if (r) env->ew->binary[TSR_EW_ADD](len, yr, r + m * ld, yr);
+        tsr_cpu_act_apply(env, c->act, c->act_p0, c->act_p1, len, yr);
+    }
+}
+
+/* Column matrix of output columns [p0, p0 + np) for the channels [c0, c0 + cg) of image x
+ * ([C,H,W] of one image): col[(ci*KH + kh)*KW + kw][p - p0]. */
+static void tsr_im2col(const struct tsr_k_conv *c, const float *x, int64_t c0, int64_t cg,
+                       int64_t p0, int64_t np, float *col) {
+    for (int64_t ci = 0; ci < cg; ci++) {
+        const float *xc = x + (c0 + ci) * c->H * c->W;
+        for (int64_t kh = 0; kh < c->KH; kh++)
+            for (int64_t kw = 0; kw < c->KW; kw++) {
+                float *dst = col + ((ci * c->KH + kh) * c->KW + kw) * np;
+                int64_t oh = p0 / c->OW, ow = p0 % c->OW;
+                for (int64_t j = 0; j < np;) {
+                    /* one output row segment [ow, ow_end) */
+                    const int64_t seg = c->OW - ow < np - j ? c->OW - ow : np - j;
+                    const int64_t ih = oh * c->stride_h - c->pad_t + kh * c->dil_h;
+                    if (ih < 0 || ih >= c->H) {
+                        memset(dst + j, 0, (size_t)seg * sizeof(float));
+                    } else {
+                        const float *xr = xc + ih * c->W;
+                        const int64_t off = kw * c->dil_w - c->pad_l;
+                        for (int64_t q = 0; q < seg; q++) {
+                            const int64_t iw = (ow + q) * c->stride_w + off;
+                            dst[j + q] = iw >= 0 && iw < c->W ? xr[iw] : 0.0f;
+                        }
+                    }
+                    j += seg;
+                    ow = 0;
+                    oh++;
+                }
+            }
+    }
+}
+
+/* ---- depthwise ---- */
+
+struct tsr_dw_job {
+    const struct tsr_cpu_env *env;
+    const struct tsr_k_conv *c;
+    const float *X, *Wt, *bias, *R;
+    float *Y;
+};
+
+/* First / one-past-last output column whose tap at offset `off` (= kw*dil - pad) lies inside
+ * [0, W): ow*stride + off in [0, W). */
+static void tsr_dw_cols(int64_t OW, int64_t W, int64_t stride, int64_t off, int64_t *lo,
+                        int64_t *hi) {
+    int64_t a = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    int64_t b = W - off <= 0 ? 0 : (W - off - 1) / stride + 1;
+    if (b > OW) b = OW;
+    if (a > b) a = b;
+    *lo = a;
+    *hi = b;
+}
+
+static void tsr_dw_task(void *arg, size_t task, int thread_id) {
+    (void)thread_id;
+    const struct tsr_dw_job *job = arg;
+    const struct tsr_k_conv *c = job->c;
+    const int64_t ch = (int64_t)task % c->C;
+    const int64_t plane_out = c->OH * c->OW;
+    const float *x = job->X + (int64_t)task * c->H * c->W;
+    const float *w = job->Wt + ch * c->KH * c->KW;
+    float *y = job->Y + (int64_t)task * plane_out;
+    const float *r = job->R ? job->R + (int64_t)task * plane_out : NULL;
+    const float b = job->bias ? job->bias[ch] : 0.0f;
+    for (int64_t oh = 0; oh < c->OH; oh++) {
+        float *yr = y + oh * c->OW;
+        /* residual first (in place: Y == R reads R before overwriting it) */
+        if (r)
+            for (int64_t ow = 0; ow < c->OW; ow++)
+                yr[ow] = r[oh * c->OW + ow] + b;
+        else
+            for (int64_t ow = 0; ow < c->OW; ow++)
+                yr[ow] = b;
+        for (int64_t kh = 0; kh < c->KH; kh++) {
+            const int64_t ih = oh * c->stride_h - c->pad_t + kh * c->dil_h;
+            if (ih < 0 || ih >= c->H) continue;
+            const float *xr = x + ih * c->W;
+            for (int64_t kw = 0; kw < c->KW; kw++) {
+                const int64_t off = kw * c->dil_w - c->pad_l;
+                const float wv = w[kh * c->KW + kw];
+                int64_t lo, hi;
+                tsr_dw_cols(c->OW, c->W, c->stride_w, off, &lo, &hi);
+                if (c->stride_w == 1) {
+                    const float *xs = xr + off;
+                    for (int64_t ow = lo; ow < hi; ow++)
+                        yr[ow] += wv * xs[ow];
+                } else {
+                    for (int64_t ow = lo; ow < hi; ow++)
+                        yr[ow] += wv * xr[ow * c->stride_w + off];
+                }
+            }
+        }
+    }
+    tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)plane_out, y);
+}
+
+static void tsr_conv_depthwise(const struct tsr_cpu_env *env, const struct tsr_k_conv *c,
+                               const float *X, const float *Wt, const float *bias, const float *R,
+                               float *Y) {
+    struct tsr_dw_job job = {.env = env, .c = c, .X = X, .Wt = Wt, .bias = bias, .R = R, .Y = Y};
+    const int64_t planes = c->N * c->C;
+    const int64_t work = planes * c->OH * c->OW * c->KH * c->KW;
+    if (work > TSR_CPU_EW_PARALLEL_MIN && planes > 1 && env->pool && env->n_threads > 1)
+        tsr_cpu_pool_parallel_for(env->pool, (size_t)planes, tsr_dw_task, &job);
+    else
+        for (int64_t t = 0; t < planes; t++)
+            tsr_dw_task(&job, (size_t)t, 0);
+}
+
+/* ---- GEMM paths ---- */
+
+void tsr_cpu_conv_run(const struct tsr_cpu_env *env, const struct tsr_k_conv *c, const float *X,
+                      const float *Wt, const float *bias, const float *R, float *Y) {
+    const int64_t hw_out = c->OH * c->OW;
+    if (c->N == 0 || hw_out == 0) return;
+    if (tsr_conv_is_depthwise(c)) {
+        tsr_conv_depthwise(env, c, X, Wt, bias, R, Y);
+        return;
+    }
+    const int64_t G = c->group, cg = c->C / G, mg = c->M / G;
+    const int64_t kc = cg * c->KH * c->KW;
+    const int direct = tsr_conv_is_1x1(c);
+    const int64_t P = tsr_cpu_conv_panel_cols(c, env->panel_cache_bytes);
+    const int in_place = R != NULL && R == Y;
+    for (int64_t n = 0; n < c->N; n++) {
+        const float *xn = X + n * c->C * c->H * c->W;
+        for (int64_t g = 0; g < G; g++) {
+            const float *wg = Wt + g * mg * kc;
+            float *yg = Y + (n * c->M + g * mg) * hw_out;
+            const float *rg = R && !in_place ? R + (n * c->M + g * mg) * hw_out : NULL;
+            for (int64_t p0 = 0; p0 < hw_out; p0 += P) {
+                const int64_t np = hw_out - p0 < P ? hw_out - p0 : P;
+                const float *B;
+                int64_t ldb;
+                if (direct) {
+                    B = xn + g * cg * c->H * c->W + p0;
+                    ldb = c->H * c->W;
+                } else {
+                    tsr_im2col(c, xn, g * cg, cg, p0, np, env->scratch);
+                    B = env->scratch;
+                    ldb = np;
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)np, (int)kc,
+                            1.0f, wg, (int)kc, B, (int)ldb, in_place ? 1.0f : 0.0f, yg + p0,
+                            (int)hw_out);
+                tsr_conv_epilogue(env, c, bias ? bias + g * mg : NULL, rg ? rg + p0 : NULL, hw_out,
+                                  mg, (size_t)np, yg + p0);
+            }
+        }
+    }
+}

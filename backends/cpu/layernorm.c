@@ -1,0 +1,54 @@
+/*
+ * layernorm.c — layer normalisation over the last `len` elements of [outer, len] (struct
+ * tsr_k_layernorm): y = (x - mean) / sqrt(var + epsilon) * scale + bias, var the biased
+ * variance (ONNX LayerNormalization).
+ *
+ * Two passes per row, both with the ISA's vector kernels: mean = sum_row / len, then
+ * var = sum_sqdev(mean) / len (sum of squared deviations: no cancellation, unlike the one-pass
+ * E[x^2] - E[x]^2, and simpler to vectorise than Welford's update); the third sweep writes
+ * y = (x - mean) * rstd * scale + bias (norm_row). A row is read from memory once; the later
+ * sweeps find it in cache for rows up to the L2 size. Parallel over rows when large.
+ */
+#include "backends/cpu/cpu_exec.h"
+
+#include <math.h>
+
+struct tsr_ln_job {
+    const struct tsr_cpu_env *env;
+    const struct tsr_k_layernorm *k;
+    const float *x, *scale, *bias;
+    float *y;
+    int64_t rows_per_task;
+};
+
+static void tsr_ln_task(void *arg, size_t task, int thread_id) {
+    (void)thread_id;
+    const struct tsr_ln_job *job = arg;
+    const struct tsr_k_layernorm *k = job->k;
+    const struct tsr_cpu_ew_kernels *ew = job->env->ew;
+    const size_t L = (size_t)k->len;
+    const int64_t o0 = (int64_t)task * job->rows_per_task;
+    const int64_t o1 = o0 + job->rows_per_task < k->outer ? o0 + job->rows_per_task : k->outer;
+    for (int64_t o = o0; o < o1; o++) {
+        const float *x = job->x + o * k->len;
+        const float mean = ew->sum_row(L, x) / (float)L;
+        const float var = ew->sum_sqdev(L, x, mean) / (float)L;
+        const float rstd = 1.0f / sqrtf(var + k->epsilon);
+        ew->norm_row(L, x, mean, rstd, job->scale, job->bias, job->y + o * k->len);
+    }
+}
+
+void tsr_cpu_layernorm_run(const struct tsr_cpu_env *env, const struct tsr_k_layernorm *k,
+                           const float *x, const float *scale, const float *bias, float *y) {
+    if (k->outer <= 0 || k->len <= 0) return;
+    struct tsr_ln_job job = {
+        .env = env, .k = k, .x = x, .scale = scale, .bias = k->has_bias ? bias : NULL, .y = y};
+    job.rows_per_task = (16 * 1024 + k->len - 1) / k->len;
+    const int64_t n_tasks = (k->outer + job.rows_per_task - 1) / job.rows_per_task;
+    if (k->outer * k->len > TSR_CPU_EW_PARALLEL_MIN && n_tasks > 1 && env->pool &&
+        env->n_threads > 1)
+        tsr_cpu_pool_parallel_for(env->pool, (size_t)n_tasks, tsr_ln_task, &job);
+    else
+        for (int64_t t = 0; t < n_tasks; t++)
+            tsr_ln_task(&job, (size_t)t, 0);
+}
