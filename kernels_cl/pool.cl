@@ -3,7 +3,9 @@
  * AveragePool, GlobalAveragePool). One work-item per output element (grid-stride loop over
  * N*C*OH*OW). Window position (oh*sh - pt + kh*dh, ow*sw - pl + kw*dw); positions outside the
  * input are skipped by max, and by average unless count_include_pad, when the divisor is KH*KW
- * (they count as zeros). kind: 0 = max, 1 = average (tsr_pool_kind).
+ * (they count as zeros). kind: 0 = max, 1 = average (tsr_pool_kind). A window with no position
+ * inside the input gives -inf for max and 0 for an average without count_include_pad (as the
+ * scalar reference, runtime/reference.c).
  */
 __kernel void tsr_pool(__global const float *x, ulong x_off, __global float *y, ulong y_off,
                        ulong NC, long H, long W, ulong OH, ulong OW, long KH, long KW, long sh,
@@ -33,6 +35,6 @@ __kernel void tsr_pool(__global const float *x, ulong x_off, __global float *y, 
         if (kind == 0)
             y[y_off + i] = m;
         else
-            y[y_off + i] = s / (float)(count_include_pad ? KH * KW : cnt);
+            y[y_off + i] = count_include_pad ? s / (float)(KH * KW) : (cnt ? s / (float)cnt : 0.0f);
     }
 }
