@@ -53,6 +53,14 @@ double tsr_calib_robust_median(double *x, int n) {
     return k > 0 ? sorted_median(x, k) : m;
 }
 
+/* Optimised and debug builds of the library run the CPU kernels at very different speeds, so the
+ * build flavour is part of the key. */
+#if defined(__OPTIMIZE__)
+#define TSR_CALIB_BUILD "opt"
+#else
+#define TSR_CALIB_BUILD "debug"
+#endif
+
 void tsr_calib_key(const struct tsr_device_info *dev, char *buf, size_t size) {
     if (!buf || !size) return;
     if (!dev) {
@@ -60,11 +68,12 @@ void tsr_calib_key(const struct tsr_device_info *dev, char *buf, size_t size) {
         return;
     }
     if (dev->backend == TSR_BACKEND_CPU)
-        snprintf(buf, size, "cpu|%s|%s|%s|isa=%s|threads=%d", dev->name, dev->driver_version,
-                 TSR_VERSION_STRING, dev->isa, dev->compute_units);
+        snprintf(buf, size, "cpu|%s|%s|%s|isa=%s|threads=%d|build=%s", dev->name,
+                 dev->driver_version, TSR_VERSION_STRING, dev->isa, dev->compute_units,
+                 TSR_CALIB_BUILD);
     else
-        snprintf(buf, size, "opencl|%s|%s|%s|%s", dev->name, dev->driver_version,
-                 TSR_VERSION_STRING, dev->platform);
+        snprintf(buf, size, "opencl|%s|%s|%s|%s|build=%s", dev->name, dev->driver_version,
+                 TSR_VERSION_STRING, dev->platform, TSR_CALIB_BUILD);
 }
 
 /* Index of key in the table or -1 (caller holds g_lock). */

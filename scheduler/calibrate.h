@@ -7,7 +7,8 @@
  *   directory   $TSR_CACHE_DIR, else $XDG_CACHE_HOME/tessera, else $HOME/.cache/tessera
  *   file        calibration-<16 hex digits of FNV-1a-64(key)>.json
  *   key         "<backend>|<device name>|<driver version>|<tessera version>" and, for the native
- *               CPU, "|isa=<isa in use>|threads=<N>" (the figures depend on both)
+ *               CPU, "|isa=<isa in use>|threads=<N>" (the figures depend on both); then
+ *               "|build=opt" or "|build=debug" (optimised or not: CPU kernels differ a lot)
  *
  * A file whose format tag, format version or key differs from the device's, or that does not
  * parse, or holds a missing / non-finite / non-positive figure, is ignored (logged at info level)
