@@ -929,6 +929,496 @@ START_TEST(test_softmax) {
 }
 END_TEST
 
+/* ---- conv, pool, reduce, transpose, concat, layernorm ---- */
+
+static struct tsr_cpu_env exec_env(int tier, struct tsr_cpu_pool *pool, size_t panel_cache,
+                                   float *scratch, size_t scratch_floats) {
+    struct tsr_cpu_env env = {.ew = tier_table(tier),
+                              .pool = pool,
+                              .l1d_bytes = 32768,
+                              .panel_cache_bytes = panel_cache,
+                              .scratch = scratch,
+                              .scratch_floats = scratch_floats,
+                              .n_threads = tsr_cpu_pool_threads(pool)};
+    return env;
+}
+
+/* Runs tsr_cpu_conv_run on random data and compares with a direct 7-loop convolution in
+ * double. Tolerance 1e-5 * (1 + sum |x w| + |bias| + |r|) (float accumulation). in_place: R is
+ * passed as Y itself. */
+static void check_conv(int tier, struct tsr_cpu_pool *pool, const struct tsr_k_conv *c,
+                       size_t panel_cache, int in_place, const char *what) {
+    ck_assert_int_eq(tsr_cpu_conv_check(NULL, what, c), TSR_OK);
+    const int64_t cg = c->C / c->group, mg = c->M / c->group;
+    const size_t nx = (size_t)(c->N * c->C * c->H * c->W), nw = (size_t)(c->M * cg * c->KH * c->KW);
+    const size_t ny = (size_t)(c->N * c->M * c->OH * c->OW);
+    float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *b = malloc((size_t)c->M * 4);
+    float *r = malloc(ny * sizeof *r), *y = malloc((ny + 1) * sizeof *y);
+    ts_fill_uniform(x, nx, 71, -1.0f, 1.0f);
+    ts_fill_uniform(w, nw, 72, -1.0f, 1.0f);
+    ts_fill_uniform(b, (size_t)c->M, 73, -1.0f, 1.0f);
+    ts_fill_uniform(r, ny, 74, -1.0f, 1.0f);
+    const size_t sf = tsr_cpu_conv_scratch_floats(c, panel_cache) + 16;
+    float *scratch = malloc(sf * sizeof *scratch);
+    struct tsr_cpu_env env = exec_env(tier, pool, panel_cache, scratch, sf);
+    for (size_t i = 0; i < ny; i++)
+        y[i] = in_place ? r[i] : NAN;
+    y[ny] = 555.0f;
+    tsr_cpu_conv_run(&env, c, x, w, c->has_bias ? b : NULL,
+                     c->has_residual ? (in_place ? y : r) : NULL, y);
+    ck_assert_msg(y[ny] == 555.0f, "%s: wrote past the end", what);
+    for (int64_t n = 0; n < c->N; n++)
+        for (int64_t m = 0; m < c->M; m++)
+            for (int64_t oh = 0; oh < c->OH; oh++)
+                for (int64_t ow = 0; ow < c->OW; ow++) {
+                    double acc = 0, mag = 0;
+                    const int64_t g = m / mg;
+                    for (int64_t ci = 0; ci < cg; ci++)
+                        for (int64_t kh = 0; kh < c->KH; kh++)
+                            for (int64_t kw = 0; kw < c->KW; kw++) {
+                                const int64_t ih = oh * c->stride_h - c->pad_t + kh * c->dil_h;
+                                const int64_t iw = ow * c->stride_w - c->pad_l + kw * c->dil_w;
+                                if (ih < 0 || ih >= c->H || iw < 0 || iw >= c->W) continue;
+                                const double p =
+                                    (double)x[((n * c->C + g * cg + ci) * c->H + ih) * c->W + iw] *
+                                    w[((m * cg + ci) * c->KH + kh) * c->KW + kw];
+                                acc += p;
+                                mag += fabs(p);
+                            }
+                    const size_t e = (size_t)(((n * c->M + m) * c->OH + oh) * c->OW + ow);
+                    if (c->has_bias) acc += b[m], mag += fabs(b[m]);
+                    if (c->has_residual) acc += r[e], mag += fabs(r[e]);
+                    const double ref = ref_act(c->act, acc, c->act_p0, c->act_p1);
+                    ck_assert_msg(fabs(y[e] - ref) <= 1e-5 * (1.0 + mag),
+                                  "%s (%s): [%lld,%lld,%lld,%lld] got %.9g expected %.9g", what,
+                                  tsr_cpu_isa_name((tsr_cpu_isa)tier), (long long)n, (long long)m,
+                                  (long long)oh, (long long)ow, y[e], ref);
+                }
+    free(x);
+    free(w);
+    free(b);
+    free(r);
+    free(y);
+    free(scratch);
+}
+
+static int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t pb, int64_t pe, int64_t d) {
+    return (in + pb + pe - d * (k - 1) - 1) / s + 1;
+}
+
+START_TEST(test_conv) {
+    if (_i >= n_tiers()) return;
+    struct tsr_cpu_pool *pool = NULL;
+    ck_assert_int_eq(tsr_cpu_pool_create(NULL, NULL, 2, &pool), TSR_OK);
+    /* 3x3 pad 1 stride 1, bias + residual + relu, several im2col panels (4 KiB cache) */
+    struct tsr_k_conv c = {.N = 2,
+                           .C = 3,
+                           .H = 9,
+                           .W = 11,
+                           .M = 4,
+                           .KH = 3,
+                           .KW = 3,
+                           .stride_h = 1,
+                           .stride_w = 1,
+                           .pad_t = 1,
+                           .pad_l = 1,
+                           .dil_h = 1,
+                           .dil_w = 1,
+                           .group = 1,
+                           .has_bias = 1,
+                           .has_residual = 1,
+                           .act = TSR_ACT_RELU};
+    c.OH = out_size(c.H, 3, 1, 1, 1, 1);
+    c.OW = out_size(c.W, 3, 1, 1, 1, 1);
+    ck_assert_int_lt(tsr_cpu_conv_panel_cols(&c, 4096), c.OH * c.OW);
+    check_conv(_i, pool, &c, 4096, 0, "conv 3x3 panels");
+    check_conv(_i, pool, &c, 4096, 1, "conv 3x3 residual in place");
+    check_conv(_i, pool, &c, 1 << 20, 0, "conv 3x3 one panel");
+    /* stride 2, dilation 2, asymmetric pads, group 2, leaky relu, no residual */
+    struct tsr_k_conv c2 = {.N = 1,
+                            .C = 4,
+                            .H = 13,
+                            .W = 10,
+                            .M = 6,
+                            .KH = 3,
+                            .KW = 2,
+                            .stride_h = 2,
+                            .stride_w = 3,
+                            .pad_t = 2,
+                            .pad_l = 0,
+                            .dil_h = 2,
+                            .dil_w = 2,
+                            .group = 2,
+                            .has_bias = 1,
+                            .act = TSR_ACT_LEAKY_RELU,
+                            .act_p0 = 0.1f};
+    c2.OH = out_size(c2.H, 3, 2, 2, 1, 2);
+    c2.OW = out_size(c2.W, 2, 3, 0, 1, 2);
+    check_conv(_i, pool, &c2, 2048, 0, "conv strided dilated grouped");
+    /* depthwise 3x3 stride 2 pad 1, bias + residual + clip; large enough for the thread pool */
+    struct tsr_k_conv c3 = {.N = 2,
+                            .C = 8,
+                            .H = 64,
+                            .W = 61,
+                            .M = 8,
+                            .KH = 3,
+                            .KW = 3,
+                            .stride_h = 2,
+                            .stride_w = 2,
+                            .pad_t = 1,
+                            .pad_l = 1,
+                            .dil_h = 1,
+                            .dil_w = 1,
+                            .group = 8,
+                            .has_bias = 1,
+                            .has_residual = 1,
+                            .act = TSR_ACT_CLIP,
+                            .act_p0 = -0.5f,
+                            .act_p1 = 1.5f};
+    c3.OH = out_size(c3.H, 3, 2, 1, 1, 1);
+    c3.OW = out_size(c3.W, 3, 2, 1, 1, 1);
+    ck_assert_uint_eq(tsr_cpu_conv_scratch_floats(&c3, 4096), 0); /* direct path */
+    check_conv(_i, pool, &c3, 4096, 0, "conv depthwise");
+    check_conv(_i, pool, &c3, 4096, 1, "conv depthwise in place");
+    c3.stride_h = c3.stride_w = 1;
+    c3.dil_w = 3;
+    c3.OH = out_size(c3.H, 3, 1, 1, 1, 1);
+    c3.OW = out_size(c3.W, 3, 1, 1, 1, 3);
+    c3.has_residual = 0;
+    c3.act = TSR_ACT_SIGMOID;
+    check_conv(_i, pool, &c3, 4096, 0, "conv depthwise stride 1 dilated");
+    /* depthwise multiplier (group = C, M = 2C): grouped GEMM path */
+    struct tsr_k_conv c4 = c3;
+    c4.M = 16;
+    check_conv(_i, pool, &c4, 4096, 0, "conv channel multiplier 2");
+    /* 1x1 stride 1: direct GEMM on NCHW data, no scratch; with and without groups */
+    struct tsr_k_conv c5 = {.N = 3,
+                            .C = 6,
+                            .H = 7,
+                            .W = 9,
+                            .M = 5,
+                            .OH = 7,
+                            .OW = 9,
+                            .KH = 1,
+                            .KW = 1,
+                            .stride_h = 1,
+                            .stride_w = 1,
+                            .dil_h = 1,
+                            .dil_w = 1,
+                            .group = 1,
+                            .act = TSR_ACT_TANH};
+    ck_assert_uint_eq(tsr_cpu_conv_scratch_floats(&c5, 4096), 0);
+    check_conv(_i, pool, &c5, 1024, 0, "conv 1x1");
+    c5.M = 4;
+    c5.group = 2;
+    c5.has_residual = 1;
+    check_conv(_i, pool, &c5, 1024, 1, "conv 1x1 grouped residual in place");
+    /* 1x1 with stride 2: im2col path */
+    c5.stride_h = c5.stride_w = 2;
+    c5.OH = 4;
+    c5.OW = 5;
+    c5.has_residual = 0;
+    ck_assert_uint_gt(tsr_cpu_conv_scratch_floats(&c5, 4096), 0);
+    check_conv(_i, pool, &c5, 4096, 0, "conv 1x1 stride 2");
+    /* bad geometry is rejected with the kernel's name */
+    c5.group = 4; /* C 6 not a multiple */
+    ck_assert_int_eq(tsr_cpu_conv_check(NULL, "badconv", &c5), TSR_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(NULL)->message, "badconv"));
+    tsr_cpu_pool_destroy(pool);
+}
+END_TEST
+
+static void check_pool_op(int tier, struct tsr_cpu_pool *pool, const struct tsr_k_pool *p,
+                          const char *what) {
+    ck_assert_int_eq(tsr_cpu_pool_check(NULL, what, p), TSR_OK);
+    const size_t nx = (size_t)(p->N * p->C * p->H * p->W),
+                 ny = (size_t)(p->N * p->C * p->OH * p->OW);
+    float *x = malloc(nx * sizeof *x), *y = malloc((ny + 1) * sizeof *y);
+    ts_fill_uniform(x, nx, 81, -3.0f, 3.0f);
+    y[ny] = 555.0f;
+    struct tsr_cpu_env env = exec_env(tier, pool, 1 << 20, NULL, 0);
+    tsr_cpu_pool_run(&env, p, x, y);
+    ck_assert(y[ny] == 555.0f);
+    for (int64_t pl = 0; pl < p->N * p->C; pl++)
+        for (int64_t oh = 0; oh < p->OH; oh++)
+            for (int64_t ow = 0; ow < p->OW; ow++) {
+                double acc = p->kind == TSR_POOL_MAX ? -INFINITY : 0.0;
+                int64_t cnt = 0;
+                for (int64_t kh = 0; kh < p->KH; kh++)
+                    for (int64_t kw = 0; kw < p->KW; kw++) {
+                        const int64_t ih = oh * p->stride_h - p->pad_t + kh * p->dil_h;
+                        const int64_t iw = ow * p->stride_w - p->pad_l + kw * p->dil_w;
+                        if (ih < 0 || ih >= p->H || iw < 0 || iw >= p->W) continue;
+                        const double v = x[(pl * p->H + ih) * p->W + iw];
+                        acc = p->kind == TSR_POOL_MAX ? fmax(acc, v) : acc + v;
+                        cnt++;
+                    }
+                if (p->kind == TSR_POOL_AVG)
+                    acc = p->count_include_pad ? acc / (double)(p->KH * p->KW)
+                                               : (cnt ? acc / (double)cnt : 0.0);
+                const float got = y[(pl * p->OH + oh) * p->OW + ow];
+                ck_assert_msg(fabs(got - acc) <= 1e-6 * (1.0 + fabs(acc)) ||
+                                  (isinf(acc) && got == acc),
+                              "%s (%s): plane %lld (%lld,%lld): got %.9g expected %.9g", what,
+                              tsr_cpu_isa_name((tsr_cpu_isa)tier), (long long)pl, (long long)oh,
+                              (long long)ow, got, acc);
+            }
+    free(x);
+    free(y);
+}
+
+START_TEST(test_pool) {
+    if (_i >= n_tiers()) return;
+    struct tsr_cpu_pool *pool = NULL;
+    ck_assert_int_eq(tsr_cpu_pool_create(NULL, NULL, 2, &pool), TSR_OK);
+    struct tsr_k_pool p = {.kind = TSR_POOL_MAX,
+                           .N = 2,
+                           .C = 3,
+                           .H = 11,
+                           .W = 12,
+                           .KH = 3,
+                           .KW = 3,
+                           .stride_h = 2,
+                           .stride_w = 2,
+                           .pad_t = 1,
+                           .pad_l = 1,
+                           .dil_h = 1,
+                           .dil_w = 1};
+    p.OH = out_size(p.H, 3, 2, 1, 1, 1);
+    p.OW = out_size(p.W, 3, 2, 1, 1, 1);
+    check_pool_op(_i, pool, &p, "maxpool 3x3 s2 p1");
+    p.kind = TSR_POOL_AVG;
+    check_pool_op(_i, pool, &p, "avgpool 3x3 s2 p1 exclude pad");
+    p.count_include_pad = 1;
+    check_pool_op(_i, pool, &p, "avgpool 3x3 s2 p1 include pad");
+    /* rectangular, dilated, stride 1, asymmetric pads; large: thread pool */
+    struct tsr_k_pool q = {.kind = TSR_POOL_MAX,
+                           .N = 4,
+                           .C = 16,
+                           .H = 40,
+                           .W = 33,
+                           .KH = 2,
+                           .KW = 4,
+                           .stride_h = 1,
+                           .stride_w = 3,
+                           .pad_t = 0,
+                           .pad_l = 2,
+                           .dil_h = 2,
+                           .dil_w = 1};
+    q.OH = out_size(q.H, 2, 1, 0, 1, 2);
+    q.OW = out_size(q.W, 4, 3, 2, 0, 1);
+    check_pool_op(_i, pool, &q, "maxpool rect dilated");
+    q.kind = TSR_POOL_AVG;
+    check_pool_op(_i, pool, &q, "avgpool rect dilated");
+    /* global average pool as a pool */
+    struct tsr_k_pool gp = {.kind = TSR_POOL_AVG,
+                            .N = 1,
+                            .C = 5,
+                            .H = 7,
+                            .W = 7,
+                            .OH = 1,
+                            .OW = 1,
+                            .KH = 7,
+                            .KW = 7,
+                            .stride_h = 1,
+                            .stride_w = 1,
+                            .dil_h = 1,
+                            .dil_w = 1};
+    check_pool_op(_i, pool, &gp, "global avgpool");
+    gp.dil_h = 0;
+    ck_assert_int_eq(tsr_cpu_pool_check(NULL, "badpool", &gp), TSR_E_INVALID_ARG);
+    tsr_cpu_pool_destroy(pool);
+}
+END_TEST
+
+static void check_reduce(int tier, struct tsr_cpu_pool *pool, tsr_reduce_kind kind, int64_t outer,
+                         int64_t len, int64_t inner) {
+    const size_t nx = (size_t)(outer * len * inner), ny = (size_t)(outer * inner);
+    float *x = malloc((nx + 1) * sizeof *x), *y = malloc((ny + 1) * sizeof *y);
+    ts_fill_uniform(x, nx, (uint64_t)(outer + len + inner), -2.0f, 2.0f);
+    y[ny] = 555.0f;
+    struct tsr_k_reduce k = {.kind = kind, .outer = outer, .len = len, .inner = inner};
+    struct tsr_cpu_env env = exec_env(tier, pool, 1 << 20, NULL, 0);
+    tsr_cpu_reduce_run(&env, &k, x, y);
+    ck_assert(y[ny] == 555.0f);
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            double acc = kind == TSR_REDUCE_MAX ? -INFINITY : 0.0, mag = 0.0;
+            for (int64_t j = 0; j < len; j++) {
+                const double v = x[(o * len + j) * inner + i];
+                acc = kind == TSR_REDUCE_MAX ? fmax(acc, v) : acc + v;
+                mag += fabs(v);
+            }
+            if (kind == TSR_REDUCE_MEAN) acc = len ? acc / (double)len : NAN, mag /= (double)len;
+            const float got = y[o * inner + i];
+            if (isnan(acc) || isinf(acc)) {
+                ck_assert_msg(isnan(acc) ? isnan(got) : got == acc, "reduce len 0: %g", got);
+                continue;
+            }
+            ck_assert_msg(fabs(got - acc) <= 1e-6 * (1.0 + mag),
+                          "reduce kind %d [%lld,%lld,%lld] (%s) at (%lld,%lld): got %.9g "
+                          "expected %.9g",
+                          (int)kind, (long long)outer, (long long)len, (long long)inner,
+                          tsr_cpu_isa_name((tsr_cpu_isa)tier), (long long)o, (long long)i, got,
+                          acc);
+        }
+    free(x);
+    free(y);
+}
+
+START_TEST(test_reduce) {
+    if (_i >= n_tiers()) return;
+    struct tsr_cpu_pool *pool = NULL;
+    ck_assert_int_eq(tsr_cpu_pool_create(NULL, NULL, 2, &pool), TSR_OK);
+    const int64_t shapes[][3] = {{3, 7, 1},  {2, 5, 33},    {1, 1000, 1},  {4, 0, 3},
+                                 {5, 1, 17}, {70, 1030, 1}, {3, 200, 250}, {1, 37, 1}};
+    for (int kind = TSR_REDUCE_SUM; kind <= TSR_REDUCE_MAX; kind++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            check_reduce(_i, pool, (tsr_reduce_kind)kind, shapes[s][0], shapes[s][1], shapes[s][2]);
+    tsr_cpu_pool_destroy(pool);
+}
+END_TEST
+
+/* Transpose of a random tensor `in_dims` by permutation `perm`, via the strided-copy kernel
+ * exactly as lowering describes it (output dims with input strides), vs index arithmetic. */
+static void check_transpose(int tier, struct tsr_cpu_pool *pool, int rank, const int64_t *in_dims,
+                            const int *perm) {
+    int64_t in_str[TSR_MAX_RANK], total = 1;
+    for (int d = rank - 1; d >= 0; d--) {
+        in_str[d] = total;
+        total *= in_dims[d];
+    }
+    struct tsr_k_transpose k = {.rank = rank};
+    for (int d = 0; d < rank; d++) {
+        k.dims[d] = in_dims[perm[d]];
+        k.in_strides[d] = in_str[perm[d]];
+    }
+    float *x = malloc((size_t)total * sizeof *x), *y = malloc((size_t)(total + 1) * sizeof *y);
+    ts_fill_uniform(x, (size_t)total, 91, -1.0f, 1.0f);
+    y[total] = 555.0f;
+    struct tsr_cpu_env env = exec_env(tier, pool, 1 << 20, NULL, 0);
+    tsr_cpu_transpose_run(&env, &k, x, y);
+    ck_assert(y[total] == 555.0f);
+    for (int64_t e = 0; e < total; e++) {
+        int64_t rem = e, off = 0;
+        for (int d = rank - 1; d >= 0; d--) {
+            off += (rem % k.dims[d]) * k.in_strides[d];
+            rem /= k.dims[d];
+        }
+        ck_assert_msg(y[e] == x[off], "transpose rank %d element %lld", rank, (long long)e);
+    }
+    free(x);
+    free(y);
+}
+
+START_TEST(test_transpose_concat) {
+    if (_i >= n_tiers()) return;
+    struct tsr_cpu_pool *pool = NULL;
+    ck_assert_int_eq(tsr_cpu_pool_create(NULL, NULL, 2, &pool), TSR_OK);
+    check_transpose(_i, pool, 2, (const int64_t[]){70, 45}, (const int[]){1, 0});
+    check_transpose(_i, pool, 2, (const int64_t[]){300, 333}, (const int[]){1, 0}); /* parallel */
+    check_transpose(_i, pool, 3, (const int64_t[]){5, 33, 40}, (const int[]){2, 0, 1});
+    check_transpose(_i, pool, 4, (const int64_t[]){2, 3, 17, 35}, (const int[]){0, 2, 3, 1});
+    check_transpose(_i, pool, 4, (const int64_t[]){2, 3, 4, 5}, (const int[]){1, 0, 2, 3});
+    check_transpose(_i, pool, 1, (const int64_t[]){100}, (const int[]){0});
+    /* concat of three inputs along the middle axis of [4, (2|5|1), 3] */
+    float a[4 * 2 * 3], b[4 * 5 * 3], c[4 * 1 * 3], y[4 * 8 * 3 + 1];
+    ts_fill_uniform(a, 24, 1, -1.0f, 1.0f);
+    ts_fill_uniform(b, 60, 2, -1.0f, 1.0f);
+    ts_fill_uniform(c, 12, 3, -1.0f, 1.0f);
+    y[96] = 555.0f;
+    struct tsr_k_concat k = {.outer = 4, .n = 3, .inner = {6, 15, 3}};
+    const float *in[3] = {a, b, c};
+    struct tsr_cpu_env env = exec_env(_i, pool, 1 << 20, NULL, 0);
+    tsr_cpu_concat_run(&env, &k, in, y);
+    ck_assert(y[96] == 555.0f);
+    for (int o = 0; o < 4; o++)
+        for (int j = 0; j < 8; j++)
+            for (int i = 0; i < 3; i++) {
+                const float ref = j < 2   ? a[(o * 2 + j) * 3 + i]
+                                  : j < 7 ? b[(o * 5 + j - 2) * 3 + i]
+                                          : c[o * 3 + i];
+                ck_assert(y[(o * 8 + j) * 3 + i] == ref);
+            }
+    /* large concat: parallel */
+    const int64_t outer = 3000, i1 = 17, i2 = 30;
+    float *p = malloc((size_t)(outer * i1) * 4), *q = malloc((size_t)(outer * i2) * 4);
+    float *z = malloc((size_t)(outer * (i1 + i2)) * 4);
+    ts_fill_uniform(p, (size_t)(outer * i1), 4, -1.0f, 1.0f);
+    ts_fill_uniform(q, (size_t)(outer * i2), 5, -1.0f, 1.0f);
+    struct tsr_k_concat k2 = {.outer = outer, .n = 2, .inner = {i1, i2}};
+    const float *in2[2] = {p, q};
+    tsr_cpu_concat_run(&env, &k2, in2, z);
+    for (int64_t o = 0; o < outer; o++) {
+        ck_assert(memcmp(z + o * (i1 + i2), p + o * i1, (size_t)i1 * 4) == 0);
+        ck_assert(memcmp(z + o * (i1 + i2) + i1, q + o * i2, (size_t)i2 * 4) == 0);
+    }
+    free(p);
+    free(q);
+    free(z);
+    tsr_cpu_pool_destroy(pool);
+}
+END_TEST
+
+START_TEST(test_layernorm) {
+    if (_i >= n_tiers()) return;
+    struct tsr_cpu_pool *pool = NULL;
+    ck_assert_int_eq(tsr_cpu_pool_create(NULL, NULL, 2, &pool), TSR_OK);
+    const int64_t shapes[][2] = {{5, 37}, {3, 1}, {2, 1000}, {300, 256}, {1, 16}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int has_bias = 0; has_bias < 2; has_bias++) {
+            const int64_t outer = shapes[si][0], len = shapes[si][1];
+            const size_t n = (size_t)(outer * len);
+            float *x = malloc(n * 4), *y = malloc((n + 1) * 4), *sc = malloc((size_t)len * 4),
+                  *bi = malloc((size_t)len * 4);
+            ts_fill_uniform(x, n, 101 + si, -1.0f, 1.0f);
+            /* a large common offset: one-pass E[x^2] - E[x]^2 would cancel catastrophically */
+            for (size_t i = 0; i < n; i++)
+                x[i] += 1000.0f;
+            ts_fill_uniform(sc, (size_t)len, 102, 0.5f, 1.5f);
+            ts_fill_uniform(bi, (size_t)len, 103, -1.0f, 1.0f);
+            y[n] = 555.0f;
+            struct tsr_k_layernorm k = {
+                .outer = outer, .len = len, .epsilon = 1e-5f, .has_bias = has_bias};
+            struct tsr_cpu_env env = exec_env(_i, pool, 1 << 20, NULL, 0);
+            tsr_cpu_layernorm_run(&env, &k, x, sc, bi, y);
+            ck_assert(y[n] == 555.0f);
+            for (int64_t o = 0; o < outer; o++) {
+                double mean = 0, var = 0;
+                for (int64_t i = 0; i < len; i++)
+                    mean += x[o * len + i];
+                mean /= (double)len;
+                for (int64_t i = 0; i < len; i++)
+                    var += (x[o * len + i] - mean) * (x[o * len + i] - mean);
+                var /= (double)len;
+                for (int64_t i = 0; i < len; i++) {
+                    const double ref = (x[o * len + i] - mean) / sqrt(var + 1e-5) * sc[i] +
+                                       (has_bias ? bi[i] : 0.0);
+                    /* float sums of ~1000-valued rows: the corrected mean keeps this ~1e-6 */
+                    ck_assert_msg(fabs(y[o * len + i] - ref) <= 1e-5 * (1.0 + fabs(ref)),
+                                  "layernorm [%lld,%lld] bias %d (%s) at (%lld,%lld): %.9g vs "
+                                  "%.9g",
+                                  (long long)outer, (long long)len, has_bias,
+                                  tsr_cpu_isa_name((tsr_cpu_isa)_i), (long long)o, (long long)i,
+                                  y[o * len + i], ref);
+                }
+            }
+            /* in place */
+            memcpy(y, x, n * 4);
+            float *y2 = malloc(n * 4);
+            tsr_cpu_layernorm_run(&env, &k, x, sc, bi, y2);
+            tsr_cpu_layernorm_run(&env, &k, y, sc, bi, y);
+            ck_assert(ts_max_abs_diff(y, y2, n) == 0.0);
+            free(y2);
+            free(x);
+            free(y);
+            free(sc);
+            free(bi);
+        }
+    tsr_cpu_pool_destroy(pool);
+}
+END_TEST
+
 /* ---- thread pool ---- */
 
 struct count_arg {
@@ -1183,6 +1673,11 @@ static Suite *cpu_kernels_suite(void) {
     tcase_add_loop_test(tc, test_ew_exec_tiles_and_threads, 0, 3);
     tcase_add_test(tc, test_ew_check_rejects);
     tcase_add_loop_test(tc, test_softmax, 0, 3);
+    tcase_add_loop_test(tc, test_conv, 0, 3);
+    tcase_add_loop_test(tc, test_pool, 0, 3);
+    tcase_add_loop_test(tc, test_reduce, 0, 3);
+    tcase_add_loop_test(tc, test_transpose_concat, 0, 3);
+    tcase_add_loop_test(tc, test_layernorm, 0, 3);
     tcase_add_test(tc, test_threadpool);
     tcase_add_test(tc, test_backend_program_no_context);
     tcase_add_test(tc, test_backend_program_context);

@@ -148,8 +148,9 @@ void tsr_cpu_concat_run(const struct tsr_cpu_env *env, const struct tsr_k_concat
 /* ---- layer normalisation (layernorm.c) ---- */
 
 /* y = layernorm of x [outer, len] (struct tsr_k_layernorm); scale [len], bias [len] or NULL.
- * Two passes per row (mean, then the sum of squared deviations: no cancellation, unlike the
- * one-pass E[x^2] - E[x]^2); the row is re-read from cache. y may equal x. Parallel over rows. */
+ * Corrected two-pass per row (mean, then the sums of deviations and squared deviations: no
+ * cancellation, unlike the one-pass E[x^2] - E[x]^2); the row is re-read from cache. y may equal x.
+ * Parallel over rows. */
 void tsr_cpu_layernorm_run(const struct tsr_cpu_env *env, const struct tsr_k_layernorm *k,
                            const float *x, const float *scale, const float *bias, float *y);
 

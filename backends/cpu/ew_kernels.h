@@ -58,11 +58,13 @@ struct tsr_cpu_ew_kernels {
     float (*sum_row)(size_t n, const float *x);
     float (*max_row)(size_t n, const float *x);
     void (*max_vv)(size_t n, const float *a, const float *b, float *y);
-    /* sum_i (x[i] - mean)^2 over i < n (layer norm's second pass). */
-    float (*sum_sqdev)(size_t n, const float *x, float mean);
-    /* y[i] = (x[i] - mean) * rstd * scale[i] + (bias ? bias[i] : 0); y may equal x. */
-    void (*norm_row)(size_t n, const float *x, float mean, float rstd, const float *scale,
-                     const float *bias, float *y);
+    /* *sum_d = sum_i (x[i] - mean), *sum_d2 = sum_i (x[i] - mean)^2 over i < n (layer norm's
+     * second pass; the first sum corrects a rounded mean). */
+    void (*sum_dev)(size_t n, const float *x, float mean, float *sum_d, float *sum_d2);
+    /* y[i] = ((x[i] - mean) - corr) * rstd * scale[i] + (bias ? bias[i] : 0); y may equal x.
+     * (mean + corr is the row mean split in two: x - mean is exact for x near mean.) */
+    void (*norm_row)(size_t n, const float *x, float mean, float corr, float rstd,
+                     const float *scale, const float *bias, float *y);
     /* Numerically stable softmax of one contiguous row of n >= 1 elements:
      * y[i] = exp(x[i] - max(x)) / sum_j exp(x[j] - max(x)). y may equal x. */
     void (*softmax_row)(size_t n, const float *x, float *y);

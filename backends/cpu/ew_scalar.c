@@ -150,17 +150,21 @@ static void max_vv(size_t n, const float *a, const float *b, float *y) {
         y[i] = a[i] > b[i] ? a[i] : b[i];
 }
 
-static float sum_sqdev(size_t n, const float *x, float mean) {
-    float s = 0.0f;
-    for (size_t i = 0; i < n; i++)
-        s += (x[i] - mean) * (x[i] - mean);
-    return s;
+static void sum_dev(size_t n, const float *x, float mean, float *sum_d, float *sum_d2) {
+    float a1 = 0.0f, a2 = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        const float d = x[i] - mean;
+        a1 += d;
+        a2 += d * d;
+    }
+    *sum_d = a1;
+    *sum_d2 = a2;
 }
 
-static void norm_row(size_t n, const float *x, float mean, float rstd, const float *scale,
-                     const float *bias, float *y) {
+static void norm_row(size_t n, const float *x, float mean, float corr, float rstd,
+                     const float *scale, const float *bias, float *y) {
     for (size_t i = 0; i < n; i++)
-        y[i] = (x[i] - mean) * rstd * scale[i] + (bias ? bias[i] : 0.0f);
+        y[i] = ((x[i] - mean) - corr) * rstd * scale[i] + (bias ? bias[i] : 0.0f);
 }
 
 const struct tsr_cpu_ew_kernels tsr_cpu_ew_scalar = {
@@ -197,7 +201,7 @@ const struct tsr_cpu_ew_kernels tsr_cpu_ew_scalar = {
     .sum_row = sum_row,
     .max_row = max_row,
     .max_vv = max_vv,
-    .sum_sqdev = sum_sqdev,
+    .sum_dev = sum_dev,
     .norm_row = norm_row,
     .softmax_row = softmax_row,
 };

@@ -347,36 +347,36 @@ static inline vf v_maxop(vf a, vf b) {
 }
 TSR_V_BINARY_VV(maxop)
 
-static float sum_sqdev(size_t n, const float *x, float mean) {
+static void sum_dev(size_t n, const float *x, float mean, float *sum_d, float *sum_d2) {
     const vf mu = v_set(mean);
-    vf a0 = v_set(0.0f), a1 = v_set(0.0f);
+    vf s1 = v_set(0.0f), s2 = v_set(0.0f);
     size_t i = 0;
-    for (; i + 2 * W <= n; i += 2 * W) {
-        const vf d0 = v_sub(v_ld(x + i), mu), d1 = v_sub(v_ld(x + i + W), mu);
-        a0 = v_fma(d0, d0, a0);
-        a1 = v_fma(d1, d1, a1);
-    }
     for (; i + W <= n; i += W) {
-        const vf d0 = v_sub(v_ld(x + i), mu);
-        a0 = v_fma(d0, d0, a0);
+        const vf d = v_sub(v_ld(x + i), mu);
+        s1 = v_add(s1, d);
+        s2 = v_fma(d, d, s2);
     }
-    float s = v_hsum(v_add(a0, a1));
-    for (; i < n; i++)
-        s += (x[i] - mean) * (x[i] - mean);
-    return s;
+    float a1 = v_hsum(s1), a2 = v_hsum(s2);
+    for (; i < n; i++) {
+        const float d = x[i] - mean;
+        a1 += d;
+        a2 += d * d;
+    }
+    *sum_d = a1;
+    *sum_d2 = a2;
 }
 
-static void norm_row(size_t n, const float *x, float mean, float rstd, const float *scale,
-                     const float *bias, float *y) {
-    const vf mu = v_set(mean), rs = v_set(rstd);
+static void norm_row(size_t n, const float *x, float mean, float corr, float rstd,
+                     const float *scale, const float *bias, float *y) {
+    const vf mu = v_set(mean), co = v_set(corr), rs = v_set(rstd);
     size_t i = 0;
     for (; i + W <= n; i += W) {
-        const vf t = v_mul(v_mul(v_sub(v_ld(x + i), mu), rs), v_ld(scale + i));
+        const vf t = v_mul(v_mul(v_sub(v_sub(v_ld(x + i), mu), co), rs), v_ld(scale + i));
         v_st(y + i, bias ? v_add(t, v_ld(bias + i)) : t);
     }
     if (i < n) {
         const size_t r = n - i;
-        const vf t = v_mul(v_mul(v_sub(v_ld_n(x + i, r), mu), rs), v_ld_n(scale + i, r));
+        const vf t = v_mul(v_mul(v_sub(v_sub(v_ld_n(x + i, r), mu), co), rs), v_ld_n(scale + i, r));
         v_st_n(y + i, r, bias ? v_add(t, v_ld_n(bias + i, r)) : t);
     }
 }
@@ -412,6 +412,6 @@ static void norm_row(size_t n, const float *x, float mean, float rstd, const flo
                   [TSR_EW_DIV] = div_sv,                                                           \
                   [TSR_EW_POW] = pow_sv},                                                          \
     .exp = exp_plain, .axpy = axpy, .sum_row = sum_row, .max_row = max_row, .max_vv = maxop_vv,    \
-    .sum_sqdev = sum_sqdev, .norm_row = norm_row
+    .sum_dev = sum_dev, .norm_row = norm_row
 
 #endif

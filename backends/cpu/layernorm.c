@@ -3,11 +3,15 @@
  * tsr_k_layernorm): y = (x - mean) / sqrt(var + epsilon) * scale + bias, var the biased
  * variance (ONNX LayerNormalization).
  *
- * Two passes per row, both with the ISA's vector kernels: mean = sum_row / len, then
- * var = sum_sqdev(mean) / len (sum of squared deviations: no cancellation, unlike the one-pass
- * E[x^2] - E[x]^2, and simpler to vectorise than Welford's update); the third sweep writes
- * y = (x - mean) * rstd * scale + bias (norm_row). A row is read from memory once; the later
- * sweeps find it in cache for rows up to the L2 size. Parallel over rows when large.
+ * Two passes per row, both with the ISA's vector kernels (the "corrected two-pass" algorithm,
+ * Chan, Golub & LeVeque, "Algorithms for computing the sample variance", Am. Stat. 37(3), 1983):
+ * mean0 = sum_row / len; then d_i = x_i - mean0 gives mean = mean0 + sum d / len (repairs the
+ * rounding of a float sum of large values) and var = sum d^2 / len - (sum d / len)^2. No
+ * cancellation, unlike the one-pass E[x^2] - E[x]^2, and simpler to vectorise than Welford's
+ * update. The third sweep writes y = ((x - mean0) - corr) * rstd * scale + bias (norm_row; x -
+ * mean0 is exact for x near the mean, so the float rounding of the mean itself does not enter). A
+ * row is read from memory once; the later sweeps find it in cache for rows up to the L2 size.
+ * Parallel over rows when large.
  */
 #include "backends/cpu/cpu_exec.h"
 
@@ -31,10 +35,14 @@ static void tsr_ln_task(void *arg, size_t task, int thread_id) {
     const int64_t o1 = o0 + job->rows_per_task < k->outer ? o0 + job->rows_per_task : k->outer;
     for (int64_t o = o0; o < o1; o++) {
         const float *x = job->x + o * k->len;
-        const float mean = ew->sum_row(L, x) / (float)L;
-        const float var = ew->sum_sqdev(L, x, mean) / (float)L;
+        const float mean0 = ew->sum_row(L, x) / (float)L;
+        float sd, sd2;
+        ew->sum_dev(L, x, mean0, &sd, &sd2);
+        const float corr = sd / (float)L; /* mean - mean0 */
+        float var = sd2 / (float)L - corr * corr;
+        if (var < 0.0f) var = 0.0f;
         const float rstd = 1.0f / sqrtf(var + k->epsilon);
-        ew->norm_row(L, x, mean, rstd, job->scale, job->bias, job->y + o * k->len);
+        ew->norm_row(L, x, mean0, corr, rstd, job->scale, job->bias, job->y + o * k->len);
     }
 }
 
