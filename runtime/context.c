@@ -8,6 +8,7 @@
 #include "backends/opencl/opencl_backend.h"
 #include "runtime/pool.h"
 #include "runtime/profiler.h"
+#include "scheduler/calibrate.h"
 #include "scheduler/select.h"
 #include "scheduler/topology.h"
 
@@ -88,6 +89,8 @@ tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_contex
         tsr_sched_fill_estimates(d, tsr_topology_cpu(ctx->topo));
     }
     ctx->n_devices = 1 + n_cl;
+    /* Cached calibrations (never measured here: that happens at the first compile). */
+    tsr_sched_apply_calibration(ctx);
     *out = ctx;
     return TSR_OK;
 fail:

@@ -5,6 +5,8 @@
 #include "runtime/lower.h"
 #include "runtime/passes/passes.h"
 #include "runtime/plan_internal.h"
+#include "scheduler/calibrate.h"
+#include "scheduler/cost.h"
 #include "scheduler/select.h"
 
 #include <stdio.h>
@@ -46,22 +48,6 @@ static unsigned env_disabled_fusion(tsr_context *ctx) {
 
 const struct tsr_backend_ops *tsr_backend_of(const struct tsr_device_info *d) {
     return d->backend == TSR_BACKEND_CPU ? &tsr_cpu_backend_ops : &tsr_opencl_backend_ops;
-}
-
-struct tsr_workload tsr_program_workload(const struct tsr_program *p) {
-    struct tsr_workload w;
-    memset(&w, 0, sizeof w);
-    for (int i = 0; i < p->n_kernels; i++) {
-        w.flops += (double)p->kernels[i].flops;
-        w.bytes += (double)p->kernels[i].bytes;
-    }
-    w.kernels = p->n_kernels;
-    for (int b = 0; b < p->n_buffers; b++) {
-        if (p->buffers[b].kind == TSR_BUF_INPUT || p->buffers[b].kind == TSR_BUF_OUTPUT)
-            w.io_bytes += (double)p->buffers[b].bytes;
-        if (p->buffers[b].kind == TSR_BUF_CONST) w.weight_bytes += (double)p->buffers[b].bytes;
-    }
-    return w;
 }
 
 /* Prepares the plan's program on ctx device `dev`. */
@@ -122,7 +108,7 @@ static tsr_status run_passes(tsr_plan *plan, tsr_graph *g, unsigned disable) {
     tsr_status st;
     int n = 0;
     if ((st = tsr_pass_fold(g, &plan->n_folded)) != TSR_OK) return st;
-    if (!(disable & TSR_FUSE_BN) && (st = tsr_pass_bn(g, &plan->n_bn)) != TSR_OK) return st;
+    if ((st = tsr_pass_bn(g, !(disable & TSR_FUSE_BN), &plan->n_bn)) != TSR_OK) return st;
     if ((st = tsr_pass_fold(g, &n)) != TSR_OK) return st;
     plan->n_folded += n;
     if ((st = tsr_pass_simplify(g, &plan->n_simplified)) != TSR_OK) return st;
@@ -171,13 +157,16 @@ tsr_status tsr_compile_ex(tsr_context *ctx, const tsr_graph *graph,
         tsr_graph_destroy(g);
     g = NULL;
 
-    struct tsr_workload w = tsr_program_workload(&plan->prog);
     if (want < 0) {
-        want =
-            tsr_sched_choose(ctx->devices, ctx->n_devices, &w, plan->reason, sizeof plan->reason);
+        /* First use of a device on this machine measures it (a few seconds, then cached). */
+        for (int i = 0; i < ctx->n_devices; i++)
+            (void)tsr_sched_ensure_calibrated(ctx, i);
+        want = tsr_sched_choose_program(ctx, &plan->prog, plan->reason, sizeof plan->reason);
     } else {
+        (void)tsr_sched_ensure_calibrated(ctx, want);
         snprintf(plan->reason, sizeof plan->reason, "%s requested (predicted %.3f ms per run)",
-                 ctx->devices[want].id, tsr_sched_predict_ms(&ctx->devices[want], &w));
+                 ctx->devices[want].id,
+                 tsr_sched_predict_program_ms(&ctx->devices[want], &plan->prog));
     }
     st = prepare_on(plan, want);
     if (st != TSR_OK && want != 0 && plan->allow_fallback && is_device_failure(st)) {

@@ -7,8 +7,6 @@
 
 #include "runtime/program.h"
 
-struct tsr_workload;
-
 struct tsr_plan {
     tsr_context *ctx;
     struct tsr_program prog;
@@ -18,7 +16,7 @@ struct tsr_plan {
     int allow_fallback;
     int fell_back; /* 1 after an OpenCL failure moved the plan to the CPU */
     int n_folded, n_bn, n_simplified, n_cse, n_layernorm, n_dead; /* pass statistics (nodes) */
-    char reason[768];                                             /* why this device */
+    char reason[2048];                                            /* why this device */
     int n_inputs, n_outputs;
     char **input_names, **output_names; /* owned */
     struct tsr_tensor_desc *input_descs, *output_descs;
@@ -33,8 +31,5 @@ tsr_status tsr_compile_ex(tsr_context *ctx, const tsr_graph *graph,
 
 /* Backend of a device (cpu or opencl ops). */
 const struct tsr_backend_ops *tsr_backend_of(const struct tsr_device_info *d);
-
-/* FLOPs, bytes, kernels and I/O of a program, for the scheduler's estimate. */
-struct tsr_workload tsr_program_workload(const struct tsr_program *p);
 
 #endif

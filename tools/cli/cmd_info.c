@@ -1,14 +1,64 @@
-/* cmd_info.c — `tessera info [--json]`: version, CPU topology and ISA, OpenCL devices, and what
- * `auto` would pick for a typical workload and why. */
+/* cmd_info.c — `tessera info [--json] [--calibrate]`: version, CPU topology and ISA, OpenCL
+ * devices, each device's calibration (measured figures, scheduler/calibrate.h), and what `auto`
+ * would pick for a typical workload and why. --calibrate re-measures every device first (and
+ * rewrites the cache files). */
 #include "cli.h"
 
 #include "backends/cpu/cpu_backend.h"
 #include "runtime/internal.h"
+#include "scheduler/calibrate.h"
 #include "scheduler/select.h"
 #include "scheduler/topology.h"
 
 #include <stdio.h>
 #include <string.h>
+
+/* The calibration figures of a device as JSON (null when none is known to this process). */
+static json_object *calibration_json(const struct tsr_device_info *d) {
+    struct tsr_calibration c;
+    if (!tsr_calibration_lookup(d, &c)) return NULL;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "key", json_object_new_string(c.key));
+    json_object_object_add(o, "bandwidth_gbps", json_object_new_double(c.bandwidth_gbps));
+    json_object_object_add(o, "launch_us", json_object_new_double(c.launch_us));
+    json_object_object_add(o, "run_overhead_us", json_object_new_double(c.run_overhead_us));
+    json_object_object_add(o, "h2d_gbps", json_object_new_double(c.h2d_gbps));
+    json_object_object_add(o, "d2h_gbps", json_object_new_double(c.d2h_gbps));
+    json_object_object_add(o, "latency_us", json_object_new_double(c.latency_us));
+    json_object *g = json_object_new_array();
+    for (int i = 0; i < c.n_gemm; i++) {
+        json_object *p = json_object_new_object();
+        json_object_object_add(p, "m", json_object_new_int64(c.gemm[i].m));
+        json_object_object_add(p, "n", json_object_new_int64(c.gemm[i].n));
+        json_object_object_add(p, "k", json_object_new_int64(c.gemm[i].k));
+        json_object_object_add(p, "gflops", json_object_new_double(c.gemm[i].gflops));
+        json_object_array_add(g, p);
+    }
+    json_object_object_add(o, "gemm", g);
+    json_object_object_add(o, "seconds", json_object_new_double(c.seconds));
+    json_object_object_add(o, "created_unix", json_object_new_int64(c.created_unix));
+    return o;
+}
+
+/* The calibration of a device as text lines (or a note that there is none). */
+static void print_calibration(const struct tsr_device_info *d) {
+    struct tsr_calibration c;
+    if (!tsr_calibration_lookup(d, &c)) {
+        printf("            calibration: none yet (measured at first use, or tessera info "
+               "--calibrate)\n");
+        return;
+    }
+    printf("            calibration: %.1f GB/s, launch %.1f us, run overhead %.1f us",
+           c.bandwidth_gbps, c.launch_us, c.run_overhead_us);
+    if (d->backend == TSR_BACKEND_OPENCL)
+        printf(", h2d %.1f GB/s, d2h %.1f GB/s, latency %.1f us", c.h2d_gbps, c.d2h_gbps,
+               c.latency_us);
+    printf("\n            GEMM GFLOP/s:");
+    for (int i = 0; i < c.n_gemm; i++)
+        printf(" %lldx%lldx%lld %.1f%s", (long long)c.gemm[i].m, (long long)c.gemm[i].n,
+               (long long)c.gemm[i].k, c.gemm[i].gflops, i + 1 < c.n_gemm ? "," : "");
+    printf("  (measured in %.2f s)\n", c.seconds);
+}
 
 static json_object *device_json(const struct tsr_device_info *d, double predicted_ms) {
     json_object *o = json_object_new_object();
@@ -37,16 +87,21 @@ static json_object *device_json(const struct tsr_device_info *d, double predicte
     json_object_object_add(o, "est_launch_us", json_object_new_double(d->est_launch_us));
     json_object_object_add(o, "est_transfer_gbps", json_object_new_double(d->est_transfer_gbps));
     json_object_object_add(o, "typical_predicted_ms", json_object_new_double(predicted_ms));
+    json_object_object_add(o, "calibration", calibration_json(d));
     return o;
 }
 
 int cmd_info(int argc, char **argv) {
-    int as_json = 0;
+    int as_json = 0, calibrate = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json"))
             as_json = 1;
+        else if (!strcmp(argv[i], "--calibrate"))
+            calibrate = 1;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: tessera info [--json]\n");
+            printf("usage: tessera info [--json] [--calibrate]\n"
+                   "  --calibrate  measure every device now (bandwidth, GEMM curve, launch and\n"
+                   "               run overhead, host<->device transfers) and rewrite the cache\n");
             return TSR_EXIT_OK;
         } else
             return cli_usage_error("info: unknown option '%s'", argv[i]);
@@ -54,11 +109,21 @@ int cmd_info(int argc, char **argv) {
     tsr_context *ctx = NULL;
     tsr_status st = tsr_context_create(NULL, &ctx);
     if (st != TSR_OK) return cli_fail(NULL, st, "cannot create a context");
+    for (int i = 0; calibrate && i < ctx->n_devices; i++) {
+        if (!as_json) fprintf(stderr, "tessera: calibrating %s ...\n", ctx->devices[i].id);
+        struct tsr_calibration cal;
+        st = tsr_calibrate_device(ctx, i, 1, &cal);
+        if (st != TSR_OK) {
+            int rc = cli_fail(ctx, st, "calibration");
+            tsr_context_destroy(ctx);
+            return rc;
+        }
+    }
     const struct tsr_cpu_topology_info *ci = tsr_topology_cpu(ctx->topo);
     const char *isa_detected = tsr_cpu_isa_name(tsr_cpu_detect_isa());
     const char *isa_used = tsr_cpu_isa_name(tsr_cpu_backend_isa(ctx->cpu));
     struct tsr_workload w = tsr_sched_typical_workload();
-    char reason[768];
+    char reason[2048];
     int pick = tsr_sched_choose(ctx->devices, ctx->n_devices, &w, reason, sizeof reason);
     int n_cl = ctx->n_devices - 1;
 
@@ -138,6 +203,7 @@ int cmd_info(int argc, char **argv) {
             if (d->backend == TSR_BACKEND_OPENCL)
                 printf(", host<->device %.1f GB/s", d->est_transfer_gbps);
             printf("\n");
+            print_calibration(d);
         }
         if (n_cl == 0)
             printf("  (no OpenCL device: no ICD loader or platform, or TSR_BACKENDS excludes "

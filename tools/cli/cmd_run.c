@@ -68,7 +68,7 @@ struct device_result {
     int kernels;
     size_t arena_bytes;
     int fell_back;
-    char reason[768];
+    char reason[2048];
     uint64_t allocs_in_timed_runs; /* pool allocations from the system during the timed runs */
     json_object *profile;          /* [{name, device, count, total_ms}] */
     json_object *outputs;          /* {name: shape} */
