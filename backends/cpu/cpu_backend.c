@@ -365,11 +365,15 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
         if (buf->kind == TSR_BUF_CONST) {
             ex->ptrs[b] = buf->const_data;
         } else if (buf->kind == TSR_BUF_TEMP) {
-            if (buf->offset + buf->bytes > prog->arena_bytes) {
+            /* written so that it cannot overflow; the offset must also keep 64-byte alignment
+             * (runtime/program.h) */
+            if (buf->offset > prog->arena_bytes || buf->bytes > prog->arena_bytes - buf->offset ||
+                buf->offset % 64 != 0) {
                 tsr_cpu_release(ex);
                 return TSR_ERR(ctx, TSR_E_INVALID_ARG,
-                               "cpu prepare: buffer %d [%zu, %zu) lies outside the %zu-byte arena",
-                               b, buf->offset, buf->offset + buf->bytes, prog->arena_bytes);
+                               "cpu prepare: buffer %d at offset %zu (%zu bytes) lies outside the "
+                               "%zu-byte arena or is not 64-byte aligned",
+                               b, buf->offset, buf->bytes, prog->arena_bytes);
             }
             ex->ptrs[b] = (float *)((char *)ex->arena + buf->offset);
         } else if ((buf->kind == TSR_BUF_INPUT &&
