@@ -77,7 +77,10 @@ static int write_suite_data(const struct tsr_bench_run *run, const char *dir, co
     for (int i = 0; i < run->n_rows; i++) {
         const struct tsr_bench_row *r = &run->rows[i];
         if (!plottable(r, suite)) continue;
-        snprintf(metric, metric_size, "%s", r->metric);
+        if (!metric[0])
+            snprintf(metric, metric_size, "%s", r->metric);
+        else if (!strstr(metric, r->metric) && strlen(metric) + strlen(r->metric) + 4 < metric_size)
+            snprintf(metric + strlen(metric), metric_size - strlen(metric), " | %s", r->metric);
         int found = 0;
         for (int c = 0; c < nc && !found; c++)
             found = !strcmp(cases[c], r->name);
@@ -200,7 +203,7 @@ int tsr_bench_write_plot(const struct tsr_bench_run *run, const char *path) {
     FILE *gp = fopen(gpath, "w");
     if (!gp) return -1;
     int n_panels = 1;
-    char series[N_PLOT_SUITES][MAX_SERIES][64], metric[N_PLOT_SUITES][16];
+    char series[N_PLOT_SUITES][MAX_SERIES][64], metric[N_PLOT_SUITES][40];
     int ns[N_PLOT_SUITES], rank[N_PLOT_SUITES][MAX_SERIES];
     for (int s = 0; s < N_PLOT_SUITES; s++) {
         metric[s][0] = 0;
