@@ -2,15 +2,17 @@
  * pool.cl — 2-D max / average pooling, NCHW (runtime/program.h, struct tsr_k_pool; ONNX MaxPool,
  * AveragePool, GlobalAveragePool). One work-item per output element (grid-stride loop over
  * N*C*OH*OW). Window position (oh*sh - pt + kh*dh, ow*sw - pl + kw*dw); positions outside the
- * input are skipped by max, and by average unless count_include_pad, when the divisor is KH*KW
- * (they count as zeros). kind: 0 = max, 1 = average (tsr_pool_kind). A window with no position
- * inside the input gives -inf for max and 0 for an average without count_include_pad (as the
- * scalar reference, runtime/reference.c).
+ * input are skipped by max, and by average unless count_include_pad, when the divisor is the
+ * number of window positions inside the padded input [-pt, H + pb) x [-pl, W + pr) (padding
+ * counts as zeros; ceil_mode windows that run past the padding are clipped, as ONNX/PyTorch). kind:
+ * 0 = max, 1 = average (tsr_pool_kind). A window with no position inside the input gives -inf for
+ * max and 0 for an average without count_include_pad (as the scalar reference,
+ * runtime/reference.c).
  */
 __kernel void tsr_pool(__global const float *x, ulong x_off, __global float *y, ulong y_off,
                        ulong NC, long H, long W, ulong OH, ulong OW, long KH, long KW, long sh,
-                       long sw, long pt, long pl, long dh, long dw, int kind,
-                       int count_include_pad) {
+                       long sw, long pt, long pl, long dh, long dw, int kind, int count_include_pad,
+                       long pb, long pr) {
     ulong total = NC * OH * OW;
     for (ulong i = get_global_id(0); i < total; i += get_global_size(0)) {
         long ow = (long)(i % OW);
@@ -19,13 +21,13 @@ __kernel void tsr_pool(__global const float *x, ulong x_off, __global float *y, 
         ulong nc = q / OH;
         __global const float *xp = x + x_off + nc * (ulong)(H * W);
         float m = -INFINITY, s = 0.0f;
-        long cnt = 0;
+        long cnt = 0, padded = 0;
         for (long kh = 0; kh < KH; kh++) {
             long ih = oh * sh - pt + kh * dh;
-            if (ih < 0 || ih >= H) continue;
             for (long kw = 0; kw < KW; kw++) {
                 long iw = ow * sw - pl + kw * dw;
-                if (iw < 0 || iw >= W) continue;
+                padded += ih >= -pt && ih < H + pb && iw >= -pl && iw < W + pr;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
                 float v = xp[ih * W + iw];
                 m = fmax(m, v);
                 s += v;
@@ -35,6 +37,7 @@ __kernel void tsr_pool(__global const float *x, ulong x_off, __global float *y, 
         if (kind == 0)
             y[y_off + i] = m;
         else
-            y[y_off + i] = count_include_pad ? s / (float)(KH * KW) : (cnt ? s / (float)cnt : 0.0f);
+            y[y_off + i] = count_include_pad ? (padded ? s / (float)padded : 0.0f)
+                                             : (cnt ? s / (float)cnt : 0.0f);
     }
 }

@@ -15,6 +15,7 @@
  *      Deep Neural Net Inference", 2020, greedy by size).
  */
 #include "runtime/lower.h"
+#include "runtime/memplan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -825,6 +826,8 @@ static tsr_status lower_pool(struct lower_state *s, int ni) {
                                     .pad_l = wg.pad_l,
                                     .dil_h = n->attrs.dilations[0],
                                     .dil_w = n->attrs.dilations[1],
+                                    .pad_b = wg.pad_b,
+                                    .pad_r = wg.pad_r,
                                     .count_include_pad = n->attrs.count_include_pad};
     k->flops = (uint64_t)(xd->dims[0] * xd->dims[1] * wg.oh * wg.ow * wg.kh * wg.kw);
     return TSR_OK;
@@ -987,108 +990,6 @@ static tsr_status lower_layernorm(struct lower_state *s, int ni) {
     k->u.layernorm.epsilon = n->attrs.epsilon;
     k->u.layernorm.has_bias = n->n_inputs > 2;
     k->flops = 8 * (uint64_t)tsr_desc_elements(xd);
-    return TSR_OK;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Memory plan                                                                                */
-
-struct interval {
-    int buf;
-    int first, last;
-    size_t bytes;
-};
-
-static int by_size_desc(const void *a, const void *b) {
-    const struct interval *x = a, *y = b;
-    if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
-    return x->buf - y->buf;
-}
-
-static size_t align64(size_t n) {
-    return (n + 63) & ~(size_t)63;
-}
-
-/* Does region input j have exactly the output's layout (no broadcast)? */
-static int ew_same_layout(const struct tsr_k_ew *ew, int j) {
-    int64_t st = 1;
-    for (int d = ew->rank - 1; d >= 0; d--) {
-        if (ew->dims[d] != 1 && ew->strides[j][d] != st) return 0;
-        st *= ew->dims[d];
-    }
-    return 1;
-}
-
-static tsr_status plan_memory(struct lower_state *s) {
-    struct tsr_program *p = s->p;
-    struct interval *iv = calloc((size_t)p->n_buffers + 1, sizeof *iv);
-    int *slot = malloc(sizeof(int) * ((size_t)p->n_buffers + 1));
-    if (!iv || !slot) {
-        free(iv);
-        free(slot);
-        return LOWER_OOM();
-    }
-    int n = 0;
-    for (int b = 0; b < p->n_buffers; b++) {
-        slot[b] = -1;
-        if (p->buffers[b].kind != TSR_BUF_TEMP) continue;
-        slot[b] = n;
-        iv[n].buf = b;
-        iv[n].first = -1;
-        iv[n].last = -1;
-        iv[n].bytes = align64(p->buffers[b].bytes);
-        n++;
-    }
-    /* Time in half steps: kernel k writes at 2k+1 and reads at 2k+1, except that an
-     * elementwise kernel reads a same-layout input at 2k (element i is read before element i
-     * is written, by the same thread): that input's buffer may then be reused for the output
-     * (in place). */
-    for (int ki = 0; ki < p->n_kernels; ki++) {
-        const struct tsr_kernel *k = &p->kernels[ki];
-        int so = slot[k->output], t = 2 * ki + 1;
-        if (so >= 0 && iv[so].first < 0) iv[so].first = t;
-        if (so >= 0 && iv[so].last < t) iv[so].last = t;
-        for (int j = 0; j < k->n_inputs; j++) {
-            int si = slot[k->inputs[j]];
-            int tr = (k->kind == TSR_K_EW && ew_same_layout(&k->u.ew, j)) ? 2 * ki : t;
-            if (si >= 0 && iv[si].last < tr) iv[si].last = tr;
-        }
-    }
-    /* Lower bound: the most bytes live at one time; unplanned: one buffer each. */
-    size_t bound = 0, total = 0;
-    for (int i = 0; i < n; i++)
-        total += iv[i].bytes;
-    for (int t = 0; t <= 2 * p->n_kernels; t++) {
-        size_t live = 0;
-        for (int i = 0; i < n; i++)
-            if (iv[i].first <= t && t <= iv[i].last) live += iv[i].bytes;
-        if (live > bound) bound = live;
-    }
-    p->arena_lower_bound_bytes = bound;
-    p->unplanned_bytes = total;
-    qsort(iv, (size_t)n, sizeof *iv, by_size_desc);
-    size_t arena = 0;
-    for (int i = 0; i < n; i++) {
-        /* Lowest offset that does not overlap a placed buffer whose lifetime intersects. */
-        size_t off = 0;
-        int moved = 1;
-        while (moved) {
-            moved = 0;
-            for (int j = 0; j < i; j++) {
-                if (iv[j].last < iv[i].first || iv[i].last < iv[j].first) continue;
-                size_t jo = p->buffers[iv[j].buf].offset;
-                if (off < jo + iv[j].bytes && jo < off + iv[i].bytes) {
-                    off = jo + iv[j].bytes;
-                    moved = 1;
-                }
-            }
-        }
-        p->buffers[iv[i].buf].offset = off;
-        if (off + iv[i].bytes > arena) arena = off + iv[i].bytes;
-    }
-    p->arena_bytes = arena;
-    free(iv);
-    free(slot);
     return TSR_OK;
 }
 
@@ -1273,7 +1174,7 @@ tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *
         }
         prog.input_buffers[i] = b;
     }
-    status = plan_memory(s);
+    status = tsr_memplan(s->ctx, s->p);
     if (status == TSR_OK && value_buffer) {
         *value_buffer = malloc(nv * sizeof(int));
         if (!*value_buffer) {

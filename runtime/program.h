@@ -137,6 +137,8 @@ struct tsr_k_pool {
     tsr_pool_kind kind;
     int64_t N, C, H, W, OH, OW, KH, KW;
     int64_t stride_h, stride_w, pad_t, pad_l, dil_h, dil_w;
+    int64_t pad_b, pad_r; /* average with count_include_pad counts window positions inside the
+                             padded input [-pad_t, H + pad_b) x [-pad_l, W + pad_r) only */
     int count_include_pad;
 };
 

@@ -862,6 +862,8 @@ static void pool_case(tsr_context *ctx, struct tsr_k_pool p, int64_t pad_b, int6
                       const char *what) {
     p.OH = out_dim(p.H, p.pad_t + pad_b, p.KH, p.stride_h, p.dil_h);
     p.OW = out_dim(p.W, p.pad_l + pad_r, p.KW, p.stride_w, p.dil_w);
+    p.pad_b = pad_b;
+    p.pad_r = pad_r;
     int64_t nx = p.N * p.C * p.H * p.W, ny = p.N * p.C * p.OH * p.OW;
     float *x = malloc(sizeof(float) * (size_t)nx), *y = malloc(sizeof(float) * (size_t)ny);
     double *ref = malloc(sizeof(double) * (size_t)ny);
@@ -870,18 +872,21 @@ static void pool_case(tsr_context *ctx, struct tsr_k_pool p, int64_t pad_b, int6
         for (int64_t oh = 0; oh < p.OH; oh++)
             for (int64_t ow = 0; ow < p.OW; ow++) {
                 double m = -INFINITY, s = 0;
-                int cnt = 0;
+                int cnt = 0, padded = 0;
                 for (int64_t kh = 0; kh < p.KH; kh++)
                     for (int64_t kw = 0; kw < p.KW; kw++) {
                         int64_t ih = oh * p.stride_h - p.pad_t + kh * p.dil_h;
                         int64_t iw = ow * p.stride_w - p.pad_l + kw * p.dil_w;
+                        /* count_include_pad counts positions inside the padded input */
+                        padded += ih >= -p.pad_t && ih < p.H + pad_b && iw >= -p.pad_l &&
+                                  iw < p.W + pad_r;
                         if (ih < 0 || ih >= p.H || iw < 0 || iw >= p.W) continue;
                         double v = x[(nc * p.H + ih) * p.W + iw];
                         m = fmax(m, v), s += v, cnt++;
                     }
-                double r = p.kind == TSR_POOL_MAX ? m
-                                                  : (p.count_include_pad ? s / (double)(p.KH * p.KW)
-                                                                         : (cnt ? s / cnt : 0.0));
+                double r = p.kind == TSR_POOL_MAX
+                               ? m
+                               : (p.count_include_pad ? s / (double)padded : (cnt ? s / cnt : 0.0));
                 ref[(nc * p.OH + oh) * p.OW + ow] = r;
             }
     struct tprog t;

@@ -168,6 +168,8 @@ static tsr_status prepare_pool(tsr_context *ctx, struct tsr_cl_device *dev,
     arg_long(&a, p->dil_w);
     arg_int(&a, (int)p->kind);
     arg_int(&a, p->count_include_pad ? 1 : 0);
+    arg_long(&a, p->pad_b);
+    arg_long(&a, p->pad_r);
     out->global = cap_items(p->N * p->C * p->OH * p->OW);
     return args_status(&a);
 }

@@ -165,7 +165,7 @@ static tsr_status to_affine(tsr_graph *g, int i, const float *sc, const float *t
     return TSR_OK;
 }
 
-tsr_status tsr_pass_bn(tsr_graph *g, int *n_folded) {
+tsr_status tsr_pass_bn(tsr_graph *g, int fold, int *n_folded) {
     int folded = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         struct tsr_node *bn = &g->nodes[i];
@@ -192,10 +192,10 @@ tsr_status tsr_pass_bn(tsr_graph *g, int *n_folded) {
         int p = g->values[x].producer;
         const struct tsr_node *pn = p >= 0 ? &g->nodes[p] : NULL;
         tsr_status st;
-        if (pn && !pn->dead && single_use(g, x) && pn->op == TSR_OP_CONV &&
+        if (fold && pn && !pn->dead && single_use(g, x) && pn->op == TSR_OP_CONV &&
             g->values[pn->inputs[1]].data && (pn->n_inputs < 3 || g->values[pn->inputs[2]].data)) {
             st = fold_conv(g, p, bn, sc, t);
-        } else if (pn && !pn->dead && single_use(g, x) && pn->op == TSR_OP_GEMM &&
+        } else if (fold && pn && !pn->dead && single_use(g, x) && pn->op == TSR_OP_GEMM &&
                    g->values[x].desc.rank == 2 && g->values[pn->inputs[1]].data &&
                    (pn->n_inputs < 3 || g->values[pn->inputs[2]].data)) {
             st = fold_gemm(g, p, bn, sc, t);

@@ -1,0 +1,199 @@
+/* memplan.c — liveness intervals and arena offsets (see memplan.h). */
+#include "runtime/memplan.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct interval {
+    int buf;
+    int first, last; /* half steps, inclusive */
+    size_t bytes;    /* aligned */
+    size_t offset;   /* result of the current try */
+};
+
+static size_t align64(size_t n) {
+    return (n + 63) & ~(size_t)63;
+}
+
+/* Does region input j have exactly the output's layout (no broadcast)? */
+static int ew_same_layout(const struct tsr_k_ew *ew, int j) {
+    int64_t st = 1;
+    for (int d = ew->rank - 1; d >= 0; d--) {
+        if (ew->dims[d] != 1 && ew->strides[j][d] != st) return 0;
+        st *= ew->dims[d];
+    }
+    return 1;
+}
+
+static int overlaps(const struct interval *a, const struct interval *b) {
+    return !(a->last < b->first || b->last < a->first);
+}
+
+static int by_size(const void *x, const void *y) {
+    const struct interval *a = *(const struct interval *const *)x,
+                          *b = *(const struct interval *const *)y;
+    if (a->bytes != b->bytes) return a->bytes < b->bytes ? 1 : -1;
+    return a->buf - b->buf;
+}
+static int by_first(const void *x, const void *y) {
+    const struct interval *a = *(const struct interval *const *)x,
+                          *b = *(const struct interval *const *)y;
+    if (a->first != b->first) return a->first - b->first;
+    return by_size(x, y);
+}
+static int by_area(const void *x, const void *y) {
+    const struct interval *a = *(const struct interval *const *)x,
+                          *b = *(const struct interval *const *)y;
+    double ra = (double)a->bytes * (a->last - a->first + 1),
+           rb = (double)b->bytes * (b->last - b->first + 1);
+    if (ra != rb) return ra < rb ? 1 : -1;
+    return by_size(x, y);
+}
+
+/* Placement modes: lowest offset that fits (first fit), smallest gap that fits (best fit), or
+ * alternately lowest and highest under a ceiling (the lower bound): the last packs chains of
+ * producer/consumer buffers from both ends, which is optimal for a path of intervals. */
+enum { FIT_FIRST = 0, FIT_BEST = 1, FIT_ALTERNATE = 2 };
+
+/* Places order[0..n) one by one; returns the arena size. */
+static size_t place(struct interval **order, int n, int mode, size_t ceiling,
+                    struct interval **placed) {
+    size_t arena = 0;
+    int n_placed = 0;
+    for (int i = 0; i < n; i++) {
+        struct interval *x = order[i];
+        /* Conflicting placed buffers, sorted by offset (insertion sort: n is small). */
+        int nc = 0;
+        for (int j = 0; j < n_placed; j++) {
+            if (!overlaps(placed[j], x)) continue;
+            struct interval *c = placed[j];
+            int k = nc++;
+            while (k > 0 && placed[n + k - 1]->offset > c->offset) {
+                placed[n + k] = placed[n + k - 1];
+                k--;
+            }
+            placed[n + k] = c;
+        }
+        int top = mode == FIT_ALTERNATE && (i & 1);
+        size_t best = SIZE_MAX, best_gap = SIZE_MAX, cursor = 0;
+        for (int k = 0; k <= nc; k++) {
+            size_t gap_end = k < nc ? placed[n + k]->offset : SIZE_MAX;
+            if (top && gap_end > ceiling) gap_end = ceiling;
+            if (gap_end >= cursor && gap_end - cursor >= x->bytes) {
+                size_t gap = gap_end - cursor;
+                if (top) {
+                    best = gap_end - x->bytes; /* highest so far: keep the last one */
+                } else if (mode != FIT_BEST) {
+                    best = cursor;
+                    break;
+                } else if (best == SIZE_MAX || gap < best_gap) {
+                    best_gap = gap;
+                    best = cursor;
+                }
+            }
+            if (k < nc && placed[n + k]->offset + placed[n + k]->bytes > cursor)
+                cursor = placed[n + k]->offset + placed[n + k]->bytes;
+        }
+        if (best == SIZE_MAX) best = cursor; /* top side found no room under the ceiling */
+        x->offset = best;
+        placed[n_placed++] = x;
+        if (best + x->bytes > arena) arena = best + x->bytes;
+    }
+    return arena;
+}
+
+tsr_status tsr_memplan(tsr_context *ctx, struct tsr_program *p) {
+    struct interval *iv = calloc((size_t)p->n_buffers + 1, sizeof *iv);
+    int *slot = malloc(sizeof(int) * ((size_t)p->n_buffers + 1));
+    struct interval **order = malloc(sizeof *order * ((size_t)p->n_buffers + 1));
+    struct interval **scratch = malloc(sizeof *scratch * (2 * (size_t)p->n_buffers + 2));
+    size_t *best_off = malloc(sizeof *best_off * ((size_t)p->n_buffers + 1));
+    tsr_status st = TSR_OK;
+    if (!iv || !slot || !order || !scratch || !best_off) {
+        st = TSR_ERR(ctx, TSR_E_NOMEM, "memory plan: out of memory");
+        goto done;
+    }
+    int n = 0;
+    for (int b = 0; b < p->n_buffers; b++) {
+        slot[b] = -1;
+        if (p->buffers[b].kind != TSR_BUF_TEMP) continue;
+        slot[b] = n;
+        iv[n] = (struct interval){
+            .buf = b, .first = -1, .last = -1, .bytes = align64(p->buffers[b].bytes)};
+        n++;
+    }
+    for (int ki = 0; ki < p->n_kernels; ki++) {
+        const struct tsr_kernel *k = &p->kernels[ki];
+        int so = slot[k->output], t = 2 * ki + 1;
+        if (so >= 0 && iv[so].first < 0) iv[so].first = t;
+        if (so >= 0 && iv[so].last < t) iv[so].last = t;
+        for (int j = 0; j < k->n_inputs; j++) {
+            int si = slot[k->inputs[j]];
+            int tr = (k->kind == TSR_K_EW && ew_same_layout(&k->u.ew, j)) ? 2 * ki : t;
+            if (si >= 0 && iv[si].last < tr) iv[si].last = tr;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (iv[i].first < 0) iv[i].first = 0; /* never written: live from the start */
+    size_t bound = 0, total = 0;
+    for (int i = 0; i < n; i++)
+        total += iv[i].bytes;
+    for (int t = 0; t <= 2 * p->n_kernels; t++) {
+        size_t live = 0;
+        for (int i = 0; i < n; i++)
+            if (iv[i].first <= t && t <= iv[i].last) live += iv[i].bytes;
+        if (live > bound) bound = live;
+    }
+    int (*const cmps[])(const void *, const void *) = {by_size, by_first, by_area};
+    size_t best = SIZE_MAX;
+    for (int c = 0; c < 3 && best > bound; c++)
+        for (int fit = 0; fit < 3 && best > bound; fit++) {
+            for (int i = 0; i < n; i++)
+                order[i] = &iv[i];
+            qsort(order, (size_t)n, sizeof *order, cmps[c]);
+            size_t arena = place(order, n, fit, bound, scratch);
+            if (arena < best) {
+                best = arena;
+                for (int i = 0; i < n; i++)
+                    best_off[i] = iv[i].offset;
+            }
+        }
+    /* Then random visiting orders (xorshift, fixed seed: plans are reproducible), as many as
+     * keep the work near 2e7 interval comparisons. */
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    long tries = n > 0 ? 20000000L / ((long)n * n + 1) : 0;
+    if (tries > 64) tries = 64;
+    for (long r = 0; r < tries && best > bound; r++) {
+        for (int i = 0; i < n; i++)
+            order[i] = &iv[i];
+        for (int i = n - 1; i > 0; i--) {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            int j = (int)(seed % (uint64_t)(i + 1));
+            struct interval *t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        size_t arena = place(order, n, (int)(r % 3), bound, scratch);
+        if (arena < best) {
+            best = arena;
+            for (int i = 0; i < n; i++)
+                best_off[i] = iv[i].offset;
+        }
+    }
+    if (n == 0) best = 0;
+    for (int i = 0; i < n; i++)
+        p->buffers[iv[i].buf].offset = best_off[i];
+    p->arena_bytes = best;
+    p->arena_lower_bound_bytes = bound;
+    p->unplanned_bytes = total;
+done:
+    free(iv);
+    free(slot);
+    free(order);
+    free(scratch);
+    free(best_off);
+    return st;
+}
