@@ -2,13 +2,17 @@
  * plan.c — tsr_compile (passes → lowering → device choice → backend prepare) and tsr_plan_run
  * (validation, execution, fallback to the CPU when an OpenCL device fails).
  */
+#include "runtime/hetero.h"
 #include "runtime/lower.h"
 #include "runtime/passes/passes.h"
 #include "runtime/plan_internal.h"
 #include "scheduler/calibrate.h"
 #include "scheduler/cost.h"
+#include "scheduler/place.h"
 #include "scheduler/select.h"
 
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +23,7 @@ struct tsr_compile_options tsr_compile_options_default(void) {
     o.device = NULL;
     o.disable_fusion = 0;
     o.allow_fallback = 1;
+    o.placement = NULL;
     return o;
 }
 
@@ -119,6 +124,79 @@ static tsr_status run_passes(tsr_plan *plan, tsr_graph *g, unsigned disable) {
     return tsr_pass_dce(g, &plan->n_dead);
 }
 
+/* Appends printf-style text to plan->reason (truncating). */
+static void reason_append(tsr_plan *plan, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void reason_append(tsr_plan *plan, const char *fmt, ...) {
+    size_t l = strlen(plan->reason);
+    if (l + 1 >= sizeof plan->reason) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(plan->reason + l, sizeof plan->reason - l, fmt, ap);
+    va_end(ap);
+}
+
+/* Decides whether the plan runs across devices (tessera.h, tsr_compile_options.placement). On
+ * "hetero" or "alternate", or on "auto" with an auto device when hetero is predicted faster than
+ * the single device `want` by more than TSR_HETERO_MARGIN, *assign receives a malloc'd device per
+ * kernel (caller frees) and plan->placement is set; otherwise *assign stays NULL ("single").
+ * The decision and its predictions are appended to plan->reason. Returns TSR_OK or
+ * TSR_E_NOMEM (a placement failure is logged and the plan stays on one device). */
+static tsr_status choose_placement(tsr_plan *plan, const char *placement, int auto_device, int want,
+                                   int **assign) {
+    tsr_context *ctx = plan->ctx;
+    *assign = NULL;
+    snprintf(plan->placement, sizeof plan->placement, "single");
+    int forced = !strcmp(placement, "hetero") || !strcmp(placement, "alternate");
+    if (!strcmp(placement, "single") || (!forced && !auto_device)) return TSR_OK;
+    if (ctx->n_devices < 2 || plan->prog.n_kernels == 0) {
+        if (forced)
+            reason_append(plan, "; placement %s: only one device, whole plan on %s", placement,
+                          ctx->devices[want].id);
+        return TSR_OK;
+    }
+    if (!auto_device)
+        for (int i = 0; i < ctx->n_devices; i++)
+            (void)tsr_sched_ensure_calibrated(ctx, i);
+    int *a = malloc((size_t)plan->prog.n_kernels * sizeof *a);
+    if (!a) return TSR_ERR(ctx, TSR_E_NOMEM, "compile: out of memory");
+    double makespan = 0.0;
+    if (!strcmp(placement, "alternate")) {
+        for (int k = 0; k < plan->prog.n_kernels; k++)
+            a[k] = k % ctx->n_devices;
+    } else if (tsr_sched_place_heft(ctx, &plan->prog, a, &makespan) != TSR_OK) {
+        tsr_log(ctx, TSR_LOG_WARN, "placement: HEFT failed (%s); staying on one device",
+                tsr_last_error(ctx)->message);
+        free(a);
+        return TSR_OK;
+    }
+    int n_seg = 0;
+    double h_ms = tsr_sched_place_predict_ms(ctx, &plan->prog, a, &n_seg);
+    double s_ms = tsr_sched_predict_program_ms(&ctx->devices[want], &plan->prog);
+    int used[64] = {0}, n_used = 0;
+    for (int k = 0; k < plan->prog.n_kernels; k++)
+        if (a[k] < 64 && !used[a[k]]++) n_used++;
+    if (!forced && !(n_seg > 1 && h_ms < s_ms * (1.0 - TSR_HETERO_MARGIN))) {
+        reason_append(plan,
+                      "; hetero placement not used: HEFT puts %d kernels in %d segment(s) on %d "
+                      "device(s), predicted %.3f ms sequential (HEFT makespan with overlap %.3f "
+                      "ms) vs %.3f ms on %s",
+                      plan->prog.n_kernels, n_seg, n_used, h_ms, makespan, s_ms,
+                      ctx->devices[want].id);
+        free(a);
+        return TSR_OK;
+    }
+    snprintf(plan->placement, sizeof plan->placement, "%s", forced ? placement : "hetero");
+    reason_append(plan,
+                  "; placement %s%s: %d kernels in %d segment(s) on %d device(s), predicted %.3f "
+                  "ms (segments run one after the other, no overlap; HEFT makespan %.3f ms) vs "
+                  "%.3f ms on %s alone",
+                  plan->placement, forced ? " (requested)" : " (predicted faster)",
+                  plan->prog.n_kernels, n_seg, n_used, h_ms, makespan, s_ms, ctx->devices[want].id);
+    *assign = a;
+    return TSR_OK;
+}
+
 tsr_status tsr_compile(tsr_context *ctx, const tsr_graph *graph,
                        const struct tsr_compile_options *opts, tsr_plan **out) {
     return tsr_compile_ex(ctx, graph, opts, 0, out);
@@ -139,6 +217,13 @@ tsr_status tsr_compile_ex(tsr_context *ctx, const tsr_graph *graph,
     if (strcmp(dev_str, "auto") != 0) {
         if ((st = tsr_device_find(ctx, dev_str, &want)) != TSR_OK) return st;
     }
+    int auto_device = want < 0;
+    const char *placement = o.placement ? o.placement : tsr_getenv("TSR_PLACEMENT");
+    if (!placement) placement = "auto";
+    if (strcmp(placement, "auto") && strcmp(placement, "single") && strcmp(placement, "hetero") &&
+        strcmp(placement, "alternate"))
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                       "placement '%s': expected auto, single, hetero or alternate", placement);
 
     tsr_plan *plan = calloc(1, sizeof *plan);
     if (!plan) return TSR_ERR(ctx, TSR_E_NOMEM, "tsr_compile: out of memory");
@@ -168,6 +253,19 @@ tsr_status tsr_compile_ex(tsr_context *ctx, const tsr_graph *graph,
                  ctx->devices[want].id,
                  tsr_sched_predict_program_ms(&ctx->devices[want], &plan->prog));
     }
+    int *assign = NULL;
+    st = choose_placement(plan, placement, auto_device, want, &assign);
+    if (st != TSR_OK) goto fail;
+    if (assign) {
+        st = tsr_hetero_prepare(ctx, &plan->prog, assign, plan->allow_fallback, &plan->hetero);
+        free(assign);
+        if (st != TSR_OK) goto fail;
+        plan->device = 0;
+        plan->ops = &tsr_cpu_backend_ops;
+        plan->exec = NULL;
+        *out = plan;
+        return TSR_OK;
+    }
     st = prepare_on(plan, want);
     if (st != TSR_OK && want != 0 && plan->allow_fallback && is_device_failure(st)) {
         plan->device = want;
@@ -187,6 +285,7 @@ fail:
 void tsr_plan_destroy(tsr_plan *plan) {
     if (!plan) return;
     if (plan->exec) plan->ops->release(plan->exec);
+    tsr_hetero_release(plan->hetero);
     tsr_program_free(&plan->prog);
     tsr_graph_destroy(plan->opt);
     free(plan->value_buffer);
@@ -232,6 +331,7 @@ tsr_status tsr_plan_run(tsr_plan *plan, const struct tsr_tensor *inputs, size_t 
                            plan->output_names[i]);
         outputs[i].desc = plan->output_descs[i];
     }
+    if (plan->hetero) return tsr_hetero_execute(plan->hetero, inputs, outputs);
     tsr_status st = plan->ops->execute(plan->exec, inputs, outputs);
     if (st != TSR_OK && plan->device != 0 && plan->allow_fallback && is_device_failure(st)) {
         st = fall_back_to_cpu(plan, st);
@@ -299,11 +399,35 @@ tsr_status tsr_plan_kernel_info(const tsr_plan *p, int i, struct tsr_kernel_info
     const struct tsr_kernel *k = &p->prog.kernels[i];
     out->name = k->name;
     out->nodes = k->nodes ? k->nodes : "";
-    out->device = p->ctx->devices[p->device].id;
+    out->device = p->ctx->devices[tsr_plan_kernel_device_index(p, i)].id;
     out->n_nodes = k->nodes && *k->nodes ? 1 : 0;
     for (const char *c = out->nodes; *c; c++)
         out->n_nodes += *c == ',';
     out->bytes = k->bytes;
     out->flops = k->flops;
     return TSR_OK;
+}
+
+int tsr_plan_kernel_device_index(const tsr_plan *p, int k) {
+    if (!p || k < 0 || k >= p->prog.n_kernels) return -1;
+    return p->hetero ? tsr_hetero_kernel_device(p->hetero, k) : p->device;
+}
+
+double tsr_plan_kernel_predicted_ms(const tsr_plan *p, int k) {
+    int d = tsr_plan_kernel_device_index(p, k);
+    struct tsr_cost_inputs in;
+    if (d < 0 || tsr_cost_inputs_of(&p->ctx->devices[d], &in) != 0) return HUGE_VAL;
+    return tsr_cost_kernel_ms(&in, &p->prog.kernels[k]);
+}
+
+double tsr_plan_predicted_ms(const tsr_plan *p) {
+    if (!p) return HUGE_VAL;
+    if (!p->hetero) return tsr_sched_predict_program_ms(&p->ctx->devices[p->device], &p->prog);
+    int *a = malloc((size_t)p->prog.n_kernels * sizeof *a + 1);
+    if (!a) return HUGE_VAL;
+    for (int k = 0; k < p->prog.n_kernels; k++)
+        a[k] = tsr_hetero_kernel_device(p->hetero, k);
+    double ms = tsr_sched_place_predict_ms(p->ctx, &p->prog, a, NULL);
+    free(a);
+    return ms;
 }

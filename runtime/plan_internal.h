@@ -20,9 +20,19 @@ struct tsr_plan {
     int n_inputs, n_outputs;
     char **input_names, **output_names; /* owned */
     struct tsr_tensor_desc *input_descs, *output_descs;
-    tsr_graph *opt;    /* the optimised graph (tsr_compile_ex keep_graph), else NULL */
-    int *value_buffer; /* opt value → program buffer (keep_graph), else NULL */
+    tsr_graph *opt;            /* the optimised graph (tsr_compile_ex keep_graph), else NULL */
+    int *value_buffer;         /* opt value → program buffer (keep_graph), else NULL */
+    struct tsr_hetero *hetero; /* placement across devices (runtime/hetero.h), else NULL */
+    char placement[16];        /* "single", "hetero" or "alternate" */
 };
+
+/* Predicted ms of one run of the plan: the cost model of its device (scheduler/cost.h) or, for a
+ * plan placed across devices, the sequential segment prediction (scheduler/place.h). */
+double tsr_plan_predicted_ms(const tsr_plan *p);
+/* Predicted ms of kernel k on the device it runs on (launch included); HUGE_VAL if no kernel k. */
+double tsr_plan_kernel_predicted_ms(const tsr_plan *p, int k);
+/* Index into ctx->devices of the device that runs kernel k (after any fallback), -1 if none. */
+int tsr_plan_kernel_device_index(const tsr_plan *p, int k);
 
 /* tsr_compile that can keep the optimised graph and the value→buffer map in the plan (for
  * tsr_verify). Same statuses as tsr_compile. */
