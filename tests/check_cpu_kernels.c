@@ -1143,18 +1143,20 @@ static void check_pool_op(int tier, struct tsr_cpu_pool *pool, const struct tsr_
         for (int64_t oh = 0; oh < p->OH; oh++)
             for (int64_t ow = 0; ow < p->OW; ow++) {
                 double acc = p->kind == TSR_POOL_MAX ? -INFINITY : 0.0;
-                int64_t cnt = 0;
+                int64_t cnt = 0, cnt_pad = 0;
                 for (int64_t kh = 0; kh < p->KH; kh++)
                     for (int64_t kw = 0; kw < p->KW; kw++) {
                         const int64_t ih = oh * p->stride_h - p->pad_t + kh * p->dil_h;
                         const int64_t iw = ow * p->stride_w - p->pad_l + kw * p->dil_w;
+                        cnt_pad += ih >= -p->pad_t && ih < p->H + p->pad_b && iw >= -p->pad_l &&
+                                   iw < p->W + p->pad_r;
                         if (ih < 0 || ih >= p->H || iw < 0 || iw >= p->W) continue;
                         const double v = x[(pl * p->H + ih) * p->W + iw];
                         acc = p->kind == TSR_POOL_MAX ? fmax(acc, v) : acc + v;
                         cnt++;
                     }
                 if (p->kind == TSR_POOL_AVG)
-                    acc = p->count_include_pad ? acc / (double)(p->KH * p->KW)
+                    acc = p->count_include_pad ? (cnt_pad ? acc / (double)cnt_pad : 0.0)
                                                : (cnt ? acc / (double)cnt : 0.0);
                 const float got = y[(pl * p->OH + oh) * p->OW + ow];
                 ck_assert_msg(fabs(got - acc) <= 1e-6 * (1.0 + fabs(acc)) ||
@@ -1190,7 +1192,14 @@ START_TEST(test_pool) {
     p.kind = TSR_POOL_AVG;
     check_pool_op(_i, pool, &p, "avgpool 3x3 s2 p1 exclude pad");
     p.count_include_pad = 1;
+    p.pad_b = p.pad_r = 1;
     check_pool_op(_i, pool, &p, "avgpool 3x3 s2 p1 include pad");
+    /* ceil_mode-like overhang: one more output row/column than the padding covers; the
+     * overhanging taps are not counted */
+    p.OH++;
+    p.OW++;
+    p.pad_b = 0;
+    check_pool_op(_i, pool, &p, "avgpool include pad, overhanging window");
     /* rectangular, dilated, stride 1, asymmetric pads; large: thread pool */
     struct tsr_k_pool q = {.kind = TSR_POOL_MAX,
                            .N = 4,

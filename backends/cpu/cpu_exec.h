@@ -111,12 +111,13 @@ void tsr_cpu_conv_run(const struct tsr_cpu_env *env, const struct tsr_k_conv *c,
 
 /* ---- pooling (pool.c) ---- */
 
-/* Checks a pool geometry (positive sizes, strides, dilations; pads >= 0; known kind). */
+/* Checks a pool geometry (positive sizes, strides, dilations; pads >= 0; known kind). Returns
+ * TSR_OK or TSR_E_INVALID_ARG naming `name` (recorded on ctx, may be NULL). */
 tsr_status tsr_cpu_pool_check(tsr_context *ctx, const char *name, const struct tsr_k_pool *p);
 /* Y [N,C,OH,OW] = max / average pool of X [N,C,H,W] (struct tsr_k_pool). Parallel over the N*C
- * planes when large. Average with count_include_pad divides by KH*KW (the window is not clipped
- * to the bottom/right padding: tsr_k_pool carries no pad_b/pad_r). A max window with no input
- * position gives -inf, an average one 0. Y must not overlap X. */
+ * planes when large. Average with count_include_pad divides by the taps inside the padded input
+ * [-pad_t, H + pad_b) x [-pad_l, W + pad_r). A max window with no input position gives -inf, an
+ * average one with nothing to count 0. Y must not overlap X. */
 void tsr_cpu_pool_run(const struct tsr_cpu_env *env, const struct tsr_k_pool *p, const float *X,
                       float *Y);
 

@@ -5,9 +5,10 @@
  * For every output row the valid window rows are found once; for every window column tap the
  * range of output columns whose tap lies inside the input is computed once (as the depthwise
  * convolution in conv.c), so the inner loop runs over contiguous output columns with no bounds
- * test. Average: sum / count, count = KH*KW with count_include_pad (tsr_k_pool carries no
- * bottom/right pads, so a window that overhangs the padded input is not clipped), else the
- * number of taps inside the input. A plane accumulates in the output itself (no scratch).
+ * test. Average: sum / count, count = the number of taps inside the padded input
+ * [-pad_t, H + pad_b) x [-pad_l, W + pad_r) with count_include_pad (ONNX AveragePool: a
+ * ceil_mode window overhanging the padding is clipped), else the number of taps inside the
+ * input. A plane accumulates in the output itself (no scratch).
  */
 #include "backends/cpu/cpu_exec.h"
 
@@ -80,17 +81,23 @@ static void tsr_pool_task(void *arg, size_t task, int thread_id) {
             }
         }
         if (is_max) continue;
-        if (p->count_include_pad) {
-            const float inv = 1.0f / (float)(p->KH * p->KW);
-            for (int64_t ow = 0; ow < p->OW; ow++)
-                yr[ow] *= inv;
-            continue;
+        /* count_include_pad: taps inside the padded input [-pad_t, H + pad_b) x
+         * [-pad_l, W + pad_r); else inside the input */
+        const int incl = p->count_include_pad;
+        const int64_t r_lo = incl ? -p->pad_t : 0, r_hi = incl ? p->H + p->pad_b : p->H;
+        const int64_t c_lo = incl ? -p->pad_l : 0, c_hi = incl ? p->W + p->pad_r : p->W;
+        if (incl) {
+            rows_in = 0;
+            for (int64_t kh = 0; kh < p->KH; kh++) {
+                const int64_t ih = oh * p->stride_h - p->pad_t + kh * p->dil_h;
+                rows_in += ih >= r_lo && ih < r_hi;
+            }
         }
         for (int64_t ow = 0; ow < p->OW; ow++) {
             int64_t cols_in = 0;
             for (int64_t kw = 0; kw < p->KW; kw++) {
                 const int64_t iw = ow * p->stride_w - p->pad_l + kw * p->dil_w;
-                cols_in += iw >= 0 && iw < p->W;
+                cols_in += iw >= c_lo && iw < c_hi;
             }
             const int64_t cnt = rows_in * cols_in;
             yr[ow] = cnt ? yr[ow] / (float)cnt : 0.0f;
