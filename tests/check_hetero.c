@@ -1,0 +1,337 @@
+/*
+ * check_hetero.c — placement across devices (issue 5, part 4): scheduler/place.h (HEFT) and
+ * runtime/hetero.h (per-device segments).
+ *
+ * Checked: for the digits model, a builder graph (two inputs, an intermediate that is also a
+ * graph output, GEMM + bias + ReLU, MatMul + residual + Tanh) and the ResNet block with a feature
+ * output, the plans placed by HEFT ("hetero") and by the forced round-robin ("alternate": kernel
+ * k on device k mod N, so every crossing between devices is exercised when N > 1) produce the
+ * outputs of the single-device CPU plan within 1e-4 (and the builder graph matches plain scalar
+ * loops written here, the digits logits PyTorch's). Kernel k of an alternate plan reports device
+ * k mod N. With OpenCL hidden N = 1 and every placement runs on the CPU. With a fault injected
+ * into the Nth OpenCL enqueue, allocation or build, the alternate plan still completes with the
+ * fault-free outputs.
+ * The sequential prediction of an all-CPU assignment equals the CPU program prediction, and
+ * HEFT assigns every kernel to an existing device. A bad placement string is TSR_E_INVALID_ARG.
+ */
+#include "test_support.h"
+
+#include "backends/opencl/cl_fault.h"
+#include "runtime/hetero.h"
+#include "runtime/plan_internal.h"
+#include "scheduler/cost.h"
+#include "scheduler/place.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOL 1e-4
+
+/* Compiles g with the given placement (device auto); fails the test on error. */
+static tsr_plan *compile_placed(tsr_context *ctx, const tsr_graph *g, const char *device,
+                                const char *placement) {
+    struct tsr_compile_options o = tsr_compile_options_default();
+    o.device = device;
+    o.placement = placement;
+    tsr_plan *plan = NULL;
+    tsr_status st = tsr_compile(ctx, g, &o, &plan);
+    ck_assert_msg(st == TSR_OK, "compile (%s, %s): %s: %s", device, placement, tsr_status_name(st),
+                  tsr_last_error(ctx)->message);
+    return plan;
+}
+
+/* Runs plan on inputs; outs[i] allocated here (caller frees). */
+static void run_plan(tsr_context *ctx, tsr_plan *plan, const struct tsr_tensor *in, int n_in,
+                     struct tsr_tensor *outs) {
+    int n_out = tsr_plan_output_count(plan);
+    for (int i = 0; i < n_out; i++) {
+        struct tsr_tensor_desc d;
+        ck_assert_int_eq(tsr_plan_output_desc(plan, i, NULL, &d), TSR_OK);
+        ck_assert_int_eq(tsr_tensor_alloc(&d, &outs[i]), TSR_OK);
+        for (int64_t e = 0; e < tsr_desc_elements(&d); e++)
+            ((float *)outs[i].data)[e] = NAN; /* a missing write shows */
+    }
+    tsr_status st = tsr_plan_run(plan, in, (size_t)n_in, outs, (size_t)n_out);
+    ck_assert_msg(st == TSR_OK, "run: %s: %s", tsr_status_name(st), tsr_last_error(ctx)->message);
+}
+
+/* Compiles g on the CPU alone and with `placement`, runs both (the placed plan twice: it is
+ * reusable) and compares every output within TOL. With "alternate" and no segment moved to the
+ * CPU, kernel k must report device k mod N. Returns the number of segments that fell back. */
+static int compare_placement(tsr_context *ctx, const tsr_graph *g, const struct tsr_tensor *in,
+                             int n_in, const char *placement, const char *what) {
+    tsr_plan *ref_plan = compile_placed(ctx, g, "cpu", "single");
+    struct tsr_tensor ref[8], got[8];
+    memset(ref, 0, sizeof ref);
+    memset(got, 0, sizeof got);
+    int n_out = tsr_plan_output_count(ref_plan);
+    ck_assert_int_le(n_out, 8);
+    run_plan(ctx, ref_plan, in, n_in, ref);
+
+    tsr_plan *plan = compile_placed(ctx, g, "auto", placement);
+    int n_dev = tsr_device_count(ctx);
+    int fallbacks = plan->hetero ? tsr_hetero_fallbacks(plan->hetero) : 0;
+    if (!strcmp(placement, "alternate") && !fallbacks) {
+        for (int k = 0; k < tsr_plan_kernel_count(plan); k++) {
+            struct tsr_kernel_info ki;
+            struct tsr_device_info di;
+            ck_assert_int_eq(tsr_plan_kernel_info(plan, k, &ki), TSR_OK);
+            ck_assert_int_eq(tsr_device_get_info(ctx, k % n_dev, &di), TSR_OK);
+            ck_assert_msg(!strcmp(ki.device, di.id), "%s alternate: kernel %d on %s, want %s", what,
+                          k, ki.device, di.id);
+        }
+    }
+    for (int rep = 0; rep < 2; rep++) {
+        run_plan(ctx, plan, in, n_in, got);
+        for (int i = 0; i < n_out; i++) {
+            size_t n = (size_t)tsr_desc_elements(&ref[i].desc);
+            ck_assert(tsr_desc_equal(&ref[i].desc, &got[i].desc));
+            double err = ts_max_abs_diff(ref[i].data, got[i].data, n);
+            ck_assert_msg(err <= TOL,
+                          "%s placement %s (run %d): output %d differs from the CPU run by %g",
+                          what, placement, rep, i, err);
+            tsr_tensor_free(&got[i]);
+        }
+    }
+    fprintf(stderr, "%s, placement %s on %d device(s): %s\n", what, placement, n_dev,
+            tsr_plan_device_reason(plan));
+    for (int i = 0; i < n_out; i++)
+        tsr_tensor_free(&ref[i]);
+    if (plan->hetero) fallbacks = tsr_hetero_fallbacks(plan->hetero);
+    tsr_plan_destroy(plan);
+    tsr_plan_destroy(ref_plan);
+    return fallbacks;
+}
+
+static void load_npy(struct tsr_tensor *t, const char *path) {
+    tsr_status st = tsr_npy_load(path, t);
+    ck_assert_msg(st == TSR_OK, "load %s: %s", path, tsr_last_error(NULL)->message);
+}
+
+static tsr_graph *import_digits(tsr_context *ctx, const struct tsr_tensor *x) {
+    struct tsr_input_shape sh = {.name = "x", .desc = x->desc};
+    tsr_graph *g = NULL;
+    tsr_status st = tsr_onnx_import_file(ctx, TSR_MODELS_DIR "/digits.onnx", &sh, 1, &g);
+    ck_assert_msg(st == TSR_OK, "digits import: %s", tsr_last_error(ctx)->message);
+    return g;
+}
+
+static void digits_case(const char *placement) {
+    tsr_context *ctx = ts_context();
+    struct tsr_tensor x, ref;
+    load_npy(&x, TSR_MODELS_DIR "/digits_test_x.npy");
+    load_npy(&ref, TSR_MODELS_DIR "/digits_test_logits.npy");
+    tsr_graph *g = import_digits(ctx, &x);
+    compare_placement(ctx, g, &x, 1, placement, "digits");
+    /* and against PyTorch */
+    tsr_plan *plan = compile_placed(ctx, g, "auto", placement);
+    struct tsr_tensor out[1];
+    run_plan(ctx, plan, &x, 1, out);
+    double err = ts_max_abs_diff(out[0].data, ref.data, (size_t)tsr_desc_elements(&ref.desc));
+    ck_assert_msg(err <= TOL, "digits %s vs PyTorch: %g", placement, err);
+    tsr_tensor_free(&out[0]);
+    tsr_plan_destroy(plan);
+    tsr_graph_destroy(g);
+    tsr_tensor_free(&x);
+    tsr_tensor_free(&ref);
+    tsr_context_destroy(ctx);
+}
+
+START_TEST(test_digits_alternate) {
+    digits_case("alternate");
+}
+END_TEST
+
+START_TEST(test_digits_hetero) {
+    digits_case("hetero");
+}
+END_TEST
+
+/* Builder graph: h = relu(X·W1 + b1) (also output "hidden"), y = tanh(h·W2 + X2).
+ * X [B,K], W1 [K,H], b1 [H], W2 [H,N], X2 [B,N]. */
+enum { B = 37, K = 24, H = 40, N = 19 };
+struct mlp_data {
+    float x[B * K], w1[K * H], b1[H], w2[H * N], x2[B * N];
+};
+
+static tsr_graph *build_mlp(tsr_context *ctx, const struct mlp_data *d) {
+    tsr_graph *g = NULL;
+    ck_assert_int_eq(tsr_graph_create(ctx, &g), TSR_OK);
+    int64_t dx[2] = {B, K}, dw1[2] = {K, H}, db1[1] = {H}, dw2[2] = {H, N}, dx2[2] = {B, N};
+    struct tsr_tensor_desc sx = ts_desc(2, dx), sw1 = ts_desc(2, dw1), sb1 = ts_desc(1, db1),
+                           sw2 = ts_desc(2, dw2), sx2 = ts_desc(2, dx2);
+    tsr_value x, x2, w1, b1, w2, mm, h, mm2, s, y;
+    ck_assert_int_eq(tsr_graph_input(g, "X", &sx, &x), TSR_OK);
+    ck_assert_int_eq(tsr_graph_input(g, "X2", &sx2, &x2), TSR_OK);
+    ck_assert_int_eq(tsr_graph_constant(g, "W1", &sw1, d->w1, &w1), TSR_OK);
+    ck_assert_int_eq(tsr_graph_constant(g, "b1", &sb1, d->b1, &b1), TSR_OK);
+    ck_assert_int_eq(tsr_graph_constant(g, "W2", &sw2, d->w2, &w2), TSR_OK);
+    tsr_value in[3] = {x, w1, b1};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_GEMM, in, 3, NULL, "fc1", &mm), TSR_OK);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RELU, &mm, 1, NULL, "relu1", &h), TSR_OK);
+    tsr_value in2[2] = {h, w2};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_MATMUL, in2, 2, NULL, "fc2", &mm2), TSR_OK);
+    tsr_value in3[2] = {mm2, x2};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_ADD, in3, 2, NULL, "res", &s), TSR_OK);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_TANH, &s, 1, NULL, "tanh", &y), TSR_OK);
+    ck_assert_int_eq(tsr_graph_output(g, "hidden", h), TSR_OK);
+    ck_assert_int_eq(tsr_graph_output(g, "y", y), TSR_OK);
+    return g;
+}
+
+static void mlp_case(const char *placement) {
+    tsr_context *ctx = ts_context();
+    struct mlp_data *d = malloc(sizeof *d);
+    ck_assert_ptr_nonnull(d);
+    ts_fill_uniform(d->x, B * K, 1, -1, 1);
+    ts_fill_uniform(d->w1, K * H, 2, -0.5f, 0.5f);
+    ts_fill_uniform(d->b1, H, 3, -0.5f, 0.5f);
+    ts_fill_uniform(d->w2, H * N, 4, -0.5f, 0.5f);
+    ts_fill_uniform(d->x2, B * N, 5, -1, 1);
+    tsr_graph *g = build_mlp(ctx, d);
+    int64_t dx[2] = {B, K}, dx2[2] = {B, N};
+    struct tsr_tensor in[2] = {{.desc = ts_desc(2, dx), .data = d->x},
+                               {.desc = ts_desc(2, dx2), .data = d->x2}};
+    compare_placement(ctx, g, in, 2, placement, "builder MLP");
+
+    /* Independent reference: scalar loops in double. */
+    tsr_plan *plan = compile_placed(ctx, g, "auto", placement);
+    struct tsr_tensor out[2];
+    run_plan(ctx, plan, in, 2, out);
+    static double hid[B * H];
+    double worst = 0.0;
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < H; j++) {
+            double acc = d->b1[j];
+            for (int k = 0; k < K; k++)
+                acc += (double)d->x[b * K + k] * d->w1[k * H + j];
+            hid[b * H + j] = acc > 0 ? acc : 0;
+            worst = fmax(worst, fabs(hid[b * H + j] - ((float *)out[0].data)[b * H + j]));
+        }
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < N; j++) {
+            double acc = d->x2[b * N + j];
+            for (int k = 0; k < H; k++)
+                acc += hid[b * H + k] * d->w2[k * N + j];
+            worst = fmax(worst, fabs(tanh(acc) - ((float *)out[1].data)[b * N + j]));
+        }
+    ck_assert_msg(worst <= TOL, "builder MLP %s vs scalar loops: %g", placement, worst);
+    tsr_tensor_free(&out[0]);
+    tsr_tensor_free(&out[1]);
+    tsr_plan_destroy(plan);
+    tsr_graph_destroy(g);
+    free(d);
+    tsr_context_destroy(ctx);
+}
+
+START_TEST(test_mlp_alternate) {
+    mlp_case("alternate");
+}
+END_TEST
+
+START_TEST(test_mlp_hetero) {
+    mlp_case("hetero");
+}
+END_TEST
+
+/* ResNet block whose feature map is also a graph output (conv, residual, pooling kernels). */
+START_TEST(test_resnet_feat_alternate) {
+    tsr_context *ctx = ts_context();
+    struct tsr_tensor x;
+    load_npy(&x, TSR_TEST_DATA_DIR "/cnn/resnet_block_feat_in0.npy");
+    tsr_graph *g = NULL;
+    tsr_status st =
+        tsr_onnx_import_file(ctx, TSR_TEST_DATA_DIR "/cnn/resnet_block_feat.onnx", NULL, 0, &g);
+    ck_assert_msg(st == TSR_OK, "import: %s", tsr_last_error(ctx)->message);
+    compare_placement(ctx, g, &x, 1, "alternate", "resnet_block_feat");
+    compare_placement(ctx, g, &x, 1, "hetero", "resnet_block_feat");
+    tsr_graph_destroy(g);
+    tsr_tensor_free(&x);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* A failing OpenCL enqueue in an alternate plan moves that segment to the CPU; outputs equal the
+ * fault-free CPU run. Every enqueue number of the first runs is tried. */
+START_TEST(test_fault_alternate) {
+    struct tsr_tensor x;
+    load_npy(&x, TSR_MODELS_DIR "/digits_test_x.npy");
+    const char *kinds[] = {"cl_enqueue", "cl_alloc", "cl_build"};
+    for (int n = 1; n <= 12; n++) {
+        char spec[32];
+        snprintf(spec, sizeof spec, "%s:%d", kinds[n % 3], (n + 2) / 3);
+        setenv("TSR_FAULT", spec, 1);
+        tsr_cl_fault_reset();
+        tsr_context *ctx = ts_context();
+        tsr_graph *g = import_digits(ctx, &x);
+        int fb = compare_placement(ctx, g, &x, 1, "alternate", spec);
+        /* the first event of each kind is in the first OpenCL segment: it must have moved */
+        if (ts_have_opencl(ctx) && (n + 2) / 3 == 1)
+            ck_assert_msg(fb > 0, "%s: no segment fell back", spec);
+        tsr_graph_destroy(g);
+        tsr_context_destroy(ctx);
+    }
+    unsetenv("TSR_FAULT");
+    tsr_cl_fault_reset();
+    tsr_tensor_free(&x);
+}
+END_TEST
+
+/* Sequential prediction: all kernels on the CPU = the CPU program prediction; HEFT assigns
+ * every kernel to a device of the context. */
+START_TEST(test_predict_and_heft) {
+    tsr_context *ctx = ts_context();
+    struct tsr_tensor x;
+    load_npy(&x, TSR_MODELS_DIR "/digits_test_x.npy");
+    tsr_graph *g = import_digits(ctx, &x);
+    tsr_plan *plan = compile_placed(ctx, g, "cpu", "single");
+    const struct tsr_program *p = &plan->prog;
+    ck_assert_int_gt(p->n_kernels, 0);
+    int *a = calloc((size_t)p->n_kernels, sizeof *a);
+    ck_assert_ptr_nonnull(a);
+    int segs = 0;
+    double all_cpu = tsr_sched_place_predict_ms(ctx, p, a, &segs);
+    ck_assert_int_eq(segs, 1);
+    ck_assert_double_eq_tol(all_cpu, tsr_sched_predict_program_ms(&ctx->devices[0], p), 1e-9);
+    ck_assert_double_eq_tol(all_cpu, tsr_plan_predicted_ms(plan), 1e-9);
+    double makespan = -1;
+    ck_assert_int_eq(tsr_sched_place_heft(ctx, p, a, &makespan), TSR_OK);
+    ck_assert(makespan > 0 && isfinite(makespan));
+    for (int k = 0; k < p->n_kernels; k++)
+        ck_assert(a[k] >= 0 && a[k] < ctx->n_devices);
+    /* A bad device in an assignment cannot be predicted. */
+    a[0] = ctx->n_devices;
+    ck_assert(isinf(tsr_sched_place_predict_ms(ctx, p, a, NULL)));
+    free(a);
+    tsr_plan_destroy(plan);
+
+    struct tsr_compile_options o = tsr_compile_options_default();
+    o.placement = "everywhere";
+    ck_assert_int_eq(tsr_compile(ctx, g, &o, &plan), TSR_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "everywhere"));
+    tsr_graph_destroy(g);
+    tsr_tensor_free(&x);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+static Suite *hetero_suite(void) {
+    Suite *s = suite_create("hetero");
+    TCase *tc = tcase_create("placement");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_digits_alternate);
+    tcase_add_test(tc, test_digits_hetero);
+    tcase_add_test(tc, test_mlp_alternate);
+    tcase_add_test(tc, test_mlp_hetero);
+    tcase_add_test(tc, test_resnet_feat_alternate);
+    tcase_add_test(tc, test_fault_alternate);
+    tcase_add_test(tc, test_predict_and_heft);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    return ts_run_suite(hetero_suite());
+}
