@@ -91,8 +91,10 @@ void tsr_graph_destroy(tsr_graph *g) {
         free(g->values[i].name);
         tsr_aligned_free(g->values[i].data);
     }
-    for (int i = 0; i < g->n_nodes; i++)
+    for (int i = 0; i < g->n_nodes; i++) {
         free(g->nodes[i].name);
+        free(g->nodes[i].absorbed);
+    }
     for (int i = 0; i < g->n_outputs; i++)
         free(g->outputs[i].name);
     free(g->values);
@@ -339,9 +341,12 @@ tsr_status tsr_graph_clone(const tsr_graph *src, tsr_graph **out) {
     for (int i = 0; i < src->n_nodes; i++) {
         g->nodes[i] = src->nodes[i];
         g->nodes[i].name = NULL;
+        g->nodes[i].absorbed = NULL;
         g->n_nodes = i + 1;
         g->nodes[i].name = tsr_strdup(src->nodes[i].name);
         if (!g->nodes[i].name) goto nomem;
+        if (src->nodes[i].absorbed && !(g->nodes[i].absorbed = tsr_strdup(src->nodes[i].absorbed)))
+            goto nomem;
     }
     memcpy(g->inputs, src->inputs, sizeof *g->inputs * (size_t)src->n_inputs);
     g->n_inputs = src->n_inputs;
@@ -381,6 +386,7 @@ int tsr_graph_insert_node(tsr_graph *g, int at, const struct tsr_node *proto) {
     memmove(&g->nodes[at + 1], &g->nodes[at], sizeof *g->nodes * (size_t)(g->n_nodes - at));
     g->nodes[at] = *proto;
     g->nodes[at].name = nm;
+    g->nodes[at].absorbed = NULL;
     g->n_nodes++;
     for (int v = 0; v < g->n_values; v++)
         if (g->values[v].producer >= at) g->values[v].producer++;
@@ -396,4 +402,18 @@ void tsr_graph_replace_uses(tsr_graph *g, tsr_value old_value, tsr_value new_val
     }
     for (int o = 0; o < g->n_outputs; o++)
         if (g->outputs[o].value == old_value) g->outputs[o].value = new_value;
+}
+
+int tsr_node_absorb(struct tsr_node *into, const struct tsr_node *from) {
+    const char *parts[2] = {from->name, from->absorbed};
+    for (int k = 0; k < 2; k++) {
+        if (!parts[k] || !*parts[k]) continue;
+        size_t old = into->absorbed ? strlen(into->absorbed) : 0, add = strlen(parts[k]);
+        char *q = realloc(into->absorbed, old + add + 2);
+        if (!q) return -1;
+        if (old) q[old++] = ',';
+        memcpy(q + old, parts[k], add + 1);
+        into->absorbed = q;
+    }
+    return 0;
 }

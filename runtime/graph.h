@@ -24,7 +24,8 @@ struct tsr_node {
     tsr_value inputs[TSR_NODE_MAX_INPUTS];
     tsr_value output;
     struct tsr_op_attrs attrs;
-    int dead; /* removed by a pass */
+    int dead;       /* removed by a pass */
+    char *absorbed; /* owned: names of nodes passes folded into this one, comma-separated; NULL */
 };
 
 struct tsr_graph_output {
@@ -87,6 +88,9 @@ int tsr_reduce_mask(const struct tsr_op_attrs *attrs, int rank, unsigned *mask);
  * its id, or -1 on OOM. insert_node: inserts a copy of *proto (name copied) at node index `at`,
  * shifting later nodes and fixing producers; proto->output's producer becomes `at`; 0 or -1 on
  * OOM. replace_uses: every live node input and graph output reading old_value reads new_value. */
+/* Records that `from` (and what it had absorbed) was folded into `into`: appended to
+ * into->absorbed for --explain. 0, or -1 on OOM. */
+int tsr_node_absorb(struct tsr_node *into, const struct tsr_node *from);
 tsr_value tsr_graph_new_value(tsr_graph *g, const char *name, const struct tsr_tensor_desc *desc,
                               void *data);
 int tsr_graph_insert_node(tsr_graph *g, int at, const struct tsr_node *proto);

@@ -251,7 +251,7 @@ static struct tsr_kernel *add_kernel(struct lower_state *s, tsr_kernel_kind kind
 }
 
 /* Appends ",name" to k->nodes. */
-static int kernel_add_node(struct tsr_kernel *k, const char *name) {
+static int kernel_add_name(struct tsr_kernel *k, const char *name) {
     size_t old = k->nodes ? strlen(k->nodes) : 0, add = strlen(name);
     char *q = realloc(k->nodes, old + add + 2);
     if (!q) return -1;
@@ -259,6 +259,13 @@ static int kernel_add_node(struct tsr_kernel *k, const char *name) {
     memcpy(q + old, name, add + 1);
     k->nodes = q;
     return 0;
+}
+
+/* Appends graph node n to k->nodes: its name, then the nodes passes folded into it (BN into a
+ * Conv, a decomposed layer norm into its node), so --explain lists every source node. */
+static int kernel_add_node(struct tsr_kernel *k, const struct tsr_node *n) {
+    if (kernel_add_name(k, n->name)) return -1;
+    return n->absorbed ? kernel_add_name(k, n->absorbed) : 0;
 }
 
 /* Strides (elements) of `in` broadcast to `out` shape, aligned right; 0 along broadcast dims. */
@@ -323,7 +330,7 @@ static int add_other(struct lower_state *s, int ci, int v, const struct tsr_tens
 static int absorb(struct lower_state *s, struct tsr_kernel *k, int ci, int *out_value) {
     s->absorbed[ci] = 1;
     *out_value = s->g->nodes[ci].output;
-    return kernel_add_node(k, s->g->nodes[ci].name);
+    return kernel_add_node(k, &s->g->nodes[ci]);
 }
 
 /* "gemm_bias_residual_relu" style kernel names. */
@@ -378,7 +385,7 @@ static tsr_status lower_gemm(struct lower_state *s, int ni) {
     const struct tsr_tensor_desc *bd = &g->values[n->inputs[1]].desc;
     const struct tsr_tensor_desc *yd = &g->values[n->output].desc;
     int c_value = -1, r_value = -1;
-    if (kernel_add_node(k, n->name)) return LOWER_OOM();
+    if (kernel_add_node(k, n)) return LOWER_OOM();
     if (n->op == TSR_OP_GEMM) {
         gm->batch = 1;
         gm->trans_a = n->attrs.trans_a;
@@ -560,7 +567,7 @@ static int emit_broadcast_copy(struct lower_state *s, int v, const struct tsr_te
     int src = buffer_for(s, v);
     int dst = src >= 0 ? add_buffer(s, TSR_BUF_TEMP, to) : -1;
     struct tsr_kernel *k = dst >= 0 ? add_kernel(s, TSR_K_EW) : NULL;
-    if (!k || kernel_add_node(k, node_name)) return -1;
+    if (!k || kernel_add_name(k, node_name)) return -1;
     snprintf(k->name, sizeof k->name, "broadcast_copy");
     const struct tsr_tensor_desc *in[1] = {&s->g->values[v].desc};
     ew_geometry(&k->u.ew, to, in, 1);
@@ -616,7 +623,7 @@ static tsr_status emit_region(struct lower_state *s, struct region *r) {
         reg_of_node[i] = d;
         in->dst = (uint8_t)d;
         if (d + 1 > n_regs) n_regs = d + 1;
-        if (kernel_add_node(k, n->name)) return LOWER_OOM();
+        if (kernel_add_node(k, n)) return LOWER_OOM();
         if (name_len < sizeof k->name)
             name_len += (size_t)snprintf(k->name + name_len, sizeof k->name - name_len, "_%s",
                                          tsr_op_name(n->op));
@@ -674,7 +681,7 @@ static tsr_status lower_softmax(struct lower_state *s, int ni) {
     struct tsr_kernel *k = add_kernel(s, TSR_K_SOFTMAX);
     if (!k) return LOWER_OOM();
     snprintf(k->name, sizeof k->name, "softmax");
-    if (kernel_add_node(k, n->name)) return LOWER_OOM();
+    if (kernel_add_node(k, n)) return LOWER_OOM();
     k->u.softmax.outer = outer;
     k->u.softmax.axis_len = len;
     k->u.softmax.inner = inner;
@@ -701,7 +708,7 @@ static struct tsr_kernel *simple_kernel(struct lower_state *s, tsr_kernel_kind k
         if ((bufs[j] = buffer_for(s, in_values[j])) < 0) return NULL;
     int y = buffer_for(s, out_value);
     struct tsr_kernel *k = y >= 0 ? add_kernel(s, kind) : NULL;
-    if (!k || kernel_add_node(k, n->name)) return NULL;
+    if (!k || kernel_add_node(k, n)) return NULL;
     snprintf(k->name, sizeof k->name, "%s", name);
     k->n_inputs = n_in;
     uint64_t bytes = s->p->buffers[y].bytes;
@@ -725,7 +732,7 @@ static tsr_status lower_conv(struct lower_state *s, int ni) {
     tsr_status st = tsr_window_geometry(s->ctx, n->op, &n->attrs, xd, wd, n->name, &wg);
     if (st != TSR_OK) return st;
     struct tsr_kernel *k = add_kernel(s, TSR_K_CONV);
-    if (!k || kernel_add_node(k, n->name)) return LOWER_OOM();
+    if (!k || kernel_add_node(k, n)) return LOWER_OOM();
     struct tsr_k_conv *cv = &k->u.conv;
     *cv = (struct tsr_k_conv){.N = xd->dims[0],
                               .C = xd->dims[1],
@@ -894,7 +901,7 @@ static tsr_status lower_reduce(struct lower_state *s, int ni) {
             if ((dst = add_buffer(s, TSR_BUF_TEMP, &td)) < 0) return LOWER_OOM();
         }
         struct tsr_kernel *k = add_kernel(s, TSR_K_REDUCE);
-        if (!k || kernel_add_node(k, n->name)) return LOWER_OOM();
+        if (!k || kernel_add_node(k, n)) return LOWER_OOM();
         snprintf(k->name, sizeof k->name, "%s",
                  n->op == TSR_OP_GLOBALAVGPOOL ? "global_avgpool" : names[kind]);
         k->u.reduce =
@@ -1155,7 +1162,7 @@ tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *
         }
         prog.buffers[y].io_index = o;
         snprintf(k->name, sizeof k->name, "copy");
-        if (kernel_add_node(k, g->outputs[o].name)) {
+        if (kernel_add_name(k, g->outputs[o].name)) {
             status = LOWER_OOM();
             goto done;
         }

@@ -15,6 +15,7 @@
 #include "runtime/passes/passes.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,7 @@ static int single_use(const tsr_graph *g, tsr_value v) {
 
 /* Gives the BN output value to producer node p (so the folded node writes it). */
 static void take_output(tsr_graph *g, int p, struct tsr_node *bn) {
+    (void)tsr_node_absorb(&g->nodes[p], bn); /* only --explain's node list would miss it */
     g->values[g->nodes[p].output].producer = -1;
     g->nodes[p].output = bn->output;
     g->values[bn->output].producer = p;
@@ -150,6 +152,10 @@ static tsr_status to_affine(tsr_graph *g, int i, const float *sc, const float *t
     if (mid < 0) return TSR_ERR(g->ctx, TSR_E_NOMEM, "BatchNormalization: out of memory");
     bn = &g->nodes[i];
     struct tsr_node add = *bn;
+    char add_name[256];
+    snprintf(add_name, sizeof add_name, "%s:shift", bn->name);
+    add.name = add_name;
+    add.absorbed = NULL;
     add.op = TSR_OP_ADD;
     add.n_inputs = 2;
     add.inputs[0] = mid;

@@ -134,9 +134,13 @@ tsr_status tsr_pass_layernorm(tsr_graph *g, int *n_fused) {
         }
         /* The last node becomes the LayerNormalization; the others die. */
         int dead[] = {i, sub, pw, r2, add, sq, dv_div, mul, ad};
-        for (size_t k = 0; k < sizeof dead / sizeof dead[0]; k++)
-            if (dead[k] >= 0 && dead[k] != last) g->nodes[dead[k]].dead = 1;
         struct tsr_node *ln = &g->nodes[last];
+        for (size_t k = 0; k < sizeof dead / sizeof dead[0]; k++)
+            if (dead[k] >= 0 && dead[k] != last) {
+                g->nodes[dead[k]].dead = 1;
+                if (tsr_node_absorb(ln, &g->nodes[dead[k]]))
+                    return TSR_ERR(g->ctx, TSR_E_NOMEM, "layernorm fusion: out of memory");
+            }
         ln->op = TSR_OP_LAYERNORM;
         ln->attrs = tsr_op_attrs_default();
         ln->attrs.axis = axis;
