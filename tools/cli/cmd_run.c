@@ -4,6 +4,8 @@
  */
 #include "cli.h"
 
+#include "runtime/plan_internal.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,10 @@ static const char *const RUN_USAGE =
     "\n"
     "  --device D             auto (default), cpu, opencl, opencl:N, or all (compare every "
     "device)\n"
+    "  --placement P          auto (default: one device, or several when predicted faster), "
+    "single,\n"
+    "                         hetero (each kernel on the device a HEFT list scheduler picks) or\n"
+    "                         alternate (kernel k on device k mod N, for testing)\n"
     "  --input NAME=FILE.npy  input tensor (NAME= may be left out for inputs in order)\n"
     "  --expect NAME=REF.npy  reference output: report the max absolute error\n"
     "  --labels FILE.npy      class labels: report the top-1 accuracy of output 0\n"
@@ -28,7 +34,8 @@ static const char *const RUN_USAGE =
     "  --profile              print the profiler table (kernels, transfers, compiles) and pools\n"
     "  --trace FILE.json      write a Chrome trace (open in https://ui.perfetto.dev)\n"
     "  --explain              show the optimised plan: each kernel with the graph nodes fused\n"
-    "                         into it, bytes, FLOPs, and the memory plan\n"
+    "                         into it, bytes, FLOPs, its device, predicted and measured ms\n"
+    "                         (median over the timed runs), and the memory plan\n"
     "  --verify               re-run every kernel's nodes unfused with the scalar reference\n"
     "                         and report the worst error per kernel\n"
     "  --json                 print one JSON object instead of text\n"
@@ -43,6 +50,7 @@ struct named_file {
 struct run_args {
     const char *model;
     const char *device;
+    const char *placement;
     struct named_file inputs[MAX_FILES], expects[MAX_FILES], outputs[MAX_FILES];
     int n_inputs, n_expects, n_outputs;
     const char *labels;
@@ -67,6 +75,8 @@ struct device_result {
     double median_ms, min_ms, max_ms;
     int kernels;
     size_t arena_bytes;
+    double predicted_ms; /* cost model's prediction of one run */
+    char placement[16];
     int fell_back;
     char reason[2048];
     uint64_t allocs_in_timed_runs; /* pool allocations from the system during the timed runs */
@@ -109,6 +119,9 @@ static int parse_args(int argc, char **argv, struct run_args *a) {
         } else if (!strcmp(o, "--device")) {
             NEED_VALUE();
             a->device = v;
+        } else if (!strcmp(o, "--placement")) {
+            NEED_VALUE();
+            a->placement = v;
         } else if (!strcmp(o, "--input") || !strcmp(o, "--expect") || !strcmp(o, "--output")) {
             NEED_VALUE();
             struct named_file *arr = o[2] == 'i'   ? a->inputs
@@ -230,6 +243,39 @@ static json_object *profile_json(tsr_context *ctx, size_t from) {
     return arr;
 }
 
+/* Median over the timed runs of the time kernel ki took per run, from the profiler records
+ * [from, count) of kind kernel with the kernel's name, nodes and device (an OpenCL GEMM with an
+ * epilogue may record more than one event per run: records are summed per run). NAN when the
+ * kernel has no records. */
+static double measured_kernel_ms(tsr_context *ctx, size_t from, const struct tsr_kernel_info *ki,
+                                 int repeat) {
+    size_t n = tsr_profiler_count(ctx), matched = 0;
+    double *ms = calloc(n - from + 1, sizeof *ms);
+    if (!ms) return NAN;
+    for (size_t i = from; i < n; i++) {
+        struct tsr_profile_record r;
+        if (tsr_profiler_get(ctx, i, &r) != TSR_OK || r.kind != TSR_EVENT_KERNEL) continue;
+        if (strcmp(r.name, ki->name) || strcmp(r.nodes ? r.nodes : "", ki->nodes) ||
+            strcmp(r.device, ki->device))
+            continue;
+        ms[matched++] = (double)(r.end_ns - r.start_ns) * 1e-6;
+    }
+    double result = NAN;
+    if (matched > 0 && repeat > 0 && matched % (size_t)repeat == 0) {
+        size_t per = matched / (size_t)repeat;
+        for (int k = 0; k < repeat; k++) {
+            double t = 0;
+            for (size_t j = 0; j < per; j++)
+                t += ms[(size_t)k * per + j];
+            ms[k] = t;
+        }
+        qsort(ms, (size_t)repeat, sizeof *ms, cmp_double);
+        result = repeat % 2 ? ms[repeat / 2] : 0.5 * (ms[repeat / 2 - 1] + ms[repeat / 2]);
+    }
+    free(ms);
+    return result;
+}
+
 struct run_data {
     struct tsr_tensor inputs[MAX_FILES];
     int n_inputs;
@@ -254,12 +300,13 @@ static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_ar
     snprintf(r->requested, sizeof r->requested, "%s", device);
     r->max_abs_err = NAN;
     r->accuracy = NAN;
-    int profiling = a->profile || a->trace || a->json;
+    int profiling = a->profile || a->trace || a->json || a->explain;
     size_t mark = tsr_profiler_count(ctx);
     tsr_profiler_enable(ctx, profiling);
 
     struct tsr_compile_options co = tsr_compile_options_default();
     co.device = device;
+    co.placement = a->placement;
     tsr_plan *plan = NULL;
     tsr_status st = tsr_compile(ctx, graph, &co, &plan);
     if (st != TSR_OK) return set_error(r, ctx, st, "compile");
@@ -315,6 +362,8 @@ static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_ar
     r->kernels = tsr_plan_kernel_count(plan);
     r->arena_bytes = tsr_plan_arena_bytes(plan);
     snprintf(r->reason, sizeof r->reason, "%s", tsr_plan_device_reason(plan));
+    r->predicted_ms = tsr_plan_predicted_ms(plan);
+    snprintf(r->placement, sizeof r->placement, "%s", plan->placement);
     r->fell_back = strcmp(r->dev.id, device) != 0 && strcmp(device, "auto") != 0;
     r->outputs = json_object_new_object();
     for (int i = 0; i < n_out; i++) {
@@ -407,6 +456,12 @@ static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_ar
             json_object_object_add(row, "device", json_object_new_string(ki.device));
             json_object_object_add(row, "bytes", json_object_new_int64((int64_t)ki.bytes));
             json_object_object_add(row, "flops", json_object_new_int64((int64_t)ki.flops));
+            double pk = tsr_plan_kernel_predicted_ms(plan, i);
+            json_object_object_add(row, "predicted_ms",
+                                   isfinite(pk) ? json_object_new_double(pk) : NULL);
+            double mk = measured_kernel_ms(ctx, mark, &ki, a->repeat);
+            json_object_object_add(row, "measured_ms",
+                                   isnan(mk) ? NULL : json_object_new_double(mk));
             json_object_array_add(r->plan, row);
         }
         tsr_plan_memory_info(plan, &r->memory);
@@ -448,8 +503,13 @@ done:
 /* --explain as text. */
 static void print_explain(const struct device_result *r, int n_nodes) {
     size_t n = json_object_array_length(r->plan);
-    printf("\nplan on %s: %zu kernels for %d graph nodes\n", r->dev.id, n, n_nodes);
-    printf("  %-3s %-34s %12s %12s  %s\n", "#", "kernel", "bytes", "flops", "nodes");
+    printf(
+        "\nplan (%s placement) on %s: %zu kernels for %d graph nodes; predicted %.4f ms per run, "
+        "measured median %.4f ms (%+.0f%%)\n",
+        r->placement, r->dev.id, n, n_nodes, r->predicted_ms, r->median_ms,
+        r->median_ms > 0 ? 100.0 * (r->predicted_ms - r->median_ms) / r->median_ms : 0.0);
+    printf("  %-3s %-30s %-9s %12s %12s %9s %9s  %s\n", "#", "kernel", "device", "bytes", "flops",
+           "pred_ms", "meas_ms", "nodes");
     for (size_t i = 0; i < n; i++) {
         json_object *row = json_object_array_get_idx(r->plan, i), *v;
         json_object_object_get_ex(row, "kernel", &v);
@@ -458,8 +518,16 @@ static void print_explain(const struct device_result *r, int n_nodes) {
         long long bytes = (long long)json_object_get_int64(v);
         json_object_object_get_ex(row, "flops", &v);
         long long flops = (long long)json_object_get_int64(v);
+        json_object_object_get_ex(row, "device", &v);
+        const char *dev = json_object_get_string(v);
+        char pred[24] = "-", meas[24] = "-";
+        if (json_object_object_get_ex(row, "predicted_ms", &v) && v)
+            snprintf(pred, sizeof pred, "%.4f", json_object_get_double(v));
+        if (json_object_object_get_ex(row, "measured_ms", &v) && v)
+            snprintf(meas, sizeof meas, "%.4f", json_object_get_double(v));
         json_object_object_get_ex(row, "nodes", &v);
-        printf("  %-3zu %-34.34s %12lld %12lld  ", i, name, bytes, flops);
+        printf("  %-3zu %-30.30s %-9s %12lld %12lld %9s %9s  ", i, name, dev, bytes, flops, pred,
+               meas);
         for (size_t k = 0; k < json_object_array_length(v); k++)
             printf("%s%s", k ? ", " : "", json_object_get_string(json_object_array_get_idx(v, k)));
         printf("\n");
@@ -510,6 +578,10 @@ static json_object *result_json(const struct device_result *r) {
     json_object_object_add(o, "accuracy",
                            isnan(r->accuracy) ? NULL : json_object_new_double(r->accuracy));
     json_object_object_add(o, "median_ms", json_object_new_double(r->median_ms));
+    json_object_object_add(o, "predicted_ms",
+                           isfinite(r->predicted_ms) ? json_object_new_double(r->predicted_ms)
+                                                     : NULL);
+    json_object_object_add(o, "placement", json_object_new_string(r->placement));
     json_object_object_add(o, "min_ms", json_object_new_double(r->min_ms));
     json_object_object_add(o, "max_ms", json_object_new_double(r->max_ms));
     json_object_object_add(o, "kernels", json_object_new_int(r->kernels));
@@ -542,8 +614,9 @@ static void print_result_text(const struct device_result *r, const struct run_ar
                a->labels);
     if (!isnan(r->max_abs_err))
         printf("  max abs err: %.3g against the reference\n", r->max_abs_err);
-    printf("  time:        median %.4f ms per run over %d runs (min %.4f, max %.4f)\n",
-           r->median_ms, a->repeat, r->min_ms, r->max_ms);
+    printf("  time:        median %.4f ms per run over %d runs (min %.4f, max %.4f); predicted "
+           "%.4f ms\n",
+           r->median_ms, a->repeat, r->min_ms, r->max_ms, r->predicted_ms);
     printf("  kernels:     %d per run, arena %zu bytes, %llu pool allocations during timed runs\n",
            r->kernels, r->arena_bytes, (unsigned long long)r->allocs_in_timed_runs);
 }
