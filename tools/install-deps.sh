@@ -13,13 +13,14 @@ PACKAGES=(
   libjson-c-dev                                                               # JSON output
   libssl-dev                                                                  # SHA-256 cache keys
   check libsubunit-dev                                                        # tests
+  gnuplot-nox                                                                 # tessera bench --plot
 )
 # Only to regenerate models/ and tests/data (not needed to build or test):
 #   python3-torch python3-onnx python3-numpy python3-sklearn
-# Optional, for `tessera bench` (--plot needs gnuplot; PyTorch is a peer): pass --with-bench.
+# Optional, for `tessera bench`'s Python peers (PyTorch; ONNX models): pass --with-bench.
 # ONNX Runtime (another peer) comes from PyPI into .venv: tools/bench-venv.sh.
 if [ "${1:-}" = "--with-bench" ]; then
-  PACKAGES+=(gnuplot-nox python3-torch python3-onnx python3-numpy python3-venv)
+  PACKAGES+=(python3-torch python3-onnx python3-numpy python3-venv)
 fi
 
 missing=()
