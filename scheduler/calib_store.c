@@ -6,7 +6,7 @@
  *   { "format": "tessera-calibration", "format_version": 1, "key": "...",
  *     "tessera_version": "0.1.0", "created_unix": 1700000000, "seconds": 1.9,
  *     "outliers": "median of samples with |x - median| <= 3 * 1.4826 * MAD",
- *     "bandwidth_gbps": 20.1, "launch_us": 3.2, "run_overhead_us": 5.0,
+ *     "bandwidth_gbps": 20.1, "launch_us": 3.2, "run_overhead_us": 5.0, "trans_gops": 1.2,
  *     "h2d_gbps": 0, "d2h_gbps": 0, "latency_us": 0,
  *     "gemm": [ { "m": 32, "n": 32, "k": 32, "gflops": 5.1 }, ... ] }
  */
@@ -90,6 +90,7 @@ static const char *decode(struct json_object *root, const char *key, struct tsr_
     if (get_num(root, "bandwidth_gbps", &c.bandwidth_gbps) || c.bandwidth_gbps <= 0 ||
         get_num(root, "launch_us", &c.launch_us) || c.launch_us < 0 ||
         get_num(root, "run_overhead_us", &c.run_overhead_us) || c.run_overhead_us < 0 ||
+        get_num(root, "trans_gops", &c.trans_gops) || !(c.trans_gops > 0) ||
         get_num(root, "h2d_gbps", &c.h2d_gbps) || c.h2d_gbps < 0 ||
         get_num(root, "d2h_gbps", &c.d2h_gbps) || c.d2h_gbps < 0 ||
         get_num(root, "latency_us", &c.latency_us) || c.latency_us < 0 ||
@@ -177,6 +178,7 @@ int tsr_calib_save(const struct tsr_calibration *cal) {
     put_num(root, "bandwidth_gbps", cal->bandwidth_gbps);
     put_num(root, "launch_us", cal->launch_us);
     put_num(root, "run_overhead_us", cal->run_overhead_us);
+    put_num(root, "trans_gops", cal->trans_gops);
     put_num(root, "h2d_gbps", cal->h2d_gbps);
     put_num(root, "d2h_gbps", cal->d2h_gbps);
     put_num(root, "latency_us", cal->latency_us);

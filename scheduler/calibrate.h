@@ -35,6 +35,13 @@
  *                    pool dispatch); OpenCL: empty kernels enqueued on the in-order queue.
  *   run_overhead_us  fixed cost of a run with one tiny kernel, minus launch_us (CPU: execute
  *                    bookkeeping; OpenCL: clFinish round trip).
+ *   trans_gops       transcendental elementwise throughput (format 2): a 1 Mi-element region of
+ *                    EXP, TANH, ERF, SIGMOID (4 transcendental ops per element): 4 Mi / time,
+ *                    in 1e9 ops/s. Such regions are compute-bound (PoCL: ~75x slower than the
+ *                    bandwidth figure would say). CPU through the backend, OpenCL with an
+ *                    equivalent generated-style kernel.
+ *   gemm[]           (format 2) the CPU also measures n = 1024 (beyond the last-level cache);
+ *                    inputs hold ordinary non-zero numbers.
  *   h2d_gbps, d2h_gbps  OpenCL only: blocking clEnqueueWrite/ReadBuffer of 32 MiB.
  *   latency_us       OpenCL only: a blocking 4-byte clEnqueueWriteBuffer (round trip).
  * Target cost: < 3 s per device once the OpenCL driver's kernel cache is warm.
@@ -46,7 +53,7 @@
 
 #include <stddef.h>
 
-#define TSR_CALIB_FORMAT_VERSION 1
+#define TSR_CALIB_FORMAT_VERSION 2
 #define TSR_CALIB_MAX_GEMM       8
 
 /* One measured GEMM point: C[m,n] = A[m,k]·B[k,n], f32. */
@@ -63,7 +70,8 @@ struct tsr_calibration {
     double h2d_gbps;        /* host → device, GB/s; 0 for the native CPU */
     double d2h_gbps;        /* device → host, GB/s; 0 for the native CPU */
     double latency_us;      /* one small host↔device transfer, µs; 0 for the native CPU */
-    int n_gemm;             /* 1 .. TSR_CALIB_MAX_GEMM, increasing 2mnk */
+    double trans_gops; /* transcendental elementwise ops (exp, tanh, erf, ...) per second, 1e9 */
+    int n_gemm;        /* 1 .. TSR_CALIB_MAX_GEMM, increasing 2mnk */
     struct tsr_calib_gemm gemm[TSR_CALIB_MAX_GEMM];
     double seconds;         /* wall time the measurement took */
     long long created_unix; /* time(NULL) when measured */

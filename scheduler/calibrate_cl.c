@@ -31,17 +31,26 @@ static const char *g_source =
     "    size_t i = get_global_id(0);\n"
     "    b[i] = a[i];\n"
     "}\n"
+    "__kernel void tsr_cal_trans(__global const float *a, __global float *b) {\n"
+    "    size_t i = get_global_id(0);\n"
+    "    float x = tanh(exp(a[i]));\n"
+    "    x = erf(x);\n"
+    "    b[i] = 1.0f / (1.0f + exp(-x));\n"
+    "}\n"
     "__kernel void tsr_cal_empty(__global float *a) {\n"
     "    if (get_global_id(0) == (size_t)-1) a[0] = 0.0f;\n"
     "}\n";
 
 /* What one sample runs. */
-enum cal_op { OP_COPY, OP_EMPTY1, OP_EMPTYK, OP_WRITE, OP_READ, OP_LATENCY, OP_GEMM };
+#define TSR_CAL_TRANS_ELEMS (1u << 20) /* elements of the transcendental kernel */
+#define TSR_CAL_TRANS_OPS   4          /* exp, tanh, erf, sigmoid per element */
+
+enum cal_op { OP_TRANS, OP_COPY, OP_EMPTY1, OP_EMPTYK, OP_WRITE, OP_READ, OP_LATENCY, OP_GEMM };
 
 struct cal_state {
     tsr_context *ctx;
     struct tsr_cl_device *dev;
-    cl_kernel copy, empty;
+    cl_kernel copy, empty, trans;
     cl_mem a, b, c; /* TSR_CAL_BW_BYTES each */
     void *host;     /* TSR_CAL_BW_BYTES */
     size_t gemm_n;  /* for OP_GEMM */
@@ -52,7 +61,11 @@ static cl_int run_op(struct cal_state *s, enum cal_op op) {
     cl_command_queue q = s->dev->queue;
     cl_int err = CL_SUCCESS;
     size_t one = 1, n4 = TSR_CAL_BW_BYTES / 16;
+    size_t nt = TSR_CAL_TRANS_ELEMS;
     switch (op) {
+    case OP_TRANS:
+        err = clEnqueueNDRangeKernel(q, s->trans, 1, NULL, &nt, NULL, 0, NULL, NULL);
+        break;
     case OP_COPY:
         err = clEnqueueNDRangeKernel(q, s->copy, 1, NULL, &n4, NULL, 0, NULL, NULL);
         break;
@@ -121,8 +134,9 @@ static tsr_status setup(struct cal_state *s) {
     }
     s->copy = clCreateKernel(p, "tsr_cal_copy", &err);
     if (s->copy) s->empty = clCreateKernel(p, "tsr_cal_empty", &err);
+    if (s->empty) s->trans = clCreateKernel(p, "tsr_cal_trans", &err);
     clReleaseProgram(p); /* the kernels keep it alive */
-    if (!s->copy || !s->empty)
+    if (!s->copy || !s->empty || !s->trans)
         return TSR_ERR_CL(s->ctx, TSR_E_DEVICE, err, "calibrate %s: clCreateKernel: %s (%d)",
                           dev->id, tsr_cl_error_name(err), (int)err);
     cl_mem *bufs[3] = {&s->a, &s->b, &s->c};
@@ -139,6 +153,8 @@ static tsr_status setup(struct cal_state *s) {
     err = clSetKernelArg(s->copy, 0, sizeof s->a, &s->a);
     if (err == CL_SUCCESS) err = clSetKernelArg(s->copy, 1, sizeof s->b, &s->b);
     if (err == CL_SUCCESS) err = clSetKernelArg(s->empty, 0, sizeof s->a, &s->a);
+    if (err == CL_SUCCESS) err = clSetKernelArg(s->trans, 0, sizeof s->a, &s->a);
+    if (err == CL_SUCCESS) err = clSetKernelArg(s->trans, 1, sizeof s->b, &s->b);
     /* Zero the operands so GEMM runs on ordinary numbers. */
     for (int i = 0; i < 3 && err == CL_SUCCESS; i++)
         err = clEnqueueWriteBuffer(dev->queue, *bufs[i], CL_TRUE, 0, TSR_CAL_BW_BYTES, s->host, 0,
@@ -152,6 +168,7 @@ static tsr_status setup(struct cal_state *s) {
 static void teardown(struct cal_state *s) {
     if (s->copy) clReleaseKernel(s->copy);
     if (s->empty) clReleaseKernel(s->empty);
+    if (s->trans) clReleaseKernel(s->trans);
     if (s->a) clReleaseMemObject(s->a);
     if (s->b) clReleaseMemObject(s->b);
     if (s->c) clReleaseMemObject(s->c);
@@ -176,6 +193,9 @@ tsr_status tsr_calib_measure_opencl(tsr_context *ctx, int cl_index, struct tsr_c
     if ((st = time_op(&s, OP_WRITE, "host-to-device write", &t_w)) != TSR_OK) goto done;
     if ((st = time_op(&s, OP_READ, "device-to-host read", &t_r)) != TSR_OK) goto done;
     if ((st = time_op(&s, OP_LATENCY, "4-byte write", &t_lat)) != TSR_OK) goto done;
+    double t_tr = 0;
+    if ((st = time_op(&s, OP_TRANS, "transcendental kernel", &t_tr)) != TSR_OK) goto done;
+    out->trans_gops = (double)TSR_CAL_TRANS_OPS * TSR_CAL_TRANS_ELEMS / t_tr;
     double launch_ns = (tk - t1) / (TSR_CAL_CHAIN - 1);
     if (!(launch_ns > 0)) launch_ns = tk / TSR_CAL_CHAIN;
     out->launch_us = launch_ns * 1e-3;

@@ -23,7 +23,7 @@
 #define TSR_CAL_TINY          16         /* elements per kernel of the chain */
 
 /* GEMM sizes (square): documented in calibrate.h. */
-static const int64_t g_gemm_sizes[] = {32, 64, 128, 256, 512};
+static const int64_t g_gemm_sizes[] = {32, 64, 128, 256, 512, 1024};
 
 /* A small program under construction: up to 3 + TSR_CAL_CHAIN buffers and TSR_CAL_CHAIN
  * kernels, all storage inside the struct. */
@@ -77,6 +77,24 @@ static void add_copy_kernel(struct cal_prog *c, int in, int out, int64_t n) {
     k->u.ew.n_instrs = 1;
     k->u.ew.n_regs = 1;
     k->u.ew.instrs[0] = (struct tsr_ew_instr){.op = TSR_EW_COPY, .dst = 0, .a = -1, .b = 0};
+}
+
+static void make_chain(struct cal_prog *c, int n_kernels, int64_t n);
+
+#define TSR_CAL_TRANS_ELEMS (1 << 20) /* elements of the transcendental region */
+#define TSR_CAL_TRANS_OPS   4         /* transcendental ops per element in it */
+
+/* input[n] → y = sigmoid(erf(tanh(exp(x)))) → output[n]: one fused region, 4 transcendental ops
+ * per element (calibrate.h, trans_gops). */
+static void make_trans(struct cal_prog *c, int64_t n) {
+    make_chain(c, 1, n);
+    struct tsr_k_ew *e = &c->kernels[0].u.ew;
+    snprintf(c->kernels[0].name, sizeof c->kernels[0].name, "calibrate_trans");
+    static const uint8_t ops[TSR_CAL_TRANS_OPS] = {TSR_EW_EXP, TSR_EW_TANH, TSR_EW_ERF,
+                                                   TSR_EW_SIGMOID};
+    e->n_instrs = TSR_CAL_TRANS_OPS;
+    for (int i = 0; i < TSR_CAL_TRANS_OPS; i++)
+        e->instrs[i] = (struct tsr_ew_instr){.op = ops[i], .dst = 0, .a = (int16_t)(i ? 0 : -1)};
 }
 
 /* input[n] → (n_kernels chained copies through two arena slots) → output[n]. */
@@ -139,7 +157,11 @@ static double time_program(tsr_context *ctx, struct cal_prog *c, tsr_status *st)
         const struct tsr_buffer *b = &c->buffers[c->in_ids[i]];
         in[i].desc = b->desc;
         in[i].data = tsr_aligned_alloc(b->bytes);
-        if (in[i].data) memset(in[i].data, 0, b->bytes); /* zeros: no denormal/NaN slow paths */
+        /* Ordinary numbers (0.5 .. 1.5): no denormal/NaN slow paths, and no all-zero operands
+         * (which some code paths finish early on). */
+        if (in[i].data)
+            for (size_t e = 0; e < b->bytes / sizeof(float); e++)
+                ((float *)in[i].data)[e] = 0.5f + (float)(e % 17) / 16.0f;
     }
     const struct tsr_buffer *ob = &c->buffers[c->out_ids[0]];
     out[0].desc = ob->desc;
@@ -195,6 +217,11 @@ tsr_status tsr_calib_measure_cpu(tsr_context *ctx, struct tsr_calibration *out) 
     /* Bandwidth net of the kernel's own dispatch. */
     double net = t_bw - launch_ns > 0.5 * t_bw ? t_bw - launch_ns : t_bw;
     out->bandwidth_gbps = 2.0 * TSR_CAL_BW_FLOATS * sizeof(float) / net; /* B/ns = GB/s */
+
+    make_trans(c, TSR_CAL_TRANS_ELEMS);
+    double t_tr = time_program(ctx, c, &st);
+    if (st != TSR_OK) goto done;
+    out->trans_gops = (double)TSR_CAL_TRANS_OPS * TSR_CAL_TRANS_ELEMS / t_tr; /* per ns = G/s */
 
     out->n_gemm = 0;
     for (size_t i = 0; i < sizeof g_gemm_sizes / sizeof g_gemm_sizes[0]; i++) {

@@ -19,6 +19,7 @@ int tsr_cost_inputs_of(const struct tsr_device_info *dev, struct tsr_cost_inputs
         out->h2d_gbps = cal.h2d_gbps;
         out->d2h_gbps = cal.d2h_gbps;
         out->latency_us = cal.latency_us;
+        out->trans_gops = cal.trans_gops;
         out->n_gemm = cal.n_gemm;
         memcpy(out->gemm, cal.gemm, sizeof cal.gemm);
         for (int i = 0; i < cal.n_gemm; i++)
@@ -51,6 +52,50 @@ double tsr_cost_gemm_gflops(const struct tsr_cost_inputs *in, double flops) {
     return g[in->n_gemm - 1].gflops;
 }
 
+double tsr_cost_kernel_trans_ops(const struct tsr_kernel *k) {
+    if (!k) return 0.0;
+    switch (k->kind) {
+    case TSR_K_EW: {
+        const struct tsr_k_ew *e = &k->u.ew;
+        double elems = 1.0, per = 0.0;
+        for (int d = 0; d < e->rank; d++)
+            elems *= (double)e->dims[d];
+        for (int i = 0; i < e->n_instrs; i++)
+            switch (e->instrs[i].op) {
+            case TSR_EW_EXP:
+            case TSR_EW_LOG:
+            case TSR_EW_TANH:
+            case TSR_EW_SIGMOID:
+            case TSR_EW_ERF:
+            case TSR_EW_GELU:
+            case TSR_EW_GELU_TANH:
+                per += 1.0;
+                break;
+            case TSR_EW_POW:
+                per += 2.0;
+                break;
+            default:
+                break;
+            }
+        return elems * per;
+    }
+    case TSR_K_SOFTMAX:
+        return (double)k->u.softmax.outer * (double)k->u.softmax.axis_len *
+               (double)k->u.softmax.inner;
+    case TSR_K_GEMM:
+        if (k->u.gemm.act == TSR_ACT_SIGMOID || k->u.gemm.act == TSR_ACT_TANH)
+            return (double)k->u.gemm.batch * (double)k->u.gemm.M * (double)k->u.gemm.N;
+        return 0.0;
+    case TSR_K_CONV:
+        if (k->u.conv.act == TSR_ACT_SIGMOID || k->u.conv.act == TSR_ACT_TANH)
+            return (double)k->u.conv.N * (double)k->u.conv.M * (double)k->u.conv.OH *
+                   (double)k->u.conv.OW;
+        return 0.0;
+    default:
+        return 0.0;
+    }
+}
+
 double tsr_cost_kernel_ms(const struct tsr_cost_inputs *in, const struct tsr_kernel *k) {
     if (!in || !k) return HUGE_VAL;
     double flops = (double)k->flops, bytes = (double)k->bytes;
@@ -66,6 +111,7 @@ double tsr_cost_kernel_ms(const struct tsr_cost_inputs *in, const struct tsr_ker
     } else {
         compute_s = in->peak_gflops > 0 ? flops / (in->peak_gflops * 1e9) : HUGE_VAL;
     }
+    if (in->trans_gops > 0) compute_s += tsr_cost_kernel_trans_ops(k) / (in->trans_gops * 1e9);
     double memory_s = in->bandwidth_gbps > 0 ? bytes / (in->bandwidth_gbps * 1e9) : HUGE_VAL;
     double t = compute_s > memory_s ? compute_s : memory_s;
     t += launches * in->launch_us * 1e-6;

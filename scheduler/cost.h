@@ -14,8 +14,13 @@
  *     gemm_rate(f)       measured GFLOP/s interpolated linearly in log(2mnk) between the
  *                        calibrated points, constant beyond the first and last point; a batched
  *                        GEMM uses the size of one batch item.
- *   kernel (other)       launch + max(F / peak, B / bandwidth), peak = best measured GEMM rate
- *                        (the roofline of Williams, Waterman, Patterson, CACM 52(4), 2009).
+ *   kernel (other)       launch + max(F / peak + T / trans_rate, B / bandwidth), peak = best
+ *                        measured GEMM rate (the roofline of Williams, Waterman, Patterson,
+ *                        CACM 52(4), 2009), T = transcendental ops of the kernel (elementwise
+ *                        EXP, LOG, TANH, SIGMOID, ERF, GELU, GELU_TANH per output element, POW
+ *                        twice; softmax one EXP per element; GEMM/Conv sigmoid/tanh epilogue one
+ *                        per output element), trans_rate = calibrated trans_gops: such kernels
+ *                        are compute-bound in the math library, not bandwidth-bound.
  *   transfer of B bytes  latency + B / transfer bandwidth (h2d for inputs, d2h for outputs);
  *                        0 on the native CPU (it reads and writes the caller's memory).
  *   program              run_overhead + sum(kernels) + sum(input transfers)
@@ -37,6 +42,7 @@ struct tsr_cost_inputs {
     double launch_us;       /* per kernel */
     double run_overhead_us; /* per run */
     double h2d_gbps, d2h_gbps, latency_us;
+    double trans_gops; /* transcendental elementwise ops per second, 1e9; 0 = not modelled */
     int n_gemm;
     struct tsr_calib_gemm gemm[TSR_CALIB_MAX_GEMM];
 };
@@ -47,6 +53,9 @@ int tsr_cost_inputs_of(const struct tsr_device_info *dev, struct tsr_cost_inputs
 
 /* GEMM throughput in GFLOP/s for a GEMM of `flops` FLOPs (interpolation rule above). */
 double tsr_cost_gemm_gflops(const struct tsr_cost_inputs *in, double flops);
+
+/* Transcendental ops one run of kernel k evaluates (rule above). */
+double tsr_cost_kernel_trans_ops(const struct tsr_kernel *k);
 
 /* Predicted ms of one kernel of a run. HUGE_VAL for NULL arguments. */
 double tsr_cost_kernel_ms(const struct tsr_cost_inputs *in, const struct tsr_kernel *k);

@@ -40,7 +40,9 @@ static void check_plausible(const struct tsr_calibration *c, int opencl) {
     ck_assert_msg(c->launch_us > 0 && c->launch_us < 1e5, "launch %g us", c->launch_us);
     ck_assert_msg(c->run_overhead_us >= 0 && c->run_overhead_us < 1e6, "overhead %g us",
                   c->run_overhead_us);
-    ck_assert_int_eq(c->n_gemm, 5);
+    ck_assert_int_eq(c->n_gemm, opencl ? 5 : 6); /* the CPU also measures n = 1024 */
+    ck_assert_msg(c->trans_gops > 1e-4 && c->trans_gops < 1e5, "transcendental %g Gop/s",
+                  c->trans_gops);
     for (int i = 0; i < c->n_gemm; i++) {
         ck_assert_msg(c->gemm[i].gflops > 0.001 && c->gemm[i].gflops < 1e6, "gemm %lld: %g",
                       (long long)c->gemm[i].m, c->gemm[i].gflops);
@@ -187,6 +189,7 @@ static void install_known(tsr_context *ctx, int d, int opencl) {
         c.d2h_gbps = 2.0;
         c.latency_us = 30.0;
     }
+    c.trans_gops = 1.0;
     c.n_gemm = 2;
     c.gemm[0] = (struct tsr_calib_gemm){32, 32, 32, 10.0};
     c.gemm[1] = (struct tsr_calib_gemm){512, 512, 512, 100.0};

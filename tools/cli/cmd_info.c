@@ -25,6 +25,7 @@ static json_object *calibration_json(const struct tsr_device_info *d) {
     json_object_object_add(o, "h2d_gbps", json_object_new_double(c.h2d_gbps));
     json_object_object_add(o, "d2h_gbps", json_object_new_double(c.d2h_gbps));
     json_object_object_add(o, "latency_us", json_object_new_double(c.latency_us));
+    json_object_object_add(o, "trans_gops", json_object_new_double(c.trans_gops));
     json_object *g = json_object_new_array();
     for (int i = 0; i < c.n_gemm; i++) {
         json_object *p = json_object_new_object();
@@ -53,6 +54,7 @@ static void print_calibration(const struct tsr_device_info *d) {
     if (d->backend == TSR_BACKEND_OPENCL)
         printf(", h2d %.1f GB/s, d2h %.1f GB/s, latency %.1f us", c.h2d_gbps, c.d2h_gbps,
                c.latency_us);
+    printf(", transcendental %.2f Gop/s", c.trans_gops);
     printf("\n            GEMM GFLOP/s:");
     for (int i = 0; i < c.n_gemm; i++)
         printf(" %lldx%lldx%lld %.1f%s", (long long)c.gemm[i].m, (long long)c.gemm[i].n,
