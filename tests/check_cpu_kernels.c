@@ -486,6 +486,37 @@ START_TEST(test_ew_axpy_softmax_row) {
 }
 END_TEST
 
+/* stream_copy copies exactly n floats at every alignment of y (plain head up to the 64-byte
+ * boundary, streaming body, masked tail) and leaves the neighbours alone; store_fence exists. */
+START_TEST(test_ew_stream_copy) {
+    if (_i >= n_tiers()) return;
+    const struct tsr_cpu_ew_kernels *k = tsr_cpu_ew_table((tsr_cpu_isa)_i);
+    ck_assert_ptr_nonnull(k->stream_copy);
+    ck_assert_ptr_nonnull(k->store_fence);
+    enum { CAP = 1024 + 64 };
+    float *buf = aligned_alloc(64, (CAP + 32) * sizeof *buf);
+    float x[CAP];
+    ts_fill_uniform(x, CAP, 91, -4.0f, 4.0f);
+    const size_t ns[] = {0, 1, 7, 15, 16, 17, 31, 33, 100, 1000, 1024};
+    for (size_t off = 0; off < 17; off++)
+        for (size_t si = 0; si < sizeof ns / sizeof ns[0]; si++) {
+            const size_t n = ns[si];
+            for (size_t i = 0; i < CAP + 32; i++)
+                buf[i] = -99.0f;
+            k->stream_copy(n, x, buf + 1 + off);
+            k->store_fence();
+            ck_assert_msg(buf[off] == -99.0f, "%s: wrote before y (off %zu n %zu)",
+                          tsr_cpu_isa_name(k->isa), off, n);
+            for (size_t i = 0; i < n; i++)
+                ck_assert_msg(buf[1 + off + i] == x[i], "%s: off %zu n %zu: element %zu",
+                              tsr_cpu_isa_name(k->isa), off, n, i);
+            ck_assert_msg(buf[1 + off + n] == -99.0f, "%s: wrote past y (off %zu n %zu)",
+                          tsr_cpu_isa_name(k->isa), off, n);
+        }
+    free(buf);
+}
+END_TEST
+
 /* ---- GEMM ---- */
 
 static const struct tsr_cpu_ew_kernels *tier_table(int i) {
@@ -856,6 +887,58 @@ START_TEST(test_ew_exec_tiles_and_threads) {
     free(bias);
     free(scratch);
     free(ref);
+}
+END_TEST
+
+/* A region whose output exceeds TSR_CPU_EW_STREAM_MIN_BYTES goes out with streaming stores
+ * (the last instruction's tile is copied from its register tile), on two threads; the output
+ * pointer is misaligned by one float so that every tile starts off the 64-byte grid. */
+START_TEST(test_ew_exec_streaming) {
+    if (_i >= n_tiers()) return;
+    struct tsr_cpu_pool *pool = NULL;
+    ck_assert_int_eq(tsr_cpu_pool_create(NULL, NULL, 2, &pool), TSR_OK);
+    const int64_t rows = 3, inner = ((int64_t)1 << 21) + 5; /* 24 MiB of output */
+    const size_t total = (size_t)(rows * inner);
+    ck_assert_uint_ge(total * sizeof(float), TSR_CPU_EW_STREAM_MIN_BYTES);
+    float *a = malloc(total * sizeof *a), *b = malloc((size_t)inner * sizeof *b);
+    float *ybuf = malloc((total + 2) * sizeof *ybuf);
+    ts_fill_uniform(a, total, 51, -3.0f, 3.0f);
+    ts_fill_uniform(b, (size_t)inner, 52, -1.0f, 1.0f);
+    const float half = 0.5f;
+    /* y = relu(a + b) * 0.5 */
+    struct tsr_k_ew k = {
+        .rank = 2,
+        .dims = {rows, inner},
+        .strides = {{inner, 1}, {0, 1}, {0, 0}},
+        .n_instrs = 3,
+        .n_regs = 1,
+        .instrs = {INSTR(ADD, 0, -1, -2), INSTR(RELU, 0, 0, 0), INSTR(MUL, 0, 0, -3)}};
+    const size_t per = tsr_cpu_ew_scratch_floats(&k, 32768);
+    float *scratch = malloc(2 * per * sizeof *scratch);
+    struct tsr_cpu_env env = {.ew = tier_table(_i),
+                              .pool = pool,
+                              .l1d_bytes = 32768,
+                              .panel_cache_bytes = 1 << 20,
+                              .scratch = scratch,
+                              .scratch_floats = per,
+                              .n_threads = 2};
+    const float *in[3] = {a, b, &half};
+    ybuf[0] = 123.0f;
+    ybuf[total + 1] = 456.0f;
+    float *y = ybuf + 1;
+    ck_assert_int_eq(tsr_cpu_ew_check(NULL, "stream", &k, 3), TSR_OK);
+    tsr_cpu_ew_run(&env, &k, in, y);
+    ck_assert(ybuf[0] == 123.0f && ybuf[total + 1] == 456.0f);
+    for (size_t e = 0; e < total; e++) {
+        const float s = a[e] + b[e % (size_t)inner];
+        const float r = (s > 0.0f ? s : 0.0f) * 0.5f; /* exact in float, as the kernels */
+        ck_assert_msg(y[e] == r, "element %zu: got %.9g expected %.9g", e, y[e], r);
+    }
+    tsr_cpu_pool_destroy(pool);
+    free(a);
+    free(b);
+    free(ybuf);
+    free(scratch);
 }
 END_TEST
 
@@ -1674,12 +1757,14 @@ static Suite *cpu_kernels_suite(void) {
     tcase_add_loop_test(tc, test_ew_special_new, 0, 3);
     tcase_add_loop_test(tc, test_ew_pow, 0, 3);
     tcase_add_loop_test(tc, test_ew_axpy_softmax_row, 0, 3);
+    tcase_add_loop_test(tc, test_ew_stream_copy, 0, 3);
     tcase_add_loop_test(tc, test_gemm_epilogues, 0, 3);
     tcase_add_loop_test(tc, test_gemm_batch, 0, 3);
     tcase_add_test(tc, test_gemm_check_rejects);
     tcase_add_loop_test(tc, test_ew_exec_broadcast, 0, 3);
     tcase_add_loop_test(tc, test_ew_exec_program, 0, 3);
     tcase_add_loop_test(tc, test_ew_exec_tiles_and_threads, 0, 3);
+    tcase_add_loop_test(tc, test_ew_exec_streaming, 0, 3);
     tcase_add_test(tc, test_ew_check_rejects);
     tcase_add_loop_test(tc, test_softmax, 0, 3);
     tcase_add_loop_test(tc, test_conv, 0, 3);

@@ -79,6 +79,15 @@ tsr_status tsr_cpu_ew_check(tsr_context *ctx, const char *name, const struct tsr
 void tsr_cpu_ew_run(const struct tsr_cpu_env *env, const struct tsr_k_ew *k,
                     const float *const *inputs, float *y);
 #define TSR_CPU_EW_PARALLEL_MIN ((int64_t)64 * 1024)
+/* Elements per task of the parallel loop (contiguous tiles; 256 KiB of output). */
+#define TSR_CPU_EW_TASK_ELEMS ((int64_t)64 * 1024)
+/* Regions whose output has at least this many bytes write it with streaming stores
+ * (tsr_cpu_ew_kernels.stream_copy): far larger than the private caches, so it would reach memory
+ * anyway, and streaming saves the write-allocate read. 16 MiB: measured on the 2-core
+ * development VM (copy with one thread: plain and streaming stores are equal (~30 GB/s) while
+ * source + destination fit the VM's share of the L3, about 32 MiB each; at 64 MiB each
+ * streaming gives 18 GB/s against 12 GB/s plain). */
+#define TSR_CPU_EW_STREAM_MIN_BYTES ((uint64_t)16 << 20)
 
 /* ---- softmax (softmax.c) ---- */
 

@@ -35,6 +35,10 @@ static inline vf v_ld(const float *p) {
 static inline void v_st(float *p, vf v) {
     _mm256_storeu_ps(p, v);
 }
+/* Non-temporal store of W floats; p 32-byte aligned. */
+static inline void v_st_nt(float *p, vf v) {
+    _mm256_stream_ps(p, v);
+}
 static inline vf v_ld_n(const float *p, size_t r) {
     return _mm256_maskload_ps(p, tail_mask(r));
 }

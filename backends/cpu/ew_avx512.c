@@ -27,6 +27,10 @@ static inline vf v_ld(const float *p) {
 static inline void v_st(float *p, vf v) {
     _mm512_storeu_ps(p, v);
 }
+/* Non-temporal store of W floats; p 64-byte aligned. */
+static inline void v_st_nt(float *p, vf v) {
+    _mm512_stream_ps(p, v);
+}
 static inline vf v_ld_n(const float *p, size_t r) {
     return _mm512_maskz_loadu_ps(tail_mask(r), p);
 }

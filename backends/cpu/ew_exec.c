@@ -104,6 +104,7 @@ struct tsr_ew_job {
     int64_t tiles_per_row;
     int64_t n_tiles;
     int64_t tiles_per_task;
+    int stream; /* 1: the last instruction's tile goes out with streaming stores */
 };
 
 /* One operand of an instruction for the current tile. */
@@ -141,7 +142,8 @@ static void tsr_ew_tile(const struct tsr_ew_job *job, int64_t t, float *regs) {
 
     for (int ii = 0; ii < k->n_instrs; ii++) {
         const struct tsr_ew_instr *in = &k->instrs[ii];
-        float *dst = ii == k->n_instrs - 1 ? out : regs + (size_t)in->dst * job->tile;
+        float *dst =
+            ii == k->n_instrs - 1 && !job->stream ? out : regs + (size_t)in->dst * job->tile;
         const int arity = tsr_ew_arity((tsr_ew_op)in->op);
         struct tsr_ew_operand o[2];
         const int16_t src[2] = {in->a, in->b};
@@ -175,6 +177,8 @@ static void tsr_ew_tile(const struct tsr_ew_job *job, int64_t t, float *regs) {
             tsr_ew_fill(dst, len, v);
         }
     }
+    if (job->stream)
+        ew->stream_copy(len, regs + (size_t)k->instrs[k->n_instrs - 1].dst * job->tile, out);
 }
 
 static void tsr_ew_task(void *arg, size_t task, int thread_id) {
@@ -185,6 +189,8 @@ static void tsr_ew_task(void *arg, size_t task, int thread_id) {
         t0 + job->tiles_per_task < job->n_tiles ? t0 + job->tiles_per_task : job->n_tiles;
     for (int64_t t = t0; t < t1; t++)
         tsr_ew_tile(job, t, regs);
+    /* streaming stores are weakly ordered: make them visible before the task is reported done */
+    if (job->stream) job->env->ew->store_fence();
 }
 
 void tsr_cpu_ew_run(const struct tsr_cpu_env *env, const struct tsr_k_ew *k,
@@ -198,9 +204,17 @@ void tsr_cpu_ew_run(const struct tsr_cpu_env *env, const struct tsr_k_ew *k,
     job.inner = k->dims[k->rank - 1];
     job.tiles_per_row = (job.inner + (int64_t)job.tile - 1) / (int64_t)job.tile;
     job.n_tiles = (total / job.inner) * job.tiles_per_row;
-    /* A task covers about one full tile of elements (short rows are grouped). */
+    job.stream = (uint64_t)total * sizeof(float) >= TSR_CPU_EW_STREAM_MIN_BYTES;
+    /* Tasks are contiguous runs of tiles of about TSR_CPU_EW_TASK_ELEMS elements (short rows are
+     * grouped): each thread then reads and writes long sequential streams (what the hardware
+     * prefetchers follow) and claims a task from the shared counter once per ~256 KiB rather than
+     * once per tile. With fewer elements, split so that every thread gets about 4 tasks. */
     const int64_t tile_len = job.inner < (int64_t)job.tile ? job.inner : (int64_t)job.tile;
-    job.tiles_per_task = (int64_t)job.tile / tile_len;
+    int64_t task_elems = TSR_CPU_EW_TASK_ELEMS;
+    const int64_t even = total / (4 * (int64_t)(env->n_threads > 0 ? env->n_threads : 1));
+    if (even < task_elems) task_elems = even;
+    job.tiles_per_task = task_elems / tile_len;
+    if (job.tiles_per_task < 1) job.tiles_per_task = 1;
     const int64_t n_tasks = (job.n_tiles + job.tiles_per_task - 1) / job.tiles_per_task;
     if (total > TSR_CPU_EW_PARALLEL_MIN && env->n_threads > 1 && env->pool)
         tsr_cpu_pool_parallel_for(env->pool, (size_t)n_tasks, tsr_ew_task, &job);

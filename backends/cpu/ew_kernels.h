@@ -65,6 +65,16 @@ struct tsr_cpu_ew_kernels {
      * (mean + corr is the row mean split in two: x - mean is exact for x near mean.) */
     void (*norm_row)(size_t n, const float *x, float mean, float corr, float rstd,
                      const float *scale, const float *bias, float *y);
+    /* y[0..n) = x[0..n) written with non-temporal (streaming) stores where the tier has them
+     * (AVX2/AVX-512: plain stores up to y's first 64-byte boundary and for the tail, streaming
+     * stores in between; scalar: memcpy). For outputs far larger than the caches: the store
+     * bypasses the cache, so it neither evicts useful lines nor reads the line first
+     * (write-allocate), which saves a third of the traffic of a read+write stream. Streaming stores
+     * are weakly ordered: the writer calls store_fence before another thread may read y. */
+    void (*stream_copy)(size_t n, const float *x, float *y);
+    /* Orders the calling thread's streaming stores before its later stores (x86 sfence; no-op on
+     * the scalar tier). */
+    void (*store_fence)(void);
     /* Numerically stable softmax of one contiguous row of n >= 1 elements:
      * y[i] = exp(x[i] - max(x)) / sum_j exp(x[j] - max(x)). y may equal x. */
     void (*softmax_row)(size_t n, const float *x, float *y);

@@ -6,6 +6,7 @@
 #include "backends/cpu/ew_kernels.h"
 
 #include <math.h>
+#include <string.h>
 
 static inline float sc_add(float a, float b) {
     return a + b;
@@ -167,6 +168,13 @@ static void norm_row(size_t n, const float *x, float mean, float corr, float rst
         y[i] = ((x[i] - mean) - corr) * rstd * scale[i] + (bias ? bias[i] : 0.0f);
 }
 
+/* The scalar tier has no streaming stores: a plain copy (see tsr_cpu_ew_kernels.stream_copy). */
+static void stream_copy(size_t n, const float *x, float *y) {
+    if (n > 0 && x != y) memmove(y, x, n * sizeof(float));
+}
+
+static void store_fence(void) {}
+
 const struct tsr_cpu_ew_kernels tsr_cpu_ew_scalar = {
     .isa = TSR_ISA_SCALAR,
     .unary = {[TSR_EW_RELU] = relu_u,
@@ -204,4 +212,6 @@ const struct tsr_cpu_ew_kernels tsr_cpu_ew_scalar = {
     .sum_dev = sum_dev,
     .norm_row = norm_row,
     .softmax_row = softmax_row,
+    .stream_copy = stream_copy,
+    .store_fence = store_fence,
 };

@@ -381,6 +381,24 @@ static void norm_row(size_t n, const float *x, float mean, float corr, float rst
     }
 }
 
+/* See struct tsr_cpu_ew_kernels.stream_copy. v_st_nt needs a 64-byte aligned address (AVX-512)
+ * / 32-byte (AVX2): the head up to the first 64-byte boundary is copied with plain stores. */
+static void stream_copy(size_t n, const float *x, float *y) {
+    size_t i = 0;
+    size_t head = (uintptr_t)y % sizeof(float) != 0
+                      ? n
+                      : ((64 - (size_t)((uintptr_t)y % 64)) % 64) / sizeof(float);
+    for (; i < head && i < n; i++)
+        y[i] = x[i];
+    for (; i + W <= n; i += W)
+        v_st_nt(y + i, v_ld(x + i));
+    if (i < n) v_st_n(y + i, n - i, v_ld_n(x + i, n - i));
+}
+
+static void store_fence(void) {
+    _mm_sfence();
+}
+
 /* Table entries shared by the vector tiers (designated initialisers of struct
  * tsr_cpu_ew_kernels). */
 #define TSR_V_TABLE_ENTRIES                                                                        \
@@ -412,6 +430,7 @@ static void norm_row(size_t n, const float *x, float mean, float corr, float rst
                   [TSR_EW_DIV] = div_sv,                                                           \
                   [TSR_EW_POW] = pow_sv},                                                          \
     .exp = exp_plain, .axpy = axpy, .sum_row = sum_row, .max_row = max_row, .max_vv = maxop_vv,    \
-    .sum_dev = sum_dev, .norm_row = norm_row
+    .sum_dev = sum_dev, .norm_row = norm_row, .stream_copy = stream_copy,                          \
+    .store_fence = store_fence
 
 #endif
