@@ -23,6 +23,7 @@
 #include "runtime/program.h"
 #include "test_support.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -707,6 +708,93 @@ START_TEST(test_gemm_batch) {
 }
 END_TEST
 
+/* GEMM blocks on a 3-thread pool: row panels with an epilogue, one block per thread without,
+ * column blocks when M is small, batches, in-place residual; each against the double loop. */
+START_TEST(test_gemm_threads) {
+    if (_i >= n_tiers()) return;
+    struct tsr_cpu_pool *pool = NULL;
+    ck_assert_int_eq(tsr_cpu_pool_create(NULL, NULL, 3, &pool), TSR_OK);
+    const int blas_threads = openblas_get_num_threads();
+    struct tsr_cpu_env env = {.ew = tier_table(_i),
+                              .pool = pool,
+                              .l1d_bytes = 32768,
+                              .panel_cache_bytes = 65536,
+                              .n_threads = 3};
+    char what[160];
+    /* row panels: 600 x 300 x 64 = 23 MFLOP, bias + relu */
+    struct tsr_k_gemm g = {.batch = 1,
+                           .M = 600,
+                           .N = 300,
+                           .K = 64,
+                           .lda = 64,
+                           .ldb = 300,
+                           .alpha = 1.0f,
+                           .has_c = 1,
+                           .beta = 1.0f,
+                           .c_stride_n = 1,
+                           .act = TSR_ACT_RELU};
+    int64_t mb = 0, nb = 0;
+    tsr_cpu_gemm_split(&env, &g, &mb, &nb);
+    ck_assert_int_eq(nb, g.N);
+    ck_assert_int_le(mb, tsr_cpu_gemm_panel_rows(g.M, g.N, g.K, env.panel_cache_bytes));
+    ck_assert_int_ge((g.M + mb - 1) / mb, 3);
+    snprintf(what, sizeof what, "%s threaded gemm row panels", tsr_cpu_isa_name(_i));
+    check_gemm(&env, &g, what);
+    /* no epilogue: one block per thread */
+    g.has_c = 0;
+    g.act = TSR_ACT_NONE;
+    tsr_cpu_gemm_split(&env, &g, &mb, &nb);
+    ck_assert_int_eq(mb, 200);
+    ck_assert_int_eq(nb, g.N);
+    snprintf(what, sizeof what, "%s threaded gemm bare", tsr_cpu_isa_name(_i));
+    check_gemm(&env, &g, what);
+    /* small M: column blocks (multiples of 16), transposed B, leaky relu, residual */
+    struct tsr_k_gemm s = {.batch = 1,
+                           .M = 7,
+                           .N = 2000,
+                           .K = 256,
+                           .trans_b = 1,
+                           .lda = 256,
+                           .ldb = 256,
+                           .alpha = 0.5f,
+                           .has_c = 1,
+                           .beta = 2.0f,
+                           .c_stride_n = 1,
+                           .has_residual = 1,
+                           .act = TSR_ACT_LEAKY_RELU,
+                           .act_p0 = 0.1f};
+    tsr_cpu_gemm_split(&env, &s, &mb, &nb);
+    ck_assert_int_eq(mb, s.M);
+    ck_assert_int_lt(nb, s.N);
+    ck_assert_int_eq(nb % 16, 0);
+    snprintf(what, sizeof what, "%s threaded gemm column blocks", tsr_cpu_isa_name(_i));
+    check_gemm(&env, &s, what);
+    snprintf(what, sizeof what, "%s threaded gemm column blocks in place", tsr_cpu_isa_name(_i));
+    check_gemm_ip(&env, &s, what, 1);
+    /* batches spread over the threads, C [M, N] per batch, sigmoid */
+    struct tsr_k_gemm b = {.batch = 5,
+                           .M = 40,
+                           .N = 96,
+                           .K = 200,
+                           .lda = 200,
+                           .ldb = 96,
+                           .stride_a = 40 * 200,
+                           .stride_b = 0,
+                           .alpha = 1.0f,
+                           .has_c = 1,
+                           .beta = 1.0f,
+                           .c_stride_b = 40 * 96,
+                           .c_stride_m = 96,
+                           .c_stride_n = 1,
+                           .act = TSR_ACT_SIGMOID};
+    snprintf(what, sizeof what, "%s threaded gemm batches", tsr_cpu_isa_name(_i));
+    check_gemm(&env, &b, what);
+    /* OpenBLAS's thread count is what it was before the runs (held at 1 only during them) */
+    ck_assert_int_eq(openblas_get_num_threads(), blas_threads);
+    tsr_cpu_pool_destroy(pool);
+}
+END_TEST
+
 START_TEST(test_gemm_check_rejects) {
     struct tsr_k_gemm g = {
         .batch = 1, .M = 4, .N = 5, .K = 6, .lda = 3 /* < K */, .ldb = 5, .alpha = 1.0f};
@@ -1042,7 +1130,8 @@ static void check_conv(int tier, struct tsr_cpu_pool *pool, const struct tsr_k_c
     ts_fill_uniform(b, (size_t)c->M, 73, -1.0f, 1.0f);
     ts_fill_uniform(r, ny, 74, -1.0f, 1.0f);
     const size_t sf = tsr_cpu_conv_scratch_floats(c, panel_cache) + 16;
-    float *scratch = malloc(sf * sizeof *scratch);
+    /* one im2col panel per thread (the panels run on the pool) */
+    float *scratch = malloc(sf * (size_t)tsr_cpu_pool_threads(pool) * sizeof *scratch);
     struct tsr_cpu_env env = exec_env(tier, pool, panel_cache, scratch, sf);
     for (size_t i = 0; i < ny; i++)
         y[i] = in_place ? r[i] : NAN;
@@ -1760,6 +1849,7 @@ static Suite *cpu_kernels_suite(void) {
     tcase_add_loop_test(tc, test_ew_stream_copy, 0, 3);
     tcase_add_loop_test(tc, test_gemm_epilogues, 0, 3);
     tcase_add_loop_test(tc, test_gemm_batch, 0, 3);
+    tcase_add_loop_test(tc, test_gemm_threads, 0, 3);
     tcase_add_test(tc, test_gemm_check_rejects);
     tcase_add_loop_test(tc, test_ew_exec_broadcast, 0, 3);
     tcase_add_loop_test(tc, test_ew_exec_program, 0, 3);

@@ -16,7 +16,10 @@
  *    Scratch: (C/group)*KH*KW * P floats, taken from env->scratch (allocated at prepare from the
  *    host pool), so a run allocates nothing. P is sized so that the column panel plus the Y
  *    panel take half of env->panel_cache_bytes (as the GEMM panels of gemm.c).
- * The GEMM paths run on the calling thread; OpenBLAS parallelises each sgemm call.
+ * Threading: every (image, group, panel) is one task of the pool: im2col into the running
+ * thread's slice of env->scratch, a single-threaded sgemm (OpenBLAS held at 1 thread, see
+ * tsr_cpu_blas_single_enter) and the epilogue, so im2col, GEMM and epilogue all run in parallel
+ * (before, the panels ran in order on the calling thread, OpenBLAS threading each sgemm call).
  * In-place residual (Y == R): sgemm accumulates onto R with beta = 1 (direct path: R is read
  * before the plane is written, row by row).
  */
@@ -94,7 +97,8 @@ static void tsr_conv_epilogue(const struct tsr_cpu_env *env, const struct tsr_k_
         float *yr = y + m * ld;
         if (bias) env->ew->binary_vs[TSR_EW_ADD](len, yr, &bias[m], yr);
         if (r) env->ew->binary[TSR_EW_ADD](len, yr, r + m * ld, yr);
-        tsr_cpu_act_apply(env, c->act, c->act_p0, c->act_p1, len, yr);
+        if (c->act != TSR_ACT_NONE)
+            env->ew->bias_act(len, 1.0f, NULL, yr, c->act, c->act_p0, c->act_p1);
     }
 }
 
@@ -209,6 +213,47 @@ static void tsr_conv_depthwise(const struct tsr_cpu_env *env, const struct tsr_k
 
 /* ---- GEMM paths ---- */
 
+struct tsr_conv_job {
+    const struct tsr_cpu_env *env;
+    const struct tsr_k_conv *c;
+    const float *X, *Wt, *bias, *R;
+    float *Y;
+    int direct, in_place;
+    int64_t P, n_panels; /* columns per panel, panels per (image, group) */
+};
+
+/* One panel of one (image, group): im2col into this thread's scratch slice (direct 1x1: none),
+ * single-threaded sgemm into the panel of Y, epilogue while the panel is in cache. */
+static void tsr_conv_task(void *arg, size_t task, int thread_id) {
+    const struct tsr_conv_job *job = arg;
+    const struct tsr_k_conv *c = job->c;
+    const struct tsr_cpu_env *env = job->env;
+    const int64_t hw_out = c->OH * c->OW, G = c->group, cg = c->C / G, mg = c->M / G;
+    const int64_t kc = cg * c->KH * c->KW;
+    const int64_t ng = (int64_t)task / job->n_panels, p0 = ((int64_t)task % job->n_panels) * job->P;
+    const int64_t n = ng / G, g = ng % G;
+    const int64_t np = hw_out - p0 < job->P ? hw_out - p0 : job->P;
+    const float *xn = job->X + n * c->C * c->H * c->W;
+    const float *wg = job->Wt + g * mg * kc;
+    float *yg = job->Y + (n * c->M + g * mg) * hw_out;
+    const float *rg = job->R && !job->in_place ? job->R + (n * c->M + g * mg) * hw_out : NULL;
+    const float *B;
+    int64_t ldb;
+    if (job->direct) {
+        B = xn + g * cg * c->H * c->W + p0;
+        ldb = c->H * c->W;
+    } else {
+        float *col = env->scratch + (size_t)thread_id * env->scratch_floats;
+        tsr_im2col(c, xn, g * cg, cg, p0, np, col);
+        B = col;
+        ldb = np;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)np, (int)kc, 1.0f, wg,
+                (int)kc, B, (int)ldb, job->in_place ? 1.0f : 0.0f, yg + p0, (int)hw_out);
+    tsr_conv_epilogue(env, c, job->bias ? job->bias + g * mg : NULL, rg ? rg + p0 : NULL, hw_out,
+                      mg, (size_t)np, yg + p0);
+}
+
 void tsr_cpu_conv_run(const struct tsr_cpu_env *env, const struct tsr_k_conv *c, const float *X,
                       const float *Wt, const float *bias, const float *R, float *Y) {
     const int64_t hw_out = c->OH * c->OW;
@@ -217,35 +262,19 @@ void tsr_cpu_conv_run(const struct tsr_cpu_env *env, const struct tsr_k_conv *c,
         tsr_conv_depthwise(env, c, X, Wt, bias, R, Y);
         return;
     }
-    const int64_t G = c->group, cg = c->C / G, mg = c->M / G;
-    const int64_t kc = cg * c->KH * c->KW;
-    const int direct = tsr_conv_is_1x1(c);
-    const int64_t P = tsr_cpu_conv_panel_cols(c, env->panel_cache_bytes);
-    const int in_place = R != NULL && R == Y;
-    for (int64_t n = 0; n < c->N; n++) {
-        const float *xn = X + n * c->C * c->H * c->W;
-        for (int64_t g = 0; g < G; g++) {
-            const float *wg = Wt + g * mg * kc;
-            float *yg = Y + (n * c->M + g * mg) * hw_out;
-            const float *rg = R && !in_place ? R + (n * c->M + g * mg) * hw_out : NULL;
-            for (int64_t p0 = 0; p0 < hw_out; p0 += P) {
-                const int64_t np = hw_out - p0 < P ? hw_out - p0 : P;
-                const float *B;
-                int64_t ldb;
-                if (direct) {
-                    B = xn + g * cg * c->H * c->W + p0;
-                    ldb = c->H * c->W;
-                } else {
-                    tsr_im2col(c, xn, g * cg, cg, p0, np, env->scratch);
-                    B = env->scratch;
-                    ldb = np;
-                }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)np, (int)kc,
-                            1.0f, wg, (int)kc, B, (int)ldb, in_place ? 1.0f : 0.0f, yg + p0,
-                            (int)hw_out);
-                tsr_conv_epilogue(env, c, bias ? bias + g * mg : NULL, rg ? rg + p0 : NULL, hw_out,
-                                  mg, (size_t)np, yg + p0);
-            }
-        }
-    }
+    struct tsr_conv_job job = {.env = env, .c = c, .X = X, .Wt = Wt, .bias = bias, .R = R, .Y = Y};
+    job.direct = tsr_conv_is_1x1(c);
+    job.in_place = R != NULL && R == Y;
+    job.P = tsr_cpu_conv_panel_cols(c, env->panel_cache_bytes);
+    job.n_panels = (hw_out + job.P - 1) / job.P;
+    const int64_t n_tasks = c->N * c->group * job.n_panels;
+    const double flops =
+        2.0 * (double)(c->N * c->M * hw_out) * (double)(c->C / c->group) * (double)(c->KH * c->KW);
+    tsr_cpu_blas_single_enter();
+    if (n_tasks > 1 && env->pool && env->n_threads > 1 && flops >= TSR_CPU_GEMM_PARALLEL_FLOPS)
+        tsr_cpu_pool_parallel_for(env->pool, (size_t)n_tasks, tsr_conv_task, &job);
+    else
+        for (int64_t t = 0; t < n_tasks; t++)
+            tsr_conv_task(&job, (size_t)t, 0);
+    tsr_cpu_blas_single_leave();
 }

@@ -3,7 +3,7 @@
  * and the per-plan executable behind tsr_cpu_backend_ops (runtime/program.h).
  *
  * prepare validates every kernel, takes the TEMP arena and the per-thread scratch (elementwise
- * register tiles; conv's im2col panel in thread 0's slice) from the host pool, and resolves
+ * register tiles; conv's im2col panels, one per thread) from the host pool, and resolves
  * CONST/TEMP buffer pointers; execute only fills in the caller's INPUT/OUTPUT pointers and runs the
  * kernels in order, so a run allocates nothing. The ISA of an executable is the backend's ISA when
  * it was prepared.
@@ -340,7 +340,7 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
             size_t s = tsr_cpu_ew_scratch_floats(&kn->u.ew, ex->env.l1d_bytes);
             if (s > scratch) scratch = s;
         }
-        /* conv's im2col panel lives in thread 0's slice (the conv runs on the calling thread) */
+        /* conv's im2col panel: one in every thread's slice (panels run on the pool) */
         if (st == TSR_OK && kn->kind == TSR_K_CONV) {
             size_t s = tsr_cpu_conv_scratch_floats(&kn->u.conv, ex->env.panel_cache_bytes);
             if (s > scratch) scratch = s;

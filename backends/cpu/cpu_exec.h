@@ -40,12 +40,36 @@ tsr_status tsr_cpu_gemm_check(tsr_context *ctx, const char *name, const struct t
  * tsr_k_gemm). A, B, C (NULL when !g->has_c), R (NULL when !g->has_residual; [batch, M, N]
  * contiguous like Y) and Y are host pointers with the layouts of tsr_k_gemm; Y must not overlap
  * A, B or C; it may be exactly R (in-place residual: sgemm then accumulates onto R with
- * beta = 1, so the sum's rounding order differs, not its value beyond float rounding). Matrix
- * products go to cblas_sgemm (row-major) one panel of rows of M at a time (tsr_cpu_gemm_panel_rows
- * with env->panel_cache_bytes); the epilogue runs on that panel right after. `g` must have passed
- * tsr_cpu_gemm_check. */
+ * beta = 1, so the sum's rounding order differs, not its value beyond float rounding). Y is cut
+ * into blocks (tsr_cpu_gemm_split); each block is one task on env->pool: a single-threaded
+ * cblas_sgemm (row-major) into the block, then the epilogue on that block while it is in the
+ * core's cache. OpenBLAS runs with 1 thread meanwhile (tsr_cpu_blas_single_enter). `g` must have
+ * passed tsr_cpu_gemm_check. Thread-safe for disjoint Y. */
 void tsr_cpu_gemm_run(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g, const float *A,
                       const float *B, const float *C, const float *R, float *Y);
+
+/* Block of Y one GEMM task computes: *mb rows x *nb columns (per batch). Without an epilogue
+ * (no C, no residual, no activation) one block per thread (rows of M split evenly: every thread
+ * packs B once, as OpenBLAS's own threading); with one, at least 4 blocks per thread (dynamic
+ * claiming absorbs a core taken by another process) of at most tsr_cpu_gemm_panel_rows rows (the
+ * block stays cached for the epilogue). Blocks have >= 16 rows unless M < 16; when M is too small
+ * to give every thread a block, N is split in multiples of 16 columns. Products below
+ * TSR_CPU_GEMM_PARALLEL_FLOPS, or a single thread, give whole-N blocks of panel rows (epilogue) or
+ * all of M. Pure function. */
+void tsr_cpu_gemm_split(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g, int64_t *mb,
+                        int64_t *nb);
+/* 2*M*N*K*batch below which a GEMM runs on the calling thread (a pool wake-up costs ~10-50 us). */
+#define TSR_CPU_GEMM_PARALLEL_FLOPS 4.0e6
+
+/* OpenBLAS's thread count is process-wide. tessera parallelises GEMMs and convolutions over its
+ * own pool, each task calling sgemm, so it needs OpenBLAS single-threaded while it runs: enter
+ * sets 1 thread (remembering the previous count) when no other tessera GEMM is running, leave
+ * restores it when the last one finishes (a process-wide count under a mutex). Other users of
+ * OpenBLAS in the process (the bench's openblas peer) keep their setting between tessera runs; one
+ * calling OpenBLAS concurrently with a tessera GEMM runs single-threaded (still correct).
+ * Thread-safe. Every enter must be paired with a leave. */
+void tsr_cpu_blas_single_enter(void);
+void tsr_cpu_blas_single_leave(void);
 
 /* 1 when `act` is one of the tsr_activation values this backend implements. */
 int tsr_cpu_act_valid(tsr_activation act);
@@ -107,13 +131,16 @@ tsr_status tsr_cpu_conv_check(tsr_context *ctx, const char *name, const struct t
  * the panel of the column matrix ((C/group)*KH*KW x cols) plus the Y panel ((M/group) x cols)
  * take at most half of that cache; a multiple of 16 (or all of OH*OW), at least 16. */
 int64_t tsr_cpu_conv_panel_cols(const struct tsr_k_conv *c, size_t panel_cache_bytes);
-/* Scratch (floats, on the calling thread: env->scratch's thread-0 slice) tsr_cpu_conv_run needs:
- * (C/group)*KH*KW * tsr_cpu_conv_panel_cols for the im2col path, 0 for the direct paths
- * (depthwise, and 1x1 stride-1 unpadded convs that multiply the NCHW data directly). */
+/* Scratch (floats per thread: every thread's slice of env->scratch holds one panel)
+ * tsr_cpu_conv_run needs: (C/group)*KH*KW * tsr_cpu_conv_panel_cols for the im2col path, 0 for
+ * the direct paths (depthwise, and 1x1 stride-1 unpadded convs that multiply the NCHW data
+ * directly). */
 size_t tsr_cpu_conv_scratch_floats(const struct tsr_k_conv *c, size_t panel_cache_bytes);
 /* Y = act(conv(X, Wt) + bias + R) (runtime/program.h, struct tsr_k_conv). bias / R NULL when
  * absent. Y must not overlap X, Wt or bias; it may be exactly R (in place). Needs
- * tsr_cpu_conv_scratch_floats(c, env->panel_cache_bytes) <= env->scratch_floats. `c` must have
+ * tsr_cpu_conv_scratch_floats(c, env->panel_cache_bytes) <= env->scratch_floats, with
+ * env->n_threads slices of env->scratch_floats in env->scratch. The (image, group, panel) tasks
+ * run on env->pool with OpenBLAS held at 1 thread (tsr_cpu_blas_single_enter). `c` must have
  * passed tsr_cpu_conv_check. */
 void tsr_cpu_conv_run(const struct tsr_cpu_env *env, const struct tsr_k_conv *c, const float *X,
                       const float *Wt, const float *bias, const float *R, float *Y);

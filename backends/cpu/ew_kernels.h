@@ -52,6 +52,11 @@ struct tsr_cpu_ew_kernels {
     void (*exp)(size_t n, const float *x, float *y);
     /* y[i] += alpha * x[i] (GEMM epilogue: beta * C added to a row of Y). */
     void (*axpy)(size_t n, float alpha, const float *x, float *y);
+    /* y[i] = act(y[i] + beta * c[i]) (c NULL: y[i] = act(y[i])) in one pass: the GEMM / conv
+     * epilogue of a row (bias or C row, then the activation; p0, p1 as tsr_k_gemm act_p0 / act_p1).
+     * The add rounds as axpy of the same tier (one fused multiply-add on the vector tiers). */
+    void (*bias_act)(size_t n, float beta, const float *c, float *y, tsr_activation act, float p0,
+                     float p1);
     /* Row reductions (reduce.c, layernorm.c). sum_row: sum of x[0..n-1] (0 for n = 0), summed in
      * W interleaved partial sums then combined (not the sequential order). max_row: max of
      * x[0..n-1], n >= 1 (-inf for n = 0). max_vv: y[i] = max(a[i], b[i]). */

@@ -168,6 +168,31 @@ static void norm_row(size_t n, const float *x, float mean, float corr, float rst
         y[i] = ((x[i] - mean) - corr) * rstd * scale[i] + (bias ? bias[i] : 0.0f);
 }
 
+/* axpy, then the activation's kernel over the row (see tsr_cpu_ew_kernels.bias_act). */
+static void bias_act(size_t n, float beta, const float *c, float *y, tsr_activation act, float p0,
+                     float p1) {
+    if (c) axpy(n, beta, c, y);
+    switch (act) {
+    case TSR_ACT_RELU:
+        relu_u(n, y, y, p0, p1);
+        break;
+    case TSR_ACT_SIGMOID:
+        sigmoid_u(n, y, y, p0, p1);
+        break;
+    case TSR_ACT_TANH:
+        tanh_u(n, y, y, p0, p1);
+        break;
+    case TSR_ACT_LEAKY_RELU:
+        leaky_relu_u(n, y, y, p0, p1);
+        break;
+    case TSR_ACT_CLIP:
+        clip_u(n, y, y, p0, p1);
+        break;
+    case TSR_ACT_NONE:
+        break;
+    }
+}
+
 /* The scalar tier has no streaming stores: a plain copy (see tsr_cpu_ew_kernels.stream_copy). */
 static void stream_copy(size_t n, const float *x, float *y) {
     if (n > 0 && x != y) memmove(y, x, n * sizeof(float));
@@ -214,4 +239,5 @@ const struct tsr_cpu_ew_kernels tsr_cpu_ew_scalar = {
     .softmax_row = softmax_row,
     .stream_copy = stream_copy,
     .store_fence = store_fence,
+    .bias_act = bias_act,
 };

@@ -381,6 +381,55 @@ static void norm_row(size_t n, const float *x, float mean, float corr, float rst
     }
 }
 
+/* See struct tsr_cpu_ew_kernels.bias_act: one loop per activation. */
+#define TSR_V_BIAS_ACT(name)                                                                       \
+    static void bias_act_##name(size_t n, float beta, const float *c, float *y, float p0,          \
+                                float p1) {                                                        \
+        const vf B = v_set(beta), P0 = v_set(p0), P1 = v_set(p1);                                  \
+        size_t i = 0;                                                                              \
+        if (c) {                                                                                   \
+            for (; i + W <= n; i += W)                                                             \
+                v_st(y + i, v_u_##name(v_fma(B, v_ld(c + i), v_ld(y + i)), P0, P1));               \
+            if (i < n)                                                                             \
+                v_st_n(y + i, n - i,                                                               \
+                       v_u_##name(v_fma(B, v_ld_n(c + i, n - i), v_ld_n(y + i, n - i)), P0, P1));  \
+        } else {                                                                                   \
+            for (; i + W <= n; i += W)                                                             \
+                v_st(y + i, v_u_##name(v_ld(y + i), P0, P1));                                      \
+            if (i < n) v_st_n(y + i, n - i, v_u_##name(v_ld_n(y + i, n - i), P0, P1));             \
+        }                                                                                          \
+    }
+TSR_V_BIAS_ACT(copy)
+TSR_V_BIAS_ACT(relu)
+TSR_V_BIAS_ACT(sigmoid)
+TSR_V_BIAS_ACT(tanh)
+TSR_V_BIAS_ACT(leaky_relu)
+TSR_V_BIAS_ACT(clip)
+
+static void bias_act(size_t n, float beta, const float *c, float *y, tsr_activation act, float p0,
+                     float p1) {
+    switch (act) {
+    case TSR_ACT_RELU:
+        bias_act_relu(n, beta, c, y, p0, p1);
+        return;
+    case TSR_ACT_SIGMOID:
+        bias_act_sigmoid(n, beta, c, y, p0, p1);
+        return;
+    case TSR_ACT_TANH:
+        bias_act_tanh(n, beta, c, y, p0, p1);
+        return;
+    case TSR_ACT_LEAKY_RELU:
+        bias_act_leaky_relu(n, beta, c, y, p0, p1);
+        return;
+    case TSR_ACT_CLIP:
+        bias_act_clip(n, beta, c, y, p0, p1);
+        return;
+    case TSR_ACT_NONE:
+        break;
+    }
+    if (c) bias_act_copy(n, beta, c, y, p0, p1);
+}
+
 /* See struct tsr_cpu_ew_kernels.stream_copy. v_st_nt needs a 64-byte aligned address (AVX-512)
  * / 32-byte (AVX2): the head up to the first 64-byte boundary is copied with plain stores. */
 static void stream_copy(size_t n, const float *x, float *y) {
@@ -431,6 +480,6 @@ static void store_fence(void) {
                   [TSR_EW_POW] = pow_sv},                                                          \
     .exp = exp_plain, .axpy = axpy, .sum_row = sum_row, .max_row = max_row, .max_vv = maxop_vv,    \
     .sum_dev = sum_dev, .norm_row = norm_row, .stream_copy = stream_copy,                          \
-    .store_fence = store_fence
+    .store_fence = store_fence, .bias_act = bias_act
 
 #endif
