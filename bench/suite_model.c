@@ -86,7 +86,7 @@ int tsr_bench_suite_model(struct tsr_bench_run *run) {
                 if (!g) {
                     row->status =
                         strstr(why, "UNSUPPORTED") ? TSR_BENCH_UNSUPPORTED : TSR_BENCH_FAILED;
-                    snprintf(row->note, sizeof row->note, "%s", why);
+                    snprintf(row->note, sizeof row->note, "%.300s", why);
                 } else if (tsr_bench_measure_graph(run, row, g, run->devices[d], 0)) {
                     return tsr_graph_destroy(g), -1;
                 }
