@@ -159,7 +159,7 @@ int tsr_bench_suite_elementwise(struct tsr_bench_run *run) {
             snprintf(shape, sizeof shape, "[%lld]", (long long)n);
             tsr_graph *g = ew_graph(run->ctx, op, n);
             for (int d = 0; d < run->n_devices; d++) {
-                char label[96];
+                char label[160];
                 snprintf(label, sizeof label, "elementwise %s %s", name, run->devices[d]);
                 tsr_bench_progress(run, label);
                 struct tsr_bench_row *row =
@@ -233,7 +233,7 @@ int tsr_bench_suite_reduction(struct tsr_bench_run *run) {
                 snprintf(build_err, sizeof build_err, "graph build: %s",
                          e->message ? e->message : "failed");
             for (int d = 0; d < run->n_devices; d++) {
-                char label[96];
+                char label[160];
                 snprintf(label, sizeof label, "reduction %s %s", name, run->devices[d]);
                 tsr_bench_progress(run, label);
                 struct tsr_bench_row *row =
