@@ -2,13 +2,15 @@
  * calib_store.c — the calibration cache file: location, JSON (json-c) encoding, validation and
  * atomic writes (rules in calibrate.h).
  *
- * File layout (format version 1):
- *   { "format": "tessera-calibration", "format_version": 1, "key": "...",
+ * File layout (format version 3):
+ *   { "format": "tessera-calibration", "format_version": 3, "key": "...",
  *     "tessera_version": "0.1.0", "created_unix": 1700000000, "seconds": 1.9,
  *     "outliers": "median of samples with |x - median| <= 3 * 1.4826 * MAD",
  *     "bandwidth_gbps": 20.1, "launch_us": 3.2, "run_overhead_us": 5.0, "trans_gops": 1.2,
  *     "h2d_gbps": 0, "d2h_gbps": 0, "latency_us": 0,
- *     "gemm": [ { "m": 32, "n": 32, "k": 32, "gflops": 5.1 }, ... ] }
+ *     "conv_eff": 0.2, "dwconv_gflops": 4.0,
+ *     "gemm": [ { "m": 32, "n": 32, "k": 32, "gflops": 5.1 }, ... ],
+ *     "bandwidth": [ { "bytes": 524288, "gbps": 60.0 }, ... ] }
  */
 #include "scheduler/calibrate.h"
 
@@ -95,7 +97,8 @@ static const char *decode(struct json_object *root, const char *key, struct tsr_
         get_num(root, "d2h_gbps", &c.d2h_gbps) || c.d2h_gbps < 0 ||
         get_num(root, "latency_us", &c.latency_us) || c.latency_us < 0 ||
         get_num(root, "seconds", &c.seconds) || c.seconds < 0 ||
-        get_num(root, "created_unix", &created))
+        get_num(root, "created_unix", &created) || get_num(root, "conv_eff", &c.conv_eff) ||
+        c.conv_eff < 0 || get_num(root, "dwconv_gflops", &c.dwconv_gflops) || c.dwconv_gflops < 0)
         return "missing or invalid figure";
     c.created_unix = (long long)created;
     if ((c.h2d_gbps > 0) != (c.d2h_gbps > 0)) return "inconsistent transfer figures";
@@ -116,6 +119,22 @@ static const char *decode(struct json_object *root, const char *key, struct tsr_
             return "gemm points not in increasing size";
     }
     c.n_gemm = (int)n;
+    struct json_object *bw = NULL;
+    if (!json_object_object_get_ex(root, "bandwidth", &bw) ||
+        !json_object_is_type(bw, json_type_array))
+        return "missing bandwidth curve";
+    n = json_object_array_length(bw);
+    if (n > TSR_CALIB_MAX_BW) return "bandwidth curve of a bad length";
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *e = json_object_array_get_idx(bw, i);
+        double bytes, gbps;
+        if (!e || get_num(e, "bytes", &bytes) || get_num(e, "gbps", &gbps) || bytes < 1 ||
+            gbps <= 0)
+            return "invalid bandwidth point";
+        if (i > 0 && bytes <= c.bw[i - 1].bytes) return "bandwidth points not in increasing size";
+        c.bw[i] = (struct tsr_calib_bw){bytes, gbps};
+    }
+    c.n_bw = (int)n;
     *out = c;
     return NULL;
 }
@@ -182,6 +201,8 @@ int tsr_calib_save(const struct tsr_calibration *cal) {
     put_num(root, "h2d_gbps", cal->h2d_gbps);
     put_num(root, "d2h_gbps", cal->d2h_gbps);
     put_num(root, "latency_us", cal->latency_us);
+    put_num(root, "conv_eff", cal->conv_eff);
+    put_num(root, "dwconv_gflops", cal->dwconv_gflops);
     struct json_object *g = json_object_new_array();
     for (int i = 0; g && i < cal->n_gemm; i++) {
         struct json_object *e = json_object_new_object();
@@ -193,6 +214,15 @@ int tsr_calib_save(const struct tsr_calibration *cal) {
         json_object_array_add(g, e);
     }
     if (g) json_object_object_add(root, "gemm", g);
+    struct json_object *bw = json_object_new_array();
+    for (int i = 0; bw && i < cal->n_bw; i++) {
+        struct json_object *e = json_object_new_object();
+        if (!e) break;
+        put_num(e, "bytes", cal->bw[i].bytes);
+        put_num(e, "gbps", cal->bw[i].gbps);
+        json_object_array_add(bw, e);
+    }
+    if (bw) json_object_object_add(root, "bandwidth", bw);
     const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
     int rc = -1;
     snprintf(tmp, sizeof tmp, "%s/.calibration-XXXXXX", dir);

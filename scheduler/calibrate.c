@@ -53,6 +53,12 @@ double tsr_calib_robust_median(double *x, int n) {
     return k > 0 ? sorted_median(x, k) : m;
 }
 
+double tsr_calib_lower_quartile(double *x, int n) {
+    if (!x || n <= 0) return NAN;
+    qsort(x, (size_t)n, sizeof *x, cmp_double);
+    return x[(n - 1) / 4];
+}
+
 /* Optimised and debug builds of the library run the CPU kernels at very different speeds, so the
  * build flavour is part of the key. */
 #if defined(__OPTIMIZE__)
@@ -68,12 +74,13 @@ void tsr_calib_key(const struct tsr_device_info *dev, char *buf, size_t size) {
         return;
     }
     if (dev->backend == TSR_BACKEND_CPU)
-        snprintf(buf, size, "cpu|%s|%s|%s|isa=%s|threads=%d|build=%s", dev->name,
+        snprintf(buf, size, "cpu|%s|%s|%s|isa=%s|threads=%d|build=%s|kernels=%d", dev->name,
                  dev->driver_version, TSR_VERSION_STRING, dev->isa, dev->compute_units,
-                 TSR_CALIB_BUILD);
+                 TSR_CALIB_BUILD, TSR_CALIB_KERNELS_VERSION);
     else
-        snprintf(buf, size, "opencl|%s|%s|%s|%s|build=%s", dev->name, dev->driver_version,
-                 TSR_VERSION_STRING, dev->platform, TSR_CALIB_BUILD);
+        snprintf(buf, size, "opencl|%s|%s|%s|%s|build=%s|kernels=%d", dev->name,
+                 dev->driver_version, TSR_VERSION_STRING, dev->platform, TSR_CALIB_BUILD,
+                 TSR_CALIB_KERNELS_VERSION);
 }
 
 /* Index of key in the table or -1 (caller holds g_lock). */

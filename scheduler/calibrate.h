@@ -8,7 +8,11 @@
  *   file        calibration-<16 hex digits of FNV-1a-64(key)>.json
  *   key         "<backend>|<device name>|<driver version>|<tessera version>" and, for the native
  *               CPU, "|isa=<isa in use>|threads=<N>" (the figures depend on both); then
- *               "|build=opt" or "|build=debug" (optimised or not: CPU kernels differ a lot)
+ *               "|build=opt" or "|build=debug" (optimised or not: CPU kernels differ a lot),
+ *               then "|kernels=<TSR_CALIB_KERNELS_VERSION>" (format 3): bump that constant when a
+ *               backend's executor changes speed (new GEMM partitioning, new elementwise tasks,
+ *               ...) so every machine's old files are ignored and re-measured. To re-measure by
+ *               hand: `tessera info --calibrate`, or TSR_CALIBRATE=force for one process.
  *
  * A file whose format tag, format version or key differs from the device's, or that does not
  * parse, or holds a missing / non-finite / non-positive figure, is ignored (logged at info level)
@@ -27,12 +31,27 @@
  *   bandwidth_gbps   device memory: a copy of 32 MiB, (bytes read + written) / time.
  *                    CPU: an elementwise COPY kernel run through the CPU backend (thread pool,
  *                    the code path of real plans); OpenCL: a float4 copy kernel on the device.
+ *                    From format 3 this is the largest point of bw[] below.
+ *   bw[]             (format 3) bandwidth by working set: an elementwise COPY of 64 Ki, 1 Mi and
+ *                    16 Mi floats (working set 512 KiB: in the per-core caches; 8 MiB; 128 MiB:
+ *                    well beyond any cache), GB/s = 8n / time. CPU through the CPU backend;
+ *                    OpenCL with the kernel the OpenCL backend generates for that region
+ *                    (tsr_cl_codegen_ew, launched with the backend's global-size cap), because
+ *                    PoCL runs the generated grid-stride loop several times slower than a plain
+ *                    float4 copy at 16 Mi elements.
+ *   conv_eff, dwconv_gflops  (format 3, CPU only; 0 elsewhere) a 3x3 convolution with bias +
+ *                    ReLU epilogue, N=2 C=M=8 16x16 pad 1 (the size of the bundled CNN blocks):
+ *                    conv_eff = its GFLOP/s / the GEMM curve at the same FLOPs (small convs run
+ *                    im2col + many small GEMMs, far below one GEMM of equal FLOPs); a depthwise
+ *                    3x3 convolution N=2 C=M=group=32 14x14 pad 1: dwconv_gflops.
  *   gemm[]           f32 GEMM C = A·B, square n = 32, 64, 128, 256, 512: GFLOP/s = 2n³ / time.
  *                    CPU: a GEMM kernel through the CPU backend (cblas_sgemm per row panel);
  *                    OpenCL: CLBlastSgemm on the device's queue.
  *   launch_us        cost of one more kernel in a run: (time of a run of 16 tiny kernels - time
  *                    of a run of 1) / 15. CPU: elementwise kernels through the backend (thread
- *                    pool dispatch); OpenCL: empty kernels enqueued on the in-order queue.
+ *                    pool dispatch; from format 3 each a 4-instruction region over [8, 32] with
+ *                    a broadcast [1, 32] input, like the small fused regions of real models);
+ *                    OpenCL: empty kernels enqueued on the in-order queue.
  *   run_overhead_us  fixed cost of a run with one tiny kernel, minus launch_us (CPU: execute
  *                    bookkeeping; OpenCL: clFinish round trip).
  *   trans_gops       transcendental elementwise throughput (format 2): a 1 Mi-element region of
@@ -53,8 +72,19 @@
 
 #include <stddef.h>
 
-#define TSR_CALIB_FORMAT_VERSION 2
+#define TSR_CALIB_FORMAT_VERSION 3
 #define TSR_CALIB_MAX_GEMM       8
+#define TSR_CALIB_MAX_BW         4
+/* Version of the kernels the figures were measured with (part of the key, see above): bump it
+ * when a backend executor changes speed. 1: CPU GEMM on tessera's pool with single-threaded
+ * OpenBLAS blocks and ~256 KiB elementwise tasks (commits 73523ef, c813852). */
+#define TSR_CALIB_KERNELS_VERSION 1
+
+/* One bandwidth point: an elementwise copy whose working set (bytes read + written) is `bytes`. */
+struct tsr_calib_bw {
+    double bytes;
+    double gbps;
+};
 
 /* One measured GEMM point: C[m,n] = A[m,k]·B[k,n], f32. */
 struct tsr_calib_gemm {
@@ -73,6 +103,10 @@ struct tsr_calibration {
     double trans_gops; /* transcendental elementwise ops (exp, tanh, erf, ...) per second, 1e9 */
     int n_gemm;        /* 1 .. TSR_CALIB_MAX_GEMM, increasing 2mnk */
     struct tsr_calib_gemm gemm[TSR_CALIB_MAX_GEMM];
+    int n_bw; /* 0 .. TSR_CALIB_MAX_BW, increasing bytes (format 3) */
+    struct tsr_calib_bw bw[TSR_CALIB_MAX_BW];
+    double conv_eff;        /* small 3x3 conv GFLOP/s / GEMM curve at equal FLOPs; 0 = unknown */
+    double dwconv_gflops;   /* depthwise 3x3 conv GFLOP/s; 0 = unknown */
     double seconds;         /* wall time the measurement took */
     long long created_unix; /* time(NULL) when measured */
 };
@@ -113,6 +147,10 @@ void tsr_calib_key(const struct tsr_device_info *dev, char *buf, size_t size);
 /* Median after MAD outlier rejection (rule in the file comment) of x[0..n-1]; x is reordered.
  * Returns NaN when n == 0. */
 double tsr_calib_robust_median(double *x, int n);
+
+/* Lower quartile (25th percentile, nearest rank: element floor((n - 1) / 4) of the sorted
+ * values) of x[0..n-1]; x is reordered. NaN when n == 0. */
+double tsr_calib_lower_quartile(double *x, int n);
 
 /* Forgets every calibration remembered by this process (tests: force a reload from disk). */
 void tsr_calib_forget_all(void);

@@ -6,21 +6,29 @@
  * the tiled elementwise executor, cblas_sgemm on row panels with the epilogue.
  *
  * Sample counts: TSR_CAL_SAMPLES samples per figure after one warm-up run; a sample repeats the
- * run until it lasts at least TSR_CAL_MIN_SAMPLE_NS so the clock's resolution and one-off
- * scheduler noise do not dominate short runs. Total on a 2-core machine: about 0.5 s.
+ * run (at most TSR_CAL_MAX_REPS times) until it lasts at least TSR_CAL_MIN_SAMPLE_NS and is
+ * the lower quartile of those runs (calibrate.h explains why); runs of TSR_CAL_LONG_RUN_NS or
+ * more take TSR_CAL_FEW_SAMPLES samples. Total on a 2-core machine: about 1 s.
  */
 #include "runtime/program.h"
 #include "scheduler/calibrate.h"
+#include "scheduler/cost.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TSR_CAL_SAMPLES       9
-#define TSR_CAL_MIN_SAMPLE_NS 1000000ull /* 1 ms */
-#define TSR_CAL_BW_FLOATS     (8u << 20) /* 32 MiB per buffer */
-#define TSR_CAL_CHAIN         16         /* kernels in the launch-overhead chain */
-#define TSR_CAL_TINY          16         /* elements per kernel of the chain */
+#define TSR_CAL_MIN_SAMPLE_NS 1000000ull  /* 1 ms */
+#define TSR_CAL_MAX_REPS      2000        /* runs per sample at most */
+#define TSR_CAL_LONG_RUN_NS   20000000ull /* runs this long take TSR_CAL_FEW_SAMPLES */
+#define TSR_CAL_FEW_SAMPLES   5
+#define TSR_CAL_CHAIN         16 /* kernels in the launch-overhead chain */
+#define TSR_CAL_SMALL_ROWS    8  /* small-kernel chain: regions over [8, 32] */
+#define TSR_CAL_SMALL_COLS    32
+
+/* Copy sizes of the bandwidth curve (floats; calibrate.h, bw[]). */
+static const int64_t g_bw_sizes[] = {64 << 10, 1 << 20, 16 << 20};
 
 /* GEMM sizes (square): documented in calibrate.h. */
 static const int64_t g_gemm_sizes[] = {32, 64, 128, 256, 512, 1024};
@@ -31,7 +39,7 @@ struct cal_prog {
     struct tsr_program p;
     struct tsr_buffer buffers[TSR_CAL_CHAIN + 3];
     struct tsr_kernel kernels[TSR_CAL_CHAIN];
-    int in_ids[2], out_ids[1];
+    int in_ids[3], out_ids[1];
 };
 
 static struct tsr_tensor_desc vec_desc(int64_t n) {
@@ -113,6 +121,92 @@ static void make_chain(struct cal_prog *c, int n_kernels, int64_t n) {
     c->out_ids[0] = n_kernels;
 }
 
+/* inputs a[8,32], b[32] → n_kernels chained regions y = relu((x + b) * x) - b, each over
+ * [8, 32] with b broadcast along dim 0 (x = a for the first, the previous result after). */
+static void make_small_chain(struct cal_prog *c, int n_kernels) {
+    const int64_t r = TSR_CAL_SMALL_ROWS, n = TSR_CAL_SMALL_COLS;
+    prog_init(c);
+    size_t slot = ((size_t)(r * n) * sizeof(float) + 63) & ~(size_t)63;
+    add_buffer(c, TSR_BUF_INPUT, r * n, 0, 0);
+    add_buffer(c, TSR_BUF_INPUT, n, 1, 0);
+    for (int i = 1; i < n_kernels; i++)
+        add_buffer(c, TSR_BUF_TEMP, r * n, 0, (size_t)(i % 2) * slot);
+    add_buffer(c, TSR_BUF_OUTPUT, r * n, 0, 0);
+    for (int i = 0; i < n_kernels; i++) {
+        struct tsr_kernel *k = &c->kernels[c->p.n_kernels++];
+        memset(k, 0, sizeof *k);
+        k->kind = TSR_K_EW;
+        snprintf(k->name, sizeof k->name, "calibrate_small");
+        k->n_inputs = 2;
+        k->inputs[0] = i == 0 ? 0 : i + 1; /* buffer 1 is b; temps start at 2 */
+        k->inputs[1] = 1;
+        k->output = i + 2;
+        k->flops = (uint64_t)(4 * r * n);
+        k->bytes = (uint64_t)((2 * r * n + n) * 4);
+        struct tsr_k_ew *e = &k->u.ew;
+        e->rank = 2;
+        e->dims[0] = r;
+        e->dims[1] = n;
+        e->strides[0][0] = n;
+        e->strides[0][1] = 1;
+        e->strides[1][0] = 0;
+        e->strides[1][1] = 1;
+        e->n_regs = 1;
+        e->n_instrs = 4;
+        e->instrs[0] = (struct tsr_ew_instr){.op = TSR_EW_ADD, .dst = 0, .a = -1, .b = -2};
+        e->instrs[1] = (struct tsr_ew_instr){.op = TSR_EW_MUL, .dst = 0, .a = 0, .b = -1};
+        e->instrs[2] = (struct tsr_ew_instr){.op = TSR_EW_RELU, .dst = 0, .a = 0};
+        e->instrs[3] = (struct tsr_ew_instr){.op = TSR_EW_SUB, .dst = 0, .a = 0, .b = -2};
+    }
+    c->p.arena_bytes = n_kernels > 1 ? 2 * slot : 0;
+    c->p.n_inputs = 2;
+    c->p.n_outputs = 1;
+    c->in_ids[0] = 0;
+    c->in_ids[1] = 1;
+    c->out_ids[0] = n_kernels + 1;
+}
+
+/* Y = relu(conv(X, W) + bias), NCHW, KxK window, stride 1, pad K/2, `group` groups:
+ * X[nb, ch, hw, hw], W[m, ch/group, k, k], bias[m] → Y[nb, m, hw, hw]. Returns the FLOPs. */
+static double make_conv(struct cal_prog *c, int64_t nb, int64_t ch, int64_t m, int64_t hw,
+                        int64_t k, int64_t group) {
+    prog_init(c);
+    add_buffer(c, TSR_BUF_INPUT, nb * ch * hw * hw, 0, 0);
+    add_buffer(c, TSR_BUF_INPUT, m * (ch / group) * k * k, 1, 0);
+    add_buffer(c, TSR_BUF_INPUT, m, 2, 0);
+    add_buffer(c, TSR_BUF_OUTPUT, nb * m * hw * hw, 0, 0);
+    struct tsr_kernel *kk = &c->kernels[c->p.n_kernels++];
+    memset(kk, 0, sizeof *kk);
+    kk->kind = TSR_K_CONV;
+    snprintf(kk->name, sizeof kk->name, "calibrate_conv");
+    kk->n_inputs = 3;
+    kk->inputs[0] = 0;
+    kk->inputs[1] = 1;
+    kk->inputs[2] = 2;
+    kk->output = 3;
+    double flops = 2.0 * (double)(nb * m * hw * hw) * (double)(ch / group * k * k);
+    kk->flops = (uint64_t)flops;
+    kk->bytes =
+        (uint64_t)((nb * ch * hw * hw + m * (ch / group) * k * k + m + nb * m * hw * hw) * 4);
+    struct tsr_k_conv *cv = &kk->u.conv;
+    cv->N = nb;
+    cv->C = ch;
+    cv->H = cv->W = cv->OH = cv->OW = hw;
+    cv->M = m;
+    cv->KH = cv->KW = k;
+    cv->stride_h = cv->stride_w = cv->dil_h = cv->dil_w = 1;
+    cv->pad_t = cv->pad_l = k / 2;
+    cv->group = group;
+    cv->has_bias = 1;
+    cv->act = TSR_ACT_RELU;
+    c->p.n_inputs = 3;
+    c->p.n_outputs = 1;
+    for (int i = 0; i < 3; i++)
+        c->in_ids[i] = i;
+    c->out_ids[0] = 3;
+    return flops;
+}
+
 /* Y[m,n] = A[m,k]·B[k,n]. */
 static void make_gemm(struct cal_prog *c, int64_t m, int64_t n, int64_t k) {
     prog_init(c);
@@ -150,7 +244,7 @@ static void make_gemm(struct cal_prog *c, int64_t m, int64_t n, int64_t k) {
 static double time_program(tsr_context *ctx, struct cal_prog *c, tsr_status *st) {
     void *exec = NULL;
     double result = NAN;
-    struct tsr_tensor in[2], out[1];
+    struct tsr_tensor in[3], out[1];
     memset(in, 0, sizeof in);
     memset(out, 0, sizeof out);
     for (int i = 0; i < c->p.n_inputs; i++) {
@@ -166,7 +260,10 @@ static double time_program(tsr_context *ctx, struct cal_prog *c, tsr_status *st)
     const struct tsr_buffer *ob = &c->buffers[c->out_ids[0]];
     out[0].desc = ob->desc;
     out[0].data = tsr_aligned_alloc(ob->bytes);
-    if (!out[0].data || !in[0].data || (c->p.n_inputs > 1 && !in[1].data)) {
+    int missing = !out[0].data;
+    for (int i = 0; i < c->p.n_inputs; i++)
+        missing |= !in[i].data;
+    if (missing) {
         *st = TSR_ERR(ctx, TSR_E_NOMEM, "calibrate cpu: out of memory");
         goto done;
     }
@@ -176,18 +273,21 @@ static double time_program(tsr_context *ctx, struct cal_prog *c, tsr_status *st)
     if ((*st = tsr_cpu_backend_ops.execute(exec, in, out)) != TSR_OK) goto done;
     uint64_t once = tsr_now_ns() - t0;
     int reps = once >= TSR_CAL_MIN_SAMPLE_NS ? 1 : (int)(TSR_CAL_MIN_SAMPLE_NS / (once + 1)) + 1;
-    if (reps > 10000) reps = 10000;
-    double samples[TSR_CAL_SAMPLES];
-    for (int s = 0; s < TSR_CAL_SAMPLES; s++) {
-        t0 = tsr_now_ns();
-        for (int r = 0; r < reps; r++)
+    if (reps > TSR_CAL_MAX_REPS) reps = TSR_CAL_MAX_REPS;
+    int n_samples = once >= TSR_CAL_LONG_RUN_NS ? TSR_CAL_FEW_SAMPLES : TSR_CAL_SAMPLES;
+    double samples[TSR_CAL_SAMPLES], runs[TSR_CAL_MAX_REPS];
+    for (int s = 0; s < n_samples; s++) {
+        for (int r = 0; r < reps; r++) {
+            t0 = tsr_now_ns();
             if ((*st = tsr_cpu_backend_ops.execute(exec, in, out)) != TSR_OK) goto done;
-        samples[s] = (double)(tsr_now_ns() - t0) / reps;
+            runs[r] = (double)(tsr_now_ns() - t0);
+        }
+        samples[s] = tsr_calib_lower_quartile(runs, reps);
     }
-    result = tsr_calib_robust_median(samples, TSR_CAL_SAMPLES);
+    result = tsr_calib_robust_median(samples, n_samples);
 done:
     tsr_cpu_backend_ops.release(exec);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         tsr_aligned_free(in[i].data);
     tsr_aligned_free(out[0].data);
     return result;
@@ -199,24 +299,27 @@ tsr_status tsr_calib_measure_cpu(tsr_context *ctx, struct tsr_calibration *out) 
     if (!c) return TSR_ERR(ctx, TSR_E_NOMEM, "calibrate cpu: out of memory");
     tsr_status st = TSR_OK;
 
-    /* Bandwidth: one copy kernel over 32 MiB. */
-    make_chain(c, 1, TSR_CAL_BW_FLOATS);
-    double t_bw = time_program(ctx, c, &st);
-    if (st != TSR_OK) goto done;
-    /* Launch: chains of 1 and TSR_CAL_CHAIN tiny kernels. */
-    make_chain(c, 1, TSR_CAL_TINY);
+    /* Launch: chains of 1 and TSR_CAL_CHAIN small fused regions. */
+    make_small_chain(c, 1);
     double t1 = time_program(ctx, c, &st);
     if (st != TSR_OK) goto done;
-    make_chain(c, TSR_CAL_CHAIN, TSR_CAL_TINY);
+    make_small_chain(c, TSR_CAL_CHAIN);
     double tk = time_program(ctx, c, &st);
     if (st != TSR_OK) goto done;
     double launch_ns = (tk - t1) / (TSR_CAL_CHAIN - 1);
     if (!(launch_ns > 0)) launch_ns = tk / TSR_CAL_CHAIN;
     out->launch_us = launch_ns * 1e-3;
     out->run_overhead_us = t1 > launch_ns ? (t1 - launch_ns) * 1e-3 : 0.0;
-    /* Bandwidth net of the kernel's own dispatch. */
-    double net = t_bw - launch_ns > 0.5 * t_bw ? t_bw - launch_ns : t_bw;
-    out->bandwidth_gbps = 2.0 * TSR_CAL_BW_FLOATS * sizeof(float) / net; /* B/ns = GB/s */
+    /* Bandwidth curve: one copy kernel per size; the largest is bandwidth_gbps. */
+    out->n_bw = 0;
+    for (size_t i = 0; i < sizeof g_bw_sizes / sizeof g_bw_sizes[0]; i++) {
+        int64_t n = g_bw_sizes[i];
+        make_chain(c, 1, n);
+        double t = time_program(ctx, c, &st);
+        if (st != TSR_OK) goto done;
+        out->bw[out->n_bw++] = (struct tsr_calib_bw){8.0 * (double)n, 8.0 * (double)n / t};
+    }
+    out->bandwidth_gbps = out->bw[out->n_bw - 1].gbps; /* B/ns = GB/s */
 
     make_trans(c, TSR_CAL_TRANS_ELEMS);
     double t_tr = time_program(ctx, c, &st);
@@ -233,6 +336,20 @@ tsr_status tsr_calib_measure_cpu(tsr_context *ctx, struct tsr_calibration *out) 
         out->gemm[out->n_gemm++] =
             (struct tsr_calib_gemm){n, n, n, 2.0 * (double)n * (double)n * (double)n / tn};
     }
+    /* Convolutions (calibrate.h: conv_eff, dwconv_gflops). */
+    struct tsr_cost_inputs curve;
+    memset(&curve, 0, sizeof curve);
+    curve.n_gemm = out->n_gemm;
+    memcpy(curve.gemm, out->gemm, sizeof out->gemm);
+    double f = make_conv(c, 2, 8, 8, 16, 3, 1);
+    double t = time_program(ctx, c, &st);
+    if (st != TSR_OK) goto done;
+    double g = tsr_cost_gemm_gflops(&curve, f);
+    out->conv_eff = g > 0 ? (f / t) / g : 0.0;
+    f = make_conv(c, 2, 32, 32, 14, 3, 32);
+    t = time_program(ctx, c, &st);
+    if (st != TSR_OK) goto done;
+    out->dwconv_gflops = f / t;
     out->h2d_gbps = out->d2h_gbps = out->latency_us = 0.0;
 done:
     free(c);

@@ -22,6 +22,10 @@ int tsr_cost_inputs_of(const struct tsr_device_info *dev, struct tsr_cost_inputs
         out->trans_gops = cal.trans_gops;
         out->n_gemm = cal.n_gemm;
         memcpy(out->gemm, cal.gemm, sizeof cal.gemm);
+        out->n_bw = cal.n_bw;
+        memcpy(out->bw, cal.bw, sizeof cal.bw);
+        out->conv_eff = cal.conv_eff;
+        out->dwconv_gflops = cal.dwconv_gflops;
         for (int i = 0; i < cal.n_gemm; i++)
             if (cal.gemm[i].gflops > out->peak_gflops) out->peak_gflops = cal.gemm[i].gflops;
         return 0;
@@ -50,6 +54,30 @@ double tsr_cost_gemm_gflops(const struct tsr_cost_inputs *in, double flops) {
         f0 = f1;
     }
     return g[in->n_gemm - 1].gflops;
+}
+
+double tsr_cost_bandwidth_gbps(const struct tsr_cost_inputs *in, double bytes) {
+    if (!in) return 0.0;
+    if (in->n_bw < 1) return in->bandwidth_gbps;
+    const struct tsr_calib_bw *p = in->bw;
+    if (in->n_bw == 1 || bytes <= p[0].bytes) return p[0].gbps;
+    for (int i = 1; i < in->n_bw; i++)
+        if (bytes <= p[i].bytes) {
+            double t = (log(bytes) - log(p[i - 1].bytes)) / (log(p[i].bytes) - log(p[i - 1].bytes));
+            return p[i - 1].gbps + t * (p[i].gbps - p[i - 1].gbps);
+        }
+    return p[in->n_bw - 1].gbps;
+}
+
+/* GFLOP/s of a convolution kernel (cost.h: conv rate). */
+static double conv_gflops(const struct tsr_cost_inputs *in, const struct tsr_k_conv *c,
+                          double flops) {
+    double gemm = tsr_cost_gemm_gflops(in, flops);
+    if (c->group > 1 && c->group == c->C && c->group == c->M && in->dwconv_gflops > 0)
+        return in->dwconv_gflops;
+    if ((c->KH > 1 || c->KW > 1) && in->conv_eff > 0)
+        return gemm * (in->conv_eff < 1.0 ? in->conv_eff : 1.0);
+    return gemm;
 }
 
 double tsr_cost_kernel_trans_ops(const struct tsr_kernel *k) {
@@ -103,7 +131,8 @@ double tsr_cost_kernel_ms(const struct tsr_cost_inputs *in, const struct tsr_ker
     if (k->kind == TSR_K_GEMM || k->kind == TSR_K_CONV) {
         double items = 1.0;
         if (k->kind == TSR_K_GEMM && k->u.gemm.batch > 1) items = (double)k->u.gemm.batch;
-        double rate = tsr_cost_gemm_gflops(in, flops / items);
+        double rate = k->kind == TSR_K_CONV ? conv_gflops(in, &k->u.conv, flops)
+                                            : tsr_cost_gemm_gflops(in, flops / items);
         compute_s = rate > 0 ? flops / (rate * 1e9) : HUGE_VAL;
         if (in->opencl && k->kind == TSR_K_GEMM &&
             (k->u.gemm.has_c || k->u.gemm.has_residual || k->u.gemm.act != TSR_ACT_NONE))
@@ -112,7 +141,8 @@ double tsr_cost_kernel_ms(const struct tsr_cost_inputs *in, const struct tsr_ker
         compute_s = in->peak_gflops > 0 ? flops / (in->peak_gflops * 1e9) : HUGE_VAL;
     }
     if (in->trans_gops > 0) compute_s += tsr_cost_kernel_trans_ops(k) / (in->trans_gops * 1e9);
-    double memory_s = in->bandwidth_gbps > 0 ? bytes / (in->bandwidth_gbps * 1e9) : HUGE_VAL;
+    double bw = tsr_cost_bandwidth_gbps(in, bytes);
+    double memory_s = bw > 0 ? bytes / (bw * 1e9) : HUGE_VAL;
     double t = compute_s > memory_s ? compute_s : memory_s;
     t += launches * in->launch_us * 1e-6;
     return t * 1e3;

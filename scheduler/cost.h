@@ -8,13 +8,23 @@
  * transfer latency. struct tsr_cost_inputs is that resolved set of figures.
  *
  * Formulas (times in seconds; B = bytes, F = FLOPs from the lowered kernel, runtime/program.h):
- *   kernel (GEMM, CONV)  launch + max(F / gemm_rate(F / batch), B / bandwidth)
+ *   kernel (GEMM, CONV)  launch + max(F / gemm_rate(F / batch), B / bandwidth(B))
  *                        + (OpenCL GEMM with C, residual or activation: one more launch for the
  *                        epilogue kernel)
  *     gemm_rate(f)       measured GFLOP/s interpolated linearly in log(2mnk) between the
  *                        calibrated points, constant beyond the first and last point; a batched
  *                        GEMM uses the size of one batch item.
- *   kernel (other)       launch + max(F / peak + T / trans_rate, B / bandwidth), peak = best
+ *     conv rate          (format 3) depthwise conv (group == C == M > 1): the calibrated
+ *                        dwconv_gflops; other convs with a window larger than 1x1:
+ *                        conv_eff * gemm_rate(F) (conv_eff <= 1 measured on a small 3x3 conv:
+ *                        im2col + many small GEMMs); 1x1 convs: gemm_rate(F). Unknown figures
+ *                        (0, OpenCL devices) fall back to gemm_rate(F).
+ *     bandwidth(B)       (format 3) calibrated copy bandwidth interpolated linearly in log(B)
+ *                        between the bw[] points by the kernel's working set B (bytes read +
+ *                        written), constant beyond the first and last point: small kernels run
+ *                        from the caches, several times faster than 16 Mi-element ones. Without
+ *                        points: the single bandwidth figure.
+ *   kernel (other)       launch + max(F / peak + T / trans_rate, B / bandwidth(B)), peak = best
  *                        measured GEMM rate (the roofline of Williams, Waterman, Patterson,
  *                        CACM 52(4), 2009), T = transcendental ops of the kernel (elementwise
  *                        EXP, LOG, TANH, SIGMOID, ERF, GELU, GELU_TANH per output element, POW
@@ -45,6 +55,10 @@ struct tsr_cost_inputs {
     double trans_gops; /* transcendental elementwise ops per second, 1e9; 0 = not modelled */
     int n_gemm;
     struct tsr_calib_gemm gemm[TSR_CALIB_MAX_GEMM];
+    int n_bw; /* bandwidth curve (0: bandwidth_gbps everywhere) */
+    struct tsr_calib_bw bw[TSR_CALIB_MAX_BW];
+    double conv_eff;      /* 0 = unknown */
+    double dwconv_gflops; /* 0 = unknown */
 };
 
 /* Resolves the figures of dev (calibration when known, else est_*). Returns 0, or -1 when the
@@ -53,6 +67,9 @@ int tsr_cost_inputs_of(const struct tsr_device_info *dev, struct tsr_cost_inputs
 
 /* GEMM throughput in GFLOP/s for a GEMM of `flops` FLOPs (interpolation rule above). */
 double tsr_cost_gemm_gflops(const struct tsr_cost_inputs *in, double flops);
+
+/* Memory bandwidth in GB/s for a kernel whose working set is `bytes` (rule above). */
+double tsr_cost_bandwidth_gbps(const struct tsr_cost_inputs *in, double bytes);
 
 /* Transcendental ops one run of kernel k evaluates (rule above). */
 double tsr_cost_kernel_trans_ops(const struct tsr_kernel *k);

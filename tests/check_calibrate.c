@@ -41,6 +41,23 @@ static void check_plausible(const struct tsr_calibration *c, int opencl) {
     ck_assert_msg(c->run_overhead_us >= 0 && c->run_overhead_us < 1e6, "overhead %g us",
                   c->run_overhead_us);
     ck_assert_int_eq(c->n_gemm, opencl ? 5 : 6); /* the CPU also measures n = 1024 */
+    /* format 3: bandwidth curve of 3 copies (64 Ki, 1 Mi, 16 Mi floats), the largest is the
+     * bandwidth figure; conv figures on the CPU only */
+    ck_assert_int_eq(c->n_bw, 3);
+    ck_assert_double_eq(c->bw[0].bytes, 8.0 * 65536);
+    ck_assert_double_eq(c->bw[2].bytes, 8.0 * 16777216);
+    for (int i = 0; i < c->n_bw; i++) {
+        ck_assert_msg(c->bw[i].gbps > 0.01 && c->bw[i].gbps < 1e5, "bw %d: %g", i, c->bw[i].gbps);
+        if (i) ck_assert(c->bw[i].bytes > c->bw[i - 1].bytes);
+    }
+    ck_assert(c->bandwidth_gbps == c->bw[2].gbps);
+    if (opencl) {
+        ck_assert(c->conv_eff == 0 && c->dwconv_gflops == 0);
+    } else {
+        ck_assert_msg(c->conv_eff > 1e-4 && c->conv_eff < 100, "conv_eff %g", c->conv_eff);
+        ck_assert_msg(c->dwconv_gflops > 1e-3 && c->dwconv_gflops < 1e5, "dwconv %g",
+                      c->dwconv_gflops);
+    }
     ck_assert_msg(c->trans_gops > 1e-4 && c->trans_gops < 1e5, "transcendental %g Gop/s",
                   c->trans_gops);
     for (int i = 0; i < c->n_gemm; i++) {
@@ -63,8 +80,11 @@ static int same_cal(const struct tsr_calibration *a, const struct tsr_calibratio
     if (strcmp(a->key, b->key) || a->n_gemm != b->n_gemm || a->created_unix != b->created_unix)
         return 0;
     if (!EQ(bandwidth_gbps) || !EQ(launch_us) || !EQ(run_overhead_us) || !EQ(h2d_gbps) ||
-        !EQ(d2h_gbps) || !EQ(latency_us) || !EQ(seconds))
+        !EQ(d2h_gbps) || !EQ(latency_us) || !EQ(seconds) || !EQ(conv_eff) || !EQ(dwconv_gflops) ||
+        a->n_bw != b->n_bw)
         return 0;
+    for (int i = 0; i < a->n_bw; i++)
+        if (!EQ(bw[i].bytes) || !EQ(bw[i].gbps)) return 0;
     for (int i = 0; i < a->n_gemm; i++)
         if (a->gemm[i].m != b->gemm[i].m || !EQ(gemm[i].gflops)) return 0;
     return 1;
@@ -121,7 +141,11 @@ START_TEST(test_bad_files_rebuilt) {
     ck_assert_int_eq(tsr_calibrate_device(ctx, 0, 0, &c), TSR_OK);
     char path[4096];
     ck_assert_int_eq(tsr_calib_cache_path(c.key, path, sizeof path), 0);
-    for (int kase = 0; kase < 5; kase++) {
+    /* the key names the kernels' version, so a changed executor ignores old files */
+    char want[32];
+    snprintf(want, sizeof want, "|kernels=%d", TSR_CALIB_KERNELS_VERSION);
+    ck_assert_ptr_nonnull(strstr(c.key, want));
+    for (int kase = 0; kase < 7; kase++) {
         const char *why = NULL;
         switch (kase) {
         case 0: { /* corrupt: truncated JSON */
@@ -143,6 +167,16 @@ START_TEST(test_bad_files_rebuilt) {
         case 4:
             edit_file(path, "launch_us", json_object_new_double(-1.0));
             break;
+        case 5: /* a format-2 style file: no bandwidth curve */
+            edit_file(path, "bandwidth", NULL);
+            break;
+        case 6: { /* measured with older kernels (the same device otherwise) */
+            char old[600];
+            snprintf(old, sizeof old, "%.*s|kernels=%d", (int)(strstr(c.key, want) - c.key), c.key,
+                     TSR_CALIB_KERNELS_VERSION - 1);
+            edit_file(path, "key", json_object_new_string(old));
+            break;
+        }
         }
         ck_assert_int_eq(tsr_calib_load(c.key, &back, &why), -2);
         ck_assert_ptr_nonnull(why);
@@ -257,6 +291,54 @@ START_TEST(test_cost_model) {
 }
 END_TEST
 
+/* Bandwidth curve and convolution rates (cost.h, format 3) against the formulas written out. */
+START_TEST(test_bandwidth_curve_and_conv) {
+    struct tsr_cost_inputs in;
+    memset(&in, 0, sizeof in);
+    in.calibrated = 1;
+    in.peak_gflops = 100.0;
+    in.bandwidth_gbps = 10.0;
+    in.launch_us = 2.0;
+    in.n_gemm = 2;
+    in.gemm[0] = (struct tsr_calib_gemm){32, 32, 32, 10.0};
+    in.gemm[1] = (struct tsr_calib_gemm){512, 512, 512, 100.0};
+    /* no curve: the single figure */
+    ck_assert_double_eq(tsr_cost_bandwidth_gbps(&in, 1e3), 10.0);
+    in.n_bw = 3;
+    in.bw[0] = (struct tsr_calib_bw){1e5, 80.0};
+    in.bw[1] = (struct tsr_calib_bw){1e7, 40.0};
+    in.bw[2] = (struct tsr_calib_bw){1e9, 10.0};
+    ck_assert_double_eq(tsr_cost_bandwidth_gbps(&in, 10.0), 80.0);          /* below: first point */
+    ck_assert_double_eq(tsr_cost_bandwidth_gbps(&in, 1e12), 10.0);          /* above: last point */
+    ck_assert_double_eq_tol(tsr_cost_bandwidth_gbps(&in, 1e6), 60.0, 1e-9); /* log-midpoint */
+    ck_assert_double_eq_tol(tsr_cost_bandwidth_gbps(&in, 1e8), 25.0, 1e-9);
+    /* an elementwise kernel of 1e6 bytes: launch + bytes / 60 GB/s (memory-bound) */
+    struct tsr_kernel k;
+    memset(&k, 0, sizeof k);
+    k.kind = TSR_K_EW;
+    k.flops = 1000;
+    k.bytes = 1000000;
+    ck_assert_double_eq_tol(tsr_cost_kernel_ms(&in, &k), (2e-6 + 1e6 / 60e9) * 1e3, 1e-12);
+    /* convolutions: 3x3 at conv_eff of the GEMM curve, depthwise at its own rate, 1x1 GEMM */
+    in.conv_eff = 0.25;
+    in.dwconv_gflops = 3.0;
+    memset(&k, 0, sizeof k);
+    k.kind = TSR_K_CONV;
+    k.u.conv = (struct tsr_k_conv){.N = 1, .C = 8, .M = 8, .KH = 3, .KW = 3, .group = 1};
+    k.flops = 2ull * 128 * 128 * 128;
+    k.bytes = 1000;
+    double f = (double)k.flops, f0 = 2.0 * 32 * 32 * 32, f1 = 2.0 * 512 * 512 * 512;
+    double rate = 10.0 + (log(f) - log(f0)) / (log(f1) - log(f0)) * 90.0;
+    ck_assert_double_eq_tol(tsr_cost_kernel_ms(&in, &k), (2e-6 + f / (0.25 * rate * 1e9)) * 1e3,
+                            1e-12);
+    k.u.conv.KH = k.u.conv.KW = 1;
+    ck_assert_double_eq_tol(tsr_cost_kernel_ms(&in, &k), (2e-6 + f / (rate * 1e9)) * 1e3, 1e-12);
+    k.u.conv.KH = k.u.conv.KW = 3;
+    k.u.conv.group = 8;
+    ck_assert_double_eq_tol(tsr_cost_kernel_ms(&in, &k), (2e-6 + f / 3e9) * 1e3, 1e-12);
+}
+END_TEST
+
 static Suite *calibrate_suite(void) {
     Suite *s = suite_create("calibrate");
     TCase *tc = tcase_create("calibrate");
@@ -265,6 +347,7 @@ static Suite *calibrate_suite(void) {
     tcase_add_test(tc, test_measure_round_trip);
     tcase_add_test(tc, test_bad_files_rebuilt);
     tcase_add_test(tc, test_cost_model);
+    tcase_add_test(tc, test_bandwidth_curve_and_conv);
     suite_add_tcase(s, tc);
     return s;
 }
