@@ -789,6 +789,35 @@ START_TEST(test_gemm_threads) {
                            .act = TSR_ACT_SIGMOID};
     snprintf(what, sizeof what, "%s threaded gemm batches", tsr_cpu_isa_name(_i));
     check_gemm(&env, &b, what);
+    /* a large output (>= TSR_CPU_EW_STREAM_MIN_BYTES): blocks through per-thread scratch, rows
+     * out with streaming stores; N = 264 is not a multiple of 16 (misaligned rows, tails) */
+    struct tsr_k_gemm big = {.batch = 1,
+                             .M = 16384,
+                             .N = 264,
+                             .K = 24,
+                             .lda = 24,
+                             .ldb = 264,
+                             .alpha = 1.0f,
+                             .has_c = 1,
+                             .beta = 1.0f,
+                             .c_stride_n = 1,
+                             .has_residual = 1,
+                             .act = TSR_ACT_RELU};
+    ck_assert(tsr_cpu_gemm_streams(&big));
+    const size_t per = tsr_cpu_gemm_scratch_floats(&env, &big);
+    ck_assert_uint_gt(per, 0);
+    float *scratch = malloc(3 * per * sizeof *scratch);
+    env.scratch = scratch;
+    env.scratch_floats = per;
+    snprintf(what, sizeof what, "%s threaded gemm streamed output", tsr_cpu_isa_name(_i));
+    check_gemm(&env, &big, what);
+    big.has_residual = 0;
+    big.act = TSR_ACT_NONE;
+    big.has_c = 0;
+    ck_assert_uint_gt(tsr_cpu_gemm_scratch_floats(&env, &big), 0);
+    snprintf(what, sizeof what, "%s threaded gemm streamed bare", tsr_cpu_isa_name(_i));
+    check_gemm(&env, &big, what);
+    free(scratch);
     /* OpenBLAS's thread count is what it was before the runs (held at 1 only during them) */
     ck_assert_int_eq(openblas_get_num_threads(), blas_threads);
     tsr_cpu_pool_destroy(pool);

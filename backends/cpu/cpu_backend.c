@@ -340,6 +340,11 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
             size_t s = tsr_cpu_ew_scratch_floats(&kn->u.ew, ex->env.l1d_bytes);
             if (s > scratch) scratch = s;
         }
+        /* a GEMM with a large output: one block per thread (gemm.c, streaming stores) */
+        if (st == TSR_OK && kn->kind == TSR_K_GEMM) {
+            size_t s = tsr_cpu_gemm_scratch_floats(&ex->env, &kn->u.gemm);
+            if (s > scratch) scratch = s;
+        }
         /* conv's im2col panel: one in every thread's slice (panels run on the pool) */
         if (st == TSR_OK && kn->kind == TSR_K_CONV) {
             size_t s = tsr_cpu_conv_scratch_floats(&kn->u.conv, ex->env.panel_cache_bytes);

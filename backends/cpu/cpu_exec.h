@@ -58,6 +58,15 @@ void tsr_cpu_gemm_run(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g,
  * all of M. Pure function. */
 void tsr_cpu_gemm_split(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g, int64_t *mb,
                         int64_t *nb);
+/* 1 when the GEMM's output (batch*M*N floats) has at least TSR_CPU_EW_STREAM_MIN_BYTES: its
+ * blocks are then computed in per-thread scratch (sized like epilogue panels, so they stay in the
+ * core's cache), get their epilogue there and go to Y with streaming stores (no read for ownership
+ * of Y's lines: 1/3 less memory traffic for a large output), when env->scratch_floats >=
+ * tsr_cpu_gemm_scratch_floats and Y is not the residual (in place). */
+int tsr_cpu_gemm_streams(const struct tsr_k_gemm *g);
+/* Scratch (floats per thread) the streaming path needs: the block size mb * nb of
+ * tsr_cpu_gemm_split; 0 when the GEMM does not stream. */
+size_t tsr_cpu_gemm_scratch_floats(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g);
 /* 2*M*N*K*batch below which a GEMM runs on the calling thread (a pool wake-up costs ~10-50 us). */
 #define TSR_CPU_GEMM_PARALLEL_FLOPS 4.0e6
 

@@ -134,7 +134,9 @@ void tsr_cpu_gemm_split(const struct tsr_cpu_env *env, const struct tsr_k_gemm *
                         int64_t *nb) {
     const int64_t M = g->M, N = g->N, K = g->K, B = g->batch > 0 ? g->batch : 1;
     const int T = env->n_threads > 1 && env->pool ? env->n_threads : 1;
-    const int epilogue = g->has_c || g->has_residual || g->act != TSR_ACT_NONE;
+    /* a streamed output goes through per-thread scratch blocks, sized like epilogue panels */
+    const int epilogue =
+        g->has_c || g->has_residual || g->act != TSR_ACT_NONE || tsr_cpu_gemm_streams(g);
     *nb = N;
     /* tiny products: one task per batch (the pool's wake-up would cost more than the work) */
     if (T == 1 ||
@@ -179,64 +181,67 @@ struct tsr_gemm_job {
     const float *A, *B, *C, *R;
     float *Y;
     int in_place;
+    int stream;               /* blocks through scratch, rows out with streaming stores */
     int64_t mb, nb;           /* block of Y per task */
     int64_t m_tasks, n_tasks; /* per batch */
 };
 
-/* Epilogue on the block rows [m0, m0 + rows) x cols [n0, n0 + cols) of batch b (row stride N),
- * row by row so that each row stays in L1 between the passes: + beta * C, + R (NULL = none; same
- * layout as Y), activation. */
-static void tsr_gemm_epilogue(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g,
-                              const float *C, const float *R, int64_t b, int64_t m0, int64_t rows,
-                              int64_t n0, int64_t cols, float *Y) {
-    const int64_t N = g->N;
-    const size_t len = (size_t)cols;
-    for (int64_t r = 0; r < rows; r++) {
-        float *y = Y + b * g->M * N + (m0 + r) * N + n0;
-        const float *crow = NULL; /* C row with unit stride, left to the fused bias_act pass */
-        if (g->has_c) {
-            const float *c = C + b * g->c_stride_b + (m0 + r) * g->c_stride_m + n0 * g->c_stride_n;
-            if (g->beta == 0.0f) {
-                /* ONNX still computes 0 * C (NaN/inf in C propagate) */
-                for (size_t n = 0; n < len; n++)
-                    y[n] += 0.0f * c[(int64_t)n * g->c_stride_n];
-            } else if (g->c_stride_n == 1) {
-                crow = c;
-            } else if (g->c_stride_n == 0) {
-                const float v = g->beta * c[0];
-                env->ew->binary_vs[TSR_EW_ADD](len, y, &v, y);
-            } else {
-                for (size_t n = 0; n < len; n++)
-                    y[n] += g->beta * c[(int64_t)n * g->c_stride_n];
-            }
+/* Epilogue of row m, columns [n0, n0 + len) of batch b, on y (that row's values; Y itself or a
+ * scratch copy): + beta * C, + R (NULL = none; same layout as Y), activation. */
+static void tsr_gemm_epilogue_row(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g,
+                                  const float *C, const float *R, int64_t b, int64_t m, int64_t n0,
+                                  size_t len, float *y) {
+    const float *crow = NULL; /* C row with unit stride, left to the fused bias_act pass */
+    if (g->has_c) {
+        const float *c = C + b * g->c_stride_b + m * g->c_stride_m + n0 * g->c_stride_n;
+        if (g->beta == 0.0f) {
+            /* ONNX still computes 0 * C (NaN/inf in C propagate) */
+            for (size_t n = 0; n < len; n++)
+                y[n] += 0.0f * c[(int64_t)n * g->c_stride_n];
+        } else if (g->c_stride_n == 1) {
+            crow = c;
+        } else if (g->c_stride_n == 0) {
+            const float v = g->beta * c[0];
+            env->ew->binary_vs[TSR_EW_ADD](len, y, &v, y);
+        } else {
+            for (size_t n = 0; n < len; n++)
+                y[n] += g->beta * c[(int64_t)n * g->c_stride_n];
         }
-        if (R) {
-            /* the residual comes after C: add C first when it is still pending */
-            if (crow) env->ew->axpy(len, g->beta, crow, y);
-            crow = NULL;
-            env->ew->binary[TSR_EW_ADD](len, y, R + b * g->M * N + (m0 + r) * N + n0, y);
-        }
-        if (crow || g->act != TSR_ACT_NONE)
-            env->ew->bias_act(len, g->beta, crow, y, g->act, g->act_p0, g->act_p1);
     }
+    if (R) {
+        /* the residual comes after C: add C first when it is still pending */
+        if (crow) env->ew->axpy(len, g->beta, crow, y);
+        crow = NULL;
+        env->ew->binary[TSR_EW_ADD](len, y, R + (b * g->M + m) * g->N + n0, y);
+    }
+    if (crow || g->act != TSR_ACT_NONE)
+        env->ew->bias_act(len, g->beta, crow, y, g->act, g->act_p0, g->act_p1);
 }
 
-/* One block: sgemm (single-threaded OpenBLAS) into Y's block, then its epilogue while the block
- * is in this core's cache. */
+/* One block: sgemm (single-threaded OpenBLAS), then the block's epilogue while it is in this
+ * core's cache. Streaming (job->stream): sgemm writes the block into this thread's scratch (it
+ * stays cached from one block to the next, so no line of Y is read for ownership), each row gets
+ * its epilogue there and goes to Y with streaming stores. */
 static void tsr_gemm_task(void *arg, size_t task, int thread_id) {
-    (void)thread_id;
     const struct tsr_gemm_job *job = arg;
     const struct tsr_k_gemm *g = job->g;
+    const struct tsr_cpu_env *env = job->env;
     const int64_t per_batch = job->m_tasks * job->n_tasks;
     const int64_t b = (int64_t)task / per_batch, t = (int64_t)task % per_batch;
     const int64_t m0 = (t / job->n_tasks) * job->mb, n0 = (t % job->n_tasks) * job->nb;
     const int64_t rows = g->M - m0 < job->mb ? g->M - m0 : job->mb;
     const int64_t cols = g->N - n0 < job->nb ? g->N - n0 : job->nb;
     float *Yp = job->Y + b * g->M * g->N + m0 * g->N + n0;
+    float *dst = Yp;
+    int64_t ldd = g->N;
+    if (job->stream) {
+        dst = env->scratch + (size_t)thread_id * env->scratch_floats;
+        ldd = cols;
+    }
     if (g->K == 0) {
         if (!job->in_place)
             for (int64_t r = 0; r < rows; r++)
-                memset(Yp + r * g->N, 0, (size_t)cols * sizeof(float));
+                memset(dst + r * ldd, 0, (size_t)cols * sizeof(float));
     } else {
         const float *Ab = job->A + b * g->stride_a, *Bb = job->B + b * g->stride_b;
         /* A'[m0 + r, k]: row-major A at row m0, or column m0 of the stored A^T; B'[k, n0 + c]:
@@ -245,11 +250,26 @@ static void tsr_gemm_task(void *arg, size_t task, int thread_id) {
         const float *Bp = g->trans_b ? Bb + n0 * g->ldb : Bb + n0;
         cblas_sgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans,
                     g->trans_b ? CblasTrans : CblasNoTrans, (int)rows, (int)cols, (int)g->K,
-                    g->alpha, Ap, (int)g->lda, Bp, (int)g->ldb, job->in_place ? 1.0f : 0.0f, Yp,
-                    (int)g->N);
+                    g->alpha, Ap, (int)g->lda, Bp, (int)g->ldb, job->in_place ? 1.0f : 0.0f, dst,
+                    (int)ldd);
     }
-    tsr_gemm_epilogue(job->env, g, job->C, job->in_place ? NULL : job->R, b, m0, rows, n0, cols,
-                      job->Y);
+    const float *R = job->in_place ? NULL : job->R;
+    for (int64_t r = 0; r < rows; r++) {
+        tsr_gemm_epilogue_row(env, g, job->C, R, b, m0 + r, n0, (size_t)cols, dst + r * ldd);
+        if (job->stream) env->ew->stream_copy((size_t)cols, dst + r * ldd, Yp + r * g->N);
+    }
+    if (job->stream) env->ew->store_fence();
+}
+
+int tsr_cpu_gemm_streams(const struct tsr_k_gemm *g) {
+    return (uint64_t)(g->batch * g->M * g->N) * sizeof(float) >= TSR_CPU_EW_STREAM_MIN_BYTES;
+}
+
+size_t tsr_cpu_gemm_scratch_floats(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g) {
+    if (!tsr_cpu_gemm_streams(g)) return 0;
+    int64_t mb, nb;
+    tsr_cpu_gemm_split(env, g, &mb, &nb);
+    return (size_t)(mb * nb);
 }
 
 void tsr_cpu_gemm_run(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g, const float *A,
@@ -261,6 +281,8 @@ void tsr_cpu_gemm_run(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g,
     tsr_cpu_gemm_split(env, g, &job.mb, &job.nb);
     job.m_tasks = (g->M + job.mb - 1) / job.mb;
     job.n_tasks = (g->N + job.nb - 1) / job.nb;
+    job.stream = tsr_cpu_gemm_streams(g) && !job.in_place && g->K > 0 && env->scratch &&
+                 env->scratch_floats >= (size_t)(job.mb * job.nb);
     const int64_t n_tasks = g->batch * job.m_tasks * job.n_tasks;
     tsr_cpu_blas_single_enter();
     if (n_tasks > 1 && env->pool && env->n_threads > 1)
