@@ -39,14 +39,11 @@
  *                    (tsr_cl_codegen_ew, launched with the backend's global-size cap), because
  *                    PoCL runs the generated grid-stride loop several times slower than a plain
  *                    float4 copy at 16 Mi elements.
- *   conv_eff, dwconv_gflops  (format 3, CPU only; 0 elsewhere) a 3x3 convolution with bias +
- *                    ReLU epilogue, N=2 C=M=8 16x16 pad 1 (the size of the bundled CNN blocks):
- *                    conv_eff = its GFLOP/s / the GEMM curve at the same FLOPs (small convs run
- *                    im2col + many small GEMMs, far below one GEMM of equal FLOPs); a depthwise
- *                    3x3 convolution N=2 C=M=group=32 14x14 pad 1: dwconv_gflops.
- *   gemm[]           f32 GEMM C = A·B, square n = 32, 64, 128, 256, 512: GFLOP/s = 2n³ / time.
- *                    CPU: a GEMM kernel through the CPU backend (cblas_sgemm per row panel);
- *                    OpenCL: CLBlastSgemm on the device's queue.
+ *   conv_gflops, dwconv_gflops  (format 3, CPU only; 0 elsewhere) GFLOP/s of a 3x3
+ *                    convolution with bias + ReLU epilogue, N=2 C=8 M=16 16x16 pad 1 (the size
+ *                    of small CNN blocks; such convs run im2col + many small GEMMs, several times
+ *                    below one GEMM of equal FLOPs), and of a depthwise 3x3 convolution N=2
+ *                    C=M=group=16 14x14 pad 1.
  *   launch_us        cost of one more kernel in a run: (time of a run of 16 tiny kernels - time
  *                    of a run of 1) / 15. CPU: elementwise kernels through the backend (thread
  *                    pool dispatch; from format 3 each a 4-instruction region over [8, 32] with
@@ -54,7 +51,8 @@
  *                    OpenCL: empty kernels enqueued on the in-order queue.
  *   run_overhead_us  fixed cost of a run with one tiny kernel, minus launch_us (CPU: execute
  *                    bookkeeping; OpenCL: clFinish round trip).
- *   trans_gops       transcendental elementwise throughput (format 2): a 1 Mi-element region of
+ *   trans_gops       transcendental elementwise throughput (format 2): a 1 Mi-element (OpenCL,
+ *                    format 3: 256 Ki, with the backend's generated kernel) region of
  *                    EXP, TANH, ERF, SIGMOID (4 transcendental ops per element): 4 Mi / time,
  *                    in 1e9 ops/s. Such regions are compute-bound (PoCL: ~75x slower than the
  *                    bandwidth figure would say). CPU through the backend, OpenCL with an
@@ -77,7 +75,8 @@
 #define TSR_CALIB_MAX_BW         4
 /* Version of the kernels the figures were measured with (part of the key, see above): bump it
  * when a backend executor changes speed. 1: CPU GEMM on tessera's pool with single-threaded
- * OpenBLAS blocks and ~256 KiB elementwise tasks (commits 73523ef, c813852). */
+ * OpenBLAS blocks, ~256 KiB elementwise tasks and spinning pool waits (commits 73523ef, c813852,
+ * 11f06b8). */
 #define TSR_CALIB_KERNELS_VERSION 1
 
 /* One bandwidth point: an elementwise copy whose working set (bytes read + written) is `bytes`. */
@@ -105,7 +104,7 @@ struct tsr_calibration {
     struct tsr_calib_gemm gemm[TSR_CALIB_MAX_GEMM];
     int n_bw; /* 0 .. TSR_CALIB_MAX_BW, increasing bytes (format 3) */
     struct tsr_calib_bw bw[TSR_CALIB_MAX_BW];
-    double conv_eff;        /* small 3x3 conv GFLOP/s / GEMM curve at equal FLOPs; 0 = unknown */
+    double conv_gflops;     /* small 3x3 conv GFLOP/s; 0 = unknown */
     double dwconv_gflops;   /* depthwise 3x3 conv GFLOP/s; 0 = unknown */
     double seconds;         /* wall time the measurement took */
     long long created_unix; /* time(NULL) when measured */

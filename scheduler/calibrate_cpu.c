@@ -8,11 +8,11 @@
  * Sample counts: TSR_CAL_SAMPLES samples per figure after one warm-up run; a sample repeats the
  * run (at most TSR_CAL_MAX_REPS times) until it lasts at least TSR_CAL_MIN_SAMPLE_NS and is
  * the lower quartile of those runs (calibrate.h explains why); runs of TSR_CAL_LONG_RUN_NS or
- * more take TSR_CAL_FEW_SAMPLES samples. Total on a 2-core machine: about 1 s.
+ * more take TSR_CAL_FEW_SAMPLES samples. The whole probe list runs TSR_CAL_ROUNDS times and
+ * each probe keeps its fastest round (calibrate.h). Total on a 2-core machine: about 1.5 s.
  */
 #include "runtime/program.h"
 #include "scheduler/calibrate.h"
-#include "scheduler/cost.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -23,6 +23,7 @@
 #define TSR_CAL_MAX_REPS      2000        /* runs per sample at most */
 #define TSR_CAL_LONG_RUN_NS   20000000ull /* runs this long take TSR_CAL_FEW_SAMPLES */
 #define TSR_CAL_FEW_SAMPLES   5
+#define TSR_CAL_ROUNDS        3  /* every probe this many times, interleaved; fastest kept */
 #define TSR_CAL_CHAIN         16 /* kernels in the launch-overhead chain */
 #define TSR_CAL_SMALL_ROWS    8  /* small-kernel chain: regions over [8, 32] */
 #define TSR_CAL_SMALL_COLS    32
@@ -293,63 +294,79 @@ done:
     return result;
 }
 
+/* The probes of one round, in order (figures in calibrate.h). */
+enum cpu_probe {
+    P_SMALL1,             /* one small fused region */
+    P_SMALLK,             /* TSR_CAL_CHAIN of them */
+    P_BW0,                /* copies of g_bw_sizes[0..2] */
+    P_TRANS = P_BW0 + 3,  /* transcendental region */
+    P_GEMM0,              /* GEMMs of g_gemm_sizes[0..5] */
+    P_CONV = P_GEMM0 + 6, /* 3x3 conv */
+    P_DWCONV,             /* depthwise 3x3 conv */
+    P_COUNT
+};
+
+/* Builds probe p into c; returns its FLOPs (GEMM and conv probes) or 0. */
+static double build_probe(struct cal_prog *c, int p) {
+    if (p == P_SMALL1 || p == P_SMALLK) {
+        make_small_chain(c, p == P_SMALL1 ? 1 : TSR_CAL_CHAIN);
+        return 0.0;
+    }
+    if (p >= P_BW0 && p < P_TRANS) {
+        make_chain(c, 1, g_bw_sizes[p - P_BW0]);
+        return 0.0;
+    }
+    if (p == P_TRANS) {
+        make_trans(c, TSR_CAL_TRANS_ELEMS);
+        return 0.0;
+    }
+    if (p >= P_GEMM0 && p < P_CONV) {
+        int64_t n = g_gemm_sizes[p - P_GEMM0];
+        make_gemm(c, n, n, n);
+        return 2.0 * (double)n * (double)n * (double)n;
+    }
+    if (p == P_CONV) return make_conv(c, 2, 8, 16, 16, 3, 1);
+    return make_conv(c, 2, 16, 16, 14, 3, 16);
+}
+
 tsr_status tsr_calib_measure_cpu(tsr_context *ctx, struct tsr_calibration *out) {
     if (!ctx || !out) return TSR_ERR(ctx, TSR_E_INVALID_ARG, "calibrate cpu: NULL argument");
     struct cal_prog *c = malloc(sizeof *c);
     if (!c) return TSR_ERR(ctx, TSR_E_NOMEM, "calibrate cpu: out of memory");
     tsr_status st = TSR_OK;
+    double t[P_COUNT], flops[P_COUNT];
+    /* Every probe in each of TSR_CAL_ROUNDS rounds; its time is the fastest round's figure. */
+    for (int r = 0; r < TSR_CAL_ROUNDS; r++)
+        for (int p = 0; p < P_COUNT; p++) {
+            flops[p] = build_probe(c, p);
+            double tp = time_program(ctx, c, &st);
+            if (st != TSR_OK) goto done;
+            if (r == 0 || tp < t[p]) t[p] = tp;
+        }
 
     /* Launch: chains of 1 and TSR_CAL_CHAIN small fused regions. */
-    make_small_chain(c, 1);
-    double t1 = time_program(ctx, c, &st);
-    if (st != TSR_OK) goto done;
-    make_small_chain(c, TSR_CAL_CHAIN);
-    double tk = time_program(ctx, c, &st);
-    if (st != TSR_OK) goto done;
-    double launch_ns = (tk - t1) / (TSR_CAL_CHAIN - 1);
-    if (!(launch_ns > 0)) launch_ns = tk / TSR_CAL_CHAIN;
+    double launch_ns = (t[P_SMALLK] - t[P_SMALL1]) / (TSR_CAL_CHAIN - 1);
+    if (!(launch_ns > 0)) launch_ns = t[P_SMALLK] / TSR_CAL_CHAIN;
     out->launch_us = launch_ns * 1e-3;
-    out->run_overhead_us = t1 > launch_ns ? (t1 - launch_ns) * 1e-3 : 0.0;
+    out->run_overhead_us = t[P_SMALL1] > launch_ns ? (t[P_SMALL1] - launch_ns) * 1e-3 : 0.0;
     /* Bandwidth curve: one copy kernel per size; the largest is bandwidth_gbps. */
     out->n_bw = 0;
-    for (size_t i = 0; i < sizeof g_bw_sizes / sizeof g_bw_sizes[0]; i++) {
-        int64_t n = g_bw_sizes[i];
-        make_chain(c, 1, n);
-        double t = time_program(ctx, c, &st);
-        if (st != TSR_OK) goto done;
-        out->bw[out->n_bw++] = (struct tsr_calib_bw){8.0 * (double)n, 8.0 * (double)n / t};
+    for (int i = 0; i < 3; i++) {
+        double bytes = 8.0 * (double)g_bw_sizes[i];
+        out->bw[out->n_bw++] = (struct tsr_calib_bw){bytes, bytes / t[P_BW0 + i]};
     }
     out->bandwidth_gbps = out->bw[out->n_bw - 1].gbps; /* B/ns = GB/s */
-
-    make_trans(c, TSR_CAL_TRANS_ELEMS);
-    double t_tr = time_program(ctx, c, &st);
-    if (st != TSR_OK) goto done;
-    out->trans_gops = (double)TSR_CAL_TRANS_OPS * TSR_CAL_TRANS_ELEMS / t_tr; /* per ns = G/s */
-
+    out->trans_gops = (double)TSR_CAL_TRANS_OPS * TSR_CAL_TRANS_ELEMS / t[P_TRANS]; /* G/s */
     out->n_gemm = 0;
-    for (size_t i = 0; i < sizeof g_gemm_sizes / sizeof g_gemm_sizes[0]; i++) {
+    for (int i = 0; i < 6; i++) {
         int64_t n = g_gemm_sizes[i];
-        make_gemm(c, n, n, n);
-        double t = time_program(ctx, c, &st);
-        if (st != TSR_OK) goto done;
-        double tn = t - launch_ns > 0.5 * t ? t - launch_ns : t;
-        out->gemm[out->n_gemm++] =
-            (struct tsr_calib_gemm){n, n, n, 2.0 * (double)n * (double)n * (double)n / tn};
+        double tg = t[P_GEMM0 + i];
+        double tn = tg - launch_ns > 0.5 * tg ? tg - launch_ns : tg;
+        out->gemm[out->n_gemm++] = (struct tsr_calib_gemm){n, n, n, flops[P_GEMM0 + i] / tn};
     }
-    /* Convolutions (calibrate.h: conv_eff, dwconv_gflops). */
-    struct tsr_cost_inputs curve;
-    memset(&curve, 0, sizeof curve);
-    curve.n_gemm = out->n_gemm;
-    memcpy(curve.gemm, out->gemm, sizeof out->gemm);
-    double f = make_conv(c, 2, 8, 8, 16, 3, 1);
-    double t = time_program(ctx, c, &st);
-    if (st != TSR_OK) goto done;
-    double g = tsr_cost_gemm_gflops(&curve, f);
-    out->conv_eff = g > 0 ? (f / t) / g : 0.0;
-    f = make_conv(c, 2, 32, 32, 14, 3, 32);
-    t = time_program(ctx, c, &st);
-    if (st != TSR_OK) goto done;
-    out->dwconv_gflops = f / t;
+    /* Convolutions (calibrate.h: conv_gflops, dwconv_gflops). */
+    out->conv_gflops = flops[P_CONV] / t[P_CONV];
+    out->dwconv_gflops = flops[P_DWCONV] / t[P_DWCONV];
     out->h2d_gbps = out->d2h_gbps = out->latency_us = 0.0;
 done:
     free(c);

@@ -24,7 +24,7 @@ int tsr_cost_inputs_of(const struct tsr_device_info *dev, struct tsr_cost_inputs
         memcpy(out->gemm, cal.gemm, sizeof cal.gemm);
         out->n_bw = cal.n_bw;
         memcpy(out->bw, cal.bw, sizeof cal.bw);
-        out->conv_eff = cal.conv_eff;
+        out->conv_gflops = cal.conv_gflops;
         out->dwconv_gflops = cal.dwconv_gflops;
         for (int i = 0; i < cal.n_gemm; i++)
             if (cal.gemm[i].gflops > out->peak_gflops) out->peak_gflops = cal.gemm[i].gflops;
@@ -75,8 +75,8 @@ static double conv_gflops(const struct tsr_cost_inputs *in, const struct tsr_k_c
     double gemm = tsr_cost_gemm_gflops(in, flops);
     if (c->group > 1 && c->group == c->C && c->group == c->M && in->dwconv_gflops > 0)
         return in->dwconv_gflops;
-    if ((c->KH > 1 || c->KW > 1) && in->conv_eff > 0)
-        return gemm * (in->conv_eff < 1.0 ? in->conv_eff : 1.0);
+    if ((c->KH > 1 || c->KW > 1) && in->conv_gflops > 0)
+        return in->conv_gflops < gemm ? in->conv_gflops : gemm;
     return gemm;
 }
 
@@ -134,6 +134,13 @@ double tsr_cost_kernel_ms(const struct tsr_cost_inputs *in, const struct tsr_ker
         double rate = k->kind == TSR_K_CONV ? conv_gflops(in, &k->u.conv, flops)
                                             : tsr_cost_gemm_gflops(in, flops / items);
         compute_s = rate > 0 ? flops / (rate * 1e9) : HUGE_VAL;
+        if (k->kind == TSR_K_GEMM && in->n_gemm > 0 && in->gemm[0].gflops > 0) {
+            /* floor: no GEMM call is faster than the smallest calibrated one (cost.h) */
+            const struct tsr_calib_gemm *g0 = &in->gemm[0];
+            double t0 = 2.0 * (double)g0->m * (double)g0->n * (double)g0->k / (g0->gflops * 1e9);
+            double calls = in->opencl ? 1.0 : items;
+            if (compute_s < calls * t0) compute_s = calls * t0;
+        }
         if (in->opencl && k->kind == TSR_K_GEMM &&
             (k->u.gemm.has_c || k->u.gemm.has_residual || k->u.gemm.act != TSR_ACT_NONE))
             launches = 2.0;

@@ -14,11 +14,16 @@
  *     gemm_rate(f)       measured GFLOP/s interpolated linearly in log(2mnk) between the
  *                        calibrated points, constant beyond the first and last point; a batched
  *                        GEMM uses the size of one batch item.
+ *     GEMM floor         (format 3) a GEMM kernel's compute time is at least that of the
+ *                        smallest calibrated GEMM (32^3) per call: per batch item on the CPU (one
+ *                        sgemm per item), once on OpenCL (one strided-batched CLBlast call). Tiny
+ *                        GEMMs pay a fixed cost (PoCL + CLBlast: ~15 µs) that FLOPs / rate misses.
  *     conv rate          (format 3) depthwise conv (group == C == M > 1): the calibrated
  *                        dwconv_gflops; other convs with a window larger than 1x1:
- *                        conv_eff * gemm_rate(F) (conv_eff <= 1 measured on a small 3x3 conv:
- *                        im2col + many small GEMMs); 1x1 convs: gemm_rate(F). Unknown figures
- *                        (0, OpenCL devices) fall back to gemm_rate(F).
+ *                        min(conv_gflops, gemm_rate(F)), conv_gflops measured on a small 3x3
+ *                        conv (so large convs are predicted conservatively); 1x1 convs:
+ *                        gemm_rate(F). Unknown figures (0, OpenCL devices) fall back to
+ *                        gemm_rate(F).
  *     bandwidth(B)       (format 3) calibrated copy bandwidth interpolated linearly in log(B)
  *                        between the bw[] points by the kernel's working set B (bytes read +
  *                        written), constant beyond the first and last point: small kernels run
@@ -57,7 +62,7 @@ struct tsr_cost_inputs {
     struct tsr_calib_gemm gemm[TSR_CALIB_MAX_GEMM];
     int n_bw; /* bandwidth curve (0: bandwidth_gbps everywhere) */
     struct tsr_calib_bw bw[TSR_CALIB_MAX_BW];
-    double conv_eff;      /* 0 = unknown */
+    double conv_gflops;   /* 0 = unknown */
     double dwconv_gflops; /* 0 = unknown */
 };
 

@@ -52,9 +52,9 @@ static void check_plausible(const struct tsr_calibration *c, int opencl) {
     }
     ck_assert(c->bandwidth_gbps == c->bw[2].gbps);
     if (opencl) {
-        ck_assert(c->conv_eff == 0 && c->dwconv_gflops == 0);
+        ck_assert(c->conv_gflops == 0 && c->dwconv_gflops == 0);
     } else {
-        ck_assert_msg(c->conv_eff > 1e-4 && c->conv_eff < 100, "conv_eff %g", c->conv_eff);
+        ck_assert_msg(c->conv_gflops > 1e-3 && c->conv_gflops < 1e5, "conv %g", c->conv_gflops);
         ck_assert_msg(c->dwconv_gflops > 1e-3 && c->dwconv_gflops < 1e5, "dwconv %g",
                       c->dwconv_gflops);
     }
@@ -80,8 +80,8 @@ static int same_cal(const struct tsr_calibration *a, const struct tsr_calibratio
     if (strcmp(a->key, b->key) || a->n_gemm != b->n_gemm || a->created_unix != b->created_unix)
         return 0;
     if (!EQ(bandwidth_gbps) || !EQ(launch_us) || !EQ(run_overhead_us) || !EQ(h2d_gbps) ||
-        !EQ(d2h_gbps) || !EQ(latency_us) || !EQ(seconds) || !EQ(conv_eff) || !EQ(dwconv_gflops) ||
-        a->n_bw != b->n_bw)
+        !EQ(d2h_gbps) || !EQ(latency_us) || !EQ(seconds) || !EQ(conv_gflops) ||
+        !EQ(dwconv_gflops) || a->n_bw != b->n_bw)
         return 0;
     for (int i = 0; i < a->n_bw; i++)
         if (!EQ(bw[i].bytes) || !EQ(bw[i].gbps)) return 0;
@@ -319,8 +319,8 @@ START_TEST(test_bandwidth_curve_and_conv) {
     k.flops = 1000;
     k.bytes = 1000000;
     ck_assert_double_eq_tol(tsr_cost_kernel_ms(&in, &k), (2e-6 + 1e6 / 60e9) * 1e3, 1e-12);
-    /* convolutions: 3x3 at conv_eff of the GEMM curve, depthwise at its own rate, 1x1 GEMM */
-    in.conv_eff = 0.25;
+    /* convolutions: 3x3 at min(conv_gflops, GEMM curve), depthwise at its own rate, 1x1 GEMM */
+    in.conv_gflops = 5.0;
     in.dwconv_gflops = 3.0;
     memset(&k, 0, sizeof k);
     k.kind = TSR_K_CONV;
@@ -329,13 +329,26 @@ START_TEST(test_bandwidth_curve_and_conv) {
     k.bytes = 1000;
     double f = (double)k.flops, f0 = 2.0 * 32 * 32 * 32, f1 = 2.0 * 512 * 512 * 512;
     double rate = 10.0 + (log(f) - log(f0)) / (log(f1) - log(f0)) * 90.0;
-    ck_assert_double_eq_tol(tsr_cost_kernel_ms(&in, &k), (2e-6 + f / (0.25 * rate * 1e9)) * 1e3,
-                            1e-12);
+    ck_assert_double_eq_tol(tsr_cost_kernel_ms(&in, &k), (2e-6 + f / 5e9) * 1e3, 1e-12);
+    in.conv_gflops = 1000.0; /* never faster than the GEMM curve */
+    ck_assert_double_eq_tol(tsr_cost_kernel_ms(&in, &k), (2e-6 + f / (rate * 1e9)) * 1e3, 1e-12);
+    in.conv_gflops = 5.0;
     k.u.conv.KH = k.u.conv.KW = 1;
     ck_assert_double_eq_tol(tsr_cost_kernel_ms(&in, &k), (2e-6 + f / (rate * 1e9)) * 1e3, 1e-12);
     k.u.conv.KH = k.u.conv.KW = 3;
     k.u.conv.group = 8;
     ck_assert_double_eq_tol(tsr_cost_kernel_ms(&in, &k), (2e-6 + f / 3e9) * 1e3, 1e-12);
+    /* GEMM floor: a tiny batched GEMM costs the smallest calibrated GEMM (2*32^3 FLOPs at
+     * 10 GFLOP/s) per batch item on the CPU, once on OpenCL */
+    memset(&k, 0, sizeof k);
+    k.kind = TSR_K_GEMM;
+    k.u.gemm.batch = 4;
+    k.flops = 4000;
+    k.bytes = 16;
+    double t32 = 2.0 * 32 * 32 * 32 / 10e9;
+    ck_assert_double_eq_tol(tsr_cost_kernel_ms(&in, &k), (2e-6 + 4 * t32) * 1e3, 1e-12);
+    in.opencl = 1;
+    ck_assert_double_eq_tol(tsr_cost_kernel_ms(&in, &k), (2e-6 + t32) * 1e3, 1e-12);
 }
 END_TEST
 
