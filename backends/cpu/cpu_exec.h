@@ -90,7 +90,8 @@ void tsr_cpu_act_apply(const struct tsr_cpu_env *env, tsr_activation act, float 
 /* ---- fused elementwise regions (ew_exec.c) ---- */
 
 /* Tile length (elements of the innermost dim, multiple of 16, 16 .. 4096) such that the
- * region's n_regs register tiles plus one output tile take at most half of l1d_bytes. */
+ * region's n_regs register tiles, one output tile and one tile of each vector input (innermost
+ * stride != 0) take about l1d_bytes; a row longer than that is cut into tiles of equal length. */
 size_t tsr_cpu_ew_tile(const struct tsr_k_ew *k, size_t l1d_bytes);
 /* Per-thread scratch (floats) the region needs: n_regs * tile. */
 size_t tsr_cpu_ew_scratch_floats(const struct tsr_k_ew *k, size_t l1d_bytes);
