@@ -11,12 +11,14 @@
  * TSR_POOL_SPIN_NS before it sleeps on the condition variable, and the submitter watches `pending`
  * as long before it sleeps on `done`. A futex wake-up costs tens of microseconds, which is the
  * whole run time of a small GEMM split over the pool (sgemm 256: ~0.15 ms); consecutive kernels
- * of a plan follow each other within microseconds, so the spin catches them. The spin is bounded
- * (and pauses between probes) so idle workers do not keep a core of a shared machine busy.
+ * of a plan follow each other within microseconds, so the spin catches them. The spin is bounded,
+ * pauses between probes and yields after the first ~2000, so idle workers do not keep a core of a
+ * shared machine busy.
  */
 #include "backends/cpu/threadpool.h"
 #include "scheduler/topology.h"
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,8 +59,15 @@ static void tsr_pool_run_tasks(struct tsr_cpu_pool *pool, tsr_cpu_task_fn fn, vo
     }
 }
 
-/* One pause between probes of a spin (x86 PAUSE: frees the pipeline for a sibling thread). */
-static inline void tsr_pool_relax(void) {
+/* One wait between probes of a spin: x86 PAUSE for the first probes (a loop that follows within
+ * microseconds is caught at once), then sched_yield, so that on an oversubscribed machine (another
+ * process on our cores) the spinning thread hands its time slice to whatever is runnable, e.g. the
+ * pool thread whose task it is waiting for. */
+static inline void tsr_pool_relax(unsigned probe) {
+    if (probe > 2048) {
+        sched_yield();
+        return;
+    }
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
@@ -72,7 +81,7 @@ static void tsr_pool_spin_while_eq64(const _Atomic uint64_t *flag, uint64_t valu
         if (atomic_load_explicit(flag, memory_order_acquire) != value ||
             atomic_load_explicit(stop, memory_order_relaxed))
             return;
-        tsr_pool_relax();
+        tsr_pool_relax(i);
         if (i % 64 == 0 && tsr_now_ns() - t0 > TSR_POOL_SPIN_NS) return;
     }
 }
@@ -202,7 +211,7 @@ void tsr_cpu_pool_parallel_for(struct tsr_cpu_pool *pool, size_t n_tasks, tsr_cp
     /* spin for the workers' last tasks, then sleep */
     const uint64_t t0 = tsr_now_ns();
     for (unsigned i = 1; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; i++) {
-        tsr_pool_relax();
+        tsr_pool_relax(i);
         if (i % 64 == 0 && tsr_now_ns() - t0 > TSR_POOL_SPIN_NS) break;
     }
     pthread_mutex_lock(&pool->mu);
