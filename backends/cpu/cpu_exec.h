@@ -67,8 +67,10 @@ int tsr_cpu_gemm_streams(const struct tsr_k_gemm *g);
 /* Scratch (floats per thread) the streaming path needs: the block size mb * nb of
  * tsr_cpu_gemm_split; 0 when the GEMM does not stream. */
 size_t tsr_cpu_gemm_scratch_floats(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g);
-/* 2*M*N*K*batch below which a GEMM runs on the calling thread (a pool wake-up costs ~10-50 us). */
-#define TSR_CPU_GEMM_PARALLEL_FLOPS 4.0e6
+/* 2*M*N*K*batch below which a GEMM runs on the calling thread: ~10 us of work at this machine's
+ * single-core rate, against a pool hand-off of ~1-2 us when the workers spin, 10-50 us when they
+ * sleep. */
+#define TSR_CPU_GEMM_PARALLEL_FLOPS 1.0e6
 
 /* OpenBLAS's thread count is process-wide. tessera parallelises GEMMs and convolutions over its
  * own pool, each task calling sgemm, so it needs OpenBLAS single-threaded while it runs: enter

@@ -284,11 +284,17 @@ void tsr_cpu_gemm_run(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g,
     job.stream = tsr_cpu_gemm_streams(g) && !job.in_place && g->K > 0 && env->scratch &&
                  env->scratch_floats >= (size_t)(job.mb * job.nb);
     const int64_t n_tasks = g->batch * job.m_tasks * job.n_tasks;
-    tsr_cpu_blas_single_enter();
-    if (n_tasks > 1 && env->pool && env->n_threads > 1)
+    const int parallel = n_tasks > 1 && env->pool && env->n_threads > 1;
+    /* Tiny products on the calling thread skip the OpenBLAS thread switch (two mutex operations,
+     * a noticeable share of a 1 us inference): OpenBLAS runs sgemm calls with M*N*K <= 65536 * 4
+     * single-threaded anyway (interface/gemm.c, SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD);
+     * the bound here is a quarter of that. */
+    const int hold = parallel || (double)job.mb * (double)job.nb * (double)g->K > 65536.0;
+    if (hold) tsr_cpu_blas_single_enter();
+    if (parallel)
         tsr_cpu_pool_parallel_for(env->pool, (size_t)n_tasks, tsr_gemm_task, &job);
     else
         for (int64_t t = 0; t < n_tasks; t++)
             tsr_gemm_task(&job, (size_t)t, 0);
-    tsr_cpu_blas_single_leave();
+    if (hold) tsr_cpu_blas_single_leave();
 }
