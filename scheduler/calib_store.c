@@ -8,7 +8,8 @@
  *     "outliers": "median of samples with |x - median| <= 3 * 1.4826 * MAD",
  *     "bandwidth_gbps": 20.1, "launch_us": 3.2, "run_overhead_us": 5.0, "trans_gops": 1.2,
  *     "h2d_gbps": 0, "d2h_gbps": 0, "latency_us": 0,
- *     "conv_gflops": 0.2, "dwconv_gflops": 4.0,
+ *     "conv_gflops": 30.0, "dwconv_gflops": 4.0, "trans_slow_gops": 0.6,
+ *     "h2d_small_gbps": 0, "d2h_small_gbps": 0,
  *     "gemm": [ { "m": 32, "n": 32, "k": 32, "gflops": 5.1 }, ... ],
  *     "bandwidth": [ { "bytes": 524288, "gbps": 60.0 }, ... ] }
  */
@@ -99,7 +100,10 @@ static const char *decode(struct json_object *root, const char *key, struct tsr_
         get_num(root, "seconds", &c.seconds) || c.seconds < 0 ||
         get_num(root, "created_unix", &created) || get_num(root, "conv_gflops", &c.conv_gflops) ||
         c.conv_gflops < 0 || get_num(root, "dwconv_gflops", &c.dwconv_gflops) ||
-        c.dwconv_gflops < 0)
+        c.dwconv_gflops < 0 || get_num(root, "trans_slow_gops", &c.trans_slow_gops) ||
+        !(c.trans_slow_gops > 0) || get_num(root, "h2d_small_gbps", &c.h2d_small_gbps) ||
+        c.h2d_small_gbps < 0 || get_num(root, "d2h_small_gbps", &c.d2h_small_gbps) ||
+        c.d2h_small_gbps < 0)
         return "missing or invalid figure";
     c.created_unix = (long long)created;
     if ((c.h2d_gbps > 0) != (c.d2h_gbps > 0)) return "inconsistent transfer figures";
@@ -204,6 +208,9 @@ int tsr_calib_save(const struct tsr_calibration *cal) {
     put_num(root, "latency_us", cal->latency_us);
     put_num(root, "conv_gflops", cal->conv_gflops);
     put_num(root, "dwconv_gflops", cal->dwconv_gflops);
+    put_num(root, "trans_slow_gops", cal->trans_slow_gops);
+    put_num(root, "h2d_small_gbps", cal->h2d_small_gbps);
+    put_num(root, "d2h_small_gbps", cal->d2h_small_gbps);
     struct json_object *g = json_object_new_array();
     for (int i = 0; g && i < cal->n_gemm; i++) {
         struct json_object *e = json_object_new_object();

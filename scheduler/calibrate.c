@@ -53,10 +53,10 @@ double tsr_calib_robust_median(double *x, int n) {
     return k > 0 ? sorted_median(x, k) : m;
 }
 
-double tsr_calib_lower_quartile(double *x, int n) {
+double tsr_calib_median(double *x, int n) {
     if (!x || n <= 0) return NAN;
     qsort(x, (size_t)n, sizeof *x, cmp_double);
-    return x[(n - 1) / 4];
+    return sorted_median(x, n);
 }
 
 /* Optimised and debug builds of the library run the CPU kernels at very different speeds, so the

@@ -27,6 +27,17 @@
  * around the median", J. Exp. Soc. Psychol. 49(4), 2013). The figure is the median of the kept
  * samples. See tsr_calib_robust_median.
  *
+ * A sample repeats a run until it lasts >= 1 ms and (format 3) is the median of those runs'
+ * individual times, not their mean: on a shared machine (2 cores here, other processes running)
+ * a run of a few µs that needs both pool threads now and then waits a whole scheduler time slice
+ * (~4 ms), and one such run would dominate a mean. Runs of 20 ms or more take 5 samples instead
+ * of 9 (calibration time). The list of probes runs in 3 interleaved rounds and each probe keeps
+ * the median of its rounds' figures, so a second in which another process holds one of the cores
+ * (halving every 2-thread measurement) spoils at most one round. Medians throughout, because
+ * `tessera run` reports the median run and the model predicts that; faster statistics (lower
+ * quartile of runs, fastest round) were tried and under-predicted runs on this shared machine by
+ * 40-50%.
+ *
  * Measurements (calibrate.c for the CPU, calibrate_cl.c for OpenCL):
  *   bandwidth_gbps   device memory: a copy of 32 MiB, (bytes read + written) / time.
  *                    CPU: an elementwise COPY kernel run through the CPU backend (thread pool,
@@ -59,9 +70,16 @@
  *                    equivalent generated-style kernel.
  *   gemm[]           (format 2) the CPU also measures n = 1024 (beyond the last-level cache);
  *                    inputs hold ordinary non-zero numbers.
- *   h2d_gbps, d2h_gbps  OpenCL only: blocking clEnqueueWrite/ReadBuffer of 32 MiB.
+ *   h2d_gbps, d2h_gbps  OpenCL only: blocking clEnqueueWrite/ReadBuffer of 64 MiB (format 3;
+ *                    32 MiB before), net of latency_us.
+ *   h2d_small_gbps, d2h_small_gbps  (format 3) OpenCL only: the same with 256 KiB, which runs
+ *                    from the caches several times faster; 0 on the CPU.
+ *   trans_slow_gops  (format 3) like trans_gops for the slow transcendental ops: a region of
+ *                    TANH, ERF, TANH, ERF per element. trans_gops is then measured with EXP,
+ *                    SIGMOID, EXP, SIGMOID (PoCL evaluates erf/tanh ~3x slower than exp/sigmoid).
  *   latency_us       OpenCL only: a blocking 4-byte clEnqueueWriteBuffer (round trip).
- * Target cost: < 3 s per device once the OpenCL driver's kernel cache is warm.
+ * Cost (format 3, 2-core machine): CPU ~1.5 s; PoCL ~3-4 s once its kernel cache is warm (the
+ * 16 Mi-element generated copy alone runs ~50-90 ms on PoCL).
  */
 #ifndef TSR_SCHEDULER_CALIBRATE_H
 #define TSR_SCHEDULER_CALIBRATE_H
@@ -99,8 +117,10 @@ struct tsr_calibration {
     double h2d_gbps;        /* host → device, GB/s; 0 for the native CPU */
     double d2h_gbps;        /* device → host, GB/s; 0 for the native CPU */
     double latency_us;      /* one small host↔device transfer, µs; 0 for the native CPU */
-    double trans_gops; /* transcendental elementwise ops (exp, tanh, erf, ...) per second, 1e9 */
-    int n_gemm;        /* 1 .. TSR_CALIB_MAX_GEMM, increasing 2mnk */
+    double trans_gops;      /* exp/log/sigmoid elementwise ops per second, 1e9 */
+    double trans_slow_gops; /* tanh/erf/gelu/pow elementwise ops per second, 1e9 (format 3) */
+    double h2d_small_gbps, d2h_small_gbps; /* 256 KiB transfers, GB/s; 0 for the native CPU */
+    int n_gemm;                            /* 1 .. TSR_CALIB_MAX_GEMM, increasing 2mnk */
     struct tsr_calib_gemm gemm[TSR_CALIB_MAX_GEMM];
     int n_bw; /* 0 .. TSR_CALIB_MAX_BW, increasing bytes (format 3) */
     struct tsr_calib_bw bw[TSR_CALIB_MAX_BW];
@@ -147,9 +167,9 @@ void tsr_calib_key(const struct tsr_device_info *dev, char *buf, size_t size);
  * Returns NaN when n == 0. */
 double tsr_calib_robust_median(double *x, int n);
 
-/* Lower quartile (25th percentile, nearest rank: element floor((n - 1) / 4) of the sorted
- * values) of x[0..n-1]; x is reordered. NaN when n == 0. */
-double tsr_calib_lower_quartile(double *x, int n);
+/* Plain median of x[0..n-1] (mean of the two middle values when n is even); x is reordered.
+ * NaN when n == 0. */
+double tsr_calib_median(double *x, int n);
 
 /* Forgets every calibration remembered by this process (tests: force a reload from disk). */
 void tsr_calib_forget_all(void);

@@ -7,7 +7,7 @@
  * CLBlast for GEMM: the device pool, the program cache and the executor are not involved, so
  * TSR_FAULT counters and pool statistics are untouched. (The OpenCL driver caches the compiled
  * calibration kernels itself; PoCL in ~/.cache/pocl.) Probes run in TSR_CAL_ROUNDS interleaved
- * rounds, each keeping its fastest round (calibrate.h).
+ * rounds, each keeping its median round (calibrate.h).
  *
  * Timing is on the host clock (tsr_now_ns) around enqueue ... clFinish, because the cost model
  * predicts wall time of runs that end with clFinish. Samples and minimum sample length as in
@@ -26,12 +26,12 @@
 #define TSR_CAL_MAX_REPS      2000
 #define TSR_CAL_LONG_RUN_NS   20000000ull
 #define TSR_CAL_FEW_SAMPLES   5
-#define TSR_CAL_ROUNDS        2 /* every probe this many times, interleaved; fastest kept */
+#define TSR_CAL_ROUNDS        3 /* every probe this many times, interleaved; median kept */
 #define TSR_CAL_BW_BYTES      (64u << 20) /* buffers and transfers (16 Mi floats) */
 /* Global-size cap of the OpenCL backend's elementwise kernels (TSR_CL_MAX_ITEMS in
  * backends/opencl/cl_backend.c): the generated kernels loop over the rest (grid-stride). */
 #define TSR_CAL_CL_MAX_ITEMS ((size_t)1 << 20)
-#define TSR_CAL_N_GEN        4 /* generated kernels: 3 copies of the bandwidth curve + trans */
+#define TSR_CAL_N_GEN        5 /* generated: 3 copies of the bandwidth curve + 2 trans */
 #define TSR_CAL_CHAIN        16
 
 static const int64_t g_gemm_sizes[] = {32, 64, 128, 256, 512};
@@ -46,7 +46,18 @@ static const char *g_source = "__kernel void tsr_cal_empty(__global float *a) {\
 #define TSR_CAL_TRANS_ELEMS (1u << 18) /* elements of the transcendental kernel (~12 ms) */
 #define TSR_CAL_TRANS_OPS   4          /* exp, tanh, erf, sigmoid per element */
 
-enum cal_op { OP_GEN, OP_EMPTY1, OP_EMPTYK, OP_WRITE, OP_READ, OP_LATENCY, OP_GEMM };
+enum cal_op {
+    OP_GEN,
+    OP_EMPTY1,
+    OP_EMPTYK,
+    OP_WRITE,
+    OP_READ,
+    OP_WRITE_S,
+    OP_READ_S,
+    OP_LATENCY,
+    OP_GEMM
+};
+#define TSR_CAL_XFER_SMALL (256u << 10) /* bytes of the small transfers */
 
 struct cal_state {
     tsr_context *ctx;
@@ -81,6 +92,11 @@ static cl_int run_op(struct cal_state *s, enum cal_op op) {
         return clEnqueueWriteBuffer(q, s->a, CL_TRUE, 0, TSR_CAL_BW_BYTES, s->host, 0, NULL, NULL);
     case OP_READ:
         return clEnqueueReadBuffer(q, s->a, CL_TRUE, 0, TSR_CAL_BW_BYTES, s->host, 0, NULL, NULL);
+    case OP_WRITE_S:
+        return clEnqueueWriteBuffer(q, s->a, CL_TRUE, 0, TSR_CAL_XFER_SMALL, s->host, 0, NULL,
+                                    NULL);
+    case OP_READ_S:
+        return clEnqueueReadBuffer(q, s->a, CL_TRUE, 0, TSR_CAL_XFER_SMALL, s->host, 0, NULL, NULL);
     case OP_LATENCY:
         return clEnqueueWriteBuffer(q, s->a, CL_TRUE, 0, 4, s->host, 0, NULL, NULL);
     case OP_GEMM: {
@@ -112,7 +128,7 @@ static tsr_status time_op(struct cal_state *s, enum cal_op op, const char *what,
             err = run_op(s, op);
             runs[r] = (double)(tsr_now_ns() - t0);
         }
-        samples[i] = tsr_calib_lower_quartile(runs, r);
+        samples[i] = tsr_calib_median(runs, r);
     }
     if (err != CL_SUCCESS)
         return TSR_ERR_CL(s->ctx, tsr_cl_status(err), err, "calibrate %s: %s failed: %s (%d)",
@@ -228,8 +244,11 @@ enum cl_probe {
     Q_BW0,               /* generated copies of g_bw_sizes[0..2] */
     Q_WRITE = Q_BW0 + 3, /* host → device, TSR_CAL_BW_BYTES */
     Q_READ,              /* device → host */
+    Q_WRITE_S,           /* host → device, TSR_CAL_XFER_SMALL */
+    Q_READ_S,            /* device → host, TSR_CAL_XFER_SMALL */
     Q_LATENCY,           /* 4-byte write */
-    Q_TRANS,             /* generated transcendental region */
+    Q_TRANS,             /* generated exp/sigmoid region */
+    Q_TRANS_SLOW,        /* generated tanh/erf region */
     Q_GEMM0,             /* CLBlast of g_gemm_sizes[0..4] */
     Q_COUNT = Q_GEMM0 + 5
 };
@@ -244,9 +263,11 @@ static tsr_status time_probe(struct cal_state *s, int q, double *ns) {
     }
     if (q == Q_WRITE) return time_op(s, OP_WRITE, "host-to-device write", ns);
     if (q == Q_READ) return time_op(s, OP_READ, "device-to-host read", ns);
+    if (q == Q_WRITE_S) return time_op(s, OP_WRITE_S, "small host-to-device write", ns);
+    if (q == Q_READ_S) return time_op(s, OP_READ_S, "small device-to-host read", ns);
     if (q == Q_LATENCY) return time_op(s, OP_LATENCY, "4-byte write", ns);
-    if (q == Q_TRANS) {
-        s->gen_i = 3;
+    if (q == Q_TRANS || q == Q_TRANS_SLOW) {
+        s->gen_i = q == Q_TRANS ? 3 : 4;
         return time_op(s, OP_GEN, "transcendental kernel", ns);
     }
     s->gemm_n = (size_t)g_gemm_sizes[q - Q_GEMM0];
@@ -264,21 +285,24 @@ tsr_status tsr_calib_measure_opencl(tsr_context *ctx, int cl_index, struct tsr_c
     s.dev = dev;
     pthread_mutex_lock(&dev->exec_lock);
     static const uint8_t copy_op[1] = {TSR_EW_COPY};
-    static const uint8_t trans_ops[TSR_CAL_TRANS_OPS] = {TSR_EW_EXP, TSR_EW_TANH, TSR_EW_ERF,
-                                                         TSR_EW_SIGMOID};
-    double t[Q_COUNT];
+    static const uint8_t trans_fast[TSR_CAL_TRANS_OPS] = {TSR_EW_EXP, TSR_EW_SIGMOID, TSR_EW_EXP,
+                                                          TSR_EW_SIGMOID};
+    static const uint8_t trans_slow[TSR_CAL_TRANS_OPS] = {TSR_EW_TANH, TSR_EW_ERF, TSR_EW_TANH,
+                                                          TSR_EW_ERF};
+    double t[Q_COUNT], rounds[Q_COUNT][TSR_CAL_ROUNDS];
     if ((st = setup(&s)) != TSR_OK) goto done;
     for (int i = 0; i < 3; i++)
         if ((st = build_generated(&s, i, g_bw_sizes[i], copy_op, 1)) != TSR_OK) goto done;
-    if ((st = build_generated(&s, 3, TSR_CAL_TRANS_ELEMS, trans_ops, TSR_CAL_TRANS_OPS)) != TSR_OK)
+    if ((st = build_generated(&s, 3, TSR_CAL_TRANS_ELEMS, trans_fast, TSR_CAL_TRANS_OPS)) !=
+            TSR_OK ||
+        (st = build_generated(&s, 4, TSR_CAL_TRANS_ELEMS, trans_slow, TSR_CAL_TRANS_OPS)) != TSR_OK)
         goto done;
-    /* Every probe in each of TSR_CAL_ROUNDS rounds; its time is the fastest round's figure. */
+    /* Every probe in each of TSR_CAL_ROUNDS rounds; its time is the median round's figure. */
     for (int r = 0; r < TSR_CAL_ROUNDS; r++)
-        for (int q = 0; q < Q_COUNT; q++) {
-            double tq = 0;
-            if ((st = time_probe(&s, q, &tq)) != TSR_OK) goto done;
-            if (r == 0 || tq < t[q]) t[q] = tq;
-        }
+        for (int q = 0; q < Q_COUNT; q++)
+            if ((st = time_probe(&s, q, &rounds[q][r])) != TSR_OK) goto done;
+    for (int q = 0; q < Q_COUNT; q++)
+        t[q] = tsr_calib_median(rounds[q], TSR_CAL_ROUNDS);
     double t1 = t[Q_EMPTY1];
     out->n_bw = 0;
     for (int i = 0; i < 3; i++) {
@@ -288,6 +312,7 @@ tsr_status tsr_calib_measure_opencl(tsr_context *ctx, int cl_index, struct tsr_c
     }
     out->bandwidth_gbps = out->bw[out->n_bw - 1].gbps;
     out->trans_gops = (double)TSR_CAL_TRANS_OPS * TSR_CAL_TRANS_ELEMS / t[Q_TRANS];
+    out->trans_slow_gops = (double)TSR_CAL_TRANS_OPS * TSR_CAL_TRANS_ELEMS / t[Q_TRANS_SLOW];
     double launch_ns = (t[Q_EMPTYK] - t1) / (TSR_CAL_CHAIN - 1);
     if (!(launch_ns > 0)) launch_ns = t[Q_EMPTYK] / TSR_CAL_CHAIN;
     out->launch_us = launch_ns * 1e-3;
@@ -298,6 +323,11 @@ tsr_status tsr_calib_measure_opencl(tsr_context *ctx, int cl_index, struct tsr_c
     out->h2d_gbps = TSR_CAL_BW_BYTES / (t_w - lat);
     lat = t_lat < 0.5 * t_r ? t_lat : 0.0;
     out->d2h_gbps = TSR_CAL_BW_BYTES / (t_r - lat);
+    double t_ws = t[Q_WRITE_S], t_rs = t[Q_READ_S];
+    lat = t_lat < 0.5 * t_ws ? t_lat : 0.0;
+    out->h2d_small_gbps = TSR_CAL_XFER_SMALL / (t_ws - lat);
+    lat = t_lat < 0.5 * t_rs ? t_lat : 0.0;
+    out->d2h_small_gbps = TSR_CAL_XFER_SMALL / (t_rs - lat);
     out->n_gemm = 0;
     for (int i = 0; i < 5; i++) {
         int64_t n = g_gemm_sizes[i];

@@ -7,9 +7,9 @@
  *
  * Sample counts: TSR_CAL_SAMPLES samples per figure after one warm-up run; a sample repeats the
  * run (at most TSR_CAL_MAX_REPS times) until it lasts at least TSR_CAL_MIN_SAMPLE_NS and is
- * the lower quartile of those runs (calibrate.h explains why); runs of TSR_CAL_LONG_RUN_NS or
+ * the median of those runs (calibrate.h explains why); runs of TSR_CAL_LONG_RUN_NS or
  * more take TSR_CAL_FEW_SAMPLES samples. The whole probe list runs TSR_CAL_ROUNDS times and
- * each probe keeps its fastest round (calibrate.h). Total on a 2-core machine: about 1.5 s.
+ * each probe keeps its median round (calibrate.h). Total on a 2-core machine: about 1.5 s.
  */
 #include "runtime/program.h"
 #include "scheduler/calibrate.h"
@@ -23,7 +23,7 @@
 #define TSR_CAL_MAX_REPS      2000        /* runs per sample at most */
 #define TSR_CAL_LONG_RUN_NS   20000000ull /* runs this long take TSR_CAL_FEW_SAMPLES */
 #define TSR_CAL_FEW_SAMPLES   5
-#define TSR_CAL_ROUNDS        3  /* every probe this many times, interleaved; fastest kept */
+#define TSR_CAL_ROUNDS        3  /* every probe this many times, interleaved; median kept */
 #define TSR_CAL_CHAIN         16 /* kernels in the launch-overhead chain */
 #define TSR_CAL_SMALL_ROWS    8  /* small-kernel chain: regions over [8, 32] */
 #define TSR_CAL_SMALL_COLS    32
@@ -93,14 +93,17 @@ static void make_chain(struct cal_prog *c, int n_kernels, int64_t n);
 #define TSR_CAL_TRANS_ELEMS (1 << 20) /* elements of the transcendental region */
 #define TSR_CAL_TRANS_OPS   4         /* transcendental ops per element in it */
 
-/* input[n] → y = sigmoid(erf(tanh(exp(x)))) → output[n]: one fused region, 4 transcendental ops
- * per element (calibrate.h, trans_gops). */
-static void make_trans(struct cal_prog *c, int64_t n) {
+/* Transcendental regions (calibrate.h, trans_gops / trans_slow_gops), 4 ops per element. */
+static const uint8_t g_trans_fast[TSR_CAL_TRANS_OPS] = {TSR_EW_EXP, TSR_EW_SIGMOID, TSR_EW_EXP,
+                                                        TSR_EW_SIGMOID};
+static const uint8_t g_trans_slow[TSR_CAL_TRANS_OPS] = {TSR_EW_TANH, TSR_EW_ERF, TSR_EW_TANH,
+                                                        TSR_EW_ERF};
+
+/* input[n] → y = ops[3](ops[2](ops[1](ops[0](x)))) → output[n]: one fused region. */
+static void make_trans(struct cal_prog *c, int64_t n, const uint8_t *ops) {
     make_chain(c, 1, n);
     struct tsr_k_ew *e = &c->kernels[0].u.ew;
     snprintf(c->kernels[0].name, sizeof c->kernels[0].name, "calibrate_trans");
-    static const uint8_t ops[TSR_CAL_TRANS_OPS] = {TSR_EW_EXP, TSR_EW_TANH, TSR_EW_ERF,
-                                                   TSR_EW_SIGMOID};
     e->n_instrs = TSR_CAL_TRANS_OPS;
     for (int i = 0; i < TSR_CAL_TRANS_OPS; i++)
         e->instrs[i] = (struct tsr_ew_instr){.op = ops[i], .dst = 0, .a = (int16_t)(i ? 0 : -1)};
@@ -283,7 +286,7 @@ static double time_program(tsr_context *ctx, struct cal_prog *c, tsr_status *st)
             if ((*st = tsr_cpu_backend_ops.execute(exec, in, out)) != TSR_OK) goto done;
             runs[r] = (double)(tsr_now_ns() - t0);
         }
-        samples[s] = tsr_calib_lower_quartile(runs, reps);
+        samples[s] = tsr_calib_median(runs, reps);
     }
     result = tsr_calib_robust_median(samples, n_samples);
 done:
@@ -299,7 +302,8 @@ enum cpu_probe {
     P_SMALL1,             /* one small fused region */
     P_SMALLK,             /* TSR_CAL_CHAIN of them */
     P_BW0,                /* copies of g_bw_sizes[0..2] */
-    P_TRANS = P_BW0 + 3,  /* transcendental region */
+    P_TRANS = P_BW0 + 3,  /* exp/sigmoid region */
+    P_TRANS_SLOW,         /* tanh/erf region */
     P_GEMM0,              /* GEMMs of g_gemm_sizes[0..5] */
     P_CONV = P_GEMM0 + 6, /* 3x3 conv */
     P_DWCONV,             /* depthwise 3x3 conv */
@@ -316,8 +320,8 @@ static double build_probe(struct cal_prog *c, int p) {
         make_chain(c, 1, g_bw_sizes[p - P_BW0]);
         return 0.0;
     }
-    if (p == P_TRANS) {
-        make_trans(c, TSR_CAL_TRANS_ELEMS);
+    if (p == P_TRANS || p == P_TRANS_SLOW) {
+        make_trans(c, TSR_CAL_TRANS_ELEMS, p == P_TRANS ? g_trans_fast : g_trans_slow);
         return 0.0;
     }
     if (p >= P_GEMM0 && p < P_CONV) {
@@ -334,15 +338,16 @@ tsr_status tsr_calib_measure_cpu(tsr_context *ctx, struct tsr_calibration *out) 
     struct cal_prog *c = malloc(sizeof *c);
     if (!c) return TSR_ERR(ctx, TSR_E_NOMEM, "calibrate cpu: out of memory");
     tsr_status st = TSR_OK;
-    double t[P_COUNT], flops[P_COUNT];
-    /* Every probe in each of TSR_CAL_ROUNDS rounds; its time is the fastest round's figure. */
+    double t[P_COUNT], flops[P_COUNT], rounds[P_COUNT][TSR_CAL_ROUNDS];
+    /* Every probe in each of TSR_CAL_ROUNDS rounds; its time is the median round's figure. */
     for (int r = 0; r < TSR_CAL_ROUNDS; r++)
         for (int p = 0; p < P_COUNT; p++) {
             flops[p] = build_probe(c, p);
-            double tp = time_program(ctx, c, &st);
+            rounds[p][r] = time_program(ctx, c, &st);
             if (st != TSR_OK) goto done;
-            if (r == 0 || tp < t[p]) t[p] = tp;
         }
+    for (int p = 0; p < P_COUNT; p++)
+        t[p] = tsr_calib_median(rounds[p], TSR_CAL_ROUNDS);
 
     /* Launch: chains of 1 and TSR_CAL_CHAIN small fused regions. */
     double launch_ns = (t[P_SMALLK] - t[P_SMALL1]) / (TSR_CAL_CHAIN - 1);
@@ -357,6 +362,7 @@ tsr_status tsr_calib_measure_cpu(tsr_context *ctx, struct tsr_calibration *out) 
     }
     out->bandwidth_gbps = out->bw[out->n_bw - 1].gbps; /* B/ns = GB/s */
     out->trans_gops = (double)TSR_CAL_TRANS_OPS * TSR_CAL_TRANS_ELEMS / t[P_TRANS]; /* G/s */
+    out->trans_slow_gops = (double)TSR_CAL_TRANS_OPS * TSR_CAL_TRANS_ELEMS / t[P_TRANS_SLOW];
     out->n_gemm = 0;
     for (int i = 0; i < 6; i++) {
         int64_t n = g_gemm_sizes[i];
@@ -368,6 +374,7 @@ tsr_status tsr_calib_measure_cpu(tsr_context *ctx, struct tsr_calibration *out) 
     out->conv_gflops = flops[P_CONV] / t[P_CONV];
     out->dwconv_gflops = flops[P_DWCONV] / t[P_DWCONV];
     out->h2d_gbps = out->d2h_gbps = out->latency_us = 0.0;
+    out->h2d_small_gbps = out->d2h_small_gbps = 0.0;
 done:
     free(c);
     return st;

@@ -20,6 +20,9 @@ int tsr_cost_inputs_of(const struct tsr_device_info *dev, struct tsr_cost_inputs
         out->d2h_gbps = cal.d2h_gbps;
         out->latency_us = cal.latency_us;
         out->trans_gops = cal.trans_gops;
+        out->trans_slow_gops = cal.trans_slow_gops;
+        out->h2d_small_gbps = cal.h2d_small_gbps;
+        out->d2h_small_gbps = cal.d2h_small_gbps;
         out->n_gemm = cal.n_gemm;
         memcpy(out->gemm, cal.gemm, sizeof cal.gemm);
         out->n_bw = cal.n_bw;
@@ -80,48 +83,61 @@ static double conv_gflops(const struct tsr_cost_inputs *in, const struct tsr_k_c
     return gemm;
 }
 
-double tsr_cost_kernel_trans_ops(const struct tsr_kernel *k) {
+double tsr_cost_kernel_trans_ops(const struct tsr_kernel *k, double *slow) {
+    double fast_ops = 0.0, slow_ops = 0.0;
+    if (slow) *slow = 0.0;
     if (!k) return 0.0;
     switch (k->kind) {
     case TSR_K_EW: {
         const struct tsr_k_ew *e = &k->u.ew;
-        double elems = 1.0, per = 0.0;
+        double elems = 1.0, f = 0.0, sl = 0.0;
         for (int d = 0; d < e->rank; d++)
             elems *= (double)e->dims[d];
         for (int i = 0; i < e->n_instrs; i++)
             switch (e->instrs[i].op) {
             case TSR_EW_EXP:
             case TSR_EW_LOG:
-            case TSR_EW_TANH:
             case TSR_EW_SIGMOID:
+                f += 1.0;
+                break;
+            case TSR_EW_TANH:
             case TSR_EW_ERF:
             case TSR_EW_GELU:
             case TSR_EW_GELU_TANH:
-                per += 1.0;
+                sl += 1.0;
                 break;
             case TSR_EW_POW:
-                per += 2.0;
+                sl += 2.0;
                 break;
             default:
                 break;
             }
-        return elems * per;
+        fast_ops = elems * f;
+        slow_ops = elems * sl;
+        break;
     }
     case TSR_K_SOFTMAX:
-        return (double)k->u.softmax.outer * (double)k->u.softmax.axis_len *
-               (double)k->u.softmax.inner;
-    case TSR_K_GEMM:
-        if (k->u.gemm.act == TSR_ACT_SIGMOID || k->u.gemm.act == TSR_ACT_TANH)
-            return (double)k->u.gemm.batch * (double)k->u.gemm.M * (double)k->u.gemm.N;
-        return 0.0;
-    case TSR_K_CONV:
-        if (k->u.conv.act == TSR_ACT_SIGMOID || k->u.conv.act == TSR_ACT_TANH)
-            return (double)k->u.conv.N * (double)k->u.conv.M * (double)k->u.conv.OH *
-                   (double)k->u.conv.OW;
-        return 0.0;
-    default:
-        return 0.0;
+        fast_ops =
+            (double)k->u.softmax.outer * (double)k->u.softmax.axis_len * (double)k->u.softmax.inner;
+        break;
+    case TSR_K_GEMM: {
+        double n = (double)k->u.gemm.batch * (double)k->u.gemm.M * (double)k->u.gemm.N;
+        if (k->u.gemm.act == TSR_ACT_SIGMOID) fast_ops = n;
+        if (k->u.gemm.act == TSR_ACT_TANH) slow_ops = n;
+        break;
     }
+    case TSR_K_CONV: {
+        double n =
+            (double)k->u.conv.N * (double)k->u.conv.M * (double)k->u.conv.OH * (double)k->u.conv.OW;
+        if (k->u.conv.act == TSR_ACT_SIGMOID) fast_ops = n;
+        if (k->u.conv.act == TSR_ACT_TANH) slow_ops = n;
+        break;
+    }
+    default:
+        break;
+    }
+    if (slow) *slow = slow_ops;
+    return fast_ops + slow_ops;
 }
 
 double tsr_cost_kernel_ms(const struct tsr_cost_inputs *in, const struct tsr_kernel *k) {
@@ -147,7 +163,11 @@ double tsr_cost_kernel_ms(const struct tsr_cost_inputs *in, const struct tsr_ker
     } else {
         compute_s = in->peak_gflops > 0 ? flops / (in->peak_gflops * 1e9) : HUGE_VAL;
     }
-    if (in->trans_gops > 0) compute_s += tsr_cost_kernel_trans_ops(k) / (in->trans_gops * 1e9);
+    if (in->trans_gops > 0) {
+        double slow = 0.0, all = tsr_cost_kernel_trans_ops(k, &slow);
+        double slow_rate = in->trans_slow_gops > 0 ? in->trans_slow_gops : in->trans_gops;
+        compute_s += (all - slow) / (in->trans_gops * 1e9) + slow / (slow_rate * 1e9);
+    }
     double bw = tsr_cost_bandwidth_gbps(in, bytes);
     double memory_s = bw > 0 ? bytes / (bw * 1e9) : HUGE_VAL;
     double t = compute_s > memory_s ? compute_s : memory_s;
@@ -158,6 +178,13 @@ double tsr_cost_kernel_ms(const struct tsr_cost_inputs *in, const struct tsr_ker
 double tsr_cost_transfer_ms(const struct tsr_cost_inputs *in, double bytes, int to_device) {
     if (!in || !in->opencl || bytes <= 0) return 0.0;
     double bw = to_device ? in->h2d_gbps : in->d2h_gbps;
+    double small = to_device ? in->h2d_small_gbps : in->d2h_small_gbps;
+    if (small > 0 && bw > 0) { /* log-linear between 256 KiB and 64 MiB (cost.h) */
+        const double b0 = 256.0 * 1024, b1 = 64.0 * 1024 * 1024;
+        double u = (log(bytes) - log(b0)) / (log(b1) - log(b0));
+        u = u < 0 ? 0 : u > 1 ? 1 : u;
+        bw = small + u * (bw - small);
+    }
     double t = in->latency_us * 1e-6 + (bw > 0 ? bytes / (bw * 1e9) : 0.0);
     return t * 1e3;
 }

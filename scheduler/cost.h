@@ -35,9 +35,14 @@
  *                        EXP, LOG, TANH, SIGMOID, ERF, GELU, GELU_TANH per output element, POW
  *                        twice; softmax one EXP per element; GEMM/Conv sigmoid/tanh epilogue one
  *                        per output element), trans_rate = calibrated trans_gops: such kernels
- *                        are compute-bound in the math library, not bandwidth-bound.
+ *                        are compute-bound in the math library, not bandwidth-bound. Format 3
+ *                        splits T: EXP, LOG, SIGMOID (softmax's EXP, sigmoid epilogues) at
+ *                        trans_gops; TANH, ERF, GELU, GELU_TANH, POW (tanh epilogues) at
+ *                        trans_slow_gops.
  *   transfer of B bytes  latency + B / transfer bandwidth (h2d for inputs, d2h for outputs);
- *                        0 on the native CPU (it reads and writes the caller's memory).
+ *                        0 on the native CPU (it reads and writes the caller's memory). Format 3:
+ *                        the bandwidth is interpolated linearly in log(B) between the 256 KiB
+ *                        (small) and 64 MiB figures, constant outside.
  *   program              run_overhead + sum(kernels) + sum(input transfers)
  *                        + sum(output transfers); constants are uploaded once at prepare and
  *                        are not part of a run.
@@ -57,7 +62,9 @@ struct tsr_cost_inputs {
     double launch_us;       /* per kernel */
     double run_overhead_us; /* per run */
     double h2d_gbps, d2h_gbps, latency_us;
-    double trans_gops; /* transcendental elementwise ops per second, 1e9; 0 = not modelled */
+    double trans_gops;      /* exp/log/sigmoid elementwise ops per second, 1e9; 0 = not modelled */
+    double trans_slow_gops; /* tanh/erf/gelu/pow ops per second, 1e9; 0 = trans_gops */
+    double h2d_small_gbps, d2h_small_gbps; /* 256 KiB transfers; 0 = the large figures */
     int n_gemm;
     struct tsr_calib_gemm gemm[TSR_CALIB_MAX_GEMM];
     int n_bw; /* bandwidth curve (0: bandwidth_gbps everywhere) */
@@ -76,8 +83,9 @@ double tsr_cost_gemm_gflops(const struct tsr_cost_inputs *in, double flops);
 /* Memory bandwidth in GB/s for a kernel whose working set is `bytes` (rule above). */
 double tsr_cost_bandwidth_gbps(const struct tsr_cost_inputs *in, double bytes);
 
-/* Transcendental ops one run of kernel k evaluates (rule above). */
-double tsr_cost_kernel_trans_ops(const struct tsr_kernel *k);
+/* Transcendental ops one run of kernel k evaluates (rule above): the total, and when slow is
+ * not NULL *slow receives the part that runs at trans_slow_gops. */
+double tsr_cost_kernel_trans_ops(const struct tsr_kernel *k, double *slow);
 
 /* Predicted ms of one kernel of a run. HUGE_VAL for NULL arguments. */
 double tsr_cost_kernel_ms(const struct tsr_cost_inputs *in, const struct tsr_kernel *k);

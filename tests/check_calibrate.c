@@ -51,9 +51,14 @@ static void check_plausible(const struct tsr_calibration *c, int opencl) {
         if (i) ck_assert(c->bw[i].bytes > c->bw[i - 1].bytes);
     }
     ck_assert(c->bandwidth_gbps == c->bw[2].gbps);
+    ck_assert_msg(c->trans_slow_gops > 1e-4 && c->trans_slow_gops < 1e5, "slow trans %g",
+                  c->trans_slow_gops);
     if (opencl) {
         ck_assert(c->conv_gflops == 0 && c->dwconv_gflops == 0);
+        ck_assert_msg(c->h2d_small_gbps > 0.001 && c->d2h_small_gbps > 0.001, "small %g %g",
+                      c->h2d_small_gbps, c->d2h_small_gbps);
     } else {
+        ck_assert(c->h2d_small_gbps == 0 && c->d2h_small_gbps == 0);
         ck_assert_msg(c->conv_gflops > 1e-3 && c->conv_gflops < 1e5, "conv %g", c->conv_gflops);
         ck_assert_msg(c->dwconv_gflops > 1e-3 && c->dwconv_gflops < 1e5, "dwconv %g",
                       c->dwconv_gflops);
@@ -81,7 +86,8 @@ static int same_cal(const struct tsr_calibration *a, const struct tsr_calibratio
         return 0;
     if (!EQ(bandwidth_gbps) || !EQ(launch_us) || !EQ(run_overhead_us) || !EQ(h2d_gbps) ||
         !EQ(d2h_gbps) || !EQ(latency_us) || !EQ(seconds) || !EQ(conv_gflops) ||
-        !EQ(dwconv_gflops) || a->n_bw != b->n_bw)
+        !EQ(dwconv_gflops) || !EQ(trans_slow_gops) || !EQ(h2d_small_gbps) || !EQ(d2h_small_gbps) ||
+        a->n_bw != b->n_bw)
         return 0;
     for (int i = 0; i < a->n_bw; i++)
         if (!EQ(bw[i].bytes) || !EQ(bw[i].gbps)) return 0;
@@ -207,6 +213,12 @@ START_TEST(test_robust_median) {
     double z[3] = {3.0, 1.0, 2.0};
     ck_assert_double_eq_tol(tsr_calib_robust_median(z, 3), 2.0, 1e-12);
     ck_assert(isnan(tsr_calib_robust_median(z, 0)));
+    /* plain median of a sample's runs: a preempted run does not move it */
+    double r[5] = {4000.0, 1.0, 3.0, 2.0, 2.5};
+    ck_assert_double_eq_tol(tsr_calib_median(r, 5), 2.5, 1e-12);
+    double e[4] = {5.0, 1.0, 3.0, 100.0};
+    ck_assert_double_eq_tol(tsr_calib_median(e, 4), 4.0, 1e-12);
+    ck_assert(isnan(tsr_calib_median(e, 0)));
 }
 END_TEST
 
@@ -224,6 +236,7 @@ static void install_known(tsr_context *ctx, int d, int opencl) {
         c.latency_us = 30.0;
     }
     c.trans_gops = 1.0;
+    c.trans_slow_gops = 1.0;
     c.n_gemm = 2;
     c.gemm[0] = (struct tsr_calib_gemm){32, 32, 32, 10.0};
     c.gemm[1] = (struct tsr_calib_gemm){512, 512, 512, 100.0};
@@ -338,6 +351,37 @@ START_TEST(test_bandwidth_curve_and_conv) {
     k.u.conv.KH = k.u.conv.KW = 3;
     k.u.conv.group = 8;
     ck_assert_double_eq_tol(tsr_cost_kernel_ms(&in, &k), (2e-6 + f / 3e9) * 1e3, 1e-12);
+    /* transcendental classes: 1e6 elements of exp + erf at 2 and 0.5 Gop/s */
+    memset(&k, 0, sizeof k);
+    k.kind = TSR_K_EW;
+    k.bytes = 8;
+    k.u.ew.rank = 1;
+    k.u.ew.dims[0] = 1000000;
+    k.u.ew.n_instrs = 2;
+    k.u.ew.instrs[0] = (struct tsr_ew_instr){.op = TSR_EW_EXP, .a = -1};
+    k.u.ew.instrs[1] = (struct tsr_ew_instr){.op = TSR_EW_ERF, .a = 0};
+    double slow = 0;
+    ck_assert_double_eq(tsr_cost_kernel_trans_ops(&k, &slow), 2e6);
+    ck_assert_double_eq(slow, 1e6);
+    in.trans_gops = 2.0;
+    in.trans_slow_gops = 0.5;
+    ck_assert_double_eq_tol(tsr_cost_kernel_ms(&in, &k), (2e-6 + 1e6 / 2e9 + 1e6 / 0.5e9) * 1e3,
+                            1e-12);
+    in.trans_gops = in.trans_slow_gops = 0;
+    /* transfers: log-linear between the 256 KiB and 64 MiB figures, constant outside */
+    struct tsr_cost_inputs x;
+    memset(&x, 0, sizeof x);
+    x.opencl = 1;
+    x.latency_us = 10.0;
+    x.h2d_gbps = 4.0;
+    x.h2d_small_gbps = 20.0;
+    x.d2h_gbps = 2.0; /* no small figure: the large one everywhere */
+    double b0 = 256.0 * 1024, b1 = 64.0 * 1024 * 1024, mid = sqrt(b0 * b1);
+    ck_assert_double_eq_tol(tsr_cost_transfer_ms(&x, 1000, 1), (10e-6 + 1000 / 20e9) * 1e3, 1e-12);
+    ck_assert_double_eq_tol(tsr_cost_transfer_ms(&x, mid, 1), (10e-6 + mid / 12e9) * 1e3, 1e-12);
+    ck_assert_double_eq_tol(tsr_cost_transfer_ms(&x, 4 * b1, 1), (10e-6 + 4 * b1 / 4e9) * 1e3,
+                            1e-12);
+    ck_assert_double_eq_tol(tsr_cost_transfer_ms(&x, mid, 0), (10e-6 + mid / 2e9) * 1e3, 1e-12);
     /* GEMM floor: a tiny batched GEMM costs the smallest calibrated GEMM (2*32^3 FLOPs at
      * 10 GFLOP/s) per batch item on the CPU, once on OpenCL */
     memset(&k, 0, sizeof k);
