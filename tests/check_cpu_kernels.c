@@ -518,6 +518,39 @@ START_TEST(test_ew_stream_copy) {
 }
 END_TEST
 
+/* bias_act_stream == bias_act into a copy, at every alignment of y, for each activation. */
+START_TEST(test_ew_bias_act_stream) {
+    if (_i >= n_tiers()) return;
+    const struct tsr_cpu_ew_kernels *k = tsr_cpu_ew_table((tsr_cpu_isa)_i);
+    enum { CAP = 300 };
+    float x[CAP], c[CAP], ref[CAP];
+    float *buf = aligned_alloc(64, (CAP + 64) * sizeof *buf);
+    ts_fill_uniform(x, CAP, 93, -3.0f, 3.0f);
+    ts_fill_uniform(c, CAP, 94, -1.0f, 1.0f);
+    const size_t ns[] = {1, 15, 16, 40, 257};
+    for (int act = TSR_ACT_NONE; act <= TSR_ACT_CLIP; act++)
+        for (int with_c = 0; with_c < 2; with_c++)
+            for (size_t off = 0; off < 17; off += 3)
+                for (size_t si = 0; si < sizeof ns / sizeof ns[0]; si++) {
+                    const size_t n = ns[si];
+                    memcpy(ref, x, n * sizeof *ref);
+                    k->bias_act(n, 0.75f, with_c ? c : NULL, ref, (tsr_activation)act, -0.5f, 1.5f);
+                    for (size_t i = 0; i < CAP + 64; i++)
+                        buf[i] = -99.0f;
+                    k->bias_act_stream(n, 0.75f, with_c ? c : NULL, x, buf + 1 + off,
+                                       (tsr_activation)act, -0.5f, 1.5f);
+                    k->store_fence();
+                    ck_assert(buf[off] == -99.0f && buf[1 + off + n] == -99.0f);
+                    for (size_t i = 0; i < n; i++)
+                        if (buf[1 + off + i] != ref[i])
+                            ck_assert_msg(0, "%s act %d c %d off %zu n %zu: [%zu] %.9g vs %.9g",
+                                          tsr_cpu_isa_name(k->isa), act, with_c, off, n, i,
+                                          buf[1 + off + i], ref[i]);
+                }
+    free(buf);
+}
+END_TEST
+
 /* ---- GEMM ---- */
 
 static const struct tsr_cpu_ew_kernels *tier_table(int i) {
@@ -812,7 +845,12 @@ START_TEST(test_gemm_threads) {
     env.scratch_floats = per;
     snprintf(what, sizeof what, "%s threaded gemm streamed output", tsr_cpu_isa_name(_i));
     check_gemm(&env, &big, what);
-    big.has_residual = 0;
+    big.has_residual = 0; /* bias + activation: one pass from scratch to Y */
+    big.act = TSR_ACT_CLIP;
+    big.act_p0 = -0.5f;
+    big.act_p1 = 2.0f;
+    snprintf(what, sizeof what, "%s threaded gemm streamed bias+clip", tsr_cpu_isa_name(_i));
+    check_gemm(&env, &big, what);
     big.act = TSR_ACT_NONE;
     big.has_c = 0;
     ck_assert_uint_gt(tsr_cpu_gemm_scratch_floats(&env, &big), 0);
@@ -1878,6 +1916,7 @@ static Suite *cpu_kernels_suite(void) {
     tcase_add_loop_test(tc, test_ew_pow, 0, 3);
     tcase_add_loop_test(tc, test_ew_axpy_softmax_row, 0, 3);
     tcase_add_loop_test(tc, test_ew_stream_copy, 0, 3);
+    tcase_add_loop_test(tc, test_ew_bias_act_stream, 0, 3);
     tcase_add_loop_test(tc, test_gemm_epilogues, 0, 3);
     tcase_add_loop_test(tc, test_gemm_batch, 0, 3);
     tcase_add_loop_test(tc, test_gemm_threads, 0, 3);

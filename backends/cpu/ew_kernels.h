@@ -57,6 +57,11 @@ struct tsr_cpu_ew_kernels {
      * The add rounds as axpy of the same tier (one fused multiply-add on the vector tiers). */
     void (*bias_act)(size_t n, float beta, const float *c, float *y, tsr_activation act, float p0,
                      float p1);
+    /* y[i] = act(x[i] + beta * c[i]) (c NULL: act(x[i])), written with streaming stores like
+     * stream_copy (the store_fence rule applies); x and y must not overlap. Same rounding as
+     * bias_act. */
+    void (*bias_act_stream)(size_t n, float beta, const float *c, const float *x, float *y,
+                            tsr_activation act, float p0, float p1);
     /* Row reductions (reduce.c, layernorm.c). sum_row: sum of x[0..n-1] (0 for n = 0), summed in
      * W interleaved partial sums then combined (not the sequential order). max_row: max of
      * x[0..n-1], n >= 1 (-inf for n = 0). max_vv: y[i] = max(a[i], b[i]). */

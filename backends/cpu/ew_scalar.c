@@ -193,6 +193,13 @@ static void bias_act(size_t n, float beta, const float *c, float *y, tsr_activat
     }
 }
 
+/* bias_act into a copy (see tsr_cpu_ew_kernels.bias_act_stream; no streaming stores here). */
+static void bias_act_stream(size_t n, float beta, const float *c, const float *x, float *y,
+                            tsr_activation act, float p0, float p1) {
+    if (n > 0 && x != y) memmove(y, x, n * sizeof(float));
+    bias_act(n, beta, c, y, act, p0, p1);
+}
+
 /* The scalar tier has no streaming stores: a plain copy (see tsr_cpu_ew_kernels.stream_copy). */
 static void stream_copy(size_t n, const float *x, float *y) {
     if (n > 0 && x != y) memmove(y, x, n * sizeof(float));
@@ -240,4 +247,5 @@ const struct tsr_cpu_ew_kernels tsr_cpu_ew_scalar = {
     .stream_copy = stream_copy,
     .store_fence = store_fence,
     .bias_act = bias_act,
+    .bias_act_stream = bias_act_stream,
 };

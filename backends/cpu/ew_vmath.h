@@ -406,6 +406,65 @@ TSR_V_BIAS_ACT(tanh)
 TSR_V_BIAS_ACT(leaky_relu)
 TSR_V_BIAS_ACT(clip)
 
+/* See struct tsr_cpu_ew_kernels.bias_act_stream: plain stores up to y's first 64-byte boundary,
+ * streaming stores after it, a masked plain store for the tail. */
+#define TSR_V_BIAS_ACT_STREAM(name)                                                                \
+    static inline vf bas_##name##_at(size_t i, size_t r, const vf B, const float *c,               \
+                                     const float *x, vf P0, vf P1) {                               \
+        const vf xv = r == W ? v_ld(x + i) : v_ld_n(x + i, r);                                     \
+        if (!c) return v_u_##name(xv, P0, P1);                                                     \
+        const vf cv = r == W ? v_ld(c + i) : v_ld_n(c + i, r);                                     \
+        return v_u_##name(v_fma(B, cv, xv), P0, P1);                                               \
+    }                                                                                              \
+    static void bias_act_stream_##name(size_t n, float beta, const float *c, const float *x,       \
+                                       float *y, float p0, float p1) {                             \
+        const vf B = v_set(beta), P0 = v_set(p0), P1 = v_set(p1);                                  \
+        size_t head = (uintptr_t)y % sizeof(float) != 0                                            \
+                          ? n                                                                      \
+                          : ((64 - (size_t)((uintptr_t)y % 64)) % 64) / sizeof(float);             \
+        if (head > n) head = n;                                                                    \
+        size_t i = 0;                                                                              \
+        for (; i + W <= head; i += W)                                                              \
+            v_st(y + i, bas_##name##_at(i, W, B, c, x, P0, P1));                                   \
+        if (i < head) {                                                                            \
+            v_st_n(y + i, head - i, bas_##name##_at(i, head - i, B, c, x, P0, P1));                \
+            i = head;                                                                              \
+        }                                                                                          \
+        for (; i + W <= n; i += W)                                                                 \
+            v_st_nt(y + i, bas_##name##_at(i, W, B, c, x, P0, P1));                                \
+        if (i < n) v_st_n(y + i, n - i, bas_##name##_at(i, n - i, B, c, x, P0, P1));               \
+    }
+TSR_V_BIAS_ACT_STREAM(copy)
+TSR_V_BIAS_ACT_STREAM(relu)
+TSR_V_BIAS_ACT_STREAM(sigmoid)
+TSR_V_BIAS_ACT_STREAM(tanh)
+TSR_V_BIAS_ACT_STREAM(leaky_relu)
+TSR_V_BIAS_ACT_STREAM(clip)
+
+static void bias_act_stream(size_t n, float beta, const float *c, const float *x, float *y,
+                            tsr_activation act, float p0, float p1) {
+    switch (act) {
+    case TSR_ACT_RELU:
+        bias_act_stream_relu(n, beta, c, x, y, p0, p1);
+        return;
+    case TSR_ACT_SIGMOID:
+        bias_act_stream_sigmoid(n, beta, c, x, y, p0, p1);
+        return;
+    case TSR_ACT_TANH:
+        bias_act_stream_tanh(n, beta, c, x, y, p0, p1);
+        return;
+    case TSR_ACT_LEAKY_RELU:
+        bias_act_stream_leaky_relu(n, beta, c, x, y, p0, p1);
+        return;
+    case TSR_ACT_CLIP:
+        bias_act_stream_clip(n, beta, c, x, y, p0, p1);
+        return;
+    case TSR_ACT_NONE:
+        break;
+    }
+    bias_act_stream_copy(n, beta, c, x, y, p0, p1);
+}
+
 static void bias_act(size_t n, float beta, const float *c, float *y, tsr_activation act, float p0,
                      float p1) {
     switch (act) {
@@ -480,6 +539,6 @@ static void store_fence(void) {
                   [TSR_EW_POW] = pow_sv},                                                          \
     .exp = exp_plain, .axpy = axpy, .sum_row = sum_row, .max_row = max_row, .max_vv = maxop_vv,    \
     .sum_dev = sum_dev, .norm_row = norm_row, .stream_copy = stream_copy,                          \
-    .store_fence = store_fence, .bias_act = bias_act
+    .store_fence = store_fence, .bias_act = bias_act, .bias_act_stream = bias_act_stream
 
 #endif

@@ -254,9 +254,20 @@ static void tsr_gemm_task(void *arg, size_t task, int thread_id) {
                     (int)ldd);
     }
     const float *R = job->in_place ? NULL : job->R;
+    /* streamed with a bias row (or nothing) and an activation: one pass from scratch to Y */
+    const int one_pass =
+        job->stream && !R && (!g->has_c || (g->c_stride_n == 1 && g->beta != 0.0f));
     for (int64_t r = 0; r < rows; r++) {
-        tsr_gemm_epilogue_row(env, g, job->C, R, b, m0 + r, n0, (size_t)cols, dst + r * ldd);
-        if (job->stream) env->ew->stream_copy((size_t)cols, dst + r * ldd, Yp + r * g->N);
+        float *row = dst + r * ldd;
+        if (one_pass) {
+            const float *c =
+                g->has_c ? job->C + b * g->c_stride_b + (m0 + r) * g->c_stride_m + n0 : NULL;
+            env->ew->bias_act_stream((size_t)cols, g->beta, c, row, Yp + r * g->N, g->act,
+                                     g->act_p0, g->act_p1);
+            continue;
+        }
+        tsr_gemm_epilogue_row(env, g, job->C, R, b, m0 + r, n0, (size_t)cols, row);
+        if (job->stream) env->ew->stream_copy((size_t)cols, row, Yp + r * g->N);
     }
     if (job->stream) env->ew->store_fence();
 }
