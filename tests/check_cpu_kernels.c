@@ -823,6 +823,26 @@ START_TEST(test_gemm_threads) {
                            .act = TSR_ACT_SIGMOID};
     snprintf(what, sizeof what, "%s threaded gemm batches", tsr_cpu_isa_name(_i));
     check_gemm(&env, &b, what);
+    /* B larger than 4 panel caches: one OpenBLAS-threaded sgemm, epilogue over the pool */
+    struct tsr_k_gemm wide = {.batch = 2,
+                              .M = 200,
+                              .N = 300,
+                              .K = 300,
+                              .lda = 300,
+                              .ldb = 300,
+                              .stride_a = 200 * 300,
+                              .stride_b = 300 * 300,
+                              .alpha = 1.0f,
+                              .has_c = 1,
+                              .beta = 0.5f,
+                              .c_stride_n = 1,
+                              .has_residual = 1,
+                              .act = TSR_ACT_TANH};
+    ck_assert(tsr_cpu_gemm_blas_threaded(&env, &wide));
+    snprintf(what, sizeof what, "%s blas-threaded gemm epilogue", tsr_cpu_isa_name(_i));
+    check_gemm(&env, &wide, what);
+    snprintf(what, sizeof what, "%s blas-threaded gemm in place", tsr_cpu_isa_name(_i));
+    check_gemm_ip(&env, &wide, what, 1);
     /* a large output (>= TSR_CPU_EW_STREAM_MIN_BYTES): blocks through per-thread scratch, rows
      * out with streaming stores; N = 264 is not a multiple of 16 (misaligned rows, tails) */
     struct tsr_k_gemm big = {.batch = 1,

@@ -48,6 +48,12 @@ tsr_status tsr_cpu_gemm_check(tsr_context *ctx, const char *name, const struct t
 void tsr_cpu_gemm_run(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g, const float *A,
                       const float *B, const float *C, const float *R, float *Y);
 
+/* 1 when B (K*N floats) exceeds 4x env->panel_cache_bytes and the pool has several threads: the
+ * GEMM then runs as one sgemm per batch with OpenBLAS's own threads (which share one packed B;
+ * the process's OpenBLAS thread setting applies, normally one per core), the epilogue after it over
+ * the pool in 64-row panels. Otherwise the blocks of tsr_cpu_gemm_split run on the pool. */
+int tsr_cpu_gemm_blas_threaded(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g);
+
 /* Block of Y one GEMM task computes: *mb rows x *nb columns (per batch). Without an epilogue
  * (no C, no residual, no activation) one block per thread (rows of M split evenly: every thread
  * packs B once, as OpenBLAS's own threading); with one, at least 4 blocks per thread (dynamic

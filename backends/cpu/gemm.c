@@ -277,15 +277,58 @@ int tsr_cpu_gemm_streams(const struct tsr_k_gemm *g) {
 }
 
 size_t tsr_cpu_gemm_scratch_floats(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g) {
-    if (!tsr_cpu_gemm_streams(g)) return 0;
+    if (!tsr_cpu_gemm_streams(g) || tsr_cpu_gemm_blas_threaded(env, g)) return 0;
     int64_t mb, nb;
     tsr_cpu_gemm_split(env, g, &mb, &nb);
     return (size_t)(mb * nb);
 }
 
+int tsr_cpu_gemm_blas_threaded(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g) {
+    return env->n_threads > 1 && env->pool && g->K > 0 && g->M >= 64 &&
+           (uint64_t)g->K * (uint64_t)g->N * sizeof(float) >
+               4 * (uint64_t)(env->panel_cache_bytes ? env->panel_cache_bytes : (1u << 20));
+}
+
+/* Epilogue task of the OpenBLAS-threaded path: row panel `task` of every batch. */
+static void tsr_gemm_epilogue_task(void *arg, size_t task, int thread_id) {
+    (void)thread_id;
+    const struct tsr_gemm_job *job = arg;
+    const struct tsr_k_gemm *g = job->g;
+    const int64_t b = (int64_t)task / job->m_tasks, m0 = ((int64_t)task % job->m_tasks) * job->mb;
+    const int64_t rows = g->M - m0 < job->mb ? g->M - m0 : job->mb;
+    const float *R = job->in_place ? NULL : job->R;
+    for (int64_t r = 0; r < rows; r++)
+        tsr_gemm_epilogue_row(job->env, g, job->C, R, b, m0 + r, 0, (size_t)g->N,
+                              job->Y + (b * g->M + m0 + r) * g->N);
+}
+
+/* Large B (tsr_cpu_gemm_blas_threaded): one sgemm per batch on the calling thread with
+ * OpenBLAS's own threads, which share one packed copy of B (separate calls per block would each
+ * pack all of B: sgemm 2048 ran 30% slower that way), then the epilogue (if any) over the pool in
+ * row panels. The epilogue re-reads Y, O(M*N) against the product's O(M*N*K) with K*N large. */
+static void tsr_gemm_run_blas_threaded(struct tsr_gemm_job *job) {
+    const struct tsr_k_gemm *g = job->g;
+    for (int64_t b = 0; b < g->batch; b++)
+        cblas_sgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans,
+                    g->trans_b ? CblasTrans : CblasNoTrans, (int)g->M, (int)g->N, (int)g->K,
+                    g->alpha, job->A + b * g->stride_a, (int)g->lda, job->B + b * g->stride_b,
+                    (int)g->ldb, job->in_place ? 1.0f : 0.0f, job->Y + b * g->M * g->N, (int)g->N);
+    if (!g->has_c && (!g->has_residual || job->in_place) && g->act == TSR_ACT_NONE) return;
+    job->mb = 64;
+    job->m_tasks = (g->M + job->mb - 1) / job->mb;
+    tsr_cpu_pool_parallel_for(job->env->pool, (size_t)(g->batch * job->m_tasks),
+                              tsr_gemm_epilogue_task, job);
+}
+
 void tsr_cpu_gemm_run(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g, const float *A,
                       const float *B, const float *C, const float *R, float *Y) {
     if (g->M == 0 || g->N == 0 || g->batch == 0) return;
+    if (tsr_cpu_gemm_blas_threaded(env, g)) {
+        struct tsr_gemm_job job = {.env = env, .g = g, .A = A, .B = B, .C = C, .R = R, .Y = Y};
+        job.in_place = R != NULL && R == Y;
+        tsr_gemm_run_blas_threaded(&job);
+        return;
+    }
     struct tsr_gemm_job job = {.env = env, .g = g, .A = A, .B = B, .C = C, .R = R, .Y = Y};
     /* Y == R (in-place residual): sgemm accumulates onto the residual with beta = 1. */
     job.in_place = R != NULL && R == Y;
