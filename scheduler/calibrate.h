@@ -92,10 +92,10 @@
 #define TSR_CALIB_MAX_GEMM       8
 #define TSR_CALIB_MAX_BW         4
 /* Version of the kernels the figures were measured with (part of the key, see above): bump it
- * when a backend executor changes speed. 1: CPU GEMM on tessera's pool with single-threaded
- * OpenBLAS blocks, ~256 KiB elementwise tasks and spinning pool waits (commits 73523ef, c813852,
- * 11f06b8). */
-#define TSR_CALIB_KERNELS_VERSION 1
+ * when a backend executor changes speed. 2: CPU GEMM on tessera's pool with single-threaded
+ * OpenBLAS blocks, ~256 KiB elementwise tasks, spinning pool waits, scratch-blocked large GEMMs
+ * and prefetching streamed regions (commits 73523ef, c813852, 11f06b8, 45e328a, 6b13bb9). */
+#define TSR_CALIB_KERNELS_VERSION 2
 
 /* One bandwidth point: an elementwise copy whose working set (bytes read + written) is `bytes`. */
 struct tsr_calib_bw {
