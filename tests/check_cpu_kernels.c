@@ -495,7 +495,7 @@ START_TEST(test_ew_stream_copy) {
     ck_assert_ptr_nonnull(k->stream_copy);
     ck_assert_ptr_nonnull(k->store_fence);
     enum { CAP = 1024 + 64 };
-    float *buf = aligned_alloc(64, (CAP + 32) * sizeof *buf);
+    float *buf = tsr_aligned_alloc((CAP + 32) * sizeof *buf); /* 64-byte aligned */
     float x[CAP];
     ts_fill_uniform(x, CAP, 91, -4.0f, 4.0f);
     const size_t ns[] = {0, 1, 7, 15, 16, 17, 31, 33, 100, 1000, 1024};
@@ -524,7 +524,7 @@ START_TEST(test_ew_bias_act_stream) {
     const struct tsr_cpu_ew_kernels *k = tsr_cpu_ew_table((tsr_cpu_isa)_i);
     enum { CAP = 300 };
     float x[CAP], c[CAP], ref[CAP];
-    float *buf = aligned_alloc(64, (CAP + 64) * sizeof *buf);
+    float *buf = tsr_aligned_alloc((CAP + 64) * sizeof *buf); /* 64-byte aligned */
     ts_fill_uniform(x, CAP, 93, -3.0f, 3.0f);
     ts_fill_uniform(c, CAP, 94, -1.0f, 1.0f);
     const size_t ns[] = {1, 15, 16, 40, 257};
