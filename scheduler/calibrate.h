@@ -95,7 +95,7 @@
  * when a backend executor changes speed. 2: CPU GEMM on tessera's pool with single-threaded
  * OpenBLAS blocks, ~256 KiB elementwise tasks, spinning pool waits, scratch-blocked large GEMMs
  * and prefetching streamed regions (commits 73523ef, c813852, 11f06b8, 45e328a, 6b13bb9). */
-#define TSR_CALIB_KERNELS_VERSION 2
+#define TSR_CALIB_KERNELS_VERSION 3
 
 /* One bandwidth point: an elementwise copy whose working set (bytes read + written) is `bytes`. */
 struct tsr_calib_bw {

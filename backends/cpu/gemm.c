@@ -144,10 +144,11 @@ void tsr_cpu_gemm_split(const struct tsr_cpu_env *env, const struct tsr_k_gemm *
         *mb = epilogue ? tsr_cpu_gemm_panel_rows(M, N, K, env->panel_cache_bytes) : M;
         return;
     }
-    /* Tasks wanted: T (one contiguous block per thread, B packed once per thread) without an
-     * epilogue; with one, at least 4 per thread (dynamic claiming evens out a core stolen by
-     * another process) and panels that fit the cache. */
-    const int64_t want = epilogue ? 4 * (int64_t)T : (int64_t)T;
+    /* Tasks wanted: T (one contiguous block per thread, B packed once per thread); with an
+     * epilogue the blocks are further cut to panels that fit the cache. (4 tasks per thread, to
+     * even out a core stolen by another process, cost 3-4 % at 4096x256x256 on a quiet machine:
+     * every extra sgemm call packs B again — measured with `tessera bench --suite fusion`.) */
+    const int64_t want = (int64_t)T;
     int64_t per_batch = (want + B - 1) / B; /* tasks wanted in each batch */
     int64_t rows = (M + per_batch - 1) / per_batch;
     if (epilogue) {
