@@ -94,7 +94,8 @@
 /* Version of the kernels the figures were measured with (part of the key, see above): bump it
  * when a backend executor changes speed. 2: CPU GEMM on tessera's pool with single-threaded
  * OpenBLAS blocks, ~256 KiB elementwise tasks, spinning pool waits, scratch-blocked large GEMMs
- * and prefetching streamed regions (commits 73523ef, c813852, 11f06b8, 45e328a, 6b13bb9). */
+ * and prefetching streamed regions (commits 73523ef, c813852, 11f06b8, 45e328a, 6b13bb9).
+ * 3: pool waits no longer spin, one GEMM block per thread. */
 #define TSR_CALIB_KERNELS_VERSION 3
 
 /* One bandwidth point: an elementwise copy whose working set (bytes read + written) is `bytes`. */
