@@ -47,6 +47,7 @@ struct tsr_cpu_pool {
     int n_threads;
     int n_started; /* workers actually created */
     const struct tsr_topology *topo;
+    int numa_node;                  /* NUMA node of the creating thread (-1: whole machine) */
     pthread_t *threads;             /* n_threads - 1 */
     struct tsr_cpu_worker *workers; /* n_threads - 1 */
 };
@@ -90,7 +91,9 @@ static void tsr_pool_spin_while_eq64(const _Atomic uint64_t *flag, uint64_t valu
 static void *tsr_pool_worker_main(void *p) {
     struct tsr_cpu_worker *w = p;
     struct tsr_cpu_pool *pool = w->pool;
-    if (pool->topo) (void)tsr_topology_bind_thread(pool->topo, w->id);
+    /* Worker i on the i-th core of the NUMA node the pool was created from (issue 5: the pool
+     * sits next to the memory and devices of the thread that uses it). */
+    if (pool->topo) (void)tsr_topology_bind_thread_numa(pool->topo, pool->numa_node, w->id);
     uint64_t seen = 0;
     pthread_mutex_lock(&pool->mu);
     for (;;) {
@@ -161,6 +164,7 @@ tsr_status tsr_cpu_pool_create(tsr_context *ctx, const struct tsr_topology *topo
             return TSR_ERR(ctx, TSR_E_NOMEM, "cpu thread pool: out of memory");
         }
     }
+    pool->numa_node = topo ? tsr_topology_thread_numa_node(topo) : -1;
     for (int i = 0; i < n_workers; i++) {
         pool->workers[i].pool = pool;
         pool->workers[i].id = i + 1;
