@@ -58,44 +58,11 @@ static tsr_status kernel_from(tsr_context *ctx, struct tsr_cl_device *dev,
     return TSR_OK;
 }
 
-/* Sequential clSetKernelArg; stops at the first failure (remembered in err/at). */
-struct cargs {
-    cl_kernel kernel;
-    cl_uint next, at;
-    cl_int err;
-};
-static void cv_arg(struct cargs *a, size_t size, const void *v) {
-    if (a->err != CL_SUCCESS) return;
-    a->err = clSetKernelArg(a->kernel, a->next, size, v);
-    if (a->err != CL_SUCCESS) a->at = a->next;
-    a->next++;
-}
-static void cv_arg_ref(struct cargs *a, const struct tsr_cl_ref *r) {
-    cl_ulong off = r->offset / sizeof(float);
-    cv_arg(a, sizeof(cl_mem), &r->mem);
-    cv_arg(a, sizeof off, &off);
-}
-static void cv_arg_u(struct cargs *a, int64_t v) {
-    cl_ulong u = (cl_ulong)v;
-    cv_arg(a, sizeof u, &u);
-}
-static void cv_arg_l(struct cargs *a, int64_t v) {
-    cl_long l = (cl_long)v;
-    cv_arg(a, sizeof l, &l);
-}
-static void cv_arg_i(struct cargs *a, int v) {
-    cl_int i = v;
-    cv_arg(a, sizeof i, &i);
-}
-static void cv_arg_f(struct cargs *a, float v) {
-    cl_float f = v;
-    cv_arg(a, sizeof f, &f);
-}
 static tsr_status cargs_status(tsr_context *ctx, const struct tsr_kernel *k, const char *fn,
-                               const struct cargs *a) {
+                               const struct tsr_cl_args *a) {
     if (a->err == CL_SUCCESS) return TSR_OK;
     return TSR_ERR_CL(ctx, TSR_E_DEVICE, a->err, "kernel '%s': clSetKernelArg(%s, %u): %s (%d)",
-                      k->name, fn, a->at, tsr_cl_error_name(a->err), (int)a->err);
+                      k->name, fn, a->failed_at, tsr_cl_error_name(a->err), (int)a->err);
 }
 
 /* Geometry the kernels cannot run: OH/OW are taken as given (both kernels bound-check every input
@@ -140,33 +107,33 @@ tsr_status tsr_cl_conv_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
     if (cv->direct) {
         st = kernel_from(ctx, dev, k, "conv.cl", "conv.cl", "tsr_conv_direct", &cv->main);
         if (st != TSR_OK) return st;
-        struct cargs a = {cv->main, 0, 0, CL_SUCCESS};
-        cv_arg_ref(&a, &cv->x);
-        cv_arg_ref(&a, &cv->w);
-        cv_arg_ref(&a, bias);
-        cv_arg_ref(&a, res);
-        cv_arg_ref(&a, y);
-        cv_arg_u(&a, c->N);
-        cv_arg_u(&a, c->C);
-        cv_arg_l(&a, c->H);
-        cv_arg_l(&a, c->W);
-        cv_arg_u(&a, c->M);
-        cv_arg_u(&a, c->OH);
-        cv_arg_u(&a, c->OW);
-        cv_arg_l(&a, c->KH);
-        cv_arg_l(&a, c->KW);
-        cv_arg_l(&a, c->stride_h);
-        cv_arg_l(&a, c->stride_w);
-        cv_arg_l(&a, c->pad_t);
-        cv_arg_l(&a, c->pad_l);
-        cv_arg_l(&a, c->dil_h);
-        cv_arg_l(&a, c->dil_w);
-        cv_arg_u(&a, c->group);
-        cv_arg_i(&a, c->has_bias ? 1 : 0);
-        cv_arg_i(&a, c->has_residual ? 1 : 0);
-        cv_arg_i(&a, (int)c->act);
-        cv_arg_f(&a, c->act_p0);
-        cv_arg_f(&a, c->act_p1);
+        struct tsr_cl_args a = {cv->main, 0, CL_SUCCESS, 0};
+        tsr_cl_arg_ref(&a, &cv->x);
+        tsr_cl_arg_ref(&a, &cv->w);
+        tsr_cl_arg_ref(&a, bias);
+        tsr_cl_arg_ref(&a, res);
+        tsr_cl_arg_ref(&a, y);
+        tsr_cl_arg_ulong(&a, c->N);
+        tsr_cl_arg_ulong(&a, c->C);
+        tsr_cl_arg_long(&a, c->H);
+        tsr_cl_arg_long(&a, c->W);
+        tsr_cl_arg_ulong(&a, c->M);
+        tsr_cl_arg_ulong(&a, c->OH);
+        tsr_cl_arg_ulong(&a, c->OW);
+        tsr_cl_arg_long(&a, c->KH);
+        tsr_cl_arg_long(&a, c->KW);
+        tsr_cl_arg_long(&a, c->stride_h);
+        tsr_cl_arg_long(&a, c->stride_w);
+        tsr_cl_arg_long(&a, c->pad_t);
+        tsr_cl_arg_long(&a, c->pad_l);
+        tsr_cl_arg_long(&a, c->dil_h);
+        tsr_cl_arg_long(&a, c->dil_w);
+        tsr_cl_arg_ulong(&a, c->group);
+        tsr_cl_arg_int(&a, c->has_bias ? 1 : 0);
+        tsr_cl_arg_int(&a, c->has_residual ? 1 : 0);
+        tsr_cl_arg_int(&a, (int)c->act);
+        tsr_cl_arg_float(&a, c->act_p0);
+        tsr_cl_arg_float(&a, c->act_p1);
         cv->main_global = cap_items(total);
         return cargs_status(ctx, k, "tsr_conv_direct", &a);
     }
@@ -179,22 +146,22 @@ tsr_status tsr_cl_conv_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
             st = kernel_from(ctx, dev, k, "conv.cl", "conv.cl", "tsr_im2col", &cv->main);
         if (st != TSR_OK) return st;
         struct tsr_cl_ref col = {cv->scratch->mem, 0};
-        struct cargs a = {cv->main, 0, 0, CL_SUCCESS};
-        cv_arg_ref(&a, &cv->x);
-        cv_arg_ref(&a, &col);
-        cv_arg_u(&a, c->C);
-        cv_arg_l(&a, c->H);
-        cv_arg_l(&a, c->W);
-        cv_arg_u(&a, c->OH);
-        cv_arg_u(&a, c->OW);
-        cv_arg_u(&a, c->KH);
-        cv_arg_u(&a, c->KW);
-        cv_arg_l(&a, c->stride_h);
-        cv_arg_l(&a, c->stride_w);
-        cv_arg_l(&a, c->pad_t);
-        cv_arg_l(&a, c->pad_l);
-        cv_arg_l(&a, c->dil_h);
-        cv_arg_l(&a, c->dil_w);
+        struct tsr_cl_args a = {cv->main, 0, CL_SUCCESS, 0};
+        tsr_cl_arg_ref(&a, &cv->x);
+        tsr_cl_arg_ref(&a, &col);
+        tsr_cl_arg_ulong(&a, c->C);
+        tsr_cl_arg_long(&a, c->H);
+        tsr_cl_arg_long(&a, c->W);
+        tsr_cl_arg_ulong(&a, c->OH);
+        tsr_cl_arg_ulong(&a, c->OW);
+        tsr_cl_arg_ulong(&a, c->KH);
+        tsr_cl_arg_ulong(&a, c->KW);
+        tsr_cl_arg_long(&a, c->stride_h);
+        tsr_cl_arg_long(&a, c->stride_w);
+        tsr_cl_arg_long(&a, c->pad_t);
+        tsr_cl_arg_long(&a, c->pad_l);
+        tsr_cl_arg_long(&a, c->dil_h);
+        tsr_cl_arg_long(&a, c->dil_w);
         if ((st = cargs_status(ctx, k, "tsr_im2col", &a)) != TSR_OK) return st;
         cv->main_global = cap_items(rows * P);
     }
@@ -203,22 +170,22 @@ tsr_status tsr_cl_conv_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
                          &cv->epilogue);
         if (st != TSR_OK) return st;
         /* Y viewed as [batch = N, M, P]; bias as C with strides (0, 1, 0) and beta = 1. */
-        struct cargs a = {cv->epilogue, 0, 0, CL_SUCCESS};
-        cv_arg_ref(&a, y);
-        cv_arg_ref(&a, bias);
-        cv_arg_u(&a, c->N);
-        cv_arg_u(&a, c->M);
-        cv_arg_u(&a, P);
-        cv_arg_u(&a, 0);
-        cv_arg_u(&a, 1);
-        cv_arg_u(&a, 0);
-        cv_arg_f(&a, 1.0f);
-        cv_arg_i(&a, c->has_bias ? 1 : 0);
-        cv_arg_ref(&a, res);
-        cv_arg_i(&a, c->has_residual ? 1 : 0);
-        cv_arg_i(&a, (int)c->act);
-        cv_arg_f(&a, c->act_p0);
-        cv_arg_f(&a, c->act_p1);
+        struct tsr_cl_args a = {cv->epilogue, 0, CL_SUCCESS, 0};
+        tsr_cl_arg_ref(&a, y);
+        tsr_cl_arg_ref(&a, bias);
+        tsr_cl_arg_ulong(&a, c->N);
+        tsr_cl_arg_ulong(&a, c->M);
+        tsr_cl_arg_ulong(&a, P);
+        tsr_cl_arg_ulong(&a, 0);
+        tsr_cl_arg_ulong(&a, 1);
+        tsr_cl_arg_ulong(&a, 0);
+        tsr_cl_arg_float(&a, 1.0f);
+        tsr_cl_arg_int(&a, c->has_bias ? 1 : 0);
+        tsr_cl_arg_ref(&a, res);
+        tsr_cl_arg_int(&a, c->has_residual ? 1 : 0);
+        tsr_cl_arg_int(&a, (int)c->act);
+        tsr_cl_arg_float(&a, c->act_p0);
+        tsr_cl_arg_float(&a, c->act_p1);
         if ((st = cargs_status(ctx, k, "tsr_gemm_epilogue", &a)) != TSR_OK) return st;
         cv->epi_global = cap_items(total);
     }

@@ -239,4 +239,44 @@ tsr_status tsr_cl_launch_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
                                  const struct tsr_kernel *k, const struct tsr_cl_ref *in,
                                  const struct tsr_cl_ref *y, struct tsr_cl_launch *out);
 
+/* Sequential clSetKernelArg calls that stop at the first failure: err holds the CL code and
+ * failed_at the argument index. Used by every kernel's prepare (cl_kernels.c, cl_conv.c). */
+struct tsr_cl_args {
+    cl_kernel kernel;
+    cl_uint next;
+    cl_int err;
+    cl_uint failed_at;
+};
+static inline void tsr_cl_arg_raw(struct tsr_cl_args *a, size_t size, const void *value) {
+    if (a->err != CL_SUCCESS) return;
+    a->err = clSetKernelArg(a->kernel, a->next, size, value);
+    if (a->err != CL_SUCCESS) a->failed_at = a->next;
+    a->next++;
+}
+/* A buffer reference: the cl_mem, then its offset in floats (ulong). */
+static inline void tsr_cl_arg_ref(struct tsr_cl_args *a, const struct tsr_cl_ref *r) {
+    cl_ulong off = r->offset / sizeof(float);
+    tsr_cl_arg_raw(a, sizeof(cl_mem), &r->mem);
+    tsr_cl_arg_raw(a, sizeof off, &off);
+}
+static inline void tsr_cl_arg_ulong(struct tsr_cl_args *a, int64_t v) {
+    cl_ulong u = (cl_ulong)v;
+    tsr_cl_arg_raw(a, sizeof u, &u);
+}
+static inline void tsr_cl_arg_long(struct tsr_cl_args *a, int64_t v) {
+    cl_long l = (cl_long)v;
+    tsr_cl_arg_raw(a, sizeof l, &l);
+}
+static inline void tsr_cl_arg_int(struct tsr_cl_args *a, int v) {
+    cl_int i = (cl_int)v;
+    tsr_cl_arg_raw(a, sizeof i, &i);
+}
+static inline void tsr_cl_arg_float(struct tsr_cl_args *a, float v) {
+    cl_float f = v;
+    tsr_cl_arg_raw(a, sizeof f, &f);
+}
+static inline void tsr_cl_arg_local(struct tsr_cl_args *a, size_t bytes) {
+    tsr_cl_arg_raw(a, bytes, NULL);
+}
+
 #endif

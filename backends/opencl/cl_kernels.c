@@ -57,50 +57,11 @@ static tsr_status make_embedded(tsr_context *ctx, struct tsr_cl_device *dev,
 }
 
 /* Argument setter: a sequence of typed clSetKernelArg calls that stops at the first failure. */
-struct args {
-    tsr_context *ctx;
-    const struct tsr_kernel *k;
-    cl_kernel kernel;
-    cl_uint next;
-    cl_int err;
-    cl_uint failed_at;
-};
-
-static void arg_raw(struct args *a, size_t size, const void *value) {
-    if (a->err != CL_SUCCESS) return;
-    a->err = clSetKernelArg(a->kernel, a->next, size, value);
-    if (a->err != CL_SUCCESS) a->failed_at = a->next;
-    a->next++;
-}
-static void arg_ref(struct args *a, const struct tsr_cl_ref *r) {
-    cl_ulong off = r->offset / sizeof(float);
-    arg_raw(a, sizeof(cl_mem), &r->mem);
-    arg_raw(a, sizeof off, &off);
-}
-static void arg_ulong(struct args *a, int64_t v) {
-    cl_ulong u = (cl_ulong)v;
-    arg_raw(a, sizeof u, &u);
-}
-static void arg_long(struct args *a, int64_t v) {
-    cl_long l = (cl_long)v;
-    arg_raw(a, sizeof l, &l);
-}
-static void arg_int(struct args *a, int v) {
-    cl_int i = (cl_int)v;
-    arg_raw(a, sizeof i, &i);
-}
-static void arg_float(struct args *a, float v) {
-    cl_float f = v;
-    arg_raw(a, sizeof f, &f);
-}
-static void arg_local(struct args *a, size_t bytes) {
-    arg_raw(a, bytes, NULL);
-}
-
-static tsr_status args_status(const struct args *a) {
+static tsr_status args_status(tsr_context *ctx, const struct tsr_kernel *k,
+                              const struct tsr_cl_args *a) {
     if (a->err == CL_SUCCESS) return TSR_OK;
-    return TSR_ERR_CL(a->ctx, TSR_E_DEVICE, a->err, "kernel '%s': clSetKernelArg(%u): %s (%d)",
-                      a->k->name, a->failed_at, tsr_cl_error_name(a->err), (int)a->err);
+    return TSR_ERR_CL(ctx, TSR_E_DEVICE, a->err, "kernel '%s': clSetKernelArg(%u): %s (%d)",
+                      k->name, a->failed_at, tsr_cl_error_name(a->err), (int)a->err);
 }
 
 /* Power-of-two local size for a work-group-per-row kernel over rows of `len` elements (see the
@@ -150,28 +111,28 @@ static tsr_status prepare_pool(tsr_context *ctx, struct tsr_cl_device *dev,
     tsr_status st = need_inputs(ctx, k, 1);
     if (st == TSR_OK) st = make_embedded(ctx, dev, k, "pool.cl", "tsr_pool", out);
     if (st != TSR_OK) return st;
-    struct args a = {ctx, k, out->kernel, 0, CL_SUCCESS, 0};
-    arg_ref(&a, &in[0]);
-    arg_ref(&a, y);
-    arg_ulong(&a, p->N * p->C);
-    arg_long(&a, p->H);
-    arg_long(&a, p->W);
-    arg_ulong(&a, p->OH);
-    arg_ulong(&a, p->OW);
-    arg_long(&a, p->KH);
-    arg_long(&a, p->KW);
-    arg_long(&a, p->stride_h);
-    arg_long(&a, p->stride_w);
-    arg_long(&a, p->pad_t);
-    arg_long(&a, p->pad_l);
-    arg_long(&a, p->dil_h);
-    arg_long(&a, p->dil_w);
-    arg_int(&a, (int)p->kind);
-    arg_int(&a, p->count_include_pad ? 1 : 0);
-    arg_long(&a, p->pad_b);
-    arg_long(&a, p->pad_r);
+    struct tsr_cl_args a = {out->kernel, 0, CL_SUCCESS, 0};
+    tsr_cl_arg_ref(&a, &in[0]);
+    tsr_cl_arg_ref(&a, y);
+    tsr_cl_arg_ulong(&a, p->N * p->C);
+    tsr_cl_arg_long(&a, p->H);
+    tsr_cl_arg_long(&a, p->W);
+    tsr_cl_arg_ulong(&a, p->OH);
+    tsr_cl_arg_ulong(&a, p->OW);
+    tsr_cl_arg_long(&a, p->KH);
+    tsr_cl_arg_long(&a, p->KW);
+    tsr_cl_arg_long(&a, p->stride_h);
+    tsr_cl_arg_long(&a, p->stride_w);
+    tsr_cl_arg_long(&a, p->pad_t);
+    tsr_cl_arg_long(&a, p->pad_l);
+    tsr_cl_arg_long(&a, p->dil_h);
+    tsr_cl_arg_long(&a, p->dil_w);
+    tsr_cl_arg_int(&a, (int)p->kind);
+    tsr_cl_arg_int(&a, p->count_include_pad ? 1 : 0);
+    tsr_cl_arg_long(&a, p->pad_b);
+    tsr_cl_arg_long(&a, p->pad_r);
     out->global = cap_items(p->N * p->C * p->OH * p->OW);
-    return args_status(&a);
+    return args_status(ctx, k, &a);
 }
 
 static tsr_status prepare_reduce(tsr_context *ctx, struct tsr_cl_device *dev,
@@ -192,20 +153,20 @@ static tsr_status prepare_reduce(tsr_context *ctx, struct tsr_cl_device *dev,
     int64_t rows = r->outer * r->inner;
     if (groups && (st = group_local(ctx, dev, k, out->kernel, r->len, &out->local)) != TSR_OK)
         return st;
-    struct args a = {ctx, k, out->kernel, 0, CL_SUCCESS, 0};
-    arg_ref(&a, &in[0]);
-    arg_ref(&a, y);
-    arg_ulong(&a, r->outer);
-    arg_ulong(&a, r->len);
-    arg_ulong(&a, r->inner);
-    arg_int(&a, (int)r->kind);
+    struct tsr_cl_args a = {out->kernel, 0, CL_SUCCESS, 0};
+    tsr_cl_arg_ref(&a, &in[0]);
+    tsr_cl_arg_ref(&a, y);
+    tsr_cl_arg_ulong(&a, r->outer);
+    tsr_cl_arg_ulong(&a, r->len);
+    tsr_cl_arg_ulong(&a, r->inner);
+    tsr_cl_arg_int(&a, (int)r->kind);
     if (groups) {
-        arg_local(&a, out->local * sizeof(float));
+        tsr_cl_arg_local(&a, out->local * sizeof(float));
         out->global = groups_for(rows) * out->local;
     } else {
         out->global = cap_items(rows);
     }
-    return args_status(&a);
+    return args_status(ctx, k, &a);
 }
 
 static tsr_status prepare_layernorm(tsr_context *ctx, struct tsr_cl_device *dev,
@@ -219,18 +180,18 @@ static tsr_status prepare_layernorm(tsr_context *ctx, struct tsr_cl_device *dev,
     if (st == TSR_OK) st = make_embedded(ctx, dev, k, "layernorm.cl", "tsr_layernorm", out);
     if (st == TSR_OK) st = group_local(ctx, dev, k, out->kernel, ln->len, &out->local);
     if (st != TSR_OK) return st;
-    struct args a = {ctx, k, out->kernel, 0, CL_SUCCESS, 0};
-    arg_ref(&a, &in[0]);
-    arg_ref(&a, y);
-    arg_ref(&a, &in[1]);
-    arg_ref(&a, ln->has_bias ? &in[2] : &in[1]); /* unread when has_bias = 0 */
-    arg_ulong(&a, ln->outer);
-    arg_ulong(&a, ln->len);
-    arg_float(&a, ln->epsilon);
-    arg_int(&a, ln->has_bias ? 1 : 0);
-    arg_local(&a, out->local * sizeof(float));
+    struct tsr_cl_args a = {out->kernel, 0, CL_SUCCESS, 0};
+    tsr_cl_arg_ref(&a, &in[0]);
+    tsr_cl_arg_ref(&a, y);
+    tsr_cl_arg_ref(&a, &in[1]);
+    tsr_cl_arg_ref(&a, ln->has_bias ? &in[2] : &in[1]); /* unread when has_bias = 0 */
+    tsr_cl_arg_ulong(&a, ln->outer);
+    tsr_cl_arg_ulong(&a, ln->len);
+    tsr_cl_arg_float(&a, ln->epsilon);
+    tsr_cl_arg_int(&a, ln->has_bias ? 1 : 0);
+    tsr_cl_arg_local(&a, out->local * sizeof(float));
     out->global = ln->len > 0 ? groups_for(ln->outer) * out->local : 0;
-    return args_status(&a);
+    return args_status(ctx, k, &a);
 }
 
 static tsr_status prepare_transpose(tsr_context *ctx, struct tsr_cl_device *dev,
@@ -265,11 +226,11 @@ static tsr_status prepare_transpose(tsr_context *ctx, struct tsr_cl_device *dev,
     if (st == TSR_OK) st = make(ctx, dev, k, k->name, src, "tsr_ew", out);
     free(src);
     if (st != TSR_OK) return st;
-    struct args a = {ctx, k, out->kernel, 0, CL_SUCCESS, 0};
-    arg_ref(&a, y);
-    arg_ref(&a, &in[0]);
+    struct tsr_cl_args a = {out->kernel, 0, CL_SUCCESS, 0};
+    tsr_cl_arg_ref(&a, y);
+    tsr_cl_arg_ref(&a, &in[0]);
     out->global = cap_items(total);
-    return args_status(&a);
+    return args_status(ctx, k, &a);
 }
 
 static tsr_status prepare_concat(tsr_context *ctx, struct tsr_cl_device *dev,
@@ -281,15 +242,15 @@ static tsr_status prepare_concat(tsr_context *ctx, struct tsr_cl_device *dev,
     free(src);
     if (st != TSR_OK) return st;
     const struct tsr_k_concat *cc = &k->u.concat;
-    struct args a = {ctx, k, out->kernel, 0, CL_SUCCESS, 0};
-    arg_ref(&a, y);
+    struct tsr_cl_args a = {out->kernel, 0, CL_SUCCESS, 0};
+    tsr_cl_arg_ref(&a, y);
     int64_t width = 0;
     for (int i = 0; i < cc->n; i++) {
-        arg_ref(&a, &in[i]);
+        tsr_cl_arg_ref(&a, &in[i]);
         width += cc->inner[i];
     }
     out->global = cap_items(cc->outer * width);
-    return args_status(&a);
+    return args_status(ctx, k, &a);
 }
 
 tsr_status tsr_cl_launch_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
