@@ -192,11 +192,6 @@ tsr_status tsr_cl_conv_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
     return TSR_OK;
 }
 
-static void keep_event(cl_event *last, cl_event ev) {
-    if (*last) clReleaseEvent(*last);
-    *last = ev;
-}
-
 tsr_status tsr_cl_conv_enqueue(tsr_context *ctx, struct tsr_cl_device *dev,
                                const struct tsr_cl_conv *cv, const char *name,
                                cl_event *last_event) {
@@ -218,7 +213,7 @@ tsr_status tsr_cl_conv_enqueue(tsr_context *ctx, struct tsr_cl_device *dev,
                             tsr_cl_error_name(err), (int)err);
             goto done;
         }
-        keep_event(&last, ev);
+        tsr_cl_keep_event(&last, ev);
         goto done;
     }
     int64_t Cg = c->C / c->group, Mg = c->M / c->group, Kg = Cg * c->KH * c->KW;
@@ -238,7 +233,7 @@ tsr_status tsr_cl_conv_enqueue(tsr_context *ctx, struct tsr_cl_device *dev,
                                 name, (long long)n, tsr_cl_error_name(err), (int)err);
                 goto done;
             }
-            keep_event(&last, ev);
+            tsr_cl_keep_event(&last, ev);
             bmem = cv->scratch->mem;
             b_off = 0;
         } else { /* pointwise: image n is its own column matrix [C, H*W] */
@@ -267,20 +262,10 @@ tsr_status tsr_cl_conv_enqueue(tsr_context *ctx, struct tsr_cl_device *dev,
                             (long long)c->group);
             goto done;
         }
-        keep_event(&last, ev);
+        tsr_cl_keep_event(&last, ev);
     }
-    if (cv->epilogue) {
-        cl_event ev = NULL;
-        err = clEnqueueNDRangeKernel(q, cv->epilogue, 1, NULL, &cv->epi_global, NULL, 0, NULL, &ev);
-        err = tsr_cl_fault_enqueue(err, &ev); /* TSR_FAULT=cl_enqueue:N */
-        if (err != CL_SUCCESS) {
-            st = TSR_ERR_CL(ctx, tsr_cl_status(err), err,
-                            "kernel '%s': clEnqueueNDRangeKernel(conv epilogue): %s (%d)", name,
-                            tsr_cl_error_name(err), (int)err);
-            goto done;
-        }
-        keep_event(&last, ev);
-    }
+    if (cv->epilogue)
+        st = tsr_cl_enqueue_1d(ctx, q, cv->epilogue, &cv->epi_global, name, "conv epilogue", &last);
 done:
     if (st == TSR_OK && last_event)
         *last_event = last;

@@ -101,11 +101,6 @@ tsr_status tsr_cl_gemm_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
 }
 
 /* Keeps the newest event in *last (releasing the previous one). */
-static void keep_event(cl_event *last, cl_event ev) {
-    if (*last) clReleaseEvent(*last);
-    *last = ev;
-}
-
 tsr_status tsr_cl_gemm_enqueue(tsr_context *ctx, struct tsr_cl_device *dev,
                                const struct tsr_cl_gemm *gm, const char *name,
                                cl_event *last_event) {
@@ -126,7 +121,7 @@ tsr_status tsr_cl_gemm_enqueue(tsr_context *ctx, struct tsr_cl_device *dev,
                             tsr_cl_error_name(err), (int)err);
             goto done;
         }
-        keep_event(&last, ev);
+        tsr_cl_keep_event(&last, ev);
     } else {
         CLBlastTranspose ta = g->trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
         CLBlastTranspose tb = g->trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
@@ -147,7 +142,7 @@ tsr_status tsr_cl_gemm_enqueue(tsr_context *ctx, struct tsr_cl_device *dev,
                                 name, (int)s, M, N, K, (long long)g->batch);
                 goto done;
             }
-            keep_event(&last, ev);
+            tsr_cl_keep_event(&last, ev);
         } else {
             for (int64_t b = 0; b < g->batch; b++) {
                 cl_event ev = NULL;
@@ -164,23 +159,13 @@ tsr_status tsr_cl_gemm_enqueue(tsr_context *ctx, struct tsr_cl_device *dev,
                                     name, (int)s, M, N, K, (long long)b, (long long)g->batch);
                     goto done;
                 }
-                keep_event(&last, ev);
+                tsr_cl_keep_event(&last, ev);
             }
         }
     }
-    if (gm->epilogue) {
-        cl_event ev = NULL;
-        cl_int err = clEnqueueNDRangeKernel(dev->queue, gm->epilogue, 1, NULL, &gm->epi_global,
-                                            NULL, 0, NULL, &ev);
-        err = tsr_cl_fault_enqueue(err, &ev); /* TSR_FAULT=cl_enqueue:N */
-        if (err != CL_SUCCESS) {
-            st = TSR_ERR_CL(ctx, tsr_cl_status(err), err,
-                            "kernel '%s': clEnqueueNDRangeKernel(epilogue): %s (%d)", name,
-                            tsr_cl_error_name(err), (int)err);
-            goto done;
-        }
-        keep_event(&last, ev);
-    }
+    if (gm->epilogue)
+        st = tsr_cl_enqueue_1d(ctx, dev->queue, gm->epilogue, &gm->epi_global, name, "epilogue",
+                               &last);
 done:
     if (st == TSR_OK && last_event)
         *last_event = last;

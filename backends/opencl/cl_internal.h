@@ -13,6 +13,7 @@
 #ifndef TSR_OPENCL_CL_INTERNAL_H
 #define TSR_OPENCL_CL_INTERNAL_H
 
+#include "backends/opencl/cl_fault.h"
 #include "backends/opencl/opencl_backend.h"
 #include "runtime/program.h"
 
@@ -277,6 +278,30 @@ static inline void tsr_cl_arg_float(struct tsr_cl_args *a, float v) {
 }
 static inline void tsr_cl_arg_local(struct tsr_cl_args *a, size_t bytes) {
     tsr_cl_arg_raw(a, bytes, NULL);
+}
+
+/* Keeps `ev` as the last event of a multi-launch kernel, releasing the previous one. */
+static inline void tsr_cl_keep_event(cl_event *last, cl_event ev) {
+    if (*last) clReleaseEvent(*last);
+    *last = ev;
+}
+
+/* Enqueues a 1-D launch of `kernel` over `global` work-items on `queue` (fault hook included,
+ * TSR_FAULT=cl_enqueue:N) and keeps its event in *last. `what` names the launch in the error
+ * message ("kernel '<name>': clEnqueueNDRangeKernel(<what>)"). Returns TSR_OK, TSR_E_DEVICE or
+ * TSR_E_DEVICE_NOMEM (tsr_cl_status). */
+static inline tsr_status tsr_cl_enqueue_1d(tsr_context *ctx, cl_command_queue queue,
+                                           cl_kernel kernel, const size_t *global, const char *name,
+                                           const char *what, cl_event *last) {
+    cl_event ev = NULL;
+    cl_int err = clEnqueueNDRangeKernel(queue, kernel, 1, NULL, global, NULL, 0, NULL, &ev);
+    err = tsr_cl_fault_enqueue(err, &ev);
+    if (err != CL_SUCCESS)
+        return TSR_ERR_CL(ctx, tsr_cl_status(err), err,
+                          "kernel '%s': clEnqueueNDRangeKernel(%s): %s (%d)", name, what,
+                          tsr_cl_error_name(err), (int)err);
+    tsr_cl_keep_event(last, ev);
+    return TSR_OK;
 }
 
 #endif
