@@ -10,7 +10,7 @@
 #include "runtime/profiler.h"
 #include "scheduler/calibrate.h"
 #include "scheduler/select.h"
-#include "scheduler/topology.h"
+#include "runtime/topology.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -34,7 +34,7 @@ struct tsr_context {
     pthread_mutex_t mutex;           /* guards err */
     struct tsr_error_slot err;       /* last error recorded with this context */
     tsr_log_level log_level;         /* TSR_LOG env; default warn */
-    struct tsr_topology *topo;       /* hwloc view of the machine (scheduler/topology.h) */
+    struct tsr_topology *topo;       /* hwloc view of the machine (runtime/topology.h) */
     struct tsr_profiler *prof;       /* runtime/profiler.h */
     struct tsr_host_pool *host_pool; /* runtime/pool.h */
     struct tsr_cpu_backend *cpu;     /* backends/cpu/cpu_backend.h */

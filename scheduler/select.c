@@ -40,7 +40,7 @@
  */
 #include "scheduler/select.h"
 #include "scheduler/cost.h"
-#include "scheduler/topology.h"
+#include "runtime/topology.h"
 
 #include <math.h>
 #include <pthread.h>

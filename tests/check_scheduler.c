@@ -1,6 +1,6 @@
 /* check_scheduler.c — roofline predictions and the auto device choice on hand-made devices. */
 #include "scheduler/select.h"
-#include "scheduler/topology.h"
+#include "runtime/topology.h"
 #include "test_support.h"
 
 #include <math.h>

@@ -1,6 +1,7 @@
 /* check_topology.c — hwloc topology: counts, caches, thread binding, OpenCL locality. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_* macros */
-#include "scheduler/topology.h"
+#include "backends/opencl/opencl_backend.h"
+#include "runtime/topology.h"
 #include "test_support.h"
 
 #include <CL/cl.h>

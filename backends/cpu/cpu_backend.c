@@ -12,7 +12,7 @@
 #include "backends/cpu/cpu_exec.h"
 #include "runtime/pool.h"
 #include "runtime/profiler.h"
-#include "scheduler/topology.h"
+#include "runtime/topology.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -17,7 +17,7 @@
  * cores to spare may gain from a short spin; measure before turning it on.
  */
 #include "backends/cpu/threadpool.h"
-#include "scheduler/topology.h"
+#include "runtime/topology.h"
 
 #include <sched.h>
 #include <stdatomic.h>

@@ -15,7 +15,7 @@
 #include "backends/opencl/cl_internal.h"
 
 #include "runtime/profiler.h"
-#include "scheduler/topology.h"
+#include "runtime/topology.h"
 
 #include <stdlib.h>
 #include <string.h>

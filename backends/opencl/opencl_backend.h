@@ -18,12 +18,19 @@ void tsr_opencl_backend_destroy(struct tsr_opencl_backend *ocl);
 /* Number of OpenCL devices (0 when ocl is NULL). */
 int tsr_opencl_device_count(const struct tsr_opencl_backend *ocl);
 /* Fills the identity fields of dev (backend, index, id "opencl:N", name, vendor, driver,
- * platform, device type, compute units, clock, memory, locality via scheduler/topology.h).
+ * platform, device type, compute units, clock, memory, locality via runtime/topology.h).
  * Estimates (est_*) are filled by the scheduler. */
 void tsr_opencl_device_info(const struct tsr_opencl_backend *ocl, tsr_context *ctx, int i,
                             struct tsr_device_info *dev);
 /* Device pool statistics of OpenCL device i. Returns TSR_OK or TSR_E_INVALID_ARG. */
 tsr_status tsr_opencl_pool_stats(const struct tsr_opencl_backend *ocl, int i,
                                  struct tsr_pool_stats *out);
+
+/* Locality of an OpenCL device (`cl_device` is a cl_device_id) via hwloc's OpenCL helpers
+ * (cl_topology.c): writes a short text (e.g. "PCI 0000:01:00.0, NUMA 0" or "host cores" for a
+ * CPU device, "unknown") into buf and the NUMA node (-1 unknown) into *numa_node (may be NULL).
+ * topo or cl_device NULL gives "unknown" and -1. Thread-safe. */
+void tsr_topology_opencl_locality(const struct tsr_topology *topo, void *cl_device, char *buf,
+                                  size_t buf_size, int *numa_node);
 
 #endif

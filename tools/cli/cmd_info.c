@@ -8,7 +8,7 @@
 #include "runtime/internal.h"
 #include "scheduler/calibrate.h"
 #include "scheduler/select.h"
-#include "scheduler/topology.h"
+#include "runtime/topology.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,9 +1,11 @@
 /*
- * topology.h — the machine as hwloc sees it. scheduler/topology.c is the only file of tessera
- * that includes hwloc; everything else asks through this interface.
+ * topology.h — the machine as hwloc sees it. It sits below the backends and the scheduler (both
+ * use it; it uses neither) and knows no backend: runtime/topology.c is the only file of tessera
+ * that includes hwloc, apart from a backend's device-locality glue, which gets the hwloc handle
+ * from tsr_topology_hwloc (e.g. backends/opencl/cl_topology.c with hwloc/opencl.h).
  */
-#ifndef TSR_SCHEDULER_TOPOLOGY_H
-#define TSR_SCHEDULER_TOPOLOGY_H
+#ifndef TSR_RUNTIME_TOPOLOGY_H
+#define TSR_RUNTIME_TOPOLOGY_H
 
 #include "runtime/internal.h"
 
@@ -44,11 +46,11 @@ uint64_t tsr_topology_llc_bytes(const struct tsr_topology *topo);
  * Thread-safe. */
 int tsr_topology_bind_thread(const struct tsr_topology *topo, int core_index);
 
-/* Locality of an OpenCL device (`cl_device` is a cl_device_id) via hwloc's OpenCL helpers
- * (hwloc/opencl.h): writes a short text (e.g. "PCI 0000:01:00.0, NUMA 0" or "host cores" for a
- * CPU device, "unknown") into buf and the NUMA node (-1 unknown) into *numa_node. Thread-safe. */
-void tsr_topology_opencl_locality(const struct tsr_topology *topo, void *cl_device, char *buf,
-                                  size_t buf_size, int *numa_node);
+/* The loaded hwloc topology as a hwloc_topology_t (cast it back), for a backend's locality glue
+ * that needs hwloc's device helpers (hwloc/opencl.h, hwloc/cudart.h, ...). Owned by topo, valid
+ * until destroy; read-only use only (concurrent reads are safe, see topology.c). NULL when topo
+ * is NULL. Thread-safe. */
+void *tsr_topology_hwloc(const struct tsr_topology *topo);
 
 /* NUMA node (logical index) of the calling thread: the single NUMA node whose cpuset contains
  * every PU of the thread's current binding (hwloc_get_cpubind, HWLOC_CPUBIND_THREAD); when the
