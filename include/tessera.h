@@ -16,8 +16,9 @@
  *     milliseconds (_ms) as the name says.
  *   - Functions return tsr_status. TSR_OK is 0, errors are negative. Output parameters come last
  *     and are written only on success. Nothing a caller can get wrong aborts or exits.
- *   - The detail of the last error (message naming the file / node / shapes, raw OpenCL code,
- *     source file:line) is kept per thread and per context: tsr_last_error().
+ *   - The detail of the last error (message naming the file / node / shapes; for a failed native
+ *     call the backend's name and its raw code; source file:line) is kept per thread and per
+ *     context: tsr_last_error().
  *   - Thread safety: a tsr_context may be shared by threads; a tsr_graph or tsr_plan must be
  *     used by one thread at a time (distinct plans may run concurrently).
  */
@@ -54,7 +55,7 @@ extern "C" {
     X(TSR_E_NOMEM, -7, "out of host memory")                                                       \
     X(TSR_E_DEVICE, -8, "device unavailable or failed")                                            \
     X(TSR_E_DEVICE_NOMEM, -9, "out of device memory")                                              \
-    X(TSR_E_BUILD, -10, "OpenCL program build failed")                                             \
+    X(TSR_E_BUILD, -10, "kernel build failed")                                                     \
     X(TSR_E_NOT_FOUND, -11, "not found")                                                           \
     X(TSR_E_INTERNAL, -12, "internal error")
 
@@ -73,7 +74,10 @@ const char *tsr_status_str(tsr_status status);
  * call on the same thread (or context). */
 struct tsr_error_info {
     tsr_status status;   /* TSR_OK when no error was recorded */
-    int cl_error;        /* raw OpenCL error code (CL_*), 0 when not an OpenCL failure */
+    const char *backend; /* name of the backend whose native call failed ("opencl"); "" when the
+                            error is not a failed native call */
+    int native_code;     /* that call's raw code in the backend's own terms (OpenCL: CL_*, e.g.
+                            -5 = CL_OUT_OF_RESOURCES; the message names it); 0 otherwise */
     const char *message; /* names the problem: file, node, both shapes ... */
     const char *file;    /* tessera source file that raised it */
     int line;

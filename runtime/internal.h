@@ -19,6 +19,7 @@ struct tsr_opencl_backend;
 /* Storage for one error's detail (tsr_last_error). */
 struct tsr_error_slot {
     struct tsr_error_info info;
+    char backend[16];
     char message[1024];
     char file[128];
 };
@@ -45,12 +46,19 @@ struct tsr_context {
 
 /* Records an error (on the calling thread and, when ctx != NULL, on ctx) and returns `status`,
  * so that `return TSR_ERR(ctx, TSR_E_SHAPE, "node '%s': ...", ...);` reads naturally.
- * cl_error is the raw OpenCL code or 0. Also logs the message at debug level. */
-tsr_status tsr_error_set(tsr_context *ctx, tsr_status status, int cl_error, const char *file,
-                         int line, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-#define TSR_ERR(ctx, status, ...) tsr_error_set((ctx), (status), 0, __FILE__, __LINE__, __VA_ARGS__)
-#define TSR_ERR_CL(ctx, status, clerr, ...)                                                        \
-    tsr_error_set((ctx), (status), (clerr), __FILE__, __LINE__, __VA_ARGS__)
+ * backend (NULL = "") names the backend whose native call failed and native_code is that call's
+ * raw code (0 when the error is not a failed native call); both land in struct tsr_error_info
+ * (backend truncated to 15 characters). Also logs the message at debug level. Thread-safe. */
+tsr_status tsr_error_set(tsr_context *ctx, tsr_status status, const char *backend, int native_code,
+                         const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+#define TSR_ERR(ctx, status, ...)                                                                  \
+    tsr_error_set((ctx), (status), "", 0, __FILE__, __LINE__, __VA_ARGS__)
+/* A failed native call of backend `backend` (its registry name, e.g. "opencl") with raw code
+ * `code`; the message should name the call and the code's symbolic name. For use inside a
+ * backend's folder only (a backend may wrap it, e.g. TSR_ERR_CL in backends/opencl). */
+#define TSR_ERR_NATIVE(ctx, status, backend, code, ...)                                            \
+    tsr_error_set((ctx), (status), (backend), (code), __FILE__, __LINE__, __VA_ARGS__)
 
 /* Clears the calling thread's (and ctx's) last error. */
 void tsr_error_clear(tsr_context *ctx);

@@ -30,29 +30,31 @@ const char *tsr_status_str(tsr_status status) {
 
 static _Thread_local struct tsr_error_slot tls_error;
 
-static void slot_fill(struct tsr_error_slot *slot, tsr_status status, int cl_error,
-                      const char *file, int line, const char *msg) {
+static void slot_fill(struct tsr_error_slot *slot, tsr_status status, const char *backend,
+                      int native_code, const char *file, int line, const char *msg) {
     snprintf(slot->message, sizeof slot->message, "%s", msg);
     const char *base = strrchr(file, '/');
     snprintf(slot->file, sizeof slot->file, "%s", base ? base + 1 : file);
+    snprintf(slot->backend, sizeof slot->backend, "%s", backend ? backend : "");
     slot->info.status = status;
-    slot->info.cl_error = cl_error;
+    slot->info.backend = slot->backend;
+    slot->info.native_code = native_code;
     slot->info.message = slot->message;
     slot->info.file = slot->file;
     slot->info.line = line;
 }
 
-tsr_status tsr_error_set(tsr_context *ctx, tsr_status status, int cl_error, const char *file,
-                         int line, const char *fmt, ...) {
+tsr_status tsr_error_set(tsr_context *ctx, tsr_status status, const char *backend, int native_code,
+                         const char *file, int line, const char *fmt, ...) {
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    slot_fill(&tls_error, status, cl_error, file, line, msg);
+    slot_fill(&tls_error, status, backend, native_code, file, line, msg);
     if (ctx) {
         pthread_mutex_lock(&ctx->mutex);
-        slot_fill(&ctx->err, status, cl_error, file, line, msg);
+        slot_fill(&ctx->err, status, backend, native_code, file, line, msg);
         pthread_mutex_unlock(&ctx->mutex);
     }
     tsr_log(ctx, TSR_LOG_DEBUG, "%s: %s (%s:%d)", tsr_status_name(status), msg, tls_error.file,
@@ -71,7 +73,7 @@ void tsr_error_clear(tsr_context *ctx) {
 
 const struct tsr_error_info *tsr_last_error(const tsr_context *ctx) {
     const struct tsr_error_slot *slot = ctx ? &ctx->err : &tls_error;
-    static const struct tsr_error_info none = {TSR_OK, 0, "", "", 0};
+    static const struct tsr_error_info none = {TSR_OK, "", 0, "", "", 0};
     if (slot->info.message == NULL) return &none;
     return &slot->info;
 }

@@ -39,6 +39,11 @@ START_TEST(test_status_list) {
     ck_assert_str_eq(tsr_status_name((tsr_status)-999), "TSR_E_UNKNOWN");
     ck_assert_str_eq(tsr_status_str((tsr_status)-999), "unknown status");
     ck_assert_int_lt(TSR_E_INTERNAL, 0);
+    ck_assert_str_eq(tsr_status_str(TSR_E_BUILD), "kernel build failed");
+    /* an error that is not a failed native call names no backend and no native code */
+    ck_assert_int_eq(tsr_device_get_info(ctx, -1, NULL), TSR_E_INVALID_ARG);
+    ck_assert_str_eq(tsr_last_error(ctx)->backend, "");
+    ck_assert_int_eq(tsr_last_error(ctx)->native_code, 0);
 }
 END_TEST
 

@@ -1328,7 +1328,8 @@ START_TEST(test_build_error_has_log) {
         ck_assert_int_eq(st, TSR_E_BUILD);
         const struct tsr_error_info *e = tsr_last_error(ctx);
         ck_assert_int_eq(e->status, TSR_E_BUILD);
-        ck_assert_int_eq(e->cl_error, CL_BUILD_PROGRAM_FAILURE);
+        ck_assert_int_eq(e->native_code, CL_BUILD_PROGRAM_FAILURE);
+        ck_assert_str_eq(e->backend, "opencl");
         const char *log = strstr(e->message, "build log:");
         ck_assert_msg(log != NULL, "no build log in: %s", e->message);
         /* The compiler's own diagnostic (clang/PoCL names the undeclared identifier). */

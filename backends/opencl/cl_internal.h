@@ -93,6 +93,11 @@ tsr_status tsr_cl_device_ready(tsr_context *ctx, int i, struct tsr_cl_device **o
  * tsr_now_ns(). */
 uint64_t tsr_cl_device_to_host_ns(const struct tsr_cl_device *dev, cl_ulong device_ns);
 
+/* Records a failed OpenCL call: TSR_ERR_NATIVE with this backend's name (struct
+ * tsr_error_info.backend = "opencl", native_code = the CL_* code `clerr`). */
+#define TSR_ERR_CL(ctx, status, clerr, ...)                                                        \
+    TSR_ERR_NATIVE((ctx), (status), tsr_opencl_backend_ops.name, (clerr), __VA_ARGS__)
+
 /* Short name of an OpenCL error code ("CL_OUT_OF_RESOURCES"); "CL_ERROR" if unknown. */
 const char *tsr_cl_error_name(cl_int err);
 
