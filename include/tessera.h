@@ -139,23 +139,25 @@ typedef struct tsr_context tsr_context;
 typedef struct tsr_graph tsr_graph;
 typedef struct tsr_plan tsr_plan;
 
-typedef enum { TSR_BACKEND_CPU = 0, TSR_BACKEND_OPENCL = 1 } tsr_backend_kind;
-
 struct tsr_context_options {
     /* Number of CPU worker threads; 0 = one per physical core (hwloc). */
     int cpu_threads;
     /* Enable the profiler from the start (also enabled by env TSR_PROFILE=1). */
     int profile;
-    /* Skip OpenCL discovery entirely (also env TSR_BACKENDS=cpu). */
+    /* Exclude the backend named "opencl" (skips OpenCL discovery entirely; kept for
+     * compatibility, TSR_BACKENDS=cpu does the same). */
     int disable_opencl;
 };
 
-/* Creates a context: reads the topology (hwloc), detects the CPU ISA, enumerates OpenCL devices
- * (a missing ICD loader/platform is not an error: the context then has the CPU only), creates the
- * CPU thread pool and the host memory pool. opts may be NULL (defaults: all zero).
- * Environment: TSR_BACKENDS=cpu,opencl (limit/order backends), TSR_CPU_ISA=scalar|avx2|avx512
- * (cap the CPU ISA), TSR_LOG=error|warn|info|debug.
- * Returns TSR_OK, TSR_E_NOMEM, TSR_E_DEVICE (hwloc failed). Thread-safe. */
+/* Creates a context: reads the topology (hwloc), creates the host memory pool and every
+ * compiled-in backend (cpu: ISA detection and thread pool; opencl: device enumeration, where a
+ * missing ICD loader/platform is not an error: the context then has the CPU only) and lists
+ * their devices. opts may be NULL (defaults: all zero).
+ * Environment: TSR_BACKENDS=cpu,opencl (comma list of backend names: limits the backends and
+ * orders their devices; the CPU backend is always present and always device 0),
+ * TSR_CPU_ISA=scalar|avx2|avx512 (cap the CPU ISA), TSR_LOG=error|warn|info|debug.
+ * Returns TSR_OK, TSR_E_INVALID_ARG (a TSR_BACKENDS name that is not a compiled-in backend; the
+ * message lists them), TSR_E_NOMEM, TSR_E_DEVICE (hwloc failed). Thread-safe. */
 tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_context **out);
 /* Destroys the context. Plans compiled from it must be destroyed first. NULL is a no-op. */
 void tsr_context_destroy(tsr_context *ctx);
@@ -164,10 +166,12 @@ void tsr_context_destroy(tsr_context *ctx);
 const struct tsr_error_info *tsr_last_error(const tsr_context *ctx);
 
 struct tsr_device_info {
-    tsr_backend_kind backend;
-    int index;      /* index within the backend: 0 for the CPU, N for opencl:N */
-    char id[24];    /* "cpu", "opencl:0", ... (what --device accepts) */
-    char name[128]; /* CPU model or CL_DEVICE_NAME */
+    char backend[16]; /* name of the device's backend: "cpu", "opencl" (TSR_BACKENDS words) */
+    int index;        /* index within the backend: 0 for the CPU, N for opencl:N */
+    char id[24];      /* "cpu", "opencl:0", ... (what --device accepts) */
+    int host_memory;  /* 1 when the device computes in host memory (the CPU backend: no copies
+                         to or from the device); 0 for a device with its own memory */
+    char name[128];   /* CPU model or CL_DEVICE_NAME */
     char vendor[128];
     char driver_version[64];   /* CL_DRIVER_VERSION; "" for the CPU */
     char platform[128];        /* CL_PLATFORM_NAME; "" for the CPU */
@@ -185,13 +189,15 @@ struct tsr_device_info {
     double est_transfer_gbps;  /* host<->device bandwidth estimate (GB/s); 0 for the CPU */
 };
 
-/* Number of usable devices (>= 1: the CPU is device 0). */
+/* Number of usable devices (>= 1: the CPU is device 0, then the devices of the other backends
+ * in TSR_BACKENDS order). */
 int tsr_device_count(const tsr_context *ctx);
 /* Fills *out for device i (0 .. count-1). Returns TSR_OK or TSR_E_INVALID_ARG. */
 tsr_status tsr_device_get_info(const tsr_context *ctx, int i, struct tsr_device_info *out);
-/* Finds a device by id string: "cpu", "opencl" (= opencl:0), "opencl:N". Writes the device
- * index (for tsr_device_get_info) to *out. Returns TSR_OK, TSR_E_INVALID_ARG (bad syntax),
- * TSR_E_NOT_FOUND (no such device, e.g. OpenCL absent). */
+/* Finds a device by id string "<backend>[:N]": "cpu", "opencl" (= opencl:0), "opencl:N". Writes
+ * the device index (for tsr_device_get_info) to *out. Returns TSR_OK, TSR_E_INVALID_ARG (bad
+ * syntax, or not a compiled-in backend; the message lists them), TSR_E_NOT_FOUND (no such
+ * device, e.g. OpenCL absent or excluded by TSR_BACKENDS). */
 tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
 
 /* ------------------------------------------------------------------------------------------ */

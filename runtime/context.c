@@ -1,53 +1,80 @@
 /*
- * context.c — tsr_context: topology, profiler, host pool, CPU backend, OpenCL backend and the
- * device table (device 0 is always the CPU).
+ * context.c — tsr_context: topology, profiler, host pool, the backends of the registry
+ * (runtime/backend.h) and the device table (the host device first, then every other backend's
+ * devices in TSR_BACKENDS order); device lookup by id string.
  */
 #include "runtime/internal.h"
 
-#include "backends/cpu/cpu_backend.h"
-#include "backends/opencl/opencl_backend.h"
+#include "runtime/backend.h"
 #include "runtime/pool.h"
 #include "runtime/profiler.h"
+#include "runtime/topology.h"
 #include "scheduler/calibrate.h"
 #include "scheduler/select.h"
-#include "runtime/topology.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Does the comma list TSR_BACKENDS allow `name`? Unset allows everything. */
-static int backend_allowed(const char *name) {
-    const char *list = tsr_getenv("TSR_BACKENDS");
-    if (!list) return 1;
-    size_t n = strlen(name);
-    for (const char *p = list; *p;) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == n && !strncmp(p, name, n)) return 1;
-        if (!e) break;
-        p = e + 1;
+/* Creates the selected backends into ctx->backends. */
+static tsr_status create_backends(tsr_context *ctx, const struct tsr_context_options *o) {
+    const struct tsr_backend_ops *sel[TSR_MAX_BACKENDS];
+    int n_sel = 0;
+    tsr_status st = tsr_backend_registry_select(ctx, tsr_getenv("TSR_BACKENDS"), o, sel, &n_sel);
+    if (st != TSR_OK) return st;
+    for (int r = 0; r < tsr_backend_registry_count(); r++) {
+        const struct tsr_backend_ops *ops = tsr_backend_registry_get(r);
+        int chosen = 0;
+        for (int i = 0; i < n_sel; i++)
+            chosen |= sel[i] == ops;
+        if (!chosen)
+            tsr_log(ctx, TSR_LOG_INFO, "backend %s disabled (TSR_BACKENDS or options)", ops->name);
     }
-    return 0;
+    for (int i = 0; i < n_sel; i++) {
+        void *state = NULL;
+        if ((st = sel[i]->create(ctx, o, &state)) != TSR_OK) return st;
+        ctx->backends[ctx->n_backends].ops = sel[i];
+        ctx->backends[ctx->n_backends].state = state;
+        ctx->n_backends++;
+    }
+    return TSR_OK;
 }
 
-static void fill_cpu_info(tsr_context *ctx, struct tsr_device_info *d) {
-    const struct tsr_cpu_topology_info *ci = tsr_topology_cpu(ctx->topo);
-    memset(d, 0, sizeof *d);
-    d->backend = TSR_BACKEND_CPU;
-    d->index = 0;
-    snprintf(d->id, sizeof d->id, "cpu");
-    snprintf(d->name, sizeof d->name, "%s", ci->model[0] ? ci->model : "host CPU");
-    snprintf(d->vendor, sizeof d->vendor, "%s", ci->vendor);
-    snprintf(d->device_type, sizeof d->device_type, "cpu");
-    snprintf(d->isa, sizeof d->isa, "%s", tsr_cpu_isa_name(tsr_cpu_backend_isa(ctx->cpu)));
-    d->compute_units = tsr_cpu_backend_threads(ctx->cpu);
-    d->global_mem_bytes = ci->total_mem_bytes;
-    d->max_alloc_bytes = ci->total_mem_bytes;
-    d->numa_node = ci->numa_nodes == 1 ? 0 : -1; /* the CPU device spans every NUMA node */
-    snprintf(d->locality, sizeof d->locality, "host cores (%d packages, %d NUMA nodes)",
-             ci->packages, ci->numa_nodes);
-    tsr_sched_fill_estimates(d, ci);
+/* Fills ctx->devices from the created backends: identity from each backend, then backend name,
+ * local index and id ("<name>" or "<name>:<N>", runtime/backend.h), then the scheduler's
+ * property-based estimates. */
+static tsr_status fill_devices(tsr_context *ctx) {
+    int total = 0;
+    for (int b = 0; b < ctx->n_backends; b++)
+        total += ctx->backends[b].ops->device_count(ctx->backends[b].state);
+    ctx->devices = calloc((size_t)(total > 0 ? total : 1), sizeof *ctx->devices);
+    if (!ctx->devices) return TSR_ERR(NULL, TSR_E_NOMEM, "tsr_context_create: out of memory");
+    for (int b = 0; b < ctx->n_backends; b++) {
+        const struct tsr_backend_slot *s = &ctx->backends[b];
+        int n = s->ops->device_count(s->state);
+        for (int i = 0; i < n; i++) {
+            struct tsr_device *dev = &ctx->devices[ctx->n_devices++];
+            dev->ops = s->ops;
+            dev->state = s->state;
+            struct tsr_device_info *d = &dev->info;
+            memset(d, 0, sizeof *d);
+            d->numa_node = -1;
+            s->ops->device_info(s->state, ctx, i, d);
+            snprintf(d->backend, sizeof d->backend, "%s", s->ops->name);
+            d->index = i;
+            d->host_memory = s->ops->host_memory;
+            if (s->ops->single_device)
+                snprintf(d->id, sizeof d->id, "%s", s->ops->name);
+            else
+                snprintf(d->id, sizeof d->id, "%s:%d", s->ops->name, i);
+            tsr_sched_fill_estimates(d, tsr_topology_cpu(ctx->topo));
+        }
+    }
+    if (ctx->n_devices == 0 || !ctx->devices[0].ops->host_memory)
+        return TSR_ERR(NULL, TSR_E_INTERNAL,
+                       "tsr_context_create: the host backend %s has no device",
+                       tsr_backend_registry_host()->name);
+    return TSR_OK;
 }
 
 tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_context **out) {
@@ -57,7 +84,6 @@ tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_contex
     if (opts) o = *opts;
     const char *prof_env = tsr_getenv("TSR_PROFILE");
     if (prof_env && strcmp(prof_env, "0")) o.profile = 1;
-    if (!backend_allowed("opencl")) o.disable_opencl = 1;
 
     tsr_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return TSR_ERR(NULL, TSR_E_NOMEM, "tsr_context_create: out of memory");
@@ -67,28 +93,8 @@ tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_contex
     if ((st = tsr_topology_create(&ctx->topo)) != TSR_OK) goto fail;
     if ((st = tsr_profiler_create(o.profile, &ctx->prof)) != TSR_OK) goto fail;
     if ((st = tsr_host_pool_create(ctx->topo, &ctx->host_pool)) != TSR_OK) goto fail;
-    if ((st = tsr_cpu_backend_create(ctx, o.cpu_threads, &ctx->cpu)) != TSR_OK) goto fail;
-    if (!o.disable_opencl) {
-        if ((st = tsr_opencl_backend_create(ctx, &ctx->ocl)) != TSR_OK) goto fail;
-    } else {
-        tsr_log(ctx, TSR_LOG_INFO, "OpenCL disabled (TSR_BACKENDS or options)");
-    }
-    int n_cl = tsr_opencl_device_count(ctx->ocl);
-    ctx->devices = calloc((size_t)(1 + n_cl), sizeof *ctx->devices);
-    if (!ctx->devices) {
-        st = TSR_ERR(NULL, TSR_E_NOMEM, "tsr_context_create: out of memory");
-        goto fail;
-    }
-    fill_cpu_info(ctx, &ctx->devices[0]);
-    for (int i = 0; i < n_cl; i++) {
-        struct tsr_device_info *d = &ctx->devices[1 + i];
-        tsr_opencl_device_info(ctx->ocl, ctx, i, d);
-        d->backend = TSR_BACKEND_OPENCL;
-        d->index = i;
-        snprintf(d->id, sizeof d->id, "opencl:%d", i);
-        tsr_sched_fill_estimates(d, tsr_topology_cpu(ctx->topo));
-    }
-    ctx->n_devices = 1 + n_cl;
+    if ((st = create_backends(ctx, &o)) != TSR_OK) goto fail;
+    if ((st = fill_devices(ctx)) != TSR_OK) goto fail;
     /* Cached calibrations (never measured here: that happens at the first compile). */
     tsr_sched_apply_calibration(ctx);
     *out = ctx;
@@ -100,14 +106,27 @@ fail:
 
 void tsr_context_destroy(tsr_context *ctx) {
     if (!ctx) return;
-    tsr_opencl_backend_destroy(ctx->ocl);
-    tsr_cpu_backend_destroy(ctx->cpu);
+    for (int b = ctx->n_backends - 1; b >= 0; b--)
+        ctx->backends[b].ops->destroy(ctx->backends[b].state);
     tsr_host_pool_destroy(ctx->host_pool);
     tsr_profiler_destroy(ctx->prof);
     tsr_topology_destroy(ctx->topo);
     free(ctx->devices);
     pthread_mutex_destroy(&ctx->mutex);
     free(ctx);
+}
+
+void *tsr_backend_state(const tsr_context *ctx, const struct tsr_backend_ops *ops) {
+    if (!ctx) return NULL;
+    for (int b = 0; b < ctx->n_backends; b++)
+        if (ctx->backends[b].ops == ops) return ctx->backends[b].state;
+    return NULL;
+}
+
+int tsr_context_host_device(const tsr_context *ctx) {
+    for (int i = 0; ctx && i < ctx->n_devices; i++)
+        if (ctx->devices[i].ops->host_memory) return i;
+    return 0;
 }
 
 int tsr_device_count(const tsr_context *ctx) {
@@ -118,40 +137,33 @@ tsr_status tsr_device_get_info(const tsr_context *ctx, int i, struct tsr_device_
     if (!ctx || !out || i < 0 || i >= ctx->n_devices)
         return TSR_ERR((tsr_context *)ctx, TSR_E_INVALID_ARG, "tsr_device_get_info: no device %d",
                        i);
-    *out = ctx->devices[i];
+    *out = ctx->devices[i].info;
     return TSR_OK;
 }
 
 tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out) {
     tsr_context *c = (tsr_context *)ctx;
     if (!ctx || !id || !out) return TSR_ERR(c, TSR_E_INVALID_ARG, "tsr_device_find: NULL argument");
-    if (!strcmp(id, "cpu")) {
-        *out = 0;
-        return TSR_OK;
-    }
+    char name[TSR_BACKEND_NAME_MAX], known[128];
     int n = 0;
-    if (!strcmp(id, "opencl")) {
-        n = 0;
-    } else if (!strncmp(id, "opencl:", 7)) {
-        char *end = NULL;
-        long v = strtol(id + 7, &end, 10);
-        if (end == id + 7 || *end || v < 0 || v > 1000)
-            return TSR_ERR(c, TSR_E_INVALID_ARG, "device '%s': expected opencl:N", id);
-        n = (int)v;
-    } else {
-        return TSR_ERR(c, TSR_E_INVALID_ARG, "device '%s': expected auto, cpu, opencl or opencl:N",
-                       id);
-    }
-    for (int i = 1; i < ctx->n_devices; i++)
-        if (ctx->devices[i].backend == TSR_BACKEND_OPENCL && ctx->devices[i].index == n) {
+    const struct tsr_backend_ops *ops = NULL;
+    if (tsr_device_string_parse(id, name, &n) != 0 || !(ops = tsr_backend_registry_find(name, -1)))
+        return TSR_ERR(c, TSR_E_INVALID_ARG,
+                       "device '%s': expected auto or <backend>[:N] with a backend of: %s", id,
+                       tsr_backend_registry_names(known, sizeof known));
+    int count = 0;
+    for (int i = 0; i < ctx->n_devices; i++) {
+        if (ctx->devices[i].ops != ops) continue;
+        if (ctx->devices[i].info.index == n) {
             *out = i;
             return TSR_OK;
         }
-    if (ctx->n_devices == 1)
+        count++;
+    }
+    if (count == 0)
         return TSR_ERR(c, TSR_E_NOT_FOUND,
-                       "device '%s': no OpenCL device on this machine (no ICD "
-                       "loader, no platform, or TSR_BACKENDS excludes opencl)",
-                       id);
-    return TSR_ERR(c, TSR_E_NOT_FOUND, "device '%s': only %d OpenCL device(s)", id,
-                   ctx->n_devices - 1);
+                       "device '%s': no %s device on this machine (the backend found none: no "
+                       "driver or platform; or TSR_BACKENDS excludes %s)",
+                       id, name, name);
+    return TSR_ERR(c, TSR_E_NOT_FOUND, "device '%s': only %d %s device(s)", id, count, name);
 }

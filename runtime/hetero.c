@@ -9,7 +9,7 @@
 #include <string.h>
 
 struct hetero_seg {
-    int device;                  /* index into ctx->devices (0 after a fallback) */
+    int device;                  /* index into ctx->devices (the host device after a fallback) */
     int k0, k1;                  /* parent kernels [k0, k1) */
     struct tsr_program sub;      /* arrays owned; const_data and kernel names borrowed */
     int *in_parent, *out_parent; /* parent buffer id of sub input / output i */
@@ -130,26 +130,28 @@ static int is_device_failure(tsr_status st) {
     return st == TSR_E_DEVICE || st == TSR_E_DEVICE_NOMEM || st == TSR_E_BUILD;
 }
 
-/* Prepares segment s on ctx device `dev`. */
+/* Prepares segment s on ctx device `dev` through its backend. */
 static tsr_status seg_prepare(tsr_context *ctx, struct hetero_seg *s, int dev) {
-    const struct tsr_device_info *d = &ctx->devices[dev];
-    s->ops = tsr_backend_of(d);
+    const struct tsr_device *d = &ctx->devices[dev];
+    s->ops = d->ops;
     s->device = dev;
     s->exec = NULL;
-    return s->ops->prepare(ctx, d->index, &s->sub, &s->exec);
+    return s->ops->prepare(ctx, d->info.index, &s->sub, &s->exec);
 }
 
-/* Moves segment s to the CPU after `why` (logged). */
+/* Moves segment s to the host device after `why` (logged). */
 static tsr_status seg_fall_back(struct tsr_hetero *h, struct hetero_seg *s, tsr_status why) {
     tsr_context *ctx = h->ctx;
+    int host = tsr_context_host_device(ctx);
     tsr_log(ctx, TSR_LOG_WARN,
-            "hetero: segment of kernels %d..%d on %s failed (%s: %s); moving it to the CPU", s->k0,
-            s->k1 - 1, ctx->devices[s->device].id, tsr_status_name(why),
-            tsr_last_error(ctx)->message);
+            "hetero: segment of kernels %d..%d on %s failed (%s: %s); moving it to the host "
+            "device %s",
+            s->k0, s->k1 - 1, ctx->devices[s->device].info.id, tsr_status_name(why),
+            tsr_last_error(ctx)->message, ctx->devices[host].info.id);
     if (s->exec) s->ops->release(s->exec);
     s->exec = NULL;
     h->fallbacks++;
-    return seg_prepare(ctx, s, 0);
+    return seg_prepare(ctx, s, host);
 }
 
 tsr_status tsr_hetero_prepare(tsr_context *ctx, const struct tsr_program *prog, const int *assign,
@@ -202,11 +204,12 @@ tsr_status tsr_hetero_prepare(tsr_context *ctx, const struct tsr_program *prog, 
             }
         }
         st = seg_prepare(ctx, s, assign[k0]);
-        if (st != TSR_OK && s->device != 0 && allow_fallback && is_device_failure(st))
+        if (st != TSR_OK && s->device != tsr_context_host_device(ctx) && allow_fallback &&
+            is_device_failure(st))
             st = seg_fall_back(h, s, st);
         if (st != TSR_OK) goto out;
         tsr_log(ctx, TSR_LOG_DEBUG, "hetero: segment %d = kernels %d..%d on %s (%d in, %d out)",
-                h->n_segs - 1, k0, k1 - 1, ctx->devices[s->device].id, s->sub.n_inputs,
+                h->n_segs - 1, k0, k1 - 1, ctx->devices[s->device].info.id, s->sub.n_inputs,
                 s->sub.n_outputs);
         k0 = k1;
     }
@@ -241,7 +244,8 @@ tsr_status tsr_hetero_execute(struct tsr_hetero *h, const struct tsr_tensor *inp
         for (int k = 0; k < s->sub.n_outputs; k++)
             s->outs[k].data = buffer_data(h, s->out_parent[k], inputs, outputs);
         tsr_status st = s->ops->execute(s->exec, s->ins, s->outs);
-        if (st != TSR_OK && s->device != 0 && h->allow_fallback && is_device_failure(st)) {
+        if (st != TSR_OK && s->device != tsr_context_host_device(h->ctx) && h->allow_fallback &&
+            is_device_failure(st)) {
             st = seg_fall_back(h, s, st);
             if (st == TSR_OK) st = s->ops->execute(s->exec, s->ins, s->outs);
         }

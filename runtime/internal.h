@@ -13,8 +13,7 @@
 struct tsr_topology;
 struct tsr_profiler;
 struct tsr_host_pool;
-struct tsr_cpu_backend;
-struct tsr_opencl_backend;
+struct tsr_backend_ops;
 
 /* Storage for one error's detail (tsr_last_error). */
 struct tsr_error_slot {
@@ -31,6 +30,24 @@ typedef enum {
     TSR_LOG_DEBUG = 3
 } tsr_log_level;
 
+/* One device of a context: its backend (the vtable of runtime/backend.h and the state its create
+ * returned) and its public description. info.index is the local index (what the backend's
+ * members take as `device`); info.backend is ops->name. */
+struct tsr_device {
+    const struct tsr_backend_ops *ops;
+    void *state;
+    struct tsr_device_info info;
+};
+
+/* Most backends one build can register (runtime/backend_registry.c). */
+#define TSR_MAX_BACKENDS 8
+
+/* A backend created in a context (runtime/backend.h). */
+struct tsr_backend_slot {
+    const struct tsr_backend_ops *ops;
+    void *state; /* what ops->create returned; may be NULL */
+};
+
 struct tsr_context {
     pthread_mutex_t mutex;           /* guards err */
     struct tsr_error_slot err;       /* last error recorded with this context */
@@ -38,10 +55,11 @@ struct tsr_context {
     struct tsr_topology *topo;       /* hwloc view of the machine (runtime/topology.h) */
     struct tsr_profiler *prof;       /* runtime/profiler.h */
     struct tsr_host_pool *host_pool; /* runtime/pool.h */
-    struct tsr_cpu_backend *cpu;     /* backends/cpu/cpu_backend.h */
-    struct tsr_opencl_backend *ocl;  /* backends/opencl/opencl_backend.h; NULL without OpenCL */
-    int n_devices;                   /* devices[0] is the CPU */
-    struct tsr_device_info *devices;
+    int n_backends;                  /* created backends, the host backend first */
+    struct tsr_backend_slot backends[TSR_MAX_BACKENDS];
+    int n_devices; /* devices of every backend in backends[] order: devices[0] is the
+                      host device (tsr_context_host_device) */
+    struct tsr_device *devices;
 };
 
 /* Records an error (on the calling thread and, when ctx != NULL, on ctx) and returns `status`,

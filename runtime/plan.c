@@ -1,6 +1,6 @@
 /*
  * plan.c — tsr_compile (passes → lowering → device choice → backend prepare) and tsr_plan_run
- * (validation, execution, fallback to the CPU when an OpenCL device fails).
+ * (validation, execution, fallback to the host device when another device fails).
  */
 #include "runtime/hetero.h"
 #include "runtime/lower.h"
@@ -51,16 +51,12 @@ static unsigned env_disabled_fusion(tsr_context *ctx) {
     return bits;
 }
 
-const struct tsr_backend_ops *tsr_backend_of(const struct tsr_device_info *d) {
-    return d->backend == TSR_BACKEND_CPU ? &tsr_cpu_backend_ops : &tsr_opencl_backend_ops;
-}
-
-/* Prepares the plan's program on ctx device `dev`. */
+/* Prepares the plan's program on ctx device `dev` through its backend. */
 static tsr_status prepare_on(tsr_plan *plan, int dev) {
-    const struct tsr_device_info *d = &plan->ctx->devices[dev];
-    const struct tsr_backend_ops *ops = tsr_backend_of(d);
+    const struct tsr_device *d = &plan->ctx->devices[dev];
+    const struct tsr_backend_ops *ops = d->ops;
     void *exec = NULL;
-    tsr_status st = ops->prepare(plan->ctx, d->index, &plan->prog, &exec);
+    tsr_status st = ops->prepare(plan->ctx, d->info.index, &plan->prog, &exec);
     if (st != TSR_OK) return st;
     plan->device = dev;
     plan->ops = ops;
@@ -72,18 +68,20 @@ static int is_device_failure(tsr_status st) {
     return st == TSR_E_DEVICE || st == TSR_E_DEVICE_NOMEM || st == TSR_E_BUILD;
 }
 
-/* Releases the current executable and prepares for the CPU, logging why. */
-static tsr_status fall_back_to_cpu(tsr_plan *plan, tsr_status why) {
+/* Releases the current executable and prepares for the host device, logging why. */
+static tsr_status fall_back_to_host(tsr_plan *plan, tsr_status why) {
     const struct tsr_error_info *e = tsr_last_error(plan->ctx);
-    tsr_log(plan->ctx, TSR_LOG_WARN, "%s failed (%s: %s); falling back to the CPU",
-            plan->ctx->devices[plan->device].id, tsr_status_name(why), e->message);
+    int host = tsr_context_host_device(plan->ctx);
+    const char *host_id = plan->ctx->devices[host].info.id;
+    tsr_log(plan->ctx, TSR_LOG_WARN, "%s failed (%s: %s); falling back to the host device %s",
+            plan->ctx->devices[plan->device].info.id, tsr_status_name(why), e->message, host_id);
     plan->ops->release(plan->exec);
     plan->exec = NULL;
     size_t l = strlen(plan->reason);
-    snprintf(plan->reason + l, sizeof plan->reason - l, "; %s failed (%s), fell back to cpu",
-             plan->ctx->devices[plan->device].id, tsr_status_name(why));
+    snprintf(plan->reason + l, sizeof plan->reason - l, "; %s failed (%s), fell back to %s",
+             plan->ctx->devices[plan->device].info.id, tsr_status_name(why), host_id);
     plan->fell_back = 1;
-    return prepare_on(plan, 0);
+    return prepare_on(plan, host);
 }
 
 static tsr_status copy_io(tsr_plan *plan, const tsr_graph *g) {
@@ -152,7 +150,7 @@ static tsr_status choose_placement(tsr_plan *plan, const char *placement, int au
     if (ctx->n_devices < 2 || plan->prog.n_kernels == 0) {
         if (forced)
             reason_append(plan, "; placement %s: only one device, whole plan on %s", placement,
-                          ctx->devices[want].id);
+                          ctx->devices[want].info.id);
         return TSR_OK;
     }
     if (!auto_device)
@@ -172,7 +170,7 @@ static tsr_status choose_placement(tsr_plan *plan, const char *placement, int au
     }
     int n_seg = 0;
     double h_ms = tsr_sched_place_predict_ms(ctx, &plan->prog, a, &n_seg);
-    double s_ms = tsr_sched_predict_program_ms(&ctx->devices[want], &plan->prog);
+    double s_ms = tsr_sched_predict_program_ms(&ctx->devices[want].info, &plan->prog);
     int used[64] = {0}, n_used = 0;
     for (int k = 0; k < plan->prog.n_kernels; k++)
         if (a[k] < 64 && !used[a[k]]++) n_used++;
@@ -182,7 +180,7 @@ static tsr_status choose_placement(tsr_plan *plan, const char *placement, int au
                       "device(s), predicted %.3f ms sequential (HEFT makespan with overlap %.3f "
                       "ms) vs %.3f ms on %s",
                       plan->prog.n_kernels, n_seg, n_used, h_ms, makespan, s_ms,
-                      ctx->devices[want].id);
+                      ctx->devices[want].info.id);
         free(a);
         return TSR_OK;
     }
@@ -192,7 +190,8 @@ static tsr_status choose_placement(tsr_plan *plan, const char *placement, int au
                   "ms (segments run one after the other, no overlap; HEFT makespan %.3f ms) vs "
                   "%.3f ms on %s alone",
                   plan->placement, forced ? " (requested)" : " (predicted faster)",
-                  plan->prog.n_kernels, n_seg, n_used, h_ms, makespan, s_ms, ctx->devices[want].id);
+                  plan->prog.n_kernels, n_seg, n_used, h_ms, makespan, s_ms,
+                  ctx->devices[want].info.id);
     *assign = a;
     return TSR_OK;
 }
@@ -250,8 +249,8 @@ tsr_status tsr_compile_ex(tsr_context *ctx, const tsr_graph *graph,
     } else {
         (void)tsr_sched_ensure_calibrated(ctx, want);
         snprintf(plan->reason, sizeof plan->reason, "%s requested (predicted %.3f ms per run)",
-                 ctx->devices[want].id,
-                 tsr_sched_predict_program_ms(&ctx->devices[want], &plan->prog));
+                 ctx->devices[want].info.id,
+                 tsr_sched_predict_program_ms(&ctx->devices[want].info, &plan->prog));
     }
     int *assign = NULL;
     st = choose_placement(plan, placement, auto_device, want, &assign);
@@ -260,17 +259,18 @@ tsr_status tsr_compile_ex(tsr_context *ctx, const tsr_graph *graph,
         st = tsr_hetero_prepare(ctx, &plan->prog, assign, plan->allow_fallback, &plan->hetero);
         free(assign);
         if (st != TSR_OK) goto fail;
-        plan->device = 0;
-        plan->ops = &tsr_cpu_backend_ops;
+        plan->device = tsr_context_host_device(ctx);
+        plan->ops = ctx->devices[plan->device].ops;
         plan->exec = NULL;
         *out = plan;
         return TSR_OK;
     }
     st = prepare_on(plan, want);
-    if (st != TSR_OK && want != 0 && plan->allow_fallback && is_device_failure(st)) {
+    if (st != TSR_OK && want != tsr_context_host_device(ctx) && plan->allow_fallback &&
+        is_device_failure(st)) {
         plan->device = want;
-        plan->ops = tsr_backend_of(&ctx->devices[want]);
-        st = fall_back_to_cpu(plan, st);
+        plan->ops = ctx->devices[want].ops;
+        st = fall_back_to_host(plan, st);
     }
     if (st != TSR_OK) goto fail;
     *out = plan;
@@ -333,8 +333,9 @@ tsr_status tsr_plan_run(tsr_plan *plan, const struct tsr_tensor *inputs, size_t 
     }
     if (plan->hetero) return tsr_hetero_execute(plan->hetero, inputs, outputs);
     tsr_status st = plan->ops->execute(plan->exec, inputs, outputs);
-    if (st != TSR_OK && plan->device != 0 && plan->allow_fallback && is_device_failure(st)) {
-        st = fall_back_to_cpu(plan, st);
+    if (st != TSR_OK && plan->device != tsr_context_host_device(ctx) && plan->allow_fallback &&
+        is_device_failure(st)) {
+        st = fall_back_to_host(plan, st);
         if (st == TSR_OK) st = plan->ops->execute(plan->exec, inputs, outputs);
     }
     return st;
@@ -367,7 +368,7 @@ tsr_status tsr_plan_output_desc(const tsr_plan *p, int i, const char **name,
 
 tsr_status tsr_plan_device(const tsr_plan *p, struct tsr_device_info *out) {
     if (!p || !out) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_plan_device: NULL argument");
-    *out = p->ctx->devices[p->device];
+    *out = p->ctx->devices[p->device].info;
     return TSR_OK;
 }
 
@@ -399,7 +400,7 @@ tsr_status tsr_plan_kernel_info(const tsr_plan *p, int i, struct tsr_kernel_info
     const struct tsr_kernel *k = &p->prog.kernels[i];
     out->name = k->name;
     out->nodes = k->nodes ? k->nodes : "";
-    out->device = p->ctx->devices[tsr_plan_kernel_device_index(p, i)].id;
+    out->device = p->ctx->devices[tsr_plan_kernel_device_index(p, i)].info.id;
     out->n_nodes = k->nodes && *k->nodes ? 1 : 0;
     for (const char *c = out->nodes; *c; c++)
         out->n_nodes += *c == ',';
@@ -416,13 +417,13 @@ int tsr_plan_kernel_device_index(const tsr_plan *p, int k) {
 double tsr_plan_kernel_predicted_ms(const tsr_plan *p, int k) {
     int d = tsr_plan_kernel_device_index(p, k);
     struct tsr_cost_inputs in;
-    if (d < 0 || tsr_cost_inputs_of(&p->ctx->devices[d], &in) != 0) return HUGE_VAL;
+    if (d < 0 || tsr_cost_inputs_of(&p->ctx->devices[d].info, &in) != 0) return HUGE_VAL;
     return tsr_cost_kernel_ms(&in, &p->prog.kernels[k]);
 }
 
 double tsr_plan_predicted_ms(const tsr_plan *p) {
     if (!p) return HUGE_VAL;
-    if (!p->hetero) return tsr_sched_predict_program_ms(&p->ctx->devices[p->device], &p->prog);
+    if (!p->hetero) return tsr_sched_predict_program_ms(&p->ctx->devices[p->device].info, &p->prog);
     int *a = malloc((size_t)p->prog.n_kernels * sizeof *a + 1);
     if (!a) return HUGE_VAL;
     for (int k = 0; k < p->prog.n_kernels; k++)

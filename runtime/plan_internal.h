@@ -5,16 +5,16 @@
 #ifndef TSR_RUNTIME_PLAN_INTERNAL_H
 #define TSR_RUNTIME_PLAN_INTERNAL_H
 
-#include "runtime/program.h"
+#include "runtime/backend.h"
 
 struct tsr_plan {
     tsr_context *ctx;
     struct tsr_program prog;
     int device;                        /* index into ctx->devices */
-    const struct tsr_backend_ops *ops; /* backend of `device` */
+    const struct tsr_backend_ops *ops; /* backend of `device` (ctx->devices[device].ops) */
     void *exec;                        /* backend executable */
     int allow_fallback;
-    int fell_back; /* 1 after an OpenCL failure moved the plan to the CPU */
+    int fell_back; /* 1 after a device failure moved the plan to the host device */
     int n_folded, n_bn, n_simplified, n_cse, n_layernorm, n_dead; /* pass statistics (nodes) */
     char reason[2048];                                            /* why this device */
     int n_inputs, n_outputs;
@@ -38,8 +38,5 @@ int tsr_plan_kernel_device_index(const tsr_plan *p, int k);
  * tsr_verify). Same statuses as tsr_compile. */
 tsr_status tsr_compile_ex(tsr_context *ctx, const tsr_graph *graph,
                           const struct tsr_compile_options *opts, int keep_graph, tsr_plan **out);
-
-/* Backend of a device (cpu or opencl ops). */
-const struct tsr_backend_ops *tsr_backend_of(const struct tsr_device_info *d);
 
 #endif

@@ -16,7 +16,7 @@
  */
 #include "runtime/pool.h"
 
-#include "backends/opencl/opencl_backend.h"
+#include "runtime/backend.h"
 #include "runtime/profiler.h"
 
 #include <stdlib.h>
@@ -169,8 +169,9 @@ void tsr_host_pool_stats(const struct tsr_host_pool *pool, struct tsr_pool_stats
     pthread_mutex_unlock(&mp->mutex);
 }
 
-/* Public (tessera.h): device 0 (the CPU) → host pool; an OpenCL device → its device pool via
- * tsr_opencl_pool_stats. Returns TSR_OK or TSR_E_INVALID_ARG (NULL, index out of range). */
+/* Public (tessera.h): through the device's backend (runtime/backend.h): its pool_stats member,
+ * else the host pool for a host-memory backend. Returns TSR_OK, TSR_E_INVALID_ARG (NULL, index
+ * out of range), TSR_E_UNSUPPORTED (a backend without pool statistics). */
 tsr_status tsr_pool_get_stats(const tsr_context *ctx, int device, struct tsr_pool_stats *out) {
     tsr_context *mctx = (tsr_context *)ctx;
     if (!ctx || !out) return TSR_ERR(mctx, TSR_E_INVALID_ARG, "tsr_pool_get_stats: NULL argument");
@@ -178,13 +179,13 @@ tsr_status tsr_pool_get_stats(const tsr_context *ctx, int device, struct tsr_poo
         return TSR_ERR(mctx, TSR_E_INVALID_ARG,
                        "tsr_pool_get_stats: device %d out of range (%d devices)", device,
                        ctx->n_devices);
-    const struct tsr_device_info *d = &ctx->devices[device];
-    if (d->backend == TSR_BACKEND_CPU) {
+    const struct tsr_device *d = &ctx->devices[device];
+    if (d->ops->pool_stats) return d->ops->pool_stats(d->state, d->info.index, out);
+    if (d->ops->host_memory) {
         tsr_host_pool_stats(ctx->host_pool, out);
         return TSR_OK;
     }
-    if (!ctx->ocl)
-        return TSR_ERR(mctx, TSR_E_INVALID_ARG, "tsr_pool_get_stats: device %d (%s) has no backend",
-                       device, d->id);
-    return tsr_opencl_pool_stats(ctx->ocl, d->index, out);
+    return TSR_ERR(mctx, TSR_E_UNSUPPORTED,
+                   "tsr_pool_get_stats: device %s: backend %s keeps no pool statistics", d->info.id,
+                   d->ops->name);
 }

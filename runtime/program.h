@@ -1,10 +1,11 @@
 /*
- * program.h — the lowered, device-independent form of a compiled graph, and the backend
- * interface that turns it into something that runs.
+ * program.h — the lowered, device-independent form of a compiled graph (the program IR). The
+ * backend interface that turns it into something that runs (prepare / execute / release) is
+ * runtime/backend.h.
  *
  * Lowering (runtime/lower.c) produces a tsr_program: f32 buffers and an ordered list of kernels
  * (GEMM with fused epilogue, fused elementwise region, softmax, copy). Reshape/Flatten/Identity
- * are views and produce no kernel. A backend (backends/cpu, backends/opencl) `prepare`s the
+ * are views and produce no kernel. A backend (runtime/backend.h) `prepare`s the
  * program once (memory, constants, kernel choice or generation) and then `execute`s it per run.
  *
  * Every kernel writes one output buffer, contiguous row-major. Geometry is fully resolved at
@@ -256,27 +257,5 @@ struct tsr_program {
 };
 
 void tsr_program_free(struct tsr_program *prog);
-
-/* A backend. Every member is required.
- *
- * prepare: makes an executable for device `device` (index within the backend: 0 for the CPU,
- *   N for opencl:N) from `prog`. The program outlives the executable. Allocates the arena from
- *   the device's pool, uploads constants, builds or picks kernels. Returns TSR_OK, TSR_E_NOMEM,
- *   TSR_E_DEVICE, TSR_E_DEVICE_NOMEM, TSR_E_BUILD, TSR_E_UNSUPPORTED (error recorded on ctx).
- * execute: one run. inputs/outputs are indexed like prog->input_buffers/output_buffers and have
- *   been validated (dtype f32, shapes equal). Blocks until outputs are in host memory. Records a
- *   profiler event per kernel and transfer when the profiler is on. Allocates nothing in steady
- *   state. Returns TSR_OK, TSR_E_DEVICE, TSR_E_DEVICE_NOMEM.
- * release: frees the executable (memory back to the pools). NULL is a no-op. */
-struct tsr_backend_ops {
-    const char *name; /* "cpu", "opencl" */
-    tsr_status (*prepare)(tsr_context *ctx, int device, const struct tsr_program *prog,
-                          void **exec);
-    tsr_status (*execute)(void *exec, const struct tsr_tensor *inputs, struct tsr_tensor *outputs);
-    void (*release)(void *exec);
-};
-
-extern const struct tsr_backend_ops tsr_cpu_backend_ops;    /* backends/cpu/cpu_backend.c */
-extern const struct tsr_backend_ops tsr_opencl_backend_ops; /* backends/opencl/cl_backend.c */
 
 #endif

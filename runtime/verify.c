@@ -153,7 +153,7 @@ tsr_status tsr_verify(tsr_context *ctx, const tsr_graph *graph,
                          tsr_desc_format(&plan->input_descs[i], s1, sizeof s1));
             goto done;
         }
-    const struct tsr_device_info *dev = &ctx->devices[plan->device];
+    const struct tsr_device_info *dev = &ctx->devices[plan->device].info;
     if ((st = plan->ops->prepare(ctx, dev->index, &ex, &exec)) != TSR_OK) goto done;
     if ((st = plan->ops->execute(exec, inputs, outs)) != TSR_OK) goto done;
     for (int b = 0; b < nb; b++) {

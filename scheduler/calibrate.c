@@ -1,13 +1,14 @@
 /*
  * calibrate.c — which calibration a device uses: this process's table, the cache file, or a new
- * measurement (calibrate_cpu.c / calibrate_cl.c); the MAD outlier rule; the device key. The rules
- * are in calibrate.h.
+ * measurement (the device backend's calibrate member, runtime/backend.h); the MAD outlier rule;
+ * the device key. The rules are in calibrate.h.
  *
  * The process-wide table holds at most TSR_CALIB_TABLE entries (one per distinct device key;
  * identical devices share one), guarded by g_lock. Measurements are serialised by g_measure_lock
  * so two compiles never time the same cores at once.
  */
 #include "scheduler/calibrate.h"
+#include "runtime/backend.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -73,12 +74,15 @@ void tsr_calib_key(const struct tsr_device_info *dev, char *buf, size_t size) {
         buf[0] = '\0';
         return;
     }
-    if (dev->backend == TSR_BACKEND_CPU)
-        snprintf(buf, size, "cpu|%s|%s|%s|isa=%s|threads=%d|build=%s|kernels=%d", dev->name,
-                 dev->driver_version, TSR_VERSION_STRING, dev->isa, dev->compute_units,
+    /* A device that reports an ISA tier (the native CPU) is keyed by that tier and its thread
+     * count (the figures depend on both); every other device by its platform. The key string
+     * is the cache file's identity: keep it byte-stable. */
+    if (dev->isa[0])
+        snprintf(buf, size, "%s|%s|%s|%s|isa=%s|threads=%d|build=%s|kernels=%d", dev->backend,
+                 dev->name, dev->driver_version, TSR_VERSION_STRING, dev->isa, dev->compute_units,
                  TSR_CALIB_BUILD, TSR_CALIB_KERNELS_VERSION);
     else
-        snprintf(buf, size, "opencl|%s|%s|%s|%s|build=%s|kernels=%d", dev->name,
+        snprintf(buf, size, "%s|%s|%s|%s|%s|build=%s|kernels=%d", dev->backend, dev->name,
                  dev->driver_version, TSR_VERSION_STRING, dev->platform, TSR_CALIB_BUILD,
                  TSR_CALIB_KERNELS_VERSION);
 }
@@ -159,7 +163,7 @@ tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
                                 struct tsr_calibration *out) {
     if (!ctx || device_index < 0 || device_index >= ctx->n_devices)
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "calibrate: no device %d", device_index);
-    struct tsr_device_info *d = &ctx->devices[device_index];
+    struct tsr_device_info *d = &ctx->devices[device_index].info;
     struct tsr_calibration cal;
     if (!force && load_known(d, &cal)) {
         apply_to_device(d, &cal);
@@ -178,13 +182,7 @@ tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
     tsr_calib_key(d, cal.key, sizeof cal.key);
     tsr_log(ctx, TSR_LOG_INFO, "calibrating %s (%s)...", d->id, d->name);
     uint64_t t0 = tsr_now_ns();
-    tsr_status st;
-    if (d->backend == TSR_BACKEND_CPU)
-        st = tsr_calib_measure_cpu(ctx, &cal);
-    else if (d->backend == TSR_BACKEND_OPENCL)
-        st = tsr_calib_measure_opencl(ctx, d->index, &cal);
-    else
-        st = TSR_ERR(ctx, TSR_E_UNSUPPORTED, "calibrate: device %s has no calibrator", d->id);
+    tsr_status st = tsr_backend_calibrate(ctx, device_index, &cal); /* runtime/backend.h */
     if (st == TSR_OK) {
         cal.seconds = (double)(tsr_now_ns() - t0) * 1e-9;
         cal.created_unix = (long long)time(NULL);
@@ -213,7 +211,7 @@ void tsr_sched_apply_calibration(tsr_context *ctx) {
     if (!ctx) return;
     for (int i = 0; i < ctx->n_devices; i++) {
         struct tsr_calibration cal;
-        if (load_known(&ctx->devices[i], &cal)) apply_to_device(&ctx->devices[i], &cal);
+        if (load_known(&ctx->devices[i].info, &cal)) apply_to_device(&ctx->devices[i].info, &cal);
     }
 }
 
@@ -221,7 +219,7 @@ tsr_status tsr_sched_ensure_calibrated(tsr_context *ctx, int device_index) {
     if (!ctx || device_index < 0 || device_index >= ctx->n_devices)
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "calibrate: no device %d", device_index);
     const char *mode = tsr_getenv("TSR_CALIBRATE");
-    struct tsr_device_info *d = &ctx->devices[device_index];
+    struct tsr_device_info *d = &ctx->devices[device_index].info;
     int force = 0;
     if (mode && !strcmp(mode, "off")) {
         tsr_sched_apply_calibration(ctx);

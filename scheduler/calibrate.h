@@ -6,8 +6,9 @@
  *
  *   directory   $TSR_CACHE_DIR, else $XDG_CACHE_HOME/tessera, else $HOME/.cache/tessera
  *   file        calibration-<16 hex digits of FNV-1a-64(key)>.json
- *   key         "<backend>|<device name>|<driver version>|<tessera version>" and, for the native
- *               CPU, "|isa=<isa in use>|threads=<N>" (the figures depend on both); then
+ *   key         "<backend>|<device name>|<driver version>|<tessera version>" and, for a device
+ *               that reports an ISA tier (the native CPU), "|isa=<isa in use>|threads=<N>" (the
+ *               figures depend on both), for any other "|<platform>"; then
  *               "|build=opt" or "|build=debug" (optimised or not: CPU kernels differ a lot),
  *               then "|kernels=<TSR_CALIB_KERNELS_VERSION>" (format 3): bump that constant when a
  *               backend's executor changes speed (new GEMM partitioning, new elementwise tasks,
@@ -38,7 +39,8 @@
  * quartile of runs, fastest round) were tried and under-predicted runs on this shared machine by
  * 40-50%.
  *
- * Measurements (calibrate.c for the CPU, calibrate_cl.c for OpenCL):
+ * Measurements (the backends' calibrate members: backends/cpu/cpu_calibrate.c for the CPU,
+ * backends/opencl/cl_calibrate.c for OpenCL):
  *   bandwidth_gbps   device memory: a copy of 32 MiB, (bytes read + written) / time.
  *                    CPU: an elementwise COPY kernel run through the CPU backend (thread pool,
  *                    the code path of real plans); OpenCL: a float4 copy kernel on the device.
@@ -188,15 +190,7 @@ int tsr_calib_load(const char *key, struct tsr_calibration *out, const char **wh
 /* Writes *cal atomically to its file (directory created as needed). Returns 0 or -1 (errno). */
 int tsr_calib_save(const struct tsr_calibration *cal);
 
-/* ---- measurement (calibrate_cpu.c, calibrate_cl.c) ----------------------------------------- */
-
-/* Measures the native CPU through the CPU backend (figures per the file comment; launch and
- * overhead use tsr_cpu_backend_ops). Returns TSR_OK, TSR_E_NOMEM, or a backend status. */
-tsr_status tsr_calib_measure_cpu(tsr_context *ctx, struct tsr_calibration *out);
-/* Measures OpenCL device `cl_index` (index within the backend) with raw OpenCL calls and
- * CLBlast on the device's context and queue (not through tessera's pool, program cache or
- * executor, so TSR_FAULT counters are untouched). Returns TSR_OK, TSR_E_DEVICE,
- * TSR_E_DEVICE_NOMEM, TSR_E_BUILD, TSR_E_NOMEM. */
-tsr_status tsr_calib_measure_opencl(tsr_context *ctx, int cl_index, struct tsr_calibration *out);
+/* Measurement is the backend's (runtime/backend.h, member calibrate; today
+ * backends/cpu/cpu_calibrate.c and backends/opencl/cl_calibrate.c). */
 
 #endif

@@ -9,7 +9,7 @@
 int tsr_cost_inputs_of(const struct tsr_device_info *dev, struct tsr_cost_inputs *out) {
     if (!dev || !out) return -1;
     memset(out, 0, sizeof *out);
-    out->opencl = dev->backend == TSR_BACKEND_OPENCL;
+    out->device_memory = !dev->host_memory;
     struct tsr_calibration cal;
     if (tsr_calibration_lookup(dev, &cal) && cal.n_gemm > 0 && cal.bandwidth_gbps > 0) {
         out->calibrated = 1;
@@ -154,10 +154,10 @@ double tsr_cost_kernel_ms(const struct tsr_cost_inputs *in, const struct tsr_ker
             /* floor: no GEMM call is faster than the smallest calibrated one (cost.h) */
             const struct tsr_calib_gemm *g0 = &in->gemm[0];
             double t0 = 2.0 * (double)g0->m * (double)g0->n * (double)g0->k / (g0->gflops * 1e9);
-            double calls = in->opencl ? 1.0 : items;
+            double calls = in->device_memory ? 1.0 : items;
             if (compute_s < calls * t0) compute_s = calls * t0;
         }
-        if (in->opencl && k->kind == TSR_K_GEMM &&
+        if (in->device_memory && k->kind == TSR_K_GEMM &&
             (k->u.gemm.has_c || k->u.gemm.has_residual || k->u.gemm.act != TSR_ACT_NONE))
             launches = 2.0;
     } else {
@@ -176,7 +176,7 @@ double tsr_cost_kernel_ms(const struct tsr_cost_inputs *in, const struct tsr_ker
 }
 
 double tsr_cost_transfer_ms(const struct tsr_cost_inputs *in, double bytes, int to_device) {
-    if (!in || !in->opencl || bytes <= 0) return 0.0;
+    if (!in || !in->device_memory || bytes <= 0) return 0.0;
     double bw = to_device ? in->h2d_gbps : in->d2h_gbps;
     double small = to_device ? in->h2d_small_gbps : in->d2h_small_gbps;
     if (small > 0 && bw > 0) { /* log-linear between 256 KiB and 64 MiB (cost.h) */

@@ -56,7 +56,8 @@
 /* The figures a prediction uses (see the file comment for where they come from). */
 struct tsr_cost_inputs {
     int calibrated;         /* 1: from a calibration; 0: v1 estimates */
-    int opencl;             /* 1 when the device is an OpenCL device (transfers apply) */
+    int device_memory;      /* 1 when the device has its own memory (!host_memory: transfers
+                               apply; GEMM costs as the OpenCL backend runs it, file comment) */
     double peak_gflops;     /* best GEMM rate */
     double bandwidth_gbps;  /* device memory */
     double launch_us;       /* per kernel */

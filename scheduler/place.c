@@ -49,7 +49,7 @@ static int facts_init(const struct tsr_program *p, struct prog_facts *f) {
 static int all_inputs(tsr_context *ctx, struct tsr_cost_inputs *in, int *ok) {
     int any = 0;
     for (int d = 0; d < ctx->n_devices; d++) {
-        ok[d] = tsr_cost_inputs_of(&ctx->devices[d], &in[d]) == 0;
+        ok[d] = tsr_cost_inputs_of(&ctx->devices[d].info, &in[d]) == 0;
         any |= ok[d];
     }
     return any;
@@ -169,7 +169,7 @@ tsr_status tsr_sched_place_heft(tsr_context *ctx, const struct tsr_program *prog
     }
     int n_ok = 0;
     for (int d = 0; d < D; d++) {
-        ok[d] = tsr_cost_inputs_of(&ctx->devices[d], &in[d]) == 0;
+        ok[d] = tsr_cost_inputs_of(&ctx->devices[d].info, &in[d]) == 0;
         n_ok += ok[d];
     }
     if (!n_ok) {

@@ -147,7 +147,7 @@ void tsr_sched_fill_estimates(struct tsr_device_info *dev,
     if (!dev) return;
     int host_cores = cpu && cpu->cores > 0 ? cpu->cores : 0;
 
-    if (dev->backend == TSR_BACKEND_CPU) {
+    if (dev->host_memory) { /* the native CPU */
         int cores = dev->compute_units > 0 ? dev->compute_units : (host_cores ? host_cores : 1);
         dev->est_gflops = host_peak(cores, dev->max_clock_mhz, dev->isa);
         dev->est_gbps = host_gbps(cores);
@@ -192,14 +192,15 @@ double tsr_sched_predict_ms(const struct tsr_device_info *dev, const struct tsr_
     double memory_s = w->bytes / (dev->est_gbps * 1e9);
     double t = compute_s > memory_s ? compute_s : memory_s;
     t += (double)w->kernels * dev->est_launch_us * 1e-6;
-    if (dev->backend != TSR_BACKEND_CPU && dev->est_transfer_gbps > 0.0)
+    if (!dev->host_memory && dev->est_transfer_gbps > 0.0)
         t += w->io_bytes / (dev->est_transfer_gbps * 1e9);
     return t * 1e3;
 }
 
-/* Is dev an OpenCL device that runs on the host CPU (PoCL, Intel CPU runtime)? */
+/* Is dev a device with its own memory that runs on the host CPU (an OpenCL CPU driver: PoCL,
+ * Intel CPU runtime)? */
 static int is_opencl_cpu(const struct tsr_device_info *dev) {
-    return dev->backend == TSR_BACKEND_OPENCL && strcmp(dev->device_type, "cpu") == 0;
+    return !dev->host_memory && strcmp(dev->device_type, "cpu") == 0;
 }
 
 /* Appends printf-style text to buf at *len, never overflowing (truncates). */
@@ -227,7 +228,7 @@ int tsr_sched_choose(const struct tsr_device_info *devs, int n_devs, const struc
 
     int native_cpu = -1;
     for (int i = 0; i < n_devs; i++)
-        if (devs[i].backend == TSR_BACKEND_CPU) {
+        if (devs[i].host_memory) {
             native_cpu = i;
             break;
         }
@@ -243,8 +244,7 @@ int tsr_sched_choose(const struct tsr_device_info *devs, int n_devs, const struc
         /* Strictly lower wins, so ties keep the earlier device; the native CPU also wins ties
          * against a device listed before it. */
         if (best < 0 || MS(i) < MS(best) ||
-            (MS(i) == MS(best) && devs[i].backend == TSR_BACKEND_CPU &&
-             devs[best].backend != TSR_BACKEND_CPU))
+            (MS(i) == MS(best) && devs[i].host_memory && !devs[best].host_memory))
             best = i;
     }
     if (best < 0) best = 0;
@@ -274,8 +274,8 @@ int tsr_sched_choose(const struct tsr_device_info *devs, int n_devs, const struc
         append(reason, reason_size, &len, "; chose %s: the only device", bid);
     } else if (second == MS(best)) {
         append(reason, reason_size, &len, "; chose %s: tie with %s, %s", bid, devs[second_i].id,
-               devs[best].backend == TSR_BACKEND_CPU ? "the native CPU wins ties"
-                                                     : "the first listed device wins ties");
+               devs[best].host_memory ? "the native CPU wins ties"
+                                      : "the first listed device wins ties");
     } else if (second < MS(best)) {
         append(reason, reason_size, &len,
                "; chose %s: %s is predicted faster but is an OpenCL CPU device on the same cores",
@@ -326,7 +326,7 @@ int tsr_sched_choose_program(tsr_context *ctx, const struct tsr_program *prog, c
     int best = -1;
     double best_ms = HUGE_VAL;
     for (int i = 0; i < n; i++) {
-        const struct tsr_device_info *d = &ctx->devices[i];
+        const struct tsr_device_info *d = &ctx->devices[i].info;
         struct tsr_cost_inputs in;
         if (tsr_cost_inputs_of(d, &in) != 0) {
             append(reason, reason_size, &len, "%s %s no figures", i ? ";" : "", d->id);
@@ -335,7 +335,7 @@ int tsr_sched_choose_program(tsr_context *ctx, const struct tsr_program *prog, c
         double k_ms = 0, x_ms = 0;
         double ms = tsr_cost_program_ms(&in, prog, &k_ms, &x_ms);
         append(reason, reason_size, &len, "%s %s %.3f ms", i ? ";" : "", d->id, ms);
-        if (in.opencl)
+        if (in.device_memory)
             append(reason, reason_size, &len,
                    " (kernels %.3f + transfers %.3f) [%s: %.1f GFLOP/s, %.1f GB/s, launch %.1f "
                    "us, run %.1f us, h2d %.1f/d2h %.1f GB/s + %.1f us, NUMA %d]",
@@ -354,10 +354,11 @@ int tsr_sched_choose_program(tsr_context *ctx, const struct tsr_program *prog, c
         }
     }
     if (best < 0) {
-        append(reason, reason_size, &len, "; chose %s: no device has figures", ctx->devices[0].id);
+        append(reason, reason_size, &len, "; chose %s: no device has figures",
+               ctx->devices[0].info.id);
         return 0;
     }
-    const char *host = ctx->devices[0].id;
+    const char *host = ctx->devices[0].info.id;
     if (host_ms < TSR_SMALL_GRAPH_MS) {
         append(reason, reason_size, &len,
                "; chose %s: small graph (%.3f ms < %.2f ms), stays where its inputs are", host,
@@ -371,16 +372,16 @@ int tsr_sched_choose_program(tsr_context *ctx, const struct tsr_program *prog, c
             append(reason, reason_size, &len,
                    "; chose %s: %s is predicted only %.1f%% faster (< %.0f%% margin for leaving "
                    "the host)",
-                   host, ctx->devices[best].id, 100.0 * (1.0 - best_ms / host_ms),
+                   host, ctx->devices[best].info.id, 100.0 * (1.0 - best_ms / host_ms),
                    100.0 * TSR_HOST_MARGIN);
         return 0;
     }
     /* NUMA preference among devices of (nearly) equal predicted speed. */
     int chosen = best;
-    if (here >= 0 && ctx->devices[best].numa_node != here) {
+    if (here >= 0 && ctx->devices[best].info.numa_node != here) {
         for (int i = 1; i < n; i++) {
-            double ms = tsr_sched_predict_program_ms(&ctx->devices[i], prog);
-            if (i != best && ctx->devices[i].numa_node == here &&
+            double ms = tsr_sched_predict_program_ms(&ctx->devices[i].info, prog);
+            if (i != best && ctx->devices[i].info.numa_node == here &&
                 ms <= best_ms * (1.0 + TSR_NUMA_TIE) && ms < host_ms * (1.0 - TSR_HOST_MARGIN)) {
                 chosen = i;
                 break;
@@ -390,10 +391,11 @@ int tsr_sched_choose_program(tsr_context *ctx, const struct tsr_program *prog, c
     if (chosen != best)
         append(reason, reason_size, &len,
                "; chose %s: within %.0f%% of %s and attached to this thread's NUMA node %d",
-               ctx->devices[chosen].id, 100.0 * TSR_NUMA_TIE, ctx->devices[best].id, here);
+               ctx->devices[chosen].info.id, 100.0 * TSR_NUMA_TIE, ctx->devices[best].info.id,
+               here);
     else
         append(reason, reason_size, &len,
-               "; chose %s: lowest predicted time (%.2fx faster than %s)", ctx->devices[best].id,
-               best_ms > 0 ? host_ms / best_ms : INFINITY, host);
+               "; chose %s: lowest predicted time (%.2fx faster than %s)",
+               ctx->devices[best].info.id, best_ms > 0 ? host_ms / best_ms : INFINITY, host);
     return chosen;
 }

@@ -97,6 +97,39 @@ static int same_cal(const struct tsr_calibration *a, const struct tsr_calibratio
 #undef EQ
 }
 
+/* The cache key is the file's identity: its text for a CPU and an OpenCL device is exactly the
+ * format of calibrate.h (so cache files written before the backend registry stay valid). */
+START_TEST(test_key_format_stable) {
+#if defined(__OPTIMIZE__)
+    const char *build = "opt";
+#else
+    const char *build = "debug";
+#endif
+    struct tsr_device_info cpu, cl;
+    memset(&cpu, 0, sizeof cpu);
+    memset(&cl, 0, sizeof cl);
+    snprintf(cpu.backend, sizeof cpu.backend, "cpu");
+    snprintf(cpu.name, sizeof cpu.name, "Some CPU");
+    snprintf(cpu.isa, sizeof cpu.isa, "avx2");
+    cpu.compute_units = 2;
+    snprintf(cl.backend, sizeof cl.backend, "opencl");
+    snprintf(cl.name, sizeof cl.name, "pthread-cpu");
+    snprintf(cl.driver_version, sizeof cl.driver_version, "6.0");
+    snprintf(cl.platform, sizeof cl.platform, "Portable Computing Language");
+    char key[512], want[512];
+    tsr_calib_key(&cpu, key, sizeof key);
+    snprintf(want, sizeof want, "cpu|Some CPU||%s|isa=avx2|threads=2|build=%s|kernels=%d",
+             TSR_VERSION_STRING, build, TSR_CALIB_KERNELS_VERSION);
+    ck_assert_str_eq(key, want);
+    tsr_calib_key(&cl, key, sizeof key);
+    snprintf(want, sizeof want,
+             "opencl|pthread-cpu|6.0|%s|Portable Computing Language|build=%s|"
+             "kernels=%d",
+             TSR_VERSION_STRING, build, TSR_CALIB_KERNELS_VERSION);
+    ck_assert_str_eq(key, want);
+}
+END_TEST
+
 /* Every device: measured, plausible, written, read back identically, then reused. */
 START_TEST(test_measure_round_trip) {
     setup_dir();
@@ -104,24 +137,25 @@ START_TEST(test_measure_round_trip) {
     for (int d = 0; d < ctx->n_devices; d++) {
         struct tsr_calibration c, back, again;
         tsr_status st = tsr_calibrate_device(ctx, d, 1, &c);
-        ck_assert_msg(st == TSR_OK, "%s: %s", ctx->devices[d].id, tsr_last_error(ctx)->message);
-        check_plausible(&c, ctx->devices[d].backend == TSR_BACKEND_OPENCL);
+        ck_assert_msg(st == TSR_OK, "%s: %s", ctx->devices[d].info.id,
+                      tsr_last_error(ctx)->message);
+        check_plausible(&c, !ctx->devices[d].info.host_memory);
         /* the device's estimates now come from the measurement */
-        ck_assert(ctx->devices[d].est_gbps == c.bandwidth_gbps);
-        ck_assert(ctx->devices[d].est_launch_us == c.launch_us);
+        ck_assert(ctx->devices[d].info.est_gbps == c.bandwidth_gbps);
+        ck_assert(ctx->devices[d].info.est_launch_us == c.launch_us);
         char key[512], path[4096];
-        tsr_calib_key(&ctx->devices[d], key, sizeof key);
+        tsr_calib_key(&ctx->devices[d].info, key, sizeof key);
         ck_assert_str_eq(key, c.key);
         ck_assert_int_eq(tsr_calib_cache_path(key, path, sizeof path), 0);
         ck_assert_msg(strncmp(path, g_dir, strlen(g_dir)) == 0, "%s not under %s", path, g_dir);
         ck_assert_int_eq(access(path, R_OK), 0);
         ck_assert_int_eq(tsr_calib_load(key, &back, NULL), 0);
-        ck_assert_msg(same_cal(&c, &back), "%s: file does not round-trip", ctx->devices[d].id);
+        ck_assert_msg(same_cal(&c, &back), "%s: file does not round-trip", ctx->devices[d].info.id);
         /* a new process (table forgotten) reuses the file: same measurement, not a new one */
         tsr_calib_forget_all();
         ck_assert_int_eq(tsr_calibrate_device(ctx, d, 0, &again), TSR_OK);
         ck_assert_msg(same_cal(&c, &again), "%s: valid cache file was not reused",
-                      ctx->devices[d].id);
+                      ctx->devices[d].info.id);
     }
     tsr_context_destroy(ctx);
 }
@@ -226,7 +260,7 @@ END_TEST
 static void install_known(tsr_context *ctx, int d, int opencl) {
     struct tsr_calibration c;
     memset(&c, 0, sizeof c);
-    tsr_calib_key(&ctx->devices[d], c.key, sizeof c.key);
+    tsr_calib_key(&ctx->devices[d].info, c.key, sizeof c.key);
     c.bandwidth_gbps = 10.0;
     c.launch_us = 5.0;
     c.run_overhead_us = 20.0;
@@ -245,8 +279,8 @@ static void install_known(tsr_context *ctx, int d, int opencl) {
     ck_assert_int_eq(tsr_calib_save(&c), 0);
     tsr_calib_forget_all();
     tsr_sched_apply_calibration(ctx);
-    ck_assert(ctx->devices[d].est_gbps == 10.0);
-    ck_assert(ctx->devices[d].est_gflops == 100.0);
+    ck_assert(ctx->devices[d].info.est_gbps == 10.0);
+    ck_assert(ctx->devices[d].info.est_gflops == 100.0);
 }
 
 /* Cost model vs the formulas of cost.h, written out with the figures of install_known. */
@@ -287,12 +321,13 @@ START_TEST(test_cost_model) {
     double gemm_s = fmax(f / (rate * 1e9), 3.0 * nbytes / 10e9) + 5e-6;
     double ew_s = fmax(128.0 * 128 / 100e9, 2.0 * nbytes / 10e9) + 5e-6;
     double cpu_ms = (20e-6 + gemm_s + ew_s) * 1e3;
-    ck_assert_double_eq_tol(tsr_sched_predict_program_ms(&ctx->devices[0], &p), cpu_ms, 1e-9);
+    ck_assert_double_eq_tol(tsr_sched_predict_program_ms(&ctx->devices[0].info, &p), cpu_ms, 1e-9);
     if (ctx->n_devices > 1) {
         install_known(ctx, 1, 1);
         double xfer_s = (30e-6 + nbytes / 4e9) + (30e-6 + nbytes / 2e9);
         double cl_ms = (20e-6 + gemm_s + 5e-6 + ew_s + xfer_s) * 1e3;
-        ck_assert_double_eq_tol(tsr_sched_predict_program_ms(&ctx->devices[1], &p), cl_ms, 1e-9);
+        ck_assert_double_eq_tol(tsr_sched_predict_program_ms(&ctx->devices[1].info, &p), cl_ms,
+                                1e-9);
         char reason[768];
         int pick = tsr_sched_choose_program(ctx, &p, reason, sizeof reason);
         /* same figures, plus transfers and an epilogue launch: the CPU must win */
@@ -371,7 +406,7 @@ START_TEST(test_bandwidth_curve_and_conv) {
     /* transfers: log-linear between the 256 KiB and 64 MiB figures, constant outside */
     struct tsr_cost_inputs x;
     memset(&x, 0, sizeof x);
-    x.opencl = 1;
+    x.device_memory = 1;
     x.latency_us = 10.0;
     x.h2d_gbps = 4.0;
     x.h2d_small_gbps = 20.0;
@@ -391,7 +426,7 @@ START_TEST(test_bandwidth_curve_and_conv) {
     k.bytes = 16;
     double t32 = 2.0 * 32 * 32 * 32 / 10e9;
     ck_assert_double_eq_tol(tsr_cost_kernel_ms(&in, &k), (2e-6 + 4 * t32) * 1e3, 1e-12);
-    in.opencl = 1;
+    in.device_memory = 1;
     ck_assert_double_eq_tol(tsr_cost_kernel_ms(&in, &k), (2e-6 + t32) * 1e3, 1e-12);
 }
 END_TEST
@@ -401,6 +436,7 @@ static Suite *calibrate_suite(void) {
     TCase *tc = tcase_create("calibrate");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_robust_median);
+    tcase_add_test(tc, test_key_format_stable);
     tcase_add_test(tc, test_measure_round_trip);
     tcase_add_test(tc, test_bad_files_rebuilt);
     tcase_add_test(tc, test_cost_model);

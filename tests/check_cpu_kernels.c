@@ -1877,12 +1877,13 @@ END_TEST
 
 START_TEST(test_backend_program_context) {
     tsr_context *ctx = ts_context();
-    ck_assert_ptr_nonnull(ctx->cpu);
-    ck_assert_int_ge(tsr_cpu_backend_threads(ctx->cpu), 1);
+    ck_assert_ptr_nonnull(tsr_cpu_backend_of(ctx));
+    ck_assert_int_ge(tsr_cpu_backend_threads(tsr_cpu_backend_of(ctx)), 1);
     const tsr_cpu_isa best = tsr_cpu_detect_isa();
     for (int isa = 0; isa <= (int)best; isa++) {
-        ck_assert_int_eq(tsr_cpu_backend_set_isa(ctx->cpu, (tsr_cpu_isa)isa), TSR_OK);
-        ck_assert_int_eq(tsr_cpu_backend_isa(ctx->cpu), isa);
+        ck_assert_int_eq(tsr_cpu_backend_set_isa(tsr_cpu_backend_of(ctx), (tsr_cpu_isa)isa),
+                         TSR_OK);
+        ck_assert_int_eq(tsr_cpu_backend_isa(tsr_cpu_backend_of(ctx)), isa);
         tsr_profiler_enable(ctx, 1);
         tsr_profiler_clear(ctx);
         run_program(ctx);
@@ -1903,7 +1904,8 @@ START_TEST(test_backend_program_context) {
         ck_assert_uint_eq(kernels, 8);
     }
     if (best < TSR_ISA_AVX512)
-        ck_assert_int_eq(tsr_cpu_backend_set_isa(ctx->cpu, TSR_ISA_AVX512), TSR_E_UNSUPPORTED);
+        ck_assert_int_eq(tsr_cpu_backend_set_isa(tsr_cpu_backend_of(ctx), TSR_ISA_AVX512),
+                         TSR_E_UNSUPPORTED);
     tsr_context_destroy(ctx);
 }
 END_TEST

@@ -294,7 +294,7 @@ START_TEST(test_predict_and_heft) {
     int segs = 0;
     double all_cpu = tsr_sched_place_predict_ms(ctx, p, a, &segs);
     ck_assert_int_eq(segs, 1);
-    ck_assert_double_eq_tol(all_cpu, tsr_sched_predict_program_ms(&ctx->devices[0], p), 1e-9);
+    ck_assert_double_eq_tol(all_cpu, tsr_sched_predict_program_ms(&ctx->devices[0].info, p), 1e-9);
     ck_assert_double_eq_tol(all_cpu, tsr_plan_predicted_ms(plan), 1e-9);
     double makespan = -1;
     ck_assert_int_eq(tsr_sched_place_heft(ctx, p, a, &makespan), TSR_OK);

@@ -684,12 +684,12 @@ static void conv_case(tsr_context *ctx, const struct tsr_k_conv *c, const char *
     }
     if (steady) {
         struct tsr_pool_stats p0, p1;
-        tsr_opencl_pool_stats(ctx->ocl, 0, &p0);
+        tsr_opencl_pool_stats(tsr_opencl_backend_of(ctx), 0, &p0);
         tsr_profiler_enable(ctx, 1);
         tsr_profiler_clear(ctx);
         for (int r = 0; r < 2; r++)
             expect_ok(ctx, tsr_opencl_backend_ops.execute(exec, in, out), what);
-        tsr_opencl_pool_stats(ctx->ocl, 0, &p1);
+        tsr_opencl_pool_stats(tsr_opencl_backend_of(ctx), 0, &p1);
         ck_assert_uint_eq(p1.allocs, p0.allocs);
         ck_assert_uint_eq(p1.bytes_reserved, p0.bytes_reserved);
         int kernels = 0;
@@ -1273,7 +1273,7 @@ START_TEST(test_program_cache) {
         ew_data_init(&d);
         expect_ok(ctx, ew_run(ctx, &d), "first run");
         expect_close(d.y, d.ref, EW_N, "ew (built)");
-        tsr_opencl_program_stats(ctx->ocl, 0, &s0);
+        tsr_opencl_program_stats(tsr_opencl_backend_of(ctx), 0, &s0);
         ck_assert_uint_eq(s0.disk_hits, 0);
         ck_assert_uint_ge(s0.builds, 2); /* generated region + copy kernel */
         ck_assert_uint_eq(s0.disk_writes, s0.builds);
@@ -1283,7 +1283,7 @@ START_TEST(test_program_cache) {
         /* 2. Same process, same sources: served from memory, nothing rebuilt. */
         ew_data_init(&d);
         expect_ok(ctx, ew_run(ctx, &d), "second run");
-        tsr_opencl_program_stats(ctx->ocl, 0, &s1);
+        tsr_opencl_program_stats(tsr_opencl_backend_of(ctx), 0, &s1);
         ck_assert_uint_eq(s1.builds, s0.builds);
         ck_assert_uint_ge(s1.memory_hits, s0.memory_hits + 2);
 
@@ -1292,7 +1292,7 @@ START_TEST(test_program_cache) {
         ew_data_init(&d);
         expect_ok(ctx, ew_run(ctx, &d), "cached run");
         expect_close(d.y, d.ref, EW_N, "ew (cache hit)");
-        tsr_opencl_program_stats(ctx->ocl, 0, &s2);
+        tsr_opencl_program_stats(tsr_opencl_backend_of(ctx), 0, &s2);
         ck_assert_uint_eq(s2.builds, s0.builds);
         ck_assert_uint_eq(s2.disk_hits, s0.builds);
         ck_assert_int_eq(count_compile_records(ctx, "cache hit "), (int)s0.builds);
@@ -1303,7 +1303,7 @@ START_TEST(test_program_cache) {
         ew_data_init(&d);
         expect_ok(ctx, ew_run(ctx, &d), "run after corruption");
         expect_close(d.y, d.ref, EW_N, "ew (rebuilt)");
-        tsr_opencl_program_stats(ctx->ocl, 0, &s3);
+        tsr_opencl_program_stats(tsr_opencl_backend_of(ctx), 0, &s3);
         ck_assert_uint_eq(s3.disk_rejects, s0.builds);
         ck_assert_uint_eq(s3.builds, 2 * s0.builds);
         ck_assert_uint_eq(s3.disk_hits, s2.disk_hits);
@@ -1355,10 +1355,10 @@ START_TEST(test_pool_reuse_and_profile) {
         struct tsr_tensor in[2] = {{.data = d.x0}, {.data = d.x2}}, out[1] = {{.data = d.y}};
         (void)ins, (void)outs;
         struct tsr_pool_stats p0, p1, p2, p3;
-        ck_assert_int_eq(tsr_opencl_pool_stats(ctx->ocl, 0, &p0), TSR_OK);
+        ck_assert_int_eq(tsr_opencl_pool_stats(tsr_opencl_backend_of(ctx), 0, &p0), TSR_OK);
         void *exec = NULL;
         expect_ok(ctx, tsr_opencl_backend_ops.prepare(ctx, 0, &t.p, &exec), "prepare 1");
-        tsr_opencl_pool_stats(ctx->ocl, 0, &p1);
+        tsr_opencl_pool_stats(tsr_opencl_backend_of(ctx), 0, &p1);
         /* arena + const + 2 inputs + output = 5 blocks, all new */
         ck_assert_uint_eq(p1.system_allocs - p0.system_allocs, 5);
         ck_assert_uint_gt(p1.bytes_in_use, p0.bytes_in_use);
@@ -1371,11 +1371,11 @@ START_TEST(test_pool_reuse_and_profile) {
             expect_ok(ctx, tsr_opencl_backend_ops.execute(exec, in, out), "execute");
         uint64_t h1 = tsr_now_ns();
         expect_close(d.y, d.ref, EW_N, "ew (pool test)");
-        tsr_opencl_pool_stats(ctx->ocl, 0, &p2);
+        tsr_opencl_pool_stats(tsr_opencl_backend_of(ctx), 0, &p2);
         ck_assert_uint_eq(p2.allocs, p1.allocs);
         ck_assert_uint_eq(p2.bytes_reserved, p1.bytes_reserved);
         int kernels = 0, transfers = 0;
-        struct tsr_cl_device *dev = &ctx->ocl->devices[0];
+        struct tsr_cl_device *dev = &tsr_opencl_backend_of(ctx)->devices[0];
         /* mapped times lie inside the host window, within the calibration bound + 5 ms */
         uint64_t slack = dev->clock_error_ns + 5000000u;
         for (size_t i = 0; i < tsr_profiler_count(ctx); i++) {
@@ -1402,7 +1402,7 @@ START_TEST(test_pool_reuse_and_profile) {
 
         /* Second prepare of the same program: everything comes back from the pool. */
         expect_ok(ctx, tsr_opencl_backend_ops.prepare(ctx, 0, &t.p, &exec), "prepare 2");
-        tsr_opencl_pool_stats(ctx->ocl, 0, &p3);
+        tsr_opencl_pool_stats(tsr_opencl_backend_of(ctx), 0, &p3);
         ck_assert_uint_eq(p3.system_allocs, p1.system_allocs);
         ck_assert_uint_eq(p3.bytes_reserved, p1.bytes_reserved);
         ck_assert_uint_eq(p3.reuses - p2.reuses, 5);

@@ -6,12 +6,13 @@
 #include <math.h>
 #include <string.h>
 
-static struct tsr_device_info make_dev(tsr_backend_kind backend, const char *id, const char *type,
+static struct tsr_device_info make_dev(const char *backend, const char *id, const char *type,
                                        double gflops, double gbps, double launch_us,
                                        double transfer_gbps) {
     struct tsr_device_info d;
     memset(&d, 0, sizeof d);
-    d.backend = backend;
+    snprintf(d.backend, sizeof d.backend, "%s", backend);
+    d.host_memory = !strcmp(backend, "cpu"); /* as the CPU backend declares */
     snprintf(d.id, sizeof d.id, "%s", id);
     snprintf(d.device_type, sizeof d.device_type, "%s", type);
     d.est_gflops = gflops;
@@ -30,7 +31,7 @@ static double ref_ms(double flops, double bytes, int kernels, double io, double 
 }
 
 START_TEST(test_compute_bound) {
-    struct tsr_device_info cpu = make_dev(TSR_BACKEND_CPU, "cpu", "cpu", 100.0, 10.0, 0.0, 0.0);
+    struct tsr_device_info cpu = make_dev("cpu", "cpu", "cpu", 100.0, 10.0, 0.0, 0.0);
     struct tsr_workload w = {.flops = 1e9, .bytes = 1e6, .kernels = 0};
     /* 1e9 FLOP at 100 GFLOP/s = 10 ms; 1e6 B at 10 GB/s = 0.1 ms → compute-bound 10 ms */
     ck_assert_double_eq_tol(tsr_sched_predict_ms(&cpu, &w), 10.0, 1e-9);
@@ -44,8 +45,7 @@ START_TEST(test_compute_bound) {
 END_TEST
 
 START_TEST(test_memory_bound) {
-    struct tsr_device_info gpu =
-        make_dev(TSR_BACKEND_OPENCL, "opencl:0", "gpu", 1000.0, 100.0, 10.0, 10.0);
+    struct tsr_device_info gpu = make_dev("opencl", "opencl:0", "gpu", 1000.0, 100.0, 10.0, 10.0);
     struct tsr_workload w = {.flops = 1e6, .bytes = 1e9, .kernels = 3, .io_bytes = 5e7};
     /* memory 1e9/100e9 = 10 ms; launch 3*10 µs = 0.03 ms; transfer 5e7/10e9 = 5 ms */
     ck_assert_double_eq_tol(tsr_sched_predict_ms(&gpu, &w), 15.03, 1e-9);
@@ -59,8 +59,8 @@ END_TEST
 
 START_TEST(test_choose_faster) {
     struct tsr_device_info devs[2] = {
-        make_dev(TSR_BACKEND_CPU, "cpu", "cpu", 100.0, 20.0, 2.0, 0.0),
-        make_dev(TSR_BACKEND_OPENCL, "opencl:0", "gpu", 50.0, 10.0, 2.0, 100.0),
+        make_dev("cpu", "cpu", "cpu", 100.0, 20.0, 2.0, 0.0),
+        make_dev("opencl", "opencl:0", "gpu", 50.0, 10.0, 2.0, 100.0),
     };
     struct tsr_workload w = {.flops = 1e9, .bytes = 1e8, .kernels = 1, .io_bytes = 1e6};
     char reason[512];
@@ -84,8 +84,8 @@ END_TEST
 START_TEST(test_tie_native_cpu_wins) {
     /* identical figures, no transfer cost on either: a tie; the CPU wins in either order */
     struct tsr_device_info devs[2] = {
-        make_dev(TSR_BACKEND_OPENCL, "opencl:0", "gpu", 100.0, 10.0, 1.0, 0.0),
-        make_dev(TSR_BACKEND_CPU, "cpu", "cpu", 100.0, 10.0, 1.0, 0.0),
+        make_dev("opencl", "opencl:0", "gpu", 100.0, 10.0, 1.0, 0.0),
+        make_dev("cpu", "cpu", "cpu", 100.0, 10.0, 1.0, 0.0),
     };
     struct tsr_workload w = {.flops = 1e9, .bytes = 1e6, .kernels = 2, .io_bytes = 0};
     ck_assert_double_eq(tsr_sched_predict_ms(&devs[0], &w), tsr_sched_predict_ms(&devs[1], &w));
@@ -100,8 +100,8 @@ END_TEST
 START_TEST(test_opencl_cpu_device_loses) {
     /* an OpenCL CPU device with the same figures and even no launch/transfer cost */
     struct tsr_device_info devs[2] = {
-        make_dev(TSR_BACKEND_OPENCL, "opencl:0", "cpu", 100.0, 10.0, 0.0, 0.0),
-        make_dev(TSR_BACKEND_CPU, "cpu", "cpu", 100.0, 10.0, 2.0, 0.0),
+        make_dev("opencl", "opencl:0", "cpu", 100.0, 10.0, 0.0, 0.0),
+        make_dev("cpu", "cpu", "cpu", 100.0, 10.0, 2.0, 0.0),
     };
     struct tsr_workload w = tsr_sched_typical_workload();
     char reason[512];
@@ -114,8 +114,8 @@ END_TEST
 
 START_TEST(test_gpu_large_vs_tiny) {
     struct tsr_device_info devs[2] = {
-        make_dev(TSR_BACKEND_CPU, "cpu", "cpu", 100.0, 20.0, 2.0, 0.0),
-        make_dev(TSR_BACKEND_OPENCL, "opencl:0", "gpu", 1000.0, 200.0, 20.0, 12.0),
+        make_dev("cpu", "cpu", "cpu", 100.0, 20.0, 2.0, 0.0),
+        make_dev("opencl", "opencl:0", "gpu", 1000.0, 200.0, 20.0, 12.0),
     };
     char reason[512];
     struct tsr_workload big = tsr_sched_typical_workload();
@@ -133,9 +133,9 @@ END_TEST
 
 START_TEST(test_reason_truncation_and_no_estimate) {
     struct tsr_device_info devs[3] = {
-        make_dev(TSR_BACKEND_CPU, "cpu", "cpu", 100.0, 20.0, 2.0, 0.0),
-        make_dev(TSR_BACKEND_OPENCL, "opencl:0", "gpu", 0.0, 0.0, 0.0, 0.0),
-        make_dev(TSR_BACKEND_OPENCL, "opencl:1", "gpu", 200.0, 40.0, 1.0, 10.0),
+        make_dev("cpu", "cpu", "cpu", 100.0, 20.0, 2.0, 0.0),
+        make_dev("opencl", "opencl:0", "gpu", 0.0, 0.0, 0.0, 0.0),
+        make_dev("opencl", "opencl:1", "gpu", 200.0, 40.0, 1.0, 10.0),
     };
     struct tsr_workload w = tsr_sched_typical_workload();
     ck_assert(isinf(tsr_sched_predict_ms(&devs[1], &w)));
@@ -165,7 +165,7 @@ START_TEST(test_fill_estimates) {
     const double flops_per_cycle[3] = {2.0, 32.0, 64.0};
     const char *isas[3] = {"scalar", "avx2", "avx512"};
     for (int i = 0; i < 3; i++) {
-        struct tsr_device_info cpu = make_dev(TSR_BACKEND_CPU, "cpu", "cpu", 0, 0, 0, 0);
+        struct tsr_device_info cpu = make_dev("cpu", "cpu", "cpu", 0, 0, 0, 0);
         snprintf(cpu.isa, sizeof cpu.isa, "%s", isas[i]);
         cpu.compute_units = 4;
         cpu.max_clock_mhz = 3000;
@@ -182,11 +182,11 @@ START_TEST(test_fill_estimates) {
     struct tsr_topology *topo = NULL;
     ck_assert_int_eq(tsr_topology_create(&topo), TSR_OK);
     const struct tsr_cpu_topology_info *ci = tsr_topology_cpu(topo);
-    struct tsr_device_info cl = make_dev(TSR_BACKEND_OPENCL, "opencl:0", "cpu", 0, 0, 0, 0);
+    struct tsr_device_info cl = make_dev("opencl", "opencl:0", "cpu", 0, 0, 0, 0);
     cl.compute_units = ci->pus;
     cl.max_clock_mhz = 1;
     tsr_sched_fill_estimates(&cl, ci);
-    struct tsr_device_info cpu = make_dev(TSR_BACKEND_CPU, "cpu", "cpu", 0, 0, 0, 0);
+    struct tsr_device_info cpu = make_dev("cpu", "cpu", "cpu", 0, 0, 0, 0);
     cpu.compute_units = ci->cores;
     const char *best = __builtin_cpu_supports("avx512f") ? "avx512"
                        : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
@@ -201,7 +201,7 @@ START_TEST(test_fill_estimates) {
     tsr_topology_destroy(topo);
 
     /* GPU: compute units * clock * lanes * 2, lanes per CU by vendor (64 for AMD) */
-    struct tsr_device_info gpu = make_dev(TSR_BACKEND_OPENCL, "opencl:1", "gpu", 0, 0, 0, 0);
+    struct tsr_device_info gpu = make_dev("opencl", "opencl:1", "gpu", 0, 0, 0, 0);
     snprintf(gpu.vendor, sizeof gpu.vendor, "Advanced Micro Devices, Inc.");
     gpu.compute_units = 32;
     gpu.max_clock_mhz = 2000;

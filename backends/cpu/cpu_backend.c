@@ -1,6 +1,6 @@
 /*
  * cpu_backend.c — the CPU backend: context-level state (ISA tier, thread pool; cpu_backend.h)
- * and the per-plan executable behind tsr_cpu_backend_ops (runtime/program.h).
+ * and the per-plan executable behind tsr_cpu_backend_ops (runtime/backend.h).
  *
  * prepare validates every kernel, takes the TEMP arena and the per-thread scratch (elementwise
  * register tiles; conv's im2col panels, one per thread) from the host pool, and resolves
@@ -13,7 +13,9 @@
 #include "runtime/pool.h"
 #include "runtime/profiler.h"
 #include "runtime/topology.h"
+#include "scheduler/calibrate.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -73,6 +75,10 @@ void tsr_cpu_backend_destroy(struct tsr_cpu_backend *cpu) {
     if (!cpu) return;
     tsr_cpu_pool_destroy(cpu->pool);
     free(cpu);
+}
+
+struct tsr_cpu_backend *tsr_cpu_backend_of(const tsr_context *ctx) {
+    return tsr_backend_state(ctx, &tsr_cpu_backend_ops);
 }
 
 tsr_cpu_isa tsr_cpu_backend_isa(const struct tsr_cpu_backend *cpu) {
@@ -319,7 +325,7 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
     if (device != 0)
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "cpu prepare: device %d (the CPU is device 0)",
                        device);
-    struct tsr_cpu_backend *cpu = ctx ? ctx->cpu : NULL;
+    struct tsr_cpu_backend *cpu = tsr_cpu_backend_of(ctx);
     struct tsr_topology *topo = ctx ? ctx->topo : NULL;
     struct tsr_cpu_exec *ex = calloc(1, sizeof *ex);
     if (!ex) return TSR_ERR(ctx, TSR_E_NOMEM, "cpu prepare: out of memory");
@@ -477,9 +483,60 @@ static tsr_status tsr_cpu_execute(void *exec, const struct tsr_tensor *inputs,
     return TSR_OK;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* The vtable (runtime/backend.h)                                                            */
+/* ---------------------------------------------------------------------------------------- */
+
+static tsr_status cpu_create(tsr_context *ctx, const struct tsr_context_options *opts,
+                             void **state) {
+    struct tsr_cpu_backend *cpu = NULL;
+    tsr_status st = tsr_cpu_backend_create(ctx, opts->cpu_threads, &cpu);
+    if (st == TSR_OK) *state = cpu;
+    return st;
+}
+
+static void cpu_destroy(void *state) {
+    tsr_cpu_backend_destroy(state);
+}
+
+static int cpu_device_count(const void *state) {
+    return state ? 1 : 0;
+}
+
+/* The one CPU device: the host's cores as hwloc sees them, the ISA and threads in use. */
+static void cpu_device_info(void *state, tsr_context *ctx, int device, struct tsr_device_info *d) {
+    const struct tsr_cpu_backend *cpu = state;
+    const struct tsr_cpu_topology_info *ci = tsr_topology_cpu(ctx ? ctx->topo : NULL);
+    snprintf(d->isa, sizeof d->isa, "%s", tsr_cpu_isa_name(tsr_cpu_backend_isa(cpu)));
+    snprintf(d->device_type, sizeof d->device_type, "cpu");
+    d->compute_units = tsr_cpu_backend_threads(cpu);
+    snprintf(d->name, sizeof d->name, "host CPU");
+    if (!ci) return;
+    if (ci->model[0]) snprintf(d->name, sizeof d->name, "%s", ci->model);
+    snprintf(d->vendor, sizeof d->vendor, "%s", ci->vendor);
+    d->global_mem_bytes = ci->total_mem_bytes;
+    d->max_alloc_bytes = ci->total_mem_bytes;
+    d->numa_node = ci->numa_nodes == 1 ? 0 : -1; /* the CPU device spans every NUMA node */
+    snprintf(d->locality, sizeof d->locality, "host cores (%d packages, %d NUMA nodes)",
+             ci->packages, ci->numa_nodes);
+}
+
+static tsr_status cpu_calibrate(tsr_context *ctx, void *state, int device,
+                                struct tsr_calibration *out) {
+    return tsr_calib_measure_cpu(ctx, out);
+}
+
 const struct tsr_backend_ops tsr_cpu_backend_ops = {
     .name = "cpu",
+    .host_memory = 1,
+    .single_device = 1,
+    .create = cpu_create,
+    .destroy = cpu_destroy,
+    .device_count = cpu_device_count,
+    .device_info = cpu_device_info,
     .prepare = tsr_cpu_prepare,
     .execute = tsr_cpu_execute,
     .release = tsr_cpu_release,
+    /* pool_stats: the host pool (default); supports: every kernel (default) */
+    .calibrate = cpu_calibrate,
 };

@@ -1,12 +1,18 @@
 /*
  * cpu_backend.h — the native CPU backend's context-level state: detected ISA and its cap, the
  * elementwise kernel table of the ISA in use, and the thread pool.
- * The per-plan side is tsr_cpu_backend_ops (runtime/program.h).
+ * The backend itself is tsr_cpu_backend_ops (runtime/backend.h): the host backend (host
+ * memory, one device "cpu", the fallback target).
  */
 #ifndef TSR_CPU_BACKEND_H
 #define TSR_CPU_BACKEND_H
 
-#include "runtime/internal.h"
+#include "runtime/backend.h"
+
+struct tsr_cpu_backend; /* cpu_backend.c */
+
+/* The CPU backend's vtable (cpu_backend.c), listed by runtime/backend_registry.c. */
+extern const struct tsr_backend_ops tsr_cpu_backend_ops;
 
 /* Instruction-set tiers, ordered. */
 typedef enum { TSR_ISA_SCALAR = 0, TSR_ISA_AVX2 = 1, TSR_ISA_AVX512 = 2 } tsr_cpu_isa;
@@ -21,6 +27,11 @@ tsr_cpu_isa tsr_cpu_detect_isa(void);
 tsr_status tsr_cpu_backend_create(tsr_context *ctx, int threads, struct tsr_cpu_backend **out);
 void tsr_cpu_backend_destroy(struct tsr_cpu_backend *cpu);
 
+/* The CPU backend's state in ctx (what tsr_cpu_backend_create made for it), or NULL when ctx is
+ * NULL. Thread-safe. */
+struct tsr_cpu_backend *tsr_cpu_backend_of(const tsr_context *ctx);
+
+/* ISA in use and number of worker threads; for a NULL cpu the detected ISA and 1. */
 tsr_cpu_isa tsr_cpu_backend_isa(const struct tsr_cpu_backend *cpu);
 int tsr_cpu_backend_threads(const struct tsr_cpu_backend *cpu);
 
@@ -28,5 +39,11 @@ int tsr_cpu_backend_threads(const struct tsr_cpu_backend *cpu);
  * TSR_OK, or TSR_E_UNSUPPORTED when the machine lacks it. Not thread-safe with running plans;
  * affects plans prepared afterwards. */
 tsr_status tsr_cpu_backend_set_isa(struct tsr_cpu_backend *cpu, tsr_cpu_isa isa);
+
+/* Measures the native CPU through the CPU backend (cpu_calibrate.c; figures per
+ * scheduler/calibrate.h; launch and overhead use tsr_cpu_backend_ops): the backend's calibrate
+ * member. Returns TSR_OK, TSR_E_NOMEM, or a backend status. */
+struct tsr_calibration;
+tsr_status tsr_calib_measure_cpu(tsr_context *ctx, struct tsr_calibration *out);
 
 #endif

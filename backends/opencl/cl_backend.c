@@ -1,6 +1,6 @@
 /*
- * cl_backend.c — tsr_opencl_backend_ops: prepare / execute / release of a struct tsr_program on
- * one OpenCL device.
+ * cl_backend.c — tsr_opencl_backend_ops (runtime/backend.h): the vtable, and prepare / execute /
+ * release of a struct tsr_program on one OpenCL device.
  *
  * prepare: device memory for every buffer — CONST blocks (uploaded here, once, and kept), one
  *   arena block of prog->arena_bytes for all TEMP buffers (addressed by byte offset), one block
@@ -21,6 +21,7 @@
 #include "backends/opencl/cl_internal.h"
 
 #include "runtime/profiler.h"
+#include "scheduler/calibrate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -424,9 +425,55 @@ static void cl_release(void *p) {
     free(ex);
 }
 
+/* ---- the vtable (runtime/backend.h) ---------------------------------------------------- */
+
+static tsr_status cl_create(tsr_context *ctx, const struct tsr_context_options *opts,
+                            void **state) {
+    struct tsr_opencl_backend *ocl = NULL;
+    tsr_status st = tsr_opencl_backend_create(ctx, &ocl);
+    if (st == TSR_OK) *state = ocl;
+    return st;
+}
+
+static void cl_destroy(void *state) {
+    tsr_opencl_backend_destroy(state);
+}
+
+static int cl_device_count(const void *state) {
+    return tsr_opencl_device_count(state);
+}
+
+static void cl_ops_device_info(void *state, tsr_context *ctx, int device,
+                               struct tsr_device_info *out) {
+    tsr_opencl_device_info(state, ctx, device, out);
+}
+
+static tsr_status cl_pool_stats(void *state, int device, struct tsr_pool_stats *out) {
+    return tsr_opencl_pool_stats(state, device, out);
+}
+
+static tsr_status cl_calibrate(tsr_context *ctx, void *state, int device,
+                               struct tsr_calibration *out) {
+    return tsr_calib_measure_opencl(ctx, device, out);
+}
+
+static const char *cl_native_status_name(int code) {
+    return tsr_cl_error_name((cl_int)code);
+}
+
 const struct tsr_backend_ops tsr_opencl_backend_ops = {
     .name = "opencl",
+    .host_memory = 0,
+    .single_device = 0,
+    .create = cl_create,
+    .destroy = cl_destroy,
+    .device_count = cl_device_count,
+    .device_info = cl_ops_device_info,
     .prepare = cl_prepare,
     .execute = cl_execute,
     .release = cl_release,
+    .pool_stats = cl_pool_stats,
+    /* supports: every kernel (default) */
+    .calibrate = cl_calibrate,
+    .native_status_name = cl_native_status_name,
 };

@@ -83,10 +83,10 @@ struct tsr_opencl_backend {
 
 /* ---- cl_platform.c ---------------------------------------------------------------------- */
 
-/* Returns device i of ctx->ocl with its context, queue and clock mapping created (first call
- * creates them; later calls are cheap). Returns TSR_OK, TSR_E_DEVICE (no such device, or a CL
- * call failed: message names the call and TSR_ERR_CL carries the code), TSR_E_DEVICE_NOMEM.
- * Thread-safe. */
+/* Returns device i of the OpenCL backend of ctx (tsr_opencl_backend_of) with its context, queue and
+ * clock mapping created (first call creates them; later calls are cheap). Returns TSR_OK,
+ * TSR_E_DEVICE (no such device, or a CL call failed: message names the call and TSR_ERR_CL carries
+ * the code), TSR_E_DEVICE_NOMEM. Thread-safe. */
 tsr_status tsr_cl_device_ready(tsr_context *ctx, int i, struct tsr_cl_device **out);
 
 /* Maps a device profiling timestamp (ns, CL_PROFILING_COMMAND_*) onto the host clock

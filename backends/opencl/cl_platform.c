@@ -201,6 +201,10 @@ void tsr_opencl_backend_destroy(struct tsr_opencl_backend *ocl) {
     free(ocl);
 }
 
+struct tsr_opencl_backend *tsr_opencl_backend_of(const tsr_context *ctx) {
+    return tsr_backend_state(ctx, &tsr_opencl_backend_ops);
+}
+
 int tsr_opencl_device_count(const struct tsr_opencl_backend *ocl) {
     return ocl ? ocl->n_devices : 0;
 }
@@ -209,7 +213,6 @@ void tsr_opencl_device_info(const struct tsr_opencl_backend *ocl, tsr_context *c
                             struct tsr_device_info *dev) {
     if (!dev) return;
     memset(dev, 0, sizeof *dev);
-    dev->backend = TSR_BACKEND_OPENCL;
     dev->index = i;
     dev->numa_node = -1;
     if (!ocl || i < 0 || i >= ocl->n_devices) return;
@@ -292,7 +295,7 @@ static void calibrate_clock(tsr_context *ctx, struct tsr_cl_device *dev) {
 }
 
 tsr_status tsr_cl_device_ready(tsr_context *ctx, int i, struct tsr_cl_device **out) {
-    struct tsr_opencl_backend *ocl = ctx ? ctx->ocl : NULL;
+    struct tsr_opencl_backend *ocl = tsr_opencl_backend_of(ctx);
     if (!ocl || i < 0 || i >= ocl->n_devices)
         return TSR_ERR(ctx, TSR_E_DEVICE, "OpenCL device opencl:%d does not exist (%d devices)", i,
                        tsr_opencl_device_count(ocl));

@@ -1,12 +1,22 @@
 /*
  * opencl_backend.h — the OpenCL backend's context-level state: platforms and devices found
  * through the ICD loader, one context + in-order profiling queue per device, device memory
- * pools, the program cache. The per-plan side is tsr_opencl_backend_ops (runtime/program.h).
+ * pools, the program cache. The backend itself is tsr_opencl_backend_ops (runtime/backend.h).
  */
 #ifndef TSR_OPENCL_BACKEND_H
 #define TSR_OPENCL_BACKEND_H
 
-#include "runtime/internal.h"
+#include "runtime/backend.h"
+
+struct tsr_opencl_backend; /* backends/opencl/cl_internal.h */
+
+/* The OpenCL backend's vtable (cl_backend.c), listed by runtime/backend_registry.c when built
+ * with TSR_WITH_OPENCL. */
+extern const struct tsr_backend_ops tsr_opencl_backend_ops;
+
+/* The OpenCL backend's state in ctx, or NULL (no device found, excluded by TSR_BACKENDS or
+ * options, or ctx NULL). Thread-safe. */
+struct tsr_opencl_backend *tsr_opencl_backend_of(const tsr_context *ctx);
 
 /* Enumerates OpenCL platforms and devices. No ICD loader, no platform (CL_PLATFORM_NOT_FOUND_KHR)
  * or no device is not an error: *out = NULL, TSR_OK, and an info-level log line saying why.
@@ -17,9 +27,9 @@ void tsr_opencl_backend_destroy(struct tsr_opencl_backend *ocl);
 
 /* Number of OpenCL devices (0 when ocl is NULL). */
 int tsr_opencl_device_count(const struct tsr_opencl_backend *ocl);
-/* Fills the identity fields of dev (backend, index, id "opencl:N", name, vendor, driver,
- * platform, device type, compute units, clock, memory, locality via runtime/topology.h).
- * Estimates (est_*) are filled by the scheduler. */
+/* Fills the identity fields of dev (id "opencl:N", name, vendor, driver, platform, device type,
+ * compute units, clock, memory, locality via cl_topology.c) after zeroing it. The context
+ * writes backend, index and id again (runtime/backend.h); the scheduler fills est_*. */
 void tsr_opencl_device_info(const struct tsr_opencl_backend *ocl, tsr_context *ctx, int i,
                             struct tsr_device_info *dev);
 /* Device pool statistics of OpenCL device i. Returns TSR_OK or TSR_E_INVALID_ARG. */
@@ -32,5 +42,13 @@ tsr_status tsr_opencl_pool_stats(const struct tsr_opencl_backend *ocl, int i,
  * topo or cl_device NULL gives "unknown" and -1. Thread-safe. */
 void tsr_topology_opencl_locality(const struct tsr_topology *topo, void *cl_device, char *buf,
                                   size_t buf_size, int *numa_node);
+
+/* Measures OpenCL device `cl_index` (index within the backend; cl_calibrate.c, figures per
+ * scheduler/calibrate.h) with raw OpenCL calls and CLBlast on the device's context and queue
+ * (not through tessera's pool, program cache or executor, so TSR_FAULT counters are
+ * untouched): the backend's calibrate member. Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_DEVICE,
+ * TSR_E_DEVICE_NOMEM, TSR_E_BUILD, TSR_E_NOMEM. */
+struct tsr_calibration;
+tsr_status tsr_calib_measure_opencl(tsr_context *ctx, int cl_index, struct tsr_calibration *out);
 
 #endif

@@ -75,19 +75,20 @@ int gc_check_all_devices(tsr_context *ctx, const tsr_graph *g, unsigned disable,
                                        (size_t)tsr_graph_output_count(g));
     ck_assert_msg(st == TSR_OK, "reference: %s", tsr_last_error(ctx)->message);
     int configs = 0;
-    tsr_cpu_isa best = tsr_cpu_detect_isa(), saved = tsr_cpu_backend_isa(ctx->cpu);
+    tsr_cpu_isa best = tsr_cpu_detect_isa(), saved = tsr_cpu_backend_isa(tsr_cpu_backend_of(ctx));
     for (int isa = TSR_ISA_SCALAR; isa <= (int)best; isa++) {
-        ck_assert_int_eq(tsr_cpu_backend_set_isa(ctx->cpu, (tsr_cpu_isa)isa), TSR_OK);
+        ck_assert_int_eq(tsr_cpu_backend_set_isa(tsr_cpu_backend_of(ctx), (tsr_cpu_isa)isa),
+                         TSR_OK);
         char label[64];
         snprintf(label, sizeof label, "cpu/%s", tsr_cpu_isa_name((tsr_cpu_isa)isa));
         run_and_compare(ctx, g, "cpu", label, disable, in, ref, atol, rtol);
         configs++;
     }
-    tsr_cpu_backend_set_isa(ctx->cpu, saved);
+    tsr_cpu_backend_set_isa(tsr_cpu_backend_of(ctx), saved);
     for (int d = 0; d < tsr_device_count(ctx); d++) {
         struct tsr_device_info info;
         tsr_device_get_info(ctx, d, &info);
-        if (info.backend != TSR_BACKEND_OPENCL) continue;
+        if (strcmp(info.backend, "opencl") != 0) continue;
         run_and_compare(ctx, g, info.id, info.id, disable, in, ref, atol, rtol);
         configs++;
     }

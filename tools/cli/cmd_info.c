@@ -51,7 +51,7 @@ static void print_calibration(const struct tsr_device_info *d) {
     }
     printf("            calibration: %.1f GB/s, launch %.1f us, run overhead %.1f us",
            c.bandwidth_gbps, c.launch_us, c.run_overhead_us);
-    if (d->backend == TSR_BACKEND_OPENCL)
+    if (!d->host_memory)
         printf(", h2d %.1f GB/s, d2h %.1f GB/s, latency %.1f us", c.h2d_gbps, c.d2h_gbps,
                c.latency_us);
     printf(", transcendental %.2f Gop/s", c.trans_gops);
@@ -65,12 +65,11 @@ static void print_calibration(const struct tsr_device_info *d) {
 static json_object *device_json(const struct tsr_device_info *d, double predicted_ms) {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "id", json_object_new_string(d->id));
-    json_object_object_add(
-        o, "backend", json_object_new_string(d->backend == TSR_BACKEND_CPU ? "cpu" : "opencl"));
+    json_object_object_add(o, "backend", json_object_new_string(d->backend));
     json_object_object_add(o, "name", json_object_new_string(d->name));
     json_object_object_add(o, "vendor", json_object_new_string(d->vendor));
     json_object_object_add(o, "type", json_object_new_string(d->device_type));
-    if (d->backend == TSR_BACKEND_OPENCL) {
+    if (!d->host_memory) {
         json_object_object_add(o, "platform", json_object_new_string(d->platform));
         json_object_object_add(o, "driver_version", json_object_new_string(d->driver_version));
         json_object_object_add(o, "max_clock_mhz", json_object_new_int(d->max_clock_mhz));
@@ -112,7 +111,7 @@ int cmd_info(int argc, char **argv) {
     tsr_status st = tsr_context_create(NULL, &ctx);
     if (st != TSR_OK) return cli_fail(NULL, st, "cannot create a context");
     for (int i = 0; calibrate && i < ctx->n_devices; i++) {
-        if (!as_json) fprintf(stderr, "tessera: calibrating %s ...\n", ctx->devices[i].id);
+        if (!as_json) fprintf(stderr, "tessera: calibrating %s ...\n", ctx->devices[i].info.id);
         struct tsr_calibration cal;
         st = tsr_calibrate_device(ctx, i, 1, &cal);
         if (st != TSR_OK) {
@@ -123,11 +122,16 @@ int cmd_info(int argc, char **argv) {
     }
     const struct tsr_cpu_topology_info *ci = tsr_topology_cpu(ctx->topo);
     const char *isa_detected = tsr_cpu_isa_name(tsr_cpu_detect_isa());
-    const char *isa_used = tsr_cpu_isa_name(tsr_cpu_backend_isa(ctx->cpu));
+    const char *isa_used = tsr_cpu_isa_name(tsr_cpu_backend_isa(tsr_cpu_backend_of(ctx)));
     struct tsr_workload w = tsr_sched_typical_workload();
     char reason[2048];
-    int pick = tsr_sched_choose(ctx->devices, ctx->n_devices, &w, reason, sizeof reason);
-    int n_cl = ctx->n_devices - 1;
+    struct tsr_device_info infos[32];
+    int n_infos = ctx->n_devices < 32 ? ctx->n_devices : 32, n_cl = 0;
+    for (int i = 0; i < n_infos; i++) {
+        infos[i] = ctx->devices[i].info;
+        n_cl += !infos[i].host_memory; /* devices besides the host: OpenCL today */
+    }
+    int pick = tsr_sched_choose(infos, n_infos, &w, reason, sizeof reason);
 
     if (as_json) {
         json_object *root = json_object_new_object();
@@ -154,16 +158,18 @@ int cmd_info(int argc, char **argv) {
         json_object_object_add(cpu, "caches", caches);
         json_object_object_add(cpu, "isa_detected", json_object_new_string(isa_detected));
         json_object_object_add(cpu, "isa_in_use", json_object_new_string(isa_used));
-        json_object_object_add(cpu, "threads", json_object_new_int(ctx->devices[0].compute_units));
+        json_object_object_add(cpu, "threads",
+                               json_object_new_int(ctx->devices[0].info.compute_units));
         json_object_object_add(root, "cpu", cpu);
         json_object *devs = json_object_new_array();
         for (int i = 0; i < ctx->n_devices; i++)
-            json_object_array_add(
-                devs, device_json(&ctx->devices[i], tsr_sched_predict_ms(&ctx->devices[i], &w)));
+            json_object_array_add(devs,
+                                  device_json(&ctx->devices[i].info,
+                                              tsr_sched_predict_ms(&ctx->devices[i].info, &w)));
         json_object_object_add(root, "devices", devs);
         json_object_object_add(root, "opencl_available", json_object_new_boolean(n_cl > 0));
         json_object *au = json_object_new_object();
-        json_object_object_add(au, "device", json_object_new_string(ctx->devices[pick].id));
+        json_object_object_add(au, "device", json_object_new_string(ctx->devices[pick].info.id));
         json_object_object_add(au, "reason", json_object_new_string(reason));
         json_object *wl = json_object_new_object();
         json_object_object_add(wl, "flops", json_object_new_double(w.flops));
@@ -187,12 +193,12 @@ int cmd_info(int argc, char **argv) {
                    i + 1 < ci->n_caches ? "," : "");
         printf("\n  ISA detected %s, in use %s (cap with TSR_CPU_ISA=scalar|avx2|avx512), %d "
                "worker threads\n\n",
-               isa_detected, isa_used, ctx->devices[0].compute_units);
+               isa_detected, isa_used, ctx->devices[0].info.compute_units);
         printf("Devices:\n");
         for (int i = 0; i < ctx->n_devices; i++) {
-            const struct tsr_device_info *d = &ctx->devices[i];
+            const struct tsr_device_info *d = &ctx->devices[i].info;
             printf("  %-9s %s\n", d->id, d->name);
-            if (d->backend == TSR_BACKEND_OPENCL)
+            if (!d->host_memory)
                 printf("            platform %s, vendor %s, driver %s, type %s\n", d->platform,
                        d->vendor, d->driver_version, d->device_type);
             char clock[32] = "";
@@ -202,15 +208,14 @@ int cmd_info(int argc, char **argv) {
                    d->locality[0] ? d->locality : "unknown");
             printf("            estimate: %.1f GFLOP/s, %.1f GB/s, launch %.1f us", d->est_gflops,
                    d->est_gbps, d->est_launch_us);
-            if (d->backend == TSR_BACKEND_OPENCL)
-                printf(", host<->device %.1f GB/s", d->est_transfer_gbps);
+            if (!d->host_memory) printf(", host<->device %.1f GB/s", d->est_transfer_gbps);
             printf("\n");
             print_calibration(d);
         }
         if (n_cl == 0)
             printf("  (no OpenCL device: no ICD loader or platform, or TSR_BACKENDS excludes "
                    "opencl)\n");
-        printf("\nauto would pick: %s\n  why: %s\n", ctx->devices[pick].id, reason);
+        printf("\nauto would pick: %s\n  why: %s\n", ctx->devices[pick].info.id, reason);
     }
     tsr_context_destroy(ctx);
     return TSR_EXIT_OK;

@@ -568,8 +568,7 @@ static json_object *result_json(const struct device_result *r) {
     }
     json_object_object_add(o, "device", json_object_new_string(r->dev.id));
     json_object_object_add(o, "device_name", json_object_new_string(r->dev.name));
-    json_object_object_add(
-        o, "backend", json_object_new_string(r->dev.backend == TSR_BACKEND_CPU ? "cpu" : "opencl"));
+    json_object_object_add(o, "backend", json_object_new_string(r->dev.backend));
     json_object_object_add(o, "device_reason", json_object_new_string(r->reason));
     json_object_object_add(o, "fell_back", json_object_new_boolean(r->fell_back));
     json_object_object_add(o, "outputs", json_object_get(r->outputs));
@@ -605,9 +604,8 @@ static void print_result_text(const struct device_result *r, const struct run_ar
         printf("%-10s error: %s\n", r->requested, r->error);
         return;
     }
-    printf("device:   %s (%s, %s backend%s%s)\n", r->dev.id, r->dev.name,
-           r->dev.backend == TSR_BACKEND_CPU ? "cpu" : "opencl", r->dev.isa[0] ? ", isa " : "",
-           r->dev.isa);
+    printf("device:   %s (%s, %s backend%s%s)\n", r->dev.id, r->dev.name, r->dev.backend,
+           r->dev.isa[0] ? ", isa " : "", r->dev.isa);
     printf("  why:    %s\n", r->reason);
     if (!isnan(r->accuracy))
         printf("  accuracy:    %.4f (%d/%d) against %s\n", r->accuracy, r->correct, r->total,
@@ -810,9 +808,8 @@ int cmd_run(int argc, char **argv) {
                 char acc[32] = "-", err[32] = "-";
                 if (!isnan(r->accuracy)) snprintf(acc, sizeof acc, "%.4f", r->accuracy);
                 if (!isnan(r->max_abs_err)) snprintf(err, sizeof err, "%.3g", r->max_abs_err);
-                printf("%-10s %-8s %-40.40s %9s %12s %11.4f %8d\n", r->dev.id,
-                       r->dev.backend == TSR_BACKEND_CPU ? "cpu" : "opencl", r->dev.name, acc, err,
-                       r->median_ms, r->kernels);
+                printf("%-10s %-8s %-40.40s %9s %12s %11.4f %8d\n", r->dev.id, r->dev.backend,
+                       r->dev.name, acc, err, r->median_ms, r->kernels);
             }
             printf(
                 "\nmedian of %d timed runs after one warm-up; ratios are only meaningful side by "

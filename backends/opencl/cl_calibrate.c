@@ -1,5 +1,6 @@
 /*
- * calibrate_cl.c — measures one OpenCL device (figures and rules in calibrate.h).
+ * cl_calibrate.c — measures one OpenCL device: the OpenCL backend's calibrate member (figures
+ * and rules in scheduler/calibrate.h).
  *
  * Uses the device's own context and in-order queue (tsr_cl_device_ready, backends/opencl) while
  * holding its exec_lock, but raw OpenCL calls for buffers, an empty kernel, the elementwise
@@ -11,7 +12,7 @@
  *
  * Timing is on the host clock (tsr_now_ns) around enqueue ... clFinish, because the cost model
  * predicts wall time of runs that end with clFinish. Samples and minimum sample length as in
- * calibrate_cpu.c.
+ * backends/cpu/cpu_calibrate.c.
  */
 #include "backends/opencl/cl_internal.h"
 #include "scheduler/calibrate.h"
@@ -112,7 +113,8 @@ static cl_int run_op(struct cal_state *s, enum cal_op op) {
     return clFinish(q);
 }
 
-/* Robust median time of one run of op in ns (warm-up + samples, see calibrate_cpu.c). */
+/* Robust median time of one run of op in ns (warm-up + samples, see backends/cpu/cpu_calibrate.c).
+ */
 static tsr_status time_op(struct cal_state *s, enum cal_op op, const char *what, double *ns) {
     uint64_t t0 = tsr_now_ns();
     cl_int err = run_op(s, op);

@@ -1,5 +1,6 @@
 /*
- * calibrate_cpu.c — measures the native CPU (figures and rules in calibrate.h).
+ * cpu_calibrate.c — measures the native CPU: the CPU backend's calibrate member (figures and
+ * rules in scheduler/calibrate.h).
  *
  * Every figure is taken through tsr_cpu_backend_ops with small hand-built programs
  * (runtime/program.h), so it measures the code path real plans take: thread-pool dispatch,
@@ -11,7 +12,7 @@
  * more take TSR_CAL_FEW_SAMPLES samples. The whole probe list runs TSR_CAL_ROUNDS times and
  * each probe keeps its median round (calibrate.h). Total on a 2-core machine: about 1.5 s.
  */
-#include "runtime/program.h"
+#include "backends/cpu/cpu_backend.h"
 #include "scheduler/calibrate.h"
 
 #include <math.h>
