@@ -117,16 +117,25 @@ void tsr_bench_fill(float *x, size_t n, uint64_t seed, float lo, float hi);
 int tsr_bench_measure_graph(struct tsr_bench_run *run, struct tsr_bench_row *row,
                             const tsr_graph *graph, const char *device, unsigned disable_fusion);
 
-/* A private OpenCL context + profiling in-order queue on the device tessera calls `device_id`
- * ("opencl:N": the N-th device over platforms in clGetPlatformIDs order, CL_DEVICE_TYPE_ALL, the
- * enumeration of backends/opencl/cl_platform.c). Opaque handles as void* so this header needs no
- * OpenCL include. */
+/* The tessera backend that the direct OpenCL peers (cl_direct.c: CLBlast, the opencl-direct
+ * memory rows) stand beside: the only place the bench names it. */
+#define TSR_BENCH_OPENCL_BACKEND "opencl"
+
+/* Local index (tsr_device_info.index) of device `device_id` of ctx when it is a device of
+ * tessera backend `backend` (the id parsed by tsr_device_find), else -1. */
+int tsr_bench_device_of_backend(const tsr_context *ctx, const char *device_id, const char *backend);
+
+/* A private OpenCL context + profiling in-order queue on the device ctx calls `device_id` (a
+ * device of TSR_BENCH_OPENCL_BACKEND with local index N: the N-th device over platforms in
+ * clGetPlatformIDs order, CL_DEVICE_TYPE_ALL, the enumeration of backends/opencl/cl_platform.c).
+ * Opaque handles as void* so this header needs no OpenCL include. */
 struct tsr_bench_cl {
     void *platform, *device, *context, *queue; /* cl_platform_id, cl_device_id, ... */
     char name[128];
 };
 /* Returns 0, or -1 with the reason in why (no platform, no such device, context failed). */
-int tsr_bench_cl_open(const char *device_id, struct tsr_bench_cl *out, char *why, size_t why_size);
+int tsr_bench_cl_open(const tsr_context *ctx, const char *device_id, struct tsr_bench_cl *out,
+                      char *why, size_t why_size);
 /* Releases the queue and context; NULL-safe on a zeroed struct. */
 void tsr_bench_cl_close(struct tsr_bench_cl *cl);
 

@@ -6,11 +6,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-int tsr_bench_cl_open(const char *device_id, struct tsr_bench_cl *out, char *why, size_t why_size) {
+int tsr_bench_device_of_backend(const tsr_context *ctx, const char *device_id,
+                                const char *backend) {
+    int idx = -1;
+    struct tsr_device_info info;
+    if (!ctx || !device_id || tsr_device_find(ctx, device_id, &idx) != TSR_OK ||
+        tsr_device_get_info(ctx, idx, &info) != TSR_OK || strcmp(info.backend, backend) != 0)
+        return -1;
+    return info.index;
+}
+
+int tsr_bench_cl_open(const tsr_context *ctx, const char *device_id, struct tsr_bench_cl *out,
+                      char *why, size_t why_size) {
     memset(out, 0, sizeof *out);
-    int want = 0;
-    if (strncmp(device_id, "opencl", 6) ||
-        (device_id[6] == ':' && sscanf(device_id + 7, "%d", &want) != 1)) {
+    int want = tsr_bench_device_of_backend(ctx, device_id, TSR_BENCH_OPENCL_BACKEND);
+    if (want < 0) {
         snprintf(why, why_size, "'%s' is not an OpenCL device id", device_id);
         return -1;
     }

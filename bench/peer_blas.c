@@ -100,7 +100,7 @@ int tsr_bench_peer_clblast(struct tsr_bench_run *run, const char *suite, const c
     gemm_row_init(row, M, N, K);
     struct clblast_work w = {.M = M, .N = N, .K = K};
     char why[256];
-    if (tsr_bench_cl_open(device, &w.cl, why, sizeof why)) {
+    if (tsr_bench_cl_open(run->ctx, device, &w.cl, why, sizeof why)) {
         row->status = TSR_BENCH_ABSENT;
         snprintf(row->note, sizeof row->note, "%s", why);
         tsr_bench_peer_note(run, "clblast", 0, "%s", why);

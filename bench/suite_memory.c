@@ -157,7 +157,7 @@ static int opencl_direct(struct tsr_bench_run *run, const char *device) {
     struct cl_work w = {0};
     char why[256];
     static const char *const names[] = {"h2d 64MiB", "d2h 64MiB", "launch"};
-    if (tsr_bench_cl_open(device, &w.cl, why, sizeof why)) {
+    if (tsr_bench_cl_open(run->ctx, device, &w.cl, why, sizeof why)) {
         for (int k = 0; k < 3; k++) {
             struct tsr_bench_row *row =
                 tsr_bench_add_row(run, "memory", names[k], "opencl-direct", device, "");
@@ -236,7 +236,7 @@ int tsr_bench_suite_memory(struct tsr_bench_run *run) {
         char label[96];
         snprintf(label, sizeof label, "memory bandwidth %s", dev);
         tsr_bench_progress(run, label);
-        if (!strncmp(dev, "opencl", 6)) {
+        if (tsr_bench_device_of_backend(run->ctx, dev, TSR_BENCH_OPENCL_BACKEND) >= 0) {
             if (opencl_direct(run, dev)) return -1;
         } else if (!did_host) {
             if (host_bandwidth(run)) return -1;

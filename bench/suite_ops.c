@@ -91,7 +91,8 @@ int tsr_bench_suite_gemm(struct tsr_bench_run *run) {
             }
             if (run->no_peers) continue;
             int rc =
-                !strncmp(run->devices[d], "opencl", 6)
+                tsr_bench_device_of_backend(run->ctx, run->devices[d], TSR_BENCH_OPENCL_BACKEND) >=
+                        0
                     ? tsr_bench_peer_clblast(run, "gemm", gc->name, shape, run->devices[d], gc->M,
                                              gc->N, gc->K)
                     : tsr_bench_peer_openblas(run, "gemm", gc->name, shape, gc->M, gc->N, gc->K);

@@ -128,7 +128,10 @@ void *tsr_host_pool_alloc(struct tsr_host_pool *pool, tsr_context *ctx, size_t b
         if (pool->stats.bytes_in_use > pool->stats.peak_bytes)
             pool->stats.peak_bytes = pool->stats.bytes_in_use;
         pthread_mutex_unlock(&pool->mutex);
-        tsr_prof_add(ctx, TSR_EVENT_ALLOC, "host_pool_grow", "", "cpu", 0, t0, t1, sz, 0);
+        const char *host_id = ctx && ctx->n_devices > 0
+                                  ? ctx->devices[tsr_context_host_device(ctx)].info.id
+                                  : tsr_backend_registry_host()->name;
+        tsr_prof_add(ctx, TSR_EVENT_ALLOC, "host_pool_grow", "", host_id, 0, t0, t1, sz, 0);
     }
     h->magic = TSR_POOL_LIVE;
     h->cls = (uint32_t)c;

@@ -6,12 +6,14 @@
 #include "graph_check.h"
 #include "test_support.h"
 
+#include "runtime/backend.h"
 #include "runtime/graph.h"
 #include "runtime/lower.h"
 #include "runtime/passes/passes.h"
 #include "runtime/pool.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static tsr_context *ctx;
@@ -290,12 +292,83 @@ START_TEST(test_device_strings) {
 }
 END_TEST
 
+/* The backend registry (runtime/backend.h): device strings, TSR_BACKENDS, the host backend. */
+START_TEST(test_backend_registry) {
+    char name[TSR_BACKEND_NAME_MAX];
+    int n = -1;
+    ck_assert_int_eq(tsr_device_string_parse("cpu", name, &n), 0);
+    ck_assert_str_eq(name, "cpu");
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(tsr_device_string_parse("opencl:12", name, &n), 0);
+    ck_assert_str_eq(name, "opencl");
+    ck_assert_int_eq(n, 12);
+    const char *bad[] = {"",          ":1",        "opencl:",
+                         "opencl:-1", "opencl:1x", "opencl:1001",
+                         "OpenCL",    "cpu:0:1",   "averyveryverylongname"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(tsr_device_string_parse(bad[i], name, &n) == -1, "'%s' parsed", bad[i]);
+    int idx = -1;
+    ck_assert_int_eq(tsr_device_find(ctx, "cpu:0", &idx), TSR_OK);
+    ck_assert_int_eq(idx, 0);
+    ck_assert_int_eq(tsr_device_find(ctx, "cpu:1", &idx), TSR_E_NOT_FOUND);
+
+    /* the host backend is the first registered one, computes in host memory, is device 0 */
+    const struct tsr_backend_ops *host = tsr_backend_registry_host();
+    ck_assert_ptr_eq(host, tsr_backend_registry_get(0));
+    ck_assert_int_eq(host->host_memory, 1);
+    ck_assert_ptr_eq(tsr_backend_registry_find(host->name, -1), host);
+    ck_assert_ptr_null(tsr_backend_registry_find("nonesuch", -1));
+    ck_assert_int_eq(tsr_context_host_device(ctx), 0);
+    struct tsr_device_info info;
+    ck_assert_int_eq(tsr_device_get_info(ctx, 0, &info), TSR_OK);
+    ck_assert_str_eq(info.backend, host->name);
+    ck_assert_int_eq(info.host_memory, 1);
+    for (int d = 0; d < tsr_device_count(ctx); d++) {
+        struct tsr_pool_stats ps;
+        ck_assert_int_eq(tsr_pool_get_stats(ctx, d, &ps), TSR_OK);
+    }
+
+    /* an unknown TSR_BACKENDS name is an error that lists the known ones */
+    tsr_context *c2 = NULL;
+    setenv("TSR_BACKENDS", "cpu,nonesuch", 1);
+    ck_assert_int_eq(tsr_context_create(NULL, &c2), TSR_E_INVALID_ARG);
+    ck_assert_ptr_null(c2);
+    const char *msg = tsr_last_error(NULL)->message;
+    ck_assert_msg(strstr(msg, "nonesuch") && strstr(msg, host->name), "message: %s", msg);
+    /* limiting to the host backend leaves one device; listing only others keeps the host */
+    setenv("TSR_BACKENDS", " cpu ,, cpu", 1);
+    ck_assert_int_eq(tsr_context_create(NULL, &c2), TSR_OK);
+    ck_assert_int_eq(tsr_device_count(c2), 1);
+    tsr_context_destroy(c2);
+    setenv("TSR_BACKENDS", "opencl", 1);
+    tsr_status st = tsr_context_create(NULL, &c2);
+    if (tsr_backend_registry_find("opencl", -1)) {
+        ck_assert_int_eq(st, TSR_OK);
+        ck_assert_int_eq(tsr_device_count(c2), tsr_device_count(ctx));
+        ck_assert_int_eq(tsr_context_host_device(c2), 0);
+        tsr_context_destroy(c2);
+    } else {
+        ck_assert_int_eq(st, TSR_E_INVALID_ARG); /* built without the OpenCL backend */
+    }
+    unsetenv("TSR_BACKENDS");
+    /* the compatibility option excludes the backend named opencl */
+    struct tsr_context_options o = {0};
+    o.disable_opencl = 1;
+    ck_assert_int_eq(tsr_context_create(&o, &c2), TSR_OK);
+    ck_assert_int_eq(tsr_device_count(c2), 1);
+    ck_assert_int_eq(tsr_device_find(c2, "opencl", &idx),
+                     tsr_backend_registry_find("opencl", -1) ? TSR_E_NOT_FOUND : TSR_E_INVALID_ARG);
+    tsr_context_destroy(c2);
+}
+END_TEST
+
 Suite *graph_suite(void) {
     Suite *s = suite_create("graph");
     TCase *tc = tcase_create("graph");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_status_list);
+    tcase_add_test(tc, test_backend_registry);
     tcase_add_test(tc, test_broadcast_shapes);
     tcase_add_test(tc, test_gemm_matmul_shapes);
     tcase_add_test(tc, test_reshape_flatten_softmax_shapes);
