@@ -525,7 +525,8 @@ struct tsr_pool_stats {
     uint64_t reuses;         /* requests served from a cached block (no system call) */
     uint64_t system_allocs;  /* requests that had to allocate from the system / device */
 };
-/* Pool statistics of device i (0 = CPU host pool). Returns TSR_OK or TSR_E_INVALID_ARG. */
+/* Pool statistics of device i (0 = CPU host pool; other devices: their backend's device pool).
+ * Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_UNSUPPORTED (a backend that keeps no pool). */
 tsr_status tsr_pool_get_stats(const tsr_context *ctx, int device, struct tsr_pool_stats *out);
 
 #ifdef __cplusplus

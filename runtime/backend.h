@@ -108,6 +108,9 @@ struct tsr_backend_ops {
 
     /* ---- optional: NULL means the documented default ------------------------------------- */
 
+    /* Name in prose for messages ("OpenCL"). Default: name. */
+    const char *display_name;
+
     /* Memory-pool statistics of device `device`. Returns TSR_OK or TSR_E_INVALID_ARG.
      * Default: the host pool's figures for a host_memory backend, else TSR_E_UNSUPPORTED. */
     tsr_status (*pool_stats)(void *state, int device, struct tsr_pool_stats *out);

@@ -147,9 +147,13 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out) {
     char name[TSR_BACKEND_NAME_MAX], known[128];
     int n = 0;
     const struct tsr_backend_ops *ops = NULL;
-    if (tsr_device_string_parse(id, name, &n) != 0 || !(ops = tsr_backend_registry_find(name, -1)))
+    if (tsr_device_string_parse(id, name, &n) != 0)
         return TSR_ERR(c, TSR_E_INVALID_ARG,
                        "device '%s': expected auto or <backend>[:N] with a backend of: %s", id,
+                       tsr_backend_registry_names(known, sizeof known));
+    if (!(ops = tsr_backend_registry_find(name, -1)))
+        return TSR_ERR(c, TSR_E_INVALID_ARG,
+                       "device '%s': no backend '%s' in this build (compiled in: %s)", id, name,
                        tsr_backend_registry_names(known, sizeof known));
     int count = 0;
     for (int i = 0; i < ctx->n_devices; i++) {
@@ -160,10 +164,14 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out) {
         }
         count++;
     }
+    const char *prose = ops->display_name ? ops->display_name : ops->name;
+    int created = 0;
+    for (int b = 0; b < ctx->n_backends; b++)
+        created |= ctx->backends[b].ops == ops;
     if (count == 0)
-        return TSR_ERR(c, TSR_E_NOT_FOUND,
-                       "device '%s': no %s device on this machine (the backend found none: no "
-                       "driver or platform; or TSR_BACKENDS excludes %s)",
-                       id, name, name);
-    return TSR_ERR(c, TSR_E_NOT_FOUND, "device '%s': only %d %s device(s)", id, count, name);
+        return TSR_ERR(c, TSR_E_NOT_FOUND, "device '%s': no %s device on this machine (%s)", id,
+                       prose,
+                       created ? "no driver, platform or device found"
+                               : "TSR_BACKENDS or the context options exclude the backend");
+    return TSR_ERR(c, TSR_E_NOT_FOUND, "device '%s': only %d %s device(s)", id, count, prose);
 }

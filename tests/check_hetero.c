@@ -16,7 +16,9 @@
  */
 #include "test_support.h"
 
+#ifdef TSR_WITH_OPENCL
 #include "backends/opencl/cl_fault.h"
+#endif
 #include "runtime/hetero.h"
 #include "runtime/plan_internal.h"
 #include "scheduler/cost.h"
@@ -253,6 +255,7 @@ START_TEST(test_resnet_feat_alternate) {
 }
 END_TEST
 
+#ifdef TSR_WITH_OPENCL /* fault injection is the OpenCL backend's (cl_fault.h) */
 /* A failing OpenCL enqueue in an alternate plan moves that segment to the CPU; outputs equal the
  * fault-free CPU run. Every enqueue number of the first runs is tried. */
 START_TEST(test_fault_alternate) {
@@ -278,6 +281,7 @@ START_TEST(test_fault_alternate) {
     tsr_tensor_free(&x);
 }
 END_TEST
+#endif
 
 /* Sequential prediction: all kernels on the CPU = the CPU program prediction; HEFT assigns
  * every kernel to a device of the context. */
@@ -326,7 +330,9 @@ static Suite *hetero_suite(void) {
     tcase_add_test(tc, test_mlp_alternate);
     tcase_add_test(tc, test_mlp_hetero);
     tcase_add_test(tc, test_resnet_feat_alternate);
+#ifdef TSR_WITH_OPENCL
     tcase_add_test(tc, test_fault_alternate);
+#endif
     tcase_add_test(tc, test_predict_and_heft);
     suite_add_tcase(s, tc);
     return s;

@@ -106,6 +106,7 @@ START_TEST(test_bind_thread_core0) {
 }
 END_TEST
 
+#ifdef TSR_WITH_OPENCL /* the OpenCL backend's locality glue (backends/opencl/cl_topology.c) */
 START_TEST(test_locality_unknown) {
     struct tsr_topology *t = topo_new();
     char buf[64];
@@ -155,6 +156,7 @@ START_TEST(test_locality_opencl_cpu_device) {
     tsr_topology_destroy(t);
 }
 END_TEST
+#endif
 
 static Suite *topology_suite(void) {
     Suite *s = suite_create("topology");
@@ -163,8 +165,10 @@ static Suite *topology_suite(void) {
     tcase_add_test(tc, test_caches_ordered);
     tcase_add_test(tc, test_fallbacks_without_topology);
     tcase_add_test(tc, test_bind_thread_core0);
+#ifdef TSR_WITH_OPENCL
     tcase_add_test(tc, test_locality_unknown);
     tcase_add_test(tc, test_locality_opencl_cpu_device);
+#endif
     suite_add_tcase(s, tc);
     return s;
 }

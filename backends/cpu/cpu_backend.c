@@ -537,6 +537,7 @@ const struct tsr_backend_ops tsr_cpu_backend_ops = {
     .prepare = tsr_cpu_prepare,
     .execute = tsr_cpu_execute,
     .release = tsr_cpu_release,
+    .display_name = "CPU",
     /* pool_stats: the host pool (default); supports: every kernel (default) */
     .calibrate = cpu_calibrate,
 };

@@ -472,6 +472,7 @@ const struct tsr_backend_ops tsr_opencl_backend_ops = {
     .prepare = cl_prepare,
     .execute = cl_execute,
     .release = cl_release,
+    .display_name = "OpenCL",
     .pool_stats = cl_pool_stats,
     /* supports: every kernel (default) */
     .calibrate = cl_calibrate,
