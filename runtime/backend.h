@@ -1,7 +1,8 @@
 /*
  * backend.h — what a backend is: the vtable every backend fills (struct tsr_backend_ops), the
- * device entry the context keeps for each of its devices, and the registry that lists the
- * compiled-in backends (runtime/backend_registry.c). The core (runtime/, scheduler/) reaches a
+ * registry that lists the compiled-in backends (runtime/backend_registry.c), and what the core
+ * asks of a context's backends (the device entry itself, struct tsr_device, is in
+ * runtime/internal.h). The core (runtime/, scheduler/) reaches a
  * backend only through this header; it never names one.
  *
  * Life of a backend in a context (runtime/context.c):
@@ -12,7 +13,8 @@
  *   2. create(ctx, opts, &state) once per context; then device_count(state) devices, each
  *      described by device_info(state, ctx, i, &info). The context numbers devices across
  *      backends (tsr_device_count), writes info.backend (the backend's name), info.index (the
- *      device's index within the backend: the "local index") and info.id, then asks the
+ *      device's index within the backend: the "local index"), info.host_memory and info.id,
+ *      then asks the
  *      scheduler for property-based estimates (tsr_sched_fill_estimates) and applies cached
  *      calibrations.
  *   3. Per plan: prepare / execute / release (the per-plan contract below).
@@ -81,8 +83,9 @@ struct tsr_backend_ops {
 
     /* Fills *out for device `device`: name, vendor, driver_version, platform, device_type,
      * isa, compute_units, max_clock_mhz, global_mem_bytes, max_alloc_bytes, numa_node,
-     * locality (tessera.h documents each). The context overwrites backend, index and id
-     * afterwards and the scheduler fills est_*; out is zeroed before the call. */
+     * locality (tessera.h documents each). The context overwrites backend, index, host_memory
+     * and id afterwards and the scheduler fills est_*; out is zeroed (numa_node -1) before the
+     * call. */
     void (*device_info)(void *state, tsr_context *ctx, int device, struct tsr_device_info *out);
 
     /* Per-plan contract.

@@ -17,8 +17,9 @@
  * memory): there is NO overlap between devices, and every crossing costs a device→host and a
  * host→device copy on OpenCL devices.
  *
- * Fallback: a segment on an OpenCL device whose prepare or execute fails with a device status
- * (TSR_E_DEVICE, TSR_E_DEVICE_NOMEM, TSR_E_BUILD) is re-prepared on the native CPU (device 0)
+ * Fallback: a segment on a non-host device whose prepare or execute fails with a device status
+ * (TSR_E_DEVICE, TSR_E_DEVICE_NOMEM, TSR_E_BUILD) is re-prepared on the host device
+ * (tsr_context_host_device: the native CPU, device 0)
  * with a warning when fallback is allowed; the run then completes with correct outputs.
  */
 #ifndef TSR_RUNTIME_HETERO_H
