@@ -230,7 +230,8 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(REDUCEMEAN)                                                                                  \
     X(REDUCESUM)                                                                                   \
     X(REDUCEMAX)                                                                                   \
-    X(LAYERNORM)
+    X(LAYERNORM)                                                                                   \
+    X(NEG)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,

@@ -37,7 +37,8 @@
       "(0.5f * a * (1.0f + tanh(0.79788456080286536f * (a + 0.044715f * a * a * a))))")            \
     X(LEAKY_RELU, 1, "(a >= 0.0f ? a : p0 * a)")                                                   \
     X(CLIP, 1, "fmin(fmax(a, p0), p1)")                                                            \
-    X(POW, 2, "pow(a, b)")
+    X(POW, 2, "pow(a, b)")                                                                         \
+    X(NEG, 1, "(-a)")
 
 typedef enum {
 #define TSR_X_EW(name, arity, expr) TSR_EW_##name,

@@ -84,6 +84,8 @@ static double ref_op_p(tsr_ew_op op, double a, double b, double p0, double p1) {
         return fmin(fmax(a, p0), p1);
     case TSR_EW_POW:
         return pow(a, b);
+    case TSR_EW_NEG:
+        return -a;
     default:
         return NAN;
     }
@@ -104,6 +106,7 @@ static int op_exact(tsr_ew_op op) {
     case TSR_EW_SQRT:
     case TSR_EW_LEAKY_RELU:
     case TSR_EW_CLIP:
+    case TSR_EW_NEG:
         return 1;
     default:
         return 0;
