@@ -147,8 +147,7 @@ static int add_buffer(struct tsr_lower_state *s, tsr_buffer_kind kind,
     struct tsr_buffer *b = &p->buffers[p->n_buffers];
     memset(b, 0, sizeof *b);
     b->kind = kind;
-    b->desc = *desc;
-    b->desc.dtype = TSR_F32;
+    b->desc = *desc; /* the value's dtype too */
     b->bytes = tsr_desc_bytes(&b->desc);
     b->io_index = -1;
     return p->n_buffers++;
@@ -841,7 +840,7 @@ tsr_status tsr_lower_reduce(struct tsr_lower_state *s, int ni) {
         int last = ++done_runs == runs;
         int dst = final_buf;
         if (!last) {
-            struct tsr_tensor_desc td = {TSR_F32, 1, {outer * inner}};
+            struct tsr_tensor_desc td = {xd->dtype, 1, {outer * inner}};
             if ((dst = add_buffer(s, TSR_BUF_TEMP, &td)) < 0) return LOWER_OOM();
         }
         struct tsr_kernel *k = add_kernel(s, TSR_K_REDUCE);
@@ -1126,6 +1125,9 @@ tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *
         }
         prog.input_buffers[i] = b;
     }
+    /* Every kernel computes in its output's dtype (its inputs' too: tsr_program_check_dtypes). */
+    for (int i = 0; i < prog.n_kernels; i++)
+        prog.kernels[i].dtype = prog.buffers[prog.kernels[i].output].desc.dtype;
     status = tsr_memplan(s->ctx, s->p);
     if (status == TSR_OK && value_buffer) {
         *value_buffer = malloc(nv * sizeof(int));
