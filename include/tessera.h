@@ -204,45 +204,47 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
 /* Graph builder                                                                               */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Operators. X(enum suffix, ONNX op_type, min inputs, max inputs). Semantics are those of the
- * ONNX operator pages (https://onnx.ai/onnx/operators/), with ONNX multidirectional broadcasting
- * for the binary elementwise ops. */
+/* Operators: X(enum suffix). Semantics are those of the ONNX operator pages
+ * (https://onnx.ai/onnx/operators/) of the op named by tsr_op_name(), with ONNX multidirectional
+ * broadcasting for the binary elementwise ops. The values are part of the ABI: new operators are
+ * appended. (What the library knows about each op lives in its internal operator table.) */
 #define TSR_OP_LIST(X)                                                                             \
-    X(GEMM, "Gemm", 2, 3)                                                                          \
-    X(MATMUL, "MatMul", 2, 2)                                                                      \
-    X(ADD, "Add", 2, 2)                                                                            \
-    X(SUB, "Sub", 2, 2)                                                                            \
-    X(MUL, "Mul", 2, 2)                                                                            \
-    X(DIV, "Div", 2, 2)                                                                            \
-    X(RELU, "Relu", 1, 1)                                                                          \
-    X(SIGMOID, "Sigmoid", 1, 1)                                                                    \
-    X(TANH, "Tanh", 1, 1)                                                                          \
-    X(SOFTMAX, "Softmax", 1, 1)                                                                    \
-    X(FLATTEN, "Flatten", 1, 1)                                                                    \
-    X(RESHAPE, "Reshape", 2, 2)                                                                    \
-    X(IDENTITY, "Identity", 1, 1)                                                                  \
-    X(CONV, "Conv", 2, 3)                                                                          \
-    X(BATCHNORM, "BatchNormalization", 5, 5)                                                       \
-    X(MAXPOOL, "MaxPool", 1, 1)                                                                    \
-    X(AVGPOOL, "AveragePool", 1, 1)                                                                \
-    X(GLOBALAVGPOOL, "GlobalAveragePool", 1, 1)                                                    \
-    X(CONCAT, "Concat", 1, 8)                                                                      \
-    X(TRANSPOSE, "Transpose", 1, 1)                                                                \
-    X(CLIP, "Clip", 1, 1)                                                                          \
-    X(LEAKYRELU, "LeakyRelu", 1, 1)                                                                \
-    X(ERF, "Erf", 1, 1)                                                                            \
-    X(GELU, "Gelu", 1, 1)                                                                          \
-    X(SQRT, "Sqrt", 1, 1)                                                                          \
-    X(POW, "Pow", 2, 2)                                                                            \
-    X(EXP, "Exp", 1, 1)                                                                            \
-    X(LOG, "Log", 1, 1)                                                                            \
-    X(REDUCEMEAN, "ReduceMean", 1, 1)                                                              \
-    X(REDUCESUM, "ReduceSum", 1, 1)                                                                \
-    X(REDUCEMAX, "ReduceMax", 1, 1)                                                                \
-    X(LAYERNORM, "LayerNormalization", 1, 3)
+    X(GEMM)                                                                                        \
+    X(MATMUL)                                                                                      \
+    X(ADD)                                                                                         \
+    X(SUB)                                                                                         \
+    X(MUL)                                                                                         \
+    X(DIV)                                                                                         \
+    X(RELU)                                                                                        \
+    X(SIGMOID)                                                                                     \
+    X(TANH)                                                                                        \
+    X(SOFTMAX)                                                                                     \
+    X(FLATTEN)                                                                                     \
+    X(RESHAPE)                                                                                     \
+    X(IDENTITY)                                                                                    \
+    X(CONV)                                                                                        \
+    X(BATCHNORM)                                                                                   \
+    X(MAXPOOL)                                                                                     \
+    X(AVGPOOL)                                                                                     \
+    X(GLOBALAVGPOOL)                                                                               \
+    X(CONCAT)                                                                                      \
+    X(TRANSPOSE)                                                                                   \
+    X(CLIP)                                                                                        \
+    X(LEAKYRELU)                                                                                   \
+    X(ERF)                                                                                         \
+    X(GELU)                                                                                        \
+    X(SQRT)                                                                                        \
+    X(POW)                                                                                         \
+    X(EXP)                                                                                         \
+    X(LOG)                                                                                         \
+    X(REDUCEMEAN)                                                                                  \
+    X(REDUCESUM)                                                                                   \
+    X(REDUCEMAX)                                                                                   \
+    X(LAYERNORM)                                                                                   \
+    X(NEG)
 
 typedef enum {
-#define TSR_X_OP(sym, onnx, min_in, max_in) TSR_OP_##sym,
+#define TSR_X_OP(sym) TSR_OP_##sym,
     TSR_OP_LIST(TSR_X_OP)
 #undef TSR_X_OP
         TSR_OP_COUNT

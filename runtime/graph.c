@@ -1,78 +1,10 @@
 /* graph.c — the graph IR and the builder API (tessera.h): values, nodes, inputs, outputs. */
 #include "runtime/graph.h"
+#include "runtime/ops/op_table.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-const char *tsr_op_name(tsr_op op) {
-    switch (op) {
-#define TSR_X_OPNAME(sym, onnx, min_in, max_in)                                                    \
-    case TSR_OP_##sym:                                                                             \
-        return onnx;
-        TSR_OP_LIST(TSR_X_OPNAME)
-#undef TSR_X_OPNAME
-    case TSR_OP_COUNT:
-        break;
-    }
-    return "?";
-}
-
-static void op_arity(tsr_op op, int *min_in, int *max_in) {
-    switch (op) {
-#define TSR_X_ARITY(sym, onnx, mn, mx)                                                             \
-    case TSR_OP_##sym:                                                                             \
-        *min_in = mn;                                                                              \
-        *max_in = mx;                                                                              \
-        return;
-        TSR_OP_LIST(TSR_X_ARITY)
-#undef TSR_X_ARITY
-    case TSR_OP_COUNT:
-        break;
-    }
-    *min_in = *max_in = -1;
-}
-
-int tsr_op_is_elementwise(tsr_op op) {
-    switch (op) {
-    case TSR_OP_ADD:
-    case TSR_OP_SUB:
-    case TSR_OP_MUL:
-    case TSR_OP_DIV:
-    case TSR_OP_RELU:
-    case TSR_OP_SIGMOID:
-    case TSR_OP_TANH:
-    case TSR_OP_CLIP:
-    case TSR_OP_LEAKYRELU:
-    case TSR_OP_ERF:
-    case TSR_OP_GELU:
-    case TSR_OP_SQRT:
-    case TSR_OP_POW:
-    case TSR_OP_EXP:
-    case TSR_OP_LOG:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-struct tsr_op_attrs tsr_op_attrs_default(void) {
-    struct tsr_op_attrs a;
-    memset(&a, 0, sizeof a);
-    a.alpha = 1.0f;
-    a.beta = 1.0f;
-    a.axis = TSR_AXIS_DEFAULT;
-    a.strides[0] = a.strides[1] = 1;
-    a.dilations[0] = a.dilations[1] = 1;
-    a.group = 1;
-    a.keepdims = 1;
-    a.epsilon = 1e-5f;
-    a.leaky_alpha = 0.01f;
-    a.clip_min = -INFINITY;
-    a.clip_max = INFINITY;
-    return a;
-}
 
 /* ---------------------------------------------------------------------------------------- */
 
@@ -205,8 +137,8 @@ tsr_status tsr_graph_op(tsr_graph *g, tsr_op op, const tsr_value *inputs, int n_
         snprintf(made_up, sizeof made_up, "%s_%d", tsr_op_name(op), g->n_nodes);
         node_name = made_up;
     }
-    int mn, mx;
-    op_arity(op, &mn, &mx);
+    const struct tsr_op_def *def = tsr_op_def(op);
+    int mn = def->min_in, mx = def->max_in;
     if (n_inputs < mn || n_inputs > mx)
         return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "node '%s' (%s): %d inputs, expected %d..%d",
                        node_name, tsr_op_name(op), n_inputs, mn, mx);

@@ -99,7 +99,4 @@ void tsr_graph_replace_uses(tsr_graph *g, tsr_value old_value, tsr_value new_val
 /* Deep copy of a graph (for passes that must not touch the caller's graph). */
 tsr_status tsr_graph_clone(const tsr_graph *src, tsr_graph **out);
 
-/* True when op is elementwise (Add Sub Mul Div Pow and the unary activations / math ops). */
-int tsr_op_is_elementwise(tsr_op op);
-
 #endif

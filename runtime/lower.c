@@ -16,6 +16,7 @@
  */
 #include "runtime/lower.h"
 #include "runtime/memplan.h"
+#include "runtime/ops/op_table.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,75 +94,10 @@ void tsr_program_free(struct tsr_program *p) {
 
 /* ---------------------------------------------------------------------------------------- */
 
-/* Elementwise op (and immediates) of an elementwise node. */
-static tsr_ew_op ew_of(const struct tsr_node *n, float *p0, float *p1) {
-    *p0 = *p1 = 0.0f;
-    switch (n->op) {
-    case TSR_OP_POW:
-        return TSR_EW_POW;
-    case TSR_OP_EXP:
-        return TSR_EW_EXP;
-    case TSR_OP_LOG:
-        return TSR_EW_LOG;
-    case TSR_OP_SQRT:
-        return TSR_EW_SQRT;
-    case TSR_OP_ERF:
-        return TSR_EW_ERF;
-    case TSR_OP_GELU:
-        return n->attrs.gelu_tanh ? TSR_EW_GELU_TANH : TSR_EW_GELU;
-    case TSR_OP_LEAKYRELU:
-        *p0 = n->attrs.leaky_alpha;
-        return TSR_EW_LEAKY_RELU;
-    case TSR_OP_CLIP:
-        *p0 = n->attrs.clip_min;
-        *p1 = n->attrs.clip_max;
-        return TSR_EW_CLIP;
-    case TSR_OP_ADD:
-        return TSR_EW_ADD;
-    case TSR_OP_SUB:
-        return TSR_EW_SUB;
-    case TSR_OP_MUL:
-        return TSR_EW_MUL;
-    case TSR_OP_DIV:
-        return TSR_EW_DIV;
-    case TSR_OP_RELU:
-        return TSR_EW_RELU;
-    case TSR_OP_SIGMOID:
-        return TSR_EW_SIGMOID;
-    case TSR_OP_TANH:
-        return TSR_EW_TANH;
-    default:
-        return TSR_EW_COPY;
-    }
-}
+struct region;
 
-static int is_view(tsr_op op) {
-    return op == TSR_OP_RESHAPE || op == TSR_OP_FLATTEN || op == TSR_OP_IDENTITY;
-}
-
-/* Epilogue activation of node n (TSR_ACT_NONE when n is none), with its parameters. */
-static tsr_activation act_of(const struct tsr_node *n, float *p0, float *p1) {
-    *p0 = *p1 = 0.0f;
-    switch (n->op) {
-    case TSR_OP_RELU:
-        return TSR_ACT_RELU;
-    case TSR_OP_SIGMOID:
-        return TSR_ACT_SIGMOID;
-    case TSR_OP_TANH:
-        return TSR_ACT_TANH;
-    case TSR_OP_LEAKYRELU:
-        *p0 = n->attrs.leaky_alpha;
-        return TSR_ACT_LEAKY_RELU;
-    case TSR_OP_CLIP:
-        *p0 = n->attrs.clip_min;
-        *p1 = n->attrs.clip_max;
-        return TSR_ACT_CLIP;
-    default:
-        return TSR_ACT_NONE;
-    }
-}
-
-struct lower_state {
+/* What lowering knows while it walks the graph (the tsr_lower_fn functions of op_table.h). */
+struct tsr_lower_state {
     tsr_graph *g;
     tsr_context *ctx;
     unsigned disable;
@@ -174,9 +110,17 @@ struct lower_state {
     unsigned char *ready; /* root value → computed by an already emitted kernel */
     struct tsr_program *p;
     int cap_buffers, cap_kernels;
+    struct region *regions; /* elementwise regions, at most one per node */
+    int n_regions;
+    int *region_of_value; /* value → region whose current output it is, -1 none */
 };
 
-static int root_of(struct lower_state *s, int v) {
+/* Epilogue activation of node n (TSR_ACT_NONE when n is none), with its parameters. */
+static tsr_activation node_activation(const struct tsr_node *n, float *p0, float *p1) {
+    return tsr_op_activation(n->op, &n->attrs, p0, p1);
+}
+
+static int root_of(struct tsr_lower_state *s, int v) {
     while (s->root[v] != v)
         v = s->root[v];
     return v;
@@ -184,13 +128,13 @@ static int root_of(struct lower_state *s, int v) {
 
 /* Is v's data available at this point of the kernel order (input, constant, or written by a
  * kernel already emitted)? */
-static int value_ready(struct lower_state *s, int v) {
+static int value_ready(struct tsr_lower_state *s, int v) {
     int r = root_of(s, v);
     const struct tsr_value_info *vi = &s->g->values[r];
     return vi->input_index >= 0 || vi->data != NULL || s->ready[r];
 }
 
-static int add_buffer(struct lower_state *s, tsr_buffer_kind kind,
+static int add_buffer(struct tsr_lower_state *s, tsr_buffer_kind kind,
                       const struct tsr_tensor_desc *desc) {
     struct tsr_program *p = s->p;
     if (p->n_buffers == s->cap_buffers) {
@@ -203,15 +147,14 @@ static int add_buffer(struct lower_state *s, tsr_buffer_kind kind,
     struct tsr_buffer *b = &p->buffers[p->n_buffers];
     memset(b, 0, sizeof *b);
     b->kind = kind;
-    b->desc = *desc;
-    b->desc.dtype = TSR_F32;
+    b->desc = *desc; /* the value's dtype too */
     b->bytes = tsr_desc_bytes(&b->desc);
     b->io_index = -1;
     return p->n_buffers++;
 }
 
 /* Buffer holding value v's storage (inputs and constants on first use). -1 on OOM. */
-static int buffer_for(struct lower_state *s, int v) {
+static int buffer_for(struct tsr_lower_state *s, int v) {
     int r = root_of(s, v);
     if (s->buf_of[r] >= 0) return s->buf_of[r];
     const struct tsr_value_info *vi = &s->g->values[r];
@@ -234,7 +177,7 @@ static int buffer_for(struct lower_state *s, int v) {
     return b;
 }
 
-static struct tsr_kernel *add_kernel(struct lower_state *s, tsr_kernel_kind kind) {
+static struct tsr_kernel *add_kernel(struct tsr_lower_state *s, tsr_kernel_kind kind) {
     struct tsr_program *p = s->p;
     if (p->n_kernels == s->cap_kernels) {
         int nc = s->cap_kernels ? s->cap_kernels * 2 : 32;
@@ -309,7 +252,7 @@ static int c_strides_for(const struct tsr_tensor_desc *c, const struct tsr_tenso
 
 /* The node consuming v when v has exactly one consumer, is not a graph output, and that node's
  * op is `op` (TSR_OP_COUNT: any op); else -1. */
-static int single_consumer(struct lower_state *s, int v, tsr_op op) {
+static int single_consumer(struct tsr_lower_state *s, int v, tsr_op op) {
     if (s->n_uses[v] != 1 || s->is_output[v]) return -1;
     int ci = s->consumer[v];
     if (ci < 0 || s->g->nodes[ci].dead || s->absorbed[ci]) return -1;
@@ -319,7 +262,7 @@ static int single_consumer(struct lower_state *s, int v, tsr_op op) {
 
 /* For Add node ci consuming v: its other operand when the Add's output keeps v's shape y and
  * the operand is already computed (so the fused kernel can read it); else -1. */
-static int add_other(struct lower_state *s, int ci, int v, const struct tsr_tensor_desc *y) {
+static int add_other(struct tsr_lower_state *s, int ci, int v, const struct tsr_tensor_desc *y) {
     const struct tsr_node *add = &s->g->nodes[ci];
     int other = add->inputs[0] == v ? add->inputs[1] : add->inputs[0];
     if (other == v || !tsr_desc_equal(&s->g->values[add->output].desc, y)) return -1;
@@ -327,7 +270,7 @@ static int add_other(struct lower_state *s, int ci, int v, const struct tsr_tens
 }
 
 /* Marks node ci as fused into kernel k; *out_value becomes its output. 0, or -1 on OOM. */
-static int absorb(struct lower_state *s, struct tsr_kernel *k, int ci, int *out_value) {
+static int absorb(struct tsr_lower_state *s, struct tsr_kernel *k, int ci, int *out_value) {
     s->absorbed[ci] = 1;
     *out_value = s->g->nodes[ci].output;
     return kernel_add_node(k, &s->g->nodes[ci]);
@@ -340,12 +283,12 @@ static void epilogue_name(char *buf, size_t size, const char *base, int bias, in
              act ? "_" : "", act ? tsr_activation_name(act) : "");
 }
 
-static int emit_broadcast_copy(struct lower_state *s, int v, const struct tsr_tensor_desc *to,
+static int emit_broadcast_copy(struct tsr_lower_state *s, int v, const struct tsr_tensor_desc *to,
                                const char *node_name);
 
 /* MatMul operand whose batch dims are neither all 1 nor the output's: expanded to the output's
  * batch dims (returns the TEMP buffer), else -1 (used as is) or -2 (OOM). */
-static int matmul_expand(struct lower_state *s, const struct tsr_node *n, int which) {
+static int matmul_expand(struct tsr_lower_state *s, const struct tsr_node *n, int which) {
     const struct tsr_tensor_desc *d = &s->g->values[n->inputs[which]].desc;
     const struct tsr_tensor_desc *yd = &s->g->values[n->output].desc;
     const struct tsr_tensor_desc *ad = &s->g->values[n->inputs[0]].desc;
@@ -369,7 +312,7 @@ static int matmul_expand(struct lower_state *s, const struct tsr_node *n, int wh
     return b < 0 ? -2 : b;
 }
 
-static tsr_status lower_gemm(struct lower_state *s, int ni) {
+tsr_status tsr_lower_gemm(struct tsr_lower_state *s, int ni) {
     tsr_graph *g = s->g;
     struct tsr_node *n = &g->nodes[ni];
     int exp_a = -1, exp_b = -1;
@@ -462,8 +405,8 @@ static tsr_status lower_gemm(struct lower_state *s, int ni) {
             if (absorb(s, k, ci, &out_value)) return LOWER_OOM();
         }
         ci = single_consumer(s, out_value, TSR_OP_COUNT);
-        if (ci >= 0 && act_of(&g->nodes[ci], &gm->act_p0, &gm->act_p1) != TSR_ACT_NONE) {
-            gm->act = act_of(&g->nodes[ci], &gm->act_p0, &gm->act_p1);
+        if (ci >= 0 && node_activation(&g->nodes[ci], &gm->act_p0, &gm->act_p1) != TSR_ACT_NONE) {
+            gm->act = node_activation(&g->nodes[ci], &gm->act_p0, &gm->act_p1);
             if (absorb(s, k, ci, &out_value)) return LOWER_OOM();
         }
     }
@@ -505,7 +448,7 @@ struct region {
 };
 
 /* Can node ni join the region that produced value v (its operand)? */
-static int can_extend(struct lower_state *s, const struct region *r, int ni) {
+static int can_extend(struct tsr_lower_state *s, const struct region *r, int ni) {
     struct tsr_node *n = &s->g->nodes[ni];
     if (r->n_nodes >= TSR_EW_MAX_INSTRS) return 0;
     int v = r->out_value;
@@ -562,7 +505,7 @@ static void ew_geometry(struct tsr_k_ew *ew, const struct tsr_tensor_desc *od,
 /* Materialises `src` (value v) broadcast to `to` in a new TEMP buffer with a one-instruction COPY
  * region; returns the buffer id or -1 on OOM. Used for MatMul operands whose batch dims are only
  * partly broadcast ([2,2,M,K] x [2,K,N]): the GEMM kernel then sees plain batches. */
-static int emit_broadcast_copy(struct lower_state *s, int v, const struct tsr_tensor_desc *to,
+static int emit_broadcast_copy(struct tsr_lower_state *s, int v, const struct tsr_tensor_desc *to,
                                const char *node_name) {
     int src = buffer_for(s, v);
     int dst = src >= 0 ? add_buffer(s, TSR_BUF_TEMP, to) : -1;
@@ -581,7 +524,7 @@ static int emit_broadcast_copy(struct lower_state *s, int v, const struct tsr_te
     return dst;
 }
 
-static tsr_status emit_region(struct lower_state *s, struct region *r) {
+static tsr_status emit_region(struct tsr_lower_state *s, struct region *r) {
     tsr_graph *g = s->g;
     struct tsr_kernel *k = add_kernel(s, TSR_K_EW);
     if (!k) return LOWER_OOM();
@@ -596,7 +539,7 @@ static tsr_status emit_region(struct lower_state *s, struct region *r) {
     for (int i = 0; i < r->n_nodes; i++) {
         struct tsr_node *n = &g->nodes[r->nodes[i]];
         struct tsr_ew_instr *in = &ew->instrs[i];
-        in->op = (uint8_t)ew_of(n, &in->p0, &in->p1);
+        in->op = (uint8_t)tsr_op_ew(n->op, &n->attrs, &in->p0, &in->p1);
         int16_t opnd[2] = {0, 0};
         for (int q = 0; q < n->n_inputs; q++) {
             int v = n->inputs[q];
@@ -659,7 +602,7 @@ static tsr_status emit_region(struct lower_state *s, struct region *r) {
 
 /* ---------------------------------------------------------------------------------------- */
 
-static tsr_status lower_softmax(struct lower_state *s, int ni) {
+tsr_status tsr_lower_softmax(struct tsr_lower_state *s, int ni) {
     tsr_graph *g = s->g;
     struct tsr_node *n = &g->nodes[ni];
     const struct tsr_tensor_desc *xd = &g->values[n->inputs[0]].desc;
@@ -700,7 +643,7 @@ static tsr_status lower_softmax(struct lower_state *s, int ni) {
 
 /* Adds a kernel of `kind` reading `n_in` values and writing value `out`; names it. NULL on OOM.
  * Buffer lookups happen before the kernel is appended, so the returned pointer stays valid. */
-static struct tsr_kernel *simple_kernel(struct lower_state *s, tsr_kernel_kind kind,
+static struct tsr_kernel *simple_kernel(struct tsr_lower_state *s, tsr_kernel_kind kind,
                                         const char *name, const struct tsr_node *n,
                                         const int *in_values, int n_in, int out_value) {
     int bufs[TSR_KERNEL_MAX_INPUTS];
@@ -722,7 +665,7 @@ static struct tsr_kernel *simple_kernel(struct lower_state *s, tsr_kernel_kind k
     return k;
 }
 
-static tsr_status lower_conv(struct lower_state *s, int ni) {
+tsr_status tsr_lower_conv(struct tsr_lower_state *s, int ni) {
     tsr_graph *g = s->g;
     struct tsr_node *n = &g->nodes[ni];
     const struct tsr_tensor_desc *xd = &g->values[n->inputs[0]].desc;
@@ -777,8 +720,8 @@ static tsr_status lower_conv(struct lower_state *s, int ni) {
             if (absorb(s, k, ci, &out_value)) return LOWER_OOM();
         }
         ci = single_consumer(s, out_value, TSR_OP_COUNT);
-        if (ci >= 0 && act_of(&g->nodes[ci], &cv->act_p0, &cv->act_p1) != TSR_ACT_NONE) {
-            cv->act = act_of(&g->nodes[ci], &cv->act_p0, &cv->act_p1);
+        if (ci >= 0 && node_activation(&g->nodes[ci], &cv->act_p0, &cv->act_p1) != TSR_ACT_NONE) {
+            cv->act = node_activation(&g->nodes[ci], &cv->act_p0, &cv->act_p1);
             if (absorb(s, k, ci, &out_value)) return LOWER_OOM();
         }
     }
@@ -808,7 +751,7 @@ static tsr_status lower_conv(struct lower_state *s, int ni) {
     return TSR_OK;
 }
 
-static tsr_status lower_pool(struct lower_state *s, int ni) {
+tsr_status tsr_lower_pool(struct tsr_lower_state *s, int ni) {
     struct tsr_node *n = &s->g->nodes[ni];
     const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
     struct tsr_window_geometry wg;
@@ -843,7 +786,7 @@ static tsr_status lower_pool(struct lower_state *s, int ni) {
 /* Reduce* and GlobalAveragePool: one kernel per maximal run of adjacent reduced dims (size-1
  * dims ignored), chained through TEMP buffers; sums and maxima compose, and so do means of
  * equal-sized groups. */
-static tsr_status lower_reduce(struct lower_state *s, int ni) {
+tsr_status tsr_lower_reduce(struct tsr_lower_state *s, int ni) {
     struct tsr_node *n = &s->g->nodes[ni];
     const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
     unsigned mask = 0;
@@ -897,7 +840,7 @@ static tsr_status lower_reduce(struct lower_state *s, int ni) {
         int last = ++done_runs == runs;
         int dst = final_buf;
         if (!last) {
-            struct tsr_tensor_desc td = {TSR_F32, 1, {outer * inner}};
+            struct tsr_tensor_desc td = {xd->dtype, 1, {outer * inner}};
             if ((dst = add_buffer(s, TSR_BUF_TEMP, &td)) < 0) return LOWER_OOM();
         }
         struct tsr_kernel *k = add_kernel(s, TSR_K_REDUCE);
@@ -923,7 +866,7 @@ static tsr_status lower_reduce(struct lower_state *s, int ni) {
     return TSR_OK;
 }
 
-static tsr_status lower_transpose(struct lower_state *s, int ni) {
+tsr_status tsr_lower_transpose(struct tsr_lower_state *s, int ni) {
     struct tsr_node *n = &s->g->nodes[ni];
     const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
     int64_t perm[TSR_MAX_RANK], xs[TSR_MAX_RANK], st = 1;
@@ -958,7 +901,7 @@ static tsr_status lower_transpose(struct lower_state *s, int ni) {
     return TSR_OK;
 }
 
-static tsr_status lower_concat(struct lower_state *s, int ni) {
+tsr_status tsr_lower_concat(struct tsr_lower_state *s, int ni) {
     struct tsr_node *n = &s->g->nodes[ni];
     const struct tsr_tensor_desc *yd = &s->g->values[n->output].desc;
     int64_t axis = n->attrs.axis == TSR_AXIS_DEFAULT ? 0 : n->attrs.axis;
@@ -978,7 +921,7 @@ static tsr_status lower_concat(struct lower_state *s, int ni) {
     return TSR_OK;
 }
 
-static tsr_status lower_layernorm(struct lower_state *s, int ni) {
+tsr_status tsr_lower_layernorm(struct tsr_lower_state *s, int ni) {
     struct tsr_node *n = &s->g->nodes[ni];
     const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
     int64_t axis = n->attrs.axis == TSR_AXIS_DEFAULT ? -1 : n->attrs.axis;
@@ -1002,11 +945,78 @@ static tsr_status lower_layernorm(struct lower_state *s, int ni) {
 
 /* ---------------------------------------------------------------------------------------- */
 
+/* Elementwise node: joins the region of an operand if allowed, else opens a new one. A region
+ * is emitted when it can no longer grow: when its output's consumer is not joinable. */
+tsr_status tsr_lower_elementwise(struct tsr_lower_state *s, int i) {
+    tsr_graph *g = s->g;
+    struct tsr_node *n = &g->nodes[i];
+    struct region *regions = s->regions;
+    int *region_of_value = s->region_of_value;
+    tsr_status status;
+    int joined = -1;
+    if (!(s->disable & TSR_FUSE_ELEMENTWISE))
+        for (int k = 0; k < n->n_inputs && joined < 0; k++) {
+            int rv = region_of_value[n->inputs[k]];
+            if (rv >= 0 && can_extend(s, &regions[rv], i)) joined = rv;
+        }
+    /* Other operands that are outputs of regions still waiting for this node: they
+     * are complete now, emit them first. */
+    for (int k = 0; k < n->n_inputs; k++) {
+        int rv = region_of_value[n->inputs[k]];
+        if (rv >= 0 && rv != joined && regions[rv].pending) {
+            regions[rv].pending = 0;
+            if ((status = emit_region(s, &regions[rv])) != TSR_OK) return status;
+        }
+    }
+    struct region *r;
+    if (joined >= 0) {
+        r = &regions[joined];
+    } else {
+        joined = s->n_regions++;
+        r = &regions[joined];
+    }
+    for (int k = 0; k < n->n_inputs; k++) {
+        int v = n->inputs[k];
+        if (v == r->out_value && r->n_nodes > 0) continue;
+        int found = 0;
+        for (int j = 0; j < r->n_inputs; j++)
+            if (r->inputs[j] == v) found = 1;
+        if (!found) r->inputs[r->n_inputs++] = v;
+    }
+    r->nodes[r->n_nodes++] = i;
+    if (r->n_nodes > 1) region_of_value[r->out_value] = -1;
+    r->out_value = n->output;
+    region_of_value[n->output] = joined;
+    /* Emit now unless the single consumer of the output can extend the region. */
+    int v = n->output, next = s->consumer[v];
+    int extend = !(s->disable & TSR_FUSE_ELEMENTWISE) && next >= 0 &&
+                 tsr_op_is_elementwise(g->nodes[next].op) && can_extend(s, r, next);
+    r->pending = extend;
+    if (!extend) return emit_region(s, r);
+    return TSR_OK;
+}
+
+/* Reshape, Flatten, Identity: no kernel (the output shares the input's buffer, see tsr_lower). */
+tsr_status tsr_lower_view(struct tsr_lower_state *s, int ni) {
+    (void)s, (void)ni;
+    return TSR_OK;
+}
+
+/* BatchNormalization reaches lowering only when the BN pass could not fold it. */
+tsr_status tsr_lower_batchnorm(struct tsr_lower_state *s, int ni) {
+    return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
+                   "node '%s' (BatchNormalization): scale, B, mean and var must be "
+                   "constants (they are folded at compile time)",
+                   s->g->nodes[ni].name);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
 tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *out,
                      int **value_buffer) {
-    struct lower_state st;
+    struct tsr_lower_state st;
     memset(&st, 0, sizeof st);
-    struct lower_state *s = &st;
+    struct tsr_lower_state *s = &st;
     s->g = g;
     s->ctx = g->ctx;
     s->disable = disable_fusion;
@@ -1022,10 +1032,10 @@ tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *
     s->buf_of = malloc(nv * sizeof(int));
     s->ready = calloc(nv, 1);
     s->absorbed = calloc(nn, sizeof(int));
-    struct region *regions = calloc(nn, sizeof *regions);
-    int *region_of_value = malloc(nv * sizeof(int));
+    s->regions = calloc(nn, sizeof *s->regions);
+    s->region_of_value = malloc(nv * sizeof(int));
     if (!s->root || !s->n_uses || !s->consumer || !s->is_output || !s->buf_of || !s->ready ||
-        !s->absorbed || !regions || !region_of_value) {
+        !s->absorbed || !s->regions || !s->region_of_value) {
         status = LOWER_OOM();
         goto done;
     }
@@ -1033,13 +1043,13 @@ tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *
         s->root[v] = v;
         s->consumer[v] = -1;
         s->buf_of[v] = -1;
-        region_of_value[v] = -1;
+        s->region_of_value[v] = -1;
     }
     for (int i = 0; i < g->n_nodes; i++) {
         struct tsr_node *n = &g->nodes[i];
         if (n->dead) continue;
         for (int k = 0; k < n->n_inputs; k++) {
-            if (n->op == TSR_OP_RESHAPE && k == 1) continue; /* shape: compile-time constant */
+            if (tsr_op_const_input(n->op, k, NULL, NULL)) continue; /* e.g. Reshape's shape */
             int v = n->inputs[k];
             int dup = 0;
             for (int q = 0; q < k; q++)
@@ -1051,7 +1061,7 @@ tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *
             s->n_uses[v]++;
             s->consumer[v] = i;
         }
-        if (is_view(n->op)) s->root[n->output] = n->inputs[0];
+        if (tsr_op_is_view(n->op)) s->root[n->output] = n->inputs[0];
     }
     for (int o = 0; o < g->n_outputs; o++) {
         s->is_output[g->outputs[o].value] = 1;
@@ -1059,78 +1069,12 @@ tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *
     }
     /* A view counts as a consumer of its input and is no fusable op, so fusion never looks
      * through a view. */
-    /* Walk nodes in order: epilogues and regions. */
-    int n_regions = 0;
+    /* Walk nodes in order; each op's lowering (op_table.inc) emits its kernels, absorbing
+     * epilogues and growing elementwise regions. */
     for (int i = 0; i < g->n_nodes; i++) {
         struct tsr_node *n = &g->nodes[i];
-        if (n->dead || s->absorbed[i] || is_view(n->op)) continue;
-        if (n->op == TSR_OP_GEMM || n->op == TSR_OP_MATMUL) {
-            if ((status = lower_gemm(s, i)) != TSR_OK) goto done;
-        } else if (n->op == TSR_OP_SOFTMAX) {
-            if ((status = lower_softmax(s, i)) != TSR_OK) goto done;
-        } else if (n->op == TSR_OP_CONV) {
-            if ((status = lower_conv(s, i)) != TSR_OK) goto done;
-        } else if (n->op == TSR_OP_MAXPOOL || n->op == TSR_OP_AVGPOOL) {
-            if ((status = lower_pool(s, i)) != TSR_OK) goto done;
-        } else if (n->op == TSR_OP_GLOBALAVGPOOL || n->op == TSR_OP_REDUCEMEAN ||
-                   n->op == TSR_OP_REDUCESUM || n->op == TSR_OP_REDUCEMAX) {
-            if ((status = lower_reduce(s, i)) != TSR_OK) goto done;
-        } else if (n->op == TSR_OP_TRANSPOSE) {
-            if ((status = lower_transpose(s, i)) != TSR_OK) goto done;
-        } else if (n->op == TSR_OP_CONCAT) {
-            if ((status = lower_concat(s, i)) != TSR_OK) goto done;
-        } else if (n->op == TSR_OP_LAYERNORM) {
-            if ((status = lower_layernorm(s, i)) != TSR_OK) goto done;
-        } else if (n->op == TSR_OP_BATCHNORM) {
-            status = TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
-                             "node '%s' (BatchNormalization): scale, B, mean and var must be "
-                             "constants (they are folded at compile time)",
-                             n->name);
-            goto done;
-        } else if (tsr_op_is_elementwise(n->op)) {
-            /* Join the region of an operand if allowed, else open a new one. The region is
-             * emitted when it can no longer grow: when its output's consumer is not joinable. */
-            int joined = -1;
-            if (!(s->disable & TSR_FUSE_ELEMENTWISE))
-                for (int k = 0; k < n->n_inputs && joined < 0; k++) {
-                    int rv = region_of_value[n->inputs[k]];
-                    if (rv >= 0 && can_extend(s, &regions[rv], i)) joined = rv;
-                }
-            /* Other operands that are outputs of regions still waiting for this node: they
-             * are complete now, emit them first. */
-            for (int k = 0; k < n->n_inputs; k++) {
-                int rv = region_of_value[n->inputs[k]];
-                if (rv >= 0 && rv != joined && regions[rv].pending) {
-                    regions[rv].pending = 0;
-                    if ((status = emit_region(s, &regions[rv])) != TSR_OK) goto done;
-                }
-            }
-            struct region *r;
-            if (joined >= 0) {
-                r = &regions[joined];
-            } else {
-                joined = n_regions++;
-                r = &regions[joined];
-            }
-            for (int k = 0; k < n->n_inputs; k++) {
-                int v = n->inputs[k];
-                if (v == r->out_value && r->n_nodes > 0) continue;
-                int found = 0;
-                for (int j = 0; j < r->n_inputs; j++)
-                    if (r->inputs[j] == v) found = 1;
-                if (!found) r->inputs[r->n_inputs++] = v;
-            }
-            r->nodes[r->n_nodes++] = i;
-            if (r->n_nodes > 1) region_of_value[r->out_value] = -1;
-            r->out_value = n->output;
-            region_of_value[n->output] = joined;
-            /* Emit now unless the single consumer of the output can extend the region. */
-            int v = n->output, next = s->consumer[v];
-            int extend = !(s->disable & TSR_FUSE_ELEMENTWISE) && next >= 0 &&
-                         tsr_op_is_elementwise(g->nodes[next].op) && can_extend(s, r, next);
-            r->pending = extend;
-            if (!extend && (status = emit_region(s, r)) != TSR_OK) goto done;
-        }
+        if (n->dead || s->absorbed[i]) continue;
+        if ((status = tsr_op_def(n->op)->lower(s, i)) != TSR_OK) goto done;
     }
     /* Graph outputs: write in place, or copy. */
     prog.n_outputs = g->n_outputs;
@@ -1181,6 +1125,9 @@ tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *
         }
         prog.input_buffers[i] = b;
     }
+    /* Every kernel computes in its output's dtype (its inputs' too: tsr_program_check_dtypes). */
+    for (int i = 0; i < prog.n_kernels; i++)
+        prog.kernels[i].dtype = prog.buffers[prog.kernels[i].output].desc.dtype;
     status = tsr_memplan(s->ctx, s->p);
     if (status == TSR_OK && value_buffer) {
         *value_buffer = malloc(nv * sizeof(int));
@@ -1199,8 +1146,8 @@ done:
     free(s->buf_of);
     free(s->ready);
     free(s->absorbed);
-    free(regions);
-    free(region_of_value);
+    free(s->regions);
+    free(s->region_of_value);
     if (status != TSR_OK) {
         tsr_program_free(&prog);
         return status;

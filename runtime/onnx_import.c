@@ -8,12 +8,15 @@
  *   - initializers are constants, also when they are listed in graph.input (IR version < 4);
  *   - graph inputs with dim_param / unset dims take the caller's override, else 1;
  *   - Constant nodes (value, value_float(s), value_int(s)) become constants;
- *   - Gemm, MatMul, Add, Sub, Mul, Div, Relu, Sigmoid, Tanh, Softmax, Flatten, Reshape, Identity
- *     map 1:1 onto tsr_op; Softmax before opset 13 coerces its input to 2-D at `axis`
- *     (default 1), from opset 13 on it works on one axis (default -1).
+ *   - every other node maps 1:1 onto the tsr_op of the operator table
+ *     (runtime/ops/op_table.inc), which also gives its attributes (names, types, defaults), the
+ *     ONNX inputs read as attributes (Clip min/max, Reduce* axes) and the opset-dependent
+ *     defaults (Softmax before opset 13 coerces its input to 2-D at `axis`, default 1; from
+ *     opset 13 on it works on one axis, default -1).
  * Anything else is refused with a status and a message naming the file, the node and the op.
  */
 #include "runtime/graph.h"
+#include "runtime/ops/op_table.h"
 
 #include "onnx/onnx.pb-c.h"
 
@@ -284,186 +287,54 @@ static tsr_status add_input(struct onnx_importer *im, const Onnx__ValueInfoProto
 /* Nodes                                                                                       */
 /* ------------------------------------------------------------------------------------------ */
 
-/* tsr_op for an ONNX op_type, or -1. */
-static int op_from_name(const char *op_type) {
-#define TSR_X_MATCH(sym, onnx, min_in, max_in)                                                     \
-    if (!strcmp(op_type, onnx)) return TSR_OP_##sym;
-    TSR_OP_LIST(TSR_X_MATCH)
-#undef TSR_X_MATCH
-    return -1;
-}
-
-static void op_arity(tsr_op op, int *mn, int *mx) {
-    switch (op) {
-#define TSR_X_ARITY(sym, onnx, min_in, max_in)                                                     \
-    case TSR_OP_##sym:                                                                             \
-        *mn = min_in;                                                                              \
-        *mx = max_in;                                                                              \
-        return;
-        TSR_OP_LIST(TSR_X_ARITY)
-#undef TSR_X_ARITY
-    default:
-        *mn = *mx = 0;
-    }
-}
-
-static int domain_is_default(const char *d) {
-    return !d || !*d || !strcmp(d, "ai.onnx");
-}
-
-/* Which op takes which attribute, and of what type (ONNX operator pages). */
-enum attr_type { AT_INT, AT_FLOAT, AT_INTS, AT_STRING };
-#define OPS(...) ((const tsr_op[]){__VA_ARGS__, TSR_OP_COUNT})
-static const struct attr_rule {
-    const char *name;
-    enum attr_type type;
-    const tsr_op *ops; /* terminated by TSR_OP_COUNT */
-} ATTR_RULES[] = {
-    {"alpha", AT_FLOAT, OPS(TSR_OP_GEMM, TSR_OP_LEAKYRELU)},
-    {"beta", AT_FLOAT, OPS(TSR_OP_GEMM)},
-    {"transA", AT_INT, OPS(TSR_OP_GEMM)},
-    {"transB", AT_INT, OPS(TSR_OP_GEMM)},
-    {"broadcast", AT_INT, OPS(TSR_OP_GEMM)},
-    {"axis", AT_INT, OPS(TSR_OP_SOFTMAX, TSR_OP_FLATTEN, TSR_OP_CONCAT, TSR_OP_LAYERNORM)},
-    {"allowzero", AT_INT, OPS(TSR_OP_RESHAPE)},
-    {"kernel_shape", AT_INTS, OPS(TSR_OP_CONV, TSR_OP_MAXPOOL, TSR_OP_AVGPOOL)},
-    {"strides", AT_INTS, OPS(TSR_OP_CONV, TSR_OP_MAXPOOL, TSR_OP_AVGPOOL)},
-    {"pads", AT_INTS, OPS(TSR_OP_CONV, TSR_OP_MAXPOOL, TSR_OP_AVGPOOL)},
-    {"dilations", AT_INTS, OPS(TSR_OP_CONV, TSR_OP_MAXPOOL, TSR_OP_AVGPOOL)},
-    {"group", AT_INT, OPS(TSR_OP_CONV)},
-    {"auto_pad", AT_STRING, OPS(TSR_OP_CONV, TSR_OP_MAXPOOL, TSR_OP_AVGPOOL)},
-    {"ceil_mode", AT_INT, OPS(TSR_OP_MAXPOOL, TSR_OP_AVGPOOL)},
-    {"count_include_pad", AT_INT, OPS(TSR_OP_AVGPOOL)},
-    {"storage_order", AT_INT, OPS(TSR_OP_MAXPOOL)},
-    {"perm", AT_INTS, OPS(TSR_OP_TRANSPOSE)},
-    {"axes", AT_INTS, OPS(TSR_OP_REDUCEMEAN, TSR_OP_REDUCESUM, TSR_OP_REDUCEMAX)},
-    {"keepdims", AT_INT, OPS(TSR_OP_REDUCEMEAN, TSR_OP_REDUCESUM, TSR_OP_REDUCEMAX)},
-    {"noop_with_empty_axes", AT_INT, OPS(TSR_OP_REDUCEMEAN, TSR_OP_REDUCESUM, TSR_OP_REDUCEMAX)},
-    {"epsilon", AT_FLOAT, OPS(TSR_OP_BATCHNORM, TSR_OP_LAYERNORM)},
-    {"momentum", AT_FLOAT, OPS(TSR_OP_BATCHNORM)},
-    {"training_mode", AT_INT, OPS(TSR_OP_BATCHNORM)},
-    {"spatial", AT_INT, OPS(TSR_OP_BATCHNORM)},
-    {"stash_type", AT_INT, OPS(TSR_OP_LAYERNORM)},
-    {"min", AT_FLOAT, OPS(TSR_OP_CLIP)},
-    {"max", AT_FLOAT, OPS(TSR_OP_CLIP)},
-    {"approximate", AT_STRING, OPS(TSR_OP_GELU)},
-};
-
-static const struct attr_rule *attr_rule(tsr_op op, const char *name) {
-    for (size_t i = 0; i < sizeof ATTR_RULES / sizeof ATTR_RULES[0]; i++) {
-        if (strcmp(ATTR_RULES[i].name, name)) continue;
-        for (const tsr_op *o = ATTR_RULES[i].ops; *o != TSR_OP_COUNT; o++)
-            if (*o == op) return &ATTR_RULES[i];
-    }
-    return NULL;
-}
-
-/* Copies an INTS attribute of at most `max` values into dst. -1 when longer. */
-static int copy_ints(const Onnx__AttributeProto *a, int64_t *dst, size_t max, int *n) {
-    if (a->n_ints > max) return -1;
-    for (size_t i = 0; i < a->n_ints; i++)
-        dst[i] = a->ints[i];
-    if (n) *n = (int)a->n_ints;
-    return 0;
-}
-
-/* Reads one attribute of node `nl` into attrs. Returns TSR_OK, TSR_E_PARSE (wrong attribute
- * type), TSR_E_UNSUPPORTED (an attribute this op does not know, or a value that would change the
+/* Reads one attribute of node `nl` into attrs, as its spec in the operator table says
+ * (runtime/ops/op_table.inc). Returns TSR_OK, TSR_E_PARSE (wrong attribute type),
+ * TSR_E_UNSUPPORTED (an attribute this op does not know, or a value that would change the
  * semantics: 1-D/3-D windows, storage_order 1, training_mode 1, an unknown auto_pad). */
 static tsr_status read_attr(struct onnx_importer *im, tsr_op op, const char *nl,
                             const Onnx__AttributeProto *a, struct tsr_op_attrs *attrs) {
     const char *an = a->name ? a->name : "";
     const char *opn = tsr_op_name(op);
-    const struct attr_rule *rule = attr_rule(op, an);
-    if (!rule)
+    const struct tsr_attr_spec *spec = tsr_op_attr(op, an);
+    if (!spec)
         return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
                        "%s: node '%s' (%s): attribute '%s' is not supported", im->label, nl, opn,
                        an);
     int type = a->has_type ? (int)a->type : 0;
-    static const int want[] = {
-        ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT,
-        ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING};
-    static const char *const type_names[] = {"an int", "a float", "a list of ints", "a string"};
-    int untyped_ok = (rule->type == AT_INT && a->has_i) || (rule->type == AT_FLOAT && a->has_f) ||
-                     (rule->type == AT_INTS && a->n_ints) || (rule->type == AT_STRING && a->has_s);
-    if (!(type == want[rule->type] || (!type && untyped_ok)))
+    static const int want[] = {[TSR_ATTR_T_INT] = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT,
+                               [TSR_ATTR_T_FLOAT] = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT,
+                               [TSR_ATTR_T_INTS] = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS,
+                               [TSR_ATTR_T_STRING] = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING};
+    static const char *const type_names[] = {[TSR_ATTR_T_INT] = "an int",
+                                             [TSR_ATTR_T_FLOAT] = "a float",
+                                             [TSR_ATTR_T_INTS] = "a list of ints",
+                                             [TSR_ATTR_T_STRING] = "a string"};
+    int untyped_ok = (spec->type == TSR_ATTR_T_INT && a->has_i) ||
+                     (spec->type == TSR_ATTR_T_FLOAT && a->has_f) ||
+                     (spec->type == TSR_ATTR_T_INTS && a->n_ints) ||
+                     (spec->type == TSR_ATTR_T_STRING && a->has_s);
+    if (!(type == want[spec->type] || (!type && untyped_ok)))
         return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s): attribute '%s' must be %s",
-                       im->label, nl, opn, an, type_names[rule->type]);
-    int64_t iv = a->i;
-    float fv = a->f;
-    char sv[32] = "";
-    if (rule->type == AT_STRING)
+                       im->label, nl, opn, an, type_names[spec->type]);
+    int bad = 0;
+    switch (spec->type) {
+    case TSR_ATTR_T_INT:
+        bad = tsr_attr_store_int(spec, attrs, a->i);
+        break;
+    case TSR_ATTR_T_FLOAT:
+        bad = tsr_attr_store_float(spec, attrs, a->f);
+        break;
+    case TSR_ATTR_T_INTS:
+        bad = tsr_attr_store_ints(spec, attrs, a->ints, a->n_ints);
+        break;
+    case TSR_ATTR_T_STRING: {
+        char sv[32];
         snprintf(sv, sizeof sv, "%.*s", (int)(a->s.len < 31 ? a->s.len : 31),
                  (const char *)a->s.data);
-    int bad = 0;
-    if (!strcmp(an, "alpha")) {
-        if (op == TSR_OP_GEMM)
-            attrs->alpha = fv;
-        else
-            attrs->leaky_alpha = fv;
-    } else if (!strcmp(an, "beta"))
-        attrs->beta = fv;
-    else if (!strcmp(an, "transA"))
-        attrs->trans_a = iv != 0;
-    else if (!strcmp(an, "transB"))
-        attrs->trans_b = iv != 0;
-    else if (!strcmp(an, "axis"))
-        attrs->axis = iv;
-    else if (!strcmp(an, "allowzero"))
-        attrs->allowzero = iv != 0;
-    else if (!strcmp(an, "kernel_shape"))
-        bad = a->n_ints != 2 || copy_ints(a, attrs->kernel_shape, 2, NULL);
-    else if (!strcmp(an, "strides"))
-        bad = a->n_ints != 2 || copy_ints(a, attrs->strides, 2, NULL);
-    else if (!strcmp(an, "dilations"))
-        bad = a->n_ints != 2 || copy_ints(a, attrs->dilations, 2, NULL);
-    else if (!strcmp(an, "pads"))
-        bad = a->n_ints != 4 || copy_ints(a, attrs->pads, 4, NULL);
-    else if (!strcmp(an, "group"))
-        attrs->group = iv;
-    else if (!strcmp(an, "ceil_mode"))
-        attrs->ceil_mode = iv != 0;
-    else if (!strcmp(an, "count_include_pad"))
-        attrs->count_include_pad = iv != 0;
-    else if (!strcmp(an, "storage_order"))
-        bad = iv != 0;
-    else if (!strcmp(an, "training_mode"))
-        bad = iv != 0;
-    else if (!strcmp(an, "spatial"))
-        bad = iv != 1;
-    else if (!strcmp(an, "perm"))
-        bad = copy_ints(a, attrs->perm, TSR_MAX_RANK, &attrs->n_perm);
-    else if (!strcmp(an, "axes"))
-        bad = copy_ints(a, attrs->axes, TSR_MAX_RANK, &attrs->n_axes);
-    else if (!strcmp(an, "keepdims"))
-        attrs->keepdims = iv != 0;
-    else if (!strcmp(an, "noop_with_empty_axes"))
-        attrs->noop_with_empty_axes = iv != 0;
-    else if (!strcmp(an, "epsilon"))
-        attrs->epsilon = fv;
-    else if (!strcmp(an, "min"))
-        attrs->clip_min = fv;
-    else if (!strcmp(an, "max"))
-        attrs->clip_max = fv;
-    else if (!strcmp(an, "approximate")) {
-        if (!strcmp(sv, "tanh"))
-            attrs->gelu_tanh = 1;
-        else
-            bad = strcmp(sv, "none") != 0;
-    } else if (!strcmp(an, "auto_pad")) {
-        if (!strcmp(sv, "NOTSET"))
-            attrs->auto_pad = TSR_AUTO_PAD_NOTSET;
-        else if (!strcmp(sv, "SAME_UPPER"))
-            attrs->auto_pad = TSR_AUTO_PAD_SAME_UPPER;
-        else if (!strcmp(sv, "SAME_LOWER"))
-            attrs->auto_pad = TSR_AUTO_PAD_SAME_LOWER;
-        else if (!strcmp(sv, "VALID"))
-            attrs->auto_pad = TSR_AUTO_PAD_VALID;
-        else
-            bad = 1;
+        bad = tsr_attr_store_string(spec, attrs, sv);
+        break;
     }
-    /* momentum, stash_type, Gemm "broadcast" (opset < 7: 1 is today's rule; 0 demands C of
-     * exactly [M, N], a subset of what unidirectional broadcasting accepts): no effect here. */
+    }
     if (bad)
         return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
                        "%s: node '%s' (%s): attribute '%s' has a value that is not supported "
@@ -535,16 +406,20 @@ static tsr_status check_nodes(struct onnx_importer *im, const Onnx__GraphProto *
         const Onnx__NodeProto *n = g->node[i];
         const char *nl = node_label(n, (int)i, buf, sizeof buf);
         const char *type = n->op_type ? n->op_type : "";
-        if (!domain_is_default(n->domain))
+        int op = tsr_op_from_onnx(n->domain, type);
+        if (op < 0 && !tsr_op_domain_is_default(n->domain))
             return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
                            "%s: node '%s': op '%s' of domain '%s' "
                            "is not supported",
                            im->label, nl, type, n->domain);
-        if (strcmp(type, "Constant") && op_from_name(type) < 0)
+        if (strcmp(type, "Constant") && op < 0)
             return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED, "%s: node '%s': op '%s' is not supported",
                            im->label, nl, type);
-        if (op_from_name(type) == TSR_OP_RESHAPE && n->n_input >= 2) {
-            const char *shp = n->input[1];
+        /* Inputs the table says are compile-time constants (Reshape's shape). */
+        const char *what;
+        for (size_t ci = 0; op >= 0 && ci < n->n_input; ci++) {
+            if (!tsr_op_const_input((tsr_op)op, (int)ci, NULL, &what)) continue;
+            const char *shp = n->input[ci];
             int is_const = is_initializer(g, shp);
             for (size_t j = 0; !is_const && j < i; j++)
                 if (g->node[j]->op_type && !strcmp(g->node[j]->op_type, "Constant") &&
@@ -558,10 +433,10 @@ static tsr_status check_nodes(struct onnx_importer *im, const Onnx__GraphProto *
                     if (!strcmp(g->node[j]->output[k], shp)) defined = 1;
             if (defined && !is_const)
                 return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
-                               "%s: node '%s' (Reshape): the shape "
-                               "input '%s' is not a constant; only constant shapes are "
+                               "%s: node '%s' (%s): the %s "
+                               "input '%s' is not a constant; only constant %ss are "
                                "supported",
-                               im->label, nl, shp);
+                               im->label, nl, type, what, shp, what);
         }
     }
     return TSR_OK;
@@ -577,32 +452,32 @@ static int output_used(const Onnx__GraphProto *g, const char *name) {
     return 0;
 }
 
-/* Reads a constant input that tessera takes as an attribute: Clip min (1) / max (2), Reduce*
- * axes (1). Returns TSR_OK or TSR_E_UNSUPPORTED (not a constant, wrong size or type). */
+/* Reads ONNX input i of node `nl`, a constant that tessera takes as attribute `spec` (the
+ * table's TSR_ATTR_INPUT rows: Clip min / max, Reduce* axes). Returns TSR_OK or
+ * TSR_E_UNSUPPORTED (not a constant, wrong size or type). */
 static tsr_status attr_from_input(struct onnx_importer *im, tsr_op op, const char *nl, int i,
-                                  const struct onnx_slot *s, struct tsr_op_attrs *attrs) {
+                                  const struct tsr_attr_spec *spec, const struct onnx_slot *s,
+                                  struct tsr_op_attrs *attrs) {
     const struct tsr_value_info *v = &im->graph->values[s->value];
     int64_t n = tsr_desc_elements(&v->desc);
     if (!v->data)
         return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
                        "%s: node '%s' (%s): input %d ('%s') must be a constant", im->label, nl,
                        tsr_op_name(op), i, v->name);
-    if (op == TSR_OP_CLIP) {
-        if (n != 1 || v->desc.dtype != TSR_F32)
+    if (spec->type == TSR_ATTR_T_FLOAT) {
+        if (n != 1 || v->desc.dtype != TSR_F32 ||
+            tsr_attr_store_float(spec, attrs, *(const float *)v->data))
             return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
-                           "%s: node '%s' (Clip): %s must be one float32 value", im->label, nl,
-                           i == 1 ? "min" : "max");
-        *(i == 1 ? &attrs->clip_min : &attrs->clip_max) = *(const float *)v->data;
+                           "%s: node '%s' (%s): %s must be one float32 value", im->label, nl,
+                           tsr_op_name(op), spec->name);
         return TSR_OK;
     }
-    if (v->desc.dtype != TSR_I64 || v->desc.rank != 1 || n > TSR_MAX_RANK)
+    if (spec->type != TSR_ATTR_T_INTS || v->desc.dtype != TSR_I64 || v->desc.rank != 1 ||
+        n > spec->len || tsr_attr_store_ints(spec, attrs, v->data, (size_t)n))
         return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
-                       "%s: node '%s' (%s): axes must be a 1-D int64 constant of at most %d "
+                       "%s: node '%s' (%s): %s must be a 1-D int64 constant of at most %d "
                        "values",
-                       im->label, nl, tsr_op_name(op), TSR_MAX_RANK);
-    for (int64_t k = 0; k < n; k++)
-        attrs->axes[k] = ((const int64_t *)v->data)[k];
-    attrs->n_axes = (int)n;
+                       im->label, nl, tsr_op_name(op), spec->name, spec->len);
     return TSR_OK;
 }
 
@@ -633,24 +508,24 @@ static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, i
                            nl);
         return add_constant_node(im, n, nl);
     }
-    tsr_op op = (tsr_op)op_from_name(type);
-    int mn, mx;
-    op_arity(op, &mn, &mx);
+    tsr_op op = (tsr_op)tsr_op_from_onnx(n->domain, type);
+    const struct tsr_op_def *def = tsr_op_def(op);
+    /* Inputs that ONNX passes as tensors but tessera takes as attributes (they must be
+     * constants) follow the node inputs: Clip's min/max (opset >= 11), Reduce*'s axes (ReduceSum
+     * >= 13, others >= 18). */
+    int mn = def->min_in, mx = def->max_in + tsr_op_attr_input_count(op);
+    int attr_inputs_from = mx;
+    for (int k = mx - 1; k >= 0; k--)
+        if (tsr_op_attr_input(op, k)) attr_inputs_from = k;
     tsr_value in[8];
     int n_in = 0;
     struct tsr_op_attrs attrs = tsr_op_attrs_default();
-    /* Inputs that ONNX passes as tensors but tessera takes as attributes (they must be
-     * constants): Clip's min/max (opset >= 11), Reduce*'s axes (ReduceSum >= 13, others >= 18). */
-    int attr_inputs_from =
-        (op == TSR_OP_CLIP)                                                             ? 1
-        : (op == TSR_OP_REDUCESUM || op == TSR_OP_REDUCEMEAN || op == TSR_OP_REDUCEMAX) ? 1
-                                                                                        : 99;
-    if (attr_inputs_from < 99) mx = op == TSR_OP_CLIP ? 3 : 2;
     for (size_t i = 0; i < n->n_input; i++) {
         const char *iname = n->input[i] ? n->input[i] : "";
+        const struct tsr_attr_spec *as = tsr_op_attr_input(op, (int)i);
         if (!*iname) {
             /* An empty name is an absent optional input. */
-            if ((op == TSR_OP_GEMM && i == 2) || (op == TSR_OP_LAYERNORM && i == 2) ||
+            if ((def->empty_from > 0 && (int)i >= def->empty_from && (int)i < def->max_in) ||
                 (int)i >= attr_inputs_from)
                 continue;
             return TSR_ERR(im->ctx, TSR_E_PARSE,
@@ -669,8 +544,8 @@ static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, i
                            "%s: node '%s' (%s): input '%s' is not defined "
                            "by an earlier node, an initializer or a graph input",
                            im->label, nl, type, iname);
-        if ((int)i >= attr_inputs_from) {
-            tsr_status st = attr_from_input(im, op, nl, (int)i, s, &attrs);
+        if (as) {
+            tsr_status st = attr_from_input(im, op, nl, (int)i, as, s, &attrs);
             if (st != TSR_OK) return st;
             continue;
         }
@@ -679,12 +554,7 @@ static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, i
     if (n_in < mn)
         return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s) has %d inputs, %d expected",
                        im->label, nl, type, n_in, mn);
-    if (op == TSR_OP_FLATTEN) attrs.axis = 1;
-    if (op == TSR_OP_SOFTMAX) {
-        /* Softmax-1/-11 coerce to 2-D at axis (default 1); Softmax-13 is per axis (default -1) */
-        attrs.softmax_2d = im->opset < 13;
-        attrs.axis = im->opset < 13 ? 1 : -1;
-    }
+    tsr_op_onnx_defaults(op, im->opset, &attrs);
     for (size_t i = 0; i < n->n_attribute; i++) {
         tsr_status st = read_attr(im, op, nl, n->attribute[i], &attrs);
         if (st != TSR_OK) return st;
@@ -705,7 +575,7 @@ static tsr_status import_model(struct onnx_importer *im, const Onnx__ModelProto 
     im->model_graph = g;
     im->opset = -1;
     for (size_t i = 0; i < m->n_opset_import; i++)
-        if (domain_is_default(m->opset_import[i]->domain) && m->opset_import[i]->has_version)
+        if (tsr_op_domain_is_default(m->opset_import[i]->domain) && m->opset_import[i]->has_version)
             im->opset = m->opset_import[i]->version;
     if (im->opset < 0) {
         tsr_log(im->ctx, TSR_LOG_WARN, "%s: no opset for the default domain; assuming 13",

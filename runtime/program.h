@@ -3,13 +3,16 @@
  * backend interface that turns it into something that runs (prepare / execute / release) is
  * runtime/backend.h.
  *
- * Lowering (runtime/lower.c) produces a tsr_program: f32 buffers and an ordered list of kernels
+ * Lowering (runtime/lower.c) produces a tsr_program: typed buffers and an ordered list of kernels
  * (GEMM with fused epilogue, fused elementwise region, softmax, copy). Reshape/Flatten/Identity
  * are views and produce no kernel. A backend (runtime/backend.h) `prepare`s the
  * program once (memory, constants, kernel choice or generation) and then `execute`s it per run.
  *
  * Every kernel writes one output buffer, contiguous row-major. Geometry is fully resolved at
- * lowering: backends need no graph knowledge.
+ * lowering: backends need no graph knowledge. Every buffer carries its dtype (the graph value's)
+ * and every kernel the dtype it computes in; a backend declares per kernel kind which dtypes it
+ * has kernels for and its prepare refuses the rest (tsr_program_check_dtypes). Today every
+ * kernel computes in float32 and every backend declares float32 only.
  */
 #ifndef TSR_RUNTIME_PROGRAM_H
 #define TSR_RUNTIME_PROGRAM_H
@@ -38,7 +41,8 @@
       "(0.5f * a * (1.0f + tanh(0.79788456080286536f * (a + 0.044715f * a * a * a))))")            \
     X(LEAKY_RELU, 1, "(a >= 0.0f ? a : p0 * a)")                                                   \
     X(CLIP, 1, "fmin(fmax(a, p0), p1)")                                                            \
-    X(POW, 2, "pow(a, b)")
+    X(POW, 2, "pow(a, b)")                                                                         \
+    X(NEG, 1, "(-a)")
 
 typedef enum {
 #define TSR_X_EW(name, arity, expr) TSR_EW_##name,
@@ -213,6 +217,9 @@ struct tsr_kernel {
     int output;                        /* buffer id */
     uint64_t flops;                    /* multiply-add = 2 */
     uint64_t bytes;                    /* bytes read + written (estimate) */
+    /* Element type the kernel computes in: every input and the output buffer has this dtype
+     * (set by lowering from the output value; hand-built programs set it too). */
+    tsr_dtype dtype;
     union {
         struct tsr_k_gemm gemm;
         struct tsr_k_ew ew;
@@ -236,11 +243,11 @@ typedef enum {
 
 struct tsr_buffer {
     tsr_buffer_kind kind;
-    struct tsr_tensor_desc desc; /* always f32 */
+    struct tsr_tensor_desc desc; /* type and shape of the graph value it holds */
     size_t bytes;
-    int io_index;      /* INPUT / OUTPUT */
-    float *const_data; /* CONST (owned by the program, 64-byte aligned) */
-    size_t offset;     /* TEMP: byte offset in the arena, multiple of 64 */
+    int io_index;     /* INPUT / OUTPUT */
+    void *const_data; /* CONST: desc.dtype elements (owned by the program, 64-byte aligned) */
+    size_t offset;    /* TEMP: byte offset in the arena, multiple of 64 */
 };
 
 struct tsr_program {
@@ -257,5 +264,24 @@ struct tsr_program {
 };
 
 void tsr_program_free(struct tsr_program *prog);
+
+/* Kernel element types (runtime/program_check.c). A backend declares, per kernel kind, the set
+ * of dtypes it has kernels for: bit TSR_DTYPE_BIT(dtype) set when it has one. */
+typedef uint32_t tsr_dtype_set;
+#define TSR_DTYPE_BIT(dtype) ((tsr_dtype_set)1u << (unsigned)(dtype))
+typedef tsr_dtype_set tsr_kernel_dtypes_fn(tsr_kernel_kind kind);
+
+/* 1 when kernel k of prog computes in a dtype `declared` lists for its kind and every argument
+ * buffer (inputs and output) has that dtype; else 0 with *bad_dtype the offending dtype and
+ * *bad_arg the argument (0 .. n_inputs - 1: input, n_inputs: the output; -1: the kernel's own
+ * dtype is not declared). Buffer ids outside the program are not judged here (the backends'
+ * kernel checks report them). Pure; thread-safe. bad_dtype / bad_arg may be NULL. */
+int tsr_kernel_dtypes_ok(const struct tsr_program *prog, const struct tsr_kernel *k,
+                         tsr_kernel_dtypes_fn *declared, tsr_dtype *bad_dtype, int *bad_arg);
+/* Checks every kernel of prog with tsr_kernel_dtypes_ok for backend `backend` ("cpu",
+ * "opencl": named in the message). Returns TSR_OK, or TSR_E_DTYPE recorded on ctx with a message
+ * naming the backend, the kernel, its nodes and the dtype. */
+tsr_status tsr_program_check_dtypes(tsr_context *ctx, const char *backend,
+                                    const struct tsr_program *prog, tsr_kernel_dtypes_fn *declared);
 
 #endif

@@ -4,6 +4,7 @@
  * accumulation in double for GEMM/MatMul/Softmax. Formulas from the ONNX operator pages.
  */
 #include "runtime/reference.h"
+#include "runtime/ops/op_table.h"
 
 #include <math.h>
 #ifndef M_PI
@@ -31,56 +32,84 @@ static void unravel(int64_t flat, const struct tsr_tensor_desc *d, int64_t *idx)
     }
 }
 
-static float ref_unary(const struct tsr_op_attrs *at, tsr_op op, float x) {
-    double d = x;
-    switch (op) {
-    case TSR_OP_CLIP:
-        return x < at->clip_min ? at->clip_min : (x > at->clip_max ? at->clip_max : x);
-    case TSR_OP_LEAKYRELU:
-        return x >= 0.0f ? x : at->leaky_alpha * x;
-    case TSR_OP_ERF:
-        return (float)erf(d);
-    case TSR_OP_GELU:
-        if (at->gelu_tanh) /* ONNX Gelu approximate="tanh" */
-            return (float)(0.5 * d * (1.0 + tanh(sqrt(2.0 / M_PI) * (d + 0.044715 * d * d * d))));
-        return (float)(0.5 * d * (1.0 + erf(d / sqrt(2.0))));
-    case TSR_OP_SQRT:
-        return (float)sqrt(d);
-    case TSR_OP_EXP:
-        return (float)exp(d);
-    case TSR_OP_LOG:
-        return (float)log(d);
-    case TSR_OP_RELU:
-        return x > 0.0f ? x : 0.0f;
-    case TSR_OP_SIGMOID:
-        return (float)(1.0 / (1.0 + exp(-(double)x)));
-    case TSR_OP_TANH:
-        return (float)tanh((double)x);
-    default:
-        return x;
-    }
+/* Elementwise ops: one loop per arity over a scalar function per op (the formulas of the ONNX
+ * operator pages; unary in float or through double as written). */
+typedef float ref_unary_fn(float x, const struct tsr_op_attrs *at);
+typedef float ref_binary_fn(float a, float b);
+
+static tsr_status ref_unary(const struct tsr_node *node, const struct tsr_tensor *const *in,
+                            struct tsr_tensor *out, ref_unary_fn *f) {
+    int64_t n = tsr_desc_elements(&out->desc);
+    const float *x = in[0]->data;
+    float *y = out->data;
+    for (int64_t i = 0; i < n; i++)
+        y[i] = f(x[i], &node->attrs);
+    return TSR_OK;
 }
 
-static float ref_binary(tsr_op op, float a, float b) {
-    switch (op) {
-    case TSR_OP_ADD:
-        return a + b;
-    case TSR_OP_SUB:
-        return a - b;
-    case TSR_OP_MUL:
-        return a * b;
-    case TSR_OP_DIV:
-        return a / b;
-    case TSR_OP_POW:
-        return (float)pow((double)a, (double)b);
-    default:
-        return 0.0f;
+static tsr_status ref_binary(const struct tsr_tensor *const *in, struct tsr_tensor *out,
+                             ref_binary_fn *f) {
+    const struct tsr_tensor_desc *od = &out->desc;
+    int64_t n = tsr_desc_elements(od), idx[TSR_MAX_RANK];
+    const float *a = in[0]->data, *b = in[1]->data;
+    float *y = out->data;
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, od, idx);
+        y[i] = f(a[bcast_offset(&in[0]->desc, idx, od->rank)],
+                 b[bcast_offset(&in[1]->desc, idx, od->rank)]);
     }
+    return TSR_OK;
 }
+
+/* tsr_ref_<name>: y = expr of float x (d = x as double, at = the node's attributes). */
+#define REF_UNARY(name, expr)                                                                      \
+    static float ref_##name##_1(float x, const struct tsr_op_attrs *at) {                          \
+        const double d = x;                                                                        \
+        (void)d, (void)at;                                                                         \
+        return (expr);                                                                             \
+    }                                                                                              \
+    tsr_status tsr_ref_##name(tsr_context *ctx, const struct tsr_node *node,                       \
+                              const struct tsr_tensor *const *in, struct tsr_tensor *out) {        \
+        (void)ctx;                                                                                 \
+        return ref_unary(node, in, out, ref_##name##_1);                                           \
+    }
+/* tsr_ref_<name>: y = expr of floats a, b (broadcast). */
+#define REF_BINARY(name, expr)                                                                     \
+    static float ref_##name##_2(float a, float b) {                                                \
+        return (expr);                                                                             \
+    }                                                                                              \
+    tsr_status tsr_ref_##name(tsr_context *ctx, const struct tsr_node *node,                       \
+                              const struct tsr_tensor *const *in, struct tsr_tensor *out) {        \
+        (void)ctx, (void)node;                                                                     \
+        return ref_binary(in, out, ref_##name##_2);                                                \
+    }
+
+static float gelu(double d, int tanh_form) {
+    if (tanh_form) /* ONNX Gelu approximate="tanh" */
+        return (float)(0.5 * d * (1.0 + tanh(sqrt(2.0 / M_PI) * (d + 0.044715 * d * d * d))));
+    return (float)(0.5 * d * (1.0 + erf(d / sqrt(2.0))));
+}
+
+REF_UNARY(relu, x > 0.0f ? x : 0.0f)
+REF_UNARY(sigmoid, (float)(1.0 / (1.0 + exp(-d))))
+REF_UNARY(tanh, (float)tanh(d))
+REF_UNARY(clip, x < at->clip_min ? at->clip_min : (x > at->clip_max ? at->clip_max : x))
+REF_UNARY(leaky_relu, x >= 0.0f ? x : at->leaky_alpha * x)
+REF_UNARY(erf, (float)erf(d))
+REF_UNARY(gelu, gelu(d, at->gelu_tanh))
+REF_UNARY(sqrt, (float)sqrt(d))
+REF_UNARY(exp, (float)exp(d))
+REF_UNARY(log, (float)log(d))
+REF_UNARY(neg, -x)
+REF_BINARY(add, a + b)
+REF_BINARY(sub, a - b)
+REF_BINARY(mul, a *b)
+REF_BINARY(div, a / b)
+REF_BINARY(pow, (float)pow((double)a, (double)b))
 
 /* Conv, MaxPool, AveragePool on NCHW (ONNX semantics; see tsr_window_geometry). */
-static tsr_status ref_window(tsr_context *ctx, const struct tsr_node *node,
-                             const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+tsr_status tsr_ref_window(tsr_context *ctx, const struct tsr_node *node,
+                          const struct tsr_tensor *const *in, struct tsr_tensor *out) {
     const struct tsr_tensor_desc *xd = &in[0]->desc;
     struct tsr_window_geometry wg;
     tsr_status st =
@@ -135,272 +164,280 @@ static tsr_status ref_window(tsr_context *ctx, const struct tsr_node *node,
     return TSR_OK;
 }
 
-tsr_status tsr_ref_eval_node(tsr_context *ctx, const struct tsr_node *node,
-                             const struct tsr_tensor *const *in, struct tsr_tensor *out) {
-    const struct tsr_tensor_desc *od = &out->desc;
-    int64_t n = tsr_desc_elements(od);
+tsr_status tsr_ref_global_pool(tsr_context *ctx, const struct tsr_node *node,
+                               const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx, (void)node;
+    int64_t n = tsr_desc_elements(&out->desc);
     float *y = out->data;
-    int64_t idx[TSR_MAX_RANK];
-    switch (node->op) {
-    case TSR_OP_ADD:
-    case TSR_OP_SUB:
-    case TSR_OP_MUL:
-    case TSR_OP_DIV:
-    case TSR_OP_POW: {
-        const float *a = in[0]->data, *b = in[1]->data;
-        for (int64_t i = 0; i < n; i++) {
-            unravel(i, od, idx);
-            y[i] = ref_binary(node->op, a[bcast_offset(&in[0]->desc, idx, od->rank)],
-                              b[bcast_offset(&in[1]->desc, idx, od->rank)]);
-        }
-        return TSR_OK;
+    const float *x = in[0]->data;
+    int64_t nc = in[0]->desc.dims[0] * in[0]->desc.dims[1],
+            sp = n ? tsr_desc_elements(&in[0]->desc) / nc : 0;
+    for (int64_t i = 0; i < nc; i++) {
+        double acc = 0.0;
+        for (int64_t j = 0; j < sp; j++)
+            acc += x[i * sp + j];
+        y[i] = (float)(acc / (double)sp);
     }
-    case TSR_OP_RELU:
-    case TSR_OP_SIGMOID:
-    case TSR_OP_TANH:
-    case TSR_OP_CLIP:
-    case TSR_OP_LEAKYRELU:
-    case TSR_OP_ERF:
-    case TSR_OP_GELU:
-    case TSR_OP_SQRT:
-    case TSR_OP_EXP:
-    case TSR_OP_LOG: {
-        const float *x = in[0]->data;
-        for (int64_t i = 0; i < n; i++)
-            y[i] = ref_unary(&node->attrs, node->op, x[i]);
-        return TSR_OK;
+    return TSR_OK;
+}
+
+tsr_status tsr_ref_batchnorm(tsr_context *ctx, const struct tsr_node *node,
+                             const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    int64_t n = tsr_desc_elements(&out->desc);
+    float *y = out->data;
+    /* y = (x - mean) / sqrt(var + epsilon) * scale + B, per channel (dim 1). */
+    const float *x = in[0]->data, *sc = in[1]->data, *bb = in[2]->data, *mu = in[3]->data,
+                *var = in[4]->data;
+    int64_t C = in[0]->desc.dims[1], inner = 1;
+    for (int d = 2; d < in[0]->desc.rank; d++)
+        inner *= in[0]->desc.dims[d];
+    for (int64_t i = 0; i < n; i++) {
+        int64_t c = (i / inner) % C;
+        y[i] = (float)(((double)x[i] - mu[c]) / sqrt((double)var[c] + node->attrs.epsilon) * sc[c] +
+                       bb[c]);
     }
-    case TSR_OP_CONV:
-    case TSR_OP_MAXPOOL:
-    case TSR_OP_AVGPOOL:
-        return ref_window(ctx, node, in, out);
-    case TSR_OP_GLOBALAVGPOOL: {
-        const float *x = in[0]->data;
-        int64_t nc = in[0]->desc.dims[0] * in[0]->desc.dims[1],
-                sp = n ? tsr_desc_elements(&in[0]->desc) / nc : 0;
-        for (int64_t i = 0; i < nc; i++) {
-            double acc = 0.0;
-            for (int64_t j = 0; j < sp; j++)
-                acc += x[i * sp + j];
-            y[i] = (float)(acc / (double)sp);
-        }
-        return TSR_OK;
+    return TSR_OK;
+}
+
+tsr_status tsr_ref_concat(tsr_context *ctx, const struct tsr_node *node,
+                          const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *od = &out->desc;
+    float *y = out->data;
+    int r = od->rank;
+    int64_t axis = node->attrs.axis == TSR_AXIS_DEFAULT ? 0 : node->attrs.axis;
+    if (axis < 0) axis += r;
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < axis; d++)
+        outer *= od->dims[d];
+    for (int d = (int)axis + 1; d < r; d++)
+        inner *= od->dims[d];
+    int64_t row = od->dims[axis] * inner, col = 0;
+    for (int k = 0; k < node->n_inputs; k++) {
+        int64_t w = in[k]->desc.dims[axis] * inner;
+        const float *x = in[k]->data;
+        for (int64_t o = 0; o < outer; o++)
+            for (int64_t j = 0; j < w; j++)
+                y[o * row + col + j] = x[o * w + j];
+        col += w;
     }
-    case TSR_OP_BATCHNORM: {
-        /* y = (x - mean) / sqrt(var + epsilon) * scale + B, per channel (dim 1). */
-        const float *x = in[0]->data, *sc = in[1]->data, *bb = in[2]->data, *mu = in[3]->data,
-                    *var = in[4]->data;
-        int64_t C = in[0]->desc.dims[1], inner = 1;
-        for (int d = 2; d < in[0]->desc.rank; d++)
-            inner *= in[0]->desc.dims[d];
-        for (int64_t i = 0; i < n; i++) {
-            int64_t c = (i / inner) % C;
-            y[i] = (float)(((double)x[i] - mu[c]) / sqrt((double)var[c] + node->attrs.epsilon) *
-                               sc[c] +
-                           bb[c]);
-        }
-        return TSR_OK;
+    return TSR_OK;
+}
+
+tsr_status tsr_ref_transpose(tsr_context *ctx, const struct tsr_node *node,
+                             const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *od = &out->desc;
+    int64_t n = tsr_desc_elements(od), idx[TSR_MAX_RANK];
+    float *y = out->data;
+    int64_t perm[TSR_MAX_RANK], in_stride[TSR_MAX_RANK];
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    tsr_transpose_perm(&node->attrs, xd->rank, perm);
+    int64_t st = 1;
+    for (int d = xd->rank - 1; d >= 0; d--) {
+        in_stride[d] = st;
+        st *= xd->dims[d];
     }
-    case TSR_OP_CONCAT: {
-        int r = od->rank;
-        int64_t axis = node->attrs.axis == TSR_AXIS_DEFAULT ? 0 : node->attrs.axis;
-        if (axis < 0) axis += r;
-        int64_t outer = 1, inner = 1;
-        for (int d = 0; d < axis; d++)
-            outer *= od->dims[d];
-        for (int d = (int)axis + 1; d < r; d++)
-            inner *= od->dims[d];
-        int64_t row = od->dims[axis] * inner, col = 0;
-        for (int k = 0; k < node->n_inputs; k++) {
-            int64_t w = in[k]->desc.dims[axis] * inner;
-            const float *x = in[k]->data;
-            for (int64_t o = 0; o < outer; o++)
-                for (int64_t j = 0; j < w; j++)
-                    y[o * row + col + j] = x[o * w + j];
-            col += w;
-        }
-        return TSR_OK;
+    const float *x = in[0]->data;
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, od, idx);
+        int64_t off = 0;
+        for (int d = 0; d < od->rank; d++)
+            off += idx[d] * in_stride[perm[d]];
+        y[i] = x[off];
     }
-    case TSR_OP_TRANSPOSE: {
-        int64_t perm[TSR_MAX_RANK], in_stride[TSR_MAX_RANK];
-        const struct tsr_tensor_desc *xd = &in[0]->desc;
-        tsr_transpose_perm(&node->attrs, xd->rank, perm);
-        int64_t st = 1;
-        for (int d = xd->rank - 1; d >= 0; d--) {
-            in_stride[d] = st;
-            st *= xd->dims[d];
-        }
-        const float *x = in[0]->data;
-        for (int64_t i = 0; i < n; i++) {
-            unravel(i, od, idx);
-            int64_t off = 0;
-            for (int d = 0; d < od->rank; d++)
-                off += idx[d] * in_stride[perm[d]];
-            y[i] = x[off];
-        }
-        return TSR_OK;
-    }
-    case TSR_OP_REDUCEMEAN:
-    case TSR_OP_REDUCESUM:
-    case TSR_OP_REDUCEMAX: {
-        const struct tsr_tensor_desc *xd = &in[0]->desc;
-        unsigned mask;
-        tsr_reduce_mask(&node->attrs, xd->rank, &mask);
-        /* Accumulate every input element into the output element it reduces to. */
-        double *acc = calloc((size_t)(n ? n : 1), sizeof *acc);
-        int64_t *cnt = calloc((size_t)(n ? n : 1), sizeof *cnt);
-        if (!acc || !cnt) {
-            free(acc);
-            free(cnt);
-            return TSR_ERR(ctx, TSR_E_NOMEM, "reference: out of memory");
-        }
-        for (int64_t i = 0; i < n; i++)
-            acc[i] = node->op == TSR_OP_REDUCEMAX ? -INFINITY : 0.0;
-        const float *x = in[0]->data;
-        int64_t nx = tsr_desc_elements(xd);
-        for (int64_t i = 0; i < nx; i++) {
-            unravel(i, xd, idx);
-            int64_t o = 0;
-            for (int d = 0; d < xd->rank; d++)
-                if (!(mask & (1u << d))) o = o * xd->dims[d] + idx[d];
-            if (node->op == TSR_OP_REDUCEMAX) {
-                if (x[i] > acc[o] || isnan(x[i])) acc[o] = x[i];
-            } else {
-                acc[o] += x[i];
-            }
-            cnt[o]++;
-        }
-        for (int64_t i = 0; i < n; i++)
-            y[i] = (float)(node->op == TSR_OP_REDUCEMEAN ? acc[i] / (double)cnt[i] : acc[i]);
+    return TSR_OK;
+}
+
+/* ReduceMean, ReduceSum, ReduceMax. */
+tsr_status tsr_ref_reduce(tsr_context *ctx, const struct tsr_node *node,
+                          const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    int64_t n = tsr_desc_elements(&out->desc), idx[TSR_MAX_RANK];
+    float *y = out->data;
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    unsigned mask;
+    tsr_reduce_mask(&node->attrs, xd->rank, &mask);
+    /* Accumulate every input element into the output element it reduces to. */
+    double *acc = calloc((size_t)(n ? n : 1), sizeof *acc);
+    int64_t *cnt = calloc((size_t)(n ? n : 1), sizeof *cnt);
+    if (!acc || !cnt) {
         free(acc);
         free(cnt);
-        return TSR_OK;
+        return TSR_ERR(ctx, TSR_E_NOMEM, "reference: out of memory");
     }
-    case TSR_OP_LAYERNORM: {
-        const struct tsr_tensor_desc *xd = &in[0]->desc;
-        int64_t axis = node->attrs.axis == TSR_AXIS_DEFAULT ? -1 : node->attrs.axis;
-        if (axis < 0) axis += xd->rank;
-        int64_t len = 1;
-        for (int d = (int)axis; d < xd->rank; d++)
-            len *= xd->dims[d];
-        int64_t rows = len ? n / len : 0;
-        const float *x = in[0]->data, *sc = node->n_inputs > 1 ? in[1]->data : NULL;
-        const float *bb = node->n_inputs > 2 ? in[2]->data : NULL;
-        for (int64_t r = 0; r < rows; r++) {
-            double mean = 0.0, var = 0.0;
-            for (int64_t j = 0; j < len; j++)
-                mean += x[r * len + j];
-            mean /= (double)len;
+    for (int64_t i = 0; i < n; i++)
+        acc[i] = node->op == TSR_OP_REDUCEMAX ? -INFINITY : 0.0;
+    const float *x = in[0]->data;
+    int64_t nx = tsr_desc_elements(xd);
+    for (int64_t i = 0; i < nx; i++) {
+        unravel(i, xd, idx);
+        int64_t o = 0;
+        for (int d = 0; d < xd->rank; d++)
+            if (!(mask & (1u << d))) o = o * xd->dims[d] + idx[d];
+        if (node->op == TSR_OP_REDUCEMAX) {
+            if (x[i] > acc[o] || isnan(x[i])) acc[o] = x[i];
+        } else {
+            acc[o] += x[i];
+        }
+        cnt[o]++;
+    }
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (float)(node->op == TSR_OP_REDUCEMEAN ? acc[i] / (double)cnt[i] : acc[i]);
+    free(acc);
+    free(cnt);
+    return TSR_OK;
+}
+
+tsr_status tsr_ref_layernorm(tsr_context *ctx, const struct tsr_node *node,
+                             const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    int64_t n = tsr_desc_elements(&out->desc);
+    float *y = out->data;
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    int64_t axis = node->attrs.axis == TSR_AXIS_DEFAULT ? -1 : node->attrs.axis;
+    if (axis < 0) axis += xd->rank;
+    int64_t len = 1;
+    for (int d = (int)axis; d < xd->rank; d++)
+        len *= xd->dims[d];
+    int64_t rows = len ? n / len : 0;
+    const float *x = in[0]->data, *sc = node->n_inputs > 1 ? in[1]->data : NULL;
+    const float *bb = node->n_inputs > 2 ? in[2]->data : NULL;
+    for (int64_t r = 0; r < rows; r++) {
+        double mean = 0.0, var = 0.0;
+        for (int64_t j = 0; j < len; j++)
+            mean += x[r * len + j];
+        mean /= (double)len;
+        for (int64_t j = 0; j < len; j++) {
+            double dlt = x[r * len + j] - mean;
+            var += dlt * dlt;
+        }
+        var /= (double)len;
+        double inv = 1.0 / sqrt(var + node->attrs.epsilon);
+        for (int64_t j = 0; j < len; j++)
+            y[r * len + j] = (float)(((double)x[r * len + j] - mean) * inv * (sc ? sc[j] : 1.0) +
+                                     (bb ? bb[j] : 0.0));
+    }
+    return TSR_OK;
+}
+
+/* Identity, Flatten, Reshape: the input's elements. */
+tsr_status tsr_ref_copy(tsr_context *ctx, const struct tsr_node *node,
+                        const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx, (void)node;
+    memcpy(out->data, in[0]->data, (size_t)tsr_desc_elements(&out->desc) * sizeof(float));
+    return TSR_OK;
+}
+
+tsr_status tsr_ref_softmax(tsr_context *ctx, const struct tsr_node *node,
+                           const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    float *y = out->data;
+    const float *x = in[0]->data;
+    int r = in[0]->desc.rank;
+    int64_t axis =
+        node->attrs.axis == TSR_AXIS_DEFAULT ? (node->attrs.softmax_2d ? 1 : -1) : node->attrs.axis;
+    if (axis < 0) axis += r;
+    int64_t outer = 1, len = 1, inner = 1;
+    for (int i = 0; i < r; i++) {
+        if (i < axis)
+            outer *= in[0]->desc.dims[i];
+        else if (i == axis || node->attrs.softmax_2d)
+            len *= in[0]->desc.dims[i];
+        else
+            inner *= in[0]->desc.dims[i];
+    }
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t k = 0; k < inner; k++) {
+            double mx = -INFINITY, sum = 0.0;
             for (int64_t j = 0; j < len; j++) {
-                double dlt = x[r * len + j] - mean;
-                var += dlt * dlt;
+                double v = x[(o * len + j) * inner + k];
+                if (v > mx) mx = v;
             }
-            var /= (double)len;
-            double inv = 1.0 / sqrt(var + node->attrs.epsilon);
             for (int64_t j = 0; j < len; j++)
-                y[r * len + j] =
-                    (float)(((double)x[r * len + j] - mean) * inv * (sc ? sc[j] : 1.0) +
-                            (bb ? bb[j] : 0.0));
+                sum += exp(x[(o * len + j) * inner + k] - mx);
+            for (int64_t j = 0; j < len; j++)
+                y[(o * len + j) * inner + k] =
+                    (float)(exp(x[(o * len + j) * inner + k] - mx) / sum);
         }
-        return TSR_OK;
-    }
-    case TSR_OP_IDENTITY:
-    case TSR_OP_FLATTEN:
-    case TSR_OP_RESHAPE:
-        memcpy(y, in[0]->data, (size_t)n * sizeof(float));
-        return TSR_OK;
-    case TSR_OP_SOFTMAX: {
-        const float *x = in[0]->data;
-        int r = in[0]->desc.rank;
-        int64_t axis = node->attrs.axis == TSR_AXIS_DEFAULT ? (node->attrs.softmax_2d ? 1 : -1)
-                                                            : node->attrs.axis;
-        if (axis < 0) axis += r;
-        int64_t outer = 1, len = 1, inner = 1;
-        for (int i = 0; i < r; i++) {
-            if (i < axis)
-                outer *= in[0]->desc.dims[i];
-            else if (i == axis || node->attrs.softmax_2d)
-                len *= in[0]->desc.dims[i];
-            else
-                inner *= in[0]->desc.dims[i];
-        }
-        for (int64_t o = 0; o < outer; o++)
-            for (int64_t k = 0; k < inner; k++) {
-                double mx = -INFINITY, sum = 0.0;
-                for (int64_t j = 0; j < len; j++) {
-                    double v = x[(o * len + j) * inner + k];
-                    if (v > mx) mx = v;
-                }
-                for (int64_t j = 0; j < len; j++)
-                    sum += exp(x[(o * len + j) * inner + k] - mx);
-                for (int64_t j = 0; j < len; j++)
-                    y[(o * len + j) * inner + k] =
-                        (float)(exp(x[(o * len + j) * inner + k] - mx) / sum);
+    return TSR_OK;
+}
+
+tsr_status tsr_ref_gemm(tsr_context *ctx, const struct tsr_node *node,
+                        const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *od = &out->desc;
+    float *y = out->data;
+    int64_t idx[TSR_MAX_RANK];
+    const struct tsr_op_attrs *at = &node->attrs;
+    const float *A = in[0]->data, *B = in[1]->data;
+    int64_t M = od->dims[0], N = od->dims[1];
+    int64_t K = at->trans_a ? in[0]->desc.dims[0] : in[0]->desc.dims[1];
+    int64_t lda = in[0]->desc.dims[1], ldb = in[1]->desc.dims[1];
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t j = 0; j < N; j++) {
+            double acc = 0.0;
+            for (int64_t k = 0; k < K; k++) {
+                double a = at->trans_a ? A[k * lda + m] : A[m * lda + k];
+                double b = at->trans_b ? B[j * ldb + k] : B[k * ldb + j];
+                acc += a * b;
             }
-        return TSR_OK;
+            double v = at->alpha * acc;
+            if (node->n_inputs == 3) {
+                idx[0] = m;
+                idx[1] = j;
+                v += (double)at->beta *
+                     ((const float *)in[2]->data)[bcast_offset(&in[2]->desc, idx, 2)];
+            }
+            y[m * N + j] = (float)v;
+        }
+    return TSR_OK;
+}
+
+tsr_status tsr_ref_matmul(tsr_context *ctx, const struct tsr_node *node,
+                          const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx, (void)node;
+    float *y = out->data;
+    int64_t idx[TSR_MAX_RANK];
+    /* Promote 1-D operands (numpy.matmul), then broadcast the batch dims. */
+    struct tsr_tensor_desc a = in[0]->desc, b = in[1]->desc;
+    if (a.rank == 1) {
+        a.rank = 2;
+        a.dims[1] = a.dims[0];
+        a.dims[0] = 1;
     }
-    case TSR_OP_GEMM: {
-        const struct tsr_op_attrs *at = &node->attrs;
-        const float *A = in[0]->data, *B = in[1]->data;
-        int64_t M = od->dims[0], N = od->dims[1];
-        int64_t K = at->trans_a ? in[0]->desc.dims[0] : in[0]->desc.dims[1];
-        int64_t lda = in[0]->desc.dims[1], ldb = in[1]->desc.dims[1];
+    if (b.rank == 1) {
+        b.rank = 2;
+        b.dims[1] = 1;
+    }
+    int64_t M = a.dims[a.rank - 2], K = a.dims[a.rank - 1], N = b.dims[b.rank - 1];
+    struct tsr_tensor_desc ba = a, bb = b, batch;
+    ba.rank -= 2;
+    bb.rank -= 2;
+    if (tsr_broadcast_shape(&ba, &bb, &batch)) return TSR_E_SHAPE;
+    int64_t nb = tsr_desc_elements(&batch);
+    const float *A = in[0]->data, *B = in[1]->data;
+    for (int64_t bi = 0; bi < nb; bi++) {
+        unravel(bi, &batch, idx);
+        int64_t oa = bcast_offset(&ba, idx, batch.rank) * M * K;
+        int64_t ob = bcast_offset(&bb, idx, batch.rank) * K * N;
         for (int64_t m = 0; m < M; m++)
             for (int64_t j = 0; j < N; j++) {
                 double acc = 0.0;
-                for (int64_t k = 0; k < K; k++) {
-                    double a = at->trans_a ? A[k * lda + m] : A[m * lda + k];
-                    double b = at->trans_b ? B[j * ldb + k] : B[k * ldb + j];
-                    acc += a * b;
-                }
-                double v = at->alpha * acc;
-                if (node->n_inputs == 3) {
-                    idx[0] = m;
-                    idx[1] = j;
-                    v += (double)at->beta *
-                         ((const float *)in[2]->data)[bcast_offset(&in[2]->desc, idx, 2)];
-                }
-                y[m * N + j] = (float)v;
+                for (int64_t k = 0; k < K; k++)
+                    acc += (double)A[oa + m * K + k] * (double)B[ob + k * N + j];
+                y[bi * M * N + m * N + j] = (float)acc;
             }
-        return TSR_OK;
     }
-    case TSR_OP_MATMUL: {
-        /* Promote 1-D operands (numpy.matmul), then broadcast the batch dims. */
-        struct tsr_tensor_desc a = in[0]->desc, b = in[1]->desc;
-        if (a.rank == 1) {
-            a.rank = 2;
-            a.dims[1] = a.dims[0];
-            a.dims[0] = 1;
-        }
-        if (b.rank == 1) {
-            b.rank = 2;
-            b.dims[1] = 1;
-        }
-        int64_t M = a.dims[a.rank - 2], K = a.dims[a.rank - 1], N = b.dims[b.rank - 1];
-        struct tsr_tensor_desc ba = a, bb = b, batch;
-        ba.rank -= 2;
-        bb.rank -= 2;
-        if (tsr_broadcast_shape(&ba, &bb, &batch)) return TSR_E_SHAPE;
-        int64_t nb = tsr_desc_elements(&batch);
-        const float *A = in[0]->data, *B = in[1]->data;
-        for (int64_t bi = 0; bi < nb; bi++) {
-            unravel(bi, &batch, idx);
-            int64_t oa = bcast_offset(&ba, idx, batch.rank) * M * K;
-            int64_t ob = bcast_offset(&bb, idx, batch.rank) * K * N;
-            for (int64_t m = 0; m < M; m++)
-                for (int64_t j = 0; j < N; j++) {
-                    double acc = 0.0;
-                    for (int64_t k = 0; k < K; k++)
-                        acc += (double)A[oa + m * K + k] * (double)B[ob + k * N + j];
-                    y[bi * M * N + m * N + j] = (float)acc;
-                }
-        }
-        return TSR_OK;
-    }
-    case TSR_OP_COUNT:
-        break;
-    }
-    return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "reference: node '%s' has unknown op", node->name);
+    return TSR_OK;
+}
+
+tsr_status tsr_ref_eval_node(tsr_context *ctx, const struct tsr_node *node,
+                             const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_op_def *def = tsr_op_def(node->op);
+    if (!def)
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "reference: node '%s' has unknown op", node->name);
+    return def->reference(ctx, node, in, out);
 }
 
 tsr_status tsr_ref_eval_graph(const tsr_graph *g, const struct tsr_tensor *inputs, size_t n_inputs,

@@ -3,6 +3,7 @@
  * (https://onnx.ai/onnx/operators/) and ONNX broadcasting (docs/Broadcasting.md in onnx/onnx).
  */
 #include "runtime/graph.h"
+#include "runtime/ops/op_table.h"
 
 #include <string.h>
 
@@ -162,292 +163,315 @@ tsr_status tsr_window_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_
     return TSR_OK;
 }
 
+/* The arguments every shape rule receives (tsr_shape_fn, op_table.h); some rules use few. */
+#define SHAPE_ARGS                                                                                 \
+    tsr_context *ctx, tsr_op op, const struct tsr_op_attrs *attrs,                                 \
+        const struct tsr_tensor_desc *const *in, const void *const *in_data, int n_in,             \
+        const char *node, struct tsr_tensor_desc *out
+#define SHAPE_UNUSED()                                                                             \
+    (void)ctx, (void)op, (void)attrs, (void)in, (void)in_data, (void)n_in, (void)node
+
 tsr_status tsr_infer_shape(tsr_context *ctx, tsr_op op, const struct tsr_op_attrs *attrs,
                            const struct tsr_tensor_desc *const *in, const void *const *in_data,
                            int n_in, const char *node, struct tsr_tensor_desc *out) {
-    const char *opn = tsr_op_name(op);
-    char s0[160], s1[160], s2[160];
-    /* All data inputs are float32, except Reshape's shape. */
+    const struct tsr_op_def *def = tsr_op_def(op);
+    if (!def) return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "node '%s': unknown op %d", node, (int)op);
+    char s0[160];
+    /* All data inputs are float32; compile-time constant inputs have the table's dtype. */
     for (int i = 0; i < n_in; i++) {
-        int want_i64 = (op == TSR_OP_RESHAPE && i == 1);
-        if (in[i]->dtype != (want_i64 ? TSR_I64 : TSR_F32))
+        tsr_dtype want = TSR_F32;
+        tsr_op_const_input(op, i, &want, NULL);
+        if (in[i]->dtype != want)
             return TSR_ERR(ctx, TSR_E_DTYPE, "node '%s' (%s): input %d is %s, expected %s", node,
-                           opn, i, tsr_desc_format(in[i], s0, sizeof s0),
-                           want_i64 ? "int64" : "float32");
+                           def->onnx_name, i, tsr_desc_format(in[i], s0, sizeof s0),
+                           tsr_dtype_name(want));
     }
-    switch (op) {
-    case TSR_OP_ADD:
-    case TSR_OP_SUB:
-    case TSR_OP_MUL:
-    case TSR_OP_DIV:
-        if (tsr_broadcast_shape(in[0], in[1], out))
-            return SHAPE_ERR("node '%s' (%s): shapes %s and %s cannot be broadcast together", node,
-                             opn, tsr_desc_format(in[0], s0, sizeof s0),
-                             tsr_desc_format(in[1], s1, sizeof s1));
-        return TSR_OK;
-    case TSR_OP_RELU:
-    case TSR_OP_SIGMOID:
-    case TSR_OP_TANH:
-    case TSR_OP_IDENTITY:
-    case TSR_OP_CLIP:
-    case TSR_OP_LEAKYRELU:
-    case TSR_OP_ERF:
-    case TSR_OP_GELU:
-    case TSR_OP_SQRT:
-    case TSR_OP_EXP:
-    case TSR_OP_LOG:
-        *out = *in[0];
-        return TSR_OK;
-    case TSR_OP_POW:
-        if (tsr_broadcast_shape(in[0], in[1], out))
-            return SHAPE_ERR("node '%s' (Pow): shapes %s and %s cannot be broadcast together", node,
-                             tsr_desc_format(in[0], s0, sizeof s0),
-                             tsr_desc_format(in[1], s1, sizeof s1));
-        return TSR_OK;
-    case TSR_OP_CONV:
-    case TSR_OP_MAXPOOL:
-    case TSR_OP_AVGPOOL: {
-        struct tsr_window_geometry wg;
-        tsr_status st =
-            tsr_window_geometry(ctx, op, attrs, in[0], n_in > 1 ? in[1] : NULL, node, &wg);
-        if (st != TSR_OK) return st;
-        if (op == TSR_OP_CONV && n_in == 3 &&
-            (in[2]->rank != 1 || in[2]->dims[0] != in[1]->dims[0]))
-            return SHAPE_ERR("node '%s' (Conv): bias %s must be [%lld] (one per output channel)",
-                             node, tsr_desc_format(in[2], s0, sizeof s0),
-                             (long long)in[1]->dims[0]);
-        *out = f32_desc(4);
-        out->dims[0] = in[0]->dims[0];
-        out->dims[1] = op == TSR_OP_CONV ? in[1]->dims[0] : in[0]->dims[1];
-        out->dims[2] = wg.oh;
-        out->dims[3] = wg.ow;
-        return TSR_OK;
+    return def->shape(ctx, op, attrs, in, in_data, n_in, node, out);
+}
+
+/* Binary elementwise: ONNX multidirectional broadcasting. */
+tsr_status tsr_shape_broadcast(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    if (tsr_broadcast_shape(in[0], in[1], out))
+        return SHAPE_ERR("node '%s' (%s): shapes %s and %s cannot be broadcast together", node,
+                         tsr_op_name(op), tsr_desc_format(in[0], s0, sizeof s0),
+                         tsr_desc_format(in[1], s1, sizeof s1));
+    return TSR_OK;
+}
+
+/* Unary elementwise, Identity: the input's desc. */
+tsr_status tsr_shape_same(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    *out = *in[0];
+    return TSR_OK;
+}
+
+/* Conv, MaxPool, AveragePool (tsr_window_geometry). */
+tsr_status tsr_shape_window(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    struct tsr_window_geometry wg;
+    tsr_status st = tsr_window_geometry(ctx, op, attrs, in[0], n_in > 1 ? in[1] : NULL, node, &wg);
+    if (st != TSR_OK) return st;
+    if (op == TSR_OP_CONV && n_in == 3 && (in[2]->rank != 1 || in[2]->dims[0] != in[1]->dims[0]))
+        return SHAPE_ERR("node '%s' (Conv): bias %s must be [%lld] (one per output channel)", node,
+                         tsr_desc_format(in[2], s0, sizeof s0), (long long)in[1]->dims[0]);
+    *out = f32_desc(4);
+    out->dims[0] = in[0]->dims[0];
+    out->dims[1] = op == TSR_OP_CONV ? in[1]->dims[0] : in[0]->dims[1];
+    out->dims[2] = wg.oh;
+    out->dims[3] = wg.ow;
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_global_pool(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    if (in[0]->rank < 3)
+        return SHAPE_ERR("node '%s' (GlobalAveragePool): input %s must be [N, C, spatial...]", node,
+                         tsr_desc_format(in[0], s0, sizeof s0));
+    *out = *in[0];
+    for (int i = 2; i < out->rank; i++)
+        out->dims[i] = 1;
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_batchnorm(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    if (in[0]->rank < 2)
+        return SHAPE_ERR("node '%s' (BatchNormalization): input %s must be [N, C, ...]", node,
+                         tsr_desc_format(in[0], s0, sizeof s0));
+    for (int k = 1; k < 5; k++)
+        if (in[k]->rank != 1 || in[k]->dims[0] != in[0]->dims[1])
+            return SHAPE_ERR("node '%s' (BatchNormalization): parameter %d is %s, expected [%lld] "
+                             "for input %s",
+                             node, k, tsr_desc_format(in[k], s0, sizeof s0),
+                             (long long)in[0]->dims[1], tsr_desc_format(in[0], s1, sizeof s1));
+    *out = *in[0];
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_concat(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    int r = in[0]->rank;
+    int64_t axis = attrs->axis == TSR_AXIS_DEFAULT ? 0 : attrs->axis;
+    if (r == 0 || axis < -r || axis >= r)
+        return SHAPE_ERR("node '%s' (Concat): axis %lld out of range for input %s", node,
+                         (long long)axis, tsr_desc_format(in[0], s0, sizeof s0));
+    if (axis < 0) axis += r;
+    *out = *in[0];
+    for (int k = 1; k < n_in; k++) {
+        int ok = in[k]->rank == r;
+        for (int d = 0; ok && d < r; d++)
+            if (d != axis && in[k]->dims[d] != in[0]->dims[d]) ok = 0;
+        if (!ok)
+            return SHAPE_ERR("node '%s' (Concat): input %d %s does not match input 0 %s outside "
+                             "axis %lld",
+                             node, k, tsr_desc_format(in[k], s0, sizeof s0),
+                             tsr_desc_format(in[0], s1, sizeof s1), (long long)axis);
+        out->dims[axis] += in[k]->dims[axis];
     }
-    case TSR_OP_GLOBALAVGPOOL:
-        if (in[0]->rank < 3)
-            return SHAPE_ERR("node '%s' (GlobalAveragePool): input %s must be [N, C, spatial...]",
-                             node, tsr_desc_format(in[0], s0, sizeof s0));
-        *out = *in[0];
-        for (int i = 2; i < out->rank; i++)
-            out->dims[i] = 1;
-        return TSR_OK;
-    case TSR_OP_BATCHNORM: {
-        if (in[0]->rank < 2)
-            return SHAPE_ERR("node '%s' (BatchNormalization): input %s must be [N, C, ...]", node,
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_transpose(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    int64_t perm[TSR_MAX_RANK];
+    if (tsr_transpose_perm(attrs, in[0]->rank, perm))
+        return SHAPE_ERR("node '%s' (Transpose): perm is not a permutation of the %d dims of %s",
+                         node, in[0]->rank, tsr_desc_format(in[0], s0, sizeof s0));
+    *out = *in[0];
+    for (int d = 0; d < in[0]->rank; d++)
+        out->dims[d] = in[0]->dims[perm[d]];
+    return TSR_OK;
+}
+
+/* ReduceMean, ReduceSum, ReduceMax. */
+tsr_status tsr_shape_reduce(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    unsigned mask;
+    if (tsr_reduce_mask(attrs, in[0]->rank, &mask))
+        return SHAPE_ERR("node '%s' (%s): axes out of range or repeated for input %s", node,
+                         tsr_op_name(op), tsr_desc_format(in[0], s0, sizeof s0));
+    *out = f32_desc(0);
+    for (int d = 0; d < in[0]->rank; d++) {
+        if (!(mask & (1u << d)))
+            out->dims[out->rank++] = in[0]->dims[d];
+        else if (attrs->keepdims)
+            out->dims[out->rank++] = 1;
+    }
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_layernorm(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    int r = in[0]->rank;
+    int64_t axis = attrs->axis == TSR_AXIS_DEFAULT ? -1 : attrs->axis;
+    if (r == 0 || axis < -r || axis >= r)
+        return SHAPE_ERR("node '%s' (LayerNormalization): axis %lld out of range for input %s",
+                         node, (long long)axis, tsr_desc_format(in[0], s0, sizeof s0));
+    if (axis < 0) axis += r;
+    int64_t len = 1;
+    for (int d = (int)axis; d < r; d++)
+        len *= in[0]->dims[d];
+    for (int k = 1; k < n_in; k++)
+        if (tsr_desc_elements(in[k]) != len)
+            return SHAPE_ERR("node '%s' (LayerNormalization): %s %s must hold the %lld elements "
+                             "of the normalised dims of %s",
+                             node, k == 1 ? "scale" : "bias", tsr_desc_format(in[k], s0, sizeof s0),
+                             (long long)len, tsr_desc_format(in[0], s1, sizeof s1));
+    *out = *in[0];
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_softmax(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    int r = in[0]->rank;
+    int64_t axis = attrs->axis == TSR_AXIS_DEFAULT ? (attrs->softmax_2d ? 1 : -1) : attrs->axis;
+    if (r == 0 || axis < -r || axis >= r)
+        return SHAPE_ERR("node '%s' (Softmax): axis %lld out of range for input %s", node,
+                         (long long)axis, tsr_desc_format(in[0], s0, sizeof s0));
+    *out = *in[0];
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_flatten(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    int r = in[0]->rank;
+    int64_t axis = attrs->axis == TSR_AXIS_DEFAULT ? 1 : attrs->axis;
+    if (axis < -r || axis > r)
+        return SHAPE_ERR("node '%s' (Flatten): axis %lld out of range for input %s", node,
+                         (long long)axis, tsr_desc_format(in[0], s0, sizeof s0));
+    if (axis < 0) axis += r;
+    *out = f32_desc(2);
+    out->dims[0] = 1;
+    out->dims[1] = 1;
+    for (int i = 0; i < r; i++)
+        out->dims[i < axis ? 0 : 1] *= in[0]->dims[i];
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_reshape(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    if (!in_data[1])
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (Reshape): the shape input must be "
+                       "a constant (initializer or Constant node)",
+                       node);
+    if (in[1]->rank != 1 || in[1]->dims[0] > TSR_MAX_RANK)
+        return SHAPE_ERR("node '%s' (Reshape): shape input %s must be 1-D with at most %d "
+                         "elements",
+                         node, tsr_desc_format(in[1], s0, sizeof s0), TSR_MAX_RANK);
+    const int64_t *shp = in_data[1];
+    int r = (int)in[1]->dims[0];
+    *out = f32_desc(r);
+    int infer = -1;
+    int64_t known = 1;
+    for (int i = 0; i < r; i++) {
+        int64_t d = shp[i];
+        if (d == 0 && !attrs->allowzero) {
+            if (i >= in[0]->rank)
+                return SHAPE_ERR("node '%s' (Reshape): shape[%d] = 0 copies a dim the input "
+                                 "%s does not have",
+                                 node, i, tsr_desc_format(in[0], s0, sizeof s0));
+            d = in[0]->dims[i];
+        }
+        if (d == -1) {
+            if (infer >= 0)
+                return SHAPE_ERR("node '%s' (Reshape): more than one -1 in the shape", node);
+            infer = i;
+            continue;
+        }
+        if (d < 0) return SHAPE_ERR("node '%s' (Reshape): invalid dim %lld", node, (long long)d);
+        out->dims[i] = d;
+        known *= d;
+    }
+    int64_t total = tsr_desc_elements(in[0]);
+    if (infer >= 0) {
+        if (known == 0 || total % known)
+            return SHAPE_ERR("node '%s' (Reshape): cannot infer -1 reshaping %s", node,
                              tsr_desc_format(in[0], s0, sizeof s0));
-        for (int k = 1; k < 5; k++)
-            if (in[k]->rank != 1 || in[k]->dims[0] != in[0]->dims[1])
-                return SHAPE_ERR(
-                    "node '%s' (BatchNormalization): parameter %d is %s, expected [%lld] "
-                    "for input %s",
-                    node, k, tsr_desc_format(in[k], s0, sizeof s0), (long long)in[0]->dims[1],
-                    tsr_desc_format(in[0], s1, sizeof s1));
-        *out = *in[0];
-        return TSR_OK;
+        out->dims[infer] = total / known;
+        known *= out->dims[infer];
     }
-    case TSR_OP_CONCAT: {
-        int r = in[0]->rank;
-        int64_t axis = attrs->axis == TSR_AXIS_DEFAULT ? 0 : attrs->axis;
-        if (r == 0 || axis < -r || axis >= r)
-            return SHAPE_ERR("node '%s' (Concat): axis %lld out of range for input %s", node,
-                             (long long)axis, tsr_desc_format(in[0], s0, sizeof s0));
-        if (axis < 0) axis += r;
-        *out = *in[0];
-        for (int k = 1; k < n_in; k++) {
-            int ok = in[k]->rank == r;
-            for (int d = 0; ok && d < r; d++)
-                if (d != axis && in[k]->dims[d] != in[0]->dims[d]) ok = 0;
-            if (!ok)
-                return SHAPE_ERR(
-                    "node '%s' (Concat): input %d %s does not match input 0 %s outside "
-                    "axis %lld",
-                    node, k, tsr_desc_format(in[k], s0, sizeof s0),
-                    tsr_desc_format(in[0], s1, sizeof s1), (long long)axis);
-            out->dims[axis] += in[k]->dims[axis];
-        }
-        return TSR_OK;
-    }
-    case TSR_OP_TRANSPOSE: {
-        int64_t perm[TSR_MAX_RANK];
-        if (tsr_transpose_perm(attrs, in[0]->rank, perm))
-            return SHAPE_ERR(
-                "node '%s' (Transpose): perm is not a permutation of the %d dims of %s", node,
-                in[0]->rank, tsr_desc_format(in[0], s0, sizeof s0));
-        *out = *in[0];
-        for (int d = 0; d < in[0]->rank; d++)
-            out->dims[d] = in[0]->dims[perm[d]];
-        return TSR_OK;
-    }
-    case TSR_OP_REDUCEMEAN:
-    case TSR_OP_REDUCESUM:
-    case TSR_OP_REDUCEMAX: {
-        unsigned mask;
-        if (tsr_reduce_mask(attrs, in[0]->rank, &mask))
-            return SHAPE_ERR("node '%s' (%s): axes out of range or repeated for input %s", node,
-                             opn, tsr_desc_format(in[0], s0, sizeof s0));
-        *out = f32_desc(0);
-        for (int d = 0; d < in[0]->rank; d++) {
-            if (!(mask & (1u << d)))
-                out->dims[out->rank++] = in[0]->dims[d];
-            else if (attrs->keepdims)
-                out->dims[out->rank++] = 1;
-        }
-        return TSR_OK;
-    }
-    case TSR_OP_LAYERNORM: {
-        int r = in[0]->rank;
-        int64_t axis = attrs->axis == TSR_AXIS_DEFAULT ? -1 : attrs->axis;
-        if (r == 0 || axis < -r || axis >= r)
-            return SHAPE_ERR("node '%s' (LayerNormalization): axis %lld out of range for input %s",
-                             node, (long long)axis, tsr_desc_format(in[0], s0, sizeof s0));
-        if (axis < 0) axis += r;
-        int64_t len = 1;
-        for (int d = (int)axis; d < r; d++)
-            len *= in[0]->dims[d];
-        for (int k = 1; k < n_in; k++)
-            if (tsr_desc_elements(in[k]) != len)
-                return SHAPE_ERR(
-                    "node '%s' (LayerNormalization): %s %s must hold the %lld elements "
-                    "of the normalised dims of %s",
-                    node, k == 1 ? "scale" : "bias", tsr_desc_format(in[k], s0, sizeof s0),
-                    (long long)len, tsr_desc_format(in[0], s1, sizeof s1));
-        *out = *in[0];
-        return TSR_OK;
-    }
-    case TSR_OP_SOFTMAX: {
-        int r = in[0]->rank;
-        int64_t axis = attrs->axis == TSR_AXIS_DEFAULT ? (attrs->softmax_2d ? 1 : -1) : attrs->axis;
-        if (r == 0 || axis < -r || axis >= r)
-            return SHAPE_ERR("node '%s' (Softmax): axis %lld out of range for input %s", node,
-                             (long long)axis, tsr_desc_format(in[0], s0, sizeof s0));
-        *out = *in[0];
-        return TSR_OK;
-    }
-    case TSR_OP_FLATTEN: {
-        int r = in[0]->rank;
-        int64_t axis = attrs->axis == TSR_AXIS_DEFAULT ? 1 : attrs->axis;
-        if (axis < -r || axis > r)
-            return SHAPE_ERR("node '%s' (Flatten): axis %lld out of range for input %s", node,
-                             (long long)axis, tsr_desc_format(in[0], s0, sizeof s0));
-        if (axis < 0) axis += r;
-        *out = f32_desc(2);
-        out->dims[0] = 1;
-        out->dims[1] = 1;
-        for (int i = 0; i < r; i++)
-            out->dims[i < axis ? 0 : 1] *= in[0]->dims[i];
-        return TSR_OK;
-    }
-    case TSR_OP_RESHAPE: {
-        if (!in_data[1])
-            return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
-                           "node '%s' (Reshape): the shape input must be "
-                           "a constant (initializer or Constant node)",
-                           node);
-        if (in[1]->rank != 1 || in[1]->dims[0] > TSR_MAX_RANK)
-            return SHAPE_ERR("node '%s' (Reshape): shape input %s must be 1-D with at most %d "
-                             "elements",
-                             node, tsr_desc_format(in[1], s0, sizeof s0), TSR_MAX_RANK);
-        const int64_t *shp = in_data[1];
-        int r = (int)in[1]->dims[0];
-        *out = f32_desc(r);
-        int infer = -1;
-        int64_t known = 1;
-        for (int i = 0; i < r; i++) {
-            int64_t d = shp[i];
-            if (d == 0 && !attrs->allowzero) {
-                if (i >= in[0]->rank)
-                    return SHAPE_ERR("node '%s' (Reshape): shape[%d] = 0 copies a dim the input "
-                                     "%s does not have",
-                                     node, i, tsr_desc_format(in[0], s0, sizeof s0));
-                d = in[0]->dims[i];
-            }
-            if (d == -1) {
-                if (infer >= 0)
-                    return SHAPE_ERR("node '%s' (Reshape): more than one -1 in the shape", node);
-                infer = i;
-                continue;
-            }
-            if (d < 0)
-                return SHAPE_ERR("node '%s' (Reshape): invalid dim %lld", node, (long long)d);
-            out->dims[i] = d;
-            known *= d;
-        }
-        int64_t total = tsr_desc_elements(in[0]);
-        if (infer >= 0) {
-            if (known == 0 || total % known)
-                return SHAPE_ERR("node '%s' (Reshape): cannot infer -1 reshaping %s", node,
-                                 tsr_desc_format(in[0], s0, sizeof s0));
-            out->dims[infer] = total / known;
-            known *= out->dims[infer];
-        }
-        if (known != total)
-            return SHAPE_ERR("node '%s' (Reshape): %s has %lld elements, the new shape %s has %lld",
-                             node, tsr_desc_format(in[0], s0, sizeof s0), (long long)total,
-                             tsr_desc_format(out, s1, sizeof s1), (long long)known);
-        return TSR_OK;
-    }
-    case TSR_OP_GEMM: {
-        if (in[0]->rank != 2 || in[1]->rank != 2)
-            return SHAPE_ERR("node '%s' (Gemm): A %s and B %s must both be 2-D", node,
-                             tsr_desc_format(in[0], s0, sizeof s0),
-                             tsr_desc_format(in[1], s1, sizeof s1));
-        int64_t M = attrs->trans_a ? in[0]->dims[1] : in[0]->dims[0];
-        int64_t Ka = attrs->trans_a ? in[0]->dims[0] : in[0]->dims[1];
-        int64_t Kb = attrs->trans_b ? in[1]->dims[1] : in[1]->dims[0];
-        int64_t N = attrs->trans_b ? in[1]->dims[0] : in[1]->dims[1];
-        if (Ka != Kb)
-            return SHAPE_ERR("node '%s' (Gemm): inner dimensions differ: A %s%s (K=%lld) vs B %s%s "
-                             "(K=%lld)",
-                             node, tsr_desc_format(in[0], s0, sizeof s0),
-                             attrs->trans_a ? " transposed" : "", (long long)Ka,
-                             tsr_desc_format(in[1], s1, sizeof s1),
-                             attrs->trans_b ? " transposed" : "", (long long)Kb);
-        *out = f32_desc(2);
-        out->dims[0] = M;
-        out->dims[1] = N;
-        if (n_in == 3 && !unidirectional(in[2], out))
-            return SHAPE_ERR("node '%s' (Gemm): C %s cannot be broadcast to the output %s", node,
-                             tsr_desc_format(in[2], s2, sizeof s2),
-                             tsr_desc_format(out, s0, sizeof s0));
-        return TSR_OK;
-    }
-    case TSR_OP_MATMUL: {
-        const struct tsr_tensor_desc *a = in[0], *b = in[1];
-        if (a->rank < 1 || b->rank < 1)
-            return SHAPE_ERR("node '%s' (MatMul): operands %s and %s must have rank >= 1", node,
-                             tsr_desc_format(a, s0, sizeof s0), tsr_desc_format(b, s1, sizeof s1));
-        /* numpy.matmul: 1-D a is [1,K] (dim dropped after), 1-D b is [K,1] (dim dropped). */
-        int64_t K_a = a->dims[a->rank - 1];
-        int64_t K_b = b->rank == 1 ? b->dims[0] : b->dims[b->rank - 2];
-        if (K_a != K_b)
-            return SHAPE_ERR("node '%s' (MatMul): inner dimensions differ: %s (K=%lld) vs %s "
-                             "(K=%lld)",
-                             node, tsr_desc_format(a, s0, sizeof s0), (long long)K_a,
-                             tsr_desc_format(b, s1, sizeof s1), (long long)K_b);
-        struct tsr_tensor_desc ba = f32_desc(a->rank > 2 ? a->rank - 2 : 0);
-        struct tsr_tensor_desc bb = f32_desc(b->rank > 2 ? b->rank - 2 : 0);
-        for (int i = 0; i < ba.rank; i++)
-            ba.dims[i] = a->dims[i];
-        for (int i = 0; i < bb.rank; i++)
-            bb.dims[i] = b->dims[i];
-        struct tsr_tensor_desc batch;
-        if (tsr_broadcast_shape(&ba, &bb, &batch))
-            return SHAPE_ERR("node '%s' (MatMul): batch dimensions of %s and %s cannot be "
-                             "broadcast together",
-                             node, tsr_desc_format(a, s0, sizeof s0),
-                             tsr_desc_format(b, s1, sizeof s1));
-        int r = batch.rank + (a->rank > 1) + (b->rank > 1);
-        if (r > TSR_MAX_RANK) return SHAPE_ERR("node '%s' (MatMul): rank too large", node);
-        *out = f32_desc(r);
-        int k = 0;
-        for (int i = 0; i < batch.rank; i++)
-            out->dims[k++] = batch.dims[i];
-        if (a->rank > 1) out->dims[k++] = a->dims[a->rank - 2];
-        if (b->rank > 1) out->dims[k++] = b->dims[b->rank - 1];
-        return TSR_OK;
-    }
-    case TSR_OP_COUNT:
-        break;
-    }
-    return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "node '%s': unknown op %d", node, (int)op);
+    if (known != total)
+        return SHAPE_ERR("node '%s' (Reshape): %s has %lld elements, the new shape %s has %lld",
+                         node, tsr_desc_format(in[0], s0, sizeof s0), (long long)total,
+                         tsr_desc_format(out, s1, sizeof s1), (long long)known);
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_gemm(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160], s2[160];
+    if (in[0]->rank != 2 || in[1]->rank != 2)
+        return SHAPE_ERR("node '%s' (Gemm): A %s and B %s must both be 2-D", node,
+                         tsr_desc_format(in[0], s0, sizeof s0),
+                         tsr_desc_format(in[1], s1, sizeof s1));
+    int64_t M = attrs->trans_a ? in[0]->dims[1] : in[0]->dims[0];
+    int64_t Ka = attrs->trans_a ? in[0]->dims[0] : in[0]->dims[1];
+    int64_t Kb = attrs->trans_b ? in[1]->dims[1] : in[1]->dims[0];
+    int64_t N = attrs->trans_b ? in[1]->dims[0] : in[1]->dims[1];
+    if (Ka != Kb)
+        return SHAPE_ERR("node '%s' (Gemm): inner dimensions differ: A %s%s (K=%lld) vs B %s%s "
+                         "(K=%lld)",
+                         node, tsr_desc_format(in[0], s0, sizeof s0),
+                         attrs->trans_a ? " transposed" : "", (long long)Ka,
+                         tsr_desc_format(in[1], s1, sizeof s1), attrs->trans_b ? " transposed" : "",
+                         (long long)Kb);
+    *out = f32_desc(2);
+    out->dims[0] = M;
+    out->dims[1] = N;
+    if (n_in == 3 && !unidirectional(in[2], out))
+        return SHAPE_ERR("node '%s' (Gemm): C %s cannot be broadcast to the output %s", node,
+                         tsr_desc_format(in[2], s2, sizeof s2),
+                         tsr_desc_format(out, s0, sizeof s0));
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_matmul(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    const struct tsr_tensor_desc *a = in[0], *b = in[1];
+    if (a->rank < 1 || b->rank < 1)
+        return SHAPE_ERR("node '%s' (MatMul): operands %s and %s must have rank >= 1", node,
+                         tsr_desc_format(a, s0, sizeof s0), tsr_desc_format(b, s1, sizeof s1));
+    /* numpy.matmul: 1-D a is [1,K] (dim dropped after), 1-D b is [K,1] (dim dropped). */
+    int64_t K_a = a->dims[a->rank - 1];
+    int64_t K_b = b->rank == 1 ? b->dims[0] : b->dims[b->rank - 2];
+    if (K_a != K_b)
+        return SHAPE_ERR("node '%s' (MatMul): inner dimensions differ: %s (K=%lld) vs %s "
+                         "(K=%lld)",
+                         node, tsr_desc_format(a, s0, sizeof s0), (long long)K_a,
+                         tsr_desc_format(b, s1, sizeof s1), (long long)K_b);
+    struct tsr_tensor_desc ba = f32_desc(a->rank > 2 ? a->rank - 2 : 0);
+    struct tsr_tensor_desc bb = f32_desc(b->rank > 2 ? b->rank - 2 : 0);
+    for (int i = 0; i < ba.rank; i++)
+        ba.dims[i] = a->dims[i];
+    for (int i = 0; i < bb.rank; i++)
+        bb.dims[i] = b->dims[i];
+    struct tsr_tensor_desc batch;
+    if (tsr_broadcast_shape(&ba, &bb, &batch))
+        return SHAPE_ERR("node '%s' (MatMul): batch dimensions of %s and %s cannot be "
+                         "broadcast together",
+                         node, tsr_desc_format(a, s0, sizeof s0),
+                         tsr_desc_format(b, s1, sizeof s1));
+    int r = batch.rank + (a->rank > 1) + (b->rank > 1);
+    if (r > TSR_MAX_RANK) return SHAPE_ERR("node '%s' (MatMul): rank too large", node);
+    *out = f32_desc(r);
+    int k = 0;
+    for (int i = 0; i < batch.rank; i++)
+        out->dims[k++] = batch.dims[i];
+    if (a->rank > 1) out->dims[k++] = a->dims[a->rank - 2];
+    if (b->rank > 1) out->dims[k++] = b->dims[b->rank - 1];
+    return TSR_OK;
 }

@@ -84,6 +84,8 @@ static double ref_op_p(tsr_ew_op op, double a, double b, double p0, double p1) {
         return fmin(fmax(a, p0), p1);
     case TSR_EW_POW:
         return pow(a, b);
+    case TSR_EW_NEG:
+        return -a;
     default:
         return NAN;
     }
@@ -104,6 +106,7 @@ static int op_exact(tsr_ew_op op) {
     case TSR_EW_SQRT:
     case TSR_EW_LEAKY_RELU:
     case TSR_EW_CLIP:
+    case TSR_EW_NEG:
         return 1;
     default:
         return 0;
@@ -1764,19 +1767,21 @@ static void run_program(tsr_context *ctx) {
     float w[6] = {0.5f, -1.0f, 0.25f, 2.0f, -0.75f, 0.125f};
     float bias[2] = {0.1f, -0.2f};
     struct tsr_buffer bufs[7] = {
-        {.kind = TSR_BUF_INPUT, .bytes = 12 * 4, .io_index = 0},
-        {.kind = TSR_BUF_CONST, .bytes = 6 * 4, .const_data = w},
-        {.kind = TSR_BUF_CONST, .bytes = 2 * 4, .const_data = bias},
-        {.kind = TSR_BUF_TEMP, .bytes = 8 * 4, .offset = 0},
-        {.kind = TSR_BUF_TEMP, .bytes = 8 * 4, .offset = 64},
-        {.kind = TSR_BUF_INPUT, .bytes = 8 * 4, .io_index = 1},
-        {.kind = TSR_BUF_OUTPUT, .bytes = 8 * 4, .io_index = 0},
+        {.desc.dtype = TSR_F32, .kind = TSR_BUF_INPUT, .bytes = 12 * 4, .io_index = 0},
+        {.desc.dtype = TSR_F32, .kind = TSR_BUF_CONST, .bytes = 6 * 4, .const_data = w},
+        {.desc.dtype = TSR_F32, .kind = TSR_BUF_CONST, .bytes = 2 * 4, .const_data = bias},
+        {.desc.dtype = TSR_F32, .kind = TSR_BUF_TEMP, .bytes = 8 * 4, .offset = 0},
+        {.desc.dtype = TSR_F32, .kind = TSR_BUF_TEMP, .bytes = 8 * 4, .offset = 64},
+        {.desc.dtype = TSR_F32, .kind = TSR_BUF_INPUT, .bytes = 8 * 4, .io_index = 1},
+        {.desc.dtype = TSR_F32, .kind = TSR_BUF_OUTPUT, .bytes = 8 * 4, .io_index = 0},
     };
     struct tsr_buffer bufs2[8];
     memcpy(bufs2, bufs, sizeof bufs);
-    bufs2[7] = (struct tsr_buffer){.kind = TSR_BUF_OUTPUT, .bytes = 8 * 4, .io_index = 1};
+    bufs2[7] = (struct tsr_buffer){
+        .desc.dtype = TSR_F32, .kind = TSR_BUF_OUTPUT, .bytes = 8 * 4, .io_index = 1};
     struct tsr_kernel ks[4] = {
-        {.kind = TSR_K_GEMM,
+        {.dtype = TSR_F32,
+         .kind = TSR_K_GEMM,
          .name = "gemm_bias_relu",
          .nodes = "fc",
          .n_inputs = 3,
@@ -1795,13 +1800,15 @@ static void run_program(tsr_context *ctx) {
                     .beta = 1.0f,
                     .c_stride_n = 1,
                     .act = TSR_ACT_RELU}},
-        {.kind = TSR_K_SOFTMAX,
+        {.dtype = TSR_F32,
+         .kind = TSR_K_SOFTMAX,
          .name = "softmax",
          .n_inputs = 1,
          .inputs = {3},
          .output = 4,
          .u.softmax = {.outer = 4, .axis_len = 2, .inner = 1}},
-        {.kind = TSR_K_EW,
+        {.dtype = TSR_F32,
+         .kind = TSR_K_EW,
          .name = "ew_mul",
          .n_inputs = 2,
          .inputs = {4, 5},
@@ -1812,7 +1819,8 @@ static void run_program(tsr_context *ctx) {
                   .n_instrs = 1,
                   .n_regs = 1,
                   .instrs = {INSTR(MUL, 0, -1, -2)}}},
-        {.kind = TSR_K_COPY,
+        {.dtype = TSR_F32,
+         .kind = TSR_K_COPY,
          .name = "copy",
          .n_inputs = 1,
          .inputs = {6},

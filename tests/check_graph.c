@@ -190,6 +190,54 @@ END_TEST
 
 /* A chain with fusion off: each intermediate lives two kernels; with in-place reuse the whole
  * chain fits one buffer (the liveness lower bound), not one per value. */
+/* Every buffer and kernel of a lowered program carries its dtype; both backends' prepare refuse a
+ * kernel in a dtype they have no kernel for, naming the kernel and the dtype. */
+static tsr_dtype_set f32_only(tsr_kernel_kind kind) {
+    (void)kind;
+    return TSR_DTYPE_BIT(TSR_F32);
+}
+
+START_TEST(test_program_dtypes_checked) {
+    int64_t d[1] = {16};
+    tsr_graph *g = new_graph();
+    tsr_value a = gc_input(g, "a", 1, d), b = gc_input(g, "b", 1, d);
+    ck_assert_int_eq(tsr_graph_output(g, "y", gc_op(g, TSR_OP_ADD, a, b)), TSR_OK);
+    struct tsr_program p;
+    ck_assert_int_eq(tsr_lower(g, 0, &p, NULL), TSR_OK);
+    ck_assert_int_eq(p.n_kernels, 1);
+    for (int i = 0; i < p.n_buffers; i++)
+        ck_assert_int_eq(p.buffers[i].desc.dtype, TSR_F32);
+    struct tsr_kernel *k = &p.kernels[0];
+    ck_assert_int_eq(k->dtype, TSR_F32);
+    ck_assert_int_eq(tsr_kernel_dtypes_ok(&p, k, f32_only, NULL, NULL), 1);
+    int n_ops = tsr_backend_registry_count();
+    ck_assert_int_ge(n_ops, 1);
+    for (int o = 0; o < n_ops; o++) {
+        const struct tsr_backend_ops *op = tsr_backend_registry_get(o);
+        void *ex = NULL;
+        k->dtype = TSR_I64; /* a kernel kind no backend has an int64 kernel of */
+        ck_assert_int_eq(op->prepare(ctx, 0, &p, &ex), TSR_E_DTYPE);
+        ck_assert_ptr_null(ex);
+        ck_assert_msg(strstr(last_msg(), "'ew_add'") && strstr(last_msg(), "int64") &&
+                          strstr(last_msg(), op->name),
+                      "%s", last_msg());
+        k->dtype = TSR_F32; /* an argument that disagrees with the kernel */
+        p.buffers[k->inputs[1]].desc.dtype = TSR_I64;
+        ck_assert_int_eq(op->prepare(ctx, 0, &p, &ex), TSR_E_DTYPE);
+        ck_assert_msg(strstr(last_msg(), "input 1") && strstr(last_msg(), "int64"), "%s",
+                      last_msg());
+        p.buffers[k->inputs[1]].desc.dtype = TSR_F32;
+    }
+    tsr_dtype bad = TSR_F32;
+    int arg = 0;
+    k->dtype = TSR_I64;
+    ck_assert_int_eq(tsr_kernel_dtypes_ok(&p, k, f32_only, &bad, &arg), 0);
+    ck_assert(bad == TSR_I64 && arg == -1);
+    tsr_program_free(&p);
+    tsr_graph_destroy(g);
+}
+END_TEST
+
 START_TEST(test_memory_plan_reuses_arena) {
     tsr_graph *g = new_graph();
     int64_t d[2] = {16, 64}; /* 4 KiB per value */
@@ -383,6 +431,7 @@ Suite *graph_suite(void) {
     tcase_add_test(tc, test_builder_rejects_bad_input);
     tcase_add_test(tc, test_fold_and_dce);
     tcase_add_test(tc, test_memory_plan_reuses_arena);
+    tcase_add_test(tc, test_program_dtypes_checked);
     tcase_add_test(tc, test_plan_run_validation);
     tcase_add_test(tc, test_device_strings);
     suite_add_tcase(s, tc);

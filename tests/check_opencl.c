@@ -76,6 +76,7 @@ static struct tsr_kernel *tp_kernel(struct tprog *t, tsr_kernel_kind kind, const
     ck_assert_int_lt(t->p.n_kernels, TP_MAX_KER);
     struct tsr_kernel *k = &t->kers[t->p.n_kernels++];
     k->kind = kind;
+    k->dtype = TSR_F32;
     snprintf(k->name, sizeof k->name, "%s", name);
     k->nodes = NULL;
     k->output = out;

@@ -69,9 +69,9 @@ END_TEST
 
 START_TEST(test_unary_sizes) {
     static const int64_t sizes[] = {1, 7, 16, 33, 1000, 4099};
-    static const tsr_op ops[] = {TSR_OP_RELU, TSR_OP_SIGMOID, TSR_OP_TANH};
+    static const tsr_op ops[] = {TSR_OP_RELU, TSR_OP_SIGMOID, TSR_OP_TANH, TSR_OP_NEG};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
-        for (size_t o = 0; o < 3; o++) {
+        for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
             tsr_graph *g = new_graph();
             tsr_value x = gc_input(g, "x", 1, &sizes[s]);
             /* Scale to [-10, 10] so sigmoid/tanh saturate in part of the range. */

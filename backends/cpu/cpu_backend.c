@@ -318,6 +318,12 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
     return TSR_OK;
 }
 
+/* Dtypes the CPU kernels exist for, per kernel kind (program.h): float32 for every kind. */
+static tsr_dtype_set cpu_kernel_dtypes(tsr_kernel_kind kind) {
+    (void)kind;
+    return TSR_DTYPE_BIT(TSR_F32);
+}
+
 static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr_program *prog,
                                   void **exec) {
     if (!prog || !exec)
@@ -325,6 +331,9 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
     if (device != 0)
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "cpu prepare: device %d (the CPU is device 0)",
                        device);
+    /* Kernel dtypes: refuse a kernel in a dtype the CPU has no kernel for. */
+    tsr_status dst = tsr_program_check_dtypes(ctx, "cpu", prog, cpu_kernel_dtypes);
+    if (dst != TSR_OK) return dst;
     struct tsr_cpu_backend *cpu = tsr_cpu_backend_of(ctx);
     struct tsr_topology *topo = ctx ? ctx->topo : NULL;
     struct tsr_cpu_exec *ex = calloc(1, sizeof *ex);

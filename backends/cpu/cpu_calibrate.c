@@ -76,6 +76,7 @@ static void add_copy_kernel(struct cal_prog *c, int in, int out, int64_t n) {
     struct tsr_kernel *k = &c->kernels[c->p.n_kernels++];
     memset(k, 0, sizeof *k);
     k->kind = TSR_K_EW;
+    k->dtype = TSR_F32;
     snprintf(k->name, sizeof k->name, "calibrate_copy");
     k->n_inputs = 1;
     k->inputs[0] = in;
@@ -141,6 +142,7 @@ static void make_small_chain(struct cal_prog *c, int n_kernels) {
         struct tsr_kernel *k = &c->kernels[c->p.n_kernels++];
         memset(k, 0, sizeof *k);
         k->kind = TSR_K_EW;
+        k->dtype = TSR_F32;
         snprintf(k->name, sizeof k->name, "calibrate_small");
         k->n_inputs = 2;
         k->inputs[0] = i == 0 ? 0 : i + 1; /* buffer 1 is b; temps start at 2 */
@@ -183,6 +185,7 @@ static double make_conv(struct cal_prog *c, int64_t nb, int64_t ch, int64_t m, i
     struct tsr_kernel *kk = &c->kernels[c->p.n_kernels++];
     memset(kk, 0, sizeof *kk);
     kk->kind = TSR_K_CONV;
+    kk->dtype = TSR_F32;
     snprintf(kk->name, sizeof kk->name, "calibrate_conv");
     kk->n_inputs = 3;
     kk->inputs[0] = 0;
@@ -221,6 +224,7 @@ static void make_gemm(struct cal_prog *c, int64_t m, int64_t n, int64_t k) {
     struct tsr_kernel *kk = &c->kernels[c->p.n_kernels++];
     memset(kk, 0, sizeof *kk);
     kk->kind = TSR_K_GEMM;
+    kk->dtype = TSR_F32;
     snprintf(kk->name, sizeof kk->name, "calibrate_gemm");
     kk->n_inputs = 2;
     kk->inputs[0] = 0;

@@ -9,7 +9,7 @@
  *
  * Accuracy (measured by tests/check_cpu_kernels.c against double-precision libm; unless noted
  * the test's tolerance is 3e-7 relative, about 2.5 ulp, plus 1e-37 absolute):
- *   ADD SUB MUL DIV RELU COPY SQRT LEAKY_RELU CLIP: exact (IEEE single-precision rounding,
+ *   ADD SUB MUL DIV RELU COPY SQRT LEAKY_RELU CLIP NEG: exact (IEEE single-precision rounding,
  *     identical on every tier).
  *   scalar tier: libm (expf, logf, tanhf, erff, erfcf, powf); SIGMOID 1 / (1 + expf(-x)),
  *     GELU 0.5 x erfc(-x / sqrt 2) (no cancellation for negative x), GELU_TANH

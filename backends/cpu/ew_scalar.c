@@ -53,6 +53,9 @@ static inline float sc_gelu_tanh(float a) {
     const float u2 = -2.0f * 0.79788456080286536f * (a + 0.044715f * a * a * a);
     return a / (1.0f + expf(u2));
 }
+static inline float sc_neg(float a) {
+    return -a;
+}
 static inline float sc_pow(float a, float b) {
     return powf(a, b);
 }
@@ -94,6 +97,7 @@ TSR_SC_UNARY(sqrt)
 TSR_SC_UNARY(erf)
 TSR_SC_UNARY(gelu)
 TSR_SC_UNARY(gelu_tanh)
+TSR_SC_UNARY(neg)
 
 /* x >= 0 ? x : alpha x (NaN: alpha * NaN = NaN). */
 static void leaky_relu_u(size_t n, const float *x, float *y, float alpha, float p1) {
@@ -220,7 +224,8 @@ const struct tsr_cpu_ew_kernels tsr_cpu_ew_scalar = {
               [TSR_EW_GELU] = gelu_u,
               [TSR_EW_GELU_TANH] = gelu_tanh_u,
               [TSR_EW_LEAKY_RELU] = leaky_relu_u,
-              [TSR_EW_CLIP] = clip_u},
+              [TSR_EW_CLIP] = clip_u,
+              [TSR_EW_NEG] = neg_u},
     .binary = {[TSR_EW_ADD] = add_vv,
                [TSR_EW_SUB] = sub_vv,
                [TSR_EW_MUL] = mul_vv,

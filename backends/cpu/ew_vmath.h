@@ -213,6 +213,11 @@ static inline vf v_u_leaky_relu(vf x, vf p0, vf p1) {
 static inline vf v_u_clip(vf x, vf p0, vf p1) {
     return v_clip(x, p0, p1);
 }
+/* -x by a multiplication with -1: exact, flips the sign of zeros as scalar negation does. */
+static inline vf v_u_neg(vf x, vf p0, vf p1) {
+    (void)p0, (void)p1;
+    return v_mul(x, v_set(-1.0f));
+}
 
 #define TSR_V_UNARY(name)                                                                          \
     static void name##_u(size_t n, const float *x, float *y, float p0, float p1) {                 \
@@ -266,6 +271,7 @@ TSR_V_UNARY(gelu)
 TSR_V_UNARY(gelu_tanh)
 TSR_V_UNARY(leaky_relu)
 TSR_V_UNARY(clip)
+TSR_V_UNARY(neg)
 
 /* pow with one exponent for every element (Pow(x, 2) and friends): an integer exponent with
  * |b| <= TSR_POW_INT_MAX is computed by repeated multiplication (exact for b = 2, +-1; a few
@@ -521,7 +527,8 @@ static void store_fence(void) {
               [TSR_EW_GELU] = gelu_u,                                                              \
               [TSR_EW_GELU_TANH] = gelu_tanh_u,                                                    \
               [TSR_EW_LEAKY_RELU] = leaky_relu_u,                                                  \
-              [TSR_EW_CLIP] = clip_u},                                                             \
+              [TSR_EW_CLIP] = clip_u,                                                              \
+              [TSR_EW_NEG] = neg_u},                                                               \
     .binary = {[TSR_EW_ADD] = add_vv,                                                              \
                [TSR_EW_SUB] = sub_vv,                                                              \
                [TSR_EW_MUL] = mul_vv,                                                              \

@@ -204,9 +204,18 @@ static tsr_status prepare_kernel(struct cl_exec *ex, struct cl_exec_kernel *ek) 
     return st;
 }
 
+/* Dtypes the OpenCL kernels exist for, per kernel kind (program.h): float32 for every kind. */
+static tsr_dtype_set cl_kernel_dtypes(tsr_kernel_kind kind) {
+    (void)kind;
+    return TSR_DTYPE_BIT(TSR_F32);
+}
+
 static tsr_status cl_prepare(tsr_context *ctx, int device, const struct tsr_program *prog,
                              void **exec) {
     if (!prog || !exec) return TSR_ERR(ctx, TSR_E_INVALID_ARG, "OpenCL prepare: NULL program");
+    /* Kernel dtypes: refuse a kernel in a dtype the OpenCL backend has no kernel for. */
+    tsr_status dst = tsr_program_check_dtypes(ctx, "opencl", prog, cl_kernel_dtypes);
+    if (dst != TSR_OK) return dst;
     struct tsr_cl_device *dev;
     tsr_status st = tsr_cl_device_ready(ctx, device, &dev);
     if (st != TSR_OK) return st;
