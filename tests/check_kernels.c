@@ -270,6 +270,8 @@ static const struct gemm gemm_rows[] = {
     {16384, 264, 24, 0, 0, 1.0f, 1.0f, 1, {264}, 1, ACT_RELU, 0, 0},
     {16384, 264, 24, 0, 1, 1.0f, 1.0f, 1, {264}, 0, ACT_CLIP, -0.5f, 2.0f},
     {16384, 264, 24, 0, 1, 1.0f, 1.0f, 0, {0}, 0, ACT_NONE, 0, 0},
+    /* (K = 0 is not here: lowering gives lda 0, which tsr_cpu_gemm_check rejects on the CPU;
+     * check_cpu_kernels runs the executor with K = 0.) */
 };
 
 static void build_gemm_row(struct kh_builder *b) {
@@ -461,8 +463,9 @@ static void build_global_pool(struct kh_builder *b) {
 
 /* [outer, len, inner] reduced over axis 1 (keepdims alternating). */
 static const int64_t reduce_shapes[][3] = {
-    {3, 7, 1}, {2, 5, 33}, {1, 1000, 1}, {5, 1, 17},   {70, 1030, 1}, {3, 200, 250}, {1, 37, 1},
-    {3, 7, 5}, {4, 9, 1},  {2, 11, 3},   {3, 1000, 1}, {2, 777, 3},   {5, 300, 2},
+    {3, 7, 1},   {2, 5, 33}, {1, 1000, 1}, {5, 1, 17}, {70, 1030, 1}, {3, 200, 250},
+    {1, 37, 1},  {3, 7, 5},  {4, 9, 1},    {2, 11, 3}, {3, 1000, 1},  {2, 777, 3},
+    {5, 300, 2}, {4, 0, 3},  {2, 0, 3}, /* empty: sum 0, mean NaN, max -inf */
 };
 
 static void build_reduce(struct kh_builder *b) {
@@ -474,7 +477,7 @@ static void build_reduce(struct kh_builder *b) {
     at.keepdims = b->variant % 2;
     tsr_value x = kh_input(b, 3, s, -3, 3);
     kh_output(b, kh_op(b, *op, &at, 1, &x));
-    if (s[1] > 1) snprintf(b->kernel, sizeof b->kernel, "reduce_"); /* len 1: a copy */
+    if (s[1] > 1) snprintf(b->kernel, sizeof b->kernel, "reduce_"); /* len 0, 1: no reduction */
     kh_label(b, " [%lld,%lld,%lld] keepdims %d", (long long)s[0], (long long)s[1], (long long)s[2],
              at.keepdims);
 }
