@@ -63,6 +63,8 @@ int kh_configs(tsr_context *ctx, struct kh_config *out, int max) {
             out[n].isa = cpu ? t : -1;
         }
     }
+    /* every kernel case needs OpenCL: its absence fails unless expected (TSR_EXPECT_OPENCL=0) */
+    if (!kh_config_count(ctx, "opencl")) ts_opencl_missing("no OpenCL device");
     return n;
 }
 

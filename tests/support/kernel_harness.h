@@ -68,7 +68,9 @@ struct kh_config {
 };
 
 /* Fills out[0 .. return-1] with every configuration of ctx: each CPU ISA tier the machine
- * supports (scalar first), then every other device in context order. At most max entries. */
+ * supports (scalar first), then every other device in context order. At most max entries.
+ * Without an OpenCL device: ts_opencl_missing (the test fails unless OpenCL is expected
+ * absent). */
 int kh_configs(tsr_context *ctx, struct kh_config *out, int max);
 
 /* Number of configurations of ctx whose backend is `backend` ("cpu", "opencl"). */
