@@ -322,7 +322,7 @@ START_TEST(test_cost_model) {
     double ew_s = fmax(128.0 * 128 / 100e9, 2.0 * nbytes / 10e9) + 5e-6;
     double cpu_ms = (20e-6 + gemm_s + ew_s) * 1e3;
     ck_assert_double_eq_tol(tsr_sched_predict_program_ms(&ctx->devices[0].info, &p), cpu_ms, 1e-9);
-    if (ctx->n_devices > 1) {
+    if (ts_have_opencl(ctx)) {
         install_known(ctx, 1, 1);
         double xfer_s = (30e-6 + nbytes / 4e9) + (30e-6 + nbytes / 2e9);
         double cl_ms = (20e-6 + gemm_s + 5e-6 + ew_s + xfer_s) * 1e3;

@@ -1,6 +1,7 @@
 /*
  * graph_check.h — runs a builder graph on every CPU ISA tier the machine has and on every OpenCL
- * device, and compares each result with the scalar reference (runtime/reference.c).
+ * device, and compares each result with the scalar reference (runtime/reference.c), through the
+ * kernel harness (kernel_harness.h).
  */
 #ifndef TSR_TEST_GRAPH_CHECK_H
 #define TSR_TEST_GRAPH_CHECK_H
@@ -8,10 +9,10 @@
 #include "tessera.h"
 
 /* Fills every graph input with deterministic values: uniform in [-2, 2), except inputs whose
- * name starts with "pos" ([0.5, 2): safe denominators). Then, for each CPU tier (scalar, avx2,
- * avx512 — those the CPU supports) and each OpenCL device, compiles `g` with `disable_fusion`,
- * runs it and asserts max |y - ref| <= atol + rtol * max|ref| per output (Check assertions).
- * Returns the number of device/tier configurations that ran. */
+ * name starts with "pos" ([0.5, 2): safe denominators). Then runs `g` with `disable_fusion` on
+ * every configuration (each CPU ISA tier the machine has, every other device) through the kernel
+ * harness (kernel_harness.h: kh_check) and asserts, per output, |y - ref| <= atol + rtol *
+ * max|ref| (KH_REL_MAX). Returns the number of device/tier configurations that ran. */
 int gc_check_all_devices(tsr_context *ctx, const tsr_graph *g, unsigned disable_fusion, double atol,
                          double rtol);
 

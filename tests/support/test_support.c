@@ -36,15 +36,35 @@ tsr_context *ts_context(void) {
     return ctx;
 }
 
-int ts_have_opencl(tsr_context *ctx) {
-    int idx;
-    if (tsr_device_find(ctx, "opencl:0", &idx) == TSR_OK) return 1;
+int ts_opencl_expected(void) {
+    const char *e = getenv("TSR_EXPECT_OPENCL");
+    if (!e || !strcmp(e, "1")) return 1;
+    ck_assert_msg(!strcmp(e, "0"), "TSR_EXPECT_OPENCL=%s: expected 0 or 1", e);
+    return 0;
+}
+
+int ts_opencl_missing(const char *what) {
+    ck_assert_msg(!ts_opencl_expected(),
+                  "%s, yet OpenCL is expected (set TSR_EXPECT_OPENCL=0 where it is absent on "
+                  "purpose, as tools/test.sh does with OpenCL hidden)",
+                  what);
     static int noted;
     if (!noted) {
-        fprintf(stderr, "note: no OpenCL device: OpenCL cases check the CPU fallback only\n");
+        fprintf(stderr, "note: %s (TSR_EXPECT_OPENCL=0): OpenCL cases check the CPU path only\n",
+                what);
         noted = 1;
     }
     return 0;
+}
+
+int ts_have_opencl(tsr_context *ctx) {
+    int idx;
+    if (tsr_device_find(ctx, "opencl:0", &idx) == TSR_OK) return 1;
+    return ts_opencl_missing("no OpenCL device");
+}
+
+const char *ts_device_backend(const struct tsr_device_info *info) {
+    return info->backend;
 }
 
 int ts_run_suite(Suite *s) {

@@ -1,0 +1,708 @@
+/*
+ * check_kernels.c — the kernel table: every kernel case, as a small graph, on every device of the
+ * context (every registered backend) and, on the CPU, every ISA tier the machine has, with fusion
+ * on and (where it changes the kernels) off, against the one scalar reference
+ * (runtime/reference.c). The harness and the error measure are in support/kernel_harness.h.
+ *
+ * The CPU runs with 3 worker threads (an odd split on any machine), so the threaded paths of the
+ * kernels run even on a single-core runner. Sizes are chosen to reach the paths of the kernels:
+ *   GEMM: small (< 1 MFLOP: one task), blocked (row panels of a 1-2 MiB L2, column blocks when M
+ *     is small, batches), streamed (output >= 16 MiB: blocks through scratch, streaming stores),
+ *     OpenBLAS-threaded (K * N * 4 bytes > 4 x L2 for an L2 of up to 2 MiB);
+ *   fused elementwise: broadcast strides, scalar operands, multi-instruction programs, several
+ *     tiles on the pool (> 64 Ki elements), streaming stores (output >= 16 MiB);
+ *   Conv: im2col panels, grouped GEMM, the direct depthwise kernel, 1x1 without im2col.
+ * Tolerances per case (atol, rtol of the measure) are set from the accumulation length (see the
+ * header) and checked against measurements (TSR_KH_VERBOSE=1 prints them).
+ *
+ * OpenCL is expected (the suite fails without it) unless TSR_EXPECT_OPENCL=0.
+ */
+#include "kernel_harness.h"
+#include "test_support.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#define N_OF(a) (int)(sizeof(a) / sizeof((a)[0]))
+#define D(...)  ((const int64_t[]){__VA_ARGS__})
+
+/* Activation node after v: 0 none, 1 Relu, 2 Sigmoid, 3 Tanh, 4 LeakyRelu(p0), 5 Clip(p0, p1). */
+enum { ACT_NONE, ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_LEAKY, ACT_CLIP, ACT_COUNT };
+static const char *const act_names[ACT_COUNT] = {"",     "relu",      "sigmoid",
+                                                 "tanh", "leakyrelu", "clip"};
+
+static tsr_value act_node(struct kh_builder *b, int act, float p0, float p1, tsr_value v) {
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    switch (act) {
+    case ACT_RELU:
+        return kh_op1(b, TSR_OP_RELU, v);
+    case ACT_SIGMOID:
+        return kh_op1(b, TSR_OP_SIGMOID, v);
+    case ACT_TANH:
+        return kh_op1(b, TSR_OP_TANH, v);
+    case ACT_LEAKY:
+        a.leaky_alpha = p0;
+        return kh_op(b, TSR_OP_LEAKYRELU, &a, 1, &v);
+    case ACT_CLIP:
+        a.clip_min = p0;
+        a.clip_max = p1;
+        return kh_op(b, TSR_OP_CLIP, &a, 1, &v);
+    default:
+        return v;
+    }
+}
+
+/* "<base>[_bias][_residual][_<act>]": the fused kernel's name (lower.c epilogue_name). */
+static void expect_epilogue(struct kh_builder *b, const char *base, int bias, int residual,
+                            int act) {
+    snprintf(b->kernel, sizeof b->kernel, "%s%s%s%s%s", base, bias ? "_bias" : "",
+             residual ? "_residual" : "", act ? "_" : "", act_names[act]);
+}
+
+/* ---- elementwise ------------------------------------------------------------------------- */
+
+struct ew1 {
+    tsr_op op;
+    float lo, hi;
+    float p0, p1; /* LeakyRelu alpha; Clip min, max */
+    int gelu_tanh;
+};
+
+/* y = op(x) over [4099] (a length no vector width divides) and [3, 17]. */
+static void build_unary(struct kh_builder *b) {
+    const struct ew1 *e = b->arg;
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.leaky_alpha = e->p0;
+    a.clip_min = e->p0;
+    a.clip_max = e->p1;
+    a.gelu_tanh = e->gelu_tanh;
+    tsr_value x = b->variant == 0 ? kh_input(b, 1, D(4099), e->lo, e->hi)
+                                  : kh_input(b, 2, D(3, 17), e->lo, e->hi);
+    kh_output(
+        b,
+        kh_op(b, e->op,
+              e->op == TSR_OP_LEAKYRELU || e->op == TSR_OP_CLIP || e->op == TSR_OP_GELU ? &a : NULL,
+              1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "ew_");
+}
+
+static const struct ew1 ew_relu = {TSR_OP_RELU, -2, 2, 0, 0, 0};
+static const struct ew1 ew_sigmoid = {TSR_OP_SIGMOID, -20, 20, 0, 0, 0};
+static const struct ew1 ew_tanh = {TSR_OP_TANH, -6, 6, 0, 0, 0};
+static const struct ew1 ew_exp = {TSR_OP_EXP, -10, 10, 0, 0, 0};
+static const struct ew1 ew_log = {TSR_OP_LOG, 0.01f, 100, 0, 0, 0};
+static const struct ew1 ew_sqrt = {TSR_OP_SQRT, 0, 100, 0, 0, 0};
+static const struct ew1 ew_erf = {TSR_OP_ERF, -3, 3, 0, 0, 0};
+static const struct ew1 ew_gelu = {TSR_OP_GELU, -5, 5, 0, 0, 0};
+static const struct ew1 ew_gelu_tanh = {TSR_OP_GELU, -5, 5, 0, 0, 1};
+static const struct ew1 ew_leaky = {TSR_OP_LEAKYRELU, -2, 2, 0.01f, 0, 0};
+static const struct ew1 ew_leaky01 = {TSR_OP_LEAKYRELU, -2, 2, 0.1f, 0, 0};
+static const struct ew1 ew_clip = {TSR_OP_CLIP, -2, 2, -1.0f, 0.5f, 0};
+static const struct ew1 ew_clip_open = {TSR_OP_CLIP, -2, 2, -INFINITY, 0.3f, 0};
+static const struct ew1 ew_clip_wide = {TSR_OP_CLIP, -4, 4, -2.5f, 3.5f, 0};
+
+/* Pow with negative bases: integral exponents (2, 3, -2, 0, 30) give real results; the exponent
+ * 0.5 gets a non-negative base; 30 a base in [-1, 1] (stays finite). Index-based, so the two
+ * inputs agree. */
+static const float pow_exps[6] = {2.0f, 3.0f, -2.0f, 0.0f, 0.5f, 30.0f};
+static void gen_pow_base(float *x, size_t n, uint64_t seed) {
+    ts_fill_uniform(x, n, seed, -3.0f, 3.0f);
+    for (size_t i = 0; i < n; i++) {
+        if (pow_exps[i % 6] == 0.5f) x[i] = fabsf(x[i]);
+        if (pow_exps[i % 6] == 30.0f) x[i] /= 3.0f;
+    }
+}
+static void gen_pow_exp(float *x, size_t n, uint64_t seed) {
+    (void)seed;
+    for (size_t i = 0; i < n; i++)
+        x[i] = pow_exps[i % 6];
+}
+static void build_pow(struct kh_builder *b) {
+    tsr_value a = kh_input_gen(b, 1, D(257), gen_pow_base);
+    tsr_value e = kh_input_gen(b, 1, D(257), gen_pow_exp);
+    kh_output(b, kh_op2(b, TSR_OP_POW, a, e));
+}
+
+/* The four binary ops on a [3,1,5] x [1,4,5] broadcast, one output each. */
+static void build_binary(struct kh_builder *b) {
+    tsr_value x = kh_input(b, 3, D(3, 1, 5), -2, 2);
+    tsr_value y = kh_input(b, 3, D(1, 4, 5), 0.5f, 2);
+    const tsr_op ops[4] = {TSR_OP_ADD, TSR_OP_SUB, TSR_OP_MUL, TSR_OP_DIV};
+    for (int i = 0; i < 4; i++)
+        kh_output(b, kh_op2(b, ops[i], x, y));
+}
+
+/* tanh(sigmoid(x0 + x1) / x2) - x0: x0 [3,1,5], x1 [1,4,5] (constant), x2 [5] > 0. */
+static void build_ew_chain(struct kh_builder *b) {
+    tsr_value x0 = kh_input(b, 3, D(3, 1, 5), -2, 2);
+    tsr_value x1 = kh_const(b, 3, D(1, 4, 5), -2, 2);
+    tsr_value x2 = kh_input(b, 1, D(5), 0.5f, 2);
+    tsr_value s = kh_op1(b, TSR_OP_SIGMOID, kh_op2(b, TSR_OP_ADD, x0, x1));
+    tsr_value t = kh_op1(b, TSR_OP_TANH, kh_op2(b, TSR_OP_DIV, s, x2));
+    kh_output(b, kh_op2(b, TSR_OP_SUB, t, x0));
+    snprintf(b->kernel, sizeof b->kernel, "ew_add_sigmoid_div_tanh_sub");
+}
+
+/* relu(tanh(c - sigmoid(a * b)) / d) + a over [3,4,5]: a [3,4,5], b [4,5], c a rank-0 constant,
+ * d [3,4,1] (innermost broadcast: a scalar operand of the vector kernels). */
+static void build_ew_program(struct kh_builder *b) {
+    tsr_value a = kh_input(b, 3, D(3, 4, 5), -3, 3);
+    tsr_value bb = kh_input(b, 2, D(4, 5), -3, 3);
+    tsr_value c = kh_const(b, 0, NULL, 0.25f, 0.5f);
+    tsr_value d = kh_input(b, 3, D(3, 4, 1), 0.5f, 2);
+    tsr_value s = kh_op1(b, TSR_OP_SIGMOID, kh_op2(b, TSR_OP_MUL, a, bb));
+    tsr_value t = kh_op1(b, TSR_OP_TANH, kh_op2(b, TSR_OP_SUB, c, s));
+    tsr_value r = kh_op1(b, TSR_OP_RELU, kh_op2(b, TSR_OP_DIV, t, d));
+    kh_output(b, kh_op2(b, TSR_OP_ADD, r, a));
+}
+
+/* Scalar operands: sigmoid(c) - c * d + a, c and d rank 0, a [2, 9]. */
+static void build_ew_scalars(struct kh_builder *b) {
+    tsr_value a = kh_input(b, 2, D(2, 9), -3, 3);
+    tsr_value c = kh_input(b, 0, NULL, -3, 3);
+    tsr_value d = kh_input(b, 0, NULL, 0.5f, 2);
+    tsr_value s = kh_op2(b, TSR_OP_SUB, kh_op1(b, TSR_OP_SIGMOID, c), kh_op2(b, TSR_OP_MUL, c, d));
+    kh_output(b, kh_op2(b, TSR_OP_ADD, s, a));
+}
+
+/* tanh(a + bias) over [4, 70001]: > 64 Ki elements (parallel), an odd tail tile. */
+static void build_ew_tiles(struct kh_builder *b) {
+    tsr_value a = kh_input(b, 2, D(4, 70001), -5, 5);
+    tsr_value bias = kh_input(b, 1, D(70001), -1, 1);
+    kh_output(b, kh_op1(b, TSR_OP_TANH, kh_op2(b, TSR_OP_ADD, a, bias)));
+    snprintf(b->kernel, sizeof b->kernel, "ew_add_tanh");
+}
+
+/* relu(a + b) * 0.5 over [3, 2^21 + 5]: 24 MiB of output (streaming stores, rows off the 64-byte
+ * grid). */
+static void build_ew_stream(struct kh_builder *b) {
+    const int64_t inner = ((int64_t)1 << 21) + 5;
+    tsr_value a = kh_input(b, 2, D(3, inner), -3, 3);
+    tsr_value c = kh_input(b, 1, D(inner), -1, 1);
+    tsr_value half = kh_const(b, 0, NULL, 0.5f, 0.5f);
+    tsr_value r = kh_op1(b, TSR_OP_RELU, kh_op2(b, TSR_OP_ADD, a, c));
+    kh_output(b, kh_op2(b, TSR_OP_MUL, r, half));
+    snprintf(b->kernel, sizeof b->kernel, "ew_add_relu_mul");
+}
+
+/* Immediates are per instruction: Clip(LeakyRelu(x, 0.2), -0.25, 0.75) + x in one region. A
+ * generator sharing them across instructions gives a wrong Clip. */
+static void build_ew_immediates(struct kh_builder *b) {
+    tsr_value x = kh_input(b, 1, D(257), -5, 5);
+    tsr_value r0 = act_node(b, ACT_LEAKY, 0.2f, 0, x);
+    tsr_value r1 = act_node(b, ACT_CLIP, -0.25f, 0.75f, r0);
+    kh_output(b, kh_op2(b, TSR_OP_ADD, r1, x));
+    snprintf(b->kernel, sizeof b->kernel, "ew_leakyrelu_clip_add");
+}
+
+/* ---- GEMM -------------------------------------------------------------------------------- */
+
+/* Gemm (A [M,K] or [K,M], B [K,N] or [N,K], optional C) -> optional residual Add -> activation. */
+struct gemm {
+    int64_t M, N, K;
+    int ta, tb;
+    float alpha, beta;
+    int c_rank; /* 0: no C; else C of shape c_dims */
+    int64_t c_dims[2];
+    int residual;
+    int act;
+    float p0, p1;
+};
+
+static void gemm_graph(struct kh_builder *b, const struct gemm *g) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.trans_a = g->ta;
+    at.trans_b = g->tb;
+    at.alpha = g->alpha;
+    at.beta = g->beta;
+    tsr_value in[3];
+    in[0] = g->ta ? kh_input(b, 2, D(g->K, g->M), -1, 1) : kh_input(b, 2, D(g->M, g->K), -1, 1);
+    in[1] = g->tb ? kh_input(b, 2, D(g->N, g->K), -1, 1) : kh_input(b, 2, D(g->K, g->N), -1, 1);
+    if (g->c_rank) in[2] = kh_input(b, g->c_rank, g->c_dims, -2, 2);
+    tsr_value y = kh_op(b, TSR_OP_GEMM, &at, g->c_rank ? 3 : 2, in);
+    if (g->residual) y = kh_op2(b, TSR_OP_ADD, y, kh_input(b, 2, D(g->M, g->N), -1, 1));
+    kh_output(b, act_node(b, g->act, g->p0, g->p1, y));
+    expect_epilogue(b, "gemm", g->c_rank != 0, g->residual, g->act);
+    kh_label(b, " %lldx%lldx%lld ta %d tb %d C %s res %d act %s", (long long)g->M, (long long)g->N,
+             (long long)g->K, g->ta, g->tb,
+             !g->c_rank ? "-"
+                        : (g->c_rank == 1 ? (g->c_dims[0] == 1 ? "[1]" : "[N]")
+                                          : (g->c_dims[1] == 1 ? "[M,1]" : "[M,N]")),
+             g->residual, g->act ? act_names[g->act] : "-");
+}
+
+/* Every transpose x C broadcast x activation at 1000 x 37 x 19: alpha 0.7, beta 1.3, a residual
+ * on every other combination. */
+static void build_gemm_epilogues(struct kh_builder *b) {
+    const int v = b->variant, act = v % ACT_COUNT, c = (v / ACT_COUNT) % 4;
+    const int tb = (v / (ACT_COUNT * 4)) % 2, ta = v / (ACT_COUNT * 8);
+    struct gemm g = {.M = 1000, .N = 37, .K = 19, .ta = ta, .tb = tb, .alpha = 0.7f, .beta = 1.3f};
+    const int64_t cd[4][2] = {{37, 0}, {1000, 1}, {1000, 37}, {1, 0}};
+    g.c_rank = c == 0 || c == 3 ? 1 : 2;
+    g.c_dims[0] = cd[c][0];
+    g.c_dims[1] = cd[c][1];
+    g.residual = (ta + tb + c) % 2;
+    g.act = act;
+    g.p0 = act == ACT_CLIP ? -0.5f : 0.1f;
+    g.p1 = 0.8f;
+    gemm_graph(b, &g);
+}
+
+static const struct gemm gemm_rows[] = {
+    /* OpenCL's small cases: transA + bias + relu; plain; bias + residual + leaky; clip alone */
+    {5, 7, 6, 1, 0, 0.5f, 2.0f, 1, {7}, 0, ACT_RELU, 0, 0},
+    {2, 3, 4, 0, 0, 1.0f, 1.0f, 0, {0}, 0, ACT_NONE, 0, 0},
+    {6, 5, 7, 0, 0, 1.0f, 1.0f, 1, {5}, 1, ACT_LEAKY, 0.1f, 0},
+    {4, 4, 3, 0, 0, 2.0f, 1.0f, 0, {0}, 0, ACT_CLIP, 0.0f, 0.25f},
+    /* no C, relu */
+    {70, 33, 40, 0, 0, 1.0f, 1.0f, 0, {0}, 0, ACT_RELU, 0, 0},
+    /* several row panels of a 1-2 MiB L2 (bias + residual + leaky) */
+    {6000, 37, 19, 0, 0, 1.0f, 1.0f, 1, {37}, 1, ACT_LEAKY, 0.2f, 0},
+    /* threaded row panels (bias + relu) and one block per thread (bare) */
+    {600, 300, 64, 0, 0, 1.0f, 1.0f, 1, {300}, 0, ACT_RELU, 0, 0},
+    {600, 300, 64, 0, 0, 1.0f, 1.0f, 0, {0}, 0, ACT_NONE, 0, 0},
+    /* small M: column blocks; transB, alpha/beta, residual, leaky */
+    {7, 2000, 256, 0, 1, 0.5f, 2.0f, 1, {2000}, 1, ACT_LEAKY, 0.1f, 0},
+    /* OpenBLAS-threaded sgemm (K * N * 4 = 9.4 MB > 4 x L2), epilogue over the pool */
+    {64, 2304, 1024, 0, 1, 1.0f, 0.5f, 1, {2304}, 1, ACT_TANH, 0, 0},
+    /* streamed output (17 MB): bias + residual + relu; bias + clip; bare */
+    {16384, 264, 24, 0, 0, 1.0f, 1.0f, 1, {264}, 1, ACT_RELU, 0, 0},
+    {16384, 264, 24, 0, 1, 1.0f, 1.0f, 1, {264}, 0, ACT_CLIP, -0.5f, 2.0f},
+    {16384, 264, 24, 0, 1, 1.0f, 1.0f, 0, {0}, 0, ACT_NONE, 0, 0},
+    /* (K = 0 is not here: lowering gives lda 0, which tsr_cpu_gemm_check rejects on the CPU;
+     * check_cpu_kernels runs the executor with K = 0.) */
+};
+
+static void build_gemm_row(struct kh_builder *b) {
+    gemm_graph(b, &gemm_rows[b->variant]);
+}
+
+/* MatMul with batches: A [a], B [b] (constant when b_const), then an Add of shape [c] (bias or
+ * residual), then an activation. */
+struct matmul {
+    int ra;
+    int64_t a[3];
+    int rb;
+    int64_t b[3];
+    int b_const;
+    int rc;
+    int64_t c[3];
+    int act;
+    float p0, p1;
+    const char *kernel;
+};
+
+static const struct matmul matmul_rows[] = {
+    /* shared A, per-batch B, per-batch [M, N] addend (a residual), sigmoid */
+    {2, {50, 17}, 3, {3, 17, 24}, 0, 3, {3, 50, 24}, ACT_SIGMOID, 0, 0, "matmul_residual_sigmoid"},
+    /* per-batch A, shared (constant) B: folded into one GEMM of 200 rows; bias [N], tanh */
+    {3, {4, 50, 17}, 2, {17, 24}, 1, 1, {24}, ACT_TANH, 0, 0, "matmul_bias_tanh"},
+    /* both batched (strided batched GEMM), full [B, M, N] addend, tanh */
+    {3, {3, 4, 5}, 3, {3, 5, 3}, 0, 3, {3, 4, 3}, ACT_TANH, 0, 0, "matmul_residual_tanh"},
+    /* shared B, a column addend [M, 1] (not an epilogue once the batch is folded), sigmoid */
+    {3, {2, 3, 8}, 2, {8, 4}, 1, 2, {3, 1}, ACT_SIGMOID, 0, 0, NULL},
+    /* both batched, residual, clip with both bounds hit */
+    {3, {2, 3, 5}, 3, {2, 5, 4}, 0, 3, {2, 3, 4}, ACT_CLIP, -0.3f, 0.5f, "matmul_residual_clip"},
+    /* batches over the threads: shared B, [B, M, N] residual, sigmoid */
+    {3,
+     {5, 40, 200},
+     2,
+     {200, 96},
+     1,
+     3,
+     {5, 40, 96},
+     ACT_SIGMOID,
+     0,
+     0,
+     "matmul_residual_sigmoid"},
+};
+
+static void build_matmul(struct kh_builder *b) {
+    const struct matmul *m = &matmul_rows[b->variant];
+    tsr_value a = kh_input(b, m->ra, m->a, -1, 1);
+    tsr_value w = m->b_const ? kh_const(b, m->rb, m->b, -1, 1) : kh_input(b, m->rb, m->b, -1, 1);
+    tsr_value y = kh_op2(b, TSR_OP_MATMUL, a, w);
+    y = kh_op2(b, TSR_OP_ADD, y, kh_input(b, m->rc, m->c, -1, 1));
+    kh_output(b, act_node(b, m->act, m->p0, m->p1, y));
+    if (m->kernel) snprintf(b->kernel, sizeof b->kernel, "%s", m->kernel);
+    kh_label(b, " rank %d x %d", m->ra, m->rb);
+}
+
+/* ---- Conv -------------------------------------------------------------------------------- */
+
+struct conv {
+    int64_t N, C, H, W, M, KH, KW;
+    int64_t sh, sw, pt, pl, pb, pr, dh, dw, group;
+    int bias, residual, act;
+    float p0, p1;
+};
+
+static const struct conv conv_rows[] = {
+    /* 3x3 pad 1, bias + residual + relu (im2col panels) */
+    {2, 3, 9, 11, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ACT_RELU, 0, 0},
+    /* stride 2/3, dilation 2, asymmetric pads, 2 groups, bias, leaky */
+    {1, 4, 13, 10, 6, 3, 2, 2, 3, 2, 0, 1, 1, 2, 2, 2, 1, 0, ACT_LEAKY, 0.1f, 0},
+    /* depthwise 3x3 stride 2 pad 1, bias + residual + clip; large enough for the pool */
+    {2, 8, 64, 61, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 8, 1, 1, ACT_CLIP, -0.5f, 1.5f},
+    /* depthwise stride 1, dilation 3 along W, bias, sigmoid */
+    {2, 8, 64, 61, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 3, 8, 1, 0, ACT_SIGMOID, 0, 0},
+    /* channel multiplier 2 (group = C, M = 2C): grouped GEMM */
+    {2, 8, 64, 61, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 3, 8, 1, 0, ACT_SIGMOID, 0, 0},
+    /* 1x1 stride 1 (GEMM on the image), tanh; grouped with a residual; stride 2 (im2col) */
+    {3, 6, 7, 9, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, ACT_TANH, 0, 0},
+    {3, 6, 7, 9, 4, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2, 0, 1, ACT_TANH, 0, 0},
+    {3, 6, 7, 9, 4, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 2, 0, 0, ACT_TANH, 0, 0},
+    /* OpenCL's cases: 3x3 bias relu; grouped strided dilated residual leaky; depthwise bias +
+     * residual + clip; pointwise bare; groups with Mg 1, Cg 2 (channel loop), sigmoid */
+    {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, ACT_RELU, 0, 0},
+    {2, 4, 9, 8, 6, 3, 2, 2, 1, 1, 0, 0, 2, 2, 1, 2, 0, 1, ACT_LEAKY, 0.05f, 0},
+    {2, 5, 6, 7, 5, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 5, 1, 1, ACT_CLIP, -0.5f, 1.0f},
+    {2, 5, 4, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, ACT_NONE, 0, 0},
+    {1, 6, 5, 5, 3, 2, 3, 1, 1, 0, 1, 1, 0, 1, 2, 3, 1, 0, ACT_SIGMOID, 0, 0},
+};
+
+static void build_conv(struct kh_builder *b) {
+    const struct conv *c = &conv_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.strides[0] = c->sh, at.strides[1] = c->sw;
+    at.pads[0] = c->pt, at.pads[1] = c->pl, at.pads[2] = c->pb, at.pads[3] = c->pr;
+    at.dilations[0] = c->dh, at.dilations[1] = c->dw;
+    at.group = c->group;
+    tsr_value in[3];
+    in[0] = kh_input(b, 4, D(c->N, c->C, c->H, c->W), -1, 1);
+    in[1] = kh_const(b, 4, D(c->M, c->C / c->group, c->KH, c->KW), -1, 1);
+    if (c->bias) in[2] = kh_const(b, 1, D(c->M), -1, 1);
+    tsr_value y = kh_op(b, TSR_OP_CONV, &at, c->bias ? 3 : 2, in);
+    if (c->residual) {
+        struct tsr_tensor_desc d;
+        ck_assert_int_eq(tsr_graph_value_desc(b->g, y, &d), TSR_OK);
+        y = kh_op2(b, TSR_OP_ADD, y, kh_input(b, 4, d.dims, -1, 1));
+    }
+    kh_output(b, act_node(b, c->act, c->p0, c->p1, y));
+    const int dw = c->group == c->C && c->group == c->M && c->group > 1;
+    expect_epilogue(b, dw ? "conv_depthwise" : "conv", c->bias, c->residual, c->act);
+    kh_label(b, " [%lld,%lld,%lld,%lld] M %lld k %lldx%lld s %lld,%lld g %lld", (long long)c->N,
+             (long long)c->C, (long long)c->H, (long long)c->W, (long long)c->M, (long long)c->KH,
+             (long long)c->KW, (long long)c->sh, (long long)c->sw, (long long)c->group);
+}
+
+/* Conv -> BatchNormalization -> Relu: with fusion on the BN folds into the conv's weights. */
+static void build_conv_bn(struct kh_builder *b) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.pads[0] = at.pads[1] = at.pads[2] = at.pads[3] = 1;
+    tsr_value in[5];
+    in[0] = kh_input(b, 4, D(2, 3, 8, 8), -1, 1);
+    in[1] = kh_const(b, 4, D(6, 3, 3, 3), -1, 1);
+    tsr_value y = kh_op(b, TSR_OP_CONV, &at, 2, in);
+    in[0] = y;
+    in[1] = kh_const(b, 1, D(6), 0.5f, 1.5f); /* scale */
+    in[2] = kh_const(b, 1, D(6), -1, 1);      /* bias */
+    in[3] = kh_const(b, 1, D(6), -1, 1);      /* mean */
+    in[4] = kh_const(b, 1, D(6), 0.5f, 2);    /* variance */
+    y = kh_op(b, TSR_OP_BATCHNORM, NULL, 5, in);
+    kh_output(b, kh_op1(b, TSR_OP_RELU, y));
+}
+
+/* ---- pools ------------------------------------------------------------------------------- */
+
+struct pool {
+    tsr_op op;
+    int64_t N, C, H, W, KH, KW, sh, sw, pt, pl, pb, pr, dh, dw;
+    int ceil_mode, count_include_pad;
+};
+
+static const struct pool pool_rows[] = {
+    /* 3x3 stride 2 pad 1: max; average excluding and including the pads */
+    {TSR_OP_MAXPOOL, 2, 3, 11, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0},
+    {TSR_OP_AVGPOOL, 2, 3, 11, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0},
+    {TSR_OP_AVGPOOL, 2, 3, 11, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 1},
+    /* ceil mode: a window overhanging the end padding (its taps there are not counted) */
+    {TSR_OP_AVGPOOL, 2, 3, 11, 12, 3, 3, 2, 2, 1, 1, 0, 1, 1, 1, 1, 1},
+    {TSR_OP_AVGPOOL, 2, 3, 11, 12, 3, 3, 2, 2, 1, 1, 0, 1, 1, 1, 1, 0},
+    {TSR_OP_MAXPOOL, 2, 3, 11, 12, 3, 3, 2, 2, 1, 1, 0, 1, 1, 1, 1, 0},
+    /* rectangular, dilated, stride 1/3, asymmetric pads; large (thread pool) */
+    {TSR_OP_MAXPOOL, 4, 16, 40, 33, 2, 4, 1, 3, 0, 2, 1, 0, 2, 1, 0, 0},
+    {TSR_OP_AVGPOOL, 4, 16, 40, 33, 2, 4, 1, 3, 0, 2, 1, 0, 2, 1, 0, 0},
+    /* the whole image as the window */
+    {TSR_OP_AVGPOOL, 1, 5, 7, 7, 7, 7, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0},
+    /* OpenCL's cases: 3x3 s2 p1 max; dilated with asymmetric pads; average both ways */
+    {TSR_OP_MAXPOOL, 2, 3, 7, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0},
+    {TSR_OP_MAXPOOL, 2, 3, 7, 8, 3, 3, 2, 2, 1, 1, 0, 2, 2, 1, 0, 0},
+    {TSR_OP_AVGPOOL, 2, 3, 7, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0},
+    {TSR_OP_AVGPOOL, 2, 3, 7, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 1},
+    /* pads larger than the window: corner windows see no input (average 0, max -inf) */
+    {TSR_OP_AVGPOOL, 1, 2, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 0, 0},
+    {TSR_OP_MAXPOOL, 1, 2, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 0, 0},
+};
+
+static void build_pool(struct kh_builder *b) {
+    const struct pool *p = &pool_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.kernel_shape[0] = p->KH, at.kernel_shape[1] = p->KW;
+    at.strides[0] = p->sh, at.strides[1] = p->sw;
+    at.pads[0] = p->pt, at.pads[1] = p->pl, at.pads[2] = p->pb, at.pads[3] = p->pr;
+    at.dilations[0] = p->dh, at.dilations[1] = p->dw;
+    at.ceil_mode = p->ceil_mode;
+    at.count_include_pad = p->count_include_pad;
+    tsr_value x = kh_input(b, 4, D(p->N, p->C, p->H, p->W), -3, 3);
+    kh_output(b, kh_op(b, p->op, &at, 1, &x));
+    kh_label(b, " %s [%lld,%lld,%lld,%lld] k %lldx%lld s %lld,%lld%s%s", tsr_op_name(p->op),
+             (long long)p->N, (long long)p->C, (long long)p->H, (long long)p->W, (long long)p->KH,
+             (long long)p->KW, (long long)p->sh, (long long)p->sw, p->ceil_mode ? " ceil" : "",
+             p->count_include_pad ? " include-pad" : "");
+}
+
+static void build_global_pool(struct kh_builder *b) {
+    tsr_value x =
+        b->variant ? kh_input(b, 4, D(2, 4, 5, 6), -2, 2) : kh_input(b, 4, D(1, 5, 7, 7), -2, 2);
+    kh_output(b, kh_op1(b, TSR_OP_GLOBALAVGPOOL, x));
+}
+
+/* ---- reductions, softmax ----------------------------------------------------------------- */
+
+/* [outer, len, inner] reduced over axis 1 (keepdims alternating). */
+static const int64_t reduce_shapes[][3] = {
+    {3, 7, 1},   {2, 5, 33}, {1, 1000, 1}, {5, 1, 17}, {70, 1030, 1}, {3, 200, 250},
+    {1, 37, 1},  {3, 7, 5},  {4, 9, 1},    {2, 11, 3}, {3, 1000, 1},  {2, 777, 3},
+    {5, 300, 2}, {4, 0, 3},  {2, 0, 3}, /* empty: sum 0, mean NaN, max -inf */
+};
+
+static void build_reduce(struct kh_builder *b) {
+    const tsr_op *op = b->arg;
+    const int64_t *s = reduce_shapes[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.n_axes = 1;
+    at.axes[0] = 1;
+    at.keepdims = b->variant % 2;
+    tsr_value x = kh_input(b, 3, s, -3, 3);
+    kh_output(b, kh_op(b, *op, &at, 1, &x));
+    if (s[1] > 1) snprintf(b->kernel, sizeof b->kernel, "reduce_"); /* len 0, 1: no reduction */
+    kh_label(b, " [%lld,%lld,%lld] keepdims %d", (long long)s[0], (long long)s[1], (long long)s[2],
+             at.keepdims);
+}
+static const tsr_op op_sum = TSR_OP_REDUCESUM, op_mean = TSR_OP_REDUCEMEAN,
+                    op_max = TSR_OP_REDUCEMAX;
+
+/* Softmax over axis 1 of [outer, L, inner]; inputs in [-30, 30) or [-100, 100) (exp(100)
+ * overflows f32: the max shift is needed). */
+static const int64_t softmax_shapes[][4] = {
+    {5, 1000, 1, 30}, {3, 1, 1, 30},     {4, 17, 1, 30}, {3, 7, 300, 30},
+    {2, 5, 3, 30},    {70, 1030, 1, 30}, {3, 7, 1, 100}, {2, 5, 4, 100},
+};
+
+static void build_softmax(struct kh_builder *b) {
+    const int64_t *s = softmax_shapes[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.axis = 1;
+    tsr_value x = kh_input(b, 3, s, -(float)s[3], (float)s[3]);
+    kh_output(b, kh_op(b, TSR_OP_SOFTMAX, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "softmax");
+    kh_label(b, " [%lld,%lld,%lld]", (long long)s[0], (long long)s[1], (long long)s[2]);
+}
+
+/* ---- data movement ----------------------------------------------------------------------- */
+
+struct transpose {
+    int rank;
+    int64_t dims[4];
+    int64_t perm[4];
+};
+
+static const struct transpose transpose_rows[] = {
+    {2, {70, 45}, {1, 0}},           {2, {300, 333}, {1, 0}}, /* parallel */
+    {3, {5, 33, 40}, {2, 0, 1}},     {4, {2, 3, 17, 35}, {0, 2, 3, 1}},
+    {4, {2, 3, 4, 5}, {1, 0, 2, 3}}, {1, {100}, {0}},
+    {3, {2, 3, 4}, {2, 0, 1}},       {4, {2, 3, 5, 4}, {0, 2, 3, 1}}, /* NCHW -> NHWC */
+};
+
+static void build_transpose(struct kh_builder *b) {
+    const struct transpose *t = &transpose_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.n_perm = t->rank;
+    memcpy(at.perm, t->perm, sizeof t->perm);
+    tsr_value x = kh_input(b, t->rank, t->dims, -1, 1);
+    kh_output(b, kh_op(b, TSR_OP_TRANSPOSE, &at, 1, &x));
+    if (t->rank > 1) snprintf(b->kernel, sizeof b->kernel, "transpose"); /* rank 1: a copy */
+    kh_label(b, " rank %d", t->rank);
+}
+
+/* Concat: three parts along the middle axis of [4, (2|5|1), 3]; two large parts [3000, 17|30]
+ * (parallel); four parts along the columns of [3, (2|0|5|1)] with an empty one and a constant. */
+static void build_concat(struct kh_builder *b) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.axis = 1;
+    tsr_value p[4];
+    int n = 0;
+    if (b->variant == 0) {
+        p[n++] = kh_input(b, 3, D(4, 2, 3), -1, 1);
+        p[n++] = kh_input(b, 3, D(4, 5, 3), -1, 1);
+        p[n++] = kh_input(b, 3, D(4, 1, 3), -1, 1);
+    } else if (b->variant == 1) {
+        p[n++] = kh_input(b, 2, D(3000, 17), -1, 1);
+        p[n++] = kh_input(b, 2, D(3000, 30), -1, 1);
+    } else {
+        p[n++] = kh_input(b, 2, D(3, 2), -1, 1);
+        p[n++] = kh_input(b, 2, D(3, 0), -1, 1);
+        p[n++] = kh_const(b, 2, D(3, 5), -1, 1);
+        p[n++] = kh_input(b, 2, D(3, 1), -1, 1);
+    }
+    kh_output(b, kh_op(b, TSR_OP_CONCAT, &at, n, p));
+    snprintf(b->kernel, sizeof b->kernel, "concat");
+}
+
+/* ---- layer normalisation ----------------------------------------------------------------- */
+
+/* LayerNormalization over the last axis of [outer, len]: rows with a large common offset (a
+ * one-pass E[x^2] - E[x]^2 would cancel), scale and (alternately) bias constants. arg: the
+ * offset and the scale range. */
+struct layernorm {
+    float offset, scale_lo, scale_hi;
+};
+static const int64_t layernorm_shapes[][2] = {{5, 37}, {3, 1},    {2, 1000}, {300, 256},
+                                              {1, 16}, {3, 1000}, {5, 7},    {2, 256}};
+
+static void build_layernorm(struct kh_builder *b) {
+    const struct layernorm *l = b->arg;
+    const int64_t *s = layernorm_shapes[b->variant / 2];
+    const int bias = b->variant % 2;
+    tsr_value in[3];
+    in[0] = kh_input(b, 2, s, l->offset - 1.0f, l->offset + 1.0f);
+    in[1] = kh_const(b, 1, &s[1], l->scale_lo, l->scale_hi);
+    if (bias) in[2] = kh_const(b, 1, &s[1], -1, 1);
+    kh_output(b, kh_op(b, TSR_OP_LAYERNORM, NULL, bias ? 3 : 2, in));
+    snprintf(b->kernel, sizeof b->kernel, "layernorm");
+    kh_label(b, " [%lld,%lld] bias %d", (long long)s[0], (long long)s[1], bias);
+}
+static const struct layernorm ln_1000 = {1000.0f, 0.5f, 1.5f}, ln_10 = {10.0f, -2.0f, 2.0f};
+
+/* The decomposed form (as exported by older opsets): with fusion on, one layernorm kernel. */
+static void build_layernorm_decomposed(struct kh_builder *b) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.n_axes = 1;
+    at.axes[0] = -1;
+    tsr_value x = kh_input(b, 2, D(6, 48), 9, 11);
+    tsr_value mean = kh_op(b, TSR_OP_REDUCEMEAN, &at, 1, &x);
+    tsr_value d = kh_op2(b, TSR_OP_SUB, x, mean);
+    tsr_value var = kh_op2(b, TSR_OP_POW, d, kh_const(b, 0, NULL, 2, 2));
+    var = kh_op(b, TSR_OP_REDUCEMEAN, &at, 1, &var);
+    tsr_value eps = kh_const(b, 0, NULL, 1e-5f, 1e-5f);
+    tsr_value den = kh_op1(b, TSR_OP_SQRT, kh_op2(b, TSR_OP_ADD, var, eps));
+    tsr_value y = kh_op2(b, TSR_OP_DIV, d, den);
+    y = kh_op2(b, TSR_OP_MUL, y, kh_const(b, 1, D(48), 0.5f, 1.5f));
+    kh_output(b, kh_op2(b, TSR_OP_ADD, y, kh_const(b, 1, D(48), -1, 1)));
+}
+
+/* ---- the table --------------------------------------------------------------------------- */
+
+/* Tolerances (atol, rtol of the measure in kernel_harness.h):
+ *   exact (0, 0): data movement, max, relu/leaky/clip, add/sub/mul/div (correctly rounded);
+ *   transcendental: rtol 2e-6 (16 ulp: the OpenCL C full-profile bound for erf/pow, s7.4; the
+ *     CPU's vector functions are within ~3 ulp, tested alone in check_cpu_kernels), atol 1e-6
+ *     for results near 0 (Gelu's 1 + erf(x) at x << 0, exp/log near 0 / 1);
+ *   chains of them: rtol 1e-5 (errors of <= 5 ops compound);
+ *   accumulations (GEMM, Conv, sums, averages): atol ~ 1e-5 x the sum of |terms| (inputs in
+ *     [-1, 1): |a b| averages 1/4), rtol 1e-5;
+ *   softmax, layernorm: as the backends' own bounds (documented with the rows). */
+static const struct kh_case cases[] = {
+    {"relu", build_unary, 2, 0, 0, KH_FUSED, NULL, &ew_relu, NULL, 0, 0},
+    {"sigmoid", build_unary, 2, 1e-7, 2e-6, KH_FUSED, NULL, &ew_sigmoid, NULL, 0, 0},
+    {"tanh", build_unary, 2, 1e-7, 2e-6, KH_FUSED, NULL, &ew_tanh, NULL, 0, 0},
+    {"exp", build_unary, 2, 1e-7, 2e-6, KH_FUSED, NULL, &ew_exp, NULL, 0, 0},
+    {"log", build_unary, 2, 1e-7, 2e-6, KH_FUSED, NULL, &ew_log, NULL, 0, 0},
+    {"sqrt", build_unary, 2, 0, 2e-7, KH_FUSED, NULL, &ew_sqrt, NULL, 0, 0},
+    {"erf", build_unary, 2, 1e-7, 2e-6, KH_FUSED, NULL, &ew_erf, NULL, 0, 0},
+    {"gelu", build_unary, 2, 1e-6, 2e-6, KH_FUSED, NULL, &ew_gelu, NULL, 0, 0},
+    {"gelu_tanh", build_unary, 2, 1e-6, 2e-6, KH_FUSED, NULL, &ew_gelu_tanh, NULL, 0, 0},
+    {"leakyrelu", build_unary, 2, 0, 0, KH_FUSED, NULL, &ew_leaky, NULL, 0, 0},
+    {"leakyrelu_0.1", build_unary, 2, 0, 0, KH_FUSED, NULL, &ew_leaky01, NULL, 0, 0},
+    {"clip", build_unary, 2, 0, 0, KH_FUSED, NULL, &ew_clip, NULL, 0, 0},
+    {"clip_open_below", build_unary, 2, 0, 0, KH_FUSED, NULL, &ew_clip_open, NULL, 0, 0},
+    {"clip_wide", build_unary, 2, 0, 0, KH_FUSED, NULL, &ew_clip_wide, NULL, 0, 0},
+    {"pow_negative_base", build_pow, 1, 1e-6, 1e-5, KH_FUSED, "ew_pow", NULL, NULL, 0, 0},
+    {"binary_broadcast", build_binary, 1, 0, 0, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"ew_chain_broadcast", build_ew_chain, 1, 1e-6, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"ew_program", build_ew_program, 1, 1e-6, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"ew_scalar_operands", build_ew_scalars, 1, 1e-6, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"ew_tiles_threads", build_ew_tiles, 1, 1e-6, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"ew_streaming", build_ew_stream, 1, 0, 0, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"ew_immediates", build_ew_immediates, 1, 0, 0, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    /* sum |terms| <= 0.7 * 19 / 4 + 1.3 * 2 + 1 ~ 7 */
+    {"gemm_epilogues", build_gemm_epilogues, 2 * 2 * 4 * ACT_COUNT, 1e-4, 1e-5, KH_FUSED, NULL,
+     NULL, NULL, 0, 0},
+    {"gemm", build_gemm_row, N_OF(gemm_rows), 2e-3, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"matmul", build_matmul, N_OF(matmul_rows), 5e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    /* sum |x w| <= C/g * KH * KW / 4 + 2 <= 11 */
+    {"conv", build_conv, N_OF(conv_rows), 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"conv_bn_relu", build_conv_bn, 1, 1e-4, 1e-5, KH_BOTH, "conv", NULL, NULL, 0, 0},
+    {"pool", build_pool, N_OF(pool_rows), 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"global_avgpool", build_global_pool, 2, 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    /* sums of <= 1030 values in [-3, 3): sum |x| <= 3100 */
+    {"reduce_sum", build_reduce, N_OF(reduce_shapes), 1e-3, 1e-6, KH_FUSED, NULL, &op_sum, NULL, 0,
+     0},
+    {"reduce_mean", build_reduce, N_OF(reduce_shapes), 1e-6, 1e-5, KH_FUSED, NULL, &op_mean, NULL,
+     0, 0},
+    {"reduce_max", build_reduce, N_OF(reduce_shapes), 0, 0, KH_FUSED, NULL, &op_max, NULL, 0, 0},
+    {"softmax", build_softmax, N_OF(softmax_shapes), 1e-7, 1e-5, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"transpose", build_transpose, N_OF(transpose_rows), 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"concat", build_concat, 3, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    /* offset 1000, |scale| <= 1.5: the CPU corrects the f32 mean (~1e-6); OpenCL's f32 mean
+     * carries half an ulp of 1000 (3e-5), / stddev 0.58, x scale 1.5, plus its sums: 5e-4 */
+    {"layernorm_offset_1000", build_layernorm, 2 * N_OF(layernorm_shapes), 1e-5, 1e-5, KH_FUSED,
+     NULL, &ln_1000, "opencl", 5e-4, 1e-4},
+    {"layernorm_offset_10", build_layernorm, 2 * N_OF(layernorm_shapes), 1e-4, 1e-4, KH_FUSED, NULL,
+     &ln_10, NULL, 0, 0},
+    {"layernorm_decomposed", build_layernorm_decomposed, 1, 1e-4, 1e-4, KH_BOTH, "layernorm", NULL,
+     NULL, 0, 0},
+};
+
+/* The harness must see every backend this run expects: the CPU always, OpenCL unless
+ * TSR_EXPECT_OPENCL=0. */
+START_TEST(test_devices) {
+    tsr_context *ctx = ts_context();
+    ck_assert_int_ge(kh_config_count(ctx, "cpu"), 1);
+    if (ts_have_opencl(ctx)) ck_assert_int_ge(kh_config_count(ctx, "opencl"), 1);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+START_TEST(test_kernel_table) {
+    struct tsr_context_options o = {.cpu_threads = 3};
+    tsr_context *ctx = NULL;
+    ck_assert_int_eq(tsr_context_create(&o, &ctx), TSR_OK);
+    struct kh_config cfg[KH_MAX_CONFIGS];
+    const int n_cfg = kh_configs(ctx, cfg, KH_MAX_CONFIGS);
+    char names[256] = "";
+    for (int i = 0; i < n_cfg; i++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                 cfg[i].label);
+    struct kh_stats st = {0};
+    char first[1024] = "";
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int c = 0; c < N_OF(cases); c++)
+        kh_run_case(ctx, &cases[c], &st, first, sizeof first);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fprintf(stderr,
+            "kernel harness: %d cases (%d variants) x %d configurations (%s): %d runs, %d "
+            "failed, %.1f s\n",
+            st.cases, st.variants, n_cfg, names, st.runs, st.failures,
+            (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    tsr_context_destroy(ctx);
+    ck_assert_msg(st.failures == 0, "%d of %d runs failed; first: %s", st.failures, st.runs, first);
+}
+END_TEST
+
+static Suite *kernels_suite(void) {
+    Suite *s = suite_create("kernels");
+    TCase *tc = tcase_create("table");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_devices);
+    tcase_add_test(tc, test_kernel_table);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    return ts_run_suite(kernels_suite());
+}
