@@ -7,6 +7,8 @@
 #define TSR_CLI_H
 
 #include "tessera.h"
+#include "tessera/cpu.h"
+#include "tessera/sched.h"
 
 #include <json-c/json.h>
 
@@ -20,6 +22,13 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Directory of the bundled models: env TSR_MODELS_DIR, else the source tree's models/. */
 const char *cli_models_dir(void);
+
+/* A device's backend name ("cpu", "opencl"): the part of its id before ':' (the CLI reads only
+ * the public device record). Use the member: cli_device_backend(d).name. */
+struct cli_backend_name {
+    char name[24];
+};
+struct cli_backend_name cli_device_backend(const struct tsr_device_info *d);
 
 /* Prints obj as pretty JSON on stdout followed by a newline. */
 void cli_print_json(json_object *obj);

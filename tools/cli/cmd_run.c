@@ -4,8 +4,6 @@
  */
 #include "cli.h"
 
-#include "runtime/plan_internal.h"
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -363,7 +361,7 @@ static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_ar
     r->arena_bytes = tsr_plan_arena_bytes(plan);
     snprintf(r->reason, sizeof r->reason, "%s", tsr_plan_device_reason(plan));
     r->predicted_ms = tsr_plan_predicted_ms(plan);
-    snprintf(r->placement, sizeof r->placement, "%s", plan->placement);
+    snprintf(r->placement, sizeof r->placement, "%s", tsr_plan_placement(plan));
     r->fell_back = strcmp(r->dev.id, device) != 0 && strcmp(device, "auto") != 0;
     r->outputs = json_object_new_object();
     for (int i = 0; i < n_out; i++) {
@@ -568,8 +566,7 @@ static json_object *result_json(const struct device_result *r) {
     }
     json_object_object_add(o, "device", json_object_new_string(r->dev.id));
     json_object_object_add(o, "device_name", json_object_new_string(r->dev.name));
-    json_object_object_add(
-        o, "backend", json_object_new_string(r->dev.backend == TSR_BACKEND_CPU ? "cpu" : "opencl"));
+    json_object_object_add(o, "backend", json_object_new_string(cli_device_backend(&r->dev).name));
     json_object_object_add(o, "device_reason", json_object_new_string(r->reason));
     json_object_object_add(o, "fell_back", json_object_new_boolean(r->fell_back));
     json_object_object_add(o, "outputs", json_object_get(r->outputs));
@@ -606,8 +603,7 @@ static void print_result_text(const struct device_result *r, const struct run_ar
         return;
     }
     printf("device:   %s (%s, %s backend%s%s)\n", r->dev.id, r->dev.name,
-           r->dev.backend == TSR_BACKEND_CPU ? "cpu" : "opencl", r->dev.isa[0] ? ", isa " : "",
-           r->dev.isa);
+           cli_device_backend(&r->dev).name, r->dev.isa[0] ? ", isa " : "", r->dev.isa);
     printf("  why:    %s\n", r->reason);
     if (!isnan(r->accuracy))
         printf("  accuracy:    %.4f (%d/%d) against %s\n", r->accuracy, r->correct, r->total,
@@ -811,8 +807,8 @@ int cmd_run(int argc, char **argv) {
                 if (!isnan(r->accuracy)) snprintf(acc, sizeof acc, "%.4f", r->accuracy);
                 if (!isnan(r->max_abs_err)) snprintf(err, sizeof err, "%.3g", r->max_abs_err);
                 printf("%-10s %-8s %-40.40s %9s %12s %11.4f %8d\n", r->dev.id,
-                       r->dev.backend == TSR_BACKEND_CPU ? "cpu" : "opencl", r->dev.name, acc, err,
-                       r->median_ms, r->kernels);
+                       cli_device_backend(&r->dev).name, r->dev.name, acc, err, r->median_ms,
+                       r->kernels);
             }
             printf(
                 "\nmedian of %d timed runs after one warm-up; ratios are only meaningful side by "

@@ -41,6 +41,12 @@ const char *cli_models_dir(void) {
     return (env && *env) ? env : TSR_MODELS_DIR;
 }
 
+struct cli_backend_name cli_device_backend(const struct tsr_device_info *d) {
+    struct cli_backend_name b;
+    snprintf(b.name, sizeof b.name, "%.*s", (int)strcspn(d->id, ":"), d->id);
+    return b;
+}
+
 void cli_print_json(json_object *obj) {
     printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
                                                            JSON_C_TO_STRING_NOSLASHESCAPE));
