@@ -16,7 +16,7 @@
 #ifndef TSR_BENCH_BENCH_H
 #define TSR_BENCH_BENCH_H
 
-#include "bench/harness.h"
+#include "harness.h"
 #include "tessera.h"
 
 #include <json-c/json.h>

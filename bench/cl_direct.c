@@ -1,5 +1,5 @@
 /* cl_direct.c — a private OpenCL context and queue on one tessera OpenCL device (bench.h). */
-#include "bench/bench.h"
+#include "bench.h"
 
 #include <CL/cl.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* harness.c — warm-up, stop rule and statistics of `tessera bench` (see harness.h). */
-#include "bench/harness.h"
+#include "harness.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* measure_graph.c — compile a tessera graph for one device and time tsr_plan_run (bench.h). */
-#include "bench/bench.h"
+#include "bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * CLBlast device time: from a profiled marker enqueued before the call (its end) to the end of
  * the event CLBlast returns (its last kernel), so helper kernels (padding, transposes) count.
  */
-#include "bench/bench.h"
+#include "bench.h"
 
 #include <CL/cl.h>
 #include <cblas.h>

@@ -6,7 +6,7 @@
  * python3-torch). The case list is every distinct row->pyspec of the tessera rows; the helper runs
  * once (one torch import), on the CPU, after the C suites so it does not share the cores with them.
  */
-#include "bench/bench.h"
+#include "bench.h"
 
 #include <json-c/json.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
  * Figures use device time where the row has it (that is what the device ceilings bound).
  * Needs gnuplot (Debian gnuplot-nox, optional: tools/install-deps.sh --with-bench).
  */
-#include "bench/bench.h"
+#include "bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* report.c — the terminal table, JSON (json-c) and CSV of a bench run (bench.h). */
-#include "bench/bench.h"
+#include "bench.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* run.c — rows, peer notes, progress bar and best-peer ratios of a bench run (bench.h). */
-#include "bench/bench.h"
+#include "bench.h"
 
 #include <stdarg.h>
 #include <stdio.h>

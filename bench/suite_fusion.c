@@ -19,7 +19,7 @@
  * The variants are not "tessera" rows, so the table's "vs best peer" of the fused row is the
  * speed-up of fusion over the fastest variant.
  */
-#include "bench/bench.h"
+#include "bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,7 +11,7 @@
  *              "launch": an empty kernel, enqueue + clFinish (latency in µs), event time too;
  *   every device: "launch" by tessera: a one-element Relu graph, tsr_plan_run end to end (µs).
  */
-#include "bench/bench.h"
+#include "bench.h"
 
 #include <CL/cl.h>
 #include <pthread.h>

@@ -4,7 +4,7 @@
  * The batch is dim 0 of every graph input (tsr_onnx_import_file's shape override). Metric:
  * samples/s from the median; ms per run is the median itself. Inputs are uniform in [-1, 1).
  */
-#include "bench/bench.h"
+#include "bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
  *   add/mul (n):      bytes 4*3n;     relu: 4*2n;   5-op chain (2 inputs, 1 output): 4*3n
  *   reduce (R x C):   bytes 4*(R*C + R);            softmax: 4*2*R*C
  */
-#include "bench/bench.h"
+#include "bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -10,6 +10,11 @@
  *   tsr_plan_run()            run the plan; repeat as often as wanted
  *   tsr_*_destroy()           release (every destroy accepts NULL)
  *
+ * Topic headers, included separately (each includes this one):
+ *   <tessera/sched.h>         calibration figures, plan predictions and placement, what `auto`
+ *                             would pick for a typical workload and why
+ *   <tessera/cpu.h>           the host CPU: topology, ISA detected and in use, worker threads
+ *
  * Conventions (apply to every function below unless its comment says otherwise):
  *   - Shapes are outermost-first, row-major, last dimension contiguous (ONNX / NumPy order).
  *   - Sizes are in elements unless the name ends in _bytes; times are in nanoseconds (_ns) or

@@ -414,13 +414,6 @@ int tsr_plan_kernel_device_index(const tsr_plan *p, int k) {
     return p->hetero ? tsr_hetero_kernel_device(p->hetero, k) : p->device;
 }
 
-double tsr_plan_kernel_predicted_ms(const tsr_plan *p, int k) {
-    int d = tsr_plan_kernel_device_index(p, k);
-    struct tsr_cost_inputs in;
-    if (d < 0 || tsr_cost_inputs_of(&p->ctx->devices[d].info, &in) != 0) return HUGE_VAL;
-    return tsr_cost_kernel_ms(&in, &p->prog.kernels[k]);
-}
-
 double tsr_plan_predicted_ms(const tsr_plan *p) {
     if (!p) return HUGE_VAL;
     if (!p->hetero) return tsr_sched_predict_program_ms(&p->ctx->devices[p->device].info, &p->prog);

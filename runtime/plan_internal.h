@@ -6,6 +6,7 @@
 #define TSR_RUNTIME_PLAN_INTERNAL_H
 
 #include "runtime/backend.h"
+#include "tessera/sched.h"
 
 struct tsr_plan {
     tsr_context *ctx;
@@ -26,11 +27,8 @@ struct tsr_plan {
     char placement[16];        /* "single", "hetero" or "alternate" */
 };
 
-/* Predicted ms of one run of the plan: the cost model of its device (scheduler/cost.h) or, for a
- * plan placed across devices, the sequential segment prediction (scheduler/place.h). */
-double tsr_plan_predicted_ms(const tsr_plan *p);
-/* Predicted ms of kernel k on the device it runs on (launch included); HUGE_VAL if no kernel k. */
-double tsr_plan_kernel_predicted_ms(const tsr_plan *p, int k);
+/* tsr_plan_predicted_ms, tsr_plan_kernel_predicted_ms and tsr_plan_placement: tessera/sched.h
+ * (public; plan.c and api_sched.c). */
 /* Index into ctx->devices of the device that runs kernel k (after any fallback), -1 if none. */
 int tsr_plan_kernel_device_index(const tsr_plan *p, int k);
 

@@ -8,6 +8,7 @@
 #define TSR_RUNTIME_TOPOLOGY_H
 
 #include "runtime/internal.h"
+#include "tessera/cpu.h"
 
 struct tsr_cache_info {
     int level;           /* 1, 2, 3 (data/unified caches only) */
@@ -25,7 +26,7 @@ struct tsr_cpu_topology_info {
     int pus;                  /* hardware threads (HWLOC_OBJ_PU, >= 1) */
     uint64_t total_mem_bytes; /* sum of NUMA node local memory */
     int n_caches;
-    struct tsr_cache_info caches[4]; /* ordered by level */
+    struct tsr_cache_info caches[TSR_CPU_MAX_CACHES]; /* ordered by level */
 };
 
 /* Loads the topology (with I/O devices, for GPU locality). Returns TSR_OK, TSR_E_DEVICE (hwloc

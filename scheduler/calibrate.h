@@ -87,12 +87,14 @@
 #define TSR_SCHEDULER_CALIBRATE_H
 
 #include "runtime/internal.h"
+#include "tessera/sched.h"
 
 #include <stddef.h>
 
 #define TSR_CALIB_FORMAT_VERSION 3
-#define TSR_CALIB_MAX_GEMM       8
-#define TSR_CALIB_MAX_BW         4
+/* Curve lengths: those of the public record (tessera/sched.h, struct tsr_calibration_info). */
+#define TSR_CALIB_MAX_GEMM TSR_CALIBRATION_MAX_GEMM
+#define TSR_CALIB_MAX_BW   TSR_CALIBRATION_MAX_BW
 /* Version of the kernels the figures were measured with (part of the key, see above): bump it
  * when a backend executor changes speed. 2: CPU GEMM on tessera's pool with single-threaded
  * OpenBLAS blocks, ~256 KiB elementwise tasks, spinning pool waits, scratch-blocked large GEMMs

@@ -13,6 +13,7 @@
 #include "scheduler/calibrate.h"
 #include "scheduler/cost.h"
 #include "scheduler/select.h"
+#include "tessera/sched.h"
 #include "test_support.h"
 
 #include <json-c/json.h>
@@ -157,6 +158,52 @@ START_TEST(test_measure_round_trip) {
         ck_assert_msg(same_cal(&c, &again), "%s: valid cache file was not reused",
                       ctx->devices[d].info.id);
     }
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* tessera/sched.h: none known before the first calibration; afterwards the public record holds
+ * exactly the internal figures, whether just measured or looked up. The CPU only (time). */
+START_TEST(test_public_calibration) {
+    char dir[] = "/tmp/tsr_calib_pub_XXXXXX"; /* empty, whatever ran before in this process */
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    setenv("TSR_CACHE_DIR", dir, 1);
+    tsr_calib_forget_all();
+    tsr_context *ctx = ts_context();
+    struct tsr_calibration_info pub, known;
+    memset(&pub, 0, sizeof pub);
+    ck_assert_int_eq(tsr_device_calibration(ctx, 0, &pub), TSR_E_NOT_FOUND);
+    ck_assert_int_eq(tsr_device_calibration(ctx, tsr_device_count(ctx), &pub), TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_device_calibration(ctx, 0, NULL), TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_device_calibrate(ctx, -1, 0, NULL), TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_device_calibrate(NULL, 0, 0, NULL), TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_device_calibrate(ctx, 0, 0, &pub), TSR_OK);
+    ck_assert_int_eq(tsr_device_calibration(ctx, 0, &known), TSR_OK);
+    struct tsr_calibration c;
+    ck_assert(tsr_calibration_lookup(&ctx->devices[0].info, &c));
+    const struct tsr_calibration_info *rec[2] = {&pub, &known};
+    for (int r = 0; r < 2; r++) {
+        const struct tsr_calibration_info *p = rec[r];
+        ck_assert_str_eq(p->key, c.key);
+        ck_assert(p->bandwidth_gbps == c.bandwidth_gbps && p->launch_us == c.launch_us);
+        ck_assert(p->run_overhead_us == c.run_overhead_us && p->latency_us == c.latency_us);
+        ck_assert(p->h2d_gbps == c.h2d_gbps && p->d2h_gbps == c.d2h_gbps);
+        ck_assert(p->h2d_small_gbps == c.h2d_small_gbps && p->d2h_small_gbps == c.d2h_small_gbps);
+        ck_assert(p->trans_gops == c.trans_gops && p->trans_slow_gops == c.trans_slow_gops);
+        ck_assert(p->conv_gflops == c.conv_gflops && p->dwconv_gflops == c.dwconv_gflops);
+        ck_assert(p->seconds == c.seconds && p->created_unix == c.created_unix);
+        ck_assert_int_eq(p->n_gemm, c.n_gemm);
+        for (int i = 0; i < c.n_gemm; i++)
+            ck_assert(p->gemm[i].m == c.gemm[i].m && p->gemm[i].n == c.gemm[i].n &&
+                      p->gemm[i].k == c.gemm[i].k && p->gemm[i].gflops == c.gemm[i].gflops);
+        ck_assert_int_eq(p->n_bw, c.n_bw);
+        for (int i = 0; i < c.n_bw; i++)
+            ck_assert(p->bw[i].bytes == c.bw[i].bytes && p->bw[i].gbps == c.bw[i].gbps);
+    }
+    /* the device's estimates follow, as tsr_device_get_info shows */
+    struct tsr_device_info d;
+    ck_assert_int_eq(tsr_device_get_info(ctx, 0, &d), TSR_OK);
+    ck_assert(d.est_gbps == pub.bandwidth_gbps && d.est_launch_us == pub.launch_us);
     tsr_context_destroy(ctx);
 }
 END_TEST
@@ -438,6 +485,7 @@ static Suite *calibrate_suite(void) {
     tcase_add_test(tc, test_robust_median);
     tcase_add_test(tc, test_key_format_stable);
     tcase_add_test(tc, test_measure_round_trip);
+    tcase_add_test(tc, test_public_calibration);
     tcase_add_test(tc, test_bad_files_rebuilt);
     tcase_add_test(tc, test_cost_model);
     tcase_add_test(tc, test_bandwidth_curve_and_conv);

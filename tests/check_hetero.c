@@ -129,6 +129,8 @@ static void digits_case(const char *placement) {
     compare_placement(ctx, g, &x, 1, placement, "digits");
     /* and against PyTorch */
     tsr_plan *plan = compile_placed(ctx, g, "auto", placement);
+    /* tessera/sched.h: a requested placement is kept, unless there is only one device */
+    ck_assert_str_eq(tsr_plan_placement(plan), tsr_device_count(ctx) > 1 ? placement : "single");
     struct tsr_tensor out[1];
     run_plan(ctx, plan, &x, 1, out);
     double err = ts_max_abs_diff(out[0].data, ref.data, (size_t)tsr_desc_elements(&ref.desc));
@@ -300,6 +302,26 @@ START_TEST(test_predict_and_heft) {
     ck_assert_int_eq(segs, 1);
     ck_assert_double_eq_tol(all_cpu, tsr_sched_predict_program_ms(&ctx->devices[0].info, p), 1e-9);
     ck_assert_double_eq_tol(all_cpu, tsr_plan_predicted_ms(plan), 1e-9);
+    /* tessera/sched.h: the placement, and per-kernel predictions that add up to at most the
+     * plan's (which adds the per-run overhead) */
+    ck_assert_str_eq(tsr_plan_placement(plan), "single");
+    ck_assert_str_eq(tsr_plan_placement(NULL), "");
+    ck_assert(isinf(tsr_plan_predicted_ms(NULL)));
+    double sum = 0.0;
+    for (int k = 0; k < tsr_plan_kernel_count(plan); k++) {
+        double ms = -1.0;
+        ck_assert_int_eq(tsr_plan_kernel_predicted_ms(plan, k, &ms), TSR_OK);
+        ck_assert_msg(ms > 0 && isfinite(ms), "kernel %d: predicted %g ms", k, ms);
+        sum += ms;
+    }
+    ck_assert_msg(sum <= all_cpu + 1e-12, "kernels %g ms > plan %g ms", sum, all_cpu);
+    double ms = -1.0;
+    ck_assert_int_eq(tsr_plan_kernel_predicted_ms(plan, tsr_plan_kernel_count(plan), &ms),
+                     TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_plan_kernel_predicted_ms(plan, -1, &ms), TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_plan_kernel_predicted_ms(plan, 0, NULL), TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_plan_kernel_predicted_ms(NULL, 0, &ms), TSR_E_INVALID_ARG);
+    ck_assert(ms == -1.0); /* written only on success */
     double makespan = -1;
     ck_assert_int_eq(tsr_sched_place_heft(ctx, p, a, &makespan), TSR_OK);
     ck_assert(makespan > 0 && isfinite(makespan));

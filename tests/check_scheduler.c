@@ -1,6 +1,7 @@
 /* check_scheduler.c — roofline predictions and the auto device choice on hand-made devices. */
 #include "scheduler/select.h"
 #include "runtime/topology.h"
+#include "tessera/sched.h"
 #include "test_support.h"
 
 #include <math.h>
@@ -161,6 +162,40 @@ START_TEST(test_typical_workload) {
 }
 END_TEST
 
+/* tessera/sched.h: the typical choice of a real context is tsr_sched_choose over its devices. */
+START_TEST(test_public_typical_choice) {
+    tsr_context *ctx = ts_context();
+    struct tsr_typical_choice ch;
+    ck_assert_int_eq(tsr_sched_typical_choice(ctx, &ch), TSR_OK);
+    struct tsr_workload w = tsr_sched_typical_workload();
+    ck_assert(ch.workload.flops == w.flops && ch.workload.bytes == w.bytes);
+    ck_assert(ch.workload.io_bytes == w.io_bytes && ch.workload.weight_bytes == w.weight_bytes);
+    ck_assert_int_eq(ch.workload.kernels, w.kernels);
+    char reason[2048];
+    struct tsr_device_info infos[16];
+    int n_infos = tsr_device_count(ctx);
+    ck_assert_int_le(n_infos, 16);
+    for (int i = 0; i < n_infos; i++)
+        ck_assert_int_eq(tsr_device_get_info(ctx, i, &infos[i]), TSR_OK);
+    int pick = tsr_sched_choose(infos, n_infos, &w, reason, sizeof reason);
+    ck_assert_int_eq(ch.device, pick);
+    ck_assert_str_eq(ch.reason, reason);
+    for (int i = 0; i < tsr_device_count(ctx); i++) {
+        double ms = -1;
+        ck_assert_int_eq(tsr_sched_typical_predicted_ms(ctx, i, &ms), TSR_OK);
+        ck_assert(ms == tsr_sched_predict_ms(&infos[i], &w));
+    }
+    double ms = -1;
+    ck_assert_int_eq(tsr_sched_typical_predicted_ms(ctx, tsr_device_count(ctx), &ms),
+                     TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_sched_typical_predicted_ms(ctx, 0, NULL), TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_sched_typical_choice(ctx, NULL), TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_sched_typical_choice(NULL, &ch), TSR_E_INVALID_ARG);
+    ck_assert(ms == -1);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(test_fill_estimates) {
     const double flops_per_cycle[3] = {2.0, 32.0, 64.0};
     const char *isas[3] = {"scalar", "avx2", "avx512"};
@@ -225,6 +260,7 @@ static Suite *scheduler_suite(void) {
     tcase_add_test(tc, test_reason_truncation_and_no_estimate);
     tcase_add_test(tc, test_typical_workload);
     tcase_add_test(tc, test_fill_estimates);
+    tcase_add_test(tc, test_public_typical_choice);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,7 +1,9 @@
 /* check_topology.c — hwloc topology: counts, caches, thread binding, OpenCL locality. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_* macros */
+#include "backends/cpu/cpu_backend.h"
 #include "backends/opencl/opencl_backend.h"
 #include "runtime/topology.h"
+#include "tessera/cpu.h"
 #include "test_support.h"
 
 #include <CL/cl.h>
@@ -158,6 +160,41 @@ START_TEST(test_locality_opencl_cpu_device) {
 END_TEST
 #endif
 
+/* tessera/cpu.h: the public CPU summary is the topology's, with the ISA and threads of the CPU
+ * device of a context made with a chosen thread count. */
+START_TEST(test_public_cpu_info) {
+    struct tsr_context_options o = {.cpu_threads = 1};
+    tsr_context *ctx = NULL;
+    ck_assert_int_eq(tsr_context_create(&o, &ctx), TSR_OK);
+    struct tsr_cpu_info ci;
+    ck_assert_int_eq(tsr_cpu_get_info(ctx, &ci), TSR_OK);
+    struct tsr_topology *t = topo_new();
+    const struct tsr_cpu_topology_info *c = tsr_topology_cpu(t);
+    ck_assert_str_eq(ci.model, c->model);
+    ck_assert_str_eq(ci.vendor, c->vendor);
+    ck_assert_int_eq(ci.packages, c->packages);
+    ck_assert_int_eq(ci.numa_nodes, c->numa_nodes);
+    ck_assert_int_eq(ci.cores, c->cores);
+    ck_assert_int_eq(ci.pus, c->pus);
+    ck_assert_int_eq(ci.n_caches, c->n_caches);
+    for (int i = 0; i < c->n_caches; i++) {
+        ck_assert_int_eq(ci.caches[i].level, c->caches[i].level);
+        ck_assert_uint_eq(ci.caches[i].size_bytes, c->caches[i].size_bytes);
+        ck_assert_int_eq(ci.caches[i].line_bytes, c->caches[i].line_bytes);
+        ck_assert_int_eq(ci.caches[i].count, c->caches[i].count);
+    }
+    ck_assert_str_eq(ci.isa_detected, tsr_cpu_isa_name(tsr_cpu_detect_isa()));
+    struct tsr_device_info cpu;
+    ck_assert_int_eq(tsr_device_get_info(ctx, 0, &cpu), TSR_OK);
+    ck_assert_str_eq(ci.isa_in_use, cpu.isa);
+    ck_assert_int_eq(ci.threads, 1);
+    ck_assert_int_eq(tsr_cpu_get_info(ctx, NULL), TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_cpu_get_info(NULL, &ci), TSR_E_INVALID_ARG);
+    tsr_topology_destroy(t);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 static Suite *topology_suite(void) {
     Suite *s = suite_create("topology");
     TCase *tc = tcase_create("core");
@@ -169,6 +206,7 @@ static Suite *topology_suite(void) {
     tcase_add_test(tc, test_locality_unknown);
     tcase_add_test(tc, test_locality_opencl_cpu_device);
 #endif
+    tcase_add_test(tc, test_public_cpu_info);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -7,6 +7,8 @@
 #define TSR_CLI_H
 
 #include "tessera.h"
+#include "tessera/cpu.h"
+#include "tessera/sched.h"
 
 #include <json-c/json.h>
 

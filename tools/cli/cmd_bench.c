@@ -4,7 +4,7 @@
  */
 #include "cli.h"
 
-#include "bench/bench.h"
+#include "bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>

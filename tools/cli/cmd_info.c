@@ -1,22 +1,22 @@
-/* cmd_info.c — `tessera info [--json] [--calibrate]`: version, CPU topology and ISA, OpenCL
- * devices, each device's calibration (measured figures, scheduler/calibrate.h), and what `auto`
- * would pick for a typical workload and why. --calibrate re-measures every device first (and
- * rewrites the cache files). */
+/* cmd_info.c — `tessera info [--json] [--calibrate]`: version, CPU topology and ISA
+ * (tessera/cpu.h), OpenCL devices, each device's calibration (measured figures, tessera/sched.h),
+ * and what `auto` would pick for a typical workload and why. --calibrate re-measures every device
+ * first (and rewrites the cache files). */
 #include "cli.h"
 
-#include "backends/cpu/cpu_backend.h"
-#include "runtime/internal.h"
-#include "scheduler/calibrate.h"
-#include "scheduler/select.h"
-#include "runtime/topology.h"
-
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+/* 1 for a device with its own memory (platform, driver and transfer figures apply). */
+static int has_device_memory(const struct tsr_device_info *d) {
+    return !d->host_memory;
+}
+
 /* The calibration figures of a device as JSON (null when none is known to this process). */
-static json_object *calibration_json(const struct tsr_device_info *d) {
-    struct tsr_calibration c;
-    if (!tsr_calibration_lookup(d, &c)) return NULL;
+static json_object *calibration_json(tsr_context *ctx, int dev) {
+    struct tsr_calibration_info c;
+    if (tsr_device_calibration(ctx, dev, &c) != TSR_OK) return NULL;
     json_object *o = json_object_new_object();
     json_object_object_add(o, "key", json_object_new_string(c.key));
     json_object_object_add(o, "bandwidth_gbps", json_object_new_double(c.bandwidth_gbps));
@@ -42,16 +42,16 @@ static json_object *calibration_json(const struct tsr_device_info *d) {
 }
 
 /* The calibration of a device as text lines (or a note that there is none). */
-static void print_calibration(const struct tsr_device_info *d) {
-    struct tsr_calibration c;
-    if (!tsr_calibration_lookup(d, &c)) {
+static void print_calibration(tsr_context *ctx, int dev, const struct tsr_device_info *d) {
+    struct tsr_calibration_info c;
+    if (tsr_device_calibration(ctx, dev, &c) != TSR_OK) {
         printf("            calibration: none yet (measured at first use, or tessera info "
                "--calibrate)\n");
         return;
     }
     printf("            calibration: %.1f GB/s, launch %.1f us, run overhead %.1f us",
            c.bandwidth_gbps, c.launch_us, c.run_overhead_us);
-    if (!d->host_memory)
+    if (has_device_memory(d))
         printf(", h2d %.1f GB/s, d2h %.1f GB/s, latency %.1f us", c.h2d_gbps, c.d2h_gbps,
                c.latency_us);
     printf(", transcendental %.2f Gop/s", c.trans_gops);
@@ -62,14 +62,15 @@ static void print_calibration(const struct tsr_device_info *d) {
     printf("  (measured in %.2f s)\n", c.seconds);
 }
 
-static json_object *device_json(const struct tsr_device_info *d, double predicted_ms) {
+static json_object *device_json(tsr_context *ctx, int dev, const struct tsr_device_info *d,
+                                double predicted_ms) {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "id", json_object_new_string(d->id));
     json_object_object_add(o, "backend", json_object_new_string(d->backend));
     json_object_object_add(o, "name", json_object_new_string(d->name));
     json_object_object_add(o, "vendor", json_object_new_string(d->vendor));
     json_object_object_add(o, "type", json_object_new_string(d->device_type));
-    if (!d->host_memory) {
+    if (has_device_memory(d)) {
         json_object_object_add(o, "platform", json_object_new_string(d->platform));
         json_object_object_add(o, "driver_version", json_object_new_string(d->driver_version));
         json_object_object_add(o, "max_clock_mhz", json_object_new_int(d->max_clock_mhz));
@@ -88,7 +89,7 @@ static json_object *device_json(const struct tsr_device_info *d, double predicte
     json_object_object_add(o, "est_launch_us", json_object_new_double(d->est_launch_us));
     json_object_object_add(o, "est_transfer_gbps", json_object_new_double(d->est_transfer_gbps));
     json_object_object_add(o, "typical_predicted_ms", json_object_new_double(predicted_ms));
-    json_object_object_add(o, "calibration", calibration_json(d));
+    json_object_object_add(o, "calibration", calibration_json(ctx, dev));
     return o;
 }
 
@@ -110,28 +111,37 @@ int cmd_info(int argc, char **argv) {
     tsr_context *ctx = NULL;
     tsr_status st = tsr_context_create(NULL, &ctx);
     if (st != TSR_OK) return cli_fail(NULL, st, "cannot create a context");
-    for (int i = 0; calibrate && i < ctx->n_devices; i++) {
-        if (!as_json) fprintf(stderr, "tessera: calibrating %s ...\n", ctx->devices[i].info.id);
-        struct tsr_calibration cal;
-        st = tsr_calibrate_device(ctx, i, 1, &cal);
-        if (st != TSR_OK) {
-            int rc = cli_fail(ctx, st, "calibration");
-            tsr_context_destroy(ctx);
-            return rc;
-        }
+    /* The devices (after --calibrate: with est_* following the fresh figures), the CPU and the
+     * typical-workload choice, all through the public API. */
+    const char *what = "device information";
+    int n_dev = tsr_device_count(ctx);
+    struct tsr_device_info *devs = calloc((size_t)n_dev, sizeof *devs);
+    if (!devs) st = TSR_E_NOMEM;
+    for (int i = 0; st == TSR_OK && i < n_dev; i++) {
+        st = tsr_device_get_info(ctx, i, &devs[i]);
+        if (st != TSR_OK || !calibrate) continue;
+        if (!as_json) fprintf(stderr, "tessera: calibrating %s ...\n", devs[i].id);
+        st = tsr_device_calibrate(ctx, i, 1, NULL);
+        if (st != TSR_OK) what = "calibration";
+        if (st == TSR_OK) st = tsr_device_get_info(ctx, i, &devs[i]);
     }
-    const struct tsr_cpu_topology_info *ci = tsr_topology_cpu(ctx->topo);
-    const char *isa_detected = tsr_cpu_isa_name(tsr_cpu_detect_isa());
-    const char *isa_used = tsr_cpu_isa_name(tsr_cpu_backend_isa(tsr_cpu_backend_of(ctx)));
-    struct tsr_workload w = tsr_sched_typical_workload();
-    char reason[2048];
-    struct tsr_device_info infos[32];
-    int n_infos = ctx->n_devices < 32 ? ctx->n_devices : 32, n_cl = 0;
-    for (int i = 0; i < n_infos; i++) {
-        infos[i] = ctx->devices[i].info;
-        n_cl += !infos[i].host_memory; /* devices besides the host: OpenCL today */
+    struct tsr_cpu_info cpu_info;
+    struct tsr_typical_choice choice;
+    if (st == TSR_OK) st = tsr_cpu_get_info(ctx, &cpu_info);
+    if (st == TSR_OK) st = tsr_sched_typical_choice(ctx, &choice);
+    if (st != TSR_OK) {
+        int rc = cli_fail(ctx, st, what);
+        free(devs);
+        tsr_context_destroy(ctx);
+        return rc;
     }
-    int pick = tsr_sched_choose(infos, n_infos, &w, reason, sizeof reason);
+    const struct tsr_cpu_info *ci = &cpu_info;
+    const struct tsr_workload_info *w = &choice.workload;
+    const char *reason = choice.reason;
+    int pick = choice.device;
+    int n_cl = 0;
+    for (int i = 0; i < n_dev; i++)
+        n_cl += has_device_memory(&devs[i]);
 
     if (as_json) {
         json_object *root = json_object_new_object();
@@ -144,7 +154,7 @@ int cmd_info(int argc, char **argv) {
         json_object_object_add(cpu, "cores", json_object_new_int(ci->cores));
         json_object_object_add(cpu, "pus", json_object_new_int(ci->pus));
         json_object_object_add(cpu, "memory_bytes",
-                               json_object_new_int64((int64_t)ci->total_mem_bytes));
+                               json_object_new_int64((int64_t)ci->memory_bytes));
         json_object *caches = json_object_new_array();
         for (int i = 0; i < ci->n_caches; i++) {
             json_object *c = json_object_new_object();
@@ -156,26 +166,26 @@ int cmd_info(int argc, char **argv) {
             json_object_array_add(caches, c);
         }
         json_object_object_add(cpu, "caches", caches);
-        json_object_object_add(cpu, "isa_detected", json_object_new_string(isa_detected));
-        json_object_object_add(cpu, "isa_in_use", json_object_new_string(isa_used));
-        json_object_object_add(cpu, "threads",
-                               json_object_new_int(ctx->devices[0].info.compute_units));
+        json_object_object_add(cpu, "isa_detected", json_object_new_string(ci->isa_detected));
+        json_object_object_add(cpu, "isa_in_use", json_object_new_string(ci->isa_in_use));
+        json_object_object_add(cpu, "threads", json_object_new_int(ci->threads));
         json_object_object_add(root, "cpu", cpu);
-        json_object *devs = json_object_new_array();
-        for (int i = 0; i < ctx->n_devices; i++)
-            json_object_array_add(devs,
-                                  device_json(&ctx->devices[i].info,
-                                              tsr_sched_predict_ms(&ctx->devices[i].info, &w)));
-        json_object_object_add(root, "devices", devs);
+        json_object *jdevs = json_object_new_array();
+        for (int i = 0; i < n_dev; i++) {
+            double ms = 0.0;
+            tsr_sched_typical_predicted_ms(ctx, i, &ms);
+            json_object_array_add(jdevs, device_json(ctx, i, &devs[i], ms));
+        }
+        json_object_object_add(root, "devices", jdevs);
         json_object_object_add(root, "opencl_available", json_object_new_boolean(n_cl > 0));
         json_object *au = json_object_new_object();
-        json_object_object_add(au, "device", json_object_new_string(ctx->devices[pick].info.id));
+        json_object_object_add(au, "device", json_object_new_string(devs[pick].id));
         json_object_object_add(au, "reason", json_object_new_string(reason));
         json_object *wl = json_object_new_object();
-        json_object_object_add(wl, "flops", json_object_new_double(w.flops));
-        json_object_object_add(wl, "bytes", json_object_new_double(w.bytes));
-        json_object_object_add(wl, "kernels", json_object_new_int(w.kernels));
-        json_object_object_add(wl, "io_bytes", json_object_new_double(w.io_bytes));
+        json_object_object_add(wl, "flops", json_object_new_double(w->flops));
+        json_object_object_add(wl, "bytes", json_object_new_double(w->bytes));
+        json_object_object_add(wl, "kernels", json_object_new_int(w->kernels));
+        json_object_object_add(wl, "io_bytes", json_object_new_double(w->io_bytes));
         json_object_object_add(au, "typical_workload", wl);
         json_object_object_add(root, "auto", au);
         cli_print_json(root);
@@ -185,7 +195,7 @@ int cmd_info(int argc, char **argv) {
         printf("CPU: %s (%s)\n", ci->model[0] ? ci->model : "unknown model", ci->vendor);
         printf("  packages %d, NUMA nodes %d, cores %d, hardware threads %d, memory %.1f GiB\n",
                ci->packages, ci->numa_nodes, ci->cores, ci->pus,
-               (double)ci->total_mem_bytes / (1024.0 * 1024.0 * 1024.0));
+               (double)ci->memory_bytes / (1024.0 * 1024.0 * 1024.0));
         printf("  caches:");
         for (int i = 0; i < ci->n_caches; i++)
             printf(" L%d %llu KiB x%d%s", ci->caches[i].level,
@@ -193,12 +203,12 @@ int cmd_info(int argc, char **argv) {
                    i + 1 < ci->n_caches ? "," : "");
         printf("\n  ISA detected %s, in use %s (cap with TSR_CPU_ISA=scalar|avx2|avx512), %d "
                "worker threads\n\n",
-               isa_detected, isa_used, ctx->devices[0].info.compute_units);
+               ci->isa_detected, ci->isa_in_use, ci->threads);
         printf("Devices:\n");
-        for (int i = 0; i < ctx->n_devices; i++) {
-            const struct tsr_device_info *d = &ctx->devices[i].info;
+        for (int i = 0; i < n_dev; i++) {
+            const struct tsr_device_info *d = &devs[i];
             printf("  %-9s %s\n", d->id, d->name);
-            if (!d->host_memory)
+            if (has_device_memory(d))
                 printf("            platform %s, vendor %s, driver %s, type %s\n", d->platform,
                        d->vendor, d->driver_version, d->device_type);
             char clock[32] = "";
@@ -208,15 +218,16 @@ int cmd_info(int argc, char **argv) {
                    d->locality[0] ? d->locality : "unknown");
             printf("            estimate: %.1f GFLOP/s, %.1f GB/s, launch %.1f us", d->est_gflops,
                    d->est_gbps, d->est_launch_us);
-            if (!d->host_memory) printf(", host<->device %.1f GB/s", d->est_transfer_gbps);
+            if (has_device_memory(d)) printf(", host<->device %.1f GB/s", d->est_transfer_gbps);
             printf("\n");
-            print_calibration(d);
+            print_calibration(ctx, i, d);
         }
         if (n_cl == 0)
             printf("  (no OpenCL device: no ICD loader or platform, or TSR_BACKENDS excludes "
                    "opencl)\n");
-        printf("\nauto would pick: %s\n  why: %s\n", ctx->devices[pick].info.id, reason);
+        printf("\nauto would pick: %s\n  why: %s\n", devs[pick].id, reason);
     }
+    free(devs);
     tsr_context_destroy(ctx);
     return TSR_EXIT_OK;
 }

@@ -4,8 +4,6 @@
  */
 #include "cli.h"
 
-#include "runtime/plan_internal.h"
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -363,7 +361,7 @@ static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_ar
     r->arena_bytes = tsr_plan_arena_bytes(plan);
     snprintf(r->reason, sizeof r->reason, "%s", tsr_plan_device_reason(plan));
     r->predicted_ms = tsr_plan_predicted_ms(plan);
-    snprintf(r->placement, sizeof r->placement, "%s", plan->placement);
+    snprintf(r->placement, sizeof r->placement, "%s", tsr_plan_placement(plan));
     r->fell_back = strcmp(r->dev.id, device) != 0 && strcmp(device, "auto") != 0;
     r->outputs = json_object_new_object();
     for (int i = 0; i < n_out; i++) {
@@ -456,9 +454,9 @@ static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_ar
             json_object_object_add(row, "device", json_object_new_string(ki.device));
             json_object_object_add(row, "bytes", json_object_new_int64((int64_t)ki.bytes));
             json_object_object_add(row, "flops", json_object_new_int64((int64_t)ki.flops));
-            double pk = tsr_plan_kernel_predicted_ms(plan, i);
-            json_object_object_add(row, "predicted_ms",
-                                   isfinite(pk) ? json_object_new_double(pk) : NULL);
+            double pk = 0.0;
+            int known = tsr_plan_kernel_predicted_ms(plan, i, &pk) == TSR_OK && isfinite(pk);
+            json_object_object_add(row, "predicted_ms", known ? json_object_new_double(pk) : NULL);
             double mk = measured_kernel_ms(ctx, mark, &ki, a->repeat);
             json_object_object_add(row, "measured_ms",
                                    isnan(mk) ? NULL : json_object_new_double(mk));
