@@ -32,6 +32,18 @@
 extern "C" {
 #endif
 
+/* Symbol visibility: the library is built with -fvisibility=hidden, and only the declarations
+ * between TSR_API_BEGIN and TSR_API_END (this header, and any public topic header that includes
+ * it) are exported. Every other symbol of libtessera stays internal. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TSR_API_BEGIN _Pragma("GCC visibility push(default)")
+#define TSR_API_END   _Pragma("GCC visibility pop")
+#else
+#define TSR_API_BEGIN
+#define TSR_API_END
+#endif
+TSR_API_BEGIN
+
 #define TSR_VERSION_MAJOR  0
 #define TSR_VERSION_MINOR  1
 #define TSR_VERSION_PATCH  0
@@ -518,6 +530,7 @@ struct tsr_pool_stats {
 /* Pool statistics of device i (0 = CPU host pool). Returns TSR_OK or TSR_E_INVALID_ARG. */
 tsr_status tsr_pool_get_stats(const tsr_context *ctx, int device, struct tsr_pool_stats *out);
 
+TSR_API_END
 #ifdef __cplusplus
 }
 #endif
