@@ -168,7 +168,10 @@ tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_contex
 /* Destroys the context. Plans compiled from it must be destroyed first. NULL is a no-op. */
 void tsr_context_destroy(tsr_context *ctx);
 
-/* Last error recorded on this thread (ctx == NULL) or on ctx. Never NULL. */
+/* Last error recorded on this thread (ctx == NULL) or on ctx, by any thread. Never NULL.
+ * Thread-safe: for ctx the result is a copy private to the calling thread, taken under the
+ * context's lock, and stays as it is until this thread next calls tsr_last_error with a context.
+ * The thread's own record (ctx == NULL) is the one to read after a call of this thread failed. */
 const struct tsr_error_info *tsr_last_error(const tsr_context *ctx);
 
 struct tsr_device_info {

@@ -145,7 +145,7 @@ static tsr_status seg_fall_back(struct tsr_hetero *h, struct hetero_seg *s, tsr_
     tsr_log(ctx, TSR_LOG_WARN,
             "hetero: segment of kernels %d..%d on %s failed (%s: %s); moving it to the CPU", s->k0,
             s->k1 - 1, ctx->devices[s->device].id, tsr_status_name(why),
-            tsr_last_error(ctx)->message);
+            tsr_last_error(NULL)->message);
     if (s->exec) s->ops->release(s->exec);
     s->exec = NULL;
     h->fallbacks++;
