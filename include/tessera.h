@@ -38,6 +38,18 @@
 extern "C" {
 #endif
 
+/* Symbol visibility: the library is built with -fvisibility=hidden, and only the declarations
+ * between TSR_API_BEGIN and TSR_API_END (this header, and any public topic header that includes
+ * it) are exported. Every other symbol of libtessera stays internal. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TSR_API_BEGIN _Pragma("GCC visibility push(default)")
+#define TSR_API_END   _Pragma("GCC visibility pop")
+#else
+#define TSR_API_BEGIN
+#define TSR_API_END
+#endif
+TSR_API_BEGIN
+
 #define TSR_VERSION_MAJOR  0
 #define TSR_VERSION_MINOR  1
 #define TSR_VERSION_PATCH  0
@@ -167,7 +179,10 @@ tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_contex
 /* Destroys the context. Plans compiled from it must be destroyed first. NULL is a no-op. */
 void tsr_context_destroy(tsr_context *ctx);
 
-/* Last error recorded on this thread (ctx == NULL) or on ctx. Never NULL. */
+/* Last error recorded on this thread (ctx == NULL) or on ctx, by any thread. Never NULL.
+ * Thread-safe: for ctx the result is a copy private to the calling thread, taken under the
+ * context's lock, and stays as it is until this thread next calls tsr_last_error with a context.
+ * The thread's own record (ctx == NULL) is the one to read after a call of this thread failed. */
 const struct tsr_error_info *tsr_last_error(const tsr_context *ctx);
 
 struct tsr_device_info {
@@ -536,6 +551,7 @@ struct tsr_pool_stats {
  * Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_UNSUPPORTED (a backend that keeps no pool). */
 tsr_status tsr_pool_get_stats(const tsr_context *ctx, int device, struct tsr_pool_stats *out);
 
+TSR_API_END
 #ifdef __cplusplus
 }
 #endif

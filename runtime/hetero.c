@@ -147,7 +147,7 @@ static tsr_status seg_fall_back(struct tsr_hetero *h, struct hetero_seg *s, tsr_
             "hetero: segment of kernels %d..%d on %s failed (%s: %s); moving it to the host "
             "device %s",
             s->k0, s->k1 - 1, ctx->devices[s->device].info.id, tsr_status_name(why),
-            tsr_last_error(ctx)->message, ctx->devices[host].info.id);
+            tsr_last_error(NULL)->message, ctx->devices[host].info.id);
     if (s->exec) s->ops->release(s->exec);
     s->exec = NULL;
     h->fallbacks++;

@@ -106,7 +106,7 @@ struct onnx_importer {
 /* Re-records the builder's last error with the file label in front (same status). */
 static tsr_status onnx_wrap(struct onnx_importer *im, tsr_status st) {
     char msg[sizeof(((struct tsr_error_slot *)0)->message)];
-    const struct tsr_error_info *e = tsr_last_error(im->ctx);
+    const struct tsr_error_info *e = tsr_last_error(NULL);
     snprintf(msg, sizeof msg, "%s", e && e->message ? e->message : "");
     return TSR_ERR(im->ctx, st, "%s: %s", im->label, msg);
 }

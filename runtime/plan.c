@@ -70,7 +70,7 @@ static int is_device_failure(tsr_status st) {
 
 /* Releases the current executable and prepares for the host device, logging why. */
 static tsr_status fall_back_to_host(tsr_plan *plan, tsr_status why) {
-    const struct tsr_error_info *e = tsr_last_error(plan->ctx);
+    const struct tsr_error_info *e = tsr_last_error(NULL);
     int host = tsr_context_host_device(plan->ctx);
     const char *host_id = plan->ctx->devices[host].info.id;
     tsr_log(plan->ctx, TSR_LOG_WARN, "%s failed (%s: %s); falling back to the host device %s",
@@ -164,7 +164,7 @@ static tsr_status choose_placement(tsr_plan *plan, const char *placement, int au
             a[k] = k % ctx->n_devices;
     } else if (tsr_sched_place_heft(ctx, &plan->prog, a, &makespan) != TSR_OK) {
         tsr_log(ctx, TSR_LOG_WARN, "placement: HEFT failed (%s); staying on one device",
-                tsr_last_error(ctx)->message);
+                tsr_last_error(NULL)->message);
         free(a);
         return TSR_OK;
     }

@@ -71,9 +71,26 @@ void tsr_error_clear(tsr_context *ctx) {
     }
 }
 
+/* This thread's copy of the last context record it asked for (tsr_last_error(ctx)). */
+static _Thread_local struct tsr_error_slot tls_ctx_copy;
+
 const struct tsr_error_info *tsr_last_error(const tsr_context *ctx) {
-    const struct tsr_error_slot *slot = ctx ? &ctx->err : &tls_error;
     static const struct tsr_error_info none = {TSR_OK, "", 0, "", "", 0};
+    const struct tsr_error_slot *slot = &tls_error;
+    if (ctx) {
+        /* Any thread may record on ctx at any time (under ctx->mutex): hand out a copy taken
+         * under the lock, so the caller reads one whole record that no other thread writes. */
+        pthread_mutex_t *mu = (pthread_mutex_t *)&ctx->mutex;
+        pthread_mutex_lock(mu);
+        tls_ctx_copy = ctx->err;
+        pthread_mutex_unlock(mu);
+        if (tls_ctx_copy.info.message) {
+            tls_ctx_copy.info.message = tls_ctx_copy.message;
+            tls_ctx_copy.info.file = tls_ctx_copy.file;
+            tls_ctx_copy.info.backend = tls_ctx_copy.backend;
+        }
+        slot = &tls_ctx_copy;
+    }
     if (slot->info.message == NULL) return &none;
     return &slot->info;
 }

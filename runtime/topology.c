@@ -9,6 +9,9 @@
  * attached.
  * After load the topology is only read, which hwloc documents as thread-safe
  * (hwloc docs, "Thread Safety": concurrent read-only operations on a loaded topology are safe).
+ * Loads are serialised process-wide (load_lock): loading distinct topologies from several
+ * threads is allowed by hwloc, but its I/O discovery calls libudev, whose one-time seeding is a
+ * data race when two threads load at once (ThreadSanitizer, tests/check_concurrency.c).
  */
 #include "runtime/topology.h"
 
@@ -18,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Fallbacks when hwloc reports no cache of a level (documented in topology.h). */
 #define TSR_L1D_FALLBACK_BYTES (32u * 1024u)
@@ -98,8 +103,11 @@ tsr_status tsr_topology_create(struct tsr_topology **out) {
      * only loses GPU locality, so it is not fatal. */
     if (hwloc_topology_set_io_types_filter(t->topo, HWLOC_TYPE_FILTER_KEEP_IMPORTANT) < 0)
         tsr_log(NULL, TSR_LOG_INFO, "hwloc: cannot keep I/O objects: GPU locality unknown");
-    if (hwloc_topology_load(t->topo) < 0) {
-        int e = errno;
+    pthread_mutex_lock(&load_lock);
+    int loaded = hwloc_topology_load(t->topo);
+    int e = errno;
+    pthread_mutex_unlock(&load_lock);
+    if (loaded < 0) {
         hwloc_topology_destroy(t->topo);
         free(t);
         return TSR_ERR(NULL, TSR_E_DEVICE, "hwloc_topology_load failed: %s", strerror(e));

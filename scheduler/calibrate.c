@@ -126,16 +126,20 @@ void tsr_calib_forget_all(void) {
     pthread_mutex_unlock(&g_lock);
 }
 
-/* Copies the calibration's figures into the device's estimates (calibrate.h). */
+/* Copies the calibration's figures into the device's estimates (calibrate.h). Every compile
+ * applies what is known, while other threads' compiles read the estimates without a lock: the
+ * fields are written only when a figure changes (the first calibration known for the device),
+ * not on every compile, so steady-state compiles on a shared context only read them. */
 static void apply_to_device(struct tsr_device_info *d, const struct tsr_calibration *c) {
     double best = 0.0;
     for (int i = 0; i < c->n_gemm; i++)
         if (c->gemm[i].gflops > best) best = c->gemm[i].gflops;
+    const double transfer = c->h2d_gbps < c->d2h_gbps ? c->h2d_gbps : c->d2h_gbps;
     pthread_mutex_lock(&g_lock);
-    if (best > 0) d->est_gflops = best;
-    d->est_gbps = c->bandwidth_gbps;
-    d->est_launch_us = c->launch_us;
-    d->est_transfer_gbps = c->h2d_gbps < c->d2h_gbps ? c->h2d_gbps : c->d2h_gbps;
+    if (best > 0 && d->est_gflops != best) d->est_gflops = best;
+    if (d->est_gbps != c->bandwidth_gbps) d->est_gbps = c->bandwidth_gbps;
+    if (d->est_launch_us != c->launch_us) d->est_launch_us = c->launch_us;
+    if (d->est_transfer_gbps != transfer) d->est_transfer_gbps = transfer;
     pthread_mutex_unlock(&g_lock);
 }
 
@@ -236,6 +240,6 @@ tsr_status tsr_sched_ensure_calibrated(tsr_context *ctx, int device_index) {
     tsr_status st = tsr_calibrate_device(ctx, device_index, force, NULL);
     if (st != TSR_OK)
         tsr_log(ctx, TSR_LOG_WARN, "calibration of %s failed (%s: %s); using estimates", d->id,
-                tsr_status_name(st), tsr_last_error(ctx)->message);
+                tsr_status_name(st), tsr_last_error(NULL)->message);
     return st;
 }

@@ -45,7 +45,7 @@ static tsr_status kernel_from(tsr_context *ctx, struct tsr_cl_device *dev,
                               const struct tsr_kernel *k, const char *file, const char *label,
                               const char *fn, cl_kernel *out) {
     char *src = tsr_cl_embedded_source(ctx, file);
-    if (!src) return tsr_last_error(ctx)->status;
+    if (!src) return tsr_last_error(NULL)->status;
     cl_program prog;
     tsr_status st = tsr_cl_program_get(ctx, dev, label, src, TSR_CL_CONV_OPTIONS, &prog);
     free(src);

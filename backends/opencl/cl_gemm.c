@@ -55,7 +55,7 @@ tsr_status tsr_cl_gemm_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
     gm->epilogue = NULL;
     if (!g->has_c && !g->has_residual && g->act == TSR_ACT_NONE) return TSR_OK;
     char *src = tsr_cl_embedded_source(ctx, "epilogue.cl");
-    if (!src) return tsr_last_error(ctx)->status;
+    if (!src) return tsr_last_error(NULL)->status;
     cl_program prog;
     tsr_status st = tsr_cl_program_get(ctx, dev, "gemm_epilogue", src, "-cl-std=CL1.2", &prog);
     free(src);

@@ -50,7 +50,7 @@ static tsr_status make_embedded(tsr_context *ctx, struct tsr_cl_device *dev,
                                 const struct tsr_kernel *k, const char *file, const char *fn,
                                 struct tsr_cl_launch *out) {
     char *src = tsr_cl_embedded_source(ctx, file);
-    if (!src) return tsr_last_error(ctx)->status;
+    if (!src) return tsr_last_error(NULL)->status;
     tsr_status st = make(ctx, dev, k, file, src, fn, out);
     free(src);
     return st;

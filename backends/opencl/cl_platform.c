@@ -97,9 +97,8 @@ static void plat_str(cl_platform_id p, cl_platform_info what, char *buf, size_t 
     buf[size - 1] = '\0';
 }
 
-tsr_status tsr_opencl_backend_create(tsr_context *ctx, struct tsr_opencl_backend **out) {
-    if (!out) return TSR_ERR(ctx, TSR_E_INVALID_ARG, "tsr_opencl_backend_create: out is NULL");
-    *out = NULL;
+/* Platform and device discovery (tsr_opencl_backend_create; caller holds discovery_lock). */
+static tsr_status discover(tsr_context *ctx, struct tsr_opencl_backend **out) {
     cl_uint n_plat = 0;
     cl_int err = clGetPlatformIDs(0, NULL, &n_plat);
     if (err != CL_SUCCESS || n_plat == 0) {
@@ -183,6 +182,21 @@ tsr_status tsr_opencl_backend_create(tsr_context *ctx, struct tsr_opencl_backend
     ocl->devices = devs;
     *out = ocl;
     return TSR_OK;
+}
+
+/* Discovery is serialised process-wide: the first clGetPlatformIDs of a process initialises the
+ * ICD loader and the platform, and with ocl-icd + PoCL 3.1 two threads doing that at once crash
+ * inside libpocl (tests/check_concurrency.c: contexts created from four threads). Creating a
+ * context is rare; discovery takes milliseconds once the platform is up. */
+static pthread_mutex_t discovery_lock = PTHREAD_MUTEX_INITIALIZER;
+
+tsr_status tsr_opencl_backend_create(tsr_context *ctx, struct tsr_opencl_backend **out) {
+    if (!out) return TSR_ERR(ctx, TSR_E_INVALID_ARG, "tsr_opencl_backend_create: out is NULL");
+    *out = NULL;
+    pthread_mutex_lock(&discovery_lock);
+    tsr_status st = discover(ctx, out);
+    pthread_mutex_unlock(&discovery_lock);
+    return st;
 }
 
 void tsr_opencl_backend_destroy(struct tsr_opencl_backend *ocl) {

@@ -20,7 +20,8 @@ struct tsr_opencl_backend *tsr_opencl_backend_of(const tsr_context *ctx);
 
 /* Enumerates OpenCL platforms and devices. No ICD loader, no platform (CL_PLATFORM_NOT_FOUND_KHR)
  * or no device is not an error: *out = NULL, TSR_OK, and an info-level log line saying why.
- * Returns TSR_OK or TSR_E_NOMEM. */
+ * Returns TSR_OK or TSR_E_NOMEM. Thread-safe: discovery is serialised process-wide (cl_platform.c).
+ */
 tsr_status tsr_opencl_backend_create(tsr_context *ctx, struct tsr_opencl_backend **out);
 /* Releases queues, contexts, pools and cached programs. NULL is a no-op. */
 void tsr_opencl_backend_destroy(struct tsr_opencl_backend *ocl);

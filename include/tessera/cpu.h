@@ -14,6 +14,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+TSR_API_BEGIN
 
 #define TSR_CPU_MAX_CACHES 4 /* cache levels reported (L1 .. L4) */
 
@@ -48,6 +49,7 @@ struct tsr_cpu_info {
  * TSR_E_NOT_FOUND (the context has no CPU device). Thread-safe. */
 tsr_status tsr_cpu_get_info(const tsr_context *ctx, struct tsr_cpu_info *out);
 
+TSR_API_END
 #ifdef __cplusplus
 }
 #endif

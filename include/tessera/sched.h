@@ -21,6 +21,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+TSR_API_BEGIN
 
 /* ------------------------------------------------------------------------------------------ */
 /* Calibration figures                                                                         */
@@ -144,6 +145,7 @@ tsr_status tsr_sched_typical_choice(const tsr_context *ctx, struct tsr_typical_c
  * out, no such device). Thread-safe. */
 tsr_status tsr_sched_typical_predicted_ms(const tsr_context *ctx, int device, double *out);
 
+TSR_API_END
 #ifdef __cplusplus
 }
 #endif
