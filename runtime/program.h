@@ -51,7 +51,8 @@ typedef enum {
         TSR_EW_COUNT
 } tsr_ew_op;
 
-/* Arity (1 or 2), name ("ADD") and OpenCL C expression of an elementwise op. */
+/* Arity (1 or 2; 0 for a value outside the list), name ("ADD"; "?") and OpenCL C expression
+ * ("(a)" for a value outside the list) of an elementwise op (runtime/program.c). Pure. */
 int tsr_ew_arity(tsr_ew_op op);
 const char *tsr_ew_name(tsr_ew_op op);
 const char *tsr_ew_cl_expr(tsr_ew_op op);
@@ -263,6 +264,8 @@ struct tsr_program {
     int *output_buffers; /* buffer id of graph output i */
 };
 
+/* Frees what prog owns (buffers with their constant data, kernels with their node lists, the
+ * input/output maps) and zeroes *prog (runtime/program.c). NULL or a zeroed program is a no-op. */
 void tsr_program_free(struct tsr_program *prog);
 
 /* Kernel element types (runtime/program_check.c). A backend declares, per kernel kind, the set

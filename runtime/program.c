@@ -1,0 +1,80 @@
+/*
+ * program.c — the helpers of the program contract (runtime/program.h) that lowering, both
+ * backends, the profiler's names and the tests share: the elementwise instruction table's
+ * accessors (arity, name, OpenCL C expression, all from TSR_EW_OP_LIST), epilogue activation
+ * names, and freeing a program. Dtype checks of kernels are in program_check.c.
+ */
+#include "runtime/program.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int tsr_ew_arity(tsr_ew_op op) {
+    switch (op) {
+#define TSR_X_AR(name, arity, expr)                                                                \
+    case TSR_EW_##name:                                                                            \
+        return arity;
+        TSR_EW_OP_LIST(TSR_X_AR)
+#undef TSR_X_AR
+    case TSR_EW_COUNT:
+        break;
+    }
+    return 0;
+}
+
+const char *tsr_ew_name(tsr_ew_op op) {
+    switch (op) {
+#define TSR_X_NM(name, arity, expr)                                                                \
+    case TSR_EW_##name:                                                                            \
+        return #name;
+        TSR_EW_OP_LIST(TSR_X_NM)
+#undef TSR_X_NM
+    case TSR_EW_COUNT:
+        break;
+    }
+    return "?";
+}
+
+const char *tsr_ew_cl_expr(tsr_ew_op op) {
+    switch (op) {
+#define TSR_X_EX(name, arity, expr)                                                                \
+    case TSR_EW_##name:                                                                            \
+        return expr;
+        TSR_EW_OP_LIST(TSR_X_EX)
+#undef TSR_X_EX
+    case TSR_EW_COUNT:
+        break;
+    }
+    return "(a)";
+}
+
+const char *tsr_activation_name(tsr_activation act) {
+    switch (act) {
+    case TSR_ACT_NONE:
+        return "none";
+    case TSR_ACT_RELU:
+        return "relu";
+    case TSR_ACT_SIGMOID:
+        return "sigmoid";
+    case TSR_ACT_TANH:
+        return "tanh";
+    case TSR_ACT_LEAKY_RELU:
+        return "leakyrelu";
+    case TSR_ACT_CLIP:
+        return "clip";
+    }
+    return "?";
+}
+
+void tsr_program_free(struct tsr_program *p) {
+    if (!p) return;
+    for (int i = 0; i < p->n_buffers; i++)
+        tsr_aligned_free(p->buffers[i].const_data);
+    for (int i = 0; i < p->n_kernels; i++)
+        free(p->kernels[i].nodes);
+    free(p->buffers);
+    free(p->kernels);
+    free(p->input_buffers);
+    free(p->output_buffers);
+    memset(p, 0, sizeof *p);
+}
