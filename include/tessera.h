@@ -104,8 +104,19 @@ struct tsr_error_info {
 /* Tensors                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Values match ONNX TensorProto.DataType (onnx.proto: FLOAT = 1, INT64 = 7). */
-typedef enum { TSR_F32 = 1, TSR_I64 = 7 } tsr_dtype;
+/* Values match ONNX TensorProto.DataType (onnx.proto: FLOAT = 1, UINT8 = 2, INT8 = 3, INT32 = 6,
+ * INT64 = 7, BOOL = 9, FLOAT16 = 10, DOUBLE = 11). A bool element is one byte, 0 or 1; a float16
+ * element is IEEE 754 binary16 (its bits as uint16_t in host memory). */
+typedef enum {
+    TSR_F32 = 1,
+    TSR_U8 = 2,
+    TSR_I8 = 3,
+    TSR_I32 = 6,
+    TSR_I64 = 7,
+    TSR_BOOL = 9,
+    TSR_F16 = 10,
+    TSR_F64 = 11
+} tsr_dtype;
 
 #define TSR_MAX_RANK 8
 
@@ -123,9 +134,10 @@ struct tsr_tensor {
     void *data;
 };
 
-/* Bytes per element of `dtype` (4 or 8); 0 for an unknown dtype. */
+/* Bytes per element of `dtype` (1, 2, 4 or 8); 0 for an unknown dtype. */
 size_t tsr_dtype_size(tsr_dtype dtype);
-/* "float32" / "int64" / "unknown". Static storage. */
+/* NumPy's name of `dtype`: "float32", "float16", "float64", "int64", "int32", "int8", "uint8",
+ * "bool"; "unknown" for a value not in tsr_dtype. Static storage. */
 const char *tsr_dtype_name(tsr_dtype dtype);
 /* Product of dims (1 for rank 0). Elements, not bytes. */
 int64_t tsr_desc_elements(const struct tsr_tensor_desc *desc);
@@ -138,7 +150,8 @@ tsr_status tsr_tensor_alloc(const struct tsr_tensor_desc *desc, struct tsr_tenso
 /* Frees data allocated by tsr_tensor_alloc / tsr_npy_load and sets t->data to NULL. NULL-safe. */
 void tsr_tensor_free(struct tsr_tensor *t);
 
-/* Reads a NumPy .npy file (format versions 1.0-3.0, C order, little-endian '<f4' or '<i8') into a
+/* Reads a NumPy .npy file (format versions 1.0-3.0, C order, little-endian; descr '<f4', '<f2',
+ * '<f8', '<i8', '<i4', '|i1', '|u1' or '|b1', the one-byte ones also with '<' or '=') into a
  * newly allocated tensor. Format: numpy.lib.format (NEP 1). The caller owns out->data
  * (tsr_tensor_free). Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_IO (cannot open/read),
  * TSR_E_PARSE (bad magic/header/truncated, with the file name), TSR_E_DTYPE (other dtypes,
@@ -261,7 +274,28 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(REDUCESUM)                                                                                   \
     X(REDUCEMAX)                                                                                   \
     X(LAYERNORM)                                                                                   \
-    X(NEG)
+    X(NEG)                                                                                         \
+    /* issue 9, group "dtypes": shape arithmetic, masks */                                         \
+    X(SHAPE)                                                                                       \
+    X(SIZE)                                                                                        \
+    X(GATHER)                                                                                      \
+    X(UNSQUEEZE)                                                                                   \
+    X(SQUEEZE)                                                                                     \
+    X(CAST)                                                                                        \
+    X(CONSTANTOFSHAPE)                                                                             \
+    X(RANGE)                                                                                       \
+    X(EXPAND)                                                                                      \
+    X(SLICE)                                                                                       \
+    X(EQUAL)                                                                                       \
+    X(LESS)                                                                                        \
+    X(GREATER)                                                                                     \
+    X(LESSOREQUAL)                                                                                 \
+    X(GREATEROREQUAL)                                                                              \
+    X(NOT)                                                                                         \
+    X(AND)                                                                                         \
+    X(OR)                                                                                          \
+    X(XOR)                                                                                         \
+    X(WHERE)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -309,6 +343,18 @@ struct tsr_op_attrs {
     float clip_min;    /* Clip: default -INFINITY (ONNX's min input, which must be constant) */
     float clip_max;    /* Clip: default +INFINITY */
     int gelu_tanh;     /* Gelu approximate="tanh": default 0 (exact, with erf) */
+    /* issue 9, group "dtypes" (shape arithmetic). Squeeze / Unsqueeze use axes / n_axes (no
+     * axes: Squeeze drops every dim of size 1); Gather uses axis (default 0). */
+    int64_t shape_start, shape_end; /* Shape: dims [start, end) (negative from the end);
+                                       default 0, 2^62 (to the end) */
+    int64_t cast_to;                /* Cast: the tsr_dtype to convert to; default TSR_F32 */
+    int fill_dtype;                 /* ConstantOfShape value: tsr_dtype, default TSR_F32 */
+    double fill_f64;                /* ... its value for a float dtype (default 0) */
+    int64_t fill_i64;               /* ... its value for an integer or bool dtype (default 0) */
+    /* Slice: per listed axis (slice_axes; none listed: axes 0 .. n_starts-1) start, end and step
+     * (none listed: 1), clamped as ONNX Slice says; n_starts == n_ends */
+    int n_starts, n_ends, n_slice_axes, n_steps;
+    int64_t starts[TSR_MAX_RANK], ends[TSR_MAX_RANK], slice_axes[TSR_MAX_RANK], steps[TSR_MAX_RANK];
 };
 
 /* Conv / pool auto_pad (ONNX). */
@@ -330,8 +376,8 @@ tsr_status tsr_graph_create(tsr_context *ctx, tsr_graph **out);
 void tsr_graph_destroy(tsr_graph *graph);
 
 /* Declares a graph input named `name` (copied) of type/shape `desc`. Names are unique within the
- * graph. Returns TSR_OK, TSR_E_INVALID_ARG (NULL, empty or duplicate name, bad desc),
- * TSR_E_DTYPE (not f32), TSR_E_NOMEM. */
+ * graph; any dtype of tsr_dtype. Returns TSR_OK, TSR_E_INVALID_ARG (NULL, empty or duplicate
+ * name, bad desc: an unknown dtype too), TSR_E_NOMEM. */
 tsr_status tsr_graph_input(tsr_graph *graph, const char *name, const struct tsr_tensor_desc *desc,
                            tsr_value *out);
 /* Adds a constant (an ONNX initializer). `data` holds tsr_desc_elements(desc) elements of
@@ -347,8 +393,8 @@ tsr_status tsr_graph_constant(tsr_graph *graph, const char *name,
  * TSR_E_UNSUPPORTED (e.g. a non-constant Reshape shape), TSR_E_NOMEM. */
 tsr_status tsr_graph_op(tsr_graph *graph, tsr_op op, const tsr_value *inputs, int n_inputs,
                         const struct tsr_op_attrs *attrs, const char *node_name, tsr_value *out);
-/* Marks `value` as a graph output named `name` (copied; NULL keeps the value's name). Returns
- * TSR_OK, TSR_E_INVALID_ARG. */
+/* Marks `value` (of any dtype) as a graph output named `name` (copied; NULL keeps the value's
+ * name). Returns TSR_OK, TSR_E_INVALID_ARG. */
 tsr_status tsr_graph_output(tsr_graph *graph, const char *name, tsr_value value);
 
 /* Shape/type of a value. Returns TSR_OK or TSR_E_INVALID_ARG. */

@@ -1,10 +1,15 @@
 /* graph.c — the graph IR and the builder API (tessera.h): values, nodes, inputs, outputs. */
 #include "runtime/graph.h"
 #include "runtime/ops/op_table.h"
+#include "runtime/reference.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Largest result (elements) tsr_graph_op evaluates at build time; bigger constant results are
+ * left to the fold pass (compile time). Shape arithmetic is far below it. */
+#define TSR_EAGER_FOLD_MAX 65536
 
 /* ---------------------------------------------------------------------------------------- */
 
@@ -90,11 +95,6 @@ tsr_status tsr_graph_input(tsr_graph *g, const char *name, const struct tsr_tens
         return TSR_ERR(g ? g->ctx : NULL, TSR_E_INVALID_ARG, "tsr_graph_input: NULL argument");
     if (tsr_desc_check(desc))
         return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "graph input '%s': invalid descriptor", name);
-    if (desc->dtype != TSR_F32)
-        return TSR_ERR(g->ctx, TSR_E_DTYPE,
-                       "graph input '%s': dtype %s, only float32 inputs are "
-                       "supported",
-                       name, tsr_dtype_name(desc->dtype));
     if (name_taken(g, name))
         return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "graph input '%s': name already used", name);
     if (grow((void **)&g->inputs, &g->cap_inputs, g->n_inputs + 1, sizeof *g->inputs))
@@ -180,6 +180,37 @@ tsr_status tsr_graph_op(tsr_graph *g, tsr_op op, const tsr_value *inputs, int n_
         n->inputs[i] = inputs[i];
     n->output = ov;
     n->attrs = a;
+    /* Constant propagation at build time: a small result of constants (or Shape / Size of a value
+     * with known dims) is evaluated now, so that later nodes whose shapes depend on values
+     * (Reshape's shape, Expand, ConstantOfShape, Range, Slice's starts ...) see it. The node
+     * stays; the fold pass removes it at compile time. */
+    int all_const = op == TSR_OP_SHAPE || op == TSR_OP_SIZE;
+    if (!all_const) {
+        all_const = 1;
+        for (int i = 0; i < n_inputs; i++)
+            if (!in_data[i]) all_const = 0;
+    }
+    if (all_const && tsr_desc_elements(&od) <= TSR_EAGER_FOLD_MAX) {
+        struct tsr_tensor res = {.data = NULL}, ins[TSR_NODE_MAX_INPUTS];
+        const struct tsr_tensor *inp[TSR_NODE_MAX_INPUTS];
+        for (int i = 0; i < n_inputs; i++) {
+            ins[i].desc = g->values[inputs[i]].desc;
+            ins[i].data = g->values[inputs[i]].data;
+            inp[i] = &ins[i];
+        }
+        st = tsr_tensor_alloc(&od, &res);
+        if (st == TSR_OK) st = tsr_ref_eval_node(g->ctx, n, inp, &res);
+        if (st != TSR_OK) {
+            tsr_tensor_free(&res);
+            /* the node is not added: undo */
+            free(n->name);
+            g->n_nodes--;
+            free(g->values[ov].name);
+            g->n_values--;
+            return st;
+        }
+        g->values[ov].data = res.data;
+    }
     *out = ov;
     return TSR_OK;
 }
@@ -205,11 +236,6 @@ tsr_status tsr_graph_output(tsr_graph *g, const char *name, tsr_value value) {
     for (int i = 0; i < g->n_outputs; i++)
         if (!strcmp(g->outputs[i].name, name))
             return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "graph output '%s' declared twice", name);
-    if (g->values[value].desc.dtype != TSR_F32)
-        return TSR_ERR(g->ctx, TSR_E_DTYPE,
-                       "graph output '%s': dtype %s, only float32 outputs "
-                       "are supported",
-                       name, tsr_dtype_name(g->values[value].desc.dtype));
     if (grow((void **)&g->outputs, &g->cap_outputs, g->n_outputs + 1, sizeof *g->outputs))
         return TSR_ERR(g->ctx, TSR_E_NOMEM, "graph output: out of memory");
     char *nm = tsr_strdup(name);

@@ -84,6 +84,18 @@ int tsr_transpose_perm(const struct tsr_op_attrs *attrs, int rank, int64_t *perm
  * noop_with_empty_axes). 0, or -1 for out-of-range or repeated axes. */
 int tsr_reduce_mask(const struct tsr_op_attrs *attrs, int rank, unsigned *mask);
 
+/* Slice (ONNX Slice, attrs starts / ends / slice_axes / steps) of x: per dim d the first index
+ * start[d], the step step[d] and the output size dims[d] (unsliced dims: 0, 1, x's dim). 0, or
+ * -1 for inconsistent counts, an axis out of range or repeated, or a zero step. */
+int tsr_slice_geometry(const struct tsr_op_attrs *attrs, const struct tsr_tensor_desc *x,
+                       int64_t *start, int64_t *step, int64_t *dims);
+
+/* Number of elements of ONNX Range(start, limit, delta), scalars of `dtype` (floats in double,
+ * integers exactly): max(ceil((limit - start) / delta), 0). 0, or -1 when delta is 0, the
+ * bounds overflow, or the count exceeds 2^40. */
+int tsr_range_count(tsr_dtype dtype, const void *start, const void *limit, const void *delta,
+                    int64_t *n);
+
 /* Pass helpers. new_value: adds a value (name made unique; data owned, may be NULL) and returns
  * its id, or -1 on OOM. insert_node: inserts a copy of *proto (name copied) at node index `at`,
  * shifting later nodes and fixing producers; proto->output's producer becomes `at`; 0 or -1 on

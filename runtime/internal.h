@@ -103,6 +103,25 @@ int tsr_desc_equal(const struct tsr_tensor_desc *a, const struct tsr_tensor_desc
 /* Bytes of a dense tensor of desc. */
 size_t tsr_desc_bytes(const struct tsr_tensor_desc *desc);
 
+/* ---- dtypes (runtime/tensor.c) ---- */
+/* .npy descr of dtype ("<f4", "|b1", ...), NULL for an unknown dtype. Static storage. */
+const char *tsr_dtype_npy_descr(tsr_dtype dtype);
+/* The dtype of .npy descr (one-byte types also with '<' or '='). 0, or -1 when unknown. */
+int tsr_dtype_from_npy_descr(const char *descr, tsr_dtype *out);
+/* 1 for F16, F32, F64; else 0. */
+int tsr_dtype_is_float(tsr_dtype dtype);
+/* IEEE 754 binary16 bits ↔ float (round to nearest even; NaN and infinities kept). */
+float tsr_f16_to_f32(uint16_t h);
+uint16_t tsr_f32_to_f16(float f);
+/* Element i of dense data of dtype, read as double / int64 (floats truncate toward zero, as a C
+ * cast; bool is 0 or 1), and written from double / int64 (converted as ONNX Cast does: to bool is
+ * value != 0, to an integer a C conversion of the truncated value, to float16 round to nearest).
+ * An unknown dtype reads 0 and writes nothing. */
+double tsr_elem_get_f64(tsr_dtype dtype, const void *data, int64_t i);
+int64_t tsr_elem_get_i64(tsr_dtype dtype, const void *data, int64_t i);
+void tsr_elem_set_f64(tsr_dtype dtype, void *data, int64_t i, double v);
+void tsr_elem_set_i64(tsr_dtype dtype, void *data, int64_t i, int64_t v);
+
 /* strdup that returns NULL on NULL input. */
 char *tsr_strdup(const char *s);
 

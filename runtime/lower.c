@@ -932,6 +932,62 @@ tsr_status tsr_lower_view(struct tsr_lower_state *s, int ni) {
     return TSR_OK;
 }
 
+/* ---- issue 9, group "dtypes" ----------------------------------------------------------- */
+
+/* An op with no kernel (on non-constant data; constant inputs fold before lowering). */
+tsr_status tsr_lower_refuse(struct tsr_lower_state *s, int ni) {
+    const struct tsr_node *n = &s->g->nodes[ni];
+    char s0[160];
+    return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
+                   "node '%s' (%s): no kernel for this op on non-constant data (input 0 is %s); "
+                   "it runs only when its inputs are constants or known shapes, so it folds at "
+                   "compile time",
+                   n->name, tsr_op_name(n->op),
+                   tsr_desc_format(&s->g->values[n->inputs[0]].desc, s0, sizeof s0));
+}
+
+/* Cast to the same dtype is a copy (any dtype: a byte copy); other conversions have no kernel. */
+tsr_status tsr_lower_cast(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    const struct tsr_tensor_desc *yd = &s->g->values[n->output].desc;
+    if (xd->dtype != yd->dtype)
+        return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (Cast): no kernel converts %s to %s on non-constant data",
+                       n->name, tsr_dtype_name(xd->dtype), tsr_dtype_name(yd->dtype));
+    struct tsr_kernel *k = simple_kernel(s, TSR_K_COPY, "copy", n, &n->inputs[0], 1, n->output);
+    if (!k) return LOWER_OOM();
+    k->u.copy.n = tsr_desc_elements(xd);
+    return TSR_OK;
+}
+
+/* Expand: a broadcast copy region (float32). */
+tsr_status tsr_lower_expand(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *yd = &s->g->values[n->output].desc;
+    if (yd->dtype != TSR_F32)
+        return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (Expand): no kernel for dtype %s on non-constant data (float32 "
+                       "has one)",
+                       n->name, tsr_dtype_name(yd->dtype));
+    int src = buffer_for(s, n->inputs[0]);
+    int dst = src >= 0 ? buffer_for(s, n->output) : -1;
+    struct tsr_kernel *k = dst >= 0 ? add_kernel(s, TSR_K_EW) : NULL;
+    if (!k || kernel_add_node(k, n)) return LOWER_OOM();
+    snprintf(k->name, sizeof k->name, "expand");
+    const struct tsr_tensor_desc *in[1] = {&s->g->values[n->inputs[0]].desc};
+    ew_geometry(&k->u.ew, yd, in, 1);
+    k->u.ew.n_instrs = 1;
+    k->u.ew.n_regs = 1;
+    k->u.ew.instrs[0] = (struct tsr_ew_instr){.op = TSR_EW_COPY, .dst = 0, .a = -1, .b = 0};
+    k->n_inputs = 1;
+    k->inputs[0] = src;
+    k->output = dst;
+    k->bytes = s->p->buffers[src].bytes + s->p->buffers[dst].bytes;
+    s->ready[root_of(s, n->output)] = 1;
+    return TSR_OK;
+}
+
 /* BatchNormalization reaches lowering only when the BN pass could not fold it. */
 tsr_status tsr_lower_batchnorm(struct tsr_lower_state *s, int ni) {
     return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
@@ -1044,7 +1100,7 @@ tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *
         k->inputs[0] = b;
         k->output = y;
         k->u.copy.n = tsr_desc_elements(&g->values[v].desc);
-        k->bytes = 8 * (uint64_t)k->u.copy.n;
+        k->bytes = 2 * (uint64_t)tsr_desc_bytes(&g->values[v].desc);
         prog.output_buffers[o] = y;
     }
     for (int i = 0; i < g->n_inputs; i++) {

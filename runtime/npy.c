@@ -6,8 +6,8 @@
  *   "\x93NUMPY" major minor  header_len  header  data
  * header_len is a little-endian uint16 in version 1.0 and a uint32 in 2.0 / 3.0; the header is a
  * Python literal dict {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } padded with
- * spaces and ended by '\n' (ASCII in 1.0/2.0, UTF-8 in 3.0). Only little-endian float32 ('<f4')
- * and int64 ('<i8') in C order are supported; the library targets little-endian hosts.
+ * spaces and ended by '\n' (ASCII in 1.0/2.0, UTF-8 in 3.0). The dtypes of tsr_dtype in C order
+ * are supported (descrs in runtime/tensor.c); the library targets little-endian hosts.
  */
 #include "runtime/internal.h"
 
@@ -189,12 +189,10 @@ tsr_status tsr_npy_load(const char *path, struct tsr_tensor *out) {
     }
     struct tsr_tensor_desc desc;
     memset(&desc, 0, sizeof desc);
-    if (!strcmp(h.descr, "<f4"))
-        desc.dtype = TSR_F32;
-    else if (!strcmp(h.descr, "<i8"))
-        desc.dtype = TSR_I64;
-    else {
-        st = TSR_ERR(NULL, TSR_E_DTYPE, "%s: dtype '%s' is not supported ('<f4' and '<i8' are)",
+    if (tsr_dtype_from_npy_descr(h.descr, &desc.dtype)) {
+        st = TSR_ERR(NULL, TSR_E_DTYPE,
+                     "%s: dtype '%s' is not supported ('<f4', '<f2', '<f8', '<i8', '<i4', '|i1', "
+                     "'|u1', '|b1' are)",
                      path, h.descr);
         goto done;
     }
@@ -249,9 +247,9 @@ done:
 tsr_status tsr_npy_save(const char *path, const struct tsr_tensor *t) {
     if (!path || !*path || !t)
         return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_npy_save: NULL argument");
-    if (t->desc.dtype != TSR_F32 && t->desc.dtype != TSR_I64)
-        return TSR_ERR(NULL, TSR_E_DTYPE, "%s: dtype %d cannot be saved (float32, int64 can)", path,
-                       (int)t->desc.dtype);
+    if (!tsr_dtype_npy_descr(t->desc.dtype))
+        return TSR_ERR(NULL, TSR_E_DTYPE, "%s: dtype %d cannot be saved (not a tessera dtype)",
+                       path, (int)t->desc.dtype);
     if (tsr_desc_check(&t->desc))
         return TSR_ERR(NULL, TSR_E_INVALID_ARG, "%s: invalid tensor descriptor", path);
     size_t bytes = tsr_desc_bytes(&t->desc);
@@ -261,7 +259,7 @@ tsr_status tsr_npy_save(const char *path, const struct tsr_tensor *t) {
      * (numpy's ARRAY_ALIGN) and ended by '\n'. */
     char hdr[512];
     int n = snprintf(hdr, sizeof hdr, "{'descr': '%s', 'fortran_order': False, 'shape': (",
-                     t->desc.dtype == TSR_F32 ? "<f4" : "<i8");
+                     tsr_dtype_npy_descr(t->desc.dtype));
     for (int i = 0; i < t->desc.rank; i++)
         n += snprintf(hdr + n, sizeof hdr - (size_t)n, "%s%lld", i ? ", " : "",
                       (long long)t->desc.dims[i]);

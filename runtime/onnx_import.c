@@ -25,8 +25,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ONNX TensorProto.DataType values (onnx.proto). */
-enum { ONNX_FLOAT = 1, ONNX_INT64 = 7 };
+/* tsr_dtype of an ONNX TensorProto.DataType (tessera's values are ONNX's); -1 for the types
+ * tessera does not support (string, bfloat16, complex, float8, int4, uint16/32/64 ...). */
+static int onnx_dtype(int64_t data_type) {
+    switch (data_type) {
+    case TSR_F32:
+    case TSR_U8:
+    case TSR_I8:
+    case TSR_I32:
+    case TSR_I64:
+    case TSR_BOOL:
+    case TSR_F16:
+    case TSR_F64:
+        return (int)data_type;
+    default:
+        return -1;
+    }
+}
+#define ONNX_DTYPES_SUPPORTED                                                                      \
+    "FLOAT (1), UINT8 (2), INT8 (3), INT32 (6), INT64 (7), BOOL (9), FLOAT16 (10), DOUBLE (11)"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Name → value map (open addressing, FNV-1a). Keys point into the unpacked model.            */
@@ -141,17 +158,20 @@ static tsr_status dims_to_desc(struct onnx_importer *im, const char *what, size_
     return TSR_OK;
 }
 
-/* Adds a TensorProto as a constant named `name` and maps it. Supports FLOAT and INT64 in raw_data
- * (little-endian, as the IR spec requires; this library targets little-endian hosts) or in
- * float_data / int64_data. Returns TSR_OK, TSR_E_DTYPE (other types, naming the tensor),
- * TSR_E_UNSUPPORTED (external data, rank > 8), TSR_E_PARSE (data size does not match dims),
- * TSR_E_NOMEM, or a builder status. */
-static tsr_status add_tensor(struct onnx_importer *im, const Onnx__TensorProto *t,
-                             const char *name) {
-    if (!t->has_data_type || (t->data_type != ONNX_FLOAT && t->data_type != ONNX_INT64))
+/* Decodes a TensorProto into *out_desc and a malloc'ed *out_buf (caller frees). Supports the
+ * dtypes of tsr_dtype
+ * in raw_data (little-endian, as the IR spec requires; this library targets little-endian hosts)
+ * or in the typed field the IR spec assigns: float_data (FLOAT), double_data (DOUBLE),
+ * int64_data (INT64), int32_data (INT32, INT8, UINT8, BOOL, and FLOAT16 as its uint16 bits).
+ * Returns TSR_OK, TSR_E_DTYPE (other types, naming the tensor), TSR_E_UNSUPPORTED (external
+ * data, rank > 8), TSR_E_PARSE (data size does not match dims), TSR_E_NOMEM. */
+static tsr_status tensor_decode(struct onnx_importer *im, const Onnx__TensorProto *t,
+                                const char *name, struct tsr_tensor_desc *out_desc,
+                                void **out_buf) {
+    int dti = t->has_data_type ? onnx_dtype(t->data_type) : -1;
+    if (dti < 0)
         return TSR_ERR(im->ctx, TSR_E_DTYPE,
-                       "%s: tensor '%s' has data type %d; only FLOAT (1) "
-                       "and INT64 (7) are supported",
+                       "%s: tensor '%s' has data type %d; supported: " ONNX_DTYPES_SUPPORTED,
                        im->label, name, (int)t->data_type);
     if (t->n_external_data > 0 ||
         (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL))
@@ -159,13 +179,14 @@ static tsr_status add_tensor(struct onnx_importer *im, const Onnx__TensorProto *
                        "%s: tensor '%s' uses external data, which is "
                        "not supported",
                        im->label, name);
-    tsr_dtype dt = t->data_type == ONNX_FLOAT ? TSR_F32 : TSR_I64;
+    tsr_dtype dt = (tsr_dtype)dti;
     struct tsr_tensor_desc desc;
     tsr_status st = dims_to_desc(im, name, t->n_dims, t->dims, dt, &desc);
     if (st != TSR_OK) return st;
     size_t elems = (size_t)tsr_desc_elements(&desc);
     size_t esize = tsr_dtype_size(dt);
-    const void *src;
+    const void *src = NULL;
+    const int32_t *from_i32 = NULL; /* typed int32_data: converted element by element */
     size_t have;
     if (t->has_raw_data && t->raw_data.len > 0) {
         src = t->raw_data.data;
@@ -174,9 +195,15 @@ static tsr_status add_tensor(struct onnx_importer *im, const Onnx__TensorProto *
     } else if (dt == TSR_F32) {
         src = t->float_data;
         have = t->n_float_data;
-    } else {
+    } else if (dt == TSR_F64) {
+        src = t->double_data;
+        have = t->n_double_data;
+    } else if (dt == TSR_I64) {
         src = t->int64_data;
         have = t->n_int64_data;
+    } else {
+        from_i32 = t->int32_data;
+        have = t->n_int32_data;
     }
     if (have != elems)
         return TSR_ERR(im->ctx, TSR_E_PARSE,
@@ -187,7 +214,26 @@ static tsr_status add_tensor(struct onnx_importer *im, const Onnx__TensorProto *
     void *buf = malloc(elems ? elems * esize : 1);
     if (!buf)
         return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: tensor '%s': out of memory", im->label, name);
-    if (elems) memcpy(buf, src, elems * esize);
+    if (elems && !from_i32) memcpy(buf, src, elems * esize);
+    for (size_t i = 0; from_i32 && i < elems; i++) {
+        if (dt == TSR_F16)
+            ((uint16_t *)buf)[i] = (uint16_t)from_i32[i];
+        else
+            tsr_elem_set_i64(dt, buf, (int64_t)i, from_i32[i]);
+    }
+    *out_desc = desc;
+    *out_buf = buf;
+    return TSR_OK;
+}
+
+/* Adds a TensorProto (tensor_decode) as a constant named `name` and maps it. Returns TSR_OK, the
+ * statuses of tensor_decode, or a builder status. */
+static tsr_status add_tensor(struct onnx_importer *im, const Onnx__TensorProto *t,
+                             const char *name) {
+    struct tsr_tensor_desc desc;
+    void *buf;
+    tsr_status st = tensor_decode(im, t, name, &desc, &buf);
+    if (st != TSR_OK) return st;
     tsr_value v;
     st = tsr_graph_constant(im->graph, name, &desc, buf, &v);
     if (st == TSR_E_INVALID_ARG) /* name clash with a made-up builder name: let it make one */
@@ -223,18 +269,19 @@ static tsr_status add_input(struct onnx_importer *im, const Onnx__ValueInfoProto
         return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED, "%s: graph input '%s' is not a tensor",
                        im->label, name);
     const Onnx__TypeProto__Tensor *tt = vi->type->tensor_type;
-    if (tt->elem_type != ONNX_FLOAT)
-        return TSR_ERR(im->ctx, TSR_E_DTYPE,
-                       "%s: graph input '%s' has element type %d; only "
-                       "FLOAT (1) inputs are supported",
-                       im->label, name, (int)tt->elem_type);
+    int in_dtype = onnx_dtype(tt->elem_type);
+    if (in_dtype < 0)
+        return TSR_ERR(
+            im->ctx, TSR_E_DTYPE,
+            "%s: graph input '%s' has element type %d; supported: " ONNX_DTYPES_SUPPORTED,
+            im->label, name, (int)tt->elem_type);
     const struct tsr_input_shape *ov = NULL;
     for (size_t i = 0; i < im->n_shapes; i++)
         if (im->shapes[i].name && !strcmp(im->shapes[i].name, name)) ov = &im->shapes[i];
 
     struct tsr_tensor_desc desc;
     memset(&desc, 0, sizeof desc);
-    desc.dtype = TSR_F32;
+    desc.dtype = (tsr_dtype)in_dtype;
     char fbuf[160], obuf[160];
     if (tt->shape) {
         if (tt->shape->n_dim > TSR_MAX_RANK)
@@ -250,7 +297,7 @@ static tsr_status add_input(struct onnx_importer *im, const Onnx__ValueInfoProto
             desc.dims[i] = known ? d->dim_value : -1; /* -1: symbolic for now */
         }
         if (ov) {
-            int ok = ov->desc.rank == desc.rank && ov->desc.dtype == TSR_F32;
+            int ok = ov->desc.rank == desc.rank && ov->desc.dtype == desc.dtype;
             for (int i = 0; ok && i < desc.rank; i++)
                 ok = desc.dims[i] < 0 || desc.dims[i] == ov->desc.dims[i];
             if (!ok) {
@@ -268,6 +315,11 @@ static tsr_status add_input(struct onnx_importer *im, const Onnx__ValueInfoProto
                 if (desc.dims[i] < 0) desc.dims[i] = 1;
         }
     } else if (ov) {
+        if (ov->desc.dtype != desc.dtype)
+            return TSR_ERR(im->ctx, TSR_E_DTYPE,
+                           "%s: graph input '%s': override dtype %s, the file declares %s",
+                           im->label, name, tsr_dtype_name(ov->desc.dtype),
+                           tsr_dtype_name(desc.dtype));
         desc = ov->desc;
     } else {
         return TSR_ERR(im->ctx, TSR_E_SHAPE,
@@ -304,11 +356,30 @@ static tsr_status read_attr(struct onnx_importer *im, tsr_op op, const char *nl,
     static const int want[] = {[TSR_ATTR_T_INT] = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT,
                                [TSR_ATTR_T_FLOAT] = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT,
                                [TSR_ATTR_T_INTS] = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS,
-                               [TSR_ATTR_T_STRING] = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING};
+                               [TSR_ATTR_T_STRING] = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING,
+                               [TSR_ATTR_T_TENSOR] = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR};
     static const char *const type_names[] = {[TSR_ATTR_T_INT] = "an int",
                                              [TSR_ATTR_T_FLOAT] = "a float",
                                              [TSR_ATTR_T_INTS] = "a list of ints",
-                                             [TSR_ATTR_T_STRING] = "a string"};
+                                             [TSR_ATTR_T_STRING] = "a string",
+                                             [TSR_ATTR_T_TENSOR] = "a tensor"};
+    if (spec->type == TSR_ATTR_T_TENSOR) {
+        if ((a->has_type && a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR) || !a->t)
+            return TSR_ERR(im->ctx, TSR_E_PARSE,
+                           "%s: node '%s' (%s): attribute '%s' must be a tensor", im->label, nl,
+                           opn, an);
+        struct tsr_tensor_desc td;
+        void *buf;
+        tsr_status st = tensor_decode(im, a->t, an, &td, &buf);
+        if (st != TSR_OK) return st;
+        int bad = tsr_desc_elements(&td) != 1 || tsr_attr_store_scalar(spec, attrs, td.dtype, buf);
+        free(buf);
+        if (bad)
+            return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                           "%s: node '%s' (%s): attribute '%s' must hold exactly one element",
+                           im->label, nl, opn, an);
+        return TSR_OK;
+    }
     int untyped_ok = (spec->type == TSR_ATTR_T_INT && a->has_i) ||
                      (spec->type == TSR_ATTR_T_FLOAT && a->has_f) ||
                      (spec->type == TSR_ATTR_T_INTS && a->n_ints) ||
@@ -318,6 +389,8 @@ static tsr_status read_attr(struct onnx_importer *im, tsr_op op, const char *nl,
                        im->label, nl, opn, an, type_names[spec->type]);
     int bad = 0;
     switch (spec->type) {
+    case TSR_ATTR_T_TENSOR: /* handled above */
+        break;
     case TSR_ATTR_T_INT:
         bad = tsr_attr_store_int(spec, attrs, a->i);
         break;
@@ -415,29 +488,6 @@ static tsr_status check_nodes(struct onnx_importer *im, const Onnx__GraphProto *
         if (strcmp(type, "Constant") && op < 0)
             return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED, "%s: node '%s': op '%s' is not supported",
                            im->label, nl, type);
-        /* Inputs the table says are compile-time constants (Reshape's shape). */
-        const char *what;
-        for (size_t ci = 0; op >= 0 && ci < n->n_input; ci++) {
-            if (!tsr_op_const_input((tsr_op)op, (int)ci, NULL, &what)) continue;
-            const char *shp = n->input[ci];
-            int is_const = is_initializer(g, shp);
-            for (size_t j = 0; !is_const && j < i; j++)
-                if (g->node[j]->op_type && !strcmp(g->node[j]->op_type, "Constant") &&
-                    g->node[j]->n_output == 1 && !strcmp(g->node[j]->output[0], shp))
-                    is_const = 1;
-            int defined = is_const;
-            for (size_t j = 0; !defined && j < g->n_input; j++)
-                defined = !strcmp(g->input[j]->name ? g->input[j]->name : "", shp);
-            for (size_t j = 0; !defined && j < i; j++)
-                for (size_t k = 0; k < g->node[j]->n_output; k++)
-                    if (!strcmp(g->node[j]->output[k], shp)) defined = 1;
-            if (defined && !is_const)
-                return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
-                               "%s: node '%s' (%s): the %s "
-                               "input '%s' is not a constant; only constant %ss are "
-                               "supported",
-                               im->label, nl, type, what, shp, what);
-        }
     }
     return TSR_OK;
 }
@@ -472,11 +522,16 @@ static tsr_status attr_from_input(struct onnx_importer *im, tsr_op op, const cha
                            tsr_op_name(op), spec->name);
         return TSR_OK;
     }
-    if (spec->type != TSR_ATTR_T_INTS || v->desc.dtype != TSR_I64 || v->desc.rank != 1 ||
-        n > spec->len || tsr_attr_store_ints(spec, attrs, v->data, (size_t)n))
+    int64_t ints[TSR_MAX_RANK];
+    int ok = spec->type == TSR_ATTR_T_INTS &&
+             (v->desc.dtype == TSR_I64 || v->desc.dtype == TSR_I32) && v->desc.rank <= 1 &&
+             n <= spec->len && n <= TSR_MAX_RANK;
+    for (int64_t k = 0; ok && k < n; k++)
+        ints[k] = tsr_elem_get_i64(v->desc.dtype, v->data, k);
+    if (!ok || tsr_attr_store_ints(spec, attrs, ints, (size_t)n))
         return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
-                       "%s: node '%s' (%s): %s must be a 1-D int64 constant of at most %d "
-                       "values",
+                       "%s: node '%s' (%s): %s must be a 1-D int64 or int32 constant of at most "
+                       "%d values",
                        im->label, nl, tsr_op_name(op), spec->name, spec->len);
     return TSR_OK;
 }

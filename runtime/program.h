@@ -12,7 +12,7 @@
  * lowering: backends need no graph knowledge. Every buffer carries its dtype (the graph value's)
  * and every kernel the dtype it computes in; a backend declares per kernel kind which dtypes it
  * has kernels for and its prepare refuses the rest (tsr_program_check_dtypes). Today every
- * kernel computes in float32 and every backend declares float32 only.
+ * kernel kind computes in float32 only, except COPY (a byte copy of any dtype, both backends).
  */
 #ifndef TSR_RUNTIME_PROGRAM_H
 #define TSR_RUNTIME_PROGRAM_H
@@ -189,7 +189,7 @@ struct tsr_k_softmax {
     int64_t outer, axis_len, inner;
 };
 
-/* Copy n elements. */
+/* Copy n elements of the kernel's dtype (any dtype: bytes). */
 struct tsr_k_copy {
     int64_t n;
 };
@@ -272,6 +272,11 @@ void tsr_program_free(struct tsr_program *prog);
  * of dtypes it has kernels for: bit TSR_DTYPE_BIT(dtype) set when it has one. */
 typedef uint32_t tsr_dtype_set;
 #define TSR_DTYPE_BIT(dtype) ((tsr_dtype_set)1u << (unsigned)(dtype))
+/* Every dtype of tsr_dtype (a kernel kind that moves bytes, e.g. COPY). */
+#define TSR_DTS_ALL_BUFFERS                                                                        \
+    (TSR_DTYPE_BIT(TSR_F32) | TSR_DTYPE_BIT(TSR_F16) | TSR_DTYPE_BIT(TSR_F64) |                    \
+     TSR_DTYPE_BIT(TSR_I64) | TSR_DTYPE_BIT(TSR_I32) | TSR_DTYPE_BIT(TSR_I8) |                     \
+     TSR_DTYPE_BIT(TSR_U8) | TSR_DTYPE_BIT(TSR_BOOL))
 typedef tsr_dtype_set tsr_kernel_dtypes_fn(tsr_kernel_kind kind);
 
 /* 1 when kernel k of prog computes in a dtype `declared` lists for its kind and every argument

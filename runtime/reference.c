@@ -33,32 +33,75 @@ static void unravel(int64_t flat, const struct tsr_tensor_desc *d, int64_t *idx)
 }
 
 /* Elementwise ops: one loop per arity over a scalar function per op (the formulas of the ONNX
- * operator pages; unary in float or through double as written). */
+ * operator pages). Element access is by dtype (tsr_elem_get/set_*): REF_UNARY / REF_BINARY
+ * formulas are written on float (computed in float32, also for float16 inputs), REF_UNARY_D /
+ * REF_ARITH on double (floats) and int64 (integers), so every dtype computes in its own. */
 typedef float ref_unary_fn(float x, const struct tsr_op_attrs *at);
 typedef float ref_binary_fn(float a, float b);
+typedef double ref_unary_d_fn(double d, const struct tsr_op_attrs *at);
+typedef int64_t ref_unary_i_fn(int64_t v, const struct tsr_op_attrs *at);
+typedef double ref_binary_d_fn(double a, double b);
+typedef int64_t ref_binary_i_fn(int64_t a, int64_t b);
 
-static tsr_status ref_unary(const struct tsr_node *node, const struct tsr_tensor *const *in,
-                            struct tsr_tensor *out, ref_unary_fn *f) {
+__attribute__((unused)) static tsr_status ref_unary(const struct tsr_node *node,
+                                                    const struct tsr_tensor *const *in,
+                                                    struct tsr_tensor *out, ref_unary_fn *f) {
     int64_t n = tsr_desc_elements(&out->desc);
-    const float *x = in[0]->data;
-    float *y = out->data;
+    tsr_dtype xt = in[0]->desc.dtype, yt = out->desc.dtype;
     for (int64_t i = 0; i < n; i++)
-        y[i] = f(x[i], &node->attrs);
+        tsr_elem_set_f64(yt, out->data, i,
+                         f((float)tsr_elem_get_f64(xt, in[0]->data, i), &node->attrs));
     return TSR_OK;
 }
 
-static tsr_status ref_binary(const struct tsr_tensor *const *in, struct tsr_tensor *out,
-                             ref_binary_fn *f) {
-    const struct tsr_tensor_desc *od = &out->desc;
-    int64_t n = tsr_desc_elements(od), idx[TSR_MAX_RANK];
-    const float *a = in[0]->data, *b = in[1]->data;
-    float *y = out->data;
+/* fd for float inputs, fi (NULL: through fd) for integer and bool inputs. */
+static tsr_status ref_unary_d(const struct tsr_node *node, const struct tsr_tensor *const *in,
+                              struct tsr_tensor *out, ref_unary_d_fn *fd, ref_unary_i_fn *fi) {
+    int64_t n = tsr_desc_elements(&out->desc);
+    tsr_dtype xt = in[0]->desc.dtype, yt = out->desc.dtype;
+    int flt = tsr_dtype_is_float(xt) || !fi;
     for (int64_t i = 0; i < n; i++) {
-        unravel(i, od, idx);
-        y[i] = f(a[bcast_offset(&in[0]->desc, idx, od->rank)],
-                 b[bcast_offset(&in[1]->desc, idx, od->rank)]);
+        if (flt)
+            tsr_elem_set_f64(yt, out->data, i,
+                             fd(tsr_elem_get_f64(xt, in[0]->data, i), &node->attrs));
+        else
+            tsr_elem_set_i64(yt, out->data, i,
+                             fi(tsr_elem_get_i64(xt, in[0]->data, i), &node->attrs));
     }
     return TSR_OK;
+}
+
+/* Binary loop with broadcasting: f (float formula), else fd for float inputs / fi for the others
+ * (fi NULL: fd for every dtype). */
+static tsr_status ref_binary_any(const struct tsr_tensor *const *in, struct tsr_tensor *out,
+                                 ref_binary_fn *f, ref_binary_d_fn *fd, ref_binary_i_fn *fi) {
+    const struct tsr_tensor_desc *od = &out->desc;
+    int64_t n = tsr_desc_elements(od), idx[TSR_MAX_RANK];
+    tsr_dtype at = in[0]->desc.dtype, bt = in[1]->desc.dtype, yt = od->dtype;
+    int flt = tsr_dtype_is_float(at) || !fi;
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, od, idx);
+        int64_t ia = bcast_offset(&in[0]->desc, idx, od->rank);
+        int64_t ib = bcast_offset(&in[1]->desc, idx, od->rank);
+        if (f)
+            tsr_elem_set_f64(yt, out->data, i,
+                             f((float)tsr_elem_get_f64(at, in[0]->data, ia),
+                               (float)tsr_elem_get_f64(bt, in[1]->data, ib)));
+        else if (flt)
+            tsr_elem_set_f64(
+                yt, out->data, i,
+                fd(tsr_elem_get_f64(at, in[0]->data, ia), tsr_elem_get_f64(bt, in[1]->data, ib)));
+        else
+            tsr_elem_set_i64(
+                yt, out->data, i,
+                fi(tsr_elem_get_i64(at, in[0]->data, ia), tsr_elem_get_i64(bt, in[1]->data, ib)));
+    }
+    return TSR_OK;
+}
+
+__attribute__((unused)) static tsr_status ref_binary(const struct tsr_tensor *const *in,
+                                                     struct tsr_tensor *out, ref_binary_fn *f) {
+    return ref_binary_any(in, out, f, NULL, NULL);
 }
 
 /* tsr_ref_<name>: y = expr of float x (d = x as double, at = the node's attributes). */
@@ -73,6 +116,17 @@ static tsr_status ref_binary(const struct tsr_tensor *const *in, struct tsr_tens
         (void)ctx;                                                                                 \
         return ref_unary(node, in, out, ref_##name##_1);                                           \
     }
+/* tsr_ref_<name>: y = expr of double d (at = the node's attributes), in the input's float dtype. */
+#define REF_UNARY_D(name, expr)                                                                    \
+    static double ref_##name##_d(double d, const struct tsr_op_attrs *at) {                        \
+        (void)at;                                                                                  \
+        return (expr);                                                                             \
+    }                                                                                              \
+    tsr_status tsr_ref_##name(tsr_context *ctx, const struct tsr_node *node,                       \
+                              const struct tsr_tensor *const *in, struct tsr_tensor *out) {        \
+        (void)ctx;                                                                                 \
+        return ref_unary_d(node, in, out, ref_##name##_d, NULL);                                   \
+    }
 /* tsr_ref_<name>: y = expr of floats a, b (broadcast). */
 #define REF_BINARY(name, expr)                                                                     \
     static float ref_##name##_2(float a, float b) {                                                \
@@ -83,29 +137,73 @@ static tsr_status ref_binary(const struct tsr_tensor *const *in, struct tsr_tens
         (void)ctx, (void)node;                                                                     \
         return ref_binary(in, out, ref_##name##_2);                                                \
     }
+/* tsr_ref_<name>: y = dexpr of doubles a, b for float inputs, iexpr of int64 a, b for integer
+ * and bool inputs (broadcast); the result is stored in the output's dtype. */
+#define REF_ARITH(name, dexpr, iexpr)                                                              \
+    static double ref_##name##_dd(double a, double b) {                                            \
+        return (dexpr);                                                                            \
+    }                                                                                              \
+    static int64_t ref_##name##_ii(int64_t a, int64_t b) {                                         \
+        return (iexpr);                                                                            \
+    }                                                                                              \
+    tsr_status tsr_ref_##name(tsr_context *ctx, const struct tsr_node *node,                       \
+                              const struct tsr_tensor *const *in, struct tsr_tensor *out) {        \
+        (void)ctx, (void)node;                                                                     \
+        return ref_binary_any(in, out, NULL, ref_##name##_dd, ref_##name##_ii);                    \
+    }
 
-static float gelu(double d, int tanh_form) {
+static double gelu(double d, int tanh_form) {
     if (tanh_form) /* ONNX Gelu approximate="tanh" */
-        return (float)(0.5 * d * (1.0 + tanh(sqrt(2.0 / M_PI) * (d + 0.044715 * d * d * d))));
-    return (float)(0.5 * d * (1.0 + erf(d / sqrt(2.0))));
+        return 0.5 * d * (1.0 + tanh(sqrt(2.0 / M_PI) * (d + 0.044715 * d * d * d)));
+    return 0.5 * d * (1.0 + erf(d / sqrt(2.0)));
 }
 
-REF_UNARY(relu, x > 0.0f ? x : 0.0f)
-REF_UNARY(sigmoid, (float)(1.0 / (1.0 + exp(-d))))
-REF_UNARY(tanh, (float)tanh(d))
-REF_UNARY(clip, x < at->clip_min ? at->clip_min : (x > at->clip_max ? at->clip_max : x))
-REF_UNARY(leaky_relu, x >= 0.0f ? x : at->leaky_alpha * x)
-REF_UNARY(erf, (float)erf(d))
-REF_UNARY(gelu, gelu(d, at->gelu_tanh))
-REF_UNARY(sqrt, (float)sqrt(d))
-REF_UNARY(exp, (float)exp(d))
-REF_UNARY(log, (float)log(d))
-REF_UNARY(neg, -x)
-REF_BINARY(add, a + b)
-REF_BINARY(sub, a - b)
-REF_BINARY(mul, a *b)
-REF_BINARY(div, a / b)
-REF_BINARY(pow, (float)pow((double)a, (double)b))
+/* Integer arithmetic wraps (two's complement, as NumPy); division truncates toward zero (C, as
+ * ONNX Runtime), x / 0 is 0 and INT64_MIN / -1 wraps rather than trapping. */
+static int64_t wrap_add(int64_t a, int64_t b) {
+    return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+static int64_t wrap_sub(int64_t a, int64_t b) {
+    return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+static int64_t wrap_mul(int64_t a, int64_t b) {
+    return (int64_t)((uint64_t)a * (uint64_t)b);
+}
+static int64_t int_div(int64_t a, int64_t b) {
+    if (b == 0) return 0;
+    if (b == -1) return wrap_sub(0, a);
+    return a / b;
+}
+static double neg_d(double d, const struct tsr_op_attrs *at) {
+    (void)at;
+    return -d;
+}
+static int64_t neg_i(int64_t v, const struct tsr_op_attrs *at) {
+    (void)at;
+    return wrap_sub(0, v);
+}
+
+REF_UNARY_D(relu, d > 0.0 ? d : 0.0)
+REF_UNARY_D(sigmoid, 1.0 / (1.0 + exp(-d)))
+REF_UNARY_D(tanh, tanh(d))
+REF_UNARY_D(clip, d < at->clip_min ? at->clip_min : (d > at->clip_max ? at->clip_max : d))
+REF_UNARY_D(leaky_relu, d >= 0.0 ? d : (double)at->leaky_alpha * d)
+REF_UNARY_D(erf, erf(d))
+REF_UNARY_D(gelu, gelu(d, at->gelu_tanh))
+REF_UNARY_D(sqrt, sqrt(d))
+REF_UNARY_D(exp, exp(d))
+REF_UNARY_D(log, log(d))
+REF_ARITH(add, a + b, wrap_add(a, b))
+REF_ARITH(sub, a - b, wrap_sub(a, b))
+REF_ARITH(mul, a *b, wrap_mul(a, b))
+REF_ARITH(div, a / b, int_div(a, b))
+REF_ARITH(pow, pow(a, b), (int64_t)pow((double)a, (double)b))
+
+tsr_status tsr_ref_neg(tsr_context *ctx, const struct tsr_node *node,
+                       const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    return ref_unary_d(node, in, out, neg_d, neg_i);
+}
 
 /* Conv, MaxPool, AveragePool on NCHW (ONNX semantics; see tsr_window_geometry). */
 tsr_status tsr_ref_window(tsr_context *ctx, const struct tsr_node *node,
@@ -204,7 +302,7 @@ tsr_status tsr_ref_concat(tsr_context *ctx, const struct tsr_node *node,
                           const struct tsr_tensor *const *in, struct tsr_tensor *out) {
     (void)ctx;
     const struct tsr_tensor_desc *od = &out->desc;
-    float *y = out->data;
+    void *y = out->data;
     int r = od->rank;
     int64_t axis = node->attrs.axis == TSR_AXIS_DEFAULT ? 0 : node->attrs.axis;
     if (axis < 0) axis += r;
@@ -214,12 +312,14 @@ tsr_status tsr_ref_concat(tsr_context *ctx, const struct tsr_node *node,
     for (int d = (int)axis + 1; d < r; d++)
         inner *= od->dims[d];
     int64_t row = od->dims[axis] * inner, col = 0;
+    size_t es = tsr_dtype_size(od->dtype);
     for (int k = 0; k < node->n_inputs; k++) {
         int64_t w = in[k]->desc.dims[axis] * inner;
-        const float *x = in[k]->data;
+        const char *x = in[k]->data;
         for (int64_t o = 0; o < outer; o++)
-            for (int64_t j = 0; j < w; j++)
-                y[o * row + col + j] = x[o * w + j];
+            if (w)
+                memcpy((char *)y + (size_t)(o * row + col) * es, x + (size_t)(o * w) * es,
+                       (size_t)w * es);
         col += w;
     }
     return TSR_OK;
@@ -230,7 +330,7 @@ tsr_status tsr_ref_transpose(tsr_context *ctx, const struct tsr_node *node,
     (void)ctx;
     const struct tsr_tensor_desc *od = &out->desc;
     int64_t n = tsr_desc_elements(od), idx[TSR_MAX_RANK];
-    float *y = out->data;
+    char *y = out->data;
     int64_t perm[TSR_MAX_RANK], in_stride[TSR_MAX_RANK];
     const struct tsr_tensor_desc *xd = &in[0]->desc;
     tsr_transpose_perm(&node->attrs, xd->rank, perm);
@@ -239,52 +339,73 @@ tsr_status tsr_ref_transpose(tsr_context *ctx, const struct tsr_node *node,
         in_stride[d] = st;
         st *= xd->dims[d];
     }
-    const float *x = in[0]->data;
+    const char *x = in[0]->data;
+    size_t es = tsr_dtype_size(od->dtype);
     for (int64_t i = 0; i < n; i++) {
         unravel(i, od, idx);
         int64_t off = 0;
         for (int d = 0; d < od->rank; d++)
             off += idx[d] * in_stride[perm[d]];
-        y[i] = x[off];
+        memcpy(y + (size_t)i * es, x + (size_t)off * es, es);
     }
     return TSR_OK;
 }
 
-/* ReduceMean, ReduceSum, ReduceMax. */
+/* ReduceMean, ReduceSum, ReduceMax: float dtypes accumulate in double, integer ones in int64
+ * (the mean truncates toward zero, as ONNX Runtime). */
 tsr_status tsr_ref_reduce(tsr_context *ctx, const struct tsr_node *node,
                           const struct tsr_tensor *const *in, struct tsr_tensor *out) {
     int64_t n = tsr_desc_elements(&out->desc), idx[TSR_MAX_RANK];
-    float *y = out->data;
     const struct tsr_tensor_desc *xd = &in[0]->desc;
+    int flt = tsr_dtype_is_float(xd->dtype), mx = node->op == TSR_OP_REDUCEMAX;
     unsigned mask;
     tsr_reduce_mask(&node->attrs, xd->rank, &mask);
     /* Accumulate every input element into the output element it reduces to. */
     double *acc = calloc((size_t)(n ? n : 1), sizeof *acc);
+    int64_t *iacc = calloc((size_t)(n ? n : 1), sizeof *iacc);
     int64_t *cnt = calloc((size_t)(n ? n : 1), sizeof *cnt);
-    if (!acc || !cnt) {
+    if (!acc || !cnt || !iacc) {
         free(acc);
+        free(iacc);
         free(cnt);
         return TSR_ERR(ctx, TSR_E_NOMEM, "reference: out of memory");
     }
-    for (int64_t i = 0; i < n; i++)
-        acc[i] = node->op == TSR_OP_REDUCEMAX ? -INFINITY : 0.0;
-    const float *x = in[0]->data;
+    for (int64_t i = 0; i < n; i++) {
+        acc[i] = mx ? -INFINITY : 0.0;
+        iacc[i] = mx ? INT64_MIN : 0;
+    }
     int64_t nx = tsr_desc_elements(xd);
     for (int64_t i = 0; i < nx; i++) {
         unravel(i, xd, idx);
         int64_t o = 0;
         for (int d = 0; d < xd->rank; d++)
             if (!(mask & (1u << d))) o = o * xd->dims[d] + idx[d];
-        if (node->op == TSR_OP_REDUCEMAX) {
-            if (x[i] > acc[o] || isnan(x[i])) acc[o] = x[i];
+        if (flt) {
+            double x = tsr_elem_get_f64(xd->dtype, in[0]->data, i);
+            if (!mx)
+                acc[o] += x;
+            else if (x > acc[o] || isnan(x))
+                acc[o] = x;
         } else {
-            acc[o] += x[i];
+            int64_t x = tsr_elem_get_i64(xd->dtype, in[0]->data, i);
+            if (!mx)
+                iacc[o] = wrap_add(iacc[o], x);
+            else if (x > iacc[o])
+                iacc[o] = x;
         }
         cnt[o]++;
     }
-    for (int64_t i = 0; i < n; i++)
-        y[i] = (float)(node->op == TSR_OP_REDUCEMEAN ? acc[i] / (double)cnt[i] : acc[i]);
+    int mean = node->op == TSR_OP_REDUCEMEAN;
+    for (int64_t i = 0; i < n; i++) {
+        if (flt)
+            tsr_elem_set_f64(out->desc.dtype, out->data, i,
+                             mean ? acc[i] / (double)cnt[i] : acc[i]);
+        else
+            tsr_elem_set_i64(out->desc.dtype, out->data, i,
+                             mean ? (cnt[i] ? iacc[i] / cnt[i] : 0) : iacc[i]);
+    }
     free(acc);
+    free(iacc);
     free(cnt);
     return TSR_OK;
 }
@@ -293,30 +414,32 @@ tsr_status tsr_ref_layernorm(tsr_context *ctx, const struct tsr_node *node,
                              const struct tsr_tensor *const *in, struct tsr_tensor *out) {
     (void)ctx;
     int64_t n = tsr_desc_elements(&out->desc);
-    float *y = out->data;
     const struct tsr_tensor_desc *xd = &in[0]->desc;
+    tsr_dtype dt = xd->dtype;
     int64_t axis = node->attrs.axis == TSR_AXIS_DEFAULT ? -1 : node->attrs.axis;
     if (axis < 0) axis += xd->rank;
     int64_t len = 1;
     for (int d = (int)axis; d < xd->rank; d++)
         len *= xd->dims[d];
     int64_t rows = len ? n / len : 0;
-    const float *x = in[0]->data, *sc = node->n_inputs > 1 ? in[1]->data : NULL;
-    const float *bb = node->n_inputs > 2 ? in[2]->data : NULL;
+    const void *x = in[0]->data, *sc = node->n_inputs > 1 ? in[1]->data : NULL;
+    const void *bb = node->n_inputs > 2 ? in[2]->data : NULL;
     for (int64_t r = 0; r < rows; r++) {
         double mean = 0.0, var = 0.0;
         for (int64_t j = 0; j < len; j++)
-            mean += x[r * len + j];
+            mean += tsr_elem_get_f64(dt, x, r * len + j);
         mean /= (double)len;
         for (int64_t j = 0; j < len; j++) {
-            double dlt = x[r * len + j] - mean;
+            double dlt = tsr_elem_get_f64(dt, x, r * len + j) - mean;
             var += dlt * dlt;
         }
         var /= (double)len;
         double inv = 1.0 / sqrt(var + node->attrs.epsilon);
         for (int64_t j = 0; j < len; j++)
-            y[r * len + j] = (float)(((double)x[r * len + j] - mean) * inv * (sc ? sc[j] : 1.0) +
-                                     (bb ? bb[j] : 0.0));
+            tsr_elem_set_f64(dt, out->data, r * len + j,
+                             (tsr_elem_get_f64(dt, x, r * len + j) - mean) * inv *
+                                     (sc ? tsr_elem_get_f64(dt, sc, j) : 1.0) +
+                                 (bb ? tsr_elem_get_f64(dt, bb, j) : 0.0));
     }
     return TSR_OK;
 }
@@ -325,15 +448,15 @@ tsr_status tsr_ref_layernorm(tsr_context *ctx, const struct tsr_node *node,
 tsr_status tsr_ref_copy(tsr_context *ctx, const struct tsr_node *node,
                         const struct tsr_tensor *const *in, struct tsr_tensor *out) {
     (void)ctx, (void)node;
-    memcpy(out->data, in[0]->data, (size_t)tsr_desc_elements(&out->desc) * sizeof(float));
+    memcpy(out->data, in[0]->data, tsr_desc_bytes(&out->desc));
     return TSR_OK;
 }
 
 tsr_status tsr_ref_softmax(tsr_context *ctx, const struct tsr_node *node,
                            const struct tsr_tensor *const *in, struct tsr_tensor *out) {
     (void)ctx;
-    float *y = out->data;
-    const float *x = in[0]->data;
+    const void *x = in[0]->data;
+    tsr_dtype dt = in[0]->desc.dtype;
     int r = in[0]->desc.rank;
     int64_t axis =
         node->attrs.axis == TSR_AXIS_DEFAULT ? (node->attrs.softmax_2d ? 1 : -1) : node->attrs.axis;
@@ -351,14 +474,15 @@ tsr_status tsr_ref_softmax(tsr_context *ctx, const struct tsr_node *node,
         for (int64_t k = 0; k < inner; k++) {
             double mx = -INFINITY, sum = 0.0;
             for (int64_t j = 0; j < len; j++) {
-                double v = x[(o * len + j) * inner + k];
+                double v = tsr_elem_get_f64(dt, x, (o * len + j) * inner + k);
                 if (v > mx) mx = v;
             }
             for (int64_t j = 0; j < len; j++)
-                sum += exp(x[(o * len + j) * inner + k] - mx);
-            for (int64_t j = 0; j < len; j++)
-                y[(o * len + j) * inner + k] =
-                    (float)(exp(x[(o * len + j) * inner + k] - mx) / sum);
+                sum += exp(tsr_elem_get_f64(dt, x, (o * len + j) * inner + k) - mx);
+            for (int64_t j = 0; j < len; j++) {
+                int64_t at = (o * len + j) * inner + k;
+                tsr_elem_set_f64(dt, out->data, at, exp(tsr_elem_get_f64(dt, x, at) - mx) / sum);
+            }
         }
     return TSR_OK;
 }
@@ -428,6 +552,188 @@ tsr_status tsr_ref_matmul(tsr_context *ctx, const struct tsr_node *node,
                     acc += (double)A[oa + m * K + k] * (double)B[ob + k * N + j];
                 y[bi * M * N + m * N + j] = (float)acc;
             }
+    }
+    return TSR_OK;
+}
+
+/* ---- issue 9, group "dtypes": shape arithmetic, masks ------------------------------------- */
+
+REF_ARITH(equal, a == b, a == b)
+REF_ARITH(less, a < b, a < b)
+REF_ARITH(greater, a > b, a > b)
+REF_ARITH(less_or_equal, a <= b, a <= b)
+REF_ARITH(greater_or_equal, a >= b, a >= b)
+REF_ARITH(and, a != 0.0 && b != 0.0, a &&b)
+REF_ARITH(or, a != 0.0 || b != 0.0, a || b)
+REF_ARITH(xor, (a != 0.0) != (b != 0.0), (a != 0) != (b != 0))
+
+static double not_d(double d, const struct tsr_op_attrs *at) {
+    (void)at;
+    return d == 0.0;
+}
+static int64_t not_i(int64_t v, const struct tsr_op_attrs *at) {
+    (void)at;
+    return v == 0;
+}
+tsr_status tsr_ref_not(tsr_context *ctx, const struct tsr_node *node,
+                       const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    return ref_unary_d(node, in, out, not_d, not_i);
+}
+
+/* Copies element i of (xt, x) to element j of (yt, y) converting as ONNX Cast does: through
+ * double from a float dtype, through int64 otherwise (exact for every integer). */
+static void convert_elem(tsr_dtype yt, void *y, int64_t j, tsr_dtype xt, const void *x, int64_t i) {
+    if (xt == yt) {
+        size_t es = tsr_dtype_size(xt);
+        memcpy((char *)y + (size_t)j * es, (const char *)x + (size_t)i * es, es);
+    } else if (tsr_dtype_is_float(xt)) {
+        tsr_elem_set_f64(yt, y, j, tsr_elem_get_f64(xt, x, i));
+    } else {
+        tsr_elem_set_i64(yt, y, j, tsr_elem_get_i64(xt, x, i));
+    }
+}
+
+tsr_status tsr_ref_cast(tsr_context *ctx, const struct tsr_node *node,
+                        const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx, (void)node;
+    int64_t n = tsr_desc_elements(&out->desc);
+    for (int64_t i = 0; i < n; i++)
+        convert_elem(out->desc.dtype, out->data, i, in[0]->desc.dtype, in[0]->data, i);
+    return TSR_OK;
+}
+
+tsr_status tsr_ref_shape(tsr_context *ctx, const struct tsr_node *node,
+                         const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    int r = in[0]->desc.rank;
+    int64_t b = node->attrs.shape_start;
+    if (b < 0) b += r;
+    if (b < 0) b = 0;
+    int64_t *y = out->data;
+    for (int64_t i = 0; i < out->desc.dims[0]; i++)
+        y[i] = in[0]->desc.dims[b + i];
+    return TSR_OK;
+}
+
+tsr_status tsr_ref_size(tsr_context *ctx, const struct tsr_node *node,
+                        const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx, (void)node;
+    *(int64_t *)out->data = tsr_desc_elements(&in[0]->desc);
+    return TSR_OK;
+}
+
+tsr_status tsr_ref_gather(tsr_context *ctx, const struct tsr_node *node,
+                          const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc, *id = &in[1]->desc;
+    int64_t axis = node->attrs.axis == TSR_AXIS_DEFAULT ? 0 : node->attrs.axis;
+    if (axis < 0) axis += xd->rank;
+    int64_t outer = 1, inner = 1, d = xd->dims[axis], ni = tsr_desc_elements(id);
+    for (int k = 0; k < axis; k++)
+        outer *= xd->dims[k];
+    for (int k = (int)axis + 1; k < xd->rank; k++)
+        inner *= xd->dims[k];
+    size_t es = tsr_dtype_size(xd->dtype);
+    const char *x = in[0]->data;
+    char *y = out->data;
+    for (int64_t j = 0; j < ni; j++) {
+        int64_t v = tsr_elem_get_i64(id->dtype, in[1]->data, j);
+        if (v < -d || v >= d)
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                           "node '%s' (Gather): index %lld out of range [%lld, %lld)", node->name,
+                           (long long)v, (long long)-d, (long long)d);
+        if (v < 0) v += d;
+        for (int64_t o = 0; o < outer; o++)
+            if (inner)
+                memcpy(y + (size_t)((o * ni + j) * inner) * es,
+                       x + (size_t)((o * d + v) * inner) * es, (size_t)inner * es);
+    }
+    return TSR_OK;
+}
+
+tsr_status tsr_ref_constant_of_shape(tsr_context *ctx, const struct tsr_node *node,
+                                     const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx, (void)in;
+    int64_t n = tsr_desc_elements(&out->desc);
+    tsr_dtype dt = out->desc.dtype;
+    for (int64_t i = 0; i < n; i++) {
+        if (tsr_dtype_is_float(dt))
+            tsr_elem_set_f64(dt, out->data, i, node->attrs.fill_f64);
+        else
+            tsr_elem_set_i64(dt, out->data, i, node->attrs.fill_i64);
+    }
+    return TSR_OK;
+}
+
+tsr_status tsr_ref_range(tsr_context *ctx, const struct tsr_node *node,
+                         const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx, (void)node;
+    int64_t n = out->desc.dims[0];
+    tsr_dtype dt = out->desc.dtype;
+    for (int64_t i = 0; i < n; i++) {
+        /* ONNX Range: start + i * delta (floats in double, integers exactly) */
+        if (tsr_dtype_is_float(dt))
+            tsr_elem_set_f64(dt, out->data, i,
+                             tsr_elem_get_f64(dt, in[0]->data, 0) +
+                                 (double)i * tsr_elem_get_f64(dt, in[2]->data, 0));
+        else
+            tsr_elem_set_i64(dt, out->data, i,
+                             wrap_add(tsr_elem_get_i64(dt, in[0]->data, 0),
+                                      wrap_mul(i, tsr_elem_get_i64(dt, in[2]->data, 0))));
+    }
+    return TSR_OK;
+}
+
+tsr_status tsr_ref_expand(tsr_context *ctx, const struct tsr_node *node,
+                          const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx, (void)node;
+    const struct tsr_tensor_desc *od = &out->desc;
+    int64_t n = tsr_desc_elements(od), idx[TSR_MAX_RANK];
+    size_t es = tsr_dtype_size(od->dtype);
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, od, idx);
+        memcpy((char *)out->data + (size_t)i * es,
+               (const char *)in[0]->data + (size_t)bcast_offset(&in[0]->desc, idx, od->rank) * es,
+               es);
+    }
+    return TSR_OK;
+}
+
+tsr_status tsr_ref_slice(tsr_context *ctx, const struct tsr_node *node,
+                         const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc, *od = &out->desc;
+    int64_t start[TSR_MAX_RANK], step[TSR_MAX_RANK], dims[TSR_MAX_RANK], xs[TSR_MAX_RANK], st = 1;
+    if (tsr_slice_geometry(&node->attrs, xd, start, step, dims))
+        return TSR_ERR(ctx, TSR_E_SHAPE, "node '%s' (Slice): bad parameters", node->name);
+    for (int d = xd->rank - 1; d >= 0; d--) {
+        xs[d] = st;
+        st *= xd->dims[d];
+    }
+    int64_t n = tsr_desc_elements(od), idx[TSR_MAX_RANK];
+    size_t es = tsr_dtype_size(od->dtype);
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, od, idx);
+        int64_t off = 0;
+        for (int d = 0; d < xd->rank; d++)
+            off += (start[d] + idx[d] * step[d]) * xs[d];
+        memcpy((char *)out->data + (size_t)i * es, (const char *)in[0]->data + (size_t)off * es,
+               es);
+    }
+    return TSR_OK;
+}
+
+tsr_status tsr_ref_where(tsr_context *ctx, const struct tsr_node *node,
+                         const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx, (void)node;
+    const struct tsr_tensor_desc *od = &out->desc;
+    int64_t n = tsr_desc_elements(od), idx[TSR_MAX_RANK];
+    size_t es = tsr_dtype_size(od->dtype);
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, od, idx);
+        int c = ((const uint8_t *)in[0]->data)[bcast_offset(&in[0]->desc, idx, od->rank)] != 0;
+        const struct tsr_tensor *src = in[c ? 1 : 2];
+        memcpy((char *)out->data + (size_t)i * es,
+               (const char *)src->data + (size_t)bcast_offset(&src->desc, idx, od->rank) * es, es);
     }
     return TSR_OK;
 }

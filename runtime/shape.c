@@ -5,6 +5,7 @@
 #include "runtime/graph.h"
 #include "runtime/ops/op_table.h"
 
+#include <math.h>
 #include <string.h>
 
 int tsr_broadcast_shape(const struct tsr_tensor_desc *a, const struct tsr_tensor_desc *b,
@@ -176,15 +177,32 @@ tsr_status tsr_infer_shape(tsr_context *ctx, tsr_op op, const struct tsr_op_attr
                            int n_in, const char *node, struct tsr_tensor_desc *out) {
     const struct tsr_op_def *def = tsr_op_def(op);
     if (!def) return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "node '%s': unknown op %d", node, (int)op);
-    char s0[160];
-    /* All data inputs are float32; compile-time constant inputs have the table's dtype. */
+    char s0[160], s1[160];
+    /* Input dtypes: the table's TSR_DTYPES groups (one dtype per group, from its set), float32
+     * for an op without them, the table dtype for compile-time constant inputs. */
     for (int i = 0; i < n_in; i++) {
-        tsr_dtype want = TSR_F32;
-        tsr_op_const_input(op, i, &want, NULL);
-        if (in[i]->dtype != want)
+        int first;
+        tsr_dtype_set set = tsr_op_input_dtypes(op, i, &first);
+        if (!(set & TSR_DTYPE_BIT(in[i]->dtype))) {
+            char names[160];
+            size_t used = 0;
+            names[0] = '\0';
+            static const tsr_dtype all[] = {TSR_F32, TSR_F16, TSR_F64, TSR_I64,
+                                            TSR_I32, TSR_I8,  TSR_U8,  TSR_BOOL};
+            for (size_t k = 0; k < sizeof all / sizeof all[0] && used < sizeof names; k++)
+                if (set & TSR_DTYPE_BIT(all[k]))
+                    used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
+                                             used ? ", " : "", tsr_dtype_name(all[k]));
             return TSR_ERR(ctx, TSR_E_DTYPE, "node '%s' (%s): input %d is %s, expected %s", node,
                            def->onnx_name, i, tsr_desc_format(in[i], s0, sizeof s0),
-                           tsr_dtype_name(want));
+                           used ? names : "(no dtype: input not expected)");
+        }
+        if (first != i && first < n_in && in[first]->dtype != in[i]->dtype)
+            return TSR_ERR(ctx, TSR_E_DTYPE,
+                           "node '%s' (%s): input %d is %s and input %d is %s; they must have the "
+                           "same dtype",
+                           node, def->onnx_name, first, tsr_desc_format(in[first], s0, sizeof s0),
+                           i, tsr_desc_format(in[i], s1, sizeof s1));
     }
     return def->shape(ctx, op, attrs, in, in_data, n_in, node, out);
 }
@@ -299,6 +317,7 @@ tsr_status tsr_shape_reduce(SHAPE_ARGS) {
         return SHAPE_ERR("node '%s' (%s): axes out of range or repeated for input %s", node,
                          tsr_op_name(op), tsr_desc_format(in[0], s0, sizeof s0));
     *out = f32_desc(0);
+    out->dtype = in[0]->dtype;
     for (int d = 0; d < in[0]->rank; d++) {
         if (!(mask & (1u << d)))
             out->dims[out->rank++] = in[0]->dims[d];
@@ -352,6 +371,7 @@ tsr_status tsr_shape_flatten(SHAPE_ARGS) {
                          (long long)axis, tsr_desc_format(in[0], s0, sizeof s0));
     if (axis < 0) axis += r;
     *out = f32_desc(2);
+    out->dtype = in[0]->dtype;
     out->dims[0] = 1;
     out->dims[1] = 1;
     for (int i = 0; i < r; i++)
@@ -374,6 +394,7 @@ tsr_status tsr_shape_reshape(SHAPE_ARGS) {
     const int64_t *shp = in_data[1];
     int r = (int)in[1]->dims[0];
     *out = f32_desc(r);
+    out->dtype = in[0]->dtype;
     int infer = -1;
     int64_t known = 1;
     for (int i = 0; i < r; i++) {
@@ -473,5 +494,308 @@ tsr_status tsr_shape_matmul(SHAPE_ARGS) {
         out->dims[k++] = batch.dims[i];
     if (a->rank > 1) out->dims[k++] = a->dims[a->rank - 2];
     if (b->rank > 1) out->dims[k++] = b->dims[b->rank - 1];
+    return TSR_OK;
+}
+
+/* ---- issue 9, group "dtypes": shape arithmetic, masks ------------------------------------- */
+
+/* Normalises axis a of rank r (negative from the end) into *out. 0, or -1 out of range. */
+static int norm_axis(int64_t a, int r, int64_t *out) {
+    if (a < -r || a >= r) return -1;
+    *out = a < 0 ? a + r : a;
+    return 0;
+}
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+tsr_status tsr_shape_shape(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    int r = in[0]->rank;
+    int64_t b = attrs->shape_start, e = attrs->shape_end;
+    if (b < 0) b += r;
+    if (e < 0) e += r;
+    b = clamp64(b, 0, r);
+    e = clamp64(e, 0, r);
+    *out = f32_desc(1);
+    out->dtype = TSR_I64;
+    out->dims[0] = e > b ? e - b : 0;
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_size(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    *out = f32_desc(0);
+    out->dtype = TSR_I64;
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_gather(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    const struct tsr_tensor_desc *x = in[0], *ix = in[1];
+    int64_t axis;
+    if (norm_axis(attrs->axis == TSR_AXIS_DEFAULT ? 0 : attrs->axis, x->rank, &axis))
+        return SHAPE_ERR("node '%s' (Gather): axis %lld out of range for data %s", node,
+                         (long long)attrs->axis, tsr_desc_format(x, s0, sizeof s0));
+    if (x->rank - 1 + ix->rank > TSR_MAX_RANK)
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "node '%s' (Gather): output rank %d over %d", node,
+                       x->rank - 1 + ix->rank, TSR_MAX_RANK);
+    if (in_data[1]) {
+        int64_t n = tsr_desc_elements(ix), d = x->dims[axis];
+        for (int64_t i = 0; i < n; i++) {
+            int64_t v = tsr_elem_get_i64(ix->dtype, in_data[1], i);
+            if (v < -d || v >= d)
+                return SHAPE_ERR("node '%s' (Gather): index %lld out of range for axis %lld of "
+                                 "data %s (indices %s)",
+                                 node, (long long)v, (long long)axis,
+                                 tsr_desc_format(x, s0, sizeof s0),
+                                 tsr_desc_format(ix, s1, sizeof s1));
+        }
+    }
+    *out = f32_desc(0);
+    out->dtype = x->dtype;
+    for (int d = 0; d < axis; d++)
+        out->dims[out->rank++] = x->dims[d];
+    for (int d = 0; d < ix->rank; d++)
+        out->dims[out->rank++] = ix->dims[d];
+    for (int d = (int)axis + 1; d < x->rank; d++)
+        out->dims[out->rank++] = x->dims[d];
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_unsqueeze(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    int r = in[0]->rank + attrs->n_axes;
+    if (attrs->n_axes == 0 || r > TSR_MAX_RANK)
+        return SHAPE_ERR("node '%s' (Unsqueeze): %d axes for input %s (at least one, output rank "
+                         "at most %d)",
+                         node, attrs->n_axes, tsr_desc_format(in[0], s0, sizeof s0), TSR_MAX_RANK);
+    unsigned added = 0;
+    for (int i = 0; i < attrs->n_axes; i++) {
+        int64_t a;
+        if (norm_axis(attrs->axes[i], r, &a) || (added & (1u << a)))
+            return SHAPE_ERR("node '%s' (Unsqueeze): axis %lld out of range or repeated for "
+                             "input %s",
+                             node, (long long)attrs->axes[i],
+                             tsr_desc_format(in[0], s0, sizeof s0));
+        added |= 1u << a;
+    }
+    *out = f32_desc(r);
+    out->dtype = in[0]->dtype;
+    for (int d = 0, k = 0; d < r; d++)
+        out->dims[d] = (added & (1u << d)) ? 1 : in[0]->dims[k++];
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_squeeze(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    int r = in[0]->rank;
+    unsigned drop = 0;
+    for (int i = 0; i < attrs->n_axes; i++) {
+        int64_t a;
+        if (norm_axis(attrs->axes[i], r, &a) || in[0]->dims[a] != 1)
+            return SHAPE_ERR("node '%s' (Squeeze): axis %lld is out of range or not of size 1 in "
+                             "input %s",
+                             node, (long long)attrs->axes[i],
+                             tsr_desc_format(in[0], s0, sizeof s0));
+        drop |= 1u << a;
+    }
+    if (attrs->n_axes == 0)
+        for (int d = 0; d < r; d++)
+            if (in[0]->dims[d] == 1) drop |= 1u << d;
+    *out = f32_desc(0);
+    out->dtype = in[0]->dtype;
+    for (int d = 0; d < r; d++)
+        if (!(drop & (1u << d))) out->dims[out->rank++] = in[0]->dims[d];
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_cast(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    if (attrs->cast_to < 0 || attrs->cast_to > 64 || !tsr_dtype_size((tsr_dtype)attrs->cast_to))
+        return TSR_ERR(ctx, TSR_E_DTYPE,
+                       "node '%s' (Cast): target data type %lld is not supported (float32, "
+                       "float16, float64, int64, int32, int8, uint8, bool are)",
+                       node, (long long)attrs->cast_to);
+    *out = *in[0];
+    out->dtype = (tsr_dtype)attrs->cast_to;
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_constant_of_shape(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    if (!in_data[0])
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (ConstantOfShape): the shape input must be a constant (or "
+                       "computed from constants and known shapes)",
+                       node);
+    if (in[0]->rank != 1 || in[0]->dims[0] > TSR_MAX_RANK)
+        return SHAPE_ERR("node '%s' (ConstantOfShape): shape input %s must be 1-D with at most %d "
+                         "elements",
+                         node, tsr_desc_format(in[0], s0, sizeof s0), TSR_MAX_RANK);
+    if (!tsr_dtype_size((tsr_dtype)attrs->fill_dtype))
+        return TSR_ERR(ctx, TSR_E_DTYPE, "node '%s' (ConstantOfShape): value of data type %d", node,
+                       attrs->fill_dtype);
+    *out = f32_desc((int)in[0]->dims[0]);
+    out->dtype = (tsr_dtype)attrs->fill_dtype;
+    int64_t elems = 1;
+    for (int d = 0; d < out->rank; d++) {
+        int64_t v = ((const int64_t *)in_data[0])[d];
+        if (v < 0 || (v > 0 && elems > (INT64_C(1) << 40) / v))
+            return SHAPE_ERR("node '%s' (ConstantOfShape): invalid dim %lld", node, (long long)v);
+        out->dims[d] = v;
+        elems *= v;
+    }
+    return TSR_OK;
+}
+
+int tsr_range_count(tsr_dtype dtype, const void *start, const void *limit, const void *delta,
+                    int64_t *n) {
+    if (tsr_dtype_is_float(dtype)) {
+        double s = tsr_elem_get_f64(dtype, start, 0), l = tsr_elem_get_f64(dtype, limit, 0),
+               d = tsr_elem_get_f64(dtype, delta, 0);
+        double c = ceil((l - s) / d);
+        if (d == 0.0 || !(c == c) || c > (double)(INT64_C(1) << 40)) return -1;
+        *n = c > 0 ? (int64_t)c : 0;
+        return 0;
+    }
+    int64_t s = tsr_elem_get_i64(dtype, start, 0), l = tsr_elem_get_i64(dtype, limit, 0),
+            d = tsr_elem_get_i64(dtype, delta, 0);
+    if (d == 0) return -1;
+    /* ceil((l - s) / d) in exact integer arithmetic (|l - s| < 2^63 for the int dtypes <= 32 bit;
+     * int64 bounds that overflow are refused) */
+    int64_t diff;
+    if (__builtin_sub_overflow(l, s, &diff)) return -1;
+    int64_t q = diff / d, rem = diff % d;
+    if (rem != 0 && ((rem > 0) == (d > 0))) q++;
+    if (q > (INT64_C(1) << 40)) return -1;
+    *n = q > 0 ? q : 0;
+    return 0;
+}
+
+tsr_status tsr_shape_range(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    for (int i = 0; i < 3; i++) {
+        if (!in_data[i])
+            return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                           "node '%s' (Range): start, limit and delta must be constants (or "
+                           "computed from constants and known shapes); input %d is not",
+                           node, i);
+        if (tsr_desc_elements(in[i]) != 1 || in[i]->rank > 1)
+            return SHAPE_ERR("node '%s' (Range): input %d is %s, expected a scalar", node, i,
+                             tsr_desc_format(in[i], s0, sizeof s0));
+    }
+    int64_t n;
+    if (tsr_range_count(in[0]->dtype, in_data[0], in_data[1], in_data[2], &n))
+        return SHAPE_ERR("node '%s' (Range): delta is 0 or the range is too long", node);
+    *out = f32_desc(1);
+    out->dtype = in[0]->dtype;
+    out->dims[0] = n;
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_expand(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    if (!in_data[1])
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (Expand): the shape input must be a constant (or computed from "
+                       "constants and known shapes)",
+                       node);
+    if (in[1]->rank != 1 || in[1]->dims[0] > TSR_MAX_RANK)
+        return SHAPE_ERR("node '%s' (Expand): shape input %s must be 1-D with at most %d elements",
+                         node, tsr_desc_format(in[1], s0, sizeof s0), TSR_MAX_RANK);
+    struct tsr_tensor_desc want = f32_desc((int)in[1]->dims[0]);
+    for (int d = 0; d < want.rank; d++) {
+        want.dims[d] = ((const int64_t *)in_data[1])[d];
+        if (want.dims[d] < 0)
+            return SHAPE_ERR("node '%s' (Expand): negative dim %lld in the shape", node,
+                             (long long)want.dims[d]);
+    }
+    if (tsr_broadcast_shape(in[0], &want, out))
+        return SHAPE_ERR("node '%s' (Expand): input %s cannot be broadcast to shape %s", node,
+                         tsr_desc_format(in[0], s0, sizeof s0),
+                         tsr_desc_format(&want, s1, sizeof s1));
+    out->dtype = in[0]->dtype;
+    return TSR_OK;
+}
+
+int tsr_slice_geometry(const struct tsr_op_attrs *attrs, const struct tsr_tensor_desc *x,
+                       int64_t *start, int64_t *step, int64_t *dims) {
+    int r = x->rank;
+    for (int d = 0; d < r; d++) {
+        start[d] = 0;
+        step[d] = 1;
+        dims[d] = x->dims[d];
+    }
+    if (attrs->n_starts != attrs->n_ends || attrs->n_starts > r ||
+        (attrs->n_slice_axes && attrs->n_slice_axes != attrs->n_starts) ||
+        (attrs->n_steps && attrs->n_steps != attrs->n_starts))
+        return -1;
+    unsigned seen = 0;
+    for (int i = 0; i < attrs->n_starts; i++) {
+        int64_t a = i;
+        if (attrs->n_slice_axes && norm_axis(attrs->slice_axes[i], r, &a)) return -1;
+        if (seen & (1u << a)) return -1;
+        seen |= 1u << a;
+        int64_t d = x->dims[a], b = attrs->starts[i], e = attrs->ends[i];
+        int64_t st = attrs->n_steps ? attrs->steps[i] : 1;
+        if (st == 0) return -1;
+        if (b < 0) b += d;
+        if (e < 0) e += d;
+        int64_t n;
+        if (st > 0) {
+            b = clamp64(b, 0, d);
+            e = clamp64(e, 0, d);
+            n = e > b ? (e - b + st - 1) / st : 0;
+        } else {
+            b = clamp64(b, 0, d - 1);
+            e = clamp64(e, -1, d - 1);
+            n = b > e ? (b - e + (-st) - 1) / (-st) : 0;
+        }
+        start[a] = n ? b : 0;
+        step[a] = st;
+        dims[a] = n;
+    }
+    return 0;
+}
+
+tsr_status tsr_shape_slice(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    int64_t start[TSR_MAX_RANK], step[TSR_MAX_RANK];
+    *out = *in[0];
+    if (tsr_slice_geometry(attrs, in[0], start, step, out->dims))
+        return SHAPE_ERR("node '%s' (Slice): starts, ends, axes and steps (%d, %d, %d, %d values) "
+                         "do not fit input %s (axes in range and distinct, steps nonzero)",
+                         node, attrs->n_starts, attrs->n_ends, attrs->n_slice_axes, attrs->n_steps,
+                         tsr_desc_format(in[0], s0, sizeof s0));
+    return TSR_OK;
+}
+
+/* Comparisons: broadcast, bool result. */
+tsr_status tsr_shape_compare(SHAPE_ARGS) {
+    tsr_status st = tsr_shape_broadcast(ctx, op, attrs, in, in_data, n_in, node, out);
+    if (st == TSR_OK) out->dtype = TSR_BOOL;
+    return st;
+}
+
+tsr_status tsr_shape_where(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160], s2[160];
+    struct tsr_tensor_desc t;
+    if (tsr_broadcast_shape(in[0], in[1], &t) || tsr_broadcast_shape(&t, in[2], out))
+        return SHAPE_ERR("node '%s' (Where): condition %s, X %s and Y %s cannot be broadcast "
+                         "together",
+                         node, tsr_desc_format(in[0], s0, sizeof s0),
+                         tsr_desc_format(in[1], s1, sizeof s1),
+                         tsr_desc_format(in[2], s2, sizeof s2));
+    out->dtype = in[1]->dtype;
     return TSR_OK;
 }

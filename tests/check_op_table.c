@@ -98,6 +98,7 @@ static double field_value(const struct tsr_attr_spec *s, const struct tsr_op_att
         return (double)*(const int64_t *)f;
     case TSR_AK_BOOL:
     case TSR_AK_ENUM:
+    case TSR_AK_SCALAR: /* the int fill_dtype */
         return *(const int *)f;
     case TSR_AK_INTS:
         for (int i = 1; i < s->len; i++)

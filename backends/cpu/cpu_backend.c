@@ -219,11 +219,15 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
         if (kn->n_inputs != 1 || kn->u.copy.n < 0)
             return TSR_ERR(ctx, TSR_E_INVALID_ARG, "copy kernel '%s': %d inputs, n %lld", name,
                            kn->n_inputs, (long long)kn->u.copy.n);
-        need = kn->u.copy.n;
-        if (tsr_buf_elems(prog, kn->inputs[0]) < need)
-            return TSR_ERR(ctx, TSR_E_SHAPE, "copy kernel '%s': input holds %lld of %lld elements",
-                           name, (long long)tsr_buf_elems(prog, kn->inputs[0]), (long long)need);
-        break;
+        /* any dtype: a byte copy */
+        if (kn->inputs[0] < 0 || kn->inputs[0] >= prog->n_buffers || kn->output < 0 ||
+            kn->output >= prog->n_buffers ||
+            prog->buffers[kn->inputs[0]].bytes < (size_t)kn->u.copy.n * tsr_dtype_size(kn->dtype) ||
+            prog->buffers[kn->output].bytes < (size_t)kn->u.copy.n * tsr_dtype_size(kn->dtype))
+            return TSR_ERR(ctx, TSR_E_SHAPE,
+                           "copy kernel '%s': %lld elements of %s do not fit its buffers", name,
+                           (long long)kn->u.copy.n, tsr_dtype_name(kn->dtype));
+        return TSR_OK;
     case TSR_K_CONV: {
         const struct tsr_k_conv *c = &kn->u.conv;
         st = tsr_cpu_conv_check(ctx, name, c);
@@ -318,9 +322,10 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
     return TSR_OK;
 }
 
-/* Dtypes the CPU kernels exist for, per kernel kind (program.h): float32 for every kind. */
+/* Dtypes the CPU kernels exist for, per kernel kind (program.h): float32 for every kind; COPY
+ * (a byte copy) for every dtype. */
 static tsr_dtype_set cpu_kernel_dtypes(tsr_kernel_kind kind) {
-    (void)kind;
+    if (kind == TSR_K_COPY) return TSR_DTS_ALL_BUFFERS;
     return TSR_DTYPE_BIT(TSR_F32);
 }
 
@@ -433,7 +438,7 @@ static void tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct tsr_k
         break;
     case TSR_K_COPY:
         if (kn->u.copy.n > 0 && y != p[kn->inputs[0]])
-            memmove(y, p[kn->inputs[0]], (size_t)kn->u.copy.n * sizeof(float));
+            memmove(y, p[kn->inputs[0]], (size_t)kn->u.copy.n * tsr_dtype_size(kn->dtype));
         break;
     case TSR_K_CONV: {
         const struct tsr_k_conv *c = &kn->u.conv;

@@ -157,11 +157,20 @@ static tsr_status prepare_kernel(struct cl_exec *ex, struct cl_exec_kernel *ek) 
                            k->name);
         if (!(src = tsr_cl_embedded_source(ex->ctx, "copy.cl")))
             return tsr_last_error(ex->ctx)->status;
-        st = make_kernel(ex, ek, "copy", src, "tsr_copy");
-        if (st == TSR_OK) st = set_ref(ex, ek, 0, &ex->refs[k->inputs[0]]);
-        if (st == TSR_OK) st = set_ref(ex, ek, 2, y);
-        if (st == TSR_OK) st = set_ulong(ex, ek, 4, k->u.copy.n);
-        ek->global = cap_items(k->u.copy.n);
+        if (k->dtype == TSR_F32) {
+            st = make_kernel(ex, ek, "copy", src, "tsr_copy");
+            if (st == TSR_OK) st = set_ref(ex, ek, 0, &ex->refs[k->inputs[0]]);
+            if (st == TSR_OK) st = set_ref(ex, ek, 2, y);
+            if (st == TSR_OK) st = set_ulong(ex, ek, 4, k->u.copy.n);
+            ek->global = cap_items(k->u.copy.n);
+        } else { /* any other dtype: a byte copy */
+            int64_t nb = k->u.copy.n * (int64_t)tsr_dtype_size(k->dtype);
+            st = make_kernel(ex, ek, "copy", src, "tsr_copy_bytes");
+            if (st == TSR_OK) st = set_ref(ex, ek, 0, &ex->refs[k->inputs[0]]);
+            if (st == TSR_OK) st = set_ref(ex, ek, 2, y);
+            if (st == TSR_OK) st = set_ulong(ex, ek, 4, nb);
+            ek->global = cap_items(nb);
+        }
         break;
     case TSR_K_GEMM: {
         int hc = k->u.gemm.has_c ? 1 : 0, hr = k->u.gemm.has_residual ? 1 : 0;
@@ -204,9 +213,10 @@ static tsr_status prepare_kernel(struct cl_exec *ex, struct cl_exec_kernel *ek) 
     return st;
 }
 
-/* Dtypes the OpenCL kernels exist for, per kernel kind (program.h): float32 for every kind. */
+/* Dtypes the OpenCL kernels exist for, per kernel kind (program.h): float32 for every kind; COPY
+ * (a byte copy, kernels_cl/copy.cl) for every dtype. */
 static tsr_dtype_set cl_kernel_dtypes(tsr_kernel_kind kind) {
-    (void)kind;
+    if (kind == TSR_K_COPY) return TSR_DTS_ALL_BUFFERS;
     return TSR_DTYPE_BIT(TSR_F32);
 }
 

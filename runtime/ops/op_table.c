@@ -138,6 +138,9 @@ static const struct tsr_attr_spec g_attrs[] = {
     {TSR_OP_##sym, nm, TSR_AK_REQUIRE, TSR_ATTR_T_INT, -1, -1, 0, (double)(v), NULL},
 #define TSR_ATTR_IGNORED(sym, nm, t)                                                               \
     {TSR_OP_##sym, nm, TSR_AK_IGNORED, TSR_ATTR_T_##t, -1, -1, 0, 0.0, NULL},
+#define TSR_ATTR_SCALAR(sym, nm)                                                                   \
+    {TSR_OP_##sym,    nm,  TSR_AK_SCALAR, TSR_ATTR_T_TENSOR, TSR_FIELD_OFFSET(fill_dtype), -1, 0,  \
+     (double)TSR_F32, NULL},
 #include "runtime/ops/op_table.inc"
 };
 #define N_ATTRS ((int)(sizeof g_attrs / sizeof g_attrs[0]))
@@ -235,10 +238,24 @@ static void store_default(const struct tsr_attr_spec *s, struct tsr_op_attrs *a)
     case TSR_AK_LIST:
         *(int *)field_at(a, s->count_offset) = 0;
         break;
+    case TSR_AK_SCALAR:
+        a->fill_dtype = TSR_F32;
+        a->fill_f64 = 0.0;
+        a->fill_i64 = 0;
+        break;
     case TSR_AK_REQUIRE:
     case TSR_AK_IGNORED:
         break;
     }
+}
+
+int tsr_attr_store_scalar(const struct tsr_attr_spec *s, struct tsr_op_attrs *a, tsr_dtype dtype,
+                          const void *data) {
+    if (s->kind != TSR_AK_SCALAR || !tsr_dtype_size(dtype)) return -1;
+    a->fill_dtype = (int)dtype;
+    a->fill_f64 = tsr_elem_get_f64(dtype, data, 0);
+    a->fill_i64 = tsr_elem_get_i64(dtype, data, 0);
+    return 0;
 }
 
 struct tsr_op_attrs tsr_op_attrs_default(void) {
@@ -294,6 +311,31 @@ int tsr_op_const_input(tsr_op op, int index, tsr_dtype *dtype, const char **what
         return 1;
     }
     return 0;
+}
+
+static const struct {
+    tsr_op op;
+    int first, count;
+    tsr_dtype_set set;
+} g_dtypes[] = {
+#define TSR_DTYPES(sym, f, c, st) {TSR_OP_##sym, f, c, TSR_DTS_##st},
+#include "runtime/ops/op_table.inc"
+};
+
+tsr_dtype_set tsr_op_input_dtypes(tsr_op op, int index, int *first) {
+    tsr_dtype dt;
+    if (first) *first = index;
+    if (tsr_op_const_input(op, index, &dt, NULL)) return TSR_DTYPE_BIT(dt);
+    int any = 0;
+    for (size_t i = 0; i < sizeof g_dtypes / sizeof g_dtypes[0]; i++) {
+        if (g_dtypes[i].op != op) continue;
+        any = 1;
+        if (index >= g_dtypes[i].first && index < g_dtypes[i].first + g_dtypes[i].count) {
+            if (first) *first = g_dtypes[i].first;
+            return g_dtypes[i].set;
+        }
+    }
+    return any ? 0 : TSR_DTS_F32;
 }
 
 static const struct {

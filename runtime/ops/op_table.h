@@ -24,7 +24,10 @@ typedef enum {
     TSR_OPC_POOL,          /* windowed and global pooling */
     TSR_OPC_REDUCTION,     /* Reduce* */
     TSR_OPC_NORMALIZATION, /* BatchNormalization, LayerNormalization, Softmax */
-    TSR_OPC_DATA_MOVEMENT, /* Concat, Transpose: copies that rearrange elements */
+    TSR_OPC_DATA_MOVEMENT, /* Concat, Transpose, Gather, Slice, Expand, Shape ...: copies that
+                              rearrange elements, or shape arithmetic */
+    TSR_OPC_LOGICAL,       /* elementwise with no fused-region instruction yet: comparisons,
+                              logic, Where, Cast (any dtype; reference and folding) */
     TSR_OPC_VIEW           /* Reshape, Flatten, Identity: share the input's storage, no kernel */
 } tsr_op_category;
 
@@ -86,8 +89,23 @@ typedef enum {
     TSR_ATTR_T_INT = 0,
     TSR_ATTR_T_FLOAT,
     TSR_ATTR_T_INTS,
-    TSR_ATTR_T_STRING
+    TSR_ATTR_T_STRING,
+    TSR_ATTR_T_TENSOR
 } tsr_attr_type;
+
+/* Dtype sets of TSR_DTYPES rows (tsr_dtype_set bits, program.h). */
+#define TSR_DTS_F32     TSR_DTYPE_BIT(TSR_F32)
+#define TSR_DTS_FLOAT   (TSR_DTYPE_BIT(TSR_F16) | TSR_DTYPE_BIT(TSR_F32) | TSR_DTYPE_BIT(TSR_F64))
+#define TSR_DTS_INDEX   (TSR_DTYPE_BIT(TSR_I32) | TSR_DTYPE_BIT(TSR_I64))
+#define TSR_DTS_INT     (TSR_DTS_INDEX | TSR_DTYPE_BIT(TSR_I8) | TSR_DTYPE_BIT(TSR_U8))
+#define TSR_DTS_NUMERIC (TSR_DTS_FLOAT | TSR_DTS_INT)
+#define TSR_DTS_BOOL    TSR_DTYPE_BIT(TSR_BOOL)
+#define TSR_DTS_ALL     (TSR_DTS_NUMERIC | TSR_DTS_BOOL)
+
+/* The dtypes node input `index` of op may have, and the first input of its group (inputs of one
+ * TSR_DTYPES row share one dtype): *first = index when it has a group of its own. An op without
+ * TSR_DTYPES rows: float32 only. A TSR_CONST_INPUT input: its table dtype. Pure. */
+tsr_dtype_set tsr_op_input_dtypes(tsr_op op, int index, int *first);
 
 /* How an attribute is stored in struct tsr_op_attrs (see the row kinds of op_table.inc). */
 typedef enum {
@@ -98,7 +116,9 @@ typedef enum {
     TSR_AK_LIST,    /* int64_t[len] field, at most len values; count in the int at count_offset */
     TSR_AK_ENUM,    /* int field: index of the string in choices ("A|B|C") */
     TSR_AK_REQUIRE, /* no field: the INT must equal (int64_t)dflt */
-    TSR_AK_IGNORED  /* no field: accepted, no effect */
+    TSR_AK_IGNORED, /* no field: accepted, no effect */
+    TSR_AK_SCALAR   /* TENSOR of one element: fill_dtype (the offset; dflt TSR_F32), fill_f64,
+                       fill_i64 */
 } tsr_attr_kind;
 
 /* One ONNX attribute of one op (TSR_ATTR* rows). */
@@ -144,6 +164,9 @@ int tsr_attr_store_ints(const struct tsr_attr_spec *spec, struct tsr_op_attrs *a
                         const int64_t *v, size_t n);
 int tsr_attr_store_string(const struct tsr_attr_spec *spec, struct tsr_op_attrs *attrs,
                           const char *v);
+/* A one-element tensor of `dtype` at `data` (TSR_AK_SCALAR). 0, or -1 for another kind. */
+int tsr_attr_store_scalar(const struct tsr_attr_spec *spec, struct tsr_op_attrs *attrs,
+                          tsr_dtype dtype, const void *data);
 
 /* The attribute spec that ONNX input `index` of op carries (TSR_ATTR_INPUT), or NULL. */
 const struct tsr_attr_spec *tsr_op_attr_input(tsr_op op, int index);

@@ -9,11 +9,19 @@ tsr_status tsr_pass_fold(tsr_graph *g, int *n_folded) {
     for (int i = 0; i < g->n_nodes; i++) {
         struct tsr_node *n = &g->nodes[i];
         if (n->dead) continue;
+        /* Shape and Size read only their input's desc (known dims): constants too. */
         int all_const = 1;
         for (int k = 0; k < n->n_inputs; k++)
             if (!g->values[n->inputs[k]].data) all_const = 0;
+        if (n->op == TSR_OP_SHAPE || n->op == TSR_OP_SIZE) all_const = 1;
         if (!all_const) continue;
         struct tsr_value_info *ov = &g->values[n->output];
+        if (ov->data) { /* evaluated when the node was added (tsr_graph_op) */
+            ov->producer = -1;
+            n->dead = 1;
+            folded++;
+            continue;
+        }
         struct tsr_tensor out;
         tsr_status st = tsr_tensor_alloc(&ov->desc, &out);
         if (st != TSR_OK) return TSR_ERR(g->ctx, TSR_E_NOMEM, "constant folding: out of memory");

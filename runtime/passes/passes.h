@@ -11,10 +11,11 @@
 
 #include "runtime/graph.h"
 
-/* Evaluates every node whose inputs are all constants with the scalar reference and turns its
- * output into a constant; the node becomes dead. Views (Reshape, Flatten, Identity) of constants
- * fold too. Writes the number of folded nodes to *n_folded (may be NULL).
- * Returns TSR_OK, TSR_E_NOMEM. */
+/* Evaluates every node whose inputs are all constants (in any dtype), and every Shape / Size
+ * (they read only their input's known dims), with the scalar reference and turns its output into
+ * a constant; the node becomes dead. Views (Reshape, Flatten, Identity) of constants fold too.
+ * An output the builder already evaluated (tsr_graph_op: small constant results) is kept. Writes
+ * the number of folded nodes to *n_folded (may be NULL). Returns TSR_OK, TSR_E_NOMEM. */
 tsr_status tsr_pass_fold(tsr_graph *g, int *n_folded);
 
 /* Marks dead every node whose output does not reach a graph output. Writes the number of nodes
