@@ -104,7 +104,9 @@ typedef enum {
     TSR_ACT_SIGMOID,
     TSR_ACT_TANH,
     TSR_ACT_LEAKY_RELU,
-    TSR_ACT_CLIP
+    TSR_ACT_CLIP,
+    TSR_ACT_HARD_SIGMOID, /* group "ewops": act_p0 = alpha, act_p1 = beta */
+    TSR_ACT_HARD_SWISH    /* x * HardSigmoid(x) with alpha 1/6, beta 0.5 */
 } tsr_activation;
 const char *tsr_activation_name(tsr_activation act); /* "none", "relu", ... */
 

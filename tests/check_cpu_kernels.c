@@ -742,7 +742,7 @@ START_TEST(test_ew_bias_act_stream) {
     ts_fill_uniform(x, CAP, 93, -3.0f, 3.0f);
     ts_fill_uniform(c, CAP, 94, -1.0f, 1.0f);
     const size_t ns[] = {1, 15, 16, 40, 257};
-    for (int act = TSR_ACT_NONE; act <= TSR_ACT_CLIP; act++)
+    for (int act = TSR_ACT_NONE; act <= TSR_ACT_HARD_SWISH; act++)
         for (int with_c = 0; with_c < 2; with_c++)
             for (size_t off = 0; off < 17; off += 3)
                 for (size_t si = 0; si < sizeof ns / sizeof ns[0]; si++) {

@@ -27,10 +27,21 @@
 #define N_OF(a) (int)(sizeof(a) / sizeof((a)[0]))
 #define D(...)  ((const int64_t[]){__VA_ARGS__})
 
-/* Activation node after v: 0 none, 1 Relu, 2 Sigmoid, 3 Tanh, 4 LeakyRelu(p0), 5 Clip(p0, p1). */
-enum { ACT_NONE, ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_LEAKY, ACT_CLIP, ACT_COUNT };
-static const char *const act_names[ACT_COUNT] = {"",     "relu",      "sigmoid",
-                                                 "tanh", "leakyrelu", "clip"};
+/* Activation node after v: 0 none, 1 Relu, 2 Sigmoid, 3 Tanh, 4 LeakyRelu(p0), 5 Clip(p0, p1),
+ * 6 HardSigmoid(p0, p1), 7 HardSwish. */
+enum {
+    ACT_NONE,
+    ACT_RELU,
+    ACT_SIGMOID,
+    ACT_TANH,
+    ACT_LEAKY,
+    ACT_CLIP,
+    ACT_HSIGMOID,
+    ACT_HSWISH,
+    ACT_COUNT
+};
+static const char *const act_names[ACT_COUNT] = {"",          "relu", "sigmoid",     "tanh",
+                                                 "leakyrelu", "clip", "hardsigmoid", "hardswish"};
 
 static tsr_value act_node(struct kh_builder *b, int act, float p0, float p1, tsr_value v) {
     struct tsr_op_attrs a = tsr_op_attrs_default();
@@ -48,6 +59,12 @@ static tsr_value act_node(struct kh_builder *b, int act, float p0, float p1, tsr
         a.clip_min = p0;
         a.clip_max = p1;
         return kh_op(b, TSR_OP_CLIP, &a, 1, &v);
+    case ACT_HSIGMOID:
+        a.hardsigmoid_alpha = p0;
+        a.hardsigmoid_beta = p1;
+        return kh_op(b, TSR_OP_HARDSIGMOID, &a, 1, &v);
+    case ACT_HSWISH:
+        return kh_op1(b, TSR_OP_HARDSWISH, v);
     default:
         return v;
     }
@@ -360,6 +377,9 @@ static const struct conv conv_rows[] = {
     {2, 5, 6, 7, 5, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 5, 1, 1, ACT_CLIP, -0.5f, 1.0f},
     {2, 5, 4, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, ACT_NONE, 0, 0},
     {1, 6, 5, 5, 3, 2, 3, 1, 1, 0, 1, 1, 0, 1, 2, 3, 1, 0, ACT_SIGMOID, 0, 0},
+    /* MobileNetV3's epilogues: depthwise 3x3 + bias + HardSwish, 1x1 + bias + HardSigmoid */
+    {2, 8, 17, 19, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, 1, 0, ACT_HSWISH, 0, 0},
+    {2, 16, 1, 1, 8, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, ACT_HSIGMOID, 0.2f, 0.5f},
 };
 
 static void build_conv(struct kh_builder *b) {

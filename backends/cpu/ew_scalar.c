@@ -349,6 +349,12 @@ static void bias_act(size_t n, float beta, const float *c, float *y, tsr_activat
     case TSR_ACT_CLIP:
         clip_u(n, y, y, p0, p1);
         break;
+    case TSR_ACT_HARD_SIGMOID:
+        hard_sigmoid_u(n, y, y, p0, p1);
+        break;
+    case TSR_ACT_HARD_SWISH:
+        hard_swish_u(n, y, y, p0, p1);
+        break;
     case TSR_ACT_NONE:
         break;
     }

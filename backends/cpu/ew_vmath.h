@@ -600,6 +600,8 @@ TSR_V_BIAS_ACT(sigmoid)
 TSR_V_BIAS_ACT(tanh)
 TSR_V_BIAS_ACT(leaky_relu)
 TSR_V_BIAS_ACT(clip)
+TSR_V_BIAS_ACT(hard_sigmoid)
+TSR_V_BIAS_ACT(hard_swish)
 
 /* See struct tsr_cpu_ew_kernels.bias_act_stream: plain stores up to y's first 64-byte boundary,
  * streaming stores after it, a masked plain store for the tail. */
@@ -635,6 +637,8 @@ TSR_V_BIAS_ACT_STREAM(sigmoid)
 TSR_V_BIAS_ACT_STREAM(tanh)
 TSR_V_BIAS_ACT_STREAM(leaky_relu)
 TSR_V_BIAS_ACT_STREAM(clip)
+TSR_V_BIAS_ACT_STREAM(hard_sigmoid)
+TSR_V_BIAS_ACT_STREAM(hard_swish)
 
 static void bias_act_stream(size_t n, float beta, const float *c, const float *x, float *y,
                             tsr_activation act, float p0, float p1) {
@@ -653,6 +657,12 @@ static void bias_act_stream(size_t n, float beta, const float *c, const float *x
         return;
     case TSR_ACT_CLIP:
         bias_act_stream_clip(n, beta, c, x, y, p0, p1);
+        return;
+    case TSR_ACT_HARD_SIGMOID:
+        bias_act_stream_hard_sigmoid(n, beta, c, x, y, p0, p1);
+        return;
+    case TSR_ACT_HARD_SWISH:
+        bias_act_stream_hard_swish(n, beta, c, x, y, p0, p1);
         return;
     case TSR_ACT_NONE:
         break;
@@ -677,6 +687,12 @@ static void bias_act(size_t n, float beta, const float *c, float *y, tsr_activat
         return;
     case TSR_ACT_CLIP:
         bias_act_clip(n, beta, c, y, p0, p1);
+        return;
+    case TSR_ACT_HARD_SIGMOID:
+        bias_act_hard_sigmoid(n, beta, c, y, p0, p1);
+        return;
+    case TSR_ACT_HARD_SWISH:
+        bias_act_hard_swish(n, beta, c, y, p0, p1);
         return;
     case TSR_ACT_NONE:
         break;
