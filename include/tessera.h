@@ -295,7 +295,41 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(AND)                                                                                         \
     X(OR)                                                                                          \
     X(XOR)                                                                                         \
-    X(WHERE)
+    X(WHERE)                                                                                       \
+    /* issue 9, group "ewops": float32 elementwise */                                              \
+    X(ABS)                                                                                         \
+    X(SIGN)                                                                                        \
+    X(RECIPROCAL)                                                                                  \
+    X(FLOOR)                                                                                       \
+    X(CEIL)                                                                                        \
+    X(ROUND)                                                                                       \
+    X(SOFTPLUS)                                                                                    \
+    X(SOFTSIGN)                                                                                    \
+    X(HARDSIGMOID)                                                                                 \
+    X(HARDSWISH)                                                                                   \
+    X(ELU)                                                                                         \
+    X(SELU)                                                                                        \
+    X(CELU)                                                                                        \
+    X(THRESHOLDEDRELU)                                                                             \
+    X(SHRINK)                                                                                      \
+    X(MISH)                                                                                        \
+    X(SIN)                                                                                         \
+    X(COS)                                                                                         \
+    X(TAN)                                                                                         \
+    X(ASIN)                                                                                        \
+    X(ACOS)                                                                                        \
+    X(ATAN)                                                                                        \
+    X(SINH)                                                                                        \
+    X(COSH)                                                                                        \
+    X(ASINH)                                                                                       \
+    X(ACOSH)                                                                                       \
+    X(ATANH)                                                                                       \
+    X(MIN)                                                                                         \
+    X(MAX)                                                                                         \
+    X(SUM)                                                                                         \
+    X(MEAN)                                                                                        \
+    X(PRELU)                                                                                       \
+    X(MOD)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -355,6 +389,16 @@ struct tsr_op_attrs {
      * (none listed: 1), clamped as ONNX Slice says; n_starts == n_ends */
     int n_starts, n_ends, n_slice_axes, n_steps;
     int64_t starts[TSR_MAX_RANK], ends[TSR_MAX_RANK], slice_axes[TSR_MAX_RANK], steps[TSR_MAX_RANK];
+    /* float32 elementwise activations (ONNX attribute defaults) */
+    float hardsigmoid_alpha; /* HardSigmoid alpha: default 0.2 */
+    float hardsigmoid_beta;  /* HardSigmoid beta: default 0.5 */
+    float elu_alpha;         /* Elu, Celu alpha: default 1 */
+    float selu_alpha;        /* Selu alpha: default 1.67326319217681884765625 */
+    float selu_gamma;        /* Selu gamma: default 1.05070102214813232421875 */
+    float thresholded_alpha; /* ThresholdedRelu alpha: default 1 */
+    float shrink_bias;       /* Shrink bias: default 0 */
+    float shrink_lambd;      /* Shrink lambd: default 0.5 */
+    int mod_fmod;            /* Mod fmod: default 0 (integer mod; float inputs need 1) */
 };
 
 /* Conv / pool auto_pad (ONNX). */

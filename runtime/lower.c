@@ -370,6 +370,7 @@ tsr_status tsr_lower_gemm(struct tsr_lower_state *s, int ni) {
 
 struct region {
     int n_nodes;
+    int n_instrs; /* instructions of its nodes (node_instrs) */
     int nodes[TSR_EW_MAX_INSTRS];
     int n_inputs;
     int inputs[TSR_EW_MAX_INPUTS]; /* value ids */
@@ -377,10 +378,19 @@ struct region {
     int pending; /* waiting for its output's consumer to join */
 };
 
+/* Instructions node n becomes in a region: 1, or for a variadic op (TSR_EW_VARIADIC) n - 1
+ * folds of its n inputs (a COPY for one input) plus its finishing instruction. */
+static int node_instrs(const struct tsr_node *n) {
+    const struct tsr_op_def *d = tsr_op_def(n->op);
+    if (!d || !d->has_variadic) return 1;
+    return (n->n_inputs > 1 ? n->n_inputs - 1 : 1) + (d->ew_finish != TSR_EW_COPY);
+}
+
 /* Can node ni join the region that produced value v (its operand)? */
 static int can_extend(struct tsr_lower_state *s, const struct region *r, int ni) {
     struct tsr_node *n = &s->g->nodes[ni];
-    if (r->n_nodes >= TSR_EW_MAX_INSTRS) return 0;
+    if (r->n_nodes >= TSR_EW_MAX_INSTRS || r->n_instrs + node_instrs(n) > TSR_EW_MAX_INSTRS)
+        return 0;
     int v = r->out_value;
     if (s->n_uses[v] != 1 || s->is_output[v] || s->consumer[v] != ni) return 0;
     if (!tsr_desc_equal(&s->g->values[v].desc, &s->g->values[n->output].desc)) return 0;
@@ -466,11 +476,22 @@ static tsr_status emit_region(struct tsr_lower_state *s, struct region *r) {
     int busy[TSR_EW_MAX_REGS] = {0};
     int n_regs = 0;
     size_t name_len = (size_t)snprintf(k->name, sizeof k->name, "ew");
+    int n_instrs = 0;
     for (int i = 0; i < r->n_nodes; i++) {
         struct tsr_node *n = &g->nodes[r->nodes[i]];
-        struct tsr_ew_instr *in = &ew->instrs[i];
-        in->op = (uint8_t)tsr_op_ew(n->op, &n->attrs, &in->p0, &in->p1);
-        int16_t opnd[2] = {0, 0};
+        const struct tsr_op_def *def = tsr_op_def(n->op);
+        float p0, p1;
+        const tsr_ew_op op = tsr_op_ew(n->op, &n->attrs, &p0, &p1);
+        int16_t opnd[TSR_EW_MAX_INPUTS] = {0};
+        if (n->n_inputs > TSR_EW_MAX_INPUTS || n_instrs + node_instrs(n) > TSR_EW_MAX_INSTRS)
+            return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
+                           "node '%s' (%s): %d inputs / %d instructions exceed an elementwise "
+                           "region's %d / %d",
+                           n->name, tsr_op_name(n->op), n->n_inputs, n_instrs + node_instrs(n),
+                           TSR_EW_MAX_INPUTS, TSR_EW_MAX_INSTRS);
+        /* a register read by the node's first instruction is free for its result; one read
+         * later (a variadic op's third input onwards) only after the node's last instruction */
+        int late_free[TSR_EW_MAX_INPUTS], n_late = 0;
         for (int q = 0; q < n->n_inputs; q++) {
             int v = n->inputs[q];
             int from = -1;
@@ -478,7 +499,10 @@ static tsr_status emit_region(struct tsr_lower_state *s, struct region *r) {
                 if (g->nodes[r->nodes[j]].output == v) from = j;
             if (from >= 0) {
                 opnd[q] = (int16_t)reg_of_node[from];
-                busy[reg_of_node[from]] = 0;
+                if (q < 2)
+                    busy[reg_of_node[from]] = 0;
+                else
+                    late_free[n_late++] = reg_of_node[from];
             } else {
                 int idx = -1;
                 for (int j = 0; j < r->n_inputs; j++)
@@ -486,16 +510,41 @@ static tsr_status emit_region(struct tsr_lower_state *s, struct region *r) {
                 opnd[q] = (int16_t)(-idx - 1);
             }
         }
-        in->a = opnd[0];
-        in->b = opnd[1];
         int d = 0;
         while (d < TSR_EW_MAX_REGS && busy[d])
             d++;
         if (d == TSR_EW_MAX_REGS) return TSR_ERR(s->ctx, TSR_E_INTERNAL, "region: registers");
         busy[d] = 1;
         reg_of_node[i] = d;
-        in->dst = (uint8_t)d;
         if (d + 1 > n_regs) n_regs = d + 1;
+        if (def && def->has_variadic) {
+            /* fold: d = op(in0, in1), d = op(d, in2), ...; one input: d = in0 */
+            if (n->n_inputs == 1)
+                ew->instrs[n_instrs++] = (struct tsr_ew_instr){
+                    .op = TSR_EW_COPY, .dst = (uint8_t)d, .a = opnd[0], .b = 0};
+            for (int q = 1; q < n->n_inputs; q++)
+                ew->instrs[n_instrs++] = (struct tsr_ew_instr){.op = (uint8_t)op,
+                                                               .dst = (uint8_t)d,
+                                                               .a = q == 1 ? opnd[0] : (int16_t)d,
+                                                               .b = opnd[q],
+                                                               .p0 = p0,
+                                                               .p1 = p1};
+            if (def->ew_finish != TSR_EW_COPY)
+                ew->instrs[n_instrs++] = (struct tsr_ew_instr){.op = (uint8_t)def->ew_finish,
+                                                               .dst = (uint8_t)d,
+                                                               .a = (int16_t)d,
+                                                               .b = 0,
+                                                               .p0 = (float)n->n_inputs};
+        } else {
+            ew->instrs[n_instrs++] = (struct tsr_ew_instr){.op = (uint8_t)op,
+                                                           .dst = (uint8_t)d,
+                                                           .a = opnd[0],
+                                                           .b = opnd[1],
+                                                           .p0 = p0,
+                                                           .p1 = p1};
+        }
+        for (int q = 0; q < n_late; q++)
+            busy[late_free[q]] = 0;
         if (kernel_add_node(k, n)) return LOWER_OOM();
         if (name_len < sizeof k->name)
             name_len += (size_t)snprintf(k->name + name_len, sizeof k->name - name_len, "_%s",
@@ -503,7 +552,7 @@ static tsr_status emit_region(struct tsr_lower_state *s, struct region *r) {
     }
     for (char *c = k->name; *c; c++)
         if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
-    ew->n_instrs = r->n_nodes;
+    ew->n_instrs = n_instrs;
     ew->n_regs = n_regs;
     const struct tsr_tensor_desc *in_descs[TSR_EW_MAX_INPUTS];
     for (int j = 0; j < r->n_inputs; j++)
@@ -526,7 +575,7 @@ static tsr_status emit_region(struct tsr_lower_state *s, struct region *r) {
     }
     k->output = y;
     s->ready[root_of(s, r->out_value)] = 1;
-    k->flops = n_out * (uint64_t)r->n_nodes;
+    k->flops = n_out * (uint64_t)n_instrs;
     return TSR_OK;
 }
 
@@ -914,6 +963,7 @@ tsr_status tsr_lower_elementwise(struct tsr_lower_state *s, int i) {
         if (!found) r->inputs[r->n_inputs++] = v;
     }
     r->nodes[r->n_nodes++] = i;
+    r->n_instrs += node_instrs(n);
     if (r->n_nodes > 1) region_of_value[r->out_value] = -1;
     r->out_value = n->output;
     region_of_value[n->output] = joined;

@@ -62,6 +62,10 @@ const char *tsr_activation_name(tsr_activation act) {
         return "leakyrelu";
     case TSR_ACT_CLIP:
         return "clip";
+    case TSR_ACT_HARD_SIGMOID:
+        return "hardsigmoid";
+    case TSR_ACT_HARD_SWISH:
+        return "hardswish";
     }
     return "?";
 }

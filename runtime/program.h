@@ -22,7 +22,13 @@
 /* Elementwise operations of fused regions. X(name, arity, OpenCL C expression over a, b and the
  * instruction's immediates p0, p1). Semantics: the ONNX operator of the same name on f32;
  * COPY is y = a; LEAKY_RELU uses p0 = alpha; CLIP uses p0 = min, p1 = max; GELU is the exact
- * (erf) form, GELU_TANH the tanh approximation (ONNX Gelu approximate="tanh"). */
+ * (erf) form, GELU_TANH the tanh approximation (ONNX Gelu approximate="tanh").
+ * Group "ewops": HARD_SIGMOID p0 = alpha, p1 = beta (NaN propagates); HARD_SWISH alpha 1/6, beta
+ * 0.5; ELU, CELU p0 = alpha; SELU p0 = alpha, p1 = gamma; THRESHOLDED_RELU p0 = alpha; SHRINK
+ * p0 = bias, p1 = lambd; ROUND half to even; SOFTPLUS max(a, 0) + log1p(exp(-|a|)) (no overflow);
+ * MIN / MAX propagate NaN (numpy minimum / maximum, ONNX Runtime); DIV_IMM is a / p0 (Mean's
+ * division by the input count); PRELU a >= 0 ? a : a * b (b the slope); MOD C fmod (ONNX Mod
+ * fmod=1). */
 #define TSR_EW_OP_LIST(X)                                                                          \
     X(ADD, 2, "(a + b)")                                                                           \
     X(SUB, 2, "(a - b)")                                                                           \
@@ -42,7 +48,40 @@
     X(LEAKY_RELU, 1, "(a >= 0.0f ? a : p0 * a)")                                                   \
     X(CLIP, 1, "fmin(fmax(a, p0), p1)")                                                            \
     X(POW, 2, "pow(a, b)")                                                                         \
-    X(NEG, 1, "(-a)")
+    X(NEG, 1, "(-a)")                                                                              \
+    /* float32 elementwise operators (group "ewops") */                                            \
+    X(ABS, 1, "fabs(a)")                                                                           \
+    X(SIGN, 1, "(a > 0.0f ? 1.0f : (a < 0.0f ? -1.0f : a))")                                       \
+    X(RECIPROCAL, 1, "(1.0f / a)")                                                                 \
+    X(FLOOR, 1, "floor(a)")                                                                        \
+    X(CEIL, 1, "ceil(a)")                                                                          \
+    X(ROUND, 1, "rint(a)")                                                                         \
+    X(SOFTPLUS, 1, "(fmax(a, 0.0f) + log1p(exp(-fabs(a))))")                                       \
+    X(SOFTSIGN, 1, "(a / (1.0f + fabs(a)))")                                                       \
+    X(HARD_SIGMOID, 1, "(isnan(a) ? a : fmin(fmax(p0 * a + p1, 0.0f), 1.0f))")                     \
+    X(HARD_SWISH, 1, "(isnan(a) ? a : a * fmin(fmax(a * 0x1.555556p-3f + 0.5f, 0.0f), 1.0f))")     \
+    X(ELU, 1, "(a < 0.0f ? p0 * expm1(a) : a)")                                                    \
+    X(SELU, 1, "(a > 0.0f ? p1 * a : p1 * p0 * expm1(a))")                                         \
+    X(CELU, 1, "(a > 0.0f ? a : p0 * expm1(a / p0))")                                              \
+    X(THRESHOLDED_RELU, 1, "(a > p0 ? a : 0.0f)")                                                  \
+    X(SHRINK, 1, "(a < -p1 ? a + p0 : (a > p1 ? a - p0 : 0.0f))")                                  \
+    X(MISH, 1, "(a * tanh(fmax(a, 0.0f) + log1p(exp(-fabs(a)))))")                                 \
+    X(SIN, 1, "sin(a)")                                                                            \
+    X(COS, 1, "cos(a)")                                                                            \
+    X(TAN, 1, "tan(a)")                                                                            \
+    X(ASIN, 1, "asin(a)")                                                                          \
+    X(ACOS, 1, "acos(a)")                                                                          \
+    X(ATAN, 1, "atan(a)")                                                                          \
+    X(SINH, 1, "sinh(a)")                                                                          \
+    X(COSH, 1, "cosh(a)")                                                                          \
+    X(ASINH, 1, "asinh(a)")                                                                        \
+    X(ACOSH, 1, "acosh(a)")                                                                        \
+    X(ATANH, 1, "atanh(a)")                                                                        \
+    X(MIN, 2, "((a <= b || isnan(a)) ? a : b)")                                                    \
+    X(MAX, 2, "((a >= b || isnan(a)) ? a : b)")                                                    \
+    X(DIV_IMM, 1, "(a / p0)")                                                                      \
+    X(PRELU, 2, "(a >= 0.0f ? a : a * b)")                                                         \
+    X(MOD, 2, "fmod(a, b)")
 
 typedef enum {
 #define TSR_X_EW(name, arity, expr) TSR_EW_##name,
@@ -65,7 +104,9 @@ typedef enum {
     TSR_ACT_SIGMOID,
     TSR_ACT_TANH,
     TSR_ACT_LEAKY_RELU,
-    TSR_ACT_CLIP
+    TSR_ACT_CLIP,
+    TSR_ACT_HARD_SIGMOID, /* group "ewops": act_p0 = alpha, act_p1 = beta */
+    TSR_ACT_HARD_SWISH    /* x * HardSigmoid(x) with alpha 1/6, beta 0.5 */
 } tsr_activation;
 const char *tsr_activation_name(tsr_activation act); /* "none", "relu", ... */
 

@@ -205,6 +205,86 @@ tsr_status tsr_ref_neg(tsr_context *ctx, const struct tsr_node *node,
     return ref_unary_d(node, in, out, neg_d, neg_i);
 }
 
+/* ---- float32 elementwise operators (group "ewops"): the ONNX formulas in double ----------- */
+static double clamp01(double t) { /* NaN propagates */
+    return t < 0.0 ? 0.0 : (t > 1.0 ? 1.0 : t);
+}
+/* softplus = log(1 + exp(d)), written without overflow */
+static double softplus(double d) {
+    return isnan(d) ? d : fmax(d, 0.0) + log1p(exp(-fabs(d)));
+}
+REF_UNARY(abs, fabsf(x))
+REF_UNARY(sign, x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x))
+REF_UNARY(reciprocal, 1.0f / x)
+REF_UNARY(floor, floorf(x))
+REF_UNARY(ceil, ceilf(x))
+REF_UNARY(round, (float)nearbyint(d)) /* ties to even (the default rounding mode) */
+REF_UNARY(softplus, (float)softplus(d))
+REF_UNARY(softsign, (float)(d / (1.0 + fabs(d))))
+REF_UNARY(hard_sigmoid, (float)clamp01(at->hardsigmoid_alpha *d + at->hardsigmoid_beta))
+REF_UNARY(hard_swish, (float)(d *clamp01(d / 6.0 + 0.5)))
+REF_UNARY(elu, x < 0.0f ? (float)(at->elu_alpha * (exp(d) - 1.0)) : x)
+REF_UNARY(selu, x > 0.0f ? (float)(at->selu_gamma * d)
+                         : (float)(at->selu_gamma * (at->selu_alpha * exp(d) - at->selu_alpha)))
+REF_UNARY(celu, isnan(x) ? x
+                         : (float)(fmax(0.0, d) +
+                                   fmin(0.0, at->elu_alpha *(exp(d / at->elu_alpha) - 1.0))))
+REF_UNARY(thresholded_relu, x > at->thresholded_alpha ? x : 0.0f)
+REF_UNARY(shrink, x < -at->shrink_lambd ? x + at->shrink_bias
+                                        : (x > at->shrink_lambd ? x - at->shrink_bias : 0.0f))
+REF_UNARY(mish, (float)(d *tanh(softplus(d))))
+REF_UNARY(sin, (float)sin(d))
+REF_UNARY(cos, (float)cos(d))
+REF_UNARY(tan, (float)tan(d))
+REF_UNARY(asin, (float)asin(d))
+REF_UNARY(acos, (float)acos(d))
+REF_UNARY(atan, (float)atan(d))
+REF_UNARY(sinh, (float)sinh(d))
+REF_UNARY(cosh, (float)cosh(d))
+REF_UNARY(asinh, (float)asinh(d))
+REF_UNARY(acosh, (float)acosh(d))
+REF_UNARY(atanh, (float)atanh(d))
+/* f32: PRelu's slope broadcasts unidirectionally (shape inference checked it) */
+REF_BINARY(prelu, a < 0.0f ? a * b : a)
+REF_BINARY(mod, fmodf(a, b)) /* fmod=1 (fmod=0 is refused by shape inference) */
+
+/* Min / Max / Sum / Mean: the inputs (broadcast) folded left to right in float, as ONNX
+ * Runtime; NaN propagates through Min / Max (numpy minimum / maximum); Mean divides the sum by
+ * the input count. */
+static float ref_min2(float a, float b) {
+    return (a <= b || isnan(a)) ? a : b;
+}
+static float ref_max2(float a, float b) {
+    return (a >= b || isnan(a)) ? a : b;
+}
+static float ref_add2(float a, float b) {
+    return a + b;
+}
+static tsr_status ref_variadic(const struct tsr_node *node, const struct tsr_tensor *const *in,
+                               struct tsr_tensor *out, ref_binary_fn *f, int mean) {
+    const struct tsr_tensor_desc *od = &out->desc;
+    int64_t n = tsr_desc_elements(od), idx[TSR_MAX_RANK];
+    float *y = out->data;
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, od, idx);
+        float acc = ((const float *)in[0]->data)[bcast_offset(&in[0]->desc, idx, od->rank)];
+        for (int k = 1; k < node->n_inputs; k++)
+            acc = f(acc, ((const float *)in[k]->data)[bcast_offset(&in[k]->desc, idx, od->rank)]);
+        y[i] = mean ? acc / (float)node->n_inputs : acc;
+    }
+    return TSR_OK;
+}
+#define REF_VARIADIC(name, f, mean)                                                                \
+    tsr_status tsr_ref_##name(tsr_context *ctx, const struct tsr_node *node,                       \
+                              const struct tsr_tensor *const *in, struct tsr_tensor *out) {        \
+        (void)ctx;                                                                                 \
+        return ref_variadic(node, in, out, f, mean);                                               \
+    }
+REF_VARIADIC(min, ref_min2, 0)
+REF_VARIADIC(max, ref_max2, 0)
+REF_VARIADIC(sum, ref_add2, 0)
+REF_VARIADIC(mean, ref_add2, 1)
+
 /* Conv, MaxPool, AveragePool on NCHW (ONNX semantics; see tsr_window_geometry). */
 tsr_status tsr_ref_window(tsr_context *ctx, const struct tsr_node *node,
                           const struct tsr_tensor *const *in, struct tsr_tensor *out) {

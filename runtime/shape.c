@@ -799,3 +799,46 @@ tsr_status tsr_shape_where(SHAPE_ARGS) {
     out->dtype = in[1]->dtype;
     return TSR_OK;
 }
+
+/* ---- float32 elementwise operators (group "ewops") ------------------------------------------ */
+
+/* Min, Max, Sum, Mean: multidirectional broadcasting of every input. */
+tsr_status tsr_shape_variadic(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    *out = *in[0];
+    for (int i = 1; i < n_in; i++) {
+        struct tsr_tensor_desc o;
+        if (tsr_broadcast_shape(out, in[i], &o))
+            return SHAPE_ERR("node '%s' (%s): input %d %s cannot be broadcast with the shape %s "
+                             "of the inputs before it",
+                             node, tsr_op_name(op), i, tsr_desc_format(in[i], s0, sizeof s0),
+                             tsr_desc_format(out, s1, sizeof s1));
+        *out = o;
+    }
+    return TSR_OK;
+}
+
+/* PRelu: the slope broadcasts unidirectionally to X; the output is X's shape. */
+tsr_status tsr_shape_prelu(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    if (!unidirectional(in[1], in[0]))
+        return SHAPE_ERR("node '%s' (PRelu): slope %s cannot be broadcast to X %s", node,
+                         tsr_desc_format(in[1], s0, sizeof s0),
+                         tsr_desc_format(in[0], s1, sizeof s1));
+    *out = *in[0];
+    return TSR_OK;
+}
+
+/* Mod: broadcasting; float inputs need fmod=1 (ONNX: fmod=0 is integer modulus, not defined for
+ * floating-point types). */
+tsr_status tsr_shape_mod(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    if (!attrs->mod_fmod && (in[0]->dtype == TSR_F32 || in[1]->dtype == TSR_F32))
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (Mod): fmod=0 (integer modulus) on float inputs is invalid "
+                       "(ONNX Mod: floating-point inputs need fmod=1)",
+                       node);
+    return tsr_shape_broadcast(ctx, op, attrs, in, in_data, n_in, node, out);
+}

@@ -46,8 +46,115 @@ static const size_t k_sizes[] = {1, 7, 15, 16, 17, 33, 1000, 4099};
 #define CLIP_LO     -2.5f
 #define CLIP_HI     3.5f
 
+/* Immediates of the group "ewops" ops in these tests (ONNX defaults where they have one). */
+static float imm0(tsr_ew_op op) {
+    switch (op) {
+    case TSR_EW_CLIP:
+        return CLIP_LO;
+    case TSR_EW_HARD_SIGMOID:
+        return 0.2f;
+    case TSR_EW_ELU:
+    case TSR_EW_CELU:
+        return 1.3f;
+    case TSR_EW_SELU:
+        return 1.67326319217681884765625f;
+    case TSR_EW_THRESHOLDED_RELU:
+        return 1.0f;
+    case TSR_EW_SHRINK:
+        return 0.25f; /* bias */
+    case TSR_EW_DIV_IMM:
+        return 3.0f;
+    default:
+        return LEAKY_ALPHA;
+    }
+}
+static float imm1(tsr_ew_op op) {
+    switch (op) {
+    case TSR_EW_HARD_SIGMOID:
+        return 0.5f;
+    case TSR_EW_SELU:
+        return 1.05070102214813232421875f;
+    case TSR_EW_SHRINK:
+        return 0.5f; /* lambd */
+    default:
+        return CLIP_HI;
+    }
+}
+
+static double clamp01(double t) {
+    return t < 0.0 ? 0.0 : (t > 1.0 ? 1.0 : t);
+}
+static double softplus(double a) {
+    return isnan(a) ? a : fmax(a, 0.0) + log1p(exp(-fabs(a)));
+}
+
 static double ref_op_p(tsr_ew_op op, double a, double b, double p0, double p1) {
     switch (op) {
+    /* group "ewops" (float semantics of program.h; NaN propagates unless noted) */
+    case TSR_EW_ABS:
+        return fabs(a);
+    case TSR_EW_SIGN:
+        return a > 0.0 ? 1.0 : (a < 0.0 ? -1.0 : a);
+    case TSR_EW_RECIPROCAL:
+        return 1.0 / a;
+    case TSR_EW_FLOOR:
+        return floor(a);
+    case TSR_EW_CEIL:
+        return ceil(a);
+    case TSR_EW_ROUND:
+        return nearbyint(a);
+    case TSR_EW_SOFTPLUS:
+        return softplus(a);
+    case TSR_EW_SOFTSIGN:
+        return a / (1.0 + fabs(a));
+    case TSR_EW_HARD_SIGMOID:
+        return clamp01(p0 * a + p1);
+    case TSR_EW_HARD_SWISH:
+        return a * clamp01(a / 6.0 + 0.5);
+    case TSR_EW_ELU:
+        return a < 0.0 ? p0 * expm1(a) : a;
+    case TSR_EW_SELU:
+        return a > 0.0 ? p1 * a : p1 * p0 * expm1(a);
+    case TSR_EW_CELU:
+        return a > 0.0 ? a : p0 * expm1(a / p0);
+    case TSR_EW_THRESHOLDED_RELU: /* NaN: 0 */
+        return a > p0 ? a : 0.0;
+    case TSR_EW_SHRINK: /* NaN: 0 */
+        return a < -p1 ? a + p0 : (a > p1 ? a - p0 : 0.0);
+    case TSR_EW_MISH:
+        return a * tanh(softplus(a));
+    case TSR_EW_SIN:
+        return sin(a);
+    case TSR_EW_COS:
+        return cos(a);
+    case TSR_EW_TAN:
+        return tan(a);
+    case TSR_EW_ASIN:
+        return asin(a);
+    case TSR_EW_ACOS:
+        return acos(a);
+    case TSR_EW_ATAN:
+        return atan(a);
+    case TSR_EW_SINH:
+        return sinh(a);
+    case TSR_EW_COSH:
+        return cosh(a);
+    case TSR_EW_ASINH:
+        return asinh(a);
+    case TSR_EW_ACOSH:
+        return acosh(a);
+    case TSR_EW_ATANH:
+        return atanh(a);
+    case TSR_EW_MIN:
+        return (a <= b || isnan(a)) ? a : b;
+    case TSR_EW_MAX:
+        return (a >= b || isnan(a)) ? a : b;
+    case TSR_EW_DIV_IMM:
+        return a / p0;
+    case TSR_EW_PRELU:
+        return a >= 0.0 ? a : a * b;
+    case TSR_EW_MOD:
+        return fmod(a, b);
     case TSR_EW_ADD:
         return a + b;
     case TSR_EW_SUB:
@@ -95,7 +202,7 @@ static double ref_op_p(tsr_ew_op op, double a, double b, double p0, double p1) {
 }
 
 static double ref_op(tsr_ew_op op, double a, double b) {
-    return ref_op_p(op, a, b, op == TSR_EW_CLIP ? CLIP_LO : LEAKY_ALPHA, CLIP_HI);
+    return ref_op_p(op, a, b, imm0(op), imm1(op));
 }
 
 static int op_exact(tsr_ew_op op) {
@@ -110,6 +217,19 @@ static int op_exact(tsr_ew_op op) {
     case TSR_EW_LEAKY_RELU:
     case TSR_EW_CLIP:
     case TSR_EW_NEG:
+    case TSR_EW_ABS:
+    case TSR_EW_SIGN:
+    case TSR_EW_RECIPROCAL:
+    case TSR_EW_FLOOR:
+    case TSR_EW_CEIL:
+    case TSR_EW_ROUND:
+    case TSR_EW_THRESHOLDED_RELU:
+    case TSR_EW_SHRINK:
+    case TSR_EW_MIN:
+    case TSR_EW_MAX:
+    case TSR_EW_DIV_IMM:
+    case TSR_EW_PRELU:
+    case TSR_EW_MOD:
         return 1;
     default:
         return 0;
@@ -120,6 +240,11 @@ static int op_exact(tsr_ew_op op) {
 static double op_tol(tsr_ew_op op, double a, double b, double r) {
     double rel = TOL_REL;
     switch (op) {
+    case TSR_EW_HARD_SIGMOID:
+        /* alpha a + beta rounds twice (half an ulp of a value <= 1 each): absolute */
+        return TOL_REL * fabs(r) + 1.2e-7 + TOL_ABS;
+    case TSR_EW_HARD_SWISH:
+        return TOL_REL * fabs(r) + 1.2e-7 * fabs(a) + TOL_ABS;
     case TSR_EW_GELU:
         /* 1 + erf(z) for negative z: erf's error (~1 ulp of 1) becomes absolute, times 0.5|a| */
         return TOL_REL * fabs(r) + 1.2e-7 * fabs(a) + TOL_ABS;
@@ -224,14 +349,14 @@ START_TEST(test_ew_ops) {
                 snprintf(what, sizeof what, "%s %s n=%zu", tsr_cpu_isa_name(isa),
                          tsr_ew_name((tsr_ew_op)op), n);
                 ck_assert_ptr_nonnull(k->unary[op]);
-                k->unary[op](n, a, y, op == TSR_EW_CLIP ? CLIP_LO : LEAKY_ALPHA, CLIP_HI);
+                k->unary[op](n, a, y, imm0(op), imm1(op));
                 for (size_t i = 0; i < n; i++)
                     ref[i] = ref_op((tsr_ew_op)op, a[i], 0);
                 double w = check_close((tsr_ew_op)op, what, n, y, ref, a, NULL);
                 if (w > worst[op]) worst[op] = w;
                 /* in place */
                 memcpy(y, a, n * sizeof *y);
-                k->unary[op](n, y, y, op == TSR_EW_CLIP ? CLIP_LO : LEAKY_ALPHA, CLIP_HI);
+                k->unary[op](n, y, y, imm0(op), imm1(op));
                 check_close((tsr_ew_op)op, what, n, y, ref, a, NULL);
             } else {
                 ck_assert_ptr_nonnull(k->binary[op]);
@@ -264,6 +389,12 @@ START_TEST(test_ew_ops) {
             "exp %.3g, log %.3g (positive half)\n",
             tsr_cpu_isa_name(isa), worst[TSR_EW_SIGMOID], worst[TSR_EW_TANH], worst[TSR_EW_ERF],
             worst[TSR_EW_EXP], worst[TSR_EW_LOG]);
+    fprintf(stderr,
+            "measured %s: max rel error on [-12, 12]: softplus %.3g, softsign %.3g, elu %.3g, "
+            "selu %.3g, celu %.3g, mish %.3g, hard_swish %.3g\n",
+            tsr_cpu_isa_name(isa), worst[TSR_EW_SOFTPLUS], worst[TSR_EW_SOFTSIGN],
+            worst[TSR_EW_ELU], worst[TSR_EW_SELU], worst[TSR_EW_CELU], worst[TSR_EW_MISH],
+            worst[TSR_EW_HARD_SWISH]);
     free(a);
     free(b);
     free(y);
@@ -321,7 +452,7 @@ static double grid_unary(const struct tsr_cpu_ew_kernels *k, tsr_ew_op op, const
                          size_t n, const float *x) {
     float *y = malloc(n * sizeof *y);
     double *ref = malloc(n * sizeof *ref);
-    k->unary[op](n, x, y, 0.0f, 0.0f);
+    k->unary[op](n, x, y, imm0(op), imm1(op));
     for (size_t i = 0; i < n; i++)
         ref[i] = ref_op(op, x[i], 0);
     double w = check_close(op, what, n, y, ref, x, NULL);
@@ -348,7 +479,7 @@ START_TEST(test_ew_special_new) {
                              TSR_EW_GELU, TSR_EW_GELU_TANH, TSR_EW_LEAKY_RELU, TSR_EW_CLIP};
     for (size_t oi = 0; oi < sizeof ops / sizeof ops[0]; oi++) {
         const tsr_ew_op op = ops[oi];
-        k->unary[op](n, x, y, op == TSR_EW_CLIP ? CLIP_LO : LEAKY_ALPHA, CLIP_HI);
+        k->unary[op](n, x, y, imm0(op), imm1(op));
         for (size_t i = 0; i < n; i++)
             ref[i] = ref_op(op, x[i], 0);
         /* fmax/fmin ignore a NaN operand: CLIP(NaN) = lo (OpenCL expression of program.h) */
@@ -388,6 +519,83 @@ START_TEST(test_ew_special_new) {
             "([-5, 5]), gelu %.3g rel on [-3, 10] / %.3g abs on [-10, 10], gelu_tanh %.3g "
             "([-10, 10])\n",
             tsr_cpu_isa_name(isa), w_log, w_erf, w_gelu, w_gelu_abs, w_gt);
+}
+END_TEST
+
+/* Group "ewops": special values of every new unary op (zeros, ties of Round, tiny and huge
+ * values, +-inf, NaN), dense grids where a formula could cancel (expm1 near 0, softplus and mish
+ * far below 0), and the binary ops (Min / Max NaN propagation, Mod's C fmod cases, PRelu). */
+START_TEST(test_ew_ewops) {
+    if (_i >= n_tiers()) return;
+    const tsr_cpu_isa isa = (tsr_cpu_isa)_i;
+    const struct tsr_cpu_ew_kernels *k = tsr_cpu_ew_table(isa);
+    const float x[] = {
+        0.0f,   -0.0f,   1e-45f,     -1e-40f,     1e-20f,  -1e-7f,   0.25f,      0.5f,      -0.5f,
+        1.5f,   2.5f,    -2.5f,      0.49999997f, 1.0f,    -1.0f,    0.9999999f, 1.00001f,  -0.99f,
+        3.0f,   -3.0f,   8388607.5f, 8388609.0f,  16.0f,   -17.5f,   20.5f,      -40.0f,    88.0f,
+        -88.0f, -100.0f, 1e10f,      -1e10f,      3.4e38f, -3.4e38f, INFINITY,   -INFINITY, NAN};
+    const size_t n = sizeof x / sizeof x[0];
+    float y[64];
+    double ref[64];
+    for (int op = TSR_EW_ABS; op < TSR_EW_COUNT; op++) {
+        if (tsr_ew_arity((tsr_ew_op)op) != 1) continue;
+        k->unary[op](n, x, y, imm0((tsr_ew_op)op), imm1((tsr_ew_op)op));
+        for (size_t i = 0; i < n; i++)
+            ref[i] = ref_op((tsr_ew_op)op, x[i], 0);
+        char what[64];
+        snprintf(what, sizeof what, "%s special %s", tsr_cpu_isa_name(isa),
+                 tsr_ew_name((tsr_ew_op)op));
+        check_close((tsr_ew_op)op, what, n, y, ref, x, NULL);
+    }
+    /* grids */
+    enum { G = 20001 };
+    static float g[G];
+    double w[4];
+    for (int i = 0; i < G; i++) /* expm1's cancellation region and beyond */
+        g[i] = -20.0f * powf(10.0f, -8.0f * (float)i / (G - 1));
+    w[0] = grid_unary(k, TSR_EW_ELU, "elu grid", G, g);
+    w[1] = grid_unary(k, TSR_EW_CELU, "celu grid", G, g);
+    for (int i = 0; i < G; i++)
+        g[i] = -100.0f + 200.0f * (float)i / (G - 1);
+    w[2] = grid_unary(k, TSR_EW_SOFTPLUS, "softplus grid", G, g);
+    w[3] = grid_unary(k, TSR_EW_MISH, "mish grid", G, g);
+    fprintf(stderr,
+            "measured %s: max rel error elu %.3g, celu %.3g ([-20, -2e-7]), softplus %.3g, mish "
+            "%.3g ([-100, 100])\n",
+            tsr_cpu_isa_name(isa), w[0], w[1], w[2], w[3]);
+    /* binary: every pair of special values, vv / vs / sv */
+    const float v[] = {0.0f,   -0.0f, 1.0f,     -1.0f,     2.5f, -7.25f,
+                       1e-30f, 3e38f, INFINITY, -INFINITY, NAN};
+    enum { V = sizeof v / sizeof v[0] };
+    float a[V * V], b[V * V], yb[V * V];
+    double rb[V * V];
+    for (int i = 0; i < V; i++)
+        for (int j = 0; j < V; j++) {
+            a[i * V + j] = v[i];
+            b[i * V + j] = v[j];
+        }
+    const tsr_ew_op bops[] = {TSR_EW_MIN, TSR_EW_MAX, TSR_EW_PRELU, TSR_EW_MOD};
+    for (size_t oi = 0; oi < sizeof bops / sizeof bops[0]; oi++) {
+        const tsr_ew_op op = bops[oi];
+        char what[64];
+        snprintf(what, sizeof what, "%s special %s vv", tsr_cpu_isa_name(isa), tsr_ew_name(op));
+        k->binary[op](V * V, a, b, yb);
+        for (int i = 0; i < V * V; i++)
+            rb[i] = ref_op(op, a[i], b[i]);
+        check_close(op, what, V * V, yb, rb, a, b);
+        for (int j = 0; j < V; j++) {
+            snprintf(what, sizeof what, "%s special %s vs/sv", tsr_cpu_isa_name(isa),
+                     tsr_ew_name(op));
+            k->binary_vs[op](V, v, &v[j], yb);
+            for (int i = 0; i < V; i++)
+                rb[i] = ref_op(op, v[i], v[j]);
+            check_close2(op, what, V, yb, rb, v, NULL, 0.0f, v[j]);
+            k->binary_sv[op](V, &v[j], v, yb);
+            for (int i = 0; i < V; i++)
+                rb[i] = ref_op(op, v[j], v[i]);
+            check_close2(op, what, V, yb, rb, NULL, v, v[j], 0.0f);
+        }
+    }
 }
 END_TEST
 
@@ -534,7 +742,7 @@ START_TEST(test_ew_bias_act_stream) {
     ts_fill_uniform(x, CAP, 93, -3.0f, 3.0f);
     ts_fill_uniform(c, CAP, 94, -1.0f, 1.0f);
     const size_t ns[] = {1, 15, 16, 40, 257};
-    for (int act = TSR_ACT_NONE; act <= TSR_ACT_CLIP; act++)
+    for (int act = TSR_ACT_NONE; act <= TSR_ACT_HARD_SWISH; act++)
         for (int with_c = 0; with_c < 2; with_c++)
             for (size_t off = 0; off < 17; off += 3)
                 for (size_t si = 0; si < sizeof ns / sizeof ns[0]; si++) {
@@ -1363,6 +1571,7 @@ static Suite *cpu_kernels_suite(void) {
     tcase_add_loop_test(tc, test_ew_special, 0, 3);
     tcase_add_loop_test(tc, test_ew_special_new, 0, 3);
     tcase_add_loop_test(tc, test_ew_pow, 0, 3);
+    tcase_add_loop_test(tc, test_ew_ewops, 0, 3);
     tcase_add_loop_test(tc, test_ew_axpy_softmax_row, 0, 3);
     tcase_add_loop_test(tc, test_ew_stream_copy, 0, 3);
     tcase_add_loop_test(tc, test_ew_bias_act_stream, 0, 3);

@@ -27,10 +27,21 @@
 #define N_OF(a) (int)(sizeof(a) / sizeof((a)[0]))
 #define D(...)  ((const int64_t[]){__VA_ARGS__})
 
-/* Activation node after v: 0 none, 1 Relu, 2 Sigmoid, 3 Tanh, 4 LeakyRelu(p0), 5 Clip(p0, p1). */
-enum { ACT_NONE, ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_LEAKY, ACT_CLIP, ACT_COUNT };
-static const char *const act_names[ACT_COUNT] = {"",     "relu",      "sigmoid",
-                                                 "tanh", "leakyrelu", "clip"};
+/* Activation node after v: 0 none, 1 Relu, 2 Sigmoid, 3 Tanh, 4 LeakyRelu(p0), 5 Clip(p0, p1),
+ * 6 HardSigmoid(p0, p1), 7 HardSwish. */
+enum {
+    ACT_NONE,
+    ACT_RELU,
+    ACT_SIGMOID,
+    ACT_TANH,
+    ACT_LEAKY,
+    ACT_CLIP,
+    ACT_HSIGMOID,
+    ACT_HSWISH,
+    ACT_COUNT
+};
+static const char *const act_names[ACT_COUNT] = {"",          "relu", "sigmoid",     "tanh",
+                                                 "leakyrelu", "clip", "hardsigmoid", "hardswish"};
 
 static tsr_value act_node(struct kh_builder *b, int act, float p0, float p1, tsr_value v) {
     struct tsr_op_attrs a = tsr_op_attrs_default();
@@ -48,6 +59,12 @@ static tsr_value act_node(struct kh_builder *b, int act, float p0, float p1, tsr
         a.clip_min = p0;
         a.clip_max = p1;
         return kh_op(b, TSR_OP_CLIP, &a, 1, &v);
+    case ACT_HSIGMOID:
+        a.hardsigmoid_alpha = p0;
+        a.hardsigmoid_beta = p1;
+        return kh_op(b, TSR_OP_HARDSIGMOID, &a, 1, &v);
+    case ACT_HSWISH:
+        return kh_op1(b, TSR_OP_HARDSWISH, v);
     default:
         return v;
     }
@@ -360,6 +377,9 @@ static const struct conv conv_rows[] = {
     {2, 5, 6, 7, 5, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 5, 1, 1, ACT_CLIP, -0.5f, 1.0f},
     {2, 5, 4, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, ACT_NONE, 0, 0},
     {1, 6, 5, 5, 3, 2, 3, 1, 1, 0, 1, 1, 0, 1, 2, 3, 1, 0, ACT_SIGMOID, 0, 0},
+    /* MobileNetV3's epilogues: depthwise 3x3 + bias + HardSwish, 1x1 + bias + HardSigmoid */
+    {2, 8, 17, 19, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, 1, 0, ACT_HSWISH, 0, 0},
+    {2, 16, 1, 1, 8, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, ACT_HSIGMOID, 0.2f, 0.5f},
 };
 
 static void build_conv(struct kh_builder *b) {
@@ -593,6 +613,167 @@ static void build_layernorm_decomposed(struct kh_builder *b) {
     kh_output(b, kh_op2(b, TSR_OP_ADD, y, kh_const(b, 1, D(48), -1, 1)));
 }
 
+/* ---- float32 elementwise operators (group "ewops") ---------------------------------------- */
+
+/* Special values, cycled: zeros, Round's ties, the ends of the float range, +-inf, NaN. */
+static const float ewops_specials[] = {0.0f,   -0.0f, 0.5f,     -0.5f,     1.5f,    2.5f,
+                                       -2.5f,  1.0f,  -1.0f,    3.0f,      -3.0f,   1e-40f,
+                                       -1e-7f, 30.0f, -30.0f,   100.0f,    -100.0f, 1e30f,
+                                       -1e30f, 3e38f, INFINITY, -INFINITY, NAN};
+#define N_SPECIALS N_OF(ewops_specials)
+static void gen_specials(float *x, size_t n, uint64_t seed) {
+    (void)seed;
+    for (size_t i = 0; i < n; i++)
+        x[i] = ewops_specials[i % N_SPECIALS];
+}
+/* With gen_specials over N_SPECIALS^2 elements: every pair of special values. */
+static void gen_specials_outer(float *x, size_t n, uint64_t seed) {
+    (void)seed;
+    for (size_t i = 0; i < n; i++)
+        x[i] = ewops_specials[(i / N_SPECIALS) % N_SPECIALS];
+}
+
+struct ewu {
+    tsr_op op;
+    float lo, hi;
+    const struct tsr_op_attrs *attrs; /* NULL: the ONNX defaults */
+};
+
+/* y = op(x) over [4099] and [3, 17] in [lo, hi), and [2 x 23] special values. */
+static void build_ewops_unary(struct kh_builder *b) {
+    const struct ewu *e = b->arg;
+    tsr_value x = b->variant == 0   ? kh_input(b, 1, D(4099), e->lo, e->hi)
+                  : b->variant == 1 ? kh_input(b, 2, D(3, 17), e->lo, e->hi)
+                                    : kh_input_gen(b, 1, D(2 * N_SPECIALS), gen_specials);
+    kh_output(b, kh_op(b, e->op, e->attrs, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "ew_");
+}
+
+static const struct tsr_op_attrs *ewops_attrs(int which) {
+    static struct tsr_op_attrs a[4];
+    static int init;
+    if (!init) {
+        for (int i = 0; i < 4; i++)
+            a[i] = tsr_op_attrs_default();
+        a[0].hardsigmoid_alpha = 0.3f, a[0].hardsigmoid_beta = 0.6f;
+        a[1].elu_alpha = 0.5f;
+        a[2].thresholded_alpha = 0.25f;
+        a[3].shrink_bias = 0.75f, a[3].shrink_lambd = 1.5f;
+        a[3].selu_alpha = 2.0f, a[3].selu_gamma = 0.75f;
+        init = 1;
+    }
+    return &a[which];
+}
+
+static const struct ewu ewu_abs = {TSR_OP_ABS, -5, 5, NULL};
+static const struct ewu ewu_sign = {TSR_OP_SIGN, -5, 5, NULL};
+static const struct ewu ewu_reciprocal = {TSR_OP_RECIPROCAL, -5, 5, NULL};
+static const struct ewu ewu_floor = {TSR_OP_FLOOR, -5, 5, NULL};
+static const struct ewu ewu_ceil = {TSR_OP_CEIL, -5, 5, NULL};
+static const struct ewu ewu_round = {TSR_OP_ROUND, -5, 5, NULL};
+static const struct ewu ewu_softplus = {TSR_OP_SOFTPLUS, -20, 20, NULL};
+static const struct ewu ewu_softsign = {TSR_OP_SOFTSIGN, -20, 20, NULL};
+static const struct ewu ewu_hardsigmoid = {TSR_OP_HARDSIGMOID, -4, 4, NULL};
+static const struct ewu ewu_hardswish = {TSR_OP_HARDSWISH, -5, 5, NULL};
+static const struct ewu ewu_elu = {TSR_OP_ELU, -5, 5, NULL};
+static const struct ewu ewu_selu = {TSR_OP_SELU, -5, 5, NULL};
+static const struct ewu ewu_celu = {TSR_OP_CELU, -5, 5, NULL};
+static const struct ewu ewu_thresholded = {TSR_OP_THRESHOLDEDRELU, -3, 3, NULL};
+static const struct ewu ewu_shrink = {TSR_OP_SHRINK, -2, 2, NULL};
+static const struct ewu ewu_mish = {TSR_OP_MISH, -20, 20, NULL};
+static const struct ewu ewu_sin = {TSR_OP_SIN, -10, 10, NULL};
+static const struct ewu ewu_cos = {TSR_OP_COS, -10, 10, NULL};
+static const struct ewu ewu_tan = {TSR_OP_TAN, -10, 10, NULL};
+static const struct ewu ewu_asin = {TSR_OP_ASIN, -1, 1, NULL};
+static const struct ewu ewu_acos = {TSR_OP_ACOS, -1, 1, NULL};
+static const struct ewu ewu_atan = {TSR_OP_ATAN, -10, 10, NULL};
+static const struct ewu ewu_sinh = {TSR_OP_SINH, -10, 10, NULL};
+static const struct ewu ewu_cosh = {TSR_OP_COSH, -10, 10, NULL};
+static const struct ewu ewu_asinh = {TSR_OP_ASINH, -50, 50, NULL};
+static const struct ewu ewu_acosh = {TSR_OP_ACOSH, 1, 50, NULL};
+static const struct ewu ewu_atanh = {TSR_OP_ATANH, -1, 1, NULL};
+
+/* Non-default attributes (set up by build_ewops_attr). */
+static void build_ewops_attr(struct kh_builder *b) {
+    static const tsr_op ops[] = {TSR_OP_HARDSIGMOID,     TSR_OP_ELU,    TSR_OP_CELU,
+                                 TSR_OP_THRESHOLDEDRELU, TSR_OP_SHRINK, TSR_OP_SELU};
+    static const int which[] = {0, 1, 1, 2, 3, 3};
+    static struct ewu e[6];
+    const int v = b->variant / 2;
+    e[v] = (struct ewu){ops[v], -4, 4, ewops_attrs(which[v])};
+    b->arg = &e[v];
+    b->variant %= 2;
+    build_ewops_unary(b);
+    kh_label(b, " %s", tsr_op_name(ops[v]));
+}
+
+/* Min / Max / Sum / Mean over 1 .. 4 broadcast inputs ([3,1,5], [1,4,5], [5], [3,4,5]); Min and
+ * Max also on every pair of special values (NaN propagates). */
+static void build_variadic(struct kh_builder *b) {
+    static const tsr_op ops[] = {TSR_OP_MIN, TSR_OP_MAX, TSR_OP_SUM, TSR_OP_MEAN};
+    const tsr_op op = ops[b->variant / 5];
+    const int k = b->variant % 5;
+    tsr_value in[4];
+    if (k == 4) {
+        in[0] = kh_input_gen(b, 1, D(N_SPECIALS * N_SPECIALS), gen_specials);
+        in[1] = kh_input_gen(b, 1, D(N_SPECIALS * N_SPECIALS), gen_specials_outer);
+        kh_output(b, kh_op(b, op, NULL, 2, in));
+        kh_label(b, " %s specials", tsr_op_name(op));
+        return;
+    }
+    in[0] = kh_input(b, 3, D(3, 1, 5), -2, 2);
+    in[1] = kh_input(b, 3, D(1, 4, 5), -2, 2);
+    in[2] = kh_input(b, 1, D(5), -2, 2);
+    in[3] = kh_input(b, 3, D(3, 4, 5), -2, 2);
+    kh_output(b, kh_op(b, op, NULL, k + 1, in));
+    kh_label(b, " %s of %d", tsr_op_name(op), k + 1);
+    snprintf(b->kernel, sizeof b->kernel, "ew_");
+}
+
+/* Variadic ops inside a longer region: a register operand in the third place, a chain.
+ * y = Min(Abs(Mean(Sum(x2, x3, x0 * x1), x0)), x2, x3). */
+static void build_variadic_chain(struct kh_builder *b) {
+    tsr_value x0 = kh_input(b, 2, D(4, 33), -2, 2), x1 = kh_input(b, 1, D(33), -2, 2);
+    tsr_value x2 = kh_input(b, 2, D(4, 1), -2, 2), x3 = kh_input(b, 2, D(4, 33), -2, 2);
+    tsr_value t = kh_op2(b, TSR_OP_MUL, x0, x1);
+    tsr_value in[3] = {x2, x3, t};
+    tsr_value s = kh_op(b, TSR_OP_SUM, NULL, 3, in);
+    tsr_value m = kh_op2(b, TSR_OP_MEAN, s, x0);
+    tsr_value in2[3] = {kh_op1(b, TSR_OP_ABS, m), x2, x3};
+    kh_output(b, kh_op(b, TSR_OP_MIN, NULL, 3, in2));
+    snprintf(b->kernel, sizeof b->kernel, "ew_mul_sum_mean_abs_min");
+}
+
+/* PRelu: X [2,3,4,5] with slopes [3,1,1] (per channel), [1], [5], [4,5], [2,3,4,5]. */
+static void build_prelu(struct kh_builder *b) {
+    static const int ranks[] = {3, 1, 1, 2, 4};
+    static const int64_t dims[][4] = {{3, 1, 1}, {1}, {5}, {4, 5}, {2, 3, 4, 5}};
+    tsr_value x = kh_input(b, 4, D(2, 3, 4, 5), -2, 2);
+    tsr_value sl = kh_const(b, ranks[b->variant], dims[b->variant], -1, 1);
+    kh_output(b, kh_op2(b, TSR_OP_PRELU, x, sl));
+    kh_label(b, " slope rank %d", ranks[b->variant]);
+}
+
+/* Mod fmod=1: mixed signs, broadcast ([3,1,5] % [4,5]); every pair of special values. */
+static void gen_mod_divisor(float *x, size_t n, uint64_t seed) {
+    ts_fill_uniform(x, n, seed, 0.3f, 3.0f);
+    for (size_t i = 0; i < n; i += 2)
+        x[i] = -x[i];
+}
+static void build_mod(struct kh_builder *b) {
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.mod_fmod = 1;
+    tsr_value in[2];
+    if (b->variant == 0) {
+        in[0] = kh_input(b, 3, D(3, 1, 5), -10, 10);
+        in[1] = kh_input_gen(b, 2, D(4, 5), gen_mod_divisor);
+    } else {
+        in[0] = kh_input_gen(b, 1, D(N_SPECIALS * N_SPECIALS), gen_specials);
+        in[1] = kh_input_gen(b, 1, D(N_SPECIALS * N_SPECIALS), gen_specials_outer);
+    }
+    kh_output(b, kh_op(b, TSR_OP_MOD, &a, 2, in));
+}
+
 /* ---- the table --------------------------------------------------------------------------- */
 
 /* Tolerances (atol, rtol of the measure in kernel_harness.h):
@@ -620,6 +801,42 @@ static const struct kh_case cases[] = {
     {"clip_open_below", build_unary, 2, 0, 0, KH_FUSED, NULL, &ew_clip_open, NULL, 0, 0},
     {"clip_wide", build_unary, 2, 0, 0, KH_FUSED, NULL, &ew_clip_wide, NULL, 0, 0},
     {"pow_negative_base", build_pow, 1, 1e-6, 1e-5, KH_FUSED, "ew_pow", NULL, NULL, 0, 0},
+    /* group "ewops": exact ops bit-identical; hard_sigmoid / hard_swish / softsign round a
+     * few times (hard_swish: |x| times the rounding of x / 6 + 0.5, absolute); transcendental
+     * as above (OpenCL C full profile: <= 4 ulp for these builtins, s7.4) */
+    {"abs", build_ewops_unary, 3, 0, 0, KH_FUSED, NULL, &ewu_abs, NULL, 0, 0},
+    {"sign", build_ewops_unary, 3, 0, 0, KH_FUSED, NULL, &ewu_sign, NULL, 0, 0},
+    {"reciprocal", build_ewops_unary, 3, 0, 0, KH_FUSED, NULL, &ewu_reciprocal, NULL, 0, 0},
+    {"floor", build_ewops_unary, 3, 0, 0, KH_FUSED, NULL, &ewu_floor, NULL, 0, 0},
+    {"ceil", build_ewops_unary, 3, 0, 0, KH_FUSED, NULL, &ewu_ceil, NULL, 0, 0},
+    {"round", build_ewops_unary, 3, 0, 0, KH_FUSED, NULL, &ewu_round, NULL, 0, 0},
+    {"softplus", build_ewops_unary, 3, 1e-7, 2e-6, KH_FUSED, NULL, &ewu_softplus, NULL, 0, 0},
+    {"softsign", build_ewops_unary, 3, 1e-7, 1e-6, KH_FUSED, NULL, &ewu_softsign, NULL, 0, 0},
+    {"hardsigmoid", build_ewops_unary, 3, 2e-7, 1e-6, KH_FUSED, NULL, &ewu_hardsigmoid, NULL, 0, 0},
+    {"hardswish", build_ewops_unary, 3, 1e-6, 1e-6, KH_FUSED, NULL, &ewu_hardswish, NULL, 0, 0},
+    {"elu", build_ewops_unary, 3, 1e-7, 2e-6, KH_FUSED, NULL, &ewu_elu, NULL, 0, 0},
+    {"selu", build_ewops_unary, 3, 1e-7, 2e-6, KH_FUSED, NULL, &ewu_selu, NULL, 0, 0},
+    {"celu", build_ewops_unary, 3, 1e-7, 2e-6, KH_FUSED, NULL, &ewu_celu, NULL, 0, 0},
+    {"thresholdedrelu", build_ewops_unary, 3, 0, 0, KH_FUSED, NULL, &ewu_thresholded, NULL, 0, 0},
+    {"shrink", build_ewops_unary, 3, 0, 0, KH_FUSED, NULL, &ewu_shrink, NULL, 0, 0},
+    {"mish", build_ewops_unary, 3, 1e-7, 2e-6, KH_FUSED, NULL, &ewu_mish, NULL, 0, 0},
+    {"sin", build_ewops_unary, 3, 1e-7, 2e-6, KH_FUSED, NULL, &ewu_sin, NULL, 0, 0},
+    {"cos", build_ewops_unary, 3, 1e-7, 2e-6, KH_FUSED, NULL, &ewu_cos, NULL, 0, 0},
+    {"tan", build_ewops_unary, 3, 1e-7, 2e-6, KH_FUSED, NULL, &ewu_tan, NULL, 0, 0},
+    {"asin", build_ewops_unary, 3, 1e-7, 2e-6, KH_FUSED, NULL, &ewu_asin, NULL, 0, 0},
+    {"acos", build_ewops_unary, 3, 1e-7, 2e-6, KH_FUSED, NULL, &ewu_acos, NULL, 0, 0},
+    {"atan", build_ewops_unary, 3, 1e-7, 2e-6, KH_FUSED, NULL, &ewu_atan, NULL, 0, 0},
+    {"sinh", build_ewops_unary, 3, 1e-7, 2e-6, KH_FUSED, NULL, &ewu_sinh, NULL, 0, 0},
+    {"cosh", build_ewops_unary, 3, 1e-7, 2e-6, KH_FUSED, NULL, &ewu_cosh, NULL, 0, 0},
+    {"asinh", build_ewops_unary, 3, 1e-7, 2e-6, KH_FUSED, NULL, &ewu_asinh, NULL, 0, 0},
+    {"acosh", build_ewops_unary, 3, 1e-7, 2e-6, KH_FUSED, NULL, &ewu_acosh, NULL, 0, 0},
+    {"atanh", build_ewops_unary, 3, 1e-7, 2e-6, KH_FUSED, NULL, &ewu_atanh, NULL, 0, 0},
+    {"ewops_attributes", build_ewops_attr, 12, 2e-7, 2e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    /* Min / Max exact; Sum / Mean fold in float in the reference's order: exact too */
+    {"variadic", build_variadic, 20, 0, 0, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"variadic_chain", build_variadic_chain, 1, 0, 0, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"prelu", build_prelu, 5, 0, 0, KH_FUSED, "ew_prelu", NULL, NULL, 0, 0},
+    {"mod", build_mod, 2, 0, 0, KH_FUSED, "ew_mod", NULL, NULL, 0, 0},
     {"binary_broadcast", build_binary, 1, 0, 0, KH_BOTH, NULL, NULL, NULL, 0, 0},
     {"ew_chain_broadcast", build_ew_chain, 1, 1e-6, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
     {"ew_program", build_ew_program, 1, 1e-6, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},

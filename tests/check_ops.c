@@ -272,12 +272,50 @@ START_TEST(test_views) {
 }
 END_TEST
 
+/* Group "ewops": what is refused, with a message naming the node: Mod fmod=0 on floats (invalid
+ * per the ONNX page), a PRelu slope that does not broadcast to X (unidirectional), Min/Max/Sum/
+ * Mean inputs that do not broadcast, input counts outside 1 .. 8. */
+START_TEST(test_ewops_refused) {
+    tsr_graph *g = new_graph();
+    const int64_t d34[2] = {3, 4}, d4[1] = {4}, d3[1] = {3}, d14[2] = {1, 4}, d24[2] = {2, 4};
+    tsr_value x = gc_input(g, "x", 2, d34), v4 = gc_input(g, "v4", 1, d4);
+    tsr_value v3 = gc_input(g, "v3", 1, d3), r14 = gc_input(g, "r14", 2, d14);
+    tsr_value r24 = gc_input(g, "r24", 2, d24), y;
+    tsr_value in[2] = {x, v4};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_MOD, in, 2, NULL, "mod0", &y), TSR_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "mod0"));
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "fmod"));
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.mod_fmod = 1;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_MOD, in, 2, &a, "mod1", &y), TSR_OK);
+    /* PRelu: slopes [4] and [1,4] broadcast to [3,4]; [3] does not, nor X to a slope */
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_PRELU, in, 2, NULL, "p_ok", &y), TSR_OK);
+    in[1] = r14;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_PRELU, in, 2, NULL, "p_ok2", &y), TSR_OK);
+    in[1] = v3;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_PRELU, in, 2, NULL, "p_bad", &y), TSR_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "p_bad"));
+    tsr_value rin[2] = {r14, x};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_PRELU, rin, 2, NULL, "p_bad2", &y), TSR_E_SHAPE);
+    /* variadic: [3,4], [1,4], [2,4] do not broadcast together (the third input) */
+    tsr_value vin[9] = {x, r14, r24, x, x, x, x, x, x};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_SUM, vin, 2, NULL, "sum_ok", &y), TSR_OK);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_MAX, vin, 3, NULL, "max_bad", &y), TSR_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "max_bad"));
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_MEAN, vin + 3, 6, NULL, "mean6", &y), TSR_OK);
+    ck_assert_int_ne(tsr_graph_op(g, TSR_OP_MIN, vin, 9, NULL, "min9", &y), TSR_OK);
+    ck_assert_int_ne(tsr_graph_op(g, TSR_OP_SUM, vin, 0, NULL, "sum0", &y), TSR_OK);
+    tsr_graph_destroy(g);
+}
+END_TEST
+
 Suite *ops_suite(void) {
     Suite *s = suite_create("ops");
     TCase *tc = tcase_create("ops");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_binary_broadcast);
+    tcase_add_test(tc, test_ewops_refused);
     tcase_add_test(tc, test_unary_sizes);
     tcase_add_test(tc, test_chain_fused_vs_unfused);
     tcase_add_test(tc, test_chain_shared_values);

@@ -52,6 +52,10 @@ static inline vf v_abs(vf x) {
 static inline vf v_floor(vf x) {
     return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
 }
+/* Round to nearest, ties to even (ONNX Round). */
+static inline vf v_rint(vf x) {
+    return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
 static inline vf v_max(vf a, vf b) {
     return _mm512_max_ps(a, b);
 }

@@ -6,7 +6,8 @@
  *   vf, vm                 vector of W floats; lane mask (what the comparisons return)
  *   v_ld(p) v_st(p, v)     unaligned load / store of W floats
  *   v_ld_n(p, r) v_st_n(p, r, v)   the first r (1 .. W-1) lanes only (others read as 0, not
- * written) v_set(f) v_add v_sub v_mul v_div v_fma(a, b, c) = a*b + c, v_sqrt, v_abs, v_floor
+ * written) v_set(f) v_add v_sub v_mul v_div v_fma(a, b, c) = a*b + c, v_sqrt, v_abs, v_floor,
+ *   v_rint (to nearest, ties to even)
  *   v_max(a, b) v_min(a, b)  x86 semantics: the SECOND operand is returned when either is NaN
  *   v_lt v_le v_gt v_ge v_eq (ordered: false on NaN), v_neq (unordered: true on NaN)
  *   m_and m_or m_not        lane-mask logic
@@ -273,6 +274,194 @@ TSR_V_UNARY(leaky_relu)
 TSR_V_UNARY(clip)
 TSR_V_UNARY(neg)
 
+/* ---- float32 elementwise operators (group "ewops") ----------------------------------------
+ * Exact (every tier bit-identical to the scalar one, IEEE roundings only): ABS, SIGN,
+ * RECIPROCAL, FLOOR, CEIL (-floor(-x)), ROUND (ties to even), SOFTSIGN, THRESHOLDED_RELU, SHRINK,
+ * MIN, MAX, PRELU, DIV_IMM; HARD_SIGMOID / HARD_SWISH round alpha x + beta as the scalar tier
+ * (one multiply, one add).
+ * From the exp / log building blocks above (error bounds measured by tests/check_cpu_kernels.c,
+ * which prints them):
+ *   expm1 (ELU, SELU, CELU): Kahan's form u = exp(x), (u - 1) x / log(u) (x where u == 1; -1
+ *     below -17; +inf where u overflows): the rounding of u - 1 cancels with that of log(u), so
+ *     the result stays within a few ulp near 0 where exp(x) - 1 would lose every digit.
+ *   log1p(u) for u in [0, 1] (SOFTPLUS): w = 1 + u, log(w) u / (w - 1) (u where w == 1), the
+ *     same cancellation (Goldberg, "What every computer scientist should know about
+ *     floating-point arithmetic", 1991, theorem 4).
+ *   SOFTPLUS: max(x, 0) + log1p(exp(-|x|)) (no overflow).
+ *   MISH: x tanh(softplus(x)) = x n / (n + 2) with n = e (e + 2), e = exp(x) (tanh(log(1 + e)) =
+ *     ((1 + e)^2 - 1) / ((1 + e)^2 + 1)); x itself above 20, where the ratio is 1 in float.
+ * libm per element (no vector polynomial yet; rare in inference graphs): SIN COS TAN ASIN ACOS
+ * ATAN SINH COSH ASINH ACOSH ATANH and MOD (fmodf: exact, which a - trunc(a / b) b is not). */
+static inline vf v_expm1(vf x) {
+    const vf one = v_set(1.0f), u = v_exp(x);
+    vf r = v_div(v_mul(v_sub(u, one), x), v_log(u));
+    r = v_sel(v_eq(u, one), x, r);
+    r = v_sel(v_lt(x, v_set(-17.0f)), v_set(-1.0f), r);
+    return v_sel(v_eq(u, v_set(INFINITY)), u, r);
+}
+static inline vf v_log1p_unit(vf u) {
+    const vf one = v_set(1.0f), w = v_add(one, u);
+    const vf r = v_div(v_mul(v_log(w), u), v_sub(w, one));
+    return v_sel(v_eq(w, one), u, r);
+}
+static inline vf v_softplus(vf x) {
+    /* v_max returns its second operand for NaN: the log1p term carries the NaN */
+    const vf e = v_exp(v_sub(v_set(0.0f), v_abs(x)));
+    return v_add(v_max(x, v_set(0.0f)), v_log1p_unit(e));
+}
+/* NaN-propagating clamp to [0, 1]: v_max / v_min return the second operand (t) for NaN */
+static inline vf v_hard_sigmoid(vf x, vf alpha, vf beta) {
+    const vf t = v_add(v_mul(alpha, x), beta);
+    return v_min(v_set(1.0f), v_max(v_set(0.0f), t));
+}
+static inline vf v_u_abs(vf x, vf p0, vf p1) {
+    (void)p0, (void)p1;
+    return v_abs(x);
+}
+static inline vf v_u_sign(vf x, vf p0, vf p1) {
+    (void)p0, (void)p1;
+    const vf r = v_sel(v_lt(x, v_set(0.0f)), v_set(-1.0f), x);
+    return v_sel(v_gt(x, v_set(0.0f)), v_set(1.0f), r);
+}
+static inline vf v_u_reciprocal(vf x, vf p0, vf p1) {
+    (void)p0, (void)p1;
+    return v_div(v_set(1.0f), x);
+}
+static inline vf v_u_floor(vf x, vf p0, vf p1) {
+    (void)p0, (void)p1;
+    return v_floor(x);
+}
+static inline vf v_u_ceil(vf x, vf p0, vf p1) {
+    (void)p0, (void)p1;
+    const vf m1 = v_set(-1.0f);
+    return v_mul(v_floor(v_mul(x, m1)), m1);
+}
+static inline vf v_u_round(vf x, vf p0, vf p1) {
+    (void)p0, (void)p1;
+    return v_rint(x);
+}
+static inline vf v_u_softplus(vf x, vf p0, vf p1) {
+    (void)p0, (void)p1;
+    return v_softplus(x);
+}
+static inline vf v_u_softsign(vf x, vf p0, vf p1) {
+    (void)p0, (void)p1;
+    return v_div(x, v_add(v_set(1.0f), v_abs(x)));
+}
+static inline vf v_u_hard_sigmoid(vf x, vf p0, vf p1) {
+    return v_hard_sigmoid(x, p0, p1);
+}
+static inline vf v_u_hard_swish(vf x, vf p0, vf p1) {
+    (void)p0, (void)p1;
+    return v_mul(x, v_hard_sigmoid(x, v_set(1.0f / 6.0f), v_set(0.5f)));
+}
+static inline vf v_u_elu(vf x, vf p0, vf p1) {
+    (void)p1;
+    return v_sel(v_lt(x, v_set(0.0f)), v_mul(p0, v_expm1(x)), x);
+}
+static inline vf v_u_selu(vf x, vf p0, vf p1) {
+    return v_sel(v_gt(x, v_set(0.0f)), v_mul(p1, x), v_mul(v_mul(p1, p0), v_expm1(x)));
+}
+static inline vf v_u_celu(vf x, vf p0, vf p1) {
+    (void)p1;
+    return v_sel(v_gt(x, v_set(0.0f)), x, v_mul(p0, v_expm1(v_div(x, p0))));
+}
+static inline vf v_u_thresholded_relu(vf x, vf p0, vf p1) {
+    (void)p1;
+    return v_sel(v_gt(x, p0), x, v_set(0.0f));
+}
+static inline vf v_u_shrink(vf x, vf p0, vf p1) {
+    const vf r = v_sel(v_gt(x, p1), v_sub(x, p0), v_set(0.0f));
+    return v_sel(v_lt(x, v_sub(v_set(0.0f), p1)), v_add(x, p0), r);
+}
+static inline vf v_u_mish(vf x, vf p0, vf p1) {
+    (void)p0, (void)p1;
+    const vf e = v_exp(x), n = v_mul(e, v_add(e, v_set(2.0f)));
+    const vf r = v_mul(x, v_div(n, v_add(n, v_set(2.0f))));
+    return v_sel(v_gt(x, v_set(20.0f)), x, r);
+}
+static inline vf v_u_div_imm(vf x, vf p0, vf p1) {
+    (void)p1;
+    return v_div(x, p0);
+}
+/* minimum / maximum with NaN propagation (numpy: a when equal): x86 min(b, a) / max(b, a) give
+ * a when either is NaN or they are equal; a NaN b is selected explicitly. */
+static inline vf v_minimum(vf a, vf b) {
+    return v_sel(v_neq(b, b), b, v_min(b, a));
+}
+static inline vf v_maximum(vf a, vf b) {
+    return v_sel(v_neq(b, b), b, v_max(b, a));
+}
+static inline vf v_prelu(vf a, vf b) {
+    return v_sel(v_ge(a, v_set(0.0f)), a, v_mul(a, b));
+}
+TSR_V_UNARY(abs)
+TSR_V_UNARY(sign)
+TSR_V_UNARY(reciprocal)
+TSR_V_UNARY(floor)
+TSR_V_UNARY(ceil)
+TSR_V_UNARY(round)
+TSR_V_UNARY(softplus)
+TSR_V_UNARY(softsign)
+TSR_V_UNARY(hard_sigmoid)
+TSR_V_UNARY(hard_swish)
+TSR_V_UNARY(elu)
+TSR_V_UNARY(selu)
+TSR_V_UNARY(celu)
+TSR_V_UNARY(thresholded_relu)
+TSR_V_UNARY(shrink)
+TSR_V_UNARY(mish)
+TSR_V_UNARY(div_imm)
+TSR_V_BINARY(minimum)
+TSR_V_BINARY(maximum)
+TSR_V_BINARY(prelu)
+#define TSR_V_LIBM(name, fn)                                                                       \
+    static void name##_u(size_t n, const float *x, float *y, float p0, float p1) {                 \
+        (void)p0, (void)p1;                                                                        \
+        for (size_t i = 0; i < n; i++)                                                             \
+            y[i] = fn(x[i]);                                                                       \
+    }
+TSR_V_LIBM(sin, sinf)
+TSR_V_LIBM(cos, cosf)
+TSR_V_LIBM(tan, tanf)
+TSR_V_LIBM(asin, asinf)
+TSR_V_LIBM(acos, acosf)
+TSR_V_LIBM(atan, atanf)
+TSR_V_LIBM(sinh, sinhf)
+TSR_V_LIBM(cosh, coshf)
+TSR_V_LIBM(asinh, asinhf)
+TSR_V_LIBM(acosh, acoshf)
+TSR_V_LIBM(atanh, atanhf)
+static void mod_vv(size_t n, const float *a, const float *b, float *y) {
+    for (size_t i = 0; i < n; i++)
+        y[i] = fmodf(a[i], b[i]);
+}
+static void mod_vs(size_t n, const float *a, const float *b, float *y) {
+    const float s = *b;
+    for (size_t i = 0; i < n; i++)
+        y[i] = fmodf(a[i], s);
+}
+static void mod_sv(size_t n, const float *a, const float *b, float *y) {
+    const float s = *a;
+    for (size_t i = 0; i < n; i++)
+        y[i] = fmodf(s, b[i]);
+}
+/* Table entries of the group (inside TSR_V_TABLE_ENTRIES). */
+#define TSR_V_EWOPS_UNARY                                                                          \
+    [TSR_EW_ABS] = abs_u, [TSR_EW_SIGN] = sign_u, [TSR_EW_RECIPROCAL] = reciprocal_u,              \
+    [TSR_EW_FLOOR] = floor_u, [TSR_EW_CEIL] = ceil_u, [TSR_EW_ROUND] = round_u,                    \
+    [TSR_EW_SOFTPLUS] = softplus_u, [TSR_EW_SOFTSIGN] = softsign_u,                                \
+    [TSR_EW_HARD_SIGMOID] = hard_sigmoid_u, [TSR_EW_HARD_SWISH] = hard_swish_u,                    \
+    [TSR_EW_ELU] = elu_u, [TSR_EW_SELU] = selu_u, [TSR_EW_CELU] = celu_u,                          \
+    [TSR_EW_THRESHOLDED_RELU] = thresholded_relu_u, [TSR_EW_SHRINK] = shrink_u,                    \
+    [TSR_EW_MISH] = mish_u, [TSR_EW_SIN] = sin_u, [TSR_EW_COS] = cos_u, [TSR_EW_TAN] = tan_u,      \
+    [TSR_EW_ASIN] = asin_u, [TSR_EW_ACOS] = acos_u, [TSR_EW_ATAN] = atan_u,                        \
+    [TSR_EW_SINH] = sinh_u, [TSR_EW_COSH] = cosh_u, [TSR_EW_ASINH] = asinh_u,                      \
+    [TSR_EW_ACOSH] = acosh_u, [TSR_EW_ATANH] = atanh_u, [TSR_EW_DIV_IMM] = div_imm_u
+#define TSR_V_EWOPS_BINARY(suffix)                                                                 \
+    [TSR_EW_MIN] = minimum_##suffix, [TSR_EW_MAX] = maximum_##suffix,                              \
+    [TSR_EW_PRELU] = prelu_##suffix, [TSR_EW_MOD] = mod_##suffix
+
 /* pow with one exponent for every element (Pow(x, 2) and friends): an integer exponent with
  * |b| <= TSR_POW_INT_MAX is computed by repeated multiplication (exact for b = 2, +-1; a few
  * roundings otherwise), anything else by v_pow. */
@@ -411,6 +600,8 @@ TSR_V_BIAS_ACT(sigmoid)
 TSR_V_BIAS_ACT(tanh)
 TSR_V_BIAS_ACT(leaky_relu)
 TSR_V_BIAS_ACT(clip)
+TSR_V_BIAS_ACT(hard_sigmoid)
+TSR_V_BIAS_ACT(hard_swish)
 
 /* See struct tsr_cpu_ew_kernels.bias_act_stream: plain stores up to y's first 64-byte boundary,
  * streaming stores after it, a masked plain store for the tail. */
@@ -446,6 +637,8 @@ TSR_V_BIAS_ACT_STREAM(sigmoid)
 TSR_V_BIAS_ACT_STREAM(tanh)
 TSR_V_BIAS_ACT_STREAM(leaky_relu)
 TSR_V_BIAS_ACT_STREAM(clip)
+TSR_V_BIAS_ACT_STREAM(hard_sigmoid)
+TSR_V_BIAS_ACT_STREAM(hard_swish)
 
 static void bias_act_stream(size_t n, float beta, const float *c, const float *x, float *y,
                             tsr_activation act, float p0, float p1) {
@@ -464,6 +657,12 @@ static void bias_act_stream(size_t n, float beta, const float *c, const float *x
         return;
     case TSR_ACT_CLIP:
         bias_act_stream_clip(n, beta, c, x, y, p0, p1);
+        return;
+    case TSR_ACT_HARD_SIGMOID:
+        bias_act_stream_hard_sigmoid(n, beta, c, x, y, p0, p1);
+        return;
+    case TSR_ACT_HARD_SWISH:
+        bias_act_stream_hard_swish(n, beta, c, x, y, p0, p1);
         return;
     case TSR_ACT_NONE:
         break;
@@ -488,6 +687,12 @@ static void bias_act(size_t n, float beta, const float *c, float *y, tsr_activat
         return;
     case TSR_ACT_CLIP:
         bias_act_clip(n, beta, c, y, p0, p1);
+        return;
+    case TSR_ACT_HARD_SIGMOID:
+        bias_act_hard_sigmoid(n, beta, c, y, p0, p1);
+        return;
+    case TSR_ACT_HARD_SWISH:
+        bias_act_hard_swish(n, beta, c, y, p0, p1);
         return;
     case TSR_ACT_NONE:
         break;
@@ -528,22 +733,14 @@ static void store_fence(void) {
               [TSR_EW_GELU_TANH] = gelu_tanh_u,                                                    \
               [TSR_EW_LEAKY_RELU] = leaky_relu_u,                                                  \
               [TSR_EW_CLIP] = clip_u,                                                              \
-              [TSR_EW_NEG] = neg_u},                                                               \
-    .binary = {[TSR_EW_ADD] = add_vv,                                                              \
-               [TSR_EW_SUB] = sub_vv,                                                              \
-               [TSR_EW_MUL] = mul_vv,                                                              \
-               [TSR_EW_DIV] = div_vv,                                                              \
-               [TSR_EW_POW] = pow_vv},                                                             \
-    .binary_vs = {[TSR_EW_ADD] = add_vs,                                                           \
-                  [TSR_EW_SUB] = sub_vs,                                                           \
-                  [TSR_EW_MUL] = mul_vs,                                                           \
-                  [TSR_EW_DIV] = div_vs,                                                           \
-                  [TSR_EW_POW] = pow_vs},                                                          \
-    .binary_sv = {[TSR_EW_ADD] = add_sv,                                                           \
-                  [TSR_EW_SUB] = sub_sv,                                                           \
-                  [TSR_EW_MUL] = mul_sv,                                                           \
-                  [TSR_EW_DIV] = div_sv,                                                           \
-                  [TSR_EW_POW] = pow_sv},                                                          \
+              [TSR_EW_NEG] = neg_u,                                                                \
+              TSR_V_EWOPS_UNARY},                                                                  \
+    .binary = {[TSR_EW_ADD] = add_vv, [TSR_EW_SUB] = sub_vv, [TSR_EW_MUL] = mul_vv,                \
+               [TSR_EW_DIV] = div_vv, [TSR_EW_POW] = pow_vv, TSR_V_EWOPS_BINARY(vv)},              \
+    .binary_vs = {[TSR_EW_ADD] = add_vs, [TSR_EW_SUB] = sub_vs, [TSR_EW_MUL] = mul_vs,             \
+                  [TSR_EW_DIV] = div_vs, [TSR_EW_POW] = pow_vs, TSR_V_EWOPS_BINARY(vs)},           \
+    .binary_sv = {[TSR_EW_ADD] = add_sv, [TSR_EW_SUB] = sub_sv, [TSR_EW_MUL] = mul_sv,             \
+                  [TSR_EW_DIV] = div_sv, [TSR_EW_POW] = pow_sv, TSR_V_EWOPS_BINARY(sv)},           \
     .exp = exp_plain, .axpy = axpy, .sum_row = sum_row, .max_row = max_row, .max_vv = maxop_vv,    \
     .sum_dev = sum_dev, .norm_row = norm_row, .stream_copy = stream_copy,                          \
     .store_fence = store_fence, .bias_act = bias_act, .bias_act_stream = bias_act_stream

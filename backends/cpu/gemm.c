@@ -79,6 +79,8 @@ int tsr_cpu_act_valid(tsr_activation act) {
     case TSR_ACT_TANH:
     case TSR_ACT_LEAKY_RELU:
     case TSR_ACT_CLIP:
+    case TSR_ACT_HARD_SIGMOID:
+    case TSR_ACT_HARD_SWISH:
         return 1;
     }
     return 0;
@@ -101,6 +103,12 @@ void tsr_cpu_act_apply(const struct tsr_cpu_env *env, tsr_activation act, float 
         break;
     case TSR_ACT_CLIP:
         env->ew->unary[TSR_EW_CLIP](n, y, y, p0, p1);
+        break;
+    case TSR_ACT_HARD_SIGMOID:
+        env->ew->unary[TSR_EW_HARD_SIGMOID](n, y, y, p0, p1);
+        break;
+    case TSR_ACT_HARD_SWISH:
+        env->ew->unary[TSR_EW_HARD_SWISH](n, y, y, p0, p1);
         break;
     case TSR_ACT_NONE:
         break;

@@ -49,6 +49,8 @@ static const struct tsr_op_def g_ops[TSR_OP_COUNT] = {
     [TSR_OP_##sym].variant_flag = _Generic(((struct tsr_op_attrs *)0)->flag, int                   \
                                            : TSR_FIELD_OFFSET(flag)),                              \
     [TSR_OP_##sym].ew_variant = TSR_EW_##e,
+#define TSR_EW_VARIADIC(sym, e)                                                                    \
+    [TSR_OP_##sym].has_variadic = 1, [TSR_OP_##sym].ew_finish = TSR_EW_##e,
 #include "runtime/ops/op_table.inc"
 };
 

@@ -82,6 +82,10 @@ struct tsr_op_def {
     int has_variant;
     int variant_flag;
     tsr_ew_op ew_variant;
+    /* has_variadic (TSR_EW_VARIADIC): the node's inputs are folded with ew, then ew_finish
+     * (TSR_EW_COPY: none) runs with p0 = the input count. */
+    int has_variadic;
+    tsr_ew_op ew_finish;
 };
 
 /* ONNX AttributeProto types an attribute may have. */

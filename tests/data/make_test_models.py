@@ -338,7 +338,7 @@ def bad_files():
     bad.append(("garbage.onnx", "TSR_E_PARSE", "garbage.onnx"))
 
     nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu_ok"),
-             helper.make_node("Cos", ["r"], ["y"], name="my_cos_node")]
+             helper.make_node("Det", ["r"], ["y"], name="my_cos_node")]
     with open(os.path.join(HERE, "unsupported_op.onnx"), "wb") as f:
         f.write(helper_model(nodes, [("x", [2, 3])], [("y", [2, 3])]))
     bad.append(("unsupported_op.onnx", "TSR_E_UNSUPPORTED", "my_cos_node"))
