@@ -329,7 +329,15 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(SUM)                                                                                         \
     X(MEAN)                                                                                        \
     X(PRELU)                                                                                       \
-    X(MOD)
+    X(MOD)                                                                                         \
+    /* issue 9, group "reduce": reductions, normalizations */                                      \
+    X(REDUCEMIN)                                                                                   \
+    X(REDUCEPROD)                                                                                  \
+    X(REDUCEL1)                                                                                    \
+    X(REDUCEL2)                                                                                    \
+    X(REDUCELOGSUM)                                                                                \
+    X(REDUCELOGSUMEXP)                                                                             \
+    X(REDUCESUMSQUARE)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,

@@ -1,17 +1,105 @@
 /*
- * reduce.cl — sum / mean / max over the middle axis of x[outer, len, inner] → y[outer, inner]
- * (runtime/program.h, struct tsr_k_reduce; ONNX ReduceSum / ReduceMean / ReduceMax).
- * kind: 0 = sum, 1 = mean, 2 = max (tsr_reduce_kind). len == 0 gives sum 0, mean NaN, max -inf.
+ * reduce.cl — reductions over the middle axis of x[outer, len, inner] → y[outer, inner]
+ * (runtime/program.h, struct tsr_k_reduce; ONNX ReduceSum / ReduceMean / ReduceMax and, group
+ * "reduce", ReduceMin / Prod / SumSquare / L1 / L2 / LogSum / LogSumExp).
+ * kind: tsr_reduce_kind (0 sum, 1 mean, 2 max, 3 min, 4 prod, 5 sum of squares, 6 L1, 7 L2,
+ * 8 log-sum, 9 log-sum-exp). len == 0 gives sum 0, mean NaN, max -inf, min +inf, prod 1,
+ * log-sum and log-sum-exp -inf. Max and min propagate NaN (fmax / fmin would swallow it).
+ * Log-sum-exp takes the max first (two passes over the row), m + log(sum exp(x - m)).
  *
  * Two kernels, chosen by the host (cl_kernels.c) from len:
  *   tsr_reduce_items  — one work-item per output (short rows); sequential f32 accumulation.
  *   tsr_reduce_groups — one work-group per output (long rows), group-stride loop over outputs;
  *                       each work-item accumulates len/local_size strided elements, then a tree
- *                       reduction in local memory (common.clh). Local size: a power of two.
+ *                       reduction in local memory. Local size: a power of two.
  */
-inline float tsr_reduce_finish(float acc, ulong len, int kind) {
-    if (kind == 1) return len ? acc / (float)len : NAN;
-    return acc;
+#define TSR_RK_SUM 0
+#define TSR_RK_MEAN 1
+#define TSR_RK_MAX 2
+#define TSR_RK_MIN 3
+#define TSR_RK_PROD 4
+#define TSR_RK_SUMSQ 5
+#define TSR_RK_L1 6
+#define TSR_RK_L2 7
+#define TSR_RK_LOGSUM 8
+#define TSR_RK_LSE 9
+
+inline float tsr_reduce_init(int kind) {
+    switch (kind) {
+    case TSR_RK_MAX:
+    case TSR_RK_LSE: /* its max pass */
+        return -INFINITY;
+    case TSR_RK_MIN:
+        return INFINITY;
+    case TSR_RK_PROD:
+        return 1.0f;
+    default:
+        return 0.0f;
+    }
+}
+
+/* acc (+) v for kind; LSE's first pass is a max. NaN propagates through max and min. */
+inline float tsr_reduce_step(float acc, float v, int kind) {
+    switch (kind) {
+    case TSR_RK_MAX:
+    case TSR_RK_LSE:
+        return (acc >= v || isnan(acc)) ? acc : v;
+    case TSR_RK_MIN:
+        return (acc <= v || isnan(acc)) ? acc : v;
+    case TSR_RK_PROD:
+        return acc * v;
+    case TSR_RK_SUMSQ:
+    case TSR_RK_L2:
+        return acc + v * v;
+    case TSR_RK_L1:
+        return acc + fabs(v);
+    default:
+        return acc + v;
+    }
+}
+
+/* Combining two partial results (already mapped: squares, absolute values). */
+inline float tsr_reduce_merge(float a, float b, int kind) {
+    switch (kind) {
+    case TSR_RK_MAX:
+    case TSR_RK_LSE:
+    case TSR_RK_MIN:
+    case TSR_RK_PROD:
+        return tsr_reduce_step(a, b, kind);
+    default:
+        return a + b;
+    }
+}
+
+/* s: the accumulated value; m: the max (LSE). */
+inline float tsr_reduce_finish(float s, float m, ulong len, int kind) {
+    switch (kind) {
+    case TSR_RK_MEAN:
+        return len ? s / (float)len : NAN;
+    case TSR_RK_L2:
+        return sqrt(s);
+    case TSR_RK_LOGSUM:
+        return log(s);
+    case TSR_RK_LSE:
+        return (isinf(m) || isnan(m)) ? m : m + log(s);
+    default:
+        return s;
+    }
+}
+
+/* Tree reduction of one value per work-item with tsr_reduce_merge; every work-item receives
+ * the result (contains barriers: every work-item of the group calls it). */
+inline float tsr_wg_reduce(float v, int kind, __local float *scratch) {
+    size_t l = get_local_id(0), n = get_local_size(0);
+    scratch[l] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (size_t s = n / 2; s > 0; s /= 2) {
+        if (l < s) scratch[l] = tsr_reduce_merge(scratch[l], scratch[l + s], kind);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = scratch[0];
+    barrier(CLK_LOCAL_MEM_FENCE); /* scratch may be reused right after */
+    return r;
 }
 
 __kernel void tsr_reduce_items(__global const float *x, ulong x_off, __global float *y, ulong y_off,
@@ -20,12 +108,16 @@ __kernel void tsr_reduce_items(__global const float *x, ulong x_off, __global fl
     for (ulong r = get_global_id(0); r < rows; r += get_global_size(0)) {
         ulong o = r / inner, n = r - o * inner;
         __global const float *xr = x + x_off + o * len * inner + n;
-        float acc = kind == 2 ? -INFINITY : 0.0f;
-        for (ulong a = 0; a < len; a++) {
-            float v = xr[a * inner];
-            acc = kind == 2 ? fmax(acc, v) : acc + v;
+        float acc = tsr_reduce_init(kind);
+        for (ulong a = 0; a < len; a++)
+            acc = tsr_reduce_step(acc, xr[a * inner], kind);
+        float m = acc;
+        if (kind == TSR_RK_LSE && !isinf(m) && !isnan(m)) {
+            acc = 0.0f;
+            for (ulong a = 0; a < len; a++)
+                acc += exp(xr[a * inner] - m);
         }
-        y[y_off + r] = tsr_reduce_finish(acc, len, kind);
+        y[y_off + r] = tsr_reduce_finish(acc, m, len, kind);
     }
 }
 
@@ -37,12 +129,17 @@ __kernel void tsr_reduce_groups(__global const float *x, ulong x_off, __global f
     for (ulong r = get_group_id(0); r < rows; r += get_num_groups(0)) {
         ulong o = r / inner, n = r - o * inner;
         __global const float *xr = x + x_off + o * len * inner + n;
-        float acc = kind == 2 ? -INFINITY : 0.0f;
-        for (ulong a = l; a < len; a += ls) {
-            float v = xr[a * inner];
-            acc = kind == 2 ? fmax(acc, v) : acc + v;
+        float acc = tsr_reduce_init(kind);
+        for (ulong a = l; a < len; a += ls)
+            acc = tsr_reduce_step(acc, xr[a * inner], kind);
+        acc = tsr_wg_reduce(acc, kind, scratch);
+        float m = acc;
+        if (kind == TSR_RK_LSE && !isinf(m) && !isnan(m)) { /* uniform across the group */
+            acc = 0.0f;
+            for (ulong a = l; a < len; a += ls)
+                acc += exp(xr[a * inner] - m);
+            acc = tsr_wg_reduce(acc, TSR_RK_SUM, scratch);
         }
-        acc = kind == 2 ? tsr_wg_max(acc, scratch) : tsr_wg_sum(acc, scratch);
-        if (l == 0) y[y_off + r] = tsr_reduce_finish(acc, len, kind);
+        if (l == 0) y[y_off + r] = tsr_reduce_finish(acc, m, len, kind);
     }
 }

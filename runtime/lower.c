@@ -762,6 +762,52 @@ tsr_status tsr_lower_pool(struct tsr_lower_state *s, int ni) {
     return TSR_OK;
 }
 
+/* The reduction kind of a Reduce* op (GlobalAveragePool: mean). */
+static tsr_reduce_kind reduce_kind_of(tsr_op op) {
+    switch (op) {
+    case TSR_OP_REDUCESUM:
+        return TSR_REDUCE_SUM;
+    case TSR_OP_REDUCEMAX:
+        return TSR_REDUCE_MAX;
+    /* group "reduce" */
+    case TSR_OP_REDUCEMIN:
+        return TSR_REDUCE_MIN;
+    case TSR_OP_REDUCEPROD:
+        return TSR_REDUCE_PROD;
+    case TSR_OP_REDUCESUMSQUARE:
+        return TSR_REDUCE_SUM_SQUARE;
+    case TSR_OP_REDUCEL1:
+        return TSR_REDUCE_L1;
+    case TSR_OP_REDUCEL2:
+        return TSR_REDUCE_L2;
+    case TSR_OP_REDUCELOGSUM:
+        return TSR_REDUCE_LOG_SUM;
+    case TSR_OP_REDUCELOGSUMEXP:
+        return TSR_REDUCE_LOG_SUM_EXP;
+    default:
+        return TSR_REDUCE_MEAN;
+    }
+}
+
+/* 1 when reducing a single element x gives x (so a reduction of size-1 dims is a copy). */
+static int reduce_one_is_identity(tsr_reduce_kind kind) {
+    return kind == TSR_REDUCE_SUM || kind == TSR_REDUCE_MEAN || kind == TSR_REDUCE_MAX ||
+           kind == TSR_REDUCE_MIN || kind == TSR_REDUCE_PROD;
+}
+
+/* The kernel kind of one run of a chain (program.h: which kinds compose): the sum of squares
+ * and L1 map their elements in the first kernel and sum after; log-sum sums and takes the log
+ * in the last kernel; the others compose with themselves. */
+static tsr_reduce_kind reduce_run_kind(tsr_reduce_kind kind, int first, int last) {
+    if ((kind == TSR_REDUCE_SUM_SQUARE || kind == TSR_REDUCE_L1) && !first) return TSR_REDUCE_SUM;
+    if (kind == TSR_REDUCE_LOG_SUM && !last) return TSR_REDUCE_SUM;
+    return kind;
+}
+
+static const char *const reduce_names[TSR_REDUCE_KIND_COUNT] = {
+    "reduce_sum",        "reduce_mean", "reduce_max", "reduce_min",     "reduce_prod",
+    "reduce_sum_square", "reduce_l1",   "reduce_l2",  "reduce_log_sum", "reduce_log_sum_exp"};
+
 /* Reduce* and GlobalAveragePool: one kernel per maximal run of adjacent reduced dims (size-1
  * dims ignored), chained through TEMP buffers; sums and maxima compose, and so do means of
  * equal-sized groups. */
@@ -775,9 +821,7 @@ tsr_status tsr_lower_reduce(struct tsr_lower_state *s, int ni) {
     } else if (tsr_reduce_mask(&n->attrs, xd->rank, &mask)) {
         return TSR_ERR(s->ctx, TSR_E_SHAPE, "node '%s': bad axes", n->name);
     }
-    tsr_reduce_kind kind = n->op == TSR_OP_REDUCESUM   ? TSR_REDUCE_SUM
-                           : n->op == TSR_OP_REDUCEMAX ? TSR_REDUCE_MAX
-                                                       : TSR_REDUCE_MEAN;
+    tsr_reduce_kind kind = reduce_kind_of(n->op);
     /* Current shape (dims shrink as runs are reduced) and which of its dims are reduced. */
     int64_t dims[TSR_MAX_RANK];
     int red[TSR_MAX_RANK], rank = 0;
@@ -792,6 +836,17 @@ tsr_status tsr_lower_reduce(struct tsr_lower_state *s, int ni) {
     int runs = 0;
     for (int d = 0; d < rank; d++)
         if (red[d] && (d == 0 || !red[d - 1])) runs++;
+    if (runs == 0 && mask != 0 && !reduce_one_is_identity(kind)) {
+        /* Every reduced dim is 1, but the reduction of one element is not the element (|x|,
+         * x^2, log x): one kernel over len 1. */
+        struct tsr_kernel *k =
+            simple_kernel(s, TSR_K_REDUCE, reduce_names[kind], n, &n->inputs[0], 1, n->output);
+        if (!k) return LOWER_OOM();
+        k->u.reduce = (struct tsr_k_reduce){
+            .kind = kind, .outer = tsr_desc_elements(xd), .len = 1, .inner = 1};
+        k->flops = (uint64_t)tsr_desc_elements(xd);
+        return TSR_OK;
+    }
     if (runs == 0) {
         /* Nothing to reduce (all reduced dims are 1, or noop): a copy. */
         struct tsr_kernel *k = simple_kernel(s, TSR_K_COPY, "copy", n, &n->inputs[0], 1, n->output);
@@ -799,7 +854,6 @@ tsr_status tsr_lower_reduce(struct tsr_lower_state *s, int ni) {
         k->u.copy.n = tsr_desc_elements(xd);
         return TSR_OK;
     }
-    static const char *const names[] = {"reduce_sum", "reduce_mean", "reduce_max"};
     int done_runs = 0;
     for (int d = 0; d < rank;) {
         if (!red[d]) {
@@ -816,7 +870,8 @@ tsr_status tsr_lower_reduce(struct tsr_lower_state *s, int ni) {
             len *= dims[q];
         for (int q = e; q < rank; q++)
             inner *= dims[q];
-        int last = ++done_runs == runs;
+        int first = done_runs == 0, last = ++done_runs == runs;
+        tsr_reduce_kind run_kind = reduce_run_kind(kind, first, last);
         int dst = final_buf;
         if (!last) {
             struct tsr_tensor_desc td = {xd->dtype, 1, {outer * inner}};
@@ -825,9 +880,9 @@ tsr_status tsr_lower_reduce(struct tsr_lower_state *s, int ni) {
         struct tsr_kernel *k = add_kernel(s, TSR_K_REDUCE);
         if (!k || kernel_add_node(k, n)) return LOWER_OOM();
         snprintf(k->name, sizeof k->name, "%s",
-                 n->op == TSR_OP_GLOBALAVGPOOL ? "global_avgpool" : names[kind]);
+                 n->op == TSR_OP_GLOBALAVGPOOL ? "global_avgpool" : reduce_names[run_kind]);
         k->u.reduce =
-            (struct tsr_k_reduce){.kind = kind, .outer = outer, .len = len, .inner = inner};
+            (struct tsr_k_reduce){.kind = run_kind, .outer = outer, .len = len, .inner = inner};
         k->n_inputs = 1;
         k->inputs[0] = src;
         k->output = dst;

@@ -191,8 +191,26 @@ struct tsr_k_pool {
 
 /* Reduction over the middle axis of [outer, len, inner] → [outer, inner] (ONNX ReduceSum /
  * ReduceMean / ReduceMax; lowering merges adjacent reduced axes and chains kernels otherwise).
- * len == 0: sum 0, mean NaN, max -inf. */
-typedef enum { TSR_REDUCE_SUM = 0, TSR_REDUCE_MEAN = 1, TSR_REDUCE_MAX = 2 } tsr_reduce_kind;
+ * len == 0: sum 0, mean NaN, max -inf.
+ * Group "reduce" (the other ONNX Reduce*): MIN (len 0: +inf), PROD (1), SUM_SQUARE sum x^2, L1
+ * sum |x|, L2 sqrt(sum x^2), LOG_SUM log(sum x) (-inf), LOG_SUM_EXP m + log(sum exp(x - m)) with
+ * m the max (stable; m = +-inf or NaN gives m; len 0: -inf). MAX and MIN propagate NaN (ONNX
+ * Runtime). Chains: MAX, MIN, PROD, L2, LOG_SUM_EXP compose with themselves; lowering uses
+ * SUM_SQUARE / L1 for the first kernel of a chain and SUM after, SUM then LOG_SUM last. */
+typedef enum {
+    TSR_REDUCE_SUM = 0,
+    TSR_REDUCE_MEAN = 1,
+    TSR_REDUCE_MAX = 2,
+    /* group "reduce" */
+    TSR_REDUCE_MIN = 3,
+    TSR_REDUCE_PROD = 4,
+    TSR_REDUCE_SUM_SQUARE = 5,
+    TSR_REDUCE_L1 = 6,
+    TSR_REDUCE_L2 = 7,
+    TSR_REDUCE_LOG_SUM = 8,
+    TSR_REDUCE_LOG_SUM_EXP = 9,
+    TSR_REDUCE_KIND_COUNT
+} tsr_reduce_kind;
 struct tsr_k_reduce {
     tsr_reduce_kind kind;
     int64_t outer, len, inner;

@@ -431,60 +431,168 @@ tsr_status tsr_ref_transpose(tsr_context *ctx, const struct tsr_node *node,
     return TSR_OK;
 }
 
-/* ReduceMean, ReduceSum, ReduceMax: float dtypes accumulate in double, integer ones in int64
- * (the mean truncates toward zero, as ONNX Runtime). */
+/* Every Reduce* (ReduceMean, ReduceSum, ReduceMax; group "reduce": ReduceMin, ReduceProd,
+ * ReduceSumSquare, ReduceL1, ReduceL2, ReduceLogSum, ReduceLogSumExp): float dtypes accumulate in
+ * double, integer ones in int64 with wrap-around (the mean truncates toward zero, as ONNX
+ * Runtime). Max and min propagate NaN. LogSumExp: max m first, then m + log(sum exp(x - m))
+ * (m = +-inf or NaN gives m). Empty reductions: sum 0, mean NaN, max -inf, min +inf, prod 1,
+ * log-sum and log-sum-exp -inf. */
+enum ref_reduce {
+    RR_SUM,
+    RR_MEAN,
+    RR_MAX,
+    RR_MIN,
+    RR_PROD,
+    RR_SUMSQ,
+    RR_L1,
+    RR_L2,
+    RR_LOGSUM,
+    RR_LSE
+};
+static enum ref_reduce ref_reduce_kind(tsr_op op) {
+    switch (op) {
+    case TSR_OP_REDUCESUM:
+        return RR_SUM;
+    case TSR_OP_REDUCEMAX:
+        return RR_MAX;
+    case TSR_OP_REDUCEMIN:
+        return RR_MIN;
+    case TSR_OP_REDUCEPROD:
+        return RR_PROD;
+    case TSR_OP_REDUCESUMSQUARE:
+        return RR_SUMSQ;
+    case TSR_OP_REDUCEL1:
+        return RR_L1;
+    case TSR_OP_REDUCEL2:
+        return RR_L2;
+    case TSR_OP_REDUCELOGSUM:
+        return RR_LOGSUM;
+    case TSR_OP_REDUCELOGSUMEXP:
+        return RR_LSE;
+    default:
+        return RR_MEAN;
+    }
+}
+
+/* Output element of input element i (the reduced dims dropped). */
+static int64_t reduce_out_index(const struct tsr_tensor_desc *xd, unsigned mask, int64_t i) {
+    int64_t idx[TSR_MAX_RANK], o = 0;
+    unravel(i, xd, idx);
+    for (int d = 0; d < xd->rank; d++)
+        if (!(mask & (1u << d))) o = o * xd->dims[d] + idx[d];
+    return o;
+}
+
 tsr_status tsr_ref_reduce(tsr_context *ctx, const struct tsr_node *node,
                           const struct tsr_tensor *const *in, struct tsr_tensor *out) {
-    int64_t n = tsr_desc_elements(&out->desc), idx[TSR_MAX_RANK];
+    int64_t n = tsr_desc_elements(&out->desc);
     const struct tsr_tensor_desc *xd = &in[0]->desc;
-    int flt = tsr_dtype_is_float(xd->dtype), mx = node->op == TSR_OP_REDUCEMAX;
+    int flt = tsr_dtype_is_float(xd->dtype);
+    enum ref_reduce kind = ref_reduce_kind(node->op);
     unsigned mask;
     tsr_reduce_mask(&node->attrs, xd->rank, &mask);
+    if (!mask) /* noop_with_empty_axes with no axes: the input, unchanged */
+        kind = RR_SUM;
     /* Accumulate every input element into the output element it reduces to. */
     double *acc = calloc((size_t)(n ? n : 1), sizeof *acc);
+    double *mx = calloc((size_t)(n ? n : 1), sizeof *mx);
     int64_t *iacc = calloc((size_t)(n ? n : 1), sizeof *iacc);
     int64_t *cnt = calloc((size_t)(n ? n : 1), sizeof *cnt);
-    if (!acc || !cnt || !iacc) {
+    if (!acc || !cnt || !iacc || !mx) {
         free(acc);
+        free(mx);
         free(iacc);
         free(cnt);
         return TSR_ERR(ctx, TSR_E_NOMEM, "reference: out of memory");
     }
     for (int64_t i = 0; i < n; i++) {
-        acc[i] = mx ? -INFINITY : 0.0;
-        iacc[i] = mx ? INT64_MIN : 0;
+        acc[i] = kind == RR_MAX || kind == RR_LSE ? -INFINITY
+                 : kind == RR_MIN                 ? INFINITY
+                 : kind == RR_PROD                ? 1.0
+                                                  : 0.0;
+        iacc[i] = kind == RR_MAX ? INT64_MIN : kind == RR_MIN ? INT64_MAX : kind == RR_PROD;
     }
     int64_t nx = tsr_desc_elements(xd);
     for (int64_t i = 0; i < nx; i++) {
-        unravel(i, xd, idx);
-        int64_t o = 0;
-        for (int d = 0; d < xd->rank; d++)
-            if (!(mask & (1u << d))) o = o * xd->dims[d] + idx[d];
+        int64_t o = reduce_out_index(xd, mask, i);
         if (flt) {
             double x = tsr_elem_get_f64(xd->dtype, in[0]->data, i);
-            if (!mx)
+            switch (kind) {
+            case RR_MAX:
+            case RR_LSE:
+                if (x > acc[o] || isnan(x)) acc[o] = isnan(acc[o]) ? acc[o] : x;
+                break;
+            case RR_MIN:
+                if (x < acc[o] || isnan(x)) acc[o] = isnan(acc[o]) ? acc[o] : x;
+                break;
+            case RR_PROD:
+                acc[o] *= x;
+                break;
+            case RR_SUMSQ:
+            case RR_L2:
+                acc[o] += x * x;
+                break;
+            case RR_L1:
+                acc[o] += fabs(x);
+                break;
+            default:
                 acc[o] += x;
-            else if (x > acc[o] || isnan(x))
-                acc[o] = x;
+            }
         } else {
             int64_t x = tsr_elem_get_i64(xd->dtype, in[0]->data, i);
-            if (!mx)
+            switch (kind) {
+            case RR_MAX:
+                if (x > iacc[o]) iacc[o] = x;
+                break;
+            case RR_MIN:
+                if (x < iacc[o]) iacc[o] = x;
+                break;
+            case RR_PROD:
+                iacc[o] = wrap_mul(iacc[o], x);
+                break;
+            case RR_SUMSQ:
+                iacc[o] = wrap_add(iacc[o], wrap_mul(x, x));
+                break;
+            case RR_L1:
+                iacc[o] = wrap_add(iacc[o], x < 0 ? (int64_t)(0 - (uint64_t)x) : x);
+                break;
+            default:
                 iacc[o] = wrap_add(iacc[o], x);
-            else if (x > iacc[o])
-                iacc[o] = x;
+            }
         }
         cnt[o]++;
     }
-    int mean = node->op == TSR_OP_REDUCEMEAN;
+    if (flt && kind == RR_LSE) {
+        /* second pass: sum of exp(x - max) */
+        for (int64_t i = 0; i < n; i++) {
+            mx[i] = acc[i];
+            acc[i] = 0.0;
+        }
+        for (int64_t i = 0; i < nx; i++) {
+            int64_t o = reduce_out_index(xd, mask, i);
+            if (!isinf(mx[o]) && !isnan(mx[o]))
+                acc[o] += exp(tsr_elem_get_f64(xd->dtype, in[0]->data, i) - mx[o]);
+        }
+    }
     for (int64_t i = 0; i < n; i++) {
-        if (flt)
-            tsr_elem_set_f64(out->desc.dtype, out->data, i,
-                             mean ? acc[i] / (double)cnt[i] : acc[i]);
-        else
+        if (flt) {
+            double r = acc[i];
+            if (kind == RR_MEAN)
+                r = acc[i] / (double)cnt[i];
+            else if (kind == RR_L2)
+                r = sqrt(acc[i]);
+            else if (kind == RR_LOGSUM)
+                r = log(acc[i]);
+            else if (kind == RR_LSE)
+                r = isinf(mx[i]) || isnan(mx[i]) ? mx[i] : mx[i] + log(acc[i]);
+            tsr_elem_set_f64(out->desc.dtype, out->data, i, r);
+        } else {
             tsr_elem_set_i64(out->desc.dtype, out->data, i,
-                             mean ? (cnt[i] ? iacc[i] / cnt[i] : 0) : iacc[i]);
+                             kind == RR_MEAN ? (cnt[i] ? iacc[i] / cnt[i] : 0) : iacc[i]);
+        }
     }
     free(acc);
+    free(mx);
     free(iacc);
     free(cnt);
     return TSR_OK;

@@ -774,6 +774,91 @@ static void build_mod(struct kh_builder *b) {
     kh_output(b, kh_op(b, TSR_OP_MOD, &a, 2, in));
 }
 
+/* ---- reductions (group "reduce") ----------------------------------------------------------- */
+
+/* The other Reduce* ops: every shape of reduce_shapes over axis 1, then chained runs (axes
+ * {0, 2} and {1, 3} of [4, 3, 5, 6]), every axis (no axes), size-1 reduced dims ([3, 1, 4] over
+ * axis 1: one kernel of len 1, or a copy), noop_with_empty_axes, negative axes, and NaN / inf
+ * inputs (max and min propagate NaN). */
+struct red {
+    tsr_op op;
+    float lo, hi;
+};
+#define RED_EXTRA 7
+static void gen_red_specials(float *x, size_t n, uint64_t seed) {
+    for (size_t i = 0; i < n; i++)
+        x[i] = 0.25f + (float)((i * 7 + seed) % 11) * 0.1f;
+    x[n / 3] = NAN;
+    x[n / 2] = INFINITY;
+    x[n - 1] = -INFINITY;
+}
+static void build_reduce_group(struct kh_builder *b) {
+    const struct red *r = b->arg;
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    const int nv = N_OF(reduce_shapes);
+    if (b->variant < nv) {
+        const int64_t *s = reduce_shapes[b->variant];
+        at.n_axes = 1;
+        at.axes[0] = 1;
+        at.keepdims = b->variant % 2;
+        tsr_value x = kh_input(b, 3, s, r->lo, r->hi);
+        kh_output(b, kh_op(b, r->op, &at, 1, &x));
+        if (s[1] > 1) snprintf(b->kernel, sizeof b->kernel, "reduce_");
+        kh_label(b, " [%lld,%lld,%lld] keepdims %d", (long long)s[0], (long long)s[1],
+                 (long long)s[2], at.keepdims);
+        return;
+    }
+    const int v = b->variant - nv;
+    tsr_value x;
+    switch (v) {
+    case 0: /* two runs */
+    case 1:
+        at.n_axes = 2;
+        at.axes[0] = v == 0 ? 0 : 1;
+        at.axes[1] = v == 0 ? 2 : -1;
+        at.keepdims = v;
+        x = kh_input(b, 4, D(4, 3, 5, 6), r->lo, r->hi);
+        kh_label(b, " [4,3,5,6] axes {%lld,%lld}", (long long)at.axes[0], (long long)at.axes[1]);
+        break;
+    case 2: /* every axis */
+        at.keepdims = 0;
+        x = kh_input(b, 3, D(3, 4, 5), r->lo, r->hi);
+        kh_label(b, " [3,4,5] all axes");
+        break;
+    case 3: /* size-1 reduced dim */
+        at.n_axes = 1;
+        at.axes[0] = 1;
+        x = kh_input(b, 3, D(3, 1, 4), r->lo, r->hi);
+        kh_label(b, " [3,1,4] axis 1 (size 1)");
+        break;
+    case 4: /* noop_with_empty_axes */
+        at.noop_with_empty_axes = 1;
+        x = kh_input(b, 2, D(3, 4), r->lo, r->hi);
+        kh_label(b, " noop_with_empty_axes");
+        break;
+    case 5: /* NaN / inf in rows (inner 1) */
+        at.n_axes = 1;
+        at.axes[0] = -1;
+        x = kh_input_gen(b, 2, D(3, 300), gen_red_specials);
+        kh_label(b, " [3,300] specials");
+        break;
+    default: /* NaN / inf in columns (inner > 1) */
+        at.n_axes = 1;
+        at.axes[0] = 0;
+        x = kh_input_gen(b, 2, D(7, 5), gen_red_specials);
+        kh_label(b, " [7,5] axis 0 specials");
+        break;
+    }
+    kh_output(b, kh_op(b, r->op, &at, 1, &x));
+}
+static const struct red red_min = {TSR_OP_REDUCEMIN, -3, 3}, red_max = {TSR_OP_REDUCEMAX, -3, 3},
+                        red_prod = {TSR_OP_REDUCEPROD, 0.5f, 1.5f},
+                        red_sumsq = {TSR_OP_REDUCESUMSQUARE, -3, 3},
+                        red_l1 = {TSR_OP_REDUCEL1, -3, 3}, red_l2 = {TSR_OP_REDUCEL2, -3, 3},
+                        red_logsum = {TSR_OP_REDUCELOGSUM, 0.1f, 3},
+                        red_lse = {TSR_OP_REDUCELOGSUMEXP, -30, 30},
+                        red_sum = {TSR_OP_REDUCESUM, -3, 3}, red_mean = {TSR_OP_REDUCEMEAN, -3, 3};
+
 /* ---- the table --------------------------------------------------------------------------- */
 
 /* Tolerances (atol, rtol of the measure in kernel_harness.h):
@@ -861,6 +946,29 @@ static const struct kh_case cases[] = {
      0, 0},
     {"reduce_max", build_reduce, N_OF(reduce_shapes), 0, 0, KH_FUSED, NULL, &op_max, NULL, 0, 0},
     {"softmax", build_softmax, N_OF(softmax_shapes), 1e-7, 1e-5, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    /* group "reduce": min / max exact (NaN propagates); sums of <= 1030 terms of |x| <= 3 or
+     * x^2 <= 9 as reduce_sum; products of <= 1030 factors in [0.5, 1.5): ~1000 roundings; logs:
+     * the sum's relative error becomes an absolute one */
+    {"reduce_group_min", build_reduce_group, N_OF(reduce_shapes) + RED_EXTRA, 0, 0, KH_FUSED, NULL,
+     &red_min, NULL, 0, 0},
+    {"reduce_group_max", build_reduce_group, N_OF(reduce_shapes) + RED_EXTRA, 0, 0, KH_FUSED, NULL,
+     &red_max, NULL, 0, 0},
+    {"reduce_group_sum", build_reduce_group, N_OF(reduce_shapes) + RED_EXTRA, 1e-3, 1e-6, KH_FUSED,
+     NULL, &red_sum, NULL, 0, 0},
+    {"reduce_group_mean", build_reduce_group, N_OF(reduce_shapes) + RED_EXTRA, 1e-6, 1e-5, KH_FUSED,
+     NULL, &red_mean, NULL, 0, 0},
+    {"reduce_prod", build_reduce_group, N_OF(reduce_shapes) + RED_EXTRA, 1e-30, 1e-4, KH_FUSED,
+     NULL, &red_prod, NULL, 0, 0},
+    {"reduce_sum_square", build_reduce_group, N_OF(reduce_shapes) + RED_EXTRA, 2e-3, 1e-5, KH_FUSED,
+     NULL, &red_sumsq, NULL, 0, 0},
+    {"reduce_l1", build_reduce_group, N_OF(reduce_shapes) + RED_EXTRA, 1e-3, 1e-5, KH_FUSED, NULL,
+     &red_l1, NULL, 0, 0},
+    {"reduce_l2", build_reduce_group, N_OF(reduce_shapes) + RED_EXTRA, 1e-5, 1e-5, KH_FUSED, NULL,
+     &red_l2, NULL, 0, 0},
+    {"reduce_log_sum", build_reduce_group, N_OF(reduce_shapes) + RED_EXTRA, 1e-5, 1e-5, KH_FUSED,
+     NULL, &red_logsum, NULL, 0, 0},
+    {"reduce_log_sum_exp", build_reduce_group, N_OF(reduce_shapes) + RED_EXTRA, 1e-5, 1e-5,
+     KH_FUSED, NULL, &red_lse, NULL, 0, 0},
     {"transpose", build_transpose, N_OF(transpose_rows), 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"concat", build_concat, 3, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
     /* offset 1000, |scale| <= 1.5: the CPU corrects the f32 mean (~1e-6); OpenCL's f32 mean

@@ -254,7 +254,7 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
     case TSR_K_REDUCE: {
         const struct tsr_k_reduce *r = &kn->u.reduce;
         if (r->outer < 0 || r->len < 0 || r->inner < 0 ||
-            (r->kind != TSR_REDUCE_SUM && r->kind != TSR_REDUCE_MEAN && r->kind != TSR_REDUCE_MAX))
+            (unsigned)r->kind >= TSR_REDUCE_KIND_COUNT)
             return TSR_ERR(
                 ctx, TSR_E_INVALID_ARG, "reduce kernel '%s': kind %d, shape [%lld, %lld, %lld]",
                 name, (int)r->kind, (long long)r->outer, (long long)r->len, (long long)r->inner);

@@ -1,11 +1,15 @@
 /*
- * reduce.c — sum / mean / max over the middle axis of [outer, len, inner] (struct
- * tsr_k_reduce), parallel over outer.
+ * reduce.c — the reductions of struct tsr_k_reduce (sum, mean, max; group "reduce": min, prod,
+ * sum of squares, L1, L2, log-sum, log-sum-exp) over the middle axis of [outer, len, inner],
+ * parallel over outer.
  *
  * inner == 1: every output is the reduction of one contiguous row of len: the ISA's sum_row /
  * max_row (vectorised along len). inner > 1: the len rows of `inner` elements are accumulated
  * into the output row with the ISA's vector add / max (vectorised along inner), so x is read
  * once, sequentially. Mean divides the sum by len. len == 0: sum 0, mean NaN, max -inf.
+ * Max and min propagate NaN (the tier's MAX / MIN instructions, numpy maximum / minimum). The
+ * other kinds map a chunk of TSR_REDUCE_CHUNK elements (x^2, |x|) on the stack, then sum it;
+ * log-sum-exp takes the max first (two passes, stable).
  */
 #include "backends/cpu/cpu_exec.h"
 
@@ -20,31 +24,194 @@ struct tsr_reduce_job {
     int64_t outer_per_task;
 };
 
+/* Value of a reduction over no element (program.h). */
+static float tsr_reduce_empty(tsr_reduce_kind kind) {
+    switch (kind) {
+    case TSR_REDUCE_MEAN:
+        return NAN;
+    case TSR_REDUCE_MAX:
+    case TSR_REDUCE_LOG_SUM:
+    case TSR_REDUCE_LOG_SUM_EXP:
+        return -INFINITY;
+    case TSR_REDUCE_MIN:
+        return INFINITY;
+    case TSR_REDUCE_PROD:
+        return 1.0f;
+    default:
+        return 0.0f;
+    }
+}
+
+/* Columns of an inner > 1 reduction (and elements of a row) processed per step, on the stack. */
+#define TSR_REDUCE_CHUNK 256
+
+/* The binary instruction that combines partial results of kind (NaN-propagating MIN / MAX). */
+static tsr_ew_op tsr_reduce_combine_op(tsr_reduce_kind kind) {
+    switch (kind) {
+    case TSR_REDUCE_MAX:
+    case TSR_REDUCE_LOG_SUM_EXP: /* its first pass */
+        return TSR_EW_MAX;
+    case TSR_REDUCE_MIN:
+        return TSR_EW_MIN;
+    case TSR_REDUCE_PROD:
+        return TSR_EW_MUL;
+    default:
+        return TSR_EW_ADD;
+    }
+}
+
+/* t[0..w) = the per-element map of kind applied to x (x^2, |x|); NULL when kind has none. */
+static const float *tsr_reduce_map(const struct tsr_cpu_ew_kernels *ew, tsr_reduce_kind kind,
+                                   size_t w, const float *x, float *t) {
+    switch (kind) {
+    case TSR_REDUCE_SUM_SQUARE:
+    case TSR_REDUCE_L2:
+        ew->binary[TSR_EW_MUL](w, x, x, t);
+        return t;
+    case TSR_REDUCE_L1:
+        ew->unary[TSR_EW_ABS](w, x, t, 0.0f, 0.0f);
+        return t;
+    default:
+        return x;
+    }
+}
+
+/* acc[0..w) = the kind's reduction of the L rows x + j * stride (j < L, w contiguous columns
+ * each), before its final step (mean's division, L2's sqrt, the logs). LOG_SUM_EXP: acc is the
+ * sum of exp(x - m) with m[0..w) its max, computed here. L >= 1. */
+static void tsr_reduce_cols(const struct tsr_cpu_ew_kernels *ew, tsr_reduce_kind kind, int64_t L,
+                            int64_t stride, size_t w, const float *x, float *acc, float *m) {
+    float t[TSR_REDUCE_CHUNK];
+    if (kind == TSR_REDUCE_LOG_SUM_EXP) {
+        memcpy(m, x, w * sizeof(float));
+        for (int64_t j = 1; j < L; j++)
+            ew->binary[TSR_EW_MAX](w, m, x + j * stride, m);
+        for (size_t c = 0; c < w; c++)
+            acc[c] = 0.0f;
+        for (int64_t j = 0; j < L; j++) {
+            ew->binary[TSR_EW_SUB](w, x + j * stride, m, t);
+            ew->exp(w, t, t);
+            ew->binary[TSR_EW_ADD](w, acc, t, acc);
+        }
+        return;
+    }
+    const tsr_ew_op op = tsr_reduce_combine_op(kind);
+    memcpy(acc, tsr_reduce_map(ew, kind, w, x, t), w * sizeof(float));
+    for (int64_t j = 1; j < L; j++)
+        ew->binary[op](w, acc, tsr_reduce_map(ew, kind, w, x + j * stride, t), acc);
+}
+
+/* The final step of kind on one reduced value (s; m the max for LOG_SUM_EXP). */
+static float tsr_reduce_finish(tsr_reduce_kind kind, float s, float m, int64_t L) {
+    switch (kind) {
+    case TSR_REDUCE_MEAN:
+        return s / (float)L;
+    case TSR_REDUCE_L2:
+        return sqrtf(s);
+    case TSR_REDUCE_LOG_SUM:
+        return logf(s);
+    case TSR_REDUCE_LOG_SUM_EXP:
+        return isinf(m) || isnan(m) ? m : m + logf(s);
+    default:
+        return s;
+    }
+}
+
+/* Scalar combine of the w partials of one row (NaN-propagating min / max). */
+static float tsr_reduce_fold(tsr_reduce_kind kind, size_t w, const float *p) {
+    float r = p[0];
+    for (size_t c = 1; c < w; c++) {
+        const float v = p[c];
+        switch (kind) {
+        case TSR_REDUCE_MAX:
+        case TSR_REDUCE_LOG_SUM_EXP:
+            r = (r >= v || isnan(r)) ? r : v;
+            break;
+        case TSR_REDUCE_MIN:
+            r = (r <= v || isnan(r)) ? r : v;
+            break;
+        case TSR_REDUCE_PROD:
+            r *= v;
+            break;
+        default:
+            r += v;
+        }
+    }
+    return r;
+}
+
+/* One contiguous row of L >= 1 elements (inner == 1). */
+static float tsr_reduce_row(const struct tsr_cpu_ew_kernels *ew, tsr_reduce_kind kind, int64_t L,
+                            const float *x) {
+    if (kind == TSR_REDUCE_SUM || kind == TSR_REDUCE_MEAN || kind == TSR_REDUCE_LOG_SUM)
+        return tsr_reduce_finish(kind, ew->sum_row((size_t)L, x), 0.0f, L);
+    float t[TSR_REDUCE_CHUNK], acc[TSR_REDUCE_CHUNK];
+    const size_t C = TSR_REDUCE_CHUNK;
+    if (kind == TSR_REDUCE_SUM_SQUARE || kind == TSR_REDUCE_L1 || kind == TSR_REDUCE_L2) {
+        float s = 0.0f;
+        for (int64_t i = 0; i < L; i += (int64_t)C) {
+            const size_t w = (size_t)(L - i) < C ? (size_t)(L - i) : C;
+            s += ew->sum_row(w, tsr_reduce_map(ew, kind, w, x + i, t));
+        }
+        return tsr_reduce_finish(kind, s, 0.0f, L);
+    }
+    /* MAX, MIN, PROD (and LOG_SUM_EXP's max): chunks folded into acc with the vector op. */
+    const tsr_ew_op op = tsr_reduce_combine_op(kind);
+    const size_t w0 = (size_t)L < C ? (size_t)L : C;
+    memcpy(acc, x, w0 * sizeof(float));
+    for (int64_t i = (int64_t)w0; i < L; i += (int64_t)C) {
+        const size_t w = (size_t)(L - i) < C ? (size_t)(L - i) : C;
+        ew->binary[op](w, acc, x + i, acc);
+    }
+    const float r = tsr_reduce_fold(kind, w0, acc);
+    if (kind != TSR_REDUCE_LOG_SUM_EXP || isinf(r) || isnan(r)) return r;
+    float s = 0.0f;
+    for (int64_t i = 0; i < L; i += (int64_t)C) {
+        const size_t w = (size_t)(L - i) < C ? (size_t)(L - i) : C;
+        ew->binary_vs[TSR_EW_SUB](w, x + i, &r, t);
+        ew->exp(w, t, t);
+        s += ew->sum_row(w, t);
+    }
+    return r + logf(s);
+}
+
 static void tsr_reduce_outer(const struct tsr_cpu_ew_kernels *ew, const struct tsr_k_reduce *k,
                              const float *x, float *y) {
     const int64_t L = k->len, I = k->inner;
     if (L == 0) {
-        const float v = k->kind == TSR_REDUCE_SUM   ? 0.0f
-                        : k->kind == TSR_REDUCE_MAX ? -INFINITY
-                                                    : NAN;
+        const float v = tsr_reduce_empty(k->kind);
         for (int64_t i = 0; i < I; i++)
             y[i] = v;
         return;
     }
     if (I == 1) {
-        y[0] = k->kind == TSR_REDUCE_MAX ? ew->max_row((size_t)L, x) : ew->sum_row((size_t)L, x);
-    } else {
-        memcpy(y, x, (size_t)I * sizeof(float));
-        for (int64_t j = 1; j < L; j++) {
-            if (k->kind == TSR_REDUCE_MAX)
-                ew->max_vv((size_t)I, x + j * I, y, y);
-            else
-                ew->binary[TSR_EW_ADD]((size_t)I, y, x + j * I, y);
-        }
+        y[0] = tsr_reduce_row(ew, k->kind, L, x);
+        return;
     }
-    if (k->kind == TSR_REDUCE_MEAN) {
-        const float inv = 1.0f / (float)L;
-        ew->binary_vs[TSR_EW_MUL]((size_t)I, y, &inv, y);
+    if (k->kind == TSR_REDUCE_SUM || k->kind == TSR_REDUCE_MEAN) {
+        /* x is read once, sequentially: rows accumulated into y */
+        memcpy(y, x, (size_t)I * sizeof(float));
+        for (int64_t j = 1; j < L; j++)
+            ew->binary[TSR_EW_ADD]((size_t)I, y, x + j * I, y);
+        if (k->kind == TSR_REDUCE_MEAN) {
+            const float inv = 1.0f / (float)L;
+            ew->binary_vs[TSR_EW_MUL]((size_t)I, y, &inv, y);
+        }
+        return;
+    }
+    if (k->kind == TSR_REDUCE_MAX || k->kind == TSR_REDUCE_MIN || k->kind == TSR_REDUCE_PROD) {
+        const tsr_ew_op op = tsr_reduce_combine_op(k->kind);
+        memcpy(y, x, (size_t)I * sizeof(float));
+        for (int64_t j = 1; j < L; j++)
+            ew->binary[op]((size_t)I, y, x + j * I, y);
+        return;
+    }
+    float m[TSR_REDUCE_CHUNK];
+    for (int64_t c0 = 0; c0 < I; c0 += TSR_REDUCE_CHUNK) {
+        const size_t w = (size_t)(I - c0 < TSR_REDUCE_CHUNK ? I - c0 : (int64_t)TSR_REDUCE_CHUNK);
+        tsr_reduce_cols(ew, k->kind, L, I, w, x + c0, y + c0, m);
+        for (size_t c = 0; c < w; c++)
+            y[c0 + (int64_t)c] = tsr_reduce_finish(k->kind, y[c0 + (int64_t)c], m[c], L);
     }
 }
 

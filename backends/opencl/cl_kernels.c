@@ -139,8 +139,7 @@ static tsr_status prepare_reduce(tsr_context *ctx, struct tsr_cl_device *dev,
                                  const struct tsr_kernel *k, const struct tsr_cl_ref *in,
                                  const struct tsr_cl_ref *y, struct tsr_cl_launch *out) {
     const struct tsr_k_reduce *r = &k->u.reduce;
-    if (r->outer < 0 || r->len < 0 || r->inner < 0 ||
-        (r->kind != TSR_REDUCE_SUM && r->kind != TSR_REDUCE_MEAN && r->kind != TSR_REDUCE_MAX))
+    if (r->outer < 0 || r->len < 0 || r->inner < 0 || (unsigned)r->kind >= TSR_REDUCE_KIND_COUNT)
         return TSR_ERR(ctx, TSR_E_INVALID_ARG,
                        "kernel '%s': bad reduce kind %d over [%lld, %lld, %lld]", k->name,
                        (int)r->kind, (long long)r->outer, (long long)r->len, (long long)r->inner);
