@@ -337,7 +337,9 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(REDUCEL2)                                                                                    \
     X(REDUCELOGSUM)                                                                                \
     X(REDUCELOGSUMEXP)                                                                             \
-    X(REDUCESUMSQUARE)
+    X(REDUCESUMSQUARE)                                                                             \
+    X(LOGSOFTMAX)                                                                                  \
+    X(HARDMAX)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,

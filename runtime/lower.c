@@ -602,7 +602,14 @@ tsr_status tsr_lower_softmax(struct tsr_lower_state *s, int ni) {
     if (x < 0 || y < 0) return LOWER_OOM();
     struct tsr_kernel *k = add_kernel(s, TSR_K_SOFTMAX);
     if (!k) return LOWER_OOM();
-    snprintf(k->name, sizeof k->name, "softmax");
+    const int mode = n->op == TSR_OP_LOGSOFTMAX ? TSR_SOFTMAX_LOG
+                     : n->op == TSR_OP_HARDMAX  ? TSR_SOFTMAX_HARD
+                                                : TSR_SOFTMAX_PLAIN;
+    snprintf(k->name, sizeof k->name, "%s",
+             mode == TSR_SOFTMAX_LOG    ? "log_softmax"
+             : mode == TSR_SOFTMAX_HARD ? "hardmax"
+                                        : "softmax");
+    k->u.softmax.mode = mode;
     if (kernel_add_node(k, n)) return LOWER_OOM();
     k->u.softmax.outer = outer;
     k->u.softmax.axis_len = len;

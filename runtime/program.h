@@ -246,7 +246,12 @@ struct tsr_k_layernorm {
  * (subtract the max). */
 struct tsr_k_softmax {
     int64_t outer, axis_len, inner;
+    /* group "reduce": TSR_SOFTMAX_LOG is ONNX LogSoftmax, (x - max) - log(sum exp(x - max))
+     * (not log of the softmax: no underflow to log 0); TSR_SOFTMAX_HARD is ONNX Hardmax, 1 at
+     * the first maximum along the axis, 0 elsewhere. */
+    int mode; /* tsr_softmax_mode; 0 = softmax */
 };
+typedef enum { TSR_SOFTMAX_PLAIN = 0, TSR_SOFTMAX_LOG = 1, TSR_SOFTMAX_HARD = 2 } tsr_softmax_mode;
 
 /* Copy n elements of the kernel's dtype (any dtype: bytes). */
 struct tsr_k_copy {

@@ -640,6 +640,8 @@ tsr_status tsr_ref_copy(tsr_context *ctx, const struct tsr_node *node,
     return TSR_OK;
 }
 
+/* Softmax; group "reduce": LogSoftmax (x - max - log sum exp(x - max)) and Hardmax (1 at the
+ * first maximum), over the same axis rules. */
 tsr_status tsr_ref_softmax(tsr_context *ctx, const struct tsr_node *node,
                            const struct tsr_tensor *const *in, struct tsr_tensor *out) {
     (void)ctx;
@@ -665,11 +667,21 @@ tsr_status tsr_ref_softmax(tsr_context *ctx, const struct tsr_node *node,
                 double v = tsr_elem_get_f64(dt, x, (o * len + j) * inner + k);
                 if (v > mx) mx = v;
             }
+            if (node->op == TSR_OP_HARDMAX) { /* 1 at the first maximum */
+                int64_t arg = -1;
+                for (int64_t j = 0; j < len && arg < 0; j++)
+                    if (tsr_elem_get_f64(dt, x, (o * len + j) * inner + k) == mx) arg = j;
+                for (int64_t j = 0; j < len; j++)
+                    tsr_elem_set_f64(dt, out->data, (o * len + j) * inner + k, j == arg);
+                continue;
+            }
             for (int64_t j = 0; j < len; j++)
                 sum += exp(tsr_elem_get_f64(dt, x, (o * len + j) * inner + k) - mx);
             for (int64_t j = 0; j < len; j++) {
                 int64_t at = (o * len + j) * inner + k;
-                tsr_elem_set_f64(dt, out->data, at, exp(tsr_elem_get_f64(dt, x, at) - mx) / sum);
+                double d = tsr_elem_get_f64(dt, x, at) - mx;
+                tsr_elem_set_f64(dt, out->data, at,
+                                 node->op == TSR_OP_LOGSOFTMAX ? d - log(sum) : exp(d) / sum);
             }
         }
     return TSR_OK;

@@ -355,8 +355,8 @@ tsr_status tsr_shape_softmax(SHAPE_ARGS) {
     int r = in[0]->rank;
     int64_t axis = attrs->axis == TSR_AXIS_DEFAULT ? (attrs->softmax_2d ? 1 : -1) : attrs->axis;
     if (r == 0 || axis < -r || axis >= r)
-        return SHAPE_ERR("node '%s' (Softmax): axis %lld out of range for input %s", node,
-                         (long long)axis, tsr_desc_format(in[0], s0, sizeof s0));
+        return SHAPE_ERR("node '%s' (%s): axis %lld out of range for input %s", node,
+                         tsr_op_name(op), (long long)axis, tsr_desc_format(in[0], s0, sizeof s0));
     *out = *in[0];
     return TSR_OK;
 }

@@ -859,6 +859,43 @@ static const struct red red_min = {TSR_OP_REDUCEMIN, -3, 3}, red_max = {TSR_OP_R
                         red_lse = {TSR_OP_REDUCELOGSUMEXP, -30, 30},
                         red_sum = {TSR_OP_REDUCESUM, -3, 3}, red_mean = {TSR_OP_REDUCEMEAN, -3, 3};
 
+/* LogSoftmax / Hardmax over axis 1 of the softmax shapes; then the opset < 13 2-D coercion (axis
+ * 1 of [2, 3, 4, 5] flattened to [2, 60]), a negative axis, and Hardmax ties (the first maximum).
+ */
+static void gen_ties(float *x, size_t n, uint64_t seed) {
+    (void)seed;
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)((i * 5) % 3);
+}
+static void build_softmax_variant(struct kh_builder *b) {
+    const tsr_op *op = b->arg;
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    const int nv = N_OF(softmax_shapes);
+    tsr_value x;
+    if (b->variant < nv) {
+        const int64_t *s = softmax_shapes[b->variant];
+        at.axis = 1;
+        x = kh_input(b, 3, s, -(float)s[3], (float)s[3]);
+        snprintf(b->kernel, sizeof b->kernel, *op == TSR_OP_HARDMAX ? "hardmax" : "log_softmax");
+        kh_label(b, " [%lld,%lld,%lld]", (long long)s[0], (long long)s[1], (long long)s[2]);
+    } else if (b->variant == nv) {
+        at.axis = 1;
+        at.softmax_2d = 1;
+        x = kh_input(b, 4, D(2, 3, 4, 5), -10, 10);
+        kh_label(b, " [2,3,4,5] 2-D at axis 1");
+    } else if (b->variant == nv + 1) {
+        at.axis = -2;
+        x = kh_input(b, 3, D(3, 6, 5), -10, 10);
+        kh_label(b, " [3,6,5] axis -2");
+    } else {
+        at.axis = b->variant == nv + 2 ? 1 : -1;
+        x = kh_input_gen(b, 3, D(2, 6, 7), gen_ties);
+        kh_label(b, " [2,6,7] ties axis %lld", (long long)at.axis);
+    }
+    kh_output(b, kh_op(b, *op, &at, 1, &x));
+}
+static const tsr_op op_log_softmax = TSR_OP_LOGSOFTMAX, op_hardmax = TSR_OP_HARDMAX;
+
 /* ---- the table --------------------------------------------------------------------------- */
 
 /* Tolerances (atol, rtol of the measure in kernel_harness.h):
@@ -946,6 +983,13 @@ static const struct kh_case cases[] = {
      0, 0},
     {"reduce_max", build_reduce, N_OF(reduce_shapes), 0, 0, KH_FUSED, NULL, &op_max, NULL, 0, 0},
     {"softmax", build_softmax, N_OF(softmax_shapes), 1e-7, 1e-5, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    /* group "reduce": LogSoftmax rounds x - max (|y| up to ~200: 1 ulp ~ 1.5e-5 absolute; rtol
+     * 1e-6 covers it, measured 7.6e-6 at y = -70), log(sum) (~1e-6) and one subtraction: atol
+     * 2e-5; Hardmax exact (0 / 1, ties to the first maximum) */
+    {"log_softmax", build_softmax_variant, N_OF(softmax_shapes) + 4, 2e-5, 1e-6, KH_FUSED, NULL,
+     &op_log_softmax, NULL, 0, 0},
+    {"hardmax", build_softmax_variant, N_OF(softmax_shapes) + 4, 0, 0, KH_FUSED, NULL, &op_hardmax,
+     NULL, 0, 0},
     /* group "reduce": min / max exact (NaN propagates); sums of <= 1030 terms of |x| <= 3 or
      * x^2 <= 9 as reduce_sum; products of <= 1030 factors in [0.5, 1.5): ~1000 roundings; logs:
      * the sum's relative error becomes an absolute one */

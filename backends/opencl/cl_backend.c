@@ -99,6 +99,15 @@ static tsr_status set_ulong(struct cl_exec *ex, struct cl_exec_kernel *ek, cl_ui
     return TSR_OK;
 }
 
+static tsr_status set_int(struct cl_exec *ex, struct cl_exec_kernel *ek, cl_uint idx, int v) {
+    cl_int u = (cl_int)v;
+    cl_int err = clSetKernelArg(ek->kernel, idx, sizeof u, &u);
+    if (err != CL_SUCCESS)
+        return TSR_ERR_CL(ex->ctx, TSR_E_DEVICE, err, "kernel '%s': clSetKernelArg(%u): %s (%d)",
+                          ek->k->name, idx, tsr_cl_error_name(err), (int)err);
+    return TSR_OK;
+}
+
 static size_t cap_items(int64_t n) {
     return (uint64_t)n < TSR_CL_MAX_ITEMS ? (size_t)n : TSR_CL_MAX_ITEMS;
 }
@@ -148,6 +157,7 @@ static tsr_status prepare_kernel(struct cl_exec *ex, struct cl_exec_kernel *ek) 
         if (st == TSR_OK) st = set_ulong(ex, ek, 4, s->outer);
         if (st == TSR_OK) st = set_ulong(ex, ek, 5, s->axis_len);
         if (st == TSR_OK) st = set_ulong(ex, ek, 6, s->inner);
+        if (st == TSR_OK) st = set_int(ex, ek, 7, s->mode);
         ek->global = s->axis_len > 0 ? (size_t)(s->outer * s->inner) : 0;
         break;
     }
