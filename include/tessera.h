@@ -339,7 +339,9 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(REDUCELOGSUMEXP)                                                                             \
     X(REDUCESUMSQUARE)                                                                             \
     X(LOGSOFTMAX)                                                                                  \
-    X(HARDMAX)
+    X(HARDMAX)                                                                                     \
+    X(ARGMAX)                                                                                      \
+    X(ARGMIN)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -409,6 +411,8 @@ struct tsr_op_attrs {
     float shrink_bias;       /* Shrink bias: default 0 */
     float shrink_lambd;      /* Shrink lambd: default 0.5 */
     int mod_fmod;            /* Mod fmod: default 0 (integer mod; float inputs need 1) */
+    /* group "reduce" */
+    int select_last_index; /* ArgMax / ArgMin: the last extremum instead of the first (default 0) */
 };
 
 /* Conv / pool auto_pad (ONNX). */

@@ -143,3 +143,28 @@ __kernel void tsr_reduce_groups(__global const float *x, ulong x_off, __global f
         if (l == 0) y[y_off + r] = tsr_reduce_finish(acc, m, len, kind);
     }
 }
+
+/* Group "reduce": ArgMax / ArgMin (struct tsr_k_arg), one work-item per output. y is int64 (the
+ * host passes its offset in floats, as for every buffer: y_off / 2 longs; buffer offsets are
+ * multiples of 64 bytes). */
+__kernel void tsr_arg_items(__global const float *x, ulong x_off, __global float *y, ulong y_off,
+                            ulong outer, ulong len, ulong inner, int is_min, int select_last) {
+    __global long *yl = (__global long *)(y + y_off);
+    ulong rows = outer * inner;
+    for (ulong r = get_global_id(0); r < rows; r += get_global_size(0)) {
+        ulong o = r / inner, n = r - o * inner;
+        __global const float *xr = x + x_off + o * len * inner + n;
+        long best = 0;
+        float bv = xr[0];
+        for (ulong a = 1; a < len; a++) {
+            float v = xr[a * inner];
+            int better = is_min ? (select_last ? v <= bv : v < bv)
+                                : (select_last ? v >= bv : v > bv);
+            if (better) {
+                best = (long)a;
+                bv = v;
+            }
+        }
+        yl[r] = best;
+    }
+}

@@ -1225,7 +1225,10 @@ tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *
     }
     /* Every kernel computes in its output's dtype (its inputs' too: tsr_program_check_dtypes). */
     for (int i = 0; i < prog.n_kernels; i++)
-        prog.kernels[i].dtype = prog.buffers[prog.kernels[i].output].desc.dtype;
+        prog.kernels[i].dtype =
+            prog.buffers[prog.kernels[i].kind == TSR_K_ARG ? prog.kernels[i].inputs[0]
+                                                           : prog.kernels[i].output]
+                .desc.dtype; /* ArgMax / ArgMin: int64 indices of float values */
     status = tsr_memplan(s->ctx, s->p);
     if (status == TSR_OK && value_buffer) {
         *value_buffer = malloc(nv * sizeof(int));
@@ -1251,5 +1254,31 @@ done:
         return status;
     }
     *out = prog;
+    return TSR_OK;
+}
+
+/* ---- issue 9, group "reduce" ------------------------------------------------------------ */
+
+/* ArgMax / ArgMin: one TSR_K_ARG kernel over [outer, len, inner] (float32 in, int64 out). */
+tsr_status tsr_lower_arg(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    int64_t axis = n->attrs.axis == TSR_AXIS_DEFAULT ? 0 : n->attrs.axis;
+    if (axis < 0) axis += xd->rank;
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < xd->rank; d++) {
+        if (d < axis) outer *= xd->dims[d];
+        if (d > axis) inner *= xd->dims[d];
+    }
+    struct tsr_kernel *k = simple_kernel(s, TSR_K_ARG, n->op == TSR_OP_ARGMIN ? "argmin" : "argmax",
+                                         n, &n->inputs[0], 1, n->output);
+    if (!k) return LOWER_OOM();
+    k->u.arg = (struct tsr_k_arg){.outer = outer,
+                                  .len = xd->dims[axis],
+                                  .inner = inner,
+                                  .is_min = n->op == TSR_OP_ARGMIN,
+                                  .select_last = n->attrs.select_last_index != 0};
+    k->flops = (uint64_t)tsr_desc_elements(xd);
+    k->bytes = 4 * (uint64_t)tsr_desc_elements(xd) + 8 * (uint64_t)(outer * inner);
     return TSR_OK;
 }

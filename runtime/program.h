@@ -216,6 +216,16 @@ struct tsr_k_reduce {
     int64_t outer, len, inner;
 };
 
+/* Group "reduce": ArgMax / ArgMin over the middle axis of [outer, len, inner] (len >= 1):
+ * y[o, i] = the int64 index along len of the first maximum (is_min: minimum; select_last: the
+ * last one) of x[o, :, i], compared with > / < (a NaN is never chosen over a number that comes
+ * first). The kernel's dtype is its input's (float32); its output buffer is int64: the one kind
+ * whose output dtype differs from its dtype (tsr_kernel_dtypes_ok). */
+struct tsr_k_arg {
+    int64_t outer, len, inner;
+    int is_min, select_last;
+};
+
 /* Strided copy (Transpose): Y is contiguous over dims[0..rank-1];
  * Y[i0..ir] = X[sum_d i_d * in_strides[d]] (elements). */
 struct tsr_k_transpose {
@@ -268,7 +278,8 @@ typedef enum {
     TSR_K_REDUCE,
     TSR_K_TRANSPOSE,
     TSR_K_CONCAT,
-    TSR_K_LAYERNORM
+    TSR_K_LAYERNORM,
+    TSR_K_ARG /* group "reduce": ArgMax / ArgMin */
 } tsr_kernel_kind;
 
 #define TSR_KERNEL_MAX_INPUTS TSR_EW_MAX_INPUTS
@@ -296,6 +307,7 @@ struct tsr_kernel {
         struct tsr_k_transpose transpose;
         struct tsr_k_concat concat;
         struct tsr_k_layernorm layernorm;
+        struct tsr_k_arg arg;
     } u;
 };
 

@@ -17,7 +17,9 @@ int tsr_kernel_dtypes_ok(const struct tsr_program *prog, const struct tsr_kernel
     for (arg = 0; arg <= n_in; arg++) {
         int b = arg < n_in ? k->inputs[arg] : k->output;
         if (b < 0 || b >= prog->n_buffers) continue;
-        if (prog->buffers[b].desc.dtype != k->dtype) {
+        /* TSR_K_ARG writes int64 indices of its dtype's values */
+        const tsr_dtype want = arg == n_in && k->kind == TSR_K_ARG ? TSR_I64 : k->dtype;
+        if (prog->buffers[b].desc.dtype != want) {
             bad = prog->buffers[b].desc.dtype;
             goto no;
         }

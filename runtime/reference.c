@@ -1004,3 +1004,38 @@ done:
     free(owned);
     return st;
 }
+
+/* ---- issue 9, group "reduce" ------------------------------------------------------------ */
+
+/* ArgMax / ArgMin: index of the first (select_last_index: last) extremum along the axis,
+ * compared in double (integers exactly up to 2^53) with > / < (>= / <= for the last). */
+tsr_status tsr_ref_arg(tsr_context *ctx, const struct tsr_node *node,
+                       const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    int r = xd->rank;
+    int64_t axis = node->attrs.axis == TSR_AXIS_DEFAULT ? 0 : node->attrs.axis;
+    if (axis < 0) axis += r;
+    int64_t outer = 1, len = xd->dims[axis], inner = 1;
+    for (int d = 0; d < r; d++) {
+        if (d < axis) outer *= xd->dims[d];
+        if (d > axis) inner *= xd->dims[d];
+    }
+    const int is_min = node->op == TSR_OP_ARGMIN, last = node->attrs.select_last_index;
+    int64_t *y = out->data;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            int64_t best = 0;
+            double bv = tsr_elem_get_f64(xd->dtype, in[0]->data, o * len * inner + i);
+            for (int64_t j = 1; j < len; j++) {
+                double v = tsr_elem_get_f64(xd->dtype, in[0]->data, (o * len + j) * inner + i);
+                int better = is_min ? (last ? v <= bv : v < bv) : (last ? v >= bv : v > bv);
+                if (better) {
+                    best = j;
+                    bv = v;
+                }
+            }
+            y[o * inner + i] = best;
+        }
+    return TSR_OK;
+}

@@ -842,3 +842,31 @@ tsr_status tsr_shape_mod(SHAPE_ARGS) {
                        node);
     return tsr_shape_broadcast(ctx, op, attrs, in, in_data, n_in, node, out);
 }
+
+/* ---- issue 9, group "reduce" ------------------------------------------------------------ */
+
+/* ArgMax / ArgMin: int64, the axis (default 0) removed or kept as 1; the axis must not be
+ * empty. */
+tsr_status tsr_shape_arg(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    int r = in[0]->rank;
+    int64_t axis = attrs->axis == TSR_AXIS_DEFAULT ? 0 : attrs->axis;
+    if (r == 0 || axis < -r || axis >= r)
+        return SHAPE_ERR("node '%s' (%s): axis %lld out of range for input %s", node,
+                         tsr_op_name(op), (long long)axis, tsr_desc_format(in[0], s0, sizeof s0));
+    if (axis < 0) axis += r;
+    if (in[0]->dims[axis] == 0)
+        return SHAPE_ERR("node '%s' (%s): axis %lld of input %s is empty (no index to return)",
+                         node, tsr_op_name(op), (long long)axis,
+                         tsr_desc_format(in[0], s0, sizeof s0));
+    *out = f32_desc(0);
+    out->dtype = TSR_I64;
+    for (int d = 0; d < r; d++) {
+        if (d != axis)
+            out->dims[out->rank++] = in[0]->dims[d];
+        else if (attrs->keepdims)
+            out->dims[out->rank++] = 1;
+    }
+    return TSR_OK;
+}

@@ -896,6 +896,35 @@ static void build_softmax_variant(struct kh_builder *b) {
 }
 static const tsr_op op_log_softmax = TSR_OP_LOGSOFTMAX, op_hardmax = TSR_OP_HARDMAX;
 
+/* ArgMax / ArgMin (int64 indices, compared exactly): axis 1 of the reduce shapes (len >= 1),
+ * then ties (first and last index), axis 0 and a negative axis. */
+static void build_arg(struct kh_builder *b) {
+    const tsr_op *op = b->arg;
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    static const int64_t shapes[][3] = {{3, 7, 1},  {2, 5, 33},    {1, 1000, 1},
+                                        {5, 1, 17}, {3, 200, 250}, {2, 777, 3}};
+    const int nv = N_OF(shapes);
+    tsr_value x;
+    if (b->variant < 2 * nv) {
+        const int64_t *s = shapes[b->variant / 2];
+        at.axis = 1;
+        at.keepdims = b->variant % 2;
+        x = kh_input(b, 3, s, -3, 3);
+        snprintf(b->kernel, sizeof b->kernel, *op == TSR_OP_ARGMIN ? "argmin" : "argmax");
+        kh_label(b, " [%lld,%lld,%lld] keepdims %d", (long long)s[0], (long long)s[1],
+                 (long long)s[2], at.keepdims);
+    } else {
+        const int v = b->variant - 2 * nv;
+        at.select_last_index = v % 2;
+        at.axis = v < 2 ? 1 : (v < 4 ? 0 : -1);
+        x = kh_input_gen(b, 3, D(4, 6, 5), gen_ties);
+        kh_label(b, " [4,6,5] ties axis %lld select_last_index %d", (long long)at.axis,
+                 at.select_last_index);
+    }
+    kh_output(b, kh_op(b, *op, &at, 1, &x));
+}
+static const tsr_op op_argmax = TSR_OP_ARGMAX, op_argmin = TSR_OP_ARGMIN;
+
 /* ---- the table --------------------------------------------------------------------------- */
 
 /* Tolerances (atol, rtol of the measure in kernel_harness.h):
@@ -988,6 +1017,8 @@ static const struct kh_case cases[] = {
      * 2e-5; Hardmax exact (0 / 1, ties to the first maximum) */
     {"log_softmax", build_softmax_variant, N_OF(softmax_shapes) + 4, 2e-5, 1e-6, KH_FUSED, NULL,
      &op_log_softmax, NULL, 0, 0},
+    {"argmax", build_arg, 18, 0, 0, KH_FUSED, NULL, &op_argmax, NULL, 0, 0},
+    {"argmin", build_arg, 18, 0, 0, KH_FUSED, NULL, &op_argmin, NULL, 0, 0},
     {"hardmax", build_softmax_variant, N_OF(softmax_shapes) + 4, 0, 0, KH_FUSED, NULL, &op_hardmax,
      NULL, 0, 0},
     /* group "reduce": min / max exact (NaN propagates); sums of <= 1030 terms of |x| <= 3 or

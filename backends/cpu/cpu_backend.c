@@ -312,6 +312,17 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
         need = l->outer * l->len;
         break;
     }
+    case TSR_K_ARG: { /* group "reduce" */
+        const struct tsr_k_arg *a = &kn->u.arg;
+        if (a->outer < 0 || a->len < 1 || a->inner < 0)
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG, "arg kernel '%s': shape [%lld, %lld, %lld]",
+                           name, (long long)a->outer, (long long)a->len, (long long)a->inner);
+        const int64_t n_need[1] = {a->outer * a->len * a->inner};
+        st = tsr_cpu_check_inputs(ctx, prog, kn, 1, n_need);
+        if (st != TSR_OK) return st;
+        need = a->outer * a->inner;
+        break;
+    }
     default:
         return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "kernel '%s': unknown kind %d", name, (int)kn->kind);
     }
@@ -467,6 +478,9 @@ static void tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct tsr_k
     case TSR_K_LAYERNORM:
         tsr_cpu_layernorm_run(&ex->env, &kn->u.layernorm, p[kn->inputs[0]], p[kn->inputs[1]],
                               kn->u.layernorm.has_bias ? p[kn->inputs[2]] : NULL, y);
+        break;
+    case TSR_K_ARG: /* group "reduce": int64 output */
+        tsr_cpu_arg_run(&kn->u.arg, p[kn->inputs[0]], (int64_t *)(void *)y);
         break;
     }
 }

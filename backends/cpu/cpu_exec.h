@@ -183,6 +183,10 @@ void tsr_cpu_pool_run(const struct tsr_cpu_env *env, const struct tsr_k_pool *p,
  * large. y must not overlap x. */
 void tsr_cpu_reduce_run(const struct tsr_cpu_env *env, const struct tsr_k_reduce *k, const float *x,
                         float *y);
+/* Group "reduce": y [outer, inner] (int64) = the index along len of the first (select_last:
+ * last) maximum (is_min: minimum) of x [outer, len, inner] (struct tsr_k_arg). Serial; y must
+ * not overlap x. */
+void tsr_cpu_arg_run(const struct tsr_k_arg *k, const float *x, int64_t *y);
 
 /* ---- transpose (transpose.c) ---- */
 

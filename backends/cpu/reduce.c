@@ -240,3 +240,28 @@ void tsr_cpu_reduce_run(const struct tsr_cpu_env *env, const struct tsr_k_reduce
         for (int64_t t = 0; t < n_tasks; t++)
             tsr_reduce_task(&job, (size_t)t, 0);
 }
+
+/* ---- group "reduce": ArgMax / ArgMin (struct tsr_k_arg) -------------------------------- */
+
+void tsr_cpu_arg_run(const struct tsr_k_arg *k, const float *x, int64_t *y) {
+    const int64_t L = k->len, I = k->inner;
+    if (L <= 0) return;
+    for (int64_t o = 0; o < k->outer; o++) {
+        const float *xo = x + o * L * I;
+        int64_t *yo = y + o * I;
+        for (int64_t i = 0; i < I; i++) {
+            int64_t best = 0;
+            float bv = xo[i];
+            for (int64_t j = 1; j < L; j++) {
+                const float v = xo[j * I + i];
+                const int better = k->is_min ? (k->select_last ? v <= bv : v < bv)
+                                             : (k->select_last ? v >= bv : v > bv);
+                if (better) {
+                    best = j;
+                    bv = v;
+                }
+            }
+            yo[i] = best;
+        }
+    }
+}

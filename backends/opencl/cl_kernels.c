@@ -168,6 +168,31 @@ static tsr_status prepare_reduce(tsr_context *ctx, struct tsr_cl_device *dev,
     return args_status(ctx, k, &a);
 }
 
+/* Group "reduce": ArgMax / ArgMin (reduce.cl tsr_arg_items), int64 output. */
+static tsr_status prepare_arg(tsr_context *ctx, struct tsr_cl_device *dev,
+                              const struct tsr_kernel *k, const struct tsr_cl_ref *in,
+                              const struct tsr_cl_ref *y, struct tsr_cl_launch *out) {
+    const struct tsr_k_arg *r = &k->u.arg;
+    if (r->outer < 0 || r->len < 1 || r->inner < 0 || y->offset % 8)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                       "kernel '%s': bad arg kernel over [%lld, %lld, %lld]", k->name,
+                       (long long)r->outer, (long long)r->len, (long long)r->inner);
+    tsr_status st = need_inputs(ctx, k, 1);
+    if (st != TSR_OK) return st;
+    st = make_embedded(ctx, dev, k, "reduce.cl", "tsr_arg_items", out);
+    if (st != TSR_OK) return st;
+    struct tsr_cl_args a = {out->kernel, 0, CL_SUCCESS, 0};
+    tsr_cl_arg_ref(&a, &in[0]);
+    tsr_cl_arg_ref(&a, y);
+    tsr_cl_arg_ulong(&a, r->outer);
+    tsr_cl_arg_ulong(&a, r->len);
+    tsr_cl_arg_ulong(&a, r->inner);
+    tsr_cl_arg_int(&a, r->is_min);
+    tsr_cl_arg_int(&a, r->select_last);
+    out->global = cap_items(r->outer * r->inner);
+    return args_status(ctx, k, &a);
+}
+
 static tsr_status prepare_layernorm(tsr_context *ctx, struct tsr_cl_device *dev,
                                     const struct tsr_kernel *k, const struct tsr_cl_ref *in,
                                     const struct tsr_cl_ref *y, struct tsr_cl_launch *out) {
@@ -263,6 +288,8 @@ tsr_status tsr_cl_launch_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
         return prepare_reduce(ctx, dev, k, in, y, out);
     case TSR_K_LAYERNORM:
         return prepare_layernorm(ctx, dev, k, in, y, out);
+    case TSR_K_ARG:
+        return prepare_arg(ctx, dev, k, in, y, out);
     case TSR_K_TRANSPOSE:
         return prepare_transpose(ctx, dev, k, in, y, out);
     case TSR_K_CONCAT:

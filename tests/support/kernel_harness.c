@@ -181,6 +181,21 @@ static int check_config(tsr_context *ctx, const tsr_graph *g, const char *what,
                        cfg->label, i, tsr_desc_format(&out[i].desc, s0, sizeof s0),
                        tsr_desc_format(&ref[i].desc, s1, sizeof s1));
                 ok = 0;
+            } else if (ref[i].desc.dtype != TSR_F32) {
+                /* integer outputs (ArgMax indices, ...): exactly the reference's */
+                const size_t es = tsr_dtype_size(ref[i].desc.dtype);
+                for (size_t e = 0; e < n; e++)
+                    if (memcmp((const char *)out[i].data + e * es,
+                               (const char *)ref[i].data + e * es, es)) {
+                        format_index(&ref[i].desc, e, s0, sizeof s0);
+                        report(first, first_size,
+                               "%s on %s (run %d): output %d (%s) element %zu %s differs from "
+                               "the reference",
+                               what, cfg->label, rep + 1, i, tsr_dtype_name(ref[i].desc.dtype), e,
+                               s0);
+                        ok = 0;
+                        break;
+                    }
             } else if (!kh_compare(out[i].data, ref[i].data, n, tol, &w) || kh_verbose()) {
                 if (w.err <= w.bound) {
                     fprintf(stderr,
