@@ -341,7 +341,8 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(LOGSOFTMAX)                                                                                  \
     X(HARDMAX)                                                                                     \
     X(ARGMAX)                                                                                      \
-    X(ARGMIN)
+    X(ARGMIN)                                                                                      \
+    X(DROPOUT)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -413,6 +414,11 @@ struct tsr_op_attrs {
     int mod_fmod;            /* Mod fmod: default 0 (integer mod; float inputs need 1) */
     /* group "reduce" */
     int select_last_index; /* ArgMax / ArgMin: the last extremum instead of the first (default 0) */
+    float dropout_ratio;   /* Dropout ratio: default 0.5 (no effect at inference) */
+    /* Dropout training_mode input (opset >= 12; a bool constant): n_dropout_training 0 (absent)
+     * or 1 value; tessera refuses a true one */
+    int n_dropout_training;
+    int64_t dropout_training[1];
 };
 
 /* Conv / pool auto_pad (ONNX). */

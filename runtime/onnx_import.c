@@ -524,8 +524,9 @@ static tsr_status attr_from_input(struct onnx_importer *im, tsr_op op, const cha
     }
     int64_t ints[TSR_MAX_RANK];
     int ok = spec->type == TSR_ATTR_T_INTS &&
-             (v->desc.dtype == TSR_I64 || v->desc.dtype == TSR_I32) && v->desc.rank <= 1 &&
-             n <= spec->len && n <= TSR_MAX_RANK;
+             (v->desc.dtype == TSR_I64 || v->desc.dtype == TSR_I32 ||
+              v->desc.dtype == TSR_BOOL) /* Dropout's training_mode */
+             && v->desc.rank <= 1 && n <= spec->len && n <= TSR_MAX_RANK;
     for (int64_t k = 0; ok && k < n; k++)
         ints[k] = tsr_elem_get_i64(v->desc.dtype, v->data, k);
     if (!ok || tsr_attr_store_ints(spec, attrs, ints, (size_t)n))

@@ -870,3 +870,15 @@ tsr_status tsr_shape_arg(SHAPE_ARGS) {
     }
     return TSR_OK;
 }
+
+/* Dropout at inference: the input's shape; training_mode true is refused (TSR_E_UNSUPPORTED). */
+tsr_status tsr_shape_dropout(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    if (attrs->n_dropout_training > 0 && attrs->dropout_training[0] != 0)
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (Dropout): training_mode is true; tessera runs inference only "
+                       "(Dropout is the identity)",
+                       node);
+    *out = *in[0];
+    return TSR_OK;
+}

@@ -925,6 +925,15 @@ static void build_arg(struct kh_builder *b) {
 }
 static const tsr_op op_argmax = TSR_OP_ARGMAX, op_argmin = TSR_OP_ARGMIN;
 
+/* Dropout at inference: a view (no kernel) between two elementwise ops; variant 1 with
+ * training_mode false given. */
+static void build_dropout(struct kh_builder *b) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.n_dropout_training = b->variant;
+    tsr_value x = kh_op1(b, TSR_OP_NEG, kh_input(b, 2, D(5, 33), -2, 2));
+    kh_output(b, kh_op1(b, TSR_OP_RELU, kh_op(b, TSR_OP_DROPOUT, &at, 1, &x)));
+}
+
 /* ---- the table --------------------------------------------------------------------------- */
 
 /* Tolerances (atol, rtol of the measure in kernel_harness.h):
@@ -1017,6 +1026,7 @@ static const struct kh_case cases[] = {
      * 2e-5; Hardmax exact (0 / 1, ties to the first maximum) */
     {"log_softmax", build_softmax_variant, N_OF(softmax_shapes) + 4, 2e-5, 1e-6, KH_FUSED, NULL,
      &op_log_softmax, NULL, 0, 0},
+    {"dropout", build_dropout, 2, 0, 0, KH_BOTH, NULL, NULL, NULL, 0, 0},
     {"argmax", build_arg, 18, 0, 0, KH_FUSED, NULL, &op_argmax, NULL, 0, 0},
     {"argmin", build_arg, 18, 0, 0, KH_FUSED, NULL, &op_argmin, NULL, 0, 0},
     {"hardmax", build_softmax_variant, N_OF(softmax_shapes) + 4, 0, 0, KH_FUSED, NULL, &op_hardmax,

@@ -272,6 +272,38 @@ START_TEST(test_views) {
 }
 END_TEST
 
+/* Group "reduce": what is refused, with a message naming the node: Dropout in training mode,
+ * ArgMax over an empty axis or out of range, Reduce* axes out of range or repeated. */
+START_TEST(test_reduce_group_refused) {
+    tsr_graph *g = new_graph();
+    const int64_t d34[2] = {3, 4}, d30[2] = {3, 0};
+    tsr_value x = gc_input(g, "x", 2, d34), e = gc_input(g, "e", 2, d30), y;
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.n_dropout_training = 1;
+    a.dropout_training[0] = 1;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_DROPOUT, &x, 1, &a, "drop_train", &y),
+                     TSR_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "drop_train"));
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "training_mode"));
+    a.dropout_training[0] = 0;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_DROPOUT, &x, 1, &a, "drop_ok", &y), TSR_OK);
+    a = tsr_op_attrs_default();
+    a.axis = 1;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_ARGMAX, &e, 1, &a, "arg_empty", &y), TSR_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "arg_empty"));
+    a.axis = 2;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_ARGMIN, &x, 1, &a, "arg_axis", &y), TSR_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "arg_axis"));
+    a = tsr_op_attrs_default();
+    a.n_axes = 2;
+    a.axes[0] = 1;
+    a.axes[1] = -1;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_REDUCEL2, &x, 1, &a, "l2_rep", &y), TSR_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "l2_rep"));
+    tsr_graph_destroy(g);
+}
+END_TEST
+
 /* Group "ewops": what is refused, with a message naming the node: Mod fmod=0 on floats (invalid
  * per the ONNX page), a PRelu slope that does not broadcast to X (unidirectional), Min/Max/Sum/
  * Mean inputs that do not broadcast, input counts outside 1 .. 8. */
@@ -324,6 +356,7 @@ Suite *ops_suite(void) {
     tcase_add_test(tc, test_matmul_forms);
     tcase_add_test(tc, test_softmax_axes);
     tcase_add_test(tc, test_views);
+    tcase_add_test(tc, test_reduce_group_refused);
     suite_add_tcase(s, tc);
     return s;
 }
