@@ -342,7 +342,8 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(HARDMAX)                                                                                     \
     X(ARGMAX)                                                                                      \
     X(ARGMIN)                                                                                      \
-    X(DROPOUT)
+    X(DROPOUT)                                                                                     \
+    X(INSTANCENORM)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,

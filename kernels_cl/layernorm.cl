@@ -5,11 +5,12 @@
  * One work-group per row (group-stride loop over rows; local size a power of two). Two passes
  * over the row for the statistics (mean, then the sum of squared deviations) rather than
  * E[x^2] - E[x]^2, which cancels catastrophically when |mean| >> stddev; a third pass writes.
+ * channels > 0 (group "reduce"): ONNX InstanceNormalization, scale / bias [channels] per row.
  */
 __kernel void tsr_layernorm(__global const float *x, ulong x_off, __global float *y, ulong y_off,
                             __global const float *scale, ulong s_off, __global const float *bias,
                             ulong b_off, ulong outer, ulong len, float epsilon, int has_bias,
-                            __local float *scratch) {
+                            ulong channels, __local float *scratch) {
     size_t l = get_local_id(0), ls = get_local_size(0);
     for (ulong r = get_group_id(0); r < outer; r += get_num_groups(0)) {
         __global const float *xr = x + x_off + r * len;
@@ -25,6 +26,12 @@ __kernel void tsr_layernorm(__global const float *x, ulong x_off, __global float
         }
         float var = tsr_wg_sum(q, scratch) / (float)len;
         float inv = 1.0f / sqrt(var + epsilon);
+        if (channels) { /* InstanceNormalization: scale / bias per row (r % channels) */
+            float sc = inv * scale[s_off + r % channels], b = bias[b_off + r % channels];
+            for (ulong j = l; j < len; j += ls)
+                yr[j] = (xr[j] - mean) * sc + b;
+            continue;
+        }
         for (ulong j = l; j < len; j += ls) {
             float v = (xr[j] - mean) * inv * scale[s_off + j];
             yr[j] = has_bias ? v + bias[b_off + j] : v;

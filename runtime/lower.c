@@ -1282,3 +1282,22 @@ tsr_status tsr_lower_arg(struct tsr_lower_state *s, int ni) {
     k->bytes = 4 * (uint64_t)tsr_desc_elements(xd) + 8 * (uint64_t)(outer * inner);
     return TSR_OK;
 }
+
+/* InstanceNormalization: the layer-norm kernel over each (n, c) row with per-row scale / bias. */
+tsr_status tsr_lower_instancenorm(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    struct tsr_kernel *k =
+        simple_kernel(s, TSR_K_LAYERNORM, "instancenorm", n, n->inputs, 3, n->output);
+    if (!k) return LOWER_OOM();
+    int64_t len = 1;
+    for (int d = 2; d < xd->rank; d++)
+        len *= xd->dims[d];
+    k->u.layernorm.len = len;
+    k->u.layernorm.outer = xd->dims[0] * xd->dims[1];
+    k->u.layernorm.epsilon = n->attrs.epsilon;
+    k->u.layernorm.has_bias = 1;
+    k->u.layernorm.channels = xd->dims[1];
+    k->flops = 8 * (uint64_t)tsr_desc_elements(xd);
+    return TSR_OK;
+}

@@ -249,6 +249,10 @@ struct tsr_k_layernorm {
     int64_t outer, len;
     float epsilon;
     int has_bias;
+    /* group "reduce": channels > 0 is ONNX InstanceNormalization: scale and bias are [channels],
+     * row r (an (n, c) pair of [N, C, spatial...]) uses scale[r % channels], bias[r % channels]
+     * (has_bias is 1). 0: LayerNormalization (per-element scale / bias of [len]). */
+    int64_t channels;
 };
 
 /* Softmax over the middle axis of [outer, axis_len, inner] (ONNX Softmax; opset < 13 is lowered

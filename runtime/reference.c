@@ -1039,3 +1039,34 @@ tsr_status tsr_ref_arg(tsr_context *ctx, const struct tsr_node *node,
         }
     return TSR_OK;
 }
+
+/* InstanceNormalization: per (n, c) of [N, C, spatial...], y = (x - mean) / sqrt(var + eps) *
+ * scale[c] + bias[c] (biased variance, two passes in double). */
+tsr_status tsr_ref_instancenorm(tsr_context *ctx, const struct tsr_node *node,
+                                const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    const tsr_dtype dt = xd->dtype;
+    const int64_t N = xd->dims[0], C = xd->dims[1];
+    int64_t L = 1;
+    for (int d = 2; d < xd->rank; d++)
+        L *= xd->dims[d];
+    for (int64_t r = 0; r < N * C; r++) {
+        double mean = 0.0, var = 0.0;
+        for (int64_t j = 0; j < L; j++)
+            mean += tsr_elem_get_f64(dt, in[0]->data, r * L + j);
+        mean /= (double)L;
+        for (int64_t j = 0; j < L; j++) {
+            double d = tsr_elem_get_f64(dt, in[0]->data, r * L + j) - mean;
+            var += d * d;
+        }
+        var /= (double)L;
+        const double sc = tsr_elem_get_f64(dt, in[1]->data, r % C);
+        const double b = tsr_elem_get_f64(dt, in[2]->data, r % C);
+        const double inv = 1.0 / sqrt(var + (double)node->attrs.epsilon);
+        for (int64_t j = 0; j < L; j++)
+            tsr_elem_set_f64(dt, out->data, r * L + j,
+                             (tsr_elem_get_f64(dt, in[0]->data, r * L + j) - mean) * inv * sc + b);
+    }
+    return TSR_OK;
+}

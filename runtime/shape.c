@@ -882,3 +882,19 @@ tsr_status tsr_shape_dropout(SHAPE_ARGS) {
     *out = *in[0];
     return TSR_OK;
 }
+
+/* InstanceNormalization: X [N, C, spatial...] (rank >= 2), scale and bias [C]; Y like X. */
+tsr_status tsr_shape_instancenorm(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160], s2[160];
+    const struct tsr_tensor_desc *x = in[0];
+    if (x->rank < 2 || in[1]->rank != 1 || in[2]->rank != 1 || in[1]->dims[0] != x->dims[1] ||
+        in[2]->dims[0] != x->dims[1])
+        return SHAPE_ERR("node '%s' (InstanceNormalization): input %s needs rank >= 2 and scale "
+                         "and bias of [C]; got scale %s, bias %s",
+                         node, tsr_desc_format(x, s0, sizeof s0),
+                         tsr_desc_format(in[1], s1, sizeof s1),
+                         tsr_desc_format(in[2], s2, sizeof s2));
+    *out = *x;
+    return TSR_OK;
+}

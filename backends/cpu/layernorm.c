@@ -42,6 +42,15 @@ static void tsr_ln_task(void *arg, size_t task, int thread_id) {
         float var = sd2 / (float)L - corr * corr;
         if (var < 0.0f) var = 0.0f;
         const float rstd = 1.0f / sqrtf(var + k->epsilon);
+        if (k->channels > 0) { /* InstanceNormalization: one scale and bias per row */
+            float *y = job->y + o * k->len;
+            const float sc = rstd * job->scale[o % k->channels], b = job->bias[o % k->channels];
+            ew->binary_vs[TSR_EW_SUB](L, x, &mean0, y);
+            ew->binary_vs[TSR_EW_SUB](L, y, &corr, y);
+            ew->binary_vs[TSR_EW_MUL](L, y, &sc, y);
+            ew->binary_vs[TSR_EW_ADD](L, y, &b, y);
+            continue;
+        }
         ew->norm_row(L, x, mean0, corr, rstd, job->scale, job->bias, job->y + o * k->len);
     }
 }
