@@ -343,7 +343,8 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(ARGMAX)                                                                                      \
     X(ARGMIN)                                                                                      \
     X(DROPOUT)                                                                                     \
-    X(INSTANCENORM)
+    X(INSTANCENORM)                                                                                \
+    X(CUMSUM)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -420,6 +421,11 @@ struct tsr_op_attrs {
      * or 1 value; tessera refuses a true one */
     int n_dropout_training;
     int64_t dropout_training[1];
+    /* CumSum: the axis (a constant input: n_cumsum_axis 1), exclusive and reverse (default 0) */
+    int n_cumsum_axis;
+    int64_t cumsum_axis[1];
+    int cumsum_exclusive;
+    int cumsum_reverse;
 };
 
 /* Conv / pool auto_pad (ONNX). */

@@ -168,3 +168,28 @@ __kernel void tsr_arg_items(__global const float *x, ulong x_off, __global float
         yl[r] = best;
     }
 }
+
+/* Group "reduce": CumSum (struct tsr_k_cumsum), one work-item per (outer, inner) column,
+ * sequential f32 accumulation in axis order. */
+__kernel void tsr_cumsum_items(__global const float *x, ulong x_off, __global float *y,
+                               ulong y_off, ulong outer, ulong len, ulong inner, int exclusive,
+                               int reverse) {
+    ulong rows = outer * inner;
+    for (ulong r = get_global_id(0); r < rows; r += get_global_size(0)) {
+        ulong o = r / inner, n = r - o * inner;
+        __global const float *xr = x + x_off + o * len * inner + n;
+        __global float *yr = y + y_off + o * len * inner + n;
+        float acc = 0.0f;
+        for (ulong t = 0; t < len; t++) {
+            ulong j = reverse ? len - 1 - t : t;
+            float v = xr[j * inner];
+            if (exclusive) {
+                yr[j * inner] = acc;
+                acc += v;
+            } else {
+                acc += v;
+                yr[j * inner] = acc;
+            }
+        }
+    }
+}

@@ -1301,3 +1301,25 @@ tsr_status tsr_lower_instancenorm(struct tsr_lower_state *s, int ni) {
     k->flops = 8 * (uint64_t)tsr_desc_elements(xd);
     return TSR_OK;
 }
+
+/* CumSum: one TSR_K_CUMSUM kernel over [outer, len, inner]. */
+tsr_status tsr_lower_cumsum(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    int64_t axis = n->attrs.cumsum_axis[0];
+    if (axis < 0) axis += xd->rank;
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < xd->rank; d++) {
+        if (d < axis) outer *= xd->dims[d];
+        if (d > axis) inner *= xd->dims[d];
+    }
+    struct tsr_kernel *k = simple_kernel(s, TSR_K_CUMSUM, "cumsum", n, &n->inputs[0], 1, n->output);
+    if (!k) return LOWER_OOM();
+    k->u.cumsum = (struct tsr_k_cumsum){.outer = outer,
+                                        .len = xd->dims[axis],
+                                        .inner = inner,
+                                        .exclusive = n->attrs.cumsum_exclusive != 0,
+                                        .reverse = n->attrs.cumsum_reverse != 0};
+    k->flops = (uint64_t)tsr_desc_elements(xd);
+    return TSR_OK;
+}

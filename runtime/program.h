@@ -226,6 +226,14 @@ struct tsr_k_arg {
     int is_min, select_last;
 };
 
+/* Group "reduce": CumSum over the middle axis of [outer, len, inner]: y[o, j, i] = sum of x[o, k,
+ * i] over k <= j (exclusive: k < j; reverse: k >= j, exclusive k > j), accumulated in order
+ * along the axis in the kernel's dtype. */
+struct tsr_k_cumsum {
+    int64_t outer, len, inner;
+    int exclusive, reverse;
+};
+
 /* Strided copy (Transpose): Y is contiguous over dims[0..rank-1];
  * Y[i0..ir] = X[sum_d i_d * in_strides[d]] (elements). */
 struct tsr_k_transpose {
@@ -283,7 +291,8 @@ typedef enum {
     TSR_K_TRANSPOSE,
     TSR_K_CONCAT,
     TSR_K_LAYERNORM,
-    TSR_K_ARG /* group "reduce": ArgMax / ArgMin */
+    TSR_K_ARG,   /* group "reduce": ArgMax / ArgMin */
+    TSR_K_CUMSUM /* group "reduce": CumSum */
 } tsr_kernel_kind;
 
 #define TSR_KERNEL_MAX_INPUTS TSR_EW_MAX_INPUTS
@@ -312,6 +321,7 @@ struct tsr_kernel {
         struct tsr_k_concat concat;
         struct tsr_k_layernorm layernorm;
         struct tsr_k_arg arg;
+        struct tsr_k_cumsum cumsum;
     } u;
 };
 

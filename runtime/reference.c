@@ -1070,3 +1070,46 @@ tsr_status tsr_ref_instancenorm(tsr_context *ctx, const struct tsr_node *node,
     }
     return TSR_OK;
 }
+
+/* CumSum in double (floats) or int64 with wrap-around (integers), in axis order. */
+tsr_status tsr_ref_cumsum(tsr_context *ctx, const struct tsr_node *node,
+                          const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    const tsr_dtype dt = xd->dtype;
+    int64_t axis = node->attrs.cumsum_axis[0];
+    if (axis < 0) axis += xd->rank;
+    int64_t outer = 1, len = xd->dims[axis], inner = 1;
+    for (int d = 0; d < xd->rank; d++) {
+        if (d < axis) outer *= xd->dims[d];
+        if (d > axis) inner *= xd->dims[d];
+    }
+    const int flt = tsr_dtype_is_float(dt), ex = node->attrs.cumsum_exclusive;
+    const int rev = node->attrs.cumsum_reverse;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            double acc = 0.0;
+            int64_t iacc = 0;
+            for (int64_t t = 0; t < len; t++) {
+                const int64_t j = rev ? len - 1 - t : t;
+                const int64_t at = (o * len + j) * inner + i;
+                if (ex) {
+                    if (flt)
+                        tsr_elem_set_f64(dt, out->data, at, acc);
+                    else
+                        tsr_elem_set_i64(dt, out->data, at, iacc);
+                }
+                if (flt)
+                    acc += tsr_elem_get_f64(dt, in[0]->data, at);
+                else
+                    iacc = wrap_add(iacc, tsr_elem_get_i64(dt, in[0]->data, at));
+                if (!ex) {
+                    if (flt)
+                        tsr_elem_set_f64(dt, out->data, at, acc);
+                    else
+                        tsr_elem_set_i64(dt, out->data, at, iacc);
+                }
+            }
+        }
+    return TSR_OK;
+}

@@ -898,3 +898,17 @@ tsr_status tsr_shape_instancenorm(SHAPE_ARGS) {
     *out = *x;
     return TSR_OK;
 }
+
+/* CumSum: Y like X; the axis (one value) must be in range. */
+tsr_status tsr_shape_cumsum(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    const int r = in[0]->rank;
+    const int64_t a = attrs->n_cumsum_axis == 1 ? attrs->cumsum_axis[0] : INT64_MIN;
+    if (r == 0 || a < -r || a >= r)
+        return SHAPE_ERR("node '%s' (CumSum): axis input missing or out of range (%s) for input %s",
+                         node, attrs->n_cumsum_axis == 1 ? "given" : "none",
+                         tsr_desc_format(in[0], s0, sizeof s0));
+    *out = *in[0];
+    return TSR_OK;
+}

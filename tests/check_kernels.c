@@ -952,6 +952,25 @@ static void build_instancenorm(struct kh_builder *b) {
              (long long)s[3]);
 }
 
+/* CumSum over axis 1 of [outer, len, inner] (inner 1 and > 1, long axis), every
+ * exclusive / reverse combination, and a negative axis. */
+static void build_cumsum(struct kh_builder *b) {
+    static const int64_t shapes[][3] = {
+        {3, 7, 1}, {2, 5, 33}, {1, 1000, 1}, {4, 1, 3}, {2, 300, 5}};
+    const int64_t *s = shapes[(b->variant / 4) % N_OF(shapes)];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.n_cumsum_axis = 1;
+    at.cumsum_axis[0] = b->variant >= 4 * (int)N_OF(shapes) ? -2 : 1;
+    at.cumsum_exclusive = b->variant % 2;
+    at.cumsum_reverse = (b->variant / 2) % 2;
+    tsr_value x = kh_input(b, 3, s, -1, 1);
+    kh_output(b, kh_op(b, TSR_OP_CUMSUM, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "cumsum");
+    kh_label(b, " [%lld,%lld,%lld] axis %lld exclusive %d reverse %d", (long long)s[0],
+             (long long)s[1], (long long)s[2], (long long)at.cumsum_axis[0], at.cumsum_exclusive,
+             at.cumsum_reverse);
+}
+
 /* ---- the table --------------------------------------------------------------------------- */
 
 /* Tolerances (atol, rtol of the measure in kernel_harness.h):
@@ -1046,6 +1065,9 @@ static const struct kh_case cases[] = {
      &op_log_softmax, NULL, 0, 0},
     /* inputs in [-2, 5), |scale| <= 1.5: measured worst 9e-7 (cpu tiers and opencl) */
     {"instancenorm", build_instancenorm, 4, 1e-5, 1e-5, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    /* sequential f32 sums of <= 1000 terms in [-1, 1): |error| <= ~1000 * 2^-24 * 500 (worst),
+     * far less in practice; atol 1e-4 */
+    {"cumsum", build_cumsum, 24, 1e-4, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"dropout", build_dropout, 2, 0, 0, KH_BOTH, NULL, NULL, NULL, 0, 0},
     {"argmax", build_arg, 18, 0, 0, KH_FUSED, NULL, &op_argmax, NULL, 0, 0},
     {"argmin", build_arg, 18, 0, 0, KH_FUSED, NULL, &op_argmin, NULL, 0, 0},

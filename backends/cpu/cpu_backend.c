@@ -324,6 +324,17 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
         need = a->outer * a->inner;
         break;
     }
+    case TSR_K_CUMSUM: { /* group "reduce" */
+        const struct tsr_k_cumsum *c = &kn->u.cumsum;
+        if (c->outer < 0 || c->len < 0 || c->inner < 0)
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG, "cumsum kernel '%s': shape [%lld, %lld, %lld]",
+                           name, (long long)c->outer, (long long)c->len, (long long)c->inner);
+        const int64_t n_need[1] = {c->outer * c->len * c->inner};
+        st = tsr_cpu_check_inputs(ctx, prog, kn, 1, n_need);
+        if (st != TSR_OK) return st;
+        need = n_need[0];
+        break;
+    }
     default:
         return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "kernel '%s': unknown kind %d", name, (int)kn->kind);
     }
@@ -479,6 +490,9 @@ static void tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct tsr_k
     case TSR_K_LAYERNORM:
         tsr_cpu_layernorm_run(&ex->env, &kn->u.layernorm, p[kn->inputs[0]], p[kn->inputs[1]],
                               kn->u.layernorm.has_bias ? p[kn->inputs[2]] : NULL, y);
+        break;
+    case TSR_K_CUMSUM:
+        tsr_cpu_cumsum_run(&ex->env, &kn->u.cumsum, p[kn->inputs[0]], y);
         break;
     case TSR_K_ARG: /* group "reduce": int64 output */
         tsr_cpu_arg_run(&kn->u.arg, p[kn->inputs[0]], (int64_t *)(void *)y);

@@ -265,3 +265,33 @@ void tsr_cpu_arg_run(const struct tsr_k_arg *k, const float *x, int64_t *y) {
         }
     }
 }
+
+/* ---- group "reduce": CumSum (struct tsr_k_cumsum) ---------------------------------------- */
+
+void tsr_cpu_cumsum_run(const struct tsr_cpu_env *env, const struct tsr_k_cumsum *k, const float *x,
+                        float *y) {
+    const struct tsr_cpu_ew_kernels *ew = env->ew;
+    const int64_t L = k->len, I = k->inner;
+    for (int64_t o = 0; o < k->outer; o++) {
+        const float *xo = x + o * L * I;
+        float *yo = y + o * L * I;
+        const float *prev = NULL; /* the previous output row, in axis order */
+        const float *prev_x = NULL;
+        for (int64_t t = 0; t < L; t++) {
+            const int64_t j = k->reverse ? L - 1 - t : t;
+            float *yr = yo + j * I;
+            if (k->exclusive) {
+                if (!prev)
+                    memset(yr, 0, (size_t)I * sizeof(float));
+                else
+                    ew->binary[TSR_EW_ADD]((size_t)I, prev, prev_x, yr);
+                prev_x = xo + j * I;
+            } else if (!prev) {
+                memcpy(yr, xo + j * I, (size_t)I * sizeof(float));
+            } else {
+                ew->binary[TSR_EW_ADD]((size_t)I, prev, xo + j * I, yr);
+            }
+            prev = yr;
+        }
+    }
+}

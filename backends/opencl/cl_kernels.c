@@ -193,6 +193,30 @@ static tsr_status prepare_arg(tsr_context *ctx, struct tsr_cl_device *dev,
     return args_status(ctx, k, &a);
 }
 
+/* Group "reduce": CumSum (reduce.cl tsr_cumsum_items). */
+static tsr_status prepare_cumsum(tsr_context *ctx, struct tsr_cl_device *dev,
+                                 const struct tsr_kernel *k, const struct tsr_cl_ref *in,
+                                 const struct tsr_cl_ref *y, struct tsr_cl_launch *out) {
+    const struct tsr_k_cumsum *c = &k->u.cumsum;
+    if (c->outer < 0 || c->len < 0 || c->inner < 0)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "kernel '%s': bad cumsum over [%lld, %lld, %lld]",
+                       k->name, (long long)c->outer, (long long)c->len, (long long)c->inner);
+    tsr_status st = need_inputs(ctx, k, 1);
+    if (st != TSR_OK) return st;
+    st = make_embedded(ctx, dev, k, "reduce.cl", "tsr_cumsum_items", out);
+    if (st != TSR_OK) return st;
+    struct tsr_cl_args a = {out->kernel, 0, CL_SUCCESS, 0};
+    tsr_cl_arg_ref(&a, &in[0]);
+    tsr_cl_arg_ref(&a, y);
+    tsr_cl_arg_ulong(&a, c->outer);
+    tsr_cl_arg_ulong(&a, c->len);
+    tsr_cl_arg_ulong(&a, c->inner);
+    tsr_cl_arg_int(&a, c->exclusive);
+    tsr_cl_arg_int(&a, c->reverse);
+    out->global = c->len > 0 ? cap_items(c->outer * c->inner) : 0;
+    return args_status(ctx, k, &a);
+}
+
 static tsr_status prepare_layernorm(tsr_context *ctx, struct tsr_cl_device *dev,
                                     const struct tsr_kernel *k, const struct tsr_cl_ref *in,
                                     const struct tsr_cl_ref *y, struct tsr_cl_launch *out) {
@@ -291,6 +315,8 @@ tsr_status tsr_cl_launch_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
         return prepare_layernorm(ctx, dev, k, in, y, out);
     case TSR_K_ARG:
         return prepare_arg(ctx, dev, k, in, y, out);
+    case TSR_K_CUMSUM:
+        return prepare_cumsum(ctx, dev, k, in, y, out);
     case TSR_K_TRANSPOSE:
         return prepare_transpose(ctx, dev, k, in, y, out);
     case TSR_K_CONCAT:
