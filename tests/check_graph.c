@@ -147,7 +147,8 @@ START_TEST(test_builder_rejects_bad_input) {
     tsr_value bogus[2] = {x, 12345};
     ck_assert_int_eq(tsr_graph_op(g, TSR_OP_ADD, bogus, 2, NULL, NULL, &y), TSR_E_INVALID_ARG);
     ck_assert_int_eq(tsr_graph_op(g, TSR_OP_ADD, &x, 1, NULL, NULL, &y), TSR_E_INVALID_ARG);
-    ck_assert_int_eq(tsr_graph_op(g, (tsr_op)99, &x, 1, NULL, NULL, &y), TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_graph_op(g, (tsr_op)(TSR_OP_COUNT + 1), &x, 1, NULL, NULL, &y),
+                     TSR_E_INVALID_ARG);
     ck_assert_int_eq(tsr_graph_output(g, NULL, 777), TSR_E_INVALID_ARG);
     struct tsr_tensor_desc neg = {TSR_F32, 1, {-3}};
     ck_assert_int_eq(tsr_graph_input(g, "n", &neg, &y), TSR_E_INVALID_ARG);
