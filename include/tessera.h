@@ -344,7 +344,8 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(ARGMIN)                                                                                      \
     X(DROPOUT)                                                                                     \
     X(INSTANCENORM)                                                                                \
-    X(CUMSUM)
+    X(CUMSUM)                                                                                      \
+    X(GROUPNORM)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -426,6 +427,7 @@ struct tsr_op_attrs {
     int64_t cumsum_axis[1];
     int cumsum_exclusive;
     int cumsum_reverse;
+    int64_t num_groups; /* GroupNormalization num_groups (required; default 0) */
 };
 
 /* Conv / pool auto_pad (ONNX). */

@@ -1298,6 +1298,33 @@ tsr_status tsr_lower_instancenorm(struct tsr_lower_state *s, int ni) {
     k->u.layernorm.epsilon = n->attrs.epsilon;
     k->u.layernorm.has_bias = 1;
     k->u.layernorm.channels = xd->dims[1];
+    k->u.layernorm.per_row = 1;
+    k->u.layernorm.spatial = len;
+    k->flops = 8 * (uint64_t)tsr_desc_elements(xd);
+    return TSR_OK;
+}
+
+/* GroupNormalization: the layer-norm kernel over each (n, group) row; scale / bias per channel
+ * ([C], opset 21) or per group ([num_groups], opset 18). */
+tsr_status tsr_lower_groupnorm(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    const struct tsr_tensor_desc *sd = &s->g->values[n->inputs[1]].desc;
+    const int64_t C = xd->dims[1], G = n->attrs.num_groups;
+    struct tsr_kernel *k =
+        simple_kernel(s, TSR_K_LAYERNORM, "groupnorm", n, n->inputs, 3, n->output);
+    if (!k) return LOWER_OOM();
+    int64_t sp = 1;
+    for (int d = 2; d < xd->rank; d++)
+        sp *= xd->dims[d];
+    const int per_channel = sd->dims[0] == C;
+    k->u.layernorm.len = C / G * sp;
+    k->u.layernorm.outer = xd->dims[0] * G;
+    k->u.layernorm.epsilon = n->attrs.epsilon;
+    k->u.layernorm.has_bias = 1;
+    k->u.layernorm.channels = G;
+    k->u.layernorm.per_row = per_channel ? C / G : 1;
+    k->u.layernorm.spatial = per_channel ? sp : C / G * sp;
     k->flops = 8 * (uint64_t)tsr_desc_elements(xd);
     return TSR_OK;
 }

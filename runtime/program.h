@@ -257,10 +257,13 @@ struct tsr_k_layernorm {
     int64_t outer, len;
     float epsilon;
     int has_bias;
-    /* group "reduce": channels > 0 is ONNX InstanceNormalization: scale and bias are [channels],
-     * row r (an (n, c) pair of [N, C, spatial...]) uses scale[r % channels], bias[r % channels]
-     * (has_bias is 1). 0: LayerNormalization (per-element scale / bias of [len]). */
-    int64_t channels;
+    /* group "reduce": channels > 0 is ONNX InstanceNormalization / GroupNormalization (has_bias
+     * is 1): row r is (n, g) with g = r % channels; element j of the row uses scale[idx] and
+     * bias[idx], idx = g * per_row + j / spatial (len = per_row * spatial). InstanceNorm:
+     * channels C, per_row 1, spatial = len; GroupNorm-21: channels G, per_row C / G, spatial the
+     * spatial size (scale per channel); GroupNorm-18: channels G, per_row 1, spatial = len (scale
+     * per group). 0: LayerNormalization (per-element scale / bias of [len]). */
+    int64_t channels, per_row, spatial;
 };
 
 /* Softmax over the middle axis of [outer, axis_len, inner] (ONNX Softmax; opset < 13 is lowered

@@ -1113,3 +1113,38 @@ tsr_status tsr_ref_cumsum(tsr_context *ctx, const struct tsr_node *node,
         }
     return TSR_OK;
 }
+
+/* GroupNormalization: per (n, group) of [N, C, spatial...], statistics in double over the
+ * group's C / G channels; scale / bias per channel ([C]) or per group ([G]). */
+tsr_status tsr_ref_groupnorm(tsr_context *ctx, const struct tsr_node *node,
+                             const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    const tsr_dtype dt = xd->dtype;
+    const int64_t N = xd->dims[0], C = xd->dims[1], G = node->attrs.num_groups;
+    const int per_channel = in[1]->desc.dims[0] == C;
+    int64_t sp = 1;
+    for (int d = 2; d < xd->rank; d++)
+        sp *= xd->dims[d];
+    const int64_t L = C / G * sp;
+    for (int64_t r = 0; r < N * G; r++) {
+        double mean = 0.0, var = 0.0;
+        for (int64_t j = 0; j < L; j++)
+            mean += tsr_elem_get_f64(dt, in[0]->data, r * L + j);
+        mean /= (double)L;
+        for (int64_t j = 0; j < L; j++) {
+            double d = tsr_elem_get_f64(dt, in[0]->data, r * L + j) - mean;
+            var += d * d;
+        }
+        var /= (double)L;
+        const double inv = 1.0 / sqrt(var + (double)node->attrs.epsilon);
+        for (int64_t j = 0; j < L; j++) {
+            const int64_t idx = per_channel ? (r % G) * (C / G) + j / sp : r % G;
+            const double v = (tsr_elem_get_f64(dt, in[0]->data, r * L + j) - mean) * inv;
+            tsr_elem_set_f64(dt, out->data, r * L + j,
+                             v * tsr_elem_get_f64(dt, in[1]->data, idx) +
+                                 tsr_elem_get_f64(dt, in[2]->data, idx));
+        }
+    }
+    return TSR_OK;
+}

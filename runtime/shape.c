@@ -912,3 +912,23 @@ tsr_status tsr_shape_cumsum(SHAPE_ARGS) {
     *out = *in[0];
     return TSR_OK;
 }
+
+/* GroupNormalization: X [N, C, spatial...] (rank >= 2), num_groups G > 0 dividing C, scale and
+ * bias [C] (opset 21) or [G] (opset 18); Y like X. */
+tsr_status tsr_shape_groupnorm(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160], s2[160];
+    const struct tsr_tensor_desc *x = in[0];
+    const int64_t G = attrs->num_groups;
+    const int64_t C = x->rank >= 2 ? x->dims[1] : 0;
+    if (x->rank < 2 || G <= 0 || C % G || in[1]->rank != 1 || in[2]->rank != 1 ||
+        in[1]->dims[0] != in[2]->dims[0] || (in[1]->dims[0] != C && in[1]->dims[0] != G))
+        return SHAPE_ERR("node '%s' (GroupNormalization): input %s with num_groups %lld needs "
+                         "rank >= 2, num_groups dividing C and scale and bias of [C] or "
+                         "[num_groups]; got scale %s, bias %s",
+                         node, tsr_desc_format(x, s0, sizeof s0), (long long)G,
+                         tsr_desc_format(in[1], s1, sizeof s1),
+                         tsr_desc_format(in[2], s2, sizeof s2));
+    *out = *x;
+    return TSR_OK;
+}

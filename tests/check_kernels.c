@@ -971,6 +971,25 @@ static void build_cumsum(struct kh_builder *b) {
              at.cumsum_reverse);
 }
 
+/* GroupNormalization: [N, C, H, W] with num_groups G; scale / bias per channel (opset 21) in
+ * the even variants, per group (opset 18) in the odd ones; G = C and G = 1 included. */
+static void build_groupnorm(struct kh_builder *b) {
+    static const int64_t shapes[][5] = {
+        {2, 6, 5, 7, 3}, {1, 8, 30, 30, 2}, {2, 4, 3, 1, 4}, {3, 6, 4, 4, 1}};
+    const int64_t *s = shapes[b->variant / 2];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.num_groups = s[4];
+    const int64_t np = b->variant % 2 ? s[4] : s[1];
+    tsr_value in[3];
+    in[0] = kh_input(b, 4, s, -2, 5);
+    in[1] = kh_const(b, 1, &np, -1.5f, 1.5f);
+    in[2] = kh_const(b, 1, &np, -1.5f, 1.5f);
+    kh_output(b, kh_op(b, TSR_OP_GROUPNORM, &at, 3, in));
+    snprintf(b->kernel, sizeof b->kernel, "groupnorm");
+    kh_label(b, " [%lld,%lld,%lld,%lld] groups %lld, scale [%lld]", (long long)s[0],
+             (long long)s[1], (long long)s[2], (long long)s[3], (long long)s[4], (long long)np);
+}
+
 /* ---- the table --------------------------------------------------------------------------- */
 
 /* Tolerances (atol, rtol of the measure in kernel_harness.h):
@@ -1068,6 +1087,7 @@ static const struct kh_case cases[] = {
     /* sequential f32 sums of <= 1000 terms in [-1, 1): |error| <= ~1000 * 2^-24 * 500 (worst),
      * far less in practice; atol 1e-4 */
     {"cumsum", build_cumsum, 24, 1e-4, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"groupnorm", build_groupnorm, 8, 1e-5, 1e-5, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"dropout", build_dropout, 2, 0, 0, KH_BOTH, NULL, NULL, NULL, 0, 0},
     {"argmax", build_arg, 18, 0, 0, KH_FUSED, NULL, &op_argmax, NULL, 0, 0},
     {"argmin", build_arg, 18, 0, 0, KH_FUSED, NULL, &op_argmin, NULL, 0, 0},

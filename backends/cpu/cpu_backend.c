@@ -306,7 +306,13 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
         if (l->outer < 0 || l->len < 0)
             return TSR_ERR(ctx, TSR_E_INVALID_ARG, "layernorm kernel '%s': shape [%lld, %lld]",
                            name, (long long)l->outer, (long long)l->len);
-        const int64_t per = l->channels > 0 ? l->channels : l->len; /* InstanceNorm: [C] */
+        /* Instance / GroupNorm: [channels * per_row] */
+        const int64_t per = l->channels > 0 ? l->channels * l->per_row : l->len;
+        if (l->channels > 0 &&
+            (l->per_row < 1 || l->spatial < 0 || l->per_row * l->spatial != l->len))
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                           "layernorm kernel '%s': %lld x %lld segments in rows of %lld", name,
+                           (long long)l->per_row, (long long)l->spatial, (long long)l->len);
         const int64_t n_need[3] = {l->outer * l->len, per, per};
         st = tsr_cpu_check_inputs(ctx, prog, kn, l->has_bias ? 3 : 2, n_need);
         if (st != TSR_OK) return st;

@@ -42,13 +42,18 @@ static void tsr_ln_task(void *arg, size_t task, int thread_id) {
         float var = sd2 / (float)L - corr * corr;
         if (var < 0.0f) var = 0.0f;
         const float rstd = 1.0f / sqrtf(var + k->epsilon);
-        if (k->channels > 0) { /* InstanceNormalization: one scale and bias per row */
-            float *y = job->y + o * k->len;
-            const float sc = rstd * job->scale[o % k->channels], b = job->bias[o % k->channels];
-            ew->binary_vs[TSR_EW_SUB](L, x, &mean0, y);
-            ew->binary_vs[TSR_EW_SUB](L, y, &corr, y);
-            ew->binary_vs[TSR_EW_MUL](L, y, &sc, y);
-            ew->binary_vs[TSR_EW_ADD](L, y, &b, y);
+        if (k->channels > 0) { /* Instance / GroupNormalization: scale, bias per segment */
+            const size_t S = (size_t)k->spatial;
+            for (int64_t c = 0; c < k->per_row; c++) {
+                const int64_t idx = (o % k->channels) * k->per_row + c;
+                const float *xs = x + c * k->spatial;
+                float *y = job->y + o * k->len + c * k->spatial;
+                const float sc = rstd * job->scale[idx], b = job->bias[idx];
+                ew->binary_vs[TSR_EW_SUB](S, xs, &mean0, y);
+                ew->binary_vs[TSR_EW_SUB](S, y, &corr, y);
+                ew->binary_vs[TSR_EW_MUL](S, y, &sc, y);
+                ew->binary_vs[TSR_EW_ADD](S, y, &b, y);
+            }
             continue;
         }
         ew->norm_row(L, x, mean0, corr, rstd, job->scale, job->bias, job->y + o * k->len);

@@ -238,6 +238,8 @@ static tsr_status prepare_layernorm(tsr_context *ctx, struct tsr_cl_device *dev,
     tsr_cl_arg_float(&a, ln->epsilon);
     tsr_cl_arg_int(&a, ln->has_bias ? 1 : 0);
     tsr_cl_arg_ulong(&a, ln->channels > 0 ? (uint64_t)ln->channels : 0);
+    tsr_cl_arg_ulong(&a, ln->channels > 0 ? (uint64_t)ln->per_row : 1);
+    tsr_cl_arg_ulong(&a, ln->channels > 0 && ln->spatial > 0 ? (uint64_t)ln->spatial : 1);
     tsr_cl_arg_local(&a, out->local * sizeof(float));
     out->global = ln->len > 0 ? groups_for(ln->outer) * out->local : 0;
     return args_status(ctx, k, &a);
