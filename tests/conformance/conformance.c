@@ -622,8 +622,21 @@ static void flatten(char *s) {
         if (*s == '\t' || *s == '\n' || *s == '\r') *s = ' ';
 }
 
+/* Whether env TSR_CONFORMANCE_INJECT (comma list of "crash:<test>" / "hang:<test>", for the
+ * runner's own test, tests/conformance/selftest.sh) asks for `what` at test `name`. */
+static int injected(const char *what, const char *name) {
+    const char *e = getenv("TSR_CONFORMANCE_INJECT");
+    char want[300];
+    snprintf(want, sizeof want, "%s:%s", what, name);
+    size_t n = strlen(want);
+    for (const char *p = e; p && *p; p += strcspn(p, ","), p += *p == ',')
+        if (strcspn(p, ",") == n && !strncmp(p, want, n)) return 1;
+    return 0;
+}
+
 /* The worker process: one context, tests [from, to) in order. Protocol, one line each:
- * "NODEVICE\t<message>" (then exit 0) or "<index>\t<outcome>\t<status>\t<stage>\t<ms>\t<msg>". */
+ * "NODEVICE\t<message>" (then exit 0), or "READY" then per test
+ * "<index>\t<outcome>\t<status>\t<stage>\t<ms>\t<msg>". */
 static void worker(int fd, const char *device, const struct test *tests, size_t from, size_t to,
                    long mem_mb) {
     if (!CONF_SANITIZED && mem_mb > 0) {
@@ -649,9 +662,14 @@ static void worker(int fd, const char *device, const struct test *tests, size_t 
         write_all(fd, line, strlen(line));
         exit(0);
     }
+    write_all(fd, "READY\n", 6);
     for (size_t i = from; i < to; i++) {
+        if (tests[i].outcome == O_EXCLUDED) continue;
         struct wres r;
         double t0 = now_ms();
+        if (injected("crash", tests[i].name)) raise(SIGSEGV);
+        while (injected("hang", tests[i].name))
+            pause();
         run_test(ctx, device, &tests[i], &r);
         flatten(r.message);
         int n = snprintf(line, sizeof line, "%zu\t%s\t%s\t%s\t%.1f\t%s\n", i,
@@ -775,21 +793,31 @@ static long parse_result(struct runner *R, char *line) {
     return i;
 }
 
-/* Runs tests[from, to) in workers; returns how far it got (to, or the index of a crash). A
- * worker death at test i marks it crashed and returns i. -2: the device is absent. */
-static long run_range(struct runner *R, size_t from, size_t to, int first) {
+/* First selected (not excluded) test at or after i, or to. */
+static size_t next_selected(const struct runner *R, size_t i, size_t to) {
+    while (i < to && R->tests[i].outcome == O_EXCLUDED)
+        i++;
+    return i;
+}
+
+/* Runs the selected tests of [from, to) in one worker, each within limit_s seconds. Returns
+ * `to` when all reported, the index of the test during which the worker died or went over the
+ * limit (marked crashed; *timed_out says which), or -2 when the device is absent. */
+static long run_range(struct runner *R, size_t from, size_t to, double limit_s, int *timed_out) {
     struct wproc w;
+    *timed_out = 0;
     if (wstart(R, &w, from, to)) {
         fprintf(stderr, "conformance: fork/pipe failed: %s\n", strerror(errno));
         exit(2);
     }
-    size_t next = from;
+    size_t next = next_selected(R, from, to);
     char line[8192], why[256];
-    /* The first test also pays for the context (OpenCL discovery). */
-    double limit = R->timeout_s * 1e3 + (next == from ? 30e3 : 0);
+    /* The context (OpenCL discovery) gets its own time limit, before the first test's. */
+    double limit = 60e3 + limit_s * 1e3;
     while (next < to) {
         int got = wline(&w, limit, line, sizeof line);
-        limit = R->timeout_s * 1e3;
+        limit = limit_s * 1e3;
+        if (got == 1 && !strcmp(line, "READY")) continue;
         if (got == 1 && !strncmp(line, "NODEVICE\t", 9)) {
             R->nodevice = 1;
             snprintf(R->nodevice_msg, sizeof R->nodevice_msg, "%s", line + 9);
@@ -802,7 +830,7 @@ static long run_range(struct runner *R, size_t from, size_t to, int first) {
                 fprintf(stderr, "conformance: worker protocol error at test %zu: %s\n", next, line);
                 exit(2);
             }
-            next++;
+            next = next_selected(R, next + 1, to);
             continue;
         }
         struct test *t = &R->tests[next];
@@ -810,13 +838,12 @@ static long run_range(struct runner *R, size_t from, size_t to, int first) {
         t->outcome = O_CRASH;
         snprintf(t->stage, sizeof t->stage, "worker");
         t->status[0] = 0;
-        t->ms = got < 0 ? R->timeout_s * 1e3 : 0;
+        t->ms = got < 0 ? limit_s * 1e3 : 0;
+        *timed_out = got < 0;
         if (got < 0)
-            snprintf(t->message, sizeof t->message, "no result within %.0f s (hang): worker %s",
-                     R->timeout_s, why);
+            snprintf(t->message, sizeof t->message, "no result within %.0f s (hang)", limit_s);
         else
-            snprintf(t->message, sizeof t->message, "worker %s%s", why,
-                     first ? "" : " (rerun alone in a fresh process: same)");
+            snprintf(t->message, sizeof t->message, "worker %s", why);
         return (long)next;
     }
     if (!wend(&w, 0, why, sizeof why)) {
@@ -828,40 +855,50 @@ static long run_range(struct runner *R, size_t from, size_t to, int first) {
     return (long)to;
 }
 
+/* Runs every selected test. After a crash at test k the run goes on in a fresh worker at k + 1,
+ * and k is rerun alone first:
+ *   - over the time limit: rerun with 6x the limit (a cold OpenCL program cache can make the
+ *     first build of a kernel slow: CLBlast's GEMM under PoCL takes ~15 s); the rerun's outcome
+ *     stands, and a second time-out is a hang;
+ *   - died after other tests in the same worker: rerun alone; the test stays a crash either way
+ *     (the message says whether it also crashes alone). */
 static void run_all(struct runner *R) {
-    size_t i = 0;
+    size_t i = next_selected(R, 0, R->n);
     while (i < R->n) {
-        if (R->tests[i].outcome == O_EXCLUDED) {
-            i++;
-            continue;
-        }
-        size_t j = i;
-        while (j < R->n && R->tests[j].outcome != O_EXCLUDED)
-            j++;
-        long got = run_range(R, i, j, 1);
+        int timed_out;
+        long got = run_range(R, i, R->n, R->timeout_s, &timed_out);
         if (got == -2) return;
-        if ((size_t)got < j) {
-            /* Crash at `got`: rerun it alone, so that an earlier test's damage is not blamed on
-             * it. */
-            if ((size_t)got > i) {
-                char first[sizeof R->tests[got].message];
-                snprintf(first, sizeof first, "%s", R->tests[got].message);
-                long again = run_range(R, (size_t)got, (size_t)got + 1, 0);
-                if (again == -2) return;
-                if (again == got + 1) { /* passes (or refuses) alone: still a crash */
-                    struct test *t = &R->tests[got];
-                    char alone[64];
-                    snprintf(alone, sizeof alone, "%s", outcome_names[t->outcome]);
-                    t->outcome = O_CRASH;
-                    snprintf(t->stage, sizeof t->stage, "worker");
-                    snprintf(t->message, sizeof t->message,
-                             "%s after earlier tests in the same process; alone: %s", first, alone);
-                }
-            }
-            i = (size_t)got + 1;
-            continue;
+        if ((size_t)got >= R->n) return;
+        struct test *t = &R->tests[got];
+        char first[sizeof t->message];
+        snprintf(first, sizeof first, "%s", t->message);
+        int again_timed_out;
+        if (timed_out) {
+            double slow = 6 * R->timeout_s;
+            long again = run_range(R, (size_t)got, (size_t)got + 1, slow, &again_timed_out);
+            if (again == -2) return;
+            char note[sizeof t->message];
+            if (again_timed_out)
+                snprintf(note, sizeof note,
+                         "no result within %.0f s, nor within %.0f s alone "
+                         "(hang)",
+                         R->timeout_s, slow);
+            else
+                snprintf(note, sizeof note, "%s%s(over %.0f s in the run: %.0f ms alone)",
+                         t->message, t->message[0] ? " " : "", R->timeout_s, t->ms);
+            snprintf(t->message, sizeof t->message, "%s", note);
+        } else if (next_selected(R, i, R->n) < (size_t)got) {
+            long again = run_range(R, (size_t)got, (size_t)got + 1, R->timeout_s, &again_timed_out);
+            if (again == -2) return;
+            char alone[64];
+            snprintf(alone, sizeof alone, "%s",
+                     t->outcome == O_CRASH ? t->message : outcome_names[t->outcome]);
+            t->outcome = O_CRASH;
+            snprintf(t->stage, sizeof t->stage, "worker");
+            snprintf(t->message, sizeof t->message,
+                     "%s after earlier tests in the same process; alone: %s", first, alone);
         }
-        i = j;
+        i = next_selected(R, (size_t)got + 1, R->n);
     }
 }
 
