@@ -225,6 +225,12 @@ static void sl_add(struct strlist *l, const char *s) {
     }
     l->v[l->n++] = strdup(s);
 }
+static void sl_free(struct strlist *l) {
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
 static int sl_has(const struct strlist *l, const char *s) {
     for (size_t i = 0; i < l->n; i++)
         if (!strcmp(l->v[i], s)) return 1;
@@ -382,15 +388,15 @@ static int read_pb(const char *path, struct ptensor *t, struct wres *r) {
         switch (t->dt->onnx) {
         case 1:
             have = p->n_float_data;
-            if (have == t->elems) memcpy(o, p->float_data, have * 4);
+            if (have == t->elems && have) memcpy(o, p->float_data, have * 4);
             break;
         case 11:
             have = p->n_double_data;
-            if (have == t->elems) memcpy(o, p->double_data, have * 8);
+            if (have == t->elems && have) memcpy(o, p->double_data, have * 8);
             break;
         case 7:
             have = p->n_int64_data;
-            if (have == t->elems) memcpy(o, p->int64_data, have * 8);
+            if (have == t->elems && have) memcpy(o, p->int64_data, have * 8);
             break;
         case 12:
         case 13:
@@ -843,7 +849,8 @@ static long run_range(struct runner *R, size_t from, size_t to, double limit_s, 
         if (got < 0)
             snprintf(t->message, sizeof t->message, "no result within %.0f s (hang)", limit_s);
         else
-            snprintf(t->message, sizeof t->message, "worker %s", why);
+            snprintf(t->message, sizeof t->message, "worker %s (its stderr: %s)", why,
+                     R->log_path ? R->log_path : "above");
         return (long)next;
     }
     if (!wend(&w, 0, why, sizeof why)) {
@@ -1153,10 +1160,14 @@ int main(int argc, char **argv) {
     }
     run_all(&R);
     if (R.nodevice) {
+        sl_free(&names);
+        sl_free(&only);
+        free(tests);
         const char *e = getenv("TSR_EXPECT_OPENCL");
         if (strncmp(device, "cpu", 3) && e && !strcmp(e, "0")) {
             printf("conformance %s: skipped: no such device (%s); TSR_EXPECT_OPENCL=0\n", device,
                    R.nodevice_msg);
+            fflush(stdout);
             return 77;
         }
         fprintf(stderr, "conformance %s: error: the device did not come up: %s%s\n", device,
@@ -1273,5 +1284,10 @@ int main(int argc, char **argv) {
     if (failures)
         printf("conformance %s: FAILED: %d gate failure(s) above (FAIL lines)\n", backend,
                failures);
+    fflush(stdout);
+    struct strlist *all[] = {&names, &only, &expected, &kw_names, &kw_rest, &newly, &passes};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+        sl_free(all[k]);
+    free(tests);
     return failures ? 1 : 0;
 }
