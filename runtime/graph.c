@@ -306,7 +306,8 @@ tsr_status tsr_graph_clone(const tsr_graph *src, tsr_graph **out) {
         if (src->nodes[i].absorbed && !(g->nodes[i].absorbed = tsr_strdup(src->nodes[i].absorbed)))
             goto nomem;
     }
-    memcpy(g->inputs, src->inputs, sizeof *g->inputs * (size_t)src->n_inputs);
+    if (src->n_inputs) /* a graph of constants only has none (and inputs may be NULL) */
+        memcpy(g->inputs, src->inputs, sizeof *g->inputs * (size_t)src->n_inputs);
     g->n_inputs = src->n_inputs;
     for (int i = 0; i < src->n_outputs; i++) {
         g->outputs[i].value = src->outputs[i].value;

@@ -9,11 +9,19 @@
 #      profiler, lazy device creation, error records and check_concurrency's shared context.
 #      tests/tsan.supp suppresses only uninstrumented third-party libraries (OpenBLAS).
 #      Every suite runs (measured 7.4 min on 2 shared cores: build 77 s, ctest 365 s).
+# Every pass includes ONNX's node tests on each device (check_conformance_*; TSR_CONFORMANCE=off
+# skips them explicitly).
 # Safe to run again; later runs reuse the build trees and PoCL's kernel cache.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 tools/install-deps.sh
+# ONNX's node tests (the conformance suite, tests/conformance): onnx from PyPI into .venv. No
+# network, no data: this fails here, loudly, unless TSR_CONFORMANCE=off says to skip the suite.
+if [ "${TSR_CONFORMANCE:-}" != "off" ]; then
+  node_tests="$(tools/conformance-data.sh)"
+  echo "== ONNX node tests: $node_tests"
+fi
 
 jobs="$(nproc)"
 echo "== build (Release, -Werror)"
