@@ -76,6 +76,7 @@ tsr_status tsr_plan_kernel_predicted_ms(const tsr_plan *plan, int k, double *out
     if (!plan || !out)
         return TSR_ERR(plan ? plan->ctx : NULL, TSR_E_INVALID_ARG,
                        "tsr_plan_kernel_predicted_ms: NULL argument");
+    plan = tsr_plan_current(plan); /* a dynamic plan: its current specialisation */
     int d = tsr_plan_kernel_device_index(plan, k);
     if (d < 0)
         return TSR_ERR(plan->ctx, TSR_E_INVALID_ARG, "tsr_plan_kernel_predicted_ms: no kernel %d",
@@ -89,7 +90,7 @@ tsr_status tsr_plan_kernel_predicted_ms(const tsr_plan *plan, int k, double *out
 }
 
 const char *tsr_plan_placement(const tsr_plan *plan) {
-    return plan ? plan->placement : "";
+    return plan ? tsr_plan_current(plan)->placement : "";
 }
 
 tsr_status tsr_sched_typical_choice(const tsr_context *ctx, struct tsr_typical_choice *out) {

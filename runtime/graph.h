@@ -33,6 +33,23 @@ struct tsr_graph_output {
     char *name; /* owned */
 };
 
+/* Symbolic dims of one graph input (ONNX dim_param, or a dim the file leaves unset): names[d] is
+ * non-NULL (owned; "" when the file gives no name) for a symbolic dim d, whose value in the
+ * input's desc is only the one this graph was built at (an import without override: 1). */
+struct tsr_input_dims {
+    char *names[TSR_MAX_RANK];
+};
+
+/* The ONNX model bytes a graph with symbolic input dims was imported from, kept so that a plan
+ * can re-import it at other input shapes (runtime/plan.c). Shared, reference-counted (atomic:
+ * a graph and a plan may live in different threads), immutable. */
+struct tsr_model_source {
+    _Atomic int refs;
+    char *label;          /* owned: file name or the caller's label, for messages */
+    unsigned char *bytes; /* owned (malloc) */
+    size_t size;
+};
+
 struct tsr_graph {
     tsr_context *ctx;
     struct tsr_value_info *values;
@@ -43,7 +60,29 @@ struct tsr_graph {
     int n_inputs, cap_inputs;
     struct tsr_graph_output *outputs;
     int n_outputs, cap_outputs;
+    struct tsr_input_dims *input_dims; /* parallel to inputs; entries past n_inputs zeroed */
+    int cap_input_dims;
+    struct tsr_model_source *source; /* reference held; NULL unless imported with symbolic dims */
 };
+
+/* Wraps `bytes` (malloc'ed; ownership taken, freed on failure too) of `size` with a copy of
+ * `label` into a new source holding one reference. NULL when out of memory. */
+struct tsr_model_source *tsr_model_source_adopt(void *bytes, size_t size, const char *label);
+/* Takes / drops a reference (the last one frees the source). NULL-safe. Thread-safe. */
+struct tsr_model_source *tsr_model_source_ref(struct tsr_model_source *src);
+void tsr_model_source_unref(struct tsr_model_source *src);
+
+/* Marks dim `dim` of graph input `input` (index in g->inputs) symbolic, named `name` ("" when
+ * unnamed; copied). Returns TSR_OK, TSR_E_INVALID_ARG (bad index), TSR_E_NOMEM. */
+tsr_status tsr_graph_set_input_dim_name(tsr_graph *g, int input, int dim, const char *name);
+/* 1 when some input of g has a symbolic dim, else 0. */
+int tsr_graph_has_symbolic_dims(const tsr_graph *g);
+/* Fills *out for graph input i from its desc and dims record (strings point into `dims`).
+ * dims may be NULL (no symbolic dims). */
+void tsr_input_info_fill(const char *name, const struct tsr_tensor_desc *desc,
+                         const struct tsr_input_dims *dims, struct tsr_input_info *out);
+/* Writes "[batch, seq, 8] float32" (symbolic dims by name, "?" when unnamed) into buf. */
+char *tsr_input_info_format(const struct tsr_input_info *info, char *buf, size_t size);
 
 /* Infers the output desc of `op` on input descs (and, for Reshape, the constant shape data of
  * input 1). On a mismatch records TSR_E_SHAPE on ctx with a message naming node_name, the op

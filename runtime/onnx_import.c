@@ -6,7 +6,10 @@
  * (https://github.com/onnx/onnx/blob/main/docs/IR.md) and operator pages
  * (https://onnx.ai/onnx/operators/):
  *   - initializers are constants, also when they are listed in graph.input (IR version < 4);
- *   - graph inputs with dim_param / unset dims take the caller's override, else 1;
+ *   - graph inputs with dim_param / unset dims take the caller's override (the dims are then
+ *     fixed), else stay symbolic: the graph is built at 1 for them, records their names
+ *     (tsr_input_dims) and keeps the model bytes (tsr_model_source), so that a plan can re-import
+ *     the model at other input shapes (runtime/plan.c, dynamic shapes);
  *   - Constant nodes (value, value_float(s), value_int(s)) become constants;
  *   - every other node maps 1:1 onto the tsr_op of the operator table
  *     (runtime/ops/op_table.inc), which also gives its attributes (names, types, defaults), the
@@ -283,6 +286,7 @@ static tsr_status add_input(struct onnx_importer *im, const Onnx__ValueInfoProto
     memset(&desc, 0, sizeof desc);
     desc.dtype = (tsr_dtype)in_dtype;
     char fbuf[160], obuf[160];
+    const char *sym[TSR_MAX_RANK] = {NULL}; /* names of the dims left symbolic */
     if (tt->shape) {
         if (tt->shape->n_dim > TSR_MAX_RANK)
             return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
@@ -311,8 +315,15 @@ static tsr_status add_input(struct onnx_importer *im, const Onnx__ValueInfoProto
             }
             desc = ov->desc;
         } else {
-            for (int i = 0; i < desc.rank; i++)
-                if (desc.dims[i] < 0) desc.dims[i] = 1;
+            for (int i = 0; i < desc.rank; i++) {
+                if (desc.dims[i] >= 0) continue;
+                const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
+                sym[i] = d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
+                                 d->dim_param
+                             ? d->dim_param
+                             : "";
+                desc.dims[i] = 1;
+            }
         }
     } else if (ov) {
         if (ov->desc.dtype != desc.dtype)
@@ -330,6 +341,10 @@ static tsr_status add_input(struct onnx_importer *im, const Onnx__ValueInfoProto
     tsr_value v;
     tsr_status st = tsr_graph_input(im->graph, name, &desc, &v);
     if (st != TSR_OK) return onnx_wrap(im, st);
+    for (int i = 0; i < desc.rank; i++)
+        if (sym[i] &&
+            (st = tsr_graph_set_input_dim_name(im->graph, im->graph->n_inputs - 1, i, sym[i])))
+            return onnx_wrap(im, st);
     if (map_put(&im->map, name, v, 0))
         return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
     return TSR_OK;
@@ -681,9 +696,52 @@ static tsr_status import_model(struct onnx_importer *im, const Onnx__ModelProto 
     return TSR_OK;
 }
 
+static tsr_status import_model_bytes(tsr_context *ctx, const void *data, size_t size,
+                                     const char *label, const struct tsr_input_shape *shapes,
+                                     size_t n_shapes, tsr_graph **out);
+
+/* tsr_onnx_import_buffer; `owned` (NULL, or `data` itself, malloc'ed) is taken over: kept as
+ * the graph's model source when it has symbolic dims, else freed; freed on failure too. */
+static tsr_status import_buffer(tsr_context *ctx, const void *data, size_t size, const char *label,
+                                const struct tsr_input_shape *shapes, size_t n_shapes, void *owned,
+                                tsr_graph **out);
+
 tsr_status tsr_onnx_import_buffer(tsr_context *ctx, const void *data, size_t size,
                                   const char *label, const struct tsr_input_shape *shapes,
                                   size_t n_shapes, tsr_graph **out) {
+    return import_buffer(ctx, data, size, label, shapes, n_shapes, NULL, out);
+}
+
+static tsr_status import_buffer(tsr_context *ctx, const void *data, size_t size, const char *label,
+                                const struct tsr_input_shape *shapes, size_t n_shapes, void *owned,
+                                tsr_graph **out) {
+    tsr_graph *g = NULL;
+    tsr_status st = import_model_bytes(ctx, data, size, label, shapes, n_shapes, &g);
+    if (st != TSR_OK || !tsr_graph_has_symbolic_dims(g)) {
+        free(owned);
+        if (st == TSR_OK) *out = g;
+        return st;
+    }
+    /* Symbolic dims: keep the model so that a plan can re-import it at other shapes. */
+    if (!owned && (owned = malloc(size ? size : 1))) memcpy(owned, data, size);
+    void *fit = owned ? realloc(owned, size ? size : 1) : NULL; /* a file buffer has slack */
+    if (fit) owned = fit;
+    struct tsr_model_source *src =
+        owned ? tsr_model_source_adopt(owned, size, label ? label : "<buffer>") : NULL;
+    if (!src) {
+        tsr_graph_destroy(g);
+        return TSR_ERR(ctx, TSR_E_NOMEM, "%s: out of memory (%zu bytes)",
+                       label ? label : "<buffer>", size);
+    }
+    g->source = src;
+    *out = g;
+    return TSR_OK;
+}
+
+/* Parses and imports `size` bytes (tsr_onnx_import_buffer without keeping the bytes). */
+static tsr_status import_model_bytes(tsr_context *ctx, const void *data, size_t size,
+                                     const char *label, const struct tsr_input_shape *shapes,
+                                     size_t n_shapes, tsr_graph **out) {
     if (!label) label = "<buffer>";
     if (!out || (!data && size > 0) || (n_shapes > 0 && !shapes))
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "tsr_onnx_import_buffer(%s): NULL argument", label);
@@ -761,7 +819,5 @@ tsr_status tsr_onnx_import_file(tsr_context *ctx, const char *path,
         free(buf);
         return TSR_ERR(ctx, TSR_E_IO, "%s: read error", path);
     }
-    tsr_status st = tsr_onnx_import_buffer(ctx, buf, size, path, shapes, n_shapes, out);
-    free(buf);
-    return st;
+    return import_buffer(ctx, buf, size, path, shapes, n_shapes, buf, out);
 }
