@@ -57,6 +57,25 @@ static tsr_context *ctx(void) {
     return g_ctx;
 }
 
+/* The C pooling (tools/minilm/minilm.c, used on tessera's output below and by the demo) applied
+ * to PyTorch's last_hidden_state gives PyTorch's embeddings (sentence-transformers' pooling). */
+START_TEST(test_pooling_matches_pytorch) {
+    for (int i = 0; i < N_CASES; i++) {
+        const struct mlm_case *c = &g_cases[i];
+        size_t n_emb = (size_t)(c->batch * MLM_WIDTH);
+        float *emb = malloc(n_emb * sizeof *emb);
+        ck_assert_ptr_nonnull(emb);
+        mlm_mean_pool(c->hidden_ref.data, c->inputs[1].data, c->batch, c->seq, MLM_WIDTH, emb);
+        double e = mlm_rel_l2(emb, c->emb_ref.data, n_emb);
+        free(emb);
+        ck_assert_msg(e <= 1e-6,
+                      "%s: pooled PyTorch hidden states differ from PyTorch's "
+                      "embeddings by %.3e",
+                      c->name, e);
+    }
+}
+END_TEST
+
 /* One (opset, case) on every device. */
 START_TEST(test_minilm_matches_pytorch) {
     int opset = OPSETS[_i / N_CASES];
@@ -65,6 +84,7 @@ START_TEST(test_minilm_matches_pytorch) {
     snprintf(model, sizeof model, "%s/minilm_op%d.onnx", g_dir, opset);
     tsr_context *cx = ctx();
     int have_opencl = ts_have_opencl(cx);
+    char failure[3072] = ""; /* the first failure; every device still runs and prints its line */
     for (int d = 0; d < tsr_device_count(cx); d++) {
         struct tsr_device_info info;
         ck_assert_int_eq(tsr_device_get_info(cx, d, &info), TSR_OK);
@@ -80,33 +100,41 @@ START_TEST(test_minilm_matches_pytorch) {
             fflush(stdout);
             int clean = (st == TSR_E_UNSUPPORTED || st == TSR_E_DTYPE) &&
                         strcmp(r.stage, "run") != 0 && r.message[0] != '\0';
-            ck_assert_msg(g_expect_refused && clean, "%s: %s failed: %s: %s (%s)", head, r.stage,
-                          tsr_status_name(st), r.message,
-                          g_expect_refused ? "not a clean refusal at import or compile"
-                                           : "MiniLM must run and match PyTorch");
-            g_refused++;
+            if (g_expect_refused && clean)
+                g_refused++;
+            else if (!failure[0])
+                snprintf(failure, sizeof failure, "%s: %s failed: %s: %s (%s)", head, r.stage,
+                         tsr_status_name(st), r.message,
+                         g_expect_refused ? "not a clean refusal at import or compile"
+                                          : "MiniLM must run and match PyTorch");
             continue;
         }
-        ck_assert_str_eq(r.device, info.id);
         size_t n_hidden = (size_t)(c->batch * c->seq * MLM_WIDTH);
         size_t n_emb = (size_t)(c->batch * MLM_WIDTH);
         float *emb = malloc(n_emb * sizeof *emb);
-        ck_assert_ptr_nonnull(emb);
-        mlm_mean_pool(r.out.data, c->inputs[1].data, c->batch, c->seq, MLM_WIDTH, emb);
-        double e_hidden = mlm_rel_l2(r.out.data, c->hidden_ref.data, n_hidden);
-        double e_emb = mlm_rel_l2(emb, c->emb_ref.data, n_emb);
+        double e_hidden = INFINITY, e_emb = INFINITY;
+        if (emb) {
+            mlm_mean_pool(r.out.data, c->inputs[1].data, c->batch, c->seq, MLM_WIDTH, emb);
+            e_hidden = mlm_rel_l2(r.out.data, c->hidden_ref.data, n_hidden);
+            e_emb = mlm_rel_l2(emb, c->emb_ref.data, n_emb);
+        }
         free(emb);
         mlm_result_free(&r);
-        printf("%s runs: %d kernels, compile %.0f ms, run %.1f ms; relative L2 vs PyTorch: "
-               "last_hidden_state %.2e, embeddings %.2e\n",
-               head, r.kernels, r.compile_ms, r.first_run_ms, e_hidden, e_emb);
+        printf("%s runs on %s: %d kernels, compile %.0f ms, run %.1f ms; relative L2 vs "
+               "PyTorch: last_hidden_state %.2e, embeddings %.2e\n",
+               head, r.device, r.kernels, r.compile_ms, r.first_run_ms, e_hidden, e_emb);
         fflush(stdout);
-        ck_assert_msg(e_hidden <= TOL && e_emb <= TOL,
-                      "%s: WRONG: relative L2 error last_hidden_state %.3e, embeddings %.3e "
-                      "(tolerance %.0e)",
-                      head, e_hidden, e_emb, TOL);
-        g_ran++;
+        if (strcmp(r.device, info.id) != 0 && !failure[0])
+            snprintf(failure, sizeof failure, "%s: the plan ran on %s", head, r.device);
+        else if (!(e_hidden <= TOL && e_emb <= TOL) && !failure[0])
+            snprintf(failure, sizeof failure,
+                     "%s: WRONG: relative L2 error last_hidden_state %.3e, embeddings %.3e "
+                     "(tolerance %.0e)",
+                     head, e_hidden, e_emb, TOL);
+        else
+            g_ran++;
     }
+    ck_assert_msg(!failure[0], "%s", failure);
 }
 END_TEST
 
@@ -173,6 +201,7 @@ int main(void) {
     Suite *s = suite_create("minilm");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_pooling_matches_pytorch);
     tcase_add_loop_test(tc, test_minilm_matches_pytorch, 0, N_OPSETS * N_CASES);
     tcase_add_test(tc, test_expectation_current);
     suite_add_tcase(s, tc);
