@@ -34,7 +34,7 @@
 
 #include <stddef.h>
 
-struct tsr_calibration; /* scheduler/calibrate.h */
+struct tsr_calibration; /* runtime/calibration.h */
 
 /* Longest backend name plus its NUL (struct tsr_device_info.backend holds one). */
 #define TSR_BACKEND_NAME_MAX 16
@@ -124,7 +124,7 @@ struct tsr_backend_ops {
     int (*supports)(void *state, int device, const struct tsr_program *prog, int kernel, char *why,
                     size_t why_size);
 
-    /* Measures device `device` into *out (scheduler/calibrate.h: every figure but key,
+    /* Measures device `device` into *out (runtime/calibration.h: every figure but key,
      * seconds and created_unix, which the scheduler fills). Runs while the scheduler holds its
      * measurement lock. Returns TSR_OK, TSR_E_NOMEM, or a device status (TSR_E_DEVICE,
      * TSR_E_DEVICE_NOMEM, TSR_E_BUILD). Default: no figures (TSR_E_UNSUPPORTED from

@@ -1,7 +1,6 @@
 /*
- * calibrate.c — which calibration a device uses: this process's table, the cache file, or a new
- * measurement (the device backend's calibrate member, runtime/backend.h); the MAD outlier rule;
- * the device key. The rules are in calibrate.h.
+ * calibrate.c — which calibration a device uses: this process's table, the cache file
+ * (runtime/calib_store.c), or a new measurement. The rules are in calibrate.h.
  *
  * The process-wide table holds at most TSR_CALIB_TABLE entries (one per distinct device key;
  * identical devices share one), guarded by g_lock. Measurements are serialised by g_measure_lock
@@ -17,75 +16,12 @@
 #include <time.h>
 
 #define TSR_CALIB_TABLE 16
-#define TSR_MAD_SCALE   1.4826 /* MAD → standard deviation for normal data */
-#define TSR_MAD_CUTOFF  3.0    /* Leys et al. 2013: "very conservative" threshold */
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t g_measure_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tsr_calibration g_table[TSR_CALIB_TABLE];
 static int g_forced[TSR_CALIB_TABLE]; /* measured in this process (TSR_CALIBRATE=force done) */
 static int g_n;
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median of sorted x[0..n-1]. */
-static double sorted_median(const double *x, int n) {
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
-
-double tsr_calib_robust_median(double *x, int n) {
-    if (!x || n <= 0) return NAN;
-    qsort(x, (size_t)n, sizeof *x, cmp_double);
-    double m = sorted_median(x, n);
-    double *dev = malloc((size_t)n * sizeof *dev);
-    if (!dev) return m;
-    for (int i = 0; i < n; i++)
-        dev[i] = fabs(x[i] - m);
-    qsort(dev, (size_t)n, sizeof *dev, cmp_double);
-    double mad = sorted_median(dev, n);
-    double limit = TSR_MAD_CUTOFF * TSR_MAD_SCALE * mad;
-    int k = 0; /* x stays sorted while kept samples are compacted to the front */
-    for (int i = 0; i < n; i++)
-        if (fabs(x[i] - m) <= limit) x[k++] = x[i];
-    free(dev);
-    return k > 0 ? sorted_median(x, k) : m;
-}
-
-double tsr_calib_median(double *x, int n) {
-    if (!x || n <= 0) return NAN;
-    qsort(x, (size_t)n, sizeof *x, cmp_double);
-    return sorted_median(x, n);
-}
-
-/* Optimised and debug builds of the library run the CPU kernels at very different speeds, so the
- * build flavour is part of the key. */
-#if defined(__OPTIMIZE__)
-#define TSR_CALIB_BUILD "opt"
-#else
-#define TSR_CALIB_BUILD "debug"
-#endif
-
-void tsr_calib_key(const struct tsr_device_info *dev, char *buf, size_t size) {
-    if (!buf || !size) return;
-    if (!dev) {
-        buf[0] = '\0';
-        return;
-    }
-    /* A device that reports an ISA tier (the native CPU) is keyed by that tier and its thread
-     * count (the figures depend on both); every other device by its platform. The key string
-     * is the cache file's identity: keep it byte-stable. */
-    if (dev->isa[0])
-        snprintf(buf, size, "%s|%s|%s|%s|isa=%s|threads=%d|build=%s|kernels=%d", dev->backend,
-                 dev->name, dev->driver_version, TSR_VERSION_STRING, dev->isa, dev->compute_units,
-                 TSR_CALIB_BUILD, TSR_CALIB_KERNELS_VERSION);
-    else
-        snprintf(buf, size, "%s|%s|%s|%s|%s|build=%s|kernels=%d", dev->backend, dev->name,
-                 dev->driver_version, TSR_VERSION_STRING, dev->platform, TSR_CALIB_BUILD,
-                 TSR_CALIB_KERNELS_VERSION);
-}
 
 /* Index of key in the table or -1 (caller holds g_lock). */
 static int find_locked(const char *key) {

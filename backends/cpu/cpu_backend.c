@@ -13,7 +13,6 @@
 #include "runtime/pool.h"
 #include "runtime/profiler.h"
 #include "runtime/topology.h"
-#include "scheduler/calibrate.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /*
  * cpu_calibrate.c — measures the native CPU: the CPU backend's calibrate member (figures and
- * rules in scheduler/calibrate.h).
+ * rules in runtime/calibration.h).
  *
  * Every figure is taken through tsr_cpu_backend_ops with small hand-built programs
  * (runtime/program.h), so it measures the code path real plans take: thread-pool dispatch,
@@ -13,7 +13,7 @@
  * each probe keeps its median round (calibrate.h). Total on a 2-core machine: about 1.5 s.
  */
 #include "backends/cpu/cpu_backend.h"
-#include "scheduler/calibrate.h"
+#include "runtime/calibration.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -21,7 +21,6 @@
 #include "backends/opencl/cl_internal.h"
 
 #include "runtime/profiler.h"
-#include "scheduler/calibrate.h"
 
 #include <stdlib.h>
 #include <string.h>

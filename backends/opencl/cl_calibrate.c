@@ -1,6 +1,6 @@
 /*
  * cl_calibrate.c — measures one OpenCL device: the OpenCL backend's calibrate member (figures
- * and rules in scheduler/calibrate.h).
+ * and rules in runtime/calibration.h).
  *
  * Uses the device's own context and in-order queue (tsr_cl_device_ready, backends/opencl) while
  * holding its exec_lock, but raw OpenCL calls for buffers, an empty kernel, the elementwise
@@ -15,7 +15,7 @@
  * backends/cpu/cpu_calibrate.c.
  */
 #include "backends/opencl/cl_internal.h"
-#include "scheduler/calibrate.h"
+#include "runtime/calibration.h"
 
 #include <clblast_c.h>
 #include <math.h>

@@ -45,7 +45,7 @@ void tsr_topology_opencl_locality(const struct tsr_topology *topo, void *cl_devi
                                   size_t buf_size, int *numa_node);
 
 /* Measures OpenCL device `cl_index` (index within the backend; cl_calibrate.c, figures per
- * scheduler/calibrate.h) with raw OpenCL calls and CLBlast on the device's context and queue
+ * runtime/calibration.h) with raw OpenCL calls and CLBlast on the device's context and queue
  * (not through tessera's pool, program cache or executor, so TSR_FAULT counters are
  * untouched): the backend's calibrate member. Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_DEVICE,
  * TSR_E_DEVICE_NOMEM, TSR_E_BUILD, TSR_E_NOMEM. */
