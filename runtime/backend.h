@@ -124,12 +124,15 @@ struct tsr_backend_ops {
     int (*supports)(void *state, int device, const struct tsr_program *prog, int kernel, char *why,
                     size_t why_size);
 
-    /* Measures device `device` into *out (runtime/calibration.h: every figure but key,
-     * seconds and created_unix, which the scheduler fills). Runs while the scheduler holds its
-     * measurement lock. Returns TSR_OK, TSR_E_NOMEM, or a device status (TSR_E_DEVICE,
-     * TSR_E_DEVICE_NOMEM, TSR_E_BUILD). Default: no figures (TSR_E_UNSUPPORTED from
-     * tsr_backend_calibrate); the device keeps the property-based estimates of
-     * scheduler/select.c. */
+    /* Backend-specific calibration extras: the figures of runtime/calibration.h that no probe
+     * program can measure. Every other figure is measured by the scheduler's backend-neutral
+     * probe programs through this backend's prepare / execute / release
+     * (scheduler/calib_probe.c), so a backend needs no calibration code of its own. Called after
+     * the probes, with *out holding their figures, while the scheduler holds its measurement
+     * lock; writes only its own fields (OpenCL: h2d_gbps, d2h_gbps, h2d_small_gbps,
+     * d2h_small_gbps, latency_us). Returns TSR_OK, TSR_E_NOMEM, or a device status
+     * (TSR_E_DEVICE, TSR_E_DEVICE_NOMEM, TSR_E_BUILD). Default: no extras (those fields stay 0,
+     * right for a host_memory backend). */
     tsr_status (*calibrate)(tsr_context *ctx, void *state, int device, struct tsr_calibration *out);
 
     /* Symbolic name of one of the backend's native error codes ("CL_OUT_OF_RESOURCES"), static
@@ -180,8 +183,9 @@ int tsr_device_string_parse(const char *s, char *name, int *index);
 int tsr_backend_supports(const struct tsr_device *dev, const struct tsr_program *prog, int kernel,
                          char *why, size_t why_size);
 
-/* ops->calibrate of context device d, or TSR_E_UNSUPPORTED (recorded on ctx) when the backend
- * has none. Returns what calibrate returns. */
+/* ops->calibrate of context device d (the backend's calibration extras), or TSR_OK with *out
+ * untouched when the backend has none. Returns TSR_E_INVALID_ARG (no device d) or what
+ * calibrate returns. */
 tsr_status tsr_backend_calibrate(tsr_context *ctx, int d, struct tsr_calibration *out);
 
 /* Symbolic name of `code` for `ops` (ops->native_status_name), else "native error <code>"

@@ -141,11 +141,7 @@ tsr_status tsr_backend_calibrate(tsr_context *ctx, int d, struct tsr_calibration
     if (!ctx || d < 0 || d >= ctx->n_devices)
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "calibrate: no device %d", d);
     const struct tsr_device *dev = &ctx->devices[d];
-    if (!dev->ops->calibrate)
-        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
-                       "calibrate: device %s: backend %s has no calibration (property estimates "
-                       "stay)",
-                       dev->info.id, dev->ops->name);
+    if (!dev->ops->calibrate) return TSR_OK; /* no extras */
     return dev->ops->calibrate(ctx, dev->state, dev->info.index, out);
 }
 

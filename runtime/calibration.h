@@ -47,49 +47,65 @@
  * 40-50%. Times are host wall clock (tsr_now_ns) around a whole run, which ends with the device
  * drained, because the cost model predicts the wall time of runs.
  *
- * Measurements (the backends' calibrate members: backends/cpu/cpu_calibrate.c for the CPU,
- * backends/opencl/cl_calibrate.c for OpenCL):
- *   bandwidth_gbps   device memory: a copy of 32 MiB, (bytes read + written) / time.
- *                    CPU: an elementwise COPY kernel run through the CPU backend (thread pool,
- *                    the code path of real plans); OpenCL: a float4 copy kernel on the device.
- *                    From format 3 this is the largest point of bw[] below.
+ * Measurements. Kernels version 4: every figure that a program can measure is measured by the
+ * same probe programs (runtime/program.h IR) run through the device backend's prepare / execute /
+ * release (scheduler/calib_probe.c), whatever the backend; a backend's optional calibrate member
+ * adds only what no program can measure (OpenCL: host <-> device transfers). A probe program
+ * reads CONST buffers (uploaded once at prepare; values 0.5 .. 1.5: no denormal / NaN slow paths
+ * and no all-zero operands) and writes TEMP buffers of the arena: it has no graph inputs or
+ * outputs, so a run is exactly its kernels plus the backend's fixed per-run cost (no
+ * host <-> device copies). "Net" below means minus t1, the time of a run of one small region
+ * (the launch probe), when that leaves more than half of the time: the cost model charges
+ * run_overhead + launch per one-kernel run separately.
+ *   bandwidth_gbps   device memory: the largest point of bw[] (format 3).
  *   bw[]             (format 3) bandwidth by working set: an elementwise COPY of 64 Ki, 1 Mi and
  *                    16 Mi floats (working set 512 KiB: in the per-core caches; 8 MiB; 128 MiB:
- *                    well beyond any cache), GB/s = 8n / time. CPU through the CPU backend;
- *                    OpenCL with the kernel the OpenCL backend generates for that region
- *                    (tsr_cl_codegen_ew, launched with the backend's global-size cap), because
- *                    PoCL runs the generated grid-stride loop several times slower than a plain
- *                    float4 copy at 16 Mi elements.
- *   conv_gflops, dwconv_gflops  (format 3, CPU only; 0 elsewhere) GFLOP/s of a 3x3
- *                    convolution with bias + ReLU epilogue, N=2 C=8 M=16 16x16 pad 1 (the size
- *                    of small CNN blocks; such convs run im2col + many small GEMMs, several times
- *                    below one GEMM of equal FLOPs), and of a depthwise 3x3 convolution N=2
- *                    C=M=group=16 14x14 pad 1.
+ *                    well beyond any cache), GB/s = 8n / net time. The backend runs its own
+ *                    kernel for that region (OpenCL: the generated grid-stride loop with the
+ *                    backend's global-size cap, which PoCL runs several times slower than a
+ *                    plain float4 copy at 16 Mi elements).
+ *                    Version 4: the CPU figures are now net of t1 as the OpenCL ones were
+ *                    (t1 ~0.5 µs on the CPU: a few % at 64 Ki floats, nothing above).
+ *   conv_gflops, dwconv_gflops  (format 3) GFLOP/s (net) of a 3x3 convolution with bias + ReLU
+ *                    epilogue, N=2 C=8 M=16 16x16 pad 1 (the size of small CNN blocks; such
+ *                    convs run im2col + many small GEMMs, several times below one GEMM of equal
+ *                    FLOPs), and of a depthwise 3x3 convolution N=2 C=M=group=16 14x14 pad 1.
+ *                    Version 4: measured on every device (before: the CPU only, 0 elsewhere).
  *   launch_us        cost of one more kernel in a run: (time of a run of 16 tiny kernels - time
- *                    of a run of 1) / 15. CPU: elementwise kernels through the backend (thread
- *                    pool dispatch; from format 3 each a 4-instruction region over [8, 32] with
- *                    a broadcast [1, 32] input, like the small fused regions of real models);
- *                    OpenCL: empty kernels enqueued on the in-order queue.
- *   run_overhead_us  fixed cost of a run with one tiny kernel, minus launch_us (CPU: execute
- *                    bookkeeping; OpenCL: clFinish round trip).
- *   trans_gops       transcendental elementwise throughput (format 2): a 1 Mi-element (OpenCL,
- *                    format 3: 256 Ki, with the backend's generated kernel) region of
- *                    EXP, TANH, ERF, SIGMOID (4 transcendental ops per element): 4 Mi / time,
- *                    in 1e9 ops/s. Such regions are compute-bound (PoCL: ~75x slower than the
- *                    bandwidth figure would say). CPU through the backend, OpenCL with an
- *                    equivalent generated-style kernel.
- *   gemm[]           (format 2) the CPU also measures n = 1024 (beyond the last-level cache);
- *                    inputs hold ordinary non-zero numbers.
- *   h2d_gbps, d2h_gbps  OpenCL only: blocking clEnqueueWrite/ReadBuffer of 64 MiB (format 3;
- *                    32 MiB before), net of latency_us.
- *   h2d_small_gbps, d2h_small_gbps  (format 3) OpenCL only: the same with 256 KiB, which runs
- *                    from the caches several times faster; 0 on the CPU.
+ *                    of a run of 1) / 15, each kernel a 4-instruction elementwise region over
+ *                    [8, 32] with a broadcast [1, 32] input (like the small fused regions of
+ *                    real models). Version 4 on OpenCL: such regions through the backend's
+ *                    execute (before: empty kernels enqueued directly on the queue), so the
+ *                    figure includes the executor's real per-kernel cost and a tiny kernel's
+ *                    execution, which is what a real plan pays per kernel.
+ *   run_overhead_us  fixed cost of a run with one tiny kernel (t1), minus launch_us (CPU:
+ *                    execute bookkeeping; OpenCL: the exec lock, clFinish round trip).
+ *   trans_gops       transcendental elementwise throughput (format 2): a 256 Ki-element region
+ *                    of EXP, SIGMOID, EXP, SIGMOID (4 transcendental ops per element): 1 Mi / net
+ *                    time, in 1e9 ops/s. Such regions are compute-bound (PoCL: ~75x slower than
+ *                    the bandwidth figure would say). Version 4: 256 Ki elements on every device
+ *                    (before: 1 Mi on the CPU).
  *   trans_slow_gops  (format 3) like trans_gops for the slow transcendental ops: a region of
- *                    TANH, ERF, TANH, ERF per element. trans_gops is then measured with EXP,
- *                    SIGMOID, EXP, SIGMOID (PoCL evaluates erf/tanh ~3x slower than exp/sigmoid).
- *   latency_us       OpenCL only: a blocking 4-byte clEnqueueWriteBuffer (round trip).
- * Cost (format 3, 2-core machine): CPU ~1.5 s; PoCL ~3-4 s once its kernel cache is warm (the
+ *                    TANH, ERF, TANH, ERF per element (PoCL evaluates erf/tanh ~3x slower than
+ *                    exp/sigmoid).
+ *   gemm[]           (format 2) C[n,n] = A[n,n]·B[n,n], n = 32, 64, 128, 256, 512, and 1024
+ *                    (beyond the last-level cache) when the first round's n = 512 run took under
+ *                    TSR_CALIB_GEMM_1024_NS (a slow device would spend seconds on it; the CPU
+ *                    measures it, PoCL does not); GFLOP/s = 2n^3 / net time. Version 4 on OpenCL:
+ *                    the backend's GEMM path (before: a bare CLBlastSgemm call).
+ *   h2d_gbps, d2h_gbps  (the OpenCL backend's calibrate member) blocking clEnqueueWrite/
+ *                    ReadBuffer of 64 MiB (format 3; 32 MiB before), net of latency_us; 0 on a
+ *                    host-memory device.
+ *   h2d_small_gbps, d2h_small_gbps  (format 3, OpenCL member) the same with 256 KiB, which runs
+ *                    from the caches several times faster; 0 on the CPU.
+ *   latency_us       (OpenCL member) a blocking 4-byte clEnqueueWriteBuffer (round trip).
+ * Cost (2-core machine): CPU ~1.5 s; PoCL ~3-4 s once its kernel cache is warm (the
  * 16 Mi-element generated copy alone runs ~50-90 ms on PoCL).
+ *
+ * While a thread measures, it is marked (tsr_calib_thread_set_measuring): a backend's fault
+ * injection neither counts nor fires for its prepare / execute calls (backends/opencl/cl_fault.c:
+ * TSR_FAULT=...:N counts the events of real plans only, as when calibration bypassed the
+ * executor) and the profiler records nothing from it (no probe runs in a user's trace).
  */
 #ifndef TSR_RUNTIME_CALIBRATION_H
 #define TSR_RUNTIME_CALIBRATION_H
@@ -107,13 +123,16 @@
  * above): bump it when a backend executor or the probe method changes speed. 2: CPU GEMM on
  * tessera's pool with single-threaded OpenBLAS blocks, ~256 KiB elementwise tasks, spinning pool
  * waits, scratch-blocked large GEMMs and prefetching streamed regions (commits 73523ef, c813852,
- * 11f06b8, 45e328a, 6b13bb9). 3: pool waits no longer spin, one GEMM block per thread. */
-#define TSR_CALIB_KERNELS_VERSION 3
+ * 11f06b8, 45e328a, 6b13bb9). 3: pool waits no longer spin, one GEMM block per thread. 4: one set
+ * of probe programs through every backend's prepare / execute (file comment: OpenCL launch, GEMM
+ * and conv figures, CPU transcendental size, netting). */
+#define TSR_CALIB_KERNELS_VERSION 4
 
 /* Interleaved rounds of a probe list (file comment). */
 #define TSR_CALIB_ROUNDS 3
-/* The GEMM curve reaches n = 1024 when the first round's n = 512 run is shorter than this. */
-#define TSR_CALIB_GEMM_1024_NS 20000000.0 /* 20 ms */
+/* The GEMM curve reaches n = 1024 when the first round's n = 512 run is shorter than this (on the
+ * 2-core machine here: CPU ~3 ms, PoCL ~20-50 ms). */
+#define TSR_CALIB_GEMM_1024_NS 8000000.0 /* 8 ms */
 
 /* One bandwidth point: an elementwise copy whose working set (bytes read + written) is `bytes`. */
 struct tsr_calib_bw {
@@ -176,7 +195,8 @@ typedef tsr_status tsr_calib_probe_fn(void *arg, int probe, int round, double *n
  * Returns TSR_OK, or the first failing probe's status. */
 tsr_status tsr_calib_time_rounds(int n_probes, tsr_calib_probe_fn *probe, void *arg, double *ns);
 
-/* Marks the calling thread as measuring (on = 1) or not (0). Nested calls are not counted: the last call wins. Thread-safe (per
+/* Marks the calling thread as measuring (on = 1) or not (0); see the file comment for what
+ * this switches off. Nested calls are not counted: the last call wins. Thread-safe (per
  * thread). */
 void tsr_calib_thread_set_measuring(int on);
 

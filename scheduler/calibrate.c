@@ -122,7 +122,7 @@ tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
     tsr_calib_key(d, cal.key, sizeof cal.key);
     tsr_log(ctx, TSR_LOG_INFO, "calibrating %s (%s)...", d->id, d->name);
     uint64_t t0 = tsr_now_ns();
-    tsr_status st = tsr_backend_calibrate(ctx, device_index, &cal); /* runtime/backend.h */
+    tsr_status st = tsr_calib_measure_device(ctx, device_index, &cal); /* calib_probe.c */
     if (st == TSR_OK) {
         cal.seconds = (double)(tsr_now_ns() - t0) * 1e-9;
         cal.created_unix = (long long)time(NULL);

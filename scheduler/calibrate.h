@@ -7,9 +7,10 @@
  * a table of the calibrations it measured or loaded (at most 16 distinct device keys; identical
  * devices share one). A device's calibration is measured the first time a compile needs it on a
  * machine (no valid cache file), with TSR_CALIBRATE=force once per process, or on request
- * (tsr_device_calibrate, `tessera info --calibrate`): by the device's backend
- * (runtime/backend.h, member calibrate). Measurements are serialised process-wide, so two
- * compiles never time the same cores at once.
+ * (tsr_device_calibrate, `tessera info --calibrate`): the probe programs of calib_probe.c through
+ * the device's backend, then the backend's own calibrate member for what no program measures
+ * (runtime/backend.h). Measurements are serialised process-wide, so two compiles never time the
+ * same cores at once.
  */
 #ifndef TSR_SCHEDULER_CALIBRATE_H
 #define TSR_SCHEDULER_CALIBRATE_H
@@ -22,14 +23,15 @@
 /* ---- which calibration (calibrate.c) -------------------------------------------------------- */
 
 /* Calibration of ctx->devices[device_index]: unless `force`, from this process's table or the
- * cache file (when valid for the device's key); otherwise measured now (a few seconds), written
- * to the cache file (a write failure is logged, not an error) and remembered. On success the
- * device's est_* fields are updated (est_gflops = best GEMM GFLOP/s, est_gbps = bandwidth,
- * est_launch_us = launch, est_transfer_gbps = min(h2d, d2h)) and *out (may be NULL) receives the
- * figures. Returns TSR_OK, TSR_E_INVALID_ARG (no such device), TSR_E_NOMEM, or a device status of
- * the backend (TSR_E_DEVICE, TSR_E_DEVICE_NOMEM, TSR_E_BUILD; message names it), TSR_E_UNSUPPORTED
- * (backend without a calibrator). Thread-safe (one measurement at a time per process), but updating
- * est_* races with concurrent readers of ctx->devices. */
+ * cache file (when valid for the device's key); otherwise measured now (a few seconds:
+ * tsr_calib_measure_device), written to the cache file (a write failure is logged, not an
+ * error) and remembered. On success the device's est_* fields are updated (est_gflops = best GEMM
+ * GFLOP/s, est_gbps = bandwidth, est_launch_us = launch, est_transfer_gbps = min(h2d, d2h)) and
+ * *out (may be NULL) receives the figures. Returns TSR_OK, TSR_E_INVALID_ARG (no such device),
+ * TSR_E_NOMEM, or a device status of the backend (TSR_E_DEVICE, TSR_E_DEVICE_NOMEM, TSR_E_BUILD,
+ * TSR_E_DTYPE, TSR_E_UNSUPPORTED: a probe the backend cannot run; message names it). Thread-safe
+ * (one measurement at a time per process), but updating est_* races with concurrent readers of
+ * ctx->devices. */
 tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
                                 struct tsr_calibration *out);
 
@@ -52,5 +54,17 @@ int tsr_calibration_lookup(const struct tsr_device_info *dev, struct tsr_calibra
 /* Forgets every calibration remembered by this process (tests: force a reload from disk).
  * Thread-safe. */
 void tsr_calib_forget_all(void);
+
+/* ---- the measurement (calib_probe.c) -------------------------------------------------------- */
+
+/* Measures ctx->devices[device_index] into *out: every figure but key, seconds and
+ * created_unix. First the probe programs of runtime/calibration.h through the device's
+ * backend (prepare / execute / release, the calling thread marked measuring), then the
+ * backend's calibrate member, when it has one, for the figures no program can measure
+ * (tsr_backend_calibrate). Call with the scheduler's measurement lock held (calibrate.c).
+ * Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_NOMEM, or the backend's failure status (recorded on
+ * ctx). */
+tsr_status tsr_calib_measure_device(tsr_context *ctx, int device_index,
+                                    struct tsr_calibration *out);
 
 #endif

@@ -529,11 +529,6 @@ static void cpu_device_info(void *state, tsr_context *ctx, int device, struct ts
              ci->packages, ci->numa_nodes);
 }
 
-static tsr_status cpu_calibrate(tsr_context *ctx, void *state, int device,
-                                struct tsr_calibration *out) {
-    return tsr_calib_measure_cpu(ctx, out);
-}
-
 const struct tsr_backend_ops tsr_cpu_backend_ops = {
     .name = "cpu",
     .host_memory = 1,
@@ -546,6 +541,6 @@ const struct tsr_backend_ops tsr_cpu_backend_ops = {
     .execute = tsr_cpu_execute,
     .release = tsr_cpu_release,
     .display_name = "CPU",
-    /* pool_stats: the host pool (default); supports: every kernel (default) */
-    .calibrate = cpu_calibrate,
+    /* pool_stats: the host pool (default); supports: every kernel (default); calibrate: none
+     * (the probe programs measure every CPU figure) */
 };
