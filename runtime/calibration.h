@@ -88,11 +88,11 @@
  *   trans_slow_gops  (format 3) like trans_gops for the slow transcendental ops: a region of
  *                    TANH, ERF, TANH, ERF per element (PoCL evaluates erf/tanh ~3x slower than
  *                    exp/sigmoid).
- *   gemm[]           (format 2) C[n,n] = A[n,n]·B[n,n], n = 32, 64, 128, 256, 512, and 1024
- *                    (beyond the last-level cache) when the first round's n = 512 run took under
- *                    TSR_CALIB_GEMM_1024_NS (a slow device would spend seconds on it; the CPU
- *                    measures it, PoCL does not); GFLOP/s = 2n^3 / net time. Version 4 on OpenCL:
- *                    the backend's GEMM path (before: a bare CLBlastSgemm call).
+ *   gemm[]           (format 2) C[n,n] = A[n,n]·B[n,n], n = 32, 64, 128, 256, 512, and on a
+ *                    host-memory device (the native CPU) also 1024, beyond the last-level cache
+ *                    (a device with its own memory skips it for calibration time: PoCL would
+ *                    spend seconds on it); GFLOP/s = 2n^3 / net time. Version 4 on OpenCL: the
+ *                    backend's GEMM path (before: a bare CLBlastSgemm call).
  *   h2d_gbps, d2h_gbps  (the OpenCL backend's calibrate member) blocking clEnqueueWrite/
  *                    ReadBuffer of 64 MiB (format 3; 32 MiB before), net of latency_us; 0 on a
  *                    host-memory device.
@@ -130,9 +130,6 @@
 
 /* Interleaved rounds of a probe list (file comment). */
 #define TSR_CALIB_ROUNDS 3
-/* The GEMM curve reaches n = 1024 when the first round's n = 512 run is shorter than this (on the
- * 2-core machine here: CPU ~3 ms, PoCL ~20-50 ms). */
-#define TSR_CALIB_GEMM_1024_NS 8000000.0 /* 8 ms */
 
 /* One bandwidth point: an elementwise copy whose working set (bytes read + written) is `bytes`. */
 struct tsr_calib_bw {

@@ -27,7 +27,7 @@
 
 /* Copy sizes of the bandwidth curve (floats; calibration.h, bw[]). */
 static const int64_t g_bw_sizes[] = {64 << 10, 1 << 20, 16 << 20};
-/* GEMM sizes (square; calibration.h, gemm[]): the last one only on a fast enough device. */
+/* GEMM sizes (square; calibration.h, gemm[]): the last one on host-memory devices only. */
 static const int64_t g_gemm_sizes[] = {32, 64, 128, 256, 512, 1024};
 #define TSR_CAL_N_BW   3
 #define TSR_CAL_N_GEMM 6
@@ -245,7 +245,6 @@ struct cal_run {
     float *data; /* TSR_CAL_DATA_FLOATS constants */
     double flops[P_COUNT];
     void *exec; /* the probe being timed */
-    int skip_gemm_1024;
 };
 
 static tsr_status run_once(void *arg) {
@@ -256,16 +255,14 @@ static tsr_status run_once(void *arg) {
 /* tsr_calib_probe_fn: prepares probe p on the device, times it, releases it. */
 static tsr_status time_probe(void *arg, int p, int round, double *ns) {
     struct cal_run *r = arg;
-    if (p == P_GEMM0 + TSR_CAL_N_GEMM - 1 && r->skip_gemm_1024) return TSR_OK; /* *ns = NaN */
+    (void)round;
+    if (p == P_GEMM0 + TSR_CAL_N_GEMM - 1 && !r->dev->ops->host_memory) return TSR_OK; /* NaN */
     r->flops[p] = build_probe(&r->prog, p, r->data);
     r->exec = NULL;
     tsr_status st = r->dev->ops->prepare(r->ctx, r->dev->info.index, &r->prog.p, &r->exec);
     if (st == TSR_OK) st = tsr_calib_time_run(run_once, r, ns);
     r->dev->ops->release(r->exec);
     r->exec = NULL;
-    if (st == TSR_OK && round == 0 && p == P_GEMM0 + TSR_CAL_N_GEMM - 2 &&
-        !(*ns < TSR_CALIB_GEMM_1024_NS))
-        r->skip_gemm_1024 = 1;
     return st;
 }
 
