@@ -118,9 +118,20 @@ struct tsr_backend_ops {
      * Default: the host pool's figures for a host_memory backend, else TSR_E_UNSUPPORTED. */
     tsr_status (*pool_stats)(void *state, int device, struct tsr_pool_stats *out);
 
+    /* The dtypes the backend has kernels for, per kernel kind (runtime/program.h,
+     * tsr_kernel_dtypes_fn). Its prepare refuses other kernels (tsr_program_check_dtypes with
+     * this same function) and the default supports asks it. Default:
+     * tsr_kernel_dtypes_f32 (float32 for every kind). */
+    tsr_kernel_dtypes_fn *kernel_dtypes;
+
     /* Whether device `device` can run kernel `kernel` of prog (kernel kind, dtype, sizes). On 0
      * it writes a short reason into why (why_size bytes, NUL-terminated; why may be NULL).
-     * Returns 1 or 0. Default: every kernel is supported. */
+     * Returns 1 or 0. The scheduler asks it before choosing a device or placing a kernel
+     * (scheduler/select.c, scheduler/place.c, runtime/plan.c), so a device that cannot run a
+     * kernel is skipped, with the reason in the plan's device reason, rather than failing in
+     * prepare. A backend's supports replaces the default and should include it
+     * (tsr_backend_dtypes_supported). Default: the dtype check, tsr_kernel_dtypes_ok with
+     * kernel_dtypes. */
     int (*supports)(void *state, int device, const struct tsr_program *prog, int kernel, char *why,
                     size_t why_size);
 
@@ -179,9 +190,25 @@ int tsr_device_string_parse(const char *s, char *name, int *index);
 /* ---- defaults of the optional members (backend_registry.c; pool_stats: runtime/pool.c,
  * tsr_pool_get_stats) ------------------------------------------------------------------------- */
 
-/* ops->supports, or 1 when the backend has none. why as for supports. */
+/* The default of ops->supports: kernel `kernel` of prog against ops->kernel_dtypes (or
+ * tsr_kernel_dtypes_f32) by tsr_kernel_dtypes_why. Returns 1 or 0 (why as for supports; 0 also
+ * for a kernel index outside prog). Pure; thread-safe. */
+int tsr_backend_dtypes_supported(const struct tsr_backend_ops *ops, const struct tsr_program *prog,
+                                 int kernel, char *why, size_t why_size);
+
+/* The dtypes function of ops: ops->kernel_dtypes, or tsr_kernel_dtypes_f32. */
+tsr_kernel_dtypes_fn *tsr_backend_kernel_dtypes(const struct tsr_backend_ops *ops);
+
+/* Whether context device dev can run kernel `kernel` of prog: ops->supports, or the default
+ * (tsr_backend_dtypes_supported). why as for supports. Returns 1 or 0. Thread-safe. */
 int tsr_backend_supports(const struct tsr_device *dev, const struct tsr_program *prog, int kernel,
                          char *why, size_t why_size);
+
+/* Whether dev can run every kernel of prog: -1 when it can, else the index of the first kernel
+ * it cannot run, with "kernel <i> '<name>': <reason>" in why (why_size bytes; may be NULL).
+ * Thread-safe. */
+int tsr_backend_supports_program(const struct tsr_device *dev, const struct tsr_program *prog,
+                                 char *why, size_t why_size);
 
 /* ops->calibrate of context device d (the backend's calibration extras), or TSR_OK with *out
  * untouched when the backend has none. Returns TSR_E_INVALID_ARG (no device d) or what

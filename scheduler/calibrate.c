@@ -62,21 +62,14 @@ void tsr_calib_forget_all(void) {
     pthread_mutex_unlock(&g_lock);
 }
 
-/* Copies the calibration's figures into the device's estimates (calibrate.h). Every compile
- * applies what is known, while other threads' compiles read the estimates without a lock: the
- * fields are written only when a figure changes (the first calibration known for the device),
- * not on every compile, so steady-state compiles on a shared context only read them. */
-static void apply_to_device(struct tsr_device_info *d, const struct tsr_calibration *c) {
+/* Copies the calibration's figures into the estimates of device `index` of ctx (calibrate.h),
+ * under the context's estimates lock (readers take snapshots: tsr_device_snapshot). */
+static void apply_to_device(tsr_context *ctx, int index, const struct tsr_calibration *c) {
     double best = 0.0;
     for (int i = 0; i < c->n_gemm; i++)
         if (c->gemm[i].gflops > best) best = c->gemm[i].gflops;
     const double transfer = c->h2d_gbps < c->d2h_gbps ? c->h2d_gbps : c->d2h_gbps;
-    pthread_mutex_lock(&g_lock);
-    if (best > 0 && d->est_gflops != best) d->est_gflops = best;
-    if (d->est_gbps != c->bandwidth_gbps) d->est_gbps = c->bandwidth_gbps;
-    if (d->est_launch_us != c->launch_us) d->est_launch_us = c->launch_us;
-    if (d->est_transfer_gbps != transfer) d->est_transfer_gbps = transfer;
-    pthread_mutex_unlock(&g_lock);
+    tsr_device_set_estimates(ctx, index, best, c->bandwidth_gbps, c->launch_us, transfer);
 }
 
 /* From the table or the cache file (never measures). Returns 1 when found. */
@@ -103,10 +96,10 @@ tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
                                 struct tsr_calibration *out) {
     if (!ctx || device_index < 0 || device_index >= ctx->n_devices)
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "calibrate: no device %d", device_index);
-    struct tsr_device_info *d = &ctx->devices[device_index].info;
+    const struct tsr_device_info *d = &ctx->devices[device_index].info; /* est_*: not read */
     struct tsr_calibration cal;
     if (!force && load_known(d, &cal)) {
-        apply_to_device(d, &cal);
+        apply_to_device(ctx, device_index, &cal);
         if (out) *out = cal;
         return TSR_OK;
     }
@@ -114,7 +107,7 @@ tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
     /* Another thread may have measured it while we waited. */
     if (!force && load_known(d, &cal)) {
         pthread_mutex_unlock(&g_measure_lock);
-        apply_to_device(d, &cal);
+        apply_to_device(ctx, device_index, &cal);
         if (out) *out = cal;
         return TSR_OK;
     }
@@ -142,7 +135,7 @@ tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
     }
     pthread_mutex_unlock(&g_measure_lock);
     if (st != TSR_OK) return st;
-    apply_to_device(d, &cal);
+    apply_to_device(ctx, device_index, &cal);
     if (out) *out = cal;
     return TSR_OK;
 }
@@ -151,7 +144,7 @@ void tsr_sched_apply_calibration(tsr_context *ctx) {
     if (!ctx) return;
     for (int i = 0; i < ctx->n_devices; i++) {
         struct tsr_calibration cal;
-        if (load_known(&ctx->devices[i].info, &cal)) apply_to_device(&ctx->devices[i].info, &cal);
+        if (load_known(&ctx->devices[i].info, &cal)) apply_to_device(ctx, i, &cal);
     }
 }
 
@@ -159,7 +152,7 @@ tsr_status tsr_sched_ensure_calibrated(tsr_context *ctx, int device_index) {
     if (!ctx || device_index < 0 || device_index >= ctx->n_devices)
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "calibrate: no device %d", device_index);
     const char *mode = tsr_getenv("TSR_CALIBRATE");
-    struct tsr_device_info *d = &ctx->devices[device_index].info;
+    const struct tsr_device_info *d = &ctx->devices[device_index].info; /* est_*: not read */
     int force = 0;
     if (mode && !strcmp(mode, "off")) {
         tsr_sched_apply_calibration(ctx);

@@ -11,6 +11,11 @@
  * the device's backend, then the backend's own calibrate member for what no program measures
  * (runtime/backend.h). Measurements are serialised process-wide, so two compiles never time the
  * same cores at once.
+ *
+ * The device's estimates (struct tsr_device_info est_*) follow its calibration; they are written
+ * and read under the context's estimates lock (runtime/internal.h, tsr_device_set_estimates and
+ * tsr_device_snapshot), so lazy calibration concurrent with compiles on other threads is
+ * race-free.
  */
 #ifndef TSR_SCHEDULER_CALIBRATE_H
 #define TSR_SCHEDULER_CALIBRATE_H
@@ -25,13 +30,12 @@
 /* Calibration of ctx->devices[device_index]: unless `force`, from this process's table or the
  * cache file (when valid for the device's key); otherwise measured now (a few seconds:
  * tsr_calib_measure_device), written to the cache file (a write failure is logged, not an
- * error) and remembered. On success the device's est_* fields are updated (est_gflops = best GEMM
- * GFLOP/s, est_gbps = bandwidth, est_launch_us = launch, est_transfer_gbps = min(h2d, d2h)) and
- * *out (may be NULL) receives the figures. Returns TSR_OK, TSR_E_INVALID_ARG (no such device),
- * TSR_E_NOMEM, or a device status of the backend (TSR_E_DEVICE, TSR_E_DEVICE_NOMEM, TSR_E_BUILD,
- * TSR_E_DTYPE, TSR_E_UNSUPPORTED: a probe the backend cannot run; message names it). Thread-safe
- * (one measurement at a time per process), but updating est_* races with concurrent readers of
- * ctx->devices. */
+ * error) and remembered. On success the device's est_* fields are updated under the estimates
+ * lock (est_gflops = best GEMM GFLOP/s, est_gbps = bandwidth, est_launch_us = launch,
+ * est_transfer_gbps = min(h2d, d2h)) and *out (may be NULL) receives the figures. Returns TSR_OK,
+ * TSR_E_INVALID_ARG (no such device), TSR_E_NOMEM, or a device status of the backend
+ * (TSR_E_DEVICE, TSR_E_DEVICE_NOMEM, TSR_E_BUILD, TSR_E_DTYPE, TSR_E_UNSUPPORTED: a probe the
+ * backend cannot run; message names it). Thread-safe (one measurement at a time per process). */
 tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
                                 struct tsr_calibration *out);
 

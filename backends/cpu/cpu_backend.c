@@ -317,7 +317,8 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
     return TSR_OK;
 }
 
-/* Dtypes the CPU kernels exist for, per kernel kind (program.h): float32 for every kind. */
+/* Dtypes the CPU kernels exist for, per kernel kind (program.h): float32 for every kind. The
+ * vtable member kernel_dtypes: prepare and the default supports share it. */
 static tsr_dtype_set cpu_kernel_dtypes(tsr_kernel_kind kind) {
     (void)kind;
     return TSR_DTYPE_BIT(TSR_F32);
@@ -541,6 +542,7 @@ const struct tsr_backend_ops tsr_cpu_backend_ops = {
     .execute = tsr_cpu_execute,
     .release = tsr_cpu_release,
     .display_name = "CPU",
-    /* pool_stats: the host pool (default); supports: every kernel (default); calibrate: none
-     * (the probe programs measure every CPU figure) */
+    .kernel_dtypes = cpu_kernel_dtypes,
+    /* pool_stats: the host pool (default); supports: the dtype check (default); calibrate:
+     * none (the probe programs measure every CPU figure) */
 };

@@ -203,7 +203,8 @@ static tsr_status prepare_kernel(struct cl_exec *ex, struct cl_exec_kernel *ek) 
     return st;
 }
 
-/* Dtypes the OpenCL kernels exist for, per kernel kind (program.h): float32 for every kind. */
+/* Dtypes the OpenCL kernels exist for, per kernel kind (program.h): float32 for every kind. The
+ * vtable member kernel_dtypes: prepare and the default supports share it. */
 static tsr_dtype_set cl_kernel_dtypes(tsr_kernel_kind kind) {
     (void)kind;
     return TSR_DTYPE_BIT(TSR_F32);
@@ -482,7 +483,8 @@ const struct tsr_backend_ops tsr_opencl_backend_ops = {
     .release = cl_release,
     .display_name = "OpenCL",
     .pool_stats = cl_pool_stats,
-    /* supports: every kernel (default) */
+    .kernel_dtypes = cl_kernel_dtypes,
+    /* supports: the dtype check (default) */
     .calibrate = cl_calibrate,
     .native_status_name = cl_native_status_name,
 };
