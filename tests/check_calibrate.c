@@ -353,6 +353,11 @@ START_TEST(test_cost_model) {
     ks[1].kind = TSR_K_EW;
     ks[1].flops = 128 * 128;
     ks[1].bytes = 2 * nbytes;
+    /* a well-typed program (runtime/program.h): the device choice asks the backends' supports,
+     * whose default is the dtype check */
+    for (int i = 0; i < 4; i++)
+        bufs[i].desc.dtype = TSR_F32;
+    ks[0].dtype = ks[1].dtype = TSR_F32;
     int in_ids[1] = {0}, out_ids[1] = {3};
     struct tsr_program p = {.n_buffers = 4,
                             .buffers = bufs,
