@@ -505,7 +505,8 @@ struct tsr_compile_options {
     int allow_fallback;
     /* Placement across devices (issue 5): "single" (the whole plan on one device), "hetero"
      * (each kernel on the device a HEFT list scheduler picks, transfers through host memory,
-     * segments run one after the other), "alternate" (kernel k on device k mod N: a test mode),
+     * segments run one after the other), "alternate" (kernel k on device k mod N, or the next
+     * device that can run it: a test mode),
      * or "auto" (single, or hetero when `device` is auto and hetero is predicted faster than the
      * best single device by more than 10%). NULL: env TSR_PLACEMENT, else "auto". Added at the
      * end of the struct: zero-initialised options keep their meaning. */

@@ -82,7 +82,7 @@ tsr_status tsr_plan_kernel_predicted_ms(const tsr_plan *plan, int k, double *out
         return TSR_ERR(plan->ctx, TSR_E_INVALID_ARG, "tsr_plan_kernel_predicted_ms: no kernel %d",
                        k);
     struct tsr_cost_inputs in;
-    if (tsr_cost_inputs_of(&plan->ctx->devices[d].info, &in) != 0)
+    if (tsr_cost_inputs_of_device(plan->ctx, d, &in) != 0)
         return TSR_ERR(plan->ctx, TSR_E_NOT_FOUND, "device %s: no figures to predict with",
                        plan->ctx->devices[d].info.id);
     *out = tsr_cost_kernel_ms(&in, &plan->prog.kernels[k]);

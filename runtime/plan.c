@@ -455,10 +455,34 @@ static tsr_status choose_placement(tsr_plan *plan, const char *placement, int au
             (void)tsr_sched_ensure_calibrated(ctx, i);
     int *a = malloc((size_t)plan->prog.n_kernels * sizeof *a);
     if (!a) return TSR_ERR(ctx, TSR_E_NOMEM, "compile: out of memory");
+    /* A device whose backend cannot run a kernel (runtime/backend.h, supports) never gets it. */
+    for (int d = 0; d < ctx->n_devices; d++) {
+        int n_bad = 0, first = -1;
+        char why[256] = "";
+        for (int k = 0; k < plan->prog.n_kernels; k++)
+            if (!tsr_backend_supports(&ctx->devices[d], &plan->prog, k, first < 0 ? why : NULL,
+                                      first < 0 ? sizeof why : 0)) {
+                if (first < 0) first = k;
+                n_bad++;
+            }
+        if (n_bad)
+            reason_append(plan, "; %s cannot run %d kernel(s) (first: kernel %d '%s': %s)",
+                          ctx->devices[d].info.id, n_bad, first, plan->prog.kernels[first].name,
+                          why);
+    }
     double makespan = 0.0;
     if (!strcmp(placement, "alternate")) {
-        for (int k = 0; k < plan->prog.n_kernels; k++)
+        /* kernel k on device k mod N, or the next device that can run it */
+        for (int k = 0; k < plan->prog.n_kernels; k++) {
             a[k] = k % ctx->n_devices;
+            for (int j = 0; j < ctx->n_devices; j++) {
+                int d = (k + j) % ctx->n_devices;
+                if (tsr_backend_supports(&ctx->devices[d], &plan->prog, k, NULL, 0)) {
+                    a[k] = d;
+                    break;
+                }
+            }
+        }
     } else if (tsr_sched_place_heft(ctx, &plan->prog, a, &makespan) != TSR_OK) {
         tsr_log(ctx, TSR_LOG_WARN, "placement: HEFT failed (%s); staying on one device",
                 tsr_last_error(NULL)->message);
@@ -467,7 +491,7 @@ static tsr_status choose_placement(tsr_plan *plan, const char *placement, int au
     }
     int n_seg = 0;
     double h_ms = tsr_sched_place_predict_ms(ctx, &plan->prog, a, &n_seg);
-    double s_ms = tsr_sched_predict_program_ms(&ctx->devices[want].info, &plan->prog);
+    double s_ms = tsr_sched_predict_device_ms(ctx, want, &plan->prog);
     int used[64] = {0}, n_used = 0;
     for (int k = 0; k < plan->prog.n_kernels; k++)
         if (a[k] < 64 && !used[a[k]]++) n_used++;
@@ -546,8 +570,7 @@ tsr_status tsr_compile_ex(tsr_context *ctx, const tsr_graph *graph,
     } else {
         (void)tsr_sched_ensure_calibrated(ctx, want);
         snprintf(plan->reason, sizeof plan->reason, "%s requested (predicted %.3f ms per run)",
-                 ctx->devices[want].info.id,
-                 tsr_sched_predict_program_ms(&ctx->devices[want].info, &plan->prog));
+                 ctx->devices[want].info.id, tsr_sched_predict_device_ms(ctx, want, &plan->prog));
     }
     int *assign = NULL;
     st = choose_placement(plan, placement, auto_device, want, &assign);
@@ -715,7 +738,7 @@ tsr_status tsr_plan_output_desc(const tsr_plan *p, int i, const char **name,
 tsr_status tsr_plan_device(const tsr_plan *p, struct tsr_device_info *out) {
     if (!p || !out) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_plan_device: NULL argument");
     p = tsr_plan_current(p);
-    *out = p->ctx->devices[p->device].info;
+    tsr_device_snapshot(p->ctx, p->device, out);
     return TSR_OK;
 }
 
@@ -770,7 +793,7 @@ int tsr_plan_kernel_device_index(const tsr_plan *p, int k) {
 double tsr_plan_predicted_ms(const tsr_plan *p) {
     p = tsr_plan_current(p);
     if (!p) return HUGE_VAL;
-    if (!p->hetero) return tsr_sched_predict_program_ms(&p->ctx->devices[p->device].info, &p->prog);
+    if (!p->hetero) return tsr_sched_predict_device_ms(p->ctx, p->device, &p->prog);
     int *a = malloc((size_t)p->prog.n_kernels * sizeof *a + 1);
     if (!a) return HUGE_VAL;
     for (int k = 0; k < p->prog.n_kernels; k++)

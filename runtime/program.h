@@ -327,6 +327,16 @@ typedef tsr_dtype_set tsr_kernel_dtypes_fn(tsr_kernel_kind kind);
  * kernel checks report them). Pure; thread-safe. bad_dtype / bad_arg may be NULL. */
 int tsr_kernel_dtypes_ok(const struct tsr_program *prog, const struct tsr_kernel *k,
                          tsr_kernel_dtypes_fn *declared, tsr_dtype *bad_dtype, int *bad_arg);
+/* tsr_kernel_dtypes_ok, and on 0 the reason in words into why (why_size bytes, NUL-terminated;
+ * why may be NULL): "the <backend> backend has no kernel of this kind for dtype <d>" or "input 1
+ * (buffer 4) is int64, the kernel computes in float32" (backend: its registry name). Returns 1
+ * or 0. Pure; thread-safe. */
+int tsr_kernel_dtypes_why(const struct tsr_program *prog, const struct tsr_kernel *k,
+                          tsr_kernel_dtypes_fn *declared, const char *backend, char *why,
+                          size_t why_size);
+/* The declaration "float32 for every kernel kind": today's kernels of both backends, and the
+ * default of struct tsr_backend_ops.kernel_dtypes (runtime/backend.h). */
+tsr_dtype_set tsr_kernel_dtypes_f32(tsr_kernel_kind kind);
 /* Checks every kernel of prog with tsr_kernel_dtypes_ok for backend `backend` ("cpu",
  * "opencl": named in the message). Returns TSR_OK, or TSR_E_DTYPE recorded on ctx with a message
  * naming the backend, the kernel, its nodes and the dtype. */

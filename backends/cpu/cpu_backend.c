@@ -13,7 +13,6 @@
 #include "runtime/pool.h"
 #include "runtime/profiler.h"
 #include "runtime/topology.h"
-#include "scheduler/calibrate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,7 +322,8 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
 }
 
 /* Dtypes the CPU kernels exist for, per kernel kind (program.h): float32 for every kind; COPY
- * (a byte copy) for every dtype. */
+ * (a byte copy) for every dtype. The vtable member
+ * kernel_dtypes: prepare and the default supports share it. */
 static tsr_dtype_set cpu_kernel_dtypes(tsr_kernel_kind kind) {
     if (kind == TSR_K_COPY) return TSR_DTS_ALL_BUFFERS;
     return TSR_DTYPE_BIT(TSR_F32);
@@ -535,11 +535,6 @@ static void cpu_device_info(void *state, tsr_context *ctx, int device, struct ts
              ci->packages, ci->numa_nodes);
 }
 
-static tsr_status cpu_calibrate(tsr_context *ctx, void *state, int device,
-                                struct tsr_calibration *out) {
-    return tsr_calib_measure_cpu(ctx, out);
-}
-
 const struct tsr_backend_ops tsr_cpu_backend_ops = {
     .name = "cpu",
     .host_memory = 1,
@@ -552,6 +547,7 @@ const struct tsr_backend_ops tsr_cpu_backend_ops = {
     .execute = tsr_cpu_execute,
     .release = tsr_cpu_release,
     .display_name = "CPU",
-    /* pool_stats: the host pool (default); supports: every kernel (default) */
-    .calibrate = cpu_calibrate,
+    .kernel_dtypes = cpu_kernel_dtypes,
+    /* pool_stats: the host pool (default); supports: the dtype check (default); calibrate:
+     * none (the probe programs measure every CPU figure) */
 };

@@ -21,7 +21,6 @@
 #include "backends/opencl/cl_internal.h"
 
 #include "runtime/profiler.h"
-#include "scheduler/calibrate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -214,7 +213,8 @@ static tsr_status prepare_kernel(struct cl_exec *ex, struct cl_exec_kernel *ek) 
 }
 
 /* Dtypes the OpenCL kernels exist for, per kernel kind (program.h): float32 for every kind; COPY
- * (a byte copy, kernels_cl/copy.cl) for every dtype. */
+ * (a byte copy, kernels_cl/copy.cl) for every dtype. The vtable member
+ * kernel_dtypes: prepare and the default supports share it. */
 static tsr_dtype_set cl_kernel_dtypes(tsr_kernel_kind kind) {
     if (kind == TSR_K_COPY) return TSR_DTS_ALL_BUFFERS;
     return TSR_DTYPE_BIT(TSR_F32);
@@ -493,7 +493,8 @@ const struct tsr_backend_ops tsr_opencl_backend_ops = {
     .release = cl_release,
     .display_name = "OpenCL",
     .pool_stats = cl_pool_stats,
-    /* supports: every kernel (default) */
+    .kernel_dtypes = cl_kernel_dtypes,
+    /* supports: the dtype check (default) */
     .calibrate = cl_calibrate,
     .native_status_name = cl_native_status_name,
 };
