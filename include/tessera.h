@@ -295,7 +295,8 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(AND)                                                                                         \
     X(OR)                                                                                          \
     X(XOR)                                                                                         \
-    X(WHERE)
+    X(WHERE)                                                                                       \
+    X(PAD) /* issue 9, group "tkern" */
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -355,6 +356,14 @@ struct tsr_op_attrs {
      * (none listed: 1), clamped as ONNX Slice says; n_starts == n_ends */
     int n_starts, n_ends, n_slice_axes, n_steps;
     int64_t starts[TSR_MAX_RANK], ends[TSR_MAX_RANK], slice_axes[TSR_MAX_RANK], steps[TSR_MAX_RANK];
+    /* issue 9, group "tkern". Pad: mode 0 constant (default), 1 reflect, 2 edge; pad_pads holds
+     * the begins then the ends (n_pad_pads = 2 x the axes padded: pad_axes when listed, else every
+     * axis; negative crops); pad_value: the constant (ONNX "value" before opset 11, the
+     * constant_value input from 11; default 0). */
+    int pad_mode;
+    int n_pad_pads, n_pad_axes;
+    int64_t pad_pads[2 * TSR_MAX_RANK], pad_axes[TSR_MAX_RANK];
+    float pad_value;
 };
 
 /* Conv / pool auto_pad (ONNX). */
