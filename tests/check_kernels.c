@@ -788,7 +788,7 @@ static void build_mask_chain(struct kh_builder *b) {
     tsr_value emb = kh_op2(b, TSR_OP_GATHER, kh_const(b, 2, D(20, 8), -1, 1), ids); /* [2,5,8] */
     struct tsr_op_attrs a = tsr_op_attrs_default();
     a.cast_to = TSR_F32;
-    tsr_value mf = kh_op(b, TSR_OP_CAST, &a, 1, &mask); /* [2,1,5] */
+    tsr_value mf = kh_op(b, TSR_OP_CAST, &a, 1, &mask);                               /* [2,1,5] */
     tsr_value scores = kh_op2(b, TSR_OP_MATMUL, emb, kh_const(b, 2, D(8, 5), -1, 1)); /* [2,5,5] */
     tsr_value add = kh_op2(b, TSR_OP_ADD, scores, mf); /* broadcast over rows */
     tsr_value in[3] = {causal, add, kh_const(b, 0, D(0), -1e4f, -1e4f)};
@@ -903,12 +903,184 @@ START_TEST(test_kernel_table) {
 }
 END_TEST
 
+/* ---- issue 9, group "tkern": whole graphs ------------------------------------------------ */
+
+/* The torch.onnx block of tests/data/make_mask_model.py (embedding Gather from int64 input_ids,
+ * an int64 attention_mask cast into the additive mask, a tril causal mask through Where, a Split
+ * of the fused qkv projection) at opsets 13 and 17, on every device, against PyTorch. */
+START_TEST(test_mask_model) {
+    tsr_context *ctx = ts_context();
+    struct tsr_tensor in[2], want;
+    ck_assert_int_eq(tsr_npy_load(TSR_TEST_DATA_DIR "/mask_model_ids.npy", &in[0]), TSR_OK);
+    ck_assert_int_eq(tsr_npy_load(TSR_TEST_DATA_DIR "/mask_model_mask.npy", &in[1]), TSR_OK);
+    ck_assert_int_eq(tsr_npy_load(TSR_TEST_DATA_DIR "/mask_model_out.npy", &want), TSR_OK);
+    ck_assert_int_eq(in[0].desc.dtype, TSR_I64);
+    const char *files[2] = {TSR_TEST_DATA_DIR "/mask_model_op13.onnx",
+                            TSR_TEST_DATA_DIR "/mask_model_op17.onnx"};
+    int devices = 0;
+    for (int fi = 0; fi < 2; fi++) {
+        struct tsr_input_shape shp[2] = {{"input_ids", in[0].desc}, {"attention_mask", in[1].desc}};
+        tsr_graph *g;
+        ck_assert_msg(tsr_onnx_import_file(ctx, files[fi], shp, 2, &g) == TSR_OK, "%s",
+                      tsr_last_error(ctx)->message);
+        for (int d = 0; d < tsr_device_count(ctx); d++) {
+            struct tsr_device_info info;
+            ck_assert_int_eq(tsr_device_get_info(ctx, d, &info), TSR_OK);
+            struct tsr_compile_options o = tsr_compile_options_default();
+            o.device = info.id;
+            o.allow_fallback = 0;
+            tsr_plan *plan;
+            ck_assert_msg(tsr_compile(ctx, g, &o, &plan) == TSR_OK, "%s on %s: %s", files[fi],
+                          info.id, tsr_last_error(ctx)->message);
+            int gather = 0, cast = 0, where = 0, slices = 0;
+            for (int k = 0; k < tsr_plan_kernel_count(plan); k++) {
+                struct tsr_kernel_info ki;
+                ck_assert_int_eq(tsr_plan_kernel_info(plan, k, &ki), TSR_OK);
+                gather += !strcmp(ki.name, "gather");
+                cast += !strcmp(ki.name, "cast_int64_float32");
+                where += !strcmp(ki.name, "where");
+                slices += !strcmp(ki.name, "slice");
+            }
+            ck_assert_msg(gather == 1 && cast == 1 && where == 1 && slices == 3,
+                          "%s on %s: %d gather, %d cast, %d where, %d slice kernels", files[fi],
+                          info.id, gather, cast, where, slices);
+            struct tsr_tensor y;
+            ck_assert_int_eq(tsr_tensor_alloc(&want.desc, &y), TSR_OK);
+            ck_assert_msg(tsr_plan_run(plan, in, 2, &y, 1) == TSR_OK, "%s",
+                          tsr_last_error(ctx)->message);
+            double err = ts_max_abs_diff(y.data, want.data, (size_t)tsr_desc_elements(&want.desc));
+            ck_assert_msg(err <= 1e-5, "%s on %s: max abs error %g", files[fi], info.id, err);
+            tsr_tensor_free(&y);
+            tsr_plan_destroy(plan);
+            devices++;
+        }
+        tsr_graph_destroy(g);
+    }
+    if (ts_opencl_expected()) ck_assert_int_ge(devices, 4);
+    tsr_tensor_free(&in[0]);
+    tsr_tensor_free(&in[1]);
+    tsr_tensor_free(&want);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* A Gather index out of range at run time fails the run with TSR_E_INVALID_ARG naming the node
+ * (nothing is read out of bounds), on every device; the next valid run succeeds. */
+START_TEST(test_gather_out_of_range) {
+    tsr_context *ctx = ts_context();
+    tsr_graph *g;
+    ck_assert_int_eq(tsr_graph_create(ctx, &g), TSR_OK);
+    float w[40];
+    for (int i = 0; i < 40; i++)
+        w[i] = (float)i;
+    struct tsr_tensor_desc wd = {TSR_F32, 2, {10, 4}}, id = {TSR_I64, 1, {3}};
+    tsr_value wv, iv, y;
+    ck_assert_int_eq(tsr_graph_constant(g, "w", &wd, w, &wv), TSR_OK);
+    ck_assert_int_eq(tsr_graph_input(g, "ids", &id, &iv), TSR_OK);
+    tsr_value gin[2] = {wv, iv};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_GATHER, gin, 2, NULL, "embed", &y), TSR_OK);
+    ck_assert_int_eq(tsr_graph_output(g, "y", y), TSR_OK);
+    for (int d = 0; d < tsr_device_count(ctx); d++) {
+        struct tsr_device_info info;
+        ck_assert_int_eq(tsr_device_get_info(ctx, d, &info), TSR_OK);
+        struct tsr_compile_options o = tsr_compile_options_default();
+        o.device = info.id;
+        o.allow_fallback = 0;
+        tsr_plan *plan;
+        ck_assert_int_eq(tsr_compile(ctx, g, &o, &plan), TSR_OK);
+        float out[12];
+        struct tsr_tensor yt = {{TSR_F32, 2, {3, 4}}, out};
+        const int64_t bad[2][3] = {{1, 10, 2}, {-11, 0, 0}};
+        for (int b = 0; b < 2; b++) {
+            struct tsr_tensor it = {id, (void *)bad[b]};
+            ck_assert_int_eq(tsr_plan_run(plan, &it, 1, &yt, 1), TSR_E_INVALID_ARG);
+            const char *msg = tsr_last_error(ctx)->message;
+            ck_assert_msg(strstr(msg, "embed") && strstr(msg, "Gather"), "%s: %s", info.id, msg);
+        }
+        const int64_t good[3] = {-1, 0, 3};
+        struct tsr_tensor it = {id, (void *)good};
+        ck_assert_int_eq(tsr_plan_run(plan, &it, 1, &yt, 1), TSR_OK);
+        ck_assert(out[0] == 36.0f && out[4] == 0.0f && out[11] == 15.0f);
+        tsr_plan_destroy(plan);
+    }
+    tsr_graph_destroy(g);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* ConstantOfShape and Range with known shapes fold whatever their size (above the builder's
+ * eager limit of 64 Ki elements the fold pass evaluates them): they never reach lowering. */
+START_TEST(test_large_constants_fold) {
+    tsr_context *ctx = ts_context();
+    tsr_graph *g;
+    ck_assert_int_eq(tsr_graph_create(ctx, &g), TSR_OK);
+    const int64_t shape[2] = {300, 300};
+    struct tsr_tensor_desc sd = {TSR_I64, 1, {2}}, xd = {TSR_F32, 2, {300, 300}},
+                           scal = {TSR_I64, 0, {0}};
+    tsr_value sv, x, c, y, lo, hi, st, r, rf;
+    ck_assert_int_eq(tsr_graph_constant(g, "shape", &sd, shape, &sv), TSR_OK);
+    ck_assert_int_eq(tsr_graph_input(g, "x", &xd, &x), TSR_OK);
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.fill_dtype = TSR_F32;
+    a.fill_f64 = 2.0;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_CONSTANTOFSHAPE, &sv, 1, &a, "fill", &c), TSR_OK);
+    tsr_value ain[2] = {x, c};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_ADD, ain, 2, NULL, "add", &y), TSR_OK);
+    ck_assert_int_eq(tsr_graph_output(g, "y", y), TSR_OK);
+    const int64_t v0 = 0, v1 = 100000, v2 = 1;
+    ck_assert_int_eq(tsr_graph_constant(g, "lo", &scal, &v0, &lo), TSR_OK);
+    ck_assert_int_eq(tsr_graph_constant(g, "hi", &scal, &v1, &hi), TSR_OK);
+    ck_assert_int_eq(tsr_graph_constant(g, "st", &scal, &v2, &st), TSR_OK);
+    tsr_value rin[3] = {lo, hi, st};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RANGE, rin, 3, NULL, "arange", &r), TSR_OK);
+    struct tsr_op_attrs ca = tsr_op_attrs_default();
+    ca.cast_to = TSR_F32;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_CAST, &r, 1, &ca, "arange_f", &rf), TSR_OK);
+    ck_assert_int_eq(tsr_graph_output(g, "r", rf), TSR_OK);
+    for (int d = 0; d < tsr_device_count(ctx); d++) {
+        struct tsr_device_info info;
+        ck_assert_int_eq(tsr_device_get_info(ctx, d, &info), TSR_OK);
+        struct tsr_compile_options o = tsr_compile_options_default();
+        o.device = info.id;
+        o.allow_fallback = 0;
+        tsr_plan *plan;
+        ck_assert_msg(tsr_compile(ctx, g, &o, &plan) == TSR_OK, "%s: %s", info.id,
+                      tsr_last_error(ctx)->message);
+        for (int k = 0; k < tsr_plan_kernel_count(plan); k++) {
+            struct tsr_kernel_info ki;
+            ck_assert_int_eq(tsr_plan_kernel_info(plan, k, &ki), TSR_OK);
+            ck_assert_msg(!strstr(ki.nodes, "fill") && !strstr(ki.nodes, "arange"),
+                          "kernel %s runs %s", ki.name, ki.nodes);
+        }
+        struct tsr_tensor xt, yt, rt;
+        ck_assert_int_eq(tsr_tensor_alloc(&xd, &xt), TSR_OK);
+        ck_assert_int_eq(tsr_tensor_alloc(&xd, &yt), TSR_OK);
+        ck_assert_int_eq(tsr_tensor_alloc(&(struct tsr_tensor_desc){TSR_F32, 1, {100000}}, &rt),
+                         TSR_OK);
+        ((float *)xt.data)[89999] = 1.0f;
+        struct tsr_tensor outs[2] = {yt, rt};
+        ck_assert_int_eq(tsr_plan_run(plan, &xt, 1, outs, 2), TSR_OK);
+        ck_assert(((float *)yt.data)[0] == 2.0f && ((float *)yt.data)[89999] == 3.0f);
+        ck_assert(((float *)rt.data)[99999] == 99999.0f);
+        tsr_tensor_free(&xt);
+        tsr_tensor_free(&yt);
+        tsr_tensor_free(&rt);
+        tsr_plan_destroy(plan);
+    }
+    tsr_graph_destroy(g);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 static Suite *kernels_suite(void) {
     Suite *s = suite_create("kernels");
     TCase *tc = tcase_create("table");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_devices);
     tcase_add_test(tc, test_kernel_table);
+    tcase_add_test(tc, test_mask_model);
+    tcase_add_test(tc, test_gather_out_of_range);
+    tcase_add_test(tc, test_large_constants_fold);
     suite_add_tcase(s, tc);
     return s;
 }
