@@ -329,7 +329,9 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(SUM)                                                                                         \
     X(MEAN)                                                                                        \
     X(PRELU)                                                                                       \
-    X(MOD)
+    X(MOD)                                                                                         \
+    /* issue 9, group "tkern" */                                                                   \
+    X(PAD)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -399,6 +401,14 @@ struct tsr_op_attrs {
     float shrink_bias;       /* Shrink bias: default 0 */
     float shrink_lambd;      /* Shrink lambd: default 0.5 */
     int mod_fmod;            /* Mod fmod: default 0 (integer mod; float inputs need 1) */
+    /* issue 9, group "tkern". Pad: mode 0 constant (default), 1 reflect, 2 edge; pad_pads holds
+     * the begins then the ends (n_pad_pads = 2 x the axes padded: pad_axes when listed, else every
+     * axis; negative crops); pad_value: the constant (ONNX "value" before opset 11, the
+     * constant_value input from 11; default 0). */
+    int pad_mode;
+    int n_pad_pads, n_pad_axes;
+    int64_t pad_pads[2 * TSR_MAX_RANK], pad_axes[TSR_MAX_RANK];
+    float pad_value;
 };
 
 /* Conv / pool auto_pad (ONNX). */

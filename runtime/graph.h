@@ -129,6 +129,13 @@ int tsr_reduce_mask(const struct tsr_op_attrs *attrs, int rank, unsigned *mask);
 int tsr_slice_geometry(const struct tsr_op_attrs *attrs, const struct tsr_tensor_desc *x,
                        int64_t *start, int64_t *step, int64_t *dims);
 
+/* Pad (group "tkern"; attrs pad_mode, pad_pads, pad_axes) of x: per dim d the elements added
+ * before (begin[d]) and after (end[d]; negative crops) and the output dims. 0, or -1 when the
+ * pads do not fit x (count not 2 x the axes, an axis out of range or repeated, an output dim < 0,
+ * reflect padding by >= the dim, edge or reflect padding of an empty dim). */
+int tsr_pad_geometry(const struct tsr_op_attrs *attrs, const struct tsr_tensor_desc *x,
+                     int64_t *begin, int64_t *end, int64_t *dims);
+
 /* Number of elements of ONNX Range(start, limit, delta), scalars of `dtype` (floats in double,
  * integers exactly): max(ceil((limit - start) / delta), 0). 0, or -1 when delta is 0, the
  * bounds overflow, or the count exceeds 2^40. */

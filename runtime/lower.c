@@ -554,7 +554,7 @@ static tsr_status emit_region(struct tsr_lower_state *s, struct region *r) {
         if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
     ew->n_instrs = n_instrs;
     ew->n_regs = n_regs;
-    const struct tsr_tensor_desc *in_descs[TSR_EW_MAX_INPUTS];
+    const struct tsr_tensor_desc *in_descs[TSR_EW_MAX_INPUTS] = {0};
     for (int j = 0; j < r->n_inputs; j++)
         in_descs[j] = &g->values[r->inputs[j]].desc;
     ew_geometry(ew, od, in_descs, r->n_inputs);
@@ -996,30 +996,221 @@ tsr_status tsr_lower_refuse(struct tsr_lower_state *s, int ni) {
                    tsr_desc_format(&s->g->values[n->inputs[0]].desc, s0, sizeof s0));
 }
 
-/* Cast to the same dtype is a copy (any dtype: a byte copy); other conversions have no kernel. */
+/* Cast to the same dtype is a copy (any dtype: a byte copy); any other pair a CAST kernel. */
 tsr_status tsr_lower_cast(struct tsr_lower_state *s, int ni) {
     struct tsr_node *n = &s->g->nodes[ni];
     const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
     const struct tsr_tensor_desc *yd = &s->g->values[n->output].desc;
-    if (xd->dtype != yd->dtype)
-        return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
-                       "node '%s' (Cast): no kernel converts %s to %s on non-constant data",
-                       n->name, tsr_dtype_name(xd->dtype), tsr_dtype_name(yd->dtype));
-    struct tsr_kernel *k = simple_kernel(s, TSR_K_COPY, "copy", n, &n->inputs[0], 1, n->output);
+    int same = xd->dtype == yd->dtype;
+    struct tsr_kernel *k = simple_kernel(s, same ? TSR_K_COPY : TSR_K_CAST, same ? "copy" : "cast",
+                                         n, &n->inputs[0], 1, n->output);
     if (!k) return LOWER_OOM();
-    k->u.copy.n = tsr_desc_elements(xd);
+    if (same) {
+        k->u.copy.n = tsr_desc_elements(xd);
+    } else {
+        k->u.cast.n = tsr_desc_elements(xd);
+        snprintf(k->name, sizeof k->name, "cast_%s_%s", tsr_dtype_name(xd->dtype),
+                 tsr_dtype_name(yd->dtype));
+    }
     return TSR_OK;
 }
 
-/* Expand: a broadcast copy region (float32). */
+/* ---- issue 9, group "tkern": Gather, Slice, Cast, comparisons / logic / Where, Pad ------- */
+
+/* Fills a SLICE kernel's geometry from per-dim output sizes and input strides (elements; any
+ * sign) and the base offset: size-1 dims dropped, adjacent dims merged where the outer stride is
+ * the inner one times the inner size (so a contiguous run becomes one long row). */
+static void slice_geometry(struct tsr_k_slice *sl, int rank, const int64_t *dims,
+                           const int64_t *strides, int64_t offset) {
+    sl->rank = 0;
+    sl->offset = offset;
+    for (int d = 0; d < rank; d++) {
+        if (dims[d] == 0) { /* empty: one dim of 0 */
+            sl->rank = 1;
+            sl->dims[0] = 0;
+            sl->in_strides[0] = 1;
+            return;
+        }
+        if (dims[d] == 1) continue;
+        if (sl->rank > 0 && sl->in_strides[sl->rank - 1] == strides[d] * dims[d]) {
+            sl->dims[sl->rank - 1] *= dims[d];
+            sl->in_strides[sl->rank - 1] = strides[d];
+            continue;
+        }
+        sl->dims[sl->rank] = dims[d];
+        sl->in_strides[sl->rank++] = strides[d];
+    }
+    if (sl->rank == 0) {
+        sl->rank = 1;
+        sl->dims[0] = 1;
+        sl->in_strides[0] = 1;
+    }
+}
+
+/* Row-major strides (elements) of desc. */
+static void dense_strides(const struct tsr_tensor_desc *d, int64_t *xs) {
+    int64_t st = 1;
+    for (int i = d->rank - 1; i >= 0; i--) {
+        xs[i] = st;
+        st *= d->dims[i];
+    }
+}
+
+/* Expand of a non-float32 value: a SLICE kernel whose broadcast dims have stride 0. */
+static tsr_status lower_broadcast_slice(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    const struct tsr_tensor_desc *yd = &s->g->values[n->output].desc;
+    int64_t st[TSR_MAX_RANK];
+    bcast_strides(xd, yd, st);
+    struct tsr_kernel *k = simple_kernel(s, TSR_K_SLICE, "expand", n, &n->inputs[0], 1, n->output);
+    if (!k) return LOWER_OOM();
+    slice_geometry(&k->u.slice, yd->rank, yd->dims, st, 0);
+    return TSR_OK;
+}
+
+/* Slice (constant starts / ends / axes / steps): a strided copy with a base offset. */
+tsr_status tsr_lower_slice(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    int64_t start[TSR_MAX_RANK], step[TSR_MAX_RANK], dims[TSR_MAX_RANK], xs[TSR_MAX_RANK];
+    if (tsr_slice_geometry(&n->attrs, xd, start, step, dims))
+        return TSR_ERR(s->ctx, TSR_E_SHAPE, "node '%s' (Slice): bad parameters", n->name);
+    dense_strides(xd, xs);
+    int64_t off = 0, st[TSR_MAX_RANK];
+    for (int d = 0; d < xd->rank; d++) {
+        off += start[d] * xs[d];
+        st[d] = step[d] * xs[d];
+    }
+    struct tsr_kernel *k = simple_kernel(s, TSR_K_SLICE, "slice", n, &n->inputs[0], 1, n->output);
+    if (!k) return LOWER_OOM();
+    slice_geometry(&k->u.slice, xd->rank, dims, st, off);
+    return TSR_OK;
+}
+
+/* Gather along an axis: X [outer, axis_len, inner] by the indices (any shape). */
+tsr_status tsr_lower_gather(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    const struct tsr_tensor_desc *id = &s->g->values[n->inputs[1]].desc;
+    int64_t axis = n->attrs.axis == TSR_AXIS_DEFAULT ? 0 : n->attrs.axis;
+    if (axis < 0) axis += xd->rank;
+    if (axis < 0 || axis >= xd->rank)
+        return TSR_ERR(s->ctx, TSR_E_SHAPE, "node '%s' (Gather): axis %lld out of range", n->name,
+                       (long long)n->attrs.axis);
+    struct tsr_kernel *k = simple_kernel(s, TSR_K_GATHER, "gather", n, n->inputs, 2, n->output);
+    if (!k) return LOWER_OOM();
+    struct tsr_k_gather *gk = &k->u.gather;
+    gk->outer = 1;
+    gk->inner = 1;
+    for (int d = 0; d < axis; d++)
+        gk->outer *= xd->dims[d];
+    for (int d = (int)axis + 1; d < xd->rank; d++)
+        gk->inner *= xd->dims[d];
+    gk->axis_len = xd->dims[axis];
+    gk->n_idx = tsr_desc_elements(id);
+    /* only the rows gathered are read */
+    k->bytes = 2 * (uint64_t)(gk->outer * gk->n_idx * gk->inner) * tsr_dtype_size(xd->dtype) +
+               (uint64_t)tsr_desc_bytes(id);
+    return TSR_OK;
+}
+
+/* Comparisons, Not / And / Or / Xor, Where: one MIXED kernel over broadcast inputs. */
+tsr_status tsr_lower_mixed(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    tsr_mixed_op op;
+    switch (n->op) {
+    case TSR_OP_EQUAL:
+        op = TSR_MX_EQUAL;
+        break;
+    case TSR_OP_LESS:
+        op = TSR_MX_LESS;
+        break;
+    case TSR_OP_GREATER:
+        op = TSR_MX_GREATER;
+        break;
+    case TSR_OP_LESSOREQUAL:
+        op = TSR_MX_LESS_OR_EQUAL;
+        break;
+    case TSR_OP_GREATEROREQUAL:
+        op = TSR_MX_GREATER_OR_EQUAL;
+        break;
+    case TSR_OP_NOT:
+        op = TSR_MX_NOT;
+        break;
+    case TSR_OP_AND:
+        op = TSR_MX_AND;
+        break;
+    case TSR_OP_OR:
+        op = TSR_MX_OR;
+        break;
+    case TSR_OP_XOR:
+        op = TSR_MX_XOR;
+        break;
+    case TSR_OP_WHERE:
+        op = TSR_MX_WHERE;
+        break;
+    default:
+        return TSR_ERR(s->ctx, TSR_E_INTERNAL, "node '%s': %s is not a mixed elementwise op",
+                       n->name, tsr_op_name(n->op));
+    }
+    if (n->n_inputs != tsr_mixed_arity(op))
+        return TSR_ERR(s->ctx, TSR_E_INVALID_ARG, "node '%s' (%s): %d inputs", n->name,
+                       tsr_op_name(n->op), n->n_inputs);
+    const struct tsr_tensor_desc *yd = &s->g->values[n->output].desc;
+    const struct tsr_tensor_desc *in[3];
+    for (int i = 0; i < n->n_inputs; i++)
+        in[i] = &s->g->values[n->inputs[i]].desc;
+    struct tsr_k_ew geo;
+    memset(&geo, 0, sizeof geo);
+    ew_geometry(&geo, yd, in, n->n_inputs);
+    char name[32];
+    snprintf(name, sizeof name, "%s", tsr_mixed_name(op));
+    for (char *c = name; *c; c++)
+        if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
+    struct tsr_kernel *k =
+        simple_kernel(s, TSR_K_MIXED, name, n, n->inputs, n->n_inputs, n->output);
+    if (!k) return LOWER_OOM();
+    struct tsr_k_mixed *m = &k->u.mixed;
+    m->op = op;
+    m->rank = geo.rank;
+    memcpy(m->dims, geo.dims, sizeof m->dims);
+    for (int i = 0; i < n->n_inputs; i++)
+        memcpy(m->strides[i], geo.strides[i], sizeof m->strides[i]);
+    k->flops = (uint64_t)tsr_desc_elements(yd);
+    return TSR_OK;
+}
+
+/* Pad (constant / reflect / edge) of any dtype; the constant converted to the data's dtype. */
+tsr_status tsr_lower_pad(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    int64_t b[TSR_MAX_RANK], e[TSR_MAX_RANK], dims[TSR_MAX_RANK];
+    if (tsr_pad_geometry(&n->attrs, xd, b, e, dims))
+        return TSR_ERR(s->ctx, TSR_E_SHAPE, "node '%s' (Pad): bad pads", n->name);
+    static const char *const names[] = {"pad_constant", "pad_reflect", "pad_edge"};
+    int mode = n->attrs.pad_mode >= 0 && n->attrs.pad_mode <= 2 ? n->attrs.pad_mode : 0;
+    struct tsr_kernel *k = simple_kernel(s, TSR_K_PAD, names[mode], n, &n->inputs[0], 1, n->output);
+    if (!k) return LOWER_OOM();
+    struct tsr_k_pad *p = &k->u.pad;
+    p->mode = (tsr_pad_mode)mode;
+    p->rank = xd->rank;
+    for (int d = 0; d < xd->rank; d++) {
+        p->in_dims[d] = xd->dims[d];
+        p->out_dims[d] = dims[d];
+        p->pad_begin[d] = b[d];
+    }
+    memset(p->value, 0, sizeof p->value);
+    tsr_elem_set_f64(xd->dtype, p->value, 0, n->attrs.pad_value);
+    return TSR_OK;
+}
+
+/* Expand: a broadcast copy region (float32), a strided copy with broadcast (0) strides for any
+ * other dtype. */
 tsr_status tsr_lower_expand(struct tsr_lower_state *s, int ni) {
     struct tsr_node *n = &s->g->nodes[ni];
     const struct tsr_tensor_desc *yd = &s->g->values[n->output].desc;
-    if (yd->dtype != TSR_F32)
-        return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
-                       "node '%s' (Expand): no kernel for dtype %s on non-constant data (float32 "
-                       "has one)",
-                       n->name, tsr_dtype_name(yd->dtype));
+    if (yd->dtype != TSR_F32) return lower_broadcast_slice(s, ni);
     int src = buffer_for(s, n->inputs[0]);
     int dst = src >= 0 ? buffer_for(s, n->output) : -1;
     struct tsr_kernel *k = dst >= 0 ? add_kernel(s, TSR_K_EW) : NULL;

@@ -500,7 +500,7 @@ static tsr_status check_nodes(struct onnx_importer *im, const Onnx__GraphProto *
                            "%s: node '%s': op '%s' of domain '%s' "
                            "is not supported",
                            im->label, nl, type, n->domain);
-        if (strcmp(type, "Constant") && op < 0)
+        if (strcmp(type, "Constant") && strcmp(type, "Split") && op < 0) /* Split: Slices */
             return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED, "%s: node '%s': op '%s' is not supported",
                            im->label, nl, type);
     }
@@ -537,10 +537,10 @@ static tsr_status attr_from_input(struct onnx_importer *im, tsr_op op, const cha
                            tsr_op_name(op), spec->name);
         return TSR_OK;
     }
-    int64_t ints[TSR_MAX_RANK];
+    int64_t ints[2 * TSR_MAX_RANK]; /* Pad's pads: two per axis */
     int ok = spec->type == TSR_ATTR_T_INTS &&
              (v->desc.dtype == TSR_I64 || v->desc.dtype == TSR_I32) && v->desc.rank <= 1 &&
-             n <= spec->len && n <= TSR_MAX_RANK;
+             n <= spec->len && n <= 2 * TSR_MAX_RANK;
     for (int64_t k = 0; ok && k < n; k++)
         ints[k] = tsr_elem_get_i64(v->desc.dtype, v->data, k);
     if (!ok || tsr_attr_store_ints(spec, attrs, ints, (size_t)n))
@@ -551,12 +551,120 @@ static tsr_status attr_from_input(struct onnx_importer *im, tsr_op op, const cha
     return TSR_OK;
 }
 
+/* ONNX Split (issue 9, group "tkern"): one Slice node per named output along `axis` (the graph
+ * IR has one output per node). Sizes: the `split` attribute (opset < 13) or constant input 1
+ * (>= 13), else `num_outputs` (>= 18: chunks of ceil(dim / n), the last smaller) or the number
+ * of outputs (equal parts). Returns TSR_OK, TSR_E_PARSE, TSR_E_UNSUPPORTED, TSR_E_SHAPE,
+ * TSR_E_NOMEM. */
+static tsr_status add_split(struct onnx_importer *im, const Onnx__NodeProto *n, const char *nl) {
+    if (n->n_input < 1 || !n->input[0] || !*n->input[0] || n->n_input > 2)
+        return TSR_ERR(im->ctx, TSR_E_PARSE,
+                       "%s: node '%s' (Split) has %zu inputs, 1 or 2 expected", im->label, nl,
+                       n->n_input);
+    const struct onnx_slot *xs = map_find(&im->map, n->input[0]);
+    if (!xs)
+        return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (Split): input '%s' is not defined",
+                       im->label, nl, n->input[0]);
+    const struct tsr_tensor_desc xd = im->graph->values[xs->value].desc;
+    int64_t axis = 0, num = 0, sizes[64];
+    int n_sizes = -1;
+    for (size_t i = 0; i < n->n_attribute; i++) {
+        const Onnx__AttributeProto *a = n->attribute[i];
+        if (!a->name) continue;
+        if (!strcmp(a->name, "axis")) {
+            axis = a->i;
+        } else if (!strcmp(a->name, "num_outputs")) {
+            num = a->i;
+        } else if (!strcmp(a->name, "split")) {
+            if (a->n_ints > 64)
+                return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED, "%s: node '%s' (Split): %zu parts",
+                               im->label, nl, a->n_ints);
+            n_sizes = (int)a->n_ints;
+            for (int k = 0; k < n_sizes; k++)
+                sizes[k] = a->ints[k];
+        } else {
+            return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                           "%s: node '%s' (Split): attribute '%s' is not supported", im->label, nl,
+                           a->name);
+        }
+    }
+    if (n->n_input == 2 && n->input[1] && *n->input[1]) {
+        const struct onnx_slot *ss = map_find(&im->map, n->input[1]);
+        const struct tsr_value_info *sv = ss ? &im->graph->values[ss->value] : NULL;
+        int64_t cnt = sv ? tsr_desc_elements(&sv->desc) : 0;
+        if (!sv || !sv->data || sv->desc.dtype != TSR_I64 || sv->desc.rank != 1 || cnt > 64)
+            return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                           "%s: node '%s' (Split): split must be a constant 1-D int64 tensor of at "
+                           "most 64 values",
+                           im->label, nl);
+        n_sizes = (int)cnt;
+        for (int k = 0; k < n_sizes; k++)
+            sizes[k] = ((const int64_t *)sv->data)[k];
+    }
+    if (axis < -xd.rank || axis >= xd.rank)
+        return TSR_ERR(im->ctx, TSR_E_SHAPE, "%s: node '%s' (Split): axis %lld of a rank-%d input",
+                       im->label, nl, (long long)axis, xd.rank);
+    if (axis < 0) axis += xd.rank;
+    const int64_t dim = xd.dims[axis];
+    const int n_out = (int)n->n_output;
+    if (n_sizes < 0) {
+        int64_t parts = num > 0 ? num : n_out;
+        if (parts < 1 || parts > 64 || parts != n_out)
+            return TSR_ERR(im->ctx, TSR_E_SHAPE, "%s: node '%s' (Split): %lld parts for %d outputs",
+                           im->label, nl, (long long)parts, n_out);
+        int64_t chunk = (dim + parts - 1) / parts;
+        if (num <= 0 && dim % parts)
+            return TSR_ERR(im->ctx, TSR_E_SHAPE,
+                           "%s: node '%s' (Split): dim %lld does not split into %lld equal parts",
+                           im->label, nl, (long long)dim, (long long)parts);
+        n_sizes = (int)parts;
+        for (int k = 0; k < n_sizes; k++) {
+            int64_t left = dim - k * chunk;
+            sizes[k] = left < 0 ? 0 : left < chunk ? left : chunk;
+        }
+    }
+    int64_t total = 0;
+    for (int k = 0; k < n_sizes; k++)
+        total += sizes[k] < 0 ? -1 : sizes[k];
+    if (n_sizes != n_out || total != dim)
+        return TSR_ERR(im->ctx, TSR_E_SHAPE,
+                       "%s: node '%s' (Split): %d sizes summing to %lld for %d outputs of a dim of "
+                       "%lld",
+                       im->label, nl, n_sizes, (long long)total, n_out, (long long)dim);
+    int64_t off = 0;
+    for (int k = 0; k < n_out; k++) {
+        const char *out = n->output[k];
+        int64_t b = off;
+        off += sizes[k];
+        if (!out || !*out) continue;
+        if (map_find(&im->map, out))
+            return TSR_ERR(im->ctx, TSR_E_PARSE,
+                           "%s: node '%s' (Split): value '%s' is defined twice", im->label, nl,
+                           out);
+        struct tsr_op_attrs at = tsr_op_attrs_default();
+        at.n_starts = at.n_ends = at.n_slice_axes = 1;
+        at.starts[0] = b;
+        at.ends[0] = off;
+        at.slice_axes[0] = axis;
+        char name[256];
+        snprintf(name, sizeof name, "%s/split_%d", nl, k);
+        tsr_value v;
+        tsr_status st = tsr_graph_op(im->graph, TSR_OP_SLICE, &xs->value, 1, &at, name, &v);
+        if (st != TSR_OK) return onnx_wrap(im, st);
+        if (map_put(&im->map, out, v, 0))
+            return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
+    }
+    return TSR_OK;
+}
+
 /* Adds node i. Returns TSR_OK, TSR_E_PARSE (bad input/output lists, undefined input),
  * TSR_E_UNSUPPORTED, TSR_E_NOMEM, or the builder's status (TSR_E_SHAPE, TSR_E_DTYPE, ...). */
 static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, int index) {
     char buf[32];
     const char *nl = node_label(n, index, buf, sizeof buf);
     const char *type = n->op_type ? n->op_type : "";
+    if (!strcmp(type, "Split") && tsr_op_domain_is_default(n->domain))
+        return add_split(im, n, nl); /* group "tkern": N Slice nodes */
     if (n->n_output < 1 || !n->output[0] || !*n->output[0])
         return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
                        "%s: node '%s' (%s) has %zu outputs; exactly "

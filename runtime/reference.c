@@ -818,6 +818,44 @@ tsr_status tsr_ref_where(tsr_context *ctx, const struct tsr_node *node,
     return TSR_OK;
 }
 
+/* ---- issue 9, group "tkern" ------------------------------------------------------------- */
+
+/* ONNX Pad: per output element, the source index along each dim (constant: none outside). */
+tsr_status tsr_ref_pad(tsr_context *ctx, const struct tsr_node *node,
+                       const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc, *od = &out->desc;
+    int64_t b[TSR_MAX_RANK], e[TSR_MAX_RANK], dims[TSR_MAX_RANK];
+    if (tsr_pad_geometry(&node->attrs, xd, b, e, dims))
+        return TSR_ERR(ctx, TSR_E_SHAPE, "node '%s' (Pad): bad pads", node->name);
+    int64_t n = tsr_desc_elements(od), idx[TSR_MAX_RANK];
+    size_t es = tsr_dtype_size(od->dtype);
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, od, idx);
+        int64_t off = 0, stride = 1;
+        int outside = 0;
+        for (int d = xd->rank - 1; d >= 0; d--) {
+            int64_t dim = xd->dims[d], s = idx[d] - b[d];
+            if (s < 0 || s >= dim) {
+                if (node->attrs.pad_mode == 2) { /* edge */
+                    s = s < 0 ? 0 : dim - 1;
+                } else if (node->attrs.pad_mode == 1) { /* reflect: -1 -> 1, dim -> dim - 2 */
+                    s = s < 0 ? -s : 2 * (dim - 1) - s;
+                } else {
+                    outside = 1;
+                }
+            }
+            off += s * stride;
+            stride *= dim;
+        }
+        if (outside)
+            tsr_elem_set_f64(od->dtype, out->data, i, node->attrs.pad_value);
+        else
+            memcpy((char *)out->data + (size_t)i * es, (const char *)in[0]->data + (size_t)off * es,
+                   es);
+    }
+    return TSR_OK;
+}
+
 tsr_status tsr_ref_eval_node(tsr_context *ctx, const struct tsr_node *node,
                              const struct tsr_tensor *const *in, struct tsr_tensor *out) {
     const struct tsr_op_def *def = tsr_op_def(node->op);

@@ -842,3 +842,47 @@ tsr_status tsr_shape_mod(SHAPE_ARGS) {
                        node);
     return tsr_shape_broadcast(ctx, op, attrs, in, in_data, n_in, node, out);
 }
+
+/* ---- issue 9, group "tkern" ------------------------------------------------------------- */
+
+int tsr_pad_geometry(const struct tsr_op_attrs *attrs, const struct tsr_tensor_desc *x,
+                     int64_t *begin, int64_t *end, int64_t *dims) {
+    int r = x->rank, n_axes = attrs->n_pad_axes ? attrs->n_pad_axes : r;
+    for (int d = 0; d < r; d++) {
+        begin[d] = end[d] = 0;
+        dims[d] = x->dims[d];
+    }
+    if (attrs->n_pad_pads != 2 * n_axes || n_axes > r) return -1;
+    unsigned seen = 0;
+    for (int i = 0; i < n_axes; i++) {
+        int64_t a = i;
+        if (attrs->n_pad_axes && norm_axis(attrs->pad_axes[i], r, &a)) return -1;
+        if (seen & (1u << a)) return -1;
+        seen |= 1u << a;
+        int64_t b = attrs->pad_pads[i], e = attrs->pad_pads[n_axes + i], dim = x->dims[a];
+        if (dim + b + e < 0) return -1;
+        if ((b > 0 || e > 0) && attrs->pad_mode != 0 && dim == 0) return -1;
+        if (attrs->pad_mode == 1 && (b >= dim || e >= dim) && (b > 0 || e > 0)) return -1;
+        begin[a] = b;
+        end[a] = e;
+        dims[a] = dim + b + e;
+    }
+    return 0;
+}
+
+tsr_status tsr_shape_pad(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    int64_t b[TSR_MAX_RANK], e[TSR_MAX_RANK];
+    *out = *in[0];
+    if (tsr_pad_geometry(attrs, in[0], b, e, out->dims))
+        return SHAPE_ERR("node '%s' (Pad): %d pads (%d axes, mode %s) do not fit input %s (2 per "
+                         "padded axis; output dims >= 0; reflect pads below the dim; no edge or "
+                         "reflect padding of an empty dim)",
+                         node, attrs->n_pad_pads, attrs->n_pad_axes,
+                         attrs->pad_mode == 1   ? "reflect"
+                         : attrs->pad_mode == 2 ? "edge"
+                                                : "constant",
+                         tsr_desc_format(in[0], s0, sizeof s0));
+    return TSR_OK;
+}

@@ -776,6 +776,206 @@ static void build_mod(struct kh_builder *b) {
 
 /* ---- the table --------------------------------------------------------------------------- */
 
+/* ---- issue 9, group "tkern": kernels of any dtype (exact: atol = rtol = 0) --------------- */
+
+/* Gather: the embedding lookup (constant weights, int64 ids with negative ones), other axes,
+ * int32 indices, int64 / bool / float16 data, a large one on the pool. */
+static void build_gather(struct kh_builder *b) {
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    tsr_value in[2];
+    switch (b->variant) {
+    case 0:
+        in[0] = kh_const(b, 2, D(50, 33), -1, 1);
+        in[1] = kh_input_dt(b, TSR_I64, 2, D(3, 7), -50, 50);
+        kh_label(b, " embedding [50,33] by int64 [3,7]");
+        snprintf(b->kernel, sizeof b->kernel, "gather");
+        break;
+    case 1:
+        in[0] = kh_input(b, 3, D(4, 6, 5), -1, 1);
+        in[1] = kh_input_dt(b, TSR_I32, 2, D(2, 3), -6, 6);
+        a.axis = 1;
+        kh_label(b, " [4,6,5] axis 1 by int32 [2,3]");
+        break;
+    case 2:
+        in[0] = kh_input_dt(b, TSR_I64, 2, D(5, 4), -1000, 1000);
+        in[1] = kh_input_dt(b, TSR_I64, 1, D(6), -4, 4);
+        a.axis = -1;
+        kh_label(b, " int64 [5,4] axis -1");
+        break;
+    case 3:
+        in[0] = kh_input_dt(b, TSR_BOOL, 2, D(6, 3), 0, 1);
+        in[1] = kh_input_dt(b, TSR_I64, 1, D(4), -6, 6);
+        kh_label(b, " bool [6,3]");
+        break;
+    case 4:
+        in[0] = kh_input_dt(b, TSR_F16, 3, D(2, 9, 5), -2, 2);
+        in[1] = kh_input_dt(b, TSR_I32, 1, D(7), -9, 9);
+        a.axis = 1;
+        kh_label(b, " float16 [2,9,5] axis 1");
+        break;
+    default:
+        in[0] = kh_const(b, 2, D(1000, 64), -1, 1);
+        in[1] = kh_input_dt(b, TSR_I64, 2, D(8, 128), 0, 1000);
+        kh_label(b, " embedding [1000,64] by [8,128] (pool)");
+        break;
+    }
+    kh_output(b, kh_op(b, TSR_OP_GATHER, &a, 2, in));
+}
+
+struct slice_row {
+    tsr_dtype dt;
+    int rank;
+    int64_t dims[4];
+    int n;
+    int64_t axes[3], starts[3], ends[3], steps[3];
+};
+static const struct slice_row slice_rows[] = {
+    {TSR_F32, 3, {6, 7, 8}, 2, {0, 2}, {5, 1}, {0, 8}, {-2, 3}}, /* negative and > 1 steps */
+    {TSR_I64, 2, {4, 10}, 1, {1}, {-1}, {-100}, {-1}},           /* reversed */
+    {TSR_F16, 3, {3, 64, 16}, 1, {1}, {8}, {40}, {1}},           /* contiguous runs */
+    {TSR_BOOL, 2, {5, 6}, 2, {0, 1}, {1, 0}, {4, 6}, {1, 2}},    /* bytes */
+    {TSR_F32, 3, {4, 96, 768}, 1, {-1}, {256}, {512}, {1}},      /* qkv split part, pool */
+    {TSR_I32, 4, {2, 3, 4, 5}, 3, {3, 1, 0}, {-2, 2, 0}, {0, -10, 2}, {-1, -1, 1}},
+};
+
+static void build_slice(struct kh_builder *b) {
+    const struct slice_row *r = &slice_rows[b->variant];
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.n_starts = a.n_ends = a.n_slice_axes = a.n_steps = r->n;
+    for (int i = 0; i < r->n; i++) {
+        a.slice_axes[i] = r->axes[i];
+        a.starts[i] = r->starts[i];
+        a.ends[i] = r->ends[i];
+        a.steps[i] = r->steps[i];
+    }
+    tsr_value x = kh_input_dt(b, r->dt, r->rank, r->dims, -100, 100);
+    kh_label(b, " %s", tsr_dtype_name(r->dt));
+    kh_output(b, kh_op(b, TSR_OP_SLICE, &a, 1, &x));
+}
+
+static const tsr_dtype all_dtypes[8] = {TSR_F32, TSR_F16, TSR_F64, TSR_I64,
+                                        TSR_I32, TSR_I8,  TSR_U8,  TSR_BOOL};
+
+/* Cast: every pair of the eight dtypes (same dtype: a copy); values in [-300, 300) with
+ * fractions, so truncation, wrapping to 8 and 32 bits and bool are all exercised. */
+static void build_cast(struct kh_builder *b) {
+    tsr_dtype from = all_dtypes[b->variant / 8], to = all_dtypes[b->variant % 8];
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.cast_to = to;
+    tsr_value x = kh_input_dt(b, from, 2, D(3, 67), -300, 300);
+    kh_label(b, " %s -> %s", tsr_dtype_name(from), tsr_dtype_name(to));
+    kh_output(b, kh_op(b, TSR_OP_CAST, &a, 1, &x));
+}
+
+/* Comparisons with broadcasting, on float32 (ordering), int64 and int32 (small integers: ties). */
+static void build_compare(struct kh_builder *b) {
+    static const tsr_op ops[5] = {TSR_OP_EQUAL, TSR_OP_LESS, TSR_OP_GREATER, TSR_OP_LESSOREQUAL,
+                                  TSR_OP_GREATEROREQUAL};
+    static const tsr_dtype dts[3] = {TSR_F32, TSR_I64, TSR_I32};
+    tsr_op op = ops[b->variant % 5];
+    tsr_dtype dt = dts[b->variant / 5];
+    float lo = dt == TSR_F32 ? -1.0f : -3.0f, hi = -lo;
+    tsr_value x = kh_input_dt(b, dt, 3, D(4, 1, 5), lo, hi);
+    tsr_value y = kh_input_dt(b, dt, 2, D(3, 1), lo, hi);
+    kh_label(b, " %s %s", tsr_op_name(op), tsr_dtype_name(dt));
+    kh_output(b, kh_op2(b, op, x, y));
+}
+
+/* Not / And / Or / Xor on bool with broadcasting. */
+static void build_logic(struct kh_builder *b) {
+    static const tsr_op ops[4] = {TSR_OP_NOT, TSR_OP_AND, TSR_OP_OR, TSR_OP_XOR};
+    tsr_op op = ops[b->variant];
+    tsr_value x = kh_input_dt(b, TSR_BOOL, 3, D(3, 4, 5), 0, 1);
+    kh_label(b, " %s", tsr_op_name(op));
+    if (op == TSR_OP_NOT) {
+        kh_output(b, kh_op1(b, op, x));
+        return;
+    }
+    tsr_value y = kh_input_dt(b, TSR_BOOL, 2, D(4, 1), 0, 1);
+    kh_output(b, kh_op2(b, op, x, y));
+}
+
+/* Where: every operand broadcast differently; float32, int64, float16; a large float32 one. */
+static void build_where(struct kh_builder *b) {
+    tsr_value in[3];
+    switch (b->variant) {
+    case 0:
+        in[0] = kh_input_dt(b, TSR_BOOL, 4, D(1, 4, 1, 6), 0, 1);
+        in[1] = kh_input(b, 4, D(2, 1, 3, 6), -1, 1);
+        in[2] = kh_input(b, 1, D(6), -1, 1);
+        kh_label(b, " float32 broadcast");
+        break;
+    case 1:
+        in[0] = kh_input_dt(b, TSR_BOOL, 2, D(5, 1), 0, 1);
+        in[1] = kh_input_dt(b, TSR_I64, 2, D(1, 7), -100, 100);
+        in[2] = kh_input_dt(b, TSR_I64, 2, D(5, 7), -100, 100);
+        kh_label(b, " int64");
+        break;
+    case 2:
+        in[0] = kh_input_dt(b, TSR_BOOL, 1, D(9), 0, 1);
+        in[1] = kh_input_dt(b, TSR_F16, 2, D(3, 9), -2, 2);
+        in[2] = kh_input_dt(b, TSR_F16, 2, D(3, 1), -2, 2);
+        kh_label(b, " float16");
+        break;
+    default: /* causal mask: scores [8, 12, 128, 128] by a [128, 128] mask (pool) */
+        in[0] = kh_input_dt(b, TSR_BOOL, 2, D(128, 128), 0, 1);
+        in[1] = kh_input(b, 4, D(2, 12, 128, 128), -1, 1);
+        in[2] = kh_const(b, 0, D(0), -1e4f, -1e4f);
+        kh_label(b, " causal mask [2,12,128,128]");
+        break;
+    }
+    kh_output(b, kh_op(b, TSR_OP_WHERE, NULL, 3, in));
+}
+
+struct pad_row {
+    tsr_dtype dt;
+    int mode;
+    int rank;
+    int64_t dims[4];
+    int n_pads;
+    int64_t pads[8];
+    float value;
+};
+static const struct pad_row pad_rows[] = {
+    {TSR_F32, 0, 4, {2, 3, 5, 6}, 8, {0, 0, 1, 2, 0, 1, 2, 1}, 1.5f},
+    {TSR_F32, 1, 4, {2, 3, 5, 6}, 8, {0, 0, 2, 3, 0, 0, 4, 5}, 0},
+    {TSR_F32, 2, 4, {2, 3, 5, 6}, 8, {0, 1, 3, 2, 1, 0, 2, 7}, 0},
+    {TSR_F32, 0, 3, {4, 7, 9}, 6, {-1, 2, -3, 1, -2, 4}, -2.0f}, /* negative pads crop */
+    {TSR_I64, 2, 2, {3, 4}, 4, {1, 2, 2, 1}, 0},
+    {TSR_F16, 1, 2, {4, 5}, 4, {3, 4, 3, 4}, 0},
+    {TSR_F32, 0, 4, {1, 64, 56, 56}, 8, {0, 0, 1, 1, 0, 0, 1, 1}, 0}, /* pool */
+};
+
+static void build_pad(struct kh_builder *b) {
+    const struct pad_row *r = &pad_rows[b->variant];
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.pad_mode = r->mode;
+    a.n_pad_pads = r->n_pads;
+    for (int i = 0; i < r->n_pads; i++)
+        a.pad_pads[i] = r->pads[i];
+    a.pad_value = r->value;
+    tsr_value x = kh_input_dt(b, r->dt, r->rank, r->dims, -10, 10);
+    static const char *const modes[3] = {"constant", "reflect", "edge"};
+    kh_label(b, " %s %s", tsr_dtype_name(r->dt), modes[r->mode]);
+    kh_output(b, kh_op(b, TSR_OP_PAD, &a, 1, &x));
+}
+
+/* Gather, Cast and Where inside a float graph (an embedding, an additive mask, a causal mask):
+ * the kernels of any dtype between float regions and GEMMs. */
+static void build_mask_chain(struct kh_builder *b) {
+    tsr_value ids = kh_input_dt(b, TSR_I64, 2, D(2, 5), 0, 20);
+    tsr_value mask = kh_input_dt(b, TSR_I64, 3, D(2, 1, 5), 0, 2);
+    tsr_value causal = kh_input_dt(b, TSR_BOOL, 2, D(5, 5), 0, 1);
+    tsr_value emb = kh_op2(b, TSR_OP_GATHER, kh_const(b, 2, D(20, 8), -1, 1), ids); /* [2,5,8] */
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.cast_to = TSR_F32;
+    tsr_value mf = kh_op(b, TSR_OP_CAST, &a, 1, &mask);                               /* [2,1,5] */
+    tsr_value scores = kh_op2(b, TSR_OP_MATMUL, emb, kh_const(b, 2, D(8, 5), -1, 1)); /* [2,5,5] */
+    tsr_value add = kh_op2(b, TSR_OP_ADD, scores, mf); /* broadcast over rows */
+    tsr_value in[3] = {causal, add, kh_const(b, 0, D(0), -1e4f, -1e4f)};
+    kh_output(b, kh_op(b, TSR_OP_WHERE, NULL, 3, in));
+}
+
 /* Tolerances (atol, rtol of the measure in kernel_harness.h):
  *   exact (0, 0): data movement, max, relu/leaky/clip, add/sub/mul/div (correctly rounded);
  *   transcendental: rtol 2e-6 (16 ulp: the OpenCL C full-profile bound for erf/pow, s7.4; the
@@ -871,6 +1071,16 @@ static const struct kh_case cases[] = {
      &ln_10, NULL, 0, 0},
     {"layernorm_decomposed", build_layernorm_decomposed, 1, 1e-4, 1e-4, KH_BOTH, "layernorm", NULL,
      NULL, 0, 0},
+    /* issue 9, group "tkern": kernels of any dtype, bit-exact */
+    {"gather", build_gather, 6, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"slice", build_slice, N_OF(slice_rows), 0, 0, KH_FUSED, "slice", NULL, NULL, 0, 0},
+    {"cast", build_cast, 64, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"compare", build_compare, 15, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"logic", build_logic, 4, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"where", build_where, 4, 0, 0, KH_FUSED, "where", NULL, NULL, 0, 0},
+    {"pad", build_pad, N_OF(pad_rows), 0, 0, KH_FUSED, "pad_", NULL, NULL, 0, 0},
+    /* K = 8 products of |x| < 1: atol 1e-5 */
+    {"mask_chain", build_mask_chain, 1, 1e-5, 1e-5, KH_BOTH, "where", NULL, NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless
@@ -910,12 +1120,184 @@ START_TEST(test_kernel_table) {
 }
 END_TEST
 
+/* ---- issue 9, group "tkern": whole graphs ------------------------------------------------ */
+
+/* The torch.onnx block of tests/data/make_mask_model.py (embedding Gather from int64 input_ids,
+ * an int64 attention_mask cast into the additive mask, a tril causal mask through Where, a Split
+ * of the fused qkv projection) at opsets 13 and 17, on every device, against PyTorch. */
+START_TEST(test_mask_model) {
+    tsr_context *ctx = ts_context();
+    struct tsr_tensor in[2], want;
+    ck_assert_int_eq(tsr_npy_load(TSR_TEST_DATA_DIR "/mask_model_ids.npy", &in[0]), TSR_OK);
+    ck_assert_int_eq(tsr_npy_load(TSR_TEST_DATA_DIR "/mask_model_mask.npy", &in[1]), TSR_OK);
+    ck_assert_int_eq(tsr_npy_load(TSR_TEST_DATA_DIR "/mask_model_out.npy", &want), TSR_OK);
+    ck_assert_int_eq(in[0].desc.dtype, TSR_I64);
+    const char *files[2] = {TSR_TEST_DATA_DIR "/mask_model_op13.onnx",
+                            TSR_TEST_DATA_DIR "/mask_model_op17.onnx"};
+    int devices = 0;
+    for (int fi = 0; fi < 2; fi++) {
+        struct tsr_input_shape shp[2] = {{"input_ids", in[0].desc}, {"attention_mask", in[1].desc}};
+        tsr_graph *g;
+        ck_assert_msg(tsr_onnx_import_file(ctx, files[fi], shp, 2, &g) == TSR_OK, "%s",
+                      tsr_last_error(ctx)->message);
+        for (int d = 0; d < tsr_device_count(ctx); d++) {
+            struct tsr_device_info info;
+            ck_assert_int_eq(tsr_device_get_info(ctx, d, &info), TSR_OK);
+            struct tsr_compile_options o = tsr_compile_options_default();
+            o.device = info.id;
+            o.allow_fallback = 0;
+            tsr_plan *plan;
+            ck_assert_msg(tsr_compile(ctx, g, &o, &plan) == TSR_OK, "%s on %s: %s", files[fi],
+                          info.id, tsr_last_error(ctx)->message);
+            int gather = 0, cast = 0, where = 0, slices = 0;
+            for (int k = 0; k < tsr_plan_kernel_count(plan); k++) {
+                struct tsr_kernel_info ki;
+                ck_assert_int_eq(tsr_plan_kernel_info(plan, k, &ki), TSR_OK);
+                gather += !strcmp(ki.name, "gather");
+                cast += !strcmp(ki.name, "cast_int64_float32");
+                where += !strcmp(ki.name, "where");
+                slices += !strcmp(ki.name, "slice");
+            }
+            ck_assert_msg(gather == 1 && cast == 1 && where == 1 && slices == 3,
+                          "%s on %s: %d gather, %d cast, %d where, %d slice kernels", files[fi],
+                          info.id, gather, cast, where, slices);
+            struct tsr_tensor y;
+            ck_assert_int_eq(tsr_tensor_alloc(&want.desc, &y), TSR_OK);
+            ck_assert_msg(tsr_plan_run(plan, in, 2, &y, 1) == TSR_OK, "%s",
+                          tsr_last_error(ctx)->message);
+            double err = ts_max_abs_diff(y.data, want.data, (size_t)tsr_desc_elements(&want.desc));
+            ck_assert_msg(err <= 1e-5, "%s on %s: max abs error %g", files[fi], info.id, err);
+            tsr_tensor_free(&y);
+            tsr_plan_destroy(plan);
+            devices++;
+        }
+        tsr_graph_destroy(g);
+    }
+    if (ts_opencl_expected()) ck_assert_int_ge(devices, 4);
+    tsr_tensor_free(&in[0]);
+    tsr_tensor_free(&in[1]);
+    tsr_tensor_free(&want);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* A Gather index out of range at run time fails the run with TSR_E_INVALID_ARG naming the node
+ * (nothing is read out of bounds), on every device; the next valid run succeeds. */
+START_TEST(test_gather_out_of_range) {
+    tsr_context *ctx = ts_context();
+    tsr_graph *g;
+    ck_assert_int_eq(tsr_graph_create(ctx, &g), TSR_OK);
+    float w[40];
+    for (int i = 0; i < 40; i++)
+        w[i] = (float)i;
+    struct tsr_tensor_desc wd = {TSR_F32, 2, {10, 4}}, id = {TSR_I64, 1, {3}};
+    tsr_value wv, iv, y;
+    ck_assert_int_eq(tsr_graph_constant(g, "w", &wd, w, &wv), TSR_OK);
+    ck_assert_int_eq(tsr_graph_input(g, "ids", &id, &iv), TSR_OK);
+    tsr_value gin[2] = {wv, iv};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_GATHER, gin, 2, NULL, "embed", &y), TSR_OK);
+    ck_assert_int_eq(tsr_graph_output(g, "y", y), TSR_OK);
+    for (int d = 0; d < tsr_device_count(ctx); d++) {
+        struct tsr_device_info info;
+        ck_assert_int_eq(tsr_device_get_info(ctx, d, &info), TSR_OK);
+        struct tsr_compile_options o = tsr_compile_options_default();
+        o.device = info.id;
+        o.allow_fallback = 0;
+        tsr_plan *plan;
+        ck_assert_int_eq(tsr_compile(ctx, g, &o, &plan), TSR_OK);
+        float out[12];
+        struct tsr_tensor yt = {{TSR_F32, 2, {3, 4}}, out};
+        const int64_t bad[2][3] = {{1, 10, 2}, {-11, 0, 0}};
+        for (int b = 0; b < 2; b++) {
+            struct tsr_tensor it = {id, (void *)bad[b]};
+            ck_assert_int_eq(tsr_plan_run(plan, &it, 1, &yt, 1), TSR_E_INVALID_ARG);
+            const char *msg = tsr_last_error(ctx)->message;
+            ck_assert_msg(strstr(msg, "embed") && strstr(msg, "Gather"), "%s: %s", info.id, msg);
+        }
+        const int64_t good[3] = {-1, 0, 3};
+        struct tsr_tensor it = {id, (void *)good};
+        ck_assert_int_eq(tsr_plan_run(plan, &it, 1, &yt, 1), TSR_OK);
+        ck_assert(out[0] == 36.0f && out[4] == 0.0f && out[11] == 15.0f);
+        tsr_plan_destroy(plan);
+    }
+    tsr_graph_destroy(g);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* ConstantOfShape and Range with known shapes fold whatever their size (above the builder's
+ * eager limit of 64 Ki elements the fold pass evaluates them): they never reach lowering. */
+START_TEST(test_large_constants_fold) {
+    tsr_context *ctx = ts_context();
+    tsr_graph *g;
+    ck_assert_int_eq(tsr_graph_create(ctx, &g), TSR_OK);
+    const int64_t shape[2] = {300, 300};
+    struct tsr_tensor_desc sd = {TSR_I64, 1, {2}}, xd = {TSR_F32, 2, {300, 300}},
+                           scal = {TSR_I64, 0, {0}};
+    tsr_value sv, x, c, y, lo, hi, st, r, rf;
+    ck_assert_int_eq(tsr_graph_constant(g, "shape", &sd, shape, &sv), TSR_OK);
+    ck_assert_int_eq(tsr_graph_input(g, "x", &xd, &x), TSR_OK);
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.fill_dtype = TSR_F32;
+    a.fill_f64 = 2.0;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_CONSTANTOFSHAPE, &sv, 1, &a, "fill", &c), TSR_OK);
+    tsr_value ain[2] = {x, c};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_ADD, ain, 2, NULL, "add", &y), TSR_OK);
+    ck_assert_int_eq(tsr_graph_output(g, "y", y), TSR_OK);
+    const int64_t v0 = 0, v1 = 100000, v2 = 1;
+    ck_assert_int_eq(tsr_graph_constant(g, "lo", &scal, &v0, &lo), TSR_OK);
+    ck_assert_int_eq(tsr_graph_constant(g, "hi", &scal, &v1, &hi), TSR_OK);
+    ck_assert_int_eq(tsr_graph_constant(g, "st", &scal, &v2, &st), TSR_OK);
+    tsr_value rin[3] = {lo, hi, st};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RANGE, rin, 3, NULL, "arange", &r), TSR_OK);
+    struct tsr_op_attrs ca = tsr_op_attrs_default();
+    ca.cast_to = TSR_F32;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_CAST, &r, 1, &ca, "arange_f", &rf), TSR_OK);
+    ck_assert_int_eq(tsr_graph_output(g, "r", rf), TSR_OK);
+    for (int d = 0; d < tsr_device_count(ctx); d++) {
+        struct tsr_device_info info;
+        ck_assert_int_eq(tsr_device_get_info(ctx, d, &info), TSR_OK);
+        struct tsr_compile_options o = tsr_compile_options_default();
+        o.device = info.id;
+        o.allow_fallback = 0;
+        tsr_plan *plan;
+        ck_assert_msg(tsr_compile(ctx, g, &o, &plan) == TSR_OK, "%s: %s", info.id,
+                      tsr_last_error(ctx)->message);
+        for (int k = 0; k < tsr_plan_kernel_count(plan); k++) {
+            struct tsr_kernel_info ki;
+            ck_assert_int_eq(tsr_plan_kernel_info(plan, k, &ki), TSR_OK);
+            ck_assert_msg(!strstr(ki.nodes, "fill") && !strstr(ki.nodes, "arange"),
+                          "kernel %s runs %s", ki.name, ki.nodes);
+        }
+        struct tsr_tensor xt, yt, rt;
+        ck_assert_int_eq(tsr_tensor_alloc(&xd, &xt), TSR_OK);
+        ck_assert_int_eq(tsr_tensor_alloc(&xd, &yt), TSR_OK);
+        ck_assert_int_eq(tsr_tensor_alloc(&(struct tsr_tensor_desc){TSR_F32, 1, {100000}}, &rt),
+                         TSR_OK);
+        ((float *)xt.data)[89999] = 1.0f;
+        struct tsr_tensor outs[2] = {yt, rt};
+        ck_assert_int_eq(tsr_plan_run(plan, &xt, 1, outs, 2), TSR_OK);
+        ck_assert(((float *)yt.data)[0] == 2.0f && ((float *)yt.data)[89999] == 3.0f);
+        ck_assert(((float *)rt.data)[99999] == 99999.0f);
+        tsr_tensor_free(&xt);
+        tsr_tensor_free(&yt);
+        tsr_tensor_free(&rt);
+        tsr_plan_destroy(plan);
+    }
+    tsr_graph_destroy(g);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 static Suite *kernels_suite(void) {
     Suite *s = suite_create("kernels");
     TCase *tc = tcase_create("table");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_devices);
     tcase_add_test(tc, test_kernel_table);
+    tcase_add_test(tc, test_mask_model);
+    tcase_add_test(tc, test_gather_out_of_range);
+    tcase_add_test(tc, test_large_constants_fold);
     suite_add_tcase(s, tc);
     return s;
 }

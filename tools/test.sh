@@ -51,11 +51,14 @@ echo "== suite under ASan + UBSan"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
 export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-(cd build-asan && ctest --output-on-failure --timeout 1800)
+# check_minilm is left to the Release passes: a 90 MB model at batch 8 x 128 on PoCL takes
+# ~9 s a run there and many times that under a sanitizer; its kernels (GEMM, Gather, Cast,
+# softmax, layernorm, fused regions) are each exercised by check_kernels in these passes.
+(cd build-asan && ctest --output-on-failure --timeout 1800 -E '^check_minilm$')
 
 echo "== build (ThreadSanitizer)"
 cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTSR_TSAN=ON -DTSR_WERROR=ON >/dev/null
 cmake --build "$root/build-tsan" -j"$jobs"
 echo "== suite under ThreadSanitizer"
 export TSAN_OPTIONS="suppressions=$root/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1"
-(cd build-tsan && ctest --output-on-failure --timeout 1800)
+(cd build-tsan && ctest --output-on-failure --timeout 1800 -E '^check_minilm$')
