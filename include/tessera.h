@@ -329,7 +329,9 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(SUM)                                                                                         \
     X(MEAN)                                                                                        \
     X(PRELU)                                                                                       \
-    X(MOD)
+    X(MOD)                                                                                         \
+    /* issue 9, group "spatial": spatial and data-movement ops */                                  \
+    X(GLOBALMAXPOOL)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -354,7 +356,9 @@ struct tsr_op_attrs {
                        (opset >= 13) or 1 (softmax_2d), Flatten 1. Negative counts from the end */
     int softmax_2d; /* Softmax opset < 13: coerce to 2-D at axis (default 0) */
     int allowzero;  /* Reshape: default 0 (a 0 in the shape copies the input dim) */
-    /* Conv, MaxPool, AveragePool: 2-D spatial, NCHW input, weights [M, C/group, kH, kW]. */
+    /* Conv, MaxPool, AveragePool: 2-D spatial, NCHW input, weights [M, C/group, kH, kW]; 1-D
+     * ([N, C, W], weights [M, C/group, kW]) as 2-D with H = 1: kernel_shape [1, k], strides and
+     * dilations [1, s], pads [0, begin, 0, end] (the ONNX importer maps 1-D attributes so). */
     int64_t kernel_shape[2]; /* pools: required; Conv: 0 = from the weight */
     int64_t strides[2];      /* default 1 */
     int64_t pads[4];         /* top, left, bottom, right (ONNX: begins then ends); default 0 */

@@ -656,10 +656,11 @@ tsr_status tsr_lower_conv(struct tsr_lower_state *s, int ni) {
     struct tsr_kernel *k = add_kernel(s, TSR_K_CONV);
     if (!k || kernel_add_node(k, n)) return LOWER_OOM();
     struct tsr_k_conv *cv = &k->u.conv;
+    const int one_d = xd->rank == 3; /* 1-D (group "spatial"): 2-D with H = 1 */
     *cv = (struct tsr_k_conv){.N = xd->dims[0],
                               .C = xd->dims[1],
-                              .H = xd->dims[2],
-                              .W = xd->dims[3],
+                              .H = one_d ? 1 : xd->dims[2],
+                              .W = xd->dims[one_d ? 2 : 3],
                               .M = wd->dims[0],
                               .OH = wg.oh,
                               .OW = wg.ow,
@@ -678,14 +679,16 @@ tsr_status tsr_lower_conv(struct tsr_lower_state *s, int ni) {
         int ci = single_consumer(s, out_value, TSR_OP_ADD);
         int other = ci >= 0 ? add_other(s, ci, out_value, yd) : -1;
         if (!cv->has_bias && other >= 0) {
-            /* A per-channel bias: [M], [M,1,1] or [1,M,1,1] (M floats in channel order). */
+            /* A per-channel bias: [M], [M,1,1] or [1,M,1,1] (M floats in channel order; 1-D:
+             * [M,1] or [1,M,1]). */
             const struct tsr_tensor_desc *bd = &g->values[other].desc;
-            int per_channel = tsr_desc_elements(bd) == cv->M && bd->rank <= 4 && bd->rank >= 1;
+            int per_channel =
+                tsr_desc_elements(bd) == cv->M && bd->rank <= yd->rank && bd->rank >= 1;
             for (int d = 0; per_channel && d < bd->rank; d++) {
-                int yd_axis = d + (4 - bd->rank);
+                int yd_axis = d + (yd->rank - bd->rank);
                 if (yd_axis != 1 && bd->dims[d] != 1) per_channel = 0;
             }
-            if (per_channel && (bd->rank >= 3 || cv->M == 1)) {
+            if (per_channel && (bd->rank >= yd->rank - 1 || cv->M == 1)) {
                 cv->has_bias = 1;
                 bias_value = other;
                 if (absorb(s, k, ci, &out_value)) return LOWER_OOM();
@@ -740,11 +743,12 @@ tsr_status tsr_lower_pool(struct tsr_lower_state *s, int ni) {
         simple_kernel(s, TSR_K_POOL, n->op == TSR_OP_MAXPOOL ? "maxpool" : "avgpool", n,
                       &n->inputs[0], 1, n->output);
     if (!k) return LOWER_OOM();
+    const int one_d = xd->rank == 3; /* 1-D (group "spatial"): 2-D with H = 1 */
     k->u.pool = (struct tsr_k_pool){.kind = n->op == TSR_OP_MAXPOOL ? TSR_POOL_MAX : TSR_POOL_AVG,
                                     .N = xd->dims[0],
                                     .C = xd->dims[1],
-                                    .H = xd->dims[2],
-                                    .W = xd->dims[3],
+                                    .H = one_d ? 1 : xd->dims[2],
+                                    .W = xd->dims[one_d ? 2 : 3],
                                     .OH = wg.oh,
                                     .OW = wg.ow,
                                     .KH = wg.kh,
@@ -769,15 +773,16 @@ tsr_status tsr_lower_reduce(struct tsr_lower_state *s, int ni) {
     struct tsr_node *n = &s->g->nodes[ni];
     const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
     unsigned mask = 0;
-    if (n->op == TSR_OP_GLOBALAVGPOOL) {
+    if (n->op == TSR_OP_GLOBALAVGPOOL || n->op == TSR_OP_GLOBALMAXPOOL) {
         for (int d = 2; d < xd->rank; d++)
             mask |= 1u << d;
     } else if (tsr_reduce_mask(&n->attrs, xd->rank, &mask)) {
         return TSR_ERR(s->ctx, TSR_E_SHAPE, "node '%s': bad axes", n->name);
     }
-    tsr_reduce_kind kind = n->op == TSR_OP_REDUCESUM   ? TSR_REDUCE_SUM
-                           : n->op == TSR_OP_REDUCEMAX ? TSR_REDUCE_MAX
-                                                       : TSR_REDUCE_MEAN;
+    tsr_reduce_kind kind = n->op == TSR_OP_REDUCESUM ? TSR_REDUCE_SUM
+                           : n->op == TSR_OP_REDUCEMAX || n->op == TSR_OP_GLOBALMAXPOOL
+                               ? TSR_REDUCE_MAX
+                               : TSR_REDUCE_MEAN;
     /* Current shape (dims shrink as runs are reduced) and which of its dims are reduced. */
     int64_t dims[TSR_MAX_RANK];
     int red[TSR_MAX_RANK], rank = 0;
@@ -825,7 +830,9 @@ tsr_status tsr_lower_reduce(struct tsr_lower_state *s, int ni) {
         struct tsr_kernel *k = add_kernel(s, TSR_K_REDUCE);
         if (!k || kernel_add_node(k, n)) return LOWER_OOM();
         snprintf(k->name, sizeof k->name, "%s",
-                 n->op == TSR_OP_GLOBALAVGPOOL ? "global_avgpool" : names[kind]);
+                 n->op == TSR_OP_GLOBALAVGPOOL   ? "global_avgpool"
+                 : n->op == TSR_OP_GLOBALMAXPOOL ? "global_maxpool"
+                                                 : names[kind]);
         k->u.reduce =
             (struct tsr_k_reduce){.kind = kind, .outer = outer, .len = len, .inner = inner};
         k->n_inputs = 1;

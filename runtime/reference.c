@@ -295,7 +295,10 @@ tsr_status tsr_ref_window(tsr_context *ctx, const struct tsr_node *node,
                             node->op == TSR_OP_CONV ? &in[1]->desc : NULL, node->name, &wg);
     if (st != TSR_OK) return st;
     const struct tsr_op_attrs *at = &node->attrs;
-    int64_t N = xd->dims[0], C = xd->dims[1], H = xd->dims[2], W = xd->dims[3];
+    /* 1-D inputs [N, C, W] (group "spatial") are the 2-D case with H = 1 */
+    const int one_d = xd->rank == 3;
+    int64_t N = xd->dims[0], C = xd->dims[1], H = one_d ? 1 : xd->dims[2],
+            W = xd->dims[one_d ? 2 : 3];
     int64_t M = out->desc.dims[1], OH = wg.oh, OW = wg.ow;
     const float *x = in[0]->data;
     float *y = out->data;
@@ -355,6 +358,26 @@ tsr_status tsr_ref_global_pool(tsr_context *ctx, const struct tsr_node *node,
         for (int64_t j = 0; j < sp; j++)
             acc += x[i * sp + j];
         y[i] = (float)(acc / (double)sp);
+    }
+    return TSR_OK;
+}
+
+/* Group "spatial": GlobalMaxPool, the max over the spatial dims; NaN propagates. */
+tsr_status tsr_ref_global_max_pool(tsr_context *ctx, const struct tsr_node *node,
+                                   const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx, (void)node;
+    float *y = out->data;
+    const float *x = in[0]->data;
+    int64_t nc = in[0]->desc.dims[0] * in[0]->desc.dims[1],
+            sp = nc ? tsr_desc_elements(&in[0]->desc) / nc : 0;
+    for (int64_t i = 0; i < nc; i++) {
+        double acc = -INFINITY;
+        for (int64_t j = 0; j < sp; j++) {
+            double v = x[i * sp + j];
+            if (v > acc || isnan(v)) acc = v;
+            if (isnan(acc)) break;
+        }
+        y[i] = (float)acc;
     }
     return TSR_OK;
 }

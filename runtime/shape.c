@@ -98,26 +98,37 @@ tsr_status tsr_window_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_
                                const char *node, struct tsr_window_geometry *out) {
     char s0[160], s1[160];
     const char *opn = tsr_op_name(op);
-    if (x->rank != 4)
-        return TSR_ERR(ctx, x->rank == 3 || x->rank == 5 ? TSR_E_UNSUPPORTED : TSR_E_SHAPE,
-                       "node '%s' (%s): input %s: only 2-D spatial NCHW inputs ([N, C, H, W]) are "
-                       "supported",
+    if (x->rank != 4 && x->rank != 3)
+        return TSR_ERR(ctx, x->rank == 5 ? TSR_E_UNSUPPORTED : TSR_E_SHAPE,
+                       "node '%s' (%s): input %s: only 1-D and 2-D spatial inputs ([N, C, W], "
+                       "[N, C, H, W]) are supported",
                        node, opn, tsr_desc_format(x, s0, sizeof s0));
     memset(out, 0, sizeof *out);
+    /* Group "spatial": a 1-D input [N, C, W] is the 2-D case with H = 1; its attributes are
+     * stored as 2-D ones with H = 1 (op_table.c), anything else along H is refused. */
+    const int one_d = x->rank == 3;
+    if (one_d && ((attrs->kernel_shape[0] > 1) || attrs->strides[0] != 1 ||
+                  attrs->dilations[0] != 1 || attrs->pads[0] || attrs->pads[2]))
+        return SHAPE_ERR("node '%s' (%s): 1-D input %s takes 1-D window attributes (kernel_shape "
+                         "[k], strides [s], dilations [d], pads [begin, end]); got 2-D ones",
+                         node, opn, tsr_desc_format(x, s0, sizeof s0));
     int64_t kh = attrs->kernel_shape[0], kw = attrs->kernel_shape[1];
+    if (one_d && op != TSR_OP_CONV && kw > 0) kh = 1;
     if (op == TSR_OP_CONV) {
         int64_t g = attrs->group;
-        if (w->rank != 4 || g < 1 || x->dims[1] % g || w->dims[1] * g != x->dims[1] ||
+        if (w->rank != x->rank || g < 1 || x->dims[1] % g || w->dims[1] * g != x->dims[1] ||
             w->dims[0] % g)
             return SHAPE_ERR("node '%s' (Conv): weights %s do not fit input %s with group %lld "
-                             "(expected [M, C/group, kH, kW], M divisible by group)",
+                             "(expected [M, C/group, %s], M divisible by group)",
                              node, tsr_desc_format(w, s0, sizeof s0),
-                             tsr_desc_format(x, s1, sizeof s1), (long long)g);
-        if ((kh && kh != w->dims[2]) || (kw && kw != w->dims[3]))
+                             tsr_desc_format(x, s1, sizeof s1), (long long)g,
+                             one_d ? "kW" : "kH, kW");
+        int64_t wkh = one_d ? 1 : w->dims[2], wkw = w->dims[one_d ? 2 : 3];
+        if ((kh && kh != wkh) || (kw && kw != wkw))
             return SHAPE_ERR("node '%s' (Conv): kernel_shape [%lld, %lld] differs from weights %s",
                              node, (long long)kh, (long long)kw, tsr_desc_format(w, s0, sizeof s0));
-        kh = w->dims[2];
-        kw = w->dims[3];
+        kh = wkh;
+        kw = wkw;
     } else if (kh <= 0 || kw <= 0) {
         return SHAPE_ERR("node '%s' (%s): kernel_shape must give two positive sizes", node, opn);
     }
@@ -128,7 +139,7 @@ tsr_status tsr_window_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_
     int64_t pt = attrs->pads[0], pl = attrs->pads[1], pb = attrs->pads[2], pr = attrs->pads[3];
     if (pt < 0 || pl < 0 || pb < 0 || pr < 0)
         return SHAPE_ERR("node '%s' (%s): negative pads", node, opn);
-    int64_t H = x->dims[2], W = x->dims[3];
+    int64_t H = one_d ? 1 : x->dims[2], W = x->dims[one_d ? 2 : 3];
     if (attrs->auto_pad == TSR_AUTO_PAD_VALID) {
         pt = pl = pb = pr = 0;
     } else if (attrs->auto_pad == TSR_AUTO_PAD_SAME_UPPER ||
@@ -235,9 +246,13 @@ tsr_status tsr_shape_window(SHAPE_ARGS) {
     if (op == TSR_OP_CONV && n_in == 3 && (in[2]->rank != 1 || in[2]->dims[0] != in[1]->dims[0]))
         return SHAPE_ERR("node '%s' (Conv): bias %s must be [%lld] (one per output channel)", node,
                          tsr_desc_format(in[2], s0, sizeof s0), (long long)in[1]->dims[0]);
-    *out = f32_desc(4);
+    *out = f32_desc(in[0]->rank);
     out->dims[0] = in[0]->dims[0];
     out->dims[1] = op == TSR_OP_CONV ? in[1]->dims[0] : in[0]->dims[1];
+    if (in[0]->rank == 3) { /* 1-D (group "spatial"): H = 1 */
+        out->dims[2] = wg.ow;
+        return TSR_OK;
+    }
     out->dims[2] = wg.oh;
     out->dims[3] = wg.ow;
     return TSR_OK;
@@ -247,8 +262,8 @@ tsr_status tsr_shape_global_pool(SHAPE_ARGS) {
     SHAPE_UNUSED();
     char s0[160];
     if (in[0]->rank < 3)
-        return SHAPE_ERR("node '%s' (GlobalAveragePool): input %s must be [N, C, spatial...]", node,
-                         tsr_desc_format(in[0], s0, sizeof s0));
+        return SHAPE_ERR("node '%s' (%s): input %s must be [N, C, spatial...]", node,
+                         tsr_op_name(op), tsr_desc_format(in[0], s0, sizeof s0));
     *out = *in[0];
     for (int i = 2; i < out->rank; i++)
         out->dims[i] = 1;

@@ -479,6 +479,116 @@ static void build_global_pool(struct kh_builder *b) {
     kh_output(b, kh_op1(b, TSR_OP_GLOBALAVGPOOL, x));
 }
 
+/* ---- group "spatial": GlobalMaxPool, 1-D Conv / pools ------------------------------------- */
+
+/* Uniform in [-2, 2) with a NaN at every 97th element (some channels of each case hold one),
+ * so the max reduction's NaN propagation is checked on every path. */
+static void gen_some_nan(float *x, size_t n, uint64_t seed) {
+    uint64_t st = seed * 6364136223846793005ull + 1442695040888963407ull;
+    for (size_t i = 0; i < n; i++) {
+        st = st * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)((double)(st >> 40) / (double)(1ull << 24)) * 4.0f - 2.0f;
+        if (i % 97 == 41) x[i] = NAN;
+    }
+}
+
+/* GlobalMaxPool over [N, C, spatial...]: 2-D, 1-D, a long row (vector path), a 3-D volume, and
+ * one with NaN elements. */
+static const int64_t gmax_shapes[][5] = {
+    {4, 1, 5, 7, 7},    {4, 2, 4, 5, 6}, {3, 2, 3, 50, 0},
+    {3, 1, 3, 1000, 0}, {5, 1, 2, 3, 4}, /* rank 5: [1, 2, 3, 4, 5] */
+    {4, 2, 8, 16, 9},                    /* NaN elements */
+};
+
+static void build_global_max_pool(struct kh_builder *b) {
+    const int64_t *s = gmax_shapes[b->variant];
+    int rank = (int)s[0];
+    int64_t dims[5];
+    for (int d = 0; d < rank; d++)
+        dims[d] = rank == 5 ? d + 1 : s[1 + d];
+    tsr_value x = b->variant == 5 ? kh_input_gen(b, rank, dims, gen_some_nan)
+                                  : kh_input(b, rank, dims, -3, 3);
+    kh_output(b, kh_op1(b, TSR_OP_GLOBALMAXPOOL, x));
+    snprintf(b->kernel, sizeof b->kernel, "global_maxpool");
+    kh_label(b, " rank %d%s", rank, b->variant == 5 ? " with NaN" : "");
+}
+
+/* ReduceMax over the middle axis of [3, 50, 33] (the accumulate-rows path) and of [4, 300, 1]
+ * (the row path) with NaN elements: NaN propagates on both. */
+static void build_reduce_max_nan(struct kh_builder *b) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.n_axes = 1;
+    at.axes[0] = 1;
+    tsr_value x = b->variant ? kh_input_gen(b, 3, D(4, 300, 1), gen_some_nan)
+                             : kh_input_gen(b, 3, D(3, 50, 33), gen_some_nan);
+    kh_output(b, kh_op(b, TSR_OP_REDUCEMAX, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "reduce_max");
+}
+
+/* 1-D Conv [N, C, W] * [M, C/g, K] (attributes in their 2-D form with H = 1, as the importer
+ * stores 1-D ones): N C W M K stride pad_begin pad_end dilation group bias act */
+struct conv1d {
+    int64_t N, C, W, M, K, s, pb, pe, d, g;
+    int bias, act;
+};
+static const struct conv1d conv1d_rows[] = {
+    {2, 3, 17, 4, 3, 1, 1, 1, 1, 1, 1, ACT_RELU},   {2, 4, 33, 6, 5, 2, 2, 1, 2, 2, 1, ACT_NONE},
+    {1, 8, 20, 8, 3, 1, 1, 1, 1, 8, 1, ACT_NONE}, /* depthwise */
+    {3, 5, 9, 7, 1, 1, 0, 0, 1, 1, 0, ACT_SIGMOID}, {2, 16, 64, 24, 7, 3, 3, 3, 1, 1, 1, ACT_NONE},
+};
+
+static void build_conv1d(struct kh_builder *b) {
+    const struct conv1d *c = &conv1d_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.strides[0] = 1, at.strides[1] = c->s;
+    at.pads[0] = 0, at.pads[1] = c->pb, at.pads[2] = 0, at.pads[3] = c->pe;
+    at.dilations[0] = 1, at.dilations[1] = c->d;
+    at.group = c->g;
+    tsr_value in[3];
+    in[0] = kh_input(b, 3, D(c->N, c->C, c->W), -1, 1);
+    in[1] = kh_const(b, 3, D(c->M, c->C / c->g, c->K), -1, 1);
+    if (c->bias) in[2] = kh_const(b, 1, D(c->M), -1, 1);
+    tsr_value y = kh_op(b, TSR_OP_CONV, &at, c->bias ? 3 : 2, in);
+    kh_output(b, act_node(b, c->act, 0, 0, y));
+    const int dw = c->g == c->C && c->g == c->M && c->g > 1;
+    expect_epilogue(b, dw ? "conv_depthwise" : "conv", c->bias, 0, c->act);
+    kh_label(b, " 1-D [%lld,%lld,%lld] M %lld k %lld s %lld g %lld", (long long)c->N,
+             (long long)c->C, (long long)c->W, (long long)c->M, (long long)c->K, (long long)c->s,
+             (long long)c->g);
+}
+
+/* 1-D MaxPool / AveragePool [N, C, W]: op N C W K stride pad_begin pad_end dilation ceil
+ * include_pad */
+struct pool1d {
+    tsr_op op;
+    int64_t N, C, W, K, s, pb, pe, d;
+    int ceil_mode, count_include_pad;
+};
+static const struct pool1d pool1d_rows[] = {
+    {TSR_OP_MAXPOOL, 2, 3, 17, 3, 2, 1, 1, 1, 0, 0},
+    {TSR_OP_AVGPOOL, 2, 3, 17, 3, 2, 1, 1, 1, 0, 0},
+    {TSR_OP_AVGPOOL, 2, 3, 17, 3, 2, 1, 1, 1, 0, 1},
+    {TSR_OP_MAXPOOL, 2, 5, 30, 4, 3, 0, 2, 2, 1, 0},
+    {TSR_OP_AVGPOOL, 2, 5, 30, 4, 3, 0, 2, 1, 1, 0},
+};
+
+static void build_pool1d(struct kh_builder *b) {
+    const struct pool1d *p = &pool1d_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.kernel_shape[0] = 1, at.kernel_shape[1] = p->K;
+    at.strides[0] = 1, at.strides[1] = p->s;
+    at.pads[0] = 0, at.pads[1] = p->pb, at.pads[2] = 0, at.pads[3] = p->pe;
+    at.dilations[0] = 1, at.dilations[1] = p->d;
+    at.ceil_mode = p->ceil_mode;
+    at.count_include_pad = p->count_include_pad;
+    tsr_value x = kh_input(b, 3, D(p->N, p->C, p->W), -3, 3);
+    kh_output(b, kh_op(b, p->op, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "%s", p->op == TSR_OP_MAXPOOL ? "maxpool" : "avgpool");
+    kh_label(b, " 1-D %s [%lld,%lld,%lld] k %lld s %lld%s%s", tsr_op_name(p->op), (long long)p->N,
+             (long long)p->C, (long long)p->W, (long long)p->K, (long long)p->s,
+             p->ceil_mode ? " ceil" : "", p->count_include_pad ? " include-pad" : "");
+}
+
 /* ---- reductions, softmax ----------------------------------------------------------------- */
 
 /* [outer, len, inner] reduced over axis 1 (keepdims alternating). */
@@ -854,6 +964,12 @@ static const struct kh_case cases[] = {
     {"conv_bn_relu", build_conv_bn, 1, 1e-4, 1e-5, KH_BOTH, "conv", NULL, NULL, 0, 0},
     {"pool", build_pool, N_OF(pool_rows), 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"global_avgpool", build_global_pool, 2, 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    /* group "spatial": max exact (NaN propagates); 1-D conv sums as conv's (<= 16 * 7 / 4 + 1) */
+    {"global_maxpool", build_global_max_pool, N_OF(gmax_shapes), 0, 0, KH_FUSED, NULL, NULL, NULL,
+     0, 0},
+    {"reduce_max_nan", build_reduce_max_nan, 2, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"conv1d", build_conv1d, N_OF(conv1d_rows), 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"pool1d", build_pool1d, N_OF(pool1d_rows), 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
     /* sums of <= 1030 values in [-3, 3): sum |x| <= 3100 */
     {"reduce_sum", build_reduce, N_OF(reduce_shapes), 1e-3, 1e-6, KH_FUSED, NULL, &op_sum, NULL, 0,
      0},
