@@ -331,7 +331,9 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(PRELU)                                                                                       \
     X(MOD)                                                                                         \
     /* issue 9, group "spatial": spatial and data-movement ops */                                  \
-    X(GLOBALMAXPOOL)
+    X(GLOBALMAXPOOL)                                                                               \
+    X(RESIZE)                                                                                      \
+    X(UPSAMPLE)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -403,6 +405,18 @@ struct tsr_op_attrs {
     float shrink_bias;       /* Shrink bias: default 0 */
     float shrink_lambd;      /* Shrink lambd: default 0.5 */
     int mod_fmod;            /* Mod fmod: default 0 (integer mod; float inputs need 1) */
+    /* issue 9, group "spatial": Resize / Upsample (scales or sizes: constant inputs; the scaled
+     * dims must be the two innermost; Resize-18 axes in axes / n_axes) */
+    int resize_mode;       /* 0 nearest (default), 1 linear, 2 cubic */
+    int resize_coord;      /* coordinate_transformation_mode: 0 half_pixel (default), 1
+                              pytorch_half_pixel, 2 align_corners, 3 asymmetric, 4
+                              tf_half_pixel_for_nn, 5 tf_crop_and_resize (refused), 6
+                              half_pixel_symmetric */
+    int resize_nearest;    /* nearest_mode: 0 round_prefer_floor (default), 1 round_prefer_ceil,
+                              2 floor, 3 ceil */
+    float cubic_coeff_a;   /* default -0.75 */
+    int exclude_outside;   /* default 0 */
+    int resize_keep_ratio; /* keep_aspect_ratio_policy: 0 stretch (default); others refused */
 };
 
 /* Conv / pool auto_pad (ONNX). */

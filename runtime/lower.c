@@ -1198,3 +1198,111 @@ done:
     *out = prog;
     return TSR_OK;
 }
+
+/* ---- issue 9, group "spatial": Resize / Upsample ------------------------------------------- */
+
+/* A constant [out_len, in_len] interpolation matrix of one resized dim (transposed: [in_len,
+ * out_len]), from tsr_resize_taps. Returns the buffer id, -1 on OOM. */
+static int resize_matrix(struct tsr_lower_state *s, const struct tsr_op_attrs *at, int64_t in_len,
+                         int64_t out_len, double scale, int transposed) {
+    struct tsr_tensor_desc d = {
+        TSR_F32, 2, {transposed ? in_len : out_len, transposed ? out_len : in_len}};
+    int b = add_buffer(s, TSR_BUF_CONST, &d);
+    if (b < 0) return -1;
+    struct tsr_buffer *bf = &s->p->buffers[b];
+    bf->const_data = tsr_aligned_alloc(bf->bytes ? bf->bytes : 4);
+    if (!bf->const_data) return -1;
+    float *m = bf->const_data;
+    memset(m, 0, bf->bytes);
+    for (int64_t o = 0; o < out_len; o++) {
+        int64_t idx[4];
+        double w[4];
+        int n = tsr_resize_taps(at, in_len, out_len, scale, o, idx, w);
+        for (int t = 0; t < n; t++) {
+            float *e = transposed ? &m[idx[t] * out_len + o] : &m[o * in_len + idx[t]];
+            *e = (float)((double)*e + w[t]);
+        }
+    }
+    return b;
+}
+
+/* Appends GEMM y = a . b (batch of `batch`, [M, K] x [K, N]; stride 0: shared). */
+static tsr_status resize_gemm(struct tsr_lower_state *s, const struct tsr_node *n, int a, int b,
+                              int y, int64_t batch, int64_t M, int64_t K, int64_t N,
+                              int64_t stride_a, int64_t stride_b, const char *name) {
+    struct tsr_kernel *k = add_kernel(s, TSR_K_GEMM);
+    if (!k || kernel_add_node(k, n)) return LOWER_OOM();
+    snprintf(k->name, sizeof k->name, "%s", name);
+    k->u.gemm = (struct tsr_k_gemm){.batch = batch,
+                                    .M = M,
+                                    .N = N,
+                                    .K = K,
+                                    .lda = K,
+                                    .ldb = N,
+                                    .stride_a = stride_a,
+                                    .stride_b = stride_b,
+                                    .alpha = 1.0f,
+                                    .act = TSR_ACT_NONE};
+    k->n_inputs = 2;
+    k->inputs[0] = a;
+    k->inputs[1] = b;
+    k->output = y;
+    k->flops = 2 * (uint64_t)(batch * M * N * K);
+    k->bytes = s->p->buffers[a].bytes + s->p->buffers[b].bytes + s->p->buffers[y].bytes;
+    return TSR_OK;
+}
+
+/* Resize / Upsample: every mode is separable, so Y = Ah . X . Aw^T per [H, W] plane, with the
+ * constant interpolation matrices Ah [OH, H] and Aw [OW, W] (tsr_resize_taps) built here: one
+ * GEMM [planes x H, W] x Aw^T for the width, one batched GEMM Ah x [H, OW] per plane (Ah shared)
+ * for the height; a dim that does not change needs none (neither: a copy). The dense matrices
+ * cost O(W) per output instead of the taps' O(1): the price of running on every backend's GEMM. */
+tsr_status tsr_lower_resize(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *descs[TSR_NODE_MAX_INPUTS];
+    const void *data[TSR_NODE_MAX_INPUTS];
+    for (int i = 0; i < n->n_inputs; i++) {
+        descs[i] = &s->g->values[n->inputs[i]].desc;
+        data[i] = s->g->values[n->inputs[i]].data;
+    }
+    struct tsr_resize_geometry rg;
+    tsr_status st =
+        tsr_resize_geometry(s->ctx, n->op, &n->attrs, descs, data, n->n_inputs, n->name, &rg);
+    if (st != TSR_OK) return st;
+    const struct tsr_tensor_desc *xd = descs[0];
+    const int r = xd->rank;
+    const int64_t W = xd->dims[r - 1], OW = rg.out.dims[r - 1];
+    const int64_t H = r >= 2 ? xd->dims[r - 2] : 1, OH = r >= 2 ? rg.out.dims[r - 2] : 1;
+    const int do_w = OW != W || rg.scale[r - 1] != 1.0;
+    const int do_h = r >= 2 && (OH != H || rg.scale[r - 2] != 1.0);
+    const int64_t planes = (H * W) != 0 ? tsr_desc_elements(xd) / (H * W) : 0;
+    if (!do_w && !do_h) {
+        struct tsr_kernel *k = simple_kernel(s, TSR_K_COPY, "copy", n, &n->inputs[0], 1, n->output);
+        if (!k) return LOWER_OOM();
+        k->u.copy.n = tsr_desc_elements(xd);
+        return TSR_OK;
+    }
+    int x = buffer_for(s, n->inputs[0]), y = buffer_for(s, n->output);
+    if (x < 0 || y < 0) return LOWER_OOM();
+    int src = x;
+    if (do_w) {
+        int aw = resize_matrix(s, &n->attrs, W, OW, rg.scale[r - 1], 1);
+        int dst = y;
+        if (do_h) {
+            struct tsr_tensor_desc td = {TSR_F32, 1, {planes * H * OW}};
+            dst = add_buffer(s, TSR_BUF_TEMP, &td);
+        }
+        if (aw < 0 || dst < 0) return LOWER_OOM();
+        st = resize_gemm(s, n, src, aw, dst, 1, planes * H, W, OW, 0, 0, "resize_w_gemm");
+        if (st != TSR_OK) return st;
+        src = dst;
+    }
+    if (do_h) {
+        int ah = resize_matrix(s, &n->attrs, H, OH, rg.scale[r - 2], 0);
+        if (ah < 0) return LOWER_OOM();
+        st = resize_gemm(s, n, ah, src, y, planes, OH, H, OW, 0, H * OW, "resize_h_gemm");
+        if (st != TSR_OK) return st;
+    }
+    s->ready[root_of(s, n->output)] = 1;
+    return TSR_OK;
+}

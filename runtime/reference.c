@@ -907,3 +907,49 @@ done:
     free(owned);
     return st;
 }
+
+/* ---- issue 9, group "spatial": Resize / Upsample ------------------------------------------- */
+
+/* Directly from the taps of each output position along the two innermost dims (ONNX Resize:
+ * the separable 1-D interpolations applied in turn), in double. */
+tsr_status tsr_ref_resize(tsr_context *ctx, const struct tsr_node *node,
+                          const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *descs[TSR_NODE_MAX_INPUTS];
+    const void *data[TSR_NODE_MAX_INPUTS];
+    for (int i = 0; i < node->n_inputs; i++) {
+        descs[i] = &in[i]->desc;
+        data[i] = in[i]->data;
+    }
+    struct tsr_resize_geometry rg;
+    tsr_status st = tsr_resize_geometry(ctx, node->op, &node->attrs, descs, data, node->n_inputs,
+                                        node->name, &rg);
+    if (st != TSR_OK) return st;
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    const int r = xd->rank;
+    const int64_t W = xd->dims[r - 1], OW = rg.out.dims[r - 1];
+    const int64_t H = r >= 2 ? xd->dims[r - 2] : 1, OH = r >= 2 ? rg.out.dims[r - 2] : 1;
+    const double sh = r >= 2 ? rg.scale[r - 2] : 1.0, sw = rg.scale[r - 1];
+    const int64_t planes = (H * W) != 0 ? tsr_desc_elements(xd) / (H * W) : 0;
+    const float *x = in[0]->data;
+    float *y = out->data;
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t oh = 0; oh < OH; oh++) {
+            int64_t ih[4] = {oh, 0, 0, 0};
+            double wh[4] = {1.0, 0, 0, 0};
+            int nh = r >= 2 && (OH != H || sh != 1.0)
+                         ? tsr_resize_taps(&node->attrs, H, OH, sh, oh, ih, wh)
+                         : 1;
+            for (int64_t ow = 0; ow < OW; ow++) {
+                int64_t iw[4] = {ow, 0, 0, 0};
+                double ww[4] = {1.0, 0, 0, 0};
+                int nw =
+                    OW != W || sw != 1.0 ? tsr_resize_taps(&node->attrs, W, OW, sw, ow, iw, ww) : 1;
+                double acc = 0.0;
+                for (int a = 0; a < nh; a++)
+                    for (int b = 0; b < nw; b++)
+                        acc += wh[a] * ww[b] * x[(p * H + ih[a]) * W + iw[b]];
+                y[(p * OH + oh) * OW + ow] = (float)acc;
+            }
+        }
+    return TSR_OK;
+}

@@ -857,3 +857,192 @@ tsr_status tsr_shape_mod(SHAPE_ARGS) {
                        node);
     return tsr_shape_broadcast(ctx, op, attrs, in, in_data, n_in, node, out);
 }
+
+/* ---- issue 9, group "spatial": Resize / Upsample ------------------------------------------- */
+
+tsr_status tsr_resize_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_attrs *attrs,
+                               const struct tsr_tensor_desc *const *in, const void *const *in_data,
+                               int n_in, const char *node, struct tsr_resize_geometry *out) {
+    char s0[160];
+    const char *opn = tsr_op_name(op);
+    const struct tsr_tensor_desc *x = in[0];
+    const int r = x->rank;
+    memset(out, 0, sizeof *out);
+    if (attrs->resize_coord == 5)
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (%s): coordinate_transformation_mode tf_crop_and_resize is not "
+                       "supported",
+                       node, opn);
+    if (attrs->resize_keep_ratio != 0)
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (%s): keep_aspect_ratio_policy other than stretch is not "
+                       "supported",
+                       node, opn);
+    if (r < 1)
+        return SHAPE_ERR("node '%s' (%s): input %s has no dims", node, opn,
+                         tsr_desc_format(x, s0, sizeof s0));
+    /* Inputs after X: sizes is the integer one; of the float ones (empty ones are absent) one of
+     * 2 x rank (or axes) values is the roi, the other the scales. */
+    int n_ax = attrs->n_axes ? attrs->n_axes : r;
+    int64_t axes[TSR_MAX_RANK];
+    unsigned seen = 0;
+    for (int i = 0; i < n_ax; i++) {
+        int64_t a = attrs->n_axes ? attrs->axes[i] : i;
+        if (a < 0) a += r;
+        if (a < 0 || a >= r || (seen & (1u << a)))
+            return SHAPE_ERR("node '%s' (%s): bad axes for input %s", node, opn,
+                             tsr_desc_format(x, s0, sizeof s0));
+        seen |= 1u << a;
+        axes[i] = a;
+    }
+    const void *scales = NULL, *sizes = NULL;
+    tsr_dtype sizes_dt = TSR_I64;
+    for (int i = 1; i < n_in; i++) {
+        int64_t ne = tsr_desc_elements(in[i]);
+        if (!in_data[i])
+            return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                           "node '%s' (%s): input %d (roi / scales / sizes) must be a constant",
+                           node, opn, i);
+        if (ne == 0) continue;
+        if (in[i]->dtype == TSR_I64 || in[i]->dtype == TSR_I32) {
+            if (ne != n_ax)
+                return SHAPE_ERR("node '%s' (%s): sizes %s must hold %d values", node, opn,
+                                 tsr_desc_format(in[i], s0, sizeof s0), n_ax);
+            sizes = in_data[i];
+            sizes_dt = in[i]->dtype;
+        } else if (in[i]->dtype == TSR_F32) {
+            if (ne == n_ax) /* never 2 x n_ax: the roi is the other one */
+                scales = in_data[i];
+            else if (ne != 2 * n_ax)
+                return SHAPE_ERR("node '%s' (%s): input %d %s is neither roi (%d values) nor "
+                                 "scales (%d values)",
+                                 node, opn, i, tsr_desc_format(in[i], s0, sizeof s0), 2 * n_ax,
+                                 n_ax);
+        } else {
+            return TSR_ERR(ctx, TSR_E_DTYPE,
+                           "node '%s' (%s): input %d is %s; roi and scales are float32, sizes "
+                           "int64",
+                           node, opn, i, tsr_desc_format(in[i], s0, sizeof s0));
+        }
+    }
+    if (!!scales == !!sizes)
+        return SHAPE_ERR("node '%s' (%s): exactly one of scales and sizes must be given", node,
+                         opn);
+    out->out = *x;
+    for (int d = 0; d < r; d++)
+        out->scale[d] = 1.0;
+    for (int i = 0; i < n_ax; i++) {
+        int64_t d = axes[i], in_len = x->dims[d], o;
+        double sc;
+        if (scales) {
+            sc = ((const float *)scales)[i];
+            if (!(sc > 0.0))
+                return SHAPE_ERR("node '%s' (%s): scale %g of dim %lld must be > 0", node, opn, sc,
+                                 (long long)d);
+            o = (int64_t)floor((double)in_len * sc);
+        } else {
+            o = tsr_elem_get_i64(sizes_dt, sizes, i);
+            if (o < 0)
+                return SHAPE_ERR("node '%s' (%s): negative size %lld", node, opn, (long long)o);
+            sc = in_len ? (double)o / (double)in_len : 1.0;
+        }
+        out->out.dims[d] = o;
+        out->scale[d] = sc;
+    }
+    for (int d = 0; d < r - 2; d++)
+        if (out->out.dims[d] != x->dims[d] || (x->dims[d] && out->scale[d] != 1.0))
+            return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                           "node '%s' (%s): input %s: only the two innermost dims may be resized "
+                           "(dim %d changes)",
+                           node, opn, tsr_desc_format(x, s0, sizeof s0), d);
+    return TSR_OK;
+}
+
+/* ONNX Resize's cubic convolution weights of the 4 taps at fraction t (0, 1]. */
+static void cubic_weights(double t, double A, double w[4]) {
+    double t1 = t + 1.0, u = 1.0 - t, u1 = u + 1.0;
+    w[0] = ((A * t1 - 5.0 * A) * t1 + 8.0 * A) * t1 - 4.0 * A;
+    w[1] = ((A + 2.0) * t - (A + 3.0)) * t * t + 1.0;
+    w[2] = ((A + 2.0) * u - (A + 3.0)) * u * u + 1.0;
+    w[3] = ((A * u1 - 5.0 * A) * u1 + 8.0 * A) * u1 - 4.0 * A;
+}
+
+int tsr_resize_taps(const struct tsr_op_attrs *attrs, int64_t in_len, int64_t out_len, double scale,
+                    int64_t o, int64_t idx[4], double w[4]) {
+    /* Output coordinate to input coordinate (ONNX Resize coordinate_transformation_mode; the
+     * "output width" of align_corners and half_pixel_symmetric is scale x in_len) */
+    const double x = (double)o, out_w = scale * (double)in_len;
+    double xo;
+    switch (attrs->resize_coord) {
+    case 1: /* pytorch_half_pixel */
+        xo = out_w == 1.0 ? -0.5 : (x + 0.5) / scale - 0.5;
+        break;
+    case 2: /* align_corners */
+        xo = out_w == 1.0 ? 0.0 : x * (double)(in_len - 1) / (out_w - 1.0);
+        break;
+    case 3: /* asymmetric */
+        xo = x / scale;
+        break;
+    case 4: /* tf_half_pixel_for_nn */
+        xo = (x + 0.5) / scale;
+        break;
+    case 6: { /* half_pixel_symmetric */
+        double adj = (double)out_len / out_w, center = (double)in_len / 2.0;
+        xo = center * (1.0 - adj) + (x + 0.5) / scale - 0.5;
+        break;
+    }
+    default: /* half_pixel */
+        xo = (x + 0.5) / scale - 0.5;
+        break;
+    }
+    /* The taps are the n nearest input positions, the left one preferred (ONNX's reference):
+     * base = ceil(xo) - n / 2, fraction t = xo - (ceil(xo) - 1) in (0, 1]. */
+    const double c = ceil(xo), t = xo - (c - 1.0);
+    int n;
+    if (attrs->resize_mode == 0) { /* nearest: one tap, ceil(xo) - 1 or ceil(xo) */
+        int right;
+        if (t == 1.0) /* xo is an integer */
+            right = 1;
+        else if (attrs->resize_nearest == 0)
+            right = t > 0.5;
+        else if (attrs->resize_nearest == 1)
+            right = t >= 0.5;
+        else
+            right = attrs->resize_nearest == 3;
+        idx[0] = (int64_t)c - 1 + right;
+        w[0] = 1.0;
+        n = 1;
+    } else if (attrs->resize_mode == 1) {
+        idx[0] = (int64_t)c - 1;
+        idx[1] = (int64_t)c;
+        w[0] = 1.0 - t;
+        w[1] = t;
+        n = 2;
+    } else {
+        for (int k = 0; k < 4; k++)
+            idx[k] = (int64_t)c - 2 + k;
+        cubic_weights(t, attrs->cubic_coeff_a, w);
+        n = 4;
+    }
+    if (attrs->exclude_outside && n > 1) {
+        double sum = 0.0;
+        for (int k = 0; k < n; k++) {
+            if (idx[k] < 0 || idx[k] >= in_len) w[k] = 0.0;
+            sum += w[k];
+        }
+        for (int k = 0; k < n && sum != 0.0; k++)
+            w[k] /= sum;
+    }
+    for (int k = 0; k < n; k++)
+        idx[k] = idx[k] < 0 ? 0 : (idx[k] >= in_len ? in_len - 1 : idx[k]);
+    return n;
+}
+
+tsr_status tsr_shape_resize(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    struct tsr_resize_geometry rg;
+    tsr_status st = tsr_resize_geometry(ctx, op, attrs, in, in_data, n_in, node, &rg);
+    if (st != TSR_OK) return st;
+    *out = rg.out;
+    return TSR_OK;
+}

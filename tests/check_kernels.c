@@ -589,6 +589,70 @@ static void build_pool1d(struct kh_builder *b) {
              p->ceil_mode ? " ceil" : "", p->count_include_pad ? " include-pad" : "");
 }
 
+/* Resize / Upsample [N, C, H, W] → scaled innermost dims: op mode coord nearest_mode
+ * exclude_outside, cubic a, H W, then scales (sh, sw > 0) or sizes (oh, ow when sh == 0). */
+struct resize {
+    tsr_op op;
+    int mode, coord, nearest, exclude;
+    float cubic_a;
+    int64_t N, C, H, W;
+    float sh, sw;
+    int64_t oh, ow;
+};
+enum { RZ_NEAREST, RZ_LINEAR, RZ_CUBIC };
+enum { RZ_HALF, RZ_PYTORCH, RZ_ALIGN, RZ_ASYM, RZ_TF_NN, RZ_TF_CROP, RZ_SYMMETRIC };
+static const struct resize resize_rows[] = {
+    /* nearest x2 (the FPN / segmentation head upsample), every nearest_mode, downsampling */
+    {TSR_OP_RESIZE, RZ_NEAREST, RZ_ASYM, 2, 0, -0.75f, 2, 3, 7, 9, 2, 2, 0, 0},
+    {TSR_OP_RESIZE, RZ_NEAREST, RZ_HALF, 0, 0, -0.75f, 1, 2, 5, 6, 1.7f, 2.5f, 0, 0},
+    {TSR_OP_RESIZE, RZ_NEAREST, RZ_HALF, 1, 0, -0.75f, 1, 2, 5, 6, 1.7f, 2.5f, 0, 0},
+    {TSR_OP_RESIZE, RZ_NEAREST, RZ_ALIGN, 3, 0, -0.75f, 1, 2, 5, 6, 0, 0, 9, 13},
+    {TSR_OP_RESIZE, RZ_NEAREST, RZ_TF_NN, 0, 0, -0.75f, 2, 2, 8, 9, 0.5f, 0.6f, 0, 0},
+    /* bilinear, every coordinate transformation; sizes; downsampling; a 1-row output */
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_HALF, 0, 0, -0.75f, 2, 3, 7, 9, 2, 2, 0, 0},
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_PYTORCH, 0, 0, -0.75f, 2, 3, 7, 9, 0, 0, 1, 20},
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_ALIGN, 0, 0, -0.75f, 2, 3, 7, 9, 0, 0, 15, 4},
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_ASYM, 0, 0, -0.75f, 1, 4, 6, 5, 0.6f, 3.0f, 0, 0},
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_SYMMETRIC, 0, 0, -0.75f, 1, 4, 6, 5, 1.5f, 0.7f, 0, 0},
+    /* bicubic (PyTorch's a = -0.75; ONNX's exclude_outside; TensorFlow's a = -0.5) */
+    {TSR_OP_RESIZE, RZ_CUBIC, RZ_HALF, 0, 0, -0.75f, 2, 3, 7, 9, 2, 1.5f, 0, 0},
+    {TSR_OP_RESIZE, RZ_CUBIC, RZ_HALF, 0, 1, -0.5f, 2, 3, 7, 9, 0.8f, 2, 0, 0},
+    {TSR_OP_RESIZE, RZ_CUBIC, RZ_ALIGN, 0, 0, -0.75f, 1, 2, 4, 4, 0, 0, 8, 8},
+    /* width only, height only; a large one (threaded GEMMs) */
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_HALF, 0, 0, -0.75f, 2, 3, 7, 9, 1, 3, 0, 0},
+    {TSR_OP_RESIZE, RZ_NEAREST, RZ_ASYM, 2, 0, -0.75f, 2, 3, 7, 9, 2, 1, 0, 0},
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_HALF, 0, 0, -0.75f, 2, 64, 32, 32, 2, 2, 0, 0},
+    /* Upsample-9 (asymmetric, nearest floor) */
+    {TSR_OP_UPSAMPLE, RZ_NEAREST, 0, 0, 0, -0.75f, 2, 3, 4, 5, 2, 3, 0, 0},
+    {TSR_OP_UPSAMPLE, RZ_LINEAR, 0, 0, 0, -0.75f, 2, 3, 4, 5, 2, 2, 0, 0},
+};
+
+static void build_resize(struct kh_builder *b) {
+    const struct resize *z = &resize_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.resize_mode = z->mode;
+    at.resize_nearest = z->nearest;
+    at.exclude_outside = z->exclude;
+    at.cubic_coeff_a = z->cubic_a;
+    at.resize_coord = z->op == TSR_OP_UPSAMPLE ? RZ_ASYM : z->coord;
+    if (z->op == TSR_OP_UPSAMPLE) at.resize_nearest = 2;
+    tsr_value in[2];
+    in[0] = kh_input(b, 4, D(z->N, z->C, z->H, z->W), -1, 1);
+    if (z->sh > 0) {
+        const float sc[4] = {1, 1, z->sh, z->sw};
+        struct tsr_tensor_desc d = {TSR_F32, 1, {4}};
+        ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &d, sc, &in[1]), TSR_OK);
+    } else {
+        const int64_t sz[4] = {z->N, z->C, z->oh, z->ow};
+        struct tsr_tensor_desc d = {TSR_I64, 1, {4}};
+        ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &d, sz, &in[1]), TSR_OK);
+    }
+    kh_output(b, kh_op(b, z->op, &at, 2, in));
+    snprintf(b->kernel, sizeof b->kernel, "resize_");
+    kh_label(b, " %s mode %d coord %d [%lld,%lld,%lld,%lld]", tsr_op_name(z->op), z->mode,
+             at.resize_coord, (long long)z->N, (long long)z->C, (long long)z->H, (long long)z->W);
+}
+
 /* ---- reductions, softmax ----------------------------------------------------------------- */
 
 /* [outer, len, inner] reduced over axis 1 (keepdims alternating). */
@@ -968,6 +1032,8 @@ static const struct kh_case cases[] = {
     {"global_maxpool", build_global_max_pool, N_OF(gmax_shapes), 0, 0, KH_FUSED, NULL, NULL, NULL,
      0, 0},
     {"reduce_max_nan", build_reduce_max_nan, 2, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    /* Resize: <= 4 x 4 taps of |x| < 1 with |weights| summing to <= 1.6 (cubic) */
+    {"resize", build_resize, N_OF(resize_rows), 2e-6, 1e-5, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"conv1d", build_conv1d, N_OF(conv1d_rows), 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
     {"pool1d", build_pool1d, N_OF(pool1d_rows), 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
     /* sums of <= 1030 values in [-3, 3): sum |x| <= 3100 */
