@@ -333,7 +333,10 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     /* issue 9, group "spatial": spatial and data-movement ops */                                  \
     X(GLOBALMAXPOOL)                                                                               \
     X(RESIZE)                                                                                      \
-    X(UPSAMPLE)
+    X(UPSAMPLE)                                                                                    \
+    X(DEPTHTOSPACE)                                                                                \
+    X(SPACETODEPTH)                                                                                \
+    X(TILE)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -417,6 +420,8 @@ struct tsr_op_attrs {
     float cubic_coeff_a;   /* default -0.75 */
     int exclude_outside;   /* default 0 */
     int resize_keep_ratio; /* keep_aspect_ratio_policy: 0 stretch (default); others refused */
+    int64_t blocksize;     /* DepthToSpace, SpaceToDepth: required (default 0: refused) */
+    int depth_crd;         /* DepthToSpace mode: 0 DCR (default), 1 CRD */
 };
 
 /* Conv / pool auto_pad (ONNX). */

@@ -96,6 +96,13 @@ tsr_status tsr_resize_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_
 int tsr_resize_taps(const struct tsr_op_attrs *attrs, int64_t in_len, int64_t out_len, double scale,
                     int64_t o, int64_t idx[4], double w[4]);
 
+/* Group "spatial": DepthToSpace / SpaceToDepth as a strided copy: the input [N, C, H, W] seen
+ * as the 6-D view vdims (row-major) is transposed by perm to the output's 6-D form. Returns
+ * TSR_OK, TSR_E_SHAPE (bad blocksize or dims; message names the node). */
+tsr_status tsr_depth_space_view(tsr_context *ctx, tsr_op op, const struct tsr_op_attrs *attrs,
+                                const struct tsr_tensor_desc *x, const char *node, int64_t vdims[6],
+                                int perm[6], struct tsr_tensor_desc *out);
+
 /* Transpose permutation of a rank-`rank` input (n_perm 0: reversed dims). 0, or -1 when attrs
  * hold no permutation of that rank. */
 int tsr_transpose_perm(const struct tsr_op_attrs *attrs, int rank, int64_t *perm);

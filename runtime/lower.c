@@ -1306,3 +1306,97 @@ tsr_status tsr_lower_resize(struct tsr_lower_state *s, int ni) {
     s->ready[root_of(s, n->output)] = 1;
     return TSR_OK;
 }
+
+/* ---- group "spatial": DepthToSpace, SpaceToDepth, Tile as strided copies -------------------- */
+
+/* One TSR_K_TRANSPOSE kernel: output dims dims[0 .. rank-1] (row-major) reading input strides
+ * in_strides; size-1 dims dropped and runs contiguous in the input merged (as Transpose). */
+static tsr_status strided_copy(struct tsr_lower_state *s, struct tsr_node *n, const char *name,
+                               int rank, const int64_t *dims, const int64_t *in_strides) {
+    struct tsr_kernel *k = simple_kernel(s, TSR_K_TRANSPOSE, name, n, &n->inputs[0], 1, n->output);
+    if (!k) return LOWER_OOM();
+    struct tsr_k_transpose *t = &k->u.transpose;
+    t->rank = 0;
+    for (int d = 0; d < rank; d++) {
+        if (dims[d] == 1) continue;
+        if (t->rank > 0 && t->in_strides[t->rank - 1] == in_strides[d] * dims[d]) {
+            t->dims[t->rank - 1] *= dims[d];
+            t->in_strides[t->rank - 1] = in_strides[d];
+            continue;
+        }
+        if (t->rank == TSR_MAX_RANK)
+            return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
+                           "node '%s' (%s): the strided copy needs more than %d dims", n->name,
+                           tsr_op_name(n->op), TSR_MAX_RANK);
+        t->dims[t->rank] = dims[d];
+        t->in_strides[t->rank++] = in_strides[d];
+    }
+    if (t->rank == 0) {
+        t->rank = 1;
+        t->dims[0] = 1;
+        t->in_strides[0] = 1;
+    }
+    return TSR_OK;
+}
+
+tsr_status tsr_lower_depth_space(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    int64_t v[6], vs[6], dims[6], st[6];
+    int perm[6];
+    struct tsr_tensor_desc od;
+    tsr_status rc = tsr_depth_space_view(s->ctx, n->op, &n->attrs, &s->g->values[n->inputs[0]].desc,
+                                         n->name, v, perm, &od);
+    if (rc != TSR_OK) return rc;
+    int64_t acc = 1;
+    for (int d = 5; d >= 0; d--) {
+        vs[d] = acc;
+        acc *= v[d];
+    }
+    for (int d = 0; d < 6; d++) {
+        dims[d] = v[perm[d]];
+        st[d] = vs[perm[d]];
+    }
+    return strided_copy(s, n, n->op == TSR_OP_DEPTHTOSPACE ? "depth_to_space" : "space_to_depth", 6,
+                        dims, st);
+}
+
+/* Tile: the output seen as [r_0, d_0, r_1, d_1, ...] reads the input with stride 0 along each
+ * repeat r_d (dims with repeat 1 and size-1 dims drop out, so ranks up to 4 always fit). */
+tsr_status tsr_lower_tile(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    const int64_t *rep = s->g->values[n->inputs[1]].data;
+    int64_t dims[2 * TSR_MAX_RANK], st[2 * TSR_MAX_RANK], xs[TSR_MAX_RANK], acc = 1;
+    for (int d = xd->rank - 1; d >= 0; d--) {
+        xs[d] = acc;
+        acc *= xd->dims[d];
+    }
+    int r = 0;
+    for (int d = 0; d < xd->rank; d++) {
+        if (rep[d] != 1) {
+            dims[r] = rep[d];
+            st[r++] = 0;
+        }
+        dims[r] = xd->dims[d];
+        st[r++] = xs[d];
+    }
+    /* strided_copy refuses a view of more than TSR_MAX_RANK dims that do not merge */
+    int64_t cd[2 * TSR_MAX_RANK], cs[2 * TSR_MAX_RANK];
+    int cr = 0;
+    for (int d = 0; d < r; d++) {
+        if (dims[d] == 1) continue;
+        if (cr > 0 && cs[cr - 1] == st[d] * dims[d]) {
+            cd[cr - 1] *= dims[d];
+            cs[cr - 1] = st[d];
+            continue;
+        }
+        cd[cr] = dims[d];
+        cs[cr++] = st[d];
+    }
+    if (cr > TSR_MAX_RANK)
+        return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (Tile): the tiled copy of %d-D input needs %d strided dims (at "
+                       "most %d)",
+                       n->name, xd->rank, cr, TSR_MAX_RANK);
+    return strided_copy(s, n, "tile", cr, cd, cs);
+}

@@ -953,3 +953,52 @@ tsr_status tsr_ref_resize(tsr_context *ctx, const struct tsr_node *node,
         }
     return TSR_OK;
 }
+
+/* DepthToSpace / SpaceToDepth by the ONNX index formulas (not the view of the lowering). */
+tsr_status tsr_ref_depth_space(tsr_context *ctx, const struct tsr_node *node,
+                               const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *xd = &in[0]->desc, *od = &out->desc;
+    const int64_t b = node->attrs.blocksize, C = xd->dims[1], H = xd->dims[2], W = xd->dims[3];
+    const int64_t OC = od->dims[1], OH = od->dims[2], OW = od->dims[3];
+    const float *x = in[0]->data;
+    float *y = out->data;
+    for (int64_t n = 0; n < od->dims[0]; n++)
+        for (int64_t c = 0; c < OC; c++)
+            for (int64_t h = 0; h < OH; h++)
+                for (int64_t w = 0; w < OW; w++) {
+                    int64_t ic, ih, iw;
+                    if (node->op == TSR_OP_DEPTHTOSPACE) {
+                        const int64_t bh = h % b, bw = w % b;
+                        ic = node->attrs.depth_crd ? c * b * b + bh * b + bw
+                                                   : (bh * b + bw) * OC + c;
+                        ih = h / b;
+                        iw = w / b;
+                    } else { /* output channel = (bh * b + bw) * C + ic */
+                        const int64_t blk = c / C;
+                        ic = c % C;
+                        ih = h * b + blk / b;
+                        iw = w * b + blk % b;
+                    }
+                    y[((n * OC + c) * OH + h) * OW + w] = x[((n * C + ic) * H + ih) * W + iw];
+                }
+    return TSR_OK;
+}
+
+/* Tile: output index i reads input index i mod dims, per dim. */
+tsr_status tsr_ref_tile(tsr_context *ctx, const struct tsr_node *node,
+                        const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx, (void)node;
+    const struct tsr_tensor_desc *xd = &in[0]->desc, *od = &out->desc;
+    int64_t n = tsr_desc_elements(od), idx[TSR_MAX_RANK];
+    const float *x = in[0]->data;
+    float *y = out->data;
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, od, idx);
+        int64_t off = 0;
+        for (int d = 0; d < xd->rank; d++)
+            off = off * xd->dims[d] + idx[d] % xd->dims[d];
+        y[i] = x[off];
+    }
+    return TSR_OK;
+}

@@ -1046,3 +1046,80 @@ tsr_status tsr_shape_resize(SHAPE_ARGS) {
     *out = rg.out;
     return TSR_OK;
 }
+
+/* ---- group "spatial": DepthToSpace, SpaceToDepth, Tile -------------------------------------- */
+
+tsr_status tsr_depth_space_view(tsr_context *ctx, tsr_op op, const struct tsr_op_attrs *attrs,
+                                const struct tsr_tensor_desc *x, const char *node, int64_t vdims[6],
+                                int perm[6], struct tsr_tensor_desc *out) {
+    char s0[160];
+    const int64_t b = attrs->blocksize;
+    const char *opn = tsr_op_name(op);
+    if (x->rank != 4 || b < 1)
+        return SHAPE_ERR("node '%s' (%s): input %s must be [N, C, H, W] and blocksize (%lld) >= 1",
+                         node, opn, tsr_desc_format(x, s0, sizeof s0), (long long)b);
+    const int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
+    *out = *x;
+    if (op == TSR_OP_DEPTHTOSPACE) {
+        if (C % (b * b))
+            return SHAPE_ERR("node '%s' (DepthToSpace): channels of %s not divisible by "
+                             "blocksize^2 = %lld",
+                             node, tsr_desc_format(x, s0, sizeof s0), (long long)(b * b));
+        const int64_t c = C / (b * b);
+        if (!attrs->depth_crd) { /* DCR: [N, b, b, c, H, W] -> [N, c, H, b, W, b] */
+            const int64_t v[6] = {N, b, b, c, H, W};
+            const int p[6] = {0, 3, 4, 1, 5, 2};
+            memcpy(vdims, v, sizeof v);
+            memcpy(perm, p, sizeof p);
+        } else { /* CRD: [N, c, b, b, H, W] -> [N, c, H, b, W, b] */
+            const int64_t v[6] = {N, c, b, b, H, W};
+            const int p[6] = {0, 1, 4, 2, 5, 3};
+            memcpy(vdims, v, sizeof v);
+            memcpy(perm, p, sizeof p);
+        }
+        out->dims[1] = c;
+        out->dims[2] = H * b;
+        out->dims[3] = W * b;
+        return TSR_OK;
+    }
+    if (H % b || W % b)
+        return SHAPE_ERR("node '%s' (SpaceToDepth): H and W of %s not divisible by blocksize %lld",
+                         node, tsr_desc_format(x, s0, sizeof s0), (long long)b);
+    /* [N, C, H/b, b, W/b, b] -> [N, b, b, C, H/b, W/b] */
+    const int64_t v[6] = {N, C, H / b, b, W / b, b};
+    const int p[6] = {0, 3, 5, 1, 2, 4};
+    memcpy(vdims, v, sizeof v);
+    memcpy(perm, p, sizeof p);
+    out->dims[1] = C * b * b;
+    out->dims[2] = H / b;
+    out->dims[3] = W / b;
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_depth_space(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    int64_t v[6];
+    int p[6];
+    return tsr_depth_space_view(ctx, op, attrs, in[0], node, v, p, out);
+}
+
+/* Tile: out dim d = in dim d x repeats[d] (repeats: rank non-negative int64). */
+tsr_status tsr_shape_tile(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    if (!in_data[1])
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "node '%s' (Tile): repeats must be a constant",
+                       node);
+    if (in[1]->rank != 1 || in[1]->dims[0] != in[0]->rank)
+        return SHAPE_ERR("node '%s' (Tile): repeats %s must hold one value per dim of %s", node,
+                         tsr_desc_format(in[1], s0, sizeof s0),
+                         tsr_desc_format(in[0], s1, sizeof s1));
+    *out = *in[0];
+    const int64_t *rep = in_data[1];
+    for (int d = 0; d < in[0]->rank; d++) {
+        if (rep[d] < 0)
+            return SHAPE_ERR("node '%s' (Tile): negative repeat %lld", node, (long long)rep[d]);
+        out->dims[d] *= rep[d];
+    }
+    return TSR_OK;
+}

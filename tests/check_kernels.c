@@ -653,6 +653,56 @@ static void build_resize(struct kh_builder *b) {
              at.resize_coord, (long long)z->N, (long long)z->C, (long long)z->H, (long long)z->W);
 }
 
+/* DepthToSpace (DCR, CRD) / SpaceToDepth: op mode blocksize [N, C, H, W] */
+struct depth_space {
+    tsr_op op;
+    int crd;
+    int64_t b, N, C, H, W;
+};
+static const struct depth_space depth_space_rows[] = {
+    {TSR_OP_DEPTHTOSPACE, 0, 2, 2, 8, 3, 5},    {TSR_OP_DEPTHTOSPACE, 1, 2, 2, 8, 3, 5},
+    {TSR_OP_DEPTHTOSPACE, 0, 3, 1, 18, 4, 4},   {TSR_OP_DEPTHTOSPACE, 1, 3, 1, 9, 7, 2},
+    {TSR_OP_SPACETODEPTH, 0, 2, 2, 3, 6, 8},    {TSR_OP_SPACETODEPTH, 0, 3, 1, 2, 9, 6},
+    {TSR_OP_DEPTHTOSPACE, 0, 2, 4, 64, 32, 32}, /* large (threaded copy) */
+};
+
+static void build_depth_space(struct kh_builder *b) {
+    const struct depth_space *z = &depth_space_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.blocksize = z->b;
+    at.depth_crd = z->crd;
+    tsr_value x = kh_input(b, 4, D(z->N, z->C, z->H, z->W), -1, 1);
+    kh_output(b, kh_op(b, z->op, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "%s",
+             z->op == TSR_OP_DEPTHTOSPACE ? "depth_to_space" : "space_to_depth");
+    kh_label(b, " %s%s b %lld", tsr_op_name(z->op), z->crd ? " CRD" : "", (long long)z->b);
+}
+
+/* Tile: rank, dims, repeats */
+struct tile {
+    int rank;
+    int64_t dims[4], rep[4];
+};
+static const struct tile tile_rows[] = {
+    {2, {3, 5}, {2, 3}},
+    {1, {7}, {4}},
+    {3, {2, 3, 4}, {1, 2, 1}},
+    {4, {2, 1, 3, 5}, {2, 3, 1, 2}},
+    {4, {1, 8, 1, 1}, {2, 1, 16, 16}}, /* a [C,1,1] bias map */
+    {2, {300, 40}, {3, 5}},            /* large */
+};
+
+static void build_tile(struct kh_builder *b) {
+    const struct tile *t = &tile_rows[b->variant];
+    tsr_value in[2];
+    in[0] = kh_input(b, t->rank, t->dims, -1, 1);
+    struct tsr_tensor_desc d = {TSR_I64, 1, {t->rank}};
+    ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &d, t->rep, &in[1]), TSR_OK);
+    kh_output(b, kh_op(b, TSR_OP_TILE, NULL, 2, in));
+    snprintf(b->kernel, sizeof b->kernel, "tile");
+    kh_label(b, " rank %d", t->rank);
+}
+
 /* ---- reductions, softmax ----------------------------------------------------------------- */
 
 /* [outer, len, inner] reduced over axis 1 (keepdims alternating). */
@@ -1034,6 +1084,9 @@ static const struct kh_case cases[] = {
     {"reduce_max_nan", build_reduce_max_nan, 2, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
     /* Resize: <= 4 x 4 taps of |x| < 1 with |weights| summing to <= 1.6 (cubic) */
     {"resize", build_resize, N_OF(resize_rows), 2e-6, 1e-5, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"depth_space", build_depth_space, N_OF(depth_space_rows), 0, 0, KH_FUSED, NULL, NULL, NULL, 0,
+     0},
+    {"tile", build_tile, N_OF(tile_rows), 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"conv1d", build_conv1d, N_OF(conv1d_rows), 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
     {"pool1d", build_pool1d, N_OF(pool1d_rows), 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
     /* sums of <= 1030 values in [-3, 3): sum |x| <= 3100 */
