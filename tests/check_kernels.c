@@ -653,6 +653,28 @@ static void build_resize(struct kh_builder *b) {
              at.resize_coord, (long long)z->N, (long long)z->C, (long long)z->H, (long long)z->W);
 }
 
+/* Resize-11 as torch.onnx exports it: an empty roi constant then the scales (variant 0); a
+ * full roi (ignored but for tf_crop_and_resize), then the sizes (variant 1). */
+static void build_resize_roi(struct kh_builder *b) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.resize_mode = 1;
+    at.resize_coord = RZ_PYTORCH;
+    tsr_value in[3];
+    in[0] = kh_input(b, 4, D(2, 3, 5, 6), -1, 1);
+    const float roi[8] = {0, 0, 0, 0, 1, 1, 1, 1}, sc[4] = {1, 1, 2, 2};
+    const int64_t sz[4] = {2, 3, 9, 4};
+    struct tsr_tensor_desc rd = {TSR_F32, 1, {b->variant ? 8 : 0}}, sd = {TSR_F32, 1, {4}},
+                           zd = {TSR_I64, 1, {4}};
+    ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &rd, roi, &in[1]), TSR_OK);
+    if (b->variant)
+        ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &zd, sz, &in[2]), TSR_OK);
+    else
+        ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &sd, sc, &in[2]), TSR_OK);
+    kh_output(b, kh_op(b, TSR_OP_RESIZE, &at, 3, in));
+    snprintf(b->kernel, sizeof b->kernel, "resize_");
+    kh_label(b, " %s", b->variant ? "roi + sizes" : "empty roi + scales");
+}
+
 /* DepthToSpace (DCR, CRD) / SpaceToDepth: op mode blocksize [N, C, H, W] */
 struct depth_space {
     tsr_op op;
@@ -1084,6 +1106,7 @@ static const struct kh_case cases[] = {
     {"reduce_max_nan", build_reduce_max_nan, 2, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
     /* Resize: <= 4 x 4 taps of |x| < 1 with |weights| summing to <= 1.6 (cubic) */
     {"resize", build_resize, N_OF(resize_rows), 2e-6, 1e-5, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"resize_roi", build_resize_roi, 2, 2e-6, 1e-5, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"depth_space", build_depth_space, N_OF(depth_space_rows), 0, 0, KH_FUSED, NULL, NULL, NULL, 0,
      0},
     {"tile", build_tile, N_OF(tile_rows), 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
