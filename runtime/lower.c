@@ -1276,10 +1276,12 @@ tsr_status tsr_lower_resize(struct tsr_lower_state *s, int ni) {
     const int do_w = OW != W || rg.scale[r - 1] != 1.0;
     const int do_h = r >= 2 && (OH != H || rg.scale[r - 2] != 1.0);
     const int64_t planes = (H * W) != 0 ? tsr_desc_elements(xd) / (H * W) : 0;
-    if (!do_w && !do_h) {
+    const int64_t n_out = tsr_desc_elements(&rg.out);
+    if ((!do_w && !do_h) || n_out == 0) { /* nothing to interpolate: a copy (of nothing when the
+                                             output is empty) */
         struct tsr_kernel *k = simple_kernel(s, TSR_K_COPY, "copy", n, &n->inputs[0], 1, n->output);
         if (!k) return LOWER_OOM();
-        k->u.copy.n = tsr_desc_elements(xd);
+        k->u.copy.n = n_out ? tsr_desc_elements(xd) : 0;
         return TSR_OK;
     }
     int x = buffer_for(s, n->inputs[0]), y = buffer_for(s, n->output);

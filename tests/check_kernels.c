@@ -625,6 +625,9 @@ static const struct resize resize_rows[] = {
     /* Upsample-9 (asymmetric, nearest floor) */
     {TSR_OP_UPSAMPLE, RZ_NEAREST, 0, 0, 0, -0.75f, 2, 3, 4, 5, 2, 3, 0, 0},
     {TSR_OP_UPSAMPLE, RZ_LINEAR, 0, 0, 0, -0.75f, 2, 3, 4, 5, 2, 2, 0, 0},
+    /* an empty output (sizes 0) */
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_HALF, 0, 0, -0.75f, 2, 3, 4, 5, 0, 0, 0, 7},
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_HALF, 0, 0, -0.75f, 2, 3, 4, 5, 0, 0, 3, 0},
 };
 
 static void build_resize(struct kh_builder *b) {
@@ -648,7 +651,9 @@ static void build_resize(struct kh_builder *b) {
         ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &d, sz, &in[1]), TSR_OK);
     }
     kh_output(b, kh_op(b, z->op, &at, 2, in));
-    snprintf(b->kernel, sizeof b->kernel, "resize_");
+    /* an empty output is a copy of nothing */
+    const int empty = z->sh <= 0 && (z->oh == 0 || z->ow == 0);
+    snprintf(b->kernel, sizeof b->kernel, "%s", empty ? "copy" : "resize_");
     kh_label(b, " %s mode %d coord %d [%lld,%lld,%lld,%lld]", tsr_op_name(z->op), z->mode,
              at.resize_coord, (long long)z->N, (long long)z->C, (long long)z->H, (long long)z->W);
 }
@@ -712,6 +717,7 @@ static const struct tile tile_rows[] = {
     {4, {2, 1, 3, 5}, {2, 3, 1, 2}},
     {4, {1, 8, 1, 1}, {2, 1, 16, 16}}, /* a [C,1,1] bias map */
     {2, {300, 40}, {3, 5}},            /* large */
+    {2, {3, 5}, {0, 2}},               /* empty output */
 };
 
 static void build_tile(struct kh_builder *b) {
