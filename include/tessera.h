@@ -331,7 +331,14 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(PRELU)                                                                                       \
     X(MOD)                                                                                         \
     /* issue 9, group "tkern" */                                                                   \
-    X(PAD)
+    X(PAD)                                                                                         \
+    /* issue 9, group "spatial": spatial and data-movement ops */                                  \
+    X(GLOBALMAXPOOL)                                                                               \
+    X(RESIZE)                                                                                      \
+    X(UPSAMPLE)                                                                                    \
+    X(DEPTHTOSPACE)                                                                                \
+    X(SPACETODEPTH)                                                                                \
+    X(TILE)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -356,7 +363,9 @@ struct tsr_op_attrs {
                        (opset >= 13) or 1 (softmax_2d), Flatten 1. Negative counts from the end */
     int softmax_2d; /* Softmax opset < 13: coerce to 2-D at axis (default 0) */
     int allowzero;  /* Reshape: default 0 (a 0 in the shape copies the input dim) */
-    /* Conv, MaxPool, AveragePool: 2-D spatial, NCHW input, weights [M, C/group, kH, kW]. */
+    /* Conv, MaxPool, AveragePool: 2-D spatial, NCHW input, weights [M, C/group, kH, kW]; 1-D
+     * ([N, C, W], weights [M, C/group, kW]) as 2-D with H = 1: kernel_shape [1, k], strides and
+     * dilations [1, s], pads [0, begin, 0, end] (the ONNX importer maps 1-D attributes so). */
     int64_t kernel_shape[2]; /* pools: required; Conv: 0 = from the weight */
     int64_t strides[2];      /* default 1 */
     int64_t pads[4];         /* top, left, bottom, right (ONNX: begins then ends); default 0 */
@@ -409,6 +418,20 @@ struct tsr_op_attrs {
     int n_pad_pads, n_pad_axes;
     int64_t pad_pads[2 * TSR_MAX_RANK], pad_axes[TSR_MAX_RANK];
     float pad_value;
+    /* issue 9, group "spatial": Resize / Upsample (scales or sizes: constant inputs; the scaled
+     * dims must be the two innermost; Resize-18 axes in axes / n_axes) */
+    int resize_mode;       /* 0 nearest (default), 1 linear, 2 cubic */
+    int resize_coord;      /* coordinate_transformation_mode: 0 half_pixel (default), 1
+                              pytorch_half_pixel, 2 align_corners, 3 asymmetric, 4
+                              tf_half_pixel_for_nn, 5 tf_crop_and_resize (refused), 6
+                              half_pixel_symmetric */
+    int resize_nearest;    /* nearest_mode: 0 round_prefer_floor (default), 1 round_prefer_ceil,
+                              2 floor, 3 ceil */
+    float cubic_coeff_a;   /* default -0.75 */
+    int exclude_outside;   /* default 0 */
+    int resize_keep_ratio; /* keep_aspect_ratio_policy: 0 stretch (default); others refused */
+    int64_t blocksize;     /* DepthToSpace, SpaceToDepth: required (default 0: refused) */
+    int depth_crd;         /* DepthToSpace mode: 0 DCR (default), 1 CRD */
 };
 
 /* Conv / pool auto_pad (ONNX). */

@@ -1,7 +1,7 @@
 /*
  * reduce.cl — sum / mean / max over the middle axis of x[outer, len, inner] → y[outer, inner]
  * (runtime/program.h, struct tsr_k_reduce; ONNX ReduceSum / ReduceMean / ReduceMax).
- * kind: 0 = sum, 1 = mean, 2 = max (tsr_reduce_kind). len == 0 gives sum 0, mean NaN, max -inf.
+ * kind: 0 = sum, 1 = mean, 2 = max (tsr_reduce_kind; NaN propagates). len == 0 gives sum 0, mean NaN, max -inf.
  *
  * Two kernels, chosen by the host (cl_kernels.c) from len:
  *   tsr_reduce_items  — one work-item per output (short rows); sequential f32 accumulation.
@@ -23,7 +23,7 @@ __kernel void tsr_reduce_items(__global const float *x, ulong x_off, __global fl
         float acc = kind == 2 ? -INFINITY : 0.0f;
         for (ulong a = 0; a < len; a++) {
             float v = xr[a * inner];
-            acc = kind == 2 ? fmax(acc, v) : acc + v;
+            acc = kind == 2 ? tsr_max_nan(acc, v) : acc + v;
         }
         y[y_off + r] = tsr_reduce_finish(acc, len, kind);
     }
@@ -40,7 +40,7 @@ __kernel void tsr_reduce_groups(__global const float *x, ulong x_off, __global f
         float acc = kind == 2 ? -INFINITY : 0.0f;
         for (ulong a = l; a < len; a += ls) {
             float v = xr[a * inner];
-            acc = kind == 2 ? fmax(acc, v) : acc + v;
+            acc = kind == 2 ? tsr_max_nan(acc, v) : acc + v;
         }
         acc = kind == 2 ? tsr_wg_max(acc, scratch) : tsr_wg_sum(acc, scratch);
         if (l == 0) y[y_off + r] = tsr_reduce_finish(acc, len, kind);

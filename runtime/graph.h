@@ -115,6 +115,33 @@ tsr_status tsr_window_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_
                                const struct tsr_tensor_desc *x, const struct tsr_tensor_desc *w,
                                const char *node, struct tsr_window_geometry *out);
 
+/* Group "spatial": Resize / Upsample geometry. out: the output desc; scale[d]: the scale of
+ * dim d that the coordinate transformation uses (the scales input, or sizes / input dim). */
+struct tsr_resize_geometry {
+    struct tsr_tensor_desc out;
+    double scale[TSR_MAX_RANK];
+};
+/* Reads the node's constant scales / sizes inputs (in[1 ..], in_data NULL for a non-constant
+ * input) and checks what tessera supports: only the two innermost dims change, no
+ * tf_crop_and_resize, keep_aspect_ratio_policy stretch. Returns TSR_OK, TSR_E_SHAPE,
+ * TSR_E_UNSUPPORTED (message names the node). */
+tsr_status tsr_resize_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_attrs *attrs,
+                               const struct tsr_tensor_desc *const *in, const void *const *in_data,
+                               int n_in, const char *node, struct tsr_resize_geometry *out);
+/* The taps of output index o (0 .. out_len - 1) of a resized dim of in_len elements and scale
+ * `scale` (ONNX Resize's 1-D interpolation: nearest, linear, cubic with its coordinate
+ * transformation; indices clamped to [0, in_len - 1], as ONNX's edge padding): idx[t] and
+ * weight w[t] for t < the returned count (1, 2 or 4). Pure. */
+int tsr_resize_taps(const struct tsr_op_attrs *attrs, int64_t in_len, int64_t out_len, double scale,
+                    int64_t o, int64_t idx[4], double w[4]);
+
+/* Group "spatial": DepthToSpace / SpaceToDepth as a strided copy: the input [N, C, H, W] seen
+ * as the 6-D view vdims (row-major) is transposed by perm to the output's 6-D form. Returns
+ * TSR_OK, TSR_E_SHAPE (bad blocksize or dims; message names the node). */
+tsr_status tsr_depth_space_view(tsr_context *ctx, tsr_op op, const struct tsr_op_attrs *attrs,
+                                const struct tsr_tensor_desc *x, const char *node, int64_t vdims[6],
+                                int perm[6], struct tsr_tensor_desc *out);
+
 /* Transpose permutation of a rank-`rank` input (n_perm 0: reversed dims). 0, or -1 when attrs
  * hold no permutation of that rank. */
 int tsr_transpose_perm(const struct tsr_op_attrs *attrs, int rank, int64_t *perm);

@@ -656,10 +656,11 @@ tsr_status tsr_lower_conv(struct tsr_lower_state *s, int ni) {
     struct tsr_kernel *k = add_kernel(s, TSR_K_CONV);
     if (!k || kernel_add_node(k, n)) return LOWER_OOM();
     struct tsr_k_conv *cv = &k->u.conv;
+    const int one_d = xd->rank == 3; /* 1-D (group "spatial"): 2-D with H = 1 */
     *cv = (struct tsr_k_conv){.N = xd->dims[0],
                               .C = xd->dims[1],
-                              .H = xd->dims[2],
-                              .W = xd->dims[3],
+                              .H = one_d ? 1 : xd->dims[2],
+                              .W = xd->dims[one_d ? 2 : 3],
                               .M = wd->dims[0],
                               .OH = wg.oh,
                               .OW = wg.ow,
@@ -678,14 +679,16 @@ tsr_status tsr_lower_conv(struct tsr_lower_state *s, int ni) {
         int ci = single_consumer(s, out_value, TSR_OP_ADD);
         int other = ci >= 0 ? add_other(s, ci, out_value, yd) : -1;
         if (!cv->has_bias && other >= 0) {
-            /* A per-channel bias: [M], [M,1,1] or [1,M,1,1] (M floats in channel order). */
+            /* A per-channel bias: [M], [M,1,1] or [1,M,1,1] (M floats in channel order; 1-D:
+             * [M,1] or [1,M,1]). */
             const struct tsr_tensor_desc *bd = &g->values[other].desc;
-            int per_channel = tsr_desc_elements(bd) == cv->M && bd->rank <= 4 && bd->rank >= 1;
+            int per_channel =
+                tsr_desc_elements(bd) == cv->M && bd->rank <= yd->rank && bd->rank >= 1;
             for (int d = 0; per_channel && d < bd->rank; d++) {
-                int yd_axis = d + (4 - bd->rank);
+                int yd_axis = d + (yd->rank - bd->rank);
                 if (yd_axis != 1 && bd->dims[d] != 1) per_channel = 0;
             }
-            if (per_channel && (bd->rank >= 3 || cv->M == 1)) {
+            if (per_channel && (bd->rank >= yd->rank - 1 || cv->M == 1)) {
                 cv->has_bias = 1;
                 bias_value = other;
                 if (absorb(s, k, ci, &out_value)) return LOWER_OOM();
@@ -740,11 +743,12 @@ tsr_status tsr_lower_pool(struct tsr_lower_state *s, int ni) {
         simple_kernel(s, TSR_K_POOL, n->op == TSR_OP_MAXPOOL ? "maxpool" : "avgpool", n,
                       &n->inputs[0], 1, n->output);
     if (!k) return LOWER_OOM();
+    const int one_d = xd->rank == 3; /* 1-D (group "spatial"): 2-D with H = 1 */
     k->u.pool = (struct tsr_k_pool){.kind = n->op == TSR_OP_MAXPOOL ? TSR_POOL_MAX : TSR_POOL_AVG,
                                     .N = xd->dims[0],
                                     .C = xd->dims[1],
-                                    .H = xd->dims[2],
-                                    .W = xd->dims[3],
+                                    .H = one_d ? 1 : xd->dims[2],
+                                    .W = xd->dims[one_d ? 2 : 3],
                                     .OH = wg.oh,
                                     .OW = wg.ow,
                                     .KH = wg.kh,
@@ -769,15 +773,16 @@ tsr_status tsr_lower_reduce(struct tsr_lower_state *s, int ni) {
     struct tsr_node *n = &s->g->nodes[ni];
     const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
     unsigned mask = 0;
-    if (n->op == TSR_OP_GLOBALAVGPOOL) {
+    if (n->op == TSR_OP_GLOBALAVGPOOL || n->op == TSR_OP_GLOBALMAXPOOL) {
         for (int d = 2; d < xd->rank; d++)
             mask |= 1u << d;
     } else if (tsr_reduce_mask(&n->attrs, xd->rank, &mask)) {
         return TSR_ERR(s->ctx, TSR_E_SHAPE, "node '%s': bad axes", n->name);
     }
-    tsr_reduce_kind kind = n->op == TSR_OP_REDUCESUM   ? TSR_REDUCE_SUM
-                           : n->op == TSR_OP_REDUCEMAX ? TSR_REDUCE_MAX
-                                                       : TSR_REDUCE_MEAN;
+    tsr_reduce_kind kind = n->op == TSR_OP_REDUCESUM ? TSR_REDUCE_SUM
+                           : n->op == TSR_OP_REDUCEMAX || n->op == TSR_OP_GLOBALMAXPOOL
+                               ? TSR_REDUCE_MAX
+                               : TSR_REDUCE_MEAN;
     /* Current shape (dims shrink as runs are reduced) and which of its dims are reduced. */
     int64_t dims[TSR_MAX_RANK];
     int red[TSR_MAX_RANK], rank = 0;
@@ -825,7 +830,9 @@ tsr_status tsr_lower_reduce(struct tsr_lower_state *s, int ni) {
         struct tsr_kernel *k = add_kernel(s, TSR_K_REDUCE);
         if (!k || kernel_add_node(k, n)) return LOWER_OOM();
         snprintf(k->name, sizeof k->name, "%s",
-                 n->op == TSR_OP_GLOBALAVGPOOL ? "global_avgpool" : names[kind]);
+                 n->op == TSR_OP_GLOBALAVGPOOL   ? "global_avgpool"
+                 : n->op == TSR_OP_GLOBALMAXPOOL ? "global_maxpool"
+                                                 : names[kind]);
         k->u.reduce =
             (struct tsr_k_reduce){.kind = kind, .outer = outer, .len = len, .inner = inner};
         k->n_inputs = 1;
@@ -1381,4 +1388,208 @@ done:
     }
     *out = prog;
     return TSR_OK;
+}
+
+/* ---- issue 9, group "spatial": Resize / Upsample ------------------------------------------- */
+
+/* A constant [out_len, in_len] interpolation matrix of one resized dim (transposed: [in_len,
+ * out_len]), from tsr_resize_taps. Returns the buffer id, -1 on OOM. */
+static int resize_matrix(struct tsr_lower_state *s, const struct tsr_op_attrs *at, int64_t in_len,
+                         int64_t out_len, double scale, int transposed) {
+    struct tsr_tensor_desc d = {
+        TSR_F32, 2, {transposed ? in_len : out_len, transposed ? out_len : in_len}};
+    int b = add_buffer(s, TSR_BUF_CONST, &d);
+    if (b < 0) return -1;
+    struct tsr_buffer *bf = &s->p->buffers[b];
+    bf->const_data = tsr_aligned_alloc(bf->bytes ? bf->bytes : 4);
+    if (!bf->const_data) return -1;
+    float *m = bf->const_data;
+    memset(m, 0, bf->bytes);
+    for (int64_t o = 0; o < out_len; o++) {
+        int64_t idx[4];
+        double w[4];
+        int n = tsr_resize_taps(at, in_len, out_len, scale, o, idx, w);
+        for (int t = 0; t < n; t++) {
+            float *e = transposed ? &m[idx[t] * out_len + o] : &m[o * in_len + idx[t]];
+            *e = (float)((double)*e + w[t]);
+        }
+    }
+    return b;
+}
+
+/* Appends GEMM y = a . b (batch of `batch`, [M, K] x [K, N]; stride 0: shared). */
+static tsr_status resize_gemm(struct tsr_lower_state *s, const struct tsr_node *n, int a, int b,
+                              int y, int64_t batch, int64_t M, int64_t K, int64_t N,
+                              int64_t stride_a, int64_t stride_b, const char *name) {
+    struct tsr_kernel *k = add_kernel(s, TSR_K_GEMM);
+    if (!k || kernel_add_node(k, n)) return LOWER_OOM();
+    snprintf(k->name, sizeof k->name, "%s", name);
+    k->u.gemm = (struct tsr_k_gemm){.batch = batch,
+                                    .M = M,
+                                    .N = N,
+                                    .K = K,
+                                    .lda = K,
+                                    .ldb = N,
+                                    .stride_a = stride_a,
+                                    .stride_b = stride_b,
+                                    .alpha = 1.0f,
+                                    .act = TSR_ACT_NONE};
+    k->n_inputs = 2;
+    k->inputs[0] = a;
+    k->inputs[1] = b;
+    k->output = y;
+    k->flops = 2 * (uint64_t)(batch * M * N * K);
+    k->bytes = s->p->buffers[a].bytes + s->p->buffers[b].bytes + s->p->buffers[y].bytes;
+    return TSR_OK;
+}
+
+/* Resize / Upsample: every mode is separable, so Y = Ah . X . Aw^T per [H, W] plane, with the
+ * constant interpolation matrices Ah [OH, H] and Aw [OW, W] (tsr_resize_taps) built here: one
+ * GEMM [planes x H, W] x Aw^T for the width, one batched GEMM Ah x [H, OW] per plane (Ah shared)
+ * for the height; a dim that does not change needs none (neither: a copy). The dense matrices
+ * cost O(W) per output instead of the taps' O(1): the price of running on every backend's GEMM. */
+tsr_status tsr_lower_resize(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *descs[TSR_NODE_MAX_INPUTS];
+    const void *data[TSR_NODE_MAX_INPUTS];
+    for (int i = 0; i < n->n_inputs; i++) {
+        descs[i] = &s->g->values[n->inputs[i]].desc;
+        data[i] = s->g->values[n->inputs[i]].data;
+    }
+    struct tsr_resize_geometry rg;
+    tsr_status st =
+        tsr_resize_geometry(s->ctx, n->op, &n->attrs, descs, data, n->n_inputs, n->name, &rg);
+    if (st != TSR_OK) return st;
+    const struct tsr_tensor_desc *xd = descs[0];
+    const int r = xd->rank;
+    const int64_t W = xd->dims[r - 1], OW = rg.out.dims[r - 1];
+    const int64_t H = r >= 2 ? xd->dims[r - 2] : 1, OH = r >= 2 ? rg.out.dims[r - 2] : 1;
+    const int do_w = OW != W || rg.scale[r - 1] != 1.0;
+    const int do_h = r >= 2 && (OH != H || rg.scale[r - 2] != 1.0);
+    const int64_t planes = (H * W) != 0 ? tsr_desc_elements(xd) / (H * W) : 0;
+    const int64_t n_out = tsr_desc_elements(&rg.out);
+    if ((!do_w && !do_h) || n_out == 0) { /* nothing to interpolate: a copy (of nothing when the
+                                             output is empty) */
+        struct tsr_kernel *k = simple_kernel(s, TSR_K_COPY, "copy", n, &n->inputs[0], 1, n->output);
+        if (!k) return LOWER_OOM();
+        k->u.copy.n = n_out ? tsr_desc_elements(xd) : 0;
+        return TSR_OK;
+    }
+    int x = buffer_for(s, n->inputs[0]), y = buffer_for(s, n->output);
+    if (x < 0 || y < 0) return LOWER_OOM();
+    int src = x;
+    if (do_w) {
+        int aw = resize_matrix(s, &n->attrs, W, OW, rg.scale[r - 1], 1);
+        int dst = y;
+        if (do_h) {
+            struct tsr_tensor_desc td = {TSR_F32, 1, {planes * H * OW}};
+            dst = add_buffer(s, TSR_BUF_TEMP, &td);
+        }
+        if (aw < 0 || dst < 0) return LOWER_OOM();
+        st = resize_gemm(s, n, src, aw, dst, 1, planes * H, W, OW, 0, 0, "resize_w_gemm");
+        if (st != TSR_OK) return st;
+        src = dst;
+    }
+    if (do_h) {
+        int ah = resize_matrix(s, &n->attrs, H, OH, rg.scale[r - 2], 0);
+        if (ah < 0) return LOWER_OOM();
+        st = resize_gemm(s, n, ah, src, y, planes, OH, H, OW, 0, H * OW, "resize_h_gemm");
+        if (st != TSR_OK) return st;
+    }
+    s->ready[root_of(s, n->output)] = 1;
+    return TSR_OK;
+}
+
+/* ---- group "spatial": DepthToSpace, SpaceToDepth, Tile as strided copies -------------------- */
+
+/* One TSR_K_TRANSPOSE kernel: output dims dims[0 .. rank-1] (row-major) reading input strides
+ * in_strides; size-1 dims dropped and runs contiguous in the input merged (as Transpose). */
+static tsr_status strided_copy(struct tsr_lower_state *s, struct tsr_node *n, const char *name,
+                               int rank, const int64_t *dims, const int64_t *in_strides) {
+    struct tsr_kernel *k = simple_kernel(s, TSR_K_TRANSPOSE, name, n, &n->inputs[0], 1, n->output);
+    if (!k) return LOWER_OOM();
+    struct tsr_k_transpose *t = &k->u.transpose;
+    t->rank = 0;
+    for (int d = 0; d < rank; d++) {
+        if (dims[d] == 1) continue;
+        if (t->rank > 0 && t->in_strides[t->rank - 1] == in_strides[d] * dims[d]) {
+            t->dims[t->rank - 1] *= dims[d];
+            t->in_strides[t->rank - 1] = in_strides[d];
+            continue;
+        }
+        if (t->rank == TSR_MAX_RANK)
+            return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
+                           "node '%s' (%s): the strided copy needs more than %d dims", n->name,
+                           tsr_op_name(n->op), TSR_MAX_RANK);
+        t->dims[t->rank] = dims[d];
+        t->in_strides[t->rank++] = in_strides[d];
+    }
+    if (t->rank == 0) {
+        t->rank = 1;
+        t->dims[0] = 1;
+        t->in_strides[0] = 1;
+    }
+    return TSR_OK;
+}
+
+tsr_status tsr_lower_depth_space(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    int64_t v[6], vs[6], dims[6], st[6];
+    int perm[6];
+    struct tsr_tensor_desc od;
+    tsr_status rc = tsr_depth_space_view(s->ctx, n->op, &n->attrs, &s->g->values[n->inputs[0]].desc,
+                                         n->name, v, perm, &od);
+    if (rc != TSR_OK) return rc;
+    int64_t acc = 1;
+    for (int d = 5; d >= 0; d--) {
+        vs[d] = acc;
+        acc *= v[d];
+    }
+    for (int d = 0; d < 6; d++) {
+        dims[d] = v[perm[d]];
+        st[d] = vs[perm[d]];
+    }
+    return strided_copy(s, n, n->op == TSR_OP_DEPTHTOSPACE ? "depth_to_space" : "space_to_depth", 6,
+                        dims, st);
+}
+
+/* Tile: the output seen as [r_0, d_0, r_1, d_1, ...] reads the input with stride 0 along each
+ * repeat r_d (dims with repeat 1 and size-1 dims drop out, so ranks up to 4 always fit). */
+tsr_status tsr_lower_tile(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    const int64_t *rep = s->g->values[n->inputs[1]].data;
+    int64_t dims[2 * TSR_MAX_RANK], st[2 * TSR_MAX_RANK], xs[TSR_MAX_RANK], acc = 1;
+    for (int d = xd->rank - 1; d >= 0; d--) {
+        xs[d] = acc;
+        acc *= xd->dims[d];
+    }
+    int r = 0;
+    for (int d = 0; d < xd->rank; d++) {
+        if (rep[d] != 1) {
+            dims[r] = rep[d];
+            st[r++] = 0;
+        }
+        dims[r] = xd->dims[d];
+        st[r++] = xs[d];
+    }
+    /* strided_copy refuses a view of more than TSR_MAX_RANK dims that do not merge */
+    int64_t cd[2 * TSR_MAX_RANK], cs[2 * TSR_MAX_RANK];
+    int cr = 0;
+    for (int d = 0; d < r; d++) {
+        if (dims[d] == 1) continue;
+        if (cr > 0 && cs[cr - 1] == st[d] * dims[d]) {
+            cd[cr - 1] *= dims[d];
+            cs[cr - 1] = st[d];
+            continue;
+        }
+        cd[cr] = dims[d];
+        cs[cr++] = st[d];
+    }
+    if (cr > TSR_MAX_RANK)
+        return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (Tile): the tiled copy of %d-D input needs %d strided dims (at "
+                       "most %d)",
+                       n->name, xd->rank, cr, TSR_MAX_RANK);
+    return strided_copy(s, n, "tile", cr, cd, cs);
 }

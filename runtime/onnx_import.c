@@ -423,10 +423,14 @@ static tsr_status read_attr(struct onnx_importer *im, tsr_op op, const char *nl,
         break;
     }
     }
+    if (bad && spec->kind == TSR_AK_REQUIRE)
+        return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                       "%s: node '%s' (%s): attribute '%s' is supported only with the value %g",
+                       im->label, nl, opn, an, spec->dflt);
     if (bad)
         return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
                        "%s: node '%s' (%s): attribute '%s' has a value that is not supported "
-                       "(only 2-D windows; storage_order 0; training_mode 0)",
+                       "(windows: 1-D or 2-D)",
                        im->label, nl, opn, an);
     return TSR_OK;
 }

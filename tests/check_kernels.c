@@ -479,6 +479,258 @@ static void build_global_pool(struct kh_builder *b) {
     kh_output(b, kh_op1(b, TSR_OP_GLOBALAVGPOOL, x));
 }
 
+/* ---- group "spatial": GlobalMaxPool, 1-D Conv / pools ------------------------------------- */
+
+/* Uniform in [-2, 2) with a NaN at every 97th element (some channels of each case hold one),
+ * so the max reduction's NaN propagation is checked on every path. */
+static void gen_some_nan(float *x, size_t n, uint64_t seed) {
+    uint64_t st = seed * 6364136223846793005ull + 1442695040888963407ull;
+    for (size_t i = 0; i < n; i++) {
+        st = st * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)((double)(st >> 40) / (double)(1ull << 24)) * 4.0f - 2.0f;
+        if (i % 97 == 41) x[i] = NAN;
+    }
+}
+
+/* GlobalMaxPool over [N, C, spatial...]: 2-D, 1-D, a long row (vector path), a 3-D volume, and
+ * one with NaN elements. */
+static const int64_t gmax_shapes[][5] = {
+    {4, 1, 5, 7, 7},    {4, 2, 4, 5, 6}, {3, 2, 3, 50, 0},
+    {3, 1, 3, 1000, 0}, {5, 1, 2, 3, 4}, /* rank 5: [1, 2, 3, 4, 5] */
+    {4, 2, 8, 16, 9},                    /* NaN elements */
+};
+
+static void build_global_max_pool(struct kh_builder *b) {
+    const int64_t *s = gmax_shapes[b->variant];
+    int rank = (int)s[0];
+    int64_t dims[5];
+    for (int d = 0; d < rank; d++)
+        dims[d] = rank == 5 ? d + 1 : s[1 + d];
+    tsr_value x = b->variant == 5 ? kh_input_gen(b, rank, dims, gen_some_nan)
+                                  : kh_input(b, rank, dims, -3, 3);
+    kh_output(b, kh_op1(b, TSR_OP_GLOBALMAXPOOL, x));
+    snprintf(b->kernel, sizeof b->kernel, "global_maxpool");
+    kh_label(b, " rank %d%s", rank, b->variant == 5 ? " with NaN" : "");
+}
+
+/* ReduceMax over the middle axis of [3, 50, 33] (the accumulate-rows path) and of [4, 300, 1]
+ * (the row path) with NaN elements: NaN propagates on both. */
+static void build_reduce_max_nan(struct kh_builder *b) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.n_axes = 1;
+    at.axes[0] = 1;
+    tsr_value x = b->variant ? kh_input_gen(b, 3, D(4, 300, 1), gen_some_nan)
+                             : kh_input_gen(b, 3, D(3, 50, 33), gen_some_nan);
+    kh_output(b, kh_op(b, TSR_OP_REDUCEMAX, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "reduce_max");
+}
+
+/* 1-D Conv [N, C, W] * [M, C/g, K] (attributes in their 2-D form with H = 1, as the importer
+ * stores 1-D ones): N C W M K stride pad_begin pad_end dilation group bias act */
+struct conv1d {
+    int64_t N, C, W, M, K, s, pb, pe, d, g;
+    int bias, act;
+};
+static const struct conv1d conv1d_rows[] = {
+    {2, 3, 17, 4, 3, 1, 1, 1, 1, 1, 1, ACT_RELU},   {2, 4, 33, 6, 5, 2, 2, 1, 2, 2, 1, ACT_NONE},
+    {1, 8, 20, 8, 3, 1, 1, 1, 1, 8, 1, ACT_NONE}, /* depthwise */
+    {3, 5, 9, 7, 1, 1, 0, 0, 1, 1, 0, ACT_SIGMOID}, {2, 16, 64, 24, 7, 3, 3, 3, 1, 1, 1, ACT_NONE},
+};
+
+static void build_conv1d(struct kh_builder *b) {
+    const struct conv1d *c = &conv1d_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.strides[0] = 1, at.strides[1] = c->s;
+    at.pads[0] = 0, at.pads[1] = c->pb, at.pads[2] = 0, at.pads[3] = c->pe;
+    at.dilations[0] = 1, at.dilations[1] = c->d;
+    at.group = c->g;
+    tsr_value in[3];
+    in[0] = kh_input(b, 3, D(c->N, c->C, c->W), -1, 1);
+    in[1] = kh_const(b, 3, D(c->M, c->C / c->g, c->K), -1, 1);
+    if (c->bias) in[2] = kh_const(b, 1, D(c->M), -1, 1);
+    tsr_value y = kh_op(b, TSR_OP_CONV, &at, c->bias ? 3 : 2, in);
+    kh_output(b, act_node(b, c->act, 0, 0, y));
+    const int dw = c->g == c->C && c->g == c->M && c->g > 1;
+    expect_epilogue(b, dw ? "conv_depthwise" : "conv", c->bias, 0, c->act);
+    kh_label(b, " 1-D [%lld,%lld,%lld] M %lld k %lld s %lld g %lld", (long long)c->N,
+             (long long)c->C, (long long)c->W, (long long)c->M, (long long)c->K, (long long)c->s,
+             (long long)c->g);
+}
+
+/* 1-D MaxPool / AveragePool [N, C, W]: op N C W K stride pad_begin pad_end dilation ceil
+ * include_pad */
+struct pool1d {
+    tsr_op op;
+    int64_t N, C, W, K, s, pb, pe, d;
+    int ceil_mode, count_include_pad;
+};
+static const struct pool1d pool1d_rows[] = {
+    {TSR_OP_MAXPOOL, 2, 3, 17, 3, 2, 1, 1, 1, 0, 0},
+    {TSR_OP_AVGPOOL, 2, 3, 17, 3, 2, 1, 1, 1, 0, 0},
+    {TSR_OP_AVGPOOL, 2, 3, 17, 3, 2, 1, 1, 1, 0, 1},
+    {TSR_OP_MAXPOOL, 2, 5, 30, 4, 3, 0, 2, 2, 1, 0},
+    {TSR_OP_AVGPOOL, 2, 5, 30, 4, 3, 0, 2, 1, 1, 0},
+};
+
+static void build_pool1d(struct kh_builder *b) {
+    const struct pool1d *p = &pool1d_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.kernel_shape[0] = 1, at.kernel_shape[1] = p->K;
+    at.strides[0] = 1, at.strides[1] = p->s;
+    at.pads[0] = 0, at.pads[1] = p->pb, at.pads[2] = 0, at.pads[3] = p->pe;
+    at.dilations[0] = 1, at.dilations[1] = p->d;
+    at.ceil_mode = p->ceil_mode;
+    at.count_include_pad = p->count_include_pad;
+    tsr_value x = kh_input(b, 3, D(p->N, p->C, p->W), -3, 3);
+    kh_output(b, kh_op(b, p->op, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "%s", p->op == TSR_OP_MAXPOOL ? "maxpool" : "avgpool");
+    kh_label(b, " 1-D %s [%lld,%lld,%lld] k %lld s %lld%s%s", tsr_op_name(p->op), (long long)p->N,
+             (long long)p->C, (long long)p->W, (long long)p->K, (long long)p->s,
+             p->ceil_mode ? " ceil" : "", p->count_include_pad ? " include-pad" : "");
+}
+
+/* Resize / Upsample [N, C, H, W] → scaled innermost dims: op mode coord nearest_mode
+ * exclude_outside, cubic a, H W, then scales (sh, sw > 0) or sizes (oh, ow when sh == 0). */
+struct resize {
+    tsr_op op;
+    int mode, coord, nearest, exclude;
+    float cubic_a;
+    int64_t N, C, H, W;
+    float sh, sw;
+    int64_t oh, ow;
+};
+enum { RZ_NEAREST, RZ_LINEAR, RZ_CUBIC };
+enum { RZ_HALF, RZ_PYTORCH, RZ_ALIGN, RZ_ASYM, RZ_TF_NN, RZ_TF_CROP, RZ_SYMMETRIC };
+static const struct resize resize_rows[] = {
+    /* nearest x2 (the FPN / segmentation head upsample), every nearest_mode, downsampling */
+    {TSR_OP_RESIZE, RZ_NEAREST, RZ_ASYM, 2, 0, -0.75f, 2, 3, 7, 9, 2, 2, 0, 0},
+    {TSR_OP_RESIZE, RZ_NEAREST, RZ_HALF, 0, 0, -0.75f, 1, 2, 5, 6, 1.7f, 2.5f, 0, 0},
+    {TSR_OP_RESIZE, RZ_NEAREST, RZ_HALF, 1, 0, -0.75f, 1, 2, 5, 6, 1.7f, 2.5f, 0, 0},
+    {TSR_OP_RESIZE, RZ_NEAREST, RZ_ALIGN, 3, 0, -0.75f, 1, 2, 5, 6, 0, 0, 9, 13},
+    {TSR_OP_RESIZE, RZ_NEAREST, RZ_TF_NN, 0, 0, -0.75f, 2, 2, 8, 9, 0.5f, 0.6f, 0, 0},
+    /* bilinear, every coordinate transformation; sizes; downsampling; a 1-row output */
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_HALF, 0, 0, -0.75f, 2, 3, 7, 9, 2, 2, 0, 0},
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_PYTORCH, 0, 0, -0.75f, 2, 3, 7, 9, 0, 0, 1, 20},
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_ALIGN, 0, 0, -0.75f, 2, 3, 7, 9, 0, 0, 15, 4},
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_ASYM, 0, 0, -0.75f, 1, 4, 6, 5, 0.6f, 3.0f, 0, 0},
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_SYMMETRIC, 0, 0, -0.75f, 1, 4, 6, 5, 1.5f, 0.7f, 0, 0},
+    /* bicubic (PyTorch's a = -0.75; ONNX's exclude_outside; TensorFlow's a = -0.5) */
+    {TSR_OP_RESIZE, RZ_CUBIC, RZ_HALF, 0, 0, -0.75f, 2, 3, 7, 9, 2, 1.5f, 0, 0},
+    {TSR_OP_RESIZE, RZ_CUBIC, RZ_HALF, 0, 1, -0.5f, 2, 3, 7, 9, 0.8f, 2, 0, 0},
+    {TSR_OP_RESIZE, RZ_CUBIC, RZ_ALIGN, 0, 0, -0.75f, 1, 2, 4, 4, 0, 0, 8, 8},
+    /* width only, height only; a large one (threaded GEMMs) */
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_HALF, 0, 0, -0.75f, 2, 3, 7, 9, 1, 3, 0, 0},
+    {TSR_OP_RESIZE, RZ_NEAREST, RZ_ASYM, 2, 0, -0.75f, 2, 3, 7, 9, 2, 1, 0, 0},
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_HALF, 0, 0, -0.75f, 2, 64, 32, 32, 2, 2, 0, 0},
+    /* Upsample-9 (asymmetric, nearest floor) */
+    {TSR_OP_UPSAMPLE, RZ_NEAREST, 0, 0, 0, -0.75f, 2, 3, 4, 5, 2, 3, 0, 0},
+    {TSR_OP_UPSAMPLE, RZ_LINEAR, 0, 0, 0, -0.75f, 2, 3, 4, 5, 2, 2, 0, 0},
+    /* an empty output (sizes 0) */
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_HALF, 0, 0, -0.75f, 2, 3, 4, 5, 0, 0, 0, 7},
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_HALF, 0, 0, -0.75f, 2, 3, 4, 5, 0, 0, 3, 0},
+};
+
+static void build_resize(struct kh_builder *b) {
+    const struct resize *z = &resize_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.resize_mode = z->mode;
+    at.resize_nearest = z->nearest;
+    at.exclude_outside = z->exclude;
+    at.cubic_coeff_a = z->cubic_a;
+    at.resize_coord = z->op == TSR_OP_UPSAMPLE ? RZ_ASYM : z->coord;
+    if (z->op == TSR_OP_UPSAMPLE) at.resize_nearest = 2;
+    tsr_value in[2];
+    in[0] = kh_input(b, 4, D(z->N, z->C, z->H, z->W), -1, 1);
+    if (z->sh > 0) {
+        const float sc[4] = {1, 1, z->sh, z->sw};
+        struct tsr_tensor_desc d = {TSR_F32, 1, {4}};
+        ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &d, sc, &in[1]), TSR_OK);
+    } else {
+        const int64_t sz[4] = {z->N, z->C, z->oh, z->ow};
+        struct tsr_tensor_desc d = {TSR_I64, 1, {4}};
+        ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &d, sz, &in[1]), TSR_OK);
+    }
+    kh_output(b, kh_op(b, z->op, &at, 2, in));
+    /* an empty output is a copy of nothing */
+    const int empty = z->sh <= 0 && (z->oh == 0 || z->ow == 0);
+    snprintf(b->kernel, sizeof b->kernel, "%s", empty ? "copy" : "resize_");
+    kh_label(b, " %s mode %d coord %d [%lld,%lld,%lld,%lld]", tsr_op_name(z->op), z->mode,
+             at.resize_coord, (long long)z->N, (long long)z->C, (long long)z->H, (long long)z->W);
+}
+
+/* Resize-11 as torch.onnx exports it: an empty roi constant then the scales (variant 0); a
+ * full roi (ignored but for tf_crop_and_resize), then the sizes (variant 1). */
+static void build_resize_roi(struct kh_builder *b) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.resize_mode = 1;
+    at.resize_coord = RZ_PYTORCH;
+    tsr_value in[3];
+    in[0] = kh_input(b, 4, D(2, 3, 5, 6), -1, 1);
+    const float roi[8] = {0, 0, 0, 0, 1, 1, 1, 1}, sc[4] = {1, 1, 2, 2};
+    const int64_t sz[4] = {2, 3, 9, 4};
+    struct tsr_tensor_desc rd = {TSR_F32, 1, {b->variant ? 8 : 0}}, sd = {TSR_F32, 1, {4}},
+                           zd = {TSR_I64, 1, {4}};
+    ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &rd, roi, &in[1]), TSR_OK);
+    if (b->variant)
+        ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &zd, sz, &in[2]), TSR_OK);
+    else
+        ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &sd, sc, &in[2]), TSR_OK);
+    kh_output(b, kh_op(b, TSR_OP_RESIZE, &at, 3, in));
+    snprintf(b->kernel, sizeof b->kernel, "resize_");
+    kh_label(b, " %s", b->variant ? "roi + sizes" : "empty roi + scales");
+}
+
+/* DepthToSpace (DCR, CRD) / SpaceToDepth: op mode blocksize [N, C, H, W] */
+struct depth_space {
+    tsr_op op;
+    int crd;
+    int64_t b, N, C, H, W;
+};
+static const struct depth_space depth_space_rows[] = {
+    {TSR_OP_DEPTHTOSPACE, 0, 2, 2, 8, 3, 5},    {TSR_OP_DEPTHTOSPACE, 1, 2, 2, 8, 3, 5},
+    {TSR_OP_DEPTHTOSPACE, 0, 3, 1, 18, 4, 4},   {TSR_OP_DEPTHTOSPACE, 1, 3, 1, 9, 7, 2},
+    {TSR_OP_SPACETODEPTH, 0, 2, 2, 3, 6, 8},    {TSR_OP_SPACETODEPTH, 0, 3, 1, 2, 9, 6},
+    {TSR_OP_DEPTHTOSPACE, 0, 2, 4, 64, 32, 32}, /* large (threaded copy) */
+};
+
+static void build_depth_space(struct kh_builder *b) {
+    const struct depth_space *z = &depth_space_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.blocksize = z->b;
+    at.depth_crd = z->crd;
+    tsr_value x = kh_input(b, 4, D(z->N, z->C, z->H, z->W), -1, 1);
+    kh_output(b, kh_op(b, z->op, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "%s",
+             z->op == TSR_OP_DEPTHTOSPACE ? "depth_to_space" : "space_to_depth");
+    kh_label(b, " %s%s b %lld", tsr_op_name(z->op), z->crd ? " CRD" : "", (long long)z->b);
+}
+
+/* Tile: rank, dims, repeats */
+struct tile {
+    int rank;
+    int64_t dims[4], rep[4];
+};
+static const struct tile tile_rows[] = {
+    {2, {3, 5}, {2, 3}},
+    {1, {7}, {4}},
+    {3, {2, 3, 4}, {1, 2, 1}},
+    {4, {2, 1, 3, 5}, {2, 3, 1, 2}},
+    {4, {1, 8, 1, 1}, {2, 1, 16, 16}}, /* a [C,1,1] bias map */
+    {2, {300, 40}, {3, 5}},            /* large */
+    {2, {3, 5}, {0, 2}},               /* empty output */
+};
+
+static void build_tile(struct kh_builder *b) {
+    const struct tile *t = &tile_rows[b->variant];
+    tsr_value in[2];
+    in[0] = kh_input(b, t->rank, t->dims, -1, 1);
+    struct tsr_tensor_desc d = {TSR_I64, 1, {t->rank}};
+    ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &d, t->rep, &in[1]), TSR_OK);
+    kh_output(b, kh_op(b, TSR_OP_TILE, NULL, 2, in));
+    snprintf(b->kernel, sizeof b->kernel, "tile");
+    kh_label(b, " rank %d", t->rank);
+}
+
 /* ---- reductions, softmax ----------------------------------------------------------------- */
 
 /* [outer, len, inner] reduced over axis 1 (keepdims alternating). */
@@ -1054,6 +1306,18 @@ static const struct kh_case cases[] = {
     {"conv_bn_relu", build_conv_bn, 1, 1e-4, 1e-5, KH_BOTH, "conv", NULL, NULL, 0, 0},
     {"pool", build_pool, N_OF(pool_rows), 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"global_avgpool", build_global_pool, 2, 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    /* group "spatial": max exact (NaN propagates); 1-D conv sums as conv's (<= 16 * 7 / 4 + 1) */
+    {"global_maxpool", build_global_max_pool, N_OF(gmax_shapes), 0, 0, KH_FUSED, NULL, NULL, NULL,
+     0, 0},
+    {"reduce_max_nan", build_reduce_max_nan, 2, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    /* Resize: <= 4 x 4 taps of |x| < 1 with |weights| summing to <= 1.6 (cubic) */
+    {"resize", build_resize, N_OF(resize_rows), 2e-6, 1e-5, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"resize_roi", build_resize_roi, 2, 2e-6, 1e-5, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"depth_space", build_depth_space, N_OF(depth_space_rows), 0, 0, KH_FUSED, NULL, NULL, NULL, 0,
+     0},
+    {"tile", build_tile, N_OF(tile_rows), 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"conv1d", build_conv1d, N_OF(conv1d_rows), 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"pool1d", build_pool1d, N_OF(pool1d_rows), 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
     /* sums of <= 1030 values in [-3, 3): sum |x| <= 3100 */
     {"reduce_sum", build_reduce, N_OF(reduce_shapes), 1e-3, 1e-6, KH_FUSED, NULL, &op_sum, NULL, 0,
      0},
