@@ -7,7 +7,8 @@
  *     tests/data/shape_attn_op13.onnx and a pre-LN transformer block, both made by
  *     tests/data/make_dynshape_models.py) run at three shapes in alternation and match PyTorch at
  *     each, on every device; each shape is re-planned once (cache statistics), the re-plans show
- *     in the profiler, tsr_plan_specialize gives the output shapes before a run;
+ *     in the profiler, tsr_plan_specialize gives the output shapes before a run; the block at
+ *     [4, 9, 16] (a memory-plan regression: wrong on OpenCL before) on every device;
  *   - TSR_PLAN_CACHE bounds the cache (least recently used evicted);
  *   - refusals: a fixed dim, the rank or the dtype differing (naming the input and both shapes),
  *     symbolic dims of one name disagreeing across inputs, an output buffer too small for the new
@@ -214,6 +215,47 @@ START_TEST(test_alternating_shapes) {
 }
 END_TEST
 
+/* Regression: the block at [4, 9, 16] was wrong on OpenCL (max abs error 0.76): the memory plan
+ * placed the fused GELU region's output 2624 bytes above its in-place input, so a work-item
+ * overwrote input elements another had not read yet (runtime/memplan.c now aliases an in-place
+ * pair exactly or not at all). Sequences 9..15 hit it, 8 and 16 did not. Against PyTorch on
+ * every device, at a fixed shape (override) and through re-specialisation. */
+START_TEST(test_block_sequence_9) {
+    tsr_context *ctx = ts_context();
+    static const struct shape_case c9[1] = {{DYN "block_x_4x9.npy", DYN "block_y_4x9.npy"}};
+    static const int order[] = {0};
+    struct tsr_tensor x, want;
+    ck_assert_int_eq(tsr_npy_load(c9[0].x, &x), TSR_OK);
+    ck_assert_int_eq(tsr_npy_load(c9[0].y, &want), TSR_OK);
+    int devices = 0;
+    for (int d = 0; d < tsr_device_count(ctx); d++) {
+        struct tsr_device_info info;
+        ck_assert_int_eq(tsr_device_get_info(ctx, d, &info), TSR_OK);
+        struct tsr_plan_cache_stats st;
+        alternate(ctx, DYN "block.onnx", info.id, c9, 1, order, 1, 1e-4, &st);
+        ck_assert_uint_eq(st.misses, 1);
+        struct tsr_input_shape sh = {"x", {TSR_F32, 3, {4, 9, 16}}};
+        tsr_graph *g = import(ctx, DYN "block.onnx", &sh, 1);
+        tsr_plan *plan = compile_on(ctx, g, info.id);
+        tsr_graph_destroy(g);
+        struct tsr_tensor y;
+        ck_assert_int_eq(tsr_tensor_alloc(&want.desc, &y), TSR_OK);
+        ck_assert_msg(tsr_plan_run(plan, &x, 1, &y, 1) == TSR_OK, "%s: %s", info.id,
+                      tsr_last_error(ctx)->message);
+        double err = ts_max_abs_diff(y.data, want.data, (size_t)tsr_desc_elements(&want.desc));
+        ck_assert_msg(err <= 1e-4, "block [4, 9, 16] fixed at import on %s: max abs error %g",
+                      info.id, err);
+        tsr_tensor_free(&y);
+        tsr_plan_destroy(plan);
+        devices++;
+    }
+    if (ts_opencl_expected()) ck_assert_int_ge(devices, 2);
+    tsr_tensor_free(&x);
+    tsr_tensor_free(&want);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 /* Runs without tsr_plan_specialize (tsr_plan_run re-specialises by itself), the digits model
  * (symbolic batch) at every batch from 1 to 9 and back, against one batch-1 plan per row. */
 START_TEST(test_run_respecializes_digits) {
@@ -399,6 +441,7 @@ int main(void) {
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_import_keeps_symbolic_dims);
     tcase_add_test(tc, test_alternating_shapes);
+    tcase_add_test(tc, test_block_sequence_9);
     tcase_add_test(tc, test_run_respecializes_digits);
     tcase_add_test(tc, test_cache_bound);
     tcase_add_test(tc, test_refusals);

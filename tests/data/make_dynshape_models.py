@@ -35,7 +35,7 @@ sys.path.insert(0, HERE)
 from make_shape_model import Attention  # noqa: E402
 
 ATTN_SHAPES = [(2, 5), (1, 7), (3, 16)]
-BLOCK_SHAPES = [(2, 8), (1, 5), (3, 16)]
+BLOCK_SHAPES = [(2, 8), (1, 5), (3, 16), (4, 9)]
 
 
 class DynBlock(nn.Module):
