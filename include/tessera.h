@@ -330,6 +330,15 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(MEAN)                                                                                        \
     X(PRELU)                                                                                       \
     X(MOD)                                                                                         \
+    /* issue 9, group "tkern" */                                                                   \
+    X(PAD)                                                                                         \
+    /* issue 9, group "spatial": spatial and data-movement ops */                                  \
+    X(GLOBALMAXPOOL)                                                                               \
+    X(RESIZE)                                                                                      \
+    X(UPSAMPLE)                                                                                    \
+    X(DEPTHTOSPACE)                                                                                \
+    X(SPACETODEPTH)                                                                                \
+    X(TILE)                                                                                        \
     /* issue 9, group "reduce": reductions, normalizations */                                      \
     X(REDUCEMIN)                                                                                   \
     X(REDUCEPROD)                                                                                  \
@@ -370,7 +379,9 @@ struct tsr_op_attrs {
                        (opset >= 13) or 1 (softmax_2d), Flatten 1. Negative counts from the end */
     int softmax_2d; /* Softmax opset < 13: coerce to 2-D at axis (default 0) */
     int allowzero;  /* Reshape: default 0 (a 0 in the shape copies the input dim) */
-    /* Conv, MaxPool, AveragePool: 2-D spatial, NCHW input, weights [M, C/group, kH, kW]. */
+    /* Conv, MaxPool, AveragePool: 2-D spatial, NCHW input, weights [M, C/group, kH, kW]; 1-D
+     * ([N, C, W], weights [M, C/group, kW]) as 2-D with H = 1: kernel_shape [1, k], strides and
+     * dilations [1, s], pads [0, begin, 0, end] (the ONNX importer maps 1-D attributes so). */
     int64_t kernel_shape[2]; /* pools: required; Conv: 0 = from the weight */
     int64_t strides[2];      /* default 1 */
     int64_t pads[4];         /* top, left, bottom, right (ONNX: begins then ends); default 0 */
@@ -415,6 +426,28 @@ struct tsr_op_attrs {
     float shrink_bias;       /* Shrink bias: default 0 */
     float shrink_lambd;      /* Shrink lambd: default 0.5 */
     int mod_fmod;            /* Mod fmod: default 0 (integer mod; float inputs need 1) */
+    /* issue 9, group "tkern". Pad: mode 0 constant (default), 1 reflect, 2 edge; pad_pads holds
+     * the begins then the ends (n_pad_pads = 2 x the axes padded: pad_axes when listed, else every
+     * axis; negative crops); pad_value: the constant (ONNX "value" before opset 11, the
+     * constant_value input from 11; default 0). */
+    int pad_mode;
+    int n_pad_pads, n_pad_axes;
+    int64_t pad_pads[2 * TSR_MAX_RANK], pad_axes[TSR_MAX_RANK];
+    float pad_value;
+    /* issue 9, group "spatial": Resize / Upsample (scales or sizes: constant inputs; the scaled
+     * dims must be the two innermost; Resize-18 axes in axes / n_axes) */
+    int resize_mode;       /* 0 nearest (default), 1 linear, 2 cubic */
+    int resize_coord;      /* coordinate_transformation_mode: 0 half_pixel (default), 1
+                              pytorch_half_pixel, 2 align_corners, 3 asymmetric, 4
+                              tf_half_pixel_for_nn, 5 tf_crop_and_resize (refused), 6
+                              half_pixel_symmetric */
+    int resize_nearest;    /* nearest_mode: 0 round_prefer_floor (default), 1 round_prefer_ceil,
+                              2 floor, 3 ceil */
+    float cubic_coeff_a;   /* default -0.75 */
+    int exclude_outside;   /* default 0 */
+    int resize_keep_ratio; /* keep_aspect_ratio_policy: 0 stretch (default); others refused */
+    int64_t blocksize;     /* DepthToSpace, SpaceToDepth: required (default 0: refused) */
+    int depth_crd;         /* DepthToSpace mode: 0 DCR (default), 1 CRD */
     /* group "reduce" */
     int select_last_index; /* ArgMax / ArgMin: the last extremum instead of the first (default 0) */
     float dropout_ratio;   /* Dropout ratio: default 0.5 (no effect at inference) */
@@ -492,10 +525,13 @@ struct tsr_input_shape {
 };
 
 /* Imports an ONNX model (onnx.proto ModelProto, parsed with protobuf-c) into a new graph.
- * Supported ops: those of TSR_OP_LIST plus Constant. Inputs with symbolic dims take the shape
- * given in `shapes` (n_shapes entries, may be NULL/0); a symbolic dim with no override is 1.
- * Initializers become constants. Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_IO (cannot read),
- * TSR_E_PARSE (empty, truncated, not a ModelProto, dangling value names — message names the
+ * Supported ops: those of TSR_OP_LIST plus Constant. Inputs with symbolic dims (dim_param such
+ * as "batch", or unset dims) take the shape given in `shapes` (n_shapes entries, may be NULL/0):
+ * an override fixes those dims. A symbolic dim with no override stays symbolic: the graph is
+ * built at 1 for it, records its name (tsr_graph_input_info) and keeps the model bytes, so a plan
+ * compiled from it runs at any input shape the model allows (see tsr_plan_run, "Dynamic
+ * shapes"). Initializers become constants. Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_IO (cannot
+ * read), TSR_E_PARSE (empty, truncated, not a ModelProto, dangling value names — message names the
  * file), TSR_E_UNSUPPORTED (op or attribute not supported — message names the op and the node),
  * TSR_E_SHAPE, TSR_E_DTYPE, TSR_E_NOMEM. On failure nothing is leaked and *out is untouched. */
 tsr_status tsr_onnx_import_file(tsr_context *ctx, const char *path,
@@ -531,7 +567,8 @@ struct tsr_compile_options {
     int allow_fallback;
     /* Placement across devices (issue 5): "single" (the whole plan on one device), "hetero"
      * (each kernel on the device a HEFT list scheduler picks, transfers through host memory,
-     * segments run one after the other), "alternate" (kernel k on device k mod N: a test mode),
+     * segments run one after the other), "alternate" (kernel k on device k mod N, or the next
+     * device that can run it: a test mode),
      * or "auto" (single, or hetero when `device` is auto and hetero is predicted faster than the
      * best single device by more than 10%). NULL: env TSR_PLACEMENT, else "auto". Added at the
      * end of the struct: zero-initialised options keep their meaning. */
@@ -553,7 +590,12 @@ void tsr_plan_destroy(tsr_plan *plan);
 /* Runs the plan. inputs[i] corresponds to graph input i (tsr_plan_input_desc), outputs[i] to
  * graph output i; the caller owns all buffers; outputs[i].data must hold the output's bytes and
  * outputs[i].desc is overwritten with the output's desc. A shape or dtype that differs from the
- * plan's returns TSR_E_SHAPE / TSR_E_DTYPE naming the input and both shapes.
+ * plan's returns TSR_E_SHAPE / TSR_E_DTYPE naming the input and both shapes — except along the
+ * symbolic dims of a plan with symbolic inputs, which runs at any input shape the model allows
+ * by re-specialising (see "Dynamic shapes" below: tsr_plan_specialize). At input shapes other
+ * than those tsr_compile compiled for, outputs[i].desc must describe the caller's buffer (as
+ * tsr_tensor_alloc sets it): a buffer of fewer bytes than the output is refused with
+ * TSR_E_SHAPE naming the output and both shapes.
  * If the OpenCL device fails during the run and fallback is allowed, the plan is recompiled
  * for the CPU, the run repeated, a warning logged, and TSR_OK returned.
  * Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_SHAPE, TSR_E_DTYPE, TSR_E_DEVICE, TSR_E_NOMEM.
@@ -600,6 +642,50 @@ struct tsr_kernel_info {
 /* Fills *out for kernel i (0 .. tsr_plan_kernel_count - 1). Returns TSR_OK or
  * TSR_E_INVALID_ARG. */
 tsr_status tsr_plan_kernel_info(const tsr_plan *plan, int i, struct tsr_kernel_info *out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Dynamic shapes                                                                              */
+/* ------------------------------------------------------------------------------------------ */
+
+/* A graph or plan input with its symbolic dims. Strings are owned by the graph / plan. */
+struct tsr_input_info {
+    const char *name;
+    tsr_dtype dtype;
+    int rank;
+    int64_t dims[TSR_MAX_RANK];          /* the declared dims: -1 for a symbolic dim */
+    const char *dim_names[TSR_MAX_RANK]; /* a symbolic dim's name ("batch"; "" when the file
+                                            leaves the dim unnamed); NULL for a fixed dim */
+    int n_symbolic;                      /* number of symbolic dims */
+    struct tsr_tensor_desc desc;         /* the concrete shape the graph was built at (symbolic
+                                            dims: 1 unless overridden) / the plan is specialised
+                                            for now (tsr_plan_input_desc) */
+};
+/* Fills *out for input i of the graph / plan. E.g. an ONNX input declared [batch, sequence] of
+ * int64 gives rank 2, dims {-1, -1}, dim_names {"batch", "sequence"}. A graph built with the
+ * builder API has no symbolic dims. Returns TSR_OK or TSR_E_INVALID_ARG. */
+tsr_status tsr_graph_input_info(const tsr_graph *graph, int i, struct tsr_input_info *out);
+tsr_status tsr_plan_input_info(const tsr_plan *plan, int i, struct tsr_input_info *out);
+
+/* Makes the plan ready for inputs of the shapes `input_descs` (n_inputs entries, graph input
+ * order), as XNNPACK's xnn_reshape_runtime does. A plan compiled from a graph with symbolic input
+ * dims (an ONNX import) keeps the model bytes and the compile options; at new input shapes it
+ * re-imports the model with those shapes as overrides (shape inference and shape-arithmetic
+ * folding run again) and compiles it, the device chosen anew for the new sizes ("re-plan";
+ * shown as a profiler record of kind TSR_EVENT_COMPILE named "replan [2, 128]", the input
+ * shapes). The specialised plans are cached by input shapes: the one tsr_compile made is always
+ * kept, up to TSR_PLAN_CACHE others (env, 1..64, default 8), the least recently used evicted, so
+ * alternating shapes re-plans once per shape. Afterwards tsr_plan_input_desc / output_desc /
+ * device / kernel_count / kernel_info / memory_info / device_reason / arena_bytes and the
+ * predictions describe that specialisation (so a caller learns the output shapes before it
+ * allocates), until the next tsr_plan_specialize or tsr_plan_run at other shapes, which
+ * specialises the same way. A fixed (non-symbolic) dim must keep its declared value, and
+ * symbolic dims of one name must agree across inputs. Returns TSR_OK, TSR_E_INVALID_ARG,
+ * TSR_E_SHAPE / TSR_E_DTYPE (naming the input, its shape and the declared one, "[batch, 8]"),
+ * and any status of tsr_onnx_import_buffer and tsr_compile for the new shapes (e.g. a model
+ * that does not allow them: TSR_E_SHAPE naming the node). On a plan without symbolic inputs:
+ * TSR_OK for its own shapes, else TSR_E_SHAPE. Not thread-safe for one plan. */
+tsr_status tsr_plan_specialize(tsr_plan *plan, const struct tsr_tensor_desc *input_descs,
+                               size_t n_inputs);
 
 /* Per-kernel verification (tsr_verify). */
 struct tsr_verify_kernel {

@@ -13,16 +13,16 @@
  *                       each work-item accumulates len/local_size strided elements, then a tree
  *                       reduction in local memory. Local size: a power of two.
  */
-#define TSR_RK_SUM 0
-#define TSR_RK_MEAN 1
-#define TSR_RK_MAX 2
-#define TSR_RK_MIN 3
-#define TSR_RK_PROD 4
-#define TSR_RK_SUMSQ 5
-#define TSR_RK_L1 6
-#define TSR_RK_L2 7
+#define TSR_RK_SUM    0
+#define TSR_RK_MEAN   1
+#define TSR_RK_MAX    2
+#define TSR_RK_MIN    3
+#define TSR_RK_PROD   4
+#define TSR_RK_SUMSQ  5
+#define TSR_RK_L1     6
+#define TSR_RK_L2     7
 #define TSR_RK_LOGSUM 8
-#define TSR_RK_LSE 9
+#define TSR_RK_LSE    9
 
 inline float tsr_reduce_init(int kind) {
     switch (kind) {
@@ -43,7 +43,7 @@ inline float tsr_reduce_step(float acc, float v, int kind) {
     switch (kind) {
     case TSR_RK_MAX:
     case TSR_RK_LSE:
-        return (acc >= v || isnan(acc)) ? acc : v;
+        return tsr_max_nan(acc, v); /* common.clh */
     case TSR_RK_MIN:
         return (acc <= v || isnan(acc)) ? acc : v;
     case TSR_RK_PROD:
@@ -158,8 +158,8 @@ __kernel void tsr_arg_items(__global const float *x, ulong x_off, __global float
         float bv = xr[0];
         for (ulong a = 1; a < len; a++) {
             float v = xr[a * inner];
-            int better = is_min ? (select_last ? v <= bv : v < bv)
-                                : (select_last ? v >= bv : v > bv);
+            int better =
+                is_min ? (select_last ? v <= bv : v < bv) : (select_last ? v >= bv : v > bv);
             if (better) {
                 best = (long)a;
                 bv = v;
@@ -171,9 +171,8 @@ __kernel void tsr_arg_items(__global const float *x, ulong x_off, __global float
 
 /* Group "reduce": CumSum (struct tsr_k_cumsum), one work-item per (outer, inner) column,
  * sequential f32 accumulation in axis order. */
-__kernel void tsr_cumsum_items(__global const float *x, ulong x_off, __global float *y,
-                               ulong y_off, ulong outer, ulong len, ulong inner, int exclusive,
-                               int reverse) {
+__kernel void tsr_cumsum_items(__global const float *x, ulong x_off, __global float *y, ulong y_off,
+                               ulong outer, ulong len, ulong inner, int exclusive, int reverse) {
     ulong rows = outer * inner;
     for (ulong r = get_global_id(0); r < rows; r += get_global_size(0)) {
         ulong o = r / inner, n = r - o * inner;

@@ -76,12 +76,13 @@ tsr_status tsr_plan_kernel_predicted_ms(const tsr_plan *plan, int k, double *out
     if (!plan || !out)
         return TSR_ERR(plan ? plan->ctx : NULL, TSR_E_INVALID_ARG,
                        "tsr_plan_kernel_predicted_ms: NULL argument");
+    plan = tsr_plan_current(plan); /* a dynamic plan: its current specialisation */
     int d = tsr_plan_kernel_device_index(plan, k);
     if (d < 0)
         return TSR_ERR(plan->ctx, TSR_E_INVALID_ARG, "tsr_plan_kernel_predicted_ms: no kernel %d",
                        k);
     struct tsr_cost_inputs in;
-    if (tsr_cost_inputs_of(&plan->ctx->devices[d].info, &in) != 0)
+    if (tsr_cost_inputs_of_device(plan->ctx, d, &in) != 0)
         return TSR_ERR(plan->ctx, TSR_E_NOT_FOUND, "device %s: no figures to predict with",
                        plan->ctx->devices[d].info.id);
     *out = tsr_cost_kernel_ms(&in, &plan->prog.kernels[k]);
@@ -89,7 +90,7 @@ tsr_status tsr_plan_kernel_predicted_ms(const tsr_plan *plan, int k, double *out
 }
 
 const char *tsr_plan_placement(const tsr_plan *plan) {
-    return plan ? plan->placement : "";
+    return plan ? tsr_plan_current(plan)->placement : "";
 }
 
 tsr_status tsr_sched_typical_choice(const tsr_context *ctx, struct tsr_typical_choice *out) {

@@ -34,7 +34,7 @@
 
 #include <stddef.h>
 
-struct tsr_calibration; /* scheduler/calibrate.h */
+struct tsr_calibration; /* runtime/calibration.h */
 
 /* Longest backend name plus its NUL (struct tsr_device_info.backend holds one). */
 #define TSR_BACKEND_NAME_MAX 16
@@ -118,18 +118,32 @@ struct tsr_backend_ops {
      * Default: the host pool's figures for a host_memory backend, else TSR_E_UNSUPPORTED. */
     tsr_status (*pool_stats)(void *state, int device, struct tsr_pool_stats *out);
 
+    /* The dtypes the backend has kernels for, per kernel kind (runtime/program.h,
+     * tsr_kernel_dtypes_fn). Its prepare refuses other kernels (tsr_program_check_dtypes with
+     * this same function) and the default supports asks it. Default:
+     * tsr_kernel_dtypes_f32 (float32 for every kind). */
+    tsr_kernel_dtypes_fn *kernel_dtypes;
+
     /* Whether device `device` can run kernel `kernel` of prog (kernel kind, dtype, sizes). On 0
      * it writes a short reason into why (why_size bytes, NUL-terminated; why may be NULL).
-     * Returns 1 or 0. Default: every kernel is supported. */
+     * Returns 1 or 0. The scheduler asks it before choosing a device or placing a kernel
+     * (scheduler/select.c, scheduler/place.c, runtime/plan.c), so a device that cannot run a
+     * kernel is skipped, with the reason in the plan's device reason, rather than failing in
+     * prepare. A backend's supports replaces the default and should include it
+     * (tsr_backend_dtypes_supported). Default: the dtype check, tsr_kernel_dtypes_ok with
+     * kernel_dtypes. */
     int (*supports)(void *state, int device, const struct tsr_program *prog, int kernel, char *why,
                     size_t why_size);
 
-    /* Measures device `device` into *out (scheduler/calibrate.h: every figure but key,
-     * seconds and created_unix, which the scheduler fills). Runs while the scheduler holds its
-     * measurement lock. Returns TSR_OK, TSR_E_NOMEM, or a device status (TSR_E_DEVICE,
-     * TSR_E_DEVICE_NOMEM, TSR_E_BUILD). Default: no figures (TSR_E_UNSUPPORTED from
-     * tsr_backend_calibrate); the device keeps the property-based estimates of
-     * scheduler/select.c. */
+    /* Backend-specific calibration extras: the figures of runtime/calibration.h that no probe
+     * program can measure. Every other figure is measured by the scheduler's backend-neutral
+     * probe programs through this backend's prepare / execute / release
+     * (scheduler/calib_probe.c), so a backend needs no calibration code of its own. Called after
+     * the probes, with *out holding their figures, while the scheduler holds its measurement
+     * lock; writes only its own fields (OpenCL: h2d_gbps, d2h_gbps, h2d_small_gbps,
+     * d2h_small_gbps, latency_us). Returns TSR_OK, TSR_E_NOMEM, or a device status
+     * (TSR_E_DEVICE, TSR_E_DEVICE_NOMEM, TSR_E_BUILD). Default: no extras (those fields stay 0,
+     * right for a host_memory backend). */
     tsr_status (*calibrate)(tsr_context *ctx, void *state, int device, struct tsr_calibration *out);
 
     /* Symbolic name of one of the backend's native error codes ("CL_OUT_OF_RESOURCES"), static
@@ -176,12 +190,29 @@ int tsr_device_string_parse(const char *s, char *name, int *index);
 /* ---- defaults of the optional members (backend_registry.c; pool_stats: runtime/pool.c,
  * tsr_pool_get_stats) ------------------------------------------------------------------------- */
 
-/* ops->supports, or 1 when the backend has none. why as for supports. */
+/* The default of ops->supports: kernel `kernel` of prog against ops->kernel_dtypes (or
+ * tsr_kernel_dtypes_f32) by tsr_kernel_dtypes_why. Returns 1 or 0 (why as for supports; 0 also
+ * for a kernel index outside prog). Pure; thread-safe. */
+int tsr_backend_dtypes_supported(const struct tsr_backend_ops *ops, const struct tsr_program *prog,
+                                 int kernel, char *why, size_t why_size);
+
+/* The dtypes function of ops: ops->kernel_dtypes, or tsr_kernel_dtypes_f32. */
+tsr_kernel_dtypes_fn *tsr_backend_kernel_dtypes(const struct tsr_backend_ops *ops);
+
+/* Whether context device dev can run kernel `kernel` of prog: ops->supports, or the default
+ * (tsr_backend_dtypes_supported). why as for supports. Returns 1 or 0. Thread-safe. */
 int tsr_backend_supports(const struct tsr_device *dev, const struct tsr_program *prog, int kernel,
                          char *why, size_t why_size);
 
-/* ops->calibrate of context device d, or TSR_E_UNSUPPORTED (recorded on ctx) when the backend
- * has none. Returns what calibrate returns. */
+/* Whether dev can run every kernel of prog: -1 when it can, else the index of the first kernel
+ * it cannot run, with "kernel <i> '<name>': <reason>" in why (why_size bytes; may be NULL).
+ * Thread-safe. */
+int tsr_backend_supports_program(const struct tsr_device *dev, const struct tsr_program *prog,
+                                 char *why, size_t why_size);
+
+/* ops->calibrate of context device d (the backend's calibration extras), or TSR_OK with *out
+ * untouched when the backend has none. Returns TSR_E_INVALID_ARG (no device d) or what
+ * calibrate returns. */
 tsr_status tsr_backend_calibrate(tsr_context *ctx, int d, struct tsr_calibration *out);
 
 /* Symbolic name of `code` for `ops` (ops->native_status_name), else "native error <code>"

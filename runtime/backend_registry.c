@@ -130,22 +130,49 @@ int tsr_device_string_parse(const char *s, char *name, int *index) {
     return 0;
 }
 
+tsr_kernel_dtypes_fn *tsr_backend_kernel_dtypes(const struct tsr_backend_ops *ops) {
+    return ops && ops->kernel_dtypes ? ops->kernel_dtypes : tsr_kernel_dtypes_f32;
+}
+
+int tsr_backend_dtypes_supported(const struct tsr_backend_ops *ops, const struct tsr_program *prog,
+                                 int kernel, char *why, size_t why_size) {
+    if (why && why_size) why[0] = '\0';
+    if (!prog || kernel < 0 || kernel >= prog->n_kernels) {
+        if (why && why_size) snprintf(why, why_size, "no kernel %d", kernel);
+        return 0;
+    }
+    return tsr_kernel_dtypes_why(prog, &prog->kernels[kernel], tsr_backend_kernel_dtypes(ops),
+                                 ops ? ops->name : "?", why, why_size);
+}
+
 int tsr_backend_supports(const struct tsr_device *dev, const struct tsr_program *prog, int kernel,
                          char *why, size_t why_size) {
     if (why && why_size) why[0] = '\0';
-    if (!dev || !dev->ops || !dev->ops->supports) return 1;
+    if (!dev || !dev->ops) return 1;
+    if (!dev->ops->supports)
+        return tsr_backend_dtypes_supported(dev->ops, prog, kernel, why, why_size);
     return dev->ops->supports(dev->state, dev->info.index, prog, kernel, why, why_size);
+}
+
+int tsr_backend_supports_program(const struct tsr_device *dev, const struct tsr_program *prog,
+                                 char *why, size_t why_size) {
+    if (why && why_size) why[0] = '\0';
+    for (int k = 0; prog && k < prog->n_kernels; k++) {
+        char r[256];
+        if (tsr_backend_supports(dev, prog, k, r, sizeof r)) continue;
+        if (why && why_size)
+            snprintf(why, why_size, "kernel %d '%s': %s", k, prog->kernels[k].name,
+                     r[0] ? r : "not supported");
+        return k;
+    }
+    return -1;
 }
 
 tsr_status tsr_backend_calibrate(tsr_context *ctx, int d, struct tsr_calibration *out) {
     if (!ctx || d < 0 || d >= ctx->n_devices)
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "calibrate: no device %d", d);
     const struct tsr_device *dev = &ctx->devices[d];
-    if (!dev->ops->calibrate)
-        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
-                       "calibrate: device %s: backend %s has no calibration (property estimates "
-                       "stay)",
-                       dev->info.id, dev->ops->name);
+    if (!dev->ops->calibrate) return TSR_OK; /* no extras */
     return dev->ops->calibrate(ctx, dev->state, dev->info.index, out);
 }
 

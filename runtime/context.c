@@ -88,6 +88,7 @@ tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_contex
     tsr_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return TSR_ERR(NULL, TSR_E_NOMEM, "tsr_context_create: out of memory");
     pthread_mutex_init(&ctx->mutex, NULL);
+    pthread_rwlock_init(&ctx->est_lock, NULL);
     ctx->log_level = tsr_log_level_from_env();
     tsr_status st;
     if ((st = tsr_topology_create(&ctx->topo)) != TSR_OK) goto fail;
@@ -113,6 +114,7 @@ void tsr_context_destroy(tsr_context *ctx) {
     tsr_topology_destroy(ctx->topo);
     free(ctx->devices);
     pthread_mutex_destroy(&ctx->mutex);
+    pthread_rwlock_destroy(&ctx->est_lock);
     free(ctx);
 }
 
@@ -137,8 +139,26 @@ tsr_status tsr_device_get_info(const tsr_context *ctx, int i, struct tsr_device_
     if (!ctx || !out || i < 0 || i >= ctx->n_devices)
         return TSR_ERR((tsr_context *)ctx, TSR_E_INVALID_ARG, "tsr_device_get_info: no device %d",
                        i);
-    *out = ctx->devices[i].info;
+    tsr_device_snapshot(ctx, i, out);
     return TSR_OK;
+}
+
+void tsr_device_snapshot(const tsr_context *ctx, int d, struct tsr_device_info *out) {
+    pthread_rwlock_t *lock = (pthread_rwlock_t *)&ctx->est_lock; /* a reader changes no data */
+    pthread_rwlock_rdlock(lock);
+    *out = ctx->devices[d].info;
+    pthread_rwlock_unlock(lock);
+}
+
+void tsr_device_set_estimates(tsr_context *ctx, int d, double gflops, double gbps, double launch_us,
+                              double transfer_gbps) {
+    pthread_rwlock_wrlock(&ctx->est_lock);
+    struct tsr_device_info *info = &ctx->devices[d].info;
+    if (gflops > 0) info->est_gflops = gflops;
+    info->est_gbps = gbps;
+    info->est_launch_us = launch_us;
+    info->est_transfer_gbps = transfer_gbps;
+    pthread_rwlock_unlock(&ctx->est_lock);
 }
 
 tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out) {

@@ -3,6 +3,7 @@
 #include "runtime/ops/op_table.h"
 #include "runtime/reference.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,11 @@ void tsr_graph_destroy(tsr_graph *g) {
     }
     for (int i = 0; i < g->n_outputs; i++)
         free(g->outputs[i].name);
+    for (int i = 0; g->input_dims && i < g->n_inputs; i++)
+        for (int d = 0; d < TSR_MAX_RANK; d++)
+            free(g->input_dims[i].names[d]);
+    free(g->input_dims);
+    tsr_model_source_unref(g->source);
     free(g->values);
     free(g->nodes);
     free(g->inputs);
@@ -97,8 +103,13 @@ tsr_status tsr_graph_input(tsr_graph *g, const char *name, const struct tsr_tens
         return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "graph input '%s': invalid descriptor", name);
     if (name_taken(g, name))
         return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "graph input '%s': name already used", name);
-    if (grow((void **)&g->inputs, &g->cap_inputs, g->n_inputs + 1, sizeof *g->inputs))
+    int dims_cap = g->cap_input_dims;
+    if (grow((void **)&g->inputs, &g->cap_inputs, g->n_inputs + 1, sizeof *g->inputs) ||
+        grow((void **)&g->input_dims, &g->cap_input_dims, g->n_inputs + 1, sizeof *g->input_dims))
         return TSR_ERR(g->ctx, TSR_E_NOMEM, "graph input '%s': out of memory", name);
+    if (dims_cap != g->cap_input_dims)
+        memset(g->input_dims + dims_cap, 0,
+               (size_t)(g->cap_input_dims - dims_cap) * sizeof *g->input_dims);
     tsr_value v = add_value(g, name, desc, NULL, -1);
     if (v < 0) return TSR_ERR(g->ctx, TSR_E_NOMEM, "graph input '%s': out of memory", name);
     g->values[v].input_index = g->n_inputs;
@@ -306,8 +317,18 @@ tsr_status tsr_graph_clone(const tsr_graph *src, tsr_graph **out) {
         if (src->nodes[i].absorbed && !(g->nodes[i].absorbed = tsr_strdup(src->nodes[i].absorbed)))
             goto nomem;
     }
-    memcpy(g->inputs, src->inputs, sizeof *g->inputs * (size_t)src->n_inputs);
+    if (src->n_inputs) /* a graph of constants only has none (and inputs may be NULL) */
+        memcpy(g->inputs, src->inputs, sizeof *g->inputs * (size_t)src->n_inputs);
+    g->input_dims = calloc((size_t)src->n_inputs + 1, sizeof *g->input_dims);
+    if (!g->input_dims) goto nomem;
+    g->cap_input_dims = src->n_inputs + 1;
     g->n_inputs = src->n_inputs;
+    for (int i = 0; src->input_dims && i < src->n_inputs; i++)
+        for (int d = 0; d < TSR_MAX_RANK; d++)
+            if (src->input_dims[i].names[d] &&
+                !(g->input_dims[i].names[d] = tsr_strdup(src->input_dims[i].names[d])))
+                goto nomem;
+    g->source = tsr_model_source_ref(src->source);
     for (int i = 0; i < src->n_outputs; i++) {
         g->outputs[i].value = src->outputs[i].value;
         g->outputs[i].name = tsr_strdup(src->outputs[i].name);
@@ -319,6 +340,98 @@ tsr_status tsr_graph_clone(const tsr_graph *src, tsr_graph **out) {
 nomem:
     tsr_graph_destroy(g);
     return TSR_ERR(src->ctx, TSR_E_NOMEM, "graph clone: out of memory");
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Symbolic input dims and the model source (graph.h; dynamic shapes, runtime/plan.c)         */
+
+struct tsr_model_source *tsr_model_source_adopt(void *bytes, size_t size, const char *label) {
+    struct tsr_model_source *s = calloc(1, sizeof *s);
+    char *l = tsr_strdup(label ? label : "<buffer>");
+    if (!s || !l) {
+        free(s);
+        free(l);
+        free(bytes);
+        return NULL;
+    }
+    atomic_init(&s->refs, 1);
+    s->label = l;
+    s->bytes = bytes;
+    s->size = size;
+    return s;
+}
+
+struct tsr_model_source *tsr_model_source_ref(struct tsr_model_source *src) {
+    if (src) atomic_fetch_add_explicit(&src->refs, 1, memory_order_relaxed);
+    return src;
+}
+
+void tsr_model_source_unref(struct tsr_model_source *src) {
+    if (!src || atomic_fetch_sub_explicit(&src->refs, 1, memory_order_acq_rel) != 1) return;
+    free(src->label);
+    free(src->bytes);
+    free(src);
+}
+
+tsr_status tsr_graph_set_input_dim_name(tsr_graph *g, int input, int dim, const char *name) {
+    if (!g || input < 0 || input >= g->n_inputs || dim < 0 ||
+        dim >= g->values[g->inputs[input]].desc.rank)
+        return TSR_ERR(g ? g->ctx : NULL, TSR_E_INVALID_ARG, "symbolic dim %d of input %d", dim,
+                       input);
+    char *nm = tsr_strdup(name ? name : "");
+    if (!nm) return TSR_ERR(g->ctx, TSR_E_NOMEM, "symbolic dim: out of memory");
+    free(g->input_dims[input].names[dim]);
+    g->input_dims[input].names[dim] = nm;
+    return TSR_OK;
+}
+
+int tsr_graph_has_symbolic_dims(const tsr_graph *g) {
+    for (int i = 0; g && g->input_dims && i < g->n_inputs; i++)
+        for (int d = 0; d < TSR_MAX_RANK; d++)
+            if (g->input_dims[i].names[d]) return 1;
+    return 0;
+}
+
+void tsr_input_info_fill(const char *name, const struct tsr_tensor_desc *desc,
+                         const struct tsr_input_dims *dims, struct tsr_input_info *out) {
+    memset(out, 0, sizeof *out);
+    out->name = name;
+    out->dtype = desc->dtype;
+    out->rank = desc->rank;
+    out->desc = *desc;
+    for (int d = 0; d < desc->rank; d++) {
+        out->dim_names[d] = dims ? dims->names[d] : NULL;
+        out->dims[d] = out->dim_names[d] ? -1 : desc->dims[d];
+        out->n_symbolic += out->dim_names[d] != NULL;
+    }
+}
+
+char *tsr_input_info_format(const struct tsr_input_info *info, char *buf, size_t size) {
+    size_t l = 0;
+    if (!size) return buf;
+    buf[0] = 0;
+#define TSR_PUT(...)                                                                               \
+    do {                                                                                           \
+        if (l < size) l += (size_t)snprintf(buf + l, size - l, __VA_ARGS__);                       \
+    } while (0)
+    TSR_PUT("[");
+    for (int d = 0; d < info->rank; d++) {
+        if (info->dim_names[d])
+            TSR_PUT("%s%s", d ? ", " : "", *info->dim_names[d] ? info->dim_names[d] : "?");
+        else
+            TSR_PUT("%s%lld", d ? ", " : "", (long long)info->dims[d]);
+    }
+    TSR_PUT("] %s", tsr_dtype_name(info->dtype));
+#undef TSR_PUT
+    return buf;
+}
+
+tsr_status tsr_graph_input_info(const tsr_graph *g, int i, struct tsr_input_info *out) {
+    if (!g || !out || i < 0 || i >= g->n_inputs)
+        return TSR_ERR(g ? g->ctx : NULL, TSR_E_INVALID_ARG, "graph input %d out of range", i);
+    const struct tsr_value_info *v = &g->values[g->inputs[i]];
+    tsr_input_info_fill(v->name, &v->desc, g->input_dims ? &g->input_dims[i] : NULL, out);
+    return TSR_OK;
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -33,6 +33,23 @@ struct tsr_graph_output {
     char *name; /* owned */
 };
 
+/* Symbolic dims of one graph input (ONNX dim_param, or a dim the file leaves unset): names[d] is
+ * non-NULL (owned; "" when the file gives no name) for a symbolic dim d, whose value in the
+ * input's desc is only the one this graph was built at (an import without override: 1). */
+struct tsr_input_dims {
+    char *names[TSR_MAX_RANK];
+};
+
+/* The ONNX model bytes a graph with symbolic input dims was imported from, kept so that a plan
+ * can re-import it at other input shapes (runtime/plan.c). Shared, reference-counted (atomic:
+ * a graph and a plan may live in different threads), immutable. */
+struct tsr_model_source {
+    _Atomic int refs;
+    char *label;          /* owned: file name or the caller's label, for messages */
+    unsigned char *bytes; /* owned (malloc) */
+    size_t size;
+};
+
 struct tsr_graph {
     tsr_context *ctx;
     struct tsr_value_info *values;
@@ -43,7 +60,29 @@ struct tsr_graph {
     int n_inputs, cap_inputs;
     struct tsr_graph_output *outputs;
     int n_outputs, cap_outputs;
+    struct tsr_input_dims *input_dims; /* parallel to inputs; entries past n_inputs zeroed */
+    int cap_input_dims;
+    struct tsr_model_source *source; /* reference held; NULL unless imported with symbolic dims */
 };
+
+/* Wraps `bytes` (malloc'ed; ownership taken, freed on failure too) of `size` with a copy of
+ * `label` into a new source holding one reference. NULL when out of memory. */
+struct tsr_model_source *tsr_model_source_adopt(void *bytes, size_t size, const char *label);
+/* Takes / drops a reference (the last one frees the source). NULL-safe. Thread-safe. */
+struct tsr_model_source *tsr_model_source_ref(struct tsr_model_source *src);
+void tsr_model_source_unref(struct tsr_model_source *src);
+
+/* Marks dim `dim` of graph input `input` (index in g->inputs) symbolic, named `name` ("" when
+ * unnamed; copied). Returns TSR_OK, TSR_E_INVALID_ARG (bad index), TSR_E_NOMEM. */
+tsr_status tsr_graph_set_input_dim_name(tsr_graph *g, int input, int dim, const char *name);
+/* 1 when some input of g has a symbolic dim, else 0. */
+int tsr_graph_has_symbolic_dims(const tsr_graph *g);
+/* Fills *out for graph input i from its desc and dims record (strings point into `dims`).
+ * dims may be NULL (no symbolic dims). */
+void tsr_input_info_fill(const char *name, const struct tsr_tensor_desc *desc,
+                         const struct tsr_input_dims *dims, struct tsr_input_info *out);
+/* Writes "[batch, seq, 8] float32" (symbolic dims by name, "?" when unnamed) into buf. */
+char *tsr_input_info_format(const struct tsr_input_info *info, char *buf, size_t size);
 
 /* Infers the output desc of `op` on input descs (and, for Reshape, the constant shape data of
  * input 1). On a mismatch records TSR_E_SHAPE on ctx with a message naming node_name, the op
@@ -76,6 +115,33 @@ tsr_status tsr_window_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_
                                const struct tsr_tensor_desc *x, const struct tsr_tensor_desc *w,
                                const char *node, struct tsr_window_geometry *out);
 
+/* Group "spatial": Resize / Upsample geometry. out: the output desc; scale[d]: the scale of
+ * dim d that the coordinate transformation uses (the scales input, or sizes / input dim). */
+struct tsr_resize_geometry {
+    struct tsr_tensor_desc out;
+    double scale[TSR_MAX_RANK];
+};
+/* Reads the node's constant scales / sizes inputs (in[1 ..], in_data NULL for a non-constant
+ * input) and checks what tessera supports: only the two innermost dims change, no
+ * tf_crop_and_resize, keep_aspect_ratio_policy stretch. Returns TSR_OK, TSR_E_SHAPE,
+ * TSR_E_UNSUPPORTED (message names the node). */
+tsr_status tsr_resize_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_attrs *attrs,
+                               const struct tsr_tensor_desc *const *in, const void *const *in_data,
+                               int n_in, const char *node, struct tsr_resize_geometry *out);
+/* The taps of output index o (0 .. out_len - 1) of a resized dim of in_len elements and scale
+ * `scale` (ONNX Resize's 1-D interpolation: nearest, linear, cubic with its coordinate
+ * transformation; indices clamped to [0, in_len - 1], as ONNX's edge padding): idx[t] and
+ * weight w[t] for t < the returned count (1, 2 or 4). Pure. */
+int tsr_resize_taps(const struct tsr_op_attrs *attrs, int64_t in_len, int64_t out_len, double scale,
+                    int64_t o, int64_t idx[4], double w[4]);
+
+/* Group "spatial": DepthToSpace / SpaceToDepth as a strided copy: the input [N, C, H, W] seen
+ * as the 6-D view vdims (row-major) is transposed by perm to the output's 6-D form. Returns
+ * TSR_OK, TSR_E_SHAPE (bad blocksize or dims; message names the node). */
+tsr_status tsr_depth_space_view(tsr_context *ctx, tsr_op op, const struct tsr_op_attrs *attrs,
+                                const struct tsr_tensor_desc *x, const char *node, int64_t vdims[6],
+                                int perm[6], struct tsr_tensor_desc *out);
+
 /* Transpose permutation of a rank-`rank` input (n_perm 0: reversed dims). 0, or -1 when attrs
  * hold no permutation of that rank. */
 int tsr_transpose_perm(const struct tsr_op_attrs *attrs, int rank, int64_t *perm);
@@ -89,6 +155,13 @@ int tsr_reduce_mask(const struct tsr_op_attrs *attrs, int rank, unsigned *mask);
  * -1 for inconsistent counts, an axis out of range or repeated, or a zero step. */
 int tsr_slice_geometry(const struct tsr_op_attrs *attrs, const struct tsr_tensor_desc *x,
                        int64_t *start, int64_t *step, int64_t *dims);
+
+/* Pad (group "tkern"; attrs pad_mode, pad_pads, pad_axes) of x: per dim d the elements added
+ * before (begin[d]) and after (end[d]; negative crops) and the output dims. 0, or -1 when the
+ * pads do not fit x (count not 2 x the axes, an axis out of range or repeated, an output dim < 0,
+ * reflect padding by >= the dim, edge or reflect padding of an empty dim). */
+int tsr_pad_geometry(const struct tsr_op_attrs *attrs, const struct tsr_tensor_desc *x,
+                     int64_t *begin, int64_t *end, int64_t *dims);
 
 /* Number of elements of ONNX Range(start, limit, delta), scalars of `dtype` (floats in double,
  * integers exactly): max(ceil((limit - start) / delta), 0). 0, or -1 when delta is 0, the

@@ -60,7 +60,23 @@ struct tsr_context {
     int n_devices; /* devices of every backend in backends[] order: devices[0] is the
                       host device (tsr_context_host_device) */
     struct tsr_device *devices;
+    /* Guards devices[i].info.est_* once the context exists: calibration may rewrite them on one
+     * thread while compiles on others read them. Everything else in devices[] is written only
+     * during tsr_context_create. Writers: tsr_device_set_estimates; readers:
+     * tsr_device_snapshot (never read est_* of devices[] directly). */
+    pthread_rwlock_t est_lock;
 };
+
+/* Copies ctx->devices[d].info into *out, its est_* fields read under ctx->est_lock, so that a
+ * calibration running on another thread is seen whole or not at all. ctx and out non-NULL,
+ * 0 <= d < ctx->n_devices. Thread-safe. */
+void tsr_device_snapshot(const tsr_context *ctx, int d, struct tsr_device_info *out);
+
+/* Writes the estimates of ctx->devices[d] under ctx->est_lock: est_gflops (kept when gflops <=
+ * 0), est_gbps, est_launch_us, est_transfer_gbps. For the calibration policy
+ * (scheduler/calibrate.c). Thread-safe. */
+void tsr_device_set_estimates(tsr_context *ctx, int d, double gflops, double gbps, double launch_us,
+                              double transfer_gbps);
 
 /* Records an error (on the calling thread and, when ctx != NULL, on ctx) and returns `status`,
  * so that `return TSR_ERR(ctx, TSR_E_SHAPE, "node '%s': ...", ...);` reads naturally.

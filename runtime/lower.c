@@ -554,7 +554,7 @@ static tsr_status emit_region(struct tsr_lower_state *s, struct region *r) {
         if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
     ew->n_instrs = n_instrs;
     ew->n_regs = n_regs;
-    const struct tsr_tensor_desc *in_descs[TSR_EW_MAX_INPUTS];
+    const struct tsr_tensor_desc *in_descs[TSR_EW_MAX_INPUTS] = {0};
     for (int j = 0; j < r->n_inputs; j++)
         in_descs[j] = &g->values[r->inputs[j]].desc;
     ew_geometry(ew, od, in_descs, r->n_inputs);
@@ -663,10 +663,11 @@ tsr_status tsr_lower_conv(struct tsr_lower_state *s, int ni) {
     struct tsr_kernel *k = add_kernel(s, TSR_K_CONV);
     if (!k || kernel_add_node(k, n)) return LOWER_OOM();
     struct tsr_k_conv *cv = &k->u.conv;
+    const int one_d = xd->rank == 3; /* 1-D (group "spatial"): 2-D with H = 1 */
     *cv = (struct tsr_k_conv){.N = xd->dims[0],
                               .C = xd->dims[1],
-                              .H = xd->dims[2],
-                              .W = xd->dims[3],
+                              .H = one_d ? 1 : xd->dims[2],
+                              .W = xd->dims[one_d ? 2 : 3],
                               .M = wd->dims[0],
                               .OH = wg.oh,
                               .OW = wg.ow,
@@ -685,14 +686,16 @@ tsr_status tsr_lower_conv(struct tsr_lower_state *s, int ni) {
         int ci = single_consumer(s, out_value, TSR_OP_ADD);
         int other = ci >= 0 ? add_other(s, ci, out_value, yd) : -1;
         if (!cv->has_bias && other >= 0) {
-            /* A per-channel bias: [M], [M,1,1] or [1,M,1,1] (M floats in channel order). */
+            /* A per-channel bias: [M], [M,1,1] or [1,M,1,1] (M floats in channel order; 1-D:
+             * [M,1] or [1,M,1]). */
             const struct tsr_tensor_desc *bd = &g->values[other].desc;
-            int per_channel = tsr_desc_elements(bd) == cv->M && bd->rank <= 4 && bd->rank >= 1;
+            int per_channel =
+                tsr_desc_elements(bd) == cv->M && bd->rank <= yd->rank && bd->rank >= 1;
             for (int d = 0; per_channel && d < bd->rank; d++) {
-                int yd_axis = d + (4 - bd->rank);
+                int yd_axis = d + (yd->rank - bd->rank);
                 if (yd_axis != 1 && bd->dims[d] != 1) per_channel = 0;
             }
-            if (per_channel && (bd->rank >= 3 || cv->M == 1)) {
+            if (per_channel && (bd->rank >= yd->rank - 1 || cv->M == 1)) {
                 cv->has_bias = 1;
                 bias_value = other;
                 if (absorb(s, k, ci, &out_value)) return LOWER_OOM();
@@ -747,11 +750,12 @@ tsr_status tsr_lower_pool(struct tsr_lower_state *s, int ni) {
         simple_kernel(s, TSR_K_POOL, n->op == TSR_OP_MAXPOOL ? "maxpool" : "avgpool", n,
                       &n->inputs[0], 1, n->output);
     if (!k) return LOWER_OOM();
+    const int one_d = xd->rank == 3; /* 1-D (group "spatial"): 2-D with H = 1 */
     k->u.pool = (struct tsr_k_pool){.kind = n->op == TSR_OP_MAXPOOL ? TSR_POOL_MAX : TSR_POOL_AVG,
                                     .N = xd->dims[0],
                                     .C = xd->dims[1],
-                                    .H = xd->dims[2],
-                                    .W = xd->dims[3],
+                                    .H = one_d ? 1 : xd->dims[2],
+                                    .W = xd->dims[one_d ? 2 : 3],
                                     .OH = wg.oh,
                                     .OW = wg.ow,
                                     .KH = wg.kh,
@@ -775,6 +779,7 @@ static tsr_reduce_kind reduce_kind_of(tsr_op op) {
     case TSR_OP_REDUCESUM:
         return TSR_REDUCE_SUM;
     case TSR_OP_REDUCEMAX:
+    case TSR_OP_GLOBALMAXPOOL: /* group "spatial": a max over the spatial dims */
         return TSR_REDUCE_MAX;
     /* group "reduce" */
     case TSR_OP_REDUCEMIN:
@@ -822,7 +827,7 @@ tsr_status tsr_lower_reduce(struct tsr_lower_state *s, int ni) {
     struct tsr_node *n = &s->g->nodes[ni];
     const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
     unsigned mask = 0;
-    if (n->op == TSR_OP_GLOBALAVGPOOL) {
+    if (n->op == TSR_OP_GLOBALAVGPOOL || n->op == TSR_OP_GLOBALMAXPOOL) {
         for (int d = 2; d < xd->rank; d++)
             mask |= 1u << d;
     } else if (tsr_reduce_mask(&n->attrs, xd->rank, &mask)) {
@@ -887,7 +892,9 @@ tsr_status tsr_lower_reduce(struct tsr_lower_state *s, int ni) {
         struct tsr_kernel *k = add_kernel(s, TSR_K_REDUCE);
         if (!k || kernel_add_node(k, n)) return LOWER_OOM();
         snprintf(k->name, sizeof k->name, "%s",
-                 n->op == TSR_OP_GLOBALAVGPOOL ? "global_avgpool" : reduce_names[run_kind]);
+                 n->op == TSR_OP_GLOBALAVGPOOL   ? "global_avgpool"
+                 : n->op == TSR_OP_GLOBALMAXPOOL ? "global_maxpool"
+                                                 : reduce_names[run_kind]);
         k->u.reduce =
             (struct tsr_k_reduce){.kind = run_kind, .outer = outer, .len = len, .inner = inner};
         k->n_inputs = 1;
@@ -1058,30 +1065,221 @@ tsr_status tsr_lower_refuse(struct tsr_lower_state *s, int ni) {
                    tsr_desc_format(&s->g->values[n->inputs[0]].desc, s0, sizeof s0));
 }
 
-/* Cast to the same dtype is a copy (any dtype: a byte copy); other conversions have no kernel. */
+/* Cast to the same dtype is a copy (any dtype: a byte copy); any other pair a CAST kernel. */
 tsr_status tsr_lower_cast(struct tsr_lower_state *s, int ni) {
     struct tsr_node *n = &s->g->nodes[ni];
     const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
     const struct tsr_tensor_desc *yd = &s->g->values[n->output].desc;
-    if (xd->dtype != yd->dtype)
-        return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
-                       "node '%s' (Cast): no kernel converts %s to %s on non-constant data",
-                       n->name, tsr_dtype_name(xd->dtype), tsr_dtype_name(yd->dtype));
-    struct tsr_kernel *k = simple_kernel(s, TSR_K_COPY, "copy", n, &n->inputs[0], 1, n->output);
+    int same = xd->dtype == yd->dtype;
+    struct tsr_kernel *k = simple_kernel(s, same ? TSR_K_COPY : TSR_K_CAST, same ? "copy" : "cast",
+                                         n, &n->inputs[0], 1, n->output);
     if (!k) return LOWER_OOM();
-    k->u.copy.n = tsr_desc_elements(xd);
+    if (same) {
+        k->u.copy.n = tsr_desc_elements(xd);
+    } else {
+        k->u.cast.n = tsr_desc_elements(xd);
+        snprintf(k->name, sizeof k->name, "cast_%s_%s", tsr_dtype_name(xd->dtype),
+                 tsr_dtype_name(yd->dtype));
+    }
     return TSR_OK;
 }
 
-/* Expand: a broadcast copy region (float32). */
+/* ---- issue 9, group "tkern": Gather, Slice, Cast, comparisons / logic / Where, Pad ------- */
+
+/* Fills a SLICE kernel's geometry from per-dim output sizes and input strides (elements; any
+ * sign) and the base offset: size-1 dims dropped, adjacent dims merged where the outer stride is
+ * the inner one times the inner size (so a contiguous run becomes one long row). */
+static void slice_geometry(struct tsr_k_slice *sl, int rank, const int64_t *dims,
+                           const int64_t *strides, int64_t offset) {
+    sl->rank = 0;
+    sl->offset = offset;
+    for (int d = 0; d < rank; d++) {
+        if (dims[d] == 0) { /* empty: one dim of 0 */
+            sl->rank = 1;
+            sl->dims[0] = 0;
+            sl->in_strides[0] = 1;
+            return;
+        }
+        if (dims[d] == 1) continue;
+        if (sl->rank > 0 && sl->in_strides[sl->rank - 1] == strides[d] * dims[d]) {
+            sl->dims[sl->rank - 1] *= dims[d];
+            sl->in_strides[sl->rank - 1] = strides[d];
+            continue;
+        }
+        sl->dims[sl->rank] = dims[d];
+        sl->in_strides[sl->rank++] = strides[d];
+    }
+    if (sl->rank == 0) {
+        sl->rank = 1;
+        sl->dims[0] = 1;
+        sl->in_strides[0] = 1;
+    }
+}
+
+/* Row-major strides (elements) of desc. */
+static void dense_strides(const struct tsr_tensor_desc *d, int64_t *xs) {
+    int64_t st = 1;
+    for (int i = d->rank - 1; i >= 0; i--) {
+        xs[i] = st;
+        st *= d->dims[i];
+    }
+}
+
+/* Expand of a non-float32 value: a SLICE kernel whose broadcast dims have stride 0. */
+static tsr_status lower_broadcast_slice(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    const struct tsr_tensor_desc *yd = &s->g->values[n->output].desc;
+    int64_t st[TSR_MAX_RANK];
+    bcast_strides(xd, yd, st);
+    struct tsr_kernel *k = simple_kernel(s, TSR_K_SLICE, "expand", n, &n->inputs[0], 1, n->output);
+    if (!k) return LOWER_OOM();
+    slice_geometry(&k->u.slice, yd->rank, yd->dims, st, 0);
+    return TSR_OK;
+}
+
+/* Slice (constant starts / ends / axes / steps): a strided copy with a base offset. */
+tsr_status tsr_lower_slice(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    int64_t start[TSR_MAX_RANK], step[TSR_MAX_RANK], dims[TSR_MAX_RANK], xs[TSR_MAX_RANK];
+    if (tsr_slice_geometry(&n->attrs, xd, start, step, dims))
+        return TSR_ERR(s->ctx, TSR_E_SHAPE, "node '%s' (Slice): bad parameters", n->name);
+    dense_strides(xd, xs);
+    int64_t off = 0, st[TSR_MAX_RANK];
+    for (int d = 0; d < xd->rank; d++) {
+        off += start[d] * xs[d];
+        st[d] = step[d] * xs[d];
+    }
+    struct tsr_kernel *k = simple_kernel(s, TSR_K_SLICE, "slice", n, &n->inputs[0], 1, n->output);
+    if (!k) return LOWER_OOM();
+    slice_geometry(&k->u.slice, xd->rank, dims, st, off);
+    return TSR_OK;
+}
+
+/* Gather along an axis: X [outer, axis_len, inner] by the indices (any shape). */
+tsr_status tsr_lower_gather(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    const struct tsr_tensor_desc *id = &s->g->values[n->inputs[1]].desc;
+    int64_t axis = n->attrs.axis == TSR_AXIS_DEFAULT ? 0 : n->attrs.axis;
+    if (axis < 0) axis += xd->rank;
+    if (axis < 0 || axis >= xd->rank)
+        return TSR_ERR(s->ctx, TSR_E_SHAPE, "node '%s' (Gather): axis %lld out of range", n->name,
+                       (long long)n->attrs.axis);
+    struct tsr_kernel *k = simple_kernel(s, TSR_K_GATHER, "gather", n, n->inputs, 2, n->output);
+    if (!k) return LOWER_OOM();
+    struct tsr_k_gather *gk = &k->u.gather;
+    gk->outer = 1;
+    gk->inner = 1;
+    for (int d = 0; d < axis; d++)
+        gk->outer *= xd->dims[d];
+    for (int d = (int)axis + 1; d < xd->rank; d++)
+        gk->inner *= xd->dims[d];
+    gk->axis_len = xd->dims[axis];
+    gk->n_idx = tsr_desc_elements(id);
+    /* only the rows gathered are read */
+    k->bytes = 2 * (uint64_t)(gk->outer * gk->n_idx * gk->inner) * tsr_dtype_size(xd->dtype) +
+               (uint64_t)tsr_desc_bytes(id);
+    return TSR_OK;
+}
+
+/* Comparisons, Not / And / Or / Xor, Where: one MIXED kernel over broadcast inputs. */
+tsr_status tsr_lower_mixed(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    tsr_mixed_op op;
+    switch (n->op) {
+    case TSR_OP_EQUAL:
+        op = TSR_MX_EQUAL;
+        break;
+    case TSR_OP_LESS:
+        op = TSR_MX_LESS;
+        break;
+    case TSR_OP_GREATER:
+        op = TSR_MX_GREATER;
+        break;
+    case TSR_OP_LESSOREQUAL:
+        op = TSR_MX_LESS_OR_EQUAL;
+        break;
+    case TSR_OP_GREATEROREQUAL:
+        op = TSR_MX_GREATER_OR_EQUAL;
+        break;
+    case TSR_OP_NOT:
+        op = TSR_MX_NOT;
+        break;
+    case TSR_OP_AND:
+        op = TSR_MX_AND;
+        break;
+    case TSR_OP_OR:
+        op = TSR_MX_OR;
+        break;
+    case TSR_OP_XOR:
+        op = TSR_MX_XOR;
+        break;
+    case TSR_OP_WHERE:
+        op = TSR_MX_WHERE;
+        break;
+    default:
+        return TSR_ERR(s->ctx, TSR_E_INTERNAL, "node '%s': %s is not a mixed elementwise op",
+                       n->name, tsr_op_name(n->op));
+    }
+    if (n->n_inputs != tsr_mixed_arity(op))
+        return TSR_ERR(s->ctx, TSR_E_INVALID_ARG, "node '%s' (%s): %d inputs", n->name,
+                       tsr_op_name(n->op), n->n_inputs);
+    const struct tsr_tensor_desc *yd = &s->g->values[n->output].desc;
+    const struct tsr_tensor_desc *in[3];
+    for (int i = 0; i < n->n_inputs; i++)
+        in[i] = &s->g->values[n->inputs[i]].desc;
+    struct tsr_k_ew geo;
+    memset(&geo, 0, sizeof geo);
+    ew_geometry(&geo, yd, in, n->n_inputs);
+    char name[32];
+    snprintf(name, sizeof name, "%s", tsr_mixed_name(op));
+    for (char *c = name; *c; c++)
+        if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
+    struct tsr_kernel *k =
+        simple_kernel(s, TSR_K_MIXED, name, n, n->inputs, n->n_inputs, n->output);
+    if (!k) return LOWER_OOM();
+    struct tsr_k_mixed *m = &k->u.mixed;
+    m->op = op;
+    m->rank = geo.rank;
+    memcpy(m->dims, geo.dims, sizeof m->dims);
+    for (int i = 0; i < n->n_inputs; i++)
+        memcpy(m->strides[i], geo.strides[i], sizeof m->strides[i]);
+    k->flops = (uint64_t)tsr_desc_elements(yd);
+    return TSR_OK;
+}
+
+/* Pad (constant / reflect / edge) of any dtype; the constant converted to the data's dtype. */
+tsr_status tsr_lower_pad(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    int64_t b[TSR_MAX_RANK], e[TSR_MAX_RANK], dims[TSR_MAX_RANK];
+    if (tsr_pad_geometry(&n->attrs, xd, b, e, dims))
+        return TSR_ERR(s->ctx, TSR_E_SHAPE, "node '%s' (Pad): bad pads", n->name);
+    static const char *const names[] = {"pad_constant", "pad_reflect", "pad_edge"};
+    int mode = n->attrs.pad_mode >= 0 && n->attrs.pad_mode <= 2 ? n->attrs.pad_mode : 0;
+    struct tsr_kernel *k = simple_kernel(s, TSR_K_PAD, names[mode], n, &n->inputs[0], 1, n->output);
+    if (!k) return LOWER_OOM();
+    struct tsr_k_pad *p = &k->u.pad;
+    p->mode = (tsr_pad_mode)mode;
+    p->rank = xd->rank;
+    for (int d = 0; d < xd->rank; d++) {
+        p->in_dims[d] = xd->dims[d];
+        p->out_dims[d] = dims[d];
+        p->pad_begin[d] = b[d];
+    }
+    memset(p->value, 0, sizeof p->value);
+    tsr_elem_set_f64(xd->dtype, p->value, 0, n->attrs.pad_value);
+    return TSR_OK;
+}
+
+/* Expand: a broadcast copy region (float32), a strided copy with broadcast (0) strides for any
+ * other dtype. */
 tsr_status tsr_lower_expand(struct tsr_lower_state *s, int ni) {
     struct tsr_node *n = &s->g->nodes[ni];
     const struct tsr_tensor_desc *yd = &s->g->values[n->output].desc;
-    if (yd->dtype != TSR_F32)
-        return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
-                       "node '%s' (Expand): no kernel for dtype %s on non-constant data (float32 "
-                       "has one)",
-                       n->name, tsr_dtype_name(yd->dtype));
+    if (yd->dtype != TSR_F32) return lower_broadcast_slice(s, ni);
     int src = buffer_for(s, n->inputs[0]);
     int dst = src >= 0 ? buffer_for(s, n->output) : -1;
     struct tsr_kernel *k = dst >= 0 ? add_kernel(s, TSR_K_EW) : NULL;
@@ -1255,6 +1453,210 @@ done:
     }
     *out = prog;
     return TSR_OK;
+}
+
+/* ---- issue 9, group "spatial": Resize / Upsample ------------------------------------------- */
+
+/* A constant [out_len, in_len] interpolation matrix of one resized dim (transposed: [in_len,
+ * out_len]), from tsr_resize_taps. Returns the buffer id, -1 on OOM. */
+static int resize_matrix(struct tsr_lower_state *s, const struct tsr_op_attrs *at, int64_t in_len,
+                         int64_t out_len, double scale, int transposed) {
+    struct tsr_tensor_desc d = {
+        TSR_F32, 2, {transposed ? in_len : out_len, transposed ? out_len : in_len}};
+    int b = add_buffer(s, TSR_BUF_CONST, &d);
+    if (b < 0) return -1;
+    struct tsr_buffer *bf = &s->p->buffers[b];
+    bf->const_data = tsr_aligned_alloc(bf->bytes ? bf->bytes : 4);
+    if (!bf->const_data) return -1;
+    float *m = bf->const_data;
+    memset(m, 0, bf->bytes);
+    for (int64_t o = 0; o < out_len; o++) {
+        int64_t idx[4];
+        double w[4];
+        int n = tsr_resize_taps(at, in_len, out_len, scale, o, idx, w);
+        for (int t = 0; t < n; t++) {
+            float *e = transposed ? &m[idx[t] * out_len + o] : &m[o * in_len + idx[t]];
+            *e = (float)((double)*e + w[t]);
+        }
+    }
+    return b;
+}
+
+/* Appends GEMM y = a . b (batch of `batch`, [M, K] x [K, N]; stride 0: shared). */
+static tsr_status resize_gemm(struct tsr_lower_state *s, const struct tsr_node *n, int a, int b,
+                              int y, int64_t batch, int64_t M, int64_t K, int64_t N,
+                              int64_t stride_a, int64_t stride_b, const char *name) {
+    struct tsr_kernel *k = add_kernel(s, TSR_K_GEMM);
+    if (!k || kernel_add_node(k, n)) return LOWER_OOM();
+    snprintf(k->name, sizeof k->name, "%s", name);
+    k->u.gemm = (struct tsr_k_gemm){.batch = batch,
+                                    .M = M,
+                                    .N = N,
+                                    .K = K,
+                                    .lda = K,
+                                    .ldb = N,
+                                    .stride_a = stride_a,
+                                    .stride_b = stride_b,
+                                    .alpha = 1.0f,
+                                    .act = TSR_ACT_NONE};
+    k->n_inputs = 2;
+    k->inputs[0] = a;
+    k->inputs[1] = b;
+    k->output = y;
+    k->flops = 2 * (uint64_t)(batch * M * N * K);
+    k->bytes = s->p->buffers[a].bytes + s->p->buffers[b].bytes + s->p->buffers[y].bytes;
+    return TSR_OK;
+}
+
+/* Resize / Upsample: every mode is separable, so Y = Ah . X . Aw^T per [H, W] plane, with the
+ * constant interpolation matrices Ah [OH, H] and Aw [OW, W] (tsr_resize_taps) built here: one
+ * GEMM [planes x H, W] x Aw^T for the width, one batched GEMM Ah x [H, OW] per plane (Ah shared)
+ * for the height; a dim that does not change needs none (neither: a copy). The dense matrices
+ * cost O(W) per output instead of the taps' O(1): the price of running on every backend's GEMM. */
+tsr_status tsr_lower_resize(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *descs[TSR_NODE_MAX_INPUTS];
+    const void *data[TSR_NODE_MAX_INPUTS];
+    for (int i = 0; i < n->n_inputs; i++) {
+        descs[i] = &s->g->values[n->inputs[i]].desc;
+        data[i] = s->g->values[n->inputs[i]].data;
+    }
+    struct tsr_resize_geometry rg;
+    tsr_status st =
+        tsr_resize_geometry(s->ctx, n->op, &n->attrs, descs, data, n->n_inputs, n->name, &rg);
+    if (st != TSR_OK) return st;
+    const struct tsr_tensor_desc *xd = descs[0];
+    const int r = xd->rank;
+    const int64_t W = xd->dims[r - 1], OW = rg.out.dims[r - 1];
+    const int64_t H = r >= 2 ? xd->dims[r - 2] : 1, OH = r >= 2 ? rg.out.dims[r - 2] : 1;
+    const int do_w = OW != W || rg.scale[r - 1] != 1.0;
+    const int do_h = r >= 2 && (OH != H || rg.scale[r - 2] != 1.0);
+    const int64_t planes = (H * W) != 0 ? tsr_desc_elements(xd) / (H * W) : 0;
+    const int64_t n_out = tsr_desc_elements(&rg.out);
+    if ((!do_w && !do_h) || n_out == 0) { /* nothing to interpolate: a copy (of nothing when the
+                                             output is empty) */
+        struct tsr_kernel *k = simple_kernel(s, TSR_K_COPY, "copy", n, &n->inputs[0], 1, n->output);
+        if (!k) return LOWER_OOM();
+        k->u.copy.n = n_out ? tsr_desc_elements(xd) : 0;
+        return TSR_OK;
+    }
+    int x = buffer_for(s, n->inputs[0]), y = buffer_for(s, n->output);
+    if (x < 0 || y < 0) return LOWER_OOM();
+    int src = x;
+    if (do_w) {
+        int aw = resize_matrix(s, &n->attrs, W, OW, rg.scale[r - 1], 1);
+        int dst = y;
+        if (do_h) {
+            struct tsr_tensor_desc td = {TSR_F32, 1, {planes * H * OW}};
+            dst = add_buffer(s, TSR_BUF_TEMP, &td);
+        }
+        if (aw < 0 || dst < 0) return LOWER_OOM();
+        st = resize_gemm(s, n, src, aw, dst, 1, planes * H, W, OW, 0, 0, "resize_w_gemm");
+        if (st != TSR_OK) return st;
+        src = dst;
+    }
+    if (do_h) {
+        int ah = resize_matrix(s, &n->attrs, H, OH, rg.scale[r - 2], 0);
+        if (ah < 0) return LOWER_OOM();
+        st = resize_gemm(s, n, ah, src, y, planes, OH, H, OW, 0, H * OW, "resize_h_gemm");
+        if (st != TSR_OK) return st;
+    }
+    s->ready[root_of(s, n->output)] = 1;
+    return TSR_OK;
+}
+
+/* ---- group "spatial": DepthToSpace, SpaceToDepth, Tile as strided copies -------------------- */
+
+/* One TSR_K_TRANSPOSE kernel: output dims dims[0 .. rank-1] (row-major) reading input strides
+ * in_strides; size-1 dims dropped and runs contiguous in the input merged (as Transpose). */
+static tsr_status strided_copy(struct tsr_lower_state *s, struct tsr_node *n, const char *name,
+                               int rank, const int64_t *dims, const int64_t *in_strides) {
+    struct tsr_kernel *k = simple_kernel(s, TSR_K_TRANSPOSE, name, n, &n->inputs[0], 1, n->output);
+    if (!k) return LOWER_OOM();
+    struct tsr_k_transpose *t = &k->u.transpose;
+    t->rank = 0;
+    for (int d = 0; d < rank; d++) {
+        if (dims[d] == 1) continue;
+        if (t->rank > 0 && t->in_strides[t->rank - 1] == in_strides[d] * dims[d]) {
+            t->dims[t->rank - 1] *= dims[d];
+            t->in_strides[t->rank - 1] = in_strides[d];
+            continue;
+        }
+        if (t->rank == TSR_MAX_RANK)
+            return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
+                           "node '%s' (%s): the strided copy needs more than %d dims", n->name,
+                           tsr_op_name(n->op), TSR_MAX_RANK);
+        t->dims[t->rank] = dims[d];
+        t->in_strides[t->rank++] = in_strides[d];
+    }
+    if (t->rank == 0) {
+        t->rank = 1;
+        t->dims[0] = 1;
+        t->in_strides[0] = 1;
+    }
+    return TSR_OK;
+}
+
+tsr_status tsr_lower_depth_space(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    int64_t v[6], vs[6], dims[6], st[6];
+    int perm[6];
+    struct tsr_tensor_desc od;
+    tsr_status rc = tsr_depth_space_view(s->ctx, n->op, &n->attrs, &s->g->values[n->inputs[0]].desc,
+                                         n->name, v, perm, &od);
+    if (rc != TSR_OK) return rc;
+    int64_t acc = 1;
+    for (int d = 5; d >= 0; d--) {
+        vs[d] = acc;
+        acc *= v[d];
+    }
+    for (int d = 0; d < 6; d++) {
+        dims[d] = v[perm[d]];
+        st[d] = vs[perm[d]];
+    }
+    return strided_copy(s, n, n->op == TSR_OP_DEPTHTOSPACE ? "depth_to_space" : "space_to_depth", 6,
+                        dims, st);
+}
+
+/* Tile: the output seen as [r_0, d_0, r_1, d_1, ...] reads the input with stride 0 along each
+ * repeat r_d (dims with repeat 1 and size-1 dims drop out, so ranks up to 4 always fit). */
+tsr_status tsr_lower_tile(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    const int64_t *rep = s->g->values[n->inputs[1]].data;
+    int64_t dims[2 * TSR_MAX_RANK], st[2 * TSR_MAX_RANK], xs[TSR_MAX_RANK], acc = 1;
+    for (int d = xd->rank - 1; d >= 0; d--) {
+        xs[d] = acc;
+        acc *= xd->dims[d];
+    }
+    int r = 0;
+    for (int d = 0; d < xd->rank; d++) {
+        if (rep[d] != 1) {
+            dims[r] = rep[d];
+            st[r++] = 0;
+        }
+        dims[r] = xd->dims[d];
+        st[r++] = xs[d];
+    }
+    /* strided_copy refuses a view of more than TSR_MAX_RANK dims that do not merge */
+    int64_t cd[2 * TSR_MAX_RANK], cs[2 * TSR_MAX_RANK];
+    int cr = 0;
+    for (int d = 0; d < r; d++) {
+        if (dims[d] == 1) continue;
+        if (cr > 0 && cs[cr - 1] == st[d] * dims[d]) {
+            cd[cr - 1] *= dims[d];
+            cs[cr - 1] = st[d];
+            continue;
+        }
+        cd[cr] = dims[d];
+        cs[cr++] = st[d];
+    }
+    if (cr > TSR_MAX_RANK)
+        return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (Tile): the tiled copy of %d-D input needs %d strided dims (at "
+                       "most %d)",
+                       n->name, xd->rank, cr, TSR_MAX_RANK);
+    return strided_copy(s, n, "tile", cr, cd, cs);
 }
 
 /* ---- issue 9, group "reduce" ------------------------------------------------------------ */

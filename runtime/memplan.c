@@ -26,6 +26,15 @@ static int ew_same_layout(const struct tsr_k_ew *ew, int j) {
     return 1;
 }
 
+/* May kernel k write its output over input j (read at the half step before the write)? Only an
+ * elementwise kernel, for an input of exactly the output's layout and element size: element i is
+ * then read before element i is written, at the same bytes. */
+static int in_place_input(const struct tsr_program *p, const struct tsr_kernel *k, int j) {
+    if (k->kind != TSR_K_EW || !ew_same_layout(&k->u.ew, j)) return 0;
+    return tsr_dtype_size(p->buffers[k->inputs[j]].desc.dtype) ==
+           tsr_dtype_size(p->buffers[k->output].desc.dtype);
+}
+
 static int overlaps(const struct interval *a, const struct interval *b) {
     return !(a->last < b->first || b->last < a->first);
 }
@@ -51,9 +60,30 @@ static int by_area(const void *x, const void *y) {
     return by_size(x, y);
 }
 
+/* In-place partners: intervals that meet only at an elementwise kernel's half step (one's last
+ * read at 2k, the other written from 2k+1 on: a same-layout input and that kernel's output). They
+ * may share bytes only EXACTLY: same offset, so each element is read before the same element is
+ * written. A shifted overlap is wrong: element i of the output lands on another input element,
+ * which a parallel kernel (OpenCL work-items, CPU threads) may not have read yet. */
+static int partners(const struct interval *a, const struct interval *b) {
+    return a->last + 1 == b->first || b->last + 1 == a->first;
+}
+
+/* May x go at offset `off` given its conflicting placed intervals c[0..nc)? Partners must be at
+ * exactly `off` or disjoint; every other conflict disjoint. */
+static int fits_at(const struct interval *x, size_t off, struct interval *const *c, int nc) {
+    for (int k = 0; k < nc; k++) {
+        if (partners(c[k], x) && c[k]->offset == off) continue;
+        if (off < c[k]->offset + c[k]->bytes && c[k]->offset < off + x->bytes) return 0;
+    }
+    return 1;
+}
+
 /* Placement modes: lowest offset that fits (first fit), smallest gap that fits (best fit), or
  * alternately lowest and highest under a ceiling (the lower bound): the last packs chains of
- * producer/consumer buffers from both ends, which is optimal for a path of intervals. */
+ * producer/consumer buffers from both ends, which is optimal for a path of intervals. In every
+ * mode a buffer goes exactly onto an in-place partner when it fits there (no new bytes); otherwise
+ * partners are kept disjoint like any other conflict. */
 enum { FIT_FIRST = 0, FIT_BEST = 1, FIT_ALTERNATE = 2 };
 
 /* Places order[0..n) one by one; returns the arena size. */
@@ -66,7 +96,7 @@ static size_t place(struct interval **order, int n, int mode, size_t ceiling,
         /* Conflicting placed buffers, sorted by offset (insertion sort: n is small). */
         int nc = 0;
         for (int j = 0; j < n_placed; j++) {
-            if (!overlaps(placed[j], x)) continue;
+            if (!overlaps(placed[j], x) && !partners(placed[j], x)) continue;
             struct interval *c = placed[j];
             int k = nc++;
             while (k > 0 && placed[n + k - 1]->offset > c->offset) {
@@ -75,10 +105,18 @@ static size_t place(struct interval **order, int n, int mode, size_t ceiling,
             }
             placed[n + k] = c;
         }
+        struct interval *const *conf = &placed[n];
+        size_t best = SIZE_MAX;
+        int aliased = 0;
+        for (int k = 0; k < nc && !aliased; k++)
+            if (partners(conf[k], x) && fits_at(x, conf[k]->offset, conf, nc)) {
+                best = conf[k]->offset;
+                aliased = 1;
+            }
         int top = mode == FIT_ALTERNATE && (i & 1);
-        size_t best = SIZE_MAX, best_gap = SIZE_MAX, cursor = 0;
-        for (int k = 0; k <= nc; k++) {
-            size_t gap_end = k < nc ? placed[n + k]->offset : SIZE_MAX;
+        size_t best_gap = SIZE_MAX, cursor = 0;
+        for (int k = 0; k <= nc && !aliased; k++) {
+            size_t gap_end = k < nc ? conf[k]->offset : SIZE_MAX;
             if (top && gap_end > ceiling) gap_end = ceiling;
             if (gap_end >= cursor && gap_end - cursor >= x->bytes) {
                 size_t gap = gap_end - cursor;
@@ -92,8 +130,8 @@ static size_t place(struct interval **order, int n, int mode, size_t ceiling,
                     best = cursor;
                 }
             }
-            if (k < nc && placed[n + k]->offset + placed[n + k]->bytes > cursor)
-                cursor = placed[n + k]->offset + placed[n + k]->bytes;
+            if (k < nc && conf[k]->offset + conf[k]->bytes > cursor)
+                cursor = conf[k]->offset + conf[k]->bytes;
         }
         if (best == SIZE_MAX) best = cursor; /* top side found no room under the ceiling */
         x->offset = best;
@@ -130,7 +168,7 @@ tsr_status tsr_memplan(tsr_context *ctx, struct tsr_program *p) {
         if (so >= 0 && iv[so].last < t) iv[so].last = t;
         for (int j = 0; j < k->n_inputs; j++) {
             int si = slot[k->inputs[j]];
-            int tr = (k->kind == TSR_K_EW && ew_same_layout(&k->u.ew, j)) ? 2 * ki : t;
+            int tr = in_place_input(p, k, j) ? 2 * ki : t;
             if (si >= 0 && iv[si].last < tr) iv[si].last = tr;
         }
     }

@@ -13,7 +13,10 @@
  * Liveness, in half steps: kernel k writes its output at 2k+1 and reads its inputs at 2k+1,
  * except that an elementwise kernel reads an input of exactly the output's layout at 2k (each
  * element is read before the same element is written), so that buffer may be reused for the
- * output (in place). Two buffers may share bytes when their intervals do not intersect.
+ * output (in place) when the element sizes match too. Two buffers may share bytes when their
+ * intervals do not intersect, except that such an in-place pair (intervals that meet at the half
+ * step) shares bytes only exactly — the same offset — or not at all: a shifted overlap would
+ * write element i over another input element that a parallel kernel may not have read yet.
  *
  * Placement: offline greedy heuristics of Pisarchyk & Lee, "Efficient Memory Management for Deep
  * Neural Net Inference" (2020) — buffers visited by decreasing size, by first use, and by

@@ -6,7 +6,10 @@
  * (https://github.com/onnx/onnx/blob/main/docs/IR.md) and operator pages
  * (https://onnx.ai/onnx/operators/):
  *   - initializers are constants, also when they are listed in graph.input (IR version < 4);
- *   - graph inputs with dim_param / unset dims take the caller's override, else 1;
+ *   - graph inputs with dim_param / unset dims take the caller's override (the dims are then
+ *     fixed), else stay symbolic: the graph is built at 1 for them, records their names
+ *     (tsr_input_dims) and keeps the model bytes (tsr_model_source), so that a plan can re-import
+ *     the model at other input shapes (runtime/plan.c, dynamic shapes);
  *   - Constant nodes (value, value_float(s), value_int(s)) become constants;
  *   - every other node maps 1:1 onto the tsr_op of the operator table
  *     (runtime/ops/op_table.inc), which also gives its attributes (names, types, defaults), the
@@ -283,6 +286,7 @@ static tsr_status add_input(struct onnx_importer *im, const Onnx__ValueInfoProto
     memset(&desc, 0, sizeof desc);
     desc.dtype = (tsr_dtype)in_dtype;
     char fbuf[160], obuf[160];
+    const char *sym[TSR_MAX_RANK] = {NULL}; /* names of the dims left symbolic */
     if (tt->shape) {
         if (tt->shape->n_dim > TSR_MAX_RANK)
             return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
@@ -311,8 +315,15 @@ static tsr_status add_input(struct onnx_importer *im, const Onnx__ValueInfoProto
             }
             desc = ov->desc;
         } else {
-            for (int i = 0; i < desc.rank; i++)
-                if (desc.dims[i] < 0) desc.dims[i] = 1;
+            for (int i = 0; i < desc.rank; i++) {
+                if (desc.dims[i] >= 0) continue;
+                const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
+                sym[i] = d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
+                                 d->dim_param
+                             ? d->dim_param
+                             : "";
+                desc.dims[i] = 1;
+            }
         }
     } else if (ov) {
         if (ov->desc.dtype != desc.dtype)
@@ -330,6 +341,10 @@ static tsr_status add_input(struct onnx_importer *im, const Onnx__ValueInfoProto
     tsr_value v;
     tsr_status st = tsr_graph_input(im->graph, name, &desc, &v);
     if (st != TSR_OK) return onnx_wrap(im, st);
+    for (int i = 0; i < desc.rank; i++)
+        if (sym[i] &&
+            (st = tsr_graph_set_input_dim_name(im->graph, im->graph->n_inputs - 1, i, sym[i])))
+            return onnx_wrap(im, st);
     if (map_put(&im->map, name, v, 0))
         return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
     return TSR_OK;
@@ -408,10 +423,14 @@ static tsr_status read_attr(struct onnx_importer *im, tsr_op op, const char *nl,
         break;
     }
     }
+    if (bad && spec->kind == TSR_AK_REQUIRE)
+        return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                       "%s: node '%s' (%s): attribute '%s' is supported only with the value %g",
+                       im->label, nl, opn, an, spec->dflt);
     if (bad)
         return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
                        "%s: node '%s' (%s): attribute '%s' has a value that is not supported "
-                       "(only 2-D windows; storage_order 0; training_mode 0)",
+                       "(windows: 1-D or 2-D)",
                        im->label, nl, opn, an);
     return TSR_OK;
 }
@@ -485,7 +504,7 @@ static tsr_status check_nodes(struct onnx_importer *im, const Onnx__GraphProto *
                            "%s: node '%s': op '%s' of domain '%s' "
                            "is not supported",
                            im->label, nl, type, n->domain);
-        if (strcmp(type, "Constant") && op < 0)
+        if (strcmp(type, "Constant") && strcmp(type, "Split") && op < 0) /* Split: Slices */
             return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED, "%s: node '%s': op '%s' is not supported",
                            im->label, nl, type);
     }
@@ -522,11 +541,11 @@ static tsr_status attr_from_input(struct onnx_importer *im, tsr_op op, const cha
                            tsr_op_name(op), spec->name);
         return TSR_OK;
     }
-    int64_t ints[TSR_MAX_RANK];
+    int64_t ints[2 * TSR_MAX_RANK]; /* Pad's pads: two per axis */
     int ok = spec->type == TSR_ATTR_T_INTS &&
              (v->desc.dtype == TSR_I64 || v->desc.dtype == TSR_I32 ||
               v->desc.dtype == TSR_BOOL) /* Dropout's training_mode */
-             && v->desc.rank <= 1 && n <= spec->len && n <= TSR_MAX_RANK;
+             && v->desc.rank <= 1 && n <= spec->len && n <= 2 * TSR_MAX_RANK;
     for (int64_t k = 0; ok && k < n; k++)
         ints[k] = tsr_elem_get_i64(v->desc.dtype, v->data, k);
     if (!ok || tsr_attr_store_ints(spec, attrs, ints, (size_t)n))
@@ -537,12 +556,120 @@ static tsr_status attr_from_input(struct onnx_importer *im, tsr_op op, const cha
     return TSR_OK;
 }
 
+/* ONNX Split (issue 9, group "tkern"): one Slice node per named output along `axis` (the graph
+ * IR has one output per node). Sizes: the `split` attribute (opset < 13) or constant input 1
+ * (>= 13), else `num_outputs` (>= 18: chunks of ceil(dim / n), the last smaller) or the number
+ * of outputs (equal parts). Returns TSR_OK, TSR_E_PARSE, TSR_E_UNSUPPORTED, TSR_E_SHAPE,
+ * TSR_E_NOMEM. */
+static tsr_status add_split(struct onnx_importer *im, const Onnx__NodeProto *n, const char *nl) {
+    if (n->n_input < 1 || !n->input[0] || !*n->input[0] || n->n_input > 2)
+        return TSR_ERR(im->ctx, TSR_E_PARSE,
+                       "%s: node '%s' (Split) has %zu inputs, 1 or 2 expected", im->label, nl,
+                       n->n_input);
+    const struct onnx_slot *xs = map_find(&im->map, n->input[0]);
+    if (!xs)
+        return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (Split): input '%s' is not defined",
+                       im->label, nl, n->input[0]);
+    const struct tsr_tensor_desc xd = im->graph->values[xs->value].desc;
+    int64_t axis = 0, num = 0, sizes[64];
+    int n_sizes = -1;
+    for (size_t i = 0; i < n->n_attribute; i++) {
+        const Onnx__AttributeProto *a = n->attribute[i];
+        if (!a->name) continue;
+        if (!strcmp(a->name, "axis")) {
+            axis = a->i;
+        } else if (!strcmp(a->name, "num_outputs")) {
+            num = a->i;
+        } else if (!strcmp(a->name, "split")) {
+            if (a->n_ints > 64)
+                return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED, "%s: node '%s' (Split): %zu parts",
+                               im->label, nl, a->n_ints);
+            n_sizes = (int)a->n_ints;
+            for (int k = 0; k < n_sizes; k++)
+                sizes[k] = a->ints[k];
+        } else {
+            return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                           "%s: node '%s' (Split): attribute '%s' is not supported", im->label, nl,
+                           a->name);
+        }
+    }
+    if (n->n_input == 2 && n->input[1] && *n->input[1]) {
+        const struct onnx_slot *ss = map_find(&im->map, n->input[1]);
+        const struct tsr_value_info *sv = ss ? &im->graph->values[ss->value] : NULL;
+        int64_t cnt = sv ? tsr_desc_elements(&sv->desc) : 0;
+        if (!sv || !sv->data || sv->desc.dtype != TSR_I64 || sv->desc.rank != 1 || cnt > 64)
+            return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                           "%s: node '%s' (Split): split must be a constant 1-D int64 tensor of at "
+                           "most 64 values",
+                           im->label, nl);
+        n_sizes = (int)cnt;
+        for (int k = 0; k < n_sizes; k++)
+            sizes[k] = ((const int64_t *)sv->data)[k];
+    }
+    if (axis < -xd.rank || axis >= xd.rank)
+        return TSR_ERR(im->ctx, TSR_E_SHAPE, "%s: node '%s' (Split): axis %lld of a rank-%d input",
+                       im->label, nl, (long long)axis, xd.rank);
+    if (axis < 0) axis += xd.rank;
+    const int64_t dim = xd.dims[axis];
+    const int n_out = (int)n->n_output;
+    if (n_sizes < 0) {
+        int64_t parts = num > 0 ? num : n_out;
+        if (parts < 1 || parts > 64 || parts != n_out)
+            return TSR_ERR(im->ctx, TSR_E_SHAPE, "%s: node '%s' (Split): %lld parts for %d outputs",
+                           im->label, nl, (long long)parts, n_out);
+        int64_t chunk = (dim + parts - 1) / parts;
+        if (num <= 0 && dim % parts)
+            return TSR_ERR(im->ctx, TSR_E_SHAPE,
+                           "%s: node '%s' (Split): dim %lld does not split into %lld equal parts",
+                           im->label, nl, (long long)dim, (long long)parts);
+        n_sizes = (int)parts;
+        for (int k = 0; k < n_sizes; k++) {
+            int64_t left = dim - k * chunk;
+            sizes[k] = left < 0 ? 0 : left < chunk ? left : chunk;
+        }
+    }
+    int64_t total = 0;
+    for (int k = 0; k < n_sizes; k++)
+        total += sizes[k] < 0 ? -1 : sizes[k];
+    if (n_sizes != n_out || total != dim)
+        return TSR_ERR(im->ctx, TSR_E_SHAPE,
+                       "%s: node '%s' (Split): %d sizes summing to %lld for %d outputs of a dim of "
+                       "%lld",
+                       im->label, nl, n_sizes, (long long)total, n_out, (long long)dim);
+    int64_t off = 0;
+    for (int k = 0; k < n_out; k++) {
+        const char *out = n->output[k];
+        int64_t b = off;
+        off += sizes[k];
+        if (!out || !*out) continue;
+        if (map_find(&im->map, out))
+            return TSR_ERR(im->ctx, TSR_E_PARSE,
+                           "%s: node '%s' (Split): value '%s' is defined twice", im->label, nl,
+                           out);
+        struct tsr_op_attrs at = tsr_op_attrs_default();
+        at.n_starts = at.n_ends = at.n_slice_axes = 1;
+        at.starts[0] = b;
+        at.ends[0] = off;
+        at.slice_axes[0] = axis;
+        char name[256];
+        snprintf(name, sizeof name, "%s/split_%d", nl, k);
+        tsr_value v;
+        tsr_status st = tsr_graph_op(im->graph, TSR_OP_SLICE, &xs->value, 1, &at, name, &v);
+        if (st != TSR_OK) return onnx_wrap(im, st);
+        if (map_put(&im->map, out, v, 0))
+            return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
+    }
+    return TSR_OK;
+}
+
 /* Adds node i. Returns TSR_OK, TSR_E_PARSE (bad input/output lists, undefined input),
  * TSR_E_UNSUPPORTED, TSR_E_NOMEM, or the builder's status (TSR_E_SHAPE, TSR_E_DTYPE, ...). */
 static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, int index) {
     char buf[32];
     const char *nl = node_label(n, index, buf, sizeof buf);
     const char *type = n->op_type ? n->op_type : "";
+    if (!strcmp(type, "Split") && tsr_op_domain_is_default(n->domain))
+        return add_split(im, n, nl); /* group "tkern": N Slice nodes */
     if (n->n_output < 1 || !n->output[0] || !*n->output[0])
         return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
                        "%s: node '%s' (%s) has %zu outputs; exactly "
@@ -682,9 +809,52 @@ static tsr_status import_model(struct onnx_importer *im, const Onnx__ModelProto 
     return TSR_OK;
 }
 
+static tsr_status import_model_bytes(tsr_context *ctx, const void *data, size_t size,
+                                     const char *label, const struct tsr_input_shape *shapes,
+                                     size_t n_shapes, tsr_graph **out);
+
+/* tsr_onnx_import_buffer; `owned` (NULL, or `data` itself, malloc'ed) is taken over: kept as
+ * the graph's model source when it has symbolic dims, else freed; freed on failure too. */
+static tsr_status import_buffer(tsr_context *ctx, const void *data, size_t size, const char *label,
+                                const struct tsr_input_shape *shapes, size_t n_shapes, void *owned,
+                                tsr_graph **out);
+
 tsr_status tsr_onnx_import_buffer(tsr_context *ctx, const void *data, size_t size,
                                   const char *label, const struct tsr_input_shape *shapes,
                                   size_t n_shapes, tsr_graph **out) {
+    return import_buffer(ctx, data, size, label, shapes, n_shapes, NULL, out);
+}
+
+static tsr_status import_buffer(tsr_context *ctx, const void *data, size_t size, const char *label,
+                                const struct tsr_input_shape *shapes, size_t n_shapes, void *owned,
+                                tsr_graph **out) {
+    tsr_graph *g = NULL;
+    tsr_status st = import_model_bytes(ctx, data, size, label, shapes, n_shapes, &g);
+    if (st != TSR_OK || !tsr_graph_has_symbolic_dims(g)) {
+        free(owned);
+        if (st == TSR_OK) *out = g;
+        return st;
+    }
+    /* Symbolic dims: keep the model so that a plan can re-import it at other shapes. */
+    if (!owned && (owned = malloc(size ? size : 1))) memcpy(owned, data, size);
+    void *fit = owned ? realloc(owned, size ? size : 1) : NULL; /* a file buffer has slack */
+    if (fit) owned = fit;
+    struct tsr_model_source *src =
+        owned ? tsr_model_source_adopt(owned, size, label ? label : "<buffer>") : NULL;
+    if (!src) {
+        tsr_graph_destroy(g);
+        return TSR_ERR(ctx, TSR_E_NOMEM, "%s: out of memory (%zu bytes)",
+                       label ? label : "<buffer>", size);
+    }
+    g->source = src;
+    *out = g;
+    return TSR_OK;
+}
+
+/* Parses and imports `size` bytes (tsr_onnx_import_buffer without keeping the bytes). */
+static tsr_status import_model_bytes(tsr_context *ctx, const void *data, size_t size,
+                                     const char *label, const struct tsr_input_shape *shapes,
+                                     size_t n_shapes, tsr_graph **out) {
     if (!label) label = "<buffer>";
     if (!out || (!data && size > 0) || (n_shapes > 0 && !shapes))
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "tsr_onnx_import_buffer(%s): NULL argument", label);
@@ -762,7 +932,5 @@ tsr_status tsr_onnx_import_file(tsr_context *ctx, const char *path,
         free(buf);
         return TSR_ERR(ctx, TSR_E_IO, "%s: read error", path);
     }
-    tsr_status st = tsr_onnx_import_buffer(ctx, buf, size, path, shapes, n_shapes, out);
-    free(buf);
-    return st;
+    return import_buffer(ctx, buf, size, path, shapes, n_shapes, buf, out);
 }

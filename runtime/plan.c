@@ -1,11 +1,20 @@
 /*
  * plan.c — tsr_compile (passes → lowering → device choice → backend prepare) and tsr_plan_run
  * (validation, execution, fallback to the host device when another device fails).
+ *
+ * Dynamic shapes: shape inference and shape-arithmetic folding happen while a graph is built
+ * (tsr_graph_op), so a plan cannot simply be re-run at other shapes. A plan compiled from a graph
+ * with symbolic input dims (an ONNX import, runtime/onnx_import.c) keeps the model bytes and the
+ * compile options; at new input shapes (tsr_plan_run, tsr_plan_specialize) it re-imports the
+ * model with the shapes as overrides and compiles it ("re-plan"). The specialised plans are kept
+ * in a small LRU cache keyed by the input shapes (TSR_PLAN_CACHE, default 8).
  */
+#include "runtime/graph.h"
 #include "runtime/hetero.h"
 #include "runtime/lower.h"
 #include "runtime/passes/passes.h"
 #include "runtime/plan_internal.h"
+#include "runtime/profiler.h"
 #include "scheduler/calibrate.h"
 #include "scheduler/cost.h"
 #include "scheduler/place.h"
@@ -84,6 +93,286 @@ static tsr_status fall_back_to_host(tsr_plan *plan, tsr_status why) {
     return prepare_on(plan, host);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Dynamic shapes: the cache of specialised plans                                            */
+
+#define TSR_PLAN_CACHE_DEFAULT 8
+#define TSR_PLAN_CACHE_MAX     64
+
+struct tsr_plan_spec {
+    struct tsr_tensor_desc *in; /* the key: the input descs (n_inputs, owned) */
+    tsr_plan *plan;             /* compiled at those shapes (owned, no dyn of its own) */
+    uint64_t used;              /* tick of the last use (LRU) */
+};
+
+struct tsr_plan_dyn {
+    struct tsr_model_source *source; /* reference held */
+    struct tsr_compile_options opts; /* as given to tsr_compile; strings point below */
+    char device[64], placement[16];  /* copies of opts.device / opts.placement */
+    int cap, n;                      /* capacity (TSR_PLAN_CACHE), entries */
+    struct tsr_plan_spec *specs;     /* cap entries */
+    tsr_plan *current;               /* specialisation of the last run / specialize; NULL:
+                                        the compiled plan itself */
+    uint64_t tick, hits, misses, evictions;
+    double last_replan_ms, total_replan_ms;
+};
+
+/* TSR_PLAN_CACHE=N (1..64), else the default (an invalid value is warned about). */
+static int env_plan_cache(tsr_context *ctx) {
+    const char *v = tsr_getenv("TSR_PLAN_CACHE");
+    if (!v) return TSR_PLAN_CACHE_DEFAULT;
+    char *end = NULL;
+    long n = strtol(v, &end, 10);
+    if (!end || *end || n < 1 || n > TSR_PLAN_CACHE_MAX) {
+        tsr_log(ctx, TSR_LOG_WARN, "TSR_PLAN_CACHE='%s': expected 1..%d; using %d", v,
+                TSR_PLAN_CACHE_MAX, TSR_PLAN_CACHE_DEFAULT);
+        return TSR_PLAN_CACHE_DEFAULT;
+    }
+    return (int)n;
+}
+
+static void dyn_free(struct tsr_plan_dyn *d) {
+    if (!d) return;
+    for (int i = 0; i < d->n; i++) {
+        tsr_plan_destroy(d->specs[i].plan);
+        free(d->specs[i].in);
+    }
+    free(d->specs);
+    tsr_model_source_unref(d->source);
+    free(d);
+}
+
+/* Makes `plan` (compiled from `graph` with options `o`) re-specialisable when the graph has
+ * symbolic input dims and its model source. Returns TSR_OK or TSR_E_NOMEM. */
+static tsr_status attach_dyn(tsr_plan *plan, const tsr_graph *graph,
+                             const struct tsr_compile_options *o) {
+    if (!graph->source || !plan->input_dims) return TSR_OK;
+    struct tsr_plan_dyn *d = calloc(1, sizeof *d);
+    if (!d) return TSR_ERR(plan->ctx, TSR_E_NOMEM, "compile: out of memory");
+    d->cap = env_plan_cache(plan->ctx);
+    d->specs = calloc((size_t)d->cap, sizeof *d->specs);
+    if (!d->specs) {
+        free(d);
+        return TSR_ERR(plan->ctx, TSR_E_NOMEM, "compile: out of memory");
+    }
+    d->source = tsr_model_source_ref(graph->source);
+    d->opts = *o;
+    if (o->device) {
+        snprintf(d->device, sizeof d->device, "%s", o->device);
+        d->opts.device = d->device;
+    }
+    if (o->placement) {
+        snprintf(d->placement, sizeof d->placement, "%s", o->placement);
+        d->opts.placement = d->placement;
+    }
+    plan->dyn = d;
+    return TSR_OK;
+}
+
+const tsr_plan *tsr_plan_current(const tsr_plan *p) {
+    return p && p->dyn && p->dyn->current ? p->dyn->current : p;
+}
+
+void tsr_plan_cache_stats(const tsr_plan *p, struct tsr_plan_cache_stats *out) {
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    if (!p || !p->dyn) return;
+    const struct tsr_plan_dyn *d = p->dyn;
+    out->dynamic = 1;
+    out->capacity = d->cap;
+    out->entries = d->n;
+    out->hits = d->hits;
+    out->misses = d->misses;
+    out->evictions = d->evictions;
+    out->last_replan_ms = d->last_replan_ms;
+    out->total_replan_ms = d->total_replan_ms;
+}
+
+static int descs_equal(const struct tsr_tensor_desc *a, const struct tsr_tensor_desc *b, int n) {
+    for (int i = 0; i < n; i++)
+        if (!tsr_desc_equal(&a[i], &b[i])) return 0;
+    return 1;
+}
+
+/* Checks input descs against the declared inputs of a dynamic plan: dtype, rank, fixed dims, one
+ * value per symbolic dim name. Returns TSR_OK, TSR_E_DTYPE or TSR_E_SHAPE (naming the input and
+ * both shapes, or the dim and both values). */
+static tsr_status check_against_declared(const tsr_plan *plan, const struct tsr_tensor_desc *in) {
+    tsr_context *ctx = plan->ctx;
+    char s0[160], s1[160];
+    for (int i = 0; i < plan->n_inputs; i++) {
+        struct tsr_input_info info;
+        tsr_input_info_fill(plan->input_names[i], &plan->input_descs[i], &plan->input_dims[i],
+                            &info);
+        if (in[i].dtype != info.dtype)
+            return TSR_ERR(ctx, TSR_E_DTYPE, "input '%s': dtype %s, the model expects %s",
+                           info.name, tsr_dtype_name(in[i].dtype), tsr_dtype_name(info.dtype));
+        int ok = !tsr_desc_check(&in[i]) && in[i].rank == info.rank;
+        for (int d = 0; ok && d < info.rank; d++)
+            ok = info.dims[d] < 0 || in[i].dims[d] == info.dims[d];
+        if (!ok)
+            return TSR_ERR(ctx, TSR_E_SHAPE, "input '%s': shape %s, the model expects %s",
+                           info.name, tsr_desc_format(&in[i], s0, sizeof s0),
+                           tsr_input_info_format(&info, s1, sizeof s1));
+        /* Symbolic dims of one name are one size (ONNX dim_param); unnamed ones are free. */
+        for (int d = 0; d < info.rank; d++) {
+            const char *nm = info.dim_names[d];
+            if (!nm || !*nm) continue;
+            for (int j = 0; j <= i; j++) {
+                const struct tsr_input_dims *dj = &plan->input_dims[j];
+                for (int e = 0; e < (j < i ? in[j].rank : d); e++)
+                    if (dj->names[e] && !strcmp(dj->names[e], nm) && in[j].dims[e] != in[i].dims[d])
+                        return TSR_ERR(ctx, TSR_E_SHAPE,
+                                       "input '%s': dim %d ('%s') is %lld, but input '%s' has "
+                                       "'%s' = %lld (dim %d)",
+                                       info.name, d, nm, (long long)in[i].dims[d],
+                                       plan->input_names[j], nm, (long long)in[j].dims[e], e);
+            }
+        }
+    }
+    return TSR_OK;
+}
+
+/* "replan [2,5,8] [2,5]": the profiler record's name for a re-plan at input shapes `in`. */
+static void replan_name(const tsr_plan *plan, const struct tsr_tensor_desc *in, char *buf,
+                        size_t size) {
+    size_t l = (size_t)snprintf(buf, size, "replan");
+    for (int i = 0; i < plan->n_inputs && l < size; i++) {
+        l += (size_t)snprintf(buf + l, size - l, " [");
+        for (int d = 0; d < in[i].rank && l < size; d++)
+            l += (size_t)snprintf(buf + l, size - l, "%s%lld", d ? "," : "",
+                                  (long long)in[i].dims[d]);
+        if (l < size) l += (size_t)snprintf(buf + l, size - l, "]");
+    }
+}
+
+/* Did the plan or one of its specialisations fall back to the host device? */
+static int any_fell_back(const tsr_plan *plan) {
+    if (plan->fell_back) return 1;
+    for (int i = 0; plan->dyn && i < plan->dyn->n; i++)
+        if (plan->dyn->specs[i].plan->fell_back) return 1;
+    return 0;
+}
+
+/* Re-imports and compiles plan's model at input shapes `in` (checked). Returns TSR_OK with
+ * *out, or a status of the import / compile. */
+static tsr_status replan(tsr_plan *plan, const struct tsr_tensor_desc *in, tsr_plan **out) {
+    tsr_context *ctx = plan->ctx;
+    struct tsr_plan_dyn *d = plan->dyn;
+    struct tsr_input_shape *ov = calloc((size_t)plan->n_inputs + 1, sizeof *ov);
+    if (!ov) return TSR_ERR(ctx, TSR_E_NOMEM, "re-plan: out of memory");
+    for (int i = 0; i < plan->n_inputs; i++) {
+        ov[i].name = plan->input_names[i];
+        ov[i].desc = in[i];
+    }
+    struct tsr_compile_options o = d->opts;
+    /* Once a device failed, specialisations go where the plan fell back to: the host. */
+    if (any_fell_back(plan)) o.device = ctx->devices[tsr_context_host_device(ctx)].info.id;
+    uint64_t t0 = tsr_now_ns();
+    tsr_graph *g = NULL;
+    tsr_status st = tsr_onnx_import_buffer(ctx, d->source->bytes, d->source->size, d->source->label,
+                                           ov, (size_t)plan->n_inputs, &g);
+    free(ov);
+    if (st == TSR_OK) st = tsr_compile_ex(ctx, g, &o, 0, out);
+    tsr_graph_destroy(g);
+    if (st != TSR_OK) return st;
+    uint64_t t1 = tsr_now_ns();
+    d->last_replan_ms = (double)(t1 - t0) * 1e-6;
+    d->total_replan_ms += d->last_replan_ms;
+    d->misses++;
+    char name[256];
+    replan_name(plan, in, name, sizeof name);
+    tsr_prof_add(ctx, TSR_EVENT_COMPILE, name, "", ctx->devices[(*out)->device].info.id, 0, t0, t1,
+                 0, 0);
+    tsr_log(ctx, TSR_LOG_INFO, "%s: %s on %s in %.2f ms", d->source->label, name,
+            ctx->devices[(*out)->device].info.id, d->last_replan_ms);
+    return TSR_OK;
+}
+
+/* Makes the specialisation for input shapes `in` current: the compiled plan, a cached one, or a
+ * new one (evicting the least recently used). *out receives it. Statuses: check_against_declared,
+ * replan, TSR_E_SHAPE for a plan without symbolic inputs, TSR_E_NOMEM. */
+static tsr_status specialize(tsr_plan *plan, const struct tsr_tensor_desc *in, tsr_plan **out) {
+    char s0[160], s1[160];
+    struct tsr_plan_dyn *d = plan->dyn;
+    if (descs_equal(in, plan->input_descs, plan->n_inputs)) {
+        if (d) d->current = NULL;
+        *out = plan;
+        return TSR_OK;
+    }
+    if (!d) {
+        for (int i = 0; i < plan->n_inputs; i++) {
+            const struct tsr_tensor_desc *want = &plan->input_descs[i];
+            if (in[i].dtype != want->dtype)
+                return TSR_ERR(plan->ctx, TSR_E_DTYPE, "input '%s': dtype %s, the model expects %s",
+                               plan->input_names[i], tsr_dtype_name(in[i].dtype),
+                               tsr_dtype_name(want->dtype));
+            if (!tsr_desc_equal(&in[i], want))
+                return TSR_ERR(plan->ctx, TSR_E_SHAPE, "input '%s': shape %s, the model expects %s",
+                               plan->input_names[i], tsr_desc_format(&in[i], s0, sizeof s0),
+                               tsr_desc_format(want, s1, sizeof s1));
+        }
+        return TSR_ERR(plan->ctx, TSR_E_INTERNAL, "specialize: shapes differ but no input does");
+    }
+    for (int i = 0; i < d->n; i++)
+        if (descs_equal(in, d->specs[i].in, plan->n_inputs)) {
+            d->hits++;
+            d->specs[i].used = ++d->tick;
+            d->current = d->specs[i].plan;
+            *out = d->current;
+            return TSR_OK;
+        }
+    tsr_status st = check_against_declared(plan, in);
+    if (st != TSR_OK) return st;
+    struct tsr_tensor_desc *key = malloc(sizeof *key * (size_t)plan->n_inputs + 1);
+    if (!key) return TSR_ERR(plan->ctx, TSR_E_NOMEM, "re-plan: out of memory");
+    memcpy(key, in, sizeof *key * (size_t)plan->n_inputs);
+    tsr_plan *sub = NULL;
+    if ((st = replan(plan, in, &sub)) != TSR_OK) {
+        free(key);
+        return st;
+    }
+    int slot = d->n;
+    if (d->n == d->cap) { /* evict the least recently used */
+        slot = 0;
+        for (int i = 1; i < d->n; i++)
+            if (d->specs[i].used < d->specs[slot].used) slot = i;
+        tsr_plan_destroy(d->specs[slot].plan);
+        free(d->specs[slot].in);
+        d->evictions++;
+    } else {
+        d->n++;
+    }
+    d->specs[slot].in = key;
+    d->specs[slot].plan = sub;
+    d->specs[slot].used = ++d->tick;
+    d->current = sub;
+    *out = sub;
+    return TSR_OK;
+}
+
+tsr_status tsr_plan_specialize(tsr_plan *plan, const struct tsr_tensor_desc *input_descs,
+                               size_t n_inputs) {
+    if (!plan) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_plan_specialize: plan is NULL");
+    if ((int)n_inputs != plan->n_inputs || (n_inputs && !input_descs))
+        return TSR_ERR(plan->ctx, TSR_E_INVALID_ARG,
+                       "tsr_plan_specialize: %zu input shapes given, the plan has %d inputs",
+                       n_inputs, plan->n_inputs);
+    tsr_plan *run;
+    return specialize(plan, input_descs, &run);
+}
+
+tsr_status tsr_plan_input_info(const tsr_plan *p, int i, struct tsr_input_info *out) {
+    if (!p || !out || i < 0 || i >= p->n_inputs)
+        return TSR_ERR(p ? p->ctx : NULL, TSR_E_INVALID_ARG, "plan input %d out of range", i);
+    tsr_input_info_fill(p->input_names[i], &p->input_descs[i],
+                        p->input_dims ? &p->input_dims[i] : NULL, out);
+    out->desc = tsr_plan_current(p)->input_descs[i];
+    return TSR_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
 static tsr_status copy_io(tsr_plan *plan, const tsr_graph *g) {
     plan->n_inputs = g->n_inputs;
     plan->n_outputs = g->n_outputs;
@@ -103,6 +392,14 @@ static tsr_status copy_io(tsr_plan *plan, const tsr_graph *g) {
         plan->output_descs[i] = g->values[g->outputs[i].value].desc;
         if (!plan->output_names[i]) return TSR_ERR(plan->ctx, TSR_E_NOMEM, "compile: OOM");
     }
+    if (!tsr_graph_has_symbolic_dims(g)) return TSR_OK;
+    plan->input_dims = calloc((size_t)g->n_inputs + 1, sizeof *plan->input_dims);
+    if (!plan->input_dims) return TSR_ERR(plan->ctx, TSR_E_NOMEM, "compile: OOM");
+    for (int i = 0; i < g->n_inputs; i++)
+        for (int d = 0; d < TSR_MAX_RANK; d++)
+            if (g->input_dims[i].names[d] &&
+                !(plan->input_dims[i].names[d] = tsr_strdup(g->input_dims[i].names[d])))
+                return TSR_ERR(plan->ctx, TSR_E_NOMEM, "compile: OOM");
     return TSR_OK;
 }
 
@@ -158,10 +455,34 @@ static tsr_status choose_placement(tsr_plan *plan, const char *placement, int au
             (void)tsr_sched_ensure_calibrated(ctx, i);
     int *a = malloc((size_t)plan->prog.n_kernels * sizeof *a);
     if (!a) return TSR_ERR(ctx, TSR_E_NOMEM, "compile: out of memory");
+    /* A device whose backend cannot run a kernel (runtime/backend.h, supports) never gets it. */
+    for (int d = 0; d < ctx->n_devices; d++) {
+        int n_bad = 0, first = -1;
+        char why[256] = "";
+        for (int k = 0; k < plan->prog.n_kernels; k++)
+            if (!tsr_backend_supports(&ctx->devices[d], &plan->prog, k, first < 0 ? why : NULL,
+                                      first < 0 ? sizeof why : 0)) {
+                if (first < 0) first = k;
+                n_bad++;
+            }
+        if (n_bad)
+            reason_append(plan, "; %s cannot run %d kernel(s) (first: kernel %d '%s': %s)",
+                          ctx->devices[d].info.id, n_bad, first, plan->prog.kernels[first].name,
+                          why);
+    }
     double makespan = 0.0;
     if (!strcmp(placement, "alternate")) {
-        for (int k = 0; k < plan->prog.n_kernels; k++)
+        /* kernel k on device k mod N, or the next device that can run it */
+        for (int k = 0; k < plan->prog.n_kernels; k++) {
             a[k] = k % ctx->n_devices;
+            for (int j = 0; j < ctx->n_devices; j++) {
+                int d = (k + j) % ctx->n_devices;
+                if (tsr_backend_supports(&ctx->devices[d], &plan->prog, k, NULL, 0)) {
+                    a[k] = d;
+                    break;
+                }
+            }
+        }
     } else if (tsr_sched_place_heft(ctx, &plan->prog, a, &makespan) != TSR_OK) {
         tsr_log(ctx, TSR_LOG_WARN, "placement: HEFT failed (%s); staying on one device",
                 tsr_last_error(NULL)->message);
@@ -170,7 +491,7 @@ static tsr_status choose_placement(tsr_plan *plan, const char *placement, int au
     }
     int n_seg = 0;
     double h_ms = tsr_sched_place_predict_ms(ctx, &plan->prog, a, &n_seg);
-    double s_ms = tsr_sched_predict_program_ms(&ctx->devices[want].info, &plan->prog);
+    double s_ms = tsr_sched_predict_device_ms(ctx, want, &plan->prog);
     int used[64] = {0}, n_used = 0;
     for (int k = 0; k < plan->prog.n_kernels; k++)
         if (a[k] < 64 && !used[a[k]]++) n_used++;
@@ -249,8 +570,7 @@ tsr_status tsr_compile_ex(tsr_context *ctx, const tsr_graph *graph,
     } else {
         (void)tsr_sched_ensure_calibrated(ctx, want);
         snprintf(plan->reason, sizeof plan->reason, "%s requested (predicted %.3f ms per run)",
-                 ctx->devices[want].info.id,
-                 tsr_sched_predict_program_ms(&ctx->devices[want].info, &plan->prog));
+                 ctx->devices[want].info.id, tsr_sched_predict_device_ms(ctx, want, &plan->prog));
     }
     int *assign = NULL;
     st = choose_placement(plan, placement, auto_device, want, &assign);
@@ -262,6 +582,7 @@ tsr_status tsr_compile_ex(tsr_context *ctx, const tsr_graph *graph,
         plan->device = tsr_context_host_device(ctx);
         plan->ops = ctx->devices[plan->device].ops;
         plan->exec = NULL;
+        if (!keep_graph && (st = attach_dyn(plan, graph, &o)) != TSR_OK) goto fail;
         *out = plan;
         return TSR_OK;
     }
@@ -273,6 +594,7 @@ tsr_status tsr_compile_ex(tsr_context *ctx, const tsr_graph *graph,
         st = fall_back_to_host(plan, st);
     }
     if (st != TSR_OK) goto fail;
+    if (!keep_graph && (st = attach_dyn(plan, graph, &o)) != TSR_OK) goto fail;
     *out = plan;
     return TSR_OK;
 fail:
@@ -297,7 +619,44 @@ void tsr_plan_destroy(tsr_plan *plan) {
     free(plan->output_names);
     free(plan->input_descs);
     free(plan->output_descs);
+    for (int i = 0; plan->input_dims && i < plan->n_inputs; i++)
+        for (int d = 0; d < TSR_MAX_RANK; d++)
+            free(plan->input_dims[i].names[d]);
+    free(plan->input_dims);
+    dyn_free(plan->dyn);
     free(plan);
+}
+
+/* tsr_plan_run at input shapes other than the compiled ones (a dynamic plan): specialise, check
+ * the caller's output buffers against the new output shapes, run the specialisation. */
+static tsr_status run_specialized(tsr_plan *plan, const struct tsr_tensor *inputs,
+                                  struct tsr_tensor *outputs) {
+    tsr_context *ctx = plan->ctx;
+    char s0[160], s1[160];
+    struct tsr_tensor_desc in[64] = {{0}}, *inp = in;
+    if (plan->n_inputs > 64 && !(inp = malloc(sizeof *inp * (size_t)plan->n_inputs)))
+        return TSR_ERR(ctx, TSR_E_NOMEM, "tsr_plan_run: out of memory");
+    for (int i = 0; i < plan->n_inputs; i++)
+        inp[i] = inputs[i].desc;
+    tsr_plan *run = NULL;
+    tsr_status st = specialize(plan, inp, &run);
+    if (inp != in) free(inp);
+    if (st != TSR_OK) return st;
+    for (int i = 0; i < run->n_outputs; i++) {
+        const struct tsr_tensor_desc *need = &run->output_descs[i];
+        if (tsr_desc_check(&outputs[i].desc) ||
+            tsr_desc_bytes(&outputs[i].desc) < tsr_desc_bytes(need))
+            return TSR_ERR(ctx, TSR_E_SHAPE,
+                           "output '%s': the buffer is described as %s, at these input shapes "
+                           "the output is %s (set outputs[i].desc to the buffer's shape, e.g. "
+                           "from tsr_plan_specialize + tsr_plan_output_desc)",
+                           run->output_names[i],
+                           tsr_desc_check(&outputs[i].desc)
+                               ? "invalid"
+                               : tsr_desc_format(&outputs[i].desc, s0, sizeof s0),
+                           tsr_desc_format(need, s1, sizeof s1));
+    }
+    return tsr_plan_run(run, inputs, (size_t)run->n_inputs, outputs, (size_t)run->n_outputs);
 }
 
 tsr_status tsr_plan_run(tsr_plan *plan, const struct tsr_tensor *inputs, size_t n_inputs,
@@ -311,20 +670,28 @@ tsr_status tsr_plan_run(tsr_plan *plan, const struct tsr_tensor *inputs, size_t 
     if ((int)n_outputs != plan->n_outputs || (n_outputs && !outputs))
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "tsr_plan_run: %zu outputs given, the plan has %d",
                        n_outputs, plan->n_outputs);
+    int other_shapes = 0; /* inputs at shapes other than the compiled ones (a dynamic plan) */
     for (int i = 0; i < plan->n_inputs; i++) {
         const struct tsr_tensor_desc *want = &plan->input_descs[i];
         if (inputs[i].desc.dtype != want->dtype)
             return TSR_ERR(ctx, TSR_E_DTYPE, "input '%s': dtype %s, the model expects %s",
                            plan->input_names[i], tsr_dtype_name(inputs[i].desc.dtype),
                            tsr_dtype_name(want->dtype));
-        if (!tsr_desc_equal(&inputs[i].desc, want))
-            return TSR_ERR(ctx, TSR_E_SHAPE, "input '%s': shape %s, the model expects %s",
-                           plan->input_names[i], tsr_desc_format(&inputs[i].desc, s0, sizeof s0),
-                           tsr_desc_format(want, s1, sizeof s1));
+        if (!tsr_desc_equal(&inputs[i].desc, want)) {
+            if (!plan->dyn)
+                return TSR_ERR(ctx, TSR_E_SHAPE, "input '%s': shape %s, the model expects %s",
+                               plan->input_names[i],
+                               tsr_desc_format(&inputs[i].desc, s0, sizeof s0),
+                               tsr_desc_format(want, s1, sizeof s1));
+            other_shapes = 1;
+            continue;
+        }
         if (!inputs[i].data && tsr_desc_elements(want) > 0)
             return TSR_ERR(ctx, TSR_E_INVALID_ARG, "input '%s': data is NULL",
                            plan->input_names[i]);
     }
+    if (other_shapes) return run_specialized(plan, inputs, outputs);
+    if (plan->dyn) plan->dyn->current = NULL;
     for (int i = 0; i < plan->n_outputs; i++) {
         if (!outputs[i].data && tsr_desc_elements(&plan->output_descs[i]) > 0)
             return TSR_ERR(ctx, TSR_E_INVALID_ARG, "output '%s': data is NULL",
@@ -350,6 +717,7 @@ int tsr_plan_output_count(const tsr_plan *p) {
 
 tsr_status tsr_plan_input_desc(const tsr_plan *p, int i, const char **name,
                                struct tsr_tensor_desc *desc) {
+    p = tsr_plan_current(p);
     if (!p || i < 0 || i >= p->n_inputs)
         return TSR_ERR(p ? p->ctx : NULL, TSR_E_INVALID_ARG, "plan input %d out of range", i);
     if (name) *name = p->input_names[i];
@@ -359,6 +727,7 @@ tsr_status tsr_plan_input_desc(const tsr_plan *p, int i, const char **name,
 
 tsr_status tsr_plan_output_desc(const tsr_plan *p, int i, const char **name,
                                 struct tsr_tensor_desc *desc) {
+    p = tsr_plan_current(p);
     if (!p || i < 0 || i >= p->n_outputs)
         return TSR_ERR(p ? p->ctx : NULL, TSR_E_INVALID_ARG, "plan output %d out of range", i);
     if (name) *name = p->output_names[i];
@@ -368,22 +737,27 @@ tsr_status tsr_plan_output_desc(const tsr_plan *p, int i, const char **name,
 
 tsr_status tsr_plan_device(const tsr_plan *p, struct tsr_device_info *out) {
     if (!p || !out) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_plan_device: NULL argument");
-    *out = p->ctx->devices[p->device].info;
+    p = tsr_plan_current(p);
+    tsr_device_snapshot(p->ctx, p->device, out);
     return TSR_OK;
 }
 
 int tsr_plan_kernel_count(const tsr_plan *p) {
+    p = tsr_plan_current(p);
     return p ? p->prog.n_kernels : 0;
 }
 const char *tsr_plan_device_reason(const tsr_plan *p) {
+    p = tsr_plan_current(p);
     return p ? p->reason : "";
 }
 size_t tsr_plan_arena_bytes(const tsr_plan *p) {
+    p = tsr_plan_current(p);
     return p ? p->prog.arena_bytes : 0;
 }
 
 tsr_status tsr_plan_memory_info(const tsr_plan *p, struct tsr_plan_memory *out) {
     if (!p || !out) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_plan_memory_info: NULL argument");
+    p = tsr_plan_current(p);
     out->arena_bytes = p->prog.arena_bytes;
     out->lower_bound_bytes = p->prog.arena_lower_bound_bytes;
     out->unplanned_bytes = p->prog.unplanned_bytes;
@@ -394,6 +768,7 @@ tsr_status tsr_plan_memory_info(const tsr_plan *p, struct tsr_plan_memory *out) 
 }
 
 tsr_status tsr_plan_kernel_info(const tsr_plan *p, int i, struct tsr_kernel_info *out) {
+    p = tsr_plan_current(p);
     if (!p || !out || i < 0 || i >= p->prog.n_kernels)
         return TSR_ERR(p ? p->ctx : NULL, TSR_E_INVALID_ARG, "tsr_plan_kernel_info: no kernel %d",
                        i);
@@ -410,13 +785,15 @@ tsr_status tsr_plan_kernel_info(const tsr_plan *p, int i, struct tsr_kernel_info
 }
 
 int tsr_plan_kernel_device_index(const tsr_plan *p, int k) {
+    p = tsr_plan_current(p);
     if (!p || k < 0 || k >= p->prog.n_kernels) return -1;
     return p->hetero ? tsr_hetero_kernel_device(p->hetero, k) : p->device;
 }
 
 double tsr_plan_predicted_ms(const tsr_plan *p) {
+    p = tsr_plan_current(p);
     if (!p) return HUGE_VAL;
-    if (!p->hetero) return tsr_sched_predict_program_ms(&p->ctx->devices[p->device].info, &p->prog);
+    if (!p->hetero) return tsr_sched_predict_device_ms(p->ctx, p->device, &p->prog);
     int *a = malloc((size_t)p->prog.n_kernels * sizeof *a + 1);
     if (!a) return HUGE_VAL;
     for (int k = 0; k < p->prog.n_kernels; k++)

@@ -25,7 +25,29 @@ struct tsr_plan {
     int *value_buffer;         /* opt value → program buffer (keep_graph), else NULL */
     struct tsr_hetero *hetero; /* placement across devices (runtime/hetero.h), else NULL */
     char placement[16];        /* "single", "hetero" or "alternate" */
+    struct tsr_input_dims *input_dims; /* n_inputs symbolic-dim records (owned), or NULL when no
+                                          input has a symbolic dim */
+    struct tsr_plan_dyn *dyn; /* re-specialisation (plan.c: model source, compile options, cache
+                                 of specialised plans) of a plan with symbolic inputs, else NULL */
 };
+
+/* The plan that answers queries for p: the specialisation of its last run / tsr_plan_specialize
+ * at shapes other than those it was compiled for, else p itself. NULL stays NULL. */
+const tsr_plan *tsr_plan_current(const tsr_plan *p);
+
+/* Statistics of a plan's cache of specialisations (dynamic shapes), for tests and tools. */
+struct tsr_plan_cache_stats {
+    int dynamic;            /* 1 when the plan has symbolic inputs and can re-specialise */
+    int capacity;           /* specialisations kept besides the compiled one (TSR_PLAN_CACHE) */
+    int entries;            /* held now */
+    uint64_t hits;          /* runs / specialize calls served by a cached specialisation */
+    uint64_t misses;        /* re-plans (import + compile at new shapes) */
+    uint64_t evictions;     /* specialisations dropped, least recently used first */
+    double last_replan_ms;  /* wall time of the last re-plan */
+    double total_replan_ms; /* of all re-plans */
+};
+/* Fills *out (all zero for a plan without symbolic inputs or NULL). */
+void tsr_plan_cache_stats(const tsr_plan *p, struct tsr_plan_cache_stats *out);
 
 /* tsr_plan_predicted_ms, tsr_plan_kernel_predicted_ms and tsr_plan_placement: tessera/sched.h
  * (public; plan.c and api_sched.c). */

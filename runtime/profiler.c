@@ -12,6 +12,7 @@
  * microseconds, metadata events ph "M" named "process_name". Perfetto's JSON importer reads it.
  */
 #include "runtime/profiler.h"
+#include "runtime/calibration.h"
 
 #include <json-c/json.h>
 
@@ -91,7 +92,7 @@ static const char *intern(struct tsr_profiler *p, const char *s) {
 
 /* Relaxed atomic load of the enabled flag: no lock on hot paths (profiler.h). */
 int tsr_prof_enabled(const tsr_context *ctx) {
-    if (!ctx || !ctx->prof) return 0;
+    if (!ctx || !ctx->prof || tsr_calib_thread_measuring()) return 0;
     return atomic_load_explicit(&ctx->prof->enabled, memory_order_relaxed);
 }
 

@@ -11,7 +11,8 @@
 tsr_status tsr_profiler_create(int enabled, struct tsr_profiler **out);
 void tsr_profiler_destroy(struct tsr_profiler *prof);
 
-/* Cheap check for hot paths: is recording on? ctx may be NULL (→ 0). Thread-safe. */
+/* Cheap check for hot paths: is recording on? ctx may be NULL (→ 0); 0 on a thread that measures
+ * a calibration (runtime/calibration.h: probe runs are not recorded). Thread-safe. */
 int tsr_prof_enabled(const tsr_context *ctx);
 
 /* Appends one record (strings are copied/interned). start/end on the host clock (tsr_now_ns).

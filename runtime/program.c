@@ -48,6 +48,47 @@ const char *tsr_ew_cl_expr(tsr_ew_op op) {
     return "(a)";
 }
 
+/* ---- issue 9, group "tkern": mixed-dtype elementwise ops (TSR_MIXED_OP_LIST) ----------- */
+
+int tsr_mixed_arity(tsr_mixed_op op) {
+    switch (op) {
+#define TSR_X_AR(name, arity, expr)                                                                \
+    case TSR_MX_##name:                                                                            \
+        return arity;
+        TSR_MIXED_OP_LIST(TSR_X_AR)
+#undef TSR_X_AR
+    case TSR_MX_COUNT:
+        break;
+    }
+    return 0;
+}
+
+const char *tsr_mixed_name(tsr_mixed_op op) {
+    switch (op) {
+#define TSR_X_NM(name, arity, expr)                                                                \
+    case TSR_MX_##name:                                                                            \
+        return #name;
+        TSR_MIXED_OP_LIST(TSR_X_NM)
+#undef TSR_X_NM
+    case TSR_MX_COUNT:
+        break;
+    }
+    return "?";
+}
+
+const char *tsr_mixed_cl_expr(tsr_mixed_op op) {
+    switch (op) {
+#define TSR_X_EX(name, arity, expr)                                                                \
+    case TSR_MX_##name:                                                                            \
+        return expr;
+        TSR_MIXED_OP_LIST(TSR_X_EX)
+#undef TSR_X_EX
+    case TSR_MX_COUNT:
+        break;
+    }
+    return "0";
+}
+
 const char *tsr_activation_name(tsr_activation act) {
     switch (act) {
     case TSR_ACT_NONE:

@@ -11,8 +11,10 @@
  * Every kernel writes one output buffer, contiguous row-major. Geometry is fully resolved at
  * lowering: backends need no graph knowledge. Every buffer carries its dtype (the graph value's)
  * and every kernel the dtype it computes in; a backend declares per kernel kind which dtypes it
- * has kernels for and its prepare refuses the rest (tsr_program_check_dtypes). Today every
- * kernel kind computes in float32 only, except COPY (a byte copy of any dtype, both backends).
+ * has kernels for and its prepare refuses the rest (tsr_program_check_dtypes). The float
+ * kinds (GEMM, EW, SOFTMAX, CONV, POOL, REDUCE, TRANSPOSE, CONCAT, LAYERNORM) compute in float32;
+ * COPY, GATHER, SLICE, CAST, MIXED and PAD take every dtype on both backends (GATHER, CAST and
+ * MIXED have arguments of other dtypes than the kernel's: tsr_kernel_arg_dtypes).
  */
 #ifndef TSR_RUNTIME_PROGRAM_H
 #define TSR_RUNTIME_PROGRAM_H
@@ -283,6 +285,91 @@ struct tsr_k_copy {
     int64_t n;
 };
 
+/* ---- issue 9, group "tkern": data movement of any dtype, casts, comparisons, logic, Where, Pad
+ * (kernel kinds TSR_K_GATHER .. TSR_K_PAD). Element sizes come from the dtype; geometry is in
+ * elements. */
+
+/* Gather along an axis (ONNX Gather): X seen as [outer, axis_len, inner], the indices (inputs[1],
+ * n_idx elements of int64 or int32) → Y [outer, n_idx, inner]:
+ *   Y[o, j, :] = X[o, idx[j] (+ axis_len when negative), :]
+ * An index outside [-axis_len, axis_len) is an error at run time: no backend reads out of bounds
+ * (the row is left as zeros), and execute returns TSR_E_INVALID_ARG naming the kernel's nodes
+ * (ONNX Runtime also fails the run). inputs: [0] X (the kernel's dtype), [1] indices. */
+struct tsr_k_gather {
+    int64_t outer, axis_len, n_idx, inner;
+};
+
+/* Strided copy of any dtype with a base offset (Slice, and Split as Slices): Y contiguous over
+ * dims[0..rank-1], Y[i_0..i_r-1] = X[offset + sum_d i_d * in_strides[d]] (elements; a stride
+ * may be negative: Slice with steps < 0; every element read lies in X, lowering guarantees). */
+struct tsr_k_slice {
+    int rank;
+    int64_t dims[TSR_MAX_RANK];
+    int64_t in_strides[TSR_MAX_RANK];
+    int64_t offset;
+};
+
+/* Cast of n elements from inputs[0]'s dtype to the kernel's dtype, as ONNX Cast and
+ * runtime/reference.c: from a float dtype through double (to an integer: truncation toward zero,
+ * NaN 0, saturated to int64, then wrapped to the width; to bool: x != 0; to float16: through
+ * float32, round to nearest even), from an integer or bool through int64 (exact; to a float:
+ * through double, then rounded). */
+struct tsr_k_cast {
+    int64_t n;
+};
+
+/* Mixed-dtype elementwise ops: X(name, arity, OpenCL C expression over a, b (and c: Where's
+ * condition)). Comparisons read two inputs of one dtype (floats compared as double, integers as
+ * int64) and write bool; logic reads and writes bool (0 / 1); WHERE reads a bool condition
+ * (inputs[0]) and picks inputs[1] (true) or inputs[2] (false), of the kernel's dtype. */
+#define TSR_MIXED_OP_LIST(X)                                                                       \
+    X(EQUAL, 2, "(a == b)")                                                                        \
+    X(LESS, 2, "(a < b)")                                                                          \
+    X(GREATER, 2, "(a > b)")                                                                       \
+    X(LESS_OR_EQUAL, 2, "(a <= b)")                                                                \
+    X(GREATER_OR_EQUAL, 2, "(a >= b)")                                                             \
+    X(NOT, 1, "(a == 0)")                                                                          \
+    X(AND, 2, "(a != 0 && b != 0)")                                                                \
+    X(OR, 2, "(a != 0 || b != 0)")                                                                 \
+    X(XOR, 2, "((a != 0) != (b != 0))")                                                            \
+    X(WHERE, 3, "(c != 0 ? a : b)")
+
+typedef enum {
+#define TSR_X_MX(name, arity, expr) TSR_MX_##name,
+    TSR_MIXED_OP_LIST(TSR_X_MX)
+#undef TSR_X_MX
+        TSR_MX_COUNT
+} tsr_mixed_op;
+
+/* Arity (1..3; 0 outside the list), name ("EQUAL"; "?") and OpenCL C expression ("0") of a mixed
+ * op (runtime/program.c). Pure. */
+int tsr_mixed_arity(tsr_mixed_op op);
+const char *tsr_mixed_name(tsr_mixed_op op);
+const char *tsr_mixed_cl_expr(tsr_mixed_op op);
+
+/* One mixed op over the output dims[0..rank-1] (coalesced like a fused region's); input i is
+ * read at sum_d idx[d] * strides[i][d] (elements, 0 = broadcast). Output contiguous. */
+struct tsr_k_mixed {
+    tsr_mixed_op op;
+    int rank;
+    int64_t dims[TSR_MAX_RANK];
+    int64_t strides[3][TSR_MAX_RANK];
+};
+
+/* Pad (ONNX Pad, modes constant / reflect / edge) of any dtype: Y [out_dims] from X [in_dims];
+ * along d, output index i reads input index i - pad_begin[d] when inside [0, in_dims[d]); outside
+ * it, constant writes `value` (one element of the kernel's dtype, little-endian bytes), edge
+ * clamps to the nearest edge, reflect mirrors without repeating the edge (in_dims[d] >= 2, or
+ * no padding along d). A negative pad crops. */
+typedef enum { TSR_PAD_CONSTANT = 0, TSR_PAD_REFLECT = 1, TSR_PAD_EDGE = 2 } tsr_pad_mode;
+struct tsr_k_pad {
+    tsr_pad_mode mode;
+    int rank;
+    int64_t in_dims[TSR_MAX_RANK], out_dims[TSR_MAX_RANK], pad_begin[TSR_MAX_RANK];
+    unsigned char value[8];
+};
+/* ---- end of group "tkern" (kernel geometry) ---------------------------------------------- */
+
 typedef enum {
     TSR_K_GEMM = 0,
     TSR_K_EW,
@@ -294,6 +381,12 @@ typedef enum {
     TSR_K_TRANSPOSE,
     TSR_K_CONCAT,
     TSR_K_LAYERNORM,
+    /* issue 9, group "tkern" */
+    TSR_K_GATHER,
+    TSR_K_SLICE,
+    TSR_K_CAST,
+    TSR_K_MIXED,
+    TSR_K_PAD,
     TSR_K_ARG,   /* group "reduce": ArgMax / ArgMin */
     TSR_K_CUMSUM /* group "reduce": CumSum */
 } tsr_kernel_kind;
@@ -310,7 +403,8 @@ struct tsr_kernel {
     uint64_t flops;                    /* multiply-add = 2 */
     uint64_t bytes;                    /* bytes read + written (estimate) */
     /* Element type the kernel computes in: every input and the output buffer has this dtype
-     * (set by lowering from the output value; hand-built programs set it too). */
+     * (set by lowering from the output value; hand-built programs set it too), except the
+     * arguments a mixed-dtype kind declares otherwise (tsr_kernel_arg_dtypes). */
     tsr_dtype dtype;
     union {
         struct tsr_k_gemm gemm;
@@ -323,6 +417,11 @@ struct tsr_kernel {
         struct tsr_k_transpose transpose;
         struct tsr_k_concat concat;
         struct tsr_k_layernorm layernorm;
+        struct tsr_k_gather gather; /* group "tkern" */
+        struct tsr_k_slice slice;
+        struct tsr_k_cast cast;
+        struct tsr_k_mixed mixed;
+        struct tsr_k_pad pad;
         struct tsr_k_arg arg;
         struct tsr_k_cumsum cumsum;
     } u;
@@ -372,17 +471,45 @@ typedef uint32_t tsr_dtype_set;
      TSR_DTYPE_BIT(TSR_U8) | TSR_DTYPE_BIT(TSR_BOOL))
 typedef tsr_dtype_set tsr_kernel_dtypes_fn(tsr_kernel_kind kind);
 
+/* Mixed-dtype kinds (group "tkern"): the dtypes argument `arg` of k (0 .. n_inputs - 1: input,
+ * n_inputs: the output) may have, by the program contract; 0 = the uniform rule (it has
+ * k->dtype). GATHER: indices {int32, int64}; CAST: the source, any dtype; MIXED comparisons: both
+ * inputs any dtype (one dtype; the backends check they agree), NOT/AND/OR/XOR inputs bool, WHERE's
+ * condition bool. ARG (group "reduce"): the output int64 (its input follows the uniform rule).
+ * Every other output follows the uniform rule. Pure. */
+tsr_dtype_set tsr_kernel_arg_dtypes(const struct tsr_kernel *k, int arg);
+
 /* 1 when kernel k of prog computes in a dtype `declared` lists for its kind and every argument
- * buffer (inputs and output) has that dtype; else 0 with *bad_dtype the offending dtype and
+ * buffer (inputs and output) has that dtype (or, for an argument tsr_kernel_arg_dtypes declares,
+ * a dtype of that set); else 0 with *bad_dtype the offending dtype and
  * *bad_arg the argument (0 .. n_inputs - 1: input, n_inputs: the output; -1: the kernel's own
  * dtype is not declared). Buffer ids outside the program are not judged here (the backends'
  * kernel checks report them). Pure; thread-safe. bad_dtype / bad_arg may be NULL. */
 int tsr_kernel_dtypes_ok(const struct tsr_program *prog, const struct tsr_kernel *k,
                          tsr_kernel_dtypes_fn *declared, tsr_dtype *bad_dtype, int *bad_arg);
+/* tsr_kernel_dtypes_ok, and on 0 the reason in words into why (why_size bytes, NUL-terminated;
+ * why may be NULL): "the <backend> backend has no kernel of this kind for dtype <d>" or "input 1
+ * (buffer 4) is int64, the kernel computes in float32" (backend: its registry name). Returns 1
+ * or 0. Pure; thread-safe. */
+int tsr_kernel_dtypes_why(const struct tsr_program *prog, const struct tsr_kernel *k,
+                          tsr_kernel_dtypes_fn *declared, const char *backend, char *why,
+                          size_t why_size);
+/* The declaration "float32 for every kernel kind": today's kernels of both backends, and the
+ * default of struct tsr_backend_ops.kernel_dtypes (runtime/backend.h). */
+tsr_dtype_set tsr_kernel_dtypes_f32(tsr_kernel_kind kind);
 /* Checks every kernel of prog with tsr_kernel_dtypes_ok for backend `backend` ("cpu",
  * "opencl": named in the message). Returns TSR_OK, or TSR_E_DTYPE recorded on ctx with a message
  * naming the backend, the kernel, its nodes and the dtype. */
 tsr_status tsr_program_check_dtypes(tsr_context *ctx, const char *backend,
                                     const struct tsr_program *prog, tsr_kernel_dtypes_fn *declared);
+
+/* Checks a GATHER / SLICE / CAST / MIXED / PAD kernel (group "tkern") against prog's buffers, in
+ * bytes (element sizes from the dtypes), and its own geometry: every element it may read lies in
+ * its input buffers, its output fits, dims >= 0, ranks 1 .. TSR_MAX_RANK, known op / mode, Gather
+ * indices int64 or int32, compared inputs of one dtype, padding that the mode can fill. Buffer
+ * ids must be in range (the caller checks). Both backends call it at prepare. Returns TSR_OK or
+ * TSR_E_INVALID_ARG / TSR_E_SHAPE / TSR_E_DTYPE naming the kernel (recorded on ctx). */
+tsr_status tsr_data_kernel_check(tsr_context *ctx, const struct tsr_program *prog,
+                                 const struct tsr_kernel *kn);
 
 #endif

@@ -295,7 +295,10 @@ tsr_status tsr_ref_window(tsr_context *ctx, const struct tsr_node *node,
                             node->op == TSR_OP_CONV ? &in[1]->desc : NULL, node->name, &wg);
     if (st != TSR_OK) return st;
     const struct tsr_op_attrs *at = &node->attrs;
-    int64_t N = xd->dims[0], C = xd->dims[1], H = xd->dims[2], W = xd->dims[3];
+    /* 1-D inputs [N, C, W] (group "spatial") are the 2-D case with H = 1 */
+    const int one_d = xd->rank == 3;
+    int64_t N = xd->dims[0], C = xd->dims[1], H = one_d ? 1 : xd->dims[2],
+            W = xd->dims[one_d ? 2 : 3];
     int64_t M = out->desc.dims[1], OH = wg.oh, OW = wg.ow;
     const float *x = in[0]->data;
     float *y = out->data;
@@ -355,6 +358,26 @@ tsr_status tsr_ref_global_pool(tsr_context *ctx, const struct tsr_node *node,
         for (int64_t j = 0; j < sp; j++)
             acc += x[i * sp + j];
         y[i] = (float)(acc / (double)sp);
+    }
+    return TSR_OK;
+}
+
+/* Group "spatial": GlobalMaxPool, the max over the spatial dims; NaN propagates. */
+tsr_status tsr_ref_global_max_pool(tsr_context *ctx, const struct tsr_node *node,
+                                   const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx, (void)node;
+    float *y = out->data;
+    const float *x = in[0]->data;
+    int64_t nc = in[0]->desc.dims[0] * in[0]->desc.dims[1],
+            sp = nc ? tsr_desc_elements(&in[0]->desc) / nc : 0;
+    for (int64_t i = 0; i < nc; i++) {
+        double acc = -INFINITY;
+        for (int64_t j = 0; j < sp; j++) {
+            double v = x[i * sp + j];
+            if (v > acc || isnan(v)) acc = v;
+            if (isnan(acc)) break;
+        }
+        y[i] = (float)acc;
     }
     return TSR_OK;
 }
@@ -938,6 +961,44 @@ tsr_status tsr_ref_where(tsr_context *ctx, const struct tsr_node *node,
     return TSR_OK;
 }
 
+/* ---- issue 9, group "tkern" ------------------------------------------------------------- */
+
+/* ONNX Pad: per output element, the source index along each dim (constant: none outside). */
+tsr_status tsr_ref_pad(tsr_context *ctx, const struct tsr_node *node,
+                       const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc, *od = &out->desc;
+    int64_t b[TSR_MAX_RANK], e[TSR_MAX_RANK], dims[TSR_MAX_RANK];
+    if (tsr_pad_geometry(&node->attrs, xd, b, e, dims))
+        return TSR_ERR(ctx, TSR_E_SHAPE, "node '%s' (Pad): bad pads", node->name);
+    int64_t n = tsr_desc_elements(od), idx[TSR_MAX_RANK];
+    size_t es = tsr_dtype_size(od->dtype);
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, od, idx);
+        int64_t off = 0, stride = 1;
+        int outside = 0;
+        for (int d = xd->rank - 1; d >= 0; d--) {
+            int64_t dim = xd->dims[d], s = idx[d] - b[d];
+            if (s < 0 || s >= dim) {
+                if (node->attrs.pad_mode == 2) { /* edge */
+                    s = s < 0 ? 0 : dim - 1;
+                } else if (node->attrs.pad_mode == 1) { /* reflect: -1 -> 1, dim -> dim - 2 */
+                    s = s < 0 ? -s : 2 * (dim - 1) - s;
+                } else {
+                    outside = 1;
+                }
+            }
+            off += s * stride;
+            stride *= dim;
+        }
+        if (outside)
+            tsr_elem_set_f64(od->dtype, out->data, i, node->attrs.pad_value);
+        else
+            memcpy((char *)out->data + (size_t)i * es, (const char *)in[0]->data + (size_t)off * es,
+                   es);
+    }
+    return TSR_OK;
+}
+
 tsr_status tsr_ref_eval_node(tsr_context *ctx, const struct tsr_node *node,
                              const struct tsr_tensor *const *in, struct tsr_tensor *out) {
     const struct tsr_op_def *def = tsr_op_def(node->op);
@@ -1005,6 +1066,51 @@ done:
     return st;
 }
 
+/* ---- issue 9, group "spatial": Resize / Upsample ------------------------------------------- */
+
+/* Directly from the taps of each output position along the two innermost dims (ONNX Resize:
+ * the separable 1-D interpolations applied in turn), in double. */
+tsr_status tsr_ref_resize(tsr_context *ctx, const struct tsr_node *node,
+                          const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *descs[TSR_NODE_MAX_INPUTS];
+    const void *data[TSR_NODE_MAX_INPUTS];
+    for (int i = 0; i < node->n_inputs; i++) {
+        descs[i] = &in[i]->desc;
+        data[i] = in[i]->data;
+    }
+    struct tsr_resize_geometry rg;
+    tsr_status st = tsr_resize_geometry(ctx, node->op, &node->attrs, descs, data, node->n_inputs,
+                                        node->name, &rg);
+    if (st != TSR_OK) return st;
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    const int r = xd->rank;
+    const int64_t W = xd->dims[r - 1], OW = rg.out.dims[r - 1];
+    const int64_t H = r >= 2 ? xd->dims[r - 2] : 1, OH = r >= 2 ? rg.out.dims[r - 2] : 1;
+    const double sh = r >= 2 ? rg.scale[r - 2] : 1.0, sw = rg.scale[r - 1];
+    const int64_t planes = (H * W) != 0 ? tsr_desc_elements(xd) / (H * W) : 0;
+    const float *x = in[0]->data;
+    float *y = out->data;
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t oh = 0; oh < OH; oh++) {
+            int64_t ih[4] = {oh, 0, 0, 0};
+            double wh[4] = {1.0, 0, 0, 0};
+            int nh = r >= 2 && (OH != H || sh != 1.0)
+                         ? tsr_resize_taps(&node->attrs, H, OH, sh, oh, ih, wh)
+                         : 1;
+            for (int64_t ow = 0; ow < OW; ow++) {
+                int64_t iw[4] = {ow, 0, 0, 0};
+                double ww[4] = {1.0, 0, 0, 0};
+                int nw =
+                    OW != W || sw != 1.0 ? tsr_resize_taps(&node->attrs, W, OW, sw, ow, iw, ww) : 1;
+                double acc = 0.0;
+                for (int a = 0; a < nh; a++)
+                    for (int b = 0; b < nw; b++)
+                        acc += wh[a] * ww[b] * x[(p * H + ih[a]) * W + iw[b]];
+                y[(p * OH + oh) * OW + ow] = (float)acc;
+            }
+        }
+    return TSR_OK;
+}
 /* ---- issue 9, group "reduce" ------------------------------------------------------------ */
 
 /* ArgMax / ArgMin: index of the first (select_last_index: last) extremum along the axis,
@@ -1111,6 +1217,55 @@ tsr_status tsr_ref_cumsum(tsr_context *ctx, const struct tsr_node *node,
                 }
             }
         }
+    return TSR_OK;
+}
+
+/* DepthToSpace / SpaceToDepth by the ONNX index formulas (not the view of the lowering). */
+tsr_status tsr_ref_depth_space(tsr_context *ctx, const struct tsr_node *node,
+                               const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *xd = &in[0]->desc, *od = &out->desc;
+    const int64_t b = node->attrs.blocksize, C = xd->dims[1], H = xd->dims[2], W = xd->dims[3];
+    const int64_t OC = od->dims[1], OH = od->dims[2], OW = od->dims[3];
+    const float *x = in[0]->data;
+    float *y = out->data;
+    for (int64_t n = 0; n < od->dims[0]; n++)
+        for (int64_t c = 0; c < OC; c++)
+            for (int64_t h = 0; h < OH; h++)
+                for (int64_t w = 0; w < OW; w++) {
+                    int64_t ic, ih, iw;
+                    if (node->op == TSR_OP_DEPTHTOSPACE) {
+                        const int64_t bh = h % b, bw = w % b;
+                        ic = node->attrs.depth_crd ? c * b * b + bh * b + bw
+                                                   : (bh * b + bw) * OC + c;
+                        ih = h / b;
+                        iw = w / b;
+                    } else { /* output channel = (bh * b + bw) * C + ic */
+                        const int64_t blk = c / C;
+                        ic = c % C;
+                        ih = h * b + blk / b;
+                        iw = w * b + blk % b;
+                    }
+                    y[((n * OC + c) * OH + h) * OW + w] = x[((n * C + ic) * H + ih) * W + iw];
+                }
+    return TSR_OK;
+}
+
+/* Tile: output index i reads input index i mod dims, per dim. */
+tsr_status tsr_ref_tile(tsr_context *ctx, const struct tsr_node *node,
+                        const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx, (void)node;
+    const struct tsr_tensor_desc *xd = &in[0]->desc, *od = &out->desc;
+    int64_t n = tsr_desc_elements(od), idx[TSR_MAX_RANK];
+    const float *x = in[0]->data;
+    float *y = out->data;
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, od, idx);
+        int64_t off = 0;
+        for (int d = 0; d < xd->rank; d++)
+            off = off * xd->dims[d] + idx[d] % xd->dims[d];
+        y[i] = x[off];
+    }
     return TSR_OK;
 }
 

@@ -98,26 +98,37 @@ tsr_status tsr_window_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_
                                const char *node, struct tsr_window_geometry *out) {
     char s0[160], s1[160];
     const char *opn = tsr_op_name(op);
-    if (x->rank != 4)
-        return TSR_ERR(ctx, x->rank == 3 || x->rank == 5 ? TSR_E_UNSUPPORTED : TSR_E_SHAPE,
-                       "node '%s' (%s): input %s: only 2-D spatial NCHW inputs ([N, C, H, W]) are "
-                       "supported",
+    if (x->rank != 4 && x->rank != 3)
+        return TSR_ERR(ctx, x->rank == 5 ? TSR_E_UNSUPPORTED : TSR_E_SHAPE,
+                       "node '%s' (%s): input %s: only 1-D and 2-D spatial inputs ([N, C, W], "
+                       "[N, C, H, W]) are supported",
                        node, opn, tsr_desc_format(x, s0, sizeof s0));
     memset(out, 0, sizeof *out);
+    /* Group "spatial": a 1-D input [N, C, W] is the 2-D case with H = 1; its attributes are
+     * stored as 2-D ones with H = 1 (op_table.c), anything else along H is refused. */
+    const int one_d = x->rank == 3;
+    if (one_d && ((attrs->kernel_shape[0] > 1) || attrs->strides[0] != 1 ||
+                  attrs->dilations[0] != 1 || attrs->pads[0] || attrs->pads[2]))
+        return SHAPE_ERR("node '%s' (%s): 1-D input %s takes 1-D window attributes (kernel_shape "
+                         "[k], strides [s], dilations [d], pads [begin, end]); got 2-D ones",
+                         node, opn, tsr_desc_format(x, s0, sizeof s0));
     int64_t kh = attrs->kernel_shape[0], kw = attrs->kernel_shape[1];
+    if (one_d && op != TSR_OP_CONV && kw > 0) kh = 1;
     if (op == TSR_OP_CONV) {
         int64_t g = attrs->group;
-        if (w->rank != 4 || g < 1 || x->dims[1] % g || w->dims[1] * g != x->dims[1] ||
+        if (w->rank != x->rank || g < 1 || x->dims[1] % g || w->dims[1] * g != x->dims[1] ||
             w->dims[0] % g)
             return SHAPE_ERR("node '%s' (Conv): weights %s do not fit input %s with group %lld "
-                             "(expected [M, C/group, kH, kW], M divisible by group)",
+                             "(expected [M, C/group, %s], M divisible by group)",
                              node, tsr_desc_format(w, s0, sizeof s0),
-                             tsr_desc_format(x, s1, sizeof s1), (long long)g);
-        if ((kh && kh != w->dims[2]) || (kw && kw != w->dims[3]))
+                             tsr_desc_format(x, s1, sizeof s1), (long long)g,
+                             one_d ? "kW" : "kH, kW");
+        int64_t wkh = one_d ? 1 : w->dims[2], wkw = w->dims[one_d ? 2 : 3];
+        if ((kh && kh != wkh) || (kw && kw != wkw))
             return SHAPE_ERR("node '%s' (Conv): kernel_shape [%lld, %lld] differs from weights %s",
                              node, (long long)kh, (long long)kw, tsr_desc_format(w, s0, sizeof s0));
-        kh = w->dims[2];
-        kw = w->dims[3];
+        kh = wkh;
+        kw = wkw;
     } else if (kh <= 0 || kw <= 0) {
         return SHAPE_ERR("node '%s' (%s): kernel_shape must give two positive sizes", node, opn);
     }
@@ -128,7 +139,7 @@ tsr_status tsr_window_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_
     int64_t pt = attrs->pads[0], pl = attrs->pads[1], pb = attrs->pads[2], pr = attrs->pads[3];
     if (pt < 0 || pl < 0 || pb < 0 || pr < 0)
         return SHAPE_ERR("node '%s' (%s): negative pads", node, opn);
-    int64_t H = x->dims[2], W = x->dims[3];
+    int64_t H = one_d ? 1 : x->dims[2], W = x->dims[one_d ? 2 : 3];
     if (attrs->auto_pad == TSR_AUTO_PAD_VALID) {
         pt = pl = pb = pr = 0;
     } else if (attrs->auto_pad == TSR_AUTO_PAD_SAME_UPPER ||
@@ -235,9 +246,13 @@ tsr_status tsr_shape_window(SHAPE_ARGS) {
     if (op == TSR_OP_CONV && n_in == 3 && (in[2]->rank != 1 || in[2]->dims[0] != in[1]->dims[0]))
         return SHAPE_ERR("node '%s' (Conv): bias %s must be [%lld] (one per output channel)", node,
                          tsr_desc_format(in[2], s0, sizeof s0), (long long)in[1]->dims[0]);
-    *out = f32_desc(4);
+    *out = f32_desc(in[0]->rank);
     out->dims[0] = in[0]->dims[0];
     out->dims[1] = op == TSR_OP_CONV ? in[1]->dims[0] : in[0]->dims[1];
+    if (in[0]->rank == 3) { /* 1-D (group "spatial"): H = 1 */
+        out->dims[2] = wg.ow;
+        return TSR_OK;
+    }
     out->dims[2] = wg.oh;
     out->dims[3] = wg.ow;
     return TSR_OK;
@@ -247,8 +262,8 @@ tsr_status tsr_shape_global_pool(SHAPE_ARGS) {
     SHAPE_UNUSED();
     char s0[160];
     if (in[0]->rank < 3)
-        return SHAPE_ERR("node '%s' (GlobalAveragePool): input %s must be [N, C, spatial...]", node,
-                         tsr_desc_format(in[0], s0, sizeof s0));
+        return SHAPE_ERR("node '%s' (%s): input %s must be [N, C, spatial...]", node,
+                         tsr_op_name(op), tsr_desc_format(in[0], s0, sizeof s0));
     *out = *in[0];
     for (int i = 2; i < out->rank; i++)
         out->dims[i] = 1;
@@ -841,6 +856,316 @@ tsr_status tsr_shape_mod(SHAPE_ARGS) {
                        "(ONNX Mod: floating-point inputs need fmod=1)",
                        node);
     return tsr_shape_broadcast(ctx, op, attrs, in, in_data, n_in, node, out);
+}
+
+/* ---- issue 9, group "tkern" ------------------------------------------------------------- */
+
+int tsr_pad_geometry(const struct tsr_op_attrs *attrs, const struct tsr_tensor_desc *x,
+                     int64_t *begin, int64_t *end, int64_t *dims) {
+    int r = x->rank, n_axes = attrs->n_pad_axes ? attrs->n_pad_axes : r;
+    for (int d = 0; d < r; d++) {
+        begin[d] = end[d] = 0;
+        dims[d] = x->dims[d];
+    }
+    if (attrs->n_pad_pads != 2 * n_axes || n_axes > r) return -1;
+    unsigned seen = 0;
+    for (int i = 0; i < n_axes; i++) {
+        int64_t a = i;
+        if (attrs->n_pad_axes && norm_axis(attrs->pad_axes[i], r, &a)) return -1;
+        if (seen & (1u << a)) return -1;
+        seen |= 1u << a;
+        int64_t b = attrs->pad_pads[i], e = attrs->pad_pads[n_axes + i], dim = x->dims[a];
+        if (dim + b + e < 0) return -1;
+        if ((b > 0 || e > 0) && attrs->pad_mode != 0 && dim == 0) return -1;
+        if (attrs->pad_mode == 1 && (b >= dim || e >= dim) && (b > 0 || e > 0)) return -1;
+        begin[a] = b;
+        end[a] = e;
+        dims[a] = dim + b + e;
+    }
+    return 0;
+}
+
+tsr_status tsr_shape_pad(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    int64_t b[TSR_MAX_RANK], e[TSR_MAX_RANK];
+    *out = *in[0];
+    if (tsr_pad_geometry(attrs, in[0], b, e, out->dims))
+        return SHAPE_ERR("node '%s' (Pad): %d pads (%d axes, mode %s) do not fit input %s (2 per "
+                         "padded axis; output dims >= 0; reflect pads below the dim; no edge or "
+                         "reflect padding of an empty dim)",
+                         node, attrs->n_pad_pads, attrs->n_pad_axes,
+                         attrs->pad_mode == 1   ? "reflect"
+                         : attrs->pad_mode == 2 ? "edge"
+                                                : "constant",
+                         tsr_desc_format(in[0], s0, sizeof s0));
+    return TSR_OK;
+}
+
+/* ---- issue 9, group "spatial": Resize / Upsample ------------------------------------------- */
+
+tsr_status tsr_resize_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_attrs *attrs,
+                               const struct tsr_tensor_desc *const *in, const void *const *in_data,
+                               int n_in, const char *node, struct tsr_resize_geometry *out) {
+    char s0[160];
+    const char *opn = tsr_op_name(op);
+    const struct tsr_tensor_desc *x = in[0];
+    const int r = x->rank;
+    memset(out, 0, sizeof *out);
+    if (attrs->resize_coord == 5)
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (%s): coordinate_transformation_mode tf_crop_and_resize is not "
+                       "supported",
+                       node, opn);
+    if (attrs->resize_keep_ratio != 0)
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (%s): keep_aspect_ratio_policy other than stretch is not "
+                       "supported",
+                       node, opn);
+    if (r < 1)
+        return SHAPE_ERR("node '%s' (%s): input %s has no dims", node, opn,
+                         tsr_desc_format(x, s0, sizeof s0));
+    /* Inputs after X: sizes is the integer one; of the float ones (empty ones are absent) one of
+     * 2 x rank (or axes) values is the roi, the other the scales. */
+    int n_ax = attrs->n_axes ? attrs->n_axes : r;
+    int64_t axes[TSR_MAX_RANK];
+    unsigned seen = 0;
+    for (int i = 0; i < n_ax; i++) {
+        int64_t a = attrs->n_axes ? attrs->axes[i] : i;
+        if (a < 0) a += r;
+        if (a < 0 || a >= r || (seen & (1u << a)))
+            return SHAPE_ERR("node '%s' (%s): bad axes for input %s", node, opn,
+                             tsr_desc_format(x, s0, sizeof s0));
+        seen |= 1u << a;
+        axes[i] = a;
+    }
+    const void *scales = NULL, *sizes = NULL;
+    tsr_dtype sizes_dt = TSR_I64;
+    for (int i = 1; i < n_in; i++) {
+        int64_t ne = tsr_desc_elements(in[i]);
+        if (!in_data[i])
+            return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                           "node '%s' (%s): input %d (roi / scales / sizes) must be a constant",
+                           node, opn, i);
+        if (ne == 0) continue;
+        if (in[i]->dtype == TSR_I64 || in[i]->dtype == TSR_I32) {
+            if (ne != n_ax)
+                return SHAPE_ERR("node '%s' (%s): sizes %s must hold %d values", node, opn,
+                                 tsr_desc_format(in[i], s0, sizeof s0), n_ax);
+            sizes = in_data[i];
+            sizes_dt = in[i]->dtype;
+        } else if (in[i]->dtype == TSR_F32) {
+            if (ne == n_ax) /* never 2 x n_ax: the roi is the other one */
+                scales = in_data[i];
+            else if (ne != 2 * n_ax)
+                return SHAPE_ERR("node '%s' (%s): input %d %s is neither roi (%d values) nor "
+                                 "scales (%d values)",
+                                 node, opn, i, tsr_desc_format(in[i], s0, sizeof s0), 2 * n_ax,
+                                 n_ax);
+        } else {
+            return TSR_ERR(ctx, TSR_E_DTYPE,
+                           "node '%s' (%s): input %d is %s; roi and scales are float32, sizes "
+                           "int64",
+                           node, opn, i, tsr_desc_format(in[i], s0, sizeof s0));
+        }
+    }
+    if (!!scales == !!sizes)
+        return SHAPE_ERR("node '%s' (%s): exactly one of scales and sizes must be given", node,
+                         opn);
+    out->out = *x;
+    for (int d = 0; d < r; d++)
+        out->scale[d] = 1.0;
+    for (int i = 0; i < n_ax; i++) {
+        int64_t d = axes[i], in_len = x->dims[d], o;
+        double sc;
+        if (scales) {
+            sc = ((const float *)scales)[i];
+            if (!(sc > 0.0))
+                return SHAPE_ERR("node '%s' (%s): scale %g of dim %lld must be > 0", node, opn, sc,
+                                 (long long)d);
+            o = (int64_t)floor((double)in_len * sc);
+        } else {
+            o = tsr_elem_get_i64(sizes_dt, sizes, i);
+            if (o < 0)
+                return SHAPE_ERR("node '%s' (%s): negative size %lld", node, opn, (long long)o);
+            sc = in_len ? (double)o / (double)in_len : 1.0;
+        }
+        out->out.dims[d] = o;
+        out->scale[d] = sc;
+    }
+    for (int d = 0; d < r - 2; d++)
+        if (out->out.dims[d] != x->dims[d] || (x->dims[d] && out->scale[d] != 1.0))
+            return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                           "node '%s' (%s): input %s: only the two innermost dims may be resized "
+                           "(dim %d changes)",
+                           node, opn, tsr_desc_format(x, s0, sizeof s0), d);
+    return TSR_OK;
+}
+
+/* ONNX Resize's cubic convolution weights of the 4 taps at fraction t (0, 1]. */
+static void cubic_weights(double t, double A, double w[4]) {
+    double t1 = t + 1.0, u = 1.0 - t, u1 = u + 1.0;
+    w[0] = ((A * t1 - 5.0 * A) * t1 + 8.0 * A) * t1 - 4.0 * A;
+    w[1] = ((A + 2.0) * t - (A + 3.0)) * t * t + 1.0;
+    w[2] = ((A + 2.0) * u - (A + 3.0)) * u * u + 1.0;
+    w[3] = ((A * u1 - 5.0 * A) * u1 + 8.0 * A) * u1 - 4.0 * A;
+}
+
+int tsr_resize_taps(const struct tsr_op_attrs *attrs, int64_t in_len, int64_t out_len, double scale,
+                    int64_t o, int64_t idx[4], double w[4]) {
+    /* Output coordinate to input coordinate (ONNX Resize coordinate_transformation_mode; the
+     * "output width" of align_corners and half_pixel_symmetric is scale x in_len) */
+    const double x = (double)o, out_w = scale * (double)in_len;
+    double xo;
+    switch (attrs->resize_coord) {
+    case 1: /* pytorch_half_pixel */
+        xo = out_w == 1.0 ? -0.5 : (x + 0.5) / scale - 0.5;
+        break;
+    case 2: /* align_corners */
+        xo = out_w == 1.0 ? 0.0 : x * (double)(in_len - 1) / (out_w - 1.0);
+        break;
+    case 3: /* asymmetric */
+        xo = x / scale;
+        break;
+    case 4: /* tf_half_pixel_for_nn */
+        xo = (x + 0.5) / scale;
+        break;
+    case 6: { /* half_pixel_symmetric */
+        double adj = (double)out_len / out_w, center = (double)in_len / 2.0;
+        xo = center * (1.0 - adj) + (x + 0.5) / scale - 0.5;
+        break;
+    }
+    default: /* half_pixel */
+        xo = (x + 0.5) / scale - 0.5;
+        break;
+    }
+    /* The taps are the n nearest input positions, the left one preferred (ONNX's reference):
+     * base = ceil(xo) - n / 2, fraction t = xo - (ceil(xo) - 1) in (0, 1]. */
+    const double c = ceil(xo), t = xo - (c - 1.0);
+    int n;
+    if (attrs->resize_mode == 0) { /* nearest: one tap, ceil(xo) - 1 or ceil(xo) */
+        int right;
+        if (t == 1.0) /* xo is an integer */
+            right = 1;
+        else if (attrs->resize_nearest == 0)
+            right = t > 0.5;
+        else if (attrs->resize_nearest == 1)
+            right = t >= 0.5;
+        else
+            right = attrs->resize_nearest == 3;
+        idx[0] = (int64_t)c - 1 + right;
+        w[0] = 1.0;
+        n = 1;
+    } else if (attrs->resize_mode == 1) {
+        idx[0] = (int64_t)c - 1;
+        idx[1] = (int64_t)c;
+        w[0] = 1.0 - t;
+        w[1] = t;
+        n = 2;
+    } else {
+        for (int k = 0; k < 4; k++)
+            idx[k] = (int64_t)c - 2 + k;
+        cubic_weights(t, attrs->cubic_coeff_a, w);
+        n = 4;
+    }
+    if (attrs->exclude_outside && n > 1) {
+        double sum = 0.0;
+        for (int k = 0; k < n; k++) {
+            if (idx[k] < 0 || idx[k] >= in_len) w[k] = 0.0;
+            sum += w[k];
+        }
+        for (int k = 0; k < n && sum != 0.0; k++)
+            w[k] /= sum;
+    }
+    for (int k = 0; k < n; k++)
+        idx[k] = idx[k] < 0 ? 0 : (idx[k] >= in_len ? in_len - 1 : idx[k]);
+    return n;
+}
+
+tsr_status tsr_shape_resize(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    struct tsr_resize_geometry rg;
+    tsr_status st = tsr_resize_geometry(ctx, op, attrs, in, in_data, n_in, node, &rg);
+    if (st != TSR_OK) return st;
+    *out = rg.out;
+    return TSR_OK;
+}
+
+/* ---- group "spatial": DepthToSpace, SpaceToDepth, Tile -------------------------------------- */
+
+tsr_status tsr_depth_space_view(tsr_context *ctx, tsr_op op, const struct tsr_op_attrs *attrs,
+                                const struct tsr_tensor_desc *x, const char *node, int64_t vdims[6],
+                                int perm[6], struct tsr_tensor_desc *out) {
+    char s0[160];
+    const int64_t b = attrs->blocksize;
+    const char *opn = tsr_op_name(op);
+    if (x->rank != 4 || b < 1)
+        return SHAPE_ERR("node '%s' (%s): input %s must be [N, C, H, W] and blocksize (%lld) >= 1",
+                         node, opn, tsr_desc_format(x, s0, sizeof s0), (long long)b);
+    const int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
+    *out = *x;
+    if (op == TSR_OP_DEPTHTOSPACE) {
+        if (C % (b * b))
+            return SHAPE_ERR("node '%s' (DepthToSpace): channels of %s not divisible by "
+                             "blocksize^2 = %lld",
+                             node, tsr_desc_format(x, s0, sizeof s0), (long long)(b * b));
+        const int64_t c = C / (b * b);
+        if (!attrs->depth_crd) { /* DCR: [N, b, b, c, H, W] -> [N, c, H, b, W, b] */
+            const int64_t v[6] = {N, b, b, c, H, W};
+            const int p[6] = {0, 3, 4, 1, 5, 2};
+            memcpy(vdims, v, sizeof v);
+            memcpy(perm, p, sizeof p);
+        } else { /* CRD: [N, c, b, b, H, W] -> [N, c, H, b, W, b] */
+            const int64_t v[6] = {N, c, b, b, H, W};
+            const int p[6] = {0, 1, 4, 2, 5, 3};
+            memcpy(vdims, v, sizeof v);
+            memcpy(perm, p, sizeof p);
+        }
+        out->dims[1] = c;
+        out->dims[2] = H * b;
+        out->dims[3] = W * b;
+        return TSR_OK;
+    }
+    if (H % b || W % b)
+        return SHAPE_ERR("node '%s' (SpaceToDepth): H and W of %s not divisible by blocksize %lld",
+                         node, tsr_desc_format(x, s0, sizeof s0), (long long)b);
+    /* [N, C, H/b, b, W/b, b] -> [N, b, b, C, H/b, W/b] */
+    const int64_t v[6] = {N, C, H / b, b, W / b, b};
+    const int p[6] = {0, 3, 5, 1, 2, 4};
+    memcpy(vdims, v, sizeof v);
+    memcpy(perm, p, sizeof p);
+    out->dims[1] = C * b * b;
+    out->dims[2] = H / b;
+    out->dims[3] = W / b;
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_depth_space(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    int64_t v[6];
+    int p[6];
+    return tsr_depth_space_view(ctx, op, attrs, in[0], node, v, p, out);
+}
+
+/* Tile: out dim d = in dim d x repeats[d] (repeats: rank non-negative int64). */
+tsr_status tsr_shape_tile(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    if (!in_data[1])
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "node '%s' (Tile): repeats must be a constant",
+                       node);
+    if (in[1]->rank != 1 || in[1]->dims[0] != in[0]->rank)
+        return SHAPE_ERR("node '%s' (Tile): repeats %s must hold one value per dim of %s", node,
+                         tsr_desc_format(in[1], s0, sizeof s0),
+                         tsr_desc_format(in[0], s1, sizeof s1));
+    *out = *in[0];
+    const int64_t *rep = in_data[1];
+    for (int d = 0; d < in[0]->rank; d++) {
+        if (rep[d] < 0)
+            return SHAPE_ERR("node '%s' (Tile): negative repeat %lld", node, (long long)rep[d]);
+        out->dims[d] *= rep[d];
+    }
+    return TSR_OK;
 }
 
 /* ---- issue 9, group "reduce" ------------------------------------------------------------ */

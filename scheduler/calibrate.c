@@ -1,7 +1,6 @@
 /*
- * calibrate.c — which calibration a device uses: this process's table, the cache file, or a new
- * measurement (the device backend's calibrate member, runtime/backend.h); the MAD outlier rule;
- * the device key. The rules are in calibrate.h.
+ * calibrate.c — which calibration a device uses: this process's table, the cache file
+ * (runtime/calib_store.c), or a new measurement. The rules are in calibrate.h.
  *
  * The process-wide table holds at most TSR_CALIB_TABLE entries (one per distinct device key;
  * identical devices share one), guarded by g_lock. Measurements are serialised by g_measure_lock
@@ -17,75 +16,12 @@
 #include <time.h>
 
 #define TSR_CALIB_TABLE 16
-#define TSR_MAD_SCALE   1.4826 /* MAD → standard deviation for normal data */
-#define TSR_MAD_CUTOFF  3.0    /* Leys et al. 2013: "very conservative" threshold */
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t g_measure_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tsr_calibration g_table[TSR_CALIB_TABLE];
 static int g_forced[TSR_CALIB_TABLE]; /* measured in this process (TSR_CALIBRATE=force done) */
 static int g_n;
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median of sorted x[0..n-1]. */
-static double sorted_median(const double *x, int n) {
-    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
-}
-
-double tsr_calib_robust_median(double *x, int n) {
-    if (!x || n <= 0) return NAN;
-    qsort(x, (size_t)n, sizeof *x, cmp_double);
-    double m = sorted_median(x, n);
-    double *dev = malloc((size_t)n * sizeof *dev);
-    if (!dev) return m;
-    for (int i = 0; i < n; i++)
-        dev[i] = fabs(x[i] - m);
-    qsort(dev, (size_t)n, sizeof *dev, cmp_double);
-    double mad = sorted_median(dev, n);
-    double limit = TSR_MAD_CUTOFF * TSR_MAD_SCALE * mad;
-    int k = 0; /* x stays sorted while kept samples are compacted to the front */
-    for (int i = 0; i < n; i++)
-        if (fabs(x[i] - m) <= limit) x[k++] = x[i];
-    free(dev);
-    return k > 0 ? sorted_median(x, k) : m;
-}
-
-double tsr_calib_median(double *x, int n) {
-    if (!x || n <= 0) return NAN;
-    qsort(x, (size_t)n, sizeof *x, cmp_double);
-    return sorted_median(x, n);
-}
-
-/* Optimised and debug builds of the library run the CPU kernels at very different speeds, so the
- * build flavour is part of the key. */
-#if defined(__OPTIMIZE__)
-#define TSR_CALIB_BUILD "opt"
-#else
-#define TSR_CALIB_BUILD "debug"
-#endif
-
-void tsr_calib_key(const struct tsr_device_info *dev, char *buf, size_t size) {
-    if (!buf || !size) return;
-    if (!dev) {
-        buf[0] = '\0';
-        return;
-    }
-    /* A device that reports an ISA tier (the native CPU) is keyed by that tier and its thread
-     * count (the figures depend on both); every other device by its platform. The key string
-     * is the cache file's identity: keep it byte-stable. */
-    if (dev->isa[0])
-        snprintf(buf, size, "%s|%s|%s|%s|isa=%s|threads=%d|build=%s|kernels=%d", dev->backend,
-                 dev->name, dev->driver_version, TSR_VERSION_STRING, dev->isa, dev->compute_units,
-                 TSR_CALIB_BUILD, TSR_CALIB_KERNELS_VERSION);
-    else
-        snprintf(buf, size, "%s|%s|%s|%s|%s|build=%s|kernels=%d", dev->backend, dev->name,
-                 dev->driver_version, TSR_VERSION_STRING, dev->platform, TSR_CALIB_BUILD,
-                 TSR_CALIB_KERNELS_VERSION);
-}
 
 /* Index of key in the table or -1 (caller holds g_lock). */
 static int find_locked(const char *key) {
@@ -126,21 +62,14 @@ void tsr_calib_forget_all(void) {
     pthread_mutex_unlock(&g_lock);
 }
 
-/* Copies the calibration's figures into the device's estimates (calibrate.h). Every compile
- * applies what is known, while other threads' compiles read the estimates without a lock: the
- * fields are written only when a figure changes (the first calibration known for the device),
- * not on every compile, so steady-state compiles on a shared context only read them. */
-static void apply_to_device(struct tsr_device_info *d, const struct tsr_calibration *c) {
+/* Copies the calibration's figures into the estimates of device `index` of ctx (calibrate.h),
+ * under the context's estimates lock (readers take snapshots: tsr_device_snapshot). */
+static void apply_to_device(tsr_context *ctx, int index, const struct tsr_calibration *c) {
     double best = 0.0;
     for (int i = 0; i < c->n_gemm; i++)
         if (c->gemm[i].gflops > best) best = c->gemm[i].gflops;
     const double transfer = c->h2d_gbps < c->d2h_gbps ? c->h2d_gbps : c->d2h_gbps;
-    pthread_mutex_lock(&g_lock);
-    if (best > 0 && d->est_gflops != best) d->est_gflops = best;
-    if (d->est_gbps != c->bandwidth_gbps) d->est_gbps = c->bandwidth_gbps;
-    if (d->est_launch_us != c->launch_us) d->est_launch_us = c->launch_us;
-    if (d->est_transfer_gbps != transfer) d->est_transfer_gbps = transfer;
-    pthread_mutex_unlock(&g_lock);
+    tsr_device_set_estimates(ctx, index, best, c->bandwidth_gbps, c->launch_us, transfer);
 }
 
 /* From the table or the cache file (never measures). Returns 1 when found. */
@@ -167,10 +96,10 @@ tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
                                 struct tsr_calibration *out) {
     if (!ctx || device_index < 0 || device_index >= ctx->n_devices)
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "calibrate: no device %d", device_index);
-    struct tsr_device_info *d = &ctx->devices[device_index].info;
+    const struct tsr_device_info *d = &ctx->devices[device_index].info; /* est_*: not read */
     struct tsr_calibration cal;
     if (!force && load_known(d, &cal)) {
-        apply_to_device(d, &cal);
+        apply_to_device(ctx, device_index, &cal);
         if (out) *out = cal;
         return TSR_OK;
     }
@@ -178,7 +107,7 @@ tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
     /* Another thread may have measured it while we waited. */
     if (!force && load_known(d, &cal)) {
         pthread_mutex_unlock(&g_measure_lock);
-        apply_to_device(d, &cal);
+        apply_to_device(ctx, device_index, &cal);
         if (out) *out = cal;
         return TSR_OK;
     }
@@ -186,7 +115,7 @@ tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
     tsr_calib_key(d, cal.key, sizeof cal.key);
     tsr_log(ctx, TSR_LOG_INFO, "calibrating %s (%s)...", d->id, d->name);
     uint64_t t0 = tsr_now_ns();
-    tsr_status st = tsr_backend_calibrate(ctx, device_index, &cal); /* runtime/backend.h */
+    tsr_status st = tsr_calib_measure_device(ctx, device_index, &cal); /* calib_probe.c */
     if (st == TSR_OK) {
         cal.seconds = (double)(tsr_now_ns() - t0) * 1e-9;
         cal.created_unix = (long long)time(NULL);
@@ -206,7 +135,7 @@ tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
     }
     pthread_mutex_unlock(&g_measure_lock);
     if (st != TSR_OK) return st;
-    apply_to_device(d, &cal);
+    apply_to_device(ctx, device_index, &cal);
     if (out) *out = cal;
     return TSR_OK;
 }
@@ -215,7 +144,7 @@ void tsr_sched_apply_calibration(tsr_context *ctx) {
     if (!ctx) return;
     for (int i = 0; i < ctx->n_devices; i++) {
         struct tsr_calibration cal;
-        if (load_known(&ctx->devices[i].info, &cal)) apply_to_device(&ctx->devices[i].info, &cal);
+        if (load_known(&ctx->devices[i].info, &cal)) apply_to_device(ctx, i, &cal);
     }
 }
 
@@ -223,7 +152,7 @@ tsr_status tsr_sched_ensure_calibrated(tsr_context *ctx, int device_index) {
     if (!ctx || device_index < 0 || device_index >= ctx->n_devices)
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "calibrate: no device %d", device_index);
     const char *mode = tsr_getenv("TSR_CALIBRATE");
-    struct tsr_device_info *d = &ctx->devices[device_index].info;
+    const struct tsr_device_info *d = &ctx->devices[device_index].info; /* est_*: not read */
     int force = 0;
     if (mode && !strcmp(mode, "off")) {
         tsr_sched_apply_calibration(ctx);

@@ -1,157 +1,47 @@
 /*
- * calibrate.h — measured performance figures per device (issue 5, part 1) and their cache.
+ * calibrate.h — which calibration a device uses and when it is measured (the scheduler's
+ * policy), and the probe runner that measures a device through its backend.
  *
- * A calibration is measured once per device (native CPU, each OpenCL device), stored in a
- * versioned JSON file and reused by every later process:
+ * The record, the timing rule, the statistics, the cache file and the definition of every
+ * figure are in runtime/calibration.h (below the scheduler and the backends). This process keeps
+ * a table of the calibrations it measured or loaded (at most 16 distinct device keys; identical
+ * devices share one). A device's calibration is measured the first time a compile needs it on a
+ * machine (no valid cache file), with TSR_CALIBRATE=force once per process, or on request
+ * (tsr_device_calibrate, `tessera info --calibrate`): the probe programs of calib_probe.c through
+ * the device's backend, then the backend's own calibrate member for what no program measures
+ * (runtime/backend.h). Measurements are serialised process-wide, so two compiles never time the
+ * same cores at once.
  *
- *   directory   $TSR_CACHE_DIR, else $XDG_CACHE_HOME/tessera, else $HOME/.cache/tessera
- *   file        calibration-<16 hex digits of FNV-1a-64(key)>.json
- *   key         "<backend>|<device name>|<driver version>|<tessera version>" and, for a device
- *               that reports an ISA tier (the native CPU), "|isa=<isa in use>|threads=<N>" (the
- *               figures depend on both), for any other "|<platform>"; then
- *               "|build=opt" or "|build=debug" (optimised or not: CPU kernels differ a lot),
- *               then "|kernels=<TSR_CALIB_KERNELS_VERSION>" (format 3): bump that constant when a
- *               backend's executor changes speed (new GEMM partitioning, new elementwise tasks,
- *               ...) so every machine's old files are ignored and re-measured. To re-measure by
- *               hand: `tessera info --calibrate`, or TSR_CALIBRATE=force for one process.
- *
- * A file whose format tag, format version or key differs from the device's, or that does not
- * parse, or holds a missing / non-finite / non-positive figure, is ignored (logged at info level)
- * and rebuilt — never trusted. Files are written atomically (temporary file in the same
- * directory, fsync, rename(2)).
- *
- * Every figure is the median of repeated samples after rejecting outliers by the median absolute
- * deviation (MAD): with m = median(x) and MAD = median(|x - m|), a sample is kept when
- * |x - m| <= 3 * 1.4826 * MAD (1.4826 makes MAD a consistent estimator of the standard
- * deviation for normal data; the cut-off 3 is the "very conservative" threshold of Leys et al.,
- * "Detecting outliers: do not use standard deviation around the mean, use absolute deviation
- * around the median", J. Exp. Soc. Psychol. 49(4), 2013). The figure is the median of the kept
- * samples. See tsr_calib_robust_median.
- *
- * A sample repeats a run until it lasts >= 1 ms and (format 3) is the median of those runs'
- * individual times, not their mean: on a shared machine (2 cores here, other processes running)
- * a run of a few µs that needs both pool threads now and then waits a whole scheduler time slice
- * (~4 ms), and one such run would dominate a mean. Runs of 20 ms or more take 5 samples instead
- * of 9 (calibration time). The list of probes runs in 3 interleaved rounds and each probe keeps
- * the median of its rounds' figures, so a second in which another process holds one of the cores
- * (halving every 2-thread measurement) spoils at most one round. Medians throughout, because
- * `tessera run` reports the median run and the model predicts that; faster statistics (lower
- * quartile of runs, fastest round) were tried and under-predicted runs on this shared machine by
- * 40-50%.
- *
- * Measurements (the backends' calibrate members: backends/cpu/cpu_calibrate.c for the CPU,
- * backends/opencl/cl_calibrate.c for OpenCL):
- *   bandwidth_gbps   device memory: a copy of 32 MiB, (bytes read + written) / time.
- *                    CPU: an elementwise COPY kernel run through the CPU backend (thread pool,
- *                    the code path of real plans); OpenCL: a float4 copy kernel on the device.
- *                    From format 3 this is the largest point of bw[] below.
- *   bw[]             (format 3) bandwidth by working set: an elementwise COPY of 64 Ki, 1 Mi and
- *                    16 Mi floats (working set 512 KiB: in the per-core caches; 8 MiB; 128 MiB:
- *                    well beyond any cache), GB/s = 8n / time. CPU through the CPU backend;
- *                    OpenCL with the kernel the OpenCL backend generates for that region
- *                    (tsr_cl_codegen_ew, launched with the backend's global-size cap), because
- *                    PoCL runs the generated grid-stride loop several times slower than a plain
- *                    float4 copy at 16 Mi elements.
- *   conv_gflops, dwconv_gflops  (format 3, CPU only; 0 elsewhere) GFLOP/s of a 3x3
- *                    convolution with bias + ReLU epilogue, N=2 C=8 M=16 16x16 pad 1 (the size
- *                    of small CNN blocks; such convs run im2col + many small GEMMs, several times
- *                    below one GEMM of equal FLOPs), and of a depthwise 3x3 convolution N=2
- *                    C=M=group=16 14x14 pad 1.
- *   launch_us        cost of one more kernel in a run: (time of a run of 16 tiny kernels - time
- *                    of a run of 1) / 15. CPU: elementwise kernels through the backend (thread
- *                    pool dispatch; from format 3 each a 4-instruction region over [8, 32] with
- *                    a broadcast [1, 32] input, like the small fused regions of real models);
- *                    OpenCL: empty kernels enqueued on the in-order queue.
- *   run_overhead_us  fixed cost of a run with one tiny kernel, minus launch_us (CPU: execute
- *                    bookkeeping; OpenCL: clFinish round trip).
- *   trans_gops       transcendental elementwise throughput (format 2): a 1 Mi-element (OpenCL,
- *                    format 3: 256 Ki, with the backend's generated kernel) region of
- *                    EXP, TANH, ERF, SIGMOID (4 transcendental ops per element): 4 Mi / time,
- *                    in 1e9 ops/s. Such regions are compute-bound (PoCL: ~75x slower than the
- *                    bandwidth figure would say). CPU through the backend, OpenCL with an
- *                    equivalent generated-style kernel.
- *   gemm[]           (format 2) the CPU also measures n = 1024 (beyond the last-level cache);
- *                    inputs hold ordinary non-zero numbers.
- *   h2d_gbps, d2h_gbps  OpenCL only: blocking clEnqueueWrite/ReadBuffer of 64 MiB (format 3;
- *                    32 MiB before), net of latency_us.
- *   h2d_small_gbps, d2h_small_gbps  (format 3) OpenCL only: the same with 256 KiB, which runs
- *                    from the caches several times faster; 0 on the CPU.
- *   trans_slow_gops  (format 3) like trans_gops for the slow transcendental ops: a region of
- *                    TANH, ERF, TANH, ERF per element. trans_gops is then measured with EXP,
- *                    SIGMOID, EXP, SIGMOID (PoCL evaluates erf/tanh ~3x slower than exp/sigmoid).
- *   latency_us       OpenCL only: a blocking 4-byte clEnqueueWriteBuffer (round trip).
- * Cost (format 3, 2-core machine): CPU ~1.5 s; PoCL ~3-4 s once its kernel cache is warm (the
- * 16 Mi-element generated copy alone runs ~50-90 ms on PoCL).
+ * The device's estimates (struct tsr_device_info est_*) follow its calibration; they are written
+ * and read under the context's estimates lock (runtime/internal.h, tsr_device_set_estimates and
+ * tsr_device_snapshot), so lazy calibration concurrent with compiles on other threads is
+ * race-free.
  */
 #ifndef TSR_SCHEDULER_CALIBRATE_H
 #define TSR_SCHEDULER_CALIBRATE_H
 
+#include "runtime/calibration.h"
 #include "runtime/internal.h"
-#include "tessera/sched.h"
 
 #include <stddef.h>
 
-#define TSR_CALIB_FORMAT_VERSION 3
-/* Curve lengths: those of the public record (tessera/sched.h, struct tsr_calibration_info). */
-#define TSR_CALIB_MAX_GEMM TSR_CALIBRATION_MAX_GEMM
-#define TSR_CALIB_MAX_BW   TSR_CALIBRATION_MAX_BW
-/* Version of the kernels the figures were measured with (part of the key, see above): bump it
- * when a backend executor changes speed. 2: CPU GEMM on tessera's pool with single-threaded
- * OpenBLAS blocks, ~256 KiB elementwise tasks, spinning pool waits, scratch-blocked large GEMMs
- * and prefetching streamed regions (commits 73523ef, c813852, 11f06b8, 45e328a, 6b13bb9).
- * 3: pool waits no longer spin, one GEMM block per thread. */
-#define TSR_CALIB_KERNELS_VERSION 3
-
-/* One bandwidth point: an elementwise copy whose working set (bytes read + written) is `bytes`. */
-struct tsr_calib_bw {
-    double bytes;
-    double gbps;
-};
-
-/* One measured GEMM point: C[m,n] = A[m,k]·B[k,n], f32. */
-struct tsr_calib_gemm {
-    int64_t m, n, k;
-    double gflops; /* 2mnk / seconds / 1e9 */
-};
-
-struct tsr_calibration {
-    char key[512];          /* see file comment */
-    double bandwidth_gbps;  /* device memory bandwidth, GB/s (1e9 B/s) */
-    double launch_us;       /* per-kernel overhead within a run, µs */
-    double run_overhead_us; /* fixed per-run overhead, µs */
-    double h2d_gbps;        /* host → device, GB/s; 0 for the native CPU */
-    double d2h_gbps;        /* device → host, GB/s; 0 for the native CPU */
-    double latency_us;      /* one small host↔device transfer, µs; 0 for the native CPU */
-    double trans_gops;      /* exp/log/sigmoid elementwise ops per second, 1e9 */
-    double trans_slow_gops; /* tanh/erf/gelu/pow elementwise ops per second, 1e9 (format 3) */
-    double h2d_small_gbps, d2h_small_gbps; /* 256 KiB transfers, GB/s; 0 for the native CPU */
-    int n_gemm;                            /* 1 .. TSR_CALIB_MAX_GEMM, increasing 2mnk */
-    struct tsr_calib_gemm gemm[TSR_CALIB_MAX_GEMM];
-    int n_bw; /* 0 .. TSR_CALIB_MAX_BW, increasing bytes (format 3) */
-    struct tsr_calib_bw bw[TSR_CALIB_MAX_BW];
-    double conv_gflops;     /* small 3x3 conv GFLOP/s; 0 = unknown */
-    double dwconv_gflops;   /* depthwise 3x3 conv GFLOP/s; 0 = unknown */
-    double seconds;         /* wall time the measurement took */
-    long long created_unix; /* time(NULL) when measured */
-};
-
-/* ---- calibration (calibrate.c) ------------------------------------------------------------- */
+/* ---- which calibration (calibrate.c) -------------------------------------------------------- */
 
 /* Calibration of ctx->devices[device_index]: unless `force`, from this process's table or the
- * cache file (when valid for the device's key); otherwise measured now (a few seconds), written
- * to the cache file (a write failure is logged, not an error) and remembered. On success the
- * device's est_* fields are updated (est_gflops = best GEMM GFLOP/s, est_gbps = bandwidth,
- * est_launch_us = launch, est_transfer_gbps = min(h2d, d2h)) and *out (may be NULL) receives the
- * figures. Returns TSR_OK, TSR_E_INVALID_ARG (no such device), TSR_E_NOMEM, TSR_E_DEVICE (an
- * OpenCL call failed; message names it), TSR_E_UNSUPPORTED (backend without a calibrator).
- * Thread-safe (one measurement at a time per process; the OpenCL queue's exec lock is held while
- * measuring), but updating est_* races with concurrent readers of ctx->devices. */
+ * cache file (when valid for the device's key); otherwise measured now (a few seconds:
+ * tsr_calib_measure_device), written to the cache file (a write failure is logged, not an
+ * error) and remembered. On success the device's est_* fields are updated under the estimates
+ * lock (est_gflops = best GEMM GFLOP/s, est_gbps = bandwidth, est_launch_us = launch,
+ * est_transfer_gbps = min(h2d, d2h)) and *out (may be NULL) receives the figures. Returns TSR_OK,
+ * TSR_E_INVALID_ARG (no such device), TSR_E_NOMEM, or a device status of the backend
+ * (TSR_E_DEVICE, TSR_E_DEVICE_NOMEM, TSR_E_BUILD, TSR_E_DTYPE, TSR_E_UNSUPPORTED: a probe the
+ * backend cannot run; message names it). Thread-safe (one measurement at a time per process). */
 tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
                                 struct tsr_calibration *out);
 
 /* For context creation: for every device of ctx whose calibration is in this process's table or
  * in a valid cache file, updates its est_* fields; never measures. Devices without one keep the
- * v1 estimates of select.c. Safe with ctx == NULL (no-op). */
+ * v1 estimates of select.c. Safe with ctx == NULL (no-op). Thread-safe. */
 void tsr_sched_apply_calibration(tsr_context *ctx);
 
 /* For tsr_compile: makes sure ctx->devices[device_index] is calibrated, measuring it if this is
@@ -161,38 +51,24 @@ void tsr_sched_apply_calibration(tsr_context *ctx);
  * keeps its previous estimates and the failure is logged at warn level). Thread-safe. */
 tsr_status tsr_sched_ensure_calibrated(tsr_context *ctx, int device_index);
 
-/* The calibration of a device known to this process (measured or loaded), into *out. Returns 1
- * when found, 0 otherwise. Thread-safe. */
+/* The calibration of a device known to this process (measured or loaded), into *out (may be
+ * NULL). Returns 1 when found, 0 otherwise. Thread-safe. */
 int tsr_calibration_lookup(const struct tsr_device_info *dev, struct tsr_calibration *out);
 
-/* Writes the cache key of dev into buf (see file comment). */
-void tsr_calib_key(const struct tsr_device_info *dev, char *buf, size_t size);
-
-/* Median after MAD outlier rejection (rule in the file comment) of x[0..n-1]; x is reordered.
- * Returns NaN when n == 0. */
-double tsr_calib_robust_median(double *x, int n);
-
-/* Plain median of x[0..n-1] (mean of the two middle values when n is even); x is reordered.
- * NaN when n == 0. */
-double tsr_calib_median(double *x, int n);
-
-/* Forgets every calibration remembered by this process (tests: force a reload from disk). */
+/* Forgets every calibration remembered by this process (tests: force a reload from disk).
+ * Thread-safe. */
 void tsr_calib_forget_all(void);
 
-/* ---- the cache file (calib_store.c) -------------------------------------------------------- */
+/* ---- the measurement (calib_probe.c) -------------------------------------------------------- */
 
-/* Cache directory into buf (see file comment). Returns 0, or -1 when none can be named. */
-int tsr_calib_cache_dir(char *buf, size_t size);
-/* Full path of the cache file for `key`. Returns 0 or -1. */
-int tsr_calib_cache_path(const char *key, char *buf, size_t size);
-/* Loads the file for `key` into *out. Returns 0 when it exists and is valid for key; -1 when it
- * is missing; -2 when it is present but rejected (corrupt, other version or key, bad figure);
- * *why (may be NULL) then names the reason (static string). */
-int tsr_calib_load(const char *key, struct tsr_calibration *out, const char **why);
-/* Writes *cal atomically to its file (directory created as needed). Returns 0 or -1 (errno). */
-int tsr_calib_save(const struct tsr_calibration *cal);
-
-/* Measurement is the backend's (runtime/backend.h, member calibrate; today
- * backends/cpu/cpu_calibrate.c and backends/opencl/cl_calibrate.c). */
+/* Measures ctx->devices[device_index] into *out: every figure but key, seconds and
+ * created_unix. First the probe programs of runtime/calibration.h through the device's
+ * backend (prepare / execute / release, the calling thread marked measuring), then the
+ * backend's calibrate member, when it has one, for the figures no program can measure
+ * (tsr_backend_calibrate). Call with the scheduler's measurement lock held (calibrate.c).
+ * Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_NOMEM, or the backend's failure status (recorded on
+ * ctx). */
+tsr_status tsr_calib_measure_device(tsr_context *ctx, int device_index,
+                                    struct tsr_calibration *out);
 
 #endif

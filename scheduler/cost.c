@@ -43,6 +43,13 @@ int tsr_cost_inputs_of(const struct tsr_device_info *dev, struct tsr_cost_inputs
     return 0;
 }
 
+int tsr_cost_inputs_of_device(const tsr_context *ctx, int d, struct tsr_cost_inputs *out) {
+    if (!ctx || !out || d < 0 || d >= ctx->n_devices) return -1;
+    struct tsr_device_info info;
+    tsr_device_snapshot(ctx, d, &info);
+    return tsr_cost_inputs_of(&info, out);
+}
+
 double tsr_cost_gemm_gflops(const struct tsr_cost_inputs *in, double flops) {
     if (!in || in->n_gemm < 1) return 0.0;
     const struct tsr_calib_gemm *g = in->gemm;
@@ -208,5 +215,11 @@ double tsr_sched_predict_program_ms(const struct tsr_device_info *dev,
                                     const struct tsr_program *prog) {
     struct tsr_cost_inputs in;
     if (!dev || !prog || tsr_cost_inputs_of(dev, &in) != 0) return HUGE_VAL;
+    return tsr_cost_program_ms(&in, prog, NULL, NULL);
+}
+
+double tsr_sched_predict_device_ms(const tsr_context *ctx, int d, const struct tsr_program *prog) {
+    struct tsr_cost_inputs in;
+    if (!prog || tsr_cost_inputs_of_device(ctx, d, &in) != 0) return HUGE_VAL;
     return tsr_cost_program_ms(&in, prog, NULL, NULL);
 }

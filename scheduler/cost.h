@@ -78,6 +78,11 @@ struct tsr_cost_inputs {
  * device has neither (est_gflops or est_gbps <= 0): predictions are then HUGE_VAL. */
 int tsr_cost_inputs_of(const struct tsr_device_info *dev, struct tsr_cost_inputs *out);
 
+/* tsr_cost_inputs_of for context device d, its estimates read under the context's estimates
+ * lock (tsr_device_snapshot: a concurrent calibration is seen whole). Returns 0, or -1 for no
+ * figures or a bad argument. Thread-safe. */
+int tsr_cost_inputs_of_device(const tsr_context *ctx, int d, struct tsr_cost_inputs *out);
+
 /* GEMM throughput in GFLOP/s for a GEMM of `flops` FLOPs (interpolation rule above). */
 double tsr_cost_gemm_gflops(const struct tsr_cost_inputs *in, double flops);
 
@@ -98,6 +103,10 @@ double tsr_cost_transfer_ms(const struct tsr_cost_inputs *in, double bytes, int 
  * above). HUGE_VAL when dev has no figures or an argument is NULL. Thread-safe. */
 double tsr_sched_predict_program_ms(const struct tsr_device_info *dev,
                                     const struct tsr_program *prog);
+
+/* tsr_sched_predict_program_ms for context device d (estimates read as by
+ * tsr_cost_inputs_of_device). HUGE_VAL on bad arguments or no figures. Thread-safe. */
+double tsr_sched_predict_device_ms(const tsr_context *ctx, int d, const struct tsr_program *prog);
 
 /* The same with the resolved inputs, and the parts: *kernels_ms (sum of kernels) and
  * *transfer_ms (inputs + outputs) when not NULL. */

@@ -3,6 +3,7 @@
  * assignment (rules and sources in place.h).
  */
 #include "scheduler/place.h"
+#include "runtime/backend.h"
 #include "scheduler/cost.h"
 
 #include <math.h>
@@ -49,7 +50,7 @@ static int facts_init(const struct tsr_program *p, struct prog_facts *f) {
 static int all_inputs(tsr_context *ctx, struct tsr_cost_inputs *in, int *ok) {
     int any = 0;
     for (int d = 0; d < ctx->n_devices; d++) {
-        ok[d] = tsr_cost_inputs_of(&ctx->devices[d].info, &in[d]) == 0;
+        ok[d] = tsr_cost_inputs_of_device(ctx, d, &in[d]) == 0;
         any |= ok[d];
     }
     return any;
@@ -87,8 +88,12 @@ double tsr_sched_place_predict_ms(tsr_context *ctx, const struct tsr_program *pr
         segs++;
         const struct tsr_cost_inputs *c = &in[d];
         total += c->run_overhead_us * 1e-3;
-        for (int k = k0; k < k1; k++) {
+        for (int k = k0; k < k1 && total < HUGE_VAL; k++) {
             const struct tsr_kernel *kk = &prog->kernels[k];
+            if (!tsr_backend_supports(&ctx->devices[d], prog, k, NULL, 0)) {
+                total = HUGE_VAL; /* the device cannot run this kernel */
+                break;
+            }
             total += tsr_cost_kernel_ms(c, kk);
             /* Reads from outside the segment (each buffer counted at its first read). */
             for (int i = 0; i < kk->n_inputs; i++) {
@@ -108,6 +113,7 @@ double tsr_sched_place_predict_ms(tsr_context *ctx, const struct tsr_program *pr
             if (f.graph_out[b] || f.last_use[b] >= k1)
                 total += tsr_cost_transfer_ms(c, (double)prog->buffers[b].bytes, 0);
         }
+        if (total == HUGE_VAL) break;
         k0 = k1;
     }
     if (n_segments) *n_segments = segs;
@@ -159,33 +165,53 @@ tsr_status tsr_sched_place_heft(tsr_context *ctx, const struct tsr_program *prog
     int *order = malloc((size_t)n * sizeof *order);
     struct slot *slots = malloc((size_t)n * (size_t)D * sizeof *slots);
     int *n_slots = calloc((size_t)D, sizeof *n_slots);
+    unsigned char *sup = malloc((size_t)n * (size_t)D); /* sup[k * D + d]: d can run kernel k */
     struct prog_facts f;
     int have_facts = 0;
     tsr_status st = TSR_OK;
-    if (!in || !ok || !w || !rank || !aft || !order || !slots || !n_slots ||
+    if (!in || !ok || !w || !rank || !aft || !order || !slots || !n_slots || !sup ||
         !(have_facts = facts_init(prog, &f) == 0)) {
         st = TSR_ERR(ctx, TSR_E_NOMEM, "placement: out of memory");
         goto out;
     }
     int n_ok = 0;
     for (int d = 0; d < D; d++) {
-        ok[d] = tsr_cost_inputs_of(&ctx->devices[d].info, &in[d]) == 0;
+        ok[d] = tsr_cost_inputs_of_device(ctx, d, &in[d]) == 0;
         n_ok += ok[d];
     }
     if (!n_ok) {
         st = TSR_ERR(ctx, TSR_E_UNSUPPORTED, "placement: no device has performance figures");
         goto out;
     }
-    /* Computation costs and their means over the usable devices. */
-    for (int k = 0; k < n; k++)
-        for (int d = 0; d < D; d++)
-            w[k * D + d] = ok[d] ? tsr_cost_kernel_ms(&in[d], &prog->kernels[k]) : HUGE_VAL;
+    /* Which device can run which kernel (backend supports: a device that cannot run a kernel
+     * never gets it), computation costs, and their means over the devices that can. */
+    for (int k = 0; k < n; k++) {
+        int any = 0;
+        char why[256] = "";
+        for (int d = 0; d < D; d++) {
+            sup[k * D + d] = (unsigned char)(ok[d] && tsr_backend_supports(&ctx->devices[d], prog,
+                                                                           k, why, sizeof why));
+            any |= sup[k * D + d];
+            w[k * D + d] =
+                sup[k * D + d] ? tsr_cost_kernel_ms(&in[d], &prog->kernels[k]) : HUGE_VAL;
+        }
+        if (!any) {
+            st = TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                         "placement: no device with figures can run kernel %d '%s' (%s)", k,
+                         prog->kernels[k].name, why[0] ? why : "no figures");
+            goto out;
+        }
+    }
     /* Upward rank, in reverse program order (program order is topological). */
     for (int k = n - 1; k >= 0; k--) {
         double wm = 0.0;
+        int n_sup = 0;
         for (int d = 0; d < D; d++)
-            if (ok[d]) wm += w[k * D + d];
-        wm /= n_ok;
+            if (sup[k * D + d]) {
+                wm += w[k * D + d];
+                n_sup++;
+            }
+        wm /= n_sup;
         double best = 0.0;
         int b = prog->kernels[k].output;
         double bytes = (double)prog->buffers[b].bytes, cm = 0.0;
@@ -224,7 +250,7 @@ tsr_status tsr_sched_place_heft(tsr_context *ctx, const struct tsr_program *prog
         double best_eft = HUGE_VAL, best_start = 0.0;
         int best_d = -1;
         for (int d = 0; d < D; d++) {
-            if (!ok[d]) continue;
+            if (!sup[k * D + d]) continue;
             double ready = 0.0;
             for (int i = 0; i < kk->n_inputs; i++) {
                 int b = kk->inputs[i];
@@ -266,5 +292,6 @@ out:
     free(order);
     free(slots);
     free(n_slots);
+    free(sup);
     return st;
 }

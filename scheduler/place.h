@@ -23,7 +23,9 @@
  * cost.h), which is what the `auto` decision compares with the best single device; the HEFT
  * makespan (which assumes overlap) is only reported.
  *
- * Only devices with figures (tsr_cost_inputs_of) take part. Every function is thread-safe.
+ * Only devices with figures (tsr_cost_inputs_of) take part, and a kernel only on the devices
+ * whose backend can run it (runtime/backend.h, tsr_backend_supports): w(k, d) and the means
+ * over devices are taken over those. Every function is thread-safe.
  */
 #ifndef TSR_SCHEDULER_PLACE_H
 #define TSR_SCHEDULER_PLACE_H
@@ -39,7 +41,8 @@
 /* HEFT assignment of prog's kernels to ctx's devices: assign[k] (caller's array of
  * prog->n_kernels ints) receives an index into ctx->devices. *makespan_ms (may be NULL) receives
  * HEFT's makespan (with overlap). Returns TSR_OK, TSR_E_INVALID_ARG (NULL argument),
- * TSR_E_NOMEM, TSR_E_UNSUPPORTED (no device has figures). A program without kernels is TSR_OK. */
+ * TSR_E_NOMEM, TSR_E_UNSUPPORTED (no device has figures, or no device with figures can run some
+ * kernel; the message names it). A program without kernels is TSR_OK. */
 tsr_status tsr_sched_place_heft(tsr_context *ctx, const struct tsr_program *prog, int *assign,
                                 double *makespan_ms);
 
@@ -47,8 +50,8 @@ tsr_status tsr_sched_place_heft(tsr_context *ctx, const struct tsr_program *prog
  * file comment): segments are maximal runs of consecutive kernels on one device; a segment
  * costs its device's per-run overhead, its kernels, and the transfers of the buffers it reads
  * from (writes to) outside the segment when the device is an OpenCL device. *n_segments (may be
- * NULL) receives the number of segments. HUGE_VAL on bad arguments or a device without
- * figures. */
+ * NULL) receives the number of segments. HUGE_VAL on bad arguments, a device without figures,
+ * or a kernel assigned to a device that cannot run it (tsr_backend_supports). */
 double tsr_sched_place_predict_ms(tsr_context *ctx, const struct tsr_program *prog,
                                   const int *assign, int *n_segments);
 

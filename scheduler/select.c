@@ -39,8 +39,9 @@
  *     scheduling), transfer = host bandwidth / 2 (a copy reads and writes every byte).
  */
 #include "scheduler/select.h"
-#include "scheduler/cost.h"
+#include "runtime/backend.h"
 #include "runtime/topology.h"
+#include "scheduler/cost.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -326,9 +327,14 @@ int tsr_sched_choose_program(tsr_context *ctx, const struct tsr_program *prog, c
     int best = -1;
     double best_ms = HUGE_VAL;
     for (int i = 0; i < n; i++) {
-        const struct tsr_device_info *d = &ctx->devices[i].info;
+        const struct tsr_device_info *d = &ctx->devices[i].info; /* est_*: not read here */
         struct tsr_cost_inputs in;
-        if (tsr_cost_inputs_of(d, &in) != 0) {
+        char why[300];
+        if (tsr_backend_supports_program(&ctx->devices[i], prog, why, sizeof why) >= 0) {
+            append(reason, reason_size, &len, "%s %s cannot run it (%s)", i ? ";" : "", d->id, why);
+            continue;
+        }
+        if (tsr_cost_inputs_of_device(ctx, i, &in) != 0) {
             append(reason, reason_size, &len, "%s %s no figures", i ? ";" : "", d->id);
             continue;
         }
@@ -354,7 +360,7 @@ int tsr_sched_choose_program(tsr_context *ctx, const struct tsr_program *prog, c
         }
     }
     if (best < 0) {
-        append(reason, reason_size, &len, "; chose %s: no device has figures",
+        append(reason, reason_size, &len, "; chose %s: no device that can run it has figures",
                ctx->devices[0].info.id);
         return 0;
     }
@@ -380,8 +386,9 @@ int tsr_sched_choose_program(tsr_context *ctx, const struct tsr_program *prog, c
     int chosen = best;
     if (here >= 0 && ctx->devices[best].info.numa_node != here) {
         for (int i = 1; i < n; i++) {
-            double ms = tsr_sched_predict_program_ms(&ctx->devices[i].info, prog);
+            double ms = tsr_sched_predict_device_ms(ctx, i, prog);
             if (i != best && ctx->devices[i].info.numa_node == here &&
+                tsr_backend_supports_program(&ctx->devices[i], prog, NULL, 0) < 0 &&
                 ms <= best_ms * (1.0 + TSR_NUMA_TIE) && ms < host_ms * (1.0 - TSR_HOST_MARGIN)) {
                 chosen = i;
                 break;

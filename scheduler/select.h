@@ -45,7 +45,9 @@ struct tsr_workload tsr_sched_typical_workload(void);
  * path). Predictions per device from the calibrated cost model (cost.h,
  * tsr_sched_predict_program_ms: kernels + per-run overhead + input/output transfers). Rules, in
  * order (constants in select.c):
- *   1. devices without figures are skipped; the native CPU (devices[0]) is the default;
+ *   1. devices whose backend cannot run every kernel of prog (runtime/backend.h,
+ *      tsr_backend_supports_program: the reason goes into `reason`) and devices without figures
+ *      are skipped; the native CPU (devices[0]) is the default;
  *   2. small graphs stay where their inputs are: when the CPU's prediction is below
  *      TSR_SMALL_GRAPH_MS the CPU is chosen;
  *   3. another device must be predicted faster than the CPU by more than TSR_HOST_MARGIN

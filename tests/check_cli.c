@@ -191,6 +191,52 @@ START_TEST(test_wrong_shape_exit_2) {
 }
 END_TEST
 
+/* A model exported with dynamic batch and sequence runs at an input of another shape than the
+ * export's: the plan is re-specialised (explained, profiled), the result matches PyTorch; a
+ * fixed dim that differs is refused with both shapes. */
+START_TEST(test_dynamic_shapes) {
+    static const char *const devices[] = {"cpu", "opencl"};
+    for (int d = 0; d < (have_opencl() ? 2 : 1); d++) {
+        char args[1024];
+        snprintf(args, sizeof args,
+                 "run " DATA "/shape_attn_op13.onnx --input x=" DATA
+                 "/dynshape/attn_x_3x16.npy --expect y=" DATA
+                 "/dynshape/attn_y_3x16.npy --device %s --repeat 2 --explain --profile",
+                 devices[d]);
+        struct result r = run(args);
+        ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+        ck_assert_msg(strstr(r.out, "specialised for x [3, 16, 8] (declared [batch, seq, 8])"),
+                      "%s", r.out);
+        ck_assert_msg(strstr(r.out, "replan [3,16,8]"), "no re-plan in the profile: %s", r.out);
+        const char *e = strstr(r.out, "max abs err: ");
+        ck_assert_ptr_nonnull(e);
+        ck_assert_double_le(atof(e + strlen("max abs err: ")), 1e-5);
+        result_free(&r);
+        snprintf(args, sizeof args,
+                 "run " DATA "/dynshape/block.onnx --input x=" DATA
+                 "/dynshape/block_x_1x5.npy --device %s --repeat 1 --json",
+                 devices[d]);
+        r = run(args);
+        ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+        json_object *o = json_tokener_parse(r.out);
+        ck_assert_ptr_nonnull(o);
+        ck_assert(json_object_get_boolean(get(o, "dynamic")));
+        ck_assert_double_gt(json_object_get_double(get(o, "replan_ms")), 0.0);
+        json_object *in0 = json_object_array_get_idx(get(o, "inputs"), 0);
+        ck_assert_str_eq(json_object_to_json_string(get(in0, "shape")), "[ 1, 5, 16 ]");
+        ck_assert_str_eq(json_object_to_json_string(get(in0, "declared")),
+                         "[ \"batch\", \"sequence\", 16 ]");
+        json_object_put(o);
+        result_free(&r);
+    }
+    struct result r = run("run " DATA "/shape_attn_op13.onnx --input x=" DATA
+                          "/dynshape/block_x_1x5.npy --repeat 1");
+    ck_assert_int_eq(r.code, 2);
+    ck_assert_msg(strstr(r.err, "[1, 5, 16]") && strstr(r.err, "[batch, seq, 8]"), "%s", r.err);
+    result_free(&r);
+}
+END_TEST
+
 START_TEST(test_trace_is_valid) {
     char path[] = "/tmp/tsr_cli_traceXXXXXX.json";
     int fd = mkstemps(path, 5);
@@ -246,6 +292,7 @@ Suite *cli_suite(void) {
     tcase_add_test(tc, test_bad_files_exit_2);
     tcase_add_test(tc, test_wrong_shape_exit_2);
     tcase_add_test(tc, test_trace_is_valid);
+    tcase_add_test(tc, test_dynamic_shapes);
     tcase_add_test(tc, test_info_json);
     suite_add_tcase(s, tc);
     return s;

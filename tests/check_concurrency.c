@@ -3,12 +3,18 @@
  * at once so that the ThreadSanitizer pass of tools/test.sh (build-tsan) can see it: one context
  * shared by threads, each compiling and running its own plan (CPU plans share the context's
  * thread pool, OpenCL plans the lazily created device; the profiler records from all of them),
- * importing ONNX files, and recording errors (per thread, and on the shared context).
+ * importing ONNX files, and recording errors (per thread, and on the shared context), and a
+ * device calibration on one thread while the others compile with device auto (the calibration
+ * rewrites the device estimates that their device choice, placement and tsr_device_get_info
+ * read).
  * Public API only. The suite passes as well without OpenCL (every thread then uses the CPU).
  */
 #include "test_support.h"
+#include "tessera/sched.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -162,6 +168,61 @@ static void *errors_and_imports(void *p) {
     return NULL;
 }
 
+/* 1 while the calibrating thread of test_calibrate_while_compiling runs. */
+static atomic_int g_calibrating;
+
+/* Re-measures every device (force) into the private cache directory. */
+static void *calibrate_all(void *p) {
+    struct worker *w = p;
+    for (int d = 0; d < tsr_device_count(w->ctx) && !w->failures; d++) {
+        struct tsr_calibration_info c;
+        tsr_status st = tsr_device_calibrate(w->ctx, d, 1, &c);
+        if (st != TSR_OK) fail_at(w, "tsr_device_calibrate", st);
+    }
+    atomic_store(&g_calibrating, 0);
+    return NULL;
+}
+
+/* compile_and_run, again and again until the calibration is done (at least once). */
+static void *compile_while_calibrating(void *p) {
+    struct worker *w = p;
+    do
+        compile_and_run(w);
+    while (atomic_load(&g_calibrating) && !w->failures);
+    return NULL;
+}
+
+/* One thread calibrates every device (in a private TSR_CACHE_DIR) while three compile with
+ * device auto and placement auto and run, reading device info in between (profiler on). */
+START_TEST(test_calibrate_while_compiling) {
+    char dir[] = "/tmp/tsr_conc_cal_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(setenv("TSR_CACHE_DIR", dir, 1), 0);
+    struct tsr_context_options o = {.profile = 1}; /* the workers check the profiler */
+    tsr_context *ctx = NULL;
+    ck_assert_int_eq(tsr_context_create(&o, &ctx), TSR_OK);
+    pthread_t th[N_THREADS];
+    struct worker w[N_THREADS];
+    atomic_store(&g_calibrating, 1);
+    for (int t = 0; t < N_THREADS; t++) {
+        w[t] = (struct worker){.ctx = ctx, .id = t, .device = t ? "auto" : "calibrate"};
+        ck_assert_int_eq(
+            pthread_create(&th[t], NULL, t ? compile_while_calibrating : calibrate_all, &w[t]), 0);
+    }
+    for (int t = 0; t < N_THREADS; t++)
+        pthread_join(th[t], NULL);
+    for (int t = 0; t < N_THREADS; t++)
+        ck_assert_msg(w[t].failures == 0, "%s", w[t].what);
+    /* the estimates now are the calibration's */
+    struct tsr_calibration_info c;
+    struct tsr_device_info d;
+    ck_assert_int_eq(tsr_device_calibration(ctx, 0, &c), TSR_OK);
+    ck_assert_int_eq(tsr_device_get_info(ctx, 0, &d), TSR_OK);
+    ck_assert(d.est_gbps == c.bandwidth_gbps && d.est_launch_us == c.launch_us);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(test_errors_share_context) {
     tsr_context *ctx = ts_context();
     run_workers(ctx, errors_and_imports, 0);
@@ -202,6 +263,7 @@ static Suite *concurrency_suite(void) {
     tcase_add_test(tc, test_plans_share_context);
     tcase_add_test(tc, test_errors_share_context);
     tcase_add_test(tc, test_contexts_in_parallel);
+    tcase_add_test(tc, test_calibrate_while_compiling);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -238,6 +238,62 @@ START_TEST(test_no_fallback_statuses) {
 END_TEST
 
 /* The fault spec parser: bad entries are ignored, good ones still apply. */
+/* A plan with symbolic inputs (digits imported without override: batch symbolic, compiled at
+ * batch 1) whose OpenCL specialisation fails during a run: that specialisation falls back to the
+ * CPU with the right result, later re-plans target the CPU, the compiled plan keeps running on
+ * OpenCL, and destroying the plan frees every specialisation (the sanitizer builds check). */
+START_TEST(test_dynamic_plan_fallback) {
+    load_reference();
+    set_faults(NULL, NULL);
+    tsr_context *ctx = ts_context();
+    if (!ts_have_opencl(ctx)) {
+        tsr_context_destroy(ctx);
+        return;
+    }
+    tsr_graph *g = NULL;
+    ck_assert_int_eq(tsr_onnx_import_file(ctx, TSR_MODELS_DIR "/digits.onnx", NULL, 0, &g), TSR_OK);
+    struct tsr_compile_options o = tsr_compile_options_default();
+    o.device = "opencl:0";
+    tsr_plan *plan = NULL;
+    ck_assert_int_eq(tsr_compile(ctx, g, &o, &plan), TSR_OK);
+    tsr_graph_destroy(g);
+    ck_assert_int_eq(tsr_plan_specialize(plan, &g_x.desc, 1), TSR_OK);
+    struct tsr_device_info info;
+    ck_assert_int_eq(tsr_plan_device(plan, &info), TSR_OK);
+    ck_assert_str_eq(info.backend, "opencl");
+    struct tsr_tensor_desc od;
+    ck_assert_int_eq(tsr_plan_output_desc(plan, 0, NULL, &od), TSR_OK);
+    struct tsr_tensor out;
+    ck_assert_int_eq(tsr_tensor_alloc(&od, &out), TSR_OK);
+    set_faults("cl_enqueue:1", NULL); /* the run's first enqueue fails */
+    ck_assert_msg(tsr_plan_run(plan, &g_x, 1, &out, 1) == TSR_OK, "%s",
+                  tsr_last_error(ctx)->message);
+    ck_assert_uint_eq(tsr_cl_fault_count(-1), 1);
+    set_faults(NULL, NULL);
+    ck_assert_double_le(ts_max_abs_diff(out.data, g_ref.data, (size_t)tsr_desc_elements(&od)), TOL);
+    ck_assert_int_eq(tsr_plan_device(plan, &info), TSR_OK);
+    ck_assert_str_eq(info.backend, "cpu");
+    /* a new shape after the fallback: re-planned for the CPU */
+    const int64_t feat = g_x.desc.dims[1], classes = od.dims[1];
+    struct tsr_tensor x5 = {{TSR_F32, 2, {5, feat}}, g_x.data};
+    struct tsr_tensor y5 = {{TSR_F32, 2, {5, classes}}, out.data};
+    ck_assert_int_eq(tsr_plan_run(plan, &x5, 1, &y5, 1), TSR_OK);
+    ck_assert_double_le(ts_max_abs_diff(y5.data, g_ref.data, (size_t)(5 * classes)), TOL);
+    ck_assert_int_eq(tsr_plan_device(plan, &info), TSR_OK);
+    ck_assert_str_eq(info.backend, "cpu");
+    /* the compiled plan (batch 1) did not fail: still on OpenCL */
+    struct tsr_tensor x1 = {{TSR_F32, 2, {1, feat}}, g_x.data};
+    struct tsr_tensor y1 = {{TSR_F32, 2, {1, classes}}, out.data};
+    ck_assert_int_eq(tsr_plan_run(plan, &x1, 1, &y1, 1), TSR_OK);
+    ck_assert_double_le(ts_max_abs_diff(y1.data, g_ref.data, (size_t)classes), TOL);
+    ck_assert_int_eq(tsr_plan_device(plan, &info), TSR_OK);
+    ck_assert_str_eq(info.backend, "opencl");
+    tsr_tensor_free(&out);
+    tsr_plan_destroy(plan);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(test_bad_spec_ignored) {
     load_reference();
     unsigned long prepare[3], total[3];
@@ -264,6 +320,7 @@ static Suite *fallback_suite(void) {
     tcase_add_test(tc, test_mem_limit);
     tcase_add_test(tc, test_no_fallback_statuses);
     tcase_add_test(tc, test_bad_spec_ignored);
+    tcase_add_test(tc, test_dynamic_plan_fallback);
     suite_add_tcase(s, tc);
     return s;
 }

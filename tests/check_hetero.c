@@ -19,6 +19,7 @@
 #ifdef TSR_WITH_OPENCL
 #include "backends/opencl/cl_fault.h"
 #endif
+#include "runtime/backend.h"
 #include "runtime/hetero.h"
 #include "runtime/plan_internal.h"
 #include "scheduler/cost.h"
@@ -343,6 +344,135 @@ START_TEST(test_predict_and_heft) {
 }
 END_TEST
 
+/* A fake device for test_supports_skips_device: the CPU backend's members under another name,
+ * refusing GEMM kernels without an activation epilogue (the digits model's last kernel) and
+ * otherwise the default dtype check. */
+static struct tsr_backend_ops g_fake_ops;
+
+static int fake_refuses(const struct tsr_kernel *k) {
+    return k->kind == TSR_K_GEMM && k->u.gemm.act == TSR_ACT_NONE;
+}
+
+static int fake_supports(void *state, int device, const struct tsr_program *prog, int kernel,
+                         char *why, size_t why_size) {
+    (void)state;
+    (void)device;
+    if (!fake_refuses(&prog->kernels[kernel]))
+        return tsr_backend_dtypes_supported(&g_fake_ops, prog, kernel, why, why_size);
+    if (why && why_size) snprintf(why, why_size, "test backend: no plain GEMM");
+    return 0;
+}
+
+/* runtime/backend.h, supports: the default is the dtype check; a device whose backend cannot
+ * run a kernel is skipped by the device choice (reason in the plan's device reason) and never
+ * gets that kernel in a placement (HEFT or alternate). The fake device is predicted far faster
+ * than the CPU, so without its supports it would win: checked too. */
+START_TEST(test_supports_skips_device) {
+    setenv("TSR_CALIBRATE", "off", 1); /* the fake device keeps its made-up estimates */
+    tsr_context *ctx = ts_context();
+    struct tsr_tensor x;
+    load_npy(&x, TSR_MODELS_DIR "/digits_test_x.npy");
+    tsr_graph *g = import_digits(ctx, &x);
+
+    /* the default: kernels in a dtype the backend declares are supported, others not */
+    tsr_plan *plan = compile_placed(ctx, g, "cpu", "single");
+    struct tsr_program *p = &plan->prog;
+    int gemm = -1;
+    for (int k = 0; k < p->n_kernels; k++)
+        if (p->kernels[k].kind == TSR_K_GEMM && gemm < 0) gemm = k;
+    ck_assert_int_ge(gemm, 0);
+    char why[300];
+    ck_assert_int_eq(tsr_backend_supports(&ctx->devices[0], p, gemm, why, sizeof why), 1);
+    ck_assert_int_eq(tsr_backend_supports_program(&ctx->devices[0], p, why, sizeof why), -1);
+    tsr_dtype saved = p->kernels[gemm].dtype;
+    p->kernels[gemm].dtype = TSR_I64;
+    ck_assert_int_eq(tsr_backend_supports(&ctx->devices[0], p, gemm, why, sizeof why), 0);
+    ck_assert_msg(strstr(why, "no kernel of this kind for dtype int64"), "why: %s", why);
+    ck_assert_int_eq(tsr_backend_supports_program(&ctx->devices[0], p, why, sizeof why), gemm);
+    ck_assert_msg(strstr(why, p->kernels[gemm].name), "why: %s", why);
+    p->kernels[gemm].dtype = saved;
+    tsr_plan_destroy(plan);
+
+    /* a fake fast device that cannot run GEMM kernels without an activation */
+    g_fake_ops = *ctx->devices[0].ops;
+    g_fake_ops.name = "fake";
+    g_fake_ops.display_name = "fake";
+    g_fake_ops.supports = fake_supports;
+    int n = ctx->n_devices;
+    struct tsr_device *devs = realloc(ctx->devices, (size_t)(n + 1) * sizeof *devs);
+    ck_assert_ptr_nonnull(devs);
+    ctx->devices = devs;
+    devs[n] = devs[0];
+    devs[n].ops = &g_fake_ops;
+    snprintf(devs[n].info.id, sizeof devs[n].info.id, "fake");
+    snprintf(devs[n].info.backend, sizeof devs[n].info.backend, "fake");
+    devs[n].info.est_gflops = 1e6;
+    devs[n].info.est_gbps = 1e5;
+    devs[n].info.est_launch_us = 1e-3;
+    ctx->n_devices = n + 1;
+
+    /* without its supports the fake device wins the choice: the skip below is the member's */
+    g_fake_ops.supports = NULL;
+    plan = compile_placed(ctx, g, "auto", "single");
+    struct tsr_device_info di;
+    ck_assert_int_eq(tsr_plan_device(plan, &di), TSR_OK);
+    ck_assert_str_eq(di.id, "fake");
+    tsr_plan_destroy(plan);
+    g_fake_ops.supports = fake_supports;
+
+    plan = compile_placed(ctx, g, "auto", "single");
+    ck_assert_int_eq(tsr_plan_device(plan, &di), TSR_OK);
+    ck_assert_str_eq(di.id, ctx->devices[0].info.id);
+    ck_assert_msg(strstr(tsr_plan_device_reason(plan), "fake cannot run it (kernel"), "reason: %s",
+                  tsr_plan_device_reason(plan));
+    ck_assert_msg(strstr(tsr_plan_device_reason(plan), "test backend: no plain GEMM"), "reason: %s",
+                  tsr_plan_device_reason(plan));
+    tsr_plan_destroy(plan);
+
+    /* placements: the refused kernel never on the fake device; others may go there */
+    const char *placements[] = {"hetero", "alternate"};
+    for (int pl = 0; pl < 2; pl++) {
+        plan = compile_placed(ctx, g, "auto", placements[pl]);
+        ck_assert_msg(strstr(tsr_plan_device_reason(plan), "fake cannot run"), "%s: %s",
+                      placements[pl], tsr_plan_device_reason(plan));
+        int on_fake = 0;
+        for (int k = 0; k < tsr_plan_kernel_count(plan); k++) {
+            struct tsr_kernel_info ki;
+            ck_assert_int_eq(tsr_plan_kernel_info(plan, k, &ki), TSR_OK);
+            int refused = fake_refuses(&plan->prog.kernels[k]);
+            if (refused)
+                ck_assert_msg(strcmp(ki.device, "fake"), "%s: kernel %d on fake", placements[pl],
+                              k);
+            on_fake += !strcmp(ki.device, "fake");
+            if (pl == 1) { /* alternate: k mod N, or the next device when that one refuses */
+                int want = k % ctx->n_devices;
+                if (refused && want == n) want = (want + 1) % ctx->n_devices;
+                ck_assert_str_eq(ki.device, ctx->devices[want].info.id);
+            }
+        }
+        /* HEFT: the fake device is the fastest for the kernels it can run */
+        if (pl == 0) ck_assert_msg(on_fake > 0, "hetero: no kernel on the fake device");
+        /* and it computes what the CPU alone does */
+        tsr_plan *ref_plan = compile_placed(ctx, g, "cpu", "single");
+        struct tsr_tensor ref[1], got[1];
+        run_plan(ctx, ref_plan, &x, 1, ref);
+        run_plan(ctx, plan, &x, 1, got);
+        double err =
+            ts_max_abs_diff(ref[0].data, got[0].data, (size_t)tsr_desc_elements(&ref[0].desc));
+        ck_assert_msg(err <= TOL, "%s with the fake device: differs from the CPU by %g",
+                      placements[pl], err);
+        tsr_tensor_free(&ref[0]);
+        tsr_tensor_free(&got[0]);
+        tsr_plan_destroy(ref_plan);
+        tsr_plan_destroy(plan);
+    }
+    tsr_graph_destroy(g);
+    tsr_tensor_free(&x);
+    tsr_context_destroy(ctx);
+    unsetenv("TSR_CALIBRATE");
+}
+END_TEST
+
 static Suite *hetero_suite(void) {
     Suite *s = suite_create("hetero");
     TCase *tc = tcase_create("placement");
@@ -356,6 +486,7 @@ static Suite *hetero_suite(void) {
     tcase_add_test(tc, test_fault_alternate);
 #endif
     tcase_add_test(tc, test_predict_and_heft);
+    tcase_add_test(tc, test_supports_skips_device);
     suite_add_tcase(s, tc);
     return s;
 }

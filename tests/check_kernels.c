@@ -479,6 +479,258 @@ static void build_global_pool(struct kh_builder *b) {
     kh_output(b, kh_op1(b, TSR_OP_GLOBALAVGPOOL, x));
 }
 
+/* ---- group "spatial": GlobalMaxPool, 1-D Conv / pools ------------------------------------- */
+
+/* Uniform in [-2, 2) with a NaN at every 97th element (some channels of each case hold one),
+ * so the max reduction's NaN propagation is checked on every path. */
+static void gen_some_nan(float *x, size_t n, uint64_t seed) {
+    uint64_t st = seed * 6364136223846793005ull + 1442695040888963407ull;
+    for (size_t i = 0; i < n; i++) {
+        st = st * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)((double)(st >> 40) / (double)(1ull << 24)) * 4.0f - 2.0f;
+        if (i % 97 == 41) x[i] = NAN;
+    }
+}
+
+/* GlobalMaxPool over [N, C, spatial...]: 2-D, 1-D, a long row (vector path), a 3-D volume, and
+ * one with NaN elements. */
+static const int64_t gmax_shapes[][5] = {
+    {4, 1, 5, 7, 7},    {4, 2, 4, 5, 6}, {3, 2, 3, 50, 0},
+    {3, 1, 3, 1000, 0}, {5, 1, 2, 3, 4}, /* rank 5: [1, 2, 3, 4, 5] */
+    {4, 2, 8, 16, 9},                    /* NaN elements */
+};
+
+static void build_global_max_pool(struct kh_builder *b) {
+    const int64_t *s = gmax_shapes[b->variant];
+    int rank = (int)s[0];
+    int64_t dims[5];
+    for (int d = 0; d < rank; d++)
+        dims[d] = rank == 5 ? d + 1 : s[1 + d];
+    tsr_value x = b->variant == 5 ? kh_input_gen(b, rank, dims, gen_some_nan)
+                                  : kh_input(b, rank, dims, -3, 3);
+    kh_output(b, kh_op1(b, TSR_OP_GLOBALMAXPOOL, x));
+    snprintf(b->kernel, sizeof b->kernel, "global_maxpool");
+    kh_label(b, " rank %d%s", rank, b->variant == 5 ? " with NaN" : "");
+}
+
+/* ReduceMax over the middle axis of [3, 50, 33] (the accumulate-rows path) and of [4, 300, 1]
+ * (the row path) with NaN elements: NaN propagates on both. */
+static void build_reduce_max_nan(struct kh_builder *b) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.n_axes = 1;
+    at.axes[0] = 1;
+    tsr_value x = b->variant ? kh_input_gen(b, 3, D(4, 300, 1), gen_some_nan)
+                             : kh_input_gen(b, 3, D(3, 50, 33), gen_some_nan);
+    kh_output(b, kh_op(b, TSR_OP_REDUCEMAX, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "reduce_max");
+}
+
+/* 1-D Conv [N, C, W] * [M, C/g, K] (attributes in their 2-D form with H = 1, as the importer
+ * stores 1-D ones): N C W M K stride pad_begin pad_end dilation group bias act */
+struct conv1d {
+    int64_t N, C, W, M, K, s, pb, pe, d, g;
+    int bias, act;
+};
+static const struct conv1d conv1d_rows[] = {
+    {2, 3, 17, 4, 3, 1, 1, 1, 1, 1, 1, ACT_RELU},   {2, 4, 33, 6, 5, 2, 2, 1, 2, 2, 1, ACT_NONE},
+    {1, 8, 20, 8, 3, 1, 1, 1, 1, 8, 1, ACT_NONE}, /* depthwise */
+    {3, 5, 9, 7, 1, 1, 0, 0, 1, 1, 0, ACT_SIGMOID}, {2, 16, 64, 24, 7, 3, 3, 3, 1, 1, 1, ACT_NONE},
+};
+
+static void build_conv1d(struct kh_builder *b) {
+    const struct conv1d *c = &conv1d_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.strides[0] = 1, at.strides[1] = c->s;
+    at.pads[0] = 0, at.pads[1] = c->pb, at.pads[2] = 0, at.pads[3] = c->pe;
+    at.dilations[0] = 1, at.dilations[1] = c->d;
+    at.group = c->g;
+    tsr_value in[3];
+    in[0] = kh_input(b, 3, D(c->N, c->C, c->W), -1, 1);
+    in[1] = kh_const(b, 3, D(c->M, c->C / c->g, c->K), -1, 1);
+    if (c->bias) in[2] = kh_const(b, 1, D(c->M), -1, 1);
+    tsr_value y = kh_op(b, TSR_OP_CONV, &at, c->bias ? 3 : 2, in);
+    kh_output(b, act_node(b, c->act, 0, 0, y));
+    const int dw = c->g == c->C && c->g == c->M && c->g > 1;
+    expect_epilogue(b, dw ? "conv_depthwise" : "conv", c->bias, 0, c->act);
+    kh_label(b, " 1-D [%lld,%lld,%lld] M %lld k %lld s %lld g %lld", (long long)c->N,
+             (long long)c->C, (long long)c->W, (long long)c->M, (long long)c->K, (long long)c->s,
+             (long long)c->g);
+}
+
+/* 1-D MaxPool / AveragePool [N, C, W]: op N C W K stride pad_begin pad_end dilation ceil
+ * include_pad */
+struct pool1d {
+    tsr_op op;
+    int64_t N, C, W, K, s, pb, pe, d;
+    int ceil_mode, count_include_pad;
+};
+static const struct pool1d pool1d_rows[] = {
+    {TSR_OP_MAXPOOL, 2, 3, 17, 3, 2, 1, 1, 1, 0, 0},
+    {TSR_OP_AVGPOOL, 2, 3, 17, 3, 2, 1, 1, 1, 0, 0},
+    {TSR_OP_AVGPOOL, 2, 3, 17, 3, 2, 1, 1, 1, 0, 1},
+    {TSR_OP_MAXPOOL, 2, 5, 30, 4, 3, 0, 2, 2, 1, 0},
+    {TSR_OP_AVGPOOL, 2, 5, 30, 4, 3, 0, 2, 1, 1, 0},
+};
+
+static void build_pool1d(struct kh_builder *b) {
+    const struct pool1d *p = &pool1d_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.kernel_shape[0] = 1, at.kernel_shape[1] = p->K;
+    at.strides[0] = 1, at.strides[1] = p->s;
+    at.pads[0] = 0, at.pads[1] = p->pb, at.pads[2] = 0, at.pads[3] = p->pe;
+    at.dilations[0] = 1, at.dilations[1] = p->d;
+    at.ceil_mode = p->ceil_mode;
+    at.count_include_pad = p->count_include_pad;
+    tsr_value x = kh_input(b, 3, D(p->N, p->C, p->W), -3, 3);
+    kh_output(b, kh_op(b, p->op, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "%s", p->op == TSR_OP_MAXPOOL ? "maxpool" : "avgpool");
+    kh_label(b, " 1-D %s [%lld,%lld,%lld] k %lld s %lld%s%s", tsr_op_name(p->op), (long long)p->N,
+             (long long)p->C, (long long)p->W, (long long)p->K, (long long)p->s,
+             p->ceil_mode ? " ceil" : "", p->count_include_pad ? " include-pad" : "");
+}
+
+/* Resize / Upsample [N, C, H, W] → scaled innermost dims: op mode coord nearest_mode
+ * exclude_outside, cubic a, H W, then scales (sh, sw > 0) or sizes (oh, ow when sh == 0). */
+struct resize {
+    tsr_op op;
+    int mode, coord, nearest, exclude;
+    float cubic_a;
+    int64_t N, C, H, W;
+    float sh, sw;
+    int64_t oh, ow;
+};
+enum { RZ_NEAREST, RZ_LINEAR, RZ_CUBIC };
+enum { RZ_HALF, RZ_PYTORCH, RZ_ALIGN, RZ_ASYM, RZ_TF_NN, RZ_TF_CROP, RZ_SYMMETRIC };
+static const struct resize resize_rows[] = {
+    /* nearest x2 (the FPN / segmentation head upsample), every nearest_mode, downsampling */
+    {TSR_OP_RESIZE, RZ_NEAREST, RZ_ASYM, 2, 0, -0.75f, 2, 3, 7, 9, 2, 2, 0, 0},
+    {TSR_OP_RESIZE, RZ_NEAREST, RZ_HALF, 0, 0, -0.75f, 1, 2, 5, 6, 1.7f, 2.5f, 0, 0},
+    {TSR_OP_RESIZE, RZ_NEAREST, RZ_HALF, 1, 0, -0.75f, 1, 2, 5, 6, 1.7f, 2.5f, 0, 0},
+    {TSR_OP_RESIZE, RZ_NEAREST, RZ_ALIGN, 3, 0, -0.75f, 1, 2, 5, 6, 0, 0, 9, 13},
+    {TSR_OP_RESIZE, RZ_NEAREST, RZ_TF_NN, 0, 0, -0.75f, 2, 2, 8, 9, 0.5f, 0.6f, 0, 0},
+    /* bilinear, every coordinate transformation; sizes; downsampling; a 1-row output */
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_HALF, 0, 0, -0.75f, 2, 3, 7, 9, 2, 2, 0, 0},
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_PYTORCH, 0, 0, -0.75f, 2, 3, 7, 9, 0, 0, 1, 20},
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_ALIGN, 0, 0, -0.75f, 2, 3, 7, 9, 0, 0, 15, 4},
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_ASYM, 0, 0, -0.75f, 1, 4, 6, 5, 0.6f, 3.0f, 0, 0},
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_SYMMETRIC, 0, 0, -0.75f, 1, 4, 6, 5, 1.5f, 0.7f, 0, 0},
+    /* bicubic (PyTorch's a = -0.75; ONNX's exclude_outside; TensorFlow's a = -0.5) */
+    {TSR_OP_RESIZE, RZ_CUBIC, RZ_HALF, 0, 0, -0.75f, 2, 3, 7, 9, 2, 1.5f, 0, 0},
+    {TSR_OP_RESIZE, RZ_CUBIC, RZ_HALF, 0, 1, -0.5f, 2, 3, 7, 9, 0.8f, 2, 0, 0},
+    {TSR_OP_RESIZE, RZ_CUBIC, RZ_ALIGN, 0, 0, -0.75f, 1, 2, 4, 4, 0, 0, 8, 8},
+    /* width only, height only; a large one (threaded GEMMs) */
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_HALF, 0, 0, -0.75f, 2, 3, 7, 9, 1, 3, 0, 0},
+    {TSR_OP_RESIZE, RZ_NEAREST, RZ_ASYM, 2, 0, -0.75f, 2, 3, 7, 9, 2, 1, 0, 0},
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_HALF, 0, 0, -0.75f, 2, 64, 32, 32, 2, 2, 0, 0},
+    /* Upsample-9 (asymmetric, nearest floor) */
+    {TSR_OP_UPSAMPLE, RZ_NEAREST, 0, 0, 0, -0.75f, 2, 3, 4, 5, 2, 3, 0, 0},
+    {TSR_OP_UPSAMPLE, RZ_LINEAR, 0, 0, 0, -0.75f, 2, 3, 4, 5, 2, 2, 0, 0},
+    /* an empty output (sizes 0) */
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_HALF, 0, 0, -0.75f, 2, 3, 4, 5, 0, 0, 0, 7},
+    {TSR_OP_RESIZE, RZ_LINEAR, RZ_HALF, 0, 0, -0.75f, 2, 3, 4, 5, 0, 0, 3, 0},
+};
+
+static void build_resize(struct kh_builder *b) {
+    const struct resize *z = &resize_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.resize_mode = z->mode;
+    at.resize_nearest = z->nearest;
+    at.exclude_outside = z->exclude;
+    at.cubic_coeff_a = z->cubic_a;
+    at.resize_coord = z->op == TSR_OP_UPSAMPLE ? RZ_ASYM : z->coord;
+    if (z->op == TSR_OP_UPSAMPLE) at.resize_nearest = 2;
+    tsr_value in[2];
+    in[0] = kh_input(b, 4, D(z->N, z->C, z->H, z->W), -1, 1);
+    if (z->sh > 0) {
+        const float sc[4] = {1, 1, z->sh, z->sw};
+        struct tsr_tensor_desc d = {TSR_F32, 1, {4}};
+        ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &d, sc, &in[1]), TSR_OK);
+    } else {
+        const int64_t sz[4] = {z->N, z->C, z->oh, z->ow};
+        struct tsr_tensor_desc d = {TSR_I64, 1, {4}};
+        ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &d, sz, &in[1]), TSR_OK);
+    }
+    kh_output(b, kh_op(b, z->op, &at, 2, in));
+    /* an empty output is a copy of nothing */
+    const int empty = z->sh <= 0 && (z->oh == 0 || z->ow == 0);
+    snprintf(b->kernel, sizeof b->kernel, "%s", empty ? "copy" : "resize_");
+    kh_label(b, " %s mode %d coord %d [%lld,%lld,%lld,%lld]", tsr_op_name(z->op), z->mode,
+             at.resize_coord, (long long)z->N, (long long)z->C, (long long)z->H, (long long)z->W);
+}
+
+/* Resize-11 as torch.onnx exports it: an empty roi constant then the scales (variant 0); a
+ * full roi (ignored but for tf_crop_and_resize), then the sizes (variant 1). */
+static void build_resize_roi(struct kh_builder *b) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.resize_mode = 1;
+    at.resize_coord = RZ_PYTORCH;
+    tsr_value in[3];
+    in[0] = kh_input(b, 4, D(2, 3, 5, 6), -1, 1);
+    const float roi[8] = {0, 0, 0, 0, 1, 1, 1, 1}, sc[4] = {1, 1, 2, 2};
+    const int64_t sz[4] = {2, 3, 9, 4};
+    struct tsr_tensor_desc rd = {TSR_F32, 1, {b->variant ? 8 : 0}}, sd = {TSR_F32, 1, {4}},
+                           zd = {TSR_I64, 1, {4}};
+    ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &rd, roi, &in[1]), TSR_OK);
+    if (b->variant)
+        ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &zd, sz, &in[2]), TSR_OK);
+    else
+        ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &sd, sc, &in[2]), TSR_OK);
+    kh_output(b, kh_op(b, TSR_OP_RESIZE, &at, 3, in));
+    snprintf(b->kernel, sizeof b->kernel, "resize_");
+    kh_label(b, " %s", b->variant ? "roi + sizes" : "empty roi + scales");
+}
+
+/* DepthToSpace (DCR, CRD) / SpaceToDepth: op mode blocksize [N, C, H, W] */
+struct depth_space {
+    tsr_op op;
+    int crd;
+    int64_t b, N, C, H, W;
+};
+static const struct depth_space depth_space_rows[] = {
+    {TSR_OP_DEPTHTOSPACE, 0, 2, 2, 8, 3, 5},    {TSR_OP_DEPTHTOSPACE, 1, 2, 2, 8, 3, 5},
+    {TSR_OP_DEPTHTOSPACE, 0, 3, 1, 18, 4, 4},   {TSR_OP_DEPTHTOSPACE, 1, 3, 1, 9, 7, 2},
+    {TSR_OP_SPACETODEPTH, 0, 2, 2, 3, 6, 8},    {TSR_OP_SPACETODEPTH, 0, 3, 1, 2, 9, 6},
+    {TSR_OP_DEPTHTOSPACE, 0, 2, 4, 64, 32, 32}, /* large (threaded copy) */
+};
+
+static void build_depth_space(struct kh_builder *b) {
+    const struct depth_space *z = &depth_space_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.blocksize = z->b;
+    at.depth_crd = z->crd;
+    tsr_value x = kh_input(b, 4, D(z->N, z->C, z->H, z->W), -1, 1);
+    kh_output(b, kh_op(b, z->op, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "%s",
+             z->op == TSR_OP_DEPTHTOSPACE ? "depth_to_space" : "space_to_depth");
+    kh_label(b, " %s%s b %lld", tsr_op_name(z->op), z->crd ? " CRD" : "", (long long)z->b);
+}
+
+/* Tile: rank, dims, repeats */
+struct tile {
+    int rank;
+    int64_t dims[4], rep[4];
+};
+static const struct tile tile_rows[] = {
+    {2, {3, 5}, {2, 3}},
+    {1, {7}, {4}},
+    {3, {2, 3, 4}, {1, 2, 1}},
+    {4, {2, 1, 3, 5}, {2, 3, 1, 2}},
+    {4, {1, 8, 1, 1}, {2, 1, 16, 16}}, /* a [C,1,1] bias map */
+    {2, {300, 40}, {3, 5}},            /* large */
+    {2, {3, 5}, {0, 2}},               /* empty output */
+};
+
+static void build_tile(struct kh_builder *b) {
+    const struct tile *t = &tile_rows[b->variant];
+    tsr_value in[2];
+    in[0] = kh_input(b, t->rank, t->dims, -1, 1);
+    struct tsr_tensor_desc d = {TSR_I64, 1, {t->rank}};
+    ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &d, t->rep, &in[1]), TSR_OK);
+    kh_output(b, kh_op(b, TSR_OP_TILE, NULL, 2, in));
+    snprintf(b->kernel, sizeof b->kernel, "tile");
+    kh_label(b, " rank %d", t->rank);
+}
+
 /* ---- reductions, softmax ----------------------------------------------------------------- */
 
 /* [outer, len, inner] reduced over axis 1 (keepdims alternating). */
@@ -992,6 +1244,206 @@ static void build_groupnorm(struct kh_builder *b) {
 
 /* ---- the table --------------------------------------------------------------------------- */
 
+/* ---- issue 9, group "tkern": kernels of any dtype (exact: atol = rtol = 0) --------------- */
+
+/* Gather: the embedding lookup (constant weights, int64 ids with negative ones), other axes,
+ * int32 indices, int64 / bool / float16 data, a large one on the pool. */
+static void build_gather(struct kh_builder *b) {
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    tsr_value in[2];
+    switch (b->variant) {
+    case 0:
+        in[0] = kh_const(b, 2, D(50, 33), -1, 1);
+        in[1] = kh_input_dt(b, TSR_I64, 2, D(3, 7), -50, 50);
+        kh_label(b, " embedding [50,33] by int64 [3,7]");
+        snprintf(b->kernel, sizeof b->kernel, "gather");
+        break;
+    case 1:
+        in[0] = kh_input(b, 3, D(4, 6, 5), -1, 1);
+        in[1] = kh_input_dt(b, TSR_I32, 2, D(2, 3), -6, 6);
+        a.axis = 1;
+        kh_label(b, " [4,6,5] axis 1 by int32 [2,3]");
+        break;
+    case 2:
+        in[0] = kh_input_dt(b, TSR_I64, 2, D(5, 4), -1000, 1000);
+        in[1] = kh_input_dt(b, TSR_I64, 1, D(6), -4, 4);
+        a.axis = -1;
+        kh_label(b, " int64 [5,4] axis -1");
+        break;
+    case 3:
+        in[0] = kh_input_dt(b, TSR_BOOL, 2, D(6, 3), 0, 1);
+        in[1] = kh_input_dt(b, TSR_I64, 1, D(4), -6, 6);
+        kh_label(b, " bool [6,3]");
+        break;
+    case 4:
+        in[0] = kh_input_dt(b, TSR_F16, 3, D(2, 9, 5), -2, 2);
+        in[1] = kh_input_dt(b, TSR_I32, 1, D(7), -9, 9);
+        a.axis = 1;
+        kh_label(b, " float16 [2,9,5] axis 1");
+        break;
+    default:
+        in[0] = kh_const(b, 2, D(1000, 64), -1, 1);
+        in[1] = kh_input_dt(b, TSR_I64, 2, D(8, 128), 0, 1000);
+        kh_label(b, " embedding [1000,64] by [8,128] (pool)");
+        break;
+    }
+    kh_output(b, kh_op(b, TSR_OP_GATHER, &a, 2, in));
+}
+
+struct slice_row {
+    tsr_dtype dt;
+    int rank;
+    int64_t dims[4];
+    int n;
+    int64_t axes[3], starts[3], ends[3], steps[3];
+};
+static const struct slice_row slice_rows[] = {
+    {TSR_F32, 3, {6, 7, 8}, 2, {0, 2}, {5, 1}, {0, 8}, {-2, 3}}, /* negative and > 1 steps */
+    {TSR_I64, 2, {4, 10}, 1, {1}, {-1}, {-100}, {-1}},           /* reversed */
+    {TSR_F16, 3, {3, 64, 16}, 1, {1}, {8}, {40}, {1}},           /* contiguous runs */
+    {TSR_BOOL, 2, {5, 6}, 2, {0, 1}, {1, 0}, {4, 6}, {1, 2}},    /* bytes */
+    {TSR_F32, 3, {4, 96, 768}, 1, {-1}, {256}, {512}, {1}},      /* qkv split part, pool */
+    {TSR_I32, 4, {2, 3, 4, 5}, 3, {3, 1, 0}, {-2, 2, 0}, {0, -10, 2}, {-1, -1, 1}},
+};
+
+static void build_slice(struct kh_builder *b) {
+    const struct slice_row *r = &slice_rows[b->variant];
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.n_starts = a.n_ends = a.n_slice_axes = a.n_steps = r->n;
+    for (int i = 0; i < r->n; i++) {
+        a.slice_axes[i] = r->axes[i];
+        a.starts[i] = r->starts[i];
+        a.ends[i] = r->ends[i];
+        a.steps[i] = r->steps[i];
+    }
+    tsr_value x = kh_input_dt(b, r->dt, r->rank, r->dims, -100, 100);
+    kh_label(b, " %s", tsr_dtype_name(r->dt));
+    kh_output(b, kh_op(b, TSR_OP_SLICE, &a, 1, &x));
+}
+
+static const tsr_dtype all_dtypes[8] = {TSR_F32, TSR_F16, TSR_F64, TSR_I64,
+                                        TSR_I32, TSR_I8,  TSR_U8,  TSR_BOOL};
+
+/* Cast: every pair of the eight dtypes (same dtype: a copy); values in [-300, 300) with
+ * fractions, so truncation, wrapping to 8 and 32 bits and bool are all exercised. */
+static void build_cast(struct kh_builder *b) {
+    tsr_dtype from = all_dtypes[b->variant / 8], to = all_dtypes[b->variant % 8];
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.cast_to = to;
+    tsr_value x = kh_input_dt(b, from, 2, D(3, 67), -300, 300);
+    kh_label(b, " %s -> %s", tsr_dtype_name(from), tsr_dtype_name(to));
+    kh_output(b, kh_op(b, TSR_OP_CAST, &a, 1, &x));
+}
+
+/* Comparisons with broadcasting, on float32 (ordering), int64 and int32 (small integers: ties). */
+static void build_compare(struct kh_builder *b) {
+    static const tsr_op ops[5] = {TSR_OP_EQUAL, TSR_OP_LESS, TSR_OP_GREATER, TSR_OP_LESSOREQUAL,
+                                  TSR_OP_GREATEROREQUAL};
+    static const tsr_dtype dts[3] = {TSR_F32, TSR_I64, TSR_I32};
+    tsr_op op = ops[b->variant % 5];
+    tsr_dtype dt = dts[b->variant / 5];
+    float lo = dt == TSR_F32 ? -1.0f : -3.0f, hi = -lo;
+    tsr_value x = kh_input_dt(b, dt, 3, D(4, 1, 5), lo, hi);
+    tsr_value y = kh_input_dt(b, dt, 2, D(3, 1), lo, hi);
+    kh_label(b, " %s %s", tsr_op_name(op), tsr_dtype_name(dt));
+    kh_output(b, kh_op2(b, op, x, y));
+}
+
+/* Not / And / Or / Xor on bool with broadcasting. */
+static void build_logic(struct kh_builder *b) {
+    static const tsr_op ops[4] = {TSR_OP_NOT, TSR_OP_AND, TSR_OP_OR, TSR_OP_XOR};
+    tsr_op op = ops[b->variant];
+    tsr_value x = kh_input_dt(b, TSR_BOOL, 3, D(3, 4, 5), 0, 1);
+    kh_label(b, " %s", tsr_op_name(op));
+    if (op == TSR_OP_NOT) {
+        kh_output(b, kh_op1(b, op, x));
+        return;
+    }
+    tsr_value y = kh_input_dt(b, TSR_BOOL, 2, D(4, 1), 0, 1);
+    kh_output(b, kh_op2(b, op, x, y));
+}
+
+/* Where: every operand broadcast differently; float32, int64, float16; a large float32 one. */
+static void build_where(struct kh_builder *b) {
+    tsr_value in[3];
+    switch (b->variant) {
+    case 0:
+        in[0] = kh_input_dt(b, TSR_BOOL, 4, D(1, 4, 1, 6), 0, 1);
+        in[1] = kh_input(b, 4, D(2, 1, 3, 6), -1, 1);
+        in[2] = kh_input(b, 1, D(6), -1, 1);
+        kh_label(b, " float32 broadcast");
+        break;
+    case 1:
+        in[0] = kh_input_dt(b, TSR_BOOL, 2, D(5, 1), 0, 1);
+        in[1] = kh_input_dt(b, TSR_I64, 2, D(1, 7), -100, 100);
+        in[2] = kh_input_dt(b, TSR_I64, 2, D(5, 7), -100, 100);
+        kh_label(b, " int64");
+        break;
+    case 2:
+        in[0] = kh_input_dt(b, TSR_BOOL, 1, D(9), 0, 1);
+        in[1] = kh_input_dt(b, TSR_F16, 2, D(3, 9), -2, 2);
+        in[2] = kh_input_dt(b, TSR_F16, 2, D(3, 1), -2, 2);
+        kh_label(b, " float16");
+        break;
+    default: /* causal mask: scores [8, 12, 128, 128] by a [128, 128] mask (pool) */
+        in[0] = kh_input_dt(b, TSR_BOOL, 2, D(128, 128), 0, 1);
+        in[1] = kh_input(b, 4, D(2, 12, 128, 128), -1, 1);
+        in[2] = kh_const(b, 0, D(0), -1e4f, -1e4f);
+        kh_label(b, " causal mask [2,12,128,128]");
+        break;
+    }
+    kh_output(b, kh_op(b, TSR_OP_WHERE, NULL, 3, in));
+}
+
+struct pad_row {
+    tsr_dtype dt;
+    int mode;
+    int rank;
+    int64_t dims[4];
+    int n_pads;
+    int64_t pads[8];
+    float value;
+};
+static const struct pad_row pad_rows[] = {
+    {TSR_F32, 0, 4, {2, 3, 5, 6}, 8, {0, 0, 1, 2, 0, 1, 2, 1}, 1.5f},
+    {TSR_F32, 1, 4, {2, 3, 5, 6}, 8, {0, 0, 2, 3, 0, 0, 4, 5}, 0},
+    {TSR_F32, 2, 4, {2, 3, 5, 6}, 8, {0, 1, 3, 2, 1, 0, 2, 7}, 0},
+    {TSR_F32, 0, 3, {4, 7, 9}, 6, {-1, 2, -3, 1, -2, 4}, -2.0f}, /* negative pads crop */
+    {TSR_I64, 2, 2, {3, 4}, 4, {1, 2, 2, 1}, 0},
+    {TSR_F16, 1, 2, {4, 5}, 4, {3, 4, 3, 4}, 0},
+    {TSR_F32, 0, 4, {1, 64, 56, 56}, 8, {0, 0, 1, 1, 0, 0, 1, 1}, 0}, /* pool */
+};
+
+static void build_pad(struct kh_builder *b) {
+    const struct pad_row *r = &pad_rows[b->variant];
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.pad_mode = r->mode;
+    a.n_pad_pads = r->n_pads;
+    for (int i = 0; i < r->n_pads; i++)
+        a.pad_pads[i] = r->pads[i];
+    a.pad_value = r->value;
+    tsr_value x = kh_input_dt(b, r->dt, r->rank, r->dims, -10, 10);
+    static const char *const modes[3] = {"constant", "reflect", "edge"};
+    kh_label(b, " %s %s", tsr_dtype_name(r->dt), modes[r->mode]);
+    kh_output(b, kh_op(b, TSR_OP_PAD, &a, 1, &x));
+}
+
+/* Gather, Cast and Where inside a float graph (an embedding, an additive mask, a causal mask):
+ * the kernels of any dtype between float regions and GEMMs. */
+static void build_mask_chain(struct kh_builder *b) {
+    tsr_value ids = kh_input_dt(b, TSR_I64, 2, D(2, 5), 0, 20);
+    tsr_value mask = kh_input_dt(b, TSR_I64, 3, D(2, 1, 5), 0, 2);
+    tsr_value causal = kh_input_dt(b, TSR_BOOL, 2, D(5, 5), 0, 1);
+    tsr_value emb = kh_op2(b, TSR_OP_GATHER, kh_const(b, 2, D(20, 8), -1, 1), ids); /* [2,5,8] */
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.cast_to = TSR_F32;
+    tsr_value mf = kh_op(b, TSR_OP_CAST, &a, 1, &mask);                               /* [2,1,5] */
+    tsr_value scores = kh_op2(b, TSR_OP_MATMUL, emb, kh_const(b, 2, D(8, 5), -1, 1)); /* [2,5,5] */
+    tsr_value add = kh_op2(b, TSR_OP_ADD, scores, mf); /* broadcast over rows */
+    tsr_value in[3] = {causal, add, kh_const(b, 0, D(0), -1e4f, -1e4f)};
+    kh_output(b, kh_op(b, TSR_OP_WHERE, NULL, 3, in));
+}
+
 /* Tolerances (atol, rtol of the measure in kernel_harness.h):
  *   exact (0, 0): data movement, max, relu/leaky/clip, add/sub/mul/div (correctly rounded);
  *   transcendental: rtol 2e-6 (16 ulp: the OpenCL C full-profile bound for erf/pow, s7.4; the
@@ -1070,6 +1522,18 @@ static const struct kh_case cases[] = {
     {"conv_bn_relu", build_conv_bn, 1, 1e-4, 1e-5, KH_BOTH, "conv", NULL, NULL, 0, 0},
     {"pool", build_pool, N_OF(pool_rows), 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"global_avgpool", build_global_pool, 2, 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    /* group "spatial": max exact (NaN propagates); 1-D conv sums as conv's (<= 16 * 7 / 4 + 1) */
+    {"global_maxpool", build_global_max_pool, N_OF(gmax_shapes), 0, 0, KH_FUSED, NULL, NULL, NULL,
+     0, 0},
+    {"reduce_max_nan", build_reduce_max_nan, 2, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    /* Resize: <= 4 x 4 taps of |x| < 1 with |weights| summing to <= 1.6 (cubic) */
+    {"resize", build_resize, N_OF(resize_rows), 2e-6, 1e-5, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"resize_roi", build_resize_roi, 2, 2e-6, 1e-5, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"depth_space", build_depth_space, N_OF(depth_space_rows), 0, 0, KH_FUSED, NULL, NULL, NULL, 0,
+     0},
+    {"tile", build_tile, N_OF(tile_rows), 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"conv1d", build_conv1d, N_OF(conv1d_rows), 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"pool1d", build_pool1d, N_OF(pool1d_rows), 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
     /* sums of <= 1030 values in [-3, 3): sum |x| <= 3100 */
     {"reduce_sum", build_reduce, N_OF(reduce_shapes), 1e-3, 1e-6, KH_FUSED, NULL, &op_sum, NULL, 0,
      0},
@@ -1126,6 +1590,16 @@ static const struct kh_case cases[] = {
      &ln_10, NULL, 0, 0},
     {"layernorm_decomposed", build_layernorm_decomposed, 1, 1e-4, 1e-4, KH_BOTH, "layernorm", NULL,
      NULL, 0, 0},
+    /* issue 9, group "tkern": kernels of any dtype, bit-exact */
+    {"gather", build_gather, 6, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"slice", build_slice, N_OF(slice_rows), 0, 0, KH_FUSED, "slice", NULL, NULL, 0, 0},
+    {"cast", build_cast, 64, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"compare", build_compare, 15, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"logic", build_logic, 4, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"where", build_where, 4, 0, 0, KH_FUSED, "where", NULL, NULL, 0, 0},
+    {"pad", build_pad, N_OF(pad_rows), 0, 0, KH_FUSED, "pad_", NULL, NULL, 0, 0},
+    /* K = 8 products of |x| < 1: atol 1e-5 */
+    {"mask_chain", build_mask_chain, 1, 1e-5, 1e-5, KH_BOTH, "where", NULL, NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless
@@ -1165,12 +1639,184 @@ START_TEST(test_kernel_table) {
 }
 END_TEST
 
+/* ---- issue 9, group "tkern": whole graphs ------------------------------------------------ */
+
+/* The torch.onnx block of tests/data/make_mask_model.py (embedding Gather from int64 input_ids,
+ * an int64 attention_mask cast into the additive mask, a tril causal mask through Where, a Split
+ * of the fused qkv projection) at opsets 13 and 17, on every device, against PyTorch. */
+START_TEST(test_mask_model) {
+    tsr_context *ctx = ts_context();
+    struct tsr_tensor in[2], want;
+    ck_assert_int_eq(tsr_npy_load(TSR_TEST_DATA_DIR "/mask_model_ids.npy", &in[0]), TSR_OK);
+    ck_assert_int_eq(tsr_npy_load(TSR_TEST_DATA_DIR "/mask_model_mask.npy", &in[1]), TSR_OK);
+    ck_assert_int_eq(tsr_npy_load(TSR_TEST_DATA_DIR "/mask_model_out.npy", &want), TSR_OK);
+    ck_assert_int_eq(in[0].desc.dtype, TSR_I64);
+    const char *files[2] = {TSR_TEST_DATA_DIR "/mask_model_op13.onnx",
+                            TSR_TEST_DATA_DIR "/mask_model_op17.onnx"};
+    int devices = 0;
+    for (int fi = 0; fi < 2; fi++) {
+        struct tsr_input_shape shp[2] = {{"input_ids", in[0].desc}, {"attention_mask", in[1].desc}};
+        tsr_graph *g;
+        ck_assert_msg(tsr_onnx_import_file(ctx, files[fi], shp, 2, &g) == TSR_OK, "%s",
+                      tsr_last_error(ctx)->message);
+        for (int d = 0; d < tsr_device_count(ctx); d++) {
+            struct tsr_device_info info;
+            ck_assert_int_eq(tsr_device_get_info(ctx, d, &info), TSR_OK);
+            struct tsr_compile_options o = tsr_compile_options_default();
+            o.device = info.id;
+            o.allow_fallback = 0;
+            tsr_plan *plan;
+            ck_assert_msg(tsr_compile(ctx, g, &o, &plan) == TSR_OK, "%s on %s: %s", files[fi],
+                          info.id, tsr_last_error(ctx)->message);
+            int gather = 0, cast = 0, where = 0, slices = 0;
+            for (int k = 0; k < tsr_plan_kernel_count(plan); k++) {
+                struct tsr_kernel_info ki;
+                ck_assert_int_eq(tsr_plan_kernel_info(plan, k, &ki), TSR_OK);
+                gather += !strcmp(ki.name, "gather");
+                cast += !strcmp(ki.name, "cast_int64_float32");
+                where += !strcmp(ki.name, "where");
+                slices += !strcmp(ki.name, "slice");
+            }
+            ck_assert_msg(gather == 1 && cast == 1 && where == 1 && slices == 3,
+                          "%s on %s: %d gather, %d cast, %d where, %d slice kernels", files[fi],
+                          info.id, gather, cast, where, slices);
+            struct tsr_tensor y;
+            ck_assert_int_eq(tsr_tensor_alloc(&want.desc, &y), TSR_OK);
+            ck_assert_msg(tsr_plan_run(plan, in, 2, &y, 1) == TSR_OK, "%s",
+                          tsr_last_error(ctx)->message);
+            double err = ts_max_abs_diff(y.data, want.data, (size_t)tsr_desc_elements(&want.desc));
+            ck_assert_msg(err <= 1e-5, "%s on %s: max abs error %g", files[fi], info.id, err);
+            tsr_tensor_free(&y);
+            tsr_plan_destroy(plan);
+            devices++;
+        }
+        tsr_graph_destroy(g);
+    }
+    if (ts_opencl_expected()) ck_assert_int_ge(devices, 4);
+    tsr_tensor_free(&in[0]);
+    tsr_tensor_free(&in[1]);
+    tsr_tensor_free(&want);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* A Gather index out of range at run time fails the run with TSR_E_INVALID_ARG naming the node
+ * (nothing is read out of bounds), on every device; the next valid run succeeds. */
+START_TEST(test_gather_out_of_range) {
+    tsr_context *ctx = ts_context();
+    tsr_graph *g;
+    ck_assert_int_eq(tsr_graph_create(ctx, &g), TSR_OK);
+    float w[40];
+    for (int i = 0; i < 40; i++)
+        w[i] = (float)i;
+    struct tsr_tensor_desc wd = {TSR_F32, 2, {10, 4}}, id = {TSR_I64, 1, {3}};
+    tsr_value wv, iv, y;
+    ck_assert_int_eq(tsr_graph_constant(g, "w", &wd, w, &wv), TSR_OK);
+    ck_assert_int_eq(tsr_graph_input(g, "ids", &id, &iv), TSR_OK);
+    tsr_value gin[2] = {wv, iv};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_GATHER, gin, 2, NULL, "embed", &y), TSR_OK);
+    ck_assert_int_eq(tsr_graph_output(g, "y", y), TSR_OK);
+    for (int d = 0; d < tsr_device_count(ctx); d++) {
+        struct tsr_device_info info;
+        ck_assert_int_eq(tsr_device_get_info(ctx, d, &info), TSR_OK);
+        struct tsr_compile_options o = tsr_compile_options_default();
+        o.device = info.id;
+        o.allow_fallback = 0;
+        tsr_plan *plan;
+        ck_assert_int_eq(tsr_compile(ctx, g, &o, &plan), TSR_OK);
+        float out[12];
+        struct tsr_tensor yt = {{TSR_F32, 2, {3, 4}}, out};
+        const int64_t bad[2][3] = {{1, 10, 2}, {-11, 0, 0}};
+        for (int b = 0; b < 2; b++) {
+            struct tsr_tensor it = {id, (void *)bad[b]};
+            ck_assert_int_eq(tsr_plan_run(plan, &it, 1, &yt, 1), TSR_E_INVALID_ARG);
+            const char *msg = tsr_last_error(ctx)->message;
+            ck_assert_msg(strstr(msg, "embed") && strstr(msg, "Gather"), "%s: %s", info.id, msg);
+        }
+        const int64_t good[3] = {-1, 0, 3};
+        struct tsr_tensor it = {id, (void *)good};
+        ck_assert_int_eq(tsr_plan_run(plan, &it, 1, &yt, 1), TSR_OK);
+        ck_assert(out[0] == 36.0f && out[4] == 0.0f && out[11] == 15.0f);
+        tsr_plan_destroy(plan);
+    }
+    tsr_graph_destroy(g);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* ConstantOfShape and Range with known shapes fold whatever their size (above the builder's
+ * eager limit of 64 Ki elements the fold pass evaluates them): they never reach lowering. */
+START_TEST(test_large_constants_fold) {
+    tsr_context *ctx = ts_context();
+    tsr_graph *g;
+    ck_assert_int_eq(tsr_graph_create(ctx, &g), TSR_OK);
+    const int64_t shape[2] = {300, 300};
+    struct tsr_tensor_desc sd = {TSR_I64, 1, {2}}, xd = {TSR_F32, 2, {300, 300}},
+                           scal = {TSR_I64, 0, {0}};
+    tsr_value sv, x, c, y, lo, hi, st, r, rf;
+    ck_assert_int_eq(tsr_graph_constant(g, "shape", &sd, shape, &sv), TSR_OK);
+    ck_assert_int_eq(tsr_graph_input(g, "x", &xd, &x), TSR_OK);
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.fill_dtype = TSR_F32;
+    a.fill_f64 = 2.0;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_CONSTANTOFSHAPE, &sv, 1, &a, "fill", &c), TSR_OK);
+    tsr_value ain[2] = {x, c};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_ADD, ain, 2, NULL, "add", &y), TSR_OK);
+    ck_assert_int_eq(tsr_graph_output(g, "y", y), TSR_OK);
+    const int64_t v0 = 0, v1 = 100000, v2 = 1;
+    ck_assert_int_eq(tsr_graph_constant(g, "lo", &scal, &v0, &lo), TSR_OK);
+    ck_assert_int_eq(tsr_graph_constant(g, "hi", &scal, &v1, &hi), TSR_OK);
+    ck_assert_int_eq(tsr_graph_constant(g, "st", &scal, &v2, &st), TSR_OK);
+    tsr_value rin[3] = {lo, hi, st};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RANGE, rin, 3, NULL, "arange", &r), TSR_OK);
+    struct tsr_op_attrs ca = tsr_op_attrs_default();
+    ca.cast_to = TSR_F32;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_CAST, &r, 1, &ca, "arange_f", &rf), TSR_OK);
+    ck_assert_int_eq(tsr_graph_output(g, "r", rf), TSR_OK);
+    for (int d = 0; d < tsr_device_count(ctx); d++) {
+        struct tsr_device_info info;
+        ck_assert_int_eq(tsr_device_get_info(ctx, d, &info), TSR_OK);
+        struct tsr_compile_options o = tsr_compile_options_default();
+        o.device = info.id;
+        o.allow_fallback = 0;
+        tsr_plan *plan;
+        ck_assert_msg(tsr_compile(ctx, g, &o, &plan) == TSR_OK, "%s: %s", info.id,
+                      tsr_last_error(ctx)->message);
+        for (int k = 0; k < tsr_plan_kernel_count(plan); k++) {
+            struct tsr_kernel_info ki;
+            ck_assert_int_eq(tsr_plan_kernel_info(plan, k, &ki), TSR_OK);
+            ck_assert_msg(!strstr(ki.nodes, "fill") && !strstr(ki.nodes, "arange"),
+                          "kernel %s runs %s", ki.name, ki.nodes);
+        }
+        struct tsr_tensor xt, yt, rt;
+        ck_assert_int_eq(tsr_tensor_alloc(&xd, &xt), TSR_OK);
+        ck_assert_int_eq(tsr_tensor_alloc(&xd, &yt), TSR_OK);
+        ck_assert_int_eq(tsr_tensor_alloc(&(struct tsr_tensor_desc){TSR_F32, 1, {100000}}, &rt),
+                         TSR_OK);
+        ((float *)xt.data)[89999] = 1.0f;
+        struct tsr_tensor outs[2] = {yt, rt};
+        ck_assert_int_eq(tsr_plan_run(plan, &xt, 1, outs, 2), TSR_OK);
+        ck_assert(((float *)yt.data)[0] == 2.0f && ((float *)yt.data)[89999] == 3.0f);
+        ck_assert(((float *)rt.data)[99999] == 99999.0f);
+        tsr_tensor_free(&xt);
+        tsr_tensor_free(&yt);
+        tsr_tensor_free(&rt);
+        tsr_plan_destroy(plan);
+    }
+    tsr_graph_destroy(g);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 static Suite *kernels_suite(void) {
     Suite *s = suite_create("kernels");
     TCase *tc = tcase_create("table");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_devices);
     tcase_add_test(tc, test_kernel_table);
+    tcase_add_test(tc, test_mask_model);
+    tcase_add_test(tc, test_gather_out_of_range);
+    tcase_add_test(tc, test_large_constants_fold);
     suite_add_tcase(s, tc);
     return s;
 }

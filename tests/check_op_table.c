@@ -221,6 +221,29 @@ START_TEST(test_attribute_storage) {
 }
 END_TEST
 
+/* Group "spatial": 1-D window attributes (half the values) are stored as 2-D ones with H = 1. */
+START_TEST(test_window_1d_attributes) {
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    const int64_t k[1] = {5}, s[1] = {2}, d[1] = {3}, p[2] = {1, 4};
+    ck_assert_int_eq(tsr_attr_store_ints(tsr_op_attr(TSR_OP_CONV, "kernel_shape"), &a, k, 1), 0);
+    ck_assert_int_eq(tsr_attr_store_ints(tsr_op_attr(TSR_OP_CONV, "strides"), &a, s, 1), 0);
+    ck_assert_int_eq(tsr_attr_store_ints(tsr_op_attr(TSR_OP_CONV, "dilations"), &a, d, 1), 0);
+    ck_assert_int_eq(tsr_attr_store_ints(tsr_op_attr(TSR_OP_CONV, "pads"), &a, p, 2), 0);
+    ck_assert(a.kernel_shape[0] == 1 && a.kernel_shape[1] == 5);
+    ck_assert(a.strides[0] == 1 && a.strides[1] == 2);
+    ck_assert(a.dilations[0] == 1 && a.dilations[1] == 3);
+    ck_assert(a.pads[0] == 0 && a.pads[1] == 1 && a.pads[2] == 0 && a.pads[3] == 4);
+    struct tsr_op_attrs b = tsr_op_attrs_default();
+    ck_assert_int_eq(tsr_attr_store_ints(tsr_op_attr(TSR_OP_AVGPOOL, "pads"), &b, p, 2), 0);
+    ck_assert(b.pads[1] == 1 && b.pads[3] == 4);
+    ck_assert_int_eq(tsr_attr_store_ints(tsr_op_attr(TSR_OP_MAXPOOL, "kernel_shape"), &b, k, 1), 0);
+    ck_assert(b.kernel_shape[0] == 1 && b.kernel_shape[1] == 5);
+    /* 3 pads values fit no spatial rank tessera has */
+    const int64_t p3[3] = {1, 1, 1};
+    ck_assert_int_eq(tsr_attr_store_ints(tsr_op_attr(TSR_OP_CONV, "pads"), &b, p3, 3), -1);
+}
+END_TEST
+
 static Suite *op_table_suite(void) {
     Suite *s = suite_create("op_table");
     TCase *tc = tcase_create("op_table");
@@ -228,6 +251,7 @@ static Suite *op_table_suite(void) {
     tcase_add_test(tc, test_elementwise_rows);
     tcase_add_test(tc, test_attribute_specs);
     tcase_add_test(tc, test_attribute_storage);
+    tcase_add_test(tc, test_window_1d_attributes);
     suite_add_tcase(s, tc);
     return s;
 }

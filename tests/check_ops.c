@@ -341,6 +341,114 @@ START_TEST(test_ewops_refused) {
 }
 END_TEST
 
+/* Group "spatial": what the 1-D window ops and GlobalMaxPool refuse, with the node named. */
+START_TEST(test_spatial_refused) {
+    tsr_graph *g = new_graph();
+    const int64_t d3[3] = {1, 2, 9}, d5[5] = {1, 2, 3, 4, 5}, d2[2] = {2, 3}, w3[3] = {4, 2, 3};
+    tsr_value x3 = gc_input(g, "x3", 3, d3), x5 = gc_input(g, "x5", 5, d5);
+    tsr_value x2 = gc_input(g, "x2", 2, d2), y;
+    struct tsr_tensor_desc id = {TSR_I64, 3, {1, 2, 9}};
+    tsr_value xi = 0;
+    ck_assert_int_eq(tsr_graph_input(g, "xi", &id, &xi), TSR_OK);
+    /* a 2-D window (kernel 3x3) on a 1-D input */
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.kernel_shape[0] = 3, a.kernel_shape[1] = 3;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_MAXPOOL, &x3, 1, &a, "mp2d", &y), TSR_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "mp2d"));
+    a.kernel_shape[0] = 1;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_MAXPOOL, &x3, 1, &a, "mp1d", &y), TSR_OK);
+    a.strides[0] = 2;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_AVGPOOL, &x3, 1, &a, "ap_s", &y), TSR_E_SHAPE);
+    /* 3-D spatial: not supported (refused, not approximated) */
+    a = tsr_op_attrs_default();
+    a.kernel_shape[0] = 1, a.kernel_shape[1] = 1;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_MAXPOOL, &x5, 1, &a, "mp3d", &y), TSR_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "mp3d"));
+    /* 1-D Conv: weights must be [M, C/group, kW] */
+    tsr_value w = gc_input(g, "w", 3, w3), w4;
+    const int64_t w4d[4] = {4, 2, 1, 3};
+    w4 = gc_input(g, "w4", 4, w4d);
+    tsr_value cin[2] = {x3, w};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_CONV, cin, 2, NULL, "c1d", &y), TSR_OK);
+    struct tsr_tensor_desc yd;
+    ck_assert_int_eq(tsr_graph_value_desc(g, y, &yd), TSR_OK);
+    ck_assert(yd.rank == 3 && yd.dims[1] == 4 && yd.dims[2] == 7);
+    cin[1] = w4;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_CONV, cin, 2, NULL, "c_bad", &y), TSR_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "c_bad"));
+    /* GlobalMaxPool: [N, C, spatial...] of float32 */
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_GLOBALMAXPOOL, &x2, 1, NULL, "gmp2", &y), TSR_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "GlobalMaxPool"));
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_GLOBALMAXPOOL, &xi, 1, NULL, "gmpi", &y), TSR_E_DTYPE);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_GLOBALMAXPOOL, &x5, 1, NULL, "gmp5", &y), TSR_OK);
+    tsr_graph_destroy(g);
+}
+END_TEST
+
+static tsr_value const_f32(tsr_graph *g, int n, const float *v) {
+    struct tsr_tensor_desc d = {TSR_F32, 1, {n}};
+    tsr_value c = 0;
+    ck_assert_int_eq(tsr_graph_constant(g, NULL, &d, v, &c), TSR_OK);
+    return c;
+}
+static tsr_value const_i64(tsr_graph *g, int n, const int64_t *v) {
+    struct tsr_tensor_desc d = {TSR_I64, 1, {n}};
+    tsr_value c = 0;
+    ck_assert_int_eq(tsr_graph_constant(g, NULL, &d, v, &c), TSR_OK);
+    return c;
+}
+
+/* Group "spatial": Resize / DepthToSpace / SpaceToDepth / Tile refusals name the node. */
+START_TEST(test_resize_and_movement_refused) {
+    tsr_graph *g = new_graph();
+    const int64_t d4[4] = {1, 8, 4, 6};
+    tsr_value x = gc_input(g, "x", 4, d4), y;
+    const float sc_ok[4] = {1, 1, 2, 2}, sc_c[4] = {1, 2, 2, 2};
+    const int64_t sz[4] = {1, 8, 8, 12}, rep[4] = {1, 2, 1, 1};
+    tsr_value in[3] = {x, const_f32(g, 4, sc_ok), 0};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RESIZE, in, 2, NULL, "rz_ok", &y), TSR_OK);
+    struct tsr_tensor_desc yd;
+    ck_assert_int_eq(tsr_graph_value_desc(g, y, &yd), TSR_OK);
+    ck_assert(yd.dims[1] == 8 && yd.dims[2] == 8 && yd.dims[3] == 12);
+    /* the channel dim may not change */
+    in[1] = const_f32(g, 4, sc_c);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RESIZE, in, 2, NULL, "rz_c", &y), TSR_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "rz_c"));
+    /* scales and sizes both given; neither */
+    in[1] = const_f32(g, 4, sc_ok);
+    in[2] = const_i64(g, 4, sz);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RESIZE, in, 3, NULL, "rz_both", &y), TSR_E_SHAPE);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RESIZE, in, 1, NULL, "rz_none", &y), TSR_E_SHAPE);
+    /* tf_crop_and_resize; a non-constant scales */
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.resize_coord = 5;
+    in[1] = in[2];
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RESIZE, in, 2, &a, "rz_tf", &y), TSR_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "tf_crop_and_resize"));
+    const int64_t d1[1] = {4};
+    in[1] = gc_input(g, "scales", 1, d1);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RESIZE, in, 2, NULL, "rz_in", &y), TSR_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "constant"));
+    /* DepthToSpace / SpaceToDepth: blocksize required, dims divisible */
+    a = tsr_op_attrs_default();
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_DEPTHTOSPACE, &x, 1, &a, "d2s0", &y), TSR_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "d2s0"));
+    a.blocksize = 2;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_DEPTHTOSPACE, &x, 1, &a, "d2s", &y), TSR_OK);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_SPACETODEPTH, &x, 1, &a, "s2d", &y), TSR_OK);
+    a.blocksize = 3;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_DEPTHTOSPACE, &x, 1, &a, "d2s3", &y), TSR_E_SHAPE);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_SPACETODEPTH, &x, 1, &a, "s2d3", &y), TSR_E_SHAPE);
+    /* Tile: one repeat per dim */
+    in[1] = const_i64(g, 4, rep);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_TILE, in, 2, NULL, "tile", &y), TSR_OK);
+    in[1] = const_i64(g, 3, rep);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_TILE, in, 2, NULL, "tile3", &y), TSR_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "tile3"));
+    tsr_graph_destroy(g);
+}
+END_TEST
+
 Suite *ops_suite(void) {
     Suite *s = suite_create("ops");
     TCase *tc = tcase_create("ops");
@@ -348,6 +456,8 @@ Suite *ops_suite(void) {
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_binary_broadcast);
     tcase_add_test(tc, test_ewops_refused);
+    tcase_add_test(tc, test_spatial_refused);
+    tcase_add_test(tc, test_resize_and_movement_refused);
     tcase_add_test(tc, test_unary_sizes);
     tcase_add_test(tc, test_chain_fused_vs_unfused);
     tcase_add_test(tc, test_chain_shared_values);

@@ -14,7 +14,10 @@ PACKAGES=(
   libssl-dev                                                                  # SHA-256 cache keys
   check libsubunit-dev                                                        # tests
   gnuplot-nox                                                                 # tessera bench --plot
+  python3-venv python3-pip                # .venv: onnx from PyPI (tools/conformance-data.sh)
 )
+# The test suite's ONNX node tests come from PyPI (onnx, pinned in tools/requirements-test.txt)
+# into .venv: tools/conformance-data.sh.
 # Only to regenerate models/ and tests/data (not needed to build or test):
 #   python3-torch python3-onnx python3-numpy python3-sklearn
 # Optional, for `tessera bench`'s Python peers (PyTorch; ONNX models): pass --with-bench.

@@ -13,7 +13,6 @@
 #include "runtime/pool.h"
 #include "runtime/profiler.h"
 #include "runtime/topology.h"
-#include "scheduler/calibrate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,6 +170,8 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
     const char *name = kn->name;
     if (kn->n_inputs < 0 || kn->n_inputs > TSR_KERNEL_MAX_INPUTS)
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "kernel '%s': %d inputs", name, kn->n_inputs);
+    int data_kind = kn->kind == TSR_K_GATHER || kn->kind == TSR_K_SLICE || kn->kind == TSR_K_CAST ||
+                    kn->kind == TSR_K_MIXED || kn->kind == TSR_K_PAD;
     for (int i = 0; i < kn->n_inputs; i++)
         if (tsr_buf_elems(prog, kn->inputs[i]) < 0)
             return TSR_ERR(ctx, TSR_E_INVALID_ARG, "kernel '%s': input %d is buffer %d of %d", name,
@@ -183,6 +184,7 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
     if (ok != TSR_BUF_OUTPUT && ok != TSR_BUF_TEMP)
         return TSR_ERR(ctx, TSR_E_INVALID_ARG,
                        "kernel '%s': output buffer %d is an input or a constant", name, kn->output);
+    if (data_kind) return tsr_cpu_data_check(ctx, prog, kn); /* group "tkern": in bytes */
     int64_t need = 0;
     tsr_status st = TSR_OK;
     switch (kn->kind) {
@@ -351,11 +353,21 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
     return TSR_OK;
 }
 
-/* Dtypes the CPU kernels exist for, per kernel kind (program.h): float32 for every kind; COPY
- * (a byte copy) for every dtype. */
+/* Dtypes the CPU kernels exist for, per kernel kind (program.h): float32 for the float kinds;
+ * every dtype for COPY (a byte copy) and the kinds of data.c (GATHER, SLICE, CAST, MIXED, PAD). The
+ * vtable member kernel_dtypes: prepare and the default supports share it. */
 static tsr_dtype_set cpu_kernel_dtypes(tsr_kernel_kind kind) {
-    if (kind == TSR_K_COPY) return TSR_DTS_ALL_BUFFERS;
-    return TSR_DTYPE_BIT(TSR_F32);
+    switch (kind) {
+    case TSR_K_COPY:
+    case TSR_K_GATHER: /* group "tkern" */
+    case TSR_K_SLICE:
+    case TSR_K_CAST:
+    case TSR_K_MIXED:
+    case TSR_K_PAD:
+        return TSR_DTS_ALL_BUFFERS;
+    default:
+        return TSR_DTYPE_BIT(TSR_F32);
+    }
 }
 
 static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr_program *prog,
@@ -446,10 +458,31 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
     return TSR_OK;
 }
 
-static void tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct tsr_kernel *kn) {
+/* Runs kernel kn; TSR_OK, or TSR_E_INVALID_ARG (recorded) for a Gather index out of range. */
+static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct tsr_kernel *kn) {
     float *const *p = ex->ptrs;
     float *y = p[kn->output];
     switch (kn->kind) {
+    case TSR_K_GATHER: /* group "tkern": kernels of any dtype (data.c) */
+    case TSR_K_SLICE:
+    case TSR_K_CAST:
+    case TSR_K_MIXED:
+    case TSR_K_PAD: {
+        const void *in[TSR_KERNEL_MAX_INPUTS] = {0};
+        tsr_dtype dts[TSR_KERNEL_MAX_INPUTS] = {0};
+        for (int i = 0; i < kn->n_inputs; i++) {
+            in[i] = p[kn->inputs[i]];
+            dts[i] = ex->prog->buffers[kn->inputs[i]].desc.dtype;
+        }
+        int64_t bad = 0;
+        if (tsr_cpu_data_run(&ex->env, kn, dts, in, y, &bad))
+            return TSR_ERR(ex->ctx, TSR_E_INVALID_ARG,
+                           "node '%s' (Gather): index %lld out of range [%lld, %lld) (kernel '%s')",
+                           kn->nodes ? kn->nodes : "", (long long)bad,
+                           (long long)-kn->u.gather.axis_len, (long long)kn->u.gather.axis_len,
+                           kn->name);
+        break;
+    }
     case TSR_K_GEMM:
         tsr_cpu_gemm_run(&ex->env, &kn->u.gemm, p[kn->inputs[0]], p[kn->inputs[1]],
                          kn->u.gemm.has_c ? p[kn->inputs[2]] : NULL,
@@ -504,6 +537,7 @@ static void tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct tsr_k
         tsr_cpu_arg_run(&kn->u.arg, p[kn->inputs[0]], (int64_t *)(void *)y);
         break;
     }
+    return TSR_OK;
 }
 
 static tsr_status tsr_cpu_execute(void *exec, const struct tsr_tensor *inputs,
@@ -524,7 +558,8 @@ static tsr_status tsr_cpu_execute(void *exec, const struct tsr_tensor *inputs,
     for (int i = 0; i < prog->n_kernels; i++) {
         const struct tsr_kernel *kn = &prog->kernels[i];
         const uint64_t t0 = prof ? tsr_now_ns() : 0;
-        tsr_cpu_run_kernel(ex, kn);
+        tsr_status st = tsr_cpu_run_kernel(ex, kn);
+        if (st != TSR_OK) return st;
         if (prof)
             tsr_prof_add(ex->ctx, TSR_EVENT_KERNEL, kn->name, kn->nodes ? kn->nodes : "", "cpu", 0,
                          t0, tsr_now_ns(), kn->bytes, kn->flops);
@@ -570,11 +605,6 @@ static void cpu_device_info(void *state, tsr_context *ctx, int device, struct ts
              ci->packages, ci->numa_nodes);
 }
 
-static tsr_status cpu_calibrate(tsr_context *ctx, void *state, int device,
-                                struct tsr_calibration *out) {
-    return tsr_calib_measure_cpu(ctx, out);
-}
-
 const struct tsr_backend_ops tsr_cpu_backend_ops = {
     .name = "cpu",
     .host_memory = 1,
@@ -587,6 +617,7 @@ const struct tsr_backend_ops tsr_cpu_backend_ops = {
     .execute = tsr_cpu_execute,
     .release = tsr_cpu_release,
     .display_name = "CPU",
-    /* pool_stats: the host pool (default); supports: every kernel (default) */
-    .calibrate = cpu_calibrate,
+    .kernel_dtypes = cpu_kernel_dtypes,
+    /* pool_stats: the host pool (default); supports: the dtype check (default); calibrate:
+     * none (the probe programs measure every CPU figure) */
 };

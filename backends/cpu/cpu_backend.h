@@ -40,10 +40,4 @@ int tsr_cpu_backend_threads(const struct tsr_cpu_backend *cpu);
  * affects plans prepared afterwards. */
 tsr_status tsr_cpu_backend_set_isa(struct tsr_cpu_backend *cpu, tsr_cpu_isa isa);
 
-/* Measures the native CPU through the CPU backend (cpu_calibrate.c; figures per
- * scheduler/calibrate.h; launch and overhead use tsr_cpu_backend_ops): the backend's calibrate
- * member. Returns TSR_OK, TSR_E_NOMEM, or a backend status. */
-struct tsr_calibration;
-tsr_status tsr_calib_measure_cpu(tsr_context *ctx, struct tsr_calibration *out);
-
 #endif

@@ -217,4 +217,21 @@ void tsr_cpu_concat_run(const struct tsr_cpu_env *env, const struct tsr_k_concat
 void tsr_cpu_layernorm_run(const struct tsr_cpu_env *env, const struct tsr_k_layernorm *k,
                            const float *x, const float *scale, const float *bias, float *y);
 
+/* ---- kernels of any dtype (data.c; issue 9, group "tkern") ---- */
+
+/* Checks a GATHER / SLICE / CAST / MIXED / PAD kernel against the program's buffers (in bytes:
+ * element sizes from the dtypes) and its own geometry (runtime/program.h). Returns TSR_OK or
+ * TSR_E_INVALID_ARG / TSR_E_SHAPE / TSR_E_DTYPE naming the kernel (recorded on ctx). */
+tsr_status tsr_cpu_data_check(tsr_context *ctx, const struct tsr_program *prog,
+                              const struct tsr_kernel *kn);
+/* Runs such a kernel: in[i] (dtype in_dtypes[i]) → y (kn->dtype), layouts of program.h. GATHER
+ * copies rows with memcpy; SLICE and PAD copy contiguous runs with memcpy; CAST is one loop per
+ * dtype pair; parallel over output rows when the output has >= 256 KiB. Returns 0, or for GATHER
+ * 1 when an index was out of range (its row is left zero, nothing is read out of bounds;
+ * *bad_index, may be NULL, receives one such index). y must not overlap the inputs. `kn` must
+ * have passed tsr_cpu_data_check. */
+int tsr_cpu_data_run(const struct tsr_cpu_env *env, const struct tsr_kernel *kn,
+                     const tsr_dtype *in_dtypes, const void *const *in, void *y,
+                     int64_t *bad_index);
+
 #endif

@@ -300,16 +300,17 @@ static float sum_row(size_t n, const float *x) {
     return s;
 }
 
+/* max_row / max_vv (ReduceMax, GlobalMaxPool): NaN propagates (numpy's max) */
 static float max_row(size_t n, const float *x) {
     float m = -INFINITY;
     for (size_t i = 0; i < n; i++)
-        m = x[i] > m ? x[i] : m;
+        m = (x[i] > m || isnan(x[i])) ? x[i] : m;
     return m;
 }
 
 static void max_vv(size_t n, const float *a, const float *b, float *y) {
     for (size_t i = 0; i < n; i++)
-        y[i] = a[i] > b[i] ? a[i] : b[i];
+        y[i] = (a[i] > b[i] || isnan(a[i])) ? a[i] : b[i];
 }
 
 static void sum_dev(size_t n, const float *x, float mean, float *sum_d, float *sum_d2) {

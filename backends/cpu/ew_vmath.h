@@ -526,19 +526,27 @@ static float sum_row(size_t n, const float *x) {
     return v_hsum(v_add(a0, a1));
 }
 
+/* Max of a row; NaN propagates (ReduceMax, GlobalMaxPool: numpy's max): a NaN x lane is kept
+ * explicitly, a NaN accumulator lane stays (v_max returns its second operand for NaN). */
 static float max_row(size_t n, const float *x) {
     vf m = v_set(-INFINITY);
     size_t i = 0;
-    for (; i + W <= n; i += W)
-        m = v_max(v_ld(x + i), m);
-    float r = v_hmax(m);
-    for (; i < n; i++)
-        r = x[i] > r ? x[i] : r;
+    for (; i + W <= n; i += W) {
+        const vf v = v_ld(x + i);
+        m = v_sel(v_neq(v, v), v, v_max(v, m));
+    }
+    float lanes[W], r = -INFINITY;
+    v_st(lanes, m);
+    for (int l = 0; l < W; l++)
+        r = (lanes[l] > r || isnan(lanes[l])) ? lanes[l] : r;
+    for (; i < n && !isnan(r); i++)
+        r = (x[i] > r || isnan(x[i])) ? x[i] : r;
     return r;
 }
 
+/* max_vv(a = a row, b = the accumulator): NaN of either operand propagates */
 static inline vf v_maxop(vf a, vf b) {
-    return v_max(a, b);
+    return v_sel(v_neq(a, a), a, v_max(a, b));
 }
 TSR_V_BINARY_VV(maxop)
 

@@ -21,7 +21,6 @@
 #include "backends/opencl/cl_internal.h"
 
 #include "runtime/profiler.h"
-#include "scheduler/calibrate.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +57,11 @@ struct cl_exec {
     struct tsr_cl_ref *refs;      /* per buffer */
     struct cl_exec_kernel *kernels;
     struct cl_rec *recs; /* n_inputs + n_kernels + n_outputs slots */
+    /* Gather index errors (group "tkern", cl_data.c): a device word zeroed before each run and
+     * read back after it; NULL block when the program has no GATHER kernel. */
+    struct tsr_cl_block *flag_block;
+    struct tsr_cl_ref flag;
+    cl_int flag_host;
 };
 
 static void cl_release(void *p);
@@ -195,6 +199,21 @@ static tsr_status prepare_kernel(struct cl_exec *ex, struct cl_exec_kernel *ek) 
         st = tsr_cl_gemm_prepare(ex->ctx, ex->dev, k, &ek->gemm);
         break;
     }
+    case TSR_K_GATHER: /* group "tkern": kernels of any dtype (cl_data.c) */
+    case TSR_K_SLICE:
+    case TSR_K_CAST:
+    case TSR_K_MIXED:
+    case TSR_K_PAD: {
+        struct tsr_cl_ref in[TSR_KERNEL_MAX_INPUTS];
+        for (int i = 0; i < k->n_inputs; i++)
+            in[i] = ex->refs[k->inputs[i]];
+        struct tsr_cl_launch l;
+        st = tsr_cl_data_prepare(ex->ctx, ex->dev, prog, k, in, y,
+                                 ex->flag_block ? &ex->flag : NULL, &l);
+        ek->kernel = l.kernel;
+        ek->global = l.global;
+        break;
+    }
     case TSR_K_CONV:
     case TSR_K_POOL:
     case TSR_K_REDUCE:
@@ -225,11 +244,22 @@ static tsr_status prepare_kernel(struct cl_exec *ex, struct cl_exec_kernel *ek) 
     return st;
 }
 
-/* Dtypes the OpenCL kernels exist for, per kernel kind (program.h): float32 for every kind; COPY
- * (a byte copy, kernels_cl/copy.cl) for every dtype. */
+/* Dtypes the OpenCL kernels exist for, per kernel kind (program.h): float32 for the float kinds;
+ * every dtype for COPY (a byte copy, kernels_cl/copy.cl) and the kinds of cl_data.c (GATHER,
+ * SLICE, CAST, MIXED, PAD; float64 arithmetic needs cl_khr_fp64, checked at prepare). The vtable
+ * member kernel_dtypes: prepare and the default supports share it. */
 static tsr_dtype_set cl_kernel_dtypes(tsr_kernel_kind kind) {
-    if (kind == TSR_K_COPY) return TSR_DTS_ALL_BUFFERS;
-    return TSR_DTYPE_BIT(TSR_F32);
+    switch (kind) {
+    case TSR_K_COPY:
+    case TSR_K_GATHER: /* group "tkern" */
+    case TSR_K_SLICE:
+    case TSR_K_CAST:
+    case TSR_K_MIXED:
+    case TSR_K_PAD:
+        return TSR_DTS_ALL_BUFFERS;
+    default:
+        return TSR_DTYPE_BIT(TSR_F32);
+    }
 }
 
 static tsr_status cl_prepare(tsr_context *ctx, int device, const struct tsr_program *prog,
@@ -297,6 +327,12 @@ static tsr_status cl_prepare(tsr_context *ctx, int device, const struct tsr_prog
                              tsr_now_ns(), b->bytes, 0);
         }
     }
+    for (int i = 0; i < prog->n_kernels; i++)
+        if (prog->kernels[i].kind == TSR_K_GATHER && !ex->flag_block) {
+            if ((st = tsr_cl_pool_alloc(ctx, dev, 64, &ex->flag_block)) != TSR_OK) goto fail;
+            ex->flag.mem = ex->flag_block->mem;
+            ex->flag.offset = 0;
+        }
     for (int i = 0; i < prog->n_kernels; i++) {
         ex->kernels[i].k = &prog->kernels[i];
         if ((st = prepare_kernel(ex, &ex->kernels[i])) != TSR_OK) goto fail;
@@ -389,6 +425,18 @@ static tsr_status cl_execute(void *exec, const struct tsr_tensor *inputs,
             goto finish;
         }
     }
+    if (ex->flag_block) { /* Gather index errors: zeroed before the kernels, read after */
+        static const cl_int zero = 0;
+        ex->flag_host = 0;
+        cl_int err = clEnqueueWriteBuffer(dev->queue, ex->flag.mem, CL_FALSE, 0, sizeof zero, &zero,
+                                          0, NULL, NULL);
+        if (err != CL_SUCCESS) {
+            st = TSR_ERR_CL(ctx, tsr_cl_status(err), err,
+                            "OpenCL execute: clEnqueueWriteBuffer(gather flag): %s (%d)",
+                            tsr_cl_error_name(err), (int)err);
+            goto finish;
+        }
+    }
     for (int i = 0; i < prog->n_kernels; i++) {
         struct cl_exec_kernel *ek = &ex->kernels[i];
         struct cl_rec *r = &ex->recs[nrec++];
@@ -416,6 +464,16 @@ static tsr_status cl_execute(void *exec, const struct tsr_tensor *inputs,
             goto finish;
         }
     }
+    if (ex->flag_block) {
+        cl_int err = clEnqueueReadBuffer(dev->queue, ex->flag.mem, CL_FALSE, 0,
+                                         sizeof ex->flag_host, &ex->flag_host, 0, NULL, NULL);
+        if (err != CL_SUCCESS) {
+            st = TSR_ERR_CL(ctx, tsr_cl_status(err), err,
+                            "OpenCL execute: clEnqueueReadBuffer(gather flag): %s (%d)",
+                            tsr_cl_error_name(err), (int)err);
+            goto finish;
+        }
+    }
 finish:;
     /* Always drain the queue: host buffers passed to non-blocking transfers must not be touched
      * by the device after we return, error or not. */
@@ -423,6 +481,17 @@ finish:;
     if (err != CL_SUCCESS && st == TSR_OK)
         st = TSR_ERR_CL(ctx, tsr_cl_status(err), err, "OpenCL execute: clFinish: %s (%d)",
                         tsr_cl_error_name(err), (int)err);
+    if (st == TSR_OK && ex->flag_block && ex->flag_host) {
+        char nodes[256] = "";
+        size_t len = 0;
+        for (int i = 0; i < prog->n_kernels && len + 1 < sizeof nodes; i++)
+            if (prog->kernels[i].kind == TSR_K_GATHER)
+                len += (size_t)snprintf(nodes + len, sizeof nodes - len, "%s'%s'", len ? ", " : "",
+                                        prog->kernels[i].nodes ? prog->kernels[i].nodes : "");
+        st = TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                     "node %s (Gather): an index out of range of its axis (opencl %s)", nodes,
+                     dev->id);
+    }
     for (int i = 0; i < nrec; i++) {
         if (prof && st == TSR_OK)
             emit_record(ex, &ex->recs[i]);
@@ -449,6 +518,7 @@ static void cl_release(void *p) {
         for (int i = 0; i < ex->prog->n_buffers; i++)
             tsr_cl_pool_free(ex->dev, ex->blocks[i]);
     tsr_cl_pool_free(ex->dev, ex->arena);
+    tsr_cl_pool_free(ex->dev, ex->flag_block);
     free(ex->kernels);
     free(ex->blocks);
     free(ex->refs);
@@ -505,7 +575,8 @@ const struct tsr_backend_ops tsr_opencl_backend_ops = {
     .release = cl_release,
     .display_name = "OpenCL",
     .pool_stats = cl_pool_stats,
-    /* supports: every kernel (default) */
+    .kernel_dtypes = cl_kernel_dtypes,
+    /* supports: the dtype check (default) */
     .calibrate = cl_calibrate,
     .native_status_name = cl_native_status_name,
 };

@@ -9,6 +9,7 @@
  */
 #include "backends/opencl/cl_fault.h"
 #include "backends/opencl/cl_internal.h"
+#include "runtime/calibration.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -100,8 +101,10 @@ static void ensure_parsed(void) {
     pthread_mutex_unlock(&g_parse_lock);
 }
 
-/* Counts one event of `kind`; 1 when it is the one that must fail. */
+/* Counts one event of `kind`; 1 when it is the one that must fail. Events of a thread that
+ * measures a calibration (runtime/calibration.h) are neither counted nor failed. */
 static int fire(int kind) {
+    if (tsr_calib_thread_measuring()) return 0;
     ensure_parsed();
     unsigned long at = atomic_load_explicit(&g_fail_at[kind], memory_order_relaxed);
     unsigned long n = atomic_fetch_add(&g_counter[kind], 1) + 1;

@@ -16,6 +16,10 @@
  *                   cl_gemm.c) → CL_OUT_OF_RESOURCES (→ TSR_E_DEVICE_NOMEM)
  *                   Only the Nth event fails; later ones succeed. Unknown kinds or a bad N are
  *                   logged at warn level and ignored.
+ *                   Events on a thread that measures a calibration (the probe programs run through
+ *                   this backend's prepare / execute: runtime/calibration.h,
+ *                   tsr_calib_thread_measuring) are not counted and never fail, so N counts the
+ *                   events of real plans whether or not a compile calibrated first.
  *   TSR_OPENCL_MEM_LIMIT=BYTES     caps the bytes each device pool may reserve from the driver
  *                                  (struct tsr_cl_pool stats.bytes_reserved); a new buffer that
  *                                  would exceed it fails with CL_MEM_OBJECT_ALLOCATION_FAILURE.

@@ -245,6 +245,20 @@ tsr_status tsr_cl_launch_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
                                  const struct tsr_kernel *k, const struct tsr_cl_ref *in,
                                  const struct tsr_cl_ref *y, struct tsr_cl_launch *out);
 
+/* ---- cl_data.c (issue 9, group "tkern") ---------------------------------------------- */
+
+/* Prepares a GATHER, SLICE, CAST, MIXED or PAD kernel of prog (kernels_cl/data.cl specialised
+ * by dtype): checks it (tsr_data_kernel_check), builds through the program cache, sets the
+ * arguments and the launch size. `in` holds the refs of k->inputs[0..], y the output's, flag the
+ * executable's Gather error word (GATHER only; NULL otherwise). Returns TSR_OK,
+ * TSR_E_INVALID_ARG / TSR_E_SHAPE (bad geometry), TSR_E_DTYPE (float64 arithmetic on a device
+ * without cl_khr_fp64), TSR_E_BUILD, TSR_E_DEVICE, TSR_E_NOMEM. On failure out->kernel may be set:
+ * the caller releases it. */
+tsr_status tsr_cl_data_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
+                               const struct tsr_program *prog, const struct tsr_kernel *k,
+                               const struct tsr_cl_ref *in, const struct tsr_cl_ref *y,
+                               const struct tsr_cl_ref *flag, struct tsr_cl_launch *out);
+
 /* Sequential clSetKernelArg calls that stop at the first failure: err holds the CL code and
  * failed_at the argument index. Used by every kernel's prepare (cl_kernels.c, cl_conv.c). */
 struct tsr_cl_args {

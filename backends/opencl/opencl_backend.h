@@ -44,11 +44,13 @@ tsr_status tsr_opencl_pool_stats(const struct tsr_opencl_backend *ocl, int i,
 void tsr_topology_opencl_locality(const struct tsr_topology *topo, void *cl_device, char *buf,
                                   size_t buf_size, int *numa_node);
 
-/* Measures OpenCL device `cl_index` (index within the backend; cl_calibrate.c, figures per
- * scheduler/calibrate.h) with raw OpenCL calls and CLBlast on the device's context and queue
- * (not through tessera's pool, program cache or executor, so TSR_FAULT counters are
- * untouched): the backend's calibrate member. Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_DEVICE,
- * TSR_E_DEVICE_NOMEM, TSR_E_BUILD, TSR_E_NOMEM. */
+/* The OpenCL backend's calibrate member (cl_calibrate.c): measures the host <-> device transfer
+ * figures of OpenCL device `cl_index` (index within the backend; definitions in
+ * runtime/calibration.h) into out->h2d_gbps, d2h_gbps, h2d_small_gbps, d2h_small_gbps and
+ * latency_us, with raw OpenCL calls on the device's queue under its exec lock and a buffer of its
+ * own (not the pool, so pool statistics and TSR_FAULT counters are untouched); leaves every other
+ * field alone. Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_DEVICE, TSR_E_DEVICE_NOMEM, TSR_E_NOMEM.
+ * Thread-safe. */
 struct tsr_calibration;
 tsr_status tsr_calib_measure_opencl(tsr_context *ctx, int cl_index, struct tsr_calibration *out);
 

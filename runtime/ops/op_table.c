@@ -5,6 +5,7 @@
 #include "runtime/ops/op_table.h"
 
 #include <stdint.h>
+#include <stddef.h>
 #include <string.h>
 
 /* Opset bounds of TSR_OPSET_DEFAULT rows. */
@@ -190,9 +191,36 @@ int tsr_attr_store_float(const struct tsr_attr_spec *s, struct tsr_op_attrs *a, 
     return 0;
 }
 
+/* Group "spatial": the 2-D window attributes of Conv / MaxPool / AveragePool given in their 1-D
+ * form (half the values) are stored as 2-D with H = 1: kernel_shape, strides, dilations [k] →
+ * [1, k]; pads [begin, end] → [0, begin, 0, end]. The shape rule accepts them for 1-D inputs
+ * only (H = 1 makes them the 1-D operator). Returns 1 when stored. */
+static int store_window_1d(const struct tsr_attr_spec *s, struct tsr_op_attrs *a, const int64_t *v,
+                           size_t n) {
+    if (s->kind != TSR_AK_INTS || 2 * n != (size_t)s->len ||
+        (s->op != TSR_OP_CONV && s->op != TSR_OP_MAXPOOL && s->op != TSR_OP_AVGPOOL))
+        return 0;
+    int64_t *dst = field_at(a, s->offset);
+    if (s->offset == (int)offsetof(struct tsr_op_attrs, pads)) {
+        dst[0] = dst[2] = 0;
+        dst[1] = v[0];
+        dst[3] = v[1];
+        return 1;
+    }
+    if (s->offset == (int)offsetof(struct tsr_op_attrs, kernel_shape) ||
+        s->offset == (int)offsetof(struct tsr_op_attrs, strides) ||
+        s->offset == (int)offsetof(struct tsr_op_attrs, dilations)) {
+        dst[0] = 1;
+        dst[1] = v[0];
+        return 1;
+    }
+    return 0;
+}
+
 int tsr_attr_store_ints(const struct tsr_attr_spec *s, struct tsr_op_attrs *a, const int64_t *v,
                         size_t n) {
     if (s->kind == TSR_AK_IGNORED) return 0;
+    if (store_window_1d(s, a, v, n)) return 0;
     if ((s->kind != TSR_AK_INTS && s->kind != TSR_AK_LIST) ||
         (s->kind == TSR_AK_INTS && n != (size_t)s->len) || n > (size_t)s->len)
         return -1;

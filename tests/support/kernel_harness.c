@@ -134,6 +134,28 @@ static int kh_verbose(void) {
     return e && !strcmp(e, "1");
 }
 
+/* Values of t as float32 (bool by its byte: a poisoned output does not read as true). */
+static float *as_f32(const struct tsr_tensor *t, size_t n) {
+    float *f = malloc((n ? n : 1) * sizeof *f);
+    ck_assert_ptr_nonnull(f);
+    for (size_t i = 0; i < n; i++)
+        f[i] = t->desc.dtype == TSR_BOOL
+                   ? (float)((const uint8_t *)t->data)[i]
+                   : (float)tsr_elem_get_f64(t->desc.dtype, t->data, (int64_t)i);
+    return f;
+}
+
+/* kh_compare for outputs of any dtype (converted to float32 unless they are float32). */
+static int kh_compare_any(const struct tsr_tensor *y, const struct tsr_tensor *r, size_t n,
+                          const struct kh_tol *tol, struct kh_worst *w) {
+    if (r->desc.dtype == TSR_F32) return kh_compare(y->data, r->data, n, tol, w);
+    float *fy = as_f32(y, n), *fr = as_f32(r, n);
+    int ok = kh_compare(fy, fr, n, tol, w);
+    free(fy);
+    free(fr);
+    return ok;
+}
+
 /* Runs one configuration; returns 1 when it passed. */
 static int check_config(tsr_context *ctx, const tsr_graph *g, const char *what,
                         const struct kh_config *cfg, const struct tsr_tensor *in,
@@ -181,8 +203,11 @@ static int check_config(tsr_context *ctx, const tsr_graph *g, const char *what,
                        cfg->label, i, tsr_desc_format(&out[i].desc, s0, sizeof s0),
                        tsr_desc_format(&ref[i].desc, s1, sizeof s1));
                 ok = 0;
-            } else if (ref[i].desc.dtype != TSR_F32) {
-                /* integer outputs (ArgMax indices, ...): exactly the reference's */
+            } else if (ref[i].desc.dtype != TSR_F32 && ref[i].desc.dtype != TSR_F16 &&
+                       ref[i].desc.dtype != TSR_F64) {
+                /* integer and bool outputs (ArgMax indices, comparisons, ...): exactly the
+                 * reference's (kh_compare_any's float32 view would round int64 beyond 2^24 and
+                 * allow a tolerance) */
                 const size_t es = tsr_dtype_size(ref[i].desc.dtype);
                 for (size_t e = 0; e < n; e++)
                     if (memcmp((const char *)out[i].data + e * es,
@@ -196,7 +221,7 @@ static int check_config(tsr_context *ctx, const tsr_graph *g, const char *what,
                         ok = 0;
                         break;
                     }
-            } else if (!kh_compare(out[i].data, ref[i].data, n, tol, &w) || kh_verbose()) {
+            } else if (!kh_compare_any(&out[i], &ref[i], n, tol, &w) || kh_verbose()) {
                 if (w.err <= w.bound) {
                     fprintf(stderr,
                             "note: %s on %s: output %d: worst |error| %.3g of %.3g allowed "
@@ -245,12 +270,13 @@ int kh_check(tsr_context *ctx, const tsr_graph *g, const char *label, const stru
 
 /* ---- the case table ---------------------------------------------------------------------- */
 
-static tsr_value add_input(struct kh_builder *b, int rank, const int64_t *dims, float lo, float hi,
-                           kh_gen_fn gen) {
+static tsr_value add_input_dt(struct kh_builder *b, tsr_dtype dtype, int rank, const int64_t *dims,
+                              float lo, float hi, kh_gen_fn gen) {
     ck_assert_int_lt(b->n_inputs, KH_MAX_IO);
     char name[16];
     snprintf(name, sizeof name, "x%d", b->n_inputs);
     struct tsr_tensor_desc d = ts_desc(rank, dims);
+    d.dtype = dtype;
     tsr_value v = -1;
     ck_assert_int_eq(tsr_graph_input(b->g, name, &d, &v), TSR_OK);
     b->lo[b->n_inputs] = lo;
@@ -258,6 +284,16 @@ static tsr_value add_input(struct kh_builder *b, int rank, const int64_t *dims, 
     b->gen[b->n_inputs] = gen;
     b->n_inputs++;
     return v;
+}
+
+static tsr_value add_input(struct kh_builder *b, int rank, const int64_t *dims, float lo, float hi,
+                           kh_gen_fn gen) {
+    return add_input_dt(b, TSR_F32, rank, dims, lo, hi, gen);
+}
+
+tsr_value kh_input_dt(struct kh_builder *b, tsr_dtype dtype, int rank, const int64_t *dims,
+                      float lo, float hi) {
+    return add_input_dt(b, dtype, rank, dims, lo, hi, NULL);
 }
 
 tsr_value kh_input(struct kh_builder *b, int rank, const int64_t *dims, float lo, float hi) {
@@ -332,10 +368,24 @@ int kh_run_case(tsr_context *ctx, const struct kh_case *c, struct kh_stats *stat
             ck_assert_int_eq(tsr_tensor_alloc(&d, &in[i]), TSR_OK);
             const size_t n = (size_t)tsr_desc_elements(&d);
             const uint64_t seed = 1000u + (uint64_t)i * 77u + (uint64_t)v * 7919u;
-            if (b.gen[i])
+            if (b.gen[i]) {
                 b.gen[i](in[i].data, n, seed);
-            else
+            } else if (d.dtype == TSR_F32) {
                 ts_fill_uniform(in[i].data, n, seed, b.lo[i], b.hi[i]);
+            } else { /* another dtype: uniform float32 values stored in it */
+                float *f = malloc((n ? n : 1) * sizeof *f);
+                ck_assert_ptr_nonnull(f);
+                ts_fill_uniform(f, n, seed, b.lo[i], b.hi[i]);
+                for (size_t q = 0; q < n; q++) {
+                    if (d.dtype == TSR_BOOL)
+                        ((uint8_t *)in[i].data)[q] = f[q] >= 0.5f;
+                    else if (tsr_dtype_is_float(d.dtype))
+                        tsr_elem_set_f64(d.dtype, in[i].data, (int64_t)q, f[q]);
+                    else
+                        tsr_elem_set_i64(d.dtype, in[i].data, (int64_t)q, (int64_t)floorf(f[q]));
+                }
+                free(f);
+            }
         }
         kh_reference(b.g, in, ref);
         for (unsigned f = KH_FUSED; f <= KH_UNFUSED; f <<= 1) {

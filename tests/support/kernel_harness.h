@@ -11,6 +11,9 @@
  *            or  r_i is +-inf and y_i == r_i
  *            or  |y_i - r_i| <= atol + rtol * s_i
  *
+ *   Outputs of another dtype than float32 are compared as their values converted to float32
+ *   (integers and bool exactly while |v| < 2^24; bool by its byte, so a poisoned 0xff shows).
+ *
  *   where s_i = |r_i| (KH_REL_ELEMENT, the kernel cases) or s_i = max_j |r_j| over the finite
  *   reference values of that output (KH_REL_MAX, the operator suites through graph_check.h).
  *   atol and rtol are given per case. atol = rtol = 0 demands bit-identical results (data
@@ -117,6 +120,10 @@ struct kh_builder {
 tsr_value kh_input(struct kh_builder *b, int rank, const int64_t *dims, float lo, float hi);
 /* Same, filled by gen. */
 tsr_value kh_input_gen(struct kh_builder *b, int rank, const int64_t *dims, kh_gen_fn gen);
+/* Declares graph input "x<i>" of `dtype` (issue 9, group "tkern"): uniform in [lo, hi) drawn
+ * as float32, then stored in the dtype: floats rounded, integers floor(v), bool v >= 0.5. */
+tsr_value kh_input_dt(struct kh_builder *b, tsr_dtype dtype, int rank, const int64_t *dims,
+                      float lo, float hi);
 /* Adds a constant (weights) uniform in [lo, hi). */
 tsr_value kh_const(struct kh_builder *b, int rank, const int64_t *dims, float lo, float hi);
 /* Adds node op on n inputs (attrs may be NULL: defaults); fails the test on error. */

@@ -24,7 +24,9 @@ static const char *const RUN_USAGE =
     "single,\n"
     "                         hetero (each kernel on the device a HEFT list scheduler picks) or\n"
     "                         alternate (kernel k on device k mod N, for testing)\n"
-    "  --input NAME=FILE.npy  input tensor (NAME= may be left out for inputs in order)\n"
+    "  --input NAME=FILE.npy  input tensor (NAME= may be left out for inputs in order); a model\n"
+    "                         with symbolic input dims (batch, sequence) runs at the file's\n"
+    "                         shape: the plan is re-specialised for it (--explain shows it)\n"
     "  --expect NAME=REF.npy  reference output: report the max absolute error\n"
     "  --labels FILE.npy      class labels: report the top-1 accuracy of output 0\n"
     "  --output NAME=FILE.npy write an output (from the first device that ran)\n"
@@ -83,6 +85,9 @@ struct device_result {
     json_object *plan;             /* --explain: [{kernel, nodes, device, bytes, flops}] */
     struct tsr_plan_memory memory;
     json_object *verify; /* --verify: [{kernel, nodes, max_abs_err, max_ref}] */
+    int dynamic;         /* the model has symbolic input dims */
+    double replan_ms;    /* wall time of tsr_plan_specialize for the inputs (0: none needed) */
+    json_object *inputs; /* [{name, shape, declared}]: the shapes the plan is specialised for */
 };
 
 static int parse_named(const char *arg, struct named_file *f) {
@@ -277,6 +282,7 @@ static double measured_kernel_ms(tsr_context *ctx, size_t from, const struct tsr
 struct run_data {
     struct tsr_tensor inputs[MAX_FILES];
     int n_inputs;
+    tsr_graph *verify_graph; /* --verify: the model imported at the inputs' shapes */
     struct tsr_tensor expects[MAX_FILES];
     struct tsr_tensor labels;
     int have_labels;
@@ -313,6 +319,39 @@ static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_ar
     memset(outs, 0, sizeof outs);
     double *times = NULL;
     int rc = 0;
+    /* Symbolic input dims: specialise the plan for the inputs' shapes before anything asks it
+     * for output shapes (a re-plan, profiled as a compile record, unless they are the compiled
+     * shapes). */
+    r->inputs = json_object_new_array();
+    struct tsr_tensor_desc in_descs[MAX_FILES];
+    for (int i = 0; i < data->n_inputs; i++) {
+        in_descs[i] = data->inputs[i].desc;
+        struct tsr_input_info info;
+        if (tsr_plan_input_info(plan, i, &info) == TSR_OK && info.n_symbolic) r->dynamic = 1;
+    }
+    if (r->dynamic) {
+        double t0 = now_ms();
+        st = tsr_plan_specialize(plan, in_descs, (size_t)data->n_inputs);
+        r->replan_ms = now_ms() - t0;
+        if (st != TSR_OK) {
+            rc = set_error(r, ctx, st, "specialise");
+            goto done;
+        }
+    }
+    for (int i = 0; i < data->n_inputs; i++) {
+        struct tsr_input_info info;
+        if (tsr_plan_input_info(plan, i, &info) != TSR_OK) continue;
+        json_object *row = json_object_new_object(), *decl = json_object_new_array();
+        json_object_object_add(row, "name", json_object_new_string(info.name));
+        json_object_object_add(row, "shape", shape_json(&info.desc));
+        for (int d = 0; d < info.rank; d++)
+            json_object_array_add(
+                decl, info.dim_names[d]
+                          ? json_object_new_string(*info.dim_names[d] ? info.dim_names[d] : "?")
+                          : json_object_new_int64(info.dims[d]));
+        json_object_object_add(row, "declared", decl);
+        json_object_array_add(r->inputs, row);
+    }
     if (n_out > MAX_FILES) {
         snprintf(r->error, sizeof r->error, "the model has %d outputs, at most %d supported", n_out,
                  MAX_FILES);
@@ -469,7 +508,8 @@ static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_ar
         int nv = 0;
         struct tsr_compile_options vo = tsr_compile_options_default();
         vo.device = r->dev.id;
-        st = tsr_verify(ctx, graph, &vo, data->inputs, (size_t)data->n_inputs, &vk, &nv);
+        st = tsr_verify(ctx, data->verify_graph ? data->verify_graph : graph, &vo, data->inputs,
+                        (size_t)data->n_inputs, &vk, &nv);
         if (st != TSR_OK) {
             rc = set_error(r, ctx, st, "verify");
             goto done;
@@ -506,6 +546,27 @@ static void print_explain(const struct device_result *r, int n_nodes) {
         "measured median %.4f ms (%+.0f%%)\n",
         r->placement, r->dev.id, n, n_nodes, r->predicted_ms, r->median_ms,
         r->median_ms > 0 ? 100.0 * (r->predicted_ms - r->median_ms) / r->median_ms : 0.0);
+    if (r->dynamic) {
+        printf("  specialised for");
+        for (size_t i = 0; i < json_object_array_length(r->inputs); i++) {
+            json_object *row = json_object_array_get_idx(r->inputs, i), *nm, *sh, *decl;
+            json_object_object_get_ex(row, "name", &nm);
+            json_object_object_get_ex(row, "shape", &sh);
+            json_object_object_get_ex(row, "declared", &decl);
+            printf("%s %s [", i ? ";" : "", json_object_get_string(nm));
+            for (size_t d = 0; d < json_object_array_length(sh); d++)
+                printf("%s%lld", d ? ", " : "",
+                       (long long)json_object_get_int64(json_object_array_get_idx(sh, d)));
+            printf("] (declared [");
+            for (size_t d = 0; d < json_object_array_length(decl); d++)
+                printf("%s%s", d ? ", " : "",
+                       json_object_get_string(json_object_array_get_idx(decl, d)));
+            printf("])");
+        }
+        printf("; %s in %.2f ms\n",
+               r->replan_ms > 0 ? "re-planned (import + compile at these shapes)" : "specialised",
+               r->replan_ms);
+    }
     printf("  %-3s %-30s %-9s %12s %12s %9s %9s  %s\n", "#", "kernel", "device", "bytes", "flops",
            "pred_ms", "meas_ms", "nodes");
     for (size_t i = 0; i < n; i++) {
@@ -594,6 +655,10 @@ static json_object *result_json(const struct device_result *r) {
                                json_object_new_int64((int64_t)r->memory.unplanned_bytes));
     }
     if (r->verify) json_object_object_add(o, "verify", json_object_get(r->verify));
+    json_object_object_add(o, "inputs", json_object_get(r->inputs));
+    json_object_object_add(o, "dynamic", json_object_new_boolean(r->dynamic));
+    json_object_object_add(o, "replan_ms",
+                           r->dynamic ? json_object_new_double(r->replan_ms) : NULL);
     return o;
 }
 
@@ -695,7 +760,8 @@ int cmd_run(int argc, char **argv) {
         rc = cli_fail(NULL, st, "cannot create a context");
         goto out_rc;
     }
-    /* Import once to learn input names, then again with the inputs' shapes (symbolic dims). */
+    /* Import once, without overrides: symbolic input dims stay symbolic and the plan is
+     * specialised for the inputs' shapes when it runs (run_on_device). */
     st = tsr_onnx_import_file(ctx, a.model, NULL, 0, &graph);
     if (st != TSR_OK) {
         rc = cli_fail(ctx, st, a.model);
@@ -724,20 +790,20 @@ int cmd_run(int argc, char **argv) {
         shapes[i].desc = data.inputs[found].desc;
         ordered[i] = data.inputs[found];
     }
-    /* Names in `shapes` point into the first graph: copy before destroying it. */
-    char names[MAX_FILES][256];
-    for (int i = 0; i < n_graph_inputs; i++) {
-        snprintf(names[i], sizeof names[i], "%s", shapes[i].name);
-        shapes[i].name = names[i];
-    }
-    tsr_graph_destroy(graph);
-    graph = NULL;
-    st = tsr_onnx_import_file(ctx, a.model, shapes, (size_t)n_graph_inputs, &graph);
-    if (st != TSR_OK) {
-        rc = cli_fail(ctx, st, a.model);
-        goto out_rc;
-    }
     memcpy(data.inputs, ordered, sizeof(struct tsr_tensor) * (size_t)n_graph_inputs);
+    /* --verify checks a plan compiled for the inputs' shapes: import at them. */
+    int symbolic = 0;
+    for (int i = 0; i < n_graph_inputs; i++) {
+        struct tsr_input_info info;
+        if (tsr_graph_input_info(graph, i, &info) == TSR_OK) symbolic += info.n_symbolic;
+    }
+    if (a.verify && symbolic) {
+        st = tsr_onnx_import_file(ctx, a.model, shapes, (size_t)n_graph_inputs, &data.verify_graph);
+        if (st != TSR_OK) {
+            rc = cli_fail(ctx, st, a.model);
+            goto out_rc;
+        }
+    }
 
     /* Devices. */
     const char *devices[16];
@@ -839,9 +905,11 @@ out:
         json_object_put(results[d].outputs);
         json_object_put(results[d].plan);
         json_object_put(results[d].verify);
+        json_object_put(results[d].inputs);
     }
     rc = exit_code;
 out_rc:
+    tsr_graph_destroy(data.verify_graph);
     tsr_graph_destroy(graph);
     tsr_context_destroy(ctx);
     for (int i = 0; i < MAX_FILES; i++) {

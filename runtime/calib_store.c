@@ -1,6 +1,6 @@
 /*
- * calib_store.c — the calibration cache file: location, JSON (json-c) encoding, validation and
- * atomic writes (rules in calibrate.h).
+ * calib_store.c — the calibration cache file: its key, location, JSON (json-c) encoding,
+ * validation and atomic writes (rules in calibration.h).
  *
  * File layout (format version 3):
  *   { "format": "tessera-calibration", "format_version": 3, "key": "...",
@@ -13,7 +13,7 @@
  *     "gemm": [ { "m": 32, "n": 32, "k": 32, "gflops": 5.1 }, ... ],
  *     "bandwidth": [ { "bytes": 524288, "gbps": 60.0 }, ... ] }
  */
-#include "scheduler/calibrate.h"
+#include "runtime/calibration.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -25,6 +25,33 @@
 #include <unistd.h>
 
 #define TSR_CALIB_FORMAT_TAG "tessera-calibration"
+
+/* Optimised and debug builds of the library run the CPU kernels at very different speeds, so the
+ * build flavour is part of the key. */
+#if defined(__OPTIMIZE__)
+#define TSR_CALIB_BUILD "opt"
+#else
+#define TSR_CALIB_BUILD "debug"
+#endif
+
+void tsr_calib_key(const struct tsr_device_info *dev, char *buf, size_t size) {
+    if (!buf || !size) return;
+    if (!dev) {
+        buf[0] = '\0';
+        return;
+    }
+    /* A device that reports an ISA tier (the native CPU) is keyed by that tier and its thread
+     * count (the figures depend on both); every other device by its platform. The key string
+     * is the cache file's identity: keep it byte-stable. */
+    if (dev->isa[0])
+        snprintf(buf, size, "%s|%s|%s|%s|isa=%s|threads=%d|build=%s|kernels=%d", dev->backend,
+                 dev->name, dev->driver_version, TSR_VERSION_STRING, dev->isa, dev->compute_units,
+                 TSR_CALIB_BUILD, TSR_CALIB_KERNELS_VERSION);
+    else
+        snprintf(buf, size, "%s|%s|%s|%s|%s|build=%s|kernels=%d", dev->backend, dev->name,
+                 dev->driver_version, TSR_VERSION_STRING, dev->platform, TSR_CALIB_BUILD,
+                 TSR_CALIB_KERNELS_VERSION);
+}
 
 int tsr_calib_cache_dir(char *buf, size_t size) {
     const char *d = tsr_getenv("TSR_CACHE_DIR");
