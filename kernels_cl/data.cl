@@ -24,7 +24,7 @@
 #define TSR_DT_F16  10
 #define TSR_DT_F64  11
 
-#if (defined(TSR_SRC) && TSR_SRC == TSR_DT_F64) || (defined(TSR_DST) && TSR_DST == TSR_DT_F64) ||   \
+#if (defined(TSR_SRC) && TSR_SRC == TSR_DT_F64) || (defined(TSR_DST) && TSR_DST == TSR_DT_F64) ||  \
     (defined(TSR_A) && TSR_A == TSR_DT_F64)
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #endif
@@ -104,13 +104,13 @@ __kernel void tsr_pad(__global const uchar *xb, ulong x_off, __global uchar *yb,
 #ifdef TSR_SRC
 #if TSR_SRC == TSR_DT_F32
 #define SRC_FLOAT 1
-#define LOAD(i) (PTR(const float, xb, x_off)[i])
+#define LOAD(i)   (PTR(const float, xb, x_off)[i])
 #elif TSR_SRC == TSR_DT_F16
 #define SRC_FLOAT 1
-#define LOAD(i) vload_half((i), PTR(const half, xb, x_off))
+#define LOAD(i)   vload_half((i), PTR(const half, xb, x_off))
 #elif TSR_SRC == TSR_DT_F64
 #define SRC_FLOAT 1
-#define LOAD(i) (PTR(const double, xb, x_off)[i])
+#define LOAD(i)   (PTR(const double, xb, x_off)[i])
 #elif TSR_SRC == TSR_DT_I64
 #define LOAD(i) (PTR(const long, xb, x_off)[i])
 #elif TSR_SRC == TSR_DT_I32
@@ -126,10 +126,10 @@ __kernel void tsr_pad(__global const uchar *xb, ulong x_off, __global uchar *yb,
 /* Integer of a float value: truncation toward zero, NaN 0, saturated to int64 (the reference's
  * rule), then wrapped to the width by the store. */
 #ifdef SRC_FLOAT
-#define TO_LONG(v) convert_long_sat_rtz(v)
+#define TO_LONG(v)    convert_long_sat_rtz(v)
 #define IS_NONZERO(v) ((v) != 0)
 #else
-#define TO_LONG(v) (v)
+#define TO_LONG(v)    (v)
 #define IS_NONZERO(v) ((v) != 0)
 #endif
 /* Float of an integer: through double where the device has it (as the reference). */
@@ -180,25 +180,25 @@ __kernel void tsr_cast(__global const uchar *xb, ulong x_off, __global uchar *yb
 #endif
 /* comparison operands: floats as float (float16, float32: exact) or double, others as long */
 #if TSR_A == TSR_DT_F32
-#define AT float
+#define AT          float
 #define LD(p, o, i) (PTR(const float, p, o)[i])
 #elif TSR_A == TSR_DT_F16
-#define AT float
+#define AT          float
 #define LD(p, o, i) vload_half((i), PTR(const half, p, o))
 #elif TSR_A == TSR_DT_F64
-#define AT double
+#define AT          double
 #define LD(p, o, i) (PTR(const double, p, o)[i])
 #elif TSR_A == TSR_DT_I64
-#define AT long
+#define AT          long
 #define LD(p, o, i) (PTR(const long, p, o)[i])
 #elif TSR_A == TSR_DT_I32
-#define AT long
+#define AT          long
 #define LD(p, o, i) ((long)PTR(const int, p, o)[i])
 #elif TSR_A == TSR_DT_I8
-#define AT long
+#define AT          long
 #define LD(p, o, i) ((long)PTR(const char, p, o)[i])
 #else /* uint8, bool */
-#define AT long
+#define AT          long
 #define LD(p, o, i) ((long)PTR(const uchar, p, o)[i])
 #endif
 

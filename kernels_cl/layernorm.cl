@@ -11,8 +11,7 @@
 __kernel void tsr_layernorm(__global const float *x, ulong x_off, __global float *y, ulong y_off,
                             __global const float *scale, ulong s_off, __global const float *bias,
                             ulong b_off, ulong outer, ulong len, float epsilon, int has_bias,
-                            ulong channels, ulong per_row, ulong spatial,
-                            __local float *scratch) {
+                            ulong channels, ulong per_row, ulong spatial, __local float *scratch) {
     size_t l = get_local_id(0), ls = get_local_size(0);
     for (ulong r = get_group_id(0); r < outer; r += get_num_groups(0)) {
         __global const float *xr = x + x_off + r * len;
