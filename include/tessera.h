@@ -240,7 +240,9 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
 /* Operators: X(enum suffix). Semantics are those of the ONNX operator pages
  * (https://onnx.ai/onnx/operators/) of the op named by tsr_op_name(), with ONNX multidirectional
  * broadcasting for the binary elementwise ops. The values are part of the ABI: new operators are
- * appended. (What the library knows about each op lives in its internal operator table.) */
+ * appended. (What the library knows about each op lives in its internal operator table.)
+ * THRESHOLD .. RGBTOGRAY are tessera's own preprocessing ops (ONNX domain "ai.tessera"; names,
+ * attributes, shapes and references in docs/PREPROC.md and struct tsr_op_attrs). */
 #define TSR_OP_LIST(X)                                                                             \
     X(GEMM)                                                                                        \
     X(MATMUL)                                                                                      \
@@ -354,7 +356,14 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(DROPOUT)                                                                                     \
     X(INSTANCENORM)                                                                                \
     X(CUMSUM)                                                                                      \
-    X(GROUPNORM)
+    X(GROUPNORM)                                                                                   \
+    /* preproc: domain "ai.tessera" (docs/PREPROC.md) */                                           \
+    X(THRESHOLD)                                                                                   \
+    X(ROLLINGMEAN)                                                                                 \
+    X(ROLLINGSTD)                                                                                  \
+    X(EMA)                                                                                         \
+    X(ZSCORE)                                                                                      \
+    X(RGBTOGRAY)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -461,6 +470,19 @@ struct tsr_op_attrs {
     int cumsum_exclusive;
     int cumsum_reverse;
     int64_t num_groups; /* GroupNormalization num_groups (required; default 0) */
+    /* preproc: tessera-domain ops ("ai.tessera", docs/PREPROC.md). Threshold: y = x > threshold
+     * ? x : 0, or with threshold_binary y = x > threshold ? threshold_high : 0 (defaults 0, 0,
+     * 1). RollingMean / RollingStd: window W >= 1 (required; default 0 is refused), min_periods
+     * (0 = W; fewer elements in the window: NaN), RollingStd ddof (default 1). EMA alpha in
+     * (0, 1] (required). ZScore epsilon (default 0). Scans and ZScore use `axis` (default -1). */
+    float threshold_value;
+    int threshold_binary;
+    float threshold_high;
+    int64_t scan_window;
+    int64_t scan_min_periods;
+    int64_t scan_ddof;
+    float ema_alpha;
+    float zscore_epsilon;
 };
 
 /* Conv / pool auto_pad (ONNX). */

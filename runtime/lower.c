@@ -1752,3 +1752,99 @@ tsr_status tsr_lower_cumsum(struct tsr_lower_state *s, int ni) {
     k->flops = (uint64_t)tsr_desc_elements(xd);
     return TSR_OK;
 }
+
+/* ---- preproc: tessera-domain preprocessing ops ("ai.tessera", docs/PREPROC.md) ------------- */
+
+/* RollingMean / RollingStd / EMA: one TSR_K_CUMSUM kernel with its scan mode over [outer, len,
+ * inner] around the axis (default -1). */
+tsr_status tsr_lower_scan(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    int64_t axis = n->attrs.axis == TSR_AXIS_DEFAULT ? -1 : n->attrs.axis;
+    if (axis < 0) axis += xd->rank;
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < xd->rank; d++) {
+        if (d < axis) outer *= xd->dims[d];
+        if (d > axis) inner *= xd->dims[d];
+    }
+    const int scan = n->op == TSR_OP_EMA          ? TSR_SCAN_EMA
+                     : n->op == TSR_OP_ROLLINGSTD ? TSR_SCAN_ROLLING_STD
+                                                  : TSR_SCAN_ROLLING_MEAN;
+    struct tsr_kernel *k = simple_kernel(s, TSR_K_CUMSUM, scan == TSR_SCAN_EMA ? "ema" : "rolling",
+                                         n, &n->inputs[0], 1, n->output);
+    if (!k) return LOWER_OOM();
+    const int64_t W = scan == TSR_SCAN_EMA ? 1 : n->attrs.scan_window;
+    k->u.cumsum = (struct tsr_k_cumsum){
+        .outer = outer,
+        .len = xd->dims[axis],
+        .inner = inner,
+        .scan = scan,
+        .window = W,
+        .min_periods = n->attrs.scan_min_periods ? n->attrs.scan_min_periods : W,
+        .ddof = n->attrs.scan_ddof,
+        .alpha = n->attrs.ema_alpha};
+    k->flops = (uint64_t)tsr_desc_elements(xd) * (uint64_t)(scan == TSR_SCAN_EMA ? 3 : 3 * W);
+    return TSR_OK;
+}
+
+/* ZScore: the layer-norm kernel over dims axis .. rank-1 with a constant scale of ones. */
+tsr_status tsr_lower_zscore(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    int64_t axis = n->attrs.axis == TSR_AXIS_DEFAULT ? -1 : n->attrs.axis;
+    if (axis < 0) axis += xd->rank;
+    int64_t len = 1;
+    for (int d = (int)axis; d < xd->rank; d++)
+        len *= xd->dims[d];
+    struct tsr_tensor_desc od = {TSR_F32, 1, {len}};
+    int x = buffer_for(s, n->inputs[0]), y = buffer_for(s, n->output);
+    int ones = x >= 0 && y >= 0 ? add_buffer(s, TSR_BUF_CONST, &od) : -1;
+    if (ones < 0) return LOWER_OOM();
+    struct tsr_buffer *bf = &s->p->buffers[ones];
+    bf->const_data = tsr_aligned_alloc(bf->bytes ? bf->bytes : 4);
+    if (!bf->const_data) return LOWER_OOM();
+    for (int64_t i = 0; i < len; i++)
+        ((float *)bf->const_data)[i] = 1.0f;
+    struct tsr_kernel *k = add_kernel(s, TSR_K_LAYERNORM);
+    if (!k || kernel_add_node(k, n)) return LOWER_OOM();
+    snprintf(k->name, sizeof k->name, "zscore");
+    k->n_inputs = 2;
+    k->inputs[0] = x;
+    k->inputs[1] = ones;
+    k->output = y;
+    k->u.layernorm.len = len;
+    k->u.layernorm.outer = len ? tsr_desc_elements(xd) / len : 0;
+    k->u.layernorm.epsilon = n->attrs.zscore_epsilon;
+    k->u.layernorm.has_bias = 0;
+    k->flops = 8 * (uint64_t)tsr_desc_elements(xd);
+    k->bytes = s->p->buffers[x].bytes + bf->bytes + s->p->buffers[y].bytes;
+    s->ready[root_of(s, n->output)] = 1;
+    return TSR_OK;
+}
+
+/* RGBToGray: one batched GEMM Y[n] = w [1, 3] . X[n] [3, P] per image (w = the BT.601 weights,
+ * a constant shared by every image: stride 0). */
+tsr_status tsr_lower_rgb_to_gray(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    const int64_t N = xd->dims[0], P = N ? tsr_desc_elements(xd) / (3 * N) : 0;
+    if (N * P == 0) { /* an empty output: nothing to compute */
+        struct tsr_kernel *k = simple_kernel(s, TSR_K_COPY, "copy", n, &n->inputs[0], 1, n->output);
+        if (!k) return LOWER_OOM();
+        k->u.copy.n = 0;
+        return TSR_OK;
+    }
+    struct tsr_tensor_desc wd = {TSR_F32, 2, {1, 3}};
+    int x = buffer_for(s, n->inputs[0]), y = buffer_for(s, n->output);
+    int w = x >= 0 && y >= 0 ? add_buffer(s, TSR_BUF_CONST, &wd) : -1;
+    if (w < 0) return LOWER_OOM();
+    struct tsr_buffer *bf = &s->p->buffers[w];
+    bf->const_data = tsr_aligned_alloc(bf->bytes);
+    if (!bf->const_data) return LOWER_OOM();
+    float *wv = bf->const_data;
+    wv[0] = 0.299f, wv[1] = 0.587f, wv[2] = 0.114f;
+    tsr_status st = resize_gemm(s, n, w, x, y, N, 1, 3, P, 0, 3 * P, "rgb_to_gray_gemm");
+    if (st != TSR_OK) return st;
+    s->ready[root_of(s, n->output)] = 1;
+    return TSR_OK;
+}

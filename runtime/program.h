@@ -30,7 +30,8 @@
  * p0 = bias, p1 = lambd; ROUND half to even; SOFTPLUS max(a, 0) + log1p(exp(-|a|)) (no overflow);
  * MIN / MAX propagate NaN (numpy minimum / maximum, ONNX Runtime); DIV_IMM is a / p0 (Mean's
  * division by the input count); PRELU a >= 0 ? a : a * b (b the slope); MOD C fmod (ONNX Mod
- * fmod=1). */
+ * fmod=1). Group "preproc": THRESHOLD_BINARY a > p0 ? p1 : 0 (tessera Threshold binary=1,
+ * p0 = threshold, p1 = high; NaN gives 0). */
 #define TSR_EW_OP_LIST(X)                                                                          \
     X(ADD, 2, "(a + b)")                                                                           \
     X(SUB, 2, "(a - b)")                                                                           \
@@ -83,7 +84,8 @@
     X(MAX, 2, "((a >= b || isnan(a)) ? a : b)")                                                    \
     X(DIV_IMM, 1, "(a / p0)")                                                                      \
     X(PRELU, 2, "(a >= 0.0f ? a : a * b)")                                                         \
-    X(MOD, 2, "fmod(a, b)")
+    X(MOD, 2, "fmod(a, b)")                                                                        \
+    X(THRESHOLD_BINARY, 1, "(a > p0 ? p1 : 0.0f)")
 
 typedef enum {
 #define TSR_X_EW(name, arity, expr) TSR_EW_##name,
@@ -234,7 +236,17 @@ struct tsr_k_arg {
 struct tsr_k_cumsum {
     int64_t outer, len, inner;
     int exclusive, reverse;
+    /* group "preproc": the scan along the axis (TSR_SCAN_*; 0 = CumSum as above, exclusive and
+     * reverse apply to CumSum only). ROLLING_MEAN / ROLLING_STD: y[j] over the window x[max(0,
+     * j-window+1) .. j] of count c: NaN when c < min_periods (>= 1), else the mean, or sqrt(sum
+     * (x - mean)^2 / (c - ddof)) (NaN when c <= ddof); each output recomputed over its window
+     * (two passes, O(window) per element, no running-sum drift). EMA: y[0] = x[0], y[j] = alpha
+     * x[j] + (1 - alpha) y[j-1]. */
+    int scan;
+    int64_t window, min_periods, ddof;
+    float alpha;
 };
+enum { TSR_SCAN_CUMSUM = 0, TSR_SCAN_ROLLING_MEAN, TSR_SCAN_ROLLING_STD, TSR_SCAN_EMA };
 
 /* Strided copy (Transpose): Y is contiguous over dims[0..rank-1];
  * Y[i0..ir] = X[sum_d i_d * in_strides[d]] (elements). */

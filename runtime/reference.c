@@ -1303,3 +1303,112 @@ tsr_status tsr_ref_groupnorm(tsr_context *ctx, const struct tsr_node *node,
     }
     return TSR_OK;
 }
+
+/* ---- preproc: tessera-domain preprocessing ops ("ai.tessera", docs/PREPROC.md) ------------- */
+
+REF_UNARY(threshold,
+          x > at->threshold_value ? (at->threshold_binary ? at->threshold_high : x) : 0.0f)
+
+/* [outer, len, inner] around the node's axis (default -1) of X. */
+static void ref_preproc_geometry(const struct tsr_node *node, const struct tsr_tensor_desc *xd,
+                                 int64_t *outer, int64_t *len, int64_t *inner) {
+    int64_t axis = node->attrs.axis == TSR_AXIS_DEFAULT ? -1 : node->attrs.axis;
+    if (axis < 0) axis += xd->rank;
+    *outer = 1, *inner = 1, *len = xd->dims[axis];
+    for (int d = 0; d < xd->rank; d++) {
+        if (d < axis) *outer *= xd->dims[d];
+        if (d > axis) *inner *= xd->dims[d];
+    }
+}
+
+/* RollingMean / RollingStd / EMA in double, straight from the definitions (pandas
+ * rolling(window, min_periods).mean() / .std(ddof), ewm(alpha, adjust=False).mean()). */
+tsr_status tsr_ref_scan(tsr_context *ctx, const struct tsr_node *node,
+                        const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    const tsr_dtype dt = xd->dtype;
+    const struct tsr_op_attrs *at = &node->attrs;
+    int64_t outer, len, inner;
+    ref_preproc_geometry(node, xd, &outer, &len, &inner);
+    const int64_t W = at->scan_window;
+    const int64_t mp = at->scan_min_periods ? at->scan_min_periods : W;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            double prev = 0.0;
+            for (int64_t j = 0; j < len; j++) {
+                const int64_t at_j = (o * len + j) * inner + i;
+                const double x = tsr_elem_get_f64(dt, in[0]->data, at_j);
+                double y;
+                if (node->op == TSR_OP_EMA) {
+                    y = j == 0 ? x : at->ema_alpha * x + (1.0 - at->ema_alpha) * prev;
+                    prev = y;
+                } else {
+                    const int64_t first = j - W + 1 > 0 ? j - W + 1 : 0, c = j - first + 1;
+                    double sum = 0.0, ss = 0.0;
+                    for (int64_t k = first; k <= j; k++)
+                        sum += tsr_elem_get_f64(dt, in[0]->data, (o * len + k) * inner + i);
+                    const double mean = sum / (double)c;
+                    for (int64_t k = first; k <= j; k++) {
+                        const double dv =
+                            tsr_elem_get_f64(dt, in[0]->data, (o * len + k) * inner + i) - mean;
+                        ss += dv * dv;
+                    }
+                    if (c < mp)
+                        y = NAN;
+                    else if (node->op == TSR_OP_ROLLINGMEAN)
+                        y = mean;
+                    else
+                        y = c > at->scan_ddof ? sqrt(ss / (double)(c - at->scan_ddof)) : NAN;
+                }
+                tsr_elem_set_f64(dt, out->data, at_j, y);
+            }
+        }
+    return TSR_OK;
+}
+
+/* ZScore: (x - mean) / sqrt(var + epsilon) over dims axis .. rank-1, population variance. */
+tsr_status tsr_ref_zscore(tsr_context *ctx, const struct tsr_node *node,
+                          const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    const tsr_dtype dt = xd->dtype;
+    int64_t axis = node->attrs.axis == TSR_AXIS_DEFAULT ? -1 : node->attrs.axis;
+    if (axis < 0) axis += xd->rank;
+    int64_t len = 1;
+    for (int d = (int)axis; d < xd->rank; d++)
+        len *= xd->dims[d];
+    const int64_t rows = len ? tsr_desc_elements(xd) / len : 0;
+    for (int64_t r = 0; r < rows; r++) {
+        double sum = 0.0, ss = 0.0;
+        for (int64_t k = 0; k < len; k++)
+            sum += tsr_elem_get_f64(dt, in[0]->data, r * len + k);
+        const double mean = sum / (double)len;
+        for (int64_t k = 0; k < len; k++) {
+            const double dv = tsr_elem_get_f64(dt, in[0]->data, r * len + k) - mean;
+            ss += dv * dv;
+        }
+        const double den = sqrt(ss / (double)len + node->attrs.zscore_epsilon);
+        for (int64_t k = 0; k < len; k++)
+            tsr_elem_set_f64(dt, out->data, r * len + k,
+                             (tsr_elem_get_f64(dt, in[0]->data, r * len + k) - mean) / den);
+    }
+    return TSR_OK;
+}
+
+/* RGBToGray: Y[n, 0, p] = 0.299 X[n, 0, p] + 0.587 X[n, 1, p] + 0.114 X[n, 2, p] (ITU-R BT.601). */
+tsr_status tsr_ref_rgb_to_gray(tsr_context *ctx, const struct tsr_node *node,
+                               const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx, (void)node;
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    const tsr_dtype dt = xd->dtype;
+    const int64_t N = xd->dims[0], P = tsr_desc_elements(xd) / (N ? 3 * N : 1);
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t p = 0; p < P; p++) {
+            const double r = tsr_elem_get_f64(dt, in[0]->data, (n * 3 + 0) * P + p);
+            const double g = tsr_elem_get_f64(dt, in[0]->data, (n * 3 + 1) * P + p);
+            const double b = tsr_elem_get_f64(dt, in[0]->data, (n * 3 + 2) * P + p);
+            tsr_elem_set_f64(dt, out->data, n * P + p, 0.299 * r + 0.587 * g + 0.114 * b);
+        }
+    return TSR_OK;
+}

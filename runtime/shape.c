@@ -1257,3 +1257,64 @@ tsr_status tsr_shape_groupnorm(SHAPE_ARGS) {
     *out = *x;
     return TSR_OK;
 }
+
+/* ---- preproc: tessera-domain preprocessing ops ("ai.tessera", docs/PREPROC.md) ------------- */
+
+/* Axis of a scan / ZScore node (attrs->axis, default -1) normalised to 0 .. rank-1; -1 when out
+ * of range or the input is 0-D. */
+static int64_t preproc_axis(const struct tsr_op_attrs *attrs, int rank) {
+    int64_t a = attrs->axis == TSR_AXIS_DEFAULT ? -1 : attrs->axis;
+    if (rank == 0 || a < -rank || a >= rank) return -1;
+    return a < 0 ? a + rank : a;
+}
+
+/* RollingMean / RollingStd / EMA: X of rank >= 1, Y like X. window >= 1, 0 <= min_periods <=
+ * window, ddof >= 0; EMA 0 < alpha <= 1. */
+tsr_status tsr_shape_scan(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    if (preproc_axis(attrs, in[0]->rank) < 0)
+        return SHAPE_ERR("node '%s' (%s): axis %lld out of range for input %s", node,
+                         tsr_op_name(op), (long long)attrs->axis,
+                         tsr_desc_format(in[0], s0, sizeof s0));
+    if (op == TSR_OP_EMA) {
+        if (!(attrs->ema_alpha > 0.0f && attrs->ema_alpha <= 1.0f))
+            return SHAPE_ERR("node '%s' (EMA): alpha %g must be in (0, 1] (input %s)", node,
+                             (double)attrs->ema_alpha, tsr_desc_format(in[0], s0, sizeof s0));
+    } else if (attrs->scan_window < 1 || attrs->scan_min_periods < 0 ||
+               attrs->scan_min_periods > attrs->scan_window || attrs->scan_ddof < 0) {
+        return SHAPE_ERR("node '%s' (%s): window %lld must be >= 1, min_periods %lld in 0 .. "
+                         "window, ddof %lld >= 0 (input %s)",
+                         node, tsr_op_name(op), (long long)attrs->scan_window,
+                         (long long)attrs->scan_min_periods, (long long)attrs->scan_ddof,
+                         tsr_desc_format(in[0], s0, sizeof s0));
+    }
+    *out = *in[0];
+    return TSR_OK;
+}
+
+/* ZScore: X of rank >= 1, Y like X; epsilon >= 0. */
+tsr_status tsr_shape_zscore(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    if (preproc_axis(attrs, in[0]->rank) < 0 || !(attrs->zscore_epsilon >= 0.0f))
+        return SHAPE_ERR("node '%s' (ZScore): axis %lld out of range or epsilon %g < 0 for "
+                         "input %s",
+                         node, (long long)attrs->axis, (double)attrs->zscore_epsilon,
+                         tsr_desc_format(in[0], s0, sizeof s0));
+    *out = *in[0];
+    return TSR_OK;
+}
+
+/* RGBToGray: X [N, 3, spatial...] (rank >= 2) -> Y [N, 1, spatial...]. */
+tsr_status tsr_shape_rgb_to_gray(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    if (in[0]->rank < 2 || in[0]->dims[1] != 3)
+        return SHAPE_ERR("node '%s' (RGBToGray): input %s must be [N, 3, ...] (NCHW, R G B "
+                         "along dim 1)",
+                         node, tsr_desc_format(in[0], s0, sizeof s0));
+    *out = *in[0];
+    out->dims[1] = 1;
+    return TSR_OK;
+}

@@ -59,6 +59,7 @@ static float imm0(tsr_ew_op op) {
     case TSR_EW_SELU:
         return 1.67326319217681884765625f;
     case TSR_EW_THRESHOLDED_RELU:
+    case TSR_EW_THRESHOLD_BINARY:
         return 1.0f;
     case TSR_EW_SHRINK:
         return 0.25f; /* bias */
@@ -119,6 +120,8 @@ static double ref_op_p(tsr_ew_op op, double a, double b, double p0, double p1) {
         return a > 0.0 ? a : p0 * expm1(a / p0);
     case TSR_EW_THRESHOLDED_RELU: /* NaN: 0 */
         return a > p0 ? a : 0.0;
+    case TSR_EW_THRESHOLD_BINARY: /* NaN: 0 */
+        return a > p0 ? p1 : 0.0;
     case TSR_EW_SHRINK: /* NaN: 0 */
         return a < -p1 ? a + p0 : (a > p1 ? a - p0 : 0.0);
     case TSR_EW_MISH:
@@ -224,6 +227,7 @@ static int op_exact(tsr_ew_op op) {
     case TSR_EW_CEIL:
     case TSR_EW_ROUND:
     case TSR_EW_THRESHOLDED_RELU:
+    case TSR_EW_THRESHOLD_BINARY:
     case TSR_EW_SHRINK:
     case TSR_EW_MIN:
     case TSR_EW_MAX:

@@ -22,13 +22,20 @@ struct model_case {
     int n_in, n_out;
 };
 
+/* Reads cases.txt, then preproc/cases.txt (the tessera-domain preprocessing ops with numpy
+ * outputs, made by tests/data/preproc/make_preproc_models.py; names "preproc/<case>"). */
 static int read_cases(struct model_case *cases, int max) {
-    FILE *f = fopen(TSR_TEST_DATA_DIR "/cases.txt", "r");
-    ck_assert_msg(f != NULL, "cannot open cases.txt");
+    static const char *const lists[] = {TSR_TEST_DATA_DIR "/cases.txt",
+                                        TSR_TEST_DATA_DIR "/preproc/cases.txt"};
     int n = 0;
-    while (n < max && fscanf(f, "%63s %d %d", cases[n].name, &cases[n].n_in, &cases[n].n_out) == 3)
-        n++;
-    fclose(f);
+    for (int l = 0; l < 2; l++) {
+        FILE *f = fopen(lists[l], "r");
+        ck_assert_msg(f != NULL, "cannot open %s", lists[l]);
+        while (n < max &&
+               fscanf(f, "%63s %d %d", cases[n].name, &cases[n].n_in, &cases[n].n_out) == 3)
+            n++;
+        fclose(f);
+    }
     return n;
 }
 
@@ -139,8 +146,8 @@ static void run_all_cases(const char *device) {
         tsr_context_destroy(ctx);
         return;
     }
-    struct model_case cases[128];
-    int n = read_cases(cases, 128);
+    struct model_case cases[256];
+    int n = read_cases(cases, 256);
     ck_assert_int_ge(n, 30);
     int failed = 0;
     char first[1200] = "";

@@ -334,9 +334,15 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
     }
     case TSR_K_CUMSUM: { /* group "reduce" */
         const struct tsr_k_cumsum *c = &kn->u.cumsum;
-        if (c->outer < 0 || c->len < 0 || c->inner < 0)
-            return TSR_ERR(ctx, TSR_E_INVALID_ARG, "cumsum kernel '%s': shape [%lld, %lld, %lld]",
-                           name, (long long)c->outer, (long long)c->len, (long long)c->inner);
+        if (c->outer < 0 || c->len < 0 || c->inner < 0 || c->scan < TSR_SCAN_CUMSUM ||
+            c->scan > TSR_SCAN_EMA ||
+            (c->scan != TSR_SCAN_CUMSUM && (c->window < 1 || c->min_periods < 1 || c->ddof < 0)))
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                           "cumsum kernel '%s': shape [%lld, %lld, %lld], scan %d, window %lld, "
+                           "min_periods %lld, ddof %lld",
+                           name, (long long)c->outer, (long long)c->len, (long long)c->inner,
+                           c->scan, (long long)c->window, (long long)c->min_periods,
+                           (long long)c->ddof);
         const int64_t n_need[1] = {c->outer * c->len * c->inner};
         st = tsr_cpu_check_inputs(ctx, prog, kn, 1, n_need);
         if (st != TSR_OK) return st;
@@ -531,7 +537,10 @@ static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct
                               kn->u.layernorm.has_bias ? p[kn->inputs[2]] : NULL, y);
         break;
     case TSR_K_CUMSUM:
-        tsr_cpu_cumsum_run(&ex->env, &kn->u.cumsum, p[kn->inputs[0]], y);
+        if (kn->u.cumsum.scan != TSR_SCAN_CUMSUM) /* group "preproc" */
+            tsr_cpu_scan_run(&ex->env, &kn->u.cumsum, p[kn->inputs[0]], y);
+        else
+            tsr_cpu_cumsum_run(&ex->env, &kn->u.cumsum, p[kn->inputs[0]], y);
         break;
     case TSR_K_ARG: /* group "reduce": int64 output */
         tsr_cpu_arg_run(&kn->u.arg, p[kn->inputs[0]], (int64_t *)(void *)y);

@@ -191,6 +191,11 @@ void tsr_cpu_arg_run(const struct tsr_k_arg *k, const float *x, int64_t *y);
  * added in axis order with the ISA's vector add along inner. Serial; y must not overlap x. */
 void tsr_cpu_cumsum_run(const struct tsr_cpu_env *env, const struct tsr_k_cumsum *k, const float *x,
                         float *y);
+/* Group "preproc" (scan.c): y = the scan k->scan (RollingMean, RollingStd, EMA; not CumSum) of x
+ * [outer, len, inner] along len (struct tsr_k_cumsum), vectorised across inner. Serial; y must
+ * not overlap x. */
+void tsr_cpu_scan_run(const struct tsr_cpu_env *env, const struct tsr_k_cumsum *k, const float *x,
+                      float *y);
 
 /* ---- transpose (transpose.c) ---- */
 

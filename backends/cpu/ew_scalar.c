@@ -162,6 +162,10 @@ static inline float sc_thresholded_relu(float a, float alpha, float p1) {
     (void)p1;
     return a > alpha ? a : 0.0f;
 }
+/* group "preproc": tessera Threshold binary=1 (NaN: 0) */
+static inline float sc_threshold_binary(float a, float t, float high) {
+    return a > t ? high : 0.0f;
+}
 static inline float sc_shrink(float a, float bias, float lambd) {
     return a < -lambd ? a + bias : (a > lambd ? a - bias : 0.0f);
 }
@@ -221,6 +225,7 @@ TSR_SC_UNARY_P(elu)
 TSR_SC_UNARY_P(selu)
 TSR_SC_UNARY_P(celu)
 TSR_SC_UNARY_P(thresholded_relu)
+TSR_SC_UNARY_P(threshold_binary)
 TSR_SC_UNARY_P(shrink)
 TSR_SC_UNARY_P(mish)
 TSR_SC_UNARY_P(sin)
@@ -251,7 +256,8 @@ TSR_SC_BINARY(mod)
     [TSR_EW_MISH] = mish_u, [TSR_EW_SIN] = sin_u, [TSR_EW_COS] = cos_u, [TSR_EW_TAN] = tan_u,      \
     [TSR_EW_ASIN] = asin_u, [TSR_EW_ACOS] = acos_u, [TSR_EW_ATAN] = atan_u,                        \
     [TSR_EW_SINH] = sinh_u, [TSR_EW_COSH] = cosh_u, [TSR_EW_ASINH] = asinh_u,                      \
-    [TSR_EW_ACOSH] = acosh_u, [TSR_EW_ATANH] = atanh_u, [TSR_EW_DIV_IMM] = div_imm_u
+    [TSR_EW_ACOSH] = acosh_u, [TSR_EW_ATANH] = atanh_u, [TSR_EW_DIV_IMM] = div_imm_u,              \
+    [TSR_EW_THRESHOLD_BINARY] = threshold_binary_u
 #define TSR_SC_EWOPS_BINARY(suffix)                                                                \
     [TSR_EW_MIN] = minimum_##suffix, [TSR_EW_MAX] = maximum_##suffix,                              \
     [TSR_EW_PRELU] = prelu_##suffix, [TSR_EW_MOD] = mod_##suffix

@@ -370,6 +370,10 @@ static inline vf v_u_thresholded_relu(vf x, vf p0, vf p1) {
     (void)p1;
     return v_sel(v_gt(x, p0), x, v_set(0.0f));
 }
+/* group "preproc": tessera Threshold binary=1: x > p0 ? p1 : 0 (NaN: 0) */
+static inline vf v_u_threshold_binary(vf x, vf p0, vf p1) {
+    return v_sel(v_gt(x, p0), p1, v_set(0.0f));
+}
 static inline vf v_u_shrink(vf x, vf p0, vf p1) {
     const vf r = v_sel(v_gt(x, p1), v_sub(x, p0), v_set(0.0f));
     return v_sel(v_lt(x, v_sub(v_set(0.0f), p1)), v_add(x, p0), r);
@@ -409,6 +413,7 @@ TSR_V_UNARY(elu)
 TSR_V_UNARY(selu)
 TSR_V_UNARY(celu)
 TSR_V_UNARY(thresholded_relu)
+TSR_V_UNARY(threshold_binary)
 TSR_V_UNARY(shrink)
 TSR_V_UNARY(mish)
 TSR_V_UNARY(div_imm)
@@ -457,7 +462,8 @@ static void mod_sv(size_t n, const float *a, const float *b, float *y) {
     [TSR_EW_MISH] = mish_u, [TSR_EW_SIN] = sin_u, [TSR_EW_COS] = cos_u, [TSR_EW_TAN] = tan_u,      \
     [TSR_EW_ASIN] = asin_u, [TSR_EW_ACOS] = acos_u, [TSR_EW_ATAN] = atan_u,                        \
     [TSR_EW_SINH] = sinh_u, [TSR_EW_COSH] = cosh_u, [TSR_EW_ASINH] = asinh_u,                      \
-    [TSR_EW_ACOSH] = acosh_u, [TSR_EW_ATANH] = atanh_u, [TSR_EW_DIV_IMM] = div_imm_u
+    [TSR_EW_ACOSH] = acosh_u, [TSR_EW_ATANH] = atanh_u, [TSR_EW_DIV_IMM] = div_imm_u,              \
+    [TSR_EW_THRESHOLD_BINARY] = threshold_binary_u
 #define TSR_V_EWOPS_BINARY(suffix)                                                                 \
     [TSR_EW_MIN] = minimum_##suffix, [TSR_EW_MAX] = maximum_##suffix,                              \
     [TSR_EW_PRELU] = prelu_##suffix, [TSR_EW_MOD] = mod_##suffix

@@ -203,6 +203,28 @@ static tsr_status prepare_cumsum(tsr_context *ctx, struct tsr_cl_device *dev,
                        k->name, (long long)c->outer, (long long)c->len, (long long)c->inner);
     tsr_status st = need_inputs(ctx, k, 1);
     if (st != TSR_OK) return st;
+    if (c->scan != TSR_SCAN_CUMSUM) { /* group "preproc": scan.cl tsr_scan_items */
+        if (c->scan > TSR_SCAN_EMA || c->window < 1 || c->min_periods < 1 || c->ddof < 0)
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                           "kernel '%s': bad scan %d (window %lld, min_periods %lld, ddof %lld)",
+                           k->name, c->scan, (long long)c->window, (long long)c->min_periods,
+                           (long long)c->ddof);
+        st = make_embedded(ctx, dev, k, "scan.cl", "tsr_scan_items", out);
+        if (st != TSR_OK) return st;
+        struct tsr_cl_args a = {out->kernel, 0, CL_SUCCESS, 0};
+        tsr_cl_arg_ref(&a, &in[0]);
+        tsr_cl_arg_ref(&a, y);
+        tsr_cl_arg_ulong(&a, c->outer);
+        tsr_cl_arg_ulong(&a, c->len);
+        tsr_cl_arg_ulong(&a, c->inner);
+        tsr_cl_arg_int(&a, c->scan);
+        tsr_cl_arg_ulong(&a, c->window);
+        tsr_cl_arg_ulong(&a, c->min_periods);
+        tsr_cl_arg_ulong(&a, c->ddof);
+        tsr_cl_arg_float(&a, c->alpha);
+        out->global = cap_items(c->outer * c->inner);
+        return args_status(ctx, k, &a);
+    }
     st = make_embedded(ctx, dev, k, "reduce.cl", "tsr_cumsum_items", out);
     if (st != TSR_OK) return st;
     struct tsr_cl_args a = {out->kernel, 0, CL_SUCCESS, 0};
