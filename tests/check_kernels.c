@@ -1428,6 +1428,112 @@ static void build_pad(struct kh_builder *b) {
     kh_output(b, kh_op(b, TSR_OP_PAD, &a, 1, &x));
 }
 
+/* ---- preproc: the tessera-domain preprocessing ops ("ai.tessera", docs/PREPROC.md) -------- */
+
+/* Threshold over [4099] and [3, 17]: to-zero and binary (high 2.5), exact. */
+static void build_threshold(struct kh_builder *b) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.threshold_value = b->variant / 2 ? -0.75f : 0.3f;
+    at.threshold_binary = b->variant % 2;
+    at.threshold_high = 2.5f;
+    tsr_value x = b->variant / 2 ? kh_input(b, 2, D(3, 17), -2, 2) : kh_input(b, 1, D(4099), -2, 2);
+    kh_output(b, kh_op(b, TSR_OP_THRESHOLD, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "ew_threshold");
+    kh_label(b, " threshold %g binary %d", (double)at.threshold_value, at.threshold_binary);
+}
+
+/* Threshold after elementwise ops fuses into their region: Add(x, c) -> Threshold (binary) and
+ * Mul(x, c) -> Threshold -> Neg; the expected kernel names prove one region (exact: the adds and
+ * products round as the reference's float ones). */
+static void build_threshold_fused(struct kh_builder *b) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.threshold_value = 0.2f;
+    at.threshold_binary = b->variant == 0;
+    at.threshold_high = 4.0f;
+    tsr_value x = kh_input(b, 2, D(37, 129), -2, 2);
+    tsr_value c = kh_const(b, 1, D(129), -1, 1);
+    tsr_value v = kh_op2(b, b->variant == 0 ? TSR_OP_ADD : TSR_OP_MUL, x, c);
+    v = kh_op(b, TSR_OP_THRESHOLD, &at, 1, &v);
+    if (b->variant == 1) v = kh_op1(b, TSR_OP_NEG, v);
+    kh_output(b, v);
+    snprintf(b->kernel, sizeof b->kernel, "%s",
+             b->variant == 0 ? "ew_add_threshold" : "ew_mul_threshold_neg");
+}
+
+/* RollingMean / RollingStd: {op, shape [outer, len, inner], axis, window, min_periods, ddof}:
+ * a window longer than the axis, window 1, min_periods 1 (prefix outputs) and 0 (NaN prefix),
+ * ddof 0 / 1 / 2, rows wider than the CPU's 256-float chunk. */
+static const struct rolling_row {
+    tsr_op op;
+    int64_t s[3];
+    int64_t axis, window, min_periods, ddof;
+} rolling_rows[] = {
+    {TSR_OP_ROLLINGMEAN, {3, 50, 1}, 1, 5, 0, 1},   {TSR_OP_ROLLINGMEAN, {2, 40, 33}, 1, 7, 1, 1},
+    {TSR_OP_ROLLINGMEAN, {1, 4, 7}, -1, 10, 1, 1},  {TSR_OP_ROLLINGMEAN, {2, 9, 3}, 1, 1, 0, 1},
+    {TSR_OP_ROLLINGMEAN, {1, 300, 5}, 1, 64, 0, 1}, {TSR_OP_ROLLINGSTD, {3, 50, 1}, 1, 5, 0, 1},
+    {TSR_OP_ROLLINGSTD, {2, 40, 33}, 1, 7, 1, 0},   {TSR_OP_ROLLINGSTD, {1, 4, 7}, -1, 10, 1, 1},
+    {TSR_OP_ROLLINGSTD, {2, 12, 300}, 1, 4, 2, 2},  {TSR_OP_ROLLINGSTD, {1, 300, 5}, 1, 64, 0, 1},
+};
+
+static void build_rolling(struct kh_builder *b) {
+    const struct rolling_row *r = &rolling_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.axis = r->axis;
+    at.scan_window = r->window;
+    at.scan_min_periods = r->min_periods;
+    at.scan_ddof = r->ddof;
+    tsr_value x = r->axis < 0 ? kh_input(b, 2, &r->s[1], -1, 1) : kh_input(b, 3, r->s, -1, 1);
+    kh_output(b, kh_op(b, r->op, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "rolling");
+    kh_label(b, " %s [%lld,%lld,%lld] axis %lld window %lld min_periods %lld ddof %lld",
+             tsr_op_name(r->op), (long long)r->s[0], (long long)r->s[1], (long long)r->s[2],
+             (long long)r->axis, (long long)r->window, (long long)r->min_periods,
+             (long long)r->ddof);
+}
+
+/* EMA along the last axis and a middle one, alpha small (a long memory), large and 1. */
+static void build_ema(struct kh_builder *b) {
+    static const struct {
+        int64_t s[3];
+        int64_t axis;
+        float alpha;
+    } rows[] = {{{1, 3, 50}, -1, 0.3f},
+                {{2, 20, 33}, 1, 0.9f},
+                {{1, 1, 1000}, -1, 0.05f},
+                {{2, 5, 3}, 1, 1.0f}};
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.axis = rows[b->variant].axis;
+    at.ema_alpha = rows[b->variant].alpha;
+    tsr_value x = kh_input(b, 3, rows[b->variant].s, -1, 1);
+    kh_output(b, kh_op(b, TSR_OP_EMA, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "ema");
+    kh_label(b, " alpha %g axis %lld", (double)at.ema_alpha, (long long)at.axis);
+}
+
+/* ZScore over the last axis, over the last two, with epsilon. */
+static void build_zscore(struct kh_builder *b) {
+    static const struct {
+        int64_t s[3];
+        int64_t axis;
+        float eps;
+    } rows[] = {{{1, 4, 33}, -1, 0.0f}, {{2, 3, 50}, 1, 0.0f}, {{1, 3, 1000}, 2, 1e-3f}};
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.axis = rows[b->variant].axis;
+    at.zscore_epsilon = rows[b->variant].eps;
+    tsr_value x = kh_input(b, 3, rows[b->variant].s, -2, 5);
+    kh_output(b, kh_op(b, TSR_OP_ZSCORE, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "zscore");
+}
+
+/* RGBToGray of [N, 3, H, W] and [N, 3, L] images. */
+static void build_rgb_to_gray(struct kh_builder *b) {
+    static const int64_t shapes[][4] = {{2, 3, 5, 7}, {1, 3, 64, 64}, {3, 3, 10, 1}};
+    const int64_t *s = shapes[b->variant];
+    tsr_value x = kh_input(b, s[3] == 1 ? 3 : 4, s, 0, 1);
+    kh_output(b, kh_op1(b, TSR_OP_RGBTOGRAY, x));
+    snprintf(b->kernel, sizeof b->kernel, "rgb_to_gray");
+}
+
 /* Gather, Cast and Where inside a float graph (an embedding, an additive mask, a causal mask):
  * the kernels of any dtype between float regions and GEMMs. */
 static void build_mask_chain(struct kh_builder *b) {
@@ -1600,6 +1706,15 @@ static const struct kh_case cases[] = {
     {"pad", build_pad, N_OF(pad_rows), 0, 0, KH_FUSED, "pad_", NULL, NULL, 0, 0},
     /* K = 8 products of |x| < 1: atol 1e-5 */
     {"mask_chain", build_mask_chain, 1, 1e-5, 1e-5, KH_BOTH, "where", NULL, NULL, 0, 0},
+    /* group "preproc": Threshold exact; rolling sums of <= 64 terms in [-1, 1) (~64 x 2^-24 per
+     * sum) and a two-pass std; EMA contracts its rounding errors; ZScore as layernorm_offset_10;
+     * RGBToGray 3 products of values in [0, 1) */
+    {"threshold", build_threshold, 4, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"threshold_fused", build_threshold_fused, 2, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"rolling", build_rolling, N_OF(rolling_rows), 2e-5, 1e-4, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"ema", build_ema, 4, 1e-5, 1e-5, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"zscore", build_zscore, 3, 1e-4, 1e-4, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"rgb_to_gray", build_rgb_to_gray, 3, 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless

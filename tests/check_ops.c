@@ -11,6 +11,7 @@
 #include "graph_check.h"
 #include "test_support.h"
 
+#include <math.h>
 #include <string.h>
 
 #define ATOL_EW 1e-6
@@ -449,6 +450,122 @@ START_TEST(test_resize_and_movement_refused) {
 }
 END_TEST
 
+/* ---- preproc: tessera-domain preprocessing ops (docs/PREPROC.md) ---------------------------- */
+
+/* Runs the one-input, one-output graph g on `device` with x (xdims) and checks y against want
+ * (n_out floats; NaN must be NaN) to 1e-6. */
+static void preproc_run(tsr_graph *g, const char *device, const float *x, const int64_t *xdims,
+                        int xrank, const float *want, size_t n_out) {
+    struct tsr_compile_options o = tsr_compile_options_default();
+    o.device = device;
+    o.allow_fallback = 0;
+    tsr_plan *plan = NULL;
+    ck_assert_msg(tsr_compile(ctx, g, &o, &plan) == TSR_OK, "%s: %s", device,
+                  tsr_last_error(ctx)->message);
+    struct tsr_tensor in = {ts_desc(xrank, xdims), (void *)x}, outt = {{0}, NULL};
+    struct tsr_tensor_desc d;
+    ck_assert_int_eq(tsr_plan_output_desc(plan, 0, NULL, &d), TSR_OK);
+    ck_assert_int_eq((long long)tsr_desc_elements(&d), (long long)n_out);
+    ck_assert_int_eq(tsr_tensor_alloc(&d, &outt), TSR_OK);
+    ck_assert_msg(tsr_plan_run(plan, &in, 1, &outt, 1) == TSR_OK, "%s: %s", device,
+                  tsr_last_error(ctx)->message);
+    const float *y = outt.data;
+    for (size_t i = 0; i < n_out; i++)
+        ck_assert_msg(isnan(want[i]) ? isnan(y[i]) : fabsf(y[i] - want[i]) <= 1e-6f,
+                      "%s: element %zu: %g, want %g", device, i, (double)y[i], (double)want[i]);
+    tsr_tensor_free(&outt);
+    tsr_plan_destroy(plan);
+}
+
+/* Values worked out by hand (pandas' and OpenCV's definitions) for x = 1 2 3 4 5, and a 2-pixel
+ * RGB image, on the CPU and OpenCL. */
+START_TEST(test_preproc_hand_values) {
+    static const float x[5] = {1, 2, 3, 4, 5}, rgb[6] = {1, 0, 0, 1, 0, 0};
+    const float nan = NAN, r2 = 0.70710678f;
+    static const int64_t d5[1] = {5}, drgb[4] = {1, 3, 1, 2};
+    const struct {
+        tsr_op op;
+        int64_t window, min_periods, ddof;
+        float alpha, thr, high;
+        int binary;
+        float want[5];
+    } rows[] = {
+        {TSR_OP_ROLLINGMEAN, 3, 0, 1, 0, 0, 0, 0, {nan, nan, 2, 3, 4}},
+        {TSR_OP_ROLLINGMEAN, 3, 1, 1, 0, 0, 0, 0, {1, 1.5f, 2, 3, 4}},
+        {TSR_OP_ROLLINGSTD, 3, 0, 1, 0, 0, 0, 0, {nan, nan, 1, 1, 1}},
+        {TSR_OP_ROLLINGSTD, 3, 1, 1, 0, 0, 0, 0, {nan, r2, 1, 1, 1}},
+        {TSR_OP_ROLLINGSTD, 2, 1, 0, 0, 0, 0, 0, {0, 0.5f, 0.5f, 0.5f, 0.5f}},
+        {TSR_OP_EMA, 0, 0, 1, 0.5f, 0, 0, 0, {1, 1.5f, 2.25f, 3.125f, 4.0625f}},
+        {TSR_OP_ZSCORE, 0, 0, 1, 0, 0, 0, 0, {-2 * r2, -r2, 0, r2, 2 * r2}},
+        {TSR_OP_THRESHOLD, 0, 0, 1, 0, 2.5f, 1, 0, {0, 0, 3, 4, 5}},
+        {TSR_OP_THRESHOLD, 0, 0, 1, 0, 2.5f, 7, 1, {0, 0, 7, 7, 7}},
+    };
+    const char *devices[2] = {"cpu", "opencl"};
+    const int n_dev = ts_have_opencl(ctx) ? 2 : 1;
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        tsr_graph *g = new_graph();
+        tsr_value v = gc_input(g, "x", 1, d5), y;
+        struct tsr_op_attrs a = tsr_op_attrs_default();
+        a.scan_window = rows[r].window;
+        a.scan_min_periods = rows[r].min_periods;
+        a.scan_ddof = rows[r].ddof;
+        a.ema_alpha = rows[r].alpha;
+        a.threshold_value = rows[r].thr;
+        a.threshold_high = rows[r].high;
+        a.threshold_binary = rows[r].binary;
+        ck_assert_int_eq(tsr_graph_op(g, rows[r].op, &v, 1, &a, "pre", &y), TSR_OK);
+        out(g, y, "y");
+        for (int dv = 0; dv < n_dev; dv++)
+            preproc_run(g, devices[dv], x, d5, 1, rows[r].want, 5);
+        tsr_graph_destroy(g);
+    }
+    tsr_graph *g = new_graph();
+    tsr_value v = gc_input(g, "x", 4, drgb), y;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RGBTOGRAY, &v, 1, NULL, "gray", &y), TSR_OK);
+    out(g, y, "y");
+    const float want[2] = {0.299f, 0.587f};
+    for (int dv = 0; dv < n_dev; dv++)
+        preproc_run(g, devices[dv], rgb, drgb, 4, want, 2);
+    tsr_graph_destroy(g);
+}
+END_TEST
+
+/* Threshold fuses into the region of the elementwise ops around it: Sigmoid -> Threshold ->
+ * Relu is one kernel (three unfused); bad attributes and dtypes are refused naming the node. */
+START_TEST(test_preproc_fusion_and_refusals) {
+    tsr_graph *g = new_graph();
+    const int64_t d[2] = {4, 33};
+    tsr_value x = gc_input(g, "x", 2, d), y;
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.threshold_value = 0.4f;
+    a.threshold_binary = 1;
+    tsr_value s = gc_op1(g, TSR_OP_SIGMOID, x);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_THRESHOLD, &s, 1, &a, "thr", &y), TSR_OK);
+    out(g, gc_op1(g, TSR_OP_RELU, y), "y");
+    ck_assert_int_eq(gc_kernel_count(ctx, g, 0), 1);
+    ck_assert_int_eq(gc_kernel_count(ctx, g, TSR_FUSE_ELEMENTWISE), 3);
+    a = tsr_op_attrs_default();
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_ROLLINGMEAN, &x, 1, &a, "roll0", &y), TSR_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "roll0"));
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "window"));
+    a.scan_window = 3;
+    a.scan_min_periods = 4;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_ROLLINGSTD, &x, 1, &a, "roll_mp", &y), TSR_E_SHAPE);
+    a = tsr_op_attrs_default();
+    a.ema_alpha = 1.5f;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_EMA, &x, 1, &a, "ema_bad", &y), TSR_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "alpha"));
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RGBTOGRAY, &x, 1, NULL, "gray_c", &y), TSR_E_SHAPE);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "gray_c"));
+    struct tsr_tensor_desc u8 = {TSR_U8, 4, {1, 3, 2, 2}};
+    tsr_value xu;
+    ck_assert_int_eq(tsr_graph_input(g, "img", &u8, &xu), TSR_OK);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RGBTOGRAY, &xu, 1, NULL, "gray_u8", &y), TSR_E_DTYPE);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "gray_u8"));
+    tsr_graph_destroy(g);
+}
+END_TEST
+
 Suite *ops_suite(void) {
     Suite *s = suite_create("ops");
     TCase *tc = tcase_create("ops");
@@ -467,6 +584,8 @@ Suite *ops_suite(void) {
     tcase_add_test(tc, test_softmax_axes);
     tcase_add_test(tc, test_views);
     tcase_add_test(tc, test_reduce_group_refused);
+    tcase_add_test(tc, test_preproc_hand_values);
+    tcase_add_test(tc, test_preproc_fusion_and_refusals);
     suite_add_tcase(s, tc);
     return s;
 }
