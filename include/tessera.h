@@ -241,8 +241,22 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
  * (https://onnx.ai/onnx/operators/) of the op named by tsr_op_name(), with ONNX multidirectional
  * broadcasting for the binary elementwise ops. The values are part of the ABI: new operators are
  * appended. (What the library knows about each op lives in its internal operator table.)
- * THRESHOLD .. RGBTOGRAY are tessera's own preprocessing ops (ONNX domain "ai.tessera"; names,
- * attributes, shapes and references in docs/PREPROC.md and struct tsr_op_attrs). */
+ * THRESHOLD .. RGBTOGRAY are tessera's own preprocessing ops (ONNX domain "ai.tessera", op_types
+ * Threshold, RollingMean, RollingStd, EMA, ZScore, RGBToGray; full text in docs/PREPROC.md), one
+ * float32 input, Y of X's shape unless said:
+ *   THRESHOLD    y = x > threshold ? x : 0; binary: x > threshold ? high : 0 (OpenCV TOZERO /
+ *                BINARY); elementwise, fuses with its neighbours.
+ *   ROLLINGMEAN  along axis (default -1): mean of the last `window` values up to each position
+ *                (fewer at the start); NaN where fewer than min_periods (0 = window) are there:
+ *                pandas rolling(window, min_periods).mean().
+ *   ROLLINGSTD   the same window: sqrt(sum (x - mean)^2 / (count - ddof)), ddof default 1 (pandas
+ *                .std()); NaN also where count <= ddof.
+ *   EMA          y[0] = x[0], y[t] = alpha x[t] + (1 - alpha) y[t-1], 0 < alpha <= 1 (pandas
+ *                ewm(alpha, adjust=False).mean()).
+ *   ZSCORE       (x - mean) / sqrt(var + epsilon) over dims axis .. rank-1 (default -1), population
+ *                variance, epsilon default 0.
+ *   RGBTOGRAY    X [N, 3, ...] float32 or uint8 -> Y [N, 1, ...] of X's dtype: 0.299 R + 0.587 G +
+ *                0.114 B (ITU-R BT.601); uint8 rounded half to even. */
 #define TSR_OP_LIST(X)                                                                             \
     X(GEMM)                                                                                        \
     X(MATMUL)                                                                                      \

@@ -1822,8 +1822,34 @@ tsr_status tsr_lower_zscore(struct tsr_lower_state *s, int ni) {
     return TSR_OK;
 }
 
+/* Appends a kernel of `kind` (TSR_K_CAST, or TSR_K_EW running the one instruction `ew_op`) from
+ * buffer `in` to buffer `out` of n elements, for node n. TSR_OK or TSR_E_NOMEM. */
+static tsr_status preproc_unary_kernel(struct tsr_lower_state *s, const struct tsr_node *n,
+                                       tsr_kernel_kind kind, tsr_ew_op ew_op, int in, int out,
+                                       const char *name) {
+    struct tsr_kernel *k = add_kernel(s, kind);
+    if (!k || kernel_add_node(k, n)) return LOWER_OOM();
+    snprintf(k->name, sizeof k->name, "%s", name);
+    const struct tsr_tensor_desc *od = &s->p->buffers[out].desc;
+    if (kind == TSR_K_CAST) {
+        k->u.cast.n = tsr_desc_elements(od);
+    } else {
+        const struct tsr_tensor_desc *ind[1] = {od};
+        ew_geometry(&k->u.ew, od, ind, 1);
+        k->u.ew.n_instrs = 1;
+        k->u.ew.n_regs = 1;
+        k->u.ew.instrs[0] = (struct tsr_ew_instr){.op = (uint8_t)ew_op, .dst = 0, .a = -1, .b = 0};
+    }
+    k->n_inputs = 1;
+    k->inputs[0] = in;
+    k->output = out;
+    k->bytes = s->p->buffers[in].bytes + s->p->buffers[out].bytes;
+    return TSR_OK;
+}
+
 /* RGBToGray: one batched GEMM Y[n] = w [1, 3] . X[n] [3, P] per image (w = the BT.601 weights,
- * a constant shared by every image: stride 0). */
+ * a constant shared by every image: stride 0). uint8: X cast to float32 first, the GEMM's result
+ * rounded half to even (ROUND) and cast back (exact: integers in [0, 255]). */
 tsr_status tsr_lower_rgb_to_gray(struct tsr_lower_state *s, int ni) {
     struct tsr_node *n = &s->g->nodes[ni];
     const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
@@ -1843,8 +1869,25 @@ tsr_status tsr_lower_rgb_to_gray(struct tsr_lower_state *s, int ni) {
     if (!bf->const_data) return LOWER_OOM();
     float *wv = bf->const_data;
     wv[0] = 0.299f, wv[1] = 0.587f, wv[2] = 0.114f;
-    tsr_status st = resize_gemm(s, n, w, x, y, N, 1, 3, P, 0, 3 * P, "rgb_to_gray_gemm");
-    if (st != TSR_OK) return st;
+    if (xd->dtype == TSR_U8) {
+        struct tsr_tensor_desc xf = *xd, yf = s->g->values[n->output].desc;
+        xf.dtype = yf.dtype = TSR_F32;
+        const int xt = add_buffer(s, TSR_BUF_TEMP, &xf), gt = add_buffer(s, TSR_BUF_TEMP, &yf);
+        const int rt = add_buffer(s, TSR_BUF_TEMP, &yf);
+        if (xt < 0 || gt < 0 || rt < 0) return LOWER_OOM();
+        tsr_status st =
+            preproc_unary_kernel(s, n, TSR_K_CAST, TSR_EW_COPY, x, xt, "cast_uint8_float32");
+        if (st == TSR_OK)
+            st = resize_gemm(s, n, w, xt, gt, N, 1, 3, P, 0, 3 * P, "rgb_to_gray_gemm");
+        if (st == TSR_OK)
+            st = preproc_unary_kernel(s, n, TSR_K_EW, TSR_EW_ROUND, gt, rt, "ew_round");
+        if (st == TSR_OK)
+            st = preproc_unary_kernel(s, n, TSR_K_CAST, TSR_EW_COPY, rt, y, "cast_float32_uint8");
+        if (st != TSR_OK) return st;
+    } else {
+        tsr_status st = resize_gemm(s, n, w, x, y, N, 1, 3, P, 0, 3 * P, "rgb_to_gray_gemm");
+        if (st != TSR_OK) return st;
+    }
     s->ready[root_of(s, n->output)] = 1;
     return TSR_OK;
 }

@@ -1396,7 +1396,8 @@ tsr_status tsr_ref_zscore(tsr_context *ctx, const struct tsr_node *node,
     return TSR_OK;
 }
 
-/* RGBToGray: Y[n, 0, p] = 0.299 X[n, 0, p] + 0.587 X[n, 1, p] + 0.114 X[n, 2, p] (ITU-R BT.601). */
+/* RGBToGray: Y[n, 0, p] = 0.299 X[n, 0, p] + 0.587 X[n, 1, p] + 0.114 X[n, 2, p] (ITU-R BT.601);
+ * uint8: rounded half to even (nearbyint in the default rounding mode), within [0, 255]. */
 tsr_status tsr_ref_rgb_to_gray(tsr_context *ctx, const struct tsr_node *node,
                                const struct tsr_tensor *const *in, struct tsr_tensor *out) {
     (void)ctx, (void)node;
@@ -1408,7 +1409,9 @@ tsr_status tsr_ref_rgb_to_gray(tsr_context *ctx, const struct tsr_node *node,
             const double r = tsr_elem_get_f64(dt, in[0]->data, (n * 3 + 0) * P + p);
             const double g = tsr_elem_get_f64(dt, in[0]->data, (n * 3 + 1) * P + p);
             const double b = tsr_elem_get_f64(dt, in[0]->data, (n * 3 + 2) * P + p);
-            tsr_elem_set_f64(dt, out->data, n * P + p, 0.299 * r + 0.587 * g + 0.114 * b);
+            double y = 0.299 * r + 0.587 * g + 0.114 * b;
+            if (dt == TSR_U8) y = fmin(fmax(nearbyint(y), 0.0), 255.0);
+            tsr_elem_set_f64(dt, out->data, n * P + p, y);
         }
     return TSR_OK;
 }

@@ -1525,11 +1525,12 @@ static void build_zscore(struct kh_builder *b) {
     snprintf(b->kernel, sizeof b->kernel, "zscore");
 }
 
-/* RGBToGray of [N, 3, H, W] and [N, 3, L] images. */
+/* RGBToGray of [N, 3, H, W] and [N, 3, L] images, float32 (b->arg NULL) or uint8. */
 static void build_rgb_to_gray(struct kh_builder *b) {
     static const int64_t shapes[][4] = {{2, 3, 5, 7}, {1, 3, 64, 64}, {3, 3, 10, 1}};
     const int64_t *s = shapes[b->variant];
-    tsr_value x = kh_input(b, s[3] == 1 ? 3 : 4, s, 0, 1);
+    tsr_value x = b->arg ? kh_input_dt(b, TSR_U8, s[3] == 1 ? 3 : 4, s, 0, 256)
+                         : kh_input(b, s[3] == 1 ? 3 : 4, s, 0, 1);
     kh_output(b, kh_op1(b, TSR_OP_RGBTOGRAY, x));
     snprintf(b->kernel, sizeof b->kernel, "rgb_to_gray");
 }
@@ -1715,6 +1716,8 @@ static const struct kh_case cases[] = {
     {"ema", build_ema, 4, 1e-5, 1e-5, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"zscore", build_zscore, 3, 1e-4, 1e-4, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"rgb_to_gray", build_rgb_to_gray, 3, 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    /* uint8: the float32 sum within rounding of a half may round either way: atol 1 */
+    {"rgb_to_gray_u8", build_rgb_to_gray, 3, 1, 0, KH_FUSED, NULL, "u8", NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless

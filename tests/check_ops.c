@@ -527,6 +527,32 @@ START_TEST(test_preproc_hand_values) {
     for (int dv = 0; dv < n_dev; dv++)
         preproc_run(g, devices[dv], rgb, drgb, 4, want, 2);
     tsr_graph_destroy(g);
+    /* uint8 pixels (255,0,0) (0,255,0) (10,20,30) (255,255,255) (1,1,0): BT.601 sums 76.245,
+     * 149.685, 18.15, 255, 0.886, rounded: 76 150 18 255 1 */
+    static const uint8_t px[15] = {255, 0, 10, 255, 1, 0, 255, 20, 255, 1, 0, 0, 30, 255, 0};
+    static const uint8_t want_u8[5] = {76, 150, 18, 255, 1};
+    struct tsr_tensor_desc du8 = {TSR_U8, 4, {1, 3, 1, 5}};
+    g = new_graph();
+    ck_assert_int_eq(tsr_graph_input(g, "x", &du8, &v), TSR_OK);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RGBTOGRAY, &v, 1, NULL, "gray_u8", &y), TSR_OK);
+    out(g, y, "y");
+    for (int dv = 0; dv < n_dev; dv++) {
+        struct tsr_compile_options o = tsr_compile_options_default();
+        o.device = devices[dv];
+        o.allow_fallback = 0;
+        tsr_plan *plan = NULL;
+        ck_assert_msg(tsr_compile(ctx, g, &o, &plan) == TSR_OK, "%s: %s", devices[dv],
+                      tsr_last_error(ctx)->message);
+        uint8_t got[5] = {0};
+        struct tsr_tensor in = {du8, (void *)px}, ot = {{TSR_U8, 4, {1, 1, 1, 5}}, got};
+        ck_assert_msg(tsr_plan_run(plan, &in, 1, &ot, 1) == TSR_OK, "%s: %s", devices[dv],
+                      tsr_last_error(ctx)->message);
+        for (int i = 0; i < 5; i++)
+            ck_assert_msg(got[i] == want_u8[i], "%s: pixel %d: %d, want %d", devices[dv], i, got[i],
+                          want_u8[i]);
+        tsr_plan_destroy(plan);
+    }
+    tsr_graph_destroy(g);
 }
 END_TEST
 
@@ -557,11 +583,11 @@ START_TEST(test_preproc_fusion_and_refusals) {
     ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "alpha"));
     ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RGBTOGRAY, &x, 1, NULL, "gray_c", &y), TSR_E_SHAPE);
     ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "gray_c"));
-    struct tsr_tensor_desc u8 = {TSR_U8, 4, {1, 3, 2, 2}};
-    tsr_value xu;
-    ck_assert_int_eq(tsr_graph_input(g, "img", &u8, &xu), TSR_OK);
-    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RGBTOGRAY, &xu, 1, NULL, "gray_u8", &y), TSR_E_DTYPE);
-    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "gray_u8"));
+    struct tsr_tensor_desc i32 = {TSR_I32, 4, {1, 3, 2, 2}};
+    tsr_value xi;
+    ck_assert_int_eq(tsr_graph_input(g, "img", &i32, &xi), TSR_OK);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RGBTOGRAY, &xi, 1, NULL, "gray_i32", &y), TSR_E_DTYPE);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "gray_i32"));
     tsr_graph_destroy(g);
 }
 END_TEST

@@ -105,6 +105,8 @@ typedef enum {
 #define TSR_DTS_NUMERIC (TSR_DTS_FLOAT | TSR_DTS_INT)
 #define TSR_DTS_BOOL    TSR_DTYPE_BIT(TSR_BOOL)
 #define TSR_DTS_ALL     (TSR_DTS_NUMERIC | TSR_DTS_BOOL)
+/* group "preproc": images, float32 or uint8 (RGBToGray) */
+#define TSR_DTS_IMAGE (TSR_DTS_F32 | TSR_DTYPE_BIT(TSR_U8))
 
 /* The dtypes node input `index` of op may have, and the first input of its group (inputs of one
  * TSR_DTYPES row share one dtype): *first = index when it has a group of its own. An op without
