@@ -255,8 +255,9 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
  *                ewm(alpha, adjust=False).mean()).
  *   ZSCORE       (x - mean) / sqrt(var + epsilon) over dims axis .. rank-1 (default -1), population
  *                variance, epsilon default 0.
- *   RGBTOGRAY    X [N, 3, ...] float32 or uint8 -> Y [N, 1, ...] of X's dtype: 0.299 R + 0.587 G +
- *                0.114 B (ITU-R BT.601); uint8 rounded half to even. */
+ *   RGBTOGRAY    X [N, 3, ...] float32 or uint8 (channels along axis, default 1; -1: channels
+ *                last) -> Y with 1 there, of X's dtype: 0.299 R + 0.587 G + 0.114 B (ITU-R
+ *                BT.601); uint8 rounded half to even. */
 #define TSR_OP_LIST(X)                                                                             \
     X(GEMM)                                                                                        \
     X(MATMUL)                                                                                      \
@@ -488,7 +489,8 @@ struct tsr_op_attrs {
      * ? x : 0, or with threshold_binary y = x > threshold ? threshold_high : 0 (defaults 0, 0,
      * 1). RollingMean / RollingStd: window W >= 1 (required; default 0 is refused), min_periods
      * (0 = W; fewer elements in the window: NaN), RollingStd ddof (default 1). EMA alpha in
-     * (0, 1] (required). ZScore epsilon (default 0). Scans and ZScore use `axis` (default -1). */
+     * (0, 1] (required). ZScore epsilon (default 0). Scans and ZScore use `axis` (default -1),
+     * RGBToGray `axis` as its channel axis (default 1). */
     float threshold_value;
     int threshold_binary;
     float threshold_high;

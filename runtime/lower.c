@@ -1850,11 +1850,26 @@ static tsr_status preproc_unary_kernel(struct tsr_lower_state *s, const struct t
 /* RGBToGray: one batched GEMM Y[n] = w [1, 3] . X[n] [3, P] per image (w = the BT.601 weights,
  * a constant shared by every image: stride 0). uint8: X cast to float32 first, the GEMM's result
  * rounded half to even (ROUND) and cast back (exact: integers in [0, 255]). */
+/* The BT.601 GEMM of RGBToGray from buffer src to dst around the channel axis of [outer, 3,
+ * inner]: inner 1 (channels last) one GEMM X [outer, 3] . w [3, 1]; else a batch of outer GEMMs
+ * w [1, 3] . X[o] [3, inner] (w shared: stride 0; [1, 3] and [3, 1] are the same floats). */
+static tsr_status rgb_gemm(struct tsr_lower_state *s, const struct tsr_node *n, int w, int src,
+                           int dst, int64_t outer, int64_t inner) {
+    if (inner == 1) return resize_gemm(s, n, src, w, dst, 1, outer, 3, 1, 0, 0, "rgb_to_gray_gemm");
+    return resize_gemm(s, n, w, src, dst, outer, 1, 3, inner, 0, 3 * inner, "rgb_to_gray_gemm");
+}
+
 tsr_status tsr_lower_rgb_to_gray(struct tsr_lower_state *s, int ni) {
     struct tsr_node *n = &s->g->nodes[ni];
     const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
-    const int64_t N = xd->dims[0], P = N ? tsr_desc_elements(xd) / (3 * N) : 0;
-    if (N * P == 0) { /* an empty output: nothing to compute */
+    int64_t axis = n->attrs.axis == TSR_AXIS_DEFAULT ? 1 : n->attrs.axis;
+    if (axis < 0) axis += xd->rank;
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < xd->rank; d++) {
+        if (d < axis) outer *= xd->dims[d];
+        if (d > axis) inner *= xd->dims[d];
+    }
+    if (outer * inner == 0) { /* an empty output: nothing to compute */
         struct tsr_kernel *k = simple_kernel(s, TSR_K_COPY, "copy", n, &n->inputs[0], 1, n->output);
         if (!k) return LOWER_OOM();
         k->u.copy.n = 0;
@@ -1869,25 +1884,23 @@ tsr_status tsr_lower_rgb_to_gray(struct tsr_lower_state *s, int ni) {
     if (!bf->const_data) return LOWER_OOM();
     float *wv = bf->const_data;
     wv[0] = 0.299f, wv[1] = 0.587f, wv[2] = 0.114f;
+    tsr_status st;
     if (xd->dtype == TSR_U8) {
         struct tsr_tensor_desc xf = *xd, yf = s->g->values[n->output].desc;
         xf.dtype = yf.dtype = TSR_F32;
         const int xt = add_buffer(s, TSR_BUF_TEMP, &xf), gt = add_buffer(s, TSR_BUF_TEMP, &yf);
         const int rt = add_buffer(s, TSR_BUF_TEMP, &yf);
         if (xt < 0 || gt < 0 || rt < 0) return LOWER_OOM();
-        tsr_status st =
-            preproc_unary_kernel(s, n, TSR_K_CAST, TSR_EW_COPY, x, xt, "cast_uint8_float32");
-        if (st == TSR_OK)
-            st = resize_gemm(s, n, w, xt, gt, N, 1, 3, P, 0, 3 * P, "rgb_to_gray_gemm");
+        st = preproc_unary_kernel(s, n, TSR_K_CAST, TSR_EW_COPY, x, xt, "cast_uint8_float32");
+        if (st == TSR_OK) st = rgb_gemm(s, n, w, xt, gt, outer, inner);
         if (st == TSR_OK)
             st = preproc_unary_kernel(s, n, TSR_K_EW, TSR_EW_ROUND, gt, rt, "ew_round");
         if (st == TSR_OK)
             st = preproc_unary_kernel(s, n, TSR_K_CAST, TSR_EW_COPY, rt, y, "cast_float32_uint8");
-        if (st != TSR_OK) return st;
     } else {
-        tsr_status st = resize_gemm(s, n, w, x, y, N, 1, 3, P, 0, 3 * P, "rgb_to_gray_gemm");
-        if (st != TSR_OK) return st;
+        st = rgb_gemm(s, n, w, x, y, outer, inner);
     }
+    if (st != TSR_OK) return st;
     s->ready[root_of(s, n->output)] = 1;
     return TSR_OK;
 }

@@ -1396,22 +1396,29 @@ tsr_status tsr_ref_zscore(tsr_context *ctx, const struct tsr_node *node,
     return TSR_OK;
 }
 
-/* RGBToGray: Y[n, 0, p] = 0.299 X[n, 0, p] + 0.587 X[n, 1, p] + 0.114 X[n, 2, p] (ITU-R BT.601);
- * uint8: rounded half to even (nearbyint in the default rounding mode), within [0, 255]. */
+/* RGBToGray: around the channel axis (default 1) of X [outer, 3, inner], Y[o, 0, i] = 0.299
+ * X[o, 0, i] + 0.587 X[o, 1, i] + 0.114 X[o, 2, i] (ITU-R BT.601); uint8: rounded half to even
+ * (nearbyint in the default rounding mode), within [0, 255]. */
 tsr_status tsr_ref_rgb_to_gray(tsr_context *ctx, const struct tsr_node *node,
                                const struct tsr_tensor *const *in, struct tsr_tensor *out) {
-    (void)ctx, (void)node;
+    (void)ctx;
     const struct tsr_tensor_desc *xd = &in[0]->desc;
     const tsr_dtype dt = xd->dtype;
-    const int64_t N = xd->dims[0], P = tsr_desc_elements(xd) / (N ? 3 * N : 1);
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t p = 0; p < P; p++) {
-            const double r = tsr_elem_get_f64(dt, in[0]->data, (n * 3 + 0) * P + p);
-            const double g = tsr_elem_get_f64(dt, in[0]->data, (n * 3 + 1) * P + p);
-            const double b = tsr_elem_get_f64(dt, in[0]->data, (n * 3 + 2) * P + p);
+    int64_t axis = node->attrs.axis == TSR_AXIS_DEFAULT ? 1 : node->attrs.axis;
+    if (axis < 0) axis += xd->rank;
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < xd->rank; d++) {
+        if (d < axis) outer *= xd->dims[d];
+        if (d > axis) inner *= xd->dims[d];
+    }
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const double r = tsr_elem_get_f64(dt, in[0]->data, (o * 3 + 0) * inner + i);
+            const double g = tsr_elem_get_f64(dt, in[0]->data, (o * 3 + 1) * inner + i);
+            const double b = tsr_elem_get_f64(dt, in[0]->data, (o * 3 + 2) * inner + i);
             double y = 0.299 * r + 0.587 * g + 0.114 * b;
             if (dt == TSR_U8) y = fmin(fmax(nearbyint(y), 0.0), 255.0);
-            tsr_elem_set_f64(dt, out->data, n * P + p, y);
+            tsr_elem_set_f64(dt, out->data, o * inner + i, y);
         }
     return TSR_OK;
 }

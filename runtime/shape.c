@@ -1306,15 +1306,19 @@ tsr_status tsr_shape_zscore(SHAPE_ARGS) {
     return TSR_OK;
 }
 
-/* RGBToGray: X [N, 3, spatial...] (rank >= 2) -> Y [N, 1, spatial...]. */
+/* RGBToGray: X with 3 channels along axis (default 1: NCHW; -1: channels last) -> Y with 1. */
 tsr_status tsr_shape_rgb_to_gray(SHAPE_ARGS) {
     SHAPE_UNUSED();
     char s0[160];
-    if (in[0]->rank < 2 || in[0]->dims[1] != 3)
-        return SHAPE_ERR("node '%s' (RGBToGray): input %s must be [N, 3, ...] (NCHW, R G B "
-                         "along dim 1)",
-                         node, tsr_desc_format(in[0], s0, sizeof s0));
+    const int r = in[0]->rank;
+    int64_t a = attrs->axis == TSR_AXIS_DEFAULT ? 1 : attrs->axis;
+    if (a >= -r && a < 0) a += r;
+    if (a < 0 || a >= r || in[0]->dims[a] != 3)
+        return SHAPE_ERR("node '%s' (RGBToGray): input %s must have 3 channels (R, G, B) along "
+                         "axis %lld",
+                         node, tsr_desc_format(in[0], s0, sizeof s0),
+                         (long long)(attrs->axis == TSR_AXIS_DEFAULT ? 1 : attrs->axis));
     *out = *in[0];
-    out->dims[1] = 1;
+    out->dims[a] = 1;
     return TSR_OK;
 }

@@ -1525,14 +1525,22 @@ static void build_zscore(struct kh_builder *b) {
     snprintf(b->kernel, sizeof b->kernel, "zscore");
 }
 
-/* RGBToGray of [N, 3, H, W] and [N, 3, L] images, float32 (b->arg NULL) or uint8. */
+/* RGBToGray of [N, 3, H, W] and [N, 3, L] images and channels-last [N, H, W, 3] and [P, 3]
+ * ones (axis -1), float32 (b->arg NULL) or uint8. */
 static void build_rgb_to_gray(struct kh_builder *b) {
-    static const int64_t shapes[][4] = {{2, 3, 5, 7}, {1, 3, 64, 64}, {3, 3, 10, 1}};
-    const int64_t *s = shapes[b->variant];
-    tsr_value x = b->arg ? kh_input_dt(b, TSR_U8, s[3] == 1 ? 3 : 4, s, 0, 256)
-                         : kh_input(b, s[3] == 1 ? 3 : 4, s, 0, 1);
-    kh_output(b, kh_op1(b, TSR_OP_RGBTOGRAY, x));
+    static const struct {
+        int rank;
+        int64_t s[4], axis;
+    } rows[] = {{4, {2, 3, 5, 7}, 1},  {4, {1, 3, 64, 64}, 1}, {3, {3, 3, 10}, 1},
+                {4, {2, 5, 7, 3}, -1}, {2, {300, 3}, -1},      {3, {2, 3, 4}, 1}};
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.axis = rows[b->variant].axis;
+    const int r = rows[b->variant].rank;
+    const int64_t *s = rows[b->variant].s;
+    tsr_value x = b->arg ? kh_input_dt(b, TSR_U8, r, s, 0, 256) : kh_input(b, r, s, 0, 1);
+    kh_output(b, kh_op(b, TSR_OP_RGBTOGRAY, &at, 1, &x));
     snprintf(b->kernel, sizeof b->kernel, "rgb_to_gray");
+    kh_label(b, " rank %d axis %lld", r, (long long)at.axis);
 }
 
 /* Gather, Cast and Where inside a float graph (an embedding, an additive mask, a causal mask):
@@ -1715,9 +1723,9 @@ static const struct kh_case cases[] = {
     {"rolling", build_rolling, N_OF(rolling_rows), 2e-5, 1e-4, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"ema", build_ema, 4, 1e-5, 1e-5, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"zscore", build_zscore, 3, 1e-4, 1e-4, KH_FUSED, NULL, NULL, NULL, 0, 0},
-    {"rgb_to_gray", build_rgb_to_gray, 3, 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"rgb_to_gray", build_rgb_to_gray, 6, 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
     /* uint8: the float32 sum within rounding of a half may round either way: atol 1 */
-    {"rgb_to_gray_u8", build_rgb_to_gray, 3, 1, 0, KH_FUSED, NULL, "u8", NULL, 0, 0},
+    {"rgb_to_gray_u8", build_rgb_to_gray, 6, 1, 0, KH_FUSED, NULL, "u8", NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless

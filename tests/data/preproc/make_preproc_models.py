@@ -94,6 +94,8 @@ def main():
     x = RNG.uniform(0, 255, size=(2, 3, 6, 7)).astype(np.float32)
     g = 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
     save("rgb_to_gray", "RGBToGray", x / 255.0, g / 255.0)
+    x = np.ascontiguousarray(np.moveaxis(x, 1, -1))  # channels last [N, H, W, 3]
+    save("rgb_to_gray_nhwc", "RGBToGray", x / 255.0, np.moveaxis(g, 1, -1) / 255.0, axis=-1)
     x = RNG.uniform(-1, 1, size=(5, 17)).astype(np.float32)
     save("threshold_tozero", "Threshold", x, np.where(x > 0.25, x, 0), threshold=0.25)
     save("threshold_binary", "Threshold", x, np.where(x > -0.1, 3.0, 0), threshold=-0.1,
