@@ -85,14 +85,18 @@ static tsr_status check_kernel(struct vstate *vs, int ki, struct tsr_verify_kern
         if ((st = tsr_ref_eval_node(ctx, nd, in, &local[nd->output])) != TSR_OK) break;
         last = nd->output;
     }
-    if (st == TSR_OK && last >= 0 && tsr_desc_elements(&local[last].desc) == n_out) {
-        const float *want = local[last].data;
+    /* compared when the kernel writes the last node's dtype and size (not an intermediate of
+     * another dtype, e.g. the float32 GEMM of a uint8 RGBToGray); elements read by dtype */
+    const tsr_dtype gdt = vs->prog->buffers[k->output].desc.dtype;
+    if (st == TSR_OK && last >= 0 && tsr_desc_elements(&local[last].desc) == n_out &&
+        local[last].desc.dtype == gdt) {
+        const void *want = local[last].data;
         double e = 0.0, m = 0.0;
         for (int64_t i = 0; i < n_out; i++) {
-            double d = fabs((double)got[i] - (double)want[i]);
-            e = (isnan(d) && !(isnan(got[i]) && isnan(want[i]))) ? INFINITY
-                                                                 : fmax(e, isnan(d) ? 0 : d);
-            m = fmax(m, fabs((double)want[i]));
+            const double gv = tsr_elem_get_f64(gdt, got, i), wv = tsr_elem_get_f64(gdt, want, i);
+            double d = fabs(gv - wv);
+            e = (isnan(d) && !(isnan(gv) && isnan(wv))) ? INFINITY : fmax(e, isnan(d) ? 0 : d);
+            m = fmax(m, fabs(wv));
         }
         r->max_abs_err = e;
         r->max_ref = m;

@@ -12,6 +12,7 @@
 #include "test_support.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define ATOL_EW 1e-6
@@ -551,6 +552,15 @@ START_TEST(test_preproc_hand_values) {
             ck_assert_msg(got[i] == want_u8[i], "%s: pixel %d: %d, want %d", devices[dv], i, got[i],
                           want_u8[i]);
         tsr_plan_destroy(plan);
+        /* tsr_verify: the float32 intermediates are not checkable (NaN), the uint8 result is */
+        struct tsr_verify_kernel *vk = NULL;
+        int n_vk = 0;
+        ck_assert_int_eq(tsr_verify(ctx, g, &o, &in, 1, &vk, &n_vk), TSR_OK);
+        ck_assert_int_eq(n_vk, 4);
+        ck_assert(isnan(vk[1].max_abs_err));
+        ck_assert_msg(vk[3].max_abs_err == 0.0 && vk[3].max_ref == 255.0, "%s: verify %g %g",
+                      devices[dv], vk[3].max_abs_err, vk[3].max_ref);
+        free(vk);
     }
     tsr_graph_destroy(g);
 }
