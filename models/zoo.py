@@ -153,6 +153,38 @@ def build(name):
                                                      "out0": {0: "batch"}}
 
 
+def make_deep(out):
+    """Writes out/bert_deep.onnx (see --deep) and prints its node count."""
+    import onnx
+    import torch
+    import transformers as T
+    transformers_logging = T.logging
+    transformers_logging.set_verbosity_error()
+    torch.manual_seed(0)
+    m = T.BertModel(T.BertConfig(vocab_size=1000, hidden_size=256, num_hidden_layers=20,
+                                 num_attention_heads=4, intermediate_size=1024,
+                                 max_position_embeddings=128), add_pooling_layer=False).eval()
+
+    class M(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, ids, mask, tt):
+            return self.m(input_ids=ids, attention_mask=mask, token_type_ids=tt,
+                          return_dict=False)[0]
+
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "bert_deep.onnx"
+    x = torch.zeros(1, 128, dtype=torch.long)
+    with torch.no_grad():
+        torch.onnx.export(M(m), (x, x + 1, x), str(path), opset_version=17,
+                          input_names=["input_ids", "attention_mask", "token_type_ids"],
+                          output_names=["last_hidden_state"], do_constant_folding=True)
+    print(f"zoo: {path}: {len(onnx.load(str(path)).graph.node)} nodes")
+    return 0
+
+
 def rel_l2(got, ref):
     import numpy as np
     got = got.astype(np.float64)
@@ -176,7 +208,13 @@ def main():
     ap.add_argument("--timeout", type=int, default=600, help="seconds per tessera run")
     ap.add_argument("--allow-refusals", action="store_true",
                     help="a clear refusal (exit status 2) does not fail the run")
+    ap.add_argument("--deep", action="store_true",
+                    help="only make OUT/bert_deep.onnx: a 20-layer BERT (hidden 256, opset 17, "
+                         "static [1, 128]) of about 1,000 nodes, for the compile-time bench "
+                         "(tessera bench --suite model --model OUT/bert_deep.onnx)")
     args = ap.parse_args()
+    if args.deep:
+        return make_deep(Path(args.out))
 
     import numpy as np
     import onnxruntime as ort
