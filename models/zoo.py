@@ -58,6 +58,20 @@ def text_model(name):
     if name == "t5enc":
         return T.T5EncoderModel(T.T5Config(vocab_size=1000, d_model=128, d_kv=32, d_ff=512,
                                            num_layers=2, num_heads=4))
+    if name == "mpnet":
+        return T.MPNetModel(T.MPNetConfig(**dict(common, max_position_embeddings=130)),
+                            add_pooling_layer=False)
+    if name == "squeezebert":
+        return T.SqueezeBertModel(T.SqueezeBertConfig(**dict(common, embedding_size=128)))
+    if name == "xlmr":
+        return T.XLMRobertaModel(T.XLMRobertaConfig(**dict(common, max_position_embeddings=130)),
+                                 add_pooling_layer=False)
+    if name == "bart_enc":
+        return T.BartModel(T.BartConfig(vocab_size=1000, d_model=128, encoder_layers=2,
+                                        decoder_layers=1, encoder_attention_heads=4,
+                                        decoder_attention_heads=4, encoder_ffn_dim=512,
+                                        decoder_ffn_dim=512,
+                                        max_position_embeddings=128)).get_encoder()
     if name == "deberta":
         return T.DebertaV2Model(T.DebertaV2Config(**dict(common, max_position_embeddings=128)))
     raise KeyError(name)
@@ -84,18 +98,124 @@ def vision_model(name):
         return T.RegNetModel(T.RegNetConfig(embedding_size=16, hidden_sizes=[16, 32, 64, 128],
                                             depths=[1, 1, 1, 1], groups_width=8)), 64
     if name == "efficientnet":
-        return T.EfficientNetModel(T.EfficientNetConfig(width_coefficient=0.25,
-                                                        depth_coefficient=0.25,
+        return T.EfficientNetModel(T.EfficientNetConfig(depth_coefficient=0.5,
                                                         image_size=64)), 64
     if name == "swin":
         return T.SwinModel(T.SwinConfig(image_size=64, patch_size=4, embed_dim=32,
                                         depths=[1, 1], num_heads=[2, 4], window_size=4)), 64
+    if name == "deit":
+        return T.DeiTModel(T.DeiTConfig(hidden_size=128, num_hidden_layers=2,
+                                        num_attention_heads=4, intermediate_size=512,
+                                        image_size=64, patch_size=16),
+                           add_pooling_layer=False), 64
+    if name == "beit":
+        return T.BeitModel(T.BeitConfig(hidden_size=128, num_hidden_layers=2,
+                                        num_attention_heads=4, intermediate_size=512,
+                                        image_size=64, patch_size=16,
+                                        use_relative_position_bias=True),
+                           add_pooling_layer=False), 64
+    if name == "segformer":
+        return T.SegformerForSemanticSegmentation(T.SegformerConfig(
+            hidden_sizes=[16, 32, 64, 128], depths=[1, 1, 1, 1], decoder_hidden_size=64,
+            num_attention_heads=[1, 2, 4, 8], num_labels=5)), 64
+    if name == "mobilevit":
+        return T.MobileViTModel(T.MobileViTConfig(image_size=64, hidden_sizes=[48, 64, 80],
+                                                  neck_hidden_sizes=[16, 16, 24, 48, 64, 80,
+                                                                     320])), 64
+    if name == "poolformer":
+        return T.PoolFormerModel(T.PoolFormerConfig(hidden_sizes=[16, 32, 64, 128],
+                                                    depths=[1, 1, 1, 1])), 64
+    if name == "levit":
+        return T.LevitModel(T.LevitConfig(image_size=64)), 64
+    if name == "dinov2":
+        return T.Dinov2Model(T.Dinov2Config(hidden_size=128, num_hidden_layers=2,
+                                            num_attention_heads=4, image_size=64,
+                                            patch_size=16)), 64
     raise KeyError(name)
 
 
-TEXT = ["bert", "distilbert", "roberta", "albert", "electra", "gpt2", "t5enc", "deberta"]
+def pattern_model(name):
+    """torchvision's building blocks (torchvision is not installed here): small modules made of
+    the same torch.nn layers, so that their exports hold the same ONNX patterns. (module, size)."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Seq(nn.Module):
+        def __init__(self, f, *mods):
+            super().__init__()
+            self.mods = nn.ModuleList(mods)
+            self.f = f
+
+        def forward(self, x):
+            return self.f(self, x)
+
+    c = nn.Conv2d
+    if name == "tv_googlenet_pool":  # MaxPool ceil_mode, LRN-free inception branches, concat
+        return Seq(lambda s, x: torch.cat([s.mods[1](s.mods[0](x)), s.mods[2](x)], 1),
+                   nn.MaxPool2d(3, 2, ceil_mode=True), c(3, 8, 1), c(3, 8, 3, 2, 1)), 32
+    if name == "tv_mobilenet_v3":  # hardswish, hardsigmoid SE, relu6, depthwise
+        return Seq(lambda s, x: (lambda y: y * F.hardsigmoid(s.mods[3](F.relu(s.mods[2](
+            F.adaptive_avg_pool2d(y, 1))))))(F.hardswish(s.mods[1](F.relu6(s.mods[0](x))))),
+            c(3, 16, 3, 2, 1), c(16, 16, 3, 1, 1, groups=16), c(16, 4, 1), c(4, 16, 1)), 32
+    if name == "tv_shufflenet":  # channel shuffle: reshape/transpose/reshape, chunk
+        def f(s, x):
+            y = s.mods[0](x)
+            b, ch, h, w = y.shape
+            y = y.view(b, 2, ch // 2, h, w).transpose(1, 2).contiguous().view(b, ch, h, w)
+            a, bb = y.chunk(2, dim=1)
+            return torch.cat([a, s.mods[1](bb)], 1)
+        return Seq(f, c(3, 16, 3, 1, 1), c(8, 8, 1)), 16
+    if name == "tv_deeplab":  # dilated conv, bilinear upsample (align_corners False / True)
+        def f(s, x):
+            y = F.relu(s.mods[1](F.relu(s.mods[0](x))))
+            a = F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False)
+            b = F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=True)
+            return torch.cat([a, b[..., :x.shape[-2], :x.shape[-1]]], 1)
+        return Seq(f, c(3, 8, 3, 2, 1), c(8, 8, 3, 1, 2, dilation=2)), 32
+    if name == "tv_nearest":  # nearest upsample (FPN / fcn-style), avg pool count_include_pad
+        def f(s, x):
+            y = s.mods[0](x)
+            return F.interpolate(y, scale_factor=2, mode="nearest") + F.avg_pool2d(
+                x, 3, 1, 1, count_include_pad=False).sum(1, keepdim=True)
+        return Seq(f, c(3, 8, 3, 2, 1)), 32
+    if name == "tv_swin_roll":  # torch.roll (cyclic shift), permute, layernorm channels-last
+        def f(s, x):
+            y = x.permute(0, 2, 3, 1)
+            y = torch.roll(y, shifts=(-2, -2), dims=(1, 2))
+            y = s.mods[0](y)
+            return torch.roll(y, shifts=(2, 2), dims=(1, 2)).permute(0, 3, 1, 2)
+        return Seq(f, nn.LayerNorm(3)), 16
+    if name == "tv_vit_mha":  # nn.MultiheadAttention (torchvision's vit_b_16 encoder)
+        mha = nn.MultiheadAttention(48, 4, batch_first=True)
+
+        def f(s, x):
+            t = s.mods[1](x).flatten(2).transpose(1, 2)
+            s.mods[0].training = True  # dropout 0: the same result, without the fast path
+            return s.mods[0](t, t, t, need_weights=True)[0]  # no fast path: exportable
+        return Seq(f, mha, c(3, 48, 8, 8)), 32
+    if name == "tv_classifier":  # adaptive pool to 1, flatten, dropout, linear (alexnet/vgg head)
+        return Seq(lambda s, x: s.mods[2](F.dropout(torch.flatten(
+            F.adaptive_avg_pool2d(F.relu(s.mods[0](x)), (1, 1)), 1), training=False)),
+            c(3, 16, 3), None, nn.Linear(16, 10)), 32
+    if name == "tv_inception":  # transform_input (per-channel scale + cat), asymmetric convs
+        def f(s, x):
+            x0 = x[:, 0:1] * (0.229 / 0.5) + (0.485 - 0.5) / 0.5
+            x1 = x[:, 1:2] * (0.224 / 0.5) + (0.456 - 0.5) / 0.5
+            x2 = x[:, 2:3] * (0.225 / 0.5) + (0.406 - 0.5) / 0.5
+            y = torch.cat([x0, x1, x2], 1)
+            return torch.cat([s.mods[0](y), s.mods[1](y),
+                              F.max_pool2d(y, 3, 1, 1).repeat(1, 2, 1, 1)], 1)
+        return Seq(f, c(3, 6, (1, 7), padding=(0, 3)), c(3, 6, (7, 1), padding=(3, 0))), 17
+    raise KeyError(name)
+
+
+PATTERNS = ["tv_googlenet_pool", "tv_mobilenet_v3", "tv_shufflenet", "tv_deeplab", "tv_nearest",
+            "tv_swin_roll", "tv_vit_mha", "tv_classifier", "tv_inception"]
+TEXT = ["bert", "distilbert", "roberta", "albert", "electra", "gpt2", "t5enc", "deberta", "mpnet",
+        "squeezebert", "xlmr", "bart_enc"]
 VISION = ["vit", "resnet", "resnet50", "convnext", "mobilenet_v2", "regnet", "efficientnet",
-          "swin"]
+          "swin", "deit", "beit", "segformer", "mobilevit", "poolformer", "levit", "dinov2"]
 
 
 class Wrap:
@@ -134,16 +254,27 @@ def build(name):
         dyn = {n: {0: "batch", 1: "sequence"} for n in names}
         dyn["out0"] = {0: "batch", 1: "sequence"}
         return M(m).eval(), names, shapes, dyn
-    m, size = vision_model(name)
+    if name in PATTERNS:
+        m, size = pattern_model(name)
+
+        class V(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, x):
+                return (self.m(x),)
+    else:
+        m, size = vision_model(name)
+
+        class V(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, x):
+                return (self.m(pixel_values=x, return_dict=False)[0],)
     m = m.eval()
-
-    class V(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, x):
-            return (self.m(pixel_values=x, return_dict=False)[0],)
 
     def img(b):
         return [rng.standard_normal((b, 3, size, size)).astype(np.float32)]
@@ -201,7 +332,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=str(root / "build" / "models" / "zoo"))
     ap.add_argument("--tessera", default=str(root / "build" / "bin" / "tessera"))
-    ap.add_argument("--models", default=",".join(TEXT + VISION))
+    ap.add_argument("--models", default=",".join(TEXT + VISION + PATTERNS))
     ap.add_argument("--opsets", default="14,17")
     ap.add_argument("--devices", default="cpu,opencl:0")
     ap.add_argument("--tol", type=float, default=1e-4)
