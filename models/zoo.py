@@ -58,6 +58,8 @@ def text_model(name):
     if name == "t5enc":
         return T.T5EncoderModel(T.T5Config(vocab_size=1000, d_model=128, d_kv=32, d_ff=512,
                                            num_layers=2, num_heads=4))
+    if name == "bert_base":  # bert-base-uncased geometry (12 x 768, 12 heads): slow, not default
+        return T.BertModel(T.BertConfig(), add_pooling_layer=False)
     if name == "mpnet":
         return T.MPNetModel(T.MPNetConfig(**dict(common, max_position_embeddings=130)),
                             add_pooling_layer=False)
@@ -103,6 +105,10 @@ def vision_model(name):
     if name == "swin":
         return T.SwinModel(T.SwinConfig(image_size=64, patch_size=4, embed_dim=32,
                                         depths=[1, 1], num_heads=[2, 4], window_size=4)), 64
+    if name == "resnet50_224":  # microsoft/resnet-50 geometry at 224: slow, not default
+        return T.ResNetModel(T.ResNetConfig()), 224
+    if name == "vit_base":  # google/vit-base-patch16-224 geometry: slow, not default
+        return T.ViTModel(T.ViTConfig(), add_pooling_layer=False), 224
     if name == "deit":
         return T.DeiTModel(T.DeiTConfig(hidden_size=128, num_hidden_layers=2,
                                         num_attention_heads=4, intermediate_size=512,
@@ -212,9 +218,11 @@ def pattern_model(name):
 
 PATTERNS = ["tv_googlenet_pool", "tv_mobilenet_v3", "tv_shufflenet", "tv_deeplab", "tv_nearest",
             "tv_swin_roll", "tv_vit_mha", "tv_classifier", "tv_inception"]
-TEXT = ["bert", "distilbert", "roberta", "albert", "electra", "gpt2", "t5enc", "deberta", "mpnet",
+# Full-size geometry (not in the default list: each takes tens of seconds on two cores).
+FULL_SIZE = ["bert_base", "resnet50_224", "vit_base"]
+TEXT = ["bert_base", "bert", "distilbert", "roberta", "albert", "electra", "gpt2", "t5enc", "deberta", "mpnet",
         "squeezebert", "xlmr", "bart_enc"]
-VISION = ["vit", "resnet", "resnet50", "convnext", "mobilenet_v2", "regnet", "efficientnet",
+VISION = ["resnet50_224", "vit_base", "vit", "resnet", "resnet50", "convnext", "mobilenet_v2", "regnet", "efficientnet",
           "swin", "deit", "beit", "segformer", "mobilevit", "poolformer", "levit", "dinov2"]
 
 
@@ -230,7 +238,7 @@ def build(name):
     if name in TEXT:
         m = text_model(name).eval()
         names = ["input_ids", "attention_mask"]
-        if name in ("bert", "albert", "electra", "deberta"):
+        if name in ("bert", "bert_base", "albert", "electra", "deberta"):
             names.append("token_type_ids")
 
         class M(torch.nn.Module):
@@ -332,7 +340,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=str(root / "build" / "models" / "zoo"))
     ap.add_argument("--tessera", default=str(root / "build" / "bin" / "tessera"))
-    ap.add_argument("--models", default=",".join(TEXT + VISION + PATTERNS))
+    ap.add_argument("--models", default=",".join(m for m in TEXT + VISION + PATTERNS
+                                                 if m not in FULL_SIZE),
+                    help="comma-separated; default all but the full-size " + ",".join(FULL_SIZE))
     ap.add_argument("--opsets", default="14,17")
     ap.add_argument("--devices", default="cpu,opencl:0")
     ap.add_argument("--tol", type=float, default=1e-4)
