@@ -353,6 +353,8 @@ def main():
                     help="only make OUT/bert_deep.onnx: a 20-layer BERT (hidden 256, opset 17, "
                          "static [1, 128]) of about 1,000 nodes, for the compile-time bench "
                          "(tessera bench --suite model --model OUT/bert_deep.onnx)")
+    ap.add_argument("--static", action="store_true",
+                    help="export without dynamic axes and run at the export shape only")
     args = ap.parse_args()
     if args.deep:
         return make_deep(Path(args.out))
@@ -370,6 +372,8 @@ def main():
         torch.manual_seed(0)
         try:
             module, in_names, shapes, dyn = build(name)
+            if args.static:
+                dyn, shapes = {}, shapes[:1]
         except Exception as e:  # noqa: BLE001 - report and go on
             print(f"{name}: cannot build ({type(e).__name__}: {e})", flush=True)
             rows.append(dict(model=name, error=f"build: {e}"))
