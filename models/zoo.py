@@ -14,6 +14,9 @@ Exit status: 0 when every row is within --tol (default 1e-4) or refused with exi
 --allow-refusals is given; 1 when any row is wrong, crashed (exit status other than 0 and 2),
 or refused without --allow-refusals.
 
+A model torch.onnx cannot export (EfficientNet here: torch 1.13 has no ONNX export of
+padding="same" convolutions, aten::_convolution_mode) is reported and does not fail the run.
+
 torchvision is not installed in this environment, so the CNNs come from transformers'
 ResNet / ConvNeXt / MobileNetV2 / RegNet / EfficientNet / Swin / ViT implementations.
 
