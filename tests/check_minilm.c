@@ -12,6 +12,12 @@
  * relative L2 error 1e-4 of PyTorch's. Every outcome is printed, one line per run, with where
  * tessera stopped (import / compile / run), its status and its message when it did not run.
  *
+ * The same checks run on a second, BERT-style model ("MiniLM-L6 and a BERT-style model", issue
+ * 9): `models/make_minilm.sh --model bert` makes BertModel at BERT-Mini geometry (4 layers,
+ * hidden 256, 4 heads; random weights, torch seed 0) in $TSR_BERT_DIR, default
+ * <repo>/build/models/bert, with one more case, b3 ([3, 14]: batch and sequence both other than
+ * the export's). Its files missing skip it alone (a failure under TSR_MINILM=required).
+ *
  * Environment:
  *   TSR_MINILM=off       skip the suite (exit 77, ctest's SKIP_RETURN_CODE).
  *   TSR_MINILM=required  the files must be there (tools/test.sh sets it: a failed generation
@@ -42,12 +48,24 @@
 #define TOL 1e-4
 
 static const int OPSETS[] = {14, 17};
-static const char *const CASES[] = {"b1", "b8", "short"};
-#define N_OPSETS ((int)(sizeof OPSETS / sizeof OPSETS[0]))
-#define N_CASES  ((int)(sizeof CASES / sizeof CASES[0]))
+#define N_OPSETS  ((int)(sizeof OPSETS / sizeof OPSETS[0]))
+#define MAX_CASES 4
 
-static const char *g_dir;
-static struct mlm_case g_cases[N_CASES];
+/* The models checked: file prefix (<dir>/<prefix>_op<N>.onnx), directory variable, its default
+ * under the build tree, and the cases make_minilm.py makes for it. */
+static const struct model_def {
+    const char *prefix, *env, *fallback;
+    const char *cases[MAX_CASES];
+    int n_cases;
+} MODELS[] = {
+    {"minilm", "TSR_MINILM_DIR", TSR_SOURCE_DIR "/build/models/minilm", {"b1", "b8", "short"}, 3},
+    {"bert", "TSR_BERT_DIR", TSR_SOURCE_DIR "/build/models/bert", {"b1", "b8", "short", "b3"}, 4},
+};
+#define N_MODELS ((int)(sizeof MODELS / sizeof MODELS[0]))
+
+static const char *g_dirs[N_MODELS];
+static int g_present[N_MODELS]; /* its files are there and loaded */
+static struct mlm_case g_cases[N_MODELS][MAX_CASES];
 static int g_expect_refused;
 static tsr_context *g_ctx;
 static int g_ran, g_refused; /* over the suite (the runner does not fork) */
@@ -60,12 +78,13 @@ static tsr_context *ctx(void) {
 /* The C pooling (tools/minilm/minilm.c, used on tessera's output below and by the demo) applied
  * to PyTorch's last_hidden_state gives PyTorch's embeddings (sentence-transformers' pooling). */
 START_TEST(test_pooling_matches_pytorch) {
-    for (int i = 0; i < N_CASES; i++) {
-        const struct mlm_case *c = &g_cases[i];
-        size_t n_emb = (size_t)(c->batch * MLM_WIDTH);
+    for (int i = 0; i < N_MODELS * MAX_CASES; i++) {
+        if (!g_present[i / MAX_CASES] || i % MAX_CASES >= MODELS[i / MAX_CASES].n_cases) continue;
+        const struct mlm_case *c = &g_cases[i / MAX_CASES][i % MAX_CASES];
+        size_t n_emb = (size_t)(c->batch * c->width);
         float *emb = malloc(n_emb * sizeof *emb);
         ck_assert_ptr_nonnull(emb);
-        mlm_mean_pool(c->hidden_ref.data, c->inputs[1].data, c->batch, c->seq, MLM_WIDTH, emb);
+        mlm_mean_pool(c->hidden_ref.data, c->inputs[1].data, c->batch, c->seq, c->width, emb);
         double e = mlm_rel_l2(emb, c->emb_ref.data, n_emb);
         free(emb);
         ck_assert_msg(e <= 1e-6,
@@ -76,12 +95,14 @@ START_TEST(test_pooling_matches_pytorch) {
 }
 END_TEST
 
-/* One (opset, case) on every device. */
+/* One (model, opset, case) on every device. */
 START_TEST(test_minilm_matches_pytorch) {
-    int opset = OPSETS[_i / N_CASES];
-    const struct mlm_case *c = &g_cases[_i % N_CASES];
+    int m = _i / (N_OPSETS * MAX_CASES);
+    int opset = OPSETS[_i / MAX_CASES % N_OPSETS];
+    if (!g_present[m] || _i % MAX_CASES >= MODELS[m].n_cases) return;
+    const struct mlm_case *c = &g_cases[m][_i % MAX_CASES];
     char model[4096];
-    snprintf(model, sizeof model, "%s/minilm_op%d.onnx", g_dir, opset);
+    snprintf(model, sizeof model, "%s/%s_op%d.onnx", g_dirs[m], MODELS[m].prefix, opset);
     tsr_context *cx = ctx();
     int have_opencl = ts_have_opencl(cx);
     char failure[3072] = ""; /* the first failure; every device still runs and prints its line */
@@ -92,8 +113,8 @@ START_TEST(test_minilm_matches_pytorch) {
         struct mlm_result r;
         tsr_status st = mlm_run(cx, model, info.id, c, 0, &r);
         char head[128];
-        snprintf(head, sizeof head, "check_minilm: op%d %-5s [%lld, %lld] %-9s", opset, c->name,
-                 (long long)c->batch, (long long)c->seq, info.id);
+        snprintf(head, sizeof head, "check_minilm: %-6s op%d %-5s [%lld, %lld] %-9s",
+                 MODELS[m].prefix, opset, c->name, (long long)c->batch, (long long)c->seq, info.id);
         if (st != TSR_OK) {
             printf("%s tessera stops at %s: %s: %s\n", head, r.stage, tsr_status_name(st),
                    r.message);
@@ -109,12 +130,12 @@ START_TEST(test_minilm_matches_pytorch) {
                                           : "MiniLM must run and match PyTorch");
             continue;
         }
-        size_t n_hidden = (size_t)(c->batch * c->seq * MLM_WIDTH);
-        size_t n_emb = (size_t)(c->batch * MLM_WIDTH);
+        size_t n_hidden = (size_t)(c->batch * c->seq * c->width);
+        size_t n_emb = (size_t)(c->batch * c->width);
         float *emb = malloc(n_emb * sizeof *emb);
         double e_hidden = INFINITY, e_emb = INFINITY;
         if (emb) {
-            mlm_mean_pool(r.out.data, c->inputs[1].data, c->batch, c->seq, MLM_WIDTH, emb);
+            mlm_mean_pool(r.out.data, c->inputs[1].data, c->batch, c->seq, c->width, emb);
             e_hidden = mlm_rel_l2(r.out.data, c->hidden_ref.data, n_hidden);
             e_emb = mlm_rel_l2(emb, c->emb_ref.data, n_emb);
         }
@@ -168,41 +189,55 @@ int main(void) {
         fprintf(stderr, "check_minilm: TSR_MINILM_EXPECT=%s: expected match or refused\n", expect);
         return EXIT_FAILURE;
     }
-    g_dir = mlm_dir(TSR_SOURCE_DIR "/build/models/minilm");
     char err[4352];
-    for (int i = 0; i < N_CASES; i++) {
-        if (mlm_case_load(g_dir, CASES[i], &g_cases[i], err, sizeof err) != 0) {
+    int n_present = 0;
+    for (int m = 0; m < N_MODELS; m++) {
+        const struct model_def *md = &MODELS[m];
+        const char *env = getenv(md->env);
+        g_dirs[m] = env && *env ? env : md->fallback;
+        int i = 0;
+        while (i < md->n_cases &&
+               mlm_case_load(g_dirs[m], md->cases[i], &g_cases[m][i], err, sizeof err) == 0)
+            i++;
+        if (i < md->n_cases) {
             for (int k = 0; k < i; k++)
-                mlm_case_free(&g_cases[k]);
+                mlm_case_free(&g_cases[m][k]);
             if (!strcmp(mode, "required")) {
                 fprintf(stderr,
-                        "check_minilm: FAILED: TSR_MINILM=required but the MiniLM files are not "
-                        "there (did models/make_minilm.sh fail?): %s\n",
-                        err);
+                        "check_minilm: FAILED: TSR_MINILM=required but the %s files are not "
+                        "there (did models/make_minilm.sh --model %s fail?): %s\n",
+                        md->prefix, md->prefix, err);
+                for (int p = 0; p < m; p++)
+                    for (int k = 0; g_present[p] && k < MODELS[p].n_cases; k++)
+                        mlm_case_free(&g_cases[p][k]);
                 return EXIT_FAILURE;
             }
-            printf("check_minilm: skipped: no MiniLM files in %s (%s); models/make_minilm.sh "
-                   "makes them (TSR_MINILM=required makes their absence a failure)\n",
-                   g_dir, err);
-            return 77;
+            printf("check_minilm: %s skipped: no files in %s (%s); models/make_minilm.sh "
+                   "--model %s makes them (TSR_MINILM=required makes their absence a failure)\n",
+                   md->prefix, g_dirs[m], err, md->prefix);
+            continue;
         }
-    }
-    for (int o = 0; o < N_OPSETS; o++) {
-        char model[4096];
-        snprintf(model, sizeof model, "%s/minilm_op%d.onnx", g_dir, OPSETS[o]);
-        FILE *f = fopen(model, "rb");
-        if (!f) {
-            fprintf(stderr, "check_minilm: FAILED: %s is missing (models/make_minilm.sh)\n", model);
-            return EXIT_FAILURE;
+        for (int o = 0; o < N_OPSETS; o++) {
+            char model[4096];
+            snprintf(model, sizeof model, "%s/%s_op%d.onnx", g_dirs[m], md->prefix, OPSETS[o]);
+            FILE *f = fopen(model, "rb");
+            if (!f) {
+                fprintf(stderr, "check_minilm: FAILED: %s is missing (models/make_minilm.sh)\n",
+                        model);
+                return EXIT_FAILURE;
+            }
+            fclose(f);
         }
-        fclose(f);
+        g_present[m] = 1;
+        n_present++;
     }
+    if (!n_present) return 77;
 
     Suite *s = suite_create("minilm");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_pooling_matches_pytorch);
-    tcase_add_loop_test(tc, test_minilm_matches_pytorch, 0, N_OPSETS * N_CASES);
+    tcase_add_loop_test(tc, test_minilm_matches_pytorch, 0, N_MODELS * N_OPSETS * MAX_CASES);
     tcase_add_test(tc, test_expectation_current);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
@@ -211,7 +246,8 @@ int main(void) {
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     tsr_context_destroy(g_ctx);
-    for (int i = 0; i < N_CASES; i++)
-        mlm_case_free(&g_cases[i]);
+    for (int m = 0; m < N_MODELS; m++)
+        for (int i = 0; g_present[m] && i < MODELS[m].n_cases; i++)
+            mlm_case_free(&g_cases[m][i]);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

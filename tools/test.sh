@@ -33,6 +33,10 @@ tools/build.sh "$root/build" -DTSR_WERROR=ON
 if [ "${TSR_MINILM:-}" != off ]; then
   echo "== MiniLM-L6 model (models/make_minilm.sh)"
   models/make_minilm.sh || echo "test.sh: models/make_minilm.sh FAILED: check_minilm will fail"
+  # The BERT-style model check_minilm also checks (BERT-Mini geometry, random weights, ~45 MB
+  # per opset, about 15 s the first time).
+  models/make_minilm.sh --model bert --bench 2 ||
+    echo "test.sh: models/make_minilm.sh --model bert FAILED: check_minilm will fail"
   export TSR_MINILM=required
 fi
 

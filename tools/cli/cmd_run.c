@@ -765,7 +765,7 @@ int cmd_run(int argc, char **argv) {
      * specialised for the inputs' shapes when it runs (run_on_device). */
     st = tsr_onnx_import_file(ctx, a.model, NULL, 0, &graph);
     if (st != TSR_OK) {
-        rc = cli_fail(ctx, st, a.model);
+        rc = cli_fail(ctx, st, "import");
         goto out_rc;
     }
     int n_graph_inputs = tsr_graph_input_count(graph);
@@ -801,7 +801,7 @@ int cmd_run(int argc, char **argv) {
     if (a.verify && symbolic) {
         st = tsr_onnx_import_file(ctx, a.model, shapes, (size_t)n_graph_inputs, &data.verify_graph);
         if (st != TSR_OK) {
-            rc = cli_fail(ctx, st, a.model);
+            rc = cli_fail(ctx, st, "import");
             goto out_rc;
         }
     }

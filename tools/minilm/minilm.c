@@ -56,15 +56,18 @@ int mlm_case_load(const char *dir, const char *name, struct mlm_case *c, char *e
     c->batch = c->inputs[0].desc.dims[0];
     c->seq = c->inputs[0].desc.dims[1];
     int64_t bs[2] = {c->batch, c->seq};
-    int64_t bsw[3] = {c->batch, c->seq, MLM_WIDTH};
-    int64_t bw[2] = {c->batch, MLM_WIDTH};
+    int64_t bsw[3] = {c->batch, c->seq, -1};
     int rc = 0;
     for (int i = 1; i < MLM_N_INPUTS && !rc; i++)
         rc = load_one(dir, name, mlm_input_names[i], &c->inputs[i], TSR_I64, 2, bs, err, err_size);
     if (!rc)
         rc = load_one(dir, name, "last_hidden_state", &c->hidden_ref, TSR_F32, 3, bsw, err,
                       err_size);
-    if (!rc) rc = load_one(dir, name, "embeddings", &c->emb_ref, TSR_F32, 2, bw, err, err_size);
+    if (!rc) {
+        c->width = c->hidden_ref.desc.dims[2];
+        int64_t bw[2] = {c->batch, c->width};
+        rc = load_one(dir, name, "embeddings", &c->emb_ref, TSR_F32, 2, bw, err, err_size);
+    }
     if (rc) mlm_case_free(c);
     return rc;
 }
@@ -149,15 +152,15 @@ tsr_status mlm_run(tsr_context *ctx, const char *model, const char *device,
     struct tsr_tensor_desc od;
     tsr_plan_output_desc(plan, 0, &out_name, &od);
     if (tsr_plan_output_count(plan) != 1 || od.dtype != TSR_F32 || od.rank != 3 ||
-        od.dims[0] != c->batch || od.dims[1] != c->seq || od.dims[2] != MLM_WIDTH) {
+        od.dims[0] != c->batch || od.dims[1] != c->seq || od.dims[2] != c->width) {
         char got[96];
         tsr_plan_destroy(plan);
         r->stage = "compile";
         r->status = TSR_E_SHAPE;
         snprintf(r->message, sizeof r->message,
-                 "%s: output '%s' is %s, expected [%lld, %lld, %d] float32", model, out_name,
+                 "%s: output '%s' is %s, expected [%lld, %lld, %lld] float32", model, out_name,
                  tsr_desc_format(&od, got, sizeof got), (long long)c->batch, (long long)c->seq,
-                 MLM_WIDTH);
+                 (long long)c->width);
         return r->status;
     }
     st = tsr_tensor_alloc(&od, &r->out);

@@ -31,12 +31,15 @@ const char *mlm_dir(const char *fallback);
 struct mlm_case {
     char name[16];
     int64_t batch, seq;
+    int64_t width;                          /* hidden size: MLM_WIDTH for MiniLM, from the
+                                               reference file (other BERT-style models) */
     struct tsr_tensor inputs[MLM_N_INPUTS]; /* int64 [batch, seq], mlm_input_names order */
-    struct tsr_tensor hidden_ref;           /* float32 [batch, seq, MLM_WIDTH] */
-    struct tsr_tensor emb_ref;              /* float32 [batch, MLM_WIDTH] */
+    struct tsr_tensor hidden_ref;           /* float32 [batch, seq, width] */
+    struct tsr_tensor emb_ref;              /* float32 [batch, width] */
 };
 
-/* Loads <dir>/<name>_*.npy into *c (zeroed first) and checks their dtypes and shapes agree.
+/* Loads <dir>/<name>_*.npy into *c (zeroed first) and checks their dtypes and shapes agree (the
+ * hidden size is taken from <name>_last_hidden_state.npy: any BERT-style encoder's files work).
  * Returns 0, or -1 with a message naming the file in err (err_size bytes, NUL-terminated) and
  * nothing left allocated. */
 int mlm_case_load(const char *dir, const char *name, struct mlm_case *c, char *err,
@@ -55,7 +58,7 @@ struct mlm_result {
     double compile_ms;     /* tsr_compile, wall time */
     double first_run_ms;   /* first tsr_plan_run (includes lazy device work) */
     double run_ms;         /* median of the `repeat` timed runs after the first */
-    struct tsr_tensor out; /* float32 last_hidden_state [batch, seq, MLM_WIDTH]; owned
+    struct tsr_tensor out; /* float32 last_hidden_state [batch, seq, width]; owned
                               (mlm_result_free); data NULL unless status is TSR_OK */
 };
 
@@ -63,7 +66,7 @@ struct mlm_result {
  * ("cpu", "opencl:0", ...; placement single, no fallback: the plan must run where asked), runs it
  * once and then `repeat` more times (repeat >= 0) timing each, and fills *r. Returns r->status.
  * Statuses: those of tsr_onnx_import_file, tsr_compile and tsr_plan_run; TSR_E_SHAPE when the
- * output is not [batch, seq, MLM_WIDTH] float32 (message says so). */
+ * output is not [batch, seq, c->width] float32 (message says so). */
 tsr_status mlm_run(tsr_context *ctx, const char *model, const char *device,
                    const struct mlm_case *c, int repeat, struct mlm_result *r);
 /* Frees r->out. NULL-safe. */
