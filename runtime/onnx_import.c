@@ -504,7 +504,9 @@ static tsr_status check_nodes(struct onnx_importer *im, const Onnx__GraphProto *
                            "%s: node '%s': op '%s' of domain '%s' "
                            "is not supported",
                            im->label, nl, type, n->domain);
-        if (strcmp(type, "Constant") && strcmp(type, "Split") && op < 0) /* Split: Slices */
+        if (strcmp(type, "Constant") && strcmp(type, "Split") && op < 0 && /* Split: Slices */
+            strcmp(type, "NegativeLogLikelihoodLoss") && /* the losses: add_loss */
+            strcmp(type, "SoftmaxCrossEntropyLoss"))
             return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED, "%s: node '%s': op '%s' is not supported",
                            im->label, nl, type);
     }
@@ -662,6 +664,13 @@ static tsr_status add_split(struct onnx_importer *im, const Onnx__NodeProto *n, 
     return TSR_OK;
 }
 
+/* group "multiout" (defined at the end of the file) */
+static tsr_status add_extra_outputs(struct onnx_importer *im, const Onnx__NodeProto *n,
+                                    const char *nl, const char *type, tsr_op op,
+                                    const tsr_value *in, const struct tsr_op_attrs *attrs);
+static tsr_status add_loss(struct onnx_importer *im, const Onnx__NodeProto *n, const char *nl,
+                           const char *type, int sce);
+
 /* Adds node i. Returns TSR_OK, TSR_E_PARSE (bad input/output lists, undefined input),
  * TSR_E_UNSUPPORTED, TSR_E_NOMEM, or the builder's status (TSR_E_SHAPE, TSR_E_DTYPE, ...). */
 static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, int index) {
@@ -670,18 +679,15 @@ static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, i
     const char *type = n->op_type ? n->op_type : "";
     if (!strcmp(type, "Split") && tsr_op_domain_is_default(n->domain))
         return add_split(im, n, nl); /* group "tkern": N Slice nodes */
+    if ((!strcmp(type, "NegativeLogLikelihoodLoss") || !strcmp(type, "SoftmaxCrossEntropyLoss")) &&
+        tsr_op_domain_is_default(n->domain))
+        return add_loss(im, n, nl, type, type[0] == 'S'); /* group "multiout" */
     if (n->n_output < 1 || !n->output[0] || !*n->output[0])
         return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
                        "%s: node '%s' (%s) has %zu outputs; exactly "
                        "one named output is supported",
                        im->label, nl, type, n->n_output);
     const char *out = n->output[0];
-    for (size_t k = 1; k < n->n_output; k++)
-        if (n->output[k] && *n->output[k] && output_used(im->model_graph, n->output[k]))
-            return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
-                           "%s: node '%s' (%s): output %zu ('%s') is used; only the first output "
-                           "is supported",
-                           im->label, nl, type, k, n->output[k]);
     if (map_find(&im->map, out))
         return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s): value '%s' is defined twice",
                        im->label, nl, type, out);
@@ -748,7 +754,7 @@ static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, i
     if (st != TSR_OK) return onnx_wrap(im, st);
     if (map_put(&im->map, out, v, 0))
         return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
-    return TSR_OK;
+    return add_extra_outputs(im, n, nl, type, op, in, &attrs); /* outputs 1.. (group "multiout") */
 }
 
 /* Builds im->graph from the model. Returns any status of the functions above. */
@@ -933,4 +939,311 @@ tsr_status tsr_onnx_import_file(tsr_context *ctx, const char *path,
         return TSR_ERR(ctx, TSR_E_IO, "%s: read error", path);
     }
     return import_buffer(ctx, buf, size, path, shapes, n_shapes, buf, out);
+}
+
+/* ---- multiout: ONNX nodes with several outputs, the loss ops (issue 9) ----
+ * The graph IR has one output per node. A multi-output ONNX node is imported as one tessera
+ * node (or a small chain of existing ops) per used output, each computing that output from the
+ * node's inputs; unused outputs build nothing. So fusion, CSE (the shared ReduceMean of
+ * LayerNormalization's Y and Mean) and the memory plan see ordinary single-output nodes. */
+
+/* Adds node `op` named "<nl>/<suffix>" over in[0..n_in) with attrs `at` (NULL: defaults).
+ * Returns TSR_OK or the builder's status, wrapped with the file label. */
+static tsr_status mo_op(struct onnx_importer *im, const char *nl, const char *suffix, tsr_op op,
+                        const tsr_value *in, int n_in, const struct tsr_op_attrs *at,
+                        tsr_value *out) {
+    char name[256];
+    snprintf(name, sizeof name, "%s/%s", nl, suffix);
+    tsr_status st = tsr_graph_op(im->graph, op, in, n_in, at, name, out);
+    return st == TSR_OK ? TSR_OK : onnx_wrap(im, st);
+}
+
+/* Adds an unnamed constant of `desc` holding `data`. Returns TSR_OK or the builder's status. */
+static tsr_status mo_const(struct onnx_importer *im, const struct tsr_tensor_desc *desc,
+                           const void *data, tsr_value *out) {
+    tsr_status st = tsr_graph_constant(im->graph, NULL, desc, data, out);
+    return st == TSR_OK ? TSR_OK : onnx_wrap(im, st);
+}
+
+/* Maps ONNX value name `out` to v; TSR_E_PARSE if it is defined already, TSR_E_NOMEM. */
+static tsr_status mo_put(struct onnx_importer *im, const char *nl, const char *out, tsr_value v) {
+    if (map_find(&im->map, out))
+        return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s': value '%s' is defined twice",
+                       im->label, nl, out);
+    if (map_put(&im->map, out, v, 0))
+        return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
+    return TSR_OK;
+}
+
+/* Mean over axes [axis, rank) with keepdims of x (ReduceMean). */
+static tsr_status mo_mean_from(struct onnx_importer *im, const char *nl, const char *suffix,
+                               tsr_value x, const int64_t *axes, int n_axes, int keepdims,
+                               tsr_value *out) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.n_axes = n_axes;
+    for (int k = 0; k < n_axes; k++)
+        at.axes[k] = axes[k];
+    at.keepdims = keepdims;
+    return mo_op(im, nl, suffix, TSR_OP_REDUCEMEAN, &x, 1, &at, out);
+}
+
+/* Population variance of x over `axes` (keepdims) around `mean` (same axes, keepdims):
+ * ReduceMean((x - mean)^2). */
+static tsr_status mo_var(struct onnx_importer *im, const char *nl, tsr_value x, tsr_value mean,
+                         const int64_t *axes, int n_axes, tsr_value *out) {
+    tsr_value d, dd, in[2] = {x, mean};
+    tsr_status st = mo_op(im, nl, "centered", TSR_OP_SUB, in, 2, NULL, &d);
+    if (st != TSR_OK) return st;
+    in[0] = in[1] = d;
+    if ((st = mo_op(im, nl, "centered_sq", TSR_OP_MUL, in, 2, NULL, &dd)) != TSR_OK) return st;
+    return mo_mean_from(im, nl, "var", dd, axes, n_axes, 1, out);
+}
+
+/* 1 / sqrt(var + eps). */
+static tsr_status mo_inv_std(struct onnx_importer *im, const char *nl, tsr_value var, float eps,
+                             tsr_value *out) {
+    struct tsr_tensor_desc sd = {TSR_F32, 0, {0}};
+    tsr_value e, s, r, in[2];
+    tsr_status st = mo_const(im, &sd, &eps, &e);
+    if (st != TSR_OK) return st;
+    in[0] = var;
+    in[1] = e;
+    if ((st = mo_op(im, nl, "var_eps", TSR_OP_ADD, in, 2, NULL, &s)) != TSR_OK) return st;
+    if ((st = mo_op(im, nl, "std", TSR_OP_SQRT, &s, 1, NULL, &r)) != TSR_OK) return st;
+    return mo_op(im, nl, "inv_std", TSR_OP_RECIPROCAL, &r, 1, NULL, out);
+}
+
+/* The used outputs k >= 1 of ONNX node n (type `type`, imported as tessera op `op` over in[]
+ * with `attrs`, its output 0 being y): LayerNormalization Mean (1) and InvStdDev (2), Dropout
+ * mask (1: all true at inference; a true training_mode was refused already). Formulas: the ONNX
+ * operator pages (LayerNormalization-17: Mean = ReduceMean(X, axes [axis, rank)), InvStdDev =
+ * 1 / sqrt(ReduceMean((X - Mean)^2) + epsilon), both of shape X's dims with 1 from axis on).
+ * Returns TSR_OK, TSR_E_UNSUPPORTED (another op's output k used), or the builder's status. */
+static tsr_status add_extra_outputs(struct onnx_importer *im, const Onnx__NodeProto *n,
+                                    const char *nl, const char *type, tsr_op op,
+                                    const tsr_value *in, const struct tsr_op_attrs *attrs) {
+    for (size_t k = 1; k < n->n_output; k++) {
+        const char *out = n->output[k];
+        if (!out || !*out || !output_used(im->model_graph, out)) continue;
+        const struct tsr_tensor_desc xd = im->graph->values[in[0]].desc;
+        tsr_value v;
+        tsr_status st;
+        if (op == TSR_OP_LAYERNORM && k <= 2) {
+            int64_t axis = attrs->axis == TSR_AXIS_DEFAULT ? -1 : attrs->axis, axes[TSR_MAX_RANK];
+            if (axis < 0) axis += xd.rank;
+            if (axis < 0 || axis >= xd.rank)
+                return TSR_ERR(im->ctx, TSR_E_SHAPE,
+                               "%s: node '%s' (LayerNormalization): axis %lld of a rank-%d input",
+                               im->label, nl, (long long)attrs->axis, xd.rank);
+            int n_axes = 0;
+            for (int64_t a = axis; a < xd.rank; a++)
+                axes[n_axes++] = a;
+            tsr_value mean;
+            if ((st = mo_mean_from(im, nl, "mean", in[0], axes, n_axes, 1, &mean)) != TSR_OK)
+                return st;
+            v = mean;
+            if (k == 2) {
+                tsr_value var;
+                if ((st = mo_var(im, nl, in[0], mean, axes, n_axes, &var)) != TSR_OK) return st;
+                if ((st = mo_inv_std(im, nl, var, attrs->epsilon, &v)) != TSR_OK) return st;
+            }
+        } else if (op == TSR_OP_DROPOUT && k == 1) {
+            struct tsr_tensor_desc md = xd;
+            md.dtype = TSR_BOOL;
+            int64_t cnt = tsr_desc_elements(&md);
+            unsigned char *ones = malloc((size_t)(cnt ? cnt : 1));
+            if (!ones) return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
+            memset(ones, 1, (size_t)(cnt ? cnt : 1));
+            st = mo_const(im, &md, ones, &v);
+            free(ones);
+            if (st != TSR_OK) return st;
+        } else {
+            return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                           "%s: node '%s' (%s): output %zu ('%s') is used; only the first output "
+                           "is supported",
+                           im->label, nl, type, k, out);
+        }
+        if ((st = mo_put(im, nl, out, v)) != TSR_OK) return st;
+    }
+    return TSR_OK;
+}
+
+/* NegativeLogLikelihoodLoss (and the NLL half of SoftmaxCrossEntropyLoss) on existing ops, per
+ * the ONNX operator page (NegativeLogLikelihoodLoss-13): input x [N, C, d1..dk] float32, target
+ * t [N, d1..dk] int64/int32, optional weight w [C].
+ *   onehot = Cast(Equal(Unsqueeze(t, 1), [0..C) as [1, C, 1..1]))       [N, C, d..]
+ *   wt     = onehot * w[1, C, 1..] * (t != ignore_index)                 (the picked weight)
+ *   loss   = -ReduceSum(x * wt, axis 1)                                  [N, d..]
+ *   none: loss; sum: ReduceSum(loss); mean: ReduceSum(loss) / ReduceSum(wt).
+ * A target outside [0, C) (other than ignore_index) contributes 0, where ONNX leaves it undefined.
+ * reduction: 0 none, 1 sum, 2 mean; has_ii: ignore_index given. Returns TSR_OK,
+ * TSR_E_SHAPE / TSR_E_DTYPE (bad shapes or dtypes, naming the node), TSR_E_NOMEM. */
+static tsr_status mo_nll(struct onnx_importer *im, const char *nl, const char *type, tsr_value x,
+                         tsr_value t, int has_w, tsr_value w, int reduction, int has_ii, int64_t ii,
+                         tsr_value *out) {
+    const struct tsr_tensor_desc xd = im->graph->values[x].desc;
+    const struct tsr_tensor_desc td = im->graph->values[t].desc;
+    int ok = xd.rank >= 2 && td.rank == xd.rank - 1 && xd.dtype == TSR_F32 &&
+             (td.dtype == TSR_I64 || td.dtype == TSR_I32) && xd.dims[0] == td.dims[0];
+    for (int a = 2; ok && a < xd.rank; a++)
+        ok = xd.dims[a] == td.dims[a - 1];
+    if (ok && has_w) {
+        const struct tsr_tensor_desc *wd = &im->graph->values[w].desc;
+        ok = wd->rank == 1 && wd->dims[0] == xd.dims[1] && wd->dtype == TSR_F32;
+    }
+    if (!ok)
+        return TSR_ERR(im->ctx, TSR_E_SHAPE,
+                       "%s: node '%s' (%s): input [N, C, d..] float32 (rank %d), target [N, d..] "
+                       "int64 (rank %d), weight [C] float32 expected",
+                       im->label, nl, type, xd.rank, td.rank);
+    int64_t C = xd.dims[1];
+    struct tsr_tensor_desc cd = {td.dtype, xd.rank, {0}};
+    for (int a = 0; a < xd.rank; a++)
+        cd.dims[a] = a == 1 ? C : 1;
+    size_t esz = td.dtype == TSR_I64 ? 8 : 4;
+    unsigned char *cls = malloc((size_t)(C ? C : 1) * esz);
+    if (!cls) return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
+    for (int64_t c = 0; c < C; c++)
+        tsr_elem_set_i64(td.dtype, cls, c, c);
+    tsr_value cv, tu, eq, oh, wt, p, s, in[2];
+    tsr_status st = mo_const(im, &cd, cls, &cv);
+    free(cls);
+    if (st != TSR_OK) return st;
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.n_axes = 1;
+    at.axes[0] = 1;
+    if ((st = mo_op(im, nl, "target_1", TSR_OP_UNSQUEEZE, &t, 1, &at, &tu)) != TSR_OK) return st;
+    in[0] = tu;
+    in[1] = cv;
+    if ((st = mo_op(im, nl, "onehot_b", TSR_OP_EQUAL, in, 2, NULL, &eq)) != TSR_OK) return st;
+    at = tsr_op_attrs_default();
+    at.cast_to = TSR_F32;
+    if ((st = mo_op(im, nl, "onehot", TSR_OP_CAST, &eq, 1, &at, &oh)) != TSR_OK) return st;
+    wt = oh;
+    if (has_w) {
+        tsr_value wr;
+        at = tsr_op_attrs_default();
+        at.n_axes = 0;
+        for (int a = 0; a < xd.rank; a++)
+            if (a != 1) at.axes[at.n_axes++] = a;
+        if ((st = mo_op(im, nl, "weight_c", TSR_OP_UNSQUEEZE, &w, 1, &at, &wr)) != TSR_OK)
+            return st;
+        in[0] = wt;
+        in[1] = wr;
+        if ((st = mo_op(im, nl, "weight_t", TSR_OP_MUL, in, 2, NULL, &wt)) != TSR_OK) return st;
+    }
+    if (has_ii) {
+        struct tsr_tensor_desc sd = {td.dtype, 0, {0}};
+        unsigned char iv[8];
+        tsr_elem_set_i64(td.dtype, iv, 0, ii);
+        tsr_value ic, ie, keep, keepf;
+        if ((st = mo_const(im, &sd, iv, &ic)) != TSR_OK) return st;
+        in[0] = tu;
+        in[1] = ic;
+        if ((st = mo_op(im, nl, "ignored", TSR_OP_EQUAL, in, 2, NULL, &ie)) != TSR_OK) return st;
+        if ((st = mo_op(im, nl, "kept_b", TSR_OP_NOT, &ie, 1, NULL, &keep)) != TSR_OK) return st;
+        at = tsr_op_attrs_default();
+        at.cast_to = TSR_F32;
+        if ((st = mo_op(im, nl, "kept", TSR_OP_CAST, &keep, 1, &at, &keepf)) != TSR_OK) return st;
+        in[0] = wt;
+        in[1] = keepf;
+        if ((st = mo_op(im, nl, "weight_kept", TSR_OP_MUL, in, 2, NULL, &wt)) != TSR_OK) return st;
+    }
+    in[0] = x;
+    in[1] = wt;
+    if ((st = mo_op(im, nl, "picked_w", TSR_OP_MUL, in, 2, NULL, &p)) != TSR_OK) return st;
+    at = tsr_op_attrs_default();
+    at.n_axes = 1;
+    at.axes[0] = 1;
+    at.keepdims = 0;
+    if ((st = mo_op(im, nl, "picked", TSR_OP_REDUCESUM, &p, 1, &at, &s)) != TSR_OK) return st;
+    tsr_value loss;
+    if ((st = mo_op(im, nl, "loss", TSR_OP_NEG, &s, 1, NULL, &loss)) != TSR_OK) return st;
+    if (reduction == 0) {
+        *out = loss;
+        return TSR_OK;
+    }
+    at = tsr_op_attrs_default();
+    at.keepdims = 0; /* n_axes 0: every axis, a scalar */
+    tsr_value total;
+    if ((st = mo_op(im, nl, "loss_sum", TSR_OP_REDUCESUM, &loss, 1, &at, &total)) != TSR_OK)
+        return st;
+    if (reduction == 1) {
+        *out = total;
+        return TSR_OK;
+    }
+    tsr_value den;
+    if ((st = mo_op(im, nl, "weight_sum", TSR_OP_REDUCESUM, &wt, 1, &at, &den)) != TSR_OK)
+        return st;
+    in[0] = total;
+    in[1] = den;
+    return mo_op(im, nl, "loss_mean", TSR_OP_DIV, in, 2, NULL, out);
+}
+
+/* ONNX NegativeLogLikelihoodLoss-13 (inputs input, target, weight?) and
+ * SoftmaxCrossEntropyLoss-13 (scores, labels, weights?; outputs output, log_prob?): attributes
+ * reduction ("none" | "sum" | "mean", default "mean") and ignore_index (optional). SCE is
+ * LogSoftmax(scores, axis 1) (its log_prob output) followed by the NLL above (the operator page's
+ * definition). Returns TSR_OK, TSR_E_PARSE, TSR_E_UNSUPPORTED, TSR_E_SHAPE, TSR_E_NOMEM. */
+static tsr_status add_loss(struct onnx_importer *im, const Onnx__NodeProto *n, const char *nl,
+                           const char *type, int sce) {
+    if (n->n_input < 2 || n->n_input > 3 || n->n_output < 1 ||
+        n->n_output > (size_t)(sce ? 2 : 1) || !n->output[0] || !*n->output[0])
+        return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s) has %zu inputs and %zu outputs",
+                       im->label, nl, type, n->n_input, n->n_output);
+    tsr_value in[3];
+    int n_in = 0;
+    for (size_t i = 0; i < n->n_input; i++) {
+        const char *iname = n->input[i] ? n->input[i] : "";
+        if (!*iname) {
+            if (i == 2) continue;
+            return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s): required input %zu is empty",
+                           im->label, nl, type, i);
+        }
+        const struct onnx_slot *s = map_find(&im->map, iname);
+        if (!s)
+            return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s): input '%s' is not defined",
+                           im->label, nl, type, iname);
+        in[n_in++] = s->value;
+    }
+    int reduction = 2, has_ii = 0;
+    int64_t ii = 0;
+    for (size_t i = 0; i < n->n_attribute; i++) {
+        const Onnx__AttributeProto *a = n->attribute[i];
+        if (!a->name) continue;
+        if (!strcmp(a->name, "ignore_index") &&
+            a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT) {
+            has_ii = 1;
+            ii = a->i;
+        } else if (!strcmp(a->name, "reduction") && a->has_s) {
+            const char *r[3] = {"none", "sum", "mean"};
+            reduction = -1;
+            for (int k = 0; k < 3; k++)
+                if (a->s.len == strlen(r[k]) && !memcmp(a->s.data, r[k], a->s.len)) reduction = k;
+            if (reduction < 0)
+                return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                               "%s: node '%s' (%s): reduction '%.*s' is not none, sum or mean",
+                               im->label, nl, type, (int)a->s.len, (const char *)a->s.data);
+        } else {
+            return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                           "%s: node '%s' (%s): attribute '%s' is not supported", im->label, nl,
+                           type, a->name);
+        }
+    }
+    tsr_value x = in[0], y;
+    tsr_status st;
+    if (sce) {
+        struct tsr_op_attrs at = tsr_op_attrs_default();
+        at.axis = 1;
+        at.softmax_2d = 0;
+        if ((st = mo_op(im, nl, "log_prob", TSR_OP_LOGSOFTMAX, &in[0], 1, &at, &x)) != TSR_OK)
+            return st;
+    }
+    st =
+        mo_nll(im, nl, type, x, in[1], n_in == 3, n_in == 3 ? in[2] : 0, reduction, has_ii, ii, &y);
+    if (st != TSR_OK) return st;
+    if ((st = mo_put(im, nl, n->output[0], y)) != TSR_OK) return st;
+    if (sce && n->n_output == 2 && n->output[1] && *n->output[1])
+        return mo_put(im, nl, n->output[1], x);
+    return TSR_OK;
 }
