@@ -354,7 +354,9 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(DROPOUT)                                                                                     \
     X(INSTANCENORM)                                                                                \
     X(CUMSUM)                                                                                      \
-    X(GROUPNORM)
+    X(GROUPNORM)                                                                                   \
+    /* issue 9, group "multiout" */                                                                \
+    X(TOPK)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -461,6 +463,15 @@ struct tsr_op_attrs {
     int cumsum_exclusive;
     int cumsum_reverse;
     int64_t num_groups; /* GroupNormalization num_groups (required; default 0) */
+    /* group "multiout": TopK. k: the attribute (opset 1) or constant input 1 (n_topk_k 1 value);
+     * largest (default 1), sorted (default 1; tessera always returns them sorted); topk_indices:
+     * not an ONNX attribute — the node computes output 1 (int64 indices) instead of output 0
+     * (values): the importer makes one node per used output (default 0). Axis: `axis` (-1). */
+    int n_topk_k;
+    int64_t topk_k[1];
+    int topk_largest;
+    int topk_sorted;
+    int topk_indices;
 };
 
 /* Conv / pool auto_pad (ONNX). */

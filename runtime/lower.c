@@ -1679,7 +1679,8 @@ tsr_status tsr_lower_arg(struct tsr_lower_state *s, int ni) {
                                   .len = xd->dims[axis],
                                   .inner = inner,
                                   .is_min = n->op == TSR_OP_ARGMIN,
-                                  .select_last = n->attrs.select_last_index != 0};
+                                  .select_last = n->attrs.select_last_index != 0,
+                                  .k = 1};
     k->flops = (uint64_t)tsr_desc_elements(xd);
     k->bytes = 4 * (uint64_t)tsr_desc_elements(xd) + 8 * (uint64_t)(outer * inner);
     return TSR_OK;
@@ -1750,5 +1751,35 @@ tsr_status tsr_lower_cumsum(struct tsr_lower_state *s, int ni) {
                                         .exclusive = n->attrs.cumsum_exclusive != 0,
                                         .reverse = n->attrs.cumsum_reverse != 0};
     k->flops = (uint64_t)tsr_desc_elements(xd);
+    return TSR_OK;
+}
+
+/* ---- multiout: TopK ------------------------------------------------------------------------ */
+
+/* TopK: one TSR_K_ARG kernel selecting k per column of [outer, len, inner] (float32 in; values
+ * float32 out, or int64 indices with topk_indices). */
+tsr_status tsr_lower_topk(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    int64_t axis = n->attrs.axis == TSR_AXIS_DEFAULT ? -1 : n->attrs.axis;
+    if (axis < 0) axis += xd->rank;
+    int64_t outer = 1, inner = 1, kk = s->g->values[n->output].desc.dims[axis];
+    for (int d = 0; d < xd->rank; d++) {
+        if (d < axis) outer *= xd->dims[d];
+        if (d > axis) inner *= xd->dims[d];
+    }
+    struct tsr_kernel *k =
+        simple_kernel(s, TSR_K_ARG, n->attrs.topk_indices ? "topk_indices" : "topk_values", n,
+                      &n->inputs[0], 1, n->output);
+    if (!k) return LOWER_OOM();
+    k->u.arg = (struct tsr_k_arg){.outer = outer,
+                                  .len = xd->dims[axis],
+                                  .inner = inner,
+                                  .is_min = !n->attrs.topk_largest,
+                                  .k = kk,
+                                  .values = !n->attrs.topk_indices};
+    k->flops = (uint64_t)(tsr_desc_elements(xd) * (kk ? kk : 1));
+    k->bytes = 4 * (uint64_t)tsr_desc_elements(xd) +
+               (n->attrs.topk_indices ? 8 : 4) * (uint64_t)(outer * inner * kk);
     return TSR_OK;
 }

@@ -226,6 +226,13 @@ struct tsr_k_reduce {
 struct tsr_k_arg {
     int64_t outer, len, inner;
     int is_min, select_last;
+    /* Group "multiout": TopK. y is [outer, k, inner]: the j-th element (j < k) of x[o, :, i] in the
+     * order "larger first (is_min: smaller), then lower index (select_last: higher)", i.e. the
+     * first extremum repeated k times with the chosen ones excluded (ArgMax / ArgMin: k = 1).
+     * values: y holds those float32 values (the output dtype is the kernel's) instead of int64
+     * indices. O(k * len) per column; with NaN the order is unspecified. */
+    int64_t k;
+    int values;
 };
 
 /* Group "reduce": CumSum over the middle axis of [outer, len, inner]: y[o, j, i] = sum of x[o, k,

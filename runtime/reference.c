@@ -1303,3 +1303,55 @@ tsr_status tsr_ref_groupnorm(tsr_context *ctx, const struct tsr_node *node,
     }
     return TSR_OK;
 }
+
+/* ---- multiout: TopK ------------------------------------------------------------------------ */
+
+/* TopK (ONNX TopK-11): per [outer, :, inner] column, the k largest (topk_largest 0: smallest)
+ * elements in order, ties broken by the lower index (the operator page), compared in double; the
+ * values or (topk_indices) their int64 indices. An insertion sort of the index list (stable: equal
+ * values keep index order), independent of the kernels' selection. NaN: unspecified order. */
+tsr_status tsr_ref_topk(tsr_context *ctx, const struct tsr_node *node,
+                        const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    int r = xd->rank;
+    int64_t axis = node->attrs.axis == TSR_AXIS_DEFAULT ? -1 : node->attrs.axis;
+    if (axis < 0) axis += r;
+    int64_t outer = 1, len = xd->dims[axis], inner = 1, k = out->desc.dims[axis];
+    for (int d = 0; d < r; d++) {
+        if (d < axis) outer *= xd->dims[d];
+        if (d > axis) inner *= xd->dims[d];
+    }
+    int64_t *idx = malloc((size_t)(len ? len : 1) * sizeof *idx);
+    double *val = malloc((size_t)(len ? len : 1) * sizeof *val);
+    if (!idx || !val) {
+        free(idx);
+        free(val);
+        return TSR_ERR(ctx, TSR_E_NOMEM, "node '%s' (TopK): out of memory", node->name);
+    }
+    const int largest = node->attrs.topk_largest;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            for (int64_t j = 0; j < len; j++) {
+                idx[j] = j;
+                val[j] = tsr_elem_get_f64(xd->dtype, in[0]->data, (o * len + j) * inner + i);
+            }
+            for (int64_t j = 1; j < len; j++) {
+                int64_t t = idx[j], m = j;
+                while (m > 0 && (largest ? val[t] > val[idx[m - 1]] : val[t] < val[idx[m - 1]])) {
+                    idx[m] = idx[m - 1];
+                    m--;
+                }
+                idx[m] = t;
+            }
+            for (int64_t j = 0; j < k; j++) {
+                int64_t at = (o * k + j) * inner + i;
+                if (node->attrs.topk_indices)
+                    ((int64_t *)out->data)[at] = idx[j];
+                else
+                    tsr_elem_set_f64(xd->dtype, out->data, at, val[idx[j]]);
+            }
+        }
+    free(idx);
+    free(val);
+    return TSR_OK;
+}

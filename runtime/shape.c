@@ -1257,3 +1257,29 @@ tsr_status tsr_shape_groupnorm(SHAPE_ARGS) {
     *out = *x;
     return TSR_OK;
 }
+
+/* ---- multiout: TopK ------------------------------------------------------------------------ */
+
+/* TopK (ONNX TopK-11): X's dims with the axis (default -1) of size k, 0 <= k <= that dim; the
+ * values output (X's dtype) or, with topk_indices, the int64 indices output. */
+tsr_status tsr_shape_topk(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    const int r = in[0]->rank;
+    int64_t axis = attrs->axis == TSR_AXIS_DEFAULT ? -1 : attrs->axis;
+    const int64_t k = attrs->n_topk_k == 1 ? attrs->topk_k[0] : -1;
+    if (r == 0 || axis < -r || axis >= r)
+        return SHAPE_ERR("node '%s' (TopK): axis %lld out of range for input %s", node,
+                         (long long)axis, tsr_desc_format(in[0], s0, sizeof s0));
+    if (axis < 0) axis += r;
+    if (k < 0 || k > in[0]->dims[axis])
+        return SHAPE_ERR("node '%s' (TopK): k %lld (%s) out of [0, %lld] for input %s along axis "
+                         "%lld",
+                         node, (long long)k, attrs->n_topk_k == 1 ? "given" : "missing",
+                         (long long)in[0]->dims[axis], tsr_desc_format(in[0], s0, sizeof s0),
+                         (long long)axis);
+    *out = *in[0];
+    out->dims[axis] = k;
+    if (attrs->topk_indices) out->dtype = TSR_I64;
+    return TSR_OK;
+}

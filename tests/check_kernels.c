@@ -1453,6 +1453,40 @@ static void build_mask_chain(struct kh_builder *b) {
  *   accumulations (GEMM, Conv, sums, averages): atol ~ 1e-5 x the sum of |terms| (inputs in
  *     [-1, 1): |a b| averages 1/4), rtol 1e-5;
  *   softmax, layernorm: as the backends' own bounds (documented with the rows). */
+/* ---- multiout: TopK ---- */
+/* TopK values (arg 0) or indices (arg 1): k of 1, some and all along axis 1 of [outer, len,
+ * inner] shapes, largest and smallest; then ties (the lower index first) along axes 0, 1, -1. */
+static void build_topk(struct kh_builder *b) {
+    const int *indices = b->arg;
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    static const int64_t shapes[][4] = {{3, 7, 1, 1},  {2, 5, 33, 3},     {1, 1000, 1, 10},
+                                        {5, 1, 17, 1}, {3, 200, 25, 200}, {2, 77, 3, 5}};
+    const int nv = N_OF(shapes);
+    tsr_value x;
+    at.topk_indices = *indices;
+    at.n_topk_k = 1;
+    if (b->variant < 2 * nv) {
+        const int64_t *s = shapes[b->variant / 2];
+        at.axis = 1;
+        at.topk_largest = b->variant % 2 == 0;
+        at.topk_k[0] = s[3];
+        x = kh_input(b, 3, s, -3, 3);
+        kh_label(b, " [%lld,%lld,%lld] k %lld largest %d", (long long)s[0], (long long)s[1],
+                 (long long)s[2], (long long)s[3], at.topk_largest);
+    } else {
+        const int v = b->variant - 2 * nv;
+        at.topk_largest = v % 2 == 0;
+        at.axis = v < 2 ? 1 : (v < 4 ? 0 : -1);
+        at.topk_k[0] = 3;
+        x = kh_input_gen(b, 3, D(4, 6, 5), gen_ties);
+        kh_label(b, " [4,6,5] ties axis %lld k 3 largest %d", (long long)at.axis, at.topk_largest);
+    }
+    snprintf(b->kernel, sizeof b->kernel, *indices ? "topk_indices" : "topk_values");
+    kh_output(b, kh_op(b, TSR_OP_TOPK, &at, 1, &x));
+}
+static const int topk_values = 0, topk_indices = 1;
+/* ---- end of multiout ---- */
+
 static const struct kh_case cases[] = {
     {"relu", build_unary, 2, 0, 0, KH_FUSED, NULL, &ew_relu, NULL, 0, 0},
     {"sigmoid", build_unary, 2, 1e-7, 2e-6, KH_FUSED, NULL, &ew_sigmoid, NULL, 0, 0},
@@ -1600,6 +1634,9 @@ static const struct kh_case cases[] = {
     {"pad", build_pad, N_OF(pad_rows), 0, 0, KH_FUSED, "pad_", NULL, NULL, 0, 0},
     /* K = 8 products of |x| < 1: atol 1e-5 */
     {"mask_chain", build_mask_chain, 1, 1e-5, 1e-5, KH_BOTH, "where", NULL, NULL, 0, 0},
+    /* group "multiout": TopK selects, so both outputs are exact */
+    {"topk_values", build_topk, 18, 0, 0, KH_FUSED, NULL, &topk_values, NULL, 0, 0},
+    {"topk_indices", build_topk, 18, 0, 0, KH_FUSED, NULL, &topk_indices, NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless

@@ -323,13 +323,13 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
     }
     case TSR_K_ARG: { /* group "reduce" */
         const struct tsr_k_arg *a = &kn->u.arg;
-        if (a->outer < 0 || a->len < 1 || a->inner < 0)
+        if (a->outer < 0 || a->len < 1 || a->inner < 0 || a->k < 0 || a->k > a->len)
             return TSR_ERR(ctx, TSR_E_INVALID_ARG, "arg kernel '%s': shape [%lld, %lld, %lld]",
                            name, (long long)a->outer, (long long)a->len, (long long)a->inner);
         const int64_t n_need[1] = {a->outer * a->len * a->inner};
         st = tsr_cpu_check_inputs(ctx, prog, kn, 1, n_need);
         if (st != TSR_OK) return st;
-        need = a->outer * a->inner;
+        need = a->outer * a->k * a->inner;
         break;
     }
     case TSR_K_CUMSUM: { /* group "reduce" */
@@ -534,7 +534,7 @@ static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct
         tsr_cpu_cumsum_run(&ex->env, &kn->u.cumsum, p[kn->inputs[0]], y);
         break;
     case TSR_K_ARG: /* group "reduce": int64 output */
-        tsr_cpu_arg_run(&kn->u.arg, p[kn->inputs[0]], (int64_t *)(void *)y);
+        tsr_cpu_arg_run(&kn->u.arg, p[kn->inputs[0]], y);
         break;
     }
     return TSR_OK;

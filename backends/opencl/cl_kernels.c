@@ -168,12 +168,14 @@ static tsr_status prepare_reduce(tsr_context *ctx, struct tsr_cl_device *dev,
     return args_status(ctx, k, &a);
 }
 
-/* Group "reduce": ArgMax / ArgMin (reduce.cl tsr_arg_items), int64 output. */
+/* Group "reduce": ArgMax / ArgMin (reduce.cl tsr_arg_items), int64 output; group "multiout":
+ * TopK (k per column; values: float32 output). */
 static tsr_status prepare_arg(tsr_context *ctx, struct tsr_cl_device *dev,
                               const struct tsr_kernel *k, const struct tsr_cl_ref *in,
                               const struct tsr_cl_ref *y, struct tsr_cl_launch *out) {
     const struct tsr_k_arg *r = &k->u.arg;
-    if (r->outer < 0 || r->len < 1 || r->inner < 0 || y->offset % 8)
+    if (r->outer < 0 || r->len < 1 || r->inner < 0 || r->k < 0 || r->k > r->len ||
+        (!r->values && y->offset % 8))
         return TSR_ERR(ctx, TSR_E_INVALID_ARG,
                        "kernel '%s': bad arg kernel over [%lld, %lld, %lld]", k->name,
                        (long long)r->outer, (long long)r->len, (long long)r->inner);
@@ -189,6 +191,8 @@ static tsr_status prepare_arg(tsr_context *ctx, struct tsr_cl_device *dev,
     tsr_cl_arg_ulong(&a, r->inner);
     tsr_cl_arg_int(&a, r->is_min);
     tsr_cl_arg_int(&a, r->select_last);
+    tsr_cl_arg_ulong(&a, r->k);
+    tsr_cl_arg_int(&a, r->values);
     out->global = cap_items(r->outer * r->inner);
     return args_status(ctx, k, &a);
 }
