@@ -670,6 +670,9 @@ static tsr_status add_extra_outputs(struct onnx_importer *im, const Onnx__NodePr
                                     const tsr_value *in, const struct tsr_op_attrs *attrs);
 static tsr_status add_loss(struct onnx_importer *im, const Onnx__NodeProto *n, const char *nl,
                            const char *type, int sce);
+static tsr_status add_bn_training(struct onnx_importer *im, const Onnx__NodeProto *n,
+                                  const char *nl);
+static int is_bn_training(const Onnx__NodeProto *n);
 
 /* Adds node i. Returns TSR_OK, TSR_E_PARSE (bad input/output lists, undefined input),
  * TSR_E_UNSUPPORTED, TSR_E_NOMEM, or the builder's status (TSR_E_SHAPE, TSR_E_DTYPE, ...). */
@@ -681,7 +684,8 @@ static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, i
         return add_split(im, n, nl); /* group "tkern": N Slice nodes */
     if ((!strcmp(type, "NegativeLogLikelihoodLoss") || !strcmp(type, "SoftmaxCrossEntropyLoss")) &&
         tsr_op_domain_is_default(n->domain))
-        return add_loss(im, n, nl, type, type[0] == 'S'); /* group "multiout" */
+        return add_loss(im, n, nl, type, type[0] == 'S');     /* group "multiout" */
+    if (is_bn_training(n)) return add_bn_training(im, n, nl); /* group "multiout" */
     if (n->n_output < 1 || !n->output[0] || !*n->output[0])
         return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
                        "%s: node '%s' (%s) has %zu outputs; exactly "
@@ -1251,4 +1255,110 @@ static tsr_status add_loss(struct onnx_importer *im, const Onnx__NodeProto *n, c
     if (sce && n->n_output == 2 && n->output[1] && *n->output[1])
         return mo_put(im, nl, n->output[1], x);
     return TSR_OK;
+}
+
+/* BatchNormalization with training_mode 1 (ONNX BatchNormalization-15), on existing ops: over
+ * the axes all but 1 of X [N, C, ...], current_mean = ReduceMean(X), current_var the population
+ * variance; Y = (X - current_mean) / sqrt(current_var + epsilon) * scale + B; outputs 1 and 2
+ * (when used) running_mean = input_mean * momentum + current_mean * (1 - momentum), running_var
+ * likewise (the operator page and its reference, momentum default 0.9). Returns TSR_OK,
+ * TSR_E_PARSE, TSR_E_UNSUPPORTED, TSR_E_SHAPE, TSR_E_NOMEM. */
+static tsr_status add_bn_training(struct onnx_importer *im, const Onnx__NodeProto *n,
+                                  const char *nl) {
+    const char *type = "BatchNormalization";
+    if (n->n_input != 5 || n->n_output < 1 || n->n_output > 3 || !n->output[0] || !*n->output[0])
+        return TSR_ERR(im->ctx, TSR_E_PARSE,
+                       "%s: node '%s' (%s, training_mode) has %zu inputs and %zu outputs; 5 and "
+                       "1 to 3 expected",
+                       im->label, nl, type, n->n_input, n->n_output);
+    tsr_value in[5];
+    for (int i = 0; i < 5; i++) {
+        const struct onnx_slot *s = n->input[i] ? map_find(&im->map, n->input[i]) : NULL;
+        if (!s)
+            return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s): input %d is not defined",
+                           im->label, nl, type, i);
+        in[i] = s->value;
+    }
+    float eps = 1e-5f, mom = 0.9f;
+    for (size_t i = 0; i < n->n_attribute; i++) {
+        const Onnx__AttributeProto *a = n->attribute[i];
+        if (!a->name) continue;
+        if (!strcmp(a->name, "epsilon"))
+            eps = a->f;
+        else if (!strcmp(a->name, "momentum"))
+            mom = a->f;
+        else if (strcmp(a->name, "training_mode"))
+            return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                           "%s: node '%s' (%s): attribute '%s' is not supported", im->label, nl,
+                           type, a->name);
+    }
+    const struct tsr_tensor_desc xd = im->graph->values[in[0]].desc;
+    if (xd.rank < 2)
+        return TSR_ERR(im->ctx, TSR_E_SHAPE, "%s: node '%s' (%s): input of rank %d; >= 2 expected",
+                       im->label, nl, type, xd.rank);
+    int64_t axes[TSR_MAX_RANK];
+    int n_axes = 0;
+    for (int a = 0; a < xd.rank; a++)
+        if (a != 1) axes[n_axes++] = a;
+    struct tsr_op_attrs ua = tsr_op_attrs_default(); /* [C] <-> [1, C, 1, ...] */
+    ua.n_axes = n_axes;
+    for (int a = 0; a < n_axes; a++)
+        ua.axes[a] = axes[a];
+    tsr_value mean, var, inv, d, t, sc, b, y, pair[2];
+    tsr_status st;
+    if ((st = mo_mean_from(im, nl, "mean", in[0], axes, n_axes, 1, &mean)) != TSR_OK) return st;
+    if ((st = mo_var(im, nl, in[0], mean, axes, n_axes, &var)) != TSR_OK) return st;
+    if ((st = mo_inv_std(im, nl, var, eps, &inv)) != TSR_OK) return st;
+    if ((st = mo_op(im, nl, "scale_c", TSR_OP_UNSQUEEZE, &in[1], 1, &ua, &sc)) != TSR_OK) return st;
+    if ((st = mo_op(im, nl, "bias_c", TSR_OP_UNSQUEEZE, &in[2], 1, &ua, &b)) != TSR_OK) return st;
+    pair[0] = in[0];
+    pair[1] = mean;
+    if ((st = mo_op(im, nl, "y_centered", TSR_OP_SUB, pair, 2, NULL, &d)) != TSR_OK) return st;
+    pair[0] = d;
+    pair[1] = inv;
+    if ((st = mo_op(im, nl, "y_normed", TSR_OP_MUL, pair, 2, NULL, &t)) != TSR_OK) return st;
+    pair[0] = t;
+    pair[1] = sc;
+    if ((st = mo_op(im, nl, "y_scaled", TSR_OP_MUL, pair, 2, NULL, &t)) != TSR_OK) return st;
+    pair[0] = t;
+    pair[1] = b;
+    if ((st = mo_op(im, nl, "y", TSR_OP_ADD, pair, 2, NULL, &y)) != TSR_OK) return st;
+    if ((st = mo_put(im, nl, n->output[0], y)) != TSR_OK) return st;
+    for (size_t k = 1; k < n->n_output; k++) {
+        const char *out = n->output[k];
+        if (!out || !*out || !output_used(im->model_graph, out)) continue;
+        const char *sfx[2][4] = {{"cur_mean", "run_mean_old", "run_mean_new", "running_mean"},
+                                 {"cur_var", "run_var_old", "run_var_new", "running_var"}};
+        const char *const *s4 = sfx[k - 1];
+        struct tsr_tensor_desc sd = {TSR_F32, 0, {0}};
+        const float m1 = 1.0f - mom;
+        tsr_value cur, mc, m1c, old, nw, r;
+        if ((st = mo_op(im, nl, s4[0], TSR_OP_SQUEEZE, k == 1 ? &mean : &var, 1, &ua, &cur)) !=
+            TSR_OK)
+            return st;
+        if ((st = mo_const(im, &sd, &mom, &mc)) != TSR_OK) return st;
+        if ((st = mo_const(im, &sd, &m1, &m1c)) != TSR_OK) return st;
+        pair[0] = in[2 + k];
+        pair[1] = mc;
+        if ((st = mo_op(im, nl, s4[1], TSR_OP_MUL, pair, 2, NULL, &old)) != TSR_OK) return st;
+        pair[0] = cur;
+        pair[1] = m1c;
+        if ((st = mo_op(im, nl, s4[2], TSR_OP_MUL, pair, 2, NULL, &nw)) != TSR_OK) return st;
+        pair[0] = old;
+        pair[1] = nw;
+        if ((st = mo_op(im, nl, s4[3], TSR_OP_ADD, pair, 2, NULL, &r)) != TSR_OK) return st;
+        if ((st = mo_put(im, nl, out, r)) != TSR_OK) return st;
+    }
+    return TSR_OK;
+}
+
+/* Is n a BatchNormalization with attribute training_mode 1? */
+static int is_bn_training(const Onnx__NodeProto *n) {
+    if (!n->op_type || strcmp(n->op_type, "BatchNormalization") ||
+        !tsr_op_domain_is_default(n->domain))
+        return 0;
+    for (size_t i = 0; i < n->n_attribute; i++)
+        if (n->attribute[i]->name && !strcmp(n->attribute[i]->name, "training_mode"))
+            return n->attribute[i]->i != 0;
+    return 0;
 }
