@@ -472,6 +472,11 @@ struct tsr_op_attrs {
     int topk_largest;
     int topk_sorted;
     int topk_indices;
+    /* group "multiout": MaxPool's Indices output. pool_indices (not an ONNX attribute): the node
+     * computes output 1, int64 flat indices into X (row-major per ONNX; storage_order 1: the
+     * spatial dims column-major, h + w * H) instead of output 0 (default 0). */
+    int storage_order;
+    int pool_indices;
 };
 
 /* Conv / pool auto_pad (ONNX). */

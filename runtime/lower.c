@@ -751,24 +751,28 @@ tsr_status tsr_lower_pool(struct tsr_lower_state *s, int ni) {
                       &n->inputs[0], 1, n->output);
     if (!k) return LOWER_OOM();
     const int one_d = xd->rank == 3; /* 1-D (group "spatial"): 2-D with H = 1 */
-    k->u.pool = (struct tsr_k_pool){.kind = n->op == TSR_OP_MAXPOOL ? TSR_POOL_MAX : TSR_POOL_AVG,
-                                    .N = xd->dims[0],
-                                    .C = xd->dims[1],
-                                    .H = one_d ? 1 : xd->dims[2],
-                                    .W = xd->dims[one_d ? 2 : 3],
-                                    .OH = wg.oh,
-                                    .OW = wg.ow,
-                                    .KH = wg.kh,
-                                    .KW = wg.kw,
-                                    .stride_h = n->attrs.strides[0],
-                                    .stride_w = n->attrs.strides[1],
-                                    .pad_t = wg.pad_t,
-                                    .pad_l = wg.pad_l,
-                                    .dil_h = n->attrs.dilations[0],
-                                    .dil_w = n->attrs.dilations[1],
-                                    .pad_b = wg.pad_b,
-                                    .pad_r = wg.pad_r,
-                                    .count_include_pad = n->attrs.count_include_pad};
+    k->u.pool = (struct tsr_k_pool){
+        .kind = n->op == TSR_OP_MAXPOOL
+                    ? (n->attrs.pool_indices ? TSR_POOL_MAX_INDEX : TSR_POOL_MAX)
+                    : TSR_POOL_AVG,
+        .storage_order = n->attrs.storage_order,
+        .N = xd->dims[0],
+        .C = xd->dims[1],
+        .H = one_d ? 1 : xd->dims[2],
+        .W = xd->dims[one_d ? 2 : 3],
+        .OH = wg.oh,
+        .OW = wg.ow,
+        .KH = wg.kh,
+        .KW = wg.kw,
+        .stride_h = n->attrs.strides[0],
+        .stride_w = n->attrs.strides[1],
+        .pad_t = wg.pad_t,
+        .pad_l = wg.pad_l,
+        .dil_h = n->attrs.dilations[0],
+        .dil_w = n->attrs.dilations[1],
+        .pad_b = wg.pad_b,
+        .pad_r = wg.pad_r,
+        .count_include_pad = n->attrs.count_include_pad};
     k->flops = (uint64_t)(xd->dims[0] * xd->dims[1] * wg.oh * wg.ow * wg.kh * wg.kw);
     return TSR_OK;
 }
@@ -1422,11 +1426,13 @@ tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *
         prog.input_buffers[i] = b;
     }
     /* Every kernel computes in its output's dtype (its inputs' too: tsr_program_check_dtypes). */
-    for (int i = 0; i < prog.n_kernels; i++)
-        prog.kernels[i].dtype =
-            prog.buffers[prog.kernels[i].kind == TSR_K_ARG ? prog.kernels[i].inputs[0]
-                                                           : prog.kernels[i].output]
-                .desc.dtype; /* ArgMax / ArgMin: int64 indices of float values */
+    for (int i = 0; i < prog.n_kernels; i++) {
+        const struct tsr_kernel *ki = &prog.kernels[i];
+        const int idx_out = ki->kind == TSR_K_ARG || /* MaxPool Indices: group "multiout" */
+                            (ki->kind == TSR_K_POOL && ki->u.pool.kind == TSR_POOL_MAX_INDEX);
+        prog.kernels[i].dtype = prog.buffers[idx_out ? ki->inputs[0] : ki->output]
+                                    .desc.dtype; /* ArgMax / ArgMin: int64 indices of floats */
+    }
     status = tsr_memplan(s->ctx, s->p);
     if (status == TSR_OK && value_buffer) {
         *value_buffer = malloc(nv * sizeof(int));

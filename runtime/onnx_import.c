@@ -1019,7 +1019,7 @@ static tsr_status mo_inv_std(struct onnx_importer *im, const char *nl, tsr_value
 
 /* The used outputs k >= 1 of ONNX node n (type `type`, imported as tessera op `op` over in[]
  * with `attrs`): LayerNormalization Mean (1) and InvStdDev (2), TopK Indices (1: a TopK node with
- * topk_indices), Dropout
+ * topk_indices), MaxPool Indices (1: a MaxPool node with pool_indices), Dropout
  * mask (1: all true at inference; a true training_mode was refused already). Formulas: the ONNX
  * operator pages (LayerNormalization-17: Mean = ReduceMean(X, axes [axis, rank)), InvStdDev =
  * 1 / sqrt(ReduceMean((X - Mean)^2) + epsilon), both of shape X's dims with 1 from axis on).
@@ -1056,6 +1056,11 @@ static tsr_status add_extra_outputs(struct onnx_importer *im, const Onnx__NodePr
             struct tsr_op_attrs at = *attrs; /* the same node computing the indices */
             at.topk_indices = 1;
             if ((st = mo_op(im, nl, "indices", TSR_OP_TOPK, in, 1, &at, &v)) != TSR_OK) return st;
+        } else if (op == TSR_OP_MAXPOOL && k == 1) {
+            struct tsr_op_attrs at = *attrs; /* the same window, its Indices */
+            at.pool_indices = 1;
+            if ((st = mo_op(im, nl, "indices", TSR_OP_MAXPOOL, in, 1, &at, &v)) != TSR_OK)
+                return st;
         } else if (op == TSR_OP_DROPOUT && k == 1) {
             struct tsr_tensor_desc md = xd;
             md.dtype = TSR_BOOL;

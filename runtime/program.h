@@ -181,9 +181,14 @@ struct tsr_k_conv {
  * (oh*stride_h - pad_t + kh*dil_h, ow*stride_w - pad_l + kw*dil_w); positions outside the input
  * are skipped by max, and by average unless count_include_pad (then they count as zeros).
  * X [N,C,H,W] → Y [N,C,OH,OW]. */
-typedef enum { TSR_POOL_MAX = 0, TSR_POOL_AVG = 1 } tsr_pool_kind;
+/* Group "multiout": MAX_INDEX writes MaxPool's Indices instead, int64 (the output buffer's dtype;
+ * the kernel's is X's): the flat index into X of the window's first maximum in (kh, kw) order (a
+ * later tap wins only if strictly greater), ((n*C + c)*H + h)*W + w, or with storage_order
+ * (n*C + c)*H*W + h + w*H; -1 for a window with no tap inside X. */
+typedef enum { TSR_POOL_MAX = 0, TSR_POOL_AVG = 1, TSR_POOL_MAX_INDEX = 2 } tsr_pool_kind;
 struct tsr_k_pool {
     tsr_pool_kind kind;
+    int storage_order; /* MAX_INDEX only */
     int64_t N, C, H, W, OH, OW, KH, KW;
     int64_t stride_h, stride_w, pad_t, pad_l, dil_h, dil_w;
     int64_t pad_b, pad_r; /* average with count_include_pad counts window positions inside the

@@ -285,6 +285,10 @@ REF_VARIADIC(max, ref_max2, 0)
 REF_VARIADIC(sum, ref_add2, 0)
 REF_VARIADIC(mean, ref_add2, 1)
 
+static tsr_status tsr_ref_maxpool_indices(const struct tsr_node *node,
+                                          const struct tsr_window_geometry *wg,
+                                          const struct tsr_tensor *x, struct tsr_tensor *out);
+
 /* Conv, MaxPool, AveragePool on NCHW (ONNX semantics; see tsr_window_geometry). */
 tsr_status tsr_ref_window(tsr_context *ctx, const struct tsr_node *node,
                           const struct tsr_tensor *const *in, struct tsr_tensor *out) {
@@ -294,6 +298,8 @@ tsr_status tsr_ref_window(tsr_context *ctx, const struct tsr_node *node,
         tsr_window_geometry(ctx, node->op, &node->attrs, xd,
                             node->op == TSR_OP_CONV ? &in[1]->desc : NULL, node->name, &wg);
     if (st != TSR_OK) return st;
+    if (node->op == TSR_OP_MAXPOOL && node->attrs.pool_indices) /* group "multiout" */
+        return tsr_ref_maxpool_indices(node, &wg, in[0], out);
     const struct tsr_op_attrs *at = &node->attrs;
     /* 1-D inputs [N, C, W] (group "spatial") are the 2-D case with H = 1 */
     const int one_d = xd->rank == 3;
@@ -1353,5 +1359,43 @@ tsr_status tsr_ref_topk(tsr_context *ctx, const struct tsr_node *node,
         }
     free(idx);
     free(val);
+    return TSR_OK;
+}
+
+/* ---- multiout: MaxPool Indices ------------------------------------------------------------ */
+
+/* MaxPool's Indices output (ONNX MaxPool-12 and its reference): for each window, the flat index
+ * into X of its first maximum (scanning kh then kw; a later position wins only if strictly
+ * greater, NaN never wins), ((n * C + c) * H + h) * W + w, or with storage_order 1
+ * (n * C + c) * H * W + h + w * H; -1 for a window with no position inside X. 1-D inputs are
+ * H = 1. */
+static tsr_status tsr_ref_maxpool_indices(const struct tsr_node *node,
+                                          const struct tsr_window_geometry *wg,
+                                          const struct tsr_tensor *x, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &x->desc;
+    const struct tsr_op_attrs *at = &node->attrs;
+    const int one_d = xd->rank == 3;
+    const int64_t NC = xd->dims[0] * xd->dims[1], H = one_d ? 1 : xd->dims[2],
+                  W = xd->dims[one_d ? 2 : 3];
+    int64_t *y = out->data;
+    for (int64_t p = 0; p < NC; p++)
+        for (int64_t oh = 0; oh < wg->oh; oh++)
+            for (int64_t ow = 0; ow < wg->ow; ow++) {
+                int64_t best = -1;
+                double bv = 0;
+                for (int64_t kh = 0; kh < wg->kh; kh++)
+                    for (int64_t kw = 0; kw < wg->kw; kw++) {
+                        int64_t ih = oh * at->strides[0] - wg->pad_t + kh * at->dilations[0];
+                        int64_t iw = ow * at->strides[1] - wg->pad_l + kw * at->dilations[1];
+                        if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                        double v = tsr_elem_get_f64(xd->dtype, x->data, (p * H + ih) * W + iw);
+                        if (best < 0 || v > bv) {
+                            bv = v;
+                            best =
+                                at->storage_order ? p * H * W + ih + iw * H : (p * H + ih) * W + iw;
+                        }
+                    }
+                y[(p * wg->oh + oh) * wg->ow + ow] = best;
+            }
     return TSR_OK;
 }

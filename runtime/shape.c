@@ -247,6 +247,7 @@ tsr_status tsr_shape_window(SHAPE_ARGS) {
         return SHAPE_ERR("node '%s' (Conv): bias %s must be [%lld] (one per output channel)", node,
                          tsr_desc_format(in[2], s0, sizeof s0), (long long)in[1]->dims[0]);
     *out = f32_desc(in[0]->rank);
+    if (op == TSR_OP_MAXPOOL && attrs->pool_indices) out->dtype = TSR_I64; /* group "multiout" */
     out->dims[0] = in[0]->dims[0];
     out->dims[1] = op == TSR_OP_CONV ? in[1]->dims[0] : in[0]->dims[1];
     if (in[0]->rank == 3) { /* 1-D (group "spatial"): H = 1 */

@@ -1485,6 +1485,32 @@ static void build_topk(struct kh_builder *b) {
     kh_output(b, kh_op(b, TSR_OP_TOPK, &at, 1, &x));
 }
 static const int topk_values = 0, topk_indices = 1;
+
+/* MaxPool's Indices (int64, exact): every MaxPool row of pool_rows with storage_order 0 and 1
+ * (variants 0 .. 2 * 6 - 1), then the first row on tied inputs (the first maximum wins). */
+static void build_maxpool_indices(struct kh_builder *b) {
+    int row = -1, want = b->variant / 2;
+    const int ties = want >= 6;
+    for (int i = 0, seen = 0; i < (int)N_OF(pool_rows) && row < 0; i++)
+        if (pool_rows[i].op == TSR_OP_MAXPOOL && (ties || seen++ == want)) row = i;
+    const struct pool *p = &pool_rows[row];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.kernel_shape[0] = p->KH, at.kernel_shape[1] = p->KW;
+    at.strides[0] = p->sh, at.strides[1] = p->sw;
+    at.pads[0] = p->pt, at.pads[1] = p->pl, at.pads[2] = p->pb, at.pads[3] = p->pr;
+    at.dilations[0] = p->dh, at.dilations[1] = p->dw;
+    at.ceil_mode = p->ceil_mode;
+    at.storage_order = b->variant % 2;
+    at.pool_indices = 1;
+    tsr_value x = ties ? kh_input_gen(b, 4, D(p->N, p->C, p->H, p->W), gen_ties)
+                       : kh_input(b, 4, D(p->N, p->C, p->H, p->W), -3, 3);
+    kh_output(b, kh_op(b, TSR_OP_MAXPOOL, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "maxpool");
+    kh_label(b, " [%lld,%lld,%lld,%lld] k %lldx%lld s %lld,%lld storage_order %d%s",
+             (long long)p->N, (long long)p->C, (long long)p->H, (long long)p->W, (long long)p->KH,
+             (long long)p->KW, (long long)p->sh, (long long)p->sw, at.storage_order,
+             ties ? " ties" : "");
+}
 /* ---- end of multiout ---- */
 
 static const struct kh_case cases[] = {
@@ -1637,6 +1663,7 @@ static const struct kh_case cases[] = {
     /* group "multiout": TopK selects, so both outputs are exact */
     {"topk_values", build_topk, 18, 0, 0, KH_FUSED, NULL, &topk_values, NULL, 0, 0},
     {"topk_indices", build_topk, 18, 0, 0, KH_FUSED, NULL, &topk_indices, NULL, 0, 0},
+    {"maxpool_indices", build_maxpool_indices, 14, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless

@@ -100,7 +100,8 @@ static tsr_status prepare_pool(tsr_context *ctx, struct tsr_cl_device *dev,
     const struct tsr_k_pool *p = &k->u.pool;
     if (p->N < 0 || p->C < 0 || p->H < 0 || p->W < 0 || p->OH < 0 || p->OW < 0 || p->KH < 1 ||
         p->KW < 1 || p->stride_h < 1 || p->stride_w < 1 || p->dil_h < 1 || p->dil_w < 1 ||
-        (p->kind != TSR_POOL_MAX && p->kind != TSR_POOL_AVG))
+        (p->kind != TSR_POOL_MAX && p->kind != TSR_POOL_AVG && p->kind != TSR_POOL_MAX_INDEX) ||
+        (p->kind == TSR_POOL_MAX_INDEX && y->offset % 8))
         return TSR_ERR(ctx, TSR_E_INVALID_ARG,
                        "kernel '%s': bad pool geometry (kind %d, X [%lld,%lld,%lld,%lld] -> "
                        "[%lld,%lld], window %lldx%lld, strides %lld,%lld, dilations %lld,%lld)",
@@ -131,6 +132,7 @@ static tsr_status prepare_pool(tsr_context *ctx, struct tsr_cl_device *dev,
     tsr_cl_arg_int(&a, p->count_include_pad ? 1 : 0);
     tsr_cl_arg_long(&a, p->pad_b);
     tsr_cl_arg_long(&a, p->pad_r);
+    tsr_cl_arg_int(&a, p->storage_order);
     out->global = cap_items(p->N * p->C * p->OH * p->OW);
     return args_status(ctx, k, &a);
 }
