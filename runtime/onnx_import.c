@@ -670,9 +670,9 @@ static tsr_status add_extra_outputs(struct onnx_importer *im, const Onnx__NodePr
                                     const tsr_value *in, const struct tsr_op_attrs *attrs);
 static tsr_status add_loss(struct onnx_importer *im, const Onnx__NodeProto *n, const char *nl,
                            const char *type, int sce);
-static tsr_status add_bn_training(struct onnx_importer *im, const Onnx__NodeProto *n,
-                                  const char *nl);
-static int is_bn_training(const Onnx__NodeProto *n);
+static tsr_status add_bn(struct onnx_importer *im, const Onnx__NodeProto *n, const char *nl,
+                         int training);
+static int bn_mode(const struct onnx_importer *im, const Onnx__NodeProto *n);
 
 /* Adds node i. Returns TSR_OK, TSR_E_PARSE (bad input/output lists, undefined input),
  * TSR_E_UNSUPPORTED, TSR_E_NOMEM, or the builder's status (TSR_E_SHAPE, TSR_E_DTYPE, ...). */
@@ -684,8 +684,9 @@ static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, i
         return add_split(im, n, nl); /* group "tkern": N Slice nodes */
     if ((!strcmp(type, "NegativeLogLikelihoodLoss") || !strcmp(type, "SoftmaxCrossEntropyLoss")) &&
         tsr_op_domain_is_default(n->domain))
-        return add_loss(im, n, nl, type, type[0] == 'S');     /* group "multiout" */
-    if (is_bn_training(n)) return add_bn_training(im, n, nl); /* group "multiout" */
+        return add_loss(im, n, nl, type, type[0] == 'S'); /* group "multiout" */
+    const int bn = bn_mode(im, n);                        /* group "multiout" */
+    if (bn >= 0) return add_bn(im, n, nl, bn);
     if (n->n_output < 1 || !n->output[0] || !*n->output[0])
         return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
                        "%s: node '%s' (%s) has %zu outputs; exactly "
@@ -1262,15 +1263,24 @@ static tsr_status add_loss(struct onnx_importer *im, const Onnx__NodeProto *n, c
     return TSR_OK;
 }
 
-/* BatchNormalization with training_mode 1 (ONNX BatchNormalization-15), on existing ops: over
+/* BatchNormalization on existing ops (ONNX BatchNormalization-15). With training_mode 1: over
  * the axes all but 1 of X [N, C, ...], current_mean = ReduceMean(X), current_var the population
  * variance; Y = (X - current_mean) / sqrt(current_var + epsilon) * scale + B; outputs 1 and 2
  * (when used) running_mean = input_mean * momentum + current_mean * (1 - momentum), running_var
- * likewise (the operator page and its reference, momentum default 0.9). Returns TSR_OK,
- * TSR_E_PARSE, TSR_E_UNSUPPORTED, TSR_E_SHAPE, TSR_E_NOMEM. */
-static tsr_status add_bn_training(struct onnx_importer *im, const Onnx__NodeProto *n,
-                                  const char *nl) {
+ * likewise (the operator page and its reference, momentum default 0.9). Without (training 0:
+ * inference with statistics that are not constants, which the BN pass cannot fold): Y as above
+ * with input_mean / input_var; no other output. Returns TSR_OK, TSR_E_PARSE, TSR_E_UNSUPPORTED,
+ * TSR_E_SHAPE, TSR_E_NOMEM. */
+static tsr_status add_bn(struct onnx_importer *im, const Onnx__NodeProto *n, const char *nl,
+                         int training) {
     const char *type = "BatchNormalization";
+    if (!training && n->n_output > 1)
+        for (size_t k = 1; k < n->n_output; k++)
+            if (n->output[k] && *n->output[k] && output_used(im->model_graph, n->output[k]))
+                return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                               "%s: node '%s' (%s): output %zu ('%s') is used; it exists only "
+                               "with training_mode 1",
+                               im->label, nl, type, k, n->output[k]);
     if (n->n_input != 5 || n->n_output < 1 || n->n_output > 3 || !n->output[0] || !*n->output[0])
         return TSR_ERR(im->ctx, TSR_E_PARSE,
                        "%s: node '%s' (%s, training_mode) has %zu inputs and %zu outputs; 5 and "
@@ -1292,7 +1302,8 @@ static tsr_status add_bn_training(struct onnx_importer *im, const Onnx__NodeProt
             eps = a->f;
         else if (!strcmp(a->name, "momentum"))
             mom = a->f;
-        else if (strcmp(a->name, "training_mode"))
+        else if (strcmp(a->name, "training_mode") &&
+                 (strcmp(a->name, "spatial") || a->i != 1)) /* spatial 1: opset < 9 default */
             return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
                            "%s: node '%s' (%s): attribute '%s' is not supported", im->label, nl,
                            type, a->name);
@@ -1311,8 +1322,15 @@ static tsr_status add_bn_training(struct onnx_importer *im, const Onnx__NodeProt
         ua.axes[a] = axes[a];
     tsr_value mean, var, inv, d, t, sc, b, y, pair[2];
     tsr_status st;
-    if ((st = mo_mean_from(im, nl, "mean", in[0], axes, n_axes, 1, &mean)) != TSR_OK) return st;
-    if ((st = mo_var(im, nl, in[0], mean, axes, n_axes, &var)) != TSR_OK) return st;
+    if (!training) {
+        if ((st = mo_op(im, nl, "mean_c", TSR_OP_UNSQUEEZE, &in[3], 1, &ua, &mean)) != TSR_OK)
+            return st;
+        if ((st = mo_op(im, nl, "var_c", TSR_OP_UNSQUEEZE, &in[4], 1, &ua, &var)) != TSR_OK)
+            return st;
+    } else {
+        if ((st = mo_mean_from(im, nl, "mean", in[0], axes, n_axes, 1, &mean)) != TSR_OK) return st;
+        if ((st = mo_var(im, nl, in[0], mean, axes, n_axes, &var)) != TSR_OK) return st;
+    }
     if ((st = mo_inv_std(im, nl, var, eps, &inv)) != TSR_OK) return st;
     if ((st = mo_op(im, nl, "scale_c", TSR_OP_UNSQUEEZE, &in[1], 1, &ua, &sc)) != TSR_OK) return st;
     if ((st = mo_op(im, nl, "bias_c", TSR_OP_UNSQUEEZE, &in[2], 1, &ua, &b)) != TSR_OK) return st;
@@ -1329,7 +1347,7 @@ static tsr_status add_bn_training(struct onnx_importer *im, const Onnx__NodeProt
     pair[1] = b;
     if ((st = mo_op(im, nl, "y", TSR_OP_ADD, pair, 2, NULL, &y)) != TSR_OK) return st;
     if ((st = mo_put(im, nl, n->output[0], y)) != TSR_OK) return st;
-    for (size_t k = 1; k < n->n_output; k++) {
+    for (size_t k = 1; training && k < n->n_output; k++) {
         const char *out = n->output[k];
         if (!out || !*out || !output_used(im->model_graph, out)) continue;
         const char *sfx[2][4] = {{"cur_mean", "run_mean_old", "run_mean_new", "running_mean"},
@@ -1357,13 +1375,20 @@ static tsr_status add_bn_training(struct onnx_importer *im, const Onnx__NodeProt
     return TSR_OK;
 }
 
-/* Is n a BatchNormalization with attribute training_mode 1? */
-static int is_bn_training(const Onnx__NodeProto *n) {
+/* For a BatchNormalization node n: 1 with attribute training_mode 1, 0 in inference mode with an
+ * input among scale, B, mean, var that is not a constant (both: add_bn); else -1 (the op table's
+ * BatchNormalization, folded by the BN pass). Opset < 7 (is_test, consumed_inputs): -1. */
+static int bn_mode(const struct onnx_importer *im, const Onnx__NodeProto *n) {
     if (!n->op_type || strcmp(n->op_type, "BatchNormalization") ||
-        !tsr_op_domain_is_default(n->domain))
-        return 0;
+        !tsr_op_domain_is_default(n->domain) || im->opset < 7)
+        return -1;
     for (size_t i = 0; i < n->n_attribute; i++)
-        if (n->attribute[i]->name && !strcmp(n->attribute[i]->name, "training_mode"))
-            return n->attribute[i]->i != 0;
-    return 0;
+        if (n->attribute[i]->name && !strcmp(n->attribute[i]->name, "training_mode") &&
+            n->attribute[i]->i != 0)
+            return 1;
+    for (size_t i = 1; i < n->n_input && i < 5; i++) {
+        const struct onnx_slot *s = n->input[i] ? map_find(&im->map, n->input[i]) : NULL;
+        if (s && !im->graph->values[s->value].data) return 0;
+    }
+    return -1;
 }
