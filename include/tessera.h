@@ -356,7 +356,8 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(CUMSUM)                                                                                      \
     X(GROUPNORM)                                                                                   \
     /* issue 9, group "multiout" */                                                                \
-    X(TOPK)
+    X(TOPK)                                                                                        \
+    X(NLLLOSS)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -477,6 +478,11 @@ struct tsr_op_attrs {
      * spatial dims column-major, h + w * H) instead of output 0 (default 0). */
     int storage_order;
     int pool_indices;
+    /* group "multiout": NegativeLogLikelihoodLoss (and SoftmaxCrossEntropyLoss's NLL half).
+     * nll_reduction: 0 none, 1 sum, 2 mean (default); nll_ignore_index: the ignored target
+     * (default INT64_MIN: none). */
+    int nll_reduction;
+    int64_t nll_ignore_index;
 };
 
 /* Conv / pool auto_pad (ONNX). */

@@ -210,3 +210,31 @@ __kernel void tsr_cumsum_items(__global const float *x, ulong x_off, __global fl
         }
     }
 }
+
+/* Group "multiout": NegativeLogLikelihoodLoss (struct tsr_k_nll). The target is int64 (offset
+ * t_off in floats: t_off / 2 longs) or int32 (t_i32). reduction 0: one work-item per loss
+ * element; 1 (sum) / 2 (mean): one work-item summing in order in float32. */
+__kernel void tsr_nll_items(__global const float *x, ulong x_off, __global const float *t,
+                            ulong t_off, __global const float *w, ulong w_off, __global float *y,
+                            ulong y_off, ulong N, ulong C, ulong D, int has_weight, int reduction,
+                            int has_ignore, int t_i32, long ignore_index) {
+    __global const long *tl = (__global const long *)(t + t_off);
+    __global const int *ti = (__global const int *)(t + t_off);
+    ulong total = N * D;
+    float sum = 0.0f, wsum = 0.0f;
+    for (ulong i = reduction == 0 ? get_global_id(0) : 0; i < total;
+         i += reduction == 0 ? get_global_size(0) : 1) {
+        long c = t_i32 ? (long)ti[i] : tl[i];
+        float loss = 0.0f, wt = 0.0f;
+        if (c >= 0 && c < (long)C && !(has_ignore && c == ignore_index)) {
+            ulong n = i / D, d = i - n * D;
+            wt = has_weight ? w[w_off + (ulong)c] : 1.0f;
+            loss = -x[x_off + (n * C + (ulong)c) * D + d] * wt;
+        }
+        if (reduction == 0) y[y_off + i] = loss;
+        sum += loss;
+        wsum += wt;
+    }
+    if (reduction == 1 && get_global_id(0) == 0) y[y_off] = sum;
+    if (reduction == 2 && get_global_id(0) == 0) y[y_off] = sum / wsum;
+}

@@ -1789,3 +1789,28 @@ tsr_status tsr_lower_topk(struct tsr_lower_state *s, int ni) {
                (n->attrs.topk_indices ? 8 : 4) * (uint64_t)(outer * inner * kk);
     return TSR_OK;
 }
+
+/* ---- multiout: NegativeLogLikelihoodLoss ------------------------------------------------- */
+
+/* NegativeLogLikelihoodLoss: one TSR_K_NLL kernel over [N, C, D] (D the product of d1..dk). */
+tsr_status tsr_lower_nll(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    struct tsr_kernel *k =
+        simple_kernel(s, TSR_K_NLL, "nll_loss", n, n->inputs, n->n_inputs, n->output);
+    if (!k) return LOWER_OOM();
+    int64_t D = 1;
+    for (int a = 2; a < xd->rank; a++)
+        D *= xd->dims[a];
+    k->u.nll = (struct tsr_k_nll){.N = xd->dims[0],
+                                  .C = xd->dims[1],
+                                  .D = D,
+                                  .has_weight = n->n_inputs == 3,
+                                  .reduction = n->attrs.nll_reduction,
+                                  .has_ignore = n->attrs.nll_ignore_index != INT64_MIN,
+                                  .ignore_index = n->attrs.nll_ignore_index,
+                                  .target_i32 = s->g->values[n->inputs[1]].desc.dtype == TSR_I32};
+    k->flops = (uint64_t)(xd->dims[0] * D * 2);
+    k->bytes = (uint64_t)(xd->dims[0] * D) * 16;
+    return TSR_OK;
+}

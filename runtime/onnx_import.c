@@ -505,8 +505,7 @@ static tsr_status check_nodes(struct onnx_importer *im, const Onnx__GraphProto *
                            "is not supported",
                            im->label, nl, type, n->domain);
         if (strcmp(type, "Constant") && strcmp(type, "Split") && op < 0 && /* Split: Slices */
-            strcmp(type, "NegativeLogLikelihoodLoss") && /* the losses: add_loss */
-            strcmp(type, "SoftmaxCrossEntropyLoss"))
+            strcmp(type, "SoftmaxCrossEntropyLoss"))                       /* add_loss */
             return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED, "%s: node '%s': op '%s' is not supported",
                            im->label, nl, type);
     }
@@ -682,10 +681,9 @@ static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, i
     const char *type = n->op_type ? n->op_type : "";
     if (!strcmp(type, "Split") && tsr_op_domain_is_default(n->domain))
         return add_split(im, n, nl); /* group "tkern": N Slice nodes */
-    if ((!strcmp(type, "NegativeLogLikelihoodLoss") || !strcmp(type, "SoftmaxCrossEntropyLoss")) &&
-        tsr_op_domain_is_default(n->domain))
-        return add_loss(im, n, nl, type, type[0] == 'S'); /* group "multiout" */
-    const int bn = bn_mode(im, n);                        /* group "multiout" */
+    if (!strcmp(type, "SoftmaxCrossEntropyLoss") && tsr_op_domain_is_default(n->domain))
+        return add_loss(im, n, nl, type, 1); /* group "multiout" */
+    const int bn = bn_mode(im, n);           /* group "multiout" */
     if (bn >= 0) return add_bn(im, n, nl, bn);
     if (n->n_output < 1 || !n->output[0] || !*n->output[0])
         return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
@@ -1083,127 +1081,16 @@ static tsr_status add_extra_outputs(struct onnx_importer *im, const Onnx__NodePr
     return TSR_OK;
 }
 
-/* NegativeLogLikelihoodLoss (and the NLL half of SoftmaxCrossEntropyLoss) on existing ops, per
- * the ONNX operator page (NegativeLogLikelihoodLoss-13): input x [N, C, d1..dk] float32, target
- * t [N, d1..dk] int64/int32, optional weight w [C].
- *   onehot = Cast(Equal(Unsqueeze(t, 1), [0..C) as [1, C, 1..1]))       [N, C, d..]
- *   wt     = onehot * w[1, C, 1..] * (t != ignore_index)                 (the picked weight)
- *   loss   = -ReduceSum(x * wt, axis 1)                                  [N, d..]
- *   none: loss; sum: ReduceSum(loss); mean: ReduceSum(loss) / ReduceSum(wt).
- * A target outside [0, C) (other than ignore_index) contributes 0, where ONNX leaves it undefined.
- * reduction: 0 none, 1 sum, 2 mean; has_ii: ignore_index given. Returns TSR_OK,
- * TSR_E_SHAPE / TSR_E_DTYPE (bad shapes or dtypes, naming the node), TSR_E_NOMEM. */
-static tsr_status mo_nll(struct onnx_importer *im, const char *nl, const char *type, tsr_value x,
-                         tsr_value t, int has_w, tsr_value w, int reduction, int has_ii, int64_t ii,
-                         tsr_value *out) {
-    const struct tsr_tensor_desc xd = im->graph->values[x].desc;
-    const struct tsr_tensor_desc td = im->graph->values[t].desc;
-    int ok = xd.rank >= 2 && td.rank == xd.rank - 1 && xd.dtype == TSR_F32 &&
-             (td.dtype == TSR_I64 || td.dtype == TSR_I32) && xd.dims[0] == td.dims[0];
-    for (int a = 2; ok && a < xd.rank; a++)
-        ok = xd.dims[a] == td.dims[a - 1];
-    if (ok && has_w) {
-        const struct tsr_tensor_desc *wd = &im->graph->values[w].desc;
-        ok = wd->rank == 1 && wd->dims[0] == xd.dims[1] && wd->dtype == TSR_F32;
-    }
-    if (!ok)
-        return TSR_ERR(im->ctx, TSR_E_SHAPE,
-                       "%s: node '%s' (%s): input [N, C, d..] float32 (rank %d), target [N, d..] "
-                       "int64 (rank %d), weight [C] float32 expected",
-                       im->label, nl, type, xd.rank, td.rank);
-    int64_t C = xd.dims[1];
-    struct tsr_tensor_desc cd = {td.dtype, xd.rank, {0}};
-    for (int a = 0; a < xd.rank; a++)
-        cd.dims[a] = a == 1 ? C : 1;
-    size_t esz = td.dtype == TSR_I64 ? 8 : 4;
-    unsigned char *cls = malloc((size_t)(C ? C : 1) * esz);
-    if (!cls) return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
-    for (int64_t c = 0; c < C; c++)
-        tsr_elem_set_i64(td.dtype, cls, c, c);
-    tsr_value cv, tu, eq, oh, wt, p, s, in[2];
-    tsr_status st = mo_const(im, &cd, cls, &cv);
-    free(cls);
-    if (st != TSR_OK) return st;
-    struct tsr_op_attrs at = tsr_op_attrs_default();
-    at.n_axes = 1;
-    at.axes[0] = 1;
-    if ((st = mo_op(im, nl, "target_1", TSR_OP_UNSQUEEZE, &t, 1, &at, &tu)) != TSR_OK) return st;
-    in[0] = tu;
-    in[1] = cv;
-    if ((st = mo_op(im, nl, "onehot_b", TSR_OP_EQUAL, in, 2, NULL, &eq)) != TSR_OK) return st;
-    at = tsr_op_attrs_default();
-    at.cast_to = TSR_F32;
-    if ((st = mo_op(im, nl, "onehot", TSR_OP_CAST, &eq, 1, &at, &oh)) != TSR_OK) return st;
-    wt = oh;
-    if (has_w) {
-        tsr_value wr;
-        at = tsr_op_attrs_default();
-        at.n_axes = 0;
-        for (int a = 0; a < xd.rank; a++)
-            if (a != 1) at.axes[at.n_axes++] = a;
-        if ((st = mo_op(im, nl, "weight_c", TSR_OP_UNSQUEEZE, &w, 1, &at, &wr)) != TSR_OK)
-            return st;
-        in[0] = wt;
-        in[1] = wr;
-        if ((st = mo_op(im, nl, "weight_t", TSR_OP_MUL, in, 2, NULL, &wt)) != TSR_OK) return st;
-    }
-    if (has_ii) {
-        struct tsr_tensor_desc sd = {td.dtype, 0, {0}};
-        unsigned char iv[8];
-        tsr_elem_set_i64(td.dtype, iv, 0, ii);
-        tsr_value ic, ie, keep, keepf;
-        if ((st = mo_const(im, &sd, iv, &ic)) != TSR_OK) return st;
-        in[0] = tu;
-        in[1] = ic;
-        if ((st = mo_op(im, nl, "ignored", TSR_OP_EQUAL, in, 2, NULL, &ie)) != TSR_OK) return st;
-        if ((st = mo_op(im, nl, "kept_b", TSR_OP_NOT, &ie, 1, NULL, &keep)) != TSR_OK) return st;
-        at = tsr_op_attrs_default();
-        at.cast_to = TSR_F32;
-        if ((st = mo_op(im, nl, "kept", TSR_OP_CAST, &keep, 1, &at, &keepf)) != TSR_OK) return st;
-        in[0] = wt;
-        in[1] = keepf;
-        if ((st = mo_op(im, nl, "weight_kept", TSR_OP_MUL, in, 2, NULL, &wt)) != TSR_OK) return st;
-    }
-    in[0] = x;
-    in[1] = wt;
-    if ((st = mo_op(im, nl, "picked_w", TSR_OP_MUL, in, 2, NULL, &p)) != TSR_OK) return st;
-    at = tsr_op_attrs_default();
-    at.n_axes = 1;
-    at.axes[0] = 1;
-    at.keepdims = 0;
-    if ((st = mo_op(im, nl, "picked", TSR_OP_REDUCESUM, &p, 1, &at, &s)) != TSR_OK) return st;
-    tsr_value loss;
-    if ((st = mo_op(im, nl, "loss", TSR_OP_NEG, &s, 1, NULL, &loss)) != TSR_OK) return st;
-    if (reduction == 0) {
-        *out = loss;
-        return TSR_OK;
-    }
-    at = tsr_op_attrs_default();
-    at.keepdims = 0; /* n_axes 0: every axis, a scalar */
-    tsr_value total;
-    if ((st = mo_op(im, nl, "loss_sum", TSR_OP_REDUCESUM, &loss, 1, &at, &total)) != TSR_OK)
-        return st;
-    if (reduction == 1) {
-        *out = total;
-        return TSR_OK;
-    }
-    tsr_value den;
-    if ((st = mo_op(im, nl, "weight_sum", TSR_OP_REDUCESUM, &wt, 1, &at, &den)) != TSR_OK)
-        return st;
-    in[0] = total;
-    in[1] = den;
-    return mo_op(im, nl, "loss_mean", TSR_OP_DIV, in, 2, NULL, out);
-}
-
-/* ONNX NegativeLogLikelihoodLoss-13 (inputs input, target, weight?) and
- * SoftmaxCrossEntropyLoss-13 (scores, labels, weights?; outputs output, log_prob?): attributes
- * reduction ("none" | "sum" | "mean", default "mean") and ignore_index (optional). SCE is
- * LogSoftmax(scores, axis 1) (its log_prob output) followed by the NLL above (the operator page's
- * definition). Returns TSR_OK, TSR_E_PARSE, TSR_E_UNSUPPORTED, TSR_E_SHAPE, TSR_E_NOMEM. */
+/* ONNX SoftmaxCrossEntropyLoss-13 (scores [N, C, d..], labels [N, d..], weights [C]?; outputs
+ * output, log_prob?): LogSoftmax(scores, axis 1) — the log_prob output — followed by a
+ * NegativeLogLikelihoodLoss node (the operator page's definition); its attributes reduction and
+ * ignore_index are the NLL op's (read through the op table). Returns TSR_OK, TSR_E_PARSE,
+ * TSR_E_UNSUPPORTED, the builder's status. */
 static tsr_status add_loss(struct onnx_importer *im, const Onnx__NodeProto *n, const char *nl,
                            const char *type, int sce) {
-    if (n->n_input < 2 || n->n_input > 3 || n->n_output < 1 ||
-        n->n_output > (size_t)(sce ? 2 : 1) || !n->output[0] || !*n->output[0])
+    (void)sce;
+    if (n->n_input < 2 || n->n_input > 3 || n->n_output < 1 || n->n_output > 2 || !n->output[0] ||
+        !*n->output[0])
         return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s) has %zu inputs and %zu outputs",
                        im->label, nl, type, n->n_input, n->n_output);
     tsr_value in[3];
@@ -1221,45 +1108,22 @@ static tsr_status add_loss(struct onnx_importer *im, const Onnx__NodeProto *n, c
                            im->label, nl, type, iname);
         in[n_in++] = s->value;
     }
-    int reduction = 2, has_ii = 0;
-    int64_t ii = 0;
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    tsr_op_onnx_defaults(TSR_OP_NLLLOSS, im->opset, &at);
     for (size_t i = 0; i < n->n_attribute; i++) {
-        const Onnx__AttributeProto *a = n->attribute[i];
-        if (!a->name) continue;
-        if (!strcmp(a->name, "ignore_index") &&
-            a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT) {
-            has_ii = 1;
-            ii = a->i;
-        } else if (!strcmp(a->name, "reduction") && a->has_s) {
-            const char *r[3] = {"none", "sum", "mean"};
-            reduction = -1;
-            for (int k = 0; k < 3; k++)
-                if (a->s.len == strlen(r[k]) && !memcmp(a->s.data, r[k], a->s.len)) reduction = k;
-            if (reduction < 0)
-                return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
-                               "%s: node '%s' (%s): reduction '%.*s' is not none, sum or mean",
-                               im->label, nl, type, (int)a->s.len, (const char *)a->s.data);
-        } else {
-            return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
-                           "%s: node '%s' (%s): attribute '%s' is not supported", im->label, nl,
-                           type, a->name);
-        }
+        tsr_status st = read_attr(im, TSR_OP_NLLLOSS, nl, n->attribute[i], &at);
+        if (st != TSR_OK) return st;
     }
-    tsr_value x = in[0], y;
-    tsr_status st;
-    if (sce) {
-        struct tsr_op_attrs at = tsr_op_attrs_default();
-        at.axis = 1;
-        at.softmax_2d = 0;
-        if ((st = mo_op(im, nl, "log_prob", TSR_OP_LOGSOFTMAX, &in[0], 1, &at, &x)) != TSR_OK)
-            return st;
-    }
-    st =
-        mo_nll(im, nl, type, x, in[1], n_in == 3, n_in == 3 ? in[2] : 0, reduction, has_ii, ii, &y);
+    struct tsr_op_attrs ls = tsr_op_attrs_default();
+    ls.axis = 1;
+    ls.softmax_2d = 0;
+    tsr_value lp, y;
+    tsr_status st = mo_op(im, nl, "log_prob", TSR_OP_LOGSOFTMAX, &in[0], 1, &ls, &lp);
     if (st != TSR_OK) return st;
+    in[0] = lp;
+    if ((st = mo_op(im, nl, "nll", TSR_OP_NLLLOSS, in, n_in, &at, &y)) != TSR_OK) return st;
     if ((st = mo_put(im, nl, n->output[0], y)) != TSR_OK) return st;
-    if (sce && n->n_output == 2 && n->output[1] && *n->output[1])
-        return mo_put(im, nl, n->output[1], x);
+    if (n->n_output == 2 && n->output[1] && *n->output[1]) return mo_put(im, nl, n->output[1], lp);
     return TSR_OK;
 }
 

@@ -248,6 +248,17 @@ struct tsr_k_cumsum {
     int exclusive, reverse;
 };
 
+/* Group "multiout": NegativeLogLikelihoodLoss (ONNX NegativeLogLikelihoodLoss-13). Inputs x
+ * [N, C, D] float32, target [N, D] int64 (target_i32: int32), weight [C] (has_weight). loss[n, d]
+ * = -x[n, t, d] * w[t] for t = target[n, d], 0 with weight 0 when t is ignore_index (has_ignore)
+ * or outside [0, C). reduction 0: y [N, D] = loss; 1: y[0] = sum; 2: y[0] = sum / sum of the
+ * picked weights (0 / 0 = NaN). The target argument's dtype: tsr_kernel_arg_dtypes. */
+struct tsr_k_nll {
+    int64_t N, C, D;
+    int has_weight, reduction, has_ignore, target_i32;
+    int64_t ignore_index;
+};
+
 /* Strided copy (Transpose): Y is contiguous over dims[0..rank-1];
  * Y[i0..ir] = X[sum_d i_d * in_strides[d]] (elements). */
 struct tsr_k_transpose {
@@ -399,8 +410,9 @@ typedef enum {
     TSR_K_CAST,
     TSR_K_MIXED,
     TSR_K_PAD,
-    TSR_K_ARG,   /* group "reduce": ArgMax / ArgMin */
-    TSR_K_CUMSUM /* group "reduce": CumSum */
+    TSR_K_ARG,    /* group "reduce": ArgMax / ArgMin */
+    TSR_K_CUMSUM, /* group "reduce": CumSum */
+    TSR_K_NLL     /* group "multiout": NegativeLogLikelihoodLoss */
 } tsr_kernel_kind;
 
 #define TSR_KERNEL_MAX_INPUTS TSR_EW_MAX_INPUTS
@@ -436,6 +448,7 @@ struct tsr_kernel {
         struct tsr_k_pad pad;
         struct tsr_k_arg arg;
         struct tsr_k_cumsum cumsum;
+        struct tsr_k_nll nll;
     } u;
 };
 

@@ -1399,3 +1399,37 @@ static tsr_status tsr_ref_maxpool_indices(const struct tsr_node *node,
             }
     return TSR_OK;
 }
+
+/* ---- multiout: NegativeLogLikelihoodLoss ------------------------------------------------- */
+
+/* NegativeLogLikelihoodLoss-13 (the operator page): loss[n, d] = -input[n, t, d] * w[t] for
+ * target t = target[n, d] (w = 1 without weight); an ignored target (ignore_index) or one
+ * outside [0, C) (undefined in ONNX) gives loss 0 and weight 0. none: loss; sum: its sum; mean:
+ * sum / sum of the picked weights. In double. */
+tsr_status tsr_ref_nll(tsr_context *ctx, const struct tsr_node *node,
+                       const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    const int64_t N = xd->dims[0], C = xd->dims[1];
+    int64_t D = 1;
+    for (int a = 2; a < xd->rank; a++)
+        D *= xd->dims[a];
+    const struct tsr_op_attrs *at = &node->attrs;
+    double sum = 0, wsum = 0;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t d = 0; d < D; d++) {
+            const int64_t t = tsr_elem_get_i64(in[1]->desc.dtype, in[1]->data, n * D + d);
+            double loss = 0, w = 0;
+            if (t >= 0 && t < C &&
+                !(at->nll_ignore_index != INT64_MIN && t == at->nll_ignore_index)) {
+                w = node->n_inputs == 3 ? ((const float *)in[2]->data)[t] : 1.0;
+                loss = -((const float *)in[0]->data)[(n * C + t) * D + d] * w;
+            }
+            if (at->nll_reduction == 0) ((float *)out->data)[n * D + d] = (float)loss;
+            sum += loss;
+            wsum += w;
+        }
+    if (at->nll_reduction == 1) *(float *)out->data = (float)sum;
+    if (at->nll_reduction == 2) *(float *)out->data = (float)(sum / wsum);
+    return TSR_OK;
+}

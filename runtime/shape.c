@@ -1284,3 +1284,29 @@ tsr_status tsr_shape_topk(SHAPE_ARGS) {
     if (attrs->topk_indices) out->dtype = TSR_I64;
     return TSR_OK;
 }
+
+/* ---- multiout: NegativeLogLikelihoodLoss ------------------------------------------------- */
+
+/* NegativeLogLikelihoodLoss-13: input [N, C, d1..dk] (rank >= 2), target [N, d1..dk], weight
+ * [C] (optional); output [N, d1..dk] float32 for reduction none, else a scalar. */
+tsr_status tsr_shape_nll(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160], s2[160] = "none";
+    const struct tsr_tensor_desc *x = in[0], *t = in[1];
+    int ok = x->rank >= 2 && t->rank == x->rank - 1 && t->dims[0] == x->dims[0];
+    for (int a = 2; ok && a < x->rank; a++)
+        ok = t->dims[a - 1] == x->dims[a];
+    if (ok && n_in == 3) ok = in[2]->rank == 1 && in[2]->dims[0] == x->dims[1];
+    if (n_in == 3) tsr_desc_format(in[2], s2, sizeof s2);
+    if (!ok)
+        return SHAPE_ERR("node '%s' (NegativeLogLikelihoodLoss): input [N, C, d..] %s, target "
+                         "[N, d..] %s and weight [C] %s do not agree",
+                         node, tsr_desc_format(x, s0, sizeof s0), tsr_desc_format(t, s1, sizeof s1),
+                         s2);
+    *out = f32_desc(0);
+    if (attrs->nll_reduction == 0) {
+        *out = *t;
+        out->dtype = TSR_F32;
+    }
+    return TSR_OK;
+}

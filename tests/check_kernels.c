@@ -1511,6 +1511,30 @@ static void build_maxpool_indices(struct kh_builder *b) {
              (long long)p->KW, (long long)p->sh, (long long)p->sw, at.storage_order,
              ties ? " ties" : "");
 }
+
+/* NegativeLogLikelihoodLoss over [N, C, d..] (x: log-probabilities-like values in [-5, 0)):
+ * variant v: reduction v % 3 (none, sum, mean), weight when v / 3 is odd, ignore_index 2 when
+ * v / 6 is odd, shapes [4, 5] then [3, 6, 7] then [2, 4, 3, 5] (v / 12); int64 targets in
+ * [0, C) except the int32 ones of the last shape. */
+static void build_nll(struct kh_builder *b) {
+    static const int64_t shapes[][4] = {{4, 5, 1, 1}, {3, 6, 7, 1}, {2, 4, 3, 5}};
+    static const int ranks[] = {2, 3, 4};
+    const int v = b->variant, si = v / 12;
+    const int64_t *sh = shapes[si];
+    const int r = ranks[si];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.nll_reduction = v % 3;
+    if ((v / 6) % 2) at.nll_ignore_index = 2;
+    const int64_t td[3] = {sh[0], sh[2], sh[3]};
+    tsr_value in[3];
+    in[0] = kh_input(b, r, sh, -5, 0);
+    in[1] = kh_input_dt(b, si == 2 ? TSR_I32 : TSR_I64, r - 1, td, 0, (float)sh[1]);
+    int n = 2;
+    if ((v / 3) % 2) in[n++] = kh_const(b, 1, &sh[1], 0.5f, 2.0f);
+    kh_label(b, " rank %d reduction %d%s%s%s", r, at.nll_reduction, n == 3 ? " weight" : "",
+             at.nll_ignore_index == 2 ? " ignore_index 2" : "", si == 2 ? " int32" : "");
+    kh_output(b, kh_op(b, TSR_OP_NLLLOSS, &at, n, in));
+}
 /* ---- end of multiout ---- */
 
 static const struct kh_case cases[] = {
@@ -1664,6 +1688,8 @@ static const struct kh_case cases[] = {
     {"topk_values", build_topk, 18, 0, 0, KH_FUSED, NULL, &topk_values, NULL, 0, 0},
     {"topk_indices", build_topk, 18, 0, 0, KH_FUSED, NULL, &topk_indices, NULL, 0, 0},
     {"maxpool_indices", build_maxpool_indices, 14, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    /* sums of <= 105 products in float32 (OpenCL) or double (CPU): rtol 1e-5 */
+    {"nll_loss", build_nll, 36, 1e-6, 1e-5, KH_FUSED, "nll_loss", NULL, NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless

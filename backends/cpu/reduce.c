@@ -304,3 +304,26 @@ void tsr_cpu_cumsum_run(const struct tsr_cpu_env *env, const struct tsr_k_cumsum
         }
     }
 }
+
+/* ---- group "multiout": NegativeLogLikelihoodLoss (struct tsr_k_nll) ----------------------- */
+
+void tsr_cpu_nll_run(const struct tsr_k_nll *k, const float *x, const void *target, const float *w,
+                     float *y) {
+    double sum = 0.0, wsum = 0.0;
+    for (int64_t n = 0; n < k->N; n++)
+        for (int64_t d = 0; d < k->D; d++) {
+            const int64_t i = n * k->D + d;
+            const int64_t t =
+                k->target_i32 ? ((const int32_t *)target)[i] : ((const int64_t *)target)[i];
+            float loss = 0.0f, wt = 0.0f;
+            if (t >= 0 && t < k->C && !(k->has_ignore && t == k->ignore_index)) {
+                wt = k->has_weight ? w[t] : 1.0f;
+                loss = -x[(n * k->C + t) * k->D + d] * wt;
+            }
+            if (k->reduction == 0) y[i] = loss;
+            sum += loss;
+            wsum += wt;
+        }
+    if (k->reduction == 1) y[0] = (float)sum;
+    if (k->reduction == 2) y[0] = (float)(sum / wsum);
+}
