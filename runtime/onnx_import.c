@@ -505,7 +505,7 @@ static tsr_status check_nodes(struct onnx_importer *im, const Onnx__GraphProto *
                            "is not supported",
                            im->label, nl, type, n->domain);
         if (strcmp(type, "Constant") && strcmp(type, "Split") && op < 0 && /* Split: Slices */
-            strcmp(type, "SoftmaxCrossEntropyLoss"))                       /* add_loss */
+            strcmp(type, "SoftmaxCrossEntropyLoss"))                       /* add_sce */
             return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED, "%s: node '%s': op '%s' is not supported",
                            im->label, nl, type);
     }
@@ -667,8 +667,8 @@ static tsr_status add_split(struct onnx_importer *im, const Onnx__NodeProto *n, 
 static tsr_status add_extra_outputs(struct onnx_importer *im, const Onnx__NodeProto *n,
                                     const char *nl, const char *type, tsr_op op,
                                     const tsr_value *in, const struct tsr_op_attrs *attrs);
-static tsr_status add_loss(struct onnx_importer *im, const Onnx__NodeProto *n, const char *nl,
-                           const char *type, int sce);
+static tsr_status add_sce(struct onnx_importer *im, const Onnx__NodeProto *n, const char *nl,
+                          const char *type);
 static tsr_status add_bn(struct onnx_importer *im, const Onnx__NodeProto *n, const char *nl,
                          int training);
 static int bn_mode(const struct onnx_importer *im, const Onnx__NodeProto *n);
@@ -682,8 +682,8 @@ static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, i
     if (!strcmp(type, "Split") && tsr_op_domain_is_default(n->domain))
         return add_split(im, n, nl); /* group "tkern": N Slice nodes */
     if (!strcmp(type, "SoftmaxCrossEntropyLoss") && tsr_op_domain_is_default(n->domain))
-        return add_loss(im, n, nl, type, 1); /* group "multiout" */
-    const int bn = bn_mode(im, n);           /* group "multiout" */
+        return add_sce(im, n, nl, type); /* group "multiout" */
+    const int bn = bn_mode(im, n);       /* group "multiout" */
     if (bn >= 0) return add_bn(im, n, nl, bn);
     if (n->n_output < 1 || !n->output[0] || !*n->output[0])
         return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
@@ -978,7 +978,7 @@ static tsr_status mo_put(struct onnx_importer *im, const char *nl, const char *o
     return TSR_OK;
 }
 
-/* Mean over axes [axis, rank) with keepdims of x (ReduceMean). */
+/* ReduceMean of x over axes[0..n_axes) (keepdims as given), node "<nl>/<suffix>". */
 static tsr_status mo_mean_from(struct onnx_importer *im, const char *nl, const char *suffix,
                                tsr_value x, const int64_t *axes, int n_axes, int keepdims,
                                tsr_value *out) {
@@ -1086,9 +1086,8 @@ static tsr_status add_extra_outputs(struct onnx_importer *im, const Onnx__NodePr
  * NegativeLogLikelihoodLoss node (the operator page's definition); its attributes reduction and
  * ignore_index are the NLL op's (read through the op table). Returns TSR_OK, TSR_E_PARSE,
  * TSR_E_UNSUPPORTED, the builder's status. */
-static tsr_status add_loss(struct onnx_importer *im, const Onnx__NodeProto *n, const char *nl,
-                           const char *type, int sce) {
-    (void)sce;
+static tsr_status add_sce(struct onnx_importer *im, const Onnx__NodeProto *n, const char *nl,
+                          const char *type) {
     if (n->n_input < 2 || n->n_input > 3 || n->n_output < 1 || n->n_output > 2 || !n->output[0] ||
         !*n->output[0])
         return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s) has %zu inputs and %zu outputs",
