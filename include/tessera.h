@@ -378,7 +378,10 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(ROLLINGSTD)                                                                                  \
     X(EMA)                                                                                         \
     X(ZSCORE)                                                                                      \
-    X(RGBTOGRAY)
+    X(RGBTOGRAY)                                                                                   \
+    /* issue 9, group "multiout" */                                                                \
+    X(TOPK)                                                                                        \
+    X(NLLLOSS)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -499,6 +502,25 @@ struct tsr_op_attrs {
     int64_t scan_ddof;
     float ema_alpha;
     float zscore_epsilon;
+    /* group "multiout": TopK. k: the attribute (opset 1) or constant input 1 (n_topk_k 1 value);
+     * largest (default 1), sorted (default 1; tessera always returns them sorted); topk_indices:
+     * not an ONNX attribute — the node computes output 1 (int64 indices) instead of output 0
+     * (values): the importer makes one node per used output (default 0). Axis: `axis` (-1). */
+    int n_topk_k;
+    int64_t topk_k[1];
+    int topk_largest;
+    int topk_sorted;
+    int topk_indices;
+    /* group "multiout": MaxPool's Indices output. pool_indices (not an ONNX attribute): the node
+     * computes output 1, int64 flat indices into X (row-major per ONNX; storage_order 1: the
+     * spatial dims column-major, h + w * H) instead of output 0 (default 0). */
+    int storage_order;
+    int pool_indices;
+    /* group "multiout": NegativeLogLikelihoodLoss (and SoftmaxCrossEntropyLoss's NLL half).
+     * nll_reduction: 0 none, 1 sum, 2 mean (default); nll_ignore_index: the ignored target
+     * (default INT64_MIN: none). */
+    int nll_reduction;
+    int64_t nll_ignore_index;
 };
 
 /* Conv / pool auto_pad (ONNX). */

@@ -144,28 +144,46 @@ __kernel void tsr_reduce_groups(__global const float *x, ulong x_off, __global f
     }
 }
 
-/* Group "reduce": ArgMax / ArgMin (struct tsr_k_arg), one work-item per output. y is int64 (the
- * host passes its offset in floats, as for every buffer: y_off / 2 longs; buffer offsets are
- * multiples of 64 bytes). */
+/* Does element a (value va) come before b (vb): larger first (is_min: smaller), then lower index
+ * (select_last: higher)? */
+static int tsr_arg_before(float va, long a, float vb, long b, int is_min, int select_last) {
+    if (va == vb) return select_last ? a > b : a < b;
+    return is_min ? va < vb : va > vb;
+}
+
+/* Group "reduce": ArgMax / ArgMin (struct tsr_k_arg), one work-item per (outer, inner) column;
+ * group "multiout": TopK, the first k of the column in that order, each the first extremum after
+ * the previous one (O(k * len)). y is int64 indices (the host passes its offset in floats, as for
+ * every buffer: y_off / 2 longs; buffer offsets are multiples of 64 bytes) or, with values,
+ * float32 values; y is [outer, k, inner]. */
 __kernel void tsr_arg_items(__global const float *x, ulong x_off, __global float *y, ulong y_off,
-                            ulong outer, ulong len, ulong inner, int is_min, int select_last) {
+                            ulong outer, ulong len, ulong inner, int is_min, int select_last,
+                            ulong k, int values) {
     __global long *yl = (__global long *)(y + y_off);
     ulong rows = outer * inner;
     for (ulong r = get_global_id(0); r < rows; r += get_global_size(0)) {
         ulong o = r / inner, n = r - o * inner;
         __global const float *xr = x + x_off + o * len * inner + n;
-        long best = 0;
-        float bv = xr[0];
-        for (ulong a = 1; a < len; a++) {
-            float v = xr[a * inner];
-            int better =
-                is_min ? (select_last ? v <= bv : v < bv) : (select_last ? v >= bv : v > bv);
-            if (better) {
-                best = (long)a;
-                bv = v;
+        long prev = -1;
+        for (ulong t = 0; t < k; t++) {
+            long best = -1;
+            for (ulong a = 0; a < len; a++) {
+                float v = xr[a * inner];
+                if (prev >= 0 &&
+                    !tsr_arg_before(xr[prev * inner], prev, v, (long)a, is_min, select_last))
+                    continue;
+                if (best < 0 ||
+                    tsr_arg_before(v, (long)a, xr[best * inner], best, is_min, select_last))
+                    best = (long)a;
             }
+            if (best < 0) best = prev; /* only with NaN: unspecified order */
+            ulong at = (o * k + t) * inner + n;
+            if (values)
+                y[y_off + at] = xr[best * inner];
+            else
+                yl[at] = best;
+            prev = best;
         }
-        yl[r] = best;
     }
 }
 
@@ -191,4 +209,32 @@ __kernel void tsr_cumsum_items(__global const float *x, ulong x_off, __global fl
             }
         }
     }
+}
+
+/* Group "multiout": NegativeLogLikelihoodLoss (struct tsr_k_nll). The target is int64 (offset
+ * t_off in floats: t_off / 2 longs) or int32 (t_i32). reduction 0: one work-item per loss
+ * element; 1 (sum) / 2 (mean): one work-item summing in order in float32. */
+__kernel void tsr_nll_items(__global const float *x, ulong x_off, __global const float *t,
+                            ulong t_off, __global const float *w, ulong w_off, __global float *y,
+                            ulong y_off, ulong N, ulong C, ulong D, int has_weight, int reduction,
+                            int has_ignore, int t_i32, long ignore_index) {
+    __global const long *tl = (__global const long *)(t + t_off);
+    __global const int *ti = (__global const int *)(t + t_off);
+    ulong total = N * D;
+    float sum = 0.0f, wsum = 0.0f;
+    for (ulong i = reduction == 0 ? get_global_id(0) : 0; i < total;
+         i += reduction == 0 ? get_global_size(0) : 1) {
+        long c = t_i32 ? (long)ti[i] : tl[i];
+        float loss = 0.0f, wt = 0.0f;
+        if (c >= 0 && c < (long)C && !(has_ignore && c == ignore_index)) {
+            ulong n = i / D, d = i - n * D;
+            wt = has_weight ? w[w_off + (ulong)c] : 1.0f;
+            loss = -x[x_off + (n * C + (ulong)c) * D + d] * wt;
+        }
+        if (reduction == 0) y[y_off + i] = loss;
+        sum += loss;
+        wsum += wt;
+    }
+    if (reduction == 1 && get_global_id(0) == 0) y[y_off] = sum;
+    if (reduction == 2 && get_global_id(0) == 0) y[y_off] = sum / wsum;
 }

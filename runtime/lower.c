@@ -751,24 +751,28 @@ tsr_status tsr_lower_pool(struct tsr_lower_state *s, int ni) {
                       &n->inputs[0], 1, n->output);
     if (!k) return LOWER_OOM();
     const int one_d = xd->rank == 3; /* 1-D (group "spatial"): 2-D with H = 1 */
-    k->u.pool = (struct tsr_k_pool){.kind = n->op == TSR_OP_MAXPOOL ? TSR_POOL_MAX : TSR_POOL_AVG,
-                                    .N = xd->dims[0],
-                                    .C = xd->dims[1],
-                                    .H = one_d ? 1 : xd->dims[2],
-                                    .W = xd->dims[one_d ? 2 : 3],
-                                    .OH = wg.oh,
-                                    .OW = wg.ow,
-                                    .KH = wg.kh,
-                                    .KW = wg.kw,
-                                    .stride_h = n->attrs.strides[0],
-                                    .stride_w = n->attrs.strides[1],
-                                    .pad_t = wg.pad_t,
-                                    .pad_l = wg.pad_l,
-                                    .dil_h = n->attrs.dilations[0],
-                                    .dil_w = n->attrs.dilations[1],
-                                    .pad_b = wg.pad_b,
-                                    .pad_r = wg.pad_r,
-                                    .count_include_pad = n->attrs.count_include_pad};
+    k->u.pool = (struct tsr_k_pool){
+        .kind = n->op == TSR_OP_MAXPOOL
+                    ? (n->attrs.pool_indices ? TSR_POOL_MAX_INDEX : TSR_POOL_MAX)
+                    : TSR_POOL_AVG,
+        .storage_order = n->attrs.storage_order,
+        .N = xd->dims[0],
+        .C = xd->dims[1],
+        .H = one_d ? 1 : xd->dims[2],
+        .W = xd->dims[one_d ? 2 : 3],
+        .OH = wg.oh,
+        .OW = wg.ow,
+        .KH = wg.kh,
+        .KW = wg.kw,
+        .stride_h = n->attrs.strides[0],
+        .stride_w = n->attrs.strides[1],
+        .pad_t = wg.pad_t,
+        .pad_l = wg.pad_l,
+        .dil_h = n->attrs.dilations[0],
+        .dil_w = n->attrs.dilations[1],
+        .pad_b = wg.pad_b,
+        .pad_r = wg.pad_r,
+        .count_include_pad = n->attrs.count_include_pad};
     k->flops = (uint64_t)(xd->dims[0] * xd->dims[1] * wg.oh * wg.ow * wg.kh * wg.kw);
     return TSR_OK;
 }
@@ -1422,11 +1426,13 @@ tsr_status tsr_lower(tsr_graph *g, unsigned disable_fusion, struct tsr_program *
         prog.input_buffers[i] = b;
     }
     /* Every kernel computes in its output's dtype (its inputs' too: tsr_program_check_dtypes). */
-    for (int i = 0; i < prog.n_kernels; i++)
-        prog.kernels[i].dtype =
-            prog.buffers[prog.kernels[i].kind == TSR_K_ARG ? prog.kernels[i].inputs[0]
-                                                           : prog.kernels[i].output]
-                .desc.dtype; /* ArgMax / ArgMin: int64 indices of float values */
+    for (int i = 0; i < prog.n_kernels; i++) {
+        const struct tsr_kernel *ki = &prog.kernels[i];
+        const int idx_out = ki->kind == TSR_K_ARG || /* MaxPool Indices: group "multiout" */
+                            (ki->kind == TSR_K_POOL && ki->u.pool.kind == TSR_POOL_MAX_INDEX);
+        prog.kernels[i].dtype = prog.buffers[idx_out ? ki->inputs[0] : ki->output]
+                                    .desc.dtype; /* ArgMax / ArgMin: int64 indices of floats */
+    }
     status = tsr_memplan(s->ctx, s->p);
     if (status == TSR_OK && value_buffer) {
         *value_buffer = malloc(nv * sizeof(int));
@@ -1679,7 +1685,8 @@ tsr_status tsr_lower_arg(struct tsr_lower_state *s, int ni) {
                                   .len = xd->dims[axis],
                                   .inner = inner,
                                   .is_min = n->op == TSR_OP_ARGMIN,
-                                  .select_last = n->attrs.select_last_index != 0};
+                                  .select_last = n->attrs.select_last_index != 0,
+                                  .k = 1};
     k->flops = (uint64_t)tsr_desc_elements(xd);
     k->bytes = 4 * (uint64_t)tsr_desc_elements(xd) + 8 * (uint64_t)(outer * inner);
     return TSR_OK;
@@ -1902,5 +1909,60 @@ tsr_status tsr_lower_rgb_to_gray(struct tsr_lower_state *s, int ni) {
     }
     if (st != TSR_OK) return st;
     s->ready[root_of(s, n->output)] = 1;
+    return TSR_OK;
+}
+
+/* ---- multiout: TopK ------------------------------------------------------------------------ */
+
+/* TopK: one TSR_K_ARG kernel selecting k per column of [outer, len, inner] (float32 in; values
+ * float32 out, or int64 indices with topk_indices). */
+tsr_status tsr_lower_topk(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    int64_t axis = n->attrs.axis == TSR_AXIS_DEFAULT ? -1 : n->attrs.axis;
+    if (axis < 0) axis += xd->rank;
+    int64_t outer = 1, inner = 1, kk = s->g->values[n->output].desc.dims[axis];
+    for (int d = 0; d < xd->rank; d++) {
+        if (d < axis) outer *= xd->dims[d];
+        if (d > axis) inner *= xd->dims[d];
+    }
+    struct tsr_kernel *k =
+        simple_kernel(s, TSR_K_ARG, n->attrs.topk_indices ? "topk_indices" : "topk_values", n,
+                      &n->inputs[0], 1, n->output);
+    if (!k) return LOWER_OOM();
+    k->u.arg = (struct tsr_k_arg){.outer = outer,
+                                  .len = xd->dims[axis],
+                                  .inner = inner,
+                                  .is_min = !n->attrs.topk_largest,
+                                  .k = kk,
+                                  .values = !n->attrs.topk_indices};
+    k->flops = (uint64_t)(tsr_desc_elements(xd) * (kk ? kk : 1));
+    k->bytes = 4 * (uint64_t)tsr_desc_elements(xd) +
+               (n->attrs.topk_indices ? 8 : 4) * (uint64_t)(outer * inner * kk);
+    return TSR_OK;
+}
+
+/* ---- multiout: NegativeLogLikelihoodLoss ------------------------------------------------- */
+
+/* NegativeLogLikelihoodLoss: one TSR_K_NLL kernel over [N, C, D] (D the product of d1..dk). */
+tsr_status tsr_lower_nll(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    struct tsr_kernel *k =
+        simple_kernel(s, TSR_K_NLL, "nll_loss", n, n->inputs, n->n_inputs, n->output);
+    if (!k) return LOWER_OOM();
+    int64_t D = 1;
+    for (int a = 2; a < xd->rank; a++)
+        D *= xd->dims[a];
+    k->u.nll = (struct tsr_k_nll){.N = xd->dims[0],
+                                  .C = xd->dims[1],
+                                  .D = D,
+                                  .has_weight = n->n_inputs == 3,
+                                  .reduction = n->attrs.nll_reduction,
+                                  .has_ignore = n->attrs.nll_ignore_index != INT64_MIN,
+                                  .ignore_index = n->attrs.nll_ignore_index,
+                                  .target_i32 = s->g->values[n->inputs[1]].desc.dtype == TSR_I32};
+    k->flops = (uint64_t)(xd->dims[0] * D * 2);
+    k->bytes = (uint64_t)(xd->dims[0] * D) * 16;
     return TSR_OK;
 }

@@ -504,7 +504,8 @@ static tsr_status check_nodes(struct onnx_importer *im, const Onnx__GraphProto *
                            "%s: node '%s': op '%s' of domain '%s' "
                            "is not supported",
                            im->label, nl, type, n->domain);
-        if (strcmp(type, "Constant") && strcmp(type, "Split") && op < 0) /* Split: Slices */
+        if (strcmp(type, "Constant") && strcmp(type, "Split") && op < 0 && /* Split: Slices */
+            strcmp(type, "SoftmaxCrossEntropyLoss"))                       /* add_sce */
             return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED, "%s: node '%s': op '%s' is not supported",
                            im->label, nl, type);
     }
@@ -662,6 +663,16 @@ static tsr_status add_split(struct onnx_importer *im, const Onnx__NodeProto *n, 
     return TSR_OK;
 }
 
+/* group "multiout" (defined at the end of the file) */
+static tsr_status add_extra_outputs(struct onnx_importer *im, const Onnx__NodeProto *n,
+                                    const char *nl, const char *type, tsr_op op,
+                                    const tsr_value *in, const struct tsr_op_attrs *attrs);
+static tsr_status add_sce(struct onnx_importer *im, const Onnx__NodeProto *n, const char *nl,
+                          const char *type);
+static tsr_status add_bn(struct onnx_importer *im, const Onnx__NodeProto *n, const char *nl,
+                         int training);
+static int bn_mode(const struct onnx_importer *im, const Onnx__NodeProto *n);
+
 /* Adds node i. Returns TSR_OK, TSR_E_PARSE (bad input/output lists, undefined input),
  * TSR_E_UNSUPPORTED, TSR_E_NOMEM, or the builder's status (TSR_E_SHAPE, TSR_E_DTYPE, ...). */
 static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, int index) {
@@ -670,18 +681,16 @@ static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, i
     const char *type = n->op_type ? n->op_type : "";
     if (!strcmp(type, "Split") && tsr_op_domain_is_default(n->domain))
         return add_split(im, n, nl); /* group "tkern": N Slice nodes */
+    if (!strcmp(type, "SoftmaxCrossEntropyLoss") && tsr_op_domain_is_default(n->domain))
+        return add_sce(im, n, nl, type); /* group "multiout" */
+    const int bn = bn_mode(im, n);       /* group "multiout" */
+    if (bn >= 0) return add_bn(im, n, nl, bn);
     if (n->n_output < 1 || !n->output[0] || !*n->output[0])
         return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
                        "%s: node '%s' (%s) has %zu outputs; exactly "
                        "one named output is supported",
                        im->label, nl, type, n->n_output);
     const char *out = n->output[0];
-    for (size_t k = 1; k < n->n_output; k++)
-        if (n->output[k] && *n->output[k] && output_used(im->model_graph, n->output[k]))
-            return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
-                           "%s: node '%s' (%s): output %zu ('%s') is used; only the first output "
-                           "is supported",
-                           im->label, nl, type, k, n->output[k]);
     if (map_find(&im->map, out))
         return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s): value '%s' is defined twice",
                        im->label, nl, type, out);
@@ -748,7 +757,7 @@ static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, i
     if (st != TSR_OK) return onnx_wrap(im, st);
     if (map_put(&im->map, out, v, 0))
         return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
-    return TSR_OK;
+    return add_extra_outputs(im, n, nl, type, op, in, &attrs); /* outputs 1.. (group "multiout") */
 }
 
 /* Builds im->graph from the model. Returns any status of the functions above. */
@@ -933,4 +942,316 @@ tsr_status tsr_onnx_import_file(tsr_context *ctx, const char *path,
         return TSR_ERR(ctx, TSR_E_IO, "%s: read error", path);
     }
     return import_buffer(ctx, buf, size, path, shapes, n_shapes, buf, out);
+}
+
+/* ---- multiout: ONNX nodes with several outputs, the loss ops (issue 9) ----
+ * The graph IR has one output per node. A multi-output ONNX node is imported as one tessera
+ * node (or a small chain of existing ops) per used output, each computing that output from the
+ * node's inputs; unused outputs build nothing. So fusion, CSE (the shared ReduceMean of
+ * LayerNormalization's Y and Mean) and the memory plan see ordinary single-output nodes. */
+
+/* Adds node `op` named "<nl>/<suffix>" over in[0..n_in) with attrs `at` (NULL: defaults).
+ * Returns TSR_OK or the builder's status, wrapped with the file label. */
+static tsr_status mo_op(struct onnx_importer *im, const char *nl, const char *suffix, tsr_op op,
+                        const tsr_value *in, int n_in, const struct tsr_op_attrs *at,
+                        tsr_value *out) {
+    char name[256];
+    snprintf(name, sizeof name, "%s/%s", nl, suffix);
+    tsr_status st = tsr_graph_op(im->graph, op, in, n_in, at, name, out);
+    return st == TSR_OK ? TSR_OK : onnx_wrap(im, st);
+}
+
+/* Adds an unnamed constant of `desc` holding `data`. Returns TSR_OK or the builder's status. */
+static tsr_status mo_const(struct onnx_importer *im, const struct tsr_tensor_desc *desc,
+                           const void *data, tsr_value *out) {
+    tsr_status st = tsr_graph_constant(im->graph, NULL, desc, data, out);
+    return st == TSR_OK ? TSR_OK : onnx_wrap(im, st);
+}
+
+/* Maps ONNX value name `out` to v; TSR_E_PARSE if it is defined already, TSR_E_NOMEM. */
+static tsr_status mo_put(struct onnx_importer *im, const char *nl, const char *out, tsr_value v) {
+    if (map_find(&im->map, out))
+        return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s': value '%s' is defined twice",
+                       im->label, nl, out);
+    if (map_put(&im->map, out, v, 0))
+        return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
+    return TSR_OK;
+}
+
+/* ReduceMean of x over axes[0..n_axes) (keepdims as given), node "<nl>/<suffix>". */
+static tsr_status mo_mean_from(struct onnx_importer *im, const char *nl, const char *suffix,
+                               tsr_value x, const int64_t *axes, int n_axes, int keepdims,
+                               tsr_value *out) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.n_axes = n_axes;
+    for (int k = 0; k < n_axes; k++)
+        at.axes[k] = axes[k];
+    at.keepdims = keepdims;
+    return mo_op(im, nl, suffix, TSR_OP_REDUCEMEAN, &x, 1, &at, out);
+}
+
+/* Population variance of x over `axes` (keepdims) around `mean` (same axes, keepdims):
+ * ReduceMean((x - mean)^2). */
+static tsr_status mo_var(struct onnx_importer *im, const char *nl, tsr_value x, tsr_value mean,
+                         const int64_t *axes, int n_axes, tsr_value *out) {
+    tsr_value d, dd, in[2] = {x, mean};
+    tsr_status st = mo_op(im, nl, "centered", TSR_OP_SUB, in, 2, NULL, &d);
+    if (st != TSR_OK) return st;
+    in[0] = in[1] = d;
+    if ((st = mo_op(im, nl, "centered_sq", TSR_OP_MUL, in, 2, NULL, &dd)) != TSR_OK) return st;
+    return mo_mean_from(im, nl, "var", dd, axes, n_axes, 1, out);
+}
+
+/* 1 / sqrt(var + eps). */
+static tsr_status mo_inv_std(struct onnx_importer *im, const char *nl, tsr_value var, float eps,
+                             tsr_value *out) {
+    struct tsr_tensor_desc sd = {TSR_F32, 0, {0}};
+    tsr_value e, s, r, in[2];
+    tsr_status st = mo_const(im, &sd, &eps, &e);
+    if (st != TSR_OK) return st;
+    in[0] = var;
+    in[1] = e;
+    if ((st = mo_op(im, nl, "var_eps", TSR_OP_ADD, in, 2, NULL, &s)) != TSR_OK) return st;
+    if ((st = mo_op(im, nl, "std", TSR_OP_SQRT, &s, 1, NULL, &r)) != TSR_OK) return st;
+    return mo_op(im, nl, "inv_std", TSR_OP_RECIPROCAL, &r, 1, NULL, out);
+}
+
+/* The used outputs k >= 1 of ONNX node n (type `type`, imported as tessera op `op` over in[]
+ * with `attrs`): LayerNormalization Mean (1) and InvStdDev (2), TopK Indices (1: a TopK node with
+ * topk_indices), MaxPool Indices (1: a MaxPool node with pool_indices), Dropout
+ * mask (1: all true at inference; a true training_mode was refused already). Formulas: the ONNX
+ * operator pages (LayerNormalization-17: Mean = ReduceMean(X, axes [axis, rank)), InvStdDev =
+ * 1 / sqrt(ReduceMean((X - Mean)^2) + epsilon), both of shape X's dims with 1 from axis on).
+ * Returns TSR_OK, TSR_E_UNSUPPORTED (another op's output k used), or the builder's status. */
+static tsr_status add_extra_outputs(struct onnx_importer *im, const Onnx__NodeProto *n,
+                                    const char *nl, const char *type, tsr_op op,
+                                    const tsr_value *in, const struct tsr_op_attrs *attrs) {
+    for (size_t k = 1; k < n->n_output; k++) {
+        const char *out = n->output[k];
+        if (!out || !*out || !output_used(im->model_graph, out)) continue;
+        const struct tsr_tensor_desc xd = im->graph->values[in[0]].desc;
+        tsr_value v;
+        tsr_status st;
+        if (op == TSR_OP_LAYERNORM && k <= 2) {
+            int64_t axis = attrs->axis == TSR_AXIS_DEFAULT ? -1 : attrs->axis, axes[TSR_MAX_RANK];
+            if (axis < 0) axis += xd.rank;
+            if (axis < 0 || axis >= xd.rank)
+                return TSR_ERR(im->ctx, TSR_E_SHAPE,
+                               "%s: node '%s' (LayerNormalization): axis %lld of a rank-%d input",
+                               im->label, nl, (long long)attrs->axis, xd.rank);
+            int n_axes = 0;
+            for (int64_t a = axis; a < xd.rank; a++)
+                axes[n_axes++] = a;
+            tsr_value mean;
+            if ((st = mo_mean_from(im, nl, "mean", in[0], axes, n_axes, 1, &mean)) != TSR_OK)
+                return st;
+            v = mean;
+            if (k == 2) {
+                tsr_value var;
+                if ((st = mo_var(im, nl, in[0], mean, axes, n_axes, &var)) != TSR_OK) return st;
+                if ((st = mo_inv_std(im, nl, var, attrs->epsilon, &v)) != TSR_OK) return st;
+            }
+        } else if (op == TSR_OP_TOPK && k == 1) {
+            struct tsr_op_attrs at = *attrs; /* the same node computing the indices */
+            at.topk_indices = 1;
+            if ((st = mo_op(im, nl, "indices", TSR_OP_TOPK, in, 1, &at, &v)) != TSR_OK) return st;
+        } else if (op == TSR_OP_MAXPOOL && k == 1) {
+            struct tsr_op_attrs at = *attrs; /* the same window, its Indices */
+            at.pool_indices = 1;
+            if ((st = mo_op(im, nl, "indices", TSR_OP_MAXPOOL, in, 1, &at, &v)) != TSR_OK)
+                return st;
+        } else if (op == TSR_OP_DROPOUT && k == 1) {
+            struct tsr_tensor_desc md = xd;
+            md.dtype = TSR_BOOL;
+            int64_t cnt = tsr_desc_elements(&md);
+            unsigned char *ones = malloc((size_t)(cnt ? cnt : 1));
+            if (!ones) return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
+            memset(ones, 1, (size_t)(cnt ? cnt : 1));
+            st = mo_const(im, &md, ones, &v);
+            free(ones);
+            if (st != TSR_OK) return st;
+        } else {
+            return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                           "%s: node '%s' (%s): output %zu ('%s') is used; only the first output "
+                           "is supported",
+                           im->label, nl, type, k, out);
+        }
+        if ((st = mo_put(im, nl, out, v)) != TSR_OK) return st;
+    }
+    return TSR_OK;
+}
+
+/* ONNX SoftmaxCrossEntropyLoss-13 (scores [N, C, d..], labels [N, d..], weights [C]?; outputs
+ * output, log_prob?): LogSoftmax(scores, axis 1) — the log_prob output — followed by a
+ * NegativeLogLikelihoodLoss node (the operator page's definition); its attributes reduction and
+ * ignore_index are the NLL op's (read through the op table). Returns TSR_OK, TSR_E_PARSE,
+ * TSR_E_UNSUPPORTED, the builder's status. */
+static tsr_status add_sce(struct onnx_importer *im, const Onnx__NodeProto *n, const char *nl,
+                          const char *type) {
+    if (n->n_input < 2 || n->n_input > 3 || n->n_output < 1 || n->n_output > 2 || !n->output[0] ||
+        !*n->output[0])
+        return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s) has %zu inputs and %zu outputs",
+                       im->label, nl, type, n->n_input, n->n_output);
+    tsr_value in[3];
+    int n_in = 0;
+    for (size_t i = 0; i < n->n_input; i++) {
+        const char *iname = n->input[i] ? n->input[i] : "";
+        if (!*iname) {
+            if (i == 2) continue;
+            return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s): required input %zu is empty",
+                           im->label, nl, type, i);
+        }
+        const struct onnx_slot *s = map_find(&im->map, iname);
+        if (!s)
+            return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s): input '%s' is not defined",
+                           im->label, nl, type, iname);
+        in[n_in++] = s->value;
+    }
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    tsr_op_onnx_defaults(TSR_OP_NLLLOSS, im->opset, &at);
+    for (size_t i = 0; i < n->n_attribute; i++) {
+        tsr_status st = read_attr(im, TSR_OP_NLLLOSS, nl, n->attribute[i], &at);
+        if (st != TSR_OK) return st;
+    }
+    struct tsr_op_attrs ls = tsr_op_attrs_default();
+    ls.axis = 1;
+    ls.softmax_2d = 0;
+    tsr_value lp, y;
+    tsr_status st = mo_op(im, nl, "log_prob", TSR_OP_LOGSOFTMAX, &in[0], 1, &ls, &lp);
+    if (st != TSR_OK) return st;
+    in[0] = lp;
+    if ((st = mo_op(im, nl, "nll", TSR_OP_NLLLOSS, in, n_in, &at, &y)) != TSR_OK) return st;
+    if ((st = mo_put(im, nl, n->output[0], y)) != TSR_OK) return st;
+    if (n->n_output == 2 && n->output[1] && *n->output[1]) return mo_put(im, nl, n->output[1], lp);
+    return TSR_OK;
+}
+
+/* BatchNormalization on existing ops (ONNX BatchNormalization-15). With training_mode 1: over
+ * the axes all but 1 of X [N, C, ...], current_mean = ReduceMean(X), current_var the population
+ * variance; Y = (X - current_mean) / sqrt(current_var + epsilon) * scale + B; outputs 1 and 2
+ * (when used) running_mean = input_mean * momentum + current_mean * (1 - momentum), running_var
+ * likewise (the operator page and its reference, momentum default 0.9). Without (training 0:
+ * inference with statistics that are not constants, which the BN pass cannot fold): Y as above
+ * with input_mean / input_var; no other output. Returns TSR_OK, TSR_E_PARSE, TSR_E_UNSUPPORTED,
+ * TSR_E_SHAPE, TSR_E_NOMEM. */
+static tsr_status add_bn(struct onnx_importer *im, const Onnx__NodeProto *n, const char *nl,
+                         int training) {
+    const char *type = "BatchNormalization";
+    if (!training && n->n_output > 1)
+        for (size_t k = 1; k < n->n_output; k++)
+            if (n->output[k] && *n->output[k] && output_used(im->model_graph, n->output[k]))
+                return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                               "%s: node '%s' (%s): output %zu ('%s') is used; it exists only "
+                               "with training_mode 1",
+                               im->label, nl, type, k, n->output[k]);
+    if (n->n_input != 5 || n->n_output < 1 || n->n_output > 3 || !n->output[0] || !*n->output[0])
+        return TSR_ERR(im->ctx, TSR_E_PARSE,
+                       "%s: node '%s' (%s, training_mode) has %zu inputs and %zu outputs; 5 and "
+                       "1 to 3 expected",
+                       im->label, nl, type, n->n_input, n->n_output);
+    tsr_value in[5];
+    for (int i = 0; i < 5; i++) {
+        const struct onnx_slot *s = n->input[i] ? map_find(&im->map, n->input[i]) : NULL;
+        if (!s)
+            return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s): input %d is not defined",
+                           im->label, nl, type, i);
+        in[i] = s->value;
+    }
+    float eps = 1e-5f, mom = 0.9f;
+    for (size_t i = 0; i < n->n_attribute; i++) {
+        const Onnx__AttributeProto *a = n->attribute[i];
+        if (!a->name) continue;
+        if (!strcmp(a->name, "epsilon"))
+            eps = a->f;
+        else if (!strcmp(a->name, "momentum"))
+            mom = a->f;
+        else if (strcmp(a->name, "training_mode") &&
+                 (strcmp(a->name, "spatial") || a->i != 1)) /* spatial 1: opset < 9 default */
+            return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                           "%s: node '%s' (%s): attribute '%s' is not supported", im->label, nl,
+                           type, a->name);
+    }
+    const struct tsr_tensor_desc xd = im->graph->values[in[0]].desc;
+    if (xd.rank < 2)
+        return TSR_ERR(im->ctx, TSR_E_SHAPE, "%s: node '%s' (%s): input of rank %d; >= 2 expected",
+                       im->label, nl, type, xd.rank);
+    int64_t axes[TSR_MAX_RANK];
+    int n_axes = 0;
+    for (int a = 0; a < xd.rank; a++)
+        if (a != 1) axes[n_axes++] = a;
+    struct tsr_op_attrs ua = tsr_op_attrs_default(); /* [C] <-> [1, C, 1, ...] */
+    ua.n_axes = n_axes;
+    for (int a = 0; a < n_axes; a++)
+        ua.axes[a] = axes[a];
+    tsr_value mean, var, inv, d, t, sc, b, y, pair[2];
+    tsr_status st;
+    if (!training) {
+        if ((st = mo_op(im, nl, "mean_c", TSR_OP_UNSQUEEZE, &in[3], 1, &ua, &mean)) != TSR_OK)
+            return st;
+        if ((st = mo_op(im, nl, "var_c", TSR_OP_UNSQUEEZE, &in[4], 1, &ua, &var)) != TSR_OK)
+            return st;
+    } else {
+        if ((st = mo_mean_from(im, nl, "mean", in[0], axes, n_axes, 1, &mean)) != TSR_OK) return st;
+        if ((st = mo_var(im, nl, in[0], mean, axes, n_axes, &var)) != TSR_OK) return st;
+    }
+    if ((st = mo_inv_std(im, nl, var, eps, &inv)) != TSR_OK) return st;
+    if ((st = mo_op(im, nl, "scale_c", TSR_OP_UNSQUEEZE, &in[1], 1, &ua, &sc)) != TSR_OK) return st;
+    if ((st = mo_op(im, nl, "bias_c", TSR_OP_UNSQUEEZE, &in[2], 1, &ua, &b)) != TSR_OK) return st;
+    pair[0] = in[0];
+    pair[1] = mean;
+    if ((st = mo_op(im, nl, "y_centered", TSR_OP_SUB, pair, 2, NULL, &d)) != TSR_OK) return st;
+    pair[0] = d;
+    pair[1] = inv;
+    if ((st = mo_op(im, nl, "y_normed", TSR_OP_MUL, pair, 2, NULL, &t)) != TSR_OK) return st;
+    pair[0] = t;
+    pair[1] = sc;
+    if ((st = mo_op(im, nl, "y_scaled", TSR_OP_MUL, pair, 2, NULL, &t)) != TSR_OK) return st;
+    pair[0] = t;
+    pair[1] = b;
+    if ((st = mo_op(im, nl, "y", TSR_OP_ADD, pair, 2, NULL, &y)) != TSR_OK) return st;
+    if ((st = mo_put(im, nl, n->output[0], y)) != TSR_OK) return st;
+    for (size_t k = 1; training && k < n->n_output; k++) {
+        const char *out = n->output[k];
+        if (!out || !*out || !output_used(im->model_graph, out)) continue;
+        const char *sfx[2][4] = {{"cur_mean", "run_mean_old", "run_mean_new", "running_mean"},
+                                 {"cur_var", "run_var_old", "run_var_new", "running_var"}};
+        const char *const *s4 = sfx[k - 1];
+        struct tsr_tensor_desc sd = {TSR_F32, 0, {0}};
+        const float m1 = 1.0f - mom;
+        tsr_value cur, mc, m1c, old, nw, r;
+        if ((st = mo_op(im, nl, s4[0], TSR_OP_SQUEEZE, k == 1 ? &mean : &var, 1, &ua, &cur)) !=
+            TSR_OK)
+            return st;
+        if ((st = mo_const(im, &sd, &mom, &mc)) != TSR_OK) return st;
+        if ((st = mo_const(im, &sd, &m1, &m1c)) != TSR_OK) return st;
+        pair[0] = in[2 + k];
+        pair[1] = mc;
+        if ((st = mo_op(im, nl, s4[1], TSR_OP_MUL, pair, 2, NULL, &old)) != TSR_OK) return st;
+        pair[0] = cur;
+        pair[1] = m1c;
+        if ((st = mo_op(im, nl, s4[2], TSR_OP_MUL, pair, 2, NULL, &nw)) != TSR_OK) return st;
+        pair[0] = old;
+        pair[1] = nw;
+        if ((st = mo_op(im, nl, s4[3], TSR_OP_ADD, pair, 2, NULL, &r)) != TSR_OK) return st;
+        if ((st = mo_put(im, nl, out, r)) != TSR_OK) return st;
+    }
+    return TSR_OK;
+}
+
+/* For a BatchNormalization node n: 1 with attribute training_mode 1, 0 in inference mode with an
+ * input among scale, B, mean, var that is not a constant (both: add_bn); else -1 (the op table's
+ * BatchNormalization, folded by the BN pass). Opset < 7 (is_test, consumed_inputs): -1. */
+static int bn_mode(const struct onnx_importer *im, const Onnx__NodeProto *n) {
+    if (!n->op_type || strcmp(n->op_type, "BatchNormalization") ||
+        !tsr_op_domain_is_default(n->domain) || im->opset < 7)
+        return -1;
+    for (size_t i = 0; i < n->n_attribute; i++)
+        if (n->attribute[i]->name && !strcmp(n->attribute[i]->name, "training_mode") &&
+            n->attribute[i]->i != 0)
+            return 1;
+    for (size_t i = 1; i < n->n_input && i < 5; i++) {
+        const struct onnx_slot *s = n->input[i] ? map_find(&im->map, n->input[i]) : NULL;
+        if (s && !im->graph->values[s->value].data) return 0;
+    }
+    return -1;
 }

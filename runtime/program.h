@@ -183,9 +183,14 @@ struct tsr_k_conv {
  * (oh*stride_h - pad_t + kh*dil_h, ow*stride_w - pad_l + kw*dil_w); positions outside the input
  * are skipped by max, and by average unless count_include_pad (then they count as zeros).
  * X [N,C,H,W] → Y [N,C,OH,OW]. */
-typedef enum { TSR_POOL_MAX = 0, TSR_POOL_AVG = 1 } tsr_pool_kind;
+/* Group "multiout": MAX_INDEX writes MaxPool's Indices instead, int64 (the output buffer's dtype;
+ * the kernel's is X's): the flat index into X of the window's first maximum in (kh, kw) order (a
+ * later tap wins only if strictly greater), ((n*C + c)*H + h)*W + w, or with storage_order
+ * (n*C + c)*H*W + h + w*H; -1 for a window with no tap inside X. */
+typedef enum { TSR_POOL_MAX = 0, TSR_POOL_AVG = 1, TSR_POOL_MAX_INDEX = 2 } tsr_pool_kind;
 struct tsr_k_pool {
     tsr_pool_kind kind;
+    int storage_order; /* MAX_INDEX only */
     int64_t N, C, H, W, OH, OW, KH, KW;
     int64_t stride_h, stride_w, pad_t, pad_l, dil_h, dil_w;
     int64_t pad_b, pad_r; /* average with count_include_pad counts window positions inside the
@@ -228,6 +233,13 @@ struct tsr_k_reduce {
 struct tsr_k_arg {
     int64_t outer, len, inner;
     int is_min, select_last;
+    /* Group "multiout": TopK. y is [outer, k, inner]: the j-th element (j < k) of x[o, :, i] in the
+     * order "larger first (is_min: smaller), then lower index (select_last: higher)", i.e. the
+     * first extremum repeated k times with the chosen ones excluded (ArgMax / ArgMin: k = 1).
+     * values: y holds those float32 values (the output dtype is the kernel's) instead of int64
+     * indices. O(k * len) per column; with NaN the order is unspecified. */
+    int64_t k;
+    int values;
 };
 
 /* Group "reduce": CumSum over the middle axis of [outer, len, inner]: y[o, j, i] = sum of x[o, k,
@@ -247,6 +259,17 @@ struct tsr_k_cumsum {
     float alpha;
 };
 enum { TSR_SCAN_CUMSUM = 0, TSR_SCAN_ROLLING_MEAN, TSR_SCAN_ROLLING_STD, TSR_SCAN_EMA };
+
+/* Group "multiout": NegativeLogLikelihoodLoss (ONNX NegativeLogLikelihoodLoss-13). Inputs x
+ * [N, C, D] float32, target [N, D] int64 (target_i32: int32), weight [C] (has_weight). loss[n, d]
+ * = -x[n, t, d] * w[t] for t = target[n, d], 0 with weight 0 when t is ignore_index (has_ignore)
+ * or outside [0, C). reduction 0: y [N, D] = loss; 1: y[0] = sum; 2: y[0] = sum / sum of the
+ * picked weights (0 / 0 = NaN). The target argument's dtype: tsr_kernel_arg_dtypes. */
+struct tsr_k_nll {
+    int64_t N, C, D;
+    int has_weight, reduction, has_ignore, target_i32;
+    int64_t ignore_index;
+};
 
 /* Strided copy (Transpose): Y is contiguous over dims[0..rank-1];
  * Y[i0..ir] = X[sum_d i_d * in_strides[d]] (elements). */
@@ -399,8 +422,9 @@ typedef enum {
     TSR_K_CAST,
     TSR_K_MIXED,
     TSR_K_PAD,
-    TSR_K_ARG,   /* group "reduce": ArgMax / ArgMin */
-    TSR_K_CUMSUM /* group "reduce": CumSum */
+    TSR_K_ARG,    /* group "reduce": ArgMax / ArgMin */
+    TSR_K_CUMSUM, /* group "reduce": CumSum */
+    TSR_K_NLL     /* group "multiout": NegativeLogLikelihoodLoss */
 } tsr_kernel_kind;
 
 #define TSR_KERNEL_MAX_INPUTS TSR_EW_MAX_INPUTS
@@ -436,6 +460,7 @@ struct tsr_kernel {
         struct tsr_k_pad pad;
         struct tsr_k_arg arg;
         struct tsr_k_cumsum cumsum;
+        struct tsr_k_nll nll;
     } u;
 };
 

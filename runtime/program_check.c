@@ -8,9 +8,13 @@
 
 tsr_dtype_set tsr_kernel_arg_dtypes(const struct tsr_kernel *k, int arg) {
     if (k->kind == TSR_K_ARG) /* group "reduce": int64 indices of its dtype's values */
+        return arg == k->n_inputs && !k->u.arg.values ? TSR_DTYPE_BIT(TSR_I64) : 0;
+    if (k->kind == TSR_K_POOL && k->u.pool.kind == TSR_POOL_MAX_INDEX) /* group "multiout" */
         return arg == k->n_inputs ? TSR_DTYPE_BIT(TSR_I64) : 0;
     if (arg < 0 || arg >= k->n_inputs) return 0; /* other outputs: the uniform rule */
     switch (k->kind) {
+    case TSR_K_NLL: /* group "multiout": the target */
+        return arg == 1 ? TSR_DTYPE_BIT(TSR_I32) | TSR_DTYPE_BIT(TSR_I64) : 0;
     case TSR_K_GATHER:
         return arg == 1 ? TSR_DTYPE_BIT(TSR_I32) | TSR_DTYPE_BIT(TSR_I64) : 0;
     case TSR_K_CAST:

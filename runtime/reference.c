@@ -285,6 +285,10 @@ REF_VARIADIC(max, ref_max2, 0)
 REF_VARIADIC(sum, ref_add2, 0)
 REF_VARIADIC(mean, ref_add2, 1)
 
+static tsr_status tsr_ref_maxpool_indices(const struct tsr_node *node,
+                                          const struct tsr_window_geometry *wg,
+                                          const struct tsr_tensor *x, struct tsr_tensor *out);
+
 /* Conv, MaxPool, AveragePool on NCHW (ONNX semantics; see tsr_window_geometry). */
 tsr_status tsr_ref_window(tsr_context *ctx, const struct tsr_node *node,
                           const struct tsr_tensor *const *in, struct tsr_tensor *out) {
@@ -294,6 +298,8 @@ tsr_status tsr_ref_window(tsr_context *ctx, const struct tsr_node *node,
         tsr_window_geometry(ctx, node->op, &node->attrs, xd,
                             node->op == TSR_OP_CONV ? &in[1]->desc : NULL, node->name, &wg);
     if (st != TSR_OK) return st;
+    if (node->op == TSR_OP_MAXPOOL && node->attrs.pool_indices) /* group "multiout" */
+        return tsr_ref_maxpool_indices(node, &wg, in[0], out);
     const struct tsr_op_attrs *at = &node->attrs;
     /* 1-D inputs [N, C, W] (group "spatial") are the 2-D case with H = 1 */
     const int one_d = xd->rank == 3;
@@ -1420,5 +1426,126 @@ tsr_status tsr_ref_rgb_to_gray(tsr_context *ctx, const struct tsr_node *node,
             if (dt == TSR_U8) y = fmin(fmax(nearbyint(y), 0.0), 255.0);
             tsr_elem_set_f64(dt, out->data, o * inner + i, y);
         }
+/* ---- multiout: TopK ------------------------------------------------------------------------ */
+
+/* TopK (ONNX TopK-11): per [outer, :, inner] column, the k largest (topk_largest 0: smallest)
+ * elements in order, ties broken by the lower index (the operator page), compared in double; the
+ * values or (topk_indices) their int64 indices. An insertion sort of the index list (stable: equal
+ * values keep index order), independent of the kernels' selection. NaN: unspecified order. */
+tsr_status tsr_ref_topk(tsr_context *ctx, const struct tsr_node *node,
+                        const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    int r = xd->rank;
+    int64_t axis = node->attrs.axis == TSR_AXIS_DEFAULT ? -1 : node->attrs.axis;
+    if (axis < 0) axis += r;
+    int64_t outer = 1, len = xd->dims[axis], inner = 1, k = out->desc.dims[axis];
+    for (int d = 0; d < r; d++) {
+        if (d < axis) outer *= xd->dims[d];
+        if (d > axis) inner *= xd->dims[d];
+    }
+    int64_t *idx = malloc((size_t)(len ? len : 1) * sizeof *idx);
+    double *val = malloc((size_t)(len ? len : 1) * sizeof *val);
+    if (!idx || !val) {
+        free(idx);
+        free(val);
+        return TSR_ERR(ctx, TSR_E_NOMEM, "node '%s' (TopK): out of memory", node->name);
+    }
+    const int largest = node->attrs.topk_largest;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            for (int64_t j = 0; j < len; j++) {
+                idx[j] = j;
+                val[j] = tsr_elem_get_f64(xd->dtype, in[0]->data, (o * len + j) * inner + i);
+            }
+            for (int64_t j = 1; j < len; j++) {
+                int64_t t = idx[j], m = j;
+                while (m > 0 && (largest ? val[t] > val[idx[m - 1]] : val[t] < val[idx[m - 1]])) {
+                    idx[m] = idx[m - 1];
+                    m--;
+                }
+                idx[m] = t;
+            }
+            for (int64_t j = 0; j < k; j++) {
+                int64_t at = (o * k + j) * inner + i;
+                if (node->attrs.topk_indices)
+                    ((int64_t *)out->data)[at] = idx[j];
+                else
+                    tsr_elem_set_f64(xd->dtype, out->data, at, val[idx[j]]);
+            }
+        }
+    free(idx);
+    free(val);
+    return TSR_OK;
+}
+
+/* ---- multiout: MaxPool Indices ------------------------------------------------------------ */
+
+/* MaxPool's Indices output (ONNX MaxPool-12 and its reference): for each window, the flat index
+ * into X of its first maximum (scanning kh then kw; a later position wins only if strictly
+ * greater, NaN never wins), ((n * C + c) * H + h) * W + w, or with storage_order 1
+ * (n * C + c) * H * W + h + w * H; -1 for a window with no position inside X. 1-D inputs are
+ * H = 1. */
+static tsr_status tsr_ref_maxpool_indices(const struct tsr_node *node,
+                                          const struct tsr_window_geometry *wg,
+                                          const struct tsr_tensor *x, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &x->desc;
+    const struct tsr_op_attrs *at = &node->attrs;
+    const int one_d = xd->rank == 3;
+    const int64_t NC = xd->dims[0] * xd->dims[1], H = one_d ? 1 : xd->dims[2],
+                  W = xd->dims[one_d ? 2 : 3];
+    int64_t *y = out->data;
+    for (int64_t p = 0; p < NC; p++)
+        for (int64_t oh = 0; oh < wg->oh; oh++)
+            for (int64_t ow = 0; ow < wg->ow; ow++) {
+                int64_t best = -1;
+                double bv = 0;
+                for (int64_t kh = 0; kh < wg->kh; kh++)
+                    for (int64_t kw = 0; kw < wg->kw; kw++) {
+                        int64_t ih = oh * at->strides[0] - wg->pad_t + kh * at->dilations[0];
+                        int64_t iw = ow * at->strides[1] - wg->pad_l + kw * at->dilations[1];
+                        if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                        double v = tsr_elem_get_f64(xd->dtype, x->data, (p * H + ih) * W + iw);
+                        if (best < 0 || v > bv) {
+                            bv = v;
+                            best =
+                                at->storage_order ? p * H * W + ih + iw * H : (p * H + ih) * W + iw;
+                        }
+                    }
+                y[(p * wg->oh + oh) * wg->ow + ow] = best;
+            }
+    return TSR_OK;
+}
+
+/* ---- multiout: NegativeLogLikelihoodLoss ------------------------------------------------- */
+
+/* NegativeLogLikelihoodLoss-13 (the operator page): loss[n, d] = -input[n, t, d] * w[t] for
+ * target t = target[n, d] (w = 1 without weight); an ignored target (ignore_index) or one
+ * outside [0, C) (undefined in ONNX) gives loss 0 and weight 0. none: loss; sum: its sum; mean:
+ * sum / sum of the picked weights. In double. */
+tsr_status tsr_ref_nll(tsr_context *ctx, const struct tsr_node *node,
+                       const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    const int64_t N = xd->dims[0], C = xd->dims[1];
+    int64_t D = 1;
+    for (int a = 2; a < xd->rank; a++)
+        D *= xd->dims[a];
+    const struct tsr_op_attrs *at = &node->attrs;
+    double sum = 0, wsum = 0;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t d = 0; d < D; d++) {
+            const int64_t t = tsr_elem_get_i64(in[1]->desc.dtype, in[1]->data, n * D + d);
+            double loss = 0, w = 0;
+            if (t >= 0 && t < C &&
+                !(at->nll_ignore_index != INT64_MIN && t == at->nll_ignore_index)) {
+                w = node->n_inputs == 3 ? ((const float *)in[2]->data)[t] : 1.0;
+                loss = -((const float *)in[0]->data)[(n * C + t) * D + d] * w;
+            }
+            if (at->nll_reduction == 0) ((float *)out->data)[n * D + d] = (float)loss;
+            sum += loss;
+            wsum += w;
+        }
+    if (at->nll_reduction == 1) *(float *)out->data = (float)sum;
+    if (at->nll_reduction == 2) *(float *)out->data = (float)(sum / wsum);
     return TSR_OK;
 }

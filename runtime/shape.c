@@ -247,6 +247,7 @@ tsr_status tsr_shape_window(SHAPE_ARGS) {
         return SHAPE_ERR("node '%s' (Conv): bias %s must be [%lld] (one per output channel)", node,
                          tsr_desc_format(in[2], s0, sizeof s0), (long long)in[1]->dims[0]);
     *out = f32_desc(in[0]->rank);
+    if (op == TSR_OP_MAXPOOL && attrs->pool_indices) out->dtype = TSR_I64; /* group "multiout" */
     out->dims[0] = in[0]->dims[0];
     out->dims[1] = op == TSR_OP_CONV ? in[1]->dims[0] : in[0]->dims[1];
     if (in[0]->rank == 3) { /* 1-D (group "spatial"): H = 1 */
@@ -1320,5 +1321,54 @@ tsr_status tsr_shape_rgb_to_gray(SHAPE_ARGS) {
                          (long long)(attrs->axis == TSR_AXIS_DEFAULT ? 1 : attrs->axis));
     *out = *in[0];
     out->dims[a] = 1;
+/* ---- multiout: TopK ------------------------------------------------------------------------ */
+
+/* TopK (ONNX TopK-11): X's dims with the axis (default -1) of size k, 0 <= k <= that dim; the
+ * values output (X's dtype) or, with topk_indices, the int64 indices output. */
+tsr_status tsr_shape_topk(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    const int r = in[0]->rank;
+    int64_t axis = attrs->axis == TSR_AXIS_DEFAULT ? -1 : attrs->axis;
+    const int64_t k = attrs->n_topk_k == 1 ? attrs->topk_k[0] : -1;
+    if (r == 0 || axis < -r || axis >= r)
+        return SHAPE_ERR("node '%s' (TopK): axis %lld out of range for input %s", node,
+                         (long long)axis, tsr_desc_format(in[0], s0, sizeof s0));
+    if (axis < 0) axis += r;
+    if (k < 0 || k > in[0]->dims[axis])
+        return SHAPE_ERR("node '%s' (TopK): k %lld (%s) out of [0, %lld] for input %s along axis "
+                         "%lld",
+                         node, (long long)k, attrs->n_topk_k == 1 ? "given" : "missing",
+                         (long long)in[0]->dims[axis], tsr_desc_format(in[0], s0, sizeof s0),
+                         (long long)axis);
+    *out = *in[0];
+    out->dims[axis] = k;
+    if (attrs->topk_indices) out->dtype = TSR_I64;
+    return TSR_OK;
+}
+
+/* ---- multiout: NegativeLogLikelihoodLoss ------------------------------------------------- */
+
+/* NegativeLogLikelihoodLoss-13: input [N, C, d1..dk] (rank >= 2), target [N, d1..dk], weight
+ * [C] (optional); output [N, d1..dk] float32 for reduction none, else a scalar. */
+tsr_status tsr_shape_nll(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160], s2[160] = "none";
+    const struct tsr_tensor_desc *x = in[0], *t = in[1];
+    int ok = x->rank >= 2 && t->rank == x->rank - 1 && t->dims[0] == x->dims[0];
+    for (int a = 2; ok && a < x->rank; a++)
+        ok = t->dims[a - 1] == x->dims[a];
+    if (ok && n_in == 3) ok = in[2]->rank == 1 && in[2]->dims[0] == x->dims[1];
+    if (n_in == 3) tsr_desc_format(in[2], s2, sizeof s2);
+    if (!ok)
+        return SHAPE_ERR("node '%s' (NegativeLogLikelihoodLoss): input [N, C, d..] %s, target "
+                         "[N, d..] %s and weight [C] %s do not agree",
+                         node, tsr_desc_format(x, s0, sizeof s0), tsr_desc_format(t, s1, sizeof s1),
+                         s2);
+    *out = f32_desc(0);
+    if (attrs->nll_reduction == 0) {
+        *out = *t;
+        out->dtype = TSR_F32;
+    }
     return TSR_OK;
 }

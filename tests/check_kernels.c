@@ -1568,6 +1568,90 @@ static void build_mask_chain(struct kh_builder *b) {
  *   accumulations (GEMM, Conv, sums, averages): atol ~ 1e-5 x the sum of |terms| (inputs in
  *     [-1, 1): |a b| averages 1/4), rtol 1e-5;
  *   softmax, layernorm: as the backends' own bounds (documented with the rows). */
+/* ---- multiout: TopK ---- */
+/* TopK values (arg 0) or indices (arg 1): k of 1, some and all along axis 1 of [outer, len,
+ * inner] shapes, largest and smallest; then ties (the lower index first) along axes 0, 1, -1. */
+static void build_topk(struct kh_builder *b) {
+    const int *indices = b->arg;
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    static const int64_t shapes[][4] = {{3, 7, 1, 1},  {2, 5, 33, 3},     {1, 1000, 1, 10},
+                                        {5, 1, 17, 1}, {3, 200, 25, 200}, {2, 77, 3, 5}};
+    const int nv = N_OF(shapes);
+    tsr_value x;
+    at.topk_indices = *indices;
+    at.n_topk_k = 1;
+    if (b->variant < 2 * nv) {
+        const int64_t *s = shapes[b->variant / 2];
+        at.axis = 1;
+        at.topk_largest = b->variant % 2 == 0;
+        at.topk_k[0] = s[3];
+        x = kh_input(b, 3, s, -3, 3);
+        kh_label(b, " [%lld,%lld,%lld] k %lld largest %d", (long long)s[0], (long long)s[1],
+                 (long long)s[2], (long long)s[3], at.topk_largest);
+    } else {
+        const int v = b->variant - 2 * nv;
+        at.topk_largest = v % 2 == 0;
+        at.axis = v < 2 ? 1 : (v < 4 ? 0 : -1);
+        at.topk_k[0] = 3;
+        x = kh_input_gen(b, 3, D(4, 6, 5), gen_ties);
+        kh_label(b, " [4,6,5] ties axis %lld k 3 largest %d", (long long)at.axis, at.topk_largest);
+    }
+    snprintf(b->kernel, sizeof b->kernel, *indices ? "topk_indices" : "topk_values");
+    kh_output(b, kh_op(b, TSR_OP_TOPK, &at, 1, &x));
+}
+static const int topk_values = 0, topk_indices = 1;
+
+/* MaxPool's Indices (int64, exact): every MaxPool row of pool_rows with storage_order 0 and 1
+ * (variants 0 .. 2 * 6 - 1), then the first row on tied inputs (the first maximum wins). */
+static void build_maxpool_indices(struct kh_builder *b) {
+    int row = -1, want = b->variant / 2;
+    const int ties = want >= 6;
+    for (int i = 0, seen = 0; i < (int)N_OF(pool_rows) && row < 0; i++)
+        if (pool_rows[i].op == TSR_OP_MAXPOOL && (ties || seen++ == want)) row = i;
+    const struct pool *p = &pool_rows[row];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.kernel_shape[0] = p->KH, at.kernel_shape[1] = p->KW;
+    at.strides[0] = p->sh, at.strides[1] = p->sw;
+    at.pads[0] = p->pt, at.pads[1] = p->pl, at.pads[2] = p->pb, at.pads[3] = p->pr;
+    at.dilations[0] = p->dh, at.dilations[1] = p->dw;
+    at.ceil_mode = p->ceil_mode;
+    at.storage_order = b->variant % 2;
+    at.pool_indices = 1;
+    tsr_value x = ties ? kh_input_gen(b, 4, D(p->N, p->C, p->H, p->W), gen_ties)
+                       : kh_input(b, 4, D(p->N, p->C, p->H, p->W), -3, 3);
+    kh_output(b, kh_op(b, TSR_OP_MAXPOOL, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "maxpool");
+    kh_label(b, " [%lld,%lld,%lld,%lld] k %lldx%lld s %lld,%lld storage_order %d%s",
+             (long long)p->N, (long long)p->C, (long long)p->H, (long long)p->W, (long long)p->KH,
+             (long long)p->KW, (long long)p->sh, (long long)p->sw, at.storage_order,
+             ties ? " ties" : "");
+}
+
+/* NegativeLogLikelihoodLoss over [N, C, d..] (x: log-probabilities-like values in [-5, 0)):
+ * variant v: reduction v % 3 (none, sum, mean), weight when v / 3 is odd, ignore_index 2 when
+ * v / 6 is odd, shapes [4, 5] then [3, 6, 7] then [2, 4, 3, 5] (v / 12); int64 targets in
+ * [0, C) except the int32 ones of the last shape. */
+static void build_nll(struct kh_builder *b) {
+    static const int64_t shapes[][4] = {{4, 5, 1, 1}, {3, 6, 7, 1}, {2, 4, 3, 5}};
+    static const int ranks[] = {2, 3, 4};
+    const int v = b->variant, si = v / 12;
+    const int64_t *sh = shapes[si];
+    const int r = ranks[si];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.nll_reduction = v % 3;
+    if ((v / 6) % 2) at.nll_ignore_index = 2;
+    const int64_t td[3] = {sh[0], sh[2], sh[3]};
+    tsr_value in[3];
+    in[0] = kh_input(b, r, sh, -5, 0);
+    in[1] = kh_input_dt(b, si == 2 ? TSR_I32 : TSR_I64, r - 1, td, 0, (float)sh[1]);
+    int n = 2;
+    if ((v / 3) % 2) in[n++] = kh_const(b, 1, &sh[1], 0.5f, 2.0f);
+    kh_label(b, " rank %d reduction %d%s%s%s", r, at.nll_reduction, n == 3 ? " weight" : "",
+             at.nll_ignore_index == 2 ? " ignore_index 2" : "", si == 2 ? " int32" : "");
+    kh_output(b, kh_op(b, TSR_OP_NLLLOSS, &at, n, in));
+}
+/* ---- end of multiout ---- */
+
 static const struct kh_case cases[] = {
     {"relu", build_unary, 2, 0, 0, KH_FUSED, NULL, &ew_relu, NULL, 0, 0},
     {"sigmoid", build_unary, 2, 1e-7, 2e-6, KH_FUSED, NULL, &ew_sigmoid, NULL, 0, 0},
@@ -1726,6 +1810,12 @@ static const struct kh_case cases[] = {
     {"rgb_to_gray", build_rgb_to_gray, 6, 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
     /* uint8: the float32 sum within rounding of a half may round either way: atol 1 */
     {"rgb_to_gray_u8", build_rgb_to_gray, 6, 1, 0, KH_FUSED, NULL, "u8", NULL, 0, 0},
+    /* group "multiout": TopK selects, so both outputs are exact */
+    {"topk_values", build_topk, 18, 0, 0, KH_FUSED, NULL, &topk_values, NULL, 0, 0},
+    {"topk_indices", build_topk, 18, 0, 0, KH_FUSED, NULL, &topk_indices, NULL, 0, 0},
+    {"maxpool_indices", build_maxpool_indices, 14, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    /* sums of <= 105 products in float32 (OpenCL) or double (CPU): rtol 1e-5 */
+    {"nll_loss", build_nll, 36, 1e-6, 1e-5, KH_FUSED, "nll_loss", NULL, NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless

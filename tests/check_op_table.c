@@ -208,7 +208,10 @@ START_TEST(test_attribute_storage) {
     /* int attributes stored as flags; required values; ignored attributes */
     ck_assert_int_eq(tsr_attr_store_int(tsr_op_attr(TSR_OP_GEMM, "transA"), &a, 7), 0);
     ck_assert_int_eq(a.trans_a, 1);
-    ck_assert_int_eq(tsr_attr_store_int(tsr_op_attr(TSR_OP_MAXPOOL, "storage_order"), &a, 1), -1);
+    ck_assert_int_eq(tsr_attr_store_int(tsr_op_attr(TSR_OP_BATCHNORM, "training_mode"), &a, 1), -1);
+    /* group "multiout": MaxPool storage_order is stored (its Indices output reads it) */
+    ck_assert_int_eq(tsr_attr_store_int(tsr_op_attr(TSR_OP_MAXPOOL, "storage_order"), &a, 1), 0);
+    ck_assert_int_eq(a.storage_order, 1);
     ck_assert_int_eq(tsr_attr_store_int(tsr_op_attr(TSR_OP_BATCHNORM, "spatial"), &a, 1), 0);
     ck_assert_int_eq(tsr_attr_store_int(tsr_op_attr(TSR_OP_GEMM, "broadcast"), &a, 0), 0);
     ck_assert_ptr_null(tsr_op_attr(TSR_OP_RELU, "alpha"));

@@ -323,13 +323,13 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
     }
     case TSR_K_ARG: { /* group "reduce" */
         const struct tsr_k_arg *a = &kn->u.arg;
-        if (a->outer < 0 || a->len < 1 || a->inner < 0)
+        if (a->outer < 0 || a->len < 1 || a->inner < 0 || a->k < 0 || a->k > a->len)
             return TSR_ERR(ctx, TSR_E_INVALID_ARG, "arg kernel '%s': shape [%lld, %lld, %lld]",
                            name, (long long)a->outer, (long long)a->len, (long long)a->inner);
         const int64_t n_need[1] = {a->outer * a->len * a->inner};
         st = tsr_cpu_check_inputs(ctx, prog, kn, 1, n_need);
         if (st != TSR_OK) return st;
-        need = a->outer * a->inner;
+        need = a->outer * a->k * a->inner;
         break;
     }
     case TSR_K_CUMSUM: { /* group "reduce" */
@@ -347,6 +347,18 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
         st = tsr_cpu_check_inputs(ctx, prog, kn, 1, n_need);
         if (st != TSR_OK) return st;
         need = n_need[0];
+        break;
+    }
+    case TSR_K_NLL: { /* group "multiout" */
+        const struct tsr_k_nll *l = &kn->u.nll;
+        if (l->N < 0 || l->C < 0 || l->D < 0 || l->reduction < 0 || l->reduction > 2)
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                           "nll kernel '%s': shape [%lld, %lld, %lld], reduction %d", name,
+                           (long long)l->N, (long long)l->C, (long long)l->D, l->reduction);
+        const int64_t n_need[3] = {l->N * l->C * l->D, l->N * l->D, l->C};
+        st = tsr_cpu_check_inputs(ctx, prog, kn, l->has_weight ? 3 : 2, n_need);
+        if (st != TSR_OK) return st;
+        need = l->reduction == 0 ? l->N * l->D : 1;
         break;
     }
     default:
@@ -543,7 +555,11 @@ static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct
             tsr_cpu_cumsum_run(&ex->env, &kn->u.cumsum, p[kn->inputs[0]], y);
         break;
     case TSR_K_ARG: /* group "reduce": int64 output */
-        tsr_cpu_arg_run(&kn->u.arg, p[kn->inputs[0]], (int64_t *)(void *)y);
+        tsr_cpu_arg_run(&kn->u.arg, p[kn->inputs[0]], y);
+        break;
+    case TSR_K_NLL: /* group "multiout" */
+        tsr_cpu_nll_run(&kn->u.nll, p[kn->inputs[0]], p[kn->inputs[1]],
+                        kn->u.nll.has_weight ? p[kn->inputs[2]] : NULL, y);
         break;
     }
     return TSR_OK;

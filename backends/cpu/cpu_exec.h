@@ -184,9 +184,15 @@ void tsr_cpu_pool_run(const struct tsr_cpu_env *env, const struct tsr_k_pool *p,
 void tsr_cpu_reduce_run(const struct tsr_cpu_env *env, const struct tsr_k_reduce *k, const float *x,
                         float *y);
 /* Group "reduce": y [outer, inner] (int64) = the index along len of the first (select_last:
- * last) maximum (is_min: minimum) of x [outer, len, inner] (struct tsr_k_arg). Serial; y must
- * not overlap x. */
-void tsr_cpu_arg_run(const struct tsr_k_arg *k, const float *x, int64_t *y);
+ * last) maximum (is_min: minimum) of x [outer, len, inner] (struct tsr_k_arg); group
+ * "multiout" (TopK): y [outer, k, inner], int64 indices or (values) float32 values of the first k
+ * in that order. Serial; y must not overlap x. */
+void tsr_cpu_arg_run(const struct tsr_k_arg *k, const float *x, void *y);
+/* Group "multiout": NegativeLogLikelihoodLoss (struct tsr_k_nll): x [N, C, D], target [N, D]
+ * int64 (target_i32: int32), w [C] or NULL; y [N, D] (reduction none) or y[0]. Serial, sums in
+ * double. */
+void tsr_cpu_nll_run(const struct tsr_k_nll *k, const float *x, const void *target, const float *w,
+                     float *y);
 /* Group "reduce": y = CumSum of x [outer, len, inner] along len (struct tsr_k_cumsum), rows
  * added in axis order with the ISA's vector add along inner. Serial; y must not overlap x. */
 void tsr_cpu_cumsum_run(const struct tsr_cpu_env *env, const struct tsr_k_cumsum *k, const float *x,

@@ -16,9 +16,10 @@
 
 tsr_status tsr_cpu_pool_check(tsr_context *ctx, const char *name, const struct tsr_k_pool *p) {
     if (!p) return TSR_ERR(ctx, TSR_E_INVALID_ARG, "pool kernel '%s': no geometry", name);
-    if ((p->kind != TSR_POOL_MAX && p->kind != TSR_POOL_AVG) || p->N < 0 || p->C < 0 || p->H <= 0 ||
-        p->W <= 0 || p->OH < 0 || p->OW < 0 || p->KH <= 0 || p->KW <= 0 || p->stride_h <= 0 ||
-        p->stride_w <= 0 || p->dil_h <= 0 || p->dil_w <= 0 || p->pad_t < 0 || p->pad_l < 0)
+    if ((p->kind != TSR_POOL_MAX && p->kind != TSR_POOL_AVG && p->kind != TSR_POOL_MAX_INDEX) ||
+        p->N < 0 || p->C < 0 || p->H <= 0 || p->W <= 0 || p->OH < 0 || p->OW < 0 || p->KH <= 0 ||
+        p->KW <= 0 || p->stride_h <= 0 || p->stride_w <= 0 || p->dil_h <= 0 || p->dil_w <= 0 ||
+        p->pad_t < 0 || p->pad_l < 0)
         return TSR_ERR(ctx, TSR_E_INVALID_ARG,
                        "pool kernel '%s': bad geometry (kind %d) X [%lld,%lld,%lld,%lld] -> "
                        "[%lld,%lld], kernel %lldx%lld, strides %lld,%lld, dilations %lld,%lld, "
@@ -48,9 +49,40 @@ static void tsr_pool_cols(int64_t OW, int64_t W, int64_t stride, int64_t off, in
     *hi = b;
 }
 
+/* Group "multiout": MaxPool's Indices (TSR_POOL_MAX_INDEX, program.h) of plane `task`. */
+static void tsr_pool_index_task(const struct tsr_pool_job *job, size_t task) {
+    const struct tsr_k_pool *p = job->p;
+    const int64_t plane = (int64_t)task * p->H * p->W;
+    const float *x = job->X + plane;
+    int64_t *y = (int64_t *)(void *)job->Y + (int64_t)task * p->OH * p->OW;
+    for (int64_t oh = 0; oh < p->OH; oh++)
+        for (int64_t ow = 0; ow < p->OW; ow++) {
+            int64_t best = -1;
+            float bv = 0.0f;
+            for (int64_t kh = 0; kh < p->KH; kh++) {
+                const int64_t ih = oh * p->stride_h - p->pad_t + kh * p->dil_h;
+                if (ih < 0 || ih >= p->H) continue;
+                for (int64_t kw = 0; kw < p->KW; kw++) {
+                    const int64_t iw = ow * p->stride_w - p->pad_l + kw * p->dil_w;
+                    if (iw < 0 || iw >= p->W) continue;
+                    const float v = x[ih * p->W + iw];
+                    if (best < 0 || v > bv) {
+                        bv = v;
+                        best = plane + (p->storage_order ? ih + iw * p->H : ih * p->W + iw);
+                    }
+                }
+            }
+            y[oh * p->OW + ow] = best;
+        }
+}
+
 static void tsr_pool_task(void *arg, size_t task, int thread_id) {
     (void)thread_id;
     const struct tsr_pool_job *job = arg;
+    if (job->p->kind == TSR_POOL_MAX_INDEX) {
+        tsr_pool_index_task(job, task);
+        return;
+    }
     const struct tsr_k_pool *p = job->p;
     const float *x = job->X + (int64_t)task * p->H * p->W;
     float *y = job->Y + (int64_t)task * p->OH * p->OW;

@@ -243,25 +243,34 @@ void tsr_cpu_reduce_run(const struct tsr_cpu_env *env, const struct tsr_k_reduce
 
 /* ---- group "reduce": ArgMax / ArgMin (struct tsr_k_arg) -------------------------------- */
 
-void tsr_cpu_arg_run(const struct tsr_k_arg *k, const float *x, int64_t *y) {
-    const int64_t L = k->len, I = k->inner;
+/* Does element a (value va) come before b (vb) in the order of struct tsr_k_arg? */
+static int arg_before(const struct tsr_k_arg *k, float va, int64_t a, float vb, int64_t b) {
+    if (va == vb) return k->select_last ? a > b : a < b;
+    return k->is_min ? va < vb : va > vb;
+}
+
+void tsr_cpu_arg_run(const struct tsr_k_arg *k, const float *x, void *y) {
+    const int64_t L = k->len, I = k->inner, K = k->k;
     if (L <= 0) return;
     for (int64_t o = 0; o < k->outer; o++) {
         const float *xo = x + o * L * I;
-        int64_t *yo = y + o * I;
         for (int64_t i = 0; i < I; i++) {
-            int64_t best = 0;
-            float bv = xo[i];
-            for (int64_t j = 1; j < L; j++) {
-                const float v = xo[j * I + i];
-                const int better = k->is_min ? (k->select_last ? v <= bv : v < bv)
-                                             : (k->select_last ? v >= bv : v > bv);
-                if (better) {
-                    best = j;
-                    bv = v;
+            int64_t prev = -1;
+            for (int64_t t = 0; t < K; t++) {
+                int64_t best = -1;
+                for (int64_t j = 0; j < L; j++) {
+                    const float v = xo[j * I + i];
+                    if (prev >= 0 && !arg_before(k, xo[prev * I + i], prev, v, j)) continue;
+                    if (best < 0 || arg_before(k, v, j, xo[best * I + i], best)) best = j;
                 }
+                if (best < 0) best = prev; /* only with NaN: unspecified order */
+                const int64_t at = (o * K + t) * I + i;
+                if (k->values)
+                    ((float *)y)[at] = xo[best * I + i];
+                else
+                    ((int64_t *)y)[at] = best;
+                prev = best;
             }
-            yo[i] = best;
         }
     }
 }
@@ -294,4 +303,27 @@ void tsr_cpu_cumsum_run(const struct tsr_cpu_env *env, const struct tsr_k_cumsum
             prev = yr;
         }
     }
+}
+
+/* ---- group "multiout": NegativeLogLikelihoodLoss (struct tsr_k_nll) ----------------------- */
+
+void tsr_cpu_nll_run(const struct tsr_k_nll *k, const float *x, const void *target, const float *w,
+                     float *y) {
+    double sum = 0.0, wsum = 0.0;
+    for (int64_t n = 0; n < k->N; n++)
+        for (int64_t d = 0; d < k->D; d++) {
+            const int64_t i = n * k->D + d;
+            const int64_t t =
+                k->target_i32 ? ((const int32_t *)target)[i] : ((const int64_t *)target)[i];
+            float loss = 0.0f, wt = 0.0f;
+            if (t >= 0 && t < k->C && !(k->has_ignore && t == k->ignore_index)) {
+                wt = k->has_weight ? w[t] : 1.0f;
+                loss = -x[(n * k->C + t) * k->D + d] * wt;
+            }
+            if (k->reduction == 0) y[i] = loss;
+            sum += loss;
+            wsum += wt;
+        }
+    if (k->reduction == 1) y[0] = (float)sum;
+    if (k->reduction == 2) y[0] = (float)(sum / wsum);
 }

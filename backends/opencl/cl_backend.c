@@ -221,6 +221,7 @@ static tsr_status prepare_kernel(struct cl_exec *ex, struct cl_exec_kernel *ek) 
     case TSR_K_CONCAT:
     case TSR_K_ARG:
     case TSR_K_CUMSUM:
+    case TSR_K_NLL: /* group "multiout" */
     case TSR_K_LAYERNORM: {
         struct tsr_cl_ref in[TSR_KERNEL_MAX_INPUTS];
         for (int i = 0; i < k->n_inputs; i++)

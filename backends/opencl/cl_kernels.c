@@ -100,7 +100,8 @@ static tsr_status prepare_pool(tsr_context *ctx, struct tsr_cl_device *dev,
     const struct tsr_k_pool *p = &k->u.pool;
     if (p->N < 0 || p->C < 0 || p->H < 0 || p->W < 0 || p->OH < 0 || p->OW < 0 || p->KH < 1 ||
         p->KW < 1 || p->stride_h < 1 || p->stride_w < 1 || p->dil_h < 1 || p->dil_w < 1 ||
-        (p->kind != TSR_POOL_MAX && p->kind != TSR_POOL_AVG))
+        (p->kind != TSR_POOL_MAX && p->kind != TSR_POOL_AVG && p->kind != TSR_POOL_MAX_INDEX) ||
+        (p->kind == TSR_POOL_MAX_INDEX && y->offset % 8))
         return TSR_ERR(ctx, TSR_E_INVALID_ARG,
                        "kernel '%s': bad pool geometry (kind %d, X [%lld,%lld,%lld,%lld] -> "
                        "[%lld,%lld], window %lldx%lld, strides %lld,%lld, dilations %lld,%lld)",
@@ -131,6 +132,7 @@ static tsr_status prepare_pool(tsr_context *ctx, struct tsr_cl_device *dev,
     tsr_cl_arg_int(&a, p->count_include_pad ? 1 : 0);
     tsr_cl_arg_long(&a, p->pad_b);
     tsr_cl_arg_long(&a, p->pad_r);
+    tsr_cl_arg_int(&a, p->storage_order);
     out->global = cap_items(p->N * p->C * p->OH * p->OW);
     return args_status(ctx, k, &a);
 }
@@ -168,12 +170,14 @@ static tsr_status prepare_reduce(tsr_context *ctx, struct tsr_cl_device *dev,
     return args_status(ctx, k, &a);
 }
 
-/* Group "reduce": ArgMax / ArgMin (reduce.cl tsr_arg_items), int64 output. */
+/* Group "reduce": ArgMax / ArgMin (reduce.cl tsr_arg_items), int64 output; group "multiout":
+ * TopK (k per column; values: float32 output). */
 static tsr_status prepare_arg(tsr_context *ctx, struct tsr_cl_device *dev,
                               const struct tsr_kernel *k, const struct tsr_cl_ref *in,
                               const struct tsr_cl_ref *y, struct tsr_cl_launch *out) {
     const struct tsr_k_arg *r = &k->u.arg;
-    if (r->outer < 0 || r->len < 1 || r->inner < 0 || y->offset % 8)
+    if (r->outer < 0 || r->len < 1 || r->inner < 0 || r->k < 0 || r->k > r->len ||
+        (!r->values && y->offset % 8))
         return TSR_ERR(ctx, TSR_E_INVALID_ARG,
                        "kernel '%s': bad arg kernel over [%lld, %lld, %lld]", k->name,
                        (long long)r->outer, (long long)r->len, (long long)r->inner);
@@ -189,6 +193,8 @@ static tsr_status prepare_arg(tsr_context *ctx, struct tsr_cl_device *dev,
     tsr_cl_arg_ulong(&a, r->inner);
     tsr_cl_arg_int(&a, r->is_min);
     tsr_cl_arg_int(&a, r->select_last);
+    tsr_cl_arg_ulong(&a, r->k);
+    tsr_cl_arg_int(&a, r->values);
     out->global = cap_items(r->outer * r->inner);
     return args_status(ctx, k, &a);
 }
@@ -326,6 +332,38 @@ static tsr_status prepare_concat(tsr_context *ctx, struct tsr_cl_device *dev,
     return args_status(ctx, k, &a);
 }
 
+/* Group "multiout": NegativeLogLikelihoodLoss (reduce.cl tsr_nll_items; struct tsr_k_nll):
+ * one work-item per loss element for reduction none, a single one summing in order otherwise. */
+static tsr_status prepare_nll(tsr_context *ctx, struct tsr_cl_device *dev,
+                              const struct tsr_kernel *k, const struct tsr_cl_ref *in,
+                              const struct tsr_cl_ref *y, struct tsr_cl_launch *out) {
+    const struct tsr_k_nll *l = &k->u.nll;
+    if (l->N < 0 || l->C < 0 || l->D < 0 || l->reduction < 0 || l->reduction > 2 ||
+        (!l->target_i32 && in[1].offset % 8))
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                       "kernel '%s': bad nll kernel over [%lld, %lld, %lld], reduction %d", k->name,
+                       (long long)l->N, (long long)l->C, (long long)l->D, l->reduction);
+    tsr_status st = need_inputs(ctx, k, l->has_weight ? 3 : 2);
+    if (st != TSR_OK) return st;
+    st = make_embedded(ctx, dev, k, "reduce.cl", "tsr_nll_items", out);
+    if (st != TSR_OK) return st;
+    struct tsr_cl_args a = {out->kernel, 0, CL_SUCCESS, 0};
+    tsr_cl_arg_ref(&a, &in[0]);
+    tsr_cl_arg_ref(&a, &in[1]);
+    tsr_cl_arg_ref(&a, l->has_weight ? &in[2] : &in[0]); /* unread without weight */
+    tsr_cl_arg_ref(&a, y);
+    tsr_cl_arg_ulong(&a, l->N);
+    tsr_cl_arg_ulong(&a, l->C);
+    tsr_cl_arg_ulong(&a, l->D);
+    tsr_cl_arg_int(&a, l->has_weight);
+    tsr_cl_arg_int(&a, l->reduction);
+    tsr_cl_arg_int(&a, l->has_ignore);
+    tsr_cl_arg_int(&a, l->target_i32);
+    tsr_cl_arg_long(&a, l->ignore_index);
+    out->global = l->reduction == 0 ? cap_items(l->N * l->D) : 1;
+    return args_status(ctx, k, &a);
+}
+
 tsr_status tsr_cl_launch_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
                                  const struct tsr_kernel *k, const struct tsr_cl_ref *in,
                                  const struct tsr_cl_ref *y, struct tsr_cl_launch *out) {
@@ -341,6 +379,8 @@ tsr_status tsr_cl_launch_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
         return prepare_arg(ctx, dev, k, in, y, out);
     case TSR_K_CUMSUM:
         return prepare_cumsum(ctx, dev, k, in, y, out);
+    case TSR_K_NLL: /* group "multiout" */
+        return prepare_nll(ctx, dev, k, in, y, out);
     case TSR_K_TRANSPOSE:
         return prepare_transpose(ctx, dev, k, in, y, out);
     case TSR_K_CONCAT:
