@@ -1426,6 +1426,9 @@ tsr_status tsr_ref_rgb_to_gray(tsr_context *ctx, const struct tsr_node *node,
             if (dt == TSR_U8) y = fmin(fmax(nearbyint(y), 0.0), 255.0);
             tsr_elem_set_f64(dt, out->data, o * inner + i, y);
         }
+    return TSR_OK;
+}
+
 /* ---- multiout: TopK ------------------------------------------------------------------------ */
 
 /* TopK (ONNX TopK-11): per [outer, :, inner] column, the k largest (topk_largest 0: smallest)

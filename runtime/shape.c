@@ -1321,6 +1321,9 @@ tsr_status tsr_shape_rgb_to_gray(SHAPE_ARGS) {
                          (long long)(attrs->axis == TSR_AXIS_DEFAULT ? 1 : attrs->axis));
     *out = *in[0];
     out->dims[a] = 1;
+    return TSR_OK;
+}
+
 /* ---- multiout: TopK ------------------------------------------------------------------------ */
 
 /* TopK (ONNX TopK-11): X's dims with the axis (default -1) of size k, 0 <= k <= that dim; the
