@@ -24,8 +24,10 @@ tsr_status tsr_pass_dce(tsr_graph *g, int *n_removed);
 
 /* Folds inference BatchNormalization with constant parameters into the preceding Conv or Gemm
  * (when `fold` is set, its output feeds only the BN and its weights are constant), else rewrites
- * it into Mul + Add with per-channel constants. Writes the number of BN nodes handled to
- * *n_folded. Formulas and source in bn.c. Returns TSR_OK, TSR_E_NOMEM. */
+ * it into Mul + Add with per-channel constants; a BN whose scale, B, mean or var is not a
+ * constant becomes Sub, Div, Sqrt, Add, Mul nodes over its unsqueezed [C, 1, ...] inputs. Writes
+ * the number of BN nodes handled to *n_folded. Formulas and source in bn.c. Returns TSR_OK,
+ * TSR_E_NOMEM. */
 tsr_status tsr_pass_bn(tsr_graph *g, int fold, int *n_folded);
 
 /* Algebraic simplification: removes x*1, x/1, x+0, x-0 (when the constant does not enlarge x's
