@@ -354,7 +354,8 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(DROPOUT)                                                                                     \
     X(INSTANCENORM)                                                                                \
     X(CUMSUM)                                                                                      \
-    X(GROUPNORM)
+    X(GROUPNORM)                                                                                   \
+    X(CONVTRANSPOSE)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -461,6 +462,10 @@ struct tsr_op_attrs {
     int cumsum_exclusive;
     int cumsum_reverse;
     int64_t num_groups; /* GroupNormalization num_groups (required; default 0) */
+    /* issue 9, group "spatial2": ConvTranspose (window attributes above; 1-D stored as 2-D with
+     * H = 1): output_padding [H, W] (default 0) and output_shape [H, W] (0: not given) */
+    int64_t output_padding[2];
+    int64_t output_shape[2];
 };
 
 /* Conv / pool auto_pad (ONNX). */

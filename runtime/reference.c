@@ -1303,3 +1303,52 @@ tsr_status tsr_ref_groupnorm(tsr_context *ctx, const struct tsr_node *node,
     }
     return TSR_OK;
 }
+
+/* ---- issue 9, group "spatial2": ConvTranspose --------------------------------------------- */
+
+/* ConvTranspose on [N, C, (H,) W] with weights [C, M/group, (kH,) kW] and optional bias [M]
+ * (ONNX ConvTranspose): every input element scatters x[n, c, ih, iw] * w[c, m, kh, kw] to
+ * y[n, g * M/group + m, ih * s - pb + kh * d, iw * s - pb + kw * d] (positions outside the output
+ * are dropped), accumulated in double. */
+tsr_status tsr_ref_convtranspose(tsr_context *ctx, const struct tsr_node *node,
+                                 const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_op_attrs *at = &node->attrs;
+    struct tsr_convt_geometry cg;
+    tsr_status st =
+        tsr_convtranspose_geometry(ctx, at, &in[0]->desc, &in[1]->desc, node->name, &cg);
+    if (st != TSR_OK) return st;
+    const int64_t N = in[0]->desc.dims[0], C = in[0]->desc.dims[1], M = cg.m, G = at->group;
+    const int64_t cpg = C / G, mpg = M / G, IH = cg.in[0], IW = cg.in[1];
+    const int64_t OH = cg.out[0], OW = cg.out[1], KH = cg.k[0], KW = cg.k[1];
+    const int64_t n_out = N * M * OH * OW;
+    double *acc = calloc((size_t)(n_out ? n_out : 1), sizeof *acc);
+    if (!acc)
+        return TSR_ERR(ctx, TSR_E_NOMEM, "node '%s' (ConvTranspose): out of memory", node->name);
+    const float *x = in[0]->data, *w = in[1]->data;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t ih = 0; ih < IH; ih++)
+                for (int64_t iw = 0; iw < IW; iw++) {
+                    const double v = x[((n * C + c) * IH + ih) * IW + iw];
+                    const int64_t g = c / cpg;
+                    for (int64_t m = 0; m < mpg; m++)
+                        for (int64_t kh = 0; kh < KH; kh++) {
+                            int64_t oh = ih * at->strides[0] - cg.pb[0] + kh * at->dilations[0];
+                            if (oh < 0 || oh >= OH) continue;
+                            for (int64_t kw = 0; kw < KW; kw++) {
+                                int64_t ow = iw * at->strides[1] - cg.pb[1] + kw * at->dilations[1];
+                                if (ow < 0 || ow >= OW) continue;
+                                acc[((n * M + g * mpg + m) * OH + oh) * OW + ow] +=
+                                    v * w[((c * mpg + m) * KH + kh) * KW + kw];
+                            }
+                        }
+                }
+    float *y = out->data;
+    for (int64_t i = 0; i < n_out; i++) {
+        double b = node->n_inputs == 3 ? ((const float *)in[2]->data)[(i / (OH * OW)) % M] : 0.0;
+        y[i] = (float)(acc[i] + b);
+    }
+    free(acc);
+    return TSR_OK;
+}
+/* ---- end of group "spatial2" ---------------------------------------------------------------- */

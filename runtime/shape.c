@@ -1257,3 +1257,97 @@ tsr_status tsr_shape_groupnorm(SHAPE_ARGS) {
     *out = *x;
     return TSR_OK;
 }
+
+/* ---- issue 9, group "spatial2": ConvTranspose --------------------------------------------- */
+
+tsr_status tsr_convtranspose_geometry(tsr_context *ctx, const struct tsr_op_attrs *attrs,
+                                      const struct tsr_tensor_desc *x,
+                                      const struct tsr_tensor_desc *w, const char *node,
+                                      struct tsr_convt_geometry *g) {
+    char s0[160], s1[160];
+    *g = (struct tsr_convt_geometry){{0}, {0}, {0}, {0}, {0}, 0};
+    if (x->rank != 3 && x->rank != 4)
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (ConvTranspose): input %s: only 1-D and 2-D transposed "
+                       "convolutions ([N, C, W] or [N, C, H, W]) are supported",
+                       node, tsr_desc_format(x, s0, sizeof s0));
+    int64_t C = x->dims[1], grp = attrs->group;
+    if (w->rank != x->rank || w->dims[0] != C || grp < 1 || C % grp != 0)
+        return SHAPE_ERR("node '%s' (ConvTranspose): weights %s must be [C, M/group, k...] for "
+                         "input %s (group %lld dividing C)",
+                         node, tsr_desc_format(w, s0, sizeof s0), tsr_desc_format(x, s1, sizeof s1),
+                         (long long)grp);
+    int one_d = x->rank == 3;
+    g->m = w->dims[1] * grp;
+    for (int d = 0; d < 2; d++) {
+        int64_t in = one_d && d == 0 ? 1 : x->dims[2 + d - one_d];
+        int64_t k = one_d && d == 0 ? 1 : w->dims[2 + d - one_d];
+        int64_t s = attrs->strides[d], dl = attrs->dilations[d], op = attrs->output_padding[d];
+        if (attrs->kernel_shape[d] != 0 && attrs->kernel_shape[d] != k)
+            return SHAPE_ERR("node '%s' (ConvTranspose): kernel_shape does not match weights %s",
+                             node, tsr_desc_format(w, s0, sizeof s0));
+        if (s < 1 || dl < 1 || op < 0)
+            return SHAPE_ERR("node '%s' (ConvTranspose): strides and dilations must be >= 1, "
+                             "output_padding >= 0",
+                             node);
+        int64_t ek = (k - 1) * dl + 1, full = s * (in - 1) + op + ek, pb, pe;
+        int64_t want = attrs->output_shape[d] > 0 ? attrs->output_shape[d] : 0;
+        if (!want && (attrs->auto_pad == TSR_AUTO_PAD_SAME_UPPER ||
+                      attrs->auto_pad == TSR_AUTO_PAD_SAME_LOWER))
+            want = in * s;
+        if (want) {
+            /* ONNX ConvTranspose: total_padding = stride * (in - 1) + output_padding +
+             * ((k - 1) * dilation + 1) - output_shape, split as auto_pad says */
+            int64_t total = full - want;
+            /* halves round down (the ONNX reference's floor division: a negative total, an
+             * output_shape larger than the natural size, adds the zero row at the end) */
+            int64_t half = total >= 0 ? total / 2 : -((1 - total) / 2);
+            if (attrs->auto_pad == TSR_AUTO_PAD_SAME_UPPER) {
+                pb = half;
+                pe = total - half;
+            } else {
+                pe = half;
+                pb = total - half;
+            }
+        } else if (attrs->auto_pad == TSR_AUTO_PAD_VALID) {
+            pb = pe = 0;
+        } else {
+            pb = attrs->pads[d];
+            pe = attrs->pads[d + 2];
+        }
+        g->k[d] = k;
+        g->in[d] = in;
+        g->pb[d] = pb;
+        g->pe[d] = pe;
+        g->out[d] = full - pb - pe;
+        if (g->out[d] < 1)
+            return SHAPE_ERR("node '%s' (ConvTranspose): input %s and weights %s give an empty "
+                             "output",
+                             node, tsr_desc_format(x, s0, sizeof s0),
+                             tsr_desc_format(w, s1, sizeof s1));
+    }
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_convtranspose(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    struct tsr_convt_geometry cg;
+    tsr_status st = tsr_convtranspose_geometry(ctx, attrs, in[0], in[1], node, &cg);
+    if (st != TSR_OK) return st;
+    if (n_in == 3 && (in[2]->rank != 1 || in[2]->dims[0] != cg.m))
+        return SHAPE_ERR("node '%s' (ConvTranspose): bias %s must be [%lld] (one per output "
+                         "channel)",
+                         node, tsr_desc_format(in[2], s0, sizeof s0), (long long)cg.m);
+    *out = f32_desc(in[0]->rank);
+    out->dims[0] = in[0]->dims[0];
+    out->dims[1] = cg.m;
+    if (in[0]->rank == 3) {
+        out->dims[2] = cg.out[1];
+        return TSR_OK;
+    }
+    out->dims[2] = cg.out[0];
+    out->dims[3] = cg.out[1];
+    return TSR_OK;
+}
+/* ---- end of group "spatial2" ---------------------------------------------------------------- */

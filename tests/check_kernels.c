@@ -1444,6 +1444,67 @@ static void build_mask_chain(struct kh_builder *b) {
     kh_output(b, kh_op(b, TSR_OP_WHERE, NULL, 3, in));
 }
 
+/* ---- issue 9, group "spatial2" ------------------------------------------------------------ */
+/* ConvTranspose (rewritten into Pad / Reshape / Slice / Transpose + a stride-1 Conv by
+ * passes/convtranspose.c) against the reference's direct scatter: N C H W (H 0: 1-D) M K stride
+ * pad_begin pad_end output_padding dilation group bias, weights constant or a graph input */
+struct convt {
+    int64_t N, C, H, W, M, K, s, pb, pe, op, d, g;
+    int bias, w_input;
+};
+static const struct convt convt_rows[] = {
+    {1, 1, 3, 3, 2, 3, 1, 0, 0, 0, 1, 1, 0, 1}, /* test_convtranspose */
+    {2, 3, 5, 4, 4, 3, 2, 1, 1, 1, 1, 1, 1, 0},  {1, 4, 6, 6, 6, 2, 2, 0, 0, 0, 1, 2, 1, 1},
+    {2, 2, 4, 5, 3, 3, 3, 2, 1, 2, 2, 1, 0, 0},  {1, 3, 0, 9, 5, 4, 2, 1, 2, 1, 1, 1, 1, 0},
+    {2, 4, 0, 7, 4, 3, 1, 0, 0, 0, 2, 4, 0, 1},  /* 1-D depthwise */
+    {1, 16, 8, 8, 8, 4, 2, 1, 1, 0, 1, 1, 1, 0}, /* decoder-like upsampling */
+};
+
+static void build_convtranspose(struct kh_builder *b) {
+    const struct convt *c = &convt_rows[b->variant];
+    const int one_d = c->H == 0;
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.strides[0] = one_d ? 1 : c->s, at.strides[1] = c->s;
+    at.pads[0] = one_d ? 0 : c->pb, at.pads[1] = c->pb;
+    at.pads[2] = one_d ? 0 : c->pe, at.pads[3] = c->pe;
+    at.output_padding[0] = one_d ? 0 : c->op, at.output_padding[1] = c->op;
+    at.dilations[0] = one_d ? 1 : c->d, at.dilations[1] = c->d;
+    at.group = c->g;
+    tsr_value in[3];
+    in[0] = one_d ? kh_input(b, 3, D(c->N, c->C, c->W), -1, 1)
+                  : kh_input(b, 4, D(c->N, c->C, c->H, c->W), -1, 1);
+    const int64_t mpg = c->M / c->g;
+    if (c->w_input)
+        in[1] = one_d ? kh_input(b, 3, D(c->C, mpg, c->K), -1, 1)
+                      : kh_input(b, 4, D(c->C, mpg, c->K, c->K), -1, 1);
+    else
+        in[1] = one_d ? kh_const(b, 3, D(c->C, mpg, c->K), -1, 1)
+                      : kh_const(b, 4, D(c->C, mpg, c->K, c->K), -1, 1);
+    if (c->bias) in[2] = kh_const(b, 1, D(c->M), -1, 1);
+    kh_output(b, kh_op(b, TSR_OP_CONVTRANSPOSE, &at, c->bias ? 3 : 2, in));
+    snprintf(b->kernel, sizeof b->kernel, "conv");
+    kh_label(b, " %s C %lld M %lld k %lld s %lld g %lld%s", one_d ? "1-D" : "2-D", (long long)c->C,
+             (long long)c->M, (long long)c->K, (long long)c->s, (long long)c->g,
+             c->w_input ? " w-input" : "");
+}
+
+/* BatchNormalization with scale, B, mean and var graph inputs (not folded: broadcast
+ * elementwise nodes, passes/bn.c): [2, 3, 4, 5] and [4, 6] */
+static void build_batchnorm_inputs(struct kh_builder *b) {
+    const int64_t C = b->variant ? 6 : 3;
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.epsilon = b->variant ? 1e-2f : 1e-5f;
+    tsr_value in[5];
+    in[0] = b->variant ? kh_input(b, 2, D(4, C), -2, 2) : kh_input(b, 4, D(2, C, 4, 5), -2, 2);
+    in[1] = kh_input(b, 1, D(C), -1.5f, 1.5f);
+    in[2] = kh_input(b, 1, D(C), -1, 1);
+    in[3] = kh_input(b, 1, D(C), -1, 1);
+    in[4] = kh_input(b, 1, D(C), 0.1f, 2);
+    kh_output(b, kh_op(b, TSR_OP_BATCHNORM, &at, 5, in));
+    snprintf(b->kernel, sizeof b->kernel, "ew_");
+}
+/* ---- end of group "spatial2" -------------------------------------------------------------- */
+
 /* Tolerances (atol, rtol of the measure in kernel_harness.h):
  *   exact (0, 0): data movement, max, relu/leaky/clip, add/sub/mul/div (correctly rounded);
  *   transcendental: rtol 2e-6 (16 ulp: the OpenCL C full-profile bound for erf/pow, s7.4; the
@@ -1600,6 +1661,11 @@ static const struct kh_case cases[] = {
     {"pad", build_pad, N_OF(pad_rows), 0, 0, KH_FUSED, "pad_", NULL, NULL, 0, 0},
     /* K = 8 products of |x| < 1: atol 1e-5 */
     {"mask_chain", build_mask_chain, 1, 1e-5, 1e-5, KH_BOTH, "where", NULL, NULL, 0, 0},
+    /* issue 9, group "spatial2": ConvTranspose sums <= 16 * 4 * 4 products of |x| < 1 (as conv);
+     * BatchNormalization: a chain of 5 ops */
+    {"convtranspose", build_convtranspose, N_OF(convt_rows), 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL,
+     0, 0},
+    {"batchnorm_inputs", build_batchnorm_inputs, 2, 1e-6, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless

@@ -171,12 +171,9 @@ static tsr_status to_affine(tsr_graph *g, int i, const float *sc, const float *t
     return TSR_OK;
 }
 
-/* Inserts node `op`(in[0..n-1]) with attributes *at (NULL: defaults), named "<bn>:<what>", at
- * node index *pos (then advances *pos past it) writing a new value of desc *od. The new value,
- * or -1 on OOM. */
-static tsr_value emit_node(tsr_graph *g, int *pos, const char *bn_name, const char *what, tsr_op op,
-                           const struct tsr_op_attrs *at, const tsr_value *in, int n,
-                           const struct tsr_tensor_desc *od) {
+tsr_value tsr_pass_emit_node(tsr_graph *g, int *pos, const char *bn_name, const char *what,
+                             tsr_op op, const struct tsr_op_attrs *at, const tsr_value *in, int n,
+                             const struct tsr_tensor_desc *od) {
     char name[256];
     snprintf(name, sizeof name, "%s:%s", bn_name, what);
     tsr_value out = tsr_graph_new_value(g, name, od, NULL);
@@ -218,7 +215,7 @@ static tsr_status to_elementwise(tsr_graph *g, int i) {
         ua.n_axes = pd.rank - 1;
         for (int d = 1; d < pd.rank; d++)
             ua.axes[d - 1] = d;
-        p[k] = emit_node(g, &pos, bn_name, names[k], TSR_OP_UNSQUEEZE, &ua, &p[k], 1, &pd);
+        p[k] = tsr_pass_emit_node(g, &pos, bn_name, names[k], TSR_OP_UNSQUEEZE, &ua, &p[k], 1, &pd);
         if (p[k] < 0) goto nomem;
     }
     float *eps = new_floats(1);
@@ -228,21 +225,22 @@ static tsr_status to_elementwise(tsr_graph *g, int i) {
     tsr_value ev = tsr_graph_new_value(g, "bn_epsilon", &sd, eps);
     if (ev < 0) goto nomem;
     tsr_value in2[2] = {p[4], ev};
-    tsr_value v = emit_node(g, &pos, bn_name, "var_eps", TSR_OP_ADD, NULL, in2, 2, &pd);
+    tsr_value v = tsr_pass_emit_node(g, &pos, bn_name, "var_eps", TSR_OP_ADD, NULL, in2, 2, &pd);
     if (v < 0) goto nomem;
-    tsr_value sq = emit_node(g, &pos, bn_name, "std", TSR_OP_SQRT, NULL, &v, 1, &pd);
+    tsr_value sq = tsr_pass_emit_node(g, &pos, bn_name, "std", TSR_OP_SQRT, NULL, &v, 1, &pd);
     if (sq < 0) goto nomem;
     in2[0] = bn0.inputs[0];
     in2[1] = p[3];
-    tsr_value c = emit_node(g, &pos, bn_name, "centered", TSR_OP_SUB, NULL, in2, 2, &xd);
+    tsr_value c = tsr_pass_emit_node(g, &pos, bn_name, "centered", TSR_OP_SUB, NULL, in2, 2, &xd);
     if (c < 0) goto nomem;
     in2[0] = c;
     in2[1] = sq;
-    tsr_value nrm = emit_node(g, &pos, bn_name, "normalized", TSR_OP_DIV, NULL, in2, 2, &xd);
+    tsr_value nrm =
+        tsr_pass_emit_node(g, &pos, bn_name, "normalized", TSR_OP_DIV, NULL, in2, 2, &xd);
     if (nrm < 0) goto nomem;
     in2[0] = nrm;
     in2[1] = p[1];
-    tsr_value sc = emit_node(g, &pos, bn_name, "scaled", TSR_OP_MUL, NULL, in2, 2, &xd);
+    tsr_value sc = tsr_pass_emit_node(g, &pos, bn_name, "scaled", TSR_OP_MUL, NULL, in2, 2, &xd);
     if (sc < 0) goto nomem;
     struct tsr_node *bn = &g->nodes[pos];
     bn->op = TSR_OP_ADD;

@@ -45,4 +45,18 @@ tsr_status tsr_pass_cse(tsr_graph *g, int *n_removed);
  * the number of patterns fused. Returns TSR_OK, TSR_E_NOMEM. */
 tsr_status tsr_pass_layernorm(tsr_graph *g, int *n_fused);
 
+/* Pass helper: inserts node `op`(in[0..n-1]) with attributes *at (NULL: the defaults), named
+ * "<base>:<what>", at node index *pos (then advances *pos past it), writing a new value of desc
+ * *od (no data). Returns the new value, or -1 on OOM. */
+tsr_value tsr_pass_emit_node(tsr_graph *g, int *pos, const char *base, const char *what, tsr_op op,
+                             const struct tsr_op_attrs *at, const tsr_value *in, int n,
+                             const struct tsr_tensor_desc *od);
+
+/* Rewrites every ConvTranspose (1-D, 2-D) into Unsqueeze + Pad + Reshape (zero insertion for
+ * strides > 1), a Pad (the equivalent convolution's padding; negative pads crop), and a stride-1
+ * Conv (dilations kept) with weights flipped spatially (Slice, steps -1) and transposed to
+ * [M, C/group, k...] (Transpose, Reshape); constant weights fold. Formulas in convtranspose.c.
+ * Writes the number rewritten. Returns TSR_OK, TSR_E_NOMEM, the geometry's errors. */
+tsr_status tsr_pass_convtranspose(tsr_graph *g, int *n_rewritten);
+
 #endif

@@ -1,0 +1,168 @@
+/*
+ * convtranspose.c — ConvTranspose as a stride-1 Conv (see passes.h).
+ *
+ * ONNX ConvTranspose, per spatial dim (stride s, dilation d, kernel k, pads pb / pe,
+ * output_padding op): y[o] = sum_{i, j : o = i * s - pb + j * d} x[i] * w[j]. With z the input
+ * with s - 1 zeros inserted after every element (z[i * s] = x[i], length in * s) this is the
+ * correlation of z, padded by P_b = (k - 1) * d - pb before and P_e = (k - 1) * d - pe + op -
+ * (s - 1) after (negative values crop), with the kernel flipped: y[o] = sum_j zp[o + j * d] *
+ * w[k - 1 - j] (the adjoint of a strided convolution; Dumoulin and Visin 2016, "A guide to
+ * convolution arithmetic for deep learning", section 4). Channels: weights [C, M/g, k...] become
+ * [M, C/g, k...] per group g. So the node becomes
+ *   x → Unsqueeze [N, C, in, 1, ...] → Pad (s - 1 zeros after each unit dim) → Reshape
+ *     [N, C, in * s, ...] → Pad (P_b, P_e) → Conv (stride 1, dilation d, group g)
+ *   w → Slice (steps -1 on the spatial dims) → [Reshape [g, C/g, M/g, k...]] → Transpose
+ *     → [Reshape [M, C/g, k...]]
+ * and runs on every backend's Conv kernel (im2col + GEMM); constant weights fold at compile time.
+ */
+#include "runtime/passes/passes.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* A new int64 [n] constant holding v (Reshape's shape); -1 on OOM. */
+static tsr_value shape_const(tsr_graph *g, const int64_t *v, int n) {
+    int64_t *d = tsr_aligned_alloc(sizeof(int64_t) * (size_t)n);
+    if (!d) return -1;
+    memcpy(d, v, sizeof(int64_t) * (size_t)n);
+    struct tsr_tensor_desc sd = {TSR_I64, 1, {n}};
+    return tsr_graph_new_value(g, "convtranspose_shape", &sd, d);
+}
+
+/* Reshape(v) to desc *to; -1 on OOM. */
+static tsr_value reshape(tsr_graph *g, int *pos, const char *base, const char *what, tsr_value v,
+                         const struct tsr_tensor_desc *to) {
+    tsr_value in[2] = {v, shape_const(g, to->dims, to->rank)};
+    if (in[1] < 0) return -1;
+    return tsr_pass_emit_node(g, pos, base, what, TSR_OP_RESHAPE, NULL, in, 2, to);
+}
+
+static tsr_status rewrite(tsr_graph *g, int i) {
+    struct tsr_node nd = g->nodes[i];
+    char base[192];
+    snprintf(base, sizeof base, "%s", nd.name ? nd.name : "ConvTranspose");
+    const struct tsr_tensor_desc xd = g->values[nd.inputs[0]].desc;
+    const struct tsr_tensor_desc wd = g->values[nd.inputs[1]].desc;
+    struct tsr_convt_geometry cg;
+    tsr_status st = tsr_convtranspose_geometry(g->ctx, &nd.attrs, &xd, &wd, base, &cg);
+    if (st != TSR_OK) return st;
+    const int r = xd.rank, S = r - 2, one_d = r == 3;
+    const int64_t C = xd.dims[1], G = nd.attrs.group, M = cg.m, mpg = M / G, cpg = C / G;
+    int pos = i, any_k = 0, any_s = 0;
+    for (int j = 0; j < S; j++) {
+        any_k |= wd.dims[2 + j] > 1;
+        any_s |= nd.attrs.strides[j + one_d] > 1;
+    }
+    /* weights: flip, then [C, M/g, k...] → [M, C/g, k...] */
+    tsr_value wv = nd.inputs[1];
+    if (any_k) {
+        struct tsr_op_attrs sa = tsr_op_attrs_default();
+        sa.n_starts = sa.n_ends = sa.n_slice_axes = sa.n_steps = S;
+        for (int j = 0; j < S; j++) {
+            sa.starts[j] = -1;
+            sa.ends[j] = INT64_MIN;
+            sa.slice_axes[j] = 2 + j;
+            sa.steps[j] = -1;
+        }
+        if ((wv = tsr_pass_emit_node(g, &pos, base, "flip", TSR_OP_SLICE, &sa, &wv, 1, &wd)) < 0)
+            goto nomem;
+    }
+    struct tsr_op_attrs ta = tsr_op_attrs_default();
+    if (G == 1) {
+        struct tsr_tensor_desc td = wd;
+        td.dims[0] = wd.dims[1];
+        td.dims[1] = wd.dims[0];
+        ta.n_perm = r;
+        for (int d = 0; d < r; d++)
+            ta.perm[d] = d < 2 ? 1 - d : d;
+        if ((wv = tsr_pass_emit_node(g, &pos, base, "weights", TSR_OP_TRANSPOSE, &ta, &wv, 1,
+                                     &td)) < 0)
+            goto nomem;
+    } else {
+        struct tsr_tensor_desc d1 = {TSR_F32, r + 1, {G, cpg, mpg}}, d2, d3 = wd;
+        for (int j = 0; j < S; j++)
+            d1.dims[3 + j] = wd.dims[2 + j];
+        d2 = d1;
+        d2.dims[1] = mpg;
+        d2.dims[2] = cpg;
+        d3.dims[0] = M;
+        d3.dims[1] = cpg;
+        ta.n_perm = r + 1;
+        for (int d = 0; d < r + 1; d++)
+            ta.perm[d] = d == 1 ? 2 : d == 2 ? 1 : d;
+        if ((wv = reshape(g, &pos, base, "weights_groups", wv, &d1)) < 0 ||
+            (wv = tsr_pass_emit_node(g, &pos, base, "weights_t", TSR_OP_TRANSPOSE, &ta, &wv, 1,
+                                     &d2)) < 0 ||
+            (wv = reshape(g, &pos, base, "weights", wv, &d3)) < 0)
+            goto nomem;
+    }
+    /* input: zero insertion (strides > 1), then the equivalent convolution's padding */
+    tsr_value xv = nd.inputs[0];
+    struct tsr_tensor_desc cur = xd;
+    if (any_s) {
+        struct tsr_op_attrs ua = tsr_op_attrs_default(), pa = tsr_op_attrs_default();
+        struct tsr_tensor_desc ud = {TSR_F32, r + S, {xd.dims[0], C}}, pd;
+        ua.n_axes = S;
+        pa.n_pad_pads = 2 * (r + S);
+        for (int j = 0; j < S; j++) {
+            ud.dims[2 + 2 * j] = xd.dims[2 + j];
+            ud.dims[3 + 2 * j] = 1;
+            ua.axes[j] = 3 + 2 * j;
+        }
+        pd = ud;
+        for (int j = 0; j < S; j++) {
+            int64_t s = nd.attrs.strides[j + one_d];
+            pa.pad_pads[r + S + 3 + 2 * j] = s - 1;
+            pd.dims[3 + 2 * j] = s;
+            cur.dims[2 + j] = xd.dims[2 + j] * s;
+        }
+        if ((xv = tsr_pass_emit_node(g, &pos, base, "unsqueeze", TSR_OP_UNSQUEEZE, &ua, &xv, 1,
+                                     &ud)) < 0 ||
+            (xv = tsr_pass_emit_node(g, &pos, base, "zeros", TSR_OP_PAD, &pa, &xv, 1, &pd)) < 0 ||
+            (xv = reshape(g, &pos, base, "upsampled", xv, &cur)) < 0)
+            goto nomem;
+    }
+    struct tsr_op_attrs pa = tsr_op_attrs_default();
+    int any_pad = 0;
+    pa.n_pad_pads = 2 * r;
+    for (int j = 0; j < S; j++) {
+        const int gi = j + one_d;
+        const int64_t ek = (cg.k[gi] - 1) * nd.attrs.dilations[gi];
+        const int64_t b = ek - cg.pb[gi];
+        const int64_t e = ek - cg.pe[gi] + nd.attrs.output_padding[gi] - (nd.attrs.strides[gi] - 1);
+        pa.pad_pads[2 + j] = b;
+        pa.pad_pads[r + 2 + j] = e;
+        cur.dims[2 + j] += b + e;
+        any_pad |= b != 0 || e != 0;
+    }
+    if (any_pad &&
+        (xv = tsr_pass_emit_node(g, &pos, base, "padded", TSR_OP_PAD, &pa, &xv, 1, &cur)) < 0)
+        goto nomem;
+    /* the node itself becomes the Conv */
+    struct tsr_node *cv = &g->nodes[pos];
+    struct tsr_op_attrs ca = tsr_op_attrs_default();
+    ca.group = G;
+    for (int d = 0; d < 2; d++) {
+        ca.kernel_shape[d] = cg.k[d];
+        ca.dilations[d] = nd.attrs.dilations[d];
+    }
+    cv->op = TSR_OP_CONV;
+    cv->attrs = ca;
+    cv->inputs[0] = xv;
+    cv->inputs[1] = wv;
+    return TSR_OK;
+nomem:
+    return TSR_ERR(g->ctx, TSR_E_NOMEM, "node '%s' (ConvTranspose): out of memory", base);
+}
+
+tsr_status tsr_pass_convtranspose(tsr_graph *g, int *n_rewritten) {
+    int n = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i].dead || g->nodes[i].op != TSR_OP_CONVTRANSPOSE) continue;
+        tsr_status st = rewrite(g, i);
+        if (st != TSR_OK) return st;
+        n++;
+    }
+    if (n_rewritten) *n_rewritten = n;
+    return TSR_OK;
+}
