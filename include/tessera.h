@@ -355,7 +355,10 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(INSTANCENORM)                                                                                \
     X(CUMSUM)                                                                                      \
     X(GROUPNORM)                                                                                   \
-    X(CONVTRANSPOSE)
+    X(CONVTRANSPOSE)                                                                               \
+    X(LPPOOL)                                                                                      \
+    X(GLOBALLPPOOL)                                                                                \
+    X(MVN)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -466,6 +469,7 @@ struct tsr_op_attrs {
      * H = 1): output_padding [H, W] (default 0) and output_shape [H, W] (0: not given) */
     int64_t output_padding[2];
     int64_t output_shape[2];
+    int64_t lp_p; /* LpPool, GlobalLpPool p: default 2 */
 };
 
 /* Conv / pool auto_pad (ONNX). */

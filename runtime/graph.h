@@ -133,6 +133,10 @@ tsr_status tsr_convtranspose_geometry(tsr_context *ctx, const struct tsr_op_attr
                                       const struct tsr_tensor_desc *w, const char *node,
                                       struct tsr_convt_geometry *g);
 
+/* Group "spatial2": MeanVarianceNormalization's axes: *out = *attrs with ONNX's default axes
+ * [0, 2, 3] when none are given. */
+void tsr_mvn_axes(const struct tsr_op_attrs *attrs, struct tsr_op_attrs *out);
+
 /* Group "spatial": Resize / Upsample geometry. out: the output desc; scale[d]: the scale of
  * dim d that the coordinate transformation uses (the scales input, or sizes / input dim). */
 struct tsr_resize_geometry {

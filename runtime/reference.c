@@ -1351,4 +1351,104 @@ tsr_status tsr_ref_convtranspose(tsr_context *ctx, const struct tsr_node *node,
     free(acc);
     return TSR_OK;
 }
+/* LpPool on [N, C, (H,) W] (ONNX LpPool): y = (sum over the window of |x|^p)^(1/p), padded
+ * positions contribute 0 (window geometry as the other pools: tsr_window_geometry). */
+tsr_status tsr_ref_lppool(tsr_context *ctx, const struct tsr_node *node,
+                          const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    const struct tsr_op_attrs *at = &node->attrs;
+    struct tsr_window_geometry wg;
+    tsr_status st = tsr_window_geometry(ctx, node->op, at, xd, NULL, node->name, &wg);
+    if (st != TSR_OK) return st;
+    const int one_d = xd->rank == 3;
+    const int64_t NC = xd->dims[0] * xd->dims[1], H = one_d ? 1 : xd->dims[2],
+                  W = xd->dims[one_d ? 2 : 3];
+    const double p = (double)at->lp_p;
+    const float *x = in[0]->data;
+    float *y = out->data;
+    for (int64_t c = 0; c < NC; c++)
+        for (int64_t oh = 0; oh < wg.oh; oh++)
+            for (int64_t ow = 0; ow < wg.ow; ow++) {
+                double acc = 0.0;
+                for (int64_t kh = 0; kh < wg.kh; kh++)
+                    for (int64_t kw = 0; kw < wg.kw; kw++) {
+                        int64_t ih = oh * at->strides[0] - wg.pad_t + kh * at->dilations[0];
+                        int64_t iw = ow * at->strides[1] - wg.pad_l + kw * at->dilations[1];
+                        if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                        acc += pow(fabs((double)x[(c * H + ih) * W + iw]), p);
+                    }
+                y[(c * wg.oh + oh) * wg.ow + ow] = (float)pow(acc, 1.0 / p);
+            }
+    return TSR_OK;
+}
+
+/* GlobalLpPool on [N, C, spatial...] (ONNX GlobalLpPool): (sum of |x|^p over the spatial
+ * dims)^(1/p) per (n, c). */
+tsr_status tsr_ref_global_lppool(tsr_context *ctx, const struct tsr_node *node,
+                                 const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const int64_t nc = in[0]->desc.dims[0] * in[0]->desc.dims[1];
+    const int64_t sp = nc ? tsr_desc_elements(&in[0]->desc) / nc : 0;
+    const double p = (double)node->attrs.lp_p;
+    const float *x = in[0]->data;
+    float *y = out->data;
+    for (int64_t i = 0; i < nc; i++) {
+        double acc = 0.0;
+        for (int64_t j = 0; j < sp; j++)
+            acc += pow(fabs((double)x[i * sp + j]), p);
+        y[i] = (float)pow(acc, 1.0 / p);
+    }
+    return TSR_OK;
+}
+
+/* MeanVarianceNormalization (ONNX, its function body): over the axes (default [0, 2, 3]),
+ * y = (x - E[x]) / (sqrt(E[x^2] - E[x]^2) + 1e-9), in double. */
+tsr_status tsr_ref_mvn(tsr_context *ctx, const struct tsr_node *node,
+                       const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    struct tsr_op_attrs a;
+    unsigned mask;
+    tsr_mvn_axes(&node->attrs, &a);
+    a.noop_with_empty_axes = 0;
+    if (tsr_reduce_mask(&a, xd->rank, &mask))
+        return TSR_ERR(ctx, TSR_E_SHAPE, "node '%s' (MeanVarianceNormalization): bad axes",
+                       node->name);
+    const int64_t n = tsr_desc_elements(xd);
+    /* group id of each element: its index with the reduced dims dropped */
+    int64_t groups = 1;
+    for (int d = 0; d < xd->rank; d++)
+        if (!(mask & (1u << d))) groups *= xd->dims[d];
+    double *sum = calloc((size_t)(groups ? groups : 1), sizeof *sum);
+    double *sq = calloc((size_t)(groups ? groups : 1), sizeof *sq);
+    if (!sum || !sq) {
+        free(sum);
+        free(sq);
+        return TSR_ERR(ctx, TSR_E_NOMEM, "reference: out of memory");
+    }
+    const float *x = in[0]->data;
+    float *y = out->data;
+    const int64_t cnt = groups ? n / groups : 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int64_t i = 0; i < n; i++) {
+            int64_t rem = i, gid = 0, gmul = 1;
+            for (int d = xd->rank - 1; d >= 0; d--) {
+                int64_t c = rem % xd->dims[d];
+                rem /= xd->dims[d];
+                if (!(mask & (1u << d))) {
+                    gid += c * gmul;
+                    gmul *= xd->dims[d];
+                }
+            }
+            if (pass == 0) {
+                sum[gid] += x[i];
+                sq[gid] += (double)x[i] * x[i];
+            } else {
+                double m = sum[gid] / (double)cnt, v = sq[gid] / (double)cnt - m * m;
+                y[i] = (float)((x[i] - m) / (sqrt(v > 0 ? v : 0) + 1e-9));
+            }
+        }
+    free(sum);
+    free(sq);
+    return TSR_OK;
+}
 /* ---- end of group "spatial2" ---------------------------------------------------------------- */

@@ -1350,4 +1350,27 @@ tsr_status tsr_shape_convtranspose(SHAPE_ARGS) {
     out->dims[3] = cg.out[1];
     return TSR_OK;
 }
+void tsr_mvn_axes(const struct tsr_op_attrs *attrs, struct tsr_op_attrs *out) {
+    *out = *attrs;
+    if (attrs->n_axes) return;
+    out->n_axes = 3;
+    out->axes[0] = 0;
+    out->axes[1] = 2;
+    out->axes[2] = 3;
+}
+
+tsr_status tsr_shape_mvn(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    struct tsr_op_attrs a;
+    unsigned mask;
+    tsr_mvn_axes(attrs, &a);
+    a.noop_with_empty_axes = 0;
+    if (tsr_reduce_mask(&a, in[0]->rank, &mask))
+        return SHAPE_ERR("node '%s' (MeanVarianceNormalization): axes (%d values) do not fit input "
+                         "%s",
+                         node, a.n_axes, tsr_desc_format(in[0], s0, sizeof s0));
+    *out = *in[0];
+    return TSR_OK;
+}
 /* ---- end of group "spatial2" ---------------------------------------------------------------- */

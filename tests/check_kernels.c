@@ -1503,6 +1503,62 @@ static void build_batchnorm_inputs(struct kh_builder *b) {
     kh_output(b, kh_op(b, TSR_OP_BATCHNORM, &at, 5, in));
     snprintf(b->kernel, sizeof b->kernel, "ew_");
 }
+/* LpPool [N, C, (H,) W] (rewritten into Abs, Pow, a depthwise ones-Conv, Pow): H (0: 1-D) W k
+ * stride pad_begin pad_end dilation auto_pad p */
+struct lppool {
+    int64_t H, W, K, s, pb, pe, d;
+    int auto_pad;
+    int64_t p;
+};
+static const struct lppool lppool_rows[] = {
+    {0, 32, 2, 1, 0, 0, 1, TSR_AUTO_PAD_NOTSET, 3},
+    {8, 9, 2, 1, 0, 0, 1, TSR_AUTO_PAD_NOTSET, 4},
+    {7, 7, 3, 1, 2, 2, 1, TSR_AUTO_PAD_NOTSET, 3},
+    {9, 11, 5, 3, 0, 0, 1, TSR_AUTO_PAD_NOTSET, 2},
+    {6, 6, 2, 1, 0, 0, 2, TSR_AUTO_PAD_NOTSET, 2},
+    {8, 7, 2, 1, 0, 0, 1, TSR_AUTO_PAD_SAME_LOWER, 4},
+    {8, 7, 3, 2, 0, 0, 1, TSR_AUTO_PAD_SAME_UPPER, 2},
+};
+
+static void build_lppool(struct kh_builder *b) {
+    const struct lppool *c = &lppool_rows[b->variant];
+    const int one_d = c->H == 0;
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.kernel_shape[0] = one_d ? 1 : c->K, at.kernel_shape[1] = c->K;
+    at.strides[0] = one_d ? 1 : c->s, at.strides[1] = c->s;
+    at.pads[0] = one_d ? 0 : c->pb, at.pads[1] = c->pb;
+    at.pads[2] = one_d ? 0 : c->pe, at.pads[3] = c->pe;
+    at.dilations[0] = one_d ? 1 : c->d, at.dilations[1] = c->d;
+    at.auto_pad = c->auto_pad;
+    at.lp_p = c->p;
+    tsr_value x =
+        one_d ? kh_input(b, 3, D(2, 3, c->W), -1, 1) : kh_input(b, 4, D(2, 3, c->H, c->W), -1, 1);
+    kh_output(b, kh_op(b, TSR_OP_LPPOOL, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "conv");
+    kh_label(b, " %s k %lld s %lld p %lld", one_d ? "1-D" : "2-D", (long long)c->K, (long long)c->s,
+             (long long)c->p);
+}
+
+/* GlobalLpPool [2, 3, 5, 7] p 2, 3; MeanVarianceNormalization [3, 4, 5, 6] default axes and
+ * axes [1] (rewritten into reductions and elementwise nodes) */
+static void build_global_lppool(struct kh_builder *b) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.lp_p = 2 + b->variant;
+    tsr_value x = kh_input(b, 4, D(2, 3, 5, 7), -1, 1);
+    kh_output(b, kh_op(b, TSR_OP_GLOBALLPPOOL, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "reduce");
+}
+
+static void build_mvn(struct kh_builder *b) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    if (b->variant) {
+        at.n_axes = 1;
+        at.axes[0] = 1;
+    }
+    tsr_value x = kh_input(b, 4, D(3, 4, 5, 6), -2, 3);
+    kh_output(b, kh_op(b, TSR_OP_MVN, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "reduce");
+}
 /* ---- end of group "spatial2" -------------------------------------------------------------- */
 
 /* Tolerances (atol, rtol of the measure in kernel_harness.h):
@@ -1666,6 +1722,11 @@ static const struct kh_case cases[] = {
     {"convtranspose", build_convtranspose, N_OF(convt_rows), 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL,
      0, 0},
     {"batchnorm_inputs", build_batchnorm_inputs, 2, 1e-6, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    /* LpPool / GlobalLpPool: sums of <= 35 terms |x|^p <= 1, then a root; MVN: E[x^2] - E[x]^2
+     * in float32 over <= 120 values of |x| < 3 (cancellation: atol 1e-4) */
+    {"lppool", build_lppool, N_OF(lppool_rows), 1e-5, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"global_lppool", build_global_lppool, 2, 1e-5, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"mvn", build_mvn, 2, 1e-4, 1e-4, KH_BOTH, NULL, NULL, NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless

@@ -194,13 +194,13 @@ int tsr_attr_store_float(const struct tsr_attr_spec *s, struct tsr_op_attrs *a, 
 /* Group "spatial": the 2-D window attributes of Conv / MaxPool / AveragePool given in their 1-D
  * form (half the values) are stored as 2-D with H = 1: kernel_shape, strides, dilations [k] →
  * [1, k]; pads [begin, end] → [0, begin, 0, end]. The shape rule accepts them for 1-D inputs
- * only (H = 1 makes them the 1-D operator). ConvTranspose too (output_shape [w] → [1, w],
- * output_padding [p] → [0, p]). Returns 1 when stored. */
+ * only (H = 1 makes them the 1-D operator). ConvTranspose and LpPool too (output_shape [w] → [1,
+ * w], output_padding [p] → [0, p]). Returns 1 when stored. */
 static int store_window_1d(const struct tsr_attr_spec *s, struct tsr_op_attrs *a, const int64_t *v,
                            size_t n) {
     if (s->kind != TSR_AK_INTS || 2 * n != (size_t)s->len ||
         (s->op != TSR_OP_CONV && s->op != TSR_OP_MAXPOOL && s->op != TSR_OP_AVGPOOL &&
-         s->op != TSR_OP_CONVTRANSPOSE))
+         s->op != TSR_OP_CONVTRANSPOSE && s->op != TSR_OP_LPPOOL))
         return 0;
     int64_t *dst = field_at(a, s->offset);
     if (s->offset == (int)offsetof(struct tsr_op_attrs, pads)) {

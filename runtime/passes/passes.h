@@ -1,10 +1,11 @@
 /*
  * passes.h — graph passes run by tsr_compile before lowering, in this order:
- *   fold (constant folding) → bn (BatchNormalization folding) → fold → simplify (algebraic
- *   identities) → cse (common subexpressions) → layernorm (pattern fusion) → dce (dead code).
- * Fusion decisions (elementwise chains, GEMM epilogues) are taken by lowering (runtime/lower.c)
- * because they depend on the kernels a backend can run. Each pass rewrites the graph in place
- * (a clone owned by tsr_compile) and is testable alone.
+ *   decompose (ops without kernels rewritten into ones with kernels) → fold (constant folding) → bn
+ * (BatchNormalization folding) → fold → simplify (algebraic identities) → cse (common
+ * subexpressions) → layernorm (pattern fusion) → dce (dead code). Fusion decisions (elementwise
+ * chains, GEMM epilogues) are taken by lowering (runtime/lower.c) because they depend on the
+ * kernels a backend can run. Each pass rewrites the graph in place (a clone owned by tsr_compile)
+ * and is testable alone.
  */
 #ifndef TSR_RUNTIME_PASSES_H
 #define TSR_RUNTIME_PASSES_H
@@ -52,11 +53,14 @@ tsr_value tsr_pass_emit_node(tsr_graph *g, int *pos, const char *base, const cha
                              const struct tsr_op_attrs *at, const tsr_value *in, int n,
                              const struct tsr_tensor_desc *od);
 
-/* Rewrites every ConvTranspose (1-D, 2-D) into Unsqueeze + Pad + Reshape (zero insertion for
+/* Rewrites operators without kernels of their own into ones with kernels: every ConvTranspose
+ * (1-D, 2-D) into Unsqueeze + Pad + Reshape (zero insertion for
  * strides > 1), a Pad (the equivalent convolution's padding; negative pads crop), and a stride-1
  * Conv (dilations kept) with weights flipped spatially (Slice, steps -1) and transposed to
- * [M, C/group, k...] (Transpose, Reshape); constant weights fold. Formulas in convtranspose.c.
- * Writes the number rewritten. Returns TSR_OK, TSR_E_NOMEM, the geometry's errors. */
-tsr_status tsr_pass_convtranspose(tsr_graph *g, int *n_rewritten);
+ * [M, C/group, k...] (Transpose, Reshape; constant weights fold); LpPool, GlobalLpPool into
+ * Abs, Pow, a depthwise ones-Conv or ReduceSum, Pow; MeanVarianceNormalization into its ONNX
+ * function body. Formulas in decompose.c. Writes the number rewritten. Returns TSR_OK,
+ * TSR_E_NOMEM, the geometry's errors. */
+tsr_status tsr_pass_decompose(tsr_graph *g, int *n_rewritten);
 
 #endif

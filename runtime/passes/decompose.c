@@ -1,6 +1,7 @@
 /*
- * convtranspose.c — ConvTranspose as a stride-1 Conv (see passes.h).
+ * decompose.c — operators rewritten into ones with kernels (see passes.h).
  *
+ * ConvTranspose as a stride-1 Conv.
  * ONNX ConvTranspose, per spatial dim (stride s, dilation d, kernel k, pads pb / pe,
  * output_padding op): y[o] = sum_{i, j : o = i * s - pb + j * d} x[i] * w[j]. With z the input
  * with s - 1 zeros inserted after every element (z[i * s] = x[i], length in * s) this is the
@@ -14,9 +15,15 @@
  *   w → Slice (steps -1 on the spatial dims) → [Reshape [g, C/g, M/g, k...]] → Transpose
  *     → [Reshape [M, C/g, k...]]
  * and runs on every backend's Conv kernel (im2col + GEMM); constant weights fold at compile time.
+ *
+ * LpPool: Pow(Abs(x), p) → depthwise Conv with ones [C, 1, k...] (the pool's strides, resolved
+ * pads, dilations; group C) → Pow(., 1 / p). GlobalLpPool: the same with ReduceSum over the
+ * spatial dims. MeanVarianceNormalization: its ONNX function body (ReduceMean, Pow, Sub, Sqrt,
+ * Add 1e-9, Div).
  */
 #include "runtime/passes/passes.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,7 +44,8 @@ static tsr_value reshape(tsr_graph *g, int *pos, const char *base, const char *w
     return tsr_pass_emit_node(g, pos, base, what, TSR_OP_RESHAPE, NULL, in, 2, to);
 }
 
-static tsr_status rewrite(tsr_graph *g, int i) {
+/* ConvTranspose: node i becomes the Conv. */
+static tsr_status rewrite_convtranspose(tsr_graph *g, int i) {
     struct tsr_node nd = g->nodes[i];
     char base[192];
     snprintf(base, sizeof base, "%s", nd.name ? nd.name : "ConvTranspose");
@@ -155,11 +163,155 @@ nomem:
     return TSR_ERR(g->ctx, TSR_E_NOMEM, "node '%s' (ConvTranspose): out of memory", base);
 }
 
-tsr_status tsr_pass_convtranspose(tsr_graph *g, int *n_rewritten) {
+/* A new float32 scalar constant v; -1 on OOM. */
+static tsr_value scalar_const(tsr_graph *g, const char *name, float v) {
+    float *d = tsr_aligned_alloc(sizeof(float));
+    if (!d) return -1;
+    d[0] = v;
+    struct tsr_tensor_desc sd = {TSR_F32, 0, {0}};
+    return tsr_graph_new_value(g, name, &sd, d);
+}
+
+/* Binary node op(a, constant scalar v); -1 on OOM. */
+static tsr_value with_scalar(tsr_graph *g, int *pos, const char *base, const char *what, tsr_op op,
+                             tsr_value a, float v, const struct tsr_tensor_desc *od) {
+    tsr_value in[2] = {a, scalar_const(g, what, v)};
+    if (in[1] < 0) return -1;
+    return tsr_pass_emit_node(g, pos, base, what, op, NULL, in, 2, od);
+}
+
+/* LpPool / GlobalLpPool: node i becomes the final Pow(., 1 / p). */
+static tsr_status rewrite_lppool(tsr_graph *g, int i) {
+    struct tsr_node nd = g->nodes[i];
+    char base[192];
+    snprintf(base, sizeof base, "%s", nd.name ? nd.name : tsr_op_name(nd.op));
+    const struct tsr_tensor_desc xd = g->values[nd.inputs[0]].desc;
+    const struct tsr_tensor_desc yd = g->values[nd.output].desc;
+    const float p = (float)nd.attrs.lp_p;
+    if (nd.attrs.lp_p < 1)
+        return TSR_ERR(g->ctx, TSR_E_SHAPE, "node '%s' (%s): p must be >= 1 (got %lld)", base,
+                       tsr_op_name(nd.op), (long long)nd.attrs.lp_p);
+    int pos = i;
+    tsr_value v = nd.inputs[0];
+    if ((v = tsr_pass_emit_node(g, &pos, base, "abs", TSR_OP_ABS, NULL, &v, 1, &xd)) < 0 ||
+        (v = with_scalar(g, &pos, base, "pow", TSR_OP_POW, v, p, &xd)) < 0)
+        goto nomem;
+    if (nd.op == TSR_OP_LPPOOL) {
+        struct tsr_window_geometry wg;
+        tsr_status st = tsr_window_geometry(g->ctx, nd.op, &nd.attrs, &xd, NULL, base, &wg);
+        if (st != TSR_OK) return st;
+        const int64_t C = xd.dims[1];
+        const int one_d = xd.rank == 3;
+        struct tsr_tensor_desc wd = {TSR_F32, xd.rank, {C, 1}};
+        if (one_d) {
+            wd.dims[2] = wg.kw;
+        } else {
+            wd.dims[2] = wg.kh;
+            wd.dims[3] = wg.kw;
+        }
+        const int64_t nw = C * wg.kh * wg.kw;
+        float *ones = tsr_aligned_alloc(sizeof(float) * (size_t)nw);
+        if (!ones) goto nomem;
+        for (int64_t k = 0; k < nw; k++)
+            ones[k] = 1.0f;
+        tsr_value in[2] = {v, tsr_graph_new_value(g, "lppool_ones", &wd, ones)};
+        if (in[1] < 0) goto nomem;
+        struct tsr_op_attrs ca = tsr_op_attrs_default();
+        ca.group = C;
+        for (int d = 0; d < 2; d++) {
+            ca.strides[d] = nd.attrs.strides[d];
+            ca.dilations[d] = nd.attrs.dilations[d];
+        }
+        ca.kernel_shape[0] = wg.kh;
+        ca.kernel_shape[1] = wg.kw;
+        ca.pads[0] = wg.pad_t, ca.pads[1] = wg.pad_l, ca.pads[2] = wg.pad_b, ca.pads[3] = wg.pad_r;
+        if ((v = tsr_pass_emit_node(g, &pos, base, "sum", TSR_OP_CONV, &ca, in, 2, &yd)) < 0)
+            goto nomem;
+    } else {
+        struct tsr_op_attrs ra = tsr_op_attrs_default();
+        ra.n_axes = xd.rank - 2;
+        for (int d = 2; d < xd.rank; d++)
+            ra.axes[d - 2] = d;
+        ra.keepdims = 1;
+        if ((v = tsr_pass_emit_node(g, &pos, base, "sum", TSR_OP_REDUCESUM, &ra, &v, 1, &yd)) < 0)
+            goto nomem;
+    }
+    tsr_value e = scalar_const(g, "lppool_inv_p", 1.0f / p);
+    if (e < 0) goto nomem;
+    struct tsr_node *last = &g->nodes[pos];
+    last->op = TSR_OP_POW;
+    last->attrs = tsr_op_attrs_default();
+    last->n_inputs = 2;
+    last->inputs[0] = v;
+    last->inputs[1] = e;
+    return TSR_OK;
+nomem:
+    return TSR_ERR(g->ctx, TSR_E_NOMEM, "node '%s' (%s): out of memory", base, tsr_op_name(nd.op));
+}
+
+/* MeanVarianceNormalization: node i becomes the final Div. */
+static tsr_status rewrite_mvn(tsr_graph *g, int i) {
+    struct tsr_node nd = g->nodes[i];
+    char base[192];
+    snprintf(base, sizeof base, "%s", nd.name ? nd.name : "MeanVarianceNormalization");
+    const struct tsr_tensor_desc xd = g->values[nd.inputs[0]].desc;
+    struct tsr_op_attrs ra;
+    tsr_mvn_axes(&nd.attrs, &ra);
+    ra.keepdims = 1;
+    ra.noop_with_empty_axes = 0;
+    unsigned mask;
+    if (tsr_reduce_mask(&ra, xd.rank, &mask))
+        return TSR_ERR(g->ctx, TSR_E_SHAPE, "node '%s' (MeanVarianceNormalization): bad axes",
+                       base);
+    struct tsr_tensor_desc md = xd;
+    for (int d = 0; d < xd.rank; d++)
+        if (mask & (1u << d)) md.dims[d] = 1;
+    int pos = i;
+    tsr_value x = nd.inputs[0], mean, ex2, var, sd, cen;
+    if ((mean = tsr_pass_emit_node(g, &pos, base, "mean", TSR_OP_REDUCEMEAN, &ra, &x, 1, &md)) < 0)
+        goto nomem;
+    tsr_value sq = with_scalar(g, &pos, base, "x_squared", TSR_OP_POW, x, 2.0f, &xd);
+    tsr_value msq =
+        sq < 0 ? -1 : with_scalar(g, &pos, base, "mean_squared", TSR_OP_POW, mean, 2.0f, &md);
+    if (sq < 0 || msq < 0 ||
+        (ex2 = tsr_pass_emit_node(g, &pos, base, "mean_of_squares", TSR_OP_REDUCEMEAN, &ra, &sq, 1,
+                                  &md)) < 0)
+        goto nomem;
+    tsr_value in[2] = {ex2, msq};
+    if ((var = tsr_pass_emit_node(g, &pos, base, "variance", TSR_OP_SUB, NULL, in, 2, &md)) < 0 ||
+        (sd = tsr_pass_emit_node(g, &pos, base, "std", TSR_OP_SQRT, NULL, &var, 1, &md)) < 0 ||
+        (sd = with_scalar(g, &pos, base, "std_eps", TSR_OP_ADD, sd, 1e-9f, &md)) < 0)
+        goto nomem;
+    in[0] = x;
+    in[1] = mean;
+    if ((cen = tsr_pass_emit_node(g, &pos, base, "centered", TSR_OP_SUB, NULL, in, 2, &xd)) < 0)
+        goto nomem;
+    struct tsr_node *last = &g->nodes[pos];
+    last->op = TSR_OP_DIV;
+    last->attrs = tsr_op_attrs_default();
+    last->n_inputs = 2;
+    last->inputs[0] = cen;
+    last->inputs[1] = sd;
+    return TSR_OK;
+nomem:
+    return TSR_ERR(g->ctx, TSR_E_NOMEM, "node '%s' (MeanVarianceNormalization): out of memory",
+                   base);
+}
+
+tsr_status tsr_pass_decompose(tsr_graph *g, int *n_rewritten) {
     int n = 0;
     for (int i = 0; i < g->n_nodes; i++) {
-        if (g->nodes[i].dead || g->nodes[i].op != TSR_OP_CONVTRANSPOSE) continue;
-        tsr_status st = rewrite(g, i);
+        if (g->nodes[i].dead) continue;
+        tsr_op op = g->nodes[i].op;
+        tsr_status st = TSR_OK;
+        if (op == TSR_OP_CONVTRANSPOSE)
+            st = rewrite_convtranspose(g, i);
+        else if (op == TSR_OP_LPPOOL || op == TSR_OP_GLOBALLPPOOL)
+            st = rewrite_lppool(g, i);
+        else if (op == TSR_OP_MVN)
+            st = rewrite_mvn(g, i);
+        else
+            continue;
         if (st != TSR_OK) return st;
         n++;
     }
