@@ -358,7 +358,8 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(CONVTRANSPOSE)                                                                               \
     X(LPPOOL)                                                                                      \
     X(GLOBALLPPOOL)                                                                                \
-    X(MVN)
+    X(MVN)                                                                                         \
+    X(LRN)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -470,6 +471,9 @@ struct tsr_op_attrs {
     int64_t output_padding[2];
     int64_t output_shape[2];
     int64_t lp_p; /* LpPool, GlobalLpPool p: default 2 */
+    /* LRN: alpha (default 1e-4), beta (0.75), bias (1), size (required; default 0) */
+    float lrn_alpha, lrn_beta, lrn_bias;
+    int64_t lrn_size;
 };
 
 /* Conv / pool auto_pad (ONNX). */

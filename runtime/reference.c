@@ -1451,4 +1451,33 @@ tsr_status tsr_ref_mvn(tsr_context *ctx, const struct tsr_node *node,
     free(sq);
     return TSR_OK;
 }
+/* LRN (ONNX LRN): y[n, c, ...] = x / (bias + alpha / size * sum_{c'} x[n, c', ...]^2)^beta over
+ * c' in [max(0, c - floor((size - 1) / 2)), min(C - 1, c + ceil((size - 1) / 2))], in double. */
+tsr_status tsr_ref_lrn(tsr_context *ctx, const struct tsr_node *node,
+                       const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    const struct tsr_op_attrs *at = &node->attrs;
+    const int64_t N = xd->dims[0], C = xd->dims[1];
+    const int64_t sp = N > 0 && C > 0 ? tsr_desc_elements(xd) / (N * C) : 0;
+    const int64_t lo = (at->lrn_size - 1) / 2, hi = at->lrn_size / 2;
+    const float *x = in[0]->data;
+    float *y = out->data;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t j = 0; j < sp; j++) {
+                double sum = 0.0;
+                for (int64_t k = c - lo; k <= c + hi; k++) {
+                    if (k < 0 || k >= C) continue;
+                    double v = x[(n * C + k) * sp + j];
+                    sum += v * v;
+                }
+                double d =
+                    pow((double)at->lrn_bias + (double)at->lrn_alpha / (double)at->lrn_size * sum,
+                        (double)at->lrn_beta);
+                y[(n * C + c) * sp + j] = (float)(x[(n * C + c) * sp + j] / d);
+            }
+    return TSR_OK;
+}
+
 /* ---- end of group "spatial2" ---------------------------------------------------------------- */

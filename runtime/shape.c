@@ -1373,4 +1373,18 @@ tsr_status tsr_shape_mvn(SHAPE_ARGS) {
     *out = *in[0];
     return TSR_OK;
 }
+tsr_status tsr_shape_lrn(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    if (in[0]->rank != 3 && in[0]->rank != 4)
+        return TSR_ERR(ctx, in[0]->rank > 4 ? TSR_E_UNSUPPORTED : TSR_E_SHAPE,
+                       "node '%s' (LRN): input %s: only [N, C, W] and [N, C, H, W] are supported",
+                       node, tsr_desc_format(in[0], s0, sizeof s0));
+    if (attrs->lrn_size < 1)
+        return SHAPE_ERR("node '%s' (LRN): size must be >= 1 (got %lld)", node,
+                         (long long)attrs->lrn_size);
+    *out = *in[0];
+    return TSR_OK;
+}
+
 /* ---- end of group "spatial2" ---------------------------------------------------------------- */

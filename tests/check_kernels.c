@@ -1559,6 +1559,19 @@ static void build_mvn(struct kh_builder *b) {
     kh_output(b, kh_op(b, TSR_OP_MVN, &at, 1, &x));
     snprintf(b->kernel, sizeof b->kernel, "reduce");
 }
+/* LRN [2, 7, 4, 5] size 3, 4 and [2, 5, 9] size 5 (rewritten into Mul, a 1x1 band Conv, Pow,
+ * Div) */
+static void build_lrn(struct kh_builder *b) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.lrn_size = b->variant == 0 ? 3 : b->variant == 1 ? 4 : 5;
+    at.lrn_alpha = 0.02f;
+    at.lrn_beta = 0.75f;
+    at.lrn_bias = b->variant == 1 ? 2.0f : 1.0f;
+    tsr_value x =
+        b->variant == 2 ? kh_input(b, 3, D(2, 5, 9), -3, 3) : kh_input(b, 4, D(2, 7, 4, 5), -3, 3);
+    kh_output(b, kh_op(b, TSR_OP_LRN, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "conv");
+}
 /* ---- end of group "spatial2" -------------------------------------------------------------- */
 
 /* Tolerances (atol, rtol of the measure in kernel_harness.h):
@@ -1727,6 +1740,8 @@ static const struct kh_case cases[] = {
     {"lppool", build_lppool, N_OF(lppool_rows), 1e-5, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
     {"global_lppool", build_global_lppool, 2, 1e-5, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
     {"mvn", build_mvn, 2, 1e-4, 1e-4, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    /* LRN: <= 5 squares of |x| < 3, a pow and a division: chains of a few ops */
+    {"lrn", build_lrn, 3, 1e-6, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless

@@ -19,7 +19,7 @@
  * LpPool: Pow(Abs(x), p) → depthwise Conv with ones [C, 1, k...] (the pool's strides, resolved
  * pads, dilations; group C) → Pow(., 1 / p). GlobalLpPool: the same with ReduceSum over the
  * spatial dims. MeanVarianceNormalization: its ONNX function body (ReduceMean, Pow, Sub, Sqrt,
- * Add 1e-9, Div).
+ * Add 1e-9, Div). LRN: x / (bias + alpha / size * Conv1x1(x * x, band of ones))^beta.
  */
 #include "runtime/passes/passes.h"
 
@@ -298,6 +298,46 @@ nomem:
                    base);
 }
 
+/* LRN: node i becomes the final Div. */
+static tsr_status rewrite_lrn(tsr_graph *g, int i) {
+    struct tsr_node nd = g->nodes[i];
+    char base[192];
+    snprintf(base, sizeof base, "%s", nd.name ? nd.name : "LRN");
+    const struct tsr_tensor_desc xd = g->values[nd.inputs[0]].desc;
+    const struct tsr_op_attrs *at = &nd.attrs;
+    const int64_t C = xd.dims[1], lo = (at->lrn_size - 1) / 2, hi = at->lrn_size / 2;
+    struct tsr_tensor_desc wd = {TSR_F32, xd.rank, {C, C, 1, 1}};
+    float *band = tsr_aligned_alloc(sizeof(float) * (size_t)(C > 0 ? C * C : 1));
+    if (!band) goto nomem;
+    for (int64_t m = 0; m < C; m++)
+        for (int64_t c = 0; c < C; c++)
+            band[m * C + c] = c >= m - lo && c <= m + hi ? 1.0f : 0.0f;
+    int pos = i;
+    tsr_value x = nd.inputs[0], in[2] = {x, x}, v;
+    if ((v = tsr_pass_emit_node(g, &pos, base, "square", TSR_OP_MUL, NULL, in, 2, &xd)) < 0)
+        goto nomem;
+    in[0] = v;
+    in[1] = tsr_graph_new_value(g, "lrn_band", &wd, band);
+    if (in[1] < 0) goto nomem;
+    struct tsr_op_attrs ca = tsr_op_attrs_default();
+    ca.kernel_shape[0] = ca.kernel_shape[1] = 1;
+    if ((v = tsr_pass_emit_node(g, &pos, base, "window_sum", TSR_OP_CONV, &ca, in, 2, &xd)) < 0 ||
+        (v = with_scalar(g, &pos, base, "scaled", TSR_OP_MUL, v,
+                         at->lrn_alpha / (float)at->lrn_size, &xd)) < 0 ||
+        (v = with_scalar(g, &pos, base, "biased", TSR_OP_ADD, v, at->lrn_bias, &xd)) < 0 ||
+        (v = with_scalar(g, &pos, base, "denominator", TSR_OP_POW, v, at->lrn_beta, &xd)) < 0)
+        goto nomem;
+    struct tsr_node *last = &g->nodes[pos];
+    last->op = TSR_OP_DIV;
+    last->attrs = tsr_op_attrs_default();
+    last->n_inputs = 2;
+    last->inputs[0] = x;
+    last->inputs[1] = v;
+    return TSR_OK;
+nomem:
+    return TSR_ERR(g->ctx, TSR_E_NOMEM, "node '%s' (LRN): out of memory", base);
+}
+
 tsr_status tsr_pass_decompose(tsr_graph *g, int *n_rewritten) {
     int n = 0;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -310,6 +350,8 @@ tsr_status tsr_pass_decompose(tsr_graph *g, int *n_rewritten) {
             st = rewrite_lppool(g, i);
         else if (op == TSR_OP_MVN)
             st = rewrite_mvn(g, i);
+        else if (op == TSR_OP_LRN)
+            st = rewrite_lrn(g, i);
         else
             continue;
         if (st != TSR_OK) return st;
