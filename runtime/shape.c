@@ -917,11 +917,6 @@ tsr_status tsr_resize_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_
                        "node '%s' (%s): coordinate_transformation_mode tf_crop_and_resize is not "
                        "supported",
                        node, opn);
-    if (attrs->resize_keep_ratio != 0)
-        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
-                       "node '%s' (%s): keep_aspect_ratio_policy other than stretch is not "
-                       "supported",
-                       node, opn);
     if (r < 1)
         return SHAPE_ERR("node '%s' (%s): input %s has no dims", node, opn,
                          tsr_desc_format(x, s0, sizeof s0));
@@ -975,6 +970,16 @@ tsr_status tsr_resize_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_
     out->out = *x;
     for (int d = 0; d < r; d++)
         out->scale[d] = 1.0;
+    /* keep_aspect_ratio_policy not_larger / not_smaller (Resize-18, sizes only; issue 9, group
+     * "spatial2"): one scale for every listed axis, the min / max of sizes[i] / in[i]; each
+     * output dim is round(scale * in) and the coordinate transform uses that scale */
+    double keep = 0.0;
+    if (sizes && attrs->resize_keep_ratio != 0)
+        for (int i = 0; i < n_ax; i++) {
+            int64_t in_len = x->dims[axes[i]];
+            double q = in_len ? (double)tsr_elem_get_i64(sizes_dt, sizes, i) / (double)in_len : 1.0;
+            if (i == 0 || (attrs->resize_keep_ratio == 1 ? q < keep : q > keep)) keep = q;
+        }
     for (int i = 0; i < n_ax; i++) {
         int64_t d = axes[i], in_len = x->dims[d], o;
         double sc;
@@ -989,6 +994,10 @@ tsr_status tsr_resize_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_
             if (o < 0)
                 return SHAPE_ERR("node '%s' (%s): negative size %lld", node, opn, (long long)o);
             sc = in_len ? (double)o / (double)in_len : 1.0;
+            if (keep > 0.0) {
+                sc = keep;
+                o = (int64_t)round(keep * (double)in_len);
+            }
         }
         out->out.dims[d] = o;
         out->scale[d] = sc;

@@ -1572,6 +1572,30 @@ static void build_lrn(struct kh_builder *b) {
     kh_output(b, kh_op(b, TSR_OP_LRN, &at, 1, &x));
     snprintf(b->kernel, sizeof b->kernel, "conv");
 }
+/* Resize-18 keep_aspect_ratio_policy not_larger (variants 0, 1) / not_smaller (2, 3), nearest,
+ * sizes over axes [2, 3] as ONNX's tests: [1, 1, 2, 4] to [1, 3] and [1, 1, 2, 2] to [7, 8] */
+static void build_resize_keep(struct kh_builder *b) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.resize_keep_ratio = b->variant < 2 ? 1 : 2;
+    at.n_axes = 2;
+    at.axes[0] = 2;
+    at.axes[1] = 3;
+    const int up = b->variant % 2;
+    tsr_value in[2];
+    in[0] = up ? kh_input(b, 4, D(1, 1, 2, 2), -1, 1) : kh_input(b, 4, D(1, 1, 2, 4), -1, 1);
+    const int64_t sz[2] = {up ? 7 : 1, up ? 8 : 3};
+    struct tsr_tensor_desc d = {TSR_I64, 1, {2}};
+    ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &d, sz, &in[1]), TSR_OK);
+    tsr_value y = kh_op(b, TSR_OP_RESIZE, &at, 2, in);
+    /* the output dims of ONNX's expected outputs */
+    static const int64_t want[4][2] = {{1, 2}, {7, 7}, {2, 3}, {8, 8}};
+    struct tsr_tensor_desc yd;
+    ck_assert_int_eq(tsr_graph_value_desc(b->g, y, &yd), TSR_OK);
+    ck_assert_int_eq(yd.dims[2], want[b->variant][0]);
+    ck_assert_int_eq(yd.dims[3], want[b->variant][1]);
+    kh_output(b, y);
+    snprintf(b->kernel, sizeof b->kernel, "resize_");
+}
 /* ---- end of group "spatial2" -------------------------------------------------------------- */
 
 /* Tolerances (atol, rtol of the measure in kernel_harness.h):
@@ -1742,6 +1766,7 @@ static const struct kh_case cases[] = {
     {"mvn", build_mvn, 2, 1e-4, 1e-4, KH_BOTH, NULL, NULL, NULL, 0, 0},
     /* LRN: <= 5 squares of |x| < 3, a pow and a division: chains of a few ops */
     {"lrn", build_lrn, 3, 1e-6, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"resize_keep_ratio", build_resize_keep, 4, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless
