@@ -359,7 +359,8 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(LPPOOL)                                                                                      \
     X(GLOBALLPPOOL)                                                                                \
     X(MVN)                                                                                         \
-    X(LRN)
+    X(LRN)                                                                                         \
+    X(EINSUM)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -474,6 +475,8 @@ struct tsr_op_attrs {
     /* LRN: alpha (default 1e-4), beta (0.75), bias (1), size (required; default 0) */
     float lrn_alpha, lrn_beta, lrn_bias;
     int64_t lrn_size;
+    /* Einsum: the equation (spaces kept; parsed by the shape rule), "" by default */
+    char einsum_equation[64];
 };
 
 /* Conv / pool auto_pad (ONNX). */

@@ -1480,4 +1480,52 @@ tsr_status tsr_ref_lrn(tsr_context *ctx, const struct tsr_node *node,
     return TSR_OK;
 }
 
+/* Einsum (ONNX Einsum; equation parsed by tsr_einsum_parse): every assignment of the indices
+ * adds the product of the inputs' elements to the output element its output indices name, in
+ * double. */
+tsr_status tsr_ref_einsum(tsr_context *ctx, const struct tsr_node *node,
+                          const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *descs[2] = {&in[0]->desc,
+                                              node->n_inputs > 1 ? &in[1]->desc : NULL};
+    struct tsr_einsum e;
+    tsr_status st = tsr_einsum_parse(ctx, &node->attrs, descs, node->n_inputs, node->name, &e);
+    if (st != TSR_OK) return st;
+    int used[52], n_used = 0, seen[52] = {0};
+    for (int t = 0; t < e.n_in; t++)
+        for (int d = 0; d < e.rank[t]; d++)
+            if (!seen[e.in[t][d]]) {
+                seen[e.in[t][d]] = 1;
+                used[n_used++] = e.in[t][d];
+            }
+    const int64_t n_out = tsr_desc_elements(&out->desc);
+    double *acc = calloc((size_t)(n_out ? n_out : 1), sizeof *acc);
+    if (!acc) return TSR_ERR(ctx, TSR_E_NOMEM, "reference: out of memory");
+    int64_t total = 1, val[52] = {0};
+    for (int u = 0; u < n_used; u++)
+        total *= e.size[used[u]];
+    for (int64_t it = 0; it < total; it++) {
+        int64_t rem = it;
+        for (int u = n_used - 1; u >= 0; u--) {
+            val[used[u]] = rem % e.size[used[u]];
+            rem /= e.size[used[u]];
+        }
+        double prod = 1.0;
+        for (int t = 0; t < e.n_in; t++) {
+            int64_t off = 0;
+            for (int d = 0; d < e.rank[t]; d++)
+                off = off * e.size[e.in[t][d]] + val[e.in[t][d]];
+            prod *= ((const float *)in[t]->data)[off];
+        }
+        int64_t o = 0;
+        for (int d = 0; d < e.out_rank; d++)
+            o = o * e.size[e.out[d]] + val[e.out[d]];
+        acc[o] += prod;
+    }
+    float *y = out->data;
+    for (int64_t i = 0; i < n_out; i++)
+        y[i] = (float)acc[i];
+    free(acc);
+    return TSR_OK;
+}
+
 /* ---- end of group "spatial2" ---------------------------------------------------------------- */

@@ -1396,4 +1396,108 @@ tsr_status tsr_shape_lrn(SHAPE_ARGS) {
     return TSR_OK;
 }
 
+static int einsum_index(char c) {
+    if (c >= 'a' && c <= 'z') return c - 'a';
+    if (c >= 'A' && c <= 'Z') return 26 + (c - 'A');
+    return -1;
+}
+
+tsr_status tsr_einsum_parse(tsr_context *ctx, const struct tsr_op_attrs *attrs,
+                            const struct tsr_tensor_desc *const *in, int n_in, const char *node,
+                            struct tsr_einsum *e) {
+    const char *eq = attrs->einsum_equation;
+    memset(e, 0, sizeof *e);
+    if (n_in < 1 || n_in > 2)
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (Einsum): equation '%s': only 1 or 2 inputs are supported", node,
+                       eq);
+    e->n_in = n_in;
+    int t = 0, d = 0, explicit_out = 0, count[52] = {0};
+    for (const char *c = eq; *c; c++) {
+        if (*c == ' ') continue;
+        if (*c == '.')
+            return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                           "node '%s' (Einsum): equation '%s': ellipsis ('...') is not supported",
+                           node, eq);
+        if (*c == ',' && !explicit_out) {
+            if (++t >= n_in)
+                return SHAPE_ERR("node '%s' (Einsum): equation '%s' has more terms than the %d "
+                                 "inputs",
+                                 node, eq, n_in);
+            d = 0;
+            continue;
+        }
+        if (*c == '-' && c[1] == '>' && !explicit_out) {
+            if (t != n_in - 1)
+                return SHAPE_ERR("node '%s' (Einsum): equation '%s' has fewer terms than the %d "
+                                 "inputs",
+                                 node, eq, n_in);
+            explicit_out = 1;
+            c++;
+            continue;
+        }
+        int k = einsum_index(*c);
+        if (k < 0)
+            return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                           "node '%s' (Einsum): equation '%s': unexpected character '%c'", node, eq,
+                           *c);
+        if (explicit_out) {
+            for (int j = 0; j < e->out_rank; j++)
+                if (e->out[j] == k)
+                    return SHAPE_ERR("node '%s' (Einsum): equation '%s' repeats an output index",
+                                     node, eq);
+            if (!count[k])
+                return SHAPE_ERR("node '%s' (Einsum): equation '%s': output index '%c' is in no "
+                                 "input",
+                                 node, eq, *c);
+            if (e->out_rank >= TSR_MAX_RANK)
+                return SHAPE_ERR("node '%s' (Einsum): equation '%s': output rank too large", node,
+                                 eq);
+            e->out[e->out_rank++] = k;
+            continue;
+        }
+        if (d >= in[t]->rank)
+            return SHAPE_ERR("node '%s' (Einsum): equation '%s': term %d has more indices than "
+                             "input %d's rank %d",
+                             node, eq, t, t, in[t]->rank);
+        for (int j = 0; j < d; j++)
+            if (e->in[t][j] == k)
+                return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                               "node '%s' (Einsum): equation '%s': a repeated index within one "
+                               "term (a diagonal) is not supported",
+                               node, eq);
+        if (count[k] && e->size[k] != in[t]->dims[d])
+            return SHAPE_ERR("node '%s' (Einsum): equation '%s': index '%c' has sizes %lld and "
+                             "%lld",
+                             node, eq, *c, (long long)e->size[k], (long long)in[t]->dims[d]);
+        e->size[k] = in[t]->dims[d];
+        count[k]++;
+        e->in[t][d++] = k;
+        e->rank[t] = d;
+    }
+    if (t != n_in - 1)
+        return SHAPE_ERR("node '%s' (Einsum): equation '%s' has fewer terms than the %d inputs",
+                         node, eq, n_in);
+    for (int k = 0; k < n_in; k++)
+        if (e->rank[k] != in[k]->rank)
+            return SHAPE_ERR("node '%s' (Einsum): equation '%s': term %d has %d indices for input "
+                             "%d of rank %d",
+                             node, eq, k, e->rank[k], k, in[k]->rank);
+    if (!explicit_out)
+        for (int k = 0; k < 52; k++)
+            if (count[k] == 1) e->out[e->out_rank++] = k;
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_einsum(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    struct tsr_einsum e;
+    tsr_status st = tsr_einsum_parse(ctx, attrs, in, n_in, node, &e);
+    if (st != TSR_OK) return st;
+    *out = f32_desc(e.out_rank);
+    for (int d = 0; d < e.out_rank; d++)
+        out->dims[d] = e.size[e.out[d]];
+    return TSR_OK;
+}
+
 /* ---- end of group "spatial2" ---------------------------------------------------------------- */

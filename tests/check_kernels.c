@@ -1596,6 +1596,37 @@ static void build_resize_keep(struct kh_builder *b) {
     kh_output(b, y);
     snprintf(b->kernel, sizeof b->kernel, "resize_");
 }
+/* Einsum (float32; rewritten into ReduceSum / Transpose / Reshape / MatMul): equation, input
+ * ranks and dims (a second input of rank 0: none) */
+struct einsum_row {
+    const char *eq;
+    int ra, rb;
+    int64_t a[4], b[4];
+};
+static const struct einsum_row einsum_rows[] = {
+    {"bij, bjk -> bik", 3, 3, {5, 2, 3}, {5, 3, 4}},
+    {"i,i", 1, 1, {5}, {5}},
+    {"ij->i", 2, 0, {3, 4}, {0}},
+    {"ij->ji", 2, 0, {3, 4}, {0}},
+    {"bhqd,bhkd->bhqk", 4, 4, {2, 3, 5, 8}, {2, 3, 6, 8}}, /* attention scores */
+    {"ij,jk", 2, 2, {4, 6}, {6, 3}},                       /* implicit output "ik" */
+    {"abc,cd->dba", 3, 2, {2, 3, 4}, {4, 5}},
+    {"ijk->", 3, 0, {2, 3, 4}, {0}},
+    {"ij,kj->ik", 2, 2, {7, 9}, {5, 9}},
+    {"bi,bj->bij", 2, 2, {3, 4}, {3, 5}},    /* outer product per batch */
+    {"ijk,jl->il", 3, 2, {3, 4, 2}, {4, 6}}, /* k summed away first */
+};
+
+static void build_einsum(struct kh_builder *b) {
+    const struct einsum_row *r = &einsum_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    snprintf(at.einsum_equation, sizeof at.einsum_equation, "%s", r->eq);
+    tsr_value in[2];
+    in[0] = kh_input(b, r->ra, r->a, -1, 1);
+    if (r->rb) in[1] = kh_input(b, r->rb, r->b, -1, 1);
+    kh_output(b, kh_op(b, TSR_OP_EINSUM, &at, r->rb ? 2 : 1, in));
+    kh_label(b, " %s", r->eq);
+}
 /* ---- end of group "spatial2" -------------------------------------------------------------- */
 
 /* Tolerances (atol, rtol of the measure in kernel_harness.h):
@@ -1767,6 +1798,8 @@ static const struct kh_case cases[] = {
     /* LRN: <= 5 squares of |x| < 3, a pow and a division: chains of a few ops */
     {"lrn", build_lrn, 3, 1e-6, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
     {"resize_keep_ratio", build_resize_keep, 4, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    /* Einsum: sums of <= 24 products of |x| < 1 */
+    {"einsum", build_einsum, N_OF(einsum_rows), 1e-5, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless

@@ -20,6 +20,9 @@
  * pads, dilations; group C) → Pow(., 1 / p). GlobalLpPool: the same with ReduceSum over the
  * spatial dims. MeanVarianceNormalization: its ONNX function body (ReduceMean, Pow, Sub, Sqrt,
  * Add 1e-9, Div). LRN: x / (bias + alpha / size * Conv1x1(x * x, band of ones))^beta.
+ * Einsum: ReduceSum of the indices only one input has and the output lacks, then both inputs
+ * transposed and reshaped to [batch, M, K] and [batch, K, N], MatMul, Reshape to [batch..., m...,
+ * n...] and Transpose to the output order (identity steps are left out).
  */
 #include "runtime/passes/passes.h"
 
@@ -29,7 +32,7 @@
 
 /* A new int64 [n] constant holding v (Reshape's shape); -1 on OOM. */
 static tsr_value shape_const(tsr_graph *g, const int64_t *v, int n) {
-    int64_t *d = tsr_aligned_alloc(sizeof(int64_t) * (size_t)n);
+    int64_t *d = tsr_aligned_alloc(sizeof(int64_t) * (size_t)(n ? n : 1));
     if (!d) return -1;
     memcpy(d, v, sizeof(int64_t) * (size_t)n);
     struct tsr_tensor_desc sd = {TSR_I64, 1, {n}};
@@ -338,6 +341,170 @@ nomem:
     return TSR_ERR(g->ctx, TSR_E_NOMEM, "node '%s' (LRN): out of memory", base);
 }
 
+/* One Einsum operand while it is rewritten: its value, indices (dims) and desc. */
+struct ein_term {
+    tsr_value v;
+    int rank, idx[TSR_MAX_RANK];
+    struct tsr_tensor_desc d;
+};
+
+static int ein_has(const int *idx, int n, int k) {
+    for (int j = 0; j < n; j++)
+        if (idx[j] == k) return 1;
+    return 0;
+}
+
+/* Sums away the indices of t for which keep() is false (ReduceSum, keepdims 0). 0 or -1 (OOM). */
+static int ein_reduce(tsr_graph *g, int *pos, const char *base, struct ein_term *t,
+                      const struct tsr_einsum *e, const struct ein_term *other) {
+    struct tsr_op_attrs ra = tsr_op_attrs_default();
+    ra.keepdims = 0;
+    struct ein_term n = *t;
+    n.rank = 0;
+    n.d.rank = 0;
+    for (int d = 0; d < t->rank; d++) {
+        int k = t->idx[d];
+        if (ein_has(e->out, e->out_rank, k) || (other && ein_has(other->idx, other->rank, k))) {
+            n.idx[n.rank++] = k;
+            n.d.dims[n.d.rank++] = t->d.dims[d];
+        } else {
+            ra.axes[ra.n_axes++] = d;
+        }
+    }
+    if (!ra.n_axes) return 0;
+    if ((n.v = tsr_pass_emit_node(g, pos, base, "sum", TSR_OP_REDUCESUM, &ra, &t->v, 1, &n.d)) < 0)
+        return -1;
+    *t = n;
+    return 0;
+}
+
+/* Transposes t to the index order idx[0..n-1] (a permutation of its indices). 0 or -1. */
+static int ein_permute(tsr_graph *g, int *pos, const char *base, struct ein_term *t,
+                       const int *idx) {
+    struct tsr_op_attrs ta = tsr_op_attrs_default();
+    struct ein_term n = *t;
+    int ident = 1;
+    ta.n_perm = t->rank;
+    for (int d = 0; d < t->rank; d++) {
+        int src = 0;
+        while (t->idx[src] != idx[d])
+            src++;
+        ta.perm[d] = src;
+        ident &= src == d;
+        n.idx[d] = idx[d];
+        n.d.dims[d] = t->d.dims[src];
+    }
+    if (ident) return 0;
+    if ((n.v = tsr_pass_emit_node(g, pos, base, "transpose", TSR_OP_TRANSPOSE, &ta, &t->v, 1,
+                                  &n.d)) < 0)
+        return -1;
+    *t = n;
+    return 0;
+}
+
+/* Einsum: node i becomes an Identity of the result. */
+static tsr_status rewrite_einsum(tsr_graph *g, int i) {
+    struct tsr_node nd = g->nodes[i];
+    char base[192];
+    snprintf(base, sizeof base, "%s", nd.name ? nd.name : "Einsum");
+    const struct tsr_tensor_desc *descs[2] = {
+        &g->values[nd.inputs[0]].desc, nd.n_inputs > 1 ? &g->values[nd.inputs[1]].desc : NULL};
+    struct tsr_einsum e;
+    tsr_status st = tsr_einsum_parse(g->ctx, &nd.attrs, descs, nd.n_inputs, base, &e);
+    if (st != TSR_OK) return st;
+    const struct tsr_tensor_desc yd = g->values[nd.output].desc;
+    struct ein_term t[2];
+    for (int k = 0; k < e.n_in; k++) {
+        t[k].v = nd.inputs[k];
+        t[k].rank = e.rank[k];
+        memcpy(t[k].idx, e.in[k], sizeof t[k].idx);
+        t[k].d = g->values[nd.inputs[k]].desc;
+    }
+    int pos = i;
+    tsr_value res;
+    if (e.n_in == 1) {
+        if (ein_reduce(g, &pos, base, &t[0], &e, NULL) || ein_permute(g, &pos, base, &t[0], e.out))
+            goto nomem;
+        res = t[0].v;
+    } else {
+        if (ein_reduce(g, &pos, base, &t[0], &e, &t[1]) ||
+            ein_reduce(g, &pos, base, &t[1], &e, &t[0]))
+            goto nomem;
+        /* batch: in both and the output (output order); k: in both only; m, n: one side */
+        int ia[TSR_MAX_RANK], ib[TSR_MAX_RANK], na = 0, nb = 0, nbat = 0, nm = 0, nn = 0;
+        int64_t B = 1, M = 1, K = 1, N = 1;
+        struct tsr_tensor_desc od = {TSR_F32, 0, {0}};
+        for (int d = 0; d < e.out_rank; d++) {
+            int k = e.out[d];
+            if (ein_has(t[0].idx, t[0].rank, k) && ein_has(t[1].idx, t[1].rank, k)) {
+                ia[na++] = ib[nb++] = k;
+                B *= e.size[k];
+                nbat++;
+                od.dims[od.rank++] = e.size[k];
+            }
+        }
+        int out_order[TSR_MAX_RANK], no = 0;
+        for (int d = 0; d < nbat; d++)
+            out_order[no++] = ia[d];
+        for (int d = 0; d < t[0].rank; d++) {
+            int k = t[0].idx[d];
+            if (!ein_has(t[1].idx, t[1].rank, k)) {
+                ia[na++] = k;
+                M *= e.size[k];
+                nm++;
+                out_order[no++] = k;
+                od.dims[od.rank++] = e.size[k];
+            }
+        }
+        for (int d = 0; d < t[1].rank; d++) {
+            int k = t[1].idx[d];
+            if (!ein_has(t[0].idx, t[0].rank, k)) {
+                nn++;
+                N *= e.size[k];
+                out_order[no++] = k;
+                od.dims[od.rank++] = e.size[k];
+            }
+        }
+        for (int d = 0; d < t[0].rank; d++) {
+            int k = t[0].idx[d];
+            if (ein_has(t[1].idx, t[1].rank, k) && !ein_has(e.out, e.out_rank, k)) {
+                ia[na++] = ib[nb++] = k;
+                K *= e.size[k];
+            }
+        }
+        for (int d = 0; d < t[1].rank; d++) {
+            int k = t[1].idx[d];
+            if (!ein_has(t[0].idx, t[0].rank, k)) ib[nb++] = k;
+        }
+        (void)nm;
+        (void)nn;
+        if (ein_permute(g, &pos, base, &t[0], ia) || ein_permute(g, &pos, base, &t[1], ib))
+            goto nomem;
+        struct tsr_tensor_desc da = {TSR_F32, 3, {B, M, K}}, db = {TSR_F32, 3, {B, K, N}},
+                               dm = {TSR_F32, 3, {B, M, N}};
+        tsr_value in[2];
+        if ((in[0] = reshape(g, &pos, base, "lhs", t[0].v, &da)) < 0 ||
+            (in[1] = reshape(g, &pos, base, "rhs", t[1].v, &db)) < 0 ||
+            (res = tsr_pass_emit_node(g, &pos, base, "matmul", TSR_OP_MATMUL, NULL, in, 2, &dm)) <
+                0 ||
+            (res = reshape(g, &pos, base, "product", res, &od)) < 0)
+            goto nomem;
+        struct ein_term r = {res, no, {0}, od};
+        memcpy(r.idx, out_order, sizeof r.idx);
+        if (ein_permute(g, &pos, base, &r, e.out)) goto nomem;
+        res = r.v;
+    }
+    (void)yd;
+    struct tsr_node *last = &g->nodes[pos];
+    last->op = TSR_OP_IDENTITY;
+    last->attrs = tsr_op_attrs_default();
+    last->n_inputs = 1;
+    last->inputs[0] = res;
+    return TSR_OK;
+nomem:
+    return TSR_ERR(g->ctx, TSR_E_NOMEM, "node '%s' (Einsum): out of memory", base);
+}
+
 tsr_status tsr_pass_decompose(tsr_graph *g, int *n_rewritten) {
     int n = 0;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -352,6 +519,8 @@ tsr_status tsr_pass_decompose(tsr_graph *g, int *n_rewritten) {
             st = rewrite_mvn(g, i);
         else if (op == TSR_OP_LRN)
             st = rewrite_lrn(g, i);
+        else if (op == TSR_OP_EINSUM)
+            st = rewrite_einsum(g, i);
         else
             continue;
         if (st != TSR_OK) return st;
