@@ -381,7 +381,13 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(RGBTOGRAY)                                                                                   \
     /* issue 9, group "multiout" */                                                                \
     X(TOPK)                                                                                        \
-    X(NLLLOSS)
+    X(NLLLOSS)                                                                                     \
+    X(CONVTRANSPOSE)                                                                               \
+    X(LPPOOL)                                                                                      \
+    X(GLOBALLPPOOL)                                                                                \
+    X(MVN)                                                                                         \
+    X(LRN)                                                                                         \
+    X(EINSUM)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -521,6 +527,16 @@ struct tsr_op_attrs {
      * (default INT64_MIN: none). */
     int nll_reduction;
     int64_t nll_ignore_index;
+    /* issue 9, group "spatial2": ConvTranspose (window attributes above; 1-D stored as 2-D with
+     * H = 1): output_padding [H, W] (default 0) and output_shape [H, W] (0: not given) */
+    int64_t output_padding[2];
+    int64_t output_shape[2];
+    int64_t lp_p; /* LpPool, GlobalLpPool p: default 2 */
+    /* LRN: alpha (default 1e-4), beta (0.75), bias (1), size (required; default 0) */
+    float lrn_alpha, lrn_beta, lrn_bias;
+    int64_t lrn_size;
+    /* Einsum: the equation (spaces kept; parsed by the shape rule), "" by default */
+    char einsum_equation[64];
 };
 
 /* Conv / pool auto_pad (ONNX). */

@@ -115,6 +115,45 @@ tsr_status tsr_window_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_
                                const struct tsr_tensor_desc *x, const struct tsr_tensor_desc *w,
                                const char *node, struct tsr_window_geometry *out);
 
+/* Group "spatial2": resolved ConvTranspose geometry, per spatial dim [H, W] (1-D: H = 1):
+ * kernel size k, input size in, pads before (pb) and after (pe) with auto_pad / output_shape
+ * applied, output size out; m: output channels (weights [C, M/group, k...]). */
+struct tsr_convt_geometry {
+    int64_t k[2], in[2], pb[2], pe[2], out[2];
+    int64_t m;
+};
+
+/* Computes the ConvTranspose geometry of input x [N, C, (H,) W] and weights w (ONNX
+ * ConvTranspose: out = stride * (in - 1) + output_padding + (k - 1) * dilation + 1 - pads; with
+ * output_shape or SAME_* the total padding is derived and split, the extra half at the end for
+ * SAME_UPPER, else at the beginning). Returns TSR_OK, TSR_E_SHAPE (message names the node and the
+ * shapes), TSR_E_UNSUPPORTED (3-D and more). */
+tsr_status tsr_convtranspose_geometry(tsr_context *ctx, const struct tsr_op_attrs *attrs,
+                                      const struct tsr_tensor_desc *x,
+                                      const struct tsr_tensor_desc *w, const char *node,
+                                      struct tsr_convt_geometry *g);
+
+/* Group "spatial2": MeanVarianceNormalization's axes: *out = *attrs with ONNX's default axes
+ * [0, 2, 3] when none are given. */
+void tsr_mvn_axes(const struct tsr_op_attrs *attrs, struct tsr_op_attrs *out);
+
+/* Group "spatial2": a parsed Einsum equation. Indices are numbered 0..51 (a-z, A-Z); in[t][d]
+ * the index of dim d of input t, out[d] of the output (explicit, or ONNX's implicit output: the
+ * indices seen once, in alphabetical order); size[] the extent of each index. */
+struct tsr_einsum {
+    int n_in, rank[2], out_rank;
+    int in[2][TSR_MAX_RANK], out[TSR_MAX_RANK];
+    int64_t size[52];
+};
+
+/* Parses attrs->einsum_equation for inputs in[0..n_in-1]. Returns TSR_OK, TSR_E_SHAPE (a term
+ * does not match its input's rank, sizes of one index differ, an output index no input has),
+ * TSR_E_UNSUPPORTED (ellipsis, a repeated index within a term, more than 2 inputs, another
+ * character); messages name the node and the equation. */
+tsr_status tsr_einsum_parse(tsr_context *ctx, const struct tsr_op_attrs *attrs,
+                            const struct tsr_tensor_desc *const *in, int n_in, const char *node,
+                            struct tsr_einsum *e);
+
 /* Group "spatial": Resize / Upsample geometry. out: the output desc; scale[d]: the scale of
  * dim d that the coordinate transformation uses (the scales input, or sizes / input dim). */
 struct tsr_resize_geometry {

@@ -1302,7 +1302,8 @@ tsr_status tsr_lower_expand(struct tsr_lower_state *s, int ni) {
     return TSR_OK;
 }
 
-/* BatchNormalization reaches lowering only when the BN pass could not fold it. */
+/* BatchNormalization reaches lowering only when the BN pass did not run on it (the pass
+ * rewrites every BN: folded, affine or elementwise). */
 tsr_status tsr_lower_batchnorm(struct tsr_lower_state *s, int ni) {
     return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
                    "node '%s' (BatchNormalization): scale, B, mean and var must be "

@@ -407,6 +407,7 @@ static tsr_status copy_io(tsr_plan *plan, const tsr_graph *g) {
 static tsr_status run_passes(tsr_plan *plan, tsr_graph *g, unsigned disable) {
     tsr_status st;
     int n = 0;
+    if ((st = tsr_pass_decompose(g, &n)) != TSR_OK) return st;
     if ((st = tsr_pass_fold(g, &plan->n_folded)) != TSR_OK) return st;
     if ((st = tsr_pass_bn(g, !(disable & TSR_FUSE_BN), &plan->n_bn)) != TSR_OK) return st;
     if ((st = tsr_pass_fold(g, &n)) != TSR_OK) return st;

@@ -1552,3 +1552,229 @@ tsr_status tsr_ref_nll(tsr_context *ctx, const struct tsr_node *node,
     if (at->nll_reduction == 2) *(float *)out->data = (float)(sum / wsum);
     return TSR_OK;
 }
+
+/* ---- issue 9, group "spatial2": ConvTranspose --------------------------------------------- */
+
+/* ConvTranspose on [N, C, (H,) W] with weights [C, M/group, (kH,) kW] and optional bias [M]
+ * (ONNX ConvTranspose): every input element scatters x[n, c, ih, iw] * w[c, m, kh, kw] to
+ * y[n, g * M/group + m, ih * s - pb + kh * d, iw * s - pb + kw * d] (positions outside the output
+ * are dropped), accumulated in double. */
+tsr_status tsr_ref_convtranspose(tsr_context *ctx, const struct tsr_node *node,
+                                 const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_op_attrs *at = &node->attrs;
+    struct tsr_convt_geometry cg;
+    tsr_status st =
+        tsr_convtranspose_geometry(ctx, at, &in[0]->desc, &in[1]->desc, node->name, &cg);
+    if (st != TSR_OK) return st;
+    const int64_t N = in[0]->desc.dims[0], C = in[0]->desc.dims[1], M = cg.m, G = at->group;
+    const int64_t cpg = C / G, mpg = M / G, IH = cg.in[0], IW = cg.in[1];
+    const int64_t OH = cg.out[0], OW = cg.out[1], KH = cg.k[0], KW = cg.k[1];
+    const int64_t n_out = N * M * OH * OW;
+    double *acc = calloc((size_t)(n_out ? n_out : 1), sizeof *acc);
+    if (!acc)
+        return TSR_ERR(ctx, TSR_E_NOMEM, "node '%s' (ConvTranspose): out of memory", node->name);
+    const float *x = in[0]->data, *w = in[1]->data;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t ih = 0; ih < IH; ih++)
+                for (int64_t iw = 0; iw < IW; iw++) {
+                    const double v = x[((n * C + c) * IH + ih) * IW + iw];
+                    const int64_t g = c / cpg;
+                    for (int64_t m = 0; m < mpg; m++)
+                        for (int64_t kh = 0; kh < KH; kh++) {
+                            int64_t oh = ih * at->strides[0] - cg.pb[0] + kh * at->dilations[0];
+                            if (oh < 0 || oh >= OH) continue;
+                            for (int64_t kw = 0; kw < KW; kw++) {
+                                int64_t ow = iw * at->strides[1] - cg.pb[1] + kw * at->dilations[1];
+                                if (ow < 0 || ow >= OW) continue;
+                                acc[((n * M + g * mpg + m) * OH + oh) * OW + ow] +=
+                                    v * w[((c * mpg + m) * KH + kh) * KW + kw];
+                            }
+                        }
+                }
+    float *y = out->data;
+    for (int64_t i = 0; i < n_out; i++) {
+        double b = node->n_inputs == 3 ? ((const float *)in[2]->data)[(i / (OH * OW)) % M] : 0.0;
+        y[i] = (float)(acc[i] + b);
+    }
+    free(acc);
+    return TSR_OK;
+}
+/* LpPool on [N, C, (H,) W] (ONNX LpPool): y = (sum over the window of |x|^p)^(1/p), padded
+ * positions contribute 0 (window geometry as the other pools: tsr_window_geometry). */
+tsr_status tsr_ref_lppool(tsr_context *ctx, const struct tsr_node *node,
+                          const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    const struct tsr_op_attrs *at = &node->attrs;
+    struct tsr_window_geometry wg;
+    tsr_status st = tsr_window_geometry(ctx, node->op, at, xd, NULL, node->name, &wg);
+    if (st != TSR_OK) return st;
+    const int one_d = xd->rank == 3;
+    const int64_t NC = xd->dims[0] * xd->dims[1], H = one_d ? 1 : xd->dims[2],
+                  W = xd->dims[one_d ? 2 : 3];
+    const double p = (double)at->lp_p;
+    const float *x = in[0]->data;
+    float *y = out->data;
+    for (int64_t c = 0; c < NC; c++)
+        for (int64_t oh = 0; oh < wg.oh; oh++)
+            for (int64_t ow = 0; ow < wg.ow; ow++) {
+                double acc = 0.0;
+                for (int64_t kh = 0; kh < wg.kh; kh++)
+                    for (int64_t kw = 0; kw < wg.kw; kw++) {
+                        int64_t ih = oh * at->strides[0] - wg.pad_t + kh * at->dilations[0];
+                        int64_t iw = ow * at->strides[1] - wg.pad_l + kw * at->dilations[1];
+                        if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                        acc += pow(fabs((double)x[(c * H + ih) * W + iw]), p);
+                    }
+                y[(c * wg.oh + oh) * wg.ow + ow] = (float)pow(acc, 1.0 / p);
+            }
+    return TSR_OK;
+}
+
+/* GlobalLpPool on [N, C, spatial...] (ONNX GlobalLpPool): (sum of |x|^p over the spatial
+ * dims)^(1/p) per (n, c). */
+tsr_status tsr_ref_global_lppool(tsr_context *ctx, const struct tsr_node *node,
+                                 const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const int64_t nc = in[0]->desc.dims[0] * in[0]->desc.dims[1];
+    const int64_t sp = nc ? tsr_desc_elements(&in[0]->desc) / nc : 0;
+    const double p = (double)node->attrs.lp_p;
+    const float *x = in[0]->data;
+    float *y = out->data;
+    for (int64_t i = 0; i < nc; i++) {
+        double acc = 0.0;
+        for (int64_t j = 0; j < sp; j++)
+            acc += pow(fabs((double)x[i * sp + j]), p);
+        y[i] = (float)pow(acc, 1.0 / p);
+    }
+    return TSR_OK;
+}
+
+/* MeanVarianceNormalization (ONNX, its function body): over the axes (default [0, 2, 3]),
+ * y = (x - E[x]) / (sqrt(E[x^2] - E[x]^2) + 1e-9), in double. */
+tsr_status tsr_ref_mvn(tsr_context *ctx, const struct tsr_node *node,
+                       const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    struct tsr_op_attrs a;
+    unsigned mask;
+    tsr_mvn_axes(&node->attrs, &a);
+    a.noop_with_empty_axes = 0;
+    if (tsr_reduce_mask(&a, xd->rank, &mask))
+        return TSR_ERR(ctx, TSR_E_SHAPE, "node '%s' (MeanVarianceNormalization): bad axes",
+                       node->name);
+    const int64_t n = tsr_desc_elements(xd);
+    /* group id of each element: its index with the reduced dims dropped */
+    int64_t groups = 1;
+    for (int d = 0; d < xd->rank; d++)
+        if (!(mask & (1u << d))) groups *= xd->dims[d];
+    double *sum = calloc((size_t)(groups ? groups : 1), sizeof *sum);
+    double *sq = calloc((size_t)(groups ? groups : 1), sizeof *sq);
+    if (!sum || !sq) {
+        free(sum);
+        free(sq);
+        return TSR_ERR(ctx, TSR_E_NOMEM, "reference: out of memory");
+    }
+    const float *x = in[0]->data;
+    float *y = out->data;
+    const int64_t cnt = groups ? n / groups : 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int64_t i = 0; i < n; i++) {
+            int64_t rem = i, gid = 0, gmul = 1;
+            for (int d = xd->rank - 1; d >= 0; d--) {
+                int64_t c = rem % xd->dims[d];
+                rem /= xd->dims[d];
+                if (!(mask & (1u << d))) {
+                    gid += c * gmul;
+                    gmul *= xd->dims[d];
+                }
+            }
+            if (pass == 0) {
+                sum[gid] += x[i];
+                sq[gid] += (double)x[i] * x[i];
+            } else {
+                double m = sum[gid] / (double)cnt, v = sq[gid] / (double)cnt - m * m;
+                y[i] = (float)((x[i] - m) / (sqrt(v > 0 ? v : 0) + 1e-9));
+            }
+        }
+    free(sum);
+    free(sq);
+    return TSR_OK;
+}
+/* LRN (ONNX LRN): y[n, c, ...] = x / (bias + alpha / size * sum_{c'} x[n, c', ...]^2)^beta over
+ * c' in [max(0, c - floor((size - 1) / 2)), min(C - 1, c + ceil((size - 1) / 2))], in double. */
+tsr_status tsr_ref_lrn(tsr_context *ctx, const struct tsr_node *node,
+                       const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    const struct tsr_op_attrs *at = &node->attrs;
+    const int64_t N = xd->dims[0], C = xd->dims[1];
+    const int64_t sp = N > 0 && C > 0 ? tsr_desc_elements(xd) / (N * C) : 0;
+    const int64_t lo = (at->lrn_size - 1) / 2, hi = at->lrn_size / 2;
+    const float *x = in[0]->data;
+    float *y = out->data;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t j = 0; j < sp; j++) {
+                double sum = 0.0;
+                for (int64_t k = c - lo; k <= c + hi; k++) {
+                    if (k < 0 || k >= C) continue;
+                    double v = x[(n * C + k) * sp + j];
+                    sum += v * v;
+                }
+                double d =
+                    pow((double)at->lrn_bias + (double)at->lrn_alpha / (double)at->lrn_size * sum,
+                        (double)at->lrn_beta);
+                y[(n * C + c) * sp + j] = (float)(x[(n * C + c) * sp + j] / d);
+            }
+    return TSR_OK;
+}
+
+/* Einsum (ONNX Einsum; equation parsed by tsr_einsum_parse): every assignment of the indices
+ * adds the product of the inputs' elements to the output element its output indices name, in
+ * double. */
+tsr_status tsr_ref_einsum(tsr_context *ctx, const struct tsr_node *node,
+                          const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *descs[2] = {&in[0]->desc,
+                                              node->n_inputs > 1 ? &in[1]->desc : NULL};
+    struct tsr_einsum e;
+    tsr_status st = tsr_einsum_parse(ctx, &node->attrs, descs, node->n_inputs, node->name, &e);
+    if (st != TSR_OK) return st;
+    int used[52], n_used = 0, seen[52] = {0};
+    for (int t = 0; t < e.n_in; t++)
+        for (int d = 0; d < e.rank[t]; d++)
+            if (!seen[e.in[t][d]]) {
+                seen[e.in[t][d]] = 1;
+                used[n_used++] = e.in[t][d];
+            }
+    const int64_t n_out = tsr_desc_elements(&out->desc);
+    double *acc = calloc((size_t)(n_out ? n_out : 1), sizeof *acc);
+    if (!acc) return TSR_ERR(ctx, TSR_E_NOMEM, "reference: out of memory");
+    int64_t total = 1, val[52] = {0};
+    for (int u = 0; u < n_used; u++)
+        total *= e.size[used[u]];
+    for (int64_t it = 0; it < total; it++) {
+        int64_t rem = it;
+        for (int u = n_used - 1; u >= 0; u--) {
+            val[used[u]] = rem % e.size[used[u]];
+            rem /= e.size[used[u]];
+        }
+        double prod = 1.0;
+        for (int t = 0; t < e.n_in; t++) {
+            int64_t off = 0;
+            for (int d = 0; d < e.rank[t]; d++)
+                off = off * e.size[e.in[t][d]] + val[e.in[t][d]];
+            prod *= ((const float *)in[t]->data)[off];
+        }
+        int64_t o = 0;
+        for (int d = 0; d < e.out_rank; d++)
+            o = o * e.size[e.out[d]] + val[e.out[d]];
+        acc[o] += prod;
+    }
+    float *y = out->data;
+    for (int64_t i = 0; i < n_out; i++)
+        y[i] = (float)acc[i];
+    free(acc);
+    return TSR_OK;
+}
+
+/* ---- end of group "spatial2" ---------------------------------------------------------------- */

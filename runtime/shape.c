@@ -918,11 +918,6 @@ tsr_status tsr_resize_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_
                        "node '%s' (%s): coordinate_transformation_mode tf_crop_and_resize is not "
                        "supported",
                        node, opn);
-    if (attrs->resize_keep_ratio != 0)
-        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
-                       "node '%s' (%s): keep_aspect_ratio_policy other than stretch is not "
-                       "supported",
-                       node, opn);
     if (r < 1)
         return SHAPE_ERR("node '%s' (%s): input %s has no dims", node, opn,
                          tsr_desc_format(x, s0, sizeof s0));
@@ -976,6 +971,16 @@ tsr_status tsr_resize_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_
     out->out = *x;
     for (int d = 0; d < r; d++)
         out->scale[d] = 1.0;
+    /* keep_aspect_ratio_policy not_larger / not_smaller (Resize-18, sizes only; issue 9, group
+     * "spatial2"): one scale for every listed axis, the min / max of sizes[i] / in[i]; each
+     * output dim is round(scale * in) and the coordinate transform uses that scale */
+    double keep = 0.0;
+    if (sizes && attrs->resize_keep_ratio != 0)
+        for (int i = 0; i < n_ax; i++) {
+            int64_t in_len = x->dims[axes[i]];
+            double q = in_len ? (double)tsr_elem_get_i64(sizes_dt, sizes, i) / (double)in_len : 1.0;
+            if (i == 0 || (attrs->resize_keep_ratio == 1 ? q < keep : q > keep)) keep = q;
+        }
     for (int i = 0; i < n_ax; i++) {
         int64_t d = axes[i], in_len = x->dims[d], o;
         double sc;
@@ -990,6 +995,10 @@ tsr_status tsr_resize_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_
             if (o < 0)
                 return SHAPE_ERR("node '%s' (%s): negative size %lld", node, opn, (long long)o);
             sc = in_len ? (double)o / (double)in_len : 1.0;
+            if (keep > 0.0) {
+                sc = keep;
+                o = (int64_t)round(keep * (double)in_len);
+            }
         }
         out->out.dims[d] = o;
         out->scale[d] = sc;
@@ -1375,3 +1384,238 @@ tsr_status tsr_shape_nll(SHAPE_ARGS) {
     }
     return TSR_OK;
 }
+
+/* ---- issue 9, group "spatial2": ConvTranspose --------------------------------------------- */
+
+tsr_status tsr_convtranspose_geometry(tsr_context *ctx, const struct tsr_op_attrs *attrs,
+                                      const struct tsr_tensor_desc *x,
+                                      const struct tsr_tensor_desc *w, const char *node,
+                                      struct tsr_convt_geometry *g) {
+    char s0[160], s1[160];
+    *g = (struct tsr_convt_geometry){{0}, {0}, {0}, {0}, {0}, 0};
+    if (x->rank != 3 && x->rank != 4)
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (ConvTranspose): input %s: only 1-D and 2-D transposed "
+                       "convolutions ([N, C, W] or [N, C, H, W]) are supported",
+                       node, tsr_desc_format(x, s0, sizeof s0));
+    int64_t C = x->dims[1], grp = attrs->group;
+    if (w->rank != x->rank || w->dims[0] != C || grp < 1 || C % grp != 0)
+        return SHAPE_ERR("node '%s' (ConvTranspose): weights %s must be [C, M/group, k...] for "
+                         "input %s (group %lld dividing C)",
+                         node, tsr_desc_format(w, s0, sizeof s0), tsr_desc_format(x, s1, sizeof s1),
+                         (long long)grp);
+    int one_d = x->rank == 3;
+    g->m = w->dims[1] * grp;
+    for (int d = 0; d < 2; d++) {
+        int64_t in = one_d && d == 0 ? 1 : x->dims[2 + d - one_d];
+        int64_t k = one_d && d == 0 ? 1 : w->dims[2 + d - one_d];
+        int64_t s = attrs->strides[d], dl = attrs->dilations[d], op = attrs->output_padding[d];
+        if (attrs->kernel_shape[d] != 0 && attrs->kernel_shape[d] != k)
+            return SHAPE_ERR("node '%s' (ConvTranspose): kernel_shape does not match weights %s",
+                             node, tsr_desc_format(w, s0, sizeof s0));
+        if (s < 1 || dl < 1 || op < 0)
+            return SHAPE_ERR("node '%s' (ConvTranspose): strides and dilations must be >= 1, "
+                             "output_padding >= 0",
+                             node);
+        int64_t ek = (k - 1) * dl + 1, full = s * (in - 1) + op + ek, pb, pe;
+        int64_t want = attrs->output_shape[d] > 0 ? attrs->output_shape[d] : 0;
+        if (!want && (attrs->auto_pad == TSR_AUTO_PAD_SAME_UPPER ||
+                      attrs->auto_pad == TSR_AUTO_PAD_SAME_LOWER))
+            want = in * s;
+        if (want) {
+            /* ONNX ConvTranspose: total_padding = stride * (in - 1) + output_padding +
+             * ((k - 1) * dilation + 1) - output_shape, split as auto_pad says */
+            int64_t total = full - want;
+            /* halves round down (the ONNX reference's floor division: a negative total, an
+             * output_shape larger than the natural size, adds the zero row at the end) */
+            int64_t half = total >= 0 ? total / 2 : -((1 - total) / 2);
+            if (attrs->auto_pad == TSR_AUTO_PAD_SAME_UPPER) {
+                pb = half;
+                pe = total - half;
+            } else {
+                pe = half;
+                pb = total - half;
+            }
+        } else if (attrs->auto_pad == TSR_AUTO_PAD_VALID) {
+            pb = pe = 0;
+        } else {
+            pb = attrs->pads[d];
+            pe = attrs->pads[d + 2];
+        }
+        g->k[d] = k;
+        g->in[d] = in;
+        g->pb[d] = pb;
+        g->pe[d] = pe;
+        g->out[d] = full - pb - pe;
+        if (g->out[d] < 1)
+            return SHAPE_ERR("node '%s' (ConvTranspose): input %s and weights %s give an empty "
+                             "output",
+                             node, tsr_desc_format(x, s0, sizeof s0),
+                             tsr_desc_format(w, s1, sizeof s1));
+    }
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_convtranspose(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    struct tsr_convt_geometry cg;
+    tsr_status st = tsr_convtranspose_geometry(ctx, attrs, in[0], in[1], node, &cg);
+    if (st != TSR_OK) return st;
+    if (n_in == 3 && (in[2]->rank != 1 || in[2]->dims[0] != cg.m))
+        return SHAPE_ERR("node '%s' (ConvTranspose): bias %s must be [%lld] (one per output "
+                         "channel)",
+                         node, tsr_desc_format(in[2], s0, sizeof s0), (long long)cg.m);
+    *out = f32_desc(in[0]->rank);
+    out->dims[0] = in[0]->dims[0];
+    out->dims[1] = cg.m;
+    if (in[0]->rank == 3) {
+        out->dims[2] = cg.out[1];
+        return TSR_OK;
+    }
+    out->dims[2] = cg.out[0];
+    out->dims[3] = cg.out[1];
+    return TSR_OK;
+}
+void tsr_mvn_axes(const struct tsr_op_attrs *attrs, struct tsr_op_attrs *out) {
+    *out = *attrs;
+    if (attrs->n_axes) return;
+    out->n_axes = 3;
+    out->axes[0] = 0;
+    out->axes[1] = 2;
+    out->axes[2] = 3;
+}
+
+tsr_status tsr_shape_mvn(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    struct tsr_op_attrs a;
+    unsigned mask;
+    tsr_mvn_axes(attrs, &a);
+    a.noop_with_empty_axes = 0;
+    if (tsr_reduce_mask(&a, in[0]->rank, &mask))
+        return SHAPE_ERR("node '%s' (MeanVarianceNormalization): axes (%d values) do not fit input "
+                         "%s",
+                         node, a.n_axes, tsr_desc_format(in[0], s0, sizeof s0));
+    *out = *in[0];
+    return TSR_OK;
+}
+tsr_status tsr_shape_lrn(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    if (in[0]->rank != 3 && in[0]->rank != 4)
+        return TSR_ERR(ctx, in[0]->rank > 4 ? TSR_E_UNSUPPORTED : TSR_E_SHAPE,
+                       "node '%s' (LRN): input %s: only [N, C, W] and [N, C, H, W] are supported",
+                       node, tsr_desc_format(in[0], s0, sizeof s0));
+    if (attrs->lrn_size < 1)
+        return SHAPE_ERR("node '%s' (LRN): size must be >= 1 (got %lld)", node,
+                         (long long)attrs->lrn_size);
+    *out = *in[0];
+    return TSR_OK;
+}
+
+static int einsum_index(char c) {
+    if (c >= 'a' && c <= 'z') return c - 'a';
+    if (c >= 'A' && c <= 'Z') return 26 + (c - 'A');
+    return -1;
+}
+
+tsr_status tsr_einsum_parse(tsr_context *ctx, const struct tsr_op_attrs *attrs,
+                            const struct tsr_tensor_desc *const *in, int n_in, const char *node,
+                            struct tsr_einsum *e) {
+    const char *eq = attrs->einsum_equation;
+    memset(e, 0, sizeof *e);
+    if (n_in < 1 || n_in > 2)
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (Einsum): equation '%s': only 1 or 2 inputs are supported", node,
+                       eq);
+    e->n_in = n_in;
+    int t = 0, d = 0, explicit_out = 0, count[52] = {0};
+    for (const char *c = eq; *c; c++) {
+        if (*c == ' ') continue;
+        if (*c == '.')
+            return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                           "node '%s' (Einsum): equation '%s': ellipsis ('...') is not supported",
+                           node, eq);
+        if (*c == ',' && !explicit_out) {
+            if (++t >= n_in)
+                return SHAPE_ERR("node '%s' (Einsum): equation '%s' has more terms than the %d "
+                                 "inputs",
+                                 node, eq, n_in);
+            d = 0;
+            continue;
+        }
+        if (*c == '-' && c[1] == '>' && !explicit_out) {
+            if (t != n_in - 1)
+                return SHAPE_ERR("node '%s' (Einsum): equation '%s' has fewer terms than the %d "
+                                 "inputs",
+                                 node, eq, n_in);
+            explicit_out = 1;
+            c++;
+            continue;
+        }
+        int k = einsum_index(*c);
+        if (k < 0)
+            return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                           "node '%s' (Einsum): equation '%s': unexpected character '%c'", node, eq,
+                           *c);
+        if (explicit_out) {
+            for (int j = 0; j < e->out_rank; j++)
+                if (e->out[j] == k)
+                    return SHAPE_ERR("node '%s' (Einsum): equation '%s' repeats an output index",
+                                     node, eq);
+            if (!count[k])
+                return SHAPE_ERR("node '%s' (Einsum): equation '%s': output index '%c' is in no "
+                                 "input",
+                                 node, eq, *c);
+            if (e->out_rank >= TSR_MAX_RANK)
+                return SHAPE_ERR("node '%s' (Einsum): equation '%s': output rank too large", node,
+                                 eq);
+            e->out[e->out_rank++] = k;
+            continue;
+        }
+        if (d >= in[t]->rank)
+            return SHAPE_ERR("node '%s' (Einsum): equation '%s': term %d has more indices than "
+                             "input %d's rank %d",
+                             node, eq, t, t, in[t]->rank);
+        for (int j = 0; j < d; j++)
+            if (e->in[t][j] == k)
+                return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                               "node '%s' (Einsum): equation '%s': a repeated index within one "
+                               "term (a diagonal) is not supported",
+                               node, eq);
+        if (count[k] && e->size[k] != in[t]->dims[d])
+            return SHAPE_ERR("node '%s' (Einsum): equation '%s': index '%c' has sizes %lld and "
+                             "%lld",
+                             node, eq, *c, (long long)e->size[k], (long long)in[t]->dims[d]);
+        e->size[k] = in[t]->dims[d];
+        count[k]++;
+        e->in[t][d++] = k;
+        e->rank[t] = d;
+    }
+    if (t != n_in - 1)
+        return SHAPE_ERR("node '%s' (Einsum): equation '%s' has fewer terms than the %d inputs",
+                         node, eq, n_in);
+    for (int k = 0; k < n_in; k++)
+        if (e->rank[k] != in[k]->rank)
+            return SHAPE_ERR("node '%s' (Einsum): equation '%s': term %d has %d indices for input "
+                             "%d of rank %d",
+                             node, eq, k, e->rank[k], k, in[k]->rank);
+    if (!explicit_out)
+        for (int k = 0; k < 52; k++)
+            if (count[k] == 1) e->out[e->out_rank++] = k;
+    return TSR_OK;
+}
+
+tsr_status tsr_shape_einsum(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    struct tsr_einsum e;
+    tsr_status st = tsr_einsum_parse(ctx, attrs, in, n_in, node, &e);
+    if (st != TSR_OK) return st;
+    *out = f32_desc(e.out_rank);
+    for (int d = 0; d < e.out_rank; d++)
+        out->dims[d] = e.size[e.out[d]];
+    return TSR_OK;
+}
+
+/* ---- end of group "spatial2" ---------------------------------------------------------------- */

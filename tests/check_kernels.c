@@ -1559,6 +1559,191 @@ static void build_mask_chain(struct kh_builder *b) {
     kh_output(b, kh_op(b, TSR_OP_WHERE, NULL, 3, in));
 }
 
+/* ---- issue 9, group "spatial2" ------------------------------------------------------------ */
+/* ConvTranspose (rewritten into Pad / Reshape / Slice / Transpose + a stride-1 Conv by
+ * passes/convtranspose.c) against the reference's direct scatter: N C H W (H 0: 1-D) M K stride
+ * pad_begin pad_end output_padding dilation group bias, weights constant or a graph input */
+struct convt {
+    int64_t N, C, H, W, M, K, s, pb, pe, op, d, g;
+    int bias, w_input;
+};
+static const struct convt convt_rows[] = {
+    {1, 1, 3, 3, 2, 3, 1, 0, 0, 0, 1, 1, 0, 1}, /* test_convtranspose */
+    {2, 3, 5, 4, 4, 3, 2, 1, 1, 1, 1, 1, 1, 0},  {1, 4, 6, 6, 6, 2, 2, 0, 0, 0, 1, 2, 1, 1},
+    {2, 2, 4, 5, 3, 3, 3, 2, 1, 2, 2, 1, 0, 0},  {1, 3, 0, 9, 5, 4, 2, 1, 2, 1, 1, 1, 1, 0},
+    {2, 4, 0, 7, 4, 3, 1, 0, 0, 0, 2, 4, 0, 1},  /* 1-D depthwise */
+    {1, 16, 8, 8, 8, 4, 2, 1, 1, 0, 1, 1, 1, 0}, /* decoder-like upsampling */
+};
+
+static void build_convtranspose(struct kh_builder *b) {
+    const struct convt *c = &convt_rows[b->variant];
+    const int one_d = c->H == 0;
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.strides[0] = one_d ? 1 : c->s, at.strides[1] = c->s;
+    at.pads[0] = one_d ? 0 : c->pb, at.pads[1] = c->pb;
+    at.pads[2] = one_d ? 0 : c->pe, at.pads[3] = c->pe;
+    at.output_padding[0] = one_d ? 0 : c->op, at.output_padding[1] = c->op;
+    at.dilations[0] = one_d ? 1 : c->d, at.dilations[1] = c->d;
+    at.group = c->g;
+    tsr_value in[3];
+    in[0] = one_d ? kh_input(b, 3, D(c->N, c->C, c->W), -1, 1)
+                  : kh_input(b, 4, D(c->N, c->C, c->H, c->W), -1, 1);
+    const int64_t mpg = c->M / c->g;
+    if (c->w_input)
+        in[1] = one_d ? kh_input(b, 3, D(c->C, mpg, c->K), -1, 1)
+                      : kh_input(b, 4, D(c->C, mpg, c->K, c->K), -1, 1);
+    else
+        in[1] = one_d ? kh_const(b, 3, D(c->C, mpg, c->K), -1, 1)
+                      : kh_const(b, 4, D(c->C, mpg, c->K, c->K), -1, 1);
+    if (c->bias) in[2] = kh_const(b, 1, D(c->M), -1, 1);
+    kh_output(b, kh_op(b, TSR_OP_CONVTRANSPOSE, &at, c->bias ? 3 : 2, in));
+    snprintf(b->kernel, sizeof b->kernel, "conv");
+    kh_label(b, " %s C %lld M %lld k %lld s %lld g %lld%s", one_d ? "1-D" : "2-D", (long long)c->C,
+             (long long)c->M, (long long)c->K, (long long)c->s, (long long)c->g,
+             c->w_input ? " w-input" : "");
+}
+
+/* BatchNormalization with scale, B, mean and var graph inputs (not folded: broadcast
+ * elementwise nodes, passes/bn.c): [2, 3, 4, 5] and [4, 6] */
+static void build_batchnorm_inputs(struct kh_builder *b) {
+    const int64_t C = b->variant ? 6 : 3;
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.epsilon = b->variant ? 1e-2f : 1e-5f;
+    tsr_value in[5];
+    in[0] = b->variant ? kh_input(b, 2, D(4, C), -2, 2) : kh_input(b, 4, D(2, C, 4, 5), -2, 2);
+    in[1] = kh_input(b, 1, D(C), -1.5f, 1.5f);
+    in[2] = kh_input(b, 1, D(C), -1, 1);
+    in[3] = kh_input(b, 1, D(C), -1, 1);
+    in[4] = kh_input(b, 1, D(C), 0.1f, 2);
+    kh_output(b, kh_op(b, TSR_OP_BATCHNORM, &at, 5, in));
+    snprintf(b->kernel, sizeof b->kernel, "ew_");
+}
+/* LpPool [N, C, (H,) W] (rewritten into Abs, Pow, a depthwise ones-Conv, Pow): H (0: 1-D) W k
+ * stride pad_begin pad_end dilation auto_pad p */
+struct lppool {
+    int64_t H, W, K, s, pb, pe, d;
+    int auto_pad;
+    int64_t p;
+};
+static const struct lppool lppool_rows[] = {
+    {0, 32, 2, 1, 0, 0, 1, TSR_AUTO_PAD_NOTSET, 3},
+    {8, 9, 2, 1, 0, 0, 1, TSR_AUTO_PAD_NOTSET, 4},
+    {7, 7, 3, 1, 2, 2, 1, TSR_AUTO_PAD_NOTSET, 3},
+    {9, 11, 5, 3, 0, 0, 1, TSR_AUTO_PAD_NOTSET, 2},
+    {6, 6, 2, 1, 0, 0, 2, TSR_AUTO_PAD_NOTSET, 2},
+    {8, 7, 2, 1, 0, 0, 1, TSR_AUTO_PAD_SAME_LOWER, 4},
+    {8, 7, 3, 2, 0, 0, 1, TSR_AUTO_PAD_SAME_UPPER, 2},
+};
+
+static void build_lppool(struct kh_builder *b) {
+    const struct lppool *c = &lppool_rows[b->variant];
+    const int one_d = c->H == 0;
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.kernel_shape[0] = one_d ? 1 : c->K, at.kernel_shape[1] = c->K;
+    at.strides[0] = one_d ? 1 : c->s, at.strides[1] = c->s;
+    at.pads[0] = one_d ? 0 : c->pb, at.pads[1] = c->pb;
+    at.pads[2] = one_d ? 0 : c->pe, at.pads[3] = c->pe;
+    at.dilations[0] = one_d ? 1 : c->d, at.dilations[1] = c->d;
+    at.auto_pad = c->auto_pad;
+    at.lp_p = c->p;
+    tsr_value x =
+        one_d ? kh_input(b, 3, D(2, 3, c->W), -1, 1) : kh_input(b, 4, D(2, 3, c->H, c->W), -1, 1);
+    kh_output(b, kh_op(b, TSR_OP_LPPOOL, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "conv");
+    kh_label(b, " %s k %lld s %lld p %lld", one_d ? "1-D" : "2-D", (long long)c->K, (long long)c->s,
+             (long long)c->p);
+}
+
+/* GlobalLpPool [2, 3, 5, 7] p 2, 3; MeanVarianceNormalization [3, 4, 5, 6] default axes and
+ * axes [1] (rewritten into reductions and elementwise nodes) */
+static void build_global_lppool(struct kh_builder *b) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.lp_p = 2 + b->variant;
+    tsr_value x = kh_input(b, 4, D(2, 3, 5, 7), -1, 1);
+    kh_output(b, kh_op(b, TSR_OP_GLOBALLPPOOL, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "reduce");
+}
+
+static void build_mvn(struct kh_builder *b) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    if (b->variant) {
+        at.n_axes = 1;
+        at.axes[0] = 1;
+    }
+    tsr_value x = kh_input(b, 4, D(3, 4, 5, 6), -2, 3);
+    kh_output(b, kh_op(b, TSR_OP_MVN, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "reduce");
+}
+/* LRN [2, 7, 4, 5] size 3, 4 and [2, 5, 9] size 5 (rewritten into Mul, a 1x1 band Conv, Pow,
+ * Div) */
+static void build_lrn(struct kh_builder *b) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.lrn_size = b->variant == 0 ? 3 : b->variant == 1 ? 4 : 5;
+    at.lrn_alpha = 0.02f;
+    at.lrn_beta = 0.75f;
+    at.lrn_bias = b->variant == 1 ? 2.0f : 1.0f;
+    tsr_value x =
+        b->variant == 2 ? kh_input(b, 3, D(2, 5, 9), -3, 3) : kh_input(b, 4, D(2, 7, 4, 5), -3, 3);
+    kh_output(b, kh_op(b, TSR_OP_LRN, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "conv");
+}
+/* Resize-18 keep_aspect_ratio_policy not_larger (variants 0, 1) / not_smaller (2, 3), nearest,
+ * sizes over axes [2, 3] as ONNX's tests: [1, 1, 2, 4] to [1, 3] and [1, 1, 2, 2] to [7, 8] */
+static void build_resize_keep(struct kh_builder *b) {
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.resize_keep_ratio = b->variant < 2 ? 1 : 2;
+    at.n_axes = 2;
+    at.axes[0] = 2;
+    at.axes[1] = 3;
+    const int up = b->variant % 2;
+    tsr_value in[2];
+    in[0] = up ? kh_input(b, 4, D(1, 1, 2, 2), -1, 1) : kh_input(b, 4, D(1, 1, 2, 4), -1, 1);
+    const int64_t sz[2] = {up ? 7 : 1, up ? 8 : 3};
+    struct tsr_tensor_desc d = {TSR_I64, 1, {2}};
+    ck_assert_int_eq(tsr_graph_constant(b->g, NULL, &d, sz, &in[1]), TSR_OK);
+    tsr_value y = kh_op(b, TSR_OP_RESIZE, &at, 2, in);
+    /* the output dims of ONNX's expected outputs */
+    static const int64_t want[4][2] = {{1, 2}, {7, 7}, {2, 3}, {8, 8}};
+    struct tsr_tensor_desc yd;
+    ck_assert_int_eq(tsr_graph_value_desc(b->g, y, &yd), TSR_OK);
+    ck_assert_int_eq(yd.dims[2], want[b->variant][0]);
+    ck_assert_int_eq(yd.dims[3], want[b->variant][1]);
+    kh_output(b, y);
+    snprintf(b->kernel, sizeof b->kernel, "resize_");
+}
+/* Einsum (float32; rewritten into ReduceSum / Transpose / Reshape / MatMul): equation, input
+ * ranks and dims (a second input of rank 0: none) */
+struct einsum_row {
+    const char *eq;
+    int ra, rb;
+    int64_t a[4], b[4];
+};
+static const struct einsum_row einsum_rows[] = {
+    {"bij, bjk -> bik", 3, 3, {5, 2, 3}, {5, 3, 4}},
+    {"i,i", 1, 1, {5}, {5}},
+    {"ij->i", 2, 0, {3, 4}, {0}},
+    {"ij->ji", 2, 0, {3, 4}, {0}},
+    {"bhqd,bhkd->bhqk", 4, 4, {2, 3, 5, 8}, {2, 3, 6, 8}}, /* attention scores */
+    {"ij,jk", 2, 2, {4, 6}, {6, 3}},                       /* implicit output "ik" */
+    {"abc,cd->dba", 3, 2, {2, 3, 4}, {4, 5}},
+    {"ijk->", 3, 0, {2, 3, 4}, {0}},
+    {"ij,kj->ik", 2, 2, {7, 9}, {5, 9}},
+    {"bi,bj->bij", 2, 2, {3, 4}, {3, 5}},    /* outer product per batch */
+    {"ijk,jl->il", 3, 2, {3, 4, 2}, {4, 6}}, /* k summed away first */
+};
+
+static void build_einsum(struct kh_builder *b) {
+    const struct einsum_row *r = &einsum_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    snprintf(at.einsum_equation, sizeof at.einsum_equation, "%s", r->eq);
+    tsr_value in[2];
+    in[0] = kh_input(b, r->ra, r->a, -1, 1);
+    if (r->rb) in[1] = kh_input(b, r->rb, r->b, -1, 1);
+    kh_output(b, kh_op(b, TSR_OP_EINSUM, &at, r->rb ? 2 : 1, in));
+    kh_label(b, " %s", r->eq);
+}
+/* ---- end of group "spatial2" -------------------------------------------------------------- */
+
 /* Tolerances (atol, rtol of the measure in kernel_harness.h):
  *   exact (0, 0): data movement, max, relu/leaky/clip, add/sub/mul/div (correctly rounded);
  *   transcendental: rtol 2e-6 (16 ulp: the OpenCL C full-profile bound for erf/pow, s7.4; the
@@ -1816,6 +2001,21 @@ static const struct kh_case cases[] = {
     {"maxpool_indices", build_maxpool_indices, 14, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
     /* sums of <= 105 products in float32 (OpenCL) or double (CPU): rtol 1e-5 */
     {"nll_loss", build_nll, 36, 1e-6, 1e-5, KH_FUSED, "nll_loss", NULL, NULL, 0, 0},
+    /* issue 9, group "spatial2": ConvTranspose sums <= 16 * 4 * 4 products of |x| < 1 (as conv);
+     * BatchNormalization: a chain of 5 ops */
+    {"convtranspose", build_convtranspose, N_OF(convt_rows), 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL,
+     0, 0},
+    {"batchnorm_inputs", build_batchnorm_inputs, 2, 1e-6, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    /* LpPool / GlobalLpPool: sums of <= 35 terms |x|^p <= 1, then a root; MVN: E[x^2] - E[x]^2
+     * in float32 over <= 120 values of |x| < 3 (cancellation: atol 1e-4) */
+    {"lppool", build_lppool, N_OF(lppool_rows), 1e-5, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"global_lppool", build_global_lppool, 2, 1e-5, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"mvn", build_mvn, 2, 1e-4, 1e-4, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    /* LRN: <= 5 squares of |x| < 3, a pow and a division: chains of a few ops */
+    {"lrn", build_lrn, 3, 1e-6, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"resize_keep_ratio", build_resize_keep, 4, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    /* Einsum: sums of <= 24 products of |x| < 1 */
+    {"einsum", build_einsum, N_OF(einsum_rows), 1e-5, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless

@@ -144,6 +144,17 @@ static const struct tsr_attr_spec g_attrs[] = {
 #define TSR_ATTR_SCALAR(sym, nm)                                                                   \
     {TSR_OP_##sym,    nm,  TSR_AK_SCALAR, TSR_ATTR_T_TENSOR, TSR_FIELD_OFFSET(fill_dtype), -1, 0,  \
      (double)TSR_F32, NULL},
+#define TSR_ATTR_STRING(sym, nm, field)                                                            \
+    {TSR_OP_##sym,                                                                                 \
+     nm,                                                                                           \
+     _Generic(((struct tsr_op_attrs *)0)->field, char *                                            \
+              : TSR_AK_STRING),                                                                    \
+     TSR_ATTR_T_STRING,                                                                            \
+     TSR_FIELD_OFFSET(field),                                                                      \
+     -1,                                                                                           \
+     (int)sizeof(((struct tsr_op_attrs *)0)->field),                                               \
+     0.0,                                                                                          \
+     NULL},
 #include "runtime/ops/op_table.inc"
 };
 #define N_ATTRS ((int)(sizeof g_attrs / sizeof g_attrs[0]))
@@ -194,11 +205,13 @@ int tsr_attr_store_float(const struct tsr_attr_spec *s, struct tsr_op_attrs *a, 
 /* Group "spatial": the 2-D window attributes of Conv / MaxPool / AveragePool given in their 1-D
  * form (half the values) are stored as 2-D with H = 1: kernel_shape, strides, dilations [k] →
  * [1, k]; pads [begin, end] → [0, begin, 0, end]. The shape rule accepts them for 1-D inputs
- * only (H = 1 makes them the 1-D operator). Returns 1 when stored. */
+ * only (H = 1 makes them the 1-D operator). ConvTranspose and LpPool too (output_shape [w] → [1,
+ * w], output_padding [p] → [0, p]). Returns 1 when stored. */
 static int store_window_1d(const struct tsr_attr_spec *s, struct tsr_op_attrs *a, const int64_t *v,
                            size_t n) {
     if (s->kind != TSR_AK_INTS || 2 * n != (size_t)s->len ||
-        (s->op != TSR_OP_CONV && s->op != TSR_OP_MAXPOOL && s->op != TSR_OP_AVGPOOL))
+        (s->op != TSR_OP_CONV && s->op != TSR_OP_MAXPOOL && s->op != TSR_OP_AVGPOOL &&
+         s->op != TSR_OP_CONVTRANSPOSE && s->op != TSR_OP_LPPOOL))
         return 0;
     int64_t *dst = field_at(a, s->offset);
     if (s->offset == (int)offsetof(struct tsr_op_attrs, pads)) {
@@ -209,8 +222,14 @@ static int store_window_1d(const struct tsr_attr_spec *s, struct tsr_op_attrs *a
     }
     if (s->offset == (int)offsetof(struct tsr_op_attrs, kernel_shape) ||
         s->offset == (int)offsetof(struct tsr_op_attrs, strides) ||
-        s->offset == (int)offsetof(struct tsr_op_attrs, dilations)) {
+        s->offset == (int)offsetof(struct tsr_op_attrs, dilations) ||
+        s->offset == (int)offsetof(struct tsr_op_attrs, output_shape)) {
         dst[0] = 1;
+        dst[1] = v[0];
+        return 1;
+    }
+    if (s->offset == (int)offsetof(struct tsr_op_attrs, output_padding)) {
+        dst[0] = 0;
         dst[1] = v[0];
         return 1;
     }
@@ -233,8 +252,13 @@ int tsr_attr_store_ints(const struct tsr_attr_spec *s, struct tsr_op_attrs *a, c
 
 int tsr_attr_store_string(const struct tsr_attr_spec *s, struct tsr_op_attrs *a, const char *v) {
     if (s->kind == TSR_AK_IGNORED) return 0;
-    if (s->kind != TSR_AK_ENUM) return -1;
     size_t len = strlen(v);
+    if (s->kind == TSR_AK_STRING) {
+        if (len >= (size_t)s->len) return -1;
+        memcpy(field_at(a, s->offset), v, len + 1);
+        return 0;
+    }
+    if (s->kind != TSR_AK_ENUM) return -1;
     int index = 0;
     for (const char *c = s->choices; *c; index++) {
         const char *end = strchr(c, '|');
@@ -272,6 +296,9 @@ static void store_default(const struct tsr_attr_spec *s, struct tsr_op_attrs *a)
         a->fill_dtype = TSR_F32;
         a->fill_f64 = 0.0;
         a->fill_i64 = 0;
+        break;
+    case TSR_AK_STRING:
+        memset(field_at(a, s->offset), 0, (size_t)s->len);
         break;
     case TSR_AK_REQUIRE:
     case TSR_AK_IGNORED:

@@ -123,8 +123,10 @@ typedef enum {
     TSR_AK_ENUM,    /* int field: index of the string in choices ("A|B|C") */
     TSR_AK_REQUIRE, /* no field: the INT must equal (int64_t)dflt */
     TSR_AK_IGNORED, /* no field: accepted, no effect */
-    TSR_AK_SCALAR   /* TENSOR of one element: fill_dtype (the offset; dflt TSR_F32), fill_f64,
+    TSR_AK_SCALAR,  /* TENSOR of one element: fill_dtype (the offset; dflt TSR_F32), fill_f64,
                        fill_i64 */
+    TSR_AK_STRING   /* char[len] field: the STRING, NUL-terminated (longer ones are refused);
+                       default "" (issue 9, group "spatial2") */
 } tsr_attr_kind;
 
 /* One ONNX attribute of one op (TSR_ATTR* rows). */
@@ -135,7 +137,7 @@ struct tsr_attr_spec {
     tsr_attr_type type;  /* the ONNX type it must have */
     int offset;          /* byte offset of the field in struct tsr_op_attrs; -1 none */
     int count_offset;    /* LIST: byte offset of the int count; else -1 */
-    int len;             /* INTS / LIST: elements of the field */
+    int len;             /* INTS / LIST: elements of the field; STRING: its bytes */
     double dflt;         /* default (every element of an INTS field); REQUIRE: the value */
     const char *choices; /* ENUM */
 };

@@ -171,6 +171,88 @@ static tsr_status to_affine(tsr_graph *g, int i, const float *sc, const float *t
     return TSR_OK;
 }
 
+tsr_value tsr_pass_emit_node(tsr_graph *g, int *pos, const char *bn_name, const char *what,
+                             tsr_op op, const struct tsr_op_attrs *at, const tsr_value *in, int n,
+                             const struct tsr_tensor_desc *od) {
+    char name[256];
+    snprintf(name, sizeof name, "%s:%s", bn_name, what);
+    tsr_value out = tsr_graph_new_value(g, name, od, NULL);
+    if (out < 0) return -1;
+    struct tsr_node nd;
+    memset(&nd, 0, sizeof nd);
+    nd.op = op;
+    nd.name = name;
+    nd.n_inputs = n;
+    for (int k = 0; k < n; k++)
+        nd.inputs[k] = in[k];
+    nd.output = out;
+    nd.attrs = at ? *at : tsr_op_attrs_default();
+    if (tsr_graph_insert_node(g, *pos, &nd)) return -1;
+    (*pos)++;
+    return out;
+}
+
+/* BN whose scale, B, mean or var is not a constant (ONNX BatchNormalization, inference):
+ * y = (x - mean) / sqrt(var + epsilon) * scale + B, written as Sub, Div, Sqrt, Add, Mul nodes
+ * with the [C] parameters unsqueezed to [C, 1, ...] (multidirectional broadcasting over
+ * [N, C, D1, ...]); elementwise fusion lowers them to one region. Node i becomes the last Add. */
+static tsr_status to_elementwise(tsr_graph *g, int i) {
+    int pos = i;
+    struct tsr_node bn0 = g->nodes[i];
+    char bn_name[192];
+    snprintf(bn_name, sizeof bn_name, "%s", bn0.name ? bn0.name : "BatchNormalization");
+    const struct tsr_tensor_desc xd = g->values[bn0.inputs[0]].desc;
+    int64_t C = xd.dims[1];
+    struct tsr_tensor_desc pd = {TSR_F32, xd.rank - 1, {C}};
+    for (int d = 1; d < pd.rank; d++)
+        pd.dims[d] = 1;
+    tsr_value p[5];
+    static const char *const names[5] = {"", "scale", "bias", "mean", "var"};
+    for (int k = 1; k < 5; k++) {
+        p[k] = bn0.inputs[k];
+        if (pd.rank == 1) continue;
+        struct tsr_op_attrs ua = tsr_op_attrs_default();
+        ua.n_axes = pd.rank - 1;
+        for (int d = 1; d < pd.rank; d++)
+            ua.axes[d - 1] = d;
+        p[k] = tsr_pass_emit_node(g, &pos, bn_name, names[k], TSR_OP_UNSQUEEZE, &ua, &p[k], 1, &pd);
+        if (p[k] < 0) goto nomem;
+    }
+    float *eps = new_floats(1);
+    if (!eps) goto nomem;
+    eps[0] = bn0.attrs.epsilon;
+    struct tsr_tensor_desc sd = {TSR_F32, 0, {0}};
+    tsr_value ev = tsr_graph_new_value(g, "bn_epsilon", &sd, eps);
+    if (ev < 0) goto nomem;
+    tsr_value in2[2] = {p[4], ev};
+    tsr_value v = tsr_pass_emit_node(g, &pos, bn_name, "var_eps", TSR_OP_ADD, NULL, in2, 2, &pd);
+    if (v < 0) goto nomem;
+    tsr_value sq = tsr_pass_emit_node(g, &pos, bn_name, "std", TSR_OP_SQRT, NULL, &v, 1, &pd);
+    if (sq < 0) goto nomem;
+    in2[0] = bn0.inputs[0];
+    in2[1] = p[3];
+    tsr_value c = tsr_pass_emit_node(g, &pos, bn_name, "centered", TSR_OP_SUB, NULL, in2, 2, &xd);
+    if (c < 0) goto nomem;
+    in2[0] = c;
+    in2[1] = sq;
+    tsr_value nrm =
+        tsr_pass_emit_node(g, &pos, bn_name, "normalized", TSR_OP_DIV, NULL, in2, 2, &xd);
+    if (nrm < 0) goto nomem;
+    in2[0] = nrm;
+    in2[1] = p[1];
+    tsr_value sc = tsr_pass_emit_node(g, &pos, bn_name, "scaled", TSR_OP_MUL, NULL, in2, 2, &xd);
+    if (sc < 0) goto nomem;
+    struct tsr_node *bn = &g->nodes[pos];
+    bn->op = TSR_OP_ADD;
+    bn->n_inputs = 2;
+    bn->inputs[0] = sc;
+    bn->inputs[1] = p[2];
+    bn->attrs = tsr_op_attrs_default();
+    return TSR_OK;
+nomem:
+    return TSR_ERR(g->ctx, TSR_E_NOMEM, "BatchNormalization: out of memory");
+}
+
 tsr_status tsr_pass_bn(tsr_graph *g, int fold, int *n_folded) {
     int folded = 0;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -179,7 +261,12 @@ tsr_status tsr_pass_bn(tsr_graph *g, int fold, int *n_folded) {
         int all_const = 1;
         for (int k = 1; k < 5; k++)
             if (!g->values[bn->inputs[k]].data) all_const = 0;
-        if (!all_const) continue; /* lowering reports it */
+        if (!all_const) {
+            tsr_status st = to_elementwise(g, i);
+            if (st != TSR_OK) return st;
+            folded++;
+            continue;
+        }
         int64_t C = g->values[bn->inputs[0]].desc.dims[1];
         float *sc = new_floats(C), *t = new_floats(C);
         if (!sc || !t) {

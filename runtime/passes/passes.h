@@ -1,10 +1,11 @@
 /*
  * passes.h — graph passes run by tsr_compile before lowering, in this order:
- *   fold (constant folding) → bn (BatchNormalization folding) → fold → simplify (algebraic
- *   identities) → cse (common subexpressions) → layernorm (pattern fusion) → dce (dead code).
- * Fusion decisions (elementwise chains, GEMM epilogues) are taken by lowering (runtime/lower.c)
- * because they depend on the kernels a backend can run. Each pass rewrites the graph in place
- * (a clone owned by tsr_compile) and is testable alone.
+ *   decompose (ops without kernels rewritten into ones with kernels) → fold (constant folding) → bn
+ * (BatchNormalization folding) → fold → simplify (algebraic identities) → cse (common
+ * subexpressions) → layernorm (pattern fusion) → dce (dead code). Fusion decisions (elementwise
+ * chains, GEMM epilogues) are taken by lowering (runtime/lower.c) because they depend on the
+ * kernels a backend can run. Each pass rewrites the graph in place (a clone owned by tsr_compile)
+ * and is testable alone.
  */
 #ifndef TSR_RUNTIME_PASSES_H
 #define TSR_RUNTIME_PASSES_H
@@ -24,8 +25,10 @@ tsr_status tsr_pass_dce(tsr_graph *g, int *n_removed);
 
 /* Folds inference BatchNormalization with constant parameters into the preceding Conv or Gemm
  * (when `fold` is set, its output feeds only the BN and its weights are constant), else rewrites
- * it into Mul + Add with per-channel constants. Writes the number of BN nodes handled to
- * *n_folded. Formulas and source in bn.c. Returns TSR_OK, TSR_E_NOMEM. */
+ * it into Mul + Add with per-channel constants; a BN whose scale, B, mean or var is not a
+ * constant becomes Sub, Div, Sqrt, Add, Mul nodes over its unsqueezed [C, 1, ...] inputs. Writes
+ * the number of BN nodes handled to *n_folded. Formulas and source in bn.c. Returns TSR_OK,
+ * TSR_E_NOMEM. */
 tsr_status tsr_pass_bn(tsr_graph *g, int fold, int *n_folded);
 
 /* Algebraic simplification: removes x*1, x/1, x+0, x-0 (when the constant does not enlarge x's
@@ -42,5 +45,22 @@ tsr_status tsr_pass_cse(tsr_graph *g, int *n_removed);
  * Div [, Mul scale][, Add bias] over the trailing axes) with one LayerNormalization node. Writes
  * the number of patterns fused. Returns TSR_OK, TSR_E_NOMEM. */
 tsr_status tsr_pass_layernorm(tsr_graph *g, int *n_fused);
+
+/* Pass helper: inserts node `op`(in[0..n-1]) with attributes *at (NULL: the defaults), named
+ * "<base>:<what>", at node index *pos (then advances *pos past it), writing a new value of desc
+ * *od (no data). Returns the new value, or -1 on OOM. */
+tsr_value tsr_pass_emit_node(tsr_graph *g, int *pos, const char *base, const char *what, tsr_op op,
+                             const struct tsr_op_attrs *at, const tsr_value *in, int n,
+                             const struct tsr_tensor_desc *od);
+
+/* Rewrites operators without kernels of their own into ones with kernels: every ConvTranspose
+ * (1-D, 2-D) into Unsqueeze + Pad + Reshape (zero insertion for
+ * strides > 1), a Pad (the equivalent convolution's padding; negative pads crop), and a stride-1
+ * Conv (dilations kept) with weights flipped spatially (Slice, steps -1) and transposed to
+ * [M, C/group, k...] (Transpose, Reshape; constant weights fold); LpPool, GlobalLpPool into
+ * Abs, Pow, a depthwise ones-Conv or ReduceSum, Pow; MeanVarianceNormalization into its ONNX
+ * function body. Formulas in decompose.c. Writes the number rewritten. Returns TSR_OK,
+ * TSR_E_NOMEM, the geometry's errors. */
+tsr_status tsr_pass_decompose(tsr_graph *g, int *n_rewritten);
 
 #endif
