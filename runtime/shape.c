@@ -850,7 +850,7 @@ tsr_status tsr_shape_prelu(SHAPE_ARGS) {
  * floating-point types). */
 tsr_status tsr_shape_mod(SHAPE_ARGS) {
     SHAPE_UNUSED();
-    if (!attrs->mod_fmod && (in[0]->dtype == TSR_F32 || in[1]->dtype == TSR_F32))
+    if (!attrs->mod_fmod && (tsr_dtype_is_float(in[0]->dtype) || tsr_dtype_is_float(in[1]->dtype)))
         return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
                        "node '%s' (Mod): fmod=0 (integer modulus) on float inputs is invalid "
                        "(ONNX Mod: floating-point inputs need fmod=1)",

@@ -155,6 +155,10 @@ static double ref_op_p(tsr_ew_op op, double a, double b, double p0, double p1) {
         return a >= 0.0 ? a : a * b;
     case TSR_EW_MOD:
         return fmod(a, b);
+    case TSR_EW_MOD_INT: { /* group "dtcompute": the divisor's sign */
+        const double r = fmod(a, b);
+        return (r != 0.0 && ((r < 0.0) != (b < 0.0))) ? r + b : r;
+    }
     case TSR_EW_ADD:
         return a + b;
     case TSR_EW_SUB:
@@ -230,6 +234,7 @@ static int op_exact(tsr_ew_op op) {
     case TSR_EW_DIV_IMM:
     case TSR_EW_PRELU:
     case TSR_EW_MOD:
+    case TSR_EW_MOD_INT:
         return 1;
     default:
         return 0;
@@ -574,7 +579,7 @@ START_TEST(test_ew_ewops) {
             a[i * V + j] = v[i];
             b[i * V + j] = v[j];
         }
-    const tsr_ew_op bops[] = {TSR_EW_MIN, TSR_EW_MAX, TSR_EW_PRELU, TSR_EW_MOD};
+    const tsr_ew_op bops[] = {TSR_EW_MIN, TSR_EW_MAX, TSR_EW_PRELU, TSR_EW_MOD, TSR_EW_MOD_INT};
     for (size_t oi = 0; oi < sizeof bops / sizeof bops[0]; oi++) {
         const tsr_ew_op op = bops[oi];
         char what[64];

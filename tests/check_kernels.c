@@ -1242,6 +1242,93 @@ static void build_groupnorm(struct kh_builder *b) {
              (long long)s[1], (long long)s[2], (long long)s[3], (long long)s[4], (long long)np);
 }
 
+/* ---- group "dtcompute": elementwise regions in their dtype ------------------------------- */
+
+/* Variant v of the dtype cases: op v % EWT_OPS on dtype dts[v / EWT_OPS]. Integers cover the
+ * wrap of every instruction (int8 / uint8 products, a fused Mul -> Sub -> Relu chain), division
+ * by zero (0), both Mod signs; floats the same graphs with Mod fmod=1. */
+enum { EWT_OPS = 16 };
+static void build_ew_typed(struct kh_builder *b) {
+    const tsr_dtype *dts = b->arg;
+    const tsr_dtype dt = dts[b->variant / EWT_OPS];
+    const int op = b->variant % EWT_OPS, flt = dt == TSR_F64 || dt == TSR_F16;
+    const float lo = dt == TSR_U8 ? 0.0f : -100.0f, hi = 100.0f;
+    tsr_value x = kh_input_dt(b, dt, 3, D(2, 3, 7), lo, hi);
+    tsr_value y = kh_input_dt(b, dt, 2, D(3, 1), flt ? 1.0f : lo, hi);
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    static const char *names[EWT_OPS] = {
+        "add",  "sub",  "mul", "div", "mod fmod=0", "mod fmod=1", "pow",  "min3",
+        "max3", "sum3", "abs", "neg", "sign",       "relu",       "clip", "mul-sub-relu chain"};
+    kh_label(b, " %s %s", tsr_dtype_name(dt), names[op]);
+    tsr_value in3[3] = {x, y, x}, v;
+    switch (op) {
+    case 0:
+        v = kh_op2(b, TSR_OP_ADD, x, y);
+        break;
+    case 1:
+        v = kh_op2(b, TSR_OP_SUB, x, y);
+        break;
+    case 2:
+        v = kh_op2(b, TSR_OP_MUL, x, y);
+        break;
+    case 3:
+        v = kh_op2(b, TSR_OP_DIV, x, y);
+        break;
+    case 4:
+    case 5:
+        a.mod_fmod = op == 5 || flt;
+        in3[1] = y;
+        v = kh_op(b, TSR_OP_MOD, &a, 2, in3);
+        break;
+    case 6: /* small exponents: exact in every dtype */
+        in3[1] = kh_input_dt(b, dt, 2, D(3, 1), 0.0f, 4.0f);
+        in3[0] = flt ? x : kh_input_dt(b, dt, 3, D(2, 3, 7), dt == TSR_U8 ? 0.0f : -9.0f, 9.0f);
+        v = kh_op(b, TSR_OP_POW, NULL, 2, in3);
+        break;
+    case 7:
+        v = kh_op(b, TSR_OP_MIN, NULL, 3, in3);
+        break;
+    case 8:
+        v = kh_op(b, TSR_OP_MAX, NULL, 3, in3);
+        break;
+    case 9:
+        v = kh_op(b, TSR_OP_SUM, NULL, 3, in3);
+        break;
+    case 10:
+        v = kh_op1(b, TSR_OP_ABS, x);
+        break;
+    case 11:
+        v = kh_op1(b, TSR_OP_NEG, x);
+        break;
+    case 12:
+        v = kh_op1(b, TSR_OP_SIGN, x);
+        break;
+    case 13:
+        v = kh_op1(b, TSR_OP_RELU, x);
+        break;
+    case 14:
+        a.clip_min = -5.0f;
+        a.clip_max = 7.0f;
+        v = kh_op(b, TSR_OP_CLIP, &a, 1, &x);
+        break;
+    default:
+        v = kh_op1(b, TSR_OP_RELU, kh_op2(b, TSR_OP_SUB, kh_op2(b, TSR_OP_MUL, x, y), x));
+        break;
+    }
+    kh_output(b, v);
+}
+static const tsr_dtype ewt_int_dtypes[] = {TSR_I64, TSR_I32, TSR_I8, TSR_U8};
+static const tsr_dtype ewt_f64_dtypes[] = {TSR_F64};
+static const tsr_dtype ewt_f16_dtypes[] = {TSR_F16};
+/* Float16 Mean (the only float-only op of the list): mean of three inputs. */
+static void build_mean_f16(struct kh_builder *b) {
+    tsr_value in[3] = {kh_input_dt(b, TSR_F16, 2, D(4, 9), -2, 2),
+                       kh_input_dt(b, TSR_F16, 1, D(9), -2, 2),
+                       kh_input_dt(b, TSR_F16, 2, D(4, 1), -2, 2)};
+    kh_output(b, kh_op(b, TSR_OP_MEAN, NULL, 3, in));
+}
+/* ---- end of group "dtcompute" (builders) -------------------------------------------------- */
+
 /* ---- the table --------------------------------------------------------------------------- */
 
 /* ---- issue 9, group "tkern": kernels of any dtype (exact: atol = rtol = 0) --------------- */
@@ -1600,6 +1687,12 @@ static const struct kh_case cases[] = {
     {"pad", build_pad, N_OF(pad_rows), 0, 0, KH_FUSED, "pad_", NULL, NULL, 0, 0},
     /* K = 8 products of |x| < 1: atol 1e-5 */
     {"mask_chain", build_mask_chain, 1, 1e-5, 1e-5, KH_BOTH, "where", NULL, NULL, 0, 0},
+    /* group "dtcompute": integers exact; float64 computes in double; float16 rounds once per
+     * region (the reference once per node): 1 ulp of float16 (2^-10) relative */
+    {"ew_int", build_ew_typed, EWT_OPS * 4, 0, 0, KH_BOTH, NULL, ewt_int_dtypes, NULL, 0, 0},
+    {"ew_f64", build_ew_typed, EWT_OPS, 1e-12, 1e-12, KH_BOTH, NULL, ewt_f64_dtypes, NULL, 0, 0},
+    {"ew_f16", build_ew_typed, EWT_OPS, 1e-3, 2e-3, KH_BOTH, NULL, ewt_f16_dtypes, NULL, 0, 0},
+    {"mean_f16", build_mean_f16, 1, 1e-3, 2e-3, KH_BOTH, "ew_", NULL, NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless
