@@ -1327,6 +1327,15 @@ static void build_mean_f16(struct kh_builder *b) {
                        kh_input_dt(b, TSR_F16, 2, D(4, 1), -2, 2)};
     kh_output(b, kh_op(b, TSR_OP_MEAN, NULL, 3, in));
 }
+/* Pow(float X, integer Y): Y cast to X's dtype before the region (lowering); float32 and float64
+ * bases, int64 and int32 exponents (negative ones too). */
+static void build_pow_mixed(struct kh_builder *b) {
+    const tsr_dtype xt = b->variant / 2 ? TSR_F64 : TSR_F32,
+                    yt = b->variant % 2 ? TSR_I32 : TSR_I64;
+    tsr_value in[2] = {kh_input_dt(b, xt, 2, D(4, 6), -3, 3), kh_input_dt(b, yt, 1, D(6), -3, 5)};
+    kh_label(b, " %s ^ %s", tsr_dtype_name(xt), tsr_dtype_name(yt));
+    kh_output(b, kh_op(b, TSR_OP_POW, NULL, 2, in));
+}
 /* ---- end of group "dtcompute" (builders) -------------------------------------------------- */
 
 /* ---- the table --------------------------------------------------------------------------- */
@@ -1693,6 +1702,7 @@ static const struct kh_case cases[] = {
     {"ew_f64", build_ew_typed, EWT_OPS, 1e-12, 1e-12, KH_BOTH, NULL, ewt_f64_dtypes, NULL, 0, 0},
     {"ew_f16", build_ew_typed, EWT_OPS, 1e-3, 2e-3, KH_BOTH, NULL, ewt_f16_dtypes, NULL, 0, 0},
     {"mean_f16", build_mean_f16, 1, 1e-3, 2e-3, KH_BOTH, "ew_", NULL, NULL, 0, 0},
+    {"pow_mixed", build_pow_mixed, 4, 1e-6, 1e-6, KH_BOTH, "ew_pow", NULL, NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless
