@@ -354,7 +354,12 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(DROPOUT)                                                                                     \
     X(INSTANCENORM)                                                                                \
     X(CUMSUM)                                                                                      \
-    X(GROUPNORM)
+    X(GROUPNORM)                                                                                   \
+    X(BITSHIFT) /* group "dtcompute" */                                                            \
+    X(BITWISEAND)                                                                                  \
+    X(BITWISEOR)                                                                                   \
+    X(BITWISEXOR)                                                                                  \
+    X(BITWISENOT)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -461,6 +466,7 @@ struct tsr_op_attrs {
     int cumsum_exclusive;
     int cumsum_reverse;
     int64_t num_groups; /* GroupNormalization num_groups (required; default 0) */
+    int bitshift_left;  /* BitShift direction: 0 "RIGHT" (default), 1 "LEFT" */
 };
 
 /* Conv / pool auto_pad (ONNX). */

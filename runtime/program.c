@@ -62,6 +62,10 @@ const char *tsr_ew_int_cl_expr(tsr_ew_op op) {
     return NULL;
 }
 
+int tsr_ew_has_float(tsr_ew_op op) {
+    return op < TSR_EW_COUNT && tsr_ew_cl_expr(op)[0] != '\0';
+}
+
 int64_t tsr_ew_imm_i64(float p) {
     if (p != p) return 0;
     if (p >= 9223372036854775807.0f) return INT64_MAX;

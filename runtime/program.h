@@ -86,6 +86,12 @@
     X(PRELU, 2, "(a >= 0.0f ? a : a * b)")                                                         \
     X(MOD, 2, "fmod(a, b)")                                                                        \
     /* group "dtcompute" */                                                                        \
+    X(BIT_AND, 2, "") /* integer only (empty expression: no float form) */                         \
+    X(BIT_OR, 2, "")                                                                               \
+    X(BIT_XOR, 2, "")                                                                              \
+    X(BIT_NOT, 1, "")                                                                              \
+    X(SHL, 2, "")                                                                                  \
+    X(SHR, 2, "")                                                                                  \
     X(MOD_INT, 2,                                                                                  \
       "(fmod(a, b) != 0.0f && ((fmod(a, b) < 0.0f) != (b < 0.0f)) ? fmod(a, b) + b : fmod(a, b))")
 
@@ -101,7 +107,10 @@
  * POW is exact repeated squaring (wrapping; a negative exponent gives 1 / a^|b| truncated; OpenCL:
  * the helper tsr_ipow the generator emits), CLIP clamps to the bounds as int64. The CPU's integer
  * interpreter (backends/cpu/ew_typed.c) implements the same list. MOD_INT of float32 is the
- * floor modulus (a float Mod with fmod=0 is refused by shape inference; the kernel exists). */
+ * floor modulus (a float Mod with fmod=0 is refused by shape inference; the kernel exists).
+ * BIT_AND, BIT_OR, BIT_XOR, BIT_NOT (ONNX Bitwise*), SHL, SHR (ONNX BitShift on unsigned
+ * dtypes: a shift of 64 or more gives 0) are integer only: their float expression in
+ * TSR_EW_OP_LIST is empty, and both backends refuse them in a float region. */
 #define TSR_EW_INT_OP_LIST(X)                                                                      \
     X(ADD, "as_long(as_ulong(a) + as_ulong(b))")                                                   \
     X(SUB, "as_long(as_ulong(a) - as_ulong(b))")                                                   \
@@ -118,7 +127,13 @@
     X(MIN, "(a <= b ? a : b)")                                                                     \
     X(MAX, "(a >= b ? a : b)")                                                                     \
     X(CLIP, "(a < p0 ? p0 : (a > p1 ? p1 : a))")                                                   \
-    X(COPY, "(a)")
+    X(COPY, "(a)")                                                                                 \
+    X(BIT_AND, "(a & b)")                                                                          \
+    X(BIT_OR, "(a | b)")                                                                           \
+    X(BIT_XOR, "(a ^ b)")                                                                          \
+    X(BIT_NOT, "(~a)")                                                                             \
+    X(SHL, "((b < 0 || b > 63) ? 0L : as_long(as_ulong(a) << b))")                                 \
+    X(SHR, "((b < 0 || b > 63) ? 0L : as_long(as_ulong(a) >> b))")
 
 typedef enum {
 #define TSR_X_EW(name, arity, expr) TSR_EW_##name,
@@ -138,6 +153,9 @@ const char *tsr_ew_int_cl_expr(tsr_ew_op op);
 /* An instruction immediate as the int64 an integer region uses: NaN 0, truncated toward zero,
  * saturated (-inf: INT64_MIN, +inf: INT64_MAX) (runtime/program.c). Pure. */
 int64_t tsr_ew_imm_i64(float p);
+/* 1 when op has a float form (a non-empty expression in TSR_EW_OP_LIST), 0 for the integer-only
+ * ops (BIT_*, SHL, SHR) and values outside the list. Pure. */
+int tsr_ew_has_float(tsr_ew_op op);
 
 /* GEMM / Conv epilogue activation; LEAKY_RELU takes act_p0 = alpha, CLIP act_p0 = min and
  * act_p1 = max. */

@@ -1443,4 +1443,53 @@ REF_VARIADIC(min, 0)
 REF_VARIADIC(max, 1)
 REF_VARIADIC(sum, 2)
 REF_VARIADIC(mean, 3)
+/* BitShift (ONNX: unsigned integers; a shift of 64 or more gives 0, as numpy's << on uint64
+ * does not define; the shifted value then wraps to the output's width) and the Bitwise ops, on
+ * the two's-complement int64 form of the integers. Float inputs are refused by the op table. */
+static double bits_nan(double a, double b) {
+    (void)a, (void)b;
+    return NAN;
+}
+static int64_t shl_ii(int64_t a, int64_t b) {
+    return (b < 0 || b >= 64) ? 0 : (int64_t)((uint64_t)a << (unsigned)b);
+}
+static int64_t shr_ii(int64_t a, int64_t b) {
+    return (b < 0 || b >= 64) ? 0 : (int64_t)((uint64_t)a >> (unsigned)b);
+}
+static int64_t and_ii(int64_t a, int64_t b) {
+    return a & b;
+}
+static int64_t or_ii(int64_t a, int64_t b) {
+    return a | b;
+}
+static int64_t xor_ii(int64_t a, int64_t b) {
+    return a ^ b;
+}
+tsr_status tsr_ref_bitshift(tsr_context *ctx, const struct tsr_node *node,
+                            const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    return ref_binary_any(in, out, NULL, bits_nan, node->attrs.bitshift_left ? shl_ii : shr_ii);
+}
+#define REF_BITS(name, fi)                                                                         \
+    tsr_status tsr_ref_##name(tsr_context *ctx, const struct tsr_node *node,                       \
+                              const struct tsr_tensor *const *in, struct tsr_tensor *out) {        \
+        (void)ctx, (void)node;                                                                     \
+        return ref_binary_any(in, out, NULL, bits_nan, fi);                                        \
+    }
+REF_BITS(bitwise_and, and_ii)
+REF_BITS(bitwise_or, or_ii)
+REF_BITS(bitwise_xor, xor_ii)
+static double not_nan(double d, const struct tsr_op_attrs *at) {
+    (void)d, (void)at;
+    return NAN;
+}
+static int64_t bitnot_i(int64_t v, const struct tsr_op_attrs *at) {
+    (void)at;
+    return ~v;
+}
+tsr_status tsr_ref_bitwise_not(tsr_context *ctx, const struct tsr_node *node,
+                               const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    return ref_unary_d(node, in, out, not_nan, bitnot_i);
+}
 /* ---- end of group "dtcompute" --------------------------------------------------------------- */

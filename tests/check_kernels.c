@@ -1336,6 +1336,32 @@ static void build_pow_mixed(struct kh_builder *b) {
     kh_label(b, " %s ^ %s", tsr_dtype_name(xt), tsr_dtype_name(yt));
     kh_output(b, kh_op(b, TSR_OP_POW, NULL, 2, in));
 }
+/* Bitwise And / Or / Xor / Not on int64, int32, int8, uint8 (broadcast), BitShift left / right
+ * on uint8 with shift amounts 0 .. 9 (8 and 9 shift every bit out). */
+static void build_bits(struct kh_builder *b) {
+    static const tsr_dtype dts[4] = {TSR_I64, TSR_I32, TSR_I8, TSR_U8};
+    static const tsr_op ops[4] = {TSR_OP_BITWISEAND, TSR_OP_BITWISEOR, TSR_OP_BITWISEXOR,
+                                  TSR_OP_BITWISENOT};
+    if (b->variant >= 16) {
+        struct tsr_op_attrs a = tsr_op_attrs_default();
+        a.bitshift_left = b->variant == 17;
+        tsr_value in[2] = {kh_input_dt(b, TSR_U8, 2, D(3, 10), 0, 256),
+                           kh_input_dt(b, TSR_U8, 1, D(10), 0, 10)};
+        kh_label(b, " BitShift %s uint8", a.bitshift_left ? "LEFT" : "RIGHT");
+        kh_output(b, kh_op(b, TSR_OP_BITSHIFT, &a, 2, in));
+        return;
+    }
+    const tsr_dtype dt = dts[b->variant / 4];
+    const tsr_op op = ops[b->variant % 4];
+    const float lo = dt == TSR_U8 ? 0.0f : -128.0f, hi = dt == TSR_U8 ? 256.0f : 128.0f;
+    tsr_value x = kh_input_dt(b, dt, 3, D(2, 3, 5), lo, hi);
+    kh_label(b, " %s %s", tsr_op_name(op), tsr_dtype_name(dt));
+    if (op == TSR_OP_BITWISENOT) {
+        kh_output(b, kh_op1(b, op, x));
+        return;
+    }
+    kh_output(b, kh_op2(b, op, x, kh_input_dt(b, dt, 2, D(3, 1), lo, hi)));
+}
 /* ---- end of group "dtcompute" (builders) -------------------------------------------------- */
 
 /* ---- the table --------------------------------------------------------------------------- */
@@ -1703,6 +1729,7 @@ static const struct kh_case cases[] = {
     {"ew_f16", build_ew_typed, EWT_OPS, 1e-3, 2e-3, KH_BOTH, NULL, ewt_f16_dtypes, NULL, 0, 0},
     {"mean_f16", build_mean_f16, 1, 1e-3, 2e-3, KH_BOTH, "ew_", NULL, NULL, 0, 0},
     {"pow_mixed", build_pow_mixed, 4, 1e-6, 1e-6, KH_BOTH, "ew_pow", NULL, NULL, 0, 0},
+    {"bits", build_bits, 18, 0, 0, KH_BOTH, "ew_", NULL, NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless

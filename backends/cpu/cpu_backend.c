@@ -200,8 +200,9 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
         break;
     case TSR_K_EW:
         st = tsr_cpu_ew_check(ctx, name, &kn->u.ew, kn->n_inputs);
-        if (st == TSR_OK && kn->dtype != TSR_F32)
-            st = tsr_cpu_ew_typed_check(ctx, name, &kn->u.ew, kn->dtype);
+        if (st == TSR_OK)
+            st = kn->dtype != TSR_F32 ? tsr_cpu_ew_typed_check(ctx, name, &kn->u.ew, kn->dtype)
+                                      : tsr_cpu_ew_float_check(ctx, name, &kn->u.ew, kn->dtype);
         if (st != TSR_OK) return st;
         need = 1;
         for (int d = 0; d < kn->u.ew.rank; d++)

@@ -127,6 +127,10 @@ void tsr_cpu_ew_run(const struct tsr_cpu_env *env, const struct tsr_k_ew *k,
 /* 1 when the typed interpreter has regions of dtype (float64, float16, int64, int32, int8,
  * uint8), else 0. Pure. */
 int tsr_cpu_ew_typed_dtype(tsr_dtype dtype);
+/* Checks that a region of float dtype has no integer-only instruction (tsr_ew_has_float).
+ * Returns TSR_OK or TSR_E_DTYPE naming `name` and the instruction (on ctx). */
+tsr_status tsr_cpu_ew_float_check(tsr_context *ctx, const char *name, const struct tsr_k_ew *k,
+                                  tsr_dtype dtype);
 /* Checks that a region (already passed tsr_cpu_ew_check) can run in dtype: a dtype of
  * tsr_cpu_ew_typed_dtype, and for an integer dtype every instruction in TSR_EW_INT_OP_LIST.
  * Returns TSR_OK or TSR_E_DTYPE naming `name`, the instruction and the dtype (on ctx). */

@@ -76,6 +76,18 @@ static int64_t ty_int_op(tsr_ew_op op, int64_t a, int64_t b, int64_t p0, int64_t
         return a >= b ? a : b;
     case TSR_EW_CLIP:
         return a < p0 ? p0 : (a > p1 ? p1 : a);
+    case TSR_EW_BIT_AND:
+        return a & b;
+    case TSR_EW_BIT_OR:
+        return a | b;
+    case TSR_EW_BIT_XOR:
+        return a ^ b;
+    case TSR_EW_BIT_NOT:
+        return ~a;
+    case TSR_EW_SHL:
+        return (b < 0 || b > 63) ? 0 : (int64_t)((uint64_t)a << b);
+    case TSR_EW_SHR:
+        return (b < 0 || b > 63) ? 0 : (int64_t)((uint64_t)a >> b);
     case TSR_EW_COPY:
     default:
         return a;
@@ -196,10 +208,27 @@ static double ty_float_op(tsr_ew_op op, double a, double b, double p0, double p1
         const double r = fmod(a, b);
         return (r != 0.0 && ((r < 0.0) != (b < 0.0))) ? r + b : r;
     }
+    case TSR_EW_BIT_AND: /* integer only: refused by tsr_cpu_ew_float_check */
+    case TSR_EW_BIT_OR:
+    case TSR_EW_BIT_XOR:
+    case TSR_EW_BIT_NOT:
+    case TSR_EW_SHL:
+    case TSR_EW_SHR:
     case TSR_EW_COUNT:
         break;
     }
     return a;
+}
+
+tsr_status tsr_cpu_ew_float_check(tsr_context *ctx, const char *name, const struct tsr_k_ew *k,
+                                  tsr_dtype dtype) {
+    for (int i = 0; i < k->n_instrs; i++)
+        if (!tsr_ew_has_float((tsr_ew_op)k->instrs[i].op))
+            return TSR_ERR(ctx, TSR_E_DTYPE,
+                           "elementwise kernel '%s': instruction %d (%s) is integer only (dtype "
+                           "%s)",
+                           name, i, tsr_ew_name((tsr_ew_op)k->instrs[i].op), tsr_dtype_name(dtype));
+    return TSR_OK;
 }
 
 int tsr_cpu_ew_typed_dtype(tsr_dtype dtype) {
@@ -223,7 +252,7 @@ tsr_status tsr_cpu_ew_typed_check(tsr_context *ctx, const char *name, const stru
                        "elementwise kernel '%s': the cpu backend has no elementwise kernel for "
                        "dtype %s",
                        name, tsr_dtype_name(dtype));
-    if (tsr_dtype_is_float(dtype)) return TSR_OK;
+    if (tsr_dtype_is_float(dtype)) return tsr_cpu_ew_float_check(ctx, name, k, dtype);
     for (int i = 0; i < k->n_instrs; i++)
         if (!tsr_ew_int_cl_expr((tsr_ew_op)k->instrs[i].op))
             return TSR_ERR(ctx, TSR_E_DTYPE,

@@ -169,6 +169,12 @@ tsr_status tsr_cl_codegen_ew(tsr_context *ctx, const struct tsr_kernel *k, char 
     }
     int used[TSR_EW_MAX_INPUTS] = {0};
     for (int i = 0; i < ew->n_instrs; i++) {
+        if (!is_int && ew->instrs[i].op < TSR_EW_COUNT &&
+            !tsr_ew_has_float((tsr_ew_op)ew->instrs[i].op))
+            return TSR_ERR(ctx, TSR_E_DTYPE,
+                           "kernel '%s' (nodes %s): instruction %d (%s) is integer only (dtype %s)",
+                           k->name, k->nodes ? k->nodes : "", i,
+                           tsr_ew_name((tsr_ew_op)ew->instrs[i].op), tsr_dtype_name(k->dtype));
         if (is_int && ew->instrs[i].op < TSR_EW_COUNT &&
             !tsr_ew_int_cl_expr((tsr_ew_op)ew->instrs[i].op))
             return TSR_ERR(ctx, TSR_E_DTYPE,

@@ -104,6 +104,7 @@ typedef enum {
 #define TSR_DTS_INT     (TSR_DTS_INDEX | TSR_DTYPE_BIT(TSR_I8) | TSR_DTYPE_BIT(TSR_U8))
 #define TSR_DTS_NUMERIC (TSR_DTS_FLOAT | TSR_DTS_INT)
 #define TSR_DTS_BOOL    TSR_DTYPE_BIT(TSR_BOOL)
+#define TSR_DTS_UINT    TSR_DTYPE_BIT(TSR_U8) /* unsigned integers (group "dtcompute") */
 #define TSR_DTS_ALL     (TSR_DTS_NUMERIC | TSR_DTS_BOOL)
 
 /* The dtypes node input `index` of op may have, and the first input of its group (inputs of one
