@@ -359,7 +359,9 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(BITWISEAND)                                                                                  \
     X(BITWISEOR)                                                                                   \
     X(BITWISEXOR)                                                                                  \
-    X(BITWISENOT)
+    X(BITWISENOT)                                                                                  \
+    X(ISNAN)                                                                                       \
+    X(ISINF)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -467,6 +469,8 @@ struct tsr_op_attrs {
     int cumsum_reverse;
     int64_t num_groups; /* GroupNormalization num_groups (required; default 0) */
     int bitshift_left;  /* BitShift direction: 0 "RIGHT" (default), 1 "LEFT" */
+    int isinf_positive; /* IsInf detect_positive: default 1 */
+    int isinf_negative; /* IsInf detect_negative: default 1 */
 };
 
 /* Conv / pool auto_pad (ONNX). */

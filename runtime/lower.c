@@ -1257,6 +1257,19 @@ tsr_status tsr_lower_mixed(struct tsr_lower_state *s, int ni) {
     case TSR_OP_WHERE:
         op = TSR_MX_WHERE;
         break;
+    case TSR_OP_ISNAN: /* group "dtcompute" */
+        op = TSR_MX_ISNAN;
+        break;
+    case TSR_OP_ISINF:
+        if (!n->attrs.isinf_positive && !n->attrs.isinf_negative)
+            return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
+                           "node '%s' (IsInf): detect_positive = detect_negative = 0 (always "
+                           "false) is not supported",
+                           n->name);
+        op = n->attrs.isinf_positive && n->attrs.isinf_negative ? TSR_MX_ISINF
+             : n->attrs.isinf_positive                          ? TSR_MX_ISINF_POS
+                                                                : TSR_MX_ISINF_NEG;
+        break;
     default:
         return TSR_ERR(s->ctx, TSR_E_INTERNAL, "node '%s': %s is not a mixed elementwise op",
                        n->name, tsr_op_name(n->op));

@@ -380,7 +380,9 @@ struct tsr_k_cast {
 /* Mixed-dtype elementwise ops: X(name, arity, OpenCL C expression over a, b (and c: Where's
  * condition)). Comparisons read two inputs of one dtype (floats compared as double, integers as
  * int64) and write bool; logic reads and writes bool (0 / 1); WHERE reads a bool condition
- * (inputs[0]) and picks inputs[1] (true) or inputs[2] (false), of the kernel's dtype. */
+ * (inputs[0]) and picks inputs[1] (true) or inputs[2] (false), of the kernel's dtype.
+ * Group "dtcompute": ISNAN, ISINF (either sign), ISINF_POS, ISINF_NEG read one float input and
+ * write bool. */
 #define TSR_MIXED_OP_LIST(X)                                                                       \
     X(EQUAL, 2, "(a == b)")                                                                        \
     X(LESS, 2, "(a < b)")                                                                          \
@@ -391,7 +393,12 @@ struct tsr_k_cast {
     X(AND, 2, "(a != 0 && b != 0)")                                                                \
     X(OR, 2, "(a != 0 || b != 0)")                                                                 \
     X(XOR, 2, "((a != 0) != (b != 0))")                                                            \
-    X(WHERE, 3, "(c != 0 ? a : b)")
+    X(WHERE, 3, "(c != 0 ? a : b)")                                                                \
+    /* group "dtcompute": float input, bool output (ONNX IsNaN, IsInf) */                          \
+    X(ISNAN, 1, "isnan(a)")                                                                        \
+    X(ISINF, 1, "isinf(a)")                                                                        \
+    X(ISINF_POS, 1, "(isinf(a) && a > 0)")                                                         \
+    X(ISINF_NEG, 1, "(isinf(a) && a < 0)")
 
 typedef enum {
 #define TSR_X_MX(name, arity, expr) TSR_MX_##name,

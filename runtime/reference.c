@@ -1492,4 +1492,23 @@ tsr_status tsr_ref_bitwise_not(tsr_context *ctx, const struct tsr_node *node,
     (void)ctx;
     return ref_unary_d(node, in, out, not_nan, bitnot_i);
 }
+/* IsNaN / IsInf (detect_positive, detect_negative) of a float input, to bool. */
+static double isnan_d(double d, const struct tsr_op_attrs *at) {
+    (void)at;
+    return d != d ? 1.0 : 0.0;
+}
+static double isinf_d(double d, const struct tsr_op_attrs *at) {
+    return ((d == INFINITY && at->isinf_positive) || (d == -INFINITY && at->isinf_negative)) ? 1.0
+                                                                                             : 0.0;
+}
+tsr_status tsr_ref_isnan(tsr_context *ctx, const struct tsr_node *node,
+                         const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    return ref_unary_d(node, in, out, isnan_d, NULL);
+}
+tsr_status tsr_ref_isinf(tsr_context *ctx, const struct tsr_node *node,
+                         const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    return ref_unary_d(node, in, out, isinf_d, NULL);
+}
 /* ---- end of group "dtcompute" --------------------------------------------------------------- */

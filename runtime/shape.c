@@ -1257,3 +1257,13 @@ tsr_status tsr_shape_groupnorm(SHAPE_ARGS) {
     *out = *x;
     return TSR_OK;
 }
+
+/* ---- group "dtcompute" ------------------------------------------------------------------ */
+
+/* IsNaN / IsInf: the input's shape, bool (ONNX). */
+tsr_status tsr_shape_isclass(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    *out = *in[0];
+    out->dtype = TSR_BOOL;
+    return TSR_OK;
+}

@@ -1362,6 +1362,29 @@ static void build_bits(struct kh_builder *b) {
     }
     kh_output(b, kh_op2(b, op, x, kh_input_dt(b, dt, 2, D(3, 1), lo, hi)));
 }
+/* IsNaN / IsInf (both signs, positive only, negative only): float32 with NaN and infinities
+ * of both signs among ordinary values; float64 and float16 ordinary values (all false). */
+static void gen_isclass(float *x, size_t n, uint64_t seed) {
+    static const float v[6] = {NAN, INFINITY, -INFINITY, 0.0f, -2.5f, 3e38f};
+    for (size_t i = 0; i < n; i++)
+        x[i] = v[(i * 7 + seed) % 6];
+}
+static void build_isclass(struct kh_builder *b) {
+    static const tsr_dtype dts[3] = {TSR_F32, TSR_F64, TSR_F16};
+    const tsr_dtype dt = dts[b->variant / 4];
+    const int which = b->variant % 4;
+    tsr_value x = dt == TSR_F32 ? kh_input_gen(b, 2, D(5, 6), gen_isclass)
+                                : kh_input_dt(b, dt, 2, D(5, 6), -10, 10);
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.isinf_positive = which != 3;
+    a.isinf_negative = which != 2;
+    kh_label(b, " %s %s", tsr_dtype_name(dt),
+             which == 0   ? "IsNaN"
+             : which == 1 ? "IsInf"
+             : which == 2 ? "IsInf +"
+                          : "IsInf -");
+    kh_output(b, kh_op(b, which ? TSR_OP_ISINF : TSR_OP_ISNAN, &a, 1, &x));
+}
 /* ---- end of group "dtcompute" (builders) -------------------------------------------------- */
 
 /* ---- the table --------------------------------------------------------------------------- */
@@ -1730,6 +1753,7 @@ static const struct kh_case cases[] = {
     {"mean_f16", build_mean_f16, 1, 1e-3, 2e-3, KH_BOTH, "ew_", NULL, NULL, 0, 0},
     {"pow_mixed", build_pow_mixed, 4, 1e-6, 1e-6, KH_BOTH, "ew_pow", NULL, NULL, 0, 0},
     {"bits", build_bits, 18, 0, 0, KH_BOTH, "ew_", NULL, NULL, 0, 0},
+    {"isnan_isinf", build_isclass, 12, 0, 0, KH_FUSED, "is", NULL, NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless
