@@ -115,7 +115,11 @@ typedef enum {
     TSR_I64 = 7,
     TSR_BOOL = 9,
     TSR_F16 = 10,
-    TSR_F64 = 11
+    TSR_F64 = 11,
+    /* group "dtcompute" (ONNX INT16 = 5, UINT16 = 4, UINT32 = 12; uint64 is not a dtype yet) */
+    TSR_I16 = 5,
+    TSR_U16 = 4,
+    TSR_U32 = 12
 } tsr_dtype;
 
 #define TSR_MAX_RANK 8

@@ -534,7 +534,8 @@ typedef uint32_t tsr_dtype_set;
 #define TSR_DTS_ALL_BUFFERS                                                                        \
     (TSR_DTYPE_BIT(TSR_F32) | TSR_DTYPE_BIT(TSR_F16) | TSR_DTYPE_BIT(TSR_F64) |                    \
      TSR_DTYPE_BIT(TSR_I64) | TSR_DTYPE_BIT(TSR_I32) | TSR_DTYPE_BIT(TSR_I8) |                     \
-     TSR_DTYPE_BIT(TSR_U8) | TSR_DTYPE_BIT(TSR_BOOL))
+     TSR_DTYPE_BIT(TSR_U8) | TSR_DTYPE_BIT(TSR_BOOL) | TSR_DTYPE_BIT(TSR_I16) |                    \
+     TSR_DTYPE_BIT(TSR_U16) | TSR_DTYPE_BIT(TSR_U32))
 typedef tsr_dtype_set tsr_kernel_dtypes_fn(tsr_kernel_kind kind);
 
 /* Mixed-dtype kinds (group "tkern"): the dtypes argument `arg` of k (0 .. n_inputs - 1: input,

@@ -198,8 +198,8 @@ tsr_status tsr_infer_shape(tsr_context *ctx, tsr_op op, const struct tsr_op_attr
             char names[160];
             size_t used = 0;
             names[0] = '\0';
-            static const tsr_dtype all[] = {TSR_F32, TSR_F16, TSR_F64, TSR_I64,
-                                            TSR_I32, TSR_I8,  TSR_U8,  TSR_BOOL};
+            static const tsr_dtype all[] = {TSR_F32, TSR_F16,  TSR_F64, TSR_I64, TSR_I32, TSR_I8,
+                                            TSR_U8,  TSR_BOOL, TSR_I16, TSR_U16, TSR_U32};
             for (size_t k = 0; k < sizeof all / sizeof all[0] && used < sizeof names; k++)
                 if (set & TSR_DTYPE_BIT(all[k]))
                     used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",

@@ -1317,7 +1317,8 @@ static void build_ew_typed(struct kh_builder *b) {
     }
     kh_output(b, v);
 }
-static const tsr_dtype ewt_int_dtypes[] = {TSR_I64, TSR_I32, TSR_I8, TSR_U8};
+static const tsr_dtype ewt_int_dtypes[] = {TSR_I64, TSR_I32, TSR_I8, TSR_U8,
+                                           TSR_I16, TSR_U16, TSR_U32};
 static const tsr_dtype ewt_f64_dtypes[] = {TSR_F64};
 static const tsr_dtype ewt_f16_dtypes[] = {TSR_F16};
 /* Float16 Mean (the only float-only op of the list): mean of three inputs. */
@@ -1747,7 +1748,7 @@ static const struct kh_case cases[] = {
     {"mask_chain", build_mask_chain, 1, 1e-5, 1e-5, KH_BOTH, "where", NULL, NULL, 0, 0},
     /* group "dtcompute": integers exact; float64 computes in double; float16 rounds once per
      * region (the reference once per node): 1 ulp of float16 (2^-10) relative */
-    {"ew_int", build_ew_typed, EWT_OPS * 4, 0, 0, KH_BOTH, NULL, ewt_int_dtypes, NULL, 0, 0},
+    {"ew_int", build_ew_typed, EWT_OPS * 7, 0, 0, KH_BOTH, NULL, ewt_int_dtypes, NULL, 0, 0},
     {"ew_f64", build_ew_typed, EWT_OPS, 1e-12, 1e-12, KH_BOTH, NULL, ewt_f64_dtypes, NULL, 0, 0},
     {"ew_f16", build_ew_typed, EWT_OPS, 1e-3, 2e-3, KH_BOTH, NULL, ewt_f16_dtypes, NULL, 0, 0},
     {"mean_f16", build_mean_f16, 1, 1e-3, 2e-3, KH_BOTH, "ew_", NULL, NULL, 0, 0},

@@ -372,7 +372,8 @@ static tsr_dtype_set cpu_kernel_dtypes(tsr_kernel_kind kind) {
     case TSR_K_EW: /* group "dtcompute": ew_typed.c */
         return TSR_DTYPE_BIT(TSR_F32) | TSR_DTYPE_BIT(TSR_F64) | TSR_DTYPE_BIT(TSR_F16) |
                TSR_DTYPE_BIT(TSR_I64) | TSR_DTYPE_BIT(TSR_I32) | TSR_DTYPE_BIT(TSR_I8) |
-               TSR_DTYPE_BIT(TSR_U8);
+               TSR_DTYPE_BIT(TSR_U8) | TSR_DTYPE_BIT(TSR_I16) | TSR_DTYPE_BIT(TSR_U16) |
+               TSR_DTYPE_BIT(TSR_U32);
     default:
         return TSR_DTYPE_BIT(TSR_F32);
     }

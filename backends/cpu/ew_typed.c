@@ -24,6 +24,12 @@ static int64_t ty_wrap(tsr_dtype dt, int64_t v) {
         return (uint8_t)(uint64_t)v;
     case TSR_I32:
         return (int32_t)(uint32_t)(uint64_t)v;
+    case TSR_I16:
+        return (int16_t)(uint16_t)(uint64_t)v;
+    case TSR_U16:
+        return (uint16_t)(uint64_t)v;
+    case TSR_U32:
+        return (uint32_t)(uint64_t)v;
     default:
         return v;
     }
@@ -239,6 +245,9 @@ int tsr_cpu_ew_typed_dtype(tsr_dtype dtype) {
     case TSR_I32:
     case TSR_I8:
     case TSR_U8:
+    case TSR_I16:
+    case TSR_U16:
+    case TSR_U32:
         return 1;
     default:
         return 0;

@@ -161,6 +161,15 @@ tsr_status tsr_cl_codegen_ew(tsr_context *ctx, const struct tsr_kernel *k, char 
     case TSR_U8:
         ct = "long", st = "uchar";
         break;
+    case TSR_I16:
+        ct = "long", st = "short";
+        break;
+    case TSR_U16:
+        ct = "long", st = "ushort";
+        break;
+    case TSR_U32:
+        ct = "long", st = "uint";
+        break;
     default:
         return TSR_ERR(ctx, TSR_E_DTYPE,
                        "kernel '%s' (nodes %s): the opencl backend has no elementwise kernel for "
