@@ -115,7 +115,11 @@ typedef enum {
     TSR_I64 = 7,
     TSR_BOOL = 9,
     TSR_F16 = 10,
-    TSR_F64 = 11
+    TSR_F64 = 11,
+    /* group "dtcompute" (ONNX INT16 = 5, UINT16 = 4, UINT32 = 12; uint64 is not a dtype yet) */
+    TSR_I16 = 5,
+    TSR_U16 = 4,
+    TSR_U32 = 12
 } tsr_dtype;
 
 #define TSR_MAX_RANK 8
@@ -387,7 +391,14 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(GLOBALLPPOOL)                                                                                \
     X(MVN)                                                                                         \
     X(LRN)                                                                                         \
-    X(EINSUM)
+    X(EINSUM)                                                                                      \
+    X(BITSHIFT) /* group "dtcompute" */                                                            \
+    X(BITWISEAND)                                                                                  \
+    X(BITWISEOR)                                                                                   \
+    X(BITWISEXOR)                                                                                  \
+    X(BITWISENOT)                                                                                  \
+    X(ISNAN)                                                                                       \
+    X(ISINF)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -537,6 +548,9 @@ struct tsr_op_attrs {
     int64_t lrn_size;
     /* Einsum: the equation (spaces kept; parsed by the shape rule), "" by default */
     char einsum_equation[64];
+    int bitshift_left;  /* BitShift direction: 0 "RIGHT" (default), 1 "LEFT" */
+    int isinf_positive; /* IsInf detect_positive: default 1 */
+    int isinf_negative; /* IsInf detect_negative: default 1 */
 };
 
 /* Conv / pool auto_pad (ONNX). */

@@ -23,6 +23,9 @@
 #define TSR_DT_BOOL 9
 #define TSR_DT_F16  10
 #define TSR_DT_F64  11
+#define TSR_DT_I16  5
+#define TSR_DT_U16  4
+#define TSR_DT_U32  12
 
 #if (defined(TSR_SRC) && TSR_SRC == TSR_DT_F64) || (defined(TSR_DST) && TSR_DST == TSR_DT_F64) ||  \
     (defined(TSR_A) && TSR_A == TSR_DT_F64)
@@ -119,6 +122,12 @@ __kernel void tsr_pad(__global const uchar *xb, ulong x_off, __global uchar *yb,
 #define LOAD(i) ((long)PTR(const char, xb, x_off)[i])
 #elif TSR_SRC == TSR_DT_U8
 #define LOAD(i) ((long)PTR(const uchar, xb, x_off)[i])
+#elif TSR_SRC == TSR_DT_I16
+#define LOAD(i) ((long)PTR(const short, xb, x_off)[i])
+#elif TSR_SRC == TSR_DT_U16
+#define LOAD(i) ((long)PTR(const ushort, xb, x_off)[i])
+#elif TSR_SRC == TSR_DT_U32
+#define LOAD(i) ((long)PTR(const uint, xb, x_off)[i])
 #else /* bool */
 #define LOAD(i) ((long)(PTR(const uchar, xb, x_off)[i] != 0))
 #endif
@@ -166,6 +175,12 @@ __kernel void tsr_cast(__global const uchar *xb, ulong x_off, __global uchar *yb
         PTR(char, yb, y_off)[i] = (char)(TO_LONG(v));
 #elif TSR_DST == TSR_DT_U8
         PTR(uchar, yb, y_off)[i] = (uchar)(TO_LONG(v));
+#elif TSR_DST == TSR_DT_I16
+        PTR(short, yb, y_off)[i] = (short)(TO_LONG(v));
+#elif TSR_DST == TSR_DT_U16
+        PTR(ushort, yb, y_off)[i] = (ushort)(TO_LONG(v));
+#elif TSR_DST == TSR_DT_U32
+        PTR(uint, yb, y_off)[i] = (uint)(TO_LONG(v));
 #else /* bool */
         PTR(uchar, yb, y_off)[i] = IS_NONZERO(v) ? 1 : 0;
 #endif
@@ -197,6 +212,15 @@ __kernel void tsr_cast(__global const uchar *xb, ulong x_off, __global uchar *yb
 #elif TSR_A == TSR_DT_I8
 #define AT          long
 #define LD(p, o, i) ((long)PTR(const char, p, o)[i])
+#elif TSR_A == TSR_DT_I16
+#define AT          long
+#define LD(p, o, i) ((long)PTR(const short, p, o)[i])
+#elif TSR_A == TSR_DT_U16
+#define AT          long
+#define LD(p, o, i) ((long)PTR(const ushort, p, o)[i])
+#elif TSR_A == TSR_DT_U32
+#define AT          long
+#define LD(p, o, i) ((long)PTR(const uint, p, o)[i])
 #else /* uint8, bool */
 #define AT          long
 #define LD(p, o, i) ((long)PTR(const uchar, p, o)[i])

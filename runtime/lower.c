@@ -464,8 +464,46 @@ static int emit_broadcast_copy(struct tsr_lower_state *s, int v, const struct ts
     return dst;
 }
 
+/* Group "dtcompute": value v converted to `dtype` in a new TEMP buffer by a CAST kernel (Pow's
+ * integer exponent of a float base: ONNX Pow computes in X's dtype); returns the buffer id or -1
+ * on OOM. */
+static int emit_cast_to(struct tsr_lower_state *s, int v, tsr_dtype dtype, const char *node_name) {
+    int src = buffer_for(s, v);
+    struct tsr_tensor_desc to = s->g->values[v].desc;
+    to.dtype = dtype;
+    int dst = src >= 0 ? add_buffer(s, TSR_BUF_TEMP, &to) : -1;
+    struct tsr_kernel *k = dst >= 0 ? add_kernel(s, TSR_K_CAST) : NULL;
+    if (!k || kernel_add_name(k, node_name)) return -1;
+    snprintf(k->name, sizeof k->name, "cast_%s_%s", tsr_dtype_name(s->g->values[v].desc.dtype),
+             tsr_dtype_name(dtype));
+    k->u.cast.n = tsr_desc_elements(&to);
+    k->n_inputs = 1;
+    k->inputs[0] = src;
+    k->output = dst;
+    k->bytes = s->p->buffers[src].bytes + s->p->buffers[dst].bytes;
+    return dst;
+}
+
 static tsr_status emit_region(struct tsr_lower_state *s, struct region *r) {
     tsr_graph *g = s->g;
+    /* group "dtcompute": a region input of another dtype than the region's (Pow(float X,
+     * integer Y)) is cast first; an integer region with a float input stays refused by the
+     * backends' dtype check */
+    int cast_of[TSR_EW_MAX_INPUTS];
+    for (int j = 0; j < r->n_inputs; j++) {
+        const tsr_dtype rd = g->values[r->out_value].desc.dtype;
+        const tsr_dtype id = g->values[r->inputs[j]].desc.dtype;
+        cast_of[j] = -1;
+        if (id != rd && tsr_dtype_is_float(rd) && !tsr_dtype_is_float(id) && id != TSR_BOOL) {
+            const char *nm = "";
+            for (int i = 0; i < r->n_nodes; i++)
+                for (int q = 0; q < g->nodes[r->nodes[i]].n_inputs; q++)
+                    if (g->nodes[r->nodes[i]].inputs[q] == r->inputs[j])
+                        nm = g->nodes[r->nodes[i]].name;
+            cast_of[j] = emit_cast_to(s, r->inputs[j], rd, nm);
+            if (cast_of[j] < 0) return LOWER_OOM();
+        }
+    }
     struct tsr_kernel *k = add_kernel(s, TSR_K_EW);
     if (!k) return LOWER_OOM();
     struct tsr_k_ew *ew = &k->u.ew;
@@ -560,7 +598,7 @@ static tsr_status emit_region(struct tsr_lower_state *s, struct region *r) {
     ew_geometry(ew, od, in_descs, r->n_inputs);
     int ins[TSR_EW_MAX_INPUTS];
     for (int j = 0; j < r->n_inputs; j++) {
-        ins[j] = buffer_for(s, r->inputs[j]);
+        ins[j] = cast_of[j] >= 0 ? cast_of[j] : buffer_for(s, r->inputs[j]);
         if (ins[j] < 0) return LOWER_OOM();
     }
     int y = buffer_for(s, r->out_value);
@@ -568,7 +606,7 @@ static tsr_status emit_region(struct tsr_lower_state *s, struct region *r) {
     k = &s->p->kernels[s->p->n_kernels - 1];
     k->n_inputs = r->n_inputs;
     uint64_t n_out = (uint64_t)tsr_desc_elements(od);
-    k->bytes = 4 * n_out;
+    k->bytes = tsr_dtype_size(od->dtype) * n_out;
     for (int j = 0; j < r->n_inputs; j++) {
         k->inputs[j] = ins[j];
         k->bytes += s->p->buffers[ins[j]].bytes;
@@ -1222,6 +1260,19 @@ tsr_status tsr_lower_mixed(struct tsr_lower_state *s, int ni) {
         break;
     case TSR_OP_WHERE:
         op = TSR_MX_WHERE;
+        break;
+    case TSR_OP_ISNAN: /* group "dtcompute" */
+        op = TSR_MX_ISNAN;
+        break;
+    case TSR_OP_ISINF:
+        if (!n->attrs.isinf_positive && !n->attrs.isinf_negative)
+            return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
+                           "node '%s' (IsInf): detect_positive = detect_negative = 0 (always "
+                           "false) is not supported",
+                           n->name);
+        op = n->attrs.isinf_positive && n->attrs.isinf_negative ? TSR_MX_ISINF
+             : n->attrs.isinf_positive                          ? TSR_MX_ISINF_POS
+                                                                : TSR_MX_ISINF_NEG;
         break;
     default:
         return TSR_ERR(s->ctx, TSR_E_INTERNAL, "node '%s': %s is not a mixed elementwise op",

@@ -29,7 +29,7 @@
 #include <string.h>
 
 /* tsr_dtype of an ONNX TensorProto.DataType (tessera's values are ONNX's); -1 for the types
- * tessera does not support (string, bfloat16, complex, float8, int4, uint16/32/64 ...). */
+ * tessera does not support (string, bfloat16, complex, float8, int4, uint64 ...). */
 static int onnx_dtype(int64_t data_type) {
     switch (data_type) {
     case TSR_F32:
@@ -40,13 +40,17 @@ static int onnx_dtype(int64_t data_type) {
     case TSR_BOOL:
     case TSR_F16:
     case TSR_F64:
+    case TSR_I16: /* group "dtcompute" */
+    case TSR_U16:
+    case TSR_U32:
         return (int)data_type;
     default:
         return -1;
     }
 }
 #define ONNX_DTYPES_SUPPORTED                                                                      \
-    "FLOAT (1), UINT8 (2), INT8 (3), INT32 (6), INT64 (7), BOOL (9), FLOAT16 (10), DOUBLE (11)"
+    "FLOAT (1), UINT8 (2), INT8 (3), UINT16 (4), INT16 (5), INT32 (6), INT64 (7), BOOL (9), "      \
+    "FLOAT16 (10), DOUBLE (11), UINT32 (12)"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Name → value map (open addressing, FNV-1a). Keys point into the unpacked model.            */
@@ -165,7 +169,8 @@ static tsr_status dims_to_desc(struct onnx_importer *im, const char *what, size_
  * dtypes of tsr_dtype
  * in raw_data (little-endian, as the IR spec requires; this library targets little-endian hosts)
  * or in the typed field the IR spec assigns: float_data (FLOAT), double_data (DOUBLE),
- * int64_data (INT64), int32_data (INT32, INT8, UINT8, BOOL, and FLOAT16 as its uint16 bits).
+ * int64_data (INT64), uint64_data (UINT32), int32_data (INT32, INT16, INT8, UINT16, UINT8, BOOL,
+ * and FLOAT16 as its uint16 bits).
  * Returns TSR_OK, TSR_E_DTYPE (other types, naming the tensor), TSR_E_UNSUPPORTED (external
  * data, rank > 8), TSR_E_PARSE (data size does not match dims), TSR_E_NOMEM. */
 static tsr_status tensor_decode(struct onnx_importer *im, const Onnx__TensorProto *t,
@@ -204,6 +209,20 @@ static tsr_status tensor_decode(struct onnx_importer *im, const Onnx__TensorProt
     } else if (dt == TSR_I64) {
         src = t->int64_data;
         have = t->n_int64_data;
+    } else if (dt == TSR_U32) { /* uint32 in uint64_data (onnx.proto) */
+        have = t->n_uint64_data;
+        if (have != elems)
+            return TSR_ERR(im->ctx, TSR_E_PARSE,
+                           "%s: tensor '%s' has %zu elements of data for %zu elements of shape",
+                           im->label, name, have, elems);
+        void *b32 = malloc(elems ? elems * esize : 1);
+        if (!b32)
+            return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: tensor '%s': out of memory", im->label, name);
+        for (size_t i = 0; i < elems; i++)
+            ((uint32_t *)b32)[i] = (uint32_t)t->uint64_data[i];
+        *out_desc = desc;
+        *out_buf = b32;
+        return TSR_OK;
     } else {
         from_i32 = t->int32_data;
         have = t->n_int32_data;

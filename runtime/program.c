@@ -48,6 +48,31 @@ const char *tsr_ew_cl_expr(tsr_ew_op op) {
     return "(a)";
 }
 
+/* group "dtcompute" */
+const char *tsr_ew_int_cl_expr(tsr_ew_op op) {
+    switch (op) {
+#define TSR_X_IX(name, expr)                                                                       \
+    case TSR_EW_##name:                                                                            \
+        return expr;
+        TSR_EW_INT_OP_LIST(TSR_X_IX)
+#undef TSR_X_IX
+    default:
+        break;
+    }
+    return NULL;
+}
+
+int tsr_ew_has_float(tsr_ew_op op) {
+    return op < TSR_EW_COUNT && tsr_ew_cl_expr(op)[0] != '\0';
+}
+
+int64_t tsr_ew_imm_i64(float p) {
+    if (p != p) return 0;
+    if (p >= 9223372036854775807.0f) return INT64_MAX;
+    if (p <= -9223372036854775808.0f) return INT64_MIN;
+    return (int64_t)p;
+}
+
 /* ---- issue 9, group "tkern": mixed-dtype elementwise ops (TSR_MIXED_OP_LIST) ----------- */
 
 int tsr_mixed_arity(tsr_mixed_op op) {

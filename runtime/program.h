@@ -11,8 +11,9 @@
  * Every kernel writes one output buffer, contiguous row-major. Geometry is fully resolved at
  * lowering: backends need no graph knowledge. Every buffer carries its dtype (the graph value's)
  * and every kernel the dtype it computes in; a backend declares per kernel kind which dtypes it
- * has kernels for and its prepare refuses the rest (tsr_program_check_dtypes). The float
- * kinds (GEMM, EW, SOFTMAX, CONV, POOL, REDUCE, TRANSPOSE, CONCAT, LAYERNORM) compute in float32;
+ * has kernels for and its prepare refuses the rest (tsr_program_check_dtypes). EW takes every
+ * numeric dtype (group "dtcompute": TSR_EW_INT_OP_LIST below); the float
+ * kinds (GEMM, SOFTMAX, CONV, POOL, REDUCE, TRANSPOSE, CONCAT, LAYERNORM) compute in float32;
  * COPY, GATHER, SLICE, CAST, MIXED and PAD take every dtype on both backends (GATHER, CAST and
  * MIXED have arguments of other dtypes than the kernel's: tsr_kernel_arg_dtypes).
  */
@@ -30,8 +31,9 @@
  * p0 = bias, p1 = lambd; ROUND half to even; SOFTPLUS max(a, 0) + log1p(exp(-|a|)) (no overflow);
  * MIN / MAX propagate NaN (numpy minimum / maximum, ONNX Runtime); DIV_IMM is a / p0 (Mean's
  * division by the input count); PRELU a >= 0 ? a : a * b (b the slope); MOD C fmod (ONNX Mod
- * fmod=1). Group "preproc": THRESHOLD_BINARY a > p0 ? p1 : 0 (tessera Threshold binary=1,
- * p0 = threshold, p1 = high; NaN gives 0). */
+ * fmod=1); MOD_INT (group "dtcompute") the sign of the divisor (ONNX Mod fmod=0). Group
+ * "preproc": THRESHOLD_BINARY a > p0 ? p1 : 0 (tessera Threshold binary=1, p0 = threshold,
+ * p1 = high; NaN gives 0). */
 #define TSR_EW_OP_LIST(X)                                                                          \
     X(ADD, 2, "(a + b)")                                                                           \
     X(SUB, 2, "(a - b)")                                                                           \
@@ -85,7 +87,56 @@
     X(DIV_IMM, 1, "(a / p0)")                                                                      \
     X(PRELU, 2, "(a >= 0.0f ? a : a * b)")                                                         \
     X(MOD, 2, "fmod(a, b)")                                                                        \
-    X(THRESHOLD_BINARY, 1, "(a > p0 ? p1 : 0.0f)")
+    X(THRESHOLD_BINARY, 1, "(a > p0 ? p1 : 0.0f)")                                             \
+    /* group "dtcompute" */                                                                        \
+    X(BIT_AND, 2, "") /* integer only (empty expression: no float form) */                         \
+    X(BIT_OR, 2, "")                                                                               \
+    X(BIT_XOR, 2, "")                                                                              \
+    X(BIT_NOT, 1, "")                                                                              \
+    X(SHL, 2, "")                                                                                  \
+    X(SHR, 2, "")                                                                                  \
+    X(MOD_INT, 2,                                                                                  \
+      "(fmod(a, b) != 0.0f && ((fmod(a, b) < 0.0f) != (b < 0.0f)) ? fmod(a, b) + b : fmod(a, b))")
+
+/* Group "dtcompute": regions of other dtypes than float32 (the kernel's dtype; every input and
+ * the output has it). float64 and float16 regions run the float expressions above (OpenCL: in
+ * double for float64, which needs cl_khr_fp64, in float for float16 loaded and stored with
+ * vload_half / vstore_half_rte; CPU: in double, rounded to the dtype on store). Integer regions
+ * (int8, int16.., uint8) compute in 64-bit two's complement, each instruction's result wrapped
+ * to the dtype's width (as NumPy and ONNX Runtime: one node, one wrap), with the instructions of
+ * TSR_EW_INT_OP_LIST only: X(name, OpenCL C expression over long a, b and the immediates p0, p1
+ * as long, tsr_ew_imm_i64). DIV truncates toward zero (C, ONNX Runtime; x / 0 = 0, INT64_MIN / -1
+ * wraps), MOD is C's % (ONNX Mod fmod=1), MOD_INT takes the divisor's sign (fmod=0; x mod 0 = 0),
+ * POW is exact repeated squaring (wrapping; a negative exponent gives 1 / a^|b| truncated; OpenCL:
+ * the helper tsr_ipow the generator emits), CLIP clamps to the bounds as int64. The CPU's integer
+ * interpreter (backends/cpu/ew_typed.c) implements the same list. MOD_INT of float32 is the
+ * floor modulus (a float Mod with fmod=0 is refused by shape inference; the kernel exists).
+ * BIT_AND, BIT_OR, BIT_XOR, BIT_NOT (ONNX Bitwise*), SHL, SHR (ONNX BitShift on unsigned
+ * dtypes: a shift of 64 or more gives 0) are integer only: their float expression in
+ * TSR_EW_OP_LIST is empty, and both backends refuse them in a float region. */
+#define TSR_EW_INT_OP_LIST(X)                                                                      \
+    X(ADD, "as_long(as_ulong(a) + as_ulong(b))")                                                   \
+    X(SUB, "as_long(as_ulong(a) - as_ulong(b))")                                                   \
+    X(MUL, "as_long(as_ulong(a) * as_ulong(b))")                                                   \
+    X(DIV, "(b == 0 ? 0L : (b == -1 ? as_long(0UL - as_ulong(a)) : a / b))")                       \
+    X(MOD, "((b == 0 || b == -1) ? 0L : a % b)")                                                   \
+    X(MOD_INT, "((b == 0 || b == -1) ? 0L : ((a % b != 0 && ((a % b < 0) != (b < 0))) ? a % b + "  \
+               "b : a % b))")                                                                      \
+    X(POW, "tsr_ipow(a, b)")                                                                       \
+    X(NEG, "as_long(0UL - as_ulong(a))")                                                           \
+    X(ABS, "(a < 0 ? as_long(0UL - as_ulong(a)) : a)")                                             \
+    X(SIGN, "(long)((a > 0) - (a < 0))")                                                           \
+    X(RELU, "(a > 0 ? a : 0L)")                                                                    \
+    X(MIN, "(a <= b ? a : b)")                                                                     \
+    X(MAX, "(a >= b ? a : b)")                                                                     \
+    X(CLIP, "(a < p0 ? p0 : (a > p1 ? p1 : a))")                                                   \
+    X(COPY, "(a)")                                                                                 \
+    X(BIT_AND, "(a & b)")                                                                          \
+    X(BIT_OR, "(a | b)")                                                                           \
+    X(BIT_XOR, "(a ^ b)")                                                                          \
+    X(BIT_NOT, "(~a)")                                                                             \
+    X(SHL, "((b < 0 || b > 63) ? 0L : as_long(as_ulong(a) << b))")                                 \
+    X(SHR, "((b < 0 || b > 63) ? 0L : as_long(as_ulong(a) >> b))")
 
 typedef enum {
 #define TSR_X_EW(name, arity, expr) TSR_EW_##name,
@@ -99,6 +150,15 @@ typedef enum {
 int tsr_ew_arity(tsr_ew_op op);
 const char *tsr_ew_name(tsr_ew_op op);
 const char *tsr_ew_cl_expr(tsr_ew_op op);
+/* OpenCL C expression of integer instruction op (TSR_EW_INT_OP_LIST), NULL when op has no
+ * integer form (runtime/program.c). Pure. */
+const char *tsr_ew_int_cl_expr(tsr_ew_op op);
+/* An instruction immediate as the int64 an integer region uses: NaN 0, truncated toward zero,
+ * saturated (-inf: INT64_MIN, +inf: INT64_MAX) (runtime/program.c). Pure. */
+int64_t tsr_ew_imm_i64(float p);
+/* 1 when op has a float form (a non-empty expression in TSR_EW_OP_LIST), 0 for the integer-only
+ * ops (BIT_*, SHL, SHR) and values outside the list. Pure. */
+int tsr_ew_has_float(tsr_ew_op op);
 
 /* GEMM / Conv epilogue activation; LEAKY_RELU takes act_p0 = alpha, CLIP act_p0 = min and
  * act_p1 = max. */
@@ -356,7 +416,9 @@ struct tsr_k_cast {
 /* Mixed-dtype elementwise ops: X(name, arity, OpenCL C expression over a, b (and c: Where's
  * condition)). Comparisons read two inputs of one dtype (floats compared as double, integers as
  * int64) and write bool; logic reads and writes bool (0 / 1); WHERE reads a bool condition
- * (inputs[0]) and picks inputs[1] (true) or inputs[2] (false), of the kernel's dtype. */
+ * (inputs[0]) and picks inputs[1] (true) or inputs[2] (false), of the kernel's dtype.
+ * Group "dtcompute": ISNAN, ISINF (either sign), ISINF_POS, ISINF_NEG read one float input and
+ * write bool. */
 #define TSR_MIXED_OP_LIST(X)                                                                       \
     X(EQUAL, 2, "(a == b)")                                                                        \
     X(LESS, 2, "(a < b)")                                                                          \
@@ -367,7 +429,12 @@ struct tsr_k_cast {
     X(AND, 2, "(a != 0 && b != 0)")                                                                \
     X(OR, 2, "(a != 0 || b != 0)")                                                                 \
     X(XOR, 2, "((a != 0) != (b != 0))")                                                            \
-    X(WHERE, 3, "(c != 0 ? a : b)")
+    X(WHERE, 3, "(c != 0 ? a : b)")                                                                \
+    /* group "dtcompute": float input, bool output (ONNX IsNaN, IsInf) */                          \
+    X(ISNAN, 1, "isnan(a)")                                                                        \
+    X(ISINF, 1, "isinf(a)")                                                                        \
+    X(ISINF_POS, 1, "(isinf(a) && a > 0)")                                                         \
+    X(ISINF_NEG, 1, "(isinf(a) && a < 0)")
 
 typedef enum {
 #define TSR_X_MX(name, arity, expr) TSR_MX_##name,
@@ -505,7 +572,8 @@ typedef uint32_t tsr_dtype_set;
 #define TSR_DTS_ALL_BUFFERS                                                                        \
     (TSR_DTYPE_BIT(TSR_F32) | TSR_DTYPE_BIT(TSR_F16) | TSR_DTYPE_BIT(TSR_F64) |                    \
      TSR_DTYPE_BIT(TSR_I64) | TSR_DTYPE_BIT(TSR_I32) | TSR_DTYPE_BIT(TSR_I8) |                     \
-     TSR_DTYPE_BIT(TSR_U8) | TSR_DTYPE_BIT(TSR_BOOL))
+     TSR_DTYPE_BIT(TSR_U8) | TSR_DTYPE_BIT(TSR_BOOL) | TSR_DTYPE_BIT(TSR_I16) |                    \
+     TSR_DTYPE_BIT(TSR_U16) | TSR_DTYPE_BIT(TSR_U32))
 typedef tsr_dtype_set tsr_kernel_dtypes_fn(tsr_kernel_kind kind);
 
 /* Mixed-dtype kinds (group "tkern"): the dtypes argument `arg` of k (0 .. n_inputs - 1: input,

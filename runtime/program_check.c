@@ -29,6 +29,11 @@ tsr_dtype_set tsr_kernel_arg_dtypes(const struct tsr_kernel *k, int arg) {
             return TSR_DTS_ALL_BUFFERS;
         case TSR_MX_WHERE:
             return arg == 0 ? TSR_DTYPE_BIT(TSR_BOOL) : 0;
+        case TSR_MX_ISNAN: /* group "dtcompute" */
+        case TSR_MX_ISINF:
+        case TSR_MX_ISINF_POS:
+        case TSR_MX_ISINF_NEG:
+            return TSR_DTYPE_BIT(TSR_F32) | TSR_DTYPE_BIT(TSR_F16) | TSR_DTYPE_BIT(TSR_F64);
         default:
             return TSR_DTYPE_BIT(TSR_BOOL);
         }

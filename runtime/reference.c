@@ -183,10 +183,8 @@ static int64_t neg_i(int64_t v, const struct tsr_op_attrs *at) {
     return wrap_sub(0, v);
 }
 
-REF_UNARY_D(relu, d > 0.0 ? d : 0.0)
 REF_UNARY_D(sigmoid, 1.0 / (1.0 + exp(-d)))
 REF_UNARY_D(tanh, tanh(d))
-REF_UNARY_D(clip, d < at->clip_min ? at->clip_min : (d > at->clip_max ? at->clip_max : d))
 REF_UNARY_D(leaky_relu, d >= 0.0 ? d : (double)at->leaky_alpha * d)
 REF_UNARY_D(erf, erf(d))
 REF_UNARY_D(gelu, gelu(d, at->gelu_tanh))
@@ -197,7 +195,6 @@ REF_ARITH(add, a + b, wrap_add(a, b))
 REF_ARITH(sub, a - b, wrap_sub(a, b))
 REF_ARITH(mul, a *b, wrap_mul(a, b))
 REF_ARITH(div, a / b, int_div(a, b))
-REF_ARITH(pow, pow(a, b), (int64_t)pow((double)a, (double)b))
 
 tsr_status tsr_ref_neg(tsr_context *ctx, const struct tsr_node *node,
                        const struct tsr_tensor *const *in, struct tsr_tensor *out) {
@@ -213,8 +210,6 @@ static double clamp01(double t) { /* NaN propagates */
 static double softplus(double d) {
     return isnan(d) ? d : fmax(d, 0.0) + log1p(exp(-fabs(d)));
 }
-REF_UNARY(abs, fabsf(x))
-REF_UNARY(sign, x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : x))
 REF_UNARY(reciprocal, 1.0f / x)
 REF_UNARY(floor, floorf(x))
 REF_UNARY(ceil, ceilf(x))
@@ -246,44 +241,6 @@ REF_UNARY(acosh, (float)acosh(d))
 REF_UNARY(atanh, (float)atanh(d))
 /* f32: PRelu's slope broadcasts unidirectionally (shape inference checked it) */
 REF_BINARY(prelu, a < 0.0f ? a * b : a)
-REF_BINARY(mod, fmodf(a, b)) /* fmod=1 (fmod=0 is refused by shape inference) */
-
-/* Min / Max / Sum / Mean: the inputs (broadcast) folded left to right in float, as ONNX
- * Runtime; NaN propagates through Min / Max (numpy minimum / maximum); Mean divides the sum by
- * the input count. */
-static float ref_min2(float a, float b) {
-    return (a <= b || isnan(a)) ? a : b;
-}
-static float ref_max2(float a, float b) {
-    return (a >= b || isnan(a)) ? a : b;
-}
-static float ref_add2(float a, float b) {
-    return a + b;
-}
-static tsr_status ref_variadic(const struct tsr_node *node, const struct tsr_tensor *const *in,
-                               struct tsr_tensor *out, ref_binary_fn *f, int mean) {
-    const struct tsr_tensor_desc *od = &out->desc;
-    int64_t n = tsr_desc_elements(od), idx[TSR_MAX_RANK];
-    float *y = out->data;
-    for (int64_t i = 0; i < n; i++) {
-        unravel(i, od, idx);
-        float acc = ((const float *)in[0]->data)[bcast_offset(&in[0]->desc, idx, od->rank)];
-        for (int k = 1; k < node->n_inputs; k++)
-            acc = f(acc, ((const float *)in[k]->data)[bcast_offset(&in[k]->desc, idx, od->rank)]);
-        y[i] = mean ? acc / (float)node->n_inputs : acc;
-    }
-    return TSR_OK;
-}
-#define REF_VARIADIC(name, f, mean)                                                                \
-    tsr_status tsr_ref_##name(tsr_context *ctx, const struct tsr_node *node,                       \
-                              const struct tsr_tensor *const *in, struct tsr_tensor *out) {        \
-        (void)ctx;                                                                                 \
-        return ref_variadic(node, in, out, f, mean);                                               \
-    }
-REF_VARIADIC(min, ref_min2, 0)
-REF_VARIADIC(max, ref_max2, 0)
-REF_VARIADIC(sum, ref_add2, 0)
-REF_VARIADIC(mean, ref_add2, 1)
 
 static tsr_status tsr_ref_maxpool_indices(const struct tsr_node *node,
                                           const struct tsr_window_geometry *wg,
@@ -1778,3 +1735,255 @@ tsr_status tsr_ref_einsum(tsr_context *ctx, const struct tsr_node *node,
 }
 
 /* ---- end of group "spatial2" ---------------------------------------------------------------- */
+
+/* ---- issue 9, group "dtcompute": elementwise references in every numeric dtype -------------
+ * Floats in double, integers in int64 (exact; the result wrapped to the output's width on
+ * store, tsr_elem_set_i64), following the ONNX operator pages: Relu, Clip, Abs, Sign, Pow, Mod,
+ * Min, Max, Sum, Mean. */
+static double relu_d(double d, const struct tsr_op_attrs *at) {
+    (void)at;
+    return d > 0.0 ? d : (isnan(d) ? d : 0.0);
+}
+static int64_t relu_i(int64_t v, const struct tsr_op_attrs *at) {
+    (void)at;
+    return v > 0 ? v : 0;
+}
+tsr_status tsr_ref_relu(tsr_context *ctx, const struct tsr_node *node,
+                        const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    return ref_unary_d(node, in, out, relu_d, relu_i);
+}
+static double clip_d(double d, const struct tsr_op_attrs *at) {
+    return d < at->clip_min ? at->clip_min : (d > at->clip_max ? at->clip_max : d);
+}
+/* an integer Clip's float bounds as int64: NaN none, saturated */
+static int64_t clip_bound(float b, int64_t none) {
+    if (isnan(b)) return none;
+    if ((double)b >= 9223372036854775807.0) return INT64_MAX;
+    if ((double)b <= -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)b;
+}
+static int64_t clip_i(int64_t v, const struct tsr_op_attrs *at) {
+    const int64_t lo = clip_bound(at->clip_min, INT64_MIN),
+                  hi = clip_bound(at->clip_max, INT64_MAX);
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+tsr_status tsr_ref_clip(tsr_context *ctx, const struct tsr_node *node,
+                        const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    return ref_unary_d(node, in, out, clip_d, clip_i);
+}
+static double abs_d(double d, const struct tsr_op_attrs *at) {
+    (void)at;
+    return fabs(d);
+}
+static int64_t abs_i(int64_t v, const struct tsr_op_attrs *at) {
+    (void)at;
+    return v < 0 ? wrap_sub(0, v) : v;
+}
+tsr_status tsr_ref_abs(tsr_context *ctx, const struct tsr_node *node,
+                       const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    return ref_unary_d(node, in, out, abs_d, abs_i);
+}
+static double sign_d(double d, const struct tsr_op_attrs *at) {
+    (void)at;
+    return d > 0.0 ? 1.0 : (d < 0.0 ? -1.0 : d);
+}
+static int64_t sign_i(int64_t v, const struct tsr_op_attrs *at) {
+    (void)at;
+    return v > 0 ? 1 : (v < 0 ? -1 : 0);
+}
+tsr_status tsr_ref_sign(tsr_context *ctx, const struct tsr_node *node,
+                        const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    return ref_unary_d(node, in, out, sign_d, sign_i);
+}
+
+/* Integer power by multiplication, wrapping; a negative exponent is 1 / a^|b| truncated toward
+ * zero (0 unless |a| = 1; 0^-n = 0). */
+static int64_t ipow_ref(int64_t a, int64_t b) {
+    if (b < 0) return a == 1 ? 1 : (a == -1 ? (b % 2 ? -1 : 1) : 0);
+    int64_t r = 1;
+    for (int64_t e = b, x = a; e > 0; e /= 2) {
+        if (e % 2) r = wrap_mul(r, x);
+        x = wrap_mul(x, x);
+    }
+    return r;
+}
+/* Pow: the output has X's dtype; both integer: exact ipow_ref; otherwise pow in double (an
+ * integer exponent of a float base, or a float exponent of an integer base, converted). */
+tsr_status tsr_ref_pow(tsr_context *ctx, const struct tsr_node *node,
+                       const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx, (void)node;
+    const struct tsr_tensor_desc *od = &out->desc;
+    int64_t n = tsr_desc_elements(od), idx[TSR_MAX_RANK];
+    tsr_dtype at = in[0]->desc.dtype, bt = in[1]->desc.dtype, yt = od->dtype;
+    const int ints = !tsr_dtype_is_float(at) && !tsr_dtype_is_float(bt);
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, od, idx);
+        int64_t ia = bcast_offset(&in[0]->desc, idx, od->rank);
+        int64_t ib = bcast_offset(&in[1]->desc, idx, od->rank);
+        if (ints)
+            tsr_elem_set_i64(yt, out->data, i,
+                             ipow_ref(tsr_elem_get_i64(at, in[0]->data, ia),
+                                      tsr_elem_get_i64(bt, in[1]->data, ib)));
+        else
+            tsr_elem_set_f64(
+                yt, out->data, i,
+                pow(tsr_elem_get_f64(at, in[0]->data, ia), tsr_elem_get_f64(bt, in[1]->data, ib)));
+    }
+    return TSR_OK;
+}
+
+/* Mod: fmod=1 C fmod (the dividend's sign; integers: C %), fmod=0 the divisor's sign (integers;
+ * float32 with fmod=0 is refused by shape inference). x mod 0 = 0 for integers. */
+static double mod_dd(double a, double b) {
+    return fmod(a, b);
+}
+static double mod_floor_dd(double a, double b) {
+    double r = fmod(a, b);
+    return (r != 0.0 && ((r < 0.0) != (b < 0.0))) ? r + b : r;
+}
+static int64_t mod_ii(int64_t a, int64_t b) {
+    return (b == 0 || b == -1) ? 0 : a % b;
+}
+static int64_t mod_floor_ii(int64_t a, int64_t b) {
+    if (b == 0 || b == -1) return 0;
+    int64_t r = a % b;
+    return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
+}
+tsr_status tsr_ref_mod(tsr_context *ctx, const struct tsr_node *node,
+                       const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    if (node->attrs.mod_fmod) return ref_binary_any(in, out, NULL, mod_dd, mod_ii);
+    return ref_binary_any(in, out, NULL, mod_floor_dd, mod_floor_ii);
+}
+
+/* Min / Max / Sum / Mean: the inputs (broadcast) folded left to right (floats in double,
+ * integers in int64; float32 / float16 in float32); NaN propagates through Min / Max (numpy minimum
+ * / maximum); Mean divides the sum by the input count. kind: 0 min, 1 max, 2 sum, 3 mean. */
+static tsr_status ref_variadic_any(const struct tsr_node *node, const struct tsr_tensor *const *in,
+                                   struct tsr_tensor *out, int kind) {
+    const struct tsr_tensor_desc *od = &out->desc;
+    int64_t n = tsr_desc_elements(od), idx[TSR_MAX_RANK];
+    const tsr_dtype yt = od->dtype;
+    const int flt = tsr_dtype_is_float(in[0]->desc.dtype);
+    /* float32 and float16 fold in float32, as ONNX Runtime */
+    const int f32 = in[0]->desc.dtype == TSR_F32 || in[0]->desc.dtype == TSR_F16;
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, od, idx);
+        double ad = 0.0;
+        int64_t ai = 0;
+        for (int k = 0; k < node->n_inputs; k++) {
+            const int64_t o = bcast_offset(&in[k]->desc, idx, od->rank);
+            if (flt) {
+                const double v = tsr_elem_get_f64(in[k]->desc.dtype, in[k]->data, o);
+                if (k == 0)
+                    ad = v;
+                else if (kind == 0)
+                    ad = (ad <= v || isnan(ad)) ? ad : v;
+                else if (kind == 1)
+                    ad = (ad >= v || isnan(ad)) ? ad : v;
+                else
+                    ad += v;
+                if (f32) ad = (float)ad;
+            } else {
+                const int64_t v = tsr_elem_get_i64(in[k]->desc.dtype, in[k]->data, o);
+                if (k == 0)
+                    ai = v;
+                else if (kind == 0)
+                    ai = ai <= v ? ai : v;
+                else if (kind == 1)
+                    ai = ai >= v ? ai : v;
+                else
+                    ai = wrap_add(ai, v);
+            }
+        }
+        if (kind == 3) ad = f32 ? (double)((float)ad / (float)node->n_inputs) : ad / node->n_inputs;
+        if (flt)
+            tsr_elem_set_f64(yt, out->data, i, ad);
+        else
+            tsr_elem_set_i64(yt, out->data, i, ai);
+    }
+    return TSR_OK;
+}
+#define REF_VARIADIC(name, kind)                                                                   \
+    tsr_status tsr_ref_##name(tsr_context *ctx, const struct tsr_node *node,                       \
+                              const struct tsr_tensor *const *in, struct tsr_tensor *out) {        \
+        (void)ctx;                                                                                 \
+        return ref_variadic_any(node, in, out, kind);                                              \
+    }
+REF_VARIADIC(min, 0)
+REF_VARIADIC(max, 1)
+REF_VARIADIC(sum, 2)
+REF_VARIADIC(mean, 3)
+/* BitShift (ONNX: unsigned integers; a shift of 64 or more gives 0, as numpy's << on uint64
+ * does not define; the shifted value then wraps to the output's width) and the Bitwise ops, on
+ * the two's-complement int64 form of the integers. Float inputs are refused by the op table. */
+static double bits_nan(double a, double b) {
+    (void)a, (void)b;
+    return NAN;
+}
+static int64_t shl_ii(int64_t a, int64_t b) {
+    return (b < 0 || b >= 64) ? 0 : (int64_t)((uint64_t)a << (unsigned)b);
+}
+static int64_t shr_ii(int64_t a, int64_t b) {
+    return (b < 0 || b >= 64) ? 0 : (int64_t)((uint64_t)a >> (unsigned)b);
+}
+static int64_t and_ii(int64_t a, int64_t b) {
+    return a & b;
+}
+static int64_t or_ii(int64_t a, int64_t b) {
+    return a | b;
+}
+static int64_t xor_ii(int64_t a, int64_t b) {
+    return a ^ b;
+}
+tsr_status tsr_ref_bitshift(tsr_context *ctx, const struct tsr_node *node,
+                            const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    return ref_binary_any(in, out, NULL, bits_nan, node->attrs.bitshift_left ? shl_ii : shr_ii);
+}
+#define REF_BITS(name, fi)                                                                         \
+    tsr_status tsr_ref_##name(tsr_context *ctx, const struct tsr_node *node,                       \
+                              const struct tsr_tensor *const *in, struct tsr_tensor *out) {        \
+        (void)ctx, (void)node;                                                                     \
+        return ref_binary_any(in, out, NULL, bits_nan, fi);                                        \
+    }
+REF_BITS(bitwise_and, and_ii)
+REF_BITS(bitwise_or, or_ii)
+REF_BITS(bitwise_xor, xor_ii)
+static double not_nan(double d, const struct tsr_op_attrs *at) {
+    (void)d, (void)at;
+    return NAN;
+}
+static int64_t bitnot_i(int64_t v, const struct tsr_op_attrs *at) {
+    (void)at;
+    return ~v;
+}
+tsr_status tsr_ref_bitwise_not(tsr_context *ctx, const struct tsr_node *node,
+                               const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    return ref_unary_d(node, in, out, not_nan, bitnot_i);
+}
+/* IsNaN / IsInf (detect_positive, detect_negative) of a float input, to bool. */
+static double isnan_d(double d, const struct tsr_op_attrs *at) {
+    (void)at;
+    return d != d ? 1.0 : 0.0;
+}
+static double isinf_d(double d, const struct tsr_op_attrs *at) {
+    return ((d == INFINITY && at->isinf_positive) || (d == -INFINITY && at->isinf_negative)) ? 1.0
+                                                                                             : 0.0;
+}
+tsr_status tsr_ref_isnan(tsr_context *ctx, const struct tsr_node *node,
+                         const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    return ref_unary_d(node, in, out, isnan_d, NULL);
+}
+tsr_status tsr_ref_isinf(tsr_context *ctx, const struct tsr_node *node,
+                         const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    return ref_unary_d(node, in, out, isinf_d, NULL);
+}
+/* ---- end of group "dtcompute" --------------------------------------------------------------- */

@@ -198,8 +198,8 @@ tsr_status tsr_infer_shape(tsr_context *ctx, tsr_op op, const struct tsr_op_attr
             char names[160];
             size_t used = 0;
             names[0] = '\0';
-            static const tsr_dtype all[] = {TSR_F32, TSR_F16, TSR_F64, TSR_I64,
-                                            TSR_I32, TSR_I8,  TSR_U8,  TSR_BOOL};
+            static const tsr_dtype all[] = {TSR_F32, TSR_F16,  TSR_F64, TSR_I64, TSR_I32, TSR_I8,
+                                            TSR_U8,  TSR_BOOL, TSR_I16, TSR_U16, TSR_U32};
             for (size_t k = 0; k < sizeof all / sizeof all[0] && used < sizeof names; k++)
                 if (set & TSR_DTYPE_BIT(all[k]))
                     used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
@@ -851,7 +851,7 @@ tsr_status tsr_shape_prelu(SHAPE_ARGS) {
  * floating-point types). */
 tsr_status tsr_shape_mod(SHAPE_ARGS) {
     SHAPE_UNUSED();
-    if (!attrs->mod_fmod && (in[0]->dtype == TSR_F32 || in[1]->dtype == TSR_F32))
+    if (!attrs->mod_fmod && (tsr_dtype_is_float(in[0]->dtype) || tsr_dtype_is_float(in[1]->dtype)))
         return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
                        "node '%s' (Mod): fmod=0 (integer modulus) on float inputs is invalid "
                        "(ONNX Mod: floating-point inputs need fmod=1)",
@@ -1619,3 +1619,13 @@ tsr_status tsr_shape_einsum(SHAPE_ARGS) {
 }
 
 /* ---- end of group "spatial2" ---------------------------------------------------------------- */
+
+/* ---- group "dtcompute" ------------------------------------------------------------------ */
+
+/* IsNaN / IsInf: the input's shape, bool (ONNX). */
+tsr_status tsr_shape_isclass(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    *out = *in[0];
+    out->dtype = TSR_BOOL;
+    return TSR_OK;
+}

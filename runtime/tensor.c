@@ -13,7 +13,10 @@
     X(TSR_I64, 8, "int64", "<i8")                                                                  \
     X(TSR_BOOL, 1, "bool", "|b1")                                                                  \
     X(TSR_F16, 2, "float16", "<f2")                                                                \
-    X(TSR_F64, 8, "float64", "<f8")
+    X(TSR_F64, 8, "float64", "<f8")                                                                \
+    X(TSR_I16, 2, "int16", "<i2")                                                                  \
+    X(TSR_U16, 2, "uint16", "<u2")                                                                 \
+    X(TSR_U32, 4, "uint32", "<u4")
 
 size_t tsr_dtype_size(tsr_dtype dtype) {
     switch (dtype) {
@@ -132,6 +135,12 @@ double tsr_elem_get_f64(tsr_dtype dt, const void *d, int64_t i) {
         return ((const int8_t *)d)[i];
     case TSR_U8:
         return ((const uint8_t *)d)[i];
+    case TSR_I16:
+        return ((const int16_t *)d)[i];
+    case TSR_U16:
+        return ((const uint16_t *)d)[i];
+    case TSR_U32:
+        return ((const uint32_t *)d)[i];
     case TSR_BOOL:
         return ((const uint8_t *)d)[i] != 0;
     }
@@ -156,6 +165,12 @@ int64_t tsr_elem_get_i64(tsr_dtype dt, const void *d, int64_t i) {
         return ((const int8_t *)d)[i];
     case TSR_U8:
         return ((const uint8_t *)d)[i];
+    case TSR_I16:
+        return ((const int16_t *)d)[i];
+    case TSR_U16:
+        return ((const uint16_t *)d)[i];
+    case TSR_U32:
+        return ((const uint32_t *)d)[i];
     case TSR_BOOL:
         return ((const uint8_t *)d)[i] != 0;
     case TSR_F32:
@@ -184,6 +199,9 @@ void tsr_elem_set_f64(tsr_dtype dt, void *d, int64_t i, double v) {
     case TSR_I32:
     case TSR_I8:
     case TSR_U8:
+    case TSR_I16:
+    case TSR_U16:
+    case TSR_U32:
         tsr_elem_set_i64(dt, d, i, f64_to_i64(v));
         return;
     }
@@ -202,6 +220,15 @@ void tsr_elem_set_i64(tsr_dtype dt, void *d, int64_t i, int64_t v) {
         return;
     case TSR_U8:
         ((uint8_t *)d)[i] = (uint8_t)(uint64_t)v;
+        return;
+    case TSR_I16:
+        ((int16_t *)d)[i] = (int16_t)(uint16_t)(uint64_t)v;
+        return;
+    case TSR_U16:
+        ((uint16_t *)d)[i] = (uint16_t)(uint64_t)v;
+        return;
+    case TSR_U32:
+        ((uint32_t *)d)[i] = (uint32_t)(uint64_t)v;
         return;
     case TSR_BOOL:
         ((uint8_t *)d)[i] = v != 0;

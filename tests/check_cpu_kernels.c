@@ -158,6 +158,10 @@ static double ref_op_p(tsr_ew_op op, double a, double b, double p0, double p1) {
         return a >= 0.0 ? a : a * b;
     case TSR_EW_MOD:
         return fmod(a, b);
+    case TSR_EW_MOD_INT: { /* group "dtcompute": the divisor's sign */
+        const double r = fmod(a, b);
+        return (r != 0.0 && ((r < 0.0) != (b < 0.0))) ? r + b : r;
+    }
     case TSR_EW_ADD:
         return a + b;
     case TSR_EW_SUB:
@@ -234,6 +238,7 @@ static int op_exact(tsr_ew_op op) {
     case TSR_EW_DIV_IMM:
     case TSR_EW_PRELU:
     case TSR_EW_MOD:
+    case TSR_EW_MOD_INT:
         return 1;
     default:
         return 0;
@@ -339,6 +344,7 @@ START_TEST(test_ew_ops) {
     double worst[TSR_EW_COUNT] = {0};
     char what[128];
     for (int op = 0; op < TSR_EW_COUNT; op++) {
+        if (!tsr_ew_has_float((tsr_ew_op)op)) continue; /* integer only (group "dtcompute") */
         const int arity = tsr_ew_arity((tsr_ew_op)op);
         for (size_t si = 0; si < N_SIZES; si++) {
             const size_t n = k_sizes[si];
@@ -542,7 +548,7 @@ START_TEST(test_ew_ewops) {
     float y[64];
     double ref[64];
     for (int op = TSR_EW_ABS; op < TSR_EW_COUNT; op++) {
-        if (tsr_ew_arity((tsr_ew_op)op) != 1) continue;
+        if (tsr_ew_arity((tsr_ew_op)op) != 1 || !tsr_ew_has_float((tsr_ew_op)op)) continue;
         k->unary[op](n, x, y, imm0((tsr_ew_op)op), imm1((tsr_ew_op)op));
         for (size_t i = 0; i < n; i++)
             ref[i] = ref_op((tsr_ew_op)op, x[i], 0);
@@ -578,7 +584,7 @@ START_TEST(test_ew_ewops) {
             a[i * V + j] = v[i];
             b[i * V + j] = v[j];
         }
-    const tsr_ew_op bops[] = {TSR_EW_MIN, TSR_EW_MAX, TSR_EW_PRELU, TSR_EW_MOD};
+    const tsr_ew_op bops[] = {TSR_EW_MIN, TSR_EW_MAX, TSR_EW_PRELU, TSR_EW_MOD, TSR_EW_MOD_INT};
     for (size_t oi = 0; oi < sizeof bops / sizeof bops[0]; oi++) {
         const tsr_ew_op op = bops[oi];
         char what[64];

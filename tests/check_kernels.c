@@ -1242,6 +1242,152 @@ static void build_groupnorm(struct kh_builder *b) {
              (long long)s[1], (long long)s[2], (long long)s[3], (long long)s[4], (long long)np);
 }
 
+/* ---- group "dtcompute": elementwise regions in their dtype ------------------------------- */
+
+/* Variant v of the dtype cases: op v % EWT_OPS on dtype dts[v / EWT_OPS]. Integers cover the
+ * wrap of every instruction (int8 / uint8 products, a fused Mul -> Sub -> Relu chain), division
+ * by zero (0), both Mod signs; floats the same graphs with Mod fmod=1. */
+enum { EWT_OPS = 16 };
+static void build_ew_typed(struct kh_builder *b) {
+    const tsr_dtype *dts = b->arg;
+    const tsr_dtype dt = dts[b->variant / EWT_OPS];
+    const int op = b->variant % EWT_OPS, flt = dt == TSR_F64 || dt == TSR_F16;
+    const float lo = dt == TSR_U8 ? 0.0f : -100.0f, hi = 100.0f;
+    tsr_value x = kh_input_dt(b, dt, 3, D(2, 3, 7), lo, hi);
+    tsr_value y = kh_input_dt(b, dt, 2, D(3, 1), flt ? 1.0f : lo, hi);
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    static const char *names[EWT_OPS] = {
+        "add",  "sub",  "mul", "div", "mod fmod=0", "mod fmod=1", "pow",  "min3",
+        "max3", "sum3", "abs", "neg", "sign",       "relu",       "clip", "mul-sub-relu chain"};
+    kh_label(b, " %s %s", tsr_dtype_name(dt), names[op]);
+    tsr_value in3[3] = {x, y, x}, v;
+    switch (op) {
+    case 0:
+        v = kh_op2(b, TSR_OP_ADD, x, y);
+        break;
+    case 1:
+        v = kh_op2(b, TSR_OP_SUB, x, y);
+        break;
+    case 2:
+        v = kh_op2(b, TSR_OP_MUL, x, y);
+        break;
+    case 3:
+        v = kh_op2(b, TSR_OP_DIV, x, y);
+        break;
+    case 4:
+    case 5:
+        a.mod_fmod = op == 5 || flt;
+        in3[1] = y;
+        v = kh_op(b, TSR_OP_MOD, &a, 2, in3);
+        break;
+    case 6: /* small exponents: exact in every dtype */
+        in3[1] = kh_input_dt(b, dt, 2, D(3, 1), 0.0f, 4.0f);
+        in3[0] = flt ? x : kh_input_dt(b, dt, 3, D(2, 3, 7), dt == TSR_U8 ? 0.0f : -9.0f, 9.0f);
+        v = kh_op(b, TSR_OP_POW, NULL, 2, in3);
+        break;
+    case 7:
+        v = kh_op(b, TSR_OP_MIN, NULL, 3, in3);
+        break;
+    case 8:
+        v = kh_op(b, TSR_OP_MAX, NULL, 3, in3);
+        break;
+    case 9:
+        v = kh_op(b, TSR_OP_SUM, NULL, 3, in3);
+        break;
+    case 10:
+        v = kh_op1(b, TSR_OP_ABS, x);
+        break;
+    case 11:
+        v = kh_op1(b, TSR_OP_NEG, x);
+        break;
+    case 12:
+        v = kh_op1(b, TSR_OP_SIGN, x);
+        break;
+    case 13:
+        v = kh_op1(b, TSR_OP_RELU, x);
+        break;
+    case 14:
+        a.clip_min = -5.0f;
+        a.clip_max = 7.0f;
+        v = kh_op(b, TSR_OP_CLIP, &a, 1, &x);
+        break;
+    default:
+        v = kh_op1(b, TSR_OP_RELU, kh_op2(b, TSR_OP_SUB, kh_op2(b, TSR_OP_MUL, x, y), x));
+        break;
+    }
+    kh_output(b, v);
+}
+static const tsr_dtype ewt_int_dtypes[] = {TSR_I64, TSR_I32, TSR_I8, TSR_U8,
+                                           TSR_I16, TSR_U16, TSR_U32};
+static const tsr_dtype ewt_f64_dtypes[] = {TSR_F64};
+static const tsr_dtype ewt_f16_dtypes[] = {TSR_F16};
+/* Float16 Mean (the only float-only op of the list): mean of three inputs. */
+static void build_mean_f16(struct kh_builder *b) {
+    tsr_value in[3] = {kh_input_dt(b, TSR_F16, 2, D(4, 9), -2, 2),
+                       kh_input_dt(b, TSR_F16, 1, D(9), -2, 2),
+                       kh_input_dt(b, TSR_F16, 2, D(4, 1), -2, 2)};
+    kh_output(b, kh_op(b, TSR_OP_MEAN, NULL, 3, in));
+}
+/* Pow(float X, integer Y): Y cast to X's dtype before the region (lowering); float32 and float64
+ * bases, int64 and int32 exponents (negative ones too). */
+static void build_pow_mixed(struct kh_builder *b) {
+    const tsr_dtype xt = b->variant / 2 ? TSR_F64 : TSR_F32,
+                    yt = b->variant % 2 ? TSR_I32 : TSR_I64;
+    tsr_value in[2] = {kh_input_dt(b, xt, 2, D(4, 6), -3, 3), kh_input_dt(b, yt, 1, D(6), -3, 5)};
+    kh_label(b, " %s ^ %s", tsr_dtype_name(xt), tsr_dtype_name(yt));
+    kh_output(b, kh_op(b, TSR_OP_POW, NULL, 2, in));
+}
+/* Bitwise And / Or / Xor / Not on int64, int32, int8, uint8 (broadcast), BitShift left / right
+ * on uint8 with shift amounts 0 .. 9 (8 and 9 shift every bit out). */
+static void build_bits(struct kh_builder *b) {
+    static const tsr_dtype dts[4] = {TSR_I64, TSR_I32, TSR_I8, TSR_U8};
+    static const tsr_op ops[4] = {TSR_OP_BITWISEAND, TSR_OP_BITWISEOR, TSR_OP_BITWISEXOR,
+                                  TSR_OP_BITWISENOT};
+    if (b->variant >= 16) {
+        struct tsr_op_attrs a = tsr_op_attrs_default();
+        a.bitshift_left = b->variant == 17;
+        tsr_value in[2] = {kh_input_dt(b, TSR_U8, 2, D(3, 10), 0, 256),
+                           kh_input_dt(b, TSR_U8, 1, D(10), 0, 10)};
+        kh_label(b, " BitShift %s uint8", a.bitshift_left ? "LEFT" : "RIGHT");
+        kh_output(b, kh_op(b, TSR_OP_BITSHIFT, &a, 2, in));
+        return;
+    }
+    const tsr_dtype dt = dts[b->variant / 4];
+    const tsr_op op = ops[b->variant % 4];
+    const float lo = dt == TSR_U8 ? 0.0f : -128.0f, hi = dt == TSR_U8 ? 256.0f : 128.0f;
+    tsr_value x = kh_input_dt(b, dt, 3, D(2, 3, 5), lo, hi);
+    kh_label(b, " %s %s", tsr_op_name(op), tsr_dtype_name(dt));
+    if (op == TSR_OP_BITWISENOT) {
+        kh_output(b, kh_op1(b, op, x));
+        return;
+    }
+    kh_output(b, kh_op2(b, op, x, kh_input_dt(b, dt, 2, D(3, 1), lo, hi)));
+}
+/* IsNaN / IsInf (both signs, positive only, negative only): float32 with NaN and infinities
+ * of both signs among ordinary values; float64 and float16 ordinary values (all false). */
+static void gen_isclass(float *x, size_t n, uint64_t seed) {
+    static const float v[6] = {NAN, INFINITY, -INFINITY, 0.0f, -2.5f, 3e38f};
+    for (size_t i = 0; i < n; i++)
+        x[i] = v[(i * 7 + seed) % 6];
+}
+static void build_isclass(struct kh_builder *b) {
+    static const tsr_dtype dts[3] = {TSR_F32, TSR_F64, TSR_F16};
+    const tsr_dtype dt = dts[b->variant / 4];
+    const int which = b->variant % 4;
+    tsr_value x = dt == TSR_F32 ? kh_input_gen(b, 2, D(5, 6), gen_isclass)
+                                : kh_input_dt(b, dt, 2, D(5, 6), -10, 10);
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.isinf_positive = which != 3;
+    a.isinf_negative = which != 2;
+    kh_label(b, " %s %s", tsr_dtype_name(dt),
+             which == 0   ? "IsNaN"
+             : which == 1 ? "IsInf"
+             : which == 2 ? "IsInf +"
+                          : "IsInf -");
+    kh_output(b, kh_op(b, which ? TSR_OP_ISINF : TSR_OP_ISNAN, &a, 1, &x));
+}
+/* ---- end of group "dtcompute" (builders) -------------------------------------------------- */
+
 /* ---- the table --------------------------------------------------------------------------- */
 
 /* ---- issue 9, group "tkern": kernels of any dtype (exact: atol = rtol = 0) --------------- */
@@ -2016,6 +2162,15 @@ static const struct kh_case cases[] = {
     {"resize_keep_ratio", build_resize_keep, 4, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
     /* Einsum: sums of <= 24 products of |x| < 1 */
     {"einsum", build_einsum, N_OF(einsum_rows), 1e-5, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    /* group "dtcompute": integers exact; float64 computes in double; float16 rounds once per
+     * region (the reference once per node): 1 ulp of float16 (2^-10) relative */
+    {"ew_int", build_ew_typed, EWT_OPS * 7, 0, 0, KH_BOTH, NULL, ewt_int_dtypes, NULL, 0, 0},
+    {"ew_f64", build_ew_typed, EWT_OPS, 1e-12, 1e-12, KH_BOTH, NULL, ewt_f64_dtypes, NULL, 0, 0},
+    {"ew_f16", build_ew_typed, EWT_OPS, 1e-3, 2e-3, KH_BOTH, NULL, ewt_f16_dtypes, NULL, 0, 0},
+    {"mean_f16", build_mean_f16, 1, 1e-3, 2e-3, KH_BOTH, "ew_", NULL, NULL, 0, 0},
+    {"pow_mixed", build_pow_mixed, 4, 1e-6, 1e-6, KH_BOTH, "ew_pow", NULL, NULL, 0, 0},
+    {"bits", build_bits, 18, 0, 0, KH_BOTH, "ew_", NULL, NULL, 0, 0},
+    {"isnan_isinf", build_isclass, 12, 0, 0, KH_FUSED, "is", NULL, NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless

@@ -240,9 +240,9 @@ START_TEST(test_bad_files) {
     write_npy_raw(p, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", payload, 24);
     expect_status(p, TSR_E_DTYPE, "Fortran");
 
-    tmp_path(p, sizeof p, "u2.npy");
-    write_npy_raw(p, "{'descr': '<u2', 'fortran_order': False, 'shape': (3,), }", payload, 6);
-    expect_status(p, TSR_E_DTYPE, "<u2");
+    tmp_path(p, sizeof p, "u8.npy");
+    write_npy_raw(p, "{'descr': '<u8', 'fortran_order': False, 'shape': (3,), }", payload, 24);
+    expect_status(p, TSR_E_DTYPE, "<u8");
 
     static const char *garbage[] = {
         "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, }",  /* unclosed tuple */
@@ -281,7 +281,7 @@ START_TEST(test_save_errors) {
     ck_assert_int_eq(access(p, F_OK), -1);
     float x[3] = {1, 2, 3};
     t.data = x;
-    t.desc.dtype = (tsr_dtype)4; /* UINT16 in ONNX numbering: not supported */
+    t.desc.dtype = (tsr_dtype)13; /* UINT64 in ONNX numbering: not supported */
     ck_assert_int_eq(tsr_npy_save(p, &t), TSR_E_DTYPE);
     t.desc.dtype = TSR_F32;
     ck_assert_int_eq(tsr_npy_save("/nonexistent_dir_tsr/x.npy", &t), TSR_E_IO);

@@ -147,7 +147,8 @@ static void tsr_cpu_release(void *exec) {
 /* Elements of buffer `id` (bytes / 4) or -1 when id is out of range. */
 static int64_t tsr_buf_elems(const struct tsr_program *prog, int id) {
     if (id < 0 || id >= prog->n_buffers) return -1;
-    return (int64_t)(prog->buffers[id].bytes / sizeof(float));
+    /* in elements of the buffer's dtype (group "dtcompute": EW regions of any numeric dtype) */
+    return (int64_t)(prog->buffers[id].bytes / tsr_dtype_size(prog->buffers[id].desc.dtype));
 }
 
 /* Checks that kernel `kn` has `n` inputs and that input i holds at least need[i] elements. */
@@ -199,6 +200,9 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
         break;
     case TSR_K_EW:
         st = tsr_cpu_ew_check(ctx, name, &kn->u.ew, kn->n_inputs);
+        if (st == TSR_OK)
+            st = kn->dtype != TSR_F32 ? tsr_cpu_ew_typed_check(ctx, name, &kn->u.ew, kn->dtype)
+                                      : tsr_cpu_ew_float_check(ctx, name, &kn->u.ew, kn->dtype);
         if (st != TSR_OK) return st;
         need = 1;
         for (int d = 0; d < kn->u.ew.rank; d++)
@@ -383,6 +387,11 @@ static tsr_dtype_set cpu_kernel_dtypes(tsr_kernel_kind kind) {
     case TSR_K_MIXED:
     case TSR_K_PAD:
         return TSR_DTS_ALL_BUFFERS;
+    case TSR_K_EW: /* group "dtcompute": ew_typed.c */
+        return TSR_DTYPE_BIT(TSR_F32) | TSR_DTYPE_BIT(TSR_F64) | TSR_DTYPE_BIT(TSR_F16) |
+               TSR_DTYPE_BIT(TSR_I64) | TSR_DTYPE_BIT(TSR_I32) | TSR_DTYPE_BIT(TSR_I8) |
+               TSR_DTYPE_BIT(TSR_U8) | TSR_DTYPE_BIT(TSR_I16) | TSR_DTYPE_BIT(TSR_U16) |
+               TSR_DTYPE_BIT(TSR_U32);
     default:
         return TSR_DTYPE_BIT(TSR_F32);
     }
@@ -507,6 +516,13 @@ static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct
                          kn->u.gemm.has_residual ? p[kn->inputs[2 + !!kn->u.gemm.has_c]] : NULL, y);
         break;
     case TSR_K_EW: {
+        if (kn->dtype != TSR_F32) { /* group "dtcompute" */
+            const void *tin[TSR_EW_MAX_INPUTS] = {0};
+            for (int i = 0; i < kn->n_inputs; i++)
+                tin[i] = p[kn->inputs[i]];
+            tsr_cpu_ew_typed_run(&ex->env, &kn->u.ew, kn->dtype, tin, y);
+            break;
+        }
         const float *in[TSR_EW_MAX_INPUTS] = {0};
         for (int i = 0; i < kn->n_inputs; i++)
             in[i] = p[kn->inputs[i]];

@@ -121,6 +121,28 @@ tsr_status tsr_cpu_ew_check(tsr_context *ctx, const char *name, const struct tsr
 void tsr_cpu_ew_run(const struct tsr_cpu_env *env, const struct tsr_k_ew *k,
                     const float *const *inputs, float *y);
 #define TSR_CPU_EW_PARALLEL_MIN ((int64_t)64 * 1024)
+
+/* ---- group "dtcompute": regions of other dtypes (ew_typed.c) ---- */
+
+/* 1 when the typed interpreter has regions of dtype (float64, float16, int64, int32, int8,
+ * uint8), else 0. Pure. */
+int tsr_cpu_ew_typed_dtype(tsr_dtype dtype);
+/* Checks that a region of float dtype has no integer-only instruction (tsr_ew_has_float).
+ * Returns TSR_OK or TSR_E_DTYPE naming `name` and the instruction (on ctx). */
+tsr_status tsr_cpu_ew_float_check(tsr_context *ctx, const char *name, const struct tsr_k_ew *k,
+                                  tsr_dtype dtype);
+/* Checks that a region (already passed tsr_cpu_ew_check) can run in dtype: a dtype of
+ * tsr_cpu_ew_typed_dtype, and for an integer dtype every instruction in TSR_EW_INT_OP_LIST.
+ * Returns TSR_OK or TSR_E_DTYPE naming `name`, the instruction and the dtype (on ctx). */
+tsr_status tsr_cpu_ew_typed_check(tsr_context *ctx, const char *name, const struct tsr_k_ew *k,
+                                  tsr_dtype dtype);
+/* Runs the region in dtype: y (contiguous, dims of k, elements of dtype) = program of k over
+ * inputs[i] (elements of dtype, strided as k says). Floats compute in double, integers in int64
+ * wrapped to the dtype after every instruction (program.h). Parallel over output rows when large;
+ * no scratch; y may be an input of the output's layout (in place). `k` must have passed
+ * tsr_cpu_ew_typed_check. */
+void tsr_cpu_ew_typed_run(const struct tsr_cpu_env *env, const struct tsr_k_ew *k, tsr_dtype dtype,
+                          const void *const *inputs, void *y);
 /* Elements per task of the parallel loop (contiguous tiles; 256 KiB of output). */
 #define TSR_CPU_EW_TASK_ELEMS ((int64_t)64 * 1024)
 /* Regions whose output has at least this many bytes write it with streaming stores

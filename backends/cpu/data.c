@@ -357,6 +357,18 @@ static void mixed_range(void *arg, int64_t begin, int64_t end) {
                 }
             }
             break;
+        case TSR_MX_ISNAN: /* group "dtcompute": float in, bool out */
+        case TSR_MX_ISINF:
+        case TSR_MX_ISINF_POS:
+        case TSR_MX_ISINF_NEG:
+            for (int64_t c = 0; c < j->row; c++) {
+                const double v = tsr_elem_get_f64(j->dt[0], j->in[0], base[0] + c * s0);
+                y[c] = (char)(m->op == TSR_MX_ISNAN       ? isnan(v) != 0
+                              : m->op == TSR_MX_ISINF     ? isinf(v) != 0 /* glibc: -1 for -inf */
+                              : m->op == TSR_MX_ISINF_POS ? (isinf(v) && v > 0)
+                                                          : (isinf(v) && v < 0));
+            }
+            break;
         default: /* comparisons */
             for (int64_t c = 0; c < j->row; c++)
                 y[c] = (char)mixed_compare(m->op, j->dt[0], j->in[0], base[0] + c * s0, j->in[1],

@@ -205,6 +205,11 @@ static inline float sc_prelu(float a, float b) {
 static inline float sc_mod(float a, float b) {
     return fmodf(a, b);
 }
+/* group "dtcompute": floor modulus, the divisor's sign (ONNX Mod fmod=0) */
+static inline float sc_mod_int(float a, float b) {
+    const float r = fmodf(a, b);
+    return (r != 0.0f && ((r < 0.0f) != (b < 0.0f))) ? r + b : r;
+}
 
 #define TSR_SC_UNARY_P(name)                                                                       \
     static void name##_u(size_t n, const float *x, float *y, float p0, float p1) {                 \
@@ -244,6 +249,7 @@ TSR_SC_BINARY(minimum)
 TSR_SC_BINARY(maximum)
 TSR_SC_BINARY(prelu)
 TSR_SC_BINARY(mod)
+TSR_SC_BINARY(mod_int)
 
 /* Table entries of the group (in the designated initialisers of tsr_cpu_ew_scalar). */
 #define TSR_SC_EWOPS_UNARY                                                                         \
@@ -260,7 +266,8 @@ TSR_SC_BINARY(mod)
     [TSR_EW_THRESHOLD_BINARY] = threshold_binary_u
 #define TSR_SC_EWOPS_BINARY(suffix)                                                                \
     [TSR_EW_MIN] = minimum_##suffix, [TSR_EW_MAX] = maximum_##suffix,                              \
-    [TSR_EW_PRELU] = prelu_##suffix, [TSR_EW_MOD] = mod_##suffix
+    [TSR_EW_PRELU] = prelu_##suffix, [TSR_EW_MOD] = mod_##suffix,                                  \
+    [TSR_EW_MOD_INT] = mod_int_##suffix
 
 /* x >= 0 ? x : alpha x (NaN: alpha * NaN = NaN). */
 static void leaky_relu_u(size_t n, const float *x, float *y, float alpha, float p1) {

@@ -451,6 +451,25 @@ static void mod_sv(size_t n, const float *a, const float *b, float *y) {
     for (size_t i = 0; i < n; i++)
         y[i] = fmodf(s, b[i]);
 }
+/* group "dtcompute": floor modulus (ONNX Mod fmod=0), scalar like MOD */
+static inline float mod_int_1(float a, float b) {
+    const float r = fmodf(a, b);
+    return (r != 0.0f && ((r < 0.0f) != (b < 0.0f))) ? r + b : r;
+}
+static void mod_int_vv(size_t n, const float *a, const float *b, float *y) {
+    for (size_t i = 0; i < n; i++)
+        y[i] = mod_int_1(a[i], b[i]);
+}
+static void mod_int_vs(size_t n, const float *a, const float *b, float *y) {
+    const float s = *b;
+    for (size_t i = 0; i < n; i++)
+        y[i] = mod_int_1(a[i], s);
+}
+static void mod_int_sv(size_t n, const float *a, const float *b, float *y) {
+    const float s = *a;
+    for (size_t i = 0; i < n; i++)
+        y[i] = mod_int_1(s, b[i]);
+}
 /* Table entries of the group (inside TSR_V_TABLE_ENTRIES). */
 #define TSR_V_EWOPS_UNARY                                                                          \
     [TSR_EW_ABS] = abs_u, [TSR_EW_SIGN] = sign_u, [TSR_EW_RECIPROCAL] = reciprocal_u,              \
@@ -466,7 +485,8 @@ static void mod_sv(size_t n, const float *a, const float *b, float *y) {
     [TSR_EW_THRESHOLD_BINARY] = threshold_binary_u
 #define TSR_V_EWOPS_BINARY(suffix)                                                                 \
     [TSR_EW_MIN] = minimum_##suffix, [TSR_EW_MAX] = maximum_##suffix,                              \
-    [TSR_EW_PRELU] = prelu_##suffix, [TSR_EW_MOD] = mod_##suffix
+    [TSR_EW_PRELU] = prelu_##suffix, [TSR_EW_MOD] = mod_##suffix,                                  \
+    [TSR_EW_MOD_INT] = mod_int_##suffix
 
 /* pow with one exponent for every element (Pow(x, 2) and friends): an integer exponent with
  * |b| <= TSR_POW_INT_MAX is computed by repeated multiplication (exact for b = 2, +-1; a few

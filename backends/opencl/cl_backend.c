@@ -134,6 +134,11 @@ static tsr_status prepare_kernel(struct cl_exec *ex, struct cl_exec_kernel *ek) 
     char *src = NULL;
     switch (k->kind) {
     case TSR_K_EW: {
+        if (k->dtype == TSR_F64 && !tsr_cl_device_has_fp64(ex->dev)) /* group "dtcompute" */
+            return TSR_ERR(ex->ctx, TSR_E_DTYPE,
+                           "kernel '%s' (nodes %s): float64 arithmetic needs double precision, "
+                           "which device %s lacks (cl_khr_fp64)",
+                           k->name, k->nodes ? k->nodes : "", ex->dev->id);
         st = tsr_cl_codegen_ew(ex->ctx, k, &src);
         if (st == TSR_OK) st = make_kernel(ex, ek, k->name, src, "tsr_ew");
         if (st == TSR_OK) st = set_ref(ex, ek, 0, y);
@@ -258,6 +263,11 @@ static tsr_dtype_set cl_kernel_dtypes(tsr_kernel_kind kind) {
     case TSR_K_MIXED:
     case TSR_K_PAD:
         return TSR_DTS_ALL_BUFFERS;
+    case TSR_K_EW: /* group "dtcompute": typed generated regions (cl_codegen.c) */
+        return TSR_DTYPE_BIT(TSR_F32) | TSR_DTYPE_BIT(TSR_F64) | TSR_DTYPE_BIT(TSR_F16) |
+               TSR_DTYPE_BIT(TSR_I64) | TSR_DTYPE_BIT(TSR_I32) | TSR_DTYPE_BIT(TSR_I8) |
+               TSR_DTYPE_BIT(TSR_U8) | TSR_DTYPE_BIT(TSR_I16) | TSR_DTYPE_BIT(TSR_U16) |
+               TSR_DTYPE_BIT(TSR_U32);
     default:
         return TSR_DTYPE_BIT(TSR_F32);
     }

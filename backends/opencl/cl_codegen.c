@@ -17,6 +17,9 @@
  *       y[y_off + gid] = r_last;
  *
  * The index type is uint when every index fits in 31 bits (cheaper on GPUs), ulong otherwise.
+ * Group "dtcompute": a region of another dtype than float32 takes its buffers as bytes, computes
+ * in double (float64), float (float16, vload_half / vstore_half_rte) or long (integers, the
+ * expressions of TSR_EW_INT_OP_LIST, each result wrapped through the storage type).
  */
 #include "backends/opencl/cl_internal.h"
 
@@ -88,6 +91,30 @@ static const char *instr_expr(tsr_ew_op op) {
     return tsr_ew_cl_expr(op);
 }
 
+/* Appends OpenCL C expression e with the 'f' suffix of its float literals dropped ("0.0f" ->
+ * "0.0", "0x1.8p-3f" -> "0x1.8p-3"): a float64 region's literals are double, so that overloads
+ * such as fmax(double, double) are not ambiguous (group "dtcompute"). A literal is a token that
+ * starts with a digit (after no identifier character). */
+static void double_expr(struct sbuf *b, const char *e) {
+    int in_num = 0;
+    for (const char *c = e; *c; c++) {
+        const int ident = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || *c == '_' ||
+                          (*c >= '0' && *c <= '9');
+        if (!in_num && *c >= '0' && *c <= '9' &&
+            (c == e || !(((c[-1] | 32) >= 'a' && (c[-1] | 32) <= 'z') || c[-1] == '_' ||
+                         (c[-1] >= '0' && c[-1] <= '9'))))
+            in_num = 1;
+        else if (in_num && !ident && *c != '.' &&
+                 !((*c == '-' || *c == '+') && (c[-1] == 'p' || c[-1] == 'e')))
+            in_num = 0;
+        const int last_of_num = in_num && *c == 'f' &&
+                                !((c[1] | 32) >= 'a' && (c[1] | 32) <= 'z') &&
+                                !(c[1] >= '0' && c[1] <= '9') && c[1] != '_';
+        if (last_of_num) continue;
+        sb_printf(b, "%c", *c);
+    }
+}
+
 /* Prints operand `o` of an instruction: register r<o> or loaded input x<-o-1>. */
 static void operand(struct sbuf *b, int o) {
     if (o >= 0)
@@ -108,8 +135,62 @@ tsr_status tsr_cl_codegen_ew(tsr_context *ctx, const struct tsr_kernel *k, char 
                        "inputs (limits %d, %d, %d)",
                        k->name, ew->n_instrs, ew->n_regs, k->n_inputs, TSR_EW_MAX_INSTRS,
                        TSR_EW_MAX_REGS, TSR_EW_MAX_INPUTS);
+    /* group "dtcompute": typed regions (program.h: TSR_EW_INT_OP_LIST and the note above it).
+     * ct: the type instructions compute in; st: the storage type of the buffers. */
+    const int typed = k->dtype != TSR_F32;
+    const int is_int = typed && !tsr_dtype_is_float(k->dtype);
+    const char *ct = "float", *st = "float";
+    switch (k->dtype) {
+    case TSR_F32:
+        break;
+    case TSR_F16:
+        st = "half";
+        break;
+    case TSR_F64:
+        ct = st = "double";
+        break;
+    case TSR_I64:
+        ct = st = "long";
+        break;
+    case TSR_I32:
+        ct = "long", st = "int";
+        break;
+    case TSR_I8:
+        ct = "long", st = "char";
+        break;
+    case TSR_U8:
+        ct = "long", st = "uchar";
+        break;
+    case TSR_I16:
+        ct = "long", st = "short";
+        break;
+    case TSR_U16:
+        ct = "long", st = "ushort";
+        break;
+    case TSR_U32:
+        ct = "long", st = "uint";
+        break;
+    default:
+        return TSR_ERR(ctx, TSR_E_DTYPE,
+                       "kernel '%s' (nodes %s): the opencl backend has no elementwise kernel for "
+                       "dtype %s",
+                       k->name, k->nodes ? k->nodes : "", tsr_dtype_name(k->dtype));
+    }
     int used[TSR_EW_MAX_INPUTS] = {0};
     for (int i = 0; i < ew->n_instrs; i++) {
+        if (!is_int && ew->instrs[i].op < TSR_EW_COUNT &&
+            !tsr_ew_has_float((tsr_ew_op)ew->instrs[i].op))
+            return TSR_ERR(ctx, TSR_E_DTYPE,
+                           "kernel '%s' (nodes %s): instruction %d (%s) is integer only (dtype %s)",
+                           k->name, k->nodes ? k->nodes : "", i,
+                           tsr_ew_name((tsr_ew_op)ew->instrs[i].op), tsr_dtype_name(k->dtype));
+        if (is_int && ew->instrs[i].op < TSR_EW_COUNT &&
+            !tsr_ew_int_cl_expr((tsr_ew_op)ew->instrs[i].op))
+            return TSR_ERR(ctx, TSR_E_DTYPE,
+                           "kernel '%s' (nodes %s): instruction %d (%s) has no integer form "
+                           "(dtype %s; ONNX defines it for floats)",
+                           k->name, k->nodes ? k->nodes : "", i,
+                           tsr_ew_name((tsr_ew_op)ew->instrs[i].op), tsr_dtype_name(k->dtype));
         const struct tsr_ew_instr *in = &ew->instrs[i];
         if (in->op >= TSR_EW_COUNT || in->dst >= ew->n_regs)
             return TSR_ERR(ctx, TSR_E_INVALID_ARG,
@@ -148,12 +229,32 @@ tsr_status tsr_cl_codegen_ew(tsr_context *ctx, const struct tsr_kernel *k, char 
               k->nodes ? k->nodes : "");
     for (int d = 0; d < ew->rank; d++)
         sb_printf(&b, "%s%lld", d ? ", " : "", (long long)ew->dims[d]);
-    sb_printf(&b, "] */\n__kernel void tsr_ew(__global float *y, ulong y_off");
-    for (int i = 0; i < k->n_inputs; i++)
-        sb_printf(&b, ", __global const float *in%d, ulong off%d", i, i);
-    sb_printf(
-        &b, ") {\n    for (%s gid = get_global_id(0); gid < %lld%s; gid += get_global_size(0)) {\n",
-        idx, (long long)total, sfx);
+    sb_printf(&b, "] */\n");
+    if (!typed) {
+        sb_printf(&b, "__kernel void tsr_ew(__global float *y, ulong y_off");
+        for (int i = 0; i < k->n_inputs; i++)
+            sb_printf(&b, ", __global const float *in%d, ulong off%d", i, i);
+        sb_printf(&b, ") {\n");
+    } else {
+        /* group "dtcompute": buffers as bytes, offsets in 4-byte units (the backend's refs) */
+        if (k->dtype == TSR_F64) sb_printf(&b, "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n");
+        if (is_int)
+            sb_printf(&b, "long tsr_ipow(long a, long b) {\n    if (b < 0) return a == 1 ? 1L : (a "
+                          "== -1 ? ((b & 1) ? -1L : 1L) : 0L);\n    ulong r = 1, x = as_ulong(a), "
+                          "e = as_ulong(b);\n    while (e) {\n        if (e & 1) r *= x;\n        "
+                          "x *= x;\n        e >>= 1;\n    }\n    return as_long(r);\n}\n");
+        sb_printf(&b, "__kernel void tsr_ew(__global uchar *yb, ulong y_off");
+        for (int i = 0; i < k->n_inputs; i++)
+            sb_printf(&b, ", __global const uchar *in%db, ulong off%d", i, i);
+        sb_printf(&b, ") {\n    __global %s *y = (__global %s *)(yb + y_off * 4);\n", st, st);
+        for (int i = 0; i < k->n_inputs; i++)
+            sb_printf(&b,
+                      "    __global const %s *in%d = (__global const %s *)(in%db + off%d * 4);\n",
+                      st, i, st, i, i);
+    }
+    sb_printf(&b,
+              "    for (%s gid = get_global_id(0); gid < %lld%s; gid += get_global_size(0)) {\n",
+              idx, (long long)total, sfx);
     sb_printf(&b, "        %s q = gid, c;\n", idx);
     for (int i = 0; i < k->n_inputs; i++)
         if (used[i]) sb_printf(&b, "        %s i%d = 0;\n", idx, i);
@@ -171,28 +272,62 @@ tsr_status tsr_cl_codegen_ew(tsr_context *ctx, const struct tsr_kernel *k, char 
                 sb_printf(&b, "        i%d += c * %lld%s;\n", i, (long long)ew->strides[i][d], sfx);
         }
     }
-    for (int i = 0; i < k->n_inputs; i++)
-        if (used[i]) sb_printf(&b, "        float x%d = in%d[off%d + i%d];\n", i, i, i, i);
-    sb_printf(&b, "        float r0 = 0.0f");
+    for (int i = 0; i < k->n_inputs; i++) {
+        if (!used[i]) continue;
+        if (!typed)
+            sb_printf(&b, "        float x%d = in%d[off%d + i%d];\n", i, i, i, i);
+        else if (k->dtype == TSR_F16)
+            sb_printf(&b, "        float x%d = vload_half(i%d, in%d);\n", i, i, i);
+        else
+            sb_printf(&b, "        %s x%d = (%s)in%d[i%d];\n", ct, i, ct, i, i);
+    }
+    sb_printf(&b, "        %s r0 = 0", ct);
     for (int r = 1; r < ew->n_regs; r++)
-        sb_printf(&b, ", r%d = 0.0f", r);
+        sb_printf(&b, ", r%d = 0", r);
     sb_printf(&b, ";\n        (void)c;\n");
     for (int i = 0; i < ew->n_instrs; i++) {
         const struct tsr_ew_instr *in = &ew->instrs[i];
-        sb_printf(&b, "        { float a = ");
+        sb_printf(&b, "        { %s a = ", ct);
         operand(&b, in->a);
         if (tsr_ew_arity((tsr_ew_op)in->op) == 2) {
-            sb_printf(&b, "; float b = ");
+            sb_printf(&b, "; %s b = ", ct);
             operand(&b, in->b);
         }
-        sb_printf(&b, "; const float p0 = ");
+        if (is_int) {
+            /* integer immediates as int64 (tsr_ew_imm_i64); INT64_MIN has no literal */
+            const int64_t q[2] = {tsr_ew_imm_i64(in->p0), tsr_ew_imm_i64(in->p1)};
+            for (int j = 0; j < 2; j++) {
+                sb_printf(&b, j ? ", p1 = " : "; const long p0 = ");
+                if (q[j] == INT64_MIN)
+                    sb_printf(&b, "(-9223372036854775807L - 1L)");
+                else
+                    sb_printf(&b, "%lldL", (long long)q[j]);
+            }
+            /* each instruction's result wrapped to the dtype's width */
+            sb_printf(&b, "; r%d = (long)(%s)(%s); } /* %s */\n", in->dst, st,
+                      tsr_ew_int_cl_expr((tsr_ew_op)in->op), tsr_ew_name((tsr_ew_op)in->op));
+            continue;
+        }
+        sb_printf(&b, "; const %s p0 = ", ct);
         float_literal(&b, in->p0);
         sb_printf(&b, ", p1 = ");
         float_literal(&b, in->p1);
+        if (k->dtype == TSR_F64) {
+            sb_printf(&b, "; r%d = ", in->dst);
+            double_expr(&b, instr_expr((tsr_ew_op)in->op));
+            sb_printf(&b, "; } /* %s */\n", tsr_ew_name((tsr_ew_op)in->op));
+            continue;
+        }
         sb_printf(&b, "; r%d = %s; } /* %s */\n", in->dst, instr_expr((tsr_ew_op)in->op),
                   tsr_ew_name((tsr_ew_op)in->op));
     }
-    sb_printf(&b, "        y[y_off + gid] = r%d;\n    }\n}\n", ew->instrs[ew->n_instrs - 1].dst);
+    const int last = ew->instrs[ew->n_instrs - 1].dst;
+    if (!typed)
+        sb_printf(&b, "        y[y_off + gid] = r%d;\n    }\n}\n", last);
+    else if (k->dtype == TSR_F16)
+        sb_printf(&b, "        vstore_half_rte(r%d, gid, y);\n    }\n}\n", last);
+    else
+        sb_printf(&b, "        y[gid] = (%s)r%d;\n    }\n}\n", st, last);
     if (b.failed) {
         free(b.s);
         return TSR_ERR(ctx, TSR_E_NOMEM, "kernel '%s': out of memory generating OpenCL C", k->name);

@@ -29,7 +29,7 @@ static const char *move_type(size_t es) {
     return es == 1 ? "uchar" : es == 2 ? "ushort" : es == 4 ? "uint" : "ulong";
 }
 
-static int device_has_fp64(struct tsr_cl_device *dev) {
+int tsr_cl_device_has_fp64(struct tsr_cl_device *dev) {
     cl_device_fp_config cfg = 0;
     if (clGetDeviceInfo(dev->device, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof cfg, &cfg, NULL) !=
         CL_SUCCESS)
@@ -137,7 +137,7 @@ tsr_status tsr_cl_data_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
         break;
     }
     case TSR_K_CAST: {
-        if ((in_dt[0] == TSR_F64 || k->dtype == TSR_F64) && !device_has_fp64(dev))
+        if ((in_dt[0] == TSR_F64 || k->dtype == TSR_F64) && !tsr_cl_device_has_fp64(dev))
             return TSR_ERR(ctx, TSR_E_DTYPE,
                            "kernel '%s' (nodes %s): casting %s to %s needs double precision, "
                            "which device %s lacks (cl_khr_fp64)",
@@ -156,7 +156,7 @@ tsr_status tsr_cl_data_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
     case TSR_K_MIXED: {
         const struct tsr_k_mixed *m = &k->u.mixed;
         int where = m->op == TSR_MX_WHERE;
-        if (!where && in_dt[0] == TSR_F64 && !device_has_fp64(dev))
+        if (!where && in_dt[0] == TSR_F64 && !tsr_cl_device_has_fp64(dev))
             return TSR_ERR(ctx, TSR_E_DTYPE,
                            "kernel '%s' (nodes %s): comparing float64 needs double precision, "
                            "which device %s lacks (cl_khr_fp64)",

@@ -259,6 +259,11 @@ tsr_status tsr_cl_data_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
                                const struct tsr_cl_ref *in, const struct tsr_cl_ref *y,
                                const struct tsr_cl_ref *flag, struct tsr_cl_launch *out);
 
+/* 1 when dev does double precision (CL_DEVICE_DOUBLE_FP_CONFIG != 0: cl_khr_fp64), else 0
+ * (also when the query fails). Used by the float64 kinds of cl_data.c and, group "dtcompute", by
+ * float64 elementwise regions. */
+int tsr_cl_device_has_fp64(struct tsr_cl_device *dev);
+
 /* Sequential clSetKernelArg calls that stop at the first failure: err holds the CL code and
  * failed_at the argument index. Used by every kernel's prepare (cl_kernels.c, cl_conv.c). */
 struct tsr_cl_args {

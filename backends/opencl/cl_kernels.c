@@ -287,6 +287,7 @@ static tsr_status prepare_transpose(tsr_context *ctx, struct tsr_cl_device *dev,
     if (!ew) return TSR_ERR(ctx, TSR_E_NOMEM, "kernel '%s': out of host memory", k->name);
     memcpy(ew->name, k->name, sizeof ew->name);
     ew->kind = TSR_K_EW;
+    ew->dtype = TSR_F32; /* TRANSPOSE is float32 (cl_kernel_dtypes) */
     ew->nodes = k->nodes;
     ew->n_inputs = 1;
     ew->u.ew.rank = t->rank;

@@ -98,15 +98,19 @@ typedef enum {
 } tsr_attr_type;
 
 /* Dtype sets of TSR_DTYPES rows (tsr_dtype_set bits, program.h). */
-#define TSR_DTS_F32     TSR_DTYPE_BIT(TSR_F32)
-#define TSR_DTS_FLOAT   (TSR_DTYPE_BIT(TSR_F16) | TSR_DTYPE_BIT(TSR_F32) | TSR_DTYPE_BIT(TSR_F64))
-#define TSR_DTS_INDEX   (TSR_DTYPE_BIT(TSR_I32) | TSR_DTYPE_BIT(TSR_I64))
-#define TSR_DTS_INT     (TSR_DTS_INDEX | TSR_DTYPE_BIT(TSR_I8) | TSR_DTYPE_BIT(TSR_U8))
+#define TSR_DTS_F32   TSR_DTYPE_BIT(TSR_F32)
+#define TSR_DTS_FLOAT (TSR_DTYPE_BIT(TSR_F16) | TSR_DTYPE_BIT(TSR_F32) | TSR_DTYPE_BIT(TSR_F64))
+#define TSR_DTS_INDEX (TSR_DTYPE_BIT(TSR_I32) | TSR_DTYPE_BIT(TSR_I64))
+#define TSR_DTS_INT                                                                                \
+    (TSR_DTS_INDEX | TSR_DTYPE_BIT(TSR_I8) | TSR_DTYPE_BIT(TSR_U8) | TSR_DTYPE_BIT(TSR_I16) |      \
+     TSR_DTYPE_BIT(TSR_U16) | TSR_DTYPE_BIT(TSR_U32))
 #define TSR_DTS_NUMERIC (TSR_DTS_FLOAT | TSR_DTS_INT)
 #define TSR_DTS_BOOL    TSR_DTYPE_BIT(TSR_BOOL)
 #define TSR_DTS_ALL     (TSR_DTS_NUMERIC | TSR_DTS_BOOL)
 /* group "preproc": images, float32 or uint8 (RGBToGray) */
 #define TSR_DTS_IMAGE (TSR_DTS_F32 | TSR_DTYPE_BIT(TSR_U8))
+#define TSR_DTS_UINT    /* unsigned integers (group "dtcompute") */                                \
+    (TSR_DTYPE_BIT(TSR_U8) | TSR_DTYPE_BIT(TSR_U16) | TSR_DTYPE_BIT(TSR_U32))
 
 /* The dtypes node input `index` of op may have, and the first input of its group (inputs of one
  * TSR_DTYPES row share one dtype): *first = index when it has a group of its own. An op without

@@ -352,10 +352,10 @@ def bad_files():
         f.write(m.SerializeToString())
     bad.append(("dangling.onnx", "TSR_E_PARSE", "ghost"))
 
-    # a uint16 initializer (a dtype tessera does not support)
+    # a uint64 initializer (a dtype tessera does not support)
     nodes = [helper.make_node("Add", ["x", "d"], ["y"], name="add_double")]
     g = helper.make_graph(nodes, "g", [vi("x", [2])], [vi("y", [2])],
-                          initializer=[numpy_helper.from_array(np.ones(2, np.uint16), "d")])
+                          initializer=[numpy_helper.from_array(np.ones(2, np.uint64), "d")])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     m.ir_version = 7
     with open(os.path.join(HERE, "bad_dtype.onnx"), "wb") as f:
