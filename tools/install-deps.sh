@@ -19,11 +19,11 @@ PACKAGES=(
 # The test suite's ONNX node tests come from PyPI (onnx, pinned in tools/requirements-test.txt)
 # into .venv: tools/conformance-data.sh.
 # Only to regenerate models/ and tests/data (not needed to build or test):
-#   python3-torch python3-onnx python3-numpy python3-sklearn
+#   python3-torch python3-torchvision python3-onnx python3-numpy python3-sklearn (models/zoo.py)
 # Optional, for `tessera bench`'s Python peers (PyTorch; ONNX models): pass --with-bench.
 # ONNX Runtime (another peer) comes from PyPI into .venv: tools/bench-venv.sh.
 if [ "${1:-}" = "--with-bench" ]; then
-  PACKAGES+=(python3-torch python3-onnx python3-numpy python3-venv)
+  PACKAGES+=(python3-torch python3-torchvision python3-onnx python3-numpy python3-venv)
 fi
 
 missing=()
