@@ -354,7 +354,11 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(DROPOUT)                                                                                     \
     X(INSTANCENORM)                                                                                \
     X(CUMSUM)                                                                                      \
-    X(GROUPNORM)
+    X(GROUPNORM)                                                                                   \
+    /* issue 9, group "index": indexing operators */                                               \
+    X(CASTLIKE)                                                                                    \
+    X(TRILU)                                                                                       \
+    X(EYELIKE)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -461,6 +465,13 @@ struct tsr_op_attrs {
     int cumsum_exclusive;
     int cumsum_reverse;
     int64_t num_groups; /* GroupNormalization num_groups (required; default 0) */
+    /* group "index" */
+    int trilu_upper; /* Trilu upper (default 1): keep j - i >= k, else j - i <= k */
+    /* Trilu k (a constant input, 0-D or 1 value: n_trilu_k 1; absent: 0) */
+    int n_trilu_k;
+    int64_t trilu_k[1];
+    int64_t eye_k;     /* EyeLike k (default 0): ones at j - i == k */
+    int64_t eye_dtype; /* EyeLike dtype (default -1: the input's) */
 };
 
 /* Conv / pool auto_pad (ONNX). */

@@ -1752,3 +1752,91 @@ tsr_status tsr_lower_cumsum(struct tsr_lower_state *s, int ni) {
     k->flops = (uint64_t)tsr_desc_elements(xd);
     return TSR_OK;
 }
+
+/* ---- issue 9, group "index": indexing operators ------------------------------------------- */
+
+/* A zero-filled constant buffer of desc (owned by the program); *data receives its storage.
+ * Returns the buffer id, -1 on OOM. */
+static int zero_const_buffer(struct tsr_lower_state *s, const struct tsr_tensor_desc *desc,
+                             void **data) {
+    int b = add_buffer(s, TSR_BUF_CONST, desc);
+    if (b < 0) return -1;
+    struct tsr_buffer *bf = &s->p->buffers[b];
+    bf->const_data = tsr_aligned_alloc(bf->bytes ? bf->bytes : 8);
+    if (!bf->const_data) return -1;
+    memset(bf->const_data, 0, bf->bytes ? bf->bytes : 8);
+    *data = bf->const_data;
+    return b;
+}
+
+/* Trilu (ONNX Trilu): Y = Where(mask, X, 0), one MIXED kernel with a constant bool mask [N, M]
+ * (1 where j - i >= k for upper, j - i <= k for lower) broadcast over the batch dims and a
+ * 0-D zero of X's dtype. */
+tsr_status tsr_lower_trilu(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    const struct tsr_tensor_desc *yd = &s->g->values[n->output].desc;
+    const int64_t N = xd->dims[xd->rank - 2], M = xd->dims[xd->rank - 1];
+    const int64_t k = n->attrs.n_trilu_k ? n->attrs.trilu_k[0] : 0;
+    struct tsr_tensor_desc md = {TSR_BOOL, 2, {N, M}}, zd = {xd->dtype, 0, {0}};
+    void *mask, *zero;
+    int bx = buffer_for(s, n->inputs[0]), by = buffer_for(s, n->output);
+    int bm = bx >= 0 && by >= 0 ? zero_const_buffer(s, &md, &mask) : -1;
+    int bz = bm >= 0 ? zero_const_buffer(s, &zd, &zero) : -1;
+    if (bz < 0) return LOWER_OOM();
+    for (int64_t i = 0; i < N; i++)
+        for (int64_t j = 0; j < M; j++)
+            ((uint8_t *)mask)[i * M + j] = n->attrs.trilu_upper ? j - i >= k : j - i <= k;
+    struct tsr_kernel *kn = add_kernel(s, TSR_K_MIXED);
+    if (!kn || kernel_add_node(kn, n)) return LOWER_OOM();
+    snprintf(kn->name, sizeof kn->name, "%s", n->attrs.trilu_upper ? "triu" : "tril");
+    const struct tsr_tensor_desc *in[3] = {&md, xd, &zd};
+    struct tsr_k_ew geo;
+    memset(&geo, 0, sizeof geo);
+    ew_geometry(&geo, yd, in, 3);
+    struct tsr_k_mixed *m = &kn->u.mixed;
+    m->op = TSR_MX_WHERE;
+    m->rank = geo.rank;
+    memcpy(m->dims, geo.dims, sizeof m->dims);
+    for (int i = 0; i < 3; i++)
+        memcpy(m->strides[i], geo.strides[i], sizeof m->strides[i]);
+    kn->n_inputs = 3;
+    kn->inputs[0] = bm;
+    kn->inputs[1] = bx;
+    kn->inputs[2] = bz;
+    kn->output = by;
+    kn->bytes = s->p->buffers[bx].bytes + s->p->buffers[bm].bytes + s->p->buffers[by].bytes;
+    kn->flops = (uint64_t)tsr_desc_elements(yd);
+    s->ready[root_of(s, n->output)] = 1;
+    return TSR_OK;
+}
+
+/* EyeLike (ONNX EyeLike): the output depends only on shapes, so it is built here as a constant
+ * (tsr_elem_set of 1 where j - i == k) and copied to Y by one COPY kernel. */
+tsr_status tsr_lower_eyelike(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *yd = &s->g->values[n->output].desc;
+    void *eye;
+    int by = buffer_for(s, n->output);
+    int be = by >= 0 ? zero_const_buffer(s, yd, &eye) : -1;
+    if (be < 0) return LOWER_OOM();
+    const int64_t N = yd->dims[0], M = yd->dims[1];
+    for (int64_t i = 0; i < N; i++) {
+        int64_t j = i + n->attrs.eye_k;
+        if (j < 0 || j >= M) continue;
+        if (tsr_dtype_is_float(yd->dtype))
+            tsr_elem_set_f64(yd->dtype, eye, i * M + j, 1.0);
+        else
+            tsr_elem_set_i64(yd->dtype, eye, i * M + j, 1);
+    }
+    struct tsr_kernel *kn = add_kernel(s, TSR_K_COPY);
+    if (!kn || kernel_add_node(kn, n)) return LOWER_OOM();
+    snprintf(kn->name, sizeof kn->name, "eyelike");
+    kn->n_inputs = 1;
+    kn->inputs[0] = be;
+    kn->output = by;
+    kn->u.copy.n = N * M;
+    kn->bytes = 2 * (uint64_t)s->p->buffers[by].bytes;
+    s->ready[root_of(s, n->output)] = 1;
+    return TSR_OK;
+}

@@ -1303,3 +1303,42 @@ tsr_status tsr_ref_groupnorm(tsr_context *ctx, const struct tsr_node *node,
     }
     return TSR_OK;
 }
+
+/* ---- issue 9, group "index": indexing operators ------------------------------------------- */
+
+/* Trilu (ONNX Trilu): per [N, M] matrix of the last two dims, Y[i, j] = X[i, j] where
+ * j - i >= k (upper) or j - i <= k (lower), else 0. */
+tsr_status tsr_ref_trilu(tsr_context *ctx, const struct tsr_node *node,
+                         const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *od = &out->desc;
+    const int64_t k = node->attrs.n_trilu_k ? node->attrs.trilu_k[0] : 0;
+    const int64_t n = tsr_desc_elements(od), N = od->dims[od->rank - 2], M = od->dims[od->rank - 1];
+    const size_t es = tsr_dtype_size(od->dtype);
+    for (int64_t e = 0; e < n; e++) {
+        int64_t j = e % M, i = (e / M) % N;
+        int keep = node->attrs.trilu_upper ? j - i >= k : j - i <= k;
+        if (keep)
+            memcpy((char *)out->data + (size_t)e * es, (const char *)in[0]->data + (size_t)e * es,
+                   es);
+        else
+            memset((char *)out->data + (size_t)e * es, 0, es);
+    }
+    return TSR_OK;
+}
+
+/* EyeLike (ONNX EyeLike): Y [N, M] = 1 where j - i == k, else 0, in Y's dtype. */
+tsr_status tsr_ref_eyelike(tsr_context *ctx, const struct tsr_node *node,
+                           const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx, (void)in;
+    const struct tsr_tensor_desc *od = &out->desc;
+    const int64_t M = od->dims[1], n = tsr_desc_elements(od);
+    for (int64_t e = 0; e < n; e++) {
+        int one = e % M - e / M == node->attrs.eye_k;
+        if (tsr_dtype_is_float(od->dtype))
+            tsr_elem_set_f64(od->dtype, out->data, e, one);
+        else
+            tsr_elem_set_i64(od->dtype, out->data, e, one);
+    }
+    return TSR_OK;
+}

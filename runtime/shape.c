@@ -1257,3 +1257,40 @@ tsr_status tsr_shape_groupnorm(SHAPE_ARGS) {
     *out = *x;
     return TSR_OK;
 }
+
+/* ---- issue 9, group "index": indexing operators ------------------------------------------- */
+
+/* CastLike (ONNX CastLike): input 0's shape in the dtype of input 1 (target_type). */
+tsr_status tsr_shape_castlike(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    *out = *in[0];
+    out->dtype = in[1]->dtype;
+    return TSR_OK;
+}
+
+/* Trilu (ONNX Trilu): X [..., N, M] (rank >= 2) → Y like X; k (if given) is one value. */
+tsr_status tsr_shape_trilu(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    if (in[0]->rank < 2)
+        return SHAPE_ERR("node '%s' (Trilu): input %s needs rank >= 2", node,
+                         tsr_desc_format(in[0], s0, sizeof s0));
+    *out = *in[0];
+    return TSR_OK;
+}
+
+/* EyeLike (ONNX EyeLike): input [N, M] → Y [N, M] of dtype attrs->eye_dtype (-1: the input's). */
+tsr_status tsr_shape_eyelike(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    if (in[0]->rank != 2)
+        return SHAPE_ERR("node '%s' (EyeLike): input %s must be 2-D", node,
+                         tsr_desc_format(in[0], s0, sizeof s0));
+    tsr_dtype dt = attrs->eye_dtype < 0 ? in[0]->dtype : (tsr_dtype)attrs->eye_dtype;
+    if (attrs->eye_dtype > 64 || !tsr_dtype_size(dt))
+        return TSR_ERR(ctx, TSR_E_DTYPE, "node '%s' (EyeLike): data type %lld is not supported",
+                       node, (long long)attrs->eye_dtype);
+    *out = *in[0];
+    out->dtype = dt;
+    return TSR_OK;
+}

@@ -1242,6 +1242,45 @@ static void build_groupnorm(struct kh_builder *b) {
              (long long)s[1], (long long)s[2], (long long)s[3], (long long)s[4], (long long)np);
 }
 
+/* ---- issue 9, group "index": indexing operators (exact: atol = rtol = 0) ----------------- */
+
+/* CastLike: input 0 cast to the dtype of input 1 (a graph input whose data is not read), every
+ * pair of four dtypes. */
+static void build_castlike(struct kh_builder *b) {
+    static const tsr_dtype dts[4] = {TSR_F32, TSR_I64, TSR_F16, TSR_BOOL};
+    tsr_dtype from = dts[b->variant / 4], to = dts[b->variant % 4];
+    tsr_value x = kh_input_dt(b, from, 2, D(3, 17), -300, 300);
+    tsr_value like = kh_input_dt(b, to, 1, D(2), 0, 1);
+    kh_label(b, " %s like %s", tsr_dtype_name(from), tsr_dtype_name(to));
+    kh_output(b, kh_op2(b, TSR_OP_CASTLIKE, x, like));
+}
+
+/* Trilu: upper / lower, k in {0, 2, -1, 9 (past the edge)}, batched float32 / int64 / bool. */
+static void build_trilu(struct kh_builder *b) {
+    static const int64_t ks[4] = {0, 2, -1, 9};
+    static const tsr_dtype dts[3] = {TSR_F32, TSR_I64, TSR_BOOL};
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.trilu_upper = b->variant % 2;
+    a.n_trilu_k = 1;
+    a.trilu_k[0] = ks[(b->variant / 2) % 4];
+    tsr_dtype dt = dts[b->variant / 8];
+    tsr_value x = kh_input_dt(b, dt, 3, D(2, 5, 7), -100, 100);
+    kh_label(b, " %s upper %d k %lld", tsr_dtype_name(dt), a.trilu_upper, (long long)a.trilu_k[0]);
+    kh_output(b, kh_op(b, TSR_OP_TRILU, &a, 1, &x));
+}
+
+/* EyeLike: [4, 6] with k in {0, 2, -3, 7}, the input's dtype and int32 / bool. */
+static void build_eyelike(struct kh_builder *b) {
+    static const int64_t ks[4] = {0, 2, -3, 7};
+    static const int64_t dts[3] = {-1, TSR_I32, TSR_BOOL};
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.eye_k = ks[b->variant % 4];
+    a.eye_dtype = dts[b->variant / 4];
+    tsr_value x = kh_input(b, 2, D(4, 6), -1, 1);
+    kh_label(b, " k %lld dtype %lld", (long long)a.eye_k, (long long)a.eye_dtype);
+    kh_output(b, kh_op(b, TSR_OP_EYELIKE, &a, 1, &x));
+}
+
 /* ---- the table --------------------------------------------------------------------------- */
 
 /* ---- issue 9, group "tkern": kernels of any dtype (exact: atol = rtol = 0) --------------- */
@@ -1600,6 +1639,10 @@ static const struct kh_case cases[] = {
     {"pad", build_pad, N_OF(pad_rows), 0, 0, KH_FUSED, "pad_", NULL, NULL, 0, 0},
     /* K = 8 products of |x| < 1: atol 1e-5 */
     {"mask_chain", build_mask_chain, 1, 1e-5, 1e-5, KH_BOTH, "where", NULL, NULL, 0, 0},
+    /* issue 9, group "index": bit-exact */
+    {"castlike", build_castlike, 16, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"trilu", build_trilu, 24, 0, 0, KH_FUSED, "tri", NULL, NULL, 0, 0},
+    {"eyelike", build_eyelike, 12, 0, 0, KH_FUSED, "eyelike", NULL, NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless
