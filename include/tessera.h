@@ -358,7 +358,12 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     /* issue 9, group "index": indexing operators */                                               \
     X(CASTLIKE)                                                                                    \
     X(TRILU)                                                                                       \
-    X(EYELIKE)
+    X(EYELIKE)                                                                                     \
+    X(GATHERELEMENTS)                                                                              \
+    X(SCATTERELEMENTS)                                                                             \
+    X(SCATTER)                                                                                     \
+    X(GATHERND)                                                                                    \
+    X(SCATTERND)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -472,6 +477,9 @@ struct tsr_op_attrs {
     int64_t trilu_k[1];
     int64_t eye_k;     /* EyeLike k (default 0): ones at j - i == k */
     int64_t eye_dtype; /* EyeLike dtype (default -1: the input's) */
+    /* ScatterElements / ScatterND reduction: 0 none (default), 1 add, 2 mul, 3 max, 4 min */
+    int scatter_reduction;
+    int64_t batch_dims; /* GatherND batch_dims (default 0) */
 };
 
 /* Conv / pool auto_pad (ONNX). */

@@ -235,3 +235,163 @@ __kernel void tsr_mixed(__global const uchar *ab, ulong a_off, __global const uc
     }
 }
 #endif
+
+/* ---- issue 9, group "index": GatherElements / ScatterElements / GatherND / ScatterND -------
+ * (TSR_K_INDEX, program.h). Defines from cl_data.c: T (moved element), E (the element as
+ * computed: T, or float / double / int / long for a reduction), UT (E's unsigned twin for
+ * integer wrap-around, E for floats), TSR_RED (tsr_scatter_reduction), TSR_IDX_F64 (double).
+ * An index out of range sets *flag and is skipped (a gather writes 0). Scatters run in one work
+ * item so that duplicate indices apply in order. */
+#ifdef TSR_IDX_F64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+#endif
+#ifndef E
+#define E T
+#endif
+#ifndef UT
+#define UT E
+#endif
+#ifndef TSR_RED
+#define TSR_RED 0
+#endif
+
+inline long tsr_idx_get(__global const uchar *ib, ulong i_off, int idx64, ulong j) {
+    return idx64 ? PTR(const long, ib, i_off)[j] : (long)PTR(const int, ib, i_off)[j];
+}
+
+inline void tsr_idx_store(__global E *y, ulong o, E u) {
+#if TSR_RED == 0
+    y[o] = u;
+#elif TSR_RED == 1
+    y[o] = (E)((UT)y[o] + (UT)u);
+#elif TSR_RED == 2
+    y[o] = (E)((UT)y[o] * (UT)u);
+#elif TSR_RED == 3
+    y[o] = u > y[o] ? u : y[o];
+#else
+    y[o] = u < y[o] ? u : y[o];
+#endif
+}
+
+/* Offset in X (dims xd) of the element of multi-index g over dims id, with the axis coordinate
+ * dropped; *axs receives the axis stride. */
+inline long tsr_elem_offset(ulong g, int rank, int axis, const long *xd, const long *id,
+                            long *axs) {
+    long q = (long)g, off = 0, xs = 1;
+    for (int d = rank - 1; d >= 0; d--) {
+        long c = q % id[d];
+        q /= id[d];
+        if (d != axis)
+            off += c * xs;
+        else
+            *axs = xs;
+        xs *= xd[d];
+    }
+    return off;
+}
+
+__kernel void tsr_gather_elements(__global const uchar *xb, ulong x_off, __global const uchar *ib,
+                                  ulong i_off, __global uchar *yb, ulong y_off, int rank, int axis,
+                                  long8 xdims8, long8 idims8, int idx64, ulong total,
+                                  __global int *fb, ulong f_off) {
+    const __global E *x = PTR(const E, xb, x_off);
+    __global E *y = PTR(E, yb, y_off);
+    long xd[8], id[8];
+    vstore8(xdims8, 0, xd);
+    vstore8(idims8, 0, id);
+    for (ulong g = get_global_id(0); g < total; g += get_global_size(0)) {
+        long axs = 1, off = tsr_elem_offset(g, rank, axis, xd, id, &axs);
+        long v = tsr_idx_get(ib, i_off, idx64, g), n = xd[axis];
+        if (v < -n || v >= n) {
+            y[g] = (E)0;
+            PTR(int, fb, f_off)[0] = 1;
+            continue;
+        }
+        if (v < 0) v += n;
+        y[g] = x[off + v * axs];
+    }
+}
+
+__kernel void tsr_scatter_elements(__global const uchar *xb, ulong x_off, __global const uchar *ib,
+                                   ulong i_off, __global const uchar *ub, ulong u_off,
+                                   __global uchar *yb, ulong y_off, int rank, int axis,
+                                   long8 xdims8, long8 idims8, int idx64, ulong n_x, ulong n_idx,
+                                   __global int *fb, ulong f_off) {
+    if (get_global_id(0) != 0) return;
+    const __global E *x = PTR(const E, xb, x_off), *u = PTR(const E, ub, u_off);
+    __global E *y = PTR(E, yb, y_off);
+    long xd[8], id[8];
+    vstore8(xdims8, 0, xd);
+    vstore8(idims8, 0, id);
+    for (ulong i = 0; i < n_x; i++)
+        y[i] = x[i];
+    for (ulong g = 0; g < n_idx; g++) {
+        long axs = 1, off = tsr_elem_offset(g, rank, axis, xd, id, &axs);
+        long v = tsr_idx_get(ib, i_off, idx64, g), n = xd[axis];
+        if (v < -n || v >= n) {
+            PTR(int, fb, f_off)[0] = 1;
+            continue;
+        }
+        if (v < 0) v += n;
+        tsr_idx_store(y, (ulong)(off + v * axs), u[g]);
+    }
+}
+
+/* Offset (in units of inner) within one batch of X of index tuple tt; -1 when out of range. */
+inline long tsr_nd_offset(__global const uchar *ib, ulong i_off, int idx64, ulong tt, int q,
+                          const long *nd) {
+    long off = 0;
+    for (int k = 0; k < q; k++) {
+        long v = tsr_idx_get(ib, i_off, idx64, tt * (ulong)q + (ulong)k), n = nd[k];
+        if (v < -n || v >= n) return -1;
+        if (v < 0) v += n;
+        off = off * n + v;
+    }
+    return off;
+}
+
+__kernel void tsr_gather_nd(__global const uchar *xb, ulong x_off, __global const uchar *ib,
+                            ulong i_off, __global uchar *yb, ulong y_off, int q, long8 nd8,
+                            ulong batch, ulong n_tuples, ulong inner, int idx64, __global int *fb,
+                            ulong f_off) {
+    const __global E *x = PTR(const E, xb, x_off);
+    __global E *y = PTR(E, yb, y_off);
+    long nd[8];
+    vstore8(nd8, 0, nd);
+    long ndp = 1;
+    for (int k = 0; k < q; k++)
+        ndp *= nd[k];
+    const ulong total = batch * n_tuples * inner;
+    for (ulong g = get_global_id(0); g < total; g += get_global_size(0)) {
+        ulong e = g % inner, tt = g / inner, b = tt / n_tuples;
+        long off = tsr_nd_offset(ib, i_off, idx64, tt, q, nd);
+        if (off < 0) {
+            y[g] = (E)0;
+            PTR(int, fb, f_off)[0] = 1;
+            continue;
+        }
+        y[g] = x[((long)b * ndp + off) * (long)inner + (long)e];
+    }
+}
+
+__kernel void tsr_scatter_nd(__global const uchar *xb, ulong x_off, __global const uchar *ib,
+                             ulong i_off, __global const uchar *ub, ulong u_off, __global uchar *yb,
+                             ulong y_off, int q, long8 nd8, ulong n_tuples, ulong inner, int idx64,
+                             ulong n_x, __global int *fb, ulong f_off) {
+    if (get_global_id(0) != 0) return;
+    const __global E *x = PTR(const E, xb, x_off), *u = PTR(const E, ub, u_off);
+    __global E *y = PTR(E, yb, y_off);
+    long nd[8];
+    vstore8(nd8, 0, nd);
+    for (ulong i = 0; i < n_x; i++)
+        y[i] = x[i];
+    for (ulong tt = 0; tt < n_tuples; tt++) {
+        long off = tsr_nd_offset(ib, i_off, idx64, tt, q, nd);
+        if (off < 0) {
+            PTR(int, fb, f_off)[0] = 1;
+            continue;
+        }
+        for (ulong e = 0; e < inner; e++)
+            tsr_idx_store(y, (ulong)off * inner + e, u[tt * inner + e]);
+    }
+}

@@ -1840,3 +1840,55 @@ tsr_status tsr_lower_eyelike(struct tsr_lower_state *s, int ni) {
     s->ready[root_of(s, n->output)] = 1;
     return TSR_OK;
 }
+
+/* GatherElements, ScatterElements / Scatter, GatherND, ScatterND: one TSR_K_INDEX kernel
+ * (program.h) reading X, the indices (and the updates). */
+tsr_status tsr_lower_index(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    const struct tsr_tensor_desc *id = &s->g->values[n->inputs[1]].desc;
+    struct tsr_k_index g;
+    memset(&g, 0, sizeof g);
+    g.reduction = (tsr_scatter_reduction)n->attrs.scatter_reduction;
+    const char *name;
+    switch (n->op) {
+    case TSR_OP_GATHERELEMENTS:
+    case TSR_OP_SCATTERELEMENTS:
+    case TSR_OP_SCATTER: {
+        int gather = n->op == TSR_OP_GATHERELEMENTS;
+        g.mode = gather ? TSR_INDEX_GATHER_ELEMENTS : TSR_INDEX_SCATTER_ELEMENTS;
+        if (gather || n->op == TSR_OP_SCATTER) g.reduction = TSR_SCATTER_NONE;
+        int64_t axis = n->attrs.axis == TSR_AXIS_DEFAULT ? 0 : n->attrs.axis;
+        if (axis < 0) axis += xd->rank;
+        g.rank = xd->rank;
+        g.axis = (int)axis;
+        memcpy(g.x_dims, xd->dims, sizeof g.x_dims);
+        memcpy(g.idx_dims, id->dims, sizeof g.idx_dims);
+        name = gather ? "gather_elements" : "scatter_elements";
+        break;
+    }
+    default: { /* GatherND, ScatterND */
+        int gather = n->op == TSR_OP_GATHERND;
+        g.mode = gather ? TSR_INDEX_GATHER_ND : TSR_INDEX_SCATTER_ND;
+        if (gather) g.reduction = TSR_SCATTER_NONE;
+        const int b = gather ? (int)n->attrs.batch_dims : 0;
+        g.q = (int)id->dims[id->rank - 1];
+        g.batch = 1;
+        g.inner = 1;
+        for (int d = 0; d < b; d++)
+            g.batch *= xd->dims[d];
+        for (int k = 0; k < g.q; k++)
+            g.nd_dims[k] = xd->dims[b + k];
+        for (int d = b + g.q; d < xd->rank; d++)
+            g.inner *= xd->dims[d];
+        g.n_tuples = g.batch ? tsr_desc_elements(id) / g.q / g.batch : 0;
+        name = gather ? "gather_nd" : "scatter_nd";
+        break;
+    }
+    }
+    struct tsr_kernel *k =
+        simple_kernel(s, TSR_K_INDEX, name, n, n->inputs, n->n_inputs, n->output);
+    if (!k) return LOWER_OOM();
+    k->u.index = g;
+    return TSR_OK;
+}

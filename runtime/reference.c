@@ -1342,3 +1342,145 @@ tsr_status tsr_ref_eyelike(tsr_context *ctx, const struct tsr_node *node,
     }
     return TSR_OK;
 }
+
+/* Index value j of an int32 / int64 tensor, checked against [-d, d) and made non-negative;
+ * -1 (and an error recorded naming the node) when out of range. */
+static int64_t ref_index(tsr_context *ctx, const struct tsr_node *node, const struct tsr_tensor *ix,
+                         int64_t j, int64_t d) {
+    int64_t v = tsr_elem_get_i64(ix->desc.dtype, ix->data, j);
+    if (v < -d || v >= d) {
+        TSR_ERR(ctx, TSR_E_INVALID_ARG, "node '%s' (%s): index %lld out of range [%lld, %lld)",
+                node->name, tsr_op_name(node->op), (long long)v, (long long)-d, (long long)d);
+        return -1;
+    }
+    return v < 0 ? v + d : v;
+}
+
+/* y[o] (reduce)= element u of upd, ONNX ScatterElements / ScatterND reductions. */
+static void ref_scatter_store(int reduction, struct tsr_tensor *out, int64_t o,
+                              const struct tsr_tensor *upd, int64_t u) {
+    tsr_dtype dt = out->desc.dtype;
+    if (reduction == 0) {
+        size_t es = tsr_dtype_size(dt);
+        memcpy((char *)out->data + (size_t)o * es, (const char *)upd->data + (size_t)u * es, es);
+    } else if (tsr_dtype_is_float(dt)) {
+        double a = tsr_elem_get_f64(dt, out->data, o), b = tsr_elem_get_f64(dt, upd->data, u);
+        double r = reduction == 1   ? a + b
+                   : reduction == 2 ? a * b
+                   : reduction == 3 ? (b > a ? b : a)
+                                    : (b < a ? b : a);
+        tsr_elem_set_f64(dt, out->data, o, r);
+    } else {
+        int64_t a = tsr_elem_get_i64(dt, out->data, o), b = tsr_elem_get_i64(dt, upd->data, u);
+        int64_t r = reduction == 1   ? wrap_add(a, b)
+                    : reduction == 2 ? wrap_mul(a, b)
+                    : reduction == 3 ? (b > a ? b : a)
+                                     : (b < a ? b : a);
+        tsr_elem_set_i64(dt, out->data, o, r);
+    }
+}
+
+/* Row-major offset in d of multi-index idx with coordinate `axis` replaced by v. */
+static int64_t ref_offset_with(const struct tsr_tensor_desc *d, const int64_t *idx, int axis,
+                               int64_t v) {
+    int64_t off = 0;
+    for (int k = 0; k < d->rank; k++)
+        off = off * d->dims[k] + (k == axis ? v : idx[k]);
+    return off;
+}
+
+/* GatherElements (ONNX): Y[i] = X[i with i_axis := indices[i]]. */
+tsr_status tsr_ref_gather_elements(tsr_context *ctx, const struct tsr_node *node,
+                                   const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc, *id = &in[1]->desc;
+    int axis = (int)(node->attrs.axis == TSR_AXIS_DEFAULT ? 0 : node->attrs.axis);
+    if (axis < 0) axis += xd->rank;
+    int64_t n = tsr_desc_elements(id), idx[TSR_MAX_RANK];
+    size_t es = tsr_dtype_size(xd->dtype);
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, id, idx);
+        int64_t v = ref_index(ctx, node, in[1], i, xd->dims[axis]);
+        if (v < 0) return TSR_E_INVALID_ARG;
+        memcpy((char *)out->data + (size_t)i * es,
+               (const char *)in[0]->data + (size_t)ref_offset_with(xd, idx, axis, v) * es, es);
+    }
+    return TSR_OK;
+}
+
+/* ScatterElements / Scatter (ONNX): Y = X, then Y[i with i_axis := indices[i]] (reduce)=
+ * updates[i] for every i in order. */
+tsr_status tsr_ref_scatter_elements(tsr_context *ctx, const struct tsr_node *node,
+                                    const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc, *id = &in[1]->desc;
+    int axis = (int)(node->attrs.axis == TSR_AXIS_DEFAULT ? 0 : node->attrs.axis);
+    if (axis < 0) axis += xd->rank;
+    memcpy(out->data, in[0]->data, tsr_desc_bytes(xd));
+    int64_t n = tsr_desc_elements(id), idx[TSR_MAX_RANK];
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, id, idx);
+        int64_t v = ref_index(ctx, node, in[1], i, xd->dims[axis]);
+        if (v < 0) return TSR_E_INVALID_ARG;
+        ref_scatter_store(node->attrs.scatter_reduction, out, ref_offset_with(xd, idx, axis, v),
+                          in[2], i);
+    }
+    return TSR_OK;
+}
+
+/* Offset (elements) in X [dims] of the slice addressed by tuple t (m values) of indices after
+ * `b` batch dims at batch offset bo; -1 when an index is out of range (error recorded). */
+static int64_t ref_nd_offset(tsr_context *ctx, const struct tsr_node *node,
+                             const struct tsr_tensor *x, const struct tsr_tensor *ix, int64_t t,
+                             int64_t m, int64_t b, int64_t bo) {
+    const struct tsr_tensor_desc *xd = &x->desc;
+    int64_t off = bo;
+    for (int64_t k = 0; k < m; k++) {
+        int64_t v = ref_index(ctx, node, ix, t * m + k, xd->dims[b + k]);
+        if (v < 0) return -1;
+        off = off * xd->dims[b + k] + v;
+    }
+    for (int d = (int)(b + m); d < xd->rank; d++)
+        off *= xd->dims[d];
+    return off;
+}
+
+/* GatherND (ONNX): per batch index of the first batch_dims dims, Y[..., :] = X[batch, tuple,
+ * :] for every index tuple (the indices' last dim). */
+tsr_status tsr_ref_gather_nd(tsr_context *ctx, const struct tsr_node *node,
+                             const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc, *id = &in[1]->desc;
+    const int64_t b = node->attrs.batch_dims, m = id->dims[id->rank - 1];
+    int64_t batch = 1, inner = 1;
+    for (int d = 0; d < b; d++)
+        batch *= xd->dims[d];
+    for (int d = (int)(b + m); d < xd->rank; d++)
+        inner *= xd->dims[d];
+    const int64_t tuples = tsr_desc_elements(id) / m, per_batch = batch ? tuples / batch : 0;
+    size_t es = tsr_dtype_size(xd->dtype);
+    for (int64_t t = 0; t < tuples; t++) {
+        int64_t off =
+            ref_nd_offset(ctx, node, in[0], in[1], t, m, b, t / (per_batch ? per_batch : 1));
+        if (off < 0) return TSR_E_INVALID_ARG;
+        memcpy((char *)out->data + (size_t)(t * inner) * es,
+               (const char *)in[0]->data + (size_t)off * es, (size_t)inner * es);
+    }
+    return TSR_OK;
+}
+
+/* ScatterND (ONNX): Y = X, then Y[tuple, :] (reduce)= updates[t, :] for every tuple t in order. */
+tsr_status tsr_ref_scatter_nd(tsr_context *ctx, const struct tsr_node *node,
+                              const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc, *id = &in[1]->desc;
+    const int64_t m = id->dims[id->rank - 1];
+    int64_t inner = 1;
+    for (int d = (int)m; d < xd->rank; d++)
+        inner *= xd->dims[d];
+    memcpy(out->data, in[0]->data, tsr_desc_bytes(xd));
+    const int64_t tuples = tsr_desc_elements(id) / m;
+    for (int64_t t = 0; t < tuples; t++) {
+        int64_t off = ref_nd_offset(ctx, node, in[0], in[1], t, m, 0, 0);
+        if (off < 0) return TSR_E_INVALID_ARG;
+        for (int64_t e = 0; e < inner; e++)
+            ref_scatter_store(node->attrs.scatter_reduction, out, off + e, in[2], t * inner + e);
+    }
+    return TSR_OK;
+}

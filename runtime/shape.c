@@ -1294,3 +1294,109 @@ tsr_status tsr_shape_eyelike(SHAPE_ARGS) {
     out->dtype = dt;
     return TSR_OK;
 }
+
+/* Do a and b have the same rank and dims? */
+static int same_dims(const struct tsr_tensor_desc *a, const struct tsr_tensor_desc *b) {
+    if (a->rank != b->rank) return 0;
+    for (int d = 0; d < a->rank; d++)
+        if (a->dims[d] != b->dims[d]) return 0;
+    return 1;
+}
+
+/* Reductions the index kernels compute: float32 / float64 / int32 / int64 (none: any dtype). */
+static int scatter_dtype_ok(int reduction, tsr_dtype dt) {
+    return reduction == 0 || dt == TSR_F32 || dt == TSR_F64 || dt == TSR_I32 || dt == TSR_I64;
+}
+
+/* GatherElements (ONNX GatherElements): X and indices of one rank r >= 1, indices no larger than
+ * X along the other axes; Y has the indices' shape, X's dtype. */
+tsr_status tsr_shape_gather_elements(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    const struct tsr_tensor_desc *x = in[0], *ix = in[1];
+    int64_t axis;
+    int ok = x->rank >= 1 && ix->rank == x->rank &&
+             !norm_axis(attrs->axis == TSR_AXIS_DEFAULT ? 0 : attrs->axis, x->rank, &axis);
+    for (int d = 0; ok && d < x->rank; d++)
+        if (d != axis && ix->dims[d] > x->dims[d]) ok = 0;
+    if (!ok)
+        return SHAPE_ERR("node '%s' (%s): data %s and indices %s need one rank, axis %lld in "
+                         "range, indices no larger than data along the other axes",
+                         node, tsr_op_name(op), tsr_desc_format(x, s0, sizeof s0),
+                         tsr_desc_format(ix, s1, sizeof s1), (long long)attrs->axis);
+    *out = *ix;
+    out->dtype = x->dtype;
+    return TSR_OK;
+}
+
+/* ScatterElements / Scatter (ONNX): data, indices as GatherElements, updates of the indices'
+ * shape and the data's dtype; Y like data. */
+tsr_status tsr_shape_scatter_elements(SHAPE_ARGS) {
+    char s0[160], s1[160];
+    tsr_status st = tsr_shape_gather_elements(ctx, op, attrs, in, in_data, n_in, node, out);
+    if (st != TSR_OK) return st;
+    if (in[2]->dtype != in[0]->dtype || !same_dims(in[2], in[1]))
+        return SHAPE_ERR("node '%s' (%s): updates %s must have the indices' shape %s and the "
+                         "data's dtype",
+                         node, tsr_op_name(op), tsr_desc_format(in[2], s0, sizeof s0),
+                         tsr_desc_format(in[1], s1, sizeof s1));
+    if (!scatter_dtype_ok(attrs->scatter_reduction, in[0]->dtype))
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (%s): reduction on %s data (float32, float64, int32, int64 are "
+                       "supported)",
+                       node, tsr_op_name(op), tsr_dtype_name(in[0]->dtype));
+    *out = *in[0];
+    return TSR_OK;
+}
+
+/* GatherND (ONNX GatherND): X rank r, indices rank q >= 1 with last dim m, batch_dims b < min(q,
+ * r), b + m <= r, the first b dims equal; Y [indices dims[0..q-2], X dims[b+m..r-1]]. */
+tsr_status tsr_shape_gather_nd(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    const struct tsr_tensor_desc *x = in[0], *ix = in[1];
+    const int64_t b = attrs->batch_dims, r = x->rank, q = ix->rank;
+    int64_t m = q >= 1 ? ix->dims[q - 1] : 0;
+    int ok = q >= 1 && r >= 1 && b >= 0 && b < q && b < r && m >= 1 && b + m <= r &&
+             q - 1 + r - b - m <= TSR_MAX_RANK;
+    for (int d = 0; ok && d < b; d++)
+        if (ix->dims[d] != x->dims[d]) ok = 0;
+    if (!ok)
+        return SHAPE_ERR("node '%s' (GatherND): data %s, indices %s, batch_dims %lld do not fit",
+                         node, tsr_desc_format(x, s0, sizeof s0),
+                         tsr_desc_format(ix, s1, sizeof s1), (long long)b);
+    *out = f32_desc(0);
+    out->dtype = x->dtype;
+    for (int d = 0; d < q - 1; d++)
+        out->dims[out->rank++] = ix->dims[d];
+    for (int d = (int)(b + m); d < r; d++)
+        out->dims[out->rank++] = x->dims[d];
+    return TSR_OK;
+}
+
+/* ScatterND (ONNX ScatterND): data rank r, indices rank q >= 1 with last dim m <= r, updates
+ * [indices dims[0..q-2], data dims[m..r-1]] of the data's dtype; Y like data. */
+tsr_status tsr_shape_scatter_nd(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160], s2[160];
+    const struct tsr_tensor_desc *x = in[0], *ix = in[1], *u = in[2];
+    const int64_t r = x->rank, q = ix->rank;
+    int64_t m = q >= 1 ? ix->dims[q - 1] : 0;
+    int ok =
+        q >= 1 && r >= 1 && m >= 1 && m <= r && u->rank == q - 1 + r - m && u->dtype == x->dtype;
+    for (int d = 0; ok && d < q - 1; d++)
+        if (u->dims[d] != ix->dims[d]) ok = 0;
+    for (int d = (int)m; ok && d < r; d++)
+        if (u->dims[q - 1 + d - m] != x->dims[d]) ok = 0;
+    if (!ok)
+        return SHAPE_ERR("node '%s' (ScatterND): data %s, indices %s, updates %s do not fit", node,
+                         tsr_desc_format(x, s0, sizeof s0), tsr_desc_format(ix, s1, sizeof s1),
+                         tsr_desc_format(u, s2, sizeof s2));
+    if (!scatter_dtype_ok(attrs->scatter_reduction, x->dtype))
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (ScatterND): reduction on %s data (float32, float64, int32, "
+                       "int64 are supported)",
+                       node, tsr_dtype_name(x->dtype));
+    *out = *x;
+    return TSR_OK;
+}

@@ -1281,6 +1281,77 @@ static void build_eyelike(struct kh_builder *b) {
     kh_output(b, kh_op(b, TSR_OP_EYELIKE, &a, 1, &x));
 }
 
+/* GatherElements: axis 0 / 1 / -1, int64 and int32 indices (negative ones), indices smaller than
+ * the data along the other axes, float32 / int64 / bool / float16 data. */
+static void build_gather_elements(struct kh_builder *b) {
+    static const tsr_dtype dts[4] = {TSR_F32, TSR_I64, TSR_BOOL, TSR_F16};
+    static const int64_t axes[3] = {0, 1, -1};
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.axis = axes[b->variant % 3];
+    tsr_dtype dt = dts[b->variant / 3 % 4], it = b->variant % 2 ? TSR_I32 : TSR_I64;
+    const int64_t *xd = D(4, 5, 6), ax = a.axis < 0 ? 2 : a.axis;
+    int64_t id[3] = {3, 4, 5};
+    id[ax] = 7;
+    tsr_value in[2];
+    in[0] = kh_input_dt(b, dt, 3, xd, -100, 100);
+    in[1] = kh_input_dt(b, it, 3, id, (float)-xd[ax], (float)xd[ax]);
+    kh_label(b, " %s axis %lld by %s", tsr_dtype_name(dt), (long long)a.axis, tsr_dtype_name(it));
+    kh_output(b, kh_op(b, TSR_OP_GATHERELEMENTS, &a, 2, in));
+}
+
+/* ScatterElements: every reduction on float32 / int64 / int32 (duplicates: in order), none on
+ * bool and float16, axis 1 and -1. */
+static void build_scatter_elements(struct kh_builder *b) {
+    static const tsr_dtype dts[5] = {TSR_F32, TSR_I64, TSR_I32, TSR_BOOL, TSR_F16};
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    tsr_dtype dt = dts[b->variant / 5];
+    a.scatter_reduction = dt == TSR_BOOL || dt == TSR_F16 ? 0 : b->variant % 5;
+    a.axis = b->variant % 2 ? 1 : -1;
+    const int64_t *xd = D(3, 6, 5), ax = a.axis < 0 ? 2 : 1;
+    int64_t id[3] = {2, 4, 3};
+    id[ax] = 8;
+    tsr_value in[3];
+    in[0] = kh_input_dt(b, dt, 3, xd, -10, 10);
+    in[1] =
+        kh_input_dt(b, b->variant % 3 ? TSR_I64 : TSR_I32, 3, id, (float)-xd[ax], (float)xd[ax]);
+    in[2] = kh_input_dt(b, dt, 3, id, -10, 10);
+    kh_label(b, " %s axis %lld reduction %d", tsr_dtype_name(dt), (long long)a.axis,
+             a.scatter_reduction);
+    kh_output(b, kh_op(b, TSR_OP_SCATTERELEMENTS, &a, 3, in));
+}
+
+/* GatherND: data [4, 5, 6] by tuples of 1, 2, 3 (negative values), batch_dims 0 and 1,
+ * float32 and int64 data, int64 / int32 indices. */
+static void build_gather_nd(struct kh_builder *b) {
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    const int q = 1 + b->variant % 3;
+    a.batch_dims = b->variant / 3 % 2;
+    if (a.batch_dims && q == 3) a.batch_dims = 0;
+    tsr_dtype dt = b->variant / 6 ? TSR_I64 : TSR_F32;
+    tsr_value in[2];
+    in[0] = kh_input_dt(b, dt, 3, D(4, 5, 6), -100, 100);
+    /* |index| < 4 fits every dim */
+    in[1] = kh_input_dt(b, b->variant % 2 ? TSR_I32 : TSR_I64, 3, D(4, 3, q), -4, 4);
+    kh_label(b, " %s q %d batch_dims %lld", tsr_dtype_name(dt), q, (long long)a.batch_dims);
+    kh_output(b, kh_op(b, TSR_OP_GATHERND, &a, 2, in));
+}
+
+/* ScatterND: data [5, 4, 3] by 6 tuples of 1 or 2 (duplicates), every reduction on float32 and
+ * int64. */
+static void build_scatter_nd(struct kh_builder *b) {
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.scatter_reduction = b->variant % 5;
+    const int q = 1 + b->variant / 5 % 2;
+    tsr_dtype dt = b->variant / 10 ? TSR_I64 : TSR_F32;
+    tsr_value in[3];
+    in[0] = kh_input_dt(b, dt, 3, D(5, 4, 3), -10, 10);
+    in[1] = kh_input_dt(b, TSR_I64, 2, D(6, q), -4, 4);
+    in[2] = q == 1 ? kh_input_dt(b, dt, 3, D(6, 4, 3), -10, 10)
+                   : kh_input_dt(b, dt, 2, D(6, 3), -10, 10);
+    kh_label(b, " %s q %d reduction %d", tsr_dtype_name(dt), q, a.scatter_reduction);
+    kh_output(b, kh_op(b, TSR_OP_SCATTERND, &a, 3, in));
+}
+
 /* ---- the table --------------------------------------------------------------------------- */
 
 /* ---- issue 9, group "tkern": kernels of any dtype (exact: atol = rtol = 0) --------------- */
@@ -1643,6 +1714,12 @@ static const struct kh_case cases[] = {
     {"castlike", build_castlike, 16, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"trilu", build_trilu, 24, 0, 0, KH_FUSED, "tri", NULL, NULL, 0, 0},
     {"eyelike", build_eyelike, 12, 0, 0, KH_FUSED, "eyelike", NULL, NULL, 0, 0},
+    {"gather_elements", build_gather_elements, 12, 0, 0, KH_FUSED, "gather_elements", NULL, NULL, 0,
+     0},
+    {"scatter_elements", build_scatter_elements, 25, 0, 0, KH_FUSED, "scatter_elements", NULL, NULL,
+     0, 0},
+    {"gather_nd", build_gather_nd, 12, 0, 0, KH_FUSED, "gather_nd", NULL, NULL, 0, 0},
+    {"scatter_nd", build_scatter_nd, 20, 0, 0, KH_FUSED, "scatter_nd", NULL, NULL, 0, 0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless
@@ -1787,6 +1864,64 @@ START_TEST(test_gather_out_of_range) {
 }
 END_TEST
 
+/* group "index": an index out of range at run time in GatherElements, ScatterElements,
+ * GatherND or ScatterND fails the run with TSR_E_INVALID_ARG naming the node, on every device
+ * (nothing is read or written out of bounds); the next valid run succeeds. */
+START_TEST(test_index_out_of_range) {
+    static const tsr_op ops[4] = {TSR_OP_GATHERELEMENTS, TSR_OP_SCATTERELEMENTS, TSR_OP_GATHERND,
+                                  TSR_OP_SCATTERND};
+    tsr_context *ctx = ts_context();
+    for (int o = 0; o < 4; o++) {
+        const int nd = ops[o] == TSR_OP_GATHERND || ops[o] == TSR_OP_SCATTERND;
+        const int scatter = ops[o] == TSR_OP_SCATTERELEMENTS || ops[o] == TSR_OP_SCATTERND;
+        tsr_graph *g;
+        ck_assert_int_eq(tsr_graph_create(ctx, &g), TSR_OK);
+        float x[12], u[12];
+        for (int i = 0; i < 12; i++)
+            x[i] = (float)i, u[i] = 100.0f + (float)i;
+        /* X [3, 4]; elements: indices [3, 4] along axis 0; ND: indices [2, 1] of rows, updates
+         * [2, 4] */
+        struct tsr_tensor_desc xd = {TSR_F32, 2, {3, 4}};
+        struct tsr_tensor_desc id = nd ? (struct tsr_tensor_desc){TSR_I64, 2, {2, 1}} : xd;
+        id.dtype = TSR_I64;
+        struct tsr_tensor_desc ud = nd ? (struct tsr_tensor_desc){TSR_F32, 2, {2, 4}} : xd;
+        tsr_value in[3], y;
+        ck_assert_int_eq(tsr_graph_constant(g, "x", &xd, x, &in[0]), TSR_OK);
+        ck_assert_int_eq(tsr_graph_input(g, "ids", &id, &in[1]), TSR_OK);
+        if (scatter) ck_assert_int_eq(tsr_graph_constant(g, "u", &ud, u, &in[2]), TSR_OK);
+        ck_assert_int_eq(tsr_graph_op(g, ops[o], in, 2 + scatter, NULL, "pick", &y), TSR_OK);
+        ck_assert_int_eq(tsr_graph_output(g, "y", y), TSR_OK);
+        const struct tsr_tensor_desc yd =
+            ops[o] == TSR_OP_GATHERND ? (struct tsr_tensor_desc){TSR_F32, 2, {2, 4}} : xd;
+        for (int d = 0; d < tsr_device_count(ctx); d++) {
+            struct tsr_device_info info;
+            ck_assert_int_eq(tsr_device_get_info(ctx, d, &info), TSR_OK);
+            struct tsr_compile_options co = tsr_compile_options_default();
+            co.device = info.id;
+            co.allow_fallback = 0;
+            tsr_plan *plan;
+            ck_assert_int_eq(tsr_compile(ctx, g, &co, &plan), TSR_OK);
+            float out[12];
+            struct tsr_tensor yt = {yd, out};
+            int64_t ids[12] = {0};
+            ids[1] = o % 2 ? -4 : 3; /* axis of 3: out of range */
+            struct tsr_tensor it = {id, ids};
+            ck_assert_int_eq(tsr_plan_run(plan, &it, 1, &yt, 1), TSR_E_INVALID_ARG);
+            const char *msg = tsr_last_error(ctx)->message;
+            ck_assert_msg(strstr(msg, "pick"), "%s %s: %s", tsr_op_name(ops[o]), info.id, msg);
+            ids[1] = -1; /* the last row */
+            ck_assert_int_eq(tsr_plan_run(plan, &it, 1, &yt, 1), TSR_OK);
+            if (ops[o] == TSR_OP_GATHERND) ck_assert(out[4] == 8.0f && out[0] == 0.0f);
+            if (ops[o] == TSR_OP_SCATTERND) ck_assert(out[8] == 104.0f && out[0] == 100.0f);
+            if (ops[o] == TSR_OP_GATHERELEMENTS) ck_assert(out[1] == 9.0f && out[0] == 0.0f);
+            tsr_plan_destroy(plan);
+        }
+        tsr_graph_destroy(g);
+    }
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 /* ConstantOfShape and Range with known shapes fold whatever their size (above the builder's
  * eager limit of 64 Ki elements the fold pass evaluates them): they never reach lowering. */
 START_TEST(test_large_constants_fold) {
@@ -1859,6 +1994,7 @@ static Suite *kernels_suite(void) {
     tcase_add_test(tc, test_kernel_table);
     tcase_add_test(tc, test_mask_model);
     tcase_add_test(tc, test_gather_out_of_range);
+    tcase_add_test(tc, test_index_out_of_range);
     tcase_add_test(tc, test_large_constants_fold);
     suite_add_tcase(s, tc);
     return s;
