@@ -363,7 +363,8 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(SCATTERELEMENTS)                                                                             \
     X(SCATTER)                                                                                     \
     X(GATHERND)                                                                                    \
-    X(SCATTERND)
+    X(SCATTERND)                                                                                   \
+    X(CENTERCROPPAD)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -480,6 +481,9 @@ struct tsr_op_attrs {
     /* ScatterElements / ScatterND reduction: 0 none (default), 1 add, 2 mul, 3 max, 4 min */
     int scatter_reduction;
     int64_t batch_dims; /* GatherND batch_dims (default 0) */
+    /* CenterCropPad target sizes (a constant input, one per axis; with the axes attribute) */
+    int n_ccp_shape;
+    int64_t ccp_shape[TSR_MAX_RANK];
 };
 
 /* Conv / pool auto_pad (ONNX). */

@@ -1892,3 +1892,25 @@ tsr_status tsr_lower_index(struct tsr_lower_state *s, int ni) {
     k->u.index = g;
     return TSR_OK;
 }
+
+/* CenterCropPad: one constant-mode PAD kernel (zero fill; a negative pad crops). */
+tsr_status tsr_lower_center_crop_pad(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    int64_t b[TSR_MAX_RANK], dims[TSR_MAX_RANK];
+    if (tsr_center_crop_pad_geometry(&n->attrs, xd, b, dims))
+        return TSR_ERR(s->ctx, TSR_E_SHAPE, "node '%s' (CenterCropPad): bad shape", n->name);
+    struct tsr_kernel *k =
+        simple_kernel(s, TSR_K_PAD, "center_crop_pad", n, &n->inputs[0], 1, n->output);
+    if (!k) return LOWER_OOM();
+    struct tsr_k_pad *p = &k->u.pad;
+    p->mode = TSR_PAD_CONSTANT;
+    p->rank = xd->rank;
+    for (int d = 0; d < xd->rank; d++) {
+        p->in_dims[d] = xd->dims[d];
+        p->out_dims[d] = dims[d];
+        p->pad_begin[d] = b[d];
+    }
+    memset(p->value, 0, sizeof p->value);
+    return TSR_OK;
+}

@@ -1484,3 +1484,30 @@ tsr_status tsr_ref_scatter_nd(tsr_context *ctx, const struct tsr_node *node,
     }
     return TSR_OK;
 }
+
+/* CenterCropPad (ONNX): Y[i] = X[i - begin] where inside X, else 0 (begin per dim from
+ * tsr_center_crop_pad_geometry; negative: a crop). */
+tsr_status tsr_ref_center_crop_pad(tsr_context *ctx, const struct tsr_node *node,
+                                   const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc, *od = &out->desc;
+    int64_t begin[TSR_MAX_RANK], dims[TSR_MAX_RANK], idx[TSR_MAX_RANK];
+    if (tsr_center_crop_pad_geometry(&node->attrs, xd, begin, dims))
+        return TSR_ERR(ctx, TSR_E_SHAPE, "node '%s' (CenterCropPad): bad shape", node->name);
+    const int64_t n = tsr_desc_elements(od);
+    const size_t es = tsr_dtype_size(od->dtype);
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, od, idx);
+        int64_t off = 0, inside = 1;
+        for (int d = 0; d < xd->rank; d++) {
+            int64_t s = idx[d] - begin[d];
+            if (s < 0 || s >= xd->dims[d]) inside = 0;
+            off = off * xd->dims[d] + s;
+        }
+        if (inside)
+            memcpy((char *)out->data + (size_t)i * es, (const char *)in[0]->data + (size_t)off * es,
+                   es);
+        else
+            memset((char *)out->data + (size_t)i * es, 0, es);
+    }
+    return TSR_OK;
+}

@@ -1400,3 +1400,42 @@ tsr_status tsr_shape_scatter_nd(SHAPE_ARGS) {
     *out = *x;
     return TSR_OK;
 }
+
+int tsr_center_crop_pad_geometry(const struct tsr_op_attrs *attrs, const struct tsr_tensor_desc *x,
+                                 int64_t *begin, int64_t *dims) {
+    const int r = x->rank, n_axes = attrs->n_axes ? attrs->n_axes : r;
+    if (attrs->n_ccp_shape != n_axes || r < 1) return -1;
+    unsigned seen = 0;
+    for (int d = 0; d < r; d++) {
+        begin[d] = 0;
+        dims[d] = x->dims[d];
+    }
+    for (int i = 0; i < n_axes; i++) {
+        int64_t a = i;
+        if (attrs->n_axes && norm_axis(attrs->axes[i], r, &a)) return -1;
+        if ((seen & (1u << a)) || attrs->ccp_shape[i] < 0) return -1;
+        seen |= 1u << a;
+        const int64_t in = x->dims[a], want = attrs->ccp_shape[i];
+        /* ONNX: crop from (in - want) / 2, pad (want - in) / 2 before (floors) */
+        begin[a] = want < in ? -((in - want) / 2) : (want - in) / 2;
+        dims[a] = want;
+    }
+    return 0;
+}
+
+/* CenterCropPad (ONNX CenterCropPad): X with each listed axis cropped or zero-padded about its
+ * centre to the constant target size. */
+tsr_status tsr_shape_center_crop_pad(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    int64_t begin[TSR_MAX_RANK], dims[TSR_MAX_RANK];
+    if (tsr_center_crop_pad_geometry(attrs, in[0], begin, dims))
+        return SHAPE_ERR("node '%s' (CenterCropPad): shape (%d values; a constant input) does not "
+                         "fit input %s and %d axes",
+                         node, attrs->n_ccp_shape, tsr_desc_format(in[0], s0, sizeof s0),
+                         attrs->n_axes);
+    *out = *in[0];
+    for (int d = 0; d < out->rank; d++)
+        out->dims[d] = dims[d];
+    return TSR_OK;
+}

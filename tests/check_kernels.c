@@ -1352,6 +1352,31 @@ static void build_scatter_nd(struct kh_builder *b) {
     kh_output(b, kh_op(b, TSR_OP_SCATTERND, &a, 3, in));
 }
 
+/* CenterCropPad (shape as the constant input's attribute): crop, pad, both (odd differences),
+ * listed and negative axes, float32 / int64 / bool. */
+static void build_center_crop_pad(struct kh_builder *b) {
+    static const int64_t shapes[4][3] = {{10, 7, 3}, {14, 4, 3}, {9, 12, 3}, {3, 5, 8}};
+    static const tsr_dtype dts[3] = {TSR_F32, TSR_I64, TSR_BOOL};
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    const int64_t *t = shapes[b->variant % 4];
+    if (b->variant % 4 == 3) { /* axes -2, -1 only */
+        a.n_axes = 2;
+        a.axes[0] = -2;
+        a.axes[1] = -1;
+        a.n_ccp_shape = 2;
+        a.ccp_shape[0] = t[1];
+        a.ccp_shape[1] = t[2];
+    } else {
+        a.n_ccp_shape = 3;
+        memcpy(a.ccp_shape, t, 3 * sizeof *t);
+    }
+    tsr_dtype dt = dts[b->variant / 4];
+    tsr_value x = kh_input_dt(b, dt, 3, D(11, 8, 3), -100, 100);
+    kh_label(b, " %s to [%lld,%lld,%lld]", tsr_dtype_name(dt), (long long)t[0], (long long)t[1],
+             (long long)t[2]);
+    kh_output(b, kh_op(b, TSR_OP_CENTERCROPPAD, &a, 1, &x));
+}
+
 /* ---- the table --------------------------------------------------------------------------- */
 
 /* ---- issue 9, group "tkern": kernels of any dtype (exact: atol = rtol = 0) --------------- */
@@ -1720,6 +1745,8 @@ static const struct kh_case cases[] = {
      0, 0},
     {"gather_nd", build_gather_nd, 12, 0, 0, KH_FUSED, "gather_nd", NULL, NULL, 0, 0},
     {"scatter_nd", build_scatter_nd, 20, 0, 0, KH_FUSED, "scatter_nd", NULL, NULL, 0, 0},
+    {"center_crop_pad", build_center_crop_pad, 12, 0, 0, KH_FUSED, "center_crop_pad", NULL, NULL, 0,
+     0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless
