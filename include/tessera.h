@@ -364,7 +364,8 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(SCATTER)                                                                                     \
     X(GATHERND)                                                                                    \
     X(SCATTERND)                                                                                   \
-    X(CENTERCROPPAD)
+    X(CENTERCROPPAD)                                                                               \
+    X(REVERSESEQUENCE)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -484,6 +485,7 @@ struct tsr_op_attrs {
     /* CenterCropPad target sizes (a constant input, one per axis; with the axes attribute) */
     int n_ccp_shape;
     int64_t ccp_shape[TSR_MAX_RANK];
+    int64_t rs_batch_axis, rs_time_axis; /* ReverseSequence (defaults 1 and 0) */
 };
 
 /* Conv / pool auto_pad (ONNX). */

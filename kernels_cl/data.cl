@@ -395,3 +395,28 @@ __kernel void tsr_scatter_nd(__global const uchar *xb, ulong x_off, __global con
             tsr_idx_store(y, (ulong)off * inner + e, u[tt * inner + e]);
     }
 }
+
+/* Y[b, t, :] = X[b, t < len[b] ? len[b] - 1 - t : t, :] over X [d0, d1, inner], time axis
+ * time_axis (0 or 1); a length outside [0, time] writes 0 and sets *flag. */
+__kernel void tsr_reverse_sequence(__global const uchar *xb, ulong x_off, __global const uchar *ib,
+                                   ulong i_off, __global uchar *yb, ulong y_off, long d0, long d1,
+                                   ulong inner, int time_axis, int idx64, __global int *fb,
+                                   ulong f_off) {
+    const __global E *x = PTR(const E, xb, x_off);
+    __global E *y = PTR(E, yb, y_off);
+    const ulong total = (ulong)(d0 * d1) * inner;
+    const long steps = time_axis ? d1 : d0;
+    for (ulong g = get_global_id(0); g < total; g += get_global_size(0)) {
+        long e = (long)(g % inner), r = (long)(g / inner), i0 = r / d1, i1 = r % d1;
+        long b = time_axis ? i0 : i1, t = time_axis ? i1 : i0;
+        long len = tsr_idx_get(ib, i_off, idx64, (ulong)b);
+        if (len < 0 || len > steps) {
+            y[g] = (E)0;
+            PTR(int, fb, f_off)[0] = 1;
+            continue;
+        }
+        long ts = t < len ? len - 1 - t : t;
+        long src = time_axis ? i0 * d1 + ts : ts * d1 + i1;
+        y[g] = x[src * (long)inner + e];
+    }
+}

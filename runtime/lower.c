@@ -1867,6 +1867,18 @@ tsr_status tsr_lower_index(struct tsr_lower_state *s, int ni) {
         name = gather ? "gather_elements" : "scatter_elements";
         break;
     }
+    case TSR_OP_REVERSESEQUENCE: {
+        g.mode = TSR_INDEX_REVERSE_SEQUENCE;
+        g.reduction = TSR_SCATTER_NONE;
+        g.axis = (int)n->attrs.rs_time_axis;
+        g.x_dims[0] = xd->dims[0];
+        g.x_dims[1] = xd->dims[1];
+        g.inner = 1;
+        for (int d = 2; d < xd->rank; d++)
+            g.inner *= xd->dims[d];
+        name = "reverse_sequence";
+        break;
+    }
     default: { /* GatherND, ScatterND */
         int gather = n->op == TSR_OP_GATHERND;
         g.mode = gather ? TSR_INDEX_GATHER_ND : TSR_INDEX_SCATTER_ND;

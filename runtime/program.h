@@ -378,6 +378,10 @@ struct tsr_k_pad {
  *              Y [batch, n_tuples, inner], Y[b, t, :] = X[b, idx[b, t, 0..q-1], :]
  *   SCATTER_ND (batch 1): Y = X, then for every t in order Y[idx[t, 0..q-1], :] (reduce)=
  *              updates[t, :]
+ *   REVERSE_SEQUENCE: X [x_dims[0], x_dims[1], inner] with the time axis `axis` (0 or 1; the
+ *              other is the batch axis), indices = sequence lengths [batch]:
+ *              Y[b, t, :] = X[b, t < len[b] ? len[b] - 1 - t : t, :] (a length outside
+ *              [0, time] is out of range)
  * reduce: NONE stores; ADD, MUL, MAX, MIN combine with the old value in the dtype's arithmetic
  * (lowering allows them for float32 / float64 / int32 / int64 only). An index out of range is a
  * run-time error as GATHER's (nothing is read or written out of bounds; the element is skipped
@@ -386,7 +390,8 @@ typedef enum {
     TSR_INDEX_GATHER_ELEMENTS = 0,
     TSR_INDEX_SCATTER_ELEMENTS,
     TSR_INDEX_GATHER_ND,
-    TSR_INDEX_SCATTER_ND
+    TSR_INDEX_SCATTER_ND,
+    TSR_INDEX_REVERSE_SEQUENCE
 } tsr_index_mode;
 typedef enum {
     TSR_SCATTER_NONE = 0,
@@ -402,7 +407,7 @@ struct tsr_k_index {
     int64_t x_dims[TSR_MAX_RANK], idx_dims[TSR_MAX_RANK]; /* elements modes */
     int q;                                                /* ND modes: tuple length, 1..rank */
     int64_t nd_dims[TSR_MAX_RANK];                        /* ND modes: the q indexed dims of X */
-    int64_t batch, n_tuples, inner;                       /* ND modes */
+    int64_t batch, n_tuples, inner; /* ND modes; inner also REVERSE_SEQUENCE */
 };
 /* Elements of X (n_x), indices (n_idx) and Y (n_y) of an index kernel's geometry. Pure. */
 void tsr_index_counts(const struct tsr_k_index *g, int64_t *n_x, int64_t *n_idx, int64_t *n_y);

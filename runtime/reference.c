@@ -1511,3 +1511,29 @@ tsr_status tsr_ref_center_crop_pad(tsr_context *ctx, const struct tsr_node *node
     }
     return TSR_OK;
 }
+
+/* ReverseSequence (ONNX): per batch b, the first sequence_lens[b] steps along the time axis
+ * reversed, the rest copied. */
+tsr_status tsr_ref_reverse_sequence(tsr_context *ctx, const struct tsr_node *node,
+                                    const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    const int ta = (int)node->attrs.rs_time_axis, ba = !ta;
+    const int64_t n = tsr_desc_elements(xd), T = xd->dims[ta];
+    int64_t idx[TSR_MAX_RANK];
+    const size_t es = tsr_dtype_size(xd->dtype);
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, xd, idx);
+        int64_t len = tsr_elem_get_i64(in[1]->desc.dtype, in[1]->data, idx[ba]);
+        if (len < 0 || len > T)
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                           "node '%s' (ReverseSequence): sequence length %lld outside [0, %lld]",
+                           node->name, (long long)len, (long long)T);
+        if (idx[ta] < len) idx[ta] = len - 1 - idx[ta];
+        int64_t off = 0;
+        for (int d = 0; d < xd->rank; d++)
+            off = off * xd->dims[d] + idx[d];
+        memcpy((char *)out->data + (size_t)i * es, (const char *)in[0]->data + (size_t)off * es,
+               es);
+    }
+    return TSR_OK;
+}

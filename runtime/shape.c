@@ -1439,3 +1439,19 @@ tsr_status tsr_shape_center_crop_pad(SHAPE_ARGS) {
         out->dims[d] = dims[d];
     return TSR_OK;
 }
+
+/* ReverseSequence (ONNX ReverseSequence): X rank >= 2 with batch_axis and time_axis 0 and 1
+ * (either way), sequence_lens [batch]; Y like X. */
+tsr_status tsr_shape_reverse_sequence(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    const int64_t ba = attrs->rs_batch_axis, ta = attrs->rs_time_axis;
+    if (in[0]->rank < 2 || !((ba == 0 && ta == 1) || (ba == 1 && ta == 0)) || in[1]->rank != 1 ||
+        in[1]->dims[0] != in[0]->dims[ba])
+        return SHAPE_ERR("node '%s' (ReverseSequence): input %s, sequence_lens %s, batch_axis "
+                         "%lld, time_axis %lld do not fit",
+                         node, tsr_desc_format(in[0], s0, sizeof s0),
+                         tsr_desc_format(in[1], s1, sizeof s1), (long long)ba, (long long)ta);
+    *out = *in[0];
+    return TSR_OK;
+}

@@ -1377,6 +1377,25 @@ static void build_center_crop_pad(struct kh_builder *b) {
     kh_output(b, kh_op(b, TSR_OP_CENTERCROPPAD, &a, 1, &x));
 }
 
+/* ReverseSequence: time axis 0 and 1, inner 1 and 3, float32 / int64 / bool; lengths in
+ * [0, time] (0 and the full length included by the range). */
+static void build_reverse_sequence(struct kh_builder *b) {
+    static const tsr_dtype dts[3] = {TSR_F32, TSR_I64, TSR_BOOL};
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.rs_time_axis = b->variant % 2;
+    a.rs_batch_axis = !a.rs_time_axis;
+    const int inner3 = b->variant / 2 % 2;
+    tsr_dtype dt = dts[b->variant / 4];
+    const int64_t *xd = inner3 ? D(5, 6, 3) : D(5, 6);
+    tsr_value in[2];
+    in[0] = kh_input_dt(b, dt, inner3 ? 3 : 2, xd, -100, 100);
+    in[1] = kh_input_dt(b, b->variant % 3 ? TSR_I64 : TSR_I32, 1, D(xd[a.rs_batch_axis]), 0,
+                        (float)xd[a.rs_time_axis] + 1);
+    kh_label(b, " %s time axis %lld inner %d", tsr_dtype_name(dt), (long long)a.rs_time_axis,
+             inner3 ? 3 : 1);
+    kh_output(b, kh_op(b, TSR_OP_REVERSESEQUENCE, &a, 2, in));
+}
+
 /* ---- the table --------------------------------------------------------------------------- */
 
 /* ---- issue 9, group "tkern": kernels of any dtype (exact: atol = rtol = 0) --------------- */
@@ -1745,6 +1764,8 @@ static const struct kh_case cases[] = {
      0, 0},
     {"gather_nd", build_gather_nd, 12, 0, 0, KH_FUSED, "gather_nd", NULL, NULL, 0, 0},
     {"scatter_nd", build_scatter_nd, 20, 0, 0, KH_FUSED, "scatter_nd", NULL, NULL, 0, 0},
+    {"reverse_sequence", build_reverse_sequence, 12, 0, 0, KH_FUSED, "reverse_sequence", NULL, NULL,
+     0, 0},
     {"center_crop_pad", build_center_crop_pad, 12, 0, 0, KH_FUSED, "center_crop_pad", NULL, NULL, 0,
      0},
 };

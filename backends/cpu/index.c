@@ -116,6 +116,22 @@ int tsr_cpu_index_run(const struct tsr_kernel *kn, const tsr_dtype *in_dtypes,
                 c[d] = 0;
             }
         }
+    } else if (g->mode == TSR_INDEX_REVERSE_SEQUENCE) {
+        const int64_t d1 = g->x_dims[1], T = g->x_dims[g->axis], inner = g->inner;
+        for (int64_t r = 0; r < g->x_dims[0] * d1; r++) {
+            int64_t i0 = r / d1, i1 = r % d1, bi = g->axis ? i0 : i1, t = g->axis ? i1 : i0;
+            int64_t len = idx64 ? ((const int64_t *)idx)[bi] : ((const int32_t *)idx)[bi];
+            char *dst = y + (size_t)(r * inner) * es;
+            if (len < 0 || len > T) { /* a length outside [0, T] */
+                if (!bad) bad_value = len;
+                bad = 1;
+                memset(dst, 0, (size_t)inner * es);
+                continue;
+            }
+            int64_t ts = t < len ? len - 1 - t : t;
+            int64_t src = g->axis ? i0 * d1 + ts : ts * d1 + i1;
+            memcpy(dst, x + (size_t)(src * inner) * es, (size_t)inner * es);
+        }
     } else {
         int64_t nd = 1;
         for (int k = 0; k < g->q; k++)
