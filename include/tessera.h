@@ -365,7 +365,8 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(GATHERND)                                                                                    \
     X(SCATTERND)                                                                                   \
     X(CENTERCROPPAD)                                                                               \
-    X(REVERSESEQUENCE)
+    X(REVERSESEQUENCE)                                                                             \
+    X(COMPRESS)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,

@@ -1926,3 +1926,45 @@ tsr_status tsr_lower_center_crop_pad(struct tsr_lower_state *s, int ni) {
     memset(p->value, 0, sizeof p->value);
     return TSR_OK;
 }
+
+/* Compress with a constant condition: a GATHER along axis (absent: of X flattened) by the
+ * constant int64 indices of the condition's true entries, built here. */
+tsr_status tsr_lower_compress(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    const struct tsr_value_info *cv = &s->g->values[root_of(s, n->inputs[1])];
+    if (!cv->data)
+        return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (Compress): the condition input must be a constant", n->name);
+    const uint8_t *c = cv->data;
+    int64_t outer = 1, len = tsr_desc_elements(xd), inner = 1, kept = 0;
+    if (n->attrs.axis != TSR_AXIS_DEFAULT) {
+        int64_t a = n->attrs.axis < 0 ? n->attrs.axis + xd->rank : n->attrs.axis;
+        len = xd->dims[a];
+        for (int d = 0; d < a; d++)
+            outer *= xd->dims[d];
+        for (int d = (int)a + 1; d < xd->rank; d++)
+            inner *= xd->dims[d];
+    }
+    const int64_t nc = cv->desc.dims[0] < len ? cv->desc.dims[0] : len;
+    for (int64_t i = 0; i < nc; i++)
+        kept += c[i] != 0;
+    struct tsr_tensor_desc id = {TSR_I64, 1, {kept}};
+    void *ids;
+    int bx = buffer_for(s, n->inputs[0]), by = buffer_for(s, n->output);
+    int bi = bx >= 0 && by >= 0 ? zero_const_buffer(s, &id, &ids) : -1;
+    if (bi < 0) return LOWER_OOM();
+    for (int64_t i = 0, j = 0; i < nc; i++)
+        if (c[i]) ((int64_t *)ids)[j++] = i;
+    struct tsr_kernel *k = add_kernel(s, TSR_K_GATHER);
+    if (!k || kernel_add_node(k, n)) return LOWER_OOM();
+    snprintf(k->name, sizeof k->name, "compress");
+    k->n_inputs = 2;
+    k->inputs[0] = bx;
+    k->inputs[1] = bi;
+    k->output = by;
+    k->u.gather = (struct tsr_k_gather){outer, len, kept, inner};
+    k->bytes = 2 * (uint64_t)s->p->buffers[by].bytes + (uint64_t)s->p->buffers[bi].bytes;
+    s->ready[root_of(s, n->output)] = 1;
+    return TSR_OK;
+}

@@ -1537,3 +1537,32 @@ tsr_status tsr_ref_reverse_sequence(tsr_context *ctx, const struct tsr_node *nod
     }
     return TSR_OK;
 }
+
+/* Compress (ONNX): the slices of X along axis (absent: elements of X flattened) whose condition
+ * entry is true, in order. */
+tsr_status tsr_ref_compress(tsr_context *ctx, const struct tsr_node *node,
+                            const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    int64_t outer = 1, len = tsr_desc_elements(xd), inner = 1;
+    if (node->attrs.axis != TSR_AXIS_DEFAULT) {
+        int64_t a = node->attrs.axis < 0 ? node->attrs.axis + xd->rank : node->attrs.axis;
+        len = xd->dims[a];
+        for (int d = 0; d < a; d++)
+            outer *= xd->dims[d];
+        for (int d = (int)a + 1; d < xd->rank; d++)
+            inner *= xd->dims[d];
+    }
+    const uint8_t *c = in[1]->data;
+    const int64_t nc = in[1]->desc.dims[0];
+    const size_t es = tsr_dtype_size(xd->dtype);
+    char *y = out->data;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < len && i < nc; i++)
+            if (c[i]) {
+                memcpy(y, (const char *)in[0]->data + (size_t)((o * len + i) * inner) * es,
+                       (size_t)inner * es);
+                y += (size_t)inner * es;
+            }
+    return TSR_OK;
+}

@@ -1455,3 +1455,42 @@ tsr_status tsr_shape_reverse_sequence(SHAPE_ARGS) {
     *out = *in[0];
     return TSR_OK;
 }
+
+/* Compress (ONNX Compress): condition (bool, 1-D, a constant) selects slices of X along axis
+ * (absent: of X flattened); entries past the axis must be false. Y: X with that dim (or the 1-D
+ * flattening) reduced to the number of true entries. */
+tsr_status tsr_shape_compress(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    const struct tsr_tensor_desc *x = in[0], *c = in[1];
+    if (!in_data[1])
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (Compress): the condition input must be a constant", node);
+    int64_t axis = -1, len = tsr_desc_elements(x), kept = 0;
+    if (attrs->axis != TSR_AXIS_DEFAULT) {
+        if (norm_axis(attrs->axis, x->rank, &axis))
+            return SHAPE_ERR("node '%s' (Compress): axis %lld out of range for %s", node,
+                             (long long)attrs->axis, tsr_desc_format(x, s0, sizeof s0));
+        len = x->dims[axis];
+    }
+    if (c->rank != 1)
+        return SHAPE_ERR("node '%s' (Compress): condition %s must be 1-D", node,
+                         tsr_desc_format(c, s1, sizeof s1));
+    for (int64_t i = 0; i < c->dims[0]; i++) {
+        if (!((const uint8_t *)in_data[1])[i]) continue;
+        if (i >= len)
+            return SHAPE_ERR("node '%s' (Compress): condition %s selects past the %lld entries "
+                             "of input %s",
+                             node, tsr_desc_format(c, s1, sizeof s1), (long long)len,
+                             tsr_desc_format(x, s0, sizeof s0));
+        kept++;
+    }
+    *out = *x;
+    if (axis < 0) {
+        out->rank = 1;
+        out->dims[0] = kept;
+    } else {
+        out->dims[axis] = kept;
+    }
+    return TSR_OK;
+}

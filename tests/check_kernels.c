@@ -1396,6 +1396,27 @@ static void build_reverse_sequence(struct kh_builder *b) {
     kh_output(b, kh_op(b, TSR_OP_REVERSESEQUENCE, &a, 2, in));
 }
 
+/* Compress with a constant condition: axis 0 / 1 / -1 / absent (flattened), a shorter
+ * condition, none true, float32 and int64. */
+static void build_compress(struct kh_builder *b) {
+    static const uint8_t cond[8] = {1, 0, 1, 1, 0, 0, 1, 0};
+    static const int64_t axes[4] = {0, 1, -1, TSR_AXIS_DEFAULT};
+    static const int64_t lens[4] = {4, 3, 2, 8}; /* X [4, 5, 3]; axis 1: shorter than 5 */
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.axis = axes[b->variant % 4];
+    const int none = b->variant / 4 == 2;
+    uint8_t c[8];
+    for (int i = 0; i < 8; i++)
+        c[i] = none ? 0 : cond[i];
+    tsr_dtype dt = b->variant / 4 == 1 ? TSR_I64 : TSR_F32;
+    struct tsr_tensor_desc cd = {TSR_BOOL, 1, {lens[b->variant % 4]}};
+    tsr_value in[2];
+    in[0] = kh_input_dt(b, dt, 3, D(4, 5, 3), -100, 100);
+    ck_assert_int_eq(tsr_graph_constant(b->g, "cond", &cd, c, &in[1]), TSR_OK);
+    kh_label(b, " %s axis %lld%s", tsr_dtype_name(dt), (long long)a.axis, none ? " none" : "");
+    kh_output(b, kh_op(b, TSR_OP_COMPRESS, &a, 2, in));
+}
+
 /* ---- the table --------------------------------------------------------------------------- */
 
 /* ---- issue 9, group "tkern": kernels of any dtype (exact: atol = rtol = 0) --------------- */
@@ -1764,6 +1785,7 @@ static const struct kh_case cases[] = {
      0, 0},
     {"gather_nd", build_gather_nd, 12, 0, 0, KH_FUSED, "gather_nd", NULL, NULL, 0, 0},
     {"scatter_nd", build_scatter_nd, 20, 0, 0, KH_FUSED, "scatter_nd", NULL, NULL, 0, 0},
+    {"compress", build_compress, 12, 0, 0, KH_FUSED, "compress", NULL, NULL, 0, 0},
     {"reverse_sequence", build_reverse_sequence, 12, 0, 0, KH_FUSED, "reverse_sequence", NULL, NULL,
      0, 0},
     {"center_crop_pad", build_center_crop_pad, 12, 0, 0, KH_FUSED, "center_crop_pad", NULL, NULL, 0,
