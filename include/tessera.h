@@ -366,7 +366,8 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(SCATTERND)                                                                                   \
     X(CENTERCROPPAD)                                                                               \
     X(REVERSESEQUENCE)                                                                             \
-    X(COMPRESS)
+    X(COMPRESS)                                                                                    \
+    X(ONEHOT)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,

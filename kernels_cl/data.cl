@@ -420,3 +420,19 @@ __kernel void tsr_reverse_sequence(__global const uchar *xb, ulong x_off, __glob
         y[g] = x[src * (long)inner + e];
     }
 }
+
+/* Y[o, d, i] = values[idx[o, i] (+ depth when negative) == d] (values = [off, on]); an index
+ * outside [-depth, depth) gives all off. */
+__kernel void tsr_one_hot(__global const uchar *vb, ulong v_off, __global const uchar *ib,
+                          ulong i_off, __global uchar *yb, ulong y_off, ulong outer, long depth,
+                          ulong inner, int idx64, __global int *fb, ulong f_off) {
+    const __global E *vals = PTR(const E, vb, v_off);
+    __global E *y = PTR(E, yb, y_off);
+    const ulong total = outer * (ulong)depth * inner;
+    for (ulong g = get_global_id(0); g < total; g += get_global_size(0)) {
+        ulong i = g % inner, r = g / inner, d = r % (ulong)depth, o = r / (ulong)depth;
+        long v = tsr_idx_get(ib, i_off, idx64, o * inner + i);
+        if (v < 0) v += depth;
+        y[g] = vals[v == (long)d ? 1 : 0];
+    }
+}

@@ -1841,6 +1841,55 @@ tsr_status tsr_lower_eyelike(struct tsr_lower_state *s, int ni) {
     return TSR_OK;
 }
 
+/* OneHot: indices of a non-index dtype are first cast to int64 (a CAST kernel into a temporary;
+ * truncation as ONNX), then one ONE_HOT index kernel reads values [off, on] and the indices. */
+static tsr_status lower_onehot(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *id = &s->g->values[n->inputs[0]].desc;
+    const struct tsr_tensor_desc *yd = &s->g->values[n->output].desc;
+    const int r = yd->rank;
+    int64_t axis = n->attrs.axis == TSR_AXIS_DEFAULT ? -1 : n->attrs.axis;
+    if (axis < 0) axis += r;
+    struct tsr_k_index g;
+    memset(&g, 0, sizeof g);
+    g.mode = TSR_INDEX_ONE_HOT;
+    g.x_dims[0] = 1;
+    g.x_dims[1] = yd->dims[axis];
+    g.inner = 1;
+    for (int d = 0; d < axis; d++)
+        g.x_dims[0] *= yd->dims[d];
+    for (int d = (int)axis + 1; d < r; d++)
+        g.inner *= yd->dims[d];
+    int bv = buffer_for(s, n->inputs[2]), bi = buffer_for(s, n->inputs[0]);
+    int by = buffer_for(s, n->output);
+    if (bv < 0 || bi < 0 || by < 0) return LOWER_OOM();
+    if (id->dtype != TSR_I64 && id->dtype != TSR_I32) {
+        struct tsr_tensor_desc cd = *id;
+        cd.dtype = TSR_I64;
+        int bc = add_buffer(s, TSR_BUF_TEMP, &cd);
+        struct tsr_kernel *ck = bc >= 0 ? add_kernel(s, TSR_K_CAST) : NULL;
+        if (!ck || kernel_add_node(ck, n)) return LOWER_OOM();
+        snprintf(ck->name, sizeof ck->name, "cast_%s_int64", tsr_dtype_name(id->dtype));
+        ck->n_inputs = 1;
+        ck->inputs[0] = bi;
+        ck->output = bc;
+        ck->u.cast.n = tsr_desc_elements(id);
+        ck->bytes = s->p->buffers[bi].bytes + s->p->buffers[bc].bytes;
+        bi = bc;
+    }
+    struct tsr_kernel *k = add_kernel(s, TSR_K_INDEX);
+    if (!k || kernel_add_node(k, n)) return LOWER_OOM();
+    snprintf(k->name, sizeof k->name, "one_hot");
+    k->n_inputs = 2;
+    k->inputs[0] = bv;
+    k->inputs[1] = bi;
+    k->output = by;
+    k->u.index = g;
+    k->bytes = s->p->buffers[bi].bytes + s->p->buffers[by].bytes;
+    s->ready[root_of(s, n->output)] = 1;
+    return TSR_OK;
+}
+
 /* GatherElements, ScatterElements / Scatter, GatherND, ScatterND: one TSR_K_INDEX kernel
  * (program.h) reading X, the indices (and the updates). */
 tsr_status tsr_lower_index(struct tsr_lower_state *s, int ni) {
@@ -1867,6 +1916,8 @@ tsr_status tsr_lower_index(struct tsr_lower_state *s, int ni) {
         name = gather ? "gather_elements" : "scatter_elements";
         break;
     }
+    case TSR_OP_ONEHOT:
+        return lower_onehot(s, ni);
     case TSR_OP_REVERSESEQUENCE: {
         g.mode = TSR_INDEX_REVERSE_SEQUENCE;
         g.reduction = TSR_SCATTER_NONE;

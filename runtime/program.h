@@ -382,6 +382,10 @@ struct tsr_k_pad {
  *              other is the batch axis), indices = sequence lengths [batch]:
  *              Y[b, t, :] = X[b, t < len[b] ? len[b] - 1 - t : t, :] (a length outside
  *              [0, time] is out of range)
+ *   ONE_HOT: inputs [0] values [off, on] (the kernel's dtype), [1] indices [outer, inner] →
+ *              Y [outer, depth, inner] (x_dims[0] outer, x_dims[1] depth): on where idx (+
+ *              depth when negative) == d, else off; an index outside [-depth, depth) gives all
+ *              off (ONNX; not an error)
  * reduce: NONE stores; ADD, MUL, MAX, MIN combine with the old value in the dtype's arithmetic
  * (lowering allows them for float32 / float64 / int32 / int64 only). An index out of range is a
  * run-time error as GATHER's (nothing is read or written out of bounds; the element is skipped
@@ -391,7 +395,8 @@ typedef enum {
     TSR_INDEX_SCATTER_ELEMENTS,
     TSR_INDEX_GATHER_ND,
     TSR_INDEX_SCATTER_ND,
-    TSR_INDEX_REVERSE_SEQUENCE
+    TSR_INDEX_REVERSE_SEQUENCE,
+    TSR_INDEX_ONE_HOT
 } tsr_index_mode;
 typedef enum {
     TSR_SCATTER_NONE = 0,

@@ -245,7 +245,7 @@ tsr_status tsr_data_kernel_check(tsr_context *ctx, const struct tsr_program *pro
         const int scatter =
             g->mode == TSR_INDEX_SCATTER_ELEMENTS || g->mode == TSR_INDEX_SCATTER_ND;
         const int elements = g->mode <= TSR_INDEX_SCATTER_ELEMENTS;
-        int ok = (unsigned)g->mode <= TSR_INDEX_REVERSE_SEQUENCE &&
+        int ok = (unsigned)g->mode <= TSR_INDEX_ONE_HOT &&
                  (unsigned)g->reduction <= TSR_SCATTER_MIN && kn->n_inputs == 2 + scatter &&
                  (g->reduction == TSR_SCATTER_NONE || kn->dtype == TSR_F32 ||
                   kn->dtype == TSR_F64 || kn->dtype == TSR_I32 || kn->dtype == TSR_I64);
@@ -254,6 +254,9 @@ tsr_status tsr_data_kernel_check(tsr_context *ctx, const struct tsr_program *pro
             for (int d = 0; ok && d < g->rank; d++)
                 ok = g->x_dims[d] >= 0 && g->idx_dims[d] >= 0 &&
                      (d == g->axis || g->idx_dims[d] <= g->x_dims[d]);
+        } else if (ok && g->mode == TSR_INDEX_ONE_HOT) {
+            ok = g->x_dims[0] >= 0 && g->x_dims[1] >= 0 && g->inner >= 0 &&
+                 g->reduction == TSR_SCATTER_NONE;
         } else if (ok && g->mode == TSR_INDEX_REVERSE_SEQUENCE) {
             ok = (g->axis == 0 || g->axis == 1) && g->x_dims[0] >= 0 && g->x_dims[1] >= 0 &&
                  g->inner >= 0 && g->reduction == TSR_SCATTER_NONE;
@@ -306,6 +309,12 @@ void tsr_index_counts(const struct tsr_k_index *g, int64_t *n_x, int64_t *n_idx,
         *n_x = nx;
         *n_idx = ni;
         *n_y = g->mode == TSR_INDEX_GATHER_ELEMENTS ? ni : nx;
+        return;
+    }
+    if (g->mode == TSR_INDEX_ONE_HOT) {
+        *n_x = 2;
+        *n_idx = g->x_dims[0] * g->inner;
+        *n_y = g->x_dims[0] * g->x_dims[1] * g->inner;
         return;
     }
     if (g->mode == TSR_INDEX_REVERSE_SEQUENCE) {

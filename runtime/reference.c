@@ -1566,3 +1566,29 @@ tsr_status tsr_ref_compress(tsr_context *ctx, const struct tsr_node *node,
             }
     return TSR_OK;
 }
+
+/* OneHot (ONNX): Y[.., d (at axis), ..] = on where trunc(index) (+ depth when negative) == d,
+ * else off; indices outside [-depth, depth) give all off. */
+tsr_status tsr_ref_onehot(tsr_context *ctx, const struct tsr_node *node,
+                          const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *od = &out->desc, *id = &in[0]->desc;
+    int axis = (int)(node->attrs.axis == TSR_AXIS_DEFAULT ? -1 : node->attrs.axis);
+    if (axis < 0) axis += od->rank;
+    const int64_t n = tsr_desc_elements(od), depth = od->dims[axis];
+    int64_t idx[TSR_MAX_RANK];
+    const size_t es = tsr_dtype_size(od->dtype);
+    for (int64_t e = 0; e < n; e++) {
+        unravel(e, od, idx);
+        int64_t off = 0;
+        for (int d = 0, k = 0; d < od->rank; d++)
+            if (d != axis) off = off * id->dims[k++] + idx[d];
+        int64_t v = tsr_dtype_is_float(id->dtype)
+                        ? (int64_t)tsr_elem_get_f64(id->dtype, in[0]->data, off)
+                        : tsr_elem_get_i64(id->dtype, in[0]->data, off);
+        if (v < 0) v += depth;
+        memcpy((char *)out->data + (size_t)e * es,
+               (const char *)in[2]->data + (v == idx[axis] ? es : 0), es);
+    }
+    return TSR_OK;
+}

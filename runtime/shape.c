@@ -1494,3 +1494,29 @@ tsr_status tsr_shape_compress(SHAPE_ARGS) {
     }
     return TSR_OK;
 }
+
+/* OneHot (ONNX OneHot): indices [..] (rank r), depth a constant scalar (or one value; non-
+ * integers truncated, >= 1), values [2] → Y of values' dtype, rank r + 1, depth at axis. */
+tsr_status tsr_shape_onehot(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    if (!in_data[1])
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (OneHot): the depth input must be a constant", node);
+    const int r = in[0]->rank + 1;
+    int64_t axis;
+    double depth =
+        tsr_desc_elements(in[1]) == 1 ? tsr_elem_get_f64(in[1]->dtype, in_data[1], 0) : 0.0;
+    if (r > TSR_MAX_RANK ||
+        norm_axis(attrs->axis == TSR_AXIS_DEFAULT ? -1 : attrs->axis, r, &axis) ||
+        !(depth >= 1 && depth < 1e12) || tsr_desc_elements(in[2]) != 2)
+        return SHAPE_ERR("node '%s' (OneHot): indices %s, depth %g, values %s, axis %lld do not "
+                         "fit (depth >= 1, two values)",
+                         node, tsr_desc_format(in[0], s0, sizeof s0), depth,
+                         tsr_desc_format(in[2], s1, sizeof s1), (long long)attrs->axis);
+    *out = f32_desc(r);
+    out->dtype = in[2]->dtype;
+    for (int d = 0, k = 0; d < r; d++)
+        out->dims[d] = d == axis ? (int64_t)depth : in[0]->dims[k++];
+    return TSR_OK;
+}

@@ -1417,6 +1417,26 @@ static void build_compress(struct kh_builder *b) {
     kh_output(b, kh_op(b, TSR_OP_COMPRESS, &a, 2, in));
 }
 
+/* OneHot: depth 4 (a constant), indices in [-5, 5) (negative ones, some out of range: all off)
+ * of int64 / int32 / float32 (truncated), values [off, on] a float32 or int64 input, axis 0 / 1
+ * / -1. */
+static void build_onehot(struct kh_builder *b) {
+    static const tsr_dtype its[3] = {TSR_I64, TSR_I32, TSR_F32};
+    static const int64_t axes[3] = {0, 1, -1};
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.axis = axes[b->variant % 3];
+    tsr_dtype it = its[b->variant / 3 % 3], vt = b->variant / 9 ? TSR_I64 : TSR_F32;
+    const int64_t depth = 4;
+    struct tsr_tensor_desc dd = {TSR_I64, 0, {0}};
+    tsr_value in[3];
+    in[0] = kh_input_dt(b, it, 2, D(3, 5), -5, 5);
+    ck_assert_int_eq(tsr_graph_constant(b->g, "depth", &dd, &depth, &in[1]), TSR_OK);
+    in[2] = kh_input_dt(b, vt, 1, D(2), -50, 50);
+    kh_label(b, " %s indices, %s values, axis %lld", tsr_dtype_name(it), tsr_dtype_name(vt),
+             (long long)a.axis);
+    kh_output(b, kh_op(b, TSR_OP_ONEHOT, &a, 3, in));
+}
+
 /* ---- the table --------------------------------------------------------------------------- */
 
 /* ---- issue 9, group "tkern": kernels of any dtype (exact: atol = rtol = 0) --------------- */
@@ -1785,6 +1805,7 @@ static const struct kh_case cases[] = {
      0, 0},
     {"gather_nd", build_gather_nd, 12, 0, 0, KH_FUSED, "gather_nd", NULL, NULL, 0, 0},
     {"scatter_nd", build_scatter_nd, 20, 0, 0, KH_FUSED, "scatter_nd", NULL, NULL, 0, 0},
+    {"onehot", build_onehot, 18, 0, 0, KH_FUSED, "one_hot", NULL, NULL, 0, 0},
     {"compress", build_compress, 12, 0, 0, KH_FUSED, "compress", NULL, NULL, 0, 0},
     {"reverse_sequence", build_reverse_sequence, 12, 0, 0, KH_FUSED, "reverse_sequence", NULL, NULL,
      0, 0},

@@ -116,6 +116,17 @@ int tsr_cpu_index_run(const struct tsr_kernel *kn, const tsr_dtype *in_dtypes,
                 c[d] = 0;
             }
         }
+    } else if (g->mode == TSR_INDEX_ONE_HOT) {
+        const int64_t depth = g->x_dims[1], inner = g->inner;
+        for (int64_t o = 0; o < g->x_dims[0]; o++)
+            for (int64_t i = 0; i < inner; i++) {
+                int64_t v = idx64 ? ((const int64_t *)idx)[o * inner + i]
+                                  : ((const int32_t *)idx)[o * inner + i];
+                if (v < 0) v += depth; /* outside [0, depth) after that: all off */
+                for (int64_t d = 0; d < depth; d++)
+                    memcpy(y + (size_t)((o * depth + d) * inner + i) * es, x + (d == v ? es : 0),
+                           es);
+            }
     } else if (g->mode == TSR_INDEX_REVERSE_SEQUENCE) {
         const int64_t d1 = g->x_dims[1], T = g->x_dims[g->axis], inner = g->inner;
         for (int64_t r = 0; r < g->x_dims[0] * d1; r++) {

@@ -223,9 +223,9 @@ tsr_status tsr_cl_data_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
             defs, sizeof defs, "#define T %s\n#define E %s\n#define UT %s\n#define TSR_RED %d%s",
             move_type(es), e, ut, (int)g->reduction,
             g->reduction != TSR_SCATTER_NONE && k->dtype == TSR_F64 ? "\n#define TSR_IDX_F64" : "");
-        static const char *const fns[] = {"tsr_gather_elements", "tsr_scatter_elements",
-                                          "tsr_gather_nd", "tsr_scatter_nd",
-                                          "tsr_reverse_sequence"};
+        static const char *const fns[] = {"tsr_gather_elements",  "tsr_scatter_elements",
+                                          "tsr_gather_nd",        "tsr_scatter_nd",
+                                          "tsr_reverse_sequence", "tsr_one_hot"};
         if ((st = build(ctx, dev, k, defs, fns[g->mode], out)) != TSR_OK) return st;
         a.kernel = out->kernel;
         int64_t nx, ni, ny;
@@ -236,7 +236,12 @@ tsr_status tsr_cl_data_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
         tsr_cl_arg_ref(&a, &in[1]);
         if (scatter) tsr_cl_arg_ref(&a, &in[2]);
         tsr_cl_arg_ref(&a, y);
-        if (g->mode == TSR_INDEX_REVERSE_SEQUENCE) {
+        if (g->mode == TSR_INDEX_ONE_HOT) {
+            tsr_cl_arg_ulong(&a, g->x_dims[0]);
+            tsr_cl_arg_long(&a, g->x_dims[1]);
+            tsr_cl_arg_ulong(&a, g->inner);
+            tsr_cl_arg_int(&a, in_dt[1] == TSR_I64);
+        } else if (g->mode == TSR_INDEX_REVERSE_SEQUENCE) {
             tsr_cl_arg_long(&a, g->x_dims[0]);
             tsr_cl_arg_long(&a, g->x_dims[1]);
             tsr_cl_arg_ulong(&a, g->inner);
