@@ -398,7 +398,20 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(BITWISEXOR)                                                                                  \
     X(BITWISENOT)                                                                                  \
     X(ISNAN)                                                                                       \
-    X(ISINF)
+    X(ISINF)                                                                                       \
+    /* issue 9, group "index": indexing operators */                                               \
+    X(CASTLIKE)                                                                                    \
+    X(TRILU)                                                                                       \
+    X(EYELIKE)                                                                                     \
+    X(GATHERELEMENTS)                                                                              \
+    X(SCATTERELEMENTS)                                                                             \
+    X(SCATTER)                                                                                     \
+    X(GATHERND)                                                                                    \
+    X(SCATTERND)                                                                                   \
+    X(CENTERCROPPAD)                                                                               \
+    X(REVERSESEQUENCE)                                                                             \
+    X(COMPRESS)                                                                                    \
+    X(ONEHOT)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -551,6 +564,20 @@ struct tsr_op_attrs {
     int bitshift_left;  /* BitShift direction: 0 "RIGHT" (default), 1 "LEFT" */
     int isinf_positive; /* IsInf detect_positive: default 1 */
     int isinf_negative; /* IsInf detect_negative: default 1 */
+    /* group "index" */
+    int trilu_upper; /* Trilu upper (default 1): keep j - i >= k, else j - i <= k */
+    /* Trilu k (a constant input, 0-D or 1 value: n_trilu_k 1; absent: 0) */
+    int n_trilu_k;
+    int64_t trilu_k[1];
+    int64_t eye_k;     /* EyeLike k (default 0): ones at j - i == k */
+    int64_t eye_dtype; /* EyeLike dtype (default -1: the input's) */
+    /* ScatterElements / ScatterND reduction: 0 none (default), 1 add, 2 mul, 3 max, 4 min */
+    int scatter_reduction;
+    int64_t batch_dims; /* GatherND batch_dims (default 0) */
+    /* CenterCropPad target sizes (a constant input, one per axis; with the axes attribute) */
+    int n_ccp_shape;
+    int64_t ccp_shape[TSR_MAX_RANK];
+    int64_t rs_batch_axis, rs_time_axis; /* ReverseSequence (defaults 1 and 0) */
 };
 
 /* Conv / pool auto_pad (ONNX). */

@@ -259,3 +259,204 @@ __kernel void tsr_mixed(__global const uchar *ab, ulong a_off, __global const uc
     }
 }
 #endif
+
+/* ---- issue 9, group "index": GatherElements / ScatterElements / GatherND / ScatterND -------
+ * (TSR_K_INDEX, program.h). Defines from cl_data.c: T (moved element), E (the element as
+ * computed: T, or float / double / int / long for a reduction), UT (E's unsigned twin for
+ * integer wrap-around, E for floats), TSR_RED (tsr_scatter_reduction), TSR_IDX_F64 (double).
+ * An index out of range sets *flag and is skipped (a gather writes 0). Scatters run in one work
+ * item so that duplicate indices apply in order. */
+#ifdef TSR_IDX_F64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+#endif
+#ifndef E
+#define E T
+#endif
+#ifndef UT
+#define UT E
+#endif
+#ifndef TSR_RED
+#define TSR_RED 0
+#endif
+
+inline long tsr_idx_get(__global const uchar *ib, ulong i_off, int idx64, ulong j) {
+    return idx64 ? PTR(const long, ib, i_off)[j] : (long)PTR(const int, ib, i_off)[j];
+}
+
+inline void tsr_idx_store(__global E *y, ulong o, E u) {
+#if TSR_RED == 0
+    y[o] = u;
+#elif TSR_RED == 1
+    y[o] = (E)((UT)y[o] + (UT)u);
+#elif TSR_RED == 2
+    y[o] = (E)((UT)y[o] * (UT)u);
+#elif TSR_RED == 3
+    y[o] = u > y[o] ? u : y[o];
+#else
+    y[o] = u < y[o] ? u : y[o];
+#endif
+}
+
+/* Offset in X (dims xd) of the element of multi-index g over dims id, with the axis coordinate
+ * dropped; *axs receives the axis stride. */
+inline long tsr_elem_offset(ulong g, int rank, int axis, const long *xd, const long *id,
+                            long *axs) {
+    long q = (long)g, off = 0, xs = 1;
+    for (int d = rank - 1; d >= 0; d--) {
+        long c = q % id[d];
+        q /= id[d];
+        if (d != axis)
+            off += c * xs;
+        else
+            *axs = xs;
+        xs *= xd[d];
+    }
+    return off;
+}
+
+__kernel void tsr_gather_elements(__global const uchar *xb, ulong x_off, __global const uchar *ib,
+                                  ulong i_off, __global uchar *yb, ulong y_off, int rank, int axis,
+                                  long8 xdims8, long8 idims8, int idx64, ulong total,
+                                  __global int *fb, ulong f_off) {
+    const __global E *x = PTR(const E, xb, x_off);
+    __global E *y = PTR(E, yb, y_off);
+    long xd[8], id[8];
+    vstore8(xdims8, 0, xd);
+    vstore8(idims8, 0, id);
+    for (ulong g = get_global_id(0); g < total; g += get_global_size(0)) {
+        long axs = 1, off = tsr_elem_offset(g, rank, axis, xd, id, &axs);
+        long v = tsr_idx_get(ib, i_off, idx64, g), n = xd[axis];
+        if (v < -n || v >= n) {
+            y[g] = (E)0;
+            PTR(int, fb, f_off)[0] = 1;
+            continue;
+        }
+        if (v < 0) v += n;
+        y[g] = x[off + v * axs];
+    }
+}
+
+__kernel void tsr_scatter_elements(__global const uchar *xb, ulong x_off, __global const uchar *ib,
+                                   ulong i_off, __global const uchar *ub, ulong u_off,
+                                   __global uchar *yb, ulong y_off, int rank, int axis,
+                                   long8 xdims8, long8 idims8, int idx64, ulong n_x, ulong n_idx,
+                                   __global int *fb, ulong f_off) {
+    if (get_global_id(0) != 0) return;
+    const __global E *x = PTR(const E, xb, x_off), *u = PTR(const E, ub, u_off);
+    __global E *y = PTR(E, yb, y_off);
+    long xd[8], id[8];
+    vstore8(xdims8, 0, xd);
+    vstore8(idims8, 0, id);
+    for (ulong i = 0; i < n_x; i++)
+        y[i] = x[i];
+    for (ulong g = 0; g < n_idx; g++) {
+        long axs = 1, off = tsr_elem_offset(g, rank, axis, xd, id, &axs);
+        long v = tsr_idx_get(ib, i_off, idx64, g), n = xd[axis];
+        if (v < -n || v >= n) {
+            PTR(int, fb, f_off)[0] = 1;
+            continue;
+        }
+        if (v < 0) v += n;
+        tsr_idx_store(y, (ulong)(off + v * axs), u[g]);
+    }
+}
+
+/* Offset (in units of inner) within one batch of X of index tuple tt; -1 when out of range. */
+inline long tsr_nd_offset(__global const uchar *ib, ulong i_off, int idx64, ulong tt, int q,
+                          const long *nd) {
+    long off = 0;
+    for (int k = 0; k < q; k++) {
+        long v = tsr_idx_get(ib, i_off, idx64, tt * (ulong)q + (ulong)k), n = nd[k];
+        if (v < -n || v >= n) return -1;
+        if (v < 0) v += n;
+        off = off * n + v;
+    }
+    return off;
+}
+
+__kernel void tsr_gather_nd(__global const uchar *xb, ulong x_off, __global const uchar *ib,
+                            ulong i_off, __global uchar *yb, ulong y_off, int q, long8 nd8,
+                            ulong batch, ulong n_tuples, ulong inner, int idx64, __global int *fb,
+                            ulong f_off) {
+    const __global E *x = PTR(const E, xb, x_off);
+    __global E *y = PTR(E, yb, y_off);
+    long nd[8];
+    vstore8(nd8, 0, nd);
+    long ndp = 1;
+    for (int k = 0; k < q; k++)
+        ndp *= nd[k];
+    const ulong total = batch * n_tuples * inner;
+    for (ulong g = get_global_id(0); g < total; g += get_global_size(0)) {
+        ulong e = g % inner, tt = g / inner, b = tt / n_tuples;
+        long off = tsr_nd_offset(ib, i_off, idx64, tt, q, nd);
+        if (off < 0) {
+            y[g] = (E)0;
+            PTR(int, fb, f_off)[0] = 1;
+            continue;
+        }
+        y[g] = x[((long)b * ndp + off) * (long)inner + (long)e];
+    }
+}
+
+__kernel void tsr_scatter_nd(__global const uchar *xb, ulong x_off, __global const uchar *ib,
+                             ulong i_off, __global const uchar *ub, ulong u_off, __global uchar *yb,
+                             ulong y_off, int q, long8 nd8, ulong n_tuples, ulong inner, int idx64,
+                             ulong n_x, __global int *fb, ulong f_off) {
+    if (get_global_id(0) != 0) return;
+    const __global E *x = PTR(const E, xb, x_off), *u = PTR(const E, ub, u_off);
+    __global E *y = PTR(E, yb, y_off);
+    long nd[8];
+    vstore8(nd8, 0, nd);
+    for (ulong i = 0; i < n_x; i++)
+        y[i] = x[i];
+    for (ulong tt = 0; tt < n_tuples; tt++) {
+        long off = tsr_nd_offset(ib, i_off, idx64, tt, q, nd);
+        if (off < 0) {
+            PTR(int, fb, f_off)[0] = 1;
+            continue;
+        }
+        for (ulong e = 0; e < inner; e++)
+            tsr_idx_store(y, (ulong)off * inner + e, u[tt * inner + e]);
+    }
+}
+
+/* Y[b, t, :] = X[b, t < len[b] ? len[b] - 1 - t : t, :] over X [d0, d1, inner], time axis
+ * time_axis (0 or 1); a length outside [0, time] writes 0 and sets *flag. */
+__kernel void tsr_reverse_sequence(__global const uchar *xb, ulong x_off, __global const uchar *ib,
+                                   ulong i_off, __global uchar *yb, ulong y_off, long d0, long d1,
+                                   ulong inner, int time_axis, int idx64, __global int *fb,
+                                   ulong f_off) {
+    const __global E *x = PTR(const E, xb, x_off);
+    __global E *y = PTR(E, yb, y_off);
+    const ulong total = (ulong)(d0 * d1) * inner;
+    const long steps = time_axis ? d1 : d0;
+    for (ulong g = get_global_id(0); g < total; g += get_global_size(0)) {
+        long e = (long)(g % inner), r = (long)(g / inner), i0 = r / d1, i1 = r % d1;
+        long b = time_axis ? i0 : i1, t = time_axis ? i1 : i0;
+        long len = tsr_idx_get(ib, i_off, idx64, (ulong)b);
+        if (len < 0 || len > steps) {
+            y[g] = (E)0;
+            PTR(int, fb, f_off)[0] = 1;
+            continue;
+        }
+        long ts = t < len ? len - 1 - t : t;
+        long src = time_axis ? i0 * d1 + ts : ts * d1 + i1;
+        y[g] = x[src * (long)inner + e];
+    }
+}
+
+/* Y[o, d, i] = values[idx[o, i] (+ depth when negative) == d] (values = [off, on]); an index
+ * outside [-depth, depth) gives all off. */
+__kernel void tsr_one_hot(__global const uchar *vb, ulong v_off, __global const uchar *ib,
+                          ulong i_off, __global uchar *yb, ulong y_off, ulong outer, long depth,
+                          ulong inner, int idx64, __global int *fb, ulong f_off) {
+    const __global E *vals = PTR(const E, vb, v_off);
+    __global E *y = PTR(E, yb, y_off);
+    const ulong total = outer * (ulong)depth * inner;
+    for (ulong g = get_global_id(0); g < total; g += get_global_size(0)) {
+        ulong i = g % inner, r = g / inner, d = r % (ulong)depth, o = r / (ulong)depth;
+        long v = tsr_idx_get(ib, i_off, idx64, o * inner + i);
+        if (v < 0) v += depth;
+        y[g] = vals[v == (long)d ? 1 : 0];
+    }
+}

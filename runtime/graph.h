@@ -202,6 +202,13 @@ int tsr_slice_geometry(const struct tsr_op_attrs *attrs, const struct tsr_tensor
 int tsr_pad_geometry(const struct tsr_op_attrs *attrs, const struct tsr_tensor_desc *x,
                      int64_t *begin, int64_t *end, int64_t *dims);
 
+/* CenterCropPad (group "index"; attrs ccp_shape / n_ccp_shape, axes / n_axes: default every
+ * dim) of x: per dim d the elements added before (begin[d]; negative: cropped from the start:
+ * ONNX centres with the odd element after) and the output dims. 0, or -1 when the shape count
+ * differs from the axes', an axis is out of range or repeated, or a target size is negative. */
+int tsr_center_crop_pad_geometry(const struct tsr_op_attrs *attrs, const struct tsr_tensor_desc *x,
+                                 int64_t *begin, int64_t *dims);
+
 /* Number of elements of ONNX Range(start, limit, delta), scalars of `dtype` (floats in double,
  * integers exactly): max(ceil((limit - start) / delta), 0). 0, or -1 when delta is 0, the
  * bounds overflow, or the count exceeds 2^40. */

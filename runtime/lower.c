@@ -2018,3 +2018,270 @@ tsr_status tsr_lower_nll(struct tsr_lower_state *s, int ni) {
     k->bytes = (uint64_t)(xd->dims[0] * D) * 16;
     return TSR_OK;
 }
+
+/* ---- issue 9, group "index": indexing operators ------------------------------------------- */
+
+/* A zero-filled constant buffer of desc (owned by the program); *data receives its storage.
+ * Returns the buffer id, -1 on OOM. */
+static int zero_const_buffer(struct tsr_lower_state *s, const struct tsr_tensor_desc *desc,
+                             void **data) {
+    int b = add_buffer(s, TSR_BUF_CONST, desc);
+    if (b < 0) return -1;
+    struct tsr_buffer *bf = &s->p->buffers[b];
+    bf->const_data = tsr_aligned_alloc(bf->bytes ? bf->bytes : 8);
+    if (!bf->const_data) return -1;
+    memset(bf->const_data, 0, bf->bytes ? bf->bytes : 8);
+    *data = bf->const_data;
+    return b;
+}
+
+/* Trilu (ONNX Trilu): Y = Where(mask, X, 0), one MIXED kernel with a constant bool mask [N, M]
+ * (1 where j - i >= k for upper, j - i <= k for lower) broadcast over the batch dims and a
+ * 0-D zero of X's dtype. */
+tsr_status tsr_lower_trilu(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    const struct tsr_tensor_desc *yd = &s->g->values[n->output].desc;
+    const int64_t N = xd->dims[xd->rank - 2], M = xd->dims[xd->rank - 1];
+    const int64_t k = n->attrs.n_trilu_k ? n->attrs.trilu_k[0] : 0;
+    struct tsr_tensor_desc md = {TSR_BOOL, 2, {N, M}}, zd = {xd->dtype, 0, {0}};
+    void *mask, *zero;
+    int bx = buffer_for(s, n->inputs[0]), by = buffer_for(s, n->output);
+    int bm = bx >= 0 && by >= 0 ? zero_const_buffer(s, &md, &mask) : -1;
+    int bz = bm >= 0 ? zero_const_buffer(s, &zd, &zero) : -1;
+    if (bz < 0) return LOWER_OOM();
+    for (int64_t i = 0; i < N; i++)
+        for (int64_t j = 0; j < M; j++)
+            ((uint8_t *)mask)[i * M + j] = n->attrs.trilu_upper ? j - i >= k : j - i <= k;
+    struct tsr_kernel *kn = add_kernel(s, TSR_K_MIXED);
+    if (!kn || kernel_add_node(kn, n)) return LOWER_OOM();
+    snprintf(kn->name, sizeof kn->name, "%s", n->attrs.trilu_upper ? "triu" : "tril");
+    const struct tsr_tensor_desc *in[3] = {&md, xd, &zd};
+    struct tsr_k_ew geo;
+    memset(&geo, 0, sizeof geo);
+    ew_geometry(&geo, yd, in, 3);
+    struct tsr_k_mixed *m = &kn->u.mixed;
+    m->op = TSR_MX_WHERE;
+    m->rank = geo.rank;
+    memcpy(m->dims, geo.dims, sizeof m->dims);
+    for (int i = 0; i < 3; i++)
+        memcpy(m->strides[i], geo.strides[i], sizeof m->strides[i]);
+    kn->n_inputs = 3;
+    kn->inputs[0] = bm;
+    kn->inputs[1] = bx;
+    kn->inputs[2] = bz;
+    kn->output = by;
+    kn->bytes = s->p->buffers[bx].bytes + s->p->buffers[bm].bytes + s->p->buffers[by].bytes;
+    kn->flops = (uint64_t)tsr_desc_elements(yd);
+    s->ready[root_of(s, n->output)] = 1;
+    return TSR_OK;
+}
+
+/* EyeLike (ONNX EyeLike): the output depends only on shapes, so it is built here as a constant
+ * (tsr_elem_set of 1 where j - i == k) and copied to Y by one COPY kernel. */
+tsr_status tsr_lower_eyelike(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *yd = &s->g->values[n->output].desc;
+    void *eye;
+    int by = buffer_for(s, n->output);
+    int be = by >= 0 ? zero_const_buffer(s, yd, &eye) : -1;
+    if (be < 0) return LOWER_OOM();
+    const int64_t N = yd->dims[0], M = yd->dims[1];
+    for (int64_t i = 0; i < N; i++) {
+        int64_t j = i + n->attrs.eye_k;
+        if (j < 0 || j >= M) continue;
+        if (tsr_dtype_is_float(yd->dtype))
+            tsr_elem_set_f64(yd->dtype, eye, i * M + j, 1.0);
+        else
+            tsr_elem_set_i64(yd->dtype, eye, i * M + j, 1);
+    }
+    struct tsr_kernel *kn = add_kernel(s, TSR_K_COPY);
+    if (!kn || kernel_add_node(kn, n)) return LOWER_OOM();
+    snprintf(kn->name, sizeof kn->name, "eyelike");
+    kn->n_inputs = 1;
+    kn->inputs[0] = be;
+    kn->output = by;
+    kn->u.copy.n = N * M;
+    kn->bytes = 2 * (uint64_t)s->p->buffers[by].bytes;
+    s->ready[root_of(s, n->output)] = 1;
+    return TSR_OK;
+}
+
+/* OneHot: indices of a non-index dtype are first cast to int64 (a CAST kernel into a temporary;
+ * truncation as ONNX), then one ONE_HOT index kernel reads values [off, on] and the indices. */
+static tsr_status lower_onehot(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *id = &s->g->values[n->inputs[0]].desc;
+    const struct tsr_tensor_desc *yd = &s->g->values[n->output].desc;
+    const int r = yd->rank;
+    int64_t axis = n->attrs.axis == TSR_AXIS_DEFAULT ? -1 : n->attrs.axis;
+    if (axis < 0) axis += r;
+    struct tsr_k_index g;
+    memset(&g, 0, sizeof g);
+    g.mode = TSR_INDEX_ONE_HOT;
+    g.x_dims[0] = 1;
+    g.x_dims[1] = yd->dims[axis];
+    g.inner = 1;
+    for (int d = 0; d < axis; d++)
+        g.x_dims[0] *= yd->dims[d];
+    for (int d = (int)axis + 1; d < r; d++)
+        g.inner *= yd->dims[d];
+    int bv = buffer_for(s, n->inputs[2]), bi = buffer_for(s, n->inputs[0]);
+    int by = buffer_for(s, n->output);
+    if (bv < 0 || bi < 0 || by < 0) return LOWER_OOM();
+    if (id->dtype != TSR_I64 && id->dtype != TSR_I32) {
+        struct tsr_tensor_desc cd = *id;
+        cd.dtype = TSR_I64;
+        int bc = add_buffer(s, TSR_BUF_TEMP, &cd);
+        struct tsr_kernel *ck = bc >= 0 ? add_kernel(s, TSR_K_CAST) : NULL;
+        if (!ck || kernel_add_node(ck, n)) return LOWER_OOM();
+        snprintf(ck->name, sizeof ck->name, "cast_%s_int64", tsr_dtype_name(id->dtype));
+        ck->n_inputs = 1;
+        ck->inputs[0] = bi;
+        ck->output = bc;
+        ck->u.cast.n = tsr_desc_elements(id);
+        ck->bytes = s->p->buffers[bi].bytes + s->p->buffers[bc].bytes;
+        bi = bc;
+    }
+    struct tsr_kernel *k = add_kernel(s, TSR_K_INDEX);
+    if (!k || kernel_add_node(k, n)) return LOWER_OOM();
+    snprintf(k->name, sizeof k->name, "one_hot");
+    k->n_inputs = 2;
+    k->inputs[0] = bv;
+    k->inputs[1] = bi;
+    k->output = by;
+    k->u.index = g;
+    k->bytes = s->p->buffers[bi].bytes + s->p->buffers[by].bytes;
+    s->ready[root_of(s, n->output)] = 1;
+    return TSR_OK;
+}
+
+/* GatherElements, ScatterElements / Scatter, GatherND, ScatterND: one TSR_K_INDEX kernel
+ * (program.h) reading X, the indices (and the updates). */
+tsr_status tsr_lower_index(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    const struct tsr_tensor_desc *id = &s->g->values[n->inputs[1]].desc;
+    struct tsr_k_index g;
+    memset(&g, 0, sizeof g);
+    g.reduction = (tsr_scatter_reduction)n->attrs.scatter_reduction;
+    const char *name;
+    switch (n->op) {
+    case TSR_OP_GATHERELEMENTS:
+    case TSR_OP_SCATTERELEMENTS:
+    case TSR_OP_SCATTER: {
+        int gather = n->op == TSR_OP_GATHERELEMENTS;
+        g.mode = gather ? TSR_INDEX_GATHER_ELEMENTS : TSR_INDEX_SCATTER_ELEMENTS;
+        if (gather || n->op == TSR_OP_SCATTER) g.reduction = TSR_SCATTER_NONE;
+        int64_t axis = n->attrs.axis == TSR_AXIS_DEFAULT ? 0 : n->attrs.axis;
+        if (axis < 0) axis += xd->rank;
+        g.rank = xd->rank;
+        g.axis = (int)axis;
+        memcpy(g.x_dims, xd->dims, sizeof g.x_dims);
+        memcpy(g.idx_dims, id->dims, sizeof g.idx_dims);
+        name = gather ? "gather_elements" : "scatter_elements";
+        break;
+    }
+    case TSR_OP_ONEHOT:
+        return lower_onehot(s, ni);
+    case TSR_OP_REVERSESEQUENCE: {
+        g.mode = TSR_INDEX_REVERSE_SEQUENCE;
+        g.reduction = TSR_SCATTER_NONE;
+        g.axis = (int)n->attrs.rs_time_axis;
+        g.x_dims[0] = xd->dims[0];
+        g.x_dims[1] = xd->dims[1];
+        g.inner = 1;
+        for (int d = 2; d < xd->rank; d++)
+            g.inner *= xd->dims[d];
+        name = "reverse_sequence";
+        break;
+    }
+    default: { /* GatherND, ScatterND */
+        int gather = n->op == TSR_OP_GATHERND;
+        g.mode = gather ? TSR_INDEX_GATHER_ND : TSR_INDEX_SCATTER_ND;
+        if (gather) g.reduction = TSR_SCATTER_NONE;
+        const int b = gather ? (int)n->attrs.batch_dims : 0;
+        g.q = (int)id->dims[id->rank - 1];
+        g.batch = 1;
+        g.inner = 1;
+        for (int d = 0; d < b; d++)
+            g.batch *= xd->dims[d];
+        for (int k = 0; k < g.q; k++)
+            g.nd_dims[k] = xd->dims[b + k];
+        for (int d = b + g.q; d < xd->rank; d++)
+            g.inner *= xd->dims[d];
+        g.n_tuples = g.batch ? tsr_desc_elements(id) / g.q / g.batch : 0;
+        name = gather ? "gather_nd" : "scatter_nd";
+        break;
+    }
+    }
+    struct tsr_kernel *k =
+        simple_kernel(s, TSR_K_INDEX, name, n, n->inputs, n->n_inputs, n->output);
+    if (!k) return LOWER_OOM();
+    k->u.index = g;
+    return TSR_OK;
+}
+
+/* CenterCropPad: one constant-mode PAD kernel (zero fill; a negative pad crops). */
+tsr_status tsr_lower_center_crop_pad(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    int64_t b[TSR_MAX_RANK], dims[TSR_MAX_RANK];
+    if (tsr_center_crop_pad_geometry(&n->attrs, xd, b, dims))
+        return TSR_ERR(s->ctx, TSR_E_SHAPE, "node '%s' (CenterCropPad): bad shape", n->name);
+    struct tsr_kernel *k =
+        simple_kernel(s, TSR_K_PAD, "center_crop_pad", n, &n->inputs[0], 1, n->output);
+    if (!k) return LOWER_OOM();
+    struct tsr_k_pad *p = &k->u.pad;
+    p->mode = TSR_PAD_CONSTANT;
+    p->rank = xd->rank;
+    for (int d = 0; d < xd->rank; d++) {
+        p->in_dims[d] = xd->dims[d];
+        p->out_dims[d] = dims[d];
+        p->pad_begin[d] = b[d];
+    }
+    memset(p->value, 0, sizeof p->value);
+    return TSR_OK;
+}
+
+/* Compress with a constant condition: a GATHER along axis (absent: of X flattened) by the
+ * constant int64 indices of the condition's true entries, built here. */
+tsr_status tsr_lower_compress(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
+    const struct tsr_value_info *cv = &s->g->values[root_of(s, n->inputs[1])];
+    if (!cv->data)
+        return TSR_ERR(s->ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (Compress): the condition input must be a constant", n->name);
+    const uint8_t *c = cv->data;
+    int64_t outer = 1, len = tsr_desc_elements(xd), inner = 1, kept = 0;
+    if (n->attrs.axis != TSR_AXIS_DEFAULT) {
+        int64_t a = n->attrs.axis < 0 ? n->attrs.axis + xd->rank : n->attrs.axis;
+        len = xd->dims[a];
+        for (int d = 0; d < a; d++)
+            outer *= xd->dims[d];
+        for (int d = (int)a + 1; d < xd->rank; d++)
+            inner *= xd->dims[d];
+    }
+    const int64_t nc = cv->desc.dims[0] < len ? cv->desc.dims[0] : len;
+    for (int64_t i = 0; i < nc; i++)
+        kept += c[i] != 0;
+    struct tsr_tensor_desc id = {TSR_I64, 1, {kept}};
+    void *ids;
+    int bx = buffer_for(s, n->inputs[0]), by = buffer_for(s, n->output);
+    int bi = bx >= 0 && by >= 0 ? zero_const_buffer(s, &id, &ids) : -1;
+    if (bi < 0) return LOWER_OOM();
+    for (int64_t i = 0, j = 0; i < nc; i++)
+        if (c[i]) ((int64_t *)ids)[j++] = i;
+    struct tsr_kernel *k = add_kernel(s, TSR_K_GATHER);
+    if (!k || kernel_add_node(k, n)) return LOWER_OOM();
+    snprintf(k->name, sizeof k->name, "compress");
+    k->n_inputs = 2;
+    k->inputs[0] = bx;
+    k->inputs[1] = bi;
+    k->output = by;
+    k->u.gather = (struct tsr_k_gather){outer, len, kept, inner};
+    k->bytes = 2 * (uint64_t)s->p->buffers[by].bytes + (uint64_t)s->p->buffers[bi].bytes;
+    s->ready[root_of(s, n->output)] = 1;
+    return TSR_OK;
+}

@@ -470,6 +470,55 @@ struct tsr_k_pad {
     int64_t in_dims[TSR_MAX_RANK], out_dims[TSR_MAX_RANK], pad_begin[TSR_MAX_RANK];
     unsigned char value[8];
 };
+/* ---- issue 9, group "index": GatherElements / ScatterElements / GatherND / ScatterND --------
+ * One kind TSR_K_INDEX of any dtype; inputs [0] X (the kernel's dtype), [1] indices (int32 or
+ * int64; negative counts from the end), [2] updates (scatter modes, the kernel's dtype).
+ *   GATHER_ELEMENTS: Y [idx_dims] = X[i with i_axis := idx[i]] (X [x_dims], same rank)
+ *   SCATTER_ELEMENTS: Y [x_dims] = X, then for every i of [idx_dims] in order
+ *                     Y[i with i_axis := idx[i]] (reduce)= updates[i]
+ *   GATHER_ND: X [batch, nd_dims[0..q-1], inner], indices [batch, n_tuples, q] →
+ *              Y [batch, n_tuples, inner], Y[b, t, :] = X[b, idx[b, t, 0..q-1], :]
+ *   SCATTER_ND (batch 1): Y = X, then for every t in order Y[idx[t, 0..q-1], :] (reduce)=
+ *              updates[t, :]
+ *   REVERSE_SEQUENCE: X [x_dims[0], x_dims[1], inner] with the time axis `axis` (0 or 1; the
+ *              other is the batch axis), indices = sequence lengths [batch]:
+ *              Y[b, t, :] = X[b, t < len[b] ? len[b] - 1 - t : t, :] (a length outside
+ *              [0, time] is out of range)
+ *   ONE_HOT: inputs [0] values [off, on] (the kernel's dtype), [1] indices [outer, inner] →
+ *              Y [outer, depth, inner] (x_dims[0] outer, x_dims[1] depth): on where idx (+
+ *              depth when negative) == d, else off; an index outside [-depth, depth) gives all
+ *              off (ONNX; not an error)
+ * reduce: NONE stores; ADD, MUL, MAX, MIN combine with the old value in the dtype's arithmetic
+ * (lowering allows them for float32 / float64 / int32 / int64 only). An index out of range is a
+ * run-time error as GATHER's (nothing is read or written out of bounds; the element is skipped
+ * or zero). Scatter modes run sequentially (ONNX: duplicates apply in order). */
+typedef enum {
+    TSR_INDEX_GATHER_ELEMENTS = 0,
+    TSR_INDEX_SCATTER_ELEMENTS,
+    TSR_INDEX_GATHER_ND,
+    TSR_INDEX_SCATTER_ND,
+    TSR_INDEX_REVERSE_SEQUENCE,
+    TSR_INDEX_ONE_HOT
+} tsr_index_mode;
+typedef enum {
+    TSR_SCATTER_NONE = 0,
+    TSR_SCATTER_ADD,
+    TSR_SCATTER_MUL,
+    TSR_SCATTER_MAX,
+    TSR_SCATTER_MIN
+} tsr_scatter_reduction;
+struct tsr_k_index {
+    tsr_index_mode mode;
+    tsr_scatter_reduction reduction;
+    int rank, axis;                                       /* elements modes */
+    int64_t x_dims[TSR_MAX_RANK], idx_dims[TSR_MAX_RANK]; /* elements modes */
+    int q;                                                /* ND modes: tuple length, 1..rank */
+    int64_t nd_dims[TSR_MAX_RANK];                        /* ND modes: the q indexed dims of X */
+    int64_t batch, n_tuples, inner; /* ND modes; inner also REVERSE_SEQUENCE */
+};
+/* Elements of X (n_x), indices (n_idx) and Y (n_y) of an index kernel's geometry. Pure. */
+void tsr_index_counts(const struct tsr_k_index *g, int64_t *n_x, int64_t *n_idx, int64_t *n_y);
+
 /* ---- end of group "tkern" (kernel geometry) ---------------------------------------------- */
 
 typedef enum {
@@ -491,7 +540,8 @@ typedef enum {
     TSR_K_PAD,
     TSR_K_ARG,    /* group "reduce": ArgMax / ArgMin */
     TSR_K_CUMSUM, /* group "reduce": CumSum */
-    TSR_K_NLL     /* group "multiout": NegativeLogLikelihoodLoss */
+    TSR_K_NLL,    /* group "multiout": NegativeLogLikelihoodLoss */
+    TSR_K_INDEX   /* group "index": GatherElements / ScatterElements / GatherND / ScatterND */
 } tsr_kernel_kind;
 
 #define TSR_KERNEL_MAX_INPUTS TSR_EW_MAX_INPUTS
@@ -528,6 +578,7 @@ struct tsr_kernel {
         struct tsr_k_arg arg;
         struct tsr_k_cumsum cumsum;
         struct tsr_k_nll nll;
+        struct tsr_k_index index; /* group "index" */
     } u;
 };
 

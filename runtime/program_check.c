@@ -16,6 +16,7 @@ tsr_dtype_set tsr_kernel_arg_dtypes(const struct tsr_kernel *k, int arg) {
     case TSR_K_NLL: /* group "multiout": the target */
         return arg == 1 ? TSR_DTYPE_BIT(TSR_I32) | TSR_DTYPE_BIT(TSR_I64) : 0;
     case TSR_K_GATHER:
+    case TSR_K_INDEX: /* group "index" */
         return arg == 1 ? TSR_DTYPE_BIT(TSR_I32) | TSR_DTYPE_BIT(TSR_I64) : 0;
     case TSR_K_CAST:
         return TSR_DTS_ALL_BUFFERS;
@@ -248,6 +249,54 @@ tsr_status tsr_data_kernel_check(tsr_context *ctx, const struct tsr_program *pro
         need_out = prod(p->rank, p->out_dims) * (int64_t)es;
         break;
     }
+    case TSR_K_INDEX: { /* group "index" */
+        const struct tsr_k_index *g = &kn->u.index;
+        const int scatter =
+            g->mode == TSR_INDEX_SCATTER_ELEMENTS || g->mode == TSR_INDEX_SCATTER_ND;
+        const int elements = g->mode <= TSR_INDEX_SCATTER_ELEMENTS;
+        int ok = (unsigned)g->mode <= TSR_INDEX_ONE_HOT &&
+                 (unsigned)g->reduction <= TSR_SCATTER_MIN && kn->n_inputs == 2 + scatter &&
+                 (g->reduction == TSR_SCATTER_NONE || kn->dtype == TSR_F32 ||
+                  kn->dtype == TSR_F64 || kn->dtype == TSR_I32 || kn->dtype == TSR_I64);
+        if (ok && elements) {
+            ok = g->rank >= 1 && g->rank <= TSR_MAX_RANK && g->axis >= 0 && g->axis < g->rank;
+            for (int d = 0; ok && d < g->rank; d++)
+                ok = g->x_dims[d] >= 0 && g->idx_dims[d] >= 0 &&
+                     (d == g->axis || g->idx_dims[d] <= g->x_dims[d]);
+        } else if (ok && g->mode == TSR_INDEX_ONE_HOT) {
+            ok = g->x_dims[0] >= 0 && g->x_dims[1] >= 0 && g->inner >= 0 &&
+                 g->reduction == TSR_SCATTER_NONE;
+        } else if (ok && g->mode == TSR_INDEX_REVERSE_SEQUENCE) {
+            ok = (g->axis == 0 || g->axis == 1) && g->x_dims[0] >= 0 && g->x_dims[1] >= 0 &&
+                 g->inner >= 0 && g->reduction == TSR_SCATTER_NONE;
+        } else if (ok) {
+            ok = g->q >= 1 && g->q <= TSR_MAX_RANK && g->batch >= 0 && g->n_tuples >= 0 &&
+                 g->inner >= 0 && (g->mode == TSR_INDEX_GATHER_ND || g->batch == 1);
+            for (int k = 0; ok && k < g->q; k++)
+                ok = g->nd_dims[k] >= 0;
+        }
+        if (!ok)
+            return DATA_ERR("index kernel '%s': bad geometry (mode %d, reduction %d, %d inputs, "
+                            "%s)",
+                            name, (int)g->mode, (int)g->reduction, kn->n_inputs,
+                            tsr_dtype_name(kn->dtype));
+        tsr_dtype it = buf_dtype(prog, kn->inputs[1]);
+        if (it != TSR_I64 && it != TSR_I32)
+            return TSR_ERR(ctx, TSR_E_DTYPE, "index kernel '%s': indices are %s (int64, int32)",
+                           name, tsr_dtype_name(it));
+        int64_t nx, ni, ny;
+        tsr_index_counts(g, &nx, &ni, &ny);
+        const int64_t nu = g->mode == TSR_INDEX_SCATTER_ELEMENTS ? ni
+                           : g->mode == TSR_INDEX_SCATTER_ND     ? g->n_tuples * g->inner
+                                                                 : 0;
+        if (buf_bytes(prog, kn->inputs[0]) < nx * (int64_t)es ||
+            buf_bytes(prog, kn->inputs[1]) < ni * (int64_t)tsr_dtype_size(it) ||
+            (scatter && buf_bytes(prog, kn->inputs[2]) < nu * (int64_t)es))
+            return TSR_ERR(ctx, TSR_E_SHAPE, "index kernel '%s': inputs smaller than the geometry",
+                           name);
+        need_out = ny * (int64_t)es;
+        break;
+    }
     default:
         return DATA_ERR("kernel '%s': kind %d is not a data kernel", name, (int)kn->kind);
     }
@@ -255,4 +304,37 @@ tsr_status tsr_data_kernel_check(tsr_context *ctx, const struct tsr_program *pro
         return TSR_ERR(ctx, TSR_E_SHAPE, "kernel '%s': writes %lld bytes into a %lld-byte output",
                        name, (long long)need_out, (long long)out_bytes);
     return TSR_OK;
+}
+
+/* ---- issue 9, group "index" ------------------------------------------------------------- */
+
+void tsr_index_counts(const struct tsr_k_index *g, int64_t *n_x, int64_t *n_idx, int64_t *n_y) {
+    if (g->mode == TSR_INDEX_GATHER_ELEMENTS || g->mode == TSR_INDEX_SCATTER_ELEMENTS) {
+        int64_t nx = 1, ni = 1;
+        for (int d = 0; d < g->rank; d++) {
+            nx *= g->x_dims[d];
+            ni *= g->idx_dims[d];
+        }
+        *n_x = nx;
+        *n_idx = ni;
+        *n_y = g->mode == TSR_INDEX_GATHER_ELEMENTS ? ni : nx;
+        return;
+    }
+    if (g->mode == TSR_INDEX_ONE_HOT) {
+        *n_x = 2;
+        *n_idx = g->x_dims[0] * g->inner;
+        *n_y = g->x_dims[0] * g->x_dims[1] * g->inner;
+        return;
+    }
+    if (g->mode == TSR_INDEX_REVERSE_SEQUENCE) {
+        *n_x = *n_y = g->x_dims[0] * g->x_dims[1] * g->inner;
+        *n_idx = g->x_dims[!g->axis];
+        return;
+    }
+    int64_t nd = 1;
+    for (int k = 0; k < g->q; k++)
+        nd *= g->nd_dims[k];
+    *n_x = g->batch * nd * g->inner;
+    *n_idx = g->batch * g->n_tuples * g->q;
+    *n_y = g->mode == TSR_INDEX_GATHER_ND ? g->batch * g->n_tuples * g->inner : *n_x;
 }

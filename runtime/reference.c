@@ -1987,3 +1987,292 @@ tsr_status tsr_ref_isinf(tsr_context *ctx, const struct tsr_node *node,
     return ref_unary_d(node, in, out, isinf_d, NULL);
 }
 /* ---- end of group "dtcompute" --------------------------------------------------------------- */
+
+/* ---- issue 9, group "index": indexing operators ------------------------------------------- */
+
+/* Trilu (ONNX Trilu): per [N, M] matrix of the last two dims, Y[i, j] = X[i, j] where
+ * j - i >= k (upper) or j - i <= k (lower), else 0. */
+tsr_status tsr_ref_trilu(tsr_context *ctx, const struct tsr_node *node,
+                         const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *od = &out->desc;
+    const int64_t k = node->attrs.n_trilu_k ? node->attrs.trilu_k[0] : 0;
+    const int64_t n = tsr_desc_elements(od), N = od->dims[od->rank - 2], M = od->dims[od->rank - 1];
+    const size_t es = tsr_dtype_size(od->dtype);
+    for (int64_t e = 0; e < n; e++) {
+        int64_t j = e % M, i = (e / M) % N;
+        int keep = node->attrs.trilu_upper ? j - i >= k : j - i <= k;
+        if (keep)
+            memcpy((char *)out->data + (size_t)e * es, (const char *)in[0]->data + (size_t)e * es,
+                   es);
+        else
+            memset((char *)out->data + (size_t)e * es, 0, es);
+    }
+    return TSR_OK;
+}
+
+/* EyeLike (ONNX EyeLike): Y [N, M] = 1 where j - i == k, else 0, in Y's dtype. */
+tsr_status tsr_ref_eyelike(tsr_context *ctx, const struct tsr_node *node,
+                           const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx, (void)in;
+    const struct tsr_tensor_desc *od = &out->desc;
+    const int64_t M = od->dims[1], n = tsr_desc_elements(od);
+    for (int64_t e = 0; e < n; e++) {
+        int one = e % M - e / M == node->attrs.eye_k;
+        if (tsr_dtype_is_float(od->dtype))
+            tsr_elem_set_f64(od->dtype, out->data, e, one);
+        else
+            tsr_elem_set_i64(od->dtype, out->data, e, one);
+    }
+    return TSR_OK;
+}
+
+/* Index value j of an int32 / int64 tensor, checked against [-d, d) and made non-negative;
+ * -1 (and an error recorded naming the node) when out of range. */
+static int64_t ref_index(tsr_context *ctx, const struct tsr_node *node, const struct tsr_tensor *ix,
+                         int64_t j, int64_t d) {
+    int64_t v = tsr_elem_get_i64(ix->desc.dtype, ix->data, j);
+    if (v < -d || v >= d) {
+        TSR_ERR(ctx, TSR_E_INVALID_ARG, "node '%s' (%s): index %lld out of range [%lld, %lld)",
+                node->name, tsr_op_name(node->op), (long long)v, (long long)-d, (long long)d);
+        return -1;
+    }
+    return v < 0 ? v + d : v;
+}
+
+/* y[o] (reduce)= element u of upd, ONNX ScatterElements / ScatterND reductions. */
+static void ref_scatter_store(int reduction, struct tsr_tensor *out, int64_t o,
+                              const struct tsr_tensor *upd, int64_t u) {
+    tsr_dtype dt = out->desc.dtype;
+    if (reduction == 0) {
+        size_t es = tsr_dtype_size(dt);
+        memcpy((char *)out->data + (size_t)o * es, (const char *)upd->data + (size_t)u * es, es);
+    } else if (tsr_dtype_is_float(dt)) {
+        double a = tsr_elem_get_f64(dt, out->data, o), b = tsr_elem_get_f64(dt, upd->data, u);
+        double r = reduction == 1   ? a + b
+                   : reduction == 2 ? a * b
+                   : reduction == 3 ? (b > a ? b : a)
+                                    : (b < a ? b : a);
+        tsr_elem_set_f64(dt, out->data, o, r);
+    } else {
+        int64_t a = tsr_elem_get_i64(dt, out->data, o), b = tsr_elem_get_i64(dt, upd->data, u);
+        int64_t r = reduction == 1   ? wrap_add(a, b)
+                    : reduction == 2 ? wrap_mul(a, b)
+                    : reduction == 3 ? (b > a ? b : a)
+                                     : (b < a ? b : a);
+        tsr_elem_set_i64(dt, out->data, o, r);
+    }
+}
+
+/* Row-major offset in d of multi-index idx with coordinate `axis` replaced by v. */
+static int64_t ref_offset_with(const struct tsr_tensor_desc *d, const int64_t *idx, int axis,
+                               int64_t v) {
+    int64_t off = 0;
+    for (int k = 0; k < d->rank; k++)
+        off = off * d->dims[k] + (k == axis ? v : idx[k]);
+    return off;
+}
+
+/* GatherElements (ONNX): Y[i] = X[i with i_axis := indices[i]]. */
+tsr_status tsr_ref_gather_elements(tsr_context *ctx, const struct tsr_node *node,
+                                   const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc, *id = &in[1]->desc;
+    int axis = (int)(node->attrs.axis == TSR_AXIS_DEFAULT ? 0 : node->attrs.axis);
+    if (axis < 0) axis += xd->rank;
+    int64_t n = tsr_desc_elements(id), idx[TSR_MAX_RANK];
+    size_t es = tsr_dtype_size(xd->dtype);
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, id, idx);
+        int64_t v = ref_index(ctx, node, in[1], i, xd->dims[axis]);
+        if (v < 0) return TSR_E_INVALID_ARG;
+        memcpy((char *)out->data + (size_t)i * es,
+               (const char *)in[0]->data + (size_t)ref_offset_with(xd, idx, axis, v) * es, es);
+    }
+    return TSR_OK;
+}
+
+/* ScatterElements / Scatter (ONNX): Y = X, then Y[i with i_axis := indices[i]] (reduce)=
+ * updates[i] for every i in order. */
+tsr_status tsr_ref_scatter_elements(tsr_context *ctx, const struct tsr_node *node,
+                                    const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc, *id = &in[1]->desc;
+    int axis = (int)(node->attrs.axis == TSR_AXIS_DEFAULT ? 0 : node->attrs.axis);
+    if (axis < 0) axis += xd->rank;
+    memcpy(out->data, in[0]->data, tsr_desc_bytes(xd));
+    int64_t n = tsr_desc_elements(id), idx[TSR_MAX_RANK];
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, id, idx);
+        int64_t v = ref_index(ctx, node, in[1], i, xd->dims[axis]);
+        if (v < 0) return TSR_E_INVALID_ARG;
+        ref_scatter_store(node->attrs.scatter_reduction, out, ref_offset_with(xd, idx, axis, v),
+                          in[2], i);
+    }
+    return TSR_OK;
+}
+
+/* Offset (elements) in X [dims] of the slice addressed by tuple t (m values) of indices after
+ * `b` batch dims at batch offset bo; -1 when an index is out of range (error recorded). */
+static int64_t ref_nd_offset(tsr_context *ctx, const struct tsr_node *node,
+                             const struct tsr_tensor *x, const struct tsr_tensor *ix, int64_t t,
+                             int64_t m, int64_t b, int64_t bo) {
+    const struct tsr_tensor_desc *xd = &x->desc;
+    int64_t off = bo;
+    for (int64_t k = 0; k < m; k++) {
+        int64_t v = ref_index(ctx, node, ix, t * m + k, xd->dims[b + k]);
+        if (v < 0) return -1;
+        off = off * xd->dims[b + k] + v;
+    }
+    for (int d = (int)(b + m); d < xd->rank; d++)
+        off *= xd->dims[d];
+    return off;
+}
+
+/* GatherND (ONNX): per batch index of the first batch_dims dims, Y[..., :] = X[batch, tuple,
+ * :] for every index tuple (the indices' last dim). */
+tsr_status tsr_ref_gather_nd(tsr_context *ctx, const struct tsr_node *node,
+                             const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc, *id = &in[1]->desc;
+    const int64_t b = node->attrs.batch_dims, m = id->dims[id->rank - 1];
+    int64_t batch = 1, inner = 1;
+    for (int d = 0; d < b; d++)
+        batch *= xd->dims[d];
+    for (int d = (int)(b + m); d < xd->rank; d++)
+        inner *= xd->dims[d];
+    const int64_t tuples = tsr_desc_elements(id) / m, per_batch = batch ? tuples / batch : 0;
+    size_t es = tsr_dtype_size(xd->dtype);
+    for (int64_t t = 0; t < tuples; t++) {
+        int64_t off =
+            ref_nd_offset(ctx, node, in[0], in[1], t, m, b, t / (per_batch ? per_batch : 1));
+        if (off < 0) return TSR_E_INVALID_ARG;
+        memcpy((char *)out->data + (size_t)(t * inner) * es,
+               (const char *)in[0]->data + (size_t)off * es, (size_t)inner * es);
+    }
+    return TSR_OK;
+}
+
+/* ScatterND (ONNX): Y = X, then Y[tuple, :] (reduce)= updates[t, :] for every tuple t in order. */
+tsr_status tsr_ref_scatter_nd(tsr_context *ctx, const struct tsr_node *node,
+                              const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc, *id = &in[1]->desc;
+    const int64_t m = id->dims[id->rank - 1];
+    int64_t inner = 1;
+    for (int d = (int)m; d < xd->rank; d++)
+        inner *= xd->dims[d];
+    memcpy(out->data, in[0]->data, tsr_desc_bytes(xd));
+    const int64_t tuples = tsr_desc_elements(id) / m;
+    for (int64_t t = 0; t < tuples; t++) {
+        int64_t off = ref_nd_offset(ctx, node, in[0], in[1], t, m, 0, 0);
+        if (off < 0) return TSR_E_INVALID_ARG;
+        for (int64_t e = 0; e < inner; e++)
+            ref_scatter_store(node->attrs.scatter_reduction, out, off + e, in[2], t * inner + e);
+    }
+    return TSR_OK;
+}
+
+/* CenterCropPad (ONNX): Y[i] = X[i - begin] where inside X, else 0 (begin per dim from
+ * tsr_center_crop_pad_geometry; negative: a crop). */
+tsr_status tsr_ref_center_crop_pad(tsr_context *ctx, const struct tsr_node *node,
+                                   const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc, *od = &out->desc;
+    int64_t begin[TSR_MAX_RANK], dims[TSR_MAX_RANK], idx[TSR_MAX_RANK];
+    if (tsr_center_crop_pad_geometry(&node->attrs, xd, begin, dims))
+        return TSR_ERR(ctx, TSR_E_SHAPE, "node '%s' (CenterCropPad): bad shape", node->name);
+    const int64_t n = tsr_desc_elements(od);
+    const size_t es = tsr_dtype_size(od->dtype);
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, od, idx);
+        int64_t off = 0, inside = 1;
+        for (int d = 0; d < xd->rank; d++) {
+            int64_t s = idx[d] - begin[d];
+            if (s < 0 || s >= xd->dims[d]) inside = 0;
+            off = off * xd->dims[d] + s;
+        }
+        if (inside)
+            memcpy((char *)out->data + (size_t)i * es, (const char *)in[0]->data + (size_t)off * es,
+                   es);
+        else
+            memset((char *)out->data + (size_t)i * es, 0, es);
+    }
+    return TSR_OK;
+}
+
+/* ReverseSequence (ONNX): per batch b, the first sequence_lens[b] steps along the time axis
+ * reversed, the rest copied. */
+tsr_status tsr_ref_reverse_sequence(tsr_context *ctx, const struct tsr_node *node,
+                                    const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    const int ta = (int)node->attrs.rs_time_axis, ba = !ta;
+    const int64_t n = tsr_desc_elements(xd), T = xd->dims[ta];
+    int64_t idx[TSR_MAX_RANK];
+    const size_t es = tsr_dtype_size(xd->dtype);
+    for (int64_t i = 0; i < n; i++) {
+        unravel(i, xd, idx);
+        int64_t len = tsr_elem_get_i64(in[1]->desc.dtype, in[1]->data, idx[ba]);
+        if (len < 0 || len > T)
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                           "node '%s' (ReverseSequence): sequence length %lld outside [0, %lld]",
+                           node->name, (long long)len, (long long)T);
+        if (idx[ta] < len) idx[ta] = len - 1 - idx[ta];
+        int64_t off = 0;
+        for (int d = 0; d < xd->rank; d++)
+            off = off * xd->dims[d] + idx[d];
+        memcpy((char *)out->data + (size_t)i * es, (const char *)in[0]->data + (size_t)off * es,
+               es);
+    }
+    return TSR_OK;
+}
+
+/* Compress (ONNX): the slices of X along axis (absent: elements of X flattened) whose condition
+ * entry is true, in order. */
+tsr_status tsr_ref_compress(tsr_context *ctx, const struct tsr_node *node,
+                            const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    int64_t outer = 1, len = tsr_desc_elements(xd), inner = 1;
+    if (node->attrs.axis != TSR_AXIS_DEFAULT) {
+        int64_t a = node->attrs.axis < 0 ? node->attrs.axis + xd->rank : node->attrs.axis;
+        len = xd->dims[a];
+        for (int d = 0; d < a; d++)
+            outer *= xd->dims[d];
+        for (int d = (int)a + 1; d < xd->rank; d++)
+            inner *= xd->dims[d];
+    }
+    const uint8_t *c = in[1]->data;
+    const int64_t nc = in[1]->desc.dims[0];
+    const size_t es = tsr_dtype_size(xd->dtype);
+    char *y = out->data;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < len && i < nc; i++)
+            if (c[i]) {
+                memcpy(y, (const char *)in[0]->data + (size_t)((o * len + i) * inner) * es,
+                       (size_t)inner * es);
+                y += (size_t)inner * es;
+            }
+    return TSR_OK;
+}
+
+/* OneHot (ONNX): Y[.., d (at axis), ..] = on where trunc(index) (+ depth when negative) == d,
+ * else off; indices outside [-depth, depth) give all off. */
+tsr_status tsr_ref_onehot(tsr_context *ctx, const struct tsr_node *node,
+                          const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    (void)ctx;
+    const struct tsr_tensor_desc *od = &out->desc, *id = &in[0]->desc;
+    int axis = (int)(node->attrs.axis == TSR_AXIS_DEFAULT ? -1 : node->attrs.axis);
+    if (axis < 0) axis += od->rank;
+    const int64_t n = tsr_desc_elements(od), depth = od->dims[axis];
+    int64_t idx[TSR_MAX_RANK];
+    const size_t es = tsr_dtype_size(od->dtype);
+    for (int64_t e = 0; e < n; e++) {
+        unravel(e, od, idx);
+        int64_t off = 0;
+        for (int d = 0, k = 0; d < od->rank; d++)
+            if (d != axis) off = off * id->dims[k++] + idx[d];
+        int64_t v = tsr_dtype_is_float(id->dtype)
+                        ? (int64_t)tsr_elem_get_f64(id->dtype, in[0]->data, off)
+                        : tsr_elem_get_i64(id->dtype, in[0]->data, off);
+        if (v < 0) v += depth;
+        memcpy((char *)out->data + (size_t)e * es,
+               (const char *)in[2]->data + (v == idx[axis] ? es : 0), es);
+    }
+    return TSR_OK;
+}

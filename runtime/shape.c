@@ -1629,3 +1629,266 @@ tsr_status tsr_shape_isclass(SHAPE_ARGS) {
     out->dtype = TSR_BOOL;
     return TSR_OK;
 }
+
+/* ---- issue 9, group "index": indexing operators ------------------------------------------- */
+
+/* CastLike (ONNX CastLike): input 0's shape in the dtype of input 1 (target_type). */
+tsr_status tsr_shape_castlike(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    *out = *in[0];
+    out->dtype = in[1]->dtype;
+    return TSR_OK;
+}
+
+/* Trilu (ONNX Trilu): X [..., N, M] (rank >= 2) → Y like X; k (if given) is one value. */
+tsr_status tsr_shape_trilu(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    if (in[0]->rank < 2)
+        return SHAPE_ERR("node '%s' (Trilu): input %s needs rank >= 2", node,
+                         tsr_desc_format(in[0], s0, sizeof s0));
+    *out = *in[0];
+    return TSR_OK;
+}
+
+/* EyeLike (ONNX EyeLike): input [N, M] → Y [N, M] of dtype attrs->eye_dtype (-1: the input's). */
+tsr_status tsr_shape_eyelike(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    if (in[0]->rank != 2)
+        return SHAPE_ERR("node '%s' (EyeLike): input %s must be 2-D", node,
+                         tsr_desc_format(in[0], s0, sizeof s0));
+    tsr_dtype dt = attrs->eye_dtype < 0 ? in[0]->dtype : (tsr_dtype)attrs->eye_dtype;
+    if (attrs->eye_dtype > 64 || !tsr_dtype_size(dt))
+        return TSR_ERR(ctx, TSR_E_DTYPE, "node '%s' (EyeLike): data type %lld is not supported",
+                       node, (long long)attrs->eye_dtype);
+    *out = *in[0];
+    out->dtype = dt;
+    return TSR_OK;
+}
+
+/* Do a and b have the same rank and dims? */
+static int same_dims(const struct tsr_tensor_desc *a, const struct tsr_tensor_desc *b) {
+    if (a->rank != b->rank) return 0;
+    for (int d = 0; d < a->rank; d++)
+        if (a->dims[d] != b->dims[d]) return 0;
+    return 1;
+}
+
+/* Reductions the index kernels compute: float32 / float64 / int32 / int64 (none: any dtype). */
+static int scatter_dtype_ok(int reduction, tsr_dtype dt) {
+    return reduction == 0 || dt == TSR_F32 || dt == TSR_F64 || dt == TSR_I32 || dt == TSR_I64;
+}
+
+/* GatherElements (ONNX GatherElements): X and indices of one rank r >= 1, indices no larger than
+ * X along the other axes; Y has the indices' shape, X's dtype. */
+tsr_status tsr_shape_gather_elements(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    const struct tsr_tensor_desc *x = in[0], *ix = in[1];
+    int64_t axis;
+    int ok = x->rank >= 1 && ix->rank == x->rank &&
+             !norm_axis(attrs->axis == TSR_AXIS_DEFAULT ? 0 : attrs->axis, x->rank, &axis);
+    for (int d = 0; ok && d < x->rank; d++)
+        if (d != axis && ix->dims[d] > x->dims[d]) ok = 0;
+    if (!ok)
+        return SHAPE_ERR("node '%s' (%s): data %s and indices %s need one rank, axis %lld in "
+                         "range, indices no larger than data along the other axes",
+                         node, tsr_op_name(op), tsr_desc_format(x, s0, sizeof s0),
+                         tsr_desc_format(ix, s1, sizeof s1), (long long)attrs->axis);
+    *out = *ix;
+    out->dtype = x->dtype;
+    return TSR_OK;
+}
+
+/* ScatterElements / Scatter (ONNX): data, indices as GatherElements, updates of the indices'
+ * shape and the data's dtype; Y like data. */
+tsr_status tsr_shape_scatter_elements(SHAPE_ARGS) {
+    char s0[160], s1[160];
+    tsr_status st = tsr_shape_gather_elements(ctx, op, attrs, in, in_data, n_in, node, out);
+    if (st != TSR_OK) return st;
+    if (in[2]->dtype != in[0]->dtype || !same_dims(in[2], in[1]))
+        return SHAPE_ERR("node '%s' (%s): updates %s must have the indices' shape %s and the "
+                         "data's dtype",
+                         node, tsr_op_name(op), tsr_desc_format(in[2], s0, sizeof s0),
+                         tsr_desc_format(in[1], s1, sizeof s1));
+    if (!scatter_dtype_ok(attrs->scatter_reduction, in[0]->dtype))
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (%s): reduction on %s data (float32, float64, int32, int64 are "
+                       "supported)",
+                       node, tsr_op_name(op), tsr_dtype_name(in[0]->dtype));
+    *out = *in[0];
+    return TSR_OK;
+}
+
+/* GatherND (ONNX GatherND): X rank r, indices rank q >= 1 with last dim m, batch_dims b < min(q,
+ * r), b + m <= r, the first b dims equal; Y [indices dims[0..q-2], X dims[b+m..r-1]]. */
+tsr_status tsr_shape_gather_nd(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    const struct tsr_tensor_desc *x = in[0], *ix = in[1];
+    const int64_t b = attrs->batch_dims, r = x->rank, q = ix->rank;
+    int64_t m = q >= 1 ? ix->dims[q - 1] : 0;
+    int ok = q >= 1 && r >= 1 && b >= 0 && b < q && b < r && m >= 1 && b + m <= r &&
+             q - 1 + r - b - m <= TSR_MAX_RANK;
+    for (int d = 0; ok && d < b; d++)
+        if (ix->dims[d] != x->dims[d]) ok = 0;
+    if (!ok)
+        return SHAPE_ERR("node '%s' (GatherND): data %s, indices %s, batch_dims %lld do not fit",
+                         node, tsr_desc_format(x, s0, sizeof s0),
+                         tsr_desc_format(ix, s1, sizeof s1), (long long)b);
+    *out = f32_desc(0);
+    out->dtype = x->dtype;
+    for (int d = 0; d < q - 1; d++)
+        out->dims[out->rank++] = ix->dims[d];
+    for (int d = (int)(b + m); d < r; d++)
+        out->dims[out->rank++] = x->dims[d];
+    return TSR_OK;
+}
+
+/* ScatterND (ONNX ScatterND): data rank r, indices rank q >= 1 with last dim m <= r, updates
+ * [indices dims[0..q-2], data dims[m..r-1]] of the data's dtype; Y like data. */
+tsr_status tsr_shape_scatter_nd(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160], s2[160];
+    const struct tsr_tensor_desc *x = in[0], *ix = in[1], *u = in[2];
+    const int64_t r = x->rank, q = ix->rank;
+    int64_t m = q >= 1 ? ix->dims[q - 1] : 0;
+    int ok =
+        q >= 1 && r >= 1 && m >= 1 && m <= r && u->rank == q - 1 + r - m && u->dtype == x->dtype;
+    for (int d = 0; ok && d < q - 1; d++)
+        if (u->dims[d] != ix->dims[d]) ok = 0;
+    for (int d = (int)m; ok && d < r; d++)
+        if (u->dims[q - 1 + d - m] != x->dims[d]) ok = 0;
+    if (!ok)
+        return SHAPE_ERR("node '%s' (ScatterND): data %s, indices %s, updates %s do not fit", node,
+                         tsr_desc_format(x, s0, sizeof s0), tsr_desc_format(ix, s1, sizeof s1),
+                         tsr_desc_format(u, s2, sizeof s2));
+    if (!scatter_dtype_ok(attrs->scatter_reduction, x->dtype))
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (ScatterND): reduction on %s data (float32, float64, int32, "
+                       "int64 are supported)",
+                       node, tsr_dtype_name(x->dtype));
+    *out = *x;
+    return TSR_OK;
+}
+
+int tsr_center_crop_pad_geometry(const struct tsr_op_attrs *attrs, const struct tsr_tensor_desc *x,
+                                 int64_t *begin, int64_t *dims) {
+    const int r = x->rank, n_axes = attrs->n_axes ? attrs->n_axes : r;
+    if (attrs->n_ccp_shape != n_axes || r < 1) return -1;
+    unsigned seen = 0;
+    for (int d = 0; d < r; d++) {
+        begin[d] = 0;
+        dims[d] = x->dims[d];
+    }
+    for (int i = 0; i < n_axes; i++) {
+        int64_t a = i;
+        if (attrs->n_axes && norm_axis(attrs->axes[i], r, &a)) return -1;
+        if ((seen & (1u << a)) || attrs->ccp_shape[i] < 0) return -1;
+        seen |= 1u << a;
+        const int64_t in = x->dims[a], want = attrs->ccp_shape[i];
+        /* ONNX: crop from (in - want) / 2, pad (want - in) / 2 before (floors) */
+        begin[a] = want < in ? -((in - want) / 2) : (want - in) / 2;
+        dims[a] = want;
+    }
+    return 0;
+}
+
+/* CenterCropPad (ONNX CenterCropPad): X with each listed axis cropped or zero-padded about its
+ * centre to the constant target size. */
+tsr_status tsr_shape_center_crop_pad(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160];
+    int64_t begin[TSR_MAX_RANK], dims[TSR_MAX_RANK];
+    if (tsr_center_crop_pad_geometry(attrs, in[0], begin, dims))
+        return SHAPE_ERR("node '%s' (CenterCropPad): shape (%d values; a constant input) does not "
+                         "fit input %s and %d axes",
+                         node, attrs->n_ccp_shape, tsr_desc_format(in[0], s0, sizeof s0),
+                         attrs->n_axes);
+    *out = *in[0];
+    for (int d = 0; d < out->rank; d++)
+        out->dims[d] = dims[d];
+    return TSR_OK;
+}
+
+/* ReverseSequence (ONNX ReverseSequence): X rank >= 2 with batch_axis and time_axis 0 and 1
+ * (either way), sequence_lens [batch]; Y like X. */
+tsr_status tsr_shape_reverse_sequence(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    const int64_t ba = attrs->rs_batch_axis, ta = attrs->rs_time_axis;
+    if (in[0]->rank < 2 || !((ba == 0 && ta == 1) || (ba == 1 && ta == 0)) || in[1]->rank != 1 ||
+        in[1]->dims[0] != in[0]->dims[ba])
+        return SHAPE_ERR("node '%s' (ReverseSequence): input %s, sequence_lens %s, batch_axis "
+                         "%lld, time_axis %lld do not fit",
+                         node, tsr_desc_format(in[0], s0, sizeof s0),
+                         tsr_desc_format(in[1], s1, sizeof s1), (long long)ba, (long long)ta);
+    *out = *in[0];
+    return TSR_OK;
+}
+
+/* Compress (ONNX Compress): condition (bool, 1-D, a constant) selects slices of X along axis
+ * (absent: of X flattened); entries past the axis must be false. Y: X with that dim (or the 1-D
+ * flattening) reduced to the number of true entries. */
+tsr_status tsr_shape_compress(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    const struct tsr_tensor_desc *x = in[0], *c = in[1];
+    if (!in_data[1])
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (Compress): the condition input must be a constant", node);
+    int64_t axis = -1, len = tsr_desc_elements(x), kept = 0;
+    if (attrs->axis != TSR_AXIS_DEFAULT) {
+        if (norm_axis(attrs->axis, x->rank, &axis))
+            return SHAPE_ERR("node '%s' (Compress): axis %lld out of range for %s", node,
+                             (long long)attrs->axis, tsr_desc_format(x, s0, sizeof s0));
+        len = x->dims[axis];
+    }
+    if (c->rank != 1)
+        return SHAPE_ERR("node '%s' (Compress): condition %s must be 1-D", node,
+                         tsr_desc_format(c, s1, sizeof s1));
+    for (int64_t i = 0; i < c->dims[0]; i++) {
+        if (!((const uint8_t *)in_data[1])[i]) continue;
+        if (i >= len)
+            return SHAPE_ERR("node '%s' (Compress): condition %s selects past the %lld entries "
+                             "of input %s",
+                             node, tsr_desc_format(c, s1, sizeof s1), (long long)len,
+                             tsr_desc_format(x, s0, sizeof s0));
+        kept++;
+    }
+    *out = *x;
+    if (axis < 0) {
+        out->rank = 1;
+        out->dims[0] = kept;
+    } else {
+        out->dims[axis] = kept;
+    }
+    return TSR_OK;
+}
+
+/* OneHot (ONNX OneHot): indices [..] (rank r), depth a constant scalar (or one value; non-
+ * integers truncated, >= 1), values [2] → Y of values' dtype, rank r + 1, depth at axis. */
+tsr_status tsr_shape_onehot(SHAPE_ARGS) {
+    SHAPE_UNUSED();
+    char s0[160], s1[160];
+    if (!in_data[1])
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (OneHot): the depth input must be a constant", node);
+    const int r = in[0]->rank + 1;
+    int64_t axis;
+    double depth =
+        tsr_desc_elements(in[1]) == 1 ? tsr_elem_get_f64(in[1]->dtype, in_data[1], 0) : 0.0;
+    if (r > TSR_MAX_RANK ||
+        norm_axis(attrs->axis == TSR_AXIS_DEFAULT ? -1 : attrs->axis, r, &axis) ||
+        !(depth >= 1 && depth < 1e12) || tsr_desc_elements(in[2]) != 2)
+        return SHAPE_ERR("node '%s' (OneHot): indices %s, depth %g, values %s, axis %lld do not "
+                         "fit (depth >= 1, two values)",
+                         node, tsr_desc_format(in[0], s0, sizeof s0), depth,
+                         tsr_desc_format(in[2], s1, sizeof s1), (long long)attrs->axis);
+    *out = f32_desc(r);
+    out->dtype = in[2]->dtype;
+    for (int d = 0, k = 0; d < r; d++)
+        out->dims[d] = d == axis ? (int64_t)depth : in[0]->dims[k++];
+    return TSR_OK;
+}

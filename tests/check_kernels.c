@@ -1387,6 +1387,200 @@ static void build_isclass(struct kh_builder *b) {
     kh_output(b, kh_op(b, which ? TSR_OP_ISINF : TSR_OP_ISNAN, &a, 1, &x));
 }
 /* ---- end of group "dtcompute" (builders) -------------------------------------------------- */
+/* ---- issue 9, group "index": indexing operators (exact: atol = rtol = 0) ----------------- */
+
+/* CastLike: input 0 cast to the dtype of input 1 (a graph input whose data is not read), every
+ * pair of four dtypes. */
+static void build_castlike(struct kh_builder *b) {
+    static const tsr_dtype dts[4] = {TSR_F32, TSR_I64, TSR_F16, TSR_BOOL};
+    tsr_dtype from = dts[b->variant / 4], to = dts[b->variant % 4];
+    tsr_value x = kh_input_dt(b, from, 2, D(3, 17), -300, 300);
+    tsr_value like = kh_input_dt(b, to, 1, D(2), 0, 1);
+    kh_label(b, " %s like %s", tsr_dtype_name(from), tsr_dtype_name(to));
+    kh_output(b, kh_op2(b, TSR_OP_CASTLIKE, x, like));
+}
+
+/* Trilu: upper / lower, k in {0, 2, -1, 9 (past the edge)}, batched float32 / int64 / bool. */
+static void build_trilu(struct kh_builder *b) {
+    static const int64_t ks[4] = {0, 2, -1, 9};
+    static const tsr_dtype dts[3] = {TSR_F32, TSR_I64, TSR_BOOL};
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.trilu_upper = b->variant % 2;
+    a.n_trilu_k = 1;
+    a.trilu_k[0] = ks[(b->variant / 2) % 4];
+    tsr_dtype dt = dts[b->variant / 8];
+    tsr_value x = kh_input_dt(b, dt, 3, D(2, 5, 7), -100, 100);
+    kh_label(b, " %s upper %d k %lld", tsr_dtype_name(dt), a.trilu_upper, (long long)a.trilu_k[0]);
+    kh_output(b, kh_op(b, TSR_OP_TRILU, &a, 1, &x));
+}
+
+/* EyeLike: [4, 6] with k in {0, 2, -3, 7}, the input's dtype and int32 / bool. */
+static void build_eyelike(struct kh_builder *b) {
+    static const int64_t ks[4] = {0, 2, -3, 7};
+    static const int64_t dts[3] = {-1, TSR_I32, TSR_BOOL};
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.eye_k = ks[b->variant % 4];
+    a.eye_dtype = dts[b->variant / 4];
+    tsr_value x = kh_input(b, 2, D(4, 6), -1, 1);
+    kh_label(b, " k %lld dtype %lld", (long long)a.eye_k, (long long)a.eye_dtype);
+    kh_output(b, kh_op(b, TSR_OP_EYELIKE, &a, 1, &x));
+}
+
+/* GatherElements: axis 0 / 1 / -1, int64 and int32 indices (negative ones), indices smaller than
+ * the data along the other axes, float32 / int64 / bool / float16 data. */
+static void build_gather_elements(struct kh_builder *b) {
+    static const tsr_dtype dts[4] = {TSR_F32, TSR_I64, TSR_BOOL, TSR_F16};
+    static const int64_t axes[3] = {0, 1, -1};
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.axis = axes[b->variant % 3];
+    tsr_dtype dt = dts[b->variant / 3 % 4], it = b->variant % 2 ? TSR_I32 : TSR_I64;
+    const int64_t *xd = D(4, 5, 6), ax = a.axis < 0 ? 2 : a.axis;
+    int64_t id[3] = {3, 4, 5};
+    id[ax] = 7;
+    tsr_value in[2];
+    in[0] = kh_input_dt(b, dt, 3, xd, -100, 100);
+    in[1] = kh_input_dt(b, it, 3, id, (float)-xd[ax], (float)xd[ax]);
+    kh_label(b, " %s axis %lld by %s", tsr_dtype_name(dt), (long long)a.axis, tsr_dtype_name(it));
+    kh_output(b, kh_op(b, TSR_OP_GATHERELEMENTS, &a, 2, in));
+}
+
+/* ScatterElements: every reduction on float32 / int64 / int32 (duplicates: in order), none on
+ * bool and float16, axis 1 and -1. */
+static void build_scatter_elements(struct kh_builder *b) {
+    static const tsr_dtype dts[5] = {TSR_F32, TSR_I64, TSR_I32, TSR_BOOL, TSR_F16};
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    tsr_dtype dt = dts[b->variant / 5];
+    a.scatter_reduction = dt == TSR_BOOL || dt == TSR_F16 ? 0 : b->variant % 5;
+    a.axis = b->variant % 2 ? 1 : -1;
+    const int64_t *xd = D(3, 6, 5), ax = a.axis < 0 ? 2 : 1;
+    int64_t id[3] = {2, 4, 3};
+    id[ax] = 8;
+    tsr_value in[3];
+    in[0] = kh_input_dt(b, dt, 3, xd, -10, 10);
+    in[1] =
+        kh_input_dt(b, b->variant % 3 ? TSR_I64 : TSR_I32, 3, id, (float)-xd[ax], (float)xd[ax]);
+    in[2] = kh_input_dt(b, dt, 3, id, -10, 10);
+    kh_label(b, " %s axis %lld reduction %d", tsr_dtype_name(dt), (long long)a.axis,
+             a.scatter_reduction);
+    kh_output(b, kh_op(b, TSR_OP_SCATTERELEMENTS, &a, 3, in));
+}
+
+/* GatherND: data [4, 5, 6] by tuples of 1, 2, 3 (negative values), batch_dims 0 and 1,
+ * float32 and int64 data, int64 / int32 indices. */
+static void build_gather_nd(struct kh_builder *b) {
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    const int q = 1 + b->variant % 3;
+    a.batch_dims = b->variant / 3 % 2;
+    if (a.batch_dims && q == 3) a.batch_dims = 0;
+    tsr_dtype dt = b->variant / 6 ? TSR_I64 : TSR_F32;
+    tsr_value in[2];
+    in[0] = kh_input_dt(b, dt, 3, D(4, 5, 6), -100, 100);
+    /* |index| < 4 fits every dim */
+    in[1] = kh_input_dt(b, b->variant % 2 ? TSR_I32 : TSR_I64, 3, D(4, 3, q), -4, 4);
+    kh_label(b, " %s q %d batch_dims %lld", tsr_dtype_name(dt), q, (long long)a.batch_dims);
+    kh_output(b, kh_op(b, TSR_OP_GATHERND, &a, 2, in));
+}
+
+/* ScatterND: data [5, 4, 3] by 6 tuples of 1 or 2 (duplicates), every reduction on float32 and
+ * int64. */
+static void build_scatter_nd(struct kh_builder *b) {
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.scatter_reduction = b->variant % 5;
+    const int q = 1 + b->variant / 5 % 2;
+    tsr_dtype dt = b->variant / 10 ? TSR_I64 : TSR_F32;
+    tsr_value in[3];
+    in[0] = kh_input_dt(b, dt, 3, D(5, 4, 3), -10, 10);
+    in[1] = kh_input_dt(b, TSR_I64, 2, D(6, q), -4, 4);
+    in[2] = q == 1 ? kh_input_dt(b, dt, 3, D(6, 4, 3), -10, 10)
+                   : kh_input_dt(b, dt, 2, D(6, 3), -10, 10);
+    kh_label(b, " %s q %d reduction %d", tsr_dtype_name(dt), q, a.scatter_reduction);
+    kh_output(b, kh_op(b, TSR_OP_SCATTERND, &a, 3, in));
+}
+
+/* CenterCropPad (shape as the constant input's attribute): crop, pad, both (odd differences),
+ * listed and negative axes, float32 / int64 / bool. */
+static void build_center_crop_pad(struct kh_builder *b) {
+    static const int64_t shapes[4][3] = {{10, 7, 3}, {14, 4, 3}, {9, 12, 3}, {3, 5, 8}};
+    static const tsr_dtype dts[3] = {TSR_F32, TSR_I64, TSR_BOOL};
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    const int64_t *t = shapes[b->variant % 4];
+    if (b->variant % 4 == 3) { /* axes -2, -1 only */
+        a.n_axes = 2;
+        a.axes[0] = -2;
+        a.axes[1] = -1;
+        a.n_ccp_shape = 2;
+        a.ccp_shape[0] = t[1];
+        a.ccp_shape[1] = t[2];
+    } else {
+        a.n_ccp_shape = 3;
+        memcpy(a.ccp_shape, t, 3 * sizeof *t);
+    }
+    tsr_dtype dt = dts[b->variant / 4];
+    tsr_value x = kh_input_dt(b, dt, 3, D(11, 8, 3), -100, 100);
+    kh_label(b, " %s to [%lld,%lld,%lld]", tsr_dtype_name(dt), (long long)t[0], (long long)t[1],
+             (long long)t[2]);
+    kh_output(b, kh_op(b, TSR_OP_CENTERCROPPAD, &a, 1, &x));
+}
+
+/* ReverseSequence: time axis 0 and 1, inner 1 and 3, float32 / int64 / bool; lengths in
+ * [0, time] (0 and the full length included by the range). */
+static void build_reverse_sequence(struct kh_builder *b) {
+    static const tsr_dtype dts[3] = {TSR_F32, TSR_I64, TSR_BOOL};
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.rs_time_axis = b->variant % 2;
+    a.rs_batch_axis = !a.rs_time_axis;
+    const int inner3 = b->variant / 2 % 2;
+    tsr_dtype dt = dts[b->variant / 4];
+    const int64_t *xd = inner3 ? D(5, 6, 3) : D(5, 6);
+    tsr_value in[2];
+    in[0] = kh_input_dt(b, dt, inner3 ? 3 : 2, xd, -100, 100);
+    in[1] = kh_input_dt(b, b->variant % 3 ? TSR_I64 : TSR_I32, 1, D(xd[a.rs_batch_axis]), 0,
+                        (float)xd[a.rs_time_axis] + 1);
+    kh_label(b, " %s time axis %lld inner %d", tsr_dtype_name(dt), (long long)a.rs_time_axis,
+             inner3 ? 3 : 1);
+    kh_output(b, kh_op(b, TSR_OP_REVERSESEQUENCE, &a, 2, in));
+}
+
+/* Compress with a constant condition: axis 0 / 1 / -1 / absent (flattened), a shorter
+ * condition, none true, float32 and int64. */
+static void build_compress(struct kh_builder *b) {
+    static const uint8_t cond[8] = {1, 0, 1, 1, 0, 0, 1, 0};
+    static const int64_t axes[4] = {0, 1, -1, TSR_AXIS_DEFAULT};
+    static const int64_t lens[4] = {4, 3, 2, 8}; /* X [4, 5, 3]; axis 1: shorter than 5 */
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.axis = axes[b->variant % 4];
+    const int none = b->variant / 4 == 2;
+    uint8_t c[8];
+    for (int i = 0; i < 8; i++)
+        c[i] = none ? 0 : cond[i];
+    tsr_dtype dt = b->variant / 4 == 1 ? TSR_I64 : TSR_F32;
+    struct tsr_tensor_desc cd = {TSR_BOOL, 1, {lens[b->variant % 4]}};
+    tsr_value in[2];
+    in[0] = kh_input_dt(b, dt, 3, D(4, 5, 3), -100, 100);
+    ck_assert_int_eq(tsr_graph_constant(b->g, "cond", &cd, c, &in[1]), TSR_OK);
+    kh_label(b, " %s axis %lld%s", tsr_dtype_name(dt), (long long)a.axis, none ? " none" : "");
+    kh_output(b, kh_op(b, TSR_OP_COMPRESS, &a, 2, in));
+}
+
+/* OneHot: depth 4 (a constant), indices in [-5, 5) (negative ones, some out of range: all off)
+ * of int64 / int32 / float32 (truncated), values [off, on] a float32 or int64 input, axis 0 / 1
+ * / -1. */
+static void build_onehot(struct kh_builder *b) {
+    static const tsr_dtype its[3] = {TSR_I64, TSR_I32, TSR_F32};
+    static const int64_t axes[3] = {0, 1, -1};
+    struct tsr_op_attrs a = tsr_op_attrs_default();
+    a.axis = axes[b->variant % 3];
+    tsr_dtype it = its[b->variant / 3 % 3], vt = b->variant / 9 ? TSR_I64 : TSR_F32;
+    const int64_t depth = 4;
+    struct tsr_tensor_desc dd = {TSR_I64, 0, {0}};
+    tsr_value in[3];
+    in[0] = kh_input_dt(b, it, 2, D(3, 5), -5, 5);
+    ck_assert_int_eq(tsr_graph_constant(b->g, "depth", &dd, &depth, &in[1]), TSR_OK);
+    in[2] = kh_input_dt(b, vt, 1, D(2), -50, 50);
+    kh_label(b, " %s indices, %s values, axis %lld", tsr_dtype_name(it), tsr_dtype_name(vt),
+             (long long)a.axis);
+    kh_output(b, kh_op(b, TSR_OP_ONEHOT, &a, 3, in));
+}
 
 /* ---- the table --------------------------------------------------------------------------- */
 
@@ -2171,6 +2365,22 @@ static const struct kh_case cases[] = {
     {"pow_mixed", build_pow_mixed, 4, 1e-6, 1e-6, KH_BOTH, "ew_pow", NULL, NULL, 0, 0},
     {"bits", build_bits, 18, 0, 0, KH_BOTH, "ew_", NULL, NULL, 0, 0},
     {"isnan_isinf", build_isclass, 12, 0, 0, KH_FUSED, "is", NULL, NULL, 0, 0},
+    /* issue 9, group "index": bit-exact */
+    {"castlike", build_castlike, 16, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"trilu", build_trilu, 24, 0, 0, KH_FUSED, "tri", NULL, NULL, 0, 0},
+    {"eyelike", build_eyelike, 12, 0, 0, KH_FUSED, "eyelike", NULL, NULL, 0, 0},
+    {"gather_elements", build_gather_elements, 12, 0, 0, KH_FUSED, "gather_elements", NULL, NULL, 0,
+     0},
+    {"scatter_elements", build_scatter_elements, 25, 0, 0, KH_FUSED, "scatter_elements", NULL, NULL,
+     0, 0},
+    {"gather_nd", build_gather_nd, 12, 0, 0, KH_FUSED, "gather_nd", NULL, NULL, 0, 0},
+    {"scatter_nd", build_scatter_nd, 20, 0, 0, KH_FUSED, "scatter_nd", NULL, NULL, 0, 0},
+    {"onehot", build_onehot, 18, 0, 0, KH_FUSED, "one_hot", NULL, NULL, 0, 0},
+    {"compress", build_compress, 12, 0, 0, KH_FUSED, "compress", NULL, NULL, 0, 0},
+    {"reverse_sequence", build_reverse_sequence, 12, 0, 0, KH_FUSED, "reverse_sequence", NULL, NULL,
+     0, 0},
+    {"center_crop_pad", build_center_crop_pad, 12, 0, 0, KH_FUSED, "center_crop_pad", NULL, NULL, 0,
+     0},
 };
 
 /* The harness must see every backend this run expects: the CPU always, OpenCL unless
@@ -2315,6 +2525,64 @@ START_TEST(test_gather_out_of_range) {
 }
 END_TEST
 
+/* group "index": an index out of range at run time in GatherElements, ScatterElements,
+ * GatherND or ScatterND fails the run with TSR_E_INVALID_ARG naming the node, on every device
+ * (nothing is read or written out of bounds); the next valid run succeeds. */
+START_TEST(test_index_out_of_range) {
+    static const tsr_op ops[4] = {TSR_OP_GATHERELEMENTS, TSR_OP_SCATTERELEMENTS, TSR_OP_GATHERND,
+                                  TSR_OP_SCATTERND};
+    tsr_context *ctx = ts_context();
+    for (int o = 0; o < 4; o++) {
+        const int nd = ops[o] == TSR_OP_GATHERND || ops[o] == TSR_OP_SCATTERND;
+        const int scatter = ops[o] == TSR_OP_SCATTERELEMENTS || ops[o] == TSR_OP_SCATTERND;
+        tsr_graph *g;
+        ck_assert_int_eq(tsr_graph_create(ctx, &g), TSR_OK);
+        float x[12], u[12];
+        for (int i = 0; i < 12; i++)
+            x[i] = (float)i, u[i] = 100.0f + (float)i;
+        /* X [3, 4]; elements: indices [3, 4] along axis 0; ND: indices [2, 1] of rows, updates
+         * [2, 4] */
+        struct tsr_tensor_desc xd = {TSR_F32, 2, {3, 4}};
+        struct tsr_tensor_desc id = nd ? (struct tsr_tensor_desc){TSR_I64, 2, {2, 1}} : xd;
+        id.dtype = TSR_I64;
+        struct tsr_tensor_desc ud = nd ? (struct tsr_tensor_desc){TSR_F32, 2, {2, 4}} : xd;
+        tsr_value in[3], y;
+        ck_assert_int_eq(tsr_graph_constant(g, "x", &xd, x, &in[0]), TSR_OK);
+        ck_assert_int_eq(tsr_graph_input(g, "ids", &id, &in[1]), TSR_OK);
+        if (scatter) ck_assert_int_eq(tsr_graph_constant(g, "u", &ud, u, &in[2]), TSR_OK);
+        ck_assert_int_eq(tsr_graph_op(g, ops[o], in, 2 + scatter, NULL, "pick", &y), TSR_OK);
+        ck_assert_int_eq(tsr_graph_output(g, "y", y), TSR_OK);
+        const struct tsr_tensor_desc yd =
+            ops[o] == TSR_OP_GATHERND ? (struct tsr_tensor_desc){TSR_F32, 2, {2, 4}} : xd;
+        for (int d = 0; d < tsr_device_count(ctx); d++) {
+            struct tsr_device_info info;
+            ck_assert_int_eq(tsr_device_get_info(ctx, d, &info), TSR_OK);
+            struct tsr_compile_options co = tsr_compile_options_default();
+            co.device = info.id;
+            co.allow_fallback = 0;
+            tsr_plan *plan;
+            ck_assert_int_eq(tsr_compile(ctx, g, &co, &plan), TSR_OK);
+            float out[12];
+            struct tsr_tensor yt = {yd, out};
+            int64_t ids[12] = {0};
+            ids[1] = o % 2 ? -4 : 3; /* axis of 3: out of range */
+            struct tsr_tensor it = {id, ids};
+            ck_assert_int_eq(tsr_plan_run(plan, &it, 1, &yt, 1), TSR_E_INVALID_ARG);
+            const char *msg = tsr_last_error(ctx)->message;
+            ck_assert_msg(strstr(msg, "pick"), "%s %s: %s", tsr_op_name(ops[o]), info.id, msg);
+            ids[1] = -1; /* the last row */
+            ck_assert_int_eq(tsr_plan_run(plan, &it, 1, &yt, 1), TSR_OK);
+            if (ops[o] == TSR_OP_GATHERND) ck_assert(out[4] == 8.0f && out[0] == 0.0f);
+            if (ops[o] == TSR_OP_SCATTERND) ck_assert(out[8] == 104.0f && out[0] == 100.0f);
+            if (ops[o] == TSR_OP_GATHERELEMENTS) ck_assert(out[1] == 9.0f && out[0] == 0.0f);
+            tsr_plan_destroy(plan);
+        }
+        tsr_graph_destroy(g);
+    }
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 /* ConstantOfShape and Range with known shapes fold whatever their size (above the builder's
  * eager limit of 64 Ki elements the fold pass evaluates them): they never reach lowering. */
 START_TEST(test_large_constants_fold) {
@@ -2387,6 +2655,7 @@ static Suite *kernels_suite(void) {
     tcase_add_test(tc, test_kernel_table);
     tcase_add_test(tc, test_mask_model);
     tcase_add_test(tc, test_gather_out_of_range);
+    tcase_add_test(tc, test_index_out_of_range);
     tcase_add_test(tc, test_large_constants_fold);
     suite_add_tcase(s, tc);
     return s;

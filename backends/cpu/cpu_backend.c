@@ -172,7 +172,8 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
     if (kn->n_inputs < 0 || kn->n_inputs > TSR_KERNEL_MAX_INPUTS)
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "kernel '%s': %d inputs", name, kn->n_inputs);
     int data_kind = kn->kind == TSR_K_GATHER || kn->kind == TSR_K_SLICE || kn->kind == TSR_K_CAST ||
-                    kn->kind == TSR_K_MIXED || kn->kind == TSR_K_PAD;
+                    kn->kind == TSR_K_MIXED || kn->kind == TSR_K_PAD ||
+                    kn->kind == TSR_K_INDEX; /* group "index" */
     for (int i = 0; i < kn->n_inputs; i++)
         if (tsr_buf_elems(prog, kn->inputs[i]) < 0)
             return TSR_ERR(ctx, TSR_E_INVALID_ARG, "kernel '%s': input %d is buffer %d of %d", name,
@@ -386,6 +387,7 @@ static tsr_dtype_set cpu_kernel_dtypes(tsr_kernel_kind kind) {
     case TSR_K_CAST:
     case TSR_K_MIXED:
     case TSR_K_PAD:
+    case TSR_K_INDEX: /* group "index" */
         return TSR_DTS_ALL_BUFFERS;
     case TSR_K_EW: /* group "dtcompute": ew_typed.c */
         return TSR_DTYPE_BIT(TSR_F32) | TSR_DTYPE_BIT(TSR_F64) | TSR_DTYPE_BIT(TSR_F16) |
@@ -577,6 +579,20 @@ static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct
         tsr_cpu_nll_run(&kn->u.nll, p[kn->inputs[0]], p[kn->inputs[1]],
                         kn->u.nll.has_weight ? p[kn->inputs[2]] : NULL, y);
         break;
+    case TSR_K_INDEX: { /* group "index" (index.c) */
+        const void *in[TSR_KERNEL_MAX_INPUTS] = {0};
+        tsr_dtype dts[TSR_KERNEL_MAX_INPUTS] = {0};
+        for (int i = 0; i < kn->n_inputs; i++) {
+            in[i] = p[kn->inputs[i]];
+            dts[i] = ex->prog->buffers[kn->inputs[i]].desc.dtype;
+        }
+        int64_t bad = 0;
+        if (tsr_cpu_index_run(kn, dts, in, y, &bad))
+            return TSR_ERR(ex->ctx, TSR_E_INVALID_ARG,
+                           "node '%s' (%s): index %lld out of range (kernel '%s')",
+                           kn->nodes ? kn->nodes : "", kn->name, (long long)bad, kn->name);
+        break;
+    }
     }
     return TSR_OK;
 }

@@ -267,4 +267,11 @@ int tsr_cpu_data_run(const struct tsr_cpu_env *env, const struct tsr_kernel *kn,
                      const tsr_dtype *in_dtypes, const void *const *in, void *y,
                      int64_t *bad_index);
 
+/* Runs a TSR_K_INDEX kernel (backends/cpu/index.c; program.h): in[i] of dtype in_dtypes[i] → y
+ * (kn->dtype). Returns 0, or 1 when an index was out of range (that element is skipped: zero in
+ * a gather, no store in a scatter; *bad_index, may be NULL, receives one such index). `kn` must
+ * have passed tsr_cpu_data_check. */
+int tsr_cpu_index_run(const struct tsr_kernel *kn, const tsr_dtype *in_dtypes,
+                      const void *const *in, void *y, int64_t *bad_index);
+
 #endif

@@ -208,7 +208,8 @@ static tsr_status prepare_kernel(struct cl_exec *ex, struct cl_exec_kernel *ek) 
     case TSR_K_SLICE:
     case TSR_K_CAST:
     case TSR_K_MIXED:
-    case TSR_K_PAD: {
+    case TSR_K_PAD:
+    case TSR_K_INDEX: { /* group "index" */
         struct tsr_cl_ref in[TSR_KERNEL_MAX_INPUTS];
         for (int i = 0; i < k->n_inputs; i++)
             in[i] = ex->refs[k->inputs[i]];
@@ -262,6 +263,7 @@ static tsr_dtype_set cl_kernel_dtypes(tsr_kernel_kind kind) {
     case TSR_K_CAST:
     case TSR_K_MIXED:
     case TSR_K_PAD:
+    case TSR_K_INDEX: /* group "index" */
         return TSR_DTS_ALL_BUFFERS;
     case TSR_K_EW: /* group "dtcompute": typed generated regions (cl_codegen.c) */
         return TSR_DTYPE_BIT(TSR_F32) | TSR_DTYPE_BIT(TSR_F64) | TSR_DTYPE_BIT(TSR_F16) |
@@ -339,7 +341,8 @@ static tsr_status cl_prepare(tsr_context *ctx, int device, const struct tsr_prog
         }
     }
     for (int i = 0; i < prog->n_kernels; i++)
-        if (prog->kernels[i].kind == TSR_K_GATHER && !ex->flag_block) {
+        if ((prog->kernels[i].kind == TSR_K_GATHER || prog->kernels[i].kind == TSR_K_INDEX) &&
+            !ex->flag_block) {
             if ((st = tsr_cl_pool_alloc(ctx, dev, 64, &ex->flag_block)) != TSR_OK) goto fail;
             ex->flag.mem = ex->flag_block->mem;
             ex->flag.offset = 0;
@@ -496,12 +499,13 @@ finish:;
         char nodes[256] = "";
         size_t len = 0;
         for (int i = 0; i < prog->n_kernels && len + 1 < sizeof nodes; i++)
-            if (prog->kernels[i].kind == TSR_K_GATHER)
+            if (prog->kernels[i].kind == TSR_K_GATHER || prog->kernels[i].kind == TSR_K_INDEX)
                 len += (size_t)snprintf(nodes + len, sizeof nodes - len, "%s'%s'", len ? ", " : "",
                                         prog->kernels[i].nodes ? prog->kernels[i].nodes : "");
         st = TSR_ERR(ctx, TSR_E_INVALID_ARG,
-                     "node %s (Gather): an index out of range of its axis (opencl %s)", nodes,
-                     dev->id);
+                     "node %s (Gather or an indexing op): an index out of range of its axis "
+                     "(opencl %s)",
+                     nodes, dev->id);
     }
     for (int i = 0; i < nrec; i++) {
         if (prof && st == TSR_OK)

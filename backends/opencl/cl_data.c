@@ -203,6 +203,71 @@ tsr_status tsr_cl_data_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
         out->global = cap_items(n);
         break;
     }
+    case TSR_K_INDEX: { /* group "index": GatherElements / ScatterElements / GatherND / ScatterND */
+        const struct tsr_k_index *g = &k->u.index;
+        if (!flag)
+            return TSR_ERR(ctx, TSR_E_INTERNAL, "kernel '%s': no index flag buffer", k->name);
+        const char *e = move_type(es), *ut = e;
+        if (g->reduction != TSR_SCATTER_NONE) {
+            e = k->dtype == TSR_F32   ? "float"
+                : k->dtype == TSR_F64 ? "double"
+                : k->dtype == TSR_I32 ? "int"
+                                      : "long";
+            ut = k->dtype == TSR_I32 ? "uint" : k->dtype == TSR_I64 ? "ulong" : e;
+            if (k->dtype == TSR_F64 && !tsr_cl_device_has_fp64(dev))
+                return TSR_ERR(ctx, TSR_E_DTYPE,
+                               "kernel '%s': a float64 reduction needs cl_khr_fp64 (opencl %s)",
+                               k->name, dev->id);
+        }
+        snprintf(
+            defs, sizeof defs, "#define T %s\n#define E %s\n#define UT %s\n#define TSR_RED %d%s",
+            move_type(es), e, ut, (int)g->reduction,
+            g->reduction != TSR_SCATTER_NONE && k->dtype == TSR_F64 ? "\n#define TSR_IDX_F64" : "");
+        static const char *const fns[] = {"tsr_gather_elements",  "tsr_scatter_elements",
+                                          "tsr_gather_nd",        "tsr_scatter_nd",
+                                          "tsr_reverse_sequence", "tsr_one_hot"};
+        if ((st = build(ctx, dev, k, defs, fns[g->mode], out)) != TSR_OK) return st;
+        a.kernel = out->kernel;
+        int64_t nx, ni, ny;
+        tsr_index_counts(g, &nx, &ni, &ny);
+        const int scatter =
+            g->mode == TSR_INDEX_SCATTER_ELEMENTS || g->mode == TSR_INDEX_SCATTER_ND;
+        tsr_cl_arg_ref(&a, &in[0]);
+        tsr_cl_arg_ref(&a, &in[1]);
+        if (scatter) tsr_cl_arg_ref(&a, &in[2]);
+        tsr_cl_arg_ref(&a, y);
+        if (g->mode == TSR_INDEX_ONE_HOT) {
+            tsr_cl_arg_ulong(&a, g->x_dims[0]);
+            tsr_cl_arg_long(&a, g->x_dims[1]);
+            tsr_cl_arg_ulong(&a, g->inner);
+            tsr_cl_arg_int(&a, in_dt[1] == TSR_I64);
+        } else if (g->mode == TSR_INDEX_REVERSE_SEQUENCE) {
+            tsr_cl_arg_long(&a, g->x_dims[0]);
+            tsr_cl_arg_long(&a, g->x_dims[1]);
+            tsr_cl_arg_ulong(&a, g->inner);
+            tsr_cl_arg_int(&a, g->axis);
+            tsr_cl_arg_int(&a, in_dt[1] == TSR_I64);
+        } else if (g->mode <= TSR_INDEX_SCATTER_ELEMENTS) {
+            tsr_cl_arg_int(&a, g->rank);
+            tsr_cl_arg_int(&a, g->axis);
+            arg_long8(&a, long8_of(g->rank, g->x_dims, 1));
+            arg_long8(&a, long8_of(g->rank, g->idx_dims, 1));
+            tsr_cl_arg_int(&a, in_dt[1] == TSR_I64);
+            if (scatter) tsr_cl_arg_ulong(&a, nx);
+            tsr_cl_arg_ulong(&a, ni);
+        } else {
+            tsr_cl_arg_int(&a, g->q);
+            arg_long8(&a, long8_of(g->q, g->nd_dims, 1));
+            if (!scatter) tsr_cl_arg_ulong(&a, g->batch);
+            tsr_cl_arg_ulong(&a, g->n_tuples * (scatter ? g->batch : 1));
+            tsr_cl_arg_ulong(&a, g->inner);
+            tsr_cl_arg_int(&a, in_dt[1] == TSR_I64);
+            if (scatter) tsr_cl_arg_ulong(&a, nx);
+        }
+        tsr_cl_arg_ref(&a, flag);
+        out->global = scatter ? 1 : cap_items(ny);
+        break;
+    }
     default:
         return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "kernel '%s': kind %d is not a data kernel", k->name,
                        (int)k->kind);
