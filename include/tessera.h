@@ -522,6 +522,16 @@ int tsr_graph_node_count(const tsr_graph *graph);
 struct tsr_input_shape {
     const char *name;
     struct tsr_tensor_desc desc;
+    /* Optional contents (NULL: none; desc's dtype and shape, densely packed, read during the
+     * import only, not retained). Used only when the input is a *value input*: one that reaches
+     * a position tessera needs as a value at compile time (Reshape / Expand / ConstantOfShape
+     * shape, Slice starts..steps, Pad pads / value / axes, Resize roi / scales / sizes, Tile
+     * repeats, (Un)Squeeze and Reduce* axes, CumSum axis, Clip min / max, Split split, Range's
+     * inputs, Dropout ratio / training_mode), directly or through nodes other than Shape /
+     * Size. Such an input is then bound as a constant, so everything folds as if it were an
+     * initializer; it stays a graph input (its data at run time must equal these contents, or a
+     * plan re-specialises, see tsr_plan_run). Data for other inputs is ignored. */
+    const void *data;
 };
 
 /* Imports an ONNX model (onnx.proto ModelProto, parsed with protobuf-c) into a new graph.

@@ -35,9 +35,11 @@ void tsr_graph_destroy(tsr_graph *g) {
     }
     for (int i = 0; i < g->n_outputs; i++)
         free(g->outputs[i].name);
-    for (int i = 0; g->input_dims && i < g->n_inputs; i++)
+    for (int i = 0; g->input_dims && i < g->n_inputs; i++) {
         for (int d = 0; d < TSR_MAX_RANK; d++)
             free(g->input_dims[i].names[d]);
+        free(g->input_dims[i].value);
+    }
     free(g->input_dims);
     tsr_model_source_unref(g->source);
     free(g->values);
@@ -323,11 +325,17 @@ tsr_status tsr_graph_clone(const tsr_graph *src, tsr_graph **out) {
     if (!g->input_dims) goto nomem;
     g->cap_input_dims = src->n_inputs + 1;
     g->n_inputs = src->n_inputs;
-    for (int i = 0; src->input_dims && i < src->n_inputs; i++)
+    for (int i = 0; src->input_dims && i < src->n_inputs; i++) {
         for (int d = 0; d < TSR_MAX_RANK; d++)
             if (src->input_dims[i].names[d] &&
                 !(g->input_dims[i].names[d] = tsr_strdup(src->input_dims[i].names[d])))
                 goto nomem;
+        if (src->input_dims[i].value) {
+            size_t nb = tsr_desc_bytes(&src->values[src->inputs[i]].desc);
+            if (!(g->input_dims[i].value = malloc(nb ? nb : 1))) goto nomem;
+            memcpy(g->input_dims[i].value, src->input_dims[i].value, nb);
+        }
+    }
     g->source = tsr_model_source_ref(src->source);
     for (int i = 0; i < src->n_outputs; i++) {
         g->outputs[i].value = src->outputs[i].value;
@@ -388,7 +396,7 @@ tsr_status tsr_graph_set_input_dim_name(tsr_graph *g, int input, int dim, const 
 int tsr_graph_has_symbolic_dims(const tsr_graph *g) {
     for (int i = 0; g && g->input_dims && i < g->n_inputs; i++)
         for (int d = 0; d < TSR_MAX_RANK; d++)
-            if (g->input_dims[i].names[d]) return 1;
+            if (g->input_dims[i].names[d] || g->input_dims[i].value) return 1;
     return 0;
 }
 

@@ -38,6 +38,9 @@ struct tsr_graph_output {
  * input's desc is only the one this graph was built at (an import without override: 1). */
 struct tsr_input_dims {
     char *names[TSR_MAX_RANK];
+    /* A value input (tsr_input_shape.data): the contents it was bound to as a constant (owned,
+     * tsr_desc_bytes of the input's desc), else NULL. Runs with other contents re-specialise. */
+    void *value;
 };
 
 /* The ONNX model bytes a graph with symbolic input dims was imported from, kept so that a plan

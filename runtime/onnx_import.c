@@ -55,7 +55,7 @@ static int onnx_dtype(int64_t data_type) {
 struct onnx_slot {
     const char *name; /* NULL: empty slot */
     tsr_value value;
-    int is_const; /* 1 for initializers and Constant outputs */
+    int is_const; /* 1 for initializers and Constant outputs, 2 for a bound value input */
 };
 
 struct onnx_map {
@@ -258,6 +258,53 @@ static int is_initializer(const Onnx__GraphProto *g, const char *name) {
     return 0;
 }
 
+/* Is ONNX input `i` of a node of type `type` one that tessera needs as a value at compile time
+ * (an attribute input, a TSR_CONST_INPUT, or one the shape rule reads: Split's split, Resize's
+ * roi / scales / sizes, Range's inputs)? */
+static int value_position(const Onnx__NodeProto *n, int i) {
+    const char *type = n->op_type ? n->op_type : "";
+    if (!strcmp(type, "Split")) return i == 1;
+    int op = tsr_op_from_onnx(n->domain, type);
+    if (op < 0) return 0;
+    if (tsr_op_attr_input((tsr_op)op, i)) return 1;
+    if (i < tsr_op_def((tsr_op)op)->max_in && tsr_op_const_input((tsr_op)op, i, NULL, NULL))
+        return 1;
+    return (op == TSR_OP_RESIZE && i >= 1) || op == TSR_OP_RANGE;
+}
+
+/* Does value `name` of g depend on the contents of `target` (through nodes other than Shape and
+ * Size, which read only shapes)? `depth` bounds the walk. */
+static int depends_on_values(const Onnx__GraphProto *g, const char *name, const char *target,
+                             int depth) {
+    if (!strcmp(name, target)) return 1;
+    if (depth <= 0) return 0;
+    for (size_t i = 0; i < g->n_node; i++) {
+        const Onnx__NodeProto *n = g->node[i];
+        for (size_t k = 0; k < n->n_output; k++) {
+            if (!n->output[k] || strcmp(n->output[k], name)) continue;
+            const char *t = n->op_type ? n->op_type : "";
+            if (!strcmp(t, "Shape") || !strcmp(t, "Size")) return 0;
+            for (size_t j = 0; j < n->n_input; j++)
+                if (n->input[j] && *n->input[j] &&
+                    depends_on_values(g, n->input[j], target, depth - 1))
+                    return 1;
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* Is graph input `name` a value input: does a value position (value_position) depend on it? */
+static int is_value_input(const Onnx__GraphProto *g, const char *name) {
+    for (size_t i = 0; i < g->n_node; i++)
+        for (size_t k = 0; k < g->node[i]->n_input; k++)
+            if (g->node[i]->input[k] && *g->node[i]->input[k] &&
+                value_position(g->node[i], (int)k) &&
+                depends_on_values(g, g->node[i]->input[k], name, 32))
+                return 1;
+    return 0;
+}
+
 /* Declares graph input `vi`: its declared shape, with symbolic/unknown dims taken from the
  * caller's override (whole desc; its rank and concrete dims must agree with the file) or 1.
  * Returns TSR_OK, TSR_E_PARSE (no tensor type / duplicate), TSR_E_DTYPE, TSR_E_SHAPE (override
@@ -345,6 +392,21 @@ static tsr_status add_input(struct onnx_importer *im, const Onnx__ValueInfoProto
         if (sym[i] &&
             (st = tsr_graph_set_input_dim_name(im->graph, im->graph->n_inputs - 1, i, sym[i])))
             return onnx_wrap(im, st);
+    if (ov && ov->data && is_value_input(im->model_graph, name)) {
+        /* A value input with contents: bound as a constant (tsr_input_shape.data), so that
+         * everything it reaches folds as from an initializer; the graph input stays. */
+        size_t nb = tsr_desc_bytes(&desc);
+        struct tsr_input_dims *dims = &im->graph->input_dims[im->graph->n_inputs - 1];
+        tsr_value cv;
+        if (!(dims->value = malloc(nb ? nb : 1)))
+            return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
+        memcpy(dims->value, ov->data, nb);
+        if ((st = tsr_graph_constant(im->graph, NULL, &desc, ov->data, &cv)) != TSR_OK)
+            return onnx_wrap(im, st);
+        if (map_put(&im->map, name, cv, 2))
+            return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
+        return TSR_OK;
+    }
     if (map_put(&im->map, name, v, 0))
         return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
     return TSR_OK;
@@ -883,7 +945,7 @@ static tsr_status import_model_bytes(tsr_context *ctx, const void *data, size_t 
         /* Overrides must name an input that exists, else the caller's intent was lost. */
         for (size_t i = 0; i < n_shapes && st == TSR_OK; i++) {
             const struct onnx_slot *s = map_find(&im.map, shapes[i].name);
-            if (!s || s->is_const)
+            if (!s || s->is_const == 1)
                 st = TSR_ERR(ctx, TSR_E_INVALID_ARG,
                              "%s: shape override for '%s', which is not "
                              "a graph input",

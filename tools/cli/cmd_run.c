@@ -788,6 +788,7 @@ int cmd_run(int argc, char **argv) {
         }
         shapes[i].name = nm;
         shapes[i].desc = data.inputs[found].desc;
+        shapes[i].data = data.inputs[found].data; /* used for value inputs only */
         ordered[i] = data.inputs[found];
     }
     memcpy(data.inputs, ordered, sizeof(struct tsr_tensor) * (size_t)n_graph_inputs);
