@@ -669,6 +669,8 @@ struct tsr_input_info {
     struct tsr_tensor_desc desc;         /* the concrete shape the graph was built at (symbolic
                                             dims: 1 unless overridden) / the plan is specialised
                                             for now (tsr_plan_input_desc) */
+    int is_value; /* 1: a value input (tsr_input_shape.data): its contents, not just its shape,
+                     select the specialisation */
 };
 /* Fills *out for input i of the graph / plan. E.g. an ONNX input declared [batch, sequence] of
  * int64 gives rank 2, dims {-1, -1}, dim_names {"batch", "sequence"}. A graph built with the
@@ -696,6 +698,18 @@ tsr_status tsr_plan_input_info(const tsr_plan *plan, int i, struct tsr_input_inf
  * TSR_OK for its own shapes, else TSR_E_SHAPE. Not thread-safe for one plan. */
 tsr_status tsr_plan_specialize(tsr_plan *plan, const struct tsr_tensor_desc *input_descs,
                                size_t n_inputs);
+/* tsr_plan_specialize with the inputs themselves (n_inputs tensors, plan input order; read
+ * during the call only): the shapes, and the contents of the *value inputs* (see
+ * tsr_input_shape.data: inputs tessera needs as values, e.g. a Reshape's shape). A plan compiled
+ * without those contents (imported without tsr_input_shape.data: deferred) knows its output
+ * shapes only after this or a run; tsr_plan_specialize alone gives it TSR_E_INVALID_ARG. Each set
+ * of value contents is one cache entry (TSR_PLAN_CACHE) holding a whole compiled plan: contents
+ * that change at every run (or large ones, e.g. > 4096 elements, or float data feeding a kernel)
+ * work but re-plan and cost a plan's memory each. Statuses: as tsr_plan_specialize, and those of
+ * the model for bad contents (a wrong length, a negative dim, an axis out of range: the node's
+ * message names it and the values). Not thread-safe for one plan. */
+tsr_status tsr_plan_specialize_inputs(tsr_plan *plan, const struct tsr_tensor *inputs,
+                                      size_t n_inputs);
 
 /* Per-kernel verification (tsr_verify). */
 struct tsr_verify_kernel {

@@ -120,6 +120,7 @@ struct onnx_importer {
     int64_t opset; /* default-domain opset version */
     tsr_graph *graph;
     const Onnx__GraphProto *model_graph; /* the graph being imported */
+    int deferred; /* a value input without contents (tsr_input_shape.data): build no nodes */
     struct onnx_map map;
 };
 
@@ -272,37 +273,30 @@ static int value_position(const Onnx__NodeProto *n, int i) {
     return (op == TSR_OP_RESIZE && i >= 1) || op == TSR_OP_RANGE;
 }
 
-/* Does value `name` of g depend on the contents of `target` (through nodes other than Shape and
- * Size, which read only shapes)? `depth` bounds the walk. */
-static int depends_on_values(const Onnx__GraphProto *g, const char *name, const char *target,
-                             int depth) {
-    if (!strcmp(name, target)) return 1;
-    if (depth <= 0) return 0;
-    for (size_t i = 0; i < g->n_node; i++) {
-        const Onnx__NodeProto *n = g->node[i];
-        for (size_t k = 0; k < n->n_output; k++) {
-            if (!n->output[k] || strcmp(n->output[k], name)) continue;
-            const char *t = n->op_type ? n->op_type : "";
-            if (!strcmp(t, "Shape") || !strcmp(t, "Size")) return 0;
-            for (size_t j = 0; j < n->n_input; j++)
-                if (n->input[j] && *n->input[j] &&
-                    depends_on_values(g, n->input[j], target, depth - 1))
-                    return 1;
-            return 0;
-        }
-    }
-    return 0;
-}
-
-/* Is graph input `name` a value input: does a value position (value_position) depend on it? */
+/* Is graph input `name` a value input: does a value position (value_position) depend on its
+ * contents? Propagates forward in node order (ONNX nodes are topologically sorted) through every
+ * node but Shape and Size, which read only shapes. */
 static int is_value_input(const Onnx__GraphProto *g, const char *name) {
-    for (size_t i = 0; i < g->n_node; i++)
-        for (size_t k = 0; k < g->node[i]->n_input; k++)
-            if (g->node[i]->input[k] && *g->node[i]->input[k] &&
-                value_position(g->node[i], (int)k) &&
-                depends_on_values(g, g->node[i]->input[k], name, 32))
-                return 1;
-    return 0;
+    struct onnx_map taint = {0};
+    int found = 0;
+    if (map_put(&taint, name, 0, 0)) return 0;
+    for (size_t i = 0; i < g->n_node && !found; i++) {
+        const Onnx__NodeProto *n = g->node[i];
+        const char *t = n->op_type ? n->op_type : "";
+        int any = 0;
+        for (size_t k = 0; k < n->n_input && !found; k++)
+            if (n->input[k] && *n->input[k] && map_find(&taint, n->input[k])) {
+                any = 1;
+                found = value_position(n, (int)k);
+            }
+        if (!any || !strcmp(t, "Shape") || !strcmp(t, "Size")) continue;
+        for (size_t k = 0; k < n->n_output; k++)
+            if (n->output[k] && *n->output[k] && !map_find(&taint, n->output[k]) &&
+                map_put(&taint, n->output[k], 0, 0))
+                found = 0, i = g->n_node; /* out of memory: not a value input */
+    }
+    free(taint.slots);
+    return found;
 }
 
 /* Declares graph input `vi`: its declared shape, with symbolic/unknown dims taken from the
@@ -392,7 +386,10 @@ static tsr_status add_input(struct onnx_importer *im, const Onnx__ValueInfoProto
         if (sym[i] &&
             (st = tsr_graph_set_input_dim_name(im->graph, im->graph->n_inputs - 1, i, sym[i])))
             return onnx_wrap(im, st);
-    if (ov && ov->data && is_value_input(im->model_graph, name)) {
+    int is_value = is_value_input(im->model_graph, name);
+    im->graph->input_dims[im->graph->n_inputs - 1].is_value = is_value;
+    if (is_value && !(ov && ov->data)) im->deferred = 1;
+    if (is_value && ov && ov->data) {
         /* A value input with contents: bound as a constant (tsr_input_shape.data), so that
          * everything it reaches folds as from an initializer; the graph input stays. */
         size_t nb = tsr_desc_bytes(&desc);
@@ -813,6 +810,29 @@ static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, i
     return TSR_OK;
 }
 
+/* A value input has no contents (tsr_input_shape.data): the graph stays deferred (inputs, and
+ * zero-element outputs of the declared dtypes as placeholders); a plan compiled from it imports
+ * the model again, with the contents, at its first run. Returns TSR_OK, TSR_E_DTYPE,
+ * TSR_E_NOMEM. */
+static tsr_status add_deferred_outputs(struct onnx_importer *im, const Onnx__GraphProto *g) {
+    im->graph->deferred = 1;
+    for (size_t i = 0; i < g->n_output; i++) {
+        const Onnx__ValueInfoProto *vo = g->output[i];
+        const char *name = vo->name ? vo->name : "";
+        int dt = vo->type && vo->type->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE &&
+                         vo->type->tensor_type
+                     ? onnx_dtype(vo->type->tensor_type->elem_type)
+                     : TSR_F32;
+        struct tsr_tensor_desc desc = {(tsr_dtype)(dt < 0 ? TSR_F32 : dt), 1, {0}};
+        static const float no_data = 0;
+        tsr_value v;
+        tsr_status st = tsr_graph_constant(im->graph, NULL, &desc, &no_data, &v);
+        if (st == TSR_OK) st = tsr_graph_output(im->graph, name, v);
+        if (st != TSR_OK) return onnx_wrap(im, st);
+    }
+    return TSR_OK;
+}
+
 /* Builds im->graph from the model. Returns any status of the functions above. */
 static tsr_status import_model(struct onnx_importer *im, const Onnx__ModelProto *m) {
     const Onnx__GraphProto *g = m->graph;
@@ -853,6 +873,7 @@ static tsr_status import_model(struct onnx_importer *im, const Onnx__ModelProto 
         st = add_input(im, vi);
         if (st != TSR_OK) return st;
     }
+    if (im->deferred) return add_deferred_outputs(im, g);
     for (size_t i = 0; i < g->n_node; i++) {
         st = add_node(im, g->node[i], (int)i);
         if (st != TSR_OK) return st;

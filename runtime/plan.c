@@ -200,7 +200,7 @@ static int descs_equal(const struct tsr_tensor_desc *a, const struct tsr_tensor_
 /* Contents of value input i (tsr_input_shape.data) for a specialisation: data[i] when given,
  * else the plan's bound contents; NULL for an input that is not a value input. */
 static const void *value_of(const tsr_plan *plan, const void *const *data, int i) {
-    if (!plan->input_dims || !plan->input_dims[i].value) return NULL;
+    if (!plan->input_dims || !plan->input_dims[i].is_value) return NULL;
     return data && data[i] ? data[i] : plan->input_dims[i].value;
 }
 
@@ -333,16 +333,21 @@ static tsr_status specialize(tsr_plan *plan, const struct tsr_tensor_desc *in,
     int same_values = 1;
     for (int i = 0; i < plan->n_inputs; i++) {
         const void *v = value_of(plan, data, i);
+        if (plan->input_dims && plan->input_dims[i].is_value && !v)
+            return TSR_ERR(plan->ctx, TSR_E_INVALID_ARG,
+                           "input '%s': a value input compiled without its contents; give them "
+                           "(tsr_plan_run, or tsr_input_shape.data at import)",
+                           plan->input_names[i]);
         if (v && (!data || !data[i]) && !tsr_desc_equal(&in[i], &plan->input_descs[i]))
             return TSR_ERR(plan->ctx, TSR_E_INVALID_ARG,
                            "input '%s': a value input; at a new shape it needs its contents "
                            "(tsr_plan_run)",
                            plan->input_names[i]);
-        if (v && (!tsr_desc_equal(&in[i], &plan->input_descs[i]) ||
+        if (v && (!plan->input_dims[i].value || !tsr_desc_equal(&in[i], &plan->input_descs[i]) ||
                   memcmp(v, plan->input_dims[i].value, tsr_desc_bytes(&in[i]))))
             same_values = 0;
     }
-    if (same_values && descs_equal(in, plan->input_descs, plan->n_inputs)) {
+    if (!plan->deferred && same_values && descs_equal(in, plan->input_descs, plan->n_inputs)) {
         if (d) d->current = NULL;
         *out = plan;
         return TSR_OK;
@@ -425,6 +430,31 @@ tsr_status tsr_plan_specialize(tsr_plan *plan, const struct tsr_tensor_desc *inp
     return specialize(plan, input_descs, NULL, &run);
 }
 
+tsr_status tsr_plan_specialize_inputs(tsr_plan *plan, const struct tsr_tensor *inputs,
+                                      size_t n_inputs) {
+    if (!plan) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_plan_specialize_inputs: plan is NULL");
+    if ((int)n_inputs != plan->n_inputs || (n_inputs && !inputs))
+        return TSR_ERR(plan->ctx, TSR_E_INVALID_ARG,
+                       "tsr_plan_specialize_inputs: %zu inputs given, the plan has %d inputs",
+                       n_inputs, plan->n_inputs);
+    struct tsr_tensor_desc *in = calloc(n_inputs + 1, sizeof *in);
+    const void **data = calloc(n_inputs + 1, sizeof *data);
+    tsr_status st = TSR_OK;
+    if (!in || !data) st = TSR_ERR(plan->ctx, TSR_E_NOMEM, "tsr_plan_specialize_inputs: OOM");
+    for (size_t i = 0; st == TSR_OK && i < n_inputs; i++) {
+        in[i] = inputs[i].desc;
+        data[i] = inputs[i].data;
+        if (!data[i] && value_of(plan, NULL, (int)i))
+            st = TSR_ERR(plan->ctx, TSR_E_INVALID_ARG, "input '%s': data is NULL",
+                         plan->input_names[i]);
+    }
+    tsr_plan *run;
+    if (st == TSR_OK) st = specialize(plan, in, data, &run);
+    free(in);
+    free(data);
+    return st;
+}
+
 tsr_status tsr_plan_input_info(const tsr_plan *p, int i, struct tsr_input_info *out) {
     if (!p || !out || i < 0 || i >= p->n_inputs)
         return TSR_ERR(p ? p->ctx : NULL, TSR_E_INVALID_ARG, "plan input %d out of range", i);
@@ -455,6 +485,7 @@ static tsr_status copy_io(tsr_plan *plan, const tsr_graph *g) {
         plan->output_descs[i] = g->values[g->outputs[i].value].desc;
         if (!plan->output_names[i]) return TSR_ERR(plan->ctx, TSR_E_NOMEM, "compile: OOM");
     }
+    plan->deferred = g->deferred;
     if (!tsr_graph_has_symbolic_dims(g)) return TSR_OK;
     plan->input_dims = calloc((size_t)g->n_inputs + 1, sizeof *plan->input_dims);
     if (!plan->input_dims) return TSR_ERR(plan->ctx, TSR_E_NOMEM, "compile: OOM");
@@ -463,6 +494,7 @@ static tsr_status copy_io(tsr_plan *plan, const tsr_graph *g) {
             if (g->input_dims[i].names[d] &&
                 !(plan->input_dims[i].names[d] = tsr_strdup(g->input_dims[i].names[d])))
                 return TSR_ERR(plan->ctx, TSR_E_NOMEM, "compile: OOM");
+        plan->input_dims[i].is_value = g->input_dims[i].is_value;
         if (g->input_dims[i].value) {
             size_t nb = tsr_desc_bytes(&plan->input_descs[i]);
             if (!(plan->input_dims[i].value = malloc(nb ? nb : 1)))
@@ -780,7 +812,9 @@ tsr_status tsr_plan_run(tsr_plan *plan, const struct tsr_tensor *inputs, size_t 
             other_shapes = 1;
         }
     }
-    if (other_shapes) return run_specialized(plan, inputs, outputs);
+    if (plan->deferred && !plan->dyn)
+        return TSR_ERR(ctx, TSR_E_INTERNAL, "tsr_plan_run: a deferred plan cannot specialise");
+    if (other_shapes || plan->deferred) return run_specialized(plan, inputs, outputs);
     if (plan->dyn) plan->dyn->current = NULL;
     for (int i = 0; i < plan->n_outputs; i++) {
         if (!outputs[i].data && tsr_desc_elements(&plan->output_descs[i]) > 0)
