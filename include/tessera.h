@@ -543,7 +543,11 @@ struct tsr_input_shape {
  * shapes"). Initializers become constants. Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_IO (cannot
  * read), TSR_E_PARSE (empty, truncated, not a ModelProto, dangling value names — message names the
  * file), TSR_E_UNSUPPORTED (op or attribute not supported — message names the op and the node),
- * TSR_E_SHAPE, TSR_E_DTYPE, TSR_E_NOMEM. On failure nothing is leaked and *out is untouched. */
+ * TSR_E_SHAPE, TSR_E_DTYPE, TSR_E_NOMEM. On failure nothing is leaked and *out is untouched.
+ * Value inputs (see tsr_input_shape.data: e.g. a Reshape's shape as a graph input) are bound to
+ * the contents given; without contents the graph is *deferred*: it has its inputs and
+ * placeholder outputs (zero elements) but no nodes, and a plan compiled from it specialises at
+ * its first tsr_plan_run / tsr_plan_specialize_inputs (re-importing with the contents). */
 tsr_status tsr_onnx_import_file(tsr_context *ctx, const char *path,
                                 const struct tsr_input_shape *shapes, size_t n_shapes,
                                 tsr_graph **out);
@@ -605,7 +609,9 @@ void tsr_plan_destroy(tsr_plan *plan);
  * by re-specialising (see "Dynamic shapes" below: tsr_plan_specialize). At input shapes other
  * than those tsr_compile compiled for, outputs[i].desc must describe the caller's buffer (as
  * tsr_tensor_alloc sets it): a buffer of fewer bytes than the output is refused with
- * TSR_E_SHAPE naming the output and both shapes.
+ * TSR_E_SHAPE naming the output and both shapes. Value inputs (tsr_input_shape.data) with
+ * contents other than the compiled ones re-specialise the same way (a plan from a deferred graph
+ * always does; its output descs are known only after tsr_plan_specialize_inputs or a run).
  * If the OpenCL device fails during the run and fallback is allowed, the plan is recompiled
  * for the CPU, the run repeated, a warning logged, and TSR_OK returned.
  * Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_SHAPE, TSR_E_DTYPE, TSR_E_DEVICE, TSR_E_NOMEM.

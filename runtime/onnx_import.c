@@ -278,9 +278,8 @@ static int value_position(const Onnx__NodeProto *n, int i) {
  * node but Shape and Size, which read only shapes. */
 static int is_value_input(const Onnx__GraphProto *g, const char *name) {
     struct onnx_map taint = {0};
-    int found = 0;
-    if (map_put(&taint, name, 0, 0)) return 0;
-    for (size_t i = 0; i < g->n_node && !found; i++) {
+    int found = 0, oom = map_put(&taint, name, 0, 0);
+    for (size_t i = 0; i < g->n_node && !found && !oom; i++) {
         const Onnx__NodeProto *n = g->node[i];
         const char *t = n->op_type ? n->op_type : "";
         int any = 0;
@@ -291,12 +290,11 @@ static int is_value_input(const Onnx__GraphProto *g, const char *name) {
             }
         if (!any || !strcmp(t, "Shape") || !strcmp(t, "Size")) continue;
         for (size_t k = 0; k < n->n_output; k++)
-            if (n->output[k] && *n->output[k] && !map_find(&taint, n->output[k]) &&
-                map_put(&taint, n->output[k], 0, 0))
-                found = 0, i = g->n_node; /* out of memory: not a value input */
+            if (!oom && n->output[k] && *n->output[k] && !map_find(&taint, n->output[k]))
+                oom = map_put(&taint, n->output[k], 0, 0);
     }
     free(taint.slots);
-    return found;
+    return found && !oom; /* out of memory: treated as not a value input (the import refuses) */
 }
 
 /* Declares graph input `vi`: its declared shape, with symbolic/unknown dims taken from the
