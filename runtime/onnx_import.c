@@ -259,9 +259,9 @@ static int is_initializer(const Onnx__GraphProto *g, const char *name) {
     return 0;
 }
 
-/* Is ONNX input `i` of a node of type `type` one that tessera needs as a value at compile time
- * (an attribute input, a TSR_CONST_INPUT, or one the shape rule reads: Split's split, Resize's
- * roi / scales / sizes, Range's inputs)? */
+/* Is ONNX input `i` of node n one that tessera needs as a value at compile time (an attribute
+ * input, a TSR_CONST_INPUT, or one the shape rule or lowering reads: Split's split, Resize's /
+ * Upsample's roi / scales / sizes, Range's inputs, BatchNormalization's scale / B / mean / var)? */
 static int value_position(const Onnx__NodeProto *n, int i) {
     const char *type = n->op_type ? n->op_type : "";
     if (!strcmp(type, "Split")) return i == 1;
@@ -270,7 +270,8 @@ static int value_position(const Onnx__NodeProto *n, int i) {
     if (tsr_op_attr_input((tsr_op)op, i)) return 1;
     if (i < tsr_op_def((tsr_op)op)->max_in && tsr_op_const_input((tsr_op)op, i, NULL, NULL))
         return 1;
-    return (op == TSR_OP_RESIZE && i >= 1) || op == TSR_OP_RANGE;
+    return ((op == TSR_OP_RESIZE || op == TSR_OP_UPSAMPLE) && i >= 1) || op == TSR_OP_RANGE ||
+           (op == TSR_OP_BATCHNORM && i >= 1); /* scale, B, mean, var: folded */
 }
 
 /* Is graph input `name` a value input: does a value position (value_position) depend on its
