@@ -639,6 +639,16 @@ int tsr_graph_node_count(const tsr_graph *graph);
 struct tsr_input_shape {
     const char *name;
     struct tsr_tensor_desc desc;
+    /* Optional contents (NULL: none; desc's dtype and shape, densely packed, read during the
+     * import only, not retained). Used only when the input is a *value input*: one that reaches
+     * a position tessera needs as a value at compile time (Reshape / Expand / ConstantOfShape
+     * shape, Slice starts..steps, Pad pads / value / axes, Resize roi / scales / sizes, Tile
+     * repeats, (Un)Squeeze and Reduce* axes, CumSum axis, Clip min / max, Split split, Range's
+     * inputs, Dropout ratio / training_mode), directly or through nodes other than Shape /
+     * Size. Such an input is then bound as a constant, so everything folds as if it were an
+     * initializer; it stays a graph input (its data at run time must equal these contents, or a
+     * plan re-specialises, see tsr_plan_run). Data for other inputs is ignored. */
+    const void *data;
 };
 
 /* Imports an ONNX model (onnx.proto ModelProto, parsed with protobuf-c) into a new graph.
@@ -650,7 +660,11 @@ struct tsr_input_shape {
  * shapes"). Initializers become constants. Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_IO (cannot
  * read), TSR_E_PARSE (empty, truncated, not a ModelProto, dangling value names — message names the
  * file), TSR_E_UNSUPPORTED (op or attribute not supported — message names the op and the node),
- * TSR_E_SHAPE, TSR_E_DTYPE, TSR_E_NOMEM. On failure nothing is leaked and *out is untouched. */
+ * TSR_E_SHAPE, TSR_E_DTYPE, TSR_E_NOMEM. On failure nothing is leaked and *out is untouched.
+ * Value inputs (see tsr_input_shape.data: e.g. a Reshape's shape as a graph input) are bound to
+ * the contents given; without contents the graph is *deferred*: it has its inputs and
+ * placeholder outputs (zero elements) but no nodes, and a plan compiled from it specialises at
+ * its first tsr_plan_run / tsr_plan_specialize_inputs (re-importing with the contents). */
 tsr_status tsr_onnx_import_file(tsr_context *ctx, const char *path,
                                 const struct tsr_input_shape *shapes, size_t n_shapes,
                                 tsr_graph **out);
@@ -712,7 +726,9 @@ void tsr_plan_destroy(tsr_plan *plan);
  * by re-specialising (see "Dynamic shapes" below: tsr_plan_specialize). At input shapes other
  * than those tsr_compile compiled for, outputs[i].desc must describe the caller's buffer (as
  * tsr_tensor_alloc sets it): a buffer of fewer bytes than the output is refused with
- * TSR_E_SHAPE naming the output and both shapes.
+ * TSR_E_SHAPE naming the output and both shapes. Value inputs (tsr_input_shape.data) with
+ * contents other than the compiled ones re-specialise the same way (a plan from a deferred graph
+ * always does; its output descs are known only after tsr_plan_specialize_inputs or a run).
  * If the OpenCL device fails during the run and fallback is allowed, the plan is recompiled
  * for the CPU, the run repeated, a warning logged, and TSR_OK returned.
  * Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_SHAPE, TSR_E_DTYPE, TSR_E_DEVICE, TSR_E_NOMEM.
@@ -776,6 +792,8 @@ struct tsr_input_info {
     struct tsr_tensor_desc desc;         /* the concrete shape the graph was built at (symbolic
                                             dims: 1 unless overridden) / the plan is specialised
                                             for now (tsr_plan_input_desc) */
+    int is_value; /* 1: a value input (tsr_input_shape.data): its contents, not just its shape,
+                     select the specialisation */
 };
 /* Fills *out for input i of the graph / plan. E.g. an ONNX input declared [batch, sequence] of
  * int64 gives rank 2, dims {-1, -1}, dim_names {"batch", "sequence"}. A graph built with the
@@ -803,6 +821,18 @@ tsr_status tsr_plan_input_info(const tsr_plan *plan, int i, struct tsr_input_inf
  * TSR_OK for its own shapes, else TSR_E_SHAPE. Not thread-safe for one plan. */
 tsr_status tsr_plan_specialize(tsr_plan *plan, const struct tsr_tensor_desc *input_descs,
                                size_t n_inputs);
+/* tsr_plan_specialize with the inputs themselves (n_inputs tensors, plan input order; read
+ * during the call only): the shapes, and the contents of the *value inputs* (see
+ * tsr_input_shape.data: inputs tessera needs as values, e.g. a Reshape's shape). A plan compiled
+ * without those contents (imported without tsr_input_shape.data: deferred) knows its output
+ * shapes only after this or a run; tsr_plan_specialize alone gives it TSR_E_INVALID_ARG. Each set
+ * of value contents is one cache entry (TSR_PLAN_CACHE) holding a whole compiled plan: contents
+ * that change at every run (or large ones, e.g. > 4096 elements, or float data feeding a kernel)
+ * work but re-plan and cost a plan's memory each. Statuses: as tsr_plan_specialize, and those of
+ * the model for bad contents (a wrong length, a negative dim, an axis out of range: the node's
+ * message names it and the values). Not thread-safe for one plan. */
+tsr_status tsr_plan_specialize_inputs(tsr_plan *plan, const struct tsr_tensor *inputs,
+                                      size_t n_inputs);
 
 /* Per-kernel verification (tsr_verify). */
 struct tsr_verify_kernel {

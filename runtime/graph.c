@@ -35,9 +35,11 @@ void tsr_graph_destroy(tsr_graph *g) {
     }
     for (int i = 0; i < g->n_outputs; i++)
         free(g->outputs[i].name);
-    for (int i = 0; g->input_dims && i < g->n_inputs; i++)
+    for (int i = 0; g->input_dims && i < g->n_inputs; i++) {
         for (int d = 0; d < TSR_MAX_RANK; d++)
             free(g->input_dims[i].names[d]);
+        free(g->input_dims[i].value);
+    }
     free(g->input_dims);
     tsr_model_source_unref(g->source);
     free(g->values);
@@ -323,12 +325,20 @@ tsr_status tsr_graph_clone(const tsr_graph *src, tsr_graph **out) {
     if (!g->input_dims) goto nomem;
     g->cap_input_dims = src->n_inputs + 1;
     g->n_inputs = src->n_inputs;
-    for (int i = 0; src->input_dims && i < src->n_inputs; i++)
+    for (int i = 0; src->input_dims && i < src->n_inputs; i++) {
         for (int d = 0; d < TSR_MAX_RANK; d++)
             if (src->input_dims[i].names[d] &&
                 !(g->input_dims[i].names[d] = tsr_strdup(src->input_dims[i].names[d])))
                 goto nomem;
+        g->input_dims[i].is_value = src->input_dims[i].is_value;
+        if (src->input_dims[i].value) {
+            size_t nb = tsr_desc_bytes(&src->values[src->inputs[i]].desc);
+            if (!(g->input_dims[i].value = malloc(nb ? nb : 1))) goto nomem;
+            memcpy(g->input_dims[i].value, src->input_dims[i].value, nb);
+        }
+    }
     g->source = tsr_model_source_ref(src->source);
+    g->deferred = src->deferred;
     for (int i = 0; i < src->n_outputs; i++) {
         g->outputs[i].value = src->outputs[i].value;
         g->outputs[i].name = tsr_strdup(src->outputs[i].name);
@@ -386,9 +396,10 @@ tsr_status tsr_graph_set_input_dim_name(tsr_graph *g, int input, int dim, const 
 }
 
 int tsr_graph_has_symbolic_dims(const tsr_graph *g) {
+    if (g && g->deferred) return 1;
     for (int i = 0; g && g->input_dims && i < g->n_inputs; i++)
         for (int d = 0; d < TSR_MAX_RANK; d++)
-            if (g->input_dims[i].names[d]) return 1;
+            if (g->input_dims[i].names[d] || g->input_dims[i].is_value) return 1;
     return 0;
 }
 
@@ -399,6 +410,7 @@ void tsr_input_info_fill(const char *name, const struct tsr_tensor_desc *desc,
     out->dtype = desc->dtype;
     out->rank = desc->rank;
     out->desc = *desc;
+    out->is_value = dims ? dims->is_value : 0;
     for (int d = 0; d < desc->rank; d++) {
         out->dim_names[d] = dims ? dims->names[d] : NULL;
         out->dims[d] = out->dim_names[d] ? -1 : desc->dims[d];

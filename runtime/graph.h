@@ -38,6 +38,10 @@ struct tsr_graph_output {
  * input's desc is only the one this graph was built at (an import without override: 1). */
 struct tsr_input_dims {
     char *names[TSR_MAX_RANK];
+    /* A value input (tsr_input_shape.data): the contents it was bound to as a constant (owned,
+     * tsr_desc_bytes of the input's desc), else NULL. Runs with other contents re-specialise. */
+    void *value;
+    int is_value; /* a value input (bound, or deferred: tsr_graph.deferred) */
 };
 
 /* The ONNX model bytes a graph with symbolic input dims was imported from, kept so that a plan
@@ -63,6 +67,8 @@ struct tsr_graph {
     struct tsr_input_dims *input_dims; /* parallel to inputs; entries past n_inputs zeroed */
     int cap_input_dims;
     struct tsr_model_source *source; /* reference held; NULL unless imported with symbolic dims */
+    int deferred; /* imported without the contents of a value input: inputs and zero-element
+                     placeholder outputs only; a plan from it specialises at its first run */
 };
 
 /* Wraps `bytes` (malloc'ed; ownership taken, freed on failure too) of `size` with a copy of

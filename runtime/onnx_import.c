@@ -59,7 +59,7 @@ static int onnx_dtype(int64_t data_type) {
 struct onnx_slot {
     const char *name; /* NULL: empty slot */
     tsr_value value;
-    int is_const; /* 1 for initializers and Constant outputs */
+    int is_const; /* 1 for initializers and Constant outputs, 2 for a bound value input */
 };
 
 struct onnx_map {
@@ -124,6 +124,7 @@ struct onnx_importer {
     int64_t opset; /* default-domain opset version */
     tsr_graph *graph;
     const Onnx__GraphProto *model_graph; /* the graph being imported */
+    int deferred; /* a value input without contents (tsr_input_shape.data): build no nodes */
     struct onnx_map map;
 };
 
@@ -277,6 +278,46 @@ static int is_initializer(const Onnx__GraphProto *g, const char *name) {
     return 0;
 }
 
+/* Is ONNX input `i` of node n one that tessera needs as a value at compile time (an attribute
+ * input, a TSR_CONST_INPUT, or one the shape rule or lowering reads: Split's split, Resize's /
+ * Upsample's roi / scales / sizes, Range's inputs, BatchNormalization's scale / B / mean / var)? */
+static int value_position(const Onnx__NodeProto *n, int i) {
+    const char *type = n->op_type ? n->op_type : "";
+    if (!strcmp(type, "Split")) return i == 1;
+    int op = tsr_op_from_onnx(n->domain, type);
+    if (op < 0) return 0;
+    if (tsr_op_attr_input((tsr_op)op, i)) return 1;
+    if (i < tsr_op_def((tsr_op)op)->max_in && tsr_op_const_input((tsr_op)op, i, NULL, NULL))
+        return 1;
+    /* BatchNormalization's scale, B, mean, var are not values: when they are not constants the
+     * node becomes elementwise ops (add_bn here, tsr_pass_decompose for built graphs) */
+    return ((op == TSR_OP_RESIZE || op == TSR_OP_UPSAMPLE) && i >= 1) || op == TSR_OP_RANGE;
+}
+
+/* Is graph input `name` a value input: does a value position (value_position) depend on its
+ * contents? Propagates forward in node order (ONNX nodes are topologically sorted) through every
+ * node but Shape and Size, which read only shapes. */
+static int is_value_input(const Onnx__GraphProto *g, const char *name) {
+    struct onnx_map taint = {0};
+    int found = 0, oom = map_put(&taint, name, 0, 0);
+    for (size_t i = 0; i < g->n_node && !found && !oom; i++) {
+        const Onnx__NodeProto *n = g->node[i];
+        const char *t = n->op_type ? n->op_type : "";
+        int any = 0;
+        for (size_t k = 0; k < n->n_input && !found; k++)
+            if (n->input[k] && *n->input[k] && map_find(&taint, n->input[k])) {
+                any = 1;
+                found = value_position(n, (int)k);
+            }
+        if (!any || !strcmp(t, "Shape") || !strcmp(t, "Size")) continue;
+        for (size_t k = 0; k < n->n_output; k++)
+            if (!oom && n->output[k] && *n->output[k] && !map_find(&taint, n->output[k]))
+                oom = map_put(&taint, n->output[k], 0, 0);
+    }
+    free(taint.slots);
+    return found && !oom; /* out of memory: treated as not a value input (the import refuses) */
+}
+
 /* Declares graph input `vi`: its declared shape, with symbolic/unknown dims taken from the
  * caller's override (whole desc; its rank and concrete dims must agree with the file) or 1.
  * Returns TSR_OK, TSR_E_PARSE (no tensor type / duplicate), TSR_E_DTYPE, TSR_E_SHAPE (override
@@ -364,6 +405,24 @@ static tsr_status add_input(struct onnx_importer *im, const Onnx__ValueInfoProto
         if (sym[i] &&
             (st = tsr_graph_set_input_dim_name(im->graph, im->graph->n_inputs - 1, i, sym[i])))
             return onnx_wrap(im, st);
+    int is_value = is_value_input(im->model_graph, name);
+    im->graph->input_dims[im->graph->n_inputs - 1].is_value = is_value;
+    if (is_value && !(ov && ov->data)) im->deferred = 1;
+    if (is_value && ov && ov->data) {
+        /* A value input with contents: bound as a constant (tsr_input_shape.data), so that
+         * everything it reaches folds as from an initializer; the graph input stays. */
+        size_t nb = tsr_desc_bytes(&desc);
+        struct tsr_input_dims *dims = &im->graph->input_dims[im->graph->n_inputs - 1];
+        tsr_value cv;
+        if (!(dims->value = malloc(nb ? nb : 1)))
+            return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
+        memcpy(dims->value, ov->data, nb);
+        if ((st = tsr_graph_constant(im->graph, NULL, &desc, ov->data, &cv)) != TSR_OK)
+            return onnx_wrap(im, st);
+        if (map_put(&im->map, name, cv, 2))
+            return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
+        return TSR_OK;
+    }
     if (map_put(&im->map, name, v, 0))
         return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
     return TSR_OK;
@@ -779,6 +838,29 @@ static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, i
     return add_extra_outputs(im, n, nl, type, op, in, &attrs); /* outputs 1.. (group "multiout") */
 }
 
+/* A value input has no contents (tsr_input_shape.data): the graph stays deferred (inputs, and
+ * zero-element outputs of the declared dtypes as placeholders); a plan compiled from it imports
+ * the model again, with the contents, at its first run. Returns TSR_OK, TSR_E_DTYPE,
+ * TSR_E_NOMEM. */
+static tsr_status add_deferred_outputs(struct onnx_importer *im, const Onnx__GraphProto *g) {
+    im->graph->deferred = 1;
+    for (size_t i = 0; i < g->n_output; i++) {
+        const Onnx__ValueInfoProto *vo = g->output[i];
+        const char *name = vo->name ? vo->name : "";
+        int dt = vo->type && vo->type->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE &&
+                         vo->type->tensor_type
+                     ? onnx_dtype(vo->type->tensor_type->elem_type)
+                     : TSR_F32;
+        struct tsr_tensor_desc desc = {(tsr_dtype)(dt < 0 ? TSR_F32 : dt), 1, {0}};
+        static const float no_data = 0;
+        tsr_value v;
+        tsr_status st = tsr_graph_constant(im->graph, NULL, &desc, &no_data, &v);
+        if (st == TSR_OK) st = tsr_graph_output(im->graph, name, v);
+        if (st != TSR_OK) return onnx_wrap(im, st);
+    }
+    return TSR_OK;
+}
+
 /* Builds im->graph from the model. Returns any status of the functions above. */
 static tsr_status import_model(struct onnx_importer *im, const Onnx__ModelProto *m) {
     const Onnx__GraphProto *g = m->graph;
@@ -819,6 +901,7 @@ static tsr_status import_model(struct onnx_importer *im, const Onnx__ModelProto 
         st = add_input(im, vi);
         if (st != TSR_OK) return st;
     }
+    if (im->deferred) return add_deferred_outputs(im, g);
     for (size_t i = 0; i < g->n_node; i++) {
         st = add_node(im, g->node[i], (int)i);
         if (st != TSR_OK) return st;
@@ -911,7 +994,7 @@ static tsr_status import_model_bytes(tsr_context *ctx, const void *data, size_t 
         /* Overrides must name an input that exists, else the caller's intent was lost. */
         for (size_t i = 0; i < n_shapes && st == TSR_OK; i++) {
             const struct onnx_slot *s = map_find(&im.map, shapes[i].name);
-            if (!s || s->is_const)
+            if (!s || s->is_const == 1)
                 st = TSR_ERR(ctx, TSR_E_INVALID_ARG,
                              "%s: shape override for '%s', which is not "
                              "a graph input",

@@ -101,8 +101,10 @@ static tsr_status fall_back_to_host(tsr_plan *plan, tsr_status why) {
 
 struct tsr_plan_spec {
     struct tsr_tensor_desc *in; /* the key: the input descs (n_inputs, owned) */
-    tsr_plan *plan;             /* compiled at those shapes (owned, no dyn of its own) */
-    uint64_t used;              /* tick of the last use (LRU) */
+    unsigned char *vals;        /* and the contents of the value inputs, concatenated (owned) */
+    size_t n_vals;
+    tsr_plan *plan; /* compiled at those shapes (owned, no dyn of its own) */
+    uint64_t used;  /* tick of the last use (LRU) */
 };
 
 struct tsr_plan_dyn {
@@ -136,6 +138,7 @@ static void dyn_free(struct tsr_plan_dyn *d) {
     for (int i = 0; i < d->n; i++) {
         tsr_plan_destroy(d->specs[i].plan);
         free(d->specs[i].in);
+        free(d->specs[i].vals);
     }
     free(d->specs);
     tsr_model_source_unref(d->source);
@@ -192,6 +195,34 @@ static int descs_equal(const struct tsr_tensor_desc *a, const struct tsr_tensor_
     for (int i = 0; i < n; i++)
         if (!tsr_desc_equal(&a[i], &b[i])) return 0;
     return 1;
+}
+
+/* Contents of value input i (tsr_input_shape.data) for a specialisation: data[i] when given,
+ * else the plan's bound contents; NULL for an input that is not a value input. */
+static const void *value_of(const tsr_plan *plan, const void *const *data, int i) {
+    if (!plan->input_dims || !plan->input_dims[i].is_value) return NULL;
+    return data && data[i] ? data[i] : plan->input_dims[i].value;
+}
+
+/* Concatenates the value inputs' contents (value_of at descs `in`) into *out (malloc'ed, NULL
+ * when none; *n their bytes). Returns 0, or -1 when out of memory. */
+static int values_key(const tsr_plan *plan, const struct tsr_tensor_desc *in,
+                      const void *const *data, unsigned char **out, size_t *n) {
+    size_t total = 0;
+    *out = NULL;
+    for (int i = 0; i < plan->n_inputs; i++)
+        if (value_of(plan, data, i)) total += tsr_desc_bytes(&in[i]);
+    *n = total;
+    if (!total) return 0;
+    if (!(*out = malloc(total))) return -1;
+    size_t off = 0;
+    for (int i = 0; i < plan->n_inputs; i++) {
+        const void *v = value_of(plan, data, i);
+        if (!v) continue;
+        memcpy(*out + off, v, tsr_desc_bytes(&in[i]));
+        off += tsr_desc_bytes(&in[i]);
+    }
+    return 0;
 }
 
 /* Checks input descs against the declared inputs of a dynamic plan: dtype, rank, fixed dims, one
@@ -256,7 +287,8 @@ static int any_fell_back(const tsr_plan *plan) {
 
 /* Re-imports and compiles plan's model at input shapes `in` (checked). Returns TSR_OK with
  * *out, or a status of the import / compile. */
-static tsr_status replan(tsr_plan *plan, const struct tsr_tensor_desc *in, tsr_plan **out) {
+static tsr_status replan(tsr_plan *plan, const struct tsr_tensor_desc *in, const void *const *data,
+                         tsr_plan **out) {
     tsr_context *ctx = plan->ctx;
     struct tsr_plan_dyn *d = plan->dyn;
     struct tsr_input_shape *ov = calloc((size_t)plan->n_inputs + 1, sizeof *ov);
@@ -264,6 +296,7 @@ static tsr_status replan(tsr_plan *plan, const struct tsr_tensor_desc *in, tsr_p
     for (int i = 0; i < plan->n_inputs; i++) {
         ov[i].name = plan->input_names[i];
         ov[i].desc = in[i];
+        ov[i].data = value_of(plan, data, i);
     }
     struct tsr_compile_options o = d->opts;
     /* Once a device failed, specialisations go where the plan fell back to: the host. */
@@ -289,13 +322,32 @@ static tsr_status replan(tsr_plan *plan, const struct tsr_tensor_desc *in, tsr_p
     return TSR_OK;
 }
 
-/* Makes the specialisation for input shapes `in` current: the compiled plan, a cached one, or a
- * new one (evicting the least recently used). *out receives it. Statuses: check_against_declared,
+/* Makes the specialisation for input shapes `in` (and value inputs' contents data[i]; data or
+ * data[i] NULL: the compiled ones) current: the compiled plan, a cached one, or a new one
+ * (evicting the least recently used). *out receives it. Statuses: check_against_declared,
  * replan, TSR_E_SHAPE for a plan without symbolic inputs, TSR_E_NOMEM. */
-static tsr_status specialize(tsr_plan *plan, const struct tsr_tensor_desc *in, tsr_plan **out) {
+static tsr_status specialize(tsr_plan *plan, const struct tsr_tensor_desc *in,
+                             const void *const *data, tsr_plan **out) {
     char s0[160], s1[160];
     struct tsr_plan_dyn *d = plan->dyn;
-    if (descs_equal(in, plan->input_descs, plan->n_inputs)) {
+    int same_values = 1;
+    for (int i = 0; i < plan->n_inputs; i++) {
+        const void *v = value_of(plan, data, i);
+        if (plan->input_dims && plan->input_dims[i].is_value && !v)
+            return TSR_ERR(plan->ctx, TSR_E_INVALID_ARG,
+                           "input '%s': a value input compiled without its contents; give them "
+                           "(tsr_plan_run, or tsr_input_shape.data at import)",
+                           plan->input_names[i]);
+        if (v && (!data || !data[i]) && !tsr_desc_equal(&in[i], &plan->input_descs[i]))
+            return TSR_ERR(plan->ctx, TSR_E_INVALID_ARG,
+                           "input '%s': a value input; at a new shape it needs its contents "
+                           "(tsr_plan_run)",
+                           plan->input_names[i]);
+        if (v && (!plan->input_dims[i].value || !tsr_desc_equal(&in[i], &plan->input_descs[i]) ||
+                  memcmp(v, plan->input_dims[i].value, tsr_desc_bytes(&in[i]))))
+            same_values = 0;
+    }
+    if (!plan->deferred && same_values && descs_equal(in, plan->input_descs, plan->n_inputs)) {
         if (d) d->current = NULL;
         *out = plan;
         return TSR_OK;
@@ -314,8 +366,14 @@ static tsr_status specialize(tsr_plan *plan, const struct tsr_tensor_desc *in, t
         }
         return TSR_ERR(plan->ctx, TSR_E_INTERNAL, "specialize: shapes differ but no input does");
     }
+    unsigned char *vals = NULL;
+    size_t n_vals = 0;
+    if (values_key(plan, in, data, &vals, &n_vals))
+        return TSR_ERR(plan->ctx, TSR_E_NOMEM, "re-plan: out of memory");
     for (int i = 0; i < d->n; i++)
-        if (descs_equal(in, d->specs[i].in, plan->n_inputs)) {
+        if (descs_equal(in, d->specs[i].in, plan->n_inputs) && n_vals == d->specs[i].n_vals &&
+            (!n_vals || !memcmp(vals, d->specs[i].vals, n_vals))) {
+            free(vals);
             d->hits++;
             d->specs[i].used = ++d->tick;
             d->current = d->specs[i].plan;
@@ -323,13 +381,20 @@ static tsr_status specialize(tsr_plan *plan, const struct tsr_tensor_desc *in, t
             return TSR_OK;
         }
     tsr_status st = check_against_declared(plan, in);
-    if (st != TSR_OK) return st;
+    if (st != TSR_OK) {
+        free(vals);
+        return st;
+    }
     struct tsr_tensor_desc *key = malloc(sizeof *key * (size_t)plan->n_inputs + 1);
-    if (!key) return TSR_ERR(plan->ctx, TSR_E_NOMEM, "re-plan: out of memory");
+    if (!key) {
+        free(vals);
+        return TSR_ERR(plan->ctx, TSR_E_NOMEM, "re-plan: out of memory");
+    }
     memcpy(key, in, sizeof *key * (size_t)plan->n_inputs);
     tsr_plan *sub = NULL;
-    if ((st = replan(plan, in, &sub)) != TSR_OK) {
+    if ((st = replan(plan, in, data, &sub)) != TSR_OK) {
         free(key);
+        free(vals);
         return st;
     }
     int slot = d->n;
@@ -339,11 +404,14 @@ static tsr_status specialize(tsr_plan *plan, const struct tsr_tensor_desc *in, t
             if (d->specs[i].used < d->specs[slot].used) slot = i;
         tsr_plan_destroy(d->specs[slot].plan);
         free(d->specs[slot].in);
+        free(d->specs[slot].vals);
         d->evictions++;
     } else {
         d->n++;
     }
     d->specs[slot].in = key;
+    d->specs[slot].vals = vals;
+    d->specs[slot].n_vals = n_vals;
     d->specs[slot].plan = sub;
     d->specs[slot].used = ++d->tick;
     d->current = sub;
@@ -359,7 +427,32 @@ tsr_status tsr_plan_specialize(tsr_plan *plan, const struct tsr_tensor_desc *inp
                        "tsr_plan_specialize: %zu input shapes given, the plan has %d inputs",
                        n_inputs, plan->n_inputs);
     tsr_plan *run;
-    return specialize(plan, input_descs, &run);
+    return specialize(plan, input_descs, NULL, &run);
+}
+
+tsr_status tsr_plan_specialize_inputs(tsr_plan *plan, const struct tsr_tensor *inputs,
+                                      size_t n_inputs) {
+    if (!plan) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_plan_specialize_inputs: plan is NULL");
+    if ((int)n_inputs != plan->n_inputs || (n_inputs && !inputs))
+        return TSR_ERR(plan->ctx, TSR_E_INVALID_ARG,
+                       "tsr_plan_specialize_inputs: %zu inputs given, the plan has %d inputs",
+                       n_inputs, plan->n_inputs);
+    struct tsr_tensor_desc *in = calloc(n_inputs + 1, sizeof *in);
+    const void **data = calloc(n_inputs + 1, sizeof *data);
+    tsr_status st = TSR_OK;
+    if (!in || !data) st = TSR_ERR(plan->ctx, TSR_E_NOMEM, "tsr_plan_specialize_inputs: OOM");
+    for (size_t i = 0; st == TSR_OK && i < n_inputs; i++) {
+        in[i] = inputs[i].desc;
+        data[i] = inputs[i].data;
+        if (!data[i] && value_of(plan, NULL, (int)i))
+            st = TSR_ERR(plan->ctx, TSR_E_INVALID_ARG, "input '%s': data is NULL",
+                         plan->input_names[i]);
+    }
+    tsr_plan *run;
+    if (st == TSR_OK) st = specialize(plan, in, data, &run);
+    free(in);
+    free(data);
+    return st;
 }
 
 tsr_status tsr_plan_input_info(const tsr_plan *p, int i, struct tsr_input_info *out) {
@@ -392,14 +485,23 @@ static tsr_status copy_io(tsr_plan *plan, const tsr_graph *g) {
         plan->output_descs[i] = g->values[g->outputs[i].value].desc;
         if (!plan->output_names[i]) return TSR_ERR(plan->ctx, TSR_E_NOMEM, "compile: OOM");
     }
+    plan->deferred = g->deferred;
     if (!tsr_graph_has_symbolic_dims(g)) return TSR_OK;
     plan->input_dims = calloc((size_t)g->n_inputs + 1, sizeof *plan->input_dims);
     if (!plan->input_dims) return TSR_ERR(plan->ctx, TSR_E_NOMEM, "compile: OOM");
-    for (int i = 0; i < g->n_inputs; i++)
+    for (int i = 0; i < g->n_inputs; i++) {
         for (int d = 0; d < TSR_MAX_RANK; d++)
             if (g->input_dims[i].names[d] &&
                 !(plan->input_dims[i].names[d] = tsr_strdup(g->input_dims[i].names[d])))
                 return TSR_ERR(plan->ctx, TSR_E_NOMEM, "compile: OOM");
+        plan->input_dims[i].is_value = g->input_dims[i].is_value;
+        if (g->input_dims[i].value) {
+            size_t nb = tsr_desc_bytes(&plan->input_descs[i]);
+            if (!(plan->input_dims[i].value = malloc(nb ? nb : 1)))
+                return TSR_ERR(plan->ctx, TSR_E_NOMEM, "compile: OOM");
+            memcpy(plan->input_dims[i].value, g->input_dims[i].value, nb);
+        }
+    }
     return TSR_OK;
 }
 
@@ -626,9 +728,11 @@ void tsr_plan_destroy(tsr_plan *plan) {
     free(plan->output_names);
     free(plan->input_descs);
     free(plan->output_descs);
-    for (int i = 0; plan->input_dims && i < plan->n_inputs; i++)
+    for (int i = 0; plan->input_dims && i < plan->n_inputs; i++) {
         for (int d = 0; d < TSR_MAX_RANK; d++)
             free(plan->input_dims[i].names[d]);
+        free(plan->input_dims[i].value);
+    }
     free(plan->input_dims);
     dyn_free(plan->dyn);
     free(plan);
@@ -645,9 +749,17 @@ static tsr_status run_specialized(tsr_plan *plan, const struct tsr_tensor *input
         return TSR_ERR(ctx, TSR_E_NOMEM, "tsr_plan_run: out of memory");
     for (int i = 0; i < plan->n_inputs; i++)
         inp[i] = inputs[i].desc;
+    const void *dv[64] = {0}, **dp = dv;
+    if (plan->n_inputs > 64 && !(dp = calloc((size_t)plan->n_inputs, sizeof *dp))) {
+        if (inp != in) free(inp);
+        return TSR_ERR(ctx, TSR_E_NOMEM, "tsr_plan_run: out of memory");
+    }
+    for (int i = 0; i < plan->n_inputs; i++)
+        dp[i] = inputs[i].data;
     tsr_plan *run = NULL;
-    tsr_status st = specialize(plan, inp, &run);
+    tsr_status st = specialize(plan, inp, dp, &run);
     if (inp != in) free(inp);
+    if (dp != dv) free(dp);
     if (st != TSR_OK) return st;
     for (int i = 0; i < run->n_outputs; i++) {
         const struct tsr_tensor_desc *need = &run->output_descs[i];
@@ -696,8 +808,20 @@ tsr_status tsr_plan_run(tsr_plan *plan, const struct tsr_tensor *inputs, size_t 
         if (!inputs[i].data && tsr_desc_elements(want) > 0)
             return TSR_ERR(ctx, TSR_E_INVALID_ARG, "input '%s': data is NULL",
                            plan->input_names[i]);
+        const void *bound = plan->input_dims ? plan->input_dims[i].value : NULL;
+        if (bound && memcmp(inputs[i].data, bound, tsr_desc_bytes(want))) {
+            /* A value input (tsr_input_shape.data) with other contents: re-specialise. */
+            if (!plan->dyn)
+                return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                               "input '%s': a value input, compiled for other contents (this "
+                               "plan cannot re-specialise)",
+                               plan->input_names[i]);
+            other_shapes = 1;
+        }
     }
-    if (other_shapes) return run_specialized(plan, inputs, outputs);
+    if (plan->deferred && !plan->dyn)
+        return TSR_ERR(ctx, TSR_E_INTERNAL, "tsr_plan_run: a deferred plan cannot specialise");
+    if (other_shapes || plan->deferred) return run_specialized(plan, inputs, outputs);
     if (plan->dyn) plan->dyn->current = NULL;
     for (int i = 0; i < plan->n_outputs; i++) {
         if (!outputs[i].data && tsr_desc_elements(&plan->output_descs[i]) > 0)

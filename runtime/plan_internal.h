@@ -25,6 +25,7 @@ struct tsr_plan {
     int *value_buffer;         /* opt value → program buffer (keep_graph), else NULL */
     struct tsr_hetero *hetero; /* placement across devices (runtime/hetero.h), else NULL */
     char placement[16];        /* "single", "hetero" or "alternate" */
+    int deferred; /* compiled from a deferred graph (tsr_graph.deferred): every run specialises */
     struct tsr_input_dims *input_dims; /* n_inputs symbolic-dim records (owned), or NULL when no
                                           input has a symbolic dim */
     struct tsr_plan_dyn *dyn; /* re-specialisation (plan.c: model source, compile options, cache

@@ -237,7 +237,7 @@ START_TEST(test_torch_shape_model) {
                             TSR_TEST_DATA_DIR "/shape_attn_op13.onnx"};
     int devices = 0;
     for (int fi = 0; fi < 2; fi++) {
-        struct tsr_input_shape shp = {"x", x.desc};
+        struct tsr_input_shape shp = {"x", x.desc, NULL};
         tsr_graph *g;
         ck_assert_msg(tsr_onnx_import_file(ctx, files[fi], &shp, 1, &g) == TSR_OK, "%s",
                       tsr_last_error(ctx)->message);

@@ -86,7 +86,7 @@ START_TEST(test_import_keeps_symbolic_dims) {
     tsr_graph_destroy(g);
 
     /* An override fixes the dims: nothing symbolic, no dynamic plan. */
-    struct tsr_input_shape sh = {"x", {TSR_F32, 3, {2, 5, 8}}};
+    struct tsr_input_shape sh = {"x", {TSR_F32, 3, {2, 5, 8}}, NULL};
     g = import(ctx, TSR_TEST_DATA_DIR "/shape_attn_op13.onnx", &sh, 1);
     ck_assert_int_eq(tsr_graph_input_info(g, 0, &info), TSR_OK);
     ck_assert_int_eq(info.n_symbolic, 0);
@@ -234,7 +234,7 @@ START_TEST(test_block_sequence_9) {
         struct tsr_plan_cache_stats st;
         alternate(ctx, DYN "block.onnx", info.id, c9, 1, order, 1, 1e-4, &st);
         ck_assert_uint_eq(st.misses, 1);
-        struct tsr_input_shape sh = {"x", {TSR_F32, 3, {4, 9, 16}}};
+        struct tsr_input_shape sh = {"x", {TSR_F32, 3, {4, 9, 16}}, NULL};
         tsr_graph *g = import(ctx, DYN "block.onnx", &sh, 1);
         tsr_plan *plan = compile_on(ctx, g, info.id);
         tsr_graph_destroy(g);
@@ -412,7 +412,7 @@ START_TEST(test_refusals) {
     tsr_plan_destroy(plan);
 
     /* With an override the dims are fixed: another shape is refused as before. */
-    struct tsr_input_shape sh = {"x", {TSR_F32, 3, {2, 5, 8}}};
+    struct tsr_input_shape sh = {"x", {TSR_F32, 3, {2, 5, 8}}, NULL};
     g = import(ctx, TSR_TEST_DATA_DIR "/shape_attn_op13.onnx", &sh, 1);
     plan = compile_on(ctx, g, "cpu");
     tsr_graph_destroy(g);
@@ -435,6 +435,89 @@ START_TEST(test_refusals) {
 }
 END_TEST
 
+/* Value inputs (tsr_input_shape.data): Reshape's shape and Slice's starts are graph inputs of
+ * dynshape/value_inputs.onnx (y = Slice(Reshape(x, shape), starts, [1000], axes [0])). Bound at
+ * import, the plan re-specialises when a run brings other contents; each result is checked
+ * against the definition (a row-major reshape, then rows from `starts` on). */
+static void run_values(tsr_context *ctx, tsr_plan *plan, const float *x, int64_t rows, int64_t cols,
+                       int64_t start) {
+    int64_t shape[2] = {rows, cols}, starts[1] = {start};
+    float ybuf[24] = {0};
+    struct tsr_tensor in[3] = {{{TSR_F32, 3, {2, 3, 4}}, (void *)x},
+                               {{TSR_I64, 1, {2}}, shape},
+                               {{TSR_I64, 1, {1}}, starts}};
+    struct tsr_tensor out = {{TSR_F32, 1, {24}}, ybuf};
+    ck_assert_msg(tsr_plan_run(plan, in, 3, &out, 1) == TSR_OK,
+                  "shape [%lld, %lld] starts %lld: %s", (long long)rows, (long long)cols,
+                  (long long)start, tsr_last_error(ctx)->message);
+    ck_assert_int_eq(out.desc.rank, 2);
+    ck_assert_int_eq(out.desc.dims[0], rows - start);
+    ck_assert_int_eq(out.desc.dims[1], cols);
+    for (int64_t i = 0; i < (rows - start) * cols; i++)
+        ck_assert_float_eq(ybuf[i], x[start * cols + i]);
+}
+
+START_TEST(test_value_inputs) {
+    tsr_context *ctx = ts_context();
+    float x[24];
+    for (int i = 0; i < 24; i++)
+        x[i] = (float)i * 0.5f - 3.0f;
+    int64_t shape[2] = {6, 4}, starts[1] = {1};
+    struct tsr_input_shape sh[3] = {{"x", {TSR_F32, 3, {2, 3, 4}}, NULL},
+                                    {"shape", {TSR_I64, 1, {2}}, shape},
+                                    {"starts", {TSR_I64, 1, {1}}, starts}};
+    tsr_graph *g = import(ctx, DYN "value_inputs.onnx", sh, 3);
+    tsr_plan *plan = compile_on(ctx, g, "cpu");
+    tsr_graph_destroy(g);
+    struct tsr_plan_cache_stats cs;
+    tsr_plan_cache_stats(plan, &cs);
+    ck_assert_int_eq(cs.dynamic, 1);
+    run_values(ctx, plan, x, 6, 4, 1); /* the compiled values */
+    tsr_plan_cache_stats(plan, &cs);
+    ck_assert_int_eq(cs.misses, 0);
+    run_values(ctx, plan, x, 4, 6, 2); /* two other values: two re-plans */
+    run_values(ctx, plan, x, 12, 2, 0);
+    run_values(ctx, plan, x, 4, 6, 2); /* cached */
+    run_values(ctx, plan, x, 6, 4, 1);
+    tsr_plan_cache_stats(plan, &cs);
+    ck_assert_int_eq(cs.entries, 2);
+    ck_assert_int_eq(cs.misses, 2);
+    ck_assert_int_eq(cs.hits, 1);
+
+    /* Bad values: a shape of another element count, a negative dim; refused, naming the node. */
+    int64_t bad[2] = {5, 5}, st0[1] = {0};
+    float ybuf[24];
+    struct tsr_tensor in[3] = {
+        {{TSR_F32, 3, {2, 3, 4}}, x}, {{TSR_I64, 1, {2}}, bad}, {{TSR_I64, 1, {1}}, st0}};
+    struct tsr_tensor out = {{TSR_F32, 1, {24}}, ybuf};
+    expect_error(ctx, tsr_plan_run(plan, in, 3, &out, 1), TSR_E_SHAPE,
+                 (const char *[]){"reshape", NULL});
+    bad[0] = -2;
+    bad[1] = -12;
+    ck_assert_int_ne(tsr_plan_run(plan, in, 3, &out, 1), TSR_OK);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "reshape"));
+    tsr_plan_destroy(plan);
+
+    /* Without the values the import defers: the plan specialises at its first run, one cache
+     * entry per set of values. tsr_plan_specialize (shapes only) cannot. */
+    g = import(ctx, DYN "value_inputs.onnx", NULL, 0);
+    plan = compile_on(ctx, g, "cpu");
+    tsr_graph_destroy(g);
+    struct tsr_tensor_desc descs[3] = {sh[0].desc, sh[1].desc, sh[2].desc};
+    expect_error(ctx, tsr_plan_specialize(plan, descs, 3), TSR_E_INVALID_ARG,
+                 (const char *[]){"'shape'", "value input", NULL});
+    run_values(ctx, plan, x, 6, 4, 1);
+    run_values(ctx, plan, x, 4, 6, 2);
+    run_values(ctx, plan, x, 6, 4, 1);
+    tsr_plan_cache_stats(plan, &cs);
+    ck_assert_int_eq(cs.entries, 2);
+    ck_assert_int_eq(cs.misses, 2);
+    ck_assert_int_eq(cs.hits, 1);
+    tsr_plan_destroy(plan);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("dynshape");
     TCase *tc = tcase_create("core");
@@ -445,6 +528,7 @@ int main(void) {
     tcase_add_test(tc, test_run_respecializes_digits);
     tcase_add_test(tc, test_cache_bound);
     tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_value_inputs);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);
 }

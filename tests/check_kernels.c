@@ -2436,7 +2436,8 @@ START_TEST(test_mask_model) {
                             TSR_TEST_DATA_DIR "/mask_model_op17.onnx"};
     int devices = 0;
     for (int fi = 0; fi < 2; fi++) {
-        struct tsr_input_shape shp[2] = {{"input_ids", in[0].desc}, {"attention_mask", in[1].desc}};
+        struct tsr_input_shape shp[2] = {{"input_ids", in[0].desc, NULL},
+                                         {"attention_mask", in[1].desc, NULL}};
         tsr_graph *g;
         ck_assert_msg(tsr_onnx_import_file(ctx, files[fi], shp, 2, &g) == TSR_OK, "%s",
                       tsr_last_error(ctx)->message);

@@ -156,6 +156,46 @@ START_TEST(test_attributes) {
 }
 END_TEST
 
+/* Reshape's shape as a graph input (reshape_dynamic.onnx, x [2, 3], s int64 [2]): a value input.
+ * Imported without its contents the graph defers; each run specialises for the contents; bad
+ * contents are refused naming the node. */
+START_TEST(test_value_input_reshape) {
+    tsr_context *ctx = ts_context();
+    tsr_graph *g = NULL;
+    ck_assert_int_eq(
+        tsr_onnx_import_file(ctx, TSR_TEST_DATA_DIR "/reshape_dynamic.onnx", NULL, 0, &g), TSR_OK);
+    struct tsr_input_info info;
+    ck_assert_int_eq(tsr_graph_input_info(g, 1, &info), TSR_OK);
+    ck_assert_int_eq(info.is_value, 1);
+    ck_assert_int_eq(tsr_graph_input_info(g, 0, &info), TSR_OK);
+    ck_assert_int_eq(info.is_value, 0);
+    struct tsr_compile_options o = tsr_compile_options_default();
+    o.device = "cpu";
+    tsr_plan *plan = NULL;
+    ck_assert_int_eq(tsr_compile(ctx, g, &o, &plan), TSR_OK);
+    tsr_graph_destroy(g);
+    float x[6] = {1, 2, 3, 4, 5, 6}, y[6] = {0};
+    int64_t s[2] = {3, 2};
+    struct tsr_tensor in[2] = {{{TSR_F32, 2, {2, 3}}, x}, {{TSR_I64, 1, {2}}, s}};
+    struct tsr_tensor out = {{TSR_F32, 1, {6}}, y};
+    ck_assert_int_eq(tsr_plan_specialize_inputs(plan, in, 2), TSR_OK);
+    const char *name;
+    struct tsr_tensor_desc od;
+    ck_assert_int_eq(tsr_plan_output_desc(plan, 0, &name, &od), TSR_OK);
+    ck_assert_int_eq(od.rank, 2);
+    ck_assert_int_eq(od.dims[0], 3);
+    ck_assert_int_eq(tsr_plan_run(plan, in, 2, &out, 1), TSR_OK);
+    ck_assert_int_eq(out.desc.dims[1], 2);
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(y[i], x[i]);
+    s[0] = 1, s[1] = 5; /* 5 elements for 6 */
+    ck_assert_int_ne(tsr_plan_run(plan, in, 2, &out, 1), TSR_OK);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "reshape_dyn"));
+    tsr_plan_destroy(plan);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 /* Imports every file of list `list` (tests/data, "file status substring" per line): each fails
  * with its status, a message naming the file and holding the substring, the graph untouched.
  * Returns the number of lines. */
@@ -311,6 +351,7 @@ static Suite *onnx_suite(void) {
     tcase_add_test(tc, test_cases_shapes);
     tcase_add_test(tc, test_attributes);
     tcase_add_test(tc, test_bad_files);
+    tcase_add_test(tc, test_value_input_reshape);
     tcase_add_test(tc, test_digits_batch);
     tcase_add_test(tc, test_cut_and_corrupted_buffers);
     suite_add_tcase(s, tc);

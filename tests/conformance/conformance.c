@@ -542,6 +542,7 @@ static void run_test(tsr_context *ctx, const char *device, const struct test *t,
             shapes[i].desc.dtype = (tsr_dtype)ins[i].dt->onnx;
             shapes[i].desc.rank = ins[i].rank;
             memcpy(shapes[i].desc.dims, ins[i].dims, sizeof ins[i].dims);
+            shapes[i].data = ins[i].data; /* bound only where the input is a value input */
         }
         tsr_graph *graph = NULL;
         tsr_plan *plan = NULL;

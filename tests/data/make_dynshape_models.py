@@ -16,6 +16,11 @@ Writes into tests/data/dynshape/:
                                             b [batch, ?] (the second dim unnamed), so two inputs
                                             share the symbolic dim `batch` (the test computes the
                                             expected values itself)
+  value_inputs.onnx                        onnx.helper: y = Slice(Reshape(x, shape), starts,
+                                            ends = [1000], axes = [0]) with x [2, 3, 4] float32 and
+                                            the *value inputs* shape (int64 [2]) and starts
+                                            (int64 [1]) as graph inputs (the test computes the
+                                            expected values itself)
 
 Run with /usr/bin/python3 (Debian's torch 1.13, numpy); deterministic (seeded).
 """
@@ -112,6 +117,22 @@ def two_inputs():
     onnx.save(m, os.path.join(OUT, "two_inputs.onnx"))
 
 
+def value_inputs():
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4])
+    shape = helper.make_tensor_value_info("shape", TensorProto.INT64, [2])
+    starts = helper.make_tensor_value_info("starts", TensorProto.INT64, [1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, None])
+    ends = helper.make_tensor("ends", TensorProto.INT64, [1], [1000])
+    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [0])
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["r"], name="reshape"),
+             helper.make_node("Slice", ["r", "starts", "ends", "axes"], ["y"], name="slice")]
+    g = helper.make_graph(nodes, "value_inputs", [x, shape, starts], [y], [ends, axes])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    onnx.checker.check_model(m)
+    onnx.save(m, os.path.join(OUT, "value_inputs.onnx"))
+
+
 if __name__ == "__main__":
     two_inputs()
+    value_inputs()
     main()

@@ -323,15 +323,14 @@ static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_ar
      * for output shapes (a re-plan, profiled as a compile record, unless they are the compiled
      * shapes). */
     r->inputs = json_object_new_array();
-    struct tsr_tensor_desc in_descs[MAX_FILES];
     for (int i = 0; i < data->n_inputs; i++) {
-        in_descs[i] = data->inputs[i].desc;
-        struct tsr_input_info info;
-        if (tsr_plan_input_info(plan, i, &info) == TSR_OK && info.n_symbolic) r->dynamic = 1;
+        struct tsr_input_info info; /* symbolic dims, or a value input (e.g. a Reshape's shape) */
+        if (tsr_plan_input_info(plan, i, &info) == TSR_OK && (info.n_symbolic || info.is_value))
+            r->dynamic = 1;
     }
     if (r->dynamic) {
         double t0 = now_ms();
-        st = tsr_plan_specialize(plan, in_descs, (size_t)data->n_inputs);
+        st = tsr_plan_specialize_inputs(plan, data->inputs, (size_t)data->n_inputs);
         r->replan_ms = now_ms() - t0;
         if (st != TSR_OK) {
             rc = set_error(r, ctx, st, "specialise");
@@ -789,6 +788,7 @@ int cmd_run(int argc, char **argv) {
         }
         shapes[i].name = nm;
         shapes[i].desc = data.inputs[found].desc;
+        shapes[i].data = data.inputs[found].data; /* used for value inputs only */
         ordered[i] = data.inputs[found];
     }
     memcpy(data.inputs, ordered, sizeof(struct tsr_tensor) * (size_t)n_graph_inputs);

@@ -100,6 +100,7 @@ tsr_status mlm_run(tsr_context *ctx, const char *model, const char *device,
     for (int i = 0; i < MLM_N_INPUTS; i++) {
         shapes[i].name = mlm_input_names[i];
         shapes[i].desc = c->inputs[i].desc;
+        shapes[i].data = NULL;
     }
     tsr_graph *g = NULL;
     double t0 = now_ms();
