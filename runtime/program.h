@@ -87,7 +87,7 @@
     X(DIV_IMM, 1, "(a / p0)")                                                                      \
     X(PRELU, 2, "(a >= 0.0f ? a : a * b)")                                                         \
     X(MOD, 2, "fmod(a, b)")                                                                        \
-    X(THRESHOLD_BINARY, 1, "(a > p0 ? p1 : 0.0f)")                                             \
+    X(THRESHOLD_BINARY, 1, "(a > p0 ? p1 : 0.0f)")                                                 \
     /* group "dtcompute" */                                                                        \
     X(BIT_AND, 2, "") /* integer only (empty expression: no float form) */                         \
     X(BIT_OR, 2, "")                                                                               \

@@ -109,7 +109,7 @@ typedef enum {
 #define TSR_DTS_ALL     (TSR_DTS_NUMERIC | TSR_DTS_BOOL)
 /* group "preproc": images, float32 or uint8 (RGBToGray) */
 #define TSR_DTS_IMAGE (TSR_DTS_F32 | TSR_DTYPE_BIT(TSR_U8))
-#define TSR_DTS_UINT    /* unsigned integers (group "dtcompute") */                                \
+#define TSR_DTS_UINT  /* unsigned integers (group "dtcompute") */                                  \
     (TSR_DTYPE_BIT(TSR_U8) | TSR_DTYPE_BIT(TSR_U16) | TSR_DTYPE_BIT(TSR_U32))
 
 /* The dtypes node input `index` of op may have, and the first input of its group (inputs of one
