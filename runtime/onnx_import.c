@@ -291,7 +291,8 @@ static int value_position(const Onnx__NodeProto *n, int i) {
         return 1;
     /* BatchNormalization's scale, B, mean, var are not values: when they are not constants the
      * node becomes elementwise ops (add_bn here, tsr_pass_decompose for built graphs) */
-    return ((op == TSR_OP_RESIZE || op == TSR_OP_UPSAMPLE) && i >= 1) || op == TSR_OP_RANGE;
+    return ((op == TSR_OP_RESIZE || op == TSR_OP_UPSAMPLE) && i >= 1) || op == TSR_OP_RANGE ||
+           ((op == TSR_OP_ONEHOT || op == TSR_OP_COMPRESS) && i == 1); /* depth, condition */
 }
 
 /* Is graph input `name` a value input: does a value position (value_position) depend on its
