@@ -18,9 +18,11 @@ A model torch.onnx cannot export (EfficientNet here: torch 1.13 has no ONNX expo
 padding="same" convolutions, aten::_convolution_mode) is reported and does not fail the run.
 
 Real torchvision models (names "tvm_*": torchvision.models / .models.segmentation with
-weights=None and weights_backbone=None, torch seed 0, eval mode; CNNs at 128x128 or 160x160 where
-the architecture allows, ViT / Swin at 224, Inception v3 at 299) are exported with a dynamic batch
-(export b1, run b1 and b2). The "tv_*" building blocks predate torchvision in this environment and
+weights=None and weights_backbone=None, torch seed 0, eval mode; CNNs at 128x128 where the
+architecture allows, AlexNet / VGG / ViT / Swin at 224, Inception v3 at 299; the ViT head and
+GoogLeNet re-initialised so that the output is not constant) are exported with a dynamic batch
+(export b1, run b1 and b2). torchvision's Swin exports ScatterND (its shift-window mask);
+torchvision's detection models are not included. The "tv_*" building blocks predate torchvision in this environment and
 are kept as small pattern checks.
 
 Writes into OUT (default <repo>/build/models/zoo): <model>_op<N>.onnx, <model>_op<N>_<shape>_*.npy,
