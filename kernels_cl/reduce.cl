@@ -211,6 +211,33 @@ __kernel void tsr_cumsum_items(__global const float *x, ulong x_off, __global fl
     }
 }
 
+/* zoo2: integer CumSum (struct tsr_k_cumsum; is64 1: int64, 0: int32, both x and y; offsets in
+ * 4-byte units), one work-item per (outer, inner) column, exact wrapping sums in axis order. */
+__kernel void tsr_cumsum_int_items(__global const float *x, ulong x_off, __global float *y,
+                                   ulong y_off, ulong outer, ulong len, ulong inner, int exclusive,
+                                   int reverse, int is64) {
+    __global const long *xl = (__global const long *)(x + x_off);
+    __global const int *xi = (__global const int *)(x + x_off);
+    __global long *yl = (__global long *)(y + y_off);
+    __global int *yi = (__global int *)(y + y_off);
+    ulong rows = outer * inner;
+    for (ulong r = get_global_id(0); r < rows; r += get_global_size(0)) {
+        ulong o = r / inner, n = r - o * inner;
+        ulong acc = 0;
+        for (ulong t = 0; t < len; t++) {
+            ulong j = reverse ? len - 1 - t : t;
+            ulong at = (o * len + j) * inner + n;
+            ulong v = is64 ? (ulong)xl[at] : (ulong)(long)xi[at];
+            if (!exclusive) acc += v;
+            if (is64)
+                yl[at] = (long)acc;
+            else
+                yi[at] = (int)(uint)acc;
+            if (exclusive) acc += v;
+        }
+    }
+}
+
 /* Group "multiout": NegativeLogLikelihoodLoss (struct tsr_k_nll). The target is int64 (offset
  * t_off in floats: t_off / 2 longs) or int32 (t_i32). reduction 0: one work-item per loss
  * element; 1 (sum) / 2 (mean): one work-item summing in order in float32. */

@@ -17,13 +17,19 @@ or refused without --allow-refusals.
 A model torch.onnx cannot export (EfficientNet here: torch 1.13 has no ONNX export of
 padding="same" convolutions, aten::_convolution_mode) is reported and does not fail the run.
 
-torchvision is not installed in this environment, so the CNNs come from transformers'
-ResNet / ConvNeXt / MobileNetV2 / RegNet / EfficientNet / Swin / ViT implementations.
+Real torchvision models (names "tvm_*": torchvision.models / .models.segmentation with
+weights=None and weights_backbone=None, torch seed 0, eval mode; CNNs at 128x128 where the
+architecture allows, AlexNet / VGG / ViT / Swin at 224, Inception v3 at 299; the ViT head and
+GoogLeNet re-initialised so that the output is not constant) are exported with a dynamic batch
+(export b1, run b1 and b2). torchvision's Swin exports ScatterND (its shift-window mask);
+torchvision's detection models are not included. The "tv_*" building blocks predate torchvision in this environment and
+are kept as small pattern checks.
 
 Writes into OUT (default <repo>/build/models/zoo): <model>_op<N>.onnx, <model>_op<N>_<shape>_*.npy,
 zoo.json (the rows).
 """
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -219,6 +225,42 @@ def pattern_model(name):
     raise KeyError(name)
 
 
+def torchvision_model(name):
+    """(module, image size) for a real torchvision architecture, random weights (no download)."""
+    import torchvision.models as tvm
+    import torchvision.models.segmentation as seg
+    n = name[len("tvm_"):]
+    size = TORCHVISION[name]
+    if n == "googlenet":
+        # init_weights=False: its truncated-normal std 0.01 init shrinks the activations to ~0 (the
+        # output is the fc bias: rel L2 1e-12 tests nothing); the default (kaiming) init does not.
+        return tvm.googlenet(weights=None, aux_logits=False, init_weights=False), size
+    if n == "inception_v3":
+        return tvm.inception_v3(weights=None, aux_logits=False, init_weights=True), size
+    if n in ("fcn_resnet50", "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large"):
+        return getattr(seg, n)(weights=None, weights_backbone=None, num_classes=5,
+                               aux_loss=None if n.startswith("lraspp") else False), size
+    m = getattr(tvm, n)(weights=None)
+    if n.startswith("vit_"):  # torchvision zero-initialises the ViT head: the output would be 0
+        import torch
+        torch.nn.init.normal_(m.heads.head.weight, std=0.02)
+        torch.nn.init.normal_(m.heads.head.bias, std=0.02)
+    return m, size
+
+
+# torchvision model -> image size (the smallest the architecture's fixed strides allow, within
+# reason on two cores; AlexNet / VGG at 224: torch.onnx exports their adaptive pooling to 6x6 /
+# 7x7 only when it divides the feature map).
+TORCHVISION = {"tvm_resnet18": 128, "tvm_resnet50": 128, "tvm_mobilenet_v2": 128,
+               "tvm_mobilenet_v3_small": 128, "tvm_mobilenet_v3_large": 128,
+               "tvm_densenet121": 128, "tvm_shufflenet_v2_x1_0": 128, "tvm_squeezenet1_1": 128,
+               "tvm_efficientnet_b0": 128, "tvm_regnet_y_400mf": 128, "tvm_mnasnet0_5": 128,
+               "tvm_googlenet": 128, "tvm_inception_v3": 299, "tvm_alexnet": 224,
+               "tvm_vgg11": 224, "tvm_convnext_tiny": 128, "tvm_vit_b_16": 224,
+               "tvm_swin_t": 224, "tvm_wide_resnet50_2": 128, "tvm_resnext50_32x4d": 128,
+               "tvm_fcn_resnet50": 128, "tvm_deeplabv3_mobilenet_v3_large": 128,
+               "tvm_lraspp_mobilenet_v3_large": 128}
+
 PATTERNS = ["tv_googlenet_pool", "tv_mobilenet_v3", "tv_shufflenet", "tv_deeplab", "tv_nearest",
             "tv_swin_roll", "tv_vit_mha", "tv_classifier", "tv_inception"]
 # Full-size geometry (not in the default list: each takes tens of seconds on two cores).
@@ -265,7 +307,19 @@ def build(name):
         dyn = {n: {0: "batch", 1: "sequence"} for n in names}
         dyn["out0"] = {0: "batch", 1: "sequence"}
         return M(m).eval(), names, shapes, dyn
-    if name in PATTERNS:
+    if name in TORCHVISION:
+        m, size = torchvision_model(name)
+        seg_out = "fcn_" in name or "deeplab" in name or "lraspp" in name
+
+        class V(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, x):
+                y = self.m(x)
+                return (y["out"] if seg_out else y,)
+    elif name in PATTERNS:
         m, size = pattern_model(name)
 
         class V(torch.nn.Module):
@@ -290,7 +344,8 @@ def build(name):
     def img(b):
         return [rng.standard_normal((b, 3, size, size)).astype(np.float32)]
 
-    shapes = [("b1", img(1)), ("b3", img(3))]
+    shapes = [("b1", img(1)), ("b2", img(2))] if name in TORCHVISION else [("b1", img(1)),
+                                                                                ("b3", img(3))]
     return V(m).eval(), ["pixel_values"], shapes, {"pixel_values": {0: "batch"},
                                                      "out0": {0: "batch"}}
 
@@ -344,9 +399,11 @@ def main():
     ap.add_argument("--out", default=str(root / "build" / "models" / "zoo"))
     ap.add_argument("--tessera", default=str(root / "build" / "bin" / "tessera"))
     ap.add_argument("--models", default=",".join(m for m in TEXT + VISION + PATTERNS
-                                                 if m not in FULL_SIZE),
+                                                 + list(TORCHVISION) if m not in FULL_SIZE),
                     help="comma-separated; default all but the full-size " + ",".join(FULL_SIZE))
     ap.add_argument("--opsets", default="14,17")
+    ap.add_argument("--shapes", default="",
+                    help="comma-separated shape names to run (b1, b2, b2s32, ...); default all")
     ap.add_argument("--devices", default="cpu,opencl:0")
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--timeout", type=int, default=600, help="seconds per tessera run")
@@ -385,7 +442,10 @@ def main():
         for opset in [int(o) for o in args.opsets.split(",")]:
             onnx_path = out / f"{name}_op{opset}.onnx"
             try:
-                with torch.no_grad():
+                # torchvision's ViT: under no_grad nn.MultiheadAttention takes its fast path
+                # (aten::_native_multi_head_attention), which torch.onnx cannot export.
+                grad = contextlib.nullcontext() if name == "tvm_vit_b_16" else torch.no_grad()
+                with grad:
                     torch.onnx.export(module, tuple(torch.from_numpy(x) for x in shapes[0][1]),
                                       str(onnx_path), input_names=in_names,
                                       output_names=["out0"], dynamic_axes=dyn,
@@ -398,6 +458,8 @@ def main():
             sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
             ort_names = [i.name for i in sess.get_inputs()]
             for shape_name, xs in shapes:
+                if args.shapes and shape_name not in args.shapes.split(","):
+                    continue
                 feeds = {n: x for n, x in zip(in_names, xs) if n in ort_names}
                 ref = sess.run(None, feeds)
                 stem = out / f"{name}_op{opset}_{shape_name}"

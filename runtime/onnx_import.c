@@ -751,6 +751,8 @@ static tsr_status add_sce(struct onnx_importer *im, const Onnx__NodeProto *n, co
 static tsr_status add_bn(struct onnx_importer *im, const Onnx__NodeProto *n, const char *nl,
                          int training);
 static int bn_mode(const struct onnx_importer *im, const Onnx__NodeProto *n);
+static tsr_status add_variadic_chain(struct onnx_importer *im, const Onnx__NodeProto *n,
+                                     const char *nl, const char *type, tsr_op op, const char *out);
 
 /* Adds node i. Returns TSR_OK, TSR_E_PARSE (bad input/output lists, undefined input),
  * TSR_E_UNSUPPORTED, TSR_E_NOMEM, or the builder's status (TSR_E_SHAPE, TSR_E_DTYPE, ...). */
@@ -788,6 +790,9 @@ static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, i
     int attr_inputs_from = mx;
     for (int k = mx - 1; k >= 0; k--)
         if (tsr_op_attr_input(op, k)) attr_inputs_from = k;
+    if (n->n_input > (size_t)mx && mx == TSR_NODE_MAX_INPUTS &&
+        (op == TSR_OP_CONCAT || op == TSR_OP_SUM || op == TSR_OP_MIN || op == TSR_OP_MAX))
+        return add_variadic_chain(im, n, nl, type, op, out); /* zoo2: DenseNet's Concat */
     tsr_value in[8];
     int n_in = 0;
     struct tsr_op_attrs attrs = tsr_op_attrs_default();
@@ -1357,4 +1362,48 @@ static int bn_mode(const struct onnx_importer *im, const Onnx__NodeProto *n) {
         if (s && !im->graph->values[s->value].data) return 0;
     }
     return -1;
+}
+
+/* ---- zoo2: variadic nodes wider than a tessera node ---------------------------------------- */
+
+/* Adds node n (Concat, Sum, Min or Max with more inputs than a tessera node holds,
+ * TSR_NODE_MAX_INPUTS; DenseNet concatenates up to 32+ feature maps) as a left-to-right chain of
+ * nodes of the same op and attributes: op(op(x0 .. x7), x8 .. x14), ...; the last one is named
+ * after n and defines its output `out`. Exact for Concat (the order is kept), Min and Max; Sum
+ * adds in the same left-to-right order. Returns TSR_OK, TSR_E_PARSE (an empty or undefined
+ * input), TSR_E_NOMEM or the builder's status. */
+static tsr_status add_variadic_chain(struct onnx_importer *im, const Onnx__NodeProto *n,
+                                     const char *nl, const char *type, tsr_op op, const char *out) {
+    struct tsr_op_attrs attrs = tsr_op_attrs_default();
+    tsr_op_onnx_defaults(op, im->opset, &attrs);
+    for (size_t i = 0; i < n->n_attribute; i++) {
+        tsr_status st = read_attr(im, op, nl, n->attribute[i], &attrs);
+        if (st != TSR_OK) return st;
+    }
+    tsr_value in[TSR_NODE_MAX_INPUTS];
+    int n_in = 0;
+    for (size_t i = 0; i < n->n_input; i++) {
+        const char *iname = n->input[i] ? n->input[i] : "";
+        const struct onnx_slot *s = *iname ? map_find(&im->map, iname) : NULL;
+        if (!s)
+            return TSR_ERR(im->ctx, TSR_E_PARSE,
+                           "%s: node '%s' (%s): input %zu ('%s') is empty or not defined by an "
+                           "earlier node, an initializer or a graph input",
+                           im->label, nl, type, i, iname);
+        if (n_in == TSR_NODE_MAX_INPUTS) {
+            tsr_value part;
+            tsr_status st = tsr_graph_op(im->graph, op, in, n_in, &attrs, NULL, &part);
+            if (st != TSR_OK) return onnx_wrap(im, st);
+            in[0] = part;
+            n_in = 1;
+        }
+        in[n_in++] = s->value;
+    }
+    tsr_value v;
+    tsr_status st =
+        tsr_graph_op(im->graph, op, in, n_in, &attrs, n->name && *n->name ? n->name : NULL, &v);
+    if (st != TSR_OK) return onnx_wrap(im, st);
+    if (map_put(&im->map, out, v, 0))
+        return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
+    return TSR_OK;
 }

@@ -1223,6 +1223,26 @@ static void build_cumsum(struct kh_builder *b) {
              at.cumsum_reverse);
 }
 
+/* zoo2: CumSum on int64 (v < 8) and int32 (v >= 8) over axis 1 of [outer, len, inner], every
+ * exclusive / reverse combination, inner 1 and > 1; int32 values near 2^31 in the long axis so
+ * that the sums wrap (exact, as ONNX Runtime's int32 adds). */
+static void build_cumsum_int(struct kh_builder *b) {
+    static const int64_t shapes[][3] = {{3, 7, 1}, {2, 300, 5}};
+    const int64_t *s = shapes[(b->variant / 4) % 2];
+    const tsr_dtype dt = b->variant >= 8 ? TSR_I32 : TSR_I64;
+    const float mag = dt == TSR_I32 && s[1] > 100 ? 2.0e9f : 1.0e6f;
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.n_cumsum_axis = 1;
+    at.cumsum_axis[0] = 1;
+    at.cumsum_exclusive = b->variant % 2;
+    at.cumsum_reverse = (b->variant / 2) % 2;
+    tsr_value x = kh_input_dt(b, dt, 3, s, -mag, mag);
+    kh_output(b, kh_op(b, TSR_OP_CUMSUM, &at, 1, &x));
+    snprintf(b->kernel, sizeof b->kernel, "cumsum");
+    kh_label(b, " %s [%lld,%lld,%lld] exclusive %d reverse %d", tsr_dtype_name(dt), (long long)s[0],
+             (long long)s[1], (long long)s[2], at.cumsum_exclusive, at.cumsum_reverse);
+}
+
 /* GroupNormalization: [N, C, H, W] with num_groups G; scale / bias per channel (opset 21) in
  * the even variants, per group (opset 18) in the odd ones; G = C and G = 1 included. */
 static void build_groupnorm(struct kh_builder *b) {
@@ -2275,6 +2295,7 @@ static const struct kh_case cases[] = {
     /* sequential f32 sums of <= 1000 terms in [-1, 1): |error| <= ~1000 * 2^-24 * 500 (worst),
      * far less in practice; atol 1e-4 */
     {"cumsum", build_cumsum, 24, 1e-4, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"cumsum_int", build_cumsum_int, 16, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"groupnorm", build_groupnorm, 8, 1e-5, 1e-5, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"dropout", build_dropout, 2, 0, 0, KH_BOTH, NULL, NULL, NULL, 0, 0},
     {"argmax", build_arg, 18, 0, 0, KH_FUSED, NULL, &op_argmax, NULL, 0, 0},

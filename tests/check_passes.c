@@ -191,6 +191,51 @@ START_TEST(test_layernorm_pattern) {
 }
 END_TEST
 
+/* zoo2: a layer norm without scale (its ones simplified away, as in a freshly initialised
+ * DeBERTa) followed by a Mul with a non-constant mask [2, 5, 1] and an Add of a graph input:
+ * both stay (the pass once killed the Mul it did not absorb); a constant bias Add after no scale
+ * is absorbed. */
+START_TEST(test_layernorm_keeps_other_consumers) {
+    for (int with_bias = 0; with_bias < 2; with_bias++) {
+        tsr_graph *g = new_graph();
+        int64_t xd[3] = {2, 5, 16}, md[3] = {2, 5, 1}, ld[1] = {16}, one = 1;
+        tsr_value x = gc_input(g, "x", 3, xd);
+        tsr_value mask = gc_input(g, "mask", 3, md);
+        tsr_value res = gc_input(g, "res", 3, xd);
+        struct tsr_op_attrs rm = tsr_op_attrs_default();
+        rm.n_axes = 1;
+        rm.axes[0] = -1;
+        tsr_value m = node(g, TSR_OP_REDUCEMEAN, &x, 1, &rm);
+        tsr_value d = gc_op(g, TSR_OP_SUB, x, m);
+        float two = 2.0f, eps = 1e-5f;
+        struct tsr_tensor_desc sd = ts_desc(1, &one);
+        tsr_value c2, ce;
+        ck_assert_int_eq(tsr_graph_constant(g, "two", &sd, &two, &c2), TSR_OK);
+        ck_assert_int_eq(tsr_graph_constant(g, "eps", &sd, &eps, &ce), TSR_OK);
+        tsr_value p = gc_op(g, TSR_OP_POW, d, c2);
+        tsr_value v = node(g, TSR_OP_REDUCEMEAN, &p, 1, &rm);
+        tsr_value s = gc_op1(g, TSR_OP_SQRT, gc_op(g, TSR_OP_ADD, v, ce));
+        tsr_value y = gc_op(g, TSR_OP_DIV, d, s);
+        if (with_bias) y = gc_op(g, TSR_OP_ADD, y, gc_const(g, 1, ld, 4));
+        y = gc_op(g, with_bias ? TSR_OP_MUL : TSR_OP_ADD, y, with_bias ? mask : res);
+        if (with_bias)
+            y = gc_op(g, TSR_OP_ADD, y, res);
+        else
+            y = gc_op(g, TSR_OP_MUL, y, mask);
+        ck_assert_int_eq(tsr_graph_output(g, "y", y), TSR_OK);
+        int n = -1;
+        tsr_graph *c = check_pass_preserves(g, tsr_pass_layernorm, &n, 1e-5);
+        ck_assert_int_eq(n, 1);
+        ck_assert_int_eq(live_nodes(c, TSR_OP_LAYERNORM), 1);
+        ck_assert_int_eq(live_nodes(c, TSR_OP_MUL), 1);
+        ck_assert_int_eq(live_nodes(c, TSR_OP_ADD), 1);
+        tsr_graph_destroy(c);
+        gc_check_all_devices(ctx, g, 0, 1e-5, 1e-5);
+        tsr_graph_destroy(g);
+    }
+}
+END_TEST
+
 /* A 50-layer MLP (MatMul + bias + ReLU, widths varying) keeps its arena within 1.10x of the
  * liveness lower bound. */
 START_TEST(test_memory_plan_deep_mlp) {
@@ -242,6 +287,7 @@ Suite *passes_suite(void) {
     tcase_add_test(tc, test_bn_affine);
     tcase_add_test(tc, test_simplify_and_cse);
     tcase_add_test(tc, test_layernorm_pattern);
+    tcase_add_test(tc, test_layernorm_keeps_other_consumers);
     tcase_add_test(tc, test_memory_plan_deep_mlp);
     suite_add_tcase(s, tc);
     return s;

@@ -348,6 +348,9 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
                            name, (long long)c->outer, (long long)c->len, (long long)c->inner,
                            c->scan, (long long)c->window, (long long)c->min_periods,
                            (long long)c->ddof);
+        if (kn->dtype != TSR_F32 && c->scan != TSR_SCAN_CUMSUM) /* zoo2: integer CumSum only */
+            return TSR_ERR(ctx, TSR_E_DTYPE, "scan kernel '%s': scan %d has no %s kernel", name,
+                           c->scan, tsr_dtype_name(kn->dtype));
         const int64_t n_need[1] = {c->outer * c->len * c->inner};
         st = tsr_cpu_check_inputs(ctx, prog, kn, 1, n_need);
         if (st != TSR_OK) return st;
@@ -389,6 +392,8 @@ static tsr_dtype_set cpu_kernel_dtypes(tsr_kernel_kind kind) {
     case TSR_K_PAD:
     case TSR_K_INDEX: /* group "index" */
         return TSR_DTS_ALL_BUFFERS;
+    case TSR_K_CUMSUM: /* zoo2: CumSum also on int64 / int32 (reduce.c) */
+        return TSR_DTYPE_BIT(TSR_F32) | TSR_DTYPE_BIT(TSR_I64) | TSR_DTYPE_BIT(TSR_I32);
     case TSR_K_EW: /* group "dtcompute": ew_typed.c */
         return TSR_DTYPE_BIT(TSR_F32) | TSR_DTYPE_BIT(TSR_F64) | TSR_DTYPE_BIT(TSR_F16) |
                TSR_DTYPE_BIT(TSR_I64) | TSR_DTYPE_BIT(TSR_I32) | TSR_DTYPE_BIT(TSR_I8) |
@@ -569,6 +574,8 @@ static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct
     case TSR_K_CUMSUM:
         if (kn->u.cumsum.scan != TSR_SCAN_CUMSUM) /* group "preproc" */
             tsr_cpu_scan_run(&ex->env, &kn->u.cumsum, p[kn->inputs[0]], y);
+        else if (kn->dtype == TSR_I64 || kn->dtype == TSR_I32) /* zoo2 */
+            tsr_cpu_cumsum_int_run(&kn->u.cumsum, kn->dtype == TSR_I64, p[kn->inputs[0]], y);
         else
             tsr_cpu_cumsum_run(&ex->env, &kn->u.cumsum, p[kn->inputs[0]], y);
         break;

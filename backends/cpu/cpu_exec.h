@@ -219,6 +219,10 @@ void tsr_cpu_nll_run(const struct tsr_k_nll *k, const float *x, const void *targ
  * added in axis order with the ISA's vector add along inner. Serial; y must not overlap x. */
 void tsr_cpu_cumsum_run(const struct tsr_cpu_env *env, const struct tsr_k_cumsum *k, const float *x,
                         float *y);
+/* Group "reduce" (zoo2): y = CumSum of x [outer, len, inner] along len for integer dtypes: is64
+ * 1: int64, 0: int32 (both x and y); exact, wrapping two's-complement sums (the int64 result
+ * modulo 2^32 for int32, as ONNX Runtime's int32 adds). Serial; y must not overlap x. */
+void tsr_cpu_cumsum_int_run(const struct tsr_k_cumsum *k, int is64, const void *x, void *y);
 /* Group "preproc" (scan.c): y = the scan k->scan (RollingMean, RollingStd, EMA; not CumSum) of x
  * [outer, len, inner] along len (struct tsr_k_cumsum), vectorised across inner. Serial; y must
  * not overlap x. */

@@ -305,6 +305,28 @@ void tsr_cpu_cumsum_run(const struct tsr_cpu_env *env, const struct tsr_k_cumsum
     }
 }
 
+/* zoo2: integer CumSum (int32 / int64) in axis order with unsigned (wrapping) 64-bit sums; one
+ * column (o, i) at a time, inner contiguous elements interleaved by the row loop. */
+void tsr_cpu_cumsum_int_run(const struct tsr_k_cumsum *k, int is64, const void *x, void *y) {
+    const int64_t L = k->len, I = k->inner;
+    for (int64_t o = 0; o < k->outer; o++)
+        for (int64_t i = 0; i < I; i++) {
+            uint64_t acc = 0;
+            for (int64_t t = 0; t < L; t++) {
+                const int64_t j = k->reverse ? L - 1 - t : t;
+                const int64_t at = (o * L + j) * I + i;
+                const uint64_t v = is64 ? (uint64_t)((const int64_t *)x)[at]
+                                        : (uint64_t)(int64_t)((const int32_t *)x)[at];
+                if (!k->exclusive) acc += v;
+                if (is64)
+                    ((int64_t *)y)[at] = (int64_t)acc;
+                else
+                    ((int32_t *)y)[at] = (int32_t)(uint32_t)acc;
+                if (k->exclusive) acc += v;
+            }
+        }
+}
+
 /* ---- group "multiout": NegativeLogLikelihoodLoss (struct tsr_k_nll) ----------------------- */
 
 void tsr_cpu_nll_run(const struct tsr_k_nll *k, const float *x, const void *target, const float *w,

@@ -265,6 +265,8 @@ static tsr_dtype_set cl_kernel_dtypes(tsr_kernel_kind kind) {
     case TSR_K_PAD:
     case TSR_K_INDEX: /* group "index" */
         return TSR_DTS_ALL_BUFFERS;
+    case TSR_K_CUMSUM: /* zoo2: CumSum also on int64 / int32 (reduce.cl) */
+        return TSR_DTYPE_BIT(TSR_F32) | TSR_DTYPE_BIT(TSR_I64) | TSR_DTYPE_BIT(TSR_I32);
     case TSR_K_EW: /* group "dtcompute": typed generated regions (cl_codegen.c) */
         return TSR_DTYPE_BIT(TSR_F32) | TSR_DTYPE_BIT(TSR_F64) | TSR_DTYPE_BIT(TSR_F16) |
                TSR_DTYPE_BIT(TSR_I64) | TSR_DTYPE_BIT(TSR_I32) | TSR_DTYPE_BIT(TSR_I8) |

@@ -215,6 +215,9 @@ static tsr_status prepare_cumsum(tsr_context *ctx, struct tsr_cl_device *dev,
                            "kernel '%s': bad scan %d (window %lld, min_periods %lld, ddof %lld)",
                            k->name, c->scan, (long long)c->window, (long long)c->min_periods,
                            (long long)c->ddof);
+        if (k->dtype != TSR_F32)
+            return TSR_ERR(ctx, TSR_E_DTYPE, "kernel '%s': scan %d has no %s kernel", k->name,
+                           c->scan, tsr_dtype_name(k->dtype));
         st = make_embedded(ctx, dev, k, "scan.cl", "tsr_scan_items", out);
         if (st != TSR_OK) return st;
         struct tsr_cl_args a = {out->kernel, 0, CL_SUCCESS, 0};
@@ -231,7 +234,12 @@ static tsr_status prepare_cumsum(tsr_context *ctx, struct tsr_cl_device *dev,
         out->global = cap_items(c->outer * c->inner);
         return args_status(ctx, k, &a);
     }
-    st = make_embedded(ctx, dev, k, "reduce.cl", "tsr_cumsum_items", out);
+    const int is_int = k->dtype == TSR_I64 || k->dtype == TSR_I32; /* zoo2 */
+    if (k->dtype != TSR_F32 && !is_int)
+        return TSR_ERR(ctx, TSR_E_DTYPE, "kernel '%s': CumSum has no %s kernel", k->name,
+                       tsr_dtype_name(k->dtype));
+    st = make_embedded(ctx, dev, k, "reduce.cl",
+                       is_int ? "tsr_cumsum_int_items" : "tsr_cumsum_items", out);
     if (st != TSR_OK) return st;
     struct tsr_cl_args a = {out->kernel, 0, CL_SUCCESS, 0};
     tsr_cl_arg_ref(&a, &in[0]);
@@ -241,6 +249,7 @@ static tsr_status prepare_cumsum(tsr_context *ctx, struct tsr_cl_device *dev,
     tsr_cl_arg_ulong(&a, c->inner);
     tsr_cl_arg_int(&a, c->exclusive);
     tsr_cl_arg_int(&a, c->reverse);
+    if (is_int) tsr_cl_arg_int(&a, k->dtype == TSR_I64);
     out->global = c->len > 0 ? cap_items(c->outer * c->inner) : 0;
     return args_status(ctx, k, &a);
 }

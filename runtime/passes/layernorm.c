@@ -114,7 +114,8 @@ tsr_status tsr_pass_layernorm(tsr_graph *g, int *n_fused) {
                 last = mul;
             }
         }
-        int ad = scale >= 0 ? next_op(g, g->nodes[last].output, TSR_OP_ADD) : -1;
+        if (last != mul) mul = -1; /* a Mul that is not the scale (a mask, say) stays */
+        int ad = next_op(g, g->nodes[last].output, TSR_OP_ADD);
         if (ad >= 0) {
             const struct tsr_node *m = &g->nodes[ad];
             tsr_value other = m->inputs[0] == g->nodes[last].output ? m->inputs[1] : m->inputs[0];
@@ -123,6 +124,7 @@ tsr_status tsr_pass_layernorm(tsr_graph *g, int *n_fused) {
                 last = ad;
             }
         }
+        if (last != ad) ad = -1; /* likewise an Add that is not the bias */
         if (scale < 0) {
             float *ones = tsr_aligned_alloc((size_t)len * sizeof(float));
             if (!ones) return TSR_ERR(g->ctx, TSR_E_NOMEM, "layernorm fusion: out of memory");

@@ -321,6 +321,28 @@ def cases_unary_shape():
               [x1, x2], [T(x1) + T(x2), torch.tanh(T(x1) + T(x2))])
 
 
+def cases_wide_variadic():
+    """zoo2: Concat of 11 inputs (DenseNet's dense blocks concatenate up to 32+) and Sum / Max of
+    10: wider than a tessera node (8 inputs); the importer chains them. Graph inputs are reused
+    (the C tests feed at most 8)."""
+    xs = [rand(2, i + 1, 3) for i in range(6)]
+    order = [0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4]
+    nodes = [helper.make_node("Concat", [f"x{i}" for i in order], ["y"], name="concat11", axis=1)]
+    save_case("concat_wide", helper_model(nodes, [(f"x{i}", [2, i + 1, 3]) for i in range(6)],
+                                          [("y", [2, 36, 3])]),
+              xs, [torch.cat([T(xs[i]) for i in order], 1)])
+    xs = [rand(2, 4) for _ in range(5)]
+    order = [0, 1, 2, 3, 4, 4, 3, 2, 1, 0]
+    nodes = [helper.make_node("Sum", [f"x{i}" for i in order], ["s"], name="sum10"),
+             helper.make_node("Max", [f"x{i}" for i in order], ["m"], name="max10")]
+    ref_s = T(xs[order[0]])
+    for i in order[1:]:
+        ref_s = ref_s + T(xs[i])
+    save_case("variadic_wide", helper_model(nodes, [(f"x{i}", [2, 4]) for i in range(5)],
+                                            [("s", [2, 4]), ("m", [2, 4])]),
+              xs, [ref_s, torch.stack([T(x) for x in xs]).max(0).values])
+
+
 # ------------------------------------------------------------------------------------------------
 # Bad / unsupported files
 
@@ -422,6 +444,7 @@ def main():
     cases_matmul()
     cases_binary()
     cases_unary_shape()
+    cases_wide_variadic()
     with open(os.path.join(HERE, "cases.txt"), "w") as f:
         for name, n_in, n_out in CASES:
             f.write(f"{name} {n_in} {n_out}\n")
