@@ -1206,14 +1206,17 @@ tsr_status tsr_shape_arg(SHAPE_ARGS) {
     return TSR_OK;
 }
 
-/* Dropout at inference: the input's shape; training_mode true is refused (TSR_E_UNSUPPORTED). */
+/* Dropout at inference: the input's shape. training_mode true is the identity too when ratio is
+ * 0 (ONNX Dropout-13: scale 1 / (1 - ratio), no element dropped; torchvision's Swin exports its
+ * attention dropout so); with another ratio it is random and refused (TSR_E_UNSUPPORTED). */
 tsr_status tsr_shape_dropout(SHAPE_ARGS) {
     SHAPE_UNUSED();
-    if (attrs->n_dropout_training > 0 && attrs->dropout_training[0] != 0)
+    if (attrs->n_dropout_training > 0 && attrs->dropout_training[0] != 0 &&
+        attrs->dropout_ratio != 0.0f)
         return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
-                       "node '%s' (Dropout): training_mode is true; tessera runs inference only "
-                       "(Dropout is the identity)",
-                       node);
+                       "node '%s' (Dropout): training_mode is true with ratio %g; tessera runs "
+                       "inference only (random dropout is not supported)",
+                       node, (double)attrs->dropout_ratio);
     *out = *in[0];
     return TSR_OK;
 }
