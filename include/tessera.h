@@ -578,6 +578,12 @@ struct tsr_op_attrs {
     int n_ccp_shape;
     int64_t ccp_shape[TSR_MAX_RANK];
     int64_t rs_batch_axis, rs_time_axis; /* ReverseSequence (defaults 1 and 0) */
+    /* group "win3d": MaxPool / AveragePool on [N, C, D, H, W]: the importer stores the H and W
+     * parts of 3-D window attributes above and the D parts here: kernel, stride, dilation, pad
+     * begin, pad end; all 0 when not given (stride and dilation then 1). win3d_given: a bit per
+     * attribute given in its 3-D form (1 kernel_shape, 2 strides, 4 dilations, 8 pads). */
+    int64_t win_d[5];
+    int win3d_given;
 };
 
 /* Conv / pool auto_pad (ONNX). */

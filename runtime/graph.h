@@ -121,6 +121,21 @@ tsr_status tsr_window_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_
                                const struct tsr_tensor_desc *x, const struct tsr_tensor_desc *w,
                                const char *node, struct tsr_window_geometry *out);
 
+/* Group "win3d": the depth part of a 3-D pool window (ONNX MaxPool / AveragePool on
+ * [N, C, D, H, W]): kernel k, stride, dilation, resolved pads before / after, output depth od. */
+struct tsr_window_d {
+    int64_t k, stride, dil, pad_b, pad_e, od;
+};
+
+/* Computes the geometry of a MaxPool / AveragePool node on a 3-D input x [N, C, D, H, W]
+ * (attributes stored by the importer, tsr_op_attrs.win_d): *hw the H, W part (as
+ * tsr_window_geometry of [N, C * D, H, W]), *d the depth part (the same ONNX output formula,
+ * ceil_mode). Returns TSR_OK, TSR_E_SHAPE, TSR_E_UNSUPPORTED (auto_pad SAME_*, MaxPool's Indices).
+ */
+tsr_status tsr_window_geometry_3d(tsr_context *ctx, tsr_op op, const struct tsr_op_attrs *attrs,
+                                  const struct tsr_tensor_desc *x, const char *node,
+                                  struct tsr_window_geometry *hw, struct tsr_window_d *d);
+
 /* Group "spatial2": resolved ConvTranspose geometry, per spatial dim [H, W] (1-D: H = 1):
  * kernel size k, input size in, pads before (pb) and after (pe) with auto_pad / output_shape
  * applied, output size out; m: output channels (weights [C, M/group, k...]). */

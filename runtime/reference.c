@@ -246,10 +246,14 @@ static tsr_status tsr_ref_maxpool_indices(const struct tsr_node *node,
                                           const struct tsr_window_geometry *wg,
                                           const struct tsr_tensor *x, struct tsr_tensor *out);
 
+static tsr_status tsr_ref_pool3d(tsr_context *ctx, const struct tsr_node *node,
+                                 const struct tsr_tensor *const *in, struct tsr_tensor *out);
+
 /* Conv, MaxPool, AveragePool on NCHW (ONNX semantics; see tsr_window_geometry). */
 tsr_status tsr_ref_window(tsr_context *ctx, const struct tsr_node *node,
                           const struct tsr_tensor *const *in, struct tsr_tensor *out) {
     const struct tsr_tensor_desc *xd = &in[0]->desc;
+    if (xd->rank == 5 && node->op != TSR_OP_CONV) return tsr_ref_pool3d(ctx, node, in, out);
     struct tsr_window_geometry wg;
     tsr_status st =
         tsr_window_geometry(ctx, node->op, &node->attrs, xd,
@@ -2274,5 +2278,54 @@ tsr_status tsr_ref_onehot(tsr_context *ctx, const struct tsr_node *node,
         memcpy((char *)out->data + (size_t)e * es,
                (const char *)in[2]->data + (v == idx[axis] ? es : 0), es);
     }
+    return TSR_OK;
+}
+
+/* ---- win3d: 3-D MaxPool / AveragePool ---- */
+
+/* MaxPool / AveragePool on x [N, C, D, H, W] (ONNX semantics, tsr_window_geometry_3d): a direct
+ * loop over the 3-D window (independent of the two-pool rewrite the backends run); average
+ * with count_include_pad counts the taps inside the padded input, else those inside the input;
+ * an empty window gives -inf (max) or 0 (average). */
+static tsr_status tsr_ref_pool3d(tsr_context *ctx, const struct tsr_node *node,
+                                 const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc;
+    struct tsr_window_geometry wg;
+    struct tsr_window_d wd;
+    tsr_status st = tsr_window_geometry_3d(ctx, node->op, &node->attrs, xd, node->name, &wg, &wd);
+    if (st != TSR_OK) return st;
+    const struct tsr_op_attrs *at = &node->attrs;
+    const int64_t NC = xd->dims[0] * xd->dims[1], D = xd->dims[2], H = xd->dims[3], W = xd->dims[4];
+    const int is_max = node->op == TSR_OP_MAXPOOL, incl = at->count_include_pad;
+    const float *x = in[0]->data;
+    float *y = out->data;
+    for (int64_t p = 0; p < NC; p++)
+        for (int64_t od = 0; od < wd.od; od++)
+            for (int64_t oh = 0; oh < wg.oh; oh++)
+                for (int64_t ow = 0; ow < wg.ow; ow++) {
+                    double acc = is_max ? -INFINITY : 0.0;
+                    int64_t count = 0;
+                    for (int64_t kd = 0; kd < wd.k; kd++)
+                        for (int64_t kh = 0; kh < wg.kh; kh++)
+                            for (int64_t kw = 0; kw < wg.kw; kw++) {
+                                int64_t id = od * wd.stride - wd.pad_b + kd * wd.dil;
+                                int64_t ih = oh * at->strides[0] - wg.pad_t + kh * at->dilations[0];
+                                int64_t iw = ow * at->strides[1] - wg.pad_l + kw * at->dilations[1];
+                                int inside =
+                                    id >= 0 && id < D && ih >= 0 && ih < H && iw >= 0 && iw < W;
+                                int in_padded = id >= -wd.pad_b && id < D + wd.pad_e &&
+                                                ih >= -wg.pad_t && ih < H + wg.pad_b &&
+                                                iw >= -wg.pad_l && iw < W + wg.pad_r;
+                                if (incl ? in_padded : inside) count++;
+                                if (!inside) continue;
+                                double v = x[((p * D + id) * H + ih) * W + iw];
+                                if (is_max)
+                                    acc = v > acc ? v : acc;
+                                else
+                                    acc += v;
+                            }
+                    if (!is_max) acc = count ? acc / (double)count : 0.0;
+                    y[((p * wd.od + od) * wg.oh + oh) * wg.ow + ow] = (float)acc;
+                }
     return TSR_OK;
 }

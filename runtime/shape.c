@@ -98,6 +98,10 @@ tsr_status tsr_window_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_
                                const char *node, struct tsr_window_geometry *out) {
     char s0[160], s1[160];
     const char *opn = tsr_op_name(op);
+    if (attrs->win3d_given && x->rank != 5)
+        return SHAPE_ERR("node '%s' (%s): 3-D window attributes for input %s (expected a 3-D "
+                         "input [N, C, D, H, W])",
+                         node, opn, tsr_desc_format(x, s0, sizeof s0));
     if (x->rank != 4 && x->rank != 3)
         return TSR_ERR(ctx, x->rank == 5 ? TSR_E_UNSUPPORTED : TSR_E_SHAPE,
                        "node '%s' (%s): input %s: only 1-D and 2-D spatial inputs ([N, C, W], "
@@ -241,6 +245,16 @@ tsr_status tsr_shape_window(SHAPE_ARGS) {
     SHAPE_UNUSED();
     char s0[160];
     struct tsr_window_geometry wg;
+    if (in[0]->rank == 5 && (op == TSR_OP_MAXPOOL || op == TSR_OP_AVGPOOL)) {
+        struct tsr_window_d wd;
+        tsr_status st = tsr_window_geometry_3d(ctx, op, attrs, in[0], node, &wg, &wd);
+        if (st != TSR_OK) return st;
+        *out = *in[0];
+        out->dims[2] = wd.od;
+        out->dims[3] = wg.oh;
+        out->dims[4] = wg.ow;
+        return TSR_OK;
+    }
     tsr_status st = tsr_window_geometry(ctx, op, attrs, in[0], n_in > 1 ? in[1] : NULL, node, &wg);
     if (st != TSR_OK) return st;
     if (op == TSR_OP_CONV && n_in == 3 && (in[2]->rank != 1 || in[2]->dims[0] != in[1]->dims[0]))
@@ -1893,5 +1907,71 @@ tsr_status tsr_shape_onehot(SHAPE_ARGS) {
     out->dtype = in[2]->dtype;
     for (int d = 0, k = 0; d < r; d++)
         out->dims[d] = d == axis ? (int64_t)depth : in[0]->dims[k++];
+    return TSR_OK;
+}
+
+/* ---- win3d: 3-D MaxPool / AveragePool geometry ---- */
+
+tsr_status tsr_window_geometry_3d(tsr_context *ctx, tsr_op op, const struct tsr_op_attrs *attrs,
+                                  const struct tsr_tensor_desc *x, const char *node,
+                                  struct tsr_window_geometry *hw, struct tsr_window_d *d) {
+    char s0[160];
+    const char *opn = tsr_op_name(op);
+    if (x->rank != 5 || (op != TSR_OP_MAXPOOL && op != TSR_OP_AVGPOOL))
+        return SHAPE_ERR("node '%s' (%s): input %s is not a 3-D pool input [N, C, D, H, W]", node,
+                         opn, tsr_desc_format(x, s0, sizeof s0));
+    if (!(attrs->win3d_given & 1))
+        return SHAPE_ERR("node '%s' (%s): 3-D input %s takes a 3-D kernel_shape [kD, kH, kW]", node,
+                         opn, tsr_desc_format(x, s0, sizeof s0));
+    if (op == TSR_OP_MAXPOOL && attrs->pool_indices)
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (MaxPool): the Indices output of a 3-D input %s is not supported",
+                       node, tsr_desc_format(x, s0, sizeof s0));
+    if (attrs->auto_pad != TSR_AUTO_PAD_NOTSET && attrs->auto_pad != TSR_AUTO_PAD_VALID)
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (%s): auto_pad SAME_* with a 3-D input %s is not supported", node,
+                       opn, tsr_desc_format(x, s0, sizeof s0));
+    const int valid = attrs->auto_pad == TSR_AUTO_PAD_VALID;
+    d->k = attrs->win_d[0];
+    d->stride = attrs->win_d[1] ? attrs->win_d[1] : 1;
+    d->dil = attrs->win_d[2] ? attrs->win_d[2] : 1;
+    d->pad_b = valid ? 0 : attrs->win_d[3];
+    d->pad_e = valid ? 0 : attrs->win_d[4];
+    if (d->k <= 0 || d->stride < 1 || d->dil < 1 || d->pad_b < 0 || d->pad_e < 0)
+        return SHAPE_ERR("node '%s' (%s): bad depth window (kernel %lld, stride %lld, dilation "
+                         "%lld, pads %lld, %lld) for input %s",
+                         node, opn, (long long)d->k, (long long)d->stride, (long long)d->dil,
+                         (long long)d->pad_b, (long long)d->pad_e,
+                         tsr_desc_format(x, s0, sizeof s0));
+    d->od = window_out(x->dims[2], d->k, d->stride, d->dil, d->pad_b, d->pad_e, attrs->ceil_mode);
+    if (d->od <= 0)
+        return SHAPE_ERR("node '%s' (%s): the depth window (kernel %lld, dilation %lld) does not "
+                         "fit input %s with pads [%lld, %lld]",
+                         node, opn, (long long)d->k, (long long)d->dil,
+                         tsr_desc_format(x, s0, sizeof s0), (long long)d->pad_b,
+                         (long long)d->pad_e);
+    struct tsr_tensor_desc x4 = *x;
+    x4.rank = 4;
+    x4.dims[1] = x->dims[1] * x->dims[2];
+    x4.dims[2] = x->dims[3];
+    x4.dims[3] = x->dims[4];
+    struct tsr_op_attrs a2 = *attrs;
+    memset(a2.win_d, 0, sizeof a2.win_d);
+    a2.win3d_given = 0;
+    tsr_status st = tsr_window_geometry(ctx, op, &a2, &x4, NULL, node, hw);
+    if (st != TSR_OK || !(op == TSR_OP_AVGPOOL && attrs->count_include_pad && attrs->ceil_mode))
+        return st;
+    /* count_include_pad with ceil_mode windows past the end padding: ONNX's reference counts
+     * the taps there too, PyTorch (and the 2-D kernels) clip them; refused, not guessed. */
+    struct tsr_window_geometry fl;
+    a2.ceil_mode = 0;
+    st = tsr_window_geometry(ctx, op, &a2, &x4, NULL, node, &fl);
+    if (st != TSR_OK) return st;
+    if (fl.oh != hw->oh || fl.ow != hw->ow ||
+        window_out(x->dims[2], d->k, d->stride, d->dil, d->pad_b, d->pad_e, 0) != d->od)
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (AveragePool): count_include_pad with ceil_mode windows past the "
+                       "padding of 3-D input %s is not supported",
+                       node, tsr_desc_format(x, s0, sizeof s0));
     return TSR_OK;
 }

@@ -473,6 +473,54 @@ static void build_pool(struct kh_builder *b) {
              p->count_include_pad ? " include-pad" : "");
 }
 
+/* Group "win3d": 3-D MaxPool / AveragePool [N, C, D, H, W] (rewritten into two 2-D pools; the
+ * reference loops over the 3-D window directly). */
+struct pool3d {
+    tsr_op op;
+    int64_t dims[5], k[3], s[3], pads[6], dil[3];
+    int ceil_mode, count_include_pad;
+};
+
+static const struct pool3d pool3d_rows[] = {
+    /* cube 2x2x2, stride 1 (ONNX 3d_default) */
+    {TSR_OP_MAXPOOL, {1, 3, 8, 8, 8}, {2, 2, 2}, {1, 1, 1}, {0}, {1, 1, 1}, 0, 0},
+    {TSR_OP_AVGPOOL, {1, 3, 8, 8, 8}, {2, 2, 2}, {1, 1, 1}, {0}, {1, 1, 1}, 0, 0},
+    /* strides, asymmetric pads: average excluding and including the pads */
+    {TSR_OP_MAXPOOL, {2, 2, 7, 9, 6}, {3, 2, 3}, {2, 1, 2}, {1, 0, 1, 0, 1, 2}, {1, 1, 1}, 0, 0},
+    {TSR_OP_AVGPOOL, {2, 2, 7, 9, 6}, {3, 2, 3}, {2, 1, 2}, {1, 0, 1, 0, 1, 2}, {1, 1, 1}, 0, 0},
+    {TSR_OP_AVGPOOL, {2, 2, 7, 9, 6}, {3, 2, 3}, {2, 1, 2}, {1, 0, 1, 0, 1, 2}, {1, 1, 1}, 0, 1},
+    /* dilations with ceil_mode (windows overhanging the end padding), both counts */
+    {TSR_OP_MAXPOOL, {1, 2, 9, 8, 10}, {2, 3, 2}, {3, 2, 2}, {1, 1, 0, 1, 0, 1}, {2, 1, 3}, 1, 0},
+    {TSR_OP_AVGPOOL, {1, 2, 9, 8, 10}, {2, 3, 2}, {3, 2, 2}, {1, 1, 0, 1, 0, 1}, {2, 1, 3}, 1, 0},
+    /* include-pad with ceil_mode: only where ceil adds no window (else refused) */
+    {TSR_OP_AVGPOOL, {1, 2, 9, 8, 10}, {3, 3, 2}, {2, 1, 1}, {1, 1, 0, 1, 0, 1}, {2, 1, 3}, 1, 1},
+    /* pads larger than the window: some windows see no input (average 0, max -inf) */
+    {TSR_OP_AVGPOOL, {1, 2, 3, 3, 3}, {2, 2, 2}, {2, 2, 2}, {2, 2, 2, 2, 2, 2}, {1, 1, 1}, 0, 0},
+    {TSR_OP_MAXPOOL, {1, 2, 3, 3, 3}, {2, 2, 2}, {2, 2, 2}, {2, 2, 2, 2, 2, 2}, {1, 1, 1}, 0, 0},
+};
+
+static void build_pool3d(struct kh_builder *b) {
+    const struct pool3d *p = &pool3d_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.win_d[0] = p->k[0], at.win_d[1] = p->s[0], at.win_d[2] = p->dil[0];
+    at.win_d[3] = p->pads[0], at.win_d[4] = p->pads[3];
+    at.win3d_given = 1 | 2 | 4 | 8;
+    at.kernel_shape[0] = p->k[1], at.kernel_shape[1] = p->k[2];
+    at.strides[0] = p->s[1], at.strides[1] = p->s[2];
+    at.dilations[0] = p->dil[1], at.dilations[1] = p->dil[2];
+    at.pads[0] = p->pads[1], at.pads[1] = p->pads[2], at.pads[2] = p->pads[4],
+    at.pads[3] = p->pads[5];
+    at.ceil_mode = p->ceil_mode;
+    at.count_include_pad = p->count_include_pad;
+    tsr_value x = kh_input(b, 5, p->dims, -3, 3);
+    kh_output(b, kh_op(b, p->op, &at, 1, &x));
+    kh_label(b, " %s [%lld,%lld,%lld,%lld,%lld] k %lldx%lldx%lld%s%s", tsr_op_name(p->op),
+             (long long)p->dims[0], (long long)p->dims[1], (long long)p->dims[2],
+             (long long)p->dims[3], (long long)p->dims[4], (long long)p->k[0], (long long)p->k[1],
+             (long long)p->k[2], p->ceil_mode ? " ceil" : "",
+             p->count_include_pad ? " include-pad" : "");
+}
+
 static void build_global_pool(struct kh_builder *b) {
     tsr_value x =
         b->variant ? kh_input(b, 4, D(2, 4, 5, 6), -2, 2) : kh_input(b, 4, D(1, 5, 7, 7), -2, 2);
@@ -2265,6 +2313,7 @@ static const struct kh_case cases[] = {
     {"conv", build_conv, N_OF(conv_rows), 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
     {"conv_bn_relu", build_conv_bn, 1, 1e-4, 1e-5, KH_BOTH, "conv", NULL, NULL, 0, 0},
     {"pool", build_pool, N_OF(pool_rows), 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"pool3d", build_pool3d, N_OF(pool3d_rows), 2e-6, 2e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"global_avgpool", build_global_pool, 2, 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
     /* group "spatial": max exact (NaN propagates); 1-D conv sums as conv's (<= 16 * 7 / 4 + 1) */
     {"global_maxpool", build_global_max_pool, N_OF(gmax_shapes), 0, 0, KH_FUSED, NULL, NULL, NULL,

@@ -194,7 +194,11 @@ START_TEST(test_attribute_storage) {
     /* fixed-length and bounded lists */
     const int64_t v[9] = {3, 1, 2, 0, 4, 5, 6, 7, 8};
     const struct tsr_attr_spec *ks = tsr_op_attr(TSR_OP_MAXPOOL, "kernel_shape");
-    ck_assert_int_eq(tsr_attr_store_ints(ks, &a, v, 3), -1);
+    ck_assert_int_eq(tsr_attr_store_ints(ks, &a, v, 4), -1);
+    /* group "win3d": the 3-D form keeps D apart */
+    ck_assert_int_eq(tsr_attr_store_ints(ks, &a, v, 3), 0);
+    ck_assert(a.win_d[0] == 3 && a.kernel_shape[0] == 1 && a.kernel_shape[1] == 2 &&
+              a.win3d_given == 1);
     ck_assert_int_eq(tsr_attr_store_ints(ks, &a, v, 2), 0);
     ck_assert(a.kernel_shape[0] == 3 && a.kernel_shape[1] == 1);
     const struct tsr_attr_spec *perm = tsr_op_attr(TSR_OP_TRANSPOSE, "perm");

@@ -361,11 +361,29 @@ START_TEST(test_spatial_refused) {
     ck_assert_int_eq(tsr_graph_op(g, TSR_OP_MAXPOOL, &x3, 1, &a, "mp1d", &y), TSR_OK);
     a.strides[0] = 2;
     ck_assert_int_eq(tsr_graph_op(g, TSR_OP_AVGPOOL, &x3, 1, &a, "ap_s", &y), TSR_E_SHAPE);
-    /* 3-D spatial: not supported (refused, not approximated) */
+    /* 3-D pools (group "win3d"): a 2-D window on a 3-D input and a 3-D one on a 2-D input are
+     * shape errors; Indices and auto_pad SAME_* are not supported (refused, not approximated) */
     a = tsr_op_attrs_default();
     a.kernel_shape[0] = 1, a.kernel_shape[1] = 1;
-    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_MAXPOOL, &x5, 1, &a, "mp3d", &y), TSR_E_UNSUPPORTED);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_MAXPOOL, &x5, 1, &a, "mp3d", &y), TSR_E_SHAPE);
     ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "mp3d"));
+    a.win_d[0] = 2, a.win3d_given = 1;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_MAXPOOL, &x5, 1, &a, "mp3d_ok", &y), TSR_OK);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_MAXPOOL, &x2, 1, &a, "mp3d_2", &y), TSR_E_SHAPE);
+    a.auto_pad = TSR_AUTO_PAD_SAME_UPPER;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_AVGPOOL, &x5, 1, &a, "ap3d_same", &y),
+                     TSR_E_UNSUPPORTED);
+    /* count_include_pad with a ceil_mode window past the padding: refused */
+    a.auto_pad = TSR_AUTO_PAD_NOTSET, a.count_include_pad = 1, a.ceil_mode = 1;
+    a.win_d[1] = 2;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_AVGPOOL, &x5, 1, &a, "ap3d_ceil", &y),
+                     TSR_E_UNSUPPORTED);
+    a.count_include_pad = 0;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_AVGPOOL, &x5, 1, &a, "ap3d_ceil_ok", &y), TSR_OK);
+    a.ceil_mode = 0, a.win_d[1] = 0, a.pool_indices = 1;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_MAXPOOL, &x5, 1, &a, "mp3d_idx", &y),
+                     TSR_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "mp3d_idx"));
     /* 1-D Conv: weights must be [M, C/group, kW] */
     tsr_value w = gc_input(g, "w", 3, w3), w4;
     const int64_t w4d[4] = {4, 2, 1, 3};

@@ -236,10 +236,44 @@ static int store_window_1d(const struct tsr_attr_spec *s, struct tsr_op_attrs *a
     return 0;
 }
 
+/* Group "win3d": the window attributes of MaxPool / AveragePool given in their 3-D form (one and
+ * a half times the values): the H, W parts are stored as the 2-D attributes, the D parts in
+ * win_d (kernel_shape, strides, dilations [d, h, w]; pads [d0, h0, w0, d1, h1, w1]) and the
+ * attribute's bit in win3d_given. The shape rule accepts them for 3-D inputs only. Returns 1
+ * when stored. */
+static int store_window_3d(const struct tsr_attr_spec *s, struct tsr_op_attrs *a, const int64_t *v,
+                           size_t n) {
+    if (s->kind != TSR_AK_INTS || 2 * n != 3 * (size_t)s->len ||
+        (s->op != TSR_OP_MAXPOOL && s->op != TSR_OP_AVGPOOL))
+        return 0;
+    int64_t *dst = field_at(a, s->offset);
+    if (s->offset == (int)offsetof(struct tsr_op_attrs, pads)) {
+        a->win_d[3] = v[0];
+        a->win_d[4] = v[3];
+        dst[0] = v[1];
+        dst[1] = v[2];
+        dst[2] = v[4];
+        dst[3] = v[5];
+        a->win3d_given |= 8;
+        return 1;
+    }
+    int slot = s->offset == (int)offsetof(struct tsr_op_attrs, kernel_shape) ? 0
+               : s->offset == (int)offsetof(struct tsr_op_attrs, strides)    ? 1
+               : s->offset == (int)offsetof(struct tsr_op_attrs, dilations)  ? 2
+                                                                             : -1;
+    if (slot < 0) return 0;
+    a->win_d[slot] = v[0];
+    dst[0] = v[1];
+    dst[1] = v[2];
+    a->win3d_given |= 1 << slot;
+    return 1;
+}
+
 int tsr_attr_store_ints(const struct tsr_attr_spec *s, struct tsr_op_attrs *a, const int64_t *v,
                         size_t n) {
     if (s->kind == TSR_AK_IGNORED) return 0;
     if (store_window_1d(s, a, v, n)) return 0;
+    if (store_window_3d(s, a, v, n)) return 0;
     if ((s->kind != TSR_AK_INTS && s->kind != TSR_AK_LIST) ||
         (s->kind == TSR_AK_INTS && n != (size_t)s->len) || n > (size_t)s->len)
         return -1;

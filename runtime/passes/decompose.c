@@ -23,6 +23,7 @@
  * Einsum: ReduceSum of the indices only one input has and the output lacks, then both inputs
  * transposed and reshaped to [batch, M, K] and [batch, K, N], MatMul, Reshape to [batch..., m...,
  * n...] and Transpose to the output order (identity steps are left out).
+ * 3-D MaxPool / AveragePool: two 2-D pools (rewrite_pool3d).
  */
 #include "runtime/passes/passes.h"
 
@@ -247,6 +248,56 @@ static tsr_status rewrite_lppool(tsr_graph *g, int i) {
     last->n_inputs = 2;
     last->inputs[0] = v;
     last->inputs[1] = e;
+    return TSR_OK;
+nomem:
+    return TSR_ERR(g->ctx, TSR_E_NOMEM, "node '%s' (%s): out of memory", base, tsr_op_name(nd.op));
+}
+
+/* Group "win3d": MaxPool / AveragePool on x [N, C, D, H, W] as two 2-D pools (the window is a
+ * box, so max and sum separate per axis, and the average's divisor, with or without
+ * count_include_pad and with ceil_mode clipping, is the product of the per-axis counts):
+ *   x → Reshape [N, C * D, H, W] → pool (kH, kW) → [N, C * D, OH, OW] → Reshape
+ *     [N, C, D, OH * OW] → pool (kD, 1) → [N, C, OD, OH * OW] → Reshape [N, C, OD, OH, OW].
+ * Node i becomes the final Reshape. */
+static tsr_status rewrite_pool3d(tsr_graph *g, int i) {
+    struct tsr_node nd = g->nodes[i];
+    char base[192];
+    snprintf(base, sizeof base, "%s", nd.name ? nd.name : tsr_op_name(nd.op));
+    const struct tsr_tensor_desc xd = g->values[nd.inputs[0]].desc;
+    const struct tsr_tensor_desc yd = g->values[nd.output].desc;
+    struct tsr_window_geometry wg;
+    struct tsr_window_d wd;
+    tsr_status st = tsr_window_geometry_3d(g->ctx, nd.op, &nd.attrs, &xd, base, &wg, &wd);
+    if (st != TSR_OK) return st;
+    const int64_t N = xd.dims[0], C = xd.dims[1], D = xd.dims[2];
+    struct tsr_op_attrs a2 = nd.attrs;
+    memset(a2.win_d, 0, sizeof a2.win_d);
+    a2.win3d_given = 0;
+    struct tsr_op_attrs ad = a2;
+    ad.auto_pad = TSR_AUTO_PAD_NOTSET;
+    ad.kernel_shape[0] = wd.k, ad.kernel_shape[1] = 1;
+    ad.strides[0] = wd.stride, ad.strides[1] = 1;
+    ad.dilations[0] = wd.dil, ad.dilations[1] = 1;
+    ad.pads[0] = wd.pad_b, ad.pads[1] = 0, ad.pads[2] = wd.pad_e, ad.pads[3] = 0;
+    const struct tsr_tensor_desc d1 = {TSR_F32, 4, {N, C * D, xd.dims[3], xd.dims[4]}};
+    const struct tsr_tensor_desc d2 = {TSR_F32, 4, {N, C * D, wg.oh, wg.ow}};
+    const struct tsr_tensor_desc d3 = {TSR_F32, 4, {N, C, D, wg.oh * wg.ow}};
+    const struct tsr_tensor_desc d4 = {TSR_F32, 4, {N, C, wd.od, wg.oh * wg.ow}};
+    int pos = i;
+    tsr_value v = nd.inputs[0];
+    if ((v = reshape(g, &pos, base, "hw_in", v, &d1)) < 0 ||
+        (v = tsr_pass_emit_node(g, &pos, base, "pool_hw", nd.op, &a2, &v, 1, &d2)) < 0 ||
+        (v = reshape(g, &pos, base, "d_in", v, &d3)) < 0 ||
+        (v = tsr_pass_emit_node(g, &pos, base, "pool_d", nd.op, &ad, &v, 1, &d4)) < 0)
+        goto nomem;
+    tsr_value sh = shape_const(g, yd.dims, yd.rank);
+    if (sh < 0) goto nomem;
+    struct tsr_node *last = &g->nodes[pos];
+    last->op = TSR_OP_RESHAPE;
+    last->attrs = tsr_op_attrs_default();
+    last->n_inputs = 2;
+    last->inputs[0] = v;
+    last->inputs[1] = sh;
     return TSR_OK;
 nomem:
     return TSR_ERR(g->ctx, TSR_E_NOMEM, "node '%s' (%s): out of memory", base, tsr_op_name(nd.op));
@@ -521,6 +572,9 @@ tsr_status tsr_pass_decompose(tsr_graph *g, int *n_rewritten) {
             st = rewrite_lrn(g, i);
         else if (op == TSR_OP_EINSUM)
             st = rewrite_einsum(g, i);
+        else if ((op == TSR_OP_MAXPOOL || op == TSR_OP_AVGPOOL) &&
+                 g->values[g->nodes[i].inputs[0]].desc.rank == 5)
+            st = rewrite_pool3d(g, i);
         else
             continue;
         if (st != TSR_OK) return st;
