@@ -127,7 +127,7 @@ struct tsr_window_d {
     int64_t k, stride, dil, pad_b, pad_e, od;
 };
 
-/* Computes the geometry of a MaxPool / AveragePool node on a 3-D input x [N, C, D, H, W]
+/* Computes the geometry of a MaxPool / AveragePool / LpPool node on a 3-D input x [N, C, D, H, W]
  * (attributes stored by the importer, tsr_op_attrs.win_d): *hw the H, W part (as
  * tsr_window_geometry of [N, C * D, H, W]), *d the depth part (the same ONNX output formula,
  * ceil_mode). Returns TSR_OK, TSR_E_SHAPE, TSR_E_UNSUPPORTED (auto_pad SAME_*, MaxPool's Indices).

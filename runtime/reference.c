@@ -1566,6 +1566,7 @@ tsr_status tsr_ref_convtranspose(tsr_context *ctx, const struct tsr_node *node,
 tsr_status tsr_ref_lppool(tsr_context *ctx, const struct tsr_node *node,
                           const struct tsr_tensor *const *in, struct tsr_tensor *out) {
     const struct tsr_tensor_desc *xd = &in[0]->desc;
+    if (xd->rank == 5) return tsr_ref_pool3d(ctx, node, in, out); /* group "win3d" */
     const struct tsr_op_attrs *at = &node->attrs;
     struct tsr_window_geometry wg;
     tsr_status st = tsr_window_geometry(ctx, node->op, at, xd, NULL, node->name, &wg);
@@ -2283,7 +2284,8 @@ tsr_status tsr_ref_onehot(tsr_context *ctx, const struct tsr_node *node,
 
 /* ---- win3d: 3-D MaxPool / AveragePool ---- */
 
-/* MaxPool / AveragePool on x [N, C, D, H, W] (ONNX semantics, tsr_window_geometry_3d): a direct
+/* MaxPool / AveragePool / LpPool on x [N, C, D, H, W] (ONNX semantics, tsr_window_geometry_3d;
+ * LpPool: (sum of |x|^p)^(1/p), padding contributes 0): a direct
  * loop over the 3-D window (independent of the two-pool rewrite the backends run); average
  * with count_include_pad counts the taps inside the padded input, else those inside the input;
  * an empty window gives -inf (max) or 0 (average). */
@@ -2297,6 +2299,8 @@ static tsr_status tsr_ref_pool3d(tsr_context *ctx, const struct tsr_node *node,
     const struct tsr_op_attrs *at = &node->attrs;
     const int64_t NC = xd->dims[0] * xd->dims[1], D = xd->dims[2], H = xd->dims[3], W = xd->dims[4];
     const int is_max = node->op == TSR_OP_MAXPOOL, incl = at->count_include_pad;
+    const int is_lp = node->op == TSR_OP_LPPOOL;
+    const double lp = (double)at->lp_p;
     const float *x = in[0]->data;
     float *y = out->data;
     for (int64_t p = 0; p < NC; p++)
@@ -2321,10 +2325,15 @@ static tsr_status tsr_ref_pool3d(tsr_context *ctx, const struct tsr_node *node,
                                 double v = x[((p * D + id) * H + ih) * W + iw];
                                 if (is_max)
                                     acc = v > acc ? v : acc;
+                                else if (is_lp)
+                                    acc += pow(fabs(v), lp);
                                 else
                                     acc += v;
                             }
-                    if (!is_max) acc = count ? acc / (double)count : 0.0;
+                    if (is_lp)
+                        acc = pow(acc, 1.0 / lp);
+                    else if (!is_max)
+                        acc = count ? acc / (double)count : 0.0;
                     y[((p * wd.od + od) * wg.oh + oh) * wg.ow + ow] = (float)acc;
                 }
     return TSR_OK;

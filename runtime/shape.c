@@ -245,7 +245,7 @@ tsr_status tsr_shape_window(SHAPE_ARGS) {
     SHAPE_UNUSED();
     char s0[160];
     struct tsr_window_geometry wg;
-    if (in[0]->rank == 5 && (op == TSR_OP_MAXPOOL || op == TSR_OP_AVGPOOL)) {
+    if (in[0]->rank == 5 && (op == TSR_OP_MAXPOOL || op == TSR_OP_AVGPOOL || op == TSR_OP_LPPOOL)) {
         struct tsr_window_d wd;
         tsr_status st = tsr_window_geometry_3d(ctx, op, attrs, in[0], node, &wg, &wd);
         if (st != TSR_OK) return st;
@@ -1917,7 +1917,7 @@ tsr_status tsr_window_geometry_3d(tsr_context *ctx, tsr_op op, const struct tsr_
                                   struct tsr_window_geometry *hw, struct tsr_window_d *d) {
     char s0[160];
     const char *opn = tsr_op_name(op);
-    if (x->rank != 5 || (op != TSR_OP_MAXPOOL && op != TSR_OP_AVGPOOL))
+    if (x->rank != 5 || (op != TSR_OP_MAXPOOL && op != TSR_OP_AVGPOOL && op != TSR_OP_LPPOOL))
         return SHAPE_ERR("node '%s' (%s): input %s is not a 3-D pool input [N, C, D, H, W]", node,
                          opn, tsr_desc_format(x, s0, sizeof s0));
     if (!(attrs->win3d_given & 1))

@@ -499,6 +499,31 @@ static const struct pool3d pool3d_rows[] = {
     {TSR_OP_MAXPOOL, {1, 2, 3, 3, 3}, {2, 2, 2}, {2, 2, 2}, {2, 2, 2, 2, 2, 2}, {1, 1, 1}, 0, 0},
 };
 
+/* LpPool 3-D (p 2; rewritten into |x|^p, a 3-D average counting the pads, times the window
+ * size, ^(1/p)): the pool3d rows' geometries, p 1 and 3 on one of them. */
+static const int64_t lppool3d_p[] = {2, 2, 1, 3, 2, 2};
+static const int lppool3d_row[] = {0, 2, 2, 2, 5, 8};
+
+static void build_lppool3d(struct kh_builder *b) {
+    const struct pool3d *p = &pool3d_rows[lppool3d_row[b->variant]];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.win_d[0] = p->k[0], at.win_d[1] = p->s[0], at.win_d[2] = p->dil[0];
+    at.win_d[3] = p->pads[0], at.win_d[4] = p->pads[3];
+    at.win3d_given = 1 | 2 | 4 | 8;
+    at.kernel_shape[0] = p->k[1], at.kernel_shape[1] = p->k[2];
+    at.strides[0] = p->s[1], at.strides[1] = p->s[2];
+    at.dilations[0] = p->dil[1], at.dilations[1] = p->dil[2];
+    at.pads[0] = p->pads[1], at.pads[1] = p->pads[2], at.pads[2] = p->pads[4],
+    at.pads[3] = p->pads[5];
+    at.lp_p = lppool3d_p[b->variant];
+    tsr_value x = kh_input(b, 5, p->dims, -3, 3);
+    kh_output(b, kh_op(b, TSR_OP_LPPOOL, &at, 1, &x));
+    kh_label(b, " LpPool p %lld [%lld,%lld,%lld,%lld,%lld] k %lldx%lldx%lld", (long long)at.lp_p,
+             (long long)p->dims[0], (long long)p->dims[1], (long long)p->dims[2],
+             (long long)p->dims[3], (long long)p->dims[4], (long long)p->k[0], (long long)p->k[1],
+             (long long)p->k[2]);
+}
+
 static void build_pool3d(struct kh_builder *b) {
     const struct pool3d *p = &pool3d_rows[b->variant];
     struct tsr_op_attrs at = tsr_op_attrs_default();
@@ -2419,6 +2444,7 @@ static const struct kh_case cases[] = {
     /* LpPool / GlobalLpPool: sums of <= 35 terms |x|^p <= 1, then a root; MVN: E[x^2] - E[x]^2
      * in float32 over <= 120 values of |x| < 3 (cancellation: atol 1e-4) */
     {"lppool", build_lppool, N_OF(lppool_rows), 1e-5, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"lppool3d", build_lppool3d, N_OF(lppool3d_p), 1e-5, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
     {"global_lppool", build_global_lppool, 2, 1e-5, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
     {"mvn", build_mvn, 2, 1e-4, 1e-4, KH_BOTH, NULL, NULL, NULL, 0, 0},
     /* LRN: <= 5 squares of |x| < 3, a pow and a division: chains of a few ops */

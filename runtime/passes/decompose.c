@@ -200,7 +200,21 @@ static tsr_status rewrite_lppool(tsr_graph *g, int i) {
     if ((v = tsr_pass_emit_node(g, &pos, base, "abs", TSR_OP_ABS, NULL, &v, 1, &xd)) < 0 ||
         (v = with_scalar(g, &pos, base, "pow", TSR_OP_POW, v, p, &xd)) < 0)
         goto nomem;
-    if (nd.op == TSR_OP_LPPOOL) {
+    if (nd.op == TSR_OP_LPPOOL && xd.rank == 5) {
+        /* group "win3d": the window sum is the 3-D average counting the padding (rewritten in
+         * turn by rewrite_pool3d) times the window size; ceil_mode windows past the padding
+         * are refused there */
+        struct tsr_window_geometry wg;
+        struct tsr_window_d wd;
+        struct tsr_op_attrs aa = nd.attrs;
+        aa.count_include_pad = 1;
+        tsr_status st = tsr_window_geometry_3d(g->ctx, TSR_OP_AVGPOOL, &aa, &xd, base, &wg, &wd);
+        if (st != TSR_OK) return st;
+        if ((v = tsr_pass_emit_node(g, &pos, base, "mean", TSR_OP_AVGPOOL, &aa, &v, 1, &yd)) < 0 ||
+            (v = with_scalar(g, &pos, base, "sum", TSR_OP_MUL, v, (float)(wd.k * wg.kh * wg.kw),
+                             &yd)) < 0)
+            goto nomem;
+    } else if (nd.op == TSR_OP_LPPOOL) {
         struct tsr_window_geometry wg;
         tsr_status st = tsr_window_geometry(g->ctx, nd.op, &nd.attrs, &xd, NULL, base, &wg);
         if (st != TSR_OK) return st;
