@@ -82,7 +82,13 @@ int tsr_bench_measure_graph(struct tsr_bench_run *run, struct tsr_bench_row *row
             rc = -1;
             goto done;
         }
-        tsr_bench_fill(w.in[i].data, (size_t)tsr_desc_elements(&d), 1234u + (uint64_t)i, -1.f, 1.f);
+        /* float32 inputs: uniform [-1, 1); other dtypes (token ids, masks, indices): zeros,
+         * which every index input accepts */
+        if (d.dtype == TSR_F32)
+            tsr_bench_fill(w.in[i].data, (size_t)tsr_desc_elements(&d), 1234u + (uint64_t)i, -1.f,
+                           1.f);
+        else
+            memset(w.in[i].data, 0, (size_t)tsr_desc_elements(&d) * tsr_dtype_size(d.dtype));
     }
     for (int i = 0; i < w.n_out; i++) {
         struct tsr_tensor_desc d;
