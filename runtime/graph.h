@@ -136,6 +136,16 @@ tsr_status tsr_window_geometry_3d(tsr_context *ctx, tsr_op op, const struct tsr_
                                   const struct tsr_tensor_desc *x, const char *node,
                                   struct tsr_window_geometry *hw, struct tsr_window_d *d);
 
+/* Group "conv3d": the geometry of a Conv node on x [N, C, D, H, W] with weights
+ * w [M, C/group, kD, kH, kW] (ONNX Conv; attributes as tsr_op_attrs.win_d): *hw the H, W part
+ * (as tsr_window_geometry of Conv on [N, C, H, W] with weights [M, C/group, kH, kW]), *d the depth
+ * part (kernel kD, stride, dilation, pads, output depth). Returns TSR_OK, TSR_E_SHAPE,
+ * TSR_E_UNSUPPORTED (auto_pad SAME_*). */
+tsr_status tsr_conv_geometry_3d(tsr_context *ctx, const struct tsr_op_attrs *attrs,
+                                const struct tsr_tensor_desc *x, const struct tsr_tensor_desc *w,
+                                const char *node, struct tsr_window_geometry *hw,
+                                struct tsr_window_d *d);
+
 /* Group "spatial2": resolved ConvTranspose geometry, per spatial dim [H, W] (1-D: H = 1):
  * kernel size k, input size in, pads before (pb) and after (pe) with auto_pad / output_shape
  * applied, output size out; m: output channels (weights [C, M/group, k...]). */

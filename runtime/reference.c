@@ -246,6 +246,8 @@ static tsr_status tsr_ref_maxpool_indices(const struct tsr_node *node,
                                           const struct tsr_window_geometry *wg,
                                           const struct tsr_tensor *x, struct tsr_tensor *out);
 
+static tsr_status tsr_ref_conv3d(tsr_context *ctx, const struct tsr_node *node,
+                                 const struct tsr_tensor *const *in, struct tsr_tensor *out);
 static tsr_status tsr_ref_pool3d(tsr_context *ctx, const struct tsr_node *node,
                                  const struct tsr_tensor *const *in, struct tsr_tensor *out);
 
@@ -254,6 +256,7 @@ tsr_status tsr_ref_window(tsr_context *ctx, const struct tsr_node *node,
                           const struct tsr_tensor *const *in, struct tsr_tensor *out) {
     const struct tsr_tensor_desc *xd = &in[0]->desc;
     if (xd->rank == 5 && node->op != TSR_OP_CONV) return tsr_ref_pool3d(ctx, node, in, out);
+    if (xd->rank == 5) return tsr_ref_conv3d(ctx, node, in, out); /* group "conv3d" */
     struct tsr_window_geometry wg;
     tsr_status st =
         tsr_window_geometry(ctx, node->op, &node->attrs, xd,
@@ -2336,5 +2339,57 @@ static tsr_status tsr_ref_pool3d(tsr_context *ctx, const struct tsr_node *node,
                         acc = count ? acc / (double)count : 0.0;
                     y[((p * wd.od + od) * wg.oh + oh) * wg.ow + ow] = (float)acc;
                 }
+    return TSR_OK;
+}
+
+/* ---- conv3d: 3-D Conv ---- */
+
+/* Conv on x [N, C, D, H, W], weights [M, C/group, kD, kH, kW], optional bias [M] (ONNX Conv,
+ * geometry tsr_conv_geometry_3d): y[n, m, od, oh, ow] = b[m] + sum over the group's channels c
+ * and the taps (kd, kh, kw) inside the input of x[n, c, od * sd - pd + kd * dd, ...] *
+ * w[m, c, kd, kh, kw]; a direct loop in double, independent of the per-depth-tap rewrite the
+ * backends run. */
+static tsr_status tsr_ref_conv3d(tsr_context *ctx, const struct tsr_node *node,
+                                 const struct tsr_tensor *const *in, struct tsr_tensor *out) {
+    const struct tsr_tensor_desc *xd = &in[0]->desc, *wdsc = &in[1]->desc;
+    struct tsr_window_geometry wg;
+    struct tsr_window_d wd;
+    tsr_status st = tsr_conv_geometry_3d(ctx, &node->attrs, xd, wdsc, node->name, &wg, &wd);
+    if (st != TSR_OK) return st;
+    const struct tsr_op_attrs *at = &node->attrs;
+    const int64_t N = xd->dims[0], C = xd->dims[1], D = xd->dims[2], H = xd->dims[3],
+                  W = xd->dims[4], M = wdsc->dims[0], G = at->group, cpg = C / G, mpg = M / G;
+    const float *x = in[0]->data, *w = in[1]->data;
+    const float *bias = node->n_inputs == 3 ? in[2]->data : NULL;
+    float *y = out->data;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t od = 0; od < wd.od; od++)
+                for (int64_t oh = 0; oh < wg.oh; oh++)
+                    for (int64_t ow = 0; ow < wg.ow; ow++) {
+                        double acc = bias ? bias[m] : 0.0;
+                        const int64_t c0 = (m / mpg) * cpg;
+                        for (int64_t ci = 0; ci < cpg; ci++)
+                            for (int64_t kd = 0; kd < wd.k; kd++) {
+                                int64_t id = od * wd.stride - wd.pad_b + kd * wd.dil;
+                                if (id < 0 || id >= D) continue;
+                                for (int64_t kh = 0; kh < wg.kh; kh++) {
+                                    int64_t ih =
+                                        oh * at->strides[0] - wg.pad_t + kh * at->dilations[0];
+                                    if (ih < 0 || ih >= H) continue;
+                                    for (int64_t kw = 0; kw < wg.kw; kw++) {
+                                        int64_t iw =
+                                            ow * at->strides[1] - wg.pad_l + kw * at->dilations[1];
+                                        if (iw < 0 || iw >= W) continue;
+                                        acc +=
+                                            (double)x[(((n * C + c0 + ci) * D + id) * H + ih) * W +
+                                                      iw] *
+                                            w[(((m * cpg + ci) * wd.k + kd) * wg.kh + kh) * wg.kw +
+                                              kw];
+                                    }
+                                }
+                            }
+                        y[(((n * M + m) * wd.od + od) * wg.oh + oh) * wg.ow + ow] = (float)acc;
+                    }
     return TSR_OK;
 }

@@ -245,6 +245,22 @@ tsr_status tsr_shape_window(SHAPE_ARGS) {
     SHAPE_UNUSED();
     char s0[160];
     struct tsr_window_geometry wg;
+    if (in[0]->rank == 5 && op == TSR_OP_CONV) { /* group "conv3d" */
+        struct tsr_window_d wd;
+        tsr_status st = tsr_conv_geometry_3d(ctx, attrs, in[0], in[1], node, &wg, &wd);
+        if (st != TSR_OK) return st;
+        if (n_in == 3 && (in[2]->rank != 1 || in[2]->dims[0] != in[1]->dims[0]))
+            return SHAPE_ERR("node '%s' (Conv): bias %s must be [%lld] (one per output channel)",
+                             node, tsr_desc_format(in[2], s0, sizeof s0),
+                             (long long)in[1]->dims[0]);
+        *out = f32_desc(5);
+        out->dims[0] = in[0]->dims[0];
+        out->dims[1] = in[1]->dims[0];
+        out->dims[2] = wd.od;
+        out->dims[3] = wg.oh;
+        out->dims[4] = wg.ow;
+        return TSR_OK;
+    }
     if (in[0]->rank == 5 && (op == TSR_OP_MAXPOOL || op == TSR_OP_AVGPOOL || op == TSR_OP_LPPOOL)) {
         struct tsr_window_d wd;
         tsr_status st = tsr_window_geometry_3d(ctx, op, attrs, in[0], node, &wg, &wd);
@@ -1974,4 +1990,52 @@ tsr_status tsr_window_geometry_3d(tsr_context *ctx, tsr_op op, const struct tsr_
                        "padding of 3-D input %s is not supported",
                        node, tsr_desc_format(x, s0, sizeof s0));
     return TSR_OK;
+}
+
+/* ---- conv3d: 3-D Conv geometry ---- */
+
+tsr_status tsr_conv_geometry_3d(tsr_context *ctx, const struct tsr_op_attrs *attrs,
+                                const struct tsr_tensor_desc *x, const struct tsr_tensor_desc *w,
+                                const char *node, struct tsr_window_geometry *hw,
+                                struct tsr_window_d *d) {
+    char s0[160], s1[160];
+    if (x->rank != 5 || w->rank != 5)
+        return SHAPE_ERR("node '%s' (Conv): input %s and weights %s are not a 3-D Conv ([N, C, D, "
+                         "H, W], [M, C/group, kD, kH, kW])",
+                         node, tsr_desc_format(x, s0, sizeof s0),
+                         tsr_desc_format(w, s1, sizeof s1));
+    if (attrs->auto_pad != TSR_AUTO_PAD_NOTSET && attrs->auto_pad != TSR_AUTO_PAD_VALID)
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "node '%s' (Conv): auto_pad SAME_* with a 3-D input %s is not supported",
+                       node, tsr_desc_format(x, s0, sizeof s0));
+    const int valid = attrs->auto_pad == TSR_AUTO_PAD_VALID;
+    d->k = w->dims[2];
+    d->stride = attrs->win_d[1] ? attrs->win_d[1] : 1;
+    d->dil = attrs->win_d[2] ? attrs->win_d[2] : 1;
+    d->pad_b = valid ? 0 : attrs->win_d[3];
+    d->pad_e = valid ? 0 : attrs->win_d[4];
+    if ((attrs->win3d_given & 1) && attrs->win_d[0] != d->k)
+        return SHAPE_ERR("node '%s' (Conv): kernel_shape depth %lld differs from weights %s", node,
+                         (long long)attrs->win_d[0], tsr_desc_format(w, s0, sizeof s0));
+    if (d->k <= 0 || d->stride < 1 || d->dil < 1 || d->pad_b < 0 || d->pad_e < 0)
+        return SHAPE_ERR("node '%s' (Conv): bad depth window (kernel %lld, stride %lld, dilation "
+                         "%lld, pads %lld, %lld) for input %s",
+                         node, (long long)d->k, (long long)d->stride, (long long)d->dil,
+                         (long long)d->pad_b, (long long)d->pad_e,
+                         tsr_desc_format(x, s0, sizeof s0));
+    d->od = window_out(x->dims[2], d->k, d->stride, d->dil, d->pad_b, d->pad_e, 0);
+    if (d->od <= 0)
+        return SHAPE_ERR("node '%s' (Conv): the depth window (kernel %lld, dilation %lld) does not "
+                         "fit input %s with pads [%lld, %lld]",
+                         node, (long long)d->k, (long long)d->dil,
+                         tsr_desc_format(x, s0, sizeof s0), (long long)d->pad_b,
+                         (long long)d->pad_e);
+    struct tsr_tensor_desc x4 = *x, w4 = *w;
+    x4.rank = w4.rank = 4;
+    x4.dims[2] = x->dims[3], x4.dims[3] = x->dims[4];
+    w4.dims[2] = w->dims[3], w4.dims[3] = w->dims[4];
+    struct tsr_op_attrs a2 = *attrs;
+    memset(a2.win_d, 0, sizeof a2.win_d);
+    a2.win3d_given = 0;
+    return tsr_window_geometry(ctx, TSR_OP_CONV, &a2, &x4, &w4, node, hw);
 }

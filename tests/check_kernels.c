@@ -546,6 +546,55 @@ static void build_pool3d(struct kh_builder *b) {
              p->count_include_pad ? " include-pad" : "");
 }
 
+/* Group "conv3d": 3-D Conv [N, C, D, H, W] x [M, C/g, kD, kH, kW] (rewritten into one 2-D Conv
+ * per depth tap, summed; the reference loops over the 3-D window directly). */
+struct conv3d {
+    int64_t dims[5], M, k[3], s[3], pads[6], dil[3], group;
+    int bias, w_input; /* w_input: weights a graph input (the weight slices do not fold) */
+};
+
+static const struct conv3d conv3d_rows[] = {
+    /* 3x3x3, no pads, no bias */
+    {{1, 2, 5, 6, 7}, 4, {3, 3, 3}, {1, 1, 1}, {0}, {1, 1, 1}, 1, 0, 0},
+    /* pads 1 all round, bias */
+    {{2, 3, 4, 5, 5}, 5, {3, 3, 3}, {1, 1, 1}, {1, 1, 1, 1, 1, 1}, {1, 1, 1}, 1, 1, 0},
+    /* strides, asymmetric pads */
+    {{1, 3, 9, 8, 7}, 4, {3, 2, 3}, {2, 1, 2}, {1, 0, 2, 2, 1, 0}, {1, 1, 1}, 1, 1, 0},
+    /* dilations */
+    {{1, 2, 9, 9, 8}, 3, {2, 3, 2}, {1, 2, 1}, {1, 1, 0, 0, 1, 1}, {3, 2, 2}, 1, 0, 0},
+    /* groups (2 and depthwise), bias */
+    {{2, 4, 5, 6, 6}, 6, {2, 3, 3}, {1, 1, 2}, {0, 1, 1, 1, 1, 0}, {1, 1, 1}, 2, 1, 0},
+    {{1, 3, 6, 5, 5}, 3, {3, 3, 3}, {2, 2, 2}, {1, 1, 1, 1, 1, 1}, {1, 1, 1}, 3, 1, 0},
+    /* depth kernel 1 (a single tap), weights a graph input */
+    {{1, 2, 4, 5, 5}, 3, {1, 3, 3}, {1, 1, 1}, {0, 1, 1, 0, 1, 1}, {1, 1, 1}, 1, 1, 1},
+    {{1, 2, 6, 5, 4}, 2, {2, 2, 2}, {2, 1, 1}, {1, 0, 0, 1, 0, 0}, {2, 1, 1}, 1, 0, 1},
+};
+
+static void build_conv3d(struct kh_builder *b) {
+    const struct conv3d *c = &conv3d_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.win_d[0] = c->k[0], at.win_d[1] = c->s[0], at.win_d[2] = c->dil[0];
+    at.win_d[3] = c->pads[0], at.win_d[4] = c->pads[3];
+    at.win3d_given = 1 | 2 | 4 | 8;
+    at.kernel_shape[0] = c->k[1], at.kernel_shape[1] = c->k[2];
+    at.strides[0] = c->s[1], at.strides[1] = c->s[2];
+    at.dilations[0] = c->dil[1], at.dilations[1] = c->dil[2];
+    at.pads[0] = c->pads[1], at.pads[1] = c->pads[2], at.pads[2] = c->pads[4],
+    at.pads[3] = c->pads[5];
+    at.group = c->group;
+    tsr_value in[3];
+    const int64_t wdims[5] = {c->M, c->dims[1] / c->group, c->k[0], c->k[1], c->k[2]};
+    in[0] = kh_input(b, 5, c->dims, -1, 1);
+    in[1] = c->w_input ? kh_input(b, 5, wdims, -1, 1) : kh_const(b, 5, wdims, -1, 1);
+    if (c->bias) in[2] = kh_const(b, 1, D(c->M), -1, 1);
+    kh_output(b, kh_op(b, TSR_OP_CONV, &at, c->bias ? 3 : 2, in));
+    kh_label(b, " [%lld,%lld,%lld,%lld,%lld] M %lld k %lldx%lldx%lld g %lld%s%s",
+             (long long)c->dims[0], (long long)c->dims[1], (long long)c->dims[2],
+             (long long)c->dims[3], (long long)c->dims[4], (long long)c->M, (long long)c->k[0],
+             (long long)c->k[1], (long long)c->k[2], (long long)c->group, c->bias ? " bias" : "",
+             c->w_input ? " w-input" : "");
+}
+
 static void build_global_pool(struct kh_builder *b) {
     tsr_value x =
         b->variant ? kh_input(b, 4, D(2, 4, 5, 6), -2, 2) : kh_input(b, 4, D(1, 5, 7, 7), -2, 2);
@@ -2339,6 +2388,7 @@ static const struct kh_case cases[] = {
     {"conv_bn_relu", build_conv_bn, 1, 1e-4, 1e-5, KH_BOTH, "conv", NULL, NULL, 0, 0},
     {"pool", build_pool, N_OF(pool_rows), 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"pool3d", build_pool3d, N_OF(pool3d_rows), 2e-6, 2e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"conv3d", build_conv3d, N_OF(conv3d_rows), 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
     {"global_avgpool", build_global_pool, 2, 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
     /* group "spatial": max exact (NaN propagates); 1-D conv sums as conv's (<= 16 * 7 / 4 + 1) */
     {"global_maxpool", build_global_max_pool, N_OF(gmax_shapes), 0, 0, KH_FUSED, NULL, NULL, NULL,

@@ -24,6 +24,7 @@
  * transposed and reshaped to [batch, M, K] and [batch, K, N], MatMul, Reshape to [batch..., m...,
  * n...] and Transpose to the output order (identity steps are left out).
  * 3-D MaxPool / AveragePool: two 2-D pools (rewrite_pool3d).
+ * 3-D Conv: one 2-D Conv per depth tap on strided depth slices, summed (rewrite_conv3d).
  */
 #include "runtime/passes/passes.h"
 
@@ -570,6 +571,106 @@ nomem:
     return TSR_ERR(g->ctx, TSR_E_NOMEM, "node '%s' (Einsum): out of memory", base);
 }
 
+/* Group "conv3d": Conv on x [N, C, D, H, W], weights [M, C/g, kD, kH, kW] as kD 2-D Convs, one
+ * per depth tap kd (ONNX Conv: y[od] = sum_kd conv2d(x[od * sd - pd + kd * dd], w[:, :, kd])):
+ *   x → Transpose [N, D, C, H, W] → Pad (depth pads) → for each kd: Slice (axis 1, start
+ *     kd * dd, step sd, oD planes) → Reshape [N * oD, C, H, W] → Conv (w[:, :, kd] by Slice +
+ *     Reshape [M, C/g, kH, kW], constant weights fold; bias on kd = 0 only) → [N * oD, M, oH,
+ *     oW]; the kD results summed by an Add chain → Reshape [N, oD, M, oH, oW] → Transpose.
+ * Node i becomes the final Transpose. */
+static tsr_status rewrite_conv3d(tsr_graph *g, int i) {
+    struct tsr_node nd = g->nodes[i];
+    char base[192], what[48];
+    snprintf(base, sizeof base, "%s", nd.name ? nd.name : "Conv");
+    const struct tsr_tensor_desc xd = g->values[nd.inputs[0]].desc;
+    const struct tsr_tensor_desc wdsc = g->values[nd.inputs[1]].desc;
+    struct tsr_window_geometry wg;
+    struct tsr_window_d wd;
+    tsr_status st = tsr_conv_geometry_3d(g->ctx, &nd.attrs, &xd, &wdsc, base, &wg, &wd);
+    if (st != TSR_OK) return st;
+    const int64_t N = xd.dims[0], C = xd.dims[1], D = xd.dims[2], H = xd.dims[3], W = xd.dims[4];
+    const int64_t M = wdsc.dims[0], cpg = wdsc.dims[1], OD = wd.od;
+    int pos = i;
+    struct tsr_op_attrs ta = tsr_op_attrs_default();
+    ta.n_perm = 5;
+    const int perm[5] = {0, 2, 1, 3, 4};
+    for (int d = 0; d < 5; d++)
+        ta.perm[d] = perm[d];
+    struct tsr_tensor_desc td = {TSR_F32, 5, {N, D, C, H, W}};
+    tsr_value xv = nd.inputs[0];
+    if ((xv = tsr_pass_emit_node(g, &pos, base, "depth_first", TSR_OP_TRANSPOSE, &ta, &xv, 1,
+                                 &td)) < 0)
+        goto nomem;
+    if (wd.pad_b || wd.pad_e) {
+        struct tsr_op_attrs pa = tsr_op_attrs_default();
+        pa.n_pad_pads = 10;
+        pa.pad_pads[1] = wd.pad_b;
+        pa.pad_pads[6] = wd.pad_e;
+        td.dims[1] = D + wd.pad_b + wd.pad_e;
+        if ((xv = tsr_pass_emit_node(g, &pos, base, "depth_padded", TSR_OP_PAD, &pa, &xv, 1, &td)) <
+            0)
+            goto nomem;
+    }
+    struct tsr_op_attrs ca = nd.attrs;
+    memset(ca.win_d, 0, sizeof ca.win_d);
+    ca.win3d_given = 0;
+    ca.auto_pad = TSR_AUTO_PAD_NOTSET;
+    ca.kernel_shape[0] = wg.kh, ca.kernel_shape[1] = wg.kw;
+    ca.pads[0] = wg.pad_t, ca.pads[1] = wg.pad_l, ca.pads[2] = wg.pad_b, ca.pads[3] = wg.pad_r;
+    const struct tsr_tensor_desc sd = {TSR_F32, 5, {N, OD, C, H, W}};
+    const struct tsr_tensor_desc xd4 = {TSR_F32, 4, {N * OD, C, H, W}};
+    const struct tsr_tensor_desc wsd = {TSR_F32, 5, {M, cpg, 1, wg.kh, wg.kw}};
+    const struct tsr_tensor_desc wd4 = {TSR_F32, 4, {M, cpg, wg.kh, wg.kw}};
+    const struct tsr_tensor_desc yd4 = {TSR_F32, 4, {N * OD, M, wg.oh, wg.ow}};
+    tsr_value acc = -1;
+    for (int64_t kd = 0; kd < wd.k; kd++) {
+        struct tsr_op_attrs sa = tsr_op_attrs_default();
+        sa.n_starts = sa.n_ends = sa.n_slice_axes = sa.n_steps = 1;
+        sa.slice_axes[0] = 1;
+        sa.starts[0] = kd * wd.dil;
+        sa.ends[0] = kd * wd.dil + (OD - 1) * wd.stride + 1;
+        sa.steps[0] = wd.stride;
+        tsr_value in[3], v;
+        snprintf(what, sizeof what, "planes%lld", (long long)kd);
+        if ((v = tsr_pass_emit_node(g, &pos, base, what, TSR_OP_SLICE, &sa, &xv, 1, &sd)) < 0)
+            goto nomem;
+        snprintf(what, sizeof what, "planes%lld_2d", (long long)kd);
+        if ((in[0] = reshape(g, &pos, base, what, v, &xd4)) < 0) goto nomem;
+        sa.slice_axes[0] = 2;
+        sa.starts[0] = kd;
+        sa.ends[0] = kd + 1;
+        sa.steps[0] = 1;
+        v = nd.inputs[1];
+        snprintf(what, sizeof what, "weights%lld", (long long)kd);
+        if ((v = tsr_pass_emit_node(g, &pos, base, what, TSR_OP_SLICE, &sa, &v, 1, &wsd)) < 0)
+            goto nomem;
+        snprintf(what, sizeof what, "weights%lld_2d", (long long)kd);
+        if ((in[1] = reshape(g, &pos, base, what, v, &wd4)) < 0) goto nomem;
+        int n_in = 2;
+        if (kd == 0 && nd.n_inputs == 3) in[n_in++] = nd.inputs[2];
+        snprintf(what, sizeof what, "tap%lld", (long long)kd);
+        if ((v = tsr_pass_emit_node(g, &pos, base, what, TSR_OP_CONV, &ca, in, n_in, &yd4)) < 0)
+            goto nomem;
+        if (acc >= 0) {
+            tsr_value ab[2] = {acc, v};
+            snprintf(what, sizeof what, "sum%lld", (long long)kd);
+            if ((v = tsr_pass_emit_node(g, &pos, base, what, TSR_OP_ADD, NULL, ab, 2, &yd4)) < 0)
+                goto nomem;
+        }
+        acc = v;
+    }
+    const struct tsr_tensor_desc rd = {TSR_F32, 5, {N, OD, M, wg.oh, wg.ow}};
+    if ((acc = reshape(g, &pos, base, "depth_first_out", acc, &rd)) < 0) goto nomem;
+    struct tsr_node *last = &g->nodes[pos];
+    last->op = TSR_OP_TRANSPOSE;
+    last->attrs = ta;
+    last->n_inputs = 1;
+    last->inputs[0] = acc;
+    return TSR_OK;
+nomem:
+    return TSR_ERR(g->ctx, TSR_E_NOMEM, "node '%s' (Conv): out of memory", base);
+}
+
 tsr_status tsr_pass_decompose(tsr_graph *g, int *n_rewritten) {
     int n = 0;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -580,6 +681,8 @@ tsr_status tsr_pass_decompose(tsr_graph *g, int *n_rewritten) {
             st = rewrite_convtranspose(g, i);
         else if (op == TSR_OP_LPPOOL || op == TSR_OP_GLOBALLPPOOL)
             st = rewrite_lppool(g, i);
+        else if (op == TSR_OP_CONV && g->values[g->nodes[i].inputs[0]].desc.rank == 5)
+            st = rewrite_conv3d(g, i);
         else if (op == TSR_OP_MVN)
             st = rewrite_mvn(g, i);
         else if (op == TSR_OP_LRN)
