@@ -584,6 +584,9 @@ struct tsr_op_attrs {
      * attribute given in its 3-D form (1 kernel_shape, 2 strides, 4 dilations, 8 pads). */
     int64_t win_d[5];
     int win3d_given;
+    /* group "conv3d": the D parts of a 3-D ConvTranspose's output_padding and output_shape
+     * (0: not given; bits 16 and 32 of win3d_given); its other window attributes as above */
+    int64_t convt_d[2];
 };
 
 /* Conv / pool auto_pad (ONNX). */

@@ -150,7 +150,7 @@ tsr_status tsr_conv_geometry_3d(tsr_context *ctx, const struct tsr_op_attrs *att
  * kernel size k, input size in, pads before (pb) and after (pe) with auto_pad / output_shape
  * applied, output size out; m: output channels (weights [C, M/group, k...]). */
 struct tsr_convt_geometry {
-    int64_t k[2], in[2], pb[2], pe[2], out[2];
+    int64_t k[3], in[3], pb[3], pe[3], out[3]; /* [2]: D of a 3-D input (group "conv3d") */
     int64_t m;
 };
 
@@ -158,7 +158,8 @@ struct tsr_convt_geometry {
  * ConvTranspose: out = stride * (in - 1) + output_padding + (k - 1) * dilation + 1 - pads; with
  * output_shape or SAME_* the total padding is derived and split, the extra half at the end for
  * SAME_UPPER, else at the beginning). Returns TSR_OK, TSR_E_SHAPE (message names the node and the
- * shapes), TSR_E_UNSUPPORTED (3-D and more). */
+ * shapes), TSR_E_UNSUPPORTED (4-D and more). A 3-D input [N, C, D, H, W] (group "conv3d") takes
+ * its D attributes from win_d / convt_d; its geometry is at index 2. */
 tsr_status tsr_convtranspose_geometry(tsr_context *ctx, const struct tsr_op_attrs *attrs,
                                       const struct tsr_tensor_desc *x,
                                       const struct tsr_tensor_desc *w, const char *node,

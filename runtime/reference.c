@@ -1519,10 +1519,11 @@ tsr_status tsr_ref_nll(tsr_context *ctx, const struct tsr_node *node,
 
 /* ---- issue 9, group "spatial2": ConvTranspose --------------------------------------------- */
 
-/* ConvTranspose on [N, C, (H,) W] with weights [C, M/group, (kH,) kW] and optional bias [M]
- * (ONNX ConvTranspose): every input element scatters x[n, c, ih, iw] * w[c, m, kh, kw] to
- * y[n, g * M/group + m, ih * s - pb + kh * d, iw * s - pb + kw * d] (positions outside the output
- * are dropped), accumulated in double. */
+/* ConvTranspose on [N, C, ((D,) H,) W] with weights [C, M/group, ((kD,) kH,) kW] and optional
+ * bias [M] (ONNX ConvTranspose): every input element scatters x[n, c, id, ih, iw] *
+ * w[c, m, kd, kh, kw] to y[n, g * M/group + m, id * sd - pbd + kd * dd, ih * s - pb + kh * d,
+ * iw * s - pb + kw * d] (positions outside the output are dropped), accumulated in double; 1-D
+ * and 2-D inputs have D = kD = 1 (the depth of a 3-D input, group "conv3d": geometry index 2). */
 tsr_status tsr_ref_convtranspose(tsr_context *ctx, const struct tsr_node *node,
                                  const struct tsr_tensor *const *in, struct tsr_tensor *out) {
     const struct tsr_op_attrs *at = &node->attrs;
@@ -1530,35 +1531,49 @@ tsr_status tsr_ref_convtranspose(tsr_context *ctx, const struct tsr_node *node,
     tsr_status st =
         tsr_convtranspose_geometry(ctx, at, &in[0]->desc, &in[1]->desc, node->name, &cg);
     if (st != TSR_OK) return st;
+    const int three_d = in[0]->desc.rank == 5;
     const int64_t N = in[0]->desc.dims[0], C = in[0]->desc.dims[1], M = cg.m, G = at->group;
     const int64_t cpg = C / G, mpg = M / G, IH = cg.in[0], IW = cg.in[1];
     const int64_t OH = cg.out[0], OW = cg.out[1], KH = cg.k[0], KW = cg.k[1];
-    const int64_t n_out = N * M * OH * OW;
+    const int64_t ID = three_d ? cg.in[2] : 1, OD = three_d ? cg.out[2] : 1,
+                  KD = three_d ? cg.k[2] : 1, PD = three_d ? cg.pb[2] : 0;
+    const int64_t SD = three_d && at->win_d[1] ? at->win_d[1] : 1,
+                  DD = three_d && at->win_d[2] ? at->win_d[2] : 1;
+    const int64_t n_out = N * M * OD * OH * OW;
     double *acc = calloc((size_t)(n_out ? n_out : 1), sizeof *acc);
     if (!acc)
         return TSR_ERR(ctx, TSR_E_NOMEM, "node '%s' (ConvTranspose): out of memory", node->name);
     const float *x = in[0]->data, *w = in[1]->data;
     for (int64_t n = 0; n < N; n++)
         for (int64_t c = 0; c < C; c++)
-            for (int64_t ih = 0; ih < IH; ih++)
-                for (int64_t iw = 0; iw < IW; iw++) {
-                    const double v = x[((n * C + c) * IH + ih) * IW + iw];
-                    const int64_t g = c / cpg;
-                    for (int64_t m = 0; m < mpg; m++)
-                        for (int64_t kh = 0; kh < KH; kh++) {
-                            int64_t oh = ih * at->strides[0] - cg.pb[0] + kh * at->dilations[0];
-                            if (oh < 0 || oh >= OH) continue;
-                            for (int64_t kw = 0; kw < KW; kw++) {
-                                int64_t ow = iw * at->strides[1] - cg.pb[1] + kw * at->dilations[1];
-                                if (ow < 0 || ow >= OW) continue;
-                                acc[((n * M + g * mpg + m) * OH + oh) * OW + ow] +=
-                                    v * w[((c * mpg + m) * KH + kh) * KW + kw];
+            for (int64_t id = 0; id < ID; id++)
+                for (int64_t ih = 0; ih < IH; ih++)
+                    for (int64_t iw = 0; iw < IW; iw++) {
+                        const double v = x[(((n * C + c) * ID + id) * IH + ih) * IW + iw];
+                        const int64_t g = c / cpg;
+                        for (int64_t m = 0; m < mpg; m++)
+                            for (int64_t kd = 0; kd < KD; kd++) {
+                                int64_t od = id * SD - PD + kd * DD;
+                                if (od < 0 || od >= OD) continue;
+                                for (int64_t kh = 0; kh < KH; kh++) {
+                                    int64_t oh =
+                                        ih * at->strides[0] - cg.pb[0] + kh * at->dilations[0];
+                                    if (oh < 0 || oh >= OH) continue;
+                                    for (int64_t kw = 0; kw < KW; kw++) {
+                                        int64_t ow =
+                                            iw * at->strides[1] - cg.pb[1] + kw * at->dilations[1];
+                                        if (ow < 0 || ow >= OW) continue;
+                                        acc[(((n * M + g * mpg + m) * OD + od) * OH + oh) * OW +
+                                            ow] +=
+                                            v * w[(((c * mpg + m) * KD + kd) * KH + kh) * KW + kw];
+                                    }
+                                }
                             }
-                        }
-                }
+                    }
     float *y = out->data;
     for (int64_t i = 0; i < n_out; i++) {
-        double b = node->n_inputs == 3 ? ((const float *)in[2]->data)[(i / (OH * OW)) % M] : 0.0;
+        double b =
+            node->n_inputs == 3 ? ((const float *)in[2]->data)[(i / (OD * OH * OW)) % M] : 0.0;
         y[i] = (float)(acc[i] + b);
     }
     free(acc);

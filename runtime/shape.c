@@ -1426,11 +1426,15 @@ tsr_status tsr_convtranspose_geometry(tsr_context *ctx, const struct tsr_op_attr
                                       struct tsr_convt_geometry *g) {
     char s0[160], s1[160];
     *g = (struct tsr_convt_geometry){{0}, {0}, {0}, {0}, {0}, 0};
-    if (x->rank != 3 && x->rank != 4)
+    if (x->rank != 3 && x->rank != 4 && x->rank != 5)
         return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
-                       "node '%s' (ConvTranspose): input %s: only 1-D and 2-D transposed "
-                       "convolutions ([N, C, W] or [N, C, H, W]) are supported",
+                       "node '%s' (ConvTranspose): input %s: only 1-D, 2-D and 3-D transposed "
+                       "convolutions ([N, C, W], [N, C, H, W], [N, C, D, H, W]) are supported",
                        node, tsr_desc_format(x, s0, sizeof s0));
+    const int three_d = x->rank == 5;
+    if (attrs->win3d_given && !three_d)
+        return SHAPE_ERR("node '%s' (ConvTranspose): 3-D window attributes for input %s", node,
+                         tsr_desc_format(x, s0, sizeof s0));
     int64_t C = x->dims[1], grp = attrs->group;
     if (w->rank != x->rank || w->dims[0] != C || grp < 1 || C % grp != 0)
         return SHAPE_ERR("node '%s' (ConvTranspose): weights %s must be [C, M/group, k...] for "
@@ -1439,11 +1443,16 @@ tsr_status tsr_convtranspose_geometry(tsr_context *ctx, const struct tsr_op_attr
                          (long long)grp);
     int one_d = x->rank == 3;
     g->m = w->dims[1] * grp;
-    for (int d = 0; d < 2; d++) {
-        int64_t in = one_d && d == 0 ? 1 : x->dims[2 + d - one_d];
-        int64_t k = one_d && d == 0 ? 1 : w->dims[2 + d - one_d];
-        int64_t s = attrs->strides[d], dl = attrs->dilations[d], op = attrs->output_padding[d];
-        if (attrs->kernel_shape[d] != 0 && attrs->kernel_shape[d] != k)
+    for (int d = 0; d < 2 + three_d; d++) {
+        /* index 2: the depth of a 3-D input (group "conv3d"), attributes in win_d / convt_d */
+        const int xi = three_d ? (d == 2 ? 2 : 3 + d) : 2 + d - one_d;
+        int64_t in = one_d && d == 0 ? 1 : x->dims[xi];
+        int64_t k = one_d && d == 0 ? 1 : w->dims[xi];
+        int64_t s = d < 2 ? attrs->strides[d] : attrs->win_d[1] ? attrs->win_d[1] : 1;
+        int64_t dl = d < 2 ? attrs->dilations[d] : attrs->win_d[2] ? attrs->win_d[2] : 1;
+        int64_t op = d < 2 ? attrs->output_padding[d] : attrs->convt_d[0];
+        int64_t ks = d < 2 ? attrs->kernel_shape[d] : attrs->win_d[0];
+        if (ks != 0 && ks != k)
             return SHAPE_ERR("node '%s' (ConvTranspose): kernel_shape does not match weights %s",
                              node, tsr_desc_format(w, s0, sizeof s0));
         if (s < 1 || dl < 1 || op < 0)
@@ -1451,7 +1460,8 @@ tsr_status tsr_convtranspose_geometry(tsr_context *ctx, const struct tsr_op_attr
                              "output_padding >= 0",
                              node);
         int64_t ek = (k - 1) * dl + 1, full = s * (in - 1) + op + ek, pb, pe;
-        int64_t want = attrs->output_shape[d] > 0 ? attrs->output_shape[d] : 0;
+        int64_t os = d < 2 ? attrs->output_shape[d] : attrs->convt_d[1];
+        int64_t want = os > 0 ? os : 0;
         if (!want && (attrs->auto_pad == TSR_AUTO_PAD_SAME_UPPER ||
                       attrs->auto_pad == TSR_AUTO_PAD_SAME_LOWER))
             want = in * s;
@@ -1472,8 +1482,8 @@ tsr_status tsr_convtranspose_geometry(tsr_context *ctx, const struct tsr_op_attr
         } else if (attrs->auto_pad == TSR_AUTO_PAD_VALID) {
             pb = pe = 0;
         } else {
-            pb = attrs->pads[d];
-            pe = attrs->pads[d + 2];
+            pb = d < 2 ? attrs->pads[d] : attrs->win_d[3];
+            pe = d < 2 ? attrs->pads[d + 2] : attrs->win_d[4];
         }
         g->k[d] = k;
         g->in[d] = in;
@@ -1504,6 +1514,12 @@ tsr_status tsr_shape_convtranspose(SHAPE_ARGS) {
     out->dims[1] = cg.m;
     if (in[0]->rank == 3) {
         out->dims[2] = cg.out[1];
+        return TSR_OK;
+    }
+    if (in[0]->rank == 5) { /* group "conv3d" */
+        out->dims[2] = cg.out[2];
+        out->dims[3] = cg.out[0];
+        out->dims[4] = cg.out[1];
         return TSR_OK;
     }
     out->dims[2] = cg.out[0];

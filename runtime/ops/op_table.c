@@ -236,7 +236,8 @@ static int store_window_1d(const struct tsr_attr_spec *s, struct tsr_op_attrs *a
     return 0;
 }
 
-/* Group "win3d": the window attributes of MaxPool / AveragePool / LpPool / Conv given in their 3-D
+/* Group "win3d": the window attributes of MaxPool / AveragePool / LpPool / Conv /
+ * ConvTranspose (output_padding, output_shape: D part in convt_d) given in their 3-D
  * form (one and a half times the values): the H, W parts are stored as the 2-D attributes, the D
  * parts in win_d (kernel_shape, strides, dilations [d, h, w]; pads [d0, h0, w0, d1, h1, w1]) and
  * the attribute's bit in win3d_given. The shape rule accepts them for 3-D inputs only. Returns 1
@@ -245,9 +246,19 @@ static int store_window_3d(const struct tsr_attr_spec *s, struct tsr_op_attrs *a
                            size_t n) {
     if (s->kind != TSR_AK_INTS || 2 * n != 3 * (size_t)s->len ||
         (s->op != TSR_OP_MAXPOOL && s->op != TSR_OP_AVGPOOL && s->op != TSR_OP_LPPOOL &&
-         s->op != TSR_OP_CONV))
+         s->op != TSR_OP_CONV && s->op != TSR_OP_CONVTRANSPOSE))
         return 0;
     int64_t *dst = field_at(a, s->offset);
+    const int cd = s->offset == (int)offsetof(struct tsr_op_attrs, output_padding) ? 0
+                   : s->offset == (int)offsetof(struct tsr_op_attrs, output_shape) ? 1
+                                                                                   : -1;
+    if (cd >= 0) { /* group "conv3d": ConvTranspose */
+        a->convt_d[cd] = v[0];
+        dst[0] = v[1];
+        dst[1] = v[2];
+        a->win3d_given |= 16 << cd;
+        return 1;
+    }
     if (s->offset == (int)offsetof(struct tsr_op_attrs, pads)) {
         a->win_d[3] = v[0];
         a->win_d[4] = v[3];

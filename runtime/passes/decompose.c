@@ -1,7 +1,7 @@
 /*
  * decompose.c — operators rewritten into ones with kernels (see passes.h).
  *
- * ConvTranspose as a stride-1 Conv.
+ * ConvTranspose as a stride-1 Conv (1-D, 2-D, 3-D: the 3-D Conv is rewritten by rewrite_conv3d).
  * ONNX ConvTranspose, per spatial dim (stride s, dilation d, kernel k, pads pb / pe,
  * output_padding op): y[o] = sum_{i, j : o = i * s - pb + j * d} x[i] * w[j]. With z the input
  * with s - 1 zeros inserted after every element (z[i * s] = x[i], length in * s) this is the
@@ -59,12 +59,22 @@ static tsr_status rewrite_convtranspose(tsr_graph *g, int i) {
     struct tsr_convt_geometry cg;
     tsr_status st = tsr_convtranspose_geometry(g->ctx, &nd.attrs, &xd, &wd, base, &cg);
     if (st != TSR_OK) return st;
-    const int r = xd.rank, S = r - 2, one_d = r == 3;
+    const int r = xd.rank, S = r - 2, one_d = r == 3, three_d = r == 5;
     const int64_t C = xd.dims[1], G = nd.attrs.group, M = cg.m, mpg = M / G, cpg = C / G;
+    /* per geometry index (tsr_convt_geometry: [H, W], 3-D: [2] = D from win_d / convt_d) */
+    int64_t str[3], dil[3], opd[3];
+    for (int d = 0; d < 3; d++) {
+        str[d] = d < 2 ? nd.attrs.strides[d] : nd.attrs.win_d[1] ? nd.attrs.win_d[1] : 1;
+        dil[d] = d < 2 ? nd.attrs.dilations[d] : nd.attrs.win_d[2] ? nd.attrs.win_d[2] : 1;
+        opd[d] = d < 2 ? nd.attrs.output_padding[d] : nd.attrs.convt_d[0];
+    }
+    int gis[3]; /* spatial dim j of the tensor → geometry index */
+    for (int j = 0; j < S; j++)
+        gis[j] = three_d ? (j == 0 ? 2 : j - 1) : j + one_d;
     int pos = i, any_k = 0, any_s = 0;
     for (int j = 0; j < S; j++) {
         any_k |= wd.dims[2 + j] > 1;
-        any_s |= nd.attrs.strides[j + one_d] > 1;
+        any_s |= str[gis[j]] > 1;
     }
     /* weights: flip, then [C, M/g, k...] → [M, C/g, k...] */
     tsr_value wv = nd.inputs[1];
@@ -124,7 +134,7 @@ static tsr_status rewrite_convtranspose(tsr_graph *g, int i) {
         }
         pd = ud;
         for (int j = 0; j < S; j++) {
-            int64_t s = nd.attrs.strides[j + one_d];
+            int64_t s = str[gis[j]];
             pa.pad_pads[r + S + 3 + 2 * j] = s - 1;
             pd.dims[3 + 2 * j] = s;
             cur.dims[2 + j] = xd.dims[2 + j] * s;
@@ -139,10 +149,10 @@ static tsr_status rewrite_convtranspose(tsr_graph *g, int i) {
     int any_pad = 0;
     pa.n_pad_pads = 2 * r;
     for (int j = 0; j < S; j++) {
-        const int gi = j + one_d;
-        const int64_t ek = (cg.k[gi] - 1) * nd.attrs.dilations[gi];
+        const int gi = gis[j];
+        const int64_t ek = (cg.k[gi] - 1) * dil[gi];
         const int64_t b = ek - cg.pb[gi];
-        const int64_t e = ek - cg.pe[gi] + nd.attrs.output_padding[gi] - (nd.attrs.strides[gi] - 1);
+        const int64_t e = ek - cg.pe[gi] + opd[gi] - (str[gi] - 1);
         pa.pad_pads[2 + j] = b;
         pa.pad_pads[r + 2 + j] = e;
         cur.dims[2 + j] += b + e;
@@ -158,6 +168,10 @@ static tsr_status rewrite_convtranspose(tsr_graph *g, int i) {
     for (int d = 0; d < 2; d++) {
         ca.kernel_shape[d] = cg.k[d];
         ca.dilations[d] = nd.attrs.dilations[d];
+    }
+    if (three_d) { /* a 3-D Conv, rewritten in turn by rewrite_conv3d (group "conv3d") */
+        ca.win_d[0] = cg.k[2];
+        ca.win_d[2] = dil[2];
     }
     cv->op = TSR_OP_CONV;
     cv->attrs = ca;
