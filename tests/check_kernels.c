@@ -595,6 +595,49 @@ static void build_conv3d(struct kh_builder *b) {
              c->w_input ? " w-input" : "");
 }
 
+/* Group "conv3d": 3-D ConvTranspose [N, C, D, H, W] x [C, M/g, kD, kH, kW] (the stride-1 Conv
+ * rewrite, its 3-D Conv in turn per depth tap) against the reference's direct 3-D scatter;
+ * per-axis [d, h, w] strides, pads (begin, end), output_padding, dilations. */
+struct convt3d {
+    int64_t dims[5], M, k[3], s[3], pads[6], opad[3], dil[3], group;
+    int bias, w_input;
+};
+
+static const struct convt3d convt3d_rows[] = {
+    {{1, 1, 3, 4, 5}, 2, {3, 3, 3}, {1, 1, 1}, {0}, {0}, {1, 1, 1}, 1, 0, 1}, /* test_convtranspose_3d
+                                                                               */
+    {{2, 3, 4, 3, 5}, 2, {3, 2, 3}, {2, 1, 3}, {1, 0, 1, 1, 0, 2}, {1, 0, 2}, {1, 1, 1}, 1, 1, 0},
+    {{1, 4, 3, 4, 3}, 4, {2, 3, 2}, {2, 2, 1}, {0, 1, 0, 1, 1, 0}, {1, 1, 0}, {2, 1, 2}, 2, 1, 1},
+    {{1, 3, 4, 4, 4}, 3, {2, 2, 2}, {2, 2, 2}, {0}, {0}, {1, 1, 1}, 3, 1, 0}, /* depthwise */
+};
+
+static void build_convt3d(struct kh_builder *b) {
+    const struct convt3d *c = &convt3d_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.win_d[0] = c->k[0], at.win_d[1] = c->s[0], at.win_d[2] = c->dil[0];
+    at.win_d[3] = c->pads[0], at.win_d[4] = c->pads[3];
+    at.convt_d[0] = c->opad[0];
+    at.win3d_given = 1 | 2 | 4 | 8 | 16;
+    at.kernel_shape[0] = c->k[1], at.kernel_shape[1] = c->k[2];
+    at.strides[0] = c->s[1], at.strides[1] = c->s[2];
+    at.dilations[0] = c->dil[1], at.dilations[1] = c->dil[2];
+    at.pads[0] = c->pads[1], at.pads[1] = c->pads[2], at.pads[2] = c->pads[4],
+    at.pads[3] = c->pads[5];
+    at.output_padding[0] = c->opad[1], at.output_padding[1] = c->opad[2];
+    at.group = c->group;
+    tsr_value in[3];
+    const int64_t wdims[5] = {c->dims[1], c->M / c->group, c->k[0], c->k[1], c->k[2]};
+    in[0] = kh_input(b, 5, c->dims, -1, 1);
+    in[1] = c->w_input ? kh_input(b, 5, wdims, -1, 1) : kh_const(b, 5, wdims, -1, 1);
+    if (c->bias) in[2] = kh_const(b, 1, D(c->M), -1, 1);
+    kh_output(b, kh_op(b, TSR_OP_CONVTRANSPOSE, &at, c->bias ? 3 : 2, in));
+    kh_label(b, " [%lld,%lld,%lld,%lld,%lld] M %lld k %lldx%lldx%lld g %lld%s%s",
+             (long long)c->dims[0], (long long)c->dims[1], (long long)c->dims[2],
+             (long long)c->dims[3], (long long)c->dims[4], (long long)c->M, (long long)c->k[0],
+             (long long)c->k[1], (long long)c->k[2], (long long)c->group, c->bias ? " bias" : "",
+             c->w_input ? " w-input" : "");
+}
+
 static void build_global_pool(struct kh_builder *b) {
     tsr_value x =
         b->variant ? kh_input(b, 4, D(2, 4, 5, 6), -2, 2) : kh_input(b, 4, D(1, 5, 7, 7), -2, 2);
@@ -2389,6 +2432,8 @@ static const struct kh_case cases[] = {
     {"pool", build_pool, N_OF(pool_rows), 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"pool3d", build_pool3d, N_OF(pool3d_rows), 2e-6, 2e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"conv3d", build_conv3d, N_OF(conv3d_rows), 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"convtranspose3d", build_convt3d, N_OF(convt3d_rows), 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0,
+     0},
     {"global_avgpool", build_global_pool, 2, 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
     /* group "spatial": max exact (NaN propagates); 1-D conv sums as conv's (<= 16 * 7 / 4 + 1) */
     {"global_maxpool", build_global_max_pool, N_OF(gmax_shapes), 0, 0, KH_FUSED, NULL, NULL, NULL,
