@@ -396,6 +396,33 @@ START_TEST(test_spatial_refused) {
     cin[1] = w4;
     ck_assert_int_eq(tsr_graph_op(g, TSR_OP_CONV, cin, 2, NULL, "c_bad", &y), TSR_E_SHAPE);
     ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "c_bad"));
+    /* 3-D Conv / ConvTranspose (group "conv3d"): output shapes per ONNX; auto_pad SAME_* on a
+     * 3-D Conv refused; 3-D window attributes on a 2-D ConvTranspose a shape error */
+    const int64_t w5d[5] = {4, 2, 2, 3, 3};
+    cin[0] = x5, cin[1] = gc_input(g, "w5", 5, w5d);
+    a = tsr_op_attrs_default();
+    a.win_d[1] = 2, a.win_d[3] = 1, a.win_d[4] = 0, a.win3d_given = 2 | 8;
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_CONV, cin, 2, &a, "c3d", &y), TSR_OK);
+    ck_assert_int_eq(tsr_graph_value_desc(g, y, &yd), TSR_OK);
+    ck_assert(yd.rank == 5 && yd.dims[1] == 4 && yd.dims[2] == 2 && yd.dims[3] == 2 &&
+              yd.dims[4] == 3);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_CONVTRANSPOSE, cin, 2, &a, "ct3d", &y), TSR_E_SHAPE);
+    const int64_t wt5d[5] = {2, 3, 2, 3, 3};
+    cin[1] = gc_input(g, "wt5", 5, wt5d);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_CONVTRANSPOSE, cin, 2, &a, "ct3d_ok", &y), TSR_OK);
+    ck_assert_int_eq(tsr_graph_value_desc(g, y, &yd), TSR_OK);
+    /* D: 2 * (3 - 1) + 2 - 1 - 0 = 5; H, W: in + k - 1 */
+    ck_assert(yd.rank == 5 && yd.dims[1] == 3 && yd.dims[2] == 5 && yd.dims[3] == 6 &&
+              yd.dims[4] == 7);
+    a.auto_pad = TSR_AUTO_PAD_SAME_UPPER;
+    cin[1] = gc_input(g, "w5b", 5, w5d);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_CONV, cin, 2, &a, "c3d_same", &y), TSR_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "c3d_same"));
+    a.auto_pad = TSR_AUTO_PAD_NOTSET;
+    const int64_t x4d[4] = {1, 2, 4, 5}, wt4d[4] = {2, 3, 3, 3};
+    cin[0] = gc_input(g, "x4", 4, x4d), cin[1] = gc_input(g, "wt4", 4, wt4d);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_CONVTRANSPOSE, cin, 2, &a, "ct2d_3dattr", &y),
+                     TSR_E_SHAPE);
     /* GlobalMaxPool: [N, C, spatial...] of float32 */
     ck_assert_int_eq(tsr_graph_op(g, TSR_OP_GLOBALMAXPOOL, &x2, 1, NULL, "gmp2", &y), TSR_E_SHAPE);
     ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "GlobalMaxPool"));
