@@ -54,13 +54,15 @@ tsr_value tsr_pass_emit_node(tsr_graph *g, int *pos, const char *base, const cha
                              const struct tsr_tensor_desc *od);
 
 /* Rewrites operators without kernels of their own into ones with kernels: every ConvTranspose
- * (1-D, 2-D) into Unsqueeze + Pad + Reshape (zero insertion for
+ * (1-D, 2-D, 3-D) into Unsqueeze + Pad + Reshape (zero insertion for
  * strides > 1), a Pad (the equivalent convolution's padding; negative pads crop), and a stride-1
  * Conv (dilations kept) with weights flipped spatially (Slice, steps -1) and transposed to
  * [M, C/group, k...] (Transpose, Reshape; constant weights fold); LpPool, GlobalLpPool into
  * Abs, Pow, a depthwise ones-Conv or ReduceSum, Pow; MeanVarianceNormalization into its ONNX
- * function body. Formulas in decompose.c. Writes the number rewritten. Returns TSR_OK,
- * TSR_E_NOMEM, the geometry's errors. */
+ * function body; 3-D pools into two 2-D pools; every 3-D Conv (also the one a 3-D ConvTranspose
+ * becomes) into Transpose + Pad, per depth tap a strided Slice + 2-D Conv with the weight slice,
+ * an Add chain, Reshape + Transpose. Formulas in decompose.c. Writes the number rewritten. Returns
+ * TSR_OK, TSR_E_NOMEM, the geometry's errors. */
 tsr_status tsr_pass_decompose(tsr_graph *g, int *n_rewritten);
 
 #endif
