@@ -380,6 +380,18 @@ static const struct conv conv_rows[] = {
     /* MobileNetV3's epilogues: depthwise 3x3 + bias + HardSwish, 1x1 + bias + HardSigmoid */
     {2, 8, 17, 19, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, 1, 0, ACT_HSWISH, 0, 0},
     {2, 16, 1, 1, 8, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, ACT_HSIGMOID, 0.2f, 0.5f},
+    /* the direct path on pre-packed weights (conv_direct.c, AVX-512): M 40 = a 32-channel block
+     * + an 8-channel tail (16-wide tile), OW 30 in three 10-pixel tiles, residual */
+    {1, 16, 15, 30, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ACT_RELU, 0, 0},
+    /* stride 2, M 48 = 32 + 16, two images */
+    {2, 8, 23, 27, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, ACT_NONE, 0, 0},
+    /* stride (1, 2), asymmetric pads, dilation (2, 1), 2 groups of 32 outputs, residual */
+    {1, 12, 11, 13, 64, 3, 3, 1, 2, 0, 2, 1, 0, 2, 1, 2, 1, 1, ACT_LEAKY, 0.1f, 0},
+    /* 7x7 stride 2 pad 3 (a stem), M 33 = 32 + a 1-channel tail, HardSwish */
+    {2, 7, 19, 21, 33, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 0, 0, ACT_HSWISH, 0, 0},
+    /* 1x1 stride 2 read in place (no padding), residual; 1x1 with OW 57 (5 tiles) */
+    {2, 20, 14, 14, 24, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1, 1, ACT_RELU, 0, 0},
+    {1, 32, 3, 57, 16, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, ACT_SIGMOID, 0, 0},
 };
 
 static void build_conv(struct kh_builder *b) {

@@ -23,6 +23,7 @@
  * In-place residual (Y == R): sgemm accumulates onto R with beta = 1 (direct path: R is read
  * before the plane is written, row by row).
  */
+#include "backends/cpu/conv_direct.h"
 #include "backends/cpu/cpu_exec.h"
 
 #include <cblas.h>
@@ -59,6 +60,8 @@ tsr_status tsr_cpu_conv_check(tsr_context *ctx, const char *name, const struct t
     return TSR_OK;
 }
 
+static size_t tsr_dw_pad_floats(const struct tsr_k_conv *c);
+
 static int tsr_conv_is_depthwise(const struct tsr_k_conv *c) {
     return c->group == c->C && c->group == c->M;
 }
@@ -83,7 +86,8 @@ int64_t tsr_cpu_conv_panel_cols(const struct tsr_k_conv *c, size_t panel_cache_b
 }
 
 size_t tsr_cpu_conv_scratch_floats(const struct tsr_k_conv *c, size_t panel_cache_bytes) {
-    if (tsr_conv_is_depthwise(c) || tsr_conv_is_1x1(c)) return 0;
+    if (tsr_conv_is_depthwise(c)) return c->stride_w <= 2 ? tsr_dw_pad_floats(c) : 0;
+    if (tsr_conv_is_1x1(c)) return 0;
     const int64_t kc = c->C / c->group * c->KH * c->KW;
     return (size_t)(kc * tsr_cpu_conv_panel_cols(c, panel_cache_bytes));
 }
@@ -155,8 +159,21 @@ static void tsr_dw_cols(int64_t OW, int64_t W, int64_t stride, int64_t off, int6
     *hi = b;
 }
 
+/* AVX-512 planes (tsr_cpu_dw_plane_avx512): column strides 1 and 2. */
+static int tsr_dw_vector(const struct tsr_cpu_env *env, const struct tsr_k_conv *c) {
+    return env->ew->isa == TSR_ISA_AVX512 && (c->stride_w == 1 || c->stride_w == 2);
+}
+
+/* Floats of the zero-padded plane (+ TSR_DW_SLACK) the vector depthwise path copies each input
+ * plane into, in the running thread's scratch slice. */
+static size_t tsr_dw_pad_floats(const struct tsr_k_conv *c) {
+    int64_t Hp, Wp;
+    int pad;
+    tsr_cpu_conv_padded_plane(c, &Hp, &Wp, &pad);
+    return (size_t)(Hp * Wp) + TSR_DW_SLACK;
+}
+
 static void tsr_dw_task(void *arg, size_t task, int thread_id) {
-    (void)thread_id;
     const struct tsr_dw_job *job = arg;
     const struct tsr_k_conv *c = job->c;
     const int64_t ch = (int64_t)task % c->C;
@@ -166,6 +183,27 @@ static void tsr_dw_task(void *arg, size_t task, int thread_id) {
     float *y = job->Y + (int64_t)task * plane_out;
     const float *r = job->R ? job->R + (int64_t)task * plane_out : NULL;
     const float b = job->bias ? job->bias[ch] : 0.0f;
+    if (tsr_dw_vector(job->env, c) && job->env->scratch &&
+        job->env->scratch_floats >= tsr_dw_pad_floats(c)) {
+        /* zero-padded copy of the plane (and its slack), then the vector kernel */
+        int64_t Hp, Wp;
+        int pad;
+        tsr_cpu_conv_padded_plane(c, &Hp, &Wp, &pad);
+        float *xp = job->env->scratch + (size_t)thread_id * job->env->scratch_floats;
+        memset(xp, 0, (size_t)(c->pad_t * Wp) * sizeof(float));
+        for (int64_t h = 0; h < c->H; h++) {
+            float *row = xp + (c->pad_t + h) * Wp;
+            memset(row, 0, (size_t)c->pad_l * sizeof(float));
+            memcpy(row + c->pad_l, x + h * c->W, (size_t)c->W * sizeof(float));
+            memset(row + c->pad_l + c->W, 0, (size_t)(Wp - c->pad_l - c->W) * sizeof(float));
+        }
+        memset(xp + (c->pad_t + c->H) * Wp, 0,
+               ((size_t)((Hp - c->pad_t - c->H) * Wp) + TSR_DW_SLACK) * sizeof(float));
+        tsr_cpu_dw_plane_avx512(xp, Wp, w, b, c->KH, c->KW, c->stride_h, c->stride_w, c->dil_h,
+                                c->dil_w, c->OH, c->OW, r, y);
+        tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)plane_out, y);
+        return;
+    }
     for (int64_t oh = 0; oh < c->OH; oh++) {
         float *yr = y + oh * c->OW;
         /* residual first (in place: Y == R reads R before overwriting it) */

@@ -9,6 +9,7 @@
  * it was prepared.
  */
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/conv_direct.h"
 #include "backends/cpu/cpu_exec.h"
 #include "runtime/pool.h"
 #include "runtime/profiler.h"
@@ -109,6 +110,8 @@ struct tsr_cpu_exec {
     struct tsr_cpu_env env;
     void *arena;  /* prog->arena_bytes, from the host pool */
     float **ptrs; /* n_buffers: resolved at prepare (CONST/TEMP) and per run (INPUT/OUTPUT) */
+    struct tsr_cpu_convd **convd; /* n_kernels: pre-packed direct conv (conv_direct.h) or NULL */
+    float *conv_pad;              /* padded image of the direct convs, shared; max pad_floats */
 };
 
 /* Cache a GEMM panel should fit in (gemm.c): the per-core L2 when hwloc reports one (private
@@ -140,6 +143,11 @@ static void tsr_cpu_release(void *exec) {
     if (!ex) return;
     tsr_cpu_mem_free(ex->ctx, ex->arena);
     tsr_cpu_mem_free(ex->ctx, ex->env.scratch);
+    if (ex->convd)
+        for (int i = 0; i < ex->prog->n_kernels; i++)
+            tsr_cpu_convd_free(ex->convd[i]);
+    free(ex->convd);
+    tsr_cpu_mem_free(ex->ctx, ex->conv_pad);
     free(ex->ptrs);
     free(ex);
 }
@@ -485,6 +493,34 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
                            buf->io_index);
         }
     }
+    /* Direct convs (conv_direct.h): weights (and bias) constant, packed once here. */
+    size_t pad_floats = 0;
+    ex->convd = calloc((size_t)(prog->n_kernels > 0 ? prog->n_kernels : 1), sizeof *ex->convd);
+    if (!ex->convd) {
+        tsr_cpu_release(ex);
+        return TSR_ERR(ctx, TSR_E_NOMEM, "cpu prepare: out of memory");
+    }
+    for (int i = 0; i < prog->n_kernels; i++) {
+        const struct tsr_kernel *kn = &prog->kernels[i];
+        if (kn->kind != TSR_K_CONV || kn->dtype != TSR_F32) continue;
+        const struct tsr_k_conv *c = &kn->u.conv;
+        if (!tsr_cpu_convd_supported(ex->env.ew->isa == TSR_ISA_AVX512, c)) continue;
+        const struct tsr_buffer *wb = &prog->buffers[kn->inputs[1]];
+        const struct tsr_buffer *bb = c->has_bias ? &prog->buffers[kn->inputs[2]] : NULL;
+        if (wb->kind != TSR_BUF_CONST || (bb && bb->kind != TSR_BUF_CONST)) continue;
+        if (tsr_cpu_convd_prepare(c, wb->const_data, bb ? bb->const_data : NULL, &ex->convd[i]) !=
+            0) {
+            tsr_cpu_release(ex);
+            return TSR_ERR(ctx, TSR_E_NOMEM, "cpu prepare: cannot pack the weights of conv '%s'",
+                           kn->name);
+        }
+        if (ex->convd[i]->pad_floats > pad_floats) pad_floats = ex->convd[i]->pad_floats;
+    }
+    if (pad_floats > 0 && !(ex->conv_pad = tsr_cpu_mem_alloc(ctx, pad_floats * sizeof(float)))) {
+        tsr_cpu_release(ex);
+        return TSR_ERR(ctx, TSR_E_NOMEM, "cpu prepare: cannot allocate %zu bytes of conv padding",
+                       pad_floats * sizeof(float));
+    }
     tsr_log(ctx, TSR_LOG_DEBUG, "cpu prepare: %d kernels, ISA %s, %d threads, arena %zu bytes",
             prog->n_kernels, tsr_cpu_isa_name(ex->env.ew->isa), ex->env.n_threads,
             prog->arena_bytes);
@@ -546,6 +582,12 @@ static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct
     case TSR_K_CONV: {
         const struct tsr_k_conv *c = &kn->u.conv;
         const int bi = 2, ri = 2 + !!c->has_bias;
+        const struct tsr_cpu_convd *d = ex->convd[kn - ex->prog->kernels];
+        if (d) {
+            tsr_cpu_convd_run(&ex->env, d, p[kn->inputs[0]],
+                              c->has_residual ? p[kn->inputs[ri]] : NULL, ex->conv_pad, y);
+            break;
+        }
         tsr_cpu_conv_run(&ex->env, c, p[kn->inputs[0]], p[kn->inputs[1]],
                          c->has_bias ? p[kn->inputs[bi]] : NULL,
                          c->has_residual ? p[kn->inputs[ri]] : NULL, y);

@@ -1,0 +1,182 @@
+/*
+ * conv_avx512.c — AVX-512 register tiles of the direct convolution (conv_direct.c).
+ *
+ * One tile computes MR output channels (32 or 16: two or one zmm) at TW consecutive output
+ * pixels of one output row (TW 1..TSR_CONVD_TW), for the whole reduction K = (C/group)*KH*KW:
+ *
+ *   out[j][o] = bias[o] + sum_k a[k][o] * base[koff[k] + j*SW]        j < TW, o < MR
+ *
+ * a is the pre-packed weight block [K][32] (MR 16 reads the first 16 of each row) (conv_direct.c
+ * packs it once at prepare), base the (padded) input at the tile's first tap, koff[k] the offset of
+ * tap k = (ci, kh, kw) in the (padded) input. The accumulators (TW * MR/16 zmm, at most 24) stay in
+ * registers for all of K: each k loads MR/16 weight vectors and broadcasts TW input values
+ * (embedded-broadcast FMAs), so an iteration issues TW * MR/16 FMAs against MR/16 + TW + 1 loads —
+ * FMA-bound for TW >= 6. This is the "vectorise over output channels, broadcast the input pixel"
+ * scheme of direct convolution kernels (MLAS's NCHWc kernels, oneDNN's jit_avx512_common_conv,
+ * XNNPACK's IGEMM with indirection buffer: koff plays the role of the indirection buffer, shared by
+ * all tiles). TW and SW (the output-column stride in input floats: the conv's stride_w, 1 or 2) are
+ * compile-time constants of each instantiation, so the j loops unroll and the broadcasts use
+ * immediate displacements.
+ */
+#include "backends/cpu/conv_direct.h"
+
+#include <immintrin.h>
+
+#define TSR_CONVD_ALWAYS_INLINE inline __attribute__((always_inline))
+
+static TSR_CONVD_ALWAYS_INLINE void
+tsr_convd_tile32(int64_t K, const float *restrict a, const float *restrict base,
+                 const int32_t *restrict koff, const float *restrict bias, float *restrict out,
+                 const int TW, const int SW) {
+    __m512 c0[TSR_CONVD_TW], c1[TSR_CONVD_TW];
+    const __m512 b0 = _mm512_loadu_ps(bias), b1 = _mm512_loadu_ps(bias + 16);
+    for (int j = 0; j < TW; j++) {
+        c0[j] = b0;
+        c1[j] = b1;
+    }
+    for (int64_t k = 0; k < K; k++) {
+        const float *restrict x = base + koff[k];
+        const __m512 a0 = _mm512_load_ps(a + 32 * k), a1 = _mm512_load_ps(a + 32 * k + 16);
+        for (int j = 0; j < TW; j++) {
+            const __m512 v = _mm512_set1_ps(x[j * SW]);
+            c0[j] = _mm512_fmadd_ps(a0, v, c0[j]);
+            c1[j] = _mm512_fmadd_ps(a1, v, c1[j]);
+        }
+    }
+    for (int j = 0; j < TW; j++) {
+        _mm512_store_ps(out + 32 * j, c0[j]);
+        _mm512_store_ps(out + 32 * j + 16, c1[j]);
+    }
+}
+
+static TSR_CONVD_ALWAYS_INLINE void
+tsr_convd_tile16(int64_t K, const float *restrict a, const float *restrict base,
+                 const int32_t *restrict koff, const float *restrict bias, float *restrict out,
+                 const int TW, const int SW) {
+    __m512 c0[TSR_CONVD_TW];
+    const __m512 b0 = _mm512_loadu_ps(bias);
+    for (int j = 0; j < TW; j++)
+        c0[j] = b0;
+    for (int64_t k = 0; k < K; k++) {
+        const float *restrict x = base + koff[k];
+        const __m512 a0 = _mm512_load_ps(a + 32 * k); /* first half of a 32-block */
+        for (int j = 0; j < TW; j++)
+            c0[j] = _mm512_fmadd_ps(a0, _mm512_set1_ps(x[j * SW]), c0[j]);
+    }
+    for (int j = 0; j < TW; j++)
+        _mm512_store_ps(out + 16 * j, c0[j]);
+}
+
+#define TSR_CONVD_DEF(MR, SW, TW)                                                                  \
+    static void tsr_convd_t##MR##_s##SW##_w##TW(int64_t K, const float *a, const float *base,      \
+                                                const int32_t *koff, const float *bias,            \
+                                                float *out) {                                      \
+        tsr_convd_tile##MR(K, a, base, koff, bias, out, TW, SW);                                   \
+    }
+#define TSR_CONVD_DEF_WIDTHS(MR, SW)                                                               \
+    TSR_CONVD_DEF(MR, SW, 1)                                                                       \
+    TSR_CONVD_DEF(MR, SW, 2)                                                                       \
+    TSR_CONVD_DEF(MR, SW, 3)                                                                       \
+    TSR_CONVD_DEF(MR, SW, 4)                                                                       \
+    TSR_CONVD_DEF(MR, SW, 5)                                                                       \
+    TSR_CONVD_DEF(MR, SW, 6)                                                                       \
+    TSR_CONVD_DEF(MR, SW, 7)                                                                       \
+    TSR_CONVD_DEF(MR, SW, 8)                                                                       \
+    TSR_CONVD_DEF(MR, SW, 9)                                                                       \
+    TSR_CONVD_DEF(MR, SW, 10)                                                                      \
+    TSR_CONVD_DEF(MR, SW, 11)                                                                      \
+    TSR_CONVD_DEF(MR, SW, 12)
+TSR_CONVD_DEF_WIDTHS(32, 1)
+TSR_CONVD_DEF_WIDTHS(32, 2)
+TSR_CONVD_DEF_WIDTHS(16, 1)
+TSR_CONVD_DEF_WIDTHS(16, 2)
+
+#define TSR_CONVD_ROW(MR, SW)                                                                      \
+    {                                                                                              \
+        NULL, tsr_convd_t##MR##_s##SW##_w1, tsr_convd_t##MR##_s##SW##_w2,                          \
+            tsr_convd_t##MR##_s##SW##_w3, tsr_convd_t##MR##_s##SW##_w4,                            \
+            tsr_convd_t##MR##_s##SW##_w5, tsr_convd_t##MR##_s##SW##_w6,                            \
+            tsr_convd_t##MR##_s##SW##_w7, tsr_convd_t##MR##_s##SW##_w8,                            \
+            tsr_convd_t##MR##_s##SW##_w9, tsr_convd_t##MR##_s##SW##_w10,                           \
+            tsr_convd_t##MR##_s##SW##_w11, tsr_convd_t##MR##_s##SW##_w12                           \
+    }
+
+static const tsr_convd_tile_fn tsr_convd_tiles[2][2][TSR_CONVD_TW + 1] = {
+    {TSR_CONVD_ROW(16, 1), TSR_CONVD_ROW(16, 2)},
+    {TSR_CONVD_ROW(32, 1), TSR_CONVD_ROW(32, 2)},
+};
+
+const tsr_convd_tile_fn *tsr_cpu_convd_tiles_avx512(int mr, int sw) {
+    if ((mr != 16 && mr != 32) || (sw != 1 && sw != 2)) return NULL;
+    return tsr_convd_tiles[mr == 32][sw == 2];
+}
+
+/* ---- depthwise (conv.c) ---- */
+
+/* Output column stride 2: the even floats of x[0 .. 32) (vpermt2ps of two loads). */
+static TSR_CONVD_ALWAYS_INLINE __m512 tsr_dw_load(const float *x, const int SW) {
+    if (SW == 1) return _mm512_loadu_ps(x);
+    const __m512i even =
+        _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    return _mm512_permutex2var_ps(_mm512_loadu_ps(x), even, _mm512_loadu_ps(x + 16));
+}
+
+/* Columns [ow0, ow0 + 16 V) of output row oh (V chunks of 16 in flight: hides the FMA latency;
+ * lanes past OW are computed and not stored). */
+static TSR_CONVD_ALWAYS_INLINE void tsr_dw_chunks(const float *restrict xr0, int64_t Wp,
+                                                  const float *restrict w, float bias, int64_t KH,
+                                                  int64_t KW, int64_t dh, int64_t dw, int64_t OW,
+                                                  int64_t ow0, const float *r, float *y,
+                                                  const int SW, const int V) {
+    __m512 acc[4];
+    for (int v = 0; v < V; v++)
+        acc[v] = _mm512_set1_ps(bias);
+    for (int64_t kh = 0; kh < KH; kh++) {
+        const float *xr = xr0 + kh * dh * Wp + ow0 * SW;
+        for (int64_t kw = 0; kw < KW; kw++) {
+            const __m512 wv = _mm512_set1_ps(w[kh * KW + kw]);
+            const float *xk = xr + kw * dw;
+            for (int v = 0; v < V; v++)
+                acc[v] = _mm512_fmadd_ps(wv, tsr_dw_load(xk + 16 * SW * v, SW), acc[v]);
+        }
+    }
+    for (int v = 0; v < V; v++) {
+        const int64_t o = ow0 + 16 * v;
+        const int64_t left = OW - o;
+        const __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        __m512 s = acc[v];
+        if (r) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, r + o));
+        _mm512_mask_storeu_ps(y + o, m, s);
+    }
+}
+
+static TSR_CONVD_ALWAYS_INLINE void tsr_dw_plane(const float *restrict xp, int64_t Wp,
+                                                 const float *restrict w, float bias, int64_t KH,
+                                                 int64_t KW, int64_t sh, int64_t dh, int64_t dw,
+                                                 int64_t OH, int64_t OW, const float *r, float *y,
+                                                 const int SW) {
+    for (int64_t oh = 0; oh < OH; oh++) {
+        const float *xr0 = xp + oh * sh * Wp;
+        const float *ro = r ? r + oh * OW : NULL;
+        float *yo = y + oh * OW;
+        for (int64_t ow0 = 0; ow0 < OW; ow0 += 64) {
+            const int64_t chunks = (OW - ow0 + 15) / 16;
+            if (chunks >= 4)
+                tsr_dw_chunks(xr0, Wp, w, bias, KH, KW, dh, dw, OW, ow0, ro, yo, SW, 4);
+            else if (chunks == 3)
+                tsr_dw_chunks(xr0, Wp, w, bias, KH, KW, dh, dw, OW, ow0, ro, yo, SW, 3);
+            else if (chunks == 2)
+                tsr_dw_chunks(xr0, Wp, w, bias, KH, KW, dh, dw, OW, ow0, ro, yo, SW, 2);
+            else
+                tsr_dw_chunks(xr0, Wp, w, bias, KH, KW, dh, dw, OW, ow0, ro, yo, SW, 1);
+        }
+    }
+}
+void tsr_cpu_dw_plane_avx512(const float *xp, int64_t Wp, const float *w, float bias, int64_t KH,
+                             int64_t KW, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t OH,
+                             int64_t OW, const float *r, float *y) {
+    if (sw == 1)
+        tsr_dw_plane(xp, Wp, w, bias, KH, KW, sh, dh, dw, OH, OW, r, y, 1);
+    else
+        tsr_dw_plane(xp, Wp, w, bias, KH, KW, sh, dh, dw, OH, OW, r, y, 2);
+}

@@ -1,0 +1,229 @@
+/*
+ * conv_direct.c — direct convolution on pre-packed weights (conv_direct.h): packing at prepare,
+ * the per-run padding of the input, the split into pool tasks and the epilogue.
+ *
+ * Work of one image: for every group and block of 32 output channels, the output rows are cut
+ * into chunks (at least ~128 pixels each); one pool task computes one (group, channel block,
+ * row chunk): each output row of the chunk is covered by register tiles of up to TSR_CONVD_TW
+ * pixels (widths balanced: 56 = 12+11+11+11+11), each tile walks all K taps through the koff
+ * table (conv_avx512.c) with the bias preloaded in its accumulators, and its [TW][32] result is
+ * written transposed into the NCHW rows of Y, the residual added on the way (read before Y is
+ * written: Y may be R). When the chunk is done, the activation runs over its rows of Y while
+ * they are in cache. Consecutive tasks share the weight block (tasks are ordered block-major),
+ * which stays in L2; the padded input of the image is shared by all tasks.
+ */
+#include "backends/cpu/conv_direct.h"
+#include "backends/cpu/cpu_exec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TSR_CONVD_MR          32
+#define TSR_CONVD_TASK_PIXELS 128
+
+void tsr_cpu_conv_padded_plane(const struct tsr_k_conv *c, int64_t *Hp, int64_t *Wp, int *pad) {
+    const int64_t need_h = (c->OH - 1) * c->stride_h + (c->KH - 1) * c->dil_h + 1;
+    const int64_t need_w = (c->OW - 1) * c->stride_w + (c->KW - 1) * c->dil_w + 1;
+    *Hp = c->H + c->pad_t > need_h ? c->H + c->pad_t : need_h;
+    *Wp = c->W + c->pad_l > need_w ? c->W + c->pad_l : need_w;
+    *pad = c->pad_t > 0 || c->pad_l > 0 || need_h > c->H || need_w > c->W;
+    if (!*pad) {
+        *Hp = c->H;
+        *Wp = c->W;
+    }
+}
+
+int tsr_cpu_convd_supported(int isa_avx512, const struct tsr_k_conv *c) {
+    if (!isa_avx512 || !c || c->group <= 0 || c->OH <= 0 || c->OW <= 0) return 0;
+    if (c->group == c->C && c->group == c->M) return 0; /* depthwise: conv.c's direct loop */
+    if (c->stride_w != 1 && c->stride_w != 2) return 0;
+    const int64_t mg = c->M / c->group, cg = c->C / c->group;
+    if (mg < 8 || cg * c->KH * c->KW < 1) return 0;
+    int64_t Hp, Wp;
+    int pad;
+    tsr_cpu_conv_padded_plane(c, &Hp, &Wp, &pad);
+    /* every offset base + koff + j * SW inside one image of the (padded) input fits int32 */
+    return (double)c->C * (double)Hp * (double)Wp < 2147483647.0;
+}
+
+void tsr_cpu_convd_free(struct tsr_cpu_convd *d) {
+    if (!d) return;
+    free(d->w);
+    free(d->bias);
+    free(d->koff);
+    free(d);
+}
+
+int tsr_cpu_convd_prepare(const struct tsr_k_conv *c, const float *Wt, const float *bias,
+                          struct tsr_cpu_convd **out) {
+    *out = NULL;
+    struct tsr_cpu_convd *d = calloc(1, sizeof *d);
+    if (!d) return -1;
+    d->c = *c;
+    d->mg = c->M / c->group;
+    d->cg = c->C / c->group;
+    d->K = d->cg * c->KH * c->KW;
+    d->n_mblocks = (d->mg + TSR_CONVD_MR - 1) / TSR_CONVD_MR;
+    tsr_cpu_conv_padded_plane(c, &d->Hp, &d->Wp, &d->pad);
+    d->pad_floats = d->pad ? (size_t)(c->C * d->Hp * d->Wp) : 0;
+    const size_t blocks = (size_t)(c->group * d->n_mblocks);
+    const size_t wfloats = blocks * (size_t)d->K * TSR_CONVD_MR;
+    void *w = NULL, *b = NULL;
+    if (posix_memalign(&w, 64, wfloats * sizeof(float)) ||
+        posix_memalign(&b, 64, blocks * TSR_CONVD_MR * sizeof(float)))
+        w = (free(w), NULL);
+    d->w = w;
+    d->bias = b;
+    d->koff = malloc((size_t)d->K * sizeof *d->koff);
+    if (!d->w || !d->bias || !d->koff) {
+        tsr_cpu_convd_free(d);
+        return -1;
+    }
+    for (int64_t g = 0; g < c->group; g++)
+        for (int64_t mb = 0; mb < d->n_mblocks; mb++) {
+            float *blk = d->w + (size_t)(g * d->n_mblocks + mb) * (size_t)d->K * TSR_CONVD_MR;
+            float *bb = d->bias + (size_t)(g * d->n_mblocks + mb) * TSR_CONVD_MR;
+            for (int64_t o = 0; o < TSR_CONVD_MR; o++) {
+                const int64_t m = mb * TSR_CONVD_MR + o;
+                const int valid = m < d->mg;
+                const float *wr = Wt + (g * d->mg + m) * d->K;
+                for (int64_t k = 0; k < d->K; k++)
+                    blk[k * TSR_CONVD_MR + o] = valid ? wr[k] : 0.0f;
+                bb[o] = valid && bias ? bias[g * d->mg + m] : 0.0f;
+            }
+        }
+    for (int64_t ci = 0, k = 0; ci < d->cg; ci++)
+        for (int64_t kh = 0; kh < c->KH; kh++)
+            for (int64_t kw = 0; kw < c->KW; kw++, k++)
+                d->koff[k] = (int32_t)(ci * d->Hp * d->Wp + kh * c->dil_h * d->Wp + kw * c->dil_w);
+    *out = d;
+    return 0;
+}
+
+/* ---- per run ---- */
+
+struct tsr_convd_job {
+    const struct tsr_cpu_env *env;
+    const struct tsr_cpu_convd *d;
+    const tsr_convd_tile_fn *t32, *t16;
+    const float *x;  /* this image's input as read: [C, Hp, Wp] */
+    const float *xs; /* pad task: the unpadded image [C, H, W] */
+    float *xp;       /* pad task: the padded copy */
+    const float *r;  /* this image's residual or NULL */
+    float *y;        /* this image's output */
+    int64_t rows_per_task, n_chunks;
+};
+
+/* Zero-padded copy of channel `task`: rows [0, pad_t) and [pad_t + H, Hp) zero, each input row
+ * at column pad_l with zeros around it. */
+static void tsr_convd_pad_task(void *arg, size_t task, int thread_id) {
+    (void)thread_id;
+    const struct tsr_convd_job *job = arg;
+    const struct tsr_cpu_convd *d = job->d;
+    const struct tsr_k_conv *c = &d->c;
+    const float *src = job->xs + (int64_t)task * c->H * c->W;
+    float *dst = job->xp + (int64_t)task * d->Hp * d->Wp;
+    memset(dst, 0, (size_t)(c->pad_t * d->Wp) * sizeof(float));
+    for (int64_t h = 0; h < c->H; h++) {
+        float *row = dst + (c->pad_t + h) * d->Wp;
+        memset(row, 0, (size_t)c->pad_l * sizeof(float));
+        memcpy(row + c->pad_l, src + h * c->W, (size_t)c->W * sizeof(float));
+        memset(row + c->pad_l + c->W, 0, (size_t)(d->Wp - c->pad_l - c->W) * sizeof(float));
+    }
+    const int64_t tail = d->Hp - c->pad_t - c->H;
+    if (tail > 0)
+        memset(dst + (c->pad_t + c->H) * d->Wp, 0, (size_t)(tail * d->Wp) * sizeof(float));
+}
+
+static void tsr_convd_task(void *arg, size_t task, int thread_id) {
+    (void)thread_id;
+    const struct tsr_convd_job *job = arg;
+    const struct tsr_cpu_convd *d = job->d;
+    const struct tsr_k_conv *c = &d->c;
+    const int64_t chunk = (int64_t)task % job->n_chunks;
+    const int64_t blk = (int64_t)task / job->n_chunks; /* g * n_mblocks + mb */
+    const int64_t g = blk / d->n_mblocks, mb = blk % d->n_mblocks;
+    const int64_t m0 = g * d->mg + mb * TSR_CONVD_MR; /* first output channel */
+    const int64_t mvalid =
+        d->mg - mb * TSR_CONVD_MR < TSR_CONVD_MR ? d->mg - mb * TSR_CONVD_MR : TSR_CONVD_MR;
+    const int use16 = mvalid <= 16;
+    const float *a = d->w + (size_t)blk * (size_t)d->K * TSR_CONVD_MR;
+    const float *bias = d->bias + (size_t)blk * TSR_CONVD_MR;
+    const int64_t hw = c->OH * c->OW;
+    const int64_t oh0 = chunk * job->rows_per_task;
+    const int64_t oh1 = oh0 + job->rows_per_task < c->OH ? oh0 + job->rows_per_task : c->OH;
+    const float *xg = job->x + g * d->cg * d->Hp * d->Wp;
+    const int64_t n_tiles = (c->OW + TSR_CONVD_TW - 1) / TSR_CONVD_TW;
+    const int64_t base_w = c->OW / n_tiles, extra = c->OW % n_tiles;
+    _Alignas(64) float out[TSR_CONVD_TW * TSR_CONVD_MR];
+    const int mr = use16 ? 16 : TSR_CONVD_MR;
+    for (int64_t oh = oh0; oh < oh1; oh++) {
+        const float *xrow = xg + oh * c->stride_h * d->Wp;
+        int64_t ow0 = 0;
+        for (int64_t t = 0; t < n_tiles; t++) {
+            const int64_t tw = base_w + (t < extra);
+            const float *base = xrow + ow0 * c->stride_w;
+            if (use16)
+                job->t16[tw](d->K, a, base, d->koff, bias, out);
+            else
+                job->t32[tw](d->K, a, base, d->koff, bias, out);
+            /* transposed store: out[j][o] -> Y[m0 + o][oh][ow0 + j], + residual */
+            const int64_t off = oh * c->OW + ow0;
+            for (int64_t o = 0; o < mvalid; o++) {
+                float *yr = job->y + (m0 + o) * hw + off;
+                const float *src = out + o;
+                if (job->r) {
+                    const float *rr = job->r + (m0 + o) * hw + off;
+                    for (int64_t j = 0; j < tw; j++)
+                        yr[j] = src[j * mr] + rr[j];
+                } else {
+                    for (int64_t j = 0; j < tw; j++)
+                        yr[j] = src[j * mr];
+                }
+            }
+            ow0 += tw;
+        }
+    }
+    if (c->act != TSR_ACT_NONE)
+        for (int64_t o = 0; o < mvalid; o++)
+            tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)((oh1 - oh0) * c->OW),
+                              job->y + (m0 + o) * hw + oh0 * c->OW);
+}
+
+void tsr_cpu_convd_run(const struct tsr_cpu_env *env, const struct tsr_cpu_convd *d, const float *X,
+                       const float *R, float *pad_buf, float *Y) {
+    const struct tsr_k_conv *c = &d->c;
+    struct tsr_convd_job job = {.env = env, .d = d};
+    job.t32 = tsr_cpu_convd_tiles_avx512(32, (int)c->stride_w);
+    job.t16 = tsr_cpu_convd_tiles_avx512(16, (int)c->stride_w);
+    int64_t rows = (TSR_CONVD_TASK_PIXELS + c->OW - 1) / c->OW;
+    if (rows < 1) rows = 1;
+    if (rows > c->OH) rows = c->OH;
+    job.rows_per_task = rows;
+    job.n_chunks = (c->OH + rows - 1) / rows;
+    const int64_t n_tasks = c->group * d->n_mblocks * job.n_chunks;
+    const int par = env->pool && env->n_threads > 1;
+    const int64_t hw = c->OH * c->OW;
+    for (int64_t n = 0; n < c->N; n++) {
+        const float *xn = X + n * c->C * c->H * c->W;
+        if (d->pad) {
+            job.xs = xn;
+            job.xp = pad_buf;
+            if (par && c->C > 1)
+                tsr_cpu_pool_parallel_for(env->pool, (size_t)c->C, tsr_convd_pad_task, &job);
+            else
+                for (int64_t ci = 0; ci < c->C; ci++)
+                    tsr_convd_pad_task(&job, (size_t)ci, 0);
+            job.x = pad_buf;
+        } else {
+            job.x = xn;
+        }
+        job.r = R ? R + n * c->M * hw : NULL;
+        job.y = Y + n * c->M * hw;
+        if (par && n_tasks > 1)
+            tsr_cpu_pool_parallel_for(env->pool, (size_t)n_tasks, tsr_convd_task, &job);
+        else
+            for (int64_t t = 0; t < n_tasks; t++)
+                tsr_convd_task(&job, (size_t)t, 0);
+    }
+}

@@ -1,0 +1,84 @@
+/*
+ * conv_direct.h — direct convolution with weights pre-packed at prepare (conv_direct.c) and its
+ * per-ISA register tiles (conv_avx512.c).
+ *
+ * The path replaces im2col + OpenBLAS for the convs it supports (tsr_cpu_convd_supported):
+ * weights are packed once, at prepare, into [group][M-block][K][MR] blocks of MR = 32 output
+ * channels (zero rows past M/group); the input is read in place, or — when the conv pads — from a
+ * zero-padded copy of the image made once per run and image; a shared table of K tap offsets
+ * (koff, the indirection of XNNPACK's IGEMM, here one int32 per (ci, kh, kw)) lets one register
+ * tile walk all taps without bounds tests or im2col.
+ */
+#ifndef TSR_CPU_CONV_DIRECT_H
+#define TSR_CPU_CONV_DIRECT_H
+
+#include "runtime/program.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Widest tile (output pixels per register tile): 12 x 2 accumulators of 32 channels = 24 zmm of
+ * the 32, leaving room for the 2 weight vectors and broadcasts. */
+#define TSR_CONVD_TW 12
+
+/* One register tile (conv_avx512.c): out[j * MR + o] = bias[o] + sum_{k < K} a[k * MR + o] *
+ * base[koff[k] + j * SW] for j < TW, o < MR. a: [K][32] floats (MR 16 uses the first 16 of a row),
+ * 64-byte aligned; bias: MR floats (zeros when the conv has none); out: [TW][MR] floats, 64-byte
+ * aligned. */
+typedef void (*tsr_convd_tile_fn)(int64_t K, const float *a, const float *base, const int32_t *koff,
+                                  const float *bias, float *out);
+
+/* Tile table of the AVX-512 kernels for MR (16 or 32) and column stride SW (1 or 2): entry TW
+ * (1..TSR_CONVD_TW) computes a TW-pixel tile; NULL for other MR / SW. */
+const tsr_convd_tile_fn *tsr_cpu_convd_tiles_avx512(int mr, int sw);
+
+/* Depthwise plane (conv.c): y[oh][ow] = bias + sum_{kh,kw} w[kh * KW + kw] *
+ * xp[(oh * sh + kh * dh) * Wp + (ow * sw + kw * dw)] (+ r[oh][ow] when r is not NULL; r may be
+ * y), for an input plane xp already zero-padded so that every tap lies inside it, with at least
+ * TSR_DW_SLACK readable floats after its last row (vector loads run past the row ends; what they
+ * read past OW is discarded). sw 1 or 2. y, r: [OH][OW]. */
+#define TSR_DW_SLACK 192
+void tsr_cpu_dw_plane_avx512(const float *xp, int64_t Wp, const float *w, float bias, int64_t KH,
+                             int64_t KW, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t OH,
+                             int64_t OW, const float *r, float *y);
+
+/* The input plane a direct conv reads: Hp x Wp with the padding (pad_t rows / pad_l columns
+ * before, as many after as the last window needs); *pad = 0 when the conv reads X in place
+ * (then Hp, Wp = H, W). */
+void tsr_cpu_conv_padded_plane(const struct tsr_k_conv *c, int64_t *Hp, int64_t *Wp, int *pad);
+
+struct tsr_cpu_env;
+
+/* Weights and geometry prepared once for one conv kernel (tsr_cpu_convd_prepare). Owned by the
+ * executable that prepared it; immutable afterwards, so concurrent runs may share it. */
+struct tsr_cpu_convd {
+    struct tsr_k_conv c;
+    int64_t K;         /* (C/group) * KH * KW */
+    int64_t mg, cg;    /* output / input channels per group */
+    int64_t n_mblocks; /* ceil(mg / 32) per group */
+    int64_t Hp, Wp;    /* input plane as read: padded (pad = 1) or H, W */
+    int pad;           /* 1: the run copies each image into a zero-padded [C, Hp, Wp] buffer */
+    float *w;          /* [group][n_mblocks][K][32], 64-byte aligned */
+    float *bias;       /* [group][n_mblocks][32]: the conv's bias, zeros past mg or when absent */
+    int32_t *koff;     /* [K]: ci * Hp * Wp + kh * dil_h * Wp + kw * dil_w */
+    size_t pad_floats; /* C * Hp * Wp when pad, else 0: shared scratch the run needs */
+};
+
+/* 1 when the direct path handles c on this ISA (avx512: 1 = yes): not depthwise, stride_w 1 or
+ * 2, at least 8 output channels per group, offsets within int32. */
+int tsr_cpu_convd_supported(int isa_avx512, const struct tsr_k_conv *c);
+
+/* Packs Wt [M, C/group, KH, KW] (and bias [M] or NULL) for c into a new *out. Returns 0, or -1
+ * when out of memory (nothing allocated). Free with tsr_cpu_convd_free. Not thread-safe on the
+ * same out; Wt is only read. */
+int tsr_cpu_convd_prepare(const struct tsr_k_conv *c, const float *Wt, const float *bias,
+                          struct tsr_cpu_convd **out);
+void tsr_cpu_convd_free(struct tsr_cpu_convd *d);
+
+/* Y [N, M, OH, OW] = act(conv(X) + bias + R) with the prepared weights; R NULL or [N, M, OH, OW]
+ * and may be Y itself (in place). pad_buf: at least d->pad_floats floats (unused when 0),
+ * shared by the pool's threads. Runs on env->pool. */
+void tsr_cpu_convd_run(const struct tsr_cpu_env *env, const struct tsr_cpu_convd *d, const float *X,
+                       const float *R, float *pad_buf, float *Y);
+
+#endif
