@@ -287,6 +287,11 @@ static const struct gemm gemm_rows[] = {
     {16384, 264, 24, 0, 0, 1.0f, 1.0f, 1, {264}, 1, ACT_RELU, 0, 0},
     {16384, 264, 24, 0, 1, 1.0f, 1.0f, 1, {264}, 0, ACT_CLIP, -0.5f, 2.0f},
     {16384, 264, 24, 0, 1, 1.0f, 1.0f, 0, {0}, 0, ACT_NONE, 0, 0},
+    /* M = 1 (GEMV, gemm.c): classifier-like transB + bias in N slices over the pool; B
+     * untransposed, transA, beta C row + residual + tanh; tiny one-slice case with C [1] */
+    {1, 1000, 1024, 0, 1, 1.0f, 1.0f, 1, {1000}, 0, ACT_NONE, 0, 0},
+    {1, 777, 300, 1, 0, 0.5f, 1.5f, 1, {777}, 1, ACT_TANH, 0, 0},
+    {1, 5, 3, 0, 1, 1.0f, 2.0f, 1, {1}, 0, ACT_RELU, 0, 0},
     /* (K = 0 is not here: lowering gives lda 0, which tsr_cpu_gemm_check rejects on the CPU;
      * check_cpu_kernels runs the executor with K = 0.) */
 };

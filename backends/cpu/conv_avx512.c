@@ -180,3 +180,65 @@ void tsr_cpu_dw_plane_avx512(const float *xp, int64_t Wp, const float *w, float 
     else
         tsr_dw_plane(xp, Wp, w, bias, KH, KW, sh, dh, dw, OH, OW, r, y, 2);
 }
+
+/* ---- pointwise (1x1, stride 1, unpadded) tiles: vectorised over pixels ---- */
+
+/* 8 output channels x NV vectors of 16 pixels (the last one masked by `last`): the GEMM
+ * Y[m][p] = bias[m] + sum_k a[k * 32 + m] * x[k * ldx + p] on NCHW data with the weights of one
+ * packed 32-channel block (a points at its channel o0), stored straight into the rows of Y with
+ * the residual and ReLU / Clip applied in registers. */
+static TSR_CONVD_ALWAYS_INLINE void tsr_convp_tile(int64_t K, const float *restrict a,
+                                                   const float *restrict x, int64_t ldx,
+                                                   const float *restrict bias, const float *r,
+                                                   float *y, int64_t ldy, int rows, __mmask16 last,
+                                                   int clamp, float lo, float hi, const int NV) {
+    __m512 acc[8][3];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++)
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; v++)
+            acc[i][v] = _mm512_set1_ps(bias[i]);
+    for (int64_t k = 0; k < K; k++) {
+        const float *restrict xk = x + k * ldx;
+        __m512 xv[3];
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; v++)
+            xv[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(last, xk + 16 * v)
+                                : _mm512_loadu_ps(xk + 16 * v);
+        const float *restrict ak = a + 32 * k;
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) {
+            const __m512 w = _mm512_set1_ps(ak[i]);
+#pragma GCC unroll 3
+            for (int v = 0; v < NV; v++)
+                acc[i][v] = _mm512_fmadd_ps(w, xv[v], acc[i][v]);
+        }
+    }
+    const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        if (i >= rows) continue;
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; v++) {
+            const __mmask16 m = v == NV - 1 ? last : (__mmask16)0xffff;
+            __m512 s = acc[i][v];
+            if (r) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, r + i * ldy + 16 * v));
+            if (clamp) s = _mm512_min_ps(_mm512_max_ps(s, vlo), vhi);
+            _mm512_mask_storeu_ps(y + i * ldy + 16 * v, m, s);
+        }
+    }
+}
+
+void tsr_cpu_convp_tile_avx512(int64_t K, const float *a, const float *x, int64_t ldx,
+                               const float *bias, const float *r, float *y, int64_t ldy, int rows,
+                               int npx, int clamp, float lo, float hi) {
+    const int nv = (npx + 15) / 16;
+    const int tail = npx - 16 * (nv - 1);
+    const __mmask16 last = tail >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << tail) - 1);
+    if (nv >= 3)
+        tsr_convp_tile(K, a, x, ldx, bias, r, y, ldy, rows, last, clamp, lo, hi, 3);
+    else if (nv == 2)
+        tsr_convp_tile(K, a, x, ldx, bias, r, y, ldy, rows, last, clamp, lo, hi, 2);
+    else
+        tsr_convp_tile(K, a, x, ldx, bias, r, y, ldy, rows, last, clamp, lo, hi, 1);
+}

@@ -20,6 +20,12 @@
 
 #define TSR_CONVD_MR          32
 #define TSR_CONVD_TASK_PIXELS 128
+/* Pointwise tiles: 48 pixels (3 vectors) x 8 channels; a task covers 4 tiles of one 32-channel
+ * block. Used for K <= TSR_CONVP_MAX_K, where the transposed store of the channel-vectorised
+ * tile (about 12 * 32 scalar moves per tile against K * 24 FMAs) would cost more than 10 %. */
+#define TSR_CONVP_PX          48
+#define TSR_CONVP_TASK_PIXELS (4 * TSR_CONVP_PX)
+#define TSR_CONVP_MAX_K       256
 
 void tsr_cpu_conv_padded_plane(const struct tsr_k_conv *c, int64_t *Hp, int64_t *Wp, int *pad) {
     const int64_t need_h = (c->OH - 1) * c->stride_h + (c->KH - 1) * c->dil_h + 1;
@@ -66,6 +72,8 @@ int tsr_cpu_convd_prepare(const struct tsr_k_conv *c, const float *Wt, const flo
     d->n_mblocks = (d->mg + TSR_CONVD_MR - 1) / TSR_CONVD_MR;
     tsr_cpu_conv_padded_plane(c, &d->Hp, &d->Wp, &d->pad);
     d->pad_floats = d->pad ? (size_t)(c->C * d->Hp * d->Wp) : 0;
+    d->pointwise = !d->pad && c->KH == 1 && c->KW == 1 && c->stride_h == 1 && c->stride_w == 1 &&
+                   d->K <= TSR_CONVP_MAX_K;
     const size_t blocks = (size_t)(c->group * d->n_mblocks);
     const size_t wfloats = blocks * (size_t)d->K * TSR_CONVD_MR;
     void *w = NULL, *b = NULL;
@@ -190,6 +198,43 @@ static void tsr_convd_task(void *arg, size_t task, int thread_id) {
                               job->y + (m0 + o) * hw + oh0 * c->OW);
 }
 
+/* Pointwise task: one 32-channel block x TSR_CONVP_TASK_PIXELS pixels of the image. */
+static void tsr_convp_task(void *arg, size_t task, int thread_id) {
+    (void)thread_id;
+    const struct tsr_convd_job *job = arg;
+    const struct tsr_cpu_convd *d = job->d;
+    const struct tsr_k_conv *c = &d->c;
+    const int64_t hw = c->OH * c->OW;
+    const int64_t chunk = (int64_t)task % job->n_chunks;
+    const int64_t blk = (int64_t)task / job->n_chunks;
+    const int64_t g = blk / d->n_mblocks, mb = blk % d->n_mblocks;
+    const int64_t m0 = g * d->mg + mb * TSR_CONVD_MR;
+    const int64_t mvalid =
+        d->mg - mb * TSR_CONVD_MR < TSR_CONVD_MR ? d->mg - mb * TSR_CONVD_MR : TSR_CONVD_MR;
+    const float *a = d->w + (size_t)blk * (size_t)d->K * TSR_CONVD_MR;
+    const float *bias = d->bias + (size_t)blk * TSR_CONVD_MR;
+    const float *x = job->x + g * d->cg * hw;
+    const int64_t p0 = chunk * TSR_CONVP_TASK_PIXELS;
+    const int64_t p1 = p0 + TSR_CONVP_TASK_PIXELS < hw ? p0 + TSR_CONVP_TASK_PIXELS : hw;
+    const int clamp = c->act == TSR_ACT_RELU || c->act == TSR_ACT_CLIP;
+    const float lo = c->act == TSR_ACT_CLIP ? c->act_p0 : 0.0f;
+    const float hi = c->act == TSR_ACT_CLIP ? c->act_p1 : __builtin_inff();
+    for (int64_t p = p0; p < p1; p += TSR_CONVP_PX) {
+        const int npx = (int)(p1 - p < TSR_CONVP_PX ? p1 - p : TSR_CONVP_PX);
+        for (int64_t s = 0; s < mvalid; s += 8) {
+            const int rows = (int)(mvalid - s < 8 ? mvalid - s : 8);
+            const int64_t yoff = (m0 + s) * hw + p;
+            tsr_cpu_convp_tile_avx512(d->K, a + s, x + p, hw, bias + s,
+                                      job->r ? job->r + yoff : NULL, job->y + yoff, hw, rows, npx,
+                                      clamp, lo, hi);
+        }
+    }
+    if (c->act != TSR_ACT_NONE && !clamp)
+        for (int64_t o = 0; o < mvalid; o++)
+            tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)(p1 - p0),
+                              job->y + (m0 + o) * hw + p0);
+}
+
 void tsr_cpu_convd_run(const struct tsr_cpu_env *env, const struct tsr_cpu_convd *d, const float *X,
                        const float *R, float *pad_buf, float *Y) {
     const struct tsr_k_conv *c = &d->c;
@@ -201,6 +246,11 @@ void tsr_cpu_convd_run(const struct tsr_cpu_env *env, const struct tsr_cpu_convd
     if (rows > c->OH) rows = c->OH;
     job.rows_per_task = rows;
     job.n_chunks = (c->OH + rows - 1) / rows;
+    tsr_cpu_task_fn fn = tsr_convd_task;
+    if (d->pointwise) {
+        job.n_chunks = (c->OH * c->OW + TSR_CONVP_TASK_PIXELS - 1) / TSR_CONVP_TASK_PIXELS;
+        fn = tsr_convp_task;
+    }
     const int64_t n_tasks = c->group * d->n_mblocks * job.n_chunks;
     const int par = env->pool && env->n_threads > 1;
     const int64_t hw = c->OH * c->OW;
@@ -221,9 +271,9 @@ void tsr_cpu_convd_run(const struct tsr_cpu_env *env, const struct tsr_cpu_convd
         job.r = R ? R + n * c->M * hw : NULL;
         job.y = Y + n * c->M * hw;
         if (par && n_tasks > 1)
-            tsr_cpu_pool_parallel_for(env->pool, (size_t)n_tasks, tsr_convd_task, &job);
+            tsr_cpu_pool_parallel_for(env->pool, (size_t)n_tasks, fn, &job);
         else
             for (int64_t t = 0; t < n_tasks; t++)
-                tsr_convd_task(&job, (size_t)t, 0);
+                fn(&job, (size_t)t, 0);
     }
 }

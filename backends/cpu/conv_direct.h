@@ -47,6 +47,15 @@ void tsr_cpu_dw_plane_avx512(const float *xp, int64_t Wp, const float *w, float 
  * (then Hp, Wp = H, W). */
 void tsr_cpu_conv_padded_plane(const struct tsr_k_conv *c, int64_t *Hp, int64_t *Wp, int *pad);
 
+/* Pointwise tile (1x1 stride-1 unpadded convs with a short reduction): for i < rows (<= 8) and
+ * p < npx (1..48): y[i * ldy + p] = clamp(bias[i] + sum_{k < K} a[k * 32 + i] * x[k * ldx + p]
+ * (+ r[i * ldy + p] when r is not NULL; r may be y)), clamp to [lo, hi] only when `clamp`.
+ * a: 8 channels inside a packed [K][32] block; x: NCHW input at the tile's first pixel. Reads
+ * nothing past the npx pixels of a row (masked loads). */
+void tsr_cpu_convp_tile_avx512(int64_t K, const float *a, const float *x, int64_t ldx,
+                               const float *bias, const float *r, float *y, int64_t ldy, int rows,
+                               int npx, int clamp, float lo, float hi);
+
 struct tsr_cpu_env;
 
 /* Weights and geometry prepared once for one conv kernel (tsr_cpu_convd_prepare). Owned by the
@@ -58,6 +67,7 @@ struct tsr_cpu_convd {
     int64_t n_mblocks; /* ceil(mg / 32) per group */
     int64_t Hp, Wp;    /* input plane as read: padded (pad = 1) or H, W */
     int pad;           /* 1: the run copies each image into a zero-padded [C, Hp, Wp] buffer */
+    int pointwise;     /* 1: 1x1 stride-1 unpadded with a short K: pixel-vectorised tiles */
     float *w;          /* [group][n_mblocks][K][32], 64-byte aligned */
     float *bias;       /* [group][n_mblocks][32]: the conv's bias, zeros past mg or when absent */
     int32_t *koff;     /* [K]: ci * Hp * Wp + kh * dil_h * Wp + kw * dil_w */
