@@ -397,6 +397,12 @@ static const struct conv conv_rows[] = {
     /* 1x1 stride 2 read in place (no padding), residual; 1x1 with OW 57 (5 tiles) */
     {2, 20, 14, 14, 24, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1, 1, ACT_RELU, 0, 0},
     {1, 32, 3, 57, 16, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, ACT_SIGMOID, 0, 0},
+    /* depthwise AVX-512 planes (masked edge chunks, runs of interior chunks): 5x5 pad 2 on 7x7
+     * planes, many of them (grouped tasks); stride 2 on a 117-wide row, residual + relu; no
+     * padding, dilation 2 on a 40-wide row */
+    {1, 72, 7, 7, 72, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 72, 1, 0, ACT_RELU, 0, 0},
+    {2, 6, 9, 117, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6, 1, 1, ACT_RELU, 0, 0},
+    {1, 4, 8, 40, 4, 3, 3, 1, 1, 0, 0, 0, 0, 2, 2, 4, 0, 0, ACT_NONE, 0, 0},
 };
 
 static void build_conv(struct kh_builder *b) {

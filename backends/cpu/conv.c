@@ -28,6 +28,7 @@
 
 #include <cblas.h>
 #include <limits.h>
+#include <math.h>
 #include <string.h>
 
 #define TSR_CONV_MIN_PANEL_COLS 16
@@ -60,8 +61,6 @@ tsr_status tsr_cpu_conv_check(tsr_context *ctx, const char *name, const struct t
     return TSR_OK;
 }
 
-static size_t tsr_dw_pad_floats(const struct tsr_k_conv *c);
-
 static int tsr_conv_is_depthwise(const struct tsr_k_conv *c) {
     return c->group == c->C && c->group == c->M;
 }
@@ -86,7 +85,7 @@ int64_t tsr_cpu_conv_panel_cols(const struct tsr_k_conv *c, size_t panel_cache_b
 }
 
 size_t tsr_cpu_conv_scratch_floats(const struct tsr_k_conv *c, size_t panel_cache_bytes) {
-    if (tsr_conv_is_depthwise(c)) return c->stride_w <= 2 ? tsr_dw_pad_floats(c) : 0;
+    if (tsr_conv_is_depthwise(c)) return 0;
     if (tsr_conv_is_1x1(c)) return 0;
     const int64_t kc = c->C / c->group * c->KH * c->KW;
     return (size_t)(kc * tsr_cpu_conv_panel_cols(c, panel_cache_bytes));
@@ -145,7 +144,11 @@ struct tsr_dw_job {
     const struct tsr_k_conv *c;
     const float *X, *Wt, *bias, *R;
     float *Y;
+    int64_t per_task; /* planes per pool task */
 };
+
+/* Multiply-adds a depthwise task should hold at least (planes are grouped up to this). */
+#define TSR_DW_TASK_WORK 16384
 
 /* First / one-past-last output column whose tap at offset `off` (= kw*dil - pad) lies inside
  * [0, W): ow*stride + off in [0, W). */
@@ -164,17 +167,7 @@ static int tsr_dw_vector(const struct tsr_cpu_env *env, const struct tsr_k_conv 
     return env->ew->isa == TSR_ISA_AVX512 && (c->stride_w == 1 || c->stride_w == 2);
 }
 
-/* Floats of the zero-padded plane (+ TSR_DW_SLACK) the vector depthwise path copies each input
- * plane into, in the running thread's scratch slice. */
-static size_t tsr_dw_pad_floats(const struct tsr_k_conv *c) {
-    int64_t Hp, Wp;
-    int pad;
-    tsr_cpu_conv_padded_plane(c, &Hp, &Wp, &pad);
-    return (size_t)(Hp * Wp) + TSR_DW_SLACK;
-}
-
-static void tsr_dw_task(void *arg, size_t task, int thread_id) {
-    const struct tsr_dw_job *job = arg;
+static void tsr_dw_plane_task(const struct tsr_dw_job *job, size_t task) {
     const struct tsr_k_conv *c = job->c;
     const int64_t ch = (int64_t)task % c->C;
     const int64_t plane_out = c->OH * c->OW;
@@ -183,25 +176,30 @@ static void tsr_dw_task(void *arg, size_t task, int thread_id) {
     float *y = job->Y + (int64_t)task * plane_out;
     const float *r = job->R ? job->R + (int64_t)task * plane_out : NULL;
     const float b = job->bias ? job->bias[ch] : 0.0f;
-    if (tsr_dw_vector(job->env, c) && job->env->scratch &&
-        job->env->scratch_floats >= tsr_dw_pad_floats(c)) {
-        /* zero-padded copy of the plane (and its slack), then the vector kernel */
-        int64_t Hp, Wp;
-        int pad;
-        tsr_cpu_conv_padded_plane(c, &Hp, &Wp, &pad);
-        float *xp = job->env->scratch + (size_t)thread_id * job->env->scratch_floats;
-        memset(xp, 0, (size_t)(c->pad_t * Wp) * sizeof(float));
-        for (int64_t h = 0; h < c->H; h++) {
-            float *row = xp + (c->pad_t + h) * Wp;
-            memset(row, 0, (size_t)c->pad_l * sizeof(float));
-            memcpy(row + c->pad_l, x + h * c->W, (size_t)c->W * sizeof(float));
-            memset(row + c->pad_l + c->W, 0, (size_t)(Wp - c->pad_l - c->W) * sizeof(float));
-        }
-        memset(xp + (c->pad_t + c->H) * Wp, 0,
-               ((size_t)((Hp - c->pad_t - c->H) * Wp) + TSR_DW_SLACK) * sizeof(float));
-        tsr_cpu_dw_plane_avx512(xp, Wp, w, b, c->KH, c->KW, c->stride_h, c->stride_w, c->dil_h,
-                                c->dil_w, c->OH, c->OW, r, y);
-        tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)plane_out, y);
+    if (tsr_dw_vector(job->env, c)) {
+        const int clamp = c->act == TSR_ACT_RELU || c->act == TSR_ACT_CLIP;
+        struct tsr_dw_plane_args a = {.x = x,
+                                      .w = w,
+                                      .r = r,
+                                      .y = y,
+                                      .bias = b,
+                                      .lo = c->act == TSR_ACT_CLIP ? c->act_p0 : 0.0f,
+                                      .hi = c->act == TSR_ACT_CLIP ? c->act_p1 : INFINITY,
+                                      .clamp = clamp,
+                                      .H = c->H,
+                                      .W = c->W,
+                                      .OH = c->OH,
+                                      .OW = c->OW,
+                                      .KH = c->KH,
+                                      .KW = c->KW,
+                                      .sh = c->stride_h,
+                                      .sw = c->stride_w,
+                                      .dh = c->dil_h,
+                                      .dw = c->dil_w,
+                                      .pad_t = c->pad_t,
+                                      .pad_l = c->pad_l};
+        tsr_cpu_dw_plane_avx512(&a);
+        if (!clamp) tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)plane_out, y);
         return;
     }
     for (int64_t oh = 0; oh < c->OH; oh++) {
@@ -236,16 +234,31 @@ static void tsr_dw_task(void *arg, size_t task, int thread_id) {
     tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)plane_out, y);
 }
 
+/* Task `task`: planes [task * per_task, ...) (small planes are grouped: a 7x7 plane is ~100
+ * cycles of work, less than a task hand-off). */
+static void tsr_dw_task(void *arg, size_t task, int thread_id) {
+    (void)thread_id;
+    const struct tsr_dw_job *job = arg;
+    const int64_t planes = job->c->N * job->c->C;
+    const int64_t p0 = (int64_t)task * job->per_task;
+    const int64_t p1 = p0 + job->per_task < planes ? p0 + job->per_task : planes;
+    for (int64_t p = p0; p < p1; p++)
+        tsr_dw_plane_task(job, (size_t)p);
+}
+
 static void tsr_conv_depthwise(const struct tsr_cpu_env *env, const struct tsr_k_conv *c,
                                const float *X, const float *Wt, const float *bias, const float *R,
                                float *Y) {
     struct tsr_dw_job job = {.env = env, .c = c, .X = X, .Wt = Wt, .bias = bias, .R = R, .Y = Y};
     const int64_t planes = c->N * c->C;
     const int64_t work = planes * c->OH * c->OW * c->KH * c->KW;
-    if (work > TSR_CPU_EW_PARALLEL_MIN && planes > 1 && env->pool && env->n_threads > 1)
-        tsr_cpu_pool_parallel_for(env->pool, (size_t)planes, tsr_dw_task, &job);
+    const int64_t plane_work = c->OH * c->OW * c->KH * c->KW;
+    job.per_task = plane_work >= TSR_DW_TASK_WORK ? 1 : TSR_DW_TASK_WORK / plane_work;
+    const int64_t n_tasks = (planes + job.per_task - 1) / job.per_task;
+    if (work > TSR_CPU_EW_PARALLEL_MIN && n_tasks > 1 && env->pool && env->n_threads > 1)
+        tsr_cpu_pool_parallel_for(env->pool, (size_t)n_tasks, tsr_dw_task, &job);
     else
-        for (int64_t t = 0; t < planes; t++)
+        for (int64_t t = 0; t < n_tasks; t++)
             tsr_dw_task(&job, (size_t)t, 0);
 }
 

@@ -113,72 +113,106 @@ const tsr_convd_tile_fn *tsr_cpu_convd_tiles_avx512(int mr, int sw) {
 
 /* ---- depthwise (conv.c) ---- */
 
-/* Output column stride 2: the even floats of x[0 .. 32) (vpermt2ps of two loads). */
-static TSR_CONVD_ALWAYS_INLINE __m512 tsr_dw_load(const float *x, const int SW) {
-    if (SW == 1) return _mm512_loadu_ps(x);
+/* Lanes [lo, hi) of 16 set, where lane j reads x[start + j]: those with 0 <= start + j < W. */
+static TSR_CONVD_ALWAYS_INLINE __mmask16 tsr_dw_mask(int64_t start, int64_t W) {
+    const int64_t lo = start < 0 ? -start : 0;
+    const int64_t hi = W - start < 16 ? W - start : 16;
+    if (hi <= lo) return 0;
+    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+/* 16 taps of input row xr at columns start + SW * j (j < 16), zero outside [0, W): masked loads
+ * (a masked-off lane reads nothing, so no padding copy is needed); stride 2 takes the even
+ * floats of two loads (vpermt2ps). */
+static TSR_CONVD_ALWAYS_INLINE __m512 tsr_dw_load(const float *xr, int64_t start, int64_t W,
+                                                  const int SW, const int EDGE) {
     const __m512i even =
         _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    return _mm512_permutex2var_ps(_mm512_loadu_ps(x), even, _mm512_loadu_ps(x + 16));
+    if (!EDGE) { /* every lane inside the row: plain loads */
+        if (SW == 1) return _mm512_loadu_ps(xr + start);
+        return _mm512_permutex2var_ps(_mm512_loadu_ps(xr + start), even,
+                                      _mm512_loadu_ps(xr + start + 16));
+    }
+    if (SW == 1) return _mm512_maskz_loadu_ps(tsr_dw_mask(start, W), xr + start);
+    const __m512 a = _mm512_maskz_loadu_ps(tsr_dw_mask(start, W), xr + start);
+    const __m512 b = _mm512_maskz_loadu_ps(tsr_dw_mask(start + 16, W), xr + start + 16);
+    return _mm512_permutex2var_ps(a, even, b);
 }
 
 /* Columns [ow0, ow0 + 16 V) of output row oh (V chunks of 16 in flight: hides the FMA latency;
  * lanes past OW are computed and not stored). */
-static TSR_CONVD_ALWAYS_INLINE void tsr_dw_chunks(const float *restrict xr0, int64_t Wp,
-                                                  const float *restrict w, float bias, int64_t KH,
-                                                  int64_t KW, int64_t dh, int64_t dw, int64_t OW,
-                                                  int64_t ow0, const float *r, float *y,
-                                                  const int SW, const int V) {
+static TSR_CONVD_ALWAYS_INLINE void tsr_dw_chunks(const struct tsr_dw_plane_args *p, int64_t oh,
+                                                  int64_t ow0, const int SW, const int V,
+                                                  const int EDGE) {
     __m512 acc[4];
+#pragma GCC unroll 4
     for (int v = 0; v < V; v++)
-        acc[v] = _mm512_set1_ps(bias);
-    for (int64_t kh = 0; kh < KH; kh++) {
-        const float *xr = xr0 + kh * dh * Wp + ow0 * SW;
-        for (int64_t kw = 0; kw < KW; kw++) {
-            const __m512 wv = _mm512_set1_ps(w[kh * KW + kw]);
-            const float *xk = xr + kw * dw;
+        acc[v] = _mm512_set1_ps(p->bias);
+    for (int64_t kh = 0; kh < p->KH; kh++) {
+        const int64_t ih = oh * p->sh - p->pad_t + kh * p->dh;
+        if (ih < 0 || ih >= p->H) continue;
+        const float *xr = p->x + ih * p->W;
+        for (int64_t kw = 0; kw < p->KW; kw++) {
+            const __m512 wv = _mm512_set1_ps(p->w[kh * p->KW + kw]);
+            const int64_t off = kw * p->dw - p->pad_l;
+#pragma GCC unroll 4
             for (int v = 0; v < V; v++)
-                acc[v] = _mm512_fmadd_ps(wv, tsr_dw_load(xk + 16 * SW * v, SW), acc[v]);
+                acc[v] = _mm512_fmadd_ps(
+                    wv, tsr_dw_load(xr, (ow0 + 16 * v) * SW + off, p->W, SW, EDGE), acc[v]);
         }
     }
+    const __m512 lo = _mm512_set1_ps(p->lo), hi = _mm512_set1_ps(p->hi);
+#pragma GCC unroll 4
     for (int v = 0; v < V; v++) {
         const int64_t o = ow0 + 16 * v;
-        const int64_t left = OW - o;
+        const int64_t left = p->OW - o;
         const __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
         __m512 s = acc[v];
-        if (r) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, r + o));
-        _mm512_mask_storeu_ps(y + o, m, s);
+        if (p->r) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, p->r + oh * p->OW + o));
+        if (p->clamp) s = _mm512_min_ps(_mm512_max_ps(s, lo), hi);
+        _mm512_mask_storeu_ps(p->y + oh * p->OW + o, m, s);
     }
 }
 
-static TSR_CONVD_ALWAYS_INLINE void tsr_dw_plane(const float *restrict xp, int64_t Wp,
-                                                 const float *restrict w, float bias, int64_t KH,
-                                                 int64_t KW, int64_t sh, int64_t dh, int64_t dw,
-                                                 int64_t OH, int64_t OW, const float *r, float *y,
-                                                 const int SW) {
-    for (int64_t oh = 0; oh < OH; oh++) {
-        const float *xr0 = xp + oh * sh * Wp;
-        const float *ro = r ? r + oh * OW : NULL;
-        float *yo = y + oh * OW;
-        for (int64_t ow0 = 0; ow0 < OW; ow0 += 64) {
-            const int64_t chunks = (OW - ow0 + 15) / 16;
-            if (chunks >= 4)
-                tsr_dw_chunks(xr0, Wp, w, bias, KH, KW, dh, dw, OW, ow0, ro, yo, SW, 4);
-            else if (chunks == 3)
-                tsr_dw_chunks(xr0, Wp, w, bias, KH, KW, dh, dw, OW, ow0, ro, yo, SW, 3);
-            else if (chunks == 2)
-                tsr_dw_chunks(xr0, Wp, w, bias, KH, KW, dh, dw, OW, ow0, ro, yo, SW, 2);
-            else
-                tsr_dw_chunks(xr0, Wp, w, bias, KH, KW, dh, dw, OW, ow0, ro, yo, SW, 1);
-        }
-    }
+/* Chunk ch (output columns [16 ch, 16 ch + 16)) reads only inside its rows (no masks needed)
+ * when its first tap column is >= 0 and its last load ends inside the row: the last lane reads
+ * column (16 ch + 15) * SW + (KW - 1) * dw - pad_l, and stride 2 loads one float more. */
+static TSR_CONVD_ALWAYS_INLINE int tsr_dw_interior(const struct tsr_dw_plane_args *p, int64_t ch,
+                                                   int SW) {
+    const int64_t first = 16 * ch * SW - p->pad_l;
+    const int64_t last = (16 * ch + 15) * SW + (SW - 1) + (p->KW - 1) * p->dw - p->pad_l;
+    return first >= 0 && last < p->W;
 }
-void tsr_cpu_dw_plane_avx512(const float *xp, int64_t Wp, const float *w, float bias, int64_t KH,
-                             int64_t KW, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t OH,
-                             int64_t OW, const float *r, float *y) {
-    if (sw == 1)
-        tsr_dw_plane(xp, Wp, w, bias, KH, KW, sh, dh, dw, OH, OW, r, y, 1);
+
+/* Each row: edge chunks one at a time with masked loads, runs of interior chunks up to 4 at a
+ * time with plain loads. */
+static TSR_CONVD_ALWAYS_INLINE void tsr_dw_plane(const struct tsr_dw_plane_args *p, const int SW) {
+    const int64_t n_chunks = (p->OW + 15) / 16;
+    for (int64_t oh = 0; oh < p->OH; oh++)
+        for (int64_t ch = 0; ch < n_chunks;) {
+            int64_t run = 0;
+            while (run < 4 && ch + run < n_chunks && tsr_dw_interior(p, ch + run, SW))
+                run++;
+            const int64_t ow0 = 16 * ch;
+            if (run == 0)
+                tsr_dw_chunks(p, oh, ow0, SW, 1, 1);
+            else if (run == 4)
+                tsr_dw_chunks(p, oh, ow0, SW, 4, 0);
+            else if (run == 3)
+                tsr_dw_chunks(p, oh, ow0, SW, 3, 0);
+            else if (run == 2)
+                tsr_dw_chunks(p, oh, ow0, SW, 2, 0);
+            else
+                tsr_dw_chunks(p, oh, ow0, SW, 1, 0);
+            ch += run > 0 ? run : 1;
+        }
+}
+
+void tsr_cpu_dw_plane_avx512(const struct tsr_dw_plane_args *p) {
+    if (p->sw == 1)
+        tsr_dw_plane(p, 1);
     else
-        tsr_dw_plane(xp, Wp, w, bias, KH, KW, sh, dh, dw, OH, OW, r, y, 2);
+        tsr_dw_plane(p, 2);
 }
 
 /* ---- pointwise (1x1, stride 1, unpadded) tiles: vectorised over pixels ---- */

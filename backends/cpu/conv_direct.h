@@ -32,15 +32,19 @@ typedef void (*tsr_convd_tile_fn)(int64_t K, const float *a, const float *base, 
  * (1..TSR_CONVD_TW) computes a TW-pixel tile; NULL for other MR / SW. */
 const tsr_convd_tile_fn *tsr_cpu_convd_tiles_avx512(int mr, int sw);
 
-/* Depthwise plane (conv.c): y[oh][ow] = bias + sum_{kh,kw} w[kh * KW + kw] *
- * xp[(oh * sh + kh * dh) * Wp + (ow * sw + kw * dw)] (+ r[oh][ow] when r is not NULL; r may be
- * y), for an input plane xp already zero-padded so that every tap lies inside it, with at least
- * TSR_DW_SLACK readable floats after its last row (vector loads run past the row ends; what they
- * read past OW is discarded). sw 1 or 2. y, r: [OH][OW]. */
-#define TSR_DW_SLACK 192
-void tsr_cpu_dw_plane_avx512(const float *xp, int64_t Wp, const float *w, float bias, int64_t KH,
-                             int64_t KW, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t OH,
-                             int64_t OW, const float *r, float *y);
+/* Depthwise plane (conv.c): y[oh][ow] = clamp(bias + sum_{kh,kw} w[kh * KW + kw] *
+ * x[ih][iw] (+ r[oh][ow])) with ih = oh * sh - pad_t + kh * dh, iw = ow * sw - pad_l + kw * dw,
+ * taps outside [0, H) x [0, W) skipped (zero padding, read with masked loads: no copy);
+ * clamp to [lo, hi] only when `clamp`. x: [H][W]; y, r: [OH][OW], r NULL or y itself. sw 1 or
+ * 2. */
+struct tsr_dw_plane_args {
+    const float *x, *w, *r;
+    float *y;
+    float bias, lo, hi;
+    int clamp;
+    int64_t H, W, OH, OW, KH, KW, sh, sw, dh, dw, pad_t, pad_l;
+};
+void tsr_cpu_dw_plane_avx512(const struct tsr_dw_plane_args *p);
 
 /* The input plane a direct conv reads: Hp x Wp with the padding (pad_t rows / pad_l columns
  * before, as many after as the last window needs); *pad = 0 when the conv reads X in place

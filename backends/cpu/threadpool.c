@@ -17,6 +17,7 @@
  * cores to spare may gain from a short spin; measure before turning it on.
  */
 #include "backends/cpu/threadpool.h"
+#include "runtime/internal.h"
 #include "runtime/topology.h"
 
 #include <sched.h>
@@ -45,7 +46,8 @@ struct tsr_cpu_pool {
     size_t n_tasks;
     atomic_size_t next;
     int n_threads;
-    int n_started; /* workers actually created */
+    int n_started;    /* workers actually created */
+    uint64_t spin_ns; /* TSR_POOL_SPIN_NS, or TSR_CPU_SPIN_US * 1000 from the environment */
     const struct tsr_topology *topo;
     int numa_node;                  /* NUMA node of the creating thread (-1: whole machine) */
     pthread_t *threads;             /* n_threads - 1 */
@@ -77,14 +79,14 @@ static inline void tsr_pool_relax(unsigned probe) {
 
 /* Spins until *flag != value (or stop is set when stop_too) or TSR_POOL_SPIN_NS passed. */
 static void tsr_pool_spin_while_eq64(const _Atomic uint64_t *flag, uint64_t value,
-                                     const atomic_int *stop) {
+                                     const atomic_int *stop, uint64_t spin_ns) {
     const uint64_t t0 = tsr_now_ns();
     for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(flag, memory_order_acquire) != value ||
             atomic_load_explicit(stop, memory_order_relaxed))
             return;
         tsr_pool_relax(i);
-        if (i % 64 == 0 && tsr_now_ns() - t0 > TSR_POOL_SPIN_NS) return;
+        if (i % 64 == 0 && tsr_now_ns() - t0 > spin_ns) return;
     }
 }
 
@@ -99,7 +101,8 @@ static void *tsr_pool_worker_main(void *p) {
     for (;;) {
         if (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop)) {
             pthread_mutex_unlock(&pool->mu);
-            tsr_pool_spin_while_eq64(&pool->generation, seen, &pool->stop);
+            if (pool->spin_ns)
+                tsr_pool_spin_while_eq64(&pool->generation, seen, &pool->stop, pool->spin_ns);
             pthread_mutex_lock(&pool->mu);
             while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop))
                 pthread_cond_wait(&pool->wake, &pool->mu);
@@ -147,6 +150,13 @@ tsr_status tsr_cpu_pool_create(tsr_context *ctx, const struct tsr_topology *topo
     if (!pool) return TSR_ERR(ctx, TSR_E_NOMEM, "cpu thread pool: out of memory");
     pool->n_threads = n_threads;
     pool->topo = topo;
+    pool->spin_ns = TSR_POOL_SPIN_NS;
+    const char *spin = tsr_getenv("TSR_CPU_SPIN_US");
+    if (spin && *spin) {
+        char *end = NULL;
+        const double us = strtod(spin, &end);
+        if (end && *end == '\0' && us >= 0.0 && us <= 1e6) pool->spin_ns = (uint64_t)(us * 1e3);
+    }
     atomic_init(&pool->next, 0);
     atomic_init(&pool->generation, 0);
     atomic_init(&pool->stop, 0);
@@ -217,7 +227,7 @@ void tsr_cpu_pool_parallel_for(struct tsr_cpu_pool *pool, size_t n_tasks, tsr_cp
     const uint64_t t0 = tsr_now_ns();
     for (unsigned i = 1; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; i++) {
         tsr_pool_relax(i);
-        if (i % 64 == 0 && tsr_now_ns() - t0 > TSR_POOL_SPIN_NS) break;
+        if (i % 64 == 0 && tsr_now_ns() - t0 > pool->spin_ns) break;
     }
     pthread_mutex_lock(&pool->mu);
     while (atomic_load(&pool->pending) > 0)
