@@ -338,6 +338,12 @@ static const struct matmul matmul_rows[] = {
      0,
      0,
      "matmul_residual_sigmoid"},
+    /* the pre-packed GEMM (gemm_packed.c, AVX-512): 37 rows (a 5-row last tile), N 100 = two
+     * 48-column panels + a 4-column one, bias + relu in registers; bias + clip; residual +
+     * tanh after the tiles */
+    {2, {37, 300}, 2, {300, 100}, 1, 1, {100}, ACT_RELU, 0, 0, "matmul_bias_relu"},
+    {3, {2, 64, 96}, 2, {96, 50}, 1, 1, {50}, ACT_CLIP, -0.2f, 0.3f, "matmul_bias_clip"},
+    {3, {3, 9, 40}, 2, {40, 17}, 1, 3, {3, 9, 17}, ACT_TANH, 0, 0, "matmul_residual_tanh"},
 };
 
 static void build_matmul(struct kh_builder *b) {

@@ -55,7 +55,7 @@ void tsr_cpu_conv_padded_plane(const struct tsr_k_conv *c, int64_t *Hp, int64_t 
  * p < npx (1..48): y[i * ldy + p] = clamp(bias[i] + sum_{k < K} a[k * 32 + i] * x[k * ldx + p]
  * (+ r[i * ldy + p] when r is not NULL; r may be y)), clamp to [lo, hi] only when `clamp`.
  * a: 8 channels inside a packed [K][32] block; x: NCHW input at the tile's first pixel. Reads
- * nothing past the npx pixels of a row (masked loads). */
+ * nothing past the npx pixels of a row (masked loads). The GEMM tile of gemm_avx512.c. */
 void tsr_cpu_convp_tile_avx512(int64_t K, const float *a, const float *x, int64_t ldx,
                                const float *bias, const float *r, float *y, int64_t ldy, int rows,
                                int npx, int clamp, float lo, float hi);

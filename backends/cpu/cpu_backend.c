@@ -10,6 +10,7 @@
  */
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/conv_direct.h"
+#include "backends/cpu/gemm_packed.h"
 #include "backends/cpu/cpu_exec.h"
 #include "runtime/pool.h"
 #include "runtime/profiler.h"
@@ -112,6 +113,7 @@ struct tsr_cpu_exec {
     float **ptrs; /* n_buffers: resolved at prepare (CONST/TEMP) and per run (INPUT/OUTPUT) */
     struct tsr_cpu_convd **convd; /* n_kernels: pre-packed direct conv (conv_direct.h) or NULL */
     float *conv_pad;              /* padded image of the direct convs, shared; max pad_floats */
+    struct tsr_cpu_gemmp **gemmp; /* n_kernels: GEMM on pre-packed B (gemm_packed.h) or NULL */
 };
 
 /* Cache a GEMM panel should fit in (gemm.c): the per-core L2 when hwloc reports one (private
@@ -147,6 +149,10 @@ static void tsr_cpu_release(void *exec) {
         for (int i = 0; i < ex->prog->n_kernels; i++)
             tsr_cpu_convd_free(ex->convd[i]);
     free(ex->convd);
+    if (ex->gemmp)
+        for (int i = 0; i < ex->prog->n_kernels; i++)
+            tsr_cpu_gemmp_free(ex->gemmp[i]);
+    free(ex->gemmp);
     tsr_cpu_mem_free(ex->ctx, ex->conv_pad);
     free(ex->ptrs);
     free(ex);
@@ -493,15 +499,33 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
                            buf->io_index);
         }
     }
-    /* Direct convs (conv_direct.h): weights (and bias) constant, packed once here. */
+    /* Direct convs (conv_direct.h): weights (and bias) constant, packed once here. TSR_CPU_PACK=0
+     * turns the pre-packed paths off (the im2col / OpenBLAS paths run instead): for side-by-side
+     * measurements and as a way around a suspected kernel fault. */
     size_t pad_floats = 0;
+    const char *pack_env = tsr_getenv("TSR_CPU_PACK");
+    const int pack = !(pack_env && !strcmp(pack_env, "0"));
     ex->convd = calloc((size_t)(prog->n_kernels > 0 ? prog->n_kernels : 1), sizeof *ex->convd);
-    if (!ex->convd) {
+    ex->gemmp = calloc((size_t)(prog->n_kernels > 0 ? prog->n_kernels : 1), sizeof *ex->gemmp);
+    if (!ex->convd || !ex->gemmp) {
         tsr_cpu_release(ex);
         return TSR_ERR(ctx, TSR_E_NOMEM, "cpu prepare: out of memory");
     }
     for (int i = 0; i < prog->n_kernels; i++) {
         const struct tsr_kernel *kn = &prog->kernels[i];
+        /* GEMMs on a constant B (gemm_packed.h): B packed once here */
+        if (!pack) break;
+        if (kn->kind == TSR_K_GEMM && kn->dtype == TSR_F32 &&
+            tsr_cpu_gemmp_supported(ex->env.ew->isa == TSR_ISA_AVX512, &kn->u.gemm) &&
+            prog->buffers[kn->inputs[1]].kind == TSR_BUF_CONST) {
+            if (tsr_cpu_gemmp_prepare(&kn->u.gemm, prog->buffers[kn->inputs[1]].const_data,
+                                      &ex->gemmp[i]) != 0) {
+                tsr_cpu_release(ex);
+                return TSR_ERR(ctx, TSR_E_NOMEM,
+                               "cpu prepare: cannot pack the weights of gemm '%s'", kn->name);
+            }
+            continue;
+        }
         if (kn->kind != TSR_K_CONV || kn->dtype != TSR_F32) continue;
         const struct tsr_k_conv *c = &kn->u.conv;
         if (!tsr_cpu_convd_supported(ex->env.ew->isa == TSR_ISA_AVX512, c)) continue;
@@ -554,6 +578,13 @@ static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct
         break;
     }
     case TSR_K_GEMM:
+        if (ex->gemmp[kn - ex->prog->kernels]) {
+            tsr_cpu_gemmp_run(
+                &ex->env, ex->gemmp[kn - ex->prog->kernels], p[kn->inputs[0]],
+                kn->u.gemm.has_c ? p[kn->inputs[2]] : NULL,
+                kn->u.gemm.has_residual ? p[kn->inputs[2 + !!kn->u.gemm.has_c]] : NULL, y);
+            break;
+        }
         tsr_cpu_gemm_run(&ex->env, &kn->u.gemm, p[kn->inputs[0]], p[kn->inputs[1]],
                          kn->u.gemm.has_c ? p[kn->inputs[2]] : NULL,
                          kn->u.gemm.has_residual ? p[kn->inputs[2 + !!kn->u.gemm.has_c]] : NULL, y);

@@ -1,0 +1,107 @@
+/*
+ * gemm_packed.c — GEMM on pre-packed weights (gemm_packed.h): packing at prepare, the split of
+ * Y into pool tasks (32 rows x all columns: every packed panel is used by the task's four 8-row
+ * tiles while it is in L1/L2, and the rows' activation pass runs on contiguous rows) and the
+ * epilogue that is not done in registers.
+ */
+#include "backends/cpu/gemm_packed.h"
+#include "backends/cpu/cpu_exec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TSR_GEMMP_TASK_ROWS 32
+
+int tsr_cpu_gemmp_supported(int isa_avx512, const struct tsr_k_gemm *g) {
+    if (!isa_avx512 || !g || g->trans_a || g->K <= 0 || g->M < 2 || g->N <= 0) return 0;
+    if (g->batch > 1 && g->stride_b != 0) return 0;
+    if (g->has_c && (g->c_stride_m != 0 || g->c_stride_n != 1 || (g->batch > 1 && g->c_stride_b)))
+        return 0;
+    return tsr_cpu_act_valid(g->act);
+}
+
+void tsr_cpu_gemmp_free(struct tsr_cpu_gemmp *p) {
+    if (!p) return;
+    free(p->bp);
+    free(p);
+}
+
+int tsr_cpu_gemmp_prepare(const struct tsr_k_gemm *g, const float *B, struct tsr_cpu_gemmp **out) {
+    *out = NULL;
+    struct tsr_cpu_gemmp *p = calloc(1, sizeof *p);
+    if (!p) return -1;
+    p->g = *g;
+    p->n_panels = (g->N + TSR_GEMMP_NR - 1) / TSR_GEMMP_NR;
+    void *bp = NULL;
+    if (posix_memalign(&bp, 64, (size_t)(p->n_panels * g->K) * TSR_GEMMP_NR * sizeof(float))) {
+        free(p);
+        return -1;
+    }
+    p->bp = bp;
+    for (int64_t j = 0; j < p->n_panels; j++)
+        for (int64_t k = 0; k < g->K; k++) {
+            float *dst = p->bp + (j * g->K + k) * TSR_GEMMP_NR;
+            for (int64_t c = 0; c < TSR_GEMMP_NR; c++) {
+                const int64_t n = j * TSR_GEMMP_NR + c;
+                dst[c] = n >= g->N
+                             ? 0.0f
+                             : g->alpha * (g->trans_b ? B[n * g->ldb + k] : B[k * g->ldb + n]);
+            }
+        }
+    *out = p;
+    return 0;
+}
+
+struct tsr_gemmp_job {
+    const struct tsr_cpu_env *env;
+    const struct tsr_cpu_gemmp *p;
+    const float *A, *C, *R;
+    float *Y;
+    int64_t m_tasks;
+};
+
+static void tsr_gemmp_task(void *arg, size_t task, int thread_id) {
+    (void)thread_id;
+    const struct tsr_gemmp_job *job = arg;
+    const struct tsr_k_gemm *g = &job->p->g;
+    const int64_t b = (int64_t)task / job->m_tasks;
+    const int64_t m0 = ((int64_t)task % job->m_tasks) * TSR_GEMMP_TASK_ROWS;
+    const int64_t m1 = m0 + TSR_GEMMP_TASK_ROWS < g->M ? m0 + TSR_GEMMP_TASK_ROWS : g->M;
+    const float *A = job->A + b * g->stride_a;
+    float *Y = job->Y + b * g->M * g->N;
+    const float *R = job->R ? job->R + b * g->M * g->N : NULL;
+    const int clamp = g->act == TSR_ACT_RELU || g->act == TSR_ACT_CLIP;
+    const float lo = g->act == TSR_ACT_CLIP ? g->act_p0 : 0.0f;
+    const float hi = g->act == TSR_ACT_CLIP ? g->act_p1 : __builtin_inff();
+    for (int64_t j = 0; j < job->p->n_panels; j++) {
+        const int64_t n0 = j * TSR_GEMMP_NR;
+        const int cols = (int)(g->N - n0 < TSR_GEMMP_NR ? g->N - n0 : TSR_GEMMP_NR);
+        const float *bp = job->p->bp + j * g->K * TSR_GEMMP_NR;
+        const float *c = job->C ? job->C + n0 : NULL;
+        for (int64_t m = m0; m < m1; m += TSR_GEMMP_MR) {
+            const int rows = (int)(m1 - m < TSR_GEMMP_MR ? m1 - m : TSR_GEMMP_MR);
+            tsr_cpu_gemm_tile_avx512(g->K, A + m * g->lda, g->lda, bp, c, g->beta,
+                                     R ? R + m * g->N + n0 : NULL, g->N, Y + m * g->N + n0, g->N,
+                                     rows, cols, clamp, lo, hi);
+        }
+    }
+    if (g->act != TSR_ACT_NONE && !clamp)
+        for (int64_t m = m0; m < m1; m++)
+            tsr_cpu_act_apply(job->env, g->act, g->act_p0, g->act_p1, (size_t)g->N, Y + m * g->N);
+}
+
+void tsr_cpu_gemmp_run(const struct tsr_cpu_env *env, const struct tsr_cpu_gemmp *p, const float *A,
+                       const float *C, const float *R, float *Y) {
+    const struct tsr_k_gemm *g = &p->g;
+    if (g->M == 0 || g->N == 0 || g->batch == 0) return;
+    struct tsr_gemmp_job job = {
+        .env = env, .p = p, .A = A, .C = g->has_c ? C : NULL, .R = R, .Y = Y};
+    job.m_tasks = (g->M + TSR_GEMMP_TASK_ROWS - 1) / TSR_GEMMP_TASK_ROWS;
+    const int64_t n_tasks = g->batch * job.m_tasks;
+    const double flops = 2.0 * (double)g->batch * (double)g->M * (double)g->N * (double)g->K;
+    if (n_tasks > 1 && env->pool && env->n_threads > 1 && flops >= TSR_CPU_GEMM_PARALLEL_FLOPS)
+        tsr_cpu_pool_parallel_for(env->pool, (size_t)n_tasks, tsr_gemmp_task, &job);
+    else
+        for (int64_t t = 0; t < n_tasks; t++)
+            tsr_gemmp_task(&job, (size_t)t, 0);
+}

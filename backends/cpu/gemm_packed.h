@@ -1,0 +1,52 @@
+/*
+ * gemm_packed.h — GEMM on weights packed once at prepare (gemm_packed.c) and its AVX-512
+ * register tile (gemm_avx512.c).
+ *
+ * For a GEMM whose B is a constant (a MatMul / Gemm weight), OpenBLAS packs B again on every
+ * call (and tessera calls it once per pool task); here B is packed once into column panels of
+ * TSR_GEMMP_NR floats, [n_panels][K][NR] (zero columns past N), alpha folded in, and each run
+ * streams the panels through 8 x 48 register tiles with the epilogue (bias row, residual,
+ * ReLU / Clip) applied in registers.
+ */
+#ifndef TSR_CPU_GEMM_PACKED_H
+#define TSR_CPU_GEMM_PACKED_H
+
+#include "runtime/program.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TSR_GEMMP_NR 48 /* columns per packed panel = per register tile */
+#define TSR_GEMMP_MR 8  /* rows per register tile */
+
+/* One register tile (gemm_avx512.c): for i < rows (1..8), n < cols (1..48):
+ * y[i * ldy + n] = clamp(beta * c[n] + sum_{k < K} a[i * lda + k] * bp[k * 48 + n]
+ * (+ r[i * ldr + n])); c NULL: no bias row; r NULL: no residual (r may be y); clamp to [lo, hi]
+ * only when `clamp`. a: row-major rows of A (only `rows` rows are read); bp: one packed panel. */
+void tsr_cpu_gemm_tile_avx512(int64_t K, const float *a, int64_t lda, const float *bp,
+                              const float *c, float beta, const float *r, int64_t ldr, float *y,
+                              int64_t ldy, int rows, int cols, int clamp, float lo, float hi);
+
+/* Weights of one GEMM kernel packed at prepare; immutable afterwards (concurrent runs share). */
+struct tsr_cpu_gemmp {
+    struct tsr_k_gemm g;
+    int64_t n_panels; /* ceil(N / 48) */
+    float *bp;        /* [n_panels][K][48] = alpha * B', 64-byte aligned */
+};
+
+/* 1 when the packed path handles g (isa_avx512 set): B packable (the caller checks it is a
+ * constant), A not transposed, K > 0, M >= 2 (M = 1 is gemm.c's GEMV), B shared by every batch,
+ * C absent or a row vector broadcast over M (c_stride_m = 0, c_stride_n = 1, c_stride_b = 0). */
+int tsr_cpu_gemmp_supported(int isa_avx512, const struct tsr_k_gemm *g);
+/* Packs B (B [K][ldb], or B^T [N][ldb] when trans_b) for g into a new *out: 0, or -1 when out of
+ * memory (nothing allocated). Free with tsr_cpu_gemmp_free. */
+int tsr_cpu_gemmp_prepare(const struct tsr_k_gemm *g, const float *B, struct tsr_cpu_gemmp **out);
+void tsr_cpu_gemmp_free(struct tsr_cpu_gemmp *p);
+
+struct tsr_cpu_env;
+/* Y [batch][M][N] = act(A . B' + beta * C + R) with the packed B; R NULL or like Y (may be Y).
+ * Tasks of 32 rows x all of N run on env->pool. */
+void tsr_cpu_gemmp_run(const struct tsr_cpu_env *env, const struct tsr_cpu_gemmp *p, const float *A,
+                       const float *C, const float *R, float *Y);
+
+#endif
