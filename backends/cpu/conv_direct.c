@@ -20,6 +20,9 @@
 
 #define TSR_CONVD_MR          32
 #define TSR_CONVD_TASK_PIXELS 128
+/* Padded images of one round at most (floats, 64 MiB): a batch is padded and computed in one
+ * pad loop + one compute loop over the pool when it fits, in rounds of images otherwise. */
+#define TSR_CONVD_PAD_MAX_FLOATS ((int64_t)16 << 20)
 /* Pointwise tiles: 48 pixels (3 vectors) x 8 channels; a task covers 4 tiles of one 32-channel
  * block. Used for K <= TSR_CONVP_MAX_K, where the transposed store of the channel-vectorised
  * tile (about 12 * 32 scalar moves per tile against K * 24 FMAs) would cost more than 10 %. */
@@ -71,7 +74,12 @@ int tsr_cpu_convd_prepare(const struct tsr_k_conv *c, const float *Wt, const flo
     d->K = d->cg * c->KH * c->KW;
     d->n_mblocks = (d->mg + TSR_CONVD_MR - 1) / TSR_CONVD_MR;
     tsr_cpu_conv_padded_plane(c, &d->Hp, &d->Wp, &d->pad);
-    d->pad_floats = d->pad ? (size_t)(c->C * d->Hp * d->Wp) : 0;
+    /* images padded (and computed) per round: all of them up to TSR_CONVD_PAD_MAX_FLOATS */
+    const int64_t img = c->C * d->Hp * d->Wp;
+    d->imgs_per_round =
+        img > 0 && TSR_CONVD_PAD_MAX_FLOATS / img > 1 ? TSR_CONVD_PAD_MAX_FLOATS / img : 1;
+    if (d->imgs_per_round > c->N) d->imgs_per_round = c->N > 0 ? c->N : 1;
+    d->pad_floats = d->pad ? (size_t)(d->imgs_per_round * img) : 0;
     d->pointwise = !d->pad && c->KH == 1 && c->KW == 1 && c->stride_h == 1 && c->stride_w == 1 &&
                    d->K <= TSR_CONVP_MAX_K;
     const size_t blocks = (size_t)(c->group * d->n_mblocks);
@@ -114,11 +122,13 @@ struct tsr_convd_job {
     const struct tsr_cpu_env *env;
     const struct tsr_cpu_convd *d;
     const tsr_convd_tile_fn *t32, *t16;
-    const float *x;  /* this image's input as read: [C, Hp, Wp] */
-    const float *xs; /* pad task: the unpadded image [C, H, W] */
-    float *xp;       /* pad task: the padded copy */
-    const float *r;  /* this image's residual or NULL */
-    float *y;        /* this image's output */
+    const float *x;    /* this image's input as read: [C, Hp, Wp] */
+    const float *xs;   /* pad task: the unpadded image [C, H, W] */
+    float *xp;         /* pad task: the padded copy */
+    const float *r;    /* the round's first image's residual or NULL */
+    float *y;          /* the round's first image's output */
+    int64_t x_image;   /* floats per image of x */
+    int64_t per_image; /* tasks per image */
     int64_t rows_per_task, n_chunks;
 };
 
@@ -148,6 +158,11 @@ static void tsr_convd_task(void *arg, size_t task, int thread_id) {
     const struct tsr_convd_job *job = arg;
     const struct tsr_cpu_convd *d = job->d;
     const struct tsr_k_conv *c = &d->c;
+    const int64_t n = (int64_t)task / job->per_image;
+    task %= (size_t)job->per_image;
+    const float *xn = job->x + n * job->x_image;
+    const float *rn = job->r ? job->r + n * c->M * c->OH * c->OW : NULL;
+    float *yn = job->y + n * c->M * c->OH * c->OW;
     const int64_t chunk = (int64_t)task % job->n_chunks;
     const int64_t blk = (int64_t)task / job->n_chunks; /* g * n_mblocks + mb */
     const int64_t g = blk / d->n_mblocks, mb = blk % d->n_mblocks;
@@ -160,7 +175,7 @@ static void tsr_convd_task(void *arg, size_t task, int thread_id) {
     const int64_t hw = c->OH * c->OW;
     const int64_t oh0 = chunk * job->rows_per_task;
     const int64_t oh1 = oh0 + job->rows_per_task < c->OH ? oh0 + job->rows_per_task : c->OH;
-    const float *xg = job->x + g * d->cg * d->Hp * d->Wp;
+    const float *xg = xn + g * d->cg * d->Hp * d->Wp;
     const int64_t n_tiles = (c->OW + TSR_CONVD_TW - 1) / TSR_CONVD_TW;
     const int64_t base_w = c->OW / n_tiles, extra = c->OW % n_tiles;
     _Alignas(64) float out[TSR_CONVD_TW * TSR_CONVD_MR];
@@ -178,10 +193,10 @@ static void tsr_convd_task(void *arg, size_t task, int thread_id) {
             /* transposed store: out[j][o] -> Y[m0 + o][oh][ow0 + j], + residual */
             const int64_t off = oh * c->OW + ow0;
             for (int64_t o = 0; o < mvalid; o++) {
-                float *yr = job->y + (m0 + o) * hw + off;
+                float *yr = yn + (m0 + o) * hw + off;
                 const float *src = out + o;
-                if (job->r) {
-                    const float *rr = job->r + (m0 + o) * hw + off;
+                if (rn) {
+                    const float *rr = rn + (m0 + o) * hw + off;
                     for (int64_t j = 0; j < tw; j++)
                         yr[j] = src[j * mr] + rr[j];
                 } else {
@@ -195,7 +210,7 @@ static void tsr_convd_task(void *arg, size_t task, int thread_id) {
     if (c->act != TSR_ACT_NONE)
         for (int64_t o = 0; o < mvalid; o++)
             tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)((oh1 - oh0) * c->OW),
-                              job->y + (m0 + o) * hw + oh0 * c->OW);
+                              yn + (m0 + o) * hw + oh0 * c->OW);
 }
 
 /* Pointwise task: one 32-channel block x TSR_CONVP_TASK_PIXELS pixels of the image. */
@@ -205,6 +220,10 @@ static void tsr_convp_task(void *arg, size_t task, int thread_id) {
     const struct tsr_cpu_convd *d = job->d;
     const struct tsr_k_conv *c = &d->c;
     const int64_t hw = c->OH * c->OW;
+    const int64_t n = (int64_t)task / job->per_image;
+    task %= (size_t)job->per_image;
+    const float *rn = job->r ? job->r + n * c->M * hw : NULL;
+    float *yn = job->y + n * c->M * hw;
     const int64_t chunk = (int64_t)task % job->n_chunks;
     const int64_t blk = (int64_t)task / job->n_chunks;
     const int64_t g = blk / d->n_mblocks, mb = blk % d->n_mblocks;
@@ -213,7 +232,7 @@ static void tsr_convp_task(void *arg, size_t task, int thread_id) {
         d->mg - mb * TSR_CONVD_MR < TSR_CONVD_MR ? d->mg - mb * TSR_CONVD_MR : TSR_CONVD_MR;
     const float *a = d->w + (size_t)blk * (size_t)d->K * TSR_CONVD_MR;
     const float *bias = d->bias + (size_t)blk * TSR_CONVD_MR;
-    const float *x = job->x + g * d->cg * hw;
+    const float *x = job->x + n * job->x_image + g * d->cg * hw;
     const int64_t p0 = chunk * TSR_CONVP_TASK_PIXELS;
     const int64_t p1 = p0 + TSR_CONVP_TASK_PIXELS < hw ? p0 + TSR_CONVP_TASK_PIXELS : hw;
     const int clamp = c->act == TSR_ACT_RELU || c->act == TSR_ACT_CLIP;
@@ -224,15 +243,14 @@ static void tsr_convp_task(void *arg, size_t task, int thread_id) {
         for (int64_t s = 0; s < mvalid; s += 8) {
             const int rows = (int)(mvalid - s < 8 ? mvalid - s : 8);
             const int64_t yoff = (m0 + s) * hw + p;
-            tsr_cpu_convp_tile_avx512(d->K, a + s, x + p, hw, bias + s,
-                                      job->r ? job->r + yoff : NULL, job->y + yoff, hw, rows, npx,
-                                      clamp, lo, hi);
+            tsr_cpu_convp_tile_avx512(d->K, a + s, x + p, hw, bias + s, rn ? rn + yoff : NULL,
+                                      yn + yoff, hw, rows, npx, clamp, lo, hi);
         }
     }
     if (c->act != TSR_ACT_NONE && !clamp)
         for (int64_t o = 0; o < mvalid; o++)
             tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)(p1 - p0),
-                              job->y + (m0 + o) * hw + p0);
+                              yn + (m0 + o) * hw + p0);
 }
 
 void tsr_cpu_convd_run(const struct tsr_cpu_env *env, const struct tsr_cpu_convd *d, const float *X,
@@ -251,25 +269,31 @@ void tsr_cpu_convd_run(const struct tsr_cpu_env *env, const struct tsr_cpu_convd
         job.n_chunks = (c->OH * c->OW + TSR_CONVP_TASK_PIXELS - 1) / TSR_CONVP_TASK_PIXELS;
         fn = tsr_convp_task;
     }
-    const int64_t n_tasks = c->group * d->n_mblocks * job.n_chunks;
+    job.per_image = c->group * d->n_mblocks * job.n_chunks;
     const int par = env->pool && env->n_threads > 1;
     const int64_t hw = c->OH * c->OW;
-    for (int64_t n = 0; n < c->N; n++) {
-        const float *xn = X + n * c->C * c->H * c->W;
+    for (int64_t n0 = 0; n0 < c->N; n0 += d->imgs_per_round) {
+        const int64_t imgs = c->N - n0 < d->imgs_per_round ? c->N - n0 : d->imgs_per_round;
+        const float *xn = X + n0 * c->C * c->H * c->W;
         if (d->pad) {
+            /* planes of the round's images, contiguous in X and in pad_buf */
             job.xs = xn;
             job.xp = pad_buf;
-            if (par && c->C > 1)
-                tsr_cpu_pool_parallel_for(env->pool, (size_t)c->C, tsr_convd_pad_task, &job);
+            const int64_t planes = imgs * c->C;
+            if (par && planes > 1)
+                tsr_cpu_pool_parallel_for(env->pool, (size_t)planes, tsr_convd_pad_task, &job);
             else
-                for (int64_t ci = 0; ci < c->C; ci++)
-                    tsr_convd_pad_task(&job, (size_t)ci, 0);
+                for (int64_t pl = 0; pl < planes; pl++)
+                    tsr_convd_pad_task(&job, (size_t)pl, 0);
             job.x = pad_buf;
+            job.x_image = c->C * d->Hp * d->Wp;
         } else {
             job.x = xn;
+            job.x_image = c->C * c->H * c->W;
         }
-        job.r = R ? R + n * c->M * hw : NULL;
-        job.y = Y + n * c->M * hw;
+        job.r = R ? R + n0 * c->M * hw : NULL;
+        job.y = Y + n0 * c->M * hw;
+        const int64_t n_tasks = imgs * job.per_image;
         if (par && n_tasks > 1)
             tsr_cpu_pool_parallel_for(env->pool, (size_t)n_tasks, fn, &job);
         else

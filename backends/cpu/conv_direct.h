@@ -75,7 +75,8 @@ struct tsr_cpu_convd {
     float *w;          /* [group][n_mblocks][K][32], 64-byte aligned */
     float *bias;       /* [group][n_mblocks][32]: the conv's bias, zeros past mg or when absent */
     int32_t *koff;     /* [K]: ci * Hp * Wp + kh * dil_h * Wp + kw * dil_w */
-    size_t pad_floats; /* C * Hp * Wp when pad, else 0: shared scratch the run needs */
+    int64_t imgs_per_round; /* images padded and computed per pair of pool loops */
+    size_t pad_floats;      /* imgs_per_round * C * Hp * Wp when pad, else 0: shared scratch */
 };
 
 /* 1 when the direct path handles c on this ISA (avx512: 1 = yes): not depthwise, stride_w 1 or
