@@ -300,6 +300,33 @@ static void build_gemm_row(struct kh_builder *b) {
     gemm_graph(b, &gemm_rows[b->variant]);
 }
 
+/* Gemm with a constant B (a classifier's weights): the pre-packed GEMM (gemm_packed.c) on
+ * AVX-512, alpha folded into the panels; transB with a bias row at batch 8 (N 1000 = 20 full
+ * panels + a 40-column one); B as given with alpha, beta, relu; 3 rows, bias + residual. */
+static const struct gemm gemm_const_rows[] = {
+    {8, 1000, 512, 0, 1, 1.0f, 1.0f, 1, {1000}, 0, ACT_NONE, 0, 0},
+    {20, 70, 33, 0, 0, 0.5f, 2.0f, 1, {70}, 0, ACT_RELU, 0, 0},
+    {3, 17, 9, 0, 1, 1.0f, 1.0f, 1, {17}, 1, ACT_SIGMOID, 0, 0},
+};
+
+static void build_gemm_const(struct kh_builder *b) {
+    const struct gemm *g = &gemm_const_rows[b->variant];
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.trans_b = g->tb;
+    at.alpha = g->alpha;
+    at.beta = g->beta;
+    tsr_value in[3];
+    in[0] = kh_input(b, 2, D(g->M, g->K), -1, 1);
+    in[1] = g->tb ? kh_const(b, 2, D(g->N, g->K), -1, 1) : kh_const(b, 2, D(g->K, g->N), -1, 1);
+    if (g->c_rank) in[2] = kh_const(b, g->c_rank, g->c_dims, -1, 1);
+    tsr_value y = kh_op(b, TSR_OP_GEMM, &at, g->c_rank ? 3 : 2, in);
+    if (g->residual) y = kh_op2(b, TSR_OP_ADD, y, kh_input(b, 2, D(g->M, g->N), -1, 1));
+    kh_output(b, act_node(b, g->act, g->p0, g->p1, y));
+    expect_epilogue(b, "gemm", g->c_rank != 0, g->residual, g->act);
+    kh_label(b, " %lldx%lldx%lld tb %d const B", (long long)g->M, (long long)g->N, (long long)g->K,
+             g->tb);
+}
+
 /* MatMul with batches: A [a], B [b] (constant when b_const), then an Add of shape [c] (bias or
  * residual), then an activation. */
 struct matmul {
@@ -2463,6 +2490,8 @@ static const struct kh_case cases[] = {
     {"gemm_epilogues", build_gemm_epilogues, 2 * 2 * 4 * ACT_COUNT, 1e-4, 1e-5, KH_FUSED, NULL,
      NULL, NULL, 0, 0},
     {"gemm", build_gemm_row, N_OF(gemm_rows), 2e-3, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"gemm_const", build_gemm_const, N_OF(gemm_const_rows), 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL,
+     0, 0},
     {"matmul", build_matmul, N_OF(matmul_rows), 5e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
     /* sum |x w| <= C/g * KH * KW / 4 + 2 <= 11 */
     {"conv", build_conv, N_OF(conv_rows), 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
