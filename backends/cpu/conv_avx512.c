@@ -214,3 +214,17 @@ void tsr_cpu_dw_plane_avx512(const struct tsr_dw_plane_args *p) {
     else
         tsr_dw_plane(p, 2);
 }
+
+void tsr_cpu_convd_store_avx512(const float *out, int mr, int tw, int mvalid, float *y,
+                                const float *r, int64_t ld) {
+    /* lane j of channel o's row is out[j * mr + o]: one gather per channel row */
+    const __m512i idx =
+        _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                           _mm512_set1_epi32(mr));
+    const __mmask16 m = (__mmask16)((1u << tw) - 1);
+    for (int o = 0; o < mvalid; o++) {
+        __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, out + o, 4);
+        if (r) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, r + o * ld));
+        _mm512_mask_storeu_ps(y + o * ld, m, v);
+    }
+}

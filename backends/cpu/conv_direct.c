@@ -192,18 +192,8 @@ static void tsr_convd_task(void *arg, size_t task, int thread_id) {
                 job->t32[tw](d->K, a, base, d->koff, bias, out);
             /* transposed store: out[j][o] -> Y[m0 + o][oh][ow0 + j], + residual */
             const int64_t off = oh * c->OW + ow0;
-            for (int64_t o = 0; o < mvalid; o++) {
-                float *yr = yn + (m0 + o) * hw + off;
-                const float *src = out + o;
-                if (rn) {
-                    const float *rr = rn + (m0 + o) * hw + off;
-                    for (int64_t j = 0; j < tw; j++)
-                        yr[j] = src[j * mr] + rr[j];
-                } else {
-                    for (int64_t j = 0; j < tw; j++)
-                        yr[j] = src[j * mr];
-                }
-            }
+            tsr_cpu_convd_store_avx512(out, mr, (int)tw, (int)mvalid, yn + m0 * hw + off,
+                                       rn ? rn + m0 * hw + off : NULL, hw);
             ow0 += tw;
         }
     }

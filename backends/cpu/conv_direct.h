@@ -60,6 +60,11 @@ void tsr_cpu_convp_tile_avx512(int64_t K, const float *a, const float *x, int64_
                                const float *bias, const float *r, float *y, int64_t ldy, int rows,
                                int npx, int clamp, float lo, float hi);
 
+/* Transposed store of a [tw][mr] tile result `out` (tw <= 16): y[o * ld + j] = out[j * mr + o]
+ * (+ r[o * ld + j] when r is not NULL; r may be y) for o < mvalid, j < tw (AVX-512 gathers). */
+void tsr_cpu_convd_store_avx512(const float *out, int mr, int tw, int mvalid, float *y,
+                                const float *r, int64_t ld);
+
 struct tsr_cpu_env;
 
 /* Weights and geometry prepared once for one conv kernel (tsr_cpu_convd_prepare). Owned by the
