@@ -1,0 +1,139 @@
+/*
+ * pool_avx512.c — AVX-512 planes of 2-D max / average pooling (pool.c).
+ *
+ * pool.c copies each input plane into a padded plane (-inf around it for max, 0 for average)
+ * large enough that every window tap lies inside it, so the loops here run without a bounds test:
+ * one output "item" is 16 consecutive columns of one output row; up to 4 items (of one row, or of
+ * several rows when the row is narrow) are computed together so that 4 independent max / add
+ * chains are in flight. Column stride 2 takes the even floats of two loads (vpermt2ps); with
+ * dilation 1 the odd floats of the same two loads are the next tap, so a 3-wide window costs 2
+ * load pairs per row.
+ *
+ * Exactness: every lane folds its taps in the scalar path's order (kh outer, kw inner) with
+ * max(tap, acc) = tap > acc ? tap : acc (vmaxps returns its second operand when either is NaN),
+ * starting from -inf: NaN taps are skipped, a window of padding and NaNs gives -inf, and ties
+ * between -0 and +0 keep the first, as pool.c's scalar loop and runtime/reference.c. Average adds
+ * the taps in the same order (a padded 0 leaves the sum unchanged) and divides by the count in
+ * float: bit-identical to the scalar loop.
+ */
+#include "backends/cpu/cpu_exec.h"
+
+#include <immintrin.h>
+#include <math.h>
+
+#define TSR_POOL_ALWAYS_INLINE inline __attribute__((always_inline))
+#define TSR_POOL_ITEMS         4
+
+/* The even (ODD 0) or odd (ODD 1) floats of a[0..16) b[0..16) as one vector. */
+static TSR_POOL_ALWAYS_INLINE __m512 tsr_pool_deal(__m512 a, __m512 b, const int ODD) {
+    const __m512i idx =
+        ODD ? _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1)
+            : _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    return _mm512_permutex2var_ps(a, idx, b);
+}
+
+static TSR_POOL_ALWAYS_INLINE __m512 tsr_pool_fold(__m512 tap, __m512 acc, const int MAX) {
+    return MAX ? _mm512_max_ps(tap, acc) : _mm512_add_ps(acc, tap);
+}
+
+/* NI (1..TSR_POOL_ITEMS) items: base[i] is the padded input at the first tap of item i's first
+ * column, y[i] its first output, m[i] the lanes to store, cnt[i] (average) the window counts. */
+static TSR_POOL_ALWAYS_INLINE void tsr_pool_items(const float *const *base, float *const *y,
+                                                  const __mmask16 *m, const __m512 *cnt, int64_t Wp,
+                                                  int64_t KH, int64_t KW, int64_t dh, int64_t dw,
+                                                  const int SW, const int MAX, const int NI) {
+    __m512 acc[TSR_POOL_ITEMS];
+    for (int i = 0; i < NI; i++)
+        acc[i] = MAX ? _mm512_set1_ps(-INFINITY) : _mm512_setzero_ps();
+    for (int64_t kh = 0; kh < KH; kh++) {
+        const int64_t ro = kh * dh * Wp;
+        if (SW == 1) {
+            for (int64_t kw = 0; kw < KW; kw++) {
+                const int64_t o = ro + kw * dw;
+                for (int i = 0; i < NI; i++)
+                    acc[i] = tsr_pool_fold(_mm512_loadu_ps(base[i] + o), acc[i], MAX);
+            }
+        } else if (dw == 1) {
+            /* taps kw and kw + 1: the even and odd floats of one load pair */
+            for (int64_t kw = 0; kw < KW; kw += 2) {
+                const int64_t o = ro + kw;
+                const int two = kw + 1 < KW;
+                for (int i = 0; i < NI; i++) {
+                    const __m512 a = _mm512_loadu_ps(base[i] + o);
+                    const __m512 b = _mm512_loadu_ps(base[i] + o + 16);
+                    acc[i] = tsr_pool_fold(tsr_pool_deal(a, b, 0), acc[i], MAX);
+                    if (two) acc[i] = tsr_pool_fold(tsr_pool_deal(a, b, 1), acc[i], MAX);
+                }
+            }
+        } else {
+            for (int64_t kw = 0; kw < KW; kw++) {
+                const int64_t o = ro + kw * dw;
+                for (int i = 0; i < NI; i++) {
+                    const __m512 a = _mm512_loadu_ps(base[i] + o);
+                    const __m512 b = _mm512_loadu_ps(base[i] + o + 16);
+                    acc[i] = tsr_pool_fold(tsr_pool_deal(a, b, 0), acc[i], MAX);
+                }
+            }
+        }
+    }
+    for (int i = 0; i < NI; i++) {
+        __m512 s = acc[i];
+        if (!MAX) {
+            /* count 0 (a window with nothing to count): 0 */
+            const __mmask16 nz = _mm512_cmp_ps_mask(cnt[i], _mm512_setzero_ps(), _CMP_NEQ_OQ);
+            s = _mm512_maskz_div_ps(nz, s, cnt[i]);
+        }
+        _mm512_mask_storeu_ps(y[i], m[i], s);
+    }
+}
+
+static TSR_POOL_ALWAYS_INLINE void tsr_pool_plane(const struct tsr_cpu_pool_plane *pp,
+                                                  const float *restrict xp, float *restrict y,
+                                                  const int SW, const int MAX) {
+    const int64_t OH = pp->OH, OW = pp->OW, chunks = (OW + 15) / 16;
+    const float *base[TSR_POOL_ITEMS];
+    float *yo[TSR_POOL_ITEMS];
+    __mmask16 m[TSR_POOL_ITEMS];
+    __m512 cnt[TSR_POOL_ITEMS];
+    const int64_t tail = OW - 16 * (chunks - 1);
+    const __mmask16 last = tail >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << tail) - 1);
+    int n = 0;
+    /* items in row-major order of (output row, 16-column chunk), TSR_POOL_ITEMS at a time */
+    for (int64_t oh = 0; oh < OH; oh++) {
+        const float *xr = xp + oh * pp->sh * pp->Wp;
+        for (int64_t c = 0; c < chunks; c++) {
+            const int64_t ow0 = 16 * c;
+            base[n] = xr + ow0 * SW;
+            yo[n] = y + oh * OW + ow0;
+            m[n] = c == chunks - 1 ? last : (__mmask16)0xffff;
+            if (!MAX)
+                cnt[n] = _mm512_mul_ps(_mm512_set1_ps(pp->rowcnt[oh]),
+                                       _mm512_maskz_loadu_ps(m[n], pp->colcnt + ow0));
+            if (++n == TSR_POOL_ITEMS) {
+                tsr_pool_items(base, yo, m, cnt, pp->Wp, pp->KH, pp->KW, pp->dh, pp->dw, SW, MAX,
+                               TSR_POOL_ITEMS);
+                n = 0;
+            }
+        }
+    }
+    if (n == 3)
+        tsr_pool_items(base, yo, m, cnt, pp->Wp, pp->KH, pp->KW, pp->dh, pp->dw, SW, MAX, 3);
+    else if (n == 2)
+        tsr_pool_items(base, yo, m, cnt, pp->Wp, pp->KH, pp->KW, pp->dh, pp->dw, SW, MAX, 2);
+    else if (n == 1)
+        tsr_pool_items(base, yo, m, cnt, pp->Wp, pp->KH, pp->KW, pp->dh, pp->dw, SW, MAX, 1);
+}
+
+void tsr_cpu_pool_plane_avx512(const struct tsr_cpu_pool_plane *pp, const float *xp, float *y) {
+    if (pp->sw == 1) {
+        if (pp->is_max)
+            tsr_pool_plane(pp, xp, y, 1, 1);
+        else
+            tsr_pool_plane(pp, xp, y, 1, 0);
+    } else {
+        if (pp->is_max)
+            tsr_pool_plane(pp, xp, y, 2, 1);
+        else
+            tsr_pool_plane(pp, xp, y, 2, 0);
+    }
+}
