@@ -37,17 +37,24 @@ static TSR_POOL_ALWAYS_INLINE __m512 tsr_pool_fold(__m512 tap, __m512 acc, const
 }
 
 /* NI (1..TSR_POOL_ITEMS) items: base[i] is the padded input at the first tap of item i's first
- * column, y[i] its first output, m[i] the lanes to store, cnt[i] (average) the window counts. */
+ * column, y[i] its first output, m[i] the lanes to store, cnt[i] (average) the window counts.
+ * WIN 2 or 3: the window is WIN x WIN undilated (compile time: the tap loops unroll), 0: KH x KW
+ * with dilations dh, dw. */
 static TSR_POOL_ALWAYS_INLINE void tsr_pool_items(const float *const *base, float *const *y,
                                                   const __mmask16 *m, const __m512 *cnt, int64_t Wp,
-                                                  int64_t KH, int64_t KW, int64_t dh, int64_t dw,
-                                                  const int SW, const int MAX, const int NI) {
+                                                  int64_t KH_, int64_t KW_, int64_t dh_,
+                                                  int64_t dw_, const int SW, const int MAX,
+                                                  const int NI, const int WIN) {
+    const int64_t KH = WIN ? WIN : KH_, KW = WIN ? WIN : KW_;
+    const int64_t dh = WIN ? 1 : dh_, dw = WIN ? 1 : dw_;
     __m512 acc[TSR_POOL_ITEMS];
     for (int i = 0; i < NI; i++)
         acc[i] = MAX ? _mm512_set1_ps(-INFINITY) : _mm512_setzero_ps();
+#pragma GCC unroll 4
     for (int64_t kh = 0; kh < KH; kh++) {
         const int64_t ro = kh * dh * Wp;
         if (SW == 1) {
+#pragma GCC unroll 4
             for (int64_t kw = 0; kw < KW; kw++) {
                 const int64_t o = ro + kw * dw;
                 for (int i = 0; i < NI; i++)
@@ -55,6 +62,7 @@ static TSR_POOL_ALWAYS_INLINE void tsr_pool_items(const float *const *base, floa
             }
         } else if (dw == 1) {
             /* taps kw and kw + 1: the even and odd floats of one load pair */
+#pragma GCC unroll 4
             for (int64_t kw = 0; kw < KW; kw += 2) {
                 const int64_t o = ro + kw;
                 const int two = kw + 1 < KW;
@@ -89,7 +97,7 @@ static TSR_POOL_ALWAYS_INLINE void tsr_pool_items(const float *const *base, floa
 
 static TSR_POOL_ALWAYS_INLINE void tsr_pool_plane(const struct tsr_cpu_pool_plane *pp,
                                                   const float *restrict xp, float *restrict y,
-                                                  const int SW, const int MAX) {
+                                                  const int SW, const int MAX, const int WIN) {
     const int64_t OH = pp->OH, OW = pp->OW, chunks = (OW + 15) / 16;
     const float *base[TSR_POOL_ITEMS];
     float *yo[TSR_POOL_ITEMS];
@@ -111,29 +119,47 @@ static TSR_POOL_ALWAYS_INLINE void tsr_pool_plane(const struct tsr_cpu_pool_plan
                                        _mm512_maskz_loadu_ps(m[n], pp->colcnt + ow0));
             if (++n == TSR_POOL_ITEMS) {
                 tsr_pool_items(base, yo, m, cnt, pp->Wp, pp->KH, pp->KW, pp->dh, pp->dw, SW, MAX,
-                               TSR_POOL_ITEMS);
+                               TSR_POOL_ITEMS, WIN);
                 n = 0;
             }
         }
     }
     if (n == 3)
-        tsr_pool_items(base, yo, m, cnt, pp->Wp, pp->KH, pp->KW, pp->dh, pp->dw, SW, MAX, 3);
+        tsr_pool_items(base, yo, m, cnt, pp->Wp, pp->KH, pp->KW, pp->dh, pp->dw, SW, MAX, 3, WIN);
     else if (n == 2)
-        tsr_pool_items(base, yo, m, cnt, pp->Wp, pp->KH, pp->KW, pp->dh, pp->dw, SW, MAX, 2);
+        tsr_pool_items(base, yo, m, cnt, pp->Wp, pp->KH, pp->KW, pp->dh, pp->dw, SW, MAX, 2, WIN);
     else if (n == 1)
-        tsr_pool_items(base, yo, m, cnt, pp->Wp, pp->KH, pp->KW, pp->dh, pp->dw, SW, MAX, 1);
+        tsr_pool_items(base, yo, m, cnt, pp->Wp, pp->KH, pp->KW, pp->dh, pp->dw, SW, MAX, 1, WIN);
 }
 
-void tsr_cpu_pool_plane_avx512(const struct tsr_cpu_pool_plane *pp, const float *xp, float *y) {
-    if (pp->sw == 1) {
-        if (pp->is_max)
-            tsr_pool_plane(pp, xp, y, 1, 1);
-        else
-            tsr_pool_plane(pp, xp, y, 1, 0);
-    } else {
-        if (pp->is_max)
-            tsr_pool_plane(pp, xp, y, 2, 1);
-        else
-            tsr_pool_plane(pp, xp, y, 2, 0);
+#define TSR_POOL_DEF(SW, MAX, WIN)                                                                 \
+    static void tsr_pool_plane_s##SW##_m##MAX##_w##WIN(const struct tsr_cpu_pool_plane *pp,        \
+                                                       const float *xp, float *y) {                \
+        tsr_pool_plane(pp, xp, y, SW, MAX, WIN);                                                   \
     }
+#define TSR_POOL_DEF_WINS(SW, MAX)                                                                 \
+    TSR_POOL_DEF(SW, MAX, 0)                                                                       \
+    TSR_POOL_DEF(SW, MAX, 2)                                                                       \
+    TSR_POOL_DEF(SW, MAX, 3)
+TSR_POOL_DEF_WINS(1, 0)
+TSR_POOL_DEF_WINS(1, 1)
+TSR_POOL_DEF_WINS(2, 0)
+TSR_POOL_DEF_WINS(2, 1)
+
+typedef void (*tsr_pool_plane_fn)(const struct tsr_cpu_pool_plane *, const float *, float *);
+#define TSR_POOL_ROW(SW, MAX)                                                                      \
+    {                                                                                              \
+        tsr_pool_plane_s##SW##_m##MAX##_w0, tsr_pool_plane_s##SW##_m##MAX##_w2,                    \
+            tsr_pool_plane_s##SW##_m##MAX##_w3                                                     \
+    }
+/* [sw == 2][is_max][window: generic, 2x2, 3x3] */
+static const tsr_pool_plane_fn tsr_pool_planes[2][2][3] = {
+    {TSR_POOL_ROW(1, 0), TSR_POOL_ROW(1, 1)},
+    {TSR_POOL_ROW(2, 0), TSR_POOL_ROW(2, 1)},
+};
+
+void tsr_cpu_pool_plane_avx512(const struct tsr_cpu_pool_plane *pp, const float *xp, float *y) {
+    const int undilated = pp->dh == 1 && pp->dw == 1 && pp->KH == pp->KW;
+    const int win = undilated && pp->KH == 3 ? 2 : undilated && pp->KH == 2 ? 1 : 0;
+    tsr_pool_planes[pp->sw == 2][pp->is_max != 0][win](pp, xp, y);
 }
