@@ -218,6 +218,11 @@ struct tsr_cpu_pool_plane {
  * scalar path (a window of only NaN / padding: -inf); both results are bit-identical to pool.c's
  * scalar loop. Reentrant; needs an AVX-512F CPU. */
 void tsr_cpu_pool_plane_avx512(const struct tsr_cpu_pool_plane *pp, const float *xp, float *y);
+/* The padded plane of tsr_cpu_pool_plane_avx512: xp[(pad_t + h) * Wp + pad_l + w] = x[h * W + w]
+ * for h < H, w < W (x: one [H][W] plane, read only inside it), every other float of xp[0, total)
+ * = padv. Wp >= pad_l + W, total >= (pad_t + H) * Wp. Reentrant; needs an AVX-512F CPU. */
+void tsr_cpu_pool_pad_avx512(const float *x, int64_t H, int64_t W, int64_t pad_t, int64_t pad_l,
+                             int64_t Wp, int64_t total, float padv, float *xp);
 
 /* ---- reductions (reduce.c) ---- */
 

@@ -20,7 +20,6 @@
 #include "backends/cpu/cpu_exec.h"
 
 #include <math.h>
-#include <string.h>
 
 tsr_status tsr_cpu_pool_check(tsr_context *ctx, const char *name, const struct tsr_k_pool *p) {
     if (!p) return TSR_ERR(ctx, TSR_E_INVALID_ARG, "pool kernel '%s': no geometry", name);
@@ -45,6 +44,8 @@ struct tsr_pool_job {
     const struct tsr_k_pool *p;
     const float *X;
     float *Y;
+    int vec;                       /* 1: the AVX-512 path (tsr_pool_vec_task) */
+    int64_t Hp, Wp, total, cnt_at; /* its padded plane (tsr_pool_vec_plane), counts' offset */
 };
 
 /* ---- AVX-512 path (pool_avx512.c) ---- */
@@ -89,31 +90,15 @@ size_t tsr_cpu_pool_scratch_floats(const struct tsr_cpu_env *env, const struct t
     return tsr_pool_vec_ok(env, p) ? tsr_pool_vec_floats(p, NULL) : 0;
 }
 
-static void tsr_pool_fill(float *x, int64_t n, float v) {
-    for (int64_t i = 0; i < n; i++)
-        x[i] = v;
-}
-
 /* Plane `task` on the vector path in scratch slice `xp` (tsr_pool_vec_floats floats). */
 static void tsr_pool_vec_task(const struct tsr_pool_job *job, size_t task, float *xp) {
     const struct tsr_k_pool *p = job->p;
     const float *x = job->X + (int64_t)task * p->H * p->W;
     float *y = job->Y + (int64_t)task * p->OH * p->OW;
     const int is_max = p->kind == TSR_POOL_MAX;
-    const float padv = is_max ? -INFINITY : 0.0f;
-    int64_t Hp, Wp, total, cnt_at;
-    tsr_pool_vec_plane(p, &Hp, &Wp, &total);
-    tsr_pool_vec_floats(p, &cnt_at);
-    /* padded copy: pad_t rows, then each input row between pad_l and Wp - pad_l - W pads, then
-     * the rows below and the slack */
-    tsr_pool_fill(xp, p->pad_t * Wp, padv);
-    for (int64_t h = 0; h < p->H; h++) {
-        float *row = xp + (p->pad_t + h) * Wp;
-        tsr_pool_fill(row, p->pad_l, padv);
-        memcpy(row + p->pad_l, x + h * p->W, (size_t)p->W * sizeof(float));
-        tsr_pool_fill(row + p->pad_l + p->W, Wp - p->pad_l - p->W, padv);
-    }
-    tsr_pool_fill(xp + (p->pad_t + p->H) * Wp, total - (p->pad_t + p->H) * Wp, padv);
+    const int64_t Wp = job->Wp, cnt_at = job->cnt_at;
+    tsr_cpu_pool_pad_avx512(x, p->H, p->W, p->pad_t, p->pad_l, Wp, job->total,
+                            is_max ? -INFINITY : 0.0f, xp);
     struct tsr_cpu_pool_plane pp = {.Wp = Wp,
                                     .KH = p->KH,
                                     .KW = p->KW,
@@ -197,10 +182,9 @@ static void tsr_pool_task(void *arg, size_t task, int thread_id) {
         tsr_pool_index_task(job, task);
         return;
     }
-    const struct tsr_cpu_env *env = job->env;
-    if (tsr_pool_vec_ok(env, job->p) && env->scratch &&
-        env->scratch_floats >= tsr_pool_vec_floats(job->p, NULL)) {
-        tsr_pool_vec_task(job, task, env->scratch + (size_t)thread_id * env->scratch_floats);
+    if (job->vec) {
+        tsr_pool_vec_task(job, task,
+                          job->env->scratch + (size_t)thread_id * job->env->scratch_floats);
         return;
     }
     const struct tsr_k_pool *p = job->p;
@@ -262,6 +246,9 @@ void tsr_cpu_pool_run(const struct tsr_cpu_env *env, const struct tsr_k_pool *p,
     const int64_t planes = p->N * p->C;
     if (planes == 0 || p->OH == 0 || p->OW == 0) return;
     struct tsr_pool_job job = {.env = env, .p = p, .X = X, .Y = Y};
+    job.vec = tsr_pool_vec_ok(env, p) && env->scratch &&
+              env->scratch_floats >= tsr_pool_vec_floats(p, &job.cnt_at);
+    if (job.vec) tsr_pool_vec_plane(p, &job.Hp, &job.Wp, &job.total);
     const int64_t work = planes * p->OH * p->OW * p->KH * p->KW;
     if (work > TSR_CPU_EW_PARALLEL_MIN && planes > 1 && env->pool && env->n_threads > 1)
         tsr_cpu_pool_parallel_for(env->pool, (size_t)planes, tsr_pool_task, &job);

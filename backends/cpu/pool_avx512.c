@@ -132,6 +132,42 @@ static TSR_POOL_ALWAYS_INLINE void tsr_pool_plane(const struct tsr_cpu_pool_plan
         tsr_pool_items(base, yo, m, cnt, pp->Wp, pp->KH, pp->KW, pp->dh, pp->dw, SW, MAX, 1, WIN);
 }
 
+/* ---- the padded copy ---- */
+
+static TSR_POOL_ALWAYS_INLINE void tsr_pool_span_fill(float *o, int64_t n, __m512 v) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(o + i, v);
+    if (i < n) _mm512_mask_storeu_ps(o + i, (__mmask16)((1u << (n - i)) - 1), v);
+}
+
+static TSR_POOL_ALWAYS_INLINE void tsr_pool_span_copy(float *o, const float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(o + i, _mm512_loadu_ps(x + i));
+    if (i < n) {
+        const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(o + i, m, _mm512_maskz_loadu_ps(m, x + i));
+    }
+}
+
+void tsr_cpu_pool_pad_avx512(const float *x, int64_t H, int64_t W, int64_t pad_t, int64_t pad_l,
+                             int64_t Wp, int64_t total, float padv, float *xp) {
+    const __m512 v = _mm512_set1_ps(padv);
+    float *o = xp;
+    /* the rows above and the first row's left padding, then each row and the padding up to the
+     * next row's first input column (the last row: up to the end) */
+    tsr_pool_span_fill(o, pad_t * Wp + pad_l, v);
+    o += pad_t * Wp + pad_l;
+    for (int64_t h = 0; h < H; h++) {
+        tsr_pool_span_copy(o, x + h * W, W);
+        o += W;
+        const int64_t gap = h + 1 < H ? Wp - W : total - (o - xp);
+        tsr_pool_span_fill(o, gap, v);
+        o += gap;
+    }
+}
+
 #define TSR_POOL_DEF(SW, MAX, WIN)                                                                 \
     static void tsr_pool_plane_s##SW##_m##MAX##_w##WIN(const struct tsr_cpu_pool_plane *pp,        \
                                                        const float *xp, float *y) {                \
