@@ -495,7 +495,9 @@ static void build_pool(struct kh_builder *b) {
  * GoogLeNet's 3x3 stride 1 pad 1 and 3x3 stride 2 ceil_mode (also SqueezeNet's), widths below 16,
  * not multiples of 16 and above 64, narrow rows (several rows per vector group), even window
  * widths at stride 2, dilations (stride 2 with dilation 2: the generic load path), stride_h 3,
- * width-1 planes (as the 3-D pool rewrite makes), a plane pool large enough for the thread pool.
+ * width-1 planes (as the 3-D pool rewrite makes), a plane pool large enough for the thread pool;
+ * 3x3 max with every stride_h / stride_w pair of 1 and 2 (the separable kernel), over 64 columns,
+ * and stride_h 3 (the unrolled direct kernel).
  * `nan`: the input has NaN runs long enough that some windows hold only NaN (max: -inf, as a
  * window of padding), scattered NaN and -inf. Max is exact (group "pool_vector"), average
  * bit-identical to the scalar path, within 1e-6 of the double reference ("pool_vector_avg"). */
@@ -520,8 +522,13 @@ static const struct pool_vec pool_vec_rows[] = {
     {{TSR_OP_MAXPOOL, 1, 2, 9, 1, 3, 1, 2, 1, 1, 0, 1, 0, 1, 1, 0, 0}, 0},
     {{TSR_OP_MAXPOOL, 1, 2, 5, 5, 3, 3, 1, 1, 3, 3, 3, 3, 1, 1, 0, 0}, 0},
     {{TSR_OP_MAXPOOL, 2, 32, 56, 56, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 3, 10, 150, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 3, 12, 40, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 1, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 3, 12, 40, 3, 3, 2, 1, 0, 1, 0, 1, 1, 1, 1, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 3, 20, 37, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
     {{TSR_OP_MAXPOOL, 1, 8, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 1},
     {{TSR_OP_MAXPOOL, 1, 4, 30, 30, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0}, 1},
+    {{TSR_OP_MAXPOOL, 1, 3, 9, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 1},
     {{TSR_OP_MAXPOOL, 1, 3, 9, 71, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0}, 1},
     {{TSR_OP_MAXPOOL, 1, 3, 13, 45, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 1, 0}, 1},
     /* average: both counts, ceil_mode windows past the end padding, NaN propagating */
@@ -537,7 +544,7 @@ static const struct pool_vec pool_vec_rows[] = {
     {{TSR_OP_AVGPOOL, 2, 32, 56, 56, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
     {{TSR_OP_AVGPOOL, 1, 8, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 1},
 };
-#define POOL_VEC_AVG_FIRST 19
+#define POOL_VEC_AVG_FIRST 24
 
 /* Uniform in [-2, 2) with runs of 90 NaN (more than 3 rows of width <= 30: whole windows of
  * NaN), a NaN at every 13th element and -inf at every 29th. */

@@ -132,6 +132,87 @@ static TSR_POOL_ALWAYS_INLINE void tsr_pool_plane(const struct tsr_cpu_pool_plan
         tsr_pool_items(base, yo, m, cnt, pp->Wp, pp->KH, pp->KW, pp->dh, pp->dw, SW, MAX, 1, WIN);
 }
 
+/* ---- 3x3 max, stride_h 1 or 2: separable ---- */
+
+/* Max of taps kw = 0, 1, 2 of one padded row at p (first-wins chain from -inf: NaN skipped). */
+static TSR_POOL_ALWAYS_INLINE __m512 tsr_pool_hmax3(const float *p, const int SW) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    if (SW == 1) {
+        __m512 t = _mm512_max_ps(_mm512_loadu_ps(p), ninf);
+        t = _mm512_max_ps(_mm512_loadu_ps(p + 1), t);
+        return _mm512_max_ps(_mm512_loadu_ps(p + 2), t);
+    }
+    const __m512 a = _mm512_loadu_ps(p), b = _mm512_loadu_ps(p + 16);
+    __m512 t = _mm512_max_ps(tsr_pool_deal(a, b, 0), ninf);
+    t = _mm512_max_ps(tsr_pool_deal(a, b, 1), t);
+    return _mm512_max_ps(tsr_pool_deal(_mm512_loadu_ps(p + 2), _mm512_loadu_ps(p + 18), 0), t);
+}
+
+/* NC (1..4) 16-column chunks from output column ow0, all output rows: each padded row's 3-tap
+ * max h is computed once (with stride_h 1 it serves three output rows, with 2 two), then
+ * y = max(h[row 2], max(h[row 1], h[row 0])). Both folds keep the first maximum, so the result is
+ * the first maximum of the window in (kh, kw) order: the same value and bits as the scalar chain
+ * (h is never NaN: it starts from -inf). */
+static TSR_POOL_ALWAYS_INLINE void tsr_pool_sep3_cols(const struct tsr_cpu_pool_plane *pp,
+                                                      const float *restrict xp, float *restrict y,
+                                                      int64_t ow0, __mmask16 last, const int SW,
+                                                      const int SH, const int NC) {
+    const int64_t Wp = pp->Wp, OW = pp->OW;
+    const float *x0 = xp + ow0 * SW;
+    __m512 ha[4], hb[4], hc[4];
+    for (int c = 0; c < NC; c++)
+        ha[c] = tsr_pool_hmax3(x0 + 16 * SW * c, SW);
+    if (SH == 1)
+        for (int c = 0; c < NC; c++)
+            hb[c] = tsr_pool_hmax3(x0 + Wp + 16 * SW * c, SW);
+    for (int64_t oh = 0; oh < pp->OH; oh++) {
+        const float *xr = x0 + (oh * SH + 1) * Wp;
+        float *yo = y + oh * OW + ow0;
+        for (int c = 0; c < NC; c++) {
+            if (SH == 2) hb[c] = tsr_pool_hmax3(xr + 16 * SW * c, SW);
+            hc[c] = tsr_pool_hmax3(xr + Wp + 16 * SW * c, SW);
+            const __m512 o = _mm512_max_ps(hc[c], _mm512_max_ps(hb[c], ha[c]));
+            _mm512_mask_storeu_ps(yo + 16 * c, c == NC - 1 ? last : (__mmask16)0xffff, o);
+            if (SH == 1) {
+                ha[c] = hb[c];
+                hb[c] = hc[c];
+            } else {
+                ha[c] = hc[c];
+            }
+        }
+    }
+}
+
+static TSR_POOL_ALWAYS_INLINE void tsr_pool_sep3(const struct tsr_cpu_pool_plane *pp,
+                                                 const float *restrict xp, float *restrict y,
+                                                 const int SW, const int SH) {
+    const int64_t OW = pp->OW, chunks = (OW + 15) / 16;
+    const int64_t tail = OW - 16 * (chunks - 1);
+    const __mmask16 last = tail >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << tail) - 1);
+    int64_t c = 0;
+    for (; c + 4 < chunks; c += 4)
+        tsr_pool_sep3_cols(pp, xp, y, 16 * c, 0xffff, SW, SH, 4);
+    const int64_t left = chunks - c;
+    if (left == 4)
+        tsr_pool_sep3_cols(pp, xp, y, 16 * c, last, SW, SH, 4);
+    else if (left == 3)
+        tsr_pool_sep3_cols(pp, xp, y, 16 * c, last, SW, SH, 3);
+    else if (left == 2)
+        tsr_pool_sep3_cols(pp, xp, y, 16 * c, last, SW, SH, 2);
+    else
+        tsr_pool_sep3_cols(pp, xp, y, 16 * c, last, SW, SH, 1);
+}
+
+#define TSR_POOL_SEP3_DEF(SW, SH)                                                                  \
+    static void tsr_pool_sep3_s##SW##_h##SH(const struct tsr_cpu_pool_plane *pp, const float *xp,  \
+                                            float *y) {                                            \
+        tsr_pool_sep3(pp, xp, y, SW, SH);                                                          \
+    }
+TSR_POOL_SEP3_DEF(1, 1)
+TSR_POOL_SEP3_DEF(1, 2)
+TSR_POOL_SEP3_DEF(2, 1)
+TSR_POOL_SEP3_DEF(2, 2)
+
 /* ---- the padded copy ---- */
 
 static TSR_POOL_ALWAYS_INLINE void tsr_pool_span_fill(float *o, int64_t n, __m512 v) {
@@ -197,5 +278,12 @@ static const tsr_pool_plane_fn tsr_pool_planes[2][2][3] = {
 void tsr_cpu_pool_plane_avx512(const struct tsr_cpu_pool_plane *pp, const float *xp, float *y) {
     const int undilated = pp->dh == 1 && pp->dw == 1 && pp->KH == pp->KW;
     const int win = undilated && pp->KH == 3 ? 2 : undilated && pp->KH == 2 ? 1 : 0;
+    if (win == 2 && pp->is_max && (pp->sh == 1 || pp->sh == 2)) {
+        if (pp->sw == 1)
+            (pp->sh == 1 ? tsr_pool_sep3_s1_h1 : tsr_pool_sep3_s1_h2)(pp, xp, y);
+        else
+            (pp->sh == 1 ? tsr_pool_sep3_s2_h1 : tsr_pool_sep3_s2_h2)(pp, xp, y);
+        return;
+    }
     tsr_pool_planes[pp->sw == 2][pp->is_max != 0][win](pp, xp, y);
 }
