@@ -1,6 +1,6 @@
 /*
- * pool.c — 2-D max / average pooling executor (struct tsr_k_pool, NCHW), parallel over the N*C
- * planes.
+ * pool.c — 2-D max / average pooling executor (struct tsr_k_pool, NCHW), parallel over blocks of
+ * the N*C planes.
  *
  * For every output row the valid window rows are found once; for every window column tap the
  * range of output columns whose tap lies inside the input is computed once (as the depthwise
@@ -44,6 +44,7 @@ struct tsr_pool_job {
     const struct tsr_k_pool *p;
     const float *X;
     float *Y;
+    int64_t planes, per_task;      /* parallel runs: planes per task (tsr_pool_block) */
     int vec;                       /* 1: the AVX-512 path (tsr_pool_vec_task) */
     int64_t Hp, Wp, total, cnt_at; /* its padded plane (tsr_pool_vec_plane), counts' offset */
 };
@@ -241,6 +242,15 @@ static void tsr_pool_task(void *arg, size_t task, int thread_id) {
     }
 }
 
+/* Task `task` of a parallel run: planes [task * per_task, + per_task) (clipped). */
+static void tsr_pool_block(void *arg, size_t task, int thread_id) {
+    const struct tsr_pool_job *job = arg;
+    const int64_t t0 = (int64_t)task * job->per_task;
+    const int64_t t1 = t0 + job->per_task < job->planes ? t0 + job->per_task : job->planes;
+    for (int64_t t = t0; t < t1; t++)
+        tsr_pool_task(arg, (size_t)t, thread_id);
+}
+
 void tsr_cpu_pool_run(const struct tsr_cpu_env *env, const struct tsr_k_pool *p, const float *X,
                       float *Y) {
     const int64_t planes = p->N * p->C;
@@ -250,9 +260,17 @@ void tsr_cpu_pool_run(const struct tsr_cpu_env *env, const struct tsr_k_pool *p,
               env->scratch_floats >= tsr_pool_vec_floats(p, &job.cnt_at);
     if (job.vec) tsr_pool_vec_plane(p, &job.Hp, &job.Wp, &job.total);
     const int64_t work = planes * p->OH * p->OW * p->KH * p->KW;
-    if (work > TSR_CPU_EW_PARALLEL_MIN && planes > 1 && env->pool && env->n_threads > 1)
-        tsr_cpu_pool_parallel_for(env->pool, (size_t)planes, tsr_pool_task, &job);
-    else
+    if (work > TSR_CPU_EW_PARALLEL_MIN && planes > 1 && env->pool && env->n_threads > 1) {
+        /* blocks of planes, about 8 per thread (a task per small plane costs as much in the
+         * pool's hand-out as the plane itself) */
+        int64_t per = planes / ((int64_t)env->n_threads * 8);
+        if (per < 1) per = 1;
+        job.planes = planes;
+        job.per_task = per;
+        tsr_cpu_pool_parallel_for(env->pool, (size_t)((planes + per - 1) / per), tsr_pool_block,
+                                  &job);
+    } else {
         for (int64_t t = 0; t < planes; t++)
             tsr_pool_task(&job, (size_t)t, 0);
+    }
 }
