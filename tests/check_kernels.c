@@ -526,6 +526,8 @@ static const struct pool_vec pool_vec_rows[] = {
     {{TSR_OP_MAXPOOL, 1, 3, 12, 40, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 1, 0}, 0},
     {{TSR_OP_MAXPOOL, 1, 3, 12, 40, 3, 3, 2, 1, 0, 1, 0, 1, 1, 1, 1, 0}, 0},
     {{TSR_OP_MAXPOOL, 1, 3, 20, 37, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
+    /* a padded plane over the vector path's scratch cap (1 Mi floats): the scalar loop */
+    {{TSR_OP_MAXPOOL, 1, 1, 1030, 1030, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
     {{TSR_OP_MAXPOOL, 1, 8, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 1},
     {{TSR_OP_MAXPOOL, 1, 4, 30, 30, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0}, 1},
     {{TSR_OP_MAXPOOL, 1, 3, 9, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 1},
@@ -544,7 +546,7 @@ static const struct pool_vec pool_vec_rows[] = {
     {{TSR_OP_AVGPOOL, 2, 32, 56, 56, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
     {{TSR_OP_AVGPOOL, 1, 8, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 1},
 };
-#define POOL_VEC_AVG_FIRST 24
+#define POOL_VEC_AVG_FIRST 25
 
 /* Uniform in [-2, 2) with runs of 90 NaN (more than 3 rows of width <= 30: whole windows of
  * NaN), a NaN at every 13th element and -inf at every 29th. */

@@ -198,8 +198,8 @@ void tsr_cpu_pool_run(const struct tsr_cpu_env *env, const struct tsr_k_pool *p,
                       float *Y);
 /* Per-thread scratch (floats) tsr_cpu_pool_run needs for its vector path on env's ISA: the padded
  * plane and the average's counts (pool_avx512.c; AVX-512, MAX / AVG with stride_w 1 or 2, plane
- * under 4 Mi floats); 0 when the kernel takes the scalar path. The run falls back to the scalar
- * path when env->scratch_floats is smaller. */
+ * under 1 Mi floats: 4 MiB a thread); 0 when the kernel takes the scalar path. The run falls back
+ * to the scalar path when env->scratch_floats is smaller. */
 size_t tsr_cpu_pool_scratch_floats(const struct tsr_cpu_env *env, const struct tsr_k_pool *p);
 
 /* One plane of the AVX-512 pooling path (pool_avx512.c). */

@@ -52,7 +52,7 @@ struct tsr_pool_job {
 /* ---- AVX-512 path (pool_avx512.c) ---- */
 
 /* Largest padded plane (floats) the vector path copies into per-thread scratch. */
-#define TSR_POOL_VEC_MAX_FLOATS ((int64_t)4 << 20)
+#define TSR_POOL_VEC_MAX_FLOATS ((int64_t)1 << 20)
 
 /* The padded plane of the vector path: Hp x Wp with pad_t rows / pad_l columns of padding before
  * the input and as many after as the last window needs; *total: floats including the slack the
