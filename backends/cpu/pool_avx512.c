@@ -7,7 +7,9 @@
  * several rows when the row is narrow) are computed together so that 4 independent max / add
  * chains are in flight. Column stride 2 takes the even floats of two loads (vpermt2ps); with
  * dilation 1 the odd floats of the same two loads are the next tap, so a 3-wide window costs 2
- * load pairs per row.
+ * load pairs per row. 3x3 max with stride_h 1 or 2 is separable instead (tsr_pool_sep3): each
+ * padded row's 3-tap max is computed once per 16 columns and reused by the output rows it serves.
+ * 3x3 and 2x2 undilated windows are compile-time instantiations (tap loops unrolled).
  *
  * Exactness: every lane folds its taps in the scalar path's order (kh outer, kw inner) with
  * max(tap, acc) = tap > acc ? tap : acc (vmaxps returns its second operand when either is NaN),
