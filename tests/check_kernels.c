@@ -21,6 +21,7 @@
 #include "test_support.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -527,6 +528,105 @@ static void build_pool(struct kh_builder *b) {
              (long long)p->N, (long long)p->C, (long long)p->H, (long long)p->W, (long long)p->KH,
              (long long)p->KW, (long long)p->sh, (long long)p->sw, p->ceil_mode ? " ceil" : "",
              p->count_include_pad ? " include-pad" : "");
+}
+
+/* Pools of the AVX-512 path (pool_avx512.c; the other CPU tiers and OpenCL run them too):
+ * GoogLeNet's 3x3 stride 1 pad 1 and 3x3 stride 2 ceil_mode (also SqueezeNet's), widths below 16,
+ * not multiples of 16 and above 64, narrow rows (several rows per vector group), even window
+ * widths at stride 2, dilations (stride 2 with dilation 2: the generic load path), stride_h 3,
+ * width-1 planes (as the 3-D pool rewrite makes), a plane pool large enough for the thread pool;
+ * 3x3 max with every stride_h / stride_w pair of 1 and 2 (the separable kernel), over 64 columns,
+ * and stride_h 3 (the unrolled direct kernel).
+ * `nan`: the input has NaN runs long enough that some windows hold only NaN (max: -inf, as a
+ * window of padding), scattered NaN and -inf. Max is exact (group "pool_vector"), average
+ * bit-identical to the scalar path, within 1e-6 of the double reference ("pool_vector_avg"). */
+struct pool_vec {
+    struct pool p;
+    int nan;
+};
+
+static const struct pool_vec pool_vec_rows[] = {
+    {{TSR_OP_MAXPOOL, 1, 8, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 4, 112, 112, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 8, 55, 55, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0}, 0},
+    {{TSR_OP_MAXPOOL, 2, 5, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 6, 7, 7, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 3, 9, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 3, 9, 71, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 3, 16, 33, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 3, 10, 37, 1, 4, 1, 2, 0, 1, 0, 2, 1, 1, 0, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 3, 13, 45, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 1, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 3, 13, 40, 2, 3, 1, 1, 1, 2, 0, 1, 2, 3, 0, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 3, 20, 19, 3, 2, 3, 2, 2, 0, 1, 1, 1, 1, 1, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 2, 9, 1, 3, 1, 2, 1, 1, 0, 1, 0, 1, 1, 0, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 2, 5, 5, 3, 3, 1, 1, 3, 3, 3, 3, 1, 1, 0, 0}, 0},
+    {{TSR_OP_MAXPOOL, 2, 32, 56, 56, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 3, 10, 150, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 3, 12, 40, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 1, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 3, 12, 40, 3, 3, 2, 1, 0, 1, 0, 1, 1, 1, 1, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 3, 20, 37, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
+    /* a padded plane over the vector path's scratch cap (1 Mi floats): the scalar loop */
+    {{TSR_OP_MAXPOOL, 1, 1, 1030, 1030, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
+    {{TSR_OP_MAXPOOL, 1, 8, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 1},
+    {{TSR_OP_MAXPOOL, 1, 4, 30, 30, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0}, 1},
+    {{TSR_OP_MAXPOOL, 1, 3, 9, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 1},
+    {{TSR_OP_MAXPOOL, 1, 3, 9, 71, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0}, 1},
+    {{TSR_OP_MAXPOOL, 1, 3, 13, 45, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 1, 0}, 1},
+    /* average: both counts, ceil_mode windows past the end padding, NaN propagating */
+    {{TSR_OP_AVGPOOL, 1, 8, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
+    {{TSR_OP_AVGPOOL, 1, 8, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1}, 0},
+    {{TSR_OP_AVGPOOL, 1, 4, 55, 55, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1, 0}, 0},
+    {{TSR_OP_AVGPOOL, 1, 3, 11, 71, 3, 3, 2, 2, 1, 1, 0, 1, 1, 1, 1, 1}, 0},
+    {{TSR_OP_AVGPOOL, 1, 3, 11, 70, 3, 3, 2, 2, 1, 1, 0, 1, 1, 1, 1, 0}, 0},
+    {{TSR_OP_AVGPOOL, 2, 5, 14, 14, 5, 5, 3, 1, 2, 2, 2, 2, 1, 1, 0, 1}, 0},
+    {{TSR_OP_AVGPOOL, 1, 3, 13, 45, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 1, 0}, 0},
+    {{TSR_OP_AVGPOOL, 1, 3, 13, 40, 2, 4, 1, 2, 1, 2, 0, 1, 2, 1, 0, 1}, 0},
+    {{TSR_OP_AVGPOOL, 1, 2, 5, 5, 3, 3, 1, 1, 3, 3, 3, 3, 1, 1, 0, 0}, 0},
+    {{TSR_OP_AVGPOOL, 2, 32, 56, 56, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 0},
+    {{TSR_OP_AVGPOOL, 1, 8, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, 1},
+};
+#define POOL_VEC_AVG_FIRST 25
+
+/* Uniform in [-2, 2) with runs of 90 NaN (more than 3 rows of width <= 30: whole windows of
+ * NaN), a NaN at every 13th element and -inf at every 29th. */
+static void gen_pool_nan(float *x, size_t n, uint64_t seed) {
+    uint64_t st = seed * 6364136223846793005ull + 1442695040888963407ull;
+    for (size_t i = 0; i < n; i++) {
+        st = st * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)((double)(st >> 40) / (double)(1ull << 24)) * 4.0f - 2.0f;
+        if (i % 29 == 3) x[i] = -INFINITY;
+        if (i % 13 == 5 || i % 301 < 90) x[i] = NAN;
+    }
+}
+
+static void build_pool_vec_row(struct kh_builder *b, const struct pool_vec *r) {
+    const struct pool *p = &r->p;
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.kernel_shape[0] = p->KH, at.kernel_shape[1] = p->KW;
+    at.strides[0] = p->sh, at.strides[1] = p->sw;
+    at.pads[0] = p->pt, at.pads[1] = p->pl, at.pads[2] = p->pb, at.pads[3] = p->pr;
+    at.dilations[0] = p->dh, at.dilations[1] = p->dw;
+    at.ceil_mode = p->ceil_mode;
+    at.count_include_pad = p->count_include_pad;
+    tsr_value x = r->nan ? kh_input_gen(b, 4, D(p->N, p->C, p->H, p->W), gen_pool_nan)
+                         : kh_input(b, 4, D(p->N, p->C, p->H, p->W), -3, 3);
+    kh_output(b, kh_op(b, p->op, &at, 1, &x));
+    kh_label(
+        b,
+        " %s [%lld,%lld,%lld,%lld] k %lldx%lld s %lld,%lld p %lld,%lld,%lld,%lld d %lld,%lld%s%s%s",
+        tsr_op_name(p->op), (long long)p->N, (long long)p->C, (long long)p->H, (long long)p->W,
+        (long long)p->KH, (long long)p->KW, (long long)p->sh, (long long)p->sw, (long long)p->pt,
+        (long long)p->pl, (long long)p->pb, (long long)p->pr, (long long)p->dh, (long long)p->dw,
+        p->ceil_mode ? " ceil" : "", p->count_include_pad ? " include-pad" : "",
+        r->nan ? " NaN" : "");
+}
+
+static void build_pool_vec(struct kh_builder *b) {
+    build_pool_vec_row(b, &pool_vec_rows[b->variant]);
+}
+
+static void build_pool_vec_avg(struct kh_builder *b) {
+    build_pool_vec_row(b, &pool_vec_rows[POOL_VEC_AVG_FIRST + b->variant]);
 }
 
 /* Group "win3d": 3-D MaxPool / AveragePool [N, C, D, H, W] (rewritten into two 2-D pools; the
@@ -2497,6 +2597,9 @@ static const struct kh_case cases[] = {
     {"conv", build_conv, N_OF(conv_rows), 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
     {"conv_bn_relu", build_conv_bn, 1, 1e-4, 1e-5, KH_BOTH, "conv", NULL, NULL, 0, 0},
     {"pool", build_pool, N_OF(pool_rows), 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"pool_vector", build_pool_vec, POOL_VEC_AVG_FIRST, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},
+    {"pool_vector_avg", build_pool_vec_avg, N_OF(pool_vec_rows) - POOL_VEC_AVG_FIRST, 1e-6, 1e-6,
+     KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"pool3d", build_pool3d, N_OF(pool3d_rows), 2e-6, 2e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"conv3d", build_conv3d, N_OF(conv3d_rows), 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
     {"convtranspose3d", build_convt3d, N_OF(convt3d_rows), 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0,
@@ -2651,6 +2754,19 @@ START_TEST(test_devices) {
 }
 END_TEST
 
+/* 1 when `name` is one of the comma-separated names of `list`. */
+static int kh_name_listed(const char *list, const char *name) {
+    const size_t n = strlen(name);
+    for (const char *q = list; *q;) {
+        const char *e = strchr(q, ',');
+        const size_t len = e ? (size_t)(e - q) : strlen(q);
+        if (len == n && strncmp(q, name, n) == 0) return 1;
+        if (!e) break;
+        q = e + 1;
+    }
+    return 0;
+}
+
 START_TEST(test_kernel_table) {
     struct tsr_context_options o = {.cpu_threads = 3};
     tsr_context *ctx = NULL;
@@ -2665,8 +2781,11 @@ START_TEST(test_kernel_table) {
     char first[1024] = "";
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* TSR_KH_GROUPS: a comma-separated list of case names to run (quick loops); unset: all */
+    const char *only = getenv("TSR_KH_GROUPS");
     for (int c = 0; c < N_OF(cases); c++)
-        kh_run_case(ctx, &cases[c], &st, first, sizeof first);
+        if (!only || kh_name_listed(only, cases[c].name))
+            kh_run_case(ctx, &cases[c], &st, first, sizeof first);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     fprintf(stderr,
             "kernel harness: %d cases (%d variants) x %d configurations (%s): %d runs, %d "

@@ -459,6 +459,11 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
             size_t s = tsr_cpu_conv_scratch_floats(&kn->u.conv, ex->env.panel_cache_bytes);
             if (s > scratch) scratch = s;
         }
+        /* the vector pool path's padded plane: one in every thread's slice */
+        if (st == TSR_OK && kn->kind == TSR_K_POOL) {
+            size_t s = tsr_cpu_pool_scratch_floats(&ex->env, &kn->u.pool);
+            if (s > scratch) scratch = s;
+        }
     }
     if (st != TSR_OK) {
         tsr_cpu_release(ex);

@@ -196,6 +196,33 @@ tsr_status tsr_cpu_pool_check(tsr_context *ctx, const char *name, const struct t
  * average one with nothing to count 0. Y must not overlap X. */
 void tsr_cpu_pool_run(const struct tsr_cpu_env *env, const struct tsr_k_pool *p, const float *X,
                       float *Y);
+/* Per-thread scratch (floats) tsr_cpu_pool_run needs for its vector path on env's ISA: the padded
+ * plane and the average's counts (pool_avx512.c; AVX-512, MAX / AVG with stride_w 1 or 2, plane
+ * under 1 Mi floats: 4 MiB a thread); 0 when the kernel takes the scalar path. The run falls back
+ * to the scalar path when env->scratch_floats is smaller. */
+size_t tsr_cpu_pool_scratch_floats(const struct tsr_cpu_env *env, const struct tsr_k_pool *p);
+
+/* One plane of the AVX-512 pooling path (pool_avx512.c). */
+struct tsr_cpu_pool_plane {
+    int64_t Wp;                     /* row stride of the padded plane (floats) */
+    int64_t KH, KW, sh, sw, dh, dw; /* window, strides (sw 1 or 2), dilations */
+    int64_t OH, OW;
+    int is_max;                   /* 1: max, 0: average */
+    const float *rowcnt, *colcnt; /* average: taps counted per output row [OH] / column [OW] */
+};
+/* y[oh][ow] (OH x OW, row stride OW) = max / average over kh < KH, kw < KW of
+ * xp[(oh * sh + kh * dh) * Wp + ow * sw + kw * dw]; average: sum / (rowcnt[oh] * colcnt[ow]), 0
+ * for a count of 0. xp is a padded plane (-inf for max, 0 for average) holding every tap, followed
+ * by readable floats up to index ((OH - 1) * sh + (KH - 1) * dh) * Wp + 16 * sw * ceil(OW / 16) +
+ * (KW - 1) * dw (vector loads past OW; those lanes are discarded). Max folds NaN away as the
+ * scalar path (a window of only NaN / padding: -inf); both results are bit-identical to pool.c's
+ * scalar loop. Reentrant; needs an AVX-512F CPU. */
+void tsr_cpu_pool_plane_avx512(const struct tsr_cpu_pool_plane *pp, const float *xp, float *y);
+/* The padded plane of tsr_cpu_pool_plane_avx512: xp[(pad_t + h) * Wp + pad_l + w] = x[h * W + w]
+ * for h < H, w < W (x: one [H][W] plane, read only inside it), every other float of xp[0, total)
+ * = padv. Wp >= pad_l + W, total >= (pad_t + H) * Wp. Reentrant; needs an AVX-512F CPU. */
+void tsr_cpu_pool_pad_avx512(const float *x, int64_t H, int64_t W, int64_t pad_t, int64_t pad_l,
+                             int64_t Wp, int64_t total, float padv, float *xp);
 
 /* ---- reductions (reduce.c) ---- */
 
