@@ -437,6 +437,12 @@ static const struct conv conv_rows[] = {
     {1, 72, 7, 7, 72, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 72, 1, 0, ACT_RELU, 0, 0},
     {2, 6, 9, 117, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6, 1, 1, ACT_RELU, 0, 0},
     {1, 4, 8, 40, 4, 3, 3, 1, 1, 0, 0, 0, 0, 2, 2, 4, 0, 0, ACT_NONE, 0, 0},
+    /* Winograd F(2x2, 3x3) (conv_direct.c, AVX-512): odd output height (a half tile row), 15
+     * tiles per row, M 40 (a 32-block + 8), residual + relu; unpadded with sigmoid after the
+     * transform; two images, asymmetric pads, 2 x 64 + 16 tiles per row, clip */
+    {1, 16, 31, 29, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ACT_RELU, 0, 0},
+    {1, 20, 12, 29, 16, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, ACT_SIGMOID, 0, 0},
+    {2, 17, 9, 290, 33, 3, 3, 1, 1, 1, 0, 0, 2, 1, 1, 1, 1, 0, ACT_CLIP, -0.5f, 1.0f},
 };
 
 static void build_conv(struct kh_builder *b) {

@@ -228,3 +228,109 @@ void tsr_cpu_convd_store_avx512(const float *out, int mr, int tw, int mvalid, fl
         _mm512_mask_storeu_ps(y + o * ld, m, v);
     }
 }
+
+/* ---- Winograd F(2x2, 3x3) transforms (conv_direct.c) ---- */
+
+/* Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (CVPR 2016), F(2x2, 3x3):
+ * V = B^T d B with B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] on each 4x4 input patch d,
+ * Y = A^T M A with A^T = [1 1 1 0; 0 1 -1 -1] on each 4x4 product M. Vectorised over 16 tiles
+ * of a tile row: patch column s of tile t is padded column 2 t + s, so the four columns of 16
+ * tiles are the even / odd lanes of two 32-float loads (vpermt2ps). */
+void tsr_cpu_wino_input_avx512(const float *xp, int64_t plane, int64_t Wp, int64_t C, int64_t th0,
+                               int64_t rows, int64_t twp, float *V, int64_t tbp) {
+    const __m512i even =
+        _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    for (int64_t c = 0; c < C; c++) {
+        const float *xc = xp + c * plane;
+        for (int64_t r = 0; r < rows; r++) {
+            const float *x0 = xc + 2 * (th0 + r) * Wp;
+            for (int64_t t0 = 0; t0 < twp; t0 += 16) {
+                __m512 e[4][4];
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++) {
+                    const float *xr = x0 + i * Wp + 2 * t0;
+                    const __m512 l0 = _mm512_loadu_ps(xr), l1 = _mm512_loadu_ps(xr + 16);
+                    const __m512 l2 = _mm512_loadu_ps(xr + 2), l3 = _mm512_loadu_ps(xr + 18);
+                    const __m512 c0 = _mm512_permutex2var_ps(l0, even, l1);
+                    const __m512 c1 = _mm512_permutex2var_ps(l0, odd, l1);
+                    const __m512 c2 = _mm512_permutex2var_ps(l2, even, l3);
+                    const __m512 c3 = _mm512_permutex2var_ps(l2, odd, l3);
+                    e[i][0] = _mm512_sub_ps(c0, c2);
+                    e[i][1] = _mm512_add_ps(c1, c2);
+                    e[i][2] = _mm512_sub_ps(c2, c1);
+                    e[i][3] = _mm512_sub_ps(c1, c3);
+                }
+                float *v = V + c * tbp + r * twp + t0;
+                const int64_t xs = C * tbp; /* between the 16 transformed matrices */
+#pragma GCC unroll 4
+                for (int s = 0; s < 4; s++) {
+                    _mm512_storeu_ps(v + (0 * 4 + s) * xs, _mm512_sub_ps(e[0][s], e[2][s]));
+                    _mm512_storeu_ps(v + (1 * 4 + s) * xs, _mm512_add_ps(e[1][s], e[2][s]));
+                    _mm512_storeu_ps(v + (2 * 4 + s) * xs, _mm512_sub_ps(e[2][s], e[1][s]));
+                    _mm512_storeu_ps(v + (3 * 4 + s) * xs, _mm512_sub_ps(e[1][s], e[3][s]));
+                }
+            }
+        }
+    }
+}
+
+void tsr_cpu_wino_output_avx512(const float *Mb, int64_t mstride, int64_t m_count, int64_t tbp,
+                                int64_t th0, int64_t rows, int64_t twp, const float *bias,
+                                const float *R, float *Y, int64_t OH, int64_t OW, int clamp,
+                                float lo, float hi) {
+    const __m512i ilo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i ihi =
+        _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    const int64_t hw = OH * OW;
+    for (int64_t m = 0; m < m_count; m++) {
+        const __m512 b = _mm512_set1_ps(bias[m]);
+        for (int64_t r = 0; r < rows; r++) {
+            const int64_t oh = 2 * (th0 + r);
+            for (int64_t t0 = 0; t0 < twp; t0 += 16) {
+                const float *mp = Mb + m * tbp + r * twp + t0;
+                __m512 s0[4], s1[4];
+#pragma GCC unroll 4
+                for (int q = 0; q < 4; q++) {
+                    const __m512 m0 = _mm512_loadu_ps(mp + (0 * 4 + q) * mstride);
+                    const __m512 m1 = _mm512_loadu_ps(mp + (1 * 4 + q) * mstride);
+                    const __m512 m2 = _mm512_loadu_ps(mp + (2 * 4 + q) * mstride);
+                    const __m512 m3 = _mm512_loadu_ps(mp + (3 * 4 + q) * mstride);
+                    s0[q] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+                    s1[q] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+                }
+                __m512 y[2][2];
+                y[0][0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s0[0], s0[1]), s0[2]), b);
+                y[0][1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s0[1], s0[2]), s0[3]), b);
+                y[1][0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), s1[2]), b);
+                y[1][1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s1[1], s1[2]), s1[3]), b);
+                const int64_t ow0 = 2 * t0;
+                const int64_t left0 = OW - ow0, left1 = OW - ow0 - 16;
+                const __mmask16 k0 = left0 >= 16 ? (__mmask16)0xffff
+                                     : left0 > 0 ? (__mmask16)((1u << left0) - 1)
+                                                 : 0;
+                const __mmask16 k1 = left1 >= 16 ? (__mmask16)0xffff
+                                     : left1 > 0 ? (__mmask16)((1u << left1) - 1)
+                                                 : 0;
+#pragma GCC unroll 2
+                for (int i = 0; i < 2; i++) {
+                    if (oh + i >= OH) continue;
+                    const int64_t off = m * hw + (oh + i) * OW + ow0;
+                    __m512 a = _mm512_permutex2var_ps(y[i][0], ilo, y[i][1]);
+                    __m512 c = _mm512_permutex2var_ps(y[i][0], ihi, y[i][1]);
+                    if (R) {
+                        a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(k0, R + off));
+                        c = _mm512_add_ps(c, _mm512_maskz_loadu_ps(k1, R + off + 16));
+                    }
+                    if (clamp) {
+                        a = _mm512_min_ps(_mm512_max_ps(a, vlo), vhi);
+                        c = _mm512_min_ps(_mm512_max_ps(c, vlo), vhi);
+                    }
+                    _mm512_mask_storeu_ps(Y + off, k0, a);
+                    _mm512_mask_storeu_ps(Y + off + 16, k1, c);
+                }
+            }
+        }
+    }
+}

@@ -14,6 +14,7 @@
  */
 #include "backends/cpu/conv_direct.h"
 #include "backends/cpu/cpu_exec.h"
+#include "runtime/internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,60 @@ void tsr_cpu_convd_free(struct tsr_cpu_convd *d) {
     free(d);
 }
 
+/* ---- Winograd F(2x2, 3x3) ---- */
+
+/* Used for 3x3 stride-1 undilated ungrouped convs with output rows of at least 27 pixels (14
+ * tiles: a tile row fills most of the 16-lane vectors the transforms and the GEMM run on) and
+ * at least 16 input and output channels: 16 GEMMs of M x C x tiles replace the 9 taps, 2.25x
+ * fewer multiply-adds for the transforms' cost (Lavin & Gray, CVPR 2016). Off with
+ * TSR_CPU_WINOGRAD=0. */
+static int tsr_wino_applies(const struct tsr_k_conv *c) {
+    const char *env = tsr_getenv("TSR_CPU_WINOGRAD");
+    if (env && !strcmp(env, "0")) return 0;
+    return c->KH == 3 && c->KW == 3 && c->stride_h == 1 && c->stride_w == 1 && c->dil_h == 1 &&
+           c->dil_w == 1 && c->group == 1 && c->OW >= 27 && c->C >= 16 && c->M >= 16;
+}
+
+/* Tiles per row (a multiple of 16) and tile rows per task: the task's transform buffers
+ * (16 (C + Mpad) x tiles floats) stay within about 512 KiB, half of a 1 MiB L2, at up to 64
+ * tiles. */
+static void tsr_wino_geometry(const struct tsr_k_conv *c, int64_t *twp, int64_t *rows) {
+    const int64_t tw = (c->OW + 1) / 2, th = (c->OH + 1) / 2;
+    *twp = (tw + 15) / 16 * 16;
+    const int64_t mpad = (c->M + TSR_CONVD_MR - 1) / TSR_CONVD_MR * TSR_CONVD_MR;
+    int64_t r = 64 / *twp;
+    const int64_t by_cache = ((int64_t)128 << 10) / (16 * (c->C + mpad) * *twp);
+    if (by_cache < r) r = by_cache;
+    if (r < 1) r = 1;
+    if (r > th) r = th;
+    *rows = r;
+}
+
+size_t tsr_cpu_convd_scratch_floats(const struct tsr_k_conv *c) {
+    if (!tsr_wino_applies(c)) return 0;
+    int64_t twp, rows;
+    tsr_wino_geometry(c, &twp, &rows);
+    const int64_t mpad = (c->M + TSR_CONVD_MR - 1) / TSR_CONVD_MR * TSR_CONVD_MR;
+    return (size_t)(16 * (c->C + mpad) * rows * twp);
+}
+
+/* U = G g G^T for one 3x3 kernel g (row-major), G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. */
+static void tsr_wino_kernel(const float *g, float u[16]) {
+    float t[4][3]; /* G g */
+    for (int j = 0; j < 3; j++) {
+        t[0][j] = g[j];
+        t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
+        t[2][j] = 0.5f * (g[j] - g[3 + j] + g[6 + j]);
+        t[3][j] = g[6 + j];
+    }
+    for (int i = 0; i < 4; i++) {
+        u[i * 4 + 0] = t[i][0];
+        u[i * 4 + 1] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+        u[i * 4 + 2] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+        u[i * 4 + 3] = t[i][2];
+    }
+}
+
 int tsr_cpu_convd_prepare(const struct tsr_k_conv *c, const float *Wt, const float *bias,
                           struct tsr_cpu_convd **out) {
     *out = NULL;
@@ -80,10 +135,26 @@ int tsr_cpu_convd_prepare(const struct tsr_k_conv *c, const float *Wt, const flo
         img > 0 && TSR_CONVD_PAD_MAX_FLOATS / img > 1 ? TSR_CONVD_PAD_MAX_FLOATS / img : 1;
     if (d->imgs_per_round > c->N) d->imgs_per_round = c->N > 0 ? c->N : 1;
     d->pad_floats = d->pad ? (size_t)(d->imgs_per_round * img) : 0;
+    d->winograd = tsr_wino_applies(c);
+    if (d->winograd) {
+        /* the transforms read 2 twp + 2 columns and 2 ceil(OH/2) + 2 rows of padded input */
+        tsr_wino_geometry(c, &d->wino_twp, &d->wino_rows);
+        const int64_t hp = 2 * ((c->OH + 1) / 2) + 2, wp = 2 * d->wino_twp + 2;
+        d->Hp = hp > c->H + c->pad_t ? hp : c->H + c->pad_t;
+        d->Wp = wp > c->W + c->pad_l ? wp : c->W + c->pad_l;
+        d->pad = 1;
+        const int64_t wimg = c->C * d->Hp * d->Wp;
+        d->imgs_per_round =
+            TSR_CONVD_PAD_MAX_FLOATS / wimg > 1 ? TSR_CONVD_PAD_MAX_FLOATS / wimg : 1;
+        if (d->imgs_per_round > c->N) d->imgs_per_round = c->N > 0 ? c->N : 1;
+        d->pad_floats = (size_t)(d->imgs_per_round * wimg);
+    }
     d->pointwise = !d->pad && c->KH == 1 && c->KW == 1 && c->stride_h == 1 && c->stride_w == 1 &&
                    d->K <= TSR_CONVP_MAX_K;
     const size_t blocks = (size_t)(c->group * d->n_mblocks);
-    const size_t wfloats = blocks * (size_t)d->K * TSR_CONVD_MR;
+    /* Winograd: 16 sets of [n_mblocks][C][32] blocks, of U[xi] over (m, c) */
+    const size_t wfloats = d->winograd ? 16 * blocks * (size_t)d->cg * TSR_CONVD_MR
+                                       : blocks * (size_t)d->K * TSR_CONVD_MR;
     void *w = NULL, *b = NULL;
     if (posix_memalign(&w, 64, wfloats * sizeof(float)) ||
         posix_memalign(&b, 64, blocks * TSR_CONVD_MR * sizeof(float)))
@@ -108,6 +179,20 @@ int tsr_cpu_convd_prepare(const struct tsr_k_conv *c, const float *Wt, const flo
                 bb[o] = valid && bias ? bias[g * d->mg + m] : 0.0f;
             }
         }
+    if (d->winograd) {
+        memset(d->w, 0, wfloats * sizeof(float));
+        for (int64_t m = 0; m < d->mg; m++)
+            for (int64_t ci = 0; ci < d->cg; ci++) {
+                float u[16];
+                tsr_wino_kernel(Wt + (m * d->cg + ci) * 9, u);
+                const int64_t mb = m / TSR_CONVD_MR, o = m % TSR_CONVD_MR;
+                for (int xi = 0; xi < 16; xi++)
+                    d->w[(((size_t)xi * (size_t)d->n_mblocks + (size_t)mb) * (size_t)d->cg +
+                          (size_t)ci) *
+                             TSR_CONVD_MR +
+                         (size_t)o] = u[xi];
+            }
+    }
     for (int64_t ci = 0, k = 0; ci < d->cg; ci++)
         for (int64_t kh = 0; kh < c->KH; kh++)
             for (int64_t kw = 0; kw < c->KW; kw++, k++)
@@ -243,6 +328,55 @@ static void tsr_convp_task(void *arg, size_t task, int thread_id) {
                               yn + (m0 + o) * hw + p0);
 }
 
+/* Winograd task: `wino_rows` tile rows of one image: input transform into V, the 16 GEMMs
+ * M[xi] = U[xi] . V[xi] (the pointwise GEMM tile, 8 channels x 48 tiles), output transform with
+ * bias, residual and ReLU / Clip, then any other activation over the task's output rows. */
+static void tsr_wino_task(void *arg, size_t task, int thread_id) {
+    const struct tsr_convd_job *job = arg;
+    const struct tsr_cpu_convd *d = job->d;
+    const struct tsr_k_conv *c = &d->c;
+    static const float zeros[TSR_CONVD_MR];
+    const int64_t n = (int64_t)task / job->per_image, blk = (int64_t)task % job->per_image;
+    const int64_t th0 = blk * d->wino_rows, th = (c->OH + 1) / 2;
+    const int64_t rows = th - th0 < d->wino_rows ? th - th0 : d->wino_rows;
+    const int64_t twp = d->wino_twp, tbp = rows * twp;
+    const int64_t mpad = d->n_mblocks * TSR_CONVD_MR;
+    float *V = job->env->scratch + (size_t)thread_id * job->env->scratch_floats;
+    float *Mb = V + 16 * c->C * tbp;
+    const float *xn = job->x + n * job->x_image;
+    tsr_cpu_wino_input_avx512(xn, d->Hp * d->Wp, d->Wp, c->C, th0, rows, twp, V, tbp);
+    for (int xi = 0; xi < 16; xi++)
+        for (int64_t mb = 0; mb < d->n_mblocks; mb++) {
+            const float *a = d->w + ((size_t)xi * (size_t)d->n_mblocks + (size_t)mb) *
+                                        (size_t)d->cg * TSR_CONVD_MR;
+            const int64_t mvalid =
+                d->mg - mb * TSR_CONVD_MR < TSR_CONVD_MR ? d->mg - mb * TSR_CONVD_MR : TSR_CONVD_MR;
+            for (int64_t s = 0; s < mvalid; s += 8) {
+                const int r8 = (int)(mvalid - s < 8 ? mvalid - s : 8);
+                float *y = Mb + ((int64_t)xi * mpad + mb * TSR_CONVD_MR + s) * tbp;
+                for (int64_t p = 0; p < tbp; p += TSR_CONVP_PX) {
+                    const int npx = (int)(tbp - p < TSR_CONVP_PX ? tbp - p : TSR_CONVP_PX);
+                    tsr_cpu_convp_tile_avx512(c->C, a + s, V + (int64_t)xi * c->C * tbp + p, tbp,
+                                              zeros, NULL, y + p, tbp, r8, npx, 0, 0.0f, 0.0f);
+                }
+            }
+        }
+    const int clamp = c->act == TSR_ACT_RELU || c->act == TSR_ACT_CLIP;
+    const float lo = c->act == TSR_ACT_CLIP ? c->act_p0 : 0.0f;
+    const float hi = c->act == TSR_ACT_CLIP ? c->act_p1 : __builtin_inff();
+    const int64_t hw = c->OH * c->OW;
+    float *yn = job->y + n * c->M * hw;
+    const float *rn = job->r ? job->r + n * c->M * hw : NULL;
+    tsr_cpu_wino_output_avx512(Mb, mpad * tbp, c->M, tbp, th0, rows, twp, d->bias, rn, yn, c->OH,
+                               c->OW, clamp, lo, hi);
+    if (c->act != TSR_ACT_NONE && !clamp) {
+        const int64_t oh0 = 2 * th0, oh1 = 2 * (th0 + rows) < c->OH ? 2 * (th0 + rows) : c->OH;
+        for (int64_t m = 0; m < c->M; m++)
+            tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)((oh1 - oh0) * c->OW),
+                              yn + m * hw + oh0 * c->OW);
+    }
+}
+
 void tsr_cpu_convd_run(const struct tsr_cpu_env *env, const struct tsr_cpu_convd *d, const float *X,
                        const float *R, float *pad_buf, float *Y) {
     const struct tsr_k_conv *c = &d->c;
@@ -260,6 +394,10 @@ void tsr_cpu_convd_run(const struct tsr_cpu_env *env, const struct tsr_cpu_convd
         fn = tsr_convp_task;
     }
     job.per_image = c->group * d->n_mblocks * job.n_chunks;
+    if (d->winograd) {
+        fn = tsr_wino_task;
+        job.per_image = ((c->OH + 1) / 2 + d->wino_rows - 1) / d->wino_rows;
+    }
     const int par = env->pool && env->n_threads > 1;
     const int64_t hw = c->OH * c->OW;
     for (int64_t n0 = 0; n0 < c->N; n0 += d->imgs_per_round) {

@@ -65,6 +65,19 @@ void tsr_cpu_convp_tile_avx512(int64_t K, const float *a, const float *x, int64_
 void tsr_cpu_convd_store_avx512(const float *out, int mr, int tw, int mvalid, float *y,
                                 const float *r, int64_t ld);
 
+/* Winograd F(2x2, 3x3) transforms (conv_avx512.c; conv_direct.c drives them). Input: for the
+ * `rows` tile rows from th0 and twp (multiple of 16) tiles per row of the zero-padded channels
+ * xp ([C][plane], row stride Wp, at least 2 twp + 2 columns and 2 (th0 + rows) + 2 rows),
+ * V[xi][c][r * twp + t] = (B^T d B)[xi] for xi < 16; tbp = rows * twp. Output: Y[m][oh][ow] =
+ * clamp((A^T M A)[i][j] + bias[m] (+ R)) for the same tiles, M = Mb[xi][m][tile] (xi stride
+ * mstride floats), only oh < OH, ow < OW stored; Y, R: [m_count][OH][OW] of one image. */
+void tsr_cpu_wino_input_avx512(const float *xp, int64_t plane, int64_t Wp, int64_t C, int64_t th0,
+                               int64_t rows, int64_t twp, float *V, int64_t tbp);
+void tsr_cpu_wino_output_avx512(const float *Mb, int64_t mstride, int64_t m_count, int64_t tbp,
+                                int64_t th0, int64_t rows, int64_t twp, const float *bias,
+                                const float *R, float *Y, int64_t OH, int64_t OW, int clamp,
+                                float lo, float hi);
+
 struct tsr_cpu_env;
 
 /* Weights and geometry prepared once for one conv kernel (tsr_cpu_convd_prepare). Owned by the
@@ -77,9 +90,11 @@ struct tsr_cpu_convd {
     int64_t Hp, Wp;    /* input plane as read: padded (pad = 1) or H, W */
     int pad;           /* 1: the run copies each image into a zero-padded [C, Hp, Wp] buffer */
     int pointwise;     /* 1: 1x1 stride-1 unpadded with a short K: pixel-vectorised tiles */
-    float *w;          /* [group][n_mblocks][K][32], 64-byte aligned */
-    float *bias;       /* [group][n_mblocks][32]: the conv's bias, zeros past mg or when absent */
-    int32_t *koff;     /* [K]: ci * Hp * Wp + kh * dil_h * Wp + kw * dil_w */
+    int winograd;      /* 1: 3x3 stride 1, F(2x2, 3x3): w holds the 16 transformed weight sets */
+    int64_t wino_twp, wino_rows; /* Winograd tiles per row (multiple of 16), tile rows per task */
+    float *w;                    /* [group][n_mblocks][K][32], 64-byte aligned */
+    float *bias;   /* [group][n_mblocks][32]: the conv's bias, zeros past mg or when absent */
+    int32_t *koff; /* [K]: ci * Hp * Wp + kh * dil_h * Wp + kw * dil_w */
     int64_t imgs_per_round; /* images padded and computed per pair of pool loops */
     size_t pad_floats;      /* imgs_per_round * C * Hp * Wp when pad, else 0: shared scratch */
 };
@@ -94,6 +109,10 @@ int tsr_cpu_convd_supported(int isa_avx512, const struct tsr_k_conv *c);
 int tsr_cpu_convd_prepare(const struct tsr_k_conv *c, const float *Wt, const float *bias,
                           struct tsr_cpu_convd **out);
 void tsr_cpu_convd_free(struct tsr_cpu_convd *d);
+
+/* Per-thread scratch (floats) the direct path of c needs on AVX-512: the Winograd transform
+ * buffers, 0 for the other direct paths. */
+size_t tsr_cpu_convd_scratch_floats(const struct tsr_k_conv *c);
 
 /* Y [N, M, OH, OW] = act(conv(X) + bias + R) with the prepared weights; R NULL or [N, M, OH, OW]
  * and may be Y itself (in place). pad_buf: at least d->pad_floats floats (unused when 0),

@@ -458,6 +458,9 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
         if (st == TSR_OK && kn->kind == TSR_K_CONV) {
             size_t s = tsr_cpu_conv_scratch_floats(&kn->u.conv, ex->env.panel_cache_bytes);
             if (s > scratch) scratch = s;
+            /* the direct path's Winograd transform buffers (conv_direct.c) */
+            s = ex->env.ew->isa == TSR_ISA_AVX512 ? tsr_cpu_convd_scratch_floats(&kn->u.conv) : 0;
+            if (s > scratch) scratch = s;
         }
         /* the vector pool path's padded plane: one in every thread's slice */
         if (st == TSR_OK && kn->kind == TSR_K_POOL) {
