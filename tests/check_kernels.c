@@ -443,6 +443,12 @@ static const struct conv conv_rows[] = {
     {1, 16, 31, 29, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ACT_RELU, 0, 0},
     {1, 20, 12, 29, 16, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, ACT_SIGMOID, 0, 0},
     {2, 17, 9, 290, 33, 3, 3, 1, 1, 1, 0, 0, 2, 1, 1, 1, 1, 0, ACT_CLIP, -0.5f, 1.0f},
+    /* Winograd on small planes (raster-order tiles through gathers / scatters, M split over
+     * tasks): 14x14 with a residual + relu; 7x7 (16 tiles) with 70 outputs, sigmoid after the
+     * transform; odd 9x11, two images */
+    {1, 16, 14, 14, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ACT_RELU, 0, 0},
+    {1, 24, 7, 7, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, ACT_SIGMOID, 0, 0},
+    {2, 16, 9, 11, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, ACT_NONE, 0, 0},
 };
 
 static void build_conv(struct kh_builder *b) {

@@ -334,3 +334,99 @@ void tsr_cpu_wino_output_avx512(const float *Mb, int64_t mstride, int64_t m_coun
         }
     }
 }
+
+/* Small planes (tile rows shorter than a vector): tiles are taken in raster order, 16 per
+ * vector, through gathers (input patches) and scatters (2x2 outputs); t0 is the first tile of
+ * the chunk, n_tiles the image's tiles (tw per tile row), tbp the chunk's tiles (a multiple of 16;
+ * lanes past the image's last tile read tile 0 and store nothing). */
+void tsr_cpu_wino_input_tiles_avx512(const float *xp, int64_t plane, int64_t Wp, int64_t C,
+                                     int64_t t0, int64_t n_tiles, int64_t tw, float *V,
+                                     int64_t tbp) {
+    const int64_t xs = C * tbp;
+    for (int64_t g = 0; g < tbp; g += 16) {
+        int32_t off[16];
+        for (int j = 0; j < 16; j++) {
+            const int64_t t = t0 + g + j < n_tiles ? t0 + g + j : 0;
+            off[j] = (int32_t)(2 * (t / tw) * Wp + 2 * (t % tw));
+        }
+        const __m512i idx = _mm512_loadu_si512(off);
+        for (int64_t c = 0; c < C; c++) {
+            const float *xc = xp + c * plane;
+            __m512 e[4][4];
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) {
+                const float *xr = xc + i * Wp;
+                const __m512 c0 = _mm512_i32gather_ps(idx, xr, 4);
+                const __m512 c1 = _mm512_i32gather_ps(idx, xr + 1, 4);
+                const __m512 c2 = _mm512_i32gather_ps(idx, xr + 2, 4);
+                const __m512 c3 = _mm512_i32gather_ps(idx, xr + 3, 4);
+                e[i][0] = _mm512_sub_ps(c0, c2);
+                e[i][1] = _mm512_add_ps(c1, c2);
+                e[i][2] = _mm512_sub_ps(c2, c1);
+                e[i][3] = _mm512_sub_ps(c1, c3);
+            }
+            float *v = V + c * tbp + g;
+#pragma GCC unroll 4
+            for (int s = 0; s < 4; s++) {
+                _mm512_storeu_ps(v + (0 * 4 + s) * xs, _mm512_sub_ps(e[0][s], e[2][s]));
+                _mm512_storeu_ps(v + (1 * 4 + s) * xs, _mm512_add_ps(e[1][s], e[2][s]));
+                _mm512_storeu_ps(v + (2 * 4 + s) * xs, _mm512_sub_ps(e[2][s], e[1][s]));
+                _mm512_storeu_ps(v + (3 * 4 + s) * xs, _mm512_sub_ps(e[1][s], e[3][s]));
+            }
+        }
+    }
+}
+
+void tsr_cpu_wino_output_tiles_avx512(const float *Mb, int64_t mstride, int64_t m0, int64_t m_count,
+                                      int64_t tbp, int64_t t0, int64_t n_tiles, int64_t tw,
+                                      const float *bias, const float *R, float *Y, int64_t OH,
+                                      int64_t OW, int clamp, float lo, float hi) {
+    const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    const int64_t hw = OH * OW;
+    for (int64_t g = 0; g < tbp; g += 16) {
+        int32_t off[16];
+        __mmask16 ok[2][2] = {{0, 0}, {0, 0}};
+        for (int j = 0; j < 16; j++) {
+            const int64_t t = t0 + g + j;
+            const int64_t oh = 2 * (t / tw), ow = 2 * (t % tw);
+            off[j] = t < n_tiles ? (int32_t)(oh * OW + ow) : 0;
+            for (int i = 0; i < 2; i++)
+                for (int q = 0; q < 2; q++)
+                    if (t < n_tiles && oh + i < OH && ow + q < OW) ok[i][q] |= (__mmask16)(1u << j);
+        }
+        const __m512i idx = _mm512_loadu_si512(off);
+        for (int64_t m = m0; m < m0 + m_count; m++) {
+            const float *mp = Mb + m * tbp + g;
+            __m512 s0[4], s1[4];
+#pragma GCC unroll 4
+            for (int q = 0; q < 4; q++) {
+                const __m512 a0 = _mm512_loadu_ps(mp + (0 * 4 + q) * mstride);
+                const __m512 a1 = _mm512_loadu_ps(mp + (1 * 4 + q) * mstride);
+                const __m512 a2 = _mm512_loadu_ps(mp + (2 * 4 + q) * mstride);
+                const __m512 a3 = _mm512_loadu_ps(mp + (3 * 4 + q) * mstride);
+                s0[q] = _mm512_add_ps(_mm512_add_ps(a0, a1), a2);
+                s1[q] = _mm512_sub_ps(_mm512_sub_ps(a1, a2), a3);
+            }
+            const __m512 b = _mm512_set1_ps(bias[m]);
+            __m512 y[2][2];
+            y[0][0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s0[0], s0[1]), s0[2]), b);
+            y[0][1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s0[1], s0[2]), s0[3]), b);
+            y[1][0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), s1[2]), b);
+            y[1][1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s1[1], s1[2]), s1[3]), b);
+            float *ym = Y + m * hw;
+            const float *rm = R ? R + m * hw : NULL;
+#pragma GCC unroll 2
+            for (int i = 0; i < 2; i++)
+#pragma GCC unroll 2
+                for (int q = 0; q < 2; q++) {
+                    const int64_t d = i * OW + q;
+                    __m512 v = y[i][q];
+                    if (rm)
+                        v = _mm512_add_ps(v, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), ok[i][q],
+                                                                      idx, rm + d, 4));
+                    if (clamp) v = _mm512_min_ps(_mm512_max_ps(v, vlo), vhi);
+                    _mm512_mask_i32scatter_ps(ym + d, ok[i][q], idx, v, 4);
+                }
+        }
+    }
+}

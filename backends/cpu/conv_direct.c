@@ -74,8 +74,25 @@ void tsr_cpu_convd_free(struct tsr_cpu_convd *d) {
 static int tsr_wino_applies(const struct tsr_k_conv *c) {
     const char *env = tsr_getenv("TSR_CPU_WINOGRAD");
     if (env && !strcmp(env, "0")) return 0;
-    return c->KH == 3 && c->KW == 3 && c->stride_h == 1 && c->stride_w == 1 && c->dil_h == 1 &&
-           c->dil_w == 1 && c->group == 1 && c->OW >= 27 && c->C >= 16 && c->M >= 16;
+    if (!(c->KH == 3 && c->KW == 3 && c->stride_h == 1 && c->stride_w == 1 && c->dil_h == 1 &&
+          c->dil_w == 1 && c->group == 1 && c->C >= 16 && c->M >= 16))
+        return 0;
+    if (c->OW >= 27) return 1;
+    /* small planes: at least 16 tiles (a 7x7 output), in raster order through gathers */
+    return ((c->OH + 1) / 2) * ((c->OW + 1) / 2) >= 16 ? 2 : 0;
+}
+
+/* Mode 2: tiles per task (<= 64, a multiple of 16) and M splits, so that a batch-1 image still
+ * gives the pool about 4 tasks. */
+static void tsr_wino_tile_geometry(const struct tsr_k_conv *c, int64_t *chunk, int64_t *mgroups) {
+    const int64_t T = ((c->OH + 1) / 2) * ((c->OW + 1) / 2);
+    const int64_t tp = (T + 15) / 16 * 16;
+    *chunk = tp < 64 ? tp : 64;
+    const int64_t n_chunks = (tp + *chunk - 1) / *chunk;
+    const int64_t nmb = (c->M + TSR_CONVD_MR - 1) / TSR_CONVD_MR;
+    int64_t g = (4 + n_chunks - 1) / n_chunks;
+    if (g > nmb) g = nmb;
+    *mgroups = g < 1 ? 1 : g;
 }
 
 /* Tiles per row (a multiple of 16) and tile rows per task: the task's transform buffers
@@ -94,11 +111,16 @@ static void tsr_wino_geometry(const struct tsr_k_conv *c, int64_t *twp, int64_t 
 }
 
 size_t tsr_cpu_convd_scratch_floats(const struct tsr_k_conv *c) {
-    if (!tsr_wino_applies(c)) return 0;
-    int64_t twp, rows;
-    tsr_wino_geometry(c, &twp, &rows);
+    const int mode = tsr_wino_applies(c);
+    if (!mode) return 0;
     const int64_t mpad = (c->M + TSR_CONVD_MR - 1) / TSR_CONVD_MR * TSR_CONVD_MR;
-    return (size_t)(16 * (c->C + mpad) * rows * twp);
+    int64_t a, b;
+    if (mode == 2) {
+        tsr_wino_tile_geometry(c, &a, &b);
+        return (size_t)(16 * (c->C + mpad) * a);
+    }
+    tsr_wino_geometry(c, &a, &b);
+    return (size_t)(16 * (c->C + mpad) * a * b);
 }
 
 /* U = G g G^T for one 3x3 kernel g (row-major), G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. */
@@ -139,7 +161,9 @@ int tsr_cpu_convd_prepare(const struct tsr_k_conv *c, const float *Wt, const flo
     if (d->winograd) {
         /* the transforms read 2 twp + 2 columns and 2 ceil(OH/2) + 2 rows of padded input */
         tsr_wino_geometry(c, &d->wino_twp, &d->wino_rows);
-        const int64_t hp = 2 * ((c->OH + 1) / 2) + 2, wp = 2 * d->wino_twp + 2;
+        if (d->winograd == 2) tsr_wino_tile_geometry(c, &d->wino_chunk, &d->wino_mgroups);
+        const int64_t hp = 2 * ((c->OH + 1) / 2) + 2;
+        const int64_t wp = d->winograd == 2 ? 2 * ((c->OW + 1) / 2) + 2 : 2 * d->wino_twp + 2;
         d->Hp = hp > c->H + c->pad_t ? hp : c->H + c->pad_t;
         d->Wp = wp > c->W + c->pad_l ? wp : c->W + c->pad_l;
         d->pad = 1;
@@ -377,6 +401,63 @@ static void tsr_wino_task(void *arg, size_t task, int thread_id) {
     }
 }
 
+/* Winograd mode 2 task: one chunk of raster-order tiles x one group of 32-channel blocks. */
+static void tsr_wino_tiles_task(void *arg, size_t task, int thread_id) {
+    const struct tsr_convd_job *job = arg;
+    const struct tsr_cpu_convd *d = job->d;
+    const struct tsr_k_conv *c = &d->c;
+    static const float zeros[TSR_CONVD_MR];
+    const int64_t n = (int64_t)task / job->per_image, rest = (int64_t)task % job->per_image;
+    const int64_t chunk = rest / d->wino_mgroups, mgrp = rest % d->wino_mgroups;
+    const int64_t tw = (c->OW + 1) / 2, n_tiles = ((c->OH + 1) / 2) * tw;
+    const int64_t t0 = chunk * d->wino_chunk;
+    const int64_t left = (n_tiles - t0 + 15) / 16 * 16;
+    const int64_t tbp = left < d->wino_chunk ? left : d->wino_chunk;
+    const int64_t mpad = d->n_mblocks * TSR_CONVD_MR;
+    const int64_t per = (d->n_mblocks + d->wino_mgroups - 1) / d->wino_mgroups;
+    const int64_t mb0 = mgrp * per, mb1 = mb0 + per < d->n_mblocks ? mb0 + per : d->n_mblocks;
+    if (mb0 >= mb1) return;
+    float *V = job->env->scratch + (size_t)thread_id * job->env->scratch_floats;
+    float *Mb = V + 16 * c->C * tbp;
+    tsr_cpu_wino_input_tiles_avx512(job->x + n * job->x_image, d->Hp * d->Wp, d->Wp, c->C, t0,
+                                    n_tiles, tw, V, tbp);
+    for (int xi = 0; xi < 16; xi++)
+        for (int64_t mb = mb0; mb < mb1; mb++) {
+            const float *a = d->w + ((size_t)xi * (size_t)d->n_mblocks + (size_t)mb) *
+                                        (size_t)d->cg * TSR_CONVD_MR;
+            const int64_t mvalid =
+                d->mg - mb * TSR_CONVD_MR < TSR_CONVD_MR ? d->mg - mb * TSR_CONVD_MR : TSR_CONVD_MR;
+            for (int64_t s = 0; s < mvalid; s += 8) {
+                const int r8 = (int)(mvalid - s < 8 ? mvalid - s : 8);
+                float *y = Mb + ((int64_t)xi * mpad + mb * TSR_CONVD_MR + s) * tbp;
+                for (int64_t p = 0; p < tbp; p += TSR_CONVP_PX) {
+                    const int npx = (int)(tbp - p < TSR_CONVP_PX ? tbp - p : TSR_CONVP_PX);
+                    tsr_cpu_convp_tile_avx512(c->C, a + s, V + (int64_t)xi * c->C * tbp + p, tbp,
+                                              zeros, NULL, y + p, tbp, r8, npx, 0, 0.0f, 0.0f);
+                }
+            }
+        }
+    const int clamp = c->act == TSR_ACT_RELU || c->act == TSR_ACT_CLIP;
+    const float lo = c->act == TSR_ACT_CLIP ? c->act_p0 : 0.0f;
+    const float hi = c->act == TSR_ACT_CLIP ? c->act_p1 : __builtin_inff();
+    const int64_t hw = c->OH * c->OW;
+    const int64_t m0 = mb0 * TSR_CONVD_MR,
+                  m1 = mb1 * TSR_CONVD_MR < c->M ? mb1 * TSR_CONVD_MR : c->M;
+    float *yn = job->y + n * c->M * hw;
+    const float *rn = job->r ? job->r + n * c->M * hw : NULL;
+    tsr_cpu_wino_output_tiles_avx512(Mb, mpad * tbp, m0, m1 - m0, tbp, t0, n_tiles, tw, d->bias, rn,
+                                     yn, c->OH, c->OW, clamp, lo, hi);
+    if (c->act != TSR_ACT_NONE && !clamp) /* whole planes: the chunk's pixels are scattered */
+        for (int64_t t = t0; t < t0 + tbp && t < n_tiles; t++) {
+            const int64_t oh = 2 * (t / tw), ow = 2 * (t % tw);
+            const size_t w2 = ow + 1 < c->OW ? 2 : 1;
+            for (int64_t m = m0; m < m1; m++)
+                for (int64_t i = 0; i < 2 && oh + i < c->OH; i++)
+                    tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, w2,
+                                      yn + m * hw + (oh + i) * c->OW + ow);
+        }
+}
+
 void tsr_cpu_convd_run(const struct tsr_cpu_env *env, const struct tsr_cpu_convd *d, const float *X,
                        const float *R, float *pad_buf, float *Y) {
     const struct tsr_k_conv *c = &d->c;
@@ -394,9 +475,13 @@ void tsr_cpu_convd_run(const struct tsr_cpu_env *env, const struct tsr_cpu_convd
         fn = tsr_convp_task;
     }
     job.per_image = c->group * d->n_mblocks * job.n_chunks;
-    if (d->winograd) {
+    if (d->winograd == 1) {
         fn = tsr_wino_task;
         job.per_image = ((c->OH + 1) / 2 + d->wino_rows - 1) / d->wino_rows;
+    } else if (d->winograd == 2) {
+        fn = tsr_wino_tiles_task;
+        const int64_t tp = ((c->OH + 1) / 2) * ((c->OW + 1) / 2);
+        job.per_image = (tp + d->wino_chunk - 1) / d->wino_chunk * d->wino_mgroups;
     }
     const int par = env->pool && env->n_threads > 1;
     const int64_t hw = c->OH * c->OW;

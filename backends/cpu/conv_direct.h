@@ -78,6 +78,14 @@ void tsr_cpu_wino_output_avx512(const float *Mb, int64_t mstride, int64_t m_coun
                                 const float *R, float *Y, int64_t OH, int64_t OW, int clamp,
                                 float lo, float hi);
 
+void tsr_cpu_wino_input_tiles_avx512(const float *xp, int64_t plane, int64_t Wp, int64_t C,
+                                     int64_t t0, int64_t n_tiles, int64_t tw, float *V,
+                                     int64_t tbp);
+void tsr_cpu_wino_output_tiles_avx512(const float *Mb, int64_t mstride, int64_t m0, int64_t m_count,
+                                      int64_t tbp, int64_t t0, int64_t n_tiles, int64_t tw,
+                                      const float *bias, const float *R, float *Y, int64_t OH,
+                                      int64_t OW, int clamp, float lo, float hi);
+
 struct tsr_cpu_env;
 
 /* Weights and geometry prepared once for one conv kernel (tsr_cpu_convd_prepare). Owned by the
@@ -90,9 +98,11 @@ struct tsr_cpu_convd {
     int64_t Hp, Wp;    /* input plane as read: padded (pad = 1) or H, W */
     int pad;           /* 1: the run copies each image into a zero-padded [C, Hp, Wp] buffer */
     int pointwise;     /* 1: 1x1 stride-1 unpadded with a short K: pixel-vectorised tiles */
-    int winograd;      /* 1: 3x3 stride 1, F(2x2, 3x3): w holds the 16 transformed weight sets */
-    int64_t wino_twp, wino_rows; /* Winograd tiles per row (multiple of 16), tile rows per task */
-    float *w;                    /* [group][n_mblocks][K][32], 64-byte aligned */
+    int winograd;      /* F(2x2, 3x3), w holds the 16 transformed weight sets: 1 by tile rows (wide
+                          planes), 2 by chunks of raster-order tiles (small planes: gathers) */
+    int64_t wino_twp, wino_rows;      /* mode 1: tiles per row (multiple of 16), rows per task */
+    int64_t wino_chunk, wino_mgroups; /* mode 2: tiles per task (multiple of 16), M splits */
+    float *w;                         /* [group][n_mblocks][K][32], 64-byte aligned */
     float *bias;   /* [group][n_mblocks][32]: the conv's bias, zeros past mg or when absent */
     int32_t *koff; /* [K]: ci * Hp * Wp + kh * dil_h * Wp + kw * dil_w */
     int64_t imgs_per_round; /* images padded and computed per pair of pool loops */
