@@ -700,16 +700,19 @@ static tsr_status tsr_cpu_execute(void *exec, const struct tsr_tensor *inputs,
             ex->ptrs[b] = (float *)outputs[buf->io_index].data;
     }
     const int prof = tsr_prof_enabled(ex->ctx);
-    for (int i = 0; i < prog->n_kernels; i++) {
+    /* the kernels follow each other within microseconds: the pool's threads spin between them */
+    if (prog->n_kernels > 1) tsr_cpu_pool_hold(ex->env.pool);
+    tsr_status st = TSR_OK;
+    for (int i = 0; i < prog->n_kernels && st == TSR_OK; i++) {
         const struct tsr_kernel *kn = &prog->kernels[i];
         const uint64_t t0 = prof ? tsr_now_ns() : 0;
-        tsr_status st = tsr_cpu_run_kernel(ex, kn);
-        if (st != TSR_OK) return st;
-        if (prof)
+        st = tsr_cpu_run_kernel(ex, kn);
+        if (st == TSR_OK && prof)
             tsr_prof_add(ex->ctx, TSR_EVENT_KERNEL, kn->name, kn->nodes ? kn->nodes : "", "cpu", 0,
                          t0, tsr_now_ns(), kn->bytes, kn->flops);
     }
-    return TSR_OK;
+    if (prog->n_kernels > 1) tsr_cpu_pool_release(ex->env.pool);
+    return st;
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -27,6 +27,17 @@
 
 /* Longest spin of a waiting worker or submitter before it sleeps (ns); see the file comment. */
 #define TSR_POOL_SPIN_NS 0ull
+/* The same while a run holds the pool (tsr_cpu_pool_hold: between the kernels of one plan
+ * execution the next loop follows within microseconds); TSR_CPU_RUN_SPIN_US overrides it.
+ * OFF by default, measured here (2 vCPUs, 2026-12-02, build/bin/tsr-pool-probe and `tessera run
+ * --repeat 40` alternating TSR_CPU_RUN_SPIN_US=0 / 200): a held loop costs 0.3 us instead of
+ * 10-55 us (futex wake-up), yet whole models ran slower with the spin — ShuffleNetV2 5.8 vs
+ * 13.6 ms, MobileNetV3-S 4.2 vs 10.5 ms (two rounds), though a later round had ShuffleNetV2
+ * at 5.9 vs 5.0 ms the other way: the machine was loaded by other jobs and a spinning worker
+ * competes with them (and, if the two vCPUs share a physical core, with the thread running the
+ * serial kernels). Off until a quiet measurement says otherwise; on a machine with idle cores,
+ * try TSR_CPU_RUN_SPIN_US=200. */
+#define TSR_POOL_HOLD_SPIN_NS 0ull
 
 struct tsr_cpu_worker {
     struct tsr_cpu_pool *pool;
@@ -46,8 +57,10 @@ struct tsr_cpu_pool {
     size_t n_tasks;
     atomic_size_t next;
     int n_threads;
-    int n_started;    /* workers actually created */
-    uint64_t spin_ns; /* TSR_POOL_SPIN_NS, or TSR_CPU_SPIN_US * 1000 from the environment */
+    int n_started;         /* workers actually created */
+    uint64_t spin_ns;      /* TSR_POOL_SPIN_NS, or TSR_CPU_SPIN_US * 1000 from the environment */
+    uint64_t hold_spin_ns; /* longest spin of one wait while a run holds the pool */
+    atomic_int holds;      /* runs in progress that asked for spinning (tsr_cpu_pool_hold) */
     const struct tsr_topology *topo;
     int numa_node;                  /* NUMA node of the creating thread (-1: whole machine) */
     pthread_t *threads;             /* n_threads - 1 */
@@ -101,8 +114,10 @@ static void *tsr_pool_worker_main(void *p) {
     for (;;) {
         if (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop)) {
             pthread_mutex_unlock(&pool->mu);
-            if (pool->spin_ns)
-                tsr_pool_spin_while_eq64(&pool->generation, seen, &pool->stop, pool->spin_ns);
+            const uint64_t spin = atomic_load_explicit(&pool->holds, memory_order_relaxed) > 0
+                                      ? pool->hold_spin_ns
+                                      : pool->spin_ns;
+            if (spin) tsr_pool_spin_while_eq64(&pool->generation, seen, &pool->stop, spin);
             pthread_mutex_lock(&pool->mu);
             while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop))
                 pthread_cond_wait(&pool->wake, &pool->mu);
@@ -151,6 +166,15 @@ tsr_status tsr_cpu_pool_create(tsr_context *ctx, const struct tsr_topology *topo
     pool->n_threads = n_threads;
     pool->topo = topo;
     pool->spin_ns = TSR_POOL_SPIN_NS;
+    pool->hold_spin_ns = TSR_POOL_HOLD_SPIN_NS;
+    atomic_init(&pool->holds, 0);
+    const char *hold = tsr_getenv("TSR_CPU_RUN_SPIN_US");
+    if (hold && *hold) {
+        char *end = NULL;
+        const double us = strtod(hold, &end);
+        if (end && *end == '\0' && us >= 0.0 && us <= 1e6)
+            pool->hold_spin_ns = (uint64_t)(us * 1e3);
+    }
     const char *spin = tsr_getenv("TSR_CPU_SPIN_US");
     if (spin && *spin) {
         char *end = NULL;
@@ -224,14 +248,26 @@ void tsr_cpu_pool_parallel_for(struct tsr_cpu_pool *pool, size_t n_tasks, tsr_cp
     tsr_pool_run_tasks(pool, fn, arg, n_tasks, 0);
 
     /* spin for the workers' last tasks, then sleep */
-    const uint64_t t0 = tsr_now_ns();
-    for (unsigned i = 1; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; i++) {
+    const uint64_t spin = atomic_load_explicit(&pool->holds, memory_order_relaxed) > 0
+                              ? pool->hold_spin_ns
+                              : pool->spin_ns;
+    const uint64_t t0 = spin ? tsr_now_ns() : 0;
+    for (unsigned i = 1; spin && atomic_load_explicit(&pool->pending, memory_order_acquire) > 0;
+         i++) {
         tsr_pool_relax(i);
-        if (i % 64 == 0 && tsr_now_ns() - t0 > pool->spin_ns) break;
+        if (i % 64 == 0 && tsr_now_ns() - t0 > spin) break;
     }
     pthread_mutex_lock(&pool->mu);
     while (atomic_load(&pool->pending) > 0)
         pthread_cond_wait(&pool->done, &pool->mu);
     pthread_mutex_unlock(&pool->mu);
     pthread_mutex_unlock(&pool->submit);
+}
+
+void tsr_cpu_pool_hold(struct tsr_cpu_pool *pool) {
+    if (pool) atomic_fetch_add_explicit(&pool->holds, 1, memory_order_relaxed);
+}
+
+void tsr_cpu_pool_release(struct tsr_cpu_pool *pool) {
+    if (pool) atomic_fetch_sub_explicit(&pool->holds, 1, memory_order_relaxed);
 }
