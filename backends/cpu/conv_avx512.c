@@ -148,6 +148,17 @@ static TSR_CONVD_ALWAYS_INLINE void tsr_dw_chunks(const struct tsr_dw_plane_args
 #pragma GCC unroll 4
     for (int v = 0; v < V; v++)
         acc[v] = _mm512_set1_ps(p->bias);
+    /* an edge chunk (V = 1) computes its masks once per tap column, not once per tap */
+    __mmask16 mk[2][16];
+    const int table = EDGE && V == 1 && p->KW <= 16;
+    if (table)
+        for (int64_t kw = 0; kw < p->KW; kw++) {
+            const int64_t start = ow0 * SW + kw * p->dw - p->pad_l;
+            mk[0][kw] = tsr_dw_mask(start, p->W);
+            mk[1][kw] = tsr_dw_mask(start + 16, p->W);
+        }
+    const __m512i even =
+        _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     for (int64_t kh = 0; kh < p->KH; kh++) {
         const int64_t ih = oh * p->sh - p->pad_t + kh * p->dh;
         if (ih < 0 || ih >= p->H) continue;
@@ -155,6 +166,14 @@ static TSR_CONVD_ALWAYS_INLINE void tsr_dw_chunks(const struct tsr_dw_plane_args
         for (int64_t kw = 0; kw < p->KW; kw++) {
             const __m512 wv = _mm512_set1_ps(p->w[kh * p->KW + kw]);
             const int64_t off = kw * p->dw - p->pad_l;
+            if (table) {
+                const float *xs = xr + ow0 * SW + off;
+                __m512 x = _mm512_maskz_loadu_ps(mk[0][kw], xs);
+                if (SW == 2)
+                    x = _mm512_permutex2var_ps(x, even, _mm512_maskz_loadu_ps(mk[1][kw], xs + 16));
+                acc[0] = _mm512_fmadd_ps(wv, x, acc[0]);
+                continue;
+            }
 #pragma GCC unroll 4
             for (int v = 0; v < V; v++)
                 acc[v] = _mm512_fmadd_ps(
