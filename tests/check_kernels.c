@@ -437,6 +437,10 @@ static const struct conv conv_rows[] = {
     {1, 72, 7, 7, 72, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 72, 1, 0, ACT_RELU, 0, 0},
     {2, 6, 9, 117, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6, 1, 1, ACT_RELU, 0, 0},
     {1, 4, 8, 40, 4, 3, 3, 1, 1, 0, 0, 0, 0, 2, 2, 4, 0, 0, ACT_NONE, 0, 0},
+    /* depthwise small planes (16 channels per vector, conv.c): 28 -> 14 stride 2, 20 channels
+     * (a partial group), residual + HardSwish; dilation 2 on 9x9, two images, clip */
+    {1, 20, 28, 28, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 20, 1, 1, ACT_HSWISH, 0, 0},
+    {2, 33, 9, 9, 33, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 33, 1, 0, ACT_CLIP, -0.5f, 0.5f},
     /* Winograd F(2x2, 3x3) (conv_direct.c, AVX-512): odd output height (a half tile row), 15
      * tiles per row, M 40 (a 32-block + 8), residual + relu; unpadded with sigmoid after the
      * transform; two images, asymmetric pads, 2 x 64 + 16 tiles per row, clip */

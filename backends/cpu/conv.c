@@ -61,6 +61,9 @@ tsr_status tsr_cpu_conv_check(tsr_context *ctx, const char *name, const struct t
     return TSR_OK;
 }
 
+static int tsr_dw_blocked(const struct tsr_k_conv *c);
+static size_t tsr_dw_block_floats(const struct tsr_k_conv *c);
+
 static int tsr_conv_is_depthwise(const struct tsr_k_conv *c) {
     return c->group == c->C && c->group == c->M;
 }
@@ -85,7 +88,7 @@ int64_t tsr_cpu_conv_panel_cols(const struct tsr_k_conv *c, size_t panel_cache_b
 }
 
 size_t tsr_cpu_conv_scratch_floats(const struct tsr_k_conv *c, size_t panel_cache_bytes) {
-    if (tsr_conv_is_depthwise(c)) return 0;
+    if (tsr_conv_is_depthwise(c)) return tsr_dw_blocked(c) ? tsr_dw_block_floats(c) : 0;
     if (tsr_conv_is_1x1(c)) return 0;
     const int64_t kc = c->C / c->group * c->KH * c->KW;
     return (size_t)(kc * tsr_cpu_conv_panel_cols(c, panel_cache_bytes));
@@ -246,10 +249,77 @@ static void tsr_dw_task(void *arg, size_t task, int thread_id) {
         tsr_dw_plane_task(job, (size_t)p);
 }
 
+/* Small planes (OW <= 16: a row fills less than one vector) on AVX-512: 16 channels per
+ * vector through a gathered [Hp][Wp][16] block (tsr_cpu_dw_block16_avx512). */
+#define TSR_DW_BLOCK_MAX_OW 16
+
+static int tsr_dw_blocked(const struct tsr_k_conv *c) {
+    return c->OW <= TSR_DW_BLOCK_MAX_OW && c->H * c->W <= 4096;
+}
+
+static size_t tsr_dw_block_floats(const struct tsr_k_conv *c) {
+    int64_t Hp, Wp;
+    int pad;
+    tsr_cpu_conv_padded_plane(c, &Hp, &Wp, &pad);
+    return (size_t)((Hp * Wp + c->KH * c->KW) * 16);
+}
+
+/* Task: 16 channels (fewer in the last group) of one image. */
+static void tsr_dw_block_task(void *arg, size_t task, int thread_id) {
+    const struct tsr_dw_job *job = arg;
+    const struct tsr_k_conv *c = job->c;
+    const int64_t groups = (c->C + 15) / 16;
+    const int64_t n = (int64_t)task / groups, c0 = ((int64_t)task % groups) * 16;
+    int64_t Hp, Wp;
+    int pad;
+    tsr_cpu_conv_padded_plane(c, &Hp, &Wp, &pad);
+    const int64_t ohw = c->OH * c->OW;
+    const int clamp = c->act == TSR_ACT_RELU || c->act == TSR_ACT_CLIP;
+    struct tsr_dw_block_args a = {.x = job->X + (n * c->C + c0) * c->H * c->W,
+                                  .w = job->Wt + c0 * c->KH * c->KW,
+                                  .bias = job->bias ? job->bias + c0 : NULL,
+                                  .r = job->R ? job->R + (n * c->C + c0) * ohw : NULL,
+                                  .y = job->Y + (n * c->C + c0) * ohw,
+                                  .scratch = job->env->scratch +
+                                             (size_t)thread_id * job->env->scratch_floats,
+                                  .lo = c->act == TSR_ACT_CLIP ? c->act_p0 : 0.0f,
+                                  .hi = c->act == TSR_ACT_CLIP ? c->act_p1 : INFINITY,
+                                  .clamp = clamp,
+                                  .nc = (int)(c->C - c0 < 16 ? c->C - c0 : 16),
+                                  .H = c->H,
+                                  .W = c->W,
+                                  .OH = c->OH,
+                                  .OW = c->OW,
+                                  .KH = c->KH,
+                                  .KW = c->KW,
+                                  .sh = c->stride_h,
+                                  .sw = c->stride_w,
+                                  .dh = c->dil_h,
+                                  .dw = c->dil_w,
+                                  .pad_t = c->pad_t,
+                                  .pad_l = c->pad_l,
+                                  .Hp = Hp,
+                                  .Wp = Wp};
+    tsr_cpu_dw_block16_avx512(&a);
+    if (!clamp)
+        tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)(a.nc * ohw), a.y);
+}
+
 static void tsr_conv_depthwise(const struct tsr_cpu_env *env, const struct tsr_k_conv *c,
                                const float *X, const float *Wt, const float *bias, const float *R,
                                float *Y) {
     struct tsr_dw_job job = {.env = env, .c = c, .X = X, .Wt = Wt, .bias = bias, .R = R, .Y = Y};
+    if (env->ew->isa == TSR_ISA_AVX512 && tsr_dw_blocked(c) && env->scratch &&
+        env->scratch_floats >= tsr_dw_block_floats(c)) {
+        const int64_t n_tasks = c->N * ((c->C + 15) / 16);
+        const double work = (double)(c->N * c->C * c->OH * c->OW * c->KH * c->KW);
+        if (n_tasks > 1 && env->pool && env->n_threads > 1 && work > TSR_CPU_EW_PARALLEL_MIN)
+            tsr_cpu_pool_parallel_for(env->pool, (size_t)n_tasks, tsr_dw_block_task, &job);
+        else
+            for (int64_t t = 0; t < n_tasks; t++)
+                tsr_dw_block_task(&job, (size_t)t, 0);
+        return;
+    }
     const int64_t planes = c->N * c->C;
     const int64_t work = planes * c->OH * c->OW * c->KH * c->KW;
     const int64_t plane_work = c->OH * c->OW * c->KH * c->KW;

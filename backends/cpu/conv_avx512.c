@@ -21,6 +21,7 @@
 #include "backends/cpu/conv_direct.h"
 
 #include <immintrin.h>
+#include <string.h>
 
 #define TSR_CONVD_ALWAYS_INLINE inline __attribute__((always_inline))
 
@@ -448,4 +449,56 @@ void tsr_cpu_wino_output_tiles_avx512(const float *Mb, int64_t mstride, int64_t 
                 }
         }
     }
+}
+
+/* ---- depthwise on small planes: 16 channels per vector (conv.c) ---- */
+
+void tsr_cpu_dw_block16_avx512(const struct tsr_dw_block_args *p) {
+    const int64_t hw = p->H * p->W, ohw = p->OH * p->OW, taps = p->KH * p->KW;
+    const __mmask16 cm = p->nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << p->nc) - 1);
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i in_idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)hw));
+    const __m512i out_idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)ohw));
+    const __m512i w_idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)taps));
+    float *P = p->scratch; /* [Hp][Wp][16], zero padding */
+    memset(P, 0, (size_t)(p->Hp * p->Wp * 16) * sizeof(float));
+    for (int64_t ih = 0; ih < p->H; ih++)
+        for (int64_t iw = 0; iw < p->W; iw++)
+            _mm512_store_ps(P + ((ih + p->pad_t) * p->Wp + iw + p->pad_l) * 16,
+                            _mm512_mask_i32gather_ps(_mm512_setzero_ps(), cm, in_idx,
+                                                     p->x + ih * p->W + iw, 4));
+    float *Wv = P + p->Hp * p->Wp * 16; /* [taps][16] */
+    for (int64_t t = 0; t < taps; t++)
+        _mm512_store_ps(Wv + t * 16,
+                        _mm512_mask_i32gather_ps(_mm512_setzero_ps(), cm, w_idx, p->w + t, 4));
+    const __m512 bias = p->bias ? _mm512_maskz_loadu_ps(cm, p->bias) : _mm512_setzero_ps();
+    const __m512 lo = _mm512_set1_ps(p->lo), hi = _mm512_set1_ps(p->hi);
+    for (int64_t oh = 0; oh < p->OH; oh++)
+        for (int64_t ow = 0; ow < p->OW; ow++) {
+            __m512 acc0 = bias, acc1 = _mm512_setzero_ps();
+            const float *base = P + (oh * p->sh * p->Wp + ow * p->sw) * 16;
+            int64_t t = 0;
+            for (int64_t kh = 0; kh < p->KH; kh++) {
+                const float *row = base + kh * p->dh * p->Wp * 16;
+                int64_t kw = 0;
+                for (; kw + 1 < p->KW; kw += 2, t += 2) {
+                    acc0 = _mm512_fmadd_ps(_mm512_load_ps(Wv + t * 16),
+                                           _mm512_load_ps(row + kw * p->dw * 16), acc0);
+                    acc1 = _mm512_fmadd_ps(_mm512_load_ps(Wv + (t + 1) * 16),
+                                           _mm512_load_ps(row + (kw + 1) * p->dw * 16), acc1);
+                }
+                if (kw < p->KW) {
+                    acc0 = _mm512_fmadd_ps(_mm512_load_ps(Wv + t * 16),
+                                           _mm512_load_ps(row + kw * p->dw * 16), acc0);
+                    t++;
+                }
+            }
+            __m512 s = _mm512_add_ps(acc0, acc1);
+            const int64_t o = oh * p->OW + ow;
+            if (p->r)
+                s = _mm512_add_ps(
+                    s, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), cm, out_idx, p->r + o, 4));
+            if (p->clamp) s = _mm512_min_ps(_mm512_max_ps(s, lo), hi);
+            _mm512_mask_i32scatter_ps(p->y + o, cm, out_idx, s, 4);
+        }
 }

@@ -21,6 +21,8 @@
 
 #define TSR_CONVD_MR          32
 #define TSR_CONVD_TASK_PIXELS 128
+/* Multiply-add FLOPs below which a direct conv runs on the calling thread (about 20 us there). */
+#define TSR_CONVD_PARALLEL_FLOPS 2.0e6
 /* Padded images of one round at most (floats, 64 MiB): a batch is padded and computed in one
  * pad loop + one compute loop over the pool when it fits, in rounds of images otherwise. */
 #define TSR_CONVD_PAD_MAX_FLOATS ((int64_t)16 << 20)
@@ -483,7 +485,10 @@ void tsr_cpu_convd_run(const struct tsr_cpu_env *env, const struct tsr_cpu_convd
         const int64_t tp = ((c->OH + 1) / 2) * ((c->OW + 1) / 2);
         job.per_image = (tp + d->wino_chunk - 1) / d->wino_chunk * d->wino_mgroups;
     }
-    const int par = env->pool && env->n_threads > 1;
+    /* a small conv runs on the calling thread: waking the pool (10-50 us per loop measured by
+     * tsr-pool-probe here) would cost more than the second thread saves */
+    const double flops = 2.0 * (double)(c->N * c->M * c->OH * c->OW) * (double)d->K;
+    const int par = env->pool && env->n_threads > 1 && flops >= TSR_CONVD_PARALLEL_FLOPS;
     const int64_t hw = c->OH * c->OW;
     for (int64_t n0 = 0; n0 < c->N; n0 += d->imgs_per_round) {
         const int64_t imgs = c->N - n0 < d->imgs_per_round ? c->N - n0 : d->imgs_per_round;
