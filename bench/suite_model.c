@@ -1,8 +1,17 @@
 /*
  * suite_model.c — the `model` suite: each ONNX model (run->models; the CLI puts the bundled
- * models/digits.onnx first) at batch 1 and a large batch (256 quick, 4096 full) on every device.
- * The batch is dim 0 of every graph input (tsr_onnx_import_file's shape override). Metric:
- * samples/s from the median; ms per run is the median itself. Inputs are uniform in [-1, 1).
+ * models/digits.onnx first) at batch 1 and a larger batch on every device: 256 quick / 4096 full
+ * for the bundled digits MLP (models[0]), 8 for every other model. The batch is dim 0 of every
+ * graph input (tsr_onnx_import_file's shape override). Metric: samples/s from the median; ms per
+ * run is the median itself. Float inputs are uniform in [-1, 1), other inputs zeros.
+ *
+ * On the CPU, unless --no-peers, each case is timed interleaved with ONNX Runtime run as a
+ * co-process (bench_peers.py --serve, opened at the first case): the same inputs (tessera writes
+ * the arrays it feeds as .npy files, the peer loads them), the same thread count (ONNX Runtime's
+ * intra-op threads = tessera's CPU workers, one inter-op thread, sequential execution,
+ * ORT_ENABLE_ALL), and rounds that alternate k tessera runs with k ONNX Runtime runs
+ * (struct tsr_bench_pair), so slow drifts of a shared machine hit both sides alike. Without
+ * ONNX Runtime the peer is noted absent and tessera is timed alone.
  *
  * Each model also gets a "compile" row (metric us): tsr_compile of the graph as imported (its
  * declared shapes) for the CPU, plan destroyed after each call. Calibration is excluded from the
@@ -12,6 +21,8 @@
  * `tessera bench --suite model --model build/models/zoo/bert_deep.onnx`.
  */
 #include "bench.h"
+
+#include "tessera/cpu.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,12 +140,32 @@ static int compile_row(struct tsr_bench_run *run, const char *path) {
     return 0;
 }
 
+/* The co-process for the interleaved timing, opened on first use; NULL when there is none. */
+static struct tsr_bench_serve *serve_of(struct tsr_bench_run *run) {
+    if (run->no_peers) return NULL;
+    if (!run->serve_tried) {
+        run->serve_tried = 1;
+        char python[1024], helper[1024], why[2400] = "";
+        tsr_bench_python_paths(run, python, sizeof python, helper, sizeof helper);
+        run->serve = tsr_bench_serve_open(python, helper, why, sizeof why);
+        const char *detail = why;
+        if (run->serve && !tsr_bench_serve_peer(run->serve, &detail)) {
+            tsr_bench_serve_close(run->serve);
+            run->serve = NULL;
+        }
+        if (!run->serve) tsr_bench_peer_note(run, "onnxruntime", 0, "%s", detail);
+    }
+    return run->serve;
+}
+
 int tsr_bench_suite_model(struct tsr_bench_run *run) {
     for (int m = 0; m < run->n_models; m++)
         if (compile_row(run, run->models[m])) return -1;
-    const int64_t batches[2] = {1, run->quick ? 256 : 4096};
+    struct tsr_cpu_info ci;
+    int threads = tsr_cpu_get_info(run->ctx, &ci) == TSR_OK && ci.threads > 0 ? ci.threads : 1;
     for (int m = 0; m < run->n_models; m++) {
         const char *path = run->models[m];
+        const int64_t batches[2] = {1, m > 0 ? 8 : run->quick ? 256 : 4096};
         for (int b = 0; b < 2; b++) {
             char why[512] = "", name[64], shape[96];
             snprintf(name, sizeof name, "%.48s b%lld", base_name(path), (long long)batches[b]);
@@ -155,6 +186,9 @@ int tsr_bench_suite_model(struct tsr_bench_run *run) {
                     row->status =
                         strstr(why, "UNSUPPORTED") ? TSR_BENCH_UNSUPPORTED : TSR_BENCH_FAILED;
                     snprintf(row->note, sizeof row->note, "%.300s", why);
+                } else if (!strcmp(run->devices[d], "cpu") && serve_of(run)) {
+                    if (tsr_bench_measure_graph_paired(run, run->n_rows - 1, g, path, threads))
+                        return tsr_graph_destroy(g), -1;
                 } else if (tsr_bench_measure_graph(run, row, g, run->devices[d], 0)) {
                     return tsr_graph_destroy(g), -1;
                 }

@@ -27,6 +27,9 @@ static const char *const BENCH_USAGE =
     "  --python PATH        interpreter for the PyTorch / ONNX Runtime peers (default: .venv\n"
     "                       made by tools/bench-venv.sh, else /usr/bin/python3)\n"
     "  --no-peers           measure tessera only (peers are listed as absent)\n"
+    "  --rounds N           model suite on the CPU: rounds of the interleaved timing against\n"
+    "                       ONNX Runtime (default 10, quick 5)\n"
+    "  --reps K             ... timed runs of each side per round (default 3)\n"
     "  --no-progress        no progress bar on stderr\n"
     "\n"
     "Exit status: 0 success (also when some cases are unsupported), 2 bad option or device,\n"
@@ -89,6 +92,12 @@ int cmd_bench(int argc, char **argv) {
             plot = argv[++i];
         } else if (!strcmp(a, "--python")) {
             run.python = argv[++i];
+        } else if (!strcmp(a, "--rounds") || !strcmp(a, "--reps")) {
+            char *end = NULL;
+            long n = strtol(argv[++i], &end, 10);
+            if (!end || *end || n < 1 || n > 1000)
+                return cli_usage_error("bench: bad %s %s (1 .. 1000)", a, v);
+            *(!strcmp(a, "--rounds") ? &run.pair_rounds : &run.pair_reps) = (int)n;
         } else if (!strcmp(a, "--cv-threshold")) {
             char *end = NULL;
             cv = strtod(argv[++i], &end);
@@ -139,6 +148,8 @@ int cmd_bench(int argc, char **argv) {
     if (!rc && (run.suites & TSR_SUITE_REDUCTION)) rc = tsr_bench_suite_reduction(&run);
     if (!rc && (run.suites & TSR_SUITE_MODEL)) rc = tsr_bench_suite_model(&run);
     if (!rc && (run.suites & TSR_SUITE_FUSION)) rc = tsr_bench_suite_fusion(&run);
+    tsr_bench_serve_close(run.serve);
+    run.serve = NULL;
     if (run.progress && run.progress_done < run.progress_total) fprintf(stderr, "\n");
     if (!rc) rc = tsr_bench_python_peers(&run);
     if (rc) {
