@@ -106,8 +106,12 @@ struct tsr_bench_run {
     const char *python;    /* interpreter for the Python peers; NULL = autodetect */
     const char *helper_py; /* path of bench_peers.py; NULL = the source tree's */
     int no_peers;          /* skip every peer (rows say absent: disabled) */
-    int pair_rounds;       /* interleaved model timing: rounds (0 = the default: 10, quick 5) */
-    int pair_reps;         /* ... and timed runs per side per round (0 = the default: 3) */
+    /* Model suite: symbolic input dims (other than the batch, dim 0) set by name (--dim). */
+    char dim_names[4][32];
+    int64_t dim_values[4];
+    int n_dims;
+    int pair_rounds; /* interleaved model timing: rounds (0 = the default: 10, quick 5) */
+    int pair_reps;   /* ... and timed runs per side per round (0 = the default: 3) */
     struct tsr_bench_serve *serve; /* the ONNX Runtime co-process (opened on first use) */
     int serve_tried;               /* 1 once opening it was attempted */
     int progress;                  /* draw the progress bar on stderr */

@@ -2,8 +2,9 @@
  * suite_model.c — the `model` suite: each ONNX model (run->models; the CLI puts the bundled
  * models/digits.onnx first) at batch 1 and a larger batch on every device: 256 quick / 4096 full
  * for the bundled digits MLP (models[0]), 8 for every other model. The batch is dim 0 of every
- * graph input (tsr_onnx_import_file's shape override). Metric: samples/s from the median; ms per
- * run is the median itself. Float inputs are uniform in [-1, 1), other inputs zeros.
+ * graph input (tsr_onnx_import_file's shape override); other symbolic dims take the values of
+ * `--dim NAME=N` (e.g. sequence=128; run->dim_names), else 1. Metric: samples/s from the median; ms
+ * per run is the median itself. Float inputs are uniform in [-1, 1), other inputs zeros.
  *
  * On the CPU, unless --no-peers, each case is timed interleaved with ONNX Runtime run as a
  * co-process (bench_peers.py --serve, opened at the first case): the same inputs (tessera writes
@@ -33,9 +34,12 @@ static const char *base_name(const char *path) {
     return s ? s + 1 : path;
 }
 
-/* Imports `path` with dim 0 of every input set to `batch`. NULL with *why filled on failure. */
-static tsr_graph *import_batched(tsr_context *ctx, const char *path, int64_t batch, char *why,
-                                 size_t why_size) {
+/* Imports `path` with dim 0 of every input set to `batch` and every other symbolic dim named in
+ * run->dim_names (--dim NAME=N) set to its value (the others keep the importer's 1). NULL with
+ * *why filled on failure. */
+static tsr_graph *import_batched(const struct tsr_bench_run *run, const char *path, int64_t batch,
+                                 char *why, size_t why_size) {
+    tsr_context *ctx = run->ctx;
     tsr_graph *probe = NULL, *g = NULL;
     tsr_status st = tsr_onnx_import_file(ctx, path, NULL, 0, &probe);
     if (st != TSR_OK) {
@@ -67,6 +71,12 @@ static tsr_graph *import_batched(tsr_context *ctx, const char *path, int64_t bat
     for (int i = 0; i < n && i < tsr_plan_input_count(plan); i++) {
         tsr_plan_input_desc(plan, i, &sh[i].name, &sh[i].desc);
         if (sh[i].desc.rank > 0) sh[i].desc.dims[0] = batch;
+        struct tsr_input_info ii;
+        if (tsr_graph_input_info(probe, i, &ii) != TSR_OK) continue;
+        for (int d = 1; d < ii.rank && d < sh[i].desc.rank; d++)
+            for (int k = 0; ii.dim_names[d] && k < run->n_dims; k++)
+                if (!strcmp(ii.dim_names[d], run->dim_names[k]))
+                    sh[i].desc.dims[d] = run->dim_values[k];
     }
     st = tsr_onnx_import_file(ctx, path, sh, (size_t)n, &g);
     if (st != TSR_OK) {
@@ -169,8 +179,11 @@ int tsr_bench_suite_model(struct tsr_bench_run *run) {
         for (int b = 0; b < 2; b++) {
             char why[512] = "", name[64], shape[96];
             snprintf(name, sizeof name, "%.48s b%lld", base_name(path), (long long)batches[b]);
-            snprintf(shape, sizeof shape, "batch %lld", (long long)batches[b]);
-            tsr_graph *g = import_batched(run->ctx, path, batches[b], why, sizeof why);
+            int len = snprintf(shape, sizeof shape, "batch %lld", (long long)batches[b]);
+            for (int k = 0; k < run->n_dims && len > 0 && (size_t)len < sizeof shape; k++)
+                len += snprintf(shape + len, sizeof shape - (size_t)len, ", %s %lld",
+                                run->dim_names[k], (long long)run->dim_values[k]);
+            tsr_graph *g = import_batched(run, path, batches[b], why, sizeof why);
             for (int d = 0; d < run->n_devices; d++) {
                 char label[96];
                 snprintf(label, sizeof label, "model %s %s", name, run->devices[d]);

@@ -27,6 +27,8 @@ static const char *const BENCH_USAGE =
     "  --python PATH        interpreter for the PyTorch / ONNX Runtime peers (default: .venv\n"
     "                       made by tools/bench-venv.sh, else /usr/bin/python3)\n"
     "  --no-peers           measure tessera only (peers are listed as absent)\n"
+    "  --dim NAME=N         model suite: symbolic input dims named NAME (other than the batch,\n"
+    "                       dim 0) take N, e.g. --dim sequence=128 (repeatable; default 1)\n"
     "  --rounds N           model suite on the CPU: rounds of the interleaved timing against\n"
     "                       ONNX Runtime (default 10, quick 5)\n"
     "  --reps K             ... timed runs of each side per round (default 3)\n"
@@ -92,6 +94,15 @@ int cmd_bench(int argc, char **argv) {
             plot = argv[++i];
         } else if (!strcmp(a, "--python")) {
             run.python = argv[++i];
+        } else if (!strcmp(a, "--dim")) {
+            const char *eq = strchr(argv[++i], '=');
+            char *end = NULL;
+            long long n = eq ? strtoll(eq + 1, &end, 10) : 0;
+            if (!eq || eq == v || (size_t)(eq - v) >= sizeof run.dim_names[0] || !end || *end ||
+                n < 1 || run.n_dims == 4)
+                return cli_usage_error("bench: bad --dim %s (NAME=N, N >= 1, at most 4)", v);
+            snprintf(run.dim_names[run.n_dims], sizeof run.dim_names[0], "%.*s", (int)(eq - v), v);
+            run.dim_values[run.n_dims++] = n;
         } else if (!strcmp(a, "--rounds") || !strcmp(a, "--reps")) {
             char *end = NULL;
             long n = strtol(argv[++i], &end, 10);
