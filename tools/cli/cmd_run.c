@@ -371,7 +371,7 @@ static void print_layers(const struct device_result *r) {
         printf("ceiling: %.1f GFLOP/s = %s\n", r->ceiling_gflops, r->ceiling_what);
     else
         printf("ceiling: %s\n", r->ceiling_what);
-    printf("  %-4s %-26s %-40s %10s %9s %8s %6s  %s\n", "#", "kernel", "geometry", "MFLOP",
+    printf("  %-4s %-26s %-46s %10s %9s %8s %6s  %s\n", "#", "kernel", "geometry", "MFLOP",
            "meas_ms", "GFLOP/s", "%ceil", "nodes");
     double sum_ms = 0, sum_flops = 0;
     for (size_t i = 0; i < n; i++) {
@@ -396,7 +396,7 @@ static void print_layers(const struct device_result *r) {
             snprintf(gf, sizeof gf, "%.2f", json_object_get_double(v));
         if (json_object_object_get_ex(row, "percent_of_ceiling", &v) && v)
             snprintf(pc, sizeof pc, "%.1f", json_object_get_double(v));
-        printf("  %-4d %-26.26s %-40.40s %10.3f %9s %8s %6s  %.60s\n", idx, name, geo, flops / 1e6,
+        printf("  %-4d %-26.26s %-46.46s %10.3f %9s %8s %6s  %.60s\n", idx, name, geo, flops / 1e6,
                ms, gf, pc, nodes);
     }
     if (sum_ms > 0)
