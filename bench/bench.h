@@ -121,6 +121,9 @@ struct tsr_bench_run {
     int n_peers;
     int progress_done, progress_total;
     double duration_s; /* whole run, wall clock */
+    /* 1-minute load average (/proc/loadavg) when the run started and ended; -1 when unknown.
+     * Above the core count, other processes competed for the cores during the run. */
+    double load_start, load_end;
 };
 
 /* Appends a zeroed row with the given identity; returns it or NULL when out of memory. The
@@ -238,6 +241,9 @@ json_object *tsr_bench_to_json(const struct tsr_bench_run *run);
 int tsr_bench_write_json(const struct tsr_bench_run *run, const char *path);
 int tsr_bench_write_csv(const struct tsr_bench_run *run, const char *path);
 int tsr_bench_write_plot(const struct tsr_bench_run *run, const char *path);
+
+/* The 1-minute load average from /proc/loadavg, or -1 when it cannot be read. */
+double tsr_bench_loadavg(void);
 
 /* Frees the rows. */
 void tsr_bench_run_free(struct tsr_bench_run *run);

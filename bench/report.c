@@ -69,6 +69,11 @@ void tsr_bench_print_table(const struct tsr_bench_run *run, FILE *out) {
         }
         fprintf(out, "ratio = peer median / tessera median over all timed runs (>1: tessera "
                      "faster); rounds alternate the two sides.\n");
+        if (run->load_start >= 0 && run->load_end >= 0)
+            fprintf(out,
+                    "machine load (1-min load average): %.2f at the start, %.2f at the end, %ld "
+                    "online CPUs (above that, other processes competed for the cores)\n",
+                    run->load_start, run->load_end, sysconf(_SC_NPROCESSORS_ONLN));
     }
     fprintf(out, "\npeers:\n");
     for (int i = 0; i < run->n_peers; i++)
@@ -178,6 +183,10 @@ json_object *tsr_bench_to_json(const struct tsr_bench_run *run) {
     json_object_object_add(cfg, "cv_threshold", json_object_new_double(run->cfg.cv_threshold));
     json_object_object_add(root, "config", cfg);
     json_object_object_add(root, "duration_s", json_object_new_double(run->duration_s));
+    json_object_object_add(machine, "loadavg_1min_start",
+                           run->load_start >= 0 ? json_object_new_double(run->load_start) : NULL);
+    json_object_object_add(machine, "loadavg_1min_end",
+                           run->load_end >= 0 ? json_object_new_double(run->load_end) : NULL);
     json_object *peers = json_object_new_array();
     for (int i = 0; i < run->n_peers; i++) {
         json_object *p = json_object_new_object();

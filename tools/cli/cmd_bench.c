@@ -152,6 +152,7 @@ int cmd_bench(int argc, char **argv) {
     run.cfg.cv_threshold = cv;
     run.progress_total = tsr_bench_count_cases(&run);
     uint64_t t0 = tsr_bench_now_ns();
+    run.load_start = tsr_bench_loadavg();
     int rc = 0;
     if (!rc && (run.suites & TSR_SUITE_MEMORY)) rc = tsr_bench_suite_memory(&run);
     if (!rc && (run.suites & TSR_SUITE_GEMM)) rc = tsr_bench_suite_gemm(&run);
@@ -185,6 +186,7 @@ int cmd_bench(int argc, char **argv) {
     }
     tsr_bench_compute_ratios(&run);
     run.duration_s = (double)(tsr_bench_now_ns() - t0) / 1e9;
+    run.load_end = tsr_bench_loadavg();
     tsr_bench_print_table(&run, stdout);
     int out_rc = TSR_EXIT_OK;
     if (json && tsr_bench_write_json(&run, json)) out_rc = TSR_EXIT_FAIL;
