@@ -158,12 +158,13 @@ static struct tsr_bench_serve *serve_of(struct tsr_bench_run *run) {
         char python[1024], helper[1024], why[2400] = "";
         tsr_bench_python_paths(run, python, sizeof python, helper, sizeof helper);
         run->serve = tsr_bench_serve_open(python, helper, why, sizeof why);
-        const char *detail = why;
+        const char *detail = NULL;
         if (run->serve && !tsr_bench_serve_peer(run->serve, &detail)) {
+            snprintf(why, sizeof why, "%s", detail); /* detail dies with the handle */
             tsr_bench_serve_close(run->serve);
             run->serve = NULL;
         }
-        if (!run->serve) tsr_bench_peer_note(run, "onnxruntime", 0, "%s", detail);
+        if (!run->serve) tsr_bench_peer_note(run, "onnxruntime", 0, "%s", why);
     }
     return run->serve;
 }
