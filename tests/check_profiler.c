@@ -370,6 +370,7 @@ START_TEST(test_contraction_flops) {
     ck_assert_int_eq(n_gemm, 1);
     tsr_plan_destroy(plan);
     tsr_graph_destroy(g);
+    tsr_context_destroy(ctx);
 }
 END_TEST
 
