@@ -46,12 +46,15 @@ enum {
  * faster); the per-round ratios (peer round median / tessera round median) give the spread.
  * rounds == 0: the row has no interleaved measurement. */
 struct tsr_bench_pair {
-    char peer[24];     /* "onnxruntime" */
-    int rounds, reps;  /* of the measurement */
-    int threads;       /* tessera CPU workers = the peer's intra-op threads */
-    double tessera_ms; /* median of the rounds * reps tessera samples */
-    double peer_ms;    /* median of the rounds * reps peer samples */
-    double ratio;      /* peer_ms / tessera_ms; 0 when either is not positive */
+    char peer[24];                      /* "onnxruntime" */
+    int rounds, reps;                   /* of the measurement */
+    int threads;                        /* tessera CPU workers = the peer's intra-op threads */
+    double tessera_ms;                  /* median of the rounds * reps tessera samples */
+    double peer_ms;                     /* median of the rounds * reps peer samples */
+    double ratio;                       /* peer_ms / tessera_ms; 0 when either is not positive */
+    double tessera_min_ms, peer_min_ms; /* fastest sample of each side */
+    double min_ratio; /* peer_min_ms / tessera_min_ms: less sensitive than the medians to other
+                         processes on the cores (each side's least disturbed run) */
     double round_min, round_q1, round_median, round_q3, round_max; /* per-round ratios; the
                               quartiles interpolate linearly between order statistics */
 };

@@ -81,6 +81,9 @@ int tsr_bench_pair_summary(const double *t, const double *p, int rounds, int rep
     }
     out->tessera_ms = median_sort(tb, n);
     out->peer_ms = median_sort(pb, n);
+    out->tessera_min_ms = tb[0]; /* sorted by median_sort */
+    out->peer_min_ms = pb[0];
+    out->min_ratio = tb[0] > 0 && pb[0] > 0 ? pb[0] / tb[0] : 0;
     out->ratio = out->tessera_ms > 0 && out->peer_ms > 0 ? out->peer_ms / out->tessera_ms : 0;
     if (n_ratios > 0) {
         qsort(rr, (size_t)n_ratios, sizeof *rr, cmp_double);

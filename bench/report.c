@@ -56,19 +56,22 @@ void tsr_bench_print_table(const struct tsr_bench_run *run, FILE *out) {
         any_pair |= run->rows[i].pair.rounds > 0;
     if (any_pair) {
         fprintf(out, "\n== model vs peer, interleaved (same inputs, same thread count) ==\n");
-        fprintf(out, "%-26s %-12s %7s %11s %11s %7s  %s\n", "case", "peer", "threads", "tessera_ms",
-                "peer_ms", "ratio", "per-round ratio min [q1 median q3] max (runs)");
+        fprintf(out, "%-26s %-12s %7s %11s %11s %7s  %-44s %s\n", "case", "peer", "threads",
+                "tessera_ms", "peer_ms", "ratio", "per-round ratio min [q1 median q3] max (runs)",
+                "min_ratio");
         for (int i = 0; i < run->n_rows; i++) {
             const struct tsr_bench_pair *p = &run->rows[i].pair;
             if (p->rounds <= 0) continue;
-            fprintf(out,
-                    "%-26s %-12s %7d %11.4f %11.4f %6.2fx  %.2f [%.2f %.2f %.2f] %.2f (%dx%d)\n",
-                    run->rows[i].name, p->peer, p->threads, p->tessera_ms, p->peer_ms, p->ratio,
-                    p->round_min, p->round_q1, p->round_median, p->round_q3, p->round_max,
-                    p->rounds, p->reps);
+            char spread[64];
+            snprintf(spread, sizeof spread, "%.2f [%.2f %.2f %.2f] %.2f (%dx%d)", p->round_min,
+                     p->round_q1, p->round_median, p->round_q3, p->round_max, p->rounds, p->reps);
+            fprintf(out, "%-26s %-12s %7d %11.4f %11.4f %6.2fx  %-44s %.2fx\n", run->rows[i].name,
+                    p->peer, p->threads, p->tessera_ms, p->peer_ms, p->ratio, spread, p->min_ratio);
         }
         fprintf(out, "ratio = peer median / tessera median over all timed runs (>1: tessera "
-                     "faster); rounds alternate the two sides.\n");
+                     "faster); rounds alternate the two sides;\nmin_ratio = peer fastest run / "
+                     "tessera fastest run "
+                     "(less sensitive to other processes on the cores).\n");
         if (run->load_start >= 0 && run->load_end >= 0)
             fprintf(out,
                     "machine load (1-min load average): %.2f at the start, %.2f at the end, %ld "
@@ -110,6 +113,9 @@ static json_object *pair_json(const struct tsr_bench_pair *p) {
     json_object_object_add(o, "tessera_median_ms", json_object_new_double(p->tessera_ms));
     json_object_object_add(o, "peer_median_ms", json_object_new_double(p->peer_ms));
     json_object_object_add(o, "ratio", json_object_new_double(p->ratio));
+    json_object_object_add(o, "tessera_min_ms", json_object_new_double(p->tessera_min_ms));
+    json_object_object_add(o, "peer_min_ms", json_object_new_double(p->peer_min_ms));
+    json_object_object_add(o, "min_ratio", json_object_new_double(p->min_ratio));
     json_object_object_add(rr, "min", json_object_new_double(p->round_min));
     json_object_object_add(rr, "q1", json_object_new_double(p->round_q1));
     json_object_object_add(rr, "median", json_object_new_double(p->round_median));
@@ -261,7 +267,7 @@ int tsr_bench_write_csv(const struct tsr_bench_run *run, const char *path) {
                "dev_stddev_ms,flops,bytes,metric,value,device_value,ratio_to_best_peer,best_peer,"
                "machine,note,pair_peer,pair_threads,pair_rounds,pair_reps,pair_tessera_ms,"
                "pair_peer_ms,pair_ratio,pair_round_min,pair_round_q1,pair_round_median,"
-               "pair_round_q3,pair_round_max\n");
+               "pair_round_q3,pair_round_max,pair_min_ratio\n");
     for (int i = 0; i < run->n_rows; i++) {
         const struct tsr_bench_row *r = &run->rows[i];
         struct tsr_device_info d = {0};
@@ -282,10 +288,10 @@ int tsr_bench_write_csv(const struct tsr_bench_run *run, const char *path) {
         csv_str(f, r->note);
         fputc(',', f);
         csv_str(f, r->pair.peer);
-        fprintf(f, ",%d,%d,%d,%.6f,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", r->pair.threads,
+        fprintf(f, ",%d,%d,%d,%.6f,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", r->pair.threads,
                 r->pair.rounds, r->pair.reps, r->pair.tessera_ms, r->pair.peer_ms, r->pair.ratio,
                 r->pair.round_min, r->pair.round_q1, r->pair.round_median, r->pair.round_q3,
-                r->pair.round_max);
+                r->pair.round_max, r->pair.min_ratio);
     }
     if (fclose(f)) {
         fprintf(stderr, "tessera: error: cannot write %s\n", path);

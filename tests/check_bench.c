@@ -195,6 +195,10 @@ START_TEST(test_pair_summary_known_samples) {
     ck_assert_double_eq_tol(pr.round_median, 1.5, 1e-12);
     ck_assert_double_eq_tol(pr.round_q3, 1.75, 1e-12);
     ck_assert_double_eq_tol(pr.round_max, 2.0, 1e-12);
+    /* fastest runs: tessera 1, peer 2 */
+    ck_assert_double_eq_tol(pr.tessera_min_ms, 1.0, 1e-12);
+    ck_assert_double_eq_tol(pr.peer_min_ms, 2.0, 1e-12);
+    ck_assert_double_eq_tol(pr.min_ratio, 2.0, 1e-12);
     /* the samples are not reordered */
     ck_assert_double_eq(t[1], 3);
     ck_assert_double_eq(p[2], 5);
