@@ -39,6 +39,32 @@ enum {
     TSR_SUITE_ALL = (1 << 6) - 1
 };
 
+/* An interleaved side-by-side measurement of one case by tessera and one peer (model suite,
+ * ONNX Runtime as a co-process, peer_serve.c): after warm-up, `rounds` rounds alternate `reps`
+ * timed tessera runs with `reps` timed peer runs (who goes first alternates by round) on the same
+ * inputs and thread count. ratio = peer median / tessera median over every sample (> 1: tessera
+ * faster); the per-round ratios (peer round median / tessera round median) give the spread.
+ * rounds == 0: the row has no interleaved measurement. */
+struct tsr_bench_pair {
+    char peer[24];                      /* "onnxruntime" */
+    int rounds, reps;                   /* of the measurement */
+    int threads;                        /* tessera CPU workers = the peer's intra-op threads */
+    double tessera_ms;                  /* median of the rounds * reps tessera samples */
+    double peer_ms;                     /* median of the rounds * reps peer samples */
+    double ratio;                       /* peer_ms / tessera_ms; 0 when either is not positive */
+    double tessera_min_ms, peer_min_ms; /* fastest sample of each side */
+    double min_ratio; /* peer_min_ms / tessera_min_ms: less sensitive than the medians to other
+                         processes on the cores (each side's least disturbed run) */
+    double round_min, round_q1, round_median, round_q3, round_max; /* per-round ratios; the
+                              quartiles interpolate linearly between order statistics */
+};
+
+/* Fills out (peer, threads left as they are) from samples measured in rounds: t and p hold
+ * rounds * reps samples each, round r at [r * reps, (r + 1) * reps). Returns 0, or -1 when
+ * rounds or reps < 1 or out of memory (then out->rounds == 0). Pure; reentrant. */
+int tsr_bench_pair_summary(const double *t, const double *p, int rounds, int reps,
+                           struct tsr_bench_pair *out);
+
 struct tsr_bench_row {
     char suite[16];
     char name[64];   /* case: "sgemm 512", "add 64MiB", ... */
@@ -58,6 +84,7 @@ struct tsr_bench_row {
     double ratio;       /* speed vs the best peer of the same case; 0 when no peer measured it */
     char best_peer[56]; /* "pytorch@cpu" etc. */
     char pyspec[160];   /* tessera rows: the case for the Python peers ("gemm M N K", ...); "" */
+    struct tsr_bench_pair pair; /* tessera rows measured interleaved with a peer; else zeroed */
 };
 
 struct tsr_bench_peer_info {
@@ -67,7 +94,7 @@ struct tsr_bench_peer_info {
 };
 
 #define TSR_BENCH_MAX_DEVICES 8
-#define TSR_BENCH_MAX_MODELS  8
+#define TSR_BENCH_MAX_MODELS  32
 #define TSR_BENCH_MAX_PEERS   8
 
 struct tsr_bench_run {
@@ -82,13 +109,24 @@ struct tsr_bench_run {
     const char *python;    /* interpreter for the Python peers; NULL = autodetect */
     const char *helper_py; /* path of bench_peers.py; NULL = the source tree's */
     int no_peers;          /* skip every peer (rows say absent: disabled) */
-    int progress;          /* draw the progress bar on stderr */
+    /* Model suite: symbolic input dims (other than the batch, dim 0) set by name (--dim). */
+    char dim_names[4][32];
+    int64_t dim_values[4];
+    int n_dims;
+    int pair_rounds; /* interleaved model timing: rounds (0 = the default: 10, quick 5) */
+    int pair_reps;   /* ... and timed runs per side per round (0 = the default: 3) */
+    struct tsr_bench_serve *serve; /* the ONNX Runtime co-process (opened on first use) */
+    int serve_tried;               /* 1 once opening it was attempted */
+    int progress;                  /* draw the progress bar on stderr */
     struct tsr_bench_row *rows;
     int n_rows, cap_rows;
     struct tsr_bench_peer_info peers[TSR_BENCH_MAX_PEERS];
     int n_peers;
     int progress_done, progress_total;
     double duration_s; /* whole run, wall clock */
+    /* 1-minute load average (/proc/loadavg) when the run started and ended; -1 when unknown.
+     * Above the core count, other processes competed for the cores during the run. */
+    double load_start, load_end;
 };
 
 /* Appends a zeroed row with the given identity; returns it or NULL when out of memory. The
@@ -162,6 +200,40 @@ int tsr_bench_count_cases(const struct tsr_bench_run *run);
  * -1 (out of memory). */
 int tsr_bench_python_peers(struct tsr_bench_run *run);
 
+/* The interpreter and helper script of the Python peers: run->python, else env
+ * TSR_BENCH_PYTHON, else <source>/.venv/bin/python when executable, else /usr/bin/python3;
+ * run->helper_py, else env TSR_BENCH_HELPER, else <source>/bench/bench_peers.py. */
+void tsr_bench_python_paths(const struct tsr_bench_run *run, char *python, size_t python_size,
+                            char *helper, size_t helper_size);
+
+/* The co-process peer (peer_serve.c): `python helper --serve`, one JSON command per line on its
+ * stdin, one JSON reply per line on its stdout (protocol: bench_peers.py's doc). */
+struct tsr_bench_serve;
+/* Starts the co-process and says hello. Returns the handle (owned; tsr_bench_serve_close), or
+ * NULL with the reason in why (cannot start, no reply). The handle's ONNX Runtime may still be
+ * absent: see tsr_bench_serve_peer. SIGPIPE is ignored from here on (a dead co-process must
+ * not kill tessera). */
+struct tsr_bench_serve *tsr_bench_serve_open(const char *python, const char *helper, char *why,
+                                             size_t why_size);
+/* Whether the co-process's ONNX Runtime imported, and its version or the import error. */
+int tsr_bench_serve_peer(const struct tsr_bench_serve *s, const char **detail);
+/* Sends cmd (not consumed) as one line and reads one reply line. Returns the parsed reply (owned
+ * by the caller: json_object_put), or NULL when the co-process is gone or replied garbage (then
+ * every later call also returns NULL). One thread at a time. */
+json_object *tsr_bench_serve_call(struct tsr_bench_serve *s, json_object *cmd);
+/* Sends quit, waits for the process, frees the handle; NULL-safe. */
+void tsr_bench_serve_close(struct tsr_bench_serve *s);
+
+/* Interleaved measurement of a tessera graph on the CPU against the co-process (model suite):
+ * compiles `graph` like tsr_bench_measure_graph, writes the inputs it feeds as .npy files into a
+ * temporary directory, has the co-process load `model_path` with them and `threads` intra-op
+ * threads, then measures as struct tsr_bench_pair describes (cfg.warmup untimed runs on each side
+ * first). Fills `row` (tessera samples, row->pair) and appends the peer's row. When the peer
+ * cannot load or run the case, measures tessera alone (tsr_bench_measure_graph) and appends a
+ * FAILED peer row with the reason. Returns 0, or -1 when out of memory. */
+int tsr_bench_measure_graph_paired(struct tsr_bench_run *run, int row_index, const tsr_graph *graph,
+                                   const char *model_path, int threads);
+
 /* After every suite: fills ratio / best_peer of every row. */
 void tsr_bench_compute_ratios(struct tsr_bench_run *run);
 
@@ -172,6 +244,9 @@ json_object *tsr_bench_to_json(const struct tsr_bench_run *run);
 int tsr_bench_write_json(const struct tsr_bench_run *run, const char *path);
 int tsr_bench_write_csv(const struct tsr_bench_run *run, const char *path);
 int tsr_bench_write_plot(const struct tsr_bench_run *run, const char *path);
+
+/* The 1-minute load average from /proc/loadavg, or -1 when it cannot be read. */
+double tsr_bench_loadavg(void);
 
 /* Frees the rows. */
 void tsr_bench_run_free(struct tsr_bench_run *run);

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """bench_peers.py - the Python peers of `tessera bench`: PyTorch (CPU, eager) and ONNX Runtime.
 
-Usage: bench_peers.py CASES.json OUT.json
+Usage: bench_peers.py CASES.json OUT.json      (batch mode: every case, after tessera's suites)
+       bench_peers.py --serve                    (co-process mode: the interleaved model timing)
 
 CASES.json: {"config": {"warmup", "min_iters", "min_time_s", "max_iters", "max_time_s"},
              "cases": [{"id": int, "spec": str}, ...]}
@@ -16,6 +17,17 @@ OUT.json: {"peers": {name: {"available": bool, "detail": str}},
 Timing follows the C harness (bench/harness.h): `warmup` untimed calls, then timed calls until
 both min_iters and min_time_s are reached, capped by max_iters / max_time_s (after 3 samples).
 The C side computes the statistics from the raw samples, so both use the same median/CV code.
+config may also hold "threads": ONNX Runtime's intra-op thread count (default: the CPU count).
+A case may hold "skip": [impl, ...] (the implementations already measured interleaved).
+
+--serve: one JSON command per line on stdin, one JSON reply per line on stdout (flushed):
+  {"cmd": "hello"}  ->  {"ok": true, "peers": {"onnxruntime": {"available", "detail"}}}
+  {"cmd": "load", "model": PATH, "inputs": {NAME: NPY_PATH, ...}, "threads": T}
+      -> {"ok": true, "detail": str}: an ONNX Runtime session of the model with the session options
+         of ort_session_options(T), fed the arrays tessera wrote (the exact inputs it times)
+  {"cmd": "run", "reps": K}  ->  {"ok": true, "samples_ms": [K wall-clock times of sess.run]}
+  {"cmd": "quit"}  ->  {"ok": true}, then exit (end of input also exits)
+Errors: {"ok": false, "error": str}; the loop goes on. bench/peer_serve.c is the client.
 ONNX Runtime is used when `import onnxruntime` works in this interpreter: install it with
 tools/bench-venv.sh (a venv at .venv with --system-site-packages, so Debian's torch stays visible).
 """
@@ -47,7 +59,7 @@ def measure(cfg, fn):
 
 # ---- PyTorch ------------------------------------------------------------------------------------
 
-def torch_case(torch, spec):
+def torch_case(torch, spec, threads=None):
     """Returns a zero-argument callable running the case eagerly, or raises NotImplementedError."""
     p = spec.split(" ", 2)
     g = torch.Generator().manual_seed(0)
@@ -153,13 +165,32 @@ def torch_model(torch, batch, path, rnd):
 
 # ---- ONNX Runtime -------------------------------------------------------------------------------
 
-def ort_case(ort, spec):
+ONNX_NP = {}  # ONNX Runtime type string -> numpy dtype (filled on first use of numpy)
+
+
+def ort_session_options(ort, threads):
+    """The session options of every ONNX Runtime session here: `threads` intra-op threads (the
+    count tessera's CPU backend uses), one inter-op thread, sequential execution, every graph
+    optimisation (ORT_ENABLE_ALL)."""
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = int(threads)
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    return so
+
+
+def ort_case(ort, spec, threads=None):
     """An ONNX Runtime session (CPU execution provider) for the case; the same graph tessera ran."""
     import numpy as np
     import onnx
     from onnx import TensorProto, helper
+    ONNX_NP.update({"tensor(int64)": np.int64, "tensor(int32)": np.int32,
+                    "tensor(bool)": np.bool_, "tensor(float16)": np.float16})
     p = spec.split(" ", 2)
     rng = np.random.default_rng(0)
+    so = ort_session_options(ort, threads or os.cpu_count() or 1)
 
     def rnd(*shape):
         return (rng.random(shape, dtype=np.float32) * 2 - 1).astype(np.float32)
@@ -169,12 +200,15 @@ def ort_case(ort, spec):
 
     if p[0] == "model":
         batch, path = int(p[1]), p[2]
-        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
         feeds = {}
         for i in sess.get_inputs():
             dims = [d if isinstance(d, int) and d > 0 else 1 for d in i.shape]
             dims[0] = batch
-            feeds[i.name] = rnd(*dims)
+            if i.type == "tensor(float)":
+                feeds[i.name] = rnd(*dims)
+            else:  # token ids, masks: zeros (as tessera feeds them)
+                feeds[i.name] = np.zeros(dims, dtype=ONNX_NP.get(i.type, np.int64))
         return lambda: sess.run(None, feeds)
     nodes, inits = [], []
     if p[0] == "gemm":
@@ -239,11 +273,78 @@ def ort_case(ort, spec):
     g = helper.make_graph(nodes, "bench", ins, [out], initializer=inits)
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 7
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(model.SerializeToString(), so,
+                                providers=["CPUExecutionProvider"])
     return lambda: sess.run(None, feeds)
 
 
+def serve():
+    """The co-process loop (see the module doc): ONNX Runtime only."""
+    state = {"sess": None, "feeds": None}
+    try:
+        import numpy as np
+        import onnxruntime as ort
+        ort.set_default_logger_severity(3)
+        peer = {"available": True, "detail": "onnxruntime %s (CPUExecutionProvider)"
+                                              % ort.__version__}
+    except Exception as e:  # noqa: BLE001 - any import failure means absent
+        ort = None
+        peer = {"available": False,
+                "detail": "import onnxruntime failed in %s: %s (run tools/bench-venv.sh)"
+                          % (sys.executable, e)}
+
+    def handle(c):
+        cmd = c.get("cmd")
+        if cmd == "hello":
+            return {"ok": True, "peers": {"onnxruntime": peer}}
+        if cmd == "quit":
+            return {"ok": True}
+        if ort is None:
+            return {"ok": False, "error": peer["detail"]}
+        if cmd == "load":
+            state["sess"] = state["feeds"] = None
+            threads = int(c.get("threads") or os.cpu_count() or 1)
+            so = ort_session_options(ort, threads)
+            sess = ort.InferenceSession(c["model"], so, providers=["CPUExecutionProvider"])
+            feeds = {}
+            given = c.get("inputs", {})
+            for i in sess.get_inputs():
+                if i.name not in given:
+                    return {"ok": False, "error": "no array for input '%s'" % i.name}
+                feeds[i.name] = np.load(given[i.name])
+            state["sess"], state["feeds"] = sess, feeds
+            return {"ok": True,
+                    "detail": "onnxruntime %s: intra_op %d, inter_op 1, sequential, ORT_ENABLE_ALL"
+                              % (ort.__version__, threads)}
+        if cmd == "run":
+            if state["sess"] is None:
+                return {"ok": False, "error": "run before a successful load"}
+            sess, feeds, out = state["sess"], state["feeds"], []
+            for _ in range(int(c.get("reps", 1))):
+                t0 = time.perf_counter()
+                sess.run(None, feeds)
+                out.append((time.perf_counter() - t0) * 1e3)
+            return {"ok": True, "samples_ms": out}
+        return {"ok": False, "error": "unknown command '%s'" % cmd}
+
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            c = json.loads(line)
+            r = handle(c)
+        except Exception as e:  # noqa: BLE001 - report, keep serving
+            c, r = {}, {"ok": False, "error": "%s: %s" % (type(e).__name__, e)}
+        sys.stdout.write(json.dumps(r) + "\n")
+        sys.stdout.flush()
+        if c.get("cmd") == "quit":
+            break
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        serve()
+        return
     with open(sys.argv[1]) as f:
         job = json.load(f)
     cfg, cases = job["config"], job["cases"]
@@ -251,7 +352,7 @@ def main():
     impls = []
     try:
         import torch
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(int(cfg.get("threads") or os.cpu_count() or 1))
         peers["pytorch"] = {"available": True,
                             "detail": "torch %s (CPU, eager, %d threads)"
                                       % (torch.__version__, torch.get_num_threads())}
@@ -264,8 +365,10 @@ def main():
         import onnxruntime as ort
         ort.set_default_logger_severity(3)
         peers["onnxruntime"] = {"available": True,
-                                "detail": "onnxruntime %s (CPUExecutionProvider)"
-                                          % ort.__version__}
+                                "detail": "onnxruntime %s (CPUExecutionProvider, %d intra-op "
+                                          "threads)" % (ort.__version__,
+                                                        int(cfg.get("threads") or os.cpu_count()
+                                                            or 1))}
         impls.append(("onnxruntime", ort, ort_case))
     except Exception as e:  # noqa: BLE001
         peers["onnxruntime"] = {"available": False,
@@ -273,11 +376,13 @@ def main():
                                           "(run tools/bench-venv.sh)" % (sys.executable, e)}
     for k, c in enumerate(cases):
         for name, mod, make in impls:
+            if name in c.get("skip", []):
+                continue
             sys.stderr.write("\r  python peers: %3d/%-3d %-40.40s" % (k + 1, len(cases), c["spec"]))
             sys.stderr.flush()
             r = {"id": c["id"], "impl": name, "status": "ok", "note": "", "samples_ms": []}
             try:
-                fn = make(mod, c["spec"])
+                fn = make(mod, c["spec"], cfg.get("threads"))
                 r["samples_ms"] = measure(cfg, fn)
             except NotImplementedError as e:
                 r["status"], r["note"] = "unsupported", str(e)

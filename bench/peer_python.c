@@ -5,8 +5,13 @@
  * exists (tools/bench-venv.sh makes it, with ONNX Runtime), else /usr/bin/python3 (Debian's
  * python3-torch). The case list is every distinct row->pyspec of the tessera rows; the helper runs
  * once (one torch import), on the CPU, after the C suites so it does not share the cores with them.
+ * Both peers get tessera's CPU worker count as their thread count. Cases already measured
+ * interleaved (row->pair, the model suite's ONNX Runtime co-process, peer_serve.c) are skipped
+ * for that peer.
  */
 #include "bench.h"
+
+#include "tessera/cpu.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -18,18 +23,6 @@
 #ifndef TSR_SOURCE_DIR
 #define TSR_SOURCE_DIR "."
 #endif
-
-static void pick_python(const struct tsr_bench_run *run, char *out, size_t n) {
-    const char *env = getenv("TSR_BENCH_PYTHON");
-    if (run->python && *run->python) {
-        snprintf(out, n, "%s", run->python);
-    } else if (env && *env) {
-        snprintf(out, n, "%s", env);
-    } else {
-        snprintf(out, n, "%s/.venv/bin/python", TSR_SOURCE_DIR);
-        if (access(out, X_OK) != 0) snprintf(out, n, "/usr/bin/python3");
-    }
-}
 
 static void absent_all(struct tsr_bench_run *run, const char *why) {
     tsr_bench_peer_note(run, "pytorch", 0, "%s", why);
@@ -57,12 +50,7 @@ int tsr_bench_python_peers(struct tsr_bench_run *run) {
         return 0;
     }
     char python[1024], helper[1024];
-    pick_python(run, python, sizeof python);
-    const char *henv = getenv("TSR_BENCH_HELPER");
-    snprintf(helper, sizeof helper, "%s",
-             run->helper_py    ? run->helper_py
-             : (henv && *henv) ? henv
-                               : TSR_SOURCE_DIR "/bench/bench_peers.py");
+    tsr_bench_python_paths(run, python, sizeof python, helper, sizeof helper);
     if (access(python, X_OK) != 0) {
         absent_all(run, "no Python interpreter (install python3)");
         return 0;
@@ -79,6 +67,9 @@ int tsr_bench_python_peers(struct tsr_bench_run *run) {
     json_object_object_add(cfg, "min_time_s", json_object_new_double(run->cfg.min_time_ns / 1e9));
     json_object_object_add(cfg, "max_iters", json_object_new_int(run->cfg.max_iters));
     json_object_object_add(cfg, "max_time_s", json_object_new_double(run->cfg.max_time_ns / 1e9));
+    struct tsr_cpu_info ci;
+    if (tsr_cpu_get_info(run->ctx, &ci) == TSR_OK && ci.threads > 0)
+        json_object_object_add(cfg, "threads", json_object_new_int(ci.threads));
     json_object_object_add(job, "config", cfg);
     json_object_object_add(job, "cases", cases);
     int n_cases = 0;
@@ -92,6 +83,11 @@ int tsr_bench_python_peers(struct tsr_bench_run *run) {
         json_object *c = json_object_new_object();
         json_object_object_add(c, "id", json_object_new_int(i));
         json_object_object_add(c, "spec", json_object_new_string(r->pyspec));
+        if (r->pair.rounds > 0) { /* measured interleaved already */
+            json_object *skip = json_object_new_array();
+            json_object_array_add(skip, json_object_new_string(r->pair.peer));
+            json_object_object_add(c, "skip", skip);
+        }
         json_object_array_add(cases, c);
         n_cases++;
     }

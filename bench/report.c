@@ -51,6 +51,33 @@ void tsr_bench_print_table(const struct tsr_bench_run *run, FILE *out) {
                     100 * r->host.cv, dev, r->value, r->metric, ratio, r->noisy ? "  NOISY" : "");
         }
     }
+    int any_pair = 0;
+    for (int i = 0; i < run->n_rows; i++)
+        any_pair |= run->rows[i].pair.rounds > 0;
+    if (any_pair) {
+        fprintf(out, "\n== model vs peer, interleaved (same inputs, same thread count) ==\n");
+        fprintf(out, "%-26s %-12s %7s %11s %11s %7s  %-44s %s\n", "case", "peer", "threads",
+                "tessera_ms", "peer_ms", "ratio", "per-round ratio min [q1 median q3] max (runs)",
+                "min_ratio");
+        for (int i = 0; i < run->n_rows; i++) {
+            const struct tsr_bench_pair *p = &run->rows[i].pair;
+            if (p->rounds <= 0) continue;
+            char spread[64];
+            snprintf(spread, sizeof spread, "%.2f [%.2f %.2f %.2f] %.2f (%dx%d)", p->round_min,
+                     p->round_q1, p->round_median, p->round_q3, p->round_max, p->rounds, p->reps);
+            fprintf(out, "%-26s %-12s %7d %11.4f %11.4f %6.2fx  %-44s %.2fx\n", run->rows[i].name,
+                    p->peer, p->threads, p->tessera_ms, p->peer_ms, p->ratio, spread, p->min_ratio);
+        }
+        fprintf(out, "ratio = peer median / tessera median over all timed runs (>1: tessera "
+                     "faster); rounds alternate the two sides;\nmin_ratio = peer fastest run / "
+                     "tessera fastest run "
+                     "(less sensitive to other processes on the cores).\n");
+        if (run->load_start >= 0 && run->load_end >= 0)
+            fprintf(out,
+                    "machine load (1-min load average): %.2f at the start, %.2f at the end, %ld "
+                    "online CPUs (above that, other processes competed for the cores)\n",
+                    run->load_start, run->load_end, sysconf(_SC_NPROCESSORS_ONLN));
+    }
     fprintf(out, "\npeers:\n");
     for (int i = 0; i < run->n_peers; i++)
         fprintf(out, "  %-12s %-8s %s\n", run->peers[i].name,
@@ -72,6 +99,29 @@ static json_object *stats_json(const struct tsr_bench_stats *s) {
     json_object_object_add(o, "mean_ms", json_object_new_double(s->mean_ms));
     json_object_object_add(o, "stddev_ms", json_object_new_double(s->stddev_ms));
     json_object_object_add(o, "cv", json_object_new_double(s->cv));
+    return o;
+}
+
+/* The row's interleaved measurement (struct tsr_bench_pair); NULL when it has none. */
+static json_object *pair_json(const struct tsr_bench_pair *p) {
+    if (p->rounds <= 0) return NULL;
+    json_object *o = json_object_new_object(), *rr = json_object_new_object();
+    json_object_object_add(o, "peer", json_object_new_string(p->peer));
+    json_object_object_add(o, "rounds", json_object_new_int(p->rounds));
+    json_object_object_add(o, "reps", json_object_new_int(p->reps));
+    json_object_object_add(o, "threads", json_object_new_int(p->threads));
+    json_object_object_add(o, "tessera_median_ms", json_object_new_double(p->tessera_ms));
+    json_object_object_add(o, "peer_median_ms", json_object_new_double(p->peer_ms));
+    json_object_object_add(o, "ratio", json_object_new_double(p->ratio));
+    json_object_object_add(o, "tessera_min_ms", json_object_new_double(p->tessera_min_ms));
+    json_object_object_add(o, "peer_min_ms", json_object_new_double(p->peer_min_ms));
+    json_object_object_add(o, "min_ratio", json_object_new_double(p->min_ratio));
+    json_object_object_add(rr, "min", json_object_new_double(p->round_min));
+    json_object_object_add(rr, "q1", json_object_new_double(p->round_q1));
+    json_object_object_add(rr, "median", json_object_new_double(p->round_median));
+    json_object_object_add(rr, "q3", json_object_new_double(p->round_q3));
+    json_object_object_add(rr, "max", json_object_new_double(p->round_max));
+    json_object_object_add(o, "round_ratio", rr);
     return o;
 }
 
@@ -139,6 +189,10 @@ json_object *tsr_bench_to_json(const struct tsr_bench_run *run) {
     json_object_object_add(cfg, "cv_threshold", json_object_new_double(run->cfg.cv_threshold));
     json_object_object_add(root, "config", cfg);
     json_object_object_add(root, "duration_s", json_object_new_double(run->duration_s));
+    json_object_object_add(machine, "loadavg_1min_start",
+                           run->load_start >= 0 ? json_object_new_double(run->load_start) : NULL);
+    json_object_object_add(machine, "loadavg_1min_end",
+                           run->load_end >= 0 ? json_object_new_double(run->load_end) : NULL);
     json_object *peers = json_object_new_array();
     for (int i = 0; i < run->n_peers; i++) {
         json_object *p = json_object_new_object();
@@ -172,6 +226,7 @@ json_object *tsr_bench_to_json(const struct tsr_bench_run *run) {
                                r->ratio > 0 ? json_object_new_double(r->ratio) : NULL);
         json_object_object_add(o, "best_peer", json_object_new_string(r->best_peer));
         json_object_object_add(o, "peer_ratios", peer_ratios(run, r));
+        json_object_object_add(o, "interleaved", pair_json(&r->pair));
         json_object_array_add(rows, o);
     }
     json_object_object_add(root, "results", rows);
@@ -210,7 +265,9 @@ int tsr_bench_write_csv(const struct tsr_bench_run *run, const char *path) {
     fprintf(f, "suite,case,impl,device,device_name,shape,status,iterations,median_ms,min_ms,max_ms,"
                "mean_ms,stddev_ms,cv,noisy,dev_iterations,dev_median_ms,dev_min_ms,dev_max_ms,"
                "dev_stddev_ms,flops,bytes,metric,value,device_value,ratio_to_best_peer,best_peer,"
-               "machine,note\n");
+               "machine,note,pair_peer,pair_threads,pair_rounds,pair_reps,pair_tessera_ms,"
+               "pair_peer_ms,pair_ratio,pair_round_min,pair_round_q1,pair_round_median,"
+               "pair_round_q3,pair_round_max,pair_min_ratio\n");
     for (int i = 0; i < run->n_rows; i++) {
         const struct tsr_bench_row *r = &run->rows[i];
         struct tsr_device_info d = {0};
@@ -229,7 +286,12 @@ int tsr_bench_write_csv(const struct tsr_bench_run *run, const char *path) {
         fprintf(f, ",%.4f,%.4f,%.4f,", r->value, r->dev_value, r->ratio);
         csv_str(f, r->best_peer), fputc(',', f), csv_str(f, machine), fputc(',', f);
         csv_str(f, r->note);
-        fputc('\n', f);
+        fputc(',', f);
+        csv_str(f, r->pair.peer);
+        fprintf(f, ",%d,%d,%d,%.6f,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", r->pair.threads,
+                r->pair.rounds, r->pair.reps, r->pair.tessera_ms, r->pair.peer_ms, r->pair.ratio,
+                r->pair.round_min, r->pair.round_q1, r->pair.round_median, r->pair.round_q3,
+                r->pair.round_max, r->pair.min_ratio);
     }
     if (fclose(f)) {
         fprintf(stderr, "tessera: error: cannot write %s\n", path);

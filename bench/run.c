@@ -115,6 +115,16 @@ void tsr_bench_compute_ratios(struct tsr_bench_run *run) {
     }
 }
 
+double tsr_bench_loadavg(void) {
+    FILE *f = fopen("/proc/loadavg", "r");
+    double l = -1;
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1) l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
 void tsr_bench_run_free(struct tsr_bench_run *run) {
     free(run->rows);
     run->rows = NULL;

@@ -779,7 +779,15 @@ struct tsr_kernel_info {
     const char *device; /* device id, e.g. "cpu", "opencl:0" */
     int n_nodes;        /* number of graph nodes fused into it */
     uint64_t bytes;     /* bytes read + written per run (estimate) */
-    uint64_t flops;     /* floating-point operations per run */
+    uint64_t flops;     /* floating-point operations per run (with any fused epilogue) */
+    /* Contraction kernels, from the kernel's geometry alone (no epilogue): contraction is
+     * "gemm" (GEMM / MatMul / Gemm, batched or not) or "conv" (2-D convolution, grouped and
+     * depthwise too), "" for every other kernel; core_flops is 2*batch*M*N*K for a GEMM and
+     * 2*N*M*OH*OW*(C/group)*KH*KW for a convolution, 0 otherwise; geometry reads e.g.
+     * "8x[128x384]x[384x1536]" or "N2 C6 9x9 -> M4 5x5 k3x3 s2 g2" ("" otherwise). */
+    const char *contraction;
+    uint64_t core_flops;
+    char geometry[96];
 };
 /* Fills *out for kernel i (0 .. tsr_plan_kernel_count - 1). Returns TSR_OK or
  * TSR_E_INVALID_ARG. */

@@ -898,6 +898,32 @@ tsr_status tsr_plan_memory_info(const tsr_plan *p, struct tsr_plan_memory *out) 
     return TSR_OK;
 }
 
+/* Fills the contraction fields of *out (tsr_kernel_info) from k's geometry. */
+static void contraction_info(const struct tsr_kernel *k, struct tsr_kernel_info *out) {
+    out->contraction = "";
+    out->core_flops = 0;
+    out->geometry[0] = 0;
+    if (k->kind == TSR_K_GEMM) {
+        const struct tsr_k_gemm *g = &k->u.gemm;
+        out->contraction = "gemm";
+        out->core_flops = 2 * (uint64_t)g->batch * (uint64_t)g->M * (uint64_t)g->N * (uint64_t)g->K;
+        snprintf(out->geometry, sizeof out->geometry, "%lldx[%lldx%lld]x[%lldx%lld]",
+                 (long long)g->batch, (long long)g->M, (long long)g->K, (long long)g->K,
+                 (long long)g->N);
+    } else if (k->kind == TSR_K_CONV) {
+        const struct tsr_k_conv *c = &k->u.conv;
+        int64_t cg = c->group > 0 ? c->C / c->group : c->C;
+        out->contraction = "conv";
+        out->core_flops = 2 * (uint64_t)c->N * (uint64_t)c->M * (uint64_t)c->OH * (uint64_t)c->OW *
+                          (uint64_t)cg * (uint64_t)c->KH * (uint64_t)c->KW;
+        snprintf(out->geometry, sizeof out->geometry,
+                 "N%lld C%lld %lldx%lld -> M%lld %lldx%lld k%lldx%lld s%lld g%lld", (long long)c->N,
+                 (long long)c->C, (long long)c->H, (long long)c->W, (long long)c->M,
+                 (long long)c->OH, (long long)c->OW, (long long)c->KH, (long long)c->KW,
+                 (long long)c->stride_h, (long long)c->group);
+    }
+}
+
 tsr_status tsr_plan_kernel_info(const tsr_plan *p, int i, struct tsr_kernel_info *out) {
     p = tsr_plan_current(p);
     if (!p || !out || i < 0 || i >= p->prog.n_kernels)
@@ -912,6 +938,7 @@ tsr_status tsr_plan_kernel_info(const tsr_plan *p, int i, struct tsr_kernel_info
         out->n_nodes += *c == ',';
     out->bytes = k->bytes;
     out->flops = k->flops;
+    contraction_info(k, out);
     return TSR_OK;
 }
 

@@ -1,4 +1,6 @@
-/* check_profiler.c — profiler records, summary table, Chrome trace (parsed back with json-c). */
+/* check_profiler.c — profiler records, summary table, Chrome trace (parsed back with json-c);
+ * the contraction FLOPs a plan reports per kernel (tsr_kernel_info.core_flops, what
+ * `tessera run --profile` divides by the kernel time) against the formulas worked out by hand. */
 #include "runtime/profiler.h"
 #include "test_support.h"
 
@@ -306,6 +308,72 @@ START_TEST(test_trace_unwritable) {
 }
 END_TEST
 
+/* A grouped, strided, padded Conv + bias + Relu and a MatMul, compiled for the CPU: the conv
+ * kernel's core FLOPs are 2*N*M*OH*OW*(C/group)*KH*KW, the GEMM's 2*M*N*K; the fused epilogue
+ * counts in flops, not in core_flops. */
+START_TEST(test_contraction_flops) {
+    tsr_context *ctx = ts_context();
+    tsr_graph *g = NULL;
+    ck_assert_int_eq(tsr_graph_create(ctx, &g), TSR_OK);
+    /* X [2, 6, 9, 9], W [4, 3, 3, 3] (group 2), stride 2, pads 1: OH = OW = (9 + 2 - 3) / 2 + 1 */
+    struct tsr_tensor_desc xd = {.dtype = TSR_F32, .rank = 4, .dims = {2, 6, 9, 9}};
+    struct tsr_tensor_desc wd = {.dtype = TSR_F32, .rank = 4, .dims = {4, 3, 3, 3}};
+    struct tsr_tensor_desc bd = {.dtype = TSR_F32, .rank = 1, .dims = {4}};
+    struct tsr_tensor_desc ad = {.dtype = TSR_F32, .rank = 2, .dims = {3, 5}};
+    struct tsr_tensor_desc md = {.dtype = TSR_F32, .rank = 2, .dims = {5, 7}};
+    static float w[4 * 3 * 3 * 3], b[4], m[5 * 7];
+    for (int i = 0; i < 108; i++)
+        w[i] = 0.01f * (float)(i % 7);
+    tsr_value x, wv, bv, conv, relu, a, mv, mm;
+    ck_assert_int_eq(tsr_graph_input(g, "x", &xd, &x), TSR_OK);
+    ck_assert_int_eq(tsr_graph_input(g, "a", &ad, &a), TSR_OK);
+    ck_assert_int_eq(tsr_graph_constant(g, "w", &wd, w, &wv), TSR_OK);
+    ck_assert_int_eq(tsr_graph_constant(g, "b", &bd, b, &bv), TSR_OK);
+    ck_assert_int_eq(tsr_graph_constant(g, "m", &md, m, &mv), TSR_OK);
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    at.group = 2;
+    at.strides[0] = at.strides[1] = 2;
+    at.pads[0] = at.pads[1] = at.pads[2] = at.pads[3] = 1;
+    tsr_value ci[3] = {x, wv, bv};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_CONV, ci, 3, &at, "conv", &conv), TSR_OK);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RELU, &conv, 1, NULL, "relu", &relu), TSR_OK);
+    tsr_value mi[2] = {a, mv};
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_MATMUL, mi, 2, NULL, "mm", &mm), TSR_OK);
+    ck_assert_int_eq(tsr_graph_output(g, "y", relu), TSR_OK);
+    ck_assert_int_eq(tsr_graph_output(g, "z", mm), TSR_OK);
+    struct tsr_compile_options o = tsr_compile_options_default();
+    o.device = "cpu";
+    tsr_plan *plan = NULL;
+    ck_assert_int_eq(tsr_compile(ctx, g, &o, &plan), TSR_OK);
+    int n_conv = 0, n_gemm = 0;
+    for (int k = 0; k < tsr_plan_kernel_count(plan); k++) {
+        struct tsr_kernel_info ki;
+        ck_assert_int_eq(tsr_plan_kernel_info(plan, k, &ki), TSR_OK);
+        ck_assert_ptr_nonnull(ki.contraction);
+        if (!strcmp(ki.contraction, "conv")) {
+            n_conv++;
+            const uint64_t oh = (9 + 2 - 3) / 2 + 1; /* 5 */
+            ck_assert_uint_eq(ki.core_flops, 2ull * 2 * 4 * oh * oh * (6 / 2) * 3 * 3);
+            ck_assert_uint_eq(ki.core_flops, 10800);
+            ck_assert_uint_gt(ki.flops, ki.core_flops); /* + bias + relu */
+            ck_assert_ptr_nonnull(strstr(ki.geometry, "g2"));
+        } else if (!strcmp(ki.contraction, "gemm")) {
+            n_gemm++;
+            ck_assert_uint_eq(ki.core_flops, 2ull * 3 * 7 * 5);
+            ck_assert_str_eq(ki.geometry, "1x[3x5]x[5x7]");
+        } else {
+            ck_assert_uint_eq(ki.core_flops, 0);
+            ck_assert_str_eq(ki.geometry, "");
+        }
+    }
+    ck_assert_int_eq(n_conv, 1);
+    ck_assert_int_eq(n_gemm, 1);
+    tsr_plan_destroy(plan);
+    tsr_graph_destroy(g);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 static Suite *profiler_suite(void) {
     Suite *s = suite_create("profiler");
     TCase *tc = tcase_create("core");
@@ -316,6 +384,9 @@ static Suite *profiler_suite(void) {
     tcase_add_test(tc, test_trace_roundtrip);
     tcase_add_test(tc, test_trace_unwritable);
     suite_add_tcase(s, tc);
+    TCase *tk = tcase_create("plan");
+    tcase_add_test(tk, test_contraction_flops);
+    suite_add_tcase(s, tk);
     return s;
 }
 

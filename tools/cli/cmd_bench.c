@@ -27,6 +27,11 @@ static const char *const BENCH_USAGE =
     "  --python PATH        interpreter for the PyTorch / ONNX Runtime peers (default: .venv\n"
     "                       made by tools/bench-venv.sh, else /usr/bin/python3)\n"
     "  --no-peers           measure tessera only (peers are listed as absent)\n"
+    "  --dim NAME=N         model suite: symbolic input dims named NAME (other than the batch,\n"
+    "                       dim 0) take N, e.g. --dim sequence=128 (repeatable; default 1)\n"
+    "  --rounds N           model suite on the CPU: rounds of the interleaved timing against\n"
+    "                       ONNX Runtime (default 10, quick 5)\n"
+    "  --reps K             ... timed runs of each side per round (default 3)\n"
     "  --no-progress        no progress bar on stderr\n"
     "\n"
     "Exit status: 0 success (also when some cases are unsupported), 2 bad option or device,\n"
@@ -89,6 +94,21 @@ int cmd_bench(int argc, char **argv) {
             plot = argv[++i];
         } else if (!strcmp(a, "--python")) {
             run.python = argv[++i];
+        } else if (!strcmp(a, "--dim")) {
+            const char *eq = strchr(argv[++i], '=');
+            char *end = NULL;
+            long long n = eq ? strtoll(eq + 1, &end, 10) : 0;
+            if (!eq || eq == v || (size_t)(eq - v) >= sizeof run.dim_names[0] || !end || *end ||
+                n < 1 || run.n_dims == 4)
+                return cli_usage_error("bench: bad --dim %s (NAME=N, N >= 1, at most 4)", v);
+            snprintf(run.dim_names[run.n_dims], sizeof run.dim_names[0], "%.*s", (int)(eq - v), v);
+            run.dim_values[run.n_dims++] = n;
+        } else if (!strcmp(a, "--rounds") || !strcmp(a, "--reps")) {
+            char *end = NULL;
+            long n = strtol(argv[++i], &end, 10);
+            if (!end || *end || n < 1 || n > 1000)
+                return cli_usage_error("bench: bad %s %s (1 .. 1000)", a, v);
+            *(!strcmp(a, "--rounds") ? &run.pair_rounds : &run.pair_reps) = (int)n;
         } else if (!strcmp(a, "--cv-threshold")) {
             char *end = NULL;
             cv = strtod(argv[++i], &end);
@@ -132,6 +152,7 @@ int cmd_bench(int argc, char **argv) {
     run.cfg.cv_threshold = cv;
     run.progress_total = tsr_bench_count_cases(&run);
     uint64_t t0 = tsr_bench_now_ns();
+    run.load_start = tsr_bench_loadavg();
     int rc = 0;
     if (!rc && (run.suites & TSR_SUITE_MEMORY)) rc = tsr_bench_suite_memory(&run);
     if (!rc && (run.suites & TSR_SUITE_GEMM)) rc = tsr_bench_suite_gemm(&run);
@@ -139,6 +160,8 @@ int cmd_bench(int argc, char **argv) {
     if (!rc && (run.suites & TSR_SUITE_REDUCTION)) rc = tsr_bench_suite_reduction(&run);
     if (!rc && (run.suites & TSR_SUITE_MODEL)) rc = tsr_bench_suite_model(&run);
     if (!rc && (run.suites & TSR_SUITE_FUSION)) rc = tsr_bench_suite_fusion(&run);
+    tsr_bench_serve_close(run.serve);
+    run.serve = NULL;
     if (run.progress && run.progress_done < run.progress_total) fprintf(stderr, "\n");
     if (!rc) rc = tsr_bench_python_peers(&run);
     if (rc) {
@@ -163,6 +186,7 @@ int cmd_bench(int argc, char **argv) {
     }
     tsr_bench_compute_ratios(&run);
     run.duration_s = (double)(tsr_bench_now_ns() - t0) / 1e9;
+    run.load_end = tsr_bench_loadavg();
     tsr_bench_print_table(&run, stdout);
     int out_rc = TSR_EXIT_OK;
     if (json && tsr_bench_write_json(&run, json)) out_rc = TSR_EXIT_FAIL;

@@ -84,10 +84,14 @@ struct device_result {
     json_object *outputs;          /* {name: shape} */
     json_object *plan;             /* --explain: [{kernel, nodes, device, bytes, flops}] */
     struct tsr_plan_memory memory;
-    json_object *verify; /* --verify: [{kernel, nodes, max_abs_err, max_ref}] */
-    int dynamic;         /* the model has symbolic input dims */
-    double replan_ms;    /* wall time of tsr_plan_specialize for the inputs (0: none needed) */
-    json_object *inputs; /* [{name, shape, declared}]: the shapes the plan is specialised for */
+    json_object *verify;    /* --verify: [{kernel, nodes, max_abs_err, max_ref}] */
+    int dynamic;            /* the model has symbolic input dims */
+    double replan_ms;       /* wall time of tsr_plan_specialize for the inputs (0: none needed) */
+    json_object *inputs;    /* [{name, shape, declared}]: the shapes the plan is specialised for */
+    json_object *layers;    /* --profile: [{kernel, contraction, geometry, flops, measured_ms,
+                               gflops, percent_of_ceiling, nodes}] of the conv / GEMM kernels */
+    double ceiling_gflops;  /* the device's GEMM ceiling (0: unknown) */
+    char ceiling_what[256]; /* where it comes from */
 };
 
 static int parse_named(const char *arg, struct named_file *f) {
@@ -294,6 +298,114 @@ static int set_error(struct device_result *r, tsr_context *ctx, tsr_status st, c
              (e->message && *e->message) ? e->message : tsr_status_str(st), tsr_status_name(st));
     r->exit_code = (st == TSR_E_INTERNAL || st == TSR_E_NOMEM) ? TSR_EXIT_FAIL : TSR_EXIT_USAGE;
     return r->exit_code;
+}
+
+/* The GEMM ceiling of the plan's device: the fastest point of its calibration's GEMM curve (on
+ * the CPU the largest, 1024^3, measured by tessera's own GEMM with the context's worker
+ * threads). Calibrates when the process knows no figures (TSR_CALIBRATE=off, first use); 0 with
+ * the reason in r->ceiling_what when that fails. */
+static void gemm_ceiling(tsr_context *ctx, struct device_result *r) {
+    int idx = -1;
+    struct tsr_calibration_info cal;
+    r->ceiling_gflops = 0;
+    if (tsr_device_find(ctx, r->dev.id, &idx) != TSR_OK) {
+        snprintf(r->ceiling_what, sizeof r->ceiling_what, "unknown (no device %s)", r->dev.id);
+        return;
+    }
+    const char *how = "from the calibration";
+    if (tsr_device_calibration(ctx, idx, &cal) != TSR_OK) {
+        how = "measured now (no calibration was known)";
+        if (tsr_device_calibrate(ctx, idx, 0, &cal) != TSR_OK) {
+            snprintf(r->ceiling_what, sizeof r->ceiling_what, "unknown (calibration failed: %s)",
+                     tsr_last_error(ctx)->message);
+            return;
+        }
+    }
+    int best = 0;
+    for (int i = 1; i < cal.n_gemm; i++)
+        if (cal.gemm[i].gflops > cal.gemm[best].gflops) best = i;
+    r->ceiling_gflops = cal.gemm[best].gflops;
+    const char *th = strstr(cal.key, "threads=");
+    int threads = th ? atoi(th + 8) : 0;
+    snprintf(r->ceiling_what, sizeof r->ceiling_what,
+             "tessera's f32 GEMM %lldx%lldx%lld on %s, %d thread(s), %s",
+             (long long)cal.gemm[best].m, (long long)cal.gemm[best].n, (long long)cal.gemm[best].k,
+             r->dev.id, threads, how);
+}
+
+/* --profile: the conv / GEMM kernels of the plan with their FLOPs (kernel geometry), measured
+ * median time per run, GFLOP/s and share of the device's GEMM ceiling, into r->layers. */
+static void layer_table(tsr_context *ctx, tsr_plan *plan, size_t mark, int repeat,
+                        struct device_result *r) {
+    gemm_ceiling(ctx, r);
+    r->layers = json_object_new_array();
+    for (int i = 0; i < tsr_plan_kernel_count(plan); i++) {
+        struct tsr_kernel_info ki;
+        if (tsr_plan_kernel_info(plan, i, &ki) != TSR_OK || !ki.contraction[0]) continue;
+        double ms = measured_kernel_ms(ctx, mark, &ki, repeat);
+        double gf = !isnan(ms) && ms > 0 ? (double)ki.core_flops / (ms * 1e-3) / 1e9 : NAN;
+        json_object *row = json_object_new_object();
+        json_object_object_add(row, "index", json_object_new_int(i));
+        json_object_object_add(row, "kernel", json_object_new_string(ki.name));
+        json_object_object_add(row, "contraction", json_object_new_string(ki.contraction));
+        json_object_object_add(row, "geometry", json_object_new_string(ki.geometry));
+        json_object_object_add(row, "flops", json_object_new_int64((int64_t)ki.core_flops));
+        json_object_object_add(row, "measured_ms", isnan(ms) ? NULL : json_object_new_double(ms));
+        json_object_object_add(row, "gflops", isnan(gf) ? NULL : json_object_new_double(gf));
+        json_object_object_add(row, "percent_of_ceiling",
+                               isnan(gf) || r->ceiling_gflops <= 0
+                                   ? NULL
+                                   : json_object_new_double(100.0 * gf / r->ceiling_gflops));
+        json_object_object_add(row, "nodes", json_object_new_string(ki.nodes));
+        json_object_array_add(r->layers, row);
+    }
+}
+
+/* --profile as text: the per-layer table of layer_table. */
+static void print_layers(const struct device_result *r) {
+    size_t n = r->layers ? json_object_array_length(r->layers) : 0;
+    printf("\nconv / GEMM kernels on %s (FLOPs from the kernel geometry: 2*batch*M*N*K, "
+           "2*N*M*OH*OW*(C/group)*KH*KW; epilogues not counted)\n",
+           r->dev.id);
+    if (r->ceiling_gflops > 0)
+        printf("ceiling: %.1f GFLOP/s = %s\n", r->ceiling_gflops, r->ceiling_what);
+    else
+        printf("ceiling: %s\n", r->ceiling_what);
+    printf("  %-4s %-26s %-46s %10s %9s %8s %6s  %s\n", "#", "kernel", "geometry", "MFLOP",
+           "meas_ms", "GFLOP/s", "%ceil", "nodes");
+    double sum_ms = 0, sum_flops = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *row = json_object_array_get_idx(r->layers, i), *v;
+        json_object_object_get_ex(row, "index", &v);
+        int idx = json_object_get_int(v);
+        json_object_object_get_ex(row, "kernel", &v);
+        const char *name = json_object_get_string(v);
+        json_object_object_get_ex(row, "geometry", &v);
+        const char *geo = json_object_get_string(v);
+        json_object_object_get_ex(row, "flops", &v);
+        double flops = (double)json_object_get_int64(v);
+        json_object_object_get_ex(row, "nodes", &v);
+        const char *nodes = json_object_get_string(v);
+        char ms[24] = "-", gf[24] = "-", pc[24] = "-";
+        if (json_object_object_get_ex(row, "measured_ms", &v) && v) {
+            snprintf(ms, sizeof ms, "%.4f", json_object_get_double(v));
+            sum_ms += json_object_get_double(v);
+            sum_flops += flops;
+        }
+        if (json_object_object_get_ex(row, "gflops", &v) && v)
+            snprintf(gf, sizeof gf, "%.2f", json_object_get_double(v));
+        if (json_object_object_get_ex(row, "percent_of_ceiling", &v) && v)
+            snprintf(pc, sizeof pc, "%.1f", json_object_get_double(v));
+        printf("  %-4d %-26.26s %-46.46s %10.3f %9s %8s %6s  %.60s\n", idx, name, geo, flops / 1e6,
+               ms, gf, pc, nodes);
+    }
+    if (sum_ms > 0)
+        printf("  all %zu conv / GEMM kernels: %.3f MFLOP in %.4f ms per run = %.2f GFLOP/s "
+               "(%.1f%% of the ceiling); whole run: median %.4f ms\n",
+               n, sum_flops / 1e6, sum_ms, sum_flops / (sum_ms * 1e-3) / 1e9,
+               r->ceiling_gflops > 0 ? 100.0 * sum_flops / (sum_ms * 1e-3) / 1e9 / r->ceiling_gflops
+                                     : 0.0,
+               r->median_ms);
 }
 
 /* Compiles and runs on one device; fills r. Returns 0 or an exit code. */
@@ -503,6 +615,7 @@ static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_ar
         }
         tsr_plan_memory_info(plan, &r->memory);
     }
+    if (a->profile) layer_table(ctx, plan, mark, a->repeat, r);
     if (a->verify) {
         struct tsr_verify_kernel *vk = NULL;
         int nv = 0;
@@ -647,6 +760,13 @@ static json_object *result_json(const struct device_result *r) {
     json_object_object_add(o, "pool_allocs_in_timed_runs",
                            json_object_new_int64((int64_t)r->allocs_in_timed_runs));
     json_object_object_add(o, "profile", json_object_get(r->profile));
+    if (r->layers) {
+        json_object_object_add(o, "layers", json_object_get(r->layers));
+        json_object_object_add(o, "gemm_ceiling_gflops",
+                               r->ceiling_gflops > 0 ? json_object_new_double(r->ceiling_gflops)
+                                                     : NULL);
+        json_object_object_add(o, "gemm_ceiling", json_object_new_string(r->ceiling_what));
+    }
     if (r->plan) {
         json_object_object_add(o, "plan", json_object_get(r->plan));
         json_object_object_add(o, "arena_lower_bound_bytes",
@@ -890,6 +1010,8 @@ int cmd_run(int argc, char **argv) {
             printf("\nprofile (timed runs and compiles; warm-up excluded):\n");
             tsr_profiler_print_table(ctx, stdout);
             print_pools(ctx);
+            for (int d = 0; d < n_results; d++)
+                if (results[d].ok) print_layers(&results[d]);
         }
     }
     if (a.trace) {
@@ -907,6 +1029,7 @@ out:
         json_object_put(results[d].plan);
         json_object_put(results[d].verify);
         json_object_put(results[d].inputs);
+        json_object_put(results[d].layers);
     }
     rc = exit_code;
 out_rc:
