@@ -15,6 +15,10 @@
  * 0.112 / 0.172 / 0.206 ms with 10 / 30 / 100 us spins (batch 4096: 0.676 vs 0.716 / 0.753 /
  * 0.858 ms): a spinning worker takes the core the submitting thread needs. A machine with idle
  * cores to spare may gain from a short spin; measure before turning it on.
+ * That is the spin *outside* runs. Inside a run (tsr_cpu_pool_hold, held by the CPU backend's
+ * execute around its kernels) the threads spin up to TSR_POOL_HOLD_SPIN_NS between loops: there
+ * the next loop comes within microseconds and the futex wake-up it saves (10-55 us here) is
+ * most of a small kernel's time (measurements at TSR_POOL_HOLD_SPIN_NS).
  */
 #include "backends/cpu/threadpool.h"
 #include "runtime/internal.h"
@@ -28,16 +32,16 @@
 /* Longest spin of a waiting worker or submitter before it sleeps (ns); see the file comment. */
 #define TSR_POOL_SPIN_NS 0ull
 /* The same while a run holds the pool (tsr_cpu_pool_hold: between the kernels of one plan
- * execution the next loop follows within microseconds); TSR_CPU_RUN_SPIN_US overrides it.
- * OFF by default, measured here (2 vCPUs, 2026-12-02, build/bin/tsr-pool-probe and `tessera run
- * --repeat 40` alternating TSR_CPU_RUN_SPIN_US=0 / 200): a held loop costs 0.3 us instead of
- * 10-55 us (futex wake-up), yet whole models ran slower with the spin — ShuffleNetV2 5.8 vs
- * 13.6 ms, MobileNetV3-S 4.2 vs 10.5 ms (two rounds), though a later round had ShuffleNetV2
- * at 5.9 vs 5.0 ms the other way: the machine was loaded by other jobs and a spinning worker
- * competes with them (and, if the two vCPUs share a physical core, with the thread running the
- * serial kernels). Off until a quiet measurement says otherwise; on a machine with idle cores,
- * try TSR_CPU_RUN_SPIN_US=200. */
-#define TSR_POOL_HOLD_SPIN_NS 0ull
+ * execution the next loop follows within microseconds); TSR_CPU_RUN_SPIN_US overrides it (0:
+ * off). Measured here (2 vCPUs, 2026-12-02, load average ~1.7, `tessera run --repeat 50..300`
+ * alternating TSR_CPU_RUN_SPIN_US=0 / 30 / 100 / 300, two or three rounds each): a held loop
+ * costs 0.3 us instead of 10-55 us (futex wake-up; build/bin/tsr-pool-probe), and whole runs got
+ * faster — MobileNetV3-S 2.26 -> 1.58 ms, ShuffleNetV2 4.4 -> 3.0 ms, MobileNetV2 6.6 -> 5.65
+ * ms, ResNet-18 18.3 -> 17.4 ms at 100 us; 30 us caught fewer gaps (3.4-3.7 ms ShuffleNet), 300
+ * us no better than 100. Under heavy load from other processes (load average 4-5) the same A/B
+ * went the other way in two rounds of three (a spinning thread competes for the cores): set
+ * TSR_CPU_RUN_SPIN_US=0 on an oversubscribed machine. ONNX Runtime spins by default too. */
+#define TSR_POOL_HOLD_SPIN_NS 100000ull
 
 struct tsr_cpu_worker {
     struct tsr_cpu_pool *pool;

@@ -43,7 +43,7 @@ void tsr_cpu_pool_parallel_for(struct tsr_cpu_pool *pool, size_t n_tasks, tsr_cp
 
 /* A run of several loops in a row (one plan execution) holds the pool: while any hold is
  * active, a worker that finished a loop, and the submitter waiting for the last tasks, spin up to
- * TSR_POOL_HOLD_SPIN_NS (TSR_CPU_RUN_SPIN_US; 0 = off, the default: see threadpool.c) for the
+ * TSR_POOL_HOLD_SPIN_NS (100 us; TSR_CPU_RUN_SPIN_US, 0 = off: see threadpool.c) for the
  * next loop instead of sleeping at once, so a loop that follows within microseconds costs no
  * futex wake-up. Every hold needs a release.
  * Thread-safe (a counter); NULL pool: no-op. */
