@@ -417,7 +417,18 @@ static tsr_value gelu_scale(struct kh_builder *b, tsr_value x, int form) {
 static tsr_value gelu_decomposed(struct kh_builder *b, tsr_value x, int form, int order,
                                  float half_const, int keep) {
     const int sw = form % 2;
-    tsr_value e = kh_op1(b, TSR_OP_ERF, gelu_scale(b, x, form));
+    tsr_value e;
+    if (form >= 4) {
+        /* GPT-2's tanh form: tanh(sqrt(2 / pi) (x + 0.044715 x^3)), operands swapped if odd */
+        tsr_value p = kh_op2(b, TSR_OP_POW, x, scalar_const(b, 3.0f)),
+                  k = scalar_const(b, 0.044715f);
+        tsr_value q = sw ? kh_op2(b, TSR_OP_MUL, k, p) : kh_op2(b, TSR_OP_MUL, p, k);
+        tsr_value u = sw ? kh_op2(b, TSR_OP_ADD, q, x) : kh_op2(b, TSR_OP_ADD, x, q);
+        tsr_value c = scalar_const(b, 0.7978845608f);
+        e = kh_op1(b, TSR_OP_TANH, sw ? kh_op2(b, TSR_OP_MUL, c, u) : kh_op2(b, TSR_OP_MUL, u, c));
+    } else {
+        e = kh_op1(b, TSR_OP_ERF, gelu_scale(b, x, form));
+    }
     if (keep == 1) kh_output(b, e);
     tsr_value one = scalar_const(b, 1.0f), half = scalar_const(b, half_const);
     tsr_value a = sw ? kh_op2(b, TSR_OP_ADD, one, e) : kh_op2(b, TSR_OP_ADD, e, one);
@@ -438,7 +449,8 @@ static tsr_value gelu_decomposed(struct kh_builder *b, tsr_value x, int form, in
  * 0..11: every (scale form 0..3) x (order 0..2), fused into "matmul_bias_gelu"; 12: a Gemm
  * + C [N] with the BERT order ("gemm_bias_gelu"); 13: the decomposition on a graph input (one
  * Gelu instruction). Unfused (the exact plan is checked): 14 the Erf output is also a graph
- * output, 15 the half product is, 16 the "0.5" is 0.6 (not a GELU). */
+ * output, 15 the half product is, 16 the "0.5" is 0.6 (not a GELU). 17, 18: GPT-2's tanh form
+ * (order 1, then order 0 with swapped operands), "matmul_bias_gelutanh". */
 static void build_gelu_decomposed(struct kh_builder *b) {
     const int v = b->variant;
     tsr_value y;
@@ -454,12 +466,14 @@ static void build_gelu_decomposed(struct kh_builder *b) {
         y = kh_op2(b, TSR_OP_MATMUL, a, kh_const(b, 2, D(48, 40), -0.5f, 0.5f));
         y = kh_op2(b, TSR_OP_ADD, y, kh_const(b, 1, D(40), -1, 1));
     }
-    const int form = v < 12 ? v % 4 : 0, order = v < 12 ? v / 4 : (v == 15 ? 1 : 0);
+    const int form = v < 12 ? v % 4 : (v >= 17 ? v - 13 : 0);
+    const int order = v < 12 ? v / 4 : (v == 15 || v == 17 ? 1 : 0);
     kh_output(b, gelu_decomposed(b, y, form, order, v == 16 ? 0.6f : 0.5f,
                                  v == 14 ? 1 : (v == 15 ? 2 : 0)));
     snprintf(b->kernel, sizeof b->kernel, "%s",
-             v < 12 ? "=matmul_bias_gelu"
-                    : (v == 12 ? "=gemm_bias_gelu" : (v == 13 ? "=ew_gelu" : "=matmul_bias")));
+             v < 12 || v >= 17
+                 ? (v < 12 ? "=matmul_bias_gelu" : "=matmul_bias_gelutanh")
+                 : (v == 12 ? "=gemm_bias_gelu" : (v == 13 ? "=ew_gelu" : "=matmul_bias")));
     kh_label(b, " form %d order %d", form, order);
 }
 
@@ -2734,7 +2748,7 @@ static const struct kh_case cases[] = {
     {"conv", build_conv, N_OF(conv_rows), 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
     /* SiLU / GELU epilogues from their exported decompositions, and the look-alikes that must not
      * fuse (exact plans); GELU's 48-term dot products as the matmul rows */
-    {"gelu_decomposed", build_gelu_decomposed, 17, 5e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"gelu_decomposed", build_gelu_decomposed, 19, 5e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
     {"silu_epilogue", build_silu_cases, 5, 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
     {"conv_bn_relu", build_conv_bn, 1, 1e-4, 1e-5, KH_BOTH, "conv", NULL, NULL, 0, 0},
     {"pool", build_pool, N_OF(pool_rows), 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},

@@ -5,7 +5,10 @@
  * models export it through torch.onnx before opset 20:
  *   d = Div(x, 1.4142135) or Mul(x, 0.70710678)      e = Erf(d)      a = Add(e, 1)
  *   then one of   Mul(Mul(x, a), 0.5)    Mul(Mul(x, 0.5), a)    Mul(x, Mul(a, 0.5))
- * (operands of every Add / Mul in either order). Constants are float32 scalars (one element)
+ * (operands of every Add / Mul in either order); and the tanh approximation GPT-2's
+ * NewGELUActivation exports (Gelu approximate="tanh"):
+ *   a = Add(Tanh(Mul(Add(x, Mul(Pow(x, 3), 0.044715)), 0.7978845608)), 1)
+ * followed by the same Muls by x and 0.5. Constants are float32 scalars (one element)
  * and must match within 1e-6 relative; every intermediate must feed only the next node of the
  * pattern (and not be a graph output), so nothing the rest of the graph reads disappears.
  */
@@ -51,6 +54,47 @@ static tsr_value other_input(const struct tsr_node *n, tsr_value v) {
     return n->inputs[0] == v ? n->inputs[1] : n->inputs[0];
 }
 
+/* The producer of v among the live nodes, or -1. */
+static int producer(const tsr_graph *g, tsr_value v) {
+    for (int j = 0; j < g->n_nodes; j++)
+        if (!g->nodes[j].dead && g->nodes[j].output == v) return j;
+    return -1;
+}
+
+/* Two-input node j with op `op` whose one operand is a constant c: the other operand, else -1. */
+static tsr_value by_const(const tsr_graph *g, int j, tsr_op op, double c) {
+    if (j < 0 || g->nodes[j].op != op || g->nodes[j].n_inputs != 2) return -1;
+    const struct tsr_node *n = &g->nodes[j];
+    if (is_const(g, n->inputs[1], c)) return n->inputs[0];
+    if (op != TSR_OP_POW && op != TSR_OP_DIV && is_const(g, n->inputs[0], c)) return n->inputs[1];
+    return -1;
+}
+
+/* Tanh node t of GELU's tanh form: x, with the inner nodes in in[0..3]; else -1. Each inner
+ * value has exactly one reader (the next node). */
+static tsr_value tanh_input(const tsr_graph *g, int t, int in[4]) {
+    int first;
+    const struct tsr_node *n = &g->nodes[t];
+    if (n->dead || n->op != TSR_OP_TANH) return -1;
+    const int u = producer(g, n->inputs[0]); /* Mul(s, sqrt(2 / pi)) */
+    const tsr_value sv = by_const(g, u, TSR_OP_MUL, 0.7978845608028654);
+    const int sn = sv >= 0 ? producer(g, sv) : -1; /* Add(x, q) */
+    if (sn < 0 || g->nodes[sn].op != TSR_OP_ADD || g->nodes[sn].n_inputs != 2) return -1;
+    for (int k = 0; k < 2; k++) {
+        const tsr_value x = g->nodes[sn].inputs[k], q = g->nodes[sn].inputs[1 - k];
+        const int qn = producer(g, q); /* Mul(Pow(x, 3), 0.044715) */
+        const tsr_value pv = by_const(g, qn, TSR_OP_MUL, 0.044715);
+        const int pn = pv >= 0 ? producer(g, pv) : -1;
+        if (pn < 0 || by_const(g, pn, TSR_OP_POW, 3.0) != x) continue;
+        if (readers(g, g->nodes[u].output, &first) != 1 || readers(g, sv, &first) != 1 ||
+            readers(g, q, &first) != 1 || readers(g, pv, &first) != 1)
+            return -1;
+        in[0] = u, in[1] = sn, in[2] = qn, in[3] = pn;
+        return x;
+    }
+    return -1;
+}
+
 /* Node i is Div(x, sqrt 2) or Mul(x, 1 / sqrt 2) (Mul in either order): its x, else -1. */
 static tsr_value scaled_input(const tsr_graph *g, const struct tsr_node *n) {
     if (n->dead || n->n_inputs != 2) return -1;
@@ -65,11 +109,18 @@ static tsr_value scaled_input(const tsr_graph *g, const struct tsr_node *n) {
 tsr_status tsr_pass_gelu(tsr_graph *g, int *n_fused) {
     int fused = 0;
     for (int i = 0; i < g->n_nodes; i++) {
+        /* the inner part: i the scale and erf the Erf, or erf the Tanh and inner[] its inputs */
+        int inner[4] = {-1, -1, -1, -1}, erf = -1, tanh_form = 0;
         tsr_value x = scaled_input(g, &g->nodes[i]);
-        if (x < 0 || g->values[x].data || g->values[x].desc.dtype != TSR_F32) continue;
+        if (x >= 0) {
+            erf = next_op(g, g->nodes[i].output, TSR_OP_ERF);
+            inner[0] = i;
+        } else if ((x = tanh_input(g, i, inner)) >= 0) {
+            erf = i;
+            tanh_form = 1;
+        }
+        if (x < 0 || erf < 0 || g->values[x].data || g->values[x].desc.dtype != TSR_F32) continue;
         const struct tsr_tensor_desc *xd = &g->values[x].desc;
-        int erf = next_op(g, g->nodes[i].output, TSR_OP_ERF);
-        if (erf < 0) continue;
         int add = next_op(g, g->nodes[erf].output, TSR_OP_ADD);
         if (add < 0 || !is_const(g, other_input(&g->nodes[add], g->nodes[erf].output), 1.0))
             continue;
@@ -100,7 +151,7 @@ tsr_status tsr_pass_gelu(tsr_graph *g, int *n_fused) {
         }
         if (last < 0 || !tsr_desc_equal(&g->values[g->nodes[last].output].desc, xd)) continue;
         /* The last node becomes the Gelu; the others die (their outputs have no other reader). */
-        int dead[] = {i, erf, add, m1, half};
+        int dead[] = {inner[0], inner[1], inner[2], inner[3], erf, add, m1, half};
         struct tsr_node *ge = &g->nodes[last];
         for (size_t k = 0; k < sizeof dead / sizeof dead[0]; k++)
             if (dead[k] >= 0 && dead[k] != last) {
@@ -110,6 +161,7 @@ tsr_status tsr_pass_gelu(tsr_graph *g, int *n_fused) {
             }
         ge->op = TSR_OP_GELU;
         ge->attrs = tsr_op_attrs_default();
+        ge->attrs.gelu_tanh = tanh_form;
         ge->inputs[0] = x;
         ge->n_inputs = 1;
         fused++;
