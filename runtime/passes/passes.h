@@ -47,9 +47,9 @@ tsr_status tsr_pass_cse(tsr_graph *g, int *n_removed);
 tsr_status tsr_pass_layernorm(tsr_graph *g, int *n_fused);
 
 /* Replaces a decomposed exact GELU (Div by sqrt 2 or Mul by 1 / sqrt 2, Erf, Add 1, and the two
- * Muls by x and 0.5 in the orders torch.onnx exports; patterns in gelu.c) whose intermediates
- * have no other reader with one Gelu node. Writes the number of patterns fused. Returns TSR_OK,
- * TSR_E_NOMEM. */
+ * Muls by x and 0.5 in the orders torch.onnx exports; patterns in gelu.c) or GPT-2's tanh form
+ * (Gelu approximate="tanh") whose intermediates have no other reader with one Gelu node. Writes the
+ * number of patterns fused. Returns TSR_OK, TSR_E_NOMEM. */
 tsr_status tsr_pass_gelu(tsr_graph *g, int *n_fused);
 
 /* Pass helper: inserts node `op`(in[0..n-1]) with attributes *at (NULL: the defaults), named
