@@ -588,8 +588,10 @@ static const struct conv conv_rows[] = {
     {1, 32, 1, 1, 8, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, ACT_SILU, 0, 0},
     {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, ACT_GELU, 0, 0},
     {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ACT_GELU_TANH, 0, 0},
-    /* Winograd F(2x2, 3x3) with SiLU after the output transform (the post-pass) */
+    /* Winograd F(2x2, 3x3) with SiLU after the output transform (the post-pass): a 29-wide
+     * row, a small 7x7 plane (scattered tiles) */
     {1, 20, 12, 29, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, ACT_SILU, 0, 0},
+    {1, 24, 7, 7, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, ACT_SILU, 0, 0},
 };
 
 static void build_conv(struct kh_builder *b) {
