@@ -206,6 +206,57 @@ static int absorb(struct tsr_lower_state *s, struct tsr_kernel *k, int ci, int *
     return kernel_add_node(k, &s->g->nodes[ci]);
 }
 
+/* SiLU / Swish as exported (torch.onnx: Sigmoid(v), Mul(v, sigmoid)): when v, not a graph
+ * output, has exactly these two consumers and the Sigmoid's output only feeds the Mul, the Mul
+ * node (*mul) and the Sigmoid node (*sig); else 0. A Mul of v by the sigmoid of another value
+ * (squeeze-excitation's per-channel gate) does not match. */
+static int silu_nodes(struct tsr_lower_state *s, int v, int *sig, int *mul) {
+    const tsr_graph *g = s->g;
+    if (s->n_uses[v] != 2 || s->is_output[v]) return 0;
+    *sig = *mul = -1;
+    int readers = 0; /* live nodes reading v (n_uses counts x op x as 2) */
+    for (int i = 0; i < g->n_nodes; i++) {
+        const struct tsr_node *n = &g->nodes[i];
+        if (n->dead) continue;
+        int reads = 0;
+        for (int q = 0; q < n->n_inputs; q++)
+            reads |= n->inputs[q] == v;
+        readers += reads;
+        if (n->op == TSR_OP_SIGMOID && n->inputs[0] == v && !s->absorbed[i]) *sig = i;
+    }
+    if (*sig < 0 || readers != 2) return 0;
+    const int sv = g->nodes[*sig].output;
+    const int m = single_consumer(s, sv, TSR_OP_MUL);
+    if (m < 0) return 0;
+    const struct tsr_node *mn = &g->nodes[m];
+    if (!((mn->inputs[0] == v && mn->inputs[1] == sv) ||
+          (mn->inputs[0] == sv && mn->inputs[1] == v)))
+        return 0;
+    if (!tsr_desc_equal(&g->values[mn->output].desc, &g->values[v].desc)) return 0;
+    *mul = m;
+    return 1;
+}
+
+/* Epilogue activation of a kernel whose result is *out_value: a single consumer with an
+ * activation (op table), or the SiLU pair (silu_nodes); the nodes are absorbed into k and
+ * *out_value advances. 0, or -1 on OOM. */
+static int absorb_activation(struct tsr_lower_state *s, struct tsr_kernel *k, int *out_value,
+                             tsr_activation *act, float *p0, float *p1) {
+    int ci = single_consumer(s, *out_value, TSR_OP_COUNT);
+    if (ci >= 0 && node_activation(&s->g->nodes[ci], p0, p1) != TSR_ACT_NONE) {
+        *act = node_activation(&s->g->nodes[ci], p0, p1);
+        return absorb(s, k, ci, out_value);
+    }
+    int sig, mul;
+    if (silu_nodes(s, *out_value, &sig, &mul)) {
+        *act = TSR_ACT_SILU;
+        *p0 = *p1 = 0.0f;
+        if (absorb(s, k, sig, out_value)) return -1;
+        return absorb(s, k, mul, out_value);
+    }
+    return 0;
+}
+
 /* "gemm_bias_residual_relu" style kernel names. */
 static void epilogue_name(char *buf, size_t size, const char *base, int bias, int residual,
                           tsr_activation act) {
@@ -334,11 +385,8 @@ tsr_status tsr_lower_gemm(struct tsr_lower_state *s, int ni) {
             r_value = other;
             if (absorb(s, k, ci, &out_value)) return LOWER_OOM();
         }
-        ci = single_consumer(s, out_value, TSR_OP_COUNT);
-        if (ci >= 0 && node_activation(&g->nodes[ci], &gm->act_p0, &gm->act_p1) != TSR_ACT_NONE) {
-            gm->act = node_activation(&g->nodes[ci], &gm->act_p0, &gm->act_p1);
-            if (absorb(s, k, ci, &out_value)) return LOWER_OOM();
-        }
+        if (absorb_activation(s, k, &out_value, &gm->act, &gm->act_p0, &gm->act_p1))
+            return LOWER_OOM();
     }
     epilogue_name(k->name, sizeof k->name, base, gm->has_c, gm->has_residual, gm->act);
     /* Operands. The output buffer is created before operand lookups could realloc. */
@@ -746,11 +794,8 @@ tsr_status tsr_lower_conv(struct tsr_lower_state *s, int ni) {
             r_value = other;
             if (absorb(s, k, ci, &out_value)) return LOWER_OOM();
         }
-        ci = single_consumer(s, out_value, TSR_OP_COUNT);
-        if (ci >= 0 && node_activation(&g->nodes[ci], &cv->act_p0, &cv->act_p1) != TSR_ACT_NONE) {
-            cv->act = node_activation(&g->nodes[ci], &cv->act_p0, &cv->act_p1);
-            if (absorb(s, k, ci, &out_value)) return LOWER_OOM();
-        }
+        if (absorb_activation(s, k, &out_value, &cv->act, &cv->act_p0, &cv->act_p1))
+            return LOWER_OOM();
     }
     epilogue_name(k->name, sizeof k->name,
                   cv->group == cv->C && cv->group == cv->M && cv->group > 1 ? "conv_depthwise"

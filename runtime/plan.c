@@ -519,6 +519,7 @@ static tsr_status run_passes(tsr_plan *plan, tsr_graph *g, unsigned disable) {
     if (!(disable & TSR_FUSE_LAYERNORM) &&
         (st = tsr_pass_layernorm(g, &plan->n_layernorm)) != TSR_OK)
         return st;
+    if (!(disable & TSR_FUSE_ELEMENTWISE) && (st = tsr_pass_gelu(g, &n)) != TSR_OK) return st;
     return tsr_pass_dce(g, &plan->n_dead);
 }
 

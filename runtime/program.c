@@ -132,6 +132,12 @@ const char *tsr_activation_name(tsr_activation act) {
         return "hardsigmoid";
     case TSR_ACT_HARD_SWISH:
         return "hardswish";
+    case TSR_ACT_SILU:
+        return "silu";
+    case TSR_ACT_GELU:
+        return "gelu";
+    case TSR_ACT_GELU_TANH:
+        return "gelutanh";
     }
     return "?";
 }

@@ -25,7 +25,8 @@
 /* Elementwise operations of fused regions. X(name, arity, OpenCL C expression over a, b and the
  * instruction's immediates p0, p1). Semantics: the ONNX operator of the same name on f32;
  * COPY is y = a; LEAKY_RELU uses p0 = alpha; CLIP uses p0 = min, p1 = max; GELU is the exact
- * (erf) form, GELU_TANH the tanh approximation (ONNX Gelu approximate="tanh").
+ * (erf) form, GELU_TANH the tanh approximation (ONNX Gelu approximate="tanh"); SILU is
+ * a * Sigmoid(a) (SiLU / Swish: the epilogue of a Conv + Sigmoid + Mul, lower.c).
  * Group "ewops": HARD_SIGMOID p0 = alpha, p1 = beta (NaN propagates); HARD_SWISH alpha 1/6, beta
  * 0.5; ELU, CELU p0 = alpha; SELU p0 = alpha, p1 = gamma; THRESHOLDED_RELU p0 = alpha; SHRINK
  * p0 = bias, p1 = lambd; ROUND half to even; SOFTPLUS max(a, 0) + log1p(exp(-|a|)) (no overflow);
@@ -50,6 +51,7 @@
     X(GELU, 1, "(0.5f * a * (1.0f + erf(a * 0.70710678118654752f)))")                              \
     X(GELU_TANH, 1,                                                                                \
       "(0.5f * a * (1.0f + tanh(0.79788456080286536f * (a + 0.044715f * a * a * a))))")            \
+    X(SILU, 1, "(a * (1.0f / (1.0f + exp(-a))))")                                                  \
     X(LEAKY_RELU, 1, "(a >= 0.0f ? a : p0 * a)")                                                   \
     X(CLIP, 1, "fmin(fmax(a, p0), p1)")                                                            \
     X(POW, 2, "pow(a, b)")                                                                         \
@@ -170,8 +172,12 @@ typedef enum {
     TSR_ACT_LEAKY_RELU,
     TSR_ACT_CLIP,
     TSR_ACT_HARD_SIGMOID, /* group "ewops": act_p0 = alpha, act_p1 = beta */
-    TSR_ACT_HARD_SWISH    /* x * HardSigmoid(x) with alpha 1/6, beta 0.5 */
+    TSR_ACT_HARD_SWISH,   /* x * HardSigmoid(x) with alpha 1/6, beta 0.5 */
+    TSR_ACT_SILU,         /* x * Sigmoid(x) (Sigmoid + Mul matched by lowering; TSR_EW_SILU) */
+    TSR_ACT_GELU,         /* 0.5 x (1 + erf(x / sqrt 2)) (ONNX Gelu; TSR_EW_GELU) */
+    TSR_ACT_GELU_TANH     /* ONNX Gelu approximate="tanh" (TSR_EW_GELU_TANH) */
 } tsr_activation;
+#define TSR_ACT_LAST TSR_ACT_GELU_TANH
 const char *tsr_activation_name(tsr_activation act); /* "none", "relu", ... */
 
 #define TSR_EW_MAX_INPUTS 8

@@ -129,15 +129,19 @@ double tsr_cost_kernel_trans_ops(const struct tsr_kernel *k, double *slow) {
         break;
     case TSR_K_GEMM: {
         double n = (double)k->u.gemm.batch * (double)k->u.gemm.M * (double)k->u.gemm.N;
-        if (k->u.gemm.act == TSR_ACT_SIGMOID) fast_ops = n;
-        if (k->u.gemm.act == TSR_ACT_TANH) slow_ops = n;
+        if (k->u.gemm.act == TSR_ACT_SIGMOID || k->u.gemm.act == TSR_ACT_SILU) fast_ops = n;
+        if (k->u.gemm.act == TSR_ACT_TANH || k->u.gemm.act == TSR_ACT_GELU ||
+            k->u.gemm.act == TSR_ACT_GELU_TANH)
+            slow_ops = n;
         break;
     }
     case TSR_K_CONV: {
         double n =
             (double)k->u.conv.N * (double)k->u.conv.M * (double)k->u.conv.OH * (double)k->u.conv.OW;
-        if (k->u.conv.act == TSR_ACT_SIGMOID) fast_ops = n;
-        if (k->u.conv.act == TSR_ACT_TANH) slow_ops = n;
+        if (k->u.conv.act == TSR_ACT_SIGMOID || k->u.conv.act == TSR_ACT_SILU) fast_ops = n;
+        if (k->u.conv.act == TSR_ACT_TANH || k->u.conv.act == TSR_ACT_GELU ||
+            k->u.conv.act == TSR_ACT_GELU_TANH)
+            slow_ops = n;
         break;
     }
     default:

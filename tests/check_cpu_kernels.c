@@ -195,6 +195,8 @@ static double ref_op_p(tsr_ew_op op, double a, double b, double p0, double p1) {
         const double u = 0.79788456080286536 * (a + 0.044715 * a * a * a);
         return a > -3.0 ? 0.5 * a * (1.0 + tanh(u)) : a / (1.0 + exp(-2.0 * u));
     }
+    case TSR_EW_SILU:
+        return a / (1.0 + exp(-a));
     case TSR_EW_LEAKY_RELU:
         return a >= 0.0 ? a : p0 * a;
     case TSR_EW_CLIP:
@@ -752,7 +754,7 @@ START_TEST(test_ew_bias_act_stream) {
     ts_fill_uniform(x, CAP, 93, -3.0f, 3.0f);
     ts_fill_uniform(c, CAP, 94, -1.0f, 1.0f);
     const size_t ns[] = {1, 15, 16, 40, 257};
-    for (int act = TSR_ACT_NONE; act <= TSR_ACT_HARD_SWISH; act++)
+    for (int act = TSR_ACT_NONE; act <= TSR_ACT_LAST; act++)
         for (int with_c = 0; with_c < 2; with_c++)
             for (size_t off = 0; off < 17; off += 3)
                 for (size_t si = 0; si < sizeof ns / sizeof ns[0]; si++) {

@@ -29,7 +29,8 @@
 #define D(...)  ((const int64_t[]){__VA_ARGS__})
 
 /* Activation node after v: 0 none, 1 Relu, 2 Sigmoid, 3 Tanh, 4 LeakyRelu(p0), 5 Clip(p0, p1),
- * 6 HardSigmoid(p0, p1), 7 HardSwish. */
+ * 6 HardSigmoid(p0, p1), 7 HardSwish, 8 SiLU as torch.onnx exports it (Mul(v, Sigmoid(v))),
+ * 9 Gelu, 10 Gelu approximate="tanh" (ONNX Gelu-20 nodes; the decomposed forms: gelu_rows). */
 enum {
     ACT_NONE,
     ACT_RELU,
@@ -39,10 +40,14 @@ enum {
     ACT_CLIP,
     ACT_HSIGMOID,
     ACT_HSWISH,
+    ACT_SILU,
+    ACT_GELU,
+    ACT_GELU_TANH,
     ACT_COUNT
 };
 static const char *const act_names[ACT_COUNT] = {"",          "relu", "sigmoid",     "tanh",
-                                                 "leakyrelu", "clip", "hardsigmoid", "hardswish"};
+                                                 "leakyrelu", "clip", "hardsigmoid", "hardswish",
+                                                 "silu",      "gelu", "gelutanh"};
 
 static tsr_value act_node(struct kh_builder *b, int act, float p0, float p1, tsr_value v) {
     struct tsr_op_attrs a = tsr_op_attrs_default();
@@ -66,6 +71,13 @@ static tsr_value act_node(struct kh_builder *b, int act, float p0, float p1, tsr
         return kh_op(b, TSR_OP_HARDSIGMOID, &a, 1, &v);
     case ACT_HSWISH:
         return kh_op1(b, TSR_OP_HARDSWISH, v);
+    case ACT_SILU:
+        return kh_op2(b, TSR_OP_MUL, v, kh_op1(b, TSR_OP_SIGMOID, v));
+    case ACT_GELU_TANH:
+        a.gelu_tanh = 1;
+        return kh_op(b, TSR_OP_GELU, &a, 1, &v);
+    case ACT_GELU:
+        return kh_op(b, TSR_OP_GELU, &a, 1, &v);
     default:
         return v;
     }
@@ -385,6 +397,123 @@ static void build_matmul(struct kh_builder *b) {
     kh_label(b, " rank %d x %d", m->ra, m->rb);
 }
 
+/* ---- decomposed activations after a GEMM / Conv (SiLU, GELU: lower.c, passes/gelu.c) ----- */
+
+static tsr_value scalar_const(struct kh_builder *b, float v) {
+    return kh_const(b, 0, NULL, v, v);
+}
+
+/* x / sqrt 2 (variants with a Div) or x * 1 / sqrt 2 (either operand order). */
+static tsr_value gelu_scale(struct kh_builder *b, tsr_value x, int form) {
+    if (form % 2 == 0) return kh_op2(b, TSR_OP_DIV, x, scalar_const(b, 1.4142135f));
+    return form % 4 == 1 ? kh_op2(b, TSR_OP_MUL, x, scalar_const(b, 0.70710678f))
+                         : kh_op2(b, TSR_OP_MUL, scalar_const(b, 0.70710678f), x);
+}
+
+/* The exact GELU as torch.onnx exports it: 1 + erf(x / sqrt 2) times x and 0.5 in the order
+ * `order` (0: (x * a) * 0.5, 1: (x * 0.5) * a, 2: x * (a * 0.5)); operands swapped when form
+ * is odd. half_const is the "0.5" (another value must not fuse); keep != 0 makes the
+ * intermediate number `keep` (1: the Erf, 2: the half product) a graph output too. */
+static tsr_value gelu_decomposed(struct kh_builder *b, tsr_value x, int form, int order,
+                                 float half_const, int keep) {
+    const int sw = form % 2;
+    tsr_value e;
+    if (form >= 4) {
+        /* GPT-2's tanh form: tanh(sqrt(2 / pi) (x + 0.044715 x^3)), operands swapped if odd */
+        tsr_value p = kh_op2(b, TSR_OP_POW, x, scalar_const(b, 3.0f)),
+                  k = scalar_const(b, 0.044715f);
+        tsr_value q = sw ? kh_op2(b, TSR_OP_MUL, k, p) : kh_op2(b, TSR_OP_MUL, p, k);
+        tsr_value u = sw ? kh_op2(b, TSR_OP_ADD, q, x) : kh_op2(b, TSR_OP_ADD, x, q);
+        tsr_value c = scalar_const(b, 0.7978845608f);
+        e = kh_op1(b, TSR_OP_TANH, sw ? kh_op2(b, TSR_OP_MUL, c, u) : kh_op2(b, TSR_OP_MUL, u, c));
+    } else {
+        e = kh_op1(b, TSR_OP_ERF, gelu_scale(b, x, form));
+    }
+    if (keep == 1) kh_output(b, e);
+    tsr_value one = scalar_const(b, 1.0f), half = scalar_const(b, half_const);
+    tsr_value a = sw ? kh_op2(b, TSR_OP_ADD, one, e) : kh_op2(b, TSR_OP_ADD, e, one);
+    if (order == 0) {
+        tsr_value m = sw ? kh_op2(b, TSR_OP_MUL, a, x) : kh_op2(b, TSR_OP_MUL, x, a);
+        return sw ? kh_op2(b, TSR_OP_MUL, half, m) : kh_op2(b, TSR_OP_MUL, m, half);
+    }
+    if (order == 1) {
+        tsr_value h = sw ? kh_op2(b, TSR_OP_MUL, half, x) : kh_op2(b, TSR_OP_MUL, x, half);
+        if (keep == 2) kh_output(b, h);
+        return sw ? kh_op2(b, TSR_OP_MUL, a, h) : kh_op2(b, TSR_OP_MUL, h, a);
+    }
+    tsr_value h = sw ? kh_op2(b, TSR_OP_MUL, half, a) : kh_op2(b, TSR_OP_MUL, a, half);
+    return sw ? kh_op2(b, TSR_OP_MUL, h, x) : kh_op2(b, TSR_OP_MUL, x, h);
+}
+
+/* BERT's intermediate dense: MatMul [2, 7, 48] x [48, 40] + bias [40], then GELU. Variants
+ * 0..11: every (scale form 0..3) x (order 0..2), fused into "matmul_bias_gelu"; 12: a Gemm
+ * + C [N] with the BERT order ("gemm_bias_gelu"); 13: the decomposition on a graph input (one
+ * Gelu instruction). Unfused (the exact plan is checked): 14 the Erf output is also a graph
+ * output, 15 the half product is, 16 the "0.5" is 0.6 (not a GELU). 17, 18: GPT-2's tanh form
+ * (order 1, then order 0 with swapped operands), "matmul_bias_gelutanh". */
+static void build_gelu_decomposed(struct kh_builder *b) {
+    const int v = b->variant;
+    tsr_value y;
+    if (v == 12) {
+        struct tsr_op_attrs at = tsr_op_attrs_default();
+        tsr_value in[3] = {kh_input(b, 2, D(14, 48), -1, 1), kh_const(b, 2, D(48, 40), -0.5f, 0.5f),
+                           kh_const(b, 1, D(40), -1, 1)};
+        y = kh_op(b, TSR_OP_GEMM, &at, 3, in);
+    } else if (v == 13) {
+        y = kh_input(b, 2, D(14, 40), -5, 5);
+    } else {
+        tsr_value a = kh_input(b, 3, D(2, 7, 48), -1, 1);
+        y = kh_op2(b, TSR_OP_MATMUL, a, kh_const(b, 2, D(48, 40), -0.5f, 0.5f));
+        y = kh_op2(b, TSR_OP_ADD, y, kh_const(b, 1, D(40), -1, 1));
+    }
+    const int form = v < 12 ? v % 4 : (v >= 17 ? v - 13 : 0);
+    const int order = v < 12 ? v / 4 : (v == 15 || v == 17 ? 1 : 0);
+    kh_output(b, gelu_decomposed(b, y, form, order, v == 16 ? 0.6f : 0.5f,
+                                 v == 14 ? 1 : (v == 15 ? 2 : 0)));
+    snprintf(b->kernel, sizeof b->kernel, "%s",
+             v < 12 || v >= 17
+                 ? (v < 12 ? "=matmul_bias_gelu" : "=matmul_bias_gelutanh")
+                 : (v == 12 ? "=gemm_bias_gelu" : (v == 13 ? "=ew_gelu" : "=matmul_bias")));
+    kh_label(b, " form %d order %d", form, order);
+}
+
+/* SiLU after a Conv [1, 8, 6, 7] -> 1x1 M 12 + bias. 0: Mul(Sigmoid(y), y) fuses
+ * ("conv_bias_silu"); 1: the Sigmoid's output is also a graph output; 2: y is read by a third
+ * node (an Add, a second output); 3: squeeze-excitation's gate Mul(x, Sigmoid(conv(z))) with x
+ * another value (the conv fuses its Sigmoid only); 4: Mul(y, y) next to the Sigmoid (not SiLU). */
+static void build_silu_cases(struct kh_builder *b) {
+    const int v = b->variant;
+    struct tsr_op_attrs at = tsr_op_attrs_default();
+    tsr_value x = v == 2 || v == 3 ? kh_input(b, 4, D(1, 12, 6, 7), -4, 4) : -1;
+    tsr_value in[3] = {v == 3 ? kh_input(b, 4, D(1, 8, 1, 1), -1, 1)
+                              : kh_input(b, 4, D(1, 8, 6, 7), -4, 4),
+                       kh_const(b, 4, D(12, 8, 1, 1), -1, 1), kh_const(b, 1, D(12), -1, 1)};
+    tsr_value y = kh_op(b, TSR_OP_CONV, &at, 3, in);
+    tsr_value sg = kh_op1(b, TSR_OP_SIGMOID, y);
+    switch (v) {
+    case 0:
+        kh_output(b, kh_op2(b, TSR_OP_MUL, sg, y));
+        break;
+    case 1:
+        kh_output(b, kh_op2(b, TSR_OP_MUL, y, sg));
+        kh_output(b, sg);
+        break;
+    case 2:
+        kh_output(b, kh_op2(b, TSR_OP_MUL, y, sg));
+        kh_output(b, kh_op2(b, TSR_OP_ADD, y, x));
+        break;
+    case 3:
+        kh_output(b, kh_op2(b, TSR_OP_MUL, x, sg));
+        break;
+    default:
+        kh_output(b, kh_op2(b, TSR_OP_ADD, kh_op2(b, TSR_OP_MUL, y, y), sg));
+        break;
+    }
+    static const char *const expect[] = {"=conv_bias_silu", "=conv_bias", "=conv_bias",
+                                         "=conv_bias_sigmoid", "=conv_bias"};
+    snprintf(b->kernel, sizeof b->kernel, "%s", expect[v]);
+}
+
 /* ---- Conv -------------------------------------------------------------------------------- */
 
 struct conv {
@@ -453,6 +582,20 @@ static const struct conv conv_rows[] = {
     {1, 16, 14, 14, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ACT_RELU, 0, 0},
     {1, 24, 7, 7, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, ACT_SIGMOID, 0, 0},
     {2, 16, 9, 11, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, ACT_NONE, 0, 0},
+    /* EfficientNet's SiLU (Sigmoid + Mul): 3x3 stride 2 stem (direct), depthwise 3x3, pointwise
+     * 1x1 (the register tile; SiLU in the post-pass), 1x1 + residual on the grouped path, a
+     * 1x1 on a 1x1 image (squeeze-excitation's fc1); GELU / GELU tanh on a 3x3 */
+    {1, 3, 17, 19, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, ACT_SILU, 0, 0},
+    {2, 16, 13, 15, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 16, 1, 0, ACT_SILU, 0, 0},
+    {1, 24, 9, 57, 40, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, ACT_SILU, 0, 0},
+    {3, 6, 7, 9, 4, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2, 1, 1, ACT_SILU, 0, 0},
+    {1, 32, 1, 1, 8, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, ACT_SILU, 0, 0},
+    {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, ACT_GELU, 0, 0},
+    {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ACT_GELU_TANH, 0, 0},
+    /* Winograd F(2x2, 3x3) with SiLU after the output transform (the post-pass): a 29-wide
+     * row, a small 7x7 plane (scattered tiles) */
+    {1, 20, 12, 29, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, ACT_SILU, 0, 0},
+    {1, 24, 7, 7, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, ACT_SILU, 0, 0},
 };
 
 static void build_conv(struct kh_builder *b) {
@@ -2611,6 +2754,10 @@ static const struct kh_case cases[] = {
     {"matmul", build_matmul, N_OF(matmul_rows), 5e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
     /* sum |x w| <= C/g * KH * KW / 4 + 2 <= 11 */
     {"conv", build_conv, N_OF(conv_rows), 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    /* SiLU / GELU epilogues from their exported decompositions, and the look-alikes that must not
+     * fuse (exact plans); GELU's 48-term dot products as the matmul rows */
+    {"gelu_decomposed", build_gelu_decomposed, 19, 5e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
+    {"silu_epilogue", build_silu_cases, 5, 1e-4, 1e-5, KH_BOTH, NULL, NULL, NULL, 0, 0},
     {"conv_bn_relu", build_conv_bn, 1, 1e-4, 1e-5, KH_BOTH, "conv", NULL, NULL, 0, 0},
     {"pool", build_pool, N_OF(pool_rows), 1e-6, 1e-6, KH_FUSED, NULL, NULL, NULL, 0, 0},
     {"pool_vector", build_pool_vec, POOL_VEC_AVG_FIRST, 0, 0, KH_FUSED, NULL, NULL, NULL, 0, 0},

@@ -236,6 +236,40 @@ START_TEST(test_layernorm_keeps_other_consumers) {
 }
 END_TEST
 
+/* The exact GELU as transformers export it (Div by sqrt 2, Erf, Add 1, Mul x, Mul 0.5) after a
+ * MatMul + bias becomes one Gelu node and the MatMul's epilogue; an Erf also read as a graph
+ * output, or a "0.5" that is 0.6, leaves the nodes alone. */
+START_TEST(test_gelu_pattern) {
+    for (int variant = 0; variant < 3; variant++) {
+        tsr_graph *g = new_graph();
+        int64_t xd[2] = {6, 24}, wd[2] = {24, 16}, bd[1] = {16}, one = 1;
+        tsr_value a = gc_input(g, "a", 2, xd);
+        tsr_value x = gc_op(g, TSR_OP_MATMUL, a, gc_const(g, 2, wd, 1));
+        x = gc_op(g, TSR_OP_ADD, x, gc_const(g, 1, bd, 2));
+        float r2 = 1.4142135f, c1 = 1.0f, ch = variant == 2 ? 0.6f : 0.5f;
+        struct tsr_tensor_desc sd = ts_desc(1, &one);
+        tsr_value k2, k1, kh;
+        ck_assert_int_eq(tsr_graph_constant(g, "sqrt2", &sd, &r2, &k2), TSR_OK);
+        ck_assert_int_eq(tsr_graph_constant(g, "one", &sd, &c1, &k1), TSR_OK);
+        ck_assert_int_eq(tsr_graph_constant(g, "half", &sd, &ch, &kh), TSR_OK);
+        tsr_value e = gc_op1(g, TSR_OP_ERF, gc_op(g, TSR_OP_DIV, x, k2));
+        tsr_value y =
+            gc_op(g, TSR_OP_MUL, gc_op(g, TSR_OP_MUL, x, gc_op(g, TSR_OP_ADD, e, k1)), kh);
+        ck_assert_int_eq(tsr_graph_output(g, "y", y), TSR_OK);
+        if (variant == 1) ck_assert_int_eq(tsr_graph_output(g, "e", e), TSR_OK);
+        int n = -1;
+        tsr_graph *c = check_pass_preserves(g, tsr_pass_gelu, &n, 1e-5);
+        ck_assert_int_eq(n, variant == 0 ? 1 : 0);
+        ck_assert_int_eq(live_nodes(c, TSR_OP_GELU), variant == 0 ? 1 : 0);
+        ck_assert_int_eq(live_nodes(c, TSR_OP_COUNT), variant == 0 ? 3 : 7);
+        tsr_graph_destroy(c);
+        if (variant == 0) ck_assert_int_eq(gc_kernel_count(ctx, g, 0), 1); /* matmul_bias_gelu */
+        gc_check_all_devices(ctx, g, 0, 1e-5, 1e-5);
+        tsr_graph_destroy(g);
+    }
+}
+END_TEST
+
 /* A 50-layer MLP (MatMul + bias + ReLU, widths varying) keeps its arena within 1.10x of the
  * liveness lower bound. */
 START_TEST(test_memory_plan_deep_mlp) {
@@ -288,6 +322,7 @@ Suite *passes_suite(void) {
     tcase_add_test(tc, test_simplify_and_cse);
     tcase_add_test(tc, test_layernorm_pattern);
     tcase_add_test(tc, test_layernorm_keeps_other_consumers);
+    tcase_add_test(tc, test_gelu_pattern);
     tcase_add_test(tc, test_memory_plan_deep_mlp);
     suite_add_tcase(s, tc);
     return s;

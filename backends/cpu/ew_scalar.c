@@ -54,6 +54,10 @@ static inline float sc_gelu_tanh(float a) {
     const float u2 = -2.0f * 0.79788456080286536f * (a + 0.044715f * a * a * a);
     return a / (1.0f + expf(u2));
 }
+/* a * Sigmoid(a), the same two roundings as the unfused Sigmoid + Mul. */
+static inline float sc_silu(float a) {
+    return a * sc_sigmoid(a);
+}
 static inline float sc_neg(float a) {
     return -a;
 }
@@ -98,6 +102,7 @@ TSR_SC_UNARY(sqrt)
 TSR_SC_UNARY(erf)
 TSR_SC_UNARY(gelu)
 TSR_SC_UNARY(gelu_tanh)
+TSR_SC_UNARY(silu)
 TSR_SC_UNARY(neg)
 
 /* ---- float32 elementwise operators (group "ewops"): libm and the ONNX formulas ------------- */
@@ -369,6 +374,15 @@ static void bias_act(size_t n, float beta, const float *c, float *y, tsr_activat
     case TSR_ACT_HARD_SWISH:
         hard_swish_u(n, y, y, p0, p1);
         break;
+    case TSR_ACT_SILU:
+        silu_u(n, y, y, p0, p1);
+        break;
+    case TSR_ACT_GELU:
+        gelu_u(n, y, y, p0, p1);
+        break;
+    case TSR_ACT_GELU_TANH:
+        gelu_tanh_u(n, y, y, p0, p1);
+        break;
     case TSR_ACT_NONE:
         break;
     }
@@ -400,6 +414,7 @@ const struct tsr_cpu_ew_kernels tsr_cpu_ew_scalar = {
               [TSR_EW_ERF] = erf_u,
               [TSR_EW_GELU] = gelu_u,
               [TSR_EW_GELU_TANH] = gelu_tanh_u,
+              [TSR_EW_SILU] = silu_u,
               [TSR_EW_LEAKY_RELU] = leaky_relu_u,
               [TSR_EW_CLIP] = clip_u,
               [TSR_EW_NEG] = neg_u,

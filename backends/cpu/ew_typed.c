@@ -138,6 +138,8 @@ static double ty_float_op(tsr_ew_op op, double a, double b, double p0, double p1
         return 0.5 * a * (1.0 + erf(a / sqrt(2.0)));
     case TSR_EW_GELU_TANH:
         return 0.5 * a * (1.0 + tanh(sqrt(2.0 / M_PI) * (a + 0.044715 * a * a * a)));
+    case TSR_EW_SILU:
+        return a / (1.0 + exp(-a));
     case TSR_EW_LEAKY_RELU:
         return a >= 0.0 ? a : p0 * a;
     case TSR_EW_CLIP:

@@ -207,6 +207,11 @@ static inline vf v_u_gelu_tanh(vf x, vf p0, vf p1) {
     (void)p0, (void)p1;
     return v_gelu_tanh(x);
 }
+/* SiLU: x * Sigmoid(x), the unfused Sigmoid + Mul's two roundings. */
+static inline vf v_u_silu(vf x, vf p0, vf p1) {
+    (void)p0, (void)p1;
+    return v_mul(x, v_sigmoid(x));
+}
 static inline vf v_u_leaky_relu(vf x, vf p0, vf p1) {
     (void)p1;
     return v_leaky_relu(x, p0);
@@ -270,6 +275,7 @@ TSR_V_UNARY(sqrt)
 TSR_V_UNARY(erf)
 TSR_V_UNARY(gelu)
 TSR_V_UNARY(gelu_tanh)
+TSR_V_UNARY(silu)
 TSR_V_UNARY(leaky_relu)
 TSR_V_UNARY(clip)
 TSR_V_UNARY(neg)
@@ -636,6 +642,9 @@ TSR_V_BIAS_ACT(leaky_relu)
 TSR_V_BIAS_ACT(clip)
 TSR_V_BIAS_ACT(hard_sigmoid)
 TSR_V_BIAS_ACT(hard_swish)
+TSR_V_BIAS_ACT(silu)
+TSR_V_BIAS_ACT(gelu)
+TSR_V_BIAS_ACT(gelu_tanh)
 
 /* See struct tsr_cpu_ew_kernels.bias_act_stream: plain stores up to y's first 64-byte boundary,
  * streaming stores after it, a masked plain store for the tail. */
@@ -673,6 +682,9 @@ TSR_V_BIAS_ACT_STREAM(leaky_relu)
 TSR_V_BIAS_ACT_STREAM(clip)
 TSR_V_BIAS_ACT_STREAM(hard_sigmoid)
 TSR_V_BIAS_ACT_STREAM(hard_swish)
+TSR_V_BIAS_ACT_STREAM(silu)
+TSR_V_BIAS_ACT_STREAM(gelu)
+TSR_V_BIAS_ACT_STREAM(gelu_tanh)
 
 static void bias_act_stream(size_t n, float beta, const float *c, const float *x, float *y,
                             tsr_activation act, float p0, float p1) {
@@ -697,6 +709,15 @@ static void bias_act_stream(size_t n, float beta, const float *c, const float *x
         return;
     case TSR_ACT_HARD_SWISH:
         bias_act_stream_hard_swish(n, beta, c, x, y, p0, p1);
+        return;
+    case TSR_ACT_SILU:
+        bias_act_stream_silu(n, beta, c, x, y, p0, p1);
+        return;
+    case TSR_ACT_GELU:
+        bias_act_stream_gelu(n, beta, c, x, y, p0, p1);
+        return;
+    case TSR_ACT_GELU_TANH:
+        bias_act_stream_gelu_tanh(n, beta, c, x, y, p0, p1);
         return;
     case TSR_ACT_NONE:
         break;
@@ -728,6 +749,15 @@ static void bias_act(size_t n, float beta, const float *c, float *y, tsr_activat
     case TSR_ACT_HARD_SWISH:
         bias_act_hard_swish(n, beta, c, y, p0, p1);
         return;
+    case TSR_ACT_SILU:
+        bias_act_silu(n, beta, c, y, p0, p1);
+        return;
+    case TSR_ACT_GELU:
+        bias_act_gelu(n, beta, c, y, p0, p1);
+        return;
+    case TSR_ACT_GELU_TANH:
+        bias_act_gelu_tanh(n, beta, c, y, p0, p1);
+        return;
     case TSR_ACT_NONE:
         break;
     }
@@ -755,19 +785,13 @@ static void store_fence(void) {
 /* Table entries shared by the vector tiers (designated initialisers of struct
  * tsr_cpu_ew_kernels). */
 #define TSR_V_TABLE_ENTRIES                                                                        \
-    .unary = {[TSR_EW_RELU] = relu_u,                                                              \
-              [TSR_EW_SIGMOID] = sigmoid_u,                                                        \
-              [TSR_EW_TANH] = tanh_u,                                                              \
-              [TSR_EW_COPY] = copy_u,                                                              \
-              [TSR_EW_EXP] = exp_u,                                                                \
-              [TSR_EW_LOG] = log_u,                                                                \
-              [TSR_EW_SQRT] = sqrt_u,                                                              \
-              [TSR_EW_ERF] = erf_u,                                                                \
-              [TSR_EW_GELU] = gelu_u,                                                              \
-              [TSR_EW_GELU_TANH] = gelu_tanh_u,                                                    \
-              [TSR_EW_LEAKY_RELU] = leaky_relu_u,                                                  \
-              [TSR_EW_CLIP] = clip_u,                                                              \
-              [TSR_EW_NEG] = neg_u,                                                                \
+    .unary = {[TSR_EW_RELU] = relu_u, [TSR_EW_SIGMOID] = sigmoid_u,                                \
+              [TSR_EW_TANH] = tanh_u, [TSR_EW_COPY] = copy_u,                                      \
+              [TSR_EW_EXP] = exp_u,   [TSR_EW_LOG] = log_u,                                        \
+              [TSR_EW_SQRT] = sqrt_u, [TSR_EW_ERF] = erf_u,                                        \
+              [TSR_EW_GELU] = gelu_u, [TSR_EW_GELU_TANH] = gelu_tanh_u,                            \
+              [TSR_EW_SILU] = silu_u, [TSR_EW_LEAKY_RELU] = leaky_relu_u,                          \
+              [TSR_EW_CLIP] = clip_u, [TSR_EW_NEG] = neg_u,                                        \
               TSR_V_EWOPS_UNARY},                                                                  \
     .binary = {[TSR_EW_ADD] = add_vv, [TSR_EW_SUB] = sub_vv, [TSR_EW_MUL] = mul_vv,                \
                [TSR_EW_DIV] = div_vv, [TSR_EW_POW] = pow_vv, TSR_V_EWOPS_BINARY(vv)},              \

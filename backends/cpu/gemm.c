@@ -81,6 +81,9 @@ int tsr_cpu_act_valid(tsr_activation act) {
     case TSR_ACT_CLIP:
     case TSR_ACT_HARD_SIGMOID:
     case TSR_ACT_HARD_SWISH:
+    case TSR_ACT_SILU:
+    case TSR_ACT_GELU:
+    case TSR_ACT_GELU_TANH:
         return 1;
     }
     return 0;
@@ -109,6 +112,15 @@ void tsr_cpu_act_apply(const struct tsr_cpu_env *env, tsr_activation act, float 
         break;
     case TSR_ACT_HARD_SWISH:
         env->ew->unary[TSR_EW_HARD_SWISH](n, y, y, p0, p1);
+        break;
+    case TSR_ACT_SILU:
+        env->ew->unary[TSR_EW_SILU](n, y, y, p0, p1);
+        break;
+    case TSR_ACT_GELU:
+        env->ew->unary[TSR_EW_GELU](n, y, y, p0, p1);
+        break;
+    case TSR_ACT_GELU_TANH:
+        env->ew->unary[TSR_EW_GELU_TANH](n, y, y, p0, p1);
         break;
     case TSR_ACT_NONE:
         break;

@@ -71,7 +71,7 @@ static int bad_geometry(const struct tsr_k_conv *c) {
     return c->N < 0 || c->C < 1 || c->H < 0 || c->W < 0 || c->M < 1 || c->OH < 0 || c->OW < 0 ||
            c->KH < 1 || c->KW < 1 || c->stride_h < 1 || c->stride_w < 1 || c->dil_h < 1 ||
            c->dil_w < 1 || c->pad_t < 0 || c->pad_l < 0 || c->group < 1 || c->C % c->group ||
-           c->M % c->group || c->act < TSR_ACT_NONE || c->act > TSR_ACT_HARD_SWISH;
+           c->M % c->group || c->act < TSR_ACT_NONE || c->act > TSR_ACT_LAST;
 }
 
 tsr_status tsr_cl_conv_prepare(tsr_context *ctx, struct tsr_cl_device *dev,

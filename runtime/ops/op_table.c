@@ -45,8 +45,8 @@ static const struct tsr_op_def g_ops[TSR_OP_COUNT] = {
 #define TSR_EW(sym, e, a, p0, p1)                                                                  \
     [TSR_OP_##sym].has_ew = 1, [TSR_OP_##sym].ew = TSR_EW_##e, [TSR_OP_##sym].act = TSR_ACT_##a,   \
     [TSR_OP_##sym].p0_offset = p0, [TSR_OP_##sym].p1_offset = p1,
-#define TSR_EW_VARIANT(sym, flag, e)                                                               \
-    [TSR_OP_##sym].has_variant = 1,                                                                \
+#define TSR_EW_VARIANT(sym, flag, e, a)                                                            \
+    [TSR_OP_##sym].has_variant = 1, [TSR_OP_##sym].act_variant = TSR_ACT_##a,                      \
     [TSR_OP_##sym].variant_flag = _Generic(((struct tsr_op_attrs *)0)->flag, int                   \
                                            : TSR_FIELD_OFFSET(flag)),                              \
     [TSR_OP_##sym].ew_variant = TSR_EW_##e,
@@ -492,5 +492,7 @@ tsr_activation tsr_op_activation(tsr_op op, const struct tsr_op_attrs *attrs, fl
     if (!d || !d->has_ew || d->act == TSR_ACT_NONE) return TSR_ACT_NONE;
     *p0 = imm(attrs, d->p0_offset);
     *p1 = imm(attrs, d->p1_offset);
+    if (d->has_variant && *(const int *)((const char *)attrs + d->variant_flag))
+        return d->act_variant;
     return d->act;
 }

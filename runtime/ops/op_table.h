@@ -74,7 +74,8 @@ struct tsr_op_def {
     tsr_lower_fn *lower;
     /* Elementwise ops (has_ew): fused-region instruction, epilogue activation (TSR_ACT_NONE:
      * none), and the byte offsets in struct tsr_op_attrs of the float immediates p0 / p1 (-1:
-     * 0.0f). has_variant: when the int attribute at variant_flag is nonzero, ew_variant. */
+     * 0.0f). has_variant: when the int attribute at variant_flag is nonzero, ew_variant and
+     * act_variant. */
     int has_ew;
     tsr_ew_op ew;
     tsr_activation act;
@@ -82,6 +83,7 @@ struct tsr_op_def {
     int has_variant;
     int variant_flag;
     tsr_ew_op ew_variant;
+    tsr_activation act_variant;
     /* has_variadic (TSR_EW_VARIADIC): the node's inputs are folded with ew, then ew_finish
      * (TSR_EW_COPY: none) runs with p0 = the input count. */
     int has_variadic;

@@ -2,10 +2,10 @@
  * passes.h — graph passes run by tsr_compile before lowering, in this order:
  *   decompose (ops without kernels rewritten into ones with kernels) → fold (constant folding) → bn
  * (BatchNormalization folding) → fold → simplify (algebraic identities) → cse (common
- * subexpressions) → layernorm (pattern fusion) → dce (dead code). Fusion decisions (elementwise
- * chains, GEMM epilogues) are taken by lowering (runtime/lower.c) because they depend on the
- * kernels a backend can run. Each pass rewrites the graph in place (a clone owned by tsr_compile)
- * and is testable alone.
+ * subexpressions) → layernorm, gelu (pattern fusion) → dce (dead code). Fusion decisions
+ * (elementwise chains, GEMM epilogues) are taken by lowering (runtime/lower.c) because they depend
+ * on the kernels a backend can run. Each pass rewrites the graph in place (a clone owned by
+ * tsr_compile) and is testable alone.
  */
 #ifndef TSR_RUNTIME_PASSES_H
 #define TSR_RUNTIME_PASSES_H
@@ -45,6 +45,12 @@ tsr_status tsr_pass_cse(tsr_graph *g, int *n_removed);
  * Div [, Mul scale][, Add bias] over the trailing axes) with one LayerNormalization node. Writes
  * the number of patterns fused. Returns TSR_OK, TSR_E_NOMEM. */
 tsr_status tsr_pass_layernorm(tsr_graph *g, int *n_fused);
+
+/* Replaces a decomposed exact GELU (Div by sqrt 2 or Mul by 1 / sqrt 2, Erf, Add 1, and the two
+ * Muls by x and 0.5 in the orders torch.onnx exports; patterns in gelu.c) or GPT-2's tanh form
+ * (Gelu approximate="tanh") whose intermediates have no other reader with one Gelu node. Writes the
+ * number of patterns fused. Returns TSR_OK, TSR_E_NOMEM. */
+tsr_status tsr_pass_gelu(tsr_graph *g, int *n_fused);
 
 /* Pass helper: inserts node `op`(in[0..n-1]) with attributes *at (NULL: the defaults), named
  * "<base>:<what>", at node index *pos (then advances *pos past it), writing a new value of desc

@@ -121,7 +121,7 @@ static int has_kernel(const tsr_plan *plan, const char *name, char *names, size_
     for (int k = 0; k < tsr_plan_kernel_count(plan); k++) {
         struct tsr_kernel_info ki;
         ck_assert_int_eq(tsr_plan_kernel_info(plan, k, &ki), TSR_OK);
-        found |= strstr(ki.name, name) != NULL;
+        found |= name[0] == '=' ? !strcmp(ki.name, name + 1) : strstr(ki.name, name) != NULL;
         if (len < size)
             len += (size_t)snprintf(names + len, size - len, "%s%s", k ? "," : "", ki.name);
     }

@@ -113,7 +113,8 @@ struct kh_builder {
     kh_gen_fn gen[KH_MAX_IO];           /* or its generator (NULL: uniform) */
     uint64_t seed;                      /* next constant's seed */
     const void *arg;                    /* the case's arg */
-    char kernel[64]; /* expected kernel name (substring) with fusion on; "" = the case's */
+    char kernel[64]; /* expected kernel name (substring; "=name": exactly) with fusion on; "" =
+                      * the case's */
 };
 
 /* Declares graph input "x<i>" of the given shape, filled uniformly in [lo, hi). */
