@@ -6,8 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Pause between the interleaved sides (us): lets the other side's spinning threads park. */
-#define TSR_BENCH_SIDE_PAUSE_US 50000
+/* Pause between the interleaved sides (us): lets the other side's spinning threads park and
+ * its caches settle (50 ms still left ResNet-50 at 0.73x against 1.03x with 300 ms). */
+#define TSR_BENCH_SIDE_PAUSE_US 200000
 
 void tsr_bench_fill(float *x, size_t n, uint64_t seed, float lo, float hi) {
     uint64_t s = seed ? seed : 0x9E3779B97F4A7C15ull;
