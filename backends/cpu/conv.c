@@ -28,7 +28,6 @@
 
 #include <cblas.h>
 #include <limits.h>
-#include <math.h>
 #include <string.h>
 
 #define TSR_CONV_MIN_PANEL_COLS 16
@@ -170,6 +169,34 @@ static int tsr_dw_vector(const struct tsr_cpu_env *env, const struct tsr_k_conv 
     return env->ew->isa == TSR_ISA_AVX512 && (c->stride_w == 1 || c->stride_w == 2);
 }
 
+/* The AVX-512 kernels' arguments for the plane `plane` (= n * C + channel) onward: pointers of
+ * that plane, geometry and padded plane of c, the clamp of its activation (scratch, nc: the
+ * caller's). */
+static void tsr_dw_args_init(const struct tsr_dw_job *job, const struct tsr_k_conv *c,
+                             int64_t plane, struct tsr_dw_args *a) {
+    const int64_t ch = plane % c->C, ohw = c->OH * c->OW;
+    int pad;
+    *a = (struct tsr_dw_args){.x = job->X + plane * c->H * c->W,
+                              .w = job->Wt + ch * c->KH * c->KW,
+                              .bias = job->bias ? job->bias + ch : NULL,
+                              .r = job->R ? job->R + plane * ohw : NULL,
+                              .y = job->Y + plane * ohw,
+                              .H = c->H,
+                              .W = c->W,
+                              .OH = c->OH,
+                              .OW = c->OW,
+                              .KH = c->KH,
+                              .KW = c->KW,
+                              .sh = c->stride_h,
+                              .sw = c->stride_w,
+                              .dh = c->dil_h,
+                              .dw = c->dil_w,
+                              .pad_t = c->pad_t,
+                              .pad_l = c->pad_l};
+    a->clamp = tsr_cpu_act_clamp(c->act, c->act_p0, c->act_p1, &a->lo, &a->hi);
+    tsr_cpu_conv_padded_plane(c, &a->Hp, &a->Wp, &pad);
+}
+
 static void tsr_dw_plane_task(const struct tsr_dw_job *job, size_t task) {
     const struct tsr_k_conv *c = job->c;
     const int64_t ch = (int64_t)task % c->C;
@@ -180,29 +207,11 @@ static void tsr_dw_plane_task(const struct tsr_dw_job *job, size_t task) {
     const float *r = job->R ? job->R + (int64_t)task * plane_out : NULL;
     const float b = job->bias ? job->bias[ch] : 0.0f;
     if (tsr_dw_vector(job->env, c)) {
-        const int clamp = c->act == TSR_ACT_RELU || c->act == TSR_ACT_CLIP;
-        struct tsr_dw_plane_args a = {.x = x,
-                                      .w = w,
-                                      .r = r,
-                                      .y = y,
-                                      .bias = b,
-                                      .lo = c->act == TSR_ACT_CLIP ? c->act_p0 : 0.0f,
-                                      .hi = c->act == TSR_ACT_CLIP ? c->act_p1 : INFINITY,
-                                      .clamp = clamp,
-                                      .H = c->H,
-                                      .W = c->W,
-                                      .OH = c->OH,
-                                      .OW = c->OW,
-                                      .KH = c->KH,
-                                      .KW = c->KW,
-                                      .sh = c->stride_h,
-                                      .sw = c->stride_w,
-                                      .dh = c->dil_h,
-                                      .dw = c->dil_w,
-                                      .pad_t = c->pad_t,
-                                      .pad_l = c->pad_l};
+        struct tsr_dw_args a;
+        tsr_dw_args_init(job, c, (int64_t)task, &a);
         tsr_cpu_dw_plane_avx512(&a);
-        if (!clamp) tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)plane_out, y);
+        if (!a.clamp)
+            tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)plane_out, y);
         return;
     }
     for (int64_t oh = 0; oh < c->OH; oh++) {
@@ -270,39 +279,14 @@ static void tsr_dw_block_task(void *arg, size_t task, int thread_id) {
     const struct tsr_k_conv *c = job->c;
     const int64_t groups = (c->C + 15) / 16;
     const int64_t n = (int64_t)task / groups, c0 = ((int64_t)task % groups) * 16;
-    int64_t Hp, Wp;
-    int pad;
-    tsr_cpu_conv_padded_plane(c, &Hp, &Wp, &pad);
-    const int64_t ohw = c->OH * c->OW;
-    const int clamp = c->act == TSR_ACT_RELU || c->act == TSR_ACT_CLIP;
-    struct tsr_dw_block_args a = {.x = job->X + (n * c->C + c0) * c->H * c->W,
-                                  .w = job->Wt + c0 * c->KH * c->KW,
-                                  .bias = job->bias ? job->bias + c0 : NULL,
-                                  .r = job->R ? job->R + (n * c->C + c0) * ohw : NULL,
-                                  .y = job->Y + (n * c->C + c0) * ohw,
-                                  .scratch = job->env->scratch +
-                                             (size_t)thread_id * job->env->scratch_floats,
-                                  .lo = c->act == TSR_ACT_CLIP ? c->act_p0 : 0.0f,
-                                  .hi = c->act == TSR_ACT_CLIP ? c->act_p1 : INFINITY,
-                                  .clamp = clamp,
-                                  .nc = (int)(c->C - c0 < 16 ? c->C - c0 : 16),
-                                  .H = c->H,
-                                  .W = c->W,
-                                  .OH = c->OH,
-                                  .OW = c->OW,
-                                  .KH = c->KH,
-                                  .KW = c->KW,
-                                  .sh = c->stride_h,
-                                  .sw = c->stride_w,
-                                  .dh = c->dil_h,
-                                  .dw = c->dil_w,
-                                  .pad_t = c->pad_t,
-                                  .pad_l = c->pad_l,
-                                  .Hp = Hp,
-                                  .Wp = Wp};
+    struct tsr_dw_args a;
+    tsr_dw_args_init(job, c, n * c->C + c0, &a);
+    a.scratch = job->env->scratch + (size_t)thread_id * job->env->scratch_floats;
+    a.nc = (int)(c->C - c0 < 16 ? c->C - c0 : 16);
     tsr_cpu_dw_block16_avx512(&a);
-    if (!clamp)
-        tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)(a.nc * ohw), a.y);
+    if (!a.clamp)
+        tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)(a.nc * c->OH * c->OW),
+                          a.y);
 }
 
 static void tsr_conv_depthwise(const struct tsr_cpu_env *env, const struct tsr_k_conv *c,

@@ -142,13 +142,13 @@ static TSR_CONVD_ALWAYS_INLINE __m512 tsr_dw_load(const float *xr, int64_t start
 
 /* Columns [ow0, ow0 + 16 V) of output row oh (V chunks of 16 in flight: hides the FMA latency;
  * lanes past OW are computed and not stored). */
-static TSR_CONVD_ALWAYS_INLINE void tsr_dw_chunks(const struct tsr_dw_plane_args *p, int64_t oh,
+static TSR_CONVD_ALWAYS_INLINE void tsr_dw_chunks(const struct tsr_dw_args *p, int64_t oh,
                                                   int64_t ow0, const int SW, const int V,
                                                   const int EDGE) {
     __m512 acc[4];
 #pragma GCC unroll 4
     for (int v = 0; v < V; v++)
-        acc[v] = _mm512_set1_ps(p->bias);
+        acc[v] = _mm512_set1_ps(p->bias ? p->bias[0] : 0.0f);
     /* an edge chunk (V = 1) computes its masks once per tap column, not once per tap */
     __mmask16 mk[2][16];
     const int table = EDGE && V == 1 && p->KW <= 16;
@@ -197,7 +197,7 @@ static TSR_CONVD_ALWAYS_INLINE void tsr_dw_chunks(const struct tsr_dw_plane_args
 /* Chunk ch (output columns [16 ch, 16 ch + 16)) reads only inside its rows (no masks needed)
  * when its first tap column is >= 0 and its last load ends inside the row: the last lane reads
  * column (16 ch + 15) * SW + (KW - 1) * dw - pad_l, and stride 2 loads one float more. */
-static TSR_CONVD_ALWAYS_INLINE int tsr_dw_interior(const struct tsr_dw_plane_args *p, int64_t ch,
+static TSR_CONVD_ALWAYS_INLINE int tsr_dw_interior(const struct tsr_dw_args *p, int64_t ch,
                                                    int SW) {
     const int64_t first = 16 * ch * SW - p->pad_l;
     const int64_t last = (16 * ch + 15) * SW + (SW - 1) + (p->KW - 1) * p->dw - p->pad_l;
@@ -206,7 +206,7 @@ static TSR_CONVD_ALWAYS_INLINE int tsr_dw_interior(const struct tsr_dw_plane_arg
 
 /* Each row: edge chunks one at a time with masked loads, runs of interior chunks up to 4 at a
  * time with plain loads. */
-static TSR_CONVD_ALWAYS_INLINE void tsr_dw_plane(const struct tsr_dw_plane_args *p, const int SW) {
+static TSR_CONVD_ALWAYS_INLINE void tsr_dw_plane(const struct tsr_dw_args *p, const int SW) {
     const int64_t n_chunks = (p->OW + 15) / 16;
     for (int64_t oh = 0; oh < p->OH; oh++)
         for (int64_t ch = 0; ch < n_chunks;) {
@@ -228,7 +228,7 @@ static TSR_CONVD_ALWAYS_INLINE void tsr_dw_plane(const struct tsr_dw_plane_args 
         }
 }
 
-void tsr_cpu_dw_plane_avx512(const struct tsr_dw_plane_args *p) {
+void tsr_cpu_dw_plane_avx512(const struct tsr_dw_args *p) {
     if (p->sw == 1)
         tsr_dw_plane(p, 1);
     else
@@ -256,6 +256,46 @@ void tsr_cpu_convd_store_avx512(const float *out, int mr, int tw, int mvalid, fl
  * Y = A^T M A with A^T = [1 1 1 0; 0 1 -1 -1] on each 4x4 product M. Vectorised over 16 tiles
  * of a tile row: patch column s of tile t is padded column 2 t + s, so the four columns of 16
  * tiles are the even / odd lanes of two 32-float loads (vpermt2ps). */
+/* One input row's column transform (d B): the four patch columns c0..c3 of 16 tiles. */
+static TSR_CONVD_ALWAYS_INLINE void tsr_wino_row(__m512 c0, __m512 c1, __m512 c2, __m512 c3,
+                                                 __m512 e[4]) {
+    e[0] = _mm512_sub_ps(c0, c2);
+    e[1] = _mm512_add_ps(c1, c2);
+    e[2] = _mm512_sub_ps(c2, c1);
+    e[3] = _mm512_sub_ps(c1, c3);
+}
+
+/* The row transform (B^T (d B)) of 16 tiles' e[i][s], stored as V[a * 4 + s] at v + (a * 4 + s) *
+ * xs. */
+static TSR_CONVD_ALWAYS_INLINE void tsr_wino_store_v(__m512 e[4][4], float *v, int64_t xs) {
+#pragma GCC unroll 4
+    for (int s = 0; s < 4; s++) {
+        _mm512_storeu_ps(v + (0 * 4 + s) * xs, _mm512_sub_ps(e[0][s], e[2][s]));
+        _mm512_storeu_ps(v + (1 * 4 + s) * xs, _mm512_add_ps(e[1][s], e[2][s]));
+        _mm512_storeu_ps(v + (2 * 4 + s) * xs, _mm512_sub_ps(e[2][s], e[1][s]));
+        _mm512_storeu_ps(v + (3 * 4 + s) * xs, _mm512_sub_ps(e[1][s], e[3][s]));
+    }
+}
+
+/* y = A^T M A + b for 16 tiles, M[a * 4 + q] loaded from mp + (a * 4 + q) * mstride. */
+static TSR_CONVD_ALWAYS_INLINE void tsr_wino_out(const float *mp, int64_t mstride, __m512 b,
+                                                 __m512 y[2][2]) {
+    __m512 s0[4], s1[4];
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++) {
+        const __m512 m0 = _mm512_loadu_ps(mp + (0 * 4 + q) * mstride);
+        const __m512 m1 = _mm512_loadu_ps(mp + (1 * 4 + q) * mstride);
+        const __m512 m2 = _mm512_loadu_ps(mp + (2 * 4 + q) * mstride);
+        const __m512 m3 = _mm512_loadu_ps(mp + (3 * 4 + q) * mstride);
+        s0[q] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+        s1[q] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+    }
+    y[0][0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s0[0], s0[1]), s0[2]), b);
+    y[0][1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s0[1], s0[2]), s0[3]), b);
+    y[1][0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), s1[2]), b);
+    y[1][1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s1[1], s1[2]), s1[3]), b);
+}
+
 void tsr_cpu_wino_input_avx512(const float *xp, int64_t plane, int64_t Wp, int64_t C, int64_t th0,
                                int64_t rows, int64_t twp, float *V, int64_t tbp) {
     const __m512i even =
@@ -272,24 +312,13 @@ void tsr_cpu_wino_input_avx512(const float *xp, int64_t plane, int64_t Wp, int64
                     const float *xr = x0 + i * Wp + 2 * t0;
                     const __m512 l0 = _mm512_loadu_ps(xr), l1 = _mm512_loadu_ps(xr + 16);
                     const __m512 l2 = _mm512_loadu_ps(xr + 2), l3 = _mm512_loadu_ps(xr + 18);
-                    const __m512 c0 = _mm512_permutex2var_ps(l0, even, l1);
-                    const __m512 c1 = _mm512_permutex2var_ps(l0, odd, l1);
-                    const __m512 c2 = _mm512_permutex2var_ps(l2, even, l3);
-                    const __m512 c3 = _mm512_permutex2var_ps(l2, odd, l3);
-                    e[i][0] = _mm512_sub_ps(c0, c2);
-                    e[i][1] = _mm512_add_ps(c1, c2);
-                    e[i][2] = _mm512_sub_ps(c2, c1);
-                    e[i][3] = _mm512_sub_ps(c1, c3);
+                    tsr_wino_row(_mm512_permutex2var_ps(l0, even, l1),
+                                 _mm512_permutex2var_ps(l0, odd, l1),
+                                 _mm512_permutex2var_ps(l2, even, l3),
+                                 _mm512_permutex2var_ps(l2, odd, l3), e[i]);
                 }
-                float *v = V + c * tbp + r * twp + t0;
-                const int64_t xs = C * tbp; /* between the 16 transformed matrices */
-#pragma GCC unroll 4
-                for (int s = 0; s < 4; s++) {
-                    _mm512_storeu_ps(v + (0 * 4 + s) * xs, _mm512_sub_ps(e[0][s], e[2][s]));
-                    _mm512_storeu_ps(v + (1 * 4 + s) * xs, _mm512_add_ps(e[1][s], e[2][s]));
-                    _mm512_storeu_ps(v + (2 * 4 + s) * xs, _mm512_sub_ps(e[2][s], e[1][s]));
-                    _mm512_storeu_ps(v + (3 * 4 + s) * xs, _mm512_sub_ps(e[1][s], e[3][s]));
-                }
+                /* C * tbp floats between the 16 transformed matrices */
+                tsr_wino_store_v(e, V + c * tbp + r * twp + t0, C * tbp);
             }
         }
     }
@@ -309,22 +338,8 @@ void tsr_cpu_wino_output_avx512(const float *Mb, int64_t mstride, int64_t m_coun
         for (int64_t r = 0; r < rows; r++) {
             const int64_t oh = 2 * (th0 + r);
             for (int64_t t0 = 0; t0 < twp; t0 += 16) {
-                const float *mp = Mb + m * tbp + r * twp + t0;
-                __m512 s0[4], s1[4];
-#pragma GCC unroll 4
-                for (int q = 0; q < 4; q++) {
-                    const __m512 m0 = _mm512_loadu_ps(mp + (0 * 4 + q) * mstride);
-                    const __m512 m1 = _mm512_loadu_ps(mp + (1 * 4 + q) * mstride);
-                    const __m512 m2 = _mm512_loadu_ps(mp + (2 * 4 + q) * mstride);
-                    const __m512 m3 = _mm512_loadu_ps(mp + (3 * 4 + q) * mstride);
-                    s0[q] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
-                    s1[q] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
-                }
                 __m512 y[2][2];
-                y[0][0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s0[0], s0[1]), s0[2]), b);
-                y[0][1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s0[1], s0[2]), s0[3]), b);
-                y[1][0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), s1[2]), b);
-                y[1][1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s1[1], s1[2]), s1[3]), b);
+                tsr_wino_out(Mb + m * tbp + r * twp + t0, mstride, b, y);
                 const int64_t ow0 = 2 * t0;
                 const int64_t left0 = OW - ow0, left1 = OW - ow0 - 16;
                 const __mmask16 k0 = left0 >= 16 ? (__mmask16)0xffff
@@ -376,23 +391,11 @@ void tsr_cpu_wino_input_tiles_avx512(const float *xp, int64_t plane, int64_t Wp,
 #pragma GCC unroll 4
             for (int i = 0; i < 4; i++) {
                 const float *xr = xc + i * Wp;
-                const __m512 c0 = _mm512_i32gather_ps(idx, xr, 4);
-                const __m512 c1 = _mm512_i32gather_ps(idx, xr + 1, 4);
-                const __m512 c2 = _mm512_i32gather_ps(idx, xr + 2, 4);
-                const __m512 c3 = _mm512_i32gather_ps(idx, xr + 3, 4);
-                e[i][0] = _mm512_sub_ps(c0, c2);
-                e[i][1] = _mm512_add_ps(c1, c2);
-                e[i][2] = _mm512_sub_ps(c2, c1);
-                e[i][3] = _mm512_sub_ps(c1, c3);
+                tsr_wino_row(_mm512_i32gather_ps(idx, xr, 4), _mm512_i32gather_ps(idx, xr + 1, 4),
+                             _mm512_i32gather_ps(idx, xr + 2, 4),
+                             _mm512_i32gather_ps(idx, xr + 3, 4), e[i]);
             }
-            float *v = V + c * tbp + g;
-#pragma GCC unroll 4
-            for (int s = 0; s < 4; s++) {
-                _mm512_storeu_ps(v + (0 * 4 + s) * xs, _mm512_sub_ps(e[0][s], e[2][s]));
-                _mm512_storeu_ps(v + (1 * 4 + s) * xs, _mm512_add_ps(e[1][s], e[2][s]));
-                _mm512_storeu_ps(v + (2 * 4 + s) * xs, _mm512_sub_ps(e[2][s], e[1][s]));
-                _mm512_storeu_ps(v + (3 * 4 + s) * xs, _mm512_sub_ps(e[1][s], e[3][s]));
-            }
+            tsr_wino_store_v(e, V + c * tbp + g, xs);
         }
     }
 }
@@ -416,23 +419,8 @@ void tsr_cpu_wino_output_tiles_avx512(const float *Mb, int64_t mstride, int64_t 
         }
         const __m512i idx = _mm512_loadu_si512(off);
         for (int64_t m = m0; m < m0 + m_count; m++) {
-            const float *mp = Mb + m * tbp + g;
-            __m512 s0[4], s1[4];
-#pragma GCC unroll 4
-            for (int q = 0; q < 4; q++) {
-                const __m512 a0 = _mm512_loadu_ps(mp + (0 * 4 + q) * mstride);
-                const __m512 a1 = _mm512_loadu_ps(mp + (1 * 4 + q) * mstride);
-                const __m512 a2 = _mm512_loadu_ps(mp + (2 * 4 + q) * mstride);
-                const __m512 a3 = _mm512_loadu_ps(mp + (3 * 4 + q) * mstride);
-                s0[q] = _mm512_add_ps(_mm512_add_ps(a0, a1), a2);
-                s1[q] = _mm512_sub_ps(_mm512_sub_ps(a1, a2), a3);
-            }
-            const __m512 b = _mm512_set1_ps(bias[m]);
             __m512 y[2][2];
-            y[0][0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s0[0], s0[1]), s0[2]), b);
-            y[0][1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s0[1], s0[2]), s0[3]), b);
-            y[1][0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), s1[2]), b);
-            y[1][1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s1[1], s1[2]), s1[3]), b);
+            tsr_wino_out(Mb + m * tbp + g, mstride, _mm512_set1_ps(bias[m]), y);
             float *ym = Y + m * hw;
             const float *rm = R ? R + m * hw : NULL;
 #pragma GCC unroll 2
@@ -453,7 +441,7 @@ void tsr_cpu_wino_output_tiles_avx512(const float *Mb, int64_t mstride, int64_t 
 
 /* ---- depthwise on small planes: 16 channels per vector (conv.c) ---- */
 
-void tsr_cpu_dw_block16_avx512(const struct tsr_dw_block_args *p) {
+void tsr_cpu_dw_block16_avx512(const struct tsr_dw_args *p) {
     const int64_t hw = p->H * p->W, ohw = p->OH * p->OW, taps = p->KH * p->KW;
     const __mmask16 cm = p->nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << p->nc) - 1);
     const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);

@@ -336,9 +336,8 @@ static void tsr_convp_task(void *arg, size_t task, int thread_id) {
     const float *x = job->x + n * job->x_image + g * d->cg * hw;
     const int64_t p0 = chunk * TSR_CONVP_TASK_PIXELS;
     const int64_t p1 = p0 + TSR_CONVP_TASK_PIXELS < hw ? p0 + TSR_CONVP_TASK_PIXELS : hw;
-    const int clamp = c->act == TSR_ACT_RELU || c->act == TSR_ACT_CLIP;
-    const float lo = c->act == TSR_ACT_CLIP ? c->act_p0 : 0.0f;
-    const float hi = c->act == TSR_ACT_CLIP ? c->act_p1 : __builtin_inff();
+    float lo, hi;
+    const int clamp = tsr_cpu_act_clamp(c->act, c->act_p0, c->act_p1, &lo, &hi);
     for (int64_t p = p0; p < p1; p += TSR_CONVP_PX) {
         const int npx = (int)(p1 - p < TSR_CONVP_PX ? p1 - p : TSR_CONVP_PX);
         for (int64_t s = 0; s < mvalid; s += 8) {
@@ -354,25 +353,15 @@ static void tsr_convp_task(void *arg, size_t task, int thread_id) {
                               yn + (m0 + o) * hw + p0);
 }
 
-/* Winograd task: `wino_rows` tile rows of one image: input transform into V, the 16 GEMMs
- * M[xi] = U[xi] . V[xi] (the pointwise GEMM tile, 8 channels x 48 tiles), output transform with
- * bias, residual and ReLU / Clip, then any other activation over the task's output rows. */
-static void tsr_wino_task(void *arg, size_t task, int thread_id) {
-    const struct tsr_convd_job *job = arg;
-    const struct tsr_cpu_convd *d = job->d;
-    const struct tsr_k_conv *c = &d->c;
+/* The 16 Winograd GEMMs of one task: Mb[xi][m][t] = sum_c U[xi][m][c] V[xi][c][t] for the
+ * 32-channel blocks [mb0, mb1) and t < tbp, on the pointwise GEMM tile (8 channels x 48 tiles).
+ * V: [16][C][tbp]; Mb: [16][n_mblocks * 32][tbp]. */
+static void tsr_wino_gemms(const struct tsr_cpu_convd *d, const float *V, float *Mb, int64_t tbp,
+                           int64_t mb0, int64_t mb1) {
     static const float zeros[TSR_CONVD_MR];
-    const int64_t n = (int64_t)task / job->per_image, blk = (int64_t)task % job->per_image;
-    const int64_t th0 = blk * d->wino_rows, th = (c->OH + 1) / 2;
-    const int64_t rows = th - th0 < d->wino_rows ? th - th0 : d->wino_rows;
-    const int64_t twp = d->wino_twp, tbp = rows * twp;
-    const int64_t mpad = d->n_mblocks * TSR_CONVD_MR;
-    float *V = job->env->scratch + (size_t)thread_id * job->env->scratch_floats;
-    float *Mb = V + 16 * c->C * tbp;
-    const float *xn = job->x + n * job->x_image;
-    tsr_cpu_wino_input_avx512(xn, d->Hp * d->Wp, d->Wp, c->C, th0, rows, twp, V, tbp);
+    const int64_t C = d->c.C, mpad = d->n_mblocks * TSR_CONVD_MR;
     for (int xi = 0; xi < 16; xi++)
-        for (int64_t mb = 0; mb < d->n_mblocks; mb++) {
+        for (int64_t mb = mb0; mb < mb1; mb++) {
             const float *a = d->w + ((size_t)xi * (size_t)d->n_mblocks + (size_t)mb) *
                                         (size_t)d->cg * TSR_CONVD_MR;
             const int64_t mvalid =
@@ -382,14 +371,32 @@ static void tsr_wino_task(void *arg, size_t task, int thread_id) {
                 float *y = Mb + ((int64_t)xi * mpad + mb * TSR_CONVD_MR + s) * tbp;
                 for (int64_t p = 0; p < tbp; p += TSR_CONVP_PX) {
                     const int npx = (int)(tbp - p < TSR_CONVP_PX ? tbp - p : TSR_CONVP_PX);
-                    tsr_cpu_convp_tile_avx512(c->C, a + s, V + (int64_t)xi * c->C * tbp + p, tbp,
-                                              zeros, NULL, y + p, tbp, r8, npx, 0, 0.0f, 0.0f);
+                    tsr_cpu_convp_tile_avx512(C, a + s, V + (int64_t)xi * C * tbp + p, tbp, zeros,
+                                              NULL, y + p, tbp, r8, npx, 0, 0.0f, 0.0f);
                 }
             }
         }
-    const int clamp = c->act == TSR_ACT_RELU || c->act == TSR_ACT_CLIP;
-    const float lo = c->act == TSR_ACT_CLIP ? c->act_p0 : 0.0f;
-    const float hi = c->act == TSR_ACT_CLIP ? c->act_p1 : __builtin_inff();
+}
+
+/* Winograd task: `wino_rows` tile rows of one image: input transform into V, the 16 GEMMs
+ * M[xi] = U[xi] . V[xi] (the pointwise GEMM tile, 8 channels x 48 tiles), output transform with
+ * bias, residual and ReLU / Clip, then any other activation over the task's output rows. */
+static void tsr_wino_task(void *arg, size_t task, int thread_id) {
+    const struct tsr_convd_job *job = arg;
+    const struct tsr_cpu_convd *d = job->d;
+    const struct tsr_k_conv *c = &d->c;
+    const int64_t n = (int64_t)task / job->per_image, blk = (int64_t)task % job->per_image;
+    const int64_t th0 = blk * d->wino_rows, th = (c->OH + 1) / 2;
+    const int64_t rows = th - th0 < d->wino_rows ? th - th0 : d->wino_rows;
+    const int64_t twp = d->wino_twp, tbp = rows * twp;
+    const int64_t mpad = d->n_mblocks * TSR_CONVD_MR;
+    float *V = job->env->scratch + (size_t)thread_id * job->env->scratch_floats;
+    float *Mb = V + 16 * c->C * tbp;
+    const float *xn = job->x + n * job->x_image;
+    tsr_cpu_wino_input_avx512(xn, d->Hp * d->Wp, d->Wp, c->C, th0, rows, twp, V, tbp);
+    tsr_wino_gemms(d, V, Mb, tbp, 0, d->n_mblocks);
+    float lo, hi;
+    const int clamp = tsr_cpu_act_clamp(c->act, c->act_p0, c->act_p1, &lo, &hi);
     const int64_t hw = c->OH * c->OW;
     float *yn = job->y + n * c->M * hw;
     const float *rn = job->r ? job->r + n * c->M * hw : NULL;
@@ -408,7 +415,6 @@ static void tsr_wino_tiles_task(void *arg, size_t task, int thread_id) {
     const struct tsr_convd_job *job = arg;
     const struct tsr_cpu_convd *d = job->d;
     const struct tsr_k_conv *c = &d->c;
-    static const float zeros[TSR_CONVD_MR];
     const int64_t n = (int64_t)task / job->per_image, rest = (int64_t)task % job->per_image;
     const int64_t chunk = rest / d->wino_mgroups, mgrp = rest % d->wino_mgroups;
     const int64_t tw = (c->OW + 1) / 2, n_tiles = ((c->OH + 1) / 2) * tw;
@@ -423,25 +429,9 @@ static void tsr_wino_tiles_task(void *arg, size_t task, int thread_id) {
     float *Mb = V + 16 * c->C * tbp;
     tsr_cpu_wino_input_tiles_avx512(job->x + n * job->x_image, d->Hp * d->Wp, d->Wp, c->C, t0,
                                     n_tiles, tw, V, tbp);
-    for (int xi = 0; xi < 16; xi++)
-        for (int64_t mb = mb0; mb < mb1; mb++) {
-            const float *a = d->w + ((size_t)xi * (size_t)d->n_mblocks + (size_t)mb) *
-                                        (size_t)d->cg * TSR_CONVD_MR;
-            const int64_t mvalid =
-                d->mg - mb * TSR_CONVD_MR < TSR_CONVD_MR ? d->mg - mb * TSR_CONVD_MR : TSR_CONVD_MR;
-            for (int64_t s = 0; s < mvalid; s += 8) {
-                const int r8 = (int)(mvalid - s < 8 ? mvalid - s : 8);
-                float *y = Mb + ((int64_t)xi * mpad + mb * TSR_CONVD_MR + s) * tbp;
-                for (int64_t p = 0; p < tbp; p += TSR_CONVP_PX) {
-                    const int npx = (int)(tbp - p < TSR_CONVP_PX ? tbp - p : TSR_CONVP_PX);
-                    tsr_cpu_convp_tile_avx512(c->C, a + s, V + (int64_t)xi * c->C * tbp + p, tbp,
-                                              zeros, NULL, y + p, tbp, r8, npx, 0, 0.0f, 0.0f);
-                }
-            }
-        }
-    const int clamp = c->act == TSR_ACT_RELU || c->act == TSR_ACT_CLIP;
-    const float lo = c->act == TSR_ACT_CLIP ? c->act_p0 : 0.0f;
-    const float hi = c->act == TSR_ACT_CLIP ? c->act_p1 : __builtin_inff();
+    tsr_wino_gemms(d, V, Mb, tbp, mb0, mb1);
+    float lo, hi;
+    const int clamp = tsr_cpu_act_clamp(c->act, c->act_p0, c->act_p1, &lo, &hi);
     const int64_t hw = c->OH * c->OW;
     const int64_t m0 = mb0 * TSR_CONVD_MR,
                   m1 = mb1 * TSR_CONVD_MR < c->M ? mb1 * TSR_CONVD_MR : c->M;

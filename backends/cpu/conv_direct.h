@@ -37,14 +37,14 @@ const tsr_convd_tile_fn *tsr_cpu_convd_tiles_avx512(int mr, int sw);
  * taps outside [0, H) x [0, W) skipped (zero padding, read with masked loads: no copy);
  * clamp to [lo, hi] only when `clamp`. x: [H][W]; y, r: [OH][OW], r NULL or y itself. sw 1 or
  * 2. */
-struct tsr_dw_plane_args {
-    const float *x, *w, *r;
-    float *y;
-    float bias, lo, hi;
-    int clamp;
-    int64_t H, W, OH, OW, KH, KW, sh, sw, dh, dw, pad_t, pad_l;
+struct tsr_dw_args {
+    const float *x, *w, *bias, *r; /* bias: the first channel's (NULL: none) */
+    float *y, *scratch;            /* scratch, nc, Hp, Wp: tsr_cpu_dw_block16_avx512 only */
+    float lo, hi;
+    int clamp, nc;
+    int64_t H, W, OH, OW, KH, KW, sh, sw, dh, dw, pad_t, pad_l, Hp, Wp;
 };
-void tsr_cpu_dw_plane_avx512(const struct tsr_dw_plane_args *p);
+void tsr_cpu_dw_plane_avx512(const struct tsr_dw_args *p);
 
 /* Depthwise on small planes (conv.c, OW <= 16): nc (1..16) consecutive channels of one image
  * at once, one channel per lane: the planes are gathered into a zero-padded [Hp][Wp][16] block
@@ -52,15 +52,9 @@ void tsr_cpu_dw_plane_avx512(const struct tsr_dw_plane_args *p);
  * pixel is KH*KW vector FMAs, and the results are scattered back to the NCHW planes.
  * x: the first channel's [H][W] plane (channel stride H*W); w: its [KH*KW] taps (stride KH*KW);
  * bias: nc values or NULL; y / r: the first channel's [OH][OW] plane (stride OH*OW; r NULL or
- * y itself). Hp >= (OH-1)*sh + (KH-1)*dh + 1 and >= pad_t + H, likewise Wp. */
-struct tsr_dw_block_args {
-    const float *x, *w, *bias, *r;
-    float *y, *scratch;
-    float lo, hi;
-    int clamp, nc;
-    int64_t H, W, OH, OW, KH, KW, sh, sw, dh, dw, pad_t, pad_l, Hp, Wp;
-};
-void tsr_cpu_dw_block16_avx512(const struct tsr_dw_block_args *p);
+ * y itself). Hp >= (OH-1)*sh + (KH-1)*dh + 1 and >= pad_t + H, likewise Wp (struct
+ * tsr_dw_args above, all fields used). */
+void tsr_cpu_dw_block16_avx512(const struct tsr_dw_args *p);
 
 /* The input plane a direct conv reads: Hp x Wp with the padding (pad_t rows / pad_l columns
  * before, as many after as the last window needs); *pad = 0 when the conv reads X in place

@@ -94,6 +94,10 @@ int tsr_cpu_act_valid(tsr_activation act);
  * min / max). NONE does nothing. Thread-safe for disjoint y. */
 void tsr_cpu_act_apply(const struct tsr_cpu_env *env, tsr_activation act, float p0, float p1,
                        size_t n, float *y);
+/* 1 when `act` is a clamp the register tiles apply themselves (RELU: [0, +inf), CLIP: [p0, p1]),
+ * with the bounds in *lo, *hi; 0 otherwise (the caller runs tsr_cpu_act_apply after the tile,
+ * *lo = *hi = 0). */
+int tsr_cpu_act_clamp(tsr_activation act, float p0, float p1, float *lo, float *hi);
 
 /* ---- fused elementwise regions (ew_exec.c) ---- */
 

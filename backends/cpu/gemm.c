@@ -26,6 +26,7 @@
 #include "backends/cpu/cpu_exec.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <limits.h>
 #include <pthread.h>
 #include <string.h>
@@ -87,6 +88,12 @@ int tsr_cpu_act_valid(tsr_activation act) {
         return 1;
     }
     return 0;
+}
+
+int tsr_cpu_act_clamp(tsr_activation act, float p0, float p1, float *lo, float *hi) {
+    *lo = act == TSR_ACT_CLIP ? p0 : 0.0f;
+    *hi = act == TSR_ACT_CLIP ? p1 : act == TSR_ACT_RELU ? INFINITY : 0.0f;
+    return act == TSR_ACT_RELU || act == TSR_ACT_CLIP;
 }
 
 void tsr_cpu_act_apply(const struct tsr_cpu_env *env, tsr_activation act, float p0, float p1,

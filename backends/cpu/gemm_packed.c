@@ -70,9 +70,8 @@ static void tsr_gemmp_task(void *arg, size_t task, int thread_id) {
     const float *A = job->A + b * g->stride_a;
     float *Y = job->Y + b * g->M * g->N;
     const float *R = job->R ? job->R + b * g->M * g->N : NULL;
-    const int clamp = g->act == TSR_ACT_RELU || g->act == TSR_ACT_CLIP;
-    const float lo = g->act == TSR_ACT_CLIP ? g->act_p0 : 0.0f;
-    const float hi = g->act == TSR_ACT_CLIP ? g->act_p1 : __builtin_inff();
+    float lo, hi;
+    const int clamp = tsr_cpu_act_clamp(g->act, g->act_p0, g->act_p1, &lo, &hi);
     for (int64_t j = 0; j < job->p->n_panels; j++) {
         const int64_t n0 = j * TSR_GEMMP_NR;
         const int cols = (int)(g->N - n0 < TSR_GEMMP_NR ? g->N - n0 : TSR_GEMMP_NR);
