@@ -370,8 +370,19 @@ static int fake_supports(void *state, int device, const struct tsr_program *prog
 START_TEST(test_supports_skips_device) {
     setenv("TSR_CALIBRATE", "off", 1); /* the fake device keeps its made-up estimates */
     tsr_context *ctx = ts_context();
-    struct tsr_tensor x;
-    load_npy(&x, TSR_MODELS_DIR "/digits_test_x.npy");
+    struct tsr_tensor x1, x;
+    load_npy(&x1, TSR_MODELS_DIR "/digits_test_x.npy");
+    /* The digits rows repeated 64 times: the CPU's prediction must stay above the small-graph
+     * rule (select.h, TSR_SMALL_GRAPH_MS) whatever its calibrated GEMM speed, else the CPU is
+     * chosen before the fake device is compared (360 rows: 0.04 ms at 214 GFLOP/s). */
+    enum { REPEAT = 64 };
+    x.desc = x1.desc;
+    x.desc.dims[0] *= REPEAT;
+    ck_assert_int_eq(tsr_tensor_alloc(&x.desc, &x), TSR_OK);
+    size_t bytes = (size_t)tsr_desc_elements(&x1.desc) * sizeof(float);
+    for (int r = 0; r < REPEAT; r++)
+        memcpy((char *)x.data + (size_t)r * bytes, x1.data, bytes);
+    tsr_tensor_free(&x1);
     tsr_graph *g = import_digits(ctx, &x);
 
     /* the default: kernels in a dtype the backend declares are supported, others not */
