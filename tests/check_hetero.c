@@ -433,7 +433,9 @@ START_TEST(test_supports_skips_device) {
 
     plan = compile_placed(ctx, g, "auto", "single");
     ck_assert_int_eq(tsr_plan_device(plan, &di), TSR_OK);
-    ck_assert_str_eq(di.id, ctx->devices[0].info.id);
+    /* not the fake device; which of the others wins depends on their calibration (a slow
+     * sanitizer build can make the OpenCL device the faster one at this size) */
+    ck_assert_str_ne(di.id, "fake");
     ck_assert_msg(strstr(tsr_plan_device_reason(plan), "fake cannot run it (kernel"), "reason: %s",
                   tsr_plan_device_reason(plan));
     ck_assert_msg(strstr(tsr_plan_device_reason(plan), "test backend: no plain GEMM"), "reason: %s",
