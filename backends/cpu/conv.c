@@ -194,6 +194,7 @@ static void tsr_dw_args_init(const struct tsr_dw_job *job, const struct tsr_k_co
                               .pad_t = c->pad_t,
                               .pad_l = c->pad_l};
     a->clamp = tsr_cpu_act_clamp(c->act, c->act_p0, c->act_p1, &a->lo, &a->hi);
+    a->hswish = c->act == TSR_ACT_HARD_SWISH;
     tsr_cpu_conv_padded_plane(c, &a->Hp, &a->Wp, &pad);
 }
 
@@ -210,7 +211,7 @@ static void tsr_dw_plane_task(const struct tsr_dw_job *job, size_t task) {
         struct tsr_dw_args a;
         tsr_dw_args_init(job, c, (int64_t)task, &a);
         tsr_cpu_dw_plane_avx512(&a);
-        if (!a.clamp)
+        if (!a.clamp && !a.hswish)
             tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)plane_out, y);
         return;
     }
@@ -270,7 +271,7 @@ static size_t tsr_dw_block_floats(const struct tsr_k_conv *c) {
     int64_t Hp, Wp;
     int pad;
     tsr_cpu_conv_padded_plane(c, &Hp, &Wp, &pad);
-    return (size_t)((Hp * Wp + c->KH * c->KW) * 16);
+    return (size_t)((Hp * Wp + c->KH * c->KW + c->OH * c->OW) * 16);
 }
 
 /* Task: 16 channels (fewer in the last group) of one image. */
@@ -284,7 +285,7 @@ static void tsr_dw_block_task(void *arg, size_t task, int thread_id) {
     a.scratch = job->env->scratch + (size_t)thread_id * job->env->scratch_floats;
     a.nc = (int)(c->C - c0 < 16 ? c->C - c0 : 16);
     tsr_cpu_dw_block16_avx512(&a);
-    if (!a.clamp)
+    if (!a.clamp && !a.hswish)
         tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)(a.nc * c->OH * c->OW),
                           a.y);
 }

@@ -140,16 +140,29 @@ static TSR_CONVD_ALWAYS_INLINE __m512 tsr_dw_load(const float *xr, int64_t start
     return _mm512_permutex2var_ps(a, even, b);
 }
 
-/* Columns [ow0, ow0 + 16 V) of output row oh (V chunks of 16 in flight: hides the FMA latency;
- * lanes past OW are computed and not stored). */
+/* ONNX HardSwish y * max(0, min(1, y / 6 + 1/2)), rounded as ew_vmath.h's v_u_hard_swish (one
+ * multiply, one add; NaN propagates: max / min return their second operand for NaN). */
+static TSR_CONVD_ALWAYS_INLINE __m512 tsr_dw_hswish(__m512 y) {
+    const __m512 t =
+        _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(1.0f / 6.0f), y), _mm512_set1_ps(0.5f));
+    return _mm512_mul_ps(
+        y, _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_setzero_ps(), t)));
+}
+
+/* Columns [ow0, ow0 + 16 V) of the R output rows oh .. oh + R - 1 (R x V chunks of 16 in
+ * flight: independent FMA chains hide the FMA latency, which a single 9-tap chain does not;
+ * lanes past OW are computed and not stored). The tap loop is outermost so each weight is
+ * broadcast once for the R rows, and an edge chunk's masks are computed once per tap column. */
 static TSR_CONVD_ALWAYS_INLINE void tsr_dw_chunks(const struct tsr_dw_args *p, int64_t oh,
                                                   int64_t ow0, const int SW, const int V,
-                                                  const int EDGE) {
-    __m512 acc[4];
+                                                  const int EDGE, const int R) {
+    __m512 acc[4][4];
+    const __m512 b0 = _mm512_set1_ps(p->bias ? p->bias[0] : 0.0f);
 #pragma GCC unroll 4
-    for (int v = 0; v < V; v++)
-        acc[v] = _mm512_set1_ps(p->bias ? p->bias[0] : 0.0f);
-    /* an edge chunk (V = 1) computes its masks once per tap column, not once per tap */
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < V; v++)
+            acc[r][v] = b0;
     __mmask16 mk[2][16];
     const int table = EDGE && V == 1 && p->KW <= 16;
     if (table)
@@ -161,37 +174,51 @@ static TSR_CONVD_ALWAYS_INLINE void tsr_dw_chunks(const struct tsr_dw_args *p, i
     const __m512i even =
         _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     for (int64_t kh = 0; kh < p->KH; kh++) {
-        const int64_t ih = oh * p->sh - p->pad_t + kh * p->dh;
-        if (ih < 0 || ih >= p->H) continue;
-        const float *xr = p->x + ih * p->W;
+        const float *xr[4];
+        int in[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            const int64_t ih = (oh + r) * p->sh - p->pad_t + kh * p->dh;
+            in[r] = ih >= 0 && ih < p->H;
+            xr[r] = p->x + (in[r] ? ih : 0) * p->W;
+        }
         for (int64_t kw = 0; kw < p->KW; kw++) {
             const __m512 wv = _mm512_set1_ps(p->w[kh * p->KW + kw]);
             const int64_t off = kw * p->dw - p->pad_l;
-            if (table) {
-                const float *xs = xr + ow0 * SW + off;
-                __m512 x = _mm512_maskz_loadu_ps(mk[0][kw], xs);
-                if (SW == 2)
-                    x = _mm512_permutex2var_ps(x, even, _mm512_maskz_loadu_ps(mk[1][kw], xs + 16));
-                acc[0] = _mm512_fmadd_ps(wv, x, acc[0]);
-                continue;
-            }
 #pragma GCC unroll 4
-            for (int v = 0; v < V; v++)
-                acc[v] = _mm512_fmadd_ps(
-                    wv, tsr_dw_load(xr, (ow0 + 16 * v) * SW + off, p->W, SW, EDGE), acc[v]);
+            for (int r = 0; r < R; r++) {
+                if (!in[r]) continue;
+                if (table) {
+                    const float *xs = xr[r] + ow0 * SW + off;
+                    __m512 x = _mm512_maskz_loadu_ps(mk[0][kw], xs);
+                    if (SW == 2)
+                        x = _mm512_permutex2var_ps(x, even,
+                                                   _mm512_maskz_loadu_ps(mk[1][kw], xs + 16));
+                    acc[r][0] = _mm512_fmadd_ps(wv, x, acc[r][0]);
+                    continue;
+                }
+#pragma GCC unroll 4
+                for (int v = 0; v < V; v++)
+                    acc[r][v] = _mm512_fmadd_ps(
+                        wv, tsr_dw_load(xr[r], (ow0 + 16 * v) * SW + off, p->W, SW, EDGE),
+                        acc[r][v]);
+            }
         }
     }
     const __m512 lo = _mm512_set1_ps(p->lo), hi = _mm512_set1_ps(p->hi);
 #pragma GCC unroll 4
-    for (int v = 0; v < V; v++) {
-        const int64_t o = ow0 + 16 * v;
-        const int64_t left = p->OW - o;
-        const __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-        __m512 s = acc[v];
-        if (p->r) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, p->r + oh * p->OW + o));
-        if (p->clamp) s = _mm512_min_ps(_mm512_max_ps(s, lo), hi);
-        _mm512_mask_storeu_ps(p->y + oh * p->OW + o, m, s);
-    }
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < V; v++) {
+            const int64_t o = ow0 + 16 * v, row = (oh + r) * p->OW;
+            const int64_t left = p->OW - o;
+            const __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+            __m512 s = acc[r][v];
+            if (p->r) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, p->r + row + o));
+            if (p->clamp) s = _mm512_min_ps(_mm512_max_ps(s, lo), hi);
+            if (p->hswish) s = tsr_dw_hswish(s);
+            _mm512_mask_storeu_ps(p->y + row + o, m, s);
+        }
 }
 
 /* Chunk ch (output columns [16 ch, 16 ch + 16)) reads only inside its rows (no masks needed)
@@ -204,28 +231,37 @@ static TSR_CONVD_ALWAYS_INLINE int tsr_dw_interior(const struct tsr_dw_args *p, 
     return first >= 0 && last < p->W;
 }
 
-/* Each row: edge chunks one at a time with masked loads, runs of interior chunks up to 4 at a
- * time with plain loads. */
-static TSR_CONVD_ALWAYS_INLINE void tsr_dw_plane(const struct tsr_dw_args *p, const int SW) {
+/* Output rows [oh, oh + R) of a plane: edge chunks one at a time with masked loads, runs of
+ * interior chunks up to 4 at a time with plain loads. */
+static TSR_CONVD_ALWAYS_INLINE void tsr_dw_rows(const struct tsr_dw_args *p, int64_t oh,
+                                                const int SW, const int R) {
     const int64_t n_chunks = (p->OW + 15) / 16;
-    for (int64_t oh = 0; oh < p->OH; oh++)
-        for (int64_t ch = 0; ch < n_chunks;) {
-            int64_t run = 0;
-            while (run < 4 && ch + run < n_chunks && tsr_dw_interior(p, ch + run, SW))
-                run++;
-            const int64_t ow0 = 16 * ch;
-            if (run == 0)
-                tsr_dw_chunks(p, oh, ow0, SW, 1, 1);
-            else if (run == 4)
-                tsr_dw_chunks(p, oh, ow0, SW, 4, 0);
-            else if (run == 3)
-                tsr_dw_chunks(p, oh, ow0, SW, 3, 0);
-            else if (run == 2)
-                tsr_dw_chunks(p, oh, ow0, SW, 2, 0);
-            else
-                tsr_dw_chunks(p, oh, ow0, SW, 1, 0);
-            ch += run > 0 ? run : 1;
-        }
+    for (int64_t ch = 0; ch < n_chunks;) {
+        int64_t run = 0;
+        while (run < 4 && ch + run < n_chunks && tsr_dw_interior(p, ch + run, SW))
+            run++;
+        const int64_t ow0 = 16 * ch;
+        if (run == 0)
+            tsr_dw_chunks(p, oh, ow0, SW, 1, 1, R);
+        else if (run == 4)
+            tsr_dw_chunks(p, oh, ow0, SW, 4, 0, R);
+        else if (run == 3)
+            tsr_dw_chunks(p, oh, ow0, SW, 3, 0, R);
+        else if (run == 2)
+            tsr_dw_chunks(p, oh, ow0, SW, 2, 0, R);
+        else
+            tsr_dw_chunks(p, oh, ow0, SW, 1, 0, R);
+        ch += run > 0 ? run : 1;
+    }
+}
+
+/* Rows in groups of 4 (R = 4: 4 .. 16 accumulators), the last OH mod 4 one at a time. */
+static TSR_CONVD_ALWAYS_INLINE void tsr_dw_plane(const struct tsr_dw_args *p, const int SW) {
+    int64_t oh = 0;
+    for (; oh + 4 <= p->OH; oh += 4)
+        tsr_dw_rows(p, oh, SW, 4);
+    for (; oh < p->OH; oh++)
+        tsr_dw_rows(p, oh, SW, 1);
 }
 
 void tsr_cpu_dw_plane_avx512(const struct tsr_dw_args *p) {
@@ -441,52 +477,124 @@ void tsr_cpu_wino_output_tiles_avx512(const float *Mb, int64_t mstride, int64_t 
 
 /* ---- depthwise on small planes: 16 channels per vector (conv.c) ---- */
 
+/* In-register transpose of a 16 x 16 float block: on return r[j] lane i = (old r[i]) lane j.
+ * unpack{lo,hi}_ps, then unpack{lo,hi}_pd, then a 4 x 4 transpose of 128-bit lanes
+ * (shuffle_f32x4): 64 shuffles per 256 floats, where 16 gathers cost about 4 times as much. */
+static TSR_CONVD_ALWAYS_INLINE void tsr_transpose16(__m512 r[16]) {
+    __m512 t[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    /* u[4 g + k], 128-bit lane L: rows 4g .. 4g+3 of column 4 L + k */
+    __m512 u[16];
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; g++) {
+        const __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 1]);
+        const __m512d c = _mm512_castps_pd(t[4 * g + 2]), d = _mm512_castps_pd(t[4 * g + 3]);
+        u[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        const __m512 v0 = _mm512_shuffle_f32x4(u[k], u[4 + k], _MM_SHUFFLE(1, 0, 1, 0));
+        const __m512 v1 = _mm512_shuffle_f32x4(u[k], u[4 + k], _MM_SHUFFLE(3, 2, 3, 2));
+        const __m512 v2 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], _MM_SHUFFLE(1, 0, 1, 0));
+        const __m512 v3 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], _MM_SHUFFLE(3, 2, 3, 2));
+        r[0 + k] = _mm512_shuffle_f32x4(v0, v2, _MM_SHUFFLE(2, 0, 2, 0));
+        r[4 + k] = _mm512_shuffle_f32x4(v0, v2, _MM_SHUFFLE(3, 1, 3, 1));
+        r[8 + k] = _mm512_shuffle_f32x4(v1, v3, _MM_SHUFFLE(2, 0, 2, 0));
+        r[12 + k] = _mm512_shuffle_f32x4(v1, v3, _MM_SHUFFLE(3, 1, 3, 1));
+    }
+}
+
+static TSR_CONVD_ALWAYS_INLINE __mmask16 tsr_first_lanes(int64_t n) {
+    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+}
+
+/* Output pixels [ow, ow + NP) of row oh from the [Hp][Wp][16] block P and the [taps][16]
+ * weights Wv: O[(oh * OW + ow + j) * 16 ..] = bias + sum of the taps, one FMA chain per pixel. */
+static TSR_CONVD_ALWAYS_INLINE void tsr_dw_block_pixels(const struct tsr_dw_args *p, const float *P,
+                                                        const float *Wv, __m512 bias, int64_t oh,
+                                                        int64_t ow, const int NP, float *O) {
+    __m512 acc[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < NP; j++)
+        acc[j] = bias;
+    const float *base = P + (oh * p->sh * p->Wp + ow * p->sw) * 16;
+    const int64_t step = p->sw * 16;
+    for (int64_t kh = 0; kh < p->KH; kh++) {
+        const float *row = base + kh * p->dh * p->Wp * 16;
+        const float *wr = Wv + kh * p->KW * 16;
+        for (int64_t kw = 0; kw < p->KW; kw++) {
+            const __m512 w = _mm512_load_ps(wr + kw * 16);
+            const float *x = row + kw * p->dw * 16;
+#pragma GCC unroll 8
+            for (int j = 0; j < NP; j++)
+                acc[j] = _mm512_fmadd_ps(w, _mm512_load_ps(x + j * step), acc[j]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < NP; j++)
+        _mm512_store_ps(O + (oh * p->OW + ow + j) * 16, acc[j]);
+}
+
 void tsr_cpu_dw_block16_avx512(const struct tsr_dw_args *p) {
     const int64_t hw = p->H * p->W, ohw = p->OH * p->OW, taps = p->KH * p->KW;
-    const __mmask16 cm = p->nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << p->nc) - 1);
+    const int nc = p->nc;
+    const __mmask16 cm = tsr_first_lanes(nc);
     const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-    const __m512i in_idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)hw));
-    const __m512i out_idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)ohw));
     const __m512i w_idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)taps));
     float *P = p->scratch; /* [Hp][Wp][16], zero padding */
     memset(P, 0, (size_t)(p->Hp * p->Wp * 16) * sizeof(float));
+    __m512 v[16];
+    /* the planes' rows, 16 columns at a time, transposed into pixels of 16 channels */
     for (int64_t ih = 0; ih < p->H; ih++)
-        for (int64_t iw = 0; iw < p->W; iw++)
-            _mm512_store_ps(P + ((ih + p->pad_t) * p->Wp + iw + p->pad_l) * 16,
-                            _mm512_mask_i32gather_ps(_mm512_setzero_ps(), cm, in_idx,
-                                                     p->x + ih * p->W + iw, 4));
+        for (int64_t iw0 = 0; iw0 < p->W; iw0 += 16) {
+            const int64_t n = p->W - iw0 < 16 ? p->W - iw0 : 16;
+            const __mmask16 m = tsr_first_lanes(n);
+            for (int c = 0; c < 16; c++)
+                v[c] = c < nc ? _mm512_maskz_loadu_ps(m, p->x + c * hw + ih * p->W + iw0)
+                              : _mm512_setzero_ps();
+            tsr_transpose16(v);
+            float *dst = P + ((ih + p->pad_t) * p->Wp + iw0 + p->pad_l) * 16;
+            for (int64_t j = 0; j < n; j++)
+                _mm512_store_ps(dst + j * 16, v[j]);
+        }
     float *Wv = P + p->Hp * p->Wp * 16; /* [taps][16] */
     for (int64_t t = 0; t < taps; t++)
         _mm512_store_ps(Wv + t * 16,
                         _mm512_mask_i32gather_ps(_mm512_setzero_ps(), cm, w_idx, p->w + t, 4));
+    float *O = Wv + taps * 16; /* [OH * OW][16]: conv + bias */
     const __m512 bias = p->bias ? _mm512_maskz_loadu_ps(cm, p->bias) : _mm512_setzero_ps();
+    for (int64_t oh = 0; oh < p->OH; oh++) {
+        int64_t ow = 0;
+        /* 8 pixels at a time: 8 independent FMA chains share each tap's weight load */
+        for (; ow + 8 <= p->OW; ow += 8)
+            tsr_dw_block_pixels(p, P, Wv, bias, oh, ow, 8, O);
+        for (; ow < p->OW; ow++)
+            tsr_dw_block_pixels(p, P, Wv, bias, oh, ow, 1, O);
+    }
+    /* back to the NCHW planes, 16 pixels of an output row at a time: residual, clamp, store */
     const __m512 lo = _mm512_set1_ps(p->lo), hi = _mm512_set1_ps(p->hi);
     for (int64_t oh = 0; oh < p->OH; oh++)
-        for (int64_t ow = 0; ow < p->OW; ow++) {
-            __m512 acc0 = bias, acc1 = _mm512_setzero_ps();
-            const float *base = P + (oh * p->sh * p->Wp + ow * p->sw) * 16;
-            int64_t t = 0;
-            for (int64_t kh = 0; kh < p->KH; kh++) {
-                const float *row = base + kh * p->dh * p->Wp * 16;
-                int64_t kw = 0;
-                for (; kw + 1 < p->KW; kw += 2, t += 2) {
-                    acc0 = _mm512_fmadd_ps(_mm512_load_ps(Wv + t * 16),
-                                           _mm512_load_ps(row + kw * p->dw * 16), acc0);
-                    acc1 = _mm512_fmadd_ps(_mm512_load_ps(Wv + (t + 1) * 16),
-                                           _mm512_load_ps(row + (kw + 1) * p->dw * 16), acc1);
-                }
-                if (kw < p->KW) {
-                    acc0 = _mm512_fmadd_ps(_mm512_load_ps(Wv + t * 16),
-                                           _mm512_load_ps(row + kw * p->dw * 16), acc0);
-                    t++;
-                }
+        for (int64_t ow0 = 0; ow0 < p->OW; ow0 += 16) {
+            const int64_t n = p->OW - ow0 < 16 ? p->OW - ow0 : 16;
+            const __mmask16 m = tsr_first_lanes(n);
+            const float *src = O + (oh * p->OW + ow0) * 16;
+            for (int64_t j = 0; j < 16; j++)
+                v[j] = j < n ? _mm512_load_ps(src + j * 16) : _mm512_setzero_ps();
+            tsr_transpose16(v);
+            for (int c = 0; c < nc; c++) {
+                const int64_t o = c * ohw + oh * p->OW + ow0;
+                __m512 s = v[c];
+                if (p->r) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, p->r + o));
+                if (p->clamp) s = _mm512_min_ps(_mm512_max_ps(s, lo), hi);
+                if (p->hswish) s = tsr_dw_hswish(s);
+                _mm512_mask_storeu_ps(p->y + o, m, s);
             }
-            __m512 s = _mm512_add_ps(acc0, acc1);
-            const int64_t o = oh * p->OW + ow;
-            if (p->r)
-                s = _mm512_add_ps(
-                    s, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), cm, out_idx, p->r + o, 4));
-            if (p->clamp) s = _mm512_min_ps(_mm512_max_ps(s, lo), hi);
-            _mm512_mask_i32scatter_ps(p->y + o, cm, out_idx, s, 4);
         }
 }

@@ -35,21 +35,24 @@ const tsr_convd_tile_fn *tsr_cpu_convd_tiles_avx512(int mr, int sw);
 /* Depthwise plane (conv.c): y[oh][ow] = clamp(bias + sum_{kh,kw} w[kh * KW + kw] *
  * x[ih][iw] (+ r[oh][ow])) with ih = oh * sh - pad_t + kh * dh, iw = ow * sw - pad_l + kw * dw,
  * taps outside [0, H) x [0, W) skipped (zero padding, read with masked loads: no copy);
- * clamp to [lo, hi] only when `clamp`. x: [H][W]; y, r: [OH][OW], r NULL or y itself. sw 1 or
- * 2. */
+ * clamp to [lo, hi] only when `clamp`, y = y * hard_sigmoid(y) (ONNX HardSwish, as
+ * ew_vmath.h's v_u_hard_swish) only when `hswish`. x: [H][W]; y, r: [OH][OW], r NULL or y
+ * itself. sw 1 or 2. */
 struct tsr_dw_args {
     const float *x, *w, *bias, *r; /* bias: the first channel's (NULL: none) */
     float *y, *scratch;            /* scratch, nc, Hp, Wp: tsr_cpu_dw_block16_avx512 only */
     float lo, hi;
     int clamp, nc;
+    int hswish; /* 1: HardSwish applied in registers (after the residual; clamp is then 0) */
     int64_t H, W, OH, OW, KH, KW, sh, sw, dh, dw, pad_t, pad_l, Hp, Wp;
 };
 void tsr_cpu_dw_plane_avx512(const struct tsr_dw_args *p);
 
 /* Depthwise on small planes (conv.c, OW <= 16): nc (1..16) consecutive channels of one image
- * at once, one channel per lane: the planes are gathered into a zero-padded [Hp][Wp][16] block
- * in `scratch` (then [KH*KW][16] weights after it; tsr_cpu_dw_block16_floats), every output
- * pixel is KH*KW vector FMAs, and the results are scattered back to the NCHW planes.
+ * at once, one channel per lane: the planes are transposed (16 x 16 in registers) into a
+ * zero-padded [Hp][Wp][16] block in `scratch` (then [KH*KW][16] weights and an [OH*OW][16]
+ * result block after it: (Hp*Wp + KH*KW + OH*OW) * 16 floats, 64-byte aligned), every output
+ * pixel is KH*KW vector FMAs, and the results are transposed back to the NCHW planes.
  * x: the first channel's [H][W] plane (channel stride H*W); w: its [KH*KW] taps (stride KH*KW);
  * bias: nc values or NULL; y / r: the first channel's [OH][OW] plane (stride OH*OW; r NULL or
  * y itself). Hp >= (OH-1)*sh + (KH-1)*dh + 1 and >= pad_t + H, likewise Wp (struct
