@@ -315,11 +315,15 @@ static void build_gemm_row(struct kh_builder *b) {
 
 /* Gemm with a constant B (a classifier's weights): the pre-packed GEMM (gemm_packed.c) on
  * AVX-512, alpha folded into the panels; transB with a bias row at batch 8 (N 1000 = 20 full
- * panels + a 40-column one); B as given with alpha, beta, relu; 3 rows, bias + residual. */
+ * panels + a 40-column one); B as given with alpha, beta, relu; 3 rows, bias + residual; 8
+ * rows (panels split among tasks). */
 static const struct gemm gemm_const_rows[] = {
     {8, 1000, 512, 0, 1, 1.0f, 1.0f, 1, {1000}, 0, ACT_NONE, 0, 0},
     {20, 70, 33, 0, 0, 0.5f, 2.0f, 1, {70}, 0, ACT_RELU, 0, 0},
     {3, 17, 9, 0, 1, 1.0f, 1.0f, 1, {17}, 1, ACT_SIGMOID, 0, 0},
+    /* one row task: the 7 panels split over the threads, residual + sigmoid after the tiles on
+     * each task's columns only */
+    {8, 300, 512, 0, 1, 1.0f, 1.0f, 1, {300}, 1, ACT_SIGMOID, 0, 0},
 };
 
 static void build_gemm_const(struct kh_builder *b) {

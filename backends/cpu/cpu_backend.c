@@ -536,10 +536,21 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
         }
         if (kn->kind != TSR_K_CONV || kn->dtype != TSR_F32) continue;
         const struct tsr_k_conv *c = &kn->u.conv;
-        if (!tsr_cpu_convd_supported(ex->env.ew->isa == TSR_ISA_AVX512, c)) continue;
         const struct tsr_buffer *wb = &prog->buffers[kn->inputs[1]];
         const struct tsr_buffer *bb = c->has_bias ? &prog->buffers[kn->inputs[2]] : NULL;
         if (wb->kind != TSR_BUF_CONST || (bb && bb->kind != TSR_BUF_CONST)) continue;
+        /* a 1x1 conv on 1x1 planes (squeeze-excitation FCs) is a GEMM over the images */
+        struct tsr_k_gemm cg;
+        if (tsr_cpu_conv_as_gemm(c, &cg) &&
+            tsr_cpu_gemmp_supported(ex->env.ew->isa == TSR_ISA_AVX512, &cg)) {
+            if (tsr_cpu_gemmp_prepare(&cg, wb->const_data, &ex->gemmp[i]) != 0) {
+                tsr_cpu_release(ex);
+                return TSR_ERR(ctx, TSR_E_NOMEM,
+                               "cpu prepare: cannot pack the weights of conv '%s'", kn->name);
+            }
+            continue;
+        }
+        if (!tsr_cpu_convd_supported(ex->env.ew->isa == TSR_ISA_AVX512, c)) continue;
         if (tsr_cpu_convd_prepare(c, wb->const_data, bb ? bb->const_data : NULL, &ex->convd[i]) !=
             0) {
             tsr_cpu_release(ex);
@@ -622,6 +633,13 @@ static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct
         const struct tsr_k_conv *c = &kn->u.conv;
         const int bi = 2, ri = 2 + !!c->has_bias;
         const struct tsr_cpu_convd *d = ex->convd[kn - ex->prog->kernels];
+        const struct tsr_cpu_gemmp *cg = ex->gemmp[kn - ex->prog->kernels];
+        if (cg) { /* tsr_cpu_conv_as_gemm: X [N, C], W^T packed, bias row, R / Y [N, M] */
+            tsr_cpu_gemmp_run(&ex->env, cg, p[kn->inputs[0]],
+                              c->has_bias ? p[kn->inputs[bi]] : NULL,
+                              c->has_residual ? p[kn->inputs[ri]] : NULL, y);
+            break;
+        }
         if (d) {
             tsr_cpu_convd_run(&ex->env, d, p[kn->inputs[0]],
                               c->has_residual ? p[kn->inputs[ri]] : NULL, ex->conv_pad, y);

@@ -57,22 +57,26 @@ struct tsr_gemmp_job {
     const struct tsr_cpu_gemmp *p;
     const float *A, *C, *R;
     float *Y;
-    int64_t m_tasks;
+    int64_t m_tasks, n_splits, panels_per_split;
 };
 
 static void tsr_gemmp_task(void *arg, size_t task, int thread_id) {
     (void)thread_id;
     const struct tsr_gemmp_job *job = arg;
     const struct tsr_k_gemm *g = &job->p->g;
-    const int64_t b = (int64_t)task / job->m_tasks;
-    const int64_t m0 = ((int64_t)task % job->m_tasks) * TSR_GEMMP_TASK_ROWS;
+    const int64_t split = (int64_t)task % job->n_splits, mt = (int64_t)task / job->n_splits;
+    const int64_t b = mt / job->m_tasks;
+    const int64_t m0 = (mt % job->m_tasks) * TSR_GEMMP_TASK_ROWS;
+    const int64_t j0 = split * job->panels_per_split;
+    const int64_t j1 = j0 + job->panels_per_split < job->p->n_panels ? j0 + job->panels_per_split
+                                                                     : job->p->n_panels;
     const int64_t m1 = m0 + TSR_GEMMP_TASK_ROWS < g->M ? m0 + TSR_GEMMP_TASK_ROWS : g->M;
     const float *A = job->A + b * g->stride_a;
     float *Y = job->Y + b * g->M * g->N;
     const float *R = job->R ? job->R + b * g->M * g->N : NULL;
     float lo, hi;
     const int clamp = tsr_cpu_act_clamp(g->act, g->act_p0, g->act_p1, &lo, &hi);
-    for (int64_t j = 0; j < job->p->n_panels; j++) {
+    for (int64_t j = j0; j < j1; j++) {
         const int64_t n0 = j * TSR_GEMMP_NR;
         const int cols = (int)(g->N - n0 < TSR_GEMMP_NR ? g->N - n0 : TSR_GEMMP_NR);
         const float *bp = job->p->bp + j * g->K * TSR_GEMMP_NR;
@@ -84,9 +88,11 @@ static void tsr_gemmp_task(void *arg, size_t task, int thread_id) {
                                      rows, cols, clamp, lo, hi);
         }
     }
-    if (g->act != TSR_ACT_NONE && !clamp)
+    const int64_t n0 = j0 * TSR_GEMMP_NR, n1 = j1 * TSR_GEMMP_NR < g->N ? j1 * TSR_GEMMP_NR : g->N;
+    if (g->act != TSR_ACT_NONE && !clamp && n1 > n0)
         for (int64_t m = m0; m < m1; m++)
-            tsr_cpu_act_apply(job->env, g->act, g->act_p0, g->act_p1, (size_t)g->N, Y + m * g->N);
+            tsr_cpu_act_apply(job->env, g->act, g->act_p0, g->act_p1, (size_t)(n1 - n0),
+                              Y + m * g->N + n0);
 }
 
 void tsr_cpu_gemmp_run(const struct tsr_cpu_env *env, const struct tsr_cpu_gemmp *p, const float *A,
@@ -96,11 +102,43 @@ void tsr_cpu_gemmp_run(const struct tsr_cpu_env *env, const struct tsr_cpu_gemmp
     struct tsr_gemmp_job job = {
         .env = env, .p = p, .A = A, .C = g->has_c ? C : NULL, .R = R, .Y = Y};
     job.m_tasks = (g->M + TSR_GEMMP_TASK_ROWS - 1) / TSR_GEMMP_TASK_ROWS;
-    const int64_t n_tasks = g->batch * job.m_tasks;
+    /* few row tasks (a batch-8 classifier: M = 8): the panels are split too, so every thread
+     * streams its share of the weights (2 tasks per thread) */
+    const int64_t row_tasks = g->batch * job.m_tasks, want = 2 * (int64_t)env->n_threads;
+    job.n_splits = 1;
+    if (env->pool && env->n_threads > 1 && row_tasks < want) {
+        job.n_splits = (want + row_tasks - 1) / row_tasks;
+        if (job.n_splits > p->n_panels) job.n_splits = p->n_panels;
+    }
+    job.panels_per_split = (p->n_panels + job.n_splits - 1) / job.n_splits;
+    job.n_splits = (p->n_panels + job.panels_per_split - 1) / job.panels_per_split;
+    const int64_t n_tasks = row_tasks * job.n_splits;
     const double flops = 2.0 * (double)g->batch * (double)g->M * (double)g->N * (double)g->K;
     if (n_tasks > 1 && env->pool && env->n_threads > 1 && flops >= TSR_CPU_GEMM_PARALLEL_FLOPS)
         tsr_cpu_pool_parallel_for(env->pool, (size_t)n_tasks, tsr_gemmp_task, &job);
     else
         for (int64_t t = 0; t < n_tasks; t++)
             tsr_gemmp_task(&job, (size_t)t, 0);
+}
+
+int tsr_cpu_conv_as_gemm(const struct tsr_k_conv *c, struct tsr_k_gemm *g) {
+    if (c->group != 1 || c->KH != 1 || c->KW != 1 || c->H != 1 || c->W != 1 || c->OH != 1 ||
+        c->OW != 1 || c->pad_t != 0 || c->pad_l != 0)
+        return 0;
+    *g = (struct tsr_k_gemm){.batch = 1,
+                             .M = c->N,
+                             .N = c->M,
+                             .K = c->C,
+                             .trans_b = 1,
+                             .lda = c->C,
+                             .ldb = c->C,
+                             .alpha = 1.0f,
+                             .has_c = c->has_bias,
+                             .beta = 1.0f,
+                             .c_stride_n = 1,
+                             .has_residual = c->has_residual,
+                             .act = c->act,
+                             .act_p0 = c->act_p0,
+                             .act_p1 = c->act_p1};
+    return 1;
 }

@@ -45,8 +45,14 @@ void tsr_cpu_gemmp_free(struct tsr_cpu_gemmp *p);
 
 struct tsr_cpu_env;
 /* Y [batch][M][N] = act(A . B' + beta * C + R) with the packed B; R NULL or like Y (may be Y).
- * Tasks of 32 rows x all of N run on env->pool. */
+ * Tasks of 32 rows x all of N run on env->pool; with fewer row tasks than 2 per thread the
+ * column panels are split among tasks too. */
 void tsr_cpu_gemmp_run(const struct tsr_cpu_env *env, const struct tsr_cpu_gemmp *p, const float *A,
                        const float *C, const float *R, float *Y);
+
+/* A 1x1 convolution of 1x1 planes, one group, no padding (the fully connected layers of a
+ * squeeze-excitation block): fills *g with the GEMM Y [N, M] = act(X [N, C] . W [M, C]^T + bias
+ * row + R) over c's images and returns 1; 0 (g untouched) for any other conv. */
+int tsr_cpu_conv_as_gemm(const struct tsr_k_conv *c, struct tsr_k_gemm *g);
 
 #endif
