@@ -114,19 +114,20 @@ static inline vf v_exp(vf x) {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
     __m512 y = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    __m512i ni = _mm512_cvtps_epi32(n);
-    __m512i n1 = _mm512_srai_epi32(ni, 1);
-    __m512i n2 = _mm512_sub_epi32(ni, n1);
-    const __m512i bias = _mm512_set1_epi32(127);
-    __m512 f1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n1, bias), 23));
-    __m512 f2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n2, bias), 23));
-    return _mm512_mul_ps(_mm512_mul_ps(y, f1), f2);
+    /* y * 2^n in one rounding (vscalefps), through the denormals to 0 and to +inf as the
+     * two-step power-of-two multiply of ew_avx2.c does */
+    return _mm512_scalef_ps(y, n);
 }
 
+/* 1 / (1 + e) by vrcp14ps and one Newton-Raphson step r (2 - d r) (relative error about 2^-28
+ * before the two roundings) instead of a division, whose throughput bounds SiLU; d >= 1 and
+ * finite (e = exp(-x) with -x <= 88), so the step is well defined; NaN propagates. */
 static inline __m512 v_sigmoid(__m512 x) {
     const __m512 one = _mm512_set1_ps(1.0f);
-    __m512 e = v_exp(_mm512_sub_ps(_mm512_setzero_ps(), x));
-    return _mm512_div_ps(one, _mm512_add_ps(one, e));
+    const __m512 nx = _mm512_min_ps(_mm512_set1_ps(88.0f), _mm512_sub_ps(_mm512_setzero_ps(), x));
+    const __m512 d = _mm512_add_ps(one, v_exp(nx));
+    const __m512 r = _mm512_rcp14_ps(d);
+    return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
 }
 
 static inline __m512 v_tanh(__m512 x) {
