@@ -324,6 +324,8 @@ static const struct gemm gemm_const_rows[] = {
     /* one row task: the 7 panels split over the threads, residual + sigmoid after the tiles on
      * each task's columns only */
     {8, 300, 512, 0, 1, 1.0f, 1.0f, 1, {300}, 1, ACT_SIGMOID, 0, 0},
+    /* HardSwish in the tile's registers (MobileNetV3's classifier) */
+    {5, 100, 64, 0, 1, 1.0f, 1.0f, 1, {100}, 0, ACT_HSWISH, 0, 0},
 };
 
 static void build_gemm_const(struct kh_builder *b) {
@@ -586,7 +588,15 @@ static const struct conv conv_rows[] = {
     {1, 16, 14, 14, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ACT_RELU, 0, 0},
     {1, 24, 7, 7, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, ACT_SIGMOID, 0, 0},
     {2, 16, 9, 11, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, ACT_NONE, 0, 0},
-    /* EfficientNet's SiLU (Sigmoid + Mul): 3x3 stride 2 stem (direct), depthwise 3x3, pointwise
+    /* short K (<= 64: per-task im2col + the pointwise tiles, conv_direct.c): MobileNetV3's
+     * 3x3 stride 2 stem on RGB, two images, HardSwish; stride 1 dilated, M 40 (32 + 8),
+     * residual + relu; 5x2 taps, stride (2, 1), unpadded, several rows per task */
+    {2, 3, 30, 34, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, ACT_HSWISH, 0, 0},
+    {1, 5, 11, 50, 40, 3, 3, 1, 1, 1, 1, 1, 1, 2, 2, 1, 1, 1, ACT_RELU, 0, 0},
+    {1, 2, 19, 13, 8, 5, 2, 2, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, ACT_NONE, 0, 0},
+    /* pointwise 1x1 with HardSwish in the tile's registers, residual, M 24 (8-row tiles) */
+    {2, 40, 5, 23, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, ACT_HSWISH, 0, 0},
+    /* EfficientNet's SiLU (Sigmoid + Mul): 3x3 stride 2 stem (im2col), depthwise 3x3, pointwise
      * 1x1 (the register tile; SiLU in the post-pass), 1x1 + residual on the grouped path, a
      * 1x1 on a 1x1 image (squeeze-excitation's fc1); GELU / GELU tanh on a 3x3 */
     {1, 3, 17, 19, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0, ACT_SILU, 0, 0},

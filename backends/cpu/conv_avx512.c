@@ -18,6 +18,7 @@
  * compile-time constants of each instantiation, so the j loops unroll and the broadcasts use
  * immediate displacements.
  */
+#include "backends/cpu/act_avx512.h"
 #include "backends/cpu/conv_direct.h"
 
 #include <immintrin.h>
@@ -140,15 +141,6 @@ static TSR_CONVD_ALWAYS_INLINE __m512 tsr_dw_load(const float *xr, int64_t start
     return _mm512_permutex2var_ps(a, even, b);
 }
 
-/* ONNX HardSwish y * max(0, min(1, y / 6 + 1/2)), rounded as ew_vmath.h's v_u_hard_swish (one
- * multiply, one add; NaN propagates: max / min return their second operand for NaN). */
-static TSR_CONVD_ALWAYS_INLINE __m512 tsr_dw_hswish(__m512 y) {
-    const __m512 t =
-        _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(1.0f / 6.0f), y), _mm512_set1_ps(0.5f));
-    return _mm512_mul_ps(
-        y, _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_setzero_ps(), t)));
-}
-
 /* Columns [ow0, ow0 + 16 V) of the R output rows oh .. oh + R - 1 (R x V chunks of 16 in
  * flight: independent FMA chains hide the FMA latency, which a single 9-tap chain does not;
  * lanes past OW are computed and not stored). The tap loop is outermost so each weight is
@@ -216,7 +208,7 @@ static TSR_CONVD_ALWAYS_INLINE void tsr_dw_chunks(const struct tsr_dw_args *p, i
             __m512 s = acc[r][v];
             if (p->r) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, p->r + row + o));
             if (p->clamp) s = _mm512_min_ps(_mm512_max_ps(s, lo), hi);
-            if (p->hswish) s = tsr_dw_hswish(s);
+            if (p->hswish) s = tsr_avx512_hswish(s);
             _mm512_mask_storeu_ps(p->y + row + o, m, s);
         }
 }
@@ -593,8 +585,43 @@ void tsr_cpu_dw_block16_avx512(const struct tsr_dw_args *p) {
                 __m512 s = v[c];
                 if (p->r) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, p->r + o));
                 if (p->clamp) s = _mm512_min_ps(_mm512_max_ps(s, lo), hi);
-                if (p->hswish) s = tsr_dw_hswish(s);
+                if (p->hswish) s = tsr_avx512_hswish(s);
                 _mm512_mask_storeu_ps(p->y + o, m, s);
             }
         }
+}
+
+void tsr_cpu_convd_im2col_avx512(const float *x, const int32_t *koff, int64_t K, int64_t Wp,
+                                 int64_t sh, int64_t sw, int64_t OW, int64_t p0, int64_t n,
+                                 float *col) {
+    const __m512i even =
+        _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    for (int64_t j0 = 0; j0 < n;) {
+        const int64_t p = p0 + j0, oh = p / OW, ow0 = p % OW;
+        const int64_t len = OW - ow0 < n - j0 ? OW - ow0 : n - j0; /* pixels left in this row */
+        const float *row = x + oh * sh * Wp + ow0 * sw;
+        for (int64_t k = 0; k < K; k++) {
+            const float *src = row + koff[k];
+            float *dst = col + k * n + j0;
+            for (int64_t j = 0; j < len; j += 16) {
+                const int64_t left = len - j;
+                const __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+                __m512 v;
+                if (sw == 1) {
+                    v = _mm512_maskz_loadu_ps(m, src + j);
+                } else { /* stride 2: the even floats of 32 (the odd lane past the end unread) */
+                    const __mmask16 m2 =
+                        left >= 8 ? (__mmask16)0x7fff : (__mmask16)((1u << (2 * left - 1)) - 1);
+                    const __mmask16 m3 = left >= 16 ? (__mmask16)0x7fff
+                                         : left <= 8
+                                             ? (__mmask16)0
+                                             : (__mmask16)((1u << (2 * (left - 8) - 1)) - 1);
+                    v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m2, src + 2 * j), even,
+                                               _mm512_maskz_loadu_ps(m3, src + 2 * j + 16));
+                }
+                _mm512_mask_storeu_ps(dst + j, m, v);
+            }
+        }
+        j0 += len;
+    }
 }

@@ -32,6 +32,19 @@
 #define TSR_CONVP_PX          48
 #define TSR_CONVP_TASK_PIXELS (4 * TSR_CONVP_PX)
 #define TSR_CONVP_MAX_K       256
+/* Non-pointwise convs with K <= this (3x3 stems on RGB: K 27) go through a per-task im2col and
+ * the pointwise tiles: their channel-vectorised tile would spend as long on the transposed
+ * store (one gather per channel row) as on its K FMAs. */
+#define TSR_CONVD_IM2COL_MAX_K 64
+
+static int tsr_wino_applies(const struct tsr_k_conv *c);
+
+/* 1 when c takes the im2col path (tsr_cpu_convd.im2col). */
+static int tsr_convd_im2col_applies(const struct tsr_k_conv *c) {
+    const int64_t K = (c->C / c->group) * c->KH * c->KW;
+    const int pointwise_like = c->KH == 1 && c->KW == 1 && c->stride_h == 1 && c->stride_w == 1;
+    return c->group == 1 && K <= TSR_CONVD_IM2COL_MAX_K && !pointwise_like && !tsr_wino_applies(c);
+}
 
 void tsr_cpu_conv_padded_plane(const struct tsr_k_conv *c, int64_t *Hp, int64_t *Wp, int *pad) {
     const int64_t need_h = (c->OH - 1) * c->stride_h + (c->KH - 1) * c->dil_h + 1;
@@ -113,6 +126,8 @@ static void tsr_wino_geometry(const struct tsr_k_conv *c, int64_t *twp, int64_t 
 }
 
 size_t tsr_cpu_convd_scratch_floats(const struct tsr_k_conv *c) {
+    if (tsr_convd_im2col_applies(c))
+        return (size_t)((c->C / c->group) * c->KH * c->KW * TSR_CONVP_TASK_PIXELS);
     const int mode = tsr_wino_applies(c);
     if (!mode) return 0;
     const int64_t mpad = (c->M + TSR_CONVD_MR - 1) / TSR_CONVD_MR * TSR_CONVD_MR;
@@ -177,6 +192,7 @@ int tsr_cpu_convd_prepare(const struct tsr_k_conv *c, const float *Wt, const flo
     }
     d->pointwise = !d->pad && c->KH == 1 && c->KW == 1 && c->stride_h == 1 && c->stride_w == 1 &&
                    d->K <= TSR_CONVP_MAX_K;
+    d->im2col = !d->pointwise && tsr_convd_im2col_applies(c);
     const size_t blocks = (size_t)(c->group * d->n_mblocks);
     /* Winograd: 16 sets of [n_mblocks][C][32] blocks, of U[xi] over (m, c) */
     const size_t wfloats = d->winograd ? 16 * blocks * (size_t)d->cg * TSR_CONVD_MR
@@ -337,7 +353,7 @@ static void tsr_convp_task(void *arg, size_t task, int thread_id) {
     const int64_t p0 = chunk * TSR_CONVP_TASK_PIXELS;
     const int64_t p1 = p0 + TSR_CONVP_TASK_PIXELS < hw ? p0 + TSR_CONVP_TASK_PIXELS : hw;
     float lo, hi;
-    const int clamp = tsr_cpu_act_clamp(c->act, c->act_p0, c->act_p1, &lo, &hi);
+    const int clamp = tsr_cpu_act_epilogue(c->act, c->act_p0, c->act_p1, &lo, &hi);
     for (int64_t p = p0; p < p1; p += TSR_CONVP_PX) {
         const int npx = (int)(p1 - p < TSR_CONVP_PX ? p1 - p : TSR_CONVP_PX);
         for (int64_t s = 0; s < mvalid; s += 8) {
@@ -350,6 +366,45 @@ static void tsr_convp_task(void *arg, size_t task, int thread_id) {
     if (c->act != TSR_ACT_NONE && !clamp)
         for (int64_t o = 0; o < mvalid; o++)
             tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)(p1 - p0),
+                              yn + (m0 + o) * hw + p0);
+}
+
+/* im2col task: one 32-channel block x TSR_CONVP_TASK_PIXELS output pixels of the image, their
+ * K x pixels columns gathered into this thread's scratch, then the pointwise tiles. */
+static void tsr_convi_task(void *arg, size_t task, int thread_id) {
+    const struct tsr_convd_job *job = arg;
+    const struct tsr_cpu_convd *d = job->d;
+    const struct tsr_k_conv *c = &d->c;
+    const int64_t hw = c->OH * c->OW;
+    const int64_t n = (int64_t)task / job->per_image;
+    task %= (size_t)job->per_image;
+    const float *rn = job->r ? job->r + n * c->M * hw : NULL;
+    float *yn = job->y + n * c->M * hw;
+    const int64_t chunk = (int64_t)task % job->n_chunks;
+    const int64_t mb = (int64_t)task / job->n_chunks; /* group 1 */
+    const int64_t m0 = mb * TSR_CONVD_MR;
+    const int64_t mvalid = c->M - m0 < TSR_CONVD_MR ? c->M - m0 : TSR_CONVD_MR;
+    const float *a = d->w + (size_t)mb * (size_t)d->K * TSR_CONVD_MR;
+    const float *bias = d->bias + (size_t)mb * TSR_CONVD_MR;
+    const int64_t p0 = chunk * TSR_CONVP_TASK_PIXELS;
+    const int64_t np = p0 + TSR_CONVP_TASK_PIXELS < hw ? TSR_CONVP_TASK_PIXELS : hw - p0;
+    float *col = job->env->scratch + (size_t)thread_id * job->env->scratch_floats;
+    tsr_cpu_convd_im2col_avx512(job->x + n * job->x_image, d->koff, d->K, d->Wp, c->stride_h,
+                                c->stride_w, c->OW, p0, np, col);
+    float lo, hi;
+    const int clamp = tsr_cpu_act_epilogue(c->act, c->act_p0, c->act_p1, &lo, &hi);
+    for (int64_t j = 0; j < np; j += TSR_CONVP_PX) {
+        const int npx = (int)(np - j < TSR_CONVP_PX ? np - j : TSR_CONVP_PX);
+        for (int64_t s = 0; s < mvalid; s += 8) {
+            const int rows = (int)(mvalid - s < 8 ? mvalid - s : 8);
+            const int64_t yoff = (m0 + s) * hw + p0 + j;
+            tsr_cpu_convp_tile_avx512(d->K, a + s, col + j, np, bias + s, rn ? rn + yoff : NULL,
+                                      yn + yoff, hw, rows, npx, clamp, lo, hi);
+        }
+    }
+    if (c->act != TSR_ACT_NONE && !clamp)
+        for (int64_t o = 0; o < mvalid; o++)
+            tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)np,
                               yn + (m0 + o) * hw + p0);
 }
 
@@ -462,9 +517,9 @@ void tsr_cpu_convd_run(const struct tsr_cpu_env *env, const struct tsr_cpu_convd
     job.rows_per_task = rows;
     job.n_chunks = (c->OH + rows - 1) / rows;
     tsr_cpu_task_fn fn = tsr_convd_task;
-    if (d->pointwise) {
+    if (d->pointwise || d->im2col) {
         job.n_chunks = (c->OH * c->OW + TSR_CONVP_TASK_PIXELS - 1) / TSR_CONVP_TASK_PIXELS;
-        fn = tsr_convp_task;
+        fn = d->im2col ? tsr_convi_task : tsr_convp_task;
     }
     job.per_image = c->group * d->n_mblocks * job.n_chunks;
     if (d->winograd == 1) {

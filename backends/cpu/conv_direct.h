@@ -65,13 +65,21 @@ void tsr_cpu_dw_block16_avx512(const struct tsr_dw_args *p);
 void tsr_cpu_conv_padded_plane(const struct tsr_k_conv *c, int64_t *Hp, int64_t *Wp, int *pad);
 
 /* Pointwise tile (1x1 stride-1 unpadded convs with a short reduction): for i < rows (<= 8) and
- * p < npx (1..48): y[i * ldy + p] = clamp(bias[i] + sum_{k < K} a[k * 32 + i] * x[k * ldx + p]
- * (+ r[i * ldy + p] when r is not NULL; r may be y)), clamp to [lo, hi] only when `clamp`.
+ * p < npx (1..48): y[i * ldy + p] = ep(bias[i] + sum_{k < K} a[k * 32 + i] * x[k * ldx + p]
+ * (+ r[i * ldy + p] when r is not NULL; r may be y)), ep by `clamp` (cpu_exec.h TSR_EP_*):
+ * TSR_EP_CLAMP clamps to [lo, hi], TSR_EP_HSWISH applies HardSwish, TSR_EP_NONE nothing.
  * a: 8 channels inside a packed [K][32] block; x: NCHW input at the tile's first pixel. Reads
  * nothing past the npx pixels of a row (masked loads). The GEMM tile of gemm_avx512.c. */
 void tsr_cpu_convp_tile_avx512(int64_t K, const float *a, const float *x, int64_t ldx,
                                const float *bias, const float *r, float *y, int64_t ldy, int rows,
                                int npx, int clamp, float lo, float hi);
+
+/* im2col of n output pixels from p0 (flattened oh * OW + ow) for the tap table koff (K taps):
+ * col[k * n + j] = x[koff[k] + oh * sh * Wp + ow * sw] for pixel p0 + j (x: the image as the
+ * conv reads it, padded or in place; sw 1 or 2). Vector copies along each output row. */
+void tsr_cpu_convd_im2col_avx512(const float *x, const int32_t *koff, int64_t K, int64_t Wp,
+                                 int64_t sh, int64_t sw, int64_t OW, int64_t p0, int64_t n,
+                                 float *col);
 
 /* Transposed store of a [tw][mr] tile result `out` (tw <= 16): y[o * ld + j] = out[j * mr + o]
  * (+ r[o * ld + j] when r is not NULL; r may be y) for o < mvalid, j < tw (AVX-512 gathers). */
@@ -111,6 +119,9 @@ struct tsr_cpu_convd {
     int64_t Hp, Wp;    /* input plane as read: padded (pad = 1) or H, W */
     int pad;           /* 1: the run copies each image into a zero-padded [C, Hp, Wp] buffer */
     int pointwise;     /* 1: 1x1 stride-1 unpadded with a short K: pixel-vectorised tiles */
+    int im2col;        /* 1: a short K (stems: 3x3x3): per task im2col into scratch, then the
+                          pointwise tiles (no transposed store, which would cost as much as
+                          the K FMAs) */
     int winograd;      /* F(2x2, 3x3), w holds the 16 transformed weight sets: 1 by tile rows (wide
                           planes), 2 by chunks of raster-order tiles (small planes: gathers) */
     int64_t wino_twp, wino_rows;      /* mode 1: tiles per row (multiple of 16), rows per task */
@@ -134,7 +145,7 @@ int tsr_cpu_convd_prepare(const struct tsr_k_conv *c, const float *Wt, const flo
 void tsr_cpu_convd_free(struct tsr_cpu_convd *d);
 
 /* Per-thread scratch (floats) the direct path of c needs on AVX-512: the Winograd transform
- * buffers, 0 for the other direct paths. */
+ * buffers, the im2col columns of a short-K conv, 0 for the other direct paths. */
 size_t tsr_cpu_convd_scratch_floats(const struct tsr_k_conv *c);
 
 /* Y [N, M, OH, OW] = act(conv(X) + bias + R) with the prepared weights; R NULL or [N, M, OH, OW]

@@ -99,6 +99,13 @@ void tsr_cpu_act_apply(const struct tsr_cpu_env *env, tsr_activation act, float 
  * *lo = *hi = 0). */
 int tsr_cpu_act_clamp(tsr_activation act, float p0, float p1, float *lo, float *hi);
 
+/* Register epilogue of the AVX-512 GEMM / conv tiles (their `clamp` argument): none, clamp to
+ * [lo, hi] (ReLU, Clip), or HardSwish (act_avx512.h). */
+enum { TSR_EP_NONE = 0, TSR_EP_CLAMP = 1, TSR_EP_HSWISH = 2 };
+/* The tile epilogue for act: TSR_EP_CLAMP with *lo, *hi as tsr_cpu_act_clamp sets them,
+ * TSR_EP_HSWISH for HardSwish, else TSR_EP_NONE (the caller applies act after the tiles). */
+int tsr_cpu_act_epilogue(tsr_activation act, float p0, float p1, float *lo, float *hi);
+
 /* ---- fused elementwise regions (ew_exec.c) ---- */
 
 /* Tile length (elements of the innermost dim, multiple of 16, 16 .. 4096) such that the

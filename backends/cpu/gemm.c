@@ -96,6 +96,11 @@ int tsr_cpu_act_clamp(tsr_activation act, float p0, float p1, float *lo, float *
     return act == TSR_ACT_RELU || act == TSR_ACT_CLIP;
 }
 
+int tsr_cpu_act_epilogue(tsr_activation act, float p0, float p1, float *lo, float *hi) {
+    if (tsr_cpu_act_clamp(act, p0, p1, lo, hi)) return TSR_EP_CLAMP;
+    return act == TSR_ACT_HARD_SWISH ? TSR_EP_HSWISH : TSR_EP_NONE;
+}
+
 void tsr_cpu_act_apply(const struct tsr_cpu_env *env, tsr_activation act, float p0, float p1,
                        size_t n, float *y) {
     switch (act) {

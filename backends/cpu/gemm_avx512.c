@@ -13,6 +13,7 @@
  *  - pointwise conv (tsr_cpu_convp_tile_avx512): A the packed weight block [K][32] of
  *    conv_direct.c (channel i at a[32 k + i]), B the NCHW input itself (row stride = H * W).
  */
+#include "backends/cpu/act_avx512.h"
 #include "backends/cpu/conv_direct.h"
 #include "backends/cpu/gemm_packed.h"
 
@@ -78,7 +79,10 @@ static TSR_GEMMT_INLINE void tsr_gemm_tile(int64_t K, const float *restrict a, i
             const __mmask16 m = v == NV - 1 ? last : (__mmask16)0xffff;
             __m512 s = acc[i][v];
             if (r) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, r + i * ldr + 16 * v));
-            if (clamp) s = _mm512_min_ps(_mm512_max_ps(s, vlo), vhi);
+            if (clamp == TSR_EP_CLAMP)
+                s = _mm512_min_ps(_mm512_max_ps(s, vlo), vhi);
+            else if (clamp == TSR_EP_HSWISH)
+                s = tsr_avx512_hswish(s);
             _mm512_mask_storeu_ps(y + i * ldy + 16 * v, m, s);
         }
     }

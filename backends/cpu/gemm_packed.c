@@ -75,7 +75,7 @@ static void tsr_gemmp_task(void *arg, size_t task, int thread_id) {
     float *Y = job->Y + b * g->M * g->N;
     const float *R = job->R ? job->R + b * g->M * g->N : NULL;
     float lo, hi;
-    const int clamp = tsr_cpu_act_clamp(g->act, g->act_p0, g->act_p1, &lo, &hi);
+    const int clamp = tsr_cpu_act_epilogue(g->act, g->act_p0, g->act_p1, &lo, &hi);
     for (int64_t j = j0; j < j1; j++) {
         const int64_t n0 = j * TSR_GEMMP_NR;
         const int cols = (int)(g->N - n0 < TSR_GEMMP_NR ? g->N - n0 : TSR_GEMMP_NR);

@@ -6,7 +6,7 @@
  * call (and tessera calls it once per pool task); here B is packed once into column panels of
  * TSR_GEMMP_NR floats, [n_panels][K][NR] (zero columns past N), alpha folded in, and each run
  * streams the panels through 8 x 48 register tiles with the epilogue (bias row, residual,
- * ReLU / Clip) applied in registers.
+ * ReLU / Clip / HardSwish) applied in registers.
  */
 #ifndef TSR_CPU_GEMM_PACKED_H
 #define TSR_CPU_GEMM_PACKED_H
@@ -21,8 +21,9 @@
 
 /* One register tile (gemm_avx512.c): for i < rows (1..8), n < cols (1..48):
  * y[i * ldy + n] = clamp(beta * c[n] + sum_{k < K} a[i * lda + k] * bp[k * 48 + n]
- * (+ r[i * ldr + n])); c NULL: no bias row; r NULL: no residual (r may be y); clamp to [lo, hi]
- * only when `clamp`. a: row-major rows of A (only `rows` rows are read); bp: one packed panel. */
+ * (+ r[i * ldr + n])); c NULL: no bias row; r NULL: no residual (r may be y); `clamp` is the
+ * epilogue (cpu_exec.h TSR_EP_*): clamp to [lo, hi], HardSwish, or none. a: row-major rows of A
+ * (only `rows` rows are read); bp: one packed panel. */
 void tsr_cpu_gemm_tile_avx512(int64_t K, const float *a, int64_t lda, const float *bp,
                               const float *c, float beta, const float *r, int64_t ldr, float *y,
                               int64_t ldy, int rows, int cols, int clamp, float lo, float hi);
