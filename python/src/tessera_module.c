@@ -19,6 +19,9 @@
 
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
+#if NPY_ABI_VERSION < 0x02000000 /* NumPy 1.x headers (NumPy 2 made the descr field private) */
+#define PyDataType_ELSIZE(d) ((d)->elsize)
+#endif
 
 #include <tessera.h>
 #include <tessera/sched.h>
@@ -131,17 +134,14 @@ static int npy_type_of(tsr_dtype dt) {
 
 /* tsr_dtype of a NumPy dtype by kind and size (int64 is NPY_LONG or NPY_LONGLONG); 0: none. */
 static tsr_dtype tsr_dtype_of_descr(PyArray_Descr *d) {
+    int es = (int)PyDataType_ELSIZE(d);
     switch (d->kind) {
     case 'f':
-        return d->elsize == 4 ? TSR_F32 : d->elsize == 2 ? TSR_F16 : d->elsize == 8 ? TSR_F64 : 0;
+        return es == 4 ? TSR_F32 : es == 2 ? TSR_F16 : es == 8 ? TSR_F64 : 0;
     case 'i':
-        return d->elsize == 1   ? TSR_I8
-               : d->elsize == 2 ? TSR_I16
-               : d->elsize == 4 ? TSR_I32
-               : d->elsize == 8 ? TSR_I64
-                                : 0;
+        return es == 1 ? TSR_I8 : es == 2 ? TSR_I16 : es == 4 ? TSR_I32 : es == 8 ? TSR_I64 : 0;
     case 'u':
-        return d->elsize == 1 ? TSR_U8 : d->elsize == 2 ? TSR_U16 : d->elsize == 4 ? TSR_U32 : 0;
+        return es == 1 ? TSR_U8 : es == 2 ? TSR_U16 : es == 4 ? TSR_U32 : 0;
     case 'b':
         return TSR_BOOL;
     }
