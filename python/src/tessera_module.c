@@ -369,6 +369,13 @@ static int session_init(SessionObject *s, PyObject *args, PyObject *kw) {
     return ok ? 0 : -1;
 }
 
+/* A Session made with __new__ alone (no __init__) has no plan. */
+static int session_ready(SessionObject *s) {
+    if (s->plan) return 1;
+    PyErr_SetString(PyExc_RuntimeError, "tessera Session is not initialised");
+    return 0;
+}
+
 static PyObject *shape_list(const struct tsr_input_info *info) {
     PyObject *l = PyList_New(info->rank);
     if (!l) return NULL;
@@ -393,6 +400,7 @@ static PyObject *shape_list(const struct tsr_input_info *info) {
 
 /* [(name, ort type, numpy dtype, shape)] of the model inputs. */
 static PyObject *session_inputs(SessionObject *s, PyObject *unused) {
+    if (!session_ready(s)) return NULL;
     PyObject *list = PyList_New(s->n_in);
     if (!list) return NULL;
     for (int i = 0; i < s->n_in; i++) {
@@ -420,6 +428,7 @@ static PyObject *session_inputs(SessionObject *s, PyObject *unused) {
 /* [(name, ort type, numpy dtype, shape)] of the model outputs: the declared shape from the
  * file where it has one, else the shape of the plan's current specialisation. */
 static PyObject *session_outputs(SessionObject *s, PyObject *unused) {
+    if (!session_ready(s)) return NULL;
     PyObject *list = PyList_New(s->n_out);
     if (!list) return NULL;
     for (int i = 0; i < s->n_out; i++) {
@@ -492,6 +501,7 @@ static PyObject *quoted_names(PyObject *names) {
 
 /* run(output_names or None, {name: array}) -> [ndarray] */
 static PyObject *session_run(SessionObject *s, PyObject *args) {
+    if (!session_ready(s)) return NULL;
     PyObject *want, *feed;
     if (!PyArg_ParseTuple(args, "OO", &want, &feed)) return NULL;
     if (!PyDict_Check(feed))
@@ -679,6 +689,7 @@ static PyObject *device_dict(const struct tsr_device_info *d) {
 
 /* {"device": {...}, "reason": str, "placement": str, "kernels": int, "arena_bytes": int} */
 static PyObject *session_plan_info(SessionObject *s, PyObject *unused) {
+    if (!session_ready(s)) return NULL;
     struct tsr_device_info d;
     tsr_status st = tsr_plan_device(s->plan, &d);
     if (st != TSR_OK) return raise_status(st);
@@ -692,6 +703,7 @@ static PyObject *session_plan_info(SessionObject *s, PyObject *unused) {
 }
 
 static PyObject *session_profiling(SessionObject *s, PyObject *arg) {
+    if (!session_ready(s)) return NULL;
     int on = PyObject_IsTrue(arg);
     if (on < 0) return NULL;
     tsr_profiler_enable(s->ctx, on);
@@ -699,6 +711,7 @@ static PyObject *session_profiling(SessionObject *s, PyObject *arg) {
 }
 
 static PyObject *session_profile_clear(SessionObject *s, PyObject *unused) {
+    if (!session_ready(s)) return NULL;
     tsr_profiler_clear(s->ctx);
     Py_RETURN_NONE;
 }
@@ -720,6 +733,7 @@ static const char *event_kind_name(tsr_event_kind k) {
 /* [{"kind", "name", "nodes", "device", "queue", "start_ns", "end_ns", "dur_ns", "bytes",
  *   "flops"}] */
 static PyObject *session_profile_records(SessionObject *s, PyObject *unused) {
+    if (!session_ready(s)) return NULL;
     size_t n = tsr_profiler_count(s->ctx);
     PyObject *list = PyList_New(0);
     if (!list) return NULL;
@@ -744,6 +758,7 @@ static PyObject *session_profile_records(SessionObject *s, PyObject *unused) {
 }
 
 static PyObject *session_write_trace(SessionObject *s, PyObject *arg) {
+    if (!session_ready(s)) return NULL;
     PyObject *pb = NULL;
     if (!PyUnicode_FSConverter(arg, &pb)) return NULL;
     tsr_status st = tsr_profiler_write_trace(s->ctx, PyBytes_AS_STRING(pb));
@@ -753,6 +768,7 @@ static PyObject *session_write_trace(SessionObject *s, PyObject *arg) {
 }
 
 static PyObject *session_profile_table(SessionObject *s, PyObject *unused) {
+    if (!session_ready(s)) return NULL;
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);

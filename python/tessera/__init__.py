@@ -191,11 +191,21 @@ class InferenceSession:
 
         Every input is required and must have the model's dtype exactly (no silent casts);
         a C-contiguous array of that dtype is read in place (no copy). The outputs are arrays
-        over memory tessera allocated (no copy). The GIL is released while the model runs; runs
+        over memory tessera allocated (no copy; NumPy arrays are DLPack producers, so
+        torch.from_dlpack(output) shares it too). Inputs may also be DLPack producers (a CPU
+        torch tensor: read in place through numpy.from_dlpack). The GIL is released while the model runs; runs
         of one session are serialised. Raises InvalidArgument (status TSR_E_INVALID_ARG,
         TSR_E_SHAPE or TSR_E_DTYPE) naming the input or output and the shapes / dtypes."""
         if output_names is not None and isinstance(output_names, str):
             output_names = [output_names]
+        if isinstance(input_feed, dict):
+            # DLPack producers (a CPU torch tensor ...) are read in place through NumPy.
+            feed = {}
+            for k, v in input_feed.items():
+                if not isinstance(v, _np.ndarray) and hasattr(v, "__dlpack__"):
+                    v = _np.from_dlpack(v)
+                feed[k] = v
+            input_feed = feed
         return self._sess.run(output_names, input_feed)
 
     # --- profiling --------------------------------------------------------------------------

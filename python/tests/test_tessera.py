@@ -319,3 +319,25 @@ def test_readme_example(monkeypatch):
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     monkeypatch.chdir(ROOT)
     exec(compile(code, "README.md", "exec"), {})
+
+
+def test_dlpack_in_and_out(digits, digits_x):
+    torch = pytest.importorskip("torch")
+    t = torch.from_numpy(digits_x[:6].copy())
+    (y,) = digits.run(None, {"x": t})  # a torch tensor, through DLPack
+    assert digits._sess.input_copies == 0
+    (want,) = ort_session(DIGITS).run(None, {"x": digits_x[:6]})
+    assert_close(y, want, "digits from a torch tensor")
+    ty = torch.from_dlpack(y)  # the output's memory, shared
+    ty[0, 0] = 123.0
+    assert y[0, 0] == 123.0
+
+
+def test_uninitialised_session_and_bad_feed(digits):
+    raw = tessera._tessera.Session.__new__(tessera._tessera.Session)
+    with pytest.raises(RuntimeError, match="not initialised"):
+        raw.run(None, {})
+    with pytest.raises(tessera.InvalidArgument, match="dict"):
+        digits.run(None, [np.zeros((1, 64), np.float32)])
+    with pytest.raises(tessera.InvalidArgument, match="'x'.*object"):
+        digits.run(None, {"x": None})
