@@ -75,6 +75,17 @@ def test_digits_auto_device_and_bytes(digits_x):
     assert sess.get_device()["id"] in [d["id"] for d in tessera.get_devices()]
 
 
+def test_digits_on_opencl(digits_x):
+    if not any(d["backend"] == "opencl" for d in tessera.get_devices()):
+        pytest.skip("no OpenCL device")
+    sess = tessera.InferenceSession(DIGITS, device="opencl")
+    assert sess.get_device()["backend"] == "opencl"
+    for batch in (5, 64):
+        (got,) = sess.run(None, {"x": digits_x[:batch]})
+        (want,) = ort_session(DIGITS).run(None, {"x": digits_x[:batch]})
+        assert_close(got, want, f"digits on {sess.get_device()['id']}, batch {batch}")
+
+
 def test_digits_metadata(digits):
     same_metadata(digits, ort_session(DIGITS))
     x = digits.get_inputs()[0]
