@@ -274,12 +274,14 @@ static void *read_file(const char *path, size_t *size) {
 }
 
 static int session_init(SessionObject *s, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"model", "device", "placement", "threads", "profiling", NULL};
+    static char *kwlist[] = {"model",     "device",         "placement", "threads",
+                             "profiling", "disable_fusion", NULL};
     PyObject *model;
     const char *device = "auto", *placement = NULL;
     int threads = 0, profiling = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|zzip", kwlist, &model, &device, &placement,
-                                     &threads, &profiling))
+    unsigned int disable_fusion = 0; /* TSR_FUSE_* bits */
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|zzipI", kwlist, &model, &device, &placement,
+                                     &threads, &profiling, &disable_fusion))
         return -1;
     if (s->plan || s->ctx) {
         PyErr_SetString(PyExc_RuntimeError, "Session already initialised");
@@ -320,6 +322,7 @@ static int session_init(SessionObject *s, PyObject *args, PyObject *kw) {
         struct tsr_compile_options o = tsr_compile_options_default();
         o.device = device;
         o.placement = placement;
+        o.disable_fusion = disable_fusion;
         st = tsr_compile(ctx, graph, &o, &plan);
     }
     tsr_graph_destroy(graph);
@@ -950,7 +953,9 @@ PyMODINIT_FUNC PyInit__tessera(void) {
     if (!err_invalid_arg || !err_invalid_graph || !err_unsupported || !err_file || !err_nomem ||
         !err_device || !err_not_found || !err_internal)
         goto fail;
-    if (PyModule_AddStringConstant(m, "VERSION", TSR_VERSION_STRING) < 0) goto fail;
+    if (PyModule_AddStringConstant(m, "VERSION", TSR_VERSION_STRING) < 0 ||
+        PyModule_AddIntConstant(m, "FUSE_ALL", (long)TSR_FUSE_ALL) < 0)
+        goto fail;
     return m;
 fail:
     Py_DECREF(m);

@@ -39,6 +39,9 @@ NoSuchFile = FileError  # ONNX Runtime's name for a model path that cannot be re
 __all__ = [
     "InferenceSession",
     "SessionOptions",
+    "RunOptions",
+    "GraphOptimizationLevel",
+    "ExecutionMode",
     "NodeArg",
     "get_devices",
     "get_available_providers",
@@ -61,8 +64,38 @@ __all__ = [
 _PROVIDER_DEVICES = {
     "CPUExecutionProvider": "cpu",
     "OpenCLExecutionProvider": "opencl",
-    "GPUExecutionProvider": "opencl",
+    # ONNX Runtime's GPU providers: let the cost model choose among tessera's devices
+    "CUDAExecutionProvider": "auto",
+    "TensorrtExecutionProvider": "auto",
+    "ROCMExecutionProvider": "auto",
+    "MIGraphXExecutionProvider": "auto",
+    "DmlExecutionProvider": "auto",
 }
+
+
+class GraphOptimizationLevel:
+    """As onnxruntime.GraphOptimizationLevel: ORT_DISABLE_ALL turns tessera's fusion passes off
+    (TSR_FUSE_ALL); the other levels leave them on."""
+
+    ORT_DISABLE_ALL = 0
+    ORT_ENABLE_BASIC = 1
+    ORT_ENABLE_EXTENDED = 2
+    ORT_ENABLE_ALL = 99
+
+
+class ExecutionMode:
+    """As onnxruntime.ExecutionMode (accepted; tessera runs a plan's kernels in order)."""
+
+    ORT_SEQUENTIAL = 0
+    ORT_PARALLEL = 1
+
+
+class RunOptions:
+    """As onnxruntime.RunOptions (accepted by run(); tessera reads none of its fields)."""
+
+    def __init__(self):
+        self.log_severity_level = 2
+        self.run_tag = ""
 
 
 class NodeArg:
@@ -84,11 +117,16 @@ class NodeArg:
 
 class SessionOptions:
     """The subset of onnxruntime.SessionOptions tessera reads: ``intra_op_num_threads`` (0: one
-    per physical core), ``enable_profiling``, ``profile_file_prefix``; plus tessera's own
+    per physical core), ``graph_optimization_level`` (ORT_DISABLE_ALL: no fusion),
+    ``enable_profiling``, ``profile_file_prefix`` (other fields are accepted and ignored); plus tessera's own
     ``device`` and ``placement`` (None: the InferenceSession arguments / environment)."""
 
     def __init__(self):
         self.intra_op_num_threads = 0
+        self.inter_op_num_threads = 0
+        self.graph_optimization_level = GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.execution_mode = ExecutionMode.ORT_SEQUENTIAL
+        self.log_severity_level = 2
         self.enable_profiling = False
         self.profile_file_prefix = "tessera_profile"
         self.device = None
@@ -137,7 +175,11 @@ class InferenceSession:
         profiling=False,
     ):
         so = sess_options
+        disable_fusion = 0
         if so is not None:
+            level = getattr(so, "graph_optimization_level", GraphOptimizationLevel.ORT_ENABLE_ALL)
+            if int(level) == GraphOptimizationLevel.ORT_DISABLE_ALL:
+                disable_fusion = _tessera.FUSE_ALL
             threads = threads or int(getattr(so, "intra_op_num_threads", 0) or 0)
             profiling = profiling or bool(getattr(so, "enable_profiling", False))
             if device == "auto" and getattr(so, "device", None):
@@ -154,7 +196,12 @@ class InferenceSession:
             model = _os.fspath(path_or_bytes)
             self._model_path = model
         self._sess = _tessera.Session(
-            model, device=device, placement=placement, threads=int(threads), profiling=profiling
+            model,
+            device=device,
+            placement=placement,
+            threads=int(threads),
+            profiling=profiling,
+            disable_fusion=disable_fusion,
         )
         self._device = device
         self._profiling = bool(profiling)

@@ -323,6 +323,24 @@ def test_onnxruntime_style_arguments(digits_x):
     assert_close(got, want, "digits via SessionOptions")
 
 
+def test_onnxruntime_user_script(digits_x):
+    """What an ONNX Runtime user writes, with tessera in its place."""
+    ort_like = tessera
+    so = ort_like.SessionOptions()
+    so.graph_optimization_level = ort_like.GraphOptimizationLevel.ORT_DISABLE_ALL  # no fusion
+    so.execution_mode = ort_like.ExecutionMode.ORT_SEQUENTIAL
+    sess = ort_like.InferenceSession(
+        str(DIGITS), sess_options=so, providers=["CUDAExecutionProvider", "CPUExecutionProvider"]
+    )
+    input_name = sess.get_inputs()[0].name
+    output_name = sess.get_outputs()[0].name
+    fused = tessera.InferenceSession(DIGITS, device="cpu")
+    assert sess.plan_info()["kernels"] > fused.plan_info()["kernels"]  # fusion really off
+    pred = sess.run([output_name], {input_name: digits_x}, ort_like.RunOptions())[0]
+    (want,) = ort_session(DIGITS).run(None, {"x": digits_x})
+    assert_close(pred, want, "digits without fusion")
+
+
 def test_readme_example(monkeypatch):
     """The README's "Use from Python" example runs as written (from the repo root)."""
     text = (ROOT / "README.md").read_text()
