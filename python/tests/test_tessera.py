@@ -297,6 +297,9 @@ def test_profiling_and_chrome_trace(digits_x, tmp_path):
     off = tessera.InferenceSession(DIGITS, device="cpu")
     off.run(None, {"x": digits_x[:4]})
     assert off.get_profile() == []
+    off.start_profiling()  # on for later runs
+    off.run(None, {"x": digits_x[:4]})
+    assert any(r["kind"] == "kernel" for r in off.get_profile())
 
 
 def test_get_devices():
