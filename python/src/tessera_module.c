@@ -693,16 +693,36 @@ static PyObject *device_dict(const struct tsr_device_info *d) {
 /* {"device": {...}, "reason": str, "placement": str, "kernels": int, "arena_bytes": int} */
 static PyObject *session_plan_info(SessionObject *s, PyObject *unused) {
     if (!session_ready(s)) return NULL;
+    /* The plan's current specialisation: not while another thread runs (re-specialises) it. */
     struct tsr_device_info d;
-    tsr_status st = tsr_plan_device(s->plan, &d);
-    if (st != TSR_OK) return raise_status(st);
-    PyObject *dev = device_dict(&d);
-    if (!dev) return NULL;
-    const char *reason = tsr_plan_device_reason(s->plan);
-    return Py_BuildValue(
-        "{s:N,s:s,s:s,s:i,s:n,s:d}", "device", dev, "reason", reason ? reason : "", "placement",
-        tsr_plan_placement(s->plan), "kernels", tsr_plan_kernel_count(s->plan), "arena_bytes",
-        (Py_ssize_t)tsr_plan_arena_bytes(s->plan), "predicted_ms", tsr_plan_predicted_ms(s->plan));
+    tsr_status st;
+    const char *reason, *placement;
+    int kernels;
+    size_t arena;
+    double predicted;
+    Py_BEGIN_ALLOW_THREADS;
+    PyThread_acquire_lock(s->lock, WAIT_LOCK);
+    st = tsr_plan_device(s->plan, &d);
+    reason = tsr_plan_device_reason(s->plan);
+    placement = tsr_plan_placement(s->plan);
+    kernels = tsr_plan_kernel_count(s->plan);
+    arena = tsr_plan_arena_bytes(s->plan);
+    predicted = tsr_plan_predicted_ms(s->plan);
+    Py_END_ALLOW_THREADS;
+    /* reason / placement are owned by the plan: copied below before the lock is released */
+    PyObject *r = NULL;
+    if (st != TSR_OK) {
+        raise_status(st);
+    } else {
+        PyObject *dev = device_dict(&d);
+        if (dev)
+            r = Py_BuildValue("{s:N,s:s,s:s,s:i,s:n,s:d}", "device", dev, "reason",
+                              reason ? reason : "", "placement", placement ? placement : "",
+                              "kernels", kernels, "arena_bytes", (Py_ssize_t)arena, "predicted_ms",
+                              predicted);
+    }
+    PyThread_release_lock(s->lock);
+    return r;
 }
 
 static PyObject *session_profiling(SessionObject *s, PyObject *arg) {
