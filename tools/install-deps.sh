@@ -15,6 +15,7 @@ PACKAGES=(
   check libsubunit-dev                                                        # tests
   gnuplot-nox                                                                 # tessera bench --plot
   python3-venv python3-pip                # .venv: onnx from PyPI (tools/conformance-data.sh)
+  python3-dev                             # the Python module (pip install ., tools/python-test.sh)
 )
 # The test suite's ONNX node tests come from PyPI (onnx, pinned in tools/requirements-test.txt)
 # into .venv: tools/conformance-data.sh.
