@@ -4,6 +4,8 @@
 #   2. the same suite with OpenCL hidden (OCL_ICD_VENDORS -> empty dir, TSR_EXPECT_OPENCL=0: a
 #      test that needs OpenCL fails without it unless told so): everything must pass through the
 #      CPU path;
+#   2b. the Python module: a clean venv, `pip install .`, pytest against ONNX Runtime
+#      (tools/python-test.sh);
 #   3. an AddressSanitizer + UndefinedBehaviorSanitizer build of the suite;
 #   4. a ThreadSanitizer build of the suite (build-tsan, RelWithDebInfo): the thread pool, the
 #      profiler, lazy device creation, error records and check_concurrency's shared context.
@@ -47,6 +49,9 @@ echo "== suite with OpenCL hidden"
 empty="$(mktemp -d)"
 trap 'rm -rf "$empty"' EXIT
 (cd build && OCL_ICD_VENDORS="$empty" TSR_EXPECT_OPENCL=0 ctest --output-on-failure --timeout 900)
+
+echo "== Python module (clean venv, pip install ., pytest against ONNX Runtime)"
+tools/python-test.sh
 
 echo "== build (ASan + UBSan)"
 cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug -DTSR_SANITIZE=ON -DTSR_WERROR=ON >/dev/null
