@@ -20,7 +20,8 @@ int cli_fail(tsr_context *ctx, tsr_status st, const char *what);
 /* Prints "tessera: error: ..." to stderr and returns 2. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Directory of the bundled models: env TSR_MODELS_DIR, else the source tree's models/. */
+/* Directory of the bundled models: env TSR_MODELS_DIR, else <prefix>/share/tessera/models next to
+ * an installed binary, else the source tree's models/. */
 const char *cli_models_dir(void);
 
 /* Prints obj as pretty JSON on stdout followed by a newline. */
