@@ -117,10 +117,16 @@ const char *tsr_getenv(const char *name) {
 
 static tsr_log_level env_log_level(void) {
     const char *v = tsr_getenv("TSR_LOG");
-    if (!v) return TSR_LOG_WARN;
+    if (!v || !strcmp(v, "warn") || !strcmp(v, "warning")) return TSR_LOG_WARN;
     if (!strcmp(v, "error")) return TSR_LOG_ERROR;
     if (!strcmp(v, "info")) return TSR_LOG_INFO;
     if (!strcmp(v, "debug")) return TSR_LOG_DEBUG;
+    static atomic_int warned; /* once per process, whatever the number of contexts */
+    if (!atomic_exchange(&warned, 1))
+        fprintf(stderr,
+                "tessera: warning: TSR_LOG='%s' ignored (expected error, warn, info or debug); "
+                "using warn\n",
+                v);
     return TSR_LOG_WARN;
 }
 

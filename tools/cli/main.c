@@ -37,6 +37,44 @@ int cli_usage_error(const char *fmt, ...) {
     return TSR_EXIT_USAGE;
 }
 
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+               const char **opt) {
+    static char **parsing;
+    static char name[64];
+    char optstring[32];
+    if (parsing != argv) { /* a new argument vector: start over (glibc: optind = 0) */
+        parsing = argv;
+        optind = 0;
+    }
+    opterr = 0;
+    snprintf(optstring, sizeof optstring, ":%s", shortopts); /* ':': report a missing value */
+    int idx = -1;
+    int c = getopt_long(argc, argv, optstring, longopts, &idx);
+    if (c == ':' || c == '?') {
+        const char *bad = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+        char shortname[3] = {'-', (char)optopt, 0};
+        if (optopt && !strchr(bad, '=') && strncmp(bad, "--", 2)) bad = shortname;
+        if (c == ':')
+            cli_usage_error("%s: %s needs a value", argv[0], bad);
+        else if (strchr(bad, '=') && !strncmp(bad, "--", 2))
+            cli_usage_error("%s: '%s': unknown option, or one that takes no value (see tessera %s "
+                            "--help)",
+                            argv[0], bad, argv[0]);
+        else
+            cli_usage_error("%s: unknown option '%s' (see tessera %s --help)", argv[0], bad,
+                            argv[0]);
+        return CLI_GETOPT_ERROR;
+    }
+    if (opt) {
+        if (idx >= 0)
+            snprintf(name, sizeof name, "--%s", longopts[idx].name);
+        else
+            snprintf(name, sizeof name, "-%c", c);
+        *opt = name;
+    }
+    return c;
+}
+
 const char *cli_models_dir(void) {
     const char *env = getenv("TSR_MODELS_DIR");
     if (env && *env) return env;
