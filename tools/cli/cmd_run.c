@@ -25,7 +25,8 @@ static const char *const RUN_USAGE =
     "single,\n"
     "                         hetero (each kernel on the device a HEFT list scheduler picks) or\n"
     "                         alternate (kernel k on device k mod N, for testing)\n"
-    "  --input NAME=FILE.npy  input tensor (NAME= may be left out for inputs in order); a model\n"
+    "  --input NAME=FILE.npy  input tensor (NAME= may be left out for inputs in order; split at\n"
+    "                         the first '=', NAME must be an input of the model); a model\n"
     "                         with symbolic input dims (batch, sequence) runs at the file's\n"
     "                         shape: the plan is re-specialised for it (--explain shows it)\n"
     "  --expect NAME=REF.npy  reference output: report the max absolute error\n"
@@ -40,6 +41,9 @@ static const char *const RUN_USAGE =
     "  --verify               re-run every kernel's nodes unfused with the scalar reference\n"
     "                         and report the worst error per kernel\n"
     "  --json                 print one JSON object instead of text\n"
+    "\n"
+    "Options take --opt VALUE or --opt=VALUE, before or after MODEL; -- ends them. Without\n"
+    "--device, TSR_DEVICE (else auto) decides.\n"
     "\n"
     "Exit status: 0 success, 2 bad input or unusable device, 1 internal error.\n";
 
