@@ -197,7 +197,8 @@ struct tsr_context_options {
  * their devices. opts may be NULL (defaults: all zero).
  * Environment: TSR_BACKENDS=cpu,opencl (comma list of backend names: limits the backends and
  * orders their devices; the CPU backend is always present and always device 0),
- * TSR_CPU_ISA=scalar|avx2|avx512 (cap the CPU ISA), TSR_LOG=error|warn|info|debug.
+ * TSR_CPU_ISA=scalar|avx2|avx512 (cap the CPU ISA), TSR_LOG=error|warn|info|debug (another
+ * value: a warning naming it, once per process, and warn).
  * Returns TSR_OK, TSR_E_INVALID_ARG (a TSR_BACKENDS name that is not a compiled-in backend; the
  * message lists them), TSR_E_NOMEM, TSR_E_DEVICE (hwloc failed). Thread-safe. */
 tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_context **out);
@@ -710,7 +711,9 @@ enum {
 #define TSR_FUSE_ALL 0xffffffffu /* every switch, present and future */
 
 struct tsr_compile_options {
-    /* "auto", "cpu", "opencl", "opencl:N". NULL: env TSR_DEVICE, else "auto". */
+    /* "auto", "cpu", "opencl", "opencl:N". NULL: env TSR_DEVICE, else "auto" (a TSR_DEVICE
+     * that names no device of the context is warned about once, naming it, and "auto" used;
+     * the same string given here is an error). */
     const char *device;
     /* TSR_FUSE_* bits to turn off (0: all fusion on). */
     unsigned disable_fusion;

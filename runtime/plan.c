@@ -653,7 +653,6 @@ tsr_status tsr_compile_ex(tsr_context *ctx, const tsr_graph *graph,
             if (!atomic_exchange(&warned, 1))
                 tsr_log(ctx, TSR_LOG_WARN, "TSR_DEVICE='%s' ignored (%s); using auto", dev_str,
                         tsr_last_error(NULL)->message);
-            tsr_error_clear(ctx);
             want = -1;
         }
     }
