@@ -398,13 +398,21 @@ static struct result run_env(const char *env, const char *args) {
 /* Bad values of TSR_LOG, TSR_CALIBRATE and TSR_DEVICE are warned about once each, naming the
  * value, and the defaults used; a bad TSR_BACKENDS is an error naming it (exit 2). */
 START_TEST(test_env_validated) {
-    struct result r = run_env("TSR_LOG=loud TSR_CALIBRATE=maybe TSR_DEVICE=gpu "
-                              "TSR_CACHE_DIR=" TSR_BINARY_DIR "/test-cache",
-                              "run --repeat 1 --device all");
+    /* TSR_CALIBRATE=maybe measures as by default: into a private cache, not ~/.cache nor the
+     * scheduling suites' build/test-cache. */
+    char cache[] = "/tmp/tsr_cli_cacheXXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(cache));
+    char env[256];
+    snprintf(env, sizeof env, "TSR_LOG=loud TSR_CALIBRATE=maybe TSR_DEVICE=gpu TSR_CACHE_DIR=%s",
+             cache);
+    struct result r = run_env(env, "run --repeat 1 --device all");
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     ck_assert_msg(count(r.err, "TSR_LOG='loud'") == 1, "stderr: %s", r.err);
     ck_assert_msg(count(r.err, "TSR_CALIBRATE='maybe'") == 1, "stderr: %s", r.err);
     result_free(&r);
+    char rm[300];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", cache);
+    ck_assert_int_eq(system(rm), 0);
     /* TSR_DEVICE applies when --device is not given. */
     r = run_env("TSR_DEVICE=gpu", "run --repeat 1");
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
