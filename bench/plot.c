@@ -11,6 +11,7 @@
  */
 #include "bench.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,30 @@ static int write_roofline(const struct tsr_bench_run *run, const char *dir, FILE
     return nd;
 }
 
+/* Copies file `from` to `to` (created or truncated). 0, or -1 with errno set. */
+static int copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb");
+    if (!in) return -1;
+    FILE *out = fopen(to, "wb");
+    if (!out) {
+        int e = errno;
+        fclose(in);
+        errno = e;
+        return -1;
+    }
+    char buf[65536];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) rc = -1;
+    if (ferror(in)) rc = -1;
+    int e = errno;
+    fclose(in);
+    if (fclose(out) != 0) rc = -1;
+    errno = e;
+    return rc;
+}
+
 int tsr_bench_write_plot(const struct tsr_bench_run *run, const char *path) {
     const char *ext = strrchr(path, '.');
     int svg = ext && !strcmp(ext, ".svg");
@@ -212,8 +237,12 @@ int tsr_bench_write_plot(const struct tsr_bench_run *run, const char *path) {
         if (ns[s]) n_panels++;
     }
     int rows = (n_panels + 1) / 2;
+    /* gnuplot writes into our temporary folder (a name without quotes); the image is then copied
+     * to `path`, which may hold any character (a quote would end a gnuplot string). */
+    char image[1100];
+    snprintf(image, sizeof image, "%s/plot.%s", dir, svg ? "svg" : "png");
     fprintf(gp, "set terminal %s size 1800,%d font 'Sans,10' noenhanced\nset output '%s'\n",
-            svg ? "svg" : "pngcairo", 520 * rows, path);
+            svg ? "svg" : "pngcairo", 520 * rows, image);
     fprintf(gp,
             "set multiplot layout %d,2 title 'tessera bench%s: medians, higher is better "
             "(log scale)'\n",
@@ -249,14 +278,19 @@ int tsr_bench_write_plot(const struct tsr_bench_run *run, const char *path) {
                 dir);
         return -1;
     }
+    struct stat st;
+    int result = 0;
+    if (stat(image, &st) != 0 || st.st_size == 0) {
+        fprintf(stderr, "tessera: error: gnuplot wrote no image (script kept in %s)\n", dir);
+        return -1;
+    }
+    if (copy_file(image, path) != 0) {
+        fprintf(stderr, "tessera: error: --plot %s: cannot write: %s\n", path, strerror(errno));
+        result = -1;
+    }
     /* Clean up the temporary files (names are ours). */
     char rm[1200];
     snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
     if (system(rm) != 0) fprintf(stderr, "tessera: warning: could not remove %s\n", dir);
-    struct stat st;
-    if (stat(path, &st) != 0 || st.st_size == 0) {
-        fprintf(stderr, "tessera: error: gnuplot wrote no %s\n", path);
-        return -1;
-    }
-    return 0;
+    return result;
 }

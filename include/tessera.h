@@ -54,6 +54,14 @@ TSR_API_BEGIN
 #define TSR_VERSION_MINOR  1
 #define TSR_VERSION_PATCH  0
 #define TSR_VERSION_STRING "0.1.0"
+/* 10000 * major + 100 * minor + patch: for `#if TSR_VERSION_NUMBER >= 100` (0.1.0). */
+#define TSR_VERSION_NUMBER (TSR_VERSION_MAJOR * 10000 + TSR_VERSION_MINOR * 100 + TSR_VERSION_PATCH)
+
+/* The version of the library linked at run time, "MAJOR.MINOR.PATCH" (TSR_VERSION_STRING of the
+ * header it was built with; `tessera --version` prints it). Compare it with TSR_VERSION_STRING
+ * to catch a program built against another version's header. Static storage; needs no context;
+ * thread-safe; cannot fail. */
+const char *tsr_version(void);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Status                                                                                      */
@@ -189,7 +197,8 @@ struct tsr_context_options {
  * their devices. opts may be NULL (defaults: all zero).
  * Environment: TSR_BACKENDS=cpu,opencl (comma list of backend names: limits the backends and
  * orders their devices; the CPU backend is always present and always device 0),
- * TSR_CPU_ISA=scalar|avx2|avx512 (cap the CPU ISA), TSR_LOG=error|warn|info|debug.
+ * TSR_CPU_ISA=scalar|avx2|avx512 (cap the CPU ISA), TSR_LOG=error|warn|info|debug (another
+ * value: a warning naming it, once per process, and warn).
  * Returns TSR_OK, TSR_E_INVALID_ARG (a TSR_BACKENDS name that is not a compiled-in backend; the
  * message lists them), TSR_E_NOMEM, TSR_E_DEVICE (hwloc failed). Thread-safe. */
 tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_context **out);
@@ -197,6 +206,10 @@ tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_contex
 void tsr_context_destroy(tsr_context *ctx);
 
 /* Last error recorded on this thread (ctx == NULL) or on ctx, by any thread. Never NULL.
+ * With a ctx, an error this thread recorded later without a context (a context-free call such as
+ * tsr_npy_load, or a NULL ctx argument) is newer than the context's record and is returned
+ * instead: tsr_last_error(ctx) never returns an error older than this thread's last failure
+ * outside contexts. (An error recorded on another context is never returned for ctx.)
  * Thread-safe: for ctx the result is a copy private to the calling thread, taken under the
  * context's lock, and stays as it is until this thread next calls tsr_last_error with a context.
  * The thread's own record (ctx == NULL) is the one to read after a call of this thread failed. */
@@ -686,18 +699,21 @@ tsr_status tsr_onnx_import_buffer(tsr_context *ctx, const void *data, size_t siz
 /* Compile and run                                                                             */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Fusion switches (bit set). Also env TSR_DISABLE_FUSION=all|elementwise|epilogue|bn|layernorm
- * (comma list). */
+/* Fusion switches (bit set) for tsr_compile_options.disable_fusion. Also env
+ * TSR_DISABLE_FUSION=all|elementwise|epilogue|bn|layernorm (comma list). TSR_FUSE_ALL is a macro,
+ * not an enumerator: ISO C limits enumerators to the range of int. */
 enum {
     TSR_FUSE_ELEMENTWISE = 1u << 0, /* chains of elementwise ops → one kernel */
     TSR_FUSE_EPILOGUE = 1u << 1,    /* bias / residual add / activation into GEMM and Conv */
     TSR_FUSE_BN = 1u << 2,          /* BatchNormalization folded into the preceding Conv/Gemm */
-    TSR_FUSE_LAYERNORM = 1u << 3,   /* decomposed layer normalisation → one kernel */
-    TSR_FUSE_ALL = 0xffffffffu
+    TSR_FUSE_LAYERNORM = 1u << 3    /* decomposed layer normalisation → one kernel */
 };
+#define TSR_FUSE_ALL 0xffffffffu /* every switch, present and future */
 
 struct tsr_compile_options {
-    /* "auto", "cpu", "opencl", "opencl:N". NULL: env TSR_DEVICE, else "auto". */
+    /* "auto", "cpu", "opencl", "opencl:N". NULL: env TSR_DEVICE, else "auto" (a TSR_DEVICE
+     * that names no device of the context is warned about once, naming it, and "auto" used;
+     * the same string given here is an error). */
     const char *device;
     /* TSR_FUSE_* bits to turn off (0: all fusion on). */
     unsigned disable_fusion;

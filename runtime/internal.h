@@ -18,6 +18,8 @@ struct tsr_backend_ops;
 /* Storage for one error's detail (tsr_last_error). */
 struct tsr_error_slot {
     struct tsr_error_info info;
+    uint64_t seq;    /* order of recording across all threads (0: none recorded) */
+    const void *ctx; /* the thread's record: the context it was recorded with (NULL: none) */
     char backend[16];
     char message[1024];
     char file[128];

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Largest header accepted (numpy itself refuses headers over 10000 bytes unless told). */
@@ -213,12 +214,27 @@ tsr_status tsr_npy_load(const char *path, struct tsr_tensor *out) {
         }
         elems *= h.dims[i];
     }
+    /* The payload must fit in what the file holds after the header: checked before allocating,
+     * so a header claiming terabytes is a parse error, not an allocation attempt. (Only for
+     * regular files; a pipe is read as it comes.) */
+    size_t bytes = (size_t)elems * tsr_dtype_size(desc.dtype);
+    struct stat sb;
+    long pos = ftell(f);
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && pos >= 0 &&
+        (uint64_t)bytes > (uint64_t)sb.st_size - (uint64_t)pos) {
+        char shape[160];
+        st = TSR_ERR(NULL, TSR_E_PARSE,
+                     "%s: truncated .npy file: the header's shape %s needs %zu bytes of data, the "
+                     "file has %lld after the header",
+                     path, tsr_desc_format(&desc, shape, sizeof shape), bytes,
+                     (long long)(sb.st_size - pos));
+        goto done;
+    }
     st = tsr_tensor_alloc(&desc, &t);
     if (st != TSR_OK) {
         st = TSR_ERR(NULL, st, "%s: cannot allocate %lld elements", path, (long long)elems);
         goto done;
     }
-    size_t bytes = (size_t)elems * tsr_dtype_size(desc.dtype);
     if (bytes && npy_read(f, t.data, bytes)) goto truncated;
     if (fgetc(f) != EOF) {
         st = TSR_ERR(NULL, TSR_E_PARSE, "%s: more data than the shape holds (%zu bytes expected)",

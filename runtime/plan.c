@@ -22,6 +22,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -645,7 +646,15 @@ tsr_status tsr_compile_ex(tsr_context *ctx, const tsr_graph *graph,
     int want = -1; /* -1: auto */
     tsr_status st;
     if (strcmp(dev_str, "auto") != 0) {
-        if ((st = tsr_device_find(ctx, dev_str, &want)) != TSR_OK) return st;
+        if ((st = tsr_device_find(ctx, dev_str, &want)) != TSR_OK) {
+            if (o.device) return st;
+            /* A default from the environment that names no device here: auto, said once. */
+            static atomic_int warned;
+            if (!atomic_exchange(&warned, 1))
+                tsr_log(ctx, TSR_LOG_WARN, "TSR_DEVICE='%s' ignored (%s); using auto", dev_str,
+                        tsr_last_error(NULL)->message);
+            want = -1;
+        }
     }
     int auto_device = want < 0;
     const char *placement = o.placement ? o.placement : tsr_getenv("TSR_PLACEMENT");

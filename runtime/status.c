@@ -1,6 +1,7 @@
 /* status.c — the status list, error recording (per thread and per context) and logging. */
 #include "runtime/internal.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,14 @@ const char *tsr_status_str(tsr_status status) {
     return "unknown status";
 }
 
+const char *tsr_version(void) {
+    return TSR_VERSION_STRING;
+}
+
 static _Thread_local struct tsr_error_slot tls_error;
+/* Numbers every recorded error, so tsr_last_error(ctx) can tell which of the context's record and
+ * this thread's context-free one is newer. */
+static atomic_uint_fast64_t error_seq;
 
 static void slot_fill(struct tsr_error_slot *slot, tsr_status status, const char *backend,
                       int native_code, const char *file, int line, const char *msg) {
@@ -51,10 +59,14 @@ tsr_status tsr_error_set(tsr_context *ctx, tsr_status status, const char *backen
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    uint64_t seq = atomic_fetch_add(&error_seq, 1) + 1;
     slot_fill(&tls_error, status, backend, native_code, file, line, msg);
+    tls_error.seq = seq;
+    tls_error.ctx = ctx;
     if (ctx) {
         pthread_mutex_lock(&ctx->mutex);
         slot_fill(&ctx->err, status, backend, native_code, file, line, msg);
+        ctx->err.seq = seq;
         pthread_mutex_unlock(&ctx->mutex);
     }
     tsr_log(ctx, TSR_LOG_DEBUG, "%s: %s (%s:%d)", tsr_status_name(status), msg, tls_error.file,
@@ -90,6 +102,9 @@ const struct tsr_error_info *tsr_last_error(const tsr_context *ctx) {
             tls_ctx_copy.info.backend = tls_ctx_copy.backend;
         }
         slot = &tls_ctx_copy;
+        /* This thread failed later in a call without a context: that error is the newer one. */
+        if (tls_error.info.message && tls_error.ctx == NULL && tls_error.seq > tls_ctx_copy.seq)
+            slot = &tls_error;
     }
     if (slot->info.message == NULL) return &none;
     return &slot->info;
@@ -102,10 +117,16 @@ const char *tsr_getenv(const char *name) {
 
 static tsr_log_level env_log_level(void) {
     const char *v = tsr_getenv("TSR_LOG");
-    if (!v) return TSR_LOG_WARN;
+    if (!v || !strcmp(v, "warn") || !strcmp(v, "warning")) return TSR_LOG_WARN;
     if (!strcmp(v, "error")) return TSR_LOG_ERROR;
     if (!strcmp(v, "info")) return TSR_LOG_INFO;
     if (!strcmp(v, "debug")) return TSR_LOG_DEBUG;
+    static atomic_int warned; /* once per process, whatever the number of contexts */
+    if (!atomic_exchange(&warned, 1))
+        fprintf(stderr,
+                "tessera: warning: TSR_LOG='%s' ignored (expected error, warn, info or debug); "
+                "using warn\n",
+                v);
     return TSR_LOG_WARN;
 }
 

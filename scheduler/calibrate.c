@@ -10,6 +10,7 @@
 #include "runtime/backend.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,15 @@ tsr_status tsr_sched_ensure_calibrated(tsr_context *ctx, int device_index) {
     if (!ctx || device_index < 0 || device_index >= ctx->n_devices)
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "calibrate: no device %d", device_index);
     const char *mode = tsr_getenv("TSR_CALIBRATE");
+    if (mode && strcmp(mode, "off") && strcmp(mode, "force")) {
+        static atomic_int warned;
+        if (!atomic_exchange(&warned, 1))
+            tsr_log(ctx, TSR_LOG_WARN,
+                    "TSR_CALIBRATE='%s' ignored (expected off or force); measuring uncalibrated "
+                    "devices as by default",
+                    mode);
+        mode = NULL;
+    }
     const struct tsr_device_info *d = &ctx->devices[device_index].info; /* est_*: not read */
     int force = 0;
     if (mode && !strcmp(mode, "off")) {

@@ -52,6 +52,14 @@ static struct result run(const char *args) {
     return r;
 }
 
+/* Occurrences of needle in hay. */
+static int count(const char *hay, const char *needle) {
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + strlen(needle), needle))
+        n++;
+    return n;
+}
+
 static void result_free(struct result *r) {
     free(r->out);
     free(r->err);
@@ -282,6 +290,210 @@ START_TEST(test_info_json) {
 }
 END_TEST
 
+/* Issue 11: --opt=value and --opt value, options after the model, `--` before operands; an
+ * unknown option, a missing value or a value given to a flag is one line and exit 2. */
+START_TEST(test_option_forms) {
+    struct result r = run("run --device=cpu --repeat=2 --json");
+    ck_assert_msg(r.code == 0, "--device=cpu: exit %d: %s", r.code, r.err);
+    json_object *o = json_tokener_parse(r.out);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(json_object_get_string(get(o, "device")), "cpu");
+    ck_assert_int_eq(json_object_get_int(get(o, "repeat")), 2);
+    json_object_put(o);
+    result_free(&r);
+
+    r = run("run --json --repeat 1 --input=x=" TSR_MODELS_DIR
+            "/digits_test_x.npy --device cpu -- " TSR_MODELS_DIR "/digits.onnx");
+    ck_assert_msg(r.code == 0, "--: exit %d: %s", r.code, r.err);
+    result_free(&r);
+
+    static const struct {
+        const char *args, *want;
+    } bad[] = {
+        {"run --nope", "unknown option '--nope'"},
+        {"run --device", "--device needs a value"},
+        {"run --json=yes", "'--json=yes'"},
+        {"info --json=1", "'--json=1'"},
+        {"info extra", "unexpected argument 'extra'"},
+        {"bench --bogus", "unknown option '--bogus'"},
+        {"run a.onnx b.onnx", "more than one model"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = run(bad[i].args);
+        ck_assert_msg(r.code == 2, "%s: exit %d: %s", bad[i].args, r.code, r.err);
+        ck_assert_msg(strstr(r.err, bad[i].want), "%s: stderr '%s' lacks '%s'", bad[i].args, r.err,
+                      bad[i].want);
+        ck_assert_msg(count(r.err, "\n") == 1, "%s: not one line: '%s'", bad[i].args, r.err);
+        result_free(&r);
+    }
+    r = run("--version");
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_str_eq(r.out, "tessera " TSR_VERSION_STRING "\n");
+    ck_assert_str_eq(tsr_version(), TSR_VERSION_STRING);
+    result_free(&r);
+}
+END_TEST
+
+/* NAME=FILE is split at the first '=': NAME not an input of the model is refused with the list
+ * of its inputs; a path that contains '=' works after NAME=. With the user's own input, the
+ * bundled reference and labels (which belong to the bundled images) are not applied. */
+START_TEST(test_named_inputs_and_bundled_reference) {
+    struct result r = run("run --device cpu --input y=" TSR_MODELS_DIR "/digits_test_x.npy");
+    ck_assert_msg(r.code == 2, "exit %d: %s", r.code, r.err);
+    ck_assert_msg(strstr(r.err, "no input 'y'") && strstr(r.err, "x [batch, 64] float32"),
+                  "message: %s", r.err);
+    ck_assert_int_eq(count(r.err, "\n"), 1);
+    result_free(&r);
+
+    char dir[] = "/tmp/tsr_cli_eqXXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/rows=5.npy", dir);
+    int64_t dims[2] = {5, 64};
+    static float zeros[5 * 64];
+    struct tsr_tensor t = {ts_desc(2, dims), zeros};
+    ck_assert_int_eq(tsr_npy_save(path, &t), TSR_OK);
+    char args[1024];
+    snprintf(args, sizeof args, "run --device cpu --repeat 1 --json --input x=%s", path);
+    r = run(args);
+    ck_assert_msg(r.code == 0, "%s: exit %d: %s", args, r.code, r.err);
+    json_object *o = json_tokener_parse(r.out), *v = NULL;
+    ck_assert_ptr_nonnull(o);
+    /* 5 rows of zeros: the bundled 360 labels / logits must not be compared with them. */
+    if (json_object_object_get_ex(o, "accuracy", &v)) ck_assert_ptr_null(v);
+    if (json_object_object_get_ex(o, "max_abs_err", &v)) ck_assert_ptr_null(v);
+    json_object *shape = NULL;
+    json_object_object_foreach(get(o, "outputs"), oname, oshape) {
+        (void)oname;
+        shape = oshape;
+    }
+    ck_assert_ptr_nonnull(shape);
+    ck_assert_int_eq(json_object_get_int(json_object_array_get_idx(shape, 0)), 5);
+    json_object_put(o);
+    result_free(&r);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
+/* Runs "env ENV tessera ARGS" (ENV: NAME=VALUE words). */
+static struct result run_env(const char *env, const char *args) {
+    char out_path[] = "/tmp/tsr_cli_outXXXXXX", err_path[] = "/tmp/tsr_cli_errXXXXXX";
+    int fo = mkstemp(out_path), fe = mkstemp(err_path);
+    ck_assert(fo >= 0 && fe >= 0);
+    close(fo);
+    close(fe);
+    char line[8192];
+    snprintf(line, sizeof line, "env %s %s %s >%s 2>%s", env, TESSERA, args, out_path, err_path);
+    int st = system(line);
+    struct result r;
+    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    r.out = slurp(out_path);
+    r.err = slurp(err_path);
+    unlink(out_path);
+    unlink(err_path);
+    return r;
+}
+
+/* Bad values of TSR_LOG, TSR_CALIBRATE and TSR_DEVICE are warned about once each, naming the
+ * value, and the defaults used; a bad TSR_BACKENDS is an error naming it (exit 2). */
+START_TEST(test_env_validated) {
+    /* TSR_CALIBRATE=maybe measures as by default: into a private cache, not ~/.cache nor the
+     * scheduling suites' build/test-cache. */
+    char cache[] = "/tmp/tsr_cli_cacheXXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(cache));
+    char env[256];
+    snprintf(env, sizeof env, "TSR_LOG=loud TSR_CALIBRATE=maybe TSR_DEVICE=gpu TSR_CACHE_DIR=%s",
+             cache);
+    struct result r = run_env(env, "run --repeat 1 --device all");
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    ck_assert_msg(count(r.err, "TSR_LOG='loud'") == 1, "stderr: %s", r.err);
+    ck_assert_msg(count(r.err, "TSR_CALIBRATE='maybe'") == 1, "stderr: %s", r.err);
+    result_free(&r);
+    char rm[300];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", cache);
+    ck_assert_int_eq(system(rm), 0);
+    /* TSR_DEVICE applies when --device is not given. */
+    r = run_env("TSR_DEVICE=gpu", "run --repeat 1");
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    ck_assert_msg(count(r.err, "TSR_DEVICE='gpu' ignored") == 1, "stderr: %s", r.err);
+    result_free(&r);
+    r = run_env("TSR_DEVICE=cpu", "run --repeat 1 --json");
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    json_object *o = json_tokener_parse(r.out);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(json_object_get_string(get(o, "device")), "cpu");
+    json_object_put(o);
+    result_free(&r);
+    r = run_env("TSR_BACKENDS=bogus", "run --repeat 1");
+    ck_assert_msg(r.code == 2, "exit %d: %s", r.code, r.err);
+    ck_assert_msg(strstr(r.err, "TSR_BACKENDS='bogus'"), "stderr: %s", r.err);
+    result_free(&r);
+}
+END_TEST
+
+/* A .npy header claiming 6.4e12 elements over a few bytes: exit 2 before any allocation, the
+ * path named once; every error line names a file once. */
+START_TEST(test_npy_size_and_one_path) {
+    char path[] = "/tmp/tsr_cli_hugeXXXXXX.npy";
+    int fd = mkstemps(path, 4);
+    ck_assert(fd >= 0);
+    const char dict[] = "{'descr': '<f4', 'fortran_order': False, 'shape': (80000, 80000, 1000), }";
+    char hdr[128];
+    size_t dl = strlen(dict), pad = (64 - (10 + dl + 1) % 64) % 64, hl = dl + pad + 1;
+    memcpy(hdr, dict, dl);
+    memset(hdr + dl, ' ', pad);
+    hdr[hl - 1] = '\n';
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)hl, 0};
+    ck_assert_int_eq(write(fd, pre, 10), 10);
+    ck_assert_int_eq(write(fd, hdr, hl), (ssize_t)hl);
+    ck_assert_int_eq(write(fd, "12345678", 8), 8);
+    close(fd);
+    char args[512];
+    snprintf(args, sizeof args, "run --input %s", path);
+    struct result r = run(args);
+    ck_assert_msg(r.code == 2, "exit %d: %s", r.code, r.err);
+    ck_assert_msg(strstr(r.err, "needs 25600000000000 bytes"), "stderr: %s", r.err);
+    ck_assert_msg(count(r.err, path) == 1, "path not once: %s", r.err);
+    result_free(&r);
+    unlink(path);
+
+    r = run("run /nonexistent/model.onnx --input " TSR_MODELS_DIR "/digits_test_x.npy");
+    ck_assert_int_eq(r.code, 2);
+    ck_assert_msg(count(r.err, "/nonexistent/model.onnx") == 1, "path not once: %s", r.err);
+    result_free(&r);
+    r = run("run " DATA "/unsupported_op.onnx --input " TSR_MODELS_DIR "/digits_test_x.npy");
+    ck_assert_int_eq(r.code, 2);
+    ck_assert_msg(count(r.err, "unsupported_op.onnx") == 1, "path not once: %s", r.err);
+    result_free(&r);
+}
+END_TEST
+
+/* --plot to a path with a quote and a space in it (gnuplot strings are quoted): the image is
+ * there. Skipped where gnuplot is not installed. */
+START_TEST(test_plot_path_with_quote) {
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0) return;
+    char dir[] = "/tmp/tsr_cli_plotXXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char args[1024], path[512];
+    snprintf(path, sizeof path, "%s/it's a plot.svg", dir);
+    snprintf(args, sizeof args,
+             "bench --quick --suite memory --device cpu --no-peers --no-progress --plot \"%s\"",
+             path);
+    struct result r = run(args);
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "no %s (stderr: %s)", path, r.err);
+    char head[256] = {0};
+    size_t n = fread(head, 1, sizeof head - 1, f);
+    fclose(f);
+    ck_assert_msg(n > 0 && (strstr(head, "<svg") || strstr(head, "<?xml")), "not SVG: %s", head);
+    result_free(&r);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 Suite *cli_suite(void) {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("cli");
@@ -294,6 +506,11 @@ Suite *cli_suite(void) {
     tcase_add_test(tc, test_trace_is_valid);
     tcase_add_test(tc, test_dynamic_shapes);
     tcase_add_test(tc, test_info_json);
+    tcase_add_test(tc, test_option_forms);
+    tcase_add_test(tc, test_named_inputs_and_bundled_reference);
+    tcase_add_test(tc, test_env_validated);
+    tcase_add_test(tc, test_npy_size_and_one_path);
+    tcase_add_test(tc, test_plot_path_with_quote);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -231,6 +231,13 @@ START_TEST(test_bad_files) {
     write_npy_raw(p, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", payload, 20);
     expect_status(p, TSR_E_PARSE, "truncated");
 
+    /* a header claiming 6.4e12 elements (25.6 TB) over 24 bytes: refused from the file size,
+     * before any allocation (an allocation attempt would fail with TSR_E_NOMEM instead) */
+    tmp_path(p, sizeof p, "huge_shape.npy");
+    write_npy_raw(p, "{'descr': '<f4', 'fortran_order': False, 'shape': (80000, 80000, 1000), }",
+                  payload, 24);
+    expect_status(p, TSR_E_PARSE, "needs 25600000000000 bytes of data, the file has 24");
+
     /* payload longer than the shape */
     tmp_path(p, sizeof p, "long_data.npy");
     write_npy_raw(p, "{'descr': '<f4', 'fortran_order': False, 'shape': (5,), }", payload, 24);
@@ -272,6 +279,35 @@ START_TEST(test_bad_files) {
 }
 END_TEST
 
+/* tsr_last_error(ctx) after a context-free call (tsr_npy_load) returns that newer error, not the
+ * context's older one; a later error on the context wins again. */
+START_TEST(test_last_error_after_context_free_call) {
+    tsr_context *ctx = NULL;
+    ck_assert_int_eq(tsr_context_create(NULL, &ctx), TSR_OK);
+    tsr_graph *g = NULL;
+    ck_assert_int_eq(tsr_graph_create(ctx, &g), TSR_OK);
+    ck_assert_int_eq(tsr_graph_output(g, "y", 12345), TSR_E_INVALID_ARG);
+    char ctx_msg[1024];
+    snprintf(ctx_msg, sizeof ctx_msg, "%s", tsr_last_error(ctx)->message);
+    ck_assert_int_eq(tsr_last_error(ctx)->status, TSR_E_INVALID_ARG);
+
+    char p[300];
+    tmp_path(p, sizeof p, "missing-after-ctx.npy");
+    struct tsr_tensor t;
+    ck_assert_int_eq(tsr_npy_load(p, &t), TSR_E_IO);
+    const struct tsr_error_info *e = tsr_last_error(ctx);
+    ck_assert_int_eq(e->status, TSR_E_IO);
+    ck_assert_msg(strstr(e->message, "missing-after-ctx.npy"), "got the older '%s'", e->message);
+
+    ck_assert_int_eq(tsr_graph_output(g, "z", 54321), TSR_E_INVALID_ARG);
+    e = tsr_last_error(ctx);
+    ck_assert_int_eq(e->status, TSR_E_INVALID_ARG);
+    ck_assert_str_eq(e->message, tsr_last_error(NULL)->message);
+    tsr_graph_destroy(g);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(test_save_errors) {
     char p[300];
     int64_t d3[1] = {3};
@@ -306,6 +342,7 @@ static Suite *npy_suite(void) {
     tcase_add_test(tc, test_numpy_rejected);
     tcase_add_test(tc, test_bad_files);
     tcase_add_test(tc, test_save_errors);
+    tcase_add_test(tc, test_last_error_after_context_free_call);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -10,6 +10,7 @@
 #include "tessera/cpu.h"
 #include "tessera/sched.h"
 
+#include <getopt.h>
 #include <json-c/json.h>
 
 enum { TSR_EXIT_OK = 0, TSR_EXIT_FAIL = 1, TSR_EXIT_USAGE = 2 };
@@ -20,7 +21,17 @@ int cli_fail(tsr_context *ctx, tsr_status st, const char *what);
 /* Prints "tessera: error: ..." to stderr and returns 2. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Directory of the bundled models: env TSR_MODELS_DIR, else the source tree's models/. */
+/* getopt_long for a subcommand's argv (argv[0] = the subcommand's name): --opt=value,
+ * --opt value, -- (the rest are operands), options and operands in any order (operands end up
+ * at argv[optind..argc-1]). Returns the option's value (the short letter or longopts' val), -1
+ * at the end, or CLI_GETOPT_ERROR after printing one line ("tessera: error: run: unknown
+ * option '--x'", "... --device needs a value"). *opt: the option as "--name" (for messages). */
+#define CLI_GETOPT_ERROR (-2)
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+               const char **opt);
+
+/* Directory of the bundled models: env TSR_MODELS_DIR, else <prefix>/share/tessera/models next to
+ * an installed binary, else the source tree's models/. */
 const char *cli_models_dir(void);
 
 /* Prints obj as pretty JSON on stdout followed by a newline. */

@@ -63,39 +63,83 @@ int cmd_bench(int argc, char **argv) {
     run.models[run.n_models++] = digits;
     run.suites = TSR_SUITE_ALL;
     run.progress = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    enum {
+        O_QUICK = 256,
+        O_NO_PEERS,
+        O_NO_PROGRESS,
+        O_DEVICE,
+        O_SUITE,
+        O_MODEL,
+        O_JSON,
+        O_CSV,
+        O_PLOT,
+        O_PYTHON,
+        O_DIM,
+        O_ROUNDS,
+        O_REPS,
+        O_CV
+    };
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+                                             {"quick", no_argument, NULL, O_QUICK},
+                                             {"no-peers", no_argument, NULL, O_NO_PEERS},
+                                             {"no-progress", no_argument, NULL, O_NO_PROGRESS},
+                                             {"device", required_argument, NULL, O_DEVICE},
+                                             {"suite", required_argument, NULL, O_SUITE},
+                                             {"model", required_argument, NULL, O_MODEL},
+                                             {"json", required_argument, NULL, O_JSON},
+                                             {"csv", required_argument, NULL, O_CSV},
+                                             {"plot", required_argument, NULL, O_PLOT},
+                                             {"python", required_argument, NULL, O_PYTHON},
+                                             {"dim", required_argument, NULL, O_DIM},
+                                             {"rounds", required_argument, NULL, O_ROUNDS},
+                                             {"reps", required_argument, NULL, O_REPS},
+                                             {"cv-threshold", required_argument, NULL, O_CV},
+                                             {NULL, 0, NULL, 0}};
+    int c;
+    const char *a = NULL;
+    while ((c = cli_getopt(argc, argv, "h", longopts, &a)) != -1) {
+        const char *v = optarg;
+        switch (c) {
+        case CLI_GETOPT_ERROR:
+            return TSR_EXIT_USAGE;
+        case 'h':
             fputs(BENCH_USAGE, stdout);
             return TSR_EXIT_OK;
-        } else if (!strcmp(a, "--quick")) {
+        case O_QUICK:
             run.quick = 1;
-        } else if (!strcmp(a, "--no-peers")) {
+            break;
+        case O_NO_PEERS:
             run.no_peers = 1;
-        } else if (!strcmp(a, "--no-progress")) {
+            break;
+        case O_NO_PROGRESS:
             run.progress = 0;
-        } else if (!v) {
-            return cli_usage_error("bench: unknown option or missing value: %s", a);
-        } else if (!strcmp(a, "--device")) {
-            devices = argv[++i];
-        } else if (!strcmp(a, "--suite")) {
-            run.suites = parse_suites(argv[++i]);
+            break;
+        case O_DEVICE:
+            devices = v;
+            break;
+        case O_SUITE:
+            run.suites = parse_suites(v);
             if (!run.suites) return cli_usage_error("bench: bad --suite list '%s'", v);
-        } else if (!strcmp(a, "--model")) {
+            break;
+        case O_MODEL:
             if (run.n_models == TSR_BENCH_MAX_MODELS)
                 return cli_usage_error("bench: at most %d models", TSR_BENCH_MAX_MODELS - 1);
-            run.models[run.n_models++] = argv[++i];
-        } else if (!strcmp(a, "--json")) {
-            json = argv[++i];
-        } else if (!strcmp(a, "--csv")) {
-            csv = argv[++i];
-        } else if (!strcmp(a, "--plot")) {
-            plot = argv[++i];
-        } else if (!strcmp(a, "--python")) {
-            run.python = argv[++i];
-        } else if (!strcmp(a, "--dim")) {
-            const char *eq = strchr(argv[++i], '=');
+            run.models[run.n_models++] = v;
+            break;
+        case O_JSON:
+            json = v;
+            break;
+        case O_CSV:
+            csv = v;
+            break;
+        case O_PLOT:
+            plot = v;
+            break;
+        case O_PYTHON:
+            run.python = v;
+            break;
+        case O_DIM: {
+            const char *eq = strchr(v, '=');
             char *end = NULL;
             long long n = eq ? strtoll(eq + 1, &end, 10) : 0;
             if (!eq || eq == v || (size_t)(eq - v) >= sizeof run.dim_names[0] || !end || *end ||
@@ -103,20 +147,28 @@ int cmd_bench(int argc, char **argv) {
                 return cli_usage_error("bench: bad --dim %s (NAME=N, N >= 1, at most 4)", v);
             snprintf(run.dim_names[run.n_dims], sizeof run.dim_names[0], "%.*s", (int)(eq - v), v);
             run.dim_values[run.n_dims++] = n;
-        } else if (!strcmp(a, "--rounds") || !strcmp(a, "--reps")) {
+            break;
+        }
+        case O_ROUNDS:
+        case O_REPS: {
             char *end = NULL;
-            long n = strtol(argv[++i], &end, 10);
+            long n = strtol(v, &end, 10);
             if (!end || *end || n < 1 || n > 1000)
                 return cli_usage_error("bench: bad %s %s (1 .. 1000)", a, v);
-            *(!strcmp(a, "--rounds") ? &run.pair_rounds : &run.pair_reps) = (int)n;
-        } else if (!strcmp(a, "--cv-threshold")) {
+            *(c == O_ROUNDS ? &run.pair_rounds : &run.pair_reps) = (int)n;
+            break;
+        }
+        case O_CV: {
             char *end = NULL;
-            cv = strtod(argv[++i], &end);
+            cv = strtod(v, &end);
             if (!end || *end || cv <= 0) return cli_usage_error("bench: bad --cv-threshold %s", v);
-        } else {
-            return cli_usage_error("bench: unknown option %s (see tessera bench --help)", a);
+            break;
+        }
         }
     }
+    if (optind < argc)
+        return cli_usage_error("bench: unexpected argument '%s' (models go with --model)",
+                               argv[optind]);
     if (plot) {
         const char *ext = strrchr(plot, '.');
         if (!ext || (strcmp(ext, ".png") && strcmp(ext, ".svg")))

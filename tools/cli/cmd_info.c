@@ -95,19 +95,23 @@ static json_object *device_json(tsr_context *ctx, int dev, const struct tsr_devi
 
 int cmd_info(int argc, char **argv) {
     int as_json = 0, calibrate = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
-            as_json = 1;
-        else if (!strcmp(argv[i], "--calibrate"))
-            calibrate = 1;
-        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+    static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
+                                             {"calibrate", no_argument, NULL, 'c'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = cli_getopt(argc, argv, "h", longopts, NULL)) != -1) {
+        if (c == CLI_GETOPT_ERROR) return TSR_EXIT_USAGE;
+        if (c == 'j') as_json = 1;
+        if (c == 'c') calibrate = 1;
+        if (c == 'h') {
             printf("usage: tessera info [--json] [--calibrate]\n"
                    "  --calibrate  measure every device now (bandwidth, GEMM curve, launch and\n"
                    "               run overhead, host<->device transfers) and rewrite the cache\n");
             return TSR_EXIT_OK;
-        } else
-            return cli_usage_error("info: unknown option '%s'", argv[i]);
+        }
     }
+    if (optind < argc) return cli_usage_error("info: unexpected argument '%s'", argv[optind]);
     tsr_context *ctx = NULL;
     tsr_status st = tsr_context_create(NULL, &ctx);
     if (st != TSR_OK) return cli_fail(NULL, st, "cannot create a context");

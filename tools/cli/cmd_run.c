@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 
+#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,8 @@ static const char *const RUN_USAGE =
     "single,\n"
     "                         hetero (each kernel on the device a HEFT list scheduler picks) or\n"
     "                         alternate (kernel k on device k mod N, for testing)\n"
-    "  --input NAME=FILE.npy  input tensor (NAME= may be left out for inputs in order); a model\n"
+    "  --input NAME=FILE.npy  input tensor (NAME= may be left out for inputs in order; split at\n"
+    "                         the first '=', NAME must be an input of the model); a model\n"
     "                         with symbolic input dims (batch, sequence) runs at the file's\n"
     "                         shape: the plan is re-specialised for it (--explain shows it)\n"
     "  --expect NAME=REF.npy  reference output: report the max absolute error\n"
@@ -40,6 +42,9 @@ static const char *const RUN_USAGE =
     "                         and report the worst error per kernel\n"
     "  --json                 print one JSON object instead of text\n"
     "\n"
+    "Options take --opt VALUE or --opt=VALUE, before or after MODEL; -- ends them. Without\n"
+    "--device, TSR_DEVICE (else auto) decides.\n"
+    "\n"
     "Exit status: 0 success, 2 bad input or unusable device, 1 internal error.\n";
 
 struct named_file {
@@ -50,6 +55,7 @@ struct named_file {
 struct run_args {
     const char *model;
     const char *device;
+    int device_given; /* --device given; else the plan's default (env TSR_DEVICE, else auto) */
     const char *placement;
     struct named_file inputs[MAX_FILES], expects[MAX_FILES], outputs[MAX_FILES];
     int n_inputs, n_expects, n_outputs;
@@ -94,6 +100,8 @@ struct device_result {
     char ceiling_what[256]; /* where it comes from */
 };
 
+static void list_io(tsr_graph *graph, tsr_plan *plan, char *buf, size_t size);
+
 static int parse_named(const char *arg, struct named_file *f) {
     const char *eq = strchr(arg, '=');
     memset(f, 0, sizeof *f);
@@ -112,63 +120,99 @@ static int parse_args(int argc, char **argv, struct run_args *a) {
     memset(a, 0, sizeof *a);
     a->device = "auto";
     a->repeat = 20;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        const char *v = (i + 1 < argc) ? argv[i + 1] : NULL;
-#define NEED_VALUE()                                                                               \
-    do {                                                                                           \
-        if (!v) return cli_usage_error("run: %s needs a value", o);                                \
-        i++;                                                                                       \
-    } while (0)
-        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+    enum {
+        O_DEVICE = 256,
+        O_PLACEMENT,
+        O_INPUT,
+        O_EXPECT,
+        O_OUTPUT,
+        O_LABELS,
+        O_REPEAT,
+        O_PROFILE,
+        O_TRACE,
+        O_JSON,
+        O_EXPLAIN,
+        O_VERIFY
+    };
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+                                             {"device", required_argument, NULL, O_DEVICE},
+                                             {"placement", required_argument, NULL, O_PLACEMENT},
+                                             {"input", required_argument, NULL, O_INPUT},
+                                             {"expect", required_argument, NULL, O_EXPECT},
+                                             {"output", required_argument, NULL, O_OUTPUT},
+                                             {"labels", required_argument, NULL, O_LABELS},
+                                             {"repeat", required_argument, NULL, O_REPEAT},
+                                             {"profile", no_argument, NULL, O_PROFILE},
+                                             {"trace", required_argument, NULL, O_TRACE},
+                                             {"json", no_argument, NULL, O_JSON},
+                                             {"explain", no_argument, NULL, O_EXPLAIN},
+                                             {"verify", no_argument, NULL, O_VERIFY},
+                                             {NULL, 0, NULL, 0}};
+    int c;
+    for (;;) {
+        const char *opt = NULL;
+        if ((c = cli_getopt(argc, argv, "h", longopts, &opt)) == -1) break;
+        if (c == CLI_GETOPT_ERROR) return TSR_EXIT_USAGE;
+        const char *v = optarg;
+        switch (c) {
+        case 'h':
             fputs(RUN_USAGE, stdout);
             return -1;
-        } else if (!strcmp(o, "--device")) {
-            NEED_VALUE();
+        case O_DEVICE:
             a->device = v;
-        } else if (!strcmp(o, "--placement")) {
-            NEED_VALUE();
+            a->device_given = 1;
+            break;
+        case O_PLACEMENT:
             a->placement = v;
-        } else if (!strcmp(o, "--input") || !strcmp(o, "--expect") || !strcmp(o, "--output")) {
-            NEED_VALUE();
-            struct named_file *arr = o[2] == 'i'   ? a->inputs
-                                     : o[2] == 'e' ? a->expects
-                                                   : a->outputs;
-            int *n = o[2] == 'i' ? &a->n_inputs : o[2] == 'e' ? &a->n_expects : &a->n_outputs;
-            if (*n >= MAX_FILES) return cli_usage_error("run: too many %s options", o);
+            break;
+        case O_INPUT:
+        case O_EXPECT:
+        case O_OUTPUT: {
+            struct named_file *arr = c == O_INPUT    ? a->inputs
+                                     : c == O_EXPECT ? a->expects
+                                                     : a->outputs;
+            int *n = c == O_INPUT ? &a->n_inputs : c == O_EXPECT ? &a->n_expects : &a->n_outputs;
+            if (*n >= MAX_FILES) return cli_usage_error("run: too many %s options", opt);
             if (parse_named(v, &arr[*n]))
-                return cli_usage_error("run: %s expects NAME=FILE.npy, got '%s'", o, v);
+                return cli_usage_error("run: %s expects [NAME=]FILE.npy, got '%s'", opt, v);
             (*n)++;
-        } else if (!strcmp(o, "--labels")) {
-            NEED_VALUE();
+            break;
+        }
+        case O_LABELS:
             a->labels = v;
-        } else if (!strcmp(o, "--repeat")) {
-            NEED_VALUE();
+            break;
+        case O_REPEAT: {
             char *end = NULL;
             long r = strtol(v, &end, 10);
             if (!end || *end || r < 1 || r > 1000000)
                 return cli_usage_error("run: --repeat expects a count from 1 to 1000000, got '%s'",
                                        v);
             a->repeat = (int)r;
-        } else if (!strcmp(o, "--profile")) {
-            a->profile = 1;
-        } else if (!strcmp(o, "--trace")) {
-            NEED_VALUE();
-            a->trace = v;
-        } else if (!strcmp(o, "--json")) {
-            a->json = 1;
-        } else if (!strcmp(o, "--explain")) {
-            a->explain = 1;
-        } else if (!strcmp(o, "--verify")) {
-            a->verify = 1;
-        } else if (o[0] == '-' && o[1]) {
-            return cli_usage_error("run: unknown option '%s' (see tessera run --help)", o);
-        } else if (!a->model) {
-            a->model = o;
-        } else {
-            return cli_usage_error("run: more than one model given ('%s', '%s')", a->model, o);
+            break;
         }
-#undef NEED_VALUE
+        case O_PROFILE:
+            a->profile = 1;
+            break;
+        case O_TRACE:
+            a->trace = v;
+            break;
+        case O_JSON:
+            a->json = 1;
+            break;
+        case O_EXPLAIN:
+            a->explain = 1;
+            break;
+        case O_VERIFY:
+            a->verify = 1;
+            break;
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        if (!a->model)
+            a->model = argv[i];
+        else
+            return cli_usage_error("run: more than one model given ('%s', '%s')", a->model,
+                                   argv[i]);
     }
     return 0;
 }
@@ -421,7 +465,7 @@ static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_ar
     tsr_profiler_enable(ctx, profiling);
 
     struct tsr_compile_options co = tsr_compile_options_default();
-    co.device = device;
+    co.device = a->device_given ? device : NULL; /* NULL: TSR_DEVICE, else auto */
     co.placement = a->placement;
     tsr_plan *plan = NULL;
     tsr_status st = tsr_compile(ctx, graph, &co, &plan);
@@ -526,8 +570,14 @@ static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_ar
         const struct tsr_tensor *ref = &data->expects[e];
         char s0[160], s1[160];
         if (oi < 0) {
-            snprintf(r->error, sizeof r->error, "--expect %s: the model has no such output",
-                     a->expects[e].name[0] ? a->expects[e].name : a->expects[e].path);
+            {
+                char outs_list[2048];
+                list_io(NULL, plan, outs_list, sizeof outs_list);
+                snprintf(r->error, sizeof r->error,
+                         "--expect %s: the model has no such output (its outputs: %s)",
+                         a->expects[e].name[0] ? a->expects[e].name : a->expects[e].path,
+                         outs_list);
+            }
             rc = r->exit_code = TSR_EXIT_USAGE;
             goto done;
         }
@@ -577,8 +627,14 @@ static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_ar
         for (int o = 0; o < a->n_outputs; o++) {
             int oi = output_index(plan, &a->outputs[o], o);
             if (oi < 0) {
-                snprintf(r->error, sizeof r->error, "--output %s: the model has no such output",
-                         a->outputs[o].name[0] ? a->outputs[o].name : a->outputs[o].path);
+                {
+                    char outs_list[2048];
+                    list_io(NULL, plan, outs_list, sizeof outs_list);
+                    snprintf(r->error, sizeof r->error,
+                             "--output %s: the model has no such output (its outputs: %s)",
+                             a->outputs[o].name[0] ? a->outputs[o].name : a->outputs[o].path,
+                             outs_list);
+                }
                 rc = r->exit_code = TSR_EXIT_USAGE;
                 goto done;
             }
@@ -820,11 +876,49 @@ static void print_pools(tsr_context *ctx) {
 static int load_npy(const char *what, const char *path, struct tsr_tensor *t) {
     tsr_status st = tsr_npy_load(path, t);
     if (st != TSR_OK) {
-        char buf[512];
+        /* The library's message starts with the path: name it once. */
+        const char *msg = tsr_last_error(NULL)->message;
+        if (msg && strstr(msg, path)) return cli_fail(NULL, st, what);
+        char buf[4200];
         snprintf(buf, sizeof buf, "%s %s", what, path);
         return cli_fail(NULL, st, buf);
     }
     return 0;
+}
+
+/* "x [batch, 64] float32, mask [batch, 128] int64": the model's inputs (or outputs) with their
+ * declared shapes, for the error that names an input or output the model does not have. */
+static void list_io(tsr_graph *graph, tsr_plan *plan, char *buf, size_t size) {
+    size_t used = 0;
+    buf[0] = 0;
+    int n = graph ? tsr_graph_input_count(graph) : tsr_plan_output_count(plan);
+    for (int i = 0; i < n && used < size; i++) {
+        const char *nm = NULL;
+        char shape[160] = "";
+        if (graph) {
+            struct tsr_input_info info;
+            nm = tsr_graph_input_name(graph, i);
+            if (tsr_graph_input_info(graph, i, &info) == TSR_OK) {
+                size_t k = (size_t)snprintf(shape, sizeof shape, "[");
+                for (int d = 0; d < info.rank && k < sizeof shape; d++) {
+                    if (info.dim_names[d])
+                        k += (size_t)snprintf(shape + k, sizeof shape - k, "%s%s", d ? ", " : "",
+                                              *info.dim_names[d] ? info.dim_names[d] : "?");
+                    else
+                        k += (size_t)snprintf(shape + k, sizeof shape - k, "%s%lld", d ? ", " : "",
+                                              (long long)info.dims[d]);
+                }
+                if (k < sizeof shape)
+                    snprintf(shape + k, sizeof shape - k, "] %s", tsr_dtype_name(info.desc.dtype));
+            }
+        } else {
+            struct tsr_tensor_desc d;
+            if (tsr_plan_output_desc(plan, i, &nm, &d) == TSR_OK)
+                tsr_desc_format(&d, shape, sizeof shape);
+        }
+        used += (size_t)snprintf(buf + used, size - used, "%s%s %s", i ? ", " : "", nm ? nm : "?",
+                                 shape);
+    }
 }
 
 int cmd_run(int argc, char **argv) {
@@ -838,18 +932,21 @@ int cmd_run(int argc, char **argv) {
         a.bundled = 1;
         snprintf(model_path, sizeof model_path, "%s/digits.onnx", dir);
         a.model = model_path;
+        /* The bundled reference and labels belong to the bundled input: with the user's own
+         * --input they would be compared against the wrong images. */
         if (a.n_inputs == 0) {
             snprintf(a.inputs[0].path, sizeof a.inputs[0].path, "%s/digits_test_x.npy", dir);
             a.n_inputs = 1;
-        }
-        if (a.n_expects == 0) {
-            snprintf(a.expects[0].path, sizeof a.expects[0].path, "%s/digits_test_logits.npy", dir);
-            a.n_expects = 1;
-        }
-        if (!a.labels) {
-            static char labels[4096];
-            snprintf(labels, sizeof labels, "%s/digits_test_y.npy", dir);
-            a.labels = labels;
+            if (a.n_expects == 0) {
+                snprintf(a.expects[0].path, sizeof a.expects[0].path, "%s/digits_test_logits.npy",
+                         dir);
+                a.n_expects = 1;
+            }
+            if (!a.labels) {
+                static char labels[4096];
+                snprintf(labels, sizeof labels, "%s/digits_test_y.npy", dir);
+                a.labels = labels;
+            }
         }
     }
 
@@ -888,10 +985,25 @@ int cmd_run(int argc, char **argv) {
         goto out_rc;
     }
     int n_graph_inputs = tsr_graph_input_count(graph);
+    char io_list[2048];
+    list_io(graph, NULL, io_list, sizeof io_list);
+    /* NAME=FILE is split at the first '=': a NAME that is no input of the model is refused with
+     * the list of its inputs (a path with '=' in it can be given as NAME=PATH). */
+    for (int k = 0; k < a.n_inputs; k++) {
+        if (!a.inputs[k].name[0]) continue;
+        int known = 0;
+        for (int i = 0; i < n_graph_inputs; i++)
+            known |= !strcmp(a.inputs[k].name, tsr_graph_input_name(graph, i));
+        if (!known) {
+            rc = cli_usage_error("--input %s=%s: the model has no input '%s' (its inputs: %s; a "
+                                 "path with '=' in it goes after NAME=)",
+                                 a.inputs[k].name, a.inputs[k].path, a.inputs[k].name, io_list);
+            goto out_rc;
+        }
+    }
     if (a.n_inputs != n_graph_inputs) {
-        rc = cli_usage_error("%s has %d input(s) (first: '%s'), %d --input given", a.model,
-                             n_graph_inputs, n_graph_inputs ? tsr_graph_input_name(graph, 0) : "",
-                             a.n_inputs);
+        rc = cli_usage_error("the model has %d input(s) (%s), %d --input given", n_graph_inputs,
+                             io_list, a.n_inputs);
         goto out_rc;
     }
     struct tsr_input_shape shapes[MAX_FILES];
@@ -903,7 +1015,7 @@ int cmd_run(int argc, char **argv) {
             if (!strcmp(a.inputs[k].name, nm)) found = k;
         if (found < 0 && !a.inputs[i].name[0]) found = i;
         if (found < 0) {
-            rc = cli_usage_error("%s: no --input for model input '%s'", a.model, nm);
+            rc = cli_usage_error("no --input for model input '%s' (its inputs: %s)", nm, io_list);
             goto out_rc;
         }
         shapes[i].name = nm;
