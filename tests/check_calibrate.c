@@ -147,10 +147,10 @@ START_TEST(test_measure_round_trip) {
         char key[512], path[4096];
         tsr_calib_key(&ctx->devices[d].info, key, sizeof key);
         ck_assert_str_eq(key, c.key);
-        ck_assert_int_eq(tsr_calib_cache_path(key, path, sizeof path), 0);
+        ck_assert_int_eq(tsr_calib_cache_path(NULL, key, path, sizeof path), 0);
         ck_assert_msg(strncmp(path, g_dir, strlen(g_dir)) == 0, "%s not under %s", path, g_dir);
         ck_assert_int_eq(access(path, R_OK), 0);
-        ck_assert_int_eq(tsr_calib_load(key, &back, NULL), 0);
+        ck_assert_int_eq(tsr_calib_load(NULL, key, &back, NULL), 0);
         ck_assert_msg(same_cal(&c, &back), "%s: file does not round-trip", ctx->devices[d].info.id);
         /* a new process (table forgotten) reuses the file: same measurement, not a new one */
         tsr_calib_forget_all();
@@ -227,7 +227,7 @@ START_TEST(test_bad_files_rebuilt) {
     struct tsr_calibration c, fresh, back;
     ck_assert_int_eq(tsr_calibrate_device(ctx, 0, 0, &c), TSR_OK);
     char path[4096];
-    ck_assert_int_eq(tsr_calib_cache_path(c.key, path, sizeof path), 0);
+    ck_assert_int_eq(tsr_calib_cache_path(NULL, c.key, path, sizeof path), 0);
     /* the key names the kernels' version, so a changed executor ignores old files */
     char want[32];
     snprintf(want, sizeof want, "|kernels=%d", TSR_CALIB_KERNELS_VERSION);
@@ -265,13 +265,13 @@ START_TEST(test_bad_files_rebuilt) {
             break;
         }
         }
-        ck_assert_int_eq(tsr_calib_load(c.key, &back, &why), -2);
+        ck_assert_int_eq(tsr_calib_load(NULL, c.key, &back, &why), -2);
         ck_assert_ptr_nonnull(why);
         /* rejected → measured again and the file rewritten valid */
         tsr_calib_forget_all();
         ck_assert_int_eq(tsr_calibrate_device(ctx, 0, 0, &fresh), TSR_OK);
         check_plausible(&fresh, 0);
-        ck_assert_int_eq(tsr_calib_load(c.key, &back, NULL), 0);
+        ck_assert_int_eq(tsr_calib_load(NULL, c.key, &back, NULL), 0);
         ck_assert(same_cal(&fresh, &back));
         ck_assert_msg(fresh.seconds != c.seconds || fresh.bandwidth_gbps != c.bandwidth_gbps,
                       "case %d: the rejected file's figures were reused", kase);
@@ -279,7 +279,7 @@ START_TEST(test_bad_files_rebuilt) {
     }
     /* a missing file is "not there", not "rejected" */
     ck_assert_int_eq(unlink(path), 0);
-    ck_assert_int_eq(tsr_calib_load(c.key, &back, NULL), -1);
+    ck_assert_int_eq(tsr_calib_load(NULL, c.key, &back, NULL), -1);
     tsr_context_destroy(ctx);
 }
 END_TEST
@@ -323,7 +323,7 @@ static void install_known(tsr_context *ctx, int d, int opencl) {
     c.gemm[1] = (struct tsr_calib_gemm){512, 512, 512, 100.0};
     c.seconds = 1.0;
     c.created_unix = 1;
-    ck_assert_int_eq(tsr_calib_save(&c), 0);
+    ck_assert_int_eq(tsr_calib_save(NULL, &c), 0);
     tsr_calib_forget_all();
     tsr_sched_apply_calibration(ctx);
     ck_assert(ctx->devices[d].info.est_gbps == 10.0);
