@@ -199,9 +199,9 @@ typedef enum {
  * "tessera: <level>: " prefix and without a trailing newline, valid only during the call (copy
  * it to keep it). Thread safety: it is called on whatever thread logs (the thread that called
  * tsr_context_create, tsr_compile, tsr_plan_run, ..., possibly several at once when the caller
- * uses the context from several threads), never with a tessera lock held that the callback
- * could need; it must be thread-safe itself and must not call tessera functions on the same
- * context (a message it triggers would re-enter it). */
+ * uses the context from several threads; calls are not serialised), possibly while tessera
+ * holds internal locks: it must be thread-safe itself, should return quickly, and must not call
+ * tessera functions (they may need those locks, or log and re-enter it). */
 typedef void (*tsr_log_fn)(void *user, tsr_log_level level, const char *message);
 
 /* When a compile may measure a device (struct tsr_context_options.calibration). The values are
@@ -214,8 +214,9 @@ typedef enum {
     /* Measure a device at the first compile that needs it when neither this process nor a valid
      * cache file knows it (a few seconds per device, announced). */
     TSR_CALIBRATE_AUTO = 1,
-    /* Never measure and never read calibration files: devices keep the property-based estimates
-     * (or figures this process already measured or loaded). TSR_CALIBRATE=skip. */
+    /* Never measure and never read calibration files: the context's devices keep the
+     * property-based estimates (tsr_device_calibration still reports figures this process
+     * measured or loaded for an identical device). TSR_CALIBRATE=skip. */
     TSR_CALIBRATE_SKIP = 2,
     /* Never measure; use a valid cache file (or this process's figures) when there is one, else
      * the property-based estimates. TSR_CALIBRATE=cached, and TSR_CALIBRATE=off (its older
@@ -245,13 +246,14 @@ struct tsr_context_options {
      * TSR_E_INVALID_ARG. */
     tsr_log_level log_level;
     /* Where log lines go: NULL (default) = stderr, one line "tessera: <level>: <message>\n"
-     * each; non-NULL = every line this context logs (those at or above log_level, the same
-     * lines stderr would get) is passed to log_fn(log_user, level, message) instead and none
+     * each; non-NULL = every line this context logs (those of log_level or more severe, the
+     * same lines stderr would get) is passed to log_fn(log_user, level, message) instead and none
      * goes to stderr. Thread safety and lifetime: see tsr_log_fn; log_fn and log_user must stay
      * valid until tsr_context_destroy returns. Lines logged without any context (context-free
      * calls such as tsr_npy_load, the process-wide test hooks TSR_FAULT and
-     * TSR_OPENCL_MEM_LIMIT, a failing tsr_context_create before the context exists, and
-     * hwloc's topology warning) still go to stderr. */
+     * TSR_OPENCL_MEM_LIMIT, a failing tsr_context_create before the context exists, the
+     * memory pools' leak warnings at tsr_context_destroy, and hwloc's I/O filter warning)
+     * still go to stderr. */
     tsr_log_fn log_fn;
     void *log_user; /* passed unchanged to log_fn; not owned (may be NULL) */
     /* When compiles measure devices (tsr_calibrate_policy); TSR_CALIBRATE_DEFAULT (0): the
