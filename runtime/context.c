@@ -115,9 +115,9 @@ tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_contex
     ctx->calibration = o.calibration; /* DEFAULT: TSR_CALIBRATE at each use (calibrate.c) */
     if (o.cache_dir) snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", o.cache_dir);
     tsr_status st;
-    if ((st = tsr_topology_create(&ctx->topo)) != TSR_OK) goto fail;
+    if ((st = tsr_topology_create(ctx, &ctx->topo)) != TSR_OK) goto fail;
     if ((st = tsr_profiler_create(o.profile, &ctx->prof)) != TSR_OK) goto fail;
-    if ((st = tsr_host_pool_create(ctx->topo, &ctx->host_pool)) != TSR_OK) goto fail;
+    if ((st = tsr_host_pool_create(ctx->topo, ctx, &ctx->host_pool)) != TSR_OK) goto fail;
     if ((st = create_backends(ctx, &o)) != TSR_OK) goto fail;
     if ((st = fill_devices(ctx)) != TSR_OK) goto fail;
     /* Cached calibrations (never measured here: that happens at the first compile). */
