@@ -12,6 +12,7 @@
 #include "backends/opencl/cl_fault.h"
 #endif
 #include "runtime/internal.h"
+#include "runtime/pool.h"
 #include "runtime/program.h"
 #include "scheduler/calibrate.h"
 #include "scheduler/cost.h"
@@ -664,6 +665,9 @@ START_TEST(test_log_callback_and_cache_dir) {
     compile_on_cpu(ctx);
     struct tsr_device_info info;
     ck_assert_int_eq(tsr_device_get_info(ctx, 99, &info), TSR_E_INVALID_ARG); /* logs at debug */
+    /* an error-level line of the host pool (a free of a pointer it never handed out) */
+    static _Alignas(64) unsigned char foreign[256];
+    tsr_host_pool_free(ctx->host_pool, foreign + 128);
     char *err = stderr_end();
     ck_assert_msg(err[0] == '\0', "stderr got: %s", err);
     free(err);
@@ -680,6 +684,9 @@ START_TEST(test_log_callback_and_cache_dir) {
         debug += log.level[i] == TSR_LOG_DEBUG && strstr(log.line[i], "no device 99") != NULL;
     }
     ck_assert_int_eq(debug, 1);
+    ck_assert_int_eq(record_count(&log, "host pool: free of ", "not a live pool block"), 1);
+    for (int i = 0; i < log.n; i++)
+        if (!strncmp(log.line[i], "host pool: ", 11)) ck_assert_int_eq(log.level[i], TSR_LOG_ERROR);
     ck_assert_int_eq(log.dropped, 0);
     char path[4200];
     ck_assert(cpu_cache_file(ctx, path, sizeof path));
