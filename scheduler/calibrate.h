@@ -6,7 +6,8 @@
  * figure are in runtime/calibration.h (below the scheduler and the backends). This process keeps
  * a table of the calibrations it measured or loaded (at most 16 distinct device keys; identical
  * devices share one). A device's calibration is measured the first time a compile needs it on a
- * machine (no valid cache file), with TSR_CALIBRATE=force once per process, or on request
+ * machine (no valid cache file) under the auto policy, once per process under the force policy
+ * (the context's options.calibration, else TSR_CALIBRATE: tessera.h), or on request
  * (tsr_device_calibrate, `tessera info --calibrate`): the probe programs of calib_probe.c through
  * the device's backend, then the backend's own calibrate member for what no program measures
  * (runtime/backend.h). Measurements are serialised process-wide, so two compiles never time the

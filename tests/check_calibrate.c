@@ -7,6 +7,13 @@
  * and one with a missing figure are rejected and rebuilt; a valid file is reused without
  * measuring; the MAD rule against a hand computation; the cost model against the formulas of
  * scheduler/cost.h written out here.
+ * Case "options" (issue 11): the context options of tessera.h — a log callback receives every
+ * line (announcements at info, a debug line, a host pool error) and stderr none; the level from
+ * code beats TSR_LOG; the calibration policy from code beats TSR_CALIBRATE both ways and
+ * TSR_CALIBRATE stays the default; cache_dir from code holds the file while TSR_CACHE_DIR's
+ * directory stays empty; the announcement appears once per measurement (no cache, invalid file
+ * with its reason, forced), on stderr by default, never with a valid cache or an explicit warn
+ * level; out-of-range option values are refused.
  */
 #ifdef TSR_WITH_OPENCL
 #include "backends/opencl/cl_fault.h"
