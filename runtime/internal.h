@@ -44,19 +44,19 @@ struct tsr_backend_slot {
 };
 
 struct tsr_context {
-    pthread_mutex_t mutex;           /* guards err */
-    struct tsr_error_slot err;       /* last error recorded with this context */
-    tsr_log_level log_level;         /* options.log_level, else TSR_LOG env; default warn */
-    int log_announce;                /* 1: calibration announcements logged although log_level
-                                        is below info (neither the option nor TSR_LOG chose) */
-    tsr_log_fn log_fn;               /* options.log_fn: NULL = stderr */
-    void *log_user;                  /* options.log_user */
-    tsr_calibrate_policy calibration; /* options.calibration, else TSR_CALIBRATE; never DEFAULT */
-    char cache_dir[4096];            /* options.cache_dir; "" = not set (environment) */
-    struct tsr_topology *topo;       /* hwloc view of the machine (runtime/topology.h) */
-    struct tsr_profiler *prof;       /* runtime/profiler.h */
-    struct tsr_host_pool *host_pool; /* runtime/pool.h */
-    int n_backends;                  /* created backends, the host backend first */
+    pthread_mutex_t mutex;            /* guards err */
+    struct tsr_error_slot err;        /* last error recorded with this context */
+    tsr_log_level log_level;          /* options.log_level, else TSR_LOG env; default warn */
+    int log_announce;                 /* 1: calibration announcements logged although log_level
+                                         is below info (neither the option nor TSR_LOG chose) */
+    tsr_log_fn log_fn;                /* options.log_fn: NULL = stderr */
+    void *log_user;                   /* options.log_user */
+    tsr_calibrate_policy calibration; /* options.calibration; DEFAULT: TSR_CALIBRATE at each use */
+    char cache_dir[4096];             /* options.cache_dir; "" = not set (environment) */
+    struct tsr_topology *topo;        /* hwloc view of the machine (runtime/topology.h) */
+    struct tsr_profiler *prof;        /* runtime/profiler.h */
+    struct tsr_host_pool *host_pool;  /* runtime/pool.h */
+    int n_backends;                   /* created backends, the host backend first */
     struct tsr_backend_slot backends[TSR_MAX_BACKENDS];
     int n_devices; /* devices of every backend in backends[] order: devices[0] is the
                       host device (tsr_context_host_device) */

@@ -32,19 +32,20 @@
  * cache file of ctx's cache directory (when valid for the device's key); otherwise measured now
  * (a few seconds: tsr_calib_measure_device), announced before (device, reason) and after
  * (seconds, figures) through tsr_log_announce, written to the cache file (a write failure is
- * logged, not an error) and remembered. Never consults the calibration policy: callers do. On success the device's est_* fields are updated under the estimates
- * lock (est_gflops = best GEMM GFLOP/s, est_gbps = bandwidth, est_launch_us = launch,
- * est_transfer_gbps = min(h2d, d2h)) and *out (may be NULL) receives the figures. Returns TSR_OK,
- * TSR_E_INVALID_ARG (no such device), TSR_E_NOMEM, or a device status of the backend
- * (TSR_E_DEVICE, TSR_E_DEVICE_NOMEM, TSR_E_BUILD, TSR_E_DTYPE, TSR_E_UNSUPPORTED: a probe the
- * backend cannot run; message names it). Thread-safe (one measurement at a time per process). */
+ * logged, not an error) and remembered. Never consults the calibration policy: callers do. On
+ * success the device's est_* fields are updated under the estimates lock (est_gflops = best GEMM
+ * GFLOP/s, est_gbps = bandwidth, est_launch_us = launch, est_transfer_gbps = min(h2d, d2h)) and
+ * *out (may be NULL) receives the figures. Returns TSR_OK, TSR_E_INVALID_ARG (no such device),
+ * TSR_E_NOMEM, or a device status of the backend (TSR_E_DEVICE, TSR_E_DEVICE_NOMEM, TSR_E_BUILD,
+ * TSR_E_DTYPE, TSR_E_UNSUPPORTED: a probe the backend cannot run; message names it). Thread-safe
+ * (one measurement at a time per process). */
 tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
                                 struct tsr_calibration *out);
 /* Values of tsr_calibrate_device's `force` (any non-zero value forces; they differ only in the
  * reason the announcement gives): an explicit request (tsr_device_calibrate, tests), and the
  * force policy (TSR_CALIBRATE_FORCE / TSR_CALIBRATE=force). */
 #define TSR_CALIB_FORCE_REQUEST 1
-#define TSR_CALIB_FORCE_POLICY 2
+#define TSR_CALIB_FORCE_POLICY  2
 
 /* For context creation: for every device of ctx whose calibration is in this process's table or
  * in a valid cache file, updates its est_* fields; never measures; an invalid file is logged at
@@ -56,8 +57,9 @@ void tsr_sched_apply_calibration(tsr_context *ctx);
  * TSR_CALIBRATE read now: tessera.h, tsr_calibrate_policy) to ctx->devices[device_index]: auto
  * measures it if this is the first use of the device on this machine (no valid cache file);
  * cached only (TSR_CALIBRATE=off|cached) never measures (keeps cached figures or v1 estimates);
- * skip does nothing; force re-measures once per process. Returns the status of tsr_calibrate_device; callers may ignore a failure (the device
- * keeps its previous estimates and the failure is logged at warn level). Thread-safe. */
+ * skip does nothing; force re-measures once per process. Returns the status of
+ * tsr_calibrate_device; callers may ignore a failure (the device keeps its previous estimates and
+ * the failure is logged at warn level). Thread-safe. */
 tsr_status tsr_sched_ensure_calibrated(tsr_context *ctx, int device_index);
 
 /* The calibration of a device known to this process (measured or loaded), into *out (may be

@@ -86,12 +86,12 @@ tsr_status tsr_device_calibration(const tsr_context *ctx, int device,
  * seconds for an OpenCL device; announced, reason "requested" when forced), rewrites the cache
  * file of the context's cache directory (a write failure is logged, not an error) and remembers
  * the figures. The context's calibration policy does not apply: this call is the explicit
- * request it leaves open (also under TSR_CALIBRATE_SKIP). On success the device's est_* figures (tsr_device_get_info)
- * follow the calibration and *out (may be NULL) receives it. Returns TSR_OK, TSR_E_INVALID_ARG
- * (NULL ctx, no such device), TSR_E_NOMEM, TSR_E_DEVICE (a device call failed; the message names
- * it), TSR_E_DEVICE_NOMEM, TSR_E_BUILD, TSR_E_UNSUPPORTED (a backend without a calibrator).
- * Thread-safe (one measurement at a time per process), but a concurrent tsr_device_get_info or
- * compile may see the est_* figures half updated. */
+ * request it leaves open (also under TSR_CALIBRATE_SKIP). On success the device's est_* figures
+ * (tsr_device_get_info) follow the calibration and *out (may be NULL) receives it. Returns TSR_OK,
+ * TSR_E_INVALID_ARG (NULL ctx, no such device), TSR_E_NOMEM, TSR_E_DEVICE (a device call failed;
+ * the message names it), TSR_E_DEVICE_NOMEM, TSR_E_BUILD, TSR_E_UNSUPPORTED (a backend without a
+ * calibrator). Thread-safe (one measurement at a time per process), but a concurrent
+ * tsr_device_get_info or compile may see the est_* figures half updated. */
 tsr_status tsr_device_calibrate(tsr_context *ctx, int device, int force,
                                 struct tsr_calibration_info *out);
 
