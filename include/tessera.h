@@ -181,6 +181,57 @@ typedef struct tsr_context tsr_context;
 typedef struct tsr_graph tsr_graph;
 typedef struct tsr_plan tsr_plan;
 
+/* Log levels (struct tsr_context_options.log_level, the level of a log callback's message). The
+ * values are part of the ABI. TSR_LOG_DEFAULT (0) in the options means "not chosen from code":
+ * the TSR_LOG environment variable (error|warn|info|debug), else the default, which is warn plus
+ * the calibration announcements (info-level lines saying that a device is being measured, why,
+ * and how long it took; see tsr_context_create). A message never carries TSR_LOG_DEFAULT. */
+typedef enum {
+    TSR_LOG_DEFAULT = 0,
+    TSR_LOG_ERROR = 1,
+    TSR_LOG_WARN = 2,
+    TSR_LOG_INFO = 3,
+    TSR_LOG_DEBUG = 4
+} tsr_log_level;
+
+/* A logging callback (struct tsr_context_options.log_fn). `user` is the options' log_user,
+ * `level` the message's level (ERROR .. DEBUG), `message` one line of text without the
+ * "tessera: <level>: " prefix and without a trailing newline, valid only during the call (copy
+ * it to keep it). Thread safety: it is called on whatever thread logs (the thread that called
+ * tsr_context_create, tsr_compile, tsr_plan_run, ..., possibly several at once when the caller
+ * uses the context from several threads; calls are not serialised), possibly while tessera
+ * holds internal locks: it must be thread-safe itself, should return quickly, and must not call
+ * tessera functions (they may need those locks, or log and re-enter it). */
+typedef void (*tsr_log_fn)(void *user, tsr_log_level level, const char *message);
+
+/* When a compile may measure a device (struct tsr_context_options.calibration). The values are
+ * part of the ABI. Whatever the policy, an explicit request (tsr_device_calibrate,
+ * `tessera info --calibrate`) measures. */
+typedef enum {
+    /* Not chosen from code: the TSR_CALIBRATE environment variable (auto, off, skip, cached,
+     * force; another value: a warning naming it, and auto), else TSR_CALIBRATE_AUTO. */
+    TSR_CALIBRATE_DEFAULT = 0,
+    /* Measure a device at the first compile that needs it when neither this process nor a valid
+     * cache file knows it (a few seconds per device, announced). */
+    TSR_CALIBRATE_AUTO = 1,
+    /* Never measure and never read calibration files: the context's devices keep the
+     * property-based estimates (tsr_device_calibration still reports figures this process
+     * measured or loaded for an identical device). TSR_CALIBRATE=skip. */
+    TSR_CALIBRATE_SKIP = 2,
+    /* Never measure; use a valid cache file (or this process's figures) when there is one, else
+     * the property-based estimates. TSR_CALIBRATE=cached, and TSR_CALIBRATE=off (its older
+     * name, which always behaved this way). */
+    TSR_CALIBRATE_CACHED_ONLY = 3,
+    /* Re-measure every device once per process at the first compile that needs it, whatever
+     * the cache holds, and rewrite its cache file. TSR_CALIBRATE=force. */
+    TSR_CALIBRATE_FORCE = 4
+} tsr_calibrate_policy;
+
+/* Options of tsr_context_create, passed by pointer. Zero-initialise the struct
+ * (`struct tsr_context_options o = {0};` or memset) and set what you need: every field left 0 /
+ * NULL means the behaviour of the environment variable named beside it, else the built-in
+ * default. tsr_context_create copies what it needs (strings included): the struct may be freed
+ * or reused once it returns. */
 struct tsr_context_options {
     /* Number of CPU worker threads; 0 = one per physical core (hwloc). */
     int cpu_threads;
@@ -189,18 +240,53 @@ struct tsr_context_options {
     /* Exclude the backend named "opencl" (skips OpenCL discovery entirely; kept for
      * compatibility, TSR_BACKENDS=cpu does the same). */
     int disable_opencl;
+    /* Most verbose level logged (TSR_LOG_ERROR .. TSR_LOG_DEBUG); TSR_LOG_DEFAULT (0): the
+     * TSR_LOG environment variable, else warn plus the calibration announcements. An explicit
+     * TSR_LOG_WARN or TSR_LOG_ERROR silences the announcements; another value is
+     * TSR_E_INVALID_ARG. */
+    tsr_log_level log_level;
+    /* Where log lines go: NULL (default) = stderr, one line "tessera: <level>: <message>\n"
+     * each; non-NULL = every line this context logs (those of log_level or more severe, the
+     * same lines stderr would get) is passed to log_fn(log_user, level, message) instead and none
+     * goes to stderr. Thread safety and lifetime: see tsr_log_fn; log_fn and log_user must stay
+     * valid until tsr_context_destroy returns. Lines logged without any context (context-free
+     * calls such as tsr_npy_load, the process-wide test hooks TSR_FAULT and
+     * TSR_OPENCL_MEM_LIMIT, a failing tsr_context_create before the context exists, and
+     * the OpenCL pool's leak warning at tsr_context_destroy) still go to stderr. */
+    tsr_log_fn log_fn;
+    void *log_user; /* passed unchanged to log_fn; not owned (may be NULL) */
+    /* When compiles measure devices (tsr_calibrate_policy); TSR_CALIBRATE_DEFAULT (0): the
+     * TSR_CALIBRATE environment variable, else TSR_CALIBRATE_AUTO. Another value is
+     * TSR_E_INVALID_ARG. */
+    tsr_calibrate_policy calibration;
+    /* Directory of this context's cache files (device calibrations, OpenCL program binaries);
+     * created (mkdir -p, mode 0755) when first written. NULL or "" (default): the TSR_CACHE_DIR
+     * environment variable, else $XDG_CACHE_HOME/tessera, else $HOME/.cache/tessera (OpenCL
+     * binaries then in its cl/ subdirectory; with a directory from here or TSR_CACHE_DIR, both
+     * kinds of file lie in the directory itself). Copied (at most 4095 bytes: longer is
+     * TSR_E_INVALID_ARG). Calibrations are also remembered per process by device: a device
+     * already measured or loaded in this process is not read again from this directory. */
+    const char *cache_dir;
 };
 
 /* Creates a context: reads the topology (hwloc), creates the host memory pool and every
  * compiled-in backend (cpu: ISA detection and thread pool; opencl: device enumeration, where a
  * missing ICD loader/platform is not an error: the context then has the CPU only) and lists
- * their devices. opts may be NULL (defaults: all zero).
- * Environment: TSR_BACKENDS=cpu,opencl (comma list of backend names: limits the backends and
- * orders their devices; the CPU backend is always present and always device 0),
- * TSR_CPU_ISA=scalar|avx2|avx512 (cap the CPU ISA), TSR_LOG=error|warn|info|debug (another
- * value: a warning naming it, once per process, and warn).
+ * their devices, then applies the cached calibration of each device (never measures; not with
+ * TSR_CALIBRATE_SKIP). opts may be NULL (defaults: all zero).
+ * Environment (each a default for the option of the same meaning): TSR_BACKENDS=cpu,opencl
+ * (comma list of backend names: limits the backends and orders their devices; the CPU backend
+ * is always present and always device 0), TSR_CPU_ISA=scalar|avx2|avx512 (cap the CPU ISA),
+ * TSR_LOG=error|warn|info|debug (another value: a warning naming it, once per process, and the
+ * default), TSR_CALIBRATE=auto|off|skip|cached|force (tsr_calibrate_policy), TSR_CACHE_DIR,
+ * TSR_PROFILE=1.
+ * Calibration announcements: when a compile (or tsr_device_calibrate) measures a device, one
+ * info-level line says which device and why ("no calibration cache in DIR", "cache file ...
+ * invalid (reason)", "forced by TSR_CALIBRATE_FORCE", "requested"), and one more when done
+ * with the seconds it took and the main figures; both are logged at the default level.
  * Returns TSR_OK, TSR_E_INVALID_ARG (a TSR_BACKENDS name that is not a compiled-in backend; the
- * message lists them), TSR_E_NOMEM, TSR_E_DEVICE (hwloc failed). Thread-safe. */
+ * message lists them; a log_level or calibration value out of range; a cache_dir too long),
+ * TSR_E_NOMEM, TSR_E_DEVICE (hwloc failed). Thread-safe. */
 tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_context **out);
 /* Destroys the context. Plans compiled from it must be destroyed first. NULL is a no-op. */
 void tsr_context_destroy(tsr_context *ctx);

@@ -67,7 +67,7 @@ tsr_status tsr_device_calibrate(tsr_context *ctx, int device, int force,
                                 struct tsr_calibration_info *out) {
     if (!ctx) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_device_calibrate: NULL context");
     struct tsr_calibration c;
-    tsr_status st = tsr_calibrate_device(ctx, device, force, &c);
+    tsr_status st = tsr_calibrate_device(ctx, device, force ? TSR_CALIB_FORCE_REQUEST : 0, &c);
     if (st == TSR_OK && out) calibration_info_of(&c, out);
     return st;
 }

@@ -53,8 +53,8 @@ void tsr_calib_key(const struct tsr_device_info *dev, char *buf, size_t size) {
                  TSR_CALIB_KERNELS_VERSION);
 }
 
-int tsr_calib_cache_dir(char *buf, size_t size) {
-    const char *d = tsr_getenv("TSR_CACHE_DIR");
+int tsr_calib_cache_dir(const tsr_context *ctx, char *buf, size_t size) {
+    const char *d = tsr_context_cache_dir(ctx);
     int n;
     if (d) {
         n = snprintf(buf, size, "%s", d);
@@ -79,9 +79,9 @@ static uint64_t fnv1a64(const char *s) {
     return h;
 }
 
-int tsr_calib_cache_path(const char *key, char *buf, size_t size) {
-    char dir[3800];
-    if (!key || tsr_calib_cache_dir(dir, sizeof dir) != 0) return -1;
+int tsr_calib_cache_path(const tsr_context *ctx, const char *key, char *buf, size_t size) {
+    char dir[4096];
+    if (!key || tsr_calib_cache_dir(ctx, dir, sizeof dir) != 0) return -1;
     int n =
         snprintf(buf, size, "%s/calibration-%016llx.json", dir, (unsigned long long)fnv1a64(key));
     return (n < 0 || (size_t)n >= size) ? -1 : 0;
@@ -171,10 +171,11 @@ static const char *decode(struct json_object *root, const char *key, struct tsr_
     return NULL;
 }
 
-int tsr_calib_load(const char *key, struct tsr_calibration *out, const char **why) {
-    char path[4096];
+int tsr_calib_load(const tsr_context *ctx, const char *key, struct tsr_calibration *out,
+                   const char **why) {
+    char path[4200];
     if (why) *why = NULL;
-    if (!key || !out || tsr_calib_cache_path(key, path, sizeof path) != 0) return -1;
+    if (!key || !out || tsr_calib_cache_path(ctx, key, path, sizeof path) != 0) return -1;
     if (access(path, F_OK) != 0) return -1;
     struct json_object *root = json_object_from_file(path);
     if (!root) {
@@ -209,10 +210,10 @@ static void put_num(struct json_object *obj, const char *name, double v) {
     json_object_object_add(obj, name, json_object_new_double(v));
 }
 
-int tsr_calib_save(const struct tsr_calibration *cal) {
-    char dir[3800], path[4096], tmp[4200];
-    if (!cal || tsr_calib_cache_dir(dir, sizeof dir) != 0 ||
-        tsr_calib_cache_path(cal->key, path, sizeof path) != 0)
+int tsr_calib_save(const tsr_context *ctx, const struct tsr_calibration *cal) {
+    char dir[4096], path[4200], tmp[4200];
+    if (!cal || tsr_calib_cache_dir(ctx, dir, sizeof dir) != 0 ||
+        tsr_calib_cache_path(ctx, cal->key, path, sizeof path) != 0)
         return -1;
     if (make_dirs(dir) != 0) return -1;
     struct json_object *root = json_object_new_object();

@@ -9,7 +9,8 @@
  * Cache file (calib_store.c). A calibration is measured once per device (native CPU, each
  * OpenCL device), stored in a versioned JSON file and reused by every later process:
  *
- *   directory   $TSR_CACHE_DIR, else $XDG_CACHE_HOME/tessera, else $HOME/.cache/tessera
+ *   directory   the context's options.cache_dir, else $TSR_CACHE_DIR, else
+ *               $XDG_CACHE_HOME/tessera, else $HOME/.cache/tessera
  *   file        calibration-<16 hex digits of FNV-1a-64(key)>.json
  *   key         "<backend>|<device name>|<driver version>|<tessera version>" and, for a device
  *               that reports an ISA tier (the native CPU), "|isa=<isa in use>|threads=<N>" (the
@@ -206,16 +207,20 @@ int tsr_calib_thread_measuring(void);
  * dev gives "". */
 void tsr_calib_key(const struct tsr_device_info *dev, char *buf, size_t size);
 
-/* Cache directory into buf (see file comment). Returns 0, or -1 when none can be named. */
-int tsr_calib_cache_dir(char *buf, size_t size);
-/* Full path of the cache file for `key`. Returns 0 or -1. */
-int tsr_calib_cache_path(const char *key, char *buf, size_t size);
-/* Loads the file for `key` into *out. Returns 0 when it exists and is valid for key; -1 when it
- * is missing; -2 when it is present but rejected (corrupt, other version or key, bad figure);
- * *why (may be NULL) then names the reason (static string). Thread-safe. */
-int tsr_calib_load(const char *key, struct tsr_calibration *out, const char **why);
-/* Writes *cal atomically to its file (directory created as needed). Returns 0 or -1 (errno).
- * Thread-safe (concurrent writers of one key leave one whole file). */
-int tsr_calib_save(const struct tsr_calibration *cal);
+/* Cache directory of ctx into buf (see file comment; the context's options.cache_dir comes
+ * before $TSR_CACHE_DIR; ctx may be NULL: the environment only). Returns 0, or -1 when none can
+ * be named. */
+int tsr_calib_cache_dir(const tsr_context *ctx, char *buf, size_t size);
+/* Full path of the cache file for `key` in ctx's cache directory. Returns 0 or -1. */
+int tsr_calib_cache_path(const tsr_context *ctx, const char *key, char *buf, size_t size);
+/* Loads the file for `key` (in ctx's cache directory) into *out. Returns 0 when it exists and is
+ * valid for key; -1 when it is missing; -2 when it is present but rejected (corrupt, other
+ * version or key, bad figure); *why (may be NULL) then names the reason (static string).
+ * Thread-safe. */
+int tsr_calib_load(const tsr_context *ctx, const char *key, struct tsr_calibration *out,
+                   const char **why);
+/* Writes *cal atomically to its file in ctx's cache directory (directory created as needed).
+ * Returns 0 or -1 (errno). Thread-safe (concurrent writers of one key leave one whole file). */
+int tsr_calib_save(const tsr_context *ctx, const struct tsr_calibration *cal);
 
 #endif

@@ -77,6 +77,8 @@ static tsr_status fill_devices(tsr_context *ctx) {
     return TSR_OK;
 }
 
+#define TSR_CACHE_DIR_CAP sizeof(((tsr_context *)0)->cache_dir)
+
 tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_context **out) {
     if (!out) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_context_create: out is NULL");
     struct tsr_context_options o;
@@ -85,15 +87,37 @@ tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_contex
     const char *prof_env = tsr_getenv("TSR_PROFILE");
     if (prof_env && strcmp(prof_env, "0")) o.profile = 1;
 
+    if ((int)o.log_level < TSR_LOG_DEFAULT || (int)o.log_level > TSR_LOG_DEBUG)
+        return TSR_ERR(NULL, TSR_E_INVALID_ARG,
+                       "tsr_context_create: log_level %d out of range (0 = default, 1 error .. 4 "
+                       "debug)",
+                       (int)o.log_level);
+    if ((int)o.calibration < TSR_CALIBRATE_DEFAULT || (int)o.calibration > TSR_CALIBRATE_FORCE)
+        return TSR_ERR(NULL, TSR_E_INVALID_ARG,
+                       "tsr_context_create: calibration policy %d out of range (0 = default, 1 "
+                       "auto, 2 skip, 3 cached only, 4 force)",
+                       (int)o.calibration);
+    if (o.cache_dir && strlen(o.cache_dir) >= TSR_CACHE_DIR_CAP)
+        return TSR_ERR(NULL, TSR_E_INVALID_ARG,
+                       "tsr_context_create: cache_dir longer than %zu bytes",
+                       TSR_CACHE_DIR_CAP - 1);
+
     tsr_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return TSR_ERR(NULL, TSR_E_NOMEM, "tsr_context_create: out of memory");
     pthread_mutex_init(&ctx->mutex, NULL);
     pthread_rwlock_init(&ctx->est_lock, NULL);
-    ctx->log_level = tsr_log_level_from_env();
+    /* The log path first: every later line of this context goes through it. */
+    ctx->log_fn = o.log_fn;
+    ctx->log_user = o.log_user;
+    ctx->log_level = o.log_level != TSR_LOG_DEFAULT ? o.log_level : tsr_log_level_from_env(ctx);
+    ctx->log_announce = ctx->log_level == TSR_LOG_DEFAULT;
+    if (ctx->log_level == TSR_LOG_DEFAULT) ctx->log_level = TSR_LOG_WARN;
+    ctx->calibration = o.calibration; /* DEFAULT: TSR_CALIBRATE at each use (calibrate.c) */
+    if (o.cache_dir) snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", o.cache_dir);
     tsr_status st;
-    if ((st = tsr_topology_create(&ctx->topo)) != TSR_OK) goto fail;
+    if ((st = tsr_topology_create(ctx, &ctx->topo)) != TSR_OK) goto fail;
     if ((st = tsr_profiler_create(o.profile, &ctx->prof)) != TSR_OK) goto fail;
-    if ((st = tsr_host_pool_create(ctx->topo, &ctx->host_pool)) != TSR_OK) goto fail;
+    if ((st = tsr_host_pool_create(ctx->topo, ctx, &ctx->host_pool)) != TSR_OK) goto fail;
     if ((st = create_backends(ctx, &o)) != TSR_OK) goto fail;
     if ((st = fill_devices(ctx)) != TSR_OK) goto fail;
     /* Cached calibrations (never measured here: that happens at the first compile). */

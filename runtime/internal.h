@@ -25,13 +25,6 @@ struct tsr_error_slot {
     char file[128];
 };
 
-typedef enum {
-    TSR_LOG_ERROR = 0,
-    TSR_LOG_WARN = 1,
-    TSR_LOG_INFO = 2,
-    TSR_LOG_DEBUG = 3
-} tsr_log_level;
-
 /* One device of a context: its backend (the vtable of runtime/backend.h and the state its create
  * returned) and its public description. info.index is the local index (what the backend's
  * members take as `device`); info.backend is ops->name. */
@@ -51,13 +44,19 @@ struct tsr_backend_slot {
 };
 
 struct tsr_context {
-    pthread_mutex_t mutex;           /* guards err */
-    struct tsr_error_slot err;       /* last error recorded with this context */
-    tsr_log_level log_level;         /* TSR_LOG env; default warn */
-    struct tsr_topology *topo;       /* hwloc view of the machine (runtime/topology.h) */
-    struct tsr_profiler *prof;       /* runtime/profiler.h */
-    struct tsr_host_pool *host_pool; /* runtime/pool.h */
-    int n_backends;                  /* created backends, the host backend first */
+    pthread_mutex_t mutex;            /* guards err */
+    struct tsr_error_slot err;        /* last error recorded with this context */
+    tsr_log_level log_level;          /* options.log_level, else TSR_LOG env; default warn */
+    int log_announce;                 /* 1: calibration announcements logged although log_level
+                                         is below info (neither the option nor TSR_LOG chose) */
+    tsr_log_fn log_fn;                /* options.log_fn: NULL = stderr */
+    void *log_user;                   /* options.log_user */
+    tsr_calibrate_policy calibration; /* options.calibration; DEFAULT: TSR_CALIBRATE at each use */
+    char cache_dir[4096];             /* options.cache_dir; "" = not set (environment) */
+    struct tsr_topology *topo;        /* hwloc view of the machine (runtime/topology.h) */
+    struct tsr_profiler *prof;        /* runtime/profiler.h */
+    struct tsr_host_pool *host_pool;  /* runtime/pool.h */
+    int n_backends;                   /* created backends, the host backend first */
     struct tsr_backend_slot backends[TSR_MAX_BACKENDS];
     int n_devices; /* devices of every backend in backends[] order: devices[0] is the
                       host device (tsr_context_host_device) */
@@ -99,13 +98,26 @@ tsr_status tsr_error_set(tsr_context *ctx, tsr_status status, const char *backen
 /* Clears the calling thread's (and ctx's) last error. */
 void tsr_error_clear(tsr_context *ctx);
 
-/* Logs "tessera: warning: ..." to stderr when level <= the context's level (TSR_LOG env:
- * error|warn|info|debug, default warn). ctx may be NULL (uses the env level). Thread-safe. */
+/* Logs one line when level <= the context's level (options.log_level, else TSR_LOG env:
+ * error|warn|info|debug, default warn): to the context's log_fn when it has one, else
+ * "tessera: warning: ..." to stderr. ctx may be NULL (the env level, stderr). Thread-safe. */
 void tsr_log(const tsr_context *ctx, tsr_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Log level from the TSR_LOG environment variable (default warn). */
-tsr_log_level tsr_log_level_from_env(void);
+/* A calibration announcement (tsr_context_create in tessera.h): logged at info level when the
+ * context's level is info or above, or when the level is the default (ctx->log_announce).
+ * Thread-safe. */
+void tsr_log_announce(const tsr_context *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Log level from the TSR_LOG environment variable; TSR_LOG_DEFAULT when unset (an invalid
+ * value is warned about once per process, through ctx's log path when ctx != NULL, and gives
+ * TSR_LOG_DEFAULT). */
+tsr_log_level tsr_log_level_from_env(const tsr_context *ctx);
+
+/* The cache directory chosen for ctx: options.cache_dir, else TSR_CACHE_DIR; NULL when neither
+ * (callers then use their XDG / HOME default). ctx may be NULL. */
+const char *tsr_context_cache_dir(const tsr_context *ctx);
 
 /* Host monotonic clock in ns (CLOCK_MONOTONIC): the profiler's single time base. */
 uint64_t tsr_now_ns(void);

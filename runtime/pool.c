@@ -40,7 +40,8 @@ struct tsr_host_pool {
     pthread_mutex_t mutex; /* guards free lists and stats */
     struct tsr_pool_hdr *free_list[TSR_POOL_CLASSES];
     struct tsr_pool_stats stats;
-    struct tsr_topology *topo; /* not owned; reserved for NUMA binding */
+    struct tsr_topology *topo;  /* not owned; reserved for NUMA binding */
+    const tsr_context *log_ctx; /* not owned: where warnings go (NULL: stderr) */
 };
 
 /* Class of a request, or -1 when it cannot be served (too large). */
@@ -60,7 +61,8 @@ static size_t class_bytes(int c) {
 }
 
 /* Creates an empty pool (pool.h). Returns TSR_OK, TSR_E_INVALID_ARG (out NULL), TSR_E_NOMEM. */
-tsr_status tsr_host_pool_create(struct tsr_topology *topo, struct tsr_host_pool **out) {
+tsr_status tsr_host_pool_create(struct tsr_topology *topo, const tsr_context *log_ctx,
+                                struct tsr_host_pool **out) {
     if (!out) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_host_pool_create: out is NULL");
     struct tsr_host_pool *p = calloc(1, sizeof *p);
     if (!p) return TSR_ERR(NULL, TSR_E_NOMEM, "tsr_host_pool_create: out of memory");
@@ -69,6 +71,7 @@ tsr_status tsr_host_pool_create(struct tsr_topology *topo, struct tsr_host_pool 
         return TSR_ERR(NULL, TSR_E_NOMEM, "tsr_host_pool_create: cannot create mutex");
     }
     p->topo = topo;
+    p->log_ctx = log_ctx;
     *out = p;
     return TSR_OK;
 }
@@ -85,7 +88,8 @@ void tsr_host_pool_destroy(struct tsr_host_pool *pool) {
         }
     }
     if (pool->stats.bytes_in_use)
-        tsr_log(NULL, TSR_LOG_WARN, "host pool destroyed with %llu bytes still in use (leaked)",
+        tsr_log(pool->log_ctx, TSR_LOG_WARN,
+                "host pool destroyed with %llu bytes still in use (leaked)",
                 (unsigned long long)pool->stats.bytes_in_use);
     pthread_mutex_destroy(&pool->mutex);
     free(pool);
@@ -148,7 +152,8 @@ void tsr_host_pool_free(struct tsr_host_pool *pool, void *p) {
     uint32_t magic = h->magic;
     if (magic != TSR_POOL_LIVE || h->cls >= TSR_POOL_CLASSES) {
         pthread_mutex_unlock(&pool->mutex);
-        tsr_log(NULL, TSR_LOG_ERROR, "host pool: free of %p which is not a live pool block%s", p,
+        tsr_log(pool->log_ctx, TSR_LOG_ERROR,
+                "host pool: free of %p which is not a live pool block%s", p,
                 magic == TSR_POOL_FREE ? " (double free)" : "");
         return;
     }

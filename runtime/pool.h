@@ -8,8 +8,11 @@
 #include "runtime/internal.h"
 
 /* topo may be NULL; when given, memory is bound to the NUMA node of the CPU thread pool where
- * hwloc allows (best effort). Returns TSR_OK or TSR_E_NOMEM. */
-tsr_status tsr_host_pool_create(struct tsr_topology *topo, struct tsr_host_pool **out);
+ * hwloc allows (best effort). log_ctx (may be NULL: stderr; not owned, must outlive the pool) is
+ * the context whose log path gets the pool's warnings (leak at destroy, bad free). Returns TSR_OK
+ * or TSR_E_NOMEM. */
+tsr_status tsr_host_pool_create(struct tsr_topology *topo, const tsr_context *log_ctx,
+                                struct tsr_host_pool **out);
 /* Frees every cached block. Blocks still handed out are leaked to the system (a bug in the
  * caller; logged at warn). NULL is a no-op. */
 void tsr_host_pool_destroy(struct tsr_host_pool *pool);

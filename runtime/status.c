@@ -115,35 +115,66 @@ const char *tsr_getenv(const char *name) {
     return (v && *v) ? v : NULL;
 }
 
-static tsr_log_level env_log_level(void) {
+/* Writes one line to ctx's callback, else to stderr. */
+static void emit(const tsr_context *ctx, tsr_log_level level, const char *msg) {
+    static const char *const names[] = {"info", "error", "warning", "info", "debug"};
+    if (ctx && ctx->log_fn) {
+        ctx->log_fn(ctx->log_user, level, msg);
+        return;
+    }
+    fprintf(stderr, "tessera: %s: %s\n", names[level >= 1 && level <= 4 ? level : 0], msg);
+}
+
+static tsr_log_level env_log_level(const tsr_context *ctx) {
     const char *v = tsr_getenv("TSR_LOG");
-    if (!v || !strcmp(v, "warn") || !strcmp(v, "warning")) return TSR_LOG_WARN;
+    if (!v) return TSR_LOG_DEFAULT;
+    if (!strcmp(v, "warn") || !strcmp(v, "warning")) return TSR_LOG_WARN;
     if (!strcmp(v, "error")) return TSR_LOG_ERROR;
     if (!strcmp(v, "info")) return TSR_LOG_INFO;
     if (!strcmp(v, "debug")) return TSR_LOG_DEBUG;
     static atomic_int warned; /* once per process, whatever the number of contexts */
-    if (!atomic_exchange(&warned, 1))
-        fprintf(stderr,
-                "tessera: warning: TSR_LOG='%s' ignored (expected error, warn, info or debug); "
-                "using warn\n",
-                v);
-    return TSR_LOG_WARN;
+    if (!atomic_exchange(&warned, 1)) {
+        char msg[512];
+        snprintf(msg, sizeof msg,
+                 "TSR_LOG='%s' ignored (expected error, warn, info or debug); using warn", v);
+        emit(ctx, TSR_LOG_WARN, msg);
+    }
+    return TSR_LOG_DEFAULT;
+}
+
+static void vlog(const tsr_context *ctx, tsr_log_level level, const char *fmt, va_list ap) {
+    char msg[1200];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    emit(ctx, level, msg);
 }
 
 void tsr_log(const tsr_context *ctx, tsr_log_level level, const char *fmt, ...) {
-    tsr_log_level limit = ctx ? ctx->log_level : env_log_level();
+    tsr_log_level limit = ctx ? ctx->log_level : env_log_level(NULL);
+    if (limit == TSR_LOG_DEFAULT) limit = TSR_LOG_WARN;
     if (level > limit) return;
-    static const char *const names[] = {"error", "warning", "info", "debug"};
-    char msg[1200];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vlog(ctx, level, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "tessera: %s: %s\n", names[level], msg);
 }
 
-tsr_log_level tsr_log_level_from_env(void) {
-    return env_log_level();
+void tsr_log_announce(const tsr_context *ctx, const char *fmt, ...) {
+    tsr_log_level limit = ctx ? ctx->log_level : env_log_level(NULL);
+    int announce = ctx ? ctx->log_announce : limit == TSR_LOG_DEFAULT;
+    if (!announce && limit < TSR_LOG_INFO) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(ctx, TSR_LOG_INFO, fmt, ap);
+    va_end(ap);
+}
+
+tsr_log_level tsr_log_level_from_env(const tsr_context *ctx) {
+    return env_log_level(ctx);
+}
+
+const char *tsr_context_cache_dir(const tsr_context *ctx) {
+    if (ctx && ctx->cache_dir[0]) return ctx->cache_dir;
+    return tsr_getenv("TSR_CACHE_DIR");
 }
 
 uint64_t tsr_now_ns(void) {

@@ -90,7 +90,7 @@ static void fill_cpu_info(struct tsr_topology *t) {
 
 /* Loads the hwloc topology with I/O devices (PCI + OS devices such as OpenCL) kept.
  * Returns TSR_OK, TSR_E_NOMEM, TSR_E_DEVICE (hwloc init/load failed, message has errno). */
-tsr_status tsr_topology_create(struct tsr_topology **out) {
+tsr_status tsr_topology_create(const tsr_context *log_ctx, struct tsr_topology **out) {
     if (!out) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_topology_create: out is NULL");
     struct tsr_topology *t = calloc(1, sizeof *t);
     if (!t) return TSR_ERR(NULL, TSR_E_NOMEM, "tsr_topology_create: out of memory");
@@ -102,7 +102,7 @@ tsr_status tsr_topology_create(struct tsr_topology **out) {
     /* Keep PCI bridges/devices and OS devices that matter (GPUs, OpenCL devices). A failure here
      * only loses GPU locality, so it is not fatal. */
     if (hwloc_topology_set_io_types_filter(t->topo, HWLOC_TYPE_FILTER_KEEP_IMPORTANT) < 0)
-        tsr_log(NULL, TSR_LOG_INFO, "hwloc: cannot keep I/O objects: GPU locality unknown");
+        tsr_log(log_ctx, TSR_LOG_INFO, "hwloc: cannot keep I/O objects: GPU locality unknown");
     pthread_mutex_lock(&load_lock);
     int loaded = hwloc_topology_load(t->topo);
     int e = errno;

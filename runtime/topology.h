@@ -29,9 +29,10 @@ struct tsr_cpu_topology_info {
     struct tsr_cache_info caches[TSR_CPU_MAX_CACHES]; /* ordered by level */
 };
 
-/* Loads the topology (with I/O devices, for GPU locality). Returns TSR_OK, TSR_E_DEVICE (hwloc
- * failed; message says why), TSR_E_NOMEM. */
-tsr_status tsr_topology_create(struct tsr_topology **out);
+/* Loads the topology (with I/O devices, for GPU locality). log_ctx (may be NULL: stderr) is the
+ * context whose log path gets the warning that I/O objects cannot be kept. Returns TSR_OK,
+ * TSR_E_DEVICE (hwloc failed; message says why), TSR_E_NOMEM. */
+tsr_status tsr_topology_create(const tsr_context *log_ctx, struct tsr_topology **out);
 void tsr_topology_destroy(struct tsr_topology *topo);
 
 /* The CPU summary (owned by topo, valid until destroy). */

@@ -73,24 +73,56 @@ static void apply_to_device(tsr_context *ctx, int index, const struct tsr_calibr
     tsr_device_set_estimates(ctx, index, best, c->bandwidth_gbps, c->launch_us, transfer);
 }
 
-/* From the table or the cache file (never measures). Returns 1 when found. */
-static int load_known(const struct tsr_device_info *d, struct tsr_calibration *out) {
+/* From the table or ctx's cache file (never measures). Returns 1 when found; else 0 with *why
+ * (may be NULL) set to NULL when there is no file, or to the reason a file was rejected. */
+static int load_known(const tsr_context *ctx, const struct tsr_device_info *d,
+                      struct tsr_calibration *out, const char **why) {
+    if (why) *why = NULL;
     if (tsr_calibration_lookup(d, out)) return 1;
     char key[512];
     tsr_calib_key(d, key, sizeof key);
-    const char *why = NULL;
-    int rc = tsr_calib_load(key, out, &why);
-    if (rc == -2) {
-        char path[4096];
-        if (tsr_calib_cache_path(key, path, sizeof path) != 0) path[0] = '\0';
-        tsr_log(NULL, TSR_LOG_INFO, "calibration cache %s ignored (%s); it will be rebuilt", path,
-                why ? why : "invalid");
-    }
+    const char *bad = NULL;
+    int rc = tsr_calib_load(ctx, key, out, &bad);
+    if (rc == -2 && why) *why = bad ? bad : "invalid";
     if (rc != 0) return 0;
     pthread_mutex_lock(&g_lock);
     remember_locked(out, 0);
     pthread_mutex_unlock(&g_lock);
     return 1;
+}
+
+/* The calibration policy in force for ctx: its option, else TSR_CALIBRATE (read at each use, as
+ * the environment may change between compiles), else auto. */
+static tsr_calibrate_policy policy_of(const tsr_context *ctx) {
+    if (ctx->calibration != TSR_CALIBRATE_DEFAULT) return ctx->calibration;
+    const char *mode = tsr_getenv("TSR_CALIBRATE");
+    if (!mode || !strcmp(mode, "auto")) return TSR_CALIBRATE_AUTO;
+    if (!strcmp(mode, "off") || !strcmp(mode, "cached")) return TSR_CALIBRATE_CACHED_ONLY;
+    if (!strcmp(mode, "skip")) return TSR_CALIBRATE_SKIP;
+    if (!strcmp(mode, "force")) return TSR_CALIBRATE_FORCE;
+    static atomic_int warned;
+    if (!atomic_exchange(&warned, 1))
+        tsr_log(ctx, TSR_LOG_WARN,
+                "TSR_CALIBRATE='%s' ignored (expected auto, off, skip, cached or force); measuring "
+                "uncalibrated devices as by default",
+                mode);
+    return TSR_CALIBRATE_AUTO;
+}
+
+/* Why a measurement happens, for its announcement (tessera.h, tsr_context_create). */
+static void measure_reason(const tsr_context *ctx, const char *key, int force, const char *why,
+                           char *buf, size_t size) {
+    char path[4200];
+    if (force == TSR_CALIB_FORCE_POLICY)
+        snprintf(buf, size, "forced by the calibration policy (TSR_CALIBRATE=force)");
+    else if (force)
+        snprintf(buf, size, "requested");
+    else if (tsr_calib_cache_path(ctx, key, path, sizeof path) != 0)
+        snprintf(buf, size, "no cache directory (set TSR_CACHE_DIR or HOME)");
+    else if (why)
+        snprintf(buf, size, "calibration cache %s invalid (%s)", path, why);
+    else
+        snprintf(buf, size, "no calibration cache %s", path);
 }
 
 tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
@@ -99,14 +131,15 @@ tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "calibrate: no device %d", device_index);
     const struct tsr_device_info *d = &ctx->devices[device_index].info; /* est_*: not read */
     struct tsr_calibration cal;
-    if (!force && load_known(d, &cal)) {
+    const char *why = NULL;
+    if (!force && load_known(ctx, d, &cal, NULL)) {
         apply_to_device(ctx, device_index, &cal);
         if (out) *out = cal;
         return TSR_OK;
     }
     pthread_mutex_lock(&g_measure_lock);
     /* Another thread may have measured it while we waited. */
-    if (!force && load_known(d, &cal)) {
+    if (!force && load_known(ctx, d, &cal, &why)) {
         pthread_mutex_unlock(&g_measure_lock);
         apply_to_device(ctx, device_index, &cal);
         if (out) *out = cal;
@@ -114,25 +147,30 @@ tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
     }
     memset(&cal, 0, sizeof cal);
     tsr_calib_key(d, cal.key, sizeof cal.key);
-    tsr_log(ctx, TSR_LOG_INFO, "calibrating %s (%s)...", d->id, d->name);
+    char reason[4400];
+    measure_reason(ctx, cal.key, force, why, reason, sizeof reason);
+    tsr_log_announce(ctx, "calibrating %s (%s): %s; measuring, a few seconds...", d->id, d->name,
+                     reason);
     uint64_t t0 = tsr_now_ns();
     tsr_status st = tsr_calib_measure_device(ctx, device_index, &cal); /* calib_probe.c */
     if (st == TSR_OK) {
         cal.seconds = (double)(tsr_now_ns() - t0) * 1e-9;
         cal.created_unix = (long long)time(NULL);
-        if (tsr_calib_save(&cal) != 0) {
-            char path[4096];
-            if (tsr_calib_cache_path(cal.key, path, sizeof path) != 0) path[0] = '\0';
+        if (tsr_calib_save(ctx, &cal) != 0) {
+            char path[4200];
+            if (tsr_calib_cache_path(ctx, cal.key, path, sizeof path) != 0) path[0] = '\0';
             tsr_log(ctx, TSR_LOG_WARN, "calibration of %s could not be written to '%s'", d->id,
                     path);
         }
         pthread_mutex_lock(&g_lock);
         remember_locked(&cal, 1);
         pthread_mutex_unlock(&g_lock);
-        tsr_log(ctx, TSR_LOG_INFO,
-                "calibrated %s in %.2f s: %.1f GB/s, GEMM up to %.1f GFLOP/s, launch %.1f us",
-                d->id, cal.seconds, cal.bandwidth_gbps, cal.gemm[cal.n_gemm - 1].gflops,
-                cal.launch_us);
+        tsr_log_announce(
+            ctx, "calibrated %s in %.2f s: %.1f GB/s, GEMM up to %.1f GFLOP/s, launch %.1f us",
+            d->id, cal.seconds, cal.bandwidth_gbps, cal.gemm[cal.n_gemm - 1].gflops, cal.launch_us);
+    } else {
+        tsr_log_announce(ctx, "calibration of %s failed after %.2f s (%s)", d->id,
+                         (double)(tsr_now_ns() - t0) * 1e-9, tsr_status_name(st));
     }
     pthread_mutex_unlock(&g_measure_lock);
     if (st != TSR_OK) return st;
@@ -142,38 +180,39 @@ tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
 }
 
 void tsr_sched_apply_calibration(tsr_context *ctx) {
-    if (!ctx) return;
+    if (!ctx || policy_of(ctx) == TSR_CALIBRATE_SKIP) return;
     for (int i = 0; i < ctx->n_devices; i++) {
         struct tsr_calibration cal;
-        if (load_known(&ctx->devices[i].info, &cal)) apply_to_device(ctx, i, &cal);
+        const char *why = NULL;
+        if (load_known(ctx, &ctx->devices[i].info, &cal, &why)) {
+            apply_to_device(ctx, i, &cal);
+        } else if (why) {
+            char key[512], path[4200];
+            tsr_calib_key(&ctx->devices[i].info, key, sizeof key);
+            if (tsr_calib_cache_path(ctx, key, path, sizeof path) != 0) path[0] = '\0';
+            tsr_log(ctx, TSR_LOG_INFO, "calibration cache %s ignored (%s); it will be rebuilt",
+                    path, why);
+        }
     }
 }
 
 tsr_status tsr_sched_ensure_calibrated(tsr_context *ctx, int device_index) {
     if (!ctx || device_index < 0 || device_index >= ctx->n_devices)
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "calibrate: no device %d", device_index);
-    const char *mode = tsr_getenv("TSR_CALIBRATE");
-    if (mode && strcmp(mode, "off") && strcmp(mode, "force")) {
-        static atomic_int warned;
-        if (!atomic_exchange(&warned, 1))
-            tsr_log(ctx, TSR_LOG_WARN,
-                    "TSR_CALIBRATE='%s' ignored (expected off or force); measuring uncalibrated "
-                    "devices as by default",
-                    mode);
-        mode = NULL;
-    }
+    tsr_calibrate_policy policy = policy_of(ctx);
     const struct tsr_device_info *d = &ctx->devices[device_index].info; /* est_*: not read */
     int force = 0;
-    if (mode && !strcmp(mode, "off")) {
+    if (policy == TSR_CALIBRATE_SKIP) return TSR_OK;
+    if (policy == TSR_CALIBRATE_CACHED_ONLY) {
         tsr_sched_apply_calibration(ctx);
         return TSR_OK;
     }
-    if (mode && !strcmp(mode, "force")) {
+    if (policy == TSR_CALIBRATE_FORCE) {
         char key[512];
         tsr_calib_key(d, key, sizeof key);
         pthread_mutex_lock(&g_lock);
         int i = find_locked(key);
-        force = i < 0 || !g_forced[i];
+        force = (i < 0 || !g_forced[i]) ? TSR_CALIB_FORCE_POLICY : 0;
         pthread_mutex_unlock(&g_lock);
     }
     tsr_status st = tsr_calibrate_device(ctx, device_index, force, NULL);

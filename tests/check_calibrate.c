@@ -7,11 +7,19 @@
  * and one with a missing figure are rejected and rebuilt; a valid file is reused without
  * measuring; the MAD rule against a hand computation; the cost model against the formulas of
  * scheduler/cost.h written out here.
+ * Case "options" (issue 11): the context options of tessera.h — a log callback receives every
+ * line (announcements at info, a debug line, a host pool error) and stderr none; the level from
+ * code beats TSR_LOG; the calibration policy from code beats TSR_CALIBRATE both ways and
+ * TSR_CALIBRATE stays the default; cache_dir from code holds the file while TSR_CACHE_DIR's
+ * directory stays empty; the announcement appears once per measurement (no cache, invalid file
+ * with its reason, forced), on stderr by default, never with a valid cache or an explicit warn
+ * level; out-of-range option values are refused.
  */
 #ifdef TSR_WITH_OPENCL
 #include "backends/opencl/cl_fault.h"
 #endif
 #include "runtime/internal.h"
+#include "runtime/pool.h"
 #include "runtime/program.h"
 #include "scheduler/calibrate.h"
 #include "scheduler/cost.h"
@@ -20,6 +28,7 @@
 #include "test_support.h"
 
 #include <json-c/json.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,10 +156,10 @@ START_TEST(test_measure_round_trip) {
         char key[512], path[4096];
         tsr_calib_key(&ctx->devices[d].info, key, sizeof key);
         ck_assert_str_eq(key, c.key);
-        ck_assert_int_eq(tsr_calib_cache_path(key, path, sizeof path), 0);
+        ck_assert_int_eq(tsr_calib_cache_path(NULL, key, path, sizeof path), 0);
         ck_assert_msg(strncmp(path, g_dir, strlen(g_dir)) == 0, "%s not under %s", path, g_dir);
         ck_assert_int_eq(access(path, R_OK), 0);
-        ck_assert_int_eq(tsr_calib_load(key, &back, NULL), 0);
+        ck_assert_int_eq(tsr_calib_load(NULL, key, &back, NULL), 0);
         ck_assert_msg(same_cal(&c, &back), "%s: file does not round-trip", ctx->devices[d].info.id);
         /* a new process (table forgotten) reuses the file: same measurement, not a new one */
         tsr_calib_forget_all();
@@ -227,7 +236,7 @@ START_TEST(test_bad_files_rebuilt) {
     struct tsr_calibration c, fresh, back;
     ck_assert_int_eq(tsr_calibrate_device(ctx, 0, 0, &c), TSR_OK);
     char path[4096];
-    ck_assert_int_eq(tsr_calib_cache_path(c.key, path, sizeof path), 0);
+    ck_assert_int_eq(tsr_calib_cache_path(NULL, c.key, path, sizeof path), 0);
     /* the key names the kernels' version, so a changed executor ignores old files */
     char want[32];
     snprintf(want, sizeof want, "|kernels=%d", TSR_CALIB_KERNELS_VERSION);
@@ -265,13 +274,13 @@ START_TEST(test_bad_files_rebuilt) {
             break;
         }
         }
-        ck_assert_int_eq(tsr_calib_load(c.key, &back, &why), -2);
+        ck_assert_int_eq(tsr_calib_load(NULL, c.key, &back, &why), -2);
         ck_assert_ptr_nonnull(why);
         /* rejected → measured again and the file rewritten valid */
         tsr_calib_forget_all();
         ck_assert_int_eq(tsr_calibrate_device(ctx, 0, 0, &fresh), TSR_OK);
         check_plausible(&fresh, 0);
-        ck_assert_int_eq(tsr_calib_load(c.key, &back, NULL), 0);
+        ck_assert_int_eq(tsr_calib_load(NULL, c.key, &back, NULL), 0);
         ck_assert(same_cal(&fresh, &back));
         ck_assert_msg(fresh.seconds != c.seconds || fresh.bandwidth_gbps != c.bandwidth_gbps,
                       "case %d: the rejected file's figures were reused", kase);
@@ -279,7 +288,7 @@ START_TEST(test_bad_files_rebuilt) {
     }
     /* a missing file is "not there", not "rejected" */
     ck_assert_int_eq(unlink(path), 0);
-    ck_assert_int_eq(tsr_calib_load(c.key, &back, NULL), -1);
+    ck_assert_int_eq(tsr_calib_load(NULL, c.key, &back, NULL), -1);
     tsr_context_destroy(ctx);
 }
 END_TEST
@@ -323,7 +332,7 @@ static void install_known(tsr_context *ctx, int d, int opencl) {
     c.gemm[1] = (struct tsr_calib_gemm){512, 512, 512, 100.0};
     c.seconds = 1.0;
     c.created_unix = 1;
-    ck_assert_int_eq(tsr_calib_save(&c), 0);
+    ck_assert_int_eq(tsr_calib_save(NULL, &c), 0);
     tsr_calib_forget_all();
     tsr_sched_apply_calibration(ctx);
     ck_assert(ctx->devices[d].info.est_gbps == 10.0);
@@ -530,6 +539,350 @@ START_TEST(test_measuring_hides_probes) {
 END_TEST
 #endif
 
+/* ---- context options: log level and callback, calibration policy, cache directory ---------- */
+
+/* What a log callback received (thread-safe: compiles may log from several threads). */
+struct log_record {
+    pthread_mutex_t mu;
+    int n, dropped;
+    tsr_log_level level[4096];
+    char line[4096][320];
+};
+
+static void collect(void *user, tsr_log_level level, const char *message) {
+    struct log_record *r = user;
+    pthread_mutex_lock(&r->mu);
+    if (r->n < 4096) {
+        r->level[r->n] = level;
+        snprintf(r->line[r->n], sizeof r->line[r->n], "%s", message);
+        r->n++;
+    } else {
+        r->dropped++;
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void record_init(struct log_record *r) {
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->mu, NULL);
+}
+
+/* Lines of r that start with prefix (and, when `has` is not NULL, contain it). */
+static int record_count(struct log_record *r, const char *prefix, const char *has) {
+    int n = 0;
+    for (int i = 0; i < r->n; i++)
+        if (!strncmp(r->line[i], prefix, strlen(prefix)) && (!has || strstr(r->line[i], has))) n++;
+    return n;
+}
+
+/* Fd 2 into a fresh temporary file until stderr_end, which returns what was written (caller
+ * frees). */
+static int g_saved_stderr = -1;
+static char g_stderr_path[64];
+static void stderr_begin(void) {
+    snprintf(g_stderr_path, sizeof g_stderr_path, "/tmp/tsr_calib_err_XXXXXX");
+    int fd = mkstemp(g_stderr_path);
+    ck_assert_int_ge(fd, 0);
+    fflush(stderr);
+    g_saved_stderr = dup(2);
+    ck_assert_int_ge(g_saved_stderr, 0);
+    ck_assert_int_eq(dup2(fd, 2), 2);
+    close(fd);
+}
+static char *stderr_end(void) {
+    fflush(stderr);
+    ck_assert_int_eq(dup2(g_saved_stderr, 2), 2);
+    close(g_saved_stderr);
+    FILE *f = fopen(g_stderr_path, "rb");
+    ck_assert_ptr_nonnull(f);
+    char *text = calloc(1, 65536);
+    ck_assert_ptr_nonnull(text);
+    size_t n = fread(text, 1, 65535, f);
+    text[n] = '\0';
+    fclose(f);
+    unlink(g_stderr_path);
+    return text;
+}
+
+/* Compiles y = relu(x) for device "cpu" (the compile calibrates the CPU as the policy says). */
+static void compile_on_cpu(tsr_context *ctx) {
+    const struct tsr_tensor_desc x = {.dtype = TSR_F32, .rank = 1, .dims = {64}};
+    tsr_graph *g = NULL;
+    tsr_value in, y;
+    ck_assert_int_eq(tsr_graph_create(ctx, &g), TSR_OK);
+    ck_assert_int_eq(tsr_graph_input(g, "x", &x, &in), TSR_OK);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RELU, &in, 1, NULL, NULL, &y), TSR_OK);
+    ck_assert_int_eq(tsr_graph_output(g, "y", y), TSR_OK);
+    struct tsr_compile_options co = tsr_compile_options_default();
+    co.device = "cpu";
+    tsr_plan *plan = NULL;
+    ck_assert_int_eq(tsr_compile(ctx, g, &co, &plan), TSR_OK);
+    tsr_plan_destroy(plan);
+    tsr_graph_destroy(g);
+}
+
+/* A context of the CPU only with the given policy, cache directory and log path. */
+static tsr_context *options_context(tsr_calibrate_policy policy, const char *dir,
+                                    struct log_record *log, tsr_log_level level) {
+    struct tsr_context_options o;
+    memset(&o, 0, sizeof o);
+    o.disable_opencl = 1;
+    o.calibration = policy;
+    o.cache_dir = dir;
+    o.log_level = level;
+    if (log) {
+        o.log_fn = collect;
+        o.log_user = log;
+    }
+    tsr_context *ctx = NULL;
+    ck_assert_int_eq(tsr_context_create(&o, &ctx), TSR_OK);
+    return ctx;
+}
+
+/* The path of the CPU's cache file in dir, and whether it exists. */
+static int cpu_cache_file(tsr_context *ctx, char *path, size_t size) {
+    char key[512];
+    tsr_calib_key(&ctx->devices[0].info, key, sizeof key);
+    ck_assert_int_eq(tsr_calib_cache_path(ctx, key, path, size), 0);
+    return access(path, F_OK) == 0;
+}
+
+/* Entries of directory dir other than . and .. (system "ls | wc -l"). */
+static int dir_entries(const char *dir) {
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s')\"", dir);
+    return system(cmd) == 0 ? 0 : 1;
+}
+
+/* A log callback gets every line (the calibration announcements at info level, a debug line
+ * when the level from code is debug although TSR_LOG says error) and stderr none; the cache
+ * directory from code holds the file, TSR_CACHE_DIR's directory stays empty. */
+START_TEST(test_log_callback_and_cache_dir) {
+    char env_dir[] = "/tmp/tsr_calib_env_XXXXXX", opt_dir[] = "/tmp/tsr_calib_opt_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(env_dir));
+    ck_assert_ptr_nonnull(mkdtemp(opt_dir));
+    setenv("TSR_CACHE_DIR", env_dir, 1);
+    setenv("TSR_LOG", "error", 1);
+    unsetenv("TSR_CALIBRATE");
+    tsr_calib_forget_all();
+    static struct log_record log;
+    record_init(&log);
+    stderr_begin();
+    tsr_context *ctx = options_context(TSR_CALIBRATE_DEFAULT, opt_dir, &log, TSR_LOG_DEBUG);
+    compile_on_cpu(ctx);
+    struct tsr_device_info info;
+    ck_assert_int_eq(tsr_device_get_info(ctx, 99, &info), TSR_E_INVALID_ARG); /* logs at debug */
+    /* an error-level line of the host pool (a free of a pointer it never handed out) */
+    static _Alignas(64) unsigned char foreign[256];
+    tsr_host_pool_free(ctx->host_pool, foreign + 128);
+    char *err = stderr_end();
+    ck_assert_msg(err[0] == '\0', "stderr got: %s", err);
+    free(err);
+    ck_assert_int_eq(record_count(&log, "calibrating cpu (", "no calibration cache"), 1);
+    ck_assert_int_eq(record_count(&log, "calibrating cpu (", opt_dir), 1);
+    ck_assert_int_eq(record_count(&log, "calibrated cpu in ", " s: "), 1);
+    for (int i = 0; i < log.n; i++)
+        if (!strncmp(log.line[i], "calibrat", 8)) ck_assert_int_eq(log.level[i], TSR_LOG_INFO);
+    int debug = 0;
+    for (int i = 0; i < log.n; i++) {
+        ck_assert(log.level[i] >= TSR_LOG_ERROR && log.level[i] <= TSR_LOG_DEBUG);
+        size_t len = strlen(log.line[i]);
+        ck_assert(len > 0 && log.line[i][len - 1] != '\n'); /* one line, no newline */
+        debug += log.level[i] == TSR_LOG_DEBUG && strstr(log.line[i], "no device 99") != NULL;
+    }
+    ck_assert_int_eq(debug, 1);
+    ck_assert_int_eq(record_count(&log, "host pool: free of ", "not a live pool block"), 1);
+    for (int i = 0; i < log.n; i++)
+        if (!strncmp(log.line[i], "host pool: ", 11)) ck_assert_int_eq(log.level[i], TSR_LOG_ERROR);
+    ck_assert_int_eq(log.dropped, 0);
+    char path[4200];
+    ck_assert(cpu_cache_file(ctx, path, sizeof path));
+    ck_assert_msg(!strncmp(path, opt_dir, strlen(opt_dir)), "cache file %s", path);
+    ck_assert_int_eq(dir_entries(env_dir), 0);
+    tsr_context_destroy(ctx);
+    /* A context without the option uses TSR_CACHE_DIR (the environment stays the default). */
+    tsr_context *plain = options_context(TSR_CALIBRATE_DEFAULT, NULL, NULL, TSR_LOG_DEFAULT);
+    ck_assert(!cpu_cache_file(plain, path, sizeof path));
+    ck_assert_msg(!strncmp(path, env_dir, strlen(env_dir)), "cache file %s", path);
+    tsr_context_destroy(plain);
+    unsetenv("TSR_LOG");
+    char rm[200];
+    snprintf(rm, sizeof rm, "rm -rf '%s' '%s'", env_dir, opt_dir);
+    ck_assert_int_eq(system(rm), 0);
+}
+END_TEST
+
+/* By default (no level from code nor TSR_LOG) the announcement goes to stderr, once per
+ * measurement; an explicit warn level from code silences it although TSR_LOG says info. */
+START_TEST(test_announce_default_stderr) {
+    char dir[] = "/tmp/tsr_calib_ann_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    unsetenv("TSR_LOG");
+    unsetenv("TSR_CALIBRATE");
+    tsr_calib_forget_all();
+    stderr_begin();
+    tsr_context *ctx = options_context(TSR_CALIBRATE_DEFAULT, dir, NULL, TSR_LOG_DEFAULT);
+    compile_on_cpu(ctx);
+    compile_on_cpu(ctx); /* known now: no second measurement */
+    tsr_context_destroy(ctx);
+    char *err = stderr_end();
+    const char *p = strstr(err, "tessera: info: calibrating cpu (");
+    ck_assert_msg(p != NULL, "stderr: %s", err);
+    ck_assert_msg(strstr(p + 1, "tessera: info: calibrating cpu (") == NULL, "stderr: %s", err);
+    ck_assert_msg(strstr(err, "tessera: info: calibrated cpu in ") != NULL, "stderr: %s", err);
+    free(err);
+    /* Explicit warn from code: no announcement, TSR_LOG=info notwithstanding. */
+    setenv("TSR_LOG", "info", 1);
+    tsr_calib_forget_all();
+    char rm[200];
+    snprintf(rm, sizeof rm, "rm -rf '%s'/*", dir);
+    ck_assert_int_eq(system(rm), 0);
+    stderr_begin();
+    ctx = options_context(TSR_CALIBRATE_DEFAULT, dir, NULL, TSR_LOG_WARN);
+    compile_on_cpu(ctx);
+    char path[4200];
+    ck_assert(cpu_cache_file(ctx, path, sizeof path)); /* it did measure */
+    tsr_context_destroy(ctx);
+    err = stderr_end();
+    ck_assert_msg(strstr(err, "calibrat") == NULL, "stderr: %s", err);
+    free(err);
+    unsetenv("TSR_LOG");
+    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(rm), 0);
+}
+END_TEST
+
+/* The announcement: once when measuring (no cache), never when the cache is valid (a new
+ * process, modelled by forgetting the process table), once with the reason when the file is
+ * invalid, and "forced" under TSR_CALIBRATE_FORCE. */
+START_TEST(test_announce_once) {
+    char dir[] = "/tmp/tsr_calib_once_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    unsetenv("TSR_CALIBRATE");
+    unsetenv("TSR_LOG");
+    tsr_calib_forget_all();
+    static struct log_record log;
+    record_init(&log);
+    tsr_context *ctx = options_context(TSR_CALIBRATE_AUTO, dir, &log, TSR_LOG_DEFAULT);
+    compile_on_cpu(ctx);
+    compile_on_cpu(ctx);
+    ck_assert_int_eq(record_count(&log, "calibrating cpu (", "no calibration cache"), 1);
+    ck_assert_int_eq(record_count(&log, "calibrating ", NULL), 1);
+    ck_assert_int_eq(record_count(&log, "calibrated cpu in ", NULL), 1);
+    char path[4200];
+    ck_assert(cpu_cache_file(ctx, path, sizeof path));
+    tsr_context_destroy(ctx);
+    /* valid cache: read, not measured, not announced */
+    tsr_calib_forget_all();
+    record_init(&log);
+    ctx = options_context(TSR_CALIBRATE_AUTO, dir, &log, TSR_LOG_DEFAULT);
+    compile_on_cpu(ctx);
+    ck_assert_int_eq(record_count(&log, "calibrat", NULL), 0);
+    struct tsr_calibration_info known;
+    ck_assert_int_eq(tsr_device_calibration(ctx, 0, &known), TSR_OK);
+    tsr_context_destroy(ctx);
+    /* invalid file: one announcement naming the reason */
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{ not json", f);
+    fclose(f);
+    tsr_calib_forget_all();
+    record_init(&log);
+    ctx = options_context(TSR_CALIBRATE_AUTO, dir, &log, TSR_LOG_DEFAULT);
+    compile_on_cpu(ctx);
+    ck_assert_int_eq(record_count(&log, "calibrating cpu (", "invalid (unreadable or not JSON)"),
+                     1);
+    ck_assert_int_eq(record_count(&log, "calibrating ", NULL), 1);
+    ck_assert_int_eq(record_count(&log, "calibrated cpu in ", NULL), 1);
+    tsr_context_destroy(ctx);
+    /* forced: announced as such although the cache is valid again */
+    tsr_calib_forget_all();
+    record_init(&log);
+    ctx = options_context(TSR_CALIBRATE_FORCE, dir, &log, TSR_LOG_DEFAULT);
+    compile_on_cpu(ctx);
+    compile_on_cpu(ctx); /* once per process */
+    ck_assert_int_eq(record_count(&log, "calibrating cpu (", "forced"), 1);
+    ck_assert_int_eq(record_count(&log, "calibrating ", NULL), 1);
+    tsr_context_destroy(ctx);
+    char rm[200];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(rm), 0);
+}
+END_TEST
+
+/* The policy from code overrides TSR_CALIBRATE both ways; left default, TSR_CALIBRATE applies. */
+START_TEST(test_policy_overrides_env) {
+    char dir[] = "/tmp/tsr_calib_pol_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    unsetenv("TSR_LOG");
+    static struct log_record log;
+    char path[4200];
+    /* env off (cached only), code auto: measures */
+    setenv("TSR_CALIBRATE", "off", 1);
+    tsr_calib_forget_all();
+    record_init(&log);
+    tsr_context *ctx = options_context(TSR_CALIBRATE_AUTO, dir, &log, TSR_LOG_DEFAULT);
+    compile_on_cpu(ctx);
+    ck_assert(cpu_cache_file(ctx, path, sizeof path));
+    ck_assert_int_eq(record_count(&log, "calibrating cpu (", NULL), 1);
+    tsr_context_destroy(ctx);
+    ck_assert_int_eq(unlink(path), 0);
+    /* env force, code skip: neither measures nor reads, nothing known */
+    setenv("TSR_CALIBRATE", "force", 1);
+    const tsr_calibrate_policy never[2] = {TSR_CALIBRATE_SKIP, TSR_CALIBRATE_CACHED_ONLY};
+    for (int i = 0; i < 2; i++) {
+        tsr_calib_forget_all();
+        record_init(&log);
+        ctx = options_context(never[i], dir, &log, TSR_LOG_DEFAULT);
+        compile_on_cpu(ctx);
+        ck_assert(!cpu_cache_file(ctx, path, sizeof path));
+        ck_assert_int_eq(record_count(&log, "calibrat", NULL), 0);
+        struct tsr_calibration_info c;
+        ck_assert_int_eq(tsr_device_calibration(ctx, 0, &c), TSR_E_NOT_FOUND);
+        tsr_context_destroy(ctx);
+    }
+    /* policy left default: TSR_CALIBRATE=skip is obeyed, TSR_CALIBRATE=auto measures */
+    setenv("TSR_CALIBRATE", "skip", 1);
+    tsr_calib_forget_all();
+    record_init(&log);
+    ctx = options_context(TSR_CALIBRATE_DEFAULT, dir, &log, TSR_LOG_DEFAULT);
+    compile_on_cpu(ctx);
+    ck_assert(!cpu_cache_file(ctx, path, sizeof path));
+    ck_assert_int_eq(record_count(&log, "calibrat", NULL), 0);
+    setenv("TSR_CALIBRATE", "auto", 1);
+    compile_on_cpu(ctx);
+    ck_assert(cpu_cache_file(ctx, path, sizeof path));
+    ck_assert_int_eq(record_count(&log, "calibrating cpu (", NULL), 1);
+    tsr_context_destroy(ctx);
+    unsetenv("TSR_CALIBRATE");
+    char rm[200];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(rm), 0);
+}
+END_TEST
+
+/* Out-of-range option values are refused with a message naming the field. */
+START_TEST(test_bad_options) {
+    struct tsr_context_options o;
+    tsr_context *ctx = NULL;
+    memset(&o, 0, sizeof o);
+    o.log_level = (tsr_log_level)9;
+    ck_assert_int_eq(tsr_context_create(&o, &ctx), TSR_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(NULL)->message, "log_level 9"));
+    memset(&o, 0, sizeof o);
+    o.calibration = (tsr_calibrate_policy)-1;
+    ck_assert_int_eq(tsr_context_create(&o, &ctx), TSR_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(NULL)->message, "calibration policy -1"));
+    memset(&o, 0, sizeof o);
+    static char long_dir[5000];
+    memset(long_dir, 'a', sizeof long_dir - 1);
+    o.cache_dir = long_dir;
+    ck_assert_int_eq(tsr_context_create(&o, &ctx), TSR_E_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(NULL)->message, "cache_dir"));
+    ck_assert_ptr_null(ctx);
+}
+END_TEST
+
 static Suite *calibrate_suite(void) {
     Suite *s = suite_create("calibrate");
     TCase *tc = tcase_create("calibrate");
@@ -545,6 +898,14 @@ static Suite *calibrate_suite(void) {
     tcase_add_test(tc, test_measuring_hides_probes);
 #endif
     suite_add_tcase(s, tc);
+    TCase *opt = tcase_create("options");
+    tcase_set_timeout(opt, 300);
+    tcase_add_test(opt, test_bad_options);
+    tcase_add_test(opt, test_log_callback_and_cache_dir);
+    tcase_add_test(opt, test_announce_default_stderr);
+    tcase_add_test(opt, test_announce_once);
+    tcase_add_test(opt, test_policy_overrides_env);
+    suite_add_tcase(s, opt);
     return s;
 }
 

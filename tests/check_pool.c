@@ -9,7 +9,7 @@
 
 static struct tsr_host_pool *pool_new(void) {
     struct tsr_host_pool *p = NULL;
-    ck_assert_int_eq(tsr_host_pool_create(NULL, &p), TSR_OK);
+    ck_assert_int_eq(tsr_host_pool_create(NULL, NULL, &p), TSR_OK);
     ck_assert_ptr_nonnull(p);
     return p;
 }

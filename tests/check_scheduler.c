@@ -215,7 +215,7 @@ START_TEST(test_fill_estimates) {
     /* An OpenCL CPU device on the same cores: same peak/bandwidth as a native CPU that uses the
      * best ISA at the host clock, higher launch overhead, a non-zero transfer cost. */
     struct tsr_topology *topo = NULL;
-    ck_assert_int_eq(tsr_topology_create(&topo), TSR_OK);
+    ck_assert_int_eq(tsr_topology_create(NULL, &topo), TSR_OK);
     const struct tsr_cpu_topology_info *ci = tsr_topology_cpu(topo);
     struct tsr_device_info cl = make_dev("opencl", "opencl:0", "cpu", 0, 0, 0, 0);
     cl.compute_units = ci->pus;

@@ -13,7 +13,7 @@
 
 static struct tsr_topology *topo_new(void) {
     struct tsr_topology *t = NULL;
-    tsr_status st = tsr_topology_create(&t);
+    tsr_status st = tsr_topology_create(NULL, &t);
     ck_assert_msg(st == TSR_OK, "tsr_topology_create: %s: %s", tsr_status_name(st),
                   tsr_last_error(NULL)->message);
     ck_assert_ptr_nonnull(t);

@@ -132,9 +132,10 @@ tsr_status tsr_cl_program_get(tsr_context *ctx, struct tsr_cl_device *dev, const
                               const char *source, const char *options, cl_program *out);
 /* Releases every in-memory program of dev. */
 void tsr_cl_program_cache_clear(struct tsr_cl_device *dev);
-/* Directory of the on-disk cache into buf: $TSR_CACHE_DIR, else $XDG_CACHE_HOME/tessera/cl,
- * else $HOME/.cache/tessera/cl. Returns 0, or -1 if none can be named. */
-int tsr_cl_cache_dir(char *buf, size_t size);
+/* Directory of the on-disk cache into buf: ctx's options.cache_dir, else $TSR_CACHE_DIR, else
+ * $XDG_CACHE_HOME/tessera/cl, else $HOME/.cache/tessera/cl (ctx may be NULL: the environment).
+ * Returns 0, or -1 if none can be named. */
+int tsr_cl_cache_dir(const tsr_context *ctx, char *buf, size_t size);
 /* Copies the program-cache counters of OpenCL device i. Returns TSR_OK or TSR_E_INVALID_ARG. */
 tsr_status tsr_opencl_program_stats(const struct tsr_opencl_backend *ocl, int i,
                                     struct tsr_cl_program_stats *out);

@@ -31,8 +31,8 @@
 #define TSR_CL_CACHE_MAGIC  "TSRCLBN1"
 #define TSR_CL_HEADER_BYTES (8 + 8 + 32)
 
-int tsr_cl_cache_dir(char *buf, size_t size) {
-    const char *d = tsr_getenv("TSR_CACHE_DIR");
+int tsr_cl_cache_dir(const tsr_context *ctx, char *buf, size_t size) {
+    const char *d = tsr_context_cache_dir(ctx);
     int n;
     if (d)
         n = snprintf(buf, size, "%s", d);
@@ -258,7 +258,7 @@ tsr_status tsr_cl_program_get(tsr_context *ctx, struct tsr_cl_device *dev, const
     memcpy(entry->key, key, sizeof key);
 
     char dir[4096], path[4200];
-    int have_dir = tsr_cl_cache_dir(dir, sizeof dir) == 0;
+    int have_dir = tsr_cl_cache_dir(ctx, dir, sizeof dir) == 0;
     if (have_dir) snprintf(path, sizeof path, "%s/%s.bin", dir, key);
     char rec[160];
     uint64_t t0 = tsr_now_ns();

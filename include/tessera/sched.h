@@ -7,10 +7,13 @@
  * The conventions of tessera.h apply (statuses, ownership, units in the names, thread safety).
  *
  * Calibration (issue 5): every device is measured once per machine (a few seconds) and the
- * figures are kept in a versioned cache file ($TSR_CACHE_DIR, else $XDG_CACHE_HOME/tessera,
- * else $HOME/.cache/tessera) that later processes reuse; the cost model that places and
- * predicts plans reads them. Environment: TSR_CALIBRATE=off never measures (cached figures or
- * built-in estimates only), TSR_CALIBRATE=force re-measures once per process.
+ * figures are kept in a versioned cache file (the context's options.cache_dir, else
+ * $TSR_CACHE_DIR, else $XDG_CACHE_HOME/tessera, else $HOME/.cache/tessera) that later processes
+ * reuse; the cost model that places and predicts plans reads them. When compiles measure is the
+ * context's calibration policy (struct tsr_context_options.calibration, tsr_calibrate_policy in
+ * tessera.h; default: TSR_CALIBRATE=auto|off|skip|cached|force). Every measurement is announced
+ * (device, reason; then seconds and figures) through the context's log path at the default log
+ * level (tsr_context_create).
  * Units: GB/s are 1e9 bytes per second, GFLOP/s and Gop/s 1e9 per second, µs and ms wall time.
  */
 #ifndef TESSERA_SCHED_H
@@ -80,13 +83,15 @@ tsr_status tsr_device_calibration(const tsr_context *ctx, int device,
 
 /* Calibrates device `device` now: unless `force`, reuses figures known to this process or a
  * valid cache file; otherwise (or when there is none) measures (about 1.5 s for the CPU, a few
- * seconds for an OpenCL device), rewrites the cache file (a write failure is logged, not an
- * error) and remembers the figures. On success the device's est_* figures (tsr_device_get_info)
- * follow the calibration and *out (may be NULL) receives it. Returns TSR_OK, TSR_E_INVALID_ARG
- * (NULL ctx, no such device), TSR_E_NOMEM, TSR_E_DEVICE (a device call failed; the message names
- * it), TSR_E_DEVICE_NOMEM, TSR_E_BUILD, TSR_E_UNSUPPORTED (a backend without a calibrator).
- * Thread-safe (one measurement at a time per process), but a concurrent tsr_device_get_info or
- * compile may see the est_* figures half updated. */
+ * seconds for an OpenCL device; announced, reason "requested" when forced), rewrites the cache
+ * file of the context's cache directory (a write failure is logged, not an error) and remembers
+ * the figures. The context's calibration policy does not apply: this call is the explicit
+ * request it leaves open (also under TSR_CALIBRATE_SKIP). On success the device's est_* figures
+ * (tsr_device_get_info) follow the calibration and *out (may be NULL) receives it. Returns TSR_OK,
+ * TSR_E_INVALID_ARG (NULL ctx, no such device), TSR_E_NOMEM, TSR_E_DEVICE (a device call failed;
+ * the message names it), TSR_E_DEVICE_NOMEM, TSR_E_BUILD, TSR_E_UNSUPPORTED (a backend without a
+ * calibrator). Thread-safe (one measurement at a time per process), but a concurrent
+ * tsr_device_get_info or compile may see the est_* figures half updated. */
 tsr_status tsr_device_calibrate(tsr_context *ctx, int device, int force,
                                 struct tsr_calibration_info *out);
 

@@ -124,7 +124,6 @@ int cmd_info(int argc, char **argv) {
     for (int i = 0; st == TSR_OK && i < n_dev; i++) {
         st = tsr_device_get_info(ctx, i, &devs[i]);
         if (st != TSR_OK || !calibrate) continue;
-        if (!as_json) fprintf(stderr, "tessera: calibrating %s ...\n", devs[i].id);
         st = tsr_device_calibrate(ctx, i, 1, NULL);
         if (st != TSR_OK) what = "calibration";
         if (st == TSR_OK) st = tsr_device_get_info(ctx, i, &devs[i]);
