@@ -330,9 +330,10 @@ static void tsr_convd_task(void *arg, size_t task, int thread_id) {
                               yn + (m0 + o) * hw + oh0 * c->OW);
 }
 
-/* Pointwise task: one 32-channel block x TSR_CONVP_TASK_PIXELS pixels of the image. */
+/* Pointwise task: one 32-channel block x TSR_CONVP_TASK_PIXELS pixels of the image, read in
+ * place (1x1 stride 1) or, for the im2col path (d->im2col: group 1, short K), from their K x
+ * pixels columns gathered into this thread's scratch. */
 static void tsr_convp_task(void *arg, size_t task, int thread_id) {
-    (void)thread_id;
     const struct tsr_convd_job *job = arg;
     const struct tsr_cpu_convd *d = job->d;
     const struct tsr_k_conv *c = &d->c;
@@ -349,48 +350,18 @@ static void tsr_convp_task(void *arg, size_t task, int thread_id) {
         d->mg - mb * TSR_CONVD_MR < TSR_CONVD_MR ? d->mg - mb * TSR_CONVD_MR : TSR_CONVD_MR;
     const float *a = d->w + (size_t)blk * (size_t)d->K * TSR_CONVD_MR;
     const float *bias = d->bias + (size_t)blk * TSR_CONVD_MR;
-    const float *x = job->x + n * job->x_image + g * d->cg * hw;
-    const int64_t p0 = chunk * TSR_CONVP_TASK_PIXELS;
-    const int64_t p1 = p0 + TSR_CONVP_TASK_PIXELS < hw ? p0 + TSR_CONVP_TASK_PIXELS : hw;
-    float lo, hi;
-    const int clamp = tsr_cpu_act_epilogue(c->act, c->act_p0, c->act_p1, &lo, &hi);
-    for (int64_t p = p0; p < p1; p += TSR_CONVP_PX) {
-        const int npx = (int)(p1 - p < TSR_CONVP_PX ? p1 - p : TSR_CONVP_PX);
-        for (int64_t s = 0; s < mvalid; s += 8) {
-            const int rows = (int)(mvalid - s < 8 ? mvalid - s : 8);
-            const int64_t yoff = (m0 + s) * hw + p;
-            tsr_cpu_convp_tile_avx512(d->K, a + s, x + p, hw, bias + s, rn ? rn + yoff : NULL,
-                                      yn + yoff, hw, rows, npx, clamp, lo, hi);
-        }
-    }
-    if (c->act != TSR_ACT_NONE && !clamp)
-        for (int64_t o = 0; o < mvalid; o++)
-            tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)(p1 - p0),
-                              yn + (m0 + o) * hw + p0);
-}
-
-/* im2col task: one 32-channel block x TSR_CONVP_TASK_PIXELS output pixels of the image, their
- * K x pixels columns gathered into this thread's scratch, then the pointwise tiles. */
-static void tsr_convi_task(void *arg, size_t task, int thread_id) {
-    const struct tsr_convd_job *job = arg;
-    const struct tsr_cpu_convd *d = job->d;
-    const struct tsr_k_conv *c = &d->c;
-    const int64_t hw = c->OH * c->OW;
-    const int64_t n = (int64_t)task / job->per_image;
-    task %= (size_t)job->per_image;
-    const float *rn = job->r ? job->r + n * c->M * hw : NULL;
-    float *yn = job->y + n * c->M * hw;
-    const int64_t chunk = (int64_t)task % job->n_chunks;
-    const int64_t mb = (int64_t)task / job->n_chunks; /* group 1 */
-    const int64_t m0 = mb * TSR_CONVD_MR;
-    const int64_t mvalid = c->M - m0 < TSR_CONVD_MR ? c->M - m0 : TSR_CONVD_MR;
-    const float *a = d->w + (size_t)mb * (size_t)d->K * TSR_CONVD_MR;
-    const float *bias = d->bias + (size_t)mb * TSR_CONVD_MR;
     const int64_t p0 = chunk * TSR_CONVP_TASK_PIXELS;
     const int64_t np = p0 + TSR_CONVP_TASK_PIXELS < hw ? TSR_CONVP_TASK_PIXELS : hw - p0;
-    float *col = job->env->scratch + (size_t)thread_id * job->env->scratch_floats;
-    tsr_cpu_convd_im2col_avx512(job->x + n * job->x_image, d->koff, d->K, d->Wp, c->stride_h,
-                                c->stride_w, c->OW, p0, np, col);
+    /* x: the task's first pixel of channel 0, ldx floats between channels (or taps) */
+    const float *x = job->x + n * job->x_image + g * d->cg * hw + p0;
+    int64_t ldx = hw;
+    if (d->im2col) {
+        float *col = job->env->scratch + (size_t)thread_id * job->env->scratch_floats;
+        tsr_cpu_convd_im2col_avx512(job->x + n * job->x_image, d->koff, d->K, d->Wp, c->stride_h,
+                                    c->stride_w, c->OW, p0, np, col);
+        x = col;
+        ldx = np;
+    }
     float lo, hi;
     const int clamp = tsr_cpu_act_epilogue(c->act, c->act_p0, c->act_p1, &lo, &hi);
     for (int64_t j = 0; j < np; j += TSR_CONVP_PX) {
@@ -398,7 +369,7 @@ static void tsr_convi_task(void *arg, size_t task, int thread_id) {
         for (int64_t s = 0; s < mvalid; s += 8) {
             const int rows = (int)(mvalid - s < 8 ? mvalid - s : 8);
             const int64_t yoff = (m0 + s) * hw + p0 + j;
-            tsr_cpu_convp_tile_avx512(d->K, a + s, col + j, np, bias + s, rn ? rn + yoff : NULL,
+            tsr_cpu_convp_tile_avx512(d->K, a + s, x + j, ldx, bias + s, rn ? rn + yoff : NULL,
                                       yn + yoff, hw, rows, npx, clamp, lo, hi);
         }
     }
@@ -519,7 +490,7 @@ void tsr_cpu_convd_run(const struct tsr_cpu_env *env, const struct tsr_cpu_convd
     tsr_cpu_task_fn fn = tsr_convd_task;
     if (d->pointwise || d->im2col) {
         job.n_chunks = (c->OH * c->OW + TSR_CONVP_TASK_PIXELS - 1) / TSR_CONVP_TASK_PIXELS;
-        fn = d->im2col ? tsr_convi_task : tsr_convp_task;
+        fn = tsr_convp_task;
     }
     job.per_image = c->group * d->n_mblocks * job.n_chunks;
     if (d->winograd == 1) {
