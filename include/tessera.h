@@ -267,7 +267,18 @@ struct tsr_context_options {
      * TSR_E_INVALID_ARG). Calibrations are also remembered per process by device: a device
      * already measured or loaded in this process is not read again from this directory. */
     const char *cache_dir;
+    /* Most profiler records kept (a ring: when full, each new record replaces the oldest and
+     * tsr_profiler_dropped counts it); memory grows with use up to capacity * 64 bytes (plus
+     * the interned names). 0: the TSR_PROFILE_CAPACITY environment variable (1 .. 2^26; another
+     * value: a warning naming it, and the default), else TSR_PROFILE_CAPACITY_DEFAULT. More
+     * than 2^26 (TSR_PROFILE_CAPACITY_MAX) is TSR_E_INVALID_ARG. Added at the end of the
+     * struct: zero-initialised options keep their meaning. */
+    size_t profile_capacity;
 };
+/* Default and largest profiler capacity (records; struct tsr_context_options.profile_capacity).
+ * The default keeps e.g. ~800 runs of a 150-kernel model; at most 8 MiB of records. */
+#define TSR_PROFILE_CAPACITY_DEFAULT ((size_t)1 << 17)
+#define TSR_PROFILE_CAPACITY_MAX     ((size_t)1 << 26)
 
 /* Creates a context: reads the topology (hwloc), creates the host memory pool and every
  * compiled-in backend (cpu: ISA detection and thread pool; opencl: device enumeration, where a
@@ -279,14 +290,15 @@ struct tsr_context_options {
  * is always present and always device 0), TSR_CPU_ISA=scalar|avx2|avx512 (cap the CPU ISA),
  * TSR_LOG=error|warn|info|debug (another value: a warning naming it, once per process, and the
  * default), TSR_CALIBRATE=auto|off|skip|cached|force (tsr_calibrate_policy), TSR_CACHE_DIR,
- * TSR_PROFILE=1.
+ * TSR_PROFILE=1, TSR_PROFILE_CAPACITY=N (records).
  * Calibration announcements: when a compile (or tsr_device_calibrate) measures a device, one
  * info-level line says which device and why ("no calibration cache in DIR", "cache file ...
  * invalid (reason)", "forced by TSR_CALIBRATE_FORCE", "requested"), and one more when done
  * with the seconds it took and the main figures; both are logged at the default level.
  * Returns TSR_OK, TSR_E_INVALID_ARG (a TSR_BACKENDS name that is not a compiled-in backend; the
- * message lists them; a log_level or calibration value out of range; a cache_dir too long),
- * TSR_E_NOMEM, TSR_E_DEVICE (hwloc failed). Thread-safe. */
+ * message lists them; a log_level or calibration value out of range; a cache_dir too long; a
+ * profile_capacity above TSR_PROFILE_CAPACITY_MAX), TSR_E_NOMEM, TSR_E_DEVICE (hwloc failed).
+ * Thread-safe. */
 tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_context **out);
 /* Destroys the context. Plans compiled from it must be destroyed first. NULL is a no-op. */
 void tsr_context_destroy(tsr_context *ctx);
@@ -854,6 +866,39 @@ tsr_status tsr_plan_input_desc(const tsr_plan *plan, int i, const char **name,
                                struct tsr_tensor_desc *desc);
 tsr_status tsr_plan_output_desc(const tsr_plan *plan, int i, const char **name,
                                 struct tsr_tensor_desc *desc);
+/* Index of the plan's input / output called `name` (exact, case-sensitive) into *index.
+ * Returns TSR_OK, TSR_E_INVALID_ARG (a NULL argument), TSR_E_NOT_FOUND (no such name; the
+ * message names it and lists the plan's input / output names). Thread-safe (reads only). */
+tsr_status tsr_plan_find_input(const tsr_plan *plan, const char *name, int *index);
+tsr_status tsr_plan_find_output(const tsr_plan *plan, const char *name, int *index);
+/* tsr_plan_run with inputs and outputs by name, as ONNX Runtime's Run: inputs[k] is the input
+ * called input_names[k] (every input of the plan exactly once, in any order: n_inputs ==
+ * tsr_plan_input_count); outputs[k] receives the output called output_names[k], any subset of
+ * the outputs in any order (n_outputs >= 1, each name at most once), with outputs[k].data and
+ * .desc as tsr_plan_run's outputs. The outputs not asked for are computed into buffers this
+ * call allocates and frees (so a run with a subset allocates; tsr_plan_run does not). Returns
+ * TSR_OK, TSR_E_INVALID_ARG (NULL arrays or names, a count that does not match, a name given
+ * twice: the message names it), TSR_E_NOT_FOUND (a name that is not an input / output of the
+ * plan: the message names it and lists the plan's names), TSR_E_NOMEM, and every status of
+ * tsr_plan_run (and tsr_plan_specialize_inputs when outputs are left out of a plan with
+ * symbolic inputs). Not thread-safe for one plan. */
+tsr_status tsr_plan_run_named(tsr_plan *plan, const char *const *input_names,
+                              const struct tsr_tensor *inputs, size_t n_inputs,
+                              const char *const *output_names, struct tsr_tensor *outputs,
+                              size_t n_outputs);
+/* Per-plan profiling switch (ONNX Runtime's session-level enable_profiling): whether the runs
+ * of this plan record kernels, transfers and re-plans in the context's profiler. The values
+ * are part of the ABI. */
+typedef enum {
+    TSR_PLAN_PROFILE_CONTEXT = 0, /* default: as the context (tsr_profiler_enable) */
+    TSR_PLAN_PROFILE_ON = 1,      /* record this plan's runs even when the context does not */
+    TSR_PLAN_PROFILE_OFF = 2      /* never record this plan's runs */
+} tsr_plan_profiling;
+/* Sets the plan's switch; it applies to the records made on the thread that calls tsr_plan_run
+ * (all of them: kernels, transfers, the plan's pool growth and re-plans) from the next run on.
+ * Returns TSR_OK, TSR_E_INVALID_ARG (NULL plan, mode out of range). Not thread-safe for one
+ * plan (set it between runs). */
+tsr_status tsr_plan_set_profiling(tsr_plan *plan, tsr_plan_profiling mode);
 /* Device the plan runs on (after any fallback). */
 tsr_status tsr_plan_device(const tsr_plan *plan, struct tsr_device_info *out);
 /* Kernels launched per run (fused kernels count once; pure views such as Reshape count zero). */
@@ -975,12 +1020,19 @@ tsr_status tsr_verify(tsr_context *ctx, const tsr_graph *graph,
 /* Profiler and memory statistics                                                              */
 /* ------------------------------------------------------------------------------------------ */
 
+/* What a profiler record times. Each kind is its own section of tsr_profiler_print_table and
+ * its own category ("cat") in the Chrome trace. The values are part of the ABI. */
 typedef enum {
-    TSR_EVENT_KERNEL = 0,
-    TSR_EVENT_TRANSFER = 1, /* host<->device copy */
-    TSR_EVENT_COMPILE = 2,  /* OpenCL program build or cache load */
-    TSR_EVENT_ALLOC = 3     /* pool growth */
+    TSR_EVENT_KERNEL = 0,     /* one kernel of a plan (a group of fused graph nodes), one run */
+    TSR_EVENT_TRANSFER = 1,   /* host<->device copy */
+    TSR_EVENT_COMPILE = 2,    /* OpenCL program build or cache load; a re-plan ("replan [..]") */
+    TSR_EVENT_ALLOC = 3,      /* pool growth (bytes = the block obtained from the system) */
+    TSR_EVENT_CALIBRATION = 4 /* a device calibration measured during a compile or on request
+                                 (name "calibrate", its probe runs are not recorded) */
 } tsr_event_kind;
+/* "kernel", "transfer", "compile", "alloc", "calibration"; "unknown" for another value. Static
+ * storage; thread-safe. */
+const char *tsr_event_kind_name(tsr_event_kind kind);
 
 /* One timed record. Times are on the host monotonic clock (CLOCK_MONOTONIC, ns); OpenCL event
  * times are mapped onto it. Strings are owned by the profiler. */
@@ -996,18 +1048,40 @@ struct tsr_profile_record {
     uint64_t flops; /* floating-point operations (multiply-add = 2) */
 };
 
-/* Turns recording on/off for ctx (off by default unless TSR_PROFILE=1). Thread-safe. */
+/* Turns recording on/off for ctx (off by default unless options.profile or TSR_PROFILE=1); a
+ * plan's own switch (tsr_plan_set_profiling) overrides it for that plan's runs. Thread-safe. */
 void tsr_profiler_enable(tsr_context *ctx, int on);
-/* Discards all records. Thread-safe. */
+/* Discards all records and resets the dropped count. Thread-safe. */
 void tsr_profiler_clear(tsr_context *ctx);
-/* Number of records; record i (0 .. count-1). Returns TSR_OK or TSR_E_INVALID_ARG. */
+/* Number of records kept (<= tsr_profiler_capacity); record i (0 = the oldest kept .. count-1).
+ * When the ring is full a new record replaces the oldest, so indices shift by one per dropped
+ * record: read a consistent set while nothing records. tsr_profiler_get returns TSR_OK or
+ * TSR_E_INVALID_ARG (NULL argument, i out of range). Thread-safe. */
 size_t tsr_profiler_count(const tsr_context *ctx);
 tsr_status tsr_profiler_get(const tsr_context *ctx, size_t i, struct tsr_profile_record *out);
-/* Prints the summary table grouped by (name, device): count, total ms, mean ms, max ms, share of
- * total, GB/s, GFLOP/s. Returns TSR_OK or TSR_E_INVALID_ARG. */
+/* Most records kept (struct tsr_context_options.profile_capacity); 0 for NULL. Thread-safe. */
+size_t tsr_profiler_capacity(const tsr_context *ctx);
+/* Records dropped (the oldest, replaced by newer ones) since the context was created or last
+ * cleared; 0 for NULL. Thread-safe. */
+uint64_t tsr_profiler_dropped(const tsr_context *ctx);
+/* Prints the profile in sections, each only when it has records:
+ *   kernels       one row per kernel of a plan (a group of fused graph nodes, keyed by kernel
+ *                 name, node list and device, so two GEMM layers are two rows), sorted by total
+ *                 time: the ONNX node names fused into it (a long list is cut to its first
+ *                 names and "+N more"), device, runs, total / mean / max ms, share of the
+ *                 kernels' total time (the shares sum to 100%), GFLOP/s, GB/s (bytes / time);
+ *                 then a total row;
+ *   transfers     by (name, device): count, total / mean / max ms, bytes (B/KiB/MiB/GiB), GB/s;
+ *   compiles      program builds, cache loads, re-plans by (name, device): count, total / max ms;
+ *   pool growth   by (name, device): count, total ms, bytes obtained (no rate);
+ *   calibration   by device: count, total ms;
+ * and a last line with the records kept, the capacity and, when the ring overflowed, the number
+ * of records dropped. Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_NOMEM, TSR_E_IO (write failed).
+ * Thread-safe (prints a snapshot). */
 tsr_status tsr_profiler_print_table(const tsr_context *ctx, FILE *out);
-/* Writes a Chrome trace (JSON object with "traceEvents", ph "X", ts/dur in µs) that opens in
- * Perfetto / chrome://tracing. Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_IO. */
+/* Writes a Chrome trace (JSON object with "traceEvents", ph "X", ts/dur in µs, "cat" the kind's
+ * tsr_event_kind_name, one process per device) that opens in Perfetto / chrome://tracing.
+ * Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_NOMEM, TSR_E_IO (the message names path). */
 tsr_status tsr_profiler_write_trace(const tsr_context *ctx, const char *path);
 
 struct tsr_pool_stats {

@@ -116,7 +116,9 @@ tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_contex
     if (o.cache_dir) snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", o.cache_dir);
     tsr_status st;
     if ((st = tsr_topology_create(ctx, &ctx->topo)) != TSR_OK) goto fail;
-    if ((st = tsr_profiler_create(o.profile, &ctx->prof)) != TSR_OK) goto fail;
+    size_t prof_cap;
+    if ((st = tsr_profiler_capacity_of(ctx, o.profile_capacity, &prof_cap)) != TSR_OK) goto fail;
+    if ((st = tsr_profiler_create(o.profile, prof_cap, &ctx->prof)) != TSR_OK) goto fail;
     if ((st = tsr_host_pool_create(ctx->topo, ctx, &ctx->host_pool)) != TSR_OK) goto fail;
     if ((st = create_backends(ctx, &o)) != TSR_OK) goto fail;
     if ((st = fill_devices(ctx)) != TSR_OK) goto fail;

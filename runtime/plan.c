@@ -788,9 +788,31 @@ static tsr_status run_specialized(tsr_plan *plan, const struct tsr_tensor *input
     return tsr_plan_run(run, inputs, (size_t)run->n_inputs, outputs, (size_t)run->n_outputs);
 }
 
+static tsr_status plan_run(tsr_plan *plan, const struct tsr_tensor *inputs, size_t n_inputs,
+                           struct tsr_tensor *outputs, size_t n_outputs);
+
+/* The run under the plan's profiling switch (tsr_plan_set_profiling), then plan_run. */
 tsr_status tsr_plan_run(tsr_plan *plan, const struct tsr_tensor *inputs, size_t n_inputs,
                         struct tsr_tensor *outputs, size_t n_outputs) {
     if (!plan) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_plan_run: plan is NULL");
+    const int saved = tsr_prof_run_begin(plan->profiling);
+    tsr_status st = plan_run(plan, inputs, n_inputs, outputs, n_outputs);
+    tsr_prof_run_end(saved);
+    return st;
+}
+
+tsr_status tsr_plan_set_profiling(tsr_plan *plan, tsr_plan_profiling mode) {
+    if (!plan) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_plan_set_profiling: plan is NULL");
+    if ((int)mode < TSR_PLAN_PROFILE_CONTEXT || (int)mode > TSR_PLAN_PROFILE_OFF)
+        return TSR_ERR(plan->ctx, TSR_E_INVALID_ARG,
+                       "tsr_plan_set_profiling: mode %d out of range (0 context, 1 on, 2 off)",
+                       (int)mode);
+    plan->profiling = mode;
+    return TSR_OK;
+}
+
+static tsr_status plan_run(tsr_plan *plan, const struct tsr_tensor *inputs, size_t n_inputs,
+                           struct tsr_tensor *outputs, size_t n_outputs) {
     tsr_context *ctx = plan->ctx;
     char s0[160], s1[160];
     if ((int)n_inputs != plan->n_inputs || (n_inputs && !inputs))

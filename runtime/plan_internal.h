@@ -28,8 +28,9 @@ struct tsr_plan {
     int deferred; /* compiled from a deferred graph (tsr_graph.deferred): every run specialises */
     struct tsr_input_dims *input_dims; /* n_inputs symbolic-dim records (owned), or NULL when no
                                           input has a symbolic dim */
-    struct tsr_plan_dyn *dyn; /* re-specialisation (plan.c: model source, compile options, cache
-                                 of specialised plans) of a plan with symbolic inputs, else NULL */
+    struct tsr_plan_dyn *dyn;     /* re-specialisation (plan.c: model source, compile options, cache
+                                     of specialised plans) of a plan with symbolic inputs, else NULL */
+    tsr_plan_profiling profiling; /* tsr_plan_set_profiling (runtime/profiler.h: per-run switch) */
 };
 
 /* The plan that answers queries for p: the specialisation of its last run / tsr_plan_specialize

@@ -8,6 +8,7 @@
  */
 #include "scheduler/calibrate.h"
 #include "runtime/backend.h"
+#include "runtime/profiler.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -153,6 +154,8 @@ tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
                      reason);
     uint64_t t0 = tsr_now_ns();
     tsr_status st = tsr_calib_measure_device(ctx, device_index, &cal); /* calib_probe.c */
+    /* One record of its own kind: never among a run's kernels (its probe runs record nothing). */
+    tsr_prof_add(ctx, TSR_EVENT_CALIBRATION, "calibrate", "", d->id, 0, t0, tsr_now_ns(), 0, 0);
     if (st == TSR_OK) {
         cal.seconds = (double)(tsr_now_ns() - t0) * 1e-9;
         cal.created_unix = (long long)time(NULL);

@@ -124,7 +124,7 @@ START_TEST(test_alloc_event_recorded) {
     struct tsr_context ctx;
     memset(&ctx, 0, sizeof ctx);
     pthread_mutex_init(&ctx.mutex, NULL);
-    ck_assert_int_eq(tsr_profiler_create(1, &ctx.prof), TSR_OK);
+    ck_assert_int_eq(tsr_profiler_create(1, TSR_PROFILE_CAPACITY_DEFAULT, &ctx.prof), TSR_OK);
     struct tsr_host_pool *p = pool_new();
     void *a = tsr_host_pool_alloc(p, &ctx, 4096); /* grows: one record */
     tsr_host_pool_free(p, a);

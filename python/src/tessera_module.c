@@ -739,20 +739,6 @@ static PyObject *session_profile_clear(SessionObject *s, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
-static const char *event_kind_name(tsr_event_kind k) {
-    switch (k) {
-    case TSR_EVENT_KERNEL:
-        return "kernel";
-    case TSR_EVENT_TRANSFER:
-        return "transfer";
-    case TSR_EVENT_COMPILE:
-        return "compile";
-    case TSR_EVENT_ALLOC:
-        return "alloc";
-    }
-    return "other";
-}
-
 /* [{"kind", "name", "nodes", "device", "queue", "start_ns", "end_ns", "dur_ns", "bytes",
  *   "flops"}] */
 static PyObject *session_profile_records(SessionObject *s, PyObject *unused) {
@@ -764,8 +750,8 @@ static PyObject *session_profile_records(SessionObject *s, PyObject *unused) {
         struct tsr_profile_record r;
         if (tsr_profiler_get(s->ctx, i, &r) != TSR_OK) break; /* cleared meanwhile */
         PyObject *d = Py_BuildValue(
-            "{s:s,s:s,s:s,s:s,s:i,s:K,s:K,s:K,s:K,s:K}", "kind", event_kind_name(r.kind), "name",
-            r.name ? r.name : "", "nodes", r.nodes ? r.nodes : "", "device",
+            "{s:s,s:s,s:s,s:s,s:i,s:K,s:K,s:K,s:K,s:K}", "kind", tsr_event_kind_name(r.kind),
+            "name", r.name ? r.name : "", "nodes", r.nodes ? r.nodes : "", "device",
             r.device ? r.device : "", "queue", r.queue, "start_ns", (unsigned long long)r.start_ns,
             "end_ns", (unsigned long long)r.end_ns, "dur_ns",
             (unsigned long long)(r.end_ns - r.start_ns), "bytes", (unsigned long long)r.bytes,

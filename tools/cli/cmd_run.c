@@ -255,7 +255,19 @@ static uint64_t pool_system_allocs(tsr_context *ctx, int n_devices) {
     return total;
 }
 
-/* Aggregates profiler records [from, count) by (name, device). */
+/* A position in the profiler's record stream that survives the ring dropping its oldest
+ * records: records ever kept (dropped + count), turned back into an index by prof_index. */
+static uint64_t prof_mark(const tsr_context *ctx) {
+    return tsr_profiler_dropped(ctx) + tsr_profiler_count(ctx);
+}
+
+/* Index of the first record at or after `mark` still kept (0 when the ring dropped past it). */
+static size_t prof_index(const tsr_context *ctx, uint64_t mark) {
+    uint64_t dropped = tsr_profiler_dropped(ctx);
+    return mark > dropped ? (size_t)(mark - dropped) : 0;
+}
+
+/* Aggregates profiler records [from, count) by (kind, name, nodes, device). */
 static json_object *profile_json(tsr_context *ctx, size_t from) {
     size_t n = tsr_profiler_count(ctx);
     json_object *arr = json_object_new_array();
@@ -264,22 +276,26 @@ static json_object *profile_json(tsr_context *ctx, size_t from) {
         if (tsr_profiler_get(ctx, i, &r) != TSR_OK) continue;
         json_object *row = NULL;
         for (size_t k = 0; k < json_object_array_length(arr); k++) {
-            json_object *e = json_object_array_get_idx(arr, k), *nm, *dv;
+            json_object *e = json_object_array_get_idx(arr, k), *nm, *dv, *nd, *kd;
             json_object_object_get_ex(e, "name", &nm);
             json_object_object_get_ex(e, "device", &dv);
+            json_object_object_get_ex(e, "nodes", &nd);
+            json_object_object_get_ex(e, "kind", &kd);
             if (!strcmp(json_object_get_string(nm), r.name) &&
-                !strcmp(json_object_get_string(dv), r.device)) {
+                !strcmp(json_object_get_string(dv), r.device) &&
+                !strcmp(json_object_get_string(nd), r.nodes ? r.nodes : "") &&
+                !strcmp(json_object_get_string(kd), tsr_event_kind_name(r.kind))) {
                 row = e;
                 break;
             }
         }
         double ms = (double)(r.end_ns - r.start_ns) * 1e-6;
-        static const char *const kinds[] = {"kernel", "transfer", "compile", "alloc"};
         if (!row) {
             row = json_object_new_object();
             json_object_object_add(row, "name", json_object_new_string(r.name));
             json_object_object_add(row, "device", json_object_new_string(r.device));
-            json_object_object_add(row, "kind", json_object_new_string(kinds[r.kind & 3]));
+            json_object_object_add(row, "kind",
+                                   json_object_new_string(tsr_event_kind_name(r.kind)));
             json_object_object_add(row, "nodes", json_object_new_string(r.nodes ? r.nodes : ""));
             json_object_object_add(row, "count", json_object_new_int(0));
             json_object_object_add(row, "total_ms", json_object_new_double(0.0));
@@ -461,7 +477,7 @@ static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_ar
     r->max_abs_err = NAN;
     r->accuracy = NAN;
     int profiling = a->profile || a->trace || a->json || a->explain;
-    size_t mark = tsr_profiler_count(ctx);
+    const uint64_t mark = prof_mark(ctx);
     tsr_profiler_enable(ctx, profiling);
 
     struct tsr_compile_options co = tsr_compile_options_default();
@@ -643,7 +659,7 @@ static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_ar
                 goto done;
             }
         }
-    r->profile = profile_json(ctx, mark);
+    r->profile = profile_json(ctx, prof_index(ctx, mark));
     if (a->explain || a->json) {
         r->plan = json_object_new_array();
         for (int i = 0; i < tsr_plan_kernel_count(plan); i++) {
@@ -664,14 +680,14 @@ static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_ar
             double pk = 0.0;
             int known = tsr_plan_kernel_predicted_ms(plan, i, &pk) == TSR_OK && isfinite(pk);
             json_object_object_add(row, "predicted_ms", known ? json_object_new_double(pk) : NULL);
-            double mk = measured_kernel_ms(ctx, mark, &ki, a->repeat);
+            double mk = measured_kernel_ms(ctx, prof_index(ctx, mark), &ki, a->repeat);
             json_object_object_add(row, "measured_ms",
                                    isnan(mk) ? NULL : json_object_new_double(mk));
             json_object_array_add(r->plan, row);
         }
         tsr_plan_memory_info(plan, &r->memory);
     }
-    if (a->profile) layer_table(ctx, plan, mark, a->repeat, r);
+    if (a->profile) layer_table(ctx, plan, prof_index(ctx, mark), a->repeat, r);
     if (a->verify) {
         struct tsr_verify_kernel *vk = NULL;
         int nv = 0;
