@@ -251,8 +251,9 @@ struct tsr_context_options {
      * goes to stderr. Thread safety and lifetime: see tsr_log_fn; log_fn and log_user must stay
      * valid until tsr_context_destroy returns. Lines logged without any context (context-free
      * calls such as tsr_npy_load, the process-wide test hooks TSR_FAULT and
-     * TSR_OPENCL_MEM_LIMIT, a failing tsr_context_create before the context exists, and
-     * the OpenCL pool's leak warning at tsr_context_destroy) still go to stderr. */
+     * TSR_OPENCL_MEM_LIMIT, and a failing tsr_context_create before the context exists) still
+     * go to stderr; the library writes nothing else to stderr (the OpenCL pool's leak warning
+     * at tsr_context_destroy goes to log_fn too). */
     tsr_log_fn log_fn;
     void *log_user; /* passed unchanged to log_fn; not owned (may be NULL) */
     /* When compiles measure devices (tsr_calibrate_policy); TSR_CALIBRATE_DEFAULT (0): the

@@ -495,7 +495,8 @@ END_TEST
 #ifdef TSR_WITH_OPENCL
 /* The probe programs run through the OpenCL backend's prepare / execute, but a thread that
  * measures is not seen by fault injection (runtime/calibration.h): with every fault armed at its
- * first event, the measurement succeeds and counts no event; the profiler records none of it;
+ * first event, the measurement succeeds and counts no event; the profiler records none of its
+ * probe runs (one TSR_EVENT_CALIBRATION record of the whole measurement);
  * the first event of a real plan afterwards is still number 1 (it fails, and the plan falls back
  * to the CPU). */
 START_TEST(test_measuring_hides_probes) {
@@ -514,7 +515,12 @@ START_TEST(test_measuring_hides_probes) {
         check_plausible(&c, 1);
         for (int kind = -1; kind < 3; kind++)
             ck_assert_uint_eq(tsr_cl_fault_count(kind), 0);
-        ck_assert_uint_eq(tsr_profiler_count(ctx), 0);
+        /* one record of the measurement itself (its own kind), none of its probe runs */
+        ck_assert_uint_eq(tsr_profiler_count(ctx), 1);
+        struct tsr_profile_record r;
+        ck_assert_int_eq(tsr_profiler_get(ctx, 0, &r), TSR_OK);
+        ck_assert_int_eq(r.kind, TSR_EVENT_CALIBRATION);
+        ck_assert_str_eq(r.device, "opencl:0");
         /* a real plan: its first allocation is event 1 and fails (device failure → CPU) */
         const struct tsr_tensor_desc x = {.dtype = TSR_F32, .rank = 1, .dims = {256}};
         tsr_graph *g = NULL;
@@ -669,7 +675,23 @@ START_TEST(test_log_callback_and_cache_dir) {
     record_init(&log);
     stderr_begin();
     tsr_context *ctx = options_context(TSR_CALIBRATE_DEFAULT, opt_dir, &log, TSR_LOG_DEBUG);
+    tsr_profiler_enable(ctx, 1);
     compile_on_cpu(ctx);
+    /* the measurement is one record of its own kind, its probe runs none (no kernel records) */
+    int n_cal = 0, n_kernel = 0;
+    for (size_t i = 0; i < tsr_profiler_count(ctx); i++) {
+        struct tsr_profile_record r;
+        ck_assert_int_eq(tsr_profiler_get(ctx, i, &r), TSR_OK);
+        if (r.kind == TSR_EVENT_CALIBRATION) {
+            n_cal++;
+            ck_assert_str_eq(r.device, "cpu");
+            ck_assert_uint_gt(r.end_ns, r.start_ns);
+        }
+        n_kernel += r.kind == TSR_EVENT_KERNEL;
+    }
+    ck_assert_int_eq(n_cal, 1);
+    ck_assert_int_eq(n_kernel, 0);
+    tsr_profiler_enable(ctx, 0);
     struct tsr_device_info info;
     ck_assert_int_eq(tsr_device_get_info(ctx, 99, &info), TSR_E_INVALID_ARG); /* logs at debug */
     /* an error-level line of the host pool (a free of a pointer it never handed out) */

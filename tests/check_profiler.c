@@ -522,10 +522,25 @@ START_TEST(test_capacity_env) {
     tsr_context_destroy(ctx);
     co.profile_capacity = 0;
     setenv("TSR_PROFILE_CAPACITY", "lots", 1);
+    /* the warning reaches the callback, at warn level, and nothing reaches stderr (fd 2 into a
+     * temporary file meanwhile) */
+    char path[] = "/tmp/tsr_check_profiler_err_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    fflush(stderr);
+    int saved = dup(2);
+    ck_assert_int_eq(dup2(fd, 2), 2);
     ck_assert_int_eq(tsr_context_create(&co, &ctx), TSR_OK);
     ck_assert_uint_eq(tsr_profiler_capacity(ctx), TSR_PROFILE_CAPACITY_DEFAULT);
-    ck_assert_msg(strstr(sink.text, "TSR_PROFILE_CAPACITY='lots'"), "log: %s", sink.text);
     tsr_context_destroy(ctx);
+    fflush(stderr);
+    ck_assert_int_eq(dup2(saved, 2), 2);
+    close(saved);
+    off_t err_bytes = lseek(fd, 0, SEEK_END);
+    close(fd);
+    unlink(path);
+    ck_assert_msg(strstr(sink.text, "2:TSR_PROFILE_CAPACITY='lots'"), "log: %s", sink.text);
+    ck_assert_int_eq(err_bytes, 0);
     unsetenv("TSR_PROFILE_CAPACITY");
 }
 END_TEST

@@ -79,6 +79,7 @@ struct tsr_cl_device {
 struct tsr_opencl_backend {
     int n_devices;
     struct tsr_cl_device *devices;
+    const tsr_context *log_ctx; /* the context that created it: where its warnings are logged */
 };
 
 /* ---- cl_platform.c ---------------------------------------------------------------------- */
@@ -108,9 +109,10 @@ tsr_status tsr_cl_status(cl_int err);
 /* ---- cl_pool.c -------------------------------------------------------------------------- */
 
 /* Initialises / destroys a pool (destroy releases every cached cl_mem; blocks still handed out
- * are reported at warn level and leaked to the driver). */
+ * are reported at warn level through log_ctx's log path, which may be NULL, and leaked to the
+ * driver). */
 void tsr_cl_pool_init(struct tsr_cl_pool *pool);
-void tsr_cl_pool_destroy(struct tsr_cl_pool *pool);
+void tsr_cl_pool_destroy(struct tsr_cl_pool *pool, const tsr_context *log_ctx);
 
 /* Returns a block of at least `bytes` (0 gives a minimal block) on dev (which must be ready).
  * Reuses a cached block of the same size class, else calls clCreateBuffer and records a

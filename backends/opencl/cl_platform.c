@@ -180,6 +180,7 @@ static tsr_status discover(tsr_context *ctx, struct tsr_opencl_backend **out) {
     }
     ocl->n_devices = nd;
     ocl->devices = devs;
+    ocl->log_ctx = ctx;
     *out = ocl;
     return TSR_OK;
 }
@@ -205,7 +206,7 @@ void tsr_opencl_backend_destroy(struct tsr_opencl_backend *ocl) {
         struct tsr_cl_device *d = &ocl->devices[i];
         if (d->queue) clFinish(d->queue);
         tsr_cl_program_cache_clear(d);
-        tsr_cl_pool_destroy(&d->pool);
+        tsr_cl_pool_destroy(&d->pool, ocl->log_ctx);
         if (d->queue) clReleaseCommandQueue(d->queue);
         if (d->context) clReleaseContext(d->context);
         pthread_mutex_destroy(&d->lock);

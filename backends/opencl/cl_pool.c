@@ -42,9 +42,9 @@ void tsr_cl_pool_init(struct tsr_cl_pool *pool) {
     memset(&pool->stats, 0, sizeof pool->stats);
 }
 
-void tsr_cl_pool_destroy(struct tsr_cl_pool *pool) {
+void tsr_cl_pool_destroy(struct tsr_cl_pool *pool, const tsr_context *log_ctx) {
     if (pool->stats.bytes_in_use)
-        tsr_log(NULL, TSR_LOG_WARN, "OpenCL pool destroyed with %llu bytes still in use",
+        tsr_log(log_ctx, TSR_LOG_WARN, "OpenCL pool destroyed with %llu bytes still in use",
                 (unsigned long long)pool->stats.bytes_in_use);
     struct tsr_cl_block *b = pool->free_list;
     while (b) {
