@@ -107,7 +107,7 @@ struct tsr_bench_run {
     const char *models[TSR_BENCH_MAX_MODELS]; /* ONNX files for the model suite */
     int n_models;
     const char *python;    /* interpreter for the Python peers; NULL = autodetect */
-    const char *helper_py; /* path of bench_peers.py; NULL = the source tree's */
+    const char *helper_py; /* path of bench_peers.py; NULL = installed, else the source's */
     int no_peers;          /* skip every peer (rows say absent: disabled) */
     /* Model suite: symbolic input dims (other than the batch, dim 0) set by name (--dim). */
     char dim_names[4][32];
@@ -202,7 +202,9 @@ int tsr_bench_python_peers(struct tsr_bench_run *run);
 
 /* The interpreter and helper script of the Python peers: run->python, else env
  * TSR_BENCH_PYTHON, else <source>/.venv/bin/python when executable, else /usr/bin/python3;
- * run->helper_py, else env TSR_BENCH_HELPER, else <source>/bench/bench_peers.py. */
+ * run->helper_py, else env TSR_BENCH_HELPER, else the installed copy next to the running binary
+ * (<bindir>/../share/tessera/bench/bench_peers.py, when readable), else
+ * <source>/bench/bench_peers.py. */
 void tsr_bench_python_paths(const struct tsr_bench_run *run, char *python, size_t python_size,
                             char *helper, size_t helper_size);
 

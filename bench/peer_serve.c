@@ -17,6 +17,24 @@
 #define TSR_SOURCE_DIR "."
 #endif
 
+#ifndef TSR_INSTALL_BENCH_REL
+#define TSR_INSTALL_BENCH_REL "../share/tessera/bench"
+#endif
+
+/* The installed peer script, <dir of this executable>/TSR_INSTALL_BENCH_REL/bench_peers.py, when
+ * it is readable (an installed tessera); else the source tree's. Into buf. */
+static void default_helper(char *buf, size_t size) {
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char *slash = n > 0 ? (exe[n] = 0, strrchr(exe, '/')) : NULL;
+    if (slash) {
+        *slash = 0;
+        snprintf(buf, size, "%s/%s/bench_peers.py", exe, TSR_INSTALL_BENCH_REL);
+        if (access(buf, R_OK) == 0) return;
+    }
+    snprintf(buf, size, "%s", TSR_SOURCE_DIR "/bench/bench_peers.py");
+}
+
 /* Here rather than in peer_python.c: this file calls nothing of the library (the bench test
  * links it next to the internal library). */
 void tsr_bench_python_paths(const struct tsr_bench_run *run, char *python, size_t python_size,
@@ -30,10 +48,12 @@ void tsr_bench_python_paths(const struct tsr_bench_run *run, char *python, size_
         snprintf(python, python_size, "%s/.venv/bin/python", TSR_SOURCE_DIR);
         if (access(python, X_OK) != 0) snprintf(python, python_size, "/usr/bin/python3");
     }
-    snprintf(helper, helper_size, "%s",
-             run->helper_py    ? run->helper_py
-             : (henv && *henv) ? henv
-                               : TSR_SOURCE_DIR "/bench/bench_peers.py");
+    if (run->helper_py)
+        snprintf(helper, helper_size, "%s", run->helper_py);
+    else if (henv && *henv)
+        snprintf(helper, helper_size, "%s", henv);
+    else
+        default_helper(helper, helper_size);
 }
 
 struct tsr_bench_serve {

@@ -13,7 +13,8 @@
 #      print PyTorch's top-1 classes of the first eight test images ("7 6 3 7 7 3 2 8", from
 #      models/digits_test_logits.npy) and the static ones must not need libtessera.so;
 #   4. the version: find_package(tessera 99) is refused, tessera --version prints the version of
-#      tessera.pc, and the installed `tessera run` finds its bundled model under the prefix;
+#      tessera.pc, the installed `tessera run` finds its bundled model under the prefix and the
+#      installed `tessera bench` its peer script (bench_peers.py);
 #   5. add_subdirectory: tests/package/parent, a project that add_subdirectory()s the source tree
 #      and links tessera::tessera and tessera::tessera_static, configures and generates.
 # CC_FLAGs: the sanitizer flags of a sanitizer build (the programs link the instrumented library).
@@ -124,6 +125,13 @@ out=$(cd / && env -u TSR_MODELS_DIR "$prefix/bin/tessera" run --repeat 1 --devic
 printf '%s\n' "$out" | grep -q "^model: $prefix/bin/../share/tessera/models/digits.onnx" ||
     fail "installed tessera run did not use the installed model: $out"
 echo "installed tessera run: uses $data"
+helper=$prefix/bin/../share/tessera/bench/bench_peers.py
+[ -r "$helper" ] || fail "not installed: $helper"
+out=$(cd / && env -u TSR_BENCH_HELPER "$prefix/bin/tessera" bench --help 2>&1) ||
+    fail "installed tessera bench --help failed: $out"
+printf '%s\n' "$out" | grep -qF "Peer script: $helper " ||
+    fail "installed tessera bench does not use the installed peer script: $out"
+echo "installed tessera bench: peer script $helper"
 
 echo "== 5. add_subdirectory"
 "$cmake" -S "$here/parent" -B "$work/parent" -DTESSERA_SOURCE_DIR="$src" \

@@ -102,9 +102,14 @@ int cmd_bench(int argc, char **argv) {
         switch (c) {
         case CLI_GETOPT_ERROR:
             return TSR_EXIT_USAGE;
-        case 'h':
+        case 'h': {
             fputs(BENCH_USAGE, stdout);
+            char python[4096], helper[4096];
+            tsr_bench_python_paths(&run, python, sizeof python, helper, sizeof helper);
+            printf("\nPeer script: %s (env TSR_BENCH_HELPER overrides)\nPython: %s\n", helper,
+                   python);
             return TSR_EXIT_OK;
+        }
         case O_QUICK:
             run.quick = 1;
             break;
