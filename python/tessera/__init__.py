@@ -262,9 +262,9 @@ class InferenceSession:
         self._profiling = True
 
     def get_profile(self):
-        """The profile records so far: list of dicts with kind ("kernel", "transfer", "calibration",
-        "compile", "alloc"), name, nodes (ONNX nodes fused into the kernel), device, queue,
-        start_ns, end_ns, dur_ns, bytes, flops."""
+        """The profile records so far: list of dicts with kind ("kernel", "transfer",
+        "compile", "alloc", "calibration"), name, nodes (ONNX nodes fused into the kernel),
+        device, queue, start_ns, end_ns, dur_ns, bytes, flops."""
         return self._sess.profile_records()
 
     def profile_table(self):
