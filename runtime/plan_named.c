@@ -5,6 +5,7 @@
  * are computed into scratch buffers allocated for that call.
  */
 #include "runtime/plan_internal.h"
+#include "runtime/profiler.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -121,9 +122,13 @@ tsr_status tsr_plan_run_named(tsr_plan *plan, const char *const *input_names,
         from[i] = (int)k;
         out[i] = outputs[k];
     }
-    /* Scratch for the outputs not asked for, at the output shapes of these inputs. */
+    /* Scratch for the outputs not asked for, at the output shapes of these inputs (a re-plan
+     * this needs is profiled as part of the run: under the plan's switch). */
     if ((int)n_outputs < n_out) {
-        if ((st = tsr_plan_specialize_inputs(plan, in, (size_t)n_in)) != TSR_OK) goto done;
+        const int saved = tsr_prof_run_begin(plan->profiling);
+        st = tsr_plan_specialize_inputs(plan, in, (size_t)n_in);
+        tsr_prof_run_end(saved);
+        if (st != TSR_OK) goto done;
         for (int i = 0; i < n_out && st == TSR_OK; i++) {
             if (from[i] >= 0) continue;
             struct tsr_tensor_desc d;
