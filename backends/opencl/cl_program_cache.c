@@ -333,3 +333,7 @@ tsr_status tsr_opencl_program_stats(const struct tsr_opencl_backend *ocl, int i,
     pthread_mutex_unlock(&d->lock);
     return TSR_OK;
 }
+
+unsigned char *tsr_cl_cache_read_file(const char *path, size_t *n, const char **why) {
+    return read_entry(path, n, why);
+}
