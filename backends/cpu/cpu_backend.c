@@ -718,6 +718,11 @@ static tsr_status tsr_cpu_execute(void *exec, const struct tsr_tensor *inputs,
             ex->ptrs[b] = (float *)inputs[buf->io_index].data; /* read-only by contract */
         else if (buf->kind == TSR_BUF_OUTPUT)
             ex->ptrs[b] = (float *)outputs[buf->io_index].data;
+        else
+            continue;
+        /* A zero-size input or output may come with data NULL (tsr_plan_run allows it): its
+         * kernels get the arena's base, a valid pointer they never dereference (0 elements). */
+        if (!ex->ptrs[b]) ex->ptrs[b] = ex->arena;
     }
     const int prof = tsr_prof_enabled(ex->ctx);
     /* the kernels follow each other within microseconds: the pool's threads spin between them */

@@ -25,8 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 tsr_context *tsr_fuzz_context(void);
 
 /* Fills t (allocated) deterministically from data[0..size): byte i of the stream, cycling,
- * mapped to a small value of t's dtype (floats in [-8, 8), integers in [-128, 128) or their
- * unsigned range, bools 0/1). */
+ * mapped to a value of t's dtype (floats in [-8, 8); int16/32/64 mostly in [-4, 12), one byte
+ * value in 16 up to about +-16000; 8-bit integers their whole range; bools 0/1). */
 void tsr_fuzz_fill(struct tsr_tensor *t, const uint8_t *data, size_t size, size_t *pos);
 
 /* With TSR_FUZZ_VERBOSE set in the environment: prints "fuzz: STAGE: STATUS: message" to

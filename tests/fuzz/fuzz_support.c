@@ -50,13 +50,14 @@ void tsr_fuzz_fill(struct tsr_tensor *t, const uint8_t *data, size_t size, size_
     int64_t n = tsr_desc_elements(&t->desc);
     for (int64_t i = 0; i < n; i++) {
         uint8_t b = size ? data[(*pos)++ % size] : (uint8_t)i;
-        int64_t v = (int64_t)b - 128;
+        /* floats in [-8, 8); integers mostly small (indices, shapes, axes), one in 16 wide */
+        int64_t v = (b & 0xf0) == 0xf0 ? ((int64_t)b - 248) * 2000 : (int64_t)(b & 0x0f) - 4;
         switch (t->desc.dtype) {
         case TSR_F32:
-            ((float *)t->data)[i] = (float)v / 16.0f;
+            ((float *)t->data)[i] = (float)((int)b - 128) / 16.0f;
             break;
         case TSR_F64:
-            ((double *)t->data)[i] = (double)v / 16.0;
+            ((double *)t->data)[i] = (double)((int)b - 128) / 16.0;
             break;
         case TSR_F16:
             ((uint16_t *)t->data)[i] = (uint16_t)(0x3c00u + (b & 0x3ffu));
@@ -68,7 +69,7 @@ void tsr_fuzz_fill(struct tsr_tensor *t, const uint8_t *data, size_t size, size_
             ((uint8_t *)t->data)[i] = b;
             break;
         case TSR_I8:
-            ((int8_t *)t->data)[i] = (int8_t)v;
+            ((int8_t *)t->data)[i] = (int8_t)((int)b - 128);
             break;
         case TSR_I16:
             ((int16_t *)t->data)[i] = (int16_t)v;
@@ -121,6 +122,8 @@ void tsr_fuzz_compile_run(tsr_graph *graph, const uint8_t *data, size_t size) {
         if (tsr_plan_input_desc(plan, i, NULL, &d) != TSR_OK || tsr_tensor_alloc(&d, &in[i]))
             goto done;
         tsr_fuzz_fill(&in[i], data, size, &pos);
+        /* a zero-size tensor may come with data NULL (tsr_plan_run): exercise that */
+        if (tsr_fuzz_desc_bytes(&d) == 0) tsr_tensor_free(&in[i]);
     }
     /* A deferred plan learns its output shapes here; a fixed one checks its own shapes. */
     st = tsr_plan_specialize_inputs(plan, in, (size_t)n_in);
@@ -133,6 +136,7 @@ void tsr_fuzz_compile_run(tsr_graph *graph, const uint8_t *data, size_t size) {
         size_t b = tsr_fuzz_desc_bytes(&d);
         if (b > TSR_FUZZ_RUN_CAP || (total += b) > TSR_FUZZ_RUN_CAP) goto done;
         if (tsr_tensor_alloc(&d, &out[i]) != TSR_OK) goto done;
+        if (b == 0) tsr_tensor_free(&out[i]);
     }
     tsr_fuzz_note("run", tsr_plan_run(plan, in, (size_t)n_in, out, (size_t)n_out));
 done:
