@@ -21,13 +21,16 @@
  * when offsets and alignments are added. */
 #define TSR_MAX_TENSOR_BYTES ((size_t)1 << 62)
 
-/* *out = a * b / a + b. Return 0, or -1 when the exact result does not fit (*out is then
+/* *out = a * b / a + b / a - b. Return 0, or -1 when the exact result does not fit (*out is then
  * unspecified). */
 static inline int tsr_mul_i64(int64_t a, int64_t b, int64_t *out) {
     return __builtin_mul_overflow(a, b, out) ? -1 : 0;
 }
 static inline int tsr_add_i64(int64_t a, int64_t b, int64_t *out) {
     return __builtin_add_overflow(a, b, out) ? -1 : 0;
+}
+static inline int tsr_sub_i64(int64_t a, int64_t b, int64_t *out) {
+    return __builtin_sub_overflow(a, b, out) ? -1 : 0;
 }
 static inline int tsr_mul_size(size_t a, size_t b, size_t *out) {
     return __builtin_mul_overflow(a, b, out) ? -1 : 0;

@@ -722,10 +722,12 @@ tsr_status tsr_shape_constant_of_shape(SHAPE_ARGS) {
     int64_t elems = 1;
     for (int d = 0; d < out->rank; d++) {
         int64_t v = ((const int64_t *)in_data[0])[d];
-        if (v < 0 || (v > 0 && elems > (INT64_C(1) << 40) / v))
-            return SHAPE_ERR("node '%s' (ConstantOfShape): invalid dim %lld", node, (long long)v);
+        /* the value is materialised when folded: at most 2^40 elements */
+        if (v < 0 || tsr_mul_i64(elems, v, &elems) || elems > (INT64_C(1) << 40))
+            return SHAPE_ERR("node '%s' (ConstantOfShape): invalid dim %lld (negative, or more "
+                             "than 2^40 elements)",
+                             node, (long long)v);
         out->dims[d] = v;
-        elems *= v;
     }
     return TSR_OK;
 }
@@ -746,7 +748,7 @@ int tsr_range_count(tsr_dtype dtype, const void *start, const void *limit, const
     /* ceil((l - s) / d) in exact integer arithmetic (|l - s| < 2^63 for the int dtypes <= 32 bit;
      * int64 bounds that overflow are refused) */
     int64_t diff;
-    if (__builtin_sub_overflow(l, s, &diff)) return -1;
+    if (tsr_sub_i64(l, s, &diff)) return -1;
     int64_t q = diff / d, rem = diff % d;
     if (rem != 0 && ((rem > 0) == (d > 0))) q++;
     if (q > (INT64_C(1) << 40)) return -1;
