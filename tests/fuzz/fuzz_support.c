@@ -101,6 +101,18 @@ void tsr_fuzz_compile_run(tsr_graph *graph, const uint8_t *data, size_t size) {
         size_t b = tsr_fuzz_desc_bytes(&info.desc);
         if (b > TSR_FUZZ_RUN_CAP || (total += b) > TSR_FUZZ_RUN_CAP) return;
     }
+    /* The arena holds the intermediates: a graph with a value over the cap (or all of them over
+     * 16 x the cap) is not compiled, so that compile never allocates what the run would skip.
+     * (Tiny models with huge intermediates are bounded by the resource limits, not here.) */
+    total = 0;
+    struct tsr_tensor_desc vd;
+    for (tsr_value v = 0; tsr_graph_value_desc(graph, v, &vd) == TSR_OK; v++) {
+        size_t b = tsr_fuzz_desc_bytes(&vd);
+        if (b > TSR_FUZZ_RUN_CAP || (total += b) > 16 * TSR_FUZZ_RUN_CAP) {
+            tsr_fuzz_note("skip (a value over the size cap)", TSR_OK);
+            return;
+        }
+    }
     struct tsr_compile_options co = tsr_compile_options_default();
     co.device = "cpu";
     co.placement = "single";
