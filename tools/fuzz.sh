@@ -30,7 +30,10 @@ fi
 
 build="$root/build-fuzz"
 CC="$cc" cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTSR_FUZZ=ON >/dev/null
-cmake --build "$build" -j"$(nproc)" --target $(printf 'fuzz_%s ' "${targets[@]}") >/dev/null
+exes=()
+for t in "${targets[@]}"; do exes+=("fuzz_$t"); done
+cmake --build "$build" -j"$(nproc)" --target "${exes[@]}" >/dev/null
+read -r -a extra <<<"${TSR_FUZZ_ARGS:-}"
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
@@ -42,12 +45,12 @@ for t in "${targets[@]}"; do
   start=$(date +%s)
   # -rss_limit_mb: a tiny input that wants more memory is a finding too
   if "$build/bin/fuzz_$t" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=20 \
-    -max_len=65536 -print_final_stats=1 -artifact_prefix="$findings/" ${TSR_FUZZ_ARGS:-} \
+    -max_len=65536 -print_final_stats=1 -artifact_prefix="$findings/" "${extra[@]}" \
     "$work" "tests/fuzz/corpus/$t" >"$build/fuzz_$t.log" 2>&1; then
     echo "fuzz $t: $(($(date +%s) - start)) s, $(grep -o 'stat::number_of_executed_units: [0-9]*' \
       "$build/fuzz_$t.log" | grep -o '[0-9]*$') inputs, no finding"
   else
-    echo "fuzz $t: FINDING after $(($(date +%s) - start)) s: $(ls -t "$findings" | head -1)" \
+    echo "fuzz $t: FINDING after $(($(date +%s) - start)) s: $(find "$findings" -type f -newermt "@$start" | head -1)" \
       "(log: $build/fuzz_$t.log)"
     grep -E 'ERROR|runtime error|SUMMARY' "$build/fuzz_$t.log" | head -5 | sed 's/^/  /'
     failed+=("$t")

@@ -192,7 +192,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int n_mut = (kind >> 2) % 4;
         for (int k = 0; k < n_mut; k++)
             mutate_attr(&s, &a);
-        if (tsr_graph_op(g, op, in, n_in, &a, NULL, &vals[n_vals]) == TSR_OK) n_vals++;
+        tsr_status st = tsr_graph_op(g, op, in, n_in, &a, NULL, &vals[n_vals]);
+        tsr_fuzz_note(tsr_op_name(op), st);
+        if (st == TSR_OK) n_vals++;
     }
     int outs = 0;
     for (int i = n_vals - 1; i >= n_inputs && outs < 2; i--)
