@@ -151,7 +151,8 @@ size_t tsr_dtype_size(tsr_dtype dtype);
 /* NumPy's name of `dtype`: "float32", "float16", "float64", "int64", "int32", "int8", "uint8",
  * "bool"; "unknown" for a value not in tsr_dtype. Static storage. */
 const char *tsr_dtype_name(tsr_dtype dtype);
-/* Product of dims (1 for rank 0). Elements, not bytes. */
+/* Product of dims (1 for rank 0). Elements, not bytes. -1 when desc is NULL, its rank is out of
+ * range, a dim is negative or the product overflows int64. */
 int64_t tsr_desc_elements(const struct tsr_tensor_desc *desc);
 /* Writes "[2, 3, 4] float32" into buf (always NUL-terminated, truncated to buf_size). Returns buf.
  */

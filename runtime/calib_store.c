@@ -25,6 +25,9 @@
 #include <unistd.h>
 
 #define TSR_CALIB_FORMAT_TAG "tessera-calibration"
+/* Largest GEMM dimension read from a file (2^40: far above any probe, exact as a double and as
+ * an int64, and 2mnk still finite). */
+#define TSR_CALIB_MAX_DIM 1099511627776.0
 
 /* Optimised and debug builds of the library run the CPU kernels at very different speeds, so the
  * build flavour is part of the key. */
@@ -132,6 +135,8 @@ static const char *decode(struct json_object *root, const char *key, struct tsr_
         c.h2d_small_gbps < 0 || get_num(root, "d2h_small_gbps", &c.d2h_small_gbps) ||
         c.d2h_small_gbps < 0)
         return "missing or invalid figure";
+    /* converted only when representable (a double out of range is undefined as an integer) */
+    if (!(fabs(created) < 9.0e18)) return "missing or invalid figure";
     c.created_unix = (long long)created;
     if ((c.h2d_gbps > 0) != (c.d2h_gbps > 0)) return "inconsistent transfer figures";
     struct json_object *g = NULL;
@@ -143,7 +148,8 @@ static const char *decode(struct json_object *root, const char *key, struct tsr_
         struct json_object *e = json_object_array_get_idx(g, i);
         double m, nn, k, gf;
         if (!e || get_num(e, "m", &m) || get_num(e, "n", &nn) || get_num(e, "k", &k) ||
-            get_num(e, "gflops", &gf) || m < 1 || nn < 1 || k < 1 || gf <= 0)
+            get_num(e, "gflops", &gf) || m < 1 || nn < 1 || k < 1 || gf <= 0 ||
+            m > TSR_CALIB_MAX_DIM || nn > TSR_CALIB_MAX_DIM || k > TSR_CALIB_MAX_DIM)
             return "invalid gemm point";
         c.gemm[i] = (struct tsr_calib_gemm){(int64_t)m, (int64_t)nn, (int64_t)k, gf};
         if (i > 0 && (double)c.gemm[i].m * c.gemm[i].n * c.gemm[i].k <=

@@ -1,4 +1,5 @@
 /* graph.c — the graph IR and the builder API (tessera.h): values, nodes, inputs, outputs. */
+#include "runtime/checked.h"
 #include "runtime/graph.h"
 #include "runtime/ops/op_table.h"
 #include "runtime/reference.h"
@@ -101,8 +102,12 @@ tsr_status tsr_graph_input(tsr_graph *g, const char *name, const struct tsr_tens
                            tsr_value *out) {
     if (!g || !name || !*name || !out)
         return TSR_ERR(g ? g->ctx : NULL, TSR_E_INVALID_ARG, "tsr_graph_input: NULL argument");
+    char shape[160];
     if (tsr_desc_check(desc))
-        return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "graph input '%s': invalid descriptor", name);
+        return TSR_ERR(g->ctx, TSR_E_INVALID_ARG,
+                       "graph input '%s': invalid descriptor %s (unknown dtype, bad rank, a "
+                       "negative dim, or more than 2^63 elements or 2^62 bytes)",
+                       name, tsr_desc_format(desc, shape, sizeof shape));
     if (name_taken(g, name))
         return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "graph input '%s': name already used", name);
     int dims_cap = g->cap_input_dims;
@@ -124,9 +129,12 @@ tsr_status tsr_graph_constant(tsr_graph *g, const char *name, const struct tsr_t
                               const void *data, tsr_value *out) {
     if (!g || !out || (!data && desc && tsr_desc_elements(desc) > 0))
         return TSR_ERR(g ? g->ctx : NULL, TSR_E_INVALID_ARG, "tsr_graph_constant: NULL argument");
+    char shape[160];
     if (tsr_desc_check(desc))
-        return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "constant '%s': invalid descriptor",
-                       name ? name : "?");
+        return TSR_ERR(g->ctx, TSR_E_INVALID_ARG,
+                       "constant '%s': invalid descriptor %s (unknown dtype, bad rank, a negative "
+                       "dim, or more than 2^63 elements or 2^62 bytes)",
+                       name ? name : "?", tsr_desc_format(desc, shape, sizeof shape));
     if (name && name_taken(g, name))
         return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "constant '%s': name already used", name);
     size_t bytes = tsr_desc_bytes(desc);

@@ -126,11 +126,12 @@ uint64_t tsr_now_ns(void);
 void *tsr_aligned_alloc(size_t bytes);
 void tsr_aligned_free(void *p);
 
-/* 0 when desc is well formed (known dtype, rank 0..TSR_MAX_RANK, dims >= 0), else -1. */
+/* 0 when desc is well formed (known dtype, rank 0..TSR_MAX_RANK, dims >= 0, element count and
+ * bytes representable: tsr_desc_size of runtime/checked.h), else -1. */
 int tsr_desc_check(const struct tsr_tensor_desc *desc);
 /* 1 when dtype, rank and dims are equal. */
 int tsr_desc_equal(const struct tsr_tensor_desc *a, const struct tsr_tensor_desc *b);
-/* Bytes of a dense tensor of desc. */
+/* Bytes of a dense tensor of desc; SIZE_MAX when desc fails tsr_desc_check. */
 size_t tsr_desc_bytes(const struct tsr_tensor_desc *desc);
 
 /* ---- dtypes (runtime/tensor.c) ---- */

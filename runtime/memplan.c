@@ -1,4 +1,5 @@
 /* memplan.c — liveness intervals and arena offsets (see memplan.h). */
+#include "runtime/checked.h"
 #include "runtime/memplan.h"
 
 #include <stdint.h>
@@ -175,8 +176,15 @@ tsr_status tsr_memplan(tsr_context *ctx, struct tsr_program *p) {
     for (int i = 0; i < n; i++)
         if (iv[i].first < 0) iv[i].first = 0; /* never written: live from the start */
     size_t bound = 0, total = 0;
-    for (int i = 0; i < n; i++)
-        total += iv[i].bytes;
+    for (int i = 0; i < n; i++) {
+        /* each is at most TSR_MAX_TENSOR_BYTES (tsr_desc_size); their sum is checked once here,
+         * so no offset of the placement below can overflow */
+        if (tsr_add_size(total, iv[i].bytes, &total) || total > TSR_MAX_TENSOR_BYTES) {
+            st = TSR_ERR(ctx, TSR_E_SHAPE,
+                         "memory plan: the %d intermediates need more than 2^62 bytes together", n);
+            goto done;
+        }
+    }
     for (int t = 0; t <= 2 * p->n_kernels; t++) {
         size_t live = 0;
         for (int i = 0; i < n; i++)

@@ -25,7 +25,8 @@
  * producer/consumer chains from both ends), then up to 64 random visiting orders (fixed seed:
  * reproducible plans) while the arena is above the lower bound; the smallest arena wins. The lower
  * bound is the largest total of simultaneously live bytes. Cost O(t * n^2) for n TEMP buffers, t
- * capped so that t * n^2 <= 2e7. Returns TSR_OK or TSR_E_NOMEM (recorded on ctx). */
+ * capped so that t * n^2 <= 2e7. Returns TSR_OK, TSR_E_SHAPE (the intermediates together exceed
+ * 2^62 bytes, TSR_MAX_TENSOR_BYTES) or TSR_E_NOMEM (recorded on ctx). */
 tsr_status tsr_memplan(tsr_context *ctx, struct tsr_program *prog);
 
 #endif

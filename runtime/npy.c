@@ -9,6 +9,7 @@
  * spaces and ended by '\n' (ASCII in 1.0/2.0, UTF-8 in 3.0). The dtypes of tsr_dtype in C order
  * are supported (descrs in runtime/tensor.c); the library targets little-endian hosts.
  */
+#include "runtime/checked.h"
 #include "runtime/internal.h"
 
 #include <errno.h>
@@ -205,19 +206,21 @@ tsr_status tsr_npy_load(const char *path, struct tsr_tensor *out) {
         goto done;
     }
     desc.rank = h.rank;
-    int64_t elems = 1;
-    for (int i = 0; i < h.rank; i++) {
+    for (int i = 0; i < h.rank; i++)
         desc.dims[i] = h.dims[i];
-        if (h.dims[i] > 0 && elems > (INT64_C(1) << 48) / h.dims[i]) {
-            st = TSR_ERR(NULL, TSR_E_PARSE, "%s: shape too large", path);
-            goto done;
-        }
-        elems *= h.dims[i];
+    int64_t elems = 0;
+    size_t bytes = 0;
+    if (tsr_desc_size(&desc, &elems, &bytes) != 0) {
+        char shape[160];
+        st = TSR_ERR(NULL, TSR_E_PARSE,
+                     "%s: the header's shape %s is too large (element count over 2^63 or more "
+                     "than 2^62 bytes)",
+                     path, tsr_desc_format(&desc, shape, sizeof shape));
+        goto done;
     }
     /* The payload must fit in what the file holds after the header: checked before allocating,
      * so a header claiming terabytes is a parse error, not an allocation attempt. (Only for
      * regular files; a pipe is read as it comes.) */
-    size_t bytes = (size_t)elems * tsr_dtype_size(desc.dtype);
     struct stat sb;
     long pos = ftell(f);
     if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && pos >= 0 &&

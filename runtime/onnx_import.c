@@ -18,6 +18,7 @@
  *     opset 13 on it works on one axis, default -1).
  * Anything else is refused with a status and a message naming the file, the node and the op.
  */
+#include "runtime/checked.h"
 #include "runtime/graph.h"
 #include "runtime/ops/op_table.h"
 
@@ -144,7 +145,7 @@ static const char *node_label(const Onnx__NodeProto *n, int index, char *buf, si
 }
 
 /* Fills desc from an ONNX dims list. Returns TSR_OK, TSR_E_UNSUPPORTED (rank > TSR_MAX_RANK),
- * TSR_E_PARSE (negative dim or an element count over 2^48). */
+ * TSR_E_PARSE (a negative dim, or a size tsr_desc_size refuses: runtime/checked.h). */
 static tsr_status dims_to_desc(struct onnx_importer *im, const char *what, size_t n_dims,
                                const int64_t *dims, tsr_dtype dtype, struct tsr_tensor_desc *desc) {
     memset(desc, 0, sizeof *desc);
@@ -155,13 +156,18 @@ static tsr_status dims_to_desc(struct onnx_importer *im, const char *what, size_
                        "supported",
                        im->label, what, n_dims, TSR_MAX_RANK);
     desc->rank = (int)n_dims;
-    int64_t elems = 1;
     for (size_t i = 0; i < n_dims; i++) {
-        if (dims[i] < 0 || (dims[i] > 0 && elems > (INT64_C(1) << 48) / dims[i]))
+        if (dims[i] < 0)
             return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: tensor '%s' has an invalid dim %lld",
                            im->label, what, (long long)dims[i]);
         desc->dims[i] = dims[i];
-        elems *= dims[i];
+    }
+    if (tsr_desc_size(desc, NULL, NULL) != 0) {
+        char shape[160];
+        return TSR_ERR(im->ctx, TSR_E_PARSE,
+                       "%s: tensor '%s' of shape %s is too large (element count over 2^63 or "
+                       "more than 2^62 bytes)",
+                       im->label, what, tsr_desc_format(desc, shape, sizeof shape));
     }
     return TSR_OK;
 }
@@ -399,6 +405,11 @@ static tsr_status add_input(struct onnx_importer *im, const Onnx__ValueInfoProto
                        "give one in `shapes`",
                        im->label, name);
     }
+    if (tsr_desc_size(&desc, NULL, NULL) != 0)
+        return TSR_ERR(im->ctx, TSR_E_SHAPE,
+                       "%s: graph input '%s' of shape %s is too large (element count over 2^63 or "
+                       "more than 2^62 bytes)",
+                       im->label, name, tsr_desc_format(&desc, fbuf, sizeof fbuf));
     tsr_value v;
     tsr_status st = tsr_graph_input(im->graph, name, &desc, &v);
     if (st != TSR_OK) return onnx_wrap(im, st);

@@ -2,6 +2,7 @@
  * shape.c — shape inference for every operator, following the ONNX operator pages
  * (https://onnx.ai/onnx/operators/) and ONNX broadcasting (docs/Broadcasting.md in onnx/onnx).
  */
+#include "runtime/checked.h"
 #include "runtime/graph.h"
 #include "runtime/ops/op_table.h"
 
@@ -86,10 +87,17 @@ int tsr_reduce_mask(const struct tsr_op_attrs *attrs, int rank, unsigned *mask) 
  * with ceil_mode a window that would start in the end padding only is dropped (as PyTorch). */
 static int64_t window_out(int64_t in, int64_t k, int64_t stride, int64_t dil, int64_t pad_begin,
                           int64_t pad_end, int ceil_mode) {
-    int64_t span = in + pad_begin + pad_end - dil * (k - 1) - 1;
+    int64_t span, ek, padded;
+    /* in, pads >= 0, k, stride, dil >= 1: only the sums and the product can overflow (0: the
+     * window does not fit, which the caller reports) */
+    if (tsr_add_i64(in, pad_begin, &padded) || tsr_add_i64(padded, pad_end, &span) ||
+        tsr_mul_i64(dil, k - 1, &ek))
+        return 0;
+    span = span - ek - 1;
     if (span < 0) return 0;
-    int64_t o = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
-    if (ceil_mode && (o - 1) * stride >= in + pad_begin) o--;
+    int64_t o = (ceil_mode ? span / stride + (span % stride != 0) : span / stride) + 1;
+    int64_t last;
+    if (ceil_mode && (tsr_mul_i64(o - 1, stride, &last) || last >= padded)) o--;
     return o;
 }
 
@@ -120,8 +128,9 @@ tsr_status tsr_window_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_
     if (one_d && op != TSR_OP_CONV && kw > 0) kh = 1;
     if (op == TSR_OP_CONV) {
         int64_t g = attrs->group;
-        if (w->rank != x->rank || g < 1 || x->dims[1] % g || w->dims[1] * g != x->dims[1] ||
-            w->dims[0] % g)
+        int64_t wc = 0;
+        if (w->rank != x->rank || g < 1 || x->dims[1] % g || tsr_mul_i64(w->dims[1], g, &wc) ||
+            wc != x->dims[1] || w->dims[0] % g)
             return SHAPE_ERR("node '%s' (Conv): weights %s do not fit input %s with group %lld "
                              "(expected [M, C/group, %s], M divisible by group)",
                              node, tsr_desc_format(w, s0, sizeof s0),
@@ -150,9 +159,15 @@ tsr_status tsr_window_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_
                attrs->auto_pad == TSR_AUTO_PAD_SAME_LOWER) {
         /* ONNX: output = ceil(in / stride); the total padding splits with the extra at the end
          * (SAME_UPPER) or the beginning (SAME_LOWER). */
-        int64_t oh = (H + sh - 1) / sh, ow = (W + sw - 1) / sw;
-        int64_t th = (oh - 1) * sh + dh * (kh - 1) + 1 - H,
-                tw = (ow - 1) * sw + dw * (kw - 1) + 1 - W;
+        int64_t oh = H / sh + (H % sh != 0), ow = W / sw + (W % sw != 0);
+        int64_t th, tw, eh, ew;
+        /* (oh - 1) * sh <= H and (ow - 1) * sw <= W: only the dilated kernel can overflow */
+        if (tsr_mul_i64(dh, kh - 1, &eh) || tsr_mul_i64(dw, kw - 1, &ew) ||
+            tsr_add_i64((oh - 1) * sh + 1 - H, eh, &th) ||
+            tsr_add_i64((ow - 1) * sw + 1 - W, ew, &tw))
+            return SHAPE_ERR("node '%s' (%s): the %lldx%lld kernel with dilations %lld, %lld is "
+                             "too large",
+                             node, opn, (long long)kh, (long long)kw, (long long)dh, (long long)dw);
         if (th < 0) th = 0;
         if (tw < 0) tw = 0;
         int upper = attrs->auto_pad == TSR_AUTO_PAD_SAME_UPPER;
@@ -219,7 +234,16 @@ tsr_status tsr_infer_shape(tsr_context *ctx, tsr_op op, const struct tsr_op_attr
                            node, def->onnx_name, first, tsr_desc_format(in[first], s0, sizeof s0),
                            i, tsr_desc_format(in[i], s1, sizeof s1));
     }
-    return def->shape(ctx, op, attrs, in, in_data, n_in, node, out);
+    tsr_status st = def->shape(ctx, op, attrs, in, in_data, n_in, node, out);
+    if (st != TSR_OK) return st;
+    /* One check for every node: an output whose element count or bytes cannot be represented
+     * (runtime/checked.h) is refused here, before any pass or plan computes with it. */
+    if (tsr_desc_size(out, NULL, NULL) != 0)
+        return TSR_ERR(ctx, TSR_E_SHAPE,
+                       "node '%s' (%s): output shape %s is too large (element count over 2^63 or "
+                       "more than 2^62 bytes)",
+                       node, def->onnx_name, tsr_desc_format(out, s0, sizeof s0));
+    return TSR_OK;
 }
 
 /* Binary elementwise: ONNX multidirectional broadcasting. */
@@ -336,7 +360,9 @@ tsr_status tsr_shape_concat(SHAPE_ARGS) {
                              "axis %lld",
                              node, k, tsr_desc_format(in[k], s0, sizeof s0),
                              tsr_desc_format(in[0], s1, sizeof s1), (long long)axis);
-        out->dims[axis] += in[k]->dims[axis];
+        if (tsr_add_i64(out->dims[axis], in[k]->dims[axis], &out->dims[axis]))
+            return SHAPE_ERR("node '%s' (Concat): the inputs' sizes along axis %lld overflow", node,
+                             (long long)axis);
     }
     return TSR_OK;
 }
@@ -460,7 +486,11 @@ tsr_status tsr_shape_reshape(SHAPE_ARGS) {
         }
         if (d < 0) return SHAPE_ERR("node '%s' (Reshape): invalid dim %lld", node, (long long)d);
         out->dims[i] = d;
-        known *= d;
+        if (tsr_mul_i64(known, d, &known))
+            return SHAPE_ERR("node '%s' (Reshape): the element count of the new shape overflows "
+                             "int64 (shape[%d] = %lld); %s has %lld elements",
+                             node, i, (long long)d, tsr_desc_format(in[0], s0, sizeof s0),
+                             (long long)tsr_desc_elements(in[0]));
     }
     int64_t total = tsr_desc_elements(in[0]);
     if (infer >= 0) {
@@ -692,10 +722,12 @@ tsr_status tsr_shape_constant_of_shape(SHAPE_ARGS) {
     int64_t elems = 1;
     for (int d = 0; d < out->rank; d++) {
         int64_t v = ((const int64_t *)in_data[0])[d];
-        if (v < 0 || (v > 0 && elems > (INT64_C(1) << 40) / v))
-            return SHAPE_ERR("node '%s' (ConstantOfShape): invalid dim %lld", node, (long long)v);
+        /* the value is materialised when folded: at most 2^40 elements */
+        if (v < 0 || tsr_mul_i64(elems, v, &elems) || elems > (INT64_C(1) << 40))
+            return SHAPE_ERR("node '%s' (ConstantOfShape): invalid dim %lld (negative, or more "
+                             "than 2^40 elements)",
+                             node, (long long)v);
         out->dims[d] = v;
-        elems *= v;
     }
     return TSR_OK;
 }
@@ -716,7 +748,7 @@ int tsr_range_count(tsr_dtype dtype, const void *start, const void *limit, const
     /* ceil((l - s) / d) in exact integer arithmetic (|l - s| < 2^63 for the int dtypes <= 32 bit;
      * int64 bounds that overflow are refused) */
     int64_t diff;
-    if (__builtin_sub_overflow(l, s, &diff)) return -1;
+    if (tsr_sub_i64(l, s, &diff)) return -1;
     int64_t q = diff / d, rem = diff % d;
     if (rem != 0 && ((rem > 0) == (d > 0))) q++;
     if (q > (INT64_C(1) << 40)) return -1;
@@ -799,11 +831,11 @@ int tsr_slice_geometry(const struct tsr_op_attrs *attrs, const struct tsr_tensor
         if (st > 0) {
             b = clamp64(b, 0, d);
             e = clamp64(e, 0, d);
-            n = e > b ? (e - b + st - 1) / st : 0;
+            n = e > b ? (e - b - 1) / st + 1 : 0; /* no overflow for a huge step */
         } else {
             b = clamp64(b, 0, d - 1);
             e = clamp64(e, -1, d - 1);
-            n = b > e ? (b - e + (-st) - 1) / (-st) : 0;
+            n = b > e ? (b - e - 1) / (st == INT64_MIN ? INT64_MAX : -st) + 1 : 0;
         }
         start[a] = n ? b : 0;
         step[a] = st;
@@ -906,12 +938,14 @@ int tsr_pad_geometry(const struct tsr_op_attrs *attrs, const struct tsr_tensor_d
         if (seen & (1u << a)) return -1;
         seen |= 1u << a;
         int64_t b = attrs->pad_pads[i], e = attrs->pad_pads[n_axes + i], dim = x->dims[a];
-        if (dim + b + e < 0) return -1;
+        int64_t padded;
+        if (tsr_add_i64(dim, b, &padded) || tsr_add_i64(padded, e, &padded) || padded < 0)
+            return -1;
         if ((b > 0 || e > 0) && attrs->pad_mode != 0 && dim == 0) return -1;
         if (attrs->pad_mode == 1 && (b >= dim || e >= dim) && (b > 0 || e > 0)) return -1;
         begin[a] = b;
         end[a] = e;
-        dims[a] = dim + b + e;
+        dims[a] = padded;
     }
     return 0;
 }
@@ -1019,7 +1053,11 @@ tsr_status tsr_resize_geometry(tsr_context *ctx, tsr_op op, const struct tsr_op_
             if (!(sc > 0.0))
                 return SHAPE_ERR("node '%s' (%s): scale %g of dim %lld must be > 0", node, opn, sc,
                                  (long long)d);
-            o = (int64_t)floor((double)in_len * sc);
+            double of = floor((double)in_len * sc);
+            if (!(of < 9.2e18))
+                return SHAPE_ERR("node '%s' (%s): scale %g of dim %lld gives a size over 2^63",
+                                 node, opn, sc, (long long)d);
+            o = (int64_t)of;
         } else {
             o = tsr_elem_get_i64(sizes_dt, sizes, i);
             if (o < 0)
@@ -1143,6 +1181,12 @@ tsr_status tsr_depth_space_view(tsr_context *ctx, tsr_op op, const struct tsr_op
         return SHAPE_ERR("node '%s' (%s): input %s must be [N, C, H, W] and blocksize (%lld) >= 1",
                          node, opn, tsr_desc_format(x, s0, sizeof s0), (long long)b);
     const int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
+    int64_t bb = 0, big = 0;
+    if (tsr_mul_i64(b, b, &bb) ||
+        (op == TSR_OP_DEPTHTOSPACE ? tsr_mul_i64(H, b, &big) || tsr_mul_i64(W, b, &big)
+                                   : tsr_mul_i64(C, bb, &big)))
+        return SHAPE_ERR("node '%s' (%s): blocksize %lld is too large for input %s", node, opn,
+                         (long long)b, tsr_desc_format(x, s0, sizeof s0));
     *out = *x;
     if (op == TSR_OP_DEPTHTOSPACE) {
         if (C % (b * b))
@@ -1203,7 +1247,9 @@ tsr_status tsr_shape_tile(SHAPE_ARGS) {
     for (int d = 0; d < in[0]->rank; d++) {
         if (rep[d] < 0)
             return SHAPE_ERR("node '%s' (Tile): negative repeat %lld", node, (long long)rep[d]);
-        out->dims[d] *= rep[d];
+        if (tsr_mul_i64(out->dims[d], rep[d], &out->dims[d]))
+            return SHAPE_ERR("node '%s' (Tile): %s tiled %lld times along dim %d overflows", node,
+                             tsr_desc_format(in[0], s0, sizeof s0), (long long)rep[d], d);
     }
     return TSR_OK;
 }

@@ -1,4 +1,5 @@
 /* tensor.c — tensor descriptors and host tensors owned by the caller. */
+#include "runtime/checked.h"
 #include "runtime/internal.h"
 
 #include <stdio.h>
@@ -242,9 +243,10 @@ void tsr_elem_set_i64(tsr_dtype dt, void *d, int64_t i, int64_t v) {
 }
 
 int64_t tsr_desc_elements(const struct tsr_tensor_desc *desc) {
-    int64_t n = 1;
-    for (int i = 0; i < desc->rank; i++)
-        n *= desc->dims[i];
+    int64_t n = 0;
+    if (!desc || desc->rank < 0 || desc->rank > TSR_MAX_RANK ||
+        tsr_dims_elements(desc->dims, desc->rank, &n))
+        return -1;
     return n;
 }
 
@@ -271,13 +273,9 @@ char *tsr_desc_format(const struct tsr_tensor_desc *desc, char *buf, size_t buf_
     return buf;
 }
 
-/* 0 when desc is well formed (known dtype, rank in range, dims >= 0). */
+/* 0 when desc is well formed (known dtype, rank in range, dims >= 0, size representable). */
 int tsr_desc_check(const struct tsr_tensor_desc *desc) {
-    if (!desc || tsr_dtype_size(desc->dtype) == 0) return -1;
-    if (desc->rank < 0 || desc->rank > TSR_MAX_RANK) return -1;
-    for (int i = 0; i < desc->rank; i++)
-        if (desc->dims[i] < 0) return -1;
-    return 0;
+    return desc && tsr_desc_size(desc, NULL, NULL) == 0 ? 0 : -1;
 }
 
 int tsr_desc_equal(const struct tsr_tensor_desc *a, const struct tsr_tensor_desc *b) {
@@ -288,12 +286,19 @@ int tsr_desc_equal(const struct tsr_tensor_desc *a, const struct tsr_tensor_desc
 }
 
 size_t tsr_desc_bytes(const struct tsr_tensor_desc *desc) {
-    return (size_t)tsr_desc_elements(desc) * tsr_dtype_size(desc->dtype);
+    size_t bytes = 0;
+    return tsr_desc_size(desc, NULL, &bytes) == 0 ? bytes : SIZE_MAX;
 }
 
 tsr_status tsr_tensor_alloc(const struct tsr_tensor_desc *desc, struct tsr_tensor *out) {
-    if (!out || tsr_desc_check(desc) != 0)
-        return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_tensor_alloc: invalid descriptor");
+    if (!out || !desc) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_tensor_alloc: NULL argument");
+    if (tsr_desc_check(desc) != 0) {
+        char shape[160];
+        return TSR_ERR(NULL, TSR_E_INVALID_ARG,
+                       "tsr_tensor_alloc: invalid descriptor %s (unknown dtype, bad rank, a "
+                       "negative dim, or more than 2^62 bytes)",
+                       tsr_desc_format(desc, shape, sizeof shape));
+    }
     size_t bytes = tsr_desc_bytes(desc);
     void *p = tsr_aligned_alloc(bytes);
     if (!p) return TSR_ERR(NULL, TSR_E_NOMEM, "tsr_tensor_alloc: %zu bytes", bytes);

@@ -13,6 +13,7 @@ PACKAGES=(
   libjson-c-dev                                                               # JSON output
   libssl-dev                                                                  # SHA-256 cache keys
   check libsubunit-dev                                                        # tests
+  clang libclang-rt-14-dev                       # tools/fuzz.sh: libFuzzer, ASan + UBSan
   gnuplot-nox                                                                 # tessera bench --plot
   python3-venv python3-pip                # .venv: onnx from PyPI (tools/conformance-data.sh)
   python3-dev                             # the Python module (pip install ., tools/python-test.sh)

@@ -476,8 +476,10 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
     ex->env.scratch =
         tsr_cpu_mem_alloc(ctx, ex->env.scratch_floats * sizeof(float) * (size_t)ex->env.n_threads);
     ex->ptrs = calloc((size_t)(prog->n_buffers > 0 ? prog->n_buffers : 1), sizeof *ex->ptrs);
-    if (prog->arena_bytes > 0) ex->arena = tsr_cpu_mem_alloc(ctx, prog->arena_bytes);
-    if (!ex->env.scratch || !ex->ptrs || (prog->arena_bytes > 0 && !ex->arena)) {
+    /* Always a real arena, even for zero bytes (every intermediate empty): kernels get valid
+     * pointers at base + offset, never an offset NULL (zero-size tensors are valid, ONNX). */
+    ex->arena = tsr_cpu_mem_alloc(ctx, prog->arena_bytes ? prog->arena_bytes : 64);
+    if (!ex->env.scratch || !ex->ptrs || !ex->arena) {
         tsr_cpu_release(ex);
         return TSR_ERR(ctx, TSR_E_NOMEM, "cpu prepare: cannot allocate %zu bytes of arena",
                        prog->arena_bytes);
@@ -716,6 +718,11 @@ static tsr_status tsr_cpu_execute(void *exec, const struct tsr_tensor *inputs,
             ex->ptrs[b] = (float *)inputs[buf->io_index].data; /* read-only by contract */
         else if (buf->kind == TSR_BUF_OUTPUT)
             ex->ptrs[b] = (float *)outputs[buf->io_index].data;
+        else
+            continue;
+        /* A zero-size input or output may come with data NULL (tsr_plan_run allows it): its
+         * kernels get the arena's base, a valid pointer they never dereference (0 elements). */
+        if (!ex->ptrs[b]) ex->ptrs[b] = ex->arena;
     }
     const int prof = tsr_prof_enabled(ex->ctx);
     /* the kernels follow each other within microseconds: the pool's threads spin between them */

@@ -301,8 +301,10 @@ static tsr_status cl_prepare(tsr_context *ctx, int device, const struct tsr_prog
         cl_release(ex);
         return TSR_ERR(ctx, TSR_E_NOMEM, "OpenCL prepare: out of host memory");
     }
-    if (prog->arena_bytes > 0 &&
-        (st = tsr_cl_pool_alloc(ctx, dev, prog->arena_bytes, &ex->arena)) != TSR_OK)
+    /* Always a real arena block, even of zero bytes (every intermediate empty: zero-size
+     * tensors are valid, ONNX): kernels are given a cl_mem, never NULL. */
+    if ((st = tsr_cl_pool_alloc(ctx, dev, prog->arena_bytes ? prog->arena_bytes : 64,
+                                &ex->arena)) != TSR_OK)
         goto fail;
     for (int i = 0; i < prog->n_buffers; i++) {
         const struct tsr_buffer *b = &prog->buffers[i];

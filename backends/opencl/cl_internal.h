@@ -138,6 +138,11 @@ void tsr_cl_program_cache_clear(struct tsr_cl_device *dev);
  * $XDG_CACHE_HOME/tessera/cl, else $HOME/.cache/tessera/cl (ctx may be NULL: the environment).
  * Returns 0, or -1 if none can be named. */
 int tsr_cl_cache_dir(const tsr_context *ctx, char *buf, size_t size);
+/* Reads and verifies one on-disk cache entry (the file format of cl_program_cache.c): the
+ * binary, malloc'd (the caller frees it; its size in *n), or NULL with the reason in *why (NULL
+ * reason: the file is absent). Only for the fuzz target tests/fuzz/fuzz_clcache.c; the
+ * program cache reads entries through tsr_cl_program_get. */
+unsigned char *tsr_cl_cache_read_file(const char *path, size_t *n, const char **why);
 /* Copies the program-cache counters of OpenCL device i. Returns TSR_OK or TSR_E_INVALID_ARG. */
 tsr_status tsr_opencl_program_stats(const struct tsr_opencl_backend *ocl, int i,
                                     struct tsr_cl_program_stats *out);
