@@ -1,9 +1,11 @@
 /*
  * cl_program_cache.c — OpenCL program build with an in-memory table and an on-disk binary cache.
  *
- * Key: K = SHA-256 (OpenSSL EVP) over the length-prefixed fields (source, build options,
- * CL_DEVICE_NAME, CL_DRIVER_VERSION, TSR_VERSION_STRING), as 64 hex digits. A change of any of
- * them (new driver, new tessera) is a different key, so stale binaries are never loaded.
+ * Key: K = SHA-256 (OpenSSL EVP) over the length-prefixed fields (file magic, source, build
+ * options, CL_DEVICE_NAME, CL_DRIVER_VERSION, TSR_VERSION_STRING), as 64 hex digits. A change of
+ * any of them (new driver, new tessera, new file format) is a different key, so stale binaries
+ * are never loaded, and processes of an older format (other file names) never overwrite these
+ * entries or read them.
  *
  * Disk: <dir>/<K>.bin where dir is $TSR_CACHE_DIR, else $XDG_CACHE_HOME/tessera/cl, else
  * $HOME/.cache/tessera/cl. File format 2 (host byte order; the cache is per machine):
@@ -18,7 +20,8 @@
  * read by runtime/cache_file.c: a regular file of at most TSR_CL_CACHE_MAX_FILE bytes, opened
  * without following links or blocking): magic, recorded key, size = the rest of the file,
  * checksum. After clCreateProgramWithBinary: the binary status, clBuildProgram, the build status
- * CL_BUILD_SUCCESS, and clCreateKernel of the caller's entry point. Any failure rejects the entry
+ * CL_BUILD_SUCCESS, CL_PROGRAM_BINARY_SIZES = the recorded size, and clCreateKernel of the
+ * caller's entry point. Any failure rejects the entry
  * (counted in disk_rejects, logged at warn with the path and the reason; an entry of an older
  * format is a plain miss, logged at info), the program is built from source and the entry
  * rewritten (atomically: runtime/cache_file.h). Disk errors never fail a build: the cache is
@@ -163,6 +166,11 @@ static cl_program load_binary(struct tsr_cl_device *dev, const unsigned char *bi
             CL_SUCCESS ||
         bs != CL_BUILD_SUCCESS)
         goto fail;
+    size_t got = 0;
+    *why = "the driver reports another binary size";
+    if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof got, &got, NULL) != CL_SUCCESS ||
+        got != n)
+        goto fail;
     *why = "no kernel of the expected entry point (clCreateKernel failed)";
     cl_kernel k = clCreateKernel(p, entry, &err);
     if (!k) goto fail;
@@ -220,13 +228,17 @@ tsr_status tsr_cl_program_get(tsr_context *ctx, struct tsr_cl_device *dev, const
                        label ? label : "?");
     if (!options) options = "";
     if (!label) label = "program";
+    /* K over (magic, source, options, device, driver, version); B over (binding tag, the same). */
     unsigned char digest[32], binding[32];
-    const void *fields[6] = {TSR_CL_BINDING_TAG, source,      options,
+    const void *fields[6] = {TSR_CL_CACHE_MAGIC, source,      options,
                              dev->name,          dev->driver, TSR_VERSION_STRING};
-    size_t lens[6] = {strlen(TSR_CL_BINDING_TAG), strlen(source),      strlen(options),
+    size_t lens[6] = {strlen(TSR_CL_CACHE_MAGIC), strlen(source),      strlen(options),
                       strlen(dev->name),          strlen(dev->driver), strlen(TSR_VERSION_STRING)};
-    if (sha256_fields(fields + 1, lens + 1, 5, digest) != 0 ||
-        sha256_fields(fields, lens, 6, binding) != 0)
+    int hashed = sha256_fields(fields, lens, 6, digest) == 0;
+    fields[0] = TSR_CL_BINDING_TAG;
+    lens[0] = strlen(TSR_CL_BINDING_TAG);
+    hashed = hashed && sha256_fields(fields, lens, 6, binding) == 0;
+    if (!hashed)
         return TSR_ERR(ctx, TSR_E_INTERNAL, "OpenCL: SHA-256 (OpenSSL EVP) failed for '%s'", label);
     char key[65];
     for (int i = 0; i < 32; i++)
