@@ -8,9 +8,10 @@
  * a FIFO opens without waiting for a writer), fstat(2) must report a regular file of at most
  * `max_bytes` bytes, and exactly that many bytes are read (a file that grows while read is
  * refused). Writing is atomic: the directory is created (mkdir -p, mode 0755), the data goes to
- * a unique temporary file in that directory (mkstemp, mode 0600: the caches are per user), is
- * fsync'ed, then rename(2)d over the path (which replaces a FIFO, a symbolic link or a corrupt
- * file; readers see the old file or the new one, never a partial one).
+ * a unique temporary file in that directory (mkstemp, mode 0600: the caches are per user), then
+ * rename(2)d over the path (which replaces a FIFO, a symbolic link or a corrupt file; readers
+ * see the old file or the new one, never a partial one). Not fsync'ed: every reader validates
+ * what it reads, so a file torn by a crash is rejected and rebuilt like any corrupt one.
  */
 #ifndef TSR_RUNTIME_CACHE_FILE_H
 #define TSR_RUNTIME_CACHE_FILE_H

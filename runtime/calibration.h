@@ -29,8 +29,9 @@
  * or whose checksum (format 4: FNV-1a-64 of the key and figures) differs, is ignored — warned
  * about through the context's log path with its path and the reason — and re-measured and
  * rewritten (policy auto) — never trusted. Files are written atomically (temporary file in the
- * same directory, fsync, rename(2)); a directory that cannot be written is warned about and the
- * run goes on with the measured figures.
+ * same directory, rename(2); no fsync: a torn file fails validation); a directory that cannot be
+ * written is warned about and the run goes on with the measured figures. A file of an older
+ * format version is stale, not damaged: a miss, logged at info (tsr_calib_load returns -3).
  *
  * Statistics (calib_stats.c). Every figure is the median of repeated samples after rejecting
  * outliers by the median absolute deviation (MAD): with m = median(x) and MAD = median(|x - m|),
