@@ -267,7 +267,10 @@ struct tsr_context_options {
      * binaries then in its cl/ subdirectory; with a directory from here or TSR_CACHE_DIR, both
      * kinds of file lie in the directory itself). Copied (at most 4095 bytes: longer is
      * TSR_E_INVALID_ARG). Calibrations are also remembered per process by device: a device
-     * already measured or loaded in this process is not read again from this directory. */
+     * already measured or loaded in this process is not read again from this directory. A
+     * file there is never trusted: one that is corrupt, of another key or device, not a regular
+     * file or too large is warned about through the log path and rebuilt; an unwritable
+     * directory is warned about and the run goes on (docs/RELIABILITY.md, "Caches"). */
     const char *cache_dir;
     /* Most profiler records kept (a ring: when full, each new record replaces the oldest and
      * tsr_profiler_dropped counts it); memory grows with use up to capacity * 64 bytes (plus

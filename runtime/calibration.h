@@ -22,10 +22,16 @@
  *               To re-measure by hand: `tessera info --calibrate`, or TSR_CALIBRATE=force for
  *               one process.
  *
- * A file whose format tag, format version or key differs from the device's, or that does not
- * parse, or holds a missing / non-finite / non-positive figure, is ignored (logged at info level)
- * and rebuilt — never trusted. Files are written atomically (temporary file in the same
- * directory, fsync, rename(2)).
+ * A file that is not a regular file of at most TSR_CALIB_MAX_FILE bytes (read without following
+ * a symbolic link or blocking on a FIFO: runtime/cache_file.h), or whose format tag, format
+ * version or key differs from the device's (another device's file swapped in), or that is not
+ * exactly one JSON value, or holds a missing / non-finite / out-of-range figure (bounds below),
+ * or whose checksum (format 4: FNV-1a-64 of the key and figures) differs, is ignored — warned
+ * about through the context's log path with its path and the reason — and re-measured and
+ * rewritten (policy auto) — never trusted. Files are written atomically (temporary file in the
+ * same directory, rename(2); no fsync: a torn file fails validation); a directory that cannot be
+ * written is warned about and the run goes on with the measured figures. A file of an older
+ * format version is stale, not damaged: a miss, logged at info (tsr_calib_load returns -3).
  *
  * Statistics (calib_stats.c). Every figure is the median of repeated samples after rejecting
  * outliers by the median absolute deviation (MAD): with m = median(x) and MAD = median(|x - m|),
@@ -116,7 +122,7 @@
 
 #include <stddef.h>
 
-#define TSR_CALIB_FORMAT_VERSION 3
+#define TSR_CALIB_FORMAT_VERSION 4 /* 4: "checksum" (calib_store.c) */
 /* Curve lengths: those of the public record (tessera/sched.h, struct tsr_calibration_info). */
 #define TSR_CALIB_MAX_GEMM TSR_CALIBRATION_MAX_GEMM
 #define TSR_CALIB_MAX_BW   TSR_CALIBRATION_MAX_BW
@@ -128,6 +134,15 @@
  * of probe programs through every backend's prepare / execute (file comment: OpenCL launch, GEMM
  * and conv figures, CPU transcendental size, netting). */
 #define TSR_CALIB_KERNELS_VERSION 4
+
+/* Cache file limits (calib_store.c): a larger file is not read; a figure above its bound is
+ * rejected (a flipped exponent), as is one below its range (negative, or 0 where 0 is not
+ * allowed). */
+#define TSR_CALIB_MAX_FILE   ((size_t)1 << 20) /* bytes */
+#define TSR_CALIB_MAX_GBPS   1e5               /* bandwidth figures, GB/s */
+#define TSR_CALIB_MAX_GFLOPS 1e7               /* GEMM / conv / transcendental rates */
+#define TSR_CALIB_MAX_US     1e6               /* launch, overhead, latency */
+#define TSR_CALIB_MAX_DIM    (1 << 20)         /* GEMM point m, n, k */
 
 /* Interleaved rounds of a probe list (file comment). */
 #define TSR_CALIB_ROUNDS 3
@@ -214,9 +229,10 @@ int tsr_calib_cache_dir(const tsr_context *ctx, char *buf, size_t size);
 /* Full path of the cache file for `key` in ctx's cache directory. Returns 0 or -1. */
 int tsr_calib_cache_path(const tsr_context *ctx, const char *key, char *buf, size_t size);
 /* Loads the file for `key` (in ctx's cache directory) into *out. Returns 0 when it exists and is
- * valid for key; -1 when it is missing; -2 when it is present but rejected (corrupt, other
- * version or key, bad figure); *why (may be NULL) then names the reason (static string).
- * Thread-safe. */
+ * valid for key; -1 when it is missing (or the directory path is a file); -3 when it is a file of
+ * an older format version (stale after an upgrade: a miss, not damage); -2 when it is present
+ * but rejected (not a regular file, too large, not JSON, newer format, other key, bad figure,
+ * checksum); *why (may be NULL) then names the reason (static string). Thread-safe. */
 int tsr_calib_load(const tsr_context *ctx, const char *key, struct tsr_calibration *out,
                    const char **why);
 /* Writes *cal atomically to its file in ctx's cache directory (directory created as needed).

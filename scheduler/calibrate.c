@@ -75,16 +75,26 @@ static void apply_to_device(tsr_context *ctx, int index, const struct tsr_calibr
 }
 
 /* From the table or ctx's cache file (never measures). Returns 1 when found; else 0 with *why
- * (may be NULL) set to NULL when there is no file, or to the reason a file was rejected. */
+ * (may be NULL) set to NULL when there is no file, or to the reason a file was rejected. A
+ * rejected file is warned about (with its path and the reason) when `warn` is set. */
 static int load_known(const tsr_context *ctx, const struct tsr_device_info *d,
-                      struct tsr_calibration *out, const char **why) {
+                      struct tsr_calibration *out, const char **why, int warn) {
     if (why) *why = NULL;
     if (tsr_calibration_lookup(d, out)) return 1;
     char key[512];
     tsr_calib_key(d, key, sizeof key);
     const char *bad = NULL;
     int rc = tsr_calib_load(ctx, key, out, &bad);
-    if (rc == -2 && why) *why = bad ? bad : "invalid";
+    if (rc <= -2) bad = bad ? bad : "invalid";
+    if (rc <= -2 && why) *why = bad;
+    if (rc <= -2 && warn) { /* an older format (-3) is no damage: info */
+        char path[4200];
+        if (tsr_calib_cache_path(ctx, key, path, sizeof path) != 0) path[0] = '\0';
+        tsr_log(ctx, rc == -2 ? TSR_LOG_WARN : TSR_LOG_INFO,
+                "calibration cache %s of %s ignored (%s); it is re-measured unless calibration is "
+                "off",
+                path, d->id, bad);
+    }
     if (rc != 0) return 0;
     pthread_mutex_lock(&g_lock);
     remember_locked(out, 0);
@@ -133,14 +143,14 @@ tsr_status tsr_calibrate_device(tsr_context *ctx, int device_index, int force,
     const struct tsr_device_info *d = &ctx->devices[device_index].info; /* est_*: not read */
     struct tsr_calibration cal;
     const char *why = NULL;
-    if (!force && load_known(ctx, d, &cal, NULL)) {
+    if (!force && load_known(ctx, d, &cal, NULL, 0)) {
         apply_to_device(ctx, device_index, &cal);
         if (out) *out = cal;
         return TSR_OK;
     }
     pthread_mutex_lock(&g_measure_lock);
     /* Another thread may have measured it while we waited. */
-    if (!force && load_known(ctx, d, &cal, &why)) {
+    if (!force && load_known(ctx, d, &cal, &why, 0)) { /* announced below */
         pthread_mutex_unlock(&g_measure_lock);
         apply_to_device(ctx, device_index, &cal);
         if (out) *out = cal;
@@ -186,16 +196,7 @@ void tsr_sched_apply_calibration(tsr_context *ctx) {
     if (!ctx || policy_of(ctx) == TSR_CALIBRATE_SKIP) return;
     for (int i = 0; i < ctx->n_devices; i++) {
         struct tsr_calibration cal;
-        const char *why = NULL;
-        if (load_known(ctx, &ctx->devices[i].info, &cal, &why)) {
-            apply_to_device(ctx, i, &cal);
-        } else if (why) {
-            char key[512], path[4200];
-            tsr_calib_key(&ctx->devices[i].info, key, sizeof key);
-            if (tsr_calib_cache_path(ctx, key, path, sizeof path) != 0) path[0] = '\0';
-            tsr_log(ctx, TSR_LOG_INFO, "calibration cache %s ignored (%s); it will be rebuilt",
-                    path, why);
-        }
+        if (load_known(ctx, &ctx->devices[i].info, &cal, NULL, 1)) apply_to_device(ctx, i, &cal);
     }
 }
 

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char g_dir[] = "/tmp/tsr_calib_XXXXXX";
@@ -812,8 +813,10 @@ START_TEST(test_announce_once) {
     record_init(&log);
     ctx = options_context(TSR_CALIBRATE_AUTO, dir, &log, TSR_LOG_DEFAULT);
     compile_on_cpu(ctx);
-    ck_assert_int_eq(record_count(&log, "calibrating cpu (", "invalid (unreadable or not JSON)"),
+    ck_assert_int_eq(record_count(&log, "calibrating cpu (",
+                                  "invalid (not one JSON value (truncated or garbage))"),
                      1);
+    ck_assert_int_eq(record_count(&log, "calibration cache ", "ignored (not one JSON value"), 1);
     ck_assert_int_eq(record_count(&log, "calibrating ", NULL), 1);
     ck_assert_int_eq(record_count(&log, "calibrated cpu in ", NULL), 1);
     tsr_context_destroy(ctx);
@@ -826,6 +829,235 @@ START_TEST(test_announce_once) {
     ck_assert_int_eq(record_count(&log, "calibrating cpu (", "forced"), 1);
     ck_assert_int_eq(record_count(&log, "calibrating ", NULL), 1);
     tsr_context_destroy(ctx);
+    char rm[200];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(rm), 0);
+}
+END_TEST
+
+/* Compiles y = Relu(x) for the CPU, runs it and checks y against max(x, 0). */
+static void run_relu_checked(tsr_context *ctx, const char *what) {
+    const struct tsr_tensor_desc d = {.dtype = TSR_F32, .rank = 1, .dims = {64}};
+    tsr_graph *g = NULL;
+    tsr_value in, y;
+    ck_assert_int_eq(tsr_graph_create(ctx, &g), TSR_OK);
+    ck_assert_int_eq(tsr_graph_input(g, "x", &d, &in), TSR_OK);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RELU, &in, 1, NULL, NULL, &y), TSR_OK);
+    ck_assert_int_eq(tsr_graph_output(g, "y", y), TSR_OK);
+    struct tsr_compile_options co = tsr_compile_options_default();
+    co.device = "cpu";
+    tsr_plan *plan = NULL;
+    ck_assert_msg(tsr_compile(ctx, g, &co, &plan) == TSR_OK, "%s: compile", what);
+    float x[64], out[64], ref[64];
+    ts_fill_uniform(x, 64, 5, -1.0f, 1.0f);
+    for (int i = 0; i < 64; i++)
+        ref[i] = x[i] > 0 ? x[i] : 0.0f;
+    struct tsr_tensor ti = {.desc = d, .data = x}, to = {.desc = d, .data = out};
+    ck_assert_msg(tsr_plan_run(plan, &ti, 1, &to, 1) == TSR_OK, "%s: run", what);
+    ck_assert_msg(ts_max_abs_diff(out, ref, 64) == 0.0, "%s: wrong output", what);
+    tsr_plan_destroy(plan);
+    tsr_graph_destroy(g);
+}
+
+/* Writes n bytes to path (replacing whatever is there). */
+static void put_bytes(const char *path, const void *buf, size_t n) {
+    unlink(path);
+    rmdir(path);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static char *get_text(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *t = malloc(*n + 1);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_uint_eq(fread(t, 1, *n, f), *n);
+    t[*n] = '\0';
+    fclose(f);
+    return t;
+}
+
+/* Hostile calibration files (issue 12): truncated, flipped bytes, garbage, embedded NUL,
+ * trailing bytes, a FIFO, a symlink to /dev/zero, a directory, a huge sparse file, another
+ * device's file under this device's name, figures out of range: each is rejected by the reader
+ * (never blocking, never trusted) with a reason; then, end to end, a compile with such a file
+ * warns once through the log function, re-measures, rewrites the file valid and runs correctly;
+ * and a cache directory that is a regular file gives a correct run with a warning. */
+START_TEST(test_hostile_files) {
+    char dir[] = "/tmp/tsr_calib_hostile_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    unsetenv("TSR_CALIBRATE");
+    unsetenv("TSR_LOG");
+    tsr_calib_forget_all();
+    static struct log_record log;
+    record_init(&log);
+    /* a valid file with known figures (nothing measured in this part: cached-only policy) */
+    tsr_context *ctx = options_context(TSR_CALIBRATE_CACHED_ONLY, dir, &log, TSR_LOG_DEFAULT);
+    struct tsr_calibration valid, back;
+    memset(&valid, 0, sizeof valid);
+    tsr_calib_key(&ctx->devices[0].info, valid.key, sizeof valid.key);
+    valid.bandwidth_gbps = 10.0;
+    valid.launch_us = 5.0;
+    valid.run_overhead_us = 20.0;
+    valid.trans_gops = valid.trans_slow_gops = 1.0;
+    valid.n_gemm = 2;
+    valid.gemm[0] = (struct tsr_calib_gemm){32, 32, 32, 10.0};
+    valid.gemm[1] = (struct tsr_calib_gemm){512, 512, 512, 100.0};
+    valid.n_bw = 1;
+    valid.bw[0] = (struct tsr_calib_bw){1 << 20, 12.5};
+    valid.seconds = 1.0;
+    valid.created_unix = 1700000000;
+    ck_assert_int_eq(tsr_calib_save(ctx, &valid), 0);
+    char path[4200];
+    const char *key = valid.key;
+    ck_assert(cpu_cache_file(ctx, path, sizeof path));
+    ck_assert_int_eq(tsr_calib_load(ctx, key, &back, NULL), 0);
+    ck_assert(same_cal(&valid, &back));
+    size_t n = 0;
+    char *good = get_text(path, &n);
+    /* another device's valid file (its own key inside) under this device's name */
+    struct tsr_calibration other = valid;
+    snprintf(other.key, sizeof other.key, "opencl|Other GPU|1.0|%s|Other platform|build=opt",
+             TSR_VERSION_STRING);
+    ck_assert_int_eq(tsr_calib_save(ctx, &other), 0);
+    char other_path[4200];
+    ck_assert_int_eq(tsr_calib_cache_path(ctx, other.key, other_path, sizeof other_path), 0);
+    enum {
+        K_TRUNC,
+        K_FLIP,
+        K_GARBAGE,
+        K_NUL,
+        K_TRAILING,
+        K_FIFO,
+        K_ZERO,
+        K_DIR,
+        K_HUGE,
+        K_OTHER,
+        K_RANGE_BW,
+        K_RANGE_GEMM,
+        K_RANGE_TIME,
+        K_N
+    };
+    for (int k = 0; k < K_N; k++) {
+        char *t = strdup(good);
+        ck_assert_ptr_nonnull(t);
+        char *p;
+        switch (k) {
+        case K_TRUNC:
+            put_bytes(path, t, n / 2);
+            break;
+        case K_FLIP: /* digits and punctuation in the middle */
+            for (size_t i = n / 3; i < n; i += 37)
+                t[i] ^= 0x04;
+            put_bytes(path, t, n);
+            break;
+        case K_GARBAGE: {
+            unsigned char g[512];
+            for (size_t i = 0; i < sizeof g; i++)
+                g[i] = (unsigned char)(i * 131u + 7u);
+            put_bytes(path, g, sizeof g);
+            break;
+        }
+        case K_NUL: /* a valid file with a NUL inside */
+            p = strstr(t, "\"seconds\"");
+            ck_assert_ptr_nonnull(p);
+            p[0] = '\0';
+            put_bytes(path, t, n);
+            break;
+        case K_TRAILING: {
+            put_bytes(path, t, n);
+            FILE *f = fopen(path, "ab");
+            fputs("{}", f);
+            fclose(f);
+            break;
+        }
+        case K_FIFO:
+            unlink(path);
+            ck_assert_int_eq(mkfifo(path, 0644), 0);
+            break;
+        case K_ZERO:
+            unlink(path);
+            ck_assert_int_eq(symlink("/dev/zero", path), 0);
+            break;
+        case K_DIR:
+            unlink(path);
+            ck_assert_int_eq(mkdir(path, 0755), 0);
+            break;
+        case K_HUGE: {
+            put_bytes(path, t, n);
+            ck_assert_int_eq(truncate(path, (off_t)64 << 20), 0);
+            break;
+        }
+        case K_OTHER:
+            ck_assert_int_eq(rename(other_path, path), 0);
+            break;
+        case K_RANGE_BW:
+            put_bytes(path, t, n);
+            edit_file(path, "bandwidth_gbps", json_object_new_double(1e300));
+            break;
+        case K_RANGE_GEMM: {
+            put_bytes(path, t, n);
+            struct json_object *root = json_object_from_file(path), *g = NULL;
+            ck_assert(json_object_object_get_ex(root, "gemm", &g));
+            json_object_object_add(json_object_array_get_idx(g, 0), "m",
+                                   json_object_new_int64(1000000000000ll));
+            ck_assert_int_eq(json_object_to_file(path, root), 0);
+            json_object_put(root);
+            break;
+        }
+        case K_RANGE_TIME:
+            put_bytes(path, t, n);
+            edit_file(path, "created_unix", json_object_new_int64(-5));
+            break;
+        }
+        free(t);
+        const char *why = NULL;
+        ck_assert_msg(tsr_calib_load(ctx, key, &back, &why) == -2 && why, "case %d accepted", k);
+        if (k == K_DIR) rmdir(path);
+        if (k == K_OTHER) ck_assert_ptr_nonnull(strstr(why, "key differs"));
+    }
+    tsr_context_destroy(ctx);
+    /* Cached-only policy, garbage file: a warning, the estimates, a correct run. */
+    put_bytes(path, "\x01\x02garbage", 9);
+    tsr_calib_forget_all();
+    record_init(&log);
+    ctx = options_context(TSR_CALIBRATE_CACHED_ONLY, dir, &log, TSR_LOG_DEFAULT);
+    run_relu_checked(ctx, "garbage file, cached only");
+    ck_assert_int_ge(record_count(&log, "calibration cache ", "ignored (not one JSON value"), 1);
+    ck_assert_int_eq(record_count(&log, "calibrating ", NULL), 0); /* not measured */
+    tsr_context_destroy(ctx);
+    /* End to end with measuring, a FIFO (a reader that blocked would hang here): warned once,
+     * re-measured, rewritten as a valid regular file, correct run. */
+    unlink(path);
+    ck_assert_int_eq(mkfifo(path, 0644), 0);
+    tsr_calib_forget_all();
+    record_init(&log);
+    ctx = options_context(TSR_CALIBRATE_AUTO, dir, &log, TSR_LOG_DEFAULT);
+    run_relu_checked(ctx, "FIFO");
+    ck_assert_int_eq(record_count(&log, "calibration cache ", "ignored (not a regular file)"), 1);
+    ck_assert_int_eq(record_count(&log, "calibrated cpu in ", NULL), 1);
+    struct stat sb;
+    ck_assert(lstat(path, &sb) == 0 && S_ISREG(sb.st_mode));
+    ck_assert_int_eq(tsr_calib_load(ctx, key, &back, NULL), 0);
+    tsr_context_destroy(ctx);
+    /* The cache directory path is a regular file: measured, not written (warned), correct. */
+    char file[200];
+    snprintf(file, sizeof file, "%s/plain-file", dir);
+    put_bytes(file, "x", 1);
+    tsr_calib_forget_all();
+    record_init(&log);
+    ctx = options_context(TSR_CALIBRATE_AUTO, file, &log, TSR_LOG_DEFAULT);
+    run_relu_checked(ctx, "cache dir is a file");
+    ck_assert_int_eq(record_count(&log, "calibration of cpu could not be written", NULL), 1);
+    tsr_context_destroy(ctx);
+    free(good);
+    tsr_calib_forget_all();
     char rm[200];
     snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
     ck_assert_int_eq(system(rm), 0);
@@ -926,6 +1158,7 @@ static Suite *calibrate_suite(void) {
     tcase_add_test(opt, test_log_callback_and_cache_dir);
     tcase_add_test(opt, test_announce_default_stderr);
     tcase_add_test(opt, test_announce_once);
+    tcase_add_test(opt, test_hostile_files);
     tcase_add_test(opt, test_policy_overrides_env);
     suite_add_tcase(s, opt);
     return s;

@@ -86,6 +86,8 @@ static void check_bundled_json(const char *device, const char *backend) {
     json_object *o = json_tokener_parse(r.out);
     ck_assert_msg(o != NULL, "not JSON: %s", r.out);
     ck_assert_str_eq(json_object_get_string(get(o, "backend")), backend);
+    /* It ran where it was asked to ("opencl" names opencl:0): no fallback reported. */
+    ck_assert_msg(!json_object_get_boolean(get(o, "fell_back")), "%s: fell_back true", args);
     ck_assert_double_ge(json_object_get_double(get(o, "accuracy")), 0.95);
     ck_assert_double_le(json_object_get_double(get(o, "max_abs_err")), 1e-4);
     ck_assert_double_gt(json_object_get_double(get(o, "median_ms")), 0.0);
@@ -119,6 +121,18 @@ END_TEST
 START_TEST(test_run_opencl_json) {
     if (have_opencl()) {
         check_bundled_json("opencl", "opencl");
+        /* An injected build failure (backends/opencl/cl_fault.h) makes the plan fall back to the
+         * CPU, and --json says so. */
+        setenv("TSR_FAULT", "cl_build:1", 1);
+        struct result r = run("run --device opencl --repeat 1 --json");
+        unsetenv("TSR_FAULT");
+        ck_assert_msg(r.code == 0, "fault run: exit %d: %s", r.code, r.err);
+        json_object *o = json_tokener_parse(r.out);
+        ck_assert_msg(o != NULL, "not JSON: %s", r.out);
+        ck_assert_str_eq(json_object_get_string(get(o, "device")), "cpu");
+        ck_assert(json_object_get_boolean(get(o, "fell_back")));
+        json_object_put(o);
+        result_free(&r);
     } else {
         struct result r = run("run --device opencl --repeat 1");
         ck_assert_int_eq(r.code, 2);

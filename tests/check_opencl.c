@@ -536,7 +536,7 @@ START_TEST(test_build_error_has_log) {
         const char *bad =
             "__kernel void broken(__global float *x) { x[0] = undeclared_thing + ; }\n";
         cl_program p = NULL;
-        tsr_status st = tsr_cl_program_get(ctx, dev, "broken", bad, "", &p);
+        tsr_status st = tsr_cl_program_get(ctx, dev, "broken", bad, "", "broken", &p);
         ck_assert_int_eq(st, TSR_E_BUILD);
         const struct tsr_error_info *e = tsr_last_error(ctx);
         ck_assert_int_eq(e->status, TSR_E_BUILD);

@@ -69,17 +69,8 @@ static void cl_release(void *p);
 /* Creates kernel `fn` from `source` and stores it in ek->kernel. */
 static tsr_status make_kernel(struct cl_exec *ex, struct cl_exec_kernel *ek, const char *label,
                               const char *source, const char *fn) {
-    cl_program prog;
-    tsr_status st =
-        tsr_cl_program_get(ex->ctx, ex->dev, label, source, TSR_CL_BUILD_OPTIONS, &prog);
-    if (st != TSR_OK) return st;
-    cl_int err;
-    ek->kernel = clCreateKernel(prog, fn, &err);
-    if (!ek->kernel)
-        return TSR_ERR_CL(ex->ctx, tsr_cl_status(err), err,
-                          "kernel '%s': clCreateKernel(%s): %s (%d)", ek->k->name, fn,
-                          tsr_cl_error_name(err), (int)err);
-    return TSR_OK;
+    return tsr_cl_kernel_get(ex->ctx, ex->dev, label, source, TSR_CL_BUILD_OPTIONS, fn, ek->k->name,
+                             &ek->kernel);
 }
 
 /* Sets argument pair (mem, offset in elements) at idx, idx+1. */

@@ -46,16 +46,9 @@ static tsr_status kernel_from(tsr_context *ctx, struct tsr_cl_device *dev,
                               const char *fn, cl_kernel *out) {
     char *src = tsr_cl_embedded_source(ctx, file);
     if (!src) return tsr_last_error(NULL)->status;
-    cl_program prog;
-    tsr_status st = tsr_cl_program_get(ctx, dev, label, src, TSR_CL_CONV_OPTIONS, &prog);
+    tsr_status st = tsr_cl_kernel_get(ctx, dev, label, src, TSR_CL_CONV_OPTIONS, fn, k->name, out);
     free(src);
-    if (st != TSR_OK) return st;
-    cl_int err;
-    *out = clCreateKernel(prog, fn, &err);
-    if (!*out)
-        return TSR_ERR_CL(ctx, tsr_cl_status(err), err, "kernel '%s': clCreateKernel(%s): %s (%d)",
-                          k->name, fn, tsr_cl_error_name(err), (int)err);
-    return TSR_OK;
+    return st;
 }
 
 static tsr_status cargs_status(tsr_context *ctx, const struct tsr_kernel *k, const char *fn,

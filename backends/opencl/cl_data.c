@@ -50,16 +50,10 @@ static tsr_status build(tsr_context *ctx, struct tsr_cl_device *dev, const struc
     }
     snprintf(src, n, "%s\n%s", defines, body);
     free(body);
-    cl_program prog;
-    tsr_status st = tsr_cl_program_get(ctx, dev, fn, src, TSR_CL_DATA_OPTIONS, &prog);
+    tsr_status st =
+        tsr_cl_kernel_get(ctx, dev, fn, src, TSR_CL_DATA_OPTIONS, fn, k->name, &out->kernel);
     free(src);
-    if (st != TSR_OK) return st;
-    cl_int err;
-    out->kernel = clCreateKernel(prog, fn, &err);
-    if (!out->kernel)
-        return TSR_ERR_CL(ctx, tsr_cl_status(err), err, "kernel '%s': clCreateKernel(%s): %s (%d)",
-                          k->name, fn, tsr_cl_error_name(err), (int)err);
-    return TSR_OK;
+    return st;
 }
 
 static cl_long8 long8_of(int rank, const int64_t *v, int64_t fill) {

@@ -56,16 +56,10 @@ tsr_status tsr_cl_gemm_prepare(tsr_context *ctx, struct tsr_cl_device *dev,
     if (!g->has_c && !g->has_residual && g->act == TSR_ACT_NONE) return TSR_OK;
     char *src = tsr_cl_embedded_source(ctx, "epilogue.cl");
     if (!src) return tsr_last_error(NULL)->status;
-    cl_program prog;
-    tsr_status st = tsr_cl_program_get(ctx, dev, "gemm_epilogue", src, "-cl-std=CL1.2", &prog);
+    tsr_status st = tsr_cl_kernel_get(ctx, dev, "gemm_epilogue", src, "-cl-std=CL1.2",
+                                      "tsr_gemm_epilogue", k->name, &gm->epilogue);
     free(src);
     if (st != TSR_OK) return st;
-    cl_int err;
-    gm->epilogue = clCreateKernel(prog, "tsr_gemm_epilogue", &err);
-    if (!gm->epilogue)
-        return TSR_ERR_CL(ctx, tsr_cl_status(err), err,
-                          "kernel '%s': clCreateKernel(tsr_gemm_epilogue): %s (%d)", k->name,
-                          tsr_cl_error_name(err), (int)err);
     cl_ulong y_off = gm->y.offset / sizeof(float);
     cl_mem cmem = g->has_c ? gm->c.mem : gm->y.mem;
     cl_ulong c_off = g->has_c ? gm->c.offset / sizeof(float) : 0;

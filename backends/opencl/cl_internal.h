@@ -72,6 +72,7 @@ struct tsr_cl_device {
     struct tsr_cl_pool pool;
     struct tsr_cl_program_entry *programs;
     struct tsr_cl_program_stats prog_stats;
+    int cache_write_warned; /* a failed cache write was warned about (under lock) */
 
     pthread_mutex_t exec_lock; /* one execute at a time on this device's queue */
 };
@@ -125,24 +126,49 @@ void tsr_cl_pool_free(struct tsr_cl_device *dev, struct tsr_cl_block *block);
 
 /* ---- cl_program_cache.c ----------------------------------------------------------------- */
 
-/* Returns a built program for `source` (NUL-terminated OpenCL C) with build `options` on dev:
- * from the in-memory table, else from the on-disk cache, else compiled (and then written to
- * disk). The program stays owned by the device (do not release it). `label` names it in
- * messages and profiler records. Returns TSR_OK, TSR_E_BUILD (compile failed: message holds the
- * build log), TSR_E_DEVICE, TSR_E_DEVICE_NOMEM, TSR_E_NOMEM. Thread-safe. */
+/* Returns a built program for `source` (NUL-terminated OpenCL C) with build `options` on dev
+ * that has a kernel named `entry`: from the in-memory table, else from the on-disk cache (an
+ * entry that fails validation, does not build or lacks kernel `entry` is dropped with a warning
+ * and rebuilt: file comment of cl_program_cache.c), else compiled (and then written to disk).
+ * The program stays owned by the device (do not release it). `label` names it in messages and
+ * profiler records. Returns TSR_OK, TSR_E_INVALID_ARG (NULL source, entry or out), TSR_E_BUILD
+ * (compile failed: message holds the build log), TSR_E_DEVICE, TSR_E_DEVICE_NOMEM, TSR_E_NOMEM,
+ * TSR_E_INTERNAL (hashing failed). Thread-safe. */
 tsr_status tsr_cl_program_get(tsr_context *ctx, struct tsr_cl_device *dev, const char *label,
-                              const char *source, const char *options, cl_program *out);
+                              const char *source, const char *options, const char *entry,
+                              cl_program *out);
+/* tsr_cl_program_get, then clCreateKernel(entry) into *out (the caller releases the kernel);
+ * `kernel_name` (the plan kernel's name; NULL: label) names it in messages. Returns the statuses
+ * of tsr_cl_program_get, and TSR_E_DEVICE / TSR_E_DEVICE_NOMEM when clCreateKernel fails (*out
+ * NULL). Thread-safe. */
+tsr_status tsr_cl_kernel_get(tsr_context *ctx, struct tsr_cl_device *dev, const char *label,
+                             const char *source, const char *options, const char *entry,
+                             const char *kernel_name, cl_kernel *out);
+
+/* On-disk entry format 2 (cl_program_cache.c): magic (8) | key digest (32) | uint64 binary
+ * size (8) | checksum (32) | binary; files above TSR_CL_CACHE_MAX_FILE bytes are not read. */
+#define TSR_CL_CACHE_HEADER_BYTES (8 + 32 + 8 + 32)
+#define TSR_CL_CACHE_MAX_FILE     ((size_t)64 << 20)
+typedef enum {
+    TSR_CL_CACHE_VALID = 0, /* *bin, *bin_n point into buf */
+    TSR_CL_CACHE_OLD = 1,   /* an entry of an older format: a plain miss */
+    TSR_CL_CACHE_BAD = 2    /* corrupt, truncated, of another key or forged: *why says which */
+} tsr_cl_cache_parse_result;
+/* Validates the bytes buf[0..n-1] of an on-disk entry against the expected key digest key[32]
+ * and binding digest binding[32] (file comment of cl_program_cache.c): magic, key, size,
+ * checksum. On TSR_CL_CACHE_VALID, *bin / *bin_n give the binary inside buf; else *bin is NULL
+ * and *why (static string) the reason. Reads no byte outside buf; pure; thread-safe. */
+tsr_cl_cache_parse_result tsr_cl_cache_entry_parse(const unsigned char *buf, size_t n,
+                                                   const unsigned char *key,
+                                                   const unsigned char *binding,
+                                                   const unsigned char **bin, size_t *bin_n,
+                                                   const char **why);
 /* Releases every in-memory program of dev. */
 void tsr_cl_program_cache_clear(struct tsr_cl_device *dev);
 /* Directory of the on-disk cache into buf: ctx's options.cache_dir, else $TSR_CACHE_DIR, else
  * $XDG_CACHE_HOME/tessera/cl, else $HOME/.cache/tessera/cl (ctx may be NULL: the environment).
  * Returns 0, or -1 if none can be named. */
 int tsr_cl_cache_dir(const tsr_context *ctx, char *buf, size_t size);
-/* Reads and verifies one on-disk cache entry (the file format of cl_program_cache.c): the
- * binary, malloc'd (the caller frees it; its size in *n), or NULL with the reason in *why (NULL
- * reason: the file is absent). Only for the fuzz target tests/fuzz/fuzz_clcache.c; the
- * program cache reads entries through tsr_cl_program_get. */
-unsigned char *tsr_cl_cache_read_file(const char *path, size_t *n, const char **why);
 /* Copies the program-cache counters of OpenCL device i. Returns TSR_OK or TSR_E_INVALID_ARG. */
 tsr_status tsr_opencl_program_stats(const struct tsr_opencl_backend *ocl, int i,
                                     struct tsr_cl_program_stats *out);

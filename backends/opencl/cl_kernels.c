@@ -34,15 +34,8 @@ static size_t cap_items(int64_t n) {
 static tsr_status make(tsr_context *ctx, struct tsr_cl_device *dev, const struct tsr_kernel *k,
                        const char *label, const char *source, const char *fn,
                        struct tsr_cl_launch *out) {
-    cl_program prog;
-    tsr_status st = tsr_cl_program_get(ctx, dev, label, source, TSR_CL_OPS_OPTIONS, &prog);
-    if (st != TSR_OK) return st;
-    cl_int err;
-    out->kernel = clCreateKernel(prog, fn, &err);
-    if (!out->kernel)
-        return TSR_ERR_CL(ctx, tsr_cl_status(err), err, "kernel '%s': clCreateKernel(%s): %s (%d)",
-                          k->name, fn, tsr_cl_error_name(err), (int)err);
-    return TSR_OK;
+    return tsr_cl_kernel_get(ctx, dev, label, source, TSR_CL_OPS_OPTIONS, fn, k->name,
+                             &out->kernel);
 }
 
 /* Same with an embedded file (common.clh prepended). */

@@ -1,35 +1,46 @@
 /*
  * cl_program_cache.c — OpenCL program build with an in-memory table and an on-disk binary cache.
  *
- * Key: SHA-256 (OpenSSL EVP) over the length-prefixed fields (source, build options,
- * CL_DEVICE_NAME, CL_DRIVER_VERSION, TSR_VERSION_STRING), as 64 hex digits. A change of any of
- * them (new driver, new tessera) is a different key, so stale binaries are never loaded.
+ * Key: K = SHA-256 (OpenSSL EVP) over the length-prefixed fields (file magic, source, build
+ * options, CL_DEVICE_NAME, CL_DRIVER_VERSION, TSR_VERSION_STRING), as 64 hex digits. A change of
+ * any of them (new driver, new tessera, new file format) is a different key, so stale binaries
+ * are never loaded, and processes of an older format (other file names) never overwrite these
+ * entries or read them.
  *
- * Disk: <dir>/<key>.bin where dir is $TSR_CACHE_DIR, else $XDG_CACHE_HOME/tessera/cl, else
- * $HOME/.cache/tessera/cl. File format (host byte order; the cache is per machine):
- *   "TSRCLBN1" (8 bytes) | uint64 binary size | SHA-256 of the binary (32 bytes) | binary
- * The checksum is verified before the binary reaches the driver, so a truncated or corrupted
- * file is rejected (counted in disk_rejects, logged at info) and the program is rebuilt from
- * source and the entry rewritten. Writes go to a unique temp file in the same directory, then
- * rename(2), which is atomic on POSIX file systems: readers see the old file or the new one,
- * never a partial one. Disk errors never fail a build: the cache is best effort.
+ * Disk: <dir>/<K>.bin where dir is $TSR_CACHE_DIR, else $XDG_CACHE_HOME/tessera/cl, else
+ * $HOME/.cache/tessera/cl. File format 2 (host byte order; the cache is per machine):
+ *   "TSRCLBN2" (8) | K (32) | uint64 binary size (8) | checksum (32) | binary
+ * where checksum = SHA-256(B, binary) and B = SHA-256 over ("tessera program binding", source,
+ * options, device, driver, version): the checksum binds the binary to the full key material, and
+ * B is never stored, so a file cannot be made to pass for another key by editing its header
+ * (a swapped, truncated-and-resummed or otherwise forged entry fails the checksum). The name is
+ * not trusted: the recorded K must equal the K looked up.
+ *
+ * What is validated before the binary reaches the driver (tsr_cl_cache_entry_parse; the file is
+ * read by runtime/cache_file.c: a regular file of at most TSR_CL_CACHE_MAX_FILE bytes, opened
+ * without following links or blocking): magic, recorded key, size = the rest of the file,
+ * checksum. After clCreateProgramWithBinary: the binary status, clBuildProgram, the build status
+ * CL_BUILD_SUCCESS, CL_PROGRAM_BINARY_SIZES = the recorded size, and clCreateKernel of the
+ * caller's entry point. Any failure rejects the entry
+ * (counted in disk_rejects, logged at warn with the path and the reason; an entry of an older
+ * format is a plain miss, logged at info), the program is built from source and the entry
+ * rewritten (atomically: runtime/cache_file.h). Disk errors never fail a build: the cache is
+ * best effort (a directory that cannot be written is warned about once per device).
  */
 #include "backends/opencl/cl_fault.h"
 #include "backends/opencl/cl_internal.h"
 
+#include "runtime/cache_file.h"
 #include "runtime/profiler.h"
 
-#include <errno.h>
 #include <openssl/evp.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#define TSR_CL_CACHE_MAGIC  "TSRCLBN1"
-#define TSR_CL_HEADER_BYTES (8 + 8 + 32)
+#define TSR_CL_CACHE_MAGIC     "TSRCLBN2"
+#define TSR_CL_CACHE_MAGIC_OLD "TSRCLBN" /* any earlier format: a plain miss */
+#define TSR_CL_BINDING_TAG     "tessera program binding"
 
 int tsr_cl_cache_dir(const tsr_context *ctx, char *buf, size_t size) {
     const char *d = tsr_context_cache_dir(ctx);
@@ -45,114 +56,78 @@ int tsr_cl_cache_dir(const tsr_context *ctx, char *buf, size_t size) {
     return (n > 0 && (size_t)n < size) ? 0 : -1;
 }
 
-/* mkdir -p. Returns 0 on success (or already there). */
-static int make_dirs(const char *path) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return -1;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return (mkdir(tmp, 0755) == 0 || errno == EEXIST) ? 0 : -1;
-}
-
-static void sha_field(EVP_MD_CTX *md, const void *data, size_t n) {
-    uint64_t len = n;
-    EVP_DigestUpdate(md, &len, sizeof len);
-    if (n) EVP_DigestUpdate(md, data, n);
-}
-
-/* SHA-256 of `n` fields into out[32]. Returns 0 or -1 (OpenSSL failure). */
+/* SHA-256 of `n` length-prefixed fields into out[32]. Returns 0 or -1 (OpenSSL failure). */
 static int sha256_fields(const void *const *data, const size_t *len, int n, unsigned char *out) {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (!md) return -1;
     int ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
-    for (int i = 0; ok && i < n; i++)
-        sha_field(md, data[i], len[i]);
+    for (int i = 0; ok && i < n; i++) {
+        uint64_t l = len[i];
+        ok = EVP_DigestUpdate(md, &l, sizeof l) == 1 &&
+             (len[i] == 0 || EVP_DigestUpdate(md, data[i], len[i]) == 1);
+    }
     unsigned int olen = 0;
     ok = ok && EVP_DigestFinal_ex(md, out, &olen) == 1 && olen == 32;
     EVP_MD_CTX_free(md);
     return ok ? 0 : -1;
 }
 
-static int sha256_bytes(const void *data, size_t n, unsigned char *out) {
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (!md) return -1;
-    unsigned int olen = 0;
-    int ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(md, data, n) == 1 &&
-             EVP_DigestFinal_ex(md, out, &olen) == 1;
-    EVP_MD_CTX_free(md);
-    return ok && olen == 32 ? 0 : -1;
+/* The entry's checksum: SHA-256 of the fields (binding, binary). */
+static int entry_checksum(const unsigned char *binding, const unsigned char *bin, size_t n,
+                          unsigned char *out) {
+    const void *f[2] = {binding, bin};
+    size_t l[2] = {32, n};
+    return sha256_fields(f, l, 2, out);
 }
 
-/* Reads the whole cache file and verifies it. Returns a malloc'd binary (size in *n) or NULL. */
-static unsigned char *read_entry(const char *path, size_t *n, const char **why) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *why = NULL; /* absent: a plain miss */
-        return NULL;
+tsr_cl_cache_parse_result tsr_cl_cache_entry_parse(const unsigned char *buf, size_t n,
+                                                   const unsigned char *key,
+                                                   const unsigned char *binding,
+                                                   const unsigned char **bin, size_t *bin_n,
+                                                   const char **why) {
+    *bin = NULL;
+    *bin_n = 0;
+    if (n >= 8 && memcmp(buf, TSR_CL_CACHE_MAGIC_OLD, 7) == 0 &&
+        memcmp(buf, TSR_CL_CACHE_MAGIC, 8) != 0) {
+        *why = "entry of an older format";
+        return TSR_CL_CACHE_OLD;
     }
-    unsigned char hdr[TSR_CL_HEADER_BYTES];
-    unsigned char *bin = NULL;
-    uint64_t size = 0;
-    *why = "unreadable header";
-    if (fread(hdr, 1, sizeof hdr, f) != sizeof hdr) goto fail;
+    *why = "shorter than the header";
+    if (n < TSR_CL_CACHE_HEADER_BYTES) return TSR_CL_CACHE_BAD;
     *why = "bad magic";
-    if (memcmp(hdr, TSR_CL_CACHE_MAGIC, 8) != 0) goto fail;
-    memcpy(&size, hdr + 8, 8);
-    *why = "bad size";
-    if (size == 0 || size > ((uint64_t)1 << 31)) goto fail;
-    /* checked against the file before allocating: a 48-byte file claiming 2 GiB is rejected
-     * without the allocation (found by tests/fuzz/fuzz_clcache) */
-    struct stat sb;
-    *why = "size does not match the file";
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) ||
-        (uint64_t)sb.st_size != TSR_CL_HEADER_BYTES + size)
-        goto fail;
-    bin = malloc((size_t)size);
-    *why = "out of memory";
-    if (!bin) goto fail;
-    *why = "truncated";
-    if (fread(bin, 1, (size_t)size, f) != size) goto fail;
-    *why = "trailing bytes";
-    if (fgetc(f) != EOF) goto fail;
+    if (memcmp(buf, TSR_CL_CACHE_MAGIC, 8) != 0) return TSR_CL_CACHE_BAD;
+    *why = "entry of another key (swapped or renamed file)";
+    if (memcmp(buf + 8, key, 32) != 0) return TSR_CL_CACHE_BAD;
+    uint64_t size;
+    memcpy(&size, buf + 40, 8);
+    *why = "recorded size differs from the file's";
+    if (size == 0 || size != (uint64_t)(n - TSR_CL_CACHE_HEADER_BYTES)) return TSR_CL_CACHE_BAD;
     unsigned char sum[32];
-    *why = "checksum mismatch";
-    if (sha256_bytes(bin, (size_t)size, sum) != 0 || memcmp(sum, hdr + 16, 32) != 0) goto fail;
-    fclose(f);
-    *n = (size_t)size;
+    const unsigned char *b = buf + TSR_CL_CACHE_HEADER_BYTES;
+    *why = "checksum mismatch (corrupt, truncated or forged binary)";
+    if (entry_checksum(binding, b, (size_t)size, sum) != 0 || memcmp(sum, buf + 48, 32) != 0)
+        return TSR_CL_CACHE_BAD;
+    *bin = b;
+    *bin_n = (size_t)size;
     *why = NULL;
-    return bin;
-fail:
-    free(bin);
-    fclose(f);
-    return NULL;
+    return TSR_CL_CACHE_VALID;
 }
 
-/* Writes the entry atomically (temp + rename). Returns 0 or -1. */
-static int write_entry(const char *dir, const char *path, const unsigned char *bin, size_t n) {
-    static atomic_uint counter;
-    unsigned char hdr[TSR_CL_HEADER_BYTES];
+/* Writes the entry of (key, binding) for binary bin[0..n-1] atomically. Returns 0 or -1 with
+ * *why. */
+static int write_entry(const char *dir, const char *path, const unsigned char *key,
+                       const unsigned char *binding, const unsigned char *bin, size_t n,
+                       const char **why) {
+    unsigned char hdr[TSR_CL_CACHE_HEADER_BYTES];
     uint64_t size = n;
     memcpy(hdr, TSR_CL_CACHE_MAGIC, 8);
-    memcpy(hdr + 8, &size, 8);
-    if (sha256_bytes(bin, n, hdr + 16) != 0) return -1;
-    if (make_dirs(dir) != 0) return -1;
-    char tmp[4200];
-    int w = snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
-                     atomic_fetch_add(&counter, 1u));
-    if (w < 0 || (size_t)w >= sizeof tmp) return -1;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return -1;
-    int ok = fwrite(hdr, 1, sizeof hdr, f) == sizeof hdr && fwrite(bin, 1, n, f) == n;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    memcpy(hdr + 8, key, 32);
+    memcpy(hdr + 40, &size, 8);
+    *why = "checksum failed";
+    if (entry_checksum(binding, bin, n, hdr + 48) != 0) return -1;
+    const void *parts[2] = {hdr, bin};
+    size_t lens[2] = {sizeof hdr, n};
+    return tsr_cache_file_write(dir, path, parts, lens, 2, why);
 }
 
 /* Fetches the binary of a built single-device program (malloc'd) or NULL. */
@@ -172,20 +147,39 @@ static unsigned char *program_binary(cl_program prog, size_t *n) {
     return bin;
 }
 
-/* Tries to create + build a program from an on-disk binary. Returns the program or NULL. */
+/* Creates + builds a program from a validated on-disk binary and checks that it built and has
+ * kernel `entry`. Returns the program, or NULL with *why (static string). */
 static cl_program load_binary(struct tsr_cl_device *dev, const unsigned char *bin, size_t n,
-                              const char *options) {
+                              const char *options, const char *entry, const char **why) {
     cl_int err = CL_SUCCESS, bin_status = CL_SUCCESS;
     const unsigned char *bins[1] = {bin};
+    *why = "rejected by the driver (clCreateProgramWithBinary)";
     cl_program p =
         clCreateProgramWithBinary(dev->context, 1, &dev->device, &n, bins, &bin_status, &err);
     if (!p) return NULL;
-    if (err != CL_SUCCESS || bin_status != CL_SUCCESS ||
-        clBuildProgram(p, 1, &dev->device, options, NULL, NULL) != CL_SUCCESS) {
-        clReleaseProgram(p);
-        return NULL;
-    }
+    if (err != CL_SUCCESS || bin_status != CL_SUCCESS) goto fail;
+    *why = "rejected by the driver (clBuildProgram)";
+    if (clBuildProgram(p, 1, &dev->device, options, NULL, NULL) != CL_SUCCESS) goto fail;
+    cl_build_status bs = CL_BUILD_ERROR;
+    *why = "build status is not CL_BUILD_SUCCESS";
+    if (clGetProgramBuildInfo(p, dev->device, CL_PROGRAM_BUILD_STATUS, sizeof bs, &bs, NULL) !=
+            CL_SUCCESS ||
+        bs != CL_BUILD_SUCCESS)
+        goto fail;
+    size_t got = 0;
+    *why = "the driver reports another binary size";
+    if (clGetProgramInfo(p, CL_PROGRAM_BINARY_SIZES, sizeof got, &got, NULL) != CL_SUCCESS ||
+        got != n)
+        goto fail;
+    *why = "no kernel of the expected entry point (clCreateKernel failed)";
+    cl_kernel k = clCreateKernel(p, entry, &err);
+    if (!k) goto fail;
+    clReleaseKernel(k);
+    *why = NULL;
     return p;
+fail:
+    clReleaseProgram(p);
+    return NULL;
 }
 
 /* Builds from source; on failure records TSR_E_BUILD with the build log and returns NULL. */
@@ -227,17 +221,24 @@ static cl_program build_source(tsr_context *ctx, struct tsr_cl_device *dev, cons
 }
 
 tsr_status tsr_cl_program_get(tsr_context *ctx, struct tsr_cl_device *dev, const char *label,
-                              const char *source, const char *options, cl_program *out) {
-    if (!source || !out)
-        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "tsr_cl_program_get(%s): NULL source/out",
+                              const char *source, const char *options, const char *entry,
+                              cl_program *out) {
+    if (!source || !entry || !out)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "tsr_cl_program_get(%s): NULL source/entry/out",
                        label ? label : "?");
     if (!options) options = "";
     if (!label) label = "program";
-    unsigned char digest[32];
-    const void *fields[5] = {source, options, dev->name, dev->driver, TSR_VERSION_STRING};
-    size_t lens[5] = {strlen(source), strlen(options), strlen(dev->name), strlen(dev->driver),
-                      strlen(TSR_VERSION_STRING)};
-    if (sha256_fields(fields, lens, 5, digest) != 0)
+    /* K over (magic, source, options, device, driver, version); B over (binding tag, the same). */
+    unsigned char digest[32], binding[32];
+    const void *fields[6] = {TSR_CL_CACHE_MAGIC, source,      options,
+                             dev->name,          dev->driver, TSR_VERSION_STRING};
+    size_t lens[6] = {strlen(TSR_CL_CACHE_MAGIC), strlen(source),      strlen(options),
+                      strlen(dev->name),          strlen(dev->driver), strlen(TSR_VERSION_STRING)};
+    int hashed = sha256_fields(fields, lens, 6, digest) == 0;
+    fields[0] = TSR_CL_BINDING_TAG;
+    lens[0] = strlen(TSR_CL_BINDING_TAG);
+    hashed = hashed && sha256_fields(fields, lens, 6, binding) == 0;
+    if (!hashed)
         return TSR_ERR(ctx, TSR_E_INTERNAL, "OpenCL: SHA-256 (OpenSSL EVP) failed for '%s'", label);
     char key[65];
     for (int i = 0; i < 32; i++)
@@ -257,41 +258,53 @@ tsr_status tsr_cl_program_get(tsr_context *ctx, struct tsr_cl_device *dev, const
         pthread_mutex_unlock(&dev->lock);
         return st;
     }
-    struct tsr_cl_program_entry *entry = calloc(1, sizeof *entry);
-    if (!entry) {
+    struct tsr_cl_program_entry *entry_rec = calloc(1, sizeof *entry_rec);
+    if (!entry_rec) {
         pthread_mutex_unlock(&dev->lock);
         return TSR_ERR(ctx, TSR_E_NOMEM, "OpenCL: out of host memory for program '%s'", label);
     }
-    memcpy(entry->key, key, sizeof key);
+    memcpy(entry_rec->key, key, sizeof key);
 
     char dir[4096], path[4200];
-    int have_dir = tsr_cl_cache_dir(ctx, dir, sizeof dir) == 0;
-    if (have_dir) snprintf(path, sizeof path, "%s/%s.bin", dir, key);
+    int have_dir = tsr_cl_cache_dir(ctx, dir, sizeof dir) == 0 &&
+                   snprintf(path, sizeof path, "%s/%s.bin", dir, key) < (int)sizeof path;
     char rec[160];
     uint64_t t0 = tsr_now_ns();
     cl_program prog = NULL;
     if (have_dir) {
-        size_t n = 0;
+        unsigned char *file = NULL;
+        size_t file_n = 0;
         const char *why = NULL;
-        unsigned char *bin = read_entry(path, &n, &why);
-        if (bin) {
-            prog = load_binary(dev, bin, n, options);
-            if (!prog) why = "rejected by the driver";
-            free(bin);
+        tsr_cache_file_result fr =
+            tsr_cache_file_read(path, TSR_CL_CACHE_MAX_FILE, &file, &file_n, &why);
+        if (fr == TSR_CACHE_FILE_OK) {
+            const unsigned char *bin = NULL;
+            size_t n = 0;
+            tsr_cl_cache_parse_result pr =
+                tsr_cl_cache_entry_parse(file, file_n, digest, binding, &bin, &n, &why);
+            if (pr == TSR_CL_CACHE_VALID) {
+                prog = load_binary(dev, bin, n, options, entry, &why);
+            } else if (pr == TSR_CL_CACHE_OLD) {
+                tsr_log(ctx, TSR_LOG_INFO, "OpenCL program cache: %s is an %s; rebuilding", path,
+                        why);
+                why = NULL;
+            }
+            free(file);
         }
         if (prog) {
             dev->prog_stats.disk_hits++;
             snprintf(rec, sizeof rec, "cache hit %s", label);
         } else if (why) {
             dev->prog_stats.disk_rejects++;
-            tsr_log(ctx, TSR_LOG_INFO, "OpenCL program cache: ignoring %s (%s); rebuilding", path,
-                    why);
+            tsr_log(ctx, TSR_LOG_WARN,
+                    "OpenCL program cache: ignoring %s (%s); rebuilding '%s' from source", path,
+                    why, label);
         }
     }
     if (!prog) {
         prog = build_source(ctx, dev, label, source, options, &st);
         if (!prog) {
-            free(entry);
+            free(entry_rec);
             pthread_mutex_unlock(&dev->lock);
             return st;
         }
@@ -299,22 +312,45 @@ tsr_status tsr_cl_program_get(tsr_context *ctx, struct tsr_cl_device *dev, const
         snprintf(rec, sizeof rec, "build %s", label);
         if (have_dir) {
             size_t n = 0;
+            const char *why = "the driver gave no binary";
             unsigned char *bin = program_binary(prog, &n);
-            if (bin && write_entry(dir, path, bin, n) == 0)
+            if (bin && write_entry(dir, path, digest, binding, bin, n, &why) == 0) {
                 dev->prog_stats.disk_writes++;
-            else
-                tsr_log(ctx, TSR_LOG_INFO, "OpenCL program cache: could not write %s", path);
+            } else {
+                /* Once per device at warn (an unwritable directory fails every entry). */
+                tsr_log(ctx, dev->cache_write_warned ? TSR_LOG_INFO : TSR_LOG_WARN,
+                        "OpenCL program cache: could not write %s (%s); programs are rebuilt in "
+                        "every process",
+                        path, why);
+                dev->cache_write_warned = 1;
+            }
             free(bin);
         }
     }
     uint64_t t1 = tsr_now_ns();
     if (tsr_prof_enabled(ctx))
         tsr_prof_add(ctx, TSR_EVENT_COMPILE, rec, "", dev->id, 0, t0, t1, strlen(source), 0);
-    entry->program = prog;
-    entry->next = dev->programs;
-    dev->programs = entry;
+    entry_rec->program = prog;
+    entry_rec->next = dev->programs;
+    dev->programs = entry_rec;
     *out = prog;
     pthread_mutex_unlock(&dev->lock);
+    return TSR_OK;
+}
+
+tsr_status tsr_cl_kernel_get(tsr_context *ctx, struct tsr_cl_device *dev, const char *label,
+                             const char *source, const char *options, const char *entry,
+                             const char *kernel_name, cl_kernel *out) {
+    cl_program prog;
+    *out = NULL;
+    tsr_status st = tsr_cl_program_get(ctx, dev, label, source, options, entry, &prog);
+    if (st != TSR_OK) return st;
+    cl_int err = CL_SUCCESS;
+    *out = clCreateKernel(prog, entry, &err);
+    if (!*out)
+        return TSR_ERR_CL(ctx, tsr_cl_status(err), err, "kernel '%s': clCreateKernel(%s): %s (%d)",
+                          kernel_name ? kernel_name : label, entry, tsr_cl_error_name(err),
+                          (int)err);
     return TSR_OK;
 }
 
@@ -339,8 +375,4 @@ tsr_status tsr_opencl_program_stats(const struct tsr_opencl_backend *ocl, int i,
     *out = d->prog_stats;
     pthread_mutex_unlock(&d->lock);
     return TSR_OK;
-}
-
-unsigned char *tsr_cl_cache_read_file(const char *path, size_t *n, const char **why) {
-    return read_entry(path, n, why);
 }

@@ -572,7 +572,13 @@ static int run_on_device(tsr_context *ctx, tsr_graph *graph, const struct run_ar
     snprintf(r->reason, sizeof r->reason, "%s", tsr_plan_device_reason(plan));
     r->predicted_ms = tsr_plan_predicted_ms(plan);
     snprintf(r->placement, sizeof r->placement, "%s", tsr_plan_placement(plan));
-    r->fell_back = strcmp(r->dev.id, device) != 0 && strcmp(device, "auto") != 0;
+    /* Fell back: the plan runs on another device than the one requested. Compare device
+     * indices, not strings: "opencl" names opencl:0 (tsr_device_find), and the plan reports the
+     * full id. "auto" (and "all", which requests each device by its full id) chooses no device. */
+    int want_idx = -1, got_idx = -1;
+    r->fell_back = strcmp(device, "auto") != 0 &&
+                   tsr_device_find(ctx, device, &want_idx) == TSR_OK &&
+                   tsr_device_find(ctx, r->dev.id, &got_idx) == TSR_OK && want_idx != got_idx;
     r->outputs = json_object_new_object();
     for (int i = 0; i < n_out; i++) {
         const char *nm = NULL;
