@@ -5,7 +5,8 @@
  * dynamic plan run from N threads at different batch sizes with a one-entry specialisation cache
  * (every run at another shape evicts the specialisation another thread may be running), N plans
  * compiled from one file on one context, contexts created / used / destroyed in a loop from
- * threads, and the CPU thread pool inside the process's affinity mask (`taskset`).
+ * threads, a plan limited to one CPU run state (runs wait for it), and the CPU thread pool
+ * inside the process's affinity mask (`taskset`).
  *
  * Counts: TSR_CONC_THREADS (default 4) threads x TSR_CONC_RUNS (default 25) runs each, so that
  * the suite stays short under ThreadSanitizer (tools/test.sh); the issue-12 target, 8 x 1000:
@@ -144,6 +145,20 @@ START_TEST(test_one_plan_many_threads) {
 }
 END_TEST
 
+/* At most one run state (TSR_CPU_RUN_STATES=1): concurrent runs wait for it, same outputs. */
+START_TEST(test_run_states_bounded) {
+    make_inputs();
+    ck_assert_int_eq(setenv("TSR_CPU_RUN_STATES", "1", 1), 0);
+    tsr_context *ctx = ts_context();
+    tsr_plan *p = compile_digits(ctx, MAX_BATCH);
+    references(p, (int[]){MAX_BATCH}, 1);
+    run_threads(ctx, p, 0);
+    tsr_plan_destroy(p);
+    tsr_context_destroy(ctx);
+    unsetenv("TSR_CPU_RUN_STATES");
+}
+END_TEST
+
 /* A plan with a symbolic batch: runs at four batch sizes from every thread, one specialisation
  * cached at a time (TSR_PLAN_CACHE=1), so re-plans, cache hits and evictions of a
  * specialisation still being run by another thread all happen concurrently. */
@@ -275,6 +290,7 @@ static Suite *concurrent_runs_suite(void) {
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_one_plan_many_threads);
+    tcase_add_test(tc, test_run_states_bounded);
     tcase_add_test(tc, test_one_dynamic_plan_many_threads);
     tcase_add_test(tc, test_plans_one_context);
     tcase_add_test(tc, test_contexts_in_a_loop);

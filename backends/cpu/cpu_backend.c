@@ -234,6 +234,7 @@ static void tsr_cpu_release(void *exec) {
  * (waiting for one otherwise, or when making one fails but others exist). NULL only when ex has
  * no state and none can be made (out of memory). */
 static struct tsr_cpu_run *tsr_cpu_run_take(struct tsr_cpu_exec *ex) {
+    int alloc_failed = 0; /* then wait for a state in use instead of retrying */
     pthread_mutex_lock(&ex->mu);
     for (;;) {
         struct tsr_cpu_run *r = ex->free_runs;
@@ -242,7 +243,7 @@ static struct tsr_cpu_run *tsr_cpu_run_take(struct tsr_cpu_exec *ex) {
             pthread_mutex_unlock(&ex->mu);
             return r;
         }
-        if (ex->n_runs < ex->max_runs) {
+        if (ex->n_runs < ex->max_runs && !alloc_failed) {
             ex->n_runs++; /* reserved while allocating outside the lock */
             pthread_mutex_unlock(&ex->mu);
             r = tsr_cpu_run_new(ex);
@@ -253,10 +254,12 @@ static struct tsr_cpu_run *tsr_cpu_run_take(struct tsr_cpu_exec *ex) {
                 pthread_mutex_unlock(&ex->mu);
                 return r;
             }
+            alloc_failed = 1;
             if (--ex->n_runs == 0) {
                 pthread_mutex_unlock(&ex->mu);
                 return NULL;
             }
+            continue; /* a state may have been returned meanwhile */
         }
         pthread_cond_wait(&ex->freed, &ex->mu);
     }
