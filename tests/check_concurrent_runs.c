@@ -5,8 +5,9 @@
  * dynamic plan run from N threads at different batch sizes with a one-entry specialisation cache
  * (every run at another shape evicts the specialisation another thread may be running), N plans
  * compiled from one file on one context, contexts created / used / destroyed in a loop from
- * threads, a plan limited to one CPU run state (runs wait for it), and the CPU thread pool
- * inside the process's affinity mask (`taskset`).
+ * threads, an OpenCL plan that falls back to the CPU while other threads run it, a plan limited to
+ * one CPU run state (runs wait for it), and the CPU thread pool inside the process's affinity mask
+ * (`taskset`).
  *
  * Counts: TSR_CONC_THREADS (default 4) threads x TSR_CONC_RUNS (default 25) runs each, so that
  * the suite stays short under ThreadSanitizer (tools/test.sh); the issue-12 target, 8 x 1000:
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <math.h>
 
 #define DIGITS     TSR_MODELS_DIR "/digits.onnx"
 #define FEATURES   64
@@ -76,6 +78,7 @@ struct worker {
     tsr_context *ctx;
     tsr_plan *plan; /* shared plan, or NULL: the worker compiles its own */
     int id, runs, dynamic;
+    double tol; /* 0: outputs bit for bit; else the largest |difference| allowed (OpenCL) */
     int failures;
     char what[256];
 };
@@ -95,6 +98,13 @@ static int batch_of(const struct worker *w, int r) {
     return w->dynamic ? b[(w->id + r) % 4] : MAX_BATCH;
 }
 
+static double max_abs(const float *x, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fabs(x[i]) > m ? fabs(x[i]) : m;
+    return m;
+}
+
 static void *worker_main(void *p) {
     struct worker *w = p;
     tsr_plan *plan = w->plan ? w->plan : compile_digits(w->ctx, MAX_BATCH);
@@ -105,26 +115,32 @@ static void *worker_main(void *p) {
         tsr_status st = run_digits(plan, b, s, y);
         if (st != TSR_OK)
             wfail(w, "run %d (batch %d)", r, b, st);
-        else if (memcmp(y, g_ref[b][s], sizeof(float) * (size_t)(b * CLASSES)))
+        else if (w->tol == 0 ? memcmp(y, g_ref[b][s], sizeof(float) * (size_t)(b * CLASSES)) != 0
+                             : !(ts_max_abs_diff(y, g_ref[b][s], (size_t)(b * CLASSES)) <=
+                                 w->tol * (1.0 + max_abs(g_ref[b][s], (size_t)(b * CLASSES)))))
             wfail(w, "run %d (batch %d): outputs differ from the single-threaded run", r, b, st);
     }
     if (!w->plan) tsr_plan_destroy(plan);
     return NULL;
 }
 
-static void run_threads(tsr_context *ctx, tsr_plan *shared, int dynamic) {
+static void run_threads_tol(tsr_context *ctx, tsr_plan *shared, int dynamic, double tol) {
     const int nt = n_threads();
     pthread_t th[MAX_THREAD];
     struct worker w[MAX_THREAD];
     for (int t = 0; t < nt; t++) {
         w[t] = (struct worker){
-            .ctx = ctx, .plan = shared, .id = t, .runs = n_runs(), .dynamic = dynamic};
+            .ctx = ctx, .plan = shared, .id = t, .runs = n_runs(), .dynamic = dynamic, .tol = tol};
         ck_assert_int_eq(pthread_create(&th[t], NULL, worker_main, &w[t]), 0);
     }
     for (int t = 0; t < nt; t++)
         pthread_join(th[t], NULL);
     for (int t = 0; t < nt; t++)
         ck_assert_msg(w[t].failures == 0, "%s", w[t].what);
+}
+
+static void run_threads(tsr_context *ctx, tsr_plan *shared, int dynamic) {
+    run_threads_tol(ctx, shared, dynamic, 0);
 }
 
 /* References: every input set through plan p, single-threaded, at the batches given. */
@@ -184,6 +200,41 @@ START_TEST(test_plans_one_context) {
     tsr_plan_destroy(p);
     run_threads(ctx, NULL, 0);
     tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* An OpenCL plan run from N threads whose device fails mid-way (TSR_FAULT=cl_enqueue:40, read
+ * once per process: this test's forked process): the plan falls back to the CPU once while
+ * other threads run it; every run's outputs match the CPU's. Skipped without OpenCL. */
+START_TEST(test_fallback_while_running) {
+    make_inputs();
+    ck_assert_int_eq(setenv("TSR_FAULT", "cl_enqueue:40", 1), 0);
+    tsr_context *ctx = ts_context();
+    int cl = -1;
+    if (tsr_device_find(ctx, "opencl:0", &cl) != TSR_OK) {
+        tsr_context_destroy(ctx);
+        unsetenv("TSR_FAULT");
+        return;
+    }
+    tsr_plan *cpu = compile_digits(ctx, MAX_BATCH);
+    references(cpu, (int[]){MAX_BATCH}, 1);
+    tsr_plan_destroy(cpu);
+    tsr_graph *g = NULL;
+    struct tsr_input_shape sh = {
+        .name = "x", .desc = {.dtype = TSR_F32, .rank = 2, .dims = {MAX_BATCH, FEATURES}}};
+    ck_assert_int_eq(tsr_onnx_import_file(ctx, DIGITS, &sh, 1, &g), TSR_OK);
+    struct tsr_compile_options o = tsr_compile_options_default();
+    o.device = "opencl:0";
+    tsr_plan *p = NULL;
+    ck_assert_int_eq(tsr_compile(ctx, g, &o, &p), TSR_OK);
+    tsr_graph_destroy(g);
+    run_threads_tol(ctx, p, 0, 1e-3);
+    struct tsr_device_info d;
+    ck_assert_int_eq(tsr_plan_device(p, &d), TSR_OK);
+    ck_assert_str_eq(d.device_type, "cpu"); /* fell back, once */
+    tsr_plan_destroy(p);
+    tsr_context_destroy(ctx);
+    unsetenv("TSR_FAULT");
 }
 END_TEST
 
@@ -293,6 +344,7 @@ static Suite *concurrent_runs_suite(void) {
     tcase_add_test(tc, test_run_states_bounded);
     tcase_add_test(tc, test_one_dynamic_plan_many_threads);
     tcase_add_test(tc, test_plans_one_context);
+    tcase_add_test(tc, test_fallback_while_running);
     tcase_add_test(tc, test_contexts_in_a_loop);
     tcase_add_test(tc, test_pool_respects_affinity);
     suite_add_tcase(s, tc);
