@@ -969,6 +969,14 @@ tsr_status tsr_plan_run(tsr_plan *plan, const struct tsr_tensor *inputs, size_t 
     return st;
 }
 
+/* p->device, read under the lock a fallback takes to change it. */
+static int plan_device(const tsr_plan *p) {
+    pthread_rwlock_rdlock((pthread_rwlock_t *)&p->exec_lock);
+    const int dev = p->device;
+    pthread_rwlock_unlock((pthread_rwlock_t *)&p->exec_lock);
+    return dev;
+}
+
 int tsr_plan_input_count(const tsr_plan *p) {
     return p ? p->n_inputs : 0;
 }
@@ -999,10 +1007,7 @@ tsr_status tsr_plan_output_desc(const tsr_plan *p, int i, const char **name,
 tsr_status tsr_plan_device(const tsr_plan *p, struct tsr_device_info *out) {
     if (!p || !out) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_plan_device: NULL argument");
     p = tsr_plan_current(p);
-    pthread_rwlock_rdlock((pthread_rwlock_t *)&p->exec_lock);
-    const int dev = p->device;
-    pthread_rwlock_unlock((pthread_rwlock_t *)&p->exec_lock);
-    tsr_device_snapshot(p->ctx, dev, out);
+    tsr_device_snapshot(p->ctx, plan_device(p), out);
     return TSR_OK;
 }
 
@@ -1079,16 +1084,13 @@ int tsr_plan_kernel_device_index(const tsr_plan *p, int k) {
     p = tsr_plan_current(p);
     if (!p || k < 0 || k >= p->prog.n_kernels) return -1;
     if (p->hetero) return tsr_hetero_kernel_device(p->hetero, k);
-    pthread_rwlock_rdlock((pthread_rwlock_t *)&p->exec_lock);
-    const int dev = p->device;
-    pthread_rwlock_unlock((pthread_rwlock_t *)&p->exec_lock);
-    return dev;
+    return plan_device(p);
 }
 
 double tsr_plan_predicted_ms(const tsr_plan *p) {
     p = tsr_plan_current(p);
     if (!p) return HUGE_VAL;
-    if (!p->hetero) return tsr_sched_predict_device_ms(p->ctx, p->device, &p->prog);
+    if (!p->hetero) return tsr_sched_predict_device_ms(p->ctx, plan_device(p), &p->prog);
     int *a = malloc((size_t)p->prog.n_kernels * sizeof *a + 1);
     if (!a) return HUGE_VAL;
     for (int k = 0; k < p->prog.n_kernels; k++)
