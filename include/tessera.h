@@ -24,8 +24,13 @@
  *   - The detail of the last error (message naming the file / node / shapes; for a failed native
  *     call the backend's name and its raw code; source file:line) is kept per thread and per
  *     context: tsr_last_error().
- *   - Thread safety: a tsr_context may be shared by threads; a tsr_graph or tsr_plan must be
- *     used by one thread at a time (distinct plans may run concurrently).
+ *   - Thread safety (docs/RELIABILITY.md): a tsr_context may be shared by threads (the last
+ *     error is recorded per thread); tsr_plan_run and tsr_plan_specialize may be called on one
+ *     plan from several threads at once, as ONNX Runtime's Run on one session: CPU runs proceed
+ *     in parallel, each on its own arena and scratch; OpenCL runs on one device take turns at
+ *     its queue; runs of a plan placed across devices take turns. A tsr_graph must be used by
+ *     one thread at a time, and tsr_plan_destroy / tsr_context_destroy must not race with
+ *     anything using the object. The CPU thread pool keeps to the process's affinity mask.
  */
 #ifndef TESSERA_H
 #define TESSERA_H
@@ -860,7 +865,15 @@ void tsr_plan_destroy(tsr_plan *plan);
  * If the OpenCL device fails during the run and fallback is allowed, the plan is recompiled
  * for the CPU, the run repeated, a warning logged, and TSR_OK returned.
  * Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_SHAPE, TSR_E_DTYPE, TSR_E_DEVICE, TSR_E_NOMEM.
- * Not thread-safe for one plan. A steady-state run allocates no memory. */
+ * Thread-safe, also for one plan: concurrent runs of a CPU plan each take a run state (arena,
+ * scratch) from the plan's pool of them, making one when all are in use (up to
+ * TSR_CPU_RUN_STATES, env, default 16; more runs wait for a free state); OpenCL runs on one
+ * device serialise around its queue (enqueue through clFinish); a hetero plan runs one at a
+ * time; runs at other shapes share the specialisation cache (a lock around lookup / insert; a
+ * re-plan happens outside it, and a specialisation in use is not destroyed by an eviction);
+ * a fallback to the CPU waits for the runs in progress and is made once. A steady-state
+ * single-threaded run allocates no memory (the first run state is made by tsr_compile); the
+ * first concurrent run beyond the states made allocates one. */
 tsr_status tsr_plan_run(tsr_plan *plan, const struct tsr_tensor *inputs, size_t n_inputs,
                         struct tsr_tensor *outputs, size_t n_outputs);
 
@@ -886,7 +899,10 @@ tsr_status tsr_plan_find_output(const tsr_plan *plan, const char *name, int *ind
  * twice: the message names it), TSR_E_NOT_FOUND (a name that is not an input / output of the
  * plan: the message names it and lists the plan's names), TSR_E_NOMEM, and every status of
  * tsr_plan_run (and tsr_plan_specialize_inputs when outputs are left out of a plan with
- * symbolic inputs). Not thread-safe for one plan. */
+ * symbolic inputs). Thread-safe as tsr_plan_run when every output is asked for or the plan has
+ * no symbolic inputs; otherwise the shapes of the outputs left out are read from the plan's
+ * current specialisation, which a concurrent run at other shapes may change (as
+ * tsr_plan_output_desc). */
 tsr_status tsr_plan_run_named(tsr_plan *plan, const char *const *input_names,
                               const struct tsr_tensor *inputs, size_t n_inputs,
                               const char *const *output_names, struct tsr_tensor *outputs,
@@ -987,7 +1003,10 @@ tsr_status tsr_plan_input_info(const tsr_plan *plan, int i, struct tsr_input_inf
  * TSR_E_SHAPE / TSR_E_DTYPE (naming the input, its shape and the declared one, "[batch, 8]"),
  * and any status of tsr_onnx_import_buffer and tsr_compile for the new shapes (e.g. a model
  * that does not allow them: TSR_E_SHAPE naming the node). On a plan without symbolic inputs:
- * TSR_OK for its own shapes, else TSR_E_SHAPE. Not thread-safe for one plan. */
+ * TSR_OK for its own shapes, else TSR_E_SHAPE. Thread-safe (also against tsr_plan_run on the
+ * same plan); but which specialisation the query functions describe is the last one made
+ * current by any thread, so with runs at other shapes in progress on other threads, query from
+ * the thread that runs only when no other thread changes the shape. */
 tsr_status tsr_plan_specialize(tsr_plan *plan, const struct tsr_tensor_desc *input_descs,
                                size_t n_inputs);
 /* tsr_plan_specialize with the inputs themselves (n_inputs tensors, plan input order; read

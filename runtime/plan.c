@@ -78,7 +78,8 @@ static int is_device_failure(tsr_status st) {
     return st == TSR_E_DEVICE || st == TSR_E_DEVICE_NOMEM || st == TSR_E_BUILD;
 }
 
-/* Releases the current executable and prepares for the host device, logging why. */
+/* Releases the current executable and prepares for the host device, logging why. The caller
+ * holds plan->exec_lock for writing (or is tsr_compile, before the plan is shared). */
 static tsr_status fall_back_to_host(tsr_plan *plan, tsr_status why) {
     const struct tsr_error_info *e = tsr_last_error(NULL);
     int host = tsr_context_host_device(plan->ctx);
@@ -109,13 +110,15 @@ struct tsr_plan_spec {
 };
 
 struct tsr_plan_dyn {
+    pthread_mutex_t mu; /* guards everything below but source, opts, device, placement */
     struct tsr_model_source *source; /* reference held */
     struct tsr_compile_options opts; /* as given to tsr_compile; strings point below */
     char device[64], placement[16];  /* copies of opts.device / opts.placement */
     int cap, n;                      /* capacity (TSR_PLAN_CACHE), entries */
     struct tsr_plan_spec *specs;     /* cap entries */
-    tsr_plan *current;               /* specialisation of the last run / specialize; NULL:
-                                        the compiled plan itself */
+    _Atomic(tsr_plan *) current;     /* specialisation of the last run / specialize; NULL:
+                                        the compiled plan itself (written under mu) */
+    tsr_plan *retired;               /* evicted specialisations still used by a run or current */
     uint64_t tick, hits, misses, evictions;
     double last_replan_ms, total_replan_ms;
 };
@@ -136,6 +139,11 @@ static int env_plan_cache(tsr_context *ctx) {
 
 static void dyn_free(struct tsr_plan_dyn *d) {
     if (!d) return;
+    for (tsr_plan *r = d->retired, *n; r; r = n) {
+        n = r->retired_next;
+        tsr_plan_destroy(r);
+    }
+    pthread_mutex_destroy(&d->mu);
     for (int i = 0; i < d->n; i++) {
         tsr_plan_destroy(d->specs[i].plan);
         free(d->specs[i].in);
@@ -155,7 +163,8 @@ static tsr_status attach_dyn(tsr_plan *plan, const tsr_graph *graph,
     if (!d) return TSR_ERR(plan->ctx, TSR_E_NOMEM, "compile: out of memory");
     d->cap = env_plan_cache(plan->ctx);
     d->specs = calloc((size_t)d->cap, sizeof *d->specs);
-    if (!d->specs) {
+    if (!d->specs || pthread_mutex_init(&d->mu, NULL) != 0) {
+        free(d->specs);
         free(d);
         return TSR_ERR(plan->ctx, TSR_E_NOMEM, "compile: out of memory");
     }
@@ -174,14 +183,42 @@ static tsr_status attach_dyn(tsr_plan *plan, const tsr_graph *graph,
 }
 
 const tsr_plan *tsr_plan_current(const tsr_plan *p) {
-    return p && p->dyn && p->dyn->current ? p->dyn->current : p;
+    const tsr_plan *c = p && p->dyn ? atomic_load(&p->dyn->current) : NULL;
+    return c ? c : p;
+}
+
+/* Destroys retired specialisation r when no run uses it and it is not current; d->mu held. */
+static void dyn_reap(struct tsr_plan_dyn *d, tsr_plan *r) {
+    if (!r || !r->spec_evicted || r->spec_refs > 0 || atomic_load(&d->current) == r) return;
+    for (tsr_plan **pp = &d->retired; *pp; pp = &(*pp)->retired_next)
+        if (*pp == r) {
+            *pp = r->retired_next;
+            tsr_plan_destroy(r);
+            return;
+        }
+}
+
+/* Makes c current (NULL: the compiled plan); d->mu held. */
+static void dyn_set_current(struct tsr_plan_dyn *d, tsr_plan *c) {
+    tsr_plan *old = atomic_exchange(&d->current, c);
+    if (old != c) dyn_reap(d, old);
+}
+
+/* Ends a run's use of specialisation sub of plan (specialize with hold). */
+static void spec_unhold(tsr_plan *plan, tsr_plan *sub) {
+    if (sub == plan || !plan->dyn) return;
+    pthread_mutex_lock(&plan->dyn->mu);
+    sub->spec_refs--;
+    dyn_reap(plan->dyn, sub);
+    pthread_mutex_unlock(&plan->dyn->mu);
 }
 
 void tsr_plan_cache_stats(const tsr_plan *p, struct tsr_plan_cache_stats *out) {
     if (!out) return;
     memset(out, 0, sizeof *out);
     if (!p || !p->dyn) return;
-    const struct tsr_plan_dyn *d = p->dyn;
+    struct tsr_plan_dyn *d = p->dyn;
+    pthread_mutex_lock(&d->mu);
     out->dynamic = 1;
     out->capacity = d->cap;
     out->entries = d->n;
@@ -190,6 +227,7 @@ void tsr_plan_cache_stats(const tsr_plan *p, struct tsr_plan_cache_stats *out) {
     out->evictions = d->evictions;
     out->last_replan_ms = d->last_replan_ms;
     out->total_replan_ms = d->total_replan_ms;
+    pthread_mutex_unlock(&d->mu);
 }
 
 static int descs_equal(const struct tsr_tensor_desc *a, const struct tsr_tensor_desc *b, int n) {
@@ -278,7 +316,7 @@ static void replan_name(const tsr_plan *plan, const struct tsr_tensor_desc *in, 
     }
 }
 
-/* Did the plan or one of its specialisations fall back to the host device? */
+/* Did the plan or one of its specialisations fall back to the host device? plan->dyn->mu held. */
 static int any_fell_back(const tsr_plan *plan) {
     if (plan->fell_back) return 1;
     for (int i = 0; plan->dyn && i < plan->dyn->n; i++)
@@ -286,10 +324,11 @@ static int any_fell_back(const tsr_plan *plan) {
     return 0;
 }
 
-/* Re-imports and compiles plan's model at input shapes `in` (checked). Returns TSR_OK with
- * *out, or a status of the import / compile. */
+/* Re-imports and compiles plan's model at input shapes `in` (checked), on the host device when
+ * on_host. Returns TSR_OK with *out and its wall time in *ms, or a status of the import /
+ * compile. Called without plan->dyn->mu (a re-plan does not hold up runs at cached shapes). */
 static tsr_status replan(tsr_plan *plan, const struct tsr_tensor_desc *in, const void *const *data,
-                         tsr_plan **out) {
+                         int on_host, tsr_plan **out, double *ms) {
     tsr_context *ctx = plan->ctx;
     struct tsr_plan_dyn *d = plan->dyn;
     struct tsr_input_shape *ov = calloc((size_t)plan->n_inputs + 1, sizeof *ov);
@@ -301,7 +340,7 @@ static tsr_status replan(tsr_plan *plan, const struct tsr_tensor_desc *in, const
     }
     struct tsr_compile_options o = d->opts;
     /* Once a device failed, specialisations go where the plan fell back to: the host. */
-    if (any_fell_back(plan)) o.device = ctx->devices[tsr_context_host_device(ctx)].info.id;
+    if (on_host) o.device = ctx->devices[tsr_context_host_device(ctx)].info.id;
     uint64_t t0 = tsr_now_ns();
     tsr_graph *g = NULL;
     tsr_status st = tsr_onnx_import_buffer(ctx, d->source->bytes, d->source->size, d->source->label,
@@ -311,24 +350,39 @@ static tsr_status replan(tsr_plan *plan, const struct tsr_tensor_desc *in, const
     tsr_graph_destroy(g);
     if (st != TSR_OK) return st;
     uint64_t t1 = tsr_now_ns();
-    d->last_replan_ms = (double)(t1 - t0) * 1e-6;
-    d->total_replan_ms += d->last_replan_ms;
-    d->misses++;
+    *ms = (double)(t1 - t0) * 1e-6;
     char name[256];
     replan_name(plan, in, name, sizeof name);
     tsr_prof_add(ctx, TSR_EVENT_COMPILE, name, "", ctx->devices[(*out)->device].info.id, 0, t0, t1,
                  0, 0);
     tsr_log(ctx, TSR_LOG_INFO, "%s: %s on %s in %.2f ms", d->source->label, name,
-            ctx->devices[(*out)->device].info.id, d->last_replan_ms);
+            ctx->devices[(*out)->device].info.id, *ms);
     return TSR_OK;
+}
+
+/* The cached specialisation for key (in, vals), made current and counted as a hit (held with
+ * hold), or NULL; d->mu held. */
+static tsr_plan *spec_lookup(struct tsr_plan_dyn *d, int n_inputs, const struct tsr_tensor_desc *in,
+                             const unsigned char *vals, size_t n_vals, int hold) {
+    for (int i = 0; i < d->n; i++)
+        if (descs_equal(in, d->specs[i].in, n_inputs) && n_vals == d->specs[i].n_vals &&
+            (!n_vals || !memcmp(vals, d->specs[i].vals, n_vals))) {
+            d->hits++;
+            d->specs[i].used = ++d->tick;
+            if (hold) d->specs[i].plan->spec_refs++;
+            dyn_set_current(d, d->specs[i].plan);
+            return d->specs[i].plan;
+        }
+    return NULL;
 }
 
 /* Makes the specialisation for input shapes `in` (and value inputs' contents data[i]; data or
  * data[i] NULL: the compiled ones) current: the compiled plan, a cached one, or a new one
- * (evicting the least recently used). *out receives it. Statuses: check_against_declared,
- * replan, TSR_E_SHAPE for a plan without symbolic inputs, TSR_E_NOMEM. */
+ * (evicting the least recently used). *out receives it; with hold, a specialisation is kept
+ * alive (not destroyed by an eviction) until spec_unhold. Statuses: check_against_declared,
+ * replan, TSR_E_SHAPE for a plan without symbolic inputs, TSR_E_NOMEM. Thread-safe. */
 static tsr_status specialize(tsr_plan *plan, const struct tsr_tensor_desc *in,
-                             const void *const *data, tsr_plan **out) {
+                             const void *const *data, int hold, tsr_plan **out) {
     char s0[160], s1[160];
     struct tsr_plan_dyn *d = plan->dyn;
     int same_values = 1;
@@ -349,7 +403,11 @@ static tsr_status specialize(tsr_plan *plan, const struct tsr_tensor_desc *in,
             same_values = 0;
     }
     if (!plan->deferred && same_values && descs_equal(in, plan->input_descs, plan->n_inputs)) {
-        if (d) d->current = NULL;
+        if (d) {
+            pthread_mutex_lock(&d->mu);
+            dyn_set_current(d, NULL);
+            pthread_mutex_unlock(&d->mu);
+        }
         *out = plan;
         return TSR_OK;
     }
@@ -371,16 +429,15 @@ static tsr_status specialize(tsr_plan *plan, const struct tsr_tensor_desc *in,
     size_t n_vals = 0;
     if (values_key(plan, in, data, &vals, &n_vals))
         return TSR_ERR(plan->ctx, TSR_E_NOMEM, "re-plan: out of memory");
-    for (int i = 0; i < d->n; i++)
-        if (descs_equal(in, d->specs[i].in, plan->n_inputs) && n_vals == d->specs[i].n_vals &&
-            (!n_vals || !memcmp(vals, d->specs[i].vals, n_vals))) {
-            free(vals);
-            d->hits++;
-            d->specs[i].used = ++d->tick;
-            d->current = d->specs[i].plan;
-            *out = d->current;
-            return TSR_OK;
-        }
+    pthread_mutex_lock(&d->mu);
+    tsr_plan *hit = spec_lookup(d, plan->n_inputs, in, vals, n_vals, hold);
+    const int on_host = any_fell_back(plan);
+    pthread_mutex_unlock(&d->mu);
+    if (hit) {
+        free(vals);
+        *out = hit;
+        return TSR_OK;
+    }
     tsr_status st = check_against_declared(plan, in);
     if (st != TSR_OK) {
         free(vals);
@@ -393,17 +450,35 @@ static tsr_status specialize(tsr_plan *plan, const struct tsr_tensor_desc *in,
     }
     memcpy(key, in, sizeof *key * (size_t)plan->n_inputs);
     tsr_plan *sub = NULL;
-    if ((st = replan(plan, in, data, &sub)) != TSR_OK) {
+    double ms = 0;
+    if ((st = replan(plan, in, data, on_host, &sub, &ms)) != TSR_OK) {
         free(key);
         free(vals);
         return st;
+    }
+    pthread_mutex_lock(&d->mu);
+    d->last_replan_ms = ms;
+    d->total_replan_ms += ms;
+    d->misses++;
+    /* another thread may have made the same specialisation meanwhile: use the cached one */
+    if ((hit = spec_lookup(d, plan->n_inputs, in, vals, n_vals, hold)) != NULL) {
+        pthread_mutex_unlock(&d->mu);
+        tsr_plan_destroy(sub);
+        free(key);
+        free(vals);
+        *out = hit;
+        return TSR_OK;
     }
     int slot = d->n;
     if (d->n == d->cap) { /* evict the least recently used */
         slot = 0;
         for (int i = 1; i < d->n; i++)
             if (d->specs[i].used < d->specs[slot].used) slot = i;
-        tsr_plan_destroy(d->specs[slot].plan);
+        tsr_plan *old = d->specs[slot].plan;
+        old->spec_evicted = 1; /* destroyed now, or by the last run still using it */
+        old->retired_next = d->retired;
+        d->retired = old;
+        dyn_reap(d, old);
         free(d->specs[slot].in);
         free(d->specs[slot].vals);
         d->evictions++;
@@ -415,7 +490,9 @@ static tsr_status specialize(tsr_plan *plan, const struct tsr_tensor_desc *in,
     d->specs[slot].n_vals = n_vals;
     d->specs[slot].plan = sub;
     d->specs[slot].used = ++d->tick;
-    d->current = sub;
+    if (hold) sub->spec_refs++;
+    dyn_set_current(d, sub);
+    pthread_mutex_unlock(&d->mu);
     *out = sub;
     return TSR_OK;
 }
@@ -428,7 +505,7 @@ tsr_status tsr_plan_specialize(tsr_plan *plan, const struct tsr_tensor_desc *inp
                        "tsr_plan_specialize: %zu input shapes given, the plan has %d inputs",
                        n_inputs, plan->n_inputs);
     tsr_plan *run;
-    return specialize(plan, input_descs, NULL, &run);
+    return specialize(plan, input_descs, NULL, 0, &run);
 }
 
 tsr_status tsr_plan_specialize_inputs(tsr_plan *plan, const struct tsr_tensor *inputs,
@@ -450,7 +527,7 @@ tsr_status tsr_plan_specialize_inputs(tsr_plan *plan, const struct tsr_tensor *i
                          plan->input_names[i]);
     }
     tsr_plan *run;
-    if (st == TSR_OK) st = specialize(plan, in, data, &run);
+    if (st == TSR_OK) st = specialize(plan, in, data, 0, &run);
     free(in);
     free(data);
     return st;
@@ -666,6 +743,16 @@ tsr_status tsr_compile_ex(tsr_context *ctx, const tsr_graph *graph,
 
     tsr_plan *plan = calloc(1, sizeof *plan);
     if (!plan) return TSR_ERR(ctx, TSR_E_NOMEM, "tsr_compile: out of memory");
+    if (pthread_rwlock_init(&plan->exec_lock, NULL) != 0) {
+        free(plan);
+        return TSR_ERR(ctx, TSR_E_NOMEM, "tsr_compile: cannot create a lock");
+    }
+    if (pthread_mutex_init(&plan->hetero_lock, NULL) != 0) {
+        pthread_rwlock_destroy(&plan->exec_lock);
+        free(plan);
+        return TSR_ERR(ctx, TSR_E_NOMEM, "tsr_compile: cannot create a lock");
+    }
+    plan->sync_ok = 1;
     plan->ctx = ctx;
     plan->allow_fallback = o.allow_fallback;
     tsr_graph *g = NULL;
@@ -745,6 +832,10 @@ void tsr_plan_destroy(tsr_plan *plan) {
     }
     free(plan->input_dims);
     dyn_free(plan->dyn);
+    if (plan->sync_ok) {
+        pthread_mutex_destroy(&plan->hetero_lock);
+        pthread_rwlock_destroy(&plan->exec_lock);
+    }
     free(plan);
 }
 
@@ -767,25 +858,30 @@ static tsr_status run_specialized(tsr_plan *plan, const struct tsr_tensor *input
     for (int i = 0; i < plan->n_inputs; i++)
         dp[i] = inputs[i].data;
     tsr_plan *run = NULL;
-    tsr_status st = specialize(plan, inp, dp, &run);
+    tsr_status st = specialize(plan, inp, dp, 1, &run);
     if (inp != in) free(inp);
     if (dp != dv) free(dp);
     if (st != TSR_OK) return st;
     for (int i = 0; i < run->n_outputs; i++) {
         const struct tsr_tensor_desc *need = &run->output_descs[i];
         if (tsr_desc_check(&outputs[i].desc) ||
-            tsr_desc_bytes(&outputs[i].desc) < tsr_desc_bytes(need))
-            return TSR_ERR(ctx, TSR_E_SHAPE,
-                           "output '%s': the buffer is described as %s, at these input shapes "
-                           "the output is %s (set outputs[i].desc to the buffer's shape, e.g. "
-                           "from tsr_plan_specialize + tsr_plan_output_desc)",
-                           run->output_names[i],
-                           tsr_desc_check(&outputs[i].desc)
-                               ? "invalid"
-                               : tsr_desc_format(&outputs[i].desc, s0, sizeof s0),
-                           tsr_desc_format(need, s1, sizeof s1));
+            tsr_desc_bytes(&outputs[i].desc) < tsr_desc_bytes(need)) {
+            st = TSR_ERR(ctx, TSR_E_SHAPE,
+                         "output '%s': the buffer is described as %s, at these input shapes "
+                         "the output is %s (set outputs[i].desc to the buffer's shape, e.g. "
+                         "from tsr_plan_specialize + tsr_plan_output_desc)",
+                         run->output_names[i],
+                         tsr_desc_check(&outputs[i].desc)
+                             ? "invalid"
+                             : tsr_desc_format(&outputs[i].desc, s0, sizeof s0),
+                         tsr_desc_format(need, s1, sizeof s1));
+            spec_unhold(plan, run);
+            return st;
+        }
     }
-    return tsr_plan_run(run, inputs, (size_t)run->n_inputs, outputs, (size_t)run->n_outputs);
+    st = tsr_plan_run(run, inputs, (size_t)run->n_inputs, outputs, (size_t)run->n_outputs);
+    spec_unhold(plan, run); /* the specialisation may be destroyed from here on */
+    return st;
 }
 
 static tsr_status plan_run(tsr_plan *plan, const struct tsr_tensor *inputs, size_t n_inputs,
@@ -854,21 +950,53 @@ static tsr_status plan_run(tsr_plan *plan, const struct tsr_tensor *inputs, size
     if (plan->deferred && !plan->dyn)
         return TSR_ERR(ctx, TSR_E_INTERNAL, "tsr_plan_run: a deferred plan cannot specialise");
     if (other_shapes || plan->deferred) return run_specialized(plan, inputs, outputs);
-    if (plan->dyn) plan->dyn->current = NULL;
+    if (plan->dyn && atomic_load(&plan->dyn->current)) {
+        pthread_mutex_lock(&plan->dyn->mu);
+        dyn_set_current(plan->dyn, NULL);
+        pthread_mutex_unlock(&plan->dyn->mu);
+    }
     for (int i = 0; i < plan->n_outputs; i++) {
         if (!outputs[i].data && tsr_desc_elements(&plan->output_descs[i]) > 0)
             return TSR_ERR(ctx, TSR_E_INVALID_ARG, "output '%s': data is NULL",
                            plan->output_names[i]);
         outputs[i].desc = plan->output_descs[i];
     }
-    if (plan->hetero) return tsr_hetero_execute(plan->hetero, inputs, outputs);
+    if (plan->hetero) { /* segment I/O records and staging are per plan: one run at a time */
+        pthread_mutex_lock(&plan->hetero_lock);
+        tsr_status st = tsr_hetero_execute(plan->hetero, inputs, outputs);
+        pthread_mutex_unlock(&plan->hetero_lock);
+        return st;
+    }
+    /* Runs share the executable (the backends' execute is thread-safe); a fallback swaps it. */
+    const int host = tsr_context_host_device(ctx);
+    pthread_rwlock_rdlock(&plan->exec_lock);
+    const int dev = plan->device;
     tsr_status st = plan->ops->execute(plan->exec, inputs, outputs);
-    if (st != TSR_OK && plan->device != tsr_context_host_device(ctx) && plan->allow_fallback &&
-        is_device_failure(st)) {
-        st = fall_back_to_host(plan, st);
-        if (st == TSR_OK) st = plan->ops->execute(plan->exec, inputs, outputs);
+    pthread_rwlock_unlock(&plan->exec_lock);
+    if (st != TSR_OK && dev != host && plan->allow_fallback && is_device_failure(st)) {
+        pthread_rwlock_wrlock(&plan->exec_lock);
+        /* another run may have fallen back already: then just run again on the host */
+        if (plan->device != host) {
+            tsr_status fb = fall_back_to_host(plan, st);
+            if (fb != TSR_OK) {
+                pthread_rwlock_unlock(&plan->exec_lock);
+                return fb;
+            }
+        }
+        pthread_rwlock_unlock(&plan->exec_lock);
+        pthread_rwlock_rdlock(&plan->exec_lock);
+        st = plan->ops->execute(plan->exec, inputs, outputs);
+        pthread_rwlock_unlock(&plan->exec_lock);
     }
     return st;
+}
+
+/* p->device, read under the lock a fallback takes to change it. */
+static int plan_device(const tsr_plan *p) {
+    pthread_rwlock_rdlock((pthread_rwlock_t *)&p->exec_lock);
+    const int dev = p->device;
+    pthread_rwlock_unlock((pthread_rwlock_t *)&p->exec_lock);
+    return dev;
 }
 
 int tsr_plan_input_count(const tsr_plan *p) {
@@ -901,7 +1029,7 @@ tsr_status tsr_plan_output_desc(const tsr_plan *p, int i, const char **name,
 tsr_status tsr_plan_device(const tsr_plan *p, struct tsr_device_info *out) {
     if (!p || !out) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_plan_device: NULL argument");
     p = tsr_plan_current(p);
-    tsr_device_snapshot(p->ctx, p->device, out);
+    tsr_device_snapshot(p->ctx, plan_device(p), out);
     return TSR_OK;
 }
 
@@ -977,13 +1105,14 @@ tsr_status tsr_plan_kernel_info(const tsr_plan *p, int i, struct tsr_kernel_info
 int tsr_plan_kernel_device_index(const tsr_plan *p, int k) {
     p = tsr_plan_current(p);
     if (!p || k < 0 || k >= p->prog.n_kernels) return -1;
-    return p->hetero ? tsr_hetero_kernel_device(p->hetero, k) : p->device;
+    if (p->hetero) return tsr_hetero_kernel_device(p->hetero, k);
+    return plan_device(p);
 }
 
 double tsr_plan_predicted_ms(const tsr_plan *p) {
     p = tsr_plan_current(p);
     if (!p) return HUGE_VAL;
-    if (!p->hetero) return tsr_sched_predict_device_ms(p->ctx, p->device, &p->prog);
+    if (!p->hetero) return tsr_sched_predict_device_ms(p->ctx, plan_device(p), &p->prog);
     int *a = malloc((size_t)p->prog.n_kernels * sizeof *a + 1);
     if (!a) return HUGE_VAL;
     for (int k = 0; k < p->prog.n_kernels; k++)

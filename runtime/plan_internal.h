@@ -8,14 +8,24 @@
 #include "runtime/backend.h"
 #include "tessera/sched.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 struct tsr_plan {
     tsr_context *ctx;
     struct tsr_program prog;
     int device;                        /* index into ctx->devices */
     const struct tsr_backend_ops *ops; /* backend of `device` (ctx->devices[device].ops) */
     void *exec;                        /* backend executable */
+    /* Concurrent runs (tessera.h: tsr_plan_run is thread-safe): runs hold exec_lock for reading
+     * while they use device / ops / exec; the fallback to the host device swaps them holding it
+     * for writing. hetero_lock serialises the runs of a plan placed across devices (its segment
+     * I/O records and staging buffers are per plan). */
+    pthread_rwlock_t exec_lock;
+    pthread_mutex_t hetero_lock;
+    int sync_ok; /* the two locks are initialised */
     int allow_fallback;
-    int fell_back; /* 1 after a device failure moved the plan to the host device */
+    atomic_int fell_back; /* 1 after a device failure moved the plan to the host device */
     int n_folded, n_bn, n_simplified, n_cse, n_layernorm, n_dead; /* pass statistics (nodes) */
     char reason[2048];                                            /* why this device */
     int n_inputs, n_outputs;
@@ -28,13 +38,20 @@ struct tsr_plan {
     int deferred; /* compiled from a deferred graph (tsr_graph.deferred): every run specialises */
     struct tsr_input_dims *input_dims; /* n_inputs symbolic-dim records (owned), or NULL when no
                                           input has a symbolic dim */
-    struct tsr_plan_dyn *dyn;     /* re-specialisation (plan.c: model source, compile options, cache
-                                     of specialised plans) of a plan with symbolic inputs, else NULL */
+    struct tsr_plan_dyn *dyn; /* re-specialisation (plan.c: model source, compile options, cache
+                                 of specialised plans) of a plan with symbolic inputs, else NULL */
+    /* A specialisation (in its parent's dyn cache): runs using it now, and whether the cache
+     * has evicted it (it is destroyed when the last run using it ends). Guarded by the parent's
+     * dyn lock. */
+    int spec_refs, spec_evicted;
+    struct tsr_plan *retired_next; /* parent's list of evicted specialisations still in use */
     tsr_plan_profiling profiling; /* tsr_plan_set_profiling (runtime/profiler.h: per-run switch) */
 };
 
 /* The plan that answers queries for p: the specialisation of its last run / tsr_plan_specialize
- * at shapes other than those it was compiled for, else p itself. NULL stays NULL. */
+ * at shapes other than those it was compiled for, else p itself. NULL stays NULL. With runs at
+ * other shapes in progress on other threads it may change (and an evicted one be destroyed) at
+ * any time: queries then belong to the thread that runs (tessera.h). */
 const tsr_plan *tsr_plan_current(const tsr_plan *p);
 
 /* Statistics of a plan's cache of specialisations (dynamic shapes), for tests and tools. */

@@ -150,25 +150,70 @@ uint64_t tsr_topology_llc_bytes(const struct tsr_topology *topo) {
     return TSR_LLC_FALLBACK_BYTES;
 }
 
-/* Binds the calling thread to core core_index % cores (to a single PU of it, singlified, so the
- * OS does not migrate the thread between hyper-threads). Returns 0 or -1 (unsupported/failed). */
-int tsr_topology_bind_thread(const struct tsr_topology *topo, int core_index) {
+/* The PUs the calling thread may run on (its affinity mask: hwloc_get_cpubind, which is
+ * sched_getaffinity on Linux; `taskset` sets it for the whole process), restricted to `scope`
+ * when they meet it; the whole topology when the mask cannot be read. NULL when out of memory.
+ * The caller frees it. */
+static hwloc_bitmap_t allowed_pus(const struct tsr_topology *topo, hwloc_const_bitmap_t scope) {
+    hwloc_bitmap_t set = hwloc_bitmap_alloc();
+    if (!set) return NULL;
+    if (hwloc_get_cpubind(topo->topo, set, HWLOC_CPUBIND_THREAD) != 0 || hwloc_bitmap_iszero(set))
+        hwloc_bitmap_copy(set, hwloc_topology_get_topology_cpuset(topo->topo));
+    if (scope && hwloc_bitmap_intersects(set, scope)) hwloc_bitmap_and(set, set, scope);
+    return set;
+}
+
+/* Cores (PUs when hwloc reports no core) that meet `allowed`: how many, and the type used. */
+static int count_allowed(const struct tsr_topology *topo, hwloc_const_bitmap_t allowed,
+                         hwloc_obj_type_t *type) {
+    int n = 0;
+    *type = HWLOC_OBJ_CORE;
+    if (hwloc_get_nbobjs_by_type(topo->topo, HWLOC_OBJ_CORE) <= 0) *type = HWLOC_OBJ_PU;
+    for (hwloc_obj_t o = NULL; (o = hwloc_get_next_obj_by_type(topo->topo, *type, o)) != NULL;)
+        n += o->cpuset && hwloc_bitmap_intersects(o->cpuset, allowed);
+    return n;
+}
+
+/* Binds the calling thread to one PU of the (core_index mod n)-th of the n cores that meet its
+ * affinity mask within `scope` (NULL: the machine): a pinned worker never leaves the mask that
+ * the process was started with. Returns 0 or -1. */
+static int bind_within(const struct tsr_topology *topo, hwloc_const_bitmap_t scope,
+                       int core_index) {
     if (!topo || core_index < 0) return -1;
-    hwloc_obj_type_t type = HWLOC_OBJ_CORE;
-    int n = hwloc_get_nbobjs_by_type(topo->topo, type);
-    if (n <= 0) {
-        type = HWLOC_OBJ_PU;
-        n = hwloc_get_nbobjs_by_type(topo->topo, type);
+    hwloc_bitmap_t allowed = allowed_pus(topo, scope);
+    if (!allowed) return -1;
+    hwloc_obj_type_t type;
+    const int n = count_allowed(topo, allowed, &type);
+    int rc = -1, k = n > 0 ? core_index % n : 0;
+    for (hwloc_obj_t o = NULL; n > 0 && (o = hwloc_get_next_obj_by_type(topo->topo, type, o));) {
+        if (!o->cpuset || !hwloc_bitmap_intersects(o->cpuset, allowed) || k-- > 0) continue;
+        hwloc_bitmap_t set = hwloc_bitmap_dup(o->cpuset);
+        if (!set) break;
+        hwloc_bitmap_and(set, set, allowed);
+        hwloc_bitmap_singlify(set);
+        rc = hwloc_set_cpubind(topo->topo, set, HWLOC_CPUBIND_THREAD) < 0 ? -1 : 0;
+        hwloc_bitmap_free(set);
+        break;
     }
-    if (n <= 0) return -1;
-    hwloc_obj_t obj = hwloc_get_obj_by_type(topo->topo, type, (unsigned)(core_index % n));
-    if (!obj || !obj->cpuset) return -1;
-    hwloc_bitmap_t set = hwloc_bitmap_dup(obj->cpuset);
-    if (!set) return -1;
-    hwloc_bitmap_singlify(set);
-    int rc = hwloc_set_cpubind(topo->topo, set, HWLOC_CPUBIND_THREAD);
-    hwloc_bitmap_free(set);
-    return rc < 0 ? -1 : 0;
+    hwloc_bitmap_free(allowed);
+    return rc;
+}
+
+/* Binds the calling thread to core core_index % (cores in its affinity mask), one PU of it
+ * (singlified, so the OS does not migrate the thread between hyper-threads). Returns 0 or -1
+ * (unsupported/failed). */
+int tsr_topology_bind_thread(const struct tsr_topology *topo, int core_index) {
+    return bind_within(topo, NULL, core_index);
+}
+
+int tsr_topology_allowed_cores(const struct tsr_topology *topo) {
+    if (!topo) return 0;
+    hwloc_bitmap_t allowed = allowed_pus(topo, NULL);
+    if (!allowed) return topo->cpu.cores;
+    hwloc_obj_type_t type;
+    const int n = count_allowed(topo, allowed, &type);
+    hwloc_bitmap_free(allowed);
+    return n > 0 ? n : 1;
 }
 
 /* Logical index of the only NUMA node whose cpuset includes every PU of `set`, or -1. */
@@ -212,26 +257,12 @@ int tsr_topology_numa_core_count(const struct tsr_topology *topo, int numa_node)
     return n > 0 ? n : 0;
 }
 
-/* Binds to one PU of the (core_index mod n)-th core inside the node's cpuset (topology.h). */
+/* Binds to one PU of the (core_index mod n)-th core of the node's cpuset within the thread's
+ * affinity mask (topology.h). */
 int tsr_topology_bind_thread_numa(const struct tsr_topology *topo, int numa_node, int core_index) {
     if (!topo || core_index < 0) return -1;
     if (numa_node < 0) return tsr_topology_bind_thread(topo, core_index);
     hwloc_obj_t node = numa_obj(topo, numa_node);
     if (!node || !node->cpuset) return -1;
-    hwloc_obj_type_t type = HWLOC_OBJ_CORE;
-    int n = hwloc_get_nbobjs_inside_cpuset_by_type(topo->topo, node->cpuset, type);
-    if (n <= 0) {
-        type = HWLOC_OBJ_PU;
-        n = hwloc_get_nbobjs_inside_cpuset_by_type(topo->topo, node->cpuset, type);
-    }
-    if (n <= 0) return -1;
-    hwloc_obj_t obj = hwloc_get_obj_inside_cpuset_by_type(topo->topo, node->cpuset, type,
-                                                          (unsigned)(core_index % n));
-    if (!obj || !obj->cpuset) return -1;
-    hwloc_bitmap_t set = hwloc_bitmap_dup(obj->cpuset);
-    if (!set) return -1;
-    hwloc_bitmap_singlify(set);
-    int rc = hwloc_set_cpubind(topo->topo, set, HWLOC_CPUBIND_THREAD);
-    hwloc_bitmap_free(set);
-    return rc < 0 ? -1 : 0;
+    return bind_within(topo, node->cpuset, core_index);
 }

@@ -43,10 +43,15 @@ const struct tsr_cpu_topology_info *tsr_topology_cpu(const struct tsr_topology *
 uint64_t tsr_topology_l1d_bytes(const struct tsr_topology *topo);
 uint64_t tsr_topology_llc_bytes(const struct tsr_topology *topo);
 
-/* Binds the calling thread to physical core `core_index` (modulo the core count). Returns 0 on
- * success, -1 if binding is unsupported or failed (not an error for callers: best effort).
- * Thread-safe. */
+/* Binds the calling thread to the `core_index`-th (modulo their count) of the physical cores
+ * that meet its affinity mask (sched_getaffinity / hwloc_get_cpubind: what `taskset` or the
+ * creating thread set), on one PU of it inside the mask. Returns 0 on success, -1 if binding is
+ * unsupported or failed (not an error for callers: best effort). Thread-safe. */
 int tsr_topology_bind_thread(const struct tsr_topology *topo, int core_index);
+/* Physical cores (PUs when hwloc reports none) that meet the calling thread's affinity mask, at
+ * least 1; the core count when the mask cannot be read; 0 for a NULL topo. Sizes the CPU thread
+ * pool (`taskset -c 0` gives 1). Thread-safe. */
+int tsr_topology_allowed_cores(const struct tsr_topology *topo);
 
 /* The loaded hwloc topology as a hwloc_topology_t (cast it back), for a backend's locality glue
  * that needs hwloc's device helpers (hwloc/opencl.h, hwloc/cudart.h, ...). Owned by topo, valid
@@ -65,11 +70,13 @@ int tsr_topology_thread_numa_node(const struct tsr_topology *topo);
  * node. numa_node < 0 means the whole machine. */
 int tsr_topology_numa_core_count(const struct tsr_topology *topo, int numa_node);
 
-/* Binds the calling thread to the core_index-th core (modulo the node's core count) of NUMA
- * node numa_node (one PU of it, singlified). numa_node < 0 behaves like tsr_topology_bind_thread.
- * For the CPU thread pool: bind worker i with tsr_topology_bind_thread_numa(topo,
- * tsr_topology_thread_numa_node(topo) [taken on the creating thread], i). Returns 0, or -1 when
- * binding is unsupported or failed (best effort). Thread-safe. */
+/* Binds the calling thread to the core_index-th core (modulo their count) of NUMA node
+ * numa_node among those that meet the thread's affinity mask (one PU of it inside the mask,
+ * singlified; the whole mask when it does not meet the node). numa_node < 0 behaves like
+ * tsr_topology_bind_thread. For the CPU thread pool: bind worker i with
+ * tsr_topology_bind_thread_numa(topo, tsr_topology_thread_numa_node(topo) [taken on the creating
+ * thread], i). Returns 0, or -1 when binding is unsupported or failed (best effort). Thread-safe.
+ */
 int tsr_topology_bind_thread_numa(const struct tsr_topology *topo, int numa_node, int core_index);
 
 #endif

@@ -2,12 +2,16 @@
  * cpu_backend.c — the CPU backend: context-level state (ISA tier, thread pool; cpu_backend.h)
  * and the per-plan executable behind tsr_cpu_backend_ops (runtime/backend.h).
  *
- * prepare validates every kernel, takes the TEMP arena and the per-thread scratch (elementwise
- * register tiles; conv's im2col panels, one per thread) from the host pool, and resolves
- * CONST/TEMP buffer pointers; execute only fills in the caller's INPUT/OUTPUT pointers and runs the
- * kernels in order, so a run allocates nothing. The ISA of an executable is the backend's ISA when
- * it was prepared.
+ * prepare validates every kernel, packs constant weights, and makes the first run state: the TEMP
+ * arena and the per-thread scratch (elementwise register tiles; conv's im2col panels, one per
+ * thread) from the host pool, with the CONST/TEMP buffer pointers resolved. execute takes a free
+ * run state (making another, up to TSR_CPU_RUN_STATES, when every state is in use by a concurrent
+ * run of the same plan; waiting beyond that), fills in the caller's INPUT/OUTPUT pointers, runs
+ * the kernels in order and returns the state: a single-threaded run allocates nothing, and
+ * concurrent runs of one plan share only read-only data (program, packed weights). The ISA of an
+ * executable is the backend's ISA when it was prepared.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/conv_direct.h"
 #include "backends/cpu/gemm_packed.h"
@@ -16,6 +20,7 @@
 #include "runtime/profiler.h"
 #include "runtime/topology.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +43,13 @@ tsr_status tsr_cpu_backend_create(tsr_context *ctx, int threads, struct tsr_cpu_
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "cpu backend: %d threads requested", threads);
     struct tsr_topology *topo = ctx ? ctx->topo : NULL;
     if (threads == 0) {
-        if (topo) threads = tsr_topology_cpu(topo)->cores;
+        /* one per core the process may run on (its affinity mask: `taskset -c 0` gives 1) */
+        if (topo) threads = tsr_topology_allowed_cores(topo);
         if (threads <= 0) {
+            cpu_set_t set;
             long n = sysconf(_SC_NPROCESSORS_ONLN);
+            if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+                n = CPU_COUNT(&set);
             threads = n > 0 ? (int)n : 1;
         }
     }
@@ -105,15 +114,37 @@ tsr_status tsr_cpu_backend_set_isa(struct tsr_cpu_backend *cpu, tsr_cpu_isa isa)
 /* Per-plan executable                                                                       */
 /* ---------------------------------------------------------------------------------------- */
 
+/* The mutable state of one run: the TEMP arena, per-thread scratch (in env), the padded image of
+ * the direct convs and the resolved buffer pointers. A plan run from several threads at once
+ * takes one state per run (struct tsr_cpu_exec's pool of states), so runs share nothing mutable. */
+struct tsr_cpu_run {
+    struct tsr_cpu_env env; /* the executable's env with this state's scratch */
+    void *arena;            /* prog->arena_bytes, from the host pool */
+    float **ptrs; /* n_buffers: CONST/TEMP resolved when the state is made, INPUT/OUTPUT per run */
+    float *conv_pad;          /* padded image of the direct convs; pad_floats */
+    struct tsr_cpu_run *next; /* free list / list of every state */
+    struct tsr_cpu_run *all_next;
+};
+
+/* Upper bound on the run states of one executable (concurrent runs beyond it wait for a state);
+ * TSR_CPU_RUN_STATES overrides it (1 .. 1024). */
+#define TSR_CPU_RUN_STATES_DEFAULT 16
+
 struct tsr_cpu_exec {
     tsr_context *ctx;
     const struct tsr_program *prog;
-    struct tsr_cpu_env env;
-    void *arena;  /* prog->arena_bytes, from the host pool */
-    float **ptrs; /* n_buffers: resolved at prepare (CONST/TEMP) and per run (INPUT/OUTPUT) */
+    struct tsr_cpu_env env;       /* template: scratch NULL, scratch_floats set */
     struct tsr_cpu_convd **convd; /* n_kernels: pre-packed direct conv (conv_direct.h) or NULL */
-    float *conv_pad;              /* padded image of the direct convs, shared; max pad_floats */
+    size_t pad_floats;            /* largest padded image of the direct convs */
     struct tsr_cpu_gemmp **gemmp; /* n_kernels: GEMM on pre-packed B (gemm_packed.h) or NULL */
+    /* The pool of run states: a run takes a free one or makes one (up to max_runs, else waits),
+     * and returns it. The first is made at prepare, so a single-threaded run allocates nothing. */
+    pthread_mutex_t mu;
+    pthread_cond_t freed;
+    struct tsr_cpu_run *free_runs; /* guarded by mu */
+    struct tsr_cpu_run *all_runs;  /* guarded by mu */
+    int n_runs, max_runs;          /* guarded by mu / constant */
+    int sync_ok;                   /* mu and freed initialised */
 };
 
 /* Cache a GEMM panel should fit in (gemm.c): the per-core L2 when hwloc reports one (private
@@ -140,11 +171,52 @@ static void tsr_cpu_mem_free(tsr_context *ctx, void *p) {
         tsr_aligned_free(p);
 }
 
+static void tsr_cpu_run_free(tsr_context *ctx, struct tsr_cpu_run *r) {
+    if (!r) return;
+    tsr_cpu_mem_free(ctx, r->arena);
+    tsr_cpu_mem_free(ctx, r->env.scratch);
+    tsr_cpu_mem_free(ctx, r->conv_pad);
+    free(r->ptrs);
+    free(r);
+}
+
+/* A new run state of ex (arena, scratch, padding, CONST/TEMP pointers), or NULL when out of
+ * memory (nothing recorded). */
+static struct tsr_cpu_run *tsr_cpu_run_new(const struct tsr_cpu_exec *ex) {
+    const struct tsr_program *prog = ex->prog;
+    struct tsr_cpu_run *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->env = ex->env;
+    r->env.scratch = tsr_cpu_mem_alloc(ex->ctx, ex->env.scratch_floats * sizeof(float) *
+                                                    (size_t)ex->env.n_threads);
+    r->ptrs = calloc((size_t)(prog->n_buffers > 0 ? prog->n_buffers : 1), sizeof *r->ptrs);
+    /* Always a real arena, even for zero bytes (every intermediate empty): kernels get valid
+     * pointers at base + offset, never an offset NULL (zero-size tensors are valid, ONNX). */
+    r->arena = tsr_cpu_mem_alloc(ex->ctx, prog->arena_bytes ? prog->arena_bytes : 64);
+    if (ex->pad_floats > 0)
+        r->conv_pad = tsr_cpu_mem_alloc(ex->ctx, ex->pad_floats * sizeof(float));
+    if (!r->env.scratch || !r->ptrs || !r->arena ||
+        (ex->pad_floats > 0 && !r->conv_pad)) {
+        tsr_cpu_run_free(ex->ctx, r);
+        return NULL;
+    }
+    for (int b = 0; b < prog->n_buffers; b++) {
+        const struct tsr_buffer *buf = &prog->buffers[b];
+        if (buf->kind == TSR_BUF_CONST)
+            r->ptrs[b] = buf->const_data;
+        else if (buf->kind == TSR_BUF_TEMP) /* checked at prepare */
+            r->ptrs[b] = (float *)((char *)r->arena + buf->offset);
+    }
+    return r;
+}
+
 static void tsr_cpu_release(void *exec) {
     struct tsr_cpu_exec *ex = exec;
     if (!ex) return;
-    tsr_cpu_mem_free(ex->ctx, ex->arena);
-    tsr_cpu_mem_free(ex->ctx, ex->env.scratch);
+    for (struct tsr_cpu_run *r = ex->all_runs, *n; r; r = n) {
+        n = r->all_next;
+        tsr_cpu_run_free(ex->ctx, r);
+    }
     if (ex->convd)
         for (int i = 0; i < ex->prog->n_kernels; i++)
             tsr_cpu_convd_free(ex->convd[i]);
@@ -153,9 +225,68 @@ static void tsr_cpu_release(void *exec) {
         for (int i = 0; i < ex->prog->n_kernels; i++)
             tsr_cpu_gemmp_free(ex->gemmp[i]);
     free(ex->gemmp);
-    tsr_cpu_mem_free(ex->ctx, ex->conv_pad);
-    free(ex->ptrs);
+    if (ex->sync_ok) {
+        pthread_cond_destroy(&ex->freed);
+        pthread_mutex_destroy(&ex->mu);
+    }
     free(ex);
+}
+
+/* Takes a free run state of ex, making one when none is free and fewer than max_runs exist
+ * (waiting for one otherwise, or when making one fails but others exist). NULL only when ex has
+ * no state and none can be made (out of memory). */
+static struct tsr_cpu_run *tsr_cpu_run_take(struct tsr_cpu_exec *ex) {
+    int alloc_failed = 0; /* then wait for a state in use instead of retrying */
+    pthread_mutex_lock(&ex->mu);
+    for (;;) {
+        struct tsr_cpu_run *r = ex->free_runs;
+        if (r) {
+            ex->free_runs = r->next;
+            pthread_mutex_unlock(&ex->mu);
+            return r;
+        }
+        if (ex->n_runs < ex->max_runs && !alloc_failed) {
+            ex->n_runs++; /* reserved while allocating outside the lock */
+            pthread_mutex_unlock(&ex->mu);
+            r = tsr_cpu_run_new(ex);
+            pthread_mutex_lock(&ex->mu);
+            if (r) {
+                r->all_next = ex->all_runs;
+                ex->all_runs = r;
+                pthread_mutex_unlock(&ex->mu);
+                return r;
+            }
+            alloc_failed = 1;
+            if (--ex->n_runs == 0) {
+                pthread_mutex_unlock(&ex->mu);
+                return NULL;
+            }
+            continue; /* a state may have been returned meanwhile */
+        }
+        pthread_cond_wait(&ex->freed, &ex->mu);
+    }
+}
+
+static void tsr_cpu_run_give(struct tsr_cpu_exec *ex, struct tsr_cpu_run *r) {
+    pthread_mutex_lock(&ex->mu);
+    r->next = ex->free_runs;
+    ex->free_runs = r;
+    pthread_cond_signal(&ex->freed);
+    pthread_mutex_unlock(&ex->mu);
+}
+
+/* TSR_CPU_RUN_STATES=N (1..1024), else TSR_CPU_RUN_STATES_DEFAULT. */
+static int tsr_cpu_max_runs(tsr_context *ctx) {
+    const char *v = tsr_getenv("TSR_CPU_RUN_STATES");
+    if (!v) return TSR_CPU_RUN_STATES_DEFAULT;
+    char *end = NULL;
+    long n = strtol(v, &end, 10);
+    if (!end || *end || n < 1 || n > 1024) {
+        tsr_log(ctx, TSR_LOG_WARN, "TSR_CPU_RUN_STATES='%s': expected 1..1024; using %d", v,
+                TSR_CPU_RUN_STATES_DEFAULT);
+        return TSR_CPU_RUN_STATES_DEFAULT;
+    }
+    return (int)n;
 }
 
 /* Elements of buffer `id` (bytes / 4) or -1 when id is out of range. */
@@ -473,22 +604,9 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
         return st;
     }
     ex->env.scratch_floats = (scratch + 15) & ~(size_t)15;
-    ex->env.scratch =
-        tsr_cpu_mem_alloc(ctx, ex->env.scratch_floats * sizeof(float) * (size_t)ex->env.n_threads);
-    ex->ptrs = calloc((size_t)(prog->n_buffers > 0 ? prog->n_buffers : 1), sizeof *ex->ptrs);
-    /* Always a real arena, even for zero bytes (every intermediate empty): kernels get valid
-     * pointers at base + offset, never an offset NULL (zero-size tensors are valid, ONNX). */
-    ex->arena = tsr_cpu_mem_alloc(ctx, prog->arena_bytes ? prog->arena_bytes : 64);
-    if (!ex->env.scratch || !ex->ptrs || !ex->arena) {
-        tsr_cpu_release(ex);
-        return TSR_ERR(ctx, TSR_E_NOMEM, "cpu prepare: cannot allocate %zu bytes of arena",
-                       prog->arena_bytes);
-    }
     for (int b = 0; b < prog->n_buffers; b++) {
         const struct tsr_buffer *buf = &prog->buffers[b];
-        if (buf->kind == TSR_BUF_CONST) {
-            ex->ptrs[b] = buf->const_data;
-        } else if (buf->kind == TSR_BUF_TEMP) {
+        if (buf->kind == TSR_BUF_TEMP) {
             /* written so that it cannot overflow; the offset must also keep 64-byte alignment
              * (runtime/program.h) */
             if (buf->offset > prog->arena_bytes || buf->bytes > prog->arena_bytes - buf->offset ||
@@ -499,7 +617,6 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
                                "%zu-byte arena or is not 64-byte aligned",
                                b, buf->offset, buf->bytes, prog->arena_bytes);
             }
-            ex->ptrs[b] = (float *)((char *)ex->arena + buf->offset);
         } else if ((buf->kind == TSR_BUF_INPUT &&
                     (buf->io_index < 0 || buf->io_index >= prog->n_inputs)) ||
                    (buf->kind == TSR_BUF_OUTPUT &&
@@ -561,11 +678,31 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
         }
         if (ex->convd[i]->pad_floats > pad_floats) pad_floats = ex->convd[i]->pad_floats;
     }
-    if (pad_floats > 0 && !(ex->conv_pad = tsr_cpu_mem_alloc(ctx, pad_floats * sizeof(float)))) {
+    ex->pad_floats = pad_floats;
+    ex->max_runs = tsr_cpu_max_runs(ctx);
+    if (pthread_mutex_init(&ex->mu, NULL) != 0) {
         tsr_cpu_release(ex);
-        return TSR_ERR(ctx, TSR_E_NOMEM, "cpu prepare: cannot allocate %zu bytes of conv padding",
-                       pad_floats * sizeof(float));
+        return TSR_ERR(ctx, TSR_E_NOMEM, "cpu prepare: cannot create a mutex");
     }
+    if (pthread_cond_init(&ex->freed, NULL) != 0) {
+        pthread_mutex_destroy(&ex->mu);
+        tsr_cpu_release(ex);
+        return TSR_ERR(ctx, TSR_E_NOMEM, "cpu prepare: cannot create a condition variable");
+    }
+    ex->sync_ok = 1;
+    /* the first run state, so that a single-threaded run allocates nothing */
+    struct tsr_cpu_run *r0 = tsr_cpu_run_new(ex);
+    if (!r0) {
+        size_t bytes = prog->arena_bytes + pad_floats * sizeof(float) +
+                       ex->env.scratch_floats * sizeof(float) * (size_t)ex->env.n_threads;
+        tsr_cpu_release(ex);
+        return TSR_ERR(ctx, TSR_E_NOMEM,
+                       "cpu prepare: cannot allocate %zu bytes of arena, scratch and padding",
+                       bytes);
+    }
+    r0->all_next = NULL;
+    ex->all_runs = ex->free_runs = r0;
+    ex->n_runs = 1;
     tsr_log(ctx, TSR_LOG_DEBUG, "cpu prepare: %d kernels, ISA %s, %d threads, arena %zu bytes",
             prog->n_kernels, tsr_cpu_isa_name(ex->env.ew->isa), ex->env.n_threads,
             prog->arena_bytes);
@@ -574,8 +711,10 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
 }
 
 /* Runs kernel kn; TSR_OK, or TSR_E_INVALID_ARG (recorded) for a Gather index out of range. */
-static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct tsr_kernel *kn) {
-    float *const *p = ex->ptrs;
+static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct tsr_cpu_run *run,
+                                     const struct tsr_kernel *kn) {
+    float *const *p = run->ptrs;
+    const struct tsr_cpu_env *env = &run->env;
     float *y = p[kn->output];
     switch (kn->kind) {
     case TSR_K_GATHER: /* group "tkern": kernels of any dtype (data.c) */
@@ -590,7 +729,7 @@ static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct
             dts[i] = ex->prog->buffers[kn->inputs[i]].desc.dtype;
         }
         int64_t bad = 0;
-        if (tsr_cpu_data_run(&ex->env, kn, dts, in, y, &bad))
+        if (tsr_cpu_data_run(env, kn, dts, in, y, &bad))
             return TSR_ERR(ex->ctx, TSR_E_INVALID_ARG,
                            "node '%s' (Gather): index %lld out of range [%lld, %lld) (kernel '%s')",
                            kn->nodes ? kn->nodes : "", (long long)bad,
@@ -601,12 +740,12 @@ static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct
     case TSR_K_GEMM:
         if (ex->gemmp[kn - ex->prog->kernels]) {
             tsr_cpu_gemmp_run(
-                &ex->env, ex->gemmp[kn - ex->prog->kernels], p[kn->inputs[0]],
+                env, ex->gemmp[kn - ex->prog->kernels], p[kn->inputs[0]],
                 kn->u.gemm.has_c ? p[kn->inputs[2]] : NULL,
                 kn->u.gemm.has_residual ? p[kn->inputs[2 + !!kn->u.gemm.has_c]] : NULL, y);
             break;
         }
-        tsr_cpu_gemm_run(&ex->env, &kn->u.gemm, p[kn->inputs[0]], p[kn->inputs[1]],
+        tsr_cpu_gemm_run(env, &kn->u.gemm, p[kn->inputs[0]], p[kn->inputs[1]],
                          kn->u.gemm.has_c ? p[kn->inputs[2]] : NULL,
                          kn->u.gemm.has_residual ? p[kn->inputs[2 + !!kn->u.gemm.has_c]] : NULL, y);
         break;
@@ -615,17 +754,17 @@ static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct
             const void *tin[TSR_EW_MAX_INPUTS] = {0};
             for (int i = 0; i < kn->n_inputs; i++)
                 tin[i] = p[kn->inputs[i]];
-            tsr_cpu_ew_typed_run(&ex->env, &kn->u.ew, kn->dtype, tin, y);
+            tsr_cpu_ew_typed_run(env, &kn->u.ew, kn->dtype, tin, y);
             break;
         }
         const float *in[TSR_EW_MAX_INPUTS] = {0};
         for (int i = 0; i < kn->n_inputs; i++)
             in[i] = p[kn->inputs[i]];
-        tsr_cpu_ew_run(&ex->env, &kn->u.ew, in, y);
+        tsr_cpu_ew_run(env, &kn->u.ew, in, y);
         break;
     }
     case TSR_K_SOFTMAX:
-        tsr_cpu_softmax_run(&ex->env, &kn->u.softmax, p[kn->inputs[0]], y);
+        tsr_cpu_softmax_run(env, &kn->u.softmax, p[kn->inputs[0]], y);
         break;
     case TSR_K_COPY:
         if (kn->u.copy.n > 0 && y != p[kn->inputs[0]])
@@ -637,48 +776,47 @@ static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct
         const struct tsr_cpu_convd *d = ex->convd[kn - ex->prog->kernels];
         const struct tsr_cpu_gemmp *cg = ex->gemmp[kn - ex->prog->kernels];
         if (cg) { /* tsr_cpu_conv_as_gemm: X [N, C], W^T packed, bias row, R / Y [N, M] */
-            tsr_cpu_gemmp_run(&ex->env, cg, p[kn->inputs[0]],
-                              c->has_bias ? p[kn->inputs[bi]] : NULL,
+            tsr_cpu_gemmp_run(env, cg, p[kn->inputs[0]], c->has_bias ? p[kn->inputs[bi]] : NULL,
                               c->has_residual ? p[kn->inputs[ri]] : NULL, y);
             break;
         }
         if (d) {
-            tsr_cpu_convd_run(&ex->env, d, p[kn->inputs[0]],
-                              c->has_residual ? p[kn->inputs[ri]] : NULL, ex->conv_pad, y);
+            tsr_cpu_convd_run(env, d, p[kn->inputs[0]], c->has_residual ? p[kn->inputs[ri]] : NULL,
+                              run->conv_pad, y);
             break;
         }
-        tsr_cpu_conv_run(&ex->env, c, p[kn->inputs[0]], p[kn->inputs[1]],
+        tsr_cpu_conv_run(env, c, p[kn->inputs[0]], p[kn->inputs[1]],
                          c->has_bias ? p[kn->inputs[bi]] : NULL,
                          c->has_residual ? p[kn->inputs[ri]] : NULL, y);
         break;
     }
     case TSR_K_POOL:
-        tsr_cpu_pool_run(&ex->env, &kn->u.pool, p[kn->inputs[0]], y);
+        tsr_cpu_pool_run(env, &kn->u.pool, p[kn->inputs[0]], y);
         break;
     case TSR_K_REDUCE:
-        tsr_cpu_reduce_run(&ex->env, &kn->u.reduce, p[kn->inputs[0]], y);
+        tsr_cpu_reduce_run(env, &kn->u.reduce, p[kn->inputs[0]], y);
         break;
     case TSR_K_TRANSPOSE:
-        tsr_cpu_transpose_run(&ex->env, &kn->u.transpose, p[kn->inputs[0]], y);
+        tsr_cpu_transpose_run(env, &kn->u.transpose, p[kn->inputs[0]], y);
         break;
     case TSR_K_CONCAT: {
         const float *in[TSR_EW_MAX_INPUTS] = {0};
         for (int i = 0; i < kn->n_inputs; i++)
             in[i] = p[kn->inputs[i]];
-        tsr_cpu_concat_run(&ex->env, &kn->u.concat, in, y);
+        tsr_cpu_concat_run(env, &kn->u.concat, in, y);
         break;
     }
     case TSR_K_LAYERNORM:
-        tsr_cpu_layernorm_run(&ex->env, &kn->u.layernorm, p[kn->inputs[0]], p[kn->inputs[1]],
+        tsr_cpu_layernorm_run(env, &kn->u.layernorm, p[kn->inputs[0]], p[kn->inputs[1]],
                               kn->u.layernorm.has_bias ? p[kn->inputs[2]] : NULL, y);
         break;
     case TSR_K_CUMSUM:
         if (kn->u.cumsum.scan != TSR_SCAN_CUMSUM) /* group "preproc" */
-            tsr_cpu_scan_run(&ex->env, &kn->u.cumsum, p[kn->inputs[0]], y);
+            tsr_cpu_scan_run(env, &kn->u.cumsum, p[kn->inputs[0]], y);
         else if (kn->dtype == TSR_I64 || kn->dtype == TSR_I32) /* zoo2 */
             tsr_cpu_cumsum_int_run(&kn->u.cumsum, kn->dtype == TSR_I64, p[kn->inputs[0]], y);
         else
-            tsr_cpu_cumsum_run(&ex->env, &kn->u.cumsum, p[kn->inputs[0]], y);
+            tsr_cpu_cumsum_run(env, &kn->u.cumsum, p[kn->inputs[0]], y);
         break;
     case TSR_K_ARG: /* group "reduce": int64 output */
         tsr_cpu_arg_run(&kn->u.arg, p[kn->inputs[0]], y);
@@ -705,6 +843,7 @@ static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct
     return TSR_OK;
 }
 
+/* Thread-safe: concurrent calls on one executable run in parallel, each on its own run state. */
 static tsr_status tsr_cpu_execute(void *exec, const struct tsr_tensor *inputs,
                                   struct tsr_tensor *outputs) {
     struct tsr_cpu_exec *ex = exec;
@@ -712,17 +851,22 @@ static tsr_status tsr_cpu_execute(void *exec, const struct tsr_tensor *inputs,
     const struct tsr_program *prog = ex->prog;
     if ((prog->n_inputs > 0 && !inputs) || (prog->n_outputs > 0 && !outputs))
         return TSR_ERR(ex->ctx, TSR_E_INVALID_ARG, "cpu execute: NULL inputs or outputs");
+    /* this run's state: concurrent runs of the plan each take their own */
+    struct tsr_cpu_run *run = tsr_cpu_run_take(ex);
+    if (!run)
+        return TSR_ERR(ex->ctx, TSR_E_NOMEM, "cpu execute: cannot allocate a run state (%zu bytes)",
+                       prog->arena_bytes);
     for (int b = 0; b < prog->n_buffers; b++) {
         const struct tsr_buffer *buf = &prog->buffers[b];
         if (buf->kind == TSR_BUF_INPUT)
-            ex->ptrs[b] = (float *)inputs[buf->io_index].data; /* read-only by contract */
+            run->ptrs[b] = (float *)inputs[buf->io_index].data; /* read-only by contract */
         else if (buf->kind == TSR_BUF_OUTPUT)
-            ex->ptrs[b] = (float *)outputs[buf->io_index].data;
+            run->ptrs[b] = (float *)outputs[buf->io_index].data;
         else
             continue;
         /* A zero-size input or output may come with data NULL (tsr_plan_run allows it): its
          * kernels get the arena's base, a valid pointer they never dereference (0 elements). */
-        if (!ex->ptrs[b]) ex->ptrs[b] = ex->arena;
+        if (!run->ptrs[b]) run->ptrs[b] = run->arena;
     }
     const int prof = tsr_prof_enabled(ex->ctx);
     /* the kernels follow each other within microseconds: the pool's threads spin between them */
@@ -731,12 +875,13 @@ static tsr_status tsr_cpu_execute(void *exec, const struct tsr_tensor *inputs,
     for (int i = 0; i < prog->n_kernels && st == TSR_OK; i++) {
         const struct tsr_kernel *kn = &prog->kernels[i];
         const uint64_t t0 = prof ? tsr_now_ns() : 0;
-        st = tsr_cpu_run_kernel(ex, kn);
+        st = tsr_cpu_run_kernel(ex, run, kn);
         if (st == TSR_OK && prof)
             tsr_prof_add(ex->ctx, TSR_EVENT_KERNEL, kn->name, kn->nodes ? kn->nodes : "", "cpu", 0,
                          t0, tsr_now_ns(), kn->bytes, kn->flops);
     }
     if (prog->n_kernels > 1) tsr_cpu_pool_release(ex->env.pool);
+    tsr_cpu_run_give(ex, run);
     return st;
 }
 

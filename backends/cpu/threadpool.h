@@ -2,8 +2,9 @@
  * threadpool.h — a fixed pool of CPU worker threads running parallel loops.
  *
  * The pool has n_threads participants: the thread calling tsr_cpu_pool_parallel_for (thread id
- * 0) plus n_threads - 1 workers (ids 1 .. n_threads - 1) created once, each pinned to core i
- * through tsr_topology_bind_thread (best effort; the caller's own thread is never re-pinned).
+ * 0) plus n_threads - 1 workers (ids 1 .. n_threads - 1) created once, each pinned to the i-th
+ * core that meets the creating thread's affinity mask (tsr_topology_bind_thread_numa: `taskset`
+ * is kept; best effort; the caller's own thread is never re-pinned).
  * Workers sleep on a condition variable between loops. No allocation per loop.
  */
 #ifndef TSR_CPU_THREADPOOL_H
