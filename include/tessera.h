@@ -163,7 +163,9 @@ int64_t tsr_desc_elements(const struct tsr_tensor_desc *desc);
  */
 char *tsr_desc_format(const struct tsr_tensor_desc *desc, char *buf, size_t buf_size);
 /* Allocates a zero-filled tensor of `desc` (64-byte aligned data) into *out.
- * Returns TSR_OK, TSR_E_INVALID_ARG (bad desc/NULL), TSR_E_NOMEM. Free with tsr_tensor_free. */
+ * Returns TSR_OK, TSR_E_INVALID_ARG (bad desc/NULL, or a size past the limit: an element count
+ * over int64 or more than 2^62 bytes, docs/RELIABILITY.md; the message gives the shape),
+ * TSR_E_NOMEM. Free with tsr_tensor_free. */
 tsr_status tsr_tensor_alloc(const struct tsr_tensor_desc *desc, struct tsr_tensor *out);
 /* Frees data allocated by tsr_tensor_alloc / tsr_npy_load and sets t->data to NULL. NULL-safe. */
 void tsr_tensor_free(struct tsr_tensor *t);
@@ -730,7 +732,8 @@ void tsr_graph_destroy(tsr_graph *graph);
 
 /* Declares a graph input named `name` (copied) of type/shape `desc`. Names are unique within the
  * graph; any dtype of tsr_dtype. Returns TSR_OK, TSR_E_INVALID_ARG (NULL, empty or duplicate
- * name, bad desc: an unknown dtype too), TSR_E_NOMEM. */
+ * name, bad desc: an unknown dtype too, or a size past the limit of tsr_tensor_alloc),
+ * TSR_E_NOMEM. */
 tsr_status tsr_graph_input(tsr_graph *graph, const char *name, const struct tsr_tensor_desc *desc,
                            tsr_value *out);
 /* Adds a constant (an ONNX initializer). `data` holds tsr_desc_elements(desc) elements of
@@ -741,7 +744,9 @@ tsr_status tsr_graph_constant(tsr_graph *graph, const char *name,
 /* Adds one node. `inputs` holds n_inputs value ids (ONNX input order; an absent optional input
  * is simply not passed). attrs may be NULL (defaults). node_name may be NULL (made up); it is
  * used in every message about the node. The output shape is inferred now; a mismatch returns
- * TSR_E_SHAPE with a message naming the node, the op and both shapes. Returns TSR_OK,
+ * TSR_E_SHAPE with a message naming the node, the op and both shapes, and so does an output
+ * past the size limit of tsr_tensor_alloc (an element count over int64, e.g. a Reshape or Tile
+ * whose counts overflow, or more than 2^62 bytes). Returns TSR_OK,
  * TSR_E_INVALID_ARG (bad value id / input count), TSR_E_SHAPE, TSR_E_DTYPE,
  * TSR_E_UNSUPPORTED (e.g. a non-constant Reshape shape), TSR_E_NOMEM. */
 tsr_status tsr_graph_op(tsr_graph *graph, tsr_op op, const tsr_value *inputs, int n_inputs,

@@ -1488,7 +1488,10 @@ tsr_status tsr_convtranspose_geometry(tsr_context *ctx, const struct tsr_op_attr
                          node, tsr_desc_format(w, s0, sizeof s0), tsr_desc_format(x, s1, sizeof s1),
                          (long long)grp);
     int one_d = x->rank == 3;
-    g->m = w->dims[1] * grp;
+    if (tsr_mul_i64(w->dims[1], grp, &g->m))
+        return SHAPE_ERR("node '%s' (ConvTranspose): weights %s with group %lld: too many output "
+                         "channels",
+                         node, tsr_desc_format(w, s0, sizeof s0), (long long)grp);
     for (int d = 0; d < 2 + three_d; d++) {
         /* index 2: the depth of a 3-D input (group "conv3d"), attributes in win_d / convt_d */
         const int xi = three_d ? (d == 2 ? 2 : 3 + d) : 2 + d - one_d;
@@ -1505,16 +1508,29 @@ tsr_status tsr_convtranspose_geometry(tsr_context *ctx, const struct tsr_op_attr
             return SHAPE_ERR("node '%s' (ConvTranspose): strides and dilations must be >= 1, "
                              "output_padding >= 0",
                              node);
-        int64_t ek = (k - 1) * dl + 1, full = s * (in - 1) + op + ek, pb, pe;
+        int64_t ek, full, pb, pe;
+        if (tsr_mul_i64(k - 1, dl, &ek) || tsr_add_i64(ek, 1, &ek) ||
+            tsr_mul_i64(s, in - 1, &full) || tsr_add_i64(full, op, &full) ||
+            tsr_add_i64(full, ek, &full))
+            return SHAPE_ERR("node '%s' (ConvTranspose): input %s, weights %s, strides, dilations "
+                             "and output_padding give an output size over 2^63",
+                             node, tsr_desc_format(x, s0, sizeof s0),
+                             tsr_desc_format(w, s1, sizeof s1));
         int64_t os = d < 2 ? attrs->output_shape[d] : attrs->convt_d[1];
         int64_t want = os > 0 ? os : 0;
         if (!want && (attrs->auto_pad == TSR_AUTO_PAD_SAME_UPPER ||
                       attrs->auto_pad == TSR_AUTO_PAD_SAME_LOWER))
-            want = in * s;
+            if (tsr_mul_i64(in, s, &want))
+                return SHAPE_ERR("node '%s' (ConvTranspose): input %s with stride %lld: output "
+                                 "size over 2^63",
+                                 node, tsr_desc_format(x, s0, sizeof s0), (long long)s);
         if (want) {
             /* ONNX ConvTranspose: total_padding = stride * (in - 1) + output_padding +
              * ((k - 1) * dilation + 1) - output_shape, split as auto_pad says */
-            int64_t total = full - want;
+            int64_t total;
+            if (tsr_sub_i64(full, want, &total) || total < -(INT64_MAX / 2))
+                return SHAPE_ERR("node '%s' (ConvTranspose): output_shape %lld is out of range",
+                                 node, (long long)want);
             /* halves round down (the ONNX reference's floor division: a negative total, an
              * output_shape larger than the natural size, adds the zero row at the end) */
             int64_t half = total >= 0 ? total / 2 : -((1 - total) / 2);
@@ -1535,8 +1551,8 @@ tsr_status tsr_convtranspose_geometry(tsr_context *ctx, const struct tsr_op_attr
         g->in[d] = in;
         g->pb[d] = pb;
         g->pe[d] = pe;
-        g->out[d] = full - pb - pe;
-        if (g->out[d] < 1)
+        if (tsr_sub_i64(full, pb, &g->out[d]) || tsr_sub_i64(g->out[d], pe, &g->out[d]) ||
+            g->out[d] < 1)
             return SHAPE_ERR("node '%s' (ConvTranspose): input %s and weights %s give an empty "
                              "output",
                              node, tsr_desc_format(x, s0, sizeof s0),

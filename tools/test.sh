@@ -67,9 +67,10 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 (cd build-asan && ctest --output-on-failure --timeout 1800 -E '^check_minilm$')
 
 # The fuzz targets of tests/fuzz (libFuzzer, clang, ASan + UBSan, build-fuzz/): 30 s each, five
-# targets one after the other (measured: 150 s of fuzzing plus the clang build, about 4 min on 2
-# shared cores the first time). Their corpora and every past finding are also replayed by ctest
-# in each pass above (fuzz_replay_*). Skipped with a message when clang's libFuzzer is missing.
+# targets one after the other (measured on 2 shared cores: 159 s of fuzzing, 170 s for the step
+# with build-fuzz built; the first clang build of build-fuzz took about 8 min). Their corpora and
+# every past finding are also replayed by ctest in each pass above (fuzz_replay_*, under 1 s
+# each). Skipped with a message when clang's libFuzzer is missing.
 echo "== fuzz targets (libFuzzer, 30 s each)"
 tools/fuzz.sh 30
 

@@ -11,8 +11,21 @@ static void quiet_log(void *user, tsr_log_level level, const char *message) {
     (void)user, (void)level, (void)message;
 }
 
+static tsr_context *ctx;
+
+/* The host pool keeps every block it handed out for reuse, by size class: over millions of
+ * inputs with all kinds of sizes that is a lot of memory held in one process. Past 256 MiB
+ * reserved the context is made anew (a fresh pool). */
+static void trim_context(void) {
+    struct tsr_pool_stats ps;
+    if (ctx && tsr_pool_get_stats(ctx, 0, &ps) == TSR_OK &&
+        ps.bytes_reserved > ((uint64_t)256 << 20)) {
+        tsr_context_destroy(ctx);
+        ctx = NULL;
+    }
+}
+
 tsr_context *tsr_fuzz_context(void) {
-    static tsr_context *ctx;
     if (ctx) return ctx;
     struct tsr_context_options o = {0};
     o.cpu_threads = 1;
@@ -157,6 +170,10 @@ done:
         tsr_tensor_free(&out[i]);
     }
     tsr_plan_destroy(plan);
+}
+
+void tsr_fuzz_end_input(void) {
+    trim_context();
 }
 
 static char temp_dir[256];
