@@ -210,7 +210,8 @@ static void tsr_pool_task(void *arg, size_t task, int thread_id) {
                 if (is_max)
                     for (int64_t ow = lo; ow < hi; ow++) {
                         const float v = xr[ow * p->stride_w + off];
-                        yr[ow] = v > yr[ow] ? v : yr[ow];
+                        /* the first maximum; a NaN tap gives NaN and stays (np.max) */
+                        yr[ow] = (yr[ow] >= v || yr[ow] != yr[ow]) ? yr[ow] : v;
                     }
                 else
                     for (int64_t ow = lo; ow < hi; ow++)
