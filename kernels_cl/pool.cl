@@ -5,7 +5,8 @@
  * input are skipped by max, and by average unless count_include_pad, when the divisor is the
  * number of window positions inside the padded input [-pt, H + pb) x [-pl, W + pr) (padding
  * counts as zeros; ceil_mode windows that run past the padding are clipped, as ONNX/PyTorch). kind:
- * 0 = max, 1 = average (tsr_pool_kind). A window with no position inside the input gives -inf for
+ * 0 = max (a NaN in the window gives NaN, np.max), 1 = average (tsr_pool_kind). A window with no
+ * position inside the input gives -inf for
  * max and 0 for an average without count_include_pad (as the scalar reference,
  * runtime/reference.c). kind 2 (group "multiout", TSR_POOL_MAX_INDEX): MaxPool's Indices,
  * int64 (y_off counts floats: y_off / 2 longs), the flat index into x of the window's first
@@ -36,7 +37,7 @@ __kernel void tsr_pool(__global const float *x, ulong x_off, __global float *y, 
                     bv = v;
                     best = storage_order ? ih + iw * H : ih * W + iw;
                 }
-                m = fmax(m, v);
+                m = tsr_max_nan(m, v); /* a NaN in the window gives NaN (np.max) */
                 s += v;
                 cnt++;
             }

@@ -25,7 +25,10 @@
 /* Elementwise operations of fused regions. X(name, arity, OpenCL C expression over a, b and the
  * instruction's immediates p0, p1). Semantics: the ONNX operator of the same name on f32;
  * COPY is y = a; LEAKY_RELU uses p0 = alpha; CLIP uses p0 = min, p1 = max; GELU is the exact
- * (erf) form, GELU_TANH the tanh approximation (ONNX Gelu approximate="tanh"); SILU is
+ * (erf) form, GELU_TANH the tanh approximation (ONNX Gelu approximate="tanh"), written as
+ * 0.5 a erfc(-a / sqrt 2) and a / (1 + exp(-2u)) as the CPU's (Gelu(-inf) is NaN as ONNX
+ * Runtime's: 1 + erf(-inf) may not round to 0 on a device); RELU and CLIP propagate NaN (ONNX
+ * Runtime; fmax / fmin would drop it; a NaN Clip bound is no bound); SILU is
  * a * Sigmoid(a) (SiLU / Swish: the epilogue of a Conv + Sigmoid + Mul, lower.c).
  * Group "ewops": HARD_SIGMOID p0 = alpha, p1 = beta (NaN propagates); HARD_SWISH alpha 1/6, beta
  * 0.5; ELU, CELU p0 = alpha; SELU p0 = alpha, p1 = gamma; THRESHOLDED_RELU p0 = alpha; SHRINK
@@ -40,7 +43,7 @@
     X(SUB, 2, "(a - b)")                                                                           \
     X(MUL, 2, "(a * b)")                                                                           \
     X(DIV, 2, "(a / b)")                                                                           \
-    X(RELU, 1, "fmax(a, 0.0f)")                                                                    \
+    X(RELU, 1, "(a < 0.0f ? 0.0f : a)")                                                            \
     X(SIGMOID, 1, "(1.0f / (1.0f + exp(-a)))")                                                     \
     X(TANH, 1, "tanh(a)")                                                                          \
     X(COPY, 1, "(a)")                                                                              \
@@ -48,12 +51,11 @@
     X(LOG, 1, "log(a)")                                                                            \
     X(SQRT, 1, "sqrt(a)")                                                                          \
     X(ERF, 1, "erf(a)")                                                                            \
-    X(GELU, 1, "(0.5f * a * (1.0f + erf(a * 0.70710678118654752f)))")                              \
-    X(GELU_TANH, 1,                                                                                \
-      "(0.5f * a * (1.0f + tanh(0.79788456080286536f * (a + 0.044715f * a * a * a))))")            \
+    X(GELU, 1, "(0.5f * a * erfc(a * -0.70710678118654752f))")                                     \
+    X(GELU_TANH, 1, "(a / (1.0f + exp(-1.5957691216057307f * (a + 0.044715f * a * a * a))))")      \
     X(SILU, 1, "(a * (1.0f / (1.0f + exp(-a))))")                                                  \
     X(LEAKY_RELU, 1, "(a >= 0.0f ? a : p0 * a)")                                                   \
-    X(CLIP, 1, "fmin(fmax(a, p0), p1)")                                                            \
+    X(CLIP, 1, "(a < p0 ? p0 : (a > p1 ? p1 : a))")                                                \
     X(POW, 2, "pow(a, b)")                                                                         \
     X(NEG, 1, "(-a)")                                                                              \
     /* float32 elementwise operators (group "ewops") */                                            \

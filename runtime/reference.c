@@ -251,7 +251,8 @@ static tsr_status tsr_ref_conv3d(tsr_context *ctx, const struct tsr_node *node,
 static tsr_status tsr_ref_pool3d(tsr_context *ctx, const struct tsr_node *node,
                                  const struct tsr_tensor *const *in, struct tsr_tensor *out);
 
-/* Conv, MaxPool, AveragePool on NCHW (ONNX semantics; see tsr_window_geometry). */
+/* Conv, MaxPool, AveragePool on NCHW (ONNX semantics; see tsr_window_geometry). MaxPool: a NaN
+ * in the window gives NaN (NumPy's max, PyTorch's max_pool2d; ONNX Runtime skips NaN). */
 tsr_status tsr_ref_window(tsr_context *ctx, const struct tsr_node *node,
                           const struct tsr_tensor *const *in, struct tsr_tensor *out) {
     const struct tsr_tensor_desc *xd = &in[0]->desc;
@@ -301,7 +302,7 @@ tsr_status tsr_ref_window(tsr_context *ctx, const struct tsr_node *node,
                                     const float *w = in[1]->data;
                                     acc += v * w[((m * cpg + ci) * wg.kh + kh) * wg.kw + kw];
                                 } else if (node->op == TSR_OP_MAXPOOL) {
-                                    if (v > acc) acc = v;
+                                    if (v > acc || isnan(v)) acc = isnan(acc) ? acc : v;
                                 } else {
                                     acc += v;
                                     if (!at->count_include_pad) count++;
@@ -2306,7 +2307,7 @@ tsr_status tsr_ref_onehot(tsr_context *ctx, const struct tsr_node *node,
  * LpPool: (sum of |x|^p)^(1/p), padding contributes 0): a direct
  * loop over the 3-D window (independent of the two-pool rewrite the backends run); average
  * with count_include_pad counts the taps inside the padded input, else those inside the input;
- * an empty window gives -inf (max) or 0 (average). */
+ * an empty window gives -inf (max) or 0 (average); a NaN in a max window gives NaN. */
 static tsr_status tsr_ref_pool3d(tsr_context *ctx, const struct tsr_node *node,
                                  const struct tsr_tensor *const *in, struct tsr_tensor *out) {
     const struct tsr_tensor_desc *xd = &in[0]->desc;
@@ -2341,8 +2342,8 @@ static tsr_status tsr_ref_pool3d(tsr_context *ctx, const struct tsr_node *node,
                                 if (incl ? in_padded : inside) count++;
                                 if (!inside) continue;
                                 double v = x[((p * D + id) * H + ih) * W + iw];
-                                if (is_max)
-                                    acc = v > acc ? v : acc;
+                                if (is_max) /* NaN propagates */
+                                    acc = (v > acc || isnan(v)) && !isnan(acc) ? v : acc;
                                 else if (is_lp)
                                     acc += pow(fabs(v), lp);
                                 else

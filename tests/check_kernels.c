@@ -710,9 +710,10 @@ static void build_pool(struct kh_builder *b) {
  * width-1 planes (as the 3-D pool rewrite makes), a plane pool large enough for the thread pool;
  * 3x3 max with every stride_h / stride_w pair of 1 and 2 (the separable kernel), over 64 columns,
  * and stride_h 3 (the unrolled direct kernel).
- * `nan`: the input has NaN runs long enough that some windows hold only NaN (max: -inf, as a
- * window of padding), scattered NaN and -inf. Max is exact (group "pool_vector"), average
- * bit-identical to the scalar path, within 1e-6 of the double reference ("pool_vector_avg"). */
+ * `nan`: the input has NaN runs long enough that some windows hold only NaN, scattered NaN and
+ * -inf (max: NaN for a window holding a NaN, as np.max; -inf for a window of padding). Max is exact
+ * (group "pool_vector"), average bit-identical to the scalar path, within 1e-6 of the double
+ * reference ("pool_vector_avg"). */
 struct pool_vec {
     struct pool p;
     int nan;
@@ -2974,6 +2975,49 @@ START_TEST(test_kernel_table) {
 }
 END_TEST
 
+/* ---- issue 12: IEEE special values ------------------------------------------------------- */
+
+/* The cases run again with NaN, +inf and -inf in their float32 inputs (kh_run_case_specials):
+ * every activation and its fused epilogue forms (GEMM, MatMul, Conv, elementwise regions), Min /
+ * Max, the pools, the reductions and Softmax, against the reference's NumPy semantics (NaN
+ * propagates through Relu, Clip, Max / Min, MaxPool, ReduceMax / ReduceMin; docs/RELIABILITY.md,
+ * "IEEE semantics"). */
+static const char ieee_case_names[] =
+    "relu,sigmoid,tanh,exp,erf,gelu,gelu_tanh,leakyrelu,leakyrelu_0.1,clip,clip_open_below,"
+    "clip_wide,softplus,hardsigmoid,hardswish,elu,selu,celu,thresholdedrelu,shrink,mish,"
+    "variadic,variadic_chain,prelu,binary_broadcast,ew_chain_broadcast,ew_program,"
+    "ew_scalar_operands,ew_tiles_threads,ew_immediates,gemm_epilogues,gemm,gemm_const,matmul,"
+    "conv,silu_epilogue,conv_bn_relu,pool,pool_vector,pool_vector_avg,pool3d,global_avgpool,"
+    "global_maxpool,pool1d,conv1d,reduce_sum,reduce_mean,reduce_max,reduce_group_min,"
+    "reduce_group_max,softmax,log_softmax";
+
+START_TEST(test_ieee_specials) {
+    /* The AVX-512 Winograd F(2x2, 3x3) convolution spreads a NaN / inf input over its 2x2
+     * output tile (docs/RELIABILITY.md): the direct and im2col paths are the ones compared
+     * element by element here (this test runs in its own process: Check forks) */
+    setenv("TSR_CPU_WINOGRAD", "0", 1);
+    struct tsr_context_options o = {.cpu_threads = 3};
+    tsr_context *ctx = NULL;
+    ck_assert_int_eq(tsr_context_create(&o, &ctx), TSR_OK);
+    struct kh_stats st = {0};
+    char first[1024] = "";
+    const char *only = getenv("TSR_KH_GROUPS");
+    int listed = 0;
+    for (int c = 0; c < N_OF(cases); c++)
+        if (kh_name_listed(ieee_case_names, cases[c].name)) {
+            listed++;
+            if (!only || kh_name_listed(only, cases[c].name))
+                kh_run_case_specials(ctx, &cases[c], &st, first, sizeof first);
+        }
+    fprintf(stderr,
+            "kernel harness, NaN / inf inputs: %d cases (%d variants): %d runs, %d failed\n",
+            st.cases, st.variants, st.runs, st.failures);
+    tsr_context_destroy(ctx);
+    ck_assert_int_eq(listed, 52); /* every name of ieee_case_names is a case */
+    ck_assert_msg(st.failures == 0, "%d of %d runs failed; first: %s", st.failures, st.runs, first);
+}
+END_TEST
+
 /* ---- issue 9, group "tkern": whole graphs ------------------------------------------------ */
 
 /* The torch.onnx block of tests/data/make_mask_model.py (embedding Gather from int64 input_ids,
@@ -3213,6 +3257,10 @@ static Suite *kernels_suite(void) {
     tcase_add_test(tc, test_index_out_of_range);
     tcase_add_test(tc, test_large_constants_fold);
     suite_add_tcase(s, tc);
+    TCase *ieee = tcase_create("ieee"); /* CK_RUN_CASE=ieee: the special-value runs alone */
+    tcase_set_timeout(ieee, 600);
+    tcase_add_test(ieee, test_ieee_specials);
+    suite_add_tcase(s, ieee);
     return s;
 }
 

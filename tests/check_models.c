@@ -11,6 +11,7 @@
  */
 #include "test_support.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,6 +225,32 @@ static void run_digits(const char *device) {
     fprintf(stderr, "digits on %s: top-1 accuracy %.2f %% (%lld / %lld)\n", device, acc * 100,
             (long long)correct, (long long)n);
     ck_assert_msg(acc >= 0.95, "digits on %s: accuracy %.4f < 0.95", device, acc);
+
+    /* issue 12: an image with a NaN pixel (image 3: all of them, image 7: one) gets NaN logits,
+     * as in ONNX Runtime and PyTorch (NaN propagates through Gemm and Relu; fmax-style Relu
+     * returned finite, confident logits); the other images' logits are unchanged */
+    struct tsr_tensor xn;
+    ck_assert_int_eq(tsr_tensor_alloc(&x.desc, &xn), TSR_OK);
+    memcpy(xn.data, x.data, (size_t)n * 64 * sizeof(float));
+    float *xf = xn.data;
+    for (int k = 0; k < 64; k++)
+        xf[3 * 64 + k] = NAN;
+    xf[7 * 64 + 20] = NAN;
+    st = tsr_plan_run(plan, &xn, 1, &out, 1);
+    ck_assert_msg(st == TSR_OK, "digits NaN run on %s: %s", device, tsr_last_error(ctx)->message);
+    const float *ln = out.data, *lr = ref.data;
+    for (int64_t i = 0; i < n; i++)
+        for (int k = 0; k < 10; k++) {
+            const float v = ln[i * 10 + k];
+            if (i == 3 || i == 7)
+                ck_assert_msg(isnan(v), "digits on %s: image %lld has a NaN pixel, logit %d is %g",
+                              device, (long long)i, k, v);
+            else
+                ck_assert_msg(fabsf(v - lr[i * 10 + k]) <= TOL,
+                              "digits on %s: image %lld logit %d %g, reference %g", device,
+                              (long long)i, k, v, lr[i * 10 + k]);
+        }
+    tsr_tensor_free(&xn);
 
     /* wrong input shape: the first 10 images against a plan for n */
     struct tsr_tensor small = x;

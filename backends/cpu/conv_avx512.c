@@ -207,7 +207,7 @@ static TSR_CONVD_ALWAYS_INLINE void tsr_dw_chunks(const struct tsr_dw_args *p, i
             const __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
             __m512 s = acc[r][v];
             if (p->r) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, p->r + row + o));
-            if (p->clamp) s = _mm512_min_ps(_mm512_max_ps(s, lo), hi);
+            if (p->clamp) s = _mm512_min_ps(hi, _mm512_max_ps(lo, s)); /* NaN s propagates */
             if (p->hswish) s = tsr_avx512_hswish(s);
             _mm512_mask_storeu_ps(p->y + row + o, m, s);
         }
@@ -387,8 +387,8 @@ void tsr_cpu_wino_output_avx512(const float *Mb, int64_t mstride, int64_t m_coun
                         c = _mm512_add_ps(c, _mm512_maskz_loadu_ps(k1, R + off + 16));
                     }
                     if (clamp) {
-                        a = _mm512_min_ps(_mm512_max_ps(a, vlo), vhi);
-                        c = _mm512_min_ps(_mm512_max_ps(c, vlo), vhi);
+                        a = _mm512_min_ps(vhi, _mm512_max_ps(vlo, a)); /* NaN propagates */
+                        c = _mm512_min_ps(vhi, _mm512_max_ps(vlo, c));
                     }
                     _mm512_mask_storeu_ps(Y + off, k0, a);
                     _mm512_mask_storeu_ps(Y + off + 16, k1, c);
@@ -460,7 +460,7 @@ void tsr_cpu_wino_output_tiles_avx512(const float *Mb, int64_t mstride, int64_t 
                     if (rm)
                         v = _mm512_add_ps(v, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), ok[i][q],
                                                                       idx, rm + d, 4));
-                    if (clamp) v = _mm512_min_ps(_mm512_max_ps(v, vlo), vhi);
+                    if (clamp) v = _mm512_min_ps(vhi, _mm512_max_ps(vlo, v)); /* NaN v propagates */
                     _mm512_mask_i32scatter_ps(ym + d, ok[i][q], idx, v, 4);
                 }
         }
@@ -584,7 +584,7 @@ void tsr_cpu_dw_block16_avx512(const struct tsr_dw_args *p) {
                 const int64_t o = c * ohw + oh * p->OW + ow0;
                 __m512 s = v[c];
                 if (p->r) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, p->r + o));
-                if (p->clamp) s = _mm512_min_ps(_mm512_max_ps(s, lo), hi);
+                if (p->clamp) s = _mm512_min_ps(hi, _mm512_max_ps(lo, s)); /* NaN s propagates */
                 if (p->hswish) s = tsr_avx512_hswish(s);
                 _mm512_mask_storeu_ps(p->y + o, m, s);
             }

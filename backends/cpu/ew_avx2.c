@@ -157,8 +157,9 @@ static inline __m256 v_tanh(__m256 x) {
     return _mm256_blendv_ps(big, small, use_small);
 }
 
+/* vmaxps returns its second operand when either is NaN: x second, NaN propagates (no cost) */
 static inline __m256 v_relu(__m256 x) {
-    return _mm256_max_ps(x, _mm256_setzero_ps());
+    return _mm256_max_ps(_mm256_setzero_ps(), x);
 }
 static inline __m256 v_add(__m256 a, __m256 b) {
     return _mm256_add_ps(a, b);

@@ -148,7 +148,7 @@ static inline __m512 v_tanh(__m512 x) {
 }
 
 static inline __m512 v_relu(__m512 x) {
-    return _mm512_max_ps(x, _mm512_setzero_ps());
+    return _mm512_max_ps(_mm512_setzero_ps(), x); /* x second: NaN propagates */
 }
 static inline __m512 v_add(__m512 a, __m512 b) {
     return _mm512_add_ps(a, b);

@@ -21,8 +21,9 @@ static inline float sc_mul(float a, float b) {
 static inline float sc_div(float a, float b) {
     return a / b;
 }
+/* NaN propagates (ONNX Runtime's Relu, np.maximum(x, 0)); fmaxf would return 0 */
 static inline float sc_relu(float a) {
-    return fmaxf(a, 0.0f);
+    return a < 0.0f ? 0.0f : a;
 }
 static inline float sc_sigmoid(float a) {
     return 1.0f / (1.0f + expf(-a));
@@ -281,10 +282,11 @@ static void leaky_relu_u(size_t n, const float *x, float *y, float alpha, float 
         y[i] = x[i] >= 0.0f ? x[i] : alpha * x[i];
 }
 
-/* fminf(fmaxf(x, lo), hi) (NaN x gives lo, as the vector tiers and the OpenCL expression). */
+/* min(max(x, lo), hi) with NaN x giving NaN (ONNX Runtime's Clip, np.clip); a NaN bound is no
+ * bound. As the vector tiers and the OpenCL expression. */
 static void clip_u(size_t n, const float *x, float *y, float lo, float hi) {
     for (size_t i = 0; i < n; i++)
-        y[i] = fminf(fmaxf(x[i], lo), hi);
+        y[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
 }
 
 static void exp_plain(size_t n, const float *x, float *y) {

@@ -109,10 +109,11 @@ static inline vf v_leaky_relu(vf x, vf alpha) {
     return v_sel(v_ge(x, v_set(0.0f)), x, v_mul(x, alpha));
 }
 
-/* fminf(fmaxf(x, lo), hi): NaN x gives lo (C99 fmax ignores a NaN operand), as the OpenCL
- * expression of CLIP in runtime/program.h. */
+/* min(max(x, lo), hi) with x the second operand of both (vmaxps / vminps return the second
+ * operand when either is NaN): NaN x gives NaN, a NaN bound is no bound, at no extra cost; as the
+ * scalar tier and the OpenCL expression of CLIP in runtime/program.h. */
 static inline vf v_clip(vf x, vf lo, vf hi) {
-    return v_min(v_max(x, lo), hi);
+    return v_min(hi, v_max(lo, x));
 }
 
 /* a^b for a lane-uniform integer exponent k (|k| <= TSR_POW_INT_MAX) by binary exponentiation

@@ -80,7 +80,7 @@ static TSR_GEMMT_INLINE void tsr_gemm_tile(int64_t K, const float *restrict a, i
             __m512 s = acc[i][v];
             if (r) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, r + i * ldr + 16 * v));
             if (clamp == TSR_EP_CLAMP)
-                s = _mm512_min_ps(_mm512_max_ps(s, vlo), vhi);
+                s = _mm512_min_ps(vhi, _mm512_max_ps(vlo, s)); /* s second: NaN propagates */
             else if (clamp == TSR_EP_HSWISH)
                 s = tsr_avx512_hswish(s);
             _mm512_mask_storeu_ps(y + i * ldy + 16 * v, m, s);

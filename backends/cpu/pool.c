@@ -177,6 +177,14 @@ static void tsr_pool_index_task(const struct tsr_pool_job *job, size_t task) {
         }
 }
 
+/* 1 when x[0 .. n-1] holds a NaN (one vectorised pass: cheaper than a NaN test per tap). */
+static int tsr_pool_plane_has_nan(const float *x, int64_t n) {
+    unsigned nan = 0;
+    for (int64_t i = 0; i < n; i++)
+        nan |= x[i] != x[i];
+    return nan != 0;
+}
+
 static void tsr_pool_task(void *arg, size_t task, int thread_id) {
     const struct tsr_pool_job *job = arg;
     if (job->p->kind == TSR_POOL_MAX_INDEX) {
@@ -192,6 +200,9 @@ static void tsr_pool_task(void *arg, size_t task, int thread_id) {
     const float *x = job->X + (int64_t)task * p->H * p->W;
     float *y = job->Y + (int64_t)task * p->OH * p->OW;
     const int is_max = p->kind == TSR_POOL_MAX;
+    /* max: v > m ? v : m (maxps) keeps a NaN accumulator but drops a NaN tap; a plane holding a
+     * NaN takes the NaN-sticky fold instead (np.max: a NaN in the window gives NaN) */
+    const int nan_plane = is_max && tsr_pool_plane_has_nan(x, p->H * p->W);
     /* per-column tap counts inside the input (average without padding), one row at a time */
     for (int64_t oh = 0; oh < p->OH; oh++) {
         float *yr = y + oh * p->OW;
@@ -207,7 +218,12 @@ static void tsr_pool_task(void *arg, size_t task, int thread_id) {
                 const int64_t off = kw * p->dil_w - p->pad_l;
                 int64_t lo, hi;
                 tsr_pool_cols(p->OW, p->W, p->stride_w, off, &lo, &hi);
-                if (is_max)
+                if (nan_plane)
+                    for (int64_t ow = lo; ow < hi; ow++) {
+                        const float v = xr[ow * p->stride_w + off];
+                        yr[ow] = (yr[ow] >= v || yr[ow] != yr[ow]) ? yr[ow] : v;
+                    }
+                else if (is_max) /* the first maximum */
                     for (int64_t ow = lo; ow < hi; ow++) {
                         const float v = xr[ow * p->stride_w + off];
                         yr[ow] = v > yr[ow] ? v : yr[ow];

@@ -12,9 +12,11 @@
  * 3x3 and 2x2 undilated windows are compile-time instantiations (tap loops unrolled).
  *
  * Exactness: every lane folds its taps in the scalar path's order (kh outer, kw inner) with
- * max(tap, acc) = tap > acc ? tap : acc (vmaxps returns its second operand when either is NaN),
- * starting from -inf: NaN taps are skipped, a window of padding and NaNs gives -inf, and ties
- * between -0 and +0 keep the first, as pool.c's scalar loop and runtime/reference.c. Average adds
+ * tsr_pool_max(tap, acc) = tap > acc ? tap : acc, except that a NaN tap or accumulator gives NaN
+ * (np.max; vmaxps returns its second operand, acc, when either is NaN, and a NaN tap is kept by
+ * a mask: one vcmpps per tap), starting from -inf: a window holding a NaN gives NaN, a window of
+ * padding -inf, and ties between -0 and +0 keep the first, as pool.c's scalar loop and
+ * runtime/reference.c. Average adds
  * the taps in the same order (a padded 0 leaves the sum unchanged) and divides by the count in
  * float: bit-identical to the scalar loop.
  */
@@ -34,8 +36,13 @@ static TSR_POOL_ALWAYS_INLINE __m512 tsr_pool_deal(__m512 a, __m512 b, const int
     return _mm512_permutex2var_ps(a, idx, b);
 }
 
+/* tap > acc ? tap : acc, NaN if either is NaN (see Exactness above). */
+static TSR_POOL_ALWAYS_INLINE __m512 tsr_pool_max(__m512 tap, __m512 acc) {
+    return _mm512_mask_max_ps(tap, _mm512_cmp_ps_mask(tap, tap, _CMP_ORD_Q), tap, acc);
+}
+
 static TSR_POOL_ALWAYS_INLINE __m512 tsr_pool_fold(__m512 tap, __m512 acc, const int MAX) {
-    return MAX ? _mm512_max_ps(tap, acc) : _mm512_add_ps(acc, tap);
+    return MAX ? tsr_pool_max(tap, acc) : _mm512_add_ps(acc, tap);
 }
 
 /* NI (1..TSR_POOL_ITEMS) items: base[i] is the padded input at the first tap of item i's first
@@ -136,25 +143,25 @@ static TSR_POOL_ALWAYS_INLINE void tsr_pool_plane(const struct tsr_cpu_pool_plan
 
 /* ---- 3x3 max, stride_h 1 or 2: separable ---- */
 
-/* Max of taps kw = 0, 1, 2 of one padded row at p (first-wins chain from -inf: NaN skipped). */
+/* Max of taps kw = 0, 1, 2 of one padded row at p (first-wins chain from -inf; NaN propagates). */
 static TSR_POOL_ALWAYS_INLINE __m512 tsr_pool_hmax3(const float *p, const int SW) {
     const __m512 ninf = _mm512_set1_ps(-INFINITY);
     if (SW == 1) {
-        __m512 t = _mm512_max_ps(_mm512_loadu_ps(p), ninf);
-        t = _mm512_max_ps(_mm512_loadu_ps(p + 1), t);
-        return _mm512_max_ps(_mm512_loadu_ps(p + 2), t);
+        __m512 t = tsr_pool_max(_mm512_loadu_ps(p), ninf);
+        t = tsr_pool_max(_mm512_loadu_ps(p + 1), t);
+        return tsr_pool_max(_mm512_loadu_ps(p + 2), t);
     }
     const __m512 a = _mm512_loadu_ps(p), b = _mm512_loadu_ps(p + 16);
-    __m512 t = _mm512_max_ps(tsr_pool_deal(a, b, 0), ninf);
-    t = _mm512_max_ps(tsr_pool_deal(a, b, 1), t);
-    return _mm512_max_ps(tsr_pool_deal(_mm512_loadu_ps(p + 2), _mm512_loadu_ps(p + 18), 0), t);
+    __m512 t = tsr_pool_max(tsr_pool_deal(a, b, 0), ninf);
+    t = tsr_pool_max(tsr_pool_deal(a, b, 1), t);
+    return tsr_pool_max(tsr_pool_deal(_mm512_loadu_ps(p + 2), _mm512_loadu_ps(p + 18), 0), t);
 }
 
 /* NC (1..4) 16-column chunks from output column ow0, all output rows: each padded row's 3-tap
  * max h is computed once (with stride_h 1 it serves three output rows, with 2 two), then
  * y = max(h[row 2], max(h[row 1], h[row 0])). Both folds keep the first maximum, so the result is
- * the first maximum of the window in (kh, kw) order: the same value and bits as the scalar chain
- * (h is never NaN: it starts from -inf). */
+ * the first maximum of the window in (kh, kw) order, or NaN when the window holds one: the same
+ * value and bits as the scalar chain. */
 static TSR_POOL_ALWAYS_INLINE void tsr_pool_sep3_cols(const struct tsr_cpu_pool_plane *pp,
                                                       const float *restrict xp, float *restrict y,
                                                       int64_t ow0, __mmask16 last, const int SW,
@@ -173,7 +180,7 @@ static TSR_POOL_ALWAYS_INLINE void tsr_pool_sep3_cols(const struct tsr_cpu_pool_
         for (int c = 0; c < NC; c++) {
             if (SH == 2) hb[c] = tsr_pool_hmax3(xr + 16 * SW * c, SW);
             hc[c] = tsr_pool_hmax3(xr + Wp + 16 * SW * c, SW);
-            const __m512 o = _mm512_max_ps(hc[c], _mm512_max_ps(hb[c], ha[c]));
+            const __m512 o = tsr_pool_max(hc[c], tsr_pool_max(hb[c], ha[c]));
             _mm512_mask_storeu_ps(yo + 16 * c, c == NC - 1 ? last : (__mmask16)0xffff, o);
             if (SH == 1) {
                 ha[c] = hb[c];

@@ -85,14 +85,15 @@ void kh_reference(const tsr_graph *g, const struct tsr_tensor *in, struct tsr_te
 
 /* Runs g on every configuration of ctx with fusion switches `disable_fusion` (TSR_FUSE_* bits
  * turned off) and no fallback, twice per configuration (the second run checks that a steady-state
- * run recomputes every output; outputs are poisoned with NaN before each run), and compares every
- * output with ref by `tol`. expect_kernel, when not NULL, must be a substring of some kernel name
- * of every plan (e.g. "gemm_bias_residual_relu": the fused path is the one tested). Every failing
- * configuration is reported on stderr (see above); the first report is copied to first_failure
- * (first_size bytes, may be NULL/0) unless it already holds one. *configs_run (may be NULL)
- * receives the number of configurations run. wide_backend / wide_tol (may be NULL): the bound
- * for the configurations of that backend instead of tol. Returns the number of failing
- * configurations. A compile or run error counts as a failure (never as a skip). */
+ * run recomputes every output; outputs are poisoned before each run: NaN, then a finite value), and
+ * compares every output with ref by `tol`. expect_kernel, when not NULL, must be a substring of
+ * some kernel name of every plan (e.g. "gemm_bias_residual_relu": the fused path is the one
+ * tested). Every failing configuration is reported on stderr (see above); the first report is
+ * copied to first_failure (first_size bytes, may be NULL/0) unless it already holds one.
+ * *configs_run (may be NULL) receives the number of configurations run. wide_backend / wide_tol
+ * (may be NULL): the bound for the configurations of that backend instead of tol. Returns the
+ * number of failing configurations. A compile or run error counts as a failure (never as a skip).
+ */
 int kh_check(tsr_context *ctx, const tsr_graph *g, const char *label, const struct tsr_tensor *in,
              const struct tsr_tensor *ref, unsigned disable_fusion, const struct kh_tol *tol,
              const char *wide_backend, const struct kh_tol *wide_tol, const char *expect_kernel,
@@ -171,5 +172,13 @@ struct kh_stats {
  * configurations; a builder or reference error fails the test (Check) at once. */
 int kh_run_case(tsr_context *ctx, const struct kh_case *c, struct kh_stats *stats, char *first,
                 size_t first_size);
+
+/* kh_run_case with special values in every float32 graph input (not the constants): after the
+ * case's own fill, element i with i % 97 == 41 becomes NaN, +inf, -inf in turn ((i / 97) % 3),
+ * so about 1% of each input (none in inputs under 42 elements) and the NaN / +-inf outputs
+ * they cause are compared with the reference's (the error measure above: a NaN where the
+ * reference has one, the same infinity). Variant labels end in " +NaN/inf". */
+int kh_run_case_specials(tsr_context *ctx, const struct kh_case *c, struct kh_stats *stats,
+                         char *first, size_t first_size);
 
 #endif
