@@ -399,6 +399,33 @@ START_TEST(test_large_dag) {
 }
 END_TEST
 
+/* A tiny graph whose intermediate would need a 4 TiB arena (x [2^20, 2^20] float32, two
+ * unfused Relus) is refused at compile, before any allocation, naming the size and the variable;
+ * a lowered TSR_MAX_ARENA_BYTES refuses a 16 GiB one the same way (issue 12). */
+START_TEST(test_arena_limit) {
+    for (int k = 0; k < 2; k++) {
+        tsr_graph *g = new_graph();
+        int64_t d[2] = {k ? 65536 : INT64_C(1) << 20, k ? 65536 : INT64_C(1) << 20};
+        tsr_value y = gc_op1(g, TSR_OP_RELU, gc_op1(g, TSR_OP_RELU, gc_input(g, "x", 2, d)));
+        ck_assert_int_eq(tsr_graph_output(g, "y", y), TSR_OK);
+        struct tsr_compile_options o = tsr_compile_options_default();
+        o.device = "cpu";
+        o.disable_fusion = TSR_FUSE_ALL;
+        if (k) setenv("TSR_MAX_ARENA_BYTES", "1000000", 1);
+        tsr_plan *p = NULL;
+        ck_assert_int_eq(tsr_compile(ctx, g, &o, &p), TSR_E_UNSUPPORTED);
+        unsetenv("TSR_MAX_ARENA_BYTES");
+        ck_assert_ptr_null(p);
+        const char *msg = tsr_last_error(ctx)->message;
+        ck_assert_msg(
+            strstr(msg, k ? "arena of 17179869184 bytes" : "arena of 4398046511104 bytes"), "%s",
+            msg);
+        ck_assert_msg(k == 0 || strstr(msg, "TSR_MAX_ARENA_BYTES"), "%s", msg);
+        tsr_graph_destroy(g);
+    }
+}
+END_TEST
+
 Suite *passes_suite(void) {
     Suite *s = suite_create("passes");
     TCase *tc = tcase_create("passes");
@@ -412,6 +439,7 @@ Suite *passes_suite(void) {
     tcase_add_test(tc, test_gelu_pattern);
     tcase_add_test(tc, test_memory_plan_deep_mlp);
     tcase_add_test(tc, test_large_dag);
+    tcase_add_test(tc, test_arena_limit);
     suite_add_tcase(s, tc);
     return s;
 }
