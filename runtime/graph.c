@@ -42,6 +42,7 @@ void tsr_graph_destroy(tsr_graph *g) {
         free(g->input_dims[i].value);
     }
     free(g->input_dims);
+    free(g->name_slots);
     tsr_model_source_unref(g->source);
     free(g->values);
     free(g->nodes);
@@ -62,10 +63,93 @@ static int grow(void **arr, int *cap, int need, size_t elem) {
     return 0;
 }
 
-static int name_taken(const tsr_graph *g, const char *name) {
-    for (int i = 0; i < g->n_values; i++)
-        if (g->values[i].name && !strcmp(g->values[i].name, name)) return 1;
+/* FNV-1a 32-bit hash of a NUL-terminated string (http://www.isthe.com/chongo/tech/comp/fnv/). */
+static uint32_t name_hash(const char *s) {
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+/* Puts value id v into the name index (its name not there). 0, or -1 when out of memory. */
+static int index_put(tsr_graph *g, int v) {
+    if ((g->name_used + 1) * 2 > g->name_cap) { /* rehash: live ids only, load <= 1/4 */
+        size_t live = 0, cap = 64;
+        for (size_t i = 0; i < g->name_cap; i++)
+            live += g->name_slots[i] >= 0;
+        while ((live + 1) * 4 > cap)
+            cap *= 2;
+        int *s = malloc(cap * sizeof *s);
+        if (!s) return -1;
+        for (size_t i = 0; i < cap; i++)
+            s[i] = -1;
+        for (size_t i = 0; i < g->name_cap; i++) {
+            int id = g->name_slots[i];
+            if (id < 0) continue;
+            size_t j = name_hash(g->values[id].name) & (cap - 1);
+            while (s[j] != -1)
+                j = (j + 1) & (cap - 1);
+            s[j] = id;
+        }
+        free(g->name_slots);
+        g->name_slots = s;
+        g->name_cap = cap;
+        g->name_used = live;
+    }
+    size_t i = name_hash(g->values[v].name) & (g->name_cap - 1);
+    while (g->name_slots[i] >= 0)
+        i = (i + 1) & (g->name_cap - 1);
+    if (g->name_slots[i] == -1) g->name_used++;
+    g->name_slots[i] = v;
     return 0;
+}
+
+/* Removes value id v (indexed) from the name index. */
+static void index_remove(tsr_graph *g, int v) {
+    if (v >= g->n_indexed || !g->name_cap) return;
+    for (size_t i = name_hash(g->values[v].name) & (g->name_cap - 1); g->name_slots[i] != -1;
+         i = (i + 1) & (g->name_cap - 1))
+        if (g->name_slots[i] == v) {
+            g->name_slots[i] = -2;
+            return;
+        }
+}
+
+/* Drops the whole index (rebuilt at the next lookup): after an allocation failure. */
+static void index_reset(tsr_graph *g) {
+    free(g->name_slots);
+    g->name_slots = NULL;
+    g->name_cap = g->name_used = 0;
+    g->n_indexed = 0;
+}
+
+/* Brings the index up to date with values[]. 0, or -1 when out of memory. */
+static int index_sync(tsr_graph *g) {
+    for (; g->n_indexed < g->n_values; g->n_indexed++)
+        if (g->values[g->n_indexed].name && index_put(g, g->n_indexed)) {
+            index_reset(g);
+            return -1;
+        }
+    return 0;
+}
+
+tsr_value tsr_graph_find_value(tsr_graph *g, const char *name) {
+    if (index_sync(g)) { /* out of memory: the linear scan */
+        for (int i = 0; i < g->n_values; i++)
+            if (g->values[i].name && !strcmp(g->values[i].name, name)) return i;
+        return -1;
+    }
+    if (!g->name_cap) return -1;
+    for (size_t i = name_hash(name) & (g->name_cap - 1); g->name_slots[i] != -1;
+         i = (i + 1) & (g->name_cap - 1)) {
+        int id = g->name_slots[i];
+        if (id >= 0 && !strcmp(g->values[id].name, name)) return id;
+    }
+    return -1;
+}
+
+static int name_taken(tsr_graph *g, const char *name) {
+    return tsr_graph_find_value(g, name) >= 0;
 }
 
 /* Appends a value; takes ownership of data (freed on failure too). Returns the id or -1. */
@@ -226,6 +310,8 @@ tsr_status tsr_graph_op(tsr_graph *g, tsr_op op, const tsr_value *inputs, int n_
             /* the node is not added: undo */
             free(n->name);
             g->n_nodes--;
+            index_remove(g, ov);
+            if (g->n_indexed > ov) g->n_indexed = ov;
             free(g->values[ov].name);
             g->n_values--;
             return st;
@@ -244,8 +330,10 @@ tsr_status tsr_graph_rename_value(tsr_graph *g, tsr_value v, const char *name) {
         return TSR_ERR(g->ctx, TSR_E_INVALID_ARG, "value name '%s' already used", name);
     char *nm = tsr_strdup(name);
     if (!nm) return TSR_ERR(g->ctx, TSR_E_NOMEM, "rename: out of memory");
+    index_remove(g, v);
     free(g->values[v].name);
     g->values[v].name = nm;
+    if (v < g->n_indexed && index_put(g, v)) index_reset(g);
     return TSR_OK;
 }
 
@@ -493,6 +581,37 @@ void tsr_graph_replace_uses(tsr_graph *g, tsr_value old_value, tsr_value new_val
     }
     for (int o = 0; o < g->n_outputs; o++)
         if (g->outputs[o].value == old_value) g->outputs[o].value = new_value;
+}
+
+tsr_value *tsr_value_forward_create(const tsr_graph *g) {
+    tsr_value *fwd = malloc(sizeof *fwd * (size_t)(g->n_values + 1));
+    for (int v = 0; fwd && v < g->n_values; v++)
+        fwd[v] = v;
+    return fwd;
+}
+
+/* The final replacement of v (chains followed, and shortened on the way). */
+static tsr_value forward(tsr_value *fwd, tsr_value v) {
+    tsr_value r = v;
+    while (fwd[r] != r)
+        r = fwd[r];
+    while (fwd[v] != r) {
+        tsr_value next = fwd[v];
+        fwd[v] = r;
+        v = next;
+    }
+    return r;
+}
+
+void tsr_value_forward_inputs(tsr_value *fwd, struct tsr_node *n) {
+    for (int k = 0; k < n->n_inputs; k++)
+        n->inputs[k] = forward(fwd, n->inputs[k]);
+}
+
+void tsr_value_forward_finish(tsr_graph *g, tsr_value *fwd) {
+    for (int o = 0; fwd && o < g->n_outputs; o++)
+        g->outputs[o].value = forward(fwd, g->outputs[o].value);
+    free(fwd);
 }
 
 int tsr_node_absorb(struct tsr_node *into, const struct tsr_node *from) {

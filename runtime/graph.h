@@ -69,7 +69,18 @@ struct tsr_graph {
     struct tsr_model_source *source; /* reference held; NULL unless imported with symbolic dims */
     int deferred; /* imported without the contents of a value input: inputs and zero-element
                      placeholder outputs only; a plan from it specialises at its first run */
+    /* Index of value names (graph.c: open addressing over value ids, FNV-1a of the name), so
+     * that the builder's uniqueness checks cost O(1) and a graph of N values builds in O(N).
+     * Covers values[0 .. n_indexed); the rest is added at the next lookup. Zeroed = empty
+     * (a clone starts with none). */
+    int *name_slots;  /* owned; -1 empty, -2 removed, else a value id */
+    size_t name_cap;  /* power of two, or 0 */
+    size_t name_used; /* slots not empty (ids and removed) */
+    int n_indexed;
 };
+
+/* The value named `name`, or -1. O(1) on average. */
+tsr_value tsr_graph_find_value(tsr_graph *g, const char *name);
 
 /* Wraps `bytes` (malloc'ed; ownership taken, freed on failure too) of `size` with a copy of
  * `label` into a new source holding one reference. NULL when out of memory. */
@@ -258,6 +269,17 @@ tsr_value tsr_graph_new_value(tsr_graph *g, const char *name, const struct tsr_t
                               void *data);
 int tsr_graph_insert_node(tsr_graph *g, int at, const struct tsr_node *proto);
 void tsr_graph_replace_uses(tsr_graph *g, tsr_value old_value, tsr_value new_value);
+
+/* Value forwarding, for a pass that replaces many values in one walk over the nodes in order
+ * (tsr_graph_replace_uses for each would cost O(nodes) per replacement): fwd[v] is the value
+ * that replaces v (v itself when none). Nodes are in topological order, so a node read only
+ * values of earlier nodes: setting fwd[old] = new and, on visiting each later node, reading
+ * its inputs through tsr_value_forward_inputs has the effect of tsr_graph_replace_uses.
+ * create: the identity map over g's values (malloc'ed) or NULL on OOM; finish: applies it to
+ * the graph outputs and frees it. */
+tsr_value *tsr_value_forward_create(const tsr_graph *g);
+void tsr_value_forward_inputs(tsr_value *fwd, struct tsr_node *n);
+void tsr_value_forward_finish(tsr_graph *g, tsr_value *fwd);
 
 /* Deep copy of a graph (for passes that must not touch the caller's graph). */
 tsr_status tsr_graph_clone(const tsr_graph *src, tsr_graph **out);

@@ -159,4 +159,10 @@ char *tsr_strdup(const char *s);
 /* Environment lookup that treats "" as unset. */
 const char *tsr_getenv(const char *name);
 
+/* Resource limits (docs/RELIABILITY.md, "Limits"): the positive integer in environment variable
+ * `name`, else `dflt`; another value is logged as a warning on ctx naming it, and dflt used. */
+int64_t tsr_env_limit(const tsr_context *ctx, const char *name, int64_t dflt);
+#define TSR_MAX_NODES_DEFAULT       INT64_C(10000000)    /* TSR_MAX_NODES: nodes of a model */
+#define TSR_MAX_ARENA_BYTES_DEFAULT (INT64_C(256) << 30) /* TSR_MAX_ARENA_BYTES: 256 GiB */
+
 #endif

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Above this many intermediates only the by-first-step orders are tried (see tsr_memplan). */
+#define TSR_MEMPLAN_FULL_SEARCH 4096
+
 struct interval {
     int buf;
     int first, last; /* half steps, inclusive */
@@ -87,13 +90,22 @@ static int fits_at(const struct interval *x, size_t off, struct interval *const 
  * partners are kept disjoint like any other conflict. */
 enum { FIT_FIRST = 0, FIT_BEST = 1, FIT_ALTERNATE = 2 };
 
-/* Places order[0..n) one by one; returns the arena size. */
-static size_t place(struct interval **order, int n, int mode, size_t ceiling,
+/* Places order[0..n) one by one; returns the arena size. sweep: order is by first step
+ * (by_first), so a placed interval that ended before x's start minus one (neither overlapping
+ * nor a partner) conflicts with no later one either and leaves the candidate list: the cost is
+ * then O(n x the intervals live at once) instead of O(n^2), with the same result. */
+static size_t place(struct interval **order, int n, int mode, size_t ceiling, int sweep,
                     struct interval **placed) {
     size_t arena = 0;
     int n_placed = 0;
     for (int i = 0; i < n; i++) {
         struct interval *x = order[i];
+        if (sweep) { /* stable: the candidates keep their order, so the result is the same */
+            int kept = 0;
+            for (int j = 0; j < n_placed; j++)
+                if (placed[j]->last + 1 >= x->first) placed[kept++] = placed[j];
+            n_placed = kept;
+        }
         /* Conflicting placed buffers, sorted by offset (insertion sort: n is small). */
         int nc = 0;
         for (int j = 0; j < n_placed; j++) {
@@ -148,8 +160,9 @@ tsr_status tsr_memplan(tsr_context *ctx, struct tsr_program *p) {
     struct interval **order = malloc(sizeof *order * ((size_t)p->n_buffers + 1));
     struct interval **scratch = malloc(sizeof *scratch * (2 * (size_t)p->n_buffers + 2));
     size_t *best_off = malloc(sizeof *best_off * ((size_t)p->n_buffers + 1));
+    int64_t *live_delta = calloc(2 * (size_t)p->n_kernels + 3, sizeof *live_delta);
     tsr_status st = TSR_OK;
-    if (!iv || !slot || !order || !scratch || !best_off) {
+    if (!iv || !slot || !order || !scratch || !best_off || !live_delta) {
         st = TSR_ERR(ctx, TSR_E_NOMEM, "memory plan: out of memory");
         goto done;
     }
@@ -185,20 +198,28 @@ tsr_status tsr_memplan(tsr_context *ctx, struct tsr_program *p) {
             goto done;
         }
     }
+    /* The most bytes live at one half step (a lower bound of the arena): a sweep over the
+     * half steps of the bytes that start and end there. */
+    for (int i = 0; i < n; i++) {
+        live_delta[iv[i].first] += (int64_t)iv[i].bytes;
+        live_delta[iv[i].last + 1] -= (int64_t)iv[i].bytes;
+    }
+    int64_t live = 0;
     for (int t = 0; t <= 2 * p->n_kernels; t++) {
-        size_t live = 0;
-        for (int i = 0; i < n; i++)
-            if (iv[i].first <= t && t <= iv[i].last) live += iv[i].bytes;
-        if (live > bound) bound = live;
+        live += live_delta[t];
+        if ((size_t)live > bound) bound = (size_t)live;
     }
     int (*const cmps[])(const void *, const void *) = {by_size, by_first, by_area};
+    /* Large programs: by first step only (swept: O(n x the intervals live at once)); the other
+     * orders scan every placed interval for each one, O(n^2). */
+    const int large = n > TSR_MEMPLAN_FULL_SEARCH;
     size_t best = SIZE_MAX;
-    for (int c = 0; c < 3 && best > bound; c++)
+    for (int c = large; c < (large ? 2 : 3) && best > bound; c++)
         for (int fit = 0; fit < 3 && best > bound; fit++) {
             for (int i = 0; i < n; i++)
                 order[i] = &iv[i];
             qsort(order, (size_t)n, sizeof *order, cmps[c]);
-            size_t arena = place(order, n, fit, bound, scratch);
+            size_t arena = place(order, n, fit, bound, cmps[c] == by_first, scratch);
             if (arena < best) {
                 best = arena;
                 for (int i = 0; i < n; i++)
@@ -222,7 +243,7 @@ tsr_status tsr_memplan(tsr_context *ctx, struct tsr_program *p) {
             order[i] = order[j];
             order[j] = t;
         }
-        size_t arena = place(order, n, (int)(r % 3), bound, scratch);
+        size_t arena = place(order, n, (int)(r % 3), bound, 0, scratch);
         if (arena < best) {
             best = arena;
             for (int i = 0; i < n; i++)
@@ -241,5 +262,6 @@ done:
     free(order);
     free(scratch);
     free(best_off);
+    free(live_delta);
     return st;
 }

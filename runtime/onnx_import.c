@@ -127,6 +127,8 @@ struct onnx_importer {
     const Onnx__GraphProto *model_graph; /* the graph being imported */
     int deferred; /* a value input without contents (tsr_input_shape.data): build no nodes */
     struct onnx_map map;
+    struct onnx_map used; /* names some node or graph output reads (output_used) */
+    int used_built, used_oom;
 };
 
 /* Re-records the builder's last error with the file label in front (same status). */
@@ -277,12 +279,6 @@ static tsr_status add_tensor(struct onnx_importer *im, const Onnx__TensorProto *
 /* ------------------------------------------------------------------------------------------ */
 /* Graph inputs                                                                                */
 /* ------------------------------------------------------------------------------------------ */
-
-static int is_initializer(const Onnx__GraphProto *g, const char *name) {
-    for (size_t i = 0; i < g->n_initializer; i++)
-        if (g->initializer[i]->name && !strcmp(g->initializer[i]->name, name)) return 1;
-    return 0;
-}
 
 /* Is ONNX input `i` of node n one that tessera needs as a value at compile time (an attribute
  * input, a TSR_CONST_INPUT, or one the shape rule or lowering reads: Split's split, Resize's /
@@ -602,14 +598,25 @@ static tsr_status check_nodes(struct onnx_importer *im, const Onnx__GraphProto *
     return TSR_OK;
 }
 
-/* Is value `name` read by a node or a graph output of g? */
-static int output_used(const Onnx__GraphProto *g, const char *name) {
-    for (size_t i = 0; i < g->n_node; i++)
-        for (size_t k = 0; k < g->node[i]->n_input; k++)
-            if (g->node[i]->input[k] && !strcmp(g->node[i]->input[k], name)) return 1;
-    for (size_t i = 0; i < g->n_output; i++)
-        if (g->output[i]->name && !strcmp(g->output[i]->name, name)) return 1;
-    return 0;
+/* Is value `name` read by a node or a graph output of the model? The set of read names is
+ * built at the first call (one walk over the model), so that each call is O(1). Out of memory:
+ * every name counts as read (the node's extra outputs are then built, or refused, as used). */
+static int output_used(struct onnx_importer *im, const char *name) {
+    const Onnx__GraphProto *g = im->model_graph;
+    if (!im->used_built) {
+        im->used_built = 1;
+        for (size_t i = 0; i < g->n_node && !im->used_oom; i++)
+            for (size_t k = 0; k < g->node[i]->n_input && !im->used_oom; k++) {
+                const char *in = g->node[i]->input[k];
+                if (in && *in && !map_find(&im->used, in))
+                    im->used_oom = map_put(&im->used, in, 0, 0);
+            }
+        for (size_t i = 0; i < g->n_output && !im->used_oom; i++) {
+            const char *out = g->output[i]->name;
+            if (out && !map_find(&im->used, out)) im->used_oom = map_put(&im->used, out, 0, 0);
+        }
+    }
+    return im->used_oom || map_find(&im->used, name) != NULL;
 }
 
 /* Reads ONNX input i of node `nl`, a constant that tessera takes as attribute `spec` (the
@@ -878,6 +885,91 @@ static tsr_status add_deferred_outputs(struct onnx_importer *im, const Onnx__Gra
     return TSR_OK;
 }
 
+/* The order to add g's nodes in: a topological order (Kahn's algorithm over the names each node
+ * reads and writes; the file's own order when it already is one, as the IR spec requires, and
+ * otherwise the file's order as far as possible, as ONNX Runtime accepts), written to
+ * order[0 .. n_node). Returns TSR_OK, TSR_E_PARSE (a cycle: the message names a node on it and
+ * the value it reads), TSR_E_NOMEM. O(nodes + inputs). */
+static tsr_status topo_order(struct onnx_importer *im, const Onnx__GraphProto *g, size_t *order) {
+    const size_t n = g->n_node;
+    struct onnx_map prod = {0}; /* output name -> producing node */
+    size_t *indeg = calloc(n + 1, sizeof *indeg), *first = calloc(n + 2, sizeof *first);
+    size_t *adj = NULL, n_edges = 0, head = 0, tail = 0;
+    tsr_status st = TSR_OK;
+    int sorted = 1;
+    if (!indeg || !first) goto nomem;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < g->node[i]->n_output; k++) {
+            const char *o = g->node[i]->output[k];
+            if (o && *o && !map_find(&prod, o) && map_put(&prod, o, (tsr_value)i, 0)) goto nomem;
+        }
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < g->node[i]->n_input; k++) {
+            const char *in = g->node[i]->input[k];
+            const struct onnx_slot *p = in && *in ? map_find(&prod, in) : NULL;
+            if (!p) continue;
+            first[(size_t)p->value + 1]++;
+            indeg[i]++;
+            n_edges++;
+            if ((size_t)p->value >= i) sorted = 0;
+        }
+    if (sorted) {
+        for (size_t i = 0; i < n; i++)
+            order[i] = i;
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        first[i + 1] += first[i];
+    if (!(adj = malloc((n_edges + 1) * sizeof *adj))) goto nomem;
+    size_t *fill = calloc(n + 1, sizeof *fill);
+    if (!fill) goto nomem;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < g->node[i]->n_input; k++) {
+            const char *in = g->node[i]->input[k];
+            const struct onnx_slot *p = in && *in ? map_find(&prod, in) : NULL;
+            if (p) adj[first[p->value] + fill[p->value]++] = i;
+        }
+    free(fill);
+    for (size_t i = 0; i < n; i++)
+        if (!indeg[i]) order[tail++] = i;
+    for (head = 0; head < tail; head++)
+        for (size_t e = first[order[head]]; e < first[order[head] + 1]; e++)
+            if (--indeg[adj[e]] == 0) order[tail++] = adj[e];
+    if (tail < n) {
+        /* Every node left reads a node left: walk back n steps from one, onto the cycle. */
+        size_t at = 0;
+        while (!indeg[at])
+            at++;
+        for (size_t step = 0; step <= n; step++) {
+            const Onnx__NodeProto *nd = g->node[at];
+            for (size_t k = 0; k < nd->n_input; k++) {
+                const char *in = nd->input[k];
+                const struct onnx_slot *p = in && *in ? map_find(&prod, in) : NULL;
+                if (p && indeg[p->value]) {
+                    at = (size_t)p->value;
+                    break;
+                }
+            }
+        }
+        char buf[32];
+        const Onnx__NodeProto *nd = g->node[at];
+        st = TSR_ERR(im->ctx, TSR_E_PARSE,
+                     "%s: the graph has a cycle through node '%s' (%s): %zu of its %zu nodes "
+                     "cannot be put in topological order",
+                     im->label, node_label(nd, (int)at, buf, sizeof buf),
+                     nd->op_type ? nd->op_type : "", n - tail, n);
+    }
+    goto done;
+nomem:
+    st = TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory (%zu nodes)", im->label, n);
+done:
+    free(prod.slots);
+    free(indeg);
+    free(first);
+    free(adj);
+    return st;
+}
+
 /* Builds im->graph from the model. Returns any status of the functions above. */
 static tsr_status import_model(struct onnx_importer *im, const Onnx__ModelProto *m) {
     const Onnx__GraphProto *g = m->graph;
@@ -897,6 +989,12 @@ static tsr_status import_model(struct onnx_importer *im, const Onnx__ModelProto 
                        im->label);
     if (g->n_output == 0)
         return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: the graph has no outputs", im->label);
+    const int64_t max_nodes = tsr_env_limit(im->ctx, "TSR_MAX_NODES", TSR_MAX_NODES_DEFAULT);
+    if ((int64_t)g->n_node > max_nodes)
+        return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                       "%s: the graph has %zu nodes, over the limit of %lld (TSR_MAX_NODES "
+                       "raises it)",
+                       im->label, g->n_node, (long long)max_nodes);
     tsr_status st = check_nodes(im, g);
     if (st != TSR_OK) return st;
 
@@ -914,15 +1012,19 @@ static tsr_status import_model(struct onnx_importer *im, const Onnx__ModelProto 
         const Onnx__ValueInfoProto *vi = g->input[i];
         if (!vi->name || !*vi->name)
             return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: graph input %zu has no name", im->label, i);
-        if (is_initializer(g, vi->name)) continue; /* a constant with a default, IR < 4 */
+        const struct onnx_slot *init = map_find(&im->map, vi->name);
+        if (init && init->is_const == 1) continue; /* an initializer (a default), IR < 4 */
         st = add_input(im, vi);
         if (st != TSR_OK) return st;
     }
     if (im->deferred) return add_deferred_outputs(im, g);
-    for (size_t i = 0; i < g->n_node; i++) {
-        st = add_node(im, g->node[i], (int)i);
-        if (st != TSR_OK) return st;
-    }
+    size_t *order = malloc((g->n_node + 1) * sizeof *order);
+    if (!order) return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
+    st = topo_order(im, g, order);
+    for (size_t i = 0; i < g->n_node && st == TSR_OK; i++)
+        st = add_node(im, g->node[order[i]], (int)order[i]);
+    free(order);
+    if (st != TSR_OK) return st;
     for (size_t i = 0; i < g->n_output; i++) {
         const char *name = g->output[i]->name ? g->output[i]->name : "";
         const struct onnx_slot *s = map_find(&im->map, name);
@@ -1019,6 +1121,7 @@ static tsr_status import_model_bytes(tsr_context *ctx, const void *data, size_t 
         }
     }
     free(im.map.slots);
+    free(im.used.slots);
     onnx__model_proto__free_unpacked(m, NULL);
     if (st != TSR_OK) {
         tsr_graph_destroy(im.graph);
@@ -1147,7 +1250,7 @@ static tsr_status add_extra_outputs(struct onnx_importer *im, const Onnx__NodePr
                                     const tsr_value *in, const struct tsr_op_attrs *attrs) {
     for (size_t k = 1; k < n->n_output; k++) {
         const char *out = n->output[k];
-        if (!out || !*out || !output_used(im->model_graph, out)) continue;
+        if (!out || !*out || !output_used(im, out)) continue;
         const struct tsr_tensor_desc xd = im->graph->values[in[0]].desc;
         tsr_value v;
         tsr_status st;
@@ -1258,7 +1361,7 @@ static tsr_status add_bn(struct onnx_importer *im, const Onnx__NodeProto *n, con
     const char *type = "BatchNormalization";
     if (!training && n->n_output > 1)
         for (size_t k = 1; k < n->n_output; k++)
-            if (n->output[k] && *n->output[k] && output_used(im->model_graph, n->output[k]))
+            if (n->output[k] && *n->output[k] && output_used(im, n->output[k]))
                 return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
                                "%s: node '%s' (%s): output %zu ('%s') is used; it exists only "
                                "with training_mode 1",
@@ -1331,7 +1434,7 @@ static tsr_status add_bn(struct onnx_importer *im, const Onnx__NodeProto *n, con
     if ((st = mo_put(im, nl, n->output[0], y)) != TSR_OK) return st;
     for (size_t k = 1; training && k < n->n_output; k++) {
         const char *out = n->output[k];
-        if (!out || !*out || !output_used(im->model_graph, out)) continue;
+        if (!out || !*out || !output_used(im, out)) continue;
         const char *sfx[2][4] = {{"cur_mean", "run_mean_old", "run_mean_new", "running_mean"},
                                  {"cur_var", "run_var_old", "run_var_new", "running_var"}};
         const char *const *s4 = sfx[k - 1];

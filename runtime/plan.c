@@ -705,6 +705,27 @@ static tsr_status choose_placement(tsr_plan *plan, const char *placement, int au
     return TSR_OK;
 }
 
+/* Refuses, before any device allocates it, a plan whose arena of intermediates exceeds
+ * TSR_MAX_ARENA_BYTES or the host's memory (docs/RELIABILITY.md, "Limits"). Returns TSR_OK or
+ * TSR_E_UNSUPPORTED naming both sizes and the variable. */
+static tsr_status check_arena(tsr_plan *plan) {
+    tsr_context *ctx = plan->ctx;
+    const int64_t cap = tsr_env_limit(ctx, "TSR_MAX_ARENA_BYTES", TSR_MAX_ARENA_BYTES_DEFAULT);
+    const uint64_t mem = ctx->devices[tsr_context_host_device(ctx)].info.global_mem_bytes;
+    const uint64_t arena = plan->prog.arena_bytes;
+    if (arena > (uint64_t)cap)
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "compile: the plan needs an arena of %llu bytes for its intermediates, over "
+                       "the limit of %lld bytes (TSR_MAX_ARENA_BYTES raises it)",
+                       (unsigned long long)arena, (long long)cap);
+    if (mem > 0 && arena > mem)
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                       "compile: the plan needs an arena of %llu bytes for its intermediates, more "
+                       "than this machine's %llu bytes of memory",
+                       (unsigned long long)arena, (unsigned long long)mem);
+    return TSR_OK;
+}
+
 tsr_status tsr_compile(tsr_context *ctx, const tsr_graph *graph,
                        const struct tsr_compile_options *opts, tsr_plan **out) {
     return tsr_compile_ex(ctx, graph, opts, 0, out);
@@ -767,6 +788,7 @@ tsr_status tsr_compile_ex(tsr_context *ctx, const tsr_graph *graph,
     else
         tsr_graph_destroy(g);
     g = NULL;
+    if ((st = check_arena(plan)) != TSR_OK) goto fail;
 
     if (want < 0) {
         /* First use of a device on this machine measures it (a few seconds, then cached). */

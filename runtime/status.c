@@ -1,6 +1,8 @@
 /* status.c — the status list, error recording (per thread and per context) and logging. */
 #include "runtime/internal.h"
 
+#include <errno.h>
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +115,20 @@ const struct tsr_error_info *tsr_last_error(const tsr_context *ctx) {
 const char *tsr_getenv(const char *name) {
     const char *v = getenv(name);
     return (v && *v) ? v : NULL;
+}
+
+int64_t tsr_env_limit(const tsr_context *ctx, const char *name, int64_t dflt) {
+    const char *v = tsr_getenv(name);
+    if (!v) return dflt;
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || !end || *end || n <= 0) {
+        tsr_log(ctx, TSR_LOG_WARN, "%s='%s': expected a positive integer; using %lld", name, v,
+                (long long)dflt);
+        return dflt;
+    }
+    return (int64_t)n;
 }
 
 /* Writes one line to ctx's callback, else to stderr. */

@@ -223,6 +223,27 @@ static int check_bad_list(tsr_context *ctx, const char *list) {
     return n;
 }
 
+/* TSR_MAX_NODES lowered under a model's node count refuses it at import, naming the count, the
+ * limit and the variable; an invalid value is warned about and the default used (issue 12). */
+START_TEST(test_node_limit) {
+    tsr_context *ctx = ts_context();
+    tsr_graph *g = NULL;
+    setenv("TSR_MAX_NODES", "3", 1);
+    tsr_status st = tsr_onnx_import_file(ctx, TSR_TEST_DATA_DIR "/cycle.onnx", NULL, 0, &g);
+    unsetenv("TSR_MAX_NODES");
+    ck_assert_int_eq(st, TSR_E_UNSUPPORTED);
+    ck_assert_ptr_null(g);
+    const char *msg = tsr_last_error(ctx)->message;
+    ck_assert_msg(strstr(msg, "4 nodes, over the limit of 3 (TSR_MAX_NODES"), "%s", msg);
+    setenv("TSR_MAX_NODES", "-5", 1); /* ignored: the cycle is then what is refused */
+    st = tsr_onnx_import_file(ctx, TSR_TEST_DATA_DIR "/cycle.onnx", NULL, 0, &g);
+    unsetenv("TSR_MAX_NODES");
+    ck_assert_int_eq(st, TSR_E_PARSE);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "cycle through node"));
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(test_bad_files) {
     tsr_context *ctx = ts_context();
     ck_assert_int_ge(check_bad_list(ctx, "bad_cases.txt"), 5);
@@ -351,6 +372,7 @@ static Suite *onnx_suite(void) {
     tcase_add_test(tc, test_cases_shapes);
     tcase_add_test(tc, test_attributes);
     tcase_add_test(tc, test_bad_files);
+    tcase_add_test(tc, test_node_limit);
     tcase_add_test(tc, test_value_input_reshape);
     tcase_add_test(tc, test_digits_batch);
     tcase_add_test(tc, test_cut_and_corrupted_buffers);

@@ -11,6 +11,7 @@
 #include "runtime/reference.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static tsr_context *ctx;
@@ -312,6 +313,119 @@ START_TEST(test_memory_plan_deep_mlp) {
 }
 END_TEST
 
+/* A 20,000-node DAG with fan-out (each Add reads the previous value and one of the 16 before),
+ * every 8th node duplicated (CSE removes them, its consumers then read the first copy), x * 1
+ * nodes (simplify removes them), Tanh keeping values bounded, built through the builder API: it
+ * compiles (over 4096 intermediates: the memory plan's swept path) and runs to the output a plain
+ * loop over the same recurrence computes. Guards the O(N) name index, CSE, simplify and memory plan
+ * (issue 12; bench/scale/run.sh measures the time). */
+START_TEST(test_large_dag) {
+    enum { N = 20000, W = 16 };
+    tsr_graph *g = new_graph();
+    int64_t d[1] = {W};
+    tsr_value x = gc_input(g, "x", 1, d);
+    float cv[W], onev[W], xin[W];
+    for (int j = 0; j < W; j++) {
+        cv[j] = 0.5f;
+        onev[j] = 1.0f;
+        xin[j] = (float)(j - 8) * 0.25f;
+    }
+    struct tsr_tensor_desc cd = ts_desc(1, d);
+    tsr_value c, one;
+    ck_assert_int_eq(tsr_graph_constant(g, "half", &cd, cv, &c), TSR_OK);
+    ck_assert_int_eq(tsr_graph_constant(g, "one", &cd, onev, &one), TSR_OK);
+    tsr_value *vals = malloc(sizeof *vals * (N + 1));
+    float(*ref)[W] = malloc(sizeof *ref * (N + 1));
+    ck_assert_ptr_nonnull(vals);
+    ck_assert_ptr_nonnull(ref);
+    vals[0] = x;
+    memcpy(ref[0], xin, sizeof xin);
+    for (int i = 1; i <= N; i++) {
+        tsr_value prev = vals[i - 1];
+        int other = i - 1 - (int)(((unsigned)i * 7919u) % W);
+        if (other < 0) other = 0;
+        tsr_value v;
+        switch (i % 4) {
+        case 0:
+        case 2:
+            v = gc_op(g, TSR_OP_ADD, prev, vals[other]);
+            if (i % 8 == 0) v = gc_op(g, TSR_OP_ADD, prev, vals[other]); /* a duplicate */
+            for (int j = 0; j < W; j++)
+                ref[i][j] = ref[i - 1][j] + ref[other][j];
+            break;
+        case 1:
+            v = gc_op1(g, TSR_OP_RELU, gc_op(g, TSR_OP_MUL, prev, one));
+            for (int j = 0; j < W; j++)
+                ref[i][j] = ref[i - 1][j] > 0 ? ref[i - 1][j] : 0;
+            break;
+        default:
+            v = gc_op1(g, TSR_OP_TANH, gc_op(g, TSR_OP_MUL, prev, c)); /* keeps |v| < 1 */
+            for (int j = 0; j < W; j++)
+                ref[i][j] = tanhf(ref[i - 1][j] * 0.5f);
+        }
+        vals[i] = v;
+    }
+    ck_assert_int_ge(g->n_nodes, N);
+    ck_assert_int_eq(tsr_graph_output(g, "y", vals[N]), TSR_OK);
+    struct tsr_compile_options o = tsr_compile_options_default();
+    o.device = "cpu";
+    tsr_plan *p = NULL;
+    ck_assert_int_eq(tsr_compile(ctx, g, &o, &p), TSR_OK);
+    struct tsr_tensor in = {.desc = cd, .data = xin}, out;
+    float y[W];
+    out.desc = cd;
+    out.data = y;
+    ck_assert_int_eq(tsr_plan_run(p, &in, 1, &out, 1), TSR_OK);
+    float scale = 0;
+    for (int j = 0; j < W; j++)
+        scale = fmaxf(scale, fabsf(ref[N][j]));
+    ck_assert_msg(isfinite(scale) && scale > 1e-20f, "degenerate reference (max |y| %g)", scale);
+    for (int j = 0; j < W; j++)
+        ck_assert_msg(fabsf(y[j] - ref[N][j]) <= 1e-4f * scale, "y[%d] = %g, expected %g", j, y[j],
+                      ref[N][j]);
+    tsr_plan_destroy(p);
+    /* the passes alone: every duplicate and x * 1 gone */
+    tsr_graph *cl = NULL;
+    int n_cse = 0, n_simp = 0;
+    ck_assert_int_eq(tsr_graph_clone(g, &cl), TSR_OK);
+    ck_assert_int_eq(tsr_pass_simplify(cl, &n_simp), TSR_OK);
+    ck_assert_int_eq(tsr_pass_cse(cl, &n_cse), TSR_OK);
+    ck_assert_int_eq(n_simp, N / 4);
+    ck_assert_int_eq(n_cse, N / 8);
+    tsr_graph_destroy(cl);
+    free(vals);
+    free(ref);
+    tsr_graph_destroy(g);
+}
+END_TEST
+
+/* A tiny graph whose intermediate would need a 4 TiB arena (x [2^20, 2^20] float32, two
+ * unfused Relus) is refused at compile, before any allocation, naming the size and the variable;
+ * a lowered TSR_MAX_ARENA_BYTES refuses a 16 GiB one the same way (issue 12). */
+START_TEST(test_arena_limit) {
+    for (int k = 0; k < 2; k++) {
+        tsr_graph *g = new_graph();
+        int64_t d[2] = {k ? 65536 : INT64_C(1) << 20, k ? 65536 : INT64_C(1) << 20};
+        tsr_value y = gc_op1(g, TSR_OP_RELU, gc_op1(g, TSR_OP_RELU, gc_input(g, "x", 2, d)));
+        ck_assert_int_eq(tsr_graph_output(g, "y", y), TSR_OK);
+        struct tsr_compile_options o = tsr_compile_options_default();
+        o.device = "cpu";
+        o.disable_fusion = TSR_FUSE_ALL;
+        if (k) setenv("TSR_MAX_ARENA_BYTES", "1000000", 1);
+        tsr_plan *p = NULL;
+        ck_assert_int_eq(tsr_compile(ctx, g, &o, &p), TSR_E_UNSUPPORTED);
+        unsetenv("TSR_MAX_ARENA_BYTES");
+        ck_assert_ptr_null(p);
+        const char *msg = tsr_last_error(ctx)->message;
+        ck_assert_msg(
+            strstr(msg, k ? "arena of 17179869184 bytes" : "arena of 4398046511104 bytes"), "%s",
+            msg);
+        ck_assert_msg(k == 0 || strstr(msg, "TSR_MAX_ARENA_BYTES"), "%s", msg);
+        tsr_graph_destroy(g);
+    }
+}
+END_TEST
+
 Suite *passes_suite(void) {
     Suite *s = suite_create("passes");
     TCase *tc = tcase_create("passes");
@@ -324,6 +438,8 @@ Suite *passes_suite(void) {
     tcase_add_test(tc, test_layernorm_keeps_other_consumers);
     tcase_add_test(tc, test_gelu_pattern);
     tcase_add_test(tc, test_memory_plan_deep_mlp);
+    tcase_add_test(tc, test_large_dag);
+    tcase_add_test(tc, test_arena_limit);
     suite_add_tcase(s, tc);
     return s;
 }

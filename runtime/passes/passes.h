@@ -33,12 +33,14 @@ tsr_status tsr_pass_bn(tsr_graph *g, int fold, int *n_folded);
 
 /* Algebraic simplification: removes x*1, x/1, x+0, x-0 (when the constant does not enlarge x's
  * shape), Identity, and Reshape/Flatten/Transpose that keep shape and order; their consumers
- * read the input instead. Writes the number of nodes removed. Returns TSR_OK. */
+ * read the input instead. Writes the number of nodes removed. O(nodes). Returns TSR_OK,
+ * TSR_E_NOMEM. */
 tsr_status tsr_pass_simplify(tsr_graph *g, int *n_removed);
 
 /* Common-subexpression elimination: a node with the same op, inputs and attributes as an
  * earlier live node is removed and its consumers read the earlier output; constants with
- * identical type, shape and bytes are merged too. Writes the number removed. Returns TSR_OK. */
+ * identical type, shape and bytes (at most 4096 elements) are merged too. Writes the number
+ * removed. O(nodes) on average (hash tables). Returns TSR_OK, TSR_E_NOMEM. */
 tsr_status tsr_pass_cse(tsr_graph *g, int *n_removed);
 
 /* Replaces a decomposed layer normalisation (ReduceMean, Sub, Pow 2, ReduceMean, Add eps, Sqrt,

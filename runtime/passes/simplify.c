@@ -53,9 +53,12 @@ static tsr_value identity_input(const tsr_graph *g, const struct tsr_node *n) {
 
 tsr_status tsr_pass_simplify(tsr_graph *g, int *n_removed) {
     int removed = 0;
+    tsr_value *fwd = tsr_value_forward_create(g); /* O(nodes) in all: graph.h */
+    if (!fwd) return TSR_ERR(g->ctx, TSR_E_NOMEM, "simplify: out of memory");
     for (int i = 0; i < g->n_nodes; i++) {
         struct tsr_node *n = &g->nodes[i];
         if (n->dead) continue;
+        tsr_value_forward_inputs(fwd, n);
         tsr_value x = identity_input(g, n);
         if (x < 0) continue;
         /* A Transpose that only moves size-1 dims still changes the desc: keep it as a view
@@ -65,10 +68,11 @@ tsr_status tsr_pass_simplify(tsr_graph *g, int *n_removed) {
             n->op = TSR_OP_FLATTEN; /* a view: Flatten/Reshape lower to no kernel */
             continue;
         }
-        tsr_graph_replace_uses(g, n->output, x);
+        fwd[n->output] = x;
         n->dead = 1;
         removed++;
     }
+    tsr_value_forward_finish(g, fwd);
     if (n_removed) *n_removed = removed;
     return TSR_OK;
 }
