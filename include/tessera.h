@@ -384,7 +384,18 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
  *                variance, epsilon default 0.
  *   RGBTOGRAY    X [N, 3, ...] float32 or uint8 (channels along axis, default 1; -1: channels
  *                last) -> Y with 1 there, of X's dtype: 0.299 R + 0.587 G + 0.114 B (ITU-R
- *                BT.601); uint8 rounded half to even. */
+ *                BT.601); uint8 rounded half to even.
+ * Issue 13, quantization (ONNX definitions; formulas and sources in runtime/quant.h):
+ *   QUANTIZELINEAR    x float32, y_scale float32, y_zero_point? (uint8 / int8 / uint16 / int16)
+ *                     -> saturate(round_half_even(x / y_scale) + y_zero_point); per-tensor or
+ *                     per-axis (axis, default 1). DEQUANTIZELINEAR: (x - x_zero_point) * x_scale
+ *                     to float32 (x also int32). DYNAMICQUANTIZELINEAR: uint8 y, its scale and
+ *                     zero point by min-max (attrs.q_output picks the output).
+ *   MATMULINTEGER     a, b (uint8 / int8), a_zero_point?, b_zero_point? -> int32
+ *                     sum (a - a_zp)(b - b_zp) (numpy matmul; zero points per tensor, a's per
+ *                     row, b's per column).
+ *   QLINEARMATMUL     a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp -> y of y_zp's dtype:
+ *                     saturate(round(int32 product * a_scale * b_scale / y_scale) + y_zp). */
 #define TSR_OP_LIST(X)                                                                             \
     X(GEMM)                                                                                        \
     X(MATMUL)                                                                                      \
@@ -534,7 +545,13 @@ tsr_status tsr_device_find(const tsr_context *ctx, const char *id, int *out);
     X(CENTERCROPPAD)                                                                               \
     X(REVERSESEQUENCE)                                                                             \
     X(COMPRESS)                                                                                    \
-    X(ONEHOT)
+    X(ONEHOT)                                                                                      \
+    /* issue 13: quantization (runtime/quant.h) */                                                 \
+    X(QUANTIZELINEAR)                                                                              \
+    X(DEQUANTIZELINEAR)                                                                            \
+    X(DYNAMICQUANTIZELINEAR)                                                                       \
+    X(MATMULINTEGER)                                                                               \
+    X(QLINEARMATMUL)
 
 typedef enum {
 #define TSR_X_OP(sym) TSR_OP_##sym,
@@ -710,6 +727,15 @@ struct tsr_op_attrs {
     /* group "conv3d": the D parts of a 3-D ConvTranspose's output_padding and output_shape
      * (0: not given; bits 16 and 32 of win3d_given); its other window attributes as above */
     int64_t convt_d[2];
+    /* issue 13, quantization (runtime/quant.h): QuantizeLinear-21 output_dtype (an ONNX
+     * TensorProto data type, 2 uint8, 3 int8, 4 uint16, 5 int16; 0, the default: y_zero_point's
+     * dtype, uint8 without one); DynamicQuantizeLinear's output this node computes (0 y, 1
+     * y_scale, 2 y_zero_point; the importer makes one node per used output); q_inputs: bit i set
+     * when optional ONNX input i is present (the importer sets it for MatMulInteger, whose zero
+     * points may be given one without the other; 0: the node's inputs are the first ones) */
+    int64_t q_output_dtype;
+    int q_output;
+    int q_inputs;
 };
 
 /* Conv / pool auto_pad (ONNX). */

@@ -17,6 +17,7 @@
 #include "runtime/lower.h"
 #include "runtime/memplan.h"
 #include "runtime/ops/op_table.h"
+#include "runtime/quant.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -2328,5 +2329,69 @@ tsr_status tsr_lower_compress(struct tsr_lower_state *s, int ni) {
     k->u.gather = (struct tsr_k_gather){outer, len, kept, inner};
     k->bytes = 2 * (uint64_t)s->p->buffers[by].bytes + (uint64_t)s->p->buffers[bi].bytes;
     s->ready[root_of(s, n->output)] = 1;
+    return TSR_OK;
+}
+
+/* ---- issue 13: quantization (runtime/quant.h) ---------------------------------------------- */
+
+/* QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, MatMulInteger, QLinearMatMul: one
+ * TSR_K_QUANT kernel over the node's inputs (ONNX order), geometry from runtime/quant_ops.c. */
+tsr_status tsr_lower_quant(struct tsr_lower_state *s, int ni) {
+    struct tsr_node *n = &s->g->nodes[ni];
+    const struct tsr_tensor_desc *d[TSR_NODE_MAX_INPUTS];
+    for (int i = 0; i < n->n_inputs; i++)
+        d[i] = &s->g->values[n->inputs[i]].desc;
+    struct tsr_k_quant q;
+    memset(&q, 0, sizeof q);
+    q.a_zp = q.b_zp = -1;
+    const char *name = "quantize_linear";
+    int ok = 1;
+    switch (n->op) {
+    case TSR_OP_QUANTIZELINEAR:
+    case TSR_OP_DEQUANTIZELINEAR: {
+        struct tsr_quant_layout l;
+        ok = tsr_quant_layout_of(d[0], d[1], n->attrs.axis, &l);
+        q.op = n->op == TSR_OP_QUANTIZELINEAR ? TSR_QK_QUANTIZE : TSR_QK_DEQUANTIZE;
+        if (q.op == TSR_QK_DEQUANTIZE) name = "dequantize_linear";
+        q.outer = l.outer, q.axis_len = l.axis_len, q.inner = l.inner, q.per_axis = l.per_axis;
+        q.has_zp = n->n_inputs > 2;
+        break;
+    }
+    case TSR_OP_DYNAMICQUANTIZELINEAR:
+        q.op = TSR_QK_DYNAMIC;
+        name = "dynamic_quantize_linear";
+        q.outer = tsr_desc_elements(d[0]), q.axis_len = q.inner = 1;
+        q.dyn_output = n->attrs.q_output;
+        break;
+    case TSR_OP_MATMULINTEGER:
+        q.op = TSR_QK_MATMUL_INTEGER;
+        name = "matmul_integer";
+        ok =
+            tsr_quant_mmi_inputs(n->attrs.q_inputs, n->n_inputs, &q.a_zp, &q.b_zp) &&
+            tsr_quant_mm_geometry(d[0], d[1], &q.batch, &q.M, &q.K, &q.N, &q.a_stride, &q.b_stride);
+        q.a_zp_len = q.a_zp >= 0 ? tsr_desc_elements(d[q.a_zp]) : 1;
+        q.b_zp_len = q.b_zp >= 0 ? tsr_desc_elements(d[q.b_zp]) : 1;
+        break;
+    case TSR_OP_QLINEARMATMUL:
+        q.op = TSR_QK_QLINEAR_MATMUL;
+        name = "qlinear_matmul";
+        ok =
+            tsr_quant_mm_geometry(d[0], d[3], &q.batch, &q.M, &q.K, &q.N, &q.a_stride, &q.b_stride);
+        q.a_zp = 2, q.b_zp = 5;
+        q.a_scale_len = tsr_desc_elements(d[1]), q.a_zp_len = tsr_desc_elements(d[2]);
+        q.b_scale_len = tsr_desc_elements(d[4]), q.b_zp_len = tsr_desc_elements(d[5]);
+        break;
+    default:
+        ok = 0;
+    }
+    if (!ok)
+        return TSR_ERR(s->ctx, TSR_E_INTERNAL, "node '%s' (%s): no quantized kernel geometry",
+                       n->name, tsr_op_name(n->op));
+    struct tsr_kernel *k =
+        simple_kernel(s, TSR_K_QUANT, name, n, n->inputs, n->n_inputs, n->output);
+    if (!k) return LOWER_OOM();
+    k->u.quant = q;
+    k->flops = q.op >= TSR_QK_MATMUL_INTEGER ? (uint64_t)(2 * q.batch * q.M * q.K * q.N)
+                                             : (uint64_t)(q.outer * q.axis_len * q.inner);
     return TSR_OK;
 }

@@ -843,8 +843,10 @@ static tsr_status add_node(struct onnx_importer *im, const Onnx__NodeProto *n, i
             if (st != TSR_OK) return st;
             continue;
         }
+        if (i < 8 * sizeof attrs.q_inputs - 1) attrs.q_inputs |= 1 << i; /* issue 13 */
         in[n_in++] = s->value;
     }
+    if (op != TSR_OP_MATMULINTEGER) attrs.q_inputs = 0; /* issue 13: only it reads the mask */
     if (n_in < mn)
         return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (%s) has %d inputs, %d expected",
                        im->label, nl, type, n_in, mn);
@@ -1281,6 +1283,12 @@ static tsr_status add_extra_outputs(struct onnx_importer *im, const Onnx__NodePr
             struct tsr_op_attrs at = *attrs; /* the same window, its Indices */
             at.pool_indices = 1;
             if ((st = mo_op(im, nl, "indices", TSR_OP_MAXPOOL, in, 1, &at, &v)) != TSR_OK)
+                return st;
+        } else if (op == TSR_OP_DYNAMICQUANTIZELINEAR && k <= 2) { /* issue 13 */
+            struct tsr_op_attrs at = *attrs; /* the same node computing y_scale / y_zero_point */
+            at.q_output = (int)k;
+            if ((st = mo_op(im, nl, k == 1 ? "y_scale" : "y_zero_point",
+                            TSR_OP_DYNAMICQUANTIZELINEAR, in, 1, &at, &v)) != TSR_OK)
                 return st;
         } else if (op == TSR_OP_DROPOUT && k == 1) {
             struct tsr_tensor_desc md = xd;

@@ -527,6 +527,43 @@ struct tsr_k_index {
 /* Elements of X (n_x), indices (n_idx) and Y (n_y) of an index kernel's geometry. Pure. */
 void tsr_index_counts(const struct tsr_k_index *g, int64_t *n_x, int64_t *n_idx, int64_t *n_y);
 
+/* ---- issue 13: quantized kernels (TSR_K_QUANT; the math: runtime/quant.h) -----------------
+ * The kernel's dtype is its output's; inputs have the dtypes of the ONNX operator (any buffer
+ * dtype by tsr_kernel_arg_dtypes; the backend's check verifies each against the op).
+ *   QUANTIZE     inputs x f32, scale f32, zp? (the kernel's dtype: uint8 / int8 / uint16 /
+ *                int16) → y; x seen as [outer, axis_len, inner]; per_axis: scale / zp have
+ *                axis_len elements, else 1
+ *   DEQUANTIZE   inputs x (uint8 / int8 / uint16 / int16 / int32), scale f32, zp? (x's dtype)
+ *                → float32 y, the same layout
+ *   DYNAMIC      input x f32 of outer * axis_len * inner elements → output `dyn_output` of
+ *                DynamicQuantizeLinear: 0 y uint8, 1 y_scale f32 (1 element), 2 y_zero_point
+ *                uint8 (1 element)
+ *   MATMUL_INTEGER  inputs a [batch?, M, K], b [batch?, K, N] (uint8 / int8 each), then the zero
+ *                points named by a_zp / b_zp (kernel input index, -1 absent: 0), each of 1
+ *                element or a_zp_len = M (per row) / b_zp_len = N (per column) → int32
+ *                Y[batch, M, N] = sum_k (a - a_zp)(b - b_zp); a_stride / b_stride: elements
+ *                between batches (0: broadcast)
+ *   QLINEAR_MATMUL  inputs a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp (ONNX order; the
+ *                scales f32 of 1 element, or a_scale M / b_scale N elements like the zero points)
+ *                → y of y_zp's dtype: saturate(round(acc * a_scale * b_scale / y_scale) + y_zp) */
+typedef enum {
+    TSR_QK_QUANTIZE = 0,
+    TSR_QK_DEQUANTIZE,
+    TSR_QK_DYNAMIC,
+    TSR_QK_MATMUL_INTEGER,
+    TSR_QK_QLINEAR_MATMUL
+} tsr_quant_kernel_op;
+struct tsr_k_quant {
+    tsr_quant_kernel_op op;
+    int64_t outer, axis_len, inner; /* QUANTIZE / DEQUANTIZE / DYNAMIC */
+    int per_axis, has_zp;           /* QUANTIZE / DEQUANTIZE */
+    int dyn_output;                 /* DYNAMIC */
+    int64_t batch, M, K, N, a_stride, b_stride; /* matmuls */
+    int a_zp, b_zp;                             /* MATMUL_INTEGER: input index or -1 */
+    int64_t a_zp_len, b_zp_len;                 /* matmuls: 1, M / N */
+    int64_t a_scale_len, b_scale_len;           /* QLINEAR_MATMUL: 1, M / N */
+};
+
 /* ---- end of group "tkern" (kernel geometry) ---------------------------------------------- */
 
 typedef enum {
@@ -549,7 +586,8 @@ typedef enum {
     TSR_K_ARG,    /* group "reduce": ArgMax / ArgMin */
     TSR_K_CUMSUM, /* group "reduce": CumSum */
     TSR_K_NLL,    /* group "multiout": NegativeLogLikelihoodLoss */
-    TSR_K_INDEX   /* group "index": GatherElements / ScatterElements / GatherND / ScatterND */
+    TSR_K_INDEX,  /* group "index": GatherElements / ScatterElements / GatherND / ScatterND */
+    TSR_K_QUANT   /* issue 13: quantization and integer matmul */
 } tsr_kernel_kind;
 
 #define TSR_KERNEL_MAX_INPUTS TSR_EW_MAX_INPUTS
@@ -587,6 +625,7 @@ struct tsr_kernel {
         struct tsr_k_cumsum cumsum;
         struct tsr_k_nll nll;
         struct tsr_k_index index; /* group "index" */
+        struct tsr_k_quant quant; /* issue 13 */
     } u;
 };
 

@@ -13,6 +13,8 @@ tsr_dtype_set tsr_kernel_arg_dtypes(const struct tsr_kernel *k, int arg) {
         return arg == k->n_inputs ? TSR_DTYPE_BIT(TSR_I64) : 0;
     if (arg < 0 || arg >= k->n_inputs) return 0; /* other outputs: the uniform rule */
     switch (k->kind) {
+    case TSR_K_QUANT: /* issue 13: the backend checks each against the op */
+        return TSR_DTS_ALL_BUFFERS;
     case TSR_K_NLL: /* group "multiout": the target */
         return arg == 1 ? TSR_DTYPE_BIT(TSR_I32) | TSR_DTYPE_BIT(TSR_I64) : 0;
     case TSR_K_GATHER:

@@ -11,4 +11,8 @@ if [ ! -x "$root/.venv/bin/python" ]; then
 fi
 "$root/.venv/bin/python" -c "import onnxruntime" 2>/dev/null ||
   "$root/.venv/bin/pip" install -q onnxruntime
+# onnxruntime.quantization (issue 13: the quantized models of models/make_quant.py) imports
+# ml_dtypes' float8 / int4 types; 0.5 removed what this onnxruntime expects.
+"$root/.venv/bin/python" -c "import ml_dtypes" 2>/dev/null ||
+  "$root/.venv/bin/pip" install -q 'ml_dtypes<0.5'
 "$root/.venv/bin/python" -c "import onnxruntime, torch; print('onnxruntime', onnxruntime.__version__, '+ torch', torch.__version__)"

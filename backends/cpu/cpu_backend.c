@@ -16,6 +16,7 @@
 #include "backends/cpu/conv_direct.h"
 #include "backends/cpu/gemm_packed.h"
 #include "backends/cpu/cpu_exec.h"
+#include "backends/cpu/quant.h"
 #include "runtime/pool.h"
 #include "runtime/profiler.h"
 #include "runtime/topology.h"
@@ -332,6 +333,7 @@ static tsr_status tsr_cpu_check_kernel(tsr_context *ctx, const struct tsr_progra
         return TSR_ERR(ctx, TSR_E_INVALID_ARG,
                        "kernel '%s': output buffer %d is an input or a constant", name, kn->output);
     if (data_kind) return tsr_cpu_data_check(ctx, prog, kn); /* group "tkern": in bytes */
+    if (kn->kind == TSR_K_QUANT) return tsr_cpu_quant_check(ctx, prog, kn); /* issue 13 */
     int64_t need = 0;
     tsr_status st = TSR_OK;
     switch (kn->kind) {
@@ -537,6 +539,9 @@ static tsr_dtype_set cpu_kernel_dtypes(tsr_kernel_kind kind) {
     case TSR_K_PAD:
     case TSR_K_INDEX: /* group "index" */
         return TSR_DTS_ALL_BUFFERS;
+    case TSR_K_QUANT: /* issue 13: quant.c (outputs) */
+        return TSR_DTYPE_BIT(TSR_F32) | TSR_DTYPE_BIT(TSR_I32) | TSR_DTYPE_BIT(TSR_U8) |
+               TSR_DTYPE_BIT(TSR_I8) | TSR_DTYPE_BIT(TSR_U16) | TSR_DTYPE_BIT(TSR_I16);
     case TSR_K_CUMSUM: /* zoo2: CumSum also on int64 / int32 (reduce.c) */
         return TSR_DTYPE_BIT(TSR_F32) | TSR_DTYPE_BIT(TSR_I64) | TSR_DTYPE_BIT(TSR_I32);
     case TSR_K_EW: /* group "dtcompute": ew_typed.c */
@@ -825,6 +830,17 @@ static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct
         tsr_cpu_nll_run(&kn->u.nll, p[kn->inputs[0]], p[kn->inputs[1]],
                         kn->u.nll.has_weight ? p[kn->inputs[2]] : NULL, y);
         break;
+    case TSR_K_QUANT: { /* issue 13 (quant.c) */
+        const void *in[TSR_KERNEL_MAX_INPUTS] = {0};
+        tsr_dtype dts[TSR_KERNEL_MAX_INPUTS] = {0};
+        for (int i = 0; i < kn->n_inputs; i++) {
+            in[i] = p[kn->inputs[i]];
+            dts[i] = ex->prog->buffers[kn->inputs[i]].desc.dtype;
+        }
+        tsr_status qst = tsr_cpu_quant_run(ex->ctx, ex->env.ew->isa, kn, dts, in, y);
+        if (qst != TSR_OK) return qst;
+        break;
+    }
     case TSR_K_INDEX: { /* group "index" (index.c) */
         const void *in[TSR_KERNEL_MAX_INPUTS] = {0};
         tsr_dtype dts[TSR_KERNEL_MAX_INPUTS] = {0};

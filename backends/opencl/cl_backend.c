@@ -258,6 +258,9 @@ static tsr_dtype_set cl_kernel_dtypes(tsr_kernel_kind kind) {
         return TSR_DTS_ALL_BUFFERS;
     case TSR_K_CUMSUM: /* zoo2: CumSum also on int64 / int32 (reduce.cl) */
         return TSR_DTYPE_BIT(TSR_F32) | TSR_DTYPE_BIT(TSR_I64) | TSR_DTYPE_BIT(TSR_I32);
+    case TSR_K_QUANT: /* issue 13: no OpenCL kernel yet; the default supports refuses it, so a
+                         plan places it on the CPU */
+        return 0;
     case TSR_K_EW: /* group "dtcompute": typed generated regions (cl_codegen.c) */
         return TSR_DTYPE_BIT(TSR_F32) | TSR_DTYPE_BIT(TSR_F64) | TSR_DTYPE_BIT(TSR_F16) |
                TSR_DTYPE_BIT(TSR_I64) | TSR_DTYPE_BIT(TSR_I32) | TSR_DTYPE_BIT(TSR_I8) |

@@ -113,6 +113,11 @@ typedef enum {
 #define TSR_DTS_IMAGE (TSR_DTS_F32 | TSR_DTYPE_BIT(TSR_U8))
 #define TSR_DTS_UINT  /* unsigned integers (group "dtcompute") */                                  \
     (TSR_DTYPE_BIT(TSR_U8) | TSR_DTYPE_BIT(TSR_U16) | TSR_DTYPE_BIT(TSR_U32))
+/* issue 13: quantized integers (8 bits: the integer GEMM operands; QINT: QuantizeLinear's
+ * outputs; QINT32: DequantizeLinear's inputs) */
+#define TSR_DTS_Q8     (TSR_DTYPE_BIT(TSR_U8) | TSR_DTYPE_BIT(TSR_I8))
+#define TSR_DTS_QINT   (TSR_DTS_Q8 | TSR_DTYPE_BIT(TSR_U16) | TSR_DTYPE_BIT(TSR_I16))
+#define TSR_DTS_QINT32 (TSR_DTS_QINT | TSR_DTYPE_BIT(TSR_I32))
 
 /* The dtypes node input `index` of op may have, and the first input of its group (inputs of one
  * TSR_DTYPES row share one dtype): *first = index when it has a group of its own. An op without

@@ -1,0 +1,221 @@
+/*
+ * quant.c — CPU kernels of TSR_K_QUANT (backends/cpu/quant.h).
+ *
+ * Integer matmul: per batch, B - b_zp is widened to int16 and transposed ([N, K]), each row of
+ * A - a_zp widened to int16; Y[m, n] is their int32 dot product (scalar loop or AVX2 vpmaddwd).
+ * |a - a_zp|, |b - b_zp| <= 255, so each product fits 17 bits and a pair sum int32; K up to
+ * 33025 keeps the int32 accumulator exact (lowering does not check: ONNX's own int32 output
+ * wraps the same way).
+ */
+#include "backends/cpu/quant.h"
+
+#include "runtime/internal.h"
+#include "runtime/quant.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static size_t buf_bytes(const struct tsr_program *prog, int id) {
+    return id >= 0 && id < prog->n_buffers ? prog->buffers[id].bytes : 0;
+}
+static tsr_dtype buf_dtype(const struct tsr_program *prog, int id) {
+    return prog->buffers[id].desc.dtype;
+}
+
+#define QCHK(cond, ...)                                                                            \
+    do {                                                                                           \
+        if (!(cond)) return TSR_ERR(ctx, TSR_E_INVALID_ARG, __VA_ARGS__);                          \
+    } while (0)
+
+/* Input i holds n elements of a dtype of set `dts`. */
+static int in_ok(const struct tsr_program *prog, const struct tsr_kernel *kn, int i, int64_t n,
+                 tsr_dtype_set dts) {
+    if (i < 0 || i >= kn->n_inputs) return 0;
+    const int id = kn->inputs[i];
+    if (id < 0 || id >= prog->n_buffers) return 0;
+    const tsr_dtype dt = buf_dtype(prog, id);
+    return (dts & TSR_DTYPE_BIT(dt)) && n >= 0 &&
+           buf_bytes(prog, id) >= (size_t)n * tsr_dtype_size(dt);
+}
+
+#define DT(x) TSR_DTYPE_BIT(TSR_##x)
+#define Q8    (DT(U8) | DT(I8))
+#define QINT  (Q8 | DT(U16) | DT(I16))
+
+tsr_status tsr_cpu_quant_check(tsr_context *ctx, const struct tsr_program *prog,
+                               const struct tsr_kernel *kn) {
+    const struct tsr_k_quant *q = &kn->u.quant;
+    const char *name = kn->name;
+    int64_t n_out = 0;
+    switch (q->op) {
+    case TSR_QK_QUANTIZE:
+    case TSR_QK_DEQUANTIZE:
+    case TSR_QK_DYNAMIC: {
+        QCHK(q->outer >= 0 && q->axis_len >= 0 && q->inner >= 0, "quant kernel '%s': bad layout",
+             name);
+        const int64_t n = q->outer * q->axis_len * q->inner, np = q->per_axis ? q->axis_len : 1;
+        if (q->op == TSR_QK_DYNAMIC) {
+            QCHK(kn->n_inputs == 1 && in_ok(prog, kn, 0, n, DT(F32)) && q->dyn_output >= 0 &&
+                     q->dyn_output <= 2 && kn->dtype == (q->dyn_output == 1 ? TSR_F32 : TSR_U8),
+                 "quant kernel '%s': DynamicQuantizeLinear inputs / output", name);
+            n_out = q->dyn_output ? 1 : n;
+        } else if (q->op == TSR_QK_QUANTIZE) {
+            QCHK(kn->n_inputs == 2 + !!q->has_zp && in_ok(prog, kn, 0, n, DT(F32)) &&
+                     in_ok(prog, kn, 1, np, DT(F32)) && (TSR_DTYPE_BIT(kn->dtype) & QINT) &&
+                     (!q->has_zp || in_ok(prog, kn, 2, np, TSR_DTYPE_BIT(kn->dtype))),
+                 "quant kernel '%s': QuantizeLinear inputs / output dtypes or sizes", name);
+            n_out = n;
+        } else {
+            const tsr_dtype xt = kn->n_inputs > 0 ? buf_dtype(prog, kn->inputs[0]) : TSR_F32;
+            QCHK(kn->n_inputs == 2 + !!q->has_zp && in_ok(prog, kn, 0, n, QINT | DT(I32)) &&
+                     in_ok(prog, kn, 1, np, DT(F32)) && kn->dtype == TSR_F32 &&
+                     (!q->has_zp || in_ok(prog, kn, 2, np, TSR_DTYPE_BIT(xt))),
+                 "quant kernel '%s': DequantizeLinear inputs / output dtypes or sizes", name);
+            n_out = n;
+        }
+        break;
+    }
+    case TSR_QK_MATMUL_INTEGER:
+    case TSR_QK_QLINEAR_MATMUL: {
+        QCHK(q->batch >= 0 && q->M >= 0 && q->K >= 0 && q->N >= 0 && q->a_stride >= 0 &&
+                 q->b_stride >= 0 && (q->a_zp_len == 1 || q->a_zp_len == q->M) &&
+                 (q->b_zp_len == 1 || q->b_zp_len == q->N),
+             "quant kernel '%s': bad matmul geometry", name);
+        const int64_t na = q->a_stride ? q->batch * q->a_stride : q->M * q->K;
+        const int64_t nb = q->b_stride ? q->batch * q->b_stride : q->K * q->N;
+        const int bi = q->op == TSR_QK_MATMUL_INTEGER ? 1 : 3;
+        QCHK(in_ok(prog, kn, 0, na, Q8) && in_ok(prog, kn, bi, nb, Q8),
+             "quant kernel '%s': operands", name);
+        const tsr_dtype at = buf_dtype(prog, kn->inputs[0]), bt = buf_dtype(prog, kn->inputs[bi]);
+        if (q->op == TSR_QK_MATMUL_INTEGER) {
+            int expect = 2 + (q->a_zp >= 0) + (q->b_zp >= 0);
+            QCHK(kn->n_inputs == expect && kn->dtype == TSR_I32 &&
+                     (q->a_zp < 0 ||
+                      (q->a_zp >= 2 && in_ok(prog, kn, q->a_zp, q->a_zp_len, TSR_DTYPE_BIT(at)))) &&
+                     (q->b_zp < 0 ||
+                      (q->b_zp >= 2 && in_ok(prog, kn, q->b_zp, q->b_zp_len, TSR_DTYPE_BIT(bt)))),
+                 "quant kernel '%s': MatMulInteger inputs", name);
+        } else {
+            QCHK(kn->n_inputs == 8 && q->a_zp == 2 && q->b_zp == 5 &&
+                     (q->a_scale_len == 1 || q->a_scale_len == q->M) &&
+                     (q->b_scale_len == 1 || q->b_scale_len == q->N) &&
+                     in_ok(prog, kn, 1, q->a_scale_len, DT(F32)) &&
+                     in_ok(prog, kn, 2, q->a_zp_len, TSR_DTYPE_BIT(at)) &&
+                     in_ok(prog, kn, 4, q->b_scale_len, DT(F32)) &&
+                     in_ok(prog, kn, 5, q->b_zp_len, TSR_DTYPE_BIT(bt)) &&
+                     in_ok(prog, kn, 6, 1, DT(F32)) && in_ok(prog, kn, 7, 1, Q8) &&
+                     buf_dtype(prog, kn->inputs[7]) == kn->dtype,
+                 "quant kernel '%s': QLinearMatMul inputs", name);
+        }
+        n_out = q->batch * q->M * q->N;
+        break;
+    }
+    default:
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "quant kernel '%s': op %d", name, (int)q->op);
+    }
+    if (buf_bytes(prog, kn->output) < (size_t)n_out * tsr_dtype_size(kn->dtype))
+        return TSR_ERR(ctx, TSR_E_SHAPE, "quant kernel '%s': output buffer too small", name);
+    return TSR_OK;
+}
+
+/* The integer matmul of kn into acc (batch * M * N int32). */
+static tsr_status qmm(tsr_context *ctx, tsr_cpu_isa isa, const struct tsr_kernel *kn,
+                      const tsr_dtype *dts, const void *const *in, int32_t *acc) {
+    const struct tsr_k_quant *q = &kn->u.quant;
+    const int bi = q->op == TSR_QK_MATMUL_INTEGER ? 1 : 3;
+    const tsr_dtype at = dts[0], bt = dts[bi];
+    const void *A = in[0], *B = in[bi];
+    const void *za = q->a_zp >= 0 ? in[q->a_zp] : NULL, *zb = q->b_zp >= 0 ? in[q->b_zp] : NULL;
+    const int64_t M = q->M, K = q->K, N = q->N;
+    int16_t *bt16 = malloc((size_t)(N * K > 0 ? N * K : 1) * sizeof *bt16);
+    int16_t *a16 = malloc((size_t)(K > 0 ? K : 1) * sizeof *a16);
+    if (!bt16 || !a16) {
+        free(bt16);
+        free(a16);
+        return TSR_ERR(ctx, TSR_E_NOMEM, "kernel '%s': out of memory", kn->name);
+    }
+    const int avx2 = isa >= TSR_ISA_AVX2;
+    for (int64_t p = 0; p < q->batch; p++) {
+        if (p == 0 || q->b_stride) /* B - b_zp transposed, [N, K] */
+            for (int64_t k = 0; k < K; k++)
+                for (int64_t j = 0; j < N; j++) {
+                    const int32_t z = zb ? tsr_quant_get(bt, zb, q->b_zp_len > 1 ? j : 0) : 0;
+                    bt16[j * K + k] =
+                        (int16_t)(tsr_quant_get(bt, B, p * q->b_stride + k * N + j) - z);
+                }
+        for (int64_t m = 0; m < M; m++) {
+            const int32_t z = za ? tsr_quant_get(at, za, q->a_zp_len > 1 ? m : 0) : 0;
+            for (int64_t k = 0; k < K; k++)
+                a16[k] = (int16_t)(tsr_quant_get(at, A, p * q->a_stride + m * K + k) - z);
+            int32_t *row = acc + (p * M + m) * N;
+            for (int64_t j = 0; j < N; j++) {
+                const int16_t *b = bt16 + j * K;
+                if (avx2) {
+                    row[j] = tsr_cpu_dot_i16_avx2(a16, b, K);
+                } else {
+                    int32_t s = 0;
+                    for (int64_t k = 0; k < K; k++)
+                        s += (int32_t)a16[k] * b[k];
+                    row[j] = s;
+                }
+            }
+        }
+    }
+    free(bt16);
+    free(a16);
+    return TSR_OK;
+}
+
+tsr_status tsr_cpu_quant_run(tsr_context *ctx, tsr_cpu_isa isa, const struct tsr_kernel *kn,
+                             const tsr_dtype *dts, const void *const *in, void *y) {
+    const struct tsr_k_quant *q = &kn->u.quant;
+    const struct tsr_quant_layout l = {q->outer, q->axis_len, q->inner, q->per_axis};
+    switch (q->op) {
+    case TSR_QK_QUANTIZE:
+        tsr_quantize_linear(&l, in[0], in[1], q->has_zp ? in[2] : NULL, kn->dtype, y);
+        return TSR_OK;
+    case TSR_QK_DEQUANTIZE:
+        tsr_dequantize_linear(&l, in[0], dts[0], in[1], q->has_zp ? in[2] : NULL, y);
+        return TSR_OK;
+    case TSR_QK_DYNAMIC: {
+        float s;
+        uint8_t z;
+        tsr_dynamic_quantize_linear(q->outer, in[0], q->dyn_output == 0 ? y : NULL, &s, &z);
+        if (q->dyn_output == 1) *(float *)y = s;
+        if (q->dyn_output == 2) *(uint8_t *)y = z;
+        return TSR_OK;
+    }
+    case TSR_QK_MATMUL_INTEGER:
+        return qmm(ctx, isa, kn, dts, in, y);
+    case TSR_QK_QLINEAR_MATMUL: {
+        const int64_t n = q->batch * q->M * q->N;
+        int32_t *acc = malloc((size_t)(n > 0 ? n : 1) * sizeof *acc);
+        if (!acc) return TSR_ERR(ctx, TSR_E_NOMEM, "kernel '%s': out of memory", kn->name);
+        tsr_status st = qmm(ctx, isa, kn, dts, in, acc);
+        if (st == TSR_OK) {
+            int32_t qmin = 0, qmax = 0;
+            tsr_quant_range(kn->dtype, &qmin, &qmax);
+            const float *sa = in[1], *sb = in[4], sy = *(const float *)in[6];
+            const int32_t yz = tsr_quant_get(dts[7], in[7], 0);
+            /* requantization epilogue: saturate(round(acc * sa * sb / sy) + y_zp) */
+            for (int64_t p = 0; p < q->batch; p++)
+                for (int64_t m = 0; m < q->M; m++) {
+                    const int64_t base = (p * q->M + m) * q->N;
+                    for (int64_t j = 0; j < q->N; j++) {
+                        const float mult = tsr_requant_multiplier(
+                            sa[q->a_scale_len > 1 ? m : 0], sb[q->b_scale_len > 1 ? j : 0], sy);
+                        const int32_t v =
+                            tsr_quant_round_sat((double)acc[base + j] * mult, yz, qmin, qmax);
+                        if (kn->dtype == TSR_U8)
+                            ((uint8_t *)y)[base + j] = (uint8_t)v;
+                        else
+                            ((int8_t *)y)[base + j] = (int8_t)v;
+                    }
+                }
+        }
+        free(acc);
+        return st;
+    }
+    }
+    return TSR_ERR(ctx, TSR_E_INVALID_ARG, "quant kernel '%s': op %d", kn->name, (int)q->op);
+}

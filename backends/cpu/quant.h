@@ -1,0 +1,30 @@
+/*
+ * quant.h — the CPU kernels of TSR_K_QUANT (issue 13; runtime/program.h describes the kinds,
+ * runtime/quant.h the math): QuantizeLinear / DequantizeLinear / DynamicQuantizeLinear, and the
+ * integer matmuls with int32 accumulation (MatMulInteger; QLinearMatMul with its requantization
+ * epilogue). Tiers: scalar, AVX2 (vpmaddwd on operands widened to int16 after subtracting the
+ * zero points; the AVX-512 tier uses the AVX2 code). Serial; thread-safe for distinct outputs.
+ */
+#ifndef TSR_CPU_QUANT_H
+#define TSR_CPU_QUANT_H
+
+#include "backends/cpu/cpu_backend.h"
+#include "runtime/program.h"
+
+/* Checks kernel kn (kind TSR_K_QUANT) against prog's buffers: input count and dtypes of its op,
+ * sizes in bytes, geometry. Returns TSR_OK or TSR_E_INVALID_ARG / TSR_E_SHAPE / TSR_E_DTYPE
+ * naming the kernel (recorded on ctx). */
+tsr_status tsr_cpu_quant_check(tsr_context *ctx, const struct tsr_program *prog,
+                               const struct tsr_kernel *kn);
+
+/* Runs kn: in[i] the data of its inputs (dtypes dts[i]), y its output (kn->dtype). isa: the tier
+ * (TSR_ISA_SCALAR: the scalar loops). Returns TSR_OK, or TSR_E_NOMEM (the matmuls allocate their
+ * int16 operand copies per run: TODO pre-pack constant weights once, a later milestone). */
+tsr_status tsr_cpu_quant_run(tsr_context *ctx, tsr_cpu_isa isa, const struct tsr_kernel *kn,
+                             const tsr_dtype *dts, const void *const *in, void *y);
+
+/* sum_{k < K} a[k] * b[k] of int16 vectors (|a|, |b| <= 255 so that pairs fit int32), AVX2
+ * (quant_avx2.c). */
+int32_t tsr_cpu_dot_i16_avx2(const int16_t *a, const int16_t *b, int64_t K);
+
+#endif
