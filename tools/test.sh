@@ -7,7 +7,7 @@
 #   2b. the Python module: a clean venv, `pip install .`, pytest against ONNX Runtime
 #      (tools/python-test.sh);
 #   3. an AddressSanitizer + UndefinedBehaviorSanitizer build of the suite;
-#   3b. the libFuzzer targets of tests/fuzz, 30 s each (tools/fuzz.sh; build-fuzz);
+#   3b. the libFuzzer targets of tests/fuzz, 20 s each (tools/fuzz.sh; build-fuzz);
 #   4. a ThreadSanitizer build of the suite (build-tsan, RelWithDebInfo): the thread pool, the
 #      profiler, lazy device creation, error records and check_concurrency's shared context.
 #      tests/tsan.supp suppresses only uninstrumented third-party libraries (OpenBLAS).
@@ -66,13 +66,13 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # softmax, layernorm, fused regions) are each exercised by check_kernels in these passes.
 (cd build-asan && ctest --output-on-failure --timeout 1800 -E '^check_minilm$')
 
-# The fuzz targets of tests/fuzz (libFuzzer, clang, ASan + UBSan, build-fuzz/): 30 s each, five
-# targets one after the other (measured on 2 shared cores: 159 s of fuzzing, 170 s for the step
+# The fuzz targets of tests/fuzz (libFuzzer, clang, ASan + UBSan, build-fuzz/): 20 s each, five
+# targets one after the other (at 30 s each, measured on 2 shared cores: 159 s of fuzzing, 170 s for the step
 # with build-fuzz built; the first clang build of build-fuzz took about 8 min). Their corpora and
 # every past finding are also replayed by ctest in each pass above (fuzz_replay_*, under 1 s
 # each). Skipped with a message when clang's libFuzzer is missing.
-echo "== fuzz targets (libFuzzer, 30 s each)"
-tools/fuzz.sh 30
+echo "== fuzz targets (libFuzzer, 20 s each)"
+tools/fuzz.sh 20
 
 echo "== build (ThreadSanitizer)"
 cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTSR_TSAN=ON -DTSR_WERROR=ON >/dev/null
