@@ -45,7 +45,7 @@ struct tsr_plan {
      * dyn lock. */
     int spec_refs, spec_evicted;
     struct tsr_plan *retired_next; /* parent's list of evicted specialisations still in use */
-    tsr_plan_profiling profiling; /* tsr_plan_set_profiling (runtime/profiler.h: per-run switch) */
+    tsr_plan_profiling profiling;  /* tsr_plan_set_profiling (runtime/profiler.h: per-run switch) */
 };
 
 /* The plan that answers queries for p: the specialisation of its last run / tsr_plan_specialize

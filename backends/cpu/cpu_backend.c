@@ -196,8 +196,7 @@ static struct tsr_cpu_run *tsr_cpu_run_new(const struct tsr_cpu_exec *ex) {
     r->arena = tsr_cpu_mem_alloc(ex->ctx, prog->arena_bytes ? prog->arena_bytes : 64);
     if (ex->pad_floats > 0)
         r->conv_pad = tsr_cpu_mem_alloc(ex->ctx, ex->pad_floats * sizeof(float));
-    if (!r->env.scratch || !r->ptrs || !r->arena ||
-        (ex->pad_floats > 0 && !r->conv_pad)) {
+    if (!r->env.scratch || !r->ptrs || !r->arena || (ex->pad_floats > 0 && !r->conv_pad)) {
         tsr_cpu_run_free(ex->ctx, r);
         return NULL;
     }
