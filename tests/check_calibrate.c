@@ -36,14 +36,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* One cache directory for the suite, made in main before Check forks the tests and removed
+ * after them (mkdtemp in a forked test would make, and leave, one per test). */
 static char g_dir[] = "/tmp/tsr_calib_XXXXXX";
 
 static void setup_dir(void) {
-    static int done;
-    if (!done) {
-        ck_assert_ptr_nonnull(mkdtemp(g_dir));
-        done = 1;
-    }
     setenv("TSR_CACHE_DIR", g_dir, 1);
     tsr_calib_forget_all();
 }
@@ -215,6 +212,7 @@ START_TEST(test_public_calibration) {
     ck_assert_int_eq(tsr_device_get_info(ctx, 0, &d), TSR_OK);
     ck_assert(d.est_gbps == pub.bandwidth_gbps && d.est_launch_us == pub.launch_us);
     tsr_context_destroy(ctx);
+    ck_assert_int_eq(ts_remove_tree(dir), 0);
 }
 END_TEST
 
@@ -1165,5 +1163,11 @@ static Suite *calibrate_suite(void) {
 }
 
 int main(void) {
-    return ts_run_suite(calibrate_suite());
+    if (!mkdtemp(g_dir)) {
+        perror("check_calibrate: mkdtemp");
+        return 1;
+    }
+    const int rc = ts_run_suite(calibrate_suite());
+    ts_remove_tree(g_dir);
+    return rc;
 }

@@ -220,6 +220,7 @@ START_TEST(test_calibrate_while_compiling) {
     ck_assert_int_eq(tsr_device_get_info(ctx, 0, &d), TSR_OK);
     ck_assert(d.est_gbps == c.bandwidth_gbps && d.est_launch_us == c.launch_us);
     tsr_context_destroy(ctx);
+    ck_assert_int_eq(ts_remove_tree(dir), 0);
 }
 END_TEST
 

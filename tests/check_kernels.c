@@ -2932,6 +2932,19 @@ START_TEST(test_devices) {
 }
 END_TEST
 
+/* TSR_KH_SHARD=K/N (1 <= K <= N): this process runs only the cases whose index in the table is
+ * K - 1 modulo N (ctest runs the harness as N such processes side by side: tests/CMakeLists.txt,
+ * check_kernels_KofN); unset or empty: every case. A malformed value fails the test. */
+static int kh_in_shard(int c) {
+    const char *s = getenv("TSR_KH_SHARD");
+    if (!s || !*s) return 1;
+    int k = 0, n = 0;
+    char end;
+    ck_assert_msg(sscanf(s, "%d/%d%c", &k, &n, &end) == 2 && n >= 1 && k >= 1 && k <= n,
+                  "TSR_KH_SHARD='%s' is not K/N with 1 <= K <= N", s);
+    return c % n == k - 1;
+}
+
 /* 1 when `name` is one of the comma-separated names of `list`. */
 static int kh_name_listed(const char *list, const char *name) {
     const size_t n = strlen(name);
@@ -2962,7 +2975,7 @@ START_TEST(test_kernel_table) {
     /* TSR_KH_GROUPS: a comma-separated list of case names to run (quick loops); unset: all */
     const char *only = getenv("TSR_KH_GROUPS");
     for (int c = 0; c < N_OF(cases); c++)
-        if (!only || kh_name_listed(only, cases[c].name))
+        if ((!only || kh_name_listed(only, cases[c].name)) && kh_in_shard(c))
             kh_run_case(ctx, &cases[c], &st, first, sizeof first);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     fprintf(stderr,
@@ -3006,7 +3019,7 @@ START_TEST(test_ieee_specials) {
     for (int c = 0; c < N_OF(cases); c++)
         if (kh_name_listed(ieee_case_names, cases[c].name)) {
             listed++;
-            if (!only || kh_name_listed(only, cases[c].name))
+            if ((!only || kh_name_listed(only, cases[c].name)) && kh_in_shard(c))
                 kh_run_case_specials(ctx, &cases[c], &st, first, sizeof first);
         }
     fprintf(stderr,

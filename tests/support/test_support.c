@@ -1,4 +1,9 @@
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "test_support.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
 
 #include <math.h>
 #include <stdlib.h>
@@ -83,4 +88,14 @@ struct tsr_tensor_desc ts_desc(int rank, const int64_t *dims) {
     for (int i = 0; i < rank; i++)
         d.dims[i] = dims[i];
     return d;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+int ts_remove_tree(const char *dir) {
+    if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0) return 0;
+    return errno == ENOENT ? 0 : -1;
 }

@@ -38,6 +38,11 @@ const char *ts_device_backend(const struct tsr_device_info *info);
 /* Runs suite `s` with CK_NORMAL output; returns the process exit status (0 iff no failure). */
 int ts_run_suite(Suite *s);
 
+/* Removes the directory tree `dir` (files, subdirectories, links themselves; never follows a
+ * link) — the temporary cache directories the suites make with mkdtemp. Returns 0, or -1 with
+ * errno set by the first failing call (a missing `dir` is not an error). */
+int ts_remove_tree(const char *dir);
+
 /* desc helper: f32 tensor of the given rank and dims. */
 struct tsr_tensor_desc ts_desc(int rank, const int64_t *dims);
 
