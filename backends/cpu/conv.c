@@ -164,12 +164,12 @@ static void tsr_dw_cols(int64_t OW, int64_t W, int64_t stride, int64_t off, int6
     *hi = b;
 }
 
-/* AVX-512 planes (tsr_cpu_dw_plane_avx512): column strides 1 and 2. */
+/* Vector planes (tsr_cpu_dw_plane_avx512 / _avx2, by the tier): column strides 1 and 2. */
 static int tsr_dw_vector(const struct tsr_cpu_env *env, const struct tsr_k_conv *c) {
-    return env->ew->isa == TSR_ISA_AVX512 && (c->stride_w == 1 || c->stride_w == 2);
+    return env->ew->isa >= TSR_ISA_AVX2 && (c->stride_w == 1 || c->stride_w == 2);
 }
 
-/* The AVX-512 kernels' arguments for the plane `plane` (= n * C + channel) onward: pointers of
+/* The vector kernels' arguments for the plane `plane` (= n * C + channel) onward: pointers of
  * that plane, geometry and padded plane of c, the clamp of its activation (scratch, nc: the
  * caller's). */
 static void tsr_dw_args_init(const struct tsr_dw_job *job, const struct tsr_k_conv *c,
@@ -210,7 +210,10 @@ static void tsr_dw_plane_task(const struct tsr_dw_job *job, size_t task) {
     if (tsr_dw_vector(job->env, c)) {
         struct tsr_dw_args a;
         tsr_dw_args_init(job, c, (int64_t)task, &a);
-        tsr_cpu_dw_plane_avx512(&a);
+        if (job->env->ew->isa == TSR_ISA_AVX512)
+            tsr_cpu_dw_plane_avx512(&a);
+        else
+            tsr_cpu_dw_plane_avx2(&a);
         if (!a.clamp && !a.hswish)
             tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)plane_out, y);
         return;

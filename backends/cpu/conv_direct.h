@@ -47,6 +47,8 @@ struct tsr_dw_args {
     int64_t H, W, OH, OW, KH, KW, sh, sw, dh, dw, pad_t, pad_l, Hp, Wp;
 };
 void tsr_cpu_dw_plane_avx512(const struct tsr_dw_args *p);
+/* The same plane with AVX2 + FMA (conv_avx2.c; scratch, nc, Hp, Wp unused). */
+void tsr_cpu_dw_plane_avx2(const struct tsr_dw_args *p);
 
 /* Depthwise on small planes (conv.c, OW <= 16): nc (1..16) consecutive channels of one image
  * at once, one channel per lane: the planes are transposed (16 x 16 in registers) into a
