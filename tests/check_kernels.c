@@ -314,9 +314,9 @@ static void build_gemm_row(struct kh_builder *b) {
 }
 
 /* Gemm with a constant B (a classifier's weights): the pre-packed GEMM (gemm_packed.c) on
- * AVX-512, alpha folded into the panels; transB with a bias row at batch 8 (N 1000 = 20 full
- * panels + a 40-column one); B as given with alpha, beta, relu; 3 rows, bias + residual; 8
- * rows (panels split among tasks). */
+ * AVX-512 or AVX2 (the cpu/avx2 configuration: 4 x 24 sub-tiles), alpha folded into the panels;
+ * transB with a bias row at batch 8 (N 1000 = 20 full panels + a 40-column one); B as given with
+ * alpha, beta, relu; 3 rows, bias + residual; 8 rows (panels split among tasks). */
 static const struct gemm gemm_const_rows[] = {
     {8, 1000, 512, 0, 1, 1.0f, 1.0f, 1, {1000}, 0, ACT_NONE, 0, 0},
     {20, 70, 33, 0, 0, 0.5f, 2.0f, 1, {70}, 0, ACT_RELU, 0, 0},
@@ -326,6 +326,10 @@ static const struct gemm gemm_const_rows[] = {
     {8, 300, 512, 0, 1, 1.0f, 1.0f, 1, {300}, 1, ACT_SIGMOID, 0, 0},
     /* HardSwish in the tile's registers (MobileNetV3's classifier) */
     {5, 100, 64, 0, 1, 1.0f, 1.0f, 1, {100}, 0, ACT_HSWISH, 0, 0},
+    /* odd sizes: 7 rows (a 3-row AVX2 sub-tile), N 29 = 24 + a 5-column masked tail, K 1;
+     * residual + clip. 2 rows, N 41 = 24 + 17 (a 1-lane last vector), K 3, HardSwish, no bias */
+    {7, 29, 1, 0, 0, 1.0f, 1.0f, 1, {29}, 1, ACT_CLIP, -0.2f, 0.3f},
+    {2, 41, 3, 0, 1, 1.0f, 1.0f, 0, {0}, 0, ACT_HSWISH, 0, 0},
 };
 
 static void build_gemm_const(struct kh_builder *b) {
@@ -384,7 +388,7 @@ static const struct matmul matmul_rows[] = {
      0,
      0,
      "matmul_residual_sigmoid"},
-    /* the pre-packed GEMM (gemm_packed.c, AVX-512): 37 rows (a 5-row last tile), N 100 = two
+    /* the pre-packed GEMM (gemm_packed.c, AVX-512 / AVX2): 37 rows (a 5-row last tile), N 100 = two
      * 48-column panels + a 4-column one, bias + relu in registers; bias + clip; residual +
      * tanh after the tiles */
     {2, {37, 300}, 2, {300, 100}, 1, 1, {100}, ACT_RELU, 0, 0, "matmul_bias_relu"},

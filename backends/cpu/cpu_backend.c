@@ -647,7 +647,7 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
         /* GEMMs on a constant B (gemm_packed.h): B packed once here */
         if (!pack) break;
         if (kn->kind == TSR_K_GEMM && kn->dtype == TSR_F32 &&
-            tsr_cpu_gemmp_supported(ex->env.ew->isa == TSR_ISA_AVX512, &kn->u.gemm) &&
+            tsr_cpu_gemmp_supported(ex->env.ew->isa, &kn->u.gemm) &&
             prog->buffers[kn->inputs[1]].kind == TSR_BUF_CONST) {
             if (tsr_cpu_gemmp_prepare(&kn->u.gemm, prog->buffers[kn->inputs[1]].const_data,
                                       &ex->gemmp[i]) != 0) {
@@ -664,8 +664,7 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
         if (wb->kind != TSR_BUF_CONST || (bb && bb->kind != TSR_BUF_CONST)) continue;
         /* a 1x1 conv on 1x1 planes (squeeze-excitation FCs) is a GEMM over the images */
         struct tsr_k_gemm cg;
-        if (tsr_cpu_conv_as_gemm(c, &cg) &&
-            tsr_cpu_gemmp_supported(ex->env.ew->isa == TSR_ISA_AVX512, &cg)) {
+        if (tsr_cpu_conv_as_gemm(c, &cg) && tsr_cpu_gemmp_supported(ex->env.ew->isa, &cg)) {
             if (tsr_cpu_gemmp_prepare(&cg, wb->const_data, &ex->gemmp[i]) != 0) {
                 tsr_cpu_release(ex);
                 return TSR_ERR(ctx, TSR_E_NOMEM,

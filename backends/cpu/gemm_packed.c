@@ -5,6 +5,7 @@
  * epilogue that is not done in registers.
  */
 #include "backends/cpu/gemm_packed.h"
+#include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/cpu_exec.h"
 
 #include <stdlib.h>
@@ -12,8 +13,12 @@
 
 #define TSR_GEMMP_TASK_ROWS 32
 
-int tsr_cpu_gemmp_supported(int isa_avx512, const struct tsr_k_gemm *g) {
-    if (!isa_avx512 || !g || g->trans_a || g->K <= 0 || g->M < 2 || g->N <= 0) return 0;
+typedef void (*tsr_gemmp_tile_fn)(int64_t K, const float *a, int64_t lda, const float *bp,
+                                  const float *c, float beta, const float *r, int64_t ldr, float *y,
+                                  int64_t ldy, int rows, int cols, int clamp, float lo, float hi);
+
+int tsr_cpu_gemmp_supported(int isa, const struct tsr_k_gemm *g) {
+    if (isa < TSR_ISA_AVX2 || !g || g->trans_a || g->K <= 0 || g->M < 2 || g->N <= 0) return 0;
     if (g->batch > 1 && g->stride_b != 0) return 0;
     if (g->has_c && (g->c_stride_m != 0 || g->c_stride_n != 1 || (g->batch > 1 && g->c_stride_b)))
         return 0;
@@ -57,6 +62,7 @@ struct tsr_gemmp_job {
     const struct tsr_cpu_gemmp *p;
     const float *A, *C, *R;
     float *Y;
+    tsr_gemmp_tile_fn tile; /* by the ISA tier */
     int64_t m_tasks, n_splits, panels_per_split;
 };
 
@@ -83,9 +89,8 @@ static void tsr_gemmp_task(void *arg, size_t task, int thread_id) {
         const float *c = job->C ? job->C + n0 : NULL;
         for (int64_t m = m0; m < m1; m += TSR_GEMMP_MR) {
             const int rows = (int)(m1 - m < TSR_GEMMP_MR ? m1 - m : TSR_GEMMP_MR);
-            tsr_cpu_gemm_tile_avx512(g->K, A + m * g->lda, g->lda, bp, c, g->beta,
-                                     R ? R + m * g->N + n0 : NULL, g->N, Y + m * g->N + n0, g->N,
-                                     rows, cols, clamp, lo, hi);
+            job->tile(g->K, A + m * g->lda, g->lda, bp, c, g->beta, R ? R + m * g->N + n0 : NULL,
+                      g->N, Y + m * g->N + n0, g->N, rows, cols, clamp, lo, hi);
         }
     }
     const int64_t n0 = j0 * TSR_GEMMP_NR, n1 = j1 * TSR_GEMMP_NR < g->N ? j1 * TSR_GEMMP_NR : g->N;
@@ -99,8 +104,14 @@ void tsr_cpu_gemmp_run(const struct tsr_cpu_env *env, const struct tsr_cpu_gemmp
                        const float *C, const float *R, float *Y) {
     const struct tsr_k_gemm *g = &p->g;
     if (g->M == 0 || g->N == 0 || g->batch == 0) return;
-    struct tsr_gemmp_job job = {
-        .env = env, .p = p, .A = A, .C = g->has_c ? C : NULL, .R = R, .Y = Y};
+    struct tsr_gemmp_job job = {.env = env,
+                                .p = p,
+                                .A = A,
+                                .C = g->has_c ? C : NULL,
+                                .R = R,
+                                .Y = Y,
+                                .tile = env->ew->isa == TSR_ISA_AVX512 ? tsr_cpu_gemm_tile_avx512
+                                                                       : tsr_cpu_gemm_tile_avx2};
     job.m_tasks = (g->M + TSR_GEMMP_TASK_ROWS - 1) / TSR_GEMMP_TASK_ROWS;
     /* few row tasks (a batch-8 classifier: M = 8): the panels are split too, so every thread
      * streams its share of the weights (2 tasks per thread) */

@@ -6,7 +6,8 @@
  * call (and tessera calls it once per pool task); here B is packed once into column panels of
  * TSR_GEMMP_NR floats, [n_panels][K][NR] (zero columns past N), alpha folded in, and each run
  * streams the panels through 8 x 48 register tiles with the epilogue (bias row, residual,
- * ReLU / Clip / HardSwish) applied in registers.
+ * ReLU / Clip / HardSwish) applied in registers. The tile is chosen by the ISA tier: AVX-512
+ * (gemm_avx512.c) or AVX2+FMA (gemm_avx2.c); the scalar tier leaves these GEMMs to OpenBLAS.
  */
 #ifndef TSR_CPU_GEMM_PACKED_H
 #define TSR_CPU_GEMM_PACKED_H
@@ -27,6 +28,10 @@
 void tsr_cpu_gemm_tile_avx512(int64_t K, const float *a, int64_t lda, const float *bp,
                               const float *c, float beta, const float *r, int64_t ldr, float *y,
                               int64_t ldy, int rows, int cols, int clamp, float lo, float hi);
+/* The same tile with AVX2+FMA only (gemm_avx2.c), for hosts without AVX-512. */
+void tsr_cpu_gemm_tile_avx2(int64_t K, const float *a, int64_t lda, const float *bp, const float *c,
+                            float beta, const float *r, int64_t ldr, float *y, int64_t ldy,
+                            int rows, int cols, int clamp, float lo, float hi);
 
 /* Weights of one GEMM kernel packed at prepare; immutable afterwards (concurrent runs share). */
 struct tsr_cpu_gemmp {
@@ -35,10 +40,11 @@ struct tsr_cpu_gemmp {
     float *bp;        /* [n_panels][K][48] = alpha * B', 64-byte aligned */
 };
 
-/* 1 when the packed path handles g (isa_avx512 set): B packable (the caller checks it is a
+/* 1 when the packed path handles g (isa: the tier, cpu_backend.h tsr_cpu_isa, AVX2 or
+ * AVX-512; 0 for the scalar tier): B packable (the caller checks it is a
  * constant), A not transposed, K > 0, M >= 2 (M = 1 is gemm.c's GEMV), B shared by every batch,
  * C absent or a row vector broadcast over M (c_stride_m = 0, c_stride_n = 1, c_stride_b = 0). */
-int tsr_cpu_gemmp_supported(int isa_avx512, const struct tsr_k_gemm *g);
+int tsr_cpu_gemmp_supported(int isa, const struct tsr_k_gemm *g);
 /* Packs B (B [K][ldb], or B^T [N][ldb] when trans_b) for g into a new *out: 0, or -1 when out of
  * memory (nothing allocated). Free with tsr_cpu_gemmp_free. */
 int tsr_cpu_gemmp_prepare(const struct tsr_k_gemm *g, const float *B, struct tsr_cpu_gemmp **out);
