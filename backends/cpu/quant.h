@@ -27,4 +27,20 @@ tsr_status tsr_cpu_quant_run(tsr_context *ctx, tsr_cpu_isa isa, const struct tsr
  * (quant_avx2.c). */
 int32_t tsr_cpu_dot_i16_avx2(const int16_t *a, const int16_t *b, int64_t K);
 
+struct tsr_cpu_igemm_b;
+struct tsr_cpu_pool;
+/* 1 when kn is MatMulInteger / QLinearMatMul whose B (and B zero point, if any) are constants of
+ * prog shared by every batch: its B can be packed once (tsr_cpu_quant_pack_b). */
+int tsr_cpu_quant_b_constant(const struct tsr_program *prog, const struct tsr_kernel *kn);
+/* Packs kn's constant B into *out (igemm.h). Returns TSR_OK or TSR_E_NOMEM (recorded on ctx). */
+tsr_status tsr_cpu_quant_pack_b(tsr_context *ctx, const struct tsr_program *prog,
+                                const struct tsr_kernel *kn, struct tsr_cpu_igemm_b *out);
+/* MatMulInteger / QLinearMatMul of kn on the AVX2 integer GEMM (igemm.h), tasks on pool (NULL:
+ * inline): in / dts / y as tsr_cpu_quant_run; pre: B packed at prepare, or NULL (packed per run).
+ * QLinearMatMul's requantization runs on each int32 tile. Output equals tsr_cpu_quant_run's bit
+ * for bit. Returns TSR_OK or TSR_E_NOMEM (packed A, and B when pre is NULL, allocated per run). */
+tsr_status tsr_cpu_quant_mm_run(tsr_context *ctx, struct tsr_cpu_pool *pool,
+                                const struct tsr_kernel *kn, const tsr_dtype *dts,
+                                const void *const *in, void *y, const struct tsr_cpu_igemm_b *pre);
+
 #endif
