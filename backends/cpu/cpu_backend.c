@@ -16,6 +16,7 @@
 #include "backends/cpu/conv_direct.h"
 #include "backends/cpu/gemm_packed.h"
 #include "backends/cpu/cpu_exec.h"
+#include "backends/cpu/igemm.h"
 #include "backends/cpu/quant.h"
 #include "runtime/pool.h"
 #include "runtime/profiler.h"
@@ -134,10 +135,12 @@ struct tsr_cpu_run {
 struct tsr_cpu_exec {
     tsr_context *ctx;
     const struct tsr_program *prog;
-    struct tsr_cpu_env env;       /* template: scratch NULL, scratch_floats set */
-    struct tsr_cpu_convd **convd; /* n_kernels: pre-packed direct conv (conv_direct.h) or NULL */
-    size_t pad_floats;            /* largest padded image of the direct convs */
-    struct tsr_cpu_gemmp **gemmp; /* n_kernels: GEMM on pre-packed B (gemm_packed.h) or NULL */
+    struct tsr_cpu_env env;        /* template: scratch NULL, scratch_floats set */
+    struct tsr_cpu_convd **convd;  /* n_kernels: pre-packed direct conv (conv_direct.h) or NULL */
+    size_t pad_floats;             /* largest padded image of the direct convs */
+    struct tsr_cpu_gemmp **gemmp;  /* n_kernels: GEMM on pre-packed B (gemm_packed.h) or NULL */
+    struct tsr_cpu_igemm_b *igemm; /* n_kernels: integer matmul B packed at prepare (bp NULL:
+                                      none; igemm.h) */
     /* The pool of run states: a run takes a free one or makes one (up to max_runs, else waits),
      * and returns it. The first is made at prepare, so a single-threaded run allocates nothing. */
     pthread_mutex_t mu;
@@ -225,6 +228,10 @@ static void tsr_cpu_release(void *exec) {
         for (int i = 0; i < ex->prog->n_kernels; i++)
             tsr_cpu_gemmp_free(ex->gemmp[i]);
     free(ex->gemmp);
+    if (ex->igemm)
+        for (int i = 0; i < ex->prog->n_kernels; i++)
+            tsr_cpu_igemm_b_free(&ex->igemm[i]);
+    free(ex->igemm);
     if (ex->sync_ok) {
         pthread_cond_destroy(&ex->freed);
         pthread_mutex_destroy(&ex->mu);
@@ -638,7 +645,8 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
     const int pack = !(pack_env && !strcmp(pack_env, "0"));
     ex->convd = calloc((size_t)(prog->n_kernels > 0 ? prog->n_kernels : 1), sizeof *ex->convd);
     ex->gemmp = calloc((size_t)(prog->n_kernels > 0 ? prog->n_kernels : 1), sizeof *ex->gemmp);
-    if (!ex->convd || !ex->gemmp) {
+    ex->igemm = calloc((size_t)(prog->n_kernels > 0 ? prog->n_kernels : 1), sizeof *ex->igemm);
+    if (!ex->convd || !ex->gemmp || !ex->igemm) {
         tsr_cpu_release(ex);
         return TSR_ERR(ctx, TSR_E_NOMEM, "cpu prepare: out of memory");
     }
@@ -646,6 +654,15 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
         const struct tsr_kernel *kn = &prog->kernels[i];
         /* GEMMs on a constant B (gemm_packed.h): B packed once here */
         if (!pack) break;
+        /* integer matmuls on a constant B (igemm.h, AVX2 tier and up): B packed once here */
+        if (ex->env.ew->isa >= TSR_ISA_AVX2 && tsr_cpu_quant_b_constant(prog, kn)) {
+            tsr_status pst = tsr_cpu_quant_pack_b(ctx, prog, kn, &ex->igemm[i]);
+            if (pst != TSR_OK) {
+                tsr_cpu_release(ex);
+                return pst;
+            }
+            continue;
+        }
         if (kn->kind == TSR_K_GEMM && kn->dtype == TSR_F32 &&
             tsr_cpu_gemmp_supported(ex->env.ew->isa, &kn->u.gemm) &&
             prog->buffers[kn->inputs[1]].kind == TSR_BUF_CONST) {
@@ -835,7 +852,13 @@ static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct
             in[i] = p[kn->inputs[i]];
             dts[i] = ex->prog->buffers[kn->inputs[i]].desc.dtype;
         }
-        tsr_status qst = tsr_cpu_quant_run(ex->ctx, ex->env.ew->isa, kn, dts, in, y);
+        const struct tsr_cpu_igemm_b *pre = &ex->igemm[kn - ex->prog->kernels];
+        tsr_status qst;
+        if (ex->env.ew->isa >= TSR_ISA_AVX2 &&
+            (kn->u.quant.op == TSR_QK_MATMUL_INTEGER || kn->u.quant.op == TSR_QK_QLINEAR_MATMUL))
+            qst = tsr_cpu_quant_mm_run(ex->ctx, env->pool, kn, dts, in, y, pre->bp ? pre : NULL);
+        else
+            qst = tsr_cpu_quant_run(ex->ctx, ex->env.ew->isa, kn, dts, in, y);
         if (qst != TSR_OK) return qst;
         break;
     }

@@ -2,8 +2,10 @@
  * quant.h — the CPU kernels of TSR_K_QUANT (issue 13; runtime/program.h describes the kinds,
  * runtime/quant.h the math): QuantizeLinear / DequantizeLinear / DynamicQuantizeLinear, and the
  * integer matmuls with int32 accumulation (MatMulInteger; QLinearMatMul with its requantization
- * epilogue). Tiers: scalar, AVX2 (vpmaddwd on operands widened to int16 after subtracting the
- * zero points; the AVX-512 tier uses the AVX2 code). Serial; thread-safe for distinct outputs.
+ * epilogue). tsr_cpu_quant_run is the reference (scalar loops; its AVX2 tier a vpmaddwd dot per
+ * output element), serial; the executor runs the matmuls at the AVX2 tier and up on the packed
+ * integer GEMM instead (tsr_cpu_quant_mm_run, igemm.h: B of constant weights packed at prepare,
+ * tasks on the pool), bit for bit equal. Thread-safe for distinct outputs.
  */
 #ifndef TSR_CPU_QUANT_H
 #define TSR_CPU_QUANT_H
@@ -19,12 +21,28 @@ tsr_status tsr_cpu_quant_check(tsr_context *ctx, const struct tsr_program *prog,
 
 /* Runs kn: in[i] the data of its inputs (dtypes dts[i]), y its output (kn->dtype). isa: the tier
  * (TSR_ISA_SCALAR: the scalar loops). Returns TSR_OK, or TSR_E_NOMEM (the matmuls allocate their
- * int16 operand copies per run: TODO pre-pack constant weights once, a later milestone). */
+ * int16 operand copies per run). */
 tsr_status tsr_cpu_quant_run(tsr_context *ctx, tsr_cpu_isa isa, const struct tsr_kernel *kn,
                              const tsr_dtype *dts, const void *const *in, void *y);
 
 /* sum_{k < K} a[k] * b[k] of int16 vectors (|a|, |b| <= 255 so that pairs fit int32), AVX2
  * (quant_avx2.c). */
 int32_t tsr_cpu_dot_i16_avx2(const int16_t *a, const int16_t *b, int64_t K);
+
+struct tsr_cpu_igemm_b;
+struct tsr_cpu_pool;
+/* 1 when kn is MatMulInteger / QLinearMatMul whose B (and B zero point, if any) are constants of
+ * prog shared by every batch: its B can be packed once (tsr_cpu_quant_pack_b). */
+int tsr_cpu_quant_b_constant(const struct tsr_program *prog, const struct tsr_kernel *kn);
+/* Packs kn's constant B into *out (igemm.h). Returns TSR_OK or TSR_E_NOMEM (recorded on ctx). */
+tsr_status tsr_cpu_quant_pack_b(tsr_context *ctx, const struct tsr_program *prog,
+                                const struct tsr_kernel *kn, struct tsr_cpu_igemm_b *out);
+/* MatMulInteger / QLinearMatMul of kn on the AVX2 integer GEMM (igemm.h), tasks on pool (NULL:
+ * inline): in / dts / y as tsr_cpu_quant_run; pre: B packed at prepare, or NULL (packed per run).
+ * QLinearMatMul's requantization runs on each int32 tile. Output equals tsr_cpu_quant_run's bit
+ * for bit. Returns TSR_OK or TSR_E_NOMEM (packed A, and B when pre is NULL, allocated per run). */
+tsr_status tsr_cpu_quant_mm_run(tsr_context *ctx, struct tsr_cpu_pool *pool,
+                                const struct tsr_kernel *kn, const tsr_dtype *dts,
+                                const void *const *in, void *y, const struct tsr_cpu_igemm_b *pre);
 
 #endif

@@ -1,0 +1,134 @@
+/*
+ * igemm.c — packing and the task split of the integer GEMM (igemm.h).
+ *
+ * Tasks: row blocks of TSR_IGEMM_MB rows x groups of column panels (more groups when there are
+ * fewer row blocks than 2 per thread, e.g. M = 1); inside a task every panel streams through the
+ * block's register tiles, so the A block stays in L2 and each B panel in L1/L2.
+ */
+#include "backends/cpu/igemm.h"
+
+#include "backends/cpu/threadpool.h"
+#include "runtime/internal.h"
+#include "runtime/quant.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TSR_IGEMM_MB (8 * TSR_IGEMM_MR) /* rows per task */
+
+int tsr_cpu_igemm_pack_b(int64_t K, int64_t N, tsr_dtype bt, const void *B, int64_t ldb,
+                         const void *zb, int64_t zb_len, struct tsr_cpu_igemm_b *out) {
+    memset(out, 0, sizeof *out);
+    out->K = K;
+    out->N = N;
+    out->Kp = (K + 1) / 2;
+    out->n_panels = (N + TSR_IGEMM_NR - 1) / TSR_IGEMM_NR;
+    const size_t n = (size_t)(out->n_panels * out->Kp) * TSR_IGEMM_NR * 2;
+    out->bp = tsr_aligned_alloc((n > 0 ? n : 1) * sizeof(int16_t));
+    if (!out->bp) return -1;
+    memset(out->bp, 0, (n > 0 ? n : 1) * sizeof(int16_t));
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t j = 0; j < N; j++) {
+            const int32_t z = zb ? tsr_quant_get(bt, zb, zb_len > 1 ? j : 0) : 0;
+            const int64_t pnl = j / TSR_IGEMM_NR, c = j % TSR_IGEMM_NR;
+            out->bp[((pnl * out->Kp + k / 2) * TSR_IGEMM_NR + c) * 2 + (k & 1)] =
+                (int16_t)(tsr_quant_get(bt, B, k * ldb + j) - z);
+        }
+    return 0;
+}
+
+void tsr_cpu_igemm_b_free(struct tsr_cpu_igemm_b *b) {
+    if (!b) return;
+    tsr_aligned_free(b->bp);
+    b->bp = NULL;
+}
+
+size_t tsr_cpu_igemm_a_elems(int64_t M, int64_t K) {
+    return (size_t)(M * ((K + 1) / 2) * 2);
+}
+
+void tsr_cpu_igemm_pack_a(int64_t M, int64_t K, tsr_dtype at, const void *A, const void *za,
+                          int64_t za_len, int16_t *ap) {
+    const int64_t ld = (K + 1) / 2 * 2;
+    for (int64_t m = 0; m < M; m++) {
+        const int32_t z = za ? tsr_quant_get(at, za, za_len > 1 ? m : 0) : 0;
+        int16_t *row = ap + m * ld;
+        if (at == TSR_U8) {
+            const uint8_t *s = (const uint8_t *)A + m * K;
+            for (int64_t k = 0; k < K; k++)
+                row[k] = (int16_t)(s[k] - z);
+        } else {
+            const int8_t *s = (const int8_t *)A + m * K;
+            for (int64_t k = 0; k < K; k++)
+                row[k] = (int16_t)(s[k] - z);
+        }
+        if (K & 1) row[K] = 0;
+    }
+}
+
+struct igemm_job {
+    int64_t M, n_groups, panels_per_group;
+    const int16_t *ap;
+    const struct tsr_cpu_igemm_b *b;
+    int32_t *c;
+    int64_t ldc;
+    tsr_cpu_igemm_epi_fn epi;
+    void *arg;
+};
+
+static void igemm_task(void *arg, size_t task, int thread_id) {
+    (void)thread_id;
+    const struct igemm_job *j = arg;
+    const struct tsr_cpu_igemm_b *b = j->b;
+    const int64_t lda = b->Kp * 2;
+    const int64_t m_lo = (int64_t)task / j->n_groups * TSR_IGEMM_MB;
+    const int64_t m_hi = m_lo + TSR_IGEMM_MB < j->M ? m_lo + TSR_IGEMM_MB : j->M;
+    const int64_t p_lo = (int64_t)task % j->n_groups * j->panels_per_group;
+    const int64_t p_hi =
+        p_lo + j->panels_per_group < b->n_panels ? p_lo + j->panels_per_group : b->n_panels;
+    _Alignas(32) int32_t t[TSR_IGEMM_MR * TSR_IGEMM_NR];
+    for (int64_t pnl = p_lo; pnl < p_hi; pnl++) {
+        const int16_t *bp = b->bp + pnl * b->Kp * TSR_IGEMM_NR * 2;
+        const int64_t n0 = pnl * TSR_IGEMM_NR;
+        const int cols = (int)(b->N - n0 < TSR_IGEMM_NR ? b->N - n0 : TSR_IGEMM_NR);
+        for (int64_t m0 = m_lo; m0 < m_hi; m0 += TSR_IGEMM_MR) {
+            const int rows = (int)(m_hi - m0 < TSR_IGEMM_MR ? m_hi - m0 : TSR_IGEMM_MR);
+            tsr_cpu_igemm_tile_avx2(b->Kp, j->ap + m0 * lda, lda, bp, t, rows);
+            if (j->epi) {
+                j->epi(j->arg, m0, n0, rows, cols, t);
+                continue;
+            }
+            for (int i = 0; i < rows; i++)
+                memcpy(j->c + (m0 + i) * j->ldc + n0, t + i * TSR_IGEMM_NR,
+                       (size_t)cols * sizeof(int32_t));
+        }
+    }
+}
+
+void tsr_cpu_igemm_run(struct tsr_cpu_pool *pool, int64_t M, const int16_t *ap,
+                       const struct tsr_cpu_igemm_b *b, int32_t *c, int64_t ldc,
+                       tsr_cpu_igemm_epi_fn epi, void *arg) {
+    if (M <= 0 || b->N <= 0) return;
+    if (b->K == 0) { /* empty sum */
+        _Alignas(32) int32_t t[TSR_IGEMM_MR * TSR_IGEMM_NR] = {0};
+        for (int64_t m0 = 0; m0 < M; m0 += TSR_IGEMM_MR)
+            for (int64_t n0 = 0; n0 < b->N; n0 += TSR_IGEMM_NR) {
+                const int rows = (int)(M - m0 < TSR_IGEMM_MR ? M - m0 : TSR_IGEMM_MR);
+                const int cols = (int)(b->N - n0 < TSR_IGEMM_NR ? b->N - n0 : TSR_IGEMM_NR);
+                if (epi)
+                    epi(arg, m0, n0, rows, cols, t);
+                else
+                    for (int i = 0; i < rows; i++)
+                        memset(c + (m0 + i) * ldc + n0, 0, (size_t)cols * sizeof(int32_t));
+            }
+        return;
+    }
+    const int64_t m_blocks = (M + TSR_IGEMM_MB - 1) / TSR_IGEMM_MB;
+    const int64_t want = 2 * (int64_t)tsr_cpu_pool_threads(pool);
+    int64_t n_groups = m_blocks >= want ? 1 : (want + m_blocks - 1) / m_blocks;
+    if (n_groups > b->n_panels) n_groups = b->n_panels;
+    const int64_t ppg = (b->n_panels + n_groups - 1) / n_groups;
+    n_groups = (b->n_panels + ppg - 1) / ppg;
+    struct igemm_job j = {M, n_groups, ppg, ap, b, c, ldc, epi, arg};
+    tsr_cpu_pool_parallel_for(pool, (size_t)(m_blocks * n_groups), igemm_task, &j);
+}
