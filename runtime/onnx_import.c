@@ -20,6 +20,7 @@
  */
 #include "runtime/checked.h"
 #include "runtime/graph.h"
+#include "runtime/onnx_prescan.h"
 #include "runtime/ops/op_table.h"
 
 #include "onnx/onnx.pb-c.h"
@@ -1097,6 +1098,11 @@ static tsr_status import_model_bytes(tsr_context *ctx, const void *data, size_t 
                            "invalid descriptor",
                            label, i);
     if (size == 0) return TSR_ERR(ctx, TSR_E_PARSE, "%s: empty file, not an ONNX model", label);
+    /* Caps and wire-format checks before protobuf-c allocates anything (onnx_prescan.h). */
+    struct tsr_onnx_limits lim;
+    tsr_onnx_limits_get(ctx, &lim);
+    tsr_status pre = tsr_onnx_prescan(ctx, label, data, size, &lim);
+    if (pre != TSR_OK) return pre;
     Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, size, data);
     if (!m)
         return TSR_ERR(ctx, TSR_E_PARSE,
