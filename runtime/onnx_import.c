@@ -992,12 +992,7 @@ static tsr_status import_model(struct onnx_importer *im, const Onnx__ModelProto 
                        im->label);
     if (g->n_output == 0)
         return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: the graph has no outputs", im->label);
-    const int64_t max_nodes = tsr_env_limit(im->ctx, "TSR_MAX_NODES", TSR_MAX_NODES_DEFAULT);
-    if ((int64_t)g->n_node > max_nodes)
-        return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
-                       "%s: the graph has %zu nodes, over the limit of %lld (TSR_MAX_NODES "
-                       "raises it)",
-                       im->label, g->n_node, (long long)max_nodes);
+    /* the node count was checked with the other limits before unpacking (onnx_prescan.c) */
     tsr_status st = check_nodes(im, g);
     if (st != TSR_OK) return st;
 

@@ -11,13 +11,21 @@
 #define MAX_RANK_DEFAULT         INT64_C(64)
 #define MAX_DEPTH_DEFAULT        INT64_C(64)
 
+/* The option `opt` when set, else the environment variable `name`, else `dflt`. */
+static int64_t limit_of(const tsr_context *ctx, int64_t opt, const char *name, int64_t dflt) {
+    return opt > 0 ? opt : tsr_env_limit(ctx, name, dflt);
+}
+
 void tsr_onnx_limits_get(const tsr_context *ctx, struct tsr_onnx_limits *lim) {
-    lim->model_bytes = tsr_env_limit(ctx, "TSR_MAX_MODEL_BYTES", MAX_MODEL_BYTES_DEFAULT);
-    lim->nodes = tsr_env_limit(ctx, "TSR_MAX_NODES", TSR_MAX_NODES_DEFAULT);
-    lim->values = tsr_env_limit(ctx, "TSR_MAX_VALUES", MAX_VALUES_DEFAULT);
-    lim->tensor_bytes = tsr_env_limit(ctx, "TSR_MAX_TENSOR_SIZE", MAX_TENSOR_BYTES_DEFAULT);
-    lim->rank = tsr_env_limit(ctx, "TSR_MAX_TENSOR_RANK", MAX_RANK_DEFAULT);
-    lim->depth = tsr_env_limit(ctx, "TSR_MAX_DEPTH", MAX_DEPTH_DEFAULT);
+    const struct tsr_onnx_limits none = {0}, *o = ctx ? &ctx->limits : &none;
+    lim->model_bytes =
+        limit_of(ctx, o->model_bytes, "TSR_MAX_MODEL_BYTES", MAX_MODEL_BYTES_DEFAULT);
+    lim->nodes = limit_of(ctx, o->nodes, "TSR_MAX_NODES", TSR_MAX_NODES_DEFAULT);
+    lim->values = limit_of(ctx, o->values, "TSR_MAX_VALUES", MAX_VALUES_DEFAULT);
+    lim->tensor_bytes =
+        limit_of(ctx, o->tensor_bytes, "TSR_MAX_TENSOR_SIZE", MAX_TENSOR_BYTES_DEFAULT);
+    lim->rank = limit_of(ctx, o->rank, "TSR_MAX_TENSOR_RANK", MAX_RANK_DEFAULT);
+    lim->depth = limit_of(ctx, o->depth, "TSR_MAX_DEPTH", MAX_DEPTH_DEFAULT);
 }
 
 /* One field of a message: its number, wire type, and (wire type 0) value or (2) payload. */

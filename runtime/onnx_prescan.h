@@ -13,16 +13,8 @@
 
 #include "runtime/internal.h"
 
-/* The caps (each > 0); tsr_onnx_limits_get fills them from the environment. */
-struct tsr_onnx_limits {
-    int64_t model_bytes;  /* TSR_MAX_MODEL_BYTES: bytes of the model file */
-    int64_t nodes;        /* TSR_MAX_NODES: nodes, all graphs and subgraphs together */
-    int64_t values;       /* TSR_MAX_VALUES: initializers plus graph inputs, all graphs */
-    int64_t tensor_bytes; /* TSR_MAX_TENSOR_SIZE: bytes of one initializer or declared input */
-    int64_t rank;         /* TSR_MAX_TENSOR_RANK: dims of one tensor */
-    int64_t depth;        /* TSR_MAX_DEPTH: nesting of messages (model = 1) */
-};
-
+/* The caps of ctx (each > 0): its option when set, else the environment variable, else the
+ * default (docs/RELIABILITY.md, "Limits"). ctx may be NULL. */
 void tsr_onnx_limits_get(const tsr_context *ctx, struct tsr_onnx_limits *lim);
 
 /* Walks `size` bytes of `data`. Returns TSR_OK, TSR_E_PARSE (malformed wire format on a walked

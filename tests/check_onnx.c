@@ -276,6 +276,21 @@ START_TEST(test_prescan_limits) {
         ck_assert_msg(strstr(msg, cases[i].want), "%s: '%s' lacks '%s'", cases[i].var, msg,
                       cases[i].want);
     }
+    /* the option wins over the environment variable; a negative option is refused */
+    setenv("TSR_MAX_TENSOR_SIZE", "100000", 1);
+    tsr_context *octx = NULL;
+    struct tsr_context_options o = {.disable_opencl = 1, .max_tensor_bytes = 200};
+    ck_assert_int_eq(tsr_context_create(&o, &octx), TSR_OK);
+    tsr_graph *og = NULL;
+    ck_assert_int_eq(
+        tsr_onnx_import_file(octx, TSR_TEST_DATA_DIR "/gemm_init_transb.onnx", NULL, 0, &og),
+        TSR_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(
+        strstr(tsr_last_error(octx)->message, "224 bytes, over the limit of 200"));
+    tsr_context_destroy(octx);
+    unsetenv("TSR_MAX_TENSOR_SIZE");
+    o.max_tensor_bytes = -1;
+    ck_assert_int_eq(tsr_context_create(&o, &octx), TSR_E_INVALID_ARG);
     /* the defaults accept it */
     tsr_graph *g = NULL;
     ck_assert_int_eq(
