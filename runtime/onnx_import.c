@@ -1141,6 +1141,8 @@ tsr_status tsr_onnx_import_file(tsr_context *ctx, const char *path,
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "tsr_onnx_import_file: NULL argument");
     FILE *f = fopen(path, "rb");
     if (!f) return TSR_ERR(ctx, TSR_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct tsr_onnx_limits lim;
+    tsr_onnx_limits_get(ctx, &lim);
     size_t cap = 1 << 16, size = 0;
     unsigned char *buf = malloc(cap);
     if (!buf) {
@@ -1151,6 +1153,14 @@ tsr_status tsr_onnx_import_file(tsr_context *ctx, const char *path,
         size_t got = fread(buf + size, 1, cap - size, f);
         size += got;
         if (size < cap) break;
+        if ((uint64_t)size > (uint64_t)lim.model_bytes) { /* stop reading: bounded memory */
+            free(buf);
+            fclose(f);
+            return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                           "%s: model file: more than %zu bytes, over the limit of %lld "
+                           "(TSR_MAX_MODEL_BYTES raises it)",
+                           path, size, (long long)lim.model_bytes);
+        }
         unsigned char *nb = realloc(buf, cap * 2);
         if (!nb) {
             free(buf);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct onnx_case {
     char name[64];
@@ -275,6 +276,29 @@ START_TEST(test_prescan_limits) {
         ck_assert_msg(strstr(msg, "gemm_init_transb.onnx"), "%s", msg);
         ck_assert_msg(strstr(msg, cases[i].want), "%s: '%s' lacks '%s'", cases[i].var, msg,
                       cases[i].want);
+    }
+    /* a file over the byte limit is not read to its end: a 3 MiB file, limit 100,000 bytes */
+    {
+        char dir[] = "/tmp/tsr_limits_XXXXXX";
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        char path[64];
+        snprintf(path, sizeof path, "%s/big.onnx", dir);
+        FILE *f = fopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        static uint8_t zero[1 << 20];
+        for (int i = 0; i < 3; i++)
+            ck_assert_uint_eq(fwrite(zero, 1, sizeof zero, f), sizeof zero);
+        fclose(f);
+        setenv("TSR_MAX_MODEL_BYTES", "100000", 1);
+        tsr_graph *bg = NULL;
+        ck_assert_int_eq(tsr_onnx_import_file(ctx, path, NULL, 0, &bg), TSR_E_UNSUPPORTED);
+        unsetenv("TSR_MAX_MODEL_BYTES");
+        const char *msg = tsr_last_error(ctx)->message;
+        ck_assert_msg(strstr(msg, "big.onnx: model file: more than 131072 bytes, over the limit "
+                                  "of 100000 (TSR_MAX_MODEL_BYTES"),
+                      "%s", msg);
+        remove(path);
+        rmdir(dir);
     }
     /* the option wins over the environment variable; a negative option is refused */
     setenv("TSR_MAX_TENSOR_SIZE", "100000", 1);
