@@ -156,12 +156,13 @@ static tsr_status tensor_caps(struct prescan *s, const char *thing, const char *
     return TSR_OK;
 }
 
-/* Multiplies the element count by a dim (negative or symbolic dims count as 1: the importer
- * refuses negatives); saturates to -1. */
+/* Multiplies the element count by a dim (a negative dim counts as 1: the importer refuses it;
+ * a 0 dim makes the tensor empty); saturates to -1. */
 static int64_t mul_dim(int64_t elems, uint64_t d) {
     if (elems < 0) return -1;
     int64_t v = (int64_t)d;
-    if (v <= 0) return elems;
+    if (v == 0) return 0;
+    if (v < 0) return elems;
     if (elems > 0 && v > (INT64_C(1) << 62) / elems) return -1;
     return elems * v;
 }
