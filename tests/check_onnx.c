@@ -405,6 +405,16 @@ START_TEST(test_prescan_malformed) {
             strstr(msg,
                    "deep.onnx: message nesting: 65 levels, over the limit of 64 (TSR_MAX_DEPTH"),
         "%s", msg);
+    /* an initializer w [4] float whose raw_data holds 4 bytes (one element); output y */
+    static const uint8_t short_init[] = {
+        7 << 3 | 2, 20, 5 << 3 | 2, 13, 1 << 3, 4, 2 << 3,      1, 8 << 3 | 2, 1, 'w',
+        9 << 3 | 2, 4,  0,          0,  0,      0, 12 << 3 | 2, 3, 1 << 3 | 2, 1, 'y'};
+    st = tsr_onnx_import_buffer(ctx, short_init, sizeof short_init, "short.onnx", NULL, 0, &g);
+    msg = tsr_last_error(ctx)->message;
+    ck_assert_msg(st == TSR_E_PARSE &&
+                      strstr(msg, "short.onnx: tensor 'w' has 1 elements of data for 4 elements"),
+                  "%s", msg);
+    ck_assert_ptr_null(g);
     /* a length past the end inside the graph: malformed, before unpacking */
     b[0] = 7 << 3 | 2;
     b[1] = 4;
