@@ -669,7 +669,8 @@ static tsr_status add_split(struct onnx_importer *im, const Onnx__NodeProto *n, 
     if (!xs)
         return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (Split): input '%s' is not defined",
                        im->label, nl, n->input[0]);
-    const struct tsr_tensor_desc xd = im->graph->values[xs->value].desc;
+    const tsr_value x = xs->value; /* xs lies in the map, which map_put below may move */
+    const struct tsr_tensor_desc xd = im->graph->values[x].desc;
     int64_t axis = 0, num = 0, sizes[64];
     int n_sizes = -1;
     for (size_t i = 0; i < n->n_attribute; i++) {
@@ -753,7 +754,7 @@ static tsr_status add_split(struct onnx_importer *im, const Onnx__NodeProto *n, 
         char name[256];
         snprintf(name, sizeof name, "%s/split_%d", nl, k);
         tsr_value v;
-        tsr_status st = tsr_graph_op(im->graph, TSR_OP_SLICE, &xs->value, 1, &at, name, &v);
+        tsr_status st = tsr_graph_op(im->graph, TSR_OP_SLICE, &x, 1, &at, name, &v);
         if (st != TSR_OK) return onnx_wrap(im, st);
         if (map_put(&im->map, out, v, 0))
             return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
