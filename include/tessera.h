@@ -286,6 +286,21 @@ struct tsr_context_options {
      * than 2^26 (TSR_PROFILE_CAPACITY_MAX) is TSR_E_INVALID_ARG. Added at the end of the
      * struct: zero-initialised options keep their meaning. */
     size_t profile_capacity;
+    /* Limits of a model import (tsr_onnx_import_file / _buffer; docs/RELIABILITY.md, "Limits"),
+     * checked on the file's protobuf wire format before it is unpacked: over one, the import
+     * returns TSR_E_UNSUPPORTED with a line naming the file, the thing, the value, the limit and
+     * the environment variable raising it. Each 0: the environment variable named beside it (a
+     * positive integer; another value: a warning naming it, and the default), else the default;
+     * negative: TSR_E_INVALID_ARG. Added at the end of the struct. */
+    int64_t max_model_bytes;  /* TSR_MAX_MODEL_BYTES: bytes of the file; default 2 GiB */
+    int64_t max_nodes;        /* TSR_MAX_NODES: nodes, subgraphs included; default 10,000,000 */
+    int64_t max_values;       /* TSR_MAX_VALUES: initializers + graph inputs; default 10,000,000 */
+    int64_t max_tensor_bytes; /* TSR_MAX_TENSOR_SIZE: bytes of one initializer or declared input
+                                 (symbolic dims count 1); default 16 GiB */
+    int64_t max_tensor_rank;  /* TSR_MAX_TENSOR_RANK: dims of one tensor; default 64 (the
+                                 runtime itself holds at most TSR_MAX_RANK) */
+    int64_t max_depth;        /* TSR_MAX_DEPTH: protobuf message nesting (the model is 1; each
+                                 If/Loop/Scan subgraph adds 3); default 64 */
 };
 /* Default and largest profiler capacity (records; struct tsr_context_options.profile_capacity).
  * The default keeps e.g. ~800 runs of a 150-kernel model; at most 8 MiB of records. */

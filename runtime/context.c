@@ -102,6 +102,14 @@ tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_contex
                        "tsr_context_create: cache_dir longer than %zu bytes",
                        TSR_CACHE_DIR_CAP - 1);
 
+    const int64_t lims[] = {o.max_model_bytes,  o.max_nodes,       o.max_values,
+                            o.max_tensor_bytes, o.max_tensor_rank, o.max_depth};
+    for (size_t i = 0; i < sizeof lims / sizeof lims[0]; i++)
+        if (lims[i] < 0)
+            return TSR_ERR(NULL, TSR_E_INVALID_ARG,
+                           "tsr_context_create: import limit max_* %lld is negative (0 = default)",
+                           (long long)lims[i]);
+
     tsr_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return TSR_ERR(NULL, TSR_E_NOMEM, "tsr_context_create: out of memory");
     pthread_mutex_init(&ctx->mutex, NULL);
@@ -113,6 +121,8 @@ tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_contex
     ctx->log_announce = ctx->log_level == TSR_LOG_DEFAULT;
     if (ctx->log_level == TSR_LOG_DEFAULT) ctx->log_level = TSR_LOG_WARN;
     ctx->calibration = o.calibration; /* DEFAULT: TSR_CALIBRATE at each use (calibrate.c) */
+    ctx->limits = (struct tsr_onnx_limits){o.max_model_bytes,  o.max_nodes,       o.max_values,
+                                           o.max_tensor_bytes, o.max_tensor_rank, o.max_depth};
     if (o.cache_dir) snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", o.cache_dir);
     tsr_status st;
     if ((st = tsr_topology_create(ctx, &ctx->topo)) != TSR_OK) goto fail;

@@ -43,6 +43,16 @@ struct tsr_backend_slot {
     void *state; /* what ops->create returned; may be NULL */
 };
 
+/* The import limits (struct tsr_context_options.max_*; runtime/onnx_prescan.h). */
+struct tsr_onnx_limits {
+    int64_t model_bytes;  /* TSR_MAX_MODEL_BYTES: bytes of the model file */
+    int64_t nodes;        /* TSR_MAX_NODES: nodes, all graphs and subgraphs together */
+    int64_t values;       /* TSR_MAX_VALUES: initializers plus graph inputs, all graphs */
+    int64_t tensor_bytes; /* TSR_MAX_TENSOR_SIZE: bytes of one initializer or declared input */
+    int64_t rank;         /* TSR_MAX_TENSOR_RANK: dims of one tensor */
+    int64_t depth;        /* TSR_MAX_DEPTH: nesting of messages (model = 1) */
+};
+
 struct tsr_context {
     pthread_mutex_t mutex;            /* guards err */
     struct tsr_error_slot err;        /* last error recorded with this context */
@@ -52,6 +62,7 @@ struct tsr_context {
     tsr_log_fn log_fn;                /* options.log_fn: NULL = stderr */
     void *log_user;                   /* options.log_user */
     tsr_calibrate_policy calibration; /* options.calibration; DEFAULT: TSR_CALIBRATE at each use */
+    struct tsr_onnx_limits limits;    /* options.max_*; 0 = not set (environment, default) */
     char cache_dir[4096];             /* options.cache_dir; "" = not set (environment) */
     struct tsr_topology *topo;        /* hwloc view of the machine (runtime/topology.h) */
     struct tsr_profiler *prof;        /* runtime/profiler.h */

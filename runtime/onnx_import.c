@@ -20,6 +20,7 @@
  */
 #include "runtime/checked.h"
 #include "runtime/graph.h"
+#include "runtime/onnx_prescan.h"
 #include "runtime/ops/op_table.h"
 
 #include "onnx/onnx.pb-c.h"
@@ -668,7 +669,8 @@ static tsr_status add_split(struct onnx_importer *im, const Onnx__NodeProto *n, 
     if (!xs)
         return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: node '%s' (Split): input '%s' is not defined",
                        im->label, nl, n->input[0]);
-    const struct tsr_tensor_desc xd = im->graph->values[xs->value].desc;
+    const tsr_value x = xs->value; /* xs lies in the map, which map_put below may move */
+    const struct tsr_tensor_desc xd = im->graph->values[x].desc;
     int64_t axis = 0, num = 0, sizes[64];
     int n_sizes = -1;
     for (size_t i = 0; i < n->n_attribute; i++) {
@@ -752,7 +754,7 @@ static tsr_status add_split(struct onnx_importer *im, const Onnx__NodeProto *n, 
         char name[256];
         snprintf(name, sizeof name, "%s/split_%d", nl, k);
         tsr_value v;
-        tsr_status st = tsr_graph_op(im->graph, TSR_OP_SLICE, &xs->value, 1, &at, name, &v);
+        tsr_status st = tsr_graph_op(im->graph, TSR_OP_SLICE, &x, 1, &at, name, &v);
         if (st != TSR_OK) return onnx_wrap(im, st);
         if (map_put(&im->map, out, v, 0))
             return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: out of memory", im->label);
@@ -991,12 +993,7 @@ static tsr_status import_model(struct onnx_importer *im, const Onnx__ModelProto 
                        im->label);
     if (g->n_output == 0)
         return TSR_ERR(im->ctx, TSR_E_PARSE, "%s: the graph has no outputs", im->label);
-    const int64_t max_nodes = tsr_env_limit(im->ctx, "TSR_MAX_NODES", TSR_MAX_NODES_DEFAULT);
-    if ((int64_t)g->n_node > max_nodes)
-        return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
-                       "%s: the graph has %zu nodes, over the limit of %lld (TSR_MAX_NODES "
-                       "raises it)",
-                       im->label, g->n_node, (long long)max_nodes);
+    /* the node count was checked with the other limits before unpacking (onnx_prescan.c) */
     tsr_status st = check_nodes(im, g);
     if (st != TSR_OK) return st;
 
@@ -1097,6 +1094,11 @@ static tsr_status import_model_bytes(tsr_context *ctx, const void *data, size_t 
                            "invalid descriptor",
                            label, i);
     if (size == 0) return TSR_ERR(ctx, TSR_E_PARSE, "%s: empty file, not an ONNX model", label);
+    /* Caps and wire-format checks before protobuf-c allocates anything (onnx_prescan.h). */
+    struct tsr_onnx_limits lim;
+    tsr_onnx_limits_get(ctx, &lim);
+    tsr_status pre = tsr_onnx_prescan(ctx, label, data, size, &lim);
+    if (pre != TSR_OK) return pre;
     Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, size, data);
     if (!m)
         return TSR_ERR(ctx, TSR_E_PARSE,
@@ -1140,6 +1142,8 @@ tsr_status tsr_onnx_import_file(tsr_context *ctx, const char *path,
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "tsr_onnx_import_file: NULL argument");
     FILE *f = fopen(path, "rb");
     if (!f) return TSR_ERR(ctx, TSR_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct tsr_onnx_limits lim;
+    tsr_onnx_limits_get(ctx, &lim);
     size_t cap = 1 << 16, size = 0;
     unsigned char *buf = malloc(cap);
     if (!buf) {
@@ -1150,6 +1154,14 @@ tsr_status tsr_onnx_import_file(tsr_context *ctx, const char *path,
         size_t got = fread(buf + size, 1, cap - size, f);
         size += got;
         if (size < cap) break;
+        if ((uint64_t)size > (uint64_t)lim.model_bytes) { /* stop reading: bounded memory */
+            free(buf);
+            fclose(f);
+            return TSR_ERR(ctx, TSR_E_UNSUPPORTED,
+                           "%s: model file: more than %zu bytes, over the limit of %lld "
+                           "(TSR_MAX_MODEL_BYTES raises it)",
+                           path, size, (long long)lim.model_bytes);
+        }
         unsigned char *nb = realloc(buf, cap * 2);
         if (!nb) {
             free(buf);

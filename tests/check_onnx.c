@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct onnx_case {
     char name[64];
@@ -244,6 +245,192 @@ START_TEST(test_node_limit) {
 }
 END_TEST
 
+/* Limits checked by the wire-format walk before unpacking (runtime/onnx_prescan.c): each
+ * environment variable lowered under a committed model refuses it, naming the file, the tensor,
+ * the value, the limit and the variable (issue 12 item 4). gemm_init_transb.onnx: 434 bytes,
+ * initializers w [7, 8] float (224 bytes) and bias [7], input a [6, 8]. */
+START_TEST(test_prescan_limits) {
+    static const struct {
+        const char *var, *value, *want;
+    } cases[] = {
+        {"TSR_MAX_MODEL_BYTES", "100",
+         "model file: 434 bytes, over the limit of 100 (TSR_MAX_MODEL_BYTES"},
+        {"TSR_MAX_VALUES", "2", "3 initializers and inputs, over the limit of 2 (TSR_MAX_VALUES"},
+        {"TSR_MAX_TENSOR_SIZE", "200",
+         "tensor 'w': 224 bytes, over the limit of 200 (TSR_MAX_TENSOR_SIZE"},
+        {"TSR_MAX_TENSOR_RANK", "1",
+         "tensor 'w': 2 dims, over the limit of 1 (TSR_MAX_TENSOR_RANK"},
+        {"TSR_MAX_DEPTH", "3", "message nesting: 4 levels, over the limit of 3 (TSR_MAX_DEPTH"},
+    };
+    tsr_context *ctx = ts_context();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tsr_graph *g = NULL;
+        setenv(cases[i].var, cases[i].value, 1);
+        tsr_status st =
+            tsr_onnx_import_file(ctx, TSR_TEST_DATA_DIR "/gemm_init_transb.onnx", NULL, 0, &g);
+        unsetenv(cases[i].var);
+        const char *msg = tsr_last_error(ctx)->message;
+        ck_assert_msg(st == TSR_E_UNSUPPORTED, "%s: %s (%s)", cases[i].var, tsr_status_name(st),
+                      msg);
+        ck_assert_ptr_null(g);
+        ck_assert_msg(strstr(msg, "gemm_init_transb.onnx"), "%s", msg);
+        ck_assert_msg(strstr(msg, cases[i].want), "%s: '%s' lacks '%s'", cases[i].var, msg,
+                      cases[i].want);
+    }
+    /* a file over the byte limit is not read to its end: a 3 MiB file, limit 100,000 bytes */
+    {
+        char dir[] = "/tmp/tsr_limits_XXXXXX";
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+        char path[64];
+        snprintf(path, sizeof path, "%s/big.onnx", dir);
+        FILE *f = fopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        static uint8_t zero[1 << 20];
+        for (int i = 0; i < 3; i++)
+            ck_assert_uint_eq(fwrite(zero, 1, sizeof zero, f), sizeof zero);
+        fclose(f);
+        setenv("TSR_MAX_MODEL_BYTES", "100000", 1);
+        tsr_graph *bg = NULL;
+        ck_assert_int_eq(tsr_onnx_import_file(ctx, path, NULL, 0, &bg), TSR_E_UNSUPPORTED);
+        unsetenv("TSR_MAX_MODEL_BYTES");
+        const char *msg = tsr_last_error(ctx)->message;
+        ck_assert_msg(strstr(msg, "big.onnx: model file: more than 131072 bytes, over the limit "
+                                  "of 100000 (TSR_MAX_MODEL_BYTES"),
+                      "%s", msg);
+        remove(path);
+        rmdir(dir);
+    }
+    /* the option wins over the environment variable; a negative option is refused */
+    setenv("TSR_MAX_TENSOR_SIZE", "100000", 1);
+    tsr_context *octx = NULL;
+    struct tsr_context_options o = {.disable_opencl = 1, .max_tensor_bytes = 200};
+    ck_assert_int_eq(tsr_context_create(&o, &octx), TSR_OK);
+    tsr_graph *og = NULL;
+    ck_assert_int_eq(
+        tsr_onnx_import_file(octx, TSR_TEST_DATA_DIR "/gemm_init_transb.onnx", NULL, 0, &og),
+        TSR_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(
+        strstr(tsr_last_error(octx)->message, "224 bytes, over the limit of 200"));
+    tsr_context_destroy(octx);
+    unsetenv("TSR_MAX_TENSOR_SIZE");
+    o.max_tensor_bytes = -1;
+    ck_assert_int_eq(tsr_context_create(&o, &octx), TSR_E_INVALID_ARG);
+    /* the defaults accept it */
+    tsr_graph *g = NULL;
+    ck_assert_int_eq(
+        tsr_onnx_import_file(ctx, TSR_TEST_DATA_DIR "/gemm_init_transb.onnx", NULL, 0, &g), TSR_OK);
+    tsr_graph_destroy(g);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
+/* Protobuf wire-format builder for hand-made malformed models: appends a varint. */
+static size_t pb_varint(uint8_t *b, size_t n, uint64_t v) {
+    do {
+        b[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return n;
+}
+
+/* Wraps b[0, n) as length-delimited field `num` in place (b has room); returns the new size. */
+static size_t pb_wrap(uint8_t *b, size_t n, uint32_t num) {
+    uint8_t hdr[16];
+    size_t h = pb_varint(hdr, 0, (uint64_t)num << 3 | 2);
+    h = pb_varint(hdr, h, n);
+    memmove(b + h, b, n);
+    memcpy(b, hdr, h);
+    return n + h;
+}
+
+/* Hand-made models refused by the walk before protobuf-c allocates them: a huge declared
+ * initializer dim with no data, a huge declared input dim, and 1000 levels of nested
+ * subgraphs (Node.attribute.g.node...), each with one line naming the file. */
+START_TEST(test_prescan_malformed) {
+    tsr_context *ctx = ts_context();
+    static uint8_t b[1 << 16];
+    tsr_graph *g = NULL;
+    /* initializer w: dims [2^40], float, no data: Model.graph(7).initializer(5) */
+    size_t n = pb_varint(b, 0, 1 << 3 | 0);
+    n = pb_varint(b, n, UINT64_C(1) << 40);
+    n = pb_varint(b, n, 2 << 3 | 0);
+    n = pb_varint(b, n, 1);
+    b[n++] = 8 << 3 | 2;
+    b[n++] = 1;
+    b[n++] = 'w';
+    n = pb_wrap(b, n, 5);
+    n = pb_wrap(b, n, 7);
+    tsr_status st = tsr_onnx_import_buffer(ctx, b, n, "huge_dim.onnx", NULL, 0, &g);
+    const char *msg = tsr_last_error(ctx)->message;
+    ck_assert_msg(st == TSR_E_UNSUPPORTED, "%s", msg);
+    ck_assert_msg(strstr(msg, "huge_dim.onnx: tensor 'w': 4398046511104 bytes") &&
+                      strstr(msg, "TSR_MAX_TENSOR_SIZE"),
+                  "%s", msg);
+    /* input x: type.tensor_type{elem_type 1, shape.dim[{dim_value 2^40}]} */
+    n = pb_varint(b, 0, 1 << 3 | 0);
+    n = pb_varint(b, n, UINT64_C(1) << 40);
+    n = pb_wrap(b, n, 1); /* Dimension in TensorShapeProto.dim */
+    n = pb_wrap(b, n, 2); /* shape in TypeProto.Tensor */
+    memmove(b + 2, b, n);
+    b[0] = 1 << 3 | 0; /* elem_type float */
+    b[1] = 1;
+    n += 2;
+    n = pb_wrap(b, n, 1); /* tensor_type in TypeProto */
+    n = pb_wrap(b, n, 2); /* type in ValueInfoProto */
+    memmove(b + 3, b, n);
+    b[0] = 1 << 3 | 2;
+    b[1] = 1;
+    b[2] = 'x';
+    n += 3;
+    n = pb_wrap(b, n, 11); /* input in GraphProto */
+    n = pb_wrap(b, n, 7);
+    st = tsr_onnx_import_buffer(ctx, b, n, "huge_input.onnx", NULL, 0, &g);
+    msg = tsr_last_error(ctx)->message;
+    ck_assert_msg(st == TSR_E_UNSUPPORTED &&
+                      strstr(msg, "huge_input.onnx: input 'x': 4398046511104 bytes"),
+                  "%s", msg);
+    /* deep nesting: graph { node { attribute { g { node { ... } } } } } */
+    n = 0;
+    for (int i = 0; i < 1000; i++) {
+        n = pb_wrap(b, n, 6); /* g in AttributeProto */
+        n = pb_wrap(b, n, 5); /* attribute in NodeProto */
+        n = pb_wrap(b, n, 1); /* node in GraphProto */
+    }
+    n = pb_wrap(b, n, 7);
+    ck_assert_uint_lt(n, sizeof b);
+    st = tsr_onnx_import_buffer(ctx, b, n, "deep.onnx", NULL, 0, &g);
+    msg = tsr_last_error(ctx)->message;
+    ck_assert_msg(
+        st == TSR_E_UNSUPPORTED &&
+            strstr(msg,
+                   "deep.onnx: message nesting: 65 levels, over the limit of 64 (TSR_MAX_DEPTH"),
+        "%s", msg);
+    /* an initializer w [4] float whose raw_data holds 4 bytes (one element); output y */
+    static const uint8_t short_init[] = {
+        7 << 3 | 2, 20, 5 << 3 | 2, 13, 1 << 3, 4, 2 << 3,      1, 8 << 3 | 2, 1, 'w',
+        9 << 3 | 2, 4,  0,          0,  0,      0, 12 << 3 | 2, 3, 1 << 3 | 2, 1, 'y'};
+    st = tsr_onnx_import_buffer(ctx, short_init, sizeof short_init, "short.onnx", NULL, 0, &g);
+    msg = tsr_last_error(ctx)->message;
+    ck_assert_msg(st == TSR_E_PARSE &&
+                      strstr(msg, "short.onnx: tensor 'w' has 1 elements of data for 4 elements"),
+                  "%s", msg);
+    ck_assert_ptr_null(g);
+    /* a length past the end inside the graph: malformed, before unpacking */
+    b[0] = 7 << 3 | 2;
+    b[1] = 4;
+    b[2] = 1 << 3 | 2;
+    b[3] = 100;
+    b[4] = 0;
+    b[5] = 0;
+    st = tsr_onnx_import_buffer(ctx, b, 6, "cut.onnx", NULL, 0, &g);
+    msg = tsr_last_error(ctx)->message;
+    ck_assert_msg(st == TSR_E_PARSE && strstr(msg, "cut.onnx: not a valid ONNX ModelProto"), "%s",
+                  msg);
+    ck_assert_ptr_null(g);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(test_bad_files) {
     tsr_context *ctx = ts_context();
     ck_assert_int_ge(check_bad_list(ctx, "bad_cases.txt"), 5);
@@ -373,6 +560,8 @@ static Suite *onnx_suite(void) {
     tcase_add_test(tc, test_attributes);
     tcase_add_test(tc, test_bad_files);
     tcase_add_test(tc, test_node_limit);
+    tcase_add_test(tc, test_prescan_limits);
+    tcase_add_test(tc, test_prescan_malformed);
     tcase_add_test(tc, test_value_input_reshape);
     tcase_add_test(tc, test_digits_batch);
     tcase_add_test(tc, test_cut_and_corrupted_buffers);
