@@ -32,6 +32,7 @@ struct tsv_metrics {
     double batch_sum;
     uint64_t batch_count;
     int64_t queue;
+    int64_t in_flight;
     uint64_t rejected;
 };
 
@@ -83,6 +84,12 @@ void tsv_metrics_batch(tsv_metrics *m, int64_t rows) {
 void tsv_metrics_queue(tsv_metrics *m, int delta) {
     pthread_mutex_lock(&m->lock);
     m->queue += delta;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void tsv_metrics_in_flight(tsv_metrics *m, int delta) {
+    pthread_mutex_lock(&m->lock);
+    m->in_flight += delta;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -162,6 +169,11 @@ char *tsv_metrics_render(tsv_metrics *m) {
          "# HELP tessera_queue_depth Infer requests admitted and not yet answered, by device.\n"
          "# TYPE tessera_queue_depth gauge\ntessera_queue_depth{device=\"%s\"} %lld\n",
          m->device, (long long)m->queue);
+    emit(&t,
+         "# HELP tessera_requests_in_flight HTTP requests being handled (headers received, "
+         "response not yet sent), this one included.\n"
+         "# TYPE tessera_requests_in_flight gauge\ntessera_requests_in_flight %lld\n",
+         (long long)m->in_flight);
     emit(&t,
          "# HELP tessera_rejected_total Infer requests refused with 503 (queue full).\n"
          "# TYPE tessera_rejected_total counter\ntessera_rejected_total %llu\n",

@@ -109,11 +109,14 @@ void tsv_metrics_request(tsv_metrics *m, const char *endpoint, int code, double 
 void tsv_metrics_batch(tsv_metrics *m, int64_t rows);
 /* Adds delta (+1 admitted, -1 finished) to the requests queued or running on the device. */
 void tsv_metrics_queue(tsv_metrics *m, int delta);
+/* Adds delta to the HTTP requests being handled (+1 headers received, -1 response sent). */
+void tsv_metrics_in_flight(tsv_metrics *m, int delta);
 /* Requests rejected because the queue was full. */
 void tsv_metrics_reject(tsv_metrics *m);
 /* The Prometheus text exposition (format 0.0.4) of every metric: tessera_requests_total
  * {endpoint, code}, tessera_request_duration_seconds (histogram), tessera_batch_size (histogram),
- * tessera_queue_depth{device}, tessera_rejected_total. malloc'd (caller frees) or NULL. */
+ * tessera_queue_depth{device}, tessera_requests_in_flight, tessera_rejected_total. malloc'd (caller
+ * frees) or NULL. */
 char *tsv_metrics_render(tsv_metrics *m);
 
 /* ---- server.c ------------------------------------------------------------------------------ */

@@ -57,6 +57,7 @@ struct request {
     char *body;
     size_t len, cap;
     int too_large;
+    int answered; /* a response is queued */
 };
 
 static double now_s(void) {
@@ -304,12 +305,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         rq->start = now_s();
         *con_cls = rq;
         atomic_fetch_add(&s->active, 1);
+        tsv_metrics_in_flight(s->metrics, 1);
         const char *cl =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > s->opts.max_body_bytes) rq->too_large = 1;
-        return MHD_YES;
-    }
-    if (*upload_data_size) {
+        if (!cl || strtoull(cl, NULL, 10) <= s->opts.max_body_bytes) return MHD_YES;
+        rq->too_large = 1; /* announced too large: answer now, without reading the body */
+    } else if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         if (rq->too_large) return MHD_YES;
@@ -334,6 +335,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         rq->body[rq->len] = 0;
         return MHD_YES;
     }
+    if (rq->answered) return MHD_YES; /* 413 already queued: the rest is dropped */
+    rq->answered = 1;
     int code = 500;
     const char *ep = "other";
     enum MHD_Result ret;
@@ -359,6 +362,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     free(rq->body);
     free(rq);
     *con_cls = NULL;
+    tsv_metrics_in_flight(s->metrics, -1);
     atomic_fetch_sub(&s->active, 1);
 }
 
