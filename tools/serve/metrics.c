@@ -152,7 +152,9 @@ char *tsv_metrics_render(tsv_metrics *m) {
              "code.\n# TYPE tessera_requests_total counter\n");
     for (size_t e = 0; e < N_ENDPOINTS; e++)
         for (size_t c = 0; c <= N_CODES; c++) {
-            if (c == N_CODES && !m->requests[e][c]) continue;
+            /* infer's rows are all there from the start (rates need a series at 0); the other
+             * endpoints' appear when they occur */
+            if ((c == N_CODES || e != 0) && !m->requests[e][c]) continue;
             if (c == N_CODES)
                 emit(&t, "tessera_requests_total{endpoint=\"%s\",code=\"other\"} %llu\n",
                      ENDPOINTS[e], (unsigned long long)m->requests[e][c]);
