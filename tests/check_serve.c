@@ -412,6 +412,25 @@ static char *metrics_text(int port) {
     return r.body;
 }
 
+struct pending {
+    int fd;
+    char *body;
+    size_t len;
+    struct response r;
+};
+
+/* Polls /metrics until the sample `name` equals want (bounded: 20 s); fails naming the last. */
+static void wait_metric(int port, const char *name, double want) {
+    for (int tries = 0;; tries++) {
+        char *m = metrics_text(port);
+        double v = metric(m, name);
+        free(m);
+        if (v == want) return;
+        ck_assert_msg(tries < 2000, "%s is %g, expected %g", name, v, want);
+        usleep(10000);
+    }
+}
+
 START_TEST(test_metrics_move) {
     struct tsr_tensor x;
     load(TSR_MODELS_DIR "/digits_test_x.npy", &x);
@@ -446,9 +465,11 @@ START_TEST(test_metrics_move) {
     ck_assert_double_eq(metric(m1, "tessera_batch_size_count"), 4);
     ck_assert_double_eq(metric(m1, "tessera_batch_size_sum"), 8);
     ck_assert_double_eq(metric(m1, "tessera_batch_size_bucket{le=\"1\"}"), 3);
-    ck_assert_double_eq(metric(m1, "tessera_queue_depth{device=\"cpu\"}"), 0);
-    ck_assert_double_eq(metric(m1, "tessera_requests_in_flight"), 1); /* this request */
     ck_assert_double_ge(metric(m1, "tessera_requests_total{endpoint=\"metrics\",code=\"200\"}"), 1);
+    /* At rest (once the last responses are sent): nothing queued, one request in flight, the
+     * metrics GET itself. */
+    wait_metric(s.port, "tessera_queue_depth{device=\"cpu\"}", 0);
+    wait_metric(s.port, "tessera_requests_in_flight", 1);
     free(m0);
     free(m1);
     ck_assert_int_eq(stop_server(s), 0);
@@ -456,14 +477,62 @@ START_TEST(test_metrics_move) {
 }
 END_TEST
 
+/* Opens a connection and sends an infer request's headers and all but the last body byte. */
+static void start_partial(int port, struct pending *p, char *body);
+static void *finish_request(void *arg);
+
 #define IN_FLIGHT 6
 
-struct pending {
-    int fd;
-    char *body;
-    size_t len;
-    struct response r;
-};
+START_TEST(test_queue_full_503) {
+    struct tsr_tensor x, ref;
+    load(TSR_MODELS_DIR "/digits_test_x.npy", &x);
+    load(TSR_MODELS_DIR "/digits_test_logits.npy", &ref);
+    const char *extra[] = {"--max-queue", "2", NULL};
+    struct server s = start_server(extra);
+    /* Two requests hold the queue's two places (headers in, body still uploading). */
+    struct pending p[2];
+    for (int i = 0; i < 2; i++)
+        start_partial(s.port, &p[i], infer_body(&x, i, 1, NULL));
+    wait_metric(s.port, "tessera_queue_depth{device=\"cpu\"}", 2);
+    char *body = infer_body(&x, 2, 1, NULL);
+    struct response r = post(s.port, body);
+    ck_assert_ptr_nonnull(strcasestr(r.head, "Retry-After: 1"));
+    expect_error(r, 503, "queue full", "2 requests");
+    for (int i = 0; i < 2; i++) {
+        finish_request(&p[i]);
+        ck_assert_double_le(check_logits(&p[i].r, &ref, i, 1), 1e-5);
+        free_response(&p[i].r);
+        free(p[i].body);
+    }
+    wait_metric(s.port, "tessera_queue_depth{device=\"cpu\"}", 0);
+    r = post(s.port, body); /* room again */
+    ck_assert_double_le(check_logits(&r, &ref, 2, 1), 1e-5);
+    free_response(&r);
+    free(body);
+    char *m = metrics_text(s.port);
+    ck_assert_double_eq(metric(m, "tessera_rejected_total"), 1);
+    ck_assert_double_eq(metric(m, "tessera_requests_total{endpoint=\"infer\",code=\"503\"}"), 1);
+    free(m);
+    ck_assert_int_eq(stop_server(s), 0);
+    tsr_tensor_free(&x);
+    tsr_tensor_free(&ref);
+}
+END_TEST
+
+static void start_partial(int port, struct pending *p, char *body) {
+    size_t n = strlen(body);
+    char head[256];
+    int hn = snprintf(head, sizeof head,
+                      "POST /v2/models/digits/infer HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      "Connection: close\r\nContent-Length: %zu\r\n\r\n",
+                      n);
+    p->fd = connect_port(port);
+    ck_assert_int_ge(p->fd, 0);
+    p->body = body;
+    p->len = n;
+    send_all(p->fd, head, (size_t)hn);
+    send_all(p->fd, body, n - 1);
+}
 
 static void *finish_request(void *arg) {
     struct pending *p = arg;
@@ -480,21 +549,8 @@ START_TEST(test_sigterm_drains_in_flight) {
     /* IN_FLIGHT requests whose headers and all but the last body byte are sent: the server is
      * handling them (in_flight counts them) when SIGTERM comes. */
     struct pending p[IN_FLIGHT];
-    for (int i = 0; i < IN_FLIGHT; i++) {
-        char *body = infer_body(&x, 10 * i, 10, NULL);
-        size_t n = strlen(body);
-        char head[256];
-        int hn = snprintf(head, sizeof head,
-                          "POST /v2/models/digits/infer HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                          "Connection: close\r\nContent-Length: %zu\r\n\r\n",
-                          n);
-        p[i].fd = connect_port(s.port);
-        ck_assert_int_ge(p[i].fd, 0);
-        p[i].body = body;
-        p[i].len = n;
-        send_all(p[i].fd, head, (size_t)hn);
-        send_all(p[i].fd, body, n - 1);
-    }
+    for (int i = 0; i < IN_FLIGHT; i++)
+        start_partial(s.port, &p[i], infer_body(&x, 10 * i, 10, NULL));
     for (int tries = 0;; tries++) { /* wait until all are being handled (+1: the metrics GET) */
         char *m = metrics_text(s.port);
         double v = metric(m, "tessera_requests_in_flight");
@@ -539,6 +595,7 @@ int main(void) {
     tcase_add_test(tc, test_infer_matches_reference);
     tcase_add_test(tc, test_bad_requests);
     tcase_add_test(tc, test_metrics_move);
+    tcase_add_test(tc, test_queue_full_503);
     tcase_add_test(tc, test_sigterm_drains_in_flight);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);

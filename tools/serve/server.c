@@ -58,7 +58,20 @@ struct request {
     size_t len, cap;
     int too_large;
     int answered; /* a response is queued */
+    int admitted; /* an infer request holding a place in the queue (until completed) */
+    int rejected; /* an infer request that found the queue full: 503 once its body is read */
 };
+
+/* The part of url after /v2/models/NAME[/versions/1] when it names the served model, else
+ * NULL ("/infer", "/ready", "" ...). */
+static const char *model_path(const tsv_server *s, const char *url) {
+    size_t nl = strlen(s->model.name);
+    if (strncmp(url, "/v2/models/", 11) || strncmp(url + 11, s->model.name, nl)) return NULL;
+    const char *rest = url + 11 + nl;
+    if (*rest && *rest != '/') return NULL; /* another model whose name starts with ours */
+    if (!strncmp(rest, "/versions/1", 11) && (!rest[11] || rest[11] == '/')) rest += 11;
+    return rest;
+}
 
 static double now_s(void) {
     struct timespec ts;
@@ -175,15 +188,13 @@ static int infer(tsv_server *s, struct MHD_Connection *c, struct request *rq,
         }
         json_size = (size_t)v;
     }
-    if (atomic_fetch_add(&s->queued, 1) >= s->opts.max_queue) {
-        atomic_fetch_sub(&s->queued, 1);
+    if (rq->rejected) { /* admission was decided when the headers came (handle) */
         tsv_metrics_reject(s->metrics);
         snprintf(err, sizeof err, "queue full (%d requests queued or running); retry later",
                  s->opts.max_queue);
         *ret = send_error(s, c, 503, err);
         return 503;
     }
-    tsv_metrics_queue(s->metrics, 1);
     struct tsv_request req;
     struct tsr_tensor outs[TSV_MAX_IO];
     memset(outs, 0, sizeof outs);
@@ -227,8 +238,6 @@ static int infer(tsv_server *s, struct MHD_Connection *c, struct request *rq,
     for (int i = 0; i < TSV_MAX_IO; i++)
         tsr_tensor_free(&outs[i]);
     tsv_request_free(&req);
-    atomic_fetch_sub(&s->queued, 1);
-    tsv_metrics_queue(s->metrics, -1);
     return code;
 }
 
@@ -239,10 +248,8 @@ static enum MHD_Result route(tsv_server *s, struct MHD_Connection *c, const char
     char err[1024];
     enum MHD_Result ret;
     const char *name = s->model.name;
-    size_t nl = strlen(name);
     const char *m = !strncmp(url, "/v2/models/", 11) ? url + 11 : NULL;
-    const char *rest = m && !strncmp(m, name, nl) ? m + nl : NULL;
-    if (rest && !strncmp(rest, "/versions/1", 11)) rest += 11; /* the one version */
+    const char *rest = model_path(s, url);
     *ep = "other";
     if (!strcmp(url, "/v2/health/live") || !strcmp(url, "/v2/health/ready")) {
         *ep = "health";
@@ -306,6 +313,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *con_cls = rq;
         atomic_fetch_add(&s->active, 1);
         tsv_metrics_in_flight(s->metrics, 1);
+        /* An infer request takes its place in the queue when its headers come, so requests
+         * still uploading count too; beyond --max-queue it is refused (503 once its body is
+         * read: answering before would make the client's send fail). */
+        const char *rest = model_path(s, url);
+        if (!strcmp(method, "POST") && rest && !strcmp(rest, "/infer")) {
+            if (atomic_fetch_add(&s->queued, 1) >= s->opts.max_queue) {
+                atomic_fetch_sub(&s->queued, 1);
+                rq->rejected = 1;
+            } else {
+                rq->admitted = 1;
+                tsv_metrics_queue(s->metrics, 1);
+            }
+        }
         const char *cl =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (!cl || strtoull(cl, NULL, 10) <= s->opts.max_body_bytes) return MHD_YES;
@@ -359,6 +379,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     tsv_server *s = cls;
     struct request *rq = *con_cls;
     if (!rq) return;
+    if (rq->admitted) {
+        atomic_fetch_sub(&s->queued, 1);
+        tsv_metrics_queue(s->metrics, -1);
+    }
     free(rq->body);
     free(rq);
     *con_cls = NULL;
