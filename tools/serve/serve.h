@@ -126,7 +126,8 @@ struct tsv_options {
     int port;                 /* 0: any free port (tsv_server_port tells which) */
     size_t max_body_bytes;    /* larger request bodies get 413 */
     unsigned max_connections; /* more concurrent connections are refused by the daemon */
-    int max_queue;            /* infer requests queued or running at once; beyond: 503 */
+    int max_queue;            /* infer requests at once, counted from their headers to their
+                                 response sent; beyond: 503 with Retry-After */
     unsigned timeout_s;       /* idle connection timeout (seconds) */
 };
 
