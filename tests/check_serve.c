@@ -5,7 +5,8 @@
  * which must exit 0 (under ASan: no leak). Checked: health and metadata, infer outputs against
  * the PyTorch reference logits (models/digits_test_logits.npy, 1e-5), the binary tensor data
  * extension, bad requests (400/404/405/413 with a message naming the problem), /metrics
- * counters, and SIGTERM with requests in flight (all answered, right outputs, exit 0).
+ * counters, queue full (503), SIGTERM with requests in flight (all answered, right outputs,
+ * exit 0), and batching on (--max-batch: tsr_batcher) with the same outputs.
  * Every wait is bounded by a condition and a generous limit (no timing assertions).
  */
 #define _GNU_SOURCE /* strcasestr */
@@ -586,6 +587,43 @@ START_TEST(test_sigterm_drains_in_flight) {
 }
 END_TEST
 
+/* Batching on (--max-batch 8): concurrent batch-1 requests go through tsr_batcher and get their
+ * own rows back; a request of more rows than --max-batch runs on the plan directly. */
+START_TEST(test_batching_on) {
+    struct tsr_tensor x, ref;
+    load(TSR_MODELS_DIR "/digits_test_x.npy", &x);
+    load(TSR_MODELS_DIR "/digits_test_logits.npy", &ref);
+    const char *extra[] = {"--max-batch", "8", "--max-wait-us", "2000", NULL};
+    struct server s = start_server(extra);
+    struct pending p[IN_FLIGHT];
+    for (int i = 0; i < IN_FLIGHT; i++)
+        start_partial(s.port, &p[i], infer_body(&x, 7 * i, 1, NULL));
+    pthread_t th[IN_FLIGHT];
+    for (int i = 0; i < IN_FLIGHT; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, finish_request, &p[i]), 0);
+    for (int i = 0; i < IN_FLIGHT; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_double_le(check_logits(&p[i].r, &ref, 7 * i, 1), 1e-5);
+        free_response(&p[i].r);
+        free(p[i].body);
+    }
+    char *body = infer_body(&x, 100, 20, NULL);
+    struct response r = post(s.port, body);
+    ck_assert_double_le(check_logits(&r, &ref, 100, 20), 1e-5);
+    free_response(&r);
+    free(body);
+    char *m = metrics_text(s.port);
+    ck_assert_double_ge(metric(m, "tessera_batcher_device_batches_total{device=\"cpu\"}"), 1);
+    ck_assert_double_eq(metric(m, "tessera_batch_size_sum"), IN_FLIGHT + 20);
+    ck_assert_double_eq(metric(m, "tessera_requests_total{endpoint=\"infer\",code=\"200\"}"),
+                        IN_FLIGHT + 1);
+    free(m);
+    ck_assert_int_eq(stop_server(s), 0);
+    tsr_tensor_free(&x);
+    tsr_tensor_free(&ref);
+}
+END_TEST
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     Suite *s = suite_create("serve");
@@ -597,6 +635,7 @@ int main(void) {
     tcase_add_test(tc, test_metrics_move);
     tcase_add_test(tc, test_queue_full_503);
     tcase_add_test(tc, test_sigterm_drains_in_flight);
+    tcase_add_test(tc, test_batching_on);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);
 }

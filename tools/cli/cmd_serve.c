@@ -26,10 +26,14 @@ static const char *const SERVE_USAGE =
     "  --name NAME            the model's name in the URLs (default: the file's name without\n"
     "                         .onnx)\n"
     "  --device D             auto (default), cpu, opencl, opencl:N\n"
-    "  --max-batch N          1 (default): every request runs on its own (no batching)\n"
-    "  --max-wait-us N        (batching) longest wait to fill a batch, microseconds\n"
-    "  --max-queue N          infer requests queued or running at once (default 64); more get\n"
-    "                         503 with Retry-After\n"
+    "  --max-batch N          1 (default): every request runs on its own (batching off); N > 1:\n"
+    "                         requests of up to N rows are batched along dim 0 (tsr_batcher,\n"
+    "                         <tessera/batcher.h>; --device may then list devices:\n"
+    "                         cpu,opencl:0), larger requests run on their own\n"
+    "  --max-wait-us N        (batching) longest wait to fill a batch, microseconds (default\n"
+    "                         500)\n"
+    "  --max-queue N          infer requests queued or running at once (default 64; also the\n"
+    "                         batcher's queue); more get 503 with Retry-After\n"
     "  --max-body BYTES       largest request body (default 67108864); larger get 413\n"
     "  --max-connections N    concurrent connections (default 128; one thread each)\n"
     "  --drain-ms N           how long SIGTERM waits for requests in flight (default 30000)\n"
@@ -74,6 +78,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a) {
     a->host = "127.0.0.1";
     a->port = 8000;
     a->max_batch = 1;
+    a->max_wait_us = 500;
     a->max_queue = 64;
     a->max_body = 64L << 20;
     a->max_connections = 128;
@@ -125,7 +130,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a) {
             rc = parse_long(opt, v, 0, 65535, &a->port);
             break;
         case O_BATCH:
-            rc = parse_long(opt, v, 1, 4096, &a->max_batch);
+            rc = parse_long(opt, v, 1, TSR_BATCHER_MAX_BATCH, &a->max_batch);
             break;
         case O_WAIT:
             rc = parse_long(opt, v, 0, 10000000, &a->max_wait_us);
@@ -152,10 +157,6 @@ static int parse_args(int argc, char **argv, struct serve_args *a) {
         a->model = argv[i];
     }
     if (!a->model) return cli_usage_error("serve: no MODEL.onnx given (see tessera serve --help)");
-    if (a->max_batch > 1)
-        return cli_usage_error("serve: --max-batch %ld: batching is not available in this build "
-                               "(every request runs on its own: --max-batch 1)",
-                               a->max_batch);
     return 0;
 }
 
@@ -245,6 +246,7 @@ int cmd_serve(int argc, char **argv) {
     tsr_context *ctx = NULL;
     tsr_graph *graph = NULL;
     tsr_plan *plan = NULL;
+    tsr_batcher *batcher = NULL;
     tsv_server *srv = NULL;
     static struct tsv_model model;
     memset(&model, 0, sizeof model);
@@ -256,11 +258,25 @@ int cmd_serve(int argc, char **argv) {
         goto out;
     }
     struct tsr_compile_options co = tsr_compile_options_default();
-    co.device = a.device;
+    /* A device list ("cpu,opencl:0") is for the batcher; the plan (metadata, and requests of
+     * more than --max-batch rows) then takes auto. */
+    co.device = strchr(a.device, ',') ? "auto" : a.device;
     st = tsr_compile(ctx, graph, &co, &plan);
     if (st != TSR_OK) {
         rc = cli_fail(ctx, st, "compile");
         goto out;
+    }
+    if (a.max_batch > 1) {
+        struct tsr_batcher_options bo = tsr_batcher_options_default();
+        bo.devices = strcmp(a.device, "auto") ? a.device : NULL; /* auto: the CPU */
+        bo.max_batch = (int)a.max_batch;
+        bo.max_wait_us = a.max_wait_us;
+        bo.max_queue = (int)a.max_queue;
+        st = tsr_batcher_create(ctx, graph, &bo, &batcher);
+        if (st != TSR_OK) {
+            rc = cli_fail(ctx, st, "serve: --max-batch: cannot batch this model");
+            goto out;
+        }
     }
     tsr_graph_destroy(graph);
     graph = NULL;
@@ -275,7 +291,8 @@ int cmd_serve(int argc, char **argv) {
     }
     if ((rc = describe(ctx, plan, &model))) goto out;
     struct tsv_options so = {
-        a.host, (int)a.port, (size_t)a.max_body, (unsigned)a.max_connections, (int)a.max_queue, 30};
+        a.host, (int)a.port, (size_t)a.max_body, (unsigned)a.max_connections, (int)a.max_queue,
+        30,     batcher,     (int)a.max_batch};
     char err[512];
     if (tsv_server_start(&so, plan, &model, &srv, err, sizeof err)) {
         rc = cli_usage_error("serve: %s", err);
@@ -285,9 +302,10 @@ int cmd_serve(int argc, char **argv) {
     printf("tessera serve: listening on http://%s%s%s:%d\n", ipv6 ? "[" : "", a.host,
            ipv6 ? "]" : "", tsv_server_port(srv));
     fprintf(stderr,
-            "tessera serve: model '%s' (%s) on %s; POST /v2/models/%s/infer; SIGTERM or Ctrl-C "
-            "stops\n",
-            model.name, a.model, model.device, model.name);
+            "tessera serve: model '%s' (%s) on %s, batching %s; POST /v2/models/%s/infer; "
+            "SIGTERM or Ctrl-C stops\n",
+            model.name, a.model, batcher && strcmp(a.device, "auto") ? a.device : model.device,
+            batcher ? "on" : "off", model.name);
     fflush(stdout);
     int sig = 0;
     sigwait(&sigs, &sig);
@@ -305,6 +323,7 @@ int cmd_serve(int argc, char **argv) {
     }
 out:
     tsv_server_stop(srv, 0);
+    tsr_batcher_destroy(batcher, 1); /* after the server: no submit races it */
     tsr_plan_destroy(plan);
     tsr_graph_destroy(graph);
     tsr_context_destroy(ctx);

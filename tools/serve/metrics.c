@@ -144,7 +144,7 @@ static void histogram(struct text *t, const char *name, const char *help, const 
          (unsigned long long)cum, name, sum, name, (unsigned long long)count);
 }
 
-char *tsv_metrics_render(tsv_metrics *m) {
+char *tsv_metrics_render(tsv_metrics *m, const struct tsr_batcher_stats *bs) {
     struct text t = {malloc(4096), 0, 4096, 0};
     if (!t.buf) return NULL;
     pthread_mutex_lock(&m->lock);
@@ -165,8 +165,19 @@ char *tsv_metrics_render(tsv_metrics *m) {
     histogram(&t, "tessera_request_duration_seconds",
               "Latency of infer requests, first byte handled to response queued.", LATENCY_LE,
               N_LATENCY, m->latency, m->latency_sum, m->latency_count);
-    histogram(&t, "tessera_batch_size", "Rows (dim 0) of each batch run on the device.", BATCH_LE,
-              N_BATCH, m->batch, m->batch_sum, m->batch_count);
+    uint64_t batch[N_BATCH + 1];
+    double batch_sum = m->batch_sum;
+    uint64_t batch_count = m->batch_count;
+    memcpy(batch, m->batch, sizeof batch);
+    for (int k = 1; bs && k < TSR_BATCHER_HIST; k++) { /* the batcher's batches of k rows */
+        int64_t n = bs->batch_hist[k];
+        if (!n) continue;
+        batch[bucket(BATCH_LE, N_BATCH, (double)k)] += (uint64_t)n;
+        batch_sum += (double)k * (double)n; /* (the last bin: at least that many rows) */
+        batch_count += (uint64_t)n;
+    }
+    histogram(&t, "tessera_batch_size", "Rows (dim 0) of each batch run on a device.", BATCH_LE,
+              N_BATCH, batch, batch_sum, batch_count);
     emit(&t,
          "# HELP tessera_queue_depth Infer requests admitted and not yet answered, by device.\n"
          "# TYPE tessera_queue_depth gauge\ntessera_queue_depth{device=\"%s\"} %lld\n",
@@ -181,6 +192,23 @@ char *tsv_metrics_render(tsv_metrics *m) {
          "# TYPE tessera_rejected_total counter\ntessera_rejected_total %llu\n",
          (unsigned long long)m->rejected);
     pthread_mutex_unlock(&m->lock);
+    if (bs) {
+        emit(&t,
+             "# HELP tessera_batcher_queue_depth Requests in the batcher's queue, not yet "
+             "dispatched to a device.\n# TYPE tessera_batcher_queue_depth gauge\n"
+             "tessera_batcher_queue_depth %lld\n",
+             (long long)bs->queue_depth);
+        emit(&t, "# HELP tessera_batcher_device_queued_batches Batches handed to the device, not "
+                 "yet finished.\n# TYPE tessera_batcher_device_queued_batches gauge\n");
+        for (int d = 0; d < bs->n_devices; d++)
+            emit(&t, "tessera_batcher_device_queued_batches{device=\"%s\"} %lld\n",
+                 bs->devices[d].id, (long long)bs->devices[d].queued);
+        emit(&t, "# HELP tessera_batcher_device_batches_total Batches run on the device.\n"
+                 "# TYPE tessera_batcher_device_batches_total counter\n");
+        for (int d = 0; d < bs->n_devices; d++)
+            emit(&t, "tessera_batcher_device_batches_total{device=\"%s\"} %lld\n",
+                 bs->devices[d].id, (long long)bs->devices[d].batches);
+    }
     if (t.oom) {
         free(t.buf);
         return NULL;

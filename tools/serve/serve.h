@@ -13,6 +13,7 @@
 #define TSR_SERVE_H
 
 #include "tessera.h"
+#include "tessera/batcher.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -115,9 +116,11 @@ void tsv_metrics_in_flight(tsv_metrics *m, int delta);
 void tsv_metrics_reject(tsv_metrics *m);
 /* The Prometheus text exposition (format 0.0.4) of every metric: tessera_requests_total
  * {endpoint, code}, tessera_request_duration_seconds (histogram), tessera_batch_size (histogram),
- * tessera_queue_depth{device}, tessera_requests_in_flight, tessera_rejected_total. malloc'd (caller
- * frees) or NULL. */
-char *tsv_metrics_render(tsv_metrics *m);
+ * tessera_queue_depth{device}, tessera_requests_in_flight, tessera_rejected_total; given the
+ * batcher's statistics (bs; NULL without a batcher), its batches join the batch-size histogram
+ * and tessera_batcher_queue_depth, tessera_batcher_device_queued_batches{device} and
+ * tessera_batcher_device_batches_total{device} are added. malloc'd (caller frees) or NULL. */
+char *tsv_metrics_render(tsv_metrics *m, const struct tsr_batcher_stats *bs);
 
 /* ---- server.c ------------------------------------------------------------------------------ */
 
@@ -129,6 +132,11 @@ struct tsv_options {
     int max_queue;            /* infer requests at once, counted from their headers to their
                                  response sent; beyond: 503 with Retry-After */
     unsigned timeout_s;       /* idle connection timeout (seconds) */
+    /* Batching on: infer requests of 1 .. max_batch rows go through this batcher (not owned;
+     * it must outlive the server), larger ones run on the plan directly. NULL: batching off,
+     * every request runs tsr_plan_run on the plan. */
+    tsr_batcher *batcher;
+    int max_batch;
 };
 
 typedef struct tsv_server tsv_server;

@@ -168,6 +168,58 @@ static enum MHD_Result send_error(tsv_server *s, struct MHD_Connection *c, int c
     return send_json(s, c, code, tsv_error_body(msg));
 }
 
+/* Runs req on the plan on this thread into outs (allocated here). 0 or an HTTP status. */
+static int run_direct(tsv_server *s, const struct tsv_request *req, struct tsr_tensor *outs,
+                      char *err, size_t err_size) {
+    struct tsr_tensor_desc od[TSV_MAX_IO];
+    int code = output_descs(s, req->inputs, od, err, err_size);
+    for (int i = 0; !code && i < s->model.n_outputs; i++)
+        if (tsr_tensor_alloc(&od[i], &outs[i]) != TSR_OK) {
+            snprintf(err, err_size, "out of memory for output '%s'", s->model.outputs[i].name);
+            code = 500;
+        }
+    if (code) return code;
+    pthread_rwlock_rdlock(&s->shape_lock);
+    tsr_status st = tsr_plan_run(s->plan, req->inputs, (size_t)s->model.n_inputs, outs,
+                                 (size_t)s->model.n_outputs);
+    pthread_rwlock_unlock(&s->shape_lock);
+    if (st != TSR_OK) {
+        const struct tsr_error_info *e = tsr_last_error(NULL);
+        snprintf(err, err_size, "run failed: %s (%s)",
+                 e->message && *e->message ? e->message : tsr_status_str(st), tsr_status_name(st));
+        return st == TSR_E_SHAPE || st == TSR_E_DTYPE || st == TSR_E_INVALID_ARG ? 400 : 500;
+    }
+    const struct tsr_tensor_desc *d0 = &req->inputs[0].desc;
+    tsv_metrics_batch(s->metrics, s->model.n_inputs && d0->rank ? d0->dims[0] : 1);
+    return 0;
+}
+
+/* Submits req to the batcher and waits for it; its outputs move into outs. 0 or an HTTP status
+ * (503 when the batcher's queue is full). */
+static int run_batched(tsv_server *s, const struct tsv_request *req, struct tsr_tensor *outs,
+                       char *err, size_t err_size) {
+    tsr_request *h = NULL;
+    tsr_status st = tsr_batcher_submit(s->opts.batcher, req->inputs, (size_t)s->model.n_inputs, 0,
+                                       NULL, NULL, &h);
+    if (st == TSR_OK) st = tsr_request_wait(h);
+    if (st == TSR_OK) st = tsr_request_take_outputs(h, outs, (size_t)s->model.n_outputs);
+    if (st != TSR_OK) {
+        const struct tsr_error_info *e = tsr_last_error(NULL);
+        if (st == TSR_E_QUEUE_FULL)
+            snprintf(err, err_size, "queue full (the batcher's queue); retry later");
+        else
+            snprintf(err, err_size, "run failed: %s (%s)",
+                     e->message && *e->message ? e->message : tsr_status_str(st),
+                     tsr_status_name(st));
+    }
+    tsr_request_free(h);
+    if (st == TSR_E_QUEUE_FULL) tsv_metrics_reject(s->metrics);
+    return st == TSR_OK                                                        ? 0
+           : st == TSR_E_QUEUE_FULL                                            ? 503
+           : st == TSR_E_SHAPE || st == TSR_E_DTYPE || st == TSR_E_INVALID_ARG ? 400
+                                                                               : 500;
+}
+
 /* POST /v2/models/NAME/infer with the whole body in rq. */
 static int infer(tsv_server *s, struct MHD_Connection *c, struct request *rq,
                  enum MHD_Result *ret) {
@@ -200,28 +252,11 @@ static int infer(tsv_server *s, struct MHD_Connection *c, struct request *rq,
     memset(outs, 0, sizeof outs);
     int code = tsv_request_decode(&s->model, rq->body ? rq->body : "", rq->len, json_size, &req,
                                   err, sizeof err);
-    struct tsr_tensor_desc od[TSV_MAX_IO];
-    if (!code) code = output_descs(s, req.inputs, od, err, sizeof err);
-    for (int i = 0; !code && i < s->model.n_outputs; i++)
-        if (tsr_tensor_alloc(&od[i], &outs[i]) != TSR_OK) {
-            snprintf(err, sizeof err, "out of memory for output '%s'", s->model.outputs[i].name);
-            code = 500;
-        }
-    if (!code) {
-        pthread_rwlock_rdlock(&s->shape_lock);
-        tsr_status st = tsr_plan_run(s->plan, req.inputs, (size_t)s->model.n_inputs, outs,
-                                     (size_t)s->model.n_outputs);
-        pthread_rwlock_unlock(&s->shape_lock);
-        if (st != TSR_OK) {
-            const struct tsr_error_info *e = tsr_last_error(NULL);
-            snprintf(err, sizeof err, "run failed: %s (%s)",
-                     e->message && *e->message ? e->message : tsr_status_str(st),
-                     tsr_status_name(st));
-            code = st == TSR_E_SHAPE || st == TSR_E_DTYPE || st == TSR_E_INVALID_ARG ? 400 : 500;
-        } else {
-            const struct tsr_tensor_desc *d0 = &req.inputs[0].desc;
-            tsv_metrics_batch(s->metrics, s->model.n_inputs && d0->rank ? d0->dims[0] : 1);
-        }
+    int64_t rows = s->model.n_inputs && req.inputs[0].desc.rank ? req.inputs[0].desc.dims[0] : 0;
+    if (!code && s->opts.batcher && rows >= 1 && rows <= s->opts.max_batch) {
+        code = run_batched(s, &req, outs, err, sizeof err);
+    } else if (!code) {
+        code = run_direct(s, &req, outs, err, sizeof err);
     }
     if (!code) {
         size_t size = 0, js = 0;
@@ -260,7 +295,9 @@ static enum MHD_Result route(tsv_server *s, struct MHD_Connection *c, const char
     if (!strcmp(url, "/metrics")) {
         *ep = "metrics";
         if (!get) goto not_allowed;
-        char *text = tsv_metrics_render(s->metrics);
+        struct tsr_batcher_stats bs;
+        int have_bs = s->opts.batcher && tsr_batcher_get_stats(s->opts.batcher, &bs) == TSR_OK;
+        char *text = tsv_metrics_render(s->metrics, have_bs ? &bs : NULL);
         *code = text ? 200 : 500;
         if (!text) return send_error(s, c, 500, "out of memory");
         return send_body(s, c, 200, text, strlen(text), "text/plain; version=0.0.4", strlen(text));
