@@ -5,7 +5,9 @@
  * throughput, the latency percentiles (p50/p95/p99, milliseconds) and the count per status code.
  *
  *   tessera-loadgen --port 8000 --path /v2/models/digits/infer --body req.json \
- *       [--host 127.0.0.1] [--concurrency 8] [--duration 10] [--rate R]
+ *       [--host 127.0.0.1] [--concurrency 8] [--duration 10] [--rate R] [--header 'N: v']...
+ * (a binary tensor data body: --header 'Inference-Header-Content-Length: N'). The requests
+ * carry no Content-Type unless a --header gives one.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +25,7 @@
 
 struct config {
     const char *host, *path;
+    const char *headers; /* extra "Name: value\r\n" lines ("" for none) */
     int port, concurrency;
     double duration, rate; /* rate: requests/s over all connections; 0 = as fast as possible */
     char *body;
@@ -108,9 +111,8 @@ static void *run_worker(void *arg) {
     const struct config *c = w->cfg;
     char head[1024], *buf = malloc(1 << 16);
     int hl = snprintf(head, sizeof head,
-                      "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
-                      "Content-Length: %zu\r\n\r\n",
-                      c->path, c->host, c->port, c->body_len);
+                      "POST %s HTTP/1.1\r\nHost: %s:%d\r\n%sContent-Length: %zu\r\n\r\n", c->path,
+                      c->host, c->port, c->headers, c->body_len);
     double start = now_s(), end = start + c->duration;
     double interval = c->rate > 0 ? c->concurrency / c->rate : 0;
     double next = start + (interval > 0 ? interval * w->index / c->concurrency : 0);
@@ -166,7 +168,9 @@ static double pct(const double *v, size_t n, double p) {
 }
 
 int main(int argc, char **argv) {
-    struct config c = {"127.0.0.1", NULL, 8000, 8, 10, 0, NULL, 0};
+    struct config c = {"127.0.0.1", NULL, "", 8000, 8, 10, 0, NULL, 0};
+    static char headers[4096];
+    size_t hn = 0;
     const char *body_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -184,10 +188,14 @@ int main(int argc, char **argv) {
             c.duration = atof(v), i++;
         else if (!strcmp(argv[i], "--rate") && v)
             c.rate = atof(v), i++;
-        else {
+        else if (!strcmp(argv[i], "--header") && v && hn + strlen(v) + 3 < sizeof headers) {
+            hn += (size_t)snprintf(headers + hn, sizeof headers - hn, "%s\r\n", v);
+            c.headers = headers;
+            i++;
+        } else {
             fprintf(stderr, "usage: tessera-loadgen --port N --path /v2/models/NAME/infer --body "
-                            "FILE.json [--host ADDR] [--concurrency N] [--duration S] [--rate "
-                            "R]\n");
+                            "FILE [--host ADDR] [--concurrency N] [--duration S] [--rate R] "
+                            "[--header 'Name: value']...\n");
             return 2;
         }
     }
