@@ -14,6 +14,7 @@
  *   <tessera/sched.h>         calibration figures, plan predictions and placement, what `auto`
  *                             would pick for a typical workload and why
  *   <tessera/cpu.h>           the host CPU: topology, ISA detected and in use, worker threads
+ *   <tessera/batcher.h>       dynamic batching of single requests across devices (serving)
  *
  * Conventions (apply to every function below unless its comment says otherwise):
  *   - Shapes are outermost-first, row-major, last dimension contiguous (ONNX / NumPy order).
@@ -87,7 +88,10 @@ const char *tsr_version(void);
     X(TSR_E_DEVICE_NOMEM, -9, "out of device memory")                                              \
     X(TSR_E_BUILD, -10, "kernel build failed")                                                     \
     X(TSR_E_NOT_FOUND, -11, "not found")                                                           \
-    X(TSR_E_INTERNAL, -12, "internal error")
+    X(TSR_E_INTERNAL, -12, "internal error")                                                       \
+    X(TSR_E_QUEUE_FULL, -13, "queue full")                                                         \
+    X(TSR_E_TIMEOUT, -14, "deadline passed")                                                       \
+    X(TSR_E_CANCELLED, -15, "cancelled")
 
 typedef enum {
 #define TSR_X_ENUM(name, value, str) name = value,

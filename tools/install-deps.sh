@@ -11,6 +11,7 @@ PACKAGES=(
   libopenblas-dev                                                             # CBLAS GEMM
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev                           # ONNX import
   libjson-c-dev                                                               # JSON output
+  libmicrohttpd-dev                                                           # tessera serve
   libssl-dev                                                                  # SHA-256 cache keys
   check libsubunit-dev                                                        # tests
   clang libclang-rt-14-dev                       # tools/fuzz.sh: libFuzzer, ASan + UBSan

@@ -45,7 +45,7 @@ echo "== 1. symbols"
     "$prefix/lib/libtessera.a" || fail "installed libraries export more than the tsr_ API"
 
 echo "== 2. headers"
-for h in tessera.h tessera/sched.h tessera/cpu.h; do
+for h in tessera.h tessera/sched.h tessera/cpu.h tessera/batcher.h; do
     printf '#include <%s>\nint main(void) { return 0; }\n' "$h" >"$work/h.c"
     "$cc" -std=c11 -pedantic -Werror -Wall -Wextra -I"$prefix/include" -c "$work/h.c" \
         -o "$work/h.o" || fail "<$h> does not compile with $cc -std=c11 -pedantic -Werror"

@@ -40,5 +40,7 @@ void cli_print_json(json_object *obj);
 int cmd_info(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+/* `tessera serve` (cmd_serve.c; without libmicrohttpd at configure time it says so, exit 1). */
+int cmd_serve(int argc, char **argv);
 
 #endif

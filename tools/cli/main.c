@@ -14,6 +14,7 @@ static void usage(FILE *f) {
                "  info [--json]            the machine, its devices, and what `auto` would pick\n"
                "  run [MODEL.onnx] [...]   run an ONNX model on one or every device and compare\n"
                "  bench [--quick] [...]    benchmark every device next to its peers\n"
+               "  serve MODEL.onnx [...]   serve a model over HTTP (KServe v2 inference protocol)\n"
                "  version                  print the version\n"
                "\n"
                "`tessera <command> --help` shows a command's options.\n");
@@ -111,6 +112,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "info")) return cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve")) return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("tessera %s\n", tsr_version());
         return TSR_EXIT_OK;
