@@ -844,11 +844,19 @@ struct tsr_input_shape {
  * Value inputs (see tsr_input_shape.data: e.g. a Reshape's shape as a graph input) are bound to
  * the contents given; without contents the graph is *deferred*: it has its inputs and
  * placeholder outputs (zero elements) but no nodes, and a plan compiled from it specialises at
- * its first tsr_plan_run / tsr_plan_specialize_inputs (re-importing with the contents). */
+ * its first tsr_plan_run / tsr_plan_specialize_inputs (re-importing with the contents).
+ * External tensor data (TensorProto data_location EXTERNAL, as torch.onnx writes for models over
+ * 2 GiB and onnx.save_model(save_as_external_data=True) for any) is read from files in the
+ * directory of `path` only: a location that is absolute, has a ".." component or resolves
+ * (symbolic links followed) outside that directory is refused with TSR_E_UNSUPPORTED naming it;
+ * a missing or non-regular file is TSR_E_IO; a file shorter than offset + the tensor's bytes, or
+ * a length other than those bytes, is TSR_E_PARSE (docs/RELIABILITY.md, "Limits"). */
 tsr_status tsr_onnx_import_file(tsr_context *ctx, const char *path,
                                 const struct tsr_input_shape *shapes, size_t n_shapes,
                                 tsr_graph **out);
-/* Same, from `size` bytes in memory (the buffer is not retained). */
+/* Same, from `size` bytes in memory (the buffer is not retained; `label` names the model in
+ * messages and may be NULL). A buffer has no directory: a tensor with external data is refused
+ * with TSR_E_UNSUPPORTED (import the file with tsr_onnx_import_file instead). */
 tsr_status tsr_onnx_import_buffer(tsr_context *ctx, const void *data, size_t size,
                                   const char *label, const struct tsr_input_shape *shapes,
                                   size_t n_shapes, tsr_graph **out);

@@ -451,17 +451,21 @@ nomem:
 /* ---------------------------------------------------------------------------------------- */
 /* Symbolic input dims and the model source (graph.h; dynamic shapes, runtime/plan.c)         */
 
-struct tsr_model_source *tsr_model_source_adopt(void *bytes, size_t size, const char *label) {
+struct tsr_model_source *tsr_model_source_adopt(void *bytes, size_t size, const char *label,
+                                                const char *base_dir) {
     struct tsr_model_source *s = calloc(1, sizeof *s);
     char *l = tsr_strdup(label ? label : "<buffer>");
-    if (!s || !l) {
+    char *d = base_dir ? tsr_strdup(base_dir) : NULL;
+    if (!s || !l || (base_dir && !d)) {
         free(s);
         free(l);
+        free(d);
         free(bytes);
         return NULL;
     }
     atomic_init(&s->refs, 1);
     s->label = l;
+    s->base_dir = d;
     s->bytes = bytes;
     s->size = size;
     return s;
@@ -475,6 +479,7 @@ struct tsr_model_source *tsr_model_source_ref(struct tsr_model_source *src) {
 void tsr_model_source_unref(struct tsr_model_source *src) {
     if (!src || atomic_fetch_sub_explicit(&src->refs, 1, memory_order_acq_rel) != 1) return;
     free(src->label);
+    free(src->base_dir);
     free(src->bytes);
     free(src);
 }

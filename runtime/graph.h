@@ -50,6 +50,7 @@ struct tsr_input_dims {
 struct tsr_model_source {
     _Atomic int refs;
     char *label;          /* owned: file name or the caller's label, for messages */
+    char *base_dir;       /* owned: directory of external tensor data, or NULL (a buffer) */
     unsigned char *bytes; /* owned (malloc) */
     size_t size;
 };
@@ -82,9 +83,11 @@ struct tsr_graph {
 /* The value named `name`, or -1. O(1) on average. */
 tsr_value tsr_graph_find_value(tsr_graph *g, const char *name);
 
-/* Wraps `bytes` (malloc'ed; ownership taken, freed on failure too) of `size` with a copy of
- * `label` into a new source holding one reference. NULL when out of memory. */
-struct tsr_model_source *tsr_model_source_adopt(void *bytes, size_t size, const char *label);
+/* Wraps `bytes` (malloc'ed; ownership taken, freed on failure too) of `size` with copies of
+ * `label` and `base_dir` (may be NULL) into a new source holding one reference. NULL when out
+ * of memory. */
+struct tsr_model_source *tsr_model_source_adopt(void *bytes, size_t size, const char *label,
+                                                const char *base_dir);
 /* Takes / drops a reference (the last one frees the source). NULL-safe. Thread-safe. */
 struct tsr_model_source *tsr_model_source_ref(struct tsr_model_source *src);
 void tsr_model_source_unref(struct tsr_model_source *src);

@@ -20,6 +20,8 @@
  */
 #include "runtime/checked.h"
 #include "runtime/graph.h"
+#include "runtime/onnx_external.h"
+#include "runtime/onnx_import.h"
 #include "runtime/onnx_prescan.h"
 #include "runtime/ops/op_table.h"
 
@@ -120,7 +122,8 @@ static int map_put(struct onnx_map *m, const char *name, tsr_value value, int is
 
 struct onnx_importer {
     tsr_context *ctx;
-    const char *label; /* file name or caller's label, used in every message */
+    const char *label;    /* file name or caller's label, used in every message */
+    const char *base_dir; /* directory of external tensor data (the model file's); NULL: none */
     const struct tsr_input_shape *shapes;
     size_t n_shapes;
     int64_t opset; /* default-domain opset version */
@@ -181,8 +184,10 @@ static tsr_status dims_to_desc(struct onnx_importer *im, const char *what, size_
  * or in the typed field the IR spec assigns: float_data (FLOAT), double_data (DOUBLE),
  * int64_data (INT64), uint64_data (UINT32), int32_data (INT32, INT16, INT8, UINT16, UINT8, BOOL,
  * and FLOAT16 as its uint16 bits).
- * Returns TSR_OK, TSR_E_DTYPE (other types, naming the tensor), TSR_E_UNSUPPORTED (external
- * data, rank > 8), TSR_E_PARSE (data size does not match dims), TSR_E_NOMEM. */
+ * External data (data_location EXTERNAL) is read from im->base_dir (tsr_onnx_external_read).
+ * Returns TSR_OK, TSR_E_DTYPE (other types, naming the tensor), TSR_E_UNSUPPORTED (rank > 8,
+ * over TSR_MAX_TENSOR_SIZE, external data refused), TSR_E_PARSE (data size does not match
+ * dims), TSR_E_IO (external data file), TSR_E_NOMEM. */
 static tsr_status tensor_decode(struct onnx_importer *im, const Onnx__TensorProto *t,
                                 const char *name, struct tsr_tensor_desc *out_desc,
                                 void **out_buf) {
@@ -191,18 +196,38 @@ static tsr_status tensor_decode(struct onnx_importer *im, const Onnx__TensorProt
         return TSR_ERR(im->ctx, TSR_E_DTYPE,
                        "%s: tensor '%s' has data type %d; supported: " ONNX_DTYPES_SUPPORTED,
                        im->label, name, (int)t->data_type);
-    if (t->n_external_data > 0 ||
-        (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL))
-        return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
-                       "%s: tensor '%s' uses external data, which is "
-                       "not supported",
-                       im->label, name);
     tsr_dtype dt = (tsr_dtype)dti;
     struct tsr_tensor_desc desc;
     tsr_status st = dims_to_desc(im, name, t->n_dims, t->dims, dt, &desc);
     if (st != TSR_OK) return st;
     size_t elems = (size_t)tsr_desc_elements(&desc);
     size_t esize = tsr_dtype_size(dt);
+    if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+        /* The bytes are the tensor's raw_data, little-endian, in a file of the model's
+         * directory; the size cap is checked here too (a Constant node's tensor is not seen by
+         * the prescan). */
+        size_t bytes = elems * esize; /* dims_to_desc bounded it */
+        struct tsr_onnx_limits lim;
+        tsr_onnx_limits_get(im->ctx, &lim);
+        if ((uint64_t)bytes > (uint64_t)lim.tensor_bytes)
+            return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
+                           "%s: tensor '%s': %zu bytes, over the limit of %lld "
+                           "(TSR_MAX_TENSOR_SIZE raises it)",
+                           im->label, name, bytes, (long long)lim.tensor_bytes);
+        void *buf = malloc(bytes ? bytes : 1);
+        if (!buf)
+            return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: tensor '%s': out of memory (%zu bytes)",
+                           im->label, name, bytes);
+        st = tsr_onnx_external_read(im->ctx, im->label, im->base_dir, name, t->n_external_data,
+                                    t->external_data, buf, bytes);
+        if (st != TSR_OK) {
+            free(buf);
+            return st;
+        }
+        *out_desc = desc;
+        *out_buf = buf;
+        return TSR_OK;
+    }
     const void *src = NULL;
     const int32_t *from_i32 = NULL; /* typed int32_data: converted element by element */
     size_t have;
@@ -1039,26 +1064,34 @@ static tsr_status import_model(struct onnx_importer *im, const Onnx__ModelProto 
 }
 
 static tsr_status import_model_bytes(tsr_context *ctx, const void *data, size_t size,
-                                     const char *label, const struct tsr_input_shape *shapes,
-                                     size_t n_shapes, tsr_graph **out);
+                                     const char *label, const char *base_dir,
+                                     const struct tsr_input_shape *shapes, size_t n_shapes,
+                                     tsr_graph **out);
 
 /* tsr_onnx_import_buffer; `owned` (NULL, or `data` itself, malloc'ed) is taken over: kept as
  * the graph's model source when it has symbolic dims, else freed; freed on failure too. */
 static tsr_status import_buffer(tsr_context *ctx, const void *data, size_t size, const char *label,
-                                const struct tsr_input_shape *shapes, size_t n_shapes, void *owned,
-                                tsr_graph **out);
+                                const char *base_dir, const struct tsr_input_shape *shapes,
+                                size_t n_shapes, void *owned, tsr_graph **out);
 
 tsr_status tsr_onnx_import_buffer(tsr_context *ctx, const void *data, size_t size,
                                   const char *label, const struct tsr_input_shape *shapes,
                                   size_t n_shapes, tsr_graph **out) {
-    return import_buffer(ctx, data, size, label, shapes, n_shapes, NULL, out);
+    return import_buffer(ctx, data, size, label, NULL, shapes, n_shapes, NULL, out);
+}
+
+tsr_status tsr_onnx_import_buffer_at(tsr_context *ctx, const void *data, size_t size,
+                                     const char *label, const char *base_dir,
+                                     const struct tsr_input_shape *shapes, size_t n_shapes,
+                                     tsr_graph **out) {
+    return import_buffer(ctx, data, size, label, base_dir, shapes, n_shapes, NULL, out);
 }
 
 static tsr_status import_buffer(tsr_context *ctx, const void *data, size_t size, const char *label,
-                                const struct tsr_input_shape *shapes, size_t n_shapes, void *owned,
-                                tsr_graph **out) {
+                                const char *base_dir, const struct tsr_input_shape *shapes,
+                                size_t n_shapes, void *owned, tsr_graph **out) {
     tsr_graph *g = NULL;
-    tsr_status st = import_model_bytes(ctx, data, size, label, shapes, n_shapes, &g);
+    tsr_status st = import_model_bytes(ctx, data, size, label, base_dir, shapes, n_shapes, &g);
     if (st != TSR_OK || !tsr_graph_has_symbolic_dims(g)) {
         free(owned);
         if (st == TSR_OK) *out = g;
@@ -1069,7 +1102,7 @@ static tsr_status import_buffer(tsr_context *ctx, const void *data, size_t size,
     void *fit = owned ? realloc(owned, size ? size : 1) : NULL; /* a file buffer has slack */
     if (fit) owned = fit;
     struct tsr_model_source *src =
-        owned ? tsr_model_source_adopt(owned, size, label ? label : "<buffer>") : NULL;
+        owned ? tsr_model_source_adopt(owned, size, label ? label : "<buffer>", base_dir) : NULL;
     if (!src) {
         tsr_graph_destroy(g);
         return TSR_ERR(ctx, TSR_E_NOMEM, "%s: out of memory (%zu bytes)",
@@ -1082,8 +1115,9 @@ static tsr_status import_buffer(tsr_context *ctx, const void *data, size_t size,
 
 /* Parses and imports `size` bytes (tsr_onnx_import_buffer without keeping the bytes). */
 static tsr_status import_model_bytes(tsr_context *ctx, const void *data, size_t size,
-                                     const char *label, const struct tsr_input_shape *shapes,
-                                     size_t n_shapes, tsr_graph **out) {
+                                     const char *label, const char *base_dir,
+                                     const struct tsr_input_shape *shapes, size_t n_shapes,
+                                     tsr_graph **out) {
     if (!label) label = "<buffer>";
     if (!out || (!data && size > 0) || (n_shapes > 0 && !shapes))
         return TSR_ERR(ctx, TSR_E_INVALID_ARG, "tsr_onnx_import_buffer(%s): NULL argument", label);
@@ -1109,6 +1143,7 @@ static tsr_status import_model_bytes(tsr_context *ctx, const void *data, size_t 
     memset(&im, 0, sizeof im);
     im.ctx = ctx;
     im.label = label;
+    im.base_dir = base_dir;
     im.shapes = shapes;
     im.n_shapes = n_shapes;
     tsr_status st = tsr_graph_create(ctx, &im.graph);
@@ -1177,7 +1212,20 @@ tsr_status tsr_onnx_import_file(tsr_context *ctx, const char *path,
         free(buf);
         return TSR_ERR(ctx, TSR_E_IO, "%s: read error", path);
     }
-    return import_buffer(ctx, buf, size, path, shapes, n_shapes, buf, out);
+    /* External data lives in the model file's directory: path up to its last '/', or ".". */
+    const char *slash = strrchr(path, '/');
+    const char *from = slash ? path : ".";
+    size_t dn = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path); /* "/m.onnx": "/" */
+    char *dir = malloc(dn + 1);
+    if (!dir) {
+        free(buf);
+        return TSR_ERR(ctx, TSR_E_NOMEM, "%s: out of memory", path);
+    }
+    memcpy(dir, from, dn);
+    dir[dn] = '\0';
+    tsr_status st = import_buffer(ctx, buf, size, path, dir, shapes, n_shapes, buf, out);
+    free(dir);
+    return st;
 }
 
 /* ---- multiout: ONNX nodes with several outputs, the loss ops (issue 9) ----

@@ -12,6 +12,7 @@
 #include "runtime/graph.h"
 #include "runtime/hetero.h"
 #include "runtime/lower.h"
+#include "runtime/onnx_import.h"
 #include "runtime/passes/passes.h"
 #include "runtime/plan_internal.h"
 #include "runtime/profiler.h"
@@ -343,8 +344,9 @@ static tsr_status replan(tsr_plan *plan, const struct tsr_tensor_desc *in, const
     if (on_host) o.device = ctx->devices[tsr_context_host_device(ctx)].info.id;
     uint64_t t0 = tsr_now_ns();
     tsr_graph *g = NULL;
-    tsr_status st = tsr_onnx_import_buffer(ctx, d->source->bytes, d->source->size, d->source->label,
-                                           ov, (size_t)plan->n_inputs, &g);
+    tsr_status st =
+        tsr_onnx_import_buffer_at(ctx, d->source->bytes, d->source->size, d->source->label,
+                                  d->source->base_dir, ov, (size_t)plan->n_inputs, &g);
     free(ov);
     if (st == TSR_OK) st = tsr_compile_ex(ctx, g, &o, 0, out);
     tsr_graph_destroy(g);

@@ -8,9 +8,11 @@
 #include "runtime/graph.h"
 #include "test_support.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct onnx_case {
@@ -324,6 +326,116 @@ START_TEST(test_prescan_limits) {
 }
 END_TEST
 
+/* Runs the model at `path` on the CPU on gemm_init_transb's input and compares with its PyTorch
+ * output (the external-data models hold that model's initializers). */
+static void run_gemm_ext(tsr_context *ctx, const char *path) {
+    tsr_graph *g = NULL;
+    tsr_status st = tsr_onnx_import_file(ctx, path, NULL, 0, &g);
+    ck_assert_msg(st == TSR_OK, "%s: %s: %s", path, tsr_status_name(st),
+                  tsr_last_error(ctx)->message);
+    struct tsr_compile_options o = tsr_compile_options_default();
+    o.device = "cpu";
+    tsr_plan *plan = NULL;
+    st = tsr_compile(ctx, g, &o, &plan);
+    ck_assert_msg(st == TSR_OK, "%s: compile: %s", path, tsr_last_error(ctx)->message);
+    tsr_graph_destroy(g);
+    struct tsr_tensor in, want, got;
+    ck_assert_int_eq(tsr_npy_load(TSR_TEST_DATA_DIR "/gemm_init_transb_in0.npy", &in), TSR_OK);
+    ck_assert_int_eq(tsr_npy_load(TSR_TEST_DATA_DIR "/gemm_init_transb_out0.npy", &want), TSR_OK);
+    ck_assert_int_eq(tsr_tensor_alloc(&want.desc, &got), TSR_OK);
+    st = tsr_plan_run(plan, &in, 1, &got, 1);
+    ck_assert_msg(st == TSR_OK, "%s: run: %s", path, tsr_last_error(ctx)->message);
+    double err = ts_max_abs_diff(got.data, want.data, (size_t)tsr_desc_elements(&want.desc));
+    ck_assert_msg(err <= 1e-5, "%s: max abs error %g vs PyTorch", path, err);
+    tsr_tensor_free(&in);
+    tsr_tensor_free(&want);
+    tsr_tensor_free(&got);
+    tsr_plan_destroy(plan);
+}
+
+/* Imports `path`, expecting `want` and a message holding `text` (and the model's file name). */
+static void ext_refused(tsr_context *ctx, const char *path, tsr_status want, const char *text) {
+    tsr_graph *g = NULL;
+    tsr_status st = tsr_onnx_import_file(ctx, path, NULL, 0, &g);
+    const char *msg = tsr_last_error(ctx)->message;
+    ck_assert_msg(st == want, "%s: %s, want %s (%s)", path, tsr_status_name(st),
+                  tsr_status_name(want), msg);
+    ck_assert_ptr_null(g);
+    ck_assert_msg(strstr(msg, text), "%s: '%s' lacks '%s'", path, msg, text);
+    const char *base = strrchr(path, '/');
+    ck_assert_msg(strstr(msg, base ? base + 1 : path), "'%s' does not name the model", msg);
+}
+
+/* External tensor data (tests/data/make_external_models.py): read from the model's directory
+ * and matching PyTorch, also when a run at another batch re-imports the model; every location
+ * outside that directory (absolute, "..", a symbolic link out of it), a FIFO (refused, not
+ * blocked on), a missing or short file and a wrong length are refused with one line; a model
+ * given as a buffer cannot use external data (issue 12 item 4). */
+START_TEST(test_external_data) {
+    tsr_context *ctx = ts_context();
+#define EXT TSR_TEST_DATA_DIR "/external/"
+    run_gemm_ext(ctx, EXT "gemm_ext.onnx");
+    run_gemm_ext(ctx, EXT "gemm_ext_dyn.onnx"); /* built at batch 1, run at 6: re-imported */
+    ext_refused(ctx, EXT "bad_abs.onnx", TSR_E_UNSUPPORTED, "'/etc/passwd' is absolute");
+    ext_refused(ctx, EXT "bad_dotdot.onnx", TSR_E_UNSUPPORTED,
+                "'../../../../../../etc/passwd' is outside it (..)");
+    ext_refused(ctx, EXT "bad_length.onnx", TSR_E_PARSE,
+                "external data length 12 bytes, but its dims and type need 224 bytes");
+    ext_refused(ctx, EXT "bad_offset.onnx", TSR_E_PARSE,
+                "has 252 bytes; the tensor needs 224 bytes at offset 4096");
+    ext_refused(ctx, EXT "bad_missing.onnx", TSR_E_IO, "no_such.weights");
+
+    /* a copy of the model in a fresh directory whose weights file is a link out of it, then a
+     * FIFO, then a link to a file inside it (accepted) */
+    char dir[] = "/tmp/tsr_ext_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char model[96], weights[96], inner[96], target[PATH_MAX];
+    snprintf(model, sizeof model, "%s/gemm_ext.onnx", dir);
+    snprintf(weights, sizeof weights, "%s/gemm_ext.weights", dir);
+    snprintf(inner, sizeof inner, "%s/inner.bin", dir);
+    ck_assert_ptr_nonnull(realpath(EXT "gemm_ext.weights", target));
+    FILE *src = fopen(EXT "gemm_ext.onnx", "rb"), *dst = fopen(model, "wb");
+    ck_assert(src && dst);
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf, src);
+    ck_assert_uint_eq(fwrite(buf, 1, n, dst), n);
+    fclose(src);
+    fclose(dst);
+    ck_assert_int_eq(symlink(target, weights), 0);
+    ext_refused(ctx, model, TSR_E_UNSUPPORTED, "outside the model's directory");
+    ck_assert_int_eq(unlink(weights), 0);
+    ck_assert_int_eq(mkfifo(weights, 0600), 0);
+    ext_refused(ctx, model, TSR_E_IO, "is not a regular file");
+    ck_assert_int_eq(unlink(weights), 0);
+    src = fopen(target, "rb");
+    dst = fopen(inner, "wb");
+    ck_assert(src && dst);
+    n = fread(buf, 1, sizeof buf, src);
+    ck_assert_uint_eq(fwrite(buf, 1, n, dst), n);
+    fclose(src);
+    fclose(dst);
+    ck_assert_int_eq(symlink("inner.bin", weights), 0);
+    run_gemm_ext(ctx, model);
+    /* cut short: 100 of its 252 bytes */
+    ck_assert_int_eq(truncate(inner, 100), 0);
+    ext_refused(ctx, model, TSR_E_PARSE, "has 100 bytes; the tensor needs 224 bytes at offset 0");
+    ts_remove_tree(dir);
+
+    /* the same model as a buffer: no directory to read from */
+    src = fopen(EXT "gemm_ext.onnx", "rb");
+    ck_assert_ptr_nonnull(src);
+    n = fread(buf, 1, sizeof buf, src);
+    fclose(src);
+    tsr_graph *g = NULL;
+    ck_assert_int_eq(tsr_onnx_import_buffer(ctx, buf, n, "ext.onnx", NULL, 0, &g),
+                     TSR_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(tsr_last_error(ctx)->message, "needs the model's directory"));
+    ck_assert_ptr_null(g);
+#undef EXT
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 /* Protobuf wire-format builder for hand-made malformed models: appends a varint. */
 static size_t pb_varint(uint8_t *b, size_t n, uint64_t v) {
     do {
@@ -562,6 +674,7 @@ static Suite *onnx_suite(void) {
     tcase_add_test(tc, test_node_limit);
     tcase_add_test(tc, test_prescan_limits);
     tcase_add_test(tc, test_prescan_malformed);
+    tcase_add_test(tc, test_external_data);
     tcase_add_test(tc, test_value_input_reshape);
     tcase_add_test(tc, test_digits_batch);
     tcase_add_test(tc, test_cut_and_corrupted_buffers);

@@ -164,6 +164,20 @@ def test_transformer_dynamic_axes(transformer, tmp_path):
         assert_close(got, want, f"transformer [{batch}, {seq}, 32]")
 
 
+def test_external_data_matches_onnxruntime():
+    """Initializers in a file next to the model (ONNX external data), read as ONNX Runtime does."""
+    ext = ROOT / "tests" / "data" / "external"
+    a = np.load(ROOT / "tests" / "data" / "gemm_init_transb_in0.npy")
+    for name in ("gemm_ext.onnx", "gemm_ext_dyn.onnx"):
+        want = ort_session(ext / name).run(None, {"a": a})[0]
+        got = tessera.InferenceSession(ext / name, device="cpu").run(None, {"a": a})[0]
+        assert_close(got, want, name)
+    with pytest.raises(tessera.Error) as e:  # a location outside the model's directory
+        tessera.InferenceSession(ext / "bad_dotdot.onnx")
+    assert e.value.status == "TSR_E_UNSUPPORTED"
+    assert "../../../../../../etc/passwd" in str(e.value)
+
+
 # --- errors -------------------------------------------------------------------------------------
 
 
