@@ -6,7 +6,7 @@
  * the PyTorch reference logits (models/digits_test_logits.npy, 1e-5), the binary tensor data
  * extension, bad requests (400/404/405/413 with a message naming the problem), /metrics
  * counters, queue full (503), SIGTERM with requests in flight (all answered, right outputs,
- * exit 0), and batching on (--max-batch: tsr_batcher) with the same outputs.
+ * exit 0), and batching on (--max-batch, --preferred-batch: tsr_batcher) with the same outputs.
  * Every wait is bounded by a condition and a generous limit (no timing assertions).
  */
 #define _GNU_SOURCE /* strcasestr */
@@ -593,7 +593,8 @@ START_TEST(test_batching_on) {
     struct tsr_tensor x, ref;
     load(TSR_MODELS_DIR "/digits_test_x.npy", &x);
     load(TSR_MODELS_DIR "/digits_test_logits.npy", &ref);
-    const char *extra[] = {"--max-batch", "8", "--max-wait-us", "2000", NULL};
+    const char *extra[] = {"--max-batch", "8", "--max-wait-us", "2000", "--preferred-batch",
+                           "1,2,4,8",     NULL};
     struct server s = start_server(extra);
     struct pending p[IN_FLIGHT];
     for (int i = 0; i < IN_FLIGHT; i++)
@@ -615,6 +616,8 @@ START_TEST(test_batching_on) {
     char *m = metrics_text(s.port);
     ck_assert_double_ge(metric(m, "tessera_batcher_device_batches_total{device=\"cpu\"}"), 1);
     ck_assert_double_eq(metric(m, "tessera_batch_size_sum"), IN_FLIGHT + 20);
+    ck_assert_double_eq(metric(m, "tessera_batcher_max_batch"), 8); /* not adaptive: as given */
+    ck_assert_double_eq(metric(m, "tessera_batcher_wait_seconds"), 0.002);
     ck_assert_double_eq(metric(m, "tessera_requests_total{endpoint=\"infer\",code=\"200\"}"),
                         IN_FLIGHT + 1);
     free(m);

@@ -32,6 +32,11 @@ static const char *const SERVE_USAGE =
     "                         cpu,opencl:0), larger requests run on their own\n"
     "  --max-wait-us N        (batching) longest wait to fill a batch, microseconds (default\n"
     "                         500)\n"
+    "  --preferred-batch L    (batching) the batch sizes to run at, increasing, comma-separated\n"
+    "                         (default: powers of two up to --max-batch, and --max-batch)\n"
+    "  --target-p99-us N      (batching) adaptive mode: adjust the wait and the batch cap to\n"
+    "                         hold the end-to-end p99 latency at N microseconds (default 0:\n"
+    "                         off; /metrics shows the current wait and cap)\n"
     "  --max-queue N          infer requests queued or running at once (default 64; also the\n"
     "                         batcher's queue); more get 503 with Retry-After\n"
     "  --max-body BYTES       largest request body (default 67108864); larger get 413\n"
@@ -60,7 +65,27 @@ int cmd_serve(int argc, char **argv) {
 struct serve_args {
     const char *model, *name, *device, *host;
     long port, max_batch, max_wait_us, max_queue, max_body, max_connections, drain_ms;
+    long target_p99_us;
+    int preferred[TSR_BATCHER_MAX_PREFERRED], n_preferred;
 };
+
+/* Parses --preferred-batch's comma list into a->preferred (checked against --max-batch by
+ * tsr_batcher_create, which names a bad entry). */
+static int parse_preferred(const char *opt, const char *v, struct serve_args *a) {
+    a->n_preferred = 0;
+    for (const char *p = v;;) {
+        char *end = NULL;
+        long r = strtol(p, &end, 10);
+        if (end == p || r < 1 || r > TSR_BATCHER_MAX_BATCH || (*end && *end != ',') ||
+            a->n_preferred == TSR_BATCHER_MAX_PREFERRED)
+            return cli_usage_error("serve: %s expects up to %d batch sizes from 1 to %d, "
+                                   "comma-separated, got '%s'",
+                                   opt, TSR_BATCHER_MAX_PREFERRED, TSR_BATCHER_MAX_BATCH, v);
+        a->preferred[a->n_preferred++] = (int)r;
+        if (!*end) return 0;
+        p = end + 1;
+    }
+}
 
 static int parse_long(const char *opt, const char *v, long lo, long hi, long *out) {
     char *end = NULL;
@@ -93,7 +118,9 @@ static int parse_args(int argc, char **argv, struct serve_args *a) {
         O_QUEUE,
         O_BODY,
         O_CONN,
-        O_DRAIN
+        O_DRAIN,
+        O_PREF,
+        O_P99
     };
     static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
                                              {"host", required_argument, NULL, O_HOST},
@@ -106,6 +133,8 @@ static int parse_args(int argc, char **argv, struct serve_args *a) {
                                              {"max-body", required_argument, NULL, O_BODY},
                                              {"max-connections", required_argument, NULL, O_CONN},
                                              {"drain-ms", required_argument, NULL, O_DRAIN},
+                                             {"preferred-batch", required_argument, NULL, O_PREF},
+                                             {"target-p99-us", required_argument, NULL, O_P99},
                                              {NULL, 0, NULL, 0}};
     for (;;) {
         const char *opt = NULL;
@@ -147,6 +176,12 @@ static int parse_args(int argc, char **argv, struct serve_args *a) {
         case O_DRAIN:
             rc = parse_long(opt, v, 0, 3600000, &a->drain_ms);
             break;
+        case O_PREF:
+            rc = parse_preferred(opt, v, a);
+            break;
+        case O_P99:
+            rc = parse_long(opt, v, 0, 60000000, &a->target_p99_us);
+            break;
         }
         if (rc) return rc;
     }
@@ -157,6 +192,9 @@ static int parse_args(int argc, char **argv, struct serve_args *a) {
         a->model = argv[i];
     }
     if (!a->model) return cli_usage_error("serve: no MODEL.onnx given (see tessera serve --help)");
+    if (a->max_batch == 1 && (a->n_preferred || a->target_p99_us))
+        return cli_usage_error("serve: --preferred-batch and --target-p99-us need batching "
+                               "(--max-batch N with N > 1)");
     return 0;
 }
 
@@ -272,6 +310,9 @@ int cmd_serve(int argc, char **argv) {
         bo.max_batch = (int)a.max_batch;
         bo.max_wait_us = a.max_wait_us;
         bo.max_queue = (int)a.max_queue;
+        bo.target_p99_us = a.target_p99_us;
+        bo.n_preferred = a.n_preferred;
+        memcpy(bo.preferred_batch, a.preferred, sizeof a.preferred);
         st = tsr_batcher_create(ctx, graph, &bo, &batcher);
         if (st != TSR_OK) {
             rc = cli_fail(ctx, st, "serve: --max-batch: cannot batch this model");

@@ -198,6 +198,14 @@ char *tsv_metrics_render(tsv_metrics *m, const struct tsr_batcher_stats *bs) {
              "dispatched to a device.\n# TYPE tessera_batcher_queue_depth gauge\n"
              "tessera_batcher_queue_depth %lld\n",
              (long long)bs->queue_depth);
+        emit(&t,
+             "# HELP tessera_batcher_max_batch The batch cap now, rows (--max-batch, or where "
+             "adaptive mode has moved it).\n# TYPE tessera_batcher_max_batch gauge\n"
+             "tessera_batcher_max_batch %d\n"
+             "# HELP tessera_batcher_wait_seconds The longest wait to fill a batch now "
+             "(--max-wait-us, or where adaptive mode has moved it).\n"
+             "# TYPE tessera_batcher_wait_seconds gauge\ntessera_batcher_wait_seconds %.6f\n",
+             bs->cur_max_batch, (double)bs->cur_wait_us * 1e-6);
         emit(&t, "# HELP tessera_batcher_device_queued_batches Batches handed to the device, not "
                  "yet finished.\n# TYPE tessera_batcher_device_queued_batches gauge\n");
         for (int d = 0; d < bs->n_devices; d++)
