@@ -1153,7 +1153,8 @@ static struct tsr_cpu_env exec_env(int tier, struct tsr_cpu_pool *pool, size_t p
                               .panel_cache_bytes = panel_cache,
                               .scratch = scratch,
                               .scratch_floats = scratch_floats,
-                              .n_threads = tsr_cpu_pool_threads(pool)};
+                              .n_threads = tsr_cpu_pool_threads(pool),
+                              .conv_tile = 1}; /* the AVX2 tier's register-tile conv path */
     return env;
 }
 
@@ -1259,7 +1260,9 @@ START_TEST(test_conv_paths) {
                             .group = 2,
                             .has_residual = 1,
                             .act = TSR_ACT_TANH};
-    ck_assert_uint_eq(tsr_cpu_conv_scratch_floats(&c5, 4096), 0);
+    /* the 1x1 OpenBLAS path reads the image in place; the register-tile path copies one
+     * column block per thread */
+    ck_assert_uint_eq(tsr_cpu_conv_scratch_floats(&c5, 4096), TSR_CPU_CONV_TILE_FLOATS);
     check_conv_in_place(_i, pool, &c5, 1024, "conv 1x1 grouped residual in place");
     /* 1x1 with stride 2: im2col path */
     c5.stride_h = c5.stride_w = 2;

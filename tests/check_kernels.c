@@ -610,6 +610,11 @@ static const struct conv conv_rows[] = {
     {1, 32, 1, 1, 8, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, ACT_SILU, 0, 0},
     {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, ACT_GELU, 0, 0},
     {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ACT_GELU_TANH, 0, 0},
+    /* the AVX2 register-tile path over im2col column blocks (conv.c): K 576 in five blocks of
+     * 128 + 64, M 72 (nine 8-row tiles), 100 pixels (48 + 48 + 4), bias + residual + clip in
+     * registers on the last block; 2 groups of K 288 at stride 2, relu */
+    {1, 64, 10, 10, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ACT_CLIP, -0.5f, 1.0f},
+    {2, 64, 6, 6, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, 1, 0, ACT_RELU, 0, 0},
     /* Winograd F(2x2, 3x3) with SiLU after the output transform (the post-pass): a 29-wide
      * row, a small 7x7 plane (scattered tiles) */
     {1, 20, 12, 29, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, ACT_SILU, 0, 0},

@@ -22,9 +22,21 @@
  * (before, the panels ran in order on the calling thread, OpenBLAS threading each sgemm call).
  * In-place residual (Y == R): sgemm accumulates onto R with beta = 1 (direct path: R is read
  * before the plane is written, row by row).
+ *
+ * Register-tile path (AVX2 tier, env->conv_tile; replaces the last two above there): the output
+ * plane is cut into panels of 48 pixels (TSR_GEMMP_NR) and each (image, group, panel, chunk of
+ * output channels) is one pool task. For each block of TSR_CPU_CONV_TILE_KB reduction rows, im2col
+ * writes that block of the column matrix as one [KB][48] panel in scratch (the packed-B layout of
+ * gemm_packed.h, zero columns past the plane; a plain copy for 1x1 convs), and the GEMM register
+ * tile (gemm_avx2.c, 8 x 48 as 4 x 24 sub-tiles, with a row bias: tsr_cpu_conv_tile_avx2) computes
+ * W [rows][KB] . col for every 8 output channels, the first block from bias (+ R), the next ones
+ * onto Y, reading W in place (row-major [M][C/group*KH*KW], no packing) and applying ReLU / Clip /
+ * HardSwish in registers on the last block. OpenBLAS repacked W for every panel; here nothing is
+ * packed but the column block, which stays in L1d while all row tiles stream over it.
  */
 #include "backends/cpu/conv_direct.h"
 #include "backends/cpu/cpu_exec.h"
+#include "backends/cpu/gemm_packed.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -88,9 +100,10 @@ int64_t tsr_cpu_conv_panel_cols(const struct tsr_k_conv *c, size_t panel_cache_b
 
 size_t tsr_cpu_conv_scratch_floats(const struct tsr_k_conv *c, size_t panel_cache_bytes) {
     if (tsr_conv_is_depthwise(c)) return tsr_dw_blocked(c) ? tsr_dw_block_floats(c) : 0;
-    if (tsr_conv_is_1x1(c)) return 0;
+    if (tsr_conv_is_1x1(c)) return TSR_CPU_CONV_TILE_FLOATS;
     const int64_t kc = c->C / c->group * c->KH * c->KW;
-    return (size_t)(kc * tsr_cpu_conv_panel_cols(c, panel_cache_bytes));
+    const size_t im2col = (size_t)(kc * tsr_cpu_conv_panel_cols(c, panel_cache_bytes));
+    return im2col > TSR_CPU_CONV_TILE_FLOATS ? im2col : TSR_CPU_CONV_TILE_FLOATS;
 }
 
 /* Epilogue on `rows` rows of `len` elements (row stride ld) starting at y: + bias[m], + R (same
@@ -363,12 +376,147 @@ static void tsr_conv_task(void *arg, size_t task, int thread_id) {
                       mg, (size_t)np, yg + p0);
 }
 
+/* ---- register-tile path (AVX2 tier) ---- */
+
+#define TSR_CONV_TILE_NR TSR_GEMMP_NR /* output pixels per panel */
+
+struct tsr_conv_tile_job {
+    const struct tsr_cpu_env *env;
+    const struct tsr_k_conv *c;
+    const float *X, *Wt, *bias, *R;
+    float *Y;
+    int64_t n_panels, n_mchunks, mchunk; /* per (image, group); mchunk: rows, multiple of 8 */
+    int ep;                              /* tile epilogue (TSR_EP_*) on the last block */
+    float lo, hi;
+};
+
+/* Rows [k0, k1) of the column matrix of output pixels [p0, p0 + np) (np <= 48) of the group
+ * whose first input channel is x ([cg][H][W]): col[(k - k0) * 48 + j] = x[ci][ih][iw] for
+ * k = (ci * KH + kh) * KW + kw, 0 where the window leaves the input and for np <= j < 48. Each
+ * output-row segment is split once into its zero edges and the valid run between (a memcpy at
+ * column stride 1): no per-element bounds test. */
+static void tsr_im2col_block(const struct tsr_k_conv *c, const float *x, int64_t k0, int64_t k1,
+                             int64_t p0, int64_t np, float *col) {
+    const int64_t khw = c->KH * c->KW, sw = c->stride_w;
+    for (int64_t k = k0; k < k1; k++) {
+        const int64_t ci = k / khw, kh = k % khw / c->KW, kw = k % c->KW;
+        const float *xc = x + ci * c->H * c->W;
+        float *dst = col + (k - k0) * TSR_CONV_TILE_NR;
+        const int64_t off = kw * c->dil_w - c->pad_l;
+        /* output columns whose tap lies in [0, W): [ow_lo, ow_hi) */
+        const int64_t ow_lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+        int64_t ow_hi = c->W - off > 0 ? (c->W - off + sw - 1) / sw : 0;
+        if (ow_hi > c->OW) ow_hi = c->OW;
+        int64_t oh = p0 / c->OW, ow = p0 % c->OW;
+        for (int64_t j = 0; j < np;) {
+            const int64_t seg = c->OW - ow < np - j ? c->OW - ow : np - j;
+            const int64_t ih = oh * c->stride_h - c->pad_t + kh * c->dil_h;
+            float *d = dst + j;
+            if (ih < 0 || ih >= c->H) {
+                memset(d, 0, (size_t)seg * sizeof(float));
+            } else {
+                const float *xr = xc + ih * c->W + off;
+                int64_t qlo = ow_lo - ow, qhi = ow_hi - ow;
+                qlo = qlo < 0 ? 0 : qlo > seg ? seg : qlo;
+                qhi = qhi < qlo ? qlo : qhi > seg ? seg : qhi;
+                if (qlo > 0) memset(d, 0, (size_t)qlo * sizeof(float));
+                if (sw == 1)
+                    memcpy(d + qlo, xr + ow + qlo, (size_t)(qhi - qlo) * sizeof(float));
+                else
+                    for (int64_t q = qlo; q < qhi; q++)
+                        d[q] = xr[(ow + q) * sw];
+                if (qhi < seg) memset(d + qhi, 0, (size_t)(seg - qhi) * sizeof(float));
+            }
+            j += seg;
+            ow = 0;
+            oh++;
+        }
+        if (np < TSR_CONV_TILE_NR) memset(dst + np, 0, (size_t)(TSR_CONV_TILE_NR - np) * 4);
+    }
+}
+
+/* One (image, group, panel, channel chunk): per column block the register tiles compute
+ * W . col, the first from bias (+ R), the next ones accumulating onto Y (the epilogue in
+ * registers on the last block). */
+static void tsr_conv_tile_task(void *arg, size_t task, int thread_id) {
+    const struct tsr_conv_tile_job *job = arg;
+    const struct tsr_k_conv *c = job->c;
+    const int64_t hw = c->OH * c->OW, G = c->group, cg = c->C / G, mg = c->M / G;
+    const int64_t kc = cg * c->KH * c->KW;
+    int64_t t = (int64_t)task;
+    const int64_t mc = t % job->n_mchunks;
+    t /= job->n_mchunks;
+    const int64_t p0 = t % job->n_panels * TSR_CONV_TILE_NR, ng = t / job->n_panels;
+    const int64_t n = ng / G, g = ng % G;
+    const int64_t np = hw - p0 < TSR_CONV_TILE_NR ? hw - p0 : TSR_CONV_TILE_NR;
+    const int64_t m0 = mc * job->mchunk, m1 = m0 + job->mchunk < mg ? m0 + job->mchunk : mg;
+    const float *xg = job->X + (n * c->C + g * cg) * c->H * c->W;
+    const float *wg = job->Wt + g * mg * kc;
+    float *yg = job->Y + (n * c->M + g * mg) * hw + p0;
+    const float *rg = job->R ? job->R + (n * c->M + g * mg) * hw + p0 : NULL; /* may be yg */
+    const float *bg = job->bias ? job->bias + g * mg : NULL;
+    float *col = job->env->scratch + (size_t)thread_id * job->env->scratch_floats;
+    for (int64_t k0 = 0; k0 < kc; k0 += TSR_CPU_CONV_TILE_KB) {
+        const int64_t k1 = kc - k0 < TSR_CPU_CONV_TILE_KB ? kc : k0 + TSR_CPU_CONV_TILE_KB;
+        tsr_im2col_block(c, xg, k0, k1, p0, np, col);
+        const int ep = k1 == kc ? job->ep : TSR_EP_NONE;
+        for (int64_t i = m0; i < m1; i += TSR_GEMMP_MR) {
+            const int rows = m1 - i < TSR_GEMMP_MR ? (int)(m1 - i) : TSR_GEMMP_MR;
+            float *yi = yg + i * hw;
+            /* the first block starts from bias (+ R), the others accumulate onto Y */
+            if (k0 == 0)
+                tsr_cpu_conv_tile_avx2(k1 - k0, wg + i * kc, kc, col, bg ? bg + i : NULL,
+                                       rg ? rg + i * hw : NULL, hw, yi, hw, rows, (int)np, ep,
+                                       job->lo, job->hi);
+            else
+                tsr_cpu_conv_tile_avx2(k1 - k0, wg + i * kc + k0, kc, col, NULL, yi, hw, yi, hw,
+                                       rows, (int)np, ep, job->lo, job->hi);
+        }
+    }
+    if (job->ep == TSR_EP_NONE && c->act != TSR_ACT_NONE)
+        for (int64_t m = m0; m < m1; m++)
+            tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)np, yg + m * hw);
+}
+
+/* The register-tile path over every (image, group, panel, channel chunk): channels are split
+ * into chunks (multiples of 8 rows, at least 32) only when there are fewer than 4 tasks per
+ * thread otherwise, as each chunk repeats its panel's im2col. */
+static void tsr_conv_tiled(const struct tsr_cpu_env *env, const struct tsr_k_conv *c,
+                           const float *X, const float *Wt, const float *bias, const float *R,
+                           float *Y) {
+    const int64_t hw = c->OH * c->OW, mg = c->M / c->group;
+    struct tsr_conv_tile_job job = {
+        .env = env, .c = c, .X = X, .Wt = Wt, .bias = bias, .R = R, .Y = Y};
+    job.ep = tsr_cpu_act_epilogue(c->act, c->act_p0, c->act_p1, &job.lo, &job.hi);
+    job.n_panels = (hw + TSR_CONV_TILE_NR - 1) / TSR_CONV_TILE_NR;
+    const int64_t base = c->N * c->group * job.n_panels;
+    const int64_t want = 4 * (int64_t)(env->n_threads > 1 ? env->n_threads : 1);
+    int64_t chunks = base >= want ? 1 : (want + base - 1) / base;
+    const int64_t max_chunks = mg / 32 > 1 ? mg / 32 : 1;
+    if (chunks > max_chunks) chunks = max_chunks;
+    job.mchunk = ((mg + chunks - 1) / chunks + TSR_GEMMP_MR - 1) / TSR_GEMMP_MR * TSR_GEMMP_MR;
+    job.n_mchunks = (mg + job.mchunk - 1) / job.mchunk;
+    const int64_t n_tasks = base * job.n_mchunks;
+    const double flops =
+        2.0 * (double)(c->N * c->M * hw) * (double)(c->C / c->group) * (double)(c->KH * c->KW);
+    if (n_tasks > 1 && env->pool && env->n_threads > 1 && flops >= TSR_CPU_GEMM_PARALLEL_FLOPS)
+        tsr_cpu_pool_parallel_for(env->pool, (size_t)n_tasks, tsr_conv_tile_task, &job);
+    else
+        for (int64_t t = 0; t < n_tasks; t++)
+            tsr_conv_tile_task(&job, (size_t)t, 0);
+}
+
 void tsr_cpu_conv_run(const struct tsr_cpu_env *env, const struct tsr_k_conv *c, const float *X,
                       const float *Wt, const float *bias, const float *R, float *Y) {
     const int64_t hw_out = c->OH * c->OW;
     if (c->N == 0 || hw_out == 0) return;
     if (tsr_conv_is_depthwise(c)) {
         tsr_conv_depthwise(env, c, X, Wt, bias, R, Y);
+        return;
+    }
+    if (env->conv_tile && env->ew->isa == TSR_ISA_AVX2 && env->scratch &&
+        env->scratch_floats >= TSR_CPU_CONV_TILE_FLOATS) {
+        tsr_conv_tiled(env, c, X, Wt, bias, R, Y);
         return;
     }
     struct tsr_conv_job job = {.env = env, .c = c, .X = X, .Wt = Wt, .bias = bias, .R = R, .Y = Y};

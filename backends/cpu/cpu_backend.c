@@ -643,6 +643,7 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
     size_t pad_floats = 0;
     const char *pack_env = tsr_getenv("TSR_CPU_PACK");
     const int pack = !(pack_env && !strcmp(pack_env, "0"));
+    ex->env.conv_tile = pack; /* conv.c's register-tile path (AVX2 tier) */
     ex->convd = calloc((size_t)(prog->n_kernels > 0 ? prog->n_kernels : 1), sizeof *ex->convd);
     ex->gemmp = calloc((size_t)(prog->n_kernels > 0 ? prog->n_kernels : 1), sizeof *ex->gemmp);
     ex->igemm = calloc((size_t)(prog->n_kernels > 0 ? prog->n_kernels : 1), sizeof *ex->igemm);

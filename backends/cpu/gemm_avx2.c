@@ -36,9 +36,9 @@ static TSR_GEMM2_INLINE __m256i tsr_gemm2_mask(int n) {
  * first column (row stride TSR_GEMMP_NR); c / r / y at the chunk's first column. */
 static TSR_GEMM2_INLINE void tsr_gemm2_sub(int64_t K, const float *restrict a, int64_t lda,
                                            const float *restrict b, const float *restrict c,
-                                           float beta, const float *r, int64_t ldr, float *y,
-                                           int64_t ldy, int rows, int cols, int clamp, float lo,
-                                           float hi, const int NV) {
+                                           float beta, const float *restrict rb, const float *r,
+                                           int64_t ldr, float *y, int64_t ldy, int rows, int cols,
+                                           int clamp, float lo, float hi, const int NV) {
     const __m256i last = tsr_gemm2_mask(cols - 8 * (NV - 1));
     __m256 acc[TSR_GEMM2_MR][3];
     {
@@ -50,10 +50,14 @@ static TSR_GEMM2_INLINE void tsr_gemm2_sub(int64_t K, const float *restrict a, i
                                                   : _mm256_loadu_ps(c + 8 * v))
                       : _mm256_setzero_ps();
 #pragma GCC unroll 4
-        for (int i = 0; i < TSR_GEMM2_MR; i++)
+        for (int i = 0; i < TSR_GEMM2_MR; i++) {
+            /* a row bias (conv: one per output channel) on top of the column bias row */
+            const __m256 ri =
+                rb ? _mm256_set1_ps(rb[i < rows ? i : rows - 1]) : _mm256_setzero_ps();
 #pragma GCC unroll 3
             for (int v = 0; v < NV; v++)
-                acc[i][v] = c0[v];
+                acc[i][v] = rb ? _mm256_add_ps(c0[v], ri) : c0[v];
+        }
     }
     /* row pointers clamped to the valid rows (a short tile reads nothing past A) */
     const float *ar[TSR_GEMM2_MR];
@@ -98,26 +102,41 @@ static TSR_GEMM2_INLINE void tsr_gemm2_sub(int64_t K, const float *restrict a, i
     }
 }
 
-void tsr_cpu_gemm_tile_avx2(int64_t K, const float *a, int64_t lda, const float *bp, const float *c,
-                            float beta, const float *r, int64_t ldr, float *y, int64_t ldy,
-                            int rows, int cols, int clamp, float lo, float hi) {
+/* The 8 x 48 tile as 4 x 24 sub-tiles; rb: a row bias or NULL. */
+static TSR_GEMM2_INLINE void tsr_gemm2_tile(int64_t K, const float *a, int64_t lda, const float *bp,
+                                            const float *c, float beta, const float *rb,
+                                            const float *r, int64_t ldr, float *y, int64_t ldy,
+                                            int rows, int cols, int clamp, float lo, float hi) {
     for (int n0 = 0; n0 < cols; n0 += TSR_GEMM2_NC) {
         const int nc = cols - n0 < TSR_GEMM2_NC ? cols - n0 : TSR_GEMM2_NC;
         const int nv = (nc + 7) / 8;
         for (int m0 = 0; m0 < rows; m0 += TSR_GEMM2_MR) {
             const int mr = rows - m0 < TSR_GEMM2_MR ? rows - m0 : TSR_GEMM2_MR;
             const float *am = a + m0 * lda, *cn = c ? c + n0 : NULL;
+            const float *rbm = rb ? rb + m0 : NULL;
             const float *rm = r ? r + m0 * ldr + n0 : NULL;
             float *ym = y + m0 * ldy + n0;
             if (nv == 3)
-                tsr_gemm2_sub(K, am, lda, bp + n0, cn, beta, rm, ldr, ym, ldy, mr, nc, clamp, lo,
-                              hi, 3);
+                tsr_gemm2_sub(K, am, lda, bp + n0, cn, beta, rbm, rm, ldr, ym, ldy, mr, nc, clamp,
+                              lo, hi, 3);
             else if (nv == 2)
-                tsr_gemm2_sub(K, am, lda, bp + n0, cn, beta, rm, ldr, ym, ldy, mr, nc, clamp, lo,
-                              hi, 2);
+                tsr_gemm2_sub(K, am, lda, bp + n0, cn, beta, rbm, rm, ldr, ym, ldy, mr, nc, clamp,
+                              lo, hi, 2);
             else
-                tsr_gemm2_sub(K, am, lda, bp + n0, cn, beta, rm, ldr, ym, ldy, mr, nc, clamp, lo,
-                              hi, 1);
+                tsr_gemm2_sub(K, am, lda, bp + n0, cn, beta, rbm, rm, ldr, ym, ldy, mr, nc, clamp,
+                              lo, hi, 1);
         }
     }
+}
+
+void tsr_cpu_gemm_tile_avx2(int64_t K, const float *a, int64_t lda, const float *bp, const float *c,
+                            float beta, const float *r, int64_t ldr, float *y, int64_t ldy,
+                            int rows, int cols, int clamp, float lo, float hi) {
+    tsr_gemm2_tile(K, a, lda, bp, c, beta, NULL, r, ldr, y, ldy, rows, cols, clamp, lo, hi);
+}
+
+void tsr_cpu_conv_tile_avx2(int64_t K, const float *a, int64_t lda, const float *bp,
+                            const float *bias, const float *r, int64_t ldr, float *y, int64_t ldy,
+                            int rows, int cols, int clamp, float lo, float hi) {
+    tsr_gemm2_tile(K, a, lda, bp, NULL, 0.0f, bias, r, ldr, y, ldy, rows, cols, clamp, lo, hi);
 }

@@ -32,6 +32,12 @@ void tsr_cpu_gemm_tile_avx512(int64_t K, const float *a, int64_t lda, const floa
 void tsr_cpu_gemm_tile_avx2(int64_t K, const float *a, int64_t lda, const float *bp, const float *c,
                             float beta, const float *r, int64_t ldr, float *y, int64_t ldy,
                             int rows, int cols, int clamp, float lo, float hi);
+/* The AVX2 tile with a row bias instead of the column bias row (conv.c's register-tile path:
+ * one bias per output channel): y[i * ldy + n] = clamp(bias[i] + sum_{k < K} a[i * lda + k] *
+ * bp[k * 48 + n] (+ r[i * ldr + n])), bias NULL: none. Same rows / cols / r / clamp contract. */
+void tsr_cpu_conv_tile_avx2(int64_t K, const float *a, int64_t lda, const float *bp,
+                            const float *bias, const float *r, int64_t ldr, float *y, int64_t ldy,
+                            int rows, int cols, int clamp, float lo, float hi);
 
 /* Weights of one GEMM kernel packed at prepare; immutable afterwards (concurrent runs share). */
 struct tsr_cpu_gemmp {
