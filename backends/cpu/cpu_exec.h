@@ -22,9 +22,9 @@ struct tsr_cpu_env {
     float *scratch;                      /* n_threads * scratch_floats, 64-byte aligned */
     size_t scratch_floats;               /* per thread, multiple of 16 */
     int n_threads;                       /* == tsr_cpu_pool_threads(pool) */
-    /* 1: at the AVX2 tier, non-depthwise convs run on the GEMM register tile over im2col column
-     * blocks (conv.c, "register-tile path") instead of im2col + OpenBLAS; set at prepare unless
-     * TSR_CPU_PACK=0. */
+    /* 1: at the AVX2 tier, non-depthwise convs other than 1x1 stride 1 run on the GEMM register
+     * tile over im2col column blocks (conv.c, "register-tile path") instead of im2col +
+     * OpenBLAS; set at prepare unless TSR_CPU_PACK=0. */
     int conv_tile;
 };
 
@@ -192,10 +192,10 @@ int64_t tsr_cpu_conv_panel_cols(const struct tsr_k_conv *c, size_t panel_cache_b
 #define TSR_CPU_CONV_TILE_KB     128
 #define TSR_CPU_CONV_TILE_FLOATS (TSR_CPU_CONV_TILE_KB * 48)
 /* Scratch (floats per thread: every thread's slice of env->scratch holds one panel)
- * tsr_cpu_conv_run needs: the larger of (C/group)*KH*KW * tsr_cpu_conv_panel_cols (im2col
- * path; 0 for 1x1 stride-1 unpadded convs, which multiply the NCHW data directly) and
- * TSR_CPU_CONV_TILE_FLOATS (register-tile path) for non-depthwise convs; the depthwise block
- * path's block, or 0, for depthwise ones. */
+ * tsr_cpu_conv_run needs: 0 for 1x1 stride-1 unpadded convs (OpenBLAS multiplies the NCHW
+ * data directly, on every tier); for the other non-depthwise convs the larger of
+ * (C/group)*KH*KW * tsr_cpu_conv_panel_cols (im2col path) and TSR_CPU_CONV_TILE_FLOATS
+ * (register-tile path); the depthwise block path's block, or 0, for depthwise ones. */
 size_t tsr_cpu_conv_scratch_floats(const struct tsr_k_conv *c, size_t panel_cache_bytes);
 /* Y = act(conv(X, Wt) + bias + R) (runtime/program.h, struct tsr_k_conv). bias / R NULL when
  * absent. Y must not overlap X, Wt or bias; it may be exactly R (in place). Needs
