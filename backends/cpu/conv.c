@@ -23,11 +23,12 @@
  * In-place residual (Y == R): sgemm accumulates onto R with beta = 1 (direct path: R is read
  * before the plane is written, row by row).
  *
- * Register-tile path (AVX2 tier, env->conv_tile; replaces im2col + OpenBLAS there): the output
+ * Register-tile path (AVX2 tier, env->conv_tile; replaces im2col + OpenBLAS there, 1x1
+ * stride-1 convs excepted): the output
  * plane is cut into panels of 48 pixels (TSR_GEMMP_NR) and each (image, group, panel, chunk of
  * output channels) is one pool task. For each block of TSR_CPU_CONV_TILE_KB reduction rows, im2col
  * writes that block of the column matrix as one [KB][48] panel in scratch (the packed-B layout of
- * gemm_packed.h, zero columns past the plane; a plain copy for 1x1 convs), and the GEMM register
+ * gemm_packed.h, zero columns past the plane), and the GEMM register
  * tile (gemm_avx2.c, 8 x 48 as 4 x 24 sub-tiles, with a row bias: tsr_cpu_conv_tile_avx2) computes
  * W [rows][KB] . col for every 8 output channels, the first block from bias (+ R), the next ones
  * onto Y, reading W in place (row-major [M][C/group*KH*KW], no packing) and applying ReLU / Clip /
