@@ -297,6 +297,52 @@ START_TEST(test_dynamic_quantize_linear) {
 }
 END_TEST
 
+/* DynamicQuantizeLinear on 1003 values (125 vectors + a 3-value tail) at every tier, byte for
+ * byte against the reference: mixed signs with NaNs (ignored by the range, quantized to the zero
+ * point) and values on exact rounding ties of the quotient; only positive values (range from
+ * 0); all zeros (scale 0: the scalar fallback). */
+START_TEST(test_dynamic_quantize_linear_vectors) {
+    tsr_context *ctx = cpu_context();
+    enum { N = 1003 };
+    static float x[N];
+    for (int variant = 0; variant < 3; variant++) {
+        for (int i = 0; i < N; i++) {
+            const float u = (float)((i * 7919) % 1000) / 1000.0f; /* [0, 1) */
+            x[i] = variant == 0 ? -3.0f + 5.1f * u : variant == 1 ? 0.25f + u : 0.0f;
+        }
+        if (variant == 0) {
+            x[17] = x[500] = x[1001] = NAN;
+            /* range [-3, 2.1]: scale 5.1 / 255 = 0.02; k.5 steps of it tie (or nearly) */
+            for (int i = 40; i < 60; i++)
+                x[i] = (float)(i - 50) * 0.02f + 0.01f;
+        }
+        struct qcase c;
+        q_begin(ctx, &c);
+        const int64_t xd[1] = {N};
+        tsr_value xv = q_input(&c, TSR_F32, 1, xd, x);
+        for (int k = 0; k < 3; k++) {
+            struct tsr_op_attrs at = tsr_op_attrs_default();
+            at.q_output = k;
+            tsr_value y = q_op(&c, TSR_OP_DYNAMICQUANTIZELINEAR, &at, 1, &xv);
+            ck_assert_int_eq(tsr_graph_output(c.g,
+                                              k == 0   ? "y"
+                                              : k == 1 ? "scale"
+                                                       : "zp",
+                                              y),
+                             TSR_OK);
+        }
+        struct tsr_tensor ref[3];
+        char label[64];
+        snprintf(label, sizeof label, "DynamicQuantizeLinear x %d, variant %d", N, variant);
+        q_check(ctx, &c, label, ref);
+        if (variant == 0) /* a NaN quantizes to the zero point */
+            ck_assert_int_eq(((uint8_t *)ref[0].data)[17], *(uint8_t *)ref[2].data);
+        q_end(&c, ref, 3);
+    }
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 /* Fills n bytes of an 8-bit dtype with a deterministic pattern covering its range. */
 static void fill8(unsigned char *p, int n, int seed) {
     uint32_t s = 2463534242u + (uint32_t)seed * 7919u;
@@ -542,6 +588,7 @@ int main(void) {
     tcase_add_test(tc, test_quantize_linear);
     tcase_add_test(tc, test_dequantize_linear);
     tcase_add_test(tc, test_dynamic_quantize_linear);
+    tcase_add_test(tc, test_dynamic_quantize_linear_vectors);
     tcase_add_test(tc, test_matmul_integer);
     tcase_add_test(tc, test_qlinear_matmul);
     tcase_add_test(tc, test_igemm_shapes);

@@ -29,6 +29,13 @@ tsr_status tsr_cpu_quant_run(tsr_context *ctx, tsr_cpu_isa isa, const struct tsr
  * (quant_avx2.c). */
 int32_t tsr_cpu_dot_i16_avx2(const int16_t *a, const int16_t *b, int64_t K);
 
+/* DynamicQuantizeLinear at the AVX2 tier (quant_avx2.c), bit for bit the scalar
+ * tsr_dynamic_quantize_linear (runtime/quant.h): *lo = min(0, x[0..n)), *hi = max(0, ...), NaN
+ * ignored (fminf / fmaxf); and y[i] = saturate(round_half_even(x[i] / scale) + zp) to [0, 255],
+ * NaN giving zp, for 0 <= zp <= 255 and a finite scale > 0 (the caller checks). */
+void tsr_cpu_minmax0_avx2(int64_t n, const float *x, float *lo, float *hi);
+void tsr_cpu_quantize_u8_avx2(int64_t n, const float *x, float scale, int32_t zp, uint8_t *y);
+
 struct tsr_cpu_igemm_b;
 struct tsr_cpu_pool;
 /* 1 when kn is MatMulInteger / QLinearMatMul whose B (and B zero point, if any) are constants of

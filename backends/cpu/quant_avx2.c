@@ -1,11 +1,15 @@
 /*
  * quant_avx2.c — AVX2 int16 dot product of the integer matmuls (backends/cpu/quant.h):
- * vpmaddwd multiplies 16 int16 pairs and adds adjacent products into 8 int32 lanes.
+ * vpmaddwd multiplies 16 int16 pairs and adds adjacent products into 8 int32 lanes; and the two
+ * passes of DynamicQuantizeLinear (range, then quantize), bit for bit the scalar ones.
  * Compiled with -mavx2 only; called when the ISA in use is AVX2 or better.
  */
 #include "backends/cpu/quant.h"
 
+#include "runtime/quant.h"
+
 #include <immintrin.h>
+#include <math.h>
 
 int32_t tsr_cpu_dot_i16_avx2(const int16_t *a, const int16_t *b, int64_t K) {
     __m256i acc = _mm256_setzero_si256();
@@ -22,4 +26,49 @@ int32_t tsr_cpu_dot_i16_avx2(const int16_t *a, const int16_t *b, int64_t K) {
     for (; k < K; k++)
         r += (int32_t)a[k] * b[k];
     return r;
+}
+
+void tsr_cpu_minmax0_avx2(int64_t n, const float *x, float *lo, float *hi) {
+    /* min_ps / max_ps return their second operand when either is NaN: x first, so a NaN x
+     * leaves the accumulator as it was (fminf / fmaxf semantics) */
+    __m256 vlo = _mm256_setzero_ps(), vhi = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        vlo = _mm256_min_ps(v, vlo);
+        vhi = _mm256_max_ps(v, vhi);
+    }
+    float l[8], h[8];
+    _mm256_storeu_ps(l, vlo);
+    _mm256_storeu_ps(h, vhi);
+    float rl = 0.0f, rh = 0.0f;
+    for (int j = 0; j < 8; j++) {
+        rl = fminf(rl, l[j]);
+        rh = fmaxf(rh, h[j]);
+    }
+    for (; i < n; i++) {
+        rl = fminf(rl, x[i]);
+        rh = fmaxf(rh, x[i]);
+    }
+    *lo = rl;
+    *hi = rh;
+}
+
+void tsr_cpu_quantize_u8_avx2(int64_t n, const float *x, float scale, int32_t zp, uint8_t *y) {
+    const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps((float)zp);
+    /* clamp the rounded quotient to [-zp, 255 - zp] before adding zp: exact in float32 */
+    const __m256 qlo = _mm256_set1_ps((float)-zp), qhi = _mm256_set1_ps((float)(255 - zp));
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 r = _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(x + i), vs),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        r = _mm256_and_ps(r, _mm256_cmp_ps(r, r, _CMP_ORD_Q)); /* NaN -> 0: the zero point */
+        r = _mm256_add_ps(_mm256_min_ps(qhi, _mm256_max_ps(qlo, r)), vz);
+        const __m256i q = _mm256_cvtps_epi32(r);
+        const __m128i w =
+            _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        _mm_storel_epi64((__m128i *)(y + i), _mm_packus_epi16(w, w));
+    }
+    for (; i < n; i++)
+        y[i] = (uint8_t)tsr_quantize_one(x[i], scale, zp, 0, 255);
 }
