@@ -688,7 +688,8 @@ static size_t row_bytes(const struct tsr_tensor_desc *d) {
 
 /* Reads the model's inputs and outputs from plan 0 and checks dim 0 is the batch at every size
  * (specialising plan `p`, which every device's plan goes through). */
-static tsr_status check_model(tsr_batcher *b, tsr_plan *p, int first) {
+static tsr_status check_model(tsr_batcher *b, tsr_plan *p, int first,
+                              const struct tsr_batcher_options *o) {
     char s1[128];
     if (first) {
         b->n_in = tsr_plan_input_count(p);
@@ -721,6 +722,21 @@ static tsr_status check_model(tsr_batcher *b, tsr_plan *p, int first) {
             if (!b->in_names[i]) return TSR_ERR(b->ctx, TSR_E_NOMEM, "tsr_batcher_create: oom");
             b->in_desc[i] = info.desc;
             b->in_desc[i].dims[0] = 1;
+            /* the other symbolic dims take the values of o->dims, by name */
+            for (int k = 1; k < info.rank; k++) {
+                if (info.dims[k] != -1) continue;
+                const char *nm = info.dim_names[k] ? info.dim_names[k] : "";
+                int j = 0;
+                while (j < o->n_dims && !(*nm && o->dims[j].name && !strcmp(o->dims[j].name, nm)))
+                    j++;
+                if (j == o->n_dims)
+                    return TSR_ERR(b->ctx, TSR_E_SHAPE,
+                                   "tsr_batcher_create: input '%s' dim %d%s%s%s is symbolic: the "
+                                   "batcher needs its value (tsr_batcher_options.dims; tessera "
+                                   "serve --dim NAME=N)",
+                                   info.name, k, *nm ? " ('" : "", nm, *nm ? "')" : " (unnamed)");
+                b->in_desc[i].dims[k] = o->dims[j].value;
+            }
             b->in_row_bytes[i] = row_bytes(&b->in_desc[i]);
         }
     }
@@ -764,7 +780,7 @@ static tsr_status dev_setup(tsr_batcher *b, const tsr_graph *graph,
     co.placement = "single";
     tsr_status st = tsr_compile(b->ctx, graph, &co, &d->plan);
     if (st != TSR_OK) return st;
-    st = check_model(b, d->plan, first);
+    st = check_model(b, d->plan, first, o);
     if (st != TSR_OK) return st;
     for (int k = 0; k < b->n_sizes; k++) {
         struct tsr_tensor_desc descs[b->n_in];
@@ -834,13 +850,19 @@ tsr_status tsr_batcher_create(tsr_context *ctx, const tsr_graph *graph,
     struct tsr_batcher_options o = opts ? *opts : tsr_batcher_options_default();
     if (o.max_batch < 1 || o.max_batch > TSR_BATCHER_MAX_BATCH || o.max_wait_us < 0 ||
         o.max_wait_us > 10000000 || o.max_queue < 1 || o.target_p99_us < 0 || o.n_preferred < 0 ||
-        o.n_preferred > TSR_BATCHER_MAX_PREFERRED)
+        o.n_preferred > TSR_BATCHER_MAX_PREFERRED || o.n_dims < 0 ||
+        o.n_dims > TSR_BATCHER_MAX_DIMS)
         return TSR_ERR(ctx, TSR_E_INVALID_ARG,
                        "tsr_batcher_create: option out of range (max_batch %d in 1..%d, "
                        "max_wait_us %lld in 0..1e7, max_queue %d >= 1, target_p99_us %lld >= 0, "
-                       "n_preferred %d in 0..%d)",
+                       "n_preferred %d in 0..%d, n_dims %d in 0..%d)",
                        o.max_batch, TSR_BATCHER_MAX_BATCH, (long long)o.max_wait_us, o.max_queue,
-                       (long long)o.target_p99_us, o.n_preferred, TSR_BATCHER_MAX_PREFERRED);
+                       (long long)o.target_p99_us, o.n_preferred, TSR_BATCHER_MAX_PREFERRED,
+                       o.n_dims, TSR_BATCHER_MAX_DIMS);
+    for (int j = 0; j < o.n_dims; j++)
+        if (!o.dims[j].name || !o.dims[j].name[0] || o.dims[j].value < 1)
+            return TSR_ERR(ctx, TSR_E_INVALID_ARG,
+                           "tsr_batcher_create: dims[%d]: a name and a value >= 1 are needed", j);
     tsr_batcher *b = calloc(1, sizeof *b);
     if (!b) return TSR_ERR(ctx, TSR_E_NOMEM, "tsr_batcher_create: out of memory");
     b->ctx = ctx;

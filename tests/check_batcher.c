@@ -6,7 +6,8 @@
  * timeouts; a failing batch (TSR_BATCHER_FAULT injection) reaching every request of it, and
  * retried on the other device when there are two; cpu + opencl:0 at once when OpenCL is present
  * (cpu alone when it is hidden); cancellation on destroy; bad inputs and a model without a batch
- * dimension refused with a status.
+ * dimension refused with a status; a [batch, sequence, 16] transformer block batched at a given
+ * sequence length (tsr_batcher_options.dims) against PyTorch.
  *
  * Sizes: TSR_BATCHER_THREADS (default 8) threads x TSR_BATCHER_REQS (default 150) requests each,
  * so that the suite stays short under the sanitizers.
@@ -488,6 +489,60 @@ START_TEST(test_bad_input) {
 }
 END_TEST
 
+/* A transformer block with inputs [batch, sequence, 16] (tests/data/dynshape/block.onnx): without
+ * a value for "sequence" the batcher refuses it, naming the input, the dim and its name; with
+ * dims {sequence = 16} three one-row requests of block_x_3x16.npy come back equal to PyTorch's
+ * rows of block_y_3x16.npy (within 1e-4). */
+START_TEST(test_symbolic_sequence) {
+    tsr_context *ctx = ts_context();
+    tsr_graph *g = NULL;
+    ck_assert_int_eq(
+        tsr_onnx_import_file(ctx, TSR_TEST_DATA_DIR "/dynshape/block.onnx", NULL, 0, &g), TSR_OK);
+    struct tsr_batcher_options o = tsr_batcher_options_default();
+    o.max_batch = 4;
+    o.max_wait_us = 20000;
+    tsr_batcher *b = NULL;
+    ck_assert_int_eq(tsr_batcher_create(ctx, g, &o, &b), TSR_E_SHAPE);
+    const char *msg = tsr_last_error(ctx)->message;
+    ck_assert_msg(strstr(msg, "input 'x' dim 1 ('sequence') is symbolic"), "%s", msg);
+    o.dims[0].name = "sequence";
+    o.dims[0].value = 0;
+    o.n_dims = 1;
+    ck_assert_int_eq(tsr_batcher_create(ctx, g, &o, &b), TSR_E_INVALID_ARG);
+    o.dims[0].value = 16;
+    ck_assert_int_eq(tsr_batcher_create(ctx, g, &o, &b), TSR_OK);
+    struct tsr_tensor x, want;
+    ck_assert_int_eq(tsr_npy_load(TSR_TEST_DATA_DIR "/dynshape/block_x_3x16.npy", &x), TSR_OK);
+    ck_assert_int_eq(tsr_npy_load(TSR_TEST_DATA_DIR "/dynshape/block_y_3x16.npy", &want), TSR_OK);
+    const int64_t row = 16 * 16;
+    tsr_request *r[3];
+    for (int i = 0; i < 3; i++) {
+        struct tsr_tensor in = {{.dtype = TSR_F32, .rank = 3, .dims = {1, 16, 16}},
+                                (float *)x.data + i * row};
+        ck_assert_int_eq(tsr_batcher_submit(b, &in, 1, 0, NULL, NULL, &r[i]), TSR_OK);
+    }
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(tsr_request_wait(r[i]), TSR_OK);
+        struct tsr_tensor out;
+        ck_assert_int_eq(tsr_request_output(r[i], 0, &out), TSR_OK);
+        ck_assert_int_eq(out.desc.rank, 3);
+        ck_assert_int_eq(out.desc.dims[1], 16);
+        const double err = ts_max_abs_diff(out.data, (float *)want.data + i * row, (size_t)row);
+        ck_assert_msg(err <= 1e-4, "request %d: max abs error %g vs PyTorch", i, err);
+        tsr_request_free(r[i]);
+    }
+    /* another sequence length is refused at submit */
+    struct tsr_tensor in8 = {{.dtype = TSR_F32, .rank = 3, .dims = {1, 8, 16}}, x.data};
+    tsr_request *bad = NULL;
+    ck_assert_int_eq(tsr_batcher_submit(b, &in8, 1, 0, NULL, NULL, &bad), TSR_E_SHAPE);
+    tsr_batcher_destroy(b, 1);
+    tsr_tensor_free(&x);
+    tsr_tensor_free(&want);
+    tsr_graph_destroy(g);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 static Suite *batcher_suite(void) {
     Suite *s = suite_create("batcher");
     TCase *tc = tcase_create("core");
@@ -501,6 +556,7 @@ static Suite *batcher_suite(void) {
     tcase_add_test(tc, test_batch_failure);
     tcase_add_test(tc, test_retry_other_device);
     tcase_add_test(tc, test_bad_input);
+    tcase_add_test(tc, test_symbolic_sequence);
     suite_add_tcase(s, tc);
     return s;
 }

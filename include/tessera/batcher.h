@@ -67,6 +67,7 @@ typedef struct tsr_request tsr_request;
 #define TSR_BATCHER_MAX_BATCH     4096 /* the largest max_batch */
 #define TSR_BATCHER_HIST          65   /* bins of tsr_batcher_stats.batch_hist */
 #define TSR_BATCHER_WINDOW        4096 /* requests the latency percentiles are taken over */
+#define TSR_BATCHER_MAX_DIMS      8    /* entries of tsr_batcher_options.dims */
 
 /* Completion callback: called exactly once per accepted request, on a batcher thread (a device
  * worker, the dispatcher, or the thread in tsr_batcher_destroy), after the request's status and
@@ -94,6 +95,16 @@ struct tsr_batcher_options {
     int max_queue;
     /* > 0: adaptive mode (see above), holding the end-to-end p99 at this many µs. Default 0. */
     int64_t target_p99_us;
+    /* Values of the symbolic input dims other than the batch dim 0, by name (tsr_input_info
+     * dim_names: "sequence" of a transformer's [batch, sequence] inputs), n_dims 0 ..
+     * TSR_BATCHER_MAX_DIMS, each value >= 1: the batcher runs one shape per batch size, so every
+     * request must have these dims. A symbolic dim past dim 0 without a value here is refused
+     * at create. The names are read during tsr_batcher_create only. Default none. */
+    struct tsr_batcher_dim {
+        const char *name;
+        int64_t value;
+    } dims[TSR_BATCHER_MAX_DIMS];
+    int n_dims;
     /* Options for the plans (device is overridden by each entry of `devices`; placement is
      * "single"). Default tsr_compile_options_default(). */
     struct tsr_compile_options compile;
@@ -108,8 +119,9 @@ struct tsr_batcher_options tsr_batcher_options_default(void);
  * TSR_E_INVALID_ARG (NULL argument, an option out of range, a device given twice or
  * unparsable, preferred sizes not increasing: the message names it), TSR_E_NOT_FOUND (no such
  * device), TSR_E_SHAPE (an input or output whose dim 0 is not a batch dimension: the message
- * names it and its shape), every status of tsr_compile and tsr_plan_specialize, TSR_E_NOMEM,
- * TSR_E_INTERNAL (a thread could not be started). Thread-safe with respect to ctx. */
+ * names it and its shape; also a symbolic dim past dim 0 that options.dims does not give, naming
+ * the input, the dim and its name), every status of tsr_compile and tsr_plan_specialize,
+ * TSR_E_NOMEM, TSR_E_INTERNAL (a thread could not be started). Thread-safe with respect to ctx. */
 tsr_status tsr_batcher_create(tsr_context *ctx, const tsr_graph *graph,
                               const struct tsr_batcher_options *opts, tsr_batcher **out);
 

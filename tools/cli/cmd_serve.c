@@ -34,6 +34,9 @@ static const char *const SERVE_USAGE =
     "                         500)\n"
     "  --preferred-batch L    (batching) the batch sizes to run at, increasing, comma-separated\n"
     "                         (default: powers of two up to --max-batch, and --max-batch)\n"
+    "  --dim NAME=N           (batching) the value of a symbolic input dim other than the batch\n"
+    "                         (e.g. --dim sequence=16 for a transformer): batched requests\n"
+    "                         must have it; repeatable\n"
     "  --target-p99-us N      (batching) adaptive mode: adjust the wait and the batch cap to\n"
     "                         hold the end-to-end p99 latency at N microseconds (default 0:\n"
     "                         off; /metrics shows the current wait and cap)\n"
@@ -67,7 +70,25 @@ struct serve_args {
     long port, max_batch, max_wait_us, max_queue, max_body, max_connections, drain_ms;
     long target_p99_us;
     int preferred[TSR_BATCHER_MAX_PREFERRED], n_preferred;
+    struct tsr_batcher_dim dims[TSR_BATCHER_MAX_DIMS];
+    char dim_names[TSR_BATCHER_MAX_DIMS][64]; /* what dims[i].name points to */
+    int n_dims;
 };
+
+/* Parses one --dim NAME=N into a->dims (NAME: fewer than 64 bytes). */
+static int parse_dim(const char *opt, const char *v, struct serve_args *a) {
+    const char *eq = strchr(v, '=');
+    char *end = NULL;
+    long n = eq ? strtol(eq + 1, &end, 10) : 0;
+    if (!eq || eq == v || (size_t)(eq - v) >= sizeof a->dim_names[0] || !end || *end ||
+        end == eq + 1 || n < 1 || a->n_dims == TSR_BATCHER_MAX_DIMS)
+        return cli_usage_error("serve: %s expects NAME=N with N >= 1 (at most %d), got '%s'", opt,
+                               TSR_BATCHER_MAX_DIMS, v);
+    snprintf(a->dim_names[a->n_dims], sizeof a->dim_names[0], "%.*s", (int)(eq - v), v);
+    a->dims[a->n_dims].name = a->dim_names[a->n_dims];
+    a->dims[a->n_dims++].value = n;
+    return 0;
+}
 
 /* Parses --preferred-batch's comma list into a->preferred (checked against --max-batch by
  * tsr_batcher_create, which names a bad entry). */
@@ -120,7 +141,8 @@ static int parse_args(int argc, char **argv, struct serve_args *a) {
         O_CONN,
         O_DRAIN,
         O_PREF,
-        O_P99
+        O_P99,
+        O_DIM
     };
     static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
                                              {"host", required_argument, NULL, O_HOST},
@@ -135,6 +157,7 @@ static int parse_args(int argc, char **argv, struct serve_args *a) {
                                              {"drain-ms", required_argument, NULL, O_DRAIN},
                                              {"preferred-batch", required_argument, NULL, O_PREF},
                                              {"target-p99-us", required_argument, NULL, O_P99},
+                                             {"dim", required_argument, NULL, O_DIM},
                                              {NULL, 0, NULL, 0}};
     for (;;) {
         const char *opt = NULL;
@@ -182,6 +205,9 @@ static int parse_args(int argc, char **argv, struct serve_args *a) {
         case O_P99:
             rc = parse_long(opt, v, 0, 60000000, &a->target_p99_us);
             break;
+        case O_DIM:
+            rc = parse_dim(opt, v, a);
+            break;
         }
         if (rc) return rc;
     }
@@ -192,9 +218,9 @@ static int parse_args(int argc, char **argv, struct serve_args *a) {
         a->model = argv[i];
     }
     if (!a->model) return cli_usage_error("serve: no MODEL.onnx given (see tessera serve --help)");
-    if (a->max_batch == 1 && (a->n_preferred || a->target_p99_us))
-        return cli_usage_error("serve: --preferred-batch and --target-p99-us need batching "
-                               "(--max-batch N with N > 1)");
+    if (a->max_batch == 1 && (a->n_preferred || a->target_p99_us || a->n_dims))
+        return cli_usage_error("serve: --preferred-batch, --target-p99-us and --dim need "
+                               "batching (--max-batch N with N > 1)");
     return 0;
 }
 
@@ -313,6 +339,8 @@ int cmd_serve(int argc, char **argv) {
         bo.target_p99_us = a.target_p99_us;
         bo.n_preferred = a.n_preferred;
         memcpy(bo.preferred_batch, a.preferred, sizeof a.preferred);
+        bo.n_dims = a.n_dims;
+        memcpy(bo.dims, a.dims, sizeof a.dims);
         st = tsr_batcher_create(ctx, graph, &bo, &batcher);
         if (st != TSR_OK) {
             rc = cli_fail(ctx, st, "serve: --max-batch: cannot batch this model");
