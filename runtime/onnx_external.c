@@ -48,8 +48,9 @@ static int is_inside(const char *dir, const char *path) {
 
 tsr_status tsr_onnx_external_read(tsr_context *ctx, const char *label, const char *base_dir,
                                   const char *name, size_t n_kv,
-                                  Onnx__StringStringEntryProto *const *kv, void *dst,
-                                  size_t bytes) {
+                                  Onnx__StringStringEntryProto *const *kv, size_t bytes,
+                                  void **out) {
+    *out = NULL;
     const char *location = NULL, *offset_s = NULL, *length_s = NULL;
     for (size_t i = 0; i < n_kv; i++) {
         const char *k = kv[i] && kv[i]->key ? kv[i]->key : "";
@@ -136,8 +137,12 @@ tsr_status tsr_onnx_external_read(tsr_context *ctx, const char *label, const cha
                      "%s: tensor '%s': external data file '%s' has %lld bytes; the tensor needs "
                      "%zu bytes at offset %lld",
                      label, name, joined, (long long)sb.st_size, bytes, (long long)offset);
+    char *dst = NULL;
+    if (st == TSR_OK && !(dst = malloc(bytes ? bytes : 1)))
+        st = TSR_ERR(ctx, TSR_E_NOMEM, "%s: tensor '%s': out of memory (%zu bytes)", label, name,
+                     bytes);
     for (size_t done = 0; st == TSR_OK && done < bytes;) {
-        ssize_t got = pread(fd, (char *)dst + done, bytes - done, (off_t)(offset + (int64_t)done));
+        ssize_t got = pread(fd, dst + done, bytes - done, (off_t)(offset + (int64_t)done));
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) /* a file shrunk since fstat reads 0 */
             st = TSR_ERR(ctx, TSR_E_IO, "%s: tensor '%s': reading external data file '%s': %s",
@@ -146,6 +151,10 @@ tsr_status tsr_onnx_external_read(tsr_context *ctx, const char *label, const cha
             done += (size_t)got;
     }
     if (fd >= 0) close(fd);
+    if (st == TSR_OK)
+        *out = dst;
+    else
+        free(dst);
     free(rfile);
     free(rdir);
     free(joined);

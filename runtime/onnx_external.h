@@ -24,18 +24,22 @@
 #include "onnx/onnx.pb-c.h"
 
 /* Reads the `bytes` bytes of tensor `name` (for messages) whose external_data is
- * kv[0 .. n_kv) into dst (bytes long; may be NULL when bytes is 0), from a file under base_dir
- * (the model file's directory, NULL for a model given as a buffer). `label` names the model in
- * messages. Thread-safe (no shared state; the file is opened and closed here).
+ * kv[0 .. n_kv) into a new buffer *out (malloc'ed, at least 1 byte; the caller frees it), from a
+ * file under base_dir (the model file's directory, NULL for a model given as a buffer). The
+ * buffer is allocated only once the file is known to hold offset + bytes, so a tiny model that
+ * declares a huge external tensor costs no memory. `label` names the model in messages.
+ * *out is NULL on failure. Thread-safe (no shared state; the file is opened and closed here).
  * Returns TSR_OK;
  *   TSR_E_UNSUPPORTED: base_dir is NULL (a buffer has no directory), or the location is absolute,
  *     has a ".." component or resolves outside base_dir (each message names the location);
  *   TSR_E_PARSE: no location, a duplicated key, an offset / length that is not a non-negative
  *     decimal, a length other than `bytes`, or a file too short for offset + bytes (naming the
  *     file size);
- *   TSR_E_IO: the file cannot be resolved, opened or read, or is not a regular file. */
+ *   TSR_E_IO: the file cannot be resolved, opened or read, or is not a regular file;
+ *   TSR_E_NOMEM: the buffer cannot be allocated. */
 tsr_status tsr_onnx_external_read(tsr_context *ctx, const char *label, const char *base_dir,
                                   const char *name, size_t n_kv,
-                                  Onnx__StringStringEntryProto *const *kv, void *dst, size_t bytes);
+                                  Onnx__StringStringEntryProto *const *kv, size_t bytes,
+                                  void **out);
 
 #endif

@@ -186,8 +186,8 @@ static tsr_status dims_to_desc(struct onnx_importer *im, const char *what, size_
  * and FLOAT16 as its uint16 bits).
  * External data (data_location EXTERNAL) is read from im->base_dir (tsr_onnx_external_read).
  * Returns TSR_OK, TSR_E_DTYPE (other types, naming the tensor), TSR_E_UNSUPPORTED (rank > 8,
- * over TSR_MAX_TENSOR_SIZE, external data refused), TSR_E_PARSE (data size does not match
- * dims), TSR_E_IO (external data file), TSR_E_NOMEM. */
+ * external data refused), TSR_E_PARSE (data size does not match dims), TSR_E_IO (external data
+ * file), TSR_E_NOMEM. */
 static tsr_status tensor_decode(struct onnx_importer *im, const Onnx__TensorProto *t,
                                 const char *name, struct tsr_tensor_desc *out_desc,
                                 void **out_buf) {
@@ -204,26 +204,12 @@ static tsr_status tensor_decode(struct onnx_importer *im, const Onnx__TensorProt
     size_t esize = tsr_dtype_size(dt);
     if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
         /* The bytes are the tensor's raw_data, little-endian, in a file of the model's
-         * directory; the size cap is checked here too (a Constant node's tensor is not seen by
-         * the prescan). */
-        size_t bytes = elems * esize; /* dims_to_desc bounded it */
-        struct tsr_onnx_limits lim;
-        tsr_onnx_limits_get(im->ctx, &lim);
-        if ((uint64_t)bytes > (uint64_t)lim.tensor_bytes)
-            return TSR_ERR(im->ctx, TSR_E_UNSUPPORTED,
-                           "%s: tensor '%s': %zu bytes, over the limit of %lld "
-                           "(TSR_MAX_TENSOR_SIZE raises it)",
-                           im->label, name, bytes, (long long)lim.tensor_bytes);
-        void *buf = malloc(bytes ? bytes : 1);
-        if (!buf)
-            return TSR_ERR(im->ctx, TSR_E_NOMEM, "%s: tensor '%s': out of memory (%zu bytes)",
-                           im->label, name, bytes);
+         * directory (TSR_MAX_TENSOR_SIZE was checked on the dims by the prescan, which walks
+         * node attribute tensors too). */
+        void *buf = NULL;
         st = tsr_onnx_external_read(im->ctx, im->label, im->base_dir, name, t->n_external_data,
-                                    t->external_data, buf, bytes);
-        if (st != TSR_OK) {
-            free(buf);
-            return st;
-        }
+                                    t->external_data, elems * esize, &buf);
+        if (st != TSR_OK) return st;
         *out_desc = desc;
         *out_buf = buf;
         return TSR_OK;

@@ -384,6 +384,9 @@ START_TEST(test_external_data) {
     ext_refused(ctx, EXT "bad_offset.onnx", TSR_E_PARSE,
                 "has 252 bytes; the tensor needs 224 bytes at offset 4096");
     ext_refused(ctx, EXT "bad_missing.onnx", TSR_E_IO, "no_such.weights");
+    /* 8 GiB declared, 252 bytes there: refused from the file size before any allocation */
+    ext_refused(ctx, EXT "bad_huge.onnx", TSR_E_PARSE,
+                "has 252 bytes; the tensor needs 8589934592 bytes at offset 0");
 
     /* a copy of the model in a fresh directory whose weights file is a link out of it, then a
      * FIFO, then a link to a file inside it (accepted) */

@@ -15,6 +15,8 @@ gemm_init_transb_out0.npy):
   bad_length.onnx                   w with length 12 (it needs 224 bytes)
   bad_offset.onnx                   w at offset 4096 of gemm_ext.weights (a 252-byte file)
   bad_missing.onnx                  location "no_such.weights"
+  bad_huge.onnx                     w declared [2^28, 8] (8 GiB, under TSR_MAX_TENSOR_SIZE) in
+                                    gemm_ext.weights: refused from the file size, no allocation
 Deterministic: no random data (the tensors come from the committed model).
 """
 import copy
@@ -27,11 +29,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "external")
 
 
-def with_location(model, **where):
-    """A copy of model whose initializer 'w' points at external data `where` (no raw_data)."""
+def with_location(model, dims=None, **where):
+    """A copy of model whose initializer 'w' points at external data `where` (no raw_data),
+    with its dims replaced by `dims` when given."""
     m = copy.deepcopy(model)
     for t in m.graph.initializer:
         if t.name == "w":
+            if dims:
+                del t.dims[:]
+                t.dims.extend(dims)
             del t.external_data[:]
             t.ClearField("raw_data")
             t.ClearField("float_data")
@@ -44,6 +50,9 @@ def with_location(model, **where):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
+    weights = os.path.join(OUT, "gemm_ext.weights")
+    if os.path.exists(weights):  # onnx.save_model appends to an existing data file
+        os.remove(weights)
     base = onnx.load(os.path.join(HERE, "gemm_init_transb.onnx"))
     ext = copy.deepcopy(base)
     external_data_helper.convert_model_to_external_data(
@@ -62,6 +71,7 @@ def main():
         "bad_length": dict(location="gemm_ext.weights", offset=0, length=12),
         "bad_offset": dict(location="gemm_ext.weights", offset=4096),
         "bad_missing": dict(location="no_such.weights"),
+        "bad_huge": dict(dims=[1 << 28, 8], location="gemm_ext.weights"),
     }
     for name, where in cases.items():
         onnx.save_model(with_location(ext, **where), os.path.join(OUT, name + ".onnx"))
