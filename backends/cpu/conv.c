@@ -121,35 +121,50 @@ static void tsr_conv_epilogue(const struct tsr_cpu_env *env, const struct tsr_k_
     }
 }
 
-/* Column matrix of output columns [p0, p0 + np) for the channels [c0, c0 + cg) of image x
- * ([C,H,W] of one image): col[(ci*KH + kh)*KW + kw][p - p0]. */
-static void tsr_im2col(const struct tsr_k_conv *c, const float *x, int64_t c0, int64_t cg,
-                       int64_t p0, int64_t np, float *col) {
-    for (int64_t ci = 0; ci < cg; ci++) {
-        const float *xc = x + (c0 + ci) * c->H * c->W;
-        for (int64_t kh = 0; kh < c->KH; kh++)
-            for (int64_t kw = 0; kw < c->KW; kw++) {
-                float *dst = col + ((ci * c->KH + kh) * c->KW + kw) * np;
-                int64_t oh = p0 / c->OW, ow = p0 % c->OW;
-                for (int64_t j = 0; j < np;) {
-                    /* one output row segment [ow, ow_end) */
-                    const int64_t seg = c->OW - ow < np - j ? c->OW - ow : np - j;
-                    const int64_t ih = oh * c->stride_h - c->pad_t + kh * c->dil_h;
-                    if (ih < 0 || ih >= c->H) {
-                        memset(dst + j, 0, (size_t)seg * sizeof(float));
-                    } else {
-                        const float *xr = xc + ih * c->W;
-                        const int64_t off = kw * c->dil_w - c->pad_l;
-                        for (int64_t q = 0; q < seg; q++) {
-                            const int64_t iw = (ow + q) * c->stride_w + off;
-                            dst[j + q] = iw >= 0 && iw < c->W ? xr[iw] : 0.0f;
-                        }
-                    }
-                    j += seg;
-                    ow = 0;
-                    oh++;
-                }
+/* Rows [k0, k1) of the column matrix of output pixels [p0, p0 + np) of the group whose first
+ * input channel is x ([cg][H][W]), row stride ld >= np: col[(k - k0) * ld + j] = x[ci][ih][iw]
+ * for k = (ci * KH + kh) * KW + kw, 0 where the window leaves the input and for np <= j < ld.
+ * The im2col + sgemm path takes all rows at ld = np, the register-tile path blocks of
+ * TSR_CPU_CONV_TILE_KB rows at ld = 48 (its packed-B panel). Each
+ * output-row segment is split once into its zero edges and the valid run between (a memcpy at
+ * column stride 1): no per-element bounds test. */
+static void tsr_im2col(const struct tsr_k_conv *c, const float *x, int64_t k0, int64_t k1,
+                       int64_t p0, int64_t np, int64_t ld, float *col) {
+    const int64_t khw = c->KH * c->KW, sw = c->stride_w;
+    for (int64_t k = k0; k < k1; k++) {
+        const int64_t ci = k / khw, kh = k % khw / c->KW, kw = k % c->KW;
+        const float *xc = x + ci * c->H * c->W;
+        float *dst = col + (k - k0) * ld;
+        const int64_t off = kw * c->dil_w - c->pad_l;
+        /* output columns whose tap lies in [0, W): [ow_lo, ow_hi) */
+        const int64_t ow_lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+        int64_t ow_hi = c->W - off > 0 ? (c->W - off + sw - 1) / sw : 0;
+        if (ow_hi > c->OW) ow_hi = c->OW;
+        int64_t oh = p0 / c->OW, ow = p0 % c->OW;
+        for (int64_t j = 0; j < np;) {
+            const int64_t seg = c->OW - ow < np - j ? c->OW - ow : np - j;
+            const int64_t ih = oh * c->stride_h - c->pad_t + kh * c->dil_h;
+            float *d = dst + j;
+            if (ih < 0 || ih >= c->H) {
+                memset(d, 0, (size_t)seg * sizeof(float));
+            } else {
+                const float *xr = xc + ih * c->W + off;
+                int64_t qlo = ow_lo - ow, qhi = ow_hi - ow;
+                qlo = qlo < 0 ? 0 : qlo > seg ? seg : qlo;
+                qhi = qhi < qlo ? qlo : qhi > seg ? seg : qhi;
+                if (qlo > 0) memset(d, 0, (size_t)qlo * sizeof(float));
+                if (sw == 1)
+                    memcpy(d + qlo, xr + ow + qlo, (size_t)(qhi - qlo) * sizeof(float));
+                else
+                    for (int64_t q = qlo; q < qhi; q++)
+                        d[q] = xr[(ow + q) * sw];
+                if (qhi < seg) memset(d + qhi, 0, (size_t)(seg - qhi) * sizeof(float));
             }
+            j += seg;
+            ow = 0;
+            oh++;
+        }
+        if (np < ld) memset(dst + np, 0, (size_t)(ld - np) * sizeof(float));
     }
 }
 
@@ -367,7 +382,7 @@ static void tsr_conv_task(void *arg, size_t task, int thread_id) {
         ldb = c->H * c->W;
     } else {
         float *col = env->scratch + (size_t)thread_id * env->scratch_floats;
-        tsr_im2col(c, xn, g * cg, cg, p0, np, col);
+        tsr_im2col(c, xn + g * cg * c->H * c->W, 0, kc, p0, np, np, col);
         B = col;
         ldb = np;
     }
@@ -380,6 +395,8 @@ static void tsr_conv_task(void *arg, size_t task, int thread_id) {
 /* ---- register-tile path (AVX2 tier) ---- */
 
 #define TSR_CONV_TILE_NR TSR_GEMMP_NR /* output pixels per panel */
+_Static_assert(TSR_CPU_CONV_TILE_FLOATS == TSR_CPU_CONV_TILE_KB * TSR_CONV_TILE_NR,
+               "cpu_exec.h's column block is KB rows of one packed panel");
 
 struct tsr_conv_tile_job {
     const struct tsr_cpu_env *env;
@@ -390,51 +407,6 @@ struct tsr_conv_tile_job {
     int ep;                              /* tile epilogue (TSR_EP_*) on the last block */
     float lo, hi;
 };
-
-/* Rows [k0, k1) of the column matrix of output pixels [p0, p0 + np) (np <= 48) of the group
- * whose first input channel is x ([cg][H][W]): col[(k - k0) * 48 + j] = x[ci][ih][iw] for
- * k = (ci * KH + kh) * KW + kw, 0 where the window leaves the input and for np <= j < 48. Each
- * output-row segment is split once into its zero edges and the valid run between (a memcpy at
- * column stride 1): no per-element bounds test. */
-static void tsr_im2col_block(const struct tsr_k_conv *c, const float *x, int64_t k0, int64_t k1,
-                             int64_t p0, int64_t np, float *col) {
-    const int64_t khw = c->KH * c->KW, sw = c->stride_w;
-    for (int64_t k = k0; k < k1; k++) {
-        const int64_t ci = k / khw, kh = k % khw / c->KW, kw = k % c->KW;
-        const float *xc = x + ci * c->H * c->W;
-        float *dst = col + (k - k0) * TSR_CONV_TILE_NR;
-        const int64_t off = kw * c->dil_w - c->pad_l;
-        /* output columns whose tap lies in [0, W): [ow_lo, ow_hi) */
-        const int64_t ow_lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
-        int64_t ow_hi = c->W - off > 0 ? (c->W - off + sw - 1) / sw : 0;
-        if (ow_hi > c->OW) ow_hi = c->OW;
-        int64_t oh = p0 / c->OW, ow = p0 % c->OW;
-        for (int64_t j = 0; j < np;) {
-            const int64_t seg = c->OW - ow < np - j ? c->OW - ow : np - j;
-            const int64_t ih = oh * c->stride_h - c->pad_t + kh * c->dil_h;
-            float *d = dst + j;
-            if (ih < 0 || ih >= c->H) {
-                memset(d, 0, (size_t)seg * sizeof(float));
-            } else {
-                const float *xr = xc + ih * c->W + off;
-                int64_t qlo = ow_lo - ow, qhi = ow_hi - ow;
-                qlo = qlo < 0 ? 0 : qlo > seg ? seg : qlo;
-                qhi = qhi < qlo ? qlo : qhi > seg ? seg : qhi;
-                if (qlo > 0) memset(d, 0, (size_t)qlo * sizeof(float));
-                if (sw == 1)
-                    memcpy(d + qlo, xr + ow + qlo, (size_t)(qhi - qlo) * sizeof(float));
-                else
-                    for (int64_t q = qlo; q < qhi; q++)
-                        d[q] = xr[(ow + q) * sw];
-                if (qhi < seg) memset(d + qhi, 0, (size_t)(seg - qhi) * sizeof(float));
-            }
-            j += seg;
-            ow = 0;
-            oh++;
-        }
-        if (np < TSR_CONV_TILE_NR) memset(dst + np, 0, (size_t)(TSR_CONV_TILE_NR - np) * 4);
-    }
-}
 
 /* One (image, group, panel, channel chunk): per column block the register tiles compute
  * W . col, the first from bias (+ R), the next ones accumulating onto Y (the epilogue in
@@ -459,19 +431,16 @@ static void tsr_conv_tile_task(void *arg, size_t task, int thread_id) {
     float *col = job->env->scratch + (size_t)thread_id * job->env->scratch_floats;
     for (int64_t k0 = 0; k0 < kc; k0 += TSR_CPU_CONV_TILE_KB) {
         const int64_t k1 = kc - k0 < TSR_CPU_CONV_TILE_KB ? kc : k0 + TSR_CPU_CONV_TILE_KB;
-        tsr_im2col_block(c, xg, k0, k1, p0, np, col);
+        tsr_im2col(c, xg, k0, k1, p0, np, TSR_CONV_TILE_NR, col);
         const int ep = k1 == kc ? job->ep : TSR_EP_NONE;
         for (int64_t i = m0; i < m1; i += TSR_GEMMP_MR) {
             const int rows = m1 - i < TSR_GEMMP_MR ? (int)(m1 - i) : TSR_GEMMP_MR;
             float *yi = yg + i * hw;
             /* the first block starts from bias (+ R), the others accumulate onto Y */
-            if (k0 == 0)
-                tsr_cpu_conv_tile_avx2(k1 - k0, wg + i * kc, kc, col, bg ? bg + i : NULL,
-                                       rg ? rg + i * hw : NULL, hw, yi, hw, rows, (int)np, ep,
-                                       job->lo, job->hi);
-            else
-                tsr_cpu_conv_tile_avx2(k1 - k0, wg + i * kc + k0, kc, col, NULL, yi, hw, yi, hw,
-                                       rows, (int)np, ep, job->lo, job->hi);
+            const float *bi = k0 == 0 && bg ? bg + i : NULL;
+            const float *ri = k0 > 0 ? yi : rg ? rg + i * hw : NULL;
+            tsr_cpu_conv_tile_avx2(k1 - k0, wg + i * kc + k0, kc, col, bi, ri, hw, yi, hw, rows,
+                                   (int)np, ep, job->lo, job->hi);
         }
     }
     if (job->ep == TSR_EP_NONE && c->act != TSR_ACT_NONE)
