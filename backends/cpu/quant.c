@@ -183,19 +183,17 @@ tsr_status tsr_cpu_quant_run(tsr_context *ctx, tsr_cpu_isa isa, const struct tsr
     case TSR_QK_DYNAMIC: {
         float s;
         uint8_t z;
+        float lo, hi;
+        int32_t zi = -1;
         if (isa >= TSR_ISA_AVX2) { /* the scalar function's steps, vectorised */
-            float lo, hi;
-            int32_t zi;
             tsr_cpu_minmax0_avx2(q->outer, in[0], &lo, &hi);
             tsr_quant_params_minmax(lo, hi, 0, 255, 0, &s, &zi);
             z = (uint8_t)zi;
-            const float *x = in[0];
-            if (q->dyn_output == 0 && zi >= 0 && zi <= 255 && isfinite(s) && s > 0.0f)
-                tsr_cpu_quantize_u8_avx2(q->outer, x, s, zi, y);
-            else if (q->dyn_output == 0)
-                for (int64_t i = 0; i < q->outer; i++)
-                    ((uint8_t *)y)[i] = (uint8_t)tsr_quantize_one(x[i], s, zi, 0, 255);
-        } else {
+        }
+        if (isa >= TSR_ISA_AVX2 &&
+            (q->dyn_output != 0 || (zi >= 0 && zi <= 255 && isfinite(s) && s > 0.0f))) {
+            if (q->dyn_output == 0) tsr_cpu_quantize_u8_avx2(q->outer, in[0], s, zi, y);
+        } else { /* the scalar tier, and a degenerate range (scale 0, non-finite) */
             tsr_dynamic_quantize_linear(q->outer, in[0], q->dyn_output == 0 ? y : NULL, &s, &z);
         }
         if (q->dyn_output == 1) *(float *)y = s;
