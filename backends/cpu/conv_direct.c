@@ -13,6 +13,7 @@
  * which stays in L2; the padded input of the image is shared by all tasks.
  */
 #include "backends/cpu/conv_direct.h"
+#include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/cpu_exec.h"
 #include "runtime/internal.h"
 
@@ -58,8 +59,38 @@ void tsr_cpu_conv_padded_plane(const struct tsr_k_conv *c, int64_t *Hp, int64_t 
     }
 }
 
-int tsr_cpu_convd_supported(int isa_avx512, const struct tsr_k_conv *c) {
-    if (!isa_avx512 || !c || c->group <= 0 || c->OH <= 0 || c->OW <= 0) return 0;
+static const struct tsr_convd_kernels tsr_convd_avx512 = {
+    .name = "avx512",
+    .tw_max = TSR_CONVD_TW,
+    .tiles = tsr_cpu_convd_tiles_avx512,
+    .store = tsr_cpu_convd_store_avx512,
+    .pointwise = tsr_cpu_convp_tile_avx512,
+    .im2col = tsr_cpu_convd_im2col_avx512,
+    .wino_input = tsr_cpu_wino_input_avx512,
+    .wino_output = tsr_cpu_wino_output_avx512,
+    .wino_input_tiles = tsr_cpu_wino_input_tiles_avx512,
+    .wino_output_tiles = tsr_cpu_wino_output_tiles_avx512,
+};
+
+static const struct tsr_convd_kernels tsr_convd_avx2 = {
+    .name = "avx2",
+    .tw_max = TSR_CONVD_TW_AVX2,
+    .tiles = tsr_cpu_convd_tiles_avx2,
+    .store = tsr_cpu_convd_store_avx2,
+    .pointwise = tsr_cpu_convp_tile_avx2,
+    .im2col = tsr_cpu_convd_im2col_avx2,
+    .wino_input = tsr_cpu_wino_input_avx2,
+    .wino_output = tsr_cpu_wino_output_avx2,
+    .wino_input_tiles = tsr_cpu_wino_input_tiles_avx2,
+    .wino_output_tiles = tsr_cpu_wino_output_tiles_avx2,
+};
+
+const struct tsr_convd_kernels *tsr_cpu_convd_kernels(int isa) {
+    return isa == TSR_ISA_AVX512 ? &tsr_convd_avx512 : isa == TSR_ISA_AVX2 ? &tsr_convd_avx2 : NULL;
+}
+
+int tsr_cpu_convd_supported(int isa, const struct tsr_k_conv *c) {
+    if (!tsr_cpu_convd_kernels(isa) || !c || c->group <= 0 || c->OH <= 0 || c->OW <= 0) return 0;
     if (c->group == c->C && c->group == c->M) return 0; /* depthwise: conv.c's direct loop */
     if (c->stride_w != 1 && c->stride_w != 2) return 0;
     const int64_t mg = c->M / c->group, cg = c->C / c->group;
@@ -157,12 +188,14 @@ static void tsr_wino_kernel(const float *g, float u[16]) {
     }
 }
 
-int tsr_cpu_convd_prepare(const struct tsr_k_conv *c, const float *Wt, const float *bias,
+int tsr_cpu_convd_prepare(int isa, const struct tsr_k_conv *c, const float *Wt, const float *bias,
                           struct tsr_cpu_convd **out) {
     *out = NULL;
+    if (!tsr_cpu_convd_kernels(isa)) return -1;
     struct tsr_cpu_convd *d = calloc(1, sizeof *d);
     if (!d) return -1;
     d->c = *c;
+    d->k = tsr_cpu_convd_kernels(isa);
     d->mg = c->M / c->group;
     d->cg = c->C / c->group;
     d->K = d->cg * c->KH * c->KW;
@@ -296,14 +329,14 @@ static void tsr_convd_task(void *arg, size_t task, int thread_id) {
     const int64_t m0 = g * d->mg + mb * TSR_CONVD_MR; /* first output channel */
     const int64_t mvalid =
         d->mg - mb * TSR_CONVD_MR < TSR_CONVD_MR ? d->mg - mb * TSR_CONVD_MR : TSR_CONVD_MR;
-    const int use16 = mvalid <= 16;
+    const int use16 = mvalid <= 16 || !job->t32; /* the AVX2 tier: two 16-channel halves */
     const float *a = d->w + (size_t)blk * (size_t)d->K * TSR_CONVD_MR;
     const float *bias = d->bias + (size_t)blk * TSR_CONVD_MR;
     const int64_t hw = c->OH * c->OW;
     const int64_t oh0 = chunk * job->rows_per_task;
     const int64_t oh1 = oh0 + job->rows_per_task < c->OH ? oh0 + job->rows_per_task : c->OH;
     const float *xg = xn + g * d->cg * d->Hp * d->Wp;
-    const int64_t n_tiles = (c->OW + TSR_CONVD_TW - 1) / TSR_CONVD_TW;
+    const int64_t n_tiles = (c->OW + d->k->tw_max - 1) / d->k->tw_max;
     const int64_t base_w = c->OW / n_tiles, extra = c->OW % n_tiles;
     _Alignas(64) float out[TSR_CONVD_TW * TSR_CONVD_MR];
     const int mr = use16 ? 16 : TSR_CONVD_MR;
@@ -313,14 +346,19 @@ static void tsr_convd_task(void *arg, size_t task, int thread_id) {
         for (int64_t t = 0; t < n_tiles; t++) {
             const int64_t tw = base_w + (t < extra);
             const float *base = xrow + ow0 * c->stride_w;
-            if (use16)
-                job->t16[tw](d->K, a, base, d->koff, bias, out);
-            else
-                job->t32[tw](d->K, a, base, d->koff, bias, out);
             /* transposed store: out[j][o] -> Y[m0 + o][oh][ow0 + j], + residual */
             const int64_t off = oh * c->OW + ow0;
-            tsr_cpu_convd_store_avx512(out, mr, (int)tw, (int)mvalid, yn + m0 * hw + off,
-                                       rn ? rn + m0 * hw + off : NULL, hw);
+            if (!use16) {
+                job->t32[tw](d->K, a, base, d->koff, bias, out);
+                d->k->store(out, mr, (int)tw, (int)mvalid, yn + m0 * hw + off,
+                            rn ? rn + m0 * hw + off : NULL, hw);
+            } else
+                for (int64_t h = 0; h < mvalid; h += 16) {
+                    const int64_t mh = mvalid - h < 16 ? mvalid - h : 16;
+                    job->t16[tw](d->K, a + h, base, d->koff, bias + h, out);
+                    d->k->store(out, mr, (int)tw, (int)mh, yn + (m0 + h) * hw + off,
+                                rn ? rn + (m0 + h) * hw + off : NULL, hw);
+                }
             ow0 += tw;
         }
     }
@@ -357,8 +395,8 @@ static void tsr_convp_task(void *arg, size_t task, int thread_id) {
     int64_t ldx = hw;
     if (d->im2col) {
         float *col = job->env->scratch + (size_t)thread_id * job->env->scratch_floats;
-        tsr_cpu_convd_im2col_avx512(job->x + n * job->x_image, d->koff, d->K, d->Wp, c->stride_h,
-                                    c->stride_w, c->OW, p0, np, col);
+        d->k->im2col(job->x + n * job->x_image, d->koff, d->K, d->Wp, c->stride_h, c->stride_w,
+                     c->OW, p0, np, col);
         x = col;
         ldx = np;
     }
@@ -369,8 +407,8 @@ static void tsr_convp_task(void *arg, size_t task, int thread_id) {
         for (int64_t s = 0; s < mvalid; s += 8) {
             const int rows = (int)(mvalid - s < 8 ? mvalid - s : 8);
             const int64_t yoff = (m0 + s) * hw + p0 + j;
-            tsr_cpu_convp_tile_avx512(d->K, a + s, x + j, ldx, bias + s, rn ? rn + yoff : NULL,
-                                      yn + yoff, hw, rows, npx, clamp, lo, hi);
+            d->k->pointwise(d->K, a + s, x + j, ldx, bias + s, rn ? rn + yoff : NULL, yn + yoff, hw,
+                            rows, npx, clamp, lo, hi);
         }
     }
     if (c->act != TSR_ACT_NONE && !clamp)
@@ -397,8 +435,8 @@ static void tsr_wino_gemms(const struct tsr_cpu_convd *d, const float *V, float 
                 float *y = Mb + ((int64_t)xi * mpad + mb * TSR_CONVD_MR + s) * tbp;
                 for (int64_t p = 0; p < tbp; p += TSR_CONVP_PX) {
                     const int npx = (int)(tbp - p < TSR_CONVP_PX ? tbp - p : TSR_CONVP_PX);
-                    tsr_cpu_convp_tile_avx512(C, a + s, V + (int64_t)xi * C * tbp + p, tbp, zeros,
-                                              NULL, y + p, tbp, r8, npx, 0, 0.0f, 0.0f);
+                    d->k->pointwise(C, a + s, V + (int64_t)xi * C * tbp + p, tbp, zeros, NULL,
+                                    y + p, tbp, r8, npx, 0, 0.0f, 0.0f);
                 }
             }
         }
@@ -419,15 +457,15 @@ static void tsr_wino_task(void *arg, size_t task, int thread_id) {
     float *V = job->env->scratch + (size_t)thread_id * job->env->scratch_floats;
     float *Mb = V + 16 * c->C * tbp;
     const float *xn = job->x + n * job->x_image;
-    tsr_cpu_wino_input_avx512(xn, d->Hp * d->Wp, d->Wp, c->C, th0, rows, twp, V, tbp);
+    d->k->wino_input(xn, d->Hp * d->Wp, d->Wp, c->C, th0, rows, twp, V, tbp);
     tsr_wino_gemms(d, V, Mb, tbp, 0, d->n_mblocks);
     float lo, hi;
     const int clamp = tsr_cpu_act_clamp(c->act, c->act_p0, c->act_p1, &lo, &hi);
     const int64_t hw = c->OH * c->OW;
     float *yn = job->y + n * c->M * hw;
     const float *rn = job->r ? job->r + n * c->M * hw : NULL;
-    tsr_cpu_wino_output_avx512(Mb, mpad * tbp, c->M, tbp, th0, rows, twp, d->bias, rn, yn, c->OH,
-                               c->OW, clamp, lo, hi);
+    d->k->wino_output(Mb, mpad * tbp, c->M, tbp, th0, rows, twp, d->bias, rn, yn, c->OH, c->OW,
+                      clamp, lo, hi);
     if (c->act != TSR_ACT_NONE && !clamp) {
         const int64_t oh0 = 2 * th0, oh1 = 2 * (th0 + rows) < c->OH ? 2 * (th0 + rows) : c->OH;
         for (int64_t m = 0; m < c->M; m++)
@@ -453,8 +491,8 @@ static void tsr_wino_tiles_task(void *arg, size_t task, int thread_id) {
     if (mb0 >= mb1) return;
     float *V = job->env->scratch + (size_t)thread_id * job->env->scratch_floats;
     float *Mb = V + 16 * c->C * tbp;
-    tsr_cpu_wino_input_tiles_avx512(job->x + n * job->x_image, d->Hp * d->Wp, d->Wp, c->C, t0,
-                                    n_tiles, tw, V, tbp);
+    d->k->wino_input_tiles(job->x + n * job->x_image, d->Hp * d->Wp, d->Wp, c->C, t0, n_tiles, tw,
+                           V, tbp);
     tsr_wino_gemms(d, V, Mb, tbp, mb0, mb1);
     float lo, hi;
     const int clamp = tsr_cpu_act_clamp(c->act, c->act_p0, c->act_p1, &lo, &hi);
@@ -463,8 +501,8 @@ static void tsr_wino_tiles_task(void *arg, size_t task, int thread_id) {
                   m1 = mb1 * TSR_CONVD_MR < c->M ? mb1 * TSR_CONVD_MR : c->M;
     float *yn = job->y + n * c->M * hw;
     const float *rn = job->r ? job->r + n * c->M * hw : NULL;
-    tsr_cpu_wino_output_tiles_avx512(Mb, mpad * tbp, m0, m1 - m0, tbp, t0, n_tiles, tw, d->bias, rn,
-                                     yn, c->OH, c->OW, clamp, lo, hi);
+    d->k->wino_output_tiles(Mb, mpad * tbp, m0, m1 - m0, tbp, t0, n_tiles, tw, d->bias, rn, yn,
+                            c->OH, c->OW, clamp, lo, hi);
     if (c->act != TSR_ACT_NONE && !clamp) /* whole planes: the chunk's pixels are scattered */
         for (int64_t t = t0; t < t0 + tbp && t < n_tiles; t++) {
             const int64_t oh = 2 * (t / tw), ow = 2 * (t % tw);
@@ -480,8 +518,8 @@ void tsr_cpu_convd_run(const struct tsr_cpu_env *env, const struct tsr_cpu_convd
                        const float *R, float *pad_buf, float *Y) {
     const struct tsr_k_conv *c = &d->c;
     struct tsr_convd_job job = {.env = env, .d = d};
-    job.t32 = tsr_cpu_convd_tiles_avx512(32, (int)c->stride_w);
-    job.t16 = tsr_cpu_convd_tiles_avx512(16, (int)c->stride_w);
+    job.t32 = d->k->tiles(32, (int)c->stride_w);
+    job.t16 = d->k->tiles(16, (int)c->stride_w);
     int64_t rows = (TSR_CONVD_TASK_PIXELS + c->OW - 1) / c->OW;
     if (rows < 1) rows = 1;
     if (rows > c->OH) rows = c->OH;

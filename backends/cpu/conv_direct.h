@@ -109,23 +109,84 @@ void tsr_cpu_wino_output_tiles_avx512(const float *Mb, int64_t mstride, int64_t 
                                       const float *bias, const float *R, float *Y, int64_t OH,
                                       int64_t OW, int clamp, float lo, float hi);
 
+/* The AVX2 + FMA counterparts (conv_avx2.c, gemm_avx2.c), same contracts as the AVX-512
+ * functions above: 8-float vectors, 16 ymm registers. The direct tiles exist for MR 16 only
+ * (2 ymm per pixel) and TW 1..TSR_CONVD_TW_AVX2 (12 accumulators); a 32-channel block runs as
+ * two 16-channel halves (a + 16, bias + 16). The pointwise tile computes its 8 x 48 block as
+ * 4 x 24 sub-tiles (gemm_avx2.c). The Winograd transforms take the same 16-tile groups as
+ * two 8-lane halves; the small-plane output scatters with scalar stores (AVX2 has no scatter). */
+#define TSR_CONVD_TW_AVX2 6
+const tsr_convd_tile_fn *tsr_cpu_convd_tiles_avx2(int mr, int sw);
+void tsr_cpu_convd_store_avx2(const float *out, int mr, int tw, int mvalid, float *y,
+                              const float *r, int64_t ld);
+void tsr_cpu_convp_tile_avx2(int64_t K, const float *a, const float *x, int64_t ldx,
+                             const float *bias, const float *r, float *y, int64_t ldy, int rows,
+                             int npx, int clamp, float lo, float hi);
+void tsr_cpu_convd_im2col_avx2(const float *x, const int32_t *koff, int64_t K, int64_t Wp,
+                               int64_t sh, int64_t sw, int64_t OW, int64_t p0, int64_t n,
+                               float *col);
+void tsr_cpu_wino_input_avx2(const float *xp, int64_t plane, int64_t Wp, int64_t C, int64_t th0,
+                             int64_t rows, int64_t twp, float *V, int64_t tbp);
+void tsr_cpu_wino_output_avx2(const float *Mb, int64_t mstride, int64_t m_count, int64_t tbp,
+                              int64_t th0, int64_t rows, int64_t twp, const float *bias,
+                              const float *R, float *Y, int64_t OH, int64_t OW, int clamp, float lo,
+                              float hi);
+void tsr_cpu_wino_input_tiles_avx2(const float *xp, int64_t plane, int64_t Wp, int64_t C,
+                                   int64_t t0, int64_t n_tiles, int64_t tw, float *V, int64_t tbp);
+void tsr_cpu_wino_output_tiles_avx2(const float *Mb, int64_t mstride, int64_t m0, int64_t m_count,
+                                    int64_t tbp, int64_t t0, int64_t n_tiles, int64_t tw,
+                                    const float *bias, const float *R, float *Y, int64_t OH,
+                                    int64_t OW, int clamp, float lo, float hi);
+
+/* The kernels of one ISA tier that the direct path (conv_direct.c) drives: the tile tables,
+ * the widest tile (pixels) and the functions above. One constant table per tier
+ * (tsr_cpu_convd_kernels); the driver, the packing and the task split are shared. */
+struct tsr_convd_kernels {
+    const char *name; /* "avx512", "avx2" */
+    int tw_max;       /* widest direct tile: TSR_CONVD_TW / TSR_CONVD_TW_AVX2 */
+    const tsr_convd_tile_fn *(*tiles)(int mr, int sw); /* NULL for an MR the tier lacks */
+    void (*store)(const float *out, int mr, int tw, int mvalid, float *y, const float *r,
+                  int64_t ld);
+    void (*pointwise)(int64_t K, const float *a, const float *x, int64_t ldx, const float *bias,
+                      const float *r, float *y, int64_t ldy, int rows, int npx, int clamp, float lo,
+                      float hi);
+    void (*im2col)(const float *x, const int32_t *koff, int64_t K, int64_t Wp, int64_t sh,
+                   int64_t sw, int64_t OW, int64_t p0, int64_t n, float *col);
+    void (*wino_input)(const float *xp, int64_t plane, int64_t Wp, int64_t C, int64_t th0,
+                       int64_t rows, int64_t twp, float *V, int64_t tbp);
+    void (*wino_output)(const float *Mb, int64_t mstride, int64_t m_count, int64_t tbp, int64_t th0,
+                        int64_t rows, int64_t twp, const float *bias, const float *R, float *Y,
+                        int64_t OH, int64_t OW, int clamp, float lo, float hi);
+    void (*wino_input_tiles)(const float *xp, int64_t plane, int64_t Wp, int64_t C, int64_t t0,
+                             int64_t n_tiles, int64_t tw, float *V, int64_t tbp);
+    void (*wino_output_tiles)(const float *Mb, int64_t mstride, int64_t m0, int64_t m_count,
+                              int64_t tbp, int64_t t0, int64_t n_tiles, int64_t tw,
+                              const float *bias, const float *R, float *Y, int64_t OH, int64_t OW,
+                              int clamp, float lo, float hi);
+};
+
+/* The direct path's kernels for CPU tier `isa` (cpu_backend.h tsr_cpu_isa: 1 AVX2, 2 AVX-512),
+ * or NULL for the scalar tier (im2col + OpenBLAS there). Static storage; thread-safe. */
+const struct tsr_convd_kernels *tsr_cpu_convd_kernels(int isa);
+
 struct tsr_cpu_env;
 
 /* Weights and geometry prepared once for one conv kernel (tsr_cpu_convd_prepare). Owned by the
  * executable that prepared it; immutable afterwards, so concurrent runs may share it. */
 struct tsr_cpu_convd {
     struct tsr_k_conv c;
-    int64_t K;         /* (C/group) * KH * KW */
-    int64_t mg, cg;    /* output / input channels per group */
-    int64_t n_mblocks; /* ceil(mg / 32) per group */
-    int64_t Hp, Wp;    /* input plane as read: padded (pad = 1) or H, W */
-    int pad;           /* 1: the run copies each image into a zero-padded [C, Hp, Wp] buffer */
-    int pointwise;     /* 1: 1x1 stride-1 unpadded with a short K: pixel-vectorised tiles */
-    int im2col;        /* 1: a short K (stems: 3x3x3): per task im2col into scratch, then the
-                          pointwise tiles (no transposed store, which would cost as much as
-                          the K FMAs) */
-    int winograd;      /* F(2x2, 3x3), w holds the 16 transformed weight sets: 1 by tile rows (wide
-                          planes), 2 by chunks of raster-order tiles (small planes: gathers) */
+    const struct tsr_convd_kernels *k; /* the tier's kernels (tsr_cpu_convd_kernels) */
+    int64_t K;                         /* (C/group) * KH * KW */
+    int64_t mg, cg;                    /* output / input channels per group */
+    int64_t n_mblocks;                 /* ceil(mg / 32) per group */
+    int64_t Hp, Wp;                    /* input plane as read: padded (pad = 1) or H, W */
+    int pad;       /* 1: the run copies each image into a zero-padded [C, Hp, Wp] buffer */
+    int pointwise; /* 1: 1x1 stride-1 unpadded with a short K: pixel-vectorised tiles */
+    int im2col;    /* 1: a short K (stems: 3x3x3): per task im2col into scratch, then the
+                      pointwise tiles (no transposed store, which would cost as much as
+                      the K FMAs) */
+    int winograd;  /* F(2x2, 3x3), w holds the 16 transformed weight sets: 1 by tile rows (wide
+                      planes), 2 by chunks of raster-order tiles (small planes: gathers) */
     int64_t wino_twp, wino_rows;      /* mode 1: tiles per row (multiple of 16), rows per task */
     int64_t wino_chunk, wino_mgroups; /* mode 2: tiles per task (multiple of 16), M splits */
     float *w;                         /* [group][n_mblocks][K][32], 64-byte aligned */
@@ -135,18 +196,20 @@ struct tsr_cpu_convd {
     size_t pad_floats;      /* imgs_per_round * C * Hp * Wp when pad, else 0: shared scratch */
 };
 
-/* 1 when the direct path handles c on this ISA (avx512: 1 = yes): not depthwise, stride_w 1 or
- * 2, at least 8 output channels per group, offsets within int32. */
-int tsr_cpu_convd_supported(int isa_avx512, const struct tsr_k_conv *c);
+/* 1 when the direct path handles c on CPU tier `isa` (tsr_cpu_isa; the AVX2 and AVX-512 tiers
+ * have the kernels): not depthwise, stride_w 1 or 2, at least 8 output channels per group,
+ * offsets within int32. */
+int tsr_cpu_convd_supported(int isa, const struct tsr_k_conv *c);
 
-/* Packs Wt [M, C/group, KH, KW] (and bias [M] or NULL) for c into a new *out. Returns 0, or -1
- * when out of memory (nothing allocated). Free with tsr_cpu_convd_free. Not thread-safe on the
- * same out; Wt is only read. */
-int tsr_cpu_convd_prepare(const struct tsr_k_conv *c, const float *Wt, const float *bias,
+/* Packs Wt [M, C/group, KH, KW] (and bias [M] or NULL) for c into a new *out, to run on tier
+ * `isa`'s kernels (tsr_cpu_convd_supported(isa, c) must hold). Returns 0, or -1 when out of
+ * memory (nothing allocated). Free with tsr_cpu_convd_free. Not thread-safe on the same out;
+ * Wt is only read. */
+int tsr_cpu_convd_prepare(int isa, const struct tsr_k_conv *c, const float *Wt, const float *bias,
                           struct tsr_cpu_convd **out);
 void tsr_cpu_convd_free(struct tsr_cpu_convd *d);
 
-/* Per-thread scratch (floats) the direct path of c needs on AVX-512: the Winograd transform
+/* Per-thread scratch (floats) the direct path of c needs (either tier): the Winograd transform
  * buffers, the im2col columns of a short-K conv, 0 for the other direct paths. */
 size_t tsr_cpu_convd_scratch_floats(const struct tsr_k_conv *c);
 

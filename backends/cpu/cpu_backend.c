@@ -601,7 +601,8 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
             size_t s = tsr_cpu_conv_scratch_floats(&kn->u.conv, ex->env.panel_cache_bytes);
             if (s > scratch) scratch = s;
             /* the direct path's Winograd transform buffers (conv_direct.c) */
-            s = ex->env.ew->isa == TSR_ISA_AVX512 ? tsr_cpu_convd_scratch_floats(&kn->u.conv) : 0;
+            s = tsr_cpu_convd_kernels(ex->env.ew->isa) ? tsr_cpu_convd_scratch_floats(&kn->u.conv)
+                                                       : 0;
             if (s > scratch) scratch = s;
         }
         /* the vector pool path's padded plane: one in every thread's slice */
@@ -690,9 +691,9 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
             }
             continue;
         }
-        if (!tsr_cpu_convd_supported(ex->env.ew->isa == TSR_ISA_AVX512, c)) continue;
-        if (tsr_cpu_convd_prepare(c, wb->const_data, bb ? bb->const_data : NULL, &ex->convd[i]) !=
-            0) {
+        if (!tsr_cpu_convd_supported(ex->env.ew->isa, c)) continue;
+        if (tsr_cpu_convd_prepare(ex->env.ew->isa, c, wb->const_data, bb ? bb->const_data : NULL,
+                                  &ex->convd[i]) != 0) {
             tsr_cpu_release(ex);
             return TSR_ERR(ctx, TSR_E_NOMEM, "cpu prepare: cannot pack the weights of conv '%s'",
                            kn->name);

@@ -1,6 +1,7 @@
 /*
- * gemm_avx2.c — the AVX2+FMA GEMM register tile of the pre-packed GEMM (gemm_packed.c), for
- * hosts without AVX-512 (compiled with -mavx2 -mfma only).
+ * gemm_avx2.c — the AVX2+FMA GEMM register tile of the pre-packed GEMM (gemm_packed.c), the
+ * im2col conv path (conv.c) and the direct conv's pointwise tile (conv_direct.c), for hosts
+ * without AVX-512 (compiled with -mavx2 -mfma only).
  *
  * Same contract as tsr_cpu_gemm_tile_avx512 (gemm_packed.h): up to 8 rows x 48 columns of one
  * packed panel [K][48]. With 16 ymm registers the 8 x 48 block is computed as 2 x 2 sub-tiles
@@ -9,6 +10,7 @@
  * columns, so B is read with full loads; the bias row, residual and Y use masked loads / stores
  * (_mm256_maskload_ps / _mm256_maskstore_ps) on the last vector of a short tile.
  */
+#include "backends/cpu/conv_direct.h"
 #include "backends/cpu/cpu_exec.h"
 #include "backends/cpu/gemm_packed.h"
 
@@ -32,13 +34,17 @@ static TSR_GEMM2_INLINE __m256i tsr_gemm2_mask(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* rows (1..4) x cols (1..24, NV = ceil(cols / 8) vectors) of Y; b: the panel at the chunk's
- * first column (row stride TSR_GEMMP_NR); c / r / y at the chunk's first column. */
-static TSR_GEMM2_INLINE void tsr_gemm2_sub(int64_t K, const float *restrict a, int64_t lda,
-                                           const float *restrict b, const float *restrict c,
-                                           float beta, const float *restrict rb, const float *r,
-                                           int64_t ldr, float *y, int64_t ldy, int rows, int cols,
-                                           int clamp, float lo, float hi, const int NV) {
+/* rows (1..4) x cols (1..24, NV = ceil(cols / 8) vectors) of Y; A(i, k) = a[i * ai + k * ak]
+ * (GEMM: rows of A, ai = lda, ak = 1; pointwise conv: the packed [K][32] weight block, ai = 1,
+ * ak = 32); b: B at the chunk's first column, row stride ldb (the zero-padded panel,
+ * TSR_GEMMP_NR, read with full loads; or the NCHW input in place, BMASK = 1: the last vector
+ * masked, nothing read past the cols columns); c / r / y at the chunk's first column. */
+static TSR_GEMM2_INLINE void tsr_gemm2_sub(int64_t K, const float *restrict a, int64_t ai,
+                                           int64_t ak, const float *restrict b, int64_t ldb,
+                                           const float *restrict c, float beta,
+                                           const float *restrict rb, const float *r, int64_t ldr,
+                                           float *y, int64_t ldy, int rows, int cols, int clamp,
+                                           float lo, float hi, const int NV, const int BMASK) {
     const __m256i last = tsr_gemm2_mask(cols - 8 * (NV - 1));
     __m256 acc[TSR_GEMM2_MR][3];
     {
@@ -63,16 +69,17 @@ static TSR_GEMM2_INLINE void tsr_gemm2_sub(int64_t K, const float *restrict a, i
     const float *ar[TSR_GEMM2_MR];
 #pragma GCC unroll 4
     for (int i = 0; i < TSR_GEMM2_MR; i++)
-        ar[i] = a + (i < rows ? i : rows - 1) * lda;
+        ar[i] = a + (i < rows ? i : rows - 1) * ai;
     for (int64_t k = 0; k < K; k++) {
-        const float *restrict bk = b + k * TSR_GEMMP_NR;
+        const float *restrict bk = b + k * ldb;
         __m256 bv[3];
 #pragma GCC unroll 3
-        for (int v = 0; v < NV; v++)
-            bv[v] = _mm256_loadu_ps(bk + 8 * v); /* zero-padded panel: always in bounds */
+        for (int v = 0; v < NV; v++) /* a zero-padded panel: always in bounds */
+            bv[v] = BMASK && v == NV - 1 ? _mm256_maskload_ps(bk + 8 * v, last)
+                                         : _mm256_loadu_ps(bk + 8 * v);
 #pragma GCC unroll 4
         for (int i = 0; i < TSR_GEMM2_MR; i++) {
-            const __m256 av = _mm256_broadcast_ss(ar[i] + k);
+            const __m256 av = _mm256_broadcast_ss(ar[i] + k * ak);
 #pragma GCC unroll 3
             for (int v = 0; v < NV; v++)
                 acc[i][v] = _mm256_fmadd_ps(av, bv[v], acc[i][v]);
@@ -102,29 +109,31 @@ static TSR_GEMM2_INLINE void tsr_gemm2_sub(int64_t K, const float *restrict a, i
     }
 }
 
-/* The 8 x 48 tile as 4 x 24 sub-tiles; rb: a row bias or NULL. */
-static TSR_GEMM2_INLINE void tsr_gemm2_tile(int64_t K, const float *a, int64_t lda, const float *bp,
-                                            const float *c, float beta, const float *rb,
-                                            const float *r, int64_t ldr, float *y, int64_t ldy,
-                                            int rows, int cols, int clamp, float lo, float hi) {
+/* The 8 x 48 tile as 4 x 24 sub-tiles; rb: a row bias or NULL; A and B as tsr_gemm2_sub's
+ * (ai, ak, ldb, BMASK). */
+static TSR_GEMM2_INLINE void tsr_gemm2_tile(int64_t K, const float *a, int64_t ai, int64_t ak,
+                                            const float *bp, int64_t ldb, const float *c,
+                                            float beta, const float *rb, const float *r,
+                                            int64_t ldr, float *y, int64_t ldy, int rows, int cols,
+                                            int clamp, float lo, float hi, const int BMASK) {
     for (int n0 = 0; n0 < cols; n0 += TSR_GEMM2_NC) {
         const int nc = cols - n0 < TSR_GEMM2_NC ? cols - n0 : TSR_GEMM2_NC;
         const int nv = (nc + 7) / 8;
         for (int m0 = 0; m0 < rows; m0 += TSR_GEMM2_MR) {
             const int mr = rows - m0 < TSR_GEMM2_MR ? rows - m0 : TSR_GEMM2_MR;
-            const float *am = a + m0 * lda, *cn = c ? c + n0 : NULL;
+            const float *am = a + m0 * ai, *cn = c ? c + n0 : NULL;
             const float *rbm = rb ? rb + m0 : NULL;
             const float *rm = r ? r + m0 * ldr + n0 : NULL;
             float *ym = y + m0 * ldy + n0;
             if (nv == 3)
-                tsr_gemm2_sub(K, am, lda, bp + n0, cn, beta, rbm, rm, ldr, ym, ldy, mr, nc, clamp,
-                              lo, hi, 3);
+                tsr_gemm2_sub(K, am, ai, ak, bp + n0, ldb, cn, beta, rbm, rm, ldr, ym, ldy, mr, nc,
+                              clamp, lo, hi, 3, BMASK);
             else if (nv == 2)
-                tsr_gemm2_sub(K, am, lda, bp + n0, cn, beta, rbm, rm, ldr, ym, ldy, mr, nc, clamp,
-                              lo, hi, 2);
+                tsr_gemm2_sub(K, am, ai, ak, bp + n0, ldb, cn, beta, rbm, rm, ldr, ym, ldy, mr, nc,
+                              clamp, lo, hi, 2, BMASK);
             else
-                tsr_gemm2_sub(K, am, lda, bp + n0, cn, beta, rbm, rm, ldr, ym, ldy, mr, nc, clamp,
-                              lo, hi, 1);
+                tsr_gemm2_sub(K, am, ai, ak, bp + n0, ldb, cn, beta, rbm, rm, ldr, ym, ldy, mr, nc,
+                              clamp, lo, hi, 1, BMASK);
         }
     }
 }
@@ -132,11 +141,24 @@ static TSR_GEMM2_INLINE void tsr_gemm2_tile(int64_t K, const float *a, int64_t l
 void tsr_cpu_gemm_tile_avx2(int64_t K, const float *a, int64_t lda, const float *bp, const float *c,
                             float beta, const float *r, int64_t ldr, float *y, int64_t ldy,
                             int rows, int cols, int clamp, float lo, float hi) {
-    tsr_gemm2_tile(K, a, lda, bp, c, beta, NULL, r, ldr, y, ldy, rows, cols, clamp, lo, hi);
+    tsr_gemm2_tile(K, a, lda, 1, bp, TSR_GEMMP_NR, c, beta, NULL, r, ldr, y, ldy, rows, cols, clamp,
+                   lo, hi, 0);
 }
 
 void tsr_cpu_conv_tile_avx2(int64_t K, const float *a, int64_t lda, const float *bp,
                             const float *bias, const float *r, int64_t ldr, float *y, int64_t ldy,
                             int rows, int cols, int clamp, float lo, float hi) {
-    tsr_gemm2_tile(K, a, lda, bp, NULL, 0.0f, bias, r, ldr, y, ldy, rows, cols, clamp, lo, hi);
+    tsr_gemm2_tile(K, a, lda, 1, bp, TSR_GEMMP_NR, NULL, 0.0f, bias, r, ldr, y, ldy, rows, cols,
+                   clamp, lo, hi, 0);
+}
+
+void tsr_cpu_convp_tile_avx2(int64_t K, const float *a, const float *x, int64_t ldx,
+                             const float *bias, const float *r, float *y, int64_t ldy, int rows,
+                             int npx, int clamp, float lo, float hi) {
+    if (npx & 7) /* a partial vector: masked loads of x, which is read in place */
+        tsr_gemm2_tile(K, a, 1, 32, x, ldx, NULL, 0.0f, bias, r, ldy, y, ldy, rows, npx, clamp, lo,
+                       hi, 1);
+    else
+        tsr_gemm2_tile(K, a, 1, 32, x, ldx, NULL, 0.0f, bias, r, ldy, y, ldy, rows, npx, clamp, lo,
+                       hi, 0);
 }
