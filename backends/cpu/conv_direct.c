@@ -93,6 +93,11 @@ int tsr_cpu_convd_supported(int isa, const struct tsr_k_conv *c) {
     if (!tsr_cpu_convd_kernels(isa) || !c || c->group <= 0 || c->OH <= 0 || c->OW <= 0) return 0;
     if (c->group == c->C && c->group == c->M) return 0; /* depthwise: conv.c's direct loop */
     if (c->stride_w != 1 && c->stride_w != 2) return 0;
+    /* AVX2: 1x1 convs stay on conv.c's paths (OpenBLAS on the image in place; stride 2 through
+     * the im2col register tile), which were faster than the pointwise and direct tiles here:
+     * ResNet-50 at batch 1 on machine C (2026-12-03), C256 -> M64 56x56 0.97-1.02 ms against
+     * 1.25 ms, C256 -> M512 28x28 stride 2 2.56 against 3.21 ms (tessera run --profile). */
+    if (isa == TSR_ISA_AVX2 && c->KH == 1 && c->KW == 1) return 0;
     const int64_t mg = c->M / c->group, cg = c->C / c->group;
     if (mg < 8 || cg * c->KH * c->KW < 1) return 0;
     int64_t Hp, Wp;
