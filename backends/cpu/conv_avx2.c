@@ -234,11 +234,11 @@ void tsr_cpu_convd_im2col_avx2(const float *x, const int32_t *koff, int64_t K, i
                 memcpy(dst, src, (size_t)len * sizeof(float));
             } else {
                 int64_t j = 0;
-                for (; j + 8 <= len; j += 8) /* reads src[2 j .. 2 j + 14] */
-                    _mm256_storeu_ps(
-                        dst + j,
-                        tsr_dw2_even(_mm256_maskload_ps(src + 2 * j, tsr_dw2_mask(0, 8)),
-                                     _mm256_maskload_ps(src + 2 * j + 8, tsr_dw2_mask(0, 7))));
+                const __m256i first7 = tsr_dw2_mask(0, 7);
+                for (; j + 8 <= len; j += 8) /* reads src[2 j .. 2 j + 14], nothing past it */
+                    _mm256_storeu_ps(dst + j,
+                                     tsr_dw2_even(_mm256_loadu_ps(src + 2 * j),
+                                                  _mm256_maskload_ps(src + 2 * j + 8, first7)));
                 for (; j < len; j++)
                     dst[j] = src[2 * j];
             }
