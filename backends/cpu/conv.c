@@ -484,8 +484,9 @@ void tsr_cpu_conv_run(const struct tsr_cpu_env *env, const struct tsr_k_conv *c,
         tsr_conv_depthwise(env, c, X, Wt, bias, R, Y);
         return;
     }
-    /* 1x1 stride-1 convs stay on OpenBLAS, which reads the NCHW image in place: measured
-     * faster there (MobileNetV2 at batch 8: 121-159 ms against 166-174 ms on the tile path) */
+    /* 1x1 stride-1 convs that reach here (the direct path's K-blocked pointwise GEMM takes
+     * them on AVX2 unless TSR_CPU_POINTWISE=0) stay on OpenBLAS, which reads the NCHW image in
+     * place: faster than this tile path (MobileNetV2 at batch 8: 121-159 ms against 166-174 ms) */
     if (env->conv_tile && env->ew->isa == TSR_ISA_AVX2 && !tsr_conv_is_1x1(c) && env->scratch &&
         env->scratch_floats >= TSR_CPU_CONV_TILE_FLOATS) {
         tsr_conv_tiled(env, c, X, Wt, bias, R, Y);

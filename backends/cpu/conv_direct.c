@@ -40,6 +40,15 @@
 
 static int tsr_wino_applies(const struct tsr_k_conv *c);
 
+/* 1 when a 1x1 conv takes the AVX2 K-blocked pointwise GEMM (stride 1, no padding);
+ * TSR_CPU_POINTWISE=0 leaves it to conv.c's OpenBLAS path, as before. */
+static int tsr_convp_blocked_applies(const struct tsr_k_conv *c) {
+    const char *env = tsr_getenv("TSR_CPU_POINTWISE");
+    if (env && !strcmp(env, "0")) return 0;
+    return c->KH == 1 && c->KW == 1 && c->stride_h == 1 && c->stride_w == 1 && c->pad_t == 0 &&
+           c->pad_l == 0 && c->OH == c->H && c->OW == c->W;
+}
+
 /* 1 when c takes the im2col path (tsr_cpu_convd.im2col). */
 static int tsr_convd_im2col_applies(const struct tsr_k_conv *c) {
     const int64_t K = (c->C / c->group) * c->KH * c->KW;
@@ -78,6 +87,7 @@ static const struct tsr_convd_kernels tsr_convd_avx2 = {
     .tiles = tsr_cpu_convd_tiles_avx2,
     .store = tsr_cpu_convd_store_avx2,
     .pointwise = tsr_cpu_convp_tile_avx2,
+    .pointwise_blocked = tsr_cpu_convp_blocked_avx2,
     .im2col = tsr_cpu_convd_im2col_avx2,
     .wino_input = tsr_cpu_wino_input_avx2,
     .wino_output = tsr_cpu_wino_output_avx2,
@@ -93,11 +103,12 @@ int tsr_cpu_convd_supported(int isa, const struct tsr_k_conv *c) {
     if (!tsr_cpu_convd_kernels(isa) || !c || c->group <= 0 || c->OH <= 0 || c->OW <= 0) return 0;
     if (c->group == c->C && c->group == c->M) return 0; /* depthwise: conv.c's direct loop */
     if (c->stride_w != 1 && c->stride_w != 2) return 0;
-    /* AVX2: 1x1 convs stay on conv.c's paths (OpenBLAS on the image in place; stride 2 through
-     * the im2col register tile), which were faster than the pointwise and direct tiles here:
-     * ResNet-50 at batch 1 on machine C (2026-12-03), C256 -> M64 56x56 0.97-1.02 ms against
-     * 1.25 ms, C256 -> M512 28x28 stride 2 2.56 against 3.21 ms (tessera run --profile). */
-    if (isa == TSR_ISA_AVX2 && c->KH == 1 && c->KW == 1) return 0;
+    /* AVX2: 1x1 stride-1 unpadded convs take the K-blocked pointwise GEMM (ResNet-50 batch 1
+     * 87-111 ms against 100-132 ms on OpenBLAS, MobileNetV2 16.7-21 against 19.3-31 ms, pairs
+     * interleaved, TSR_CPU_POINTWISE=0/1, 2026-12-03); other 1x1 convs stay on conv.c (stride 2
+     * through the im2col register tile: 2.56 ms against 3.21 ms on the direct tiles for
+     * C256 -> M512 28x28, tessera run --profile). */
+    if (isa == TSR_ISA_AVX2 && c->KH == 1 && c->KW == 1 && !tsr_convp_blocked_applies(c)) return 0;
     const int64_t mg = c->M / c->group, cg = c->C / c->group;
     if (mg < 8 || cg * c->KH * c->KW < 1) return 0;
     int64_t Hp, Wp;
@@ -162,6 +173,7 @@ static void tsr_wino_geometry(const struct tsr_k_conv *c, int64_t *twp, int64_t 
 }
 
 size_t tsr_cpu_convd_scratch_floats(const struct tsr_k_conv *c) {
+    if (tsr_convp_blocked_applies(c)) return TSR_CPU_CONV_TILE_FLOATS;
     if (tsr_convd_im2col_applies(c))
         return (size_t)((c->C / c->group) * c->KH * c->KW * TSR_CONVP_TASK_PIXELS);
     const int mode = tsr_wino_applies(c);
@@ -229,7 +241,7 @@ int tsr_cpu_convd_prepare(int isa, const struct tsr_k_conv *c, const float *Wt, 
         d->pad_floats = (size_t)(d->imgs_per_round * wimg);
     }
     d->pointwise = !d->pad && c->KH == 1 && c->KW == 1 && c->stride_h == 1 && c->stride_w == 1 &&
-                   d->K <= TSR_CONVP_MAX_K;
+                   (d->K <= TSR_CONVP_MAX_K || d->k->pointwise_blocked);
     d->im2col = !d->pointwise && tsr_convd_im2col_applies(c);
     const size_t blocks = (size_t)(c->group * d->n_mblocks);
     /* Winograd: 16 sets of [n_mblocks][C][32] blocks, of U[xi] over (m, c) */
@@ -254,8 +266,13 @@ int tsr_cpu_convd_prepare(int isa, const struct tsr_k_conv *c, const float *Wt, 
                 const int64_t m = mb * TSR_CONVD_MR + o;
                 const int valid = m < d->mg;
                 const float *wr = Wt + (g * d->mg + m) * d->K;
+                /* [K][32], or [4][K][8] for the K-blocked pointwise GEMM */
+                float *bo = d->pointwise && d->k->pointwise_blocked
+                                ? blk + (o / 8) * d->K * 8 + o % 8
+                                : blk + o;
+                const int64_t ks = d->pointwise && d->k->pointwise_blocked ? 8 : TSR_CONVD_MR;
                 for (int64_t k = 0; k < d->K; k++)
-                    blk[k * TSR_CONVD_MR + o] = valid ? wr[k] : 0.0f;
+                    bo[k * ks] = valid ? wr[k] : 0.0f;
                 bb[o] = valid && bias ? bias[g * d->mg + m] : 0.0f;
             }
         }
@@ -295,6 +312,7 @@ struct tsr_convd_job {
     int64_t x_image;   /* floats per image of x */
     int64_t per_image; /* tasks per image */
     int64_t rows_per_task, n_chunks;
+    int64_t n_mchunks, mchunk; /* K-blocked pointwise: channel chunks (multiples of 32 rows) */
 };
 
 /* Zero-padded copy of channel `task`: rows [0, pad_t) and [pad_t + H, Hp) zero, each input row
@@ -422,6 +440,38 @@ static void tsr_convp_task(void *arg, size_t task, int thread_id) {
                               yn + (m0 + o) * hw + p0);
 }
 
+/* K-blocked pointwise task (d->k->pointwise_blocked): one (image, group, chunk of
+ * TSR_CONVP_TASK_PIXELS pixels, chunk of output channels); x is read from the image and packed
+ * by the kernel per 48-pixel panel and tap block, so every channel of the chunk reuses it. */
+static void tsr_convp_blocked_task(void *arg, size_t task, int thread_id) {
+    const struct tsr_convd_job *job = arg;
+    const struct tsr_cpu_convd *d = job->d;
+    const struct tsr_k_conv *c = &d->c;
+    const int64_t hw = c->OH * c->OW;
+    int64_t t = (int64_t)task % job->per_image;
+    const int64_t n = (int64_t)task / job->per_image;
+    const int64_t mc = t % job->n_mchunks;
+    t /= job->n_mchunks;
+    const int64_t chunk = t % job->n_chunks, g = t / job->n_chunks;
+    const int64_t m0 = mc * job->mchunk, m1 = m0 + job->mchunk < d->mg ? m0 + job->mchunk : d->mg;
+    const int64_t p0 = chunk * TSR_CONVP_TASK_PIXELS;
+    const int64_t np = hw - p0 < TSR_CONVP_TASK_PIXELS ? hw - p0 : TSR_CONVP_TASK_PIXELS;
+    const size_t blk = (size_t)(g * d->n_mblocks + m0 / TSR_CONVD_MR);
+    const float *a = d->w + blk * (size_t)d->K * TSR_CONVD_MR;
+    const float *bias = d->bias + blk * TSR_CONVD_MR;
+    const float *x = job->x + n * job->x_image + g * d->cg * hw + p0;
+    const int64_t yoff = n * c->M * hw + (g * d->mg + m0) * hw + p0;
+    float *col = job->env->scratch + (size_t)thread_id * job->env->scratch_floats;
+    float lo, hi;
+    const int clamp = tsr_cpu_act_epilogue(c->act, c->act_p0, c->act_p1, &lo, &hi);
+    d->k->pointwise_blocked(d->K, a, x, hw, np, bias, job->r ? job->r + yoff : NULL, job->y + yoff,
+                            hw, m1 - m0, col, clamp, lo, hi);
+    if (c->act != TSR_ACT_NONE && !clamp)
+        for (int64_t m = m0; m < m1; m++)
+            tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)np,
+                              job->y + yoff + (m - m0) * hw);
+}
+
 /* The 16 Winograd GEMMs of one task: Mb[xi][m][t] = sum_c U[xi][m][c] V[xi][c][t] for the
  * 32-channel blocks [mb0, mb1) and t < tbp, on the pointwise GEMM tile (8 channels x 48 tiles).
  * V: [16][C][tbp]; Mb: [16][n_mblocks * 32][tbp]. */
@@ -536,6 +586,18 @@ void tsr_cpu_convd_run(const struct tsr_cpu_env *env, const struct tsr_cpu_convd
         fn = tsr_convp_task;
     }
     job.per_image = c->group * d->n_mblocks * job.n_chunks;
+    if (d->pointwise && d->k->pointwise_blocked) {
+        /* channels split into chunks of whole 32-blocks only when the pixel chunks give fewer
+         * than 4 tasks per thread: each chunk packs its pixels again */
+        fn = tsr_convp_blocked_task;
+        const int64_t base = d->imgs_per_round * c->group * job.n_chunks;
+        const int64_t want = 4 * (int64_t)(env->n_threads > 1 ? env->n_threads : 1);
+        int64_t chunks = base >= want ? 1 : (want + base - 1) / base;
+        if (chunks > d->n_mblocks) chunks = d->n_mblocks;
+        job.mchunk = (d->n_mblocks + chunks - 1) / chunks * TSR_CONVD_MR;
+        job.n_mchunks = (d->mg + job.mchunk - 1) / job.mchunk;
+        job.per_image = c->group * job.n_chunks * job.n_mchunks;
+    }
     if (d->winograd == 1) {
         fn = tsr_wino_task;
         job.per_image = ((c->OH + 1) / 2 + d->wino_rows - 1) / d->wino_rows;

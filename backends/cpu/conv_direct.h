@@ -122,6 +122,16 @@ void tsr_cpu_convd_store_avx2(const float *out, int mr, int tw, int mvalid, floa
 void tsr_cpu_convp_tile_avx2(int64_t K, const float *a, const float *x, int64_t ldx,
                              const float *bias, const float *r, float *y, int64_t ldy, int rows,
                              int npx, int clamp, float lo, float hi);
+/* AVX2 pointwise conv over rows (any count) x np pixels of one image, K blocked: for
+ * i < rows, j < np: y[i * ldy + j] = clamp(bias[i] + sum_{k < K} A(i, k) x[k * ldx + j]
+ * (+ r[i * ldy + j])), A(i, k) = a8[(i / 8) * K * 8 + k * 8 + i % 8] (weights packed once as
+ * [rows / 8][K][8]). Per 48-pixel panel and block of TSR_CPU_CONV_TILE_KB taps, x is packed
+ * into col ([KB][48] floats, the caller's scratch) and the 4 x 24 sub-tiles stream over it;
+ * the first block starts from bias (+ r; r may be y), the next ones accumulate onto y, the last
+ * applies `clamp`. */
+void tsr_cpu_convp_blocked_avx2(int64_t K, const float *a8, const float *x, int64_t ldx, int64_t np,
+                                const float *bias, const float *r, float *y, int64_t ldy,
+                                int64_t rows, float *col, int clamp, float lo, float hi);
 void tsr_cpu_convd_im2col_avx2(const float *x, const int32_t *koff, int64_t K, int64_t Wp,
                                int64_t sh, int64_t sw, int64_t OW, int64_t p0, int64_t n,
                                float *col);
@@ -150,6 +160,11 @@ struct tsr_convd_kernels {
     void (*pointwise)(int64_t K, const float *a, const float *x, int64_t ldx, const float *bias,
                       const float *r, float *y, int64_t ldy, int rows, int npx, int clamp, float lo,
                       float hi);
+    /* NULL, or a K-blocked pointwise GEMM on weights packed [M/8][K][8] that packs x itself
+     * (tsr_cpu_convp_blocked_avx2): 1x1 stride-1 convs of any K take it */
+    void (*pointwise_blocked)(int64_t K, const float *a8, const float *x, int64_t ldx, int64_t np,
+                              const float *bias, const float *r, float *y, int64_t ldy,
+                              int64_t rows, float *col, int clamp, float lo, float hi);
     void (*im2col)(const float *x, const int32_t *koff, int64_t K, int64_t Wp, int64_t sh,
                    int64_t sw, int64_t OW, int64_t p0, int64_t n, float *col);
     void (*wino_input)(const float *xp, int64_t plane, int64_t Wp, int64_t C, int64_t th0,

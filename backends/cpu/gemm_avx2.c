@@ -162,3 +162,54 @@ void tsr_cpu_convp_tile_avx2(int64_t K, const float *a, const float *x, int64_t 
         tsr_gemm2_tile(K, a, 1, 32, x, ldx, NULL, 0.0f, bias, r, ldy, y, ldy, rows, npx, clamp, lo,
                        hi, 0);
 }
+
+/* Packs rows [0, kb) x columns [0, nc) (nc <= 48) of x (row stride ldx) into col [kb][48],
+ * zeros in columns [nc, 48): the packed-B panel the tile reads with full loads. */
+static void tsr_convp_pack_avx2(const float *x, int64_t ldx, int64_t kb, int nc, float *col) {
+    if (nc == TSR_GEMMP_NR) {
+        for (int64_t k = 0; k < kb; k++) {
+            const float *xs = x + k * ldx;
+            float *cd = col + k * TSR_GEMMP_NR;
+#pragma GCC unroll 6
+            for (int v = 0; v < 6; v++)
+                _mm256_storeu_ps(cd + 8 * v, _mm256_loadu_ps(xs + 8 * v));
+        }
+        return;
+    }
+    const int nv = nc / 8, rem = nc % 8;
+    const __m256i last = tsr_gemm2_mask(rem);
+    for (int64_t k = 0; k < kb; k++) {
+        const float *xs = x + k * ldx;
+        float *cd = col + k * TSR_GEMMP_NR;
+        int v = 0;
+        for (; v < nv; v++)
+            _mm256_storeu_ps(cd + 8 * v, _mm256_loadu_ps(xs + 8 * v));
+        if (rem) {
+            _mm256_storeu_ps(cd + 8 * v, _mm256_maskload_ps(xs + 8 * v, last));
+            v++;
+        }
+        for (; v < 6; v++)
+            _mm256_storeu_ps(cd + 8 * v, _mm256_setzero_ps());
+    }
+}
+
+void tsr_cpu_convp_blocked_avx2(int64_t K, const float *a8, const float *x, int64_t ldx, int64_t np,
+                                const float *bias, const float *r, float *y, int64_t ldy,
+                                int64_t rows, float *col, int clamp, float lo, float hi) {
+    for (int64_t j0 = 0; j0 < np; j0 += TSR_GEMMP_NR) {
+        const int nc = np - j0 < TSR_GEMMP_NR ? (int)(np - j0) : TSR_GEMMP_NR;
+        for (int64_t k0 = 0; k0 < K; k0 += TSR_CPU_CONV_TILE_KB) {
+            const int64_t kb = K - k0 < TSR_CPU_CONV_TILE_KB ? K - k0 : TSR_CPU_CONV_TILE_KB;
+            tsr_convp_pack_avx2(x + k0 * ldx + j0, ldx, kb, nc, col);
+            const int ep = k0 + kb == K ? clamp : TSR_EP_NONE;
+            for (int64_t s = 0; s < rows; s += 8) {
+                const int rr = rows - s < 8 ? (int)(rows - s) : 8;
+                float *ys = y + s * ldy + j0;
+                /* the first block starts from bias (+ R), the next ones accumulate onto Y */
+                const float *rs = k0 > 0 ? ys : r ? r + s * ldy + j0 : NULL;
+                tsr_gemm2_tile(kb, a8 + s * K + k0 * 8, 1, 8, col, TSR_GEMMP_NR, NULL, 0.0f,
+                               k0 == 0 ? bias + s : NULL, rs, ldy, ys, ldy, rr, nc, ep, lo, hi, 0);
+            }
+        }
+    }
+}
