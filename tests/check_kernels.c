@@ -615,6 +615,10 @@ static const struct conv conv_rows[] = {
      * registers on the last block; 2 groups of K 288 at stride 2, relu */
     {1, 64, 10, 10, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ACT_CLIP, -0.5f, 1.0f},
     {2, 64, 6, 6, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, 1, 0, ACT_RELU, 0, 0},
+    /* the AVX2 K-blocked pointwise GEMM (conv_direct.c, tsr_cpu_convp_blocked_avx2): 1x1 with
+     * K 300 in tap blocks of 128 + 128 + 44, M 44 (a 32-block + 12 rows: 8 + 4), 203 pixels
+     * (a 192-pixel task + 11, a partial panel), two images, bias + residual + clip */
+    {2, 300, 7, 29, 44, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, ACT_CLIP, -0.5f, 1.0f},
     /* Winograd F(2x2, 3x3) with SiLU after the output transform (the post-pass): a 29-wide
      * row, a small 7x7 plane (scattered tiles) */
     {1, 20, 12, 29, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, ACT_SILU, 0, 0},

@@ -258,6 +258,7 @@ int tsr_cpu_convd_prepare(int isa, const struct tsr_k_conv *c, const float *Wt, 
         tsr_cpu_convd_free(d);
         return -1;
     }
+    const int pw8 = d->pointwise && d->k->pointwise_blocked;
     for (int64_t g = 0; g < c->group; g++)
         for (int64_t mb = 0; mb < d->n_mblocks; mb++) {
             float *blk = d->w + (size_t)(g * d->n_mblocks + mb) * (size_t)d->K * TSR_CONVD_MR;
@@ -267,10 +268,8 @@ int tsr_cpu_convd_prepare(int isa, const struct tsr_k_conv *c, const float *Wt, 
                 const int valid = m < d->mg;
                 const float *wr = Wt + (g * d->mg + m) * d->K;
                 /* [K][32], or [4][K][8] for the K-blocked pointwise GEMM */
-                float *bo = d->pointwise && d->k->pointwise_blocked
-                                ? blk + (o / 8) * d->K * 8 + o % 8
-                                : blk + o;
-                const int64_t ks = d->pointwise && d->k->pointwise_blocked ? 8 : TSR_CONVD_MR;
+                float *bo = pw8 ? blk + (o / 8) * d->K * 8 + o % 8 : blk + o;
+                const int64_t ks = pw8 ? 8 : TSR_CONVD_MR;
                 for (int64_t k = 0; k < d->K; k++)
                     bo[k * ks] = valid ? wr[k] : 0.0f;
                 bb[o] = valid && bias ? bias[g * d->mg + m] : 0.0f;
