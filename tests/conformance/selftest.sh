@@ -3,7 +3,8 @@
 # a made-up data folder built from real node tests: a pass, a wrong result (test_add's inputs
 # with test_sub's output), a refusal (a corrupt model), an exclusion (a sequence test), a crash
 # and a hang injected into the worker (TSR_CONFORMANCE_INJECT), and a pass after them. Checks
-# the counts, the gate (exit 1, FAIL lines), known_wrong.txt tolerating, --update-lists.
+# the counts, the gate (exit 1, FAIL lines), known_wrong.txt tolerating, --update-lists, and
+# a LeakSanitizer failure at the worker's exit (rerun once) against a leak report (fails).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -58,4 +59,18 @@ rc=0; run --update-lists || rc=$?
 [ "$rc" = 0 ] || fail "--update-lists: exit $rc"
 [ "$(cat "$tmp/lists/expected_cpu.txt")" = "$(printf 'test_a_pass\ntest_e_hang\ntest_f_pass')" ] ||
   fail "--update-lists wrote: $(cat "$tmp/lists/expected_cpu.txt")"
+
+# LeakSanitizer's own failure at the worker's exit (injected once): the range runs again and
+# passes; a leak report at exit fails the run (exit 2) and its log tail is printed.
+export TSR_CONFORMANCE_INJECT="crash:test_d_crash,exitfail:end"
+export TSR_CONFORMANCE_INJECT_ONCE="$tmp/exitfail-once"
+rc=0; run || rc=$?
+[ "$rc" = 0 ] || fail "LeakSanitizer failure at exit: exit $rc, expected 0 after a rerun"
+expect_line "LeakSanitizer itself failed (no leak reported): running tests"
+[ -e "$tmp/exitfail-once" ] || fail "the exit failure was not injected"
+export TSR_CONFORMANCE_INJECT="crash:test_d_crash,leakreport:end"
+rc=0; run || rc=$?
+[ "$rc" = 2 ] || fail "leak report at exit: exit $rc, expected 2"
+expect_line "ERROR: LeakSanitizer: detected memory leaks (injected)"
+grep -qF "running tests" "$tmp/out" && fail "a leak report was rerun"
 echo "conformance runner self-test: 1 passed, 0 failed"
