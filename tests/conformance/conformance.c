@@ -794,48 +794,25 @@ static int wend(struct wproc *w, int kill_it, char *why, size_t size) {
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-/* Copies the last `max_bytes` bytes of the worker's log to stderr, so that a CI log shows why a
- * worker failed (a sanitizer report is written there, not to the pipe). */
-static void print_log_tail(const char *path, long max_bytes) {
+/* Reads the last size - 1 bytes (or fewer) of the log at path into buf, NUL-terminated, with NULs
+ * inside the log turned into spaces so that string searches see all of it. A sanitizer report is
+ * written to the worker's log, not to the pipe. Returns the number of bytes read (0: no log). */
+static size_t read_log_tail(const char *path, char *buf, size_t size) {
     FILE *f = path ? fopen(path, "rb") : NULL;
-    if (!f) return;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long size = ftell(f);
-        if (size > max_bytes)
-            fseek(f, size - max_bytes, SEEK_SET);
-        else
-            rewind(f);
-        fprintf(stderr, "---- the last %ld bytes of %s ----\n", size < max_bytes ? size : max_bytes,
-                path);
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-            fwrite(buf, 1, n, stderr);
-        fprintf(stderr, "---- end of %s ----\n", path);
-    }
-    fclose(f);
-}
-
-/* Whether the last `max_bytes` bytes of the log at path contain needle. */
-static int log_tail_has(const char *path, long max_bytes, const char *needle) {
-    FILE *f = path ? fopen(path, "rb") : NULL;
-    if (!f) return 0;
-    static char buf[65536];
-    if ((size_t)max_bytes >= sizeof buf) max_bytes = (long)sizeof buf - 1;
     size_t n = 0;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long size = ftell(f);
-        if (size > max_bytes)
-            fseek(f, size - max_bytes, SEEK_SET);
+    if (f && fseek(f, 0, SEEK_END) == 0) {
+        long end = ftell(f), max = (long)size - 1;
+        if (end > max)
+            fseek(f, end - max, SEEK_SET);
         else
             rewind(f);
-        n = fread(buf, 1, (size_t)max_bytes, f);
+        n = fread(buf, 1, (size_t)max, f);
     }
-    fclose(f);
+    if (f) fclose(f);
     buf[n] = 0;
-    for (size_t i = 0; i < n; i++) /* NULs in the log must not hide the needle */
+    for (size_t i = 0; i < n; i++)
         if (!buf[i]) buf[i] = ' ';
-    return strstr(buf, needle) != NULL;
+    return n;
 }
 
 /* Parses a result line into the test it names. Returns the test index or -1. */
@@ -920,14 +897,15 @@ static long run_range(struct runner *R, size_t from, size_t to, double limit_s, 
         fprintf(stderr,
                 "conformance: the worker %s after its last test (%s); see %s (a leak report?)\n",
                 why, R->tests[to - 1].name, R->log_path ? R->log_path : "stderr");
-        print_log_tail(R->log_path, 16384);
+        static char tail[16385];
+        if (read_log_tail(R->log_path, tail, sizeof tail))
+            fprintf(stderr, "---- the end of %s ----\n%s\n---- end ----\n", R->log_path, tail);
         /* LeakSanitizer's own failure at exit ("Tracer caught signal 11", "Failed suspending
          * threads": its stop-the-world tracer racing the driver's threads, google/sanitizers#723,
          * #1322) is not a finding: no leak check ran. The range runs once more; a leak report,
          * any other failure or a second tool failure stands. */
-        if (!R->tool_retried &&
-            log_tail_has(R->log_path, 16384, "LeakSanitizer has encountered a fatal error") &&
-            !log_tail_has(R->log_path, 16384, "ERROR: LeakSanitizer: detected memory leaks")) {
+        if (!R->tool_retried && strstr(tail, "LeakSanitizer has encountered a fatal error") &&
+            !strstr(tail, "ERROR: LeakSanitizer: detected memory leaks")) {
             R->tool_retried = 1;
             fprintf(stderr,
                     "conformance: LeakSanitizer itself failed (no leak reported): "
