@@ -122,12 +122,17 @@ static inline vf v_exp(vf x) {
 /* 1 / (1 + e) by vrcp14ps and one Newton-Raphson step r (2 - d r) (relative error about 2^-28
  * before the two roundings) instead of a division, whose throughput bounds SiLU; d >= 1 and
  * finite (e = exp(-x) with -x <= 88), so the step is well defined; NaN propagates. */
+/* 1 / (1 + exp(-x)), with -x capped at 88 (exp stays finite, the reciprocal's Newton step
+ * stays defined) and Sigmoid(-inf) = 0 exactly, as 1 / (1 + inf) is: the cap would give
+ * ~6e-39 there, and SiLU = x * Sigmoid(x) would then be -inf where the unfused Sigmoid + Mul
+ * (and ONNX Runtime, PyTorch) give -inf * 0 = NaN. */
 static inline __m512 v_sigmoid(__m512 x) {
     const __m512 one = _mm512_set1_ps(1.0f);
     const __m512 nx = _mm512_min_ps(_mm512_set1_ps(88.0f), _mm512_sub_ps(_mm512_setzero_ps(), x));
     const __m512 d = _mm512_add_ps(one, v_exp(nx));
     const __m512 r = _mm512_rcp14_ps(d);
-    return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
+    const __mmask16 finite_or_nan = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-INFINITY), _CMP_NEQ_UQ);
+    return _mm512_maskz_mul_ps(finite_or_nan, r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
 }
 
 static inline __m512 v_tanh(__m512 x) {
