@@ -1241,7 +1241,10 @@ START_TEST(test_conv_paths) {
                             .act_p1 = 1.5f};
     c3.OH = out_size(c3.H, 3, 2, 1, 1, 1);
     c3.OW = out_size(c3.W, 3, 2, 1, 1, 1);
-    ck_assert_uint_eq(tsr_cpu_conv_scratch_floats(&c3, 4096), 0);
+    /* scratch: one zero-padded input plane per thread, rows (OH-1)*2 + 3, columns up to the
+     * last 16-column chunk's last tap at stride 2: 16 * ceil(OW / 16) * 2 + 2 */
+    ck_assert_uint_eq(tsr_cpu_conv_scratch_floats(&c3, 4096),
+                      (size_t)((c3.OH - 1) * 2 + 3) * (size_t)(16 * ((c3.OW + 15) / 16) * 2 + 2));
     check_conv_in_place(_i, pool, &c3, 4096, "conv depthwise in place");
     /* 1x1 stride 1: GEMM on the NCHW data, no scratch; grouped, residual in place */
     struct tsr_k_conv c5 = {.N = 3,

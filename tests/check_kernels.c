@@ -576,6 +576,9 @@ static const struct conv conv_rows[] = {
     {1, 72, 7, 7, 72, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 72, 1, 0, ACT_RELU, 0, 0},
     {2, 6, 9, 117, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6, 1, 1, ACT_RELU, 0, 0},
     {1, 4, 8, 40, 4, 3, 3, 1, 1, 0, 0, 0, 0, 2, 2, 4, 0, 0, ACT_NONE, 0, 0},
+    /* the planes above read a zero-padded copy (conv.c, TSR_DW_PAD_MAX_FLOATS); this one is too
+     * large for it (258 x 274 floats), so its edge chunks take the masked loads in place */
+    {1, 2, 258, 258, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, ACT_RELU, 0, 0},
     /* depthwise small planes (16 channels per vector, conv.c): 28 -> 14 stride 2, 20 channels
      * (a partial group), residual + HardSwish; dilation 2 on 9x9, two images, clip */
     {1, 20, 28, 28, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 20, 1, 1, ACT_HSWISH, 0, 0},

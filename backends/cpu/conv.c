@@ -4,9 +4,10 @@
  *
  * Three paths:
  *  - depthwise (group == C == M): a direct loop per (image, channel) plane, parallel over the
- *    N*C planes on the thread pool. Each output row is accumulated from the KH x KW taps with the
- *    valid column range of every tap computed once (no per-element bounds test), then the
- *    epilogue runs on the plane while it is in cache.
+ *    N*C planes on the thread pool (the vector tiers read a zero-padded copy of the plane in
+ *    scratch, tsr_dw_pad_plane, where it fits). Each output row is accumulated from the KH x KW
+ *    taps with the valid column range of every tap computed once (no per-element bounds test),
+ *    then the epilogue runs on the plane while it is in cache.
  *  - 1x1, stride 1, no padding: the NCHW image of a group already is the [C/group, H*W]
  *    right-hand matrix of the GEMM Y_g [M/group, OH*OW] = W_g [M/group, C/group] X_g; no copy.
  *  - everything else: im2col + GEMM. For each image and group the output plane is cut into
@@ -75,6 +76,7 @@ tsr_status tsr_cpu_conv_check(tsr_context *ctx, const char *name, const struct t
 
 static int tsr_dw_blocked(const struct tsr_k_conv *c);
 static size_t tsr_dw_block_floats(const struct tsr_k_conv *c);
+static int tsr_dw_pad_dims(const struct tsr_k_conv *c, int64_t *Hq, int64_t *Wq);
 
 static int tsr_conv_is_depthwise(const struct tsr_k_conv *c) {
     return c->group == c->C && c->group == c->M;
@@ -100,7 +102,12 @@ int64_t tsr_cpu_conv_panel_cols(const struct tsr_k_conv *c, size_t panel_cache_b
 }
 
 size_t tsr_cpu_conv_scratch_floats(const struct tsr_k_conv *c, size_t panel_cache_bytes) {
-    if (tsr_conv_is_depthwise(c)) return tsr_dw_blocked(c) ? tsr_dw_block_floats(c) : 0;
+    if (tsr_conv_is_depthwise(c)) {
+        int64_t Hq, Wq;
+        const size_t pad = tsr_dw_pad_dims(c, &Hq, &Wq) ? (size_t)(Hq * Wq) : 0;
+        const size_t block = tsr_dw_blocked(c) ? tsr_dw_block_floats(c) : 0;
+        return pad > block ? pad : block;
+    }
     if (tsr_conv_is_1x1(c)) return 0; /* OpenBLAS on the image in place, on every tier */
     const int64_t kc = c->C / c->group * c->KH * c->KW;
     const size_t im2col = (size_t)(kc * tsr_cpu_conv_panel_cols(c, panel_cache_bytes));
@@ -227,7 +234,44 @@ static void tsr_dw_args_init(const struct tsr_dw_job *job, const struct tsr_k_co
     tsr_cpu_conv_padded_plane(c, &a->Hp, &a->Wp, &pad);
 }
 
-static void tsr_dw_plane_task(const struct tsr_dw_job *job, size_t task) {
+/* Zero-padded input plane for the vector kernels (at most this many floats, per thread, from
+ * env->scratch): with every tap inside the copy, each 16-column chunk is interior (plain loads,
+ * no per-chunk masks), where the input plane read in place makes the first and last chunk of
+ * every row masked loads. MobileNetV2 batch 1 on AVX-512 (tessera run --profile): C96 112x112
+ * stride 2 0.63 ms, C144 56x56 0.40 ms in place (conv.c, 2026-12-07; see docs/PERFORMANCE.md). */
+#define TSR_DW_PAD_MAX_FLOATS 65536
+
+/* Rows x columns of the padded copy: every row and column a tap reads, zero outside the
+ * input; columns up to the last lane of the last 16-column chunk (stride 2: one more). */
+static int tsr_dw_pad_dims(const struct tsr_k_conv *c, int64_t *Hq, int64_t *Wq) {
+    const int64_t chunks = (c->OW + 15) / 16;
+    *Hq = (c->OH - 1) * c->stride_h + (c->KH - 1) * c->dil_h + 1;
+    *Wq = 16 * chunks * c->stride_w + (c->KW - 1) * c->dil_w;
+    return *Hq > 0 && *Wq > 0 && *Hq * *Wq <= TSR_DW_PAD_MAX_FLOATS &&
+           (c->stride_w == 1 || c->stride_w == 2);
+}
+
+/* Writes the Hq x Wq copy of plane x ([H][W]) with pad_t rows / pad_l columns of zeros before
+ * it into q; input rows and columns past the copy are not read by any tap. */
+static void tsr_dw_pad_plane(const struct tsr_k_conv *c, const float *x, int64_t Hq, int64_t Wq,
+                             float *q) {
+    int64_t cols = Wq - c->pad_l < c->W ? Wq - c->pad_l : c->W;
+    const int64_t lead = c->pad_l < Wq ? c->pad_l : Wq;
+    if (cols < 0) cols = 0;
+    for (int64_t i = 0; i < Hq; i++) {
+        float *row = q + i * Wq;
+        const int64_t ih = i - c->pad_t;
+        if (ih < 0 || ih >= c->H || cols == 0) {
+            memset(row, 0, (size_t)Wq * sizeof(float));
+            continue;
+        }
+        memset(row, 0, (size_t)lead * sizeof(float));
+        memcpy(row + lead, x + ih * c->W, (size_t)cols * sizeof(float));
+        memset(row + lead + cols, 0, (size_t)(Wq - lead - cols) * sizeof(float));
+    }
+}
+
+static void tsr_dw_plane_task(const struct tsr_dw_job *job, size_t task, int thread_id) {
     const struct tsr_k_conv *c = job->c;
     const int64_t ch = (int64_t)task % c->C;
     const int64_t plane_out = c->OH * c->OW;
@@ -239,6 +283,16 @@ static void tsr_dw_plane_task(const struct tsr_dw_job *job, size_t task) {
     if (tsr_dw_vector(job->env, c)) {
         struct tsr_dw_args a;
         tsr_dw_args_init(job, c, (int64_t)task, &a);
+        int64_t Hq, Wq;
+        if (job->env->scratch && tsr_dw_pad_dims(c, &Hq, &Wq) &&
+            job->env->scratch_floats >= (size_t)(Hq * Wq)) {
+            float *q = job->env->scratch + (size_t)thread_id * job->env->scratch_floats;
+            tsr_dw_pad_plane(c, x, Hq, Wq, q);
+            a.x = q;
+            a.H = Hq;
+            a.W = Wq;
+            a.pad_t = a.pad_l = 0;
+        }
         if (job->env->ew->isa == TSR_ISA_AVX512)
             tsr_cpu_dw_plane_avx512(&a);
         else
@@ -282,13 +336,12 @@ static void tsr_dw_plane_task(const struct tsr_dw_job *job, size_t task) {
 /* Task `task`: planes [task * per_task, ...) (small planes are grouped: a 7x7 plane is ~100
  * cycles of work, less than a task hand-off). */
 static void tsr_dw_task(void *arg, size_t task, int thread_id) {
-    (void)thread_id;
     const struct tsr_dw_job *job = arg;
     const int64_t planes = job->c->N * job->c->C;
     const int64_t p0 = (int64_t)task * job->per_task;
     const int64_t p1 = p0 + job->per_task < planes ? p0 + job->per_task : planes;
     for (int64_t p = p0; p < p1; p++)
-        tsr_dw_plane_task(job, (size_t)p);
+        tsr_dw_plane_task(job, (size_t)p, thread_id);
 }
 
 /* Small planes (OW <= 16: a row fills less than one vector) on AVX-512: 16 channels per
