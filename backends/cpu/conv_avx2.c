@@ -139,7 +139,91 @@ static TSR_DW2_INLINE void tsr_dw2_plane(const struct tsr_dw_args *p, const int 
         tsr_dw2_rows(p, oh, SW, 1);
 }
 
+/* ---- depthwise 3x3 on a padded plane (conv_avx512.c's tsr_dw3_chunks at 8 floats) ----
+ * Columns [ow0, ow0 + 8 V) of output rows oh .. oh + R - 1, every tap inside the plane; each of
+ * the (R - 1) * SW + 3 input rows is loaded once per tap column and feeds every output row that
+ * uses it. R 3 x V 2 accumulators + 9 weights + the loaded vector = the 16 ymm registers. */
+static TSR_DW2_INLINE void tsr_dw23_chunks(const struct tsr_dw_args *p, int64_t oh, int64_t ow0,
+                                           const int SW, const int V, const int R) {
+    __m256 wv[9], acc[3][2];
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; t++)
+        wv[t] = _mm256_set1_ps(p->w[t]);
+    const __m256 b0 = _mm256_set1_ps(p->bias ? p->bias[0] : 0.0f);
+#pragma GCC unroll 3
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 2
+        for (int v = 0; v < V; v++)
+            acc[r][v] = b0;
+    const float *x0 = p->x + oh * SW * p->W + ow0 * SW;
+#pragma GCC unroll 7
+    for (int i = 0; i < (R - 1) * SW + 3; i++) {
+        const float *xr = x0 + i * p->W;
+#pragma GCC unroll 3
+        for (int kw = 0; kw < 3; kw++)
+#pragma GCC unroll 2
+            for (int v = 0; v < V; v++) {
+                const float *xs = xr + 8 * v * SW + kw;
+                const __m256 x = SW == 1
+                                     ? _mm256_loadu_ps(xs)
+                                     : tsr_dw2_even(_mm256_loadu_ps(xs), _mm256_loadu_ps(xs + 8));
+#pragma GCC unroll 3
+                for (int r = 0; r < R; r++) {
+                    const int kh = i - r * SW;
+                    if (kh >= 0 && kh < 3)
+                        acc[r][v] = _mm256_fmadd_ps(wv[kh * 3 + kw], x, acc[r][v]);
+                }
+            }
+    }
+    const __m256 lo = _mm256_set1_ps(p->lo), hi = _mm256_set1_ps(p->hi);
+#pragma GCC unroll 3
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 2
+        for (int v = 0; v < V; v++) {
+            const int64_t o = ow0 + 8 * v, row = (oh + r) * p->OW;
+            const __m256i m = tsr_dw2_mask(0, p->OW - o);
+            __m256 s = acc[r][v];
+            if (p->r) s = _mm256_add_ps(s, _mm256_maskload_ps(p->r + row + o, m));
+            if (p->clamp) s = _mm256_min_ps(hi, _mm256_max_ps(lo, s)); /* NaN s propagates */
+            if (p->hswish) s = tsr_dw2_hswish(s);
+            _mm256_maskstore_ps(p->y + row + o, m, s);
+        }
+}
+
+static TSR_DW2_INLINE void tsr_dw23_rows(const struct tsr_dw_args *p, int64_t oh, const int SW,
+                                         const int R) {
+    const int64_t n_chunks = (p->OW + 7) / 8;
+    int64_t ch = 0;
+    for (; ch + 2 <= n_chunks; ch += 2)
+        tsr_dw23_chunks(p, oh, 8 * ch, SW, 2, R);
+    if (ch < n_chunks) tsr_dw23_chunks(p, oh, 8 * ch, SW, 1, R);
+}
+
+static TSR_DW2_INLINE void tsr_dw23_plane(const struct tsr_dw_args *p, const int SW) {
+    int64_t oh = 0;
+    for (; oh + 3 <= p->OH; oh += 3)
+        tsr_dw23_rows(p, oh, SW, 3);
+    for (; oh < p->OH; oh++)
+        tsr_dw23_rows(p, oh, SW, 1);
+}
+
+/* 1 when every tap of every 8-column chunk of p lies inside its plane (3x3, undilated, no
+ * padding left or above; the last chunk's last load ends inside the row). */
+static int tsr_dw23_applies(const struct tsr_dw_args *p) {
+    const int64_t n_chunks = (p->OW + 7) / 8;
+    return p->KH == 3 && p->KW == 3 && p->dh == 1 && p->dw == 1 && p->pad_t == 0 && p->pad_l == 0 &&
+           p->sh == p->sw && (p->OH - 1) * p->sh + 3 <= p->H &&
+           (8 * n_chunks - 1) * p->sw + (p->sw - 1) + 2 < p->W;
+}
+
 void tsr_cpu_dw_plane_avx2(const struct tsr_dw_args *p) {
+    if (tsr_dw23_applies(p)) {
+        if (p->sw == 1)
+            tsr_dw23_plane(p, 1);
+        else
+            tsr_dw23_plane(p, 2);
+        return;
+    }
     if (p->sw == 1)
         tsr_dw2_plane(p, 1);
     else
