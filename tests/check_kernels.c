@@ -579,6 +579,10 @@ static const struct conv conv_rows[] = {
     /* the planes above read a zero-padded copy (conv.c, TSR_DW_PAD_MAX_FLOATS); this one is too
      * large for it (258 x 274 floats), so its edge chunks take the masked loads in place */
     {1, 2, 258, 258, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, ACT_RELU, 0, 0},
+    /* 3x3 on the padded copy (conv_avx512.c tsr_dw3_chunks, conv_avx2.c tsr_dw23_chunks): OW 40
+     * (3 chunks of 16, 5 of 8), OH 7 (a 4-row group + 3 single rows; AVX2: 2 groups of 3 + 1),
+     * residual + clip */
+    {1, 3, 7, 40, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3, 1, 1, ACT_CLIP, 0.0f, 6.0f},
     /* depthwise small planes (16 channels per vector, conv.c): 28 -> 14 stride 2, 20 channels
      * (a partial group), residual + HardSwish; dilation 2 on 9x9, two images, clip */
     {1, 20, 28, 28, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 20, 1, 1, ACT_HSWISH, 0, 0},
