@@ -583,6 +583,11 @@ static const struct conv conv_rows[] = {
      * (3 chunks of 16, 5 of 8), OH 7 (a 4-row group + 3 single rows; AVX2: 2 groups of 3 + 1),
      * residual + clip */
     {1, 3, 7, 40, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3, 1, 1, ACT_CLIP, 0.0f, 6.0f},
+    /* 5x5 on the padded copy (AVX-512 tsr_dwk_chunks K 5: 2 rows x 2 vectors): stride 2 with
+     * OW 19 and OH 15 (a single tail row), residual + HardSwish; stride 1 with OW 50 (4 chunks)
+     * and OH 11 */
+    {2, 4, 29, 37, 4, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 4, 1, 1, ACT_HSWISH, 0, 0},
+    {1, 3, 11, 50, 3, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 3, 1, 0, ACT_NONE, 0, 0},
     /* depthwise small planes (16 channels per vector, conv.c): 28 -> 14 stride 2, 20 channels
      * (a partial group), residual + HardSwish; dilation 2 on 9x9, two images, clip */
     {1, 20, 28, 28, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 20, 1, 1, ACT_HSWISH, 0, 0},

@@ -256,22 +256,23 @@ static TSR_CONVD_ALWAYS_INLINE void tsr_dw_plane(const struct tsr_dw_args *p, co
         tsr_dw_rows(p, oh, SW, 1);
 }
 
-/* ---- depthwise 3x3 on a padded plane (every tap inside the plane, no masks) ---- */
+/* ---- depthwise KxK (3 or 5) on a padded plane (every tap inside the plane, no masks) ---- */
 
-/* Columns [ow0, ow0 + 16 V) of output rows oh .. oh + R - 1 of a 3x3 undilated depthwise conv
+/* Columns [ow0, ow0 + 16 V) of output rows oh .. oh + R - 1 of a KxK undilated depthwise conv
  * whose every tap lies inside the plane (pad_t = pad_l = 0, all chunks interior: conv.c's padded
- * copy). Input rows are walked once: each of the (R - 1) * SW + 3 rows the R output rows read is
- * loaded once per tap column and feeds every output row that uses it (up to 3), so a row group
- * issues (R - 1) * SW + 3 instead of 3 R loads per tap column and vector; the 9 weights stay in
- * registers (R x V <= 16 accumulators + 9 weights + the loaded vector <= 32 zmm). */
-static TSR_CONVD_ALWAYS_INLINE void tsr_dw3_chunks(const struct tsr_dw_args *p, int64_t oh,
-                                                   int64_t ow0, const int SW, const int V,
-                                                   const int R) {
+ * copy). Input rows are walked once: each of the (R - 1) * SW + K rows the R output rows read is
+ * loaded once per tap column and feeds every output row that uses it (up to K), so a row group
+ * issues (R - 1) * SW + K instead of K R loads per tap column and vector; the K*K weights stay
+ * in registers (R x V accumulators + K*K weights + the loaded vector <= 32 zmm: K 3 R 4 V 4,
+ * K 5 R 2 V 2). */
+static TSR_CONVD_ALWAYS_INLINE void tsr_dwk_chunks(const struct tsr_dw_args *p, int64_t oh,
+                                                   int64_t ow0, const int K, const int SW,
+                                                   const int V, const int R) {
     const __m512i even =
         _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    __m512 wv[9], acc[4][4];
-#pragma GCC unroll 9
-    for (int t = 0; t < 9; t++)
+    __m512 wv[25], acc[4][4];
+#pragma GCC unroll 25
+    for (int t = 0; t < K * K; t++)
         wv[t] = _mm512_set1_ps(p->w[t]);
     const __m512 b0 = _mm512_set1_ps(p->bias ? p->bias[0] : 0.0f);
 #pragma GCC unroll 4
@@ -280,11 +281,11 @@ static TSR_CONVD_ALWAYS_INLINE void tsr_dw3_chunks(const struct tsr_dw_args *p, 
         for (int v = 0; v < V; v++)
             acc[r][v] = b0;
     const float *x0 = p->x + oh * SW * p->W + ow0 * SW;
-#pragma GCC unroll 9
-    for (int i = 0; i < (R - 1) * SW + 3; i++) {
+#pragma GCC unroll 11
+    for (int i = 0; i < (R - 1) * SW + K; i++) {
         const float *xr = x0 + i * p->W;
-#pragma GCC unroll 3
-        for (int kw = 0; kw < 3; kw++)
+#pragma GCC unroll 5
+        for (int kw = 0; kw < K; kw++)
 #pragma GCC unroll 4
             for (int v = 0; v < V; v++) {
                 const float *xs = xr + 16 * v * SW + kw;
@@ -294,8 +295,8 @@ static TSR_CONVD_ALWAYS_INLINE void tsr_dw3_chunks(const struct tsr_dw_args *p, 
 #pragma GCC unroll 4
                 for (int r = 0; r < R; r++) {
                     const int kh = i - r * SW;
-                    if (kh >= 0 && kh < 3)
-                        acc[r][v] = _mm512_fmadd_ps(wv[kh * 3 + kw], x, acc[r][v]);
+                    if (kh >= 0 && kh < K)
+                        acc[r][v] = _mm512_fmadd_ps(wv[kh * K + kw], x, acc[r][v]);
                 }
             }
     }
@@ -315,43 +316,51 @@ static TSR_CONVD_ALWAYS_INLINE void tsr_dw3_chunks(const struct tsr_dw_args *p, 
         }
 }
 
-/* Output rows [oh, oh + R) of the padded 3x3 plane: chunks 4 at a time, the last 1..3 as one. */
-static TSR_CONVD_ALWAYS_INLINE void tsr_dw3_rows(const struct tsr_dw_args *p, int64_t oh,
-                                                 const int SW, const int R) {
+/* Output rows [oh, oh + R) of the padded plane: chunks VM (K 3: 4, K 5: 2) at a time, the rest
+ * as one call. */
+static TSR_CONVD_ALWAYS_INLINE void tsr_dwk_rows(const struct tsr_dw_args *p, int64_t oh,
+                                                 const int K, const int SW, const int R) {
+    const int VM = K == 3 ? 4 : 2;
     const int64_t n_chunks = (p->OW + 15) / 16;
     int64_t ch = 0;
-    for (; ch + 4 <= n_chunks; ch += 4)
-        tsr_dw3_chunks(p, oh, 16 * ch, SW, 4, R);
+    for (; ch + VM <= n_chunks; ch += VM)
+        tsr_dwk_chunks(p, oh, 16 * ch, K, SW, VM, R);
     if (n_chunks - ch == 3)
-        tsr_dw3_chunks(p, oh, 16 * ch, SW, 3, R);
+        tsr_dwk_chunks(p, oh, 16 * ch, K, SW, 3, R);
     else if (n_chunks - ch == 2)
-        tsr_dw3_chunks(p, oh, 16 * ch, SW, 2, R);
+        tsr_dwk_chunks(p, oh, 16 * ch, K, SW, 2, R);
     else if (n_chunks - ch == 1)
-        tsr_dw3_chunks(p, oh, 16 * ch, SW, 1, R);
+        tsr_dwk_chunks(p, oh, 16 * ch, K, SW, 1, R);
 }
 
-static TSR_CONVD_ALWAYS_INLINE void tsr_dw3_plane(const struct tsr_dw_args *p, const int SW) {
+/* Rows in groups of RM (K 3: 4, K 5: 2), the rest one at a time. */
+static TSR_CONVD_ALWAYS_INLINE void tsr_dwk_plane(const struct tsr_dw_args *p, const int K,
+                                                  const int SW) {
+    const int RM = K == 3 ? 4 : 2;
     int64_t oh = 0;
-    for (; oh + 4 <= p->OH; oh += 4)
-        tsr_dw3_rows(p, oh, SW, 4);
+    for (; oh + RM <= p->OH; oh += RM)
+        tsr_dwk_rows(p, oh, K, SW, RM);
     for (; oh < p->OH; oh++)
-        tsr_dw3_rows(p, oh, SW, 1);
+        tsr_dwk_rows(p, oh, K, SW, 1);
 }
 
-/* 1 when every tap of every 16-column chunk of p lies inside its plane (3x3, undilated, no
- * padding left or above, rows and columns up to the last chunk's last tap present). */
-static int tsr_dw3_applies(const struct tsr_dw_args *p) {
+/* 1 when p is KxK (3 or 5) undilated with equal strides and every tap of every 16-column chunk
+ * lies inside its plane (no padding left or above, rows and columns up to the last chunk's
+ * last tap present; stride 2 loads one float more). */
+static int tsr_dwk_applies(const struct tsr_dw_args *p) {
     const int64_t n_chunks = (p->OW + 15) / 16;
-    return p->KH == 3 && p->KW == 3 && p->dh == 1 && p->dw == 1 && p->pad_t == 0 && p->pad_l == 0 &&
-           p->sh == p->sw && (p->OH - 1) * p->sh + 3 <= p->H && 16 * n_chunks * p->sw + 2 <= p->W;
+    return (p->KH == 3 || p->KH == 5) && p->KW == p->KH && p->dh == 1 && p->dw == 1 &&
+           p->pad_t == 0 && p->pad_l == 0 && p->sh == p->sw &&
+           (p->OH - 1) * p->sh + p->KH <= p->H &&
+           (16 * n_chunks - 1) * p->sw + (p->sw - 1) + (p->KW - 1) < p->W;
 }
 
 void tsr_cpu_dw_plane_avx512(const struct tsr_dw_args *p) {
-    if (tsr_dw3_applies(p)) {
-        if (p->sw == 1)
-            tsr_dw3_plane(p, 1);
+    if (tsr_dwk_applies(p)) {
+        if (p->KH == 3)
+            p->sw == 1 ? tsr_dwk_plane(p, 3, 1) : tsr_dwk_plane(p, 3, 2);
         else
-            tsr_dw3_plane(p, 2);
+            p->sw == 1 ? tsr_dwk_plane(p, 5, 1) : tsr_dwk_plane(p, 5, 2);
         return;
     }
     if (p->sw == 1)
