@@ -3013,6 +3013,33 @@ START_TEST(test_kernel_table) {
 }
 END_TEST
 
+/* The small-plane Winograd (conv_direct.c, tsr_wino_applies mode 2) runs by default on the AVX2
+ * tier only; TSR_CPU_WINOGRAD=small turns it on for every tier, and this test runs the "conv"
+ * case (its 14x14, 7x7 and 9x11 Winograd rows among the others) that way, so the AVX-512
+ * transforms stay checked against the reference. Own process (Check forks), own shard. */
+START_TEST(test_winograd_small_planes) {
+    setenv("TSR_CPU_WINOGRAD", "small", 1);
+    struct tsr_context_options o = {.cpu_threads = 3};
+    tsr_context *ctx = NULL;
+    ck_assert_int_eq(tsr_context_create(&o, &ctx), TSR_OK);
+    struct kh_stats st = {0};
+    char first[1024] = "";
+    const char *only = getenv("TSR_KH_GROUPS");
+    int found = 0;
+    for (int c = 0; c < N_OF(cases); c++)
+        if (!strcmp(cases[c].name, "conv")) {
+            found = 1;
+            if ((!only || kh_name_listed(only, cases[c].name)) && kh_in_shard(c))
+                kh_run_case(ctx, &cases[c], &st, first, sizeof first);
+        }
+    fprintf(stderr, "kernel harness, TSR_CPU_WINOGRAD=small: %d runs, %d failed\n", st.runs,
+            st.failures);
+    tsr_context_destroy(ctx);
+    ck_assert(found);
+    ck_assert_msg(st.failures == 0, "%d of %d runs failed; first: %s", st.failures, st.runs, first);
+}
+END_TEST
+
 /* ---- issue 12: IEEE special values ------------------------------------------------------- */
 
 /* The cases run again with NaN, +inf and -inf in their float32 inputs (kh_run_case_specials):
@@ -3290,6 +3317,7 @@ static Suite *kernels_suite(void) {
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_devices);
     tcase_add_test(tc, test_kernel_table);
+    tcase_add_test(tc, test_winograd_small_planes);
     tcase_add_test(tc, test_mask_model);
     tcase_add_test(tc, test_gather_out_of_range);
     tcase_add_test(tc, test_index_out_of_range);

@@ -38,7 +38,7 @@
  * store (one gather per channel row) as on its K FMAs. */
 #define TSR_CONVD_IM2COL_MAX_K 64
 
-static int tsr_wino_applies(const struct tsr_k_conv *c);
+static int tsr_wino_applies(int isa, const struct tsr_k_conv *c);
 
 /* 1 when a 1x1 conv takes the AVX2 K-blocked pointwise GEMM (stride 1, no padding);
  * TSR_CPU_POINTWISE=0 leaves it to conv.c's OpenBLAS path, as before. */
@@ -50,10 +50,11 @@ static int tsr_convp_blocked_applies(const struct tsr_k_conv *c) {
 }
 
 /* 1 when c takes the im2col path (tsr_cpu_convd.im2col). */
-static int tsr_convd_im2col_applies(const struct tsr_k_conv *c) {
+static int tsr_convd_im2col_applies(int isa, const struct tsr_k_conv *c) {
     const int64_t K = (c->C / c->group) * c->KH * c->KW;
     const int pointwise_like = c->KH == 1 && c->KW == 1 && c->stride_h == 1 && c->stride_w == 1;
-    return c->group == 1 && K <= TSR_CONVD_IM2COL_MAX_K && !pointwise_like && !tsr_wino_applies(c);
+    return c->group == 1 && K <= TSR_CONVD_IM2COL_MAX_K && !pointwise_like &&
+           !tsr_wino_applies(isa, c);
 }
 
 void tsr_cpu_conv_padded_plane(const struct tsr_k_conv *c, int64_t *Hp, int64_t *Wp, int *pad) {
@@ -131,15 +132,27 @@ void tsr_cpu_convd_free(struct tsr_cpu_convd *d) {
 /* Used for 3x3 stride-1 undilated ungrouped convs with output rows of at least 27 pixels (14
  * tiles: a tile row fills most of the 16-lane vectors the transforms and the GEMM run on) and
  * at least 16 input and output channels: 16 GEMMs of M x C x tiles replace the 9 taps, 2.25x
- * fewer multiply-adds for the transforms' cost (Lavin & Gray, CVPR 2016). Off with
- * TSR_CPU_WINOGRAD=0. */
-static int tsr_wino_applies(const struct tsr_k_conv *c) {
+ * fewer multiply-adds for the transforms' cost (Lavin & Gray, CVPR 2016). Returns 1 (tile rows),
+ * 2 (small planes: raster-order tiles through gathers) or 0.
+ * Small planes (7x7 to 13x13 outputs: 16-49 tiles) only on the AVX2 tier: there each GEMM has
+ * 16-49 columns, so every transformed weight (16 per tap pair, 1.78x the direct conv's) feeds
+ * at most 49 multiply-adds, and on AVX-512 the direct tiles were faster (AMD EPYC with AVX-512,
+ * 2026-12-07, tessera run --profile, the small-plane 3x3 s1 layers summed: ResNet-18 batch 1
+ * 6.0 ms Winograd against 4.2 ms direct, ResNet-50 batch 8 46-62 against 34 ms, SqueezeNet 1.1
+ * batch 1 0.74-0.81 against 0.41-0.46 ms), while on the AVX2 tier its direct tiles lose (7x7
+ * planes 2.5-2.9 ms Winograd against 5.4 ms direct, docs/PERFORMANCE.md machine C).
+ * TSR_CPU_WINOGRAD=0: off; =small: small planes on every tier; =large: tile rows only. */
+static int tsr_wino_applies(int isa, const struct tsr_k_conv *c) {
     const char *env = tsr_getenv("TSR_CPU_WINOGRAD");
     if (env && !strcmp(env, "0")) return 0;
     if (!(c->KH == 3 && c->KW == 3 && c->stride_h == 1 && c->stride_w == 1 && c->dil_h == 1 &&
           c->dil_w == 1 && c->group == 1 && c->C >= 16 && c->M >= 16))
         return 0;
     if (c->OW >= 27) return 1;
+    const int small = env && !strcmp(env, "small")   ? 1
+                      : env && !strcmp(env, "large") ? 0
+                                                     : isa == TSR_ISA_AVX2;
+    if (!small) return 0;
     /* small planes: at least 16 tiles (a 7x7 output), in raster order through gathers */
     return ((c->OH + 1) / 2) * ((c->OW + 1) / 2) >= 16 ? 2 : 0;
 }
@@ -172,11 +185,11 @@ static void tsr_wino_geometry(const struct tsr_k_conv *c, int64_t *twp, int64_t 
     *rows = r;
 }
 
-size_t tsr_cpu_convd_scratch_floats(const struct tsr_k_conv *c) {
+size_t tsr_cpu_convd_scratch_floats(int isa, const struct tsr_k_conv *c) {
     if (tsr_convp_blocked_applies(c)) return TSR_CPU_CONV_TILE_FLOATS;
-    if (tsr_convd_im2col_applies(c))
+    if (tsr_convd_im2col_applies(isa, c))
         return (size_t)((c->C / c->group) * c->KH * c->KW * TSR_CONVP_TASK_PIXELS);
-    const int mode = tsr_wino_applies(c);
+    const int mode = tsr_wino_applies(isa, c);
     if (!mode) return 0;
     const int64_t mpad = (c->M + TSR_CONVD_MR - 1) / TSR_CONVD_MR * TSR_CONVD_MR;
     int64_t a, b;
@@ -224,7 +237,7 @@ int tsr_cpu_convd_prepare(int isa, const struct tsr_k_conv *c, const float *Wt, 
         img > 0 && TSR_CONVD_PAD_MAX_FLOATS / img > 1 ? TSR_CONVD_PAD_MAX_FLOATS / img : 1;
     if (d->imgs_per_round > c->N) d->imgs_per_round = c->N > 0 ? c->N : 1;
     d->pad_floats = d->pad ? (size_t)(d->imgs_per_round * img) : 0;
-    d->winograd = tsr_wino_applies(c);
+    d->winograd = tsr_wino_applies(isa, c);
     if (d->winograd) {
         /* the transforms read 2 twp + 2 columns and 2 ceil(OH/2) + 2 rows of padded input */
         tsr_wino_geometry(c, &d->wino_twp, &d->wino_rows);
@@ -242,7 +255,7 @@ int tsr_cpu_convd_prepare(int isa, const struct tsr_k_conv *c, const float *Wt, 
     }
     d->pointwise = !d->pad && c->KH == 1 && c->KW == 1 && c->stride_h == 1 && c->stride_w == 1 &&
                    (d->K <= TSR_CONVP_MAX_K || d->k->pointwise_blocked);
-    d->im2col = !d->pointwise && tsr_convd_im2col_applies(c);
+    d->im2col = !d->pointwise && tsr_convd_im2col_applies(isa, c);
     const size_t blocks = (size_t)(c->group * d->n_mblocks);
     /* Winograd: 16 sets of [n_mblocks][C][32] blocks, of U[xi] over (m, c) */
     const size_t wfloats = d->winograd ? 16 * blocks * (size_t)d->cg * TSR_CONVD_MR

@@ -224,9 +224,10 @@ int tsr_cpu_convd_prepare(int isa, const struct tsr_k_conv *c, const float *Wt, 
                           struct tsr_cpu_convd **out);
 void tsr_cpu_convd_free(struct tsr_cpu_convd *d);
 
-/* Per-thread scratch (floats) the direct path of c needs (either tier): the Winograd transform
- * buffers, the im2col columns of a short-K conv, 0 for the other direct paths. */
-size_t tsr_cpu_convd_scratch_floats(const struct tsr_k_conv *c);
+/* Per-thread scratch (floats) the direct path of c needs on tier `isa` (TSR_ISA_AVX2 or
+ * TSR_ISA_AVX512, as given to tsr_cpu_convd_prepare): the Winograd transform buffers, the
+ * im2col columns of a short-K conv, 0 for the other direct paths. */
+size_t tsr_cpu_convd_scratch_floats(int isa, const struct tsr_k_conv *c);
 
 /* Y [N, M, OH, OW] = act(conv(X) + bias + R) with the prepared weights; R NULL or [N, M, OH, OW]
  * and may be Y itself (in place). pad_buf: at least d->pad_floats floats (unused when 0),

@@ -601,8 +601,9 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
             size_t s = tsr_cpu_conv_scratch_floats(&kn->u.conv, ex->env.panel_cache_bytes);
             if (s > scratch) scratch = s;
             /* the direct path's Winograd transform buffers (conv_direct.c) */
-            s = tsr_cpu_convd_kernels(ex->env.ew->isa) ? tsr_cpu_convd_scratch_floats(&kn->u.conv)
-                                                       : 0;
+            s = tsr_cpu_convd_kernels(ex->env.ew->isa)
+                    ? tsr_cpu_convd_scratch_floats(ex->env.ew->isa, &kn->u.conv)
+                    : 0;
             if (s > scratch) scratch = s;
         }
         /* the vector pool path's padded plane: one in every thread's slice */
