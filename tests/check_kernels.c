@@ -3013,29 +3013,42 @@ START_TEST(test_kernel_table) {
 }
 END_TEST
 
+/* Runs the cases named in `names` (comma-separated; TSR_KH_GROUPS and the shard narrow them
+ * further) in a fresh 3-thread context, with NaN / inf inputs when `specials`; returns how many
+ * cases `names` matched. */
+static int run_listed_cases(const char *names, int specials, struct kh_stats *st, char *first,
+                            size_t first_size) {
+    struct tsr_context_options o = {.cpu_threads = 3};
+    tsr_context *ctx = NULL;
+    ck_assert_int_eq(tsr_context_create(&o, &ctx), TSR_OK);
+    const char *only = getenv("TSR_KH_GROUPS");
+    int listed = 0;
+    for (int c = 0; c < N_OF(cases); c++)
+        if (kh_name_listed(names, cases[c].name)) {
+            listed++;
+            if ((!only || kh_name_listed(only, cases[c].name)) && kh_in_shard(c)) {
+                if (specials)
+                    kh_run_case_specials(ctx, &cases[c], st, first, first_size);
+                else
+                    kh_run_case(ctx, &cases[c], st, first, first_size);
+            }
+        }
+    tsr_context_destroy(ctx);
+    return listed;
+}
+
 /* The small-plane Winograd (conv_direct.c, tsr_wino_applies mode 2) runs by default on the AVX2
  * tier only; TSR_CPU_WINOGRAD=small turns it on for every tier, and this test runs the "conv"
  * case (its 14x14, 7x7 and 9x11 Winograd rows among the others) that way, so the AVX-512
  * transforms stay checked against the reference. Own process (Check forks), own shard. */
 START_TEST(test_winograd_small_planes) {
     setenv("TSR_CPU_WINOGRAD", "small", 1);
-    struct tsr_context_options o = {.cpu_threads = 3};
-    tsr_context *ctx = NULL;
-    ck_assert_int_eq(tsr_context_create(&o, &ctx), TSR_OK);
     struct kh_stats st = {0};
     char first[1024] = "";
-    const char *only = getenv("TSR_KH_GROUPS");
-    int found = 0;
-    for (int c = 0; c < N_OF(cases); c++)
-        if (!strcmp(cases[c].name, "conv")) {
-            found = 1;
-            if ((!only || kh_name_listed(only, cases[c].name)) && kh_in_shard(c))
-                kh_run_case(ctx, &cases[c], &st, first, sizeof first);
-        }
+    const int listed = run_listed_cases("conv", 0, &st, first, sizeof first);
     fprintf(stderr, "kernel harness, TSR_CPU_WINOGRAD=small: %d runs, %d failed\n", st.runs,
             st.failures);
-    tsr_context_destroy(ctx);
-    ck_assert(found);
+    ck_assert_int_eq(listed, 1);
     ck_assert_msg(st.failures == 0, "%d of %d runs failed; first: %s", st.failures, st.runs, first);
 }
 END_TEST
@@ -3061,23 +3074,12 @@ START_TEST(test_ieee_specials) {
      * output tile (docs/RELIABILITY.md): the direct and im2col paths are the ones compared
      * element by element here (this test runs in its own process: Check forks) */
     setenv("TSR_CPU_WINOGRAD", "0", 1);
-    struct tsr_context_options o = {.cpu_threads = 3};
-    tsr_context *ctx = NULL;
-    ck_assert_int_eq(tsr_context_create(&o, &ctx), TSR_OK);
     struct kh_stats st = {0};
     char first[1024] = "";
-    const char *only = getenv("TSR_KH_GROUPS");
-    int listed = 0;
-    for (int c = 0; c < N_OF(cases); c++)
-        if (kh_name_listed(ieee_case_names, cases[c].name)) {
-            listed++;
-            if ((!only || kh_name_listed(only, cases[c].name)) && kh_in_shard(c))
-                kh_run_case_specials(ctx, &cases[c], &st, first, sizeof first);
-        }
+    const int listed = run_listed_cases(ieee_case_names, 1, &st, first, sizeof first);
     fprintf(stderr,
             "kernel harness, NaN / inf inputs: %d cases (%d variants): %d runs, %d failed\n",
             st.cases, st.variants, st.runs, st.failures);
-    tsr_context_destroy(ctx);
     ck_assert_int_eq(listed, 52); /* every name of ieee_case_names is a case */
     ck_assert_msg(st.failures == 0, "%d of %d runs failed; first: %s", st.failures, st.runs, first);
 }

@@ -54,6 +54,25 @@ static TSR_DW2_INLINE __m256 tsr_dw2_hswish(__m256 y) {
         y, _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_setzero_ps(), t)));
 }
 
+/* The epilogue of R x V accumulator chunks (output rows oh .., columns ow0 + 8 v ..): + R, Clip
+ * or HardSwish, stored with the lanes past OW masked off. */
+static TSR_DW2_INLINE void tsr_dw2_store(const struct tsr_dw_args *p, __m256 acc[4][2], int64_t oh,
+                                         int64_t ow0, const int V, const int R) {
+    const __m256 lo = _mm256_set1_ps(p->lo), hi = _mm256_set1_ps(p->hi);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 2
+        for (int v = 0; v < V; v++) {
+            const int64_t o = ow0 + 8 * v, row = (oh + r) * p->OW;
+            const __m256i m = tsr_dw2_mask(0, p->OW - o);
+            __m256 s = acc[r][v];
+            if (p->r) s = _mm256_add_ps(s, _mm256_maskload_ps(p->r + row + o, m));
+            if (p->clamp) s = _mm256_min_ps(hi, _mm256_max_ps(lo, s)); /* NaN s propagates */
+            if (p->hswish) s = tsr_dw2_hswish(s);
+            _mm256_maskstore_ps(p->y + row + o, m, s);
+        }
+}
+
 /* Columns [ow0, ow0 + 8 V) of output rows oh .. oh + R - 1; lanes past OW are computed and not
  * stored. */
 static TSR_DW2_INLINE void tsr_dw2_chunks(const struct tsr_dw_args *p, int64_t oh, int64_t ow0,
@@ -88,19 +107,7 @@ static TSR_DW2_INLINE void tsr_dw2_chunks(const struct tsr_dw_args *p, int64_t o
             }
         }
     }
-    const __m256 lo = _mm256_set1_ps(p->lo), hi = _mm256_set1_ps(p->hi);
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 2
-        for (int v = 0; v < V; v++) {
-            const int64_t o = ow0 + 8 * v, row = (oh + r) * p->OW;
-            const __m256i m = tsr_dw2_mask(0, p->OW - o);
-            __m256 s = acc[r][v];
-            if (p->r) s = _mm256_add_ps(s, _mm256_maskload_ps(p->r + row + o, m));
-            if (p->clamp) s = _mm256_min_ps(hi, _mm256_max_ps(lo, s)); /* NaN s propagates */
-            if (p->hswish) s = tsr_dw2_hswish(s);
-            _mm256_maskstore_ps(p->y + row + o, m, s);
-        }
+    tsr_dw2_store(p, acc, oh, ow0, V, R);
 }
 
 /* Chunk ch (output columns [8 ch, 8 ch + 8)) reads only inside its row: its first tap column is
@@ -145,7 +152,7 @@ static TSR_DW2_INLINE void tsr_dw2_plane(const struct tsr_dw_args *p, const int 
  * uses it. R 3 x V 2 accumulators + 9 weights + the loaded vector = the 16 ymm registers. */
 static TSR_DW2_INLINE void tsr_dw23_chunks(const struct tsr_dw_args *p, int64_t oh, int64_t ow0,
                                            const int SW, const int V, const int R) {
-    __m256 wv[9], acc[3][2];
+    __m256 wv[9], acc[4][2]; /* rows 0..2 used (tsr_dw2_store's shape) */
 #pragma GCC unroll 9
     for (int t = 0; t < 9; t++)
         wv[t] = _mm256_set1_ps(p->w[t]);
@@ -175,19 +182,7 @@ static TSR_DW2_INLINE void tsr_dw23_chunks(const struct tsr_dw_args *p, int64_t 
                 }
             }
     }
-    const __m256 lo = _mm256_set1_ps(p->lo), hi = _mm256_set1_ps(p->hi);
-#pragma GCC unroll 3
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 2
-        for (int v = 0; v < V; v++) {
-            const int64_t o = ow0 + 8 * v, row = (oh + r) * p->OW;
-            const __m256i m = tsr_dw2_mask(0, p->OW - o);
-            __m256 s = acc[r][v];
-            if (p->r) s = _mm256_add_ps(s, _mm256_maskload_ps(p->r + row + o, m));
-            if (p->clamp) s = _mm256_min_ps(hi, _mm256_max_ps(lo, s)); /* NaN s propagates */
-            if (p->hswish) s = tsr_dw2_hswish(s);
-            _mm256_maskstore_ps(p->y + row + o, m, s);
-        }
+    tsr_dw2_store(p, acc, oh, ow0, V, R);
 }
 
 static TSR_DW2_INLINE void tsr_dw23_rows(const struct tsr_dw_args *p, int64_t oh, const int SW,

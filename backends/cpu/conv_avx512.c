@@ -141,6 +141,27 @@ static TSR_CONVD_ALWAYS_INLINE __m512 tsr_dw_load(const float *xr, int64_t start
     return _mm512_permutex2var_ps(a, even, b);
 }
 
+/* The epilogue of R x V accumulator chunks (output rows oh .., columns ow0 + 16 v ..): + R,
+ * Clip or HardSwish, stored with the lanes past OW masked off. */
+static TSR_CONVD_ALWAYS_INLINE void tsr_dw_store(const struct tsr_dw_args *p, __m512 acc[4][4],
+                                                 int64_t oh, int64_t ow0, const int V,
+                                                 const int R) {
+    const __m512 lo = _mm512_set1_ps(p->lo), hi = _mm512_set1_ps(p->hi);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < V; v++) {
+            const int64_t o = ow0 + 16 * v, row = (oh + r) * p->OW;
+            const int64_t left = p->OW - o;
+            const __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+            __m512 s = acc[r][v];
+            if (p->r) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, p->r + row + o));
+            if (p->clamp) s = _mm512_min_ps(hi, _mm512_max_ps(lo, s)); /* NaN s propagates */
+            if (p->hswish) s = tsr_avx512_hswish(s);
+            _mm512_mask_storeu_ps(p->y + row + o, m, s);
+        }
+}
+
 /* Columns [ow0, ow0 + 16 V) of the R output rows oh .. oh + R - 1 (R x V chunks of 16 in
  * flight: independent FMA chains hide the FMA latency, which a single 9-tap chain does not;
  * lanes past OW are computed and not stored). The tap loop is outermost so each weight is
@@ -197,20 +218,7 @@ static TSR_CONVD_ALWAYS_INLINE void tsr_dw_chunks(const struct tsr_dw_args *p, i
             }
         }
     }
-    const __m512 lo = _mm512_set1_ps(p->lo), hi = _mm512_set1_ps(p->hi);
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-        for (int v = 0; v < V; v++) {
-            const int64_t o = ow0 + 16 * v, row = (oh + r) * p->OW;
-            const int64_t left = p->OW - o;
-            const __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-            __m512 s = acc[r][v];
-            if (p->r) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, p->r + row + o));
-            if (p->clamp) s = _mm512_min_ps(hi, _mm512_max_ps(lo, s)); /* NaN s propagates */
-            if (p->hswish) s = tsr_avx512_hswish(s);
-            _mm512_mask_storeu_ps(p->y + row + o, m, s);
-        }
+    tsr_dw_store(p, acc, oh, ow0, V, R);
 }
 
 /* Chunk ch (output columns [16 ch, 16 ch + 16)) reads only inside its rows (no masks needed)
@@ -300,20 +308,7 @@ static TSR_CONVD_ALWAYS_INLINE void tsr_dwk_chunks(const struct tsr_dw_args *p, 
                 }
             }
     }
-    const __m512 lo = _mm512_set1_ps(p->lo), hi = _mm512_set1_ps(p->hi);
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-        for (int v = 0; v < V; v++) {
-            const int64_t o = ow0 + 16 * v, row = (oh + r) * p->OW;
-            const int64_t left = p->OW - o;
-            const __mmask16 m = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-            __m512 s = acc[r][v];
-            if (p->r) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, p->r + row + o));
-            if (p->clamp) s = _mm512_min_ps(hi, _mm512_max_ps(lo, s)); /* NaN s propagates */
-            if (p->hswish) s = tsr_avx512_hswish(s);
-            _mm512_mask_storeu_ps(p->y + row + o, m, s);
-        }
+    tsr_dw_store(p, acc, oh, ow0, V, R);
 }
 
 /* Output rows [oh, oh + R) of the padded plane: chunks VM (K 3: 4, K 5: 2) at a time, the rest
