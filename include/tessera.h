@@ -303,7 +303,8 @@ struct tsr_context_options {
                                  (symbolic dims count 1); default 16 GiB */
     int64_t max_tensor_rank;  /* TSR_MAX_TENSOR_RANK: dims of one tensor; default 64 (the
                                  runtime itself holds at most TSR_MAX_RANK) */
-    int64_t max_depth;        /* TSR_MAX_DEPTH: protobuf message nesting (the model is 1; each
+    int64_t max_depth;        /* TSR_MAX_DEPTH: protobuf message nesting (a model without
+                                 subgraphs: 7, down to a graph input's Dimension; each
                                  If/Loop/Scan subgraph adds 3); default 64 */
 };
 /* Default and largest profiler capacity (records; struct tsr_context_options.profile_capacity).

@@ -446,6 +446,46 @@ START_TEST(test_env_validated) {
 }
 END_TEST
 
+/* The --max-* options of `tessera run` (tools/cli/limits.c) set the context's limits: below the
+ * bundled digits model (5 nodes, a 16384-byte weight, nesting 7, an arena of 384 bytes and 138240
+ * at its bundled data's batch) each refuses it with exit 2 and the library's line; above it the run
+ * passes; an option wins over its variable; a value that is not a positive integer is a usage error
+ * naming the option. */
+START_TEST(test_limit_flags) {
+    static const struct {
+        const char *args, *want;
+    } refused[] = {
+        {"run --max-nodes 2", "5 nodes, over the limit of 2"},
+        {"run --max-tensor-bytes=1000", "16384 bytes, over the limit of 1000"},
+        {"run --max-model-bytes 100", "over the limit of 100 (TSR_MAX_MODEL_BYTES"},
+        {"run --max-arena-bytes 100", "over the limit of 100 bytes (TSR_MAX_ARENA_BYTES"},
+        {"run --max-nodes 0", "run: --max-nodes expects a positive integer, got '0'"},
+        {"run --max-depth 6", "message nesting: 7 levels, over the limit of 6"},
+        {"run --max-depth x1", "run: --max-depth expects a positive integer, got 'x1'"},
+        {"run --max-values 99999999999999999999", "run: --max-values expects a positive integer"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        struct result r = run(refused[i].args);
+        ck_assert_msg(r.code == 2, "%s: exit %d: %s", refused[i].args, r.code, r.err);
+        ck_assert_msg(strstr(r.err, refused[i].want) && count(r.err, "\n") == 1, "%s: stderr: %s",
+                      refused[i].args, r.err);
+        result_free(&r);
+    }
+    struct result r = run("run --repeat 1 --max-nodes 5 --max-tensor-bytes 16384 "
+                          "--max-arena-bytes 1000000 --max-depth 7 --max-tensor-rank 2");
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    result_free(&r);
+    r = run_env("TSR_MAX_NODES=2", "run --repeat 1 --max-nodes 1000");
+    ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
+    result_free(&r);
+    r = run("run --help");
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_msg(strstr(r.out, "--max-arena-bytes N") && strstr(r.out, "overrides TSR_MAX_NODES"),
+                  "%s", r.out);
+    result_free(&r);
+}
+END_TEST
+
 /* A .npy header claiming 6.4e12 elements over a few bytes: exit 2 before any allocation, the
  * path named once; every error line names a file once. */
 START_TEST(test_npy_size_and_one_path) {
@@ -523,6 +563,7 @@ Suite *cli_suite(void) {
     tcase_add_test(tc, test_option_forms);
     tcase_add_test(tc, test_named_inputs_and_bundled_reference);
     tcase_add_test(tc, test_env_validated);
+    tcase_add_test(tc, test_limit_flags);
     tcase_add_test(tc, test_npy_size_and_one_path);
     tcase_add_test(tc, test_plot_path_with_quote);
     suite_add_tcase(s, tc);

@@ -11,6 +11,7 @@
 #include "tessera/sched.h"
 
 #include <getopt.h>
+#include <stdio.h>
 #include <json-c/json.h>
 
 enum { TSR_EXIT_OK = 0, TSR_EXIT_FAIL = 1, TSR_EXIT_USAGE = 2 };
@@ -29,6 +30,22 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define CLI_GETOPT_ERROR (-2)
 int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
                const char **opt);
+
+/* The resource limits of struct tsr_context_options as options (tools/cli/limits.c; one table:
+ * --max-model-bytes, --max-nodes, --max-values, --max-tensor-bytes, --max-tensor-rank,
+ * --max-depth, each overriding its environment variable, and --max-arena-bytes, which sets
+ * TSR_MAX_ARENA_BYTES for the process; docs/RELIABILITY.md, "Configurable limits"). Limit k has
+ * the getopt value CLI_LIMIT_VAL + k. */
+#define CLI_LIMIT_VAL 4096
+int cli_limit_count(void);
+/* Copies `base` (terminated by a NULL name) into out and appends the limits' entries and the
+ * terminator; returns the number of entries, or -1 when cap (entries of out) is too small. */
+int cli_limit_longopts(const struct option *base, struct option *out, int cap);
+/* Writes the limits' usage lines (two per option, as the subcommands' usage texts). */
+void cli_limit_usage(FILE *f);
+/* Applies limit option c (CLI_LIMIT_VAL + k) with value v to o. Returns 0, or 2 after one line
+ * ("tessera: error: run: --max-nodes expects a positive integer, got 'x'"). cmd: for messages. */
+int cli_limit_parse(const char *cmd, int c, const char *v, struct tsr_context_options *o);
 
 /* Directory of the bundled models: env TSR_MODELS_DIR, else <prefix>/share/tessera/models next to
  * an installed binary, else the source tree's models/. */

@@ -40,7 +40,9 @@ static const char *const RUN_USAGE =
     "                         (median over the timed runs), and the memory plan\n"
     "  --verify               re-run every kernel's nodes unfused with the scalar reference\n"
     "                         and report the worst error per kernel\n"
-    "  --json                 print one JSON object instead of text\n"
+    "  --json                 print one JSON object instead of text\n";
+/* ... then the limit options (cli_limit_usage), then: */
+static const char RUN_USAGE_TAIL[] =
     "\n"
     "Options take --opt VALUE or --opt=VALUE, before or after MODEL; -- ends them. Without\n"
     "--device, TSR_DEVICE (else auto) decides.\n"
@@ -67,6 +69,7 @@ struct run_args {
     int explain;
     int verify;
     int bundled;
+    struct tsr_context_options limits; /* --max-* (cli_limit_parse); the other fields 0 */
 };
 
 struct device_result {
@@ -148,15 +151,20 @@ static int parse_args(int argc, char **argv, struct run_args *a) {
                                              {"explain", no_argument, NULL, O_EXPLAIN},
                                              {"verify", no_argument, NULL, O_VERIFY},
                                              {NULL, 0, NULL, 0}};
+    struct option all[32];
+    if (cli_limit_longopts(longopts, all, (int)(sizeof all / sizeof all[0])) < 0)
+        return cli_usage_error("run: internal: the option table is too small");
     int c;
     for (;;) {
         const char *opt = NULL;
-        if ((c = cli_getopt(argc, argv, "h", longopts, &opt)) == -1) break;
+        if ((c = cli_getopt(argc, argv, "h", all, &opt)) == -1) break;
         if (c == CLI_GETOPT_ERROR) return TSR_EXIT_USAGE;
         const char *v = optarg;
         switch (c) {
         case 'h':
             fputs(RUN_USAGE, stdout);
+            cli_limit_usage(stdout);
+            fputs(RUN_USAGE_TAIL, stdout);
             return -1;
         case O_DEVICE:
             a->device = v;
@@ -204,6 +212,12 @@ static int parse_args(int argc, char **argv, struct run_args *a) {
             break;
         case O_VERIFY:
             a->verify = 1;
+            break;
+        default:
+            if (c >= CLI_LIMIT_VAL && c < CLI_LIMIT_VAL + cli_limit_count()) {
+                const int rc = cli_limit_parse("run", c, v, &a->limits);
+                if (rc) return rc;
+            }
             break;
         }
     }
@@ -991,8 +1005,7 @@ int cmd_run(int argc, char **argv) {
         data.have_labels = 1;
     }
 
-    struct tsr_context_options copts;
-    memset(&copts, 0, sizeof copts);
+    struct tsr_context_options copts = a.limits; /* the --max-* options, else zeros */
     copts.profile = a.profile || a.trace != NULL;
     tsr_status st = tsr_context_create(&copts, &ctx);
     if (st != TSR_OK) {
