@@ -483,6 +483,12 @@ START_TEST(test_limit_flags) {
     ck_assert_msg(strstr(r.out, "--max-arena-bytes N") && strstr(r.out, "overrides TSR_MAX_NODES"),
                   "%s", r.out);
     result_free(&r);
+    /* `tessera serve` takes the same options (without libmicrohttpd it says so, exit 1) */
+    r = run("serve " TSR_MODELS_DIR "/digits.onnx --port 0 --max-nodes 2");
+    if (!(r.code == 1 && strstr(r.err, "built without")))
+        ck_assert_msg(r.code == 2 && strstr(r.err, "5 nodes, over the limit of 2"), "exit %d: %s",
+                      r.code, r.err);
+    result_free(&r);
 }
 END_TEST
 

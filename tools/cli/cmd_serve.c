@@ -44,15 +44,22 @@ static const char *const SERVE_USAGE =
     "                         batcher's queue); more get 503 with Retry-After\n"
     "  --max-body BYTES       largest request body (default 67108864); larger get 413\n"
     "  --max-connections N    concurrent connections (default 128; one thread each)\n"
-    "  --drain-ms N           how long SIGTERM waits for requests in flight (default 30000)\n"
+    "  --drain-ms N           how long SIGTERM waits for requests in flight (default 30000)\n";
+/* ... then the limit options of the model (cli_limit_usage), then: */
+static const char *const SERVE_USAGE_TAIL =
     "\n"
     "Exit status: 0 after a signal, 2 bad input or unusable device, 1 internal error.\n";
+
+static void serve_usage(void) {
+    fputs(SERVE_USAGE, stdout);
+    cli_limit_usage(stdout);
+    fputs(SERVE_USAGE_TAIL, stdout);
+}
 
 #ifndef TSR_WITH_SERVE
 
 int cmd_serve(int argc, char **argv) {
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
-        fputs(SERVE_USAGE, stdout);
+    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) serve_usage();
     fprintf(stderr, "tessera: error: serve: this tessera was built without `serve`: libmicrohttpd "
                     "was not found at configure time (Debian: apt-get install "
                     "libmicrohttpd-dev, then re-run cmake)\n");
@@ -73,6 +80,7 @@ struct serve_args {
     struct tsr_batcher_dim dims[TSR_BATCHER_MAX_DIMS];
     char dim_names[TSR_BATCHER_MAX_DIMS][64]; /* what dims[i].name points to */
     int n_dims;
+    struct tsr_context_options limits; /* --max-* (cli_limit_parse); the other fields 0 */
 };
 
 /* Parses one --dim NAME=N into a->dims (NAME: fewer than 64 bytes). */
@@ -159,15 +167,18 @@ static int parse_args(int argc, char **argv, struct serve_args *a) {
                                              {"target-p99-us", required_argument, NULL, O_P99},
                                              {"dim", required_argument, NULL, O_DIM},
                                              {NULL, 0, NULL, 0}};
+    struct option all[32];
+    if (cli_limit_longopts(longopts, all, (int)(sizeof all / sizeof all[0])) < 0)
+        return cli_usage_error("serve: internal: the option table is too small");
     for (;;) {
         const char *opt = NULL;
-        int c = cli_getopt(argc, argv, "h", longopts, &opt), rc = 0;
+        int c = cli_getopt(argc, argv, "h", all, &opt), rc = 0;
         if (c == -1) break;
         if (c == CLI_GETOPT_ERROR) return TSR_EXIT_USAGE;
         const char *v = optarg;
         switch (c) {
         case 'h':
-            fputs(SERVE_USAGE, stdout);
+            serve_usage();
             return -1;
         case O_HOST:
             a->host = v;
@@ -207,6 +218,10 @@ static int parse_args(int argc, char **argv, struct serve_args *a) {
             break;
         case O_DIM:
             rc = parse_dim(opt, v, a);
+            break;
+        default:
+            if (c >= CLI_LIMIT_VAL && c < CLI_LIMIT_VAL + cli_limit_count())
+                rc = cli_limit_parse("serve", c, v, &a->limits);
             break;
         }
         if (rc) return rc;
@@ -314,7 +329,7 @@ int cmd_serve(int argc, char **argv) {
     tsv_server *srv = NULL;
     static struct tsv_model model;
     memset(&model, 0, sizeof model);
-    tsr_status st = tsr_context_create(NULL, &ctx);
+    tsr_status st = tsr_context_create(&a.limits, &ctx); /* the --max-* options, else zeros */
     if (st != TSR_OK) return cli_fail(NULL, st, "cannot create a context");
     st = tsr_onnx_import_file(ctx, a.model, NULL, 0, &graph);
     if (st != TSR_OK) {
