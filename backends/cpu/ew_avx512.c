@@ -100,45 +100,40 @@ static inline vf v_frexp(vf x, vf *e) {
         _mm512_and_si512(bits, _mm512_set1_epi32(0x007fffff)), _mm512_set1_epi32(0x3f000000)));
 }
 
-static inline vf v_exp(vf x) {
-    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x); /* NaN (second operand) propagates */
-    x = _mm512_min_ps(_mm512_set1_ps(89.0f), x);
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+/* exp(S x) for S = +1 or -1 and x already clamped to the finite range (NaN propagates): the
+ * Cody-Waite reduction S x = n ln2 + r with ln2 = 0.693359375 - 2.12194440e-4, then Cephes'
+ * polynomial exp(r) = 1 + r + r^2 P(r). For S = -1 the same steps run in x, r1 = -r (the
+ * product n ln2 added instead of subtracted, P's odd coefficients negated), never forming -x:
+ * every step is the exact negation or the same value of the S = +1 steps on -x (rounding is
+ * symmetric), so the result is bit-identical to exp(-x) and two instructions shorter. */
+static inline __m512 v_exp_core(__m512 x, const float S) {
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(S * 1.44269504088896341f)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(S * 0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(S * -2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(S * 1.9875691500e-4f);
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(S * 8.3334519073e-3f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(S * 1.6666665459e-1f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    __m512 y = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    __m512 y = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r),
+                               _mm512_fmadd_ps(_mm512_set1_ps(S), r, _mm512_set1_ps(1.0f)));
     /* y * 2^n in one rounding (vscalefps), through the denormals to 0 and to +inf as the
      * two-step power-of-two multiply of ew_avx2.c does */
     return _mm512_scalef_ps(y, n);
 }
 
-/* exp(-x) for x in [-88, 104] (v_exp(-x) bit for bit, two instructions fewer): the same range
- * reduction and polynomial written in r1 = x + n ln2 = -r, so -x is never formed (the odd
- * coefficients change sign; every step is the exact negation of v_exp's, rounding being
- * symmetric). NaN propagates through the clamp (second operands). */
+static inline vf v_exp(vf x) {
+    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x); /* NaN (second operand) propagates */
+    x = _mm512_min_ps(_mm512_set1_ps(89.0f), x);
+    return v_exp_core(x, 1.0f);
+}
+
+/* exp(-x) for x clamped to [-88, 104] (the range v_sigmoid needs). */
 static inline __m512 v_exp_neg(__m512 x) {
-    const __m512 xc =
-        _mm512_min_ps(_mm512_set1_ps(104.0f), _mm512_max_ps(_mm512_set1_ps(-88.0f), x));
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(-1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r1 = _mm512_fmadd_ps(n, _mm512_set1_ps(0.693359375f), xc);
-    r1 = _mm512_fmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r1);
-    __m512 p = _mm512_set1_ps(-1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r1, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r1, _mm512_set1_ps(-8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r1, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r1, _mm512_set1_ps(-1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r1, _mm512_set1_ps(5.0000001201e-1f));
-    const __m512 y =
-        _mm512_fmadd_ps(p, _mm512_mul_ps(r1, r1), _mm512_sub_ps(_mm512_set1_ps(1.0f), r1));
-    return _mm512_scalef_ps(y, n);
+    x = _mm512_min_ps(_mm512_set1_ps(104.0f), _mm512_max_ps(_mm512_set1_ps(-88.0f), x));
+    return v_exp_core(x, -1.0f);
 }
 
 /* 1 / (1 + exp(-x)), with x clamped to [-88, 104] (exp stays finite, the reciprocal's Newton
