@@ -631,6 +631,11 @@ static const struct conv conv_rows[] = {
      * K 300 in tap blocks of 128 + 128 + 44, M 44 (a 32-block + 12 rows: 8 + 4), 203 pixels
      * (a 192-pixel task + 11, a partial panel), two images, bias + residual + clip */
     {2, 300, 7, 29, 44, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, ACT_CLIP, -0.5f, 1.0f},
+    /* the direct tiles' store with the epilogue (+ residual, then Relu in registers): 3x3
+     * stride 2 with K 144 (M 40 = 32 + 8); a 1x1 with K 272 (> the pointwise tiles' 256 on
+     * AVX-512) on a 7x7 plane, two images, M 48 = 32 + 16 */
+    {1, 16, 15, 17, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, ACT_RELU, 0, 0},
+    {2, 272, 7, 7, 48, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, ACT_RELU, 0, 0},
     /* Winograd F(2x2, 3x3) with SiLU after the output transform (the post-pass): a 29-wide
      * row, a small 7x7 plane (scattered tiles) */
     {1, 20, 12, 29, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, ACT_SILU, 0, 0},

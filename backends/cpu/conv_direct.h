@@ -83,10 +83,12 @@ void tsr_cpu_convd_im2col_avx512(const float *x, const int32_t *koff, int64_t K,
                                  int64_t sh, int64_t sw, int64_t OW, int64_t p0, int64_t n,
                                  float *col);
 
-/* Transposed store of a [tw][mr] tile result `out` (tw <= 16): y[o * ld + j] = out[j * mr + o]
- * (+ r[o * ld + j] when r is not NULL; r may be y) for o < mvalid, j < tw (AVX-512 gathers). */
+/* Transposed store of a [tw][mr] tile result `out` (tw <= 16, 64-byte aligned): y[o * ld + j] =
+ * ep(out[j * mr + o] (+ r[o * ld + j] when r is not NULL; r may be y)) for o < mvalid, j < tw,
+ * ep by `ep` (cpu_exec.h TSR_EP_*): TSR_EP_CLAMP clamps to [lo, hi], TSR_EP_HSWISH applies
+ * HardSwish, TSR_EP_NONE nothing. 16 x 16 in-register transposes of 16 channels at a time. */
 void tsr_cpu_convd_store_avx512(const float *out, int mr, int tw, int mvalid, float *y,
-                                const float *r, int64_t ld);
+                                const float *r, int64_t ld, int ep, float lo, float hi);
 
 /* Winograd F(2x2, 3x3) transforms (conv_avx512.c; conv_direct.c drives them). Input: for the
  * `rows` tile rows from th0 and twp (multiple of 16) tiles per row of the zero-padded channels
@@ -118,7 +120,7 @@ void tsr_cpu_wino_output_tiles_avx512(const float *Mb, int64_t mstride, int64_t 
 #define TSR_CONVD_TW_AVX2 6
 const tsr_convd_tile_fn *tsr_cpu_convd_tiles_avx2(int mr, int sw);
 void tsr_cpu_convd_store_avx2(const float *out, int mr, int tw, int mvalid, float *y,
-                              const float *r, int64_t ld);
+                              const float *r, int64_t ld, int ep, float lo, float hi);
 void tsr_cpu_convp_tile_avx2(int64_t K, const float *a, const float *x, int64_t ldx,
                              const float *bias, const float *r, float *y, int64_t ldy, int rows,
                              int npx, int clamp, float lo, float hi);
@@ -156,7 +158,7 @@ struct tsr_convd_kernels {
     int tw_max;       /* widest direct tile: TSR_CONVD_TW / TSR_CONVD_TW_AVX2 */
     const tsr_convd_tile_fn *(*tiles)(int mr, int sw); /* NULL for an MR the tier lacks */
     void (*store)(const float *out, int mr, int tw, int mvalid, float *y, const float *r,
-                  int64_t ld);
+                  int64_t ld, int ep, float lo, float hi);
     void (*pointwise)(int64_t K, const float *a, const float *x, int64_t ldx, const float *bias,
                       const float *r, float *y, int64_t ldy, int rows, int npx, int clamp, float lo,
                       float hi);
