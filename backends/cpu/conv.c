@@ -289,7 +289,10 @@ static void tsr_dw_plane_task(const struct tsr_dw_job *job, size_t task, int thr
         if (job->env->scratch && tsr_dw_pad_dims(c, &Hq, &Wq) &&
             job->env->scratch_floats >= (size_t)(Hq * Wq)) {
             float *q = job->env->scratch + (size_t)thread_id * job->env->scratch_floats;
-            tsr_dw_pad_plane(c, x, Hq, Wq, q);
+            if (job->env->ew->isa == TSR_ISA_AVX512)
+                tsr_cpu_dw_pad_plane_avx512(x, c->H, c->W, c->pad_t, c->pad_l, Hq, Wq, q);
+            else
+                tsr_dw_pad_plane(c, x, Hq, Wq, q);
             a.x = q;
             a.H = Hq;
             a.W = Wq;

@@ -647,6 +647,33 @@ static TSR_CONVD_ALWAYS_INLINE void tsr_dw_block_pixels(const struct tsr_dw_args
         _mm512_store_ps(O + (oh * p->OW + ow + j) * 16, acc[j]);
 }
 
+void tsr_cpu_dw_pad_plane_avx512(const float *x, int64_t H, int64_t W, int64_t pad_t, int64_t pad_l,
+                                 int64_t Hq, int64_t Wq, float *q) {
+    int64_t cols = Wq - pad_l < W ? Wq - pad_l : W;
+    const int64_t lead = pad_l < Wq ? pad_l : Wq;
+    if (cols < 0) cols = 0;
+    const __m512 zero = _mm512_setzero_ps();
+    for (int64_t i = 0; i < Hq; i++) {
+        float *row = q + i * Wq;
+        const int64_t ih = i - pad_t;
+        if (ih < 0 || ih >= H || cols == 0) {
+            for (int64_t j0 = 0; j0 < Wq; j0 += 16)
+                _mm512_mask_storeu_ps(row + j0, tsr_first_lanes(Wq - j0), zero);
+            continue;
+        }
+        /* zeros around the row first, then the row itself over them from column lead */
+        for (int64_t j0 = 0; j0 < lead; j0 += 16)
+            _mm512_mask_storeu_ps(row + j0, tsr_first_lanes(lead - j0), zero);
+        for (int64_t j0 = lead + cols; j0 < Wq; j0 += 16)
+            _mm512_mask_storeu_ps(row + j0, tsr_first_lanes(Wq - j0), zero);
+        const float *src = x + ih * W;
+        for (int64_t j0 = 0; j0 < cols; j0 += 16) {
+            const __mmask16 m = tsr_first_lanes(cols - j0);
+            _mm512_mask_storeu_ps(row + lead + j0, m, _mm512_maskz_loadu_ps(m, src + j0));
+        }
+    }
+}
+
 void tsr_cpu_dw_block16_avx512(const struct tsr_dw_args *p) {
     const int64_t hw = p->H * p->W, ohw = p->OH * p->OW, taps = p->KH * p->KW;
     const int nc = p->nc;

@@ -60,6 +60,12 @@ void tsr_cpu_dw_plane_avx2(const struct tsr_dw_args *p);
  * y itself). Hp >= (OH-1)*sh + (KH-1)*dh + 1 and >= pad_t + H, likewise Wp (struct
  * tsr_dw_args above, all fields used). */
 void tsr_cpu_dw_block16_avx512(const struct tsr_dw_args *p);
+/* The zero-padded copy of one depthwise input plane (conv.c tsr_dw_pad_plane's contract): q
+ * [Hq][Wq] = x [H][W] placed at row pad_t, column pad_l, zeros elsewhere; input rows and
+ * columns past the copy unread. Masked 16-float loads and stores, no library calls (rows of
+ * 20-120 floats, where memset + memcpy + memset per row cost more than the conv). */
+void tsr_cpu_dw_pad_plane_avx512(const float *x, int64_t H, int64_t W, int64_t pad_t, int64_t pad_l,
+                                 int64_t Hq, int64_t Wq, float *q);
 
 /* The input plane a direct conv reads: Hp x Wp with the padding (pad_t rows / pad_l columns
  * before, as many after as the last window needs); *pad = 0 when the conv reads X in place
