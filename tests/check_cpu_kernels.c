@@ -31,6 +31,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TOL_REL 3e-7
 #define TOL_ABS 1e-37
@@ -1357,6 +1358,45 @@ static void nested_task(void *p, size_t task, int tid) {
     if (atomic_load(&inner.bad_tid)) atomic_store(&c->bad_tid, 1);
 }
 
+/* Shares and stealing: with 2 participants and 64 tasks, [0, 32) and [32, 64) are the two
+ * shares. The thread that runs task 0 stays in it until another thread has run a task of the
+ * same share (at most 5 s): that only happens when a participant that finished its own share
+ * takes what is left of the other's. */
+struct steal_arg {
+    atomic_int hits[64];
+    atomic_int tid_of[64];
+    atomic_int stolen; /* a task of [1, 32) ran on a thread other than task 0's */
+};
+
+static void steal_task(void *p, size_t task, int tid) {
+    struct steal_arg *s = p;
+    atomic_store(&s->tid_of[task], tid);
+    atomic_fetch_add(&s->hits[task], 1);
+    if (task == 0) {
+        for (int i = 0; i < 5000 && !atomic_load(&s->stolen); i++)
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+    } else if (task < 32 && tid != atomic_load(&s->tid_of[0])) {
+        atomic_store(&s->stolen, 1);
+    }
+}
+
+START_TEST(test_threadpool_steals) {
+    struct tsr_cpu_pool *pool = NULL;
+    ck_assert_int_eq(tsr_cpu_pool_create(NULL, NULL, 2, &pool), TSR_OK);
+    static struct steal_arg s;
+    for (int i = 0; i < 64; i++) {
+        atomic_init(&s.hits[i], 0);
+        atomic_init(&s.tid_of[i], -1);
+    }
+    atomic_init(&s.stolen, 0);
+    tsr_cpu_pool_parallel_for(pool, 64, steal_task, &s);
+    for (int i = 0; i < 64; i++)
+        ck_assert_int_eq(atomic_load(&s.hits[i]), 1);
+    ck_assert_msg(atomic_load(&s.stolen), "no task of the blocked share ran on the other thread");
+    tsr_cpu_pool_destroy(pool);
+}
+END_TEST
+
 START_TEST(test_threadpool) {
     static atomic_int hits[2000];
     for (int threads = 1; threads <= 4; threads++) {
@@ -1598,6 +1638,7 @@ static Suite *cpu_kernels_suite(void) {
     tcase_add_loop_test(tc, test_conv_paths, 0, 3);
     tcase_add_loop_test(tc, test_rows_in_place, 0, 3);
     tcase_add_test(tc, test_threadpool);
+    tcase_add_test(tc, test_threadpool_steals);
     tcase_add_test(tc, test_backend_program_no_context);
     tcase_add_test(tc, test_backend_program_context);
     tcase_add_test(tc, test_backend_isa_env_cap);

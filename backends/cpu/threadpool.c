@@ -2,7 +2,8 @@
  * threadpool.c — fixed pthread pool for parallel loops (threadpool.h).
  *
  * Protocol: a loop is published under `mu` by bumping `generation`; every worker wakes, claims
- * tasks from the atomic counter `next` until it passes n_tasks, then decrements `pending`; the
+ * tasks from its own share's atomic counter (`ranges`), then from the others' shares, until all
+ * are past their ends, then decrements `pending`; the
  * submitter (which also claims tasks) waits until `pending` is 0. `submit` serialises loops; it
  * is only try-locked, so a second submitter runs its loop inline instead of waiting (no
  * deadlock from nested or concurrent loops).
@@ -48,6 +49,14 @@ struct tsr_cpu_worker {
     int id;
 };
 
+/* One participant's share of a loop: tasks [next, end) claimed in order, first by their owner,
+ * then by participants that ran out of their own (a cache line each: owners claim without
+ * sharing one with the others). */
+struct tsr_pool_range {
+    _Alignas(64) atomic_size_t next;
+    size_t end;
+};
+
 struct tsr_cpu_pool {
     pthread_mutex_t submit;
     pthread_mutex_t mu;
@@ -59,7 +68,7 @@ struct tsr_cpu_pool {
     tsr_cpu_task_fn fn;          /* current loop, written under mu before generation++ */
     void *arg;
     size_t n_tasks;
-    atomic_size_t next;
+    struct tsr_pool_range *ranges; /* n_threads; the loop's tasks split in contiguous shares */
     int n_threads;
     int n_started;         /* workers actually created */
     uint64_t spin_ns;      /* TSR_POOL_SPIN_NS, or TSR_CPU_SPIN_US * 1000 from the environment */
@@ -71,12 +80,20 @@ struct tsr_cpu_pool {
     struct tsr_cpu_worker *workers; /* n_threads - 1 */
 };
 
-static void tsr_pool_run_tasks(struct tsr_cpu_pool *pool, tsr_cpu_task_fn fn, void *arg,
-                               size_t n_tasks, int id) {
-    for (;;) {
-        size_t t = atomic_fetch_add_explicit(&pool->next, 1, memory_order_relaxed);
-        if (t >= n_tasks) break;
-        fn(arg, t, id);
+/* Participant `id` runs its own share of the loop in order, then takes what is left of the
+ * others' (from their fronts). Contiguous shares keep a participant on the same part of a tensor
+ * in consecutive loops (kernel k + 1 reads, from this core's cache, what kernel k wrote there)
+ * where one shared counter dealt tasks out in arrival order and spread every plane over both
+ * cores' caches; stealing keeps the balance of dynamic claiming. */
+static void tsr_pool_run_tasks(struct tsr_cpu_pool *pool, tsr_cpu_task_fn fn, void *arg, int id) {
+    const int parts = pool->n_started + 1;
+    for (int k = 0; k < parts; k++) {
+        struct tsr_pool_range *r = &pool->ranges[(id + k) % parts];
+        for (;;) {
+            const size_t t = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed);
+            if (t >= r->end) break;
+            fn(arg, t, id);
+        }
     }
 }
 
@@ -130,9 +147,8 @@ static void *tsr_pool_worker_main(void *p) {
         seen = atomic_load(&pool->generation);
         tsr_cpu_task_fn fn = pool->fn;
         void *arg = pool->arg;
-        size_t n = pool->n_tasks;
         pthread_mutex_unlock(&pool->mu);
-        tsr_pool_run_tasks(pool, fn, arg, n, w->id);
+        tsr_pool_run_tasks(pool, fn, arg, w->id);
         pthread_mutex_lock(&pool->mu);
         if (atomic_fetch_sub(&pool->pending, 1) == 1) pthread_cond_signal(&pool->done);
     }
@@ -157,6 +173,7 @@ static void tsr_pool_free(struct tsr_cpu_pool *pool) {
     pthread_mutex_destroy(&pool->submit);
     free(pool->threads);
     free(pool->workers);
+    free(pool->ranges);
     free(pool);
 }
 
@@ -185,7 +202,15 @@ tsr_status tsr_cpu_pool_create(tsr_context *ctx, const struct tsr_topology *topo
         const double us = strtod(spin, &end);
         if (end && *end == '\0' && us >= 0.0 && us <= 1e6) pool->spin_ns = (uint64_t)(us * 1e3);
     }
-    atomic_init(&pool->next, 0);
+    pool->ranges = aligned_alloc(64, (size_t)n_threads * sizeof *pool->ranges);
+    if (!pool->ranges) {
+        free(pool);
+        return TSR_ERR(ctx, TSR_E_NOMEM, "cpu thread pool: out of memory");
+    }
+    for (int i = 0; i < n_threads; i++) {
+        atomic_init(&pool->ranges[i].next, 0);
+        pool->ranges[i].end = 0;
+    }
     atomic_init(&pool->generation, 0);
     atomic_init(&pool->stop, 0);
     atomic_init(&pool->pending, 0);
@@ -243,13 +268,17 @@ void tsr_cpu_pool_parallel_for(struct tsr_cpu_pool *pool, size_t n_tasks, tsr_cp
     pool->fn = fn;
     pool->arg = arg;
     pool->n_tasks = n_tasks;
-    atomic_store_explicit(&pool->next, 0, memory_order_relaxed);
+    const size_t parts = (size_t)pool->n_started + 1;
+    for (size_t i = 0; i < parts; i++) {
+        atomic_store_explicit(&pool->ranges[i].next, n_tasks * i / parts, memory_order_relaxed);
+        pool->ranges[i].end = n_tasks * (i + 1) / parts;
+    }
     atomic_store(&pool->pending, pool->n_started);
     atomic_fetch_add(&pool->generation, 1);
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->mu);
 
-    tsr_pool_run_tasks(pool, fn, arg, n_tasks, 0);
+    tsr_pool_run_tasks(pool, fn, arg, 0);
 
     /* spin for the workers' last tasks, then sleep */
     const uint64_t spin = atomic_load_explicit(&pool->holds, memory_order_relaxed) > 0

@@ -33,12 +33,13 @@ void tsr_cpu_pool_destroy(struct tsr_cpu_pool *pool);
 int tsr_cpu_pool_threads(const struct tsr_cpu_pool *pool);
 
 /* Runs fn(arg, t, thread_id) once for every t in [0, n_tasks) and returns when all have
- * finished; the caller runs tasks too. Tasks are claimed dynamically (atomic counter), so their
- * order and thread assignment are unspecified. pool may be NULL (inline, thread_id 0).
- * Thread-safe: loops submitted concurrently from several threads (or from inside a task) do not
- * wait for each other: a loop that finds the pool busy runs inline on its caller with
- * thread_id 0 — so per-thread scratch indexed by thread_id must belong to the submitter, not to
- * the pool. */
+ * finished; the caller runs tasks too. Each participant first claims, in order, its contiguous
+ * share of [0, n_tasks) (participant i of P: [n_tasks i / P, n_tasks (i + 1) / P)), then what
+ * is left of the others' shares; which thread runs a task is therefore not fixed. pool may be NULL
+ * (inline, thread_id 0). Thread-safe: loops submitted concurrently from several threads (or from
+ * inside a task) do not wait for each other: a loop that finds the pool busy runs inline on its
+ * caller with thread_id 0 — so per-thread scratch indexed by thread_id must belong to the
+ * submitter, not to the pool. */
 void tsr_cpu_pool_parallel_for(struct tsr_cpu_pool *pool, size_t n_tasks, tsr_cpu_task_fn fn,
                                void *arg);
 
