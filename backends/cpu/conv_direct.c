@@ -419,6 +419,20 @@ static void tsr_convd_task(void *arg, size_t task, int thread_id) {
                               yb + o * hw + q0);
 }
 
+/* Prefetches the next 48-pixel tile of each of the K input rows (x: its first pixel of row 0,
+ * ldx floats between rows): read in place, a pointwise conv walks K streams at once (K 32:
+ * 32 rows 50 KB apart for a 112x112 plane), more than the hardware prefetcher follows, and its
+ * tiles stalled on memory at batch 8. Addresses past the image are only prefetched, never
+ * read. */
+static void tsr_convp_prefetch(const float *x, int64_t ldx, int64_t K) {
+    for (int64_t k = 0; k < K; k++) {
+        const float *q = x + k * ldx;
+        __builtin_prefetch(q);
+        __builtin_prefetch(q + 16);
+        __builtin_prefetch(q + 32);
+    }
+}
+
 /* Pointwise task: one 32-channel block x TSR_CONVP_TASK_PIXELS pixels of the image, read in
  * place (1x1 stride 1) or, for the im2col path (d->im2col: group 1, short K), from their K x
  * pixels columns gathered into this thread's scratch. */
@@ -455,6 +469,7 @@ static void tsr_convp_task(void *arg, size_t task, int thread_id) {
     const int clamp = tsr_cpu_act_epilogue(c->act, c->act_p0, c->act_p1, &lo, &hi);
     for (int64_t j = 0; j < np; j += TSR_CONVP_PX) {
         const int npx = (int)(np - j < TSR_CONVP_PX ? np - j : TSR_CONVP_PX);
+        if (!d->im2col) tsr_convp_prefetch(x + j + TSR_CONVP_PX, ldx, d->K);
         for (int64_t s = 0; s < mvalid; s += 8) {
             const int rows = (int)(mvalid - s < 8 ? mvalid - s : 8);
             const int64_t yoff = (m0 + s) * hw + p0 + j;
