@@ -434,8 +434,9 @@ static void tsr_convp_prefetch(const float *x, int64_t ldx, int64_t K) {
 }
 
 /* Pointwise task: one 32-channel block x TSR_CONVP_TASK_PIXELS pixels of the image, read in
- * place (1x1 stride 1) or, for the im2col path (d->im2col: group 1, short K), from their K x
- * pixels columns gathered into this thread's scratch. */
+ * place (1x1 stride 1); or, for the im2col path (d->im2col: group 1, short K), every block of
+ * those pixels from their K x pixels columns, gathered once into this thread's scratch (a
+ * task per block repeated the gather: SqueezeNet's 64-channel stem twice). */
 static void tsr_convp_task(void *arg, size_t task, int thread_id) {
     const struct tsr_convd_job *job = arg;
     const struct tsr_cpu_convd *d = job->d;
@@ -446,15 +447,12 @@ static void tsr_convp_task(void *arg, size_t task, int thread_id) {
     const float *rn = job->r ? job->r + n * c->M * hw : NULL;
     float *yn = job->y + n * c->M * hw;
     const int64_t chunk = (int64_t)task % job->n_chunks;
-    const int64_t blk = (int64_t)task / job->n_chunks;
-    const int64_t g = blk / d->n_mblocks, mb = blk % d->n_mblocks;
-    const int64_t m0 = g * d->mg + mb * TSR_CONVD_MR;
-    const int64_t mvalid =
-        d->mg - mb * TSR_CONVD_MR < TSR_CONVD_MR ? d->mg - mb * TSR_CONVD_MR : TSR_CONVD_MR;
-    const float *a = d->w + (size_t)blk * (size_t)d->K * TSR_CONVD_MR;
-    const float *bias = d->bias + (size_t)blk * TSR_CONVD_MR;
+    /* im2col (group 1): every 32-channel block of the chunk reuses its columns */
+    const int64_t blk0 = d->im2col ? 0 : (int64_t)task / job->n_chunks;
+    const int64_t blk1 = d->im2col ? d->n_mblocks : blk0 + 1;
     const int64_t p0 = chunk * TSR_CONVP_TASK_PIXELS;
     const int64_t np = p0 + TSR_CONVP_TASK_PIXELS < hw ? TSR_CONVP_TASK_PIXELS : hw - p0;
+    const int64_t g = blk0 / d->n_mblocks;
     /* x: the task's first pixel of channel 0, ldx floats between channels (or taps) */
     const float *x = job->x + n * job->x_image + g * d->cg * hw + p0;
     int64_t ldx = hw;
@@ -467,20 +465,28 @@ static void tsr_convp_task(void *arg, size_t task, int thread_id) {
     }
     float lo, hi;
     const int clamp = tsr_cpu_act_epilogue(c->act, c->act_p0, c->act_p1, &lo, &hi);
-    for (int64_t j = 0; j < np; j += TSR_CONVP_PX) {
-        const int npx = (int)(np - j < TSR_CONVP_PX ? np - j : TSR_CONVP_PX);
-        if (!d->im2col) tsr_convp_prefetch(x + j + TSR_CONVP_PX, ldx, d->K);
-        for (int64_t s = 0; s < mvalid; s += 8) {
-            const int rows = (int)(mvalid - s < 8 ? mvalid - s : 8);
-            const int64_t yoff = (m0 + s) * hw + p0 + j;
-            d->k->pointwise(d->K, a + s, x + j, ldx, bias + s, rn ? rn + yoff : NULL, yn + yoff, hw,
-                            rows, npx, clamp, lo, hi);
+    for (int64_t blk = blk0; blk < blk1; blk++) {
+        const int64_t mb = blk % d->n_mblocks;
+        const int64_t m0 = g * d->mg + mb * TSR_CONVD_MR;
+        const int64_t mvalid =
+            d->mg - mb * TSR_CONVD_MR < TSR_CONVD_MR ? d->mg - mb * TSR_CONVD_MR : TSR_CONVD_MR;
+        const float *a = d->w + (size_t)blk * (size_t)d->K * TSR_CONVD_MR;
+        const float *bias = d->bias + (size_t)blk * TSR_CONVD_MR;
+        for (int64_t j = 0; j < np; j += TSR_CONVP_PX) {
+            const int npx = (int)(np - j < TSR_CONVP_PX ? np - j : TSR_CONVP_PX);
+            if (!d->im2col) tsr_convp_prefetch(x + j + TSR_CONVP_PX, ldx, d->K);
+            for (int64_t s = 0; s < mvalid; s += 8) {
+                const int rows = (int)(mvalid - s < 8 ? mvalid - s : 8);
+                const int64_t yoff = (m0 + s) * hw + p0 + j;
+                d->k->pointwise(d->K, a + s, x + j, ldx, bias + s, rn ? rn + yoff : NULL, yn + yoff,
+                                hw, rows, npx, clamp, lo, hi);
+            }
         }
+        if (c->act != TSR_ACT_NONE && !clamp)
+            for (int64_t o = 0; o < mvalid; o++)
+                tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)np,
+                                  yn + (m0 + o) * hw + p0);
     }
-    if (c->act != TSR_ACT_NONE && !clamp)
-        for (int64_t o = 0; o < mvalid; o++)
-            tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)np,
-                              yn + (m0 + o) * hw + p0);
 }
 
 /* K-blocked pointwise task (d->k->pointwise_blocked): one (image, group, chunk of
@@ -629,7 +635,7 @@ void tsr_cpu_convd_run(const struct tsr_cpu_env *env, const struct tsr_cpu_convd
         job.n_chunks = (c->OH * c->OW + TSR_CONVP_TASK_PIXELS - 1) / TSR_CONVP_TASK_PIXELS;
         fn = tsr_convp_task;
     }
-    job.per_image = c->group * d->n_mblocks * job.n_chunks;
+    job.per_image = c->group * (d->im2col ? 1 : d->n_mblocks) * job.n_chunks;
     if (d->pointwise && d->k->pointwise_blocked) {
         /* channels split into chunks of whole 32-blocks only when the pixel chunks give fewer
          * than 4 tasks per thread: each chunk packs its pixels again */
