@@ -647,6 +647,32 @@ static TSR_CONVD_ALWAYS_INLINE void tsr_dw_block_pixels(const struct tsr_dw_args
         _mm512_store_ps(O + (oh * p->OW + ow + j) * 16, acc[j]);
 }
 
+/* tsr_dw_block_pixels for each pixel count NP (1..8), index NP */
+#define TSR_DW_BLOCK_PX(NP)                                                                        \
+    static void tsr_dw_block_px##NP(const struct tsr_dw_args *p, const float *P, const float *Wv,  \
+                                    __m512 bias, int64_t oh, int64_t ow, float *O) {               \
+        tsr_dw_block_pixels(p, P, Wv, bias, oh, ow, NP, O);                                        \
+    }
+TSR_DW_BLOCK_PX(1)
+TSR_DW_BLOCK_PX(2)
+TSR_DW_BLOCK_PX(3)
+TSR_DW_BLOCK_PX(4)
+TSR_DW_BLOCK_PX(5)
+TSR_DW_BLOCK_PX(6)
+TSR_DW_BLOCK_PX(7)
+TSR_DW_BLOCK_PX(8)
+typedef void (*tsr_dw_block_px_fn)(const struct tsr_dw_args *, const float *, const float *, __m512,
+                                   int64_t, int64_t, float *);
+static const tsr_dw_block_px_fn tsr_dw_block_px[9] = {NULL,
+                                                      tsr_dw_block_px1,
+                                                      tsr_dw_block_px2,
+                                                      tsr_dw_block_px3,
+                                                      tsr_dw_block_px4,
+                                                      tsr_dw_block_px5,
+                                                      tsr_dw_block_px6,
+                                                      tsr_dw_block_px7,
+                                                      tsr_dw_block_px8};
+
 void tsr_cpu_dw_pad_plane_avx512(const float *x, int64_t H, int64_t W, int64_t pad_t, int64_t pad_l,
                                  int64_t Hq, int64_t Wq, float *q) {
     int64_t cols = Wq - pad_l < W ? Wq - pad_l : W;
@@ -712,32 +738,8 @@ void tsr_cpu_dw_block16_avx512(const struct tsr_dw_args *p) {
          * rest of the row (1-7 pixels) in one call, not one dependent chain per pixel (7x7
          * planes: 960 channels at batch 8, 6 layers, 1.15-3.1 ms that way) */
         for (; ow + 8 <= p->OW; ow += 8)
-            tsr_dw_block_pixels(p, P, Wv, bias, oh, ow, 8, O);
-        switch (p->OW - ow) {
-        case 7:
-            tsr_dw_block_pixels(p, P, Wv, bias, oh, ow, 7, O);
-            break;
-        case 6:
-            tsr_dw_block_pixels(p, P, Wv, bias, oh, ow, 6, O);
-            break;
-        case 5:
-            tsr_dw_block_pixels(p, P, Wv, bias, oh, ow, 5, O);
-            break;
-        case 4:
-            tsr_dw_block_pixels(p, P, Wv, bias, oh, ow, 4, O);
-            break;
-        case 3:
-            tsr_dw_block_pixels(p, P, Wv, bias, oh, ow, 3, O);
-            break;
-        case 2:
-            tsr_dw_block_pixels(p, P, Wv, bias, oh, ow, 2, O);
-            break;
-        case 1:
-            tsr_dw_block_pixels(p, P, Wv, bias, oh, ow, 1, O);
-            break;
-        default:
-            break;
-        }
+            tsr_dw_block_px[8](p, P, Wv, bias, oh, ow, O);
+        if (ow < p->OW) tsr_dw_block_px[p->OW - ow](p, P, Wv, bias, oh, ow, O);
     }
     /* back to the NCHW planes, 16 pixels of the flattened OH x OW plane at a time: residual,
      * clamp, store */
