@@ -19,6 +19,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Most bytes of inputs, outputs and arena a target runs a plan with (bigger models are skipped:
  * the fuzzer looks for bugs, not for slow large runs). */
 #define TSR_FUZZ_RUN_CAP ((size_t)4 << 20)
+/* Most floating-point operations per run (the kernels' estimates, tsr_kernel_info): a few bytes
+ * can describe a depthwise conv with 65536 x 2 taps on a 196606 x 4 plane (5e10 multiply-adds in
+ * 4 MB), which ran past libFuzzer's 30 s timeout under ASan and coverage. */
+#define TSR_FUZZ_RUN_FLOPS 2e8
 
 /* One CPU-only context for the whole process: one thread, no calibration, errors not logged.
  * Aborts when it cannot be created (the target cannot do anything then). */
@@ -41,8 +45,8 @@ void tsr_fuzz_note(const char *stage, tsr_status st);
 size_t tsr_fuzz_desc_bytes(const struct tsr_tensor_desc *desc);
 
 /* Compiles graph for the CPU and runs it once on inputs filled from data (tsr_fuzz_fill), when
- * its inputs, outputs and arena fit TSR_FUZZ_RUN_CAP. Failures with a status are fine; a crash,
- * a sanitizer report or a leak is what the fuzzer finds. */
+ * its inputs, outputs and arena fit TSR_FUZZ_RUN_CAP and its kernels TSR_FUZZ_RUN_FLOPS. Failures
+ * with a status are fine; a crash, a sanitizer report or a leak is what the fuzzer finds. */
 void tsr_fuzz_compile_run(tsr_graph *graph, const uint8_t *data, size_t size);
 
 /* Writes data to a private temporary file (one per process, rewritten each call) and returns

@@ -154,6 +154,16 @@ void tsr_fuzz_compile_run(tsr_graph *graph, const uint8_t *data, size_t size) {
     st = tsr_plan_specialize_inputs(plan, in, (size_t)n_in);
     tsr_fuzz_note("specialize", st);
     if (st != TSR_OK || tsr_plan_arena_bytes(plan) > TSR_FUZZ_RUN_CAP) goto done;
+    double flops = 0.0;
+    for (int k = 0; k < tsr_plan_kernel_count(plan); k++) {
+        struct tsr_kernel_info ki;
+        if (tsr_plan_kernel_info(plan, k, &ki) != TSR_OK) goto done;
+        flops += (double)(ki.flops > ki.core_flops ? ki.flops : ki.core_flops);
+    }
+    if (flops > TSR_FUZZ_RUN_FLOPS) {
+        tsr_fuzz_note("skip (over the FLOP cap)", TSR_OK);
+        goto done;
+    }
     total = 0;
     for (int i = 0; i < n_out; i++) {
         struct tsr_tensor_desc d;
