@@ -290,9 +290,10 @@ const tsr_convd_tile_fn *tsr_cpu_convd_tiles_avx2(int mr, int sw) {
 void tsr_cpu_convd_store_avx2(const float *out, int mr, int tw, int mvalid, float *y,
                               const float *r, int64_t ld, int ep, float lo, float hi) {
     /* scalar transposed store: tw * mvalid (<= 96) moves against the tile's K * 2 tw FMAs
-     * (the direct tiles run only for K > TSR_CONVD_IM2COL_MAX_K); scalar stores, as a vector
-     * load of a row just stored by scalars stalls on store forwarding (the 7x7 stem at batch 8
-     * took 13.2 ms against 11.4 that way) */
+     * (the direct tiles run only for K > TSR_CONVD_IM2COL_MAX_K), the clamp on the scalars: a
+     * vector load of a row just stored by scalars stalls on store forwarding (the 7x7 stem at
+     * batch 8 took 13.2 ms against 11.4 that way). HardSwish, which must round as the vector
+     * kernels do, takes that reload (rare: a direct conv, K > 64, with a HardSwish epilogue). */
     for (int o = 0; o < mvalid; o++) {
         float *yo = y + o * ld;
         const float *ro = r ? r + o * ld : NULL;

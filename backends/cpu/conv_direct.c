@@ -350,39 +350,6 @@ static void tsr_convd_pad_task(void *arg, size_t task, int thread_id) {
         memset(dst + (c->pad_t + c->H) * d->Wp, 0, (size_t)(tail * d->Wp) * sizeof(float));
 }
 
-/* Direct tiles over the `n` output pixels of one row from `off` (flattened) whose first input
- * pixel is `base`: as few tiles of at most tw_max pixels as cover them, widths differing by at
- * most 1 (OW 30: three of 10, not 12 + 12 + 6). */
-static void tsr_convd_span(const struct tsr_convd_job *job, const float *a, const float *bias,
-                           const float *base, int64_t n, int64_t off, int64_t mvalid, int use16,
-                           float *yb, const float *rb, float *out) {
-    const struct tsr_cpu_convd *d = job->d;
-    const int64_t hw = d->c.OH * d->c.OW, sw = d->c.stride_w;
-    const int64_t n_tiles = (n + d->k->tw_max - 1) / d->k->tw_max;
-    const int64_t base_w = n / n_tiles, extra = n % n_tiles;
-    const int mr = use16 ? 16 : TSR_CONVD_MR;
-    int64_t j0 = 0;
-    for (int64_t t = 0; t < n_tiles; t++) {
-        const int64_t tw = base_w + (t < extra);
-        const float *bt = base + j0 * sw;
-        /* transposed store: out[j][o] -> Y[o][off + j0 + j], + residual */
-        float *yt = yb + off + j0;
-        const float *rt = rb ? rb + off + j0 : NULL;
-        if (!use16) {
-            job->t32[tw](d->K, a, bt, d->koff, bias, out);
-            d->k->store(out, mr, (int)tw, (int)mvalid, yt, rt, hw, job->ep, job->lo, job->hi);
-        } else
-            for (int64_t h = 0; h < mvalid; h += 16) {
-                const int64_t mh = mvalid - h < 16 ? mvalid - h : 16;
-                job->t16[tw](d->K, a + h, bt, d->koff, bias + h, out);
-                d->k->store(out, mr, (int)tw, (int)mh, yt + h * hw, rt ? rt + h * hw : NULL, hw,
-                            job->ep, job->lo, job->hi);
-            }
-        j0 += tw;
-    }
-}
-
-/* One (image, group, 32-channel block, chunk of rows_per_task output rows). */
 static void tsr_convd_task(void *arg, size_t task, int thread_id) {
     (void)thread_id;
     const struct tsr_convd_job *job = arg;
@@ -403,20 +370,40 @@ static void tsr_convd_task(void *arg, size_t task, int thread_id) {
     const float *a = d->w + (size_t)blk * (size_t)d->K * TSR_CONVD_MR;
     const float *bias = d->bias + (size_t)blk * TSR_CONVD_MR;
     const int64_t hw = c->OH * c->OW;
-    const float *xg = xn + g * d->cg * d->Hp * d->Wp;
-    float *yb = yn + m0 * hw;
-    const float *rb = rn ? rn + m0 * hw : NULL;
-    _Alignas(64) float out[TSR_CONVD_TW * TSR_CONVD_MR];
     const int64_t oh0 = chunk * job->rows_per_task;
     const int64_t oh1 = oh0 + job->rows_per_task < c->OH ? oh0 + job->rows_per_task : c->OH;
-    for (int64_t oh = oh0; oh < oh1; oh++)
-        tsr_convd_span(job, a, bias, xg + oh * c->stride_h * d->Wp, c->OW, oh * c->OW, mvalid,
-                       use16, yb, rb, out);
-    const int64_t q0 = oh0 * c->OW, q1 = oh1 * c->OW; /* the chunk's output pixels */
+    const float *xg = xn + g * d->cg * d->Hp * d->Wp;
+    const int64_t n_tiles = (c->OW + d->k->tw_max - 1) / d->k->tw_max;
+    const int64_t base_w = c->OW / n_tiles, extra = c->OW % n_tiles;
+    _Alignas(64) float out[TSR_CONVD_TW * TSR_CONVD_MR];
+    const int mr = use16 ? 16 : TSR_CONVD_MR;
+    for (int64_t oh = oh0; oh < oh1; oh++) {
+        const float *xrow = xg + oh * c->stride_h * d->Wp;
+        int64_t ow0 = 0;
+        for (int64_t t = 0; t < n_tiles; t++) {
+            const int64_t tw = base_w + (t < extra);
+            const float *base = xrow + ow0 * c->stride_w;
+            /* transposed store: out[j][o] -> Y[m0 + o][oh][ow0 + j], + residual, epilogue */
+            const int64_t off = oh * c->OW + ow0;
+            if (!use16) {
+                job->t32[tw](d->K, a, base, d->koff, bias, out);
+                d->k->store(out, mr, (int)tw, (int)mvalid, yn + m0 * hw + off,
+                            rn ? rn + m0 * hw + off : NULL, hw, job->ep, job->lo, job->hi);
+            } else
+                for (int64_t h = 0; h < mvalid; h += 16) {
+                    const int64_t mh = mvalid - h < 16 ? mvalid - h : 16;
+                    job->t16[tw](d->K, a + h, base, d->koff, bias + h, out);
+                    d->k->store(out, mr, (int)tw, (int)mh, yn + (m0 + h) * hw + off,
+                                rn ? rn + (m0 + h) * hw + off : NULL, hw, job->ep, job->lo,
+                                job->hi);
+                }
+            ow0 += tw;
+        }
+    }
     if (c->act != TSR_ACT_NONE && job->ep == TSR_EP_NONE)
         for (int64_t o = 0; o < mvalid; o++)
-            tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)(q1 - q0),
-                              yb + o * hw + q0);
+            tsr_cpu_act_apply(job->env, c->act, c->act_p0, c->act_p1, (size_t)((oh1 - oh0) * c->OW),
+                              yn + (m0 + o) * hw + oh0 * c->OW);
 }
 
 /* Prefetches the next 48-pixel tile of each of the K input rows (x: its first pixel of row 0,

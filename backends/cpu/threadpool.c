@@ -67,7 +67,6 @@ struct tsr_cpu_pool {
     atomic_int pending;          /* workers still in the current loop; decremented under mu */
     tsr_cpu_task_fn fn;          /* current loop, written under mu before generation++ */
     void *arg;
-    size_t n_tasks;
     struct tsr_pool_range *ranges; /* n_threads; the loop's tasks split in contiguous shares */
     int n_threads;
     int n_started;         /* workers actually created */
@@ -267,7 +266,6 @@ void tsr_cpu_pool_parallel_for(struct tsr_cpu_pool *pool, size_t n_tasks, tsr_cp
     pthread_mutex_lock(&pool->mu);
     pool->fn = fn;
     pool->arg = arg;
-    pool->n_tasks = n_tasks;
     const size_t parts = (size_t)pool->n_started + 1;
     for (size_t i = 0; i < parts; i++) {
         atomic_store_explicit(&pool->ranges[i].next, n_tasks * i / parts, memory_order_relaxed);
