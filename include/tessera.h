@@ -306,7 +306,19 @@ struct tsr_context_options {
     int64_t max_depth;        /* TSR_MAX_DEPTH: protobuf message nesting (a model without
                                  subgraphs: 7, down to a graph input's Dimension; each
                                  If/Loop/Scan subgraph adds 3); default 64 */
+    /* Most bytes of free blocks each memory pool (the host pool, each OpenCL device's pool)
+     * keeps cached for reuse, counted in class sizes (struct tsr_pool_stats: bytes_reserved -
+     * bytes_in_use). Memory a plan releases (tsr_plan_destroy, a re-plan's eviction) is cached
+     * up to it; beyond it the largest cached blocks go back to the system (host: free; OpenCL:
+     * clReleaseMemObject), so a long-lived context holds its plans' memory plus at most this.
+     * A steady-state run allocates nothing, so the cap costs only re-plans and compiles. 0: the
+     * TSR_POOL_CACHE_BYTES environment variable (a positive integer; another value: a warning
+     * naming it, and the default), else TSR_POOL_CACHE_DEFAULT; negative: TSR_E_INVALID_ARG.
+     * tsr_pool_trim releases more on demand. Added at the end of the struct. */
+    int64_t pool_cache_bytes;
 };
+/* Default of struct tsr_context_options.pool_cache_bytes: 256 MiB per pool. */
+#define TSR_POOL_CACHE_DEFAULT (INT64_C(256) << 20)
 /* Default and largest profiler capacity (records; struct tsr_context_options.profile_capacity).
  * The default keeps e.g. ~800 runs of a 150-kernel model; at most 8 MiB of records. */
 #define TSR_PROFILE_CAPACITY_DEFAULT ((size_t)1 << 17)
@@ -1178,6 +1190,15 @@ struct tsr_pool_stats {
 /* Pool statistics of device i (0 = CPU host pool; other devices: their backend's device pool).
  * Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_UNSUPPORTED (a backend that keeps no pool). */
 tsr_status tsr_pool_get_stats(const tsr_context *ctx, int device, struct tsr_pool_stats *out);
+/* Returns cached (free) blocks of device i's pool (0 = CPU host pool) to the system, largest
+ * first, until at most keep_bytes (class sizes) stay cached; blocks in use by plans are never
+ * touched, so plans keep running at full speed (a later compile or re-plan allocates anew).
+ * keep_bytes 0 releases every cached block. *released_bytes (may be NULL) gets the bytes
+ * released. ONNX Runtime's counterpart is arena shrinkage after a run. Returns TSR_OK,
+ * TSR_E_INVALID_ARG (NULL ctx, index out of range), TSR_E_UNSUPPORTED (a backend that keeps no
+ * pool). Thread-safe: may run while other threads compile and run plans. */
+tsr_status tsr_pool_trim(tsr_context *ctx, int device, uint64_t keep_bytes,
+                         uint64_t *released_bytes);
 
 TSR_API_END
 #ifdef __cplusplus

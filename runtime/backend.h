@@ -118,6 +118,12 @@ struct tsr_backend_ops {
      * Default: the host pool's figures for a host_memory backend, else TSR_E_UNSUPPORTED. */
     tsr_status (*pool_stats)(void *state, int device, struct tsr_pool_stats *out);
 
+    /* Returns cached (free) blocks of device `device`'s pool to the system until at most keep
+     * bytes stay cached (tessera.h, tsr_pool_trim); *released (never NULL) gets the bytes.
+     * Thread-safe. Returns TSR_OK or TSR_E_INVALID_ARG. Default: the host pool for a
+     * host_memory backend, else TSR_E_UNSUPPORTED. */
+    tsr_status (*pool_trim)(void *state, int device, uint64_t keep, uint64_t *released);
+
     /* The dtypes the backend has kernels for, per kernel kind (runtime/program.h,
      * tsr_kernel_dtypes_fn). Its prepare refuses other kernels (tsr_program_check_dtypes with
      * this same function) and the default supports asks it. Default:
@@ -187,8 +193,9 @@ tsr_status tsr_backend_registry_select(tsr_context *ctx, const char *list,
  * after it), not whether such a backend or device exists. Returns 0, or -1 for bad syntax. */
 int tsr_device_string_parse(const char *s, char *name, int *index);
 
-/* ---- defaults of the optional members (backend_registry.c; pool_stats: runtime/pool.c,
- * tsr_pool_get_stats) ------------------------------------------------------------------------- */
+/* ---- defaults of the optional members (backend_registry.c; pool_stats, pool_trim:
+ * runtime/pool.c, tsr_pool_get_stats and tsr_pool_trim)
+ * ------------------------------------------------------------------------- */
 
 /* The default of ops->supports: kernel `kernel` of prog against ops->kernel_dtypes (or
  * tsr_kernel_dtypes_f32) by tsr_kernel_dtypes_why. Returns 1 or 0 (why as for supports; 0 also

@@ -110,6 +110,11 @@ tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_contex
                            "tsr_context_create: import limit max_* %lld is negative (0 = default)",
                            (long long)lims[i]);
 
+    if (o.pool_cache_bytes < 0)
+        return TSR_ERR(NULL, TSR_E_INVALID_ARG,
+                       "tsr_context_create: pool_cache_bytes %lld is negative (0 = default)",
+                       (long long)o.pool_cache_bytes);
+
     tsr_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return TSR_ERR(NULL, TSR_E_NOMEM, "tsr_context_create: out of memory");
     pthread_mutex_init(&ctx->mutex, NULL);
@@ -129,7 +134,13 @@ tsr_status tsr_context_create(const struct tsr_context_options *opts, tsr_contex
     size_t prof_cap;
     if ((st = tsr_profiler_capacity_of(ctx, o.profile_capacity, &prof_cap)) != TSR_OK) goto fail;
     if ((st = tsr_profiler_create(o.profile, prof_cap, &ctx->prof)) != TSR_OK) goto fail;
-    if ((st = tsr_host_pool_create(ctx->topo, ctx, &ctx->host_pool)) != TSR_OK) goto fail;
+    ctx->pool_cache_bytes =
+        (uint64_t)(o.pool_cache_bytes > 0
+                       ? o.pool_cache_bytes
+                       : tsr_env_limit(ctx, "TSR_POOL_CACHE_BYTES", TSR_POOL_CACHE_DEFAULT));
+    if ((st = tsr_host_pool_create(ctx->topo, ctx, ctx->pool_cache_bytes, &ctx->host_pool)) !=
+        TSR_OK)
+        goto fail;
     if ((st = create_backends(ctx, &o)) != TSR_OK) goto fail;
     if ((st = fill_devices(ctx)) != TSR_OK) goto fail;
     /* Cached calibrations (never measured here: that happens at the first compile). */

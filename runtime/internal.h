@@ -67,6 +67,8 @@ struct tsr_context {
     struct tsr_topology *topo;        /* hwloc view of the machine (runtime/topology.h) */
     struct tsr_profiler *prof;        /* runtime/profiler.h */
     struct tsr_host_pool *host_pool;  /* runtime/pool.h */
+    uint64_t pool_cache_bytes;        /* options.pool_cache_bytes, else TSR_POOL_CACHE_BYTES, else
+                                         TSR_POOL_CACHE_DEFAULT: each pool's cap on cached bytes */
     int n_backends;                   /* created backends, the host backend first */
     struct tsr_backend_slot backends[TSR_MAX_BACKENDS];
     int n_devices; /* devices of every backend in backends[] order: devices[0] is the

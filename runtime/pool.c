@@ -1,6 +1,6 @@
 /*
  * pool.c — the host memory pool: power-of-two size classes from 64 B, 64-byte aligned blocks
- * cached on free and reused, statistics; and the public tsr_pool_get_stats.
+ * cached on free and reused, statistics; and the public tsr_pool_get_stats and tsr_pool_trim.
  *
  * Layout of a block: a 64-byte header followed by the user area (so the user pointer keeps the
  * 64-byte alignment of the system allocation). The header holds a magic word (live / free), the
@@ -9,6 +9,13 @@
  *   class c serves requests of (64 << (c-1), 64 << c] bytes (class 0: 0..64 bytes); the user
  *   area is exactly 64 << c bytes. Large blocks are classes too (up to 2^63 bytes), so a
  *   steady-state workload that frees and reallocates the same sizes never reaches the system.
+ *
+ * Cached (free) bytes are capped (cache_bytes, the context's pool_cache_bytes option): a free
+ * that takes them past the cap returns the largest cached blocks to the system until they fit,
+ * so a long-lived context that compiles and destroys plans of changing shapes (re-plans of a
+ * dynamic model, a server loading models) holds at most its live blocks plus the cap.
+ * tsr_host_pool_trim (public: tsr_pool_trim) releases down to any amount. Blocks are freed
+ * outside the mutex.
  *
  * Statistics count user-area (class) bytes: bytes_in_use = sum of class sizes handed out,
  * bytes_reserved = sum of class sizes held (handed out + cached); the 64-byte headers are not
@@ -40,6 +47,7 @@ struct tsr_host_pool {
     pthread_mutex_t mutex; /* guards free lists and stats */
     struct tsr_pool_hdr *free_list[TSR_POOL_CLASSES];
     struct tsr_pool_stats stats;
+    uint64_t cache_bytes;       /* cap on bytes_reserved - bytes_in_use (pool.h) */
     struct tsr_topology *topo;  /* not owned; reserved for NUMA binding */
     const tsr_context *log_ctx; /* not owned: where warnings go (NULL: stderr) */
 };
@@ -60,9 +68,18 @@ static size_t class_bytes(int c) {
     return (size_t)1 << (TSR_POOL_MIN_LOG2 + c);
 }
 
+/* Frees a list of blocks linked through next (outside the mutex). */
+static void free_list_to_system(struct tsr_pool_hdr *h) {
+    while (h) {
+        struct tsr_pool_hdr *next = h->next;
+        free(h);
+        h = next;
+    }
+}
+
 /* Creates an empty pool (pool.h). Returns TSR_OK, TSR_E_INVALID_ARG (out NULL), TSR_E_NOMEM. */
 tsr_status tsr_host_pool_create(struct tsr_topology *topo, const tsr_context *log_ctx,
-                                struct tsr_host_pool **out) {
+                                uint64_t cache_bytes, struct tsr_host_pool **out) {
     if (!out) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_host_pool_create: out is NULL");
     struct tsr_host_pool *p = calloc(1, sizeof *p);
     if (!p) return TSR_ERR(NULL, TSR_E_NOMEM, "tsr_host_pool_create: out of memory");
@@ -72,6 +89,7 @@ tsr_status tsr_host_pool_create(struct tsr_topology *topo, const tsr_context *lo
     }
     p->topo = topo;
     p->log_ctx = log_ctx;
+    p->cache_bytes = cache_bytes;
     *out = p;
     return TSR_OK;
 }
@@ -79,14 +97,8 @@ tsr_status tsr_host_pool_create(struct tsr_topology *topo, const tsr_context *lo
 /* Frees cached blocks; blocks still handed out are leaked and logged (pool.h). */
 void tsr_host_pool_destroy(struct tsr_host_pool *pool) {
     if (!pool) return;
-    for (int c = 0; c < TSR_POOL_CLASSES; c++) {
-        struct tsr_pool_hdr *h = pool->free_list[c];
-        while (h) {
-            struct tsr_pool_hdr *next = h->next;
-            free(h);
-            h = next;
-        }
-    }
+    for (int c = 0; c < TSR_POOL_CLASSES; c++)
+        free_list_to_system(pool->free_list[c]);
     if (pool->stats.bytes_in_use)
         tsr_log(pool->log_ctx, TSR_LOG_WARN,
                 "host pool destroyed with %llu bytes still in use (leaked)",
@@ -143,8 +155,31 @@ void *tsr_host_pool_alloc(struct tsr_host_pool *pool, tsr_context *ctx, size_t b
     return (char *)h + TSR_POOL_HDR;
 }
 
-/* Pushes the block on its class's free list. A pointer that is not a live block of a pool (double
- * free, foreign pointer whose header does not carry the live magic) is logged and ignored. */
+/* With the mutex held: unlinks cached blocks, largest class first, until at most keep bytes stay
+ * cached, and returns them as a list (linked through next) for the caller to free outside the
+ * mutex; *released gets their class bytes. */
+static struct tsr_pool_hdr *unlink_over(struct tsr_host_pool *pool, uint64_t keep,
+                                        uint64_t *released) {
+    struct tsr_pool_hdr *out = NULL;
+    uint64_t cached = pool->stats.bytes_reserved - pool->stats.bytes_in_use;
+    *released = 0;
+    for (int c = TSR_POOL_CLASSES - 1; c >= 0 && cached > keep; c--) {
+        while (pool->free_list[c] && cached > keep) {
+            struct tsr_pool_hdr *h = pool->free_list[c];
+            pool->free_list[c] = h->next;
+            h->next = out;
+            out = h;
+            cached -= class_bytes(c);
+            *released += class_bytes(c);
+        }
+    }
+    pool->stats.bytes_reserved -= *released;
+    return out;
+}
+
+/* Pushes the block on its class's free list, then returns what is over the cache cap. A pointer
+ * that is not a live block of a pool (double free, foreign pointer whose header does not carry
+ * the live magic) is logged and ignored. */
 void tsr_host_pool_free(struct tsr_host_pool *pool, void *p) {
     if (!pool || !p) return;
     struct tsr_pool_hdr *h = (struct tsr_pool_hdr *)((char *)p - TSR_POOL_HDR);
@@ -161,7 +196,23 @@ void tsr_host_pool_free(struct tsr_host_pool *pool, void *p) {
     h->next = pool->free_list[h->cls];
     pool->free_list[h->cls] = h;
     pool->stats.bytes_in_use -= class_bytes((int)h->cls);
+    uint64_t released = 0;
+    struct tsr_pool_hdr *over = NULL;
+    if (pool->stats.bytes_reserved - pool->stats.bytes_in_use > pool->cache_bytes)
+        over = unlink_over(pool, pool->cache_bytes, &released);
     pthread_mutex_unlock(&pool->mutex);
+    free_list_to_system(over);
+}
+
+/* Releases cached blocks down to keep_bytes (pool.h). */
+uint64_t tsr_host_pool_trim(struct tsr_host_pool *pool, uint64_t keep_bytes) {
+    if (!pool) return 0;
+    uint64_t released = 0;
+    pthread_mutex_lock(&pool->mutex);
+    struct tsr_pool_hdr *over = unlink_over(pool, keep_bytes, &released);
+    pthread_mutex_unlock(&pool->mutex);
+    free_list_to_system(over);
+    return released;
 }
 
 /* Snapshot of the statistics under the mutex; zeros for a NULL pool. */
@@ -196,4 +247,30 @@ tsr_status tsr_pool_get_stats(const tsr_context *ctx, int device, struct tsr_poo
     return TSR_ERR(mctx, TSR_E_UNSUPPORTED,
                    "tsr_pool_get_stats: device %s: backend %s keeps no pool statistics", d->info.id,
                    d->ops->name);
+}
+
+/* Public (tessera.h): through the device's backend: its pool_trim member, else the host pool for
+ * a host-memory backend. Returns TSR_OK, TSR_E_INVALID_ARG, TSR_E_UNSUPPORTED. */
+tsr_status tsr_pool_trim(tsr_context *ctx, int device, uint64_t keep_bytes,
+                         uint64_t *released_bytes) {
+    uint64_t released = 0;
+    if (released_bytes) *released_bytes = 0;
+    if (!ctx) return TSR_ERR(NULL, TSR_E_INVALID_ARG, "tsr_pool_trim: ctx is NULL");
+    if (device < 0 || device >= ctx->n_devices || !ctx->devices)
+        return TSR_ERR(ctx, TSR_E_INVALID_ARG, "tsr_pool_trim: device %d out of range (%d devices)",
+                       device, ctx->n_devices);
+    const struct tsr_device *d = &ctx->devices[device];
+    tsr_status st = TSR_OK;
+    if (d->ops->pool_trim)
+        st = d->ops->pool_trim(d->state, d->info.index, keep_bytes, &released);
+    else if (d->ops->host_memory)
+        released = tsr_host_pool_trim(ctx->host_pool, keep_bytes);
+    else
+        return TSR_ERR(ctx, TSR_E_UNSUPPORTED, "tsr_pool_trim: device %s: backend %s keeps no pool",
+                       d->info.id, d->ops->name);
+    if (st != TSR_OK)
+        return TSR_ERR(ctx, st, "tsr_pool_trim: device %s: backend %s refused", d->info.id,
+                       d->ops->name);
+    if (released_bytes) *released_bytes = released;
+    return TSR_OK;
 }

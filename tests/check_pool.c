@@ -1,4 +1,5 @@
-/* check_pool.c — host memory pool: alignment, class reuse, statistics, concurrency. */
+/* check_pool.c — memory pools: alignment, class reuse, statistics, concurrency, the cap on
+ * cached bytes and trimming (host pool directly; host and OpenCL pools through a context). */
 #include "runtime/pool.h"
 #include "runtime/profiler.h"
 #include "test_support.h"
@@ -7,9 +8,16 @@
 #include <stdint.h>
 #include <string.h>
 
+static struct tsr_host_pool *pool_new_capped(uint64_t cache_bytes) {
+    struct tsr_host_pool *p = NULL;
+    ck_assert_int_eq(tsr_host_pool_create(NULL, NULL, cache_bytes, &p), TSR_OK);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
 static struct tsr_host_pool *pool_new(void) {
     struct tsr_host_pool *p = NULL;
-    ck_assert_int_eq(tsr_host_pool_create(NULL, NULL, &p), TSR_OK);
+    ck_assert_int_eq(tsr_host_pool_create(NULL, NULL, UINT64_MAX, &p), TSR_OK);
     ck_assert_ptr_nonnull(p);
     return p;
 }
@@ -238,6 +246,158 @@ START_TEST(test_public_stats) {
 }
 END_TEST
 
+/* The cap on cached bytes: frees keep blocks while the cached class bytes fit, then the largest
+ * cached blocks go back to the system (later requests of that class grow again). */
+START_TEST(test_cache_cap) {
+    struct tsr_host_pool *p = pool_new_capped(10000);
+    void *a = tsr_host_pool_alloc(p, NULL, 8000); /* class 8192 */
+    void *b = tsr_host_pool_alloc(p, NULL, 1000); /* class 1024 */
+    void *c = tsr_host_pool_alloc(p, NULL, 2000); /* class 2048 */
+    ck_assert(a && b && c);
+    ck_assert_uint_eq(stats(p).bytes_reserved, 8192 + 1024 + 2048);
+    tsr_host_pool_free(p, a); /* cached 8192 <= 10000: kept */
+    ck_assert_uint_eq(stats(p).bytes_reserved, 8192 + 1024 + 2048);
+    tsr_host_pool_free(p, b); /* cached 9216: kept */
+    ck_assert_uint_eq(stats(p).bytes_reserved, 8192 + 1024 + 2048);
+    tsr_host_pool_free(p, c); /* cached 11264 > 10000: the 8192 block is released */
+    struct tsr_pool_stats s = stats(p);
+    ck_assert_uint_eq(s.bytes_in_use, 0);
+    ck_assert_uint_eq(s.bytes_reserved, 1024 + 2048);
+    uint64_t sys = s.system_allocs;
+    void *a2 = tsr_host_pool_alloc(p, NULL, 8000); /* released: grows again */
+    ck_assert_uint_eq(stats(p).system_allocs, sys + 1);
+    void *b2 = tsr_host_pool_alloc(p, NULL, 600); /* class 1024 still cached: reused */
+    ck_assert_uint_eq(stats(p).system_allocs, sys + 1);
+    tsr_host_pool_free(p, a2);
+    tsr_host_pool_free(p, b2);
+    ck_assert_uint_le(stats(p).bytes_reserved - stats(p).bytes_in_use, 10000);
+    tsr_host_pool_destroy(p);
+
+    /* cap 0: nothing is kept */
+    p = pool_new_capped(0);
+    a = tsr_host_pool_alloc(p, NULL, 100);
+    tsr_host_pool_free(p, a);
+    ck_assert_uint_eq(stats(p).bytes_reserved, 0);
+    a = tsr_host_pool_alloc(p, NULL, 100);
+    ck_assert_uint_eq(stats(p).reuses, 0);
+    ck_assert_uint_eq(stats(p).system_allocs, 2);
+    tsr_host_pool_free(p, a);
+    tsr_host_pool_destroy(p);
+}
+END_TEST
+
+/* Trimming releases cached blocks largest first down to keep_bytes, never a block in use. */
+START_TEST(test_trim) {
+    struct tsr_host_pool *p = pool_new();
+    const size_t req[] = {64, 4096, 65536, 1 << 20};
+    void *ptrs[4];
+    uint64_t total = 0;
+    for (int i = 0; i < 4; i++) {
+        ptrs[i] = tsr_host_pool_alloc(p, NULL, req[i]);
+        total += ref_class(req[i]);
+    }
+    void *live = tsr_host_pool_alloc(p, NULL, 1 << 16);
+    memset(live, 0x5a, 1 << 16);
+    for (int i = 0; i < 4; i++)
+        tsr_host_pool_free(p, ptrs[i]);
+    ck_assert_uint_eq(stats(p).bytes_reserved, total + (1 << 16));
+    /* keep 70000: the 1 MiB block goes (65536 + 4096 + 64 = 69696 fit) */
+    ck_assert_uint_eq(tsr_host_pool_trim(p, 70000), 1 << 20);
+    ck_assert_uint_eq(stats(p).bytes_reserved, 69696 + (1 << 16));
+    ck_assert_uint_eq(tsr_host_pool_trim(p, 70000), 0); /* already within */
+    ck_assert_uint_eq(tsr_host_pool_trim(p, 0), 69696);
+    struct tsr_pool_stats s = stats(p);
+    ck_assert_uint_eq(s.bytes_reserved, s.bytes_in_use);
+    ck_assert_uint_eq(s.bytes_in_use, 1 << 16);
+    for (int i = 0; i < (1 << 16); i++) /* the live block is untouched */
+        ck_assert_uint_eq(((unsigned char *)live)[i], 0x5a);
+    tsr_host_pool_free(p, live);
+    ck_assert_uint_eq(tsr_host_pool_trim(NULL, 0), 0);
+    tsr_host_pool_destroy(p);
+}
+END_TEST
+
+/* A [1, 65536] -> Relu -> Relu plan: its arena holds one 256 KiB intermediate. */
+static tsr_plan *relu_plan(tsr_context *ctx, const char *device) {
+    tsr_graph *g = NULL;
+    const struct tsr_tensor_desc d = {.dtype = TSR_F32, .rank = 2, .dims = {1, 65536}};
+    tsr_value x, y, z;
+    ck_assert_int_eq(tsr_graph_create(ctx, &g), TSR_OK);
+    ck_assert_int_eq(tsr_graph_input(g, "x", &d, &x), TSR_OK);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_RELU, &x, 1, NULL, NULL, &y), TSR_OK);
+    ck_assert_int_eq(tsr_graph_op(g, TSR_OP_TANH, &y, 1, NULL, NULL, &z), TSR_OK);
+    ck_assert_int_eq(tsr_graph_output(g, "z", z), TSR_OK);
+    struct tsr_compile_options o = tsr_compile_options_default();
+    o.device = device;
+    o.allow_fallback = 0;
+    o.disable_fusion = ~0u; /* two kernels and an intermediate, also on OpenCL */
+    tsr_plan *plan = NULL;
+    tsr_status st = tsr_compile(ctx, g, &o, &plan);
+    ck_assert_msg(st == TSR_OK, "compile for %s: %s", device, tsr_last_error(ctx)->message);
+    tsr_graph_destroy(g);
+    return plan;
+}
+
+/* Through a context: pool_cache_bytes caps what destroyed plans leave cached, on the host pool
+ * and on every OpenCL device; tsr_pool_trim empties the cache; bad arguments are refused. */
+START_TEST(test_context_cap_and_trim) {
+    struct tsr_context_options opts = {0};
+    opts.pool_cache_bytes = -1;
+    tsr_context *ctx = NULL;
+    ck_assert_int_eq(tsr_context_create(&opts, &ctx), TSR_E_INVALID_ARG);
+    ck_assert_ptr_null(ctx);
+    opts.pool_cache_bytes = 1; /* keep (almost) nothing */
+    ck_assert_int_eq(tsr_context_create(&opts, &ctx), TSR_OK);
+    (void)ts_have_opencl(ctx); /* fails here when OpenCL is expected and missing */
+    int n = tsr_device_count(ctx);
+    for (int dev = 0; dev < n; dev++) {
+        struct tsr_device_info info;
+        ck_assert_int_eq(tsr_device_get_info(ctx, dev, &info), TSR_OK);
+        struct tsr_pool_stats s0, s1, s2;
+        ck_assert_int_eq(tsr_pool_get_stats(ctx, dev, &s0), TSR_OK);
+        tsr_plan *plan = relu_plan(ctx, info.id);
+        ck_assert_int_eq(tsr_pool_get_stats(ctx, dev, &s1), TSR_OK);
+        ck_assert_uint_gt(s1.bytes_in_use, s0.bytes_in_use); /* the plan holds memory */
+        tsr_plan_destroy(plan);
+        ck_assert_int_eq(tsr_pool_get_stats(ctx, dev, &s2), TSR_OK);
+        /* cap 1 byte: every freed block went back (the smallest class is 64 / 256 bytes) */
+        ck_assert_msg(s2.bytes_reserved == s2.bytes_in_use, "%s: %llu reserved, %llu in use",
+                      info.id, (unsigned long long)s2.bytes_reserved,
+                      (unsigned long long)s2.bytes_in_use);
+        uint64_t released = 99;
+        ck_assert_int_eq(tsr_pool_trim(ctx, dev, 0, &released), TSR_OK);
+        ck_assert_uint_eq(released, 0);
+    }
+    tsr_context_destroy(ctx);
+
+    opts.pool_cache_bytes = 0; /* the default: 256 MiB, a destroyed plan stays cached */
+    ck_assert_int_eq(tsr_context_create(&opts, &ctx), TSR_OK);
+    for (int dev = 0; dev < tsr_device_count(ctx); dev++) {
+        struct tsr_device_info info;
+        ck_assert_int_eq(tsr_device_get_info(ctx, dev, &info), TSR_OK);
+        tsr_plan_destroy(relu_plan(ctx, info.id));
+        struct tsr_pool_stats s, t;
+        ck_assert_int_eq(tsr_pool_get_stats(ctx, dev, &s), TSR_OK);
+        uint64_t cached = s.bytes_reserved - s.bytes_in_use;
+        ck_assert_msg(cached >= 65536 * 4, "%s: %llu bytes cached", info.id,
+                      (unsigned long long)cached);
+        uint64_t released = 0;
+        ck_assert_int_eq(tsr_pool_trim(ctx, dev, 0, &released), TSR_OK);
+        ck_assert_uint_eq(released, cached);
+        ck_assert_int_eq(tsr_pool_get_stats(ctx, dev, &t), TSR_OK);
+        ck_assert_uint_eq(t.bytes_reserved, t.bytes_in_use);
+        /* a plan compiled after the trim runs as before */
+        tsr_plan *plan = relu_plan(ctx, info.id);
+        tsr_plan_destroy(plan);
+    }
+    ck_assert_int_eq(tsr_pool_trim(ctx, n, 0, NULL), TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_pool_trim(ctx, -1, 0, NULL), TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_pool_trim(NULL, 0, 0, NULL), TSR_E_INVALID_ARG);
+    ck_assert_int_eq(tsr_pool_trim(ctx, 0, 0, NULL), TSR_OK);
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 static Suite *pool_suite(void) {
     Suite *s = suite_create("pool");
     TCase *tc = tcase_create("core");
@@ -247,6 +407,9 @@ static Suite *pool_suite(void) {
     tcase_add_test(tc, test_alloc_event_recorded);
     tcase_add_test(tc, test_concurrent);
     tcase_add_test(tc, test_public_stats);
+    tcase_add_test(tc, test_cache_cap);
+    tcase_add_test(tc, test_trim);
+    tcase_add_test(tc, test_context_cap_and_trim);
     suite_add_tcase(s, tc);
     return s;
 }

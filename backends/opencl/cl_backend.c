@@ -566,6 +566,10 @@ static tsr_status cl_pool_stats(void *state, int device, struct tsr_pool_stats *
     return tsr_opencl_pool_stats(state, device, out);
 }
 
+static tsr_status cl_pool_trim(void *state, int device, uint64_t keep, uint64_t *released) {
+    return tsr_opencl_pool_trim(state, device, keep, released);
+}
+
 static tsr_status cl_calibrate(tsr_context *ctx, void *state, int device,
                                struct tsr_calibration *out) {
     return tsr_calib_measure_opencl(ctx, device, out);
@@ -588,6 +592,7 @@ const struct tsr_backend_ops tsr_opencl_backend_ops = {
     .release = cl_release,
     .display_name = "OpenCL",
     .pool_stats = cl_pool_stats,
+    .pool_trim = cl_pool_trim,
     .kernel_dtypes = cl_kernel_dtypes,
     /* supports: the dtype check (default) */
     .calibrate = cl_calibrate,

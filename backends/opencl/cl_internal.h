@@ -33,6 +33,7 @@ struct tsr_cl_pool {
     pthread_mutex_t lock;
     struct tsr_cl_block *free_list; /* cached blocks, any size class */
     struct tsr_pool_stats stats;
+    uint64_t cache_bytes; /* cap on cached bytes (tsr_context_options.pool_cache_bytes) */
 };
 
 /* One built program kept in memory (cl_program_cache.c). */
@@ -111,8 +112,9 @@ tsr_status tsr_cl_status(cl_int err);
 
 /* Initialises / destroys a pool (destroy releases every cached cl_mem; blocks still handed out
  * are reported at warn level through log_ctx's log path, which may be NULL, and leaked to the
- * driver). */
-void tsr_cl_pool_init(struct tsr_cl_pool *pool);
+ * driver). cache_bytes: the most bytes of free blocks kept for reuse (a free past it releases
+ * the largest cached blocks; UINT64_MAX: no cap). */
+void tsr_cl_pool_init(struct tsr_cl_pool *pool, uint64_t cache_bytes);
 void tsr_cl_pool_destroy(struct tsr_cl_pool *pool, const tsr_context *log_ctx);
 
 /* Returns a block of at least `bytes` (0 gives a minimal block) on dev (which must be ready).
@@ -121,8 +123,12 @@ void tsr_cl_pool_destroy(struct tsr_cl_pool *pool, const tsr_context *log_ctx);
  * request above CL_DEVICE_MAX_MEM_ALLOC_SIZE), TSR_E_DEVICE, TSR_E_NOMEM. Thread-safe. */
 tsr_status tsr_cl_pool_alloc(tsr_context *ctx, struct tsr_cl_device *dev, size_t bytes,
                              struct tsr_cl_block **out);
-/* Returns a block to its pool for reuse. NULL is a no-op. Thread-safe. */
+/* Returns a block to its pool for reuse; past the pool's cache_bytes the largest cached blocks
+ * are released (clReleaseMemObject, outside the lock). NULL is a no-op. Thread-safe. */
 void tsr_cl_pool_free(struct tsr_cl_device *dev, struct tsr_cl_block *block);
+/* Releases cached blocks, largest first, until at most keep bytes stay cached; returns the bytes
+ * released. Thread-safe. */
+uint64_t tsr_cl_pool_trim(struct tsr_cl_pool *pool, uint64_t keep);
 
 /* ---- cl_program_cache.c ----------------------------------------------------------------- */
 

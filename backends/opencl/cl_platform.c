@@ -164,7 +164,7 @@ static tsr_status discover(tsr_context *ctx, struct tsr_opencl_backend **out) {
                             &d->max_alloc, NULL);
             pthread_mutex_init(&d->lock, NULL);
             pthread_mutex_init(&d->exec_lock, NULL);
-            tsr_cl_pool_init(&d->pool);
+            tsr_cl_pool_init(&d->pool, ctx ? ctx->pool_cache_bytes : UINT64_MAX);
             tsr_log(ctx, TSR_LOG_INFO, "OpenCL: %s = %s (%s, driver %s)", d->id, d->name, pname,
                     d->driver);
             nd++;

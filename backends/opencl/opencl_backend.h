@@ -36,6 +36,10 @@ void tsr_opencl_device_info(const struct tsr_opencl_backend *ocl, tsr_context *c
 /* Device pool statistics of OpenCL device i. Returns TSR_OK or TSR_E_INVALID_ARG. */
 tsr_status tsr_opencl_pool_stats(const struct tsr_opencl_backend *ocl, int i,
                                  struct tsr_pool_stats *out);
+/* Releases cached blocks of OpenCL device i's pool until at most keep bytes stay cached
+ * (tsr_pool_trim); *released gets the bytes. Returns TSR_OK or TSR_E_INVALID_ARG. */
+tsr_status tsr_opencl_pool_trim(struct tsr_opencl_backend *ocl, int i, uint64_t keep,
+                                uint64_t *released);
 
 /* Locality of an OpenCL device (`cl_device` is a cl_device_id) via hwloc's OpenCL helpers
  * (cl_topology.c): writes a short text (e.g. "PCI 0000:01:00.0, NUMA 0" or "host cores" for a

@@ -28,9 +28,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * Aborts when it cannot be created (the target cannot do anything then). */
 tsr_context *tsr_fuzz_context(void);
 
-/* Called by a target after each input, its graphs destroyed: makes the context anew when its host
- * pool holds more than 256 MiB (blocks cached for reuse pile up over millions of inputs). */
-void tsr_fuzz_end_input(void);
 
 /* Fills t (allocated) deterministically from data[0..size): byte i of the stream, cycling,
  * mapped to a value of t's dtype (floats in [-8, 8); int16/32/64 mostly in [-4, 12), one byte

@@ -201,6 +201,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (tsr_graph_output(g, NULL, vals[i]) == TSR_OK) outs++;
     if (outs) tsr_fuzz_compile_run(g, data, size);
     tsr_graph_destroy(g);
-    tsr_fuzz_end_input();
     return 0;
 }

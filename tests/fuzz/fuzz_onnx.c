@@ -15,6 +15,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (st != TSR_OK) return 0;
     tsr_fuzz_compile_run(graph, data, size);
     tsr_graph_destroy(graph);
-    tsr_fuzz_end_input();
     return 0;
 }

@@ -13,17 +13,10 @@ static void quiet_log(void *user, tsr_log_level level, const char *message) {
 
 static tsr_context *ctx;
 
-/* The host pool keeps every block it handed out for reuse, by size class: over millions of
- * inputs with all kinds of sizes that is a lot of memory held in one process. Past 256 MiB
- * reserved the context is made anew (a fresh pool). */
-static void trim_context(void) {
-    struct tsr_pool_stats ps;
-    if (ctx && tsr_pool_get_stats(ctx, 0, &ps) == TSR_OK &&
-        ps.bytes_reserved > ((uint64_t)256 << 20)) {
-        tsr_context_destroy(ctx);
-        ctx = NULL;
-    }
-}
+/* Between inputs the host pool keeps at most TSR_FUZZ_POOL_CACHE bytes of free blocks for reuse
+ * (the context's pool_cache_bytes), so millions of inputs of all sizes do not add up in one
+ * process; a block still in use after an input (a leak) is left for LeakSanitizer to report. */
+#define TSR_FUZZ_POOL_CACHE (INT64_C(64) << 20)
 
 tsr_context *tsr_fuzz_context(void) {
     if (ctx) return ctx;
@@ -34,6 +27,7 @@ tsr_context *tsr_fuzz_context(void) {
     o.log_level = TSR_LOG_ERROR;
     o.log_fn = quiet_log;
     o.cache_dir = tsr_fuzz_temp_dir();
+    o.pool_cache_bytes = TSR_FUZZ_POOL_CACHE;
     if (tsr_context_create(&o, &ctx) != TSR_OK) {
         fprintf(stderr, "fuzz: cannot create a context: %s\n", tsr_last_error(NULL)->message);
         abort();
@@ -180,10 +174,6 @@ done:
         tsr_tensor_free(&out[i]);
     }
     tsr_plan_destroy(plan);
-}
-
-void tsr_fuzz_end_input(void) {
-    trim_context();
 }
 
 static char temp_dir[256];
