@@ -1397,6 +1397,44 @@ START_TEST(test_threadpool_steals) {
 }
 END_TEST
 
+/* Records its thread; 20 us each, long enough for a woken worker to claim some of 256. */
+static void tid_task(void *p, size_t task, int tid) {
+    atomic_int *tid_of = p;
+    atomic_store(&tid_of[task], tid);
+    nanosleep(&(struct timespec){0, 20000}, NULL);
+}
+
+/* As many holds (concurrent plan runs) as the pool has threads: every loop runs on its caller
+ * (thread_id 0), one run per core; with one hold fewer the workers take part again (a task of
+ * the blocked share is stolen, as in test_threadpool_steals). */
+START_TEST(test_threadpool_runs_per_core) {
+    struct tsr_cpu_pool *pool = NULL;
+    ck_assert_int_eq(tsr_cpu_pool_create(NULL, NULL, 2, &pool), TSR_OK);
+    tsr_cpu_pool_hold(pool);
+    tsr_cpu_pool_hold(pool);
+    static atomic_int tid_of[256];
+    for (int rep = 0; rep < 20; rep++) {
+        for (int i = 0; i < 256; i++)
+            atomic_init(&tid_of[i], -1);
+        tsr_cpu_pool_parallel_for(pool, 256, tid_task, tid_of);
+        for (int i = 0; i < 256; i++)
+            ck_assert_msg(atomic_load(&tid_of[i]) == 0, "rep %d: task %d ran on thread %d", rep, i,
+                          atomic_load(&tid_of[i]));
+    }
+    tsr_cpu_pool_release(pool);
+    static struct steal_arg s;
+    for (int i = 0; i < 64; i++) {
+        atomic_init(&s.hits[i], 0);
+        atomic_init(&s.tid_of[i], -1);
+    }
+    atomic_init(&s.stolen, 0);
+    tsr_cpu_pool_parallel_for(pool, 64, steal_task, &s);
+    ck_assert_msg(atomic_load(&s.stolen), "one hold of two threads: the worker took no task");
+    tsr_cpu_pool_release(pool);
+    tsr_cpu_pool_destroy(pool);
+}
+END_TEST
+
 START_TEST(test_threadpool) {
     static atomic_int hits[2000];
     for (int threads = 1; threads <= 4; threads++) {
@@ -1639,6 +1677,7 @@ static Suite *cpu_kernels_suite(void) {
     tcase_add_loop_test(tc, test_rows_in_place, 0, 3);
     tcase_add_test(tc, test_threadpool);
     tcase_add_test(tc, test_threadpool_steals);
+    tcase_add_test(tc, test_threadpool_runs_per_core);
     tcase_add_test(tc, test_backend_program_no_context);
     tcase_add_test(tc, test_backend_program_context);
     tcase_add_test(tc, test_backend_isa_env_cap);

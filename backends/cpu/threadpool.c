@@ -123,6 +123,15 @@ static void tsr_pool_spin_while_eq64(const _Atomic uint64_t *flag, uint64_t valu
     }
 }
 
+/* How long a waiting thread spins now: hold_spin_ns while some run holds the pool and fewer
+ * runs than threads are in progress (the next loop of a held run follows within microseconds);
+ * with as many runs as threads every run keeps to its own thread (tsr_cpu_pool_parallel_for),
+ * so a spinning worker would only take a core from one of them: spin_ns then, as outside runs. */
+static uint64_t tsr_pool_spin_ns(const struct tsr_cpu_pool *pool) {
+    const int holds = atomic_load_explicit(&pool->holds, memory_order_relaxed);
+    return holds > 0 && holds < pool->n_threads ? pool->hold_spin_ns : pool->spin_ns;
+}
+
 static void *tsr_pool_worker_main(void *p) {
     struct tsr_cpu_worker *w = p;
     struct tsr_cpu_pool *pool = w->pool;
@@ -134,9 +143,7 @@ static void *tsr_pool_worker_main(void *p) {
     for (;;) {
         if (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop)) {
             pthread_mutex_unlock(&pool->mu);
-            const uint64_t spin = atomic_load_explicit(&pool->holds, memory_order_relaxed) > 0
-                                      ? pool->hold_spin_ns
-                                      : pool->spin_ns;
+            const uint64_t spin = tsr_pool_spin_ns(pool);
             if (spin) tsr_pool_spin_while_eq64(&pool->generation, seen, &pool->stop, spin);
             pthread_mutex_lock(&pool->mu);
             while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop))
@@ -257,7 +264,11 @@ int tsr_cpu_pool_threads(const struct tsr_cpu_pool *pool) {
 void tsr_cpu_pool_parallel_for(struct tsr_cpu_pool *pool, size_t n_tasks, tsr_cpu_task_fn fn,
                                void *arg) {
     if (n_tasks == 0) return;
+    /* As many runs in progress as the pool has threads (concurrent tsr_plan_run calls, each
+     * holding the pool): every run's loops stay on its own thread, one run per core, instead of
+     * one run taking the workers while the others compete with them for the cores. */
     if (!pool || pool->n_started == 0 || n_tasks == 1 ||
+        atomic_load_explicit(&pool->holds, memory_order_relaxed) >= pool->n_threads ||
         pthread_mutex_trylock(&pool->submit) != 0) {
         for (size_t t = 0; t < n_tasks; t++)
             fn(arg, t, 0);
@@ -279,9 +290,7 @@ void tsr_cpu_pool_parallel_for(struct tsr_cpu_pool *pool, size_t n_tasks, tsr_cp
     tsr_pool_run_tasks(pool, fn, arg, 0);
 
     /* spin for the workers' last tasks, then sleep */
-    const uint64_t spin = atomic_load_explicit(&pool->holds, memory_order_relaxed) > 0
-                              ? pool->hold_spin_ns
-                              : pool->spin_ns;
+    const uint64_t spin = tsr_pool_spin_ns(pool);
     const uint64_t t0 = spin ? tsr_now_ns() : 0;
     for (unsigned i = 1; spin && atomic_load_explicit(&pool->pending, memory_order_acquire) > 0;
          i++) {

@@ -39,13 +39,15 @@ int tsr_cpu_pool_threads(const struct tsr_cpu_pool *pool);
  * (inline, thread_id 0). Thread-safe: loops submitted concurrently from several threads (or from
  * inside a task) do not wait for each other: a loop that finds the pool busy runs inline on its
  * caller with thread_id 0 — so per-thread scratch indexed by thread_id must belong to the
- * submitter, not to the pool. */
+ * submitter, not to the pool. While as many holds are active as the pool has threads (that
+ * many concurrent plan runs), every loop runs inline on its caller: one run per core, not one run
+ * on all cores competing with the others. */
 void tsr_cpu_pool_parallel_for(struct tsr_cpu_pool *pool, size_t n_tasks, tsr_cpu_task_fn fn,
                                void *arg);
 
-/* A run of several loops in a row (one plan execution) holds the pool: while any hold is
- * active, a worker that finished a loop, and the submitter waiting for the last tasks, spin up to
- * TSR_POOL_HOLD_SPIN_NS (100 us; TSR_CPU_RUN_SPIN_US, 0 = off: see threadpool.c) for the
+/* A run of several loops in a row (one plan execution) holds the pool: while 1 .. threads - 1
+ * holds are active, a worker that finished a loop, and the submitter waiting for the last tasks,
+ * spin up to TSR_POOL_HOLD_SPIN_NS (100 us; TSR_CPU_RUN_SPIN_US, 0 = off: see threadpool.c) for the
  * next loop instead of sleeping at once, so a loop that follows within microseconds costs no
  * futex wake-up. Every hold needs a release.
  * Thread-safe (a counter); NULL pool: no-op. */
