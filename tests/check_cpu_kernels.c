@@ -1380,9 +1380,8 @@ static void steal_task(void *p, size_t task, int tid) {
     }
 }
 
-START_TEST(test_threadpool_steals) {
-    struct tsr_cpu_pool *pool = NULL;
-    ck_assert_int_eq(tsr_cpu_pool_create(NULL, NULL, 2, &pool), TSR_OK);
+/* Runs the 64 steal tasks on pool (2 threads); returns whether a task was stolen. */
+static int steal_once(struct tsr_cpu_pool *pool) {
     static struct steal_arg s;
     for (int i = 0; i < 64; i++) {
         atomic_init(&s.hits[i], 0);
@@ -1392,7 +1391,13 @@ START_TEST(test_threadpool_steals) {
     tsr_cpu_pool_parallel_for(pool, 64, steal_task, &s);
     for (int i = 0; i < 64; i++)
         ck_assert_int_eq(atomic_load(&s.hits[i]), 1);
-    ck_assert_msg(atomic_load(&s.stolen), "no task of the blocked share ran on the other thread");
+    return atomic_load(&s.stolen);
+}
+
+START_TEST(test_threadpool_steals) {
+    struct tsr_cpu_pool *pool = NULL;
+    ck_assert_int_eq(tsr_cpu_pool_create(NULL, NULL, 2, &pool), TSR_OK);
+    ck_assert_msg(steal_once(pool), "no task of the blocked share ran on the other thread");
     tsr_cpu_pool_destroy(pool);
 }
 END_TEST
@@ -1422,14 +1427,7 @@ START_TEST(test_threadpool_runs_per_core) {
                           atomic_load(&tid_of[i]));
     }
     tsr_cpu_pool_release(pool);
-    static struct steal_arg s;
-    for (int i = 0; i < 64; i++) {
-        atomic_init(&s.hits[i], 0);
-        atomic_init(&s.tid_of[i], -1);
-    }
-    atomic_init(&s.stolen, 0);
-    tsr_cpu_pool_parallel_for(pool, 64, steal_task, &s);
-    ck_assert_msg(atomic_load(&s.stolen), "one hold of two threads: the worker took no task");
+    ck_assert_msg(steal_once(pool), "one hold of two threads: the worker took no task");
     tsr_cpu_pool_release(pool);
     tsr_cpu_pool_destroy(pool);
 }
