@@ -1892,7 +1892,9 @@ tsr_status tsr_lower_scan(struct tsr_lower_state *s, int ni) {
     return TSR_OK;
 }
 
-/* ZScore: the layer-norm kernel over dims axis .. rank-1 with a constant scale of ones. */
+/* ZScore: the layer-norm kernel over dims axis .. rank-1 with a constant scale of ones. The ones
+ * are as many as the normalised length, never more than the input's elements: an empty input
+ * ([0, 1, 2, 2^31] from fuzz_graph) gets none instead of 8 GiB of them (outer = 0, a no-op). */
 tsr_status tsr_lower_zscore(struct tsr_lower_state *s, int ni) {
     struct tsr_node *n = &s->g->nodes[ni];
     const struct tsr_tensor_desc *xd = &s->g->values[n->inputs[0]].desc;
@@ -1901,6 +1903,7 @@ tsr_status tsr_lower_zscore(struct tsr_lower_state *s, int ni) {
     int64_t len = 1;
     for (int d = (int)axis; d < xd->rank; d++)
         len *= xd->dims[d];
+    if (tsr_desc_elements(xd) == 0) len = 0;
     struct tsr_tensor_desc od = {TSR_F32, 1, {len}};
     int x = buffer_for(s, n->inputs[0]), y = buffer_for(s, n->output);
     int ones = x >= 0 && y >= 0 ? add_buffer(s, TSR_BUF_CONST, &od) : -1;
