@@ -197,9 +197,7 @@ void tsr_host_pool_free(struct tsr_host_pool *pool, void *p) {
     pool->free_list[h->cls] = h;
     pool->stats.bytes_in_use -= class_bytes((int)h->cls);
     uint64_t released = 0;
-    struct tsr_pool_hdr *over = NULL;
-    if (pool->stats.bytes_reserved - pool->stats.bytes_in_use > pool->cache_bytes)
-        over = unlink_over(pool, pool->cache_bytes, &released);
+    struct tsr_pool_hdr *over = unlink_over(pool, pool->cache_bytes, &released);
     pthread_mutex_unlock(&pool->mutex);
     free_list_to_system(over);
 }

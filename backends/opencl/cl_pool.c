@@ -155,9 +155,7 @@ void tsr_cl_pool_free(struct tsr_cl_device *dev, struct tsr_cl_block *block) {
     block->next = pool->free_list;
     pool->free_list = block;
     uint64_t released = 0;
-    struct tsr_cl_block *over = NULL;
-    if (pool->stats.bytes_reserved - pool->stats.bytes_in_use > pool->cache_bytes)
-        over = unlink_over(pool, pool->cache_bytes, &released);
+    struct tsr_cl_block *over = unlink_over(pool, pool->cache_bytes, &released);
     pthread_mutex_unlock(&pool->lock);
     release_blocks(over);
 }

@@ -28,7 +28,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * Aborts when it cannot be created (the target cannot do anything then). */
 tsr_context *tsr_fuzz_context(void);
 
-
 /* Fills t (allocated) deterministically from data[0..size): byte i of the stream, cycling,
  * mapped to a value of t's dtype (floats in [-8, 8); int16/32/64 mostly in [-4, 12), one byte
  * value in 16 up to about +-16000; 8-bit integers their whole range; bools 0/1). */
