@@ -465,13 +465,15 @@ static tsr_value q_const(struct qcase *c, tsr_dtype dt, int rank, const int64_t 
 }
 
 /* The integer GEMM (igemm.h) on many shapes: odd M / N / K, K not a multiple of the k-pair or
- * of the register tile, M = 1, K = 4096, uint8 / int8 mixes, per-column zero points and scales,
+ * of the register tile (k-pair and k-quad), N past one or two 64-column VNNI panels, M = 1,
+ * K = 4096, uint8 / int8 mixes, per-column zero points and scales,
  * B constant (packed at prepare) and B a graph input (packed per run), 1 and 2 threads; every
  * ISA tier bit for bit against the scalar reference. */
 START_TEST(test_igemm_shapes) {
     static const int64_t shapes[][3] = {{1, 1, 1},   {1, 4096, 17}, {7, 5, 33},    {13, 63, 16},
                                         {6, 2, 48},  {64, 129, 47}, {97, 300, 31}, {50, 4096, 40},
-                                        {49, 17, 1}, {3, 0, 5}};
+                                        {49, 17, 1}, {3, 0, 5},     {20, 77, 130}, {13, 1000, 64},
+                                        {7, 4, 65},  {61, 3, 129}};
     for (int threads = 1; threads <= 2; threads++) {
         struct tsr_context_options o;
         memset(&o, 0, sizeof o);
@@ -485,13 +487,13 @@ START_TEST(test_igemm_shapes) {
                 const tsr_dtype at = v & 1 ? TSR_I8 : TSR_U8, bt = v & 2 ? TSR_I8 : TSR_U8;
                 const int qlin = v == 3 && at == bt, const_b = (int)(si + (size_t)v) % 3 != 0;
                 unsigned char *a = malloc((size_t)(M * K + 1)), *b = malloc((size_t)(K * N + 1));
-                unsigned char za[1] = {at == TSR_U8 ? 131 : 0xf9}, zb[64], zy[1] = {7};
+                unsigned char za[1] = {at == TSR_U8 ? 131 : 0xf9}, zb[160], zy[1] = {7};
                 ck_assert(a && b);
                 fill8(a, (int)(M * K), (int)si * 4 + v);
                 fill8(b, (int)(K * N), (int)si * 4 + v + 100);
-                fill8(zb, 64, v);
-                float sa[1] = {0.05f}, sb[64], sy[1] = {0.3f};
-                for (int j = 0; j < 64; j++)
+                fill8(zb, 160, v);
+                float sa[1] = {0.05f}, sb[160], sy[1] = {0.3f};
+                for (int j = 0; j < 160; j++)
                     sb[j] = 0.002f + 0.0007f * (float)j;
                 struct qcase c;
                 q_begin(ctx, &c);

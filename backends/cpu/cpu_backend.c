@@ -657,9 +657,11 @@ static tsr_status tsr_cpu_prepare(tsr_context *ctx, int device, const struct tsr
         const struct tsr_kernel *kn = &prog->kernels[i];
         /* GEMMs on a constant B (gemm_packed.h): B packed once here */
         if (!pack) break;
-        /* integer matmuls on a constant B (igemm.h, AVX2 tier and up): B packed once here */
+        /* integer matmuls on a constant B (igemm.h, AVX2 tier and up; the VNNI format where the
+         * AVX-512 tier has it): B packed once here */
         if (ex->env.ew->isa >= TSR_ISA_AVX2 && tsr_cpu_quant_b_constant(prog, kn)) {
-            tsr_status pst = tsr_cpu_quant_pack_b(ctx, prog, kn, &ex->igemm[i]);
+            tsr_status pst = tsr_cpu_quant_pack_b(ctx, tsr_cpu_igemm_use_vnni((int)ex->env.ew->isa),
+                                                  prog, kn, &ex->igemm[i]);
             if (pst != TSR_OK) {
                 tsr_cpu_release(ex);
                 return pst;
@@ -859,7 +861,8 @@ static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct
         tsr_status qst;
         if (ex->env.ew->isa >= TSR_ISA_AVX2 &&
             (kn->u.quant.op == TSR_QK_MATMUL_INTEGER || kn->u.quant.op == TSR_QK_QLINEAR_MATMUL))
-            qst = tsr_cpu_quant_mm_run(ex->ctx, env->pool, kn, dts, in, y, pre->bp ? pre : NULL);
+            qst = tsr_cpu_quant_mm_run(ex->ctx, env->pool, kn, dts, in, y, pre->bp ? pre : NULL,
+                                       tsr_cpu_igemm_use_vnni((int)ex->env.ew->isa));
         else
             qst = tsr_cpu_quant_run(ex->ctx, ex->env.ew->isa, kn, dts, in, y);
         if (qst != TSR_OK) return qst;

@@ -20,6 +20,11 @@ typedef enum { TSR_ISA_SCALAR = 0, TSR_ISA_AVX2 = 1, TSR_ISA_AVX512 = 2 } tsr_cp
 const char *tsr_cpu_isa_name(tsr_cpu_isa isa); /* "scalar", "avx2", "avx512" */
 /* Best tier the CPU and OS support (CPUID + XGETBV). Cached after the first call; thread-safe. */
 tsr_cpu_isa tsr_cpu_detect_isa(void);
+/* 1 when the CPU has AVX512_VNNI and AVX512BW on top of the AVX-512 tier (vpdpbusd, the integer
+ * GEMM's tile, igemm.h) and TSR_CPU_VNNI is not "0" (the switch for side-by-side runs; read
+ * once). Used only where the tier in use is AVX-512, so TSR_CPU_ISA=avx2 caps it too. Cached;
+ * thread-safe. */
+int tsr_cpu_has_avx512_vnni(void);
 
 /* Creates the backend: ISA = min(detected, TSR_CPU_ISA cap if set) — an unknown cap value is
  * logged and ignored; a thread pool of `threads` workers (0 = one per physical core), each

@@ -5,7 +5,10 @@
  */
 #include "backends/cpu/cpu_backend.h"
 
+#include "runtime/internal.h"
+
 #include <stdatomic.h>
+#include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -35,11 +38,36 @@ static tsr_cpu_isa tsr_detect_uncached(void) {
     if (avx512f && avx512dq && avx512vl && (xcr0 & 0xE0) == 0xE0) return TSR_ISA_AVX512;
     return TSR_ISA_AVX2;
 }
+
+/* AVX512_VNNI = CPUID.(EAX=7,ECX=0):ECX[bit 11], AVX512BW = EBX[bit 30] (Intel SDM vol. 2,
+ * CPUID, table "Structured Extended Feature Flags"); only asked once the AVX-512 tier (and so
+ * the OS's ZMM state) is established. */
+static int tsr_detect_vnni_uncached(void) {
+    if (tsr_detect_uncached() < TSR_ISA_AVX512) return 0;
+    unsigned a, b, c, d;
+    __cpuid_count(7, 0, a, b, c, d);
+    return ((c >> 11) & 1) && ((b >> 30) & 1);
+}
 #else
 static tsr_cpu_isa tsr_detect_uncached(void) {
     return TSR_ISA_SCALAR;
 }
+static int tsr_detect_vnni_uncached(void) {
+    return 0;
+}
 #endif
+
+int tsr_cpu_has_avx512_vnni(void) {
+    /* -1 = not yet detected; racing first calls compute the same value: benign. */
+    static atomic_int cached = -1;
+    int v = atomic_load_explicit(&cached, memory_order_acquire);
+    if (v < 0) {
+        const char *off = tsr_getenv("TSR_CPU_VNNI");
+        v = tsr_detect_vnni_uncached() && !(off && strcmp(off, "0") == 0);
+        atomic_store_explicit(&cached, v, memory_order_release);
+    }
+    return v;
+}
 
 tsr_cpu_isa tsr_cpu_detect_isa(void) {
     /* -1 = not yet detected. Racing first calls compute the same value: benign. */

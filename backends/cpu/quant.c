@@ -247,13 +247,13 @@ int tsr_cpu_quant_b_constant(const struct tsr_program *prog, const struct tsr_ke
     return q->b_zp < 0 || prog->buffers[kn->inputs[q->b_zp]].kind == TSR_BUF_CONST;
 }
 
-tsr_status tsr_cpu_quant_pack_b(tsr_context *ctx, const struct tsr_program *prog,
+tsr_status tsr_cpu_quant_pack_b(tsr_context *ctx, int vnni, const struct tsr_program *prog,
                                 const struct tsr_kernel *kn, struct tsr_cpu_igemm_b *out) {
     const struct tsr_k_quant *q = &kn->u.quant;
     const int bi = q->op == TSR_QK_MATMUL_INTEGER ? 1 : 3;
     const struct tsr_buffer *b = &prog->buffers[kn->inputs[bi]];
     const void *zb = q->b_zp >= 0 ? prog->buffers[kn->inputs[q->b_zp]].const_data : NULL;
-    if (tsr_cpu_igemm_pack_b(q->K, q->N, b->desc.dtype, b->const_data, q->N, zb, q->b_zp_len,
+    if (tsr_cpu_igemm_pack_b(vnni, q->K, q->N, b->desc.dtype, b->const_data, q->N, zb, q->b_zp_len,
                              out) != 0)
         return TSR_ERR(ctx, TSR_E_NOMEM, "cpu prepare: cannot pack the weights of '%s'", kn->name);
     return TSR_OK;
@@ -268,7 +268,8 @@ struct qlin_epi {
     void *y; /* this batch's output */
 };
 
-static void qlin_epi_fn(void *arg, int64_t m0, int64_t n0, int rows, int cols, const int32_t *t) {
+static void qlin_epi_fn(void *arg, int64_t m0, int64_t n0, int rows, int cols, const int32_t *t,
+                        int ldt) {
     const struct qlin_epi *e = arg;
     const struct tsr_k_quant *q = e->q;
     for (int i = 0; i < rows; i++) {
@@ -277,8 +278,8 @@ static void qlin_epi_fn(void *arg, int64_t m0, int64_t n0, int rows, int cols, c
         for (int j = 0; j < cols; j++) {
             const float mult =
                 tsr_requant_multiplier(sa, e->sb[q->b_scale_len > 1 ? n0 + j : 0], e->sy);
-            const int32_t v = tsr_quant_round_sat((double)t[i * TSR_IGEMM_NR + j] * mult, e->yz,
-                                                  e->qmin, e->qmax);
+            const int32_t v =
+                tsr_quant_round_sat((double)t[i * ldt + j] * mult, e->yz, e->qmin, e->qmax);
             if (e->u8)
                 ((uint8_t *)e->y)[base + j] = (uint8_t)v;
             else
@@ -289,14 +290,16 @@ static void qlin_epi_fn(void *arg, int64_t m0, int64_t n0, int rows, int cols, c
 
 tsr_status tsr_cpu_quant_mm_run(tsr_context *ctx, struct tsr_cpu_pool *pool,
                                 const struct tsr_kernel *kn, const tsr_dtype *dts,
-                                const void *const *in, void *y, const struct tsr_cpu_igemm_b *pre) {
+                                const void *const *in, void *y, const struct tsr_cpu_igemm_b *pre,
+                                int vnni) {
     const struct tsr_k_quant *q = &kn->u.quant;
+    if (pre) vnni = pre->vnni;
     const int qlin = q->op == TSR_QK_QLINEAR_MATMUL, bi = qlin ? 3 : 1;
     const tsr_dtype at = dts[0], bt = dts[bi];
     const void *za = q->a_zp >= 0 ? in[q->a_zp] : NULL, *zb = q->b_zp >= 0 ? in[q->b_zp] : NULL;
     const int64_t M = q->M, K = q->K, N = q->N;
-    const size_t na = tsr_cpu_igemm_a_elems(M, K);
-    int16_t *ap = malloc((na > 0 ? na : 1) * sizeof *ap);
+    const size_t na = tsr_cpu_igemm_a_bytes(vnni, M, K);
+    void *ap = malloc(na > 0 ? na : 1);
     if (!ap) return TSR_ERR(ctx, TSR_E_NOMEM, "kernel '%s': out of memory", kn->name);
     struct tsr_cpu_igemm_b own = {0};
     struct qlin_epi e = {q, NULL, NULL, 0.0f, 0, 0, 0, 0, NULL};
@@ -313,14 +316,15 @@ tsr_status tsr_cpu_quant_mm_run(tsr_context *ctx, struct tsr_cpu_pool *pool,
         const struct tsr_cpu_igemm_b *b = pre;
         if (!pre && (p == 0 || q->b_stride)) {
             tsr_cpu_igemm_b_free(&own);
-            if (tsr_cpu_igemm_pack_b(K, N, bt, (const char *)in[bi] + p * q->b_stride, N, zb,
+            if (tsr_cpu_igemm_pack_b(vnni, K, N, bt, (const char *)in[bi] + p * q->b_stride, N, zb,
                                      q->b_zp_len, &own) != 0) {
                 free(ap);
                 return TSR_ERR(ctx, TSR_E_NOMEM, "kernel '%s': out of memory", kn->name);
             }
         }
         if (!pre) b = &own;
-        tsr_cpu_igemm_pack_a(M, K, at, (const char *)in[0] + p * q->a_stride, za, q->a_zp_len, ap);
+        tsr_cpu_igemm_pack_a(vnni, M, K, at, (const char *)in[0] + p * q->a_stride, za, q->a_zp_len,
+                             ap);
         char *yp = (char *)y + (size_t)(p * M * N) * ysz;
         if (qlin) {
             e.y = yp;

@@ -41,15 +41,18 @@ struct tsr_cpu_pool;
 /* 1 when kn is MatMulInteger / QLinearMatMul whose B (and B zero point, if any) are constants of
  * prog shared by every batch: its B can be packed once (tsr_cpu_quant_pack_b). */
 int tsr_cpu_quant_b_constant(const struct tsr_program *prog, const struct tsr_kernel *kn);
-/* Packs kn's constant B into *out (igemm.h). Returns TSR_OK or TSR_E_NOMEM (recorded on ctx). */
-tsr_status tsr_cpu_quant_pack_b(tsr_context *ctx, const struct tsr_program *prog,
+/* Packs kn's constant B into *out (igemm.h) in the format vnni picks (tsr_cpu_igemm_use_vnni).
+ * Returns TSR_OK or TSR_E_NOMEM (recorded on ctx). */
+tsr_status tsr_cpu_quant_pack_b(tsr_context *ctx, int vnni, const struct tsr_program *prog,
                                 const struct tsr_kernel *kn, struct tsr_cpu_igemm_b *out);
-/* MatMulInteger / QLinearMatMul of kn on the AVX2 integer GEMM (igemm.h), tasks on pool (NULL:
- * inline): in / dts / y as tsr_cpu_quant_run; pre: B packed at prepare, or NULL (packed per run).
+/* MatMulInteger / QLinearMatMul of kn on the integer GEMM (igemm.h: AVX2 k-pair or AVX-512 VNNI
+ * tile), tasks on pool (NULL: inline): in / dts / y as tsr_cpu_quant_run; pre: B packed at
+ * prepare (its format wins), or NULL (B packed per run in the format vnni picks).
  * QLinearMatMul's requantization runs on each int32 tile. Output equals tsr_cpu_quant_run's bit
  * for bit. Returns TSR_OK or TSR_E_NOMEM (packed A, and B when pre is NULL, allocated per run). */
 tsr_status tsr_cpu_quant_mm_run(tsr_context *ctx, struct tsr_cpu_pool *pool,
                                 const struct tsr_kernel *kn, const tsr_dtype *dts,
-                                const void *const *in, void *y, const struct tsr_cpu_igemm_b *pre);
+                                const void *const *in, void *y, const struct tsr_cpu_igemm_b *pre,
+                                int vnni);
 
 #endif
