@@ -2337,6 +2337,23 @@ tsr_status tsr_lower_compress(struct tsr_lower_state *s, int ni) {
 
 /* ---- issue 13: quantization (runtime/quant.h) ---------------------------------------------- */
 
+/* For the Mul / Add node ci reading v (float32, last dim N): its other operand when that is a
+ * float32 value already computed of 1 element or of N elements along the last dim (all other
+ * dims 1), and ci's output keeps v's shape; *len its element count. Else -1. */
+static int deq_operand(struct tsr_lower_state *s, int ci, int v, int64_t N, int64_t *len) {
+    const struct tsr_node *nd = &s->g->nodes[ci];
+    if (nd->n_inputs != 2) return -1;
+    const int other = nd->inputs[0] == v ? nd->inputs[1] : nd->inputs[0];
+    const struct tsr_tensor_desc *od = &s->g->values[other].desc;
+    if (other == v || od->dtype != TSR_F32 || !value_ready(s, other) ||
+        !tsr_desc_equal(&s->g->values[nd->output].desc, &s->g->values[v].desc))
+        return -1;
+    const int64_t e = tsr_desc_elements(od);
+    if (e != 1 && !(e == N && od->rank >= 1 && od->dims[od->rank - 1] == N)) return -1;
+    *len = e;
+    return other;
+}
+
 /* QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, MatMulInteger, QLinearMatMul: one
  * TSR_K_QUANT kernel over the node's inputs (ONNX order), geometry from runtime/quant_ops.c. */
 tsr_status tsr_lower_quant(struct tsr_lower_state *s, int ni) {
@@ -2390,9 +2407,45 @@ tsr_status tsr_lower_quant(struct tsr_lower_state *s, int ni) {
     if (!ok)
         return TSR_ERR(s->ctx, TSR_E_INTERNAL, "node '%s' (%s): no quantized kernel geometry",
                        n->name, tsr_op_name(n->op));
-    struct tsr_kernel *k =
-        simple_kernel(s, TSR_K_QUANT, name, n, n->inputs, n->n_inputs, n->output);
+    int in_values[TSR_KERNEL_MAX_INPUTS], n_in = n->n_inputs, out_value = n->output;
+    int fused[3], n_fused = 0;
+    memcpy(in_values, n->inputs, (size_t)n_in * sizeof *in_values);
+    q.deq_scale = q.deq_bias = -1;
+    q.deq_scale_len = q.deq_bias_len = 1;
+    if (q.op == TSR_QK_MATMUL_INTEGER && !(s->disable & TSR_FUSE_EPILOGUE) &&
+        n_in + 2 <= TSR_KERNEL_MAX_INPUTS) {
+        /* the dequantize epilogue (program.h): Cast to float32, then a Mul by a scale and an
+         * Add of a bias, each of 1 or N float32 values, when each is v's only consumer */
+        int ci = single_consumer(s, out_value, TSR_OP_CAST);
+        if (ci >= 0 && s->g->values[s->g->nodes[ci].output].desc.dtype == TSR_F32) {
+            q.deq = 1;
+            fused[n_fused++] = ci;
+            out_value = s->g->nodes[ci].output;
+            const tsr_op steps[2] = {TSR_OP_MUL, TSR_OP_ADD};
+            for (int st = 0; st < 2; st++) {
+                int64_t len = 0;
+                ci = single_consumer(s, out_value, steps[st]);
+                const int other = ci >= 0 ? deq_operand(s, ci, out_value, q.N, &len) : -1;
+                if (other < 0) break;
+                if (st == 0)
+                    q.deq_scale = n_in, q.deq_scale_len = len;
+                else
+                    q.deq_bias = n_in, q.deq_bias_len = len;
+                in_values[n_in++] = other;
+                fused[n_fused++] = ci;
+                out_value = s->g->nodes[ci].output;
+            }
+        }
+    }
+    struct tsr_kernel *k = simple_kernel(s, TSR_K_QUANT, name, n, in_values, n_in, out_value);
     if (!k) return LOWER_OOM();
+    for (int i = 0; i < n_fused; i++) {
+        s->absorbed[fused[i]] = 1;
+        if (kernel_add_node(k, &s->g->nodes[fused[i]])) return LOWER_OOM();
+    }
+    if (q.deq)
+        snprintf(k->name, sizeof k->name, "matmul_integer_deq%s%s",
+                 q.deq_scale >= 0 ? "_scale" : "", q.deq_bias >= 0 ? "_bias" : "");
     k->u.quant = q;
     k->flops = q.op >= TSR_QK_MATMUL_INTEGER ? (uint64_t)(2 * q.batch * q.M * q.K * q.N)
                                              : (uint64_t)(q.outer * q.axis_len * q.inner);

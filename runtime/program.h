@@ -542,7 +542,12 @@ void tsr_index_counts(const struct tsr_k_index *g, int64_t *n_x, int64_t *n_idx,
  *                points named by a_zp / b_zp (kernel input index, -1 absent: 0), each of 1
  *                element or a_zp_len = M (per row) / b_zp_len = N (per column) → int32
  *                Y[batch, M, N] = sum_k (a - a_zp)(b - b_zp); a_stride / b_stride: elements
- *                between batches (0: broadcast)
+ *                between batches (0: broadcast). With deq (the dequantize epilogue, fused at
+ *                lowering from MatMulInteger -> Cast(float) [-> Mul(scale) [-> Add(bias)]] as
+ *                onnxruntime.quantization's dynamic models have it) → float32
+ *                Y = (float)acc [* scale[n or 0]] [+ bias[n or 0]], each step rounded to float
+ *                as the unfused Cast, Mul and Add are; deq_scale / deq_bias: kernel input index
+ *                (-1 absent) of a float32 operand of deq_scale_len / deq_bias_len = 1 or N
  *   QLINEAR_MATMUL  inputs a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp (ONNX order; the
  *                scales f32 of 1 element, or a_scale M / b_scale N elements like the zero points)
  *                → y of y_zp's dtype: saturate(round(acc * a_scale * b_scale / y_scale) + y_zp) */
@@ -562,6 +567,8 @@ struct tsr_k_quant {
     int a_zp, b_zp;                             /* MATMUL_INTEGER: input index or -1 */
     int64_t a_zp_len, b_zp_len;                 /* matmuls: 1, M / N */
     int64_t a_scale_len, b_scale_len;           /* QLINEAR_MATMUL: 1, M / N */
+    int deq, deq_scale, deq_bias;               /* MATMUL_INTEGER: dequantize epilogue */
+    int64_t deq_scale_len, deq_bias_len;        /* 1 or N */
 };
 
 /* ---- end of group "tkern" (kernel geometry) ---------------------------------------------- */

@@ -542,6 +542,73 @@ START_TEST(test_igemm_shapes) {
 }
 END_TEST
 
+/* The dequantize epilogue (program.h deq): MatMulInteger -> Cast(float32) [-> Mul(scale)
+ * [-> Add(bias)]] as onnxruntime.quantization's dynamic models have it fuses into one kernel
+ * (asserted by name and node count) whose output equals the unfused nodes' scalar reference bit
+ * for bit on every tier; variants: Cast only, a scalar runtime scale, per-column constant
+ * scale and bias (scale on the left of the Mul), batched A; N past one 64-column panel. The Mul
+ * after a Cast with a second reader (a Relu) stays unfused; the Cast itself fuses. */
+START_TEST(test_matmul_integer_dequant) {
+    tsr_context *ctx = cpu_context();
+    for (int v = 0; v < 5; v++) {
+        const int64_t M = 23, K = 45, N = 70;
+        struct qcase c;
+        q_begin(ctx, &c);
+        unsigned char a[2 * 23 * 45], b[45 * 70], za[1] = {129}, zb[1] = {3};
+        fill8(a, (int)sizeof a, v + 40);
+        fill8(b, (int)sizeof b, v + 50);
+        float sc[70], bias[70], s1[1] = {0.0173f};
+        for (int j = 0; j < 70; j++) {
+            sc[j] = 0.001f + 0.00037f * (float)j;
+            bias[j] = (float)(j % 9) * 0.31f - 1.2f;
+        }
+        const int64_t ad[3] = {2, M, K}, bd[2] = {K, N}, nd[1] = {N};
+        const int batched = v == 3;
+        tsr_value in[4] = {q_input(&c, TSR_U8, batched ? 3 : 2, batched ? ad : ad + 1, a),
+                           q_const(&c, TSR_I8, 2, bd, b), q_input(&c, TSR_U8, 0, NULL, za),
+                           q_const(&c, TSR_I8, 0, NULL, zb)};
+        tsr_value y = q_op(&c, TSR_OP_MATMULINTEGER, NULL, 4, in);
+        struct tsr_op_attrs ca = tsr_op_attrs_default();
+        ca.cast_to = TSR_F32;
+        y = q_op(&c, TSR_OP_CAST, &ca, 1, &y);
+        tsr_value side = -1;
+        if (v == 4) side = q_op(&c, TSR_OP_RELU, NULL, 1, &y); /* a second reader of the Cast */
+        if (v == 1 || v == 3 || v == 4) {
+            tsr_value mi[2] = {y, q_input(&c, TSR_F32, 0, NULL, s1)};
+            y = q_op(&c, TSR_OP_MUL, NULL, 2, mi);
+        } else if (v == 2) {
+            tsr_value mi[2] = {q_const(&c, TSR_F32, 1, nd, sc), y};
+            y = q_op(&c, TSR_OP_MUL, NULL, 2, mi);
+        }
+        if (v == 2 || v == 3) {
+            tsr_value ai[2] = {y, q_const(&c, TSR_F32, 1, nd, bias)};
+            y = q_op(&c, TSR_OP_ADD, NULL, 2, ai);
+        }
+        ck_assert_int_eq(tsr_graph_output(c.g, "y", y), TSR_OK);
+        if (side >= 0) ck_assert_int_eq(tsr_graph_output(c.g, "side", side), TSR_OK);
+        struct tsr_compile_options o = tsr_compile_options_default();
+        o.device = "cpu";
+        tsr_plan *plan = NULL;
+        ck_assert_int_eq(tsr_compile(ctx, c.g, &o, &plan), TSR_OK);
+        struct tsr_kernel_info ki;
+        ck_assert_int_eq(tsr_plan_kernel_info(plan, 0, &ki), TSR_OK);
+        static const char *const want[5] = {"matmul_integer_deq", "matmul_integer_deq_scale",
+                                            "matmul_integer_deq_scale_bias",
+                                            "matmul_integer_deq_scale_bias", "matmul_integer_deq"};
+        const int want_nodes = v == 4 ? 2 : 2 + (v >= 1) + (v >= 2);
+        ck_assert_msg(ki.n_nodes == want_nodes && strcmp(ki.name, want[v]) == 0,
+                      "variant %d: kernel 0 is '%s' of %d nodes", v, ki.name, ki.n_nodes);
+        tsr_plan_destroy(plan);
+        struct tsr_tensor ref[2];
+        char label[64];
+        snprintf(label, sizeof label, "MatMulInteger dequantize variant %d", v);
+        q_check(ctx, &c, label, ref);
+        q_end(&c, ref, v == 4 ? 2 : 1);
+    }
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(test_opencl_refuses) {
     tsr_context *ctx = ts_context();
     if (!ts_have_opencl(ctx)) {
@@ -594,6 +661,7 @@ int main(void) {
     tcase_add_test(tc, test_matmul_integer);
     tcase_add_test(tc, test_qlinear_matmul);
     tcase_add_test(tc, test_igemm_shapes);
+    tcase_add_test(tc, test_matmul_integer_dequant);
     tcase_add_test(tc, test_opencl_refuses);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);

@@ -90,5 +90,13 @@ void tsr_cpu_igemm_tile_avx2(int64_t Kp, const int16_t *a, int64_t lda, const in
 void tsr_cpu_igemm_tile_vnni(int64_t Kq, const uint8_t *a, int64_t lda, const int8_t *bq,
                              const int32_t *rs, const int32_t *za, const int32_t *zb,
                              const int32_t *cz, int32_t *t, int rows);
+/* The dequantize epilogue of one tile (quant.c, program.h deq) at the AVX-512 tier
+ * (igemm_avx512.c): y[i][j] = (float)t[i][j] [* scale] [+ bias] for i < rows, j < cols, the
+ * operands of scale_len / bias_len = 1 or cols values (from the tile's first column; NULL:
+ * absent), each step rounded to float as the unfused Cast, Mul and Add (no FMA); t row stride
+ * ldt, y row stride ldy (elements). */
+void tsr_cpu_igemm_deq_avx512(const int32_t *t, int ldt, int rows, int cols, const float *scale,
+                              int64_t scale_len, const float *bias, int64_t bias_len, float *y,
+                              int64_t ldy);
 
 #endif

@@ -114,3 +114,24 @@ void tsr_cpu_igemm_tile_vnni(int64_t Kq, const uint8_t *a, int64_t lda, const in
         break;
     }
 }
+
+void tsr_cpu_igemm_deq_avx512(const int32_t *t, int ldt, int rows, int cols, const float *scale,
+                              int64_t scale_len, const float *bias, int64_t bias_len, float *y,
+                              int64_t ldy) {
+    for (int i = 0; i < rows; i++) {
+        const int32_t *ti = t + (int64_t)i * ldt;
+        float *yi = y + i * ldy;
+        for (int j = 0; j < cols; j += 16) {
+            const __mmask16 m =
+                cols - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - j)) - 1u);
+            __m512 v = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, ti + j));
+            if (scale)
+                v = _mm512_mul_ps(v, scale_len > 1 ? _mm512_maskz_loadu_ps(m, scale + j)
+                                                   : _mm512_set1_ps(scale[0]));
+            if (bias)
+                v = _mm512_add_ps(v, bias_len > 1 ? _mm512_maskz_loadu_ps(m, bias + j)
+                                                  : _mm512_set1_ps(bias[0]));
+            _mm512_mask_storeu_ps(yi + j, m, v);
+        }
+    }
+}

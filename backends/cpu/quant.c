@@ -92,7 +92,15 @@ tsr_status tsr_cpu_quant_check(tsr_context *ctx, const struct tsr_program *prog,
         const tsr_dtype at = buf_dtype(prog, kn->inputs[0]), bt = buf_dtype(prog, kn->inputs[bi]);
         if (q->op == TSR_QK_MATMUL_INTEGER) {
             int expect = 2 + (q->a_zp >= 0) + (q->b_zp >= 0);
-            QCHK(kn->n_inputs == expect && kn->dtype == TSR_I32 &&
+            QCHK(q->deq_scale < 0 || (q->deq && q->deq_scale == expect++ &&
+                                      (q->deq_scale_len == 1 || q->deq_scale_len == q->N) &&
+                                      in_ok(prog, kn, q->deq_scale, q->deq_scale_len, DT(F32))),
+                 "quant kernel '%s': dequantize scale", name);
+            QCHK(q->deq_bias < 0 || (q->deq && q->deq_bias == expect++ &&
+                                     (q->deq_bias_len == 1 || q->deq_bias_len == q->N) &&
+                                     in_ok(prog, kn, q->deq_bias, q->deq_bias_len, DT(F32))),
+                 "quant kernel '%s': dequantize bias", name);
+            QCHK(kn->n_inputs == expect && kn->dtype == (q->deq ? TSR_F32 : TSR_I32) &&
                      (q->a_zp < 0 ||
                       (q->a_zp >= 2 && in_ok(prog, kn, q->a_zp, q->a_zp_len, TSR_DTYPE_BIT(at)))) &&
                      (q->b_zp < 0 ||
@@ -119,6 +127,38 @@ tsr_status tsr_cpu_quant_check(tsr_context *ctx, const struct tsr_program *prog,
     if (buf_bytes(prog, kn->output) < (size_t)n_out * tsr_dtype_size(kn->dtype))
         return TSR_ERR(ctx, TSR_E_SHAPE, "quant kernel '%s': output buffer too small", name);
     return TSR_OK;
+}
+
+/* The dequantize epilogue of MatMulInteger (program.h, deq): y = (float)acc [* scale] [+ bias],
+ * each step rounded to float as the unfused Cast, Mul and Add (no contraction: this file has no
+ * FMA flags). */
+struct deq_epi {
+    const struct tsr_k_quant *q;
+    const float *scale, *bias; /* NULL: absent */
+    float *y;                  /* this batch's output, [M][N] */
+    int avx512;                /* tiles through tsr_cpu_igemm_deq_avx512 (igemm.h) */
+};
+
+static struct deq_epi deq_epi_of(const struct tsr_k_quant *q, const void *const *in, void *y) {
+    struct deq_epi e = {q, q->deq_scale >= 0 ? in[q->deq_scale] : NULL,
+                        q->deq_bias >= 0 ? in[q->deq_bias] : NULL, y, 0};
+    return e;
+}
+
+/* Columns n0 .. n0 + cols - 1 of one row: acc -> y. */
+static void deq_row(const struct deq_epi *e, const int32_t *acc, float *y, int64_t n0,
+                    int64_t cols) {
+    const int ps = e->q->deq_scale_len > 1, pb = e->q->deq_bias_len > 1;
+    for (int64_t j = 0; j < cols; j++) {
+        float v = (float)acc[j];
+        if (e->scale) {
+            v = v * e->scale[ps ? n0 + j : 0];
+        }
+        if (e->bias) {
+            v = v + e->bias[pb ? n0 + j : 0];
+        }
+        y[j] = v;
+    }
 }
 
 /* The integer matmul of kn into acc (batch * M * N int32). */
@@ -200,8 +240,20 @@ tsr_status tsr_cpu_quant_run(tsr_context *ctx, tsr_cpu_isa isa, const struct tsr
         if (q->dyn_output == 2) *(uint8_t *)y = z;
         return TSR_OK;
     }
-    case TSR_QK_MATMUL_INTEGER:
-        return qmm(ctx, isa, kn, dts, in, y);
+    case TSR_QK_MATMUL_INTEGER: {
+        if (!q->deq) return qmm(ctx, isa, kn, dts, in, y);
+        const int64_t n = q->batch * q->M * q->N;
+        int32_t *acc = malloc((size_t)(n > 0 ? n : 1) * sizeof *acc);
+        if (!acc) return TSR_ERR(ctx, TSR_E_NOMEM, "kernel '%s': out of memory", kn->name);
+        tsr_status st = qmm(ctx, isa, kn, dts, in, acc);
+        if (st == TSR_OK) {
+            const struct deq_epi e = deq_epi_of(q, in, y);
+            for (int64_t r = 0; r < q->batch * q->M; r++)
+                deq_row(&e, acc + r * q->N, (float *)y + r * q->N, 0, q->N);
+        }
+        free(acc);
+        return st;
+    }
     case TSR_QK_QLINEAR_MATMUL: {
         const int64_t n = q->batch * q->M * q->N;
         int32_t *acc = malloc((size_t)(n > 0 ? n : 1) * sizeof *acc);
@@ -288,6 +340,21 @@ static void qlin_epi_fn(void *arg, int64_t m0, int64_t n0, int rows, int cols, c
     }
 }
 
+static void deq_epi_fn(void *arg, int64_t m0, int64_t n0, int rows, int cols, const int32_t *t,
+                       int ldt) {
+    const struct deq_epi *e = arg;
+    const struct tsr_k_quant *q = e->q;
+    if (e->avx512) {
+        tsr_cpu_igemm_deq_avx512(
+            t, ldt, rows, cols, e->scale ? e->scale + (q->deq_scale_len > 1 ? n0 : 0) : NULL,
+            q->deq_scale_len, e->bias ? e->bias + (q->deq_bias_len > 1 ? n0 : 0) : NULL,
+            q->deq_bias_len, e->y + m0 * q->N + n0, q->N);
+        return;
+    }
+    for (int i = 0; i < rows; i++)
+        deq_row(e, t + (int64_t)i * ldt, e->y + (m0 + i) * e->q->N + n0, n0, cols);
+}
+
 tsr_status tsr_cpu_quant_mm_run(tsr_context *ctx, struct tsr_cpu_pool *pool,
                                 const struct tsr_kernel *kn, const tsr_dtype *dts,
                                 const void *const *in, void *y, const struct tsr_cpu_igemm_b *pre,
@@ -329,6 +396,10 @@ tsr_status tsr_cpu_quant_mm_run(tsr_context *ctx, struct tsr_cpu_pool *pool,
         if (qlin) {
             e.y = yp;
             tsr_cpu_igemm_run(pool, M, ap, b, NULL, N, qlin_epi_fn, &e);
+        } else if (q->deq) {
+            struct deq_epi de = deq_epi_of(q, in, (float *)y + p * M * N);
+            de.avx512 = vnni; /* the VNNI tile runs on the AVX-512 tier only */
+            tsr_cpu_igemm_run(pool, M, ap, b, NULL, N, deq_epi_fn, &de);
         } else {
             tsr_cpu_igemm_run(pool, M, ap, b, (int32_t *)yp, N, NULL, NULL);
         }
