@@ -297,20 +297,27 @@ START_TEST(test_dynamic_quantize_linear) {
 }
 END_TEST
 
-/* DynamicQuantizeLinear on 1003 values (125 vectors + a 3-value tail) at every tier, byte for
- * byte against the reference: mixed signs with NaNs (ignored by the range, quantized to the zero
- * point) and values on exact rounding ties of the quotient; only positive values (range from
- * 0); all zeros (scale 0: the scalar fallback). */
+/* DynamicQuantizeLinear on 1003 values (125 vectors + a 3-value tail) and on 300,007 values
+ * (five 64 Ki-element tasks on the pool, the range's extremes and NaNs in the last ones) at
+ * every tier, byte for byte against the reference: mixed signs with NaNs (ignored by the range,
+ * quantized to the zero point) and values on exact rounding ties of the quotient; only positive
+ * values (range from 0); all zeros (scale 0: the scalar fallback). */
 START_TEST(test_dynamic_quantize_linear_vectors) {
     tsr_context *ctx = cpu_context();
-    enum { N = 1003 };
-    static float x[N];
-    for (int variant = 0; variant < 3; variant++) {
+    enum { NMAX = 300007 };
+    static float x[NMAX];
+    for (int variant = 0; variant < 6; variant++) {
+        const int N = variant < 3 ? 1003 : NMAX;
         for (int i = 0; i < N; i++) {
-            const float u = (float)((i * 7919) % 1000) / 1000.0f; /* [0, 1) */
-            x[i] = variant == 0 ? -3.0f + 5.1f * u : variant == 1 ? 0.25f + u : 0.0f;
+            const float u = (float)(((int64_t)i * 7919) % 1000) / 1000.0f; /* [0, 1) */
+            x[i] = variant % 3 == 0 ? -3.0f + 5.1f * u : variant % 3 == 1 ? 0.25f + u : 0.0f;
         }
-        if (variant == 0) {
+        if (variant == 3) { /* the extremes in the fourth and fifth tasks */
+            x[270001] = -3.5f;
+            x[299999] = 2.75f;
+            x[262150] = x[300006] = NAN;
+        }
+        if (variant % 3 == 0) {
             x[17] = x[500] = x[1001] = NAN;
             /* range [-3, 2.1]: scale 5.1 / 255 = 0.02; k.5 steps of it tie (or nearly) */
             for (int i = 40; i < 60; i++)
@@ -335,7 +342,7 @@ START_TEST(test_dynamic_quantize_linear_vectors) {
         char label[64];
         snprintf(label, sizeof label, "DynamicQuantizeLinear x %d, variant %d", N, variant);
         q_check(ctx, &c, label, ref);
-        if (variant == 0) /* a NaN quantizes to the zero point */
+        if (variant % 3 == 0) /* a NaN quantizes to the zero point */
             ck_assert_int_eq(((uint8_t *)ref[0].data)[17], *(uint8_t *)ref[2].data);
         q_end(&c, ref, 3);
     }

@@ -10,6 +10,7 @@
 #include "backends/cpu/quant.h"
 
 #include "backends/cpu/igemm.h"
+#include "backends/cpu/threadpool.h"
 
 #include "runtime/internal.h"
 #include "runtime/quant.h"
@@ -209,6 +210,77 @@ static tsr_status qmm(tsr_context *ctx, tsr_cpu_isa isa, const struct tsr_kernel
     return TSR_OK;
 }
 
+/* ---- DynamicQuantizeLinear over the pool ---- */
+
+#define DYN_MAX_CHUNKS 64
+#define DYN_MIN_CHUNK  65536 /* elements per task: below this the loop runs on one thread */
+
+struct dyn_job {
+    const float *x;
+    uint8_t *y;
+    int64_t n, chunk;
+    float s;
+    int32_t z;
+    float lo[DYN_MAX_CHUNKS], hi[DYN_MAX_CHUNKS];
+};
+
+static void dyn_range_task(void *arg, size_t task, int thread_id) {
+    (void)thread_id;
+    struct dyn_job *j = arg;
+    const int64_t i0 = (int64_t)task * j->chunk;
+    const int64_t n = j->n - i0 < j->chunk ? j->n - i0 : j->chunk;
+    tsr_cpu_minmax0_avx2(n, j->x + i0, &j->lo[task], &j->hi[task]);
+}
+
+static void dyn_quantize_task(void *arg, size_t task, int thread_id) {
+    (void)thread_id;
+    struct dyn_job *j = arg;
+    const int64_t i0 = (int64_t)task * j->chunk;
+    const int64_t n = j->n - i0 < j->chunk ? j->n - i0 : j->chunk;
+    tsr_cpu_quantize_u8_avx2(n, j->x + i0, j->s, j->z, j->y + i0);
+}
+
+void tsr_cpu_quant_dynamic_run(struct tsr_cpu_pool *pool, tsr_cpu_isa isa,
+                               const struct tsr_kernel *kn, const float *x, void *y) {
+    const struct tsr_k_quant *q = &kn->u.quant;
+    const int64_t n = q->outer;
+    float s;
+    uint8_t z;
+    int32_t zi = -1;
+    if (isa >= TSR_ISA_AVX2) { /* the scalar function's steps, vectorised, in chunks */
+        struct dyn_job j = {x, y, n, DYN_MIN_CHUNK, 0.0f, 0, {0}, {0}};
+        if (n > (int64_t)DYN_MAX_CHUNKS * DYN_MIN_CHUNK)
+            j.chunk = (n + DYN_MAX_CHUNKS - 1) / DYN_MAX_CHUNKS;
+        const size_t chunks = n > 0 ? (size_t)((n + j.chunk - 1) / j.chunk) : 1;
+        if (chunks == 1)
+            tsr_cpu_minmax0_avx2(n, x, &j.lo[0], &j.hi[0]);
+        else
+            tsr_cpu_pool_parallel_for(pool, chunks, dyn_range_task, &j);
+        float lo = 0.0f, hi = 0.0f; /* min / max commute: the partial ranges combine exactly */
+        for (size_t c = 0; c < chunks; c++) {
+            lo = fminf(lo, j.lo[c]);
+            hi = fmaxf(hi, j.hi[c]);
+        }
+        tsr_quant_params_minmax(lo, hi, 0, 255, 0, &s, &zi);
+        z = (uint8_t)zi;
+        if (q->dyn_output != 0 || (zi >= 0 && zi <= 255 && isfinite(s) && s > 0.0f)) {
+            if (q->dyn_output == 0) {
+                j.s = s, j.z = zi;
+                if (chunks == 1)
+                    tsr_cpu_quantize_u8_avx2(n, x, s, zi, y);
+                else
+                    tsr_cpu_pool_parallel_for(pool, chunks, dyn_quantize_task, &j);
+            }
+            goto done;
+        }
+    }
+    /* the scalar tier, and a degenerate range (scale 0, non-finite) */
+    tsr_dynamic_quantize_linear(n, x, q->dyn_output == 0 ? y : NULL, &s, &z);
+done:
+    if (q->dyn_output == 1) *(float *)y = s;
+    if (q->dyn_output == 2) *(uint8_t *)y = z;
+}
+
 tsr_status tsr_cpu_quant_run(tsr_context *ctx, tsr_cpu_isa isa, const struct tsr_kernel *kn,
                              const tsr_dtype *dts, const void *const *in, void *y) {
     const struct tsr_k_quant *q = &kn->u.quant;
@@ -220,26 +292,9 @@ tsr_status tsr_cpu_quant_run(tsr_context *ctx, tsr_cpu_isa isa, const struct tsr
     case TSR_QK_DEQUANTIZE:
         tsr_dequantize_linear(&l, in[0], dts[0], in[1], q->has_zp ? in[2] : NULL, y);
         return TSR_OK;
-    case TSR_QK_DYNAMIC: {
-        float s;
-        uint8_t z;
-        float lo, hi;
-        int32_t zi = -1;
-        if (isa >= TSR_ISA_AVX2) { /* the scalar function's steps, vectorised */
-            tsr_cpu_minmax0_avx2(q->outer, in[0], &lo, &hi);
-            tsr_quant_params_minmax(lo, hi, 0, 255, 0, &s, &zi);
-            z = (uint8_t)zi;
-        }
-        if (isa >= TSR_ISA_AVX2 &&
-            (q->dyn_output != 0 || (zi >= 0 && zi <= 255 && isfinite(s) && s > 0.0f))) {
-            if (q->dyn_output == 0) tsr_cpu_quantize_u8_avx2(q->outer, in[0], s, zi, y);
-        } else { /* the scalar tier, and a degenerate range (scale 0, non-finite) */
-            tsr_dynamic_quantize_linear(q->outer, in[0], q->dyn_output == 0 ? y : NULL, &s, &z);
-        }
-        if (q->dyn_output == 1) *(float *)y = s;
-        if (q->dyn_output == 2) *(uint8_t *)y = z;
+    case TSR_QK_DYNAMIC:
+        tsr_cpu_quant_dynamic_run(NULL, isa, kn, in[0], y);
         return TSR_OK;
-    }
     case TSR_QK_MATMUL_INTEGER: {
         if (!q->deq) return qmm(ctx, isa, kn, dts, in, y);
         const int64_t n = q->batch * q->M * q->N;

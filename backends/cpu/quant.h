@@ -25,6 +25,14 @@ tsr_status tsr_cpu_quant_check(tsr_context *ctx, const struct tsr_program *prog,
 tsr_status tsr_cpu_quant_run(tsr_context *ctx, tsr_cpu_isa isa, const struct tsr_kernel *kn,
                              const tsr_dtype *dts, const void *const *in, void *y);
 
+struct tsr_cpu_pool;
+/* DynamicQuantizeLinear kernel kn (one of its outputs, q.dyn_output) of x (q.outer float32) into
+ * y, at tier isa; at AVX2 and up the range and quantize passes run in chunks of 64 Ki elements
+ * or more as tasks on pool (NULL: inline), bit for bit the scalar tsr_dynamic_quantize_linear
+ * (min / max combine exactly, quantizing is per element). Thread-safe for distinct y. */
+void tsr_cpu_quant_dynamic_run(struct tsr_cpu_pool *pool, tsr_cpu_isa isa,
+                               const struct tsr_kernel *kn, const float *x, void *y);
+
 /* sum_{k < K} a[k] * b[k] of int16 vectors (|a|, |b| <= 255 so that pairs fit int32), AVX2
  * (quant_avx2.c). */
 int32_t tsr_cpu_dot_i16_avx2(const int16_t *a, const int16_t *b, int64_t K);
