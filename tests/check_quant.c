@@ -218,6 +218,53 @@ START_TEST(test_quantize_linear) {
 }
 END_TEST
 
+/* QuantizeLinear then DequantizeLinear of uint8 / int8 on [3, 5, 37] (vectors of 8 and tails
+ * in each run), per tensor and per channel (axis 1: runs of 37), at every tier byte for byte
+ * against the reference: ties of the quotient, NaN (to the zero point), +-inf and values that
+ * saturate, a channel of scale 0 (the scalar fallback) and zero points at the type's ends. */
+START_TEST(test_quantize_dequantize_vectors) {
+    tsr_context *ctx = cpu_context();
+    enum { C = 5, W = 37, N = 3 * C * W };
+    static float x[N];
+    for (int i = 0; i < N; i++)
+        x[i] = ((float)((i * 37) % 201) - 100.0f) * 0.0625f + ((i % 7) == 3 ? 0.03125f : 0.0f);
+    x[5] = NAN, x[44] = INFINITY, x[90] = -INFINITY, x[200] = 1e9f, x[301] = -1e9f;
+    for (int v = 0; v < 4; v++) {
+        const tsr_dtype qt = v % 2 ? TSR_I8 : TSR_U8;
+        const int per_axis = v >= 2;
+        float sc[C] = {0.0625f, 0.125f, per_axis ? 0.0f : 0.25f, 0.03f, 1.5f};
+        unsigned char zp[C];
+        for (int c = 0; c < C; c++)
+            zp[c] = qt == TSR_U8 ? (unsigned char)(c == 0   ? 0
+                                                   : c == 1 ? 255
+                                                            : 17 * c)
+                                 : (unsigned char)(int8_t)(c == 0   ? -128
+                                                           : c == 1 ? 127
+                                                                    : -9 * c);
+        struct qcase c;
+        q_begin(ctx, &c);
+        const int64_t xd[3] = {3, C, W}, sd[1] = {C};
+        tsr_value in[3] = {q_input(&c, TSR_F32, 3, xd, x), q_input(&c, TSR_F32, per_axis, sd, sc),
+                           q_input(&c, qt, per_axis, sd, zp)};
+        tsr_value q = q_op(&c, TSR_OP_QUANTIZELINEAR, NULL, 3, in);
+        tsr_value din[3] = {q, in[1], in[2]};
+        tsr_value y = q_op(&c, TSR_OP_DEQUANTIZELINEAR, NULL, 3, din);
+        ck_assert_int_eq(tsr_graph_output(c.g, "q", q), TSR_OK);
+        ck_assert_int_eq(tsr_graph_output(c.g, "y", y), TSR_OK);
+        struct tsr_tensor ref[2];
+        char label[64];
+        snprintf(label, sizeof label, "Quantize/DequantizeLinear %s per_axis %d",
+                 tsr_dtype_name(qt), per_axis);
+        q_check(ctx, &c, label, ref);
+        /* NaN quantizes to the zero point; +inf saturates */
+        ck_assert_int_eq(tsr_quant_get(qt, ref[0].data, 5), tsr_quant_get(qt, zp, 0));
+        ck_assert_int_eq(tsr_quant_get(qt, ref[0].data, 44), qt == TSR_U8 ? 255 : 127);
+        q_end(&c, ref, 2);
+    }
+    tsr_context_destroy(ctx);
+}
+END_TEST
+
 START_TEST(test_dequantize_linear) {
     tsr_context *ctx = cpu_context();
     const tsr_dtype dts[3] = {TSR_U8, TSR_I8, TSR_I32};
@@ -668,6 +715,7 @@ int main(void) {
     tcase_add_test(tc, test_matmul_integer);
     tcase_add_test(tc, test_qlinear_matmul);
     tcase_add_test(tc, test_igemm_shapes);
+    tcase_add_test(tc, test_quantize_dequantize_vectors);
     tcase_add_test(tc, test_matmul_integer_dequant);
     tcase_add_test(tc, test_opencl_refuses);
     suite_add_tcase(s, tc);

@@ -210,6 +210,52 @@ static tsr_status qmm(tsr_context *ctx, tsr_cpu_isa isa, const struct tsr_kernel
     return TSR_OK;
 }
 
+/* ---- QuantizeLinear / DequantizeLinear of 8-bit types at the AVX2 tier ---- */
+
+/* Runs of equal scale and zero point: the whole tensor per tensor, else each (outer, channel)
+ * row of `inner` values; *n_runs and *run set. */
+static void quant_runs(const struct tsr_k_quant *q, int64_t *n_runs, int64_t *run) {
+    const int64_t n = q->outer * q->axis_len * q->inner;
+    *n_runs = q->per_axis ? q->outer * q->axis_len : (n > 0 ? 1 : 0);
+    *run = q->per_axis ? q->inner : n;
+}
+
+static void quantize8(const struct tsr_k_quant *q, const float *x, const float *scale,
+                      const void *zp, tsr_dtype ydt, void *y) {
+    int64_t n_runs, run;
+    quant_runs(q, &n_runs, &run);
+    for (int64_t r = 0; r < n_runs; r++) {
+        const int64_t pc = q->per_axis ? r % q->axis_len : 0;
+        const float s = scale[pc];
+        const int32_t z = zp ? tsr_quant_get(ydt, zp, pc) : 0;
+        const float *xr = x + r * run;
+        if (!(isfinite(s) && s > 0.0f)) { /* the vector loops' precondition (quant.h) */
+            for (int64_t i = 0; i < run; i++) {
+                const int32_t v = tsr_quantize_one(xr[i], s, z, ydt == TSR_U8 ? 0 : -128,
+                                                   ydt == TSR_U8 ? 255 : 127);
+                if (ydt == TSR_U8)
+                    ((uint8_t *)y)[r * run + i] = (uint8_t)v;
+                else
+                    ((int8_t *)y)[r * run + i] = (int8_t)v;
+            }
+        } else if (ydt == TSR_U8)
+            tsr_cpu_quantize_u8_avx2(run, xr, s, z, (uint8_t *)y + r * run);
+        else
+            tsr_cpu_quantize_s8_avx2(run, xr, s, z, (int8_t *)y + r * run);
+    }
+}
+
+static void dequantize8(const struct tsr_k_quant *q, const void *x, tsr_dtype xdt,
+                        const float *scale, const void *zp, float *y) {
+    int64_t n_runs, run;
+    quant_runs(q, &n_runs, &run);
+    for (int64_t r = 0; r < n_runs; r++) {
+        const int64_t pc = q->per_axis ? r % q->axis_len : 0;
+        tsr_cpu_dequantize_8_avx2(run, (const uint8_t *)x + r * run, xdt == TSR_I8, scale[pc],
+                                  zp ? tsr_quant_get(xdt, zp, pc) : 0, y + r * run);
+    }
+}
+
 /* ---- DynamicQuantizeLinear over the pool ---- */
 
 #define DYN_MAX_CHUNKS 64
@@ -287,9 +333,17 @@ tsr_status tsr_cpu_quant_run(tsr_context *ctx, tsr_cpu_isa isa, const struct tsr
     const struct tsr_quant_layout l = {q->outer, q->axis_len, q->inner, q->per_axis};
     switch (q->op) {
     case TSR_QK_QUANTIZE:
+        if (isa >= TSR_ISA_AVX2 && (kn->dtype == TSR_U8 || kn->dtype == TSR_I8)) {
+            quantize8(q, in[0], in[1], q->has_zp ? in[2] : NULL, kn->dtype, y);
+            return TSR_OK;
+        }
         tsr_quantize_linear(&l, in[0], in[1], q->has_zp ? in[2] : NULL, kn->dtype, y);
         return TSR_OK;
     case TSR_QK_DEQUANTIZE:
+        if (isa >= TSR_ISA_AVX2 && (dts[0] == TSR_U8 || dts[0] == TSR_I8)) {
+            dequantize8(q, in[0], dts[0], in[1], q->has_zp ? in[2] : NULL, y);
+            return TSR_OK;
+        }
         tsr_dequantize_linear(&l, in[0], dts[0], in[1], q->has_zp ? in[2] : NULL, y);
         return TSR_OK;
     case TSR_QK_DYNAMIC:

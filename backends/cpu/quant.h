@@ -25,6 +25,15 @@ tsr_status tsr_cpu_quant_check(tsr_context *ctx, const struct tsr_program *prog,
 tsr_status tsr_cpu_quant_run(tsr_context *ctx, tsr_cpu_isa isa, const struct tsr_kernel *kn,
                              const tsr_dtype *dts, const void *const *in, void *y);
 
+/* QuantizeLinear to int8 at the AVX2 tier (quant_avx2.c), bit for bit tsr_quantize_one:
+ * y[i] = saturate(round_half_even(x[i] / scale) + zp) to [-128, 127], NaN giving zp, for
+ * -128 <= zp <= 127 and a finite scale > 0 (the caller checks). */
+void tsr_cpu_quantize_s8_avx2(int64_t n, const float *x, float scale, int32_t zp, int8_t *y);
+/* DequantizeLinear of n uint8 (is_signed 0) or int8 values at the AVX2 tier, bit for bit
+ * tsr_dequantize_one: y[i] = (float)(x[i] - zp) * scale. */
+void tsr_cpu_dequantize_8_avx2(int64_t n, const void *x, int is_signed, float scale, int32_t zp,
+                               float *y);
+
 struct tsr_cpu_pool;
 /* DynamicQuantizeLinear kernel kn (one of its outputs, q.dyn_output) of x (q.outer float32) into
  * y, at tier isa; at AVX2 and up the range and quantize passes run in chunks of 64 Ki elements

@@ -72,3 +72,38 @@ void tsr_cpu_quantize_u8_avx2(int64_t n, const float *x, float scale, int32_t zp
     for (; i < n; i++)
         y[i] = (uint8_t)tsr_quantize_one(x[i], scale, zp, 0, 255);
 }
+
+void tsr_cpu_quantize_s8_avx2(int64_t n, const float *x, float scale, int32_t zp, int8_t *y) {
+    const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps((float)zp);
+    /* clamp the rounded quotient to [-128 - zp, 127 - zp] before adding zp: exact in float32 */
+    const __m256 qlo = _mm256_set1_ps((float)(-128 - zp)), qhi = _mm256_set1_ps((float)(127 - zp));
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 r = _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(x + i), vs),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        r = _mm256_and_ps(r, _mm256_cmp_ps(r, r, _CMP_ORD_Q)); /* NaN -> 0: the zero point */
+        r = _mm256_add_ps(_mm256_min_ps(qhi, _mm256_max_ps(qlo, r)), vz);
+        const __m256i q = _mm256_cvtps_epi32(r);
+        const __m128i w =
+            _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        _mm_storel_epi64((__m128i *)(y + i), _mm_packs_epi16(w, w));
+    }
+    for (; i < n; i++)
+        y[i] = (int8_t)tsr_quantize_one(x[i], scale, zp, -128, 127);
+}
+
+void tsr_cpu_dequantize_8_avx2(int64_t n, const void *x, int is_signed, float scale, int32_t zp,
+                               float *y) {
+    const __m256 vs = _mm256_set1_ps(scale);
+    const __m256i vz = _mm256_set1_epi32(zp);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i b = _mm_loadl_epi64((const __m128i *)((const uint8_t *)x + i));
+        const __m256i q = is_signed ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b);
+        /* (float)(q - zp) is exact (|q - zp| <= 255), then one rounding of the product */
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, vz)), vs));
+    }
+    for (; i < n; i++)
+        y[i] = tsr_dequantize_one(is_signed ? ((const int8_t *)x)[i] : ((const uint8_t *)x)[i],
+                                  scale, zp);
+}
