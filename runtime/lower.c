@@ -2410,6 +2410,29 @@ tsr_status tsr_lower_quant(struct tsr_lower_state *s, int ni) {
     int in_values[TSR_KERNEL_MAX_INPUTS], n_in = n->n_inputs, out_value = n->output;
     int fused[3], n_fused = 0;
     memcpy(in_values, n->inputs, (size_t)n_in * sizeof *in_values);
+    if (q.op == TSR_QK_DYNAMIC && q.dyn_output == 0) {
+        /* y_scale and y_zero_point of the same DynamicQuantizeLinear (the importer's sibling
+         * nodes, right after this one): lowered first, so y's kernel takes them and skips its
+         * own range pass */
+        int sib[3] = {-1, -1, -1};
+        for (int j = ni + 1; j < s->g->n_nodes && j <= ni + 8; j++) {
+            const struct tsr_node *m = &s->g->nodes[j];
+            if (m->op == TSR_OP_DYNAMICQUANTIZELINEAR && !m->dead && !s->absorbed[j] &&
+                root_of(s, m->inputs[0]) == root_of(s, n->inputs[0]) && m->attrs.q_output >= 1 &&
+                m->attrs.q_output <= 2 && sib[m->attrs.q_output] < 0)
+                sib[m->attrs.q_output] = j;
+        }
+        if (sib[1] >= 0 && sib[2] >= 0) {
+            for (int t = 1; t <= 2; t++) {
+                tsr_status st = tsr_lower_quant(s, sib[t]);
+                if (st != TSR_OK) return st;
+                s->absorbed[sib[t]] = 1; /* lowered: the node walk skips it */
+                in_values[n_in++] = s->g->nodes[sib[t]].output;
+            }
+            q.dyn_given = 1;
+            n = &s->g->nodes[ni];
+        }
+    }
     q.deq_scale = q.deq_bias = -1;
     q.deq_scale_len = q.deq_bias_len = 1;
     if (q.op == TSR_QK_MATMUL_INTEGER && !(s->disable & TSR_FUSE_EPILOGUE) &&

@@ -560,9 +560,11 @@ typedef enum {
 } tsr_quant_kernel_op;
 struct tsr_k_quant {
     tsr_quant_kernel_op op;
-    int64_t outer, axis_len, inner;             /* QUANTIZE / DEQUANTIZE / DYNAMIC */
-    int per_axis, has_zp;                       /* QUANTIZE / DEQUANTIZE */
-    int dyn_output;                             /* DYNAMIC */
+    int64_t outer, axis_len, inner; /* QUANTIZE / DEQUANTIZE / DYNAMIC */
+    int per_axis, has_zp;           /* QUANTIZE / DEQUANTIZE */
+    int dyn_output;                 /* DYNAMIC */
+    int dyn_given; /* DYNAMIC, dyn_output 0: inputs 1, 2 are the y_scale / y_zero_point its
+                      sibling kernels computed (lowering), so only the quantize pass runs */
     int64_t batch, M, K, N, a_stride, b_stride; /* matmuls */
     int a_zp, b_zp;                             /* MATMUL_INTEGER: input index or -1 */
     int64_t a_zp_len, b_zp_len;                 /* matmuls: 1, M / N */

@@ -860,7 +860,7 @@ static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct
         const struct tsr_cpu_igemm_b *pre = &ex->igemm[kn - ex->prog->kernels];
         tsr_status qst;
         if (kn->u.quant.op == TSR_QK_DYNAMIC) {
-            tsr_cpu_quant_dynamic_run(env->pool, ex->env.ew->isa, kn, in[0], y);
+            tsr_cpu_quant_dynamic_run(env->pool, ex->env.ew->isa, kn, in, y);
             qst = TSR_OK;
         } else if (ex->env.ew->isa >= TSR_ISA_AVX2 && (kn->u.quant.op == TSR_QK_MATMUL_INTEGER ||
                                                        kn->u.quant.op == TSR_QK_QLINEAR_MATMUL))

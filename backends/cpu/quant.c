@@ -59,8 +59,11 @@ tsr_status tsr_cpu_quant_check(tsr_context *ctx, const struct tsr_program *prog,
              name);
         const int64_t n = q->outer * q->axis_len * q->inner, np = q->per_axis ? q->axis_len : 1;
         if (q->op == TSR_QK_DYNAMIC) {
-            QCHK(kn->n_inputs == 1 && in_ok(prog, kn, 0, n, DT(F32)) && q->dyn_output >= 0 &&
-                     q->dyn_output <= 2 && kn->dtype == (q->dyn_output == 1 ? TSR_F32 : TSR_U8),
+            QCHK(kn->n_inputs == (q->dyn_given ? 3 : 1) && in_ok(prog, kn, 0, n, DT(F32)) &&
+                     (!q->dyn_given || (q->dyn_output == 0 && in_ok(prog, kn, 1, 1, DT(F32)) &&
+                                        in_ok(prog, kn, 2, 1, DT(U8)))) &&
+                     q->dyn_output >= 0 && q->dyn_output <= 2 &&
+                     kn->dtype == (q->dyn_output == 1 ? TSR_F32 : TSR_U8),
                  "quant kernel '%s': DynamicQuantizeLinear inputs / output", name);
             n_out = q->dyn_output ? 1 : n;
         } else if (q->op == TSR_QK_QUANTIZE) {
@@ -287,8 +290,9 @@ static void dyn_quantize_task(void *arg, size_t task, int thread_id) {
 }
 
 void tsr_cpu_quant_dynamic_run(struct tsr_cpu_pool *pool, tsr_cpu_isa isa,
-                               const struct tsr_kernel *kn, const float *x, void *y) {
+                               const struct tsr_kernel *kn, const void *const *in, void *y) {
     const struct tsr_k_quant *q = &kn->u.quant;
+    const float *x = in[0];
     const int64_t n = q->outer;
     float s;
     uint8_t z;
@@ -298,6 +302,19 @@ void tsr_cpu_quant_dynamic_run(struct tsr_cpu_pool *pool, tsr_cpu_isa isa,
         if (n > (int64_t)DYN_MAX_CHUNKS * DYN_MIN_CHUNK)
             j.chunk = (n + DYN_MAX_CHUNKS - 1) / DYN_MAX_CHUNKS;
         const size_t chunks = n > 0 ? (size_t)((n + j.chunk - 1) / j.chunk) : 1;
+        if (q->dyn_given) { /* the siblings' scale and zero point: equal to the range's */
+            s = *(const float *)in[1];
+            zi = *(const uint8_t *)in[2];
+            if (isfinite(s) && s > 0.0f) {
+                j.s = s, j.z = zi;
+                if (chunks == 1)
+                    tsr_cpu_quantize_u8_avx2(n, x, s, zi, y);
+                else
+                    tsr_cpu_pool_parallel_for(pool, chunks, dyn_quantize_task, &j);
+                return;
+            }
+            goto scalar; /* a degenerate range: the reference's own steps */
+        }
         if (chunks == 1)
             tsr_cpu_minmax0_avx2(n, x, &j.lo[0], &j.hi[0]);
         else
@@ -320,7 +337,7 @@ void tsr_cpu_quant_dynamic_run(struct tsr_cpu_pool *pool, tsr_cpu_isa isa,
             goto done;
         }
     }
-    /* the scalar tier, and a degenerate range (scale 0, non-finite) */
+scalar: /* the scalar tier, and a degenerate range (scale 0, non-finite) */
     tsr_dynamic_quantize_linear(n, x, q->dyn_output == 0 ? y : NULL, &s, &z);
 done:
     if (q->dyn_output == 1) *(float *)y = s;
@@ -347,7 +364,7 @@ tsr_status tsr_cpu_quant_run(tsr_context *ctx, tsr_cpu_isa isa, const struct tsr
         tsr_dequantize_linear(&l, in[0], dts[0], in[1], q->has_zp ? in[2] : NULL, y);
         return TSR_OK;
     case TSR_QK_DYNAMIC:
-        tsr_cpu_quant_dynamic_run(NULL, isa, kn, in[0], y);
+        tsr_cpu_quant_dynamic_run(NULL, isa, kn, in, y);
         return TSR_OK;
     case TSR_QK_MATMUL_INTEGER: {
         if (!q->deq) return qmm(ctx, isa, kn, dts, in, y);

@@ -35,12 +35,14 @@ void tsr_cpu_dequantize_8_avx2(int64_t n, const void *x, int is_signed, float sc
                                float *y);
 
 struct tsr_cpu_pool;
-/* DynamicQuantizeLinear kernel kn (one of its outputs, q.dyn_output) of x (q.outer float32) into
- * y, at tier isa; at AVX2 and up the range and quantize passes run in chunks of 64 Ki elements
- * or more as tasks on pool (NULL: inline), bit for bit the scalar tsr_dynamic_quantize_linear
- * (min / max combine exactly, quantizing is per element). Thread-safe for distinct y. */
+/* DynamicQuantizeLinear kernel kn (one of its outputs, q.dyn_output) of x = in[0] (q.outer
+ * float32) into y, at tier isa (with q.dyn_given, in[1] / in[2] hold y_scale / y_zero_point and
+ * only the quantize pass runs); at AVX2 and up the range and quantize passes run in chunks of 64 Ki
+ * elements or more as tasks on pool (NULL: inline), bit for bit the scalar
+ * tsr_dynamic_quantize_linear (min / max combine exactly, quantizing is per element). Thread-safe
+ * for distinct y. */
 void tsr_cpu_quant_dynamic_run(struct tsr_cpu_pool *pool, tsr_cpu_isa isa,
-                               const struct tsr_kernel *kn, const float *x, void *y);
+                               const struct tsr_kernel *kn, const void *const *in, void *y);
 
 /* sum_{k < K} a[k] * b[k] of int16 vectors (|a|, |b| <= 255 so that pairs fit int32), AVX2
  * (quant_avx2.c). */
