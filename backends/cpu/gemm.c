@@ -24,6 +24,7 @@
  * [4096x256]x[256x256] / [65536x64]x[64x256] on the 2-core development VM.
  */
 #include "backends/cpu/cpu_exec.h"
+#include "backends/cpu/gemm_packed.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -313,6 +314,8 @@ int tsr_cpu_gemm_streams(const struct tsr_k_gemm *g) {
 }
 
 size_t tsr_cpu_gemm_scratch_floats(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g) {
+    const size_t batched = tsr_cpu_gemmb_scratch_floats(env->ew->isa, g);
+    if (batched) return batched;
     if (!tsr_cpu_gemm_streams(g) || tsr_cpu_gemm_blas_threaded(env, g)) return 0;
     int64_t mb, nb;
     tsr_cpu_gemm_split(env, g, &mb, &nb);
@@ -409,6 +412,11 @@ static void tsr_gemv_run(struct tsr_gemm_job *job) {
 void tsr_cpu_gemm_run(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g, const float *A,
                       const float *B, const float *C, const float *R, float *Y) {
     if (g->M == 0 || g->N == 0 || g->batch == 0) return;
+    const size_t batched = tsr_cpu_gemmb_scratch_floats(env->ew->isa, g);
+    if (batched && env->scratch && env->scratch_floats >= batched) { /* gemm_packed.h */
+        tsr_cpu_gemmb_run(env, g, A, B, C, R, Y);
+        return;
+    }
     if (g->M == 1 && g->K > 0) {
         struct tsr_gemm_job job = {.env = env, .g = g, .A = A, .B = B, .C = C, .R = R, .Y = Y};
         job.in_place = R != NULL && R == Y;

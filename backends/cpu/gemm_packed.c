@@ -31,6 +31,21 @@ void tsr_cpu_gemmp_free(struct tsr_cpu_gemmp *p) {
     free(p);
 }
 
+/* alpha * B' of g packed into bp: [ceil(N / 48)][K][48], zero columns past N. */
+static void gemmp_pack(const struct tsr_k_gemm *g, const float *B, float *bp) {
+    const int64_t n_panels = (g->N + TSR_GEMMP_NR - 1) / TSR_GEMMP_NR;
+    for (int64_t j = 0; j < n_panels; j++)
+        for (int64_t k = 0; k < g->K; k++) {
+            float *dst = bp + (j * g->K + k) * TSR_GEMMP_NR;
+            for (int64_t c = 0; c < TSR_GEMMP_NR; c++) {
+                const int64_t n = j * TSR_GEMMP_NR + c;
+                dst[c] = n >= g->N
+                             ? 0.0f
+                             : g->alpha * (g->trans_b ? B[n * g->ldb + k] : B[k * g->ldb + n]);
+            }
+        }
+}
+
 int tsr_cpu_gemmp_prepare(const struct tsr_k_gemm *g, const float *B, struct tsr_cpu_gemmp **out) {
     *out = NULL;
     struct tsr_cpu_gemmp *p = calloc(1, sizeof *p);
@@ -43,18 +58,77 @@ int tsr_cpu_gemmp_prepare(const struct tsr_k_gemm *g, const float *B, struct tsr
         return -1;
     }
     p->bp = bp;
-    for (int64_t j = 0; j < p->n_panels; j++)
-        for (int64_t k = 0; k < g->K; k++) {
-            float *dst = p->bp + (j * g->K + k) * TSR_GEMMP_NR;
-            for (int64_t c = 0; c < TSR_GEMMP_NR; c++) {
-                const int64_t n = j * TSR_GEMMP_NR + c;
-                dst[c] = n >= g->N
-                             ? 0.0f
-                             : g->alpha * (g->trans_b ? B[n * g->ldb + k] : B[k * g->ldb + n]);
-            }
-        }
+    gemmp_pack(g, B, p->bp);
     *out = p;
     return 0;
+}
+
+/* ---- batched small products: B packed per batch into the thread's scratch ---- */
+
+size_t tsr_cpu_gemmb_scratch_floats(int isa, const struct tsr_k_gemm *g) {
+    if (isa < TSR_ISA_AVX2 || !g || g->trans_a || g->K <= 0 || g->M < 2 || g->N <= 0 ||
+        g->batch < 2 || g->stride_b == 0 || !tsr_cpu_act_valid(g->act))
+        return 0;
+    if (g->has_c && (g->c_stride_m != 0 || g->c_stride_n != 1 || g->c_stride_b != 0)) return 0;
+    if (2.0 * (double)g->M * (double)g->N * (double)g->K > TSR_GEMMB_MAX_FLOPS) return 0;
+    const int64_t n_panels = (g->N + TSR_GEMMP_NR - 1) / TSR_GEMMP_NR;
+    const int64_t need = n_panels * g->K * TSR_GEMMP_NR;
+    return need <= TSR_GEMMB_MAX_PACK_FLOATS ? (size_t)need : 0;
+}
+
+struct tsr_gemmb_job {
+    const struct tsr_cpu_env *env;
+    const struct tsr_k_gemm *g;
+    const float *A, *B, *C, *R;
+    float *Y;
+    tsr_gemmp_tile_fn tile;
+};
+
+/* Batch `task`: its B packed into this thread's scratch, then every register tile. */
+static void tsr_gemmb_task(void *arg, size_t task, int thread_id) {
+    const struct tsr_gemmb_job *job = arg;
+    const struct tsr_k_gemm *g = job->g;
+    const int64_t b = (int64_t)task;
+    float *bp = job->env->scratch + (size_t)thread_id * job->env->scratch_floats;
+    gemmp_pack(g, job->B + b * g->stride_b, bp);
+    const float *A = job->A + b * g->stride_a;
+    float *Y = job->Y + b * g->M * g->N;
+    const float *R = job->R ? job->R + b * g->M * g->N : NULL;
+    float lo, hi;
+    const int clamp = tsr_cpu_act_epilogue(g->act, g->act_p0, g->act_p1, &lo, &hi);
+    const int64_t n_panels = (g->N + TSR_GEMMP_NR - 1) / TSR_GEMMP_NR;
+    for (int64_t j = 0; j < n_panels; j++) {
+        const int64_t n0 = j * TSR_GEMMP_NR;
+        const int cols = (int)(g->N - n0 < TSR_GEMMP_NR ? g->N - n0 : TSR_GEMMP_NR);
+        const float *c = job->C ? job->C + n0 : NULL;
+        for (int64_t m = 0; m < g->M; m += TSR_GEMMP_MR) {
+            const int rows = (int)(g->M - m < TSR_GEMMP_MR ? g->M - m : TSR_GEMMP_MR);
+            job->tile(g->K, A + m * g->lda, g->lda, bp + j * g->K * TSR_GEMMP_NR, c, g->beta,
+                      R ? R + m * g->N + n0 : NULL, g->N, Y + m * g->N + n0, g->N, rows, cols,
+                      clamp, lo, hi);
+        }
+    }
+    if (g->act != TSR_ACT_NONE && !clamp)
+        tsr_cpu_act_apply(job->env, g->act, g->act_p0, g->act_p1, (size_t)(g->M * g->N), Y);
+}
+
+void tsr_cpu_gemmb_run(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g, const float *A,
+                       const float *B, const float *C, const float *R, float *Y) {
+    struct tsr_gemmb_job job = {.env = env,
+                                .g = g,
+                                .A = A,
+                                .B = B,
+                                .C = g->has_c ? C : NULL,
+                                .R = R,
+                                .Y = Y,
+                                .tile = env->ew->isa == TSR_ISA_AVX512 ? tsr_cpu_gemm_tile_avx512
+                                                                       : tsr_cpu_gemm_tile_avx2};
+    const double flops = 2.0 * (double)g->batch * (double)g->M * (double)g->N * (double)g->K;
+    if (env->pool && env->n_threads > 1 && flops >= TSR_CPU_GEMM_PARALLEL_FLOPS)
+        tsr_cpu_pool_parallel_for(env->pool, (size_t)g->batch, tsr_gemmb_task, &job);
+    else
+        for (int64_t b = 0; b < g->batch; b++)
+            tsr_gemmb_task(&job, (size_t)b, 0);
 }
 
 struct tsr_gemmp_job {

@@ -63,6 +63,21 @@ struct tsr_cpu_env;
 void tsr_cpu_gemmp_run(const struct tsr_cpu_env *env, const struct tsr_cpu_gemmp *p, const float *A,
                        const float *C, const float *R, float *Y);
 
+/* Batched products whose B varies per batch (attention's Q.K^T and P.V: 96 x [128 x 32] .
+ * [32 x 128] in MiniLM at batch 8): OpenBLAS packs both operands on every small sgemm, so these
+ * run on the register tile instead, one task per batch, B packed into the thread's scratch
+ * (env->scratch, thread_id's block). Handled when the tier is AVX2 or AVX-512, A not
+ * transposed, K > 0, M >= 2, batch >= 2 with B per batch (stride_b != 0), C absent or a row
+ * vector shared by every batch, 2MNK <= TSR_GEMMB_MAX_FLOPS per batch and the packed B <=
+ * TSR_GEMMB_MAX_PACK_FLOATS: tsr_cpu_gemmb_scratch_floats returns the packed B's floats, else 0. */
+#define TSR_GEMMB_MAX_FLOPS       (64.0 * 1024 * 1024)
+#define TSR_GEMMB_MAX_PACK_FLOATS (128 * 1024)
+size_t tsr_cpu_gemmb_scratch_floats(int isa, const struct tsr_k_gemm *g);
+/* Y [batch][M][N] = act(A . B' + beta * C + R) for g as above, with env->scratch_floats >=
+ * tsr_cpu_gemmb_scratch_floats(isa, g) (the caller checks): per-batch tasks on env->pool. */
+void tsr_cpu_gemmb_run(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g, const float *A,
+                       const float *B, const float *C, const float *R, float *Y);
+
 /* A 1x1 convolution of 1x1 planes, one group, no padding (the fully connected layers of a
  * squeeze-excitation block): fills *g with the GEMM Y [N, M] = act(X [N, C] . W [M, C]^T + bias
  * row + R) over c's images and returns 1; 0 (g untouched) for any other conv. */
