@@ -2408,7 +2408,7 @@ tsr_status tsr_lower_quant(struct tsr_lower_state *s, int ni) {
         return TSR_ERR(s->ctx, TSR_E_INTERNAL, "node '%s' (%s): no quantized kernel geometry",
                        n->name, tsr_op_name(n->op));
     int in_values[TSR_KERNEL_MAX_INPUTS], n_in = n->n_inputs, out_value = n->output;
-    int fused[3], n_fused = 0;
+    int fused[4], n_fused = 0;
     memcpy(in_values, n->inputs, (size_t)n_in * sizeof *in_values);
     if (q.op == TSR_QK_DYNAMIC && q.dyn_output == 0) {
         /* y_scale and y_zero_point of the same DynamicQuantizeLinear (the importer's sibling
@@ -2458,6 +2458,13 @@ tsr_status tsr_lower_quant(struct tsr_lower_state *s, int ni) {
                 fused[n_fused++] = ci;
                 out_value = s->g->nodes[ci].output;
             }
+            ci = single_consumer(s, out_value, TSR_OP_COUNT);
+            if (ci >= 0 &&
+                node_activation(&s->g->nodes[ci], &q.deq_act_p0, &q.deq_act_p1) != TSR_ACT_NONE) {
+                q.deq_act = node_activation(&s->g->nodes[ci], &q.deq_act_p0, &q.deq_act_p1);
+                fused[n_fused++] = ci;
+                out_value = s->g->nodes[ci].output;
+            }
         }
     }
     struct tsr_kernel *k = simple_kernel(s, TSR_K_QUANT, name, n, in_values, n_in, out_value);
@@ -2467,8 +2474,9 @@ tsr_status tsr_lower_quant(struct tsr_lower_state *s, int ni) {
         if (kernel_add_node(k, &s->g->nodes[fused[i]])) return LOWER_OOM();
     }
     if (q.deq)
-        snprintf(k->name, sizeof k->name, "matmul_integer_deq%s%s",
-                 q.deq_scale >= 0 ? "_scale" : "", q.deq_bias >= 0 ? "_bias" : "");
+        snprintf(k->name, sizeof k->name, "matmul_integer_deq%s%s%s",
+                 q.deq_scale >= 0 ? "_scale" : "", q.deq_bias >= 0 ? "_bias" : "",
+                 q.deq_act != TSR_ACT_NONE ? "_act" : "");
     k->u.quant = q;
     k->flops = q.op >= TSR_QK_MATMUL_INTEGER ? (uint64_t)(2 * q.batch * q.M * q.K * q.N)
                                              : (uint64_t)(q.outer * q.axis_len * q.inner);

@@ -545,8 +545,10 @@ void tsr_index_counts(const struct tsr_k_index *g, int64_t *n_x, int64_t *n_idx,
  *                between batches (0: broadcast). With deq (the dequantize epilogue, fused at
  *                lowering from MatMulInteger -> Cast(float) [-> Mul(scale) [-> Add(bias)]] as
  *                onnxruntime.quantization's dynamic models have it) → float32
- *                Y = (float)acc [* scale[n or 0]] [+ bias[n or 0]], each step rounded to float
- *                as the unfused Cast, Mul and Add are; deq_scale / deq_bias: kernel input index
+ *                Y = act((float)acc [* scale[n or 0]] [+ bias[n or 0]]), each step rounded to
+ *                float as the unfused Cast, Mul and Add are, act (deq_act) a fused activation
+ *                node after them, as the GEMM epilogues have it; deq_scale / deq_bias: kernel input
+ * index
  *                (-1 absent) of a float32 operand of deq_scale_len / deq_bias_len = 1 or N
  *   QLINEAR_MATMUL  inputs a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp (ONNX order; the
  *                scales f32 of 1 element, or a_scale M / b_scale N elements like the zero points)
@@ -571,6 +573,8 @@ struct tsr_k_quant {
     int64_t a_scale_len, b_scale_len;           /* QLINEAR_MATMUL: 1, M / N */
     int deq, deq_scale, deq_bias;               /* MATMUL_INTEGER: dequantize epilogue */
     int64_t deq_scale_len, deq_bias_len;        /* 1 or N */
+    tsr_activation deq_act;                     /* then this activation (NONE: none) */
+    float deq_act_p0, deq_act_p1;
 };
 
 /* ---- end of group "tkern" (kernel geometry) ---------------------------------------------- */

@@ -600,11 +600,12 @@ END_TEST
  * [-> Add(bias)]] as onnxruntime.quantization's dynamic models have it fuses into one kernel
  * (asserted by name and node count) whose output equals the unfused nodes' scalar reference bit
  * for bit on every tier; variants: Cast only, a scalar runtime scale, per-column constant
- * scale and bias (scale on the left of the Mul), batched A; N past one 64-column panel. The Mul
+ * scale and bias (scale on the left of the Mul), batched A, a Relu after the bias (the
+ * activation epilogue); N past one 64-column panel. The Mul
  * after a Cast with a second reader (a Relu) stays unfused; the Cast itself fuses. */
 START_TEST(test_matmul_integer_dequant) {
     tsr_context *ctx = cpu_context();
-    for (int v = 0; v < 5; v++) {
+    for (int v = 0; v < 6; v++) {
         const int64_t M = 23, K = 45, N = 70;
         struct qcase c;
         q_begin(ctx, &c);
@@ -627,17 +628,18 @@ START_TEST(test_matmul_integer_dequant) {
         y = q_op(&c, TSR_OP_CAST, &ca, 1, &y);
         tsr_value side = -1;
         if (v == 4) side = q_op(&c, TSR_OP_RELU, NULL, 1, &y); /* a second reader of the Cast */
-        if (v == 1 || v == 3 || v == 4) {
+        if (v == 1 || v == 3 || v == 4 || v == 5) {
             tsr_value mi[2] = {y, q_input(&c, TSR_F32, 0, NULL, s1)};
             y = q_op(&c, TSR_OP_MUL, NULL, 2, mi);
         } else if (v == 2) {
             tsr_value mi[2] = {q_const(&c, TSR_F32, 1, nd, sc), y};
             y = q_op(&c, TSR_OP_MUL, NULL, 2, mi);
         }
-        if (v == 2 || v == 3) {
+        if (v == 2 || v == 3 || v == 5) {
             tsr_value ai[2] = {y, q_const(&c, TSR_F32, 1, nd, bias)};
             y = q_op(&c, TSR_OP_ADD, NULL, 2, ai);
         }
+        if (v == 5) y = q_op(&c, TSR_OP_RELU, NULL, 1, &y); /* the activation epilogue */
         ck_assert_int_eq(tsr_graph_output(c.g, "y", y), TSR_OK);
         if (side >= 0) ck_assert_int_eq(tsr_graph_output(c.g, "side", side), TSR_OK);
         struct tsr_compile_options o = tsr_compile_options_default();
@@ -646,10 +648,13 @@ START_TEST(test_matmul_integer_dequant) {
         ck_assert_int_eq(tsr_compile(ctx, c.g, &o, &plan), TSR_OK);
         struct tsr_kernel_info ki;
         ck_assert_int_eq(tsr_plan_kernel_info(plan, 0, &ki), TSR_OK);
-        static const char *const want[5] = {"matmul_integer_deq", "matmul_integer_deq_scale",
+        static const char *const want[6] = {"matmul_integer_deq",
+                                            "matmul_integer_deq_scale",
                                             "matmul_integer_deq_scale_bias",
-                                            "matmul_integer_deq_scale_bias", "matmul_integer_deq"};
-        const int want_nodes = v == 4 ? 2 : 2 + (v >= 1) + (v >= 2);
+                                            "matmul_integer_deq_scale_bias",
+                                            "matmul_integer_deq",
+                                            "matmul_integer_deq_scale_bias_act"};
+        const int want_nodes = v == 4 ? 2 : v == 5 ? 5 : 2 + (v >= 1) + (v >= 2);
         ck_assert_msg(ki.n_nodes == want_nodes && strcmp(ki.name, want[v]) == 0,
                       "variant %d: kernel 0 is '%s' of %d nodes", v, ki.name, ki.n_nodes);
         tsr_plan_destroy(plan);

@@ -864,10 +864,10 @@ static tsr_status tsr_cpu_run_kernel(const struct tsr_cpu_exec *ex, const struct
             qst = TSR_OK;
         } else if (ex->env.ew->isa >= TSR_ISA_AVX2 && (kn->u.quant.op == TSR_QK_MATMUL_INTEGER ||
                                                        kn->u.quant.op == TSR_QK_QLINEAR_MATMUL))
-            qst = tsr_cpu_quant_mm_run(ex->ctx, env->pool, kn, dts, in, y, pre->bp ? pre : NULL,
+            qst = tsr_cpu_quant_mm_run(ex->ctx, env, kn, dts, in, y, pre->bp ? pre : NULL,
                                        tsr_cpu_igemm_use_vnni((int)ex->env.ew->isa));
         else
-            qst = tsr_cpu_quant_run(ex->ctx, ex->env.ew->isa, kn, dts, in, y);
+            qst = tsr_cpu_quant_run(ex->ctx, env, kn, dts, in, y);
         if (qst != TSR_OK) return qst;
         break;
     }

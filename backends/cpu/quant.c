@@ -9,6 +9,7 @@
  */
 #include "backends/cpu/quant.h"
 
+#include "backends/cpu/cpu_exec.h"
 #include "backends/cpu/igemm.h"
 #include "backends/cpu/threadpool.h"
 
@@ -138,14 +139,20 @@ tsr_status tsr_cpu_quant_check(tsr_context *ctx, const struct tsr_program *prog,
  * FMA flags). */
 struct deq_epi {
     const struct tsr_k_quant *q;
-    const float *scale, *bias; /* NULL: absent */
-    float *y;                  /* this batch's output, [M][N] */
-    int avx512;                /* tiles through tsr_cpu_igemm_deq_avx512 (igemm.h) */
+    const float *scale, *bias;     /* NULL: absent */
+    float *y;                      /* this batch's output, [M][N] */
+    int avx512;                    /* tiles through tsr_cpu_igemm_deq_avx512 (igemm.h) */
+    const struct tsr_cpu_env *env; /* the activation's kernels (tsr_cpu_act_apply) */
 };
 
-static struct deq_epi deq_epi_of(const struct tsr_k_quant *q, const void *const *in, void *y) {
-    struct deq_epi e = {q, q->deq_scale >= 0 ? in[q->deq_scale] : NULL,
-                        q->deq_bias >= 0 ? in[q->deq_bias] : NULL, y, 0};
+static struct deq_epi deq_epi_of(const struct tsr_cpu_env *env, const struct tsr_k_quant *q,
+                                 const void *const *in, void *y) {
+    struct deq_epi e = {q,
+                        q->deq_scale >= 0 ? in[q->deq_scale] : NULL,
+                        q->deq_bias >= 0 ? in[q->deq_bias] : NULL,
+                        y,
+                        0,
+                        env};
     return e;
 }
 
@@ -163,6 +170,9 @@ static void deq_row(const struct deq_epi *e, const int32_t *acc, float *y, int64
         }
         y[j] = v;
     }
+    if (e->q->deq_act != TSR_ACT_NONE)
+        tsr_cpu_act_apply(e->env, e->q->deq_act, e->q->deq_act_p0, e->q->deq_act_p1, (size_t)cols,
+                          y);
 }
 
 /* The integer matmul of kn into acc (batch * M * N int32). */
@@ -344,8 +354,10 @@ done:
     if (q->dyn_output == 2) *(uint8_t *)y = z;
 }
 
-tsr_status tsr_cpu_quant_run(tsr_context *ctx, tsr_cpu_isa isa, const struct tsr_kernel *kn,
-                             const tsr_dtype *dts, const void *const *in, void *y) {
+tsr_status tsr_cpu_quant_run(tsr_context *ctx, const struct tsr_cpu_env *env,
+                             const struct tsr_kernel *kn, const tsr_dtype *dts,
+                             const void *const *in, void *y) {
+    const tsr_cpu_isa isa = env->ew->isa;
     const struct tsr_k_quant *q = &kn->u.quant;
     const struct tsr_quant_layout l = {q->outer, q->axis_len, q->inner, q->per_axis};
     switch (q->op) {
@@ -373,7 +385,7 @@ tsr_status tsr_cpu_quant_run(tsr_context *ctx, tsr_cpu_isa isa, const struct tsr
         if (!acc) return TSR_ERR(ctx, TSR_E_NOMEM, "kernel '%s': out of memory", kn->name);
         tsr_status st = qmm(ctx, isa, kn, dts, in, acc);
         if (st == TSR_OK) {
-            const struct deq_epi e = deq_epi_of(q, in, y);
+            const struct deq_epi e = deq_epi_of(env, q, in, y);
             for (int64_t r = 0; r < q->batch * q->M; r++)
                 deq_row(&e, acc + r * q->N, (float *)y + r * q->N, 0, q->N);
         }
@@ -475,13 +487,17 @@ static void deq_epi_fn(void *arg, int64_t m0, int64_t n0, int rows, int cols, co
             t, ldt, rows, cols, e->scale ? e->scale + (q->deq_scale_len > 1 ? n0 : 0) : NULL,
             q->deq_scale_len, e->bias ? e->bias + (q->deq_bias_len > 1 ? n0 : 0) : NULL,
             q->deq_bias_len, e->y + m0 * q->N + n0, q->N);
+        if (q->deq_act != TSR_ACT_NONE)
+            for (int i = 0; i < rows; i++)
+                tsr_cpu_act_apply(e->env, q->deq_act, q->deq_act_p0, q->deq_act_p1, (size_t)cols,
+                                  e->y + (m0 + i) * q->N + n0);
         return;
     }
     for (int i = 0; i < rows; i++)
         deq_row(e, t + (int64_t)i * ldt, e->y + (m0 + i) * e->q->N + n0, n0, cols);
 }
 
-tsr_status tsr_cpu_quant_mm_run(tsr_context *ctx, struct tsr_cpu_pool *pool,
+tsr_status tsr_cpu_quant_mm_run(tsr_context *ctx, const struct tsr_cpu_env *env,
                                 const struct tsr_kernel *kn, const tsr_dtype *dts,
                                 const void *const *in, void *y, const struct tsr_cpu_igemm_b *pre,
                                 int vnni) {
@@ -521,13 +537,13 @@ tsr_status tsr_cpu_quant_mm_run(tsr_context *ctx, struct tsr_cpu_pool *pool,
         char *yp = (char *)y + (size_t)(p * M * N) * ysz;
         if (qlin) {
             e.y = yp;
-            tsr_cpu_igemm_run(pool, M, ap, b, NULL, N, qlin_epi_fn, &e);
+            tsr_cpu_igemm_run(env->pool, M, ap, b, NULL, N, qlin_epi_fn, &e);
         } else if (q->deq) {
-            struct deq_epi de = deq_epi_of(q, in, (float *)y + p * M * N);
+            struct deq_epi de = deq_epi_of(env, q, in, (float *)y + p * M * N);
             de.avx512 = vnni; /* the VNNI tile runs on the AVX-512 tier only */
-            tsr_cpu_igemm_run(pool, M, ap, b, NULL, N, deq_epi_fn, &de);
+            tsr_cpu_igemm_run(env->pool, M, ap, b, NULL, N, deq_epi_fn, &de);
         } else {
-            tsr_cpu_igemm_run(pool, M, ap, b, (int32_t *)yp, N, NULL, NULL);
+            tsr_cpu_igemm_run(env->pool, M, ap, b, (int32_t *)yp, N, NULL, NULL);
         }
     }
     tsr_cpu_igemm_b_free(&own);

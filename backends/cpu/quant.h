@@ -19,11 +19,14 @@
 tsr_status tsr_cpu_quant_check(tsr_context *ctx, const struct tsr_program *prog,
                                const struct tsr_kernel *kn);
 
-/* Runs kn: in[i] the data of its inputs (dtypes dts[i]), y its output (kn->dtype). isa: the tier
- * (TSR_ISA_SCALAR: the scalar loops). Returns TSR_OK, or TSR_E_NOMEM (the matmuls allocate their
- * int16 operand copies per run). */
-tsr_status tsr_cpu_quant_run(tsr_context *ctx, tsr_cpu_isa isa, const struct tsr_kernel *kn,
-                             const tsr_dtype *dts, const void *const *in, void *y);
+struct tsr_cpu_env;
+/* Runs kn: in[i] the data of its inputs (dtypes dts[i]), y its output (kn->dtype). env: the
+ * run's environment; its ISA tier picks the loops (TSR_ISA_SCALAR: the scalar ones) and its
+ * elementwise kernels apply a dequantize epilogue's activation. Returns TSR_OK, or TSR_E_NOMEM
+ * (the matmuls allocate their int16 operand copies per run). */
+tsr_status tsr_cpu_quant_run(tsr_context *ctx, const struct tsr_cpu_env *env,
+                             const struct tsr_kernel *kn, const tsr_dtype *dts,
+                             const void *const *in, void *y);
 
 /* QuantizeLinear to int8 at the AVX2 tier (quant_avx2.c), bit for bit tsr_quantize_one:
  * y[i] = saturate(round_half_even(x[i] / scale) + zp) to [-128, 127], NaN giving zp, for
@@ -65,11 +68,11 @@ int tsr_cpu_quant_b_constant(const struct tsr_program *prog, const struct tsr_ke
 tsr_status tsr_cpu_quant_pack_b(tsr_context *ctx, int vnni, const struct tsr_program *prog,
                                 const struct tsr_kernel *kn, struct tsr_cpu_igemm_b *out);
 /* MatMulInteger / QLinearMatMul of kn on the integer GEMM (igemm.h: AVX2 k-pair or AVX-512 VNNI
- * tile), tasks on pool (NULL: inline): in / dts / y as tsr_cpu_quant_run; pre: B packed at
+ * tile), tasks on env->pool (NULL: inline): in / dts / y as tsr_cpu_quant_run; pre: B packed at
  * prepare (its format wins), or NULL (B packed per run in the format vnni picks).
  * QLinearMatMul's requantization runs on each int32 tile. Output equals tsr_cpu_quant_run's bit
  * for bit. Returns TSR_OK or TSR_E_NOMEM (packed A, and B when pre is NULL, allocated per run). */
-tsr_status tsr_cpu_quant_mm_run(tsr_context *ctx, struct tsr_cpu_pool *pool,
+tsr_status tsr_cpu_quant_mm_run(tsr_context *ctx, const struct tsr_cpu_env *env,
                                 const struct tsr_kernel *kn, const tsr_dtype *dts,
                                 const void *const *in, void *y, const struct tsr_cpu_igemm_b *pre,
                                 int vnni);

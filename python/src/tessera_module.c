@@ -274,15 +274,21 @@ static void *read_file(const char *path, size_t *size) {
 }
 
 static int session_init(SessionObject *s, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"model",     "device",         "placement", "threads",
-                             "profiling", "disable_fusion", NULL};
+    static char *kwlist[] = {"model",     "device",         "placement",        "threads",
+                             "profiling", "disable_fusion", "pool_cache_bytes", NULL};
     PyObject *model;
     const char *device = "auto", *placement = NULL;
     int threads = 0, profiling = 0;
     unsigned int disable_fusion = 0; /* TSR_FUSE_* bits */
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|zzipI", kwlist, &model, &device, &placement,
-                                     &threads, &profiling, &disable_fusion))
+    long long pool_cache_bytes = 0;  /* 0: TSR_POOL_CACHE_BYTES, else the default */
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|zzipIL", kwlist, &model, &device, &placement,
+                                     &threads, &profiling, &disable_fusion, &pool_cache_bytes))
         return -1;
+    if (pool_cache_bytes < 0) {
+        raise_msg(TSR_E_INVALID_ARG,
+                  "pool_cache_bytes must be >= 0 (0: TSR_POOL_CACHE_BYTES, else 256 MiB)");
+        return -1;
+    }
     if (s->plan || s->ctx) {
         PyErr_SetString(PyExc_RuntimeError, "Session already initialised");
         return -1;
@@ -302,6 +308,7 @@ static int session_init(SessionObject *s, PyObject *args, PyObject *kw) {
     struct tsr_context_options copts = {0};
     copts.cpu_threads = threads;
     copts.profile = profiling;
+    copts.pool_cache_bytes = (int64_t)pool_cache_bytes;
     copts.disable_opencl = device && strcmp(device, "cpu") == 0;
     tsr_status st;
     tsr_context *ctx = NULL;

@@ -145,7 +145,7 @@ class InferenceSession:
     """An ONNX model imported, optimised and compiled for a device.
 
     ``InferenceSession(path_or_bytes, sess_options=None, providers=None, *, device="auto",
-    placement=None, threads=0, profiling=False)``
+    placement=None, threads=0, profiling=False, pool_cache_bytes=0)``
 
     - ``path_or_bytes``: a path (str or os.PathLike) or the model's bytes;
     - ``device``: "auto" (the cost model picks), "cpu", "opencl", "opencl:N";
@@ -153,6 +153,9 @@ class InferenceSession:
       "auto");
     - ``threads``: CPU worker threads, 0 = one per physical core;
     - ``profiling``: record kernels, transfers and builds from the start (see end_profiling);
+    - ``pool_cache_bytes``: bytes of freed memory each of the session's pools (host, each OpenCL
+      device) keeps for reuse after a re-specialisation; 0 = env TSR_POOL_CACHE_BYTES, else
+      256 MiB (struct tsr_context_options.pool_cache_bytes); negative raises InvalidArgument;
     - ``sess_options`` / ``providers``: as onnxruntime's (SessionOptions above; a provider list
       whose first known entry is "CPUExecutionProvider" means device="cpu").
 
@@ -173,6 +176,7 @@ class InferenceSession:
         placement=None,
         threads=0,
         profiling=False,
+        pool_cache_bytes=0,
     ):
         so = sess_options
         disable_fusion = 0
@@ -202,6 +206,7 @@ class InferenceSession:
             threads=int(threads),
             profiling=profiling,
             disable_fusion=disable_fusion,
+            pool_cache_bytes=int(pool_cache_bytes),
         )
         self._device = device
         self._profiling = bool(profiling)

@@ -291,6 +291,18 @@ def test_threads_share_a_session(digits, digits_x):
     assert not errors, errors
 
 
+def test_pool_cache_bytes(digits_x):
+    """A small pool cap still runs (re-specialised batches release memory past it); a negative
+    cap is refused with InvalidArgument naming the argument."""
+    (want,) = ort_session(DIGITS).run(None, {"x": digits_x})
+    s = tessera.InferenceSession(DIGITS, device="cpu", pool_cache_bytes=1 << 16)
+    for n in (3, 17, 64, 5):
+        (got,) = s.run(None, {"x": digits_x[:n]})
+        np.testing.assert_allclose(got, want[:n], rtol=1e-4, atol=1e-4)
+    with pytest.raises(tessera.InvalidArgument, match="pool_cache_bytes"):
+        tessera.InferenceSession(DIGITS, device="cpu", pool_cache_bytes=-1)
+
+
 # --- profiling, devices, version ----------------------------------------------------------------
 
 
