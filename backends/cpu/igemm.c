@@ -162,6 +162,16 @@ static void store_tile(const struct igemm_job *j, int64_t m0, int64_t n0, int ro
         memcpy(j->c + (m0 + i) * j->ldc + n0, t + i * ldt, (size_t)cols * sizeof(int32_t));
 }
 
+/* Task `task`'s rows [m_lo, m_hi) (blocks of mb) and panels [p_lo, p_hi). */
+static void task_range(const struct igemm_job *j, size_t task, int64_t mb, int64_t *m_lo,
+                       int64_t *m_hi, int64_t *p_lo, int64_t *p_hi) {
+    const int64_t np = j->b->n_panels;
+    *m_lo = (int64_t)task / j->n_groups * mb;
+    *m_hi = *m_lo + mb < j->M ? *m_lo + mb : j->M;
+    *p_lo = (int64_t)task % j->n_groups * j->panels_per_group;
+    *p_hi = *p_lo + j->panels_per_group < np ? *p_lo + j->panels_per_group : np;
+}
+
 static void igemm_task_vnni(void *arg, size_t task, int thread_id) {
     (void)thread_id;
     const struct igemm_job *j = arg;
@@ -170,11 +180,8 @@ static void igemm_task_vnni(void *arg, size_t task, int thread_id) {
     const uint8_t *ap = j->ap;
     const int32_t *rs = (const int32_t *)(ap + j->M * lda), *za = rs + j->M;
     const int32_t *zb = vnni_b_tail(b), *cz = zb + b->n_panels * TSR_IGEMM_VNNI_NR;
-    const int64_t m_lo = (int64_t)task / j->n_groups * TSR_IGEMM_VNNI_MB;
-    const int64_t m_hi = m_lo + TSR_IGEMM_VNNI_MB < j->M ? m_lo + TSR_IGEMM_VNNI_MB : j->M;
-    const int64_t p_lo = (int64_t)task % j->n_groups * j->panels_per_group;
-    const int64_t p_hi =
-        p_lo + j->panels_per_group < b->n_panels ? p_lo + j->panels_per_group : b->n_panels;
+    int64_t m_lo, m_hi, p_lo, p_hi;
+    task_range(j, task, TSR_IGEMM_VNNI_MB, &m_lo, &m_hi, &p_lo, &p_hi);
     _Alignas(64) int32_t t[TSR_IGEMM_VNNI_MR * TSR_IGEMM_VNNI_NR];
     for (int64_t pnl = p_lo; pnl < p_hi; pnl++) {
         const int8_t *bq = (const int8_t *)b->bp + pnl * b->Kp * TSR_IGEMM_VNNI_NR * 4;
@@ -194,11 +201,8 @@ static void igemm_task(void *arg, size_t task, int thread_id) {
     const struct igemm_job *j = arg;
     const struct tsr_cpu_igemm_b *b = j->b;
     const int64_t lda = b->Kp * 2;
-    const int64_t m_lo = (int64_t)task / j->n_groups * TSR_IGEMM_MB;
-    const int64_t m_hi = m_lo + TSR_IGEMM_MB < j->M ? m_lo + TSR_IGEMM_MB : j->M;
-    const int64_t p_lo = (int64_t)task % j->n_groups * j->panels_per_group;
-    const int64_t p_hi =
-        p_lo + j->panels_per_group < b->n_panels ? p_lo + j->panels_per_group : b->n_panels;
+    int64_t m_lo, m_hi, p_lo, p_hi;
+    task_range(j, task, TSR_IGEMM_MB, &m_lo, &m_hi, &p_lo, &p_hi);
     _Alignas(32) int32_t t[TSR_IGEMM_MR * TSR_IGEMM_NR];
     for (int64_t pnl = p_lo; pnl < p_hi; pnl++) {
         const int16_t *bp = (const int16_t *)b->bp + pnl * b->Kp * TSR_IGEMM_NR * 2;

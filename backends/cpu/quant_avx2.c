@@ -54,10 +54,13 @@ void tsr_cpu_minmax0_avx2(int64_t n, const float *x, float *lo, float *hi) {
     *hi = rh;
 }
 
-void tsr_cpu_quantize_u8_avx2(int64_t n, const float *x, float scale, int32_t zp, uint8_t *y) {
+/* saturate(round_half_even(x[i] / scale) + zp) to [qmin, qmax] (0..255 or -128..127), NaN
+ * giving zp, stored as bytes (is_signed: int8). */
+static inline void quantize8(int64_t n, const float *x, float scale, int32_t zp, int32_t qmin,
+                             int32_t qmax, int is_signed, void *y) {
     const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps((float)zp);
-    /* clamp the rounded quotient to [-zp, 255 - zp] before adding zp: exact in float32 */
-    const __m256 qlo = _mm256_set1_ps((float)-zp), qhi = _mm256_set1_ps((float)(255 - zp));
+    /* clamp the rounded quotient to [qmin - zp, qmax - zp] before adding zp: exact in float32 */
+    const __m256 qlo = _mm256_set1_ps((float)(qmin - zp)), qhi = _mm256_set1_ps((float)(qmax - zp));
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 r = _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(x + i), vs),
@@ -65,31 +68,27 @@ void tsr_cpu_quantize_u8_avx2(int64_t n, const float *x, float scale, int32_t zp
         r = _mm256_and_ps(r, _mm256_cmp_ps(r, r, _CMP_ORD_Q)); /* NaN -> 0: the zero point */
         r = _mm256_add_ps(_mm256_min_ps(qhi, _mm256_max_ps(qlo, r)), vz);
         const __m256i q = _mm256_cvtps_epi32(r);
-        const __m128i w =
-            _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-        _mm_storel_epi64((__m128i *)(y + i), _mm_packus_epi16(w, w));
+        const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+        /* in range already: the saturating packs only narrow */
+        const __m128i w = is_signed ? _mm_packs_epi32(lo, hi) : _mm_packus_epi32(lo, hi);
+        _mm_storel_epi64((__m128i *)((uint8_t *)y + i),
+                         is_signed ? _mm_packs_epi16(w, w) : _mm_packus_epi16(w, w));
     }
-    for (; i < n; i++)
-        y[i] = (uint8_t)tsr_quantize_one(x[i], scale, zp, 0, 255);
+    for (; i < n; i++) {
+        const int32_t v = tsr_quantize_one(x[i], scale, zp, qmin, qmax);
+        if (is_signed)
+            ((int8_t *)y)[i] = (int8_t)v;
+        else
+            ((uint8_t *)y)[i] = (uint8_t)v;
+    }
+}
+
+void tsr_cpu_quantize_u8_avx2(int64_t n, const float *x, float scale, int32_t zp, uint8_t *y) {
+    quantize8(n, x, scale, zp, 0, 255, 0, y);
 }
 
 void tsr_cpu_quantize_s8_avx2(int64_t n, const float *x, float scale, int32_t zp, int8_t *y) {
-    const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps((float)zp);
-    /* clamp the rounded quotient to [-128 - zp, 127 - zp] before adding zp: exact in float32 */
-    const __m256 qlo = _mm256_set1_ps((float)(-128 - zp)), qhi = _mm256_set1_ps((float)(127 - zp));
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 r = _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(x + i), vs),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        r = _mm256_and_ps(r, _mm256_cmp_ps(r, r, _CMP_ORD_Q)); /* NaN -> 0: the zero point */
-        r = _mm256_add_ps(_mm256_min_ps(qhi, _mm256_max_ps(qlo, r)), vz);
-        const __m256i q = _mm256_cvtps_epi32(r);
-        const __m128i w =
-            _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-        _mm_storel_epi64((__m128i *)(y + i), _mm_packs_epi16(w, w));
-    }
-    for (; i < n; i++)
-        y[i] = (int8_t)tsr_quantize_one(x[i], scale, zp, -128, 127);
+    quantize8(n, x, scale, zp, -128, 127, 1, y);
 }
 
 void tsr_cpu_dequantize_8_avx2(int64_t n, const void *x, int is_signed, float scale, int32_t zp,
