@@ -34,6 +34,25 @@ void tsr_cpu_gemmp_free(struct tsr_cpu_gemmp *p) {
 /* alpha * B' of g packed into bp: [ceil(N / 48)][K][48], zero columns past N. */
 static void gemmp_pack(const struct tsr_k_gemm *g, const float *B, float *bp) {
     const int64_t n_panels = (g->N + TSR_GEMMP_NR - 1) / TSR_GEMMP_NR;
+    if (!g->trans_b) { /* rows of B: contiguous runs of up to 48 (the per-batch packing's case) */
+        for (int64_t j = 0; j < n_panels; j++) {
+            const int64_t n0 = j * TSR_GEMMP_NR;
+            const int64_t w = g->N - n0 < TSR_GEMMP_NR ? g->N - n0 : TSR_GEMMP_NR;
+            for (int64_t k = 0; k < g->K; k++) {
+                float *dst = bp + (j * g->K + k) * TSR_GEMMP_NR;
+                const float *src = B + k * g->ldb + n0;
+                if (g->alpha == 1.0f) {
+                    memcpy(dst, src, (size_t)w * sizeof(float));
+                } else {
+                    for (int64_t c = 0; c < w; c++)
+                        dst[c] = g->alpha * src[c];
+                }
+                if (w < TSR_GEMMP_NR)
+                    memset(dst + w, 0, (size_t)(TSR_GEMMP_NR - w) * sizeof(float));
+            }
+        }
+        return;
+    }
     for (int64_t j = 0; j < n_panels; j++)
         for (int64_t k = 0; k < g->K; k++) {
             float *dst = bp + (j * g->K + k) * TSR_GEMMP_NR;
