@@ -2459,9 +2459,9 @@ tsr_status tsr_lower_quant(struct tsr_lower_state *s, int ni) {
                 out_value = s->g->nodes[ci].output;
             }
             ci = single_consumer(s, out_value, TSR_OP_COUNT);
-            if (ci >= 0 &&
-                node_activation(&s->g->nodes[ci], &q.deq_act_p0, &q.deq_act_p1) != TSR_ACT_NONE) {
+            if (ci >= 0)
                 q.deq_act = node_activation(&s->g->nodes[ci], &q.deq_act_p0, &q.deq_act_p1);
+            if (q.deq_act != TSR_ACT_NONE) {
                 fused[n_fused++] = ci;
                 out_value = s->g->nodes[ci].output;
             }

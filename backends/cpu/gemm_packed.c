@@ -53,14 +53,12 @@ static void gemmp_pack(const struct tsr_k_gemm *g, const float *B, float *bp) {
         }
         return;
     }
-    for (int64_t j = 0; j < n_panels; j++)
+    for (int64_t j = 0; j < n_panels; j++) /* B^T [N][ldb]: a strided gather per column */
         for (int64_t k = 0; k < g->K; k++) {
             float *dst = bp + (j * g->K + k) * TSR_GEMMP_NR;
             for (int64_t c = 0; c < TSR_GEMMP_NR; c++) {
                 const int64_t n = j * TSR_GEMMP_NR + c;
-                dst[c] = n >= g->N
-                             ? 0.0f
-                             : g->alpha * (g->trans_b ? B[n * g->ldb + k] : B[k * g->ldb + n]);
+                dst[c] = n >= g->N ? 0.0f : g->alpha * B[n * g->ldb + k];
             }
         }
 }
@@ -80,6 +78,28 @@ int tsr_cpu_gemmp_prepare(const struct tsr_k_gemm *g, const float *B, struct tsr
     gemmp_pack(g, B, p->bp);
     *out = p;
     return 0;
+}
+
+/* The register tiles of rows [m0, m1) x panels [j0, j1) of one batch: A, R, Y that batch's
+ * (R NULL: none), bp the packed B ([n_panels][K][48]), C the bias row or NULL. */
+static void gemmp_tiles(tsr_gemmp_tile_fn tile, const struct tsr_k_gemm *g, const float *A,
+                        const float *bp, const float *C, const float *R, float *Y, int64_t m0,
+                        int64_t m1, int64_t j0, int64_t j1, int clamp, float lo, float hi) {
+    for (int64_t j = j0; j < j1; j++) {
+        const int64_t n0 = j * TSR_GEMMP_NR;
+        const int cols = (int)(g->N - n0 < TSR_GEMMP_NR ? g->N - n0 : TSR_GEMMP_NR);
+        const float *c = C ? C + n0 : NULL;
+        for (int64_t m = m0; m < m1; m += TSR_GEMMP_MR) {
+            const int rows = (int)(m1 - m < TSR_GEMMP_MR ? m1 - m : TSR_GEMMP_MR);
+            tile(g->K, A + m * g->lda, g->lda, bp + j * g->K * TSR_GEMMP_NR, c, g->beta,
+                 R ? R + m * g->N + n0 : NULL, g->N, Y + m * g->N + n0, g->N, rows, cols, clamp, lo,
+                 hi);
+        }
+    }
+}
+
+static tsr_gemmp_tile_fn gemmp_tile_for(int isa) {
+    return isa == TSR_ISA_AVX512 ? tsr_cpu_gemm_tile_avx512 : tsr_cpu_gemm_tile_avx2;
 }
 
 /* ---- batched small products: B packed per batch into the thread's scratch ---- */
@@ -116,17 +136,7 @@ static void tsr_gemmb_task(void *arg, size_t task, int thread_id) {
     float lo, hi;
     const int clamp = tsr_cpu_act_epilogue(g->act, g->act_p0, g->act_p1, &lo, &hi);
     const int64_t n_panels = (g->N + TSR_GEMMP_NR - 1) / TSR_GEMMP_NR;
-    for (int64_t j = 0; j < n_panels; j++) {
-        const int64_t n0 = j * TSR_GEMMP_NR;
-        const int cols = (int)(g->N - n0 < TSR_GEMMP_NR ? g->N - n0 : TSR_GEMMP_NR);
-        const float *c = job->C ? job->C + n0 : NULL;
-        for (int64_t m = 0; m < g->M; m += TSR_GEMMP_MR) {
-            const int rows = (int)(g->M - m < TSR_GEMMP_MR ? g->M - m : TSR_GEMMP_MR);
-            job->tile(g->K, A + m * g->lda, g->lda, bp + j * g->K * TSR_GEMMP_NR, c, g->beta,
-                      R ? R + m * g->N + n0 : NULL, g->N, Y + m * g->N + n0, g->N, rows, cols,
-                      clamp, lo, hi);
-        }
-    }
+    gemmp_tiles(job->tile, g, A, bp, job->C, R, Y, 0, g->M, 0, n_panels, clamp, lo, hi);
     if (g->act != TSR_ACT_NONE && !clamp)
         tsr_cpu_act_apply(job->env, g->act, g->act_p0, g->act_p1, (size_t)(g->M * g->N), Y);
 }
@@ -140,8 +150,7 @@ void tsr_cpu_gemmb_run(const struct tsr_cpu_env *env, const struct tsr_k_gemm *g
                                 .C = g->has_c ? C : NULL,
                                 .R = R,
                                 .Y = Y,
-                                .tile = env->ew->isa == TSR_ISA_AVX512 ? tsr_cpu_gemm_tile_avx512
-                                                                       : tsr_cpu_gemm_tile_avx2};
+                                .tile = gemmp_tile_for(env->ew->isa)};
     const double flops = 2.0 * (double)g->batch * (double)g->M * (double)g->N * (double)g->K;
     if (env->pool && env->n_threads > 1 && flops >= TSR_CPU_GEMM_PARALLEL_FLOPS)
         tsr_cpu_pool_parallel_for(env->pool, (size_t)g->batch, tsr_gemmb_task, &job);
@@ -175,17 +184,7 @@ static void tsr_gemmp_task(void *arg, size_t task, int thread_id) {
     const float *R = job->R ? job->R + b * g->M * g->N : NULL;
     float lo, hi;
     const int clamp = tsr_cpu_act_epilogue(g->act, g->act_p0, g->act_p1, &lo, &hi);
-    for (int64_t j = j0; j < j1; j++) {
-        const int64_t n0 = j * TSR_GEMMP_NR;
-        const int cols = (int)(g->N - n0 < TSR_GEMMP_NR ? g->N - n0 : TSR_GEMMP_NR);
-        const float *bp = job->p->bp + j * g->K * TSR_GEMMP_NR;
-        const float *c = job->C ? job->C + n0 : NULL;
-        for (int64_t m = m0; m < m1; m += TSR_GEMMP_MR) {
-            const int rows = (int)(m1 - m < TSR_GEMMP_MR ? m1 - m : TSR_GEMMP_MR);
-            job->tile(g->K, A + m * g->lda, g->lda, bp, c, g->beta, R ? R + m * g->N + n0 : NULL,
-                      g->N, Y + m * g->N + n0, g->N, rows, cols, clamp, lo, hi);
-        }
-    }
+    gemmp_tiles(job->tile, g, A, job->p->bp, job->C, R, Y, m0, m1, j0, j1, clamp, lo, hi);
     const int64_t n0 = j0 * TSR_GEMMP_NR, n1 = j1 * TSR_GEMMP_NR < g->N ? j1 * TSR_GEMMP_NR : g->N;
     if (g->act != TSR_ACT_NONE && !clamp && n1 > n0)
         for (int64_t m = m0; m < m1; m++)
@@ -203,8 +202,7 @@ void tsr_cpu_gemmp_run(const struct tsr_cpu_env *env, const struct tsr_cpu_gemmp
                                 .C = g->has_c ? C : NULL,
                                 .R = R,
                                 .Y = Y,
-                                .tile = env->ew->isa == TSR_ISA_AVX512 ? tsr_cpu_gemm_tile_avx512
-                                                                       : tsr_cpu_gemm_tile_avx2};
+                                .tile = gemmp_tile_for(env->ew->isa)};
     job.m_tasks = (g->M + TSR_GEMMP_TASK_ROWS - 1) / TSR_GEMMP_TASK_ROWS;
     /* few row tasks (a batch-8 classifier: M = 8): the panels are split too, so every thread
      * streams its share of the weights (2 tasks per thread) */

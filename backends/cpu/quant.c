@@ -141,18 +141,13 @@ struct deq_epi {
     const struct tsr_k_quant *q;
     const float *scale, *bias;     /* NULL: absent */
     float *y;                      /* this batch's output, [M][N] */
-    int avx512;                    /* tiles through tsr_cpu_igemm_deq_avx512 (igemm.h) */
-    const struct tsr_cpu_env *env; /* the activation's kernels (tsr_cpu_act_apply) */
+    const struct tsr_cpu_env *env; /* its tier picks the tile epilogue; the activation's kernels */
 };
 
 static struct deq_epi deq_epi_of(const struct tsr_cpu_env *env, const struct tsr_k_quant *q,
                                  const void *const *in, void *y) {
-    struct deq_epi e = {q,
-                        q->deq_scale >= 0 ? in[q->deq_scale] : NULL,
-                        q->deq_bias >= 0 ? in[q->deq_bias] : NULL,
-                        y,
-                        0,
-                        env};
+    struct deq_epi e = {q, q->deq_scale >= 0 ? in[q->deq_scale] : NULL,
+                        q->deq_bias >= 0 ? in[q->deq_bias] : NULL, y, env};
     return e;
 }
 
@@ -236,7 +231,9 @@ static void quant_runs(const struct tsr_k_quant *q, int64_t *n_runs, int64_t *ru
 static void quantize8(const struct tsr_k_quant *q, const float *x, const float *scale,
                       const void *zp, tsr_dtype ydt, void *y) {
     int64_t n_runs, run;
+    int32_t qmin = 0, qmax = 0;
     quant_runs(q, &n_runs, &run);
+    tsr_quant_range(ydt, &qmin, &qmax);
     for (int64_t r = 0; r < n_runs; r++) {
         const int64_t pc = q->per_axis ? r % q->axis_len : 0;
         const float s = scale[pc];
@@ -244,8 +241,7 @@ static void quantize8(const struct tsr_k_quant *q, const float *x, const float *
         const float *xr = x + r * run;
         if (!(isfinite(s) && s > 0.0f)) { /* the vector loops' precondition (quant.h) */
             for (int64_t i = 0; i < run; i++) {
-                const int32_t v = tsr_quantize_one(xr[i], s, z, ydt == TSR_U8 ? 0 : -128,
-                                                   ydt == TSR_U8 ? 255 : 127);
+                const int32_t v = tsr_quantize_one(xr[i], s, z, qmin, qmax);
                 if (ydt == TSR_U8)
                     ((uint8_t *)y)[r * run + i] = (uint8_t)v;
                 else
@@ -299,6 +295,15 @@ static void dyn_quantize_task(void *arg, size_t task, int thread_id) {
     tsr_cpu_quantize_u8_avx2(n, j->x + i0, j->s, j->z, j->y + i0);
 }
 
+/* Runs fn over the job's chunks: inline for one, else as tasks on pool. */
+static void dyn_chunks(struct tsr_cpu_pool *pool, size_t chunks, tsr_cpu_task_fn fn,
+                       struct dyn_job *j) {
+    if (chunks == 1)
+        fn(j, 0, 0);
+    else
+        tsr_cpu_pool_parallel_for(pool, chunks, fn, j);
+}
+
 void tsr_cpu_quant_dynamic_run(struct tsr_cpu_pool *pool, tsr_cpu_isa isa,
                                const struct tsr_kernel *kn, const void *const *in, void *y) {
     const struct tsr_k_quant *q = &kn->u.quant;
@@ -315,39 +320,24 @@ void tsr_cpu_quant_dynamic_run(struct tsr_cpu_pool *pool, tsr_cpu_isa isa,
         if (q->dyn_given) { /* the siblings' scale and zero point: equal to the range's */
             s = *(const float *)in[1];
             zi = *(const uint8_t *)in[2];
-            if (isfinite(s) && s > 0.0f) {
-                j.s = s, j.z = zi;
-                if (chunks == 1)
-                    tsr_cpu_quantize_u8_avx2(n, x, s, zi, y);
-                else
-                    tsr_cpu_pool_parallel_for(pool, chunks, dyn_quantize_task, &j);
-                return;
+        } else {
+            dyn_chunks(pool, chunks, dyn_range_task, &j);
+            float lo = 0.0f, hi = 0.0f; /* min / max commute: the partial ranges combine exactly */
+            for (size_t c = 0; c < chunks; c++) {
+                lo = fminf(lo, j.lo[c]);
+                hi = fmaxf(hi, j.hi[c]);
             }
-            goto scalar; /* a degenerate range: the reference's own steps */
+            tsr_quant_params_minmax(lo, hi, 0, 255, 0, &s, &zi);
+            z = (uint8_t)zi;
+            if (q->dyn_output != 0) goto done;
         }
-        if (chunks == 1)
-            tsr_cpu_minmax0_avx2(n, x, &j.lo[0], &j.hi[0]);
-        else
-            tsr_cpu_pool_parallel_for(pool, chunks, dyn_range_task, &j);
-        float lo = 0.0f, hi = 0.0f; /* min / max commute: the partial ranges combine exactly */
-        for (size_t c = 0; c < chunks; c++) {
-            lo = fminf(lo, j.lo[c]);
-            hi = fmaxf(hi, j.hi[c]);
-        }
-        tsr_quant_params_minmax(lo, hi, 0, 255, 0, &s, &zi);
-        z = (uint8_t)zi;
-        if (q->dyn_output != 0 || (zi >= 0 && zi <= 255 && isfinite(s) && s > 0.0f)) {
-            if (q->dyn_output == 0) {
-                j.s = s, j.z = zi;
-                if (chunks == 1)
-                    tsr_cpu_quantize_u8_avx2(n, x, s, zi, y);
-                else
-                    tsr_cpu_pool_parallel_for(pool, chunks, dyn_quantize_task, &j);
-            }
-            goto done;
+        if (zi >= 0 && zi <= 255 && isfinite(s) && s > 0.0f) {
+            j.s = s, j.z = zi;
+            dyn_chunks(pool, chunks, dyn_quantize_task, &j);
+            return;
         }
     }
-scalar: /* the scalar tier, and a degenerate range (scale 0, non-finite) */
+    /* the scalar tier, and a degenerate range (scale 0, non-finite): the reference's steps */
     tsr_dynamic_quantize_linear(n, x, q->dyn_output == 0 ? y : NULL, &s, &z);
 done:
     if (q->dyn_output == 1) *(float *)y = s;
@@ -482,7 +472,7 @@ static void deq_epi_fn(void *arg, int64_t m0, int64_t n0, int rows, int cols, co
                        int ldt) {
     const struct deq_epi *e = arg;
     const struct tsr_k_quant *q = e->q;
-    if (e->avx512) {
+    if (e->env->ew->isa >= TSR_ISA_AVX512) { /* tsr_cpu_igemm_deq_avx512 (igemm.h) */
         tsr_cpu_igemm_deq_avx512(
             t, ldt, rows, cols, e->scale ? e->scale + (q->deq_scale_len > 1 ? n0 : 0) : NULL,
             q->deq_scale_len, e->bias ? e->bias + (q->deq_bias_len > 1 ? n0 : 0) : NULL,
@@ -540,7 +530,6 @@ tsr_status tsr_cpu_quant_mm_run(tsr_context *ctx, const struct tsr_cpu_env *env,
             tsr_cpu_igemm_run(env->pool, M, ap, b, NULL, N, qlin_epi_fn, &e);
         } else if (q->deq) {
             struct deq_epi de = deq_epi_of(env, q, in, (float *)y + p * M * N);
-            de.avx512 = vnni; /* the VNNI tile runs on the AVX-512 tier only */
             tsr_cpu_igemm_run(env->pool, M, ap, b, NULL, N, deq_epi_fn, &de);
         } else {
             tsr_cpu_igemm_run(env->pool, M, ap, b, (int32_t *)yp, N, NULL, NULL);
